@@ -1,0 +1,12 @@
+export { z } from 'zod';
+export * from './errors.js';
+export * from './rng.js';
+export * from './matrix.js';
+export * from './head-graph.js';
+export * from './plugins.js';
+export * from './registry.js';
+export * from './options.js';
+export * from './spec.js';
+export * from './prototypes.js';
+export * from './engines.js';
+export * from './pipeline.js';

@@ -1,0 +1,182 @@
+import { chooseEngine } from './engines.js';
+import { ErrorCode, HyperprotoError, withPluginErrors } from './errors.js';
+import type { HeadDefinition } from './head-graph.js';
+import type { Matrix } from './matrix.js';
+import { resolveOptions } from './options.js';
+import type { Dataset, DatasetSplit, Metrics, PluginContext, TrainingResult } from './plugins.js';
+import { checkPrototypes, normalizeRows } from './prototypes.js';
+import { pluginId, KIND_LABEL, type Registry } from './registry.js';
+import { createRng } from './rng.js';
+import { parseExperimentSpec, type ExperimentSpec } from './spec.js';
+
+export interface ExperimentHooks {
+  /** Reads a prototype file named in the spec (the pipeline itself does no I/O). */
+  readonly loadPrototypeFile?: (path: string) => Promise<Matrix>;
+  readonly log?: (message: string) => void;
+  /** Progress of the current stage. */
+  readonly progress?: (stage: string, done: number, total: number, label?: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExperimentOutcome {
+  readonly spec: ExperimentSpec;
+  readonly dataset: Dataset;
+  readonly prototypes?: Matrix;
+  readonly head: HeadDefinition;
+  readonly training: TrainingResult;
+  readonly engine: { readonly name: string; readonly backend: string; readonly skipped: readonly string[] };
+  readonly testPredictions: Int32Array;
+  /** Per evaluator name, its metrics on the test split. */
+  readonly metrics: Readonly<Record<string, Metrics>>;
+  /** The same evaluators on the dataset's reference rule (e.g. Bayes-optimal), when it has one. */
+  readonly referenceMetrics?: Readonly<Record<string, Metrics>>;
+  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly total: number };
+}
+
+/**
+ * Resolves every plugin and option of the spec first, so that a typo fails before any work, then runs
+ * data -> prototypes -> head -> engine -> evaluators.
+ */
+export async function runExperiment(registry: Registry, rawSpec: unknown, hooks: ExperimentHooks = {}): Promise<ExperimentOutcome> {
+  const started = performance.now();
+  const spec = parseExperimentSpec(rawSpec);
+  const plan = planExperiment(registry, spec);
+  const rng = createRng(spec.seed);
+  const context = (stage: string): PluginContext => ({
+    seed: spec.seed,
+    rng: rng.fork(stage),
+    log: hooks.log,
+    signal: hooks.signal,
+    progress: hooks.progress ? (done, total, label) => hooks.progress!(stage, done, total, label) : undefined,
+  });
+
+  const dataStarted = performance.now();
+  const dataset = await withPluginErrors(pluginId(plan.dataset), () => plan.dataset.generate(context('dataset'), plan.datasetOptions));
+  checkDataset(dataset, pluginId(plan.dataset));
+  const dataSeconds = (performance.now() - dataStarted) / 1000;
+  throwIfAborted(hooks.signal);
+
+  const prototypesStarted = performance.now();
+  let prototypes: Matrix | undefined;
+  if (spec.prototypes && 'file' in spec.prototypes) {
+    if (!hooks.loadPrototypeFile) throw new HyperprotoError(ErrorCode.Internal, 'prototype files need a loadPrototypeFile hook');
+    const source = `prototype file ${spec.prototypes.file}`;
+    prototypes = checkPrototypes(normalizeRows(await hooks.loadPrototypeFile(spec.prototypes.file), source), { classes: dataset.classes }, source);
+  } else if (spec.prototypes && plan.strategy) {
+    const request = { classes: dataset.classes, dims: spec.prototypes.dims };
+    const strategy = plan.strategy;
+    const why = strategy.unsupported?.(request, plan.strategyOptions);
+    if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
+    prototypes = await withPluginErrors(pluginId(strategy), () => strategy.generate(context('prototypes'), request, plan.strategyOptions));
+    checkPrototypes(prototypes, request, pluginId(strategy));
+  }
+  const prototypeSeconds = (performance.now() - prototypesStarted) / 1000;
+  throwIfAborted(hooks.signal);
+
+  const head = await withPluginErrors(pluginId(plan.head), () => plan.head.build({ classes: dataset.classes, prototypes }, plan.headOptions));
+
+  const choice = await chooseEngine(registry, spec.engine);
+  for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
+  const engineOptions = resolveOptions(choice.engine, {});
+  const trainingStarted = performance.now();
+  const training = await withPluginErrors(pluginId(choice.engine), () =>
+    choice.engine.train(context('training'), { dataset, head, trainer: spec.trainer }, engineOptions),
+  );
+  const trainingSeconds = (performance.now() - trainingStarted) / 1000;
+
+  const { labels: testPredictions } = await training.model.predict(dataset.test.features);
+  const evaluate = (predictions: Int32Array, withHistory: boolean) => {
+    const out: Record<string, Metrics> = {};
+    for (const { plugin, options } of plan.evaluators) {
+      out[plugin.name] = plugin.evaluate(
+        {
+          classes: dataset.classes,
+          labels: dataset.test.labels,
+          predictions,
+          ...(withHistory ? { history: training.history, bestEpoch: training.bestEpoch } : {}),
+        },
+        options,
+      );
+    }
+    return out;
+  };
+  const metrics = evaluate(testPredictions, true);
+  const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
+
+  return {
+    spec,
+    dataset,
+    prototypes,
+    head,
+    training,
+    engine: { name: choice.engine.name, backend: training.backend, skipped: choice.skipped },
+    testPredictions,
+    metrics,
+    referenceMetrics,
+    seconds: { data: dataSeconds, prototypes: prototypeSeconds, training: trainingSeconds, total: (performance.now() - started) / 1000 },
+  };
+}
+
+/** Every plugin the spec names, with validated options; throws before any work when something is wrong. */
+export function planExperiment(registry: Registry, spec: ExperimentSpec) {
+  const dataset = registry.get('dataset', spec.dataset.name);
+  const head = registry.get('head', spec.head.name);
+  const strategy = spec.prototypes && 'strategy' in spec.prototypes ? registry.get('prototypes', spec.prototypes.strategy) : undefined;
+  if (head.usesPrototypes && !spec.prototypes) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `head "${head.name}" needs prototypes: name a strategy and dims, or a .npy file`);
+  }
+  if (!head.usesPrototypes && spec.prototypes) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `head "${head.name}" does not use prototypes; drop the prototypes from the spec`);
+  }
+  if (spec.engine) registry.get('engine', spec.engine);
+  return {
+    dataset,
+    datasetOptions: resolveOptions(dataset, spec.dataset.options),
+    head,
+    headOptions: resolveOptions(head, spec.head.options),
+    strategy,
+    strategyOptions: strategy && spec.prototypes && 'options' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
+    evaluators: spec.evaluators.map((ref) => {
+      const plugin = registry.get('evaluator', ref.name);
+      return { plugin, options: resolveOptions(plugin, ref.options) };
+    }),
+  };
+}
+
+/** The error for a strategy asked for a size it cannot make, naming the strategies that can. */
+export function unsupportedPrototypes(registry: Registry, name: string, request: { classes: number; dims: number }, why: string): HyperprotoError {
+  const able = registry
+    .list('prototypes')
+    .filter((s) => s.name !== name && !s.unsupported?.(request, resolveDefaults(s)))
+    .map((s) => s.name);
+  return new HyperprotoError(
+    ErrorCode.Unsupported,
+    `${KIND_LABEL.prototypes} "${name}" cannot make ${request.classes} prototypes in ${request.dims} dimensions: ${why}`,
+    { hint: able.length ? `Strategies that can: ${able.join(', ')}.` : undefined },
+  );
+}
+
+function resolveDefaults(plugin: { options: { safeParse(v: unknown): { success: boolean; data?: unknown } } }): never {
+  const parsed = plugin.options.safeParse({});
+  return (parsed.success ? parsed.data : {}) as never;
+}
+
+function checkDataset(dataset: Dataset, source: string): void {
+  const check = (split: DatasetSplit, name: string) => {
+    if (split.features.cols !== dataset.inputWidth || split.features.rows !== split.labels.length) {
+      throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has ${split.features.rows} x ${split.features.cols} features for ${split.labels.length} labels (input width ${dataset.inputWidth})`);
+    }
+    if (split.labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split is empty`);
+    for (const label of split.labels) {
+      if (label < 0 || label >= dataset.classes) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has label ${label} outside [0, ${dataset.classes})`);
+    }
+  };
+  if (!Number.isInteger(dataset.classes) || dataset.classes < 2) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: needs at least 2 classes, has ${dataset.classes}`);
+  check(dataset.train, 'train');
+  check(dataset.validation, 'validation');
+  check(dataset.test, 'test');
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new HyperprotoError(ErrorCode.Aborted, 'interrupted');
+}

@@ -1,0 +1,192 @@
+import type { z } from 'zod';
+import type { HeadDefinition } from './head-graph.js';
+import type { Matrix } from './matrix.js';
+import type { Rng } from './rng.js';
+
+export type PluginKind = 'dataset' | 'prototypes' | 'head' | 'evaluator' | 'engine';
+export const PLUGIN_KINDS: readonly PluginKind[] = ['dataset', 'prototypes', 'head', 'evaluator', 'engine'];
+
+/** Schema of a plugin's options; its parsed output is what the plugin receives. */
+export type OptionsSchema<O = unknown> = z.ZodType<O>;
+
+/** What every plugin call gets besides its options. */
+export interface PluginContext {
+  /** The experiment seed; derive randomness from `rng`, never from Math.random. */
+  readonly seed: number;
+  readonly rng: Rng;
+  /** Progress of long work (done out of total); the CLI draws it as a bar. */
+  readonly progress?: (done: number, total: number, label?: string) => void;
+  /** Informational messages for the user (shown unless quiet). */
+  readonly log?: (message: string) => void;
+  /** Aborted on Ctrl-C: long loops check it and stop. */
+  readonly signal?: AbortSignal;
+}
+
+interface PluginBase<K extends PluginKind, O> {
+  readonly kind: K;
+  /** kebab-case, unique within its kind. */
+  readonly name: string;
+  /** One line for `hyperproto plugins`. */
+  readonly summary: string;
+  readonly options: OptionsSchema<O>;
+}
+
+// ---- datasets ----------------------------------------------------------------------------------------------
+
+export interface DatasetSplit {
+  /** [N, inputWidth] */
+  readonly features: Matrix;
+  /** Class index per row, in [0, classes). */
+  readonly labels: Int32Array;
+}
+
+export interface Dataset {
+  readonly classes: number;
+  readonly inputWidth: number;
+  readonly classNames?: readonly string[];
+  readonly train: DatasetSplit;
+  readonly validation: DatasetSplit;
+  readonly test: DatasetSplit;
+  /** Predictions of a known-optimal rule on the test split (the ceiling for every model), when there is one. */
+  readonly reference?: { readonly name: string; readonly testPredictions: Int32Array };
+  /** Facts about the generated data worth recording (sizes, noise level, ...). */
+  readonly info: Readonly<Record<string, unknown>>;
+}
+
+export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
+  generate(ctx: PluginContext, options: O): Dataset | Promise<Dataset>;
+}
+
+// ---- prototypes --------------------------------------------------------------------------------------------
+
+export interface PrototypeRequest {
+  readonly classes: number;
+  readonly dims: number;
+}
+
+export interface PrototypeStrategy<O = any> extends PluginBase<'prototypes', O> {
+  /** Why this strategy cannot serve the request, or undefined when it can. Checked before `generate`. */
+  unsupported?(request: PrototypeRequest, options: O): string | undefined;
+  /** C x D float32 rows of unit L2 norm. */
+  generate(ctx: PluginContext, request: PrototypeRequest, options: O): Matrix | Promise<Matrix>;
+}
+
+// ---- heads -------------------------------------------------------------------------------------------------
+
+export interface HeadBuildInput {
+  readonly classes: number;
+  /** Present when the head declared `usesPrototypes`. */
+  readonly prototypes?: Matrix;
+}
+
+export interface HeadPlugin<O = any> extends PluginBase<'head', O> {
+  /** Whether an experiment with this head needs a prototype strategy or file. */
+  readonly usesPrototypes: boolean;
+  build(input: HeadBuildInput, options: O): HeadDefinition;
+}
+
+// ---- evaluators --------------------------------------------------------------------------------------------
+
+export interface EpochRecord {
+  /** 1-based. */
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly validationLoss: number;
+  readonly validationAccuracy: number;
+  readonly seconds: number;
+}
+
+export interface EvaluationInput {
+  readonly classes: number;
+  readonly labels: Int32Array;
+  readonly predictions: Int32Array;
+  /** Training history when the predictions come from a trained model. */
+  readonly history?: readonly EpochRecord[];
+  readonly bestEpoch?: number;
+}
+
+export type Metrics = Readonly<Record<string, unknown>>;
+
+export interface EvaluatorPlugin<O = any> extends PluginBase<'evaluator', O> {
+  evaluate(input: EvaluationInput, options: O): Metrics;
+}
+
+// ---- engines -----------------------------------------------------------------------------------------------
+
+/** The seed's trainer settings, shared by every engine. */
+export interface TrainerSettings {
+  readonly hiddenUnits: number;
+  readonly hiddenLayers: number;
+  readonly dropout: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly patience: number;
+  readonly maxEpochs: number;
+}
+
+export interface TrainingJob {
+  readonly dataset: Dataset;
+  readonly head: HeadDefinition;
+  readonly trainer: TrainerSettings;
+}
+
+/** Named float32 parameters of a trained network, engine-neutral (exporters read these). */
+export interface NamedWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export interface TrainedModel {
+  readonly inputWidth: number;
+  readonly trainer: TrainerSettings;
+  readonly head: HeadDefinition;
+  readonly weights: readonly NamedWeight[];
+  /** Scores [N, C] and predicted labels for a batch of feature rows. */
+  predict(features: Matrix): Promise<{ scores: Matrix; labels: Int32Array }>;
+  dispose(): void;
+}
+
+export interface TrainingResult {
+  readonly model: TrainedModel;
+  readonly history: readonly EpochRecord[];
+  /** 1-based epoch whose weights were kept (best validation score). */
+  readonly bestEpoch: number;
+  /** Engine backend that ran, e.g. `tfjs/wasm`. */
+  readonly backend: string;
+}
+
+export type EngineProbe =
+  | { readonly ok: true; readonly backend: string; readonly skipped: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+export interface EnginePlugin<O = any> extends PluginBase<'engine', O> {
+  /** Higher is tried first when no engine is named. */
+  readonly priority: number;
+  /** Starts the engine lazily; says which backend it would use, or why it cannot run. */
+  probe(): Promise<EngineProbe>;
+  train(ctx: PluginContext, job: TrainingJob, options: O): Promise<TrainingResult>;
+}
+
+export type Plugin = DatasetPlugin | PrototypeStrategy | HeadPlugin | EvaluatorPlugin | EnginePlugin;
+export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
+
+// ---- identity helpers: they only fix the kind and infer the options type from the schema -------------------
+
+type Define<P extends { kind: PluginKind }> = Omit<P, 'kind'>;
+
+export function defineDataset<O>(plugin: Define<DatasetPlugin<O>>): DatasetPlugin<O> {
+  return { kind: 'dataset', ...plugin };
+}
+export function definePrototypeStrategy<O>(plugin: Define<PrototypeStrategy<O>>): PrototypeStrategy<O> {
+  return { kind: 'prototypes', ...plugin };
+}
+export function defineHead<O>(plugin: Define<HeadPlugin<O>>): HeadPlugin<O> {
+  return { kind: 'head', ...plugin };
+}
+export function defineEvaluator<O>(plugin: Define<EvaluatorPlugin<O>>): EvaluatorPlugin<O> {
+  return { kind: 'evaluator', ...plugin };
+}
+export function defineEngine<O>(plugin: Define<EnginePlugin<O>>): EnginePlugin<O> {
+  return { kind: 'engine', ...plugin };
+}

@@ -1,0 +1,123 @@
+/**
+ * Seeded random numbers: xoshiro128** seeded through splitmix32. Every random choice in hyperproto draws from
+ * an Rng made from the run's seed, so the same seed gives the same numbers on every platform.
+ */
+export interface Rng {
+  /** Uniform 32-bit unsigned integer. */
+  uint32(): number;
+  /** Uniform in [0, 1). */
+  float(): number;
+  /** Standard normal N(0, 1). */
+  normal(): number;
+  /** Uniform integer in [0, n). */
+  int(n: number): number;
+  /** Shuffles in place (Fisher-Yates) and returns the array. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T;
+  /** An independent stream derived from this one's seed and a label; the parent's stream is not advanced. */
+  fork(label: string | number): Rng;
+  /** Fills with N(mean, sd^2) draws. */
+  fillNormal(target: Float32Array, mean?: number, sd?: number): Float32Array;
+  /** Fills with uniform draws from [low, high). */
+  fillUniform(target: Float32Array, low?: number, high?: number): Float32Array;
+}
+
+function splitmix32(state: number): () => number {
+  let s = state >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/** 32-bit FNV-1a over the label, mixed with the seed: how forks get their own seeds. */
+function hashLabel(seedWords: readonly number[], label: string): number {
+  let h = 0x811c9dc5;
+  const mix = (byte: number) => {
+    h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  };
+  for (const word of seedWords) for (let k = 0; k < 4; k++) mix((word >>> (8 * k)) & 0xff);
+  for (let i = 0; i < label.length; i++) mix(label.charCodeAt(i) & 0xff);
+  return h;
+}
+
+export function createRng(seed: number): Rng {
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+  }
+  // Fold the high bits in so that seeds above 2^32 stay distinct.
+  const next = splitmix32((seed >>> 0) ^ Math.floor(seed / 0x100000000));
+  return fromState([next(), next(), next(), next()]);
+}
+
+function fromState(initial: number[]): Rng {
+  const seedWords = initial.slice();
+  let [a, b, c, d] = initial as [number, number, number, number];
+  if ((a | b | c | d) === 0) a = 1;
+  let spareNormal: number | undefined;
+
+  const uint32 = (): number => {
+    const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
+    const t = (b << 9) >>> 0;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return result;
+  };
+  // 53 random bits for a double in [0, 1).
+  const float = (): number => ((uint32() >>> 5) * 67108864 + (uint32() >>> 6)) / 9007199254740992;
+  const normal = (): number => {
+    if (spareNormal !== undefined) {
+      const value = spareNormal;
+      spareNormal = undefined;
+      return value;
+    }
+    // Box-Muller; 1 - u keeps the log argument in (0, 1].
+    const u = 1 - float();
+    const v = float();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+  const int = (n: number): number => {
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`int(n) needs a positive integer, got ${n}`);
+    return Math.floor(float() * n);
+  };
+  return {
+    uint32,
+    float,
+    normal,
+    int,
+    shuffle(array) {
+      for (let i = array.length - 1; i > 0; i--) {
+        const j = int(i + 1);
+        const tmp = array[i];
+        array[i] = array[j];
+        array[j] = tmp;
+      }
+      return array;
+    },
+    fork(label) {
+      const next = splitmix32(hashLabel(seedWords, String(label)));
+      return fromState([next(), next(), next(), next()]);
+    },
+    fillNormal(target, mean = 0, sd = 1) {
+      for (let i = 0; i < target.length; i++) target[i] = mean + sd * normal();
+      return target;
+    },
+    fillUniform(target, low = 0, high = 1) {
+      const width = high - low;
+      for (let i = 0; i < target.length; i++) target[i] = low + width * float();
+      return target;
+    },
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { ErrorCode, HyperprotoError } from './errors.js';
+import { formatIssues } from './options.js';
+
+const positiveInt = z.number().int().min(1);
+
+/** The seed's trainer: two hidden layers of 300 units, Adam at 1e-3, early stopping. Defaults are documented in the README. */
+export const TrainerSettingsSchema = z.object({
+  hiddenUnits: positiveInt.default(300),
+  hiddenLayers: positiveInt.max(16).default(2),
+  dropout: z.number().min(0).lt(1).default(0.3),
+  batchSize: positiveInt.default(128),
+  learningRate: z.number().positive().default(1e-3),
+  patience: positiveInt.default(10),
+  maxEpochs: positiveInt.default(200),
+});
+
+const PluginRefSchema = z.object({
+  name: z.string().min(1),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+
+const PrototypeSourceSchema = z.union([
+  z.object({ strategy: z.string().min(1), dims: positiveInt, options: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+
+export const ExperimentSpecSchema = z
+  .object({
+    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    dataset: PluginRefSchema,
+    head: PluginRefSchema,
+    prototypes: PrototypeSourceSchema.optional(),
+    trainer: TrainerSettingsSchema.default(TrainerSettingsSchema.parse({})),
+    /** Engine by name; when absent the available engine with the highest priority runs. */
+    engine: z.string().min(1).optional(),
+    evaluators: z.array(PluginRefSchema).default([{ name: 'classification', options: {} }]),
+  })
+  .strict();
+
+export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
+export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;
+export type PrototypeSource = z.output<typeof PrototypeSourceSchema>;
+
+export function parseExperimentSpec(raw: unknown, source = 'experiment spec'): ExperimentSpec {
+  const result = ExperimentSpecSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${formatIssues(result.error.issues)}`);
+}
