@@ -1,7 +1,7 @@
 import { chooseEngine } from './engines.js';
 import { ErrorCode, HyperprotoError, withPluginErrors } from './errors.js';
 import type { HeadDefinition } from './head-graph.js';
-import type { Matrix } from './matrix.js';
+import { firstNonFinite, type Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
 import type { Dataset, DatasetSplit, Metrics, PluginContext, TrainingResult } from './plugins.js';
 import { checkPrototypes, normalizeRows } from './prototypes.js';
@@ -167,6 +167,10 @@ function checkDataset(dataset: Dataset, source: string): void {
       throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has ${split.features.rows} x ${split.features.cols} features for ${split.labels.length} labels (input width ${dataset.inputWidth})`);
     }
     if (split.labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split is empty`);
+    const bad = firstNonFinite(split.features.data);
+    if (bad >= 0) {
+      throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has a non-finite feature at row ${Math.floor(bad / split.features.cols)}, column ${bad % split.features.cols}`);
+    }
     for (const label of split.labels) {
       if (label < 0 || label >= dataset.classes) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has label ${label} outside [0, ${dataset.classes})`);
     }

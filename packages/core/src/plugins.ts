@@ -139,6 +139,7 @@ export interface NamedWeight {
 
 export interface TrainedModel {
   readonly inputWidth: number;
+  readonly classes: number;
   readonly trainer: TrainerSettings;
   readonly head: HeadDefinition;
   readonly weights: readonly NamedWeight[];

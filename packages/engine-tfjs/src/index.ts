@@ -1,0 +1,36 @@
+import { tfjsEngine } from './tfjs-engine.js';
+
+export { tfjsEngine, tfjsEngineOptionsSchema, type TfjsEngineOptions } from './tfjs-engine.js';
+export { evaluateHeadExpr, type HeadExprInputs, type Tf } from './evaluate-head-expr.js';
+export { parseHeadExpr } from './head-expr-json.js';
+export {
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  initialMlpWeights,
+  mlpWeightSpecs,
+  type MlpShape,
+  type WeightSpec,
+} from './mlp-network.js';
+export { INFERENCE_CHUNK_ROWS } from './mlp-inference.js';
+export { createTrainedMlp, type TrainedMlp, type TrainedMlpParts } from './trained-mlp.js';
+export {
+  ADAM_BETA1,
+  ADAM_BETA2,
+  ADAM_EPSILON,
+  trainMlp,
+  TrainingFailedError,
+  type MlpTrainingResult,
+  type TfjsHandle,
+} from './train-mlp.js';
+export {
+  HEAD_CONSTANT_PREFIX,
+  loadModel,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  MODEL_JSON,
+  saveModel,
+  WEIGHTS_BIN,
+  type ManifestWeight,
+  type ModelJson,
+} from './model-files.js';
+export default tfjsEngine;

@@ -1,0 +1,33 @@
+import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import { denseSimilarityUnsupported } from './dense-similarity-limit.js';
+import { optimizeWithNormPenalty } from './optimize-with-norm-penalty.js';
+
+const optionsSchema = z
+  .object({
+    /** Adam steps. */
+    steps: z.number().int().min(1).default(1000),
+    learningRate: z.number().positive().default(0.01),
+  })
+  .strict();
+
+export type OptimizedPrototypeOptions = z.output<typeof optionsSchema>;
+
+/** The seed's orthogonalisation: separation loss plus a norm penalty, trained with Adam, no renormalisation. */
+export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> = definePrototypeStrategy({
+  name: 'optimized',
+  summary: 'Prototypes pushed apart with Adam: mean largest cosine plus a norm penalty, no renormalisation (the seed\'s variant)',
+  options: optionsSchema,
+  unsupported: (request) => denseSimilarityUnsupported(request),
+  async generate(ctx, request, options): Promise<Matrix> {
+    const { classes, dims } = request;
+    if (!Number.isInteger(classes) || classes < 1 || !Number.isInteger(dims) || dims < 1) {
+      throw new HyperprotoError(ErrorCode.InvalidInput, `optimized prototypes need positive integer classes and dims, got ${classes} x ${dims}`);
+    }
+    const why = denseSimilarityUnsupported(request);
+    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the random strategy for this many classes.' });
+    // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
+    return optimizeWithNormPenalty(ctx, request, resolveOptions(optimizedPrototypes, options));
+  },
+});
+
+export default optimizedPrototypes;

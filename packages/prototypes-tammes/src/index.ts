@@ -1,0 +1,34 @@
+import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import { denseSimilarityUnsupported } from './dense-similarity-limit.js';
+import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
+
+const optionsSchema = z
+  .object({
+    /** SGD steps (Mettes et al. run 1000 epochs of one full-batch step each). */
+    steps: z.number().int().min(1).default(1000),
+    learningRate: z.number().positive().default(0.1),
+    momentum: z.number().min(0).lt(1).default(0.9),
+  })
+  .strict();
+
+export type TammesPrototypeOptions = z.output<typeof optionsSchema>;
+
+/** The reference procedure of Hyperspherical Prototype Networks (Mettes et al., 2019). */
+export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = definePrototypeStrategy({
+  name: 'tammes',
+  summary: 'Prototypes pushed apart by SGD with momentum on the mean largest cosine, renormalised every step (Mettes et al., 2019)',
+  options: optionsSchema,
+  unsupported: (request) => denseSimilarityUnsupported(request),
+  async generate(ctx, request, options): Promise<Matrix> {
+    const { classes, dims } = request;
+    if (!Number.isInteger(classes) || classes < 1 || !Number.isInteger(dims) || dims < 1) {
+      throw new HyperprotoError(ErrorCode.InvalidInput, `tammes prototypes need positive integer classes and dims, got ${classes} x ${dims}`);
+    }
+    const why = denseSimilarityUnsupported(request);
+    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the random strategy for this many classes.' });
+    // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
+    return optimizeWithRenormalization(ctx, request, resolveOptions(tammesPrototypes, options));
+  },
+});
+
+export default tammesPrototypes;

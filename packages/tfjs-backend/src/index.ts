@@ -35,7 +35,7 @@ async function start(): Promise<TfjsRuntime> {
       await tf.ready();
       return { tf, backend: name, skipped };
     } catch (error) {
-      skipped.push(`${name}: ${firstLine(error)}`);
+      skipped.push(`${name}: ${explain(name, error)}`);
     }
   }
   throw new Error(`no TensorFlow.js backend could start: ${skipped.join('; ')}`);
@@ -51,7 +51,11 @@ async function load(name: TfjsBackendName): Promise<void> {
   }
 }
 
-function firstLine(error: unknown): string {
+function explain(name: TfjsBackendName, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  if (name === 'tensorflow' && /tfjs_binding\.node|Cannot find (module|package)/.test(message)) {
+    // The common case on offline machines: the optional package or its downloaded native library is missing.
+    return '@tensorflow/tfjs-node or its native library is not installed (its install downloads libtensorflow; reinstall on a connected machine to use it)';
+  }
   return message.split('\n')[0]!.trim();
 }

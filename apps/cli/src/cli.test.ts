@@ -1,0 +1,212 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
+const bin = join(cliDir, 'dist/bin.js');
+// Inside the package so that a plugin written here resolves @hyperproto/core like an installed package would.
+const scratch = join(cliDir, 'test-output');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd = scratch): Promise<Run> {
+  return new Promise((done) => {
+    execFile('node', [bin, ...args], { cwd, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A tiny but real training run: 3 well-separated classes, small network. */
+const SMALL = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20', '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '6', '--patience', '3'];
+
+beforeAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('hyperproto --help', () => {
+  it.each([[[]], [['train']], [['prototypes']], [['prototypes', 'inspect']], [['plugins']], [['doctor']]])('%j --help prints usage', async (args) => {
+    const run = await cli([...args, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: hyperproto/);
+  });
+});
+
+describe('hyperproto train', () => {
+  it('trains, evaluates and saves a softmax model, and the same seed gives the same numbers', async () => {
+    const first = await cli(['train', ...SMALL, '--head', 'softmax', '--seed', '3', '--out', 'softmax-a', '--json']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const a = JSON.parse(first.stdout);
+    expect(a.test.macroF1).toBeGreaterThan(0.8);
+    expect(a.bayes.macroF1).toBeGreaterThan(0.9);
+    expect(a.backend).toMatch(/^tfjs\//);
+    expect(a.epochs).toBeGreaterThanOrEqual(a.bestEpoch);
+    expect(a.secondsPerEpoch).toBeGreaterThan(0);
+    const files = readdirSync(join(scratch, 'softmax-a')).sort();
+    expect(files).toEqual(['history.json', 'metrics.json', 'model', 'spec.json']);
+    expect(readdirSync(join(scratch, 'softmax-a/model')).sort()).toEqual(['model.json', 'weights.bin']);
+
+    const again = JSON.parse((await cli(['train', ...SMALL, '--head', 'softmax', '--seed', '3', '--out', 'softmax-b', '--json'])).stdout);
+    expect(again.test).toEqual(a.test);
+    expect(readFileSync(join(scratch, 'softmax-b/history.json'), 'utf8').replace(/"seconds": [\d.e-]+/g, '')).toEqual(
+      readFileSync(join(scratch, 'softmax-a/history.json'), 'utf8').replace(/"seconds": [\d.e-]+/g, ''),
+    );
+  });
+
+  it('trains an HPN with a prototype file and keeps the prototypes it used', async () => {
+    const made = await cli(['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '4', '--out', 'p.npy', '--json']);
+    expect(made.code).toBe(0);
+    const run = await cli(['train', ...SMALL, '--head', 'hpn', '--prototypes', 'p.npy', '--out', 'hpn-file', '--json']);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.prototypes).toEqual({ file: 'p.npy', dims: 4 });
+    expect(readFileSync(join(scratch, 'hpn-file/prototypes.npy'))).toEqual(readFileSync(join(scratch, 'p.npy')));
+  });
+
+  it('refuses to overwrite a run without --force', async () => {
+    const run = await cli(['train', ...SMALL, '--out', 'softmax-a']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/already exists/);
+  });
+});
+
+describe('bad input', () => {
+  const expectOneLineError = (run: Run, code: number, pattern: RegExp) => {
+    expect(run.code).toBe(code);
+    expect(run.stderr).toMatch(pattern);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  };
+
+  it('names an unknown head and suggests the closest', async () => {
+    expectOneLineError(await cli(['train', '--classes', '10', '--head', 'softmx']), 2, /unknown head "softmx". Did you mean "softmax"\?/);
+  });
+
+  it('refuses fewer than 2 classes and 0 dims', async () => {
+    expectOneLineError(await cli(['train', '--classes', '1']), 2, /--classes.*integer from 2/);
+    expectOneLineError(await cli(['train', '--classes', '10', '--head', 'hpn', '--dims', '0']), 2, /--dims.*integer from 1/);
+  });
+
+  it('refuses an unknown prototype strategy with the known ones', async () => {
+    expectOneLineError(
+      await cli(['prototypes', '--strategy', 'nope', '--classes', '4', '--dims', '2', '--out', 'x.npy']),
+      2,
+      /unknown prototype strategy "nope".*Known: .*random/,
+    );
+  });
+
+  it('refuses .npy files of the wrong dtype, shape or length', async () => {
+    const header = (descr: string, shape: string) => {
+      let text = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+      text += ' '.repeat(63 - ((10 + text.length) % 64)) + '\n';
+      const head = Buffer.alloc(10);
+      Buffer.from('\x93NUMPY', 'latin1').copy(head);
+      head[6] = 1;
+      head.writeUInt16LE(text.length, 8);
+      return Buffer.concat([head, Buffer.from(text, 'latin1')]);
+    };
+    writeFileSync(join(scratch, 'ints.npy'), Buffer.concat([header('<i8', '(3, 4)'), Buffer.alloc(96)]));
+    writeFileSync(join(scratch, 'short.npy'), Buffer.concat([header('<f4', '(3, 4)'), Buffer.alloc(10)]));
+    writeFileSync(join(scratch, 'flat.npy'), Buffer.concat([header('<f4', '(12,)'), Buffer.alloc(48)]));
+    expectOneLineError(await cli(['prototypes', 'inspect', 'ints.npy']), 2, /ints\.npy.*'<i8'/);
+    expectOneLineError(await cli(['prototypes', 'inspect', 'short.npy']), 2, /short\.npy.*truncated/);
+    expectOneLineError(await cli(['prototypes', 'inspect', 'flat.npy']), 2, /flat\.npy/);
+    expectOneLineError(await cli(['prototypes', 'inspect', 'missing.npy']), 3, /missing\.npy/);
+    expectOneLineError(await cli(['train', ...SMALL, '--head', 'hpn', '--prototypes', 'ints.npy', '--out', 'bad-npy']), 2, /ints\.npy/);
+    expect(existsSync(join(scratch, 'bad-npy'))).toBe(false);
+  });
+
+  it('fails before training when --out cannot be written, leaving nothing behind', async () => {
+    writeFileSync(join(scratch, 'a-file'), 'not a directory');
+    expectOneLineError(await cli(['train', ...SMALL, '--out', 'a-file/run']), 3, /cannot write to --out a-file\/run/);
+    expect(readdirSync(scratch).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+});
+
+describe('plugins', () => {
+  it('lists the built-in plugins of every kind with their options', async () => {
+    const run = await cli(['plugins', '--json']);
+    expect(run.code).toBe(0);
+    const byKind = Object.fromEntries(JSON.parse(run.stdout).map((k: { kind: string; plugins: { name: string }[] }) => [k.kind, k.plugins.map((p) => p.name)]));
+    expect(byKind).toEqual({
+      dataset: ['gaussian'],
+      prototypes: ['random', 'optimized', 'tammes'],
+      head: ['softmax', 'hpn'],
+      evaluator: ['classification'],
+      engine: ['tfjs'],
+    });
+  });
+
+  it('registers and uses a prototype strategy from a package outside the workspace', async () => {
+    const pluginDir = join(scratch, 'my-plugin');
+    mkdirSync(pluginDir, { recursive: true });
+    writeFileSync(join(pluginDir, 'package.json'), JSON.stringify({ name: 'hyperproto-prototypes-axes', type: 'module', exports: './index.js' }));
+    writeFileSync(
+      join(pluginDir, 'index.js'),
+      `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';
+export default definePrototypeStrategy({
+  name: 'axes',
+  summary: 'signed unit axes: +e1, -e1, +e2, ...',
+  options: z.object({}).strict(),
+  unsupported: ({ classes, dims }) => (classes > 2 * dims ? 'needs dims >= classes / 2' : undefined),
+  generate: (_ctx, { classes, dims }) => {
+    const m = createMatrix(classes, dims);
+    for (let i = 0; i < classes; i++) m.data[i * dims + (i >> 1)] = i % 2 ? -1 : 1;
+    return m;
+  },
+});
+`,
+    );
+    writeFileSync(join(scratch, 'hyperproto.config.json'), JSON.stringify({ plugins: ['./my-plugin'] }));
+    try {
+      const listed = JSON.parse((await cli(['plugins', '--kind', 'prototypes', '--json'])).stdout);
+      expect(listed[0].plugins.map((p: { name: string; source: string }) => `${p.name}@${p.source}`)).toContain('axes@./my-plugin');
+      const run = await cli(['train', ...SMALL, '--head', 'hpn', '--prototypes', 'axes', '--dims', '2', '--out', 'hpn-axes', '--json']);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout).prototypes).toEqual({ strategy: 'axes', dims: 2, options: {} });
+      const inspect = JSON.parse((await cli(['prototypes', 'inspect', 'hpn-axes/prototypes.npy', '--json'])).stdout);
+      expect(inspect.maxCosine).toBe(0);
+      const refused = await cli(['prototypes', '--strategy', 'axes', '--classes', '9', '--dims', '2', '--out', 'no.npy']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/cannot make 9 prototypes in 2 dimensions: needs dims >= classes \/ 2/);
+      expect(refused.stderr).toMatch(/Strategies that can: random/);
+    } finally {
+      rmSync(join(scratch, 'hyperproto.config.json'));
+    }
+    // Also by flag, without a config file.
+    const byFlag = JSON.parse((await cli(['plugins', '--kind', 'prototypes', '--plugin', './my-plugin', '--json'])).stdout);
+    expect(byFlag[0].plugins.map((p: { name: string }) => p.name)).toContain('axes');
+  });
+
+  it('rejects a module that is not a plugin', async () => {
+    writeFileSync(join(scratch, 'not-a-plugin.mjs'), 'export default { hello: 1 };');
+    const run = await cli(['plugins', '--plugin', './not-a-plugin.mjs']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/not-a-plugin\.mjs is not a valid hyperproto plugin/);
+  });
+});
+
+describe('prototypes and doctor', () => {
+  it('inspect reports exact statistics as JSON', async () => {
+    await cli(['prototypes', '--strategy', 'random', '--classes', '50', '--dims', '8', '--seed', '1', '--out', 'r.npy']);
+    const stats = JSON.parse((await cli(['prototypes', 'inspect', 'r.npy', '--json'])).stdout);
+    expect(stats).toMatchObject({ classes: 50, dims: 8 });
+    expect(stats.maxCosine).toBeGreaterThan(stats.meanNearestCosine);
+    expect(stats.maxCosine).toBeLessThanOrEqual(1);
+    expect(stats.meanNormDeviation).toBeLessThan(1e-6);
+  });
+
+  it('doctor names the tfjs backend and why faster ones were skipped', async () => {
+    const report = JSON.parse((await cli(['doctor', '--json'])).stdout);
+    expect(['tensorflow', 'wasm', 'cpu']).toContain(report.tfjs.backend);
+    expect(report.engines[0]).toMatchObject({ name: 'tfjs', ok: true });
+  });
+});

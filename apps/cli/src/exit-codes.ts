@@ -1,0 +1,46 @@
+import { ErrorCode, isHyperprotoError } from '@hyperproto/core';
+
+/** One place maps error codes to exit codes, so scripts can tell a typo from a crash. */
+export const EXIT = {
+  ok: 0,
+  /** A bug in hyperproto. */
+  internal: 1,
+  /** The request was wrong: bad options, unknown plugin, bad data. */
+  usage: 2,
+  /** A file or directory could not be read or written. */
+  io: 3,
+  /** Training or the engine failed. */
+  failed: 4,
+  /** Interrupted (Ctrl-C), as shells report SIGINT. */
+  interrupted: 130,
+} as const;
+
+export function exitCodeFor(error: unknown): number {
+  if (!isHyperprotoError(error)) return EXIT.internal;
+  switch (error.code) {
+    case ErrorCode.Io:
+      return EXIT.io;
+    case ErrorCode.TrainingFailed:
+    case ErrorCode.NoEngine:
+    case ErrorCode.PluginFailed:
+      return EXIT.failed;
+    case ErrorCode.Aborted:
+      return EXIT.interrupted;
+    case ErrorCode.Internal:
+      return EXIT.internal;
+    default:
+      return EXIT.usage;
+  }
+}
+
+/** The one-line (plus hint) message the user sees; internal errors are marked as bugs with their stack. */
+export function describeError(error: unknown): string {
+  if (isHyperprotoError(error)) {
+    const lines = [`error ${error.code}: ${error.message}`];
+    if (error.hint) lines.push(`hint: ${error.hint}`);
+    if (error.code === ErrorCode.Internal && error.stack) lines.push(error.stack);
+    return lines.join('\n');
+  }
+  const stack = error instanceof Error ? error.stack ?? error.message : String(error);
+  return `internal error (a bug in hyperproto; please report it with this output):\n${stack}`;
+}

@@ -1,0 +1,19 @@
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+
+/** `key=value` flags to an options object; values that parse as JSON (numbers, booleans) become those. */
+export function parseKeyValues(pairs: readonly string[] | undefined, flag: string): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new HyperprotoError(ErrorCode.InvalidOptions, `${flag} ${pair}: expected key=value, e.g. ${flag} steps=500`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // Not JSON: keep it as a string.
+    }
+    options[pair.slice(0, eq)] = value;
+  }
+  return options;
+}

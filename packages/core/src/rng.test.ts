@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from './rng.js';
+
+describe('createRng', () => {
+  it('repeats its stream for the same seed and differs for another', () => {
+    const a = createRng(42);
+    const b = createRng(42);
+    const c = createRng(43);
+    const seqA = Array.from({ length: 20 }, () => a.uint32());
+    expect(Array.from({ length: 20 }, () => b.uint32())).toEqual(seqA);
+    expect(Array.from({ length: 20 }, () => c.uint32())).not.toEqual(seqA);
+  });
+
+  it('keeps seeds above 2^32 distinct', () => {
+    expect(createRng(1).uint32()).not.toBe(createRng(2 ** 32 + 1).uint32());
+  });
+
+  it('draws uniform floats in [0, 1) with the right mean and variance', () => {
+    const rng = createRng(7);
+    const n = 100_000;
+    let sum = 0;
+    let sumSq = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = rng.float();
+      min = Math.min(min, x);
+      max = Math.max(max, x);
+      sum += x;
+      sumSq += x * x;
+    }
+    expect(min).toBeGreaterThanOrEqual(0);
+    expect(max).toBeLessThan(1);
+    const mean = sum / n;
+    expect(mean).toBeCloseTo(0.5, 2);
+    expect(sumSq / n - mean * mean).toBeCloseTo(1 / 12, 2);
+  });
+
+  it('draws standard normals', () => {
+    const values = createRng(3).fillNormal(new Float32Array(100_000));
+    const mean = values.reduce((s, x) => s + x, 0) / values.length;
+    const variance = values.reduce((s, x) => s + (x - mean) ** 2, 0) / values.length;
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(variance).toBeGreaterThan(0.98);
+    expect(variance).toBeLessThan(1.02);
+    // About 4.55% of N(0,1) draws lie beyond 2 standard deviations.
+    const tail = values.filter((x) => Math.abs(x) > 2).length / values.length;
+    expect(tail).toBeGreaterThan(0.04);
+    expect(tail).toBeLessThan(0.051);
+  });
+
+  it('forks independent streams without advancing the parent', () => {
+    const parent = createRng(5);
+    const before = createRng(5).uint32();
+    const forkA = parent.fork('train');
+    const forkB = parent.fork('test');
+    expect(parent.uint32()).toBe(before);
+    expect(forkA.uint32()).not.toBe(forkB.uint32());
+    expect(createRng(5).fork('train').uint32()).toBe(createRng(5).fork('train').uint32());
+  });
+
+  it('shuffles into a permutation and int stays in range', () => {
+    const rng = createRng(11);
+    const array = Int32Array.from({ length: 100 }, (_, i) => i);
+    rng.shuffle(array);
+    expect([...array].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect([...array]).not.toEqual(Array.from({ length: 100 }, (_, i) => i));
+    for (let i = 0; i < 1000; i++) {
+      const k = rng.int(7);
+      expect(Number.isInteger(k) && k >= 0 && k < 7).toBe(true);
+    }
+  });
+
+  it('refuses negative or fractional seeds', () => {
+    expect(() => createRng(-1)).toThrow(/seed/);
+    expect(() => createRng(1.5)).toThrow(/seed/);
+  });
+});

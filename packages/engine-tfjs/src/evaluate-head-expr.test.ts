@@ -1,0 +1,220 @@
+import { createRng, ErrorCode, h, HEAD_OPS, type HeadExpr } from '@hyperproto/core';
+import { initTfjs } from '@hyperproto/tfjs-backend';
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await initTfjs()).tf;
+});
+
+/** Evaluates and reads back as nested arrays, disposing every tensor it made. */
+function run(expr: HeadExpr, output: number[][], labels?: number[], constants: Record<string, number[][]> = {}): unknown {
+  const out = tf.tensor2d(output);
+  const lab = labels ? tf.tensor1d(labels, 'int32') : undefined;
+  const consts: Record<string, Tensor> = Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, tf.tensor2d(v)]));
+  try {
+    const result = evaluateHeadExpr(tf, expr, { output: out, labels: lab, constants: consts });
+    const values = result.arraySync();
+    result.dispose();
+    return values;
+  } finally {
+    for (const t of [out, lab, ...Object.values(consts)]) t?.dispose();
+  }
+}
+
+const close = (actual: unknown, expected: unknown) => {
+  const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v as number]);
+  const a = flat(actual);
+  const e = flat(expected);
+  expect(a).toHaveLength(e.length);
+  a.forEach((x, i) => expect(x).toBeCloseTo(e[i]!, 5));
+};
+
+describe('evaluateHeadExpr: each operation', () => {
+  const x = [
+    [1, 2, 3],
+    [4, 5, 6],
+  ];
+
+  it('output, labels, constant, scalar', () => {
+    expect(run(h.output(), x)).toEqual(x);
+    expect(run(h.labels(), x, [2, 0])).toEqual([2, 0]);
+    expect(run(h.constant('p'), x, undefined, { p: [[0.5, -1]] })).toEqual([[0.5, -1]]);
+    expect(run(h.scalar(2.5), x)).toBe(2.5);
+  });
+
+  it('add, sub, mul (with broadcasting), neg', () => {
+    expect(run(h.add(h.output(), h.scalar(1)), x)).toEqual([[2, 3, 4], [5, 6, 7]]);
+    expect(run(h.sub(h.scalar(1), h.output()), x)).toEqual([[0, -1, -2], [-3, -4, -5]]);
+    expect(run(h.mul(h.output(), h.output()), x)).toEqual([[1, 4, 9], [16, 25, 36]]);
+    expect(run(h.neg(h.output()), x)).toEqual([[-1, -2, -3], [-4, -5, -6]]);
+  });
+
+  it('pow, including negative bases with integer exponents', () => {
+    expect(run(h.pow(h.output(), 2), [[-3, 0.5]])).toEqual([[9, 0.25]]);
+    close(run(h.pow(h.output(), 3), [[-2, 1.5]]), [[-8, 3.375]]);
+    close(run(h.pow(h.output(), 0.5), [[4, 2.25]]), [[2, 1.5]]);
+  });
+
+  it('matmulTransposed: a [N, K] times b [M, K] transposed', () => {
+    const b = [
+      [1, 0, 0],
+      [0, 1, 1],
+    ];
+    expect(run(h.matmulTransposed(h.output(), h.constant('b')), x, undefined, { b })).toEqual([
+      [1, 5],
+      [4, 11],
+    ]);
+  });
+
+  it('l2normalize: unit rows, and a zero row stays zero', () => {
+    close(run(h.l2normalize(h.output()), [[3, 4], [0, 0], [-5, 12]]), [[0.6, 0.8], [0, 0], [-5 / 13, 12 / 13]]);
+  });
+
+  it('softmax and logSoftmax over each row', () => {
+    close(run(h.softmax(h.output()), [[0, Math.log(3)], [7, 7]]), [[0.25, 0.75], [0.5, 0.5]]);
+    close(run(h.logSoftmax(h.output()), [[0, Math.log(3)], [1000, 0]]), [[Math.log(0.25), Math.log(0.75)], [0, -1000]]);
+  });
+
+  it('gatherRows picks rows of a matrix by index, of constants and of the output alike', () => {
+    const p = [[1, 2], [3, 4], [5, 6]];
+    expect(run(h.gatherRows(h.constant('p'), h.labels()), x, [2, 0], { p })).toEqual([[5, 6], [1, 2]]);
+    expect(run(h.gatherRows(h.output(), h.labels()), p, [2, 0, 2])).toEqual([[5, 6], [1, 2], [5, 6]]);
+  });
+
+  it('pickPerRow picks x[i, indices[i]]', () => {
+    expect(run(h.pickPerRow(h.output(), h.labels()), x, [2, 0])).toEqual([3, 4]);
+    expect(run(h.pickPerRow(h.constant('c'), h.labels()), [[0]], [2, 0], { c: x })).toEqual([3, 4]);
+    // -Infinity elsewhere in the row does not turn the picked value into NaN.
+    expect(run(h.pickPerRow(h.output(), h.labels()), [[-Infinity, 1]], [1])).toEqual([1]);
+  });
+
+  it('rowSum and mean', () => {
+    expect(run(h.rowSum(h.output()), x)).toEqual([6, 15]);
+    expect(run(h.mean(h.output()), x)).toBe(3.5);
+  });
+
+  it('covers every operation of the vocabulary', () => {
+    const used = new Set<string>();
+    const walk = (e: HeadExpr): void => {
+      used.add(e.op);
+      for (const child of Object.values(e)) if (typeof child === 'object' && child !== null) walk(child as HeadExpr);
+    };
+    [
+      h.add(h.sub(h.mul(h.neg(h.scalar(1)), h.pow(h.output(), 2)), h.output()), h.output()),
+      h.mean(h.rowSum(h.matmulTransposed(h.l2normalize(h.softmax(h.logSoftmax(h.output()))), h.constant('p')))),
+      h.pickPerRow(h.gatherRows(h.constant('p'), h.labels()), h.labels()),
+    ].forEach(walk);
+    expect([...used].sort()).toEqual([...HEAD_OPS].sort());
+  });
+});
+
+describe('evaluateHeadExpr: errors and hygiene', () => {
+  it('names a missing constant and the ones that exist', () => {
+    expect(() => run(h.constant('prototypes'), [[1]], undefined, { other: [[1]] })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/"prototypes".*has: other/) }),
+    );
+  });
+
+  it('rejects an unknown operation and labels that were not given', () => {
+    expect(() => run({ op: 'logsumexp', x: h.output() } as unknown as HeadExpr, [[1]])).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/unknown head operation "logsumexp"/) }),
+    );
+    expect(() => run(h.labels(), [[1]])).toThrow(expect.objectContaining({ code: ErrorCode.InvalidInput }));
+  });
+
+  it('leaves no intermediate tensors behind, also when it throws', () => {
+    const before = tf.memory().numTensors;
+    run(h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2)), [[1, 2]], [0], {
+      p: [[1, 0]],
+    });
+    expect(() => run(h.add(h.softmax(h.output()), h.constant('missing')), [[1, 2]])).toThrow();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('evaluateHeadExpr: the two heads', () => {
+  const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
+  const hpnLoss = h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('prototypes'), h.labels())))), 2));
+  const hpnScores = h.matmulTransposed(h.l2normalize(h.output()), h.constant('prototypes'));
+
+  const rng = createRng(7);
+  const rows = 6;
+  const classes = 4;
+  const dims = 5;
+  const output = Array.from({ length: rows }, () => Array.from({ length: classes }, () => 3 * rng.normal()));
+  const outputD = Array.from({ length: rows }, () => Array.from({ length: dims }, () => rng.normal()));
+  const labels = Array.from({ length: rows }, () => rng.int(classes));
+  const prototypes = Array.from({ length: classes }, () => {
+    const v = Array.from({ length: dims }, () => rng.normal());
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  });
+  const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+  const cosine = (a: number[], b: number[]) => dot(a, b) / Math.hypot(...a) / Math.hypot(...b);
+
+  it('softmax cross-entropy equals the direct computation, and its gradient is (softmax - onehot) / N', () => {
+    const expected =
+      output.reduce((sum, row, i) => {
+        const logSum = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+        return sum + logSum - row[labels[i]!]!;
+      }, 0) / rows;
+    expect(run(softmaxLoss, output, labels) as number).toBeCloseTo(expected, 5);
+
+    const lab = tf.tensor1d(labels, 'int32');
+    const grad = tf.grad((out: Tensor) => evaluateHeadExpr(tf, softmaxLoss, { output: out as Tensor2D, labels: lab as Tensor1D }))(tf.tensor2d(output));
+    const expectedGrad = output.map((row, i) => {
+      const total = row.reduce((s, v) => s + Math.exp(v), 0);
+      return row.map((v, j) => (Math.exp(v) / total - (j === labels[i] ? 1 : 0)) / rows);
+    });
+    close(grad.arraySync(), expectedGrad);
+  });
+
+  it('HPN loss is mean (1 - cos(output, prototype of the label))^2 and its scores are cosines', () => {
+    const expected = outputD.reduce((sum, row, i) => sum + (1 - cosine(row, prototypes[labels[i]!]!)) ** 2, 0) / rows;
+    expect(run(hpnLoss, outputD, labels, { prototypes }) as number).toBeCloseTo(expected, 5);
+    close(
+      run(hpnScores, outputD, undefined, { prototypes }),
+      outputD.map((row) => prototypes.map((p) => cosine(row, p))),
+    );
+  });
+
+  it('HPN loss has a finite gradient that matches finite differences', () => {
+    const lab = tf.tensor1d(labels, 'int32');
+    const protos = tf.tensor2d(prototypes);
+    const loss = (out: number[][]) => {
+      const t = tf.tensor2d(out);
+      const value = evaluateHeadExpr(tf, hpnLoss, { output: t, labels: lab as Tensor1D, constants: { prototypes: protos } });
+      const number = value.dataSync()[0]!;
+      t.dispose();
+      value.dispose();
+      return number;
+    };
+    const grad = tf
+      .grad((out: Tensor) => evaluateHeadExpr(tf, hpnLoss, { output: out as Tensor2D, labels: lab as Tensor1D, constants: { prototypes: protos } }))(tf.tensor2d(outputD))
+      .arraySync() as number[][];
+    const eps = 1e-2;
+    for (const [i, j] of [[0, 0], [3, 2], [5, 4]] as const) {
+      const plus = outputD.map((r) => [...r]);
+      const minus = outputD.map((r) => [...r]);
+      plus[i]![j]! += eps;
+      minus[i]![j]! -= eps;
+      expect(grad[i]![j]!).toBeCloseTo((loss(plus) - loss(minus)) / (2 * eps), 2);
+    }
+  });
+});
+
+describe('evaluateHeadExpr: gradients through every operation', () => {
+  it('differentiates gatherRows and pickPerRow of the output (the wasm backend has no gather gradient)', () => {
+    const grad = tf.grad((out: Tensor) =>
+      evaluateHeadExpr(tf, h.add(h.mean(h.gatherRows(h.output(), h.labels())), h.mean(h.pickPerRow(h.output(), h.labels()))), {
+        output: out as Tensor2D,
+        labels: tf.tensor1d([1, 1], 'int32') as Tensor1D,
+      }),
+    )(tf.tensor2d([[1, 2], [3, 4]]));
+    // gatherRows: row 1 taken twice, 4 elements averaged: 0.5 each; pickPerRow: x[0,1] and x[1,1], 0.5 each.
+    close(grad.arraySync(), [[0, 0.5], [0.5, 1]]);
+  });
+});
