@@ -48,7 +48,7 @@ describe('hyperproto train', () => {
     const a = JSON.parse(first.stdout);
     expect(a.test.macroF1).toBeGreaterThan(0.8);
     expect(a.bayes.macroF1).toBeGreaterThan(0.9);
-    expect(a.backend).toMatch(/^tfjs\//);
+    expect(a.backend).toMatch(/^(tfjs|onnxruntime)\//);
     expect(a.epochs).toBeGreaterThanOrEqual(a.bestEpoch);
     expect(a.secondsPerEpoch).toBeGreaterThan(0);
     const files = readdirSync(join(scratch, 'softmax-a')).sort();
@@ -138,10 +138,10 @@ describe('plugins', () => {
     const byKind = Object.fromEntries(JSON.parse(run.stdout).map((k: { kind: string; plugins: { name: string }[] }) => [k.kind, k.plugins.map((p) => p.name)]));
     expect(byKind).toEqual({
       dataset: ['gaussian'],
-      prototypes: ['random', 'optimized', 'tammes'],
+      prototypes: ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'],
       head: ['softmax', 'hpn'],
       evaluator: ['classification'],
-      engine: ['tfjs'],
+      engine: ['tfjs', 'onnxruntime'],
     });
   });
 
@@ -202,6 +202,32 @@ describe('prototypes and doctor', () => {
     expect(stats.maxCosine).toBeGreaterThan(stats.meanNearestCosine);
     expect(stats.maxCosine).toBeLessThanOrEqual(1);
     expect(stats.meanNormDeviation).toBeLessThan(1e-6);
+  });
+
+  it('inspect prints the bounds, draws the histogram as SVG, and refuses non-finite values', async () => {
+    await cli(['prototypes', '--strategy', 'simplex', '--classes', '20', '--dims', '19', '--out', 's.npy']);
+    const stats = JSON.parse((await cli(['prototypes', 'inspect', 's.npy', '--plot', 's.svg', '--bins', '50', '--json'])).stdout);
+    expect(stats.maxCosine).toBeCloseTo(-1 / 19, 6);
+    // C = D + 1: the simplex meets the Welch bound too.
+    expect(stats).toMatchObject({ simplexBound: -1 / 19, plot: 's.svg' });
+    expect(stats.welchBound).toBeCloseTo(1 / 19, 12);
+    expect(stats.histogram.counts.reduce((a: number, b: number) => a + b, 0)).toBe(190);
+    expect(readFileSync(join(scratch, 's.svg'), 'utf8')).toMatch(/^<svg[\s\S]*simplex bound[\s\S]*<\/svg>/);
+    const bytes = readFileSync(join(scratch, 's.npy'));
+    bytes.writeFloatLE(Number.NaN, bytes.length - 4);
+    writeFileSync(join(scratch, 'nan.npy'), bytes);
+    const refused = await cli(['prototypes', 'inspect', 'nan.npy']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/nan\.npy has a non-finite value \(NaN\) at row 19, column 18/);
+  });
+
+  it('refuses an impossible size naming the strategies that can, and refines a start set', async () => {
+    const refused = await cli(['prototypes', '--strategy', 'orthogonal', '--classes', '30', '--dims', '20', '--out', 'o.npy']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/cannot make 30 prototypes in 20 dimensions.*\n.*Strategies that can: .*spread, orthoplex, codes/);
+    expect(existsSync(join(scratch, 'o.npy'))).toBe(false);
+    const refined = JSON.parse((await cli(['prototypes', '--strategy', 'spread', '--start', 'codes', '--option', 'steps=20', '--classes', '64', '--dims', '8', '--out', 'sp.npy', '--json'])).stdout);
+    expect(refined).toMatchObject({ strategy: 'spread', start: 'codes', classes: 64, dims: 8 });
   });
 
   it('doctor names the tfjs backend and why faster ones were skipped', async () => {

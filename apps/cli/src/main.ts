@@ -80,6 +80,7 @@ export function buildProgram(): Command {
       .option('--dims <d>', 'dimensions', integer(1))
       .option('--seed <n>', 'random seed', integer(0), 0)
       .option('--option <key=value>', 'a strategy option (repeatable), e.g. steps=500', collect)
+      .option('--start <strategy|file.npy>', 'rows for a refining strategy (spread) to start from, e.g. codes')
       .option('--out <file.npy>', 'where to write the prototypes')
       .enablePositionalOptions(),
   ).action(async (options) => (await import('./commands/prototypes.js')).generatePrototypesCommand(options));
@@ -87,8 +88,10 @@ export function buildProgram(): Command {
   withGlobals(
     prototypes
       .command('inspect')
-      .description('exact separation statistics of a prototype file: largest cosine, mean nearest-neighbour cosine, norm deviation')
-      .argument('<file.npy>', 'prototype file, float32 [classes, dims]'),
+      .description('exact statistics of a prototype file by a blocked scan over all pairs: largest cosine, mean nearest-neighbour cosine, norm deviation, histogram, beside the simplex and Welch bounds')
+      .argument('<file.npy>', 'prototype file, float32 [classes, dims]')
+      .option('--plot <file.svg>', 'draw the histogram of all pairwise cosines as SVG')
+      .option('--bins <n>', 'histogram bins over [-1, 1]', integer(1, 255), 200),
   ).action(async (file, options) => (await import('./commands/prototypes.js')).inspectPrototypesCommand(file, options));
 
   withGlobals(
@@ -101,6 +104,74 @@ export function buildProgram(): Command {
   withGlobals(program.command('doctor').description('show the runtime: Node.js, the TensorFlow.js backend in use and why others were skipped, the engines')).action(
     async (options) => (await import('./commands/doctor.js')).doctorCommand(options),
   );
+
+  withGlobals(
+    program
+      .command('export')
+      .description('export the trained model of a run directory to ONNX (checked against the trained model before it is written)')
+      .argument('<run-dir>', 'a directory written by `hyperproto train` (or its model/ directory)')
+      .requiredOption('--out <file.onnx>', 'where to write the ONNX model')
+      .option('--top-k <k>', 'add topk_scores and topk_labels outputs: the k best classes of each row', integer(1))
+      .option('--opset <n>', 'ONNX opset, 17 to 21 (default 17)', integer(17, 21))
+      .option('--class-names <file>', 'class names: a JSON array of strings or one name per line (default: from the run, when its dataset has them)')
+      .option('--force', 'replace --out if it exists')
+      .option('--no-verify', 'skip running the exported file against the trained model'),
+  ).action(async (runDir, options) => (await import('./commands/export.js')).exportCommand(runDir, options));
+
+  withGlobals(
+    program
+      .command('predict')
+      .description('classify the rows of a feature file with an exported ONNX model (onnxruntime)')
+      .argument('<model.onnx>', 'a model written by `hyperproto export`')
+      .requiredOption('--input <file>', 'feature rows: .npy [N, width], .csv (one row per line) or .jsonl (one JSON array per line)')
+      .option('--top-k <k>', 'also give the k best classes of each row', integer(1))
+      .option('--scores', 'also give every class score of each row')
+      .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
+      .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
+      .option('--batch-size <n>', 'rows per inference', integer(1), 1024)
+      .option('--threads <n>', 'threads per inference (default: onnxruntime\'s, one per core)', integer(1))
+      .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)'),
+  ).action(async (model, options) => (await import('./commands/predict.js')).predictCommand(model, options));
+
+  withGlobals(
+    program
+      .command('serve')
+      .description('serve an exported ONNX model over HTTP: POST /v1/predict, GET /v1/metadata, GET /healthz; stops cleanly on SIGTERM')
+      .argument('<model.onnx>', 'a model written by `hyperproto export`')
+      .option('--port <port>', 'TCP port (0 picks a free one)', integer(0, 65535), 8080)
+      .option('--host <address>', 'address to listen on', '127.0.0.1')
+      .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
+      .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
+      .option('--max-batch <rows>', 'most rows in one inference, across concurrent requests', integer(1), 1024)
+      .option('--max-delay-ms <ms>', 'longest wait to fill a batch; 0 batches the requests that arrive together', decimal((n) => n >= 0 && n <= 1000, 'a number from 0 to 1000'), 0)
+      .option('--max-rows <rows>', 'most rows in one request', integer(1), 1024)
+      .option('--body-limit <bytes>', 'largest request body accepted', integer(1024), 8 * 1024 * 1024)
+      .option('--threads <n>', 'threads per inference (default: onnxruntime\'s, one per core)', integer(1)),
+  ).action(async (model, options) => (await import('./commands/serve.js')).serveCommand(model, options));
+
+  // Not withGlobals: here --config names the grid file (whose "plugins" load like hyperproto.config.json's).
+  program
+    .command('experiment')
+    .description('run a grid of experiments (datasets x models x seeds) in parallel, store one record per run, and write the report')
+    .option('--preset <name>', 'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds) or seed-quick (same shape, small, one seed)')
+    .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
+    .option('--out <dir>', 'results directory (default: runs/<grid name>)')
+    .option('--resume', 'continue the results in --out: finished runs are kept and skipped, the others run')
+    .option('--workers <n>', 'runs in parallel, one worker thread each (default: one per core)', integer(1))
+    .option('--only <pattern>', 'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume', collect)
+    .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
+    .option('-q, --quiet', 'no messages or progress on stderr')
+    .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
+    .action(async (options) => (await import('./commands/experiment.js')).experimentCommand(options));
+
+  program
+    .command('report')
+    .description('write report.md, a self-contained report.html and plots/*.svg from the results of `hyperproto experiment`')
+    .argument('<dir>', 'the results directory (--out of `hyperproto experiment`)')
+    .option('--out <dir>', 'write the report there instead of into the results directory')
+    .option('--json', 'print one JSON object on stdout (for scripts)')
+    .option('-q, --quiet', 'no messages on stderr')
+    .action(async (dir, options) => (await import('./commands/report.js')).reportCommand(dir, options));
 
   return program;
 }

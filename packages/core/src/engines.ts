@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError } from './errors.js';
-import type { EnginePlugin } from './plugins.js';
+import type { EnginePlugin, EngineProbe } from './plugins.js';
 import type { Registry } from './registry.js';
 
 export interface EngineChoice {
@@ -10,24 +10,38 @@ export interface EngineChoice {
 }
 
 /**
- * The named engine, or the available engine with the highest priority. Engines start lazily in `probe`; a failed
- * one is recorded and the next is tried, and when none starts one error lists every reason.
+ * The named engine, or the available engine with the highest priority. Engines start lazily in `probe`, in order
+ * of their `priority`; a probe may report a lower priority for the backend it found (tfjs on wasm ranks below
+ * onnxruntime, tfjs on libtensorflow above it), so the next engine is probed while it could still rank higher.
+ * A failed engine is recorded and the next is tried, and when none starts one error lists every reason.
  */
 export async function chooseEngine(registry: Registry, name?: string): Promise<EngineChoice> {
   const candidates = name ? [registry.get('engine', name)] : registry.list('engine').sort((a, b) => b.priority - a.priority);
   if (candidates.length === 0) throw new HyperprotoError(ErrorCode.NoEngine, 'no training engine is registered');
   const skipped: string[] = [];
+  let best: { engine: EnginePlugin; backend: string; priority: number; skipped: readonly string[] } | undefined;
   for (const engine of candidates) {
-    let probe;
+    if (best && engine.priority <= best.priority) break;
+    let probe: EngineProbe;
     try {
       probe = await engine.probe();
     } catch (error) {
-      probe = { ok: false as const, reason: error instanceof Error ? error.message : String(error) };
+      probe = { ok: false, reason: error instanceof Error ? error.message : String(error) };
     }
-    if (probe.ok) {
-      return { engine, backend: probe.backend, skipped: [...skipped, ...probe.skipped.map((s) => `[${engine.name}] ${s}`)] };
+    if (!probe.ok) {
+      skipped.push(`[${engine.name}] ${probe.reason}`);
+      continue;
     }
-    skipped.push(`[${engine.name}] ${probe.reason}`);
+    const found = { engine, backend: probe.backend, priority: Math.min(engine.priority, probe.priority ?? engine.priority), skipped: probe.skipped };
+    const [kept, passed] = !best || found.priority > best.priority ? [found, best] : [best, found];
+    if (passed) {
+      skipped.push(
+        ...passed.skipped.map((s) => `[${passed.engine.name}] ${s}`),
+        `[${passed.engine.name}] ${passed.backend} ranks ${passed.priority}, below ${kept.engine.name} on ${kept.backend} (${kept.priority})`,
+      );
+    }
+    best = kept;
   }
-  throw new HyperprotoError(ErrorCode.NoEngine, `no training engine could start:\n  ${skipped.join('\n  ')}`);
+  if (!best) throw new HyperprotoError(ErrorCode.NoEngine, `no training engine could start:\n  ${skipped.join('\n  ')}`);
+  return { engine: best.engine, backend: best.backend, skipped: [...skipped, ...best.skipped.map((s) => `[${best.engine.name}] ${s}`)] };
 }

@@ -158,11 +158,17 @@ export interface TrainingResult {
 }
 
 export type EngineProbe =
-  | { readonly ok: true; readonly backend: string; readonly skipped: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly backend: string;
+      readonly skipped: readonly string[];
+      /** The engine's priority on the backend it found, when lower than its `priority` (e.g. a slow fallback). */
+      readonly priority?: number;
+    }
   | { readonly ok: false; readonly reason: string };
 
 export interface EnginePlugin<O = any> extends PluginBase<'engine', O> {
-  /** Higher is tried first when no engine is named. */
+  /** Higher is chosen first when no engine is named; the most the engine can rank (its probe may lower it). */
   readonly priority: number;
   /** Starts the engine lazily; says which backend it would use, or why it cannot run. */
   probe(): Promise<EngineProbe>;

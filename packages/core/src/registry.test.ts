@@ -76,13 +76,19 @@ describe('resolveOptions', () => {
 });
 
 describe('chooseEngine', () => {
-  const engine = (name: string, priority: number, ok: boolean) =>
+  const probed: string[] = [];
+  const engine = (name: string, priority: number, ok: boolean, foundPriority?: number) =>
     defineEngine({
       name,
       summary: 'test engine',
       priority,
       options: z.object({}),
-      probe: async () => (ok ? { ok: true as const, backend: `${name}/x`, skipped: [] } : { ok: false as const, reason: `${name} is absent` }),
+      probe: async () => {
+        probed.push(name);
+        return ok
+          ? { ok: true as const, backend: `${name}/x`, skipped: foundPriority === undefined ? [] : ['fast backend: absent'], ...(foundPriority === undefined ? {} : { priority: foundPriority }) }
+          : { ok: false as const, reason: `${name} is absent` };
+      },
       train: async () => {
         throw new Error('not used');
       },
@@ -93,6 +99,25 @@ describe('chooseEngine', () => {
     const choice = await chooseEngine(registry);
     expect(choice.engine.name).toBe('mid');
     expect(choice.skipped).toEqual(['[fast] fast is absent']);
+  });
+
+  it('lets a probe lower its engine below the next one, and probes no further than needed', async () => {
+    probed.length = 0;
+    const slowFallback = createRegistry([engine('native', 10, true, 1), engine('graph', 5, true), engine('last', 2, true)]);
+    const choice = await chooseEngine(slowFallback);
+    expect(choice.engine.name).toBe('graph');
+    expect(choice.skipped).toEqual(['[native] fast backend: absent', '[native] native/x ranks 1, below graph on graph/x (5)']);
+    expect(probed).toEqual(['native', 'graph']);
+
+    probed.length = 0;
+    const fast = createRegistry([engine('native', 10, true), engine('graph', 5, true)]);
+    expect((await chooseEngine(fast)).engine.name).toBe('native');
+    expect(probed).toEqual(['native']);
+
+    // A probe cannot raise an engine above its declared priority.
+    expect((await chooseEngine(createRegistry([engine('boastful', 3, true, 99), engine('graph', 5, true)]))).engine.name).toBe('graph');
+    // A lowered engine still runs when nothing outranks it.
+    expect((await chooseEngine(createRegistry([engine('native', 10, true, 1), engine('broken', 5, false)]))).engine.name).toBe('native');
   });
 
   it('lists every reason when none starts', async () => {

@@ -1,11 +1,12 @@
 import { tfjsEngine } from './tfjs-engine.js';
 
-export { tfjsEngine, tfjsEngineOptionsSchema, type TfjsEngineOptions } from './tfjs-engine.js';
+export { TFJS_FALLBACK_PRIORITY, tfjsEngine, tfjsEngineOptionsSchema, type TfjsEngineOptions } from './tfjs-engine.js';
 export { evaluateHeadExpr, type HeadExprInputs, type Tf } from './evaluate-head-expr.js';
 export { parseHeadExpr } from './head-expr-json.js';
 export {
   BATCH_NORM_EPSILON,
   BATCH_NORM_MOMENTUM,
+  dropoutMaskValues,
   initialMlpWeights,
   mlpWeightSpecs,
   type MlpShape,
@@ -22,6 +23,7 @@ export {
   type MlpTrainingResult,
   type TfjsHandle,
 } from './train-mlp.js';
+export { trainMlpSteps, type GivenBatch, type GivenSteps } from './train-mlp-steps.js';
 export {
   HEAD_CONSTANT_PREFIX,
   loadModel,

@@ -12,7 +12,7 @@ import {
 } from '@hyperproto/core';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tfjsEngine } from './index.js';
+import { dropoutMaskValues, initialMlpWeights, tfjsEngine, TFJS_FALLBACK_PRIORITY, trainMlpSteps, type GivenBatch } from './index.js';
 import { trainMlp, TrainingFailedError, type MlpTrainingResult } from './train-mlp.js';
 
 let runtime: TfjsRuntime;
@@ -220,6 +220,32 @@ describe('trainMlp', () => {
   });
 });
 
+describe('trainMlpSteps', () => {
+  it("is the trainer's own step: fed trainMlp's batches, masks and starting weights, it reproduces its first epoch's loss", async () => {
+    const dataset = blobs(13, { rows: 100 });
+    const trainer = { ...tiny, batchSize: 32, maxEpochs: 1 };
+    const head = softmaxHead(4);
+    const run = await trainMlp(runtime, context(13), { dataset, head, trainer });
+    const rng = createRng(13);
+    const shape = { inputWidth: 20, hiddenUnits: trainer.hiddenUnits, hiddenLayers: trainer.hiddenLayers, outputUnits: 4 };
+    const weights = initialMlpWeights(shape, rng.fork('weights'));
+    const order = rng.fork('batch-order').shuffle(Int32Array.from({ length: 100 }, (_, i) => i));
+    const dropoutRng = rng.fork('dropout');
+    const batches: GivenBatch[] = [];
+    for (let start = 0; start < 100; start += 32) {
+      const rows = order.subarray(start, start + 32);
+      const features = createMatrix(rows.length, 20);
+      rows.forEach((row, i) => features.data.set(dataset.train.features.data.subarray(row * 20, row * 20 + 20), i * 20));
+      const dropoutMasks = [0, 1].map(() => dropoutMaskValues(dropoutRng, rows.length * trainer.hiddenUnits, trainer.dropout));
+      batches.push({ features, labels: Int32Array.from(rows, (row) => dataset.train.labels[row]!), dropoutMasks });
+    }
+    const { losses, weights: after } = await trainMlpSteps(runtime, { ...shape, learningRate: trainer.learningRate, head, weights, batches });
+    const epochLoss = losses.reduce((sum, loss, i) => sum + loss * batches[i]!.labels.length, 0) / 100;
+    expect(epochLoss).toBeCloseTo(run.history[0]!.trainLoss, 6);
+    expect(after.map((w) => w.data)).toEqual(run.model.weights.map((w) => w.data));
+  });
+});
+
 describe('engine:tfjs plugin', () => {
   it('registers, probes and trains through the plugin interface', async () => {
     const registry = createRegistry(tfjsEngine);
@@ -229,6 +255,8 @@ describe('engine:tfjs plugin', () => {
     expect(tfjsEngine.options.safeParse({ threads: 2 }).success).toBe(false);
     const probe = await tfjsEngine.probe();
     expect(probe).toMatchObject({ ok: true, backend: `tfjs/${runtime.backend}` });
+    // Ranked below native engines unless libtensorflow runs.
+    expect(probe.ok && probe.priority).toBe(runtime.backend === 'tensorflow' ? undefined : TFJS_FALLBACK_PRIORITY);
     const dataset = blobs(12, { rows: 64 });
     const result = await tfjsEngine.train(context(12), { dataset, head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 2 } }, {});
     expect(result.backend).toBe(`tfjs/${runtime.backend}`);

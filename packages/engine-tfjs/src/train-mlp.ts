@@ -132,6 +132,10 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
       for (let batch = 0, start = 0; start < rows; batch++, start += trainer.batchSize) {
         throwIfAborted(ctx.signal);
         const size = Math.min(trainer.batchSize, rows - start);
+        const dropoutMasks =
+          trainer.dropout > 0
+            ? net.layers.map(() => dropoutMaskValues(dropoutRng, size * trainer.hiddenUnits, trainer.dropout))
+            : undefined;
         const cost = trainStep(tf, {
           net,
           trainable,
@@ -140,9 +144,7 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
           features: train.features,
           labels: train.labels,
           indices: order.subarray(start, start + size),
-          dropout: trainer.dropout,
-          dropoutRng,
-          hiddenUnits: trainer.hiddenUnits,
+          dropoutMasks,
         });
         const [value = Number.NaN, statistics = Number.NaN] = await readAndDispose(cost);
         if (!Number.isFinite(value)) fail(`training loss became ${value} at epoch ${epoch}, batch ${batch + 1}`);
@@ -182,7 +184,7 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
   return { model: snapshotModel(kept.weights), history, bestEpoch: kept.epoch, backend };
 }
 
-interface TrainStep {
+export interface TrainStep {
   readonly net: MlpTensors;
   readonly trainable: Variable[];
   readonly optimizer: ReturnType<Tf['train']['adam']>;
@@ -190,25 +192,21 @@ interface TrainStep {
   readonly features: Tensor2D;
   readonly labels: Tensor1D;
   readonly indices: Int32Array;
-  readonly dropout: number;
-  readonly dropoutRng: PluginContext['rng'];
-  readonly hiddenUnits: number;
+  /** One inverted-dropout mask [batch rows x hidden units] per hidden layer, or none when dropout is off. */
+  readonly dropoutMasks: readonly Float32Array[] | undefined;
 }
 
 /**
  * One Adam step on one mini-batch, then the batch norm moving averages. Returns [batch loss, sum of the batch
  * statistics], one tensor so that a single read checks both for non-finite values.
  */
-function trainStep(tf: Tf, step: TrainStep): Tensor1D {
+export function trainStep(tf: Tf, step: TrainStep): Tensor1D {
   return tf.tidy(() => {
     const indices = tf.tensor1d(step.indices, 'int32');
     const features = tf.gather(step.features, indices) as Tensor2D;
     const labels = tf.gather(step.labels, indices) as Tensor1D;
     const size = step.indices.length;
-    const dropoutMasks =
-      step.dropout > 0
-        ? step.net.layers.map(() => tf.tensor2d(dropoutMaskValues(step.dropoutRng, size * step.hiddenUnits, step.dropout), [size, step.hiddenUnits]))
-        : undefined;
+    const dropoutMasks = step.dropoutMasks?.map((values) => tf.tensor2d(values, [size, values.length / size]));
     let batchStats: { mean: Tensor1D; variance: Tensor1D }[] = [];
     const cost = step.optimizer.minimize(
       () => {
@@ -240,7 +238,7 @@ function trainStep(tf: Tf, step: TrainStep): Tensor1D {
   });
 }
 
-async function readAndDispose(tensor: Tensor1D): Promise<Float32Array> {
+export async function readAndDispose(tensor: Tensor1D): Promise<Float32Array> {
   try {
     return (await tensor.data()) as Float32Array;
   } finally {
@@ -285,7 +283,7 @@ async function scoreSplit(tf: Tf, parts: Parameters<typeof inferScores>[1], spli
 }
 
 /** A copy of the current parameters as engine-neutral named weights. */
-async function readWeights(net: MlpTensors, names: readonly string[]): Promise<NamedWeight[]> {
+export async function readWeights(net: MlpTensors, names: readonly string[]): Promise<NamedWeight[]> {
   const tensors = mlpTensorList(net);
   return Promise.all(
     tensors.map(async (tensor, i) => ({ name: names[i]!, shape: [...tensor.shape], data: new Float32Array(await tensor.data()) })),

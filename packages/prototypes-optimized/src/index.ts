@@ -1,5 +1,5 @@
 import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
-import { denseSimilarityUnsupported } from './dense-similarity-limit.js';
+import { checkPrototypeRequest, denseSimilarityUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithNormPenalty } from './optimize-with-norm-penalty.js';
 
 const optionsSchema = z
@@ -19,12 +19,9 @@ export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> =
   options: optionsSchema,
   unsupported: (request) => denseSimilarityUnsupported(request),
   async generate(ctx, request, options): Promise<Matrix> {
-    const { classes, dims } = request;
-    if (!Number.isInteger(classes) || classes < 1 || !Number.isInteger(dims) || dims < 1) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `optimized prototypes need positive integer classes and dims, got ${classes} x ${dims}`);
-    }
+    checkPrototypeRequest(request, 'prototypes:optimized');
     const why = denseSimilarityUnsupported(request);
-    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the random strategy for this many classes.' });
+    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
     // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
     return optimizeWithNormPenalty(ctx, request, resolveOptions(optimizedPrototypes, options));
   },

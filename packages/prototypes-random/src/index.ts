@@ -1,5 +1,5 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z } from '@hyperproto/core';
-import { drawGaussianUnitRows } from './gaussian-unit-rows.js';
+import { definePrototypeStrategy, z } from '@hyperproto/core';
+import { checkPrototypeRequest, drawGaussianUnitRows } from '@hyperproto/prototype-steps';
 
 const optionsSchema = z.object({}).strict();
 
@@ -11,11 +11,9 @@ export const randomPrototypes = definePrototypeStrategy({
   name: 'random',
   summary: 'Random unit vectors: rows drawn from N(0, I) and normalised (no optimisation)',
   options: optionsSchema,
-  generate(ctx, { classes, dims }) {
-    if (!Number.isInteger(classes) || classes < 1 || !Number.isInteger(dims) || dims < 1) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `random prototypes need positive integer classes and dims, got ${classes} x ${dims}`);
-    }
-    return drawGaussianUnitRows(ctx.rng, classes, dims);
+  generate(ctx, request) {
+    checkPrototypeRequest(request, 'prototypes:random');
+    return drawGaussianUnitRows(ctx.rng, request.classes, request.dims);
   },
 });
 

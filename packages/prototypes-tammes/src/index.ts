@@ -1,5 +1,5 @@
 import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
-import { denseSimilarityUnsupported } from './dense-similarity-limit.js';
+import { checkPrototypeRequest, denseSimilarityUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
 
 const optionsSchema = z
@@ -20,12 +20,9 @@ export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = defin
   options: optionsSchema,
   unsupported: (request) => denseSimilarityUnsupported(request),
   async generate(ctx, request, options): Promise<Matrix> {
-    const { classes, dims } = request;
-    if (!Number.isInteger(classes) || classes < 1 || !Number.isInteger(dims) || dims < 1) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `tammes prototypes need positive integer classes and dims, got ${classes} x ${dims}`);
-    }
+    checkPrototypeRequest(request, 'prototypes:tammes');
     const why = denseSimilarityUnsupported(request);
-    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the random strategy for this many classes.' });
+    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
     // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
     return optimizeWithRenormalization(ctx, request, resolveOptions(tammesPrototypes, options));
   },

@@ -1,9 +1,8 @@
-import { ErrorCode, HyperprotoError, type Matrix, type PluginContext, type PrototypeRequest } from '@hyperproto/core';
+import type { Matrix, PluginContext, PrototypeRequest } from '@hyperproto/core';
+import { drawGaussianUnitRows, reportInterval, reportLargestCosine, throwIfAborted, toUnitRows } from '@hyperproto/prototype-steps';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import type * as tfjs from '@tensorflow/tfjs';
-import { drawGaussianRows, toUnitRows } from './gaussian-rows.js';
 import { largestCosinePerRow, selfSimilarityMask } from './largest-cosine.js';
-import { maxCosLabel, reportInterval, throwIfAborted, yieldToEventLoop } from './step-loop.js';
 
 export interface RenormalizationSettings {
   readonly steps: number;
@@ -22,7 +21,7 @@ export async function optimizeWithRenormalization(
   { classes, dims }: PrototypeRequest,
   { steps, learningRate, momentum }: RenormalizationSettings,
 ): Promise<Matrix> {
-  const start = toUnitRows(drawGaussianRows(ctx.rng, classes, dims), classes, dims, SOURCE);
+  const start = drawGaussianUnitRows(ctx.rng, classes, dims);
   throwIfAborted(ctx, 0, steps);
   const { tf } = await initTfjs();
   const prototypes = tf.tidy(() => tf.variable(tf.tensor2d(start.data, [classes, dims]), true));
@@ -62,15 +61,9 @@ export async function optimizeWithRenormalization(
   }
 }
 
-/** Reads the scalar back (a sync), fails on NaN, reports progress and lets pending signals arrive. */
+/** Reads the scalar back (a sync), then reports it. */
 async function report(ctx: PluginContext, largest: tfjs.Scalar, done: number, steps: number): Promise<void> {
   const value = (await largest.data())[0]!;
   largest.dispose();
-  if (!Number.isFinite(value)) {
-    throw new HyperprotoError(ErrorCode.TrainingFailed, `${SOURCE}: the largest cosine became ${value} after ${done} steps`, {
-      hint: 'Lower the learning rate.',
-    });
-  }
-  ctx.progress?.(done, steps, maxCosLabel(value));
-  await yieldToEventLoop();
+  await reportLargestCosine(ctx, SOURCE, value, done, steps);
 }

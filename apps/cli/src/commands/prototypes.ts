@@ -1,11 +1,28 @@
-import { checkPrototypes, createRng, ErrorCode, HyperprotoError, pluginId, resolveOptions, unsupportedPrototypes, withPluginErrors } from '@hyperproto/core';
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  checkPrototypes,
+  createRng,
+  ErrorCode,
+  HyperprotoError,
+  normalizeRows,
+  pluginId,
+  resolveOptions,
+  unsupportedPrototypes,
+  withPluginErrors,
+  type Matrix,
+  type PluginContext,
+  type PrototypeRequest,
+  type PrototypeStrategy,
+  type Registry,
+} from '@hyperproto/core';
 import { readMatrixNpy, writeMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
 import { parseKeyValues } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
-import { prototypeStats, type PrototypeStats } from '../prototype-stats.js';
+import { describeStats, histogramSvg, prototypeStats } from '../prototype-stats.js';
 
 export interface GeneratePrototypesOptions extends GlobalOptions {
   strategy?: string;
@@ -14,59 +31,97 @@ export interface GeneratePrototypesOptions extends GlobalOptions {
   seed: number;
   option?: string[];
   out?: string;
+  start?: string;
+}
+
+export interface InspectPrototypesOptions extends GlobalOptions {
+  plot?: string;
+  bins: number;
 }
 
 export async function generatePrototypesCommand(options: GeneratePrototypesOptions): Promise<void> {
   const missing = (['strategy', 'classes', 'dims', 'out'] as const).filter((key) => options[key] === undefined);
   if (missing.length) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `prototypes needs ${missing.map((m) => `--${m}`).join(', ')}`, {
-      hint: 'e.g. hyperproto prototypes --strategy optimized --classes 100 --dims 50 --out p.npy, or `hyperproto prototypes inspect FILE.npy`',
+      hint: 'e.g. hyperproto prototypes --strategy spread --classes 10000 --dims 100 --out p.npy, or `hyperproto prototypes inspect FILE.npy`',
     });
   }
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const strategy = registry.get('prototypes', options.strategy!);
-  const strategyOptions = resolveOptions(strategy, parseKeyValues(options.option, '--option'));
   const request = { classes: options.classes!, dims: options.dims! };
-  const why = strategy.unsupported?.(request, strategyOptions);
-  if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
+  const signal = interruptSignal();
+  const context = (stage: string): PluginContext => ({
+    seed: options.seed,
+    rng: createRng(options.seed).fork(stage),
+    progress: (done, total, label) => output.progress(stage, done, total, label),
+    log: (message) => output.info(message),
+    signal,
+  });
+  const rawOptions: Record<string, unknown> = parseKeyValues(options.option, '--option');
+  // Validate everything the user typed before any work, including the start rows' strategy.
+  const strategyOptions = resolveOptions(strategy, rawOptions);
+  refuseUnsupported(registry, strategy, request, strategyOptions);
+  let startedFrom: string | undefined;
+  let chosenOptions: unknown = strategyOptions;
+  if (options.start !== undefined) {
+    const start = await startRows(registry, options.start, request, context('start'));
+    output.done();
+    chosenOptions = resolveOptions(strategy, { ...rawOptions, start });
+    startedFrom = options.start;
+  }
 
   const started = performance.now();
-  const prototypes = await withPluginErrors(pluginId(strategy), () =>
-    strategy.generate(
-      {
-        seed: options.seed,
-        rng: createRng(options.seed).fork('prototypes'),
-        progress: (done, total, label) => output.progress(strategy.name, done, total, label),
-        log: (message) => output.info(message),
-        signal: interruptSignal(),
-      },
-      request,
-      strategyOptions,
-    ),
-  );
+  const prototypes = await withPluginErrors(pluginId(strategy), () => strategy.generate(context(strategy.name), request, chosenOptions));
   const seconds = (performance.now() - started) / 1000;
   output.done();
   checkPrototypes(prototypes, request, pluginId(strategy));
+  // The file appears whole or not at all: written to a temporary name, then renamed.
   await writeMatrixNpy(options.out!, prototypes);
-  const stats = prototypeStats(prototypes);
-  const result = { strategy: strategy.name, options: strategyOptions, seed: options.seed, seconds, out: options.out, ...stats };
-  output.result(result, () => `${strategy.name}: wrote ${options.out} in ${seconds.toFixed(1)} s\n${describeStats(stats)}`);
+  const stats = await prototypeStats(prototypes, { signal, source: options.out, progress: (done, total) => output.progress('inspect', done, total) });
+  const { histogram: _none, ...figures } = stats;
+  const result = { strategy: strategy.name, options: strategyOptions, start: startedFrom, seed: options.seed, seconds, out: options.out, ...figures };
+  output.result(result, () => `${strategy.name}${startedFrom ? ` from ${startedFrom}` : ''}: wrote ${options.out} in ${seconds.toFixed(1)} s\n${describeStats(figures)}`);
 }
 
-export async function inspectPrototypesCommand(file: string, options: GlobalOptions): Promise<void> {
+export async function inspectPrototypesCommand(file: string, options: InspectPrototypesOptions): Promise<void> {
+  if (options.plot !== undefined && !options.plot.toLowerCase().endsWith('.svg')) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `--plot ${options.plot}: only SVG is drawn`, { hint: 'Name a .svg file; any browser or image tool opens or converts it.' });
+  }
   const output = new Output(options);
   const prototypes = await readMatrixNpy(file);
   if (prototypes.rows < 2) throw new HyperprotoError(ErrorCode.InvalidInput, `${file} holds ${prototypes.rows} prototype; at least 2 are needed to compare`);
-  const stats = prototypeStats(prototypes);
-  output.result({ file, ...stats }, () => `${file}\n${describeStats(stats)}`);
+  const stats = await prototypeStats(prototypes, {
+    bins: options.bins,
+    signal: interruptSignal(),
+    source: file,
+    progress: (done, total) => output.progress('inspect', done, total),
+  });
+  if (options.plot !== undefined) await writePlot(options.plot, histogramSvg(stats, basename(file)));
+  output.result({ file, ...stats, plot: options.plot }, () => `${file}\n${describeStats(stats)}${options.plot ? `\n  histogram drawn in ${options.plot}` : ''}`);
 }
 
-function describeStats(stats: PrototypeStats): string {
-  return [
-    `  classes ${stats.classes}, dims ${stats.dims}`,
-    `  largest cosine            ${stats.maxCosine.toFixed(4)}   (best possible for ${stats.classes} points: ${stats.simplexBound.toFixed(4)}, reachable when dims >= ${stats.classes - 1})`,
-    `  mean nearest-neighbour cos ${stats.meanNearestCosine.toFixed(4)}`,
-    `  mean |norm - 1|           ${stats.meanNormDeviation.toExponential(2)}`,
-  ].join('\n');
+function refuseUnsupported(registry: Registry, strategy: PrototypeStrategy, request: PrototypeRequest, strategyOptions: unknown): void {
+  const why = strategy.unsupported?.(request, strategyOptions);
+  if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
+}
+
+/** The rows a refining strategy starts from: a prototype file, or another strategy's output for the same size. */
+async function startRows(registry: Registry, start: string, request: PrototypeRequest, ctx: PluginContext): Promise<Matrix> {
+  if (start.toLowerCase().endsWith('.npy')) {
+    const source = `--start ${start}`;
+    return checkPrototypes(normalizeRows(await readMatrixNpy(start), source), request, source);
+  }
+  const strategy = registry.get('prototypes', start);
+  const options = resolveOptions(strategy, {});
+  refuseUnsupported(registry, strategy, request, options);
+  const rows = await withPluginErrors(pluginId(strategy), () => strategy.generate(ctx, request, options));
+  return checkPrototypes(rows, request, pluginId(strategy));
+}
+
+/** The plot is a small text file written in one call; a failure says why. */
+async function writePlot(path: string, svg: string): Promise<void> {
+  await writeFile(path, svg).catch((error: NodeJS.ErrnoException) => {
+    throw new HyperprotoError(ErrorCode.Io, `cannot write --plot ${path}: ${error.code === 'ENOENT' ? 'no such directory' : error.message}`, { cause: error });
+  });
 }

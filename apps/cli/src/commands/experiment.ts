@@ -1,0 +1,129 @@
+import { resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { loadGridFile, loadPreset, runGrid, writeReport, type GridOutcome, type GridProgress } from '@hyperproto/experiments';
+import { interruptSignal } from '../interrupt.js';
+import { Output } from '../output.js';
+import type { RegistryModuleOptions } from '../registry-module.js';
+
+export interface ExperimentOptions {
+  preset?: string;
+  /** The grid file (for this command --config names the grid; its "plugins" load like hyperproto.config.json's). */
+  config?: string;
+  out?: string;
+  resume?: boolean;
+  workers?: number;
+  only?: string[];
+  json?: boolean;
+  quiet?: boolean;
+  plugin?: string[];
+}
+
+export async function experimentCommand(options: ExperimentOptions): Promise<void> {
+  if (Boolean(options.preset) === Boolean(options.config)) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, options.preset ? 'give --preset or --config, not both' : 'name the grid: --preset NAME or --config FILE', {
+      hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast). A grid file has the form of packages/experiments/presets/seed.json.',
+    });
+  }
+  const output = new Output(options);
+  const gridPath = options.config ? resolve(options.config) : undefined;
+  const grid = gridPath ? await loadGridFile(gridPath) : await loadPreset(options.preset!);
+  const gridSource = gridPath ?? `preset ${options.preset}`;
+  const out = options.out ?? `runs/${grid.name}`;
+  // Plain JSON: it is sent to every worker thread, which builds the same registry from it.
+  const registryOptions: RegistryModuleOptions = { cwd: process.cwd(), ...(gridPath ? { config: gridPath } : {}), plugins: options.plugin ?? [] };
+  const display = new GridDisplay(options, output);
+
+  let outcome: GridOutcome;
+  try {
+    outcome = await runGrid({
+      grid,
+      gridSource,
+      out,
+      registryModule: new URL('../registry-module.js', import.meta.url).href,
+      registryOptions,
+      ...(options.workers ? { workers: options.workers } : {}),
+      resume: Boolean(options.resume),
+      ...(options.only?.length ? { only: options.only } : {}),
+      signal: interruptSignal(),
+      onProgress: (progress) => display.update(progress),
+      onLog: (message) => display.log(message),
+      command: ['hyperproto', ...process.argv.slice(2)].join(' '),
+    });
+  } finally {
+    display.stop();
+  }
+
+  const report = outcome.ran + outcome.skipped > 0 ? await writeReport(outcome.out) : undefined;
+  const result = { ...outcome, report: report ? { markdown: report.markdown, html: report.html } : null };
+  output.result(result, () =>
+    [
+      `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} worker(s)`,
+      `  results ${outcome.resultsFile}`,
+      report ? `  report  ${report.markdown}\n          ${report.html}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
+  if (outcome.failed.length > 0) {
+    const [first] = outcome.failed;
+    throw new HyperprotoError(ErrorCode.TrainingFailed, `${outcome.failed.length} run(s) failed, first ${first!.key}: ${first!.failure.message.split('\n')[0]}`, {
+      hint: `Each failure is in ${resolve(out, 'failures.jsonl')}; rerun with --resume to retry the failed runs only.`,
+    });
+  }
+}
+
+/** A progress bar on a terminal; a line per finished run otherwise (unless --quiet or --json). */
+class GridDisplay {
+  private bar: SingleBar | undefined;
+  private readonly interactive: boolean;
+  private readonly lines: boolean;
+
+  constructor(
+    options: { json?: boolean; quiet?: boolean },
+    private readonly output: Output,
+  ) {
+    this.interactive = Boolean(process.stderr.isTTY) && !options.json && !options.quiet && process.env.CI !== 'true';
+    this.lines = !this.interactive && !options.json && !options.quiet;
+  }
+
+  update(progress: GridProgress): void {
+    const eta = progress.etaSeconds === null ? '?' : formatSeconds(progress.etaSeconds);
+    if (this.interactive) {
+      const running = progress.running.map((r) => `${r.key} ${r.stage} ${r.total > 1 ? `${r.done}/${r.total}` : ''}`.trim()).join(', ');
+      const payload = { eta, running: running.slice(0, 90), elapsed: formatSeconds(progress.elapsedSeconds) };
+      if (!this.bar) {
+        this.bar = new SingleBar({ format: 'experiment [{bar}] {value}/{total} runs | {elapsed} elapsed | ETA {eta} | {running}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+        this.bar.start(progress.total, progress.done, payload);
+      } else this.bar.update(progress.done, payload);
+    }
+    const event = progress.event;
+    if (!event) return;
+    const text =
+      event.type === 'finished'
+        ? `[${progress.done}/${progress.total}] ${event.record.key}: macro-F1 ${percent(event.record.metrics.macroF1)}, best epoch ${event.record.bestEpoch} of ${event.record.epochs}, ${formatSeconds(event.record.seconds.total)}; ETA ${eta}`
+        : `[${progress.done}/${progress.total}] ${event.key} failed: ${event.failure.message.split('\n')[0]}`;
+    if (this.lines) process.stderr.write(`${text}\n`);
+    else if (this.interactive && event.type === 'failed') this.log(text);
+  }
+
+  log(message: string): void {
+    if (this.bar) process.stderr.write('\n');
+    this.output.info(message);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+function percent(x: number | null): string {
+  return x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)}s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)}m`;
+  return `${(seconds / 3600).toFixed(1)}h`;
+}

@@ -1,0 +1,134 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
+const bin = join(cliDir, 'dist/bin.js');
+const scratch = join(cliDir, 'test-output-experiment');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile('node', [bin, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A tiny grid: 3 well-separated classes, a small network, a few epochs; 2 models x 3 seeds = 6 runs. */
+const tiny = {
+  name: 'tiny',
+  seeds: 3,
+  datasets: [{ id: 'c3', options: { classes: 3, sigma: 0.5, trainPerClass: 40, validationPerClass: 20, testPerClass: 20 } }],
+  models: [
+    { id: 'softmax', head: 'softmax' },
+    { id: 'random-4', head: 'hpn', prototypes: { strategy: 'random', dims: 4 } },
+  ],
+  trainer: { hiddenUnits: 16, batchSize: 16, maxEpochs: 4, patience: 2 },
+};
+
+const write = (name: string, value: unknown) => writeFileSync(join(scratch, name), JSON.stringify(value));
+const lines = (dir: string) => readFileSync(join(scratch, dir, 'results.jsonl'), 'utf8').split('\n').filter(Boolean);
+
+beforeAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  write('tiny.json', tiny);
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('hyperproto experiment and report', () => {
+  it.each([['experiment'], ['report']])('%s --help prints usage', async (command) => {
+    const run = await cli([command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^Usage: hyperproto ${command}`));
+  });
+
+  it('survives SIGKILL mid-way: --resume ends with one record per cell and seed, earlier records untouched', async () => {
+    const child = spawn('node', [bin, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], { cwd: scratch, stdio: 'ignore' });
+    const results = join(scratch, 'killed', 'results.jsonl');
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(results) && readFileSync(results, 'utf8').includes('\n'))) {
+      if (Date.now() > deadline) throw new Error('no record appeared within a minute');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const before = readFileSync(results, 'utf8');
+    const kept = before.split('\n').filter(Boolean);
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    expect(kept.length).toBeLessThan(6);
+    // The killed runner's lock is left behind; its process is gone, so the next runner takes it over.
+    expect(JSON.parse(readFileSync(join(scratch, 'killed', 'experiment.lock'), 'utf8')).pid).toBe(child.pid);
+
+    const resumed = await cli(['experiment', '--config', 'tiny.json', '--out', 'killed', '--resume', '--json']);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const summary = JSON.parse(resumed.stdout);
+    expect(summary).toMatchObject({ total: 6, skipped: kept.length, ran: 6 - kept.length, failed: [] });
+    expect(summary.report.markdown).toMatch(/killed\/report\.md$/);
+
+    const after = readFileSync(results, 'utf8');
+    expect(after.startsWith(before)).toBe(true);
+    const keys = lines('killed').map((l) => JSON.parse(l).key);
+    expect(keys.sort()).toEqual(['c3/random-4/s0', 'c3/random-4/s1', 'c3/random-4/s2', 'c3/softmax/s0', 'c3/softmax/s1', 'c3/softmax/s2']);
+    expect(existsSync(join(scratch, 'killed', 'experiment.lock'))).toBe(false);
+
+    const record = JSON.parse(lines('killed')[0]!);
+    expect(record.engine.backend).toMatch(/\w+\/\w+/);
+    expect(record.versions.tfjs).toMatch(/^\d+\.\d+/);
+    expect(record.versions.hyperproto['@hyperproto/cli']).toBeDefined();
+  });
+
+  it('writes the report from a results directory', async () => {
+    const run = await cli(['report', 'killed', '--json']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.runs).toMatchObject({ finished: 6, expected: 6 });
+    const md = readFileSync(report.markdown, 'utf8');
+    const softmax = report.cells.find((c: { model: string }) => c.model === 'softmax');
+    expect(md).toContain(`${softmax.macroF1.mean.toFixed(1)} ± ${softmax.macroF1.sd.toFixed(1)}`);
+    expect(readFileSync(report.html, 'utf8')).toMatch(/<svg /);
+  });
+
+  it('refuses a results directory of a different grid before running anything, naming the difference', async () => {
+    write('tiny-changed.json', { ...tiny, trainer: { ...tiny.trainer, maxEpochs: 5 } });
+    const before = readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8');
+    const run = await cli(['experiment', '--config', 'tiny-changed.json', '--out', 'killed', '--resume']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/holds results of a different grid:\n\s+trainer\.maxEpochs: 4 in .*grid\.json, 5 in .*tiny-changed\.json/);
+    expect(readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it.each([
+    ['an unknown plugin', { models: [{ id: 'odd', head: 'hpm' }] }, /models\.0 "odd": unknown head "hpm"\. Did you mean "hpn"\?/],
+    ['a plugin module that does not exist', { plugins: ['./no-such-plugin.js'] }, /plugins\.0: cannot load "\.\/no-such-plugin\.js"/],
+    [
+      'an impossible prototype size',
+      { datasets: [{ id: 'huge', options: { classes: 30000, sigma: 1 } }], models: [{ id: 'opt', head: 'hpn', prototypes: { strategy: 'optimized', dims: 10 } }] },
+      /models\.0 "opt" on datasets\.0 "huge": prototype strategy "optimized" cannot make 30000 prototypes in 10 dimensions/,
+    ],
+    ['a negative seed count', { seeds: -1 }, /seeds: the number of seeds must be at least 1, got -1/],
+  ])('refuses %s before any run starts, naming the entry', async (_, patch, message) => {
+    const name = `bad-${Object.keys(patch).join('-')}.json`;
+    write(name, { ...tiny, ...patch });
+    const run = await cli(['experiment', '--config', name, '--out', `out-${name}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(existsSync(join(scratch, `out-${name}`, 'results.jsonl'))).toBe(false);
+  });
+
+  it('refuses a run without a grid, and an unknown preset', async () => {
+    expect((await cli(['experiment'])).stderr).toMatch(/--preset NAME or --config FILE/);
+    const run = await cli(['experiment', '--preset', 'sed']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/unknown preset "sed"\. Known: seed, seed-quick/);
+  });
+});

@@ -1,0 +1,252 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createMatrix, createRng, type Matrix } from '@hyperproto/core';
+import { writeMatrixNpy } from '@hyperproto/npy';
+import { createSession, type ModelSession } from '@hyperproto/runtime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const bin = join(resolve(fileURLToPath(import.meta.url), '../..'), 'dist/bin.js');
+const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-onnx-'));
+const WIDTH = 300;
+const NAMES = ['north', 'east', 'south'];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile('node', [bin, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const expectError = (run: Run, code: number, pattern: RegExp) => {
+  expect(run.code, run.stderr).toBe(code);
+  expect(run.stderr).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+};
+
+const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => [...m.data.subarray(r * m.cols, (r + 1) * m.cols)]);
+const features = createMatrix(40, WIDTH, createRng(3).fillNormal(new Float32Array(40 * WIDTH), 0, 1.5));
+let session: ModelSession;
+
+beforeAll(async () => {
+  const train = await cli([
+    'train', '--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20',
+    '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '4', '--patience', '2', '--head', 'hpn', '--prototypes', 'random', '--dims', '4', '--out', 'run', '--json',
+  ]);
+  expect(train.code, train.stderr).toBe(0);
+  writeFileSync(join(scratch, 'names.txt'), `${NAMES.join('\n')}\n`);
+  const exported = await cli(['export', 'run', '--out', 'model.onnx', '--top-k', '2', '--class-names', 'names.txt', '--json']);
+  expect(exported.code, exported.stderr).toBe(0);
+  session = await createSession(join(scratch, 'model.onnx'));
+});
+afterAll(async () => {
+  await session?.release();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('--help', () => {
+  it.each([['export'], ['predict'], ['serve']])('%s --help prints usage', async (command) => {
+    const run = await cli([command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^Usage: hyperproto ${command}`));
+    expect(run.stdout).toMatch(/--json/);
+  });
+});
+
+describe('hyperproto export', () => {
+  it('writes a checked model with the run\'s metadata and the class names', async () => {
+    const run = await cli(['export', 'run', '--out', 'again.onnx', '--top-k', '2', '--class-names', 'names.txt', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ head: 'hpn', strategy: 'random', classes: 3, inputWidth: WIDTH, dims: 4, opset: 17, classNames: 3 });
+    expect(result.outputs).toEqual(['scores', 'label', 'topk_scores', 'topk_labels']);
+    expect(result.verified.rows).toBe(256);
+    expect(result.verified.maxScoreDifference).toBeLessThan(1e-4);
+    expect(readFileSync(join(scratch, 'again.onnx'))).toEqual(readFileSync(join(scratch, 'model.onnx')));
+    expect(session.metadata).toMatchObject({ head: 'hpn', strategy: 'random', classes: '3', dims: '4', inputWidth: String(WIDTH), seed: '0', dataset: 'gaussian' });
+    expect(session.metadata.producerVersion).toMatch(/^\d+\.\d+\.\d+/);
+    expect(session.classNames).toEqual(NAMES);
+  });
+
+  it('refuses what it cannot do, with the exit code of the problem', async () => {
+    expectError(await cli(['export', 'nowhere', '--out', 'x.onnx']), 3, /nowhere is not a directory/);
+    expectError(await cli(['export', '.', '--out', 'x.onnx']), 3, /holds no trained model/);
+    expectError(await cli(['export', 'run', '--out', 'model.onnx']), 3, /already exists.*\n.*--force/);
+    expectError(await cli(['export', 'run', '--out', 'k.onnx', '--top-k', '9']), 2, /top-k must be an integer from 1 to the 3 classes/);
+    expectError(await cli(['export', 'run', '--out', 'k.onnx', '--opset', '16']), 2, /--opset.*integer from 17 to 21/);
+    writeFileSync(join(scratch, 'two-names.txt'), 'a\nb\n');
+    expectError(await cli(['export', 'run', '--out', 'k.onnx', '--class-names', 'two-names.txt']), 2, /2 class names for 3 classes/);
+  });
+});
+
+describe('hyperproto predict', () => {
+  it('classifies .npy, .csv and .jsonl rows alike, as the runtime does', async () => {
+    await writeMatrixNpy(join(scratch, 'rows.npy'), features);
+    const rows = rowsOf(features);
+    writeFileSync(join(scratch, 'rows.csv'), `${Array.from({ length: WIDTH }, (_, i) => `f${i}`).join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    writeFileSync(join(scratch, 'rows.jsonl'), rows.map((r, i) => JSON.stringify(i % 2 ? r : { features: r })).join('\n'));
+    const expected = await session.predict(features, { topK: 2 });
+    for (const file of ['rows.npy', 'rows.csv', 'rows.jsonl']) {
+      const run = await cli(['predict', 'model.onnx', '--input', file, '--top-k', '2', '--json', '--batch-size', '16']);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ provider: 'cpu', skipped: [], rows: 40, model: { head: 'hpn', strategy: 'random', classes: 3 } });
+      expect(result.predictions.map((p: { label: number }) => p.label)).toEqual([...expected.labels]);
+      expect(result.predictions[0].className).toBe(NAMES[expected.labels[0]!]);
+      expect(result.predictions[0].topK.map((t: { label: number }) => t.label)).toEqual([...expected.topK!.labels.subarray(0, 2)]);
+    }
+    const table = await cli(['predict', 'model.onnx', '--input', 'rows.csv']);
+    expect(table.stdout.split('\n')[0]).toBe('row\tlabel\tclass\tscore');
+    expect(table.stdout.trim().split('\n')).toHaveLength(41);
+  });
+
+  it('names the problem with a bad model or input file', async () => {
+    const model = readFileSync(join(scratch, 'model.onnx'));
+    writeFileSync(join(scratch, 'truncated.onnx'), model.subarray(0, Math.floor(model.length / 2)));
+    writeFileSync(join(scratch, 'text.onnx'), 'this is not a model\n');
+    const row = (n: number) => Array.from({ length: n }, (_, i) => (i / n).toFixed(3)).join(',');
+    writeFileSync(join(scratch, 'narrow.csv'), `${row(299)}\n${row(299)}\n`);
+    writeFileSync(join(scratch, 'nan.csv'), `${row(300)}\n${row(300)}\n${row(300).replace(/^([^,]*,){5}[^,]*/, (m) => m.replace(/[^,]*$/, 'NaN'))}\n`);
+    writeFileSync(join(scratch, 'ragged.jsonl'), `[${row(300)}]\n[${row(299)}]\n`);
+    writeFileSync(join(scratch, 'empty.csv'), '\n');
+    writeFileSync(join(scratch, 'words.csv'), `${row(300)}\n1,2,x\n`);
+    writeFileSync(join(scratch, 'rows.txt'), row(300));
+    expectError(await cli(['predict', 'truncated.onnx', '--input', 'rows.csv']), 2, /truncated\.onnx is not a usable ONNX model: the file is truncated/);
+    expectError(await cli(['predict', 'text.onnx', '--input', 'rows.csv']), 2, /text\.onnx is not a usable ONNX model/);
+    expectError(await cli(['predict', 'missing.onnx', '--input', 'rows.csv']), 3, /cannot read the model missing\.onnx: no such file/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'narrow.csv']), 2, /narrow\.csv has rows of 299 features; the model expects 300/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'nan.csv']), 2, /nan\.csv: line 3, column 5 is NaN; features must be finite/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'ragged.jsonl']), 2, /ragged rows: line 1 has 300 values but line 2 has 299/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'empty.csv']), 2, /empty\.csv is empty/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'words.csv']), 2, /words\.csv line 2, column 2: "x" is not a number/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'rows.txt']), 2, /unknown input type "\.txt"; use \.npy, \.csv, \.jsonl/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'none.csv']), 3, /cannot read none\.csv: no such file/);
+    expectError(await cli(['predict', 'model.onnx', '--input', 'rows.csv', '--ep', 'tpu']), 2, /--ep tpu is not an execution provider/);
+  });
+
+  it('asks for the CUDA install where CUDA is missing, and falls back to the CPU only when allowed', async () => {
+    const refused = await cli(['predict', 'model.onnx', '--input', 'rows.npy', '--ep', 'cuda']);
+    expectError(refused, 4, /\[cuda\] the CUDA execution provider is not installed/);
+    expect(refused.stderr).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    const fallback = await cli(['predict', 'model.onnx', '--input', 'rows.npy', '--ep', 'cuda', '--allow-fallback', '--json']);
+    expect(fallback.code, fallback.stderr).toBe(0);
+    const result = JSON.parse(fallback.stdout);
+    expect(result.provider).toBe('cpu');
+    expect(result.skipped[0]).toMatchObject({ provider: 'cuda', reason: expect.stringMatching(/not installed/) });
+  });
+});
+
+describe('hyperproto serve', () => {
+  let server: ChildProcess;
+  let base: string;
+  let stderr = '';
+  const exited = () => new Promise<number | null>((resolve) => (server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', (code) => resolve(code))));
+
+  beforeAll(async () => {
+    server = spawn('node', [bin, 'serve', 'model.onnx', '--port', '0', '--json', '--max-rows', '64', '--body-limit', '400000'], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stderr!.on('data', (chunk) => (stderr += chunk));
+    const ready = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout!.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      server.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+    const info = JSON.parse(ready);
+    expect(info).toMatchObject({ provider: 'cpu', model: { classes: 3, inputWidth: WIDTH } });
+    base = info.url;
+  });
+  afterAll(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
+
+  const post = async (body: string, contentType = 'application/json') => {
+    const response = await fetch(`${base}/v1/predict`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  it('answers concurrent clients correctly, and survives hundreds of malformed requests', async () => {
+    const rows = rowsOf(features);
+    const expected = await session.predict(features, { topK: 2 });
+    const requests = Array.from({ length: 200 }, (_, i) => ({ start: i % 40, count: 1 + (i % 3) }));
+    const replies = await Promise.all(requests.map(({ start, count }) => post(JSON.stringify({ rows: rows.slice(start, start + count), topK: 2 }))));
+    replies.forEach((reply, i) => {
+      expect(reply.status).toBe(200);
+      const { start } = requests[i]!;
+      expect(reply.body.predictions.map((p: any) => p.label)).toEqual([...expected.labels.subarray(start, start + reply.body.predictions.length)]);
+      expect(reply.body.predictions[0].className).toBe(NAMES[expected.labels[start]!]);
+    });
+
+    const good = rows[0]!;
+    const malformed: [string, string?][] = [
+      [JSON.stringify({ rows: [good.slice(1)] })],
+      [JSON.stringify({ rows: [good, good.slice(3)] })],
+      [JSON.stringify({ rows: [] })],
+      [`{"rows": [[1e999${',0'.repeat(WIDTH - 1)}]]}`],
+      [JSON.stringify({ rows: Array.from({ length: 65 }, () => good) })],
+      ['{"rows": [[1,'],
+      [JSON.stringify({ rows: [good] }), 'text/plain'],
+      [JSON.stringify({ rows: [good], topK: 0 })],
+      [JSON.stringify({ rows: 'none' })],
+    ];
+    for (let round = 0; round < 30; round++) {
+      const replies = await Promise.all(malformed.map(([body, type]) => post(body, type)));
+      for (const reply of replies) {
+        expect(reply.status).toBeGreaterThanOrEqual(400);
+        expect(reply.status).toBeLessThan(500);
+        expect(typeof reply.body.error.message).toBe('string');
+      }
+    }
+    // Over the body limit: the server answers 413 and may close the socket while the client is still sending,
+    // which a client sees as EPIPE/ECONNRESET; either way the server must keep serving.
+    const oversized = JSON.stringify({ rows: Array.from({ length: 64 }, () => good), pad: 'x'.repeat(400_000) });
+    for (let i = 0; i < 5; i++) {
+      const status = await post(oversized).then(
+        (reply) => reply.status,
+        (error: Error & { cause?: { code?: string } }) => error.cause?.code ?? error.message,
+      );
+      expect([413, 'EPIPE', 'ECONNRESET']).toContain(status);
+    }
+    const after = await post(JSON.stringify({ rows: [good] }));
+    expect(after.status).toBe(200);
+    expect(after.body.predictions[0].label).toBe(expected.labels[0]);
+    expect((await (await fetch(`${base}/healthz`)).json()) as unknown).toEqual({ status: 'ok', provider: 'cpu' });
+  });
+
+  it('on SIGTERM finishes the request in flight and exits 0', async () => {
+    const body = JSON.stringify({ rows: rowsOf(features).slice(0, 2) });
+    const url = new URL(base);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`);
+    // Long enough for the server to have read the headers on a busy machine: the request is then in flight.
+    await new Promise((r) => setTimeout(r, 300));
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(body.slice(100));
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(await exited()).toBe(0);
+    expect(stderr).toMatch(/SIGTERM: stopping/);
+  });
+
+  it('refuses CUDA without the fallback and names the install', async () => {
+    const run = await cli(['serve', 'model.onnx', '--port', '0', '--ep', 'cuda']);
+    expectError(run, 4, /CUDA execution provider is not installed/);
+    expect(run.stderr).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+  });
+});

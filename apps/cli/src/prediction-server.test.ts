@@ -1,0 +1,174 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { createMatrix, createRng, h, type NamedWeight } from '@hyperproto/core';
+import { exportOnnx } from '@hyperproto/onnx';
+import { createSession, type ModelSession } from '@hyperproto/runtime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPredictionServer, type PredictionServer } from './prediction-server.js';
+
+const WIDTH = 20;
+const CLASSES = 7;
+const NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+
+/** A small exported softmax model with seeded random weights: the server's behaviour does not depend on training. */
+function modelBytes(): Uint8Array {
+  const rng = createRng(5);
+  const weights: NamedWeight[] = [];
+  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) => weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
+  add('trunk/dense0/kernel', [WIDTH, 16], (d) => rng.fillNormal(d, 0, 0.3));
+  add('trunk/bn0/gamma', [16], (d) => d.fill(1));
+  add('trunk/bn0/beta', [16], (d) => rng.fillNormal(d, 0, 0.1));
+  add('trunk/bn0/moving_mean', [16], (d) => d);
+  add('trunk/bn0/moving_variance', [16], (d) => d.fill(1));
+  add('head/dense/kernel', [16, CLASSES], (d) => rng.fillNormal(d, 0, 0.5));
+  add('head/dense/bias', [CLASSES], (d) => d);
+  const head = { outputUnits: CLASSES, loss: h.mean(h.output()), scores: h.softmax(h.output()), scoresName: 'probabilities', constants: {} };
+  return exportOnnx({ inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } }, { metadata: { head: 'softmax' }, classNames: NAMES, topK: 2 });
+}
+
+const randomRows = (rows: number, seed: number) => {
+  const rng = createRng(seed);
+  return Array.from({ length: rows }, () => Array.from({ length: WIDTH }, () => rng.normal()));
+};
+
+let session: ModelSession;
+let server: PredictionServer;
+let base: string;
+beforeAll(async () => {
+  session = await createSession(modelBytes(), { source: 'test.onnx' });
+  server = createPredictionServer(session, { bodyLimit: 64 * 1024, maxRequestRows: 100, maxBatchRows: 256, maxDelayMs: 0 });
+  base = await server.app.listen({ port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await server.app.close();
+  await session.release();
+});
+
+interface Reply {
+  status: number;
+  body: any;
+}
+
+async function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Reply> {
+  const response = await fetch(`${base}/v1/predict`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('prediction server', () => {
+  it('answers health and metadata', async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', provider: 'cpu' });
+    const metadata = (await (await fetch(`${base}/v1/metadata`)).json()) as any;
+    expect(metadata).toMatchObject({ provider: 'cpu', classes: CLASSES, input: { name: 'features', width: WIDTH }, scoresName: 'probabilities', classNames: NAMES, modelTopK: 2 });
+    expect(metadata.metadata).toMatchObject({ head: 'softmax', classes: '7', inputWidth: '20' });
+  });
+
+  it('predicts like the session itself, with top-k, class names and optional scores', async () => {
+    const rows = randomRows(3, 1);
+    const expected = await session.predict(rows, { topK: 3 });
+    const { status, body } = await post({ rows, topK: 3, scores: true });
+    expect(status).toBe(200);
+    expect(body.predictions).toHaveLength(3);
+    body.predictions.forEach((p: any, r: number) => {
+      expect(p.label).toBe(expected.labels[r]);
+      expect(p.className).toBe(NAMES[expected.labels[r]!]);
+      expect(p.score).toBeCloseTo(expected.labelScores[r]!, 6);
+      expect(p.topK.map((t: any) => t.label)).toEqual([...expected.topK!.labels.subarray(r * 3, r * 3 + 3)]);
+      expect(p.scores).toHaveLength(CLASSES);
+    });
+    const plain = await post({ rows: rows.slice(0, 1) });
+    expect(Object.keys(plain.body.predictions[0]).sort()).toEqual(['className', 'label', 'score']);
+  });
+
+  it('batches concurrent requests into shared inferences and gives each its own answer', async () => {
+    const before = server.stats();
+    const requests = Array.from({ length: 64 }, (_, i) => ({ rows: randomRows(1 + (i % 4), 100 + i), ...(i % 3 ? { topK: 1 + (i % 2) } : {}) }));
+    const replies = await Promise.all(requests.map((body) => post(body)));
+    for (const [i, reply] of replies.entries()) {
+      expect(reply.status).toBe(200);
+      const expected = await session.predict(requests[i]!.rows, { ...(requests[i]!.topK ? { topK: requests[i]!.topK } : {}) });
+      expect(reply.body.predictions.map((p: any) => p.label)).toEqual([...expected.labels]);
+      if (requests[i]!.topK) expect(reply.body.predictions[0].topK).toHaveLength(requests[i]!.topK!);
+      else expect(reply.body.predictions[0].topK).toBeUndefined();
+    }
+    const after = server.stats();
+    expect(after.requests - before.requests).toBe(64);
+    expect(after.batches - before.batches).toBeLessThan(64);
+  });
+
+  it('refuses every kind of bad request with a 4xx JSON error naming the problem, and keeps serving', async () => {
+    const good = randomRows(1, 2)[0]!;
+    const cases: [string, () => Promise<Reply>, number, string, RegExp][] = [
+      ['wrong width', () => post({ rows: [good.slice(1)] }), 400, 'wrong-width', /rows of 19 features; the model expects 20/],
+      ['ragged rows', () => post({ rows: [good, good.slice(2)] }), 400, 'ragged-rows', /row 0 has 20 values but row 1 has 18/],
+      ['empty batch', () => post({ rows: [] }), 400, 'empty-batch', /empty/],
+      ['infinite value', () => post(`{"rows": [[${good.slice(1).join(',')}, 1e999]]}`), 400, 'not-a-number', /row 0, column 19 is not a finite number/],
+      ['string value', () => post({ rows: [[...good.slice(1), 'x']] }), 400, 'not-a-number', /row 0, column 19/],
+      ['null value', () => post({ rows: [[...good.slice(1), null]] }), 400, 'not-a-number', /row 0, column 19/],
+      ['rows missing', () => post({ features: [good] }), 400, 'invalid-request', /must have required property 'rows'|additional properties/],
+      ['unknown field', () => post({ rows: [good], extra: 1 }), 400, 'invalid-request', /additional properties/],
+      ['top-k too large', () => post({ rows: [good], topK: 8 }), 400, 'invalid-request', /topK must be <= 7/],
+      ['top-k not an integer', () => post({ rows: [good], topK: '2' }), 400, 'invalid-request', /topK must be integer/],
+      ['too many rows', () => post({ rows: Array.from({ length: 101 }, () => good) }), 400, 'invalid-request', /rows must NOT have more than 100 items/],
+      ['body over the limit', () => post({ rows: Array.from({ length: 100 }, () => good.map((v) => v * 1.000001)), pad: 'x'.repeat(70_000) }), 413, 'body-too-large', /larger than the limit of 65536 bytes/],
+      ['not JSON', () => post('{"rows": [[1, 2'), 400, 'invalid-json', /not valid JSON/],
+      ['empty body', () => post(''), 400, 'invalid-json', /not valid JSON/],
+      ['wrong content type', () => post('rows=1', { 'content-type': 'text/plain' }), 415, 'unsupported-media-type', /application\/json/],
+      ['form content type', () => post('rows=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported-media-type', /application\/json/],
+      ['body not an object', () => post([1, 2]), 400, 'invalid-request', /body must be object/],
+    ];
+    for (const [what, send, status, code, message] of cases) {
+      const reply = await send();
+      expect(reply.status, what).toBe(status);
+      expect(reply.body.error.code, what).toBe(code);
+      expect(reply.body.error.message, what).toMatch(message);
+    }
+    const unknownRoute = await fetch(`${base}/v1/predictions`, { method: 'POST' });
+    expect(unknownRoute.status).toBe(404);
+
+    // Several hundred malformed requests, some of them concurrent, then a valid one still gets the right answer.
+    for (let round = 0; round < 30; round++) await Promise.all(cases.map(([, send]) => send()));
+    const expected = await session.predict([good]);
+    const reply = await post({ rows: [good] });
+    expect(reply.status).toBe(200);
+    expect(reply.body.predictions[0].label).toBe(expected.labels[0]);
+  });
+
+  it('refuses a body whose Content-Length overstates the limit before reading it', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${base}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) } }, (response) => {
+        resolve(response.statusCode ?? 0);
+        response.resume();
+      });
+      request.on('error', reject);
+      request.write('{"rows": [');
+    });
+    expect(status).toBe(413);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes a request in flight when closed, and refuses new connections', async () => {
+    const own = createPredictionServer(session, { bodyLimit: 64 * 1024, maxRequestRows: 100, maxBatchRows: 256, maxDelayMs: 0 });
+    const url = new URL(await own.app.listen({ port: 0, host: '127.0.0.1' }));
+    const rows = randomRows(2, 9);
+    const body = JSON.stringify({ rows });
+    const expected = await session.predict(rows);
+    // Headers and half the body now, the rest after close() has begun: the request is in flight during the close.
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closed = own.app.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.write(body.slice(50));
+    await closed;
+    await ended;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    const json = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''));
+    expect(json.predictions.map((p: any) => p.label)).toEqual([...expected.labels]);
+    await expect(fetch(`${url.origin}/healthz`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,91 @@
+import { request } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebServer, type WebServer } from './server.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** A raw request: `fetch` would normalise `..` out of the path before the server could refuse it. */
+function get(server: WebServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let dir: string;
+let server: WebServer;
+let bare: WebServer;
+const modelBytes = Buffer.from([8, 8, 18, 4, 116, 101, 115, 116]);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hyperproto-serve-'));
+  await writeFile(join(dir, 'm.onnx'), modelBytes);
+  server = await startWebServer({ model: join(dir, 'm.onnx'), port: 0 });
+  bare = await startWebServer({ port: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await bare?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the static server', () => {
+  it('listens on 127.0.0.1 and serves the page with cross-origin isolation headers', async () => {
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
+    const page = await get(server, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(page.headers['cross-origin-embedder-policy']).toBe('require-corp');
+    expect(page.body.toString()).toContain('"onnxruntime-web": "/ort/ort.webgpu.min.mjs"');
+  });
+
+  it('serves onnxruntime-web, runtime-web and the model with the right types', async () => {
+    const wasm = await get(server, '/ort/ort-wasm-simd-threaded.asyncify.wasm', { method: 'HEAD' });
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers['content-type']).toBe('application/wasm');
+    expect((await get(server, '/ort/ort.webgpu.min.mjs', { method: 'HEAD' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await get(server, '/runtime-web/index.js', { method: 'HEAD' })).status).toBe(200);
+    expect((await get(server, '/static/style.css', { method: 'HEAD' })).headers['content-type']).toBe('text/css; charset=utf-8');
+    const model = await get(server, '/model.onnx');
+    expect(model.headers['content-type']).toBe('application/octet-stream');
+    expect(model.body).toEqual(modelBytes);
+  });
+
+  it('answers an unchanged file with 304', async () => {
+    const first = await get(server, '/model.onnx');
+    const again = await get(server, '/model.onnx', { headers: { 'If-None-Match': String(first.headers.etag) } });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+  });
+
+  it('refuses paths outside its folders, other methods, and says when no model is served', async () => {
+    // `..` segments are resolved against the URL first, so they never leave the served prefixes...
+    expect((await get(server, '/ort/../../../../../../etc/passwd')).status).toBe(404);
+    // ...and an encoded slash that would, after decoding, is refused.
+    expect((await get(server, '/static/..%2f..%2f..%2fpackage.json')).status).toBe(403);
+    expect((await get(server, '/ort/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd')).status).toBe(403);
+    expect((await get(server, '/elsewhere.txt')).status).toBe(404);
+    expect((await get(server, '/model.onnx', { method: 'POST' })).status).toBe(405);
+    const none = await get(bare, '/model.onnx');
+    expect(none.status).toBe(404);
+    expect(none.body.toString()).toMatch(/no model is being served: start the server with --model/);
+  });
+
+  it('fails to start on a model file that does not exist', async () => {
+    await expect(startWebServer({ model: join(dir, 'missing.onnx'), port: 0 })).rejects.toThrow(/model file not found: .*missing\.onnx/);
+  });
+});

@@ -1,0 +1,33 @@
+import { onnxruntimeEngine } from './onnxruntime-engine.js';
+
+export {
+  chooseProvider,
+  onnxruntimeEngine,
+  onnxruntimeEngineOptionsSchema,
+  ONNXRUNTIME_ENGINE_PRIORITY,
+  type OnnxruntimeEngineOptions,
+} from './onnxruntime-engine.js';
+export { trainOnnxMlp, OnnxTrainingFailedError, type OnnxTrainingOptions, type OnnxTrainingResult } from './train-onnx-mlp.js';
+export { createTrainedOnnxMlp, type TrainedOnnxMlp, type TrainedOnnxMlpParts } from './trained-onnx-mlp.js';
+export { TrainingSession, sessionOptions, type PackedBatches, type TrainingSessionSpec } from './training-session.js';
+export { InferenceSession, inferenceChunkRows } from './inference-session.js';
+export { buildTrainingStepModel, OPSET, type TrainingStepModel, type TrainingStepSpec } from './training-step-graph.js';
+export { buildInferenceModel, type InferenceModel } from './inference-graph.js';
+export { builtinGradientRules, sumToShape, type GradientRule, type GradientRuleInput, type GradientRules } from './gradient-rules.js';
+export { differentiableNodes, emitGradients } from './reverse-mode.js';
+export { lowerHeadExpr, type HeadValues } from './lower-head-expr.js';
+export { TracedGraph, type FloatType, type TapeNode, type TracedGraphOptions, type Value } from './traced-graph.js';
+export {
+  ADAM_BETA1,
+  ADAM_BETA2,
+  ADAM_EPSILON,
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  fillDropoutMask,
+  initialMlpWeights,
+  mlpWeightSpecs,
+  type MlpShape,
+  type WeightSpec,
+} from './mlp-weights.js';
+export { explainRunFailure } from './run-failures.js';
+export default onnxruntimeEngine;

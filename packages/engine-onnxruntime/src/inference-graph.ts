@@ -1,0 +1,60 @@
+import type { HeadDefinition } from '@hyperproto/core';
+import { GraphBuilder } from '@hyperproto/onnx-graph';
+import { lowerHeadExpr } from './lower-head-expr.js';
+import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
+import { mlpWeightSpecs, type MlpShape } from './mlp-weights.js';
+import { headConstantValues, OPSET } from './training-step-graph.js';
+import { TracedGraph } from './traced-graph.js';
+
+export interface InferenceModel {
+  readonly bytes: Uint8Array;
+  /** Names of the weight inputs, in `mlpWeightSpecs` order. */
+  readonly weightInputs: readonly string[];
+  /** [N, inputWidth] float32 input. */
+  readonly features: string;
+  /** [N] int32 input; only the loss and the correct count read it. */
+  readonly labels: string;
+  /** [N, C] float32. */
+  readonly scores: string;
+  /** [N] int64: the argmax of the scores. */
+  readonly predictions: string;
+  /** Float scalars: the head's loss over the rows fed and the number of correct predictions. */
+  readonly loss: string;
+  readonly correct: string;
+}
+
+/**
+ * The inference slice of the training graph: the trunk with the moving averages and no dropout, then the head's
+ * scores, their argmax and, for validation, the head's loss and the number of correct predictions. Weights are
+ * inputs, so that validation during training and `predict` afterwards run the very same model on the same
+ * weights and agree exactly.
+ */
+export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): InferenceModel {
+  const builder = new GraphBuilder('hyperproto_inference');
+  const g = new TracedGraph(builder);
+  const specs = mlpWeightSpecs(shape);
+  const params = specs.map((w) => g.input(w.name, 'float32', w.shape));
+  const features = g.input('features', 'float32', ['N', shape.inputWidth]);
+  const labels = g.input('labels', 'int32', ['N']);
+  const { output } = forwardMlp(g, mlpValuesFromList(params, shape.hiddenLayers), features, { training: false });
+  const constants = headConstantValues(g, head, [head.scores, head.loss]);
+  const scores = lowerHeadExpr(g, head.scores, { output, constants });
+  const predictions = g.argMaxLastAxis(scores);
+  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants });
+  const hits = g.cast(g.equal(predictions, g.cast(labels, 'int64')), 'float32');
+  g.output(g.named(scores, 'scores'));
+  g.output(g.named(predictions, 'predictions'));
+  g.output(g.named(loss, 'loss'));
+  g.output(g.named(g.reduceSum(hits, [0], false), 'correct'));
+  g.finish();
+  return {
+    bytes: builder.toModel({ opset: OPSET, docString: 'hyperproto inference: trunk in inference mode, head scores, loss' }),
+    weightInputs: specs.map((w) => w.name),
+    features: features.name,
+    labels: labels.name,
+    scores: 'scores',
+    predictions: 'predictions',
+    loss: 'loss',
+    correct: 'correct',
+  };
+}

@@ -1,0 +1,41 @@
+import { createRng } from '@hyperproto/core';
+import { describe, expect, it } from 'vitest';
+import { fillDropoutMask, initialMlpWeights, mlpWeightSpecs, orderedMlpWeights } from './mlp-weights.js';
+
+describe('fillDropoutMask', () => {
+  it('keeps each unit with probability 1 - rate, scaled by 1 / (1 - rate), the same masks for the same seed', () => {
+    const rate = 0.3;
+    const mask = new Float32Array(200_000);
+    fillDropoutMask(createRng(1), mask, 0, mask.length, rate);
+    const kept = mask.filter((v) => v !== 0);
+    for (const value of kept) expect(value).toBe(Math.fround(1 / 0.7));
+    // Binomial: the kept fraction is within 5 standard deviations of 0.7.
+    expect(Math.abs(kept.length / mask.length - 0.7)).toBeLessThan(5 * Math.sqrt((0.7 * 0.3) / mask.length));
+    const again = new Float32Array(200_000);
+    fillDropoutMask(createRng(1), again, 0, again.length, rate);
+    expect(again).toEqual(mask);
+    fillDropoutMask(createRng(2), again, 0, again.length, rate);
+    expect(again).not.toEqual(mask);
+  });
+
+  it('writes only its range, and consecutive calls on one stream give different masks', () => {
+    const rng = createRng(3);
+    const mask = new Float32Array(30).fill(7);
+    fillDropoutMask(rng, mask, 10, 10, 0.5);
+    expect([...mask.subarray(0, 10), ...mask.subarray(20)]).toEqual(new Array(20).fill(7));
+    const first = mask.slice(10, 20);
+    fillDropoutMask(rng, mask, 10, 10, 0.5);
+    expect(mask.slice(10, 20)).not.toEqual(first);
+  });
+});
+
+describe('network weights', () => {
+  it('are looked up by name and checked against the shapes of the network', () => {
+    const shape = { inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 };
+    const weights = initialMlpWeights(shape, createRng(1));
+    expect(weights.map((w) => w.name)).toEqual(mlpWeightSpecs(shape).map((s) => s.name));
+    expect(orderedMlpWeights(shape, [...weights].reverse(), 'model').map((w) => w.name)).toEqual(weights.map((w) => w.name));
+    expect(() => orderedMlpWeights(shape, weights.slice(1), 'model')).toThrow(/model has no weight "trunk\/dense0\/kernel"/);
+    expect(() => orderedMlpWeights({ ...shape, outputUnits: 3 }, weights, 'model')).toThrow(/"head\/dense\/kernel" has shape \[4, 2\]/);
+  });
+});

@@ -1,0 +1,41 @@
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+
+/** What onnxruntime and V8 say when an allocation fails (a C++ bad_alloc, an arena refusing, a typed array refused). */
+const OUT_OF_MEMORY = /bad_alloc|out of memory|failed to allocate|allocation failed|cannot allocate memory|Invalid typed array length|Array buffer allocation/i;
+
+export const ENGINE_ID = 'engine:onnxruntime';
+
+/** The sizes an error message needs to tell the user what to shrink. */
+export interface RunSize {
+  readonly outputUnits: number;
+  /** Rows per batch (or per inference chunk). */
+  readonly rows: number;
+}
+
+/** Runs `work` (an onnxruntime call), turning what it throws into a HyperprotoError that says what to do. */
+export async function runOrExplain<T>(what: string, size: RunSize, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw explainRunFailure(error, what, size);
+  }
+}
+
+export function explainRunFailure(error: unknown, what: string, size: RunSize): HyperprotoError {
+  if (error instanceof HyperprotoError) return error;
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  if (OUT_OF_MEMORY.test(message)) {
+    const batches = size.rows > 0 ? ` and batches of ${size.rows} rows` : '';
+    const smaller = size.rows > 1 ? ` (e.g. --batch-size ${Math.floor(size.rows / 2)})` : '';
+    return new HyperprotoError(ErrorCode.TrainingFailed, `${ENGINE_ID}: out of memory in ${what} with ${size.outputUnits} output units${batches} (${message})`, {
+      cause: error,
+      pluginId: ENGINE_ID,
+      hint: `Use a smaller batch${smaller}: the output layer's activations and gradients grow with batch x classes. Fewer output units (an HPN with smaller --dims) also help.`,
+    });
+  }
+  return new HyperprotoError(ErrorCode.TrainingFailed, `${ENGINE_ID}: onnxruntime failed in ${what}: ${message}`, {
+    cause: error,
+    pluginId: ENGINE_ID,
+    hint: 'Try --engine tfjs; if the error persists there too, the data or settings are the problem, otherwise please report it.',
+  });
+}

@@ -1,0 +1,72 @@
+import { ErrorCode, HyperprotoError, type HeadDefinition, type Matrix, type NamedWeight } from '@hyperproto/core';
+import type { Scalar, Variable } from '@tensorflow/tfjs';
+import { evaluateHeadExpr } from './evaluate-head-expr.js';
+import { headConstantTensors } from './mlp-inference.js';
+import { disposeMlpTensors, mlpTensorsFromWeights, mlpWeightSpecs, orderedMlpWeights, type MlpShape } from './mlp-network.js';
+import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
+
+/** One mini-batch fed as it is: rows, labels and, when dropout is on, a mask per hidden layer. */
+export interface GivenBatch {
+  readonly features: Matrix;
+  readonly labels: Int32Array;
+  /** One [rows x hidden units] mask per hidden layer (values 0 or 1 / keep); absent means no dropout. */
+  readonly dropoutMasks?: readonly Float32Array[];
+}
+
+export interface GivenSteps {
+  readonly inputWidth: number;
+  readonly hiddenUnits: number;
+  readonly hiddenLayers: number;
+  readonly learningRate: number;
+  readonly head: HeadDefinition;
+  /** Starting weights, by the names of `mlpWeightSpecs`. */
+  readonly weights: readonly NamedWeight[];
+  readonly batches: readonly GivenBatch[];
+}
+
+/**
+ * Runs the trainer's exact step (forward, loss, Adam, moving averages) over batches and starting weights the
+ * caller chooses, with no shuffling, dropout draws or validation: what another engine needs to check that it
+ * trains the same way. Returns the loss of every step and the weights after the last.
+ */
+export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Promise<{ losses: number[]; weights: NamedWeight[] }> {
+  const { tf } = runtime;
+  const shape: MlpShape = { inputWidth: steps.inputWidth, hiddenUnits: steps.hiddenUnits, hiddenLayers: steps.hiddenLayers, outputUnits: steps.head.outputUnits };
+  const ordered = orderedMlpWeights(shape, steps.weights, 'the starting weights');
+  const net = mlpTensorsFromWeights(tf, shape.hiddenLayers, ordered, true);
+  const trainable = [...net.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]), net.headKernel, net.headBias] as Variable[];
+  const optimizer = tf.train.adam(steps.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
+  const constants = headConstantTensors(tf, steps.head);
+  const losses: number[] = [];
+  try {
+    for (const batch of steps.batches) {
+      const rows = batch.labels.length;
+      if (batch.features.rows !== rows || batch.features.cols !== steps.inputWidth) {
+        throw new HyperprotoError(ErrorCode.InvalidInput, `a batch has ${batch.features.rows} x ${batch.features.cols} features for ${rows} labels`);
+      }
+      const features = tf.tensor2d(batch.features.data, [rows, steps.inputWidth]);
+      const labels = tf.tensor1d(batch.labels, 'int32');
+      try {
+        const cost = trainStep(tf, {
+          net,
+          trainable,
+          optimizer,
+          loss: (output, batchLabels) => evaluateHeadExpr(tf, steps.head.loss, { output, labels: batchLabels, constants }) as Scalar,
+          features,
+          labels,
+          indices: Int32Array.from({ length: rows }, (_, i) => i),
+          dropoutMasks: batch.dropoutMasks,
+        });
+        losses.push((await readAndDispose(cost))[0]!);
+      } finally {
+        features.dispose();
+        labels.dispose();
+      }
+    }
+    return { losses, weights: await readWeights(net, mlpWeightSpecs(shape).map((s) => s.name)) };
+  } finally {
+    disposeMlpTensors(net);
+    optimizer.dispose();
+    for (const tensor of Object.values(constants)) tensor.dispose();
+  }
+}

@@ -1,0 +1,135 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@hyperproto/core';
+import { runGrid, type GridProgress } from './grid-runner.js';
+import { parseGrid } from './grid-schema.js';
+import { parseResults, RESULTS_FILE } from './results-store.js';
+
+const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', import.meta.url));
+const grid = parseGrid({
+  name: 'runner',
+  seeds: 2,
+  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }, { id: 'c8', name: 'blobs', options: { classes: 8 } }],
+  models: [
+    { id: 'softmax', head: 'softmax' },
+    { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
+    { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
+  ],
+});
+
+let out: string;
+beforeEach(() => {
+  out = join(mkdtempSync(join(tmpdir(), 'hyperproto-runner-')), 'results');
+});
+afterEach(() => {
+  rmSync(join(out, '..'), { recursive: true, force: true });
+  delete process.env.FAKE_ENGINE_FAIL_SEED;
+  delete process.env.FAKE_ENGINE_DELAY_MS;
+});
+
+const records = () => parseResults(readFileSync(join(out, RESULTS_FILE)), 'results').records;
+
+describe('runGrid', () => {
+  it('runs every cell and seed once, records what the issue asks for, and reports progress with an ETA', async () => {
+    const progress: GridProgress[] = [];
+    const outcome = await runGrid({ grid, out, registryModule, inline: true, workers: 2, onProgress: (p) => progress.push(p) });
+    expect(outcome).toMatchObject({ total: 12, ran: 12, skipped: 0, failed: [], workers: 2 });
+    const stored = records();
+    expect(stored.map((r) => r.key).sort()).toEqual(
+      ['c4', 'c8'].flatMap((d) => ['softmax', 'axes-4', 'axes-8'].flatMap((m) => [0, 1].map((s) => `${d}/${m}/s${s}`))).sort(),
+    );
+    const hpn = stored.find((r) => r.key === 'c8/axes-8/s1')!;
+    expect(hpn).toMatchObject({ dataset: 'c8', model: 'axes-8', seed: 1, classes: 8, head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } });
+    expect(hpn.spec.seed).toBe(1);
+    expect(hpn.metrics.macroF1).toBeGreaterThan(0);
+    expect(hpn.metrics.bayes).toEqual({ accuracy: 1, macroF1: 1 });
+    expect(hpn.bestEpoch).toBeLessThanOrEqual(hpn.epochs);
+    expect(hpn.history).toHaveLength(hpn.epochs);
+    expect(hpn.secondsPerEpoch).toBeCloseTo(0.08);
+    expect(hpn.engine).toEqual({ name: 'fake', backend: 'fake/cpu' });
+    expect(hpn.versions).toMatchObject({ node: process.version, tfjs: 'none' });
+    expect(hpn.versions.hyperproto).toHaveProperty('@hyperproto/experiments');
+    expect(hpn.versions.hyperproto).toHaveProperty('@hyperproto/fake-plugins', '0.0.0');
+    expect(hpn.seconds.total).toBeGreaterThanOrEqual(0);
+
+    const finished = progress.filter((p) => p.event?.type === 'finished');
+    expect(finished.map((p) => p.done)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(finished.at(-1)!.etaSeconds).toBe(0);
+    expect(finished.slice(0, -1).every((p) => p.etaSeconds !== null && p.etaSeconds >= 0)).toBe(true);
+    const sessions = readFileSync(join(out, 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(sessions).toEqual([expect.objectContaining({ workers: 2, ran: 12, failed: 0, aborted: false })]);
+  });
+
+  it('is deterministic: the same grid and seeds give the same numbers', async () => {
+    await runGrid({ grid, out, registryModule, inline: true, workers: 1 });
+    const first = records().map((r) => [r.key, r.metrics]);
+    rmSync(out, { recursive: true });
+    await runGrid({ grid, out, registryModule, inline: true, workers: 3 });
+    expect(new Map(records().map((r) => [r.key, r.metrics]))).toEqual(new Map(first as [string, unknown][]));
+  });
+
+  it('with --resume runs only what is missing and leaves finished records byte-identical', async () => {
+    process.env.FAKE_ENGINE_FAIL_SEED = '1';
+    const partial = await runGrid({ grid, out, registryModule, inline: true, workers: 2, onLog: () => {} });
+    expect(partial.ran).toBe(6);
+    expect(partial.failed.map((f) => f.key).sort()).toEqual(['c4/axes-4/s1', 'c4/axes-8/s1', 'c4/softmax/s1', 'c8/axes-4/s1', 'c8/axes-8/s1', 'c8/softmax/s1']);
+    expect(partial.failed[0]!.failure).toMatchObject({ code: ErrorCode.TrainingFailed });
+    expect(readFileSync(join(out, 'failures.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
+    const before = readFileSync(join(out, RESULTS_FILE), 'utf8');
+
+    delete process.env.FAKE_ENGINE_FAIL_SEED;
+    const resumed = await runGrid({ grid, out, registryModule, inline: true, workers: 2, resume: true });
+    expect(resumed).toMatchObject({ skipped: 6, ran: 6, failed: [] });
+    const after = readFileSync(join(out, RESULTS_FILE), 'utf8');
+    expect(after.startsWith(before)).toBe(true);
+    expect(new Set(records().map((r) => r.key)).size).toBe(12);
+
+    const nothing = await runGrid({ grid, out, registryModule, inline: true, resume: true });
+    expect(nothing).toMatchObject({ skipped: 12, ran: 0 });
+    expect(readFileSync(join(out, RESULTS_FILE), 'utf8')).toBe(after);
+  });
+
+  it('runs a subset with `only`, and a later session without it completes the same grid', async () => {
+    const subset = await runGrid({ grid, out, registryModule, inline: true, only: ['c4', '*/softmax/s0'] });
+    expect(subset).toMatchObject({ total: 7, gridTotal: 12, ran: 7, skipped: 0 });
+    expect(records().map((r) => r.key).filter((k) => k.startsWith('c8'))).toEqual(['c8/softmax/s0']);
+    const rest = await runGrid({ grid, out, registryModule, inline: true, resume: true });
+    expect(rest).toMatchObject({ total: 12, ran: 5, skipped: 7 });
+    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true, only: ['c9/*'] })).rejects.toThrow(/--only c9\/\* matches no run of the grid/);
+  });
+
+  it('refuses a bad grid before touching the results directory', async () => {
+    const bad = parseGrid({ ...grid, models: [{ id: 'axes-1', head: 'hpn', prototypes: { strategy: 'axes', dims: 1 } }] });
+    await expect(runGrid({ grid: bad, out, registryModule, inline: true })).rejects.toThrow(/models\.0 "axes-1" on datasets\.0 "c4": prototype strategy "axes" cannot make 4 prototypes in 1 dimensions/);
+    expect(() => readFileSync(join(out, 'grid.json'))).toThrow();
+  });
+
+  it('refuses records whose spec differs from what the grid now makes', async () => {
+    await runGrid({ grid, out, registryModule, inline: true });
+    const text = readFileSync(join(out, RESULTS_FILE), 'utf8').replace('"patience":10', '"patience":11');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(out, RESULTS_FILE), text);
+    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true })).rejects.toThrow(/was made with a different spec \(trainer\.patience: 11 there, 10 now\)/);
+  });
+
+  it('stops on abort, keeps what finished, and says how to continue', async () => {
+    process.env.FAKE_ENGINE_DELAY_MS = '20';
+    const controller = new AbortController();
+    const run = runGrid({
+      grid,
+      out,
+      registryModule,
+      inline: true,
+      workers: 1,
+      signal: controller.signal,
+      onProgress: (p) => p.event?.type === 'finished' && p.done === 2 && controller.abort(),
+    });
+    await expect(run).rejects.toMatchObject({ code: ErrorCode.Aborted, hint: expect.stringMatching(/--resume/) });
+    expect(records()).toHaveLength(2);
+    const resumed = await runGrid({ grid, out, registryModule, inline: true, resume: true });
+    expect(resumed).toMatchObject({ skipped: 2, ran: 10 });
+  });
+});

@@ -1,0 +1,110 @@
+import { ErrorCode, formatIssues, HyperprotoError, z } from '@hyperproto/core';
+
+const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
+const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
+const options = z.record(z.string(), z.unknown()).default({});
+
+/** One row of the tables: a dataset plugin with its options (e.g. the gaussian data with 100 classes). */
+export const GridDatasetSchema = z.strictObject({
+  id: entryId,
+  /** Shown in tables and plots; defaults to the class count when the options name one. */
+  label: z.string().min(1).optional(),
+  name: z.string().min(1).default('gaussian'),
+  options,
+});
+
+/** One column of the tables: a head, and for prototype heads the strategy and dimensions. */
+export const GridModelSchema = z.strictObject({
+  id: entryId,
+  label: z.string().min(1).optional(),
+  head: z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), options })]),
+  prototypes: z
+    .strictObject({
+      strategy: z.string().min(1),
+      dims: z.number().int().min(1),
+      options,
+    })
+    .optional(),
+});
+
+/** Numbers a study published for the same cells, keyed by dataset id and then model id (percent). */
+const PublishedTableSchema = z.record(z.string(), z.record(z.string(), z.number()));
+
+export const PublishedSchema = z.strictObject({
+  /** Where the numbers come from, e.g. the study's title. */
+  source: z.string().min(1),
+  /** Table 2: test macro-F1 in percent. */
+  macroF1: PublishedTableSchema.default({}),
+  /** Table 3: epochs until convergence. */
+  convergenceEpochs: PublishedTableSchema.default({}),
+  /** Free text shown under the tables (what the study says that the numbers do not). */
+  notes: z.array(z.string()).default([]),
+});
+
+const seedsSchema = z.union([
+  z.number().int().min(1, 'the number of seeds must be at least 1').max(10_000),
+  z
+    .array(z.number().int().min(0, 'a seed must be a non-negative integer').max(Number.MAX_SAFE_INTEGER))
+    .min(1, 'list at least one seed')
+    .refine((list) => new Set(list).size === list.length, 'the seed list has a duplicate'),
+]);
+
+export const GridSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    /** A count (seeds 0 .. n-1) or an explicit list of seeds. */
+    seeds: seedsSchema,
+    datasets: z.array(GridDatasetSchema).min(1, 'list at least one dataset'),
+    models: z.array(GridModelSchema).min(1, 'list at least one model'),
+    /** Trainer settings shared by every run (defaults: the seed's network and optimiser). */
+    trainer: z.record(z.string(), z.unknown()).default({}),
+    /** Engine by name; absent means the fastest engine available where the grid runs. */
+    engine: z.string().min(1).optional(),
+    evaluators: z.array(z.strictObject({ name: z.string().min(1), options })).optional(),
+    published: PublishedSchema.optional(),
+    /** The model whose scores the data sizes were chosen to match against the published ones (the report checks it). */
+    calibration: z.strictObject({ model: entryId, tolerancePoints: z.number().positive().default(3) }).optional(),
+    /** Why the sizes and settings are what they are; shown in the report. */
+    notes: z.array(z.string()).default([]),
+    /** Plugins to load, as in hyperproto.config.json; read by the application that builds the registry. */
+    plugins: z.array(z.unknown()).optional(),
+  })
+  .superRefine((grid, ctx) => {
+    const duplicate = (list: readonly { id: string }[], path: string) => {
+      const seen = new Map<string, number>();
+      list.forEach((entry, i) => {
+        const first = seen.get(entry.id);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [path, i, 'id'], message: `duplicate id "${entry.id}" (also ${path}.${first})` });
+        else seen.set(entry.id, i);
+      });
+    };
+    duplicate(grid.datasets, 'datasets');
+    duplicate(grid.models, 'models');
+  });
+
+export type Grid = z.output<typeof GridSchema>;
+export type GridInput = z.input<typeof GridSchema>;
+export type GridDataset = z.output<typeof GridDatasetSchema>;
+export type GridModel = z.output<typeof GridModelSchema>;
+export type Published = z.output<typeof PublishedSchema>;
+
+/** Validates a grid; errors name the dotted path of every bad entry, e.g. `models.3.prototypes.dims`. */
+export function parseGrid(raw: unknown, source = 'grid'): Grid {
+  if (typeof raw === 'object' && raw !== null && typeof (raw as { seeds?: unknown }).seeds === 'number' && (raw as { seeds: number }).seeds < 1) {
+    // Said plainly: zod's union message would only say that no alternative matched.
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `${source} seeds: the number of seeds must be at least 1, got ${(raw as { seeds: number }).seeds}`, {
+      hint: 'Give a count such as "seeds": 5, or a list such as "seeds": [0, 1, 2].',
+    });
+  }
+  const result = GridSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${formatIssues(result.error.issues)}`, {
+    hint: 'See packages/experiments/presets/seed.json for a complete grid.',
+  });
+}
+
+/** The seeds a grid runs, in order. */
+export function gridSeeds(grid: Pick<Grid, 'seeds'>): number[] {
+  return typeof grid.seeds === 'number' ? Array.from({ length: grid.seeds }, (_, i) => i) : [...grid.seeds];
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '@hyperproto/core';
+import { checkGrid } from './grid-validation.js';
+import { parseGrid } from './grid-schema.js';
+import { buildRegistry } from './test-support/fake-registry.js';
+
+const grid = (patch: Record<string, unknown> = {}) =>
+  parseGrid({
+    name: 'checked',
+    seeds: 1,
+    datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }, { id: 'c16', name: 'blobs', options: { classes: 16 } }],
+    models: [
+      { id: 'softmax', head: 'softmax' },
+      { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
+    ],
+    ...patch,
+  });
+
+function refusal(fn: () => unknown) {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code: string; message: string; hint?: string };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('checkGrid', () => {
+  it('returns every run with its spec validated and defaults filled', () => {
+    const runs = checkGrid(buildRegistry(), grid());
+    expect(runs).toHaveLength(4);
+    expect(runs[0]!.parsedSpec.trainer.hiddenUnits).toBe(300);
+    expect(runs[1]!.parsedSpec.evaluators).toEqual([{ name: 'classification', options: {} }]);
+  });
+
+  it('refuses an unknown plugin, naming the grid entry', () => {
+    const error = refusal(() => checkGrid(buildRegistry(), grid({ models: [{ id: 'odd', head: 'hpm', prototypes: { strategy: 'axes', dims: 8 } }] }), 'my.json'));
+    expect(error.code).toBe(ErrorCode.UnknownPlugin);
+    expect(error.message).toMatch(/my\.json models\.0 "odd": unknown head "hpm"\. Did you mean "hpn"\?/);
+  });
+
+  it('refuses a prototype size the strategy cannot make, naming model and dataset, before anything runs', () => {
+    const error = refusal(() => checkGrid(buildRegistry(), grid({ models: [{ id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } }] })));
+    expect(error.code).toBe(ErrorCode.Unsupported);
+    // 4 classes fit into 4 dims as signed axes, 16 do not.
+    expect(error.message).toMatch(/models\.0 "axes-4" on datasets\.1 "c16": prototype strategy "axes" cannot make 16 prototypes in 4 dimensions: needs dims >= classes \/ 2/);
+    expect(error.message).not.toMatch(/datasets\.0/);
+  });
+
+  it('lists every problem at once', () => {
+    const error = refusal(() =>
+      checkGrid(
+        buildRegistry(),
+        grid({
+          datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4, colour: 'red' } }],
+          models: [{ id: 'a', head: 'nope' }, { id: 'b', head: 'hpn', prototypes: { strategy: 'spiral', dims: 3 } }],
+          engine: 'warp',
+        }),
+      ),
+    );
+    expect(error.message).toMatch(/the grid has 4 problems/);
+    expect(error.message).toMatch(/datasets\.0 "c4": dataset:blobs: Unrecognized key: "colour"|datasets\.0 "c4": dataset:blobs.*colour/);
+    expect(error.message).toMatch(/models\.0 "a": unknown head "nope"/);
+    expect(error.message).toMatch(/models\.1 "b": unknown prototype strategy "spiral"/);
+    expect(error.message).toMatch(/engine: unknown engine "warp"/);
+  });
+
+  it('refuses spec settings that fail validation, with the trainer path', () => {
+    const error = refusal(() => checkGrid(buildRegistry(), grid({ trainer: { dropout: 1 } })));
+    expect(error.message).toMatch(/trainer\.dropout/);
+  });
+});

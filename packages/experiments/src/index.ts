@@ -1,0 +1,16 @@
+export { GridSchema, GridDatasetSchema, GridModelSchema, PublishedSchema, parseGrid, gridSeeds } from './grid-schema.js';
+export type { Grid, GridInput, GridDataset, GridModel, Published } from './grid-schema.js';
+export { PRESETS_DIR, presetNames, presetPath, loadPreset, loadGridFile } from './grid-files.js';
+export { expandGrid, runKey, datasetClasses, type PlannedRun } from './grid-expansion.js';
+export { checkGrid, type CheckedRun } from './grid-validation.js';
+export { gridIdentity, canonicalJson, differences, describeGridDifferences, type ValueDifference } from './grid-difference.js';
+export { RECORD_FORMAT, recordFromOutcome, recordProblem, type RunRecord, type RunVersions, type Scores } from './run-record.js';
+export { ResultsStore, readResultsDirectory, parseResults, RESULTS_FILE, GRID_FILE, FAILURES_FILE, SESSIONS_FILE, type TornLine, type StoredResults } from './results-store.js';
+export { ResultsLock, LOCK_FILE, processAlive, type LockOwner } from './results-lock.js';
+export { collectVersions, importRegistryModule, type RegistryModule } from './registry-module.js';
+export { executeRun, type RunOrder, type RunFailure } from './run-execution.js';
+export { runGrid, type RunGridOptions, type GridProgress, type GridOutcome, type RunningRun } from './grid-runner.js';
+export { writeReport, REPORT_MARKDOWN, REPORT_HTML, PLOTS_DIR, type WrittenReport, type ReportCellSummary } from './report-writer.js';
+export { buildReportData, stat, type ReportData, type Stat } from './report-data.js';
+export { evaluateFindings, calibration, PAR_POINTS, COMPARABLE_SPEED_RATIO, type Finding, type FindingStatus } from './report-findings.js';
+export { renderLineChart, niceTicks, type LineChartOptions, type ChartSeries } from './svg-line-chart.js';

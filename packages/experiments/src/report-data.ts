@@ -1,0 +1,184 @@
+import { datasetClasses, expandGrid, headRef } from './grid-expansion.js';
+import { gridSeeds, type Grid } from './grid-schema.js';
+import type { RunRecord } from './run-record.js';
+import type { TornLine } from './results-store.js';
+
+/** Mean and sample standard deviation (null with fewer than two values). */
+export interface Stat {
+  readonly mean: number;
+  readonly sd: number | null;
+  readonly n: number;
+}
+
+export function stat(values: readonly number[]): Stat | null {
+  if (values.length === 0) return null;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  if (values.length < 2) return { mean, sd: null, n: 1 };
+  const variance = values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (values.length - 1);
+  return { mean, sd: Math.sqrt(variance), n: values.length };
+}
+
+export interface ReportDataset {
+  readonly id: string;
+  readonly label: string;
+  readonly classes: number | undefined;
+  /** Facts the dataset reported (sizes, sigma), from the first record. */
+  readonly info: Readonly<Record<string, unknown>> | undefined;
+  /** Bayes-optimal macro-F1 on the test split, percent, over seeds. */
+  readonly bayesMacroF1: Stat | null;
+  readonly bayesAccuracy: Stat | null;
+}
+
+export interface ReportModel {
+  readonly id: string;
+  readonly label: string;
+  readonly head: string;
+  readonly strategy: string | undefined;
+  readonly dims: number | undefined;
+}
+
+export interface ReportCell {
+  readonly dataset: string;
+  readonly model: string;
+  readonly seeds: readonly number[];
+  /** Percent. */
+  readonly macroF1: Stat | null;
+  readonly accuracy: Stat | null;
+  readonly bestEpoch: Stat | null;
+  readonly epochs: Stat | null;
+  readonly secondsPerEpoch: Stat | null;
+  readonly totalSeconds: Stat | null;
+  /** The record of the lowest seed, for validation curves. */
+  readonly firstRecord: RunRecord | undefined;
+}
+
+export interface ReportFailure {
+  readonly key: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface ReportSession {
+  readonly startedAt: string;
+  readonly wallSeconds: number;
+  readonly workers: number;
+  readonly ran: number;
+  readonly failed: number;
+  readonly aborted: boolean;
+  readonly command?: string;
+  readonly cores?: number;
+}
+
+export interface ReportData {
+  readonly grid: Grid;
+  readonly datasets: readonly ReportDataset[];
+  readonly models: readonly ReportModel[];
+  readonly cells: ReadonlyMap<string, ReportCell>;
+  readonly seeds: readonly number[];
+  readonly expectedRuns: number;
+  readonly records: readonly RunRecord[];
+  /** Runs of the grid without a record. */
+  readonly missing: readonly string[];
+  /** The latest failure of each run that is still missing. */
+  readonly failures: readonly ReportFailure[];
+  readonly sessions: readonly ReportSession[];
+  readonly torn: TornLine | undefined;
+  /** Distinct `engine on backend` strings, with run counts. */
+  readonly engines: Readonly<Record<string, number>>;
+  /** Distinct values of each version across records. */
+  readonly versions: Readonly<Record<string, readonly string[]>>;
+}
+
+export const cellKey = (dataset: string, model: string) => `${dataset}/${model}`;
+
+const percent = (values: readonly (number | null)[]) => stat(values.filter((v): v is number => v !== null).map((v) => 100 * v));
+
+export function buildReportData(
+  grid: Grid,
+  records: readonly RunRecord[],
+  extras: { failures?: readonly ReportFailure[]; sessions?: readonly ReportSession[]; torn?: TornLine } = {},
+): ReportData {
+  const byCell = new Map<string, RunRecord[]>();
+  for (const record of records) {
+    const key = cellKey(record.dataset, record.model);
+    byCell.set(key, [...(byCell.get(key) ?? []), record]);
+  }
+
+  const datasets: ReportDataset[] = grid.datasets.map((d) => {
+    const own = records.filter((r) => r.dataset === d.id);
+    // One Bayes score per seed: every model of a seed sees the same test split.
+    const bayesBySeed = new Map<number, RunRecord>();
+    for (const r of own) if (r.metrics.bayes && !bayesBySeed.has(r.seed)) bayesBySeed.set(r.seed, r);
+    const classes = own[0]?.classes ?? datasetClasses(d);
+    return {
+      id: d.id,
+      label: d.label ?? (classes !== undefined ? String(classes) : d.id),
+      classes,
+      info: own[0]?.data,
+      bayesMacroF1: percent([...bayesBySeed.values()].map((r) => r.metrics.bayes!.macroF1)),
+      bayesAccuracy: percent([...bayesBySeed.values()].map((r) => r.metrics.bayes!.accuracy)),
+    };
+  });
+  const models: ReportModel[] = grid.models.map((m) => ({
+    id: m.id,
+    label: m.label ?? m.id,
+    head: headRef(m).name,
+    strategy: m.prototypes?.strategy,
+    dims: m.prototypes?.dims,
+  }));
+
+  const cells = new Map<string, ReportCell>();
+  for (const d of datasets) {
+    for (const m of models) {
+      const own = (byCell.get(cellKey(d.id, m.id)) ?? []).slice().sort((a, b) => a.seed - b.seed);
+      cells.set(cellKey(d.id, m.id), {
+        dataset: d.id,
+        model: m.id,
+        seeds: own.map((r) => r.seed),
+        macroF1: percent(own.map((r) => r.metrics.macroF1)),
+        accuracy: percent(own.map((r) => r.metrics.accuracy)),
+        bestEpoch: stat(own.map((r) => r.bestEpoch)),
+        epochs: stat(own.map((r) => r.epochs)),
+        secondsPerEpoch: stat(own.map((r) => r.secondsPerEpoch)),
+        totalSeconds: stat(own.map((r) => r.seconds.total)),
+        firstRecord: own[0],
+      });
+    }
+  }
+
+  const have = new Set(records.map((r) => r.key));
+  const missing = expandGrid(grid)
+    .map((r) => r.key)
+    .filter((key) => !have.has(key));
+  const latestFailure = new Map<string, ReportFailure>();
+  for (const failure of extras.failures ?? []) if (!have.has(failure.key)) latestFailure.set(failure.key, failure);
+
+  const engines: Record<string, number> = {};
+  const versions: Record<string, Set<string>> = {};
+  const addVersion = (name: string, value: string | null | undefined) => {
+    if (value) (versions[name] ??= new Set()).add(value);
+  };
+  for (const r of records) {
+    const engine = `${r.engine.name} on ${r.engine.backend}`;
+    engines[engine] = (engines[engine] ?? 0) + 1;
+    addVersion('node', r.versions.node);
+    for (const [name, version] of Object.entries(r.versions.hyperproto)) addVersion(name, version);
+    for (const [name, version] of Object.entries(r.versions.other)) addVersion(name, version);
+  }
+
+  return {
+    grid,
+    datasets,
+    models,
+    cells,
+    seeds: gridSeeds(grid),
+    expectedRuns: grid.datasets.length * grid.models.length * gridSeeds(grid).length,
+    records,
+    missing,
+    failures: [...latestFailure.values()],
+    sessions: extras.sessions ?? [],
+    torn: extras.torn,
+    engines,
+    versions: Object.fromEntries(Object.entries(versions).map(([name, set]) => [name, [...set].sort()])),
+  };
+}

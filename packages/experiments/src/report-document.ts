@@ -1,0 +1,215 @@
+import { cellKey, type ReportData, type ReportModel, type Stat } from './report-data.js';
+import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
+import { f1AgainstDimsPlot, modelName, secondsPerEpochPlot, validationCurvesPlot, type ReportPlot } from './report-plots.js';
+
+/** The report as blocks, rendered to Markdown and HTML alike so both always say the same. */
+export type Block =
+  | { readonly kind: 'heading'; readonly level: 1 | 2 | 3; readonly text: string }
+  | { readonly kind: 'paragraph'; readonly text: string }
+  | { readonly kind: 'list'; readonly items: readonly ListItem[] }
+  | { readonly kind: 'table'; readonly header: readonly string[]; readonly rows: readonly (readonly string[])[]; readonly note?: string }
+  | { readonly kind: 'plots'; readonly plots: readonly ReportPlot[] };
+
+export interface ListItem {
+  readonly strong?: string;
+  readonly text: string;
+  readonly sub?: readonly string[];
+}
+
+export interface ReportDocument {
+  readonly title: string;
+  readonly blocks: readonly Block[];
+  readonly plots: readonly ReportPlot[];
+  readonly findings: readonly Finding[];
+}
+
+export const DASH = '–';
+const pm = (s: Stat | null | undefined, digits = 1) => (s ? `${s.mean.toFixed(digits)}${s.sd !== null ? ` ± ${s.sd.toFixed(digits)}` : ''}` : DASH);
+const num = (x: number | undefined, digits = 1) => (x === undefined ? DASH : x.toFixed(digits));
+const duration = (seconds: number) =>
+  seconds < 90 ? `${seconds.toFixed(0)} s` : seconds < 5400 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(2)} h`;
+
+export function buildReportDocument(data: ReportData): ReportDocument {
+  const { grid } = data;
+  const blocks: Block[] = [];
+  const published = grid.published;
+  const findings = evaluateFindings(data);
+  const plots: ReportPlot[] = [];
+
+  blocks.push({ kind: 'heading', level: 1, text: `Experiment report: ${grid.name}` });
+  if (grid.description) blocks.push({ kind: 'paragraph', text: grid.description });
+
+  // What the numbers rest on.
+  const done = data.records.length;
+  const seedsText = data.seeds.length === 1 ? `seed ${data.seeds[0]}` : `${data.seeds.length} seeds (${data.seeds.join(', ')})`;
+  const status: ListItem[] = [
+    {
+      strong: 'Runs',
+      text: `${done} of ${data.expectedRuns} finished (${plural(grid.datasets.length, 'dataset')} x ${plural(grid.models.length, 'model')} x ${seedsText}).${data.missing.length ? ` Missing: ${summarizeMissing(data)}.` : ''}`,
+    },
+    { strong: 'Engines', text: Object.entries(data.engines).map(([engine, n]) => `${engine} (${n} runs)`).join(', ') || DASH },
+    { strong: 'Versions', text: describeVersions(data.versions) },
+  ];
+  const compute = data.records.reduce((sum, r) => sum + r.seconds.total, 0);
+  const wall = data.sessions.reduce((sum, s) => sum + s.wallSeconds, 0);
+  status.push({
+    strong: 'Time',
+    text: `${data.sessions.length === 0 ? 'no session has ended yet (or it was killed), so no wall time is recorded' : `${duration(wall)} wall time in ${data.sessions.length} session${data.sessions.length === 1 ? '' : 's'}`}${data.sessions.length ? ` (workers: ${[...new Set(data.sessions.map((s) => s.workers))].join(', ')}${data.sessions[0]?.cores ? `, ${data.sessions[0].cores} cores` : ''})` : ''}; the finished runs took ${duration(compute)} of run time in all.`,
+    sub: data.sessions.filter((s) => s.command).map((s) => `${s.startedAt}: \`${s.command}\` (${duration(s.wallSeconds)}, ${s.ran} runs${s.aborted ? ', interrupted' : ''})`),
+  });
+  if (data.torn) status.push({ strong: 'Repaired', text: `line ${data.torn.line} of results.jsonl is cut short (${data.torn.reason}); ${data.torn.key ? `run ${data.torn.key}` : 'its run'} is not counted and is redone by --resume.` });
+  blocks.push({ kind: 'list', items: status });
+
+  // Findings.
+  blocks.push({ kind: 'heading', level: 2, text: "The study's findings, checked against these numbers" });
+  blocks.push({
+    kind: 'paragraph',
+    text: `Each verdict is computed from the tables below: scores within ${PAR_POINTS} points of macro-F1 count as on par, larger gaps as a difference; speeds within a factor ${COMPARABLE_SPEED_RATIO} as comparable.${data.seeds.length < 3 ? ` With ${data.seeds.length === 1 ? 'one seed' : 'two seeds'} per cell there is no spread to judge these gaps against: treat the verdicts as indicative.` : ''}`,
+  });
+  blocks.push({ kind: 'list', items: findings.map((f) => ({ strong: f.status, text: f.claim, sub: f.evidence })) });
+  const calibrated = calibration(data);
+  if (calibrated) {
+    blocks.push({
+      kind: 'paragraph',
+      text: `Calibration: the data sizes were chosen, on ${calibrated.model} alone, so that its macro-F1 lands within ${calibrated.tolerance} points of the study's; every other model runs with exactly the same settings. ${calibrated.ok ? 'Met' : 'Not met'}: ${calibrated.lines.join('; ')}.`,
+    });
+  }
+
+  // Table 2.
+  const columns = data.models;
+  blocks.push({ kind: 'heading', level: 2, text: 'Table 2: test macro-F1 (%), mean ± sd over seeds' });
+  const t2: string[][] = [];
+  for (const d of data.datasets) {
+    const n = Math.max(0, ...columns.map((m) => data.cells.get(cellKey(d.id, m.id))?.seeds.length ?? 0));
+    t2.push([d.label, `ours (n=${n})`, pm(d.bayesMacroF1), ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1))]);
+    const theirs = published?.macroF1[d.id];
+    if (theirs) t2.push(['', 'study', DASH, ...columns.map((m) => num(theirs[m.id]))]);
+  }
+  blocks.push({
+    kind: 'table',
+    header: ['classes', '', 'Bayes-optimal', ...columns.map((m) => m.label)],
+    rows: t2,
+    note: `${columnLegend(columns)}. Bayes-optimal: the nearest true class centre, the best any model can be expected to do on the same test split.${published ? ` Study: ${published.source}.` : ''}`,
+  });
+
+  // Table 3.
+  blocks.push({ kind: 'heading', level: 2, text: 'Table 3: epochs to convergence (epoch of the best validation accuracy), mean ± sd' });
+  const t3Rows: string[][] = [];
+  const families = [{ label: 'softmax', pick: (classes: number | undefined) => columns.find((m) => m.strategy === undefined && classes !== undefined) }];
+  for (const strategy of [...new Set(columns.map((m) => m.strategy).filter((s): s is string => s !== undefined))]) {
+    families.push({ label: `HPN ${strategy}, D = classes`, pick: (classes) => columns.find((m) => m.strategy === strategy && m.dims === classes) });
+  }
+  for (const family of families) {
+    const row = [family.label];
+    for (const d of data.datasets) {
+      const model = family.pick(d.classes);
+      const ours = model ? data.cells.get(cellKey(d.id, model.id))?.bestEpoch : undefined;
+      const theirs = model ? published?.convergenceEpochs[d.id]?.[model.id] : undefined;
+      row.push(`${pm(ours)}${theirs !== undefined ? ` (study ${theirs})` : ''}`);
+    }
+    t3Rows.push(row);
+  }
+  blocks.push({
+    kind: 'table',
+    header: ['model', ...data.datasets.map((d) => `${d.label} classes`)],
+    rows: t3Rows,
+    note: `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy; the weights of the best epoch are kept.`,
+  });
+  blocks.push({ kind: 'heading', level: 3, text: 'Epochs to convergence and epochs run, every cell' });
+  blocks.push({
+    kind: 'table',
+    header: ['classes', ...columns.map((m) => m.label)],
+    rows: data.datasets.map((d) => [
+      d.label,
+      ...columns.map((m) => {
+        const cell = data.cells.get(cellKey(d.id, m.id));
+        return cell?.bestEpoch ? `${pm(cell.bestEpoch)} / ${num(cell.epochs?.mean, 0)}` : DASH;
+      }),
+    ]),
+    note: 'best epoch (mean ± sd) / epochs run (mean).',
+  });
+
+  // Speed.
+  blocks.push({ kind: 'heading', level: 2, text: 'Seconds per epoch, mean over seeds' });
+  blocks.push({
+    kind: 'table',
+    header: ['classes', 'training rows', ...columns.map((m) => m.label)],
+    rows: data.datasets.map((d) => [
+      d.label,
+      trainingRows(d.info),
+      ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.secondsPerEpoch, 2)),
+    ]),
+    note: `Wall-clock seconds per training epoch (including the validation pass), measured with ${Math.max(1, ...data.sessions.map((s) => s.workers))} run(s) in parallel on the machine: compare within a table, not across machines.`,
+  });
+  const speedPlot = secondsPerEpochPlot(data);
+  if (speedPlot) plots.push(speedPlot);
+
+  // Plots.
+  const f1Plots = data.datasets.map((d) => f1AgainstDimsPlot(data, d)).filter((p): p is ReportPlot => p !== undefined);
+  const curves = data.datasets.map((d) => validationCurvesPlot(data, d)).filter((p): p is ReportPlot => p !== undefined);
+  plots.unshift(...f1Plots);
+  plots.push(...curves);
+  if (f1Plots.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Macro-F1 against prototype dimension' });
+    blocks.push({ kind: 'paragraph', text: 'Solid lines with error bars: ours (mean ± sd over seeds). Dashed, open markers: the study. Horizontal lines: softmax and the Bayes-optimal ceiling.' });
+    blocks.push({ kind: 'plots', plots: f1Plots });
+  }
+  if (speedPlot) blocks.push({ kind: 'plots', plots: [speedPlot] });
+  if (curves.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Validation curves' });
+    blocks.push({ kind: 'paragraph', text: 'Validation accuracy after each epoch for the lowest seed of each cell; the dot marks the epoch whose weights were kept. Line style distinguishes the prototype dimension (solid: smallest).' });
+    blocks.push({ kind: 'plots', plots: curves });
+  }
+
+  // Settings.
+  blocks.push({ kind: 'heading', level: 2, text: 'Data and settings' });
+  blocks.push({
+    kind: 'table',
+    header: ['dataset', 'plugin', 'options', 'as generated'],
+    rows: grid.datasets.map((d, i) => [d.label ?? d.id, d.name, JSON.stringify(d.options), data.datasets[i]?.info ? JSON.stringify(data.datasets[i]!.info) : DASH]),
+  });
+  blocks.push({
+    kind: 'paragraph',
+    text: `Trainer: ${JSON.stringify(data.records[0]?.spec.trainer ?? grid.trainer)}. Engine: ${grid.engine ?? 'the fastest available'}.`,
+  });
+  if (grid.notes.length) blocks.push({ kind: 'list', items: grid.notes.map((text) => ({ text })) });
+  if (published?.notes.length) blocks.push({ kind: 'list', items: published.notes.map((text) => ({ strong: 'Study', text })) });
+
+  if (data.missing.length || data.failures.length) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Missing runs' });
+    blocks.push({ kind: 'paragraph', text: `${data.missing.length} run(s) have no result: ${data.missing.slice(0, 60).join(', ')}${data.missing.length > 60 ? ', ...' : ''}.` });
+    if (data.failures.length) blocks.push({ kind: 'list', items: data.failures.map((f) => ({ strong: f.key, text: `failed (${f.code}): ${f.message.split('\n')[0]}` })) });
+  }
+
+  return { title: `Experiment report: ${grid.name}`, blocks, plots, findings };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Versions, with the @hyperproto packages folded into one entry when they all share a version. */
+function describeVersions(versions: Readonly<Record<string, readonly string[]>>): string {
+  const entries = Object.entries(versions);
+  const ours = entries.filter(([name]) => name.startsWith('@hyperproto/'));
+  const shared = new Set(ours.flatMap(([, list]) => list));
+  const folded = ours.length > 1 && shared.size === 1 ? [[`@hyperproto/* (${ours.length} packages)`, [...shared]] as const] : ours;
+  const rest = entries.filter(([name]) => !name.startsWith('@hyperproto/'));
+  return [...rest, ...folded].map(([name, list]) => `${name} ${list.join(' / ')}`).join(', ') || DASH;
+}
+
+function columnLegend(models: readonly ReportModel[]): string {
+  return `Columns: ${models.map((m) => `${m.label} = ${modelName(m)}`).join('; ')}`;
+}
+
+function trainingRows(info: Readonly<Record<string, unknown>> | undefined): string {
+  const rows = (info?.rows as { train?: unknown } | undefined)?.train;
+  return typeof rows === 'number' ? rows.toLocaleString('en-US') : DASH;
+}
+
+function summarizeMissing(data: ReportData): string {
+  const byDataset = new Map<string, number>();
+  for (const key of data.missing) {
+    const dataset = key.split('/')[0]!;
+    byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
+  }
+  return [...byDataset].map(([id, n]) => `${n} of ${id}`).join(', ');
+}

@@ -1,0 +1,222 @@
+import { cellKey, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
+
+/** Points of macro-F1 within which two scores count as "on par"; larger gaps count as a difference. */
+export const PAR_POINTS = 2;
+/** Largest ratio of seconds per epoch, within one class count, that still counts as "comparable". */
+export const COMPARABLE_SPEED_RATIO = 1.5;
+
+export type FindingStatus = 'held' | 'did not hold' | 'partly held' | 'not measured';
+
+export interface Finding {
+  readonly id: string;
+  /** The study's claim, in short. */
+  readonly claim: string;
+  readonly status: FindingStatus;
+  /** The numbers behind the verdict, one line per comparison. */
+  readonly evidence: readonly string[];
+}
+
+interface Check {
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+const f1 = (s: Stat) => `${s.mean.toFixed(1)}${s.sd !== null ? ` ± ${s.sd.toFixed(1)}` : ''}`;
+
+function verdict(checks: readonly (Check | undefined)[]): { status: FindingStatus; evidence: string[] } {
+  const made = checks.filter((c): c is Check => c !== undefined);
+  if (made.length === 0) return { status: 'not measured', evidence: ['the cells this needs have no results yet'] };
+  const held = made.filter((c) => c.ok).length;
+  const status: FindingStatus = held === made.length ? 'held' : held === 0 ? 'did not hold' : 'partly held';
+  const skipped = checks.length - made.length;
+  return { status, evidence: [...made.map((c) => `${c.ok ? 'yes' : 'no'}: ${c.text}`), ...(skipped ? [`(${skipped} comparison${skipped > 1 ? 's' : ''} not measured yet)`] : [])] };
+}
+
+/**
+ * The study's findings, each checked against our numbers. Nothing here states a conclusion: each verdict is
+ * computed from the cells, with the thresholds above, and cells without results make a finding "not measured".
+ */
+export function evaluateFindings(data: ReportData): Finding[] {
+  const score = (d: ReportDataset, m: ReportModel | undefined) => (m ? (data.cells.get(cellKey(d.id, m.id))?.macroF1 ?? null) : null);
+  const softmax = data.models.find((m) => m.head === 'softmax' && m.strategy === undefined);
+  const hpn = (strategy: string, dims: number | undefined) => data.models.find((m) => m.head !== 'softmax' && m.strategy === strategy && m.dims === dims);
+  const hpnModels = data.models.filter((m) => m.strategy !== undefined);
+  const byClasses = [...data.datasets].filter((d) => d.classes !== undefined).sort((a, b) => a.classes! - b.classes!);
+  const small = byClasses.filter((d) => d.classes! <= 100);
+  const large = byClasses.filter((d) => d.classes! >= 1000);
+  const name = (m: ReportModel) => (m.strategy ? `HPN ${m.strategy} D=${m.dims}` : m.label);
+  const findings: Finding[] = [];
+
+  // 1. On par at 10 and 100 classes, comparing the HPN with D = C (the one the study calls comparable).
+  findings.push({
+    id: 'par-small',
+    claim: `With 10 and 100 classes, HPNs perform on par with softmax: the HPN whose prototype dimension equals the class count is at most ${PAR_POINTS} points below it.`,
+    ...verdict(
+      small.map((d) => {
+        const s = score(d, softmax);
+        const model = hpn('optimized', d.classes);
+        const h = score(d, model);
+        if (!s || !h) return undefined;
+        const gap = h.mean - s.mean;
+        return { ok: gap >= -PAR_POINTS, text: `${d.label} classes: ${name(model!)} ${f1(h)} vs softmax ${f1(s)} (${signed(gap)} points)` };
+      }),
+    ),
+  });
+
+  // 2. Underperforms at 1000 classes: even the best HPN is clearly below softmax.
+  findings.push({
+    id: 'worse-large',
+    claim: 'With 1,000 classes, HPNs underperform softmax.',
+    ...verdict(
+      large.map((d) => {
+        const s = score(d, softmax);
+        const scored = hpnModels.map((m) => ({ m, s: score(d, m) })).filter((x) => x.s !== null);
+        if (!s || scored.length === 0) return undefined;
+        const best = scored.reduce((a, b) => (b.s!.mean > a.s!.mean ? b : a));
+        const gap = best.s!.mean - s.mean;
+        return { ok: gap < -PAR_POINTS, text: `${d.label} classes: best HPN (${name(best.m)}) ${f1(best.s!)} vs softmax ${f1(s)} (${signed(gap)} points)` };
+      }),
+    ),
+  });
+
+  // 3. Ceiling: once D >= C, a larger D adds little.
+  const ceiling: (Check | undefined)[] = [];
+  for (const d of small) {
+    for (const strategy of strategiesOf(hpnModels)) {
+      const dims = hpnModels.filter((m) => m.strategy === strategy && m.dims! >= d.classes!).map((m) => m.dims!).sort((a, b) => a - b);
+      for (let i = 1; i < dims.length; i++) {
+        const lower = score(d, hpn(strategy, dims[i - 1]));
+        const upper = score(d, hpn(strategy, dims[i]));
+        if (!lower || !upper) {
+          ceiling.push(undefined);
+          continue;
+        }
+        const gain = upper.mean - lower.mean;
+        ceiling.push({ ok: Math.abs(gain) <= PAR_POINTS, text: `${d.label} classes, ${strategy}: D=${dims[i - 1]} ${f1(lower)} -> D=${dims[i]} ${f1(upper)} (${signed(gain)} points)` });
+      }
+    }
+  }
+  findings.push({
+    id: 'ceiling',
+    claim: 'Once the prototype dimension reaches the class count, raising it further changes macro-F1 only marginally (10 and 100 classes).',
+    ...verdict(ceiling),
+  });
+
+  // 4. Random prototypes hurt at D = C = 10.
+  findings.push({
+    id: 'random-low-dims',
+    claim: 'With 10 classes and 10-dimensional prototypes, random prototypes score lower than optimised ones.',
+    ...verdict(
+      byClasses
+        .filter((d) => d.classes === 10)
+        .map((d) => {
+          const o = score(d, hpn('optimized', 10));
+          const r = score(d, hpn('random', 10));
+          if (!o || !r) return undefined;
+          const gap = r.mean - o.mean;
+          return { ok: gap < -PAR_POINTS, text: `${d.label} classes, D=10: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)` };
+        }),
+    ),
+  });
+
+  // 5. With enough room (D >= 100 and D >= C), random matches optimised.
+  const room: (Check | undefined)[] = [];
+  for (const d of byClasses) {
+    for (const m of hpnModels.filter((x) => x.strategy === 'random' && x.dims! >= Math.max(100, d.classes!))) {
+      const r = score(d, m);
+      const o = score(d, hpn('optimized', m.dims));
+      if (!hpn('optimized', m.dims)) continue;
+      if (!r || !o) {
+        room.push(undefined);
+        continue;
+      }
+      const gap = r.mean - o.mean;
+      room.push({ ok: Math.abs(gap) <= PAR_POINTS, text: `${d.label} classes, D=${m.dims}: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)` });
+    }
+  }
+  findings.push({
+    id: 'random-high-dims',
+    claim: 'With higher-dimensional prototypes (D >= 100 and D >= C) the difference between random and optimised prototypes disappears.',
+    ...verdict(room),
+  });
+
+  // 6. At 1000 classes, D = 1000 works worse than D = 100.
+  findings.push({
+    id: 'large-dims-fail',
+    claim: 'With 1,000 classes, 1,000-dimensional optimised prototypes score lower than 100-dimensional ones.',
+    ...verdict(
+      large.map((d) => {
+        const lo = score(d, hpn('optimized', 100));
+        const hi = score(d, hpn('optimized', 1000));
+        if (!lo || !hi) return undefined;
+        const gap = hi.mean - lo.mean;
+        return { ok: gap < -PAR_POINTS, text: `${d.label} classes: D=1000 ${f1(hi)} vs D=100 ${f1(lo)} (${signed(gap)} points)` };
+      }),
+    ),
+  });
+
+  // 7. Speed per epoch comparable across models.
+  findings.push({
+    id: 'speed',
+    claim: 'The speed per epoch is comparable for all models.',
+    ...verdict(
+      byClasses.map((d) => {
+        const speeds = data.models
+          .map((m) => ({ m, s: data.cells.get(cellKey(d.id, m.id))?.secondsPerEpoch ?? null }))
+          .filter((x): x is { m: ReportModel; s: Stat } => x.s !== null);
+        if (speeds.length < 2) return undefined;
+        const fastest = speeds.reduce((a, b) => (b.s.mean < a.s.mean ? b : a));
+        const slowest = speeds.reduce((a, b) => (b.s.mean > a.s.mean ? b : a));
+        const ratio = slowest.s.mean / fastest.s.mean;
+        return {
+          ok: ratio <= COMPARABLE_SPEED_RATIO,
+          text: `${d.label} classes: slowest ${name(slowest.m)} ${slowest.s.mean.toFixed(2)} s/epoch, fastest ${name(fastest.m)} ${fastest.s.mean.toFixed(2)} s/epoch (x${ratio.toFixed(2)})`,
+        };
+      }),
+    ),
+  });
+
+  // 8. Table 3: the HPN with D = C takes at least as many epochs to converge as softmax.
+  findings.push({
+    id: 'convergence',
+    claim: 'The HPN whose prototype dimension equals the class count needs at least as many epochs to converge as softmax (Table 3).',
+    ...verdict(
+      byClasses.map((d) => {
+        const s = softmax ? data.cells.get(cellKey(d.id, softmax.id))?.bestEpoch : null;
+        const model = hpn('optimized', d.classes);
+        const h = model ? data.cells.get(cellKey(d.id, model.id))?.bestEpoch : null;
+        if (!s || !h) return undefined;
+        return { ok: h.mean >= s.mean, text: `${d.label} classes: HPN D=${d.classes} best epoch ${h.mean.toFixed(1)} vs softmax ${s.mean.toFixed(1)}` };
+      }),
+    ),
+  });
+  return findings;
+}
+
+/** How close the calibrated model (softmax in the seed presets) came to the published numbers it was sized for. */
+export function calibration(data: ReportData): { ok: boolean; model: string; tolerance: number; lines: string[] } | undefined {
+  const target = data.grid.calibration;
+  const published = data.grid.published?.macroF1;
+  const model = target ? data.models.find((m) => m.id === target.model) : undefined;
+  if (!target || !published || !model) return undefined;
+  const lines: string[] = [];
+  let ok = true;
+  for (const d of data.datasets) {
+    const ours = data.cells.get(cellKey(d.id, model.id))?.macroF1;
+    const theirs = published[d.id]?.[model.id];
+    if (!ours || theirs === undefined) continue;
+    const gap = ours.mean - theirs;
+    const within = Math.abs(gap) <= target.tolerancePoints;
+    ok &&= within;
+    lines.push(`${d.label} classes: ours ${f1(ours)}, study ${theirs.toFixed(1)} (${signed(gap)} points${within ? '' : `, outside ±${target.tolerancePoints}`})`);
+  }
+  return lines.length ? { ok, model: model.label, tolerance: target.tolerancePoints, lines } : undefined;
+}
+
+function strategiesOf(models: readonly ReportModel[]): string[] {
+  return [...new Set(models.map((m) => m.strategy!))];
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+}

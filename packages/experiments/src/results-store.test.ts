@@ -1,0 +1,161 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@hyperproto/core';
+import { parseGrid } from './grid-schema.js';
+import { LOCK_FILE } from './results-lock.js';
+import { parseResults, ResultsStore, RESULTS_FILE } from './results-store.js';
+import { RECORD_FORMAT, type RunRecord } from './run-record.js';
+
+const grid = parseGrid({
+  name: 'stored',
+  seeds: 2,
+  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }],
+  models: [{ id: 'softmax', head: 'softmax' }],
+});
+
+function record(key: string, seed: number): RunRecord {
+  return {
+    format: RECORD_FORMAT,
+    key,
+    dataset: 'c4',
+    model: 'softmax',
+    seed,
+    classes: 4,
+    head: 'softmax',
+    prototypes: null,
+    spec: { seed } as RunRecord['spec'],
+    metrics: { accuracy: 0.5, macroF1: 0.5, bayes: { accuracy: 1, macroF1: 1 } },
+    bestEpoch: 2,
+    epochs: 3,
+    secondsPerEpoch: 0.1,
+    history: [],
+    engine: { name: 'fake', backend: 'fake/cpu' },
+    versions: { node: process.version, hyperproto: {}, tfjs: null, other: {} },
+    seconds: { data: 0, prototypes: 0, training: 0.3, total: 0.3 },
+    data: {},
+    evaluators: {},
+    finishedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hyperproto-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function refusal(promise: Promise<unknown>) {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code: string; message: string; hint?: string };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('ResultsStore', () => {
+  it('appends whole lines and gives them back on --resume', async () => {
+    const store = await ResultsStore.open(dir, { grid });
+    store.append(record('c4/softmax/s0', 0));
+    store.append(record('c4/softmax/s1', 1));
+    store.close();
+    const text = readFileSync(join(dir, RESULTS_FILE), 'utf8');
+    expect(text.split('\n')).toHaveLength(3);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'grid.json'), 'utf8')).name).toBe('stored');
+
+    const again = await ResultsStore.open(dir, { grid, resume: true });
+    expect(again.records.map((r) => r.key)).toEqual(['c4/softmax/s0', 'c4/softmax/s1']);
+    expect(again.torn).toBeUndefined();
+    again.close();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('refuses a directory with results unless --resume is given', async () => {
+    (await ResultsStore.open(dir, { grid })).close();
+    const error = await refusal(ResultsStore.open(dir, { grid }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toMatch(/already holds results of grid "stored"/);
+    expect(error.hint).toMatch(/--resume/);
+  });
+
+  it('refuses results of a different grid, naming the difference', async () => {
+    (await ResultsStore.open(dir, { grid })).close();
+    const other = parseGrid({ ...grid, seeds: 3, datasets: [{ id: 'c4', name: 'blobs', options: { classes: 5 } }] });
+    const error = await refusal(ResultsStore.open(dir, { grid: other, resume: true, gridSource: 'other.json' }));
+    expect(error.message).toMatch(/holds results of a different grid/);
+    expect(error.message).toMatch(/datasets\.0\.options\.classes: 4 in .*grid\.json, 5 in other\.json/);
+    expect(error.message).toMatch(/seeds\.2: \(absent\) in .*grid\.json, 2 in other\.json/);
+  });
+
+  it('accepts a grid that differs only in labels or published numbers, and stores the new one', async () => {
+    (await ResultsStore.open(dir, { grid })).close();
+    const relabelled = parseGrid({ ...grid, description: 'now described' });
+    (await ResultsStore.open(dir, { grid: relabelled, resume: true })).close();
+    expect(JSON.parse(readFileSync(join(dir, 'grid.json'), 'utf8')).description).toBe('now described');
+  });
+
+  it('refuses a non-empty directory that holds no experiment', async () => {
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    const error = await refusal(ResultsStore.open(dir, { grid }));
+    expect(error.message).toMatch(/holds no experiment/);
+  });
+
+  it('detects a torn last line, keeps its bytes aside, and cuts it off so that run is redone', async () => {
+    const store = await ResultsStore.open(dir, { grid });
+    store.append(record('c4/softmax/s0', 0));
+    store.close();
+    const whole = readFileSync(join(dir, RESULTS_FILE), 'utf8');
+    const torn = JSON.stringify(record('c4/softmax/s1', 1)).slice(0, 80);
+    appendFileSync(join(dir, RESULTS_FILE), torn);
+
+    const logs: string[] = [];
+    const again = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    expect(again.records.map((r) => r.key)).toEqual(['c4/softmax/s0']);
+    expect(again.torn).toMatchObject({ line: 2, key: 'c4/softmax/s1', bytes: Buffer.byteLength(torn) });
+    expect(logs.join('\n')).toMatch(/line 2 was cut short .*run c4\/softmax\/s1 will be redone/);
+    // The good line is untouched and appends continue on a clean line.
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(whole);
+    again.append(record('c4/softmax/s1', 1));
+    again.close();
+    expect(parseResults(readFileSync(join(dir, RESULTS_FILE)), 'results').records).toHaveLength(2);
+    const aside = readdirSync(dir).find((f) => f.startsWith(`${RESULTS_FILE}.torn-`))!;
+    expect(readFileSync(join(dir, aside), 'utf8')).toBe(torn);
+  });
+
+  it('treats a complete but garbled last line (e.g. zeros after a power loss) as torn', () => {
+    const good = `${JSON.stringify(record('c4/softmax/s0', 0))}\n`;
+    const parsed = parseResults(Buffer.concat([Buffer.from(good), Buffer.alloc(12), Buffer.from('\n')]), 'results');
+    expect(parsed.records).toHaveLength(1);
+    expect(parsed.torn?.reason).toMatch(/not valid JSON/);
+  });
+
+  it('refuses a bad line before the last one instead of dropping it', () => {
+    const good = JSON.stringify(record('c4/softmax/s0', 0));
+    expect(() => parseResults(Buffer.from(`{"oops":\n${good}\n`), 'results.jsonl')).toThrow(/results\.jsonl line 1 is not a run record/);
+  });
+
+  it('refuses a second runner on the same directory while the first holds it', async () => {
+    const first = await ResultsStore.open(dir, { grid });
+    const error = await refusal(ResultsStore.open(dir, { grid, resume: true }));
+    expect(error.message).toMatch(new RegExp(`in use by another hyperproto experiment \\(pid ${process.pid}`));
+    expect(error.hint).toMatch(/experiment\.lock/);
+    first.close();
+    (await ResultsStore.open(dir, { grid, resume: true })).close();
+  });
+
+  it('takes over the lock of a process that no longer exists', async () => {
+    (await ResultsStore.open(dir, { grid })).close();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const lock = { pid: Number(dead.stdout), host: hostname(), started: 'earlier' };
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify(lock));
+    const logs: string[] = [];
+    const store = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    expect(logs.join('\n')).toMatch(new RegExp(`took over a stale lock of pid ${lock.pid}`));
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    store.close();
+  });
+});

@@ -1,0 +1,103 @@
+import type { EpochRecord, ExperimentOutcome, ExperimentSpec, Metrics } from '@hyperproto/core';
+
+export const RECORD_FORMAT = 1;
+
+export interface Scores {
+  readonly accuracy: number | null;
+  readonly macroF1: number | null;
+}
+
+export interface RunVersions {
+  readonly node: string;
+  /** `@hyperproto/*` package -> version, as the registry module and this package report them. */
+  readonly hyperproto: Readonly<Record<string, string>>;
+  /** TensorFlow.js version, when the application reports one. */
+  readonly tfjs: string | null;
+  /** Any other package versions the application reports. */
+  readonly other: Readonly<Record<string, string>>;
+}
+
+/** One finished run, as stored on one line of results.jsonl. */
+export interface RunRecord {
+  readonly format: typeof RECORD_FORMAT;
+  /** `dataset/model/s<seed>`. */
+  readonly key: string;
+  readonly dataset: string;
+  readonly model: string;
+  readonly seed: number;
+  readonly classes: number;
+  readonly head: string;
+  readonly prototypes: { readonly strategy: string; readonly dims: number } | null;
+  /** The full experiment spec, defaults filled: rerunning it reproduces the record's numbers on the same backend. */
+  readonly spec: ExperimentSpec;
+  /** Scores on the test split; `bayes` is the dataset's optimal rule on the same split (the ceiling). */
+  readonly metrics: Scores & { readonly bayes: Scores | null };
+  /** Epoch (1-based) with the best validation score, whose weights were kept: epochs to convergence. */
+  readonly bestEpoch: number;
+  readonly epochs: number;
+  readonly secondsPerEpoch: number;
+  readonly history: readonly EpochRecord[];
+  readonly engine: { readonly name: string; readonly backend: string };
+  readonly versions: RunVersions;
+  /** Wall time of each stage and in all, seconds. */
+  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly total: number };
+  /** Facts the dataset reported (sizes, noise level). */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** Everything each evaluator returned. */
+  readonly evaluators: Readonly<Record<string, Metrics>>;
+  readonly finishedAt: string;
+}
+
+export interface RunIdentity {
+  readonly key: string;
+  readonly dataset: string;
+  readonly model: string;
+  readonly seed: number;
+}
+
+function scores(metrics: Metrics | undefined): Scores {
+  const number = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+  return { accuracy: number(metrics?.accuracy), macroF1: number(metrics?.macroF1) };
+}
+
+/** The record of a finished run (plain JSON: it crosses threads and lands in a file). */
+export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, versions: RunVersions, now = new Date()): RunRecord {
+  const history = outcome.training.history.map((e) => ({ ...e }));
+  const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
+  const reference = outcome.referenceMetrics?.classification;
+  const prototypes = outcome.spec.prototypes;
+  return {
+    format: RECORD_FORMAT,
+    key: run.key,
+    dataset: run.dataset,
+    model: run.model,
+    seed: run.seed,
+    classes: outcome.dataset.classes,
+    head: outcome.spec.head.name,
+    prototypes: prototypes && outcome.prototypes ? { strategy: 'strategy' in prototypes ? prototypes.strategy : `file:${prototypes.file}`, dims: outcome.prototypes.cols } : null,
+    spec: outcome.spec,
+    metrics: { ...scores(outcome.metrics.classification), bayes: reference ? scores(reference) : null },
+    bestEpoch: outcome.training.bestEpoch,
+    epochs: history.length,
+    secondsPerEpoch: history.length ? seconds / history.length : 0,
+    history,
+    engine: { name: outcome.engine.name, backend: outcome.engine.backend },
+    versions,
+    seconds: outcome.seconds,
+    data: outcome.dataset.info,
+    evaluators: outcome.metrics,
+    finishedAt: now.toISOString(),
+  };
+}
+
+/** Why a parsed line is not a usable record, or undefined when it is one. */
+export function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (r.format !== RECORD_FORMAT) return `format ${JSON.stringify(r.format)} is not ${RECORD_FORMAT}`;
+  for (const field of ['key', 'dataset', 'model', 'head'] as const) if (typeof r[field] !== 'string') return `"${field}" is not a string`;
+  for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const) if (typeof r[field] !== 'number') return `"${field}" is not a number`;
+  for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const) if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
+  if (!Array.isArray(r.history)) return '"history" is not a list';
+  return undefined;
+}

@@ -1,0 +1,52 @@
+// Entry point of a worker thread: builds its own registry from the registry module, then runs what it is sent.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Registry } from '@hyperproto/core';
+import { collectVersions, importRegistryModule } from './registry-module.js';
+import { executeRun, failureOf, type RunOrder } from './run-execution.js';
+import type { RunVersions } from './run-record.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+const post = (message: FromWorker) => port.postMessage(message);
+
+let registry: Registry | undefined;
+let versions: RunVersions | undefined;
+let current: AbortController | undefined;
+
+async function start(): Promise<void> {
+  const module = await importRegistryModule(setup.registryModule);
+  registry = await module.buildRegistry(setup.registryOptions);
+  versions = await collectVersions(module);
+  post({ type: 'ready' });
+}
+
+async function run(order: RunOrder): Promise<void> {
+  current = new AbortController();
+  let lastProgress = 0;
+  try {
+    const record = await executeRun(registry!, order, versions!, {
+      signal: current.signal,
+      // Progress is for a display: a few messages a second are plenty.
+      progress: (stage, done, total) => {
+        const now = performance.now();
+        if (now - lastProgress < 250 && done < total) return;
+        lastProgress = now;
+        post({ type: 'progress', key: order.key, stage, done, total });
+      },
+      log: (message) => post({ type: 'log', key: order.key, message }),
+    });
+    post({ type: 'done', key: order.key, record });
+  } catch (error) {
+    post({ type: 'failed', key: order.key, failure: failureOf(error) });
+  } finally {
+    current = undefined;
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'abort') current?.abort();
+  else if (message.type === 'run') void run(message.order);
+});
+
+start().catch((error: unknown) => post({ type: 'fatal', failure: failureOf(error) }));

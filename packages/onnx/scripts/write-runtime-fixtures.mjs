@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Writes the small exported models that @hyperproto/runtime-node's tests load (that package does not depend on
+// the exporter). Run after building this package: `node scripts/write-runtime-fixtures.mjs`. Seeded: the same
+// bytes every time.
+import { writeFileSync } from 'node:fs';
+import { createMatrix, createRng, h } from '@hyperproto/core';
+import { exportOnnx } from '../dist/index.js';
+
+const outDir = new URL('../../runtime-node/src/test-fixtures/', import.meta.url);
+const rng = createRng(20);
+
+function mlpWeights(inputWidth, hiddenUnits, hiddenLayers, outputUnits) {
+  const weights = [];
+  let width = inputWidth;
+  const add = (name, shape, fill) => weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
+  for (let i = 0; i < hiddenLayers; i++) {
+    add(`trunk/dense${i}/kernel`, [width, hiddenUnits], (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(width)));
+    add(`trunk/bn${i}/gamma`, [hiddenUnits], (d) => rng.fillUniform(d, 0.5, 1.5));
+    add(`trunk/bn${i}/beta`, [hiddenUnits], (d) => rng.fillNormal(d, 0, 0.2));
+    add(`trunk/bn${i}/moving_mean`, [hiddenUnits], (d) => rng.fillNormal(d, 0, 0.2));
+    add(`trunk/bn${i}/moving_variance`, [hiddenUnits], (d) => rng.fillUniform(d, 0.5, 2));
+    width = hiddenUnits;
+  }
+  add('head/dense/kernel', [width, outputUnits], (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(width)));
+  add('head/dense/bias', [outputUnits], (d) => rng.fillNormal(d, 0, 0.1));
+  return weights;
+}
+
+const trainer = { hiddenUnits: 16, hiddenLayers: 2 };
+const softmax = {
+  inputWidth: 8,
+  classes: 5,
+  trainer,
+  head: { outputUnits: 5, loss: h.mean(h.output()), scores: h.softmax(h.output()), scoresName: 'probabilities', constants: {} },
+  weights: mlpWeights(8, 16, 2, 5),
+};
+writeFileSync(
+  new URL('softmax-8x5-top3.onnx', outDir),
+  exportOnnx(softmax, { metadata: { head: 'softmax' }, topK: 3, classNames: ['ant', 'bee', 'cat', 'dog', 'eel'], producerVersion: '0.0.0-fixture' }),
+);
+
+const prototypes = createMatrix(6, 3, rng.fillNormal(new Float32Array(18)));
+for (let r = 0; r < 6; r++) {
+  const row = prototypes.data.subarray(r * 3, r * 3 + 3);
+  const norm = Math.hypot(...row);
+  row.forEach((v, i) => (row[i] = v / norm));
+}
+const hpn = {
+  inputWidth: 8,
+  classes: 6,
+  trainer,
+  head: {
+    outputUnits: 3,
+    loss: h.mean(h.output()),
+    scores: h.matmulTransposed(h.l2normalize(h.output()), h.constant('prototypes')),
+    scoresName: 'scores',
+    constants: { prototypes },
+  },
+  weights: mlpWeights(8, 16, 2, 3),
+};
+writeFileSync(new URL('hpn-8x6.onnx', outDir), exportOnnx(hpn, { metadata: { head: 'hpn', strategy: 'random' }, producerVersion: '0.0.0-fixture' }));
+console.log('wrote softmax-8x5-top3.onnx and hpn-8x6.onnx');

@@ -1,0 +1,142 @@
+import {
+  createMatrix,
+  createRng,
+  h,
+  type HeadDefinition,
+  type Matrix,
+  type NamedWeight,
+  type TrainedModel,
+  type TrainerSettings,
+} from '@hyperproto/core';
+import gaussianDataset, { GaussianOptionsSchema } from '@hyperproto/data-gaussian';
+import { createTrainedMlp, initialMlpWeights, tfjsEngine } from '@hyperproto/engine-tfjs';
+import hpnHead from '@hyperproto/head-hpn';
+import softmaxHead from '@hyperproto/head-softmax';
+import randomPrototypes from '@hyperproto/prototypes-random';
+import { initTfjs } from '@hyperproto/tfjs-backend';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { exportOnnx, ONNX_INPUT } from './index.js';
+
+const CLASSES = 6;
+const WIDTH = 300;
+const trainer: TrainerSettings = { hiddenUnits: 24, hiddenLayers: 2, dropout: 0.3, batchSize: 32, learningRate: 0.01, patience: 2, maxEpochs: 3 };
+
+async function trainTiny(headName: 'softmax' | 'hpn', seed: number): Promise<TrainedModel> {
+  const ctx = (label: string) => ({ seed, rng: createRng(seed).fork(label) });
+  const dataset = await gaussianDataset.generate(
+    ctx('dataset'),
+    GaussianOptionsSchema.parse({ classes: CLASSES, sigma: 1, inputWidth: WIDTH, trainPerClass: 30, validationPerClass: 10, testPerClass: 10 }),
+  );
+  const head =
+    headName === 'softmax'
+      ? softmaxHead.build({ classes: CLASSES }, {})
+      : hpnHead.build({ classes: CLASSES, prototypes: await randomPrototypes.generate(ctx('prototypes'), { classes: CLASSES, dims: 4 }, {}) }, {});
+  const { model } = await tfjsEngine.train(ctx('training'), { dataset, head, trainer }, {});
+  return model;
+}
+
+/** Inputs around and beyond the training data's range, so that the whole of each layer's behaviour is exercised. */
+function randomInputs(rows: number, width: number, seed: number): Matrix {
+  return createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
+}
+
+async function runOnnx(bytes: Uint8Array, features: Matrix): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    return (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<string, ort.Tensor>;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Labels identical, scores within 1e-4 absolute: the contract every exported model keeps. */
+async function expectParity(model: TrainedModel, bytes: Uint8Array, features: Matrix): Promise<void> {
+  const expected = await model.predict(features);
+  const out = await runOnnx(bytes, features);
+  const scores = out[model.head.scoresName]!;
+  expect(scores.dims).toEqual([features.rows, model.classes]);
+  let worst = 0;
+  for (let i = 0; i < expected.scores.data.length; i++) worst = Math.max(worst, Math.abs((scores.data as Float32Array)[i]! - expected.scores.data[i]!));
+  expect(worst).toBeLessThan(1e-4);
+  if (process.env.HYPERPROTO_SHOW_PARITY) console.log(`${model.head.scoresName}: largest score difference ${worst.toExponential(2)}`);
+  // A model that predicts one class everywhere would hide a wrong argmax.
+  if (features.rows > 100) expect(new Set(expected.labels).size).toBeGreaterThan(1);
+  expect(Int32Array.from(out.label!.data as BigInt64Array, Number)).toEqual(expected.labels);
+}
+
+describe('exportOnnx parity with the tfjs model', () => {
+  it.each([['softmax'], ['hpn']] as const)('a trained %s model gives the same labels and scores on 1,000 random inputs', async (head) => {
+    const model = await trainTiny(head, 11);
+    const bytes = exportOnnx(model, { metadata: { head, ...(head === 'hpn' ? { strategy: 'random' } : {}) } });
+    await expectParity(model, bytes, randomInputs(1000, WIDTH, 5));
+    // The batch dimension is dynamic: one row works as well.
+    await expectParity(model, bytes, randomInputs(1, WIDTH, 6));
+    expect(model.head.scoresName).toBe(head === 'softmax' ? 'probabilities' : 'scores');
+  });
+
+  it('exports a plugin head\'s own score expression and folds non-trivial batch-norm statistics', async () => {
+    const rng = createRng(3);
+    const centres = createMatrix(5, 7, rng.fillNormal(new Float32Array(35)));
+    // Scaled cosine to unnormalised centres plus a bias: operations neither built-in head uses in its scores.
+    const head: HeadDefinition = {
+      outputUnits: 7,
+      loss: h.mean(h.output()),
+      scores: h.sub(h.mul(h.scalar(4), h.matmulTransposed(h.l2normalize(h.output()), h.l2normalize(h.constant('centres')))), h.pow(h.scalar(0.5), 3)),
+      scoresName: 'similarity',
+      constants: { centres },
+    };
+    const shape = { inputWidth: 12, hiddenUnits: 9, hiddenLayers: 3, outputUnits: 7 };
+    const weights: NamedWeight[] = initialMlpWeights(shape, rng).map((w) => {
+      if (/gamma|beta|moving_mean/.test(w.name)) rng.fillNormal(w.data, 0, 0.5);
+      if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.05, 3);
+      if (w.name === 'head/dense/bias') rng.fillNormal(w.data);
+      return w;
+    });
+    const { tf } = await initTfjs();
+    const model = createTrainedMlp(tf, { inputWidth: 12, classes: 5, trainer: { ...trainer, hiddenUnits: 9, hiddenLayers: 3 }, head, weights, batchNormEpsilon: 1e-3 });
+    const bytes = exportOnnx(model, { metadata: { head: 'scaled-cosine' }, topK: 3 });
+    await expectParity(model, bytes, randomInputs(1000, 12, 9));
+
+    const out = await runOnnx(bytes, randomInputs(50, 12, 10));
+    const scores = out.similarity!.data as Float32Array;
+    const topScores = out.topk_scores!.data as Float32Array;
+    const topLabels = out.topk_labels!.data as BigInt64Array;
+    expect(out.topk_labels!.dims).toEqual([50, 3]);
+    for (let row = 0; row < 50; row++) {
+      const ranked = [...scores.subarray(row * 5, row * 5 + 5)].map((s, c) => [s, c] as const).sort((a, b) => b[0] - a[0]);
+      for (let k = 0; k < 3; k++) {
+        expect(Number(topLabels[row * 3 + k])).toBe(ranked[k]![1]);
+        expect(topScores[row * 3 + k]).toBe(ranked[k]![0]);
+      }
+      expect(Number((out.label!.data as BigInt64Array)[row])).toBe(ranked[0]![1]);
+    }
+  });
+
+  it('stores the model facts as metadata_props and names the input and outputs', async () => {
+    const model = await trainTiny('softmax', 2);
+    const bytes = exportOnnx(model, { metadata: { head: 'softmax', seed: '2' }, classNames: ['a', 'b', 'c', 'd', 'e', 'f'], topK: 2, opset: 21 });
+    const text = new TextDecoder('latin1').decode(bytes);
+    for (const needle of ['head', 'softmax', 'inputWidth', 'classNames', '["a","b","c","d","e","f"]', 'producerVersion', 'seed', 'format', 'hyperproto-classifier']) {
+      expect(text).toContain(needle);
+    }
+    const session = await ort.InferenceSession.create(bytes);
+    expect(session.inputNames).toEqual(['features']);
+    expect(session.outputNames).toEqual(['probabilities', 'label', 'topk_scores', 'topk_labels']);
+    expect(session.inputMetadata[0]).toMatchObject({ type: 'float32', shape: ['N', WIDTH] });
+    await session.release();
+  });
+
+  it('refuses what it cannot export, naming the problem', async () => {
+    const model = await trainTiny('softmax', 4);
+    const withoutHeadBias = { ...model, weights: model.weights.filter((w) => w.name !== 'head/dense/bias') };
+    expect(() => exportOnnx(withoutHeadBias, { metadata: { head: 'softmax' } })).toThrow(/no weight "head\/dense\/bias"/);
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, topK: 7 })).toThrow(/top-k must be an integer from 1 to the 6 classes/);
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, classNames: ['x'] })).toThrow(/1 class names for 6 classes/);
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, opset: 13 })).toThrow(/opset 13 is not supported/);
+    const rowScores = { ...model, head: { ...model.head, scores: h.rowSum(h.output()) } };
+    expect(() => exportOnnx(rowScores, { metadata: { head: 'softmax' } })).toThrow(/scores have shape \[N\]; a classifier needs \[N, 6\]/);
+    const broken = { ...model, weights: model.weights.map((w) => (w.name === 'trunk/bn0/gamma' ? { ...w, data: w.data.map((v, i) => (i === 3 ? NaN : v)) } : w)) };
+    expect(() => exportOnnx(broken, { metadata: { head: 'softmax' } })).toThrow(/"trunk\/bn0\/gamma" has a non-finite value at index 3/);
+  });
+});

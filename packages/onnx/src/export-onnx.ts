@@ -1,0 +1,161 @@
+import { createRequire } from 'node:module';
+import { ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
+import { GraphBuilder } from '@hyperproto/onnx-graph';
+import { foldBatchNorm, requireWeight } from './fold-batch-norm.js';
+import { lowerHeadExpr } from './lower-head-expr.js';
+
+/** The interface of every exported model; runtimes rely on these names. */
+export const ONNX_INPUT = 'features';
+export const ONNX_LABEL_OUTPUT = 'label';
+export const ONNX_TOPK_SCORES_OUTPUT = 'topk_scores';
+export const ONNX_TOPK_LABELS_OUTPUT = 'topk_labels';
+/** Marks a file as a hyperproto classifier in its metadata_props (`format`). */
+export const ONNX_MODEL_FORMAT = 'hyperproto-classifier';
+export const ONNX_MODEL_FORMAT_VERSION = 1;
+export const DEFAULT_OPSET = 17;
+/** The IR version each opset shipped with (ONNX 1.12-1.16); onnxruntime 1.30 reads up to 10. */
+export function irVersionFor(opset: number): number {
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+}
+/** Keras' BatchNormalization epsilon, which the seed's network (and engine-tfjs) uses. */
+export const DEFAULT_BATCH_NORM_EPSILON = 1e-3;
+
+/** What the exporter reads from a trained model (a `TrainedModel` qualifies). */
+export interface ExportableModel {
+  readonly inputWidth: number;
+  readonly classes: number;
+  readonly head: HeadDefinition;
+  readonly weights: readonly NamedWeight[];
+  readonly trainer: Pick<TrainerSettings, 'hiddenUnits' | 'hiddenLayers'>;
+  /** Defaults to DEFAULT_BATCH_NORM_EPSILON. */
+  readonly batchNormEpsilon?: number;
+}
+
+/** Facts about the model for `metadata_props`; `head` is the head plugin's name, `strategy` the prototype strategy's. */
+export interface ExportMetadata {
+  readonly head: string;
+  readonly strategy?: string;
+  /** More string entries to store (e.g. `seed`). */
+  readonly [key: string]: string | undefined;
+}
+
+export interface OnnxExportOptions {
+  /** Adds `topk_scores` [N, K] and `topk_labels` [N, K] outputs, best first. */
+  readonly topK?: number;
+  /** One name per class, stored as JSON in the metadata. */
+  readonly classNames?: readonly string[];
+  readonly metadata: ExportMetadata;
+  /** ai.onnx opset, 17 to 21; 17 by default. */
+  readonly opset?: number;
+  /** Stored as producer_version; the version of @hyperproto/onnx by default. */
+  readonly producerVersion?: string;
+}
+
+const packageVersion = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/**
+ * Writes a trained model as an ONNX file: input `features` [N, inputWidth] with a dynamic batch; the trunk as
+ * Gemm (batch normalisation folded into its weights) and Relu, dropout gone; the head's dense layer; then the
+ * head's own score expression lowered to ONNX nodes, output under the head's `scoresName` [N, C]; `label` [N]
+ * (int64 argmax of the scores); and, when asked, the top-k scores and labels.
+ */
+export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): Uint8Array {
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < 17 || opset > 21) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `opset ${opset} is not supported; choose 17 to 21`);
+  }
+  const { inputWidth, classes, head } = model;
+  if (!Number.isInteger(inputWidth) || inputWidth < 1) throw invalid(`the model's input width must be a positive integer, got ${inputWidth}`);
+  if (!Number.isInteger(classes) || classes < 2) throw invalid(`the model must have at least 2 classes, has ${classes}`);
+  const topK = options.topK;
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > classes)) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `top-k must be an integer from 1 to the ${classes} classes, got ${topK}`);
+  }
+  if (options.classNames && (options.classNames.length !== classes || options.classNames.some((n) => typeof n !== 'string'))) {
+    throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
+  }
+  const reserved = [ONNX_INPUT, ONNX_LABEL_OUTPUT, ONNX_TOPK_SCORES_OUTPUT, ONNX_TOPK_LABELS_OUTPUT];
+  if (!head.scoresName || reserved.includes(head.scoresName)) {
+    throw invalid(`the head's scores name "${head.scoresName}" is empty or clashes with the model's fixed names (${reserved.join(', ')})`);
+  }
+  for (const weight of model.weights) {
+    const bad = firstNonFinite(weight.data);
+    if (bad >= 0) throw invalid(`weight "${weight.name}" has a non-finite value at index ${bad}; the model cannot give usable answers`);
+  }
+
+  const graph = new GraphBuilder('hyperproto_classifier');
+  const byName = new Map(model.weights.map((w) => [w.name, w]));
+  const epsilon = model.batchNormEpsilon ?? DEFAULT_BATCH_NORM_EPSILON;
+  let hidden = graph.input(ONNX_INPUT, 'float32', ['N', inputWidth]);
+  let width = inputWidth;
+  const units = model.trainer.hiddenUnits;
+  for (let i = 0; i < model.trainer.hiddenLayers; i++) {
+    const layer = foldBatchNorm(requireWeight(byName, `trunk/dense${i}/kernel`, [width, units]), width, units, {
+      gamma: requireWeight(byName, `trunk/bn${i}/gamma`, [units]),
+      beta: requireWeight(byName, `trunk/bn${i}/beta`, [units]),
+      movingMean: requireWeight(byName, `trunk/bn${i}/moving_mean`, [units]),
+      movingVariance: requireWeight(byName, `trunk/bn${i}/moving_variance`, [units]),
+      epsilon,
+    }, `trunk/bn${i}`);
+    const kernel = graph.initializer(`trunk/dense${i}/kernel_bn_folded`, layer.kernel, [width, units]);
+    const bias = graph.initializer(`trunk/dense${i}/bias_bn_folded`, layer.bias, [units]);
+    const dense = graph.node('Gemm', [hidden, kernel, bias], {}, { outputs: [`trunk/dense${i}`], name: `trunk/dense${i}` });
+    hidden = graph.node('Relu', [dense], {}, { outputs: [`trunk/relu${i}`], name: `trunk/relu${i}` });
+    width = units;
+  }
+  const outputUnits = head.outputUnits;
+  const headKernel = graph.initializer('head/dense/kernel', requireWeight(byName, 'head/dense/kernel', [width, outputUnits]), [width, outputUnits]);
+  const headBias = graph.initializer('head/dense/bias', requireWeight(byName, 'head/dense/bias', [outputUnits]), [outputUnits]);
+  const output = graph.node('Gemm', [hidden, headKernel, headBias], {}, { outputs: ['head/output'], name: 'head/dense' });
+
+  const scores = lowerHeadExpr(
+    graph,
+    head.scores,
+    { output: { name: output, shape: ['N', outputUnits] }, constants: head.constants },
+    { resultName: head.scoresName, what: `the ${options.metadata.head} head's scores` },
+  );
+  if (scores.shape.length !== 2 || typeof scores.shape[0] !== 'string' || scores.shape[1] !== classes) {
+    throw invalid(`the ${options.metadata.head} head's scores have shape [${scores.shape.join(', ')}]; a classifier needs [N, ${classes}]`);
+  }
+  graph.output(scores.name, 'float32', ['N', classes]);
+  graph.output(graph.node('ArgMax', [scores.name], { axis: 1, keepdims: 0 }, { outputs: [ONNX_LABEL_OUTPUT] }), 'int64', ['N']);
+  if (topK !== undefined) {
+    graph.nodeOutputs('TopK', [scores.name, graph.ints([topK])], { axis: -1, largest: 1, sorted: 1 }, {
+      outputs: [ONNX_TOPK_SCORES_OUTPUT, ONNX_TOPK_LABELS_OUTPUT],
+    });
+    graph.output(ONNX_TOPK_SCORES_OUTPUT, 'float32', ['N', topK]);
+    graph.output(ONNX_TOPK_LABELS_OUTPUT, 'int64', ['N', topK]);
+  }
+
+  const producerVersion = options.producerVersion ?? packageVersion;
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options.metadata)) if (value !== undefined) metadata[key] = value;
+  Object.assign(metadata, {
+    format: ONNX_MODEL_FORMAT,
+    formatVersion: String(ONNX_MODEL_FORMAT_VERSION),
+    head: options.metadata.head,
+    classes: String(classes),
+    dims: String(outputUnits),
+    inputWidth: String(inputWidth),
+    input: ONNX_INPUT,
+    scoresName: head.scoresName,
+    hiddenUnits: String(units),
+    hiddenLayers: String(model.trainer.hiddenLayers),
+    producer: 'hyperproto',
+    producerVersion,
+  });
+  if (topK !== undefined) metadata.topK = String(topK);
+  if (options.classNames) metadata.classNames = JSON.stringify(options.classNames);
+  return graph.toModel({
+    opset,
+    irVersion: irVersionFor(opset),
+    producerName: 'hyperproto',
+    producerVersion,
+    docString: `hyperproto ${options.metadata.head} classifier: ${inputWidth} features -> ${classes} classes`,
+    metadata,
+  });
+}
+
+function invalid(message: string): HyperprotoError {
+  return new HyperprotoError(ErrorCode.InvalidInput, `cannot export to ONNX: ${message}`);
+}

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/** Execution providers this runtime chooses between, in the user's order of preference. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export function isExecutionProvider(value: string): value is ExecutionProvider {
+  return (EXECUTION_PROVIDERS as readonly string[]).includes(value);
+}
+
+/** The environment variable onnxruntime-node's install script reads to fetch its CUDA 12 libraries. */
+export const CUDA_INSTALL_ENV = 'ONNXRUNTIME_NODE_INSTALL=cuda12';
+
+/** Where onnxruntime-node keeps its native libraries for this platform, and the CUDA provider's file there. */
+export function onnxruntimeNodeLocation(): { packageDir: string; binaryDir: string; cudaLibrary: string } {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+  const packageDir = dirname(dirname(entry));
+  const binaryDir = join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
+  const cudaLibrary = join(binaryDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+  return { packageDir, binaryDir, cudaLibrary };
+}
+
+/** Whether onnxruntime-node's CUDA provider library is on disk (it is downloaded separately from the package). */
+export function cudaProviderInstalled(): boolean {
+  return existsSync(onnxruntimeNodeLocation().cudaLibrary);
+}
+
+/** Why CUDA could not start, and what to do about it, for a session creation that failed with `error`. */
+export function explainCudaFailure(error: unknown): { reason: string; hint: string } {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  const { packageDir, cudaLibrary } = onnxruntimeNodeLocation();
+  if (process.platform !== 'linux' && process.platform !== 'win32') {
+    return { reason: `onnxruntime-node has no CUDA provider on ${process.platform}`, hint: 'Use --ep cpu on this machine.' };
+  }
+  if (!existsSync(cudaLibrary) || /Failed to load shared library|providers_shared|providers_cuda/.test(message)) {
+    return {
+      reason: `the CUDA execution provider is not installed: onnxruntime-node downloads its CUDA libraries at install time, and ${cudaLibrary} is missing (${message})`,
+      hint:
+        `On a machine with internet access, CUDA 12 and cuDNN 9, fetch them with \`${CUDA_INSTALL_ENV} node ${join(packageDir, 'script', 'install')}\` ` +
+        `(or reinstall onnxruntime-node with ${CUDA_INSTALL_ENV}; pnpm runs its install script only with \`onnxruntime-node: true\` under allowBuilds). ` +
+        'To run on the CPU instead, choose --ep cpu, or allow the fallback with --allow-fallback (fallback: true).',
+    };
+  }
+  return {
+    reason: `the CUDA execution provider is installed but could not start: ${message}`,
+    hint: 'Check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries (LD_LIBRARY_PATH) and the device id; or allow the CPU fallback with --allow-fallback (fallback: true).',
+  };
+}

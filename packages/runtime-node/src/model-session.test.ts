@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createMatrix, createRng, ErrorCode, type Matrix } from '@hyperproto/core';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, cudaProviderInstalled, readOnnxModelInfo, type ModelSession } from './index.js';
+
+// Written by packages/onnx/scripts/write-runtime-fixtures.mjs.
+const fixture = (name: string) => fileURLToPath(new URL(`./test-fixtures/${name}`, import.meta.url));
+const SOFTMAX = fixture('softmax-8x5-top3.onnx');
+const HPN = fixture('hpn-8x6.onnx');
+
+const randomRows = (rows: number, width: number, seed: number): Matrix => createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
+
+/** The model run directly through onnxruntime: what the session must reproduce. */
+async function direct(path: string, features: Matrix): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(path);
+  try {
+    return (await session.run({ features: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<string, ort.Tensor>;
+  } finally {
+    await session.release();
+  }
+}
+
+let softmax: ModelSession;
+let hpn: ModelSession;
+beforeAll(async () => {
+  softmax = await createSession(SOFTMAX);
+  hpn = await createSession(readFileSync(HPN), { source: 'hpn-8x6.onnx' });
+});
+afterAll(async () => {
+  await softmax.release();
+  await hpn.release();
+});
+
+describe('createSession', () => {
+  it('reads the model interface and metadata', () => {
+    expect(softmax.provider).toBe('cpu');
+    expect(softmax.skipped).toEqual([]);
+    expect(softmax).toMatchObject({ inputName: 'features', inputWidth: 8, classes: 5, scoresName: 'probabilities', modelTopK: 3 });
+    expect(softmax.classNames).toEqual(['ant', 'bee', 'cat', 'dog', 'eel']);
+    expect(softmax.metadata).toMatchObject({ head: 'softmax', classes: '5', dims: '5', inputWidth: '8', producerVersion: '0.0.0-fixture', format: 'hyperproto-classifier' });
+    expect(softmax.info).toMatchObject({ irVersion: 8, opset: 17, producerName: 'hyperproto' });
+    expect(hpn).toMatchObject({ source: 'hpn-8x6.onnx', classes: 6, scoresName: 'scores', modelTopK: 0 });
+    expect(hpn.classNames).toBeUndefined();
+    expect(hpn.metadata).toMatchObject({ head: 'hpn', strategy: 'random', dims: '3' });
+  });
+
+  it('refuses an empty, non-ONNX or truncated file and a missing one, naming the problem', async () => {
+    const bytes = readFileSync(SOFTMAX);
+    const refuse = async (model: Uint8Array | string, pattern: RegExp, code: string = ErrorCode.InvalidInput) => {
+      const error = await createSession(model, { source: 'm.onnx' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code });
+      expect((error as Error).message).toMatch(pattern);
+    };
+    await refuse(new Uint8Array(), /m\.onnx is not a usable ONNX model: the file is empty/);
+    await refuse(new TextEncoder().encode('{"format": "hyperproto-mlp", "weights": []}\n'), /not an ONNX \(protobuf\) file|not an ONNX model/);
+    await refuse(bytes.subarray(0, bytes.length - 100), /m\.onnx is not a usable ONNX model: the file is truncated/);
+    await refuse(bytes.subarray(0, 40), /truncated/);
+    await refuse('/nonexistent/model.onnx', /cannot read the model \/nonexistent\/model\.onnx: no such file/, ErrorCode.Io);
+    expect(() => readOnnxModelInfo(new Uint8Array([0x08, 0x08]))).toThrow(/no graph/);
+  });
+
+  it('reports where each node ran', async () => {
+    const placement = await hpn.placement();
+    expect(placement.length).toBeGreaterThan(5);
+    expect(new Set(placement.map((p) => p.provider))).toEqual(new Set(['CPUExecutionProvider']));
+    expect(placement.map((p) => p.op)).toEqual(expect.arrayContaining(['Gemm', 'ArgMax']));
+  });
+
+  it('refuses unknown or repeated providers', async () => {
+    await expect(createSession(SOFTMAX, { providers: ['tpu' as 'cpu'] })).rejects.toThrow(/unknown execution provider "tpu"; choose from cpu, cuda/);
+    await expect(createSession(SOFTMAX, { providers: [] })).rejects.toThrow(/at least one execution provider/);
+    await expect(createSession(SOFTMAX, { providers: ['cpu', 'cpu'] })).rejects.toThrow(/listed twice/);
+  });
+});
+
+describe.skipIf(cudaProviderInstalled())('CUDA where its provider is not installed', () => {
+  it('is an error with the install instruction when no fallback is allowed', async () => {
+    for (const providers of [['cuda'], ['cuda', 'cpu']] as const) {
+      const error = (await createSession(SOFTMAX, { providers }).catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+      expect(error.code).toBe(ErrorCode.NoEngine);
+      expect(error.message).toMatch(/\[cuda\] the CUDA execution provider is not installed/);
+      expect(error.hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+      expect(error.hint).toMatch(/--allow-fallback/);
+    }
+  });
+
+  it('falls back to the CPU when allowed, and says so', async () => {
+    const messages: string[] = [];
+    const session = await createSession(SOFTMAX, { providers: ['cuda', 'cpu'], fallback: true, log: (m) => messages.push(m) });
+    try {
+      expect(session.provider).toBe('cpu');
+      expect(session.skipped).toHaveLength(1);
+      expect(session.skipped[0]).toMatchObject({ provider: 'cuda', reason: expect.stringMatching(/not installed/) });
+      expect(messages.join('\n')).toMatch(/cuda execution provider unavailable.*falling back to cpu/);
+      const rows = randomRows(4, 8, 1);
+      expect((await session.predict(rows)).labels).toEqual((await softmax.predict(rows)).labels);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('fails when the fallback is allowed but no provider after CUDA is listed', async () => {
+    await expect(createSession(SOFTMAX, { providers: ['cuda'], fallback: true })).rejects.toMatchObject({ code: ErrorCode.NoEngine });
+  });
+});
+
+describe('predict', () => {
+  it('gives what onnxruntime gives for the same model, for both heads and any batch size', async () => {
+    for (const [session, path] of [[softmax, SOFTMAX], [hpn, HPN]] as const) {
+      for (const rows of [1, 3, 257]) {
+        const features = randomRows(rows, 8, rows);
+        const expected = await direct(path, features);
+        const got = await session.predict(features);
+        expect(got.rows).toBe(rows);
+        expect(got.scores).toEqual(expected[session.scoresName]!.data);
+        expect([...got.labels]).toEqual([...(expected.label!.data as BigInt64Array)].map(Number));
+        for (let r = 0; r < rows; r++) expect(got.labelScores[r]).toBe(got.scores![r * session.classes + got.labels[r]!]);
+      }
+    }
+  });
+
+  it('takes arrays of rows as well as matrices', async () => {
+    const features = randomRows(5, 8, 2);
+    const asArrays = Array.from({ length: 5 }, (_, r) => [...features.data.subarray(r * 8, r * 8 + 8)]);
+    expect((await hpn.predict(asArrays)).scores).toEqual((await hpn.predict(features)).scores);
+  });
+
+  it('returns top-k from the model\'s own outputs or, beyond them, from the scores, best first', async () => {
+    const features = randomRows(20, 8, 3);
+    const all = await softmax.predict(features);
+    for (const [session, k] of [[softmax, 2], [softmax, 3], [softmax, 5], [hpn, 4]] as const) {
+      const { topK, scores, classes } = await session.predict(features, { topK: k });
+      const reference = session === softmax ? all.scores! : scores!;
+      expect(topK!.k).toBe(k);
+      for (let r = 0; r < 20; r++) {
+        const ranked = [...reference.subarray(r * classes, (r + 1) * classes)].map((s, c) => [s, c] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+        expect([...topK!.labels.subarray(r * k, (r + 1) * k)]).toEqual(ranked.slice(0, k).map(([, c]) => c));
+        expect([...topK!.scores.subarray(r * k, (r + 1) * k)]).toEqual(ranked.slice(0, k).map(([s]) => s));
+      }
+    }
+    const labelsOnly = await softmax.predict(features, { topK: 1, scores: false });
+    expect(labelsOnly.scores).toBeUndefined();
+    expect(labelsOnly.labels).toEqual(all.labels);
+    expect(labelsOnly.labelScores).toEqual(all.labelScores);
+    await expect(softmax.predict(features, { topK: 6 })).rejects.toThrow(/top-k must be an integer from 1 to the model's 5 classes, got 6/);
+  });
+
+  it('refuses bad rows with InvalidInput naming the row and column', async () => {
+    const row = () => Array.from({ length: 8 }, () => 0.5);
+    const cases: [unknown, RegExp][] = [
+      [[], /the batch is empty/],
+      [[row(), row().slice(1)], /ragged rows: row 0 has 8 values but row 1 has 7/],
+      [[row().slice(2), row().slice(2)], /rows of 6 features; the model expects 8/],
+      [[row(), [...row().slice(1), NaN]], /row 1, column 7 is NaN/],
+      [[[Infinity, ...row().slice(1)]], /row 0, column 0 is Infinity/],
+      [[[1e39, ...row().slice(1)]], /row 0, column 0 is 1e\+39, beyond the float32 range/],
+      [[row(), 'x'], /row 1 is not an array of numbers/],
+      [[[...row().slice(1), '3']], /row 0, column 7 is "3", not a number/],
+      [createMatrix(2, 8, Float32Array.from({ length: 16 }, (_, i) => (i === 9 ? -Infinity : 0))), /row 1, column 1 is -Infinity/],
+      [createMatrix(1, 3), /rows of 3 features; the model expects 8/],
+    ];
+    for (const [rows, pattern] of cases) {
+      const error = await softmax.predict(rows as number[][]).catch((e: unknown) => e);
+      expect(error, String(pattern)).toMatchObject({ code: ErrorCode.InvalidInput });
+      expect((error as Error).message).toMatch(pattern);
+    }
+    await expect(softmax.predict(randomRows(11, 8, 1), { maxRows: 10 })).rejects.toThrow(/11 rows; at most 10/);
+  });
+});
