@@ -9,7 +9,7 @@ export { ResultsStore, readResultsDirectory, parseResults, RESULTS_FILE, GRID_FI
 export { ResultsLock, LOCK_FILE, processAlive, type LockOwner } from './results-lock.js';
 export { collectVersions, importRegistryModule, type RegistryModule } from './registry-module.js';
 export { executeRun, type RunOrder, type RunFailure } from './run-execution.js';
-export { runGrid, type RunGridOptions, type GridProgress, type GridOutcome, type RunningRun } from './grid-runner.js';
+export { runGrid, selectRuns, type RunGridOptions, type GridProgress, type GridOutcome, type RunningRun } from './grid-runner.js';
 export { writeReport, REPORT_MARKDOWN, REPORT_HTML, PLOTS_DIR, type WrittenReport, type ReportCellSummary } from './report-writer.js';
 export { buildReportData, stat, type ReportData, type Stat } from './report-data.js';
 export { evaluateFindings, calibration, PAR_POINTS, COMPARABLE_SPEED_RATIO, type Finding, type FindingStatus } from './report-findings.js';
