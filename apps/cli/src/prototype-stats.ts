@@ -104,9 +104,9 @@ export function histogramSvg(stats: PrototypeStats, title: string): string {
     `<line x1="${x(value).toFixed(2)}" y1="${top}" x2="${x(value).toFixed(2)}" y2="${top + plotHeight}" stroke="${colour}" stroke-dasharray="4 3"/>` +
     `<text x="${(x(value) + 4).toFixed(2)}" y="${top + 14 + 14 * row}" fill="${colour}">${escapeXml(label)}</text>`;
   const markers = [
-    marker(stats.maxCosine, '#c03030', `largest ${stats.maxCosine.toFixed(4)}`, 0),
-    marker(stats.simplexBound, '#308030', `simplex bound ${stats.simplexBound.toFixed(4)}`, 1),
-    stats.welchBound > 0 ? marker(stats.welchBound, '#806020', `Welch bound ${stats.welchBound.toFixed(4)}`, 2) : '',
+    marker(stats.maxCosine, '#c03030', `largest ${label(stats.maxCosine)}`, 0),
+    marker(stats.simplexBound, '#308030', `simplex bound ${label(stats.simplexBound)}`, 1),
+    stats.welchBound > 0 ? marker(stats.welchBound, '#806020', `Welch bound ${label(stats.welchBound)}`, 2) : '',
   ].join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
@@ -122,6 +122,11 @@ export function histogramSvg(stats: PrototypeStats, title: string): string {
     '</svg>',
     '',
   ].join('\n');
+}
+
+/** Four decimals, or three significant digits for values too small for that (e.g. -1/(C-1) at large C). */
+function label(value: number): string {
+  return value !== 0 && Math.abs(value) < 1e-3 ? value.toExponential(2) : value.toFixed(4);
 }
 
 function escapeXml(text: string): string {

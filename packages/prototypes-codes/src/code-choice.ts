@@ -26,7 +26,7 @@ export function chooseCode(bits: number, dims: number): BinaryCode {
   const trivial = repeatedIdentity(bits, dims);
   candidates.push({ code: trivial, guaranteed: trivial.minimumDistance });
   const mMin = Math.max(2, Math.ceil(Math.log2(Math.max(2, dims - bits + 2))));
-  for (let m = mMin; m <= Math.min(mMin + 1, MAX_FIELD_DEGREE); m++) {
+  for (let m = mMin; m <= Math.min(mMin + 2, MAX_FIELD_DEGREE); m++) {
     for (const bch of bchCodes(m, bits)) {
       for (const extended of [false, true]) {
         const support = bch.generator.length - 1 + bits + (extended ? 1 : 0);
