@@ -8,5 +8,6 @@ export * from './registry.js';
 export * from './options.js';
 export * from './spec.js';
 export * from './prototypes.js';
+export * from './dataset-checks.js';
 export * from './engines.js';
 export * from './pipeline.js';

@@ -1,4 +1,5 @@
 import {
+  checkDatasetSplit,
   constantsUsed,
   ErrorCode,
   firstNonFinite,
@@ -216,8 +217,8 @@ function checkJob(job: TrainingJob): TrainerSettings {
   const parsed = TrainerSettingsSchema.safeParse(job.trainer);
   if (!parsed.success) throw new HyperprotoError(ErrorCode.InvalidOptions, `trainer settings: ${formatIssues(parsed.error.issues)}`);
   const { dataset, head } = job;
-  checkSplit(dataset.train, 'train', dataset.inputWidth, dataset.classes);
-  checkSplit(dataset.validation, 'validation', dataset.inputWidth, dataset.classes);
+  checkDatasetSplit(dataset.train, 'train', dataset.inputWidth, dataset.classes);
+  checkDatasetSplit(dataset.validation, 'validation', dataset.inputWidth, dataset.classes);
   if (!Number.isInteger(head.outputUnits) || head.outputUnits < 1) {
     throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
   }
@@ -230,23 +231,4 @@ function checkJob(job: TrainingJob): TrainerSettings {
     }
   }
   return parsed.data;
-}
-
-function checkSplit(split: DatasetSplit, name: string, inputWidth: number, classes: number): void {
-  const { features, labels } = split;
-  if (features.cols !== inputWidth || features.rows !== labels.length || features.data.length !== features.rows * features.cols) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${name} split has ${features.rows} x ${features.cols} features for ${labels.length} labels (input width ${inputWidth})`);
-  }
-  if (labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${name} split is empty`);
-  const bad = firstNonFinite(features.data);
-  if (bad >= 0) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${name} features have a non-finite value at row ${Math.floor(bad / features.cols)}, column ${bad % features.cols}`, {
-      hint: 'Remove or impute missing values before training.',
-    });
-  }
-  for (const label of labels) {
-    if (!Number.isInteger(label) || label < 0 || label >= classes) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${name} split has label ${label} outside [0, ${classes})`);
-    }
-  }
 }
