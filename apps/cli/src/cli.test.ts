@@ -186,6 +186,21 @@ export default definePrototypeStrategy({
     expect(byFlag[0].plugins.map((p: { name: string }) => p.name)).toContain('axes');
   });
 
+  it('keeps a dataset plugin\'s class names with the trained model, and export writes them into the ONNX file', async () => {
+    writeFileSync(
+      join(scratch, 'named-data.mjs'),
+      `import { gaussianDataset } from '@hyperproto/data-gaussian';
+export default { ...gaussianDataset, name: 'named-gaussian', summary: 'gaussian clusters with class names',
+  generate: async (ctx, options) => ({ ...(await gaussianDataset.generate(ctx, options)), classNames: ['ant', 'bee', 'cat'] }) };
+`,
+    );
+    const run = await cli(['train', '--plugin', './named-data.mjs', '--dataset', 'named-gaussian', ...SMALL, '--out', 'named', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(scratch, 'named/model/model.json'), 'utf8')).metadata.classNames).toEqual(['ant', 'bee', 'cat']);
+    const exported = JSON.parse((await cli(['export', 'named', '--out', 'named.onnx', '--json'])).stdout);
+    expect(exported).toMatchObject({ classes: 3, classNames: 3 });
+  });
+
   it('rejects a module that is not a plugin', async () => {
     writeFileSync(join(scratch, 'not-a-plugin.mjs'), 'export default { hello: 1 };');
     const run = await cli(['plugins', '--plugin', './not-a-plugin.mjs']);
@@ -230,9 +245,14 @@ describe('prototypes and doctor', () => {
     expect(refined).toMatchObject({ strategy: 'spread', start: 'codes', classes: 64, dims: 8 });
   });
 
-  it('doctor names the tfjs backend and why faster ones were skipped', async () => {
+  it('doctor names the tfjs backend and lists engines in the order the default is chosen', async () => {
     const report = JSON.parse((await cli(['doctor', '--json'])).stdout);
     expect(['tensorflow', 'wasm', 'cpu']).toContain(report.tfjs.backend);
-    expect(report.engines[0]).toMatchObject({ name: 'tfjs', ok: true });
+    const ready = report.engines.filter((e: { ok: boolean }) => e.ok);
+    expect(report.engines.slice(0, ready.length)).toEqual(ready);
+    const ranks = ready.map((e: { priority: number }) => e.priority);
+    expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
+    // tfjs without its native library ranks below onnxruntime, which then trains by default.
+    if (report.tfjs.backend !== 'tensorflow') expect(report.engines[0]).toMatchObject({ name: 'onnxruntime', ok: true });
   });
 });

@@ -1,6 +1,7 @@
 export { z } from 'zod';
 export * from './errors.js';
 export * from './rng.js';
+export * from './threads.js';
 export * from './matrix.js';
 export * from './head-graph.js';
 export * from './plugins.js';

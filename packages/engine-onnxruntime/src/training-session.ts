@@ -1,4 +1,4 @@
-import type { NamedWeight } from '@hyperproto/core';
+import { computeThreads, type NamedWeight } from '@hyperproto/core';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { orderedMlpWeights } from './mlp-weights.js';
@@ -110,8 +110,9 @@ export function sessionOptions(executionProviders: readonly string[] = ['cpu']):
   return {
     executionProviders: [...executionProviders] as ort.InferenceSession.SessionOptions['executionProviders'],
     graphOptimizationLevel: 'all',
-    // The cores this process may use (its CPU affinity), where onnxruntime would count the machine's physical cores.
-    intraOpNumThreads: availableParallelism(),
+    // The cores this process may use (its CPU affinity, or its share under the experiment runner), where
+    // onnxruntime would count the machine's physical cores.
+    intraOpNumThreads: computeThreads(availableParallelism()),
     // Idle pool threads sleep instead of spinning: between runs the training loop works in JavaScript, and on a
     // machine of two cores spinning threads took the cores from it (and from every other process), which made
     // training steps about twice as slow there.

@@ -191,6 +191,15 @@ describe('trainMlp', () => {
     });
   });
 
+  it('notices an abort from a timer or signal handler while it trains', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const long = { ...tiny, batchSize: 8, maxEpochs: 200, patience: 200 };
+    await expect(trainMlp(runtime, context(8, { signal: controller.signal }), { dataset: blobs(8, { rows: 2000 }), head: softmaxHead(4), trainer: long })).rejects.toMatchObject({
+      code: ErrorCode.Aborted,
+    });
+  });
+
   it('rejects jobs it cannot train before starting', async () => {
     const dataset = blobs(9, { rows: 32 });
     await expect(trainMlp(runtime, context(9), { dataset, head: { ...hpnHead(4), constants: {} }, trainer: tiny })).rejects.toThrow(/constant "prototypes"/);

@@ -131,6 +131,7 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
       orderRng.shuffle(order);
       let lossSum = 0;
       for (let batch = 0, start = 0; start < rows; batch++, start += trainer.batchSize) {
+        await yieldNowAndThen();
         throwIfAborted(ctx.signal);
         const size = Math.min(trainer.batchSize, rows - start);
         const dropoutMasks =
@@ -295,4 +296,18 @@ function checkTrainer(trainer: TrainerSettings): TrainerSettings {
   const parsed = TrainerSettingsSchema.safeParse(trainer);
   if (!parsed.success) throw new HyperprotoError(ErrorCode.InvalidOptions, `trainer settings: ${formatIssues(parsed.error.issues)}`);
   return parsed.data;
+}
+
+const YIELD_EVERY_MS = 100;
+let lastYield = performance.now();
+
+/**
+ * Lets timers and signal handlers run about every 100 ms. On the wasm and cpu backends reading a tensor resolves
+ * at once, so without this an epoch never leaves the microtask queue and Ctrl-C or SIGTERM would wait for the
+ * whole training run.
+ */
+async function yieldNowAndThen(): Promise<void> {
+  if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastYield = performance.now();
 }

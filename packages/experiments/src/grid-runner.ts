@@ -116,6 +116,9 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
     const estimates = new RunEstimates(runs, store.records);
     const runsByKey = new Map(runs.map((run) => [run.key, run]));
     const workerCount = Math.max(1, Math.min(options.workers ?? availableParallelism(), pending.length || 1));
+    // Each worker's native sessions get their share of the cores: pools as wide as the machine in every worker
+    // would oversubscribe it.
+    const threadsPerWorker = Math.max(1, Math.floor(availableParallelism() / workerCount));
     const failed: { key: string; failure: RunFailure }[] = [];
     const running = new Map<string, { stage: string; done: number; total: number; since: number }>();
     // Counted within the selected runs (all of them unless `only` narrows the session).
@@ -154,7 +157,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
       for (let i = 0; i < workerCount; i++) slots.push(new InlineSlot(registry, versions));
     } else {
       const setup = { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {} };
-      const startups = await Promise.allSettled(Array.from({ length: workerCount }, () => ThreadSlot.start(setup, runLog)));
+      const startups = await Promise.allSettled(Array.from({ length: workerCount }, () => ThreadSlot.start(setup, runLog, threadsPerWorker)));
       for (const result of startups) if (result.status === 'fulfilled') slots.push(result.value);
       const failure = startups.find((result) => result.status === 'rejected');
       if (failure) startupFailure(failure.reason);
@@ -198,7 +201,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
               if (error.lost && !options.inline) {
                 // The thread died (out of memory, a crash): start a fresh one for the remaining runs.
                 await slot.close();
-                slot = await ThreadSlot.start({ registryModule: options.registryModule, registryOptions: options.registryOptions ?? {} }, runLog).catch((e: unknown) => {
+                slot = await ThreadSlot.start({ registryModule: options.registryModule, registryOptions: options.registryOptions ?? {} }, runLog, threadsPerWorker).catch((e: unknown) => {
                   fatal = e instanceof RunFailedError ? e : new RunFailedError({ code: ErrorCode.Internal, message: String(e) }, true);
                   return startupFailure(fatal);
                 });

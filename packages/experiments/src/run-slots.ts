@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, type Registry } from '@hyperproto/core';
+import { ErrorCode, THREADS_ENV, type Registry } from '@hyperproto/core';
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
 import type { RunRecord, RunVersions } from './run-record.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
@@ -32,8 +32,10 @@ export class ThreadSlot implements RunSlot {
 
   private constructor(private readonly worker: Worker) {}
 
-  static start(setup: WorkerSetup, log: (message: string) => void, script = new URL('./run-worker.js', import.meta.url)): Promise<ThreadSlot> {
-    const worker = new Worker(script, { workerData: setup, stdout: true, stderr: true });
+  /** `threads`: the worker's share of the cores, for its native sessions (a HYPERPROTO_THREADS the user set wins). */
+  static start(setup: WorkerSetup, log: (message: string) => void, threads: number, script = new URL('./run-worker.js', import.meta.url)): Promise<ThreadSlot> {
+    const env = { ...process.env, [THREADS_ENV]: process.env[THREADS_ENV] ?? String(threads) };
+    const worker = new Worker(script, { workerData: setup, stdout: true, stderr: true, env });
     // Whatever a plugin prints in a worker must not reach stdout (it would corrupt --json): it becomes a log line.
     for (const stream of [worker.stdout, worker.stderr]) createInterface({ input: stream }).on('line', (line) => line.trim() && log(line));
     const slot = new ThreadSlot(worker);

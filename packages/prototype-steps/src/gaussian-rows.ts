@@ -23,7 +23,13 @@ export function drawGaussianUnitRows(rng: Rng, classes: number, dims: number): M
  * are unit to about 1e-7.
  */
 export function toUnitRows(values: Float32Array, classes: number, dims: number, source: string): Matrix {
+  return unitRowsAndNorms(values, classes, dims, source).unit;
+}
+
+/** {@link toUnitRows}, with each row's norm before scaling. A zero or non-finite norm means the optimiser diverged. */
+export function unitRowsAndNorms(values: Float32Array, classes: number, dims: number, source: string): { unit: Matrix; norms: Float64Array } {
   const data = new Float32Array(classes * dims);
+  const norms = new Float64Array(classes);
   for (let row = 0; row < classes; row++) {
     const start = row * dims;
     const norm = Math.sqrt(squaredNorm(values.subarray(start, start + dims)));
@@ -32,9 +38,10 @@ export function toUnitRows(values: Float32Array, classes: number, dims: number, 
         hint: 'Lower the learning rate or the number of steps, or try another seed.',
       });
     }
+    norms[row] = norm;
     for (let j = 0; j < dims; j++) data[start + j] = values[start + j]! / norm;
   }
-  return createMatrix(classes, dims, data);
+  return { unit: createMatrix(classes, dims, data), norms };
 }
 
 function squaredNorm(values: Float32Array): number {

@@ -1,4 +1,5 @@
-export { drawGaussianRows, drawGaussianUnitRows, toUnitRows } from './gaussian-rows.js';
+export { drawGaussianRows, drawGaussianUnitRows, toUnitRows, unitRowsAndNorms } from './gaussian-rows.js';
 export { maxCosLabel, reportInterval, reportLargestCosine, throwIfAborted, yieldToEventLoop } from './step-loop.js';
-export { denseSimilarityUnsupported, MAX_DENSE_CLASSES } from './dense-similarity-limit.js';
+export { allPairsUnsupported, MAX_ALL_PAIRS_CLASSES } from './all-pairs-limit.js';
 export { checkPrototypeRequest } from './prototype-request.js';
+export { descendLargestCosine, meanLargestCosineGradient, type LargestCosineDescent } from './largest-cosine-descent.js';

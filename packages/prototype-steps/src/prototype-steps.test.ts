@@ -2,9 +2,10 @@ import { createRng, ErrorCode, type PluginContext } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import {
   checkPrototypeRequest,
-  denseSimilarityUnsupported,
+  allPairsUnsupported,
   drawGaussianRows,
   drawGaussianUnitRows,
+  meanLargestCosineGradient,
   reportInterval,
   reportLargestCosine,
   throwIfAborted,
@@ -57,8 +58,33 @@ describe('request checks and size limits', () => {
     expect(() => checkPrototypeRequest({ classes: 2, dims: 1 }, 'prototypes:x')).not.toThrow();
   });
 
-  it('says why a dense C x C optimiser cannot serve more than 20000 classes', () => {
-    expect(denseSimilarityUnsupported({ classes: 20_000, dims: 10 })).toBeUndefined();
-    expect(denseSimilarityUnsupported({ classes: 30_000, dims: 10 })).toMatch(/30000 x 30000.*3\.6 GB/);
+  it('says why an all-pairs optimiser does not take more than 20000 classes', () => {
+    expect(allPairsUnsupported({ classes: 20_000, dims: 10 })).toBeUndefined();
+    expect(allPairsUnsupported({ classes: 30_000, dims: 10 })).toMatch(/4\.5e\+8 pairs of 30000 prototypes.*square of the class count/);
+  });
+});
+
+describe('largest-cosine gradient', () => {
+  it('equals the finite differences of the mean largest cosine, including rows that are nearest to several', () => {
+    // Rows 1 and 2 both have row 0 as their nearest: row 0 collects both their contributions.
+    const unit = new Float32Array([1, 0, 0, 0.8, 0.6, 0, 0.6, -0.8, 0, -0.9, 0.1, 0.2]);
+    const nearest = new Int32Array([1, 0, 0, 2]);
+    const loss = (values: Float64Array) => {
+      let total = 0;
+      for (let i = 0; i < 4; i++) {
+        let largest = -Infinity;
+        for (let j = 0; j < 4; j++) if (j !== i) largest = Math.max(largest, values[i * 3]! * values[j * 3]! + values[i * 3 + 1]! * values[j * 3 + 1]! + values[i * 3 + 2]! * values[j * 3 + 2]!);
+        total += largest;
+      }
+      return total / 4;
+    };
+    const gradient = meanLargestCosineGradient(unit, nearest, 4, 3);
+    for (let k = 0; k < unit.length; k++) {
+      const [plus, minus] = [Float64Array.from(unit), Float64Array.from(unit)];
+      plus[k] = plus[k]! + 1e-3;
+      minus[k] = minus[k]! - 1e-3;
+      expect(gradient[k]).toBeCloseTo((loss(plus) - loss(minus)) / 2e-3, 3);
+    }
+    expect([...gradient.subarray(0, 3)]).toEqual([expect.closeTo((0.8 + 0.8 + 0.6) / 4, 6), expect.closeTo((0.6 + 0.6 - 0.8) / 4, 6), 0]);
   });
 });

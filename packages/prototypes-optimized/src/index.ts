@@ -1,5 +1,5 @@
 import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
-import { checkPrototypeRequest, denseSimilarityUnsupported } from '@hyperproto/prototype-steps';
+import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithNormPenalty } from './optimize-with-norm-penalty.js';
 
 const optionsSchema = z
@@ -17,10 +17,10 @@ export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> =
   name: 'optimized',
   summary: 'Prototypes pushed apart with Adam: mean largest cosine plus a norm penalty, no renormalisation (the seed\'s variant)',
   options: optionsSchema,
-  unsupported: (request) => denseSimilarityUnsupported(request),
+  unsupported: (request) => allPairsUnsupported(request),
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:optimized');
-    const why = denseSimilarityUnsupported(request);
+    const why = allPairsUnsupported(request);
     if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
     // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
     return optimizeWithNormPenalty(ctx, request, resolveOptions(optimizedPrototypes, options));

@@ -1,8 +1,5 @@
 import type { Matrix, PluginContext, PrototypeRequest } from '@hyperproto/core';
-import { drawGaussianRows, reportInterval, reportLargestCosine, throwIfAborted, toUnitRows } from '@hyperproto/prototype-steps';
-import { initTfjs } from '@hyperproto/tfjs-backend';
-import type * as tfjs from '@tensorflow/tfjs';
-import { largestCosinePerRow, selfSimilarityMask } from './largest-cosine.js';
+import { descendLargestCosine, drawGaussianRows, throwIfAborted, toUnitRows, unitRowsAndNorms } from '@hyperproto/prototype-steps';
 
 export interface NormPenaltySettings {
   readonly steps: number;
@@ -17,52 +14,76 @@ const SOURCE = 'prototypes:optimized';
  */
 export async function optimizeWithNormPenalty(
   ctx: PluginContext,
-  { classes, dims }: PrototypeRequest,
+  request: PrototypeRequest,
   { steps, learningRate }: NormPenaltySettings,
 ): Promise<Matrix> {
-  const start = drawGaussianRows(ctx.rng, classes, dims);
+  const { classes, dims } = request;
+  const rows = drawGaussianRows(ctx.rng, classes, dims);
   throwIfAborted(ctx, 0, steps);
-  const { tf } = await initTfjs();
-  const prototypes = tf.tidy(() => tf.variable(tf.tensor2d(start, [classes, dims]), true));
-  const mask = selfSimilarityMask(tf, classes);
-  const optimizer = tf.train.adam(learningRate);
-  const every = reportInterval(steps);
-  try {
-    for (let step = 0; step < steps; step++) {
-      throwIfAborted(ctx, step, steps);
-      let largest: tfjs.Scalar | undefined;
-      optimizer.minimize(
-        () => {
-          const { unitRows, norms } = normalizedCopies(tf, prototypes);
-          const rowLargest = largestCosinePerRow(tf, unitRows, mask);
-          if (step % every === 0) largest = tf.keep(tf.max(rowLargest) as tfjs.Scalar);
-          const normPenalty = tf.mean(tf.abs(tf.sub(norms, 1)));
-          return tf.add(tf.mean(rowLargest), normPenalty) as tfjs.Scalar;
-        },
-        false,
-        [prototypes],
-      );
-      if (largest) await report(ctx, largest, step, steps);
+  const adam = new Adam(rows.length, learningRate);
+  let norms: Float64Array = new Float64Array(classes);
+  await descendLargestCosine(ctx, SOURCE, request, steps, {
+    unitRows() {
+      const current = unitRowsAndNorms(rows, classes, dims, SOURCE);
+      norms = current.norms;
+      return current.unit.data;
+    },
+    step(unitGradient) {
+      adam.step(rows, normPenaltyGradient(rows, norms, unitGradient, classes, dims));
+    },
+  });
+  return toUnitRows(rows, classes, dims, SOURCE);
+}
+
+/**
+ * The loss's gradient with respect to the raw rows p_i = n_i u_i, given its gradient g_i with respect to the unit
+ * rows: (g_i - (u_i . g_i) u_i) / n_i through the normalisation, plus sign(n_i - 1) u_i / C from the norm penalty.
+ */
+export function normPenaltyGradient(rows: Float32Array, norms: Float64Array, unitGradient: Float64Array, classes: number, dims: number): Float64Array {
+  const gradient = new Float64Array(classes * dims);
+  for (let i = 0; i < classes; i++) {
+    const start = i * dims;
+    const norm = norms[i]!;
+    let along = 0;
+    for (let k = 0; k < dims; k++) along += (rows[start + k]! / norm) * unitGradient[start + k]!;
+    const penalty = Math.sign(norm - 1) / classes;
+    for (let k = 0; k < dims; k++) {
+      const unit = rows[start + k]! / norm;
+      gradient[start + k] = (unitGradient[start + k]! - along * unit) / norm + penalty * unit;
     }
-    const final = tf.tidy(() => tf.max(largestCosinePerRow(tf, normalizedCopies(tf, prototypes).unitRows, mask)) as tfjs.Scalar);
-    await report(ctx, final, steps, steps);
-    return toUnitRows(await prototypes.data<'float32'>(), classes, dims, SOURCE);
-  } finally {
-    optimizer.dispose();
-    mask.dispose();
-    prototypes.dispose();
   }
+  return gradient;
 }
 
-/** Unit-length copies of the rows and the rows' norms [C]; the norm is floored so a zero row gives no NaN. */
-function normalizedCopies(tf: typeof tfjs, rows: tfjs.Variable): { unitRows: tfjs.Tensor2D; norms: tfjs.Tensor1D } {
-  const norms = tf.sqrt(tf.maximum(tf.sum(tf.square(rows), 1), 1e-24)) as tfjs.Tensor1D;
-  return { unitRows: tf.div(rows, tf.expandDims(norms, 1)) as tfjs.Tensor2D, norms };
-}
+/** Adam with the TensorFlow.js defaults (beta1 0.9, beta2 0.999, epsilon 1e-7), state in float32 like the rows. */
+class Adam {
+  private readonly firstMoment: Float32Array;
+  private readonly secondMoment: Float32Array;
+  private beta1Power = 1;
+  private beta2Power = 1;
 
-/** Reads the scalar back (a sync), then reports it. */
-async function report(ctx: PluginContext, largest: tfjs.Scalar, done: number, steps: number): Promise<void> {
-  const value = (await largest.data())[0]!;
-  largest.dispose();
-  await reportLargestCosine(ctx, SOURCE, value, done, steps);
+  constructor(
+    size: number,
+    private readonly learningRate: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly epsilon = 1e-7,
+  ) {
+    this.firstMoment = new Float32Array(size);
+    this.secondMoment = new Float32Array(size);
+  }
+
+  step(values: Float32Array, gradient: Float64Array): void {
+    const { beta1, beta2, epsilon, learningRate, firstMoment, secondMoment } = this;
+    this.beta1Power *= beta1;
+    this.beta2Power *= beta2;
+    const firstCorrection = 1 - this.beta1Power;
+    const secondCorrection = 1 - this.beta2Power;
+    for (let k = 0; k < values.length; k++) {
+      const g = gradient[k]!;
+      const m = (firstMoment[k] = beta1 * firstMoment[k]! + (1 - beta1) * g);
+      const v = (secondMoment[k] = beta2 * secondMoment[k]! + (1 - beta2) * g * g);
+      values[k] = values[k]! - (learningRate * (m / firstCorrection)) / (Math.sqrt(v / secondCorrection) + epsilon);
+    }
+  }
 }

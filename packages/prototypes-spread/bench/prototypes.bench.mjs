@@ -76,13 +76,23 @@ function measure(spec) {
   return result;
 }
 
-const TRIAL_STEPS = 2;
+const TRIAL_STEPS = [2, 10];
 
-/** Steps of a dense tfjs optimiser that fit the size's time limit, from a short trial run (kept when it fits no more). */
+/**
+ * Steps of an all-pairs optimiser (one O(C^2 D) scan a step) that fit the size's time limit, up to its default
+ * 1,000. Two short trials separate the cost of a step from the start-up cost; a trial is kept when no more fit.
+ */
 function stepsWithin(strategy, size) {
-  const trial = measure({ strategy, classes: size.classes, dims: size.dims, options: { steps: TRIAL_STEPS } });
-  const steps = Math.max(TRIAL_STEPS, Math.min(1000, Math.floor((TRIAL_STEPS * size.seconds) / Math.max(trial.seconds, 1e-3))));
-  return { steps, trial: steps === TRIAL_STEPS ? trial : undefined };
+  const trials = [];
+  for (const steps of TRIAL_STEPS) {
+    trials.push(measure({ strategy, classes: size.classes, dims: size.dims, options: { steps } }));
+    if (trials.at(-1).seconds >= size.seconds) return { steps, trial: trials.at(-1) };
+  }
+  const [short, long] = trials;
+  const perStep = Math.max((long.seconds - short.seconds) / (TRIAL_STEPS[1] - TRIAL_STEPS[0]), 1e-6);
+  const startUp = Math.max(0, short.seconds - TRIAL_STEPS[0] * perStep);
+  const steps = Math.max(TRIAL_STEPS[1], Math.min(1000, Math.floor((size.seconds - startUp) / perStep)));
+  return { steps, trial: steps === TRIAL_STEPS[1] ? long : undefined };
 }
 
 async function main() {

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { createMatrix, type Matrix, type PluginContext, type PrototypeRequest } from '@hyperproto/core';
+import { computeThreads, createMatrix, type Matrix, type PluginContext, type PrototypeRequest } from '@hyperproto/core';
 import { drawGaussianUnitRows, reportLargestCosine, throwIfAborted, toUnitRows } from '@hyperproto/prototype-steps';
 import { SimilarityScanner } from '@hyperproto/similarity-scan';
 import * as ort from 'onnxruntime-node';
@@ -35,7 +35,7 @@ export async function optimizeSpread(ctx: PluginContext, { classes, dims }: Prot
   const { stepSize, secondCorrection } = adamSchedule(settings);
   throwIfAborted(ctx, 0, steps);
 
-  const threads = availableParallelism();
+  const threads = computeThreads(availableParallelism());
   const scanner = new SimilarityScanner({ threads });
   const session = await ort.InferenceSession.create(spreadStepsModel(dims, k), {
     intraOpNumThreads: threads,

@@ -1,5 +1,5 @@
 import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
-import { checkPrototypeRequest, denseSimilarityUnsupported } from '@hyperproto/prototype-steps';
+import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
 
 const optionsSchema = z
@@ -18,10 +18,10 @@ export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = defin
   name: 'tammes',
   summary: 'Prototypes pushed apart by SGD with momentum on the mean largest cosine, renormalised every step (Mettes et al., 2019)',
   options: optionsSchema,
-  unsupported: (request) => denseSimilarityUnsupported(request),
+  unsupported: (request) => allPairsUnsupported(request),
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:tammes');
-    const why = denseSimilarityUnsupported(request);
+    const why = allPairsUnsupported(request);
     if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
     // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
     return optimizeWithRenormalization(ctx, request, resolveOptions(tammesPrototypes, options));

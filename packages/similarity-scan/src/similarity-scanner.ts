@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { computeThreads, ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
 import * as ort from 'onnxruntime-node';
 import { cosineTileModel, nearestStripeModel } from './scan-graphs.js';
 import { exactCosine, toUnitRows } from './unit-rows.js';
 
 export interface ScannerOptions {
-  /** onnxruntime intra-op threads (default: every core). */
+  /** onnxruntime intra-op threads (default: every core, or HYPERPROTO_THREADS). */
   readonly threads?: number;
   /** Rows per side of a square tile of the all-pairs scan (default 2048: 16 MB of cosines per tile). */
   readonly tileRows?: number;
@@ -79,7 +79,7 @@ export class SimilarityScanner {
   private readonly neighbourGroup: number;
 
   constructor(options: ScannerOptions = {}) {
-    this.threads = options.threads ?? availableParallelism();
+    this.threads = options.threads ?? computeThreads(availableParallelism());
     this.tileRows = options.tileRows ?? DEFAULT_TILE_ROWS;
     this.stripeElements = options.stripeElements ?? DEFAULT_STRIPE_ELEMENTS;
     this.neighbourGroup = options.neighbourGroup ?? DEFAULT_NEIGHBOUR_GROUP;
@@ -184,6 +184,8 @@ export class SimilarityScanner {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        // Idle pool threads sleep: callers work in JavaScript between scans, and spinning threads take the cores.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
         logSeverityLevel: 3,
       });
       this.sessions.set(key, session);

@@ -13,10 +13,14 @@ export async function doctorCommand(options: GlobalOptions): Promise<void> {
     (error: Error) => ({ backend: null, skipped: [error.message], version: null }),
   );
   const engines: ({ name: string; priority: number } & EngineProbe)[] = [];
-  for (const engine of registry.list('engine').sort((a, b) => b.priority - a.priority)) {
-    const probe = await engine.probe().catch((error: Error) => ({ ok: false as const, reason: error.message }));
-    engines.push({ name: engine.name, priority: engine.priority, ...probe });
+  for (const engine of registry.list('engine')) {
+    const probe: EngineProbe = await engine.probe().catch((error: Error) => ({ ok: false as const, reason: error.message }));
+    // A probe may lower its engine's rank for the backend it found (tfjs on wasm ranks below onnxruntime).
+    const priority = probe.ok ? Math.min(engine.priority, probe.priority ?? engine.priority) : engine.priority;
+    engines.push({ name: engine.name, ...probe, priority });
   }
+  // The order chooseEngine picks in: ready engines by effective rank, then the unavailable ones.
+  engines.sort((a, b) => Number(b.ok) - Number(a.ok) || b.priority - a.priority);
   const report = {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
@@ -31,7 +35,7 @@ export async function doctorCommand(options: GlobalOptions): Promise<void> {
       `tfjs      ${tfjs.version ?? '?'} on the ${tfjs.backend ?? 'no'} backend`,
       ...tfjs.skipped.map((reason) => `          skipped ${reason}`),
       ...engines.map((e) => `engine    ${e.name} (priority ${e.priority}): ${e.ok ? `ready on ${e.backend}` : `unavailable: ${e.reason}`}`),
-      `          the default engine is the first ready one in priority order; --engine NAME overrides it`,
+      `          the default engine is the first ready one (highest priority); --engine NAME overrides it`,
     ].join('\n'),
   );
 }

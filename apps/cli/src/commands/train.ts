@@ -54,7 +54,9 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
     });
     output.done();
     const summary = summarize(outcome, directory.target);
-    await saveModel(directory.path('model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine });
+    // Class names travel with the model, so that `export` writes them into the ONNX file.
+    const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
+    await saveModel(directory.path('model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine, ...classNames });
     if (outcome.prototypes) await writeMatrixNpy(directory.path('prototypes.npy'), outcome.prototypes);
     await directory.writeJson('spec.json', outcome.spec);
     await directory.writeJson('history.json', outcome.training.history);
