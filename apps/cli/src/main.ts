@@ -157,7 +157,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
     .option('--out <dir>', 'results directory (default: runs/<grid name>)')
     .option('--resume', 'continue the results in --out: finished runs are kept and skipped, the others run')
-    .option('--workers <n>', 'runs in parallel, one worker thread each (default: one per core)', integer(1))
+    .option('--workers <n>', 'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads unless HYPERPROTO_THREADS is set', integer(1))
     .option('--only <pattern>', 'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume', collect)
     .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
     .option('-q, --quiet', 'no messages or progress on stderr')
