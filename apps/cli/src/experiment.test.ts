@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,24 @@ describe('hyperproto experiment and report', () => {
     expect(record.engine.backend).toMatch(/\w+\/\w+/);
     expect(record.versions.tfjs).toMatch(/^\d+\.\d+/);
     expect(record.versions.hyperproto['@hyperproto/cli']).toBeDefined();
+  });
+
+  it('gives each worker thread its share of the cores for its native sessions', async () => {
+    // A dataset plugin that reports the thread budget its worker sees; records keep the dataset's facts.
+    writeFileSync(
+      join(scratch, 'threads-data.mjs'),
+      `import { gaussianDataset } from '@hyperproto/data-gaussian';
+export default { ...gaussianDataset, name: 'threads-gaussian',
+  generate: async (ctx, options) => { const data = await gaussianDataset.generate(ctx, options);
+    return { ...data, info: { ...data.info, threads: process.env.HYPERPROTO_THREADS ?? null } }; } };
+`,
+    );
+    const grid = { ...tiny, seeds: 2, plugins: ['./threads-data.mjs'], datasets: tiny.datasets.map((d) => ({ ...d, name: 'threads-gaussian' })) };
+    write('threads.json', grid);
+    const run = await cli(['experiment', '--config', 'threads.json', '--out', 'threads', '--workers', '2', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const expected = String(Math.max(1, Math.floor(availableParallelism() / 2)));
+    expect(lines('threads').map((l) => JSON.parse(l).data.threads)).toEqual([expected, expected, expected, expected]);
   });
 
   it('writes the report from a results directory', async () => {
