@@ -10,5 +10,6 @@ export * from './options.js';
 export * from './spec.js';
 export * from './prototypes.js';
 export * from './dataset-checks.js';
+export * from './mlp-spec.js';
 export * from './engines.js';
 export * from './pipeline.js';

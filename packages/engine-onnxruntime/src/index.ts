@@ -17,17 +17,6 @@ export { builtinGradientRules, sumToShape, type GradientRule, type GradientRuleI
 export { differentiableNodes, emitGradients } from './reverse-mode.js';
 export { lowerHeadExpr, type HeadValues } from './lower-head-expr.js';
 export { TracedGraph, type FloatType, type TapeNode, type TracedGraphOptions, type Value } from './traced-graph.js';
-export {
-  ADAM_BETA1,
-  ADAM_BETA2,
-  ADAM_EPSILON,
-  BATCH_NORM_EPSILON,
-  BATCH_NORM_MOMENTUM,
-  fillDropoutMask,
-  initialMlpWeights,
-  mlpWeightSpecs,
-  type MlpShape,
-  type WeightSpec,
-} from './mlp-weights.js';
+export { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, fillDropoutMask } from './mlp-weights.js';
 export { explainRunFailure } from './run-failures.js';
 export default onnxruntimeEngine;

@@ -1,8 +1,7 @@
-import type { HeadDefinition } from '@hyperproto/core';
+import { type HeadDefinition, type MlpShape, mlpWeightSpecs } from '@hyperproto/core';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { lowerHeadExpr } from './lower-head-expr.js';
 import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
-import { mlpWeightSpecs, type MlpShape } from './mlp-weights.js';
 import { headConstantValues, OPSET } from './training-step-graph.js';
 import { TracedGraph } from './traced-graph.js';
 

@@ -1,7 +1,6 @@
-import { createMatrix, ErrorCode, HyperprotoError, type DatasetSplit, type HeadDefinition, type Matrix, type NamedWeight } from '@hyperproto/core';
+import { createMatrix, type DatasetSplit, ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, type NamedWeight } from '@hyperproto/core';
 import * as ort from 'onnxruntime-node';
 import { buildInferenceModel, type InferenceModel } from './inference-graph.js';
-import type { MlpShape } from './mlp-weights.js';
 import { runOrExplain } from './run-failures.js';
 import { sessionOptions } from './training-session.js';
 

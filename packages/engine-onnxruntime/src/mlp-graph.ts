@@ -1,4 +1,4 @@
-import { BATCH_NORM_EPSILON } from './mlp-weights.js';
+import { BATCH_NORM_EPSILON } from '@hyperproto/core';
 import type { TracedGraph, Value } from './traced-graph.js';
 
 export interface HiddenLayerValues {

@@ -1,6 +1,6 @@
 import { createRng } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { fillDropoutMask, initialMlpWeights, mlpWeightSpecs, orderedMlpWeights } from './mlp-weights.js';
+import { fillDropoutMask } from './mlp-weights.js';
 
 describe('fillDropoutMask', () => {
   it('keeps each unit with probability 1 - rate, scaled by 1 / (1 - rate), the same masks for the same seed', () => {
@@ -26,16 +26,5 @@ describe('fillDropoutMask', () => {
     const first = mask.slice(10, 20);
     fillDropoutMask(rng, mask, 10, 10, 0.5);
     expect(mask.slice(10, 20)).not.toEqual(first);
-  });
-});
-
-describe('network weights', () => {
-  it('are looked up by name and checked against the shapes of the network', () => {
-    const shape = { inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 };
-    const weights = initialMlpWeights(shape, createRng(1));
-    expect(weights.map((w) => w.name)).toEqual(mlpWeightSpecs(shape).map((s) => s.name));
-    expect(orderedMlpWeights(shape, [...weights].reverse(), 'model').map((w) => w.name)).toEqual(weights.map((w) => w.name));
-    expect(() => orderedMlpWeights(shape, weights.slice(1), 'model')).toThrow(/model has no weight "trunk\/dense0\/kernel"/);
-    expect(() => orderedMlpWeights({ ...shape, outputUnits: 3 }, weights, 'model')).toThrow(/"head\/dense\/kernel" has shape \[4, 2\]/);
   });
 });

@@ -1,23 +1,7 @@
-import {
-  checkDatasetSplit,
-  constantsUsed,
-  ErrorCode,
-  firstNonFinite,
-  formatIssues,
-  HyperprotoError,
-  throwIfAborted,
-  TrainerSettingsSchema,
-  type DatasetSplit,
-  type EpochRecord,
-  type NamedWeight,
-  type PluginContext,
-  type TrainerSettings,
-  type TrainingJob,
-  type TrainingResult,
-} from '@hyperproto/core';
+import { checkDatasetSplit, constantsUsed, type DatasetSplit, type EpochRecord, ErrorCode, firstNonFinite, formatIssues, HyperprotoError, initialMlpWeights, type MlpShape, type NamedWeight, type PluginContext, throwIfAborted, type TrainerSettings, TrainerSettingsSchema, type TrainingJob, type TrainingResult } from '@hyperproto/core';
 import type { GradientRules } from './gradient-rules.js';
 import { InferenceSession } from './inference-session.js';
-import { fillDropoutMask, initialMlpWeights, type MlpShape } from './mlp-weights.js';
+import { fillDropoutMask } from './mlp-weights.js';
 import { ENGINE_ID, runOrExplain } from './run-failures.js';
 import { createTrainedOnnxMlp, type TrainedOnnxMlp } from './trained-onnx-mlp.js';
 import { TrainingSession, type PackedBatches } from './training-session.js';

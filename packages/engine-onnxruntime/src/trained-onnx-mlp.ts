@@ -1,15 +1,5 @@
-import {
-  createMatrix,
-  ErrorCode,
-  HyperprotoError,
-  type HeadDefinition,
-  type Matrix,
-  type NamedWeight,
-  type TrainedModel,
-  type TrainerSettings,
-} from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, createMatrix, ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, type NamedWeight, orderedMlpWeights, type TrainedModel, type TrainerSettings } from '@hyperproto/core';
 import { InferenceSession } from './inference-session.js';
-import { BATCH_NORM_EPSILON, orderedMlpWeights, type MlpShape } from './mlp-weights.js';
 
 /** A trained MLP: engine-neutral weights (the tfjs engine's names, so saveModel and the exporters take it as is). */
 export interface TrainedOnnxMlp extends TrainedModel {

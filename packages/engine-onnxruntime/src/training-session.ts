@@ -1,7 +1,6 @@
-import { computeThreads, type NamedWeight } from '@hyperproto/core';
+import { computeThreads, type NamedWeight, orderedMlpWeights } from '@hyperproto/core';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { orderedMlpWeights } from './mlp-weights.js';
 import { runOrExplain } from './run-failures.js';
 import { buildTrainingStepModel, type TrainingStepModel, type TrainingStepSpec } from './training-step-graph.js';
 

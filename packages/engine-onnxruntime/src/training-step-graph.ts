@@ -1,9 +1,9 @@
-import { constantsUsed, type HeadDefinition, type HeadExpr } from '@hyperproto/core';
+import { BATCH_NORM_MOMENTUM, constantsUsed, type HeadDefinition, type HeadExpr, type MlpShape, mlpWeightSpecs, type WeightSpec } from '@hyperproto/core';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, type GradientRules } from './gradient-rules.js';
 import { lowerHeadExpr } from './lower-head-expr.js';
 import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
-import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, BATCH_NORM_MOMENTUM, mlpWeightSpecs, type MlpShape, type WeightSpec } from './mlp-weights.js';
+import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON } from './mlp-weights.js';
 import { emitGradients } from './reverse-mode.js';
 import { TracedGraph, type Value } from './traced-graph.js';
 

@@ -3,15 +3,7 @@ import { tfjsEngine } from './tfjs-engine.js';
 export { TFJS_FALLBACK_PRIORITY, tfjsEngine, tfjsEngineOptionsSchema, type TfjsEngineOptions } from './tfjs-engine.js';
 export { evaluateHeadExpr, type HeadExprInputs, type Tf } from './evaluate-head-expr.js';
 export { parseHeadExpr } from './head-expr-json.js';
-export {
-  BATCH_NORM_EPSILON,
-  BATCH_NORM_MOMENTUM,
-  dropoutMaskValues,
-  initialMlpWeights,
-  mlpWeightSpecs,
-  type MlpShape,
-  type WeightSpec,
-} from './mlp-network.js';
+export { dropoutMaskValues } from './mlp-network.js';
 export { INFERENCE_CHUNK_ROWS } from './mlp-inference.js';
 export { createTrainedMlp, type TrainedMlp, type TrainedMlpParts } from './trained-mlp.js';
 export {

@@ -1,56 +1,7 @@
-import { ErrorCode, HyperprotoError, type NamedWeight, type Rng } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, type NamedWeight, type Rng } from '@hyperproto/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { denseMatMul } from './dense-matmul.js';
 import type { Tf } from './evaluate-head-expr.js';
-
-/** Keras' BatchNormalization defaults, which the seed's network used. */
-export const BATCH_NORM_EPSILON = 1e-3;
-export const BATCH_NORM_MOMENTUM = 0.99;
-
-export interface MlpShape {
-  readonly inputWidth: number;
-  readonly hiddenUnits: number;
-  readonly hiddenLayers: number;
-  readonly outputUnits: number;
-}
-
-export interface WeightSpec {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
-
-/** Every parameter in a fixed order: per hidden layer its dense kernel and batch norm, then the head's dense layer. */
-export function mlpWeightSpecs(shape: MlpShape): WeightSpec[] {
-  const specs: WeightSpec[] = [];
-  let width = shape.inputWidth;
-  for (let i = 0; i < shape.hiddenLayers; i++) {
-    const units = [shape.hiddenUnits];
-    specs.push(
-      { name: `trunk/dense${i}/kernel`, shape: [width, shape.hiddenUnits] },
-      { name: `trunk/bn${i}/gamma`, shape: units },
-      { name: `trunk/bn${i}/beta`, shape: units },
-      { name: `trunk/bn${i}/moving_mean`, shape: units },
-      { name: `trunk/bn${i}/moving_variance`, shape: units },
-    );
-    width = shape.hiddenUnits;
-  }
-  specs.push({ name: 'head/dense/kernel', shape: [width, shape.outputUnits] }, { name: 'head/dense/bias', shape: [shape.outputUnits] });
-  return specs;
-}
-
-/** Starting weights: Glorot-uniform kernels from `rng`, zero biases and betas, unit gammas, moving stats 0 and 1. */
-export function initialMlpWeights(shape: MlpShape, rng: Rng): NamedWeight[] {
-  return mlpWeightSpecs(shape).map(({ name, shape: dims }) => {
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    if (name.endsWith('/kernel')) {
-      const limit = Math.sqrt(6 / (dims[0]! + dims[1]!));
-      rng.fillUniform(data, -limit, limit);
-    } else if (name.endsWith('/gamma') || name.endsWith('/moving_variance')) {
-      data.fill(1);
-    }
-    return { name, shape: dims, data };
-  });
-}
 
 export interface BatchNormTensors {
   readonly gamma: Tensor1D;
@@ -68,23 +19,6 @@ export interface MlpTensors {
   readonly layers: readonly HiddenLayerTensors[];
   readonly headKernel: Tensor2D;
   readonly headBias: Tensor1D;
-}
-
-/** Looks weights up by name and checks their shapes against the network; a missing or misshapen one is an error. */
-export function orderedMlpWeights(shape: MlpShape, weights: readonly NamedWeight[], source: string): NamedWeight[] {
-  const byName = new Map(weights.map((w) => [w.name, w]));
-  return mlpWeightSpecs(shape).map((spec) => {
-    const weight = byName.get(spec.name);
-    if (!weight) throw new HyperprotoError(ErrorCode.InvalidInput, `${source} has no weight "${spec.name}"`);
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    if (weight.shape.join(',') !== spec.shape.join(',') || weight.data.length !== size) {
-      throw new HyperprotoError(
-        ErrorCode.InvalidInput,
-        `${source}: weight "${spec.name}" has shape [${weight.shape.join(', ')}] with ${weight.data.length} values, expected [${spec.shape.join(', ')}]`,
-      );
-    }
-    return weight;
-  });
 }
 
 /**

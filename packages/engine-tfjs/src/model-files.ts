@@ -1,22 +1,9 @@
-import {
-  constantsUsed,
-  createMatrix,
-  ErrorCode,
-  formatIssues,
-  HyperprotoError,
-  TrainerSettingsSchema,
-  z,
-  type HeadDefinition,
-  type Matrix,
-  type NamedWeight,
-  type TrainedModel,
-} from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, constantsUsed, createMatrix, ErrorCode, formatIssues, type HeadDefinition, HyperprotoError, type Matrix, type NamedWeight, type TrainedModel, TrainerSettingsSchema, z } from '@hyperproto/core';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Tf } from './evaluate-head-expr.js';
 import { parseHeadExpr } from './head-expr-json.js';
-import { BATCH_NORM_EPSILON } from './mlp-network.js';
 import { createTrainedMlp, type TrainedMlp } from './trained-mlp.js';
 
 export const MODEL_FORMAT = 'hyperproto-mlp';

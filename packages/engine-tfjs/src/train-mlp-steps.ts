@@ -1,8 +1,8 @@
-import { ErrorCode, HyperprotoError, type HeadDefinition, type Matrix, type NamedWeight } from '@hyperproto/core';
+import { ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, mlpWeightSpecs, type NamedWeight, orderedMlpWeights } from '@hyperproto/core';
 import type { Scalar, Variable } from '@tensorflow/tfjs';
 import { evaluateHeadExpr } from './evaluate-head-expr.js';
 import { headConstantTensors } from './mlp-inference.js';
-import { disposeMlpTensors, mlpTensorsFromWeights, mlpWeightSpecs, orderedMlpWeights, type MlpShape } from './mlp-network.js';
+import { disposeMlpTensors, mlpTensorsFromWeights } from './mlp-network.js';
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
 
 /** One mini-batch fed as it is: rows, labels and, when dropout is on, a mask per hidden layer. */

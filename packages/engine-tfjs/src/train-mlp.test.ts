@@ -7,12 +7,13 @@ import {
   type Dataset,
   type DatasetSplit,
   type HeadDefinition,
+  initialMlpWeights,
   type PluginContext,
   type TrainerSettings,
 } from '@hyperproto/core';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dropoutMaskValues, initialMlpWeights, tfjsEngine, TFJS_FALLBACK_PRIORITY, trainMlpSteps, type GivenBatch } from './index.js';
+import { dropoutMaskValues, tfjsEngine, TFJS_FALLBACK_PRIORITY, trainMlpSteps, type GivenBatch } from './index.js';
 import { trainMlp, TrainingFailedError, type MlpTrainingResult } from './train-mlp.js';
 
 let runtime: TfjsRuntime;

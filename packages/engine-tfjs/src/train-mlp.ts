@@ -1,36 +1,8 @@
-import {
-  checkDatasetSplit,
-  constantsUsed,
-  ErrorCode,
-  firstNonFinite,
-  formatIssues,
-  HyperprotoError,
-  TrainerSettingsSchema,
-  type DatasetSplit,
-  type EpochRecord,
-  type NamedWeight,
-  type PluginContext,
-  type TrainerSettings,
-  type TrainingJob,
-  throwIfAborted,
-  type TrainingResult,
-} from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, checkDatasetSplit, constantsUsed, type DatasetSplit, type EpochRecord, ErrorCode, firstNonFinite, formatIssues, HyperprotoError, initialMlpWeights, type MlpShape, mlpWeightSpecs, type NamedWeight, type PluginContext, throwIfAborted, type TrainerSettings, TrainerSettingsSchema, type TrainingJob, type TrainingResult } from '@hyperproto/core';
 import type { Scalar, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
-import {
-  BATCH_NORM_EPSILON,
-  BATCH_NORM_MOMENTUM,
-  disposeMlpTensors,
-  dropoutMaskValues,
-  forwardMlp,
-  initialMlpWeights,
-  mlpTensorList,
-  mlpTensorsFromWeights,
-  mlpWeightSpecs,
-  type MlpShape,
-  type MlpTensors,
-} from './mlp-network.js';
+import { disposeMlpTensors, dropoutMaskValues, forwardMlp, mlpTensorList, mlpTensorsFromWeights, type MlpTensors } from './mlp-network.js';
 import { createTrainedMlp, type TrainedMlp } from './trained-mlp.js';
 
 /** Adam as in Keras: the seed trained with Keras' Adam at its default betas and epsilon. */

@@ -1,17 +1,8 @@
-import {
-  createMatrix,
-  ErrorCode,
-  HyperprotoError,
-  type HeadDefinition,
-  type Matrix,
-  type NamedWeight,
-  type TrainedModel,
-  type TrainerSettings,
-} from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, createMatrix, ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, type NamedWeight, orderedMlpWeights, type TrainedModel, type TrainerSettings } from '@hyperproto/core';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
-import { BATCH_NORM_EPSILON, disposeMlpTensors, mlpTensorsFromWeights, orderedMlpWeights, type MlpShape } from './mlp-network.js';
+import { disposeMlpTensors, mlpTensorsFromWeights } from './mlp-network.js';
 
 /** A trained MLP: engine-neutral weights plus what is needed to rebuild and run it. */
 export interface TrainedMlp extends TrainedModel {

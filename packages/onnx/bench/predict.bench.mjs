@@ -15,8 +15,8 @@
 //
 // Flags: --quick (C = 1,000 only), --no-tfjs (onnxruntime only).
 import { availableParallelism } from 'node:os';
-import { createMatrix, createRng } from '@hyperproto/core';
-import { createTrainedMlp, evaluateHeadExpr, initialMlpWeights } from '@hyperproto/engine-tfjs';
+import { createMatrix, createRng, initialMlpWeights } from '@hyperproto/core';
+import { createTrainedMlp, evaluateHeadExpr } from '@hyperproto/engine-tfjs';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { GraphBuilder } from '@hyperproto/onnx-graph';

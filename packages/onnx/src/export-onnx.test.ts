@@ -2,6 +2,7 @@ import {
   createMatrix,
   createRng,
   h,
+  initialMlpWeights,
   type HeadDefinition,
   type Matrix,
   type NamedWeight,
@@ -9,7 +10,7 @@ import {
   type TrainerSettings,
 } from '@hyperproto/core';
 import gaussianDataset, { GaussianOptionsSchema } from '@hyperproto/data-gaussian';
-import { createTrainedMlp, initialMlpWeights, tfjsEngine } from '@hyperproto/engine-tfjs';
+import { createTrainedMlp, tfjsEngine } from '@hyperproto/engine-tfjs';
 import hpnHead from '@hyperproto/head-hpn';
 import softmaxHead from '@hyperproto/head-softmax';
 import randomPrototypes from '@hyperproto/prototypes-random';

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { foldBatchNorm, requireWeight } from './fold-batch-norm.js';
 import { lowerHeadExpr } from './lower-head-expr.js';
@@ -17,8 +17,8 @@ export const DEFAULT_OPSET = 17;
 export function irVersionFor(opset: number): number {
   return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
 }
-/** Keras' BatchNormalization epsilon, which the seed's network (and engine-tfjs) uses. */
-export const DEFAULT_BATCH_NORM_EPSILON = 1e-3;
+/** Keras' BatchNormalization epsilon, which the seed's network (and every engine) uses. */
+export const DEFAULT_BATCH_NORM_EPSILON = BATCH_NORM_EPSILON;
 
 /** What the exporter reads from a trained model (a `TrainedModel` qualifies). */
 export interface ExportableModel {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { createRng, initialMlpWeights, mlpWeightSpecs, orderedMlpWeights } from './index.js';
+
+describe('the network weights every engine shares', () => {
+  it('are named and shaped by the network, trainable except the moving statistics', () => {
+    const specs = mlpWeightSpecs({ inputWidth: 3, hiddenUnits: 4, hiddenLayers: 2, outputUnits: 2 });
+    expect(specs.map((s) => `${s.name} [${s.shape.join(',')}]${s.trainable ? '' : ' fixed'}`)).toEqual([
+      'trunk/dense0/kernel [3,4]',
+      'trunk/bn0/gamma [4]',
+      'trunk/bn0/beta [4]',
+      'trunk/bn0/moving_mean [4] fixed',
+      'trunk/bn0/moving_variance [4] fixed',
+      'trunk/dense1/kernel [4,4]',
+      'trunk/bn1/gamma [4]',
+      'trunk/bn1/beta [4]',
+      'trunk/bn1/moving_mean [4] fixed',
+      'trunk/bn1/moving_variance [4] fixed',
+      'head/dense/kernel [4,2]',
+      'head/dense/bias [2]',
+    ]);
+  });
+
+  it('start Glorot-uniform kernels from the seed, unit gammas and variances, zeros elsewhere', () => {
+    const shape = { inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 };
+    const weights = initialMlpWeights(shape, createRng(1));
+    const byName = new Map(weights.map((w) => [w.name, w.data]));
+    const limit = Math.sqrt(6 / (3 + 4));
+    expect([...byName.get('trunk/dense0/kernel')!].every((v) => Math.abs(v) <= limit)).toBe(true);
+    expect([...byName.get('trunk/bn0/gamma')!, ...byName.get('trunk/bn0/moving_variance')!]).toEqual(new Array(8).fill(1));
+    expect([...byName.get('head/dense/bias')!, ...byName.get('trunk/bn0/moving_mean')!]).toEqual(new Array(6).fill(0));
+    expect(initialMlpWeights(shape, createRng(1))).toEqual(weights);
+  });
+
+  it('are looked up by name and checked against the shapes of the network', () => {
+    const shape = { inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 };
+    const weights = initialMlpWeights(shape, createRng(1));
+    expect(weights.map((w) => w.name)).toEqual(mlpWeightSpecs(shape).map((s) => s.name));
+    expect(orderedMlpWeights(shape, [...weights].reverse(), 'model').map((w) => w.name)).toEqual(weights.map((w) => w.name));
+    expect(() => orderedMlpWeights(shape, weights.slice(1), 'model')).toThrow(/model has no weight "trunk\/dense0\/kernel"/);
+    expect(() => orderedMlpWeights({ ...shape, outputUnits: 3 }, weights, 'model')).toThrow(/"head\/dense\/kernel" has shape \[4, 2\]/);
+  });
+});
