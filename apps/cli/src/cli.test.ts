@@ -1,27 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli, type CliRun } from './test-support/run-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
-const bin = join(cliDir, 'dist/bin.js');
 // Inside the package so that a plugin written here resolves @hyperproto/core like an installed package would.
 const scratch = join(cliDir, 'test-output');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd = scratch): Promise<Run> {
-  return new Promise((done) => {
-    execFile('node', [bin, ...args], { cwd, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], cwd = scratch) => runCli(args, cwd);
 
 /** A tiny but real training run: 3 well-separated classes, small network. */
 const SMALL = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20', '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '6', '--patience', '3'];
@@ -80,7 +67,7 @@ describe('hyperproto train', () => {
 });
 
 describe('bad input', () => {
-  const expectOneLineError = (run: Run, code: number, pattern: RegExp) => {
+  const expectOneLineError = (run: CliRun, code: number, pattern: RegExp) => {
     expect(run.code).toBe(code);
     expect(run.stderr).toMatch(pattern);
     expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace

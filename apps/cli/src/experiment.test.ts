@@ -1,27 +1,15 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLI_BIN, runCli } from './test-support/run-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
-const bin = join(cliDir, 'dist/bin.js');
 const scratch = join(cliDir, 'test-output-experiment');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile('node', [bin, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, scratch);
 
 /** A tiny grid: 3 well-separated classes, a small network, a few epochs; 2 models x 3 seeds = 6 runs. */
 const tiny = {
@@ -53,7 +41,7 @@ describe('hyperproto experiment and report', () => {
   });
 
   it('survives SIGKILL mid-way: --resume ends with one record per cell and seed, earlier records untouched', async () => {
-    const child = spawn('node', [bin, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], { cwd: scratch, stdio: 'ignore' });
+    const child = spawn('node', [CLI_BIN, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], { cwd: scratch, stdio: 'ignore' });
     const results = join(scratch, 'killed', 'results.jsonl');
     const deadline = Date.now() + 60_000;
     while (!(existsSync(results) && readFileSync(results, 'utf8').includes('\n'))) {

@@ -1,34 +1,21 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createMatrix, createRng, type Matrix } from '@hyperproto/core';
 import { writeMatrixNpy } from '@hyperproto/npy';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
+import { CLI_BIN, runCli, type CliRun } from './test-support/run-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const bin = join(resolve(fileURLToPath(import.meta.url), '../..'), 'dist/bin.js');
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-onnx-'));
 const WIDTH = 300;
 const NAMES = ['north', 'east', 'south'];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[]) => runCli(args, scratch);
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile('node', [bin, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-const expectError = (run: Run, code: number, pattern: RegExp) => {
+const expectError = (run: CliRun, code: number, pattern: RegExp) => {
   expect(run.code, run.stderr).toBe(code);
   expect(run.stderr).toMatch(pattern);
   expect(run.stderr).not.toMatch(/\n\s+at /);
@@ -153,7 +140,7 @@ describe('hyperproto serve', () => {
   const exited = () => new Promise<number | null>((resolve) => (server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', (code) => resolve(code))));
 
   beforeAll(async () => {
-    server = spawn('node', [bin, 'serve', 'model.onnx', '--port', '0', '--json', '--max-rows', '64', '--body-limit', '400000'], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn('node', [CLI_BIN, 'serve', 'model.onnx', '--port', '0', '--json', '--max-rows', '64', '--body-limit', '400000'], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
     server.stderr!.on('data', (chunk) => (stderr += chunk));
     const ready = await new Promise<string>((resolve, reject) => {
       let out = '';

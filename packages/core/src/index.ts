@@ -11,5 +11,6 @@ export * from './spec.js';
 export * from './prototypes.js';
 export * from './dataset-checks.js';
 export * from './mlp-spec.js';
+export * from './epoch-history.js';
 export * from './engines.js';
 export * from './pipeline.js';

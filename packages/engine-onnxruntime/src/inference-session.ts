@@ -1,4 +1,13 @@
-import { createMatrix, type DatasetSplit, ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, type NamedWeight } from '@hyperproto/core';
+import {
+  createMatrix,
+  type DatasetSplit,
+  ErrorCode,
+  type HeadDefinition,
+  HyperprotoError,
+  type Matrix,
+  type MlpShape,
+  type NamedWeight,
+} from '@hyperproto/core';
 import * as ort from 'onnxruntime-node';
 import { buildInferenceModel, type InferenceModel } from './inference-graph.js';
 import { runOrExplain } from './run-failures.js';

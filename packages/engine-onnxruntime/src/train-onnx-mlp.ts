@@ -1,4 +1,23 @@
-import { checkDatasetSplit, constantsUsed, type DatasetSplit, type EpochRecord, ErrorCode, firstNonFinite, formatIssues, HyperprotoError, initialMlpWeights, type MlpShape, type NamedWeight, type PluginContext, throwIfAborted, type TrainerSettings, TrainerSettingsSchema, type TrainingJob, type TrainingResult } from '@hyperproto/core';
+import {
+  checkDatasetSplit,
+  constantsUsed,
+  type DatasetSplit,
+  type EpochRecord,
+  EpochHistory,
+  ErrorCode,
+  firstNonFinite,
+  formatIssues,
+  HyperprotoError,
+  initialMlpWeights,
+  type MlpShape,
+  type NamedWeight,
+  type PluginContext,
+  throwIfAborted,
+  type TrainerSettings,
+  TrainerSettingsSchema,
+  type TrainingJob,
+  type TrainingResult,
+} from '@hyperproto/core';
 import type { GradientRules } from './gradient-rules.js';
 import { InferenceSession } from './inference-session.js';
 import { fillDropoutMask } from './mlp-weights.js';
@@ -74,11 +93,9 @@ export async function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options
   );
   let validation: InferenceSession | undefined;
 
-  const history: EpochRecord[] = [];
-  let best: { epoch: number; accuracy: number; loss: number; weights: NamedWeight[] } | undefined;
-  let epochsWithoutGain = 0;
+  const epochs = new EpochHistory(ctx, trainer);
   const fail = (what: string): never => {
-    const partial = best && { model: snapshotModel(best.weights), history: [...history], bestEpoch: best.epoch, backend };
+    const partial = epochs.result(snapshotModel, backend);
     throw new OnnxTrainingFailedError(
       `${ENGINE_ID}: ${what}; lower the learning rate or check the features for extreme values`,
       partial,
@@ -137,24 +154,14 @@ export async function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options
         validationAccuracy: scored.accuracy,
         seconds: (performance.now() - started) / 1000,
       };
-      history.push(record);
-      ctx.progress?.(epoch, trainer.maxEpochs, `loss ${record.trainLoss.toFixed(3)} val acc ${record.validationAccuracy.toFixed(3)}`);
-
-      if (!best || scored.accuracy > best.accuracy || (scored.accuracy === best.accuracy && scored.loss < best.loss)) {
-        best = { epoch, accuracy: scored.accuracy, loss: scored.loss, weights };
-        epochsWithoutGain = 0;
-      } else if (++epochsWithoutGain >= trainer.patience) {
-        ctx.log?.(`early stopping after epoch ${epoch}: no better validation accuracy (or equal accuracy at lower loss) for ${trainer.patience} epochs; keeping epoch ${best.epoch}`);
-        break;
-      }
+      if (await epochs.add(record, () => weights)) break;
     }
   } finally {
     await training.release();
     await validation?.release();
   }
-  // maxEpochs >= 1 and every epoch either records a best or throws, so `best` is set here.
-  const kept = best!;
-  return { model: snapshotModel(kept.weights), history, bestEpoch: kept.epoch, backend };
+  // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
+  return epochs.result(snapshotModel, backend)!;
 }
 
 /**

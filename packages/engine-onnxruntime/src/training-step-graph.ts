@@ -1,4 +1,12 @@
-import { BATCH_NORM_MOMENTUM, constantsUsed, type HeadDefinition, type HeadExpr, type MlpShape, mlpWeightSpecs, type WeightSpec } from '@hyperproto/core';
+import {
+  BATCH_NORM_MOMENTUM,
+  constantsUsed,
+  type HeadDefinition,
+  type HeadExpr,
+  type MlpShape,
+  mlpWeightSpecs,
+  type WeightSpec,
+} from '@hyperproto/core';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, type GradientRules } from './gradient-rules.js';
 import { lowerHeadExpr } from './lower-head-expr.js';

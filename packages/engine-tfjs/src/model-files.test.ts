@@ -1,4 +1,12 @@
-import { createMatrix, createRng, ErrorCode, h, type Dataset, type HeadDefinition, type TrainedModel } from '@hyperproto/core';
+import {
+  createMatrix,
+  createRng,
+  ErrorCode,
+  h,
+  type Dataset,
+  type HeadDefinition,
+  type TrainedModel,
+} from '@hyperproto/core';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

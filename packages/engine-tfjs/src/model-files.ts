@@ -1,4 +1,17 @@
-import { BATCH_NORM_EPSILON, constantsUsed, createMatrix, ErrorCode, formatIssues, type HeadDefinition, HyperprotoError, type Matrix, type NamedWeight, type TrainedModel, TrainerSettingsSchema, z } from '@hyperproto/core';
+import {
+  BATCH_NORM_EPSILON,
+  constantsUsed,
+  createMatrix,
+  ErrorCode,
+  formatIssues,
+  type HeadDefinition,
+  HyperprotoError,
+  type Matrix,
+  type NamedWeight,
+  type TrainedModel,
+  TrainerSettingsSchema,
+  z,
+} from '@hyperproto/core';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -1,4 +1,13 @@
-import { ErrorCode, type HeadDefinition, HyperprotoError, type Matrix, type MlpShape, mlpWeightSpecs, type NamedWeight, orderedMlpWeights } from '@hyperproto/core';
+import {
+  ErrorCode,
+  type HeadDefinition,
+  HyperprotoError,
+  type Matrix,
+  type MlpShape,
+  mlpWeightSpecs,
+  type NamedWeight,
+  orderedMlpWeights,
+} from '@hyperproto/core';
 import type { Scalar, Variable } from '@tensorflow/tfjs';
 import { evaluateHeadExpr } from './evaluate-head-expr.js';
 import { headConstantTensors } from './mlp-inference.js';

@@ -1,4 +1,26 @@
-import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, checkDatasetSplit, constantsUsed, type DatasetSplit, type EpochRecord, ErrorCode, firstNonFinite, formatIssues, HyperprotoError, initialMlpWeights, type MlpShape, mlpWeightSpecs, type NamedWeight, type PluginContext, throwIfAborted, type TrainerSettings, TrainerSettingsSchema, type TrainingJob, type TrainingResult } from '@hyperproto/core';
+import {
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  checkDatasetSplit,
+  constantsUsed,
+  type DatasetSplit,
+  type EpochRecord,
+  EpochHistory,
+  ErrorCode,
+  firstNonFinite,
+  formatIssues,
+  HyperprotoError,
+  initialMlpWeights,
+  type MlpShape,
+  mlpWeightSpecs,
+  type NamedWeight,
+  type PluginContext,
+  throwIfAborted,
+  type TrainerSettings,
+  TrainerSettingsSchema,
+  type TrainingJob,
+  type TrainingResult,
+} from '@hyperproto/core';
 import type { Scalar, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
@@ -80,11 +102,9 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
   const validation = splitTensors(tf, dataset.validation);
   const parts = { net, head, constants, batchNormEpsilon: BATCH_NORM_EPSILON };
 
-  const history: EpochRecord[] = [];
-  let best: { epoch: number; accuracy: number; loss: number; weights: NamedWeight[] } | undefined;
-  let epochsWithoutGain = 0;
+  const epochs = new EpochHistory(ctx, trainer);
   const fail = (what: string): never => {
-    const partial = best && { model: snapshotModel(best.weights), history: [...history], bestEpoch: best.epoch, backend };
+    const partial = epochs.result(snapshotModel, backend);
     throw new TrainingFailedError(
       `engine:tfjs: ${what}; lower the learning rate or check the features for extreme values`,
       partial,
@@ -137,25 +157,15 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
         validationAccuracy: scored.accuracy,
         seconds: (performance.now() - started) / 1000,
       };
-      history.push(record);
-      ctx.progress?.(epoch, trainer.maxEpochs, `loss ${record.trainLoss.toFixed(3)} val acc ${record.validationAccuracy.toFixed(3)}`);
-
-      if (!best || scored.accuracy > best.accuracy || (scored.accuracy === best.accuracy && scored.loss < best.loss)) {
-        best = { epoch, accuracy: scored.accuracy, loss: scored.loss, weights: await readWeights(net, names) };
-        epochsWithoutGain = 0;
-      } else if (++epochsWithoutGain >= trainer.patience) {
-        ctx.log?.(`early stopping after epoch ${epoch}: no better validation accuracy (or equal accuracy at lower loss) for ${trainer.patience} epochs; keeping epoch ${best.epoch}`);
-        break;
-      }
+      if (await epochs.add(record, () => readWeights(net, names))) break;
     }
   } finally {
     disposeMlpTensors(net);
     optimizer.dispose();
     for (const tensor of [...Object.values(constants), train.features, train.labels, validation.features, validation.labels]) tensor.dispose();
   }
-  // maxEpochs >= 1 and every epoch either records a best or throws, so `best` is set here.
-  const kept = best!;
-  return { model: snapshotModel(kept.weights), history, bestEpoch: kept.epoch, backend };
+  // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
+  return epochs.result(snapshotModel, backend)!;
 }
 
 export interface TrainStep {

@@ -1,4 +1,11 @@
-import { createMatrix, createTrainedMlpModel, ErrorCode, HyperprotoError, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/core';
+import {
+  createMatrix,
+  createTrainedMlpModel,
+  ErrorCode,
+  HyperprotoError,
+  type TrainedMlp,
+  type TrainedMlpParts,
+} from '@hyperproto/core';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
