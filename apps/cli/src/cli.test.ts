@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, type CliRun } from './test-support/run-cli.js';
+import { coreVersion, runCli, type CliRun } from './test-support/run-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
@@ -124,7 +124,7 @@ describe('plugins', () => {
     expect(run.code).toBe(0);
     const byKind = Object.fromEntries(JSON.parse(run.stdout).map((k: { kind: string; plugins: { name: string }[] }) => [k.kind, k.plugins.map((p) => p.name)]));
     expect(byKind).toEqual({
-      dataset: ['gaussian'],
+      dataset: ['gaussian', 'files'],
       prototypes: ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'],
       head: ['softmax', 'hpn'],
       evaluator: ['classification'],
@@ -135,7 +135,10 @@ describe('plugins', () => {
   it('registers and uses a prototype strategy from a package outside the workspace', async () => {
     const pluginDir = join(scratch, 'my-plugin');
     mkdirSync(pluginDir, { recursive: true });
-    writeFileSync(join(pluginDir, 'package.json'), JSON.stringify({ name: 'hyperproto-prototypes-axes', type: 'module', exports: './index.js' }));
+    writeFileSync(
+      join(pluginDir, 'package.json'),
+      JSON.stringify({ name: 'hyperproto-prototypes-axes', type: 'module', exports: './index.js', peerDependencies: { '@hyperproto/core': `^${coreVersion}` } }),
+    );
     writeFileSync(
       join(pluginDir, 'index.js'),
       `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';

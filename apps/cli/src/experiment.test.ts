@@ -116,7 +116,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
 
   it.each([
     ['an unknown plugin', { models: [{ id: 'odd', head: 'hpm' }] }, /models\.0 "odd": unknown head "hpm"\. Did you mean "hpn"\?/],
-    ['a plugin module that does not exist', { plugins: ['./no-such-plugin.js'] }, /plugins\.0: cannot load "\.\/no-such-plugin\.js"/],
+    ['a plugin module that does not exist', { plugins: ['./no-such-plugin.js'] }, /plugins\.0: no file or directory at .*no-such-plugin\.js/],
     [
       'an impossible prototype size',
       { datasets: [{ id: 'huge', options: { classes: 30000, sigma: 1 } }], models: [{ id: 'opt', head: 'hpn', prototypes: { strategy: 'optimized', dims: 10 } }] },

@@ -1,9 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { describeError, exitCodeFor, EXIT } from './exit-codes.js';
+import { cliPackage } from './cli-package.js';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
+import { hasResult, stopProgress } from './output.js';
 
 export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
+  /** Also say which engines and backends were passed over, and why. */
+  verbose?: boolean;
   plugin?: string[];
   config?: string;
 }
@@ -26,11 +31,14 @@ export function decimal(check: (n: number) => boolean, expected: string) {
   };
 }
 
+const VERBOSE = 'also say which training engines and backends were passed over, and why (`doctor` always does)';
+
 /** Adds the options every command shares. */
 function withGlobals(command: Command): Command {
   return command
     .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
     .option('-q, --quiet', 'no messages or progress on stderr')
+    .option('--verbose', VERBOSE)
     .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
     .option('--config <file>', 'config file (default: hyperproto.config.{json,mjs,js} in the current directory)');
 }
@@ -38,7 +46,7 @@ function withGlobals(command: Command): Command {
 export function buildProgram(): Command {
   const program = new Command('hyperproto')
     .description('Softmax vs hyperspherical prototype classifiers: data, prototypes, training, evaluation.')
-    .version(process.env.npm_package_version ?? '0.1.0', '-v, --version')
+    .version(cliPackage.version, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     // `prototypes` has options of its own and a subcommand: options after `inspect` belong to `inspect`.
     .enablePositionalOptions()
@@ -47,20 +55,29 @@ export function buildProgram(): Command {
   withGlobals(
     program
       .command('train')
-      .description('train one classifier on the seed\'s Gaussian data, evaluate it, and save the model and metrics')
-      .requiredOption('--classes <n>', 'number of classes', integer(2))
+      .description('train one classifier, evaluate it beside the class-mean baseline, and save the model and metrics')
+      .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian); files count their own', integer(2))
       .addOption(new Option('--head <name>', 'classifier head: softmax or hpn (or a plugin head)').default('softmax'))
+      .option('--head-option <key=value>', 'an option of the head (repeatable)', collect)
       .option('--prototypes <strategy|file.npy>', 'prototype strategy (random, optimized, tammes, ...) or a .npy file, for heads that use prototypes (default: optimized)')
       .option('--dims <d>', 'prototype dimensions (default: the number of classes)', integer(1))
-      .option('--prototype-option <key=value>', 'an option of the prototype strategy (repeatable), e.g. steps=500', collect)
+      .option('--prototypes-option <key=value>', 'an option of the prototype strategy (repeatable), e.g. steps=500', collect)
+      .option('--prototype-option <key=value>', 'the same as --prototypes-option', collect)
       .option('--seed <n>', 'random seed: the same seed gives the same numbers', integer(0), 0)
       .option('--out <dir>', 'output directory (default: runs/<head>-c<classes>-s<seed>)')
       .option('--force', 'replace --out if it already holds a run')
-      .option('--dataset <name>', 'dataset plugin', 'gaussian')
-      .option('--sigma <s>', 'noise standard deviation (default: the seed\'s Table 1 for 10, 100, 1000 classes)', decimal((n) => n > 0, 'a positive number'))
-      .option('--train-per-class <n>', 'training samples per class (default 500)', integer(1))
-      .option('--validation-per-class <n>', 'validation samples per class (default 100)', integer(1))
-      .option('--test-per-class <n>', 'test samples per class (default 200)', integer(1))
+      .option('--dataset <name>', 'dataset plugin: gaussian (the seed\'s data), files (your own), or a plugin\'s', 'gaussian')
+      .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationFraction=0.2', collect)
+      .option('--data <file>', 'files dataset: features, .npy [N, d], .csv or .jsonl')
+      .option('--labels <file>', 'files dataset: labels, .npy of integers or one label per line')
+      .option('--test-data <file>', 'files dataset: test features (default: a stratified share of --data)')
+      .option('--test-labels <file>', 'files dataset: test labels')
+      .option('--validation-data <file>', 'files dataset: validation features (default: a stratified share of --data)')
+      .option('--validation-labels <file>', 'files dataset: validation labels')
+      .option('--sigma <s>', 'gaussian: noise standard deviation (default: the seed\'s Table 1 for 10, 100, 1000 classes)', decimal((n) => n > 0, 'a positive number'))
+      .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', integer(1))
+      .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', integer(1))
+      .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', integer(1))
       .option('--hidden-units <n>', 'units per hidden layer (default 300)', integer(1))
       .option('--hidden-layers <n>', 'hidden layers (default 2)', integer(1, 16))
       .option('--dropout <rate>', 'dropout rate in [0, 1) (default 0.3)', decimal((n) => n >= 0 && n < 1, 'a number in [0, 1)'))
@@ -68,7 +85,12 @@ export function buildProgram(): Command {
       .option('--learning-rate <lr>', 'Adam learning rate (default 0.001)', decimal((n) => n > 0, 'a positive number'))
       .option('--patience <n>', 'epochs without validation improvement before stopping (default 10)', integer(1))
       .option('--max-epochs <n>', 'upper bound on epochs (default 200)', integer(1))
-      .option('--engine <name>', 'training engine (default: the fastest available)'),
+      .option('--engine <name>', 'training engine (default: the fastest available)')
+      .option('--evaluator <name>', 'an evaluator to run besides classification, e.g. a plugin\'s (repeatable)', collect)
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ hyperproto train --classes 10 --head hpn --prototypes optimized --dims 10\n  $ hyperproto train --dataset files --data X.npy --labels y.txt --head hpn --prototypes spread --dims 64\n  $ hyperproto train --dataset files --data train.csv --dataset-option labelColumn=species --head softmax',
+      ),
   ).action(async (options) => (await import('./commands/train.js')).trainCommand(options));
 
   const prototypes = withGlobals(
@@ -149,6 +171,17 @@ export function buildProgram(): Command {
       .option('--threads <n>', 'threads per inference (default: onnxruntime\'s, one per core)', integer(1)),
   ).action(async (model, options) => (await import('./commands/serve.js')).serveCommand(model, options));
 
+  const create = program.command('new').description('start a new package: `new plugin` writes a ready plugin package');
+  withGlobals(
+    create
+      .command('plugin')
+      .description('write a plugin package: package.json (peer dependency on @hyperproto/core), index.js, a conformance test (node --test) and a README')
+      .argument('<name>', 'npm package name, e.g. my-axes or @me/hyperproto-prototypes-axes (the plugin is registered without scope and hyperproto-<kind>- prefix)')
+      .requiredOption('--kind <kind>', 'prototypes, head, dataset or evaluator')
+      .option('--dir <dir>', 'directory to write (default: ./<name without scope>); must not exist or be empty')
+      .addHelpText('after', '\nExamples:\n  $ hyperproto new plugin --kind prototypes my-axes\n  $ cd my-axes && npm install && npm test\n  $ cd .. && npm install ./my-axes\n  $ hyperproto train --classes 10 --head hpn --prototypes my-axes --dims 5 --plugin my-axes'),
+  ).action(async (name, options) => (await import('./commands/new-plugin.js')).newPluginCommand(name, options));
+
   // Not withGlobals: here --config names the grid file (whose "plugins" load like hyperproto.config.json's).
   program
     .command('experiment')
@@ -161,7 +194,13 @@ export function buildProgram(): Command {
     .option('--only <pattern>', 'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume', collect)
     .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
     .option('-q, --quiet', 'no messages or progress on stderr')
+    .option('--verbose', VERBOSE)
     .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
+    .addOption(
+      new Option('--save-models <which>', 'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none')
+        .choices(['none', 'best', 'all'])
+        .default('best'),
+    )
     .action(async (options) => (await import('./commands/experiment.js')).experimentCommand(options));
 
   program
@@ -171,6 +210,7 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'write the report there instead of into the results directory')
     .option('--json', 'print one JSON object on stdout (for scripts)')
     .option('-q, --quiet', 'no messages on stderr')
+    .option('--verbose', VERBOSE)
     .action(async (dir, options) => (await import('./commands/report.js')).reportCommand(dir, options));
 
   return program;
@@ -178,15 +218,30 @@ export function buildProgram(): Command {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
+  // With --json a failure is one JSON object on stdout, commander's usage errors too: silence its prose on stderr.
+  const json = argv.slice(2, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
+  if (json) silenceErrors(program);
   try {
     await program.parseAsync(argv as string[]);
     return EXIT.ok;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has already printed its message (or the help / version).
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } catch (caught) {
+    stopProgress();
+    let error = caught;
+    if (caught instanceof CommanderError) {
+      // Commander has already printed its message (or the help / version), unless --json silenced it.
+      if (caught.exitCode === 0) return EXIT.ok;
+      if (!json) return EXIT.usage;
+      const message = caught.code === 'commander.help' ? 'no command given' : caught.message.replace(/^error: /, '');
+      error = new HyperprotoError(ErrorCode.InvalidOptions, message, { hint: 'Run with --help for usage.' });
     }
-    process.stderr.write(`${describeError(error)}\n`);
+    if (!json) process.stderr.write(`${describeError(error)}\n`);
+    // A result already on stdout carries its error (experiment's failed runs): one object only.
+    else if (!hasResult()) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
     return exitCodeFor(error);
   }
+}
+
+function silenceErrors(command: Command): void {
+  command.configureOutput({ writeErr: () => {}, outputError: () => {} });
+  for (const sub of command.commands) silenceErrors(sub);
 }

@@ -1,67 +1,136 @@
-import { SingleBar, Presets } from 'cli-progress';
+import { MultiBar, type Params, type SingleBar } from 'cli-progress';
 
 export interface OutputOptions {
   json?: boolean;
   quiet?: boolean;
+  /** Also the engine skip notes. */
+  verbose?: boolean;
+}
+
+interface BarPayload {
+  stage: string;
+  label: string;
+  /** Seconds left, or null while there is nothing to estimate from. */
+  eta: number | null;
+}
+
+const BAR_WIDTH = 40;
+
+let resultWritten = false;
+/** The Output whose bar is on screen: one per process. */
+let drawing: Output | undefined;
+
+/** Whether stdout has the command's result: with --json it must stay one object, even if the command then fails. */
+export function hasResult(): boolean {
+  return resultWritten;
+}
+
+/** Ends the bar on screen, if any: before an error is printed (else the bar redraws under it, and its timer keeps the process alive). */
+export function stopProgress(): void {
+  drawing?.done();
 }
 
 /**
  * Where the CLI writes: results to stdout (one JSON object with --json), messages and progress to stderr.
- * Progress bars only on a terminal, and never with --json or --quiet.
+ * Progress is one bar per command, only on a terminal, and never with --json, --quiet or CI=true; messages go
+ * above it. Nothing is coloured, so NO_COLOR needs nothing.
  */
 export class Output {
   readonly json: boolean;
+  /** Whether progress is drawn. */
+  readonly interactive: boolean;
   private readonly quiet: boolean;
-  private readonly interactive: boolean;
+  private readonly verbose: boolean;
+  private readonly notesShown = new Set<string>();
+  private bars: MultiBar | undefined;
   private bar: SingleBar | undefined;
-  private barStage: string | undefined;
+  private stage: { name: string; since: number; from: number } | undefined;
 
-  constructor(options: OutputOptions, stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    options: OutputOptions,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
     this.json = Boolean(options.json);
     this.quiet = Boolean(options.quiet);
+    this.verbose = Boolean(options.verbose);
     this.interactive = Boolean(stream.isTTY) && !this.json && !this.quiet && process.env.CI !== 'true';
   }
 
   /** A message for a person (stderr), suppressed by --quiet and --json. */
   info(message: string): void {
     if (this.quiet || this.json) return;
-    this.withBarHidden(() => process.stderr.write(`${message}\n`));
+    if (!this.bars) return void this.stream.write(`${message}\n`);
+    // Printed above the bar at once: a line written under a live bar is overwritten by its next redraw.
+    this.bars.log(`${message}\n`);
+    this.bars.update();
+  }
+
+  /**
+   * A line of the pipeline's log, possibly prefixed by a run key. Engine skip notes (`skipped [tfjs] ...`) say
+   * the same on every run and only matter when choosing an engine: once each, and only with --verbose
+   * (`doctor` always lists them).
+   */
+  log(message: string): void {
+    const note = /^(?:\S+: )?(skipped \[.*)$/s.exec(message)?.[1];
+    if (note === undefined) return this.info(message);
+    if (!this.verbose || this.notesShown.has(note)) return;
+    this.notesShown.add(note);
+    this.info(note);
   }
 
   /** The command's result: JSON with --json, else the human text. */
   result(value: unknown, human: () => string): void {
     this.done();
     process.stdout.write(this.json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+    resultWritten = true;
   }
 
-  /** Progress of a stage: a bar on a terminal; nothing otherwise. */
-  progress(stage: string, done: number, total: number, label = ''): void {
+  /**
+   * Progress of a stage on the one bar: a terminal only. `eta` is the caller's estimate in seconds (null: none
+   * yet); without it the stage's pace so far gives one.
+   */
+  progress(stage: string, done: number, total: number, label = '', eta?: number | null): void {
     if (!this.interactive) return;
-    if (this.barStage !== stage) {
-      this.done();
-      this.bar = new SingleBar(
-        { format: `${stage.padEnd(10)} [{bar}] {value}/{total} {label} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false, etaBuffer: 20 },
-        Presets.shades_classic,
-      );
-      this.bar.start(total, done, { label });
-      this.barStage = stage;
+    const now = performance.now();
+    if (this.stage?.name !== stage) this.stage = { name: stage, since: now, from: done };
+    const { since, from } = this.stage;
+    const payload: BarPayload = { stage, label, eta: eta !== undefined ? eta : done > from ? (((now - since) / 1000) * (total - done)) / (done - from) : null };
+    if (!this.bars || !this.bar) {
+      // linewrap: long messages above the bar wrap instead of being cut at the edge (the bar itself is cut to fit).
+      // forceRedraw: a message printed over the bar's line must not leave it blank until the next change.
+      this.bars = new MultiBar({ format: formatBar, stream: this.stream, hideCursor: true, linewrap: true, forceRedraw: true });
+      this.bar = this.bars.create(total, done, payload);
+      // A second Ctrl-C exits at once: give the cursor back.
+      if (!drawing) process.once('exit', stopProgress);
+      drawing = this;
     } else {
-      this.bar?.setTotal(total);
-      this.bar?.update(done, { label });
+      this.bar.setTotal(total);
+      this.bar.update(done, payload);
     }
   }
 
-  /** Ends the current progress bar, if any. */
+  /** Ends the bar, leaving its last state on screen; the next progress starts a new one. */
   done(): void {
-    this.bar?.stop();
+    this.bars?.stop();
+    this.bars = undefined;
     this.bar = undefined;
-    this.barStage = undefined;
+    this.stage = undefined;
+    if (drawing === this) drawing = undefined;
   }
+}
 
-  private withBarHidden(write: () => void): void {
-    if (!this.bar) return write();
-    // Writing under an active bar garbles it: finish the line first.
-    process.stderr.write('\n');
-    write();
-  }
+/** `3m 20s`, `45s`, `2h 5m`: a duration with its units. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** `stage [bar] done/total | ETA 3m 20s | label`, cut to the terminal's width: a bar that wraps cannot be redrawn in place. */
+function formatBar(_options: unknown, params: Params, payload: BarPayload): string {
+  const filled = Math.round(params.progress * BAR_WIDTH);
+  const eta = payload.eta === null ? '?' : formatDuration(payload.eta);
+  const line = `${payload.stage.padEnd(10)} [${'\u2588'.repeat(filled)}${'\u2591'.repeat(BAR_WIDTH - filled)}] ${params.value}/${params.total} | ETA ${eta}${payload.label ? ` | ${payload.label}` : ''}`;
+  return line.slice(0, params.maxWidth - 1);
 }

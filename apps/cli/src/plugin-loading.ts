@@ -1,9 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, type Plugin, type Registry } from '@hyperproto/core';
+import semver from 'semver';
 import { builtinPlugins } from './builtin-plugins.js';
 
 /** A plugin entry as written in a config file or on the command line: `"pkg"` or `["pkg", options | false]`. */
@@ -13,6 +14,8 @@ export interface LoadedPlugin {
   readonly plugin: Plugin;
   /** Module specifier it came from, or `builtin`. */
   readonly source: string;
+  /** The package that provided it, when it came from a package (not a single module file, not a built-in). */
+  readonly package?: { readonly name: string | null; readonly version: string | null };
 }
 
 export interface CliRegistry {
@@ -21,10 +24,15 @@ export interface CliRegistry {
 }
 
 const CONFIG_NAMES = ['hyperproto.config.json', 'hyperproto.config.mjs', 'hyperproto.config.js'];
+const CORE = '@hyperproto/core';
+const coreUrl = import.meta.resolve(CORE);
+/** The version of the core this CLI runs, which plugins must accept. */
+export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', coreUrl), 'utf8')) as { version: string }).version;
 
 /**
  * The built-in plugins plus those named in the config file and by --plugin. Never scans node_modules:
- * a plugin is used only when it is named.
+ * a plugin is used only when it is named. Relative specifiers resolve from `cwd` (the user's directory) or,
+ * for a config file's entries, from the config file's directory.
  */
 export async function buildRegistry(options: { cwd?: string; config?: string; plugins?: readonly string[] }): Promise<CliRegistry> {
   const cwd = options.cwd ?? process.cwd();
@@ -39,15 +47,27 @@ export async function buildRegistry(options: { cwd?: string; config?: string; pl
   }
   for (const spec of options.plugins ?? []) entries.push({ entry: spec, base: cwd, where: `--plugin ${spec}` });
 
+  if (entries.length > 0) shareCoreWithPlugins();
   for (const { entry, base, where } of entries) {
     const [specifier, pluginOptions] = typeof entry === 'string' ? [entry, undefined] : entry;
     if (pluginOptions === false) continue;
-    for (const plugin of await importPlugins(specifier, pluginOptions, base, where)) {
+    const { plugins, packageJson } = await importPlugins(specifier, pluginOptions, base, where);
+    const provider = packageJson ? { package: { name: packageJson.name ?? null, version: packageJson.version ?? null } } : {};
+    for (const plugin of plugins) {
       registry.register(plugin);
-      loaded.push({ plugin, source: specifier });
+      loaded.push({ plugin, source: specifier, ...provider });
     }
   }
   return { registry, loaded };
+}
+
+let coreShared = false;
+
+/** Once per thread (experiment workers load plugins too): plugins' imports of core get this CLI's copy. */
+function shareCoreWithPlugins(): void {
+  if (coreShared) return;
+  register(new URL('./core-resolution-hooks.js', import.meta.url), { data: { coreUrl } });
+  coreShared = true;
 }
 
 async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
@@ -56,7 +76,10 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
     raw = path.endsWith('.json') ? JSON.parse(await readFile(path, 'utf8')) : (await import(pathToFileURL(path).href)).default;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.Io : ErrorCode.InvalidOptions;
-    throw new HyperprotoError(code, `cannot read config ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HyperprotoError(code, `cannot read config ${path}: ${(error as Error).message}`, {
+      cause: error,
+      hint: path.endsWith('.json') ? 'The file must be JSON: { "plugins": ["pkg", ["./path.js", { "option": 1 }]] }' : undefined,
+    });
   }
   const plugins = (raw as { plugins?: unknown } | null)?.plugins ?? [];
   if (!Array.isArray(plugins)) throw new HyperprotoError(ErrorCode.InvalidOptions, `${path} plugins: expected an array of "pkg" or ["pkg", options]`);
@@ -67,53 +90,119 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
   return { plugins: plugins as PluginEntry[] };
 }
 
-async function importPlugins(specifier: string, pluginOptions: unknown, base: string, where: string): Promise<Plugin[]> {
+async function importPlugins(specifier: string, pluginOptions: unknown, base: string, where: string): Promise<{ plugins: Plugin[]; packageJson?: PackageJson }> {
+  const { url, packageJson } = resolveSpecifier(specifier, base, where);
   let module: { default?: unknown };
   try {
-    module = await import(resolveSpecifier(specifier, base));
+    module = await import(url);
   } catch (error) {
-    if (error instanceof HyperprotoError) throw error;
-    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: cannot load "${specifier}": ${(error as Error).message.split('\n')[0]}`, {
+    const notFound = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    throw new HyperprotoError(notFound ? ErrorCode.InvalidPlugin : ErrorCode.PluginFailed, `${where}: ${notFound ? 'cannot load' : 'failed while loading'} "${specifier}": ${firstLine(error)}`, {
       cause: error,
-      hint: 'Install the package next to your project (npm i <pkg>) or give a path starting with ./',
+      hint: notFound
+        ? 'Install what the plugin imports next to it (npm install in the plugin package).'
+        : `This is an error in the plugin "${specifier}", not in hyperproto: fix it or report it to its author.`,
     });
   }
   let exported = module.default;
   // A factory takes the options given as ["pkg", options].
-  if (typeof exported === 'function') exported = await (exported as (options: unknown) => unknown)(pluginOptions);
+  if (typeof exported === 'function') {
+    try {
+      exported = await (exported as (options: unknown) => unknown)(pluginOptions);
+    } catch (error) {
+      throw new HyperprotoError(ErrorCode.PluginFailed, `${where}: the plugin factory of "${specifier}" threw: ${firstLine(error)}`, {
+        cause: error,
+        hint: `This is an error in the plugin "${specifier}" (or in the options given to it), not in hyperproto.`,
+      });
+    }
+  }
   const plugins = Array.isArray(exported) ? exported : [exported];
   plugins.forEach((plugin, i) => assertPluginShape(plugin, plugins.length > 1 ? `${specifier} (export ${i})` : specifier));
-  return plugins as Plugin[];
+  return { plugins: plugins as Plugin[], ...(packageJson ? { packageJson } : {}) };
 }
 
-/** A path (./x, /x) relative to `base`, or a package name resolved from `base` the way Node would. */
-function resolveSpecifier(specifier: string, base: string): string {
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
+
+/**
+ * A path (./x, /x) relative to `base`, or a package name resolved from `base` the way Node would; with the
+ * package.json of the package it names (a single module file has none: the one above it may be anyone's).
+ */
+function resolveSpecifier(specifier: string, base: string, where: string): { url: string; packageJson?: PackageJson } {
   if (specifier.startsWith('.') || isAbsolute(specifier)) {
     const path = resolve(base, specifier);
+    if (!existsSync(path)) {
+      throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: no file or directory at ${path}`, {
+        hint: 'Give the path of a plugin module or package directory, relative to where you run the command.',
+      });
+    }
     // A package directory: load its entry point as Node would for an installed package.
-    const entry = existsSync(join(path, 'package.json')) ? join(path, esmEntry(path)) : path;
-    return pathToFileURL(entry).href;
+    if (!existsSync(join(path, 'package.json'))) return { url: pathToFileURL(path).href };
+    const packageJson = checkCorePeer(path, where);
+    return { url: pathToFileURL(join(path, esmEntry(packageJson))).href, packageJson };
   }
-  const require = createRequire(join(base, 'noop.js'));
-  try {
-    return pathToFileURL(require.resolve(specifier)).href;
-  } catch {
-    // ESM-only packages export no `require` condition: find the package directory and its import entry.
-    const packageDir = findPackageDir(specifier, base);
-    return pathToFileURL(join(packageDir, esmEntry(packageDir))).href;
+  const packageName = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+  const packageDir = installedPackageDir(packageName, base);
+  if (!packageDir) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: package "${packageName}" is not installed (looked in node_modules from ${base} upwards)`, {
+      hint: `Install it in your project (npm install ${packageName}) or give a path starting with ./`,
+    });
   }
+  const packageJson = checkCorePeer(packageDir, where);
+  // A subpath ("pkg/extra") goes through the package's own exports map.
+  if (specifier !== packageName) return { url: pathToFileURL(createRequire(join(base, 'noop.js')).resolve(specifier)).href, packageJson };
+  return { url: pathToFileURL(join(packageDir, esmEntry(packageJson))).href, packageJson };
 }
 
-function findPackageDir(name: string, base: string): string {
-  for (let dir = resolve(base); ; dir = dirname(dir)) {
+/** node_modules/<name> from `from` upwards, as Node looks an installed package up. */
+export function installedPackageDir(name: string, from: string): string | undefined {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`package "${name}" is not installed (looked in node_modules from ${base} upwards)`);
+    if (dirname(dir) === dir) return undefined;
   }
 }
 
-function esmEntry(packageDir: string): string {
-  const pkg = createRequire(join(packageDir, 'noop.js'))('./package.json') as { exports?: unknown; main?: string };
+/**
+ * A plugin package declares the core it was written against as a peer dependency; one made for another major
+ * version would fail in obscure ways, so it is refused here with both versions named.
+ */
+function checkCorePeer(packageDir: string, where: string): PackageJson {
+  const pkg = readPackageJson(packageDir, where);
+  const range = pkg.peerDependencies?.[CORE] ?? pkg.dependencies?.[CORE];
+  const name = pkg.name ?? packageDir;
+  const fix = `Add "peerDependencies": { "${CORE}": "^${coreVersion}" } to ${join(packageDir, 'package.json')}.`;
+  if (range === undefined) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" does not declare ${CORE} as a peer dependency`, { hint: fix });
+  }
+  // Inside a pnpm workspace the range is a workspace reference, which always matches its own core.
+  if (range.startsWith('workspace:')) return pkg;
+  if (semver.validRange(range) === null || !semver.satisfies(coreVersion, range, { includePrerelease: true })) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" needs ${CORE} ${range}, but this hyperproto runs ${CORE} ${coreVersion}`, {
+      hint: `Install a version of "${name}" made for ${CORE} ${coreVersion}, or a hyperproto CLI whose core matches ${range}. ${fix}`,
+    });
+  }
+  return pkg;
+}
+
+interface PackageJson {
+  name?: string;
+  version?: string;
+  main?: string;
+  exports?: unknown;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+function readPackageJson(packageDir: string, where: string): PackageJson {
+  const file = join(packageDir, 'package.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
+  } catch (error) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: cannot read ${file}: ${firstLine(error)}`, { cause: error });
+  }
+}
+
+function esmEntry(pkg: PackageJson): string {
   const root = typeof pkg.exports === 'object' && pkg.exports !== null && '.' in pkg.exports ? (pkg.exports as Record<string, unknown>)['.'] : pkg.exports;
   const pick = (value: unknown): string | undefined => {
     if (typeof value === 'string') return value;

@@ -1,5 +1,6 @@
 import type { Matrix } from '@hyperproto/core';
 import { cosineBounds, withScanner, type ScanControl } from '@hyperproto/similarity-scan';
+import { niceTicks } from '@hyperproto/experiments';
 
 export interface PrototypeStats {
   readonly classes: number;
@@ -80,45 +81,100 @@ function histogramLines({ lower, upper, counts }: NonNullable<PrototypeStats['hi
   return rows.map(({ from, to, count }) => `    [${from.toFixed(2).padStart(5)}, ${to.toFixed(2).padStart(5)}) ${'#'.repeat(Math.round((40 * count) / most)).padEnd(40)} ${count}`);
 }
 
-/** A self-contained SVG bar chart of the cosine histogram, with the bounds marked. */
+/** Approximate width of a label at 12px sans-serif: enough to keep tick labels apart. */
+const labelWidth = (text: string) => 7 * text.length + 4;
+const tickText = (t: number) => (Object.is(t, -0) ? '0' : String(t));
+
+/**
+ * A self-contained SVG bar chart of the cosine histogram: a title, x ticks over the occupied range (zoomed in, so a
+ * narrow spread stays readable, and thinned so no two labels touch), y ticks with grid lines, and the largest cosine
+ * and the bounds as dashed lines named in a legend under the plot (no text over the bars).
+ */
 export function histogramSvg(stats: PrototypeStats, title: string): string {
   const histogram = stats.histogram!;
   const { counts, lower, upper } = histogram;
-  const [width, height, left, right, top, bottom] = [720, 360, 70, 20, 40, 50];
+  const binWidth = (upper - lower) / counts.length;
+  const markers = [
+    { value: stats.maxCosine, colour: '#c03030', dash: '6 3', text: `largest cosine ${label(stats.maxCosine)} (pair ${stats.maxCosinePair[0]}, ${stats.maxCosinePair[1]})` },
+    { value: stats.simplexBound, colour: '#308030', dash: '2 3', text: `simplex bound -1/(C-1) = ${label(stats.simplexBound)}: no ${stats.classes.toLocaleString('en-US')} unit vectors do better` },
+    ...(stats.welchBound > 0 ? [{ value: stats.welchBound, colour: '#806020', dash: '8 3 2 3', text: `Welch bound on the largest |cosine| = ${label(stats.welchBound)}` }] : []),
+  ];
+
+  // x: the occupied bins and the marked values, padded, on round ticks, never beyond [-1, 1].
+  const first = counts.findIndex((c) => c > 0);
+  const last = counts.length - 1 - [...counts].reverse().findIndex((c) => c > 0);
+  const values = [...markers.map((m) => m.value), ...(first >= 0 ? [lower + first * binWidth, lower + (last + 1) * binWidth] : [lower, upper])];
+  const span = Math.max(...values) - Math.min(...values);
+  const pad = Math.max(span * 0.08, 2 * binWidth, 0.02);
+  const [width, left, right, top, plotHeight] = [720, 72, 24, 52, 260];
   const plotWidth = width - left - right;
-  const plotHeight = height - top - bottom;
+  const from = Math.max(lower, Math.min(...values) - pad);
+  const to = Math.min(upper, Math.max(...values) + pad);
+  let xTicks = niceTicks(from, to, 8);
+  // Widened to the round numbers around the range, so both ends carry a tick.
+  const step = xTicks.length > 1 ? xTicks[1]! - xTicks[0]! : 0.1;
+  const xMin = Math.max(lower, Number((Math.floor(from / step + 1e-9) * step).toFixed(6)));
+  const xMax = Math.min(upper, Number((Math.ceil(to / step - 1e-9) * step).toFixed(6)));
+  xTicks = niceTicks(xMin, xMax, 8).filter((t) => t >= xMin - 1e-9 && t <= xMax + 1e-9);
+  const x = (cosine: number) => left + ((cosine - xMin) / (xMax - xMin)) * plotWidth;
+  for (let k = 1; k < xTicks.length; k++) {
+    const kept = xTicks.filter((_, i) => i % k === 0);
+    if (kept.every((t, i) => i === 0 || x(t) - x(kept[i - 1]!) >= (labelWidth(tickText(t)) + labelWidth(tickText(kept[i - 1]!))) / 2 + 8)) {
+      xTicks = kept;
+      break;
+    }
+  }
+
   const most = Math.max(1, ...counts);
-  const x = (cosine: number) => left + ((cosine - lower) / (upper - lower)) * plotWidth;
-  const barWidth = plotWidth / counts.length;
+  const firstYTicks = niceTicks(0, most, 5);
+  const yStep = firstYTicks.length > 1 ? firstYTicks[1]! - firstYTicks[0]! : 1;
+  const yMax = Math.max(1, Math.ceil(most / yStep - 1e-9) * yStep);
+  const yTicks = niceTicks(0, yMax, 5);
+  const y = (count: number) => top + plotHeight - (count / yMax) * plotHeight;
+  const barWidth = (binWidth / (xMax - xMin)) * plotWidth;
   const bars = counts
     .map((count, b) => {
-      if (count === 0) return '';
-      const h = Math.max(1, (count / most) * plotHeight);
-      return `<rect x="${(left + b * barWidth).toFixed(2)}" y="${(top + plotHeight - h).toFixed(2)}" width="${Math.max(0.5, barWidth - 0.5).toFixed(2)}" height="${h.toFixed(2)}" fill="#4878a8"/>`;
+      const from = lower + b * binWidth;
+      if (count === 0 || from + binWidth < xMin || from > xMax) return '';
+      const h = Math.max(1, (count / yMax) * plotHeight);
+      return `<rect x="${x(from).toFixed(2)}" y="${(top + plotHeight - h).toFixed(2)}" width="${Math.max(0.5, barWidth - (barWidth > 3 ? 0.5 : 0)).toFixed(2)}" height="${h.toFixed(2)}" fill="#4878a8"><title>[${from.toFixed(3)}, ${(from + binWidth).toFixed(3)}): ${count} pairs</title></rect>`;
     })
     .join('');
-  const ticks = [-1, -0.5, 0, 0.5, 1]
-    .map((t) => `<line x1="${x(t)}" y1="${top + plotHeight}" x2="${x(t)}" y2="${top + plotHeight + 5}" stroke="#333"/><text x="${x(t)}" y="${top + plotHeight + 20}" text-anchor="middle">${t}</text>`)
+  const xAxis = xTicks
+    .map((t) => `<line x1="${x(t).toFixed(2)}" y1="${top + plotHeight}" x2="${x(t).toFixed(2)}" y2="${top + plotHeight + 5}" stroke="#333"/><text x="${x(t).toFixed(2)}" y="${top + plotHeight + 20}" text-anchor="middle">${tickText(t)}</text>`)
     .join('');
-  const marker = (value: number, colour: string, label: string, row: number) =>
-    `<line x1="${x(value).toFixed(2)}" y1="${top}" x2="${x(value).toFixed(2)}" y2="${top + plotHeight}" stroke="${colour}" stroke-dasharray="4 3"/>` +
-    `<text x="${(x(value) + 4).toFixed(2)}" y="${top + 14 + 14 * row}" fill="${colour}">${escapeXml(label)}</text>`;
-  const markers = [
-    marker(stats.maxCosine, '#c03030', `largest ${label(stats.maxCosine)}`, 0),
-    marker(stats.simplexBound, '#308030', `simplex bound ${label(stats.simplexBound)}`, 1),
-    stats.welchBound > 0 ? marker(stats.welchBound, '#806020', `Welch bound ${label(stats.welchBound)}`, 2) : '',
-  ].join('');
+  const yAxis = yTicks
+    .map((t) => `<line x1="${left}" y1="${y(t).toFixed(2)}" x2="${left + plotWidth}" y2="${y(t).toFixed(2)}" stroke="#e5e5e5"/><line x1="${left - 5}" y1="${y(t).toFixed(2)}" x2="${left}" y2="${y(t).toFixed(2)}" stroke="#333"/><text x="${left - 8}" y="${(y(t) + 4).toFixed(2)}" text-anchor="end">${t.toLocaleString('en-US')}</text>`)
+    .join('');
+  // The bounds under the largest cosine, wider, so a line that coincides with another still shows.
+  const lines = [...markers]
+    .reverse()
+    .map((m, i, all) => `<line x1="${x(m.value).toFixed(2)}" y1="${top}" x2="${x(m.value).toFixed(2)}" y2="${top + plotHeight}" stroke="${m.colour}" stroke-width="${i === all.length - 1 ? 1.5 : 2.5}" stroke-dasharray="${m.dash}"><title>${escapeXml(m.text)}</title></line>`)
+    .join('');
+  const legendTop = top + plotHeight + 62;
+  const legend = markers
+    .map((m, i) => {
+      const ly = legendTop + 18 * i;
+      return `<line x1="${left}" y1="${ly}" x2="${left + 26}" y2="${ly}" stroke="${m.colour}" stroke-width="${i === 0 ? 1.5 : 2.5}" stroke-dasharray="${m.dash}"/><text x="${left + 34}" y="${ly + 4}">${escapeXml(m.text)}</text>`;
+    })
+    .join('');
+  const height = legendTop + 18 * markers.length + 4;
+  const pairs = (stats.classes * (stats.classes - 1)) / 2;
+  const subtitle = `C = ${stats.classes.toLocaleString('en-US')} prototypes in D = ${stats.dims.toLocaleString('en-US')}: cosines of all ${pairs.toLocaleString('en-US')} pairs, bins of ${Number(binWidth.toPrecision(3))}${xMin > lower || xMax < upper ? `, shown over [${tickText(xMin)}, ${tickText(xMax)}] of [-1, 1]` : ''}`;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<title>${escapeXml(`${title}: pairwise cosines`)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}: cosines of all ${stats.classes} x ${stats.classes - 1} / 2 pairs (D = ${stats.dims})</text>`,
-    `<line x1="${left}" y1="${top + plotHeight}" x2="${left + plotWidth}" y2="${top + plotHeight}" stroke="#333"/>`,
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotHeight}" stroke="#333"/>`,
-    `<text x="${left - 8}" y="${top + 4}" text-anchor="end">${most}</text><text x="${left - 8}" y="${top + plotHeight}" text-anchor="end">0</text>`,
-    `<text x="${left + plotWidth / 2}" y="${height - 8}" text-anchor="middle">cosine similarity</text>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(`${title}: pairwise cosine similarities`)}</text>`,
+    `<text x="${width / 2}" y="38" text-anchor="middle" font-size="11.5" fill="#444">${escapeXml(subtitle)}</text>`,
+    yAxis,
     bars,
-    ticks,
-    markers,
+    lines,
+    `<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#888"/>`,
+    xAxis,
+    `<text x="${left + plotWidth / 2}" y="${top + plotHeight + 40}" text-anchor="middle">cosine similarity</text>`,
+    `<text transform="translate(18 ${top + plotHeight / 2}) rotate(-90)" text-anchor="middle">pairs per bin</text>`,
+    legend,
     '</svg>',
     '',
   ].join('\n');

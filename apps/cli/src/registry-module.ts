@@ -1,11 +1,14 @@
 // The module `hyperproto experiment` hands to @hyperproto/experiments: every worker thread imports it to build the
-// same registry as the command (built-in plugins plus the config's and --plugin's).
-import { existsSync, readFileSync } from 'node:fs';
+// same registry as the command (built-in plugins plus the config's and --plugin's), and to save the models it keeps.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Registry } from '@hyperproto/core';
-import { buildRegistry as buildCliRegistry } from './plugin-loading.js';
+import { join } from 'node:path';
+import type { ExperimentOutcome } from '@hyperproto/core';
+import type { BuiltRegistry } from '@hyperproto/experiments';
+import { cliPackage, cliRoot } from './cli-package.js';
+import { buildRegistry as buildCliRegistry, installedPackageDir } from './plugin-loading.js';
+import { pluginOrigins } from './plugin-origins.js';
+import { writeRunFiles } from './run-files.js';
 
 export interface RegistryModuleOptions {
   cwd?: string;
@@ -13,11 +16,16 @@ export interface RegistryModuleOptions {
   plugins?: string[];
 }
 
-export async function buildRegistry(options: RegistryModuleOptions = {}): Promise<Registry> {
-  return (await buildCliRegistry(options)).registry;
+/** The registry, with the package (name and version) of each plugin for the records. */
+export async function buildRegistry(options: RegistryModuleOptions = {}): Promise<BuiltRegistry> {
+  const { registry, loaded } = await buildCliRegistry(options);
+  return { registry, plugins: await pluginOrigins(loaded) };
 }
 
-const cliRoot = fileURLToPath(new URL('..', import.meta.url));
+/** A kept model's directory: the same files `hyperproto train` writes, so `export`, `predict` and `serve` take it. */
+export async function writeRunDirectory(dir: string, outcome: ExperimentOutcome, target: string): Promise<void> {
+  await writeRunFiles(dir, outcome, target);
+}
 
 function readVersion(packageJson: string): string | undefined {
   try {
@@ -27,22 +35,13 @@ function readVersion(packageJson: string): string | undefined {
   }
 }
 
-/** The directory of an installed dependency, looked up from `from` upwards as Node would. */
-function packageDir(name: string, from: string): string | undefined {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'node_modules', name);
-    if (existsSync(join(candidate, 'package.json'))) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
 /** Versions recorded with every run: this CLI, each @hyperproto package it depends on, TensorFlow.js and onnxruntime. */
 export function versions(): Record<string, string> {
   const out: Record<string, string> = {};
-  const own = JSON.parse(readFileSync(join(cliRoot, 'package.json'), 'utf8')) as { name: string; version: string; dependencies?: Record<string, string> };
+  const own = cliPackage;
   out[own.name] = own.version;
   for (const name of Object.keys(own.dependencies ?? {}).filter((n) => n.startsWith('@hyperproto/'))) {
-    const dir = packageDir(name, cliRoot);
+    const dir = installedPackageDir(name, cliRoot);
     const version = dir && readVersion(join(dir, 'package.json'));
     if (version) out[name] = version;
   }
@@ -51,7 +50,7 @@ export function versions(): Record<string, string> {
     ['@hyperproto/tfjs-backend', '@tensorflow/tfjs'],
     ['@hyperproto/engine-onnxruntime', 'onnxruntime-node'],
   ] as const) {
-    const dir = packageDir(owner, cliRoot);
+    const dir = installedPackageDir(owner, cliRoot);
     if (!dir) continue;
     try {
       const version = readVersion(createRequire(join(dir, 'package.json')).resolve(`${library}/package.json`));

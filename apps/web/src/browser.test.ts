@@ -156,12 +156,19 @@ function expectSameAnswers(head: Head, page: PageResult): void {
   expect(page.topK).toBe(3);
 }
 
-/** Set when there is no browser or CLI: every test then fails with it (rather than being reported as skipped). */
+const NO_BROWSER = `Chromium is not installed at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or point HYPERPROTO_CHROMIUM at a Chromium binary). Never \`npx playwright install\`.`;
+// Without a browser the tests are skipped with that line on a developer's machine; under CI (CI=true) they fail,
+// so CI can never pass without running them.
+const skipWithoutBrowser = !existsSync(CHROMIUM) && process.env.CI !== 'true';
+if (skipWithoutBrowser) console.warn(`skipping the browser tests: ${NO_BROWSER}`);
+
+/** Set when there is no browser (under CI) or no CLI: every test then fails with it. */
 let missing: Error | undefined;
 
 beforeAll(async () => {
+  if (skipWithoutBrowser) return;
   if (!existsSync(CHROMIUM)) {
-    missing = new Error(`Chromium is not installed at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or point HYPERPROTO_CHROMIUM at a Chromium binary). Never \`npx playwright install\`.`);
+    missing = new Error(NO_BROWSER);
     return;
   }
   if (!existsSync(CLI)) {
@@ -194,7 +201,7 @@ async function chooseProvider(page: Page, choice: 'auto' | 'webgpu' | 'wasm'): P
   await page.waitForFunction(() => document.body.dataset.state !== 'loading', null, { timeout: 60_000 });
 }
 
-describe('the web page in Chromium', () => {
+describe.skipIf(skipWithoutBrowser)('the web page in Chromium', () => {
   it('runs both heads on WebGPU, all nodes on the WebGPU provider, with the answers of onnxruntime-node', async () => {
     if (missing) throw missing;
     const logs: string[] = [];
@@ -233,10 +240,10 @@ describe('the web page in Chromium', () => {
     await expect.poll(() => page.textContent('#input-error')).toBe('ragged rows: line 2 has 2 values, line 1 has 3');
     await page.fill('#rows', '1,2,3');
     await page.click('#classify');
-    await expect.poll(() => page.textContent('#input-error')).toBe(`the model expects ${WIDTH} features per row; row 1 has 3`);
+    await expect.poll(() => page.textContent('#input-error')).toBe(`the batch has rows of 3 features; the model expects ${WIDTH} (Send features made the same way as the training data (the model metadata names its inputWidth).)`);
     await page.fill('#rows', Array.from({ length: WIDTH }, (_, i) => (i === 4 ? 'NaN' : '0')).join(','));
     await page.click('#classify');
-    await expect.poll(() => page.textContent('#input-error')).toBe('row 1, feature 5 is NaN: features must be finite numbers');
+    await expect.poll(() => page.textContent('#input-error')).toBe('the batch: row 0, column 4 is NaN; features must be finite numbers');
     await page.fill('#rows', 'a,b\n# only a header');
     await page.click('#classify');
     await expect.poll(() => page.textContent('#input-error')).toMatch(/^no rows/);

@@ -51,22 +51,60 @@ export function isHyperprotoError(value: unknown): value is HyperprotoError {
   return value instanceof HyperprotoError || (value instanceof Error && value.name === 'HyperprotoError' && 'code' in value);
 }
 
-/** Runs `fn`, turning anything it throws that is not ours into E_PLUGIN_FAILED tagged with the plugin id. */
+/** Whether `message` already starts with `pluginId` as a word (`engine:tfjs: ...`, `prototypes:spread needs ...`). */
+function namesPlugin(message: string, pluginId: string): boolean {
+  return message.startsWith(pluginId) && !/[a-z0-9-]/.test(message.charAt(pluginId.length));
+}
+
+/**
+ * Tags what a plugin threw with the plugin's id and returns the error to throw, as Vite tags a plugin's error:
+ * a HyperprotoError (or one from another copy of this package) keeps its object, class, stack, `cause`, `hint` and
+ * any fields of its own (e.g. an engine's `partial` result); it gets `pluginId` and the message is prefixed with the
+ * id once. An error that already carries a `pluginId` is left alone, so nested calls keep the innermost plugin's id
+ * and never prefix twice. Anything else becomes E_PLUGIN_FAILED with the original as `cause`.
+ */
+export function tagPluginError(error: unknown, pluginId: string): HyperprotoError {
+  if (isHyperprotoError(error)) {
+    if (error.pluginId !== undefined) return error;
+    const message = namesPlugin(error.message, pluginId) ? error.message : `${pluginId}: ${error.message}`;
+    try {
+      error.message = message;
+      (error as { pluginId: string | undefined }).pluginId = pluginId;
+      return error;
+    } catch {
+      // A frozen error cannot be tagged in place: wrap it, keeping it as the cause.
+      return new HyperprotoError(error.code, message, { cause: error, hint: error.hint, pluginId });
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new HyperprotoError(ErrorCode.PluginFailed, `${pluginId} failed: ${message}`, { cause: error, pluginId });
+}
+
+/**
+ * Runs `fn` as work of the plugin `pluginId` (e.g. a trained model's `predict`), tagging what it throws with
+ * {@link tagPluginError}. Plugin hooks go through `callPlugin`, which also validates their options.
+ */
 export async function withPluginErrors<T>(pluginId: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (isHyperprotoError(error)) {
-      if (error.pluginId === undefined) {
-        throw new HyperprotoError(error.code, `${pluginId}: ${error.message}`, {
-          cause: error.cause,
-          hint: error.hint,
-          pluginId,
-        });
-      }
-      throw error;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    throw new HyperprotoError(ErrorCode.PluginFailed, `${pluginId} failed: ${message}`, { cause: error, pluginId });
+    throw tagPluginError(error, pluginId);
+  }
+}
+
+/** The reason a file operation failed, in words a user understands (the OS code's meaning, else the message). */
+export function fileErrorReason(error: unknown): string {
+  switch ((error as { code?: unknown } | undefined)?.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    default:
+      return error instanceof Error ? error.message : String(error);
   }
 }

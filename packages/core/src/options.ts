@@ -14,10 +14,39 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): 
     .join('; ');
 }
 
-/** Validates raw options against the plugin's schema, before the plugin ever sees them. */
+/**
+ * Marks a value as the output of a schema, so that handing it to the plugin again does not parse it a second time
+ * (a schema's transforms need not be idempotent). A symbol from the global registry, so that another copy of this
+ * package (a third-party plugin's) recognises the mark; non-enumerable, so a spread copy (`{ ...options, x }`)
+ * is unmarked and validated again. Frozen values are remembered in a WeakMap instead.
+ */
+const PARSED_BY = Symbol.for('hyperproto.optionsParsedBy');
+const parsedFrozen = new WeakMap<object, unknown>();
+
+function markParsed(value: unknown, schema: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (Object.isExtensible(value)) Object.defineProperty(value, PARSED_BY, { value: schema, configurable: true });
+  else parsedFrozen.set(value, schema);
+}
+
+/** Whether `value` is an output of `schema` (objects only: other values are parsed again). */
+export function isParsedOptions(value: unknown, schema: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return (value as Record<symbol, unknown>)[PARSED_BY] === schema || parsedFrozen.get(value) === schema;
+}
+
+/**
+ * Validates raw options against the plugin's schema, before the plugin ever sees them; errors read
+ * `${kind}:${name} ${path}: ${message}`. What it returns is marked, so passing it again (to the plugin's hook,
+ * which validates too) returns it as it is instead of parsing it twice.
+ */
 export function resolveOptions<O>(plugin: Plugin & { options: z.ZodType<O> }, raw: unknown): O {
+  if (isParsedOptions(raw, plugin.options)) return raw as O;
   const result = plugin.options.safeParse(raw ?? {});
-  if (result.success) return result.data;
+  if (result.success) {
+    markParsed(result.data, plugin.options);
+    return result.data;
+  }
   throw new HyperprotoError(ErrorCode.InvalidOptions, formatIssues(result.error.issues, pluginId(plugin)), {
     pluginId: pluginId(plugin),
     hint: `Run \`hyperproto plugins --kind ${plugin.kind}\` to see the options of ${pluginId(plugin)}.`,

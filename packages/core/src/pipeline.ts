@@ -1,11 +1,13 @@
+import { nearestClassMeanPredictions } from './class-mean-baseline.js';
 import { chooseEngine } from './engines.js';
 import { ErrorCode, HyperprotoError, withPluginErrors } from './errors.js';
 import type { HeadDefinition } from './head-graph.js';
 import { firstNonFinite, type Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
-import type { Dataset, DatasetSplit, Metrics, PluginContext, TrainingResult } from './plugins.js';
+import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
+import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
 import { checkPrototypes, normalizeRows } from './prototypes.js';
-import { pluginId, KIND_LABEL, type Registry } from './registry.js';
+import { pluginId, type Registry } from './registry.js';
 import { createRng } from './rng.js';
 import { parseExperimentSpec, type ExperimentSpec } from './spec.js';
 
@@ -30,7 +32,9 @@ export interface ExperimentOutcome {
   readonly metrics: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the dataset's reference rule (e.g. Bayes-optimal), when it has one. */
   readonly referenceMetrics?: Readonly<Record<string, Metrics>>;
-  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly total: number };
+  /** The same evaluators on the nearest-class-mean baseline, which every dataset has. */
+  readonly baselineMetrics: Readonly<Record<string, Metrics>>;
+  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly baseline: number; readonly total: number };
 }
 
 /**
@@ -51,7 +55,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   });
 
   const dataStarted = performance.now();
-  const dataset = await withPluginErrors(pluginId(plan.dataset), () => plan.dataset.generate(context('dataset'), plan.datasetOptions));
+  const dataset = await callPlugin(plan.dataset, 'generate', context('dataset'), plan.datasetOptions);
   checkDataset(dataset, pluginId(plan.dataset));
   const dataSeconds = (performance.now() - dataStarted) / 1000;
   throwIfAborted(hooks.signal);
@@ -63,32 +67,38 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     const source = `prototype file ${spec.prototypes.file}`;
     prototypes = checkPrototypes(normalizeRows(await hooks.loadPrototypeFile(spec.prototypes.file), source), { classes: dataset.classes }, source);
   } else if (spec.prototypes && plan.strategy) {
-    const request = { classes: dataset.classes, dims: spec.prototypes.dims };
+    const request = { classes: dataset.classes, dims: spec.prototypes.dims ?? dataset.classes };
     const strategy = plan.strategy;
-    const why = strategy.unsupported?.(request, plan.strategyOptions);
-    if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
-    prototypes = await withPluginErrors(pluginId(strategy), () => strategy.generate(context('prototypes'), request, plan.strategyOptions));
+    try {
+      prototypes = await callPlugin(strategy, 'generate', context('prototypes'), request, plan.strategyOptions);
+    } catch (error) {
+      // The boundary asked `unsupported` first; name the strategies that can make this size.
+      if (error instanceof UnsupportedRequestError && error.pluginId === pluginId(strategy) && error.hint === undefined) {
+        throw unsupportedPrototypes(registry, strategy.name, error.request, error.reason);
+      }
+      throw error;
+    }
     checkPrototypes(prototypes, request, pluginId(strategy));
   }
   const prototypeSeconds = (performance.now() - prototypesStarted) / 1000;
   throwIfAborted(hooks.signal);
 
-  const head = await withPluginErrors(pluginId(plan.head), () => plan.head.build({ classes: dataset.classes, prototypes }, plan.headOptions));
+  const head = await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions);
 
   const choice = await chooseEngine(registry, spec.engine);
   for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
-  const engineOptions = resolveOptions(choice.engine, {});
   const trainingStarted = performance.now();
-  const training = await withPluginErrors(pluginId(choice.engine), () =>
-    choice.engine.train(context('training'), { dataset, head, trainer: spec.trainer }, engineOptions),
-  );
+  const training = await callPlugin(choice.engine, 'train', context('training'), { dataset, head, trainer: spec.trainer }, {});
   const trainingSeconds = (performance.now() - trainingStarted) / 1000;
 
-  const { labels: testPredictions } = await training.model.predict(dataset.test.features);
+  // The trained model is the engine's work too.
+  const { labels: testPredictions } = await withPluginErrors(pluginId(choice.engine), () => training.model.predict(dataset.test.features));
   const evaluate = (predictions: Int32Array, withHistory: boolean) => {
     const out: Record<string, Metrics> = {};
     for (const { plugin, options } of plan.evaluators) {
-      out[plugin.name] = plugin.evaluate(
+      out[plugin.name] = callPlugin(
+        plugin,
+        'evaluate',
         {
           classes: dataset.classes,
           labels: dataset.test.labels,
@@ -102,6 +112,9 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   };
   const metrics = evaluate(testPredictions, true);
   const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
+  const baselineStarted = performance.now();
+  const baselineMetrics = evaluate(nearestClassMeanPredictions(dataset.train, dataset.test.features, dataset.classes, hooks.signal), false);
+  const baselineSeconds = (performance.now() - baselineStarted) / 1000;
 
   return {
     spec,
@@ -113,7 +126,8 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     testPredictions,
     metrics,
     referenceMetrics,
-    seconds: { data: dataSeconds, prototypes: prototypeSeconds, training: trainingSeconds, total: (performance.now() - started) / 1000 },
+    baselineMetrics,
+    seconds: { data: dataSeconds, prototypes: prototypeSeconds, training: trainingSeconds, baseline: baselineSeconds, total: (performance.now() - started) / 1000 },
   };
 }
 
@@ -135,7 +149,7 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
     head,
     headOptions: resolveOptions(head, spec.head.options),
     strategy,
-    strategyOptions: strategy && spec.prototypes && 'options' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
+    strategyOptions: strategy && spec.prototypes && 'strategy' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
     evaluators: spec.evaluators.map((ref) => {
       const plugin = registry.get('evaluator', ref.name);
       return { plugin, options: resolveOptions(plugin, ref.options) };
@@ -143,22 +157,22 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
   };
 }
 
-/** The error for a strategy asked for a size it cannot make, naming the strategies that can. */
-export function unsupportedPrototypes(registry: Registry, name: string, request: { classes: number; dims: number }, why: string): HyperprotoError {
+/** The error for a strategy asked for a size it cannot make, naming the strategies that can (with their default options). */
+export function unsupportedPrototypes(registry: Registry, name: string, request: PrototypeRequest, why: string): UnsupportedRequestError {
   const able = registry
     .list('prototypes')
-    .filter((s) => s.name !== name && !s.unsupported?.(request, resolveDefaults(s)))
+    .filter((s) => s.name !== name && servesWithDefaults(s, request))
     .map((s) => s.name);
-  return new HyperprotoError(
-    ErrorCode.Unsupported,
-    `${KIND_LABEL.prototypes} "${name}" cannot make ${request.classes} prototypes in ${request.dims} dimensions: ${why}`,
-    { hint: able.length ? `Strategies that can: ${able.join(', ')}.` : undefined },
-  );
+  return new UnsupportedRequestError({ kind: 'prototypes', name }, request, why, able.length ? `Strategies that can: ${able.join(', ')}.` : undefined);
 }
 
-function resolveDefaults(plugin: { options: { safeParse(v: unknown): { success: boolean; data?: unknown } } }): never {
-  const parsed = plugin.options.safeParse({});
-  return (parsed.success ? parsed.data : {}) as never;
+/** Whether the strategy serves the request with its default options; one whose defaults or `unsupported` fail does not. */
+function servesWithDefaults(strategy: PrototypeStrategy, request: PrototypeRequest): boolean {
+  try {
+    return !callPlugin(strategy, 'unsupported', request, undefined);
+  } catch {
+    return false;
+  }
 }
 
 function checkDataset(dataset: Dataset, source: string): void {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { HeadDefinition } from './head-graph.js';
 import type { Matrix } from './matrix.js';
+import { bindPluginHooks } from './plugin-call.js';
 import type { Rng } from './rng.js';
 
 export type PluginKind = 'dataset' | 'prototypes' | 'head' | 'evaluator' | 'engine';
@@ -178,22 +179,30 @@ export interface EnginePlugin<O = any> extends PluginBase<'engine', O> {
 export type Plugin = DatasetPlugin | PrototypeStrategy | HeadPlugin | EvaluatorPlugin | EnginePlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
-// ---- identity helpers: they only fix the kind and infer the options type from the schema -------------------
+// ---- define helpers: they fix the kind, infer the options type from the schema and route hooks through callPlugin
 
 type Define<P extends { kind: PluginKind }> = Omit<P, 'kind'>;
 
+/*
+ * Each helper returns a new object whose hooks with options (`generate`, `unsupported`, `build`, `evaluate`,
+ * `train`) go through `callPlugin`: a direct call validates its options against the schema (E_INVALID_OPTIONS
+ * naming the plugin, never a raw ZodError), a strategy's `generate` asks `unsupported` first, and what a hook
+ * throws is tagged with the plugin's id. Options that the schema already parsed (`resolveOptions`, the pipeline)
+ * are not parsed again, so a hook receives its schema's output exactly once.
+ */
+
 export function defineDataset<O>(plugin: Define<DatasetPlugin<O>>): DatasetPlugin<O> {
-  return { kind: 'dataset', ...plugin };
+  return bindPluginHooks({ kind: 'dataset', ...plugin } as DatasetPlugin<O>);
 }
 export function definePrototypeStrategy<O>(plugin: Define<PrototypeStrategy<O>>): PrototypeStrategy<O> {
-  return { kind: 'prototypes', ...plugin };
+  return bindPluginHooks({ kind: 'prototypes', ...plugin } as PrototypeStrategy<O>);
 }
 export function defineHead<O>(plugin: Define<HeadPlugin<O>>): HeadPlugin<O> {
-  return { kind: 'head', ...plugin };
+  return bindPluginHooks({ kind: 'head', ...plugin } as HeadPlugin<O>);
 }
 export function defineEvaluator<O>(plugin: Define<EvaluatorPlugin<O>>): EvaluatorPlugin<O> {
-  return { kind: 'evaluator', ...plugin };
+  return bindPluginHooks({ kind: 'evaluator', ...plugin } as EvaluatorPlugin<O>);
 }
 export function defineEngine<O>(plugin: Define<EnginePlugin<O>>): EnginePlugin<O> {
-  return { kind: 'engine', ...plugin };
+  return bindPluginHooks({ kind: 'engine', ...plugin } as EnginePlugin<O>);
 }

@@ -21,7 +21,8 @@ const PluginRefSchema = z.object({
 });
 
 const PrototypeSourceSchema = z.union([
-  z.object({ strategy: z.string().min(1), dims: positiveInt, options: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  // Without dims the prototypes get as many dimensions as the dataset has classes.
+  z.object({ strategy: z.string().min(1), dims: positiveInt.optional(), options: z.record(z.string(), z.unknown()).default({}) }).strict(),
   z.object({ file: z.string().min(1) }).strict(),
 ]);
 

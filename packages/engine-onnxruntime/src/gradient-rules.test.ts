@@ -1,12 +1,10 @@
 import { createRng, ErrorCode, h, type Rng } from '@hyperproto/core';
-import { GraphBuilder } from '@hyperproto/onnx-graph';
+import { GraphBuilder, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { builtinGradientRules, type GradientRule } from './gradient-rules.js';
-import { lowerHeadExpr } from './lower-head-expr.js';
 import { buildTrainingStepModel } from './training-step-graph.js';
 import { emitGradients } from './reverse-mode.js';
-import { TracedGraph, type Value } from './traced-graph.js';
 
 /** How to draw one differentiated input: its shape and, near kinks or poles, where its values may lie. */
 interface InputSpec {

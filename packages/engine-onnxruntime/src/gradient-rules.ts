@@ -1,4 +1,4 @@
-import type { TapeNode, TracedGraph, Value } from './traced-graph.js';
+import type { TapeNode, TracedGraph, Value } from '@hyperproto/onnx-graph';
 
 export interface GradientRuleInput {
   readonly node: TapeNode;
@@ -32,6 +32,24 @@ export function sumToShape(g: TracedGraph, dy: Value, target: Value): Value {
   if (stretched.length === 0) return g.reduceSum(dy, leading, false);
   const summed = g.reduceSum(dy, [...leading, ...stretched], true);
   return leading.length ? g.squeeze(summed, leading) : summed;
+}
+
+interface ScatteredIntoZeros {
+  readonly indices: Value;
+  readonly updates: Value;
+  readonly axis: number;
+}
+
+/** Per graph, the gradients that are a ScatterElements into zeros, by value name: rules downstream can use their sparsity. */
+const scatteredGradients = new WeakMap<TracedGraph, Map<string, ScatteredIntoZeros>>();
+
+function scatteredIntoZeros(g: TracedGraph): Map<string, ScatteredIntoZeros> {
+  let map = scatteredGradients.get(g);
+  if (!map) {
+    map = new Map();
+    scatteredGradients.set(g, map);
+  }
+  return map;
 }
 
 /** The gradient of the first output, possibly smaller than the output (it broadcasts to it). */
@@ -193,7 +211,7 @@ const rules: Record<string, GradientRule> = {
   // sums of its updates: then dx = scatter(-softmax * rowsum) in three passes over [N, C] instead of six.
   LogSoftmax: (g, input) => {
     const y = input.node.outputs[0]!;
-    const scattered = g.scatteredIntoZeros.get(dyOf(input).name);
+    const scattered = scatteredIntoZeros(g).get(dyOf(input).name);
     if (scattered && scattered.axis === y.shape.length - 1) {
       const rowSums = g.reduceSum(scattered.updates, [-1], true);
       return [g.scatterElements(g.mul(g.exp(y), g.neg(rowSums)), scattered.indices, scattered.updates, scattered.axis, 'add')];
@@ -219,7 +237,7 @@ const rules: Record<string, GradientRule> = {
     const axis = ((input.node.attributes.axis as number) + rank) % rank;
     const updates = fullDyOf(g, input);
     const dx = g.scatterElements(g.zerosLike(x!), indices!, updates, axis, 'add');
-    g.scatteredIntoZeros.set(dx.name, { indices: indices!, updates, axis });
+    scatteredIntoZeros(g).set(dx.name, { indices: indices!, updates, axis });
     return [dx, undefined];
   },
 

@@ -15,8 +15,6 @@ export { buildTrainingStepModel, OPSET, type TrainingStepModel, type TrainingSte
 export { buildInferenceModel, type InferenceModel } from './inference-graph.js';
 export { builtinGradientRules, sumToShape, type GradientRule, type GradientRuleInput, type GradientRules } from './gradient-rules.js';
 export { differentiableNodes, emitGradients } from './reverse-mode.js';
-export { lowerHeadExpr, type HeadValues } from './lower-head-expr.js';
-export { TracedGraph, type FloatType, type TapeNode, type TracedGraphOptions, type Value } from './traced-graph.js';
 export { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, fillDropoutMask } from './mlp-weights.js';
 export { explainRunFailure } from './run-failures.js';
 export default onnxruntimeEngine;

@@ -1,9 +1,7 @@
 import { type HeadDefinition, type MlpShape, mlpWeightSpecs } from '@hyperproto/core';
-import { GraphBuilder } from '@hyperproto/onnx-graph';
-import { lowerHeadExpr } from './lower-head-expr.js';
+import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
 import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
-import { headConstantValues, OPSET } from './training-step-graph.js';
-import { TracedGraph } from './traced-graph.js';
+import { OPSET } from './training-step-graph.js';
 
 export interface InferenceModel {
   readonly bytes: Uint8Array;
@@ -36,10 +34,10 @@ export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): Infe
   const features = g.input('features', 'float32', ['N', shape.inputWidth]);
   const labels = g.input('labels', 'int32', ['N']);
   const { output } = forwardMlp(g, mlpValuesFromList(params, shape.hiddenLayers), features, { training: false });
-  const constants = headConstantValues(g, head, [head.scores, head.loss]);
-  const scores = lowerHeadExpr(g, head.scores, { output, constants });
+  const constants = headConstantValues(g, head.constants, [head.scores, head.loss], "the head's scores and loss");
+  const scores = lowerHeadExpr(g, head.scores, { output, constants }, { what: "the head's scores" });
   const predictions = g.argMaxLastAxis(scores);
-  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants });
+  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants }, { what: "the head's loss" });
   const hits = g.cast(g.equal(predictions, g.cast(labels, 'int64')), 'float32');
   g.output(g.named(scores, 'scores'));
   g.output(g.named(predictions, 'predictions'));

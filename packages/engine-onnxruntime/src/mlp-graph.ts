@@ -1,5 +1,5 @@
 import { BATCH_NORM_EPSILON } from '@hyperproto/core';
-import type { TracedGraph, Value } from './traced-graph.js';
+import type { TracedGraph, Value } from '@hyperproto/onnx-graph';
 
 export interface HiddenLayerValues {
   readonly kernel: Value;

@@ -1,6 +1,6 @@
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import type { TapeNode, TracedGraph, Value } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, fullShape, type GradientRules } from './gradient-rules.js';
-import type { TapeNode, TracedGraph, Value } from './traced-graph.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float64']);
 

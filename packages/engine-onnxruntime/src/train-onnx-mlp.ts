@@ -21,7 +21,7 @@ import {
 import type { GradientRules } from './gradient-rules.js';
 import { InferenceSession } from './inference-session.js';
 import { fillDropoutMask } from './mlp-weights.js';
-import { ENGINE_ID, runOrExplain } from './run-failures.js';
+import { runOrExplain } from './run-failures.js';
 import { createTrainedOnnxMlp, type TrainedOnnxMlp } from './trained-onnx-mlp.js';
 import { TrainingSession, type PackedBatches } from './training-session.js';
 
@@ -44,7 +44,7 @@ export class OnnxTrainingFailedError extends HyperprotoError {
   readonly partial: OnnxTrainingResult | undefined;
 
   constructor(message: string, partial: OnnxTrainingResult | undefined, hint: string) {
-    super(ErrorCode.TrainingFailed, message, { hint, pluginId: ENGINE_ID });
+    super(ErrorCode.TrainingFailed, message, { hint });
     this.partial = partial;
   }
 }
@@ -97,7 +97,7 @@ export async function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options
   const fail = (what: string): never => {
     const partial = epochs.result(snapshotModel, backend);
     throw new OnnxTrainingFailedError(
-      `${ENGINE_ID}: ${what}; lower the learning rate or check the features for extreme values`,
+      `${what}; lower the learning rate or check the features for extreme values`,
       partial,
       partial
         ? `The error's "partial" result holds the model of epoch ${partial.bestEpoch}, the best before training failed.`

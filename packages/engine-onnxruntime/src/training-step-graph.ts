@@ -1,19 +1,9 @@
-import {
-  BATCH_NORM_MOMENTUM,
-  constantsUsed,
-  type HeadDefinition,
-  type HeadExpr,
-  type MlpShape,
-  mlpWeightSpecs,
-  type WeightSpec,
-} from '@hyperproto/core';
-import { GraphBuilder } from '@hyperproto/onnx-graph';
+import { BATCH_NORM_MOMENTUM, type HeadDefinition, type MlpShape, mlpWeightSpecs, type WeightSpec } from '@hyperproto/core';
+import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, type GradientRules } from './gradient-rules.js';
-import { lowerHeadExpr } from './lower-head-expr.js';
 import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON } from './mlp-weights.js';
 import { emitGradients } from './reverse-mode.js';
-import { TracedGraph, type Value } from './traced-graph.js';
 
 /** ONNX opset of every model the engine builds: ReduceSum takes its axes as an input, ReduceMean as an attribute. */
 export const OPSET = 17;
@@ -95,8 +85,9 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const params = state.slice(0, weights.length);
   const net = mlpValuesFromList(params, shape.hiddenLayers);
   const { output, batchStats } = forwardMlp(g, net, features, { training: true, dropoutMasks: masks });
-  const constants = headConstantValues(g, head, [head.loss]);
-  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants });
+  const what = "the head's loss";
+  const constants = headConstantValues(g, head.constants, [head.loss], what);
+  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants }, { what });
   const trainableValues = params.filter((_, i) => weights[i]!.trainable);
   const gradients = emitGradients(g, loss, trainableValues, spec.rules ?? builtinGradientRules);
 
@@ -186,16 +177,4 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     losses: 'losses',
     statistics: 'statistics',
   };
-}
-
-/** The head constants that `expressions` use, as initializers (in the enclosing graph when `g` builds a Loop body). */
-export function headConstantValues(g: TracedGraph, head: HeadDefinition, expressions: readonly HeadExpr[]): Record<string, Value> {
-  const used = new Set<string>();
-  for (const expr of expressions) constantsUsed(expr, used);
-  const values: Record<string, Value> = {};
-  for (const name of used) {
-    const matrix = head.constants[name];
-    if (matrix) values[name] = g.constant(`head/constant/${name}`, matrix.data, [matrix.rows, matrix.cols]);
-  }
-  return values;
 }

@@ -1,4 +1,4 @@
-import { createRng, ErrorCode, h, HEAD_OPS, type HeadExpr } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, evaluateHeadExpr as evaluateReference, h, HEAD_OPS, type HeadExpr, type HeadOp, type Matrix } from '@hyperproto/core';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -216,5 +216,90 @@ describe('evaluateHeadExpr: gradients through every operation', () => {
     )(tf.tensor2d([[1, 2], [3, 4]]));
     // gatherRows: row 1 taken twice, 4 elements averaged: 0.5 each; pickPerRow: x[0,1] and x[1,1], 0.5 each.
     close(grad.arraySync(), [[0, 0.5], [0.5, 1]]);
+  });
+});
+
+describe('evaluateHeadExpr against the float64 reference interpreter of @hyperproto/core', () => {
+  /** Inputs of random sizes: output [N, K] (row 0 zero), labels below N, K and C, prototypes [C, K] and more. */
+  function randomInputs(seed: number) {
+    const rng = createRng(seed);
+    const [rows, width, classes] = [2 + rng.int(5), 2 + rng.int(4), 2 + rng.int(4)];
+    const normal = (count: number, sd = 1) => rng.fillNormal(new Float32Array(count), 0, sd);
+    const output = createMatrix(rows, width, normal(rows * width, 2));
+    output.data.fill(0, 0, width);
+    const constants: Record<string, Matrix> = {
+      prototypes: createMatrix(classes, width, normal(classes * width)),
+      offsets: createMatrix(1, width, normal(width)),
+      pairs: createMatrix(width, 2, normal(width * 2)),
+      which: createMatrix(3, 1, Float32Array.from({ length: 3 }, () => rng.int(classes))),
+    };
+    const labels = Int32Array.from({ length: rows }, () => rng.int(Math.min(rows, width, classes)));
+    return { output, labels, constants, rows, width };
+  }
+
+  const o = h.output();
+  const y = h.labels();
+  const c = h.constant;
+  /** Each operation at least once, with the broadcasts the reference allows: scalar, [1, K] and [K] against [N, K]. */
+  const expressions: readonly (readonly [HeadOp, HeadExpr])[] = [
+    ['output', o],
+    ['labels', h.add(y, h.scalar(1))],
+    ['constant', c('prototypes')],
+    ['scalar', h.mul(h.scalar(-1.5), o)],
+    ['add', h.add(c('offsets'), o)],
+    ['add', h.add(o, h.rowSum(c('pairs')))],
+    ['sub', h.sub(o, h.scalar(2))],
+    ['mul', h.mul(h.rowSum(c('pairs')), o)],
+    ['neg', h.neg(h.rowSum(o))],
+    ['pow', h.pow(o, 2)],
+    ['pow', h.pow(h.sub(o, h.scalar(1)), 3)],
+    ['matmulTransposed', h.matmulTransposed(o, c('prototypes'))],
+    ['l2normalize', h.l2normalize(o)],
+    ['softmax', h.softmax(h.matmulTransposed(h.l2normalize(o), c('prototypes')))],
+    ['logSoftmax', h.logSoftmax(h.mul(o, h.scalar(20)))],
+    ['gatherRows', h.gatherRows(c('prototypes'), y)],
+    ['gatherRows', h.gatherRows(c('prototypes'), h.rowSum(c('which')))],
+    ['gatherRows', h.gatherRows(o, y)],
+    ['pickPerRow', h.pickPerRow(h.logSoftmax(o), y)],
+    ['pickPerRow', h.pickPerRow(c('prototypes'), h.rowSum(h.mul(c('prototypes'), h.scalar(0))))],
+    ['rowSum', h.rowSum(h.rowSum(o))],
+    ['mean', h.mean(h.neg(h.pickPerRow(h.logSoftmax(o), y)))],
+    ['mean', h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(o), h.gatherRows(h.l2normalize(c('prototypes')), y)))), 2))],
+  ];
+
+  it('covers every operation', () => {
+    expect(new Set(expressions.map(([op]) => op))).toEqual(new Set(HEAD_OPS));
+  });
+
+  it.each([1, 2, 3, 4])('gives the reference values within float32 rounding (seed %i)', (seed) => {
+    const { output, labels, constants } = randomInputs(seed);
+    for (const [op, expr] of expressions) {
+      const expected = evaluateReference(expr, { output, labels, constants });
+      const tensors = Object.fromEntries(Object.entries(constants).map(([name, m]) => [name, tf.tensor2d(m.data, [m.rows, m.cols])]));
+      const out = tf.tensor2d(output.data, [output.rows, output.cols]);
+      const lab = tf.tensor1d(labels, 'int32');
+      try {
+        const result = evaluateHeadExpr(tf, expr, { output: out, labels: lab, constants: tensors });
+        const got = result.dataSync();
+        expect(result.shape, op).toEqual(expected.shape);
+        result.dispose();
+        expected.data.forEach((value, i) => expect(Math.abs(got[i]! - value), `${op} [${i}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(value))));
+      } finally {
+        for (const t of [out, lab, ...Object.values(tensors)]) t.dispose();
+      }
+    }
+  });
+
+  it('refuses what the reference refuses to broadcast: [N] against [N, K] for N != K', () => {
+    const { output, rows, width } = randomInputs(5);
+    const expr = h.add(o, h.rowSum(o));
+    expect(rows === width ? 'same sizes' : 'different sizes').toBe('different sizes');
+    expect(() => evaluateReference(expr, { output })).toThrow(/do not broadcast/);
+    const out = tf.tensor2d(output.data, [output.rows, output.cols]);
+    try {
+      expect(() => evaluateHeadExpr(tf, expr, { output: out })).toThrow();
+    } finally {
+      out.dispose();
+    }
   });
 });

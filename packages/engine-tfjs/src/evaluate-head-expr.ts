@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError, type HeadExpr } from '@hyperproto/core';
+import { ErrorCode, foldHeadExpr, HEAD_SQUARED_NORM_FLOOR, HyperprotoError, type HeadExpr } from '@hyperproto/core';
 import type { TfjsRuntime } from '@hyperproto/tfjs-backend';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { denseMatMul } from './dense-matmul.js';
@@ -15,19 +15,32 @@ export interface HeadExprInputs {
   readonly constants?: Readonly<Record<string, Tensor>>;
 }
 
-/** Rows are scaled by 1 / max(norm, 1e-12): the floor on the squared norm, so that a zero row stays finite. */
-const SQUARED_NORM_FLOOR = 1e-24;
-
-/**
- * Evaluates a head expression with tfjs ops; differentiable with respect to `output`. Intermediate tensors are
- * released (the result is returned from a tidy), so it can run inside or outside gradient closures.
- */
-export function evaluateHeadExpr(tf: Tf, expr: HeadExpr, inputs: HeadExprInputs): Tensor {
-  return tf.tidy(() => evaluate(tf, expr, inputs));
+/** A node's tensor, and whether gradients can flow from it back to `output` (constants and labels never need them). */
+interface Evaluated {
+  readonly tensor: Tensor;
+  readonly varying: boolean;
 }
 
-function evaluate(tf: Tf, expr: HeadExpr, inputs: HeadExprInputs): Tensor {
-  const sub = (child: HeadExpr) => evaluate(tf, child, inputs);
+/**
+ * Evaluates a head expression with tfjs ops; differentiable with respect to `output`. The semantics (NumPy
+ * broadcasting, the norm floor, index truncation) are those of the float64 reference interpreter in
+ * @hyperproto/core; a test holds the two together. A sub-expression object used twice is evaluated once.
+ * Intermediate tensors are released (the result is returned from a tidy), so it can run inside or outside
+ * gradient closures.
+ */
+export function evaluateHeadExpr(tf: Tf, expr: HeadExpr, inputs: HeadExprInputs): Tensor {
+  return tf.tidy(
+    () =>
+      foldHeadExpr<Evaluated>(expr, (node, children) => ({
+        tensor: evaluateOne(tf, node, children, inputs),
+        varying: node.op === 'output' || children.some((child) => child.varying),
+      })).tensor,
+  );
+}
+
+/** One operation, given its children in the order of the operation table (a, b or x, indices). */
+function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inputs: HeadExprInputs): Tensor {
+  const [a, b] = children.map((child) => child.tensor);
   switch (expr.op) {
     case 'output':
       return inputs.output;
@@ -48,79 +61,52 @@ function evaluate(tf: Tf, expr: HeadExpr, inputs: HeadExprInputs): Tensor {
     case 'scalar':
       return tf.scalar(expr.value);
     case 'add':
-      return tf.add(sub(expr.a), sub(expr.b));
+      return tf.add(a!, b!);
     case 'sub':
-      return tf.sub(sub(expr.a), sub(expr.b));
+      return tf.sub(a!, b!);
     case 'mul':
-      return tf.mul(sub(expr.a), sub(expr.b));
+      return tf.mul(a!, b!);
     case 'neg':
-      return tf.neg(sub(expr.x));
+      return tf.neg(a!);
     case 'pow':
       // square has a plain gradient; the general pow kernel also works for negative bases with integer exponents.
-      return expr.exponent === 2 ? tf.square(sub(expr.x)) : tf.pow(sub(expr.x), tf.scalar(expr.exponent));
+      return expr.exponent === 2 ? tf.square(a!) : tf.pow(a!, tf.scalar(expr.exponent));
     case 'matmulTransposed':
       // An explicit transpose: the wasm backend's matMul with a transpose flag is several times slower.
-      return denseMatMul(tf, sub(expr.a) as Tensor2D, tf.transpose(sub(expr.b) as Tensor2D));
-    case 'l2normalize': {
-      const x = sub(expr.x);
-      return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), SQUARED_NORM_FLOOR)));
-    }
+      return denseMatMul(tf, a! as Tensor2D, tf.transpose(b! as Tensor2D));
+    case 'l2normalize':
+      return tf.mul(a!, tf.rsqrt(tf.maximum(tf.sum(tf.square(a!), -1, true), HEAD_SQUARED_NORM_FLOOR)));
     case 'softmax':
-      return tf.softmax(sub(expr.x), -1);
+      return tf.softmax(a!, -1);
     case 'logSoftmax':
-      return tf.logSoftmax(sub(expr.x), -1);
+      return tf.logSoftmax(a!, -1);
     case 'gatherRows': {
-      const x = sub(expr.x);
-      const indices = asInt32(tf, sub(expr.indices));
-      if (!dependsOnOutput(expr.x)) return tf.gather(x, indices, 0);
+      const indices = asInt32(tf, b!);
+      if (!children[0]!.varying) return tf.gather(a!, indices, 0);
       // gather's gradient needs UnsortedSegmentSum, which the wasm backend lacks; a one-hot product is differentiable.
       // (oneHot is made as int32 and cast: the wasm kernel ignores a float32 dtype argument.)
-      return tf.matMul(tf.cast(tf.oneHot(indices, x.shape[0]!), 'float32'), x as Tensor2D);
+      return tf.matMul(tf.cast(tf.oneHot(indices, a!.shape[0]!), 'float32'), a! as Tensor2D);
     }
     case 'pickPerRow': {
-      const x = sub(expr.x);
-      const [rows, cols] = x.shape as [number, number];
-      const indices = asInt32(tf, sub(expr.indices));
-      if (!dependsOnOutput(expr.x)) {
+      const [rows, cols] = a!.shape as [number, number];
+      const indices = asInt32(tf, b!);
+      if (!children[0]!.varying) {
         const flat = tf.add(tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(cols, 'int32')), indices);
-        return tf.gather(tf.reshape(x, [rows * cols]), flat);
+        return tf.gather(tf.reshape(a!, [rows * cols]), flat);
       }
       // A select, not a one-hot product, so that -Infinity elsewhere in the row cannot turn into NaN.
       const picked = tf.cast(tf.oneHot(indices, cols), 'bool');
-      return tf.sum(tf.where(picked, x, tf.zerosLike(x)), -1);
+      return tf.sum(tf.where(picked, a!, tf.zerosLike(a!)), -1);
     }
     case 'rowSum':
-      return tf.sum(sub(expr.x), -1);
+      return tf.sum(a!, -1);
     case 'mean':
-      return tf.mean(sub(expr.x));
+      return tf.mean(a!);
     default: {
+      // Unreachable: the operation table refuses unknown operations before their node is visited.
       const op = (expr as { op?: unknown }).op;
-      throw new HyperprotoError(ErrorCode.InvalidInput, `unknown head operation ${JSON.stringify(op)}`, {
-        hint: 'The model or head was made by a newer hyperproto; update @hyperproto/engine-tfjs.',
-      });
+      throw new HyperprotoError(ErrorCode.InvalidInput, `unknown head operation ${JSON.stringify(op)}`);
     }
-  }
-}
-
-/** Whether gradients can flow from the expression back to `output` (constants and labels never need them). */
-function dependsOnOutput(expr: HeadExpr): boolean {
-  switch (expr.op) {
-    case 'output':
-      return true;
-    case 'labels':
-    case 'constant':
-    case 'scalar':
-      return false;
-    case 'add':
-    case 'sub':
-    case 'mul':
-    case 'matmulTransposed':
-      return dependsOnOutput(expr.a) || dependsOnOutput(expr.b);
-    case 'gatherRows':
-    case 'pickPerRow':
-      return dependsOnOutput(expr.x) || dependsOnOutput(expr.indices);
-    default:
-      return 'x' in expr ? dependsOnOutput(expr.x) : false;
   }
 }
 

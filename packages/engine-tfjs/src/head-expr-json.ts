@@ -1,25 +1,4 @@
-import { ErrorCode, HEAD_OPS, HyperprotoError, type HeadExpr, type HeadOp } from '@hyperproto/core';
-
-/** Which child fields and which number/string fields each operation has. */
-const FIELDS: Record<HeadOp, { readonly children: readonly string[]; readonly numbers?: readonly string[]; readonly strings?: readonly string[] }> = {
-  output: { children: [] },
-  labels: { children: [] },
-  constant: { children: [], strings: ['name'] },
-  scalar: { children: [], numbers: ['value'] },
-  add: { children: ['a', 'b'] },
-  sub: { children: ['a', 'b'] },
-  mul: { children: ['a', 'b'] },
-  neg: { children: ['x'] },
-  pow: { children: ['x'], numbers: ['exponent'] },
-  matmulTransposed: { children: ['a', 'b'] },
-  l2normalize: { children: ['x'] },
-  softmax: { children: ['x'] },
-  logSoftmax: { children: ['x'] },
-  gatherRows: { children: ['x', 'indices'] },
-  pickPerRow: { children: ['x', 'indices'] },
-  rowSum: { children: ['x'] },
-  mean: { children: ['x'] },
-};
+import { ErrorCode, HEAD_OP_TABLE, HEAD_OPS, HyperprotoError, type HeadExpr, type HeadOp } from '@hyperproto/core';
 
 /** Checks that parsed JSON is a head expression; errors name the dotted path of the bad node. */
 export function parseHeadExpr(value: unknown, path: string): HeadExpr {
@@ -32,13 +11,13 @@ export function parseHeadExpr(value: unknown, path: string): HeadExpr {
   if (typeof op !== 'string' || !(HEAD_OPS as readonly string[]).includes(op)) {
     return fail(`unknown head operation ${JSON.stringify(op)} (known: ${HEAD_OPS.join(', ')})`);
   }
-  const fields = FIELDS[op as HeadOp];
+  const fields = HEAD_OP_TABLE[op as HeadOp];
   const result: Record<string, unknown> = { op };
-  for (const key of fields.numbers ?? []) {
+  for (const key of fields.numbers) {
     if (typeof node[key] !== 'number' || !Number.isFinite(node[key])) fail(`"${op}" needs a finite number "${key}"`);
     result[key] = node[key];
   }
-  for (const key of fields.strings ?? []) {
+  for (const key of fields.strings) {
     if (typeof node[key] !== 'string' || node[key] === '') fail(`"${op}" needs a string "${key}"`);
     result[key] = node[key];
   }

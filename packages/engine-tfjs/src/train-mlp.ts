@@ -39,13 +39,13 @@ export interface MlpTrainingResult extends TrainingResult {
 /**
  * Training stopped because the loss stopped being finite. `partial` is the run up to that point with the model of
  * the best epoch so far (undefined when no epoch finished): it holds plain arrays, so ignoring it leaks nothing.
- * The error carries its plugin id already, so the pipeline passes it on as it is, `partial` included.
+ * The plugin boundary (callPlugin) tags it with `engine:tfjs` in place, so `partial` reaches the caller with it.
  */
 export class TrainingFailedError extends HyperprotoError {
   readonly partial: MlpTrainingResult | undefined;
 
   constructor(message: string, partial: MlpTrainingResult | undefined, hint: string) {
-    super(ErrorCode.TrainingFailed, message, { hint, pluginId: 'engine:tfjs' });
+    super(ErrorCode.TrainingFailed, message, { hint });
     this.partial = partial;
   }
 }
@@ -106,7 +106,7 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
   const fail = (what: string): never => {
     const partial = epochs.result(snapshotModel, backend);
     throw new TrainingFailedError(
-      `engine:tfjs: ${what}; lower the learning rate or check the features for extreme values`,
+      `${what}; lower the learning rate or check the features for extreme values`,
       partial,
       partial
         ? `The error's "partial" result holds the model of epoch ${partial.bestEpoch}, the best before training failed.`

@@ -3,10 +3,12 @@ import { chooseEngine, ErrorCode, HyperprotoError, type Registry } from '@hyperp
 import { canonicalJson, differences } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, type CheckedRun } from './grid-validation.js';
-import { collectVersions, importRegistryModule } from './registry-module.js';
+import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
+import { collectVersions, importRegistryModule, loadRegistry } from './registry-module.js';
 import type { RunFailure } from './run-execution.js';
 import { RunEstimates } from './run-estimates.js';
 import type { RunRecord } from './run-record.js';
+import { checkModelsWritable, SavedModels, type SavedModelsSummary, type SaveModels } from './saved-models.js';
 import { InlineSlot, RunFailedError, ThreadSlot, type RunSlot } from './run-slots.js';
 import { ResultsStore, type TornLine } from './results-store.js';
 
@@ -37,6 +39,12 @@ export interface RunGridOptions {
   readonly onLog?: (message: string) => void;
   /** The command line, recorded with the session for the report. */
   readonly command?: string;
+  /**
+   * Which trained models to keep under `<out>/models/<dataset>/<model>/s<seed>/`, each a run directory as the
+   * registry module's `writeRunDirectory` writes it: `best` the seed of each cell with the best validation score
+   * (replaced when a later seed, also of a resumed session, beats it), `all` every run's, `none` (default) nothing.
+   */
+  readonly saveModels?: SaveModels;
 }
 
 export interface RunningRun {
@@ -77,6 +85,8 @@ export interface GridOutcome {
   readonly wallSeconds: number;
   /** A cut-short last line that was found and removed (its run was run again). */
   readonly torn: TornLine | undefined;
+  /** The saved models, unless `saveModels` was `none`. */
+  readonly models: SavedModelsSummary | null;
 }
 
 /**
@@ -100,16 +110,24 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `workers must be a positive integer, got ${options.workers}`);
   }
 
+  const saveModels = options.saveModels ?? 'none';
   const module = await importRegistryModule(options.registryModule);
-  const registry = await module.buildRegistry(options.registryOptions);
+  if (saveModels !== 'none' && typeof module.writeRunDirectory !== 'function') {
+    throw new HyperprotoError(ErrorCode.Internal, `cannot save models: the registry module ${options.registryModule} exports no writeRunDirectory(dir, outcome, target)`);
+  }
+  const { registry, plugins } = await loadRegistry(module, options.registryOptions);
   const runs = checkGrid(registry, options.grid, source);
   const selected = options.only?.length ? selectRuns(runs, options.only) : runs;
+  // Before the results directory is touched: a refusal must leave nothing behind.
+  if (saveModels !== 'none') await checkModelsWritable(options.out);
 
   const store = await ResultsStore.open(options.out, { grid: options.grid, resume: options.resume, gridSource: source, log });
   const slots: RunSlot[] = [];
   const startedAt = new Date().toISOString();
   let session: { workers: number; ran: () => number; failed: () => number } | undefined;
+  let models: SavedModels | undefined;
   try {
+    if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records);
     const finished = finishedRuns(store.records, runs, store.resultsPath);
     if (hasPendingRuns(selected, finished) && store.records.length > 0) await warnOnEngineChange(registry, options.grid.engine, store.records, log);
     const pending = selected.filter((run) => !finished.has(run.key));
@@ -152,11 +170,12 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         : `${pending.length} of ${runs.length} runs to do (${skipped} already finished)`;
     log(`${scope}, on ${workerCount} ${options.inline ? 'inline slot' : 'worker thread'}${workerCount > 1 ? 's' : ''}`);
 
+    const git = await codeCommit(options.registryModule);
     if (options.inline) {
-      const versions = await collectVersions(module);
-      for (let i = 0; i < workerCount; i++) slots.push(new InlineSlot(registry, versions));
+      const provenance = { versions: await collectVersions(module), git, plugins };
+      for (let i = 0; i < workerCount; i++) slots.push(new InlineSlot(registry, provenance, module.writeRunDirectory));
     } else {
-      const setup = { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {} };
+      const setup = { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git };
       const startups = await Promise.allSettled(Array.from({ length: workerCount }, () => ThreadSlot.start(setup, runLog, threadsPerWorker)));
       for (const result of startups) if (result.status === 'fulfilled') slots.push(result.value);
       const failure = startups.find((result) => result.status === 'rejected');
@@ -177,18 +196,24 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
               return;
             }
             running.set(run.key, { stage: 'starting', done: 0, total: 1, since: performance.now() });
+            const save = models?.placement(run);
             try {
-              const record = await slot.run({ key: run.key, dataset: run.dataset, model: run.model, seed: run.seed, spec: run.parsedSpec }, (stage, d, t) => {
+              const order = { key: run.key, dataset: run.dataset, model: run.model, seed: run.seed, spec: run.parsedSpec, ...(save ? { save } : {}) };
+              const record = await slot.run(order, (stage, d, t) => {
                 running.set(run!.key, { ...running.get(run!.key)!, stage, done: d, total: t });
                 report();
               });
               running.delete(run.key);
               store.append(record);
+              // The record first: a model on disk always has one (a crash in between leaves a staging directory,
+              // which the next session removes).
+              await models?.settle(run, record).catch((error: unknown) => log(`the model of ${run!.key} was not saved: ${(error as Error).message}`));
               estimates.add(run, record.seconds.total);
               done++;
               report({ type: 'finished', record });
             } catch (error) {
               running.delete(run.key);
+              await models?.discard(run).catch(() => {});
               if (!(error instanceof RunFailedError)) throw error;
               if (error.failure.code === ErrorCode.Aborted || options.signal?.aborted) {
                 queue.unshift(run);
@@ -201,7 +226,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
               if (error.lost && !options.inline) {
                 // The thread died (out of memory, a crash): start a fresh one for the remaining runs.
                 await slot.close();
-                slot = await ThreadSlot.start({ registryModule: options.registryModule, registryOptions: options.registryOptions ?? {} }, runLog, threadsPerWorker).catch((e: unknown) => {
+                slot = await ThreadSlot.start({ registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git }, runLog, threadsPerWorker).catch((e: unknown) => {
                   fatal = e instanceof RunFailedError ? e : new RunFailedError({ code: ErrorCode.Internal, message: String(e) }, true);
                   return startupFailure(fatal);
                 });
@@ -234,6 +259,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         workers: workerCount,
         wallSeconds: (performance.now() - started) / 1000,
         torn: store.torn,
+        models: models?.summary() ?? null,
       };
     }
   } finally {
@@ -269,6 +295,15 @@ export function selectRuns<R extends { key: string }>(runs: readonly R[], patter
     }
   }
   return runs.filter((run) => matchers.some(({ regex }) => regex.test(run.key)));
+}
+
+/**
+ * The commit of the code that runs: the checkout holding the registry module's package (for the CLI, the CLI's own
+ * checkout), not the results directory's, which may belong to another project or to none.
+ */
+async function codeCommit(registryModule: string): Promise<GitProvenance | null> {
+  const file = modulePath(registryModule);
+  return file ? gitProvenance(file) : null;
 }
 
 const hasPendingRuns = (runs: readonly CheckedRun[], finished: ReadonlyMap<string, RunRecord>) => runs.some((run) => !finished.has(run.key));

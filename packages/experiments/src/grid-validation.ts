@@ -1,4 +1,5 @@
 import {
+  callPlugin,
   HyperprotoError,
   isHyperprotoError,
   parseExperimentSpec,
@@ -68,7 +69,7 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
       const classes = classesByDataset[d];
       if (classes === undefined) return;
       const request = { classes, dims: model.prototypes!.dims };
-      const why = chosen.strategy.unsupported?.(request, chosen.options);
+      const why = callPlugin(chosen.strategy, 'unsupported', request, chosen.options);
       if (why) note(`${modelWhere(m)} on ${datasetEntry(d)}`, unsupportedPrototypes(registry, chosen.strategy.name, request, why));
     });
   });

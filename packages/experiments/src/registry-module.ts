@@ -1,8 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { ErrorCode, HyperprotoError, type Registry } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, type ExperimentOutcome, type Registry } from '@hyperproto/core';
+import type { PluginOrigin } from './plugin-origins.js';
 import type { RunVersions } from './run-record.js';
+
+/** A registry with the origin of each of its plugins, which records name. */
+export interface BuiltRegistry {
+  readonly registry: Registry;
+  readonly plugins: readonly PluginOrigin[];
+}
+
+/**
+ * Writes a finished run's directory into `dir` (created, empty): the model and whatever else the application keeps
+ * of a run. `target` is where the directory will end up once the runner moves it into place.
+ */
+export type RunWriter = (dir: string, outcome: ExperimentOutcome, target: string) => Promise<void>;
 
 /**
  * What an application hands the runner so that every worker thread can build the same registry: a module (URL or
@@ -10,9 +23,21 @@ import type { RunVersions } from './run-record.js';
  * Keeping this a module path keeps the experiments package free of any application or plugin package.
  */
 export interface RegistryModule {
-  buildRegistry(options: unknown): Registry | Promise<Registry>;
+  /** The registry, or the registry with the origin of each plugin (without them records name no packages). */
+  buildRegistry(options: unknown): Registry | BuiltRegistry | Promise<Registry | BuiltRegistry>;
   /** Package name -> version of what the application loads (plugins, TensorFlow.js), recorded with every run. */
   versions?(): Record<string, string> | Promise<Record<string, string>>;
+  /**
+   * Saves a run's model (called in the thread that trained it, where the model lives); needed for `saveModels`.
+   * The runner moves the directory into place atomically, or removes it.
+   */
+  writeRunDirectory?: RunWriter;
+}
+
+/** Builds the module's registry, with the plugins' origins when the module reports them. */
+export async function loadRegistry(module: RegistryModule, options: unknown): Promise<BuiltRegistry> {
+  const built = await module.buildRegistry(options);
+  return 'registry' in built ? built : { registry: built, plugins: [] };
 }
 
 export async function importRegistryModule(specifier: string): Promise<RegistryModule> {

@@ -1,5 +1,6 @@
 import { datasetClasses, expandGrid, headRef } from './grid-expansion.js';
 import { gridSeeds, type Grid } from './grid-schema.js';
+import { seedComparison, type SeedComparison } from './report-seed.js';
 import type { RunRecord } from './run-record.js';
 import type { TornLine } from './results-store.js';
 
@@ -24,16 +25,23 @@ export interface ReportDataset {
   readonly classes: number | undefined;
   /** Facts the dataset reported (sizes, sigma), from the first record. */
   readonly info: Readonly<Record<string, unknown>> | undefined;
-  /** Bayes-optimal macro-F1 on the test split, percent, over seeds. */
+  /** Finished runs on this dataset: with runs but no score, a reference is "n/a" (the dataset or record has none). */
+  readonly runs: number;
+  /** Bayes-optimal macro-F1 on the test split, percent, over seeds (null: no run reported one). */
   readonly bayesMacroF1: Stat | null;
   readonly bayesAccuracy: Stat | null;
+  /** The nearest-class-mean baseline on the same test split, percent, over seeds (null: no run recorded one). */
+  readonly classMeanMacroF1: Stat | null;
+  readonly classMeanAccuracy: Stat | null;
 }
 
 export interface ReportModel {
   readonly id: string;
   readonly label: string;
   readonly head: string;
+  readonly headOptions: Readonly<Record<string, unknown>>;
   readonly strategy: string | undefined;
+  readonly prototypeOptions: Readonly<Record<string, unknown>> | undefined;
   readonly dims: number | undefined;
 }
 
@@ -48,8 +56,10 @@ export interface ReportCell {
   readonly epochs: Stat | null;
   readonly secondsPerEpoch: Stat | null;
   readonly totalSeconds: Stat | null;
-  /** The record of the lowest seed, for validation curves. */
+  /** The record of the lowest seed. */
   readonly firstRecord: RunRecord | undefined;
+  /** Every record of the cell, by seed. */
+  readonly records: readonly RunRecord[];
 }
 
 export interface ReportFailure {
@@ -87,6 +97,8 @@ export interface ReportData {
   readonly engines: Readonly<Record<string, number>>;
   /** Distinct values of each version across records. */
   readonly versions: Readonly<Record<string, readonly string[]>>;
+  /** Whether, and through which cells, the seed study's comparison applies to this grid. */
+  readonly seed: SeedComparison;
 }
 
 export const cellKey = (dataset: string, model: string) => `${dataset}/${model}`;
@@ -107,23 +119,29 @@ export function buildReportData(
   const datasets: ReportDataset[] = grid.datasets.map((d) => {
     const own = records.filter((r) => r.dataset === d.id);
     // One Bayes score per seed: every model of a seed sees the same test split.
-    const bayesBySeed = new Map<number, RunRecord>();
-    for (const r of own) if (r.metrics.bayes && !bayesBySeed.has(r.seed)) bayesBySeed.set(r.seed, r);
+    const bayes = perSeed(own, (r) => r.metrics.bayes ?? undefined);
+    // The class-mean baseline, too, depends on the data of a seed only.
+    const classMean = perSeed(own, (r) => r.metrics.classMean);
     const classes = own[0]?.classes ?? datasetClasses(d);
     return {
       id: d.id,
       label: d.label ?? (classes !== undefined ? String(classes) : d.id),
       classes,
       info: own[0]?.data,
-      bayesMacroF1: percent([...bayesBySeed.values()].map((r) => r.metrics.bayes!.macroF1)),
-      bayesAccuracy: percent([...bayesBySeed.values()].map((r) => r.metrics.bayes!.accuracy)),
+      runs: own.length,
+      bayesMacroF1: percent(bayes.map((s) => s.macroF1)),
+      bayesAccuracy: percent(bayes.map((s) => s.accuracy)),
+      classMeanMacroF1: percent(classMean.map((s) => s.macroF1)),
+      classMeanAccuracy: percent(classMean.map((s) => s.accuracy)),
     };
   });
   const models: ReportModel[] = grid.models.map((m) => ({
     id: m.id,
     label: m.label ?? m.id,
     head: headRef(m).name,
+    headOptions: headRef(m).options,
     strategy: m.prototypes?.strategy,
+    prototypeOptions: m.prototypes?.options,
     dims: m.prototypes?.dims,
   }));
 
@@ -142,6 +160,7 @@ export function buildReportData(
         secondsPerEpoch: stat(own.map((r) => r.secondsPerEpoch)),
         totalSeconds: stat(own.map((r) => r.seconds.total)),
         firstRecord: own[0],
+        records: own,
       });
     }
   }
@@ -180,5 +199,44 @@ export function buildReportData(
     torn: extras.torn,
     engines,
     versions: Object.fromEntries(Object.entries(versions).map(([name, set]) => [name, [...set].sort()])),
+    seed: seedComparison(grid),
   };
+}
+
+/** One score per seed (the first record of each seed that has one): references that depend on the data only. */
+function perSeed<T>(records: readonly RunRecord[], pick: (record: RunRecord) => T | undefined): T[] {
+  const bySeed = new Map<number, T>();
+  for (const r of records) {
+    const value = pick(r);
+    if (value !== undefined && !bySeed.has(r.seed)) bySeed.set(r.seed, value);
+  }
+  return [...bySeed.values()];
+}
+
+/** One epoch of a curve over seeds: the mean, the smallest and largest value, and how many runs reached it. */
+export interface CurvePoint {
+  readonly epoch: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+/**
+ * A per-epoch value (validation accuracy, loss) over the runs of a cell: at each epoch, over the runs that reached
+ * it (early stopping ends runs at different epochs, so the last epochs may rest on fewer seeds). Non-finite values
+ * are left out.
+ */
+export function curveOverSeeds(records: readonly RunRecord[], pick: (epoch: RunRecord['history'][number]) => number | null | undefined): CurvePoint[] {
+  const byEpoch = new Map<number, number[]>();
+  for (const record of records) {
+    for (const entry of record.history) {
+      const value = pick(entry);
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      byEpoch.set(entry.epoch, [...(byEpoch.get(entry.epoch) ?? []), value]);
+    }
+  }
+  return [...byEpoch]
+    .sort(([a], [b]) => a - b)
+    .map(([epoch, values]) => ({ epoch, mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), n: values.length }));
 }

@@ -1,5 +1,6 @@
-import { cellKey, type ReportData, type ReportModel, type Stat } from './report-data.js';
+import { cellKey, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
 import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
+import { SEED_CLASSES, SEED_MODELS } from './report-seed.js';
 import { f1AgainstDimsPlot, modelName, secondsPerEpochPlot, validationCurvesPlot, type ReportPlot } from './report-plots.js';
 
 /** The report as blocks, rendered to Markdown and HTML alike so both always say the same. */
@@ -24,6 +25,8 @@ export interface ReportDocument {
 }
 
 export const DASH = '–';
+/** A reference a dataset or its records do not have (no Bayes-optimal rule, records older than the baseline). */
+export const NOT_AVAILABLE = 'n/a';
 const pm = (s: Stat | null | undefined, digits = 1) => (s ? `${s.mean.toFixed(digits)}${s.sd !== null ? ` ± ${s.sd.toFixed(digits)}` : ''}` : DASH);
 const num = (x: number | undefined, digits = 1) => (x === undefined ? DASH : x.toFixed(digits));
 const duration = (seconds: number) =>
@@ -32,7 +35,11 @@ const duration = (seconds: number) =>
 export function buildReportDocument(data: ReportData): ReportDocument {
   const { grid } = data;
   const blocks: Block[] = [];
-  const published = grid.published;
+  // The study's numbers only where its comparison applies, and only for the cells that are the study's.
+  const seed = data.seed.applies;
+  const published = seed ? grid.published : undefined;
+  const study = (table: 'macroF1' | 'convergenceEpochs', d: ReportDataset, m: ReportModel) =>
+    data.seed.datasets.has(d.id) && data.seed.models.has(m.id) ? published?.[table][d.id]?.[m.id] : undefined;
   const findings = evaluateFindings(data);
   const plots: ReportPlot[] = [];
 
@@ -60,13 +67,20 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   if (data.torn) status.push({ strong: 'Repaired', text: `line ${data.torn.line} of results.jsonl is cut short (${data.torn.reason}); ${data.torn.key ? `run ${data.torn.key}` : 'its run'} is not counted and is redone by --resume.` });
   blocks.push({ kind: 'list', items: status });
 
-  // Findings.
-  blocks.push({ kind: 'heading', level: 2, text: "The study's findings, checked against these numbers" });
-  blocks.push({
-    kind: 'paragraph',
-    text: `Each verdict is computed from the tables below: scores within ${PAR_POINTS} points of macro-F1 count as on par, larger gaps as a difference; speeds within a factor ${COMPARABLE_SPEED_RATIO} as comparable.${data.seeds.length < 3 ? ` With ${data.seeds.length === 1 ? 'one seed' : 'two seeds'} per cell there is no spread to judge these gaps against: treat the verdicts as indicative.` : ''}`,
-  });
-  blocks.push({ kind: 'list', items: findings.map((f) => ({ strong: f.status, text: f.claim, sub: f.evidence })) });
+  // Findings: the study's, for grids that hold its cells.
+  if (seed) {
+    blocks.push({ kind: 'heading', level: 2, text: "The study's findings, checked against these numbers" });
+    blocks.push({
+      kind: 'paragraph',
+      text: `Each verdict is computed from the tables below, from the cells that are the study's (the gaussian data with 10, 100 and 1,000 classes; softmax and HPNs): scores within ${PAR_POINTS} points of macro-F1 count as on par, larger gaps as a difference; speeds within a factor ${COMPARABLE_SPEED_RATIO} as comparable.${data.seeds.length < 3 ? ` With ${data.seeds.length === 1 ? 'one seed' : 'two seeds'} per cell there is no spread to judge these gaps against: treat the verdicts as indicative.` : ''}`,
+    });
+    blocks.push({ kind: 'list', items: findings.map((f) => ({ strong: f.status, text: f.claim, sub: f.evidence })) });
+  } else if (grid.published || data.seed.datasets.size > 0 || data.seed.models.size > 0) {
+    blocks.push({
+      kind: 'paragraph',
+      text: `The seed study's comparison (its findings, published numbers and Table 3) is left out: it applies only to a grid that holds every cell of the study's Table 2, and this one lacks ${lacking(SEED_CLASSES.length - data.seed.datasets.size, SEED_CLASSES.length, 'datasets')}${SEED_CLASSES.length > data.seed.datasets.size && SEED_MODELS.length > data.seed.models.size ? ' and ' : ''}${lacking(SEED_MODELS.length - data.seed.models.size, SEED_MODELS.length, 'models')}: ${data.seed.missing.join('; ')}.`,
+    });
+  }
   const calibrated = calibration(data);
   if (calibrated) {
     blocks.push({
@@ -77,48 +91,50 @@ export function buildReportDocument(data: ReportData): ReportDocument {
 
   // Table 2.
   const columns = data.models;
-  blocks.push({ kind: 'heading', level: 2, text: 'Table 2: test macro-F1 (%), mean ± sd over seeds' });
+  const rowHeader = data.datasets.every((d) => d.classes !== undefined && d.label === String(d.classes)) ? 'classes' : 'dataset';
+  blocks.push({ kind: 'heading', level: 2, text: `${seed ? 'Table 2: test' : 'Test'} macro-F1 (%), mean ± sd over seeds` });
   const t2: string[][] = [];
   for (const d of data.datasets) {
     const n = Math.max(0, ...columns.map((m) => data.cells.get(cellKey(d.id, m.id))?.seeds.length ?? 0));
-    t2.push([d.label, `ours (n=${n})`, pm(d.bayesMacroF1), ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1))]);
-    const theirs = published?.macroF1[d.id];
-    if (theirs) t2.push(['', 'study', DASH, ...columns.map((m) => num(theirs[m.id]))]);
+    t2.push([d.label, published ? `ours (n=${n})` : `n=${n}`, reference(d, d.bayesMacroF1), reference(d, d.classMeanMacroF1), ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1))]);
+    const theirs = columns.map((m) => study('macroF1', d, m));
+    if (theirs.some((x) => x !== undefined)) t2.push(['', 'study', DASH, DASH, ...theirs.map((x) => num(x))]);
   }
   blocks.push({
     kind: 'table',
-    header: ['classes', '', 'Bayes-optimal', ...columns.map((m) => m.label)],
+    header: [rowHeader, '', 'Bayes-optimal', 'class-mean', ...columns.map((m) => m.label)],
     rows: t2,
-    note: `${columnLegend(columns)}. Bayes-optimal: the nearest true class centre, the best any model can be expected to do on the same test split.${published ? ` Study: ${published.source}.` : ''}`,
+    note: `${columnLegend(columns)}. Bayes-optimal: the dataset's optimal rule (for the gaussian data the nearest true class centre), the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${published ? ` Study: ${published.source}.` : ''}`,
   });
 
-  // Table 3.
-  blocks.push({ kind: 'heading', level: 2, text: 'Table 3: epochs to convergence (epoch of the best validation accuracy), mean ± sd' });
-  const t3Rows: string[][] = [];
-  const families = [{ label: 'softmax', pick: (classes: number | undefined) => columns.find((m) => m.strategy === undefined && classes !== undefined) }];
-  for (const strategy of [...new Set(columns.map((m) => m.strategy).filter((s): s is string => s !== undefined))]) {
-    families.push({ label: `HPN ${strategy}, D = classes`, pick: (classes) => columns.find((m) => m.strategy === strategy && m.dims === classes) });
-  }
-  for (const family of families) {
-    const row = [family.label];
-    for (const d of data.datasets) {
-      const model = family.pick(d.classes);
-      const ours = model ? data.cells.get(cellKey(d.id, model.id))?.bestEpoch : undefined;
-      const theirs = model ? published?.convergenceEpochs[d.id]?.[model.id] : undefined;
-      row.push(`${pm(ours)}${theirs !== undefined ? ` (study ${theirs})` : ''}`);
+  // Table 3: the study's rows (softmax and the HPN with D = classes) on the study's datasets.
+  const stopping = `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy; the weights of the best epoch are kept.`;
+  if (seed) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Table 3: epochs to convergence (epoch of the best validation accuracy), mean ± sd' });
+    const seedDatasets = data.datasets.filter((d) => data.seed.datasets.has(d.id));
+    const byKey = (key: string) => columns.find((m) => data.seed.models.get(m.id) === key);
+    const isHpn = (m: ReportModel) => m.head === 'hpn' && Object.keys(m.headOptions).length === 0;
+    const families: { label: string; pick: (classes: number) => ReportModel | undefined }[] = [{ label: 'softmax', pick: () => byKey('softmax') }];
+    for (const strategy of [...new Set(columns.filter(isHpn).map((m) => m.strategy).filter((s): s is string => s !== undefined))]) {
+      families.push({ label: `HPN ${strategy}, D = classes`, pick: (classes) => byKey(`${strategy}-${classes}`) ?? columns.find((m) => isHpn(m) && m.strategy === strategy && m.dims === classes) });
     }
-    t3Rows.push(row);
+    const t3Rows: string[][] = [];
+    for (const family of families) {
+      const row = [family.label];
+      for (const d of seedDatasets) {
+        const model = family.pick(data.seed.datasets.get(d.id)!);
+        const ours = model ? data.cells.get(cellKey(d.id, model.id))?.bestEpoch : undefined;
+        const theirs = model ? study('convergenceEpochs', d, model) : undefined;
+        row.push(`${pm(ours)}${theirs !== undefined ? ` (study ${theirs})` : ''}`);
+      }
+      t3Rows.push(row);
+    }
+    blocks.push({ kind: 'table', header: ['model', ...seedDatasets.map((d) => `${d.label} classes`)], rows: t3Rows, note: stopping });
   }
+  blocks.push({ kind: 'heading', level: seed ? 3 : 2, text: seed ? 'Epochs to convergence and epochs run, every cell' : 'Epochs to convergence (epoch of the best validation accuracy) and epochs run' });
   blocks.push({
     kind: 'table',
-    header: ['model', ...data.datasets.map((d) => `${d.label} classes`)],
-    rows: t3Rows,
-    note: `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy; the weights of the best epoch are kept.`,
-  });
-  blocks.push({ kind: 'heading', level: 3, text: 'Epochs to convergence and epochs run, every cell' });
-  blocks.push({
-    kind: 'table',
-    header: ['classes', ...columns.map((m) => m.label)],
+    header: [rowHeader, ...columns.map((m) => m.label)],
     rows: data.datasets.map((d) => [
       d.label,
       ...columns.map((m) => {
@@ -126,14 +142,14 @@ export function buildReportDocument(data: ReportData): ReportDocument {
         return cell?.bestEpoch ? `${pm(cell.bestEpoch)} / ${num(cell.epochs?.mean, 0)}` : DASH;
       }),
     ]),
-    note: 'best epoch (mean ± sd) / epochs run (mean).',
+    note: `best epoch (mean ± sd) / epochs run (mean).${seed ? '' : ` ${stopping}`}`,
   });
 
   // Speed.
   blocks.push({ kind: 'heading', level: 2, text: 'Seconds per epoch, mean over seeds' });
   blocks.push({
     kind: 'table',
-    header: ['classes', 'training rows', ...columns.map((m) => m.label)],
+    header: [rowHeader, 'training rows', ...columns.map((m) => m.label)],
     rows: data.datasets.map((d) => [
       d.label,
       trainingRows(d.info),
@@ -146,19 +162,28 @@ export function buildReportDocument(data: ReportData): ReportDocument {
 
   // Plots.
   const f1Plots = data.datasets.map((d) => f1AgainstDimsPlot(data, d)).filter((p): p is ReportPlot => p !== undefined);
-  const curves = data.datasets.map((d) => validationCurvesPlot(data, d)).filter((p): p is ReportPlot => p !== undefined);
+  // Accuracy and loss of each dataset side by side.
+  const curvePairs = data.datasets
+    .map((d) => [validationCurvesPlot(data, d, 'accuracy'), validationCurvesPlot(data, d, 'loss')].filter((p): p is ReportPlot => p !== undefined))
+    .filter((pair) => pair.length > 0);
   plots.unshift(...f1Plots);
-  plots.push(...curves);
+  plots.push(...curvePairs.flat());
   if (f1Plots.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Macro-F1 against prototype dimension' });
-    blocks.push({ kind: 'paragraph', text: 'Solid lines with error bars: ours (mean ± sd over seeds). Dashed, open markers: the study. Horizontal lines: softmax and the Bayes-optimal ceiling.' });
+    blocks.push({
+      kind: 'paragraph',
+      text: `One line per model family (head and prototype strategy, with their options) across its prototype dimensions: the mean over seeds, with a band (or, for a single dimension, a bar) of ± one standard deviation.${published ? ' Dashed, open markers: the study.' : ''} Horizontal lines: models without prototypes, the Bayes-optimal ceiling and the class-mean baseline.`,
+    });
     blocks.push({ kind: 'plots', plots: f1Plots });
   }
   if (speedPlot) blocks.push({ kind: 'plots', plots: [speedPlot] });
-  if (curves.length) {
+  if (curvePairs.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Validation curves' });
-    blocks.push({ kind: 'paragraph', text: 'Validation accuracy after each epoch for the lowest seed of each cell; the dot marks the epoch whose weights were kept. Line style distinguishes the prototype dimension (solid: smallest).' });
-    blocks.push({ kind: 'plots', plots: curves });
+    blocks.push({
+      kind: 'paragraph',
+      text: "Validation accuracy and, beside it, validation loss (log scale) after each epoch, one line per model: the mean over the seeds whose run reached that epoch (early stopping ends runs at different epochs), with the band from the lowest to the highest seed; the dot marks the mean epoch whose weights were kept. Colour: the model's head and prototype strategy; line style: its prototype dimension (solid: smallest). Each head has its own loss, so compare loss curves within a head, not across heads.",
+    });
+    for (const pair of curvePairs) blocks.push({ kind: 'plots', plots: pair });
   }
 
   // Settings.
@@ -184,6 +209,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   return { title: `Experiment report: ${grid.name}`, blocks, plots, findings };
 }
 
+const lacking = (n: number, of: number, what: string) => (n === 0 ? '' : `${n} of its ${of} ${what}`);
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Versions, with the @hyperproto packages folded into one entry when they all share a version. */
@@ -194,6 +220,11 @@ function describeVersions(versions: Readonly<Record<string, readonly string[]>>)
   const folded = ours.length > 1 && shared.size === 1 ? [[`@hyperproto/* (${ours.length} packages)`, [...shared]] as const] : ours;
   const rest = entries.filter(([name]) => !name.startsWith('@hyperproto/'));
   return [...rest, ...folded].map(([name, list]) => `${name} ${list.join(' / ')}`).join(', ') || DASH;
+}
+
+/** A reference score of a dataset: mean ± sd, "n/a" when its runs have none, a dash before any run. */
+function reference(dataset: ReportDataset, score: Stat | null): string {
+  return score ? pm(score) : dataset.runs > 0 ? NOT_AVAILABLE : DASH;
 }
 
 function columnLegend(models: readonly ReportModel[]): string {

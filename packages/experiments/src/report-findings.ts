@@ -32,16 +32,27 @@ function verdict(checks: readonly (Check | undefined)[]): { status: FindingStatu
   return { status, evidence: [...made.map((c) => `${c.ok ? 'yes' : 'no'}: ${c.text}`), ...(skipped ? [`(${skipped} comparison${skipped > 1 ? 's' : ''} not measured yet)`] : [])] };
 }
 
+/** The study's HPN: the built-in hpn head without options, over any prototype strategy. */
+const isHpn = (m: ReportModel) => m.head === 'hpn' && Object.keys(m.headOptions).length === 0 && m.strategy !== undefined && m.dims !== undefined;
+
 /**
  * The study's findings, each checked against our numbers. Nothing here states a conclusion: each verdict is
  * computed from the cells, with the thresholds above, and cells without results make a finding "not measured".
+ * Only for grids that contain the study's cells (see `seedComparison`), and only from the cells that are the
+ * study's datasets with its heads: none otherwise.
  */
 export function evaluateFindings(data: ReportData): Finding[] {
+  if (!data.seed.applies) return [];
   const score = (d: ReportDataset, m: ReportModel | undefined) => (m ? (data.cells.get(cellKey(d.id, m.id))?.macroF1 ?? null) : null);
-  const softmax = data.models.find((m) => m.head === 'softmax' && m.strategy === undefined);
-  const hpn = (strategy: string, dims: number | undefined) => data.models.find((m) => m.head !== 'softmax' && m.strategy === strategy && m.dims === dims);
-  const hpnModels = data.models.filter((m) => m.strategy !== undefined);
-  const byClasses = [...data.datasets].filter((d) => d.classes !== undefined).sort((a, b) => a.classes! - b.classes!);
+  const seedModel = (key: string) => data.models.find((m) => data.seed.models.get(m.id) === key);
+  const softmax = seedModel('softmax');
+  const hpnModels = data.models.filter(isHpn);
+  // The study's own models first (optimized-10 ...), then any other HPN of that strategy and dimension (tammes).
+  const hpn = (strategy: string, dims: number | undefined) => seedModel(`${strategy}-${dims}`) ?? hpnModels.find((m) => m.strategy === strategy && m.dims === dims);
+  const byClasses = data.datasets
+    .filter((d) => data.seed.datasets.has(d.id))
+    .map((d) => ({ ...d, classes: data.seed.datasets.get(d.id)! }))
+    .sort((a, b) => a.classes - b.classes);
   const small = byClasses.filter((d) => d.classes! <= 100);
   const large = byClasses.filter((d) => d.classes! >= 1000);
   const name = (m: ReportModel) => (m.strategy ? `HPN ${m.strategy} D=${m.dims}` : m.label);
@@ -83,7 +94,7 @@ export function evaluateFindings(data: ReportData): Finding[] {
   const ceiling: (Check | undefined)[] = [];
   for (const d of small) {
     for (const strategy of strategiesOf(hpnModels)) {
-      const dims = hpnModels.filter((m) => m.strategy === strategy && m.dims! >= d.classes!).map((m) => m.dims!).sort((a, b) => a - b);
+      const dims = [...new Set(hpnModels.filter((m) => m.strategy === strategy && m.dims! >= d.classes).map((m) => m.dims!))].sort((a, b) => a - b);
       for (let i = 1; i < dims.length; i++) {
         const lower = score(d, hpn(strategy, dims[i - 1]));
         const upper = score(d, hpn(strategy, dims[i]));
@@ -161,7 +172,7 @@ export function evaluateFindings(data: ReportData): Finding[] {
     claim: 'The speed per epoch is comparable for all models.',
     ...verdict(
       byClasses.map((d) => {
-        const speeds = data.models
+        const speeds = [...(softmax ? [softmax] : []), ...hpnModels]
           .map((m) => ({ m, s: data.cells.get(cellKey(d.id, m.id))?.secondsPerEpoch ?? null }))
           .filter((x): x is { m: ReportModel; s: Stat } => x.s !== null);
         if (speeds.length < 2) return undefined;
@@ -197,11 +208,11 @@ export function evaluateFindings(data: ReportData): Finding[] {
 export function calibration(data: ReportData): { ok: boolean; model: string; tolerance: number; lines: string[] } | undefined {
   const target = data.grid.calibration;
   const published = data.grid.published?.macroF1;
-  const model = target ? data.models.find((m) => m.id === target.model) : undefined;
-  if (!target || !published || !model) return undefined;
+  const model = target ? data.models.find((m) => m.id === target.model && data.seed.models.has(m.id)) : undefined;
+  if (!data.seed.applies || !target || !published || !model) return undefined;
   const lines: string[] = [];
   let ok = true;
-  for (const d of data.datasets) {
+  for (const d of data.datasets.filter((x) => data.seed.datasets.has(x.id))) {
     const ours = data.cells.get(cellKey(d.id, model.id))?.macroF1;
     const theirs = published[d.id]?.[model.id];
     if (!ours || theirs === undefined) continue;

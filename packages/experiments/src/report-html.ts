@@ -14,6 +14,7 @@ td.text { white-space: normal; text-align: left; word-break: break-word; max-wid
 tr.study td { color: #777; font-style: italic; border-top: none; }
 .note { color: #555; font-size: 12.5px; max-width: 1000px; }
 .plots { display: flex; flex-wrap: wrap; gap: 12px; }
+figure { margin: 0; }
 .held { color: #1a7f37; } .did-not-hold { color: #c62828; } .partly-held { color: #b26a00; } .not-measured { color: #777; }
 code { background: #f4f4f4; padding: 0 3px; }
 `;

@@ -1,19 +1,83 @@
-import { cellKey, type ReportData, type ReportDataset, type ReportModel } from './report-data.js';
-import { renderLineChart, type ChartLine, type ChartSeries } from './svg-line-chart.js';
+import { cellKey, curveOverSeeds, type ReportData, type ReportDataset, type ReportModel } from './report-data.js';
+import { renderLineChart, type ChartLine, type ChartSeries, type LineChartOptions } from './svg-line-chart.js';
 
-const STRATEGY_COLORS: Record<string, string> = { optimized: '#1f77b4', random: '#e6550d', tammes: '#2ca02c' };
-const SPARE_COLORS = ['#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
-const SOFTMAX_COLOR = '#444';
+/** The seed presets' colours, kept for the study's heads so its plots look as before. */
+const FIXED_COLORS: Record<string, string> = { 'hpn/optimized': '#1f77b4', 'hpn/random': '#e6550d', 'hpn/tammes': '#2ca02c', softmax: '#444' };
+const SPARE_COLORS = ['#9467bd', '#d62728', '#17becf', '#8c564b', '#e377c2', '#bcbd22', '#1b9e77', '#7570b3', '#d95f02', '#666'];
 const DIM_DASHES = [undefined, '7 3', '2 2', '9 3 2 3'];
+const BAYES_COLOR = '#000';
+const CLASS_MEAN_COLOR = '#888';
 
-export function strategyColor(data: ReportData, strategy: string): string {
-  if (STRATEGY_COLORS[strategy]) return STRATEGY_COLORS[strategy];
-  const others = [...new Set(data.models.map((m) => m.strategy).filter((s): s is string => s !== undefined && !STRATEGY_COLORS[s]))];
-  return SPARE_COLORS[others.indexOf(strategy) % SPARE_COLORS.length] ?? '#777';
+const hasOptions = (options: Readonly<Record<string, unknown>> | undefined) => options !== undefined && Object.keys(options).length > 0;
+
+/** The head with its options when it has any, e.g. `cosine(scale=16)`. */
+function headName(model: ReportModel): string {
+  if (!hasOptions(model.headOptions)) return model.head;
+  return `${model.head}(${Object.entries(model.headOptions)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ')})`;
 }
 
+/** What a model is: head, prototype strategy and dimension, e.g. `hpn optimized D=100`. */
 export function modelName(model: ReportModel): string {
-  return model.strategy ? `${model.head} ${model.strategy} D=${model.dims}` : model.head;
+  return model.strategy ? `${headName(model)} ${model.strategy} D=${model.dims}` : headName(model);
+}
+
+/** A model as legends name it: the grid's label (the table column) and what it is, e.g. `r10: hpn random D=10`. */
+export function modelLegend(model: ReportModel): string {
+  const name = modelName(model);
+  return model.label === name ? name : `${model.label}: ${name}`;
+}
+
+/**
+ * Models that differ only in the prototype dimension: one line in a plot against D. Two heads over the same
+ * prototype strategy are two families, as are the same head and strategy with different options.
+ */
+export interface ModelFamily {
+  readonly key: string;
+  readonly label: string;
+  readonly color: string;
+  /** By dimension, smallest first (prototype-free models: one each). */
+  readonly models: readonly ReportModel[];
+}
+
+export function modelFamilies(models: readonly ReportModel[]): ModelFamily[] {
+  const groups = new Map<string, ReportModel[]>();
+  for (const m of models) {
+    const base = JSON.stringify([m.head, m.headOptions, m.strategy ?? null, m.prototypeOptions ?? null]);
+    // A family has one model per dimension; a repeated dimension (or a second prototype-free model) starts another.
+    let key = base;
+    for (let n = 2; groups.get(key)?.some((other) => other.dims === m.dims); n++) key = `${base}#${n}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  const entries = [...groups].map(([key, list]) => ({ key, list: list.sort((a, b) => (a.dims ?? 0) - (b.dims ?? 0)) }));
+  const baseLabel = (m: ReportModel) => (m.strategy ? `${headName(m)} ${m.strategy}` : headName(m));
+  // The grid's labels of the family's models (its table columns), unless they only repeat what the model is.
+  const labelled = (list: readonly ReportModel[]) => {
+    const base = baseLabel(list[0]!);
+    return list.every((m) => m.label === modelName(m)) ? base : `${base} [${list.map((m) => m.label).join(', ')}]`;
+  };
+
+  const used = new Set<string>();
+  const fixed = entries.map(({ list }) => {
+    const m = list[0]!;
+    if (hasOptions(m.headOptions)) return undefined;
+    const color = FIXED_COLORS[m.strategy ? `${m.head}/${m.strategy}` : m.head];
+    if (!color || used.has(color)) return undefined;
+    used.add(color);
+    return color;
+  });
+  let spare = 0;
+  const nextSpare = () => {
+    const free = SPARE_COLORS.filter((c) => !used.has(c));
+    const color = free.length ? free[0]! : SPARE_COLORS[spare++ % SPARE_COLORS.length]!;
+    used.add(color);
+    return color;
+  };
+  const labels = entries.map(({ list }) => labelled(list));
+  // Families that still read the same differ in their prototype options: say which.
+  const shown = labels.map((label, i) => (labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} ${JSON.stringify(entries[i]!.list[0]!.prototypeOptions ?? {})}` : label));
+  return entries.map(({ key, list }, i) => ({ key, label: shown[i]!, color: fixed[i] ?? nextSpare(), models: list }));
 }
 
 export interface ReportPlot {
@@ -21,116 +85,176 @@ export interface ReportPlot {
   readonly file: string;
   readonly title: string;
   readonly svg: string;
+  /** What was drawn: the series, reference lines and notes, for checks without parsing the SVG. */
+  readonly chart: LineChartOptions;
 }
 
-/** Macro-F1 against prototype dimension for one dataset: one line per strategy, ours solid, the study's dashed. */
+function plot(file: string, title: string, chart: LineChartOptions): ReportPlot {
+  return { file, title, chart, svg: renderLineChart(chart) };
+}
+
+/** A dataset in titles: `10 classes`, or its label with the class count, e.g. `blobs (6 classes)`. */
+export function datasetTitle(dataset: ReportDataset): string {
+  if (dataset.classes === undefined) return dataset.label;
+  return dataset.label === String(dataset.classes) ? `${dataset.classes} classes` : `${dataset.label} (${dataset.classes} classes)`;
+}
+
+/** "mean over 5 seeds", or "over 1 to 5 seeds" when cells differ. */
+function seedsPhrase(counts: readonly number[]): string {
+  const lo = Math.min(...counts);
+  const hi = Math.max(...counts);
+  return lo === hi ? `${lo} seed${lo === 1 ? '' : 's'}` : `${lo} to ${hi} seeds`;
+}
+
+/** Horizontal lines for the references of a dataset (Bayes-optimal, class-mean baseline), or "n/a" notes. */
+function referenceLines(dataset: ReportDataset): { lines: ChartLine[]; notes: string[] } {
+  const lines: ChartLine[] = [];
+  const notes: string[] = [];
+  if (dataset.bayesMacroF1) lines.push({ y: dataset.bayesMacroF1.mean, label: `Bayes-optimal ${dataset.bayesMacroF1.mean.toFixed(1)}`, color: BAYES_COLOR, dash: '1 3' });
+  else if (dataset.runs > 0) notes.push('Bayes-optimal: n/a (the dataset has none)');
+  if (dataset.classMeanMacroF1) lines.push({ y: dataset.classMeanMacroF1.mean, label: `class-mean baseline ${dataset.classMeanMacroF1.mean.toFixed(1)}`, color: CLASS_MEAN_COLOR, dash: '6 2 1 2' });
+  else if (dataset.runs > 0) notes.push('class-mean baseline: n/a (not in these records)');
+  return { lines, notes };
+}
+
+/**
+ * Macro-F1 against prototype dimension for one dataset: one line per model family (head, strategy and their
+ * options), mean over seeds with a ± sd band; the study's numbers dashed where the seed comparison applies;
+ * prototype-free models, the Bayes-optimal ceiling and the class-mean baseline as horizontal lines.
+ */
 export function f1AgainstDimsPlot(data: ReportData, dataset: ReportDataset): ReportPlot | undefined {
-  const hpns = data.models.filter((m) => m.strategy !== undefined && m.dims !== undefined);
-  if (hpns.length === 0) return undefined;
-  const strategies = [...new Set(hpns.map((m) => m.strategy!))];
-  const published = data.grid.published?.macroF1[dataset.id] ?? {};
+  const families = modelFamilies(data.models);
+  const withDims = families.filter((f) => f.models[0]!.dims !== undefined);
+  if (withDims.length === 0) return undefined;
+  const seed = data.seed.applies && data.seed.datasets.has(dataset.id);
+  const published = seed ? (data.grid.published?.macroF1[dataset.id] ?? {}) : {};
+  const study = (m: ReportModel) => (seed && data.seed.models.has(m.id) ? published[m.id] : undefined);
   const series: ChartSeries[] = [];
-  for (const strategy of strategies) {
-    const models = hpns.filter((m) => m.strategy === strategy);
-    const color = strategyColor(data, strategy);
-    const points = models.flatMap((m) => {
+  const counts: number[] = [];
+  for (const family of withDims) {
+    const points = family.models.flatMap((m) => {
       const s = data.cells.get(cellKey(dataset.id, m.id))?.macroF1;
-      return s ? [{ x: m.dims!, y: s.mean, ...(s.sd !== null ? { low: s.mean - s.sd, high: s.mean + s.sd } : {}) }] : [];
+      if (!s) return [];
+      counts.push(s.n);
+      return [{ x: m.dims!, y: s.mean, ...(s.sd !== null ? { low: s.mean - s.sd, high: s.mean + s.sd } : {}) }];
     });
-    if (points.length) series.push({ label: `${strategy} (ours, mean ± sd)`, color, points });
-    const theirs = models.flatMap((m) => (published[m.id] !== undefined ? [{ x: m.dims!, y: published[m.id]! }] : []));
-    if (theirs.length) series.push({ label: `${strategy} (study)`, color, points: theirs, dash: '5 3', hollow: true });
+    if (points.length) series.push({ label: seed ? `${family.label} (ours)` : family.label, color: family.color, points, band: true });
+    const theirs = family.models.flatMap((m) => (study(m) !== undefined ? [{ x: m.dims!, y: study(m)! }] : []));
+    if (theirs.length) series.push({ label: `${family.label} (study)`, color: family.color, points: theirs, dash: '5 3', hollow: true });
   }
   const lines: ChartLine[] = [];
-  const softmax = data.models.find((m) => m.strategy === undefined);
-  if (softmax) {
-    const s = data.cells.get(cellKey(dataset.id, softmax.id))?.macroF1;
-    if (s) lines.push({ y: s.mean, label: `softmax (ours) ${s.mean.toFixed(1)}`, color: SOFTMAX_COLOR });
-    const theirs = published[softmax.id];
-    if (theirs !== undefined) lines.push({ y: theirs, label: `softmax (study) ${theirs.toFixed(1)}`, color: SOFTMAX_COLOR, dash: '5 3' });
+  for (const family of families.filter((f) => f.models[0]!.dims === undefined)) {
+    for (const m of family.models) {
+      const s = data.cells.get(cellKey(dataset.id, m.id))?.macroF1;
+      if (s) lines.push({ y: s.mean, label: `${modelLegend(m)}${seed ? ' (ours)' : ''} ${s.mean.toFixed(1)}`, color: family.color });
+      const theirs = study(m);
+      if (theirs !== undefined) lines.push({ y: theirs, label: `${modelLegend(m)} (study) ${theirs.toFixed(1)}`, color: family.color, dash: '5 3' });
+    }
   }
-  if (dataset.bayesMacroF1) lines.push({ y: dataset.bayesMacroF1.mean, label: `Bayes-optimal ${dataset.bayesMacroF1.mean.toFixed(1)}`, color: '#000', dash: '1 3' });
+  const references = referenceLines(dataset);
+  lines.push(...references.lines);
   if (series.length === 0 && lines.length === 0) return undefined;
-  const dims = [...new Set(hpns.map((m) => m.dims!))].sort((a, b) => a - b);
-  return {
-    file: `f1-vs-dims-${dataset.id}.svg`,
-    title: `Macro-F1 against prototype dimension, ${dataset.label} classes`,
-    svg: renderLineChart({
-      title: `${dataset.label} classes: test macro-F1 vs prototype dimension`,
-      xLabel: 'prototype dimension D (log scale)',
-      yLabel: 'test macro-F1 (%)',
-      xLog: true,
-      xTicks: dims,
-      yMax: 100,
-      series,
-      lines,
-    }),
-  };
+  const notes = [...references.notes];
+  if (counts.length) notes.push(Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)}; band or bar: ± sd` : 'one seed per cell: no spread to show');
+  const dims = [...new Set(withDims.flatMap((f) => f.models.map((m) => m.dims!)))].sort((a, b) => a - b);
+  return plot(`f1-vs-dims-${dataset.id}.svg`, `Macro-F1 against prototype dimension, ${datasetTitle(dataset)}`, {
+    title: `${datasetTitle(dataset)}: test macro-F1 vs prototype dimension`,
+    xLabel: 'prototype dimension D (log scale)',
+    yLabel: 'test macro-F1 (%)',
+    xLog: true,
+    xTicks: dims,
+    yMax: 100,
+    series,
+    lines,
+    notes,
+    width: 560,
+  });
 }
 
-/** Validation accuracy per epoch for one dataset, lowest seed of each model; the kept (best) epoch is marked. */
-export function validationCurvesPlot(data: ReportData, dataset: ReportDataset): ReportPlot | undefined {
+export type CurveMetric = 'accuracy' | 'loss';
+
+/**
+ * Validation accuracy or loss per epoch for one dataset: one line per model, the mean over every seed that reached
+ * the epoch, with the min-max band over seeds; the dot marks the mean kept (best) epoch. Line colour: the model's
+ * family; line style: its prototype dimension (solid: smallest).
+ */
+export function validationCurvesPlot(data: ReportData, dataset: ReportDataset, metric: CurveMetric = 'accuracy'): ReportPlot | undefined {
   const series: ChartSeries[] = [];
-  for (const model of data.models) {
-    const record = data.cells.get(cellKey(dataset.id, model.id))?.firstRecord;
-    if (!record || record.history.length === 0) continue;
-    const points = record.history.map((e) => ({ x: e.epoch, y: 100 * e.validationAccuracy }));
-    const best = points.find((p) => p.x === record.bestEpoch);
-    const sameStrategy = data.models.filter((m) => m.strategy === model.strategy && m.strategy !== undefined).sort((a, b) => a.dims! - b.dims!);
-    series.push({
-      label: `${modelName(model)} (seed ${record.seed})`,
-      color: model.strategy ? strategyColor(data, model.strategy) : SOFTMAX_COLOR,
-      dash: model.strategy ? DIM_DASHES[sameStrategy.indexOf(model) % DIM_DASHES.length] : undefined,
-      points,
-      markers: false,
-      ...(best ? { highlight: [best] } : {}),
+  const counts: number[] = [];
+  for (const family of modelFamilies(data.models)) {
+    family.models.forEach((model, index) => {
+      const records = data.cells.get(cellKey(dataset.id, model.id))?.records ?? [];
+      const curve = curveOverSeeds(records, (e) => (metric === 'accuracy' ? 100 * e.validationAccuracy : e.validationLoss));
+      if (curve.length === 0) return;
+      counts.push(records.length);
+      const points = curve.map((p) => ({ x: p.epoch, y: p.mean, ...(p.n > 1 ? { low: p.min, high: p.max } : {}) }));
+      const kept = Math.round(records.reduce((sum, r) => sum + r.bestEpoch, 0) / records.length);
+      const best = points.find((p) => p.x === kept);
+      series.push({
+        label: `${modelLegend(model)}${records.length !== data.seeds.length ? ` (${records.length} of ${data.seeds.length} seeds)` : ''}`,
+        color: family.color,
+        dash: model.dims !== undefined ? DIM_DASHES[index % DIM_DASHES.length] : undefined,
+        points,
+        markers: false,
+        band: true,
+        ...(best ? { highlight: [best] } : {}),
+      });
     });
   }
   if (series.length === 0) return undefined;
-  return {
-    file: `validation-${dataset.id}.svg`,
-    title: `Validation curves, ${dataset.label} classes`,
-    svg: renderLineChart({
-      title: `${dataset.label} classes: validation accuracy per epoch (dot: kept epoch)`,
-      xLabel: 'epoch',
-      xInteger: true,
-      yLabel: 'validation accuracy (%)',
-      series,
-      width: 560,
-      height: 260,
-    }),
-  };
+  const what = metric === 'accuracy' ? 'validation accuracy' : 'validation loss';
+  return plot(`validation-${metric === 'accuracy' ? '' : 'loss-'}${dataset.id}.svg`, `Validation ${metric}, ${datasetTitle(dataset)}`, {
+    title: `${datasetTitle(dataset)}: ${what} per epoch`,
+    xLabel: 'epoch',
+    xInteger: true,
+    yLabel: metric === 'accuracy' ? 'validation accuracy (%)' : 'validation loss (log scale)',
+    yLog: metric === 'loss',
+    series,
+    notes: [Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)} (those still training); band: min-max; dot: mean kept epoch` : 'one seed per cell; dot: the kept epoch'],
+    width: 560,
+    height: 260,
+  });
 }
 
-/** Seconds per epoch against the model's output width (classes for softmax, D for HPNs), one line per dataset. */
+/**
+ * Seconds per epoch against the model's output width (D for prototype heads, classes otherwise): one line per
+ * dataset and head; models of one head and D (different prototype strategies, which do not change the network)
+ * are averaged.
+ */
 export function secondsPerEpochPlot(data: ReportData): ReportPlot | undefined {
   const series: ChartSeries[] = [];
-  const palette = ['#1f77b4', '#e6550d', '#2ca02c', '#9467bd', '#8c564b'];
+  const palette = ['#1f77b4', '#e6550d', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
+  const heads = [...new Map(data.models.map((m) => [JSON.stringify([m.head, m.headOptions, m.strategy !== undefined]), m])).entries()];
+  const dashes = [undefined, '6 3', '2 2', '9 3 2 3'];
   data.datasets.forEach((dataset, i) => {
-    // The strategy does not change the network, only D does: average the HPNs of each D.
-    const byDims = new Map<number, number[]>();
-    for (const m of data.models) {
-      const s = data.cells.get(cellKey(dataset.id, m.id))?.secondsPerEpoch;
-      if (s && m.dims !== undefined) byDims.set(m.dims, [...(byDims.get(m.dims) ?? []), s.mean]);
-    }
-    const points = [...byDims].map(([x, list]) => ({ x, y: list.reduce((a, b) => a + b, 0) / list.length }));
-    const softmax = data.models.find((m) => m.strategy === undefined);
-    const s = softmax ? data.cells.get(cellKey(dataset.id, softmax.id))?.secondsPerEpoch : undefined;
     const color = palette[i % palette.length]!;
-    if (points.length) series.push({ label: `${dataset.label} classes: HPN, by D`, color, points });
-    if (s && dataset.classes !== undefined) series.push({ label: `${dataset.label} classes: softmax (D = C)`, color, points: [{ x: dataset.classes, y: s.mean }], hollow: true });
+    let withDims = 0;
+    for (const [key, example] of heads) {
+      const own = data.models.filter((m) => JSON.stringify([m.head, m.headOptions, m.strategy !== undefined]) === key);
+      const byWidth = new Map<number, number[]>();
+      for (const m of own) {
+        const s = data.cells.get(cellKey(dataset.id, m.id))?.secondsPerEpoch;
+        const width = m.dims ?? dataset.classes;
+        if (s && width !== undefined) byWidth.set(width, [...(byWidth.get(width) ?? []), s.mean]);
+      }
+      const points = [...byWidth].map(([x, list]) => ({ x, y: list.reduce((a, b) => a + b, 0) / list.length }));
+      if (points.length === 0) continue;
+      if (example.strategy !== undefined) {
+        series.push({ label: `${datasetTitle(dataset)}: ${headName(example)}, by D`, color, points, dash: dashes[withDims++ % dashes.length] });
+      } else {
+        series.push({ label: `${datasetTitle(dataset)}: ${headName(example)} (D = C)`, color, points, hollow: true });
+      }
+    }
   });
   if (series.length === 0) return undefined;
-  return {
-    file: 'seconds-per-epoch.svg',
-    title: 'Seconds per epoch',
-    svg: renderLineChart({
-      title: 'Seconds per epoch against output width',
-      xLabel: 'output units: D for HPN, classes for softmax (log scale)',
-      yLabel: 'seconds per epoch',
-      xLog: true,
-      yMin: 0,
-      series,
-    }),
-  };
+  return plot('seconds-per-epoch.svg', 'Seconds per epoch', {
+    title: 'Seconds per epoch against output width',
+    xLabel: 'output units: D for prototype heads, classes otherwise (log scale)',
+    yLabel: 'seconds per epoch',
+    xLog: true,
+    yMin: 0,
+    series,
+    notes: ['mean over seeds, and over prototype strategies of one head and D'],
+    width: 560,
+  });
 }

@@ -6,12 +6,14 @@ import { parseGrid } from './grid-schema.js';
 import { RECORD_FORMAT, type RunRecord } from './run-record.js';
 import { writeReport } from './report-writer.js';
 
+// Every cell of the study's Table 2 is in the grid (so its comparison applies); only some have results.
 const grid = parseGrid({
   name: 'mini-seed',
   seeds: 2,
   datasets: [
     { id: 'c10', label: '10', name: 'gaussian', options: { classes: 10 } },
     { id: 'c1000', label: '1000', name: 'gaussian', options: { classes: 1000 } },
+    { id: 'c100', label: '100', name: 'gaussian', options: { classes: 100 } },
   ],
   models: [
     { id: 'softmax', head: 'softmax' },
@@ -19,6 +21,8 @@ const grid = parseGrid({
     { id: 'optimized-100', label: '100', head: 'hpn', prototypes: { strategy: 'optimized', dims: 100 } },
     { id: 'optimized-1000', label: '1000', head: 'hpn', prototypes: { strategy: 'optimized', dims: 1000 } },
     { id: 'random-10', label: 'r10', head: 'hpn', prototypes: { strategy: 'random', dims: 10 } },
+    { id: 'random-100', label: 'r100', head: 'hpn', prototypes: { strategy: 'random', dims: 100 } },
+    { id: 'random-1000', label: 'r1000', head: 'hpn', prototypes: { strategy: 'random', dims: 1000 } },
   ],
   calibration: { model: 'softmax' },
   published: {
@@ -55,7 +59,7 @@ function record(cell: string, seed: number, macroF1: number): RunRecord {
     head: typeof entry.head === 'string' ? entry.head : entry.head.name,
     prototypes: entry.prototypes ? { strategy: entry.prototypes.strategy, dims: entry.prototypes.dims } : null,
     spec: { seed, trainer: { patience: 10 } } as unknown as RunRecord['spec'],
-    metrics: { accuracy: macroF1, macroF1, bayes: { accuracy: 0.94 + seed / 100, macroF1: 0.94 + seed / 100 } },
+    metrics: { accuracy: macroF1, macroF1, bayes: { accuracy: 0.94 + seed / 100, macroF1: 0.94 + seed / 100 }, classMean: { accuracy: 0.8 + seed / 100, macroF1: 0.8 + seed / 100 } },
     bestEpoch,
     epochs: bestEpoch + 10,
     secondsPerEpoch: 0.5 + (entry.prototypes?.dims ?? classes) / 10000,
@@ -81,25 +85,32 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('writeReport', () => {
-  it('puts the numbers of the records into Table 2 and Table 3, beside the published ones and the Bayes ceiling', async () => {
+  it('puts the numbers of the records into Table 2 and Table 3, beside the published ones, the Bayes ceiling and the class-mean baseline', async () => {
     const report = await writeReport(dir);
     const md = readFileSync(report.markdown, 'utf8');
-    // softmax at 10 classes: 90 and 92 -> 91.0 ± 1.4; Bayes 94 and 95 -> 94.5 ± 0.7
-    expect(md).toMatch(/\| 10 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 91\.0 ± 1\.4 \| 91\.3 ± 0\.4 \| 93\.0 ± 0\.0 \| 93\.0 ± 0\.7 \| 90\.5 ± 0\.7 \|/);
-    expect(md).toMatch(/\|  \| study \| – \| 91\.3 \| 91\.2 \| – \| – \| 78\.2 \|/);
-    expect(md).toMatch(/\| 1000 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 83\.5 ± 0\.7 \| – \| 59\.0 ± 1\.4 \| 48\.0 ± 2\.8 \| – \|/);
+    // softmax at 10 classes: 90 and 92 -> 91.0 ± 1.4; Bayes 94 and 95 -> 94.5 ± 0.7; class-mean 80 and 81 -> 80.5 ± 0.7
+    expect(md).toMatch(/\| classes \|  \| Bayes-optimal \| class-mean \| softmax \| 10 \| 100 \| 1000 \| r10 \| r100 \| r1000 \|/);
+    expect(md).toMatch(/\| 10 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 91\.0 ± 1\.4 \| 91\.3 ± 0\.4 \| 93\.0 ± 0\.0 \| 93\.0 ± 0\.7 \| 90\.5 ± 0\.7 \| – \| – \|/);
+    expect(md).toMatch(/\|  \| study \| – \| – \| 91\.3 \| 91\.2 \| – \| – \| 78\.2 \| – \| – \|/);
+    expect(md).toMatch(/\| 1000 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 83\.5 ± 0\.7 \| – \| 59\.0 ± 1\.4 \| 48\.0 ± 2\.8 \| – \| – \| – \|/);
+    // No run of 100 classes yet: dashes, not "n/a".
+    expect(md).toMatch(/\| 100 \| ours \(n=0\) \| – \| – \| – \|/);
     // Table 3: best epochs 40/41 for softmax, 60/61 for HPNs, with the study's beside them.
-    expect(md).toMatch(/\| softmax \| 40\.5 ± 0\.7 \(study 50\) \| 40\.5 ± 0\.7 \|/);
-    expect(md).toMatch(/\| HPN optimized, D = classes \| 60\.5 ± 0\.7 \(study 69\) \| 60\.5 ± 0\.7 \|/);
+    expect(md).toMatch(/\| softmax \| 40\.5 ± 0\.7 \(study 50\) \| 40\.5 ± 0\.7 \| – \|/);
+    expect(md).toMatch(/\| HPN optimized, D = classes \| 60\.5 ± 0\.7 \(study 69\) \| 60\.5 ± 0\.7 \| – \|/);
     expect(md).toMatch(/Seconds per epoch/);
     expect(md).toMatch(/\| 10 \| 5,000 \| 0\.50 ± 0\.00 \|/);
-    expect(md).toMatch(/16 of 20 finished/);
+    expect(md).toMatch(/16 of 42 finished/);
     expect(md).toMatch(/c1000\/random-10\/s0\*\*: failed \(E_TRAINING_FAILED\): diverged/);
     expect(md).toMatch(/`hyperproto experiment --config mini\.json` \(2\.0 min, 16 runs\)/);
     expect(md).toMatch(/!\[Macro-F1 against prototype dimension, 10 classes\]\(plots\/f1-vs-dims-c10\.svg\)/);
 
     expect(report.cells.find((c) => c.dataset === 'c10' && c.model === 'softmax')).toMatchObject({ seeds: [0, 1], published: { macroF1: 91.3, convergenceEpochs: 50 } });
-    expect(report.runs).toMatchObject({ finished: 16, expected: 20 });
+    expect(report.runs).toMatchObject({ finished: 16, expected: 42 });
+    expect(report.seedComparison).toEqual({ applies: true, missing: [] });
+    expect(report.bayes.c10).toMatchObject({ mean: 94.5, n: 2 });
+    expect(report.classMean.c10).toMatchObject({ mean: 80.5, n: 2 });
+    expect(report.classMean.c100).toBeNull();
   });
 
   it('states which findings held, computed from the numbers', async () => {
@@ -125,17 +136,29 @@ describe('writeReport', () => {
     const html = readFileSync(report.html, 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
     expect((html.match(/<svg /g) ?? []).length).toBe(report.plots.length);
-    expect(report.plots.map((p) => p.split('/').pop())).toEqual(['f1-vs-dims-c10.svg', 'f1-vs-dims-c1000.svg', 'seconds-per-epoch.svg', 'validation-c10.svg', 'validation-c1000.svg']);
+    expect(report.plots.map((p) => p.split('/').pop())).toEqual([
+      'f1-vs-dims-c10.svg',
+      'f1-vs-dims-c1000.svg',
+      'seconds-per-epoch.svg',
+      'validation-c10.svg',
+      'validation-loss-c10.svg',
+      'validation-c1000.svg',
+      'validation-loss-c1000.svg',
+    ]);
     // Nothing fetched from elsewhere.
     expect(html).not.toMatch(/<(script|link|img)\b/);
     expect(html).not.toMatch(/(src|href)="http/);
     expect(html).toContain('<td>91.0 ± 1.4</td>');
+    // Accuracy and loss of a dataset side by side, in one row of plots.
+    expect(html).toMatch(/<div class="plots"><figure><svg [^]*?<title>10 classes: validation accuracy per epoch<\/title>[^]*?<\/figure><figure><svg [^]*?<title>10 classes: validation loss per epoch<\/title>/);
     for (const plot of report.plots) expect(readFileSync(plot, 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-    // The F1 plot has our lines, the study's dashed ones, softmax and the Bayes ceiling.
+    // The F1 plot has our lines, the study's dashed ones, softmax, the Bayes ceiling and the class-mean baseline.
     const f1 = readFileSync(report.plots[0]!, 'utf8');
-    expect(f1).toContain('optimized (ours, mean ± sd)');
+    expect(f1).toContain('hpn optimized [10, 100, 1000] (ours)');
+    expect(f1).toContain('hpn random [r10, r100, r1000] (study)');
     expect(f1).toContain('stroke-dasharray="5 3"');
     expect(f1).toContain('Bayes-optimal 94.5');
+    expect(f1).toContain('class-mean baseline 80.5');
     expect(f1).toContain('softmax (study) 91.3');
   });
 

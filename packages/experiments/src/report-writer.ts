@@ -28,7 +28,12 @@ export interface WrittenReport {
   readonly html: string;
   readonly plots: readonly string[];
   readonly runs: { readonly finished: number; readonly expected: number; readonly missing: readonly string[] };
+  /** Bayes-optimal test macro-F1 (%) by dataset; null where its runs have none (or there are no runs yet). */
   readonly bayes: Readonly<Record<string, Stat | null>>;
+  /** The nearest-class-mean baseline's test macro-F1 (%) by dataset; null where its records have none. */
+  readonly classMean: Readonly<Record<string, Stat | null>>;
+  /** Whether the seed study's comparison is in the report, and what the grid lacks for it when it is not. */
+  readonly seedComparison: { readonly applies: boolean; readonly missing: readonly string[] };
   readonly cells: readonly ReportCellSummary[];
   readonly findings: readonly Finding[];
 }
@@ -67,10 +72,13 @@ export async function writeReport(dir: string, options: { outDir?: string } = {}
 }
 
 function summarize(data: ReportData) {
-  const published = data.grid.published;
+  const published = data.seed.applies ? data.grid.published : undefined;
+  const isSeedCell = (dataset: string, model: string) => data.seed.datasets.has(dataset) && data.seed.models.has(model);
   return {
     runs: { finished: data.records.length, expected: data.expectedRuns, missing: data.missing },
     bayes: Object.fromEntries(data.datasets.map((d) => [d.id, d.bayesMacroF1])),
+    classMean: Object.fromEntries(data.datasets.map((d) => [d.id, d.classMeanMacroF1])),
+    seedComparison: { applies: data.seed.applies, missing: data.seed.missing },
     cells: data.datasets.flatMap((d) =>
       data.models.map((m) => {
         const cell = data.cells.get(cellKey(d.id, m.id))!;
@@ -81,7 +89,9 @@ function summarize(data: ReportData) {
           macroF1: cell.macroF1,
           bestEpoch: cell.bestEpoch,
           secondsPerEpoch: cell.secondsPerEpoch,
-          published: { macroF1: published?.macroF1[d.id]?.[m.id] ?? null, convergenceEpochs: published?.convergenceEpochs[d.id]?.[m.id] ?? null },
+          published: isSeedCell(d.id, m.id)
+            ? { macroF1: published?.macroF1[d.id]?.[m.id] ?? null, convergenceEpochs: published?.convergenceEpochs[d.id]?.[m.id] ?? null }
+            : { macroF1: null, convergenceEpochs: null },
         };
       }),
     ),

@@ -1,9 +1,14 @@
-import { ErrorCode, isHyperprotoError, runExperiment, type ExperimentSpec, type Registry } from '@hyperproto/core';
-import { recordFromOutcome, type RunIdentity, type RunRecord, type RunVersions } from './run-record.js';
+import { mkdir } from 'node:fs/promises';
+import { ErrorCode, HyperprotoError, isHyperprotoError, runExperiment, type ExperimentOutcome, type ExperimentSpec, type Registry } from '@hyperproto/core';
+import type { RunWriter } from './registry-module.js';
+import { recordFromOutcome, type RunIdentity, type RunProvenance, type RunRecord } from './run-record.js';
+import type { ModelPlacement } from './saved-models.js';
 
 /** A run as sent to whoever executes it (a worker thread or this thread): plain data. */
 export interface RunOrder extends RunIdentity {
   readonly spec: ExperimentSpec;
+  /** Where to write the run's directory (model and files) for the runner to move into place; absent: keep nothing. */
+  readonly save?: ModelPlacement;
 }
 
 /** A failure as plain data (errors do not cross threads with their class). */
@@ -17,19 +22,37 @@ export interface RunHooks {
   readonly signal?: AbortSignal;
   readonly progress?: (stage: string, done: number, total: number) => void;
   readonly log?: (message: string) => void;
+  /** Writes the run directory of an order with `save` (from the registry module). */
+  readonly writeRun?: RunWriter;
 }
 
-/** Runs one experiment of the grid and turns its outcome into a record. */
-export async function executeRun(registry: Registry, order: RunOrder, versions: RunVersions, hooks: RunHooks = {}): Promise<RunRecord> {
+/**
+ * Runs one experiment of the grid and turns its outcome into a record. The trained model exists only here (in the
+ * worker's thread), so an order with `save` has its directory written here too, before the model is disposed.
+ */
+export async function executeRun(registry: Registry, order: RunOrder, provenance: RunProvenance, hooks: RunHooks = {}): Promise<RunRecord> {
   const outcome = await runExperiment(registry, order.spec, {
     signal: hooks.signal,
     progress: hooks.progress,
     log: hooks.log,
   });
   try {
-    return recordFromOutcome(order, outcome, versions);
+    const record = recordFromOutcome(order, outcome, provenance);
+    if (order.save) await saveRun(order, order.save, outcome, hooks.writeRun);
+    return record;
   } finally {
     outcome.training.model.dispose();
+  }
+}
+
+async function saveRun(run: RunIdentity, placement: ModelPlacement, outcome: ExperimentOutcome, write: RunWriter | undefined): Promise<void> {
+  if (!write) throw new HyperprotoError(ErrorCode.Internal, `cannot save the model of ${run.key}: the registry module has no writeRunDirectory`);
+  try {
+    await mkdir(placement.dir, { recursive: true });
+    await write(placement.dir, outcome, placement.target);
+  } catch (error) {
+    if (isHyperprotoError(error)) throw error;
+    throw new HyperprotoError(ErrorCode.Io, `cannot save the model of ${run.key} into ${placement.dir}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -1,4 +1,6 @@
 import type { EpochRecord, ExperimentOutcome, ExperimentSpec, Metrics } from '@hyperproto/core';
+import type { GitProvenance } from './git-provenance.js';
+import { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
 
 export const RECORD_FORMAT = 1;
 
@@ -30,8 +32,11 @@ export interface RunRecord {
   readonly prototypes: { readonly strategy: string; readonly dims: number } | null;
   /** The full experiment spec, defaults filled: rerunning it reproduces the record's numbers on the same backend. */
   readonly spec: ExperimentSpec;
-  /** Scores on the test split; `bayes` is the dataset's optimal rule on the same split (the ceiling). */
-  readonly metrics: Scores & { readonly bayes: Scores | null };
+  /**
+   * Scores on the test split; `bayes` is the dataset's optimal rule on the same split (the ceiling), `classMean` the
+   * nearest-class-mean baseline (absent from records written before it existed).
+   */
+  readonly metrics: Scores & { readonly bayes: Scores | null; readonly classMean?: Scores };
   /** Epoch (1-based) with the best validation score, whose weights were kept: epochs to convergence. */
   readonly bestEpoch: number;
   readonly epochs: number;
@@ -39,13 +44,31 @@ export interface RunRecord {
   readonly history: readonly EpochRecord[];
   readonly engine: { readonly name: string; readonly backend: string };
   readonly versions: RunVersions;
+  /**
+   * Each plugin the run used with the package (name and version from its package.json) that provided it, third-party
+   * ones included. Absent from records written before it existed.
+   */
+  readonly plugins?: readonly PluginOrigin[];
+  /**
+   * The commit of the checkout the running code came from (see `gitProvenance`), `dirty` with uncommitted changes;
+   * null when it did not run from a git checkout. Absent from records written before it existed.
+   */
+  readonly git?: GitProvenance | null;
   /** Wall time of each stage and in all, seconds. */
-  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly total: number };
+  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly baseline?: number; readonly total: number };
   /** Facts the dataset reported (sizes, noise level). */
   readonly data: Readonly<Record<string, unknown>>;
   /** Everything each evaluator returned. */
   readonly evaluators: Readonly<Record<string, Metrics>>;
   readonly finishedAt: string;
+}
+
+/** What a session knows about the code that runs: recorded with every run. */
+export interface RunProvenance {
+  readonly versions: RunVersions;
+  readonly git: GitProvenance | null;
+  /** Origins of every plugin in the registry; each record keeps those of the plugins it used. */
+  readonly plugins: readonly PluginOrigin[];
 }
 
 export interface RunIdentity {
@@ -61,7 +84,7 @@ function scores(metrics: Metrics | undefined): Scores {
 }
 
 /** The record of a finished run (plain JSON: it crosses threads and lands in a file). */
-export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, versions: RunVersions, now = new Date()): RunRecord {
+export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, provenance: RunProvenance, now = new Date()): RunRecord {
   const history = outcome.training.history.map((e) => ({ ...e }));
   const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
   const reference = outcome.referenceMetrics?.classification;
@@ -76,13 +99,15 @@ export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, 
     head: outcome.spec.head.name,
     prototypes: prototypes && outcome.prototypes ? { strategy: 'strategy' in prototypes ? prototypes.strategy : `file:${prototypes.file}`, dims: outcome.prototypes.cols } : null,
     spec: outcome.spec,
-    metrics: { ...scores(outcome.metrics.classification), bayes: reference ? scores(reference) : null },
+    metrics: { ...scores(outcome.metrics.classification), bayes: reference ? scores(reference) : null, classMean: scores(outcome.baselineMetrics.classification) },
     bestEpoch: outcome.training.bestEpoch,
     epochs: history.length,
     secondsPerEpoch: history.length ? seconds / history.length : 0,
     history,
     engine: { name: outcome.engine.name, backend: outcome.engine.backend },
-    versions,
+    versions: provenance.versions,
+    plugins: pluginsOfRun(outcome.spec, outcome.engine.name, provenance.plugins),
+    git: provenance.git,
     seconds: outcome.seconds,
     data: outcome.dataset.info,
     evaluators: outcome.metrics,

@@ -2,7 +2,8 @@ import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, THREADS_ENV, type Registry } from '@hyperproto/core';
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
-import type { RunRecord, RunVersions } from './run-record.js';
+import type { RunWriter } from './registry-module.js';
+import type { RunProvenance, RunRecord } from './run-record.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
 
 /** A run that did not produce a record. `lost`: the slot itself died and must be replaced. */
@@ -111,13 +112,14 @@ export class InlineSlot implements RunSlot {
 
   constructor(
     private readonly registry: Registry,
-    private readonly versions: RunVersions,
+    private readonly provenance: RunProvenance,
+    private readonly writeRun?: RunWriter,
   ) {}
 
   async run(order: RunOrder, progress: StageProgress): Promise<RunRecord> {
     this.controller = new AbortController();
     try {
-      return await executeRun(this.registry, order, this.versions, { signal: this.controller.signal, progress });
+      return await executeRun(this.registry, order, this.provenance, { signal: this.controller.signal, progress, writeRun: this.writeRun });
     } catch (error) {
       throw new RunFailedError(failureOf(error));
     } finally {

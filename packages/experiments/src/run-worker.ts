@@ -1,9 +1,9 @@
 // Entry point of a worker thread: builds its own registry from the registry module, then runs what it is sent.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Registry } from '@hyperproto/core';
-import { collectVersions, importRegistryModule } from './registry-module.js';
+import { collectVersions, importRegistryModule, loadRegistry, type RunWriter } from './registry-module.js';
 import { executeRun, failureOf, type RunOrder } from './run-execution.js';
-import type { RunVersions } from './run-record.js';
+import type { RunProvenance } from './run-record.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
 
 const port = parentPort!;
@@ -11,13 +11,16 @@ const setup = workerData as WorkerSetup;
 const post = (message: FromWorker) => port.postMessage(message);
 
 let registry: Registry | undefined;
-let versions: RunVersions | undefined;
+let provenance: RunProvenance | undefined;
+let writeRun: RunWriter | undefined;
 let current: AbortController | undefined;
 
 async function start(): Promise<void> {
   const module = await importRegistryModule(setup.registryModule);
-  registry = await module.buildRegistry(setup.registryOptions);
-  versions = await collectVersions(module);
+  const built = await loadRegistry(module, setup.registryOptions);
+  registry = built.registry;
+  provenance = { versions: await collectVersions(module), git: setup.git, plugins: built.plugins };
+  writeRun = module.writeRunDirectory;
   post({ type: 'ready' });
 }
 
@@ -25,7 +28,7 @@ async function run(order: RunOrder): Promise<void> {
   current = new AbortController();
   let lastProgress = 0;
   try {
-    const record = await executeRun(registry!, order, versions!, {
+    const record = await executeRun(registry!, order, provenance!, {
       signal: current.signal,
       // Progress is for a display: a few messages a second are plenty.
       progress: (stage, done, total) => {
@@ -35,6 +38,7 @@ async function run(order: RunOrder): Promise<void> {
         post({ type: 'progress', key: order.key, stage, done, total });
       },
       log: (message) => post({ type: 'log', key: order.key, message }),
+      writeRun,
     });
     post({ type: 'done', key: order.key, record });
   } catch (error) {

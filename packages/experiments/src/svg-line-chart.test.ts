@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { niceTicks, renderLineChart } from './svg-line-chart.js';
+import { niceTicks, renderLineChart, textWidth } from './svg-line-chart.js';
 
 describe('niceTicks', () => {
   it('covers the range with round steps', () => {
@@ -43,5 +43,57 @@ describe('renderLineChart', () => {
     const [a, b, c] = xs as [number, number][];
     expect(b![1]).toBeLessThan(a![1]);
     expect(b![0] - a![0]).toBeCloseTo(c![0] - b![0], 0);
+  });
+});
+
+describe('renderLineChart: bands, log y, legend and tick layout', () => {
+  const textsOf = (svg: string) => [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>(?:<title>[^<]*<\/title>)?([^<]*)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
+
+  it('draws a shaded band from low to high under a line instead of error bars, and names it in the legend', () => {
+    const svg = renderLineChart({
+      title: 'curves',
+      xLabel: 'epoch',
+      yLabel: 'accuracy',
+      series: [{ label: 'model', color: '#123456', band: true, markers: false, points: [{ x: 1, y: 50, low: 40, high: 60 }, { x: 2, y: 55, low: 50, high: 60 }, { x: 3, y: 58 }] }],
+      notes: ['band: min-max'],
+    });
+    expect(svg.match(/<path d="M[^"]*Z" fill="#123456" fill-opacity="0\.16"[^>]*data-band="model"/g)).toHaveLength(1);
+    expect(svg).not.toMatch(/ V[\d.]+ M/); // no error bars
+    expect(svg).toMatch(/<rect x="[\d.]+" y="[\d.]+" width="22" height="10" fill="#123456" fill-opacity="0\.16"\/>/); // legend swatch
+    expect(svg).toContain('>band: min-max</text>');
+  });
+
+  it('puts a log y axis on 1-2-5 ticks and places values by their logarithm', () => {
+    const svg = renderLineChart({ title: 'loss', xLabel: 'epoch', yLabel: 'loss', yLog: true, series: [{ label: 'a', color: '#000', points: [{ x: 1, y: 1 }, { x: 2, y: 0.1 }, { x: 3, y: 0.01 }, { x: 4, y: 0.001 }] }] });
+    const ticks = textsOf(svg).filter((t) => t.x === 46).map((t) => t.text);
+    expect(ticks).toEqual(['0.001', '0.01', '0.1', '1']); // over three decades: powers of ten
+    const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)" r="3.2"/g)].map((m) => Number(m[1]));
+    expect(ys[1]! - ys[0]!).toBeCloseTo(ys[2]! - ys[1]!, 0);
+    const narrow = renderLineChart({ title: 'loss', xLabel: 'epoch', yLabel: 'loss', yLog: true, series: [{ label: 'a', color: '#000', points: [{ x: 1, y: 0.9 }, { x: 2, y: 0.06 }] }] });
+    expect(textsOf(narrow).filter((t) => t.x === 46).map((t) => t.text)).toEqual(['0.05', '0.1', '0.2', '0.5', '1']); // within two: 1-2-5
+  });
+
+  it('keeps tick labels and legend entries apart: thins crowded ticks, and gives long entries fewer columns', () => {
+    const svg = renderLineChart({
+      title: 'crowded',
+      xLabel: 'D',
+      yLabel: 'F1',
+      xLog: true,
+      xTicks: [8, 9, 10, 11, 12, 13, 14, 16, 1000, 1024],
+      width: 300,
+      series: [
+        { label: 'a head with a rather long name over optimized prototypes', color: '#111', points: [{ x: 8, y: 1 }, { x: 1024, y: 2 }] },
+        { label: 'another head', color: '#222', points: [{ x: 8, y: 2 }] },
+      ],
+    });
+    const ticks = textsOf(svg).filter((t) => Math.abs(t.y - (34 + 240 + 15)) < 0.01);
+    expect(ticks.length).toBeGreaterThan(1);
+    expect(ticks.length).toBeLessThan(10);
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.x - ticks[i - 1]!.x).toBeGreaterThanOrEqual((textWidth(ticks[i]!.text) + textWidth(ticks[i - 1]!.text)) / 2);
+    // One legend column: the long entry alone is wider than half the chart; it is cut to fit, whole in its tooltip.
+    const legend = textsOf(svg).filter((t) => t.y > 34 + 240 + 46);
+    expect(new Set(legend.map((t) => t.x)).size).toBe(1);
+    for (const t of legend) expect(t.x + textWidth(t.text)).toBeLessThanOrEqual(300);
+    expect(svg).toContain('<title>a head with a rather long name over optimized prototypes</title>');
   });
 });

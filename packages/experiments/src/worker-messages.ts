@@ -1,3 +1,4 @@
+import type { GitProvenance } from './git-provenance.js';
 import type { RunFailure, RunOrder } from './run-execution.js';
 import type { RunRecord } from './run-record.js';
 
@@ -5,6 +6,8 @@ import type { RunRecord } from './run-record.js';
 export interface WorkerSetup {
   readonly registryModule: string;
   readonly registryOptions: unknown;
+  /** Found once by the runner, the same for every record of the session. */
+  readonly git: GitProvenance | null;
 }
 
 export type ToWorker = { readonly type: 'run'; readonly order: RunOrder } | { readonly type: 'abort' };

@@ -1,2 +1,2 @@
-export { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, type NpyArray } from './npy-format.js';
+export { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, parseNpyHeader, type NpyArray, type NpyHeader } from './npy-format.js';
 export { readMatrixNpy, writeMatrixNpy } from './npy-files.js';

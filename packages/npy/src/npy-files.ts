@@ -1,6 +1,6 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createMatrix, ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { createMatrix, ErrorCode, fileErrorReason, HyperprotoError, type Matrix } from '@hyperproto/core';
 import { encodeNpy, parseNpy } from './npy-format.js';
 
 /** Reads a 2-D .npy file (e.g. the HPN reference's `prototypes-{D}d-{C}c.npy`) as a [C, D] float32 matrix. */
@@ -45,18 +45,5 @@ export async function writeMatrixNpy(path: string, matrix: Matrix): Promise<void
 }
 
 function ioError(error: unknown, what: string, hint: string): HyperprotoError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason =
-    code === 'ENOENT'
-      ? 'no such file or directory'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'ENOTDIR'
-            ? 'a part of the path is not a directory'
-            : error instanceof Error
-              ? error.message
-              : String(error);
-  return new HyperprotoError(ErrorCode.Io, `${what}: ${reason}`, { cause: error, hint });
+  return new HyperprotoError(ErrorCode.Io, `${what}: ${fileErrorReason(error)}`, { cause: error, hint });
 }

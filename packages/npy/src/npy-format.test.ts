@@ -1,6 +1,6 @@
 import { createMatrix, createRng, ErrorCode } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { encodeNpy, fortranToRowMajor, npyHeader, parseNpy } from './npy-format.js';
+import { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, parseNpyHeader } from './npy-format.js';
 
 const MAGIC = '\x93NUMPY';
 
@@ -256,5 +256,19 @@ describe('parseNpy', () => {
     expect(error.code).toBe(ErrorCode.InvalidInput);
     expect(error.message).toMatch(/^prototypes\.npy/);
     expect(error.message).toMatch(message);
+  });
+});
+
+describe('parseNpyHeader', () => {
+  it('reads the header from the first bytes alone, any dtype, and says where the data starts', () => {
+    const file = npyFile(headerFor('<i8', '(4,)'), new Uint8Array(32));
+    const headerOnly = file.subarray(0, file.length - 32);
+    expect(parseNpyHeader(headerOnly, 'labels.npy')).toEqual({ version: '1.0', dtype: '<i8', shape: [4], fortranOrder: false, dataOffset: headerOnly.length });
+    expect(parseNpyHeader(npyFile(headerFor('>f8', '(2, 3)', true), new Uint8Array(0), [2, 0]))).toMatchObject({ version: '2.0', dtype: '>f8', fortranOrder: true, shape: [2, 3] });
+  });
+
+  it('refuses what parseNpy refuses about the header, with the same messages', () => {
+    expect(() => parseNpyHeader(Buffer.from('hello'), 'x.npy')).toThrowError(/x\.npy is not a \.npy file/);
+    expect(() => parseNpyHeader(encodeNpy(createMatrix(1, 1, Float32Array.from([1]))).subarray(0, 50), 'x.npy')).toThrowError(/x\.npy is truncated: the header promises 118 bytes, found 40/);
   });
 });

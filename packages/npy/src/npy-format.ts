@@ -35,11 +35,23 @@ function floatType(descr: string): FloatType | undefined {
   return { bytes: match[2] === '4' ? 4 : 8, littleEndian };
 }
 
+/** What a .npy header says, and where the data starts: enough to stream the data without reading it all. */
+export interface NpyHeader {
+  /** Format version of the file, e.g. `1.0`. */
+  readonly version: string;
+  /** The dtype as written, e.g. `<f4` or `<i8`; not checked here, so callers can accept other types. */
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly fortranOrder: boolean;
+  /** Byte offset of the first value. */
+  readonly dataOffset: number;
+}
+
 /**
- * Parses the bytes of a .npy file (format 1.0, 2.0 or 3.0) holding float32 or float64 values in either byte order
- * and either memory order. `source` names the file in error messages.
+ * Parses the magic, version and header dict at the start of a .npy file. `bytes` needs to hold the header only
+ * (the data may follow or not); `source` names the file in error messages. The dtype is returned unchecked.
  */
-export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
+export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeader {
   const fail = (problem: string, hint?: string): never => {
     throw new HyperprotoError(ErrorCode.InvalidInput, `${source}${problem}`, hint ? { hint } : {});
   };
@@ -66,8 +78,19 @@ export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   if (bytes.length < dataStart) fail(` is truncated: the header promises ${headerLength} bytes, found ${bytes.length - headerStart}`);
   // Versions 1 and 2 store the header in latin1, version 3 in UTF-8.
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
-
   const { descr, fortranOrder, shape } = readHeader(header, fail);
+  return { version, dtype: descr, shape, fortranOrder, dataOffset: dataStart };
+}
+
+/**
+ * Parses the bytes of a .npy file (format 1.0, 2.0 or 3.0) holding float32 or float64 values in either byte order
+ * and either memory order. `source` names the file in error messages.
+ */
+export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
+  const fail = (problem: string, hint?: string): never => {
+    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}${problem}`, hint ? { hint } : {});
+  };
+  const { version, dtype: descr, shape, fortranOrder, dataOffset: dataStart } = parseNpyHeader(bytes, source);
   const type = floatType(descr);
   if (!type) {
     fail(`: dtype '${descr}' is not supported; expected float32 ('<f4') or float64 ('<f8')`, 'Convert the array first, e.g. np.save(path, array.astype(np.float32)).');

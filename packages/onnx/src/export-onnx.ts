@@ -1,17 +1,26 @@
 import { createRequire } from 'node:module';
 import { BATCH_NORM_EPSILON, ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
-import { GraphBuilder } from '@hyperproto/onnx-graph';
+import {
+  INPUT_NAME,
+  LABEL_OUTPUT,
+  METADATA_KEYS,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  RESERVED_NAMES,
+  TOPK_LABELS_OUTPUT,
+  TOPK_SCORES_OUTPUT,
+} from '@hyperproto/model-contract';
+import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
 import { foldBatchNorm, requireWeight } from './fold-batch-norm.js';
-import { lowerHeadExpr } from './lower-head-expr.js';
 
-/** The interface of every exported model; runtimes rely on these names. */
-export const ONNX_INPUT = 'features';
-export const ONNX_LABEL_OUTPUT = 'label';
-export const ONNX_TOPK_SCORES_OUTPUT = 'topk_scores';
-export const ONNX_TOPK_LABELS_OUTPUT = 'topk_labels';
+/** The interface of every exported model, defined by @hyperproto/model-contract, which the runtimes read it with. */
+export const ONNX_INPUT = INPUT_NAME;
+export const ONNX_LABEL_OUTPUT = LABEL_OUTPUT;
+export const ONNX_TOPK_SCORES_OUTPUT = TOPK_SCORES_OUTPUT;
+export const ONNX_TOPK_LABELS_OUTPUT = TOPK_LABELS_OUTPUT;
 /** Marks a file as a hyperproto classifier in its metadata_props (`format`). */
-export const ONNX_MODEL_FORMAT = 'hyperproto-classifier';
-export const ONNX_MODEL_FORMAT_VERSION = 1;
+export const ONNX_MODEL_FORMAT = MODEL_FORMAT;
+export const ONNX_MODEL_FORMAT_VERSION = MODEL_FORMAT_VERSION;
 export const DEFAULT_OPSET = 17;
 /** The IR version each opset shipped with (ONNX 1.12-1.16); onnxruntime 1.30 reads up to 10. */
 export function irVersionFor(opset: number): number {
@@ -74,9 +83,8 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   if (options.classNames && (options.classNames.length !== classes || options.classNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
   }
-  const reserved = [ONNX_INPUT, ONNX_LABEL_OUTPUT, ONNX_TOPK_SCORES_OUTPUT, ONNX_TOPK_LABELS_OUTPUT];
-  if (!head.scoresName || reserved.includes(head.scoresName)) {
-    throw invalid(`the head's scores name "${head.scoresName}" is empty or clashes with the model's fixed names (${reserved.join(', ')})`);
+  if (!head.scoresName || RESERVED_NAMES.includes(head.scoresName)) {
+    throw invalid(`the head's scores name "${head.scoresName}" is empty or clashes with the model's fixed names (${RESERVED_NAMES.join(', ')})`);
   }
   for (const weight of model.weights) {
     const bad = firstNonFinite(weight.data);
@@ -86,7 +94,7 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   const graph = new GraphBuilder('hyperproto_classifier');
   const byName = new Map(model.weights.map((w) => [w.name, w]));
   const epsilon = model.batchNormEpsilon ?? DEFAULT_BATCH_NORM_EPSILON;
-  let hidden = graph.input(ONNX_INPUT, 'float32', ['N', inputWidth]);
+  let hidden = graph.input(INPUT_NAME, 'float32', ['N', inputWidth]);
   let width = inputWidth;
   const units = model.trainer.hiddenUnits;
   for (let i = 0; i < model.trainer.hiddenLayers; i++) {
@@ -108,44 +116,49 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   const headBias = graph.initializer('head/dense/bias', requireWeight(byName, 'head/dense/bias', [outputUnits]), [outputUnits]);
   const output = graph.node('Gemm', [hidden, headKernel, headBias], {}, { outputs: ['head/output'], name: 'head/dense' });
 
+  // The head's tail through the shared lowering (the training engine lowers the same way); its last node writes
+  // the scores output directly.
+  const tail = new TracedGraph(graph, { prefix: 'head/' });
+  const what = `the ${options.metadata.head} head's scores`;
   const scores = lowerHeadExpr(
-    graph,
+    tail,
     head.scores,
-    { output: { name: output, shape: ['N', outputUnits] }, constants: head.constants },
-    { resultName: head.scoresName, what: `the ${options.metadata.head} head's scores` },
+    { output: tail.existing(output, 'float32', ['N', outputUnits]), constants: headConstantValues(tail, head.constants, [head.scores], what) },
+    { resultName: head.scoresName, what },
   );
+  tail.finish([scores]);
   if (scores.shape.length !== 2 || typeof scores.shape[0] !== 'string' || scores.shape[1] !== classes) {
     throw invalid(`the ${options.metadata.head} head's scores have shape [${scores.shape.join(', ')}]; a classifier needs [N, ${classes}]`);
   }
   graph.output(scores.name, 'float32', ['N', classes]);
-  graph.output(graph.node('ArgMax', [scores.name], { axis: 1, keepdims: 0 }, { outputs: [ONNX_LABEL_OUTPUT] }), 'int64', ['N']);
+  graph.output(graph.node('ArgMax', [scores.name], { axis: 1, keepdims: 0 }, { outputs: [LABEL_OUTPUT] }), 'int64', ['N']);
   if (topK !== undefined) {
     graph.nodeOutputs('TopK', [scores.name, graph.ints([topK])], { axis: -1, largest: 1, sorted: 1 }, {
-      outputs: [ONNX_TOPK_SCORES_OUTPUT, ONNX_TOPK_LABELS_OUTPUT],
+      outputs: [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT],
     });
-    graph.output(ONNX_TOPK_SCORES_OUTPUT, 'float32', ['N', topK]);
-    graph.output(ONNX_TOPK_LABELS_OUTPUT, 'int64', ['N', topK]);
+    graph.output(TOPK_SCORES_OUTPUT, 'float32', ['N', topK]);
+    graph.output(TOPK_LABELS_OUTPUT, 'int64', ['N', topK]);
   }
 
   const producerVersion = options.producerVersion ?? packageVersion;
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.metadata)) if (value !== undefined) metadata[key] = value;
   Object.assign(metadata, {
-    format: ONNX_MODEL_FORMAT,
-    formatVersion: String(ONNX_MODEL_FORMAT_VERSION),
-    head: options.metadata.head,
-    classes: String(classes),
-    dims: String(outputUnits),
-    inputWidth: String(inputWidth),
-    input: ONNX_INPUT,
-    scoresName: head.scoresName,
-    hiddenUnits: String(units),
-    hiddenLayers: String(model.trainer.hiddenLayers),
-    producer: 'hyperproto',
-    producerVersion,
+    [METADATA_KEYS.format]: MODEL_FORMAT,
+    [METADATA_KEYS.formatVersion]: String(MODEL_FORMAT_VERSION),
+    [METADATA_KEYS.head]: options.metadata.head,
+    [METADATA_KEYS.classes]: String(classes),
+    [METADATA_KEYS.dims]: String(outputUnits),
+    [METADATA_KEYS.inputWidth]: String(inputWidth),
+    [METADATA_KEYS.input]: INPUT_NAME,
+    [METADATA_KEYS.scoresName]: head.scoresName,
+    [METADATA_KEYS.hiddenUnits]: String(units),
+    [METADATA_KEYS.hiddenLayers]: String(model.trainer.hiddenLayers),
+    [METADATA_KEYS.producer]: 'hyperproto',
+    [METADATA_KEYS.producerVersion]: producerVersion,
   });
-  if (topK !== undefined) metadata.topK = String(topK);
-  if (options.classNames) metadata.classNames = JSON.stringify(options.classNames);
+  if (topK !== undefined) metadata[METADATA_KEYS.topK] = String(topK);
+  if (options.classNames) metadata[METADATA_KEYS.classNames] = JSON.stringify(options.classNames);
   return graph.toModel({
     opset,
     irVersion: irVersionFor(opset),

@@ -13,5 +13,4 @@ export {
   type ExportMetadata,
   type OnnxExportOptions,
 } from './export-onnx.js';
-export { lowerHeadExpr, type HeadLoweringInputs, type HeadLoweringOptions, type LoweredValue } from './lower-head-expr.js';
 export { foldBatchNorm, type BatchNorm, type DenseLayer } from './fold-batch-norm.js';

@@ -60,7 +60,7 @@ export const codePrototypes: PrototypeStrategy<CodePrototypeOptions> = definePro
     const code = chooseCode(informationBits(classes), dims);
     ctx.log?.(`codes: ${code.description}; minimum distance ${code.minimumDistance}${code.exact ? '' : ' (at least)'}, largest cosine <= ${largestCosineOfCode(code).toFixed(4)}`);
     const signs = new Float32Array(dims).fill(1);
-    if (optionsSchema.parse(options ?? {}).rotate) for (let t = 0; t < dims; t++) if (ctx.rng.float() < 0.5) signs[t] = -1;
+    if (options.rotate) for (let t = 0; t < dims; t++) if (ctx.rng.float() < 0.5) signs[t] = -1;
     return codewordRows(code, classes, signs);
   },
 });

@@ -1,4 +1,4 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
 import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithNormPenalty } from './optimize-with-norm-penalty.js';
 
@@ -22,8 +22,7 @@ export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> =
     checkPrototypeRequest(request, 'prototypes:optimized');
     const why = allPairsUnsupported(request);
     if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
-    // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
-    return optimizeWithNormPenalty(ctx, request, resolveOptions(optimizedPrototypes, options));
+    return optimizeWithNormPenalty(ctx, request, options);
   },
 });
 

@@ -25,8 +25,7 @@ export const orthogonalPrototypes: PrototypeStrategy<OrthogonalPrototypeOptions>
   generate(ctx, request, options) {
     const problem = sizeProblem(request);
     if (problem) throw new HyperprotoError(ErrorCode.Unsupported, `orthogonal prototypes: ${problem}`, { hint: 'Use simplex for D >= C - 1, orthoplex for D >= C / 2, or spread for any size.' });
-    const { rotate } = optionsSchema.parse(options ?? {});
-    return rotate ? randomOrthonormalRows(ctx.rng, request.classes, request.dims) : axisRows(request.classes, request.dims);
+    return options.rotate ? randomOrthonormalRows(ctx.rng, request.classes, request.dims) : axisRows(request.classes, request.dims);
   },
 });
 

@@ -43,7 +43,7 @@ export const orthoplexPrototypes: PrototypeStrategy<OrthoplexPrototypeOptions> =
   summary: 'Cross-polytope: the signed axes +-e_i, every pair orthogonal or opposite (largest cosine 0). Needs D >= C / 2',
   options: optionsSchema,
   unsupported: tooManyForAxes,
-  generate: (ctx, request, options) => crossPolytopeRows(request, optionsSchema.parse(options ?? {}).rotate ? ctx.rng : undefined),
+  generate: (ctx, request, options) => crossPolytopeRows(request, options.rotate ? ctx.rng : undefined),
 });
 
 export default orthoplexPrototypes;

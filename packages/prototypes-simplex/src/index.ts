@@ -28,7 +28,7 @@ export const simplexPrototypes: PrototypeStrategy<SimplexPrototypeOptions> = def
       throw new HyperprotoError(ErrorCode.Unsupported, `simplex prototypes: ${problem}`, { hint: 'Use orthoplex for D >= C / 2, or spread for any size.' });
     }
     const simplex = regularSimplexRows(request.classes, request.dims);
-    return optionsSchema.parse(options ?? {}).rotate ? shuffleSignedAxes(simplex, ctx.rng) : simplex;
+    return options.rotate ? shuffleSignedAxes(simplex, ctx.rng) : simplex;
   },
 });
 

@@ -1,4 +1,4 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
 import { checkPrototypeRequest } from '@hyperproto/prototype-steps';
 import { optimizeSpread } from './optimize-spread.js';
 
@@ -40,8 +40,7 @@ export const spreadPrototypes: PrototypeStrategy<SpreadPrototypeOptions> = defin
     if (start && (start.rows !== request.classes || start.cols !== request.dims)) {
       throw new HyperprotoError(ErrorCode.InvalidOptions, `prototypes:spread start: rows are ${start.rows} x ${start.cols}, expected ${request.classes} x ${request.dims}`);
     }
-    // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
-    return optimizeSpread(ctx, request, resolveOptions(spreadPrototypes, options));
+    return optimizeSpread(ctx, request, options);
   },
 });
 

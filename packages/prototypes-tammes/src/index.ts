@@ -1,4 +1,4 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, resolveOptions, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
 import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
 
@@ -23,8 +23,7 @@ export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = defin
     checkPrototypeRequest(request, 'prototypes:tammes');
     const why = allPairsUnsupported(request);
     if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
-    // Direct callers may skip the pipeline's validation; parsing again is idempotent and fills the defaults.
-    return optimizeWithRenormalization(ctx, request, resolveOptions(tammesPrototypes, options));
+    return optimizeWithRenormalization(ctx, request, options);
   },
 });
 

@@ -3,6 +3,7 @@ export {
   LABEL_OUTPUT,
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,
+  type FeatureInput,
   type ModelSession,
   type NodePlacement,
   type PredictOptions,
@@ -19,6 +20,16 @@ export {
   onnxruntimeNodeLocation,
   type ExecutionProvider,
 } from './execution-providers.js';
-export { InvalidFeaturesError, toFeatureMatrix, type FeatureCheckOptions, type FeatureInput, type InvalidFeaturesDetail } from './feature-rows.js';
-export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
-export { narrowTopK, topKOfScores, type TopK } from './top-k.js';
+// The model contract, shared with @hyperproto/runtime-web and the exporter: one definition of each rule.
+export {
+  InvalidFeaturesError,
+  ModelContractError,
+  narrowTopK,
+  readOnnxModelInfo,
+  toFeatureMatrix,
+  topKOfScores,
+  type FeatureCheckOptions,
+  type InvalidFeaturesDetail,
+  type OnnxModelInfo,
+  type TopK,
+} from '@hyperproto/model-contract';

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createMatrix, createRng, ErrorCode, type Matrix } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, isHyperprotoError, type Matrix } from '@hyperproto/core';
+import { ContractErrorCode, InvalidFeaturesError as ContractInvalidFeaturesError } from '@hyperproto/model-contract';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSession, cudaProviderInstalled, readOnnxModelInfo, type ModelSession } from './index.js';
+import { createSession, cudaProviderInstalled, InvalidFeaturesError, readOnnxModelInfo, type ModelSession } from './index.js';
 
 // Written by packages/onnx/scripts/write-runtime-fixtures.mjs.
 const fixture = (name: string) => fileURLToPath(new URL(`./test-fixtures/${name}`, import.meta.url));
@@ -167,5 +168,27 @@ describe('predict', () => {
       expect((error as Error).message).toMatch(pattern);
     }
     await expect(softmax.predict(randomRows(11, 8, 1), { maxRows: 10 })).rejects.toThrow(/11 rows; at most 10/);
+  });
+});
+
+describe('the model contract', () => {
+  it('gives errors that core and the CLI treat as their own, with core\'s code values', async () => {
+    for (const [name, code] of Object.entries(ContractErrorCode)) expect(ErrorCode[name as keyof typeof ErrorCode], name).toBe(code);
+    expect(InvalidFeaturesError).toBe(ContractInvalidFeaturesError);
+    const error = await softmax.predict([]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidFeaturesError);
+    expect(isHyperprotoError(error)).toBe(true);
+    expect(isHyperprotoError(await createSession('/nonexistent/model.onnx').catch((e: unknown) => e))).toBe(true);
+  });
+
+  it('refuses a model whose class names are not a JSON array of one string per class, saying so', async () => {
+    const bytes = new Uint8Array(readFileSync(SOFTMAX));
+    // Same length, so the protobuf framing stays valid: only the JSON breaks.
+    const at = Buffer.from(bytes).indexOf('"eel"]');
+    bytes.set(new TextEncoder().encode('"eel",'), at);
+    const error = (await createSession(bytes, { source: 'broken.onnx' }).catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toMatch(/^broken\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): .*; it should be a JSON array of class names$/);
+    expect(error.hint).toMatch(/--class-names FILE/);
   });
 });

@@ -1,22 +1,46 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import {
+  argmaxOfScores,
+  checkProviderList,
+  checkTopK,
+  ContractErrorCode,
+  errorMessage,
+  LABEL_OUTPUT,
+  ModelContractError,
+  narrowTopK,
+  readOnnxModelInfo,
+  resolveClassifierInterface,
+  startOnFirstProvider,
+  toFeatureMatrix,
+  topKOfScores,
+  TOPK_LABELS_OUTPUT,
+  TOPK_SCORES_OUTPUT,
+  valueInfoOf,
+  type ClassifierInterface,
+  type FeatureMatrix,
+  type OnnxModelInfo,
+  type SkippedProvider,
+  type TopK,
+} from '@hyperproto/model-contract';
 import * as ort from 'onnxruntime-node';
-import { explainCudaFailure, isExecutionProvider, EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-providers.js';
-import { toFeatureMatrix, type FeatureInput } from './feature-rows.js';
-import { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
-import { narrowTopK, topKOfScores, type TopK } from './top-k.js';
+import { explainCudaFailure, EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-providers.js';
 
-/** Output names of models written by @hyperproto/onnx. */
-export const LABEL_OUTPUT = 'label';
-export const TOPK_SCORES_OUTPUT = 'topk_scores';
-export const TOPK_LABELS_OUTPUT = 'topk_labels';
+/** Output names of models written by @hyperproto/onnx (defined by @hyperproto/model-contract). */
+export { LABEL_OUTPUT, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT };
+
+/** Feature rows as a row-major float32 matrix (a `@hyperproto/core` Matrix), or as an array of rows (e.g. parsed JSON). */
+export type FeatureInput = FeatureMatrix | readonly (readonly number[])[];
 
 export interface SessionOptions {
   /** Execution providers in order of preference; `['cpu']` by default. */
   readonly providers?: readonly ExecutionProvider[];
-  /** Whether a provider that cannot start may be passed over for the next one in `providers`; false by default. */
+  /**
+   * Whether a provider that cannot start may be passed over for the next one in `providers`; false by default, so
+   * that a deployment asked to run on CUDA never runs on the CPU unnoticed. See `startOnFirstProvider` in
+   * @hyperproto/model-contract for the policy every runtime follows.
+   */
   readonly fallback?: boolean;
   /** Threads for one inference (onnxruntime's intra-op pool); onnxruntime's default when absent. */
   readonly intraOpThreads?: number;
@@ -32,12 +56,8 @@ export interface SessionOptions {
   readonly source?: string;
 }
 
-/** A provider that was tried and could not start. */
-export interface ProviderAttempt {
-  readonly provider: ExecutionProvider;
-  readonly reason: string;
-  readonly hint?: string;
-}
+/** A provider that was tried and could not start, with why and what to do about it. */
+export type ProviderAttempt = SkippedProvider<ExecutionProvider>;
 
 export interface PredictOptions {
   /** Also return the k best classes of each row (1 to classes). */
@@ -74,7 +94,7 @@ export interface ModelSession {
   readonly source: string;
   /** The execution provider the session runs on. */
   readonly provider: ExecutionProvider;
-  /** Providers tried first that could not start, with why. */
+  /** Providers tried first that could not start, with why (empty unless `fallback` allowed passing them over). */
   readonly skipped: readonly ProviderAttempt[];
   readonly info: OnnxModelInfo;
   /** metadata_props: head, strategy, classes, dims, inputWidth, producerVersion, classNames, ... */
@@ -100,14 +120,15 @@ export interface ModelSession {
 let loggingQuietened = false;
 
 /**
- * Opens an exported model on the first execution provider of `providers` that starts. A provider that cannot
- * start is an error naming it and what to do (for CUDA: how to install its libraries), unless `fallback` allows
- * the next provider in the list, which is then reported in `skipped`.
+ * Opens an exported model on the first execution provider of `providers` (default `['cpu']`) that starts. A
+ * provider that cannot start is an error (`E_NO_ENGINE`) naming it and what to do (for CUDA: how to install its
+ * libraries), unless `fallback: true` allows the next provider in the list; the provider that runs is
+ * `provider`, and the ones passed over are in `skipped`, with why. A file that is not a classifier this runtime
+ * can serve is refused (`E_INVALID_INPUT`) without trying another provider.
  */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
   const source = typeof model === 'string' ? model : (options.source ?? 'the model');
-  const providers = options.providers ?? ['cpu'];
-  checkProviders(providers);
+  const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
   const bytes = typeof model === 'string' ? await readModelFile(model) : model;
   const info = readOnnxModelInfo(bytes, source);
 
@@ -116,48 +137,37 @@ export async function createSession(model: string | Uint8Array, options: Session
     ort.env.logLevel = 'fatal';
     loggingQuietened = true;
   }
-  const skipped: ProviderAttempt[] = [];
-  for (let i = 0; i < providers.length; i++) {
-    const provider = providers[i]!;
+  const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? false, source, ...(options.log ? { log: options.log } : {}) }, async (provider) => {
+    let session: ort.InferenceSession;
     try {
-      const session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
-      try {
-        return wrapSession(session, { source, provider, skipped, info, bytes, sessionOptions: sessionOptions(provider, options) });
-      } catch (error) {
-        await session.release();
-        throw error;
-      }
+      session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
     } catch (error) {
-      if (error instanceof HyperprotoError) throw error;
       if (provider === 'cpu') {
         // The CPU provider is always present: a failure here is the model's.
-        const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
-        throw new HyperprotoError(ErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${message}`, {
+        throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${errorMessage(error)}`, {
           cause: error,
           hint: 'Export the model again with `hyperproto export`; onnxruntime-node 1.30 reads ONNX IR versions up to 10.',
         });
       }
-      const { reason, hint } = explainCudaFailure(error);
-      skipped.push({ provider, reason, hint });
-      const next = providers[i + 1];
-      if (next === undefined || !options.fallback) {
-        const tried = skipped.map((s) => `[${s.provider}] ${s.reason}`).join('; ');
-        throw new HyperprotoError(ErrorCode.NoEngine, `no execution provider could start for ${source}: ${tried}`, { cause: error, hint });
-      }
-      options.log?.(`${provider} execution provider unavailable: ${reason}; falling back to ${next} as allowed`);
+      return { ok: false, ...explainCudaFailure(error), cause: error };
     }
-  }
-  throw new HyperprotoError(ErrorCode.Internal, 'createSession tried no provider');
-}
-
-function checkProviders(providers: readonly string[]): void {
-  if (providers.length === 0) throw new HyperprotoError(ErrorCode.InvalidOptions, `name at least one execution provider (${EXECUTION_PROVIDERS.join(', ')})`);
-  for (const provider of providers) {
-    if (!isExecutionProvider(provider)) {
-      throw new HyperprotoError(ErrorCode.InvalidOptions, `unknown execution provider "${provider}"; choose from ${EXECUTION_PROVIDERS.join(', ')}`);
+    try {
+      const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
+      return { ok: true, value: { session, contract: resolveClassifierInterface(io, info.metadata, source) } };
+    } catch (error) {
+      await session.release();
+      throw error;
     }
-  }
-  if (new Set(providers).size !== providers.length) throw new HyperprotoError(ErrorCode.InvalidOptions, `execution provider listed twice: ${providers.join(', ')}`);
+  });
+  const { session, contract } = choice.value;
+  return wrapSession(session, contract, {
+    source,
+    provider: choice.provider,
+    skipped: choice.skipped,
+    info,
+    bytes,
+    sessionOptions: sessionOptions(choice.provider, options),
+  });
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {
@@ -165,7 +175,7 @@ async function readModelFile(path: string): Promise<Uint8Array> {
     return await readFile(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new HyperprotoError(ErrorCode.Io, `cannot read the model ${path}: ${reason}`, { cause: error, hint: 'Make one with `hyperproto export RUN_DIR --out model.onnx`.' });
+    throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, { cause: error, hint: 'Make one with `hyperproto export RUN_DIR --out model.onnx`.' });
   }
 }
 
@@ -189,57 +199,26 @@ interface SessionFacts {
   readonly sessionOptions: ort.InferenceSession.SessionOptions;
 }
 
-function wrapSession(session: ort.InferenceSession, facts: SessionFacts): ModelSession {
+function wrapSession(session: ort.InferenceSession, contract: ClassifierInterface, facts: SessionFacts): ModelSession {
   const { source, info } = facts;
-  const refuse = (why: string) =>
-    new HyperprotoError(ErrorCode.InvalidInput, `${source} is not a classifier this runtime can serve: ${why}`, {
-      hint: 'Use a model written by `hyperproto export`: one float32 input [N, width], scores [N, classes] and a label output.',
-    });
-  if (session.inputNames.length !== 1) throw refuse(`it has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}), not 1`);
-  const input = session.inputMetadata[0]!;
-  const inputShape = input.isTensor ? input.shape : [];
-  if (!input.isTensor || input.type !== 'float32' || inputShape.length !== 2 || typeof inputShape[1] !== 'number') {
-    throw refuse(`its input "${input.name}" is not a float32 matrix [N, width] of fixed width`);
-  }
-  const inputWidth = inputShape[1] as number;
-  const outputs = new Map(session.outputMetadata.map((m) => [m.name, m]));
-  const isScoreMatrix = (name: string) => {
-    const m = outputs.get(name);
-    return m?.isTensor === true && m.type === 'float32' && m.shape.length === 2;
-  };
-  const named = info.metadata.scoresName;
-  const scoresName =
-    named !== undefined && isScoreMatrix(named)
-      ? named
-      : session.outputNames.find((name) => name !== TOPK_SCORES_OUTPUT && isScoreMatrix(name));
-  if (!scoresName) throw refuse(`it has no float32 score output [N, classes] (outputs: ${session.outputNames.join(', ')})`);
-  const scoresMeta = outputs.get(scoresName) as ort.InferenceSession.TensorValueMetadata;
-  const classes = typeof scoresMeta.shape[1] === 'number' ? scoresMeta.shape[1] : Number(info.metadata.classes);
-  if (!Number.isInteger(classes) || classes < 1) throw refuse(`the class count of "${scoresName}" is unknown`);
-  const hasLabel = outputs.has(LABEL_OUTPUT);
-  const topKMeta = outputs.get(TOPK_SCORES_OUTPUT);
-  const modelTopK =
-    topKMeta?.isTensor && outputs.has(TOPK_LABELS_OUTPUT) && typeof topKMeta.shape[1] === 'number' ? (topKMeta.shape[1] as number) : 0;
-  const classNames = parseClassNames(info.metadata.classNames, classes);
+  const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames } = contract;
 
   const predict = async (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
-    const k = options.topK;
-    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > classes)) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `top-k must be an integer from 1 to the model's ${classes} classes, got ${k}`);
-    }
-    const matrix = toFeatureMatrix(features, inputWidth, { maxRows: options.maxRows, source: options.source });
+    const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
+    const matrix = toFeatureMatrix(features, inputWidth, { ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }), ...(options.source === undefined ? {} : { source: options.source }) });
     const wantScores = options.scores !== false;
     const modelCoversTopK = k !== undefined && k <= modelTopK;
-    const needScores = wantScores || !hasLabel || (k !== undefined && !modelCoversTopK) || modelTopK === 0;
+    // The scores are copied out of onnxruntime only when they are asked for or needed to compute what was.
+    const needScores = wantScores || !labelName || (k !== undefined && !modelCoversTopK) || modelTopK === 0;
     const fetches = [
       ...(needScores ? [scoresName] : []),
-      ...(hasLabel ? [LABEL_OUTPUT] : []),
+      ...(labelName ? [labelName] : []),
       ...(modelTopK > 0 && (modelCoversTopK || !needScores) ? [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT] : []),
     ];
-    const result = await runBatch(session, facts.info, input.name, matrix, fetches, source);
+    const result = await runBatch(session, info, inputName, matrix, fetches, source);
     const rows = matrix.rows;
     const scores = needScores ? (result[scoresName]!.data as Float32Array) : undefined;
-    const labels = hasLabel ? int32(result[LABEL_OUTPUT]!.data as BigInt64Array) : topKOfScores(scores!, rows, classes, 1).labels;
+    const labels = labelName ? int32(result[labelName]!.data as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
     let topK: TopK | undefined;
     let modelTop: TopK | undefined;
     if (result[TOPK_SCORES_OUTPUT]) {
@@ -257,14 +236,14 @@ function wrapSession(session: ort.InferenceSession, facts: SessionFacts): ModelS
     skipped: facts.skipped,
     info,
     metadata: info.metadata,
-    inputName: input.name,
+    inputName,
     inputWidth,
     classes,
     scoresName,
     ...(classNames ? { classNames } : {}),
     modelTopK,
     predict,
-    placement: () => profilePlacement(facts, input.name, inputWidth),
+    placement: () => profilePlacement(facts, inputName, inputWidth),
     release: () => session.release(),
   };
 }
@@ -280,7 +259,7 @@ async function profilePlacement(facts: SessionFacts, inputName: string, inputWid
       await twin.release();
     }
     const file = (await readdir(dir)).find((name) => name.endsWith('.json'));
-    if (!file) throw new HyperprotoError(ErrorCode.Internal, 'onnxruntime wrote no profile');
+    if (!file) throw new ModelContractError(ContractErrorCode.Internal, 'onnxruntime wrote no profile');
     const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as { cat?: string; name?: string; args?: { op_name?: string; provider?: string } }[];
     const seen = new Map<string, NodePlacement>();
     for (const event of events) {
@@ -298,7 +277,7 @@ async function runBatch(
   session: ort.InferenceSession,
   info: OnnxModelInfo,
   inputName: string,
-  matrix: Matrix,
+  matrix: FeatureMatrix,
   fetches: readonly string[],
   source: string,
 ): Promise<Record<string, ort.Tensor>> {
@@ -306,8 +285,7 @@ async function runBatch(
     const feeds = { [inputName]: new ort.Tensor('float32', matrix.data, [matrix.rows, matrix.cols]) };
     return (await session.run(feeds, fetches)) as Record<string, ort.Tensor>;
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
-    throw new HyperprotoError(ErrorCode.Internal, `onnxruntime failed to run ${source} (${info.producerName || 'unknown producer'}): ${message}`, { cause: error });
+    throw new ModelContractError(ContractErrorCode.Internal, `onnxruntime failed to run ${source} (${info.producerName || 'unknown producer'}): ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -315,15 +293,4 @@ function int32(values: BigInt64Array): Int32Array {
   const out = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = Number(values[i]!);
   return out;
-}
-
-function parseClassNames(json: string | undefined, classes: number): readonly string[] | undefined {
-  if (json === undefined) return undefined;
-  try {
-    const names: unknown = JSON.parse(json);
-    if (Array.isArray(names) && names.length === classes && names.every((n) => typeof n === 'string')) return names as string[];
-  } catch {
-    // Malformed names are ignored: labels still work without them.
-  }
-  return undefined;
 }

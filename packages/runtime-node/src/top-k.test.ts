@@ -1,6 +1,6 @@
 import { createRng } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { narrowTopK, topKOfScores } from './top-k.js';
+import { narrowTopK, topKOfScores } from './index.js';
 
 /** The k best of each row by sorting: best first, the lower class first among equal scores. */
 function sortedTopK(scores: Float32Array, rows: number, classes: number, k: number) {

@@ -1,9 +1,27 @@
 import * as ort from 'onnxruntime-web';
-import { RuntimeWebError, errorMessage } from './errors.js';
-import { readModelInfo, type ModelInfo } from './model-info.js';
+import {
+  argmaxOfScores,
+  checkProviderList,
+  checkTopK,
+  ContractErrorCode,
+  errorMessage,
+  ModelContractError,
+  readOnnxModelInfo,
+  resolveClassifierInterface,
+  startOnFirstProvider,
+  toFeatureMatrix,
+  valueInfoOf,
+  type ClassifierInterface,
+  type FeatureMatrix,
+  type ModelMetadata,
+  type ProviderOutcome,
+  type SkippedProvider,
+} from './contract.js';
+import type { ModelInfo } from './model-info.js';
 import { topKRows, type ScoredClass } from './top-k.js';
 
 export type WebProvider = 'webgpu' | 'wasm';
+const WEB_PROVIDERS: readonly WebProvider[] = ['webgpu', 'wasm'];
 
 /** WebGPU first, then the CPU (WebAssembly) provider that every browser and Node.js can run. */
 export const DEFAULT_PROVIDERS: readonly WebProvider[] = ['webgpu', 'wasm'];
@@ -18,8 +36,16 @@ export type ModelSource = Uint8Array | ArrayBuffer | string | URL;
 export type FeatureRows = readonly ArrayLike<number>[] | Float32Array;
 
 export interface CreateWebClassifierOptions {
-  /** Providers to try, in order; the first that loads the model and runs it wins. Default: webgpu, then wasm. */
+  /** Providers to try, in order of preference. Default: webgpu, then wasm. */
   readonly providers?: readonly WebProvider[];
+  /**
+   * Whether a provider that cannot run the model may be passed over for the next one in `providers` (the model
+   * contract's one fallback policy, as in runtime-node). True by default here, unlike runtime-node: in a browser
+   * WebGPU is a bonus that many machines lack, and a page should still answer on the CPU; the classifier reports
+   * the provider that runs (`provider`) and why the others were passed over (`skipped`, `fallbackReason`). With
+   * `fallback: false` the first provider that cannot run the model is an error (`E_NO_ENGINE`).
+   */
+  readonly fallback?: boolean;
   /**
    * onnxruntime's log level for this session (and `ort.env.logLevel`, which is global). `verbose` logs where each
    * node was placed, e.g. "All nodes placed on [WebGpuExecutionProvider]".
@@ -32,8 +58,11 @@ export interface CreateWebClassifierOptions {
   readonly probe?: boolean;
   /** Used to load a model given as a URL; defaults to the global fetch. */
   readonly fetch?: typeof fetch;
+  /** Names the model in messages when it is given as bytes (a URL names itself); `the model` by default. */
+  readonly source?: string;
 }
 
+/** A provider in the order tried: `error` says why it was passed over; the one that runs has none. */
 export interface ProviderAttempt {
   readonly provider: WebProvider;
   /** Why the provider was not used; absent for the one that ran. */
@@ -41,7 +70,7 @@ export interface ProviderAttempt {
 }
 
 export interface PredictOptions {
-  /** Also return the k best classes of each row (clamped to the class count). */
+  /** Also return the k best classes of each row: an integer from 1 to the class count. */
   readonly topK?: number;
 }
 
@@ -64,42 +93,47 @@ export interface WebPrediction {
 /** A loaded model on the provider that could run it. Create with `createWebClassifier`. */
 export class WebClassifier {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Every provider tried, in order, with the reason each one before `provider` was passed over. */
+  readonly attempts: readonly ProviderAttempt[];
+  readonly inputName: string;
+  /** Features per row, from the model's input shape or its metadata (the model contract requires one of them). */
+  readonly inputWidth: number;
+  readonly scoreName: string;
+  readonly labelName: string | undefined;
+  /** The model's metadata, typed by the model contract. */
+  readonly modelMetadata: ModelMetadata;
+  private readonly contract: ClassifierInterface;
 
   private constructor(
     private readonly session: ort.InferenceSession,
     /** The provider that runs the model. */
     readonly provider: WebProvider,
-    /** Every provider tried, in order, with the reason each one before `provider` was passed over. */
-    readonly attempts: readonly ProviderAttempt[],
+    /** The providers tried before `provider` that could not run the model, with why (empty unless it fell back). */
+    readonly skipped: readonly SkippedProvider<WebProvider>[],
     readonly info: ModelInfo,
-    readonly inputName: string,
-    /** Features per row, when the model's input shape or metadata says so. */
-    readonly inputWidth: number | undefined,
-    readonly scoreName: string,
-    readonly labelName: string | undefined,
-    private classCount: number | undefined,
-  ) {}
+    contract: ClassifierInterface,
+  ) {
+    this.contract = contract;
+    this.attempts = [...skipped.map((s) => ({ provider: s.provider, error: s.reason })), { provider }];
+    this.inputName = contract.inputName;
+    this.inputWidth = contract.inputWidth;
+    this.scoreName = contract.scoresName;
+    this.labelName = contract.labelName;
+    this.modelMetadata = contract.metadata;
+  }
 
   /** @internal */
   static async create(source: ModelSource, options: CreateWebClassifierOptions = {}): Promise<WebClassifier> {
+    const providers = checkProviderList(options.providers ?? DEFAULT_PROVIDERS, WEB_PROVIDERS);
+    const name = typeof source === 'string' || source instanceof URL ? String(source) : (options.source ?? 'the model');
     const bytes = await loadBytes(source, options.fetch);
-    const info = readModelInfo(bytes);
-    const providers = options.providers ?? DEFAULT_PROVIDERS;
-    if (providers.length === 0) throw new RuntimeWebError('E_INVALID_INPUT', 'no execution providers to try');
-    for (const provider of providers) {
-      if (provider !== 'webgpu' && provider !== 'wasm') {
-        throw new RuntimeWebError('E_INVALID_INPUT', `unknown execution provider "${String(provider)}": use webgpu or wasm`);
-      }
-    }
+    const info = readOnnxModelInfo(bytes, name);
     if (options.logLevel) ort.env.logLevel = options.logLevel;
 
-    const attempts: ProviderAttempt[] = [];
-    for (const provider of providers) {
+    const start = async (provider: WebProvider): Promise<ProviderOutcome<{ session: ort.InferenceSession; contract: ClassifierInterface }>> => {
+      const hint = provider === 'webgpu' ? WEBGPU_HINT : undefined;
       const unavailable = provider === 'webgpu' ? await webGpuUnavailable() : undefined;
-      if (unavailable) {
-        attempts.push({ provider, error: unavailable });
-        continue;
-      }
+      if (unavailable) return { ok: false, reason: unavailable, ...(hint ? { hint } : {}) };
       let session: ort.InferenceSession;
       try {
         session = await ort.InferenceSession.create(bytes, {
@@ -107,91 +141,61 @@ export class WebClassifier {
           ...(options.logLevel ? { logSeverityLevel: SEVERITY[options.logLevel], logVerbosityLevel: 0 } : {}),
         });
       } catch (error) {
-        attempts.push({ provider, error: errorMessage(error) });
-        continue;
+        return { ok: false, reason: errorMessage(error), cause: error, ...(hint ? { hint } : {}) };
       }
-      // A model that loads but is not a classifier fails the same on every provider: report it, don't fall back.
-      let classifier: WebClassifier;
+      // A model that loads but is not a classifier fails the same on every provider: thrown, not passed over.
+      let contract: ClassifierInterface;
       try {
-        classifier = WebClassifier.fromSession(session, provider, [...attempts, { provider }], info);
+        contract = resolveClassifierInterface(modelIo(session), info.metadata, name);
       } catch (error) {
         await session.release();
         throw error;
       }
       if (options.probe ?? true) {
         try {
-          await classifier.probe();
+          await runBatch(session, contract, { rows: 1, cols: contract.inputWidth, data: new Float32Array(contract.inputWidth) });
         } catch (error) {
-          attempts.push({ provider, error: `loaded, but a first run failed: ${errorMessage(error)}` });
           await session.release();
-          continue;
+          return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
         }
       }
-      return classifier;
-    }
-    const tried = attempts.map((a) => `${a.provider}: ${a.error ?? 'failed'}`).join('; ');
-    throw new RuntimeWebError('E_NO_ENGINE', `no execution provider could run the model (${tried})`, {
-      hint: providers.includes('wasm') ? undefined : 'add "wasm" to the providers to fall back to the CPU',
-    });
+      return { ok: true, value: { session, contract } };
+    };
+    const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? true, source: name }, start);
+    return new WebClassifier(choice.value.session, choice.provider, choice.skipped, info, choice.value.contract);
   }
 
-  private static fromSession(session: ort.InferenceSession, provider: WebProvider, attempts: ProviderAttempt[], info: ModelInfo): WebClassifier {
-    const inputName = session.inputNames.includes('features') ? 'features' : session.inputNames[0];
-    if (inputName === undefined || session.inputNames.length !== 1) {
-      throw new RuntimeWebError('E_INVALID_INPUT', `the model should have one input ("features"); it has ${session.inputNames.length} (${session.inputNames.join(', ')})`);
-    }
-    const scoreName = scoreOutputName(session, info);
-    if (scoreName === undefined) {
-      throw new RuntimeWebError('E_INVALID_INPUT', `the model has no [N, classes] score output such as "probabilities" or "scores" (outputs: ${session.outputNames.join(', ')})`, {
-        hint: 'export it with `hyperproto export`',
-      });
-    }
-    const labelName = session.outputNames.includes('label') ? 'label' : undefined;
-    const input = tensorShape(session.inputMetadata, inputName);
-    const output = tensorShape(session.outputMetadata, scoreName);
-    const inputWidth = positive(input?.[1]) ?? positive(Number(metadataValue(info.metadata, ['inputwidth', 'width'])));
-    const classes = positive(output?.[1]) ?? positive(Number(metadataValue(info.metadata, ['classes', 'classcount', 'numclasses'])));
-    return new WebClassifier(session, provider, attempts, info, inputName, inputWidth, scoreName, labelName, classes);
+  /** The number of classes, from the model's score output or its metadata (the model contract requires one of them). */
+  get classes(): number {
+    return this.contract.classes;
   }
 
-  /** The number of classes, from the model's output shape, its metadata or a first run. */
-  get classes(): number | undefined {
-    return this.classCount;
-  }
-
-  /** The model's metadata_props. */
+  /** The model's metadata_props, as stored. */
   get metadata(): Readonly<Record<string, string>> {
     return this.info.metadata;
   }
 
-  /** Why the preferred provider was not used, when it was not. */
+  /** Why the preferred providers were not used, when they were not: `provider: reason`, joined by `; `. */
   get fallbackReason(): string | undefined {
-    const failed = this.attempts.filter((a) => a.error !== undefined);
-    return failed.length ? failed.map((a) => `${a.provider}: ${a.error}`).join('; ') : undefined;
+    return this.skipped.length ? this.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ') : undefined;
   }
 
-  /** Class names from the metadata, when the exporter stored them (a JSON array, or one name per line). */
+  /** Class names from the metadata (`classNames`, a JSON array of one name per class), when the exporter stored them. */
   get classNames(): string[] | undefined {
-    const raw = metadataValue(this.info.metadata, ['classnames', 'labels', 'classlabels']);
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = JSON.parse(raw) as unknown;
-      if (Array.isArray(parsed)) return parsed.map(String);
-    } catch {
-      // not JSON: fall through to one name per line
-    }
-    return raw.split(/\r?\n/);
+    return this.contract.classNames ? [...this.contract.classNames] : undefined;
   }
 
-  /** Classifies a batch; calls are queued because an onnxruntime-web session runs one inference at a time. */
+  /**
+   * Classifies a batch; calls are queued because an onnxruntime-web session runs one inference at a time. Rows are
+   * checked by the model contract (empty batch, ragged rows, wrong width, values that are not finite numbers):
+   * a refusal is an `InvalidFeaturesError` naming the 0-based row and column.
+   */
   predict(rows: FeatureRows, options: PredictOptions = {}): Promise<WebPrediction> {
-    const topK = options.topK;
-    if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) {
-      return Promise.reject(new RuntimeWebError('E_INVALID_INPUT', `topK must be a whole number >= 1, not ${topK}`));
-    }
-    let batch: { data: Float32Array; rows: number; width: number };
+    let batch: FeatureMatrix;
+    let topK: number | undefined;
     try {
-      batch = toBatch(rows, this.inputWidth);
+      topK = options.topK === undefined ? undefined : checkTopK(options.topK, this.contract.classes);
+      batch = toFeatureMatrix(rows, this.contract.inputWidth);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -205,29 +209,10 @@ export class WebClassifier {
     await this.session.release();
   }
 
-  private async probe(): Promise<void> {
-    const width = this.inputWidth;
-    // Without a known width there is no valid row to try; the first real batch will tell.
-    if (width === undefined) return;
-    await this.run({ data: new Float32Array(width), rows: 1, width }, undefined);
-  }
-
-  private async run(batch: { data: Float32Array; rows: number; width: number }, topK: number | undefined): Promise<WebPrediction> {
-    const feeds = { [this.inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.width]) };
-    const fetches = this.labelName ? [this.scoreName, this.labelName] : [this.scoreName];
+  private async run(batch: FeatureMatrix, topK: number | undefined): Promise<WebPrediction> {
     const started = performance.now();
-    const outputs = await this.session.run(feeds, fetches);
+    const { scores, classes, labels } = await runBatch(this.session, this.contract, batch);
     const milliseconds = performance.now() - started;
-    const scoreTensor = outputs[this.scoreName];
-    if (!scoreTensor || !(scoreTensor.data instanceof Float32Array) || scoreTensor.dims.length !== 2) {
-      throw new RuntimeWebError('E_INVALID_INPUT', `the model's "${this.scoreName}" output is not a float32 [rows, classes] matrix`);
-    }
-    const scores = scoreTensor.data;
-    const classes = scoreTensor.dims[1]!;
-    this.classCount ??= classes;
-    const labelData = this.labelName ? outputs[this.labelName]?.data : undefined;
-    const labels = labelData ? Int32Array.from(labelData as ArrayLike<number | bigint>, Number) : argmaxRows(scores, batch.rows, classes);
-    for (const tensor of Object.values(outputs)) tensor.dispose();
     return {
       rows: batch.rows,
       classes,
@@ -242,11 +227,50 @@ export class WebClassifier {
 }
 
 /**
- * Loads a model and picks the first provider that runs it (default: webgpu, then wasm). The classifier reports
- * the provider it runs on (`provider`) and why earlier ones were passed over (`attempts`, `fallbackReason`).
+ * Loads a model and runs it on the first provider that can (default: webgpu, then wasm, passing over a provider
+ * that cannot unless `fallback: false`). The classifier reports the provider it runs on (`provider`) and why
+ * earlier ones were passed over (`skipped`, `attempts`, `fallbackReason`).
  */
 export function createWebClassifier(source: ModelSource, options: CreateWebClassifierOptions = {}): Promise<WebClassifier> {
   return WebClassifier.create(source, options);
+}
+
+const WEBGPU_HINT =
+  'WebGPU needs a browser that has it and a secure origin (https or http://127.0.0.1); to run on the CPU instead, list "wasm" after "webgpu" and allow the fallback (the default).';
+
+function modelIo(session: ort.InferenceSession): { inputs: ReturnType<typeof valueInfoOf>[]; outputs: ReturnType<typeof valueInfoOf>[] } {
+  // Without value metadata (older builds), only the names are known and the model's metadata must give the sizes.
+  const describe = (names: readonly string[], metadata: readonly ort.InferenceSession.ValueMetadata[] | undefined) =>
+    names.map((name) => {
+      const entry = metadata?.find((m) => m.name === name);
+      return entry ? valueInfoOf(entry) : { name };
+    });
+  return { inputs: describe(session.inputNames, session.inputMetadata), outputs: describe(session.outputNames, session.outputMetadata) };
+}
+
+/** One inference: the scores, their class count and the labels (the model's `label` output, else the argmax). */
+async function runBatch(
+  session: ort.InferenceSession,
+  contract: ClassifierInterface,
+  batch: FeatureMatrix,
+): Promise<{ scores: Float32Array; classes: number; labels: Int32Array }> {
+  const feeds = { [contract.inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.cols]) };
+  const fetches = contract.labelName ? [contract.scoresName, contract.labelName] : [contract.scoresName];
+  const outputs = await session.run(feeds, fetches);
+  try {
+    const scoreTensor = outputs[contract.scoresName];
+    if (!scoreTensor || !(scoreTensor.data instanceof Float32Array) || scoreTensor.dims.length !== 2) {
+      throw new ModelContractError(ContractErrorCode.InvalidInput, `the model's "${contract.scoresName}" output is not a float32 [rows, classes] matrix`);
+    }
+    const scores = scoreTensor.data;
+    const classes = scoreTensor.dims[1]!;
+    const labelData = contract.labelName ? outputs[contract.labelName]?.data : undefined;
+    const labels = labelData ? Int32Array.from(labelData as ArrayLike<number | bigint>, Number) : argmaxOfScores(scores, batch.rows, classes);
+    return { scores, classes, labels };
+  } finally {
+    // Disposing a CPU tensor keeps its data; it frees what a GPU-located output holds.
+    for (const tensor of Object.values(outputs)) tensor.dispose();
+  }
 }
 
 /** The reason WebGPU cannot be used here, or undefined when an adapter is available. */
@@ -274,99 +298,24 @@ async function loadBytes(source: ModelSource, fetchImpl: typeof fetch | undefine
   try {
     response = await doFetch(url);
   } catch (error) {
-    throw new RuntimeWebError('E_IO', `could not fetch the model from ${url}: ${errorMessage(error)}`, { cause: error });
+    throw new ModelContractError(ContractErrorCode.Io, `could not fetch the model from ${url}: ${errorMessage(error)}`, { cause: error });
   }
   if (!response.ok) {
     // A short plain-text body usually says why (e.g. a server started without a model).
     const type = response.headers.get('content-type') ?? '';
     const body = type.startsWith('text/plain') ? (await response.text().catch(() => '')).trim() : '';
     const why = body && body.length <= 200 ? ` (${body})` : '';
-    throw new RuntimeWebError('E_IO', `could not fetch the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim() + why);
+    throw new ModelContractError(ContractErrorCode.Io, `could not fetch the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim() + why);
   }
   return new Uint8Array(await response.arrayBuffer());
 }
 
-function toBatch(rows: FeatureRows, width: number | undefined): { data: Float32Array; rows: number; width: number } {
-  if (rows instanceof Float32Array) {
-    if (rows.length === 0) throw invalid('empty batch: give at least one row');
-    if (width === undefined) throw invalid('the model does not declare its input width, so a flat Float32Array cannot be split into rows: pass an array of rows');
-    if (rows.length % width !== 0) throw invalid(`a flat batch of ${rows.length} values is not a whole number of rows of ${width} features`);
-    checkFinite(rows, width);
-    return { data: rows, rows: rows.length / width, width };
-  }
-  if (!Array.isArray(rows)) throw invalid('rows must be an array of rows or a flat Float32Array');
-  const first = rows[0];
-  if (first === undefined) throw invalid('empty batch: give at least one row');
-  const rowWidth = first.length;
-  if (width !== undefined && rowWidth !== width) throw invalid(`the model expects ${width} features per row; row 1 has ${rowWidth}`);
-  if (rowWidth === 0) throw invalid('row 1 is empty');
-  const data = new Float32Array(rows.length * rowWidth);
-  // A plain loop, not forEach, so that holes in a sparse array are reported rather than skipped.
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r] as ArrayLike<number> | undefined;
-    if (row === undefined || row === null || typeof row.length !== 'number') throw invalid(`row ${r + 1} is not an array of numbers`);
-    if (row.length !== rowWidth) throw invalid(`ragged rows: row ${r + 1} has ${row.length} values, row 1 has ${rowWidth}`);
-    for (let c = 0; c < rowWidth; c++) {
-      const value = row[c];
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw nonFinite(r, c, value);
-      data[r * rowWidth + c] = value;
-    }
-  }
-  return { data, rows: rows.length, width: rowWidth };
-}
-
-function checkFinite(data: Float32Array, width: number): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw nonFinite(Math.floor(i / width), i % width, data[i]);
-  }
-}
-
-function nonFinite(row: number, column: number, value: unknown): RuntimeWebError {
-  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
-  return invalid(`row ${row + 1}, feature ${column + 1} is ${shown}: features must be finite numbers`);
-}
-
-function argmaxRows(scores: Float32Array, rows: number, classes: number): Int32Array {
-  const labels = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[r * classes + c]! > scores[r * classes + best]!) best = c;
-    labels[r] = best;
-  }
-  return labels;
-}
-
-/** The head names its score output (metadata `scoresName`): softmax `probabilities`, HPN `scores`. */
-function scoreOutputName(session: ort.InferenceSession, info: ModelInfo): string | undefined {
-  const outputs = session.outputNames;
-  const declared = metadataValue(info.metadata, ['scoresname']);
-  if (declared !== undefined && outputs.includes(declared)) return declared;
-  const known = ['probabilities', 'scores'].find((name) => outputs.includes(name));
-  if (known) return known;
-  // Otherwise the one float matrix that is not the optional top-k output.
-  const candidates = outputs.filter((name) => {
-    const meta = session.outputMetadata?.find((m) => m.name === name);
-    return !name.startsWith('topk_') && meta?.isTensor === true && meta.type === 'float32' && meta.shape.length === 2;
-  });
-  return candidates.length === 1 ? candidates[0] : undefined;
-}
-
-function tensorShape(metadata: readonly ort.InferenceSession.ValueMetadata[] | undefined, name: string): readonly (number | string)[] | undefined {
-  const entry = metadata?.find((m) => m.name === name);
-  return entry && entry.isTensor ? entry.shape : undefined;
-}
-
-function positive(value: number | string | undefined): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
-}
-
-/** Looks a metadata key up ignoring case, separators and a `hyperproto` prefix (`input_width`, `hyperproto.inputWidth`). */
+/**
+ * Looks a metadata key up ignoring case, separators and a `hyperproto` prefix (`input_width`, `hyperproto.inputWidth`):
+ * for showing the metadata of any ONNX file. The classifier itself reads the exact keys of the model contract.
+ */
 export function metadataValue(metadata: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
   const normalise = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^hyperproto/, '');
   for (const [key, value] of Object.entries(metadata)) if (keys.includes(normalise(key))) return value;
   return undefined;
-}
-
-function invalid(message: string): RuntimeWebError {
-  return new RuntimeWebError('E_INVALID_INPUT', message);
 }

@@ -34,7 +34,11 @@ export async function doctorCommand(options: GlobalOptions): Promise<void> {
       `node      ${report.node} on ${report.platform}, ${report.cores} cores (${report.cpu})`,
       `tfjs      ${tfjs.version ?? '?'} on the ${tfjs.backend ?? 'no'} backend`,
       ...tfjs.skipped.map((reason) => `          skipped ${reason}`),
-      ...engines.map((e) => `engine    ${e.name} (priority ${e.priority}): ${e.ok ? `ready on ${e.backend}` : `unavailable: ${e.reason}`}`),
+      ...engines.flatMap((e) => [
+        `engine    ${e.name} (priority ${e.priority}): ${e.ok ? `ready on ${e.backend}` : `unavailable: ${e.reason}`}`,
+        // What each engine passed over (training says it only with --verbose); tfjs's backends are listed above.
+        ...(e.ok ? e.skipped.filter((reason) => !tfjs.skipped.includes(reason)).map((reason) => `          skipped ${reason}`) : []),
+      ]),
       `          the default engine is the first ready one (highest priority); --engine NAME overrides it`,
     ].join('\n'),
   );

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
-import { loadGridFile, loadPreset, runGrid, writeReport, type GridOutcome, type GridProgress } from '@hyperproto/experiments';
+import { loadGridFile, loadPreset, runGrid, writeReport, type GridOutcome, type GridProgress, type SaveModels } from '@hyperproto/experiments';
+import { errorJson } from '../exit-codes.js';
 import { interruptSignal } from '../interrupt.js';
-import { Output } from '../output.js';
+import { formatDuration, Output } from '../output.js';
 import type { RegistryModuleOptions } from '../registry-module.js';
 
 export interface ExperimentOptions {
@@ -16,7 +16,10 @@ export interface ExperimentOptions {
   only?: string[];
   json?: boolean;
   quiet?: boolean;
+  verbose?: boolean;
   plugin?: string[];
+  /** Which trained models to keep under <out>/models (commander fills the default, best). */
+  saveModels?: SaveModels;
 }
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
@@ -49,13 +52,21 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       onProgress: (progress) => display.update(progress),
       onLog: (message) => display.log(message),
       command: ['hyperproto', ...process.argv.slice(2)].join(' '),
+      saveModels: options.saveModels ?? 'best',
     });
   } finally {
     display.stop();
   }
 
   const report = outcome.ran + outcome.skipped > 0 ? await writeReport(outcome.out) : undefined;
-  const result = { ...outcome, report: report ? { markdown: report.markdown, html: report.html } : null };
+  const [first] = outcome.failed;
+  const failure = first
+    ? new HyperprotoError(ErrorCode.TrainingFailed, `${outcome.failed.length} run(s) failed, first ${first.key}: ${first.failure.message.split('\n')[0]}`, {
+        hint: `Each failure is in ${resolve(out, 'failures.jsonl')}; rerun with --resume to retry the failed runs only.`,
+      })
+    : undefined;
+  // With --json the failure rides in the result: stdout holds one object.
+  const result = { ...outcome, report: report ? { markdown: report.markdown, html: report.html } : null, ...(failure ? errorJson(failure) : {}) };
   output.result(result, () =>
     [
       `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} worker(s)`,
@@ -65,38 +76,28 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       .filter(Boolean)
       .join('\n'),
   );
-  if (outcome.failed.length > 0) {
-    const [first] = outcome.failed;
-    throw new HyperprotoError(ErrorCode.TrainingFailed, `${outcome.failed.length} run(s) failed, first ${first!.key}: ${first!.failure.message.split('\n')[0]}`, {
-      hint: `Each failure is in ${resolve(out, 'failures.jsonl')}; rerun with --resume to retry the failed runs only.`,
-    });
-  }
+  if (failure) throw failure;
 }
 
-/** A progress bar on a terminal; a line per finished run otherwise (unless --quiet or --json). */
+/** The grid's progress: Output's one bar on a terminal; a line per finished run otherwise (unless --quiet or --json). */
 class GridDisplay {
-  private bar: SingleBar | undefined;
-  private readonly interactive: boolean;
   private readonly lines: boolean;
+  private stopped = false;
 
   constructor(
     options: { json?: boolean; quiet?: boolean },
     private readonly output: Output,
   ) {
-    this.interactive = Boolean(process.stderr.isTTY) && !options.json && !options.quiet && process.env.CI !== 'true';
-    this.lines = !this.interactive && !options.json && !options.quiet;
+    this.lines = !output.interactive && !options.json && !options.quiet;
   }
 
   update(progress: GridProgress): void {
-    const eta = progress.etaSeconds === null ? '?' : formatSeconds(progress.etaSeconds);
-    if (this.interactive) {
-      const running = progress.running.map((r) => `${r.key} ${r.stage} ${r.total > 1 ? `${r.done}/${r.total}` : ''}`.trim()).join(', ');
-      const payload = { eta, running: running.slice(0, 90), elapsed: formatSeconds(progress.elapsedSeconds) };
-      if (!this.bar) {
-        this.bar = new SingleBar({ format: 'experiment [{bar}] {value}/{total} runs | {elapsed} elapsed | ETA {eta} | {running}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
-        this.bar.start(progress.total, progress.done, payload);
-      } else this.bar.update(progress.done, payload);
-    }
+    // A worker's last report may come after the grid ended: it must not start a second bar under the summary.
+    if (this.stopped) return;
+    // The runner's own estimate, with its unit: cli-progress' `eta` would replace it with its own.
+    const eta = progress.etaSeconds === null ? '?' : formatDuration(progress.etaSeconds);
+    const running = progress.running.map((r) => `${r.key} ${r.stage} ${r.total > 1 ? `${r.done}/${r.total}` : ''}`.trim()).join(', ');
+    this.output.progress('experiment', progress.done, progress.total, `${formatDuration(progress.elapsedSeconds)} elapsed${running ? ` | ${running}` : ''}`, progress.etaSeconds);
     const event = progress.event;
     if (!event) return;
     const text =
@@ -104,17 +105,16 @@ class GridDisplay {
         ? `[${progress.done}/${progress.total}] ${event.record.key}: macro-F1 ${percent(event.record.metrics.macroF1)}, best epoch ${event.record.bestEpoch} of ${event.record.epochs}, ${formatSeconds(event.record.seconds.total)}; ETA ${eta}`
         : `[${progress.done}/${progress.total}] ${event.key} failed: ${event.failure.message.split('\n')[0]}`;
     if (this.lines) process.stderr.write(`${text}\n`);
-    else if (this.interactive && event.type === 'failed') this.log(text);
+    else if (event.type === 'failed') this.output.info(text);
   }
 
   log(message: string): void {
-    if (this.bar) process.stderr.write('\n');
-    this.output.info(message);
+    this.output.log(message);
   }
 
   stop(): void {
-    this.bar?.stop();
-    this.bar = undefined;
+    this.stopped = true;
+    this.output.done();
   }
 }
 

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
+  callPlugin,
   checkPrototypes,
   createRng,
   ErrorCode,
@@ -9,7 +10,6 @@ import {
   pluginId,
   resolveOptions,
   unsupportedPrototypes,
-  withPluginErrors,
   type Matrix,
   type PluginContext,
   type PrototypeRequest,
@@ -72,7 +72,7 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
   }
 
   const started = performance.now();
-  const prototypes = await withPluginErrors(pluginId(strategy), () => strategy.generate(context(strategy.name), request, chosenOptions));
+  const prototypes = await callPlugin(strategy, 'generate', context(strategy.name), request, chosenOptions);
   const seconds = (performance.now() - started) / 1000;
   output.done();
   checkPrototypes(prototypes, request, pluginId(strategy));
@@ -102,7 +102,7 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
 }
 
 function refuseUnsupported(registry: Registry, strategy: PrototypeStrategy, request: PrototypeRequest, strategyOptions: unknown): void {
-  const why = strategy.unsupported?.(request, strategyOptions);
+  const why = callPlugin(strategy, 'unsupported', request, strategyOptions);
   if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
 }
 
@@ -115,7 +115,7 @@ async function startRows(registry: Registry, start: string, request: PrototypeRe
   const strategy = registry.get('prototypes', start);
   const options = resolveOptions(strategy, {});
   refuseUnsupported(registry, strategy, request, options);
-  const rows = await withPluginErrors(pluginId(strategy), () => strategy.generate(ctx, request, options));
+  const rows = await callPlugin(strategy, 'generate', ctx, request, options);
   return checkPrototypes(rows, request, pluginId(strategy));
 }
 

@@ -16,8 +16,8 @@ export async function reportCommand(dir: string, options: ReportOptions): Promis
       `  ${report.markdown}`,
       `  ${report.html}`,
       `  ${report.plots.length} plot(s) in ${report.dir}/plots`,
-      "The study's findings:",
-      ...report.findings.map((f) => `  ${f.status.padEnd(12)} ${f.claim}`),
+      // The seed study's findings exist only for grids that hold its cells.
+      ...(report.findings.length ? ["The study's findings:", ...report.findings.map((f) => `  ${f.status.padEnd(12)} ${f.claim}`)] : []),
     ].join('\n'),
   );
 }

@@ -1,24 +1,33 @@
-import { existsSync } from 'node:fs';
-import { runExperiment, type ExperimentOutcome, type ExperimentSpecInput } from '@hyperproto/core';
-import { saveModel } from '@hyperproto/engine-tfjs';
-import { readMatrixNpy, writeMatrixNpy } from '@hyperproto/npy';
+import { statSync } from 'node:fs';
+import { runExperiment, type ExperimentSpecInput, type Registry } from '@hyperproto/core';
+import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
 import { parseKeyValues } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
+import { writeRunFiles, type RunSummary } from '../run-files.js';
 
 export interface TrainOptions extends GlobalOptions {
-  classes: number;
+  classes?: number;
   head: string;
+  headOption?: string[];
   prototypes?: string;
   dims?: number;
+  prototypesOption?: string[];
   prototypeOption?: string[];
   seed: number;
   out?: string;
   force?: boolean;
   dataset: string;
+  datasetOption?: string[];
+  data?: string;
+  labels?: string;
+  testData?: string;
+  testLabels?: string;
+  validationData?: string;
+  validationLabels?: string;
   sigma?: number;
   trainPerClass?: number;
   validationPerClass?: number;
@@ -31,36 +40,26 @@ export interface TrainOptions extends GlobalOptions {
   patience?: number;
   maxEpochs?: number;
   engine?: string;
-}
-
-interface Scores {
-  accuracy: number;
-  macroF1: number;
+  evaluator?: string[];
 }
 
 export async function trainCommand(options: TrainOptions): Promise<void> {
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
-  const spec = specFromFlags(options, registry.get('head', options.head).usesPrototypes);
+  const spec = specFromFlags(options, registry);
   const out = options.out ?? defaultOutDir(options);
   const directory = await RunDirectory.open(out, { force: options.force });
   const keep = removeOnExit(directory.staging);
   try {
     const outcome = await runExperiment(registry, spec, {
       loadPrototypeFile: readMatrixNpy,
-      log: (message) => output.info(message),
+      // Engine skip notes only with --verbose.
+      log: (message) => output.log(message),
       progress: (stage, done, total, label) => output.progress(stage, done, total, label),
       signal: interruptSignal(),
     });
     output.done();
-    const summary = summarize(outcome, directory.target);
-    // Class names travel with the model, so that `export` writes them into the ONNX file.
-    const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
-    await saveModel(directory.path('model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine, ...classNames });
-    if (outcome.prototypes) await writeMatrixNpy(directory.path('prototypes.npy'), outcome.prototypes);
-    await directory.writeJson('spec.json', outcome.spec);
-    await directory.writeJson('history.json', outcome.training.history);
-    await directory.writeJson('metrics.json', { ...summary, evaluators: outcome.metrics, reference: outcome.referenceMetrics ?? null, dataset: outcome.dataset.info });
+    const summary = await writeRunFiles(directory.staging, outcome, directory.target);
     await directory.commit();
     keep();
     outcome.training.model.dispose();
@@ -73,14 +72,25 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   }
 }
 
-function specFromFlags(options: TrainOptions, usesPrototypes: boolean): ExperimentSpecInput {
-  const datasetOptions = dropUndefined({
-    classes: options.classes,
-    sigma: options.sigma,
-    trainPerClass: options.trainPerClass,
-    validationPerClass: options.validationPerClass,
-    testPerClass: options.testPerClass,
-  });
+function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpecInput {
+  const usesPrototypes = registry.get('head', options.head).usesPrototypes;
+  // Each flag becomes the dataset option of the same name; the dataset's schema refuses those it does not take.
+  const datasetOptions = {
+    ...dropUndefined({
+      classes: options.classes,
+      sigma: options.sigma,
+      trainPerClass: options.trainPerClass,
+      validationPerClass: options.validationPerClass,
+      testPerClass: options.testPerClass,
+      data: options.data,
+      labels: options.labels,
+      testData: options.testData,
+      testLabels: options.testLabels,
+      validationData: options.validationData,
+      validationLabels: options.validationLabels,
+    }),
+    ...parseKeyValues(options.datasetOption, '--dataset-option'),
+  };
   const trainer = dropUndefined({
     hiddenUnits: options.hiddenUnits,
     hiddenLayers: options.hiddenLayers,
@@ -92,57 +102,48 @@ function specFromFlags(options: TrainOptions, usesPrototypes: boolean): Experime
   });
   const wantsPrototypes = usesPrototypes || options.prototypes !== undefined || options.dims !== undefined;
   const source = options.prototypes ?? 'optimized';
-  const isFile = source.endsWith('.npy') || existsSync(source);
+  // A registered strategy wins over a same-named directory (a plugin package's, say); otherwise a file path.
+  const isFile = !registry.has('prototypes', source) && (source.endsWith('.npy') || isRegularFile(source));
   return {
     seed: options.seed,
     dataset: { name: options.dataset, options: datasetOptions },
-    head: { name: options.head, options: {} },
+    head: { name: options.head, options: parseKeyValues(options.headOption, '--head-option') },
     ...(wantsPrototypes
       ? {
           prototypes: isFile
             ? { file: source }
-            : { strategy: source, dims: options.dims ?? options.classes, options: parseKeyValues(options.prototypeOption, '--prototype-option') },
+            : {
+                strategy: source,
+                ...(options.dims ?? options.classes ? { dims: options.dims ?? options.classes } : {}),
+                options: { ...parseKeyValues(options.prototypeOption, '--prototype-option'), ...parseKeyValues(options.prototypesOption, '--prototypes-option') },
+              },
         }
       : {}),
     trainer,
+    // The classification metrics always, then the evaluators named on the command line.
+    ...(options.evaluator ? { evaluators: ['classification', ...options.evaluator.filter((name) => name !== 'classification')].map((name) => ({ name, options: {} })) } : {}),
     ...(options.engine ? { engine: options.engine } : {}),
   };
 }
 
+function isRegularFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
 function defaultOutDir(options: TrainOptions): string {
-  const prototypes = options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes}` : '';
-  return `runs/${options.head}${prototypes}-c${options.classes}-s${options.seed}`;
+  const prototypes = options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes ?? ''}` : '';
+  const data = options.classes ? `c${options.classes}` : options.dataset;
+  return `runs/${options.head}${prototypes}-${data}-s${options.seed}`;
 }
 
-function summarize(outcome: ExperimentOutcome, out: string) {
-  const metrics = outcome.metrics.classification as (Scores & { epochs: number; secondsPerEpoch: number }) | undefined;
-  const reference = outcome.referenceMetrics?.classification as Scores | undefined;
-  const prototypes = outcome.spec.prototypes;
-  return {
-    test: { accuracy: metrics?.accuracy ?? null, macroF1: metrics?.macroF1 ?? null },
-    bayes: reference ? { accuracy: reference.accuracy, macroF1: reference.macroF1 } : null,
-    bestEpoch: outcome.training.bestEpoch,
-    epochs: outcome.training.history.length,
-    secondsPerEpoch: metrics?.secondsPerEpoch ?? null,
-    backend: outcome.engine.backend,
-    engine: outcome.engine.name,
-    skipped: outcome.engine.skipped,
-    seed: outcome.spec.seed,
-    classes: outcome.dataset.classes,
-    head: outcome.spec.head.name,
-    prototypes: prototypes ? { ...prototypes, dims: outcome.prototypes?.cols } : null,
-    seconds: outcome.seconds,
-    out,
-  };
-}
-
-function describe(summary: ReturnType<typeof summarize>): string {
+function describe(summary: RunSummary): string {
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   const proto = summary.prototypes ? ` with ${'strategy' in summary.prototypes ? summary.prototypes.strategy : summary.prototypes.file} prototypes, D=${summary.prototypes.dims}` : '';
   return [
     `${summary.head}${proto}, ${summary.classes} classes, seed ${summary.seed} (${summary.engine} on ${summary.backend})`,
     `  test macro-F1 ${pct(summary.test.macroF1)}   accuracy ${pct(summary.test.accuracy)}`,
-    summary.bayes ? `  Bayes-optimal macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}` : '',
+    `  class-mean baseline macro-F1 ${pct(summary.classMean?.macroF1)}   accuracy ${pct(summary.classMean?.accuracy)}`,
+    summary.bayes ? `  Bayes-optimal macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}` : '  Bayes-optimal n/a (the dataset has no known-optimal rule)',
     `  best epoch ${summary.bestEpoch} of ${summary.epochs}, ${summary.secondsPerEpoch?.toFixed(2) ?? 'n/a'} s/epoch, ${summary.seconds.total.toFixed(1)} s in all`,
     `  saved to ${summary.out}`,
   ]

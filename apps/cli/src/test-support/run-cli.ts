@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The built command, as users run it. */
 export const CLI_BIN = join(resolve(fileURLToPath(import.meta.url), '../../..'), 'dist/bin.js');
+
+/** The version of @hyperproto/core the CLI runs: what a plugin package's peer dependency must accept. */
+export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@hyperproto/core')), 'utf8')) as { version: string }).version;
 
 export interface CliRun {
   code: number;

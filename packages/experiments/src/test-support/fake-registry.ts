@@ -92,7 +92,8 @@ const evaluator = defineEvaluator({
 });
 
 /**
- * Pretends to train: `skill` is the share of test rows it labels right (the rest are shifted by one class),
+ * Pretends to train: `skill` is the share of test rows it labels right (the rest are shifted by one class); the
+ * kept epoch's validation accuracy grows with the seed (3 + seed % 3 epochs),
  * `delayMs` makes each epoch take real time, and `failOn` makes runs with that seed fail.
  */
 const engine = defineEngine({
@@ -116,7 +117,9 @@ const engine = defineEngine({
     if (process.env.FAKE_ENGINE_FAIL_SEED !== undefined && Number(process.env.FAKE_ENGINE_FAIL_SEED) === ctx.seed) {
       throw new HyperprotoError(ErrorCode.TrainingFailed, `training diverged (seed ${ctx.seed})`);
     }
-    const skill = job.head.outputUnits >= job.dataset.classes ? 0.9 : 0.6;
+    // FAKE_ENGINE_TEST_SKILL_BY_SEED ("0.9,0.5"): the test skill of each seed, to set test against validation.
+    const skillBySeed = process.env.FAKE_ENGINE_TEST_SKILL_BY_SEED?.split(',').map(Number)[ctx.seed];
+    const skill = skillBySeed ?? (job.head.outputUnits >= job.dataset.classes ? 0.9 : 0.6);
     const rng = ctx.rng.fork('predictions');
     return {
       bestEpoch: epochs - 1,

@@ -1,6 +1,10 @@
+import { BATCH_NORM_EPSILON, createMatrix, createRng, evaluateHeadExpr, initialMlpWeights, type HeadDefinition } from '@hyperproto/core';
+import hpnHead from '@hyperproto/head-hpn';
+import softmaxHead from '@hyperproto/head-softmax';
+import { exportOnnx } from '@hyperproto/onnx';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 
-/** A seeded uniform stream in [-1, 1), so the test models and inputs are the same on every run. */
+/** A seeded uniform stream in [-1, 1), so the test inputs are the same on every run. */
 export function uniform(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
@@ -11,77 +15,92 @@ export function uniform(seed: number): () => number {
   };
 }
 
-export interface TinyClassifier {
+export interface ExportedClassifier {
+  /** The file `@hyperproto/onnx` wrote. */
   readonly bytes: Uint8Array;
   readonly width: number;
   readonly classes: number;
-  /** The same network in float64 JavaScript: scores of one row. */
+  readonly head: HeadDefinition;
+  /** The same network in float64 JavaScript (trunk with batch normalisation, then the head's own score expression). */
   reference(row: ArrayLike<number>): number[];
 }
 
+export interface ExportedClassifierOptions {
+  readonly width?: number;
+  readonly hidden?: number;
+  readonly hiddenLayers?: number;
+  readonly classes?: number;
+  /** Prototype dimensions of the hpn head. */
+  readonly dims?: number;
+  readonly classNames?: readonly string[];
+  readonly topK?: number;
+}
+
 /**
- * The shape every exported model has: `features` [N, width] -> Gemm -> Relu -> Gemm -> head, with a `label` argmax.
- * `softmax` gives `probabilities`; `hpn` L2-normalises and multiplies by unit prototypes, giving cosine `scores`.
+ * A real exported model: the built-in softmax or hpn head plugin on the seed's trunk (dense without bias, batch
+ * normalisation, ReLU) with seeded weights and non-trivial batch-norm statistics, written by `exportOnnx`, the
+ * exporter `hyperproto export` uses. HPN prototypes are seeded unit rows.
  */
-export function tinyClassifier(head: 'softmax' | 'hpn', options: { width?: number; hidden?: number; classes?: number; dims?: number; metadata?: Record<string, string> } = {}): TinyClassifier {
+export function exportedClassifier(headName: 'softmax' | 'hpn', options: ExportedClassifierOptions = {}): ExportedClassifier {
   const width = options.width ?? 12;
-  const hidden = options.hidden ?? 10;
+  const hiddenUnits = options.hidden ?? 10;
+  const hiddenLayers = options.hiddenLayers ?? 2;
   const classes = options.classes ?? 5;
-  const dims = head === 'hpn' ? (options.dims ?? 4) : classes;
-  const next = uniform(head === 'hpn' ? 7 : 3);
-  const w1 = Float32Array.from({ length: width * hidden }, next);
-  const b1 = Float32Array.from({ length: hidden }, next);
-  const w2 = Float32Array.from({ length: hidden * dims }, next);
-  const b2 = Float32Array.from({ length: dims }, next);
-  const prototypes = Float32Array.from({ length: classes * dims }, next);
-  for (let c = 0; c < classes; c++) {
-    const norm = Math.hypot(...prototypes.subarray(c * dims, (c + 1) * dims));
-    for (let d = 0; d < dims; d++) prototypes[c * dims + d]! /= norm;
-  }
-
-  const g = new GraphBuilder('tiny');
-  const x = g.input('features', 'float32', ['N', width]);
-  const h = g.node('Relu', [g.node('Gemm', [x, g.initializer('w1', w1, [width, hidden]), g.initializer('b1', b1, [hidden])])]);
-  const out = g.node('Gemm', [h, g.initializer('w2', w2, [hidden, dims]), g.initializer('b2', b2, [dims])]);
-  const scoresName = head === 'softmax' ? 'probabilities' : 'scores';
-  if (head === 'softmax') {
-    g.node('Softmax', [out], { axis: 1 }, { outputs: [scoresName] });
+  const rng = createRng(headName === 'hpn' ? 7 : 3);
+  let head: HeadDefinition;
+  if (headName === 'softmax') {
+    head = softmaxHead.build({ classes }, {});
   } else {
-    const unit = g.node('LpNormalization', [out], { axis: 1, p: 2 });
-    g.node('Gemm', [unit, g.initializer('prototypes', prototypes, [classes, dims])], { transB: 1 }, { outputs: [scoresName] });
+    const dims = options.dims ?? 4;
+    const prototypes = createMatrix(classes, dims, rng.fillNormal(new Float32Array(classes * dims)));
+    for (let c = 0; c < classes; c++) {
+      const row = prototypes.data.subarray(c * dims, (c + 1) * dims);
+      const norm = Math.hypot(...row);
+      row.forEach((v, d) => (row[d] = v / norm));
+    }
+    head = hpnHead.build({ classes, prototypes }, {});
   }
-  g.output(scoresName, 'float32', ['N', classes]);
-  g.output(g.node('ArgMax', [scoresName], { axis: 1, keepdims: 0 }, { outputs: ['label'] }), 'int64', ['N']);
-  const bytes = g.toModel({
-    producerVersion: '0.0.0-test',
-    metadata: { head, classes: String(classes), dims: String(dims), inputWidth: String(width), scoresName, ...options.metadata },
+  const weights = initialMlpWeights({ inputWidth: width, hiddenUnits, hiddenLayers, outputUnits: head.outputUnits }, rng).map((w) => {
+    if (/gamma|beta|moving_mean/.test(w.name)) rng.fillNormal(w.data, w.name.endsWith('gamma') ? 1 : 0, 0.3);
+    if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.5, 2);
+    if (w.name === 'head/dense/bias') rng.fillNormal(w.data, 0, 0.2);
+    return w;
   });
+  const bytes = exportOnnx(
+    { inputWidth: width, classes, head, weights, trainer: { hiddenUnits, hiddenLayers } },
+    {
+      metadata: { head: headName, ...(headName === 'hpn' ? { strategy: 'random' } : {}) },
+      producerVersion: '0.0.0-test',
+      ...(options.classNames ? { classNames: options.classNames } : {}),
+      ...(options.topK === undefined ? {} : { topK: options.topK }),
+    },
+  );
 
+  const byName = new Map(weights.map((w) => [w.name, w.data]));
+  const weight = (name: string) => byName.get(name)!;
   const reference = (row: ArrayLike<number>): number[] => {
-    const hiddenValues = Array.from({ length: hidden }, (_, j) => {
-      let sum = b1[j]!;
-      for (let i = 0; i < width; i++) sum += row[i]! * w1[i * hidden + j]!;
-      return Math.max(0, sum);
-    });
-    const output = Array.from({ length: dims }, (_, j) => {
-      let sum = b2[j]!;
-      for (let i = 0; i < hidden; i++) sum += hiddenValues[i]! * w2[i * dims + j]!;
+    let values = Array.from(row, Number);
+    for (let i = 0; i < hiddenLayers; i++) {
+      const kernel = weight(`trunk/dense${i}/kernel`);
+      const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((k) => weight(`trunk/bn${i}/${k}`));
+      values = Array.from({ length: hiddenUnits }, (_, j) => {
+        let sum = 0;
+        for (let k = 0; k < values.length; k++) sum += values[k]! * kernel[k * hiddenUnits + j]!;
+        const normalised = ((sum - mean![j]!) / Math.sqrt(variance![j]! + BATCH_NORM_EPSILON)) * gamma![j]! + beta![j]!;
+        return Math.max(0, normalised);
+      });
+    }
+    const kernel = weight('head/dense/kernel');
+    const bias = weight('head/dense/bias');
+    const units = head.outputUnits;
+    const output = Float64Array.from({ length: units }, (_, j) => {
+      let sum = bias[j]!;
+      for (let k = 0; k < hiddenUnits; k++) sum += values[k]! * kernel[k * units + j]!;
       return sum;
     });
-    if (head === 'softmax') {
-      const max = Math.max(...output);
-      const exps = output.map((v) => Math.exp(v - max));
-      const total = exps.reduce((a, b) => a + b, 0);
-      return exps.map((v) => v / total);
-    }
-    const norm = Math.hypot(...output);
-    return Array.from({ length: classes }, (_, c) => {
-      let dot = 0;
-      for (let d = 0; d < dims; d++) dot += (output[d]! / norm) * prototypes[c * dims + d]!;
-      return dot;
-    });
+    return Array.from(evaluateHeadExpr(head.scores, { output: { rows: 1, cols: units, data: output }, constants: head.constants }).data);
   };
-  return { bytes, width, classes, reference };
+  return { bytes, width, classes, head, reference };
 }
 
 /** A model that loads but fails when run: Reshape to a fixed size the batch never has. */

@@ -1,0 +1,90 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeMatrixNpy } from '@hyperproto/npy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './test-support/run-cli.js';
+
+const scratch = join(resolve(fileURLToPath(import.meta.url), '../..'), 'test-output-own-data');
+const cli = (args: string[]) => runCli(args, scratch);
+const NAMES = ['cat', 'dog', 'eel'];
+const FAST = ['--max-epochs', '15', '--hidden-units', '32'];
+
+/** 3 classes in 16 dimensions, each shifted along its own axis, with string labels; seeded. */
+async function writeOwnData(): Promise<void> {
+  let state = 11;
+  const uniform = () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  const rows = 450;
+  const width = 16;
+  const features = new Float32Array(rows * width);
+  const labels: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const c = i % 3;
+    labels.push(NAMES[c]!);
+    for (let k = 0; k < width; k++) features[i * width + k] = (k === c ? 3 : 0) + 2 * (uniform() + uniform() + uniform() - 1.5);
+  }
+  await writeMatrixNpy(join(scratch, 'X.npy'), { rows, cols: width, data: features });
+  writeFileSync(join(scratch, 'labels.txt'), `${labels.join('\n')}\n`);
+  writeFileSync(join(scratch, 'short-labels.txt'), `${labels.slice(0, 400).join('\n')}\n`);
+}
+
+beforeAll(async () => {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  await writeOwnData();
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('training on your own features and labels', () => {
+  it('trains softmax and an HPN beside the class-mean baseline, exports the better one, and predicts class names', async () => {
+    const files = ['--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', ...FAST];
+    const softmax = await cli(['train', ...files, '--head', 'softmax', '--out', 'softmax', '--json']);
+    expect(softmax.code, softmax.stderr).toBe(0);
+    const hpn = await cli(['train', ...files, '--head', 'hpn', '--prototypes', 'spread', '--dims', '8', '--prototypes-option', 'steps=50', '--out', 'hpn', '--json']);
+    expect(hpn.code, hpn.stderr).toBe(0);
+    const [a, b] = [JSON.parse(softmax.stdout), JSON.parse(hpn.stdout)];
+    for (const summary of [a, b]) {
+      expect(summary.classes).toBe(3);
+      expect(summary.bayes).toBeNull();
+      expect(summary.classMean.macroF1).toBeGreaterThan(0.8);
+      expect(summary.test.macroF1).toBeGreaterThan(0.7);
+    }
+    expect(b.prototypes).toMatchObject({ strategy: 'spread', dims: 8, options: { steps: 50 } });
+    const metrics = JSON.parse(readFileSync(join(scratch, 'hpn/metrics.json'), 'utf8'));
+    expect(metrics.dataset.rows).toEqual({ train: expect.any(Number), validation: expect.any(Number), test: expect.any(Number) });
+    expect(metrics.baseline.classification.macroF1).toBe(b.classMean.macroF1);
+
+    const better = a.test.macroF1 >= b.test.macroF1 ? 'softmax' : 'hpn';
+    const exported = await cli(['export', better, '--out', 'best.onnx', '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const predicted = await cli(['predict', 'best.onnx', '--input', 'X.npy', '--json']);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const classNames = JSON.parse(predicted.stdout).predictions.slice(0, 30).map((p: { className: string }) => p.className);
+    expect(new Set(classNames)).toEqual(new Set(NAMES));
+    // Rows cycle cat, dog, eel: most of them come back as written.
+    expect(classNames.filter((name: string, i: number) => name === NAMES[i % 3]).length).toBeGreaterThan(20);
+  });
+
+  it('refuses bad data and bad options before training, naming the file or option, and leaves nothing behind', async () => {
+    const short = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'short-labels.txt', '--out', 'short']);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/short-labels\.txt/);
+    expect(short.stderr).toMatch(/400/);
+
+    const unknownKey = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', '--head', 'softmax', '--head-option', 'temperature=2', '--out', 'bad-head']);
+    expect(unknownKey.code).toBe(2);
+    expect(unknownKey.stderr).toMatch(/head:softmax/);
+    expect(unknownKey.stderr).toMatch(/temperature/);
+
+    const wrongType = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', '--dataset-option', 'testFraction=lots', '--out', 'bad-type']);
+    expect(wrongType.code).toBe(2);
+    expect(wrongType.stderr).toMatch(/dataset:files testFraction/);
+
+    const noClasses = await cli(['train', '--dataset', 'gaussian', '--out', 'no-classes']);
+    expect(noClasses.code).toBe(2);
+    expect(noClasses.stderr).toMatch(/dataset:gaussian classes/);
+
+    for (const out of ['short', 'bad-head', 'bad-type', 'no-classes']) expect(existsSync(join(scratch, out)), out).toBe(false);
+    expect(readdirSync(scratch).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+});

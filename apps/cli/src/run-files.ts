@@ -1,0 +1,56 @@
+// The files of a run directory, written by `train` and, for the models it keeps, by `experiment`: one writer, so
+// that `export`, `predict` and `serve` read any of them alike.
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import type { ExperimentOutcome } from '@hyperproto/core';
+import { saveModel } from '@hyperproto/engine-tfjs';
+import { writeMatrixNpy } from '@hyperproto/npy';
+
+interface Scores {
+  accuracy: number;
+  macroF1: number;
+}
+
+export type RunSummary = ReturnType<typeof summarize>;
+
+/** What `train` prints and metrics.json starts with; `out` is where the run directory ends up. */
+export function summarize(outcome: ExperimentOutcome, out: string) {
+  const metrics = outcome.metrics.classification as (Scores & { epochs: number; secondsPerEpoch: number }) | undefined;
+  const reference = outcome.referenceMetrics?.classification as Scores | undefined;
+  const baseline = outcome.baselineMetrics.classification as Scores | undefined;
+  const prototypes = outcome.spec.prototypes;
+  return {
+    test: { accuracy: metrics?.accuracy ?? null, macroF1: metrics?.macroF1 ?? null },
+    bayes: reference ? { accuracy: reference.accuracy, macroF1: reference.macroF1 } : null,
+    classMean: baseline ? { accuracy: baseline.accuracy, macroF1: baseline.macroF1 } : null,
+    bestEpoch: outcome.training.bestEpoch,
+    epochs: outcome.training.history.length,
+    secondsPerEpoch: metrics?.secondsPerEpoch ?? null,
+    backend: outcome.engine.backend,
+    engine: outcome.engine.name,
+    skipped: outcome.engine.skipped,
+    seed: outcome.spec.seed,
+    classes: outcome.dataset.classes,
+    head: outcome.spec.head.name,
+    prototypes: prototypes ? { ...prototypes, dims: outcome.prototypes?.cols } : null,
+    seconds: outcome.seconds,
+    out,
+  };
+}
+
+/**
+ * Writes model/ (model.json + weights.bin), prototypes.npy (prototype heads), spec.json, history.json and
+ * metrics.json into `dir`, an existing staging directory that the caller moves to `target` when it is whole.
+ */
+export async function writeRunFiles(dir: string, outcome: ExperimentOutcome, target: string): Promise<RunSummary> {
+  const summary = summarize(outcome, target);
+  const json = (name: string, value: unknown) => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  // Class names travel with the model, so that `export` writes them into the ONNX file.
+  const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
+  await saveModel(join(dir, 'model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine, ...classNames });
+  if (outcome.prototypes) await writeMatrixNpy(join(dir, 'prototypes.npy'), outcome.prototypes);
+  await json('spec.json', outcome.spec);
+  await json('history.json', outcome.training.history);
+  await json('metrics.json', { ...summary, evaluators: outcome.metrics, reference: outcome.referenceMetrics ?? null, baseline: outcome.baselineMetrics, dataset: outcome.dataset.info });
+  return summary;
+}

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ErrorCode, HyperprotoError } from './errors.js';
+import { h } from './head-graph.js';
+import { createMatrix } from './matrix.js';
+import { runExperiment } from './pipeline.js';
+import { defineDataset, defineEngine, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
+import { createRegistry } from './registry.js';
+
+/** What the tests make a plugin do, and what the plugins saw. */
+interface Script {
+  datasetThrows?: unknown;
+  trainThrows?: unknown;
+  predictThrows?: unknown;
+  evaluateThrows?: unknown;
+}
+
+class DivergedError extends HyperprotoError {
+  constructor(readonly partial: { bestEpoch: number }) {
+    super(ErrorCode.TrainingFailed, 'loss became NaN at epoch 2');
+  }
+}
+
+function fixture(script: Script = {}) {
+  const calls: string[] = [];
+  const received: Record<string, unknown> = {};
+  let parses = 0;
+  const split = (classes: number) => {
+    const labels = new Int32Array(classes * 3).map((_, i) => i % classes);
+    const features = createMatrix(labels.length, 2);
+    labels.forEach((label, i) => (features.data[i * 2] = label));
+    return { features, labels };
+  };
+  const dataset = defineDataset({
+    name: 'blobs',
+    summary: 'test dataset',
+    // Not idempotent on purpose: parsed twice, classes would grow.
+    options: z.strictObject({ classes: z.number().int().min(2).default(3) }).transform((o) => (parses++, { classes: o.classes + 1 })),
+    generate(_ctx, options) {
+      calls.push('dataset.generate');
+      received.dataset = options;
+      if (script.datasetThrows !== undefined) throw script.datasetThrows;
+      const { classes } = options;
+      return { classes, inputWidth: 2, train: split(classes), validation: split(classes), test: split(classes), info: {} } satisfies Dataset;
+    },
+  });
+  const strategy = (name: string, limit: number) =>
+    definePrototypeStrategy({
+      name,
+      summary: 'test strategy',
+      options: z.strictObject({ limit: z.number().int().default(limit) }),
+      unsupported: ({ classes }, { limit: most }) => (calls.push(`${name}.unsupported`), classes > most ? `at most ${most} classes` : undefined),
+      generate(_ctx, { classes, dims }) {
+        calls.push(`${name}.generate`);
+        const m = createMatrix(classes, dims);
+        for (let i = 0; i < classes; i++) m.data[i * dims + (i % dims)] = 1;
+        return m;
+      },
+    });
+  const head = (name: string, usesPrototypes: boolean) =>
+    defineHead({
+      name,
+      summary: 'test head',
+      usesPrototypes,
+      options: z.strictObject({}),
+      build: ({ classes, prototypes }) => (
+        calls.push(`${name}.build`), { outputUnits: prototypes?.cols ?? classes, loss: h.mean(h.output()), scores: h.output(), scoresName: 'scores', constants: {} }
+      ),
+    });
+  const engine = defineEngine({
+    name: 'fake',
+    summary: 'test engine',
+    priority: 1,
+    options: z.strictObject({}),
+    probe: async () => ({ ok: true as const, backend: 'fake/cpu', skipped: [] }),
+    async train(_ctx, job) {
+      calls.push('engine.train');
+      if (script.trainThrows !== undefined) throw script.trainThrows;
+      return {
+        bestEpoch: 1,
+        backend: 'fake/cpu',
+        history: [{ epoch: 1, trainLoss: 1, validationLoss: 1, validationAccuracy: 1, seconds: 0 }],
+        model: {
+          inputWidth: 2,
+          classes: job.dataset.classes,
+          trainer: job.trainer,
+          head: job.head,
+          weights: [],
+          async predict(features) {
+            if (script.predictThrows !== undefined) throw script.predictThrows;
+            return { scores: createMatrix(features.rows, job.dataset.classes), labels: job.dataset.test.labels };
+          },
+          dispose() {},
+        },
+      };
+    },
+  });
+  const evaluator = defineEvaluator({
+    name: 'classification',
+    summary: 'test evaluator',
+    options: z.strictObject({}),
+    evaluate({ labels, predictions }) {
+      calls.push('evaluate');
+      if (script.evaluateThrows !== undefined) throw script.evaluateThrows;
+      return { accuracy: labels.filter((label, i) => label === predictions[i]).length / labels.length };
+    },
+  });
+  const registry = createRegistry([dataset, strategy('few', 3), strategy('many', 100), strategy('some', 10), head('flat', false), head('sphere', true), engine, evaluator]);
+  return { registry, calls, received, parses: () => parses };
+}
+
+const spec = (extra: Record<string, unknown> = {}) => ({ dataset: { name: 'blobs', options: { classes: 4 } }, head: { name: 'flat' }, ...extra });
+
+describe('runExperiment at the plugin boundary', () => {
+  it('runs every hook once with options parsed exactly once', async () => {
+    const { registry, calls, received, parses } = fixture();
+    const outcome = await runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'some', dims: 3 } }));
+    expect(parses()).toBe(1);
+    expect(received.dataset).toEqual({ classes: 5 });
+    expect(outcome.dataset.classes).toBe(5);
+    expect(calls).toEqual(['dataset.generate', 'some.unsupported', 'some.generate', 'sphere.build', 'engine.train', 'evaluate', 'evaluate']);
+  });
+
+  it('asks unsupported before generate and names the strategies that can', async () => {
+    const { registry, calls } = fixture();
+    const failure = runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'few', dims: 3 } }));
+    await expect(failure).rejects.toMatchObject({
+      code: ErrorCode.Unsupported,
+      pluginId: 'prototypes:few',
+      message: 'prototype strategy "few" cannot make 5 prototypes in 3 dimensions: at most 3 classes',
+      hint: 'Strategies that can: many, some.',
+    });
+    expect(calls).not.toContain('few.generate');
+  });
+
+  it('reports a plain Error from a dataset as E_PLUGIN_FAILED naming it, with the original as cause', async () => {
+    const original = new Error('disk on fire');
+    const { registry } = fixture({ datasetThrows: original });
+    const error = await runExperiment(registry, spec()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.PluginFailed, pluginId: 'dataset:blobs', message: 'dataset:blobs failed: disk on fire' });
+    expect((error as Error).cause).toBe(original);
+  });
+
+  it("passes an engine's own error on as the same object, tagged once, its fields intact", async () => {
+    const diverged = new DivergedError({ bestEpoch: 1 });
+    const stack = diverged.stack;
+    const { registry } = fixture({ trainThrows: diverged });
+    await expect(runExperiment(registry, spec())).rejects.toBe(diverged);
+    expect(diverged).toMatchObject({ pluginId: 'engine:fake', message: 'engine:fake: loss became NaN at epoch 2', partial: { bestEpoch: 1 } });
+    expect(diverged.stack).toBe(stack);
+  });
+
+  it("tags an evaluator's failure and a trained model's failure with their plugins", async () => {
+    await expect(runExperiment(fixture({ evaluateThrows: new RangeError('no classes') }).registry, spec())).rejects.toMatchObject({
+      code: ErrorCode.PluginFailed,
+      pluginId: 'evaluator:classification',
+      message: 'evaluator:classification failed: no classes',
+    });
+    await expect(runExperiment(fixture({ predictThrows: new HyperprotoError(ErrorCode.TrainingFailed, 'out of memory in inference') }).registry, spec())).rejects.toMatchObject({
+      code: ErrorCode.TrainingFailed,
+      pluginId: 'engine:fake',
+      message: 'engine:fake: out of memory in inference',
+    });
+  });
+
+  it('refuses bad options before any plugin runs', async () => {
+    const { registry, calls } = fixture();
+    await expect(runExperiment(registry, spec({ dataset: { name: 'blobs', options: { classes: 1 } } }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(/^dataset:blobs classes: /),
+    });
+    await expect(runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'some', options: { limit: 'x' } } }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(/^prototypes:some limit: /),
+    });
+    expect(calls).toEqual([]);
+  });
+});

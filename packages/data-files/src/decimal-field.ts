@@ -1,0 +1,38 @@
+/** Plain decimal floats only: `12`, `-0.5`, `.5`, `1.`, `3e-7`. No hex, binary, octal, separators or words. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+const OTHER_BASE = /^[+-]?0([xXbBoO])[0-9a-fA-F_]*$/;
+
+/** Whether a CSV field is meant as a number (even one we refuse): tells a header line from a data line. */
+export function looksNumeric(field: string): boolean {
+  return DECIMAL.test(field) || NON_FINITE.test(field) || OTHER_BASE.test(field);
+}
+
+/**
+ * The float32 value of a trimmed CSV field, or why it cannot be a feature (a phrase that completes
+ * `"<field>" ...`). Numbers outside float32's range are refused rather than turned into Infinity.
+ */
+export function parseDecimalField(field: string): number | string {
+  if (DECIMAL.test(field)) {
+    const value = Math.fround(Number(field));
+    return Number.isFinite(value) ? value : 'does not fit a float32 (largest magnitude about 3.4e38); rescale the column';
+  }
+  return fieldProblem(field);
+}
+
+function fieldProblem(field: string): string {
+  if (field === '') return 'is empty; every feature needs a value (impute missing values before training)';
+  if (NON_FINITE.test(field)) return 'is not a finite number; remove or impute missing and infinite values';
+  const base = OTHER_BASE.exec(field);
+  if (base) {
+    const name = { x: 'hexadecimal', b: 'binary', o: 'octal' }[base[1]!.toLowerCase() as 'x' | 'b' | 'o'];
+    return `is written in ${name}; write features as decimal numbers (e.g. ${decimalOf(field) ?? '31'})`;
+  }
+  return 'is not a decimal number; features must be plain decimal numbers such as -1.5 or 2e-3';
+}
+
+function decimalOf(field: string): string | undefined {
+  const value = Number(field.replace(/^[+-]/, ''));
+  if (!Number.isFinite(value)) return undefined;
+  return `${field.startsWith('-') ? '-' : ''}${value}`;
+}

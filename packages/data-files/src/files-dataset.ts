@@ -1,0 +1,10 @@
+import { defineDataset, type DatasetPlugin } from '@hyperproto/core';
+import { loadFilesDataset } from './files-loader.js';
+import { FilesOptionsSchema, type FilesOptions } from './files-options.js';
+
+export const filesDataset: DatasetPlugin<FilesOptions> = defineDataset<FilesOptions>({
+  name: 'files',
+  summary: 'Your own features and labels from .npy, .csv or .jsonl files, split per class (seeded) unless split files are given',
+  options: FilesOptionsSchema,
+  generate: (ctx, options) => loadFilesDataset(ctx, options),
+});

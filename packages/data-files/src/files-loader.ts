@@ -1,0 +1,251 @@
+import type { Dataset, DatasetSplit, PluginContext } from '@hyperproto/core';
+import { createMatrix } from '@hyperproto/core';
+import { readCsvFeatures } from './csv-features.js';
+import { indexClasses, type ClassIndex } from './class-index.js';
+import { readClassNames } from './class-names.js';
+import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
+import { badData, badOptions } from './file-errors.js';
+import { fileSize } from './file-size.js';
+import { featureFormat, optionProblems, type FilesOptions } from './files-options.js';
+import { readJsonlFeatures } from './jsonl-features.js';
+import type { LabelValues } from './label-values.js';
+import { openNpyFeatures } from './npy-features.js';
+import { readNpyLabels } from './npy-labels.js';
+import { stratifiedSplit, TEST, TRAIN, VALIDATION, type StratifiedSplit } from './stratified-split.js';
+import { readTextLabels } from './text-labels.js';
+import type { LineHooks } from './text-lines.js';
+import { WorkPacer } from './work-pacer.js';
+
+type Role = 'data' | 'validationData' | 'testData';
+const FILE_OPTIONS = ['data', 'labels', 'validationData', 'validationLabels', 'testData', 'testLabels'] as const;
+type FileOption = (typeof FILE_OPTIONS)[number];
+
+/** One features file and its labels, read and checked against each other. */
+interface Part {
+  readonly role: Role;
+  readonly table: FeatureTable;
+  readonly labels: LabelValues;
+  /** How `info.files` names where the labels came from. */
+  readonly labelsFrom: string;
+}
+
+/**
+ * Reads the dataset the options describe. Everything that can be refused is refused before the bulk copy: the
+ * .npy headers, every label, the class list and the per-class split sizes are checked first, and only then
+ * are the features copied, once, into the arrays of the splits.
+ */
+export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions): Promise<Dataset> {
+  const problems = optionProblems(options);
+  if (problems.length > 0) throw badOptions(problems.map((problem) => `${problem.path}: ${problem.message}`).join('; '));
+  const pacer = new WorkPacer(ctx.signal, 'reading the dataset files');
+  pacer.check();
+
+  // Every path is looked at first, so that a wrong path fails at once; the sizes drive the progress bar.
+  const sizes = new Map<FileOption, number>();
+  for (const key of FILE_OPTIONS) {
+    const path = options[key];
+    if (path !== undefined) sizes.set(key, await fileSize(path));
+  }
+  const total = [...sizes.values()].reduce((sum, size) => sum + size, 0);
+  let done = 0;
+  const progress = (key: FileOption) => {
+    const before = done;
+    return (bytes: number) => ctx.progress?.(before + bytes, total, `reading ${options[key]}`);
+  };
+  const counted = new Set<FileOption>();
+  const finished = (key: FileOption) => {
+    // Once per file: a text file is counted when parsed, a .npy file when copied.
+    if (counted.has(key)) return;
+    counted.add(key);
+    done += sizes.get(key) ?? 0;
+    ctx.progress?.(done, total, `read ${options[key]}`);
+  };
+
+  const classNames = await readClassNames(options.classNames);
+  const opened: FeatureTable[] = [];
+  const parts: Part[] = [];
+  try {
+    for (const [role, labelsKey] of [
+      ['data', 'labels'],
+      ['validationData', 'validationLabels'],
+      ['testData', 'testLabels'],
+    ] as const) {
+      const path = options[role];
+      if (path === undefined) continue;
+      const labelsPath = options[labelsKey];
+      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, { pacer, onBytes: progress(role) });
+      opened.push(table);
+      // Text files are parsed as they are read; a .npy file is read when it is copied.
+      if (table.format !== 'npy') finished(role);
+      let labels = table.labels;
+      if (labelsPath !== undefined) {
+        labels = await (labelsPath.toLowerCase().endsWith('.npy')
+          ? readNpyLabels(labelsPath, pacer)
+          : readTextLabels(labelsPath, { pacer, onBytes: progress(labelsKey) }));
+        finished(labelsKey);
+      }
+      // Options were checked: a file without its own labels file reads them from labelColumn.
+      const part: Part = { role, table, labels: labels!, labelsFrom: labelsPath ?? labels!.source };
+      checkPart(part, parts[0]?.table ?? table);
+      parts.push(part);
+      pacer.check();
+    }
+
+    const index = indexClasses(
+      parts.map((part) => part.labels),
+      classNames,
+    );
+    const main = parts[0]!;
+    const mainLabels = index.labels[0]!;
+    if (index.classes < 2) {
+      throw badData(`${main.labelsFrom} holds a single class (${JSON.stringify(main.labels.distinct[0])}); a classifier needs at least 2 classes`);
+    }
+    const split = await stratifiedSplit(
+      mainLabels,
+      index.classes,
+      {
+        validation: options.validationData === undefined ? options.validationFraction : undefined,
+        test: options.testData === undefined ? options.testFraction : undefined,
+      },
+      ctx.rng.fork('files-split'),
+      pacer,
+      (c, rows) => describeClass(index, c, rows, main, mainLabels),
+    );
+
+    pacer.check();
+    const cols = main.table.cols;
+    const fromFile = (role: Role) => parts.find((part) => part.role === role);
+    const validationPart = fromFile('validationData');
+    const testPart = fromFile('testData');
+    const outputs = [
+      allocate(split.sizes[TRAIN], cols, 'train'),
+      allocate(validationPart?.table.rows ?? split.sizes[VALIDATION], cols, 'validation'),
+      allocate(testPart?.table.rows ?? split.sizes[TEST], cols, 'test'),
+    ] as const;
+
+    await main.table.copyInto({ splitOf: split.splitOf, slotOf: split.slotOf, outputs }, pacer, progress('data'));
+    finished('data');
+    for (const [part, output] of [
+      [validationPart, outputs[VALIDATION]],
+      [testPart, outputs[TEST]],
+    ] as const) {
+      if (!part) continue;
+      await part.table.copyInto(wholeFilePlacement(part.table.rows, output), pacer, progress(part.role));
+      finished(part.role);
+    }
+
+    const labelsOf = (which: number) => splitLabels(mainLabels, split, which);
+    const partLabels = (part: Part | undefined, which: number) => (part ? index.labels[parts.indexOf(part)]! : labelsOf(which));
+    const splits = {
+      train: { features: createMatrix(split.sizes[TRAIN], cols, outputs[TRAIN]), labels: labelsOf(TRAIN) },
+      validation: { features: createMatrix(outputs[VALIDATION].length / cols, cols, outputs[VALIDATION]), labels: partLabels(validationPart, VALIDATION) },
+      test: { features: createMatrix(outputs[TEST].length / cols, cols, outputs[TEST]), labels: partLabels(testPart, TEST) },
+    };
+    return {
+      classes: index.classes,
+      inputWidth: cols,
+      ...(index.classNames ? { classNames: index.classNames } : {}),
+      ...splits,
+      info: describeDataset(options, index, parts, splits, classNames?.source),
+    };
+  } finally {
+    await Promise.all(opened.map((table) => table.release()));
+  }
+}
+
+function openFeatures(path: string, labelColumn: string | undefined, hooks: LineHooks): Promise<FeatureTable> {
+  const format = featureFormat(path);
+  if (format === 'npy') return openNpyFeatures(path);
+  if (format === 'csv') return readCsvFeatures(path, { labelColumn, hooks });
+  return readJsonlFeatures(path, { labelColumn, hooks });
+}
+
+/** Labels and rows must pair up one to one, and every split file must have the width of `data`. */
+function checkPart({ table, labels }: Part, main: FeatureTable): void {
+  const rowAt = (row: number) => (table.lastLine === undefined ? `row ${row + 1}` : `line ${table.lastLine - (table.rows - 1 - row)}`);
+  if (labels.count > table.rows) {
+    const header = labels.unit === 'line' && labels.count === table.rows + 1 ? ' (if the first line of the labels is a header, remove it)' : '';
+    throw badData(
+      `${labels.source} has ${labels.count} labels but ${table.path} has ${table.rows} rows: ${labels.source} ${labels.unit} ${table.rows + 1} has no feature row; give exactly one label per row, in the same order${header}`,
+    );
+  }
+  if (labels.count < table.rows) {
+    throw badData(
+      `${table.path} has ${table.rows} rows but ${labels.source} has only ${labels.count} labels: ${table.path} ${rowAt(labels.count)} has no label; give exactly one label per row, in the same order`,
+    );
+  }
+  if (table !== main && table.cols !== main.cols) {
+    throw badData(`${table.path} has ${table.cols} features per row but ${main.path} has ${main.cols}; every split must have the same columns`);
+  }
+}
+
+function describeClass(index: ClassIndex, c: number, rows: number, main: Part, labels: Int32Array): string {
+  const name = index.classNames ? `class ${JSON.stringify(index.classNames[c])}` : `class ${c}`;
+  if (rows === 0) return `${name} has no rows in ${main.table.path}${index.classNames ? ` (it is in the class names at index ${c})` : ''}`;
+  const first = labels.indexOf(c);
+  return `${name} has only ${rows} row${rows === 1 ? '' : 's'} in ${main.table.path} (first at ${main.labels.where(main.labels.rowCodes()[first]!)})`;
+}
+
+function allocate(rows: number, cols: number, split: string): Float32Array {
+  try {
+    return new Float32Array(rows * cols);
+  } catch (error) {
+    throw badData(`the ${split} split of ${rows} rows x ${cols} features (${((rows * cols * 4) / 2 ** 30).toFixed(1)} GiB) cannot be allocated; use fewer rows or features, or give Node.js more memory`);
+  }
+}
+
+function splitLabels(labels: Int32Array, split: StratifiedSplit, which: number): Int32Array {
+  const out = new Int32Array(split.sizes[which as 0 | 1 | 2]);
+  for (let row = 0; row < labels.length; row++) if (split.splitOf[row] === which) out[split.slotOf[row]!] = labels[row]!;
+  return out;
+}
+
+function countPerClass(labels: Int32Array, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const label of labels) counts[label]!++;
+  return counts;
+}
+
+function describeDataset(
+  options: FilesOptions,
+  index: ClassIndex,
+  parts: readonly Part[],
+  splits: Record<'train' | 'validation' | 'test', DatasetSplit>,
+  classNamesSource: string | undefined,
+): Record<string, unknown> {
+  const files: Record<string, string> = {};
+  for (const part of parts) {
+    files[part.role] = part.table.path;
+    files[part.role === 'data' ? 'labels' : part.role.replace('Data', 'Labels')] = part.labelsFrom;
+  }
+  if (classNamesSource && classNamesSource !== 'classNames') files['classNames'] = classNamesSource;
+  const main = parts[0]!.table;
+  return {
+    generator: 'files',
+    classes: index.classes,
+    inputWidth: main.cols,
+    labels: index.labelKind,
+    files,
+    formats: Object.fromEntries(parts.map((part) => [part.role, part.table.format])),
+    // Lists stay in the record only while short: info is copied into every run record and metrics.json.
+    ...(main.columnNames ? (main.columnNames.length <= LISTED_UP_TO ? { columns: main.columnNames } : { columnCount: main.columnNames.length }) : {}),
+    splitFrom: {
+      validation: options.validationData === undefined ? `validationFraction ${options.validationFraction} of data` : 'validationData',
+      test: options.testData === undefined ? `testFraction ${options.testFraction} of data` : 'testData',
+    },
+    rows: { train: splits.train.labels.length, validation: splits.validation.labels.length, test: splits.test.labels.length },
+    perClass: {
+      train: listOrRange(countPerClass(splits.train.labels, index.classes)),
+      validation: listOrRange(countPerClass(splits.validation.labels, index.classes)),
+      test: listOrRange(countPerClass(splits.test.labels, index.classes)),
+    },
+  };
+}
+
+const LISTED_UP_TO = 100;
+
+/** Per-class counts as a list for up to LISTED_UP_TO classes, else their smallest and largest. */
+function listOrRange(counts: readonly number[]): readonly number[] | { readonly min: number; readonly max: number } {
+  if (counts.length <= LISTED_UP_TO) return counts;
+  return { min: counts.reduce((a, b) => Math.min(a, b)), max: counts.reduce((a, b) => Math.max(a, b)) };
+}

@@ -1,0 +1,107 @@
+import { extname } from 'node:path';
+import { z } from '@hyperproto/core';
+
+export const FEATURE_FORMATS = ['.npy', '.csv', '.jsonl'] as const;
+export type FeatureFormat = 'npy' | 'csv' | 'jsonl';
+
+/** The format of a features file, from its extension (case-insensitive). */
+export function featureFormat(path: string): FeatureFormat | undefined {
+  const ext = extname(path).toLowerCase();
+  return ext === '.npy' ? 'npy' : ext === '.csv' ? 'csv' : ext === '.jsonl' ? 'jsonl' : undefined;
+}
+
+const path = z.string().trim().min(1);
+const fraction = z.number().min(0).lt(1);
+
+const FilesOptionsObject = z
+  .object({
+    /** Features: `.npy` [N, d] float32/float64, `.csv` (optional header line) or `.jsonl` (one array per line). */
+    data: path,
+    /** Labels of `data`: a `.npy` of integers (or strings), or a text file with one label per line. */
+    labels: path.optional(),
+    /** The CSV header column (or JSON-lines key) that holds the labels, in files given without a labels file. */
+    labelColumn: z.string().min(1).optional(),
+    validationData: path.optional(),
+    validationLabels: path.optional(),
+    testData: path.optional(),
+    testLabels: path.optional(),
+    /** Share of each class held out for validation when there is no validationData. */
+    validationFraction: fraction.default(0.1),
+    /** Share of each class held out for testing when there is no testData. */
+    testFraction: fraction.default(0.2),
+    /** Class names in index order: an array, or a file (one name per line, or a .json array). */
+    classNames: z.union([path, z.array(z.string().trim().min(1)).min(2)]).optional(),
+  })
+  .strict();
+
+type FilesOptionsShape = z.output<typeof FilesOptionsObject>;
+
+export interface OptionProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+const ROLES = [
+  { data: 'data', labels: 'labels' },
+  { data: 'validationData', labels: 'validationLabels' },
+  { data: 'testData', labels: 'testLabels' },
+] as const;
+
+/** What is wrong with a combination of options (each option alone is checked by the schema). */
+export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  let labelColumnUsed = false;
+  for (const role of ROLES) {
+    const data = options[role.data];
+    const labels = options[role.labels];
+    if (data === undefined) {
+      if (labels !== undefined) problems.push({ path: role.labels, message: `${role.labels} is given without ${role.data}; give the features file too` });
+      continue;
+    }
+    const format = featureFormat(data);
+    if (!format) {
+      problems.push({ path: role.data, message: `${data}: unknown features type "${extname(data) || '(none)'}"; use ${FEATURE_FORMATS.join(', ')}` });
+      continue;
+    }
+    if (labels !== undefined) continue;
+    if (options.labelColumn !== undefined && format !== 'npy') {
+      labelColumnUsed = true;
+      continue;
+    }
+    const how = format === 'npy' ? 'a .npy file has no label column' : `or set labelColumn to the ${format === 'csv' ? 'header column' : 'key'} that holds them`;
+    problems.push({ path: role.labels, message: `${data} needs labels: give ${role.labels} (a .npy of integers or a text file with one label per line); ${how}` });
+  }
+  if (options.labelColumn !== undefined && !labelColumnUsed) {
+    problems.push({ path: 'labelColumn', message: 'labelColumn is not used: every features file has its own labels file or is a .npy; drop labelColumn' });
+  }
+
+  // Only the fractions of splits that are not given as files are used.
+  const used: [string, number][] = [];
+  if (options.validationData === undefined) used.push(['validationFraction', options.validationFraction]);
+  if (options.testData === undefined) used.push(['testFraction', options.testFraction]);
+  for (const [name, value] of used) {
+    const split = name === 'validationFraction' ? 'validation' : 'test';
+    if (value === 0) problems.push({ path: name, message: `${name} is 0, which leaves the ${split} split empty; give a fraction above 0 or ${split}Data` });
+  }
+  const sum = used.reduce((total, [, value]) => total + value, 0);
+  if (used.length === 2 && sum >= 1) {
+    problems.push({ path: 'testFraction', message: `validationFraction + testFraction is ${sum}, which leaves no training rows; keep the sum below 1` });
+  }
+  if (Array.isArray(options.classNames)) {
+    const seen = new Set<string>();
+    for (const name of options.classNames) {
+      if (seen.has(name)) problems.push({ path: 'classNames', message: `class name ${JSON.stringify(name)} appears twice; class names must be distinct` });
+      seen.add(name);
+    }
+  }
+  return problems;
+}
+
+export const FilesOptionsSchema = FilesOptionsObject.superRefine((options, ctx) => {
+  for (const problem of optionProblems(options)) ctx.addIssue({ code: 'custom', path: [problem.path], message: problem.message });
+});
+
+/** Options after validation, as the plugin receives them. */
+export type FilesOptions = z.output<typeof FilesOptionsSchema>;
+/** Options as written in a spec (defaults may be left out). */
+export type FilesOptionsInput = z.input<typeof FilesOptionsSchema>;

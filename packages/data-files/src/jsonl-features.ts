@@ -1,0 +1,116 @@
+import { shorten, type TextFeatureOptions } from './csv-features.js';
+import type { FeatureTable } from './feature-table.js';
+import { badData } from './file-errors.js';
+import { LabelValues } from './label-values.js';
+import { RowBlocks } from './row-blocks.js';
+import { forEachLine } from './text-lines.js';
+
+// JSON has no NaN or Infinity, but Python's json.dumps writes them: recognise them to say what is wrong.
+const NON_FINITE_TOKEN = /-?\b(?:NaN|Infinity)\b/g;
+
+/**
+ * Features from a JSON-lines file: each line a JSON array of numbers, or an object whose `features` key holds
+ * one. With `labelColumn` every line must be an object and that key holds its label (a string or an integer).
+ */
+export async function readJsonlFeatures(path: string, { labelColumn, hooks }: TextFeatureOptions): Promise<FeatureTable> {
+  let blocks: RowBlocks | undefined;
+  let widthLine = 0;
+  const labels = labelColumn === undefined ? undefined : new LabelValues(`${path} key ${JSON.stringify(labelColumn)}`, 'line');
+  let blank: number | undefined;
+  let lastLine = 0;
+
+  await forEachLine(
+    path,
+    (text, line) => {
+      const trimmed = text.trim();
+      if (trimmed === '') {
+        blank ??= line;
+        return;
+      }
+      if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
+      const value = parseLine(trimmed, path, line);
+      const row = Array.isArray(value) ? value : isObject(value) ? value['features'] : undefined;
+      if (!Array.isArray(row)) throw badData(`${path} line ${line}: expected a JSON array of numbers or an object with a "features" array`);
+      if (labels) {
+        if (!isObject(value)) {
+          throw badData(`${path} line ${line} is an array, but labelColumn ${JSON.stringify(labelColumn)} needs objects such as {"features": [...], ${JSON.stringify(labelColumn)}: "cat"}`);
+        }
+        labels.add(labelText(value[labelColumn!], path, line, labelColumn!), line);
+      }
+      if (!blocks) {
+        if (row.length === 0) throw badData(`${path} line ${line} has no features; every row needs at least one number`);
+        blocks = new RowBlocks(row.length);
+        widthLine = line;
+      }
+      if (row.length !== blocks.cols) {
+        throw badData(`${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`);
+      }
+      let out = blocks.append();
+      const values = blocks.current;
+      for (let k = 0; k < row.length; k++) {
+        const item: unknown = row[k];
+        if (typeof item !== 'number') {
+          throw badData(`${path} line ${line}, column ${k + 1}: ${shorten(JSON.stringify(item) ?? String(item))} is not a number; features must be JSON numbers`);
+        }
+        const stored = Math.fround(item);
+        if (!Number.isFinite(stored)) {
+          throw badData(`${path} line ${line}, column ${k + 1}: ${item} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`);
+        }
+        values[out++] = stored;
+      }
+      lastLine = line;
+    },
+    hooks,
+  );
+
+  if (!blocks || blocks.rows === 0) throw badData(`${path} is empty; write one JSON array of numbers per line`);
+  const rows = blocks;
+  return {
+    path,
+    format: 'jsonl',
+    rows: rows.rows,
+    cols: rows.cols,
+    ...(labels ? { labels } : {}),
+    lastLine,
+    copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
+    release: async () => rows.release(),
+  };
+}
+
+function parseLine(text: string, path: string, line: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const nonFinite = nonFiniteColumn(text);
+    if (nonFinite) {
+      throw badData(`${path} line ${line}, column ${nonFinite.column}: ${nonFinite.token} is not a finite number; remove or impute missing and infinite values`);
+    }
+    throw badData(`${path} line ${line} is not valid JSON (${(error as Error).message}); write one JSON array per line`);
+  }
+}
+
+/** Where the first NaN/Infinity sits, found by parsing the line again with those tokens as null. */
+function nonFiniteColumn(text: string): { token: string; column: number } | undefined {
+  const token = text.match(NON_FINITE_TOKEN)?.[0];
+  if (!token) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(NON_FINITE_TOKEN, 'null'));
+  } catch {
+    return undefined;
+  }
+  const row = Array.isArray(value) ? value : isObject(value) ? value['features'] : undefined;
+  const index = Array.isArray(row) ? row.indexOf(null) : -1;
+  return index < 0 ? undefined : { token, column: index + 1 };
+}
+
+function labelText(value: unknown, path: string, line: number, key: string): string {
+  if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  const found = value === undefined ? 'no such key' : `${shorten(JSON.stringify(value) ?? String(value))}`;
+  throw badData(`${path} line ${line}: label ${JSON.stringify(key)} is ${found}; every line needs a label that is a string or an integer`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,104 @@
+import type { Rng } from '@hyperproto/core';
+import { badData } from './file-errors.js';
+import type { WorkPacer } from './work-pacer.js';
+
+export const TRAIN = 0;
+export const VALIDATION = 1;
+export const TEST = 2;
+
+export interface SplitFractions {
+  /** Share of each class for validation; undefined when the validation split is its own file. */
+  readonly validation: number | undefined;
+  /** Share of each class for testing; undefined when the test split is its own file. */
+  readonly test: number | undefined;
+}
+
+export interface StratifiedSplit {
+  /** TRAIN, VALIDATION or TEST for every row of the file. */
+  readonly splitOf: Uint8Array;
+  /** Each row's position within its split: file order is kept inside a split. */
+  readonly slotOf: Int32Array;
+  /** Rows per split. */
+  readonly sizes: readonly [number, number, number];
+  /** Rows per class, per split. */
+  readonly perClass: readonly [Int32Array, Int32Array, Int32Array];
+}
+
+/**
+ * Splits the rows of one file by class: in each class, round(n * fraction) rows (at least 1) go to each split
+ * that comes from a fraction and the rest to training, chosen by shuffling the class's rows with `rng`. Every
+ * class is thus in every split in proportion, and the same seed gives the same split.
+ *
+ * `describeClass(c)` names a class in the error for a class too small to split.
+ */
+export async function stratifiedSplit(
+  labels: Int32Array,
+  classes: number,
+  fractions: SplitFractions,
+  rng: Rng,
+  pacer: WorkPacer,
+  describeClass: (c: number, rows: number) => string,
+): Promise<StratifiedSplit> {
+  const counts = new Int32Array(classes);
+  for (const label of labels) counts[label]!++;
+
+  const needs = [['1 training row', 1]] as [string, number][];
+  if (fractions.validation !== undefined) needs.push(['1 validation row', 1]);
+  if (fractions.test !== undefined) needs.push(['1 test row', 1]);
+  const minimum = needs.length;
+  const perClass: [Int32Array, Int32Array, Int32Array] = [new Int32Array(classes), new Int32Array(classes), new Int32Array(classes)];
+  for (let c = 0; c < classes; c++) {
+    const n = counts[c]!;
+    if (n < minimum) {
+      const fix =
+        minimum === 1
+          ? 'add rows of this class to the training data or drop the class'
+          : 'add rows of this class, drop the class, or give the held-out splits as files (validationData, testData)';
+      throw badData(`${describeClass(c, n)}; each class needs at least ${needs.map(([what]) => what).join(', ')} (${minimum} rows), so ${fix}`);
+    }
+    let validation = fractions.validation === undefined ? 0 : Math.max(1, Math.round(n * fractions.validation));
+    let test = fractions.test === undefined ? 0 : Math.max(1, Math.round(n * fractions.test));
+    // Rounding up small classes can leave no training row: take back from the larger held-out split.
+    while (n - validation - test < 1) {
+      if (validation >= test && validation > 1) validation--;
+      else test--;
+    }
+    perClass[VALIDATION][c] = validation;
+    perClass[TEST][c] = test;
+    perClass[TRAIN][c] = n - validation - test;
+  }
+
+  // Rows grouped by class (counting sort), then each class's rows shuffled in place.
+  const start = new Int32Array(classes + 1);
+  for (let c = 0; c < classes; c++) start[c + 1] = start[c]! + counts[c]!;
+  const fill = start.slice(0, classes);
+  const order = new Int32Array(labels.length);
+  for (let row = 0; row < labels.length; row++) order[fill[labels[row]!]!++] = row;
+
+  const splitOf = new Uint8Array(labels.length);
+  for (let c = 0; c < classes; c++) {
+    const rows = order.subarray(start[c]!, start[c + 1]!);
+    await shuffle(rows, rng, pacer);
+    const test = perClass[TEST][c]!;
+    const heldOut = test + perClass[VALIDATION][c]!;
+    for (let i = 0; i < test; i++) splitOf[rows[i]!] = TEST;
+    for (let i = test; i < heldOut; i++) splitOf[rows[i]!] = VALIDATION;
+    if ((c & 0xff) === 0 && pacer.due()) await pacer.pause();
+  }
+
+  const sizes: [number, number, number] = [0, 0, 0];
+  const slotOf = new Int32Array(labels.length);
+  for (let row = 0; row < labels.length; row++) slotOf[row] = sizes[splitOf[row] as 0 | 1 | 2]++;
+  return { splitOf, slotOf, sizes, perClass };
+}
+
+/** Fisher-Yates, as Rng.shuffle draws it, but pausing now and then so that a huge class stays interruptible. */
+async function shuffle(rows: Int32Array, rng: Rng, pacer: WorkPacer): Promise<void> {
+  for (let i = rows.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const row = rows[i]!;
+    rows[i] = rows[j]!;
+    rows[j] = row;
+    if ((i & 0xffff) === 0 && pacer.due()) await pacer.pause();
+  }
+}

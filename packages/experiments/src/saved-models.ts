@@ -1,0 +1,191 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { runKey } from './grid-expansion.js';
+import type { RunIdentity, RunRecord } from './run-record.js';
+import { beats, validationScore, type ValidationScore } from './validation-score.js';
+
+/** Which trained models a grid keeps: none, the best seed of each cell (by validation), or every run's. */
+export type SaveModels = 'none' | 'best' | 'all';
+export const SAVE_MODELS: readonly SaveModels[] = ['none', 'best', 'all'];
+
+/** Under the results directory: models/<dataset>/<model>/s<seed>/, each a run directory as `train` writes it. */
+export const MODELS_DIR = 'models';
+
+/** Where a worker writes a run's directory, and where it goes once settled. */
+export interface ModelPlacement {
+  readonly dir: string;
+  readonly target: string;
+}
+
+export interface SavedModelsSummary {
+  readonly dir: string;
+  readonly mode: Exclude<SaveModels, 'none'>;
+  /** Runs whose model this session moved into place (under `best`, a later seed may have replaced it since). */
+  readonly saved: readonly string[];
+  /** Runs whose saved model this session removed because a seed of the same cell beat it. */
+  readonly removed: readonly string[];
+  /** Every run with a saved model now. */
+  readonly held: readonly string[];
+}
+
+// A run's directory being written, and an old one moved aside while a new one takes its place. Both are
+// leftovers when found at start (the runner holds the results lock, so no one else is writing).
+const STAGING = /^\.s\d+\.partial-\d+$/;
+const ASIDE = /^\.(s\d+)\.old-\d+$/;
+const SAVED = /^s(\d+)$/;
+// A saved model without a record (e.g. its line was lost): any run of its cell beats it.
+const UNKNOWN: ValidationScore = { accuracy: -Infinity, loss: Infinity };
+
+/**
+ * Refuses a models directory that cannot be written, before the results directory is touched: creates what is
+ * missing, makes a probe directory in it, then removes all it made, so a refusal leaves nothing behind.
+ */
+export async function checkModelsWritable(out: string): Promise<void> {
+  const outStat = await stat(resolve(out)).catch(() => undefined);
+  // An --out that is a file: the results store refuses it, with its own message.
+  if (outStat && !outStat.isDirectory()) return;
+  const dir = join(resolve(out), MODELS_DIR);
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    throw new HyperprotoError(ErrorCode.Io, `cannot save models into ${dir}: it exists and is not a directory`, { hint: 'Move it away, choose another --out, or pass --save-models none.' });
+  }
+  let created: string | undefined;
+  try {
+    created = await mkdir(dir, { recursive: true });
+    await rmdir(await mkdtemp(join(dir, '.probe-')));
+  } catch (error) {
+    throw new HyperprotoError(ErrorCode.Io, `cannot save models into ${dir}: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'Make it writable, choose another --out, or pass --save-models none.',
+    });
+  } finally {
+    // Only empty directories this check made, deepest first: never anything someone else wrote.
+    if (created) {
+      for (let d = dir; ; d = dirname(d)) {
+        await rmdir(d).catch(() => {});
+        if (d === created || dirname(d) === d) break;
+      }
+    }
+  }
+}
+
+/**
+ * The models of one results directory. Workers write each run's directory into a hidden staging directory beside
+ * its target; once the run's record is stored, `settle` renames it into place (atomic) or removes it. Settling is
+ * serial, so two seeds of one cell finishing together cannot both win under `best`.
+ */
+export class SavedModels {
+  /** Cell (`dataset/model`) -> seed -> validation score, of the models on disk. */
+  private readonly cells = new Map<string, Map<number, ValidationScore>>();
+  private readonly saved: string[] = [];
+  private readonly removed: string[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    readonly mode: Exclude<SaveModels, 'none'>,
+  ) {}
+
+  /** Opens `<out>/models`: removes what interrupted sessions left half-done and learns what is saved. */
+  static async open(out: string, mode: Exclude<SaveModels, 'none'>, records: readonly RunRecord[]): Promise<SavedModels> {
+    const models = new SavedModels(join(resolve(out), MODELS_DIR), mode);
+    try {
+      await mkdir(models.dir, { recursive: true });
+      const scores = new Map(records.map((r) => [r.key, validationScore(r)]));
+      for (const dataset of await subdirectories(models.dir)) {
+        for (const model of await subdirectories(join(models.dir, dataset))) {
+          const cellDir = join(models.dir, dataset, model);
+          let entries = await readdir(cellDir);
+          for (const name of entries) {
+            const aside = ASIDE.exec(name);
+            if (aside && !entries.includes(aside[1]!)) await rename(join(cellDir, name), join(cellDir, aside[1]!));
+            else if (aside || STAGING.test(name)) await rm(join(cellDir, name), { recursive: true, force: true });
+          }
+          entries = await readdir(cellDir);
+          for (const name of entries) {
+            const seed = SAVED.exec(name)?.[1];
+            if (seed !== undefined) models.cell(dataset, model).set(Number(seed), scores.get(runKey(dataset, model, Number(seed))) ?? UNKNOWN);
+          }
+        }
+      }
+    } catch (error) {
+      throw new HyperprotoError(ErrorCode.Io, `cannot prepare the models directory ${models.dir}: ${(error as Error).message}`, { cause: error });
+    }
+    return models;
+  }
+
+  placement(run: RunIdentity): ModelPlacement {
+    const cellDir = join(this.dir, run.dataset, run.model);
+    return { dir: join(cellDir, `.s${run.seed}.partial-${process.pid}`), target: join(cellDir, `s${run.seed}`) };
+  }
+
+  /**
+   * Call after the run's record is stored. `all` moves every run's directory into place; `best` only a run whose
+   * validation score beats every saved seed of its cell (ties keep the earlier one), and then removes the others.
+   * Returns whether the run's model was kept.
+   */
+  settle(run: RunIdentity, record: RunRecord): Promise<boolean> {
+    return this.serial(async () => {
+      const { dir, target } = this.placement(run);
+      if (!existsSync(dir)) throw new HyperprotoError(ErrorCode.Internal, `no model was written for ${run.key}`);
+      const cell = this.cell(run.dataset, run.model);
+      const score = validationScore(record);
+      if (this.mode === 'best' && [...cell].some(([seed, other]) => seed !== run.seed && !beats(score, other))) {
+        await rm(dir, { recursive: true, force: true });
+        return false;
+      }
+      await moveIntoPlace(dir, target);
+      cell.set(run.seed, score);
+      this.saved.push(run.key);
+      if (this.mode === 'best') {
+        for (const seed of [...cell.keys()].filter((s) => s !== run.seed)) {
+          await rm(join(dirname(target), `s${seed}`), { recursive: true, force: true });
+          cell.delete(seed);
+          this.removed.push(runKey(run.dataset, run.model, seed));
+        }
+      }
+      return true;
+    });
+  }
+
+  /** Removes what a run that produced no record may have written. */
+  discard(run: RunIdentity): Promise<void> {
+    return this.serial(() => rm(this.placement(run).dir, { recursive: true, force: true }));
+  }
+
+  summary(): SavedModelsSummary {
+    const held = [...this.cells].flatMap(([cell, seeds]) => [...seeds.keys()].map((seed) => `${cell}/s${seed}`)).sort();
+    return { dir: this.dir, mode: this.mode, saved: [...this.saved], removed: [...this.removed], held };
+  }
+
+  private cell(dataset: string, model: string): Map<number, ValidationScore> {
+    const key = `${dataset}/${model}`;
+    let cell = this.cells.get(key);
+    if (!cell) this.cells.set(key, (cell = new Map()));
+    return cell;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(task);
+    this.chain = result.catch(() => {});
+    return result;
+  }
+}
+
+async function subdirectories(dir: string): Promise<string[]> {
+  return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+}
+
+/** Renames a finished directory onto its target; an existing one is moved aside first and removed only after. */
+async function moveIntoPlace(staging: string, target: string): Promise<void> {
+  if (!existsSync(target)) {
+    await rename(staging, target);
+    return;
+  }
+  const aside = join(dirname(target), `.${basename(target)}.old-${process.pid}`);
+  await rename(target, aside);
+  await rename(staging, target);
+  await rm(aside, { recursive: true, force: true });
+}

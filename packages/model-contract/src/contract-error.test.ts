@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ContractErrorCode, errorMessage, InvalidFeaturesError, ModelContractError } from './index.js';
+import { INPUT_NAME, LABEL_OUTPUT, MODEL_FORMAT, MODEL_FORMAT_VERSION, RESERVED_NAMES, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT } from './index.js';
+
+describe('the error class', () => {
+  it('is named HyperprotoError with a stable code, hint and cause, so that core and the CLI treat it as their own', () => {
+    const cause = new Error('inner');
+    const error = new ModelContractError(ContractErrorCode.Io, 'cannot read m.onnx', { cause, hint: 'check the path' });
+    expect(error).toBeInstanceOf(Error);
+    expect({ name: error.name, code: error.code, message: error.message, hint: error.hint, cause: error.cause }).toEqual({
+      name: 'HyperprotoError',
+      code: 'E_IO',
+      message: 'cannot read m.onnx',
+      hint: 'check the path',
+      cause,
+    });
+    expect(new ModelContractError('E_INTERNAL', 'x').hint).toBeUndefined();
+  });
+
+  it('uses the values of @hyperproto/core ErrorCode', () => {
+    expect(ContractErrorCode).toEqual({ InvalidInput: 'E_INVALID_INPUT', InvalidOptions: 'E_INVALID_OPTIONS', Io: 'E_IO', NoEngine: 'E_NO_ENGINE', Internal: 'E_INTERNAL' });
+  });
+
+  it('makes feature errors E_INVALID_INPUT with the problem and where', () => {
+    const error = new InvalidFeaturesError('row 1, column 2 is NaN', { problem: 'not-finite', row: 1, column: 2 }, 'fix it');
+    expect(error).toBeInstanceOf(ModelContractError);
+    expect({ code: error.code, detail: error.detail, hint: error.hint }).toEqual({ code: 'E_INVALID_INPUT', detail: { problem: 'not-finite', row: 1, column: 2 }, hint: 'fix it' });
+  });
+
+  it('takes the first line of a thrown message', () => {
+    expect(errorMessage(new Error('first line  \nstack-like detail'))).toBe('first line');
+    expect(errorMessage('plain')).toBe('plain');
+  });
+});
+
+describe('the names', () => {
+  it('are those every exported model has', () => {
+    expect([INPUT_NAME, LABEL_OUTPUT, TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT]).toEqual(['features', 'label', 'topk_scores', 'topk_labels']);
+    expect(RESERVED_NAMES).toEqual(['features', 'label', 'topk_scores', 'topk_labels']);
+    expect([MODEL_FORMAT, MODEL_FORMAT_VERSION]).toEqual(['hyperproto-classifier', 1]);
+  });
+});

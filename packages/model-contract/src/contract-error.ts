@@ -1,0 +1,66 @@
+/**
+ * The codes a runtime's errors carry. Their values are `@hyperproto/core`'s ErrorCode values (never rename one:
+ * the CLI's exit codes and scripts depend on them); they are repeated here so that this package has no
+ * dependencies and runs in a browser.
+ */
+export const ContractErrorCode = {
+  /** A model file or feature rows that cannot be used. */
+  InvalidInput: 'E_INVALID_INPUT',
+  /** Options that make no sense (unknown or repeated execution providers, an empty list). */
+  InvalidOptions: 'E_INVALID_OPTIONS',
+  /** A model that cannot be read or fetched. */
+  Io: 'E_IO',
+  /** No execution provider could start. */
+  NoEngine: 'E_NO_ENGINE',
+  /** A bug, or an inference that failed for no reason the input explains. */
+  Internal: 'E_INTERNAL',
+} as const;
+export type ContractErrorCode = (typeof ContractErrorCode)[keyof typeof ContractErrorCode];
+
+export interface ContractErrorOptions {
+  readonly cause?: unknown;
+  /** What the user can do about it. */
+  readonly hint?: string;
+}
+
+/**
+ * The error every runtime throws. Named `HyperprotoError`, with a stable `code` and an optional `hint`, so that
+ * `@hyperproto/core`'s `isHyperprotoError` recognises it and the CLI maps it to an exit code like its own errors.
+ */
+export class ModelContractError extends Error {
+  readonly code: ContractErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ContractErrorCode, message: string, options: ContractErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HyperprotoError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/** What went wrong with a batch of feature rows. The values are the JSON API's error codes (`serve`). */
+export type FeatureProblem = 'empty-batch' | 'ragged-rows' | 'wrong-width' | 'not-finite' | 'not-a-number' | 'too-many-rows';
+
+/** Where a problem with the input lies: 0-based `row` and `column`, as the JSON API reports them. */
+export interface InvalidFeaturesDetail {
+  readonly problem: FeatureProblem;
+  readonly row?: number;
+  readonly column?: number;
+}
+
+/** Feature rows that the model cannot take: `E_INVALID_INPUT` with the problem and its position. */
+export class InvalidFeaturesError extends ModelContractError {
+  constructor(
+    message: string,
+    readonly detail: InvalidFeaturesDetail,
+    hint?: string,
+  ) {
+    super(ContractErrorCode.InvalidInput, message, hint === undefined ? {} : { hint });
+  }
+}
+
+/** The first line of what was thrown, for messages. */
+export function errorMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+}

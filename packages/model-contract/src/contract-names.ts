@@ -1,0 +1,49 @@
+/**
+ * The names every exported model uses. `@hyperproto/onnx` writes them and the runtimes read them, so each is
+ * defined once, here.
+ */
+
+/** The one input: float32 [N, inputWidth]. */
+export const INPUT_NAME = 'features';
+/** int64 [N]: the argmax of the scores. */
+export const LABEL_OUTPUT = 'label';
+/** float32 [N, K], best first; present when the model was exported with top-k. */
+export const TOPK_SCORES_OUTPUT = 'topk_scores';
+/** int64 [N, K], the classes of `topk_scores`. */
+export const TOPK_LABELS_OUTPUT = 'topk_labels';
+/** Names that a head's score output may not take. */
+export const RESERVED_NAMES: readonly string[] = [INPUT_NAME, LABEL_OUTPUT, TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT];
+
+/** Marks a file as a hyperproto classifier (metadata `format`). */
+export const MODEL_FORMAT = 'hyperproto-classifier';
+/** The newest `formatVersion` this contract describes; a newer file is refused with a hint to upgrade. */
+export const MODEL_FORMAT_VERSION = 1;
+
+/** Keys of the ONNX `metadata_props` the exporter writes. Keys are exact: case and spelling matter. */
+export const METADATA_KEYS = {
+  format: 'format',
+  formatVersion: 'formatVersion',
+  /** The head plugin's name, e.g. `softmax`, `hpn`. */
+  head: 'head',
+  /** The prototype strategy's name, for heads with prototypes. */
+  strategy: 'strategy',
+  classes: 'classes',
+  /** Width of the head's output (C for softmax, the prototype dimension D for HPNs). */
+  dims: 'dims',
+  inputWidth: 'inputWidth',
+  /** The input's name (`features`). */
+  input: 'input',
+  /** The head's score output, e.g. `probabilities` (softmax) or `scores` (HPN cosines). */
+  scoresName: 'scoresName',
+  hiddenUnits: 'hiddenUnits',
+  hiddenLayers: 'hiddenLayers',
+  producer: 'producer',
+  producerVersion: 'producerVersion',
+  /** K of the `topk_*` outputs, when the file has them. */
+  topK: 'topK',
+  /** A JSON array of one name per class. */
+  classNames: 'classNames',
+  seed: 'seed',
+  dataset: 'dataset',
+} as const;
+export type MetadataKey = (typeof METADATA_KEYS)[keyof typeof METADATA_KEYS];

@@ -1,0 +1,122 @@
+import { InvalidFeaturesError } from './contract-error.js';
+
+/** Row-major float32 features [rows, cols] (a `@hyperproto/core` Matrix qualifies). */
+export interface FeatureMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float32Array;
+}
+
+/**
+ * A batch of feature rows: a matrix, an array of rows (arrays or typed arrays, e.g. parsed JSON), or one flat
+ * row-major Float32Array of [rows * inputWidth] values.
+ */
+export type FeatureBatch = FeatureMatrix | readonly ArrayLike<number>[] | Float32Array;
+
+export interface FeatureCheckOptions {
+  /** Most rows accepted in one batch. */
+  readonly maxRows?: number;
+  /** Names the input in messages (e.g. `rows.json`); `the batch` by default. */
+  readonly source?: string;
+}
+
+/**
+ * Checks a batch against the model's input width and returns it as one float32 matrix (the input's own buffer
+ * when it already is one). Refuses, with an InvalidFeaturesError whose `detail` names the problem and where:
+ * - an empty batch (`empty-batch`), more than `maxRows` rows (`too-many-rows`);
+ * - rows of different lengths (`ragged-rows`, the first row that differs from row 0);
+ * - rows of another width than the model's (`wrong-width`);
+ * - a value that is not a number (`not-a-number`) or not finite, also after rounding to float32 (`not-finite`).
+ * Rows and columns are 0-based, in the message and in `detail`, as the JSON API reports them.
+ */
+export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options: FeatureCheckOptions = {}): FeatureMatrix {
+  const source = options.source ?? 'the batch';
+  if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows);
+  const rows = Array.isArray(input) ? input.length : (input as FeatureMatrix).rows;
+  if (rows === 0) throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
+  checkRowCount(rows, source, options.maxRows);
+  if (!Array.isArray(input)) return checkMatrix(input as FeatureMatrix, inputWidth, source);
+
+  const list = input as readonly ArrayLike<number>[];
+  // A plain loop, not forEach, so that holes in a sparse array are reported rather than skipped.
+  for (let r = 0; r < rows; r++) {
+    if (!isRow(list[r])) throw new InvalidFeaturesError(`${source}: row ${r} is not an array of numbers`, { problem: 'not-a-number', row: r });
+  }
+  const firstWidth = list[0]!.length;
+  for (let r = 1; r < rows; r++) {
+    if (list[r]!.length !== firstWidth) {
+      throw new InvalidFeaturesError(
+        `${source} has ragged rows: row 0 has ${firstWidth} values but row ${r} has ${list[r]!.length}; every row needs the model's ${inputWidth} features`,
+        { problem: 'ragged-rows', row: r },
+      );
+    }
+  }
+  if (firstWidth !== inputWidth) throw wrongWidth(source, firstWidth, inputWidth);
+  const data = new Float32Array(rows * inputWidth);
+  for (let r = 0; r < rows; r++) {
+    const row = list[r]!;
+    const offset = r * inputWidth;
+    for (let c = 0; c < inputWidth; c++) {
+      const value: unknown = row[c];
+      if (typeof value !== 'number') {
+        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${JSON.stringify(value) ?? String(value)}, not a number`, { problem: 'not-a-number', row: r, column: c });
+      }
+      if (!Number.isFinite(value)) throw notFinite(source, value, r, c);
+      data[offset + c] = value;
+      if (!Number.isFinite(data[offset + c]!)) {
+        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${value}, beyond the float32 range the model computes in`, { problem: 'not-finite', row: r, column: c });
+      }
+    }
+  }
+  return { rows, cols: inputWidth, data };
+}
+
+function isRow(value: unknown): value is ArrayLike<number> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+function checkRowCount(rows: number, source: string, maxRows: number | undefined): void {
+  if (maxRows !== undefined && rows > maxRows) {
+    throw new InvalidFeaturesError(`${source} has ${rows} rows; at most ${maxRows} are accepted at once`, { problem: 'too-many-rows' }, 'Split the rows into smaller batches.');
+  }
+}
+
+function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRows: number | undefined): FeatureMatrix {
+  if (data.length === 0) throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
+  if (data.length % inputWidth !== 0) {
+    throw new InvalidFeaturesError(`${source} has ${data.length} values, not a whole number of rows of the model's ${inputWidth} features`, { problem: 'wrong-width' });
+  }
+  const rows = data.length / inputWidth;
+  checkRowCount(rows, source, maxRows);
+  checkFinite(data, inputWidth, source);
+  return { rows, cols: inputWidth, data };
+}
+
+function checkMatrix(matrix: FeatureMatrix, inputWidth: number, source: string): FeatureMatrix {
+  if (matrix.data.length !== matrix.rows * matrix.cols) {
+    throw new InvalidFeaturesError(`${source} has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`, { problem: 'ragged-rows' });
+  }
+  if (matrix.cols !== inputWidth) throw wrongWidth(source, matrix.cols, inputWidth);
+  checkFinite(matrix.data, inputWidth, source);
+  return matrix;
+}
+
+function checkFinite(data: Float32Array, inputWidth: number, source: string): void {
+  for (let i = 0; i < data.length; i++) {
+    // Only a non-finite value fails x - x === 0; one comparison per value keeps the check cheap.
+    const value = data[i]!;
+    if (value - value !== 0) throw notFinite(source, value, Math.floor(i / inputWidth), i % inputWidth);
+  }
+}
+
+function wrongWidth(source: string, width: number, inputWidth: number): InvalidFeaturesError {
+  return new InvalidFeaturesError(
+    `${source} has rows of ${width} features; the model expects ${inputWidth}`,
+    { problem: 'wrong-width' },
+    'Send features made the same way as the training data (the model metadata names its inputWidth).',
+  );
+}
+
+function notFinite(source: string, value: number, row: number, column: number): InvalidFeaturesError {
+  return new InvalidFeaturesError(`${source}: row ${row}, column ${column} is ${value}; features must be finite numbers`, { problem: 'not-finite', row, column });
+}

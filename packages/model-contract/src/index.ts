@@ -1,0 +1,33 @@
+export {
+  INPUT_NAME,
+  LABEL_OUTPUT,
+  METADATA_KEYS,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  RESERVED_NAMES,
+  TOPK_LABELS_OUTPUT,
+  TOPK_SCORES_OUTPUT,
+  type MetadataKey,
+} from './contract-names.js';
+export {
+  ContractErrorCode,
+  errorMessage,
+  InvalidFeaturesError,
+  ModelContractError,
+  type ContractErrorOptions,
+  type FeatureProblem,
+  type InvalidFeaturesDetail,
+} from './contract-error.js';
+export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
+export { parseClassNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
+export { resolveClassifierInterface, valueInfoOf, type ClassifierInterface, type OrtValueMetadata, type ValueInfo } from './classifier-interface.js';
+export { toFeatureMatrix, type FeatureBatch, type FeatureCheckOptions, type FeatureMatrix } from './feature-batch.js';
+export { argmaxOfScores, checkTopK, narrowTopK, topKOfScores, type TopK } from './top-k.js';
+export {
+  checkProviderList,
+  startOnFirstProvider,
+  type ProviderChoice,
+  type ProviderChoiceOptions,
+  type ProviderOutcome,
+  type SkippedProvider,
+} from './provider-choice.js';

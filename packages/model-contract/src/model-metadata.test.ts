@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { METADATA_KEYS, MODEL_FORMAT, parseClassNames, readModelMetadata } from './index.js';
+
+/** What @hyperproto/onnx writes for an HPN with class names and top-3 (see export-onnx.ts). */
+const exported = {
+  format: 'hyperproto-classifier',
+  formatVersion: '1',
+  head: 'hpn',
+  strategy: 'optimized',
+  classes: '3',
+  dims: '2',
+  inputWidth: '300',
+  input: 'features',
+  scoresName: 'scores',
+  hiddenUnits: '300',
+  hiddenLayers: '2',
+  producer: 'hyperproto',
+  producerVersion: '0.1.0',
+  topK: '3',
+  classNames: '["setosa","versicolor","virginica"]',
+  seed: '0',
+  dataset: 'files',
+};
+
+function refusal(run: () => unknown): { code: string; message: string; hint?: string } | undefined {
+  try {
+    run();
+  } catch (error) {
+    const { code, message, hint } = error as { code: string; message: string; hint?: string };
+    return { code, message, ...(hint === undefined ? {} : { hint }) };
+  }
+  return undefined;
+}
+
+describe('readModelMetadata', () => {
+  it('types what the exporter writes', () => {
+    expect(readModelMetadata(exported)).toEqual({
+      format: 'hyperproto-classifier',
+      formatVersion: 1,
+      head: 'hpn',
+      strategy: 'optimized',
+      classes: 3,
+      dims: 2,
+      inputWidth: 300,
+      input: 'features',
+      scoresName: 'scores',
+      hiddenUnits: 300,
+      hiddenLayers: 2,
+      producerVersion: '0.1.0',
+      topK: 3,
+      classNames: ['setosa', 'versicolor', 'virginica'],
+      seed: '0',
+      dataset: 'files',
+    });
+  });
+
+  it('leaves out what is not there, and reads keys exactly (no case folding)', () => {
+    expect(readModelMetadata({})).toEqual({});
+    expect(readModelMetadata({ Classes: '3', input_width: '4', hyperprotoHead: 'x' })).toEqual({});
+    expect(readModelMetadata({ classes: ' 12 ' })).toEqual({ classes: 12 });
+  });
+
+  it('refuses counts that are not positive integers, naming the source, key and value', () => {
+    expect(refusal(() => readModelMetadata({ classes: 'five' }, 'm.onnx'))).toEqual({ code: 'E_INVALID_INPUT', message: 'm.onnx has unusable metadata: "classes" is "five", not a positive integer' });
+    expect(refusal(() => readModelMetadata({ inputWidth: '0' }))?.message).toBe('the model has unusable metadata: "inputWidth" is "0", not a positive integer');
+    expect(refusal(() => readModelMetadata({ topK: '2.5' }))?.message).toBe('the model has unusable metadata: "topK" is "2.5", not a positive integer');
+    expect(refusal(() => readModelMetadata({ dims: '-3' }))?.message).toBe('the model has unusable metadata: "dims" is "-3", not a positive integer');
+    expect(refusal(() => readModelMetadata({ hiddenUnits: '' }))?.message).toBe('the model has unusable metadata: "hiddenUnits" is "", not a positive integer');
+  });
+
+  it('refuses a newer format version of its own format only', () => {
+    expect(refusal(() => readModelMetadata({ format: MODEL_FORMAT, formatVersion: '2' }))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: 'the model has unusable metadata: "formatVersion" is 2, newer than the version 1 this runtime reads',
+      hint: 'Upgrade @hyperproto/runtime-node or @hyperproto/runtime-web to the version of the exporter that wrote the file.',
+    });
+    expect(readModelMetadata({ format: 'someone-else', formatVersion: '2' })).toEqual({ format: 'someone-else', formatVersion: 2 });
+  });
+
+  it('parses classNames, refusing bad JSON, a non-array, a non-string and the wrong count with a clear message', () => {
+    const hint = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+    expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b",' }, 'm.onnx'))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: expect.stringMatching(/^m\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): "\[\\"a\\",\\"b\\","; it should be a JSON array of class names$/),
+      hint,
+    });
+    expect(refusal(() => readModelMetadata({ classNames: 'a\nb\nc' }))?.message).toMatch(/^the model has unusable metadata: "classNames" is not valid JSON \(/);
+    expect(refusal(() => readModelMetadata({ classNames: '{"0":"a"}' }))?.message).toBe('the model has unusable metadata: "classNames" is "{\\"0\\":\\"a\\"}", not a JSON array of class names');
+    expect(refusal(() => readModelMetadata({ classNames: '["a",2,"c"]' }))?.message).toBe('the model has unusable metadata: "classNames" has 2 at index 1; every class name must be a string');
+    expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b"]' }))?.message).toBe('the model has unusable metadata: "classNames" has 2 names for 3 classes; it needs one per class');
+    // Without a class count the names are taken as they are.
+    expect(readModelMetadata({ classNames: '["a","b"]' })).toEqual({ classNames: ['a', 'b'] });
+    expect(parseClassNames('[]', undefined)).toEqual([]);
+    expect(parseClassNames('["x","y"]', 2, 'm.onnx')).toEqual(['x', 'y']);
+  });
+
+  it('uses the key names the exporter writes', () => {
+    expect(METADATA_KEYS).toEqual({
+      format: 'format',
+      formatVersion: 'formatVersion',
+      head: 'head',
+      strategy: 'strategy',
+      classes: 'classes',
+      dims: 'dims',
+      inputWidth: 'inputWidth',
+      input: 'input',
+      scoresName: 'scoresName',
+      hiddenUnits: 'hiddenUnits',
+      hiddenLayers: 'hiddenLayers',
+      producer: 'producer',
+      producerVersion: 'producerVersion',
+      topK: 'topK',
+      classNames: 'classNames',
+      seed: 'seed',
+      dataset: 'dataset',
+    });
+  });
+});

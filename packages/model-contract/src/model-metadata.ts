@@ -1,0 +1,95 @@
+import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { METADATA_KEYS, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './contract-names.js';
+
+/**
+ * An exported model's `metadata_props`, typed. Every field is absent when the file does not have its key (a file
+ * from another exporter may have none); a key that is there with a value of the wrong kind is an error.
+ */
+export interface ModelMetadata {
+  /** `hyperproto-classifier` for files written by @hyperproto/onnx. */
+  readonly format?: string;
+  readonly formatVersion?: number;
+  readonly head?: string;
+  readonly strategy?: string;
+  readonly classes?: number;
+  readonly dims?: number;
+  readonly inputWidth?: number;
+  readonly input?: string;
+  readonly scoresName?: string;
+  readonly topK?: number;
+  readonly hiddenUnits?: number;
+  readonly hiddenLayers?: number;
+  readonly producerVersion?: string;
+  readonly seed?: string;
+  readonly dataset?: string;
+  /** Parsed from the JSON array in `classNames`; as many names as `classes` when both are given. */
+  readonly classNames?: readonly string[];
+}
+
+const CLASS_NAMES_HINT = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+
+/**
+ * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive
+ * integers; `classNames` must be a JSON array of strings, one per class; a `formatVersion` newer than this
+ * contract's is refused. Every refusal is `E_INVALID_INPUT` naming `source`, the key and what it holds.
+ */
+export function readModelMetadata(metadata: Readonly<Record<string, string>>, source = 'the model'): ModelMetadata {
+  const refuse = (key: string, why: string, hint?: string) =>
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${key}" ${why}`, hint === undefined ? {} : { hint });
+  const text = (key: string): string | undefined => (Object.prototype.hasOwnProperty.call(metadata, key) ? metadata[key] : undefined);
+  const count = (key: string): number | undefined => {
+    const raw = text(key);
+    if (raw === undefined) return undefined;
+    const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < 1) throw refuse(key, `is ${preview(raw)}, not a positive integer`);
+    return value;
+  };
+
+  const result: { -readonly [K in keyof ModelMetadata]: ModelMetadata[K] } = {};
+  for (const key of ['format', 'head', 'strategy', 'input', 'scoresName', 'producerVersion', 'seed', 'dataset'] as const) {
+    const value = text(METADATA_KEYS[key]);
+    if (value !== undefined) result[key] = value;
+  }
+  for (const key of ['formatVersion', 'classes', 'dims', 'inputWidth', 'topK', 'hiddenUnits', 'hiddenLayers'] as const) {
+    const value = count(METADATA_KEYS[key]);
+    if (value !== undefined) result[key] = value;
+  }
+  if (result.format === MODEL_FORMAT && result.formatVersion !== undefined && result.formatVersion > MODEL_FORMAT_VERSION) {
+    throw refuse(
+      METADATA_KEYS.formatVersion,
+      `is ${result.formatVersion}, newer than the version ${MODEL_FORMAT_VERSION} this runtime reads`,
+      'Upgrade @hyperproto/runtime-node or @hyperproto/runtime-web to the version of the exporter that wrote the file.',
+    );
+  }
+  const names = text(METADATA_KEYS.classNames);
+  if (names !== undefined) result.classNames = parseClassNames(names, result.classes, source);
+  return result;
+}
+
+/**
+ * The class names stored in metadata `classNames`: a JSON array of strings, one per class (when `classes` is
+ * given). Anything else is an `E_INVALID_INPUT` that says what the value holds.
+ */
+export function parseClassNames(json: string, classes: number | undefined, source = 'the model'): readonly string[] {
+  const refuse = (why: string) =>
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${why}`, { hint: CLASS_NAMES_HINT });
+  let names: unknown;
+  try {
+    names = JSON.parse(json);
+  } catch (error) {
+    throw refuse(`is not valid JSON (${(error as Error).message}): ${preview(json)}; it should be a JSON array of class names`);
+  }
+  if (!Array.isArray(names)) throw refuse(`is ${preview(json)}, not a JSON array of class names`);
+  const bad = names.findIndex((name) => typeof name !== 'string');
+  if (bad >= 0) throw refuse(`has ${clip(JSON.stringify(names[bad]) ?? String(names[bad]))} at index ${bad}; every class name must be a string`);
+  if (classes !== undefined && names.length !== classes) throw refuse(`has ${names.length} names for ${classes} classes; it needs one per class`);
+  return names as string[];
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+function preview(text: string): string {
+  return JSON.stringify(clip(text));
+}

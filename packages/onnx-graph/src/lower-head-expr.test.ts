@@ -1,0 +1,161 @@
+import { createMatrix, createRng, ErrorCode, evaluateHeadExpr, h, HEAD_OPS, type HeadExpr, type HeadOp, type Matrix } from '@hyperproto/core';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from './graph-builder.js';
+import { headConstantValues, lowerHeadExpr } from './lower-head-expr.js';
+import { TracedGraph, type FloatType } from './traced-graph.js';
+
+const rng = createRng(7);
+const randomMatrix = (rows: number, cols: number, sd = 1): Matrix => createMatrix(rows, cols, rng.fillNormal(new Float32Array(rows * cols), 0, sd));
+const unitRows = (rows: number, cols: number): Matrix => {
+  const m = randomMatrix(rows, cols);
+  for (let r = 0; r < rows; r++) {
+    const row = m.data.subarray(r * cols, (r + 1) * cols);
+    const norm = Math.hypot(...row);
+    row.forEach((v, i) => (row[i] = v / norm));
+  }
+  return m;
+};
+
+const ROWS = 6;
+const UNITS = 4;
+const output = randomMatrix(ROWS, UNITS, 2);
+// One zero row: the norm floor must keep it finite on both sides.
+output.data.fill(0, 0, UNITS);
+const labels = Int32Array.from({ length: ROWS }, () => rng.int(UNITS));
+const constants = {
+  prototypes: unitRows(5, UNITS),
+  // Row indices stored as floats, as a head's constants are float matrices.
+  which: createMatrix(3, 1, Float32Array.from([4, 0, 2])),
+  // [1, K]: repeats along the rows.
+  offsets: randomMatrix(1, UNITS),
+  // Its row sums are a [K] vector, which repeats along the rows of [N, K].
+  pairs: randomMatrix(UNITS, 2),
+};
+const o = h.output();
+const p = h.constant('prototypes');
+/** Column 0 for every row, as floats computed from the output, so that the index vector has the batch's length. */
+const zeroIndex = h.rowSum(h.mul(o, h.scalar(0)));
+const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(o), h.labels())));
+const hpnLoss = h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(o), h.gatherRows(p, h.labels())))), 2));
+
+/** Expressions for every operation of the head vocabulary, the broadcasting rules and both heads' losses. */
+const cases: Record<HeadOp, readonly HeadExpr[]> = {
+  output: [o],
+  labels: [h.labels(), h.mul(h.labels(), h.scalar(0.5))],
+  constant: [p, h.matmulTransposed(o, p)],
+  scalar: [h.scalar(3), h.add(o, h.scalar(0.25))],
+  add: [h.add(o, h.mul(o, h.scalar(2))), h.add(o, h.constant('offsets')), h.add(h.rowSum(h.constant('pairs')), o)],
+  sub: [h.sub(h.scalar(1), o), h.sub(h.constant('offsets'), o)],
+  mul: [h.mul(o, o), h.mul(o, h.rowSum(h.constant('pairs')))],
+  neg: [h.neg(o)],
+  pow: [h.add(h.pow(o, 2), h.pow(h.add(o, h.scalar(3)), 3))],
+  matmulTransposed: [h.matmulTransposed(h.l2normalize(o), p)],
+  l2normalize: [h.l2normalize(o)],
+  softmax: [h.softmax(h.matmulTransposed(o, p)), h.softmax(h.rowSum(o))],
+  logSoftmax: [h.logSoftmax(h.mul(o, h.scalar(30)))],
+  gatherRows: [h.gatherRows(p, h.labels()), h.matmulTransposed(o, h.gatherRows(p, h.rowSum(h.constant('which')))), h.gatherRows(o, h.labels())],
+  pickPerRow: [h.pickPerRow(h.softmax(o), zeroIndex), h.pickPerRow(h.logSoftmax(o), h.labels())],
+  rowSum: [h.rowSum(h.mul(o, o)), h.rowSum(h.rowSum(o))],
+  mean: [softmaxLoss, hpnLoss, h.mean(h.constant('prototypes'))],
+};
+
+/** A graph of `expr` over inputs `output` [N, UNITS] and `labels` [N], its result named `result`. */
+function lowered(expr: HeadExpr, floatType: FloatType = 'float32') {
+  const builder = new GraphBuilder('expr');
+  const g = new TracedGraph(builder, { floatType });
+  const values = {
+    output: g.input('output', floatType, ['N', UNITS]),
+    labels: g.input('labels', 'int32', ['N']),
+    constants: headConstantValues(g, constants, [expr]),
+  };
+  const result = lowerHeadExpr(g, expr, values, { resultName: 'result' });
+  g.output(result);
+  g.finish();
+  return { builder, g, result };
+}
+
+async function runLowered(expr: HeadExpr, input: Matrix, rowLabels: Int32Array, floatType: FloatType, opset: number) {
+  const { builder } = lowered(expr, floatType);
+  const session = await ort.InferenceSession.create(builder.toModel({ opset, irVersion: opset >= 21 ? 10 : 8 }));
+  try {
+    const data = floatType === 'float64' ? Float64Array.from(input.data) : input.data;
+    const { result } = await session.run({
+      output: new ort.Tensor(floatType, data, [input.rows, input.cols]),
+      labels: new ort.Tensor('int32', rowLabels, [rowLabels.length]),
+    });
+    return { data: Array.from(result!.data as ArrayLike<number>), dims: [...result!.dims] };
+  } finally {
+    await session.release();
+  }
+}
+
+describe('lowerHeadExpr against the float64 reference interpreter', () => {
+  it('has cases for every operation of the head vocabulary', () => {
+    expect(new Set(Object.keys(cases))).toEqual(new Set(HEAD_OPS));
+  });
+
+  const all = Object.entries(cases).flatMap(([op, exprs]) => exprs.map((expr, i) => [`${op} #${i + 1}`, expr] as const));
+  it.each(all)('%s: float32 (opsets 17 and 21) and float64 agree with evaluateHeadExpr', async (_name, expr) => {
+    const reference = evaluateHeadExpr(expr, { output, labels, constants });
+    for (const [floatType, opset, tolerance] of [['float32', 17, 1e-5], ['float32', 21, 1e-5], ['float64', 17, 1e-12]] as const) {
+      const onnx = await runLowered(expr, output, labels, floatType, opset);
+      expect(onnx.dims).toEqual(reference.shape);
+      expect(onnx.data.every(Number.isFinite)).toBe(true);
+      reference.data.forEach((expected, i) => expect(Math.abs(onnx.data[i]! - expected)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected))));
+    }
+  });
+
+  it('keeps the dynamic batch: the same graph runs 1 and 1,000 rows', async () => {
+    for (const rows of [1, 1000]) {
+      const input = randomMatrix(rows, UNITS);
+      const onnx = await runLowered(hpnLoss, input, new Int32Array(rows), 'float32', 17);
+      expect(onnx.dims).toEqual([]);
+      expect(Math.abs(onnx.data[0]! - evaluateHeadExpr(hpnLoss, { output: input, labels: new Int32Array(rows), constants }).data[0]!)).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('lowerHeadExpr: the graph it builds', () => {
+  it('lowers a sub-expression used twice once', () => {
+    const shared = h.l2normalize(o);
+    const { g } = lowered(h.add(shared, shared));
+    expect(g.tape.filter((node) => node.opType === 'Reciprocal')).toHaveLength(1);
+  });
+
+  it('names the result on the node that makes it, with an Identity only where no node does', () => {
+    const scores = lowered(h.softmax(h.matmulTransposed(o, p)));
+    expect(scores.result.name).toBe('result');
+    expect(scores.g.tape.map((node) => node.opType)).toEqual(['Gemm', 'Softmax']);
+    expect(lowered(o).g.tape.map((node) => node.opType)).toEqual(['Identity']);
+  });
+
+  it('tags every node with the head operation it came from', () => {
+    const { g } = lowered(softmaxLoss);
+    expect(g.tape.map((node) => [node.opType, node.source])).toEqual([
+      ['LogSoftmax', 'head operation "logSoftmax"'],
+      ['Unsqueeze', 'head operation "pickPerRow"'],
+      ['GatherElements', 'head operation "pickPerRow"'],
+      ['Squeeze', 'head operation "pickPerRow"'],
+      ['Neg', 'head operation "neg"'],
+      ['ReduceMean', 'head operation "mean"'],
+    ]);
+  });
+
+  it('refuses labels it was not given, missing constants, shapes that do not fit and unknown operations, naming the problem', () => {
+    const lower = (expr: HeadExpr) => {
+      const g = new TracedGraph(new GraphBuilder());
+      const out = g.input('output', 'float32', ['N', UNITS]);
+      return lowerHeadExpr(g, expr, { output: out, constants: headConstantValues(g, constants, [expr], "the test head's scores") }, { what: "the test head's scores" });
+    };
+    const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
+    expect(() => lower(h.pickPerRow(o, h.labels()))).toThrow(invalid(/^the test head's scores cannot be built as an ONNX graph: .*true labels/));
+    expect(() => lower(h.matmulTransposed(o, h.constant('centres')))).toThrow(invalid(/constant "centres".*has: prototypes, which, offsets, pairs\)/));
+    expect(() => lower(h.matmulTransposed(o, h.constant('which')))).toThrow(invalid(/inner sizes differ/));
+    expect(() => lower(h.add(h.matmulTransposed(o, p), p))).toThrow(invalid(/add of shapes \[N, 5\] and \[5, 4\], which do not broadcast/));
+    expect(() => lower(h.pickPerRow(p, h.rowSum(h.constant('which'))))).toThrow(invalid(/pickPerRow needs a matrix \[N, K\] and N indices, got shapes \[5, 4\] and \[3\]/));
+    expect(() => lower(h.softmax(h.mean(o)))).toThrow(invalid(/softmax of a scalar/));
+    expect(() => lower(h.add(o, h.scalar(Infinity)))).toThrow(invalid(/scalar Infinity is not finite/));
+    expect(() => lower({ op: 'cosh', x: o } as unknown as HeadExpr)).toThrow(invalid(/unknown head operation "cosh"/));
+  });
+});

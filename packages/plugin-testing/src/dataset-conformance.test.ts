@@ -1,0 +1,130 @@
+import { createMatrix, defineDataset, ErrorCode, HyperprotoError, z, type Dataset, type DatasetPlugin, type DatasetSplit, type PluginContext } from '@hyperproto/core';
+import { describe, expect, it } from 'vitest';
+import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
+import { datasetConformance } from './dataset-conformance.js';
+
+async function expectAllPass(cases: ConformanceCase[]) {
+  const failures = await runConformanceCases(cases);
+  expect(failures.map(({ name, error }) => `${name}: ${error.message}`)).toEqual([]);
+}
+
+async function expectFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
+  const matching = cases.filter((c) => name.test(c.name));
+  expect(matching).toHaveLength(1);
+  const error = await matching[0]!.run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(Error);
+  expect((error as Error).constructor).toBe(Error);
+  expect((error as Error).message).toMatch(/^dataset:[a-z0-9-]+: /);
+  expect((error as Error).message).toMatch(message);
+}
+
+const optionsSchema = z.strictObject({ classes: z.number().int().min(2), perClass: z.number().int().min(1).default(3) });
+type Options = z.output<typeof optionsSchema>;
+const small = { options: { classes: 3 } };
+
+/** Points around the corners of a simplex, one cluster per class, rows interleaved by class. */
+function split(ctx: PluginContext, classes: number, perClass: number): DatasetSplit {
+  const width = 2;
+  const rows = classes * perClass;
+  const labels = Int32Array.from({ length: rows }, (_, i) => i % classes);
+  const data = new Float32Array(rows * width);
+  labels.forEach((label, i) => {
+    data[i * width] = Math.cos(label) + 0.1 * ctx.rng.normal();
+    data[i * width + 1] = Math.sin(label) + 0.1 * ctx.rng.normal();
+  });
+  return { features: createMatrix(rows, width, data), labels };
+}
+
+function clusters(ctx: PluginContext, { classes, perClass }: Options): Dataset {
+  if (ctx.signal?.aborted) throw new HyperprotoError(ErrorCode.Aborted, 'interrupted');
+  const [train, validation, test] = [split(ctx, classes, perClass), split(ctx, classes, perClass), split(ctx, classes, perClass)];
+  return {
+    classes,
+    inputWidth: 2,
+    classNames: Array.from({ length: classes }, (_, c) => `class ${c}`),
+    train,
+    validation,
+    test,
+    reference: { name: 'truth', testPredictions: test.labels.slice() },
+    info: { perClass },
+  };
+}
+
+/** A dataset made from the well-behaved one, changed by `edit`. */
+const dataset = (name: string, edit: (data: Dataset, ctx: PluginContext) => Dataset = (d) => d): DatasetPlugin<Options> =>
+  defineDataset({ name, summary: 'test dataset', options: optionsSchema, generate: (ctx, options) => edit(clusters(ctx, options), ctx) });
+
+const withTrain = (data: Dataset, train: Partial<DatasetSplit>): Dataset => ({ ...data, train: { ...data.train, ...train } });
+
+describe('datasetConformance', () => {
+  it('passes a small seeded dataset, with or without names and a reference', async () => {
+    await expectAllPass(datasetConformance(dataset('clusters'), small));
+    const plain = dataset('plain', ({ classNames: _names, reference: _reference, ...rest }) => rest);
+    await expectAllPass(datasetConformance(plain, { options: { classes: 5, perClass: 1 } }));
+  });
+
+  it('fails a label out of range', async () => {
+    const off = dataset('off-by-one', (data) => withTrain(data, { labels: data.train.labels.map((label) => label + 1) }));
+    await expectFailure(datasetConformance(off, small), /labels in \[0, classes\)/, /train label 3 at row 2 is outside \[0, 3\); expected class indices in \[0, classes\)/);
+  });
+
+  it('fails non-finite or float64 features, a feature width other than inputWidth, and an empty split', async () => {
+    const holes = dataset('holes', (data) => {
+      data.validation.features.data[3] = Number.NaN;
+      return data;
+    });
+    await expectFailure(datasetConformance(holes, small), /finite float32/, /validation features have the non-finite value NaN at row 1, column 1/);
+    const doubles = dataset('doubles', (data) => withTrain(data, { features: { ...data.train.features, data: Float64Array.from(data.train.features.data) as unknown as Float32Array } }));
+    await expectFailure(datasetConformance(doubles, small), /finite float32/, /train features hold a Float64Array; expected a Float32Array/);
+    const narrow = dataset('narrow', (data) => ({ ...data, inputWidth: 3 }));
+    await expectFailure(datasetConformance(narrow, small), /finite float32/, /train features are 9 x 2 .*; expected 9 x 3 \(inputWidth\)/);
+    const empty = dataset('empty', (data) => ({ ...data, test: { features: createMatrix(0, 2), labels: new Int32Array(0) } }));
+    await expectFailure(datasetConformance(empty, small), /finite float32/, /the test split is empty; expected at least one row/);
+  });
+
+  it('fails a class missing from train, duplicate class names and reference predictions of the wrong length', async () => {
+    const missing = dataset('missing', (data) => withTrain(data, { labels: data.train.labels.map((label) => (label === 2 ? 0 : label)) }));
+    await expectFailure(datasetConformance(missing, small), /every class/, /the train split has no rows of class 2; expected every one of the 3 classes/);
+    const twins = dataset('twins', (data) => ({ ...data, classNames: ['a', 'b', 'a'] }));
+    await expectFailure(datasetConformance(twins, small), /unique strings/, /classNames has "a" twice; expected unique names/);
+    const short = dataset('short', (data) => ({ ...data, reference: { name: 'truth', testPredictions: data.test.labels.slice(1) } }));
+    await expectFailure(datasetConformance(short, small), /reference predictions/, /reference\.testPredictions has 8 values for 9 test rows/);
+    const wild = dataset('wild', (data) => ({ ...data, reference: { name: 'truth', testPredictions: data.test.labels.map(() => 7) } }));
+    await expectFailure(datasetConformance(wild, small), /reference predictions/, /reference\.testPredictions\[0\] is 7; expected a class in \[0, 3\)/);
+  });
+
+  it('fails unseeded randomness', async () => {
+    const noisy = dataset('noisy', (data) => {
+      data.test.features.data[0] = Math.random();
+      return data;
+    });
+    await expectFailure(datasetConformance(noisy, small), /identical bytes/, /seed 1 gave different test features on two runs; expected identical bytes/);
+  });
+
+  it('fails options its schema refuses, and an abort that hangs or throws the wrong error', async () => {
+    await expectFailure(datasetConformance(dataset('clusters'), { options: { classes: 1 } }), /accepts the given options/, /its options schema refused \{"classes":1\}/);
+    const stubborn = defineDataset({
+      name: 'stubborn',
+      summary: 'ignores the signal',
+      options: optionsSchema,
+      generate: async (ctx, options) => {
+        if (ctx.signal?.aborted) for (let started = Date.now(); Date.now() - started < 1000; ) await new Promise((resolve) => setTimeout(resolve, 5));
+        return clusters({ ...ctx, signal: undefined }, options);
+      },
+    });
+    await expectFailure(datasetConformance(stubborn, { ...small, timeLimitMs: 200 }), /aborted signal/, /did not settle within 200 ms/);
+    const rude = defineDataset({
+      name: 'rude',
+      summary: 'stops with a plain Error',
+      options: optionsSchema,
+      generate: (ctx, options) => {
+        if (ctx.signal?.aborted) throw new Error('stop');
+        return clusters(ctx, options);
+      },
+    });
+    await expectFailure(datasetConformance(rude, small), /aborted signal/, /threw stop; expected a HyperprotoError with code E_ABORTED/);
+  });
+});

@@ -1,0 +1,167 @@
+import { constantsUsed, createRng, evaluateHeadExpr, type HeadDefinition, type HeadPlugin, type HeadValue, type Matrix } from '@hyperproto/core';
+import type { ConformanceCase } from './conformance-case.js';
+import { conformanceError, describeError } from './conformance-error.js';
+import { headTestPrototypes } from './head-test-prototypes.js';
+import { descendLoss } from './loss-descent.js';
+import { callPlugin, DEFAULT_TIME_LIMIT_MS, parseOptions, pluginIdOf } from './plugin-calls.js';
+
+export interface HeadConformanceOptions {
+  /** Classes to build the head for (default 4). */
+  readonly classes?: number;
+  /** Prototype width for heads that use prototypes (default 3). */
+  readonly dims?: number;
+  /** The head's options, before its schema. */
+  readonly options?: unknown;
+  /** Prototypes to build with instead of the suite's (signed axes, or seeded random unit rows). */
+  readonly prototypes?: Matrix;
+}
+
+/** Rows of the batch the loss and scores are evaluated on: small, so finite differences stay cheap. */
+const BATCH_ROWS = 6;
+const DESCENT_STEPS = 40;
+const SEED = 1;
+/** ONNX accepts any string, but exporters and runtimes key outputs by name: keep it a plain identifier. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What every head promises, checked with core's float64 reference interpreter of head expressions: a well-formed
+ * definition, every constant it uses shipped, a finite scalar loss that ignores row order, [N, C] scores that
+ * need no labels, and, the point of a head, a loss whose minimisation makes the scores predict the labels.
+ */
+export function headConformance(head: HeadPlugin, options: HeadConformanceOptions = {}): ConformanceCase[] {
+  const id = pluginIdOf(head);
+  const classes = options.classes ?? 4;
+  const dims = options.dims ?? 3;
+
+  const build = async (): Promise<HeadDefinition> => {
+    const parsed = parseOptions(head, options.options);
+    const prototypes = head.usesPrototypes ? (options.prototypes ?? headTestPrototypes(classes, dims, SEED)) : undefined;
+    const what = `build for ${classes} classes${prototypes ? ` with ${prototypes.rows} x ${prototypes.cols} prototypes` : ''}`;
+    const definition = await callPlugin(id, what, () => head.build(prototypes ? { classes, prototypes } : { classes }, parsed), DEFAULT_TIME_LIMIT_MS);
+    if (typeof definition !== 'object' || definition === null) throw conformanceError(id, `${what} returned ${String(definition)}; expected a HeadDefinition`);
+    return definition;
+  };
+
+  /** A seeded batch: random output [N, U] and labels that cover the classes in shuffled order. */
+  const batch = (definition: HeadDefinition) => {
+    const rng = createRng(SEED).fork('batch');
+    const output = new Float64Array(BATCH_ROWS * definition.outputUnits).map(() => rng.normal());
+    const labels = rng.shuffle(Int32Array.from({ length: BATCH_ROWS }, (_, i) => i % classes));
+    return { output, labels };
+  };
+
+  const evaluate = (definition: HeadDefinition, which: 'loss' | 'scores', output: Float64Array, labels?: Int32Array): HeadValue => {
+    const inputs = { output: { rows: output.length / definition.outputUnits, cols: definition.outputUnits, data: output }, constants: definition.constants };
+    try {
+      return evaluateHeadExpr(definition[which], labels ? { ...inputs, labels } : inputs);
+    } catch (error) {
+      const why = which === 'scores' ? '; expected scores that need only the output and constants (an exported model has no labels)' : '';
+      throw conformanceError(id, `its ${which} cannot be evaluated: ${describeError(error)}${why}`, error);
+    }
+  };
+
+  const scalarLoss = (definition: HeadDefinition, output: Float64Array, labels: Int32Array): number => {
+    const value = evaluate(definition, 'loss', output, labels);
+    if (value.shape.length !== 0) throw conformanceError(id, `its loss has shape [${value.shape.join(', ')}]; expected a scalar (shape [], e.g. h.mean over rows)`);
+    return value.data[0]!;
+  };
+
+  return [
+    {
+      name: `builds for ${classes} classes with a positive integer outputUnits and an identifier as scoresName`,
+      run: async () => {
+        const definition = await build();
+        if (!Number.isInteger(definition.outputUnits) || definition.outputUnits < 1) {
+          throw conformanceError(id, `outputUnits is ${definition.outputUnits}; expected a positive integer`);
+        }
+        if (typeof definition.scoresName !== 'string' || !IDENTIFIER.test(definition.scoresName)) {
+          throw conformanceError(id, `scoresName is ${JSON.stringify(definition.scoresName)}; expected an identifier such as "scores" (letters, digits, _)`);
+        }
+        for (const which of ['loss', 'scores'] as const) {
+          if (typeof definition[which]?.op !== 'string') throw conformanceError(id, `${which} is ${JSON.stringify(definition[which])}; expected a head expression (h.* in @hyperproto/core)`);
+        }
+      },
+    },
+    {
+      name: 'ships every constant its loss and scores use, as finite matrices',
+      run: async () => {
+        const definition = await build();
+        const constants = definition.constants ?? {};
+        for (const name of constantsUsed(definition.scores, constantsUsed(definition.loss))) {
+          const matrix = constants[name];
+          if (!matrix) throw conformanceError(id, `its expressions use constant "${name}", which is not in constants (has: ${Object.keys(constants).join(', ') || 'none'}); expected every used constant`);
+          if (!(matrix.data instanceof Float32Array) || matrix.data.length !== matrix.rows * matrix.cols) {
+            throw conformanceError(id, `constant "${name}" is not a ${matrix.rows} x ${matrix.cols} float32 matrix; expected { rows, cols, data: Float32Array(rows * cols) }`);
+          }
+          const bad = matrix.data.findIndex((value) => !Number.isFinite(value));
+          if (bad >= 0) throw conformanceError(id, `constant "${name}" has the non-finite value ${matrix.data[bad]} at index ${bad}; expected finite values`);
+        }
+      },
+    },
+    {
+      name: `gives a finite scalar loss and finite [${BATCH_ROWS}, ${classes}] scores on random output`,
+      run: async () => {
+        const definition = await build();
+        const { output, labels } = batch(definition);
+        const loss = scalarLoss(definition, output, labels);
+        if (!Number.isFinite(loss)) throw conformanceError(id, `its loss on random output is ${loss}; expected a finite number`);
+        const scores = evaluate(definition, 'scores', output);
+        if (scores.shape.length !== 2 || scores.shape[0] !== BATCH_ROWS || scores.shape[1] !== classes) {
+          throw conformanceError(id, `its scores have shape [${scores.shape.join(', ')}] for ${BATCH_ROWS} rows; expected [${BATCH_ROWS}, ${classes}] (one score per class)`);
+        }
+        const bad = scores.data.findIndex((value) => !Number.isFinite(value));
+        if (bad >= 0) throw conformanceError(id, `its scores on random output have the non-finite value ${scores.data[bad]}; expected finite scores`);
+      },
+    },
+    {
+      name: 'gives the same loss for the rows in another order',
+      run: async () => {
+        const definition = await build();
+        const { output, labels } = batch(definition);
+        const units = definition.outputUnits;
+        const order = createRng(SEED).fork('order').shuffle(Array.from({ length: BATCH_ROWS }, (_, i) => BATCH_ROWS - 1 - i));
+        const permuted = new Float64Array(output.length);
+        order.forEach((from, to) => permuted.set(output.subarray(from * units, (from + 1) * units), to * units));
+        const before = scalarLoss(definition, output, labels);
+        const after = scalarLoss(definition, permuted, Int32Array.from(order, (from) => labels[from]!));
+        if (!(Math.abs(before - after) <= 1e-9 * Math.max(1, Math.abs(before)))) {
+          throw conformanceError(id, `its loss is ${before} for a batch and ${after} for the same rows and labels reordered; expected the same loss (within 1e-9)`);
+        }
+      },
+    },
+    {
+      name: 'gradient descent on the output lowers the loss and makes argmax(scores) equal the labels',
+      run: async () => {
+        const definition = await build();
+        const { output, labels } = batch(definition);
+        const result = descendLoss((values) => scalarLoss(definition, values, labels), output, DESCENT_STEPS);
+        const route = `gradient descent on the output (${result.steps} of at most ${DESCENT_STEPS} steps, loss ${result.startLoss.toPrecision(6)} -> ${result.endLoss.toPrecision(6)})`;
+        if (!Number.isFinite(result.startLoss) || !(result.endLoss < result.startLoss)) {
+          throw conformanceError(id, `${route} did not lower the loss; expected a loss that depends smoothly on the output`);
+        }
+        const scores = evaluate(definition, 'scores', result.output);
+        const predictions = Array.from({ length: BATCH_ROWS }, (_, row) => argmax(scores.data.subarray(row * classes, (row + 1) * classes)));
+        if (predictions.some((prediction, row) => prediction !== labels[row])) {
+          throw conformanceError(
+            id,
+            `after ${route}, argmax(scores) is [${predictions.join(', ')}] for labels [${labels.join(', ')}]; ` +
+              'expected the scores to rank first the class the loss pulls each row toward (loss and scores disagree)',
+          );
+        }
+      },
+    },
+  ];
+}
+
+/** Index of the strictly largest value, or -1 on a tie for the top (a tie is no prediction). */
+function argmax(values: Float64Array): number {
+  let best = 0;
+  let tie = false;
+  for (let i = 1; i < values.length; i++) {
+    if (values[i]! > values[best]!) {
+      best = i;
+      tie = false;
+    } else if (values[i] === values[best]) tie = true;
+  }
+  return tie ? -1 : best;
+}

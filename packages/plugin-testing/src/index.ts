@@ -1,0 +1,11 @@
+export { runConformanceCases, type ConformanceCase, type ConformanceFailure } from './conformance-case.js';
+export {
+  prototypeStrategyConformance,
+  DEFAULT_PROTOTYPE_SIZES,
+  UNIT_ROW_TOLERANCE,
+  type PrototypeStrategyConformanceOptions,
+} from './prototype-strategy-conformance.js';
+export { headConformance, type HeadConformanceOptions } from './head-conformance.js';
+export { datasetConformance, type DatasetConformanceOptions } from './dataset-conformance.js';
+export { evaluatorConformance, type EvaluatorConformanceOptions } from './evaluator-conformance.js';
+export { DEFAULT_TIME_LIMIT_MS } from './plugin-calls.js';

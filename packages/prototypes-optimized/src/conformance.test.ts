@@ -1,0 +1,8 @@
+import { prototypeStrategyConformance } from '@hyperproto/plugin-testing';
+import { describe, it } from 'vitest';
+import optimizedPrototypes from './index.js';
+
+describe('optimized prototypes conformance', () => {
+  // Few steps: the suite checks the contract, not how well the rows are spread.
+  for (const c of prototypeStrategyConformance(optimizedPrototypes, { options: { steps: 20 } })) it(c.name, c.run);
+});
