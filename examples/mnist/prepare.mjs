@@ -10,7 +10,7 @@ const rows = digits.flatMap((digit, label) => Array.from({ length: digit.length 
 
 const width = 784;
 const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows.length}, ${width}), }`;
-const padded = header.padEnd(Math.ceil((10 + header.length + 1) / 64) * 64 - 10 - 1, ' ') + '\n';
+const padded = `${header.padEnd(Math.ceil((10 + header.length + 1) / 64) * 64 - 10 - 1, ' ')}\n`;
 const prefix = Buffer.alloc(10);
 prefix.write('\x93NUMPY', 0, 'latin1');
 prefix.writeUInt8(1, 6);

@@ -47,8 +47,17 @@ function softmaxModel() {
   }
   add('head/dense/kernel', [HIDDEN, CLASSES], (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(HIDDEN)));
   add('head/dense/bias', [CLASSES], (d) => d);
-  const head = { outputUnits: CLASSES, loss: { op: 'output' }, scores: { op: 'softmax', x: { op: 'output' } }, scoresName: 'probabilities', constants: {} };
-  return exportOnnx({ inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: HIDDEN, hiddenLayers: 2 } }, { metadata: { head: 'softmax' } });
+  const head = {
+    outputUnits: CLASSES,
+    loss: { op: 'output' },
+    scores: { op: 'softmax', x: { op: 'output' } },
+    scoresName: 'probabilities',
+    constants: {},
+  };
+  return exportOnnx(
+    { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: HIDDEN, hiddenLayers: 2 } },
+    { metadata: { head: 'softmax' } },
+  );
 }
 
 /** Starts a server process and resolves with its URL from the first JSON line it prints. */
@@ -138,7 +147,14 @@ async function measureLevel(urls, body, concurrency) {
   return totals.map(({ latencies, errors, seconds }) => {
     latencies.sort((a, b) => a - b);
     const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-    return { concurrency, requestsPerSecond: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), errors, requests: latencies.length };
+    return {
+      concurrency,
+      requestsPerSecond: latencies.length / seconds,
+      p50: pct(0.5),
+      p99: pct(0.99),
+      errors,
+      requests: latencies.length,
+    };
   });
 }
 
@@ -154,16 +170,27 @@ try {
   servers.baseline = await startServer([baselineScript], dir);
   servers.model = await startServer([cliBin, 'serve', modelPath, '--port', '0', '--json', '--quiet', ...serveArgs], dir);
   // One answer checked before measuring: the model server really classifies.
-  const check = await fetch(new URL('/v1/predict', servers.model.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const check = await fetch(new URL('/v1/predict', servers.model.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
   const checked = await check.json();
-  if (check.status !== 200 || typeof checked.predictions?.[0]?.label !== 'number') throw new Error(`the model server answered ${check.status}: ${JSON.stringify(checked)}`);
+  if (check.status !== 200 || typeof checked.predictions?.[0]?.label !== 'number')
+    throw new Error(`the model server answered ${check.status}: ${JSON.stringify(checked)}`);
 
   console.log(`single-row requests (${body.length} bytes), softmax C=${CLASSES}, ${SECONDS} s per level, client and servers on loopback`);
   console.log('concurrency | baseline req/s  p50 ms  p99 ms err | model req/s  p50 ms  p99 ms err | model/baseline  p99/p50 (baseline)');
   const results = [];
   for (const concurrency of LEVELS) {
     const [baseline, model] = await measureLevel([servers.baseline.url, servers.model.url], body, concurrency);
-    const row = { concurrency, baseline, model, throughputRatio: model.requestsPerSecond / baseline.requestsPerSecond, tail: model.p99 / model.p50 };
+    const row = {
+      concurrency,
+      baseline,
+      model,
+      throughputRatio: model.requestsPerSecond / baseline.requestsPerSecond,
+      tail: model.p99 / model.p50,
+    };
     results.push(row);
     const f = (x, d = 2) => x.toFixed(d).padStart(7);
     console.log(

@@ -11,7 +11,26 @@ const scratch = join(cliDir, 'test-output');
 const cli = (args: string[], cwd = scratch) => runCli(args, cwd);
 
 /** A tiny but real training run: 3 well-separated classes, small network. */
-const SMALL = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20', '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '6', '--patience', '3'];
+const SMALL = [
+  '--classes',
+  '3',
+  '--sigma',
+  '0.5',
+  '--train-per-class',
+  '40',
+  '--validation-per-class',
+  '20',
+  '--test-per-class',
+  '20',
+  '--hidden-units',
+  '16',
+  '--batch-size',
+  '16',
+  '--max-epochs',
+  '6',
+  '--patience',
+  '3',
+];
 
 beforeAll(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -20,11 +39,14 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('hyperproto --help', () => {
-  it.each([[[]], [['train']], [['prototypes']], [['prototypes', 'inspect']], [['plugins']], [['doctor']]])('%j --help prints usage', async (args) => {
-    const run = await cli([...args, '--help']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Usage: hyperproto/);
-  });
+  it.each([[[]], [['train']], [['prototypes']], [['prototypes', 'inspect']], [['plugins']], [['doctor']]])(
+    '%j --help prints usage',
+    async (args) => {
+      const run = await cli([...args, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: hyperproto/);
+    },
+  );
 });
 
 describe('hyperproto train', () => {
@@ -93,7 +115,7 @@ describe('bad input', () => {
   it('refuses .npy files of the wrong dtype, shape or length', async () => {
     const header = (descr: string, shape: string) => {
       let text = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-      text += ' '.repeat(63 - ((10 + text.length) % 64)) + '\n';
+      text += `${' '.repeat(63 - ((10 + text.length) % 64))}\n`;
       const head = Buffer.alloc(10);
       Buffer.from('\x93NUMPY', 'latin1').copy(head);
       head[6] = 1;
@@ -122,7 +144,9 @@ describe('plugins', () => {
   it('lists the built-in plugins of every kind with their options', async () => {
     const run = await cli(['plugins', '--json']);
     expect(run.code).toBe(0);
-    const byKind = Object.fromEntries(JSON.parse(run.stdout).map((k: { kind: string; plugins: { name: string }[] }) => [k.kind, k.plugins.map((p) => p.name)]));
+    const byKind = Object.fromEntries(
+      JSON.parse(run.stdout).map((k: { kind: string; plugins: { name: string }[] }) => [k.kind, k.plugins.map((p) => p.name)]),
+    );
     expect(byKind).toEqual({
       dataset: ['gaussian', 'files'],
       prototypes: ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'],
@@ -137,7 +161,12 @@ describe('plugins', () => {
     mkdirSync(pluginDir, { recursive: true });
     writeFileSync(
       join(pluginDir, 'package.json'),
-      JSON.stringify({ name: 'hyperproto-prototypes-axes', type: 'module', exports: './index.js', peerDependencies: { '@hyperproto/core': `^${coreVersion}` } }),
+      JSON.stringify({
+        name: 'hyperproto-prototypes-axes',
+        type: 'module',
+        exports: './index.js',
+        peerDependencies: { '@hyperproto/core': `^${coreVersion}` },
+      }),
     );
     writeFileSync(
       join(pluginDir, 'index.js'),
@@ -176,7 +205,7 @@ export default definePrototypeStrategy({
     expect(byFlag[0].plugins.map((p: { name: string }) => p.name)).toContain('axes');
   });
 
-  it('keeps a dataset plugin\'s class names with the trained model, and export writes them into the ONNX file', async () => {
+  it("keeps a dataset plugin's class names with the trained model, and export writes them into the ONNX file", async () => {
     writeFileSync(
       join(scratch, 'named-data.mjs'),
       `import { gaussianDataset } from '@hyperproto/data-gaussian';
@@ -231,7 +260,26 @@ describe('prototypes and doctor', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/cannot make 30 prototypes in 20 dimensions.*\n.*Strategies that can: .*spread, orthoplex, codes/);
     expect(existsSync(join(scratch, 'o.npy'))).toBe(false);
-    const refined = JSON.parse((await cli(['prototypes', '--strategy', 'spread', '--start', 'codes', '--option', 'steps=20', '--classes', '64', '--dims', '8', '--out', 'sp.npy', '--json'])).stdout);
+    const refined = JSON.parse(
+      (
+        await cli([
+          'prototypes',
+          '--strategy',
+          'spread',
+          '--start',
+          'codes',
+          '--option',
+          'steps=20',
+          '--classes',
+          '64',
+          '--dims',
+          '8',
+          '--out',
+          'sp.npy',
+          '--json',
+        ])
+      ).stdout,
+    );
     expect(refined).toMatchObject({ strategy: 'spread', start: 'codes', classes: 64, dims: 8 });
   });
 

@@ -12,7 +12,11 @@ export async function initialize(data: { coreUrl: string }): Promise<void> {
   coreUrl = data.coreUrl;
 }
 
-export async function resolve(specifier: string, context: ResolveContext, nextResolve: NextResolve): Promise<{ url: string; shortCircuit?: boolean }> {
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  nextResolve: NextResolve,
+): Promise<{ url: string; shortCircuit?: boolean }> {
   if (coreUrl !== undefined && specifier === '@hyperproto/core') return { url: coreUrl, shortCircuit: true };
   return nextResolve(specifier, context);
 }

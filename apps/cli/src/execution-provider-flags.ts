@@ -12,7 +12,10 @@ export interface ExecutionProviderFlags {
  * the flag a provider that cannot start is an error, so a GPU deployment never runs on the CPU unnoticed.
  */
 export function sessionProviders(flags: ExecutionProviderFlags): Pick<SessionOptions, 'providers' | 'fallback'> {
-  const names = (flags.ep ?? 'cpu').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  const names = (flags.ep ?? 'cpu')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
   for (const name of names) {
     if (name !== 'cpu' && name !== 'cuda') {
       throw new HyperprotoError(ErrorCode.InvalidOptions, `--ep ${name} is not an execution provider; choose cpu or cuda (or cuda,cpu)`);

@@ -41,14 +41,15 @@ export function describeError(error: unknown): string {
     if (error.code === ErrorCode.Internal && error.stack) lines.push(error.stack);
     return lines.join('\n');
   }
-  const stack = error instanceof Error ? error.stack ?? error.message : String(error);
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return `internal error (a bug in hyperproto; please report it with this output):\n${stack}`;
 }
 
 /** The same for --json: one object on stdout that a script can branch on by `code`. */
 export function errorJson(error: unknown): { error: { code: string; message: string; hint?: string } } {
   const bug = 'A bug in hyperproto: please report it with the output of the same command without --json, which has the stack trace.';
-  if (!isHyperprotoError(error)) return { error: { code: ErrorCode.Internal, message: error instanceof Error ? error.message : String(error), hint: bug } };
+  if (!isHyperprotoError(error))
+    return { error: { code: ErrorCode.Internal, message: error instanceof Error ? error.message : String(error), hint: bug } };
   const hint = error.hint ?? (error.code === ErrorCode.Internal ? bug : undefined);
   return { error: { code: error.code, message: error.message, ...(hint ? { hint } : {}) } };
 }

@@ -21,7 +21,8 @@ const tiny = {
   ],
   trainer: { hiddenUnits: 16, batchSize: 16, maxEpochs: 3, patience: 2 },
 };
-const experiment = (out: string, ...more: string[]) => cli(['experiment', '--config', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', out, '--workers', '2', '--json', ...more]);
+const experiment = (out: string, ...more: string[]) =>
+  cli(['experiment', '--config', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', out, '--workers', '2', '--json', ...more]);
 
 interface Epoch {
   epoch: number;
@@ -47,7 +48,9 @@ const records = (out: string): Record[] =>
 const saved = (out: string) => {
   const models = join(scratch, out, 'models');
   if (!existsSync(models)) return [];
-  return readdirSync(models).flatMap((d) => readdirSync(join(models, d)).flatMap((m) => readdirSync(join(models, d, m)).map((s) => `${d}/${m}/${s}`))).sort();
+  return readdirSync(models)
+    .flatMap((d) => readdirSync(join(models, d)).flatMap((m) => readdirSync(join(models, d, m)).map((s) => `${d}/${m}/${s}`)))
+    .sort();
 };
 /** Per cell, the seed a `best` run must keep: highest validation accuracy of the kept epoch, then lowest loss. */
 const bestByValidation = (rs: Record[]) => {
@@ -68,7 +71,16 @@ beforeAll(() => {
   // A third-party plugin package, installed where `--plugin tiny-axes-plugin` finds it.
   const pkg = join(scratch, 'node_modules', 'tiny-axes-plugin');
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'tiny-axes-plugin', version: '1.2.3', type: 'module', exports: './index.js', peerDependencies: { '@hyperproto/core': `^${coreVersion}` } }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'tiny-axes-plugin',
+      version: '1.2.3',
+      type: 'module',
+      exports: './index.js',
+      peerDependencies: { '@hyperproto/core': `^${coreVersion}` },
+    }),
+  );
   writeFileSync(
     join(pkg, 'index.js'),
     `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';
@@ -95,10 +107,17 @@ describe('hyperproto experiment --save-models', () => {
     const dir = join(scratch, 'all', 'models', 'c3', 'axes-4', 's1');
     expect(readdirSync(dir).sort()).toEqual(['history.json', 'metrics.json', 'model', 'prototypes.npy', 'spec.json']);
     expect(readdirSync(join(dir, 'model')).sort()).toEqual(['model.json', 'weights.bin']);
-    expect(JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'))).toMatchObject({ seed: 1, head: { name: 'hpn' }, prototypes: { strategy: 'tiny-axes', dims: 4 } });
+    expect(JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'))).toMatchObject({
+      seed: 1,
+      head: { name: 'hpn' },
+      prototypes: { strategy: 'tiny-axes', dims: 4 },
+    });
     expect(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'))).toMatchObject({ out: dir, seed: 1, head: 'hpn' });
 
-    for (const [key, file] of [['c3/axes-4/s1', 'hpn.onnx'], ['c3/softmax/s0', 'softmax.onnx']]) {
+    for (const [key, file] of [
+      ['c3/axes-4/s1', 'hpn.onnx'],
+      ['c3/softmax/s0', 'softmax.onnx'],
+    ]) {
       const exported = await cli(['export', join('all', 'models', key!), '--out', file!, '--json', '--plugin', 'tiny-axes-plugin']);
       expect(exported.code, exported.stderr).toBe(0);
       expect(JSON.parse(exported.stdout)).toMatchObject({ classes: 3, inputWidth: 300, verified: { rows: 256 } });
@@ -135,7 +154,10 @@ describe('hyperproto experiment --save-models', () => {
     const first = await experiment('blocked', '--save-models', 'none', '--only', 'c3/softmax/s0');
     expect(first.code, first.stderr).toBe(0);
     writeFileSync(join(out, 'models'), 'in the way');
-    const contents = () => Object.fromEntries(readdirSync(out).map((name) => [name, statSync(join(out, name)).isDirectory() ? 'dir' : readFileSync(join(out, name), 'utf8')]));
+    const contents = () =>
+      Object.fromEntries(
+        readdirSync(out).map((name) => [name, statSync(join(out, name)).isDirectory() ? 'dir' : readFileSync(join(out, name), 'utf8')]),
+      );
     const before = contents();
     const run = await experiment('blocked', '--resume');
     expect(run.code).toBe(3);
@@ -145,13 +167,33 @@ describe('hyperproto experiment --save-models', () => {
     expect(existsSync(join(out, 'experiment.lock'))).toBe(false);
   });
 
-  it('records name every plugin package that took part, the third-party one included, and the CLI\'s commit', async () => {
+  it("records name every plugin package that took part, the third-party one included, and the CLI's commit", async () => {
     const rs = records('none');
     const hpn = rs.find((r) => r.model === 'axes-4')!;
-    expect(hpn.plugins).toContainEqual({ kind: 'prototypes', name: 'tiny-axes', package: 'tiny-axes-plugin', version: '1.2.3', source: 'tiny-axes-plugin' });
-    expect(hpn.plugins).toContainEqual({ kind: 'head', name: 'hpn', package: '@hyperproto/head-hpn', version: expect.stringMatching(/^\d+\.\d+\.\d+/), source: 'builtin' });
-    expect(hpn.plugins).toContainEqual({ kind: 'dataset', name: 'gaussian', package: '@hyperproto/data-gaussian', version: expect.stringMatching(/^\d+\.\d+\.\d+/), source: 'builtin' });
-    expect(hpn.plugins).toContainEqual(expect.objectContaining({ kind: 'engine', package: expect.stringMatching(/^@hyperproto\/engine-/), source: 'builtin' }));
+    expect(hpn.plugins).toContainEqual({
+      kind: 'prototypes',
+      name: 'tiny-axes',
+      package: 'tiny-axes-plugin',
+      version: '1.2.3',
+      source: 'tiny-axes-plugin',
+    });
+    expect(hpn.plugins).toContainEqual({
+      kind: 'head',
+      name: 'hpn',
+      package: '@hyperproto/head-hpn',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      source: 'builtin',
+    });
+    expect(hpn.plugins).toContainEqual({
+      kind: 'dataset',
+      name: 'gaussian',
+      package: '@hyperproto/data-gaussian',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      source: 'builtin',
+    });
+    expect(hpn.plugins).toContainEqual(
+      expect.objectContaining({ kind: 'engine', package: expect.stringMatching(/^@hyperproto\/engine-/), source: 'builtin' }),
+    );
     const softmax = rs.find((r) => r.model === 'softmax')!;
     expect(softmax.plugins.map((p) => (p as { kind: string }).kind)).toEqual(['dataset', 'head', 'engine', 'evaluator']);
     // The CLI runs from this checkout (the results lie outside it): its commit, and whether it has changes.

@@ -24,7 +24,10 @@ const tiny = {
 };
 
 const write = (name: string, value: unknown) => writeFileSync(join(scratch, name), JSON.stringify(value));
-const lines = (dir: string) => readFileSync(join(scratch, dir, 'results.jsonl'), 'utf8').split('\n').filter(Boolean);
+const lines = (dir: string) =>
+  readFileSync(join(scratch, dir, 'results.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
 
 beforeAll(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -41,7 +44,10 @@ describe('hyperproto experiment and report', () => {
   });
 
   it('survives SIGKILL mid-way: --resume ends with one record per cell and seed, earlier records untouched', async () => {
-    const child = spawn('node', [CLI_BIN, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], { cwd: scratch, stdio: 'ignore' });
+    const child = spawn('node', [CLI_BIN, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], {
+      cwd: scratch,
+      stdio: 'ignore',
+    });
     const results = join(scratch, 'killed', 'results.jsonl');
     const deadline = Date.now() + 60_000;
     while (!(existsSync(results) && readFileSync(results, 'utf8').includes('\n'))) {
@@ -86,7 +92,12 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     return { ...data, info: { ...data.info, threads: process.env.HYPERPROTO_THREADS ?? null } }; } };
 `,
     );
-    const grid = { ...tiny, seeds: 2, plugins: ['./threads-data.mjs'], datasets: tiny.datasets.map((d) => ({ ...d, name: 'threads-gaussian' })) };
+    const grid = {
+      ...tiny,
+      seeds: 2,
+      plugins: ['./threads-data.mjs'],
+      datasets: tiny.datasets.map((d) => ({ ...d, name: 'threads-gaussian' })),
+    };
     write('threads.json', grid);
     const run = await cli(['experiment', '--config', 'threads.json', '--out', 'threads', '--workers', '2', '--json']);
     expect(run.code, run.stderr).toBe(0);
@@ -116,10 +127,17 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
 
   it.each([
     ['an unknown plugin', { models: [{ id: 'odd', head: 'hpm' }] }, /models\.0 "odd": unknown head "hpm"\. Did you mean "hpn"\?/],
-    ['a plugin module that does not exist', { plugins: ['./no-such-plugin.js'] }, /plugins\.0: no file or directory at .*no-such-plugin\.js/],
+    [
+      'a plugin module that does not exist',
+      { plugins: ['./no-such-plugin.js'] },
+      /plugins\.0: no file or directory at .*no-such-plugin\.js/,
+    ],
     [
       'an impossible prototype size',
-      { datasets: [{ id: 'huge', options: { classes: 30000, sigma: 1 } }], models: [{ id: 'opt', head: 'hpn', prototypes: { strategy: 'optimized', dims: 10 } }] },
+      {
+        datasets: [{ id: 'huge', options: { classes: 30000, sigma: 1 } }],
+        models: [{ id: 'opt', head: 'hpn', prototypes: { strategy: 'optimized', dims: 10 } }],
+      },
       /models\.0 "opt" on datasets\.0 "huge": prototype strategy "optimized" cannot make 30000 prototypes in 10 dimensions/,
     ],
     ['a negative seed count', { seeds: -1 }, /seeds: the number of seeds must be at least 1, got -1/],

@@ -15,7 +15,10 @@ export async function readFeatureFile(path: string, inputWidth: number): Promise
   const type = extname(path).toLowerCase();
   if (type === '.npy') return toFeatureMatrix(await readMatrixNpy(path), inputWidth, { source: path });
   if (type !== '.csv' && type !== '.jsonl') {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${path}: unknown input type "${type || '(none)'}"; use ${FEATURE_FILE_TYPES.join(', ')}`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${path}: unknown input type "${type || '(none)'}"; use ${FEATURE_FILE_TYPES.join(', ')}`,
+    );
   }
   let text: string;
   try {
@@ -31,7 +34,9 @@ export async function readFeatureFile(path: string, inputWidth: number): Promise
     // Say which line of the file, not which row of the batch.
     if (error instanceof InvalidFeaturesError && error.detail.row !== undefined) {
       const line = lines[error.detail.row]!;
-      const message = error.message.replace(new RegExp(`row ${error.detail.row}(?!\\d)`), `line ${line}`).replace(/row 0 has/, `line ${lines[0]} has`);
+      const message = error.message
+        .replace(new RegExp(`row ${error.detail.row}(?!\\d)`), `line ${line}`)
+        .replace(/row 0 has/, `line ${lines[0]} has`);
       throw new InvalidFeaturesError(message, error.detail, error.hint);
     }
     throw error;
@@ -59,7 +64,11 @@ function parseCsv(text: string, path: string): ParsedRows {
     const isHeader = firstLine && bad >= 0 && fields.every((f) => f !== '' && Number.isNaN(Number(f)));
     firstLine = false;
     if (isHeader) continue;
-    if (bad >= 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${path} line ${i + 1}, column ${bad}: ${JSON.stringify(fields[bad])} is not a number`);
+    if (bad >= 0)
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${path} line ${i + 1}, column ${bad}: ${JSON.stringify(fields[bad])} is not a number`,
+      );
     rows.push(values);
     lines.push(i + 1);
   }
@@ -81,7 +90,10 @@ function parseJsonLines(text: string, path: string): ParsedRows {
     }
     const row = Array.isArray(value) ? value : (value as { features?: unknown } | null)?.features;
     if (!Array.isArray(row)) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${path} line ${i + 1}: expected a JSON array of numbers or an object with a "features" array`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${path} line ${i + 1}: expected a JSON array of numbers or an object with a "features" array`,
+      );
     }
     rows.push(row as number[]);
     lines.push(i + 1);

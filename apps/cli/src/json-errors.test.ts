@@ -29,7 +29,13 @@ describe('--json errors: one JSON object on stdout, nothing on stderr, the same 
   it.each([
     ['an unknown plugin', ['train', '--classes', '3', '--head', 'softmx'], 2, ErrorCode.UnknownPlugin, /unknown head "softmx"/],
     ['a bad option value', ['train', '--classes', 'x'], 2, ErrorCode.InvalidOptions, /'--classes <n>' argument 'x' is invalid/],
-    ['an unknown option', ['train', '--classes', '3', '--no-such-option'], 2, ErrorCode.InvalidOptions, /unknown option '--no-such-option'/],
+    [
+      'an unknown option',
+      ['train', '--classes', '3', '--no-such-option'],
+      2,
+      ErrorCode.InvalidOptions,
+      /unknown option '--no-such-option'/,
+    ],
     ['a missing prototype file', ['prototypes', 'inspect', 'missing.npy'], 3, ErrorCode.Io, /cannot read missing\.npy/],
     ['a missing grid file', ['experiment', '--config', 'missing.json'], 3, ErrorCode.Io, /missing\.json/],
     ['a missing plugin path', ['plugins', '--plugin', './missing.mjs'], 2, ErrorCode.InvalidPlugin, /missing\.mjs/],
@@ -51,7 +57,14 @@ describe('--json errors: one JSON object on stdout, nothing on stderr, the same 
 export default defineDataset({ name: 'broken', summary: 'fails on purpose', options: z.object({}).strict(), generate() { throw new Error('broken on purpose'); } });
 `,
     );
-    const grid = { name: 'broken', seeds: 1, plugins: ['./broken-data.mjs'], datasets: [{ id: 'b', name: 'broken', options: {} }], models: [{ id: 'softmax', head: 'softmax' }], trainer: { maxEpochs: 1 } };
+    const grid = {
+      name: 'broken',
+      seeds: 1,
+      plugins: ['./broken-data.mjs'],
+      datasets: [{ id: 'b', name: 'broken', options: {} }],
+      models: [{ id: 'softmax', head: 'softmax' }],
+      trainer: { maxEpochs: 1 },
+    };
     writeFileSync(join(scratch, 'broken.json'), JSON.stringify(grid));
     const run = await cli(['experiment', '--config', 'broken.json', '--out', 'broken-out', '--workers', '1', '--json']);
     expect(run.code).toBe(4);
@@ -59,7 +72,10 @@ export default defineDataset({ name: 'broken', summary: 'fails on purpose', opti
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
     const result = JSON.parse(run.stdout);
     expect(result.failed).toHaveLength(1);
-    expect(result.error).toMatchObject({ code: ErrorCode.TrainingFailed, message: expect.stringMatching(/1 run\(s\) failed, first b\/softmax\/s0: .*broken on purpose/) });
+    expect(result.error).toMatchObject({
+      code: ErrorCode.TrainingFailed,
+      message: expect.stringMatching(/1 run\(s\) failed, first b\/softmax\/s0: .*broken on purpose/),
+    });
   });
 
   it('reports a bug as E_INTERNAL with exit code 1', () => {

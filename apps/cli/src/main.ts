@@ -18,7 +18,8 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}.`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}.`);
     return n;
   };
 }
@@ -59,14 +60,17 @@ export function buildProgram(): Command {
       .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian); files count their own', integer(2))
       .addOption(new Option('--head <name>', 'classifier head: softmax or hpn (or a plugin head)').default('softmax'))
       .option('--head-option <key=value>', 'an option of the head (repeatable)', collect)
-      .option('--prototypes <strategy|file.npy>', 'prototype strategy (random, optimized, tammes, ...) or a .npy file, for heads that use prototypes (default: optimized)')
+      .option(
+        '--prototypes <strategy|file.npy>',
+        'prototype strategy (random, optimized, tammes, ...) or a .npy file, for heads that use prototypes (default: optimized)',
+      )
       .option('--dims <d>', 'prototype dimensions (default: the number of classes)', integer(1))
       .option('--prototypes-option <key=value>', 'an option of the prototype strategy (repeatable), e.g. steps=500', collect)
       .option('--prototype-option <key=value>', 'the same as --prototypes-option', collect)
       .option('--seed <n>', 'random seed: the same seed gives the same numbers', integer(0), 0)
       .option('--out <dir>', 'output directory (default: runs/<head>-c<classes>-s<seed>)')
       .option('--force', 'replace --out if it already holds a run')
-      .option('--dataset <name>', 'dataset plugin: gaussian (the seed\'s data), files (your own), or a plugin\'s', 'gaussian')
+      .option('--dataset <name>', "dataset plugin: gaussian (the seed's data), files (your own), or a plugin's", 'gaussian')
       .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationFraction=0.2', collect)
       .option('--data <file>', 'files dataset: features, .npy [N, d], .csv or .jsonl')
       .option('--labels <file>', 'files dataset: labels, .npy of integers or one label per line')
@@ -74,19 +78,31 @@ export function buildProgram(): Command {
       .option('--test-labels <file>', 'files dataset: test labels')
       .option('--validation-data <file>', 'files dataset: validation features (default: a stratified share of --data)')
       .option('--validation-labels <file>', 'files dataset: validation labels')
-      .option('--sigma <s>', 'gaussian: noise standard deviation (default: the seed\'s Table 1 for 10, 100, 1000 classes)', decimal((n) => n > 0, 'a positive number'))
+      .option(
+        '--sigma <s>',
+        "gaussian: noise standard deviation (default: the seed's Table 1 for 10, 100, 1000 classes)",
+        decimal((n) => n > 0, 'a positive number'),
+      )
       .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', integer(1))
       .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', integer(1))
       .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', integer(1))
       .option('--hidden-units <n>', 'units per hidden layer (default 300)', integer(1))
       .option('--hidden-layers <n>', 'hidden layers (default 2)', integer(1, 16))
-      .option('--dropout <rate>', 'dropout rate in [0, 1) (default 0.3)', decimal((n) => n >= 0 && n < 1, 'a number in [0, 1)'))
+      .option(
+        '--dropout <rate>',
+        'dropout rate in [0, 1) (default 0.3)',
+        decimal((n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+      )
       .option('--batch-size <n>', 'mini-batch size (default 128)', integer(1))
-      .option('--learning-rate <lr>', 'Adam learning rate (default 0.001)', decimal((n) => n > 0, 'a positive number'))
+      .option(
+        '--learning-rate <lr>',
+        'Adam learning rate (default 0.001)',
+        decimal((n) => n > 0, 'a positive number'),
+      )
       .option('--patience <n>', 'epochs without validation improvement before stopping (default 10)', integer(1))
       .option('--max-epochs <n>', 'upper bound on epochs (default 200)', integer(1))
       .option('--engine <name>', 'training engine (default: the fastest available)')
-      .option('--evaluator <name>', 'an evaluator to run besides classification, e.g. a plugin\'s (repeatable)', collect)
+      .option('--evaluator <name>', "an evaluator to run besides classification, e.g. a plugin's (repeatable)", collect)
       .addHelpText(
         'after',
         '\nExamples:\n  $ hyperproto train --classes 10 --head hpn --prototypes optimized --dims 10\n  $ hyperproto train --dataset files --data X.npy --labels y.txt --head hpn --prototypes spread --dims 64\n  $ hyperproto train --dataset files --data train.csv --dataset-option labelColumn=species --head softmax',
@@ -97,7 +113,7 @@ export function buildProgram(): Command {
     program
       .command('prototypes')
       .description('make a prototype set and save it as .npy (float32 [classes, dims]); see also `prototypes inspect`')
-      .option('--strategy <name>', 'prototype strategy: random, optimized, tammes, or a plugin\'s')
+      .option('--strategy <name>', "prototype strategy: random, optimized, tammes, or a plugin's")
       .option('--classes <n>', 'number of prototypes', integer(2))
       .option('--dims <d>', 'dimensions', integer(1))
       .option('--seed <n>', 'random seed', integer(0), 0)
@@ -110,7 +126,9 @@ export function buildProgram(): Command {
   withGlobals(
     prototypes
       .command('inspect')
-      .description('exact statistics of a prototype file by a blocked scan over all pairs: largest cosine, mean nearest-neighbour cosine, norm deviation, histogram, beside the simplex and Welch bounds')
+      .description(
+        'exact statistics of a prototype file by a blocked scan over all pairs: largest cosine, mean nearest-neighbour cosine, norm deviation, histogram, beside the simplex and Welch bounds',
+      )
       .argument('<file.npy>', 'prototype file, float32 [classes, dims]')
       .option('--plot <file.svg>', 'draw the histogram of all pairwise cosines as SVG')
       .option('--bins <n>', 'histogram bins over [-1, 1]', integer(1, 255), 200),
@@ -123,9 +141,11 @@ export function buildProgram(): Command {
       .option('--kind <kind>', 'only this kind: dataset, prototypes, head, evaluator, engine'),
   ).action(async (options) => (await import('./commands/plugins.js')).pluginsCommand(options));
 
-  withGlobals(program.command('doctor').description('show the runtime: Node.js, the TensorFlow.js backend in use and why others were skipped, the engines')).action(
-    async (options) => (await import('./commands/doctor.js')).doctorCommand(options),
-  );
+  withGlobals(
+    program
+      .command('doctor')
+      .description('show the runtime: Node.js, the TensorFlow.js backend in use and why others were skipped, the engines'),
+  ).action(async (options) => (await import('./commands/doctor.js')).doctorCommand(options));
 
   withGlobals(
     program
@@ -135,7 +155,10 @@ export function buildProgram(): Command {
       .requiredOption('--out <file.onnx>', 'where to write the ONNX model')
       .option('--top-k <k>', 'add topk_scores and topk_labels outputs: the k best classes of each row', integer(1))
       .option('--opset <n>', 'ONNX opset, 17 to 21 (default 17)', integer(17, 21))
-      .option('--class-names <file>', 'class names: a JSON array of strings or one name per line (default: from the run, when its dataset has them)')
+      .option(
+        '--class-names <file>',
+        'class names: a JSON array of strings or one name per line (default: from the run, when its dataset has them)',
+      )
       .option('--force', 'replace --out if it exists')
       .option('--no-verify', 'skip running the exported file against the trained model'),
   ).action(async (runDir, options) => (await import('./commands/export.js')).exportCommand(runDir, options));
@@ -151,7 +174,7 @@ export function buildProgram(): Command {
       .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
       .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
       .option('--batch-size <n>', 'rows per inference', integer(1), 1024)
-      .option('--threads <n>', 'threads per inference (default: onnxruntime\'s, one per core)', integer(1))
+      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1))
       .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)'),
   ).action(async (model, options) => (await import('./commands/predict.js')).predictCommand(model, options));
 
@@ -165,39 +188,66 @@ export function buildProgram(): Command {
       .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
       .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
       .option('--max-batch <rows>', 'most rows in one inference, across concurrent requests', integer(1), 1024)
-      .option('--max-delay-ms <ms>', 'longest wait to fill a batch; 0 batches the requests that arrive together', decimal((n) => n >= 0 && n <= 1000, 'a number from 0 to 1000'), 0)
+      .option(
+        '--max-delay-ms <ms>',
+        'longest wait to fill a batch; 0 batches the requests that arrive together',
+        decimal((n) => n >= 0 && n <= 1000, 'a number from 0 to 1000'),
+        0,
+      )
       .option('--max-rows <rows>', 'most rows in one request', integer(1), 1024)
       .option('--body-limit <bytes>', 'largest request body accepted', integer(1024), 8 * 1024 * 1024)
-      .option('--threads <n>', 'threads per inference (default: onnxruntime\'s, one per core)', integer(1)),
+      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1)),
   ).action(async (model, options) => (await import('./commands/serve.js')).serveCommand(model, options));
 
   const create = program.command('new').description('start a new package: `new plugin` writes a ready plugin package');
   withGlobals(
     create
       .command('plugin')
-      .description('write a plugin package: package.json (peer dependency on @hyperproto/core), index.js, a conformance test (node --test) and a README')
-      .argument('<name>', 'npm package name, e.g. my-axes or @me/hyperproto-prototypes-axes (the plugin is registered without scope and hyperproto-<kind>- prefix)')
+      .description(
+        'write a plugin package: package.json (peer dependency on @hyperproto/core), index.js, a conformance test (node --test) and a README',
+      )
+      .argument(
+        '<name>',
+        'npm package name, e.g. my-axes or @me/hyperproto-prototypes-axes (the plugin is registered without scope and hyperproto-<kind>- prefix)',
+      )
       .requiredOption('--kind <kind>', 'prototypes, head, dataset or evaluator')
       .option('--dir <dir>', 'directory to write (default: ./<name without scope>); must not exist or be empty')
-      .addHelpText('after', '\nExamples:\n  $ hyperproto new plugin --kind prototypes my-axes\n  $ cd my-axes && npm install && npm test\n  $ cd .. && npm install ./my-axes\n  $ hyperproto train --classes 10 --head hpn --prototypes my-axes --dims 5 --plugin my-axes'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ hyperproto new plugin --kind prototypes my-axes\n  $ cd my-axes && npm install && npm test\n  $ cd .. && npm install ./my-axes\n  $ hyperproto train --classes 10 --head hpn --prototypes my-axes --dims 5 --plugin my-axes',
+      ),
   ).action(async (name, options) => (await import('./commands/new-plugin.js')).newPluginCommand(name, options));
 
   // Not withGlobals: here --config names the grid file (whose "plugins" load like hyperproto.config.json's).
   program
     .command('experiment')
     .description('run a grid of experiments (datasets x models x seeds) in parallel, store one record per run, and write the report')
-    .option('--preset <name>', 'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds) or seed-quick (same shape, small, one seed)')
+    .option(
+      '--preset <name>',
+      'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds) or seed-quick (same shape, small, one seed)',
+    )
     .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
     .option('--out <dir>', 'results directory (default: runs/<grid name>)')
     .option('--resume', 'continue the results in --out: finished runs are kept and skipped, the others run')
-    .option('--workers <n>', 'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads unless HYPERPROTO_THREADS is set', integer(1))
-    .option('--only <pattern>', 'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume', collect)
+    .option(
+      '--workers <n>',
+      'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads unless HYPERPROTO_THREADS is set',
+      integer(1),
+    )
+    .option(
+      '--only <pattern>',
+      'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume',
+      collect,
+    )
     .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
     .option('-q, --quiet', 'no messages or progress on stderr')
     .option('--verbose', VERBOSE)
     .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
     .addOption(
-      new Option('--save-models <which>', 'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none')
+      new Option(
+        '--save-models <which>',
+        'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none',
+      )
         .choices(['none', 'best', 'all'])
         .default('best'),
     )

@@ -27,8 +27,34 @@ let session: ModelSession;
 
 beforeAll(async () => {
   const train = await cli([
-    'train', '--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20',
-    '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '4', '--patience', '2', '--head', 'hpn', '--prototypes', 'random', '--dims', '4', '--out', 'run', '--json',
+    'train',
+    '--classes',
+    '3',
+    '--sigma',
+    '0.5',
+    '--train-per-class',
+    '40',
+    '--validation-per-class',
+    '20',
+    '--test-per-class',
+    '20',
+    '--hidden-units',
+    '16',
+    '--batch-size',
+    '16',
+    '--max-epochs',
+    '4',
+    '--patience',
+    '2',
+    '--head',
+    'hpn',
+    '--prototypes',
+    'random',
+    '--dims',
+    '4',
+    '--out',
+    'run',
+    '--json',
   ]);
   expect(train.code, train.stderr).toBe(0);
   writeFileSync(join(scratch, 'names.txt'), `${NAMES.join('\n')}\n`);
@@ -51,7 +77,7 @@ describe('--help', () => {
 });
 
 describe('hyperproto export', () => {
-  it('writes a checked model with the run\'s metadata and the class names', async () => {
+  it("writes a checked model with the run's metadata and the class names", async () => {
     const run = await cli(['export', 'run', '--out', 'again.onnx', '--top-k', '2', '--class-names', 'names.txt', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
@@ -60,7 +86,15 @@ describe('hyperproto export', () => {
     expect(result.verified.rows).toBe(256);
     expect(result.verified.maxScoreDifference).toBeLessThan(1e-4);
     expect(readFileSync(join(scratch, 'again.onnx'))).toEqual(readFileSync(join(scratch, 'model.onnx')));
-    expect(session.metadata).toMatchObject({ head: 'hpn', strategy: 'random', classes: '3', dims: '4', inputWidth: String(WIDTH), seed: '0', dataset: 'gaussian' });
+    expect(session.metadata).toMatchObject({
+      head: 'hpn',
+      strategy: 'random',
+      classes: '3',
+      dims: '4',
+      inputWidth: String(WIDTH),
+      seed: '0',
+      dataset: 'gaussian',
+    });
     expect(session.metadata.producerVersion).toMatch(/^\d+\.\d+\.\d+/);
     expect(session.classNames).toEqual(NAMES);
   });
@@ -80,7 +114,10 @@ describe('hyperproto predict', () => {
   it('classifies .npy, .csv and .jsonl rows alike, as the runtime does', async () => {
     await writeMatrixNpy(join(scratch, 'rows.npy'), features);
     const rows = rowsOf(features);
-    writeFileSync(join(scratch, 'rows.csv'), `${Array.from({ length: WIDTH }, (_, i) => `f${i}`).join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    writeFileSync(
+      join(scratch, 'rows.csv'),
+      `${Array.from({ length: WIDTH }, (_, i) => `f${i}`).join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`,
+    );
     writeFileSync(join(scratch, 'rows.jsonl'), rows.map((r, i) => JSON.stringify(i % 2 ? r : { features: r })).join('\n'));
     const expected = await session.predict(features, { topK: 2 });
     for (const file of ['rows.npy', 'rows.csv', 'rows.jsonl']) {
@@ -103,17 +140,36 @@ describe('hyperproto predict', () => {
     writeFileSync(join(scratch, 'text.onnx'), 'this is not a model\n');
     const row = (n: number) => Array.from({ length: n }, (_, i) => (i / n).toFixed(3)).join(',');
     writeFileSync(join(scratch, 'narrow.csv'), `${row(299)}\n${row(299)}\n`);
-    writeFileSync(join(scratch, 'nan.csv'), `${row(300)}\n${row(300)}\n${row(300).replace(/^([^,]*,){5}[^,]*/, (m) => m.replace(/[^,]*$/, 'NaN'))}\n`);
+    writeFileSync(
+      join(scratch, 'nan.csv'),
+      `${row(300)}\n${row(300)}\n${row(300).replace(/^([^,]*,){5}[^,]*/, (m) => m.replace(/[^,]*$/, 'NaN'))}\n`,
+    );
     writeFileSync(join(scratch, 'ragged.jsonl'), `[${row(300)}]\n[${row(299)}]\n`);
     writeFileSync(join(scratch, 'empty.csv'), '\n');
     writeFileSync(join(scratch, 'words.csv'), `${row(300)}\n1,2,x\n`);
     writeFileSync(join(scratch, 'rows.txt'), row(300));
-    expectError(await cli(['predict', 'truncated.onnx', '--input', 'rows.csv']), 2, /truncated\.onnx is not a usable ONNX model: the file is truncated/);
+    expectError(
+      await cli(['predict', 'truncated.onnx', '--input', 'rows.csv']),
+      2,
+      /truncated\.onnx is not a usable ONNX model: the file is truncated/,
+    );
     expectError(await cli(['predict', 'text.onnx', '--input', 'rows.csv']), 2, /text\.onnx is not a usable ONNX model/);
     expectError(await cli(['predict', 'missing.onnx', '--input', 'rows.csv']), 3, /cannot read the model missing\.onnx: no such file/);
-    expectError(await cli(['predict', 'model.onnx', '--input', 'narrow.csv']), 2, /narrow\.csv has rows of 299 features; the model expects 300/);
-    expectError(await cli(['predict', 'model.onnx', '--input', 'nan.csv']), 2, /nan\.csv: line 3, column 5 is NaN; features must be finite/);
-    expectError(await cli(['predict', 'model.onnx', '--input', 'ragged.jsonl']), 2, /ragged rows: line 1 has 300 values but line 2 has 299/);
+    expectError(
+      await cli(['predict', 'model.onnx', '--input', 'narrow.csv']),
+      2,
+      /narrow\.csv has rows of 299 features; the model expects 300/,
+    );
+    expectError(
+      await cli(['predict', 'model.onnx', '--input', 'nan.csv']),
+      2,
+      /nan\.csv: line 3, column 5 is NaN; features must be finite/,
+    );
+    expectError(
+      await cli(['predict', 'model.onnx', '--input', 'ragged.jsonl']),
+      2,
+      /ragged rows: line 1 has 300 values but line 2 has 299/,
+    );
     expectError(await cli(['predict', 'model.onnx', '--input', 'empty.csv']), 2, /empty\.csv is empty/);
     expectError(await cli(['predict', 'model.onnx', '--input', 'words.csv']), 2, /words\.csv line 2, column 2: "x" is not a number/);
     expectError(await cli(['predict', 'model.onnx', '--input', 'rows.txt']), 2, /unknown input type "\.txt"; use \.npy, \.csv, \.jsonl/);
@@ -137,10 +193,16 @@ describe('hyperproto serve', () => {
   let server: ChildProcess;
   let base: string;
   let stderr = '';
-  const exited = () => new Promise<number | null>((resolve) => (server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', (code) => resolve(code))));
+  const exited = () =>
+    new Promise<number | null>((resolve) =>
+      server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', (code) => resolve(code)),
+    );
 
   beforeAll(async () => {
-    server = spawn('node', [CLI_BIN, 'serve', 'model.onnx', '--port', '0', '--json', '--max-rows', '64', '--body-limit', '400000'], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn('node', [CLI_BIN, 'serve', 'model.onnx', '--port', '0', '--json', '--max-rows', '64', '--body-limit', '400000'], {
+      cwd: scratch,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     server.stderr!.on('data', (chunk) => (stderr += chunk));
     const ready = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -167,11 +229,15 @@ describe('hyperproto serve', () => {
     const rows = rowsOf(features);
     const expected = await session.predict(features, { topK: 2 });
     const requests = Array.from({ length: 200 }, (_, i) => ({ start: i % 40, count: 1 + (i % 3) }));
-    const replies = await Promise.all(requests.map(({ start, count }) => post(JSON.stringify({ rows: rows.slice(start, start + count), topK: 2 }))));
+    const replies = await Promise.all(
+      requests.map(({ start, count }) => post(JSON.stringify({ rows: rows.slice(start, start + count), topK: 2 }))),
+    );
     replies.forEach((reply, i) => {
       expect(reply.status).toBe(200);
       const { start } = requests[i]!;
-      expect(reply.body.predictions.map((p: any) => p.label)).toEqual([...expected.labels.subarray(start, start + reply.body.predictions.length)]);
+      expect(reply.body.predictions.map((p: any) => p.label)).toEqual([
+        ...expected.labels.subarray(start, start + reply.body.predictions.length),
+      ]);
       expect(reply.body.predictions[0].className).toBe(NAMES[expected.labels[start]!]);
     });
 
@@ -219,7 +285,9 @@ describe('hyperproto serve', () => {
     let received = '';
     socket.on('data', (chunk) => (received += chunk.toString()));
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`);
+    socket.write(
+      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`,
+    );
     // Long enough for the server to have read the headers on a busy machine: the request is then in flight.
     await new Promise((r) => setTimeout(r, 300));
     server.kill('SIGTERM');

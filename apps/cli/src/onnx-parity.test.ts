@@ -1,4 +1,14 @@
-import { createMatrix, createRegistry, createRng, resolveOptions, type Dataset, type HeadDefinition, type Matrix, type PluginContext, type TrainerSettings } from '@hyperproto/core';
+import {
+  createMatrix,
+  createRegistry,
+  createRng,
+  resolveOptions,
+  type Dataset,
+  type HeadDefinition,
+  type Matrix,
+  type PluginContext,
+  type TrainerSettings,
+} from '@hyperproto/core';
 import { exportOnnx } from '@hyperproto/onnx';
 import { createSession } from '@hyperproto/runtime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,14 +22,25 @@ import { builtinPlugins } from './builtin-plugins.js';
 const registry = createRegistry(builtinPlugins);
 const CLASSES = 8;
 const DIMS = 8;
-const trainer: TrainerSettings = { hiddenUnits: 24, hiddenLayers: 2, dropout: 0.3, batchSize: 32, learningRate: 0.01, patience: 1, maxEpochs: 2 };
+const trainer: TrainerSettings = {
+  hiddenUnits: 24,
+  hiddenLayers: 2,
+  dropout: 0.3,
+  batchSize: 32,
+  learningRate: 0.01,
+  patience: 1,
+  maxEpochs: 2,
+};
 const context = (label: string): PluginContext => ({ seed: 4, rng: createRng(4).fork(label) });
 
 let dataset: Dataset;
 let inputs: Matrix;
 beforeAll(async () => {
   const gaussian = registry.get('dataset', 'gaussian');
-  dataset = await gaussian.generate(context('dataset'), resolveOptions(gaussian, { classes: CLASSES, sigma: 1, trainPerClass: 20, validationPerClass: 8, testPerClass: 4 }));
+  dataset = await gaussian.generate(
+    context('dataset'),
+    resolveOptions(gaussian, { classes: CLASSES, sigma: 1, trainPerClass: 20, validationPerClass: 8, testPerClass: 4 }),
+  );
   inputs = createMatrix(1000, dataset.inputWidth, createRng(9).fillNormal(new Float32Array(1000 * dataset.inputWidth), 0, 2));
 });
 
@@ -72,7 +93,12 @@ describe('ONNX export parity', () => {
   });
 });
 
-describe.each(registry.list('engine').filter((e) => e.name !== 'tfjs').map((e) => [e.name]))('ONNX export parity of models trained by the %s engine', (engineName) => {
+describe.each(
+  registry
+    .list('engine')
+    .filter((e) => e.name !== 'tfjs')
+    .map((e) => [e.name]),
+)('ONNX export parity of models trained by the %s engine', (engineName) => {
   it('softmax and hpn', async () => {
     const probe = await registry.get('engine', engineName).probe();
     if (!probe.ok) {
@@ -81,6 +107,10 @@ describe.each(registry.list('engine').filter((e) => e.name !== 'tfjs').map((e) =
     }
     await expectParity(registry.get('head', 'softmax').build({ classes: CLASSES }, {}), { head: 'softmax' }, engineName);
     const prototypes = await registry.get('prototypes', 'random').generate(context('prototypes'), { classes: CLASSES, dims: DIMS }, {});
-    await expectParity(registry.get('head', 'hpn').build({ classes: CLASSES, prototypes }, {}), { head: 'hpn', strategy: 'random' }, engineName);
+    await expectParity(
+      registry.get('head', 'hpn').build({ classes: CLASSES, prototypes }, {}),
+      { head: 'hpn', strategy: 'random' },
+      engineName,
+    );
   });
 });

@@ -72,7 +72,10 @@ export class Output {
    */
   log(message: string): void {
     const note = /^(?:\S+: )?(skipped \[.*)$/s.exec(message)?.[1];
-    if (note === undefined) return this.info(message);
+    if (note === undefined) {
+      this.info(message);
+      return;
+    }
     if (!this.verbose || this.notesShown.has(note)) return;
     this.notesShown.add(note);
     this.info(note);
@@ -94,7 +97,11 @@ export class Output {
     const now = performance.now();
     if (this.stage?.name !== stage) this.stage = { name: stage, since: now, from: done };
     const { since, from } = this.stage;
-    const payload: BarPayload = { stage, label, eta: eta !== undefined ? eta : done > from ? (((now - since) / 1000) * (total - done)) / (done - from) : null };
+    const payload: BarPayload = {
+      stage,
+      label,
+      eta: eta !== undefined ? eta : done > from ? (((now - since) / 1000) * (total - done)) / (done - from) : null,
+    };
     if (!this.bars || !this.bar) {
       // linewrap: long messages above the bar wrap instead of being cut at the edge (the bar itself is cut to fit).
       // forceRedraw: a message printed over the bar's line must not leave it blank until the next change.

@@ -40,7 +40,21 @@ describe('training on your own features and labels', () => {
     const files = ['--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', ...FAST];
     const softmax = await cli(['train', ...files, '--head', 'softmax', '--out', 'softmax', '--json']);
     expect(softmax.code, softmax.stderr).toBe(0);
-    const hpn = await cli(['train', ...files, '--head', 'hpn', '--prototypes', 'spread', '--dims', '8', '--prototypes-option', 'steps=50', '--out', 'hpn', '--json']);
+    const hpn = await cli([
+      'train',
+      ...files,
+      '--head',
+      'hpn',
+      '--prototypes',
+      'spread',
+      '--dims',
+      '8',
+      '--prototypes-option',
+      'steps=50',
+      '--out',
+      'hpn',
+      '--json',
+    ]);
     expect(hpn.code, hpn.stderr).toBe(0);
     const [a, b] = [JSON.parse(softmax.stdout), JSON.parse(hpn.stdout)];
     for (const summary of [a, b]) {
@@ -59,7 +73,9 @@ describe('training on your own features and labels', () => {
     expect(exported.code, exported.stderr).toBe(0);
     const predicted = await cli(['predict', 'best.onnx', '--input', 'X.npy', '--json']);
     expect(predicted.code, predicted.stderr).toBe(0);
-    const classNames = JSON.parse(predicted.stdout).predictions.slice(0, 30).map((p: { className: string }) => p.className);
+    const classNames = JSON.parse(predicted.stdout)
+      .predictions.slice(0, 30)
+      .map((p: { className: string }) => p.className);
     expect(new Set(classNames)).toEqual(new Set(NAMES));
     // Rows cycle cat, dog, eel: most of them come back as written.
     expect(classNames.filter((name: string, i: number) => name === NAMES[i % 3]).length).toBeGreaterThan(20);
@@ -71,12 +87,38 @@ describe('training on your own features and labels', () => {
     expect(short.stderr).toMatch(/short-labels\.txt/);
     expect(short.stderr).toMatch(/400/);
 
-    const unknownKey = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', '--head', 'softmax', '--head-option', 'temperature=2', '--out', 'bad-head']);
+    const unknownKey = await cli([
+      'train',
+      '--dataset',
+      'files',
+      '--data',
+      'X.npy',
+      '--labels',
+      'labels.txt',
+      '--head',
+      'softmax',
+      '--head-option',
+      'temperature=2',
+      '--out',
+      'bad-head',
+    ]);
     expect(unknownKey.code).toBe(2);
     expect(unknownKey.stderr).toMatch(/head:softmax/);
     expect(unknownKey.stderr).toMatch(/temperature/);
 
-    const wrongType = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', '--dataset-option', 'testFraction=lots', '--out', 'bad-type']);
+    const wrongType = await cli([
+      'train',
+      '--dataset',
+      'files',
+      '--data',
+      'X.npy',
+      '--labels',
+      'labels.txt',
+      '--dataset-option',
+      'testFraction=lots',
+      '--out',
+      'bad-type',
+    ]);
     expect(wrongType.code).toBe(2);
     expect(wrongType.stderr).toMatch(/dataset:files testFraction/);
 

@@ -82,27 +82,41 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
     });
   }
   const plugins = (raw as { plugins?: unknown } | null)?.plugins ?? [];
-  if (!Array.isArray(plugins)) throw new HyperprotoError(ErrorCode.InvalidOptions, `${path} plugins: expected an array of "pkg" or ["pkg", options]`);
+  if (!Array.isArray(plugins))
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `${path} plugins: expected an array of "pkg" or ["pkg", options]`);
   plugins.forEach((entry, i) => {
     const ok = typeof entry === 'string' || (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string');
-    if (!ok) throw new HyperprotoError(ErrorCode.InvalidOptions, `${path} plugins.${i}: expected "pkg" or ["pkg", options], got ${JSON.stringify(entry)}`);
+    if (!ok)
+      throw new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `${path} plugins.${i}: expected "pkg" or ["pkg", options], got ${JSON.stringify(entry)}`,
+      );
   });
   return { plugins: plugins as PluginEntry[] };
 }
 
-async function importPlugins(specifier: string, pluginOptions: unknown, base: string, where: string): Promise<{ plugins: Plugin[]; packageJson?: PackageJson }> {
+async function importPlugins(
+  specifier: string,
+  pluginOptions: unknown,
+  base: string,
+  where: string,
+): Promise<{ plugins: Plugin[]; packageJson?: PackageJson }> {
   const { url, packageJson } = resolveSpecifier(specifier, base, where);
   let module: { default?: unknown };
   try {
     module = await import(url);
   } catch (error) {
     const notFound = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
-    throw new HyperprotoError(notFound ? ErrorCode.InvalidPlugin : ErrorCode.PluginFailed, `${where}: ${notFound ? 'cannot load' : 'failed while loading'} "${specifier}": ${firstLine(error)}`, {
-      cause: error,
-      hint: notFound
-        ? 'Install what the plugin imports next to it (npm install in the plugin package).'
-        : `This is an error in the plugin "${specifier}", not in hyperproto: fix it or report it to its author.`,
-    });
+    throw new HyperprotoError(
+      notFound ? ErrorCode.InvalidPlugin : ErrorCode.PluginFailed,
+      `${where}: ${notFound ? 'cannot load' : 'failed while loading'} "${specifier}": ${firstLine(error)}`,
+      {
+        cause: error,
+        hint: notFound
+          ? 'Install what the plugin imports next to it (npm install in the plugin package).'
+          : `This is an error in the plugin "${specifier}", not in hyperproto: fix it or report it to its author.`,
+      },
+    );
   }
   let exported = module.default;
   // A factory takes the options given as ["pkg", options].
@@ -143,9 +157,13 @@ function resolveSpecifier(specifier: string, base: string, where: string): { url
   const packageName = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
   const packageDir = installedPackageDir(packageName, base);
   if (!packageDir) {
-    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: package "${packageName}" is not installed (looked in node_modules from ${base} upwards)`, {
-      hint: `Install it in your project (npm install ${packageName}) or give a path starting with ./`,
-    });
+    throw new HyperprotoError(
+      ErrorCode.InvalidPlugin,
+      `${where}: package "${packageName}" is not installed (looked in node_modules from ${base} upwards)`,
+      {
+        hint: `Install it in your project (npm install ${packageName}) or give a path starting with ./`,
+      },
+    );
   }
   const packageJson = checkCorePeer(packageDir, where);
   // A subpath ("pkg/extra") goes through the package's own exports map.
@@ -172,14 +190,20 @@ function checkCorePeer(packageDir: string, where: string): PackageJson {
   const name = pkg.name ?? packageDir;
   const fix = `Add "peerDependencies": { "${CORE}": "^${coreVersion}" } to ${join(packageDir, 'package.json')}.`;
   if (range === undefined) {
-    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" does not declare ${CORE} as a peer dependency`, { hint: fix });
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" does not declare ${CORE} as a peer dependency`, {
+      hint: fix,
+    });
   }
   // Inside a pnpm workspace the range is a workspace reference, which always matches its own core.
   if (range.startsWith('workspace:')) return pkg;
   if (semver.validRange(range) === null || !semver.satisfies(coreVersion, range, { includePrerelease: true })) {
-    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" needs ${CORE} ${range}, but this hyperproto runs ${CORE} ${coreVersion}`, {
-      hint: `Install a version of "${name}" made for ${CORE} ${coreVersion}, or a hyperproto CLI whose core matches ${range}. ${fix}`,
-    });
+    throw new HyperprotoError(
+      ErrorCode.InvalidPlugin,
+      `${where}: plugin package "${name}" needs ${CORE} ${range}, but this hyperproto runs ${CORE} ${coreVersion}`,
+      {
+        hint: `Install a version of "${name}" made for ${CORE} ${coreVersion}, or a hyperproto CLI whose core matches ${range}. ${fix}`,
+      },
+    );
   }
   return pkg;
 }
@@ -203,7 +227,10 @@ function readPackageJson(packageDir: string, where: string): PackageJson {
 }
 
 function esmEntry(pkg: PackageJson): string {
-  const root = typeof pkg.exports === 'object' && pkg.exports !== null && '.' in pkg.exports ? (pkg.exports as Record<string, unknown>)['.'] : pkg.exports;
+  const root =
+    typeof pkg.exports === 'object' && pkg.exports !== null && '.' in pkg.exports
+      ? (pkg.exports as Record<string, unknown>)['.']
+      : pkg.exports;
   const pick = (value: unknown): string | undefined => {
     if (typeof value === 'string') return value;
     if (typeof value === 'object' && value !== null) {

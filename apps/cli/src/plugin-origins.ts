@@ -57,7 +57,12 @@ export async function pluginOrigins(loaded: readonly LoadedPlugin[]): Promise<Pl
   const builtin = await builtinPackages();
   const aggregate = readPackage(installedPackageDir('@hyperproto/builtin-plugins', cliRoot)) ?? UNKNOWN;
   return loaded.map(({ plugin, source, package: provider }) => {
-    const info = source === 'builtin' ? (builtin.get(plugin) ?? aggregate) : provider ? { package: provider.name, version: provider.version } : UNKNOWN;
+    const info =
+      source === 'builtin'
+        ? (builtin.get(plugin) ?? aggregate)
+        : provider
+          ? { package: provider.name, version: provider.version }
+          : UNKNOWN;
     return { kind: plugin.kind, name: plugin.name, package: info.package, version: info.version, source };
   });
 }

@@ -11,9 +11,29 @@ const repoRoot = resolve(cliDir, '../..');
 // Inside the package so that the scaffolded plugins resolve @hyperproto/core and the conformance checks from here.
 const scratch = join(cliDir, 'test-output-plugins');
 const outside = mkdtempSync(join(tmpdir(), 'hyperproto-outside-'));
-const SMALL = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '30', '--validation-per-class', '10', '--test-per-class', '10', '--hidden-units', '16', '--max-epochs', '3'];
+const SMALL = [
+  '--classes',
+  '3',
+  '--sigma',
+  '0.5',
+  '--train-per-class',
+  '30',
+  '--validation-per-class',
+  '10',
+  '--test-per-class',
+  '10',
+  '--hidden-units',
+  '16',
+  '--max-epochs',
+  '3',
+];
 
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(command, args, { cwd, env: { ...process.env, CI: 'true', ...env }, maxBuffer: 1 << 24 }, (error, stdout, stderr) =>
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
@@ -51,13 +71,34 @@ describe('hyperproto new plugin', () => {
   it.each([
     ['prototypes', ['train', ...SMALL, '--head', 'hpn', '--prototypes', 'my-prototypes', '--dims', '2']],
     ['head', ['train', ...SMALL, '--head', 'my-head', '--prototypes', 'orthogonal', '--dims', '3']],
-    ['dataset', ['train', '--dataset', 'my-dataset', '--classes', '3', '--train-per-class', '30', '--head', 'softmax', '--hidden-units', '16', '--max-epochs', '3']],
+    [
+      'dataset',
+      [
+        'train',
+        '--dataset',
+        'my-dataset',
+        '--classes',
+        '3',
+        '--train-per-class',
+        '30',
+        '--head',
+        'softmax',
+        '--hidden-units',
+        '16',
+        '--max-epochs',
+        '3',
+      ],
+    ],
     ['evaluator', ['train', ...SMALL, '--head', 'softmax', '--evaluator', 'my-evaluator']],
   ])('writes a %s plugin that passes its conformance test and trains from the CLI', async (kind, use) => {
     const made = await runCli(['new', 'plugin', '--kind', kind, `my-${kind}`, '--json'], scratch);
     expect(made.code, made.stderr).toBe(0);
     const result = JSON.parse(made.stdout);
-    expect(result).toMatchObject({ package: `my-${kind}`, plugin: `${kind}:my-${kind}`, files: ['package.json', 'index.js', 'index.test.js', 'README.md'] });
+    expect(result).toMatchObject({
+      package: `my-${kind}`,
+      plugin: `${kind}:my-${kind}`,
+      files: ['package.json', 'index.js', 'index.test.js', 'README.md'],
+    });
     const pkg = JSON.parse(readFileSync(join(result.dir, 'package.json'), 'utf8'));
     expect(pkg.peerDependencies).toEqual({ '@hyperproto/core': `^${coreVersion}` });
 
@@ -98,12 +139,17 @@ describe('plugin packages that cannot be used', () => {
     writePackage(join(scratch, 'old-peer'), { name: 'old-peer', peerDependencies: { '@hyperproto/core': '^99.0.0' } });
     const oldPeer = await runCli(['plugins', '--plugin', './old-peer'], scratch);
     expect(oldPeer.code).toBe(2);
-    expect(oldPeer.stderr).toContain(`plugin package "old-peer" needs @hyperproto/core ^99.0.0, but this hyperproto runs @hyperproto/core ${coreVersion}`);
+    expect(oldPeer.stderr).toContain(
+      `plugin package "old-peer" needs @hyperproto/core ^99.0.0, but this hyperproto runs @hyperproto/core ${coreVersion}`,
+    );
   });
 
-  it('reports a missing path, a config that is not JSON, and a throwing factory as the plugin\'s failure', async () => {
+  it("reports a missing path, a config that is not JSON, and a throwing factory as the plugin's failure", async () => {
     const missing = await runCli(['plugins', '--plugin', './nowhere.js'], scratch);
-    expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/--plugin \.\/nowhere\.js: no file or directory at .*nowhere\.js/)]);
+    expect([missing.code, missing.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--plugin \.\/nowhere\.js: no file or directory at .*nowhere\.js/),
+    ]);
 
     mkdirSync(join(scratch, 'bad-config'));
     writeFileSync(join(scratch, 'bad-config', 'hyperproto.config.json'), '{ "plugins": [');
@@ -125,16 +171,41 @@ describe('paths resolve from where the user stands', () => {
   ])('`pnpm hyperproto ... --plugin ./relative` works %s', async (_where, dir) => {
     // A plain module that imports core without any node_modules beside it: the CLI lends it its own copy.
     writeFileSync(join(dir, 'axes.mjs'), axesModule);
-    const listed = await run('pnpm', ['--silent', '--dir', repoRoot, 'hyperproto', 'plugins', '--kind', 'prototypes', '--plugin', './axes.mjs', '--json'], dir);
+    const listed = await run(
+      'pnpm',
+      ['--silent', '--dir', repoRoot, 'hyperproto', 'plugins', '--kind', 'prototypes', '--plugin', './axes.mjs', '--json'],
+      dir,
+    );
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)[0].plugins.map((p: { name: string }) => p.name)).toContain('axes');
 
-    const made = await run('pnpm', ['--silent', '--dir', repoRoot, 'hyperproto', 'prototypes', '--strategy', 'axes', '--classes', '4', '--dims', '2', '--out', 'axes.npy', '--plugin', './axes.mjs', '--json'], dir);
+    const made = await run(
+      'pnpm',
+      [
+        '--silent',
+        '--dir',
+        repoRoot,
+        'hyperproto',
+        'prototypes',
+        '--strategy',
+        'axes',
+        '--classes',
+        '4',
+        '--dims',
+        '2',
+        '--out',
+        'axes.npy',
+        '--plugin',
+        './axes.mjs',
+        '--json',
+      ],
+      dir,
+    );
     expect(made.code, made.stderr).toBe(0);
     expect(readFileSync(join(dir, 'axes.npy')).length).toBeGreaterThan(4 * 2 * 4);
   });
 
-  it('--version prints the CLI package\'s own version', async () => {
+  it("--version prints the CLI package's own version", async () => {
     const version = await run(process.execPath, [CLI_BIN, '--version'], outside);
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8')).version);
   });

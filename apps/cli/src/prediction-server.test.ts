@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { createMatrix, createRng, h, type NamedWeight } from '@hyperproto/core';
+import { createRng, h, type NamedWeight } from '@hyperproto/core';
 import { exportOnnx } from '@hyperproto/onnx';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ const NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 function modelBytes(): Uint8Array {
   const rng = createRng(5);
   const weights: NamedWeight[] = [];
-  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) => weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
+  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) =>
+    weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
   add('trunk/dense0/kernel', [WIDTH, 16], (d) => rng.fillNormal(d, 0, 0.3));
   add('trunk/bn0/gamma', [16], (d) => d.fill(1));
   add('trunk/bn0/beta', [16], (d) => rng.fillNormal(d, 0, 0.1));
@@ -22,8 +23,17 @@ function modelBytes(): Uint8Array {
   add('trunk/bn0/moving_variance', [16], (d) => d.fill(1));
   add('head/dense/kernel', [16, CLASSES], (d) => rng.fillNormal(d, 0, 0.5));
   add('head/dense/bias', [CLASSES], (d) => d);
-  const head = { outputUnits: CLASSES, loss: h.mean(h.output()), scores: h.softmax(h.output()), scoresName: 'probabilities', constants: {} };
-  return exportOnnx({ inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } }, { metadata: { head: 'softmax' }, classNames: NAMES, topK: 2 });
+  const head = {
+    outputUnits: CLASSES,
+    loss: h.mean(h.output()),
+    scores: h.softmax(h.output()),
+    scoresName: 'probabilities',
+    constants: {},
+  };
+  return exportOnnx(
+    { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } },
+    { metadata: { head: 'softmax' }, classNames: NAMES, topK: 2 },
+  );
 }
 
 const randomRows = (rows: number, seed: number) => {
@@ -50,7 +60,11 @@ interface Reply {
 }
 
 async function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Reply> {
-  const response = await fetch(`${base}/v1/predict`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${base}/v1/predict`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -58,7 +72,14 @@ describe('prediction server', () => {
   it('answers health and metadata', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', provider: 'cpu' });
     const metadata = (await (await fetch(`${base}/v1/metadata`)).json()) as any;
-    expect(metadata).toMatchObject({ provider: 'cpu', classes: CLASSES, input: { name: 'features', width: WIDTH }, scoresName: 'probabilities', classNames: NAMES, modelTopK: 2 });
+    expect(metadata).toMatchObject({
+      provider: 'cpu',
+      classes: CLASSES,
+      input: { name: 'features', width: WIDTH },
+      scoresName: 'probabilities',
+      classNames: NAMES,
+      modelTopK: 2,
+    });
     expect(metadata.metadata).toMatchObject({ head: 'softmax', classes: '7', inputWidth: '20' });
   });
 
@@ -81,7 +102,10 @@ describe('prediction server', () => {
 
   it('batches concurrent requests into shared inferences and gives each its own answer', async () => {
     const before = server.stats();
-    const requests = Array.from({ length: 64 }, (_, i) => ({ rows: randomRows(1 + (i % 4), 100 + i), ...(i % 3 ? { topK: 1 + (i % 2) } : {}) }));
+    const requests = Array.from({ length: 64 }, (_, i) => ({
+      rows: randomRows(1 + (i % 4), 100 + i),
+      ...(i % 3 ? { topK: 1 + (i % 2) } : {}),
+    }));
     const replies = await Promise.all(requests.map((body) => post(body)));
     for (const [i, reply] of replies.entries()) {
       expect(reply.status).toBe(200);
@@ -101,19 +125,49 @@ describe('prediction server', () => {
       ['wrong width', () => post({ rows: [good.slice(1)] }), 400, 'wrong-width', /rows of 19 features; the model expects 20/],
       ['ragged rows', () => post({ rows: [good, good.slice(2)] }), 400, 'ragged-rows', /row 0 has 20 values but row 1 has 18/],
       ['empty batch', () => post({ rows: [] }), 400, 'empty-batch', /empty/],
-      ['infinite value', () => post(`{"rows": [[${good.slice(1).join(',')}, 1e999]]}`), 400, 'not-a-number', /row 0, column 19 is not a finite number/],
+      [
+        'infinite value',
+        () => post(`{"rows": [[${good.slice(1).join(',')}, 1e999]]}`),
+        400,
+        'not-a-number',
+        /row 0, column 19 is not a finite number/,
+      ],
       ['string value', () => post({ rows: [[...good.slice(1), 'x']] }), 400, 'not-a-number', /row 0, column 19/],
       ['null value', () => post({ rows: [[...good.slice(1), null]] }), 400, 'not-a-number', /row 0, column 19/],
-      ['rows missing', () => post({ features: [good] }), 400, 'invalid-request', /must have required property 'rows'|additional properties/],
+      [
+        'rows missing',
+        () => post({ features: [good] }),
+        400,
+        'invalid-request',
+        /must have required property 'rows'|additional properties/,
+      ],
       ['unknown field', () => post({ rows: [good], extra: 1 }), 400, 'invalid-request', /additional properties/],
       ['top-k too large', () => post({ rows: [good], topK: 8 }), 400, 'invalid-request', /topK must be <= 7/],
       ['top-k not an integer', () => post({ rows: [good], topK: '2' }), 400, 'invalid-request', /topK must be integer/],
-      ['too many rows', () => post({ rows: Array.from({ length: 101 }, () => good) }), 400, 'invalid-request', /rows must NOT have more than 100 items/],
-      ['body over the limit', () => post({ rows: Array.from({ length: 100 }, () => good.map((v) => v * 1.000001)), pad: 'x'.repeat(70_000) }), 413, 'body-too-large', /larger than the limit of 65536 bytes/],
+      [
+        'too many rows',
+        () => post({ rows: Array.from({ length: 101 }, () => good) }),
+        400,
+        'invalid-request',
+        /rows must NOT have more than 100 items/,
+      ],
+      [
+        'body over the limit',
+        () => post({ rows: Array.from({ length: 100 }, () => good.map((v) => v * 1.000001)), pad: 'x'.repeat(70_000) }),
+        413,
+        'body-too-large',
+        /larger than the limit of 65536 bytes/,
+      ],
       ['not JSON', () => post('{"rows": [[1, 2'), 400, 'invalid-json', /not valid JSON/],
       ['empty body', () => post(''), 400, 'invalid-json', /not valid JSON/],
       ['wrong content type', () => post('rows=1', { 'content-type': 'text/plain' }), 415, 'unsupported-media-type', /application\/json/],
-      ['form content type', () => post('rows=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported-media-type', /application\/json/],
+      [
+        'form content type',
+        () => post('rows=1', { 'content-type': 'application/x-www-form-urlencoded' }),
+        415,
+        'unsupported-media-type',
+        /application\/json/,
+      ],
       ['body not an object', () => post([1, 2]), 400, 'invalid-request', /body must be object/],
     ];
     for (const [what, send, status, code, message] of cases) {
@@ -135,10 +189,14 @@ describe('prediction server', () => {
 
   it('refuses a body whose Content-Length overstates the limit before reading it', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest(`${base}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) } }, (response) => {
-        resolve(response.statusCode ?? 0);
-        response.resume();
-      });
+      const request = httpRequest(
+        `${base}/v1/predict`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) } },
+        (response) => {
+          resolve(response.statusCode ?? 0);
+          response.resume();
+        },
+      );
       request.on('error', reject);
       request.write('{"rows": [');
     });
@@ -159,7 +217,9 @@ describe('graceful shutdown', () => {
     let received = '';
     socket.on('data', (chunk) => (received += chunk.toString()));
     const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(`POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`);
+    socket.write(
+      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closed = own.app.close();
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -76,7 +76,12 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { error: { code: 'not-found', message: `no route ${request.method} ${request.url}; use POST /v1/predict, GET /v1/metadata or GET /healthz` } };
+    const body: ErrorBody = {
+      error: {
+        code: 'not-found',
+        message: `no route ${request.method} ${request.url}; use POST /v1/predict, GET /v1/metadata or GET /healthz`,
+      },
+    };
     void reply.code(404).send(body);
   });
 
@@ -95,7 +100,12 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     classNames: names ?? null,
     modelTopK: session.modelTopK,
     metadata: session.metadata,
-    onnx: { irVersion: session.info.irVersion, opset: session.info.opset, producer: session.info.producerName, producerVersion: session.info.producerVersion },
+    onnx: {
+      irVersion: session.info.irVersion,
+      opset: session.info.opset,
+      producer: session.info.producerName,
+      producerVersion: session.info.producerVersion,
+    },
     limits: { bodyLimit: options.bodyLimit, maxRequestRows: options.maxRequestRows, maxBatchRows: options.maxBatchRows },
   };
   app.get('/v1/metadata', async () => metadata);
@@ -108,7 +118,10 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       ...(names ? { className: { type: 'string' } } : {}),
       topK: {
         type: 'array',
-        items: { type: 'object', properties: { label: { type: 'integer' }, score: { type: 'number' }, ...(names ? { className: { type: 'string' } } : {}) } },
+        items: {
+          type: 'object',
+          properties: { label: { type: 'integer' }, score: { type: 'number' }, ...(names ? { className: { type: 'string' } } : {}) },
+        },
       },
       scores: { type: 'array', items: { type: 'number' } },
     },
@@ -152,7 +165,9 @@ function toPredictionItems(p: Prediction, names: readonly string[] | undefined) 
       const top = new Array(k);
       for (let i = 0; i < k; i++) {
         const topLabel = p.topK.labels[r * k + i]!;
-        top[i] = names ? { label: topLabel, score: p.topK.scores[r * k + i]!, className: names[topLabel] } : { label: topLabel, score: p.topK.scores[r * k + i]! };
+        top[i] = names
+          ? { label: topLabel, score: p.topK.scores[r * k + i]!, className: names[topLabel] }
+          : { label: topLabel, score: p.topK.scores[r * k + i]! };
       }
       item.topK = top;
     }
@@ -170,21 +185,36 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
   });
   if (error instanceof InvalidFeaturesError) {
     const { problem, row, column } = error.detail;
-    return reply(problem === 'too-many-rows' ? 413 : 400, problem, error.message, { ...(row === undefined ? {} : { row }), ...(column === undefined ? {} : { column }) });
+    return reply(problem === 'too-many-rows' ? 413 : 400, problem, error.message, {
+      ...(row === undefined ? {} : { row }),
+      ...(column === undefined ? {} : { column }),
+    });
   }
-  if (isHyperprotoError(error)) return reply(error.code === 'E_INVALID_INPUT' ? 400 : 500, error.code === 'E_INVALID_INPUT' ? 'invalid-input' : 'internal', error.message);
+  if (isHyperprotoError(error))
+    return reply(
+      error.code === 'E_INVALID_INPUT' ? 400 : 500,
+      error.code === 'E_INVALID_INPUT' ? 'invalid-input' : 'internal',
+      error.message,
+    );
   switch (error.code) {
     case 'FST_ERR_VALIDATION': {
       // A feature that is not a finite number (JSON's 1e999 parses to Infinity) gets its row and column.
       const cell = error.validation?.[0]?.instancePath.match(/^\/rows\/(\d+)\/(\d+)$/);
       if (cell) {
         const [row, column] = [Number(cell[1]), Number(cell[2])];
-        return reply(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, { row, column });
+        return reply(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, {
+          row,
+          column,
+        });
       }
       return reply(400, 'invalid-request', `the request body does not match the schema: ${error.message}`);
     }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return reply(413, 'body-too-large', `the request body is larger than the limit of ${options.bodyLimit} bytes; send fewer rows per request`);
+      return reply(
+        413,
+        'body-too-large',
+        `the request body is larger than the limit of ${options.bodyLimit} bytes; send fewer rows per request`,
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return reply(415, 'unsupported-media-type', 'send the request body as application/json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -197,5 +227,9 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
   }
   if (error instanceof SyntaxError) return reply(400, 'invalid-json', `the request body is not valid JSON (${error.message})`);
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  return reply(status, status === 500 ? 'internal' : 'bad-request', status === 500 ? 'the server failed to answer; it logged the error' : error.message);
+  return reply(
+    status,
+    status === 500 ? 'internal' : 'bad-request',
+    status === 500 ? 'the server failed to answer; it logged the error' : error.message,
+  );
 }

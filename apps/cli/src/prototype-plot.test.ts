@@ -20,7 +20,12 @@ function stats(partial: Partial<PrototypeStats> & { occupied: Record<number, num
   };
 }
 
-const texts = (svg: string) => [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
+const texts = (svg: string) =>
+  [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<\/text>/g)].map((m) => ({
+    x: Number(m[1]),
+    y: Number(m[2]),
+    text: m[3]!,
+  }));
 
 describe('prototypes inspect --plot', () => {
   it('has a title, y ticks, and x ticks zoomed on the occupied range that never touch', () => {
@@ -33,7 +38,8 @@ describe('prototypes inspect --plot', () => {
     expect(yTicks).toEqual(['0', '50', '100', '150', '200']);
     const xTicks = all.filter((t) => t.y === 52 + 260 + 20);
     expect(xTicks.map((t) => t.text)).toEqual(['-0.2', '-0.15', '-0.1', '-0.05', '0', '0.05', '0.1', '0.15']);
-    for (let i = 1; i < xTicks.length; i++) expect(xTicks[i]!.x - xTicks[i - 1]!.x).toBeGreaterThan((7 * (xTicks[i]!.text.length + xTicks[i - 1]!.text.length)) / 2);
+    for (let i = 1; i < xTicks.length; i++)
+      expect(xTicks[i]!.x - xTicks[i - 1]!.x).toBeGreaterThan((7 * (xTicks[i]!.text.length + xTicks[i - 1]!.text.length)) / 2);
     expect(svg).toContain('>pairs per bin</text>');
   });
 
@@ -47,7 +53,9 @@ describe('prototypes inspect --plot', () => {
     ]);
     for (const t of legend) expect(t.y).toBeGreaterThan(52 + 260 + 40);
     // The largest cosine equals the simplex bound here: its line is drawn last and thinner, over the bound's.
-    const lines = [...svg.matchAll(/<line x1="([\d.]+)" y1="52" x2="[\d.]+" y2="312" stroke="(#[0-9a-f]+)" stroke-width="([\d.]+)"/g)].map((m) => [m[2], Number(m[3])]);
+    const lines = [...svg.matchAll(/<line x1="([\d.]+)" y1="52" x2="[\d.]+" y2="312" stroke="(#[0-9a-f]+)" stroke-width="([\d.]+)"/g)].map(
+      (m) => [m[2], Number(m[3])],
+    );
     expect(lines).toEqual([
       ['#806020', 2.5],
       ['#308030', 2.5],
@@ -57,7 +65,10 @@ describe('prototypes inspect --plot', () => {
 
   it('keeps the whole [-1, 1] when the cosines spread over it, and thins its ticks', () => {
     const occupied = Object.fromEntries(Array.from({ length: 200 }, (_, b) => [b, 10 + b]));
-    const svg = histogramSvg(stats({ bins: 200, occupied, classes: 1000, dims: 10, maxCosine: 0.99, simplexBound: -0.001, welchBound: 0.3 }), 'wide.npy');
+    const svg = histogramSvg(
+      stats({ bins: 200, occupied, classes: 1000, dims: 10, maxCosine: 0.99, simplexBound: -0.001, welchBound: 0.3 }),
+      'wide.npy',
+    );
     expect(svg).not.toContain('shown over');
     const xTicks = texts(svg).filter((t) => t.y === 52 + 260 + 20);
     expect(xTicks[0]!.text).toBe('-1');

@@ -78,7 +78,10 @@ function histogramLines({ lower, upper, counts }: NonNullable<PrototypeStats['hi
     rows.push({ from: lower + b * width, to: lower + end * width, count: counts.slice(b, end).reduce((x, y) => x + y, 0) });
   }
   const most = Math.max(...rows.map((r) => r.count));
-  return rows.map(({ from, to, count }) => `    [${from.toFixed(2).padStart(5)}, ${to.toFixed(2).padStart(5)}) ${'#'.repeat(Math.round((40 * count) / most)).padEnd(40)} ${count}`);
+  return rows.map(
+    ({ from, to, count }) =>
+      `    [${from.toFixed(2).padStart(5)}, ${to.toFixed(2).padStart(5)}) ${'#'.repeat(Math.round((40 * count) / most)).padEnd(40)} ${count}`,
+  );
 }
 
 /** Approximate width of a label at 12px sans-serif: enough to keep tick labels apart. */
@@ -95,15 +98,37 @@ export function histogramSvg(stats: PrototypeStats, title: string): string {
   const { counts, lower, upper } = histogram;
   const binWidth = (upper - lower) / counts.length;
   const markers = [
-    { value: stats.maxCosine, colour: '#c03030', dash: '6 3', text: `largest cosine ${label(stats.maxCosine)} (pair ${stats.maxCosinePair[0]}, ${stats.maxCosinePair[1]})` },
-    { value: stats.simplexBound, colour: '#308030', dash: '2 3', text: `simplex bound -1/(C-1) = ${label(stats.simplexBound)}: no ${stats.classes.toLocaleString('en-US')} unit vectors do better` },
-    ...(stats.welchBound > 0 ? [{ value: stats.welchBound, colour: '#806020', dash: '8 3 2 3', text: `Welch bound on the largest |cosine| = ${label(stats.welchBound)}` }] : []),
+    {
+      value: stats.maxCosine,
+      colour: '#c03030',
+      dash: '6 3',
+      text: `largest cosine ${label(stats.maxCosine)} (pair ${stats.maxCosinePair[0]}, ${stats.maxCosinePair[1]})`,
+    },
+    {
+      value: stats.simplexBound,
+      colour: '#308030',
+      dash: '2 3',
+      text: `simplex bound -1/(C-1) = ${label(stats.simplexBound)}: no ${stats.classes.toLocaleString('en-US')} unit vectors do better`,
+    },
+    ...(stats.welchBound > 0
+      ? [
+          {
+            value: stats.welchBound,
+            colour: '#806020',
+            dash: '8 3 2 3',
+            text: `Welch bound on the largest |cosine| = ${label(stats.welchBound)}`,
+          },
+        ]
+      : []),
   ];
 
   // x: the occupied bins and the marked values, padded, on round ticks, never beyond [-1, 1].
   const first = counts.findIndex((c) => c > 0);
   const last = counts.length - 1 - [...counts].reverse().findIndex((c) => c > 0);
-  const values = [...markers.map((m) => m.value), ...(first >= 0 ? [lower + first * binWidth, lower + (last + 1) * binWidth] : [lower, upper])];
+  const values = [
+    ...markers.map((m) => m.value),
+    ...(first >= 0 ? [lower + first * binWidth, lower + (last + 1) * binWidth] : [lower, upper]),
+  ];
   const span = Math.max(...values) - Math.min(...values);
   const pad = Math.max(span * 0.08, 2 * binWidth, 0.02);
   const [width, left, right, top, plotHeight] = [720, 72, 24, 52, 260];
@@ -141,15 +166,24 @@ export function histogramSvg(stats: PrototypeStats, title: string): string {
     })
     .join('');
   const xAxis = xTicks
-    .map((t) => `<line x1="${x(t).toFixed(2)}" y1="${top + plotHeight}" x2="${x(t).toFixed(2)}" y2="${top + plotHeight + 5}" stroke="#333"/><text x="${x(t).toFixed(2)}" y="${top + plotHeight + 20}" text-anchor="middle">${tickText(t)}</text>`)
+    .map(
+      (t) =>
+        `<line x1="${x(t).toFixed(2)}" y1="${top + plotHeight}" x2="${x(t).toFixed(2)}" y2="${top + plotHeight + 5}" stroke="#333"/><text x="${x(t).toFixed(2)}" y="${top + plotHeight + 20}" text-anchor="middle">${tickText(t)}</text>`,
+    )
     .join('');
   const yAxis = yTicks
-    .map((t) => `<line x1="${left}" y1="${y(t).toFixed(2)}" x2="${left + plotWidth}" y2="${y(t).toFixed(2)}" stroke="#e5e5e5"/><line x1="${left - 5}" y1="${y(t).toFixed(2)}" x2="${left}" y2="${y(t).toFixed(2)}" stroke="#333"/><text x="${left - 8}" y="${(y(t) + 4).toFixed(2)}" text-anchor="end">${t.toLocaleString('en-US')}</text>`)
+    .map(
+      (t) =>
+        `<line x1="${left}" y1="${y(t).toFixed(2)}" x2="${left + plotWidth}" y2="${y(t).toFixed(2)}" stroke="#e5e5e5"/><line x1="${left - 5}" y1="${y(t).toFixed(2)}" x2="${left}" y2="${y(t).toFixed(2)}" stroke="#333"/><text x="${left - 8}" y="${(y(t) + 4).toFixed(2)}" text-anchor="end">${t.toLocaleString('en-US')}</text>`,
+    )
     .join('');
   // The bounds under the largest cosine, wider, so a line that coincides with another still shows.
   const lines = [...markers]
     .reverse()
-    .map((m, i, all) => `<line x1="${x(m.value).toFixed(2)}" y1="${top}" x2="${x(m.value).toFixed(2)}" y2="${top + plotHeight}" stroke="${m.colour}" stroke-width="${i === all.length - 1 ? 1.5 : 2.5}" stroke-dasharray="${m.dash}"><title>${escapeXml(m.text)}</title></line>`)
+    .map(
+      (m, i, all) =>
+        `<line x1="${x(m.value).toFixed(2)}" y1="${top}" x2="${x(m.value).toFixed(2)}" y2="${top + plotHeight}" stroke="${m.colour}" stroke-width="${i === all.length - 1 ? 1.5 : 2.5}" stroke-dasharray="${m.dash}"><title>${escapeXml(m.text)}</title></line>`,
+    )
     .join('');
   const legendTop = top + plotHeight + 62;
   const legend = markers

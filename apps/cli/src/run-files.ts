@@ -51,6 +51,12 @@ export async function writeRunFiles(dir: string, outcome: ExperimentOutcome, tar
   if (outcome.prototypes) await writeMatrixNpy(join(dir, 'prototypes.npy'), outcome.prototypes);
   await json('spec.json', outcome.spec);
   await json('history.json', outcome.training.history);
-  await json('metrics.json', { ...summary, evaluators: outcome.metrics, reference: outcome.referenceMetrics ?? null, baseline: outcome.baselineMetrics, dataset: outcome.dataset.info });
+  await json('metrics.json', {
+    ...summary,
+    evaluators: outcome.metrics,
+    reference: outcome.referenceMetrics ?? null,
+    baseline: outcome.baselineMetrics,
+    dataset: outcome.dataset.info,
+  });
   return summary;
 }

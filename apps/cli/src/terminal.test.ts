@@ -23,12 +23,29 @@ const tmux = (...args: string[]) => execFileSync('tmux', ['-S', join(scratch, 't
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** 3 well-separated classes, a small network, 3 epochs. */
-const SMALL = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20', '--test-per-class', '20', '--hidden-units', '16', '--max-epochs', '3'];
+const SMALL = [
+  '--classes',
+  '3',
+  '--sigma',
+  '0.5',
+  '--train-per-class',
+  '40',
+  '--validation-per-class',
+  '20',
+  '--test-per-class',
+  '20',
+  '--hidden-units',
+  '16',
+  '--max-epochs',
+  '3',
+];
 /** 4 tiny runs. */
 const grid = {
   name: 'tiny',
   seeds: 1,
-  datasets: [{ id: 'c3', name: 'gaussian', options: { classes: 3, sigma: 0.5, trainPerClass: 40, validationPerClass: 20, testPerClass: 20 } }],
+  datasets: [
+    { id: 'c3', name: 'gaussian', options: { classes: 3, sigma: 0.5, trainPerClass: 40, validationPerClass: 20, testPerClass: 20 } },
+  ],
   models: [
     { id: 'softmax', head: 'softmax' },
     { id: 'random-2', head: 'hpn', prototypes: { strategy: 'random', dims: 2 } },
@@ -89,6 +106,7 @@ function expectCleanScreen(session: Session, summaryStart: number): number {
   const bars = session.lines.flatMap((line, i) => (barLine.test(line) ? [i] : []));
   expect(bars, session.lines.join('\n')).toHaveLength(1);
   expect(bars[0]!).toBeLessThan(summaryStart);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what an ANSI colour code starts with
   expect(session.raw).not.toMatch(/\x1b\[[\d;]*m/);
   // Every ETA says its unit; cli-progress' own would say `INF` or a bare number.
   for (const screen of session.screens) {
@@ -141,7 +159,9 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
     expect(run.lines[bar]).toMatch(/^experiment +\[█+\] 4\/4 \| ETA 0s \| /);
     expect(run.lines).toContain('4 of 4 runs to do (0 already finished), on 1 worker thread');
     // While runs were left, the bar said how long they would take.
-    const running = run.screens.flatMap((screen) => screen.split('\n')).filter((line) => /^experiment +\[.*\] [0-3]\/4 \| ETA \d+(s|m \d+s|h \d+m) \|/.test(line));
+    const running = run.screens
+      .flatMap((screen) => screen.split('\n'))
+      .filter((line) => /^experiment +\[.*\] [0-3]\/4 \| ETA \d+(s|m \d+s|h \d+m) \|/.test(line));
     expect(running.length, run.screens.at(-1)).toBeGreaterThan(0);
     expectSkipNotes(run.lines, []);
   });
@@ -149,7 +169,10 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
   it('experiment --verbose: each engine skip note once, whole, above the bar', async () => {
     const run = await onTerminal(['experiment', '--config', 'tiny.json', '--out', 'verbose', '--workers', '2', '--verbose']);
     expect(run.exitCode, run.lines.join('\n')).toBe(0);
-    const bar = expectCleanScreen(run, run.lines.findIndex((line) => line.startsWith('tiny: ')));
+    const bar = expectCleanScreen(
+      run,
+      run.lines.findIndex((line) => line.startsWith('tiny: ')),
+    );
     expectSkipNotes(run.lines, skipNotes);
     for (const note of skipNotes) expect(run.lines.indexOf(note)).toBeLessThan(bar);
   });
@@ -158,11 +181,18 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
     // The summary as a script sees it; seconds and the directory differ from run to run.
     const reference = await runCli(['train', ...SMALL, '--out', 'train-reference'], scratch);
     expect(reference.code, reference.stderr).toBe(0);
-    const normalise = (lines: string[]) => lines.map((line) => line.replaceAll(/train-(reference|plain|verbose)/g, 'OUT').replaceAll(/\d+(\.\d+)?/g, '#'));
+    const normalise = (lines: string[]) =>
+      lines.map((line) => line.replaceAll(/train-(reference|plain|verbose)/g, 'OUT').replaceAll(/\d+(\.\d+)?/g, '#'));
     const expected = normalise(reference.stdout.trimEnd().split('\n'));
 
     for (const verbose of [false, true]) {
-      const run = await onTerminal(['train', ...SMALL, '--out', verbose ? 'train-verbose' : 'train-plain', ...(verbose ? ['--verbose'] : [])]);
+      const run = await onTerminal([
+        'train',
+        ...SMALL,
+        '--out',
+        verbose ? 'train-verbose' : 'train-plain',
+        ...(verbose ? ['--verbose'] : []),
+      ]);
       expect(run.exitCode, run.lines.join('\n')).toBe(0);
       const summary = run.lines.length - 1 - expected.length;
       expect(normalise(run.lines.slice(summary))).toEqual([...expected, 'EXIT=#']);
@@ -173,7 +203,11 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
   });
 
   it('draws no progress with --json, --quiet or CI=true', async () => {
-    for (const [args, env] of [[['--json'], ''], [['--quiet'], ''], [[], 'CI=true ']] as const) {
+    for (const [args, env] of [
+      [['--json'], ''],
+      [['--quiet'], ''],
+      [[], 'CI=true '],
+    ] as const) {
       const run = await onTerminal(['train', ...SMALL, '--out', `no-bar-${args.join('') || 'ci'}`, ...args], env);
       expect(run.exitCode, run.lines.join('\n')).toBe(0);
       expect(run.lines.filter((line) => barLine.test(line))).toEqual([]);

@@ -65,8 +65,27 @@ async function trainAndExport(head: Head): Promise<Uint8Array> {
   const runDir = join(workDir, `run-${head}`);
   const headArgs = head === 'hpn' ? ['--head', 'hpn', '--prototypes', 'random', '--dims', '4'] : ['--head', 'softmax'];
   await run(process.execPath, [
-    CLI, 'train', '--classes', '3', '--sigma', '0.5', '--train-per-class', '40', '--validation-per-class', '20',
-    '--test-per-class', '20', '--hidden-units', '16', '--batch-size', '16', '--max-epochs', '6', ...headArgs, '--out', runDir,
+    CLI,
+    'train',
+    '--classes',
+    '3',
+    '--sigma',
+    '0.5',
+    '--train-per-class',
+    '40',
+    '--validation-per-class',
+    '20',
+    '--test-per-class',
+    '20',
+    '--hidden-units',
+    '16',
+    '--batch-size',
+    '16',
+    '--max-epochs',
+    '6',
+    ...headArgs,
+    '--out',
+    runDir,
   ]);
   const out = join(workDir, `${head}.onnx`);
   await run(process.execPath, [CLI, 'export', runDir, '--out', out]);
@@ -97,7 +116,9 @@ async function openPage(query: string, logs: string[]): Promise<Page> {
 
 /** Classifies `rows` on the page, pasted or uploaded, and reads back what the page computed and showed. */
 async function classifyOnPage(page: Page, how: 'paste' | 'upload'): Promise<PageResult> {
-  await page.evaluate(() => ((window as unknown as { hyperprotoPage: { lastPrediction?: unknown } }).hyperprotoPage.lastPrediction = undefined));
+  await page.evaluate(
+    () => ((window as unknown as { hyperprotoPage: { lastPrediction?: unknown } }).hyperprotoPage.lastPrediction = undefined),
+  );
   await page.fill('#topk', '3');
   const text = csv(rows, WIDTH);
   if (how === 'paste') {
@@ -106,9 +127,13 @@ async function classifyOnPage(page: Page, how: 'paste' | 'upload'): Promise<Page
   } else {
     await page.setInputFiles('#rows-file', { name: 'rows.csv', mimeType: 'text/csv', buffer: Buffer.from(text) });
   }
-  await page.waitForFunction(() => (window as unknown as { hyperprotoPage: { lastPrediction?: unknown } }).hyperprotoPage.lastPrediction !== undefined, null, {
-    timeout: 30_000,
-  });
+  await page.waitForFunction(
+    () => (window as unknown as { hyperprotoPage: { lastPrediction?: unknown } }).hyperprotoPage.lastPrediction !== undefined,
+    null,
+    {
+      timeout: 30_000,
+    },
+  );
   return page.evaluate(() => {
     const state = (
       window as unknown as {
@@ -133,7 +158,11 @@ async function classifyOnPage(page: Page, how: 'paste' | 'upload'): Promise<Page
 
 /** Switches the page to another model through its "Open another .onnx" button. */
 async function openModelOnPage(page: Page, head: Head): Promise<void> {
-  await page.setInputFiles('#model-file', { name: `${head}.onnx`, mimeType: 'application/octet-stream', buffer: Buffer.from(models[head]) });
+  await page.setInputFiles('#model-file', {
+    name: `${head}.onnx`,
+    mimeType: 'application/octet-stream',
+    buffer: Buffer.from(models[head]),
+  });
   await page.waitForFunction(
     (want) => {
       const state = (window as unknown as { hyperprotoPage: { classifier?: { metadata: Record<string, string> } } }).hyperprotoPage;
@@ -215,7 +244,10 @@ describe.skipIf(skipWithoutBrowser)('the web page in Chromium', () => {
 
     // onnxruntime's verbose log says where each session's nodes went: both models, every node on WebGPU.
     const placements = logs.filter((line) => /placed on \[/.test(line));
-    expect(placements.filter((line) => line.includes('All nodes placed on [WebGpuExecutionProvider]')), placements.join('\n')).toHaveLength(2);
+    expect(
+      placements.filter((line) => line.includes('All nodes placed on [WebGpuExecutionProvider]')),
+      placements.join('\n'),
+    ).toHaveLength(2);
     expect(placements.filter((line) => !line.includes('[WebGpuExecutionProvider]'))).toEqual([]);
     expect(logs.filter((line) => line.startsWith('page error'))).toEqual([]);
     await page.close();
@@ -227,9 +259,11 @@ describe.skipIf(skipWithoutBrowser)('the web page in Chromium', () => {
     const page = await openPage('ep=wasm', logs);
     expect(await page.evaluate(() => document.body.dataset.provider)).toBe('wasm');
     // Forced: WebGPU was not even tried.
-    expect(await page.evaluate(() => (window as unknown as { hyperprotoPage: { classifier: { attempts: unknown[] } } }).hyperprotoPage.classifier.attempts)).toEqual([
-      { provider: 'wasm' },
-    ]);
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { hyperprotoPage: { classifier: { attempts: unknown[] } } }).hyperprotoPage.classifier.attempts,
+      ),
+    ).toEqual([{ provider: 'wasm' }]);
     expectSameAnswers('hpn', await classifyOnPage(page, 'upload'));
     await openModelOnPage(page, 'softmax');
     expectSameAnswers('softmax', await classifyOnPage(page, 'paste'));
@@ -240,7 +274,11 @@ describe.skipIf(skipWithoutBrowser)('the web page in Chromium', () => {
     await expect.poll(() => page.textContent('#input-error')).toBe('ragged rows: line 2 has 2 values, line 1 has 3');
     await page.fill('#rows', '1,2,3');
     await page.click('#classify');
-    await expect.poll(() => page.textContent('#input-error')).toBe(`the batch has rows of 3 features; the model expects ${WIDTH} (Send features made the same way as the training data (the model metadata names its inputWidth).)`);
+    await expect
+      .poll(() => page.textContent('#input-error'))
+      .toBe(
+        `the batch has rows of 3 features; the model expects ${WIDTH} (Send features made the same way as the training data (the model metadata names its inputWidth).)`,
+      );
     await page.fill('#rows', Array.from({ length: WIDTH }, (_, i) => (i === 4 ? 'NaN' : '0')).join(','));
     await page.click('#classify');
     await expect.poll(() => page.textContent('#input-error')).toBe('the batch: row 0, column 4 is NaN; features must be finite numbers');
@@ -254,7 +292,9 @@ describe.skipIf(skipWithoutBrowser)('the web page in Chromium', () => {
     await chooseProvider(page, 'auto');
     expect(page.url()).not.toContain('ep=');
     expect(await page.evaluate(() => document.body.dataset.provider)).toBe('wasm');
-    expect(await page.textContent('#fallback-reason')).toMatch(/^Fell back to wasm\. webgpu: WebGPU is not available here \(no navigator\.gpu/);
+    expect(await page.textContent('#fallback-reason')).toMatch(
+      /^Fell back to wasm\. webgpu: WebGPU is not available here \(no navigator\.gpu/,
+    );
     expectSameAnswers('softmax', await classifyOnPage(page, 'paste'));
     expect(logs.filter((line) => line.startsWith('page error'))).toEqual([]);
     await page.close();

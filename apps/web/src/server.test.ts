@@ -14,11 +14,14 @@ interface Answer {
 /** A raw request: `fetch` would normalise `..` out of the path before the server could refuse it. */
 function get(server: WebServer, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -57,7 +60,9 @@ describe('the static server', () => {
     const wasm = await get(server, '/ort/ort-wasm-simd-threaded.asyncify.wasm', { method: 'HEAD' });
     expect(wasm.status).toBe(200);
     expect(wasm.headers['content-type']).toBe('application/wasm');
-    expect((await get(server, '/ort/ort.webgpu.min.mjs', { method: 'HEAD' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await get(server, '/ort/ort.webgpu.min.mjs', { method: 'HEAD' })).headers['content-type']).toBe(
+      'text/javascript; charset=utf-8',
+    );
     expect((await get(server, '/runtime-web/index.js', { method: 'HEAD' })).status).toBe(200);
     expect((await get(server, '/static/style.css', { method: 'HEAD' })).headers['content-type']).toBe('text/css; charset=utf-8');
     const model = await get(server, '/model.onnx');

@@ -93,7 +93,12 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
   };
 }
 
-async function handle(request: IncomingMessage, response: ServerResponse, roots: Record<string, string>, model: string | undefined): Promise<void> {
+async function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  roots: Record<string, string>,
+  model: string | undefined,
+): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('Allow', 'GET, HEAD');
     return sendText(response, 405, 'only GET and HEAD');
@@ -106,7 +111,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, roots:
   }
   if (pathname === '/' || pathname === '/index.html') return sendFile(request, response, join(appRoot, 'public', 'index.html'));
   if (pathname === '/model.onnx') {
-    if (!model) return sendText(response, 404, 'no model is being served: start the server with --model FILE.onnx, or pick a file in the page');
+    if (!model)
+      return sendText(response, 404, 'no model is being served: start the server with --model FILE.onnx, or pick a file in the page');
     return sendFile(request, response, model, 'application/octet-stream');
   }
   if (pathname === '/favicon.ico') return sendText(response, 404, 'no icon');

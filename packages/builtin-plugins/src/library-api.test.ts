@@ -21,7 +21,7 @@ describe('the library API, as the README shows it', () => {
       prototypes: { strategy: 'orthogonal', dims: 4 },
       trainer: { hiddenUnits: 32, maxEpochs: 40, patience: 5 },
     });
-    const f1 = (metrics: Record<string, unknown> | undefined) => (metrics?.classification as { macroF1: number }).macroF1;
+    const f1 = (metrics: Record<string, unknown> | undefined) => (metrics!.classification as { macroF1: number }).macroF1;
     expect(f1(outcome.metrics)).toBeGreaterThan(0.5);
     expect(f1(outcome.baselineMetrics)).toBeGreaterThan(0.5);
     expect(f1(outcome.referenceMetrics)).toBeGreaterThanOrEqual(f1(outcome.baselineMetrics) - 0.1);

@@ -13,7 +13,10 @@ const ROWS_PER_BLOCK = 256;
 export function nearestClassMeanPredictions(train: DatasetSplit, features: Matrix, classes: number, signal?: AbortSignal): Int32Array {
   const width = train.features.cols;
   if (features.cols !== width) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `class-mean baseline: ${features.cols} features per row, the training split has ${width}`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `class-mean baseline: ${features.cols} features per row, the training split has ${width}`,
+    );
   }
   const sums = new Float64Array(classes * width);
   const counts = new Float64Array(classes);

@@ -32,7 +32,12 @@ export async function chooseEngine(registry: Registry, name?: string): Promise<E
       skipped.push(`[${engine.name}] ${probe.reason}`);
       continue;
     }
-    const found = { engine, backend: probe.backend, priority: Math.min(engine.priority, probe.priority ?? engine.priority), skipped: probe.skipped };
+    const found = {
+      engine,
+      backend: probe.backend,
+      priority: Math.min(engine.priority, probe.priority ?? engine.priority),
+      skipped: probe.skipped,
+    };
     const [kept, passed] = !best || found.priority > best.priority ? [found, best] : [best, found];
     if (passed) {
       skipped.push(

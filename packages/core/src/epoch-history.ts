@@ -29,7 +29,11 @@ export class EpochHistory {
   /** Adds a finished epoch; `weights` is read only when it is the best so far. True when training should stop. */
   async add(record: EpochRecord, weights: () => NamedWeight[] | Promise<NamedWeight[]>): Promise<boolean> {
     this.records.push(record);
-    this.ctx.progress?.(record.epoch, this.trainer.maxEpochs, `loss ${record.trainLoss.toFixed(3)} val acc ${record.validationAccuracy.toFixed(3)}`);
+    this.ctx.progress?.(
+      record.epoch,
+      this.trainer.maxEpochs,
+      `loss ${record.trainLoss.toFixed(3)} val acc ${record.validationAccuracy.toFixed(3)}`,
+    );
     const best = this.kept;
     const { validationAccuracy: accuracy, validationLoss: loss } = record;
     if (!best || accuracy > best.accuracy || (accuracy === best.accuracy && loss < best.loss)) {
@@ -45,7 +49,10 @@ export class EpochHistory {
   }
 
   /** The best epoch's model and the history so far; undefined before the first epoch finished. */
-  result<M extends TrainedModel>(snapshot: (weights: NamedWeight[]) => M, backend: string): (TrainingResult & { readonly model: M }) | undefined {
+  result<M extends TrainedModel>(
+    snapshot: (weights: NamedWeight[]) => M,
+    backend: string,
+  ): (TrainingResult & { readonly model: M }) | undefined {
     const best = this.kept;
     return best && { model: snapshot(best.weights), history: [...this.records], bestEpoch: best.epoch, backend };
   }

@@ -33,7 +33,13 @@ export type HeadExpr =
 
 export type HeadOp = HeadExpr['op'];
 
-type Variant<Op extends HeadOp> = HeadExpr extends infer E ? (E extends { readonly op: infer O } ? (Op extends O ? E : never) : never) : never;
+type Variant<Op extends HeadOp> = HeadExpr extends infer E
+  ? E extends { readonly op: infer O }
+    ? Op extends O
+      ? E
+      : never
+    : never
+  : never;
 type FieldOf<Op extends HeadOp, T> = { [K in keyof Variant<Op>]-?: Variant<Op>[K] extends T ? K : never }[keyof Variant<Op>] & string;
 
 /** One operation's fields: its sub-expressions (in evaluation order), and its number and string fields. */

@@ -42,9 +42,12 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
       const matrix = inputs.constants?.[expr.name];
       if (!matrix) {
         const known = Object.keys(inputs.constants ?? {});
-        return fail(`the head expression uses constant "${expr.name}", which the head does not provide (has: ${known.length ? known.join(', ') : 'none'})`);
+        return fail(
+          `the head expression uses constant "${expr.name}", which the head does not provide (has: ${known.length ? known.join(', ') : 'none'})`,
+        );
       }
-      if (matrix.data.length !== matrix.rows * matrix.cols) fail(`constant "${expr.name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
+      if (matrix.data.length !== matrix.rows * matrix.cols)
+        fail(`constant "${expr.name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
       return { shape: [matrix.rows, matrix.cols], data: Float64Array.from(matrix.data) };
     }
     case 'scalar':
@@ -60,7 +63,7 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
     case 'pow': {
       const { exponent } = expr;
       // A square as a product, as the engines compute it (exact, and defined for negative bases).
-      return map(first!, exponent === 2 ? (x) => x * x : (x) => Math.pow(x, exponent));
+      return map(first!, exponent === 2 ? (x) => x * x : (x) => x ** exponent);
     }
     case 'matmulTransposed':
       return matmulTransposed(first!, second!);

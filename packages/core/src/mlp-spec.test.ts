@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { createMatrix, createRng, createTrainedMlpModel, ErrorCode, h, initialMlpWeights, mlpWeightSpecs, orderedMlpWeights, type TrainerSettings } from './index.js';
+import {
+  createMatrix,
+  createRng,
+  createTrainedMlpModel,
+  ErrorCode,
+  h,
+  initialMlpWeights,
+  mlpWeightSpecs,
+  orderedMlpWeights,
+  type TrainerSettings,
+} from './index.js';
 
 describe('the network weights every engine shares', () => {
   it('are named and shaped by the network, trainable except the moving statistics', () => {
@@ -42,23 +52,42 @@ describe('the network weights every engine shares', () => {
 });
 
 describe('createTrainedMlpModel', () => {
-  const trainer: TrainerSettings = { hiddenUnits: 4, hiddenLayers: 1, dropout: 0, batchSize: 8, learningRate: 0.01, patience: 2, maxEpochs: 3 };
+  const trainer: TrainerSettings = {
+    hiddenUnits: 4,
+    hiddenLayers: 1,
+    dropout: 0,
+    batchSize: 8,
+    learningRate: 0.01,
+    patience: 2,
+    maxEpochs: 3,
+  };
   const head = { outputUnits: 2, loss: h.mean(h.output()), scores: h.output(), scoresName: 'scores', constants: {} };
   const weights = initialMlpWeights({ inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 }, createRng(2));
 
   it('hands the engine checked batches and the weights in network order, and refuses the rest', async () => {
     const seen: { rows: number; names: string[] }[] = [];
-    const model = createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: [...weights].reverse() }, async (network, features) => {
-      seen.push({ rows: features.rows, names: network.weights.map((w) => w.name) });
-      return { scores: createMatrix(features.rows, 2), labels: new Int32Array(features.rows) };
-    });
+    const model = createTrainedMlpModel(
+      { inputWidth: 3, classes: 2, trainer, head, weights: [...weights].reverse() },
+      async (network, features) => {
+        seen.push({ rows: features.rows, names: network.weights.map((w) => w.name) });
+        return { scores: createMatrix(features.rows, 2), labels: new Int32Array(features.rows) };
+      },
+    );
     expect(model.batchNormEpsilon).toBe(1e-3);
     expect((await model.predict(createMatrix(5, 3))).labels).toHaveLength(5);
     expect((await model.predict(createMatrix(0, 3))).scores.rows).toBe(0);
     expect(seen).toEqual([{ rows: 5, names: weights.map((w) => w.name) }]);
-    await expect(model.predict(createMatrix(2, 4))).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/expects 3 columns/) });
+    await expect(model.predict(createMatrix(2, 4))).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/expects 3 columns/),
+    });
     model.dispose();
     await expect(model.predict(createMatrix(1, 3))).rejects.toThrow(/disposed model/);
-    expect(() => createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: weights.slice(1) }, async () => ({ scores: createMatrix(0, 2), labels: new Int32Array(0) }))).toThrow(/no weight "trunk\/dense0\/kernel"/);
+    expect(() =>
+      createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: weights.slice(1) }, async () => ({
+        scores: createMatrix(0, 2),
+        labels: new Int32Array(0),
+      })),
+    ).toThrow(/no weight "trunk\/dense0\/kernel"/);
   });
 });

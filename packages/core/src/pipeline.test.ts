@@ -41,7 +41,14 @@ function fixture(script: Script = {}) {
       received.dataset = options;
       if (script.datasetThrows !== undefined) throw script.datasetThrows;
       const { classes } = options;
-      return { classes, inputWidth: 2, train: split(classes), validation: split(classes), test: split(classes), info: {} } satisfies Dataset;
+      return {
+        classes,
+        inputWidth: 2,
+        train: split(classes),
+        validation: split(classes),
+        test: split(classes),
+        info: {},
+      } satisfies Dataset;
     },
   });
   const strategy = (name: string, limit: number) =>
@@ -49,7 +56,9 @@ function fixture(script: Script = {}) {
       name,
       summary: 'test strategy',
       options: z.strictObject({ limit: z.number().int().default(limit) }),
-      unsupported: ({ classes }, { limit: most }) => (calls.push(`${name}.unsupported`), classes > most ? `at most ${most} classes` : undefined),
+      unsupported: ({ classes }, { limit: most }) => (
+        calls.push(`${name}.unsupported`), classes > most ? `at most ${most} classes` : undefined
+      ),
       generate(_ctx, { classes, dims }) {
         calls.push(`${name}.generate`);
         const m = createMatrix(classes, dims);
@@ -64,7 +73,8 @@ function fixture(script: Script = {}) {
       usesPrototypes,
       options: z.strictObject({}),
       build: ({ classes, prototypes }) => (
-        calls.push(`${name}.build`), { outputUnits: prototypes?.cols ?? classes, loss: h.mean(h.output()), scores: h.output(), scoresName: 'scores', constants: {} }
+        calls.push(`${name}.build`),
+        { outputUnits: prototypes?.cols ?? classes, loss: h.mean(h.output()), scores: h.output(), scoresName: 'scores', constants: {} }
       ),
     });
   const engine = defineEngine({
@@ -105,11 +115,24 @@ function fixture(script: Script = {}) {
       return { accuracy: labels.filter((label, i) => label === predictions[i]).length / labels.length };
     },
   });
-  const registry = createRegistry([dataset, strategy('few', 3), strategy('many', 100), strategy('some', 10), head('flat', false), head('sphere', true), engine, evaluator]);
+  const registry = createRegistry([
+    dataset,
+    strategy('few', 3),
+    strategy('many', 100),
+    strategy('some', 10),
+    head('flat', false),
+    head('sphere', true),
+    engine,
+    evaluator,
+  ]);
   return { registry, calls, received, parses: () => parses };
 }
 
-const spec = (extra: Record<string, unknown> = {}) => ({ dataset: { name: 'blobs', options: { classes: 4 } }, head: { name: 'flat' }, ...extra });
+const spec = (extra: Record<string, unknown> = {}) => ({
+  dataset: { name: 'blobs', options: { classes: 4 } },
+  head: { name: 'flat' },
+  ...extra,
+});
 
 describe('runExperiment at the plugin boundary', () => {
   it('runs every hook once with options parsed exactly once', async () => {
@@ -118,7 +141,15 @@ describe('runExperiment at the plugin boundary', () => {
     expect(parses()).toBe(1);
     expect(received.dataset).toEqual({ classes: 5 });
     expect(outcome.dataset.classes).toBe(5);
-    expect(calls).toEqual(['dataset.generate', 'some.unsupported', 'some.generate', 'sphere.build', 'engine.train', 'evaluate', 'evaluate']);
+    expect(calls).toEqual([
+      'dataset.generate',
+      'some.unsupported',
+      'some.generate',
+      'sphere.build',
+      'engine.train',
+      'evaluate',
+      'evaluate',
+    ]);
   });
 
   it('asks unsupported before generate and names the strategies that can', async () => {
@@ -146,7 +177,11 @@ describe('runExperiment at the plugin boundary', () => {
     const stack = diverged.stack;
     const { registry } = fixture({ trainThrows: diverged });
     await expect(runExperiment(registry, spec())).rejects.toBe(diverged);
-    expect(diverged).toMatchObject({ pluginId: 'engine:fake', message: 'engine:fake: loss became NaN at epoch 2', partial: { bestEpoch: 1 } });
+    expect(diverged).toMatchObject({
+      pluginId: 'engine:fake',
+      message: 'engine:fake: loss became NaN at epoch 2',
+      partial: { bestEpoch: 1 },
+    });
     expect(diverged.stack).toBe(stack);
   });
 
@@ -156,7 +191,12 @@ describe('runExperiment at the plugin boundary', () => {
       pluginId: 'evaluator:classification',
       message: 'evaluator:classification failed: no classes',
     });
-    await expect(runExperiment(fixture({ predictThrows: new HyperprotoError(ErrorCode.TrainingFailed, 'out of memory in inference') }).registry, spec())).rejects.toMatchObject({
+    await expect(
+      runExperiment(
+        fixture({ predictThrows: new HyperprotoError(ErrorCode.TrainingFailed, 'out of memory in inference') }).registry,
+        spec(),
+      ),
+    ).rejects.toMatchObject({
       code: ErrorCode.TrainingFailed,
       pluginId: 'engine:fake',
       message: 'engine:fake: out of memory in inference',
@@ -169,7 +209,9 @@ describe('runExperiment at the plugin boundary', () => {
       code: ErrorCode.InvalidOptions,
       message: expect.stringMatching(/^dataset:blobs classes: /),
     });
-    await expect(runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'some', options: { limit: 'x' } } }))).rejects.toMatchObject({
+    await expect(
+      runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'some', options: { limit: 'x' } } })),
+    ).rejects.toMatchObject({
       code: ErrorCode.InvalidOptions,
       message: expect.stringMatching(/^prototypes:some limit: /),
     });

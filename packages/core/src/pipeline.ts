@@ -34,7 +34,13 @@ export interface ExperimentOutcome {
   readonly referenceMetrics?: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the nearest-class-mean baseline, which every dataset has. */
   readonly baselineMetrics: Readonly<Record<string, Metrics>>;
-  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly baseline: number; readonly total: number };
+  readonly seconds: {
+    readonly data: number;
+    readonly prototypes: number;
+    readonly training: number;
+    readonly baseline: number;
+    readonly total: number;
+  };
 }
 
 /**
@@ -65,7 +71,11 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   if (spec.prototypes && 'file' in spec.prototypes) {
     if (!hooks.loadPrototypeFile) throw new HyperprotoError(ErrorCode.Internal, 'prototype files need a loadPrototypeFile hook');
     const source = `prototype file ${spec.prototypes.file}`;
-    prototypes = checkPrototypes(normalizeRows(await hooks.loadPrototypeFile(spec.prototypes.file), source), { classes: dataset.classes }, source);
+    prototypes = checkPrototypes(
+      normalizeRows(await hooks.loadPrototypeFile(spec.prototypes.file), source),
+      { classes: dataset.classes },
+      source,
+    );
   } else if (spec.prototypes && plan.strategy) {
     const request = { classes: dataset.classes, dims: spec.prototypes.dims ?? dataset.classes };
     const strategy = plan.strategy;
@@ -127,7 +137,13 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     metrics,
     referenceMetrics,
     baselineMetrics,
-    seconds: { data: dataSeconds, prototypes: prototypeSeconds, training: trainingSeconds, baseline: baselineSeconds, total: (performance.now() - started) / 1000 },
+    seconds: {
+      data: dataSeconds,
+      prototypes: prototypeSeconds,
+      training: trainingSeconds,
+      baseline: baselineSeconds,
+      total: (performance.now() - started) / 1000,
+    },
   };
 }
 
@@ -149,7 +165,8 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
     head,
     headOptions: resolveOptions(head, spec.head.options),
     strategy,
-    strategyOptions: strategy && spec.prototypes && 'strategy' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
+    strategyOptions:
+      strategy && spec.prototypes && 'strategy' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
     evaluators: spec.evaluators.map((ref) => {
       const plugin = registry.get('evaluator', ref.name);
       return { plugin, options: resolveOptions(plugin, ref.options) };
@@ -163,7 +180,12 @@ export function unsupportedPrototypes(registry: Registry, name: string, request:
     .list('prototypes')
     .filter((s) => s.name !== name && servesWithDefaults(s, request))
     .map((s) => s.name);
-  return new UnsupportedRequestError({ kind: 'prototypes', name }, request, why, able.length ? `Strategies that can: ${able.join(', ')}.` : undefined);
+  return new UnsupportedRequestError(
+    { kind: 'prototypes', name },
+    request,
+    why,
+    able.length ? `Strategies that can: ${able.join(', ')}.` : undefined,
+  );
 }
 
 /** Whether the strategy serves the request with its default options; one whose defaults or `unsupported` fail does not. */
@@ -178,18 +200,26 @@ function servesWithDefaults(strategy: PrototypeStrategy, request: PrototypeReque
 function checkDataset(dataset: Dataset, source: string): void {
   const check = (split: DatasetSplit, name: string) => {
     if (split.features.cols !== dataset.inputWidth || split.features.rows !== split.labels.length) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has ${split.features.rows} x ${split.features.cols} features for ${split.labels.length} labels (input width ${dataset.inputWidth})`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${source}: ${name} split has ${split.features.rows} x ${split.features.cols} features for ${split.labels.length} labels (input width ${dataset.inputWidth})`,
+      );
     }
     if (split.labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split is empty`);
     const bad = firstNonFinite(split.features.data);
     if (bad >= 0) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has a non-finite feature at row ${Math.floor(bad / split.features.cols)}, column ${bad % split.features.cols}`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${source}: ${name} split has a non-finite feature at row ${Math.floor(bad / split.features.cols)}, column ${bad % split.features.cols}`,
+      );
     }
     for (const label of split.labels) {
-      if (label < 0 || label >= dataset.classes) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has label ${label} outside [0, ${dataset.classes})`);
+      if (label < 0 || label >= dataset.classes)
+        throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has label ${label} outside [0, ${dataset.classes})`);
     }
   };
-  if (!Number.isInteger(dataset.classes) || dataset.classes < 2) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: needs at least 2 classes, has ${dataset.classes}`);
+  if (!Number.isInteger(dataset.classes) || dataset.classes < 2)
+    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: needs at least 2 classes, has ${dataset.classes}`);
   check(dataset.train, 'train');
   check(dataset.validation, 'validation');
   check(dataset.test, 'test');

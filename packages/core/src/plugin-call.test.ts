@@ -5,7 +5,16 @@ import { h } from './head-graph.js';
 import { createMatrix } from './matrix.js';
 import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
-import { defineDataset, defineEngine, type DatasetPlugin, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset, type PluginContext } from './plugins.js';
+import {
+  defineDataset,
+  defineEngine,
+  type DatasetPlugin,
+  defineEvaluator,
+  defineHead,
+  definePrototypeStrategy,
+  type Dataset,
+  type PluginContext,
+} from './plugins.js';
 import { createRegistry } from './registry.js';
 import { createRng } from './rng.js';
 
@@ -28,7 +37,13 @@ function thrown(fn: () => unknown): unknown {
 }
 
 const head = (build: () => never) =>
-  defineHead({ name: 'wobbly', summary: 'test head', usesPrototypes: false, options: z.strictObject({ scale: z.number().positive().default(1) }), build });
+  defineHead({
+    name: 'wobbly',
+    summary: 'test head',
+    usesPrototypes: false,
+    options: z.strictObject({ scale: z.number().positive().default(1) }),
+    build,
+  });
 
 describe('tagPluginError', () => {
   it('tags a HyperprotoError in place: same object, class, stack and fields, the id added once', () => {
@@ -41,7 +56,10 @@ describe('tagPluginError', () => {
     expect((tagged as DivergedError).partial).toEqual({ epoch: 3 });
     expect(tagged).toMatchObject({ code: ErrorCode.TrainingFailed, pluginId: 'engine:fake', message: 'engine:fake: loss became NaN' });
     // Tagging again, by the same or an outer plugin, changes nothing: the innermost plugin keeps the error.
-    expect(tagPluginError(tagPluginError(error, 'engine:fake'), 'head:outer')).toMatchObject({ pluginId: 'engine:fake', message: 'engine:fake: loss became NaN' });
+    expect(tagPluginError(tagPluginError(error, 'engine:fake'), 'head:outer')).toMatchObject({
+      pluginId: 'engine:fake',
+      message: 'engine:fake: loss became NaN',
+    });
   });
 
   it('does not prefix a message that already starts with the id', () => {
@@ -60,7 +78,11 @@ describe('tagPluginError', () => {
     expect(error).toBeInstanceOf(HyperprotoError);
     expect(error).toMatchObject({ code: ErrorCode.PluginFailed, pluginId: 'head:wobbly', message: 'head:wobbly failed: x is undefined' });
     expect(error.cause).toBe(original);
-    expect(tagPluginError('a string', 'head:wobbly')).toMatchObject({ code: ErrorCode.PluginFailed, message: 'head:wobbly failed: a string', cause: 'a string' });
+    expect(tagPluginError('a string', 'head:wobbly')).toMatchObject({
+      code: ErrorCode.PluginFailed,
+      message: 'head:wobbly failed: a string',
+      cause: 'a string',
+    });
   });
 
   it('wraps a frozen error it cannot tag, keeping it as the cause', () => {
@@ -122,12 +144,25 @@ describe('callPlugin', () => {
         throw new HyperprotoError(ErrorCode.InvalidInput, 'no rows');
       },
     });
-    const outer = definePrototypeStrategy({ name: 'outer', summary: 'test strategy', options: z.strictObject({}), generate: (c, request) => inner.generate(c, request, {}) });
-    expect(thrown(() => outer.generate(ctx(), { classes: 3, dims: 2 }, {}))).toMatchObject({ pluginId: 'prototypes:inner', message: 'prototypes:inner: no rows' });
+    const outer = definePrototypeStrategy({
+      name: 'outer',
+      summary: 'test strategy',
+      options: z.strictObject({}),
+      generate: (c, request) => inner.generate(c, request, {}),
+    });
+    expect(thrown(() => outer.generate(ctx(), { classes: 3, dims: 2 }, {}))).toMatchObject({
+      pluginId: 'prototypes:inner',
+      message: 'prototypes:inner: no rows',
+    });
   });
 
   it('answers undefined for an optional hook the plugin lacks', () => {
-    const plain = definePrototypeStrategy({ name: 'plain', summary: 's', options: z.strictObject({}), generate: (_c, { classes, dims }) => createMatrix(classes, dims) });
+    const plain = definePrototypeStrategy({
+      name: 'plain',
+      summary: 's',
+      options: z.strictObject({}),
+      generate: (_c, { classes, dims }) => createMatrix(classes, dims),
+    });
     expect(callPlugin(plain, 'unsupported', { classes: 3, dims: 2 }, {})).toBeUndefined();
   });
 
@@ -141,8 +176,14 @@ describe('callPlugin', () => {
         throw new Error('disk on fire');
       },
     };
-    expect(thrown(() => callPlugin(plain, 'generate', ctx(), { rows: 'two' } as never))).toMatchObject({ code: ErrorCode.InvalidOptions, pluginId: 'dataset:plain' });
-    expect(thrown(() => callPlugin(plain, 'generate', ctx(), {} as never))).toMatchObject({ code: ErrorCode.PluginFailed, message: 'dataset:plain failed: disk on fire' });
+    expect(thrown(() => callPlugin(plain, 'generate', ctx(), { rows: 'two' } as never))).toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      pluginId: 'dataset:plain',
+    });
+    expect(thrown(() => callPlugin(plain, 'generate', ctx(), {} as never))).toMatchObject({
+      code: ErrorCode.PluginFailed,
+      message: 'dataset:plain failed: disk on fire',
+    });
   });
 });
 
@@ -172,14 +213,34 @@ describe('options at the boundary', () => {
     const bad = { steps: 0 } as never;
     const expectInvalid = (error: unknown, id: string, path = 'steps') => {
       expect(error).toBeInstanceOf(HyperprotoError);
-      expect(error).toMatchObject({ code: ErrorCode.InvalidOptions, pluginId: id, message: expect.stringMatching(new RegExp(`^${id} ${path}: `)) });
+      expect(error).toMatchObject({
+        code: ErrorCode.InvalidOptions,
+        pluginId: id,
+        message: expect.stringMatching(new RegExp(`^${id} ${path}: `)),
+      });
       expect(error).not.toBeInstanceOf(z.ZodError);
     };
-    expectInvalid(thrown(() => dataset.generate(ctx(), bad)), 'dataset:d');
-    expectInvalid(thrown(() => strategy.generate(ctx(), { classes: 3, dims: 2 }, bad)), 'prototypes:s');
-    expectInvalid(thrown(() => strategy.unsupported!({ classes: 3, dims: 2 }, bad)), 'prototypes:s');
-    expectInvalid(thrown(() => evaluator.evaluate({ classes: 2, labels: new Int32Array(), predictions: new Int32Array() }, bad)), 'evaluator:e');
-    expectInvalid(thrown(() => plugin.build({ classes: 3 }, { scale: -1 } as never)), 'head:wobbly', 'scale');
+    expectInvalid(
+      thrown(() => dataset.generate(ctx(), bad)),
+      'dataset:d',
+    );
+    expectInvalid(
+      thrown(() => strategy.generate(ctx(), { classes: 3, dims: 2 }, bad)),
+      'prototypes:s',
+    );
+    expectInvalid(
+      thrown(() => strategy.unsupported!({ classes: 3, dims: 2 }, bad)),
+      'prototypes:s',
+    );
+    expectInvalid(
+      thrown(() => evaluator.evaluate({ classes: 2, labels: new Int32Array(), predictions: new Int32Array() }, bad)),
+      'evaluator:e',
+    );
+    expectInvalid(
+      thrown(() => plugin.build({ classes: 3 }, { scale: -1 } as never)),
+      'head:wobbly',
+      'scale',
+    );
     // An engine's hooks are asynchronous by contract: the refusal is a rejection.
     expectInvalid(await engine.train(ctx(), {} as never, bad).catch((error: unknown) => error), 'engine:n');
     expect(seen).toEqual([]);
@@ -220,9 +281,15 @@ describe('options at the boundary', () => {
       throw new Error('boom');
     });
     const copy = { ...original, name: 'copy' };
-    expect(thrown(() => copy.build({ classes: 3 }, {} as never))).toMatchObject({ pluginId: 'head:copy', message: 'head:copy failed: boom' });
+    expect(thrown(() => copy.build({ classes: 3 }, {} as never))).toMatchObject({
+      pluginId: 'head:copy',
+      message: 'head:copy failed: boom',
+    });
     const redefined = defineHead({ ...original, name: 'again' });
-    expect(thrown(() => redefined.build({ classes: 3 }, {} as never))).toMatchObject({ pluginId: 'head:again', message: 'head:again failed: boom' });
+    expect(thrown(() => redefined.build({ classes: 3 }, {} as never))).toMatchObject({
+      pluginId: 'head:again',
+      message: 'head:again failed: boom',
+    });
   });
 });
 

@@ -47,10 +47,14 @@ export class UnsupportedRequestError extends HyperprotoError {
   readonly reason: string;
 
   constructor(strategy: { readonly kind: 'prototypes'; readonly name: string }, request: PrototypeRequest, reason: string, hint?: string) {
-    super(ErrorCode.Unsupported, `${KIND_LABEL.prototypes} "${strategy.name}" cannot make ${request.classes} prototypes in ${request.dims} dimensions: ${reason}`, {
-      hint,
-      pluginId: pluginId(strategy),
-    });
+    super(
+      ErrorCode.Unsupported,
+      `${KIND_LABEL.prototypes} "${strategy.name}" cannot make ${request.classes} prototypes in ${request.dims} dimensions: ${reason}`,
+      {
+        hint,
+        pluginId: pluginId(strategy),
+      },
+    );
     this.request = request;
     this.reason = reason;
   }
@@ -69,7 +73,11 @@ export class UnsupportedRequestError extends HyperprotoError {
  * the same checks; called with such a plugin, this runs the author's function underneath, so nothing is checked
  * twice. An optional hook the plugin lacks (`unsupported`) answers undefined.
  */
-export function callPlugin<P extends Plugin, H extends PluginHook<P>>(plugin: P, hook: H, ...args: Parameters<HookFunction<P, H>>): ReturnType<HookFunction<P, H>> {
+export function callPlugin<P extends Plugin, H extends PluginHook<P>>(
+  plugin: P,
+  hook: H,
+  ...args: Parameters<HookFunction<P, H>>
+): ReturnType<HookFunction<P, H>> {
   const id = pluginId(plugin);
   const hooks = HOOKS[plugin.kind] as Readonly<Record<string, number | null>> | undefined;
   const optionsAt = hooks?.[hook];
@@ -107,7 +115,9 @@ function isAsyncFunction(fn: AnyFunction): boolean {
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
@@ -122,7 +132,8 @@ export function bindPluginHooks<P extends Plugin>(plugin: P): P {
     if (typeof value !== 'function') continue;
     const author = ((value as unknown as Record<symbol, unknown>)[IMPLEMENTATION] as AnyFunction | undefined) ?? (value as AnyFunction);
     const bound = function (this: unknown, ...args: unknown[]): unknown {
-      const self = typeof this === 'object' && this !== null && (this as Record<string, unknown>)[hook] === bound ? (this as Plugin) : plugin;
+      const self =
+        typeof this === 'object' && this !== null && (this as Record<string, unknown>)[hook] === bound ? (this as Plugin) : plugin;
       return (callPlugin as (p: Plugin, h: string, ...a: unknown[]) => unknown)(self, hook, ...args);
     };
     Object.defineProperty(bound, IMPLEMENTATION, { value: author });

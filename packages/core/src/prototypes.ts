@@ -8,14 +8,23 @@ export const UNIT_NORM_TOLERANCE = 1e-3;
 export function checkPrototypes(prototypes: Matrix, expected: { classes: number; dims?: number }, source: string): Matrix {
   if (prototypes.rows !== expected.classes || (expected.dims !== undefined && prototypes.cols !== expected.dims)) {
     const want = expected.dims === undefined ? `${expected.classes} rows` : `${expected.classes} x ${expected.dims}`;
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source} gave prototypes of shape ${prototypes.rows} x ${prototypes.cols}, expected ${want} (one row per class)`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${source} gave prototypes of shape ${prototypes.rows} x ${prototypes.cols}, expected ${want} (one row per class)`,
+    );
   }
   if (prototypes.data.length !== prototypes.rows * prototypes.cols) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source} gave ${prototypes.data.length} values for ${prototypes.rows} x ${prototypes.cols} prototypes`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${source} gave ${prototypes.data.length} values for ${prototypes.rows} x ${prototypes.cols} prototypes`,
+    );
   }
   const bad = firstNonFinite(prototypes.data);
   if (bad >= 0) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source} has a non-finite value at row ${Math.floor(bad / prototypes.cols)}, column ${bad % prototypes.cols}`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${source} has a non-finite value at row ${Math.floor(bad / prototypes.cols)}, column ${bad % prototypes.cols}`,
+    );
   }
   for (let row = 0; row < prototypes.rows; row++) {
     const norm = rowNorm(prototypes, row);

@@ -86,7 +86,12 @@ describe('chooseEngine', () => {
       probe: async () => {
         probed.push(name);
         return ok
-          ? { ok: true as const, backend: `${name}/x`, skipped: foundPriority === undefined ? [] : ['fast backend: absent'], ...(foundPriority === undefined ? {} : { priority: foundPriority }) }
+          ? {
+              ok: true as const,
+              backend: `${name}/x`,
+              skipped: foundPriority === undefined ? [] : ['fast backend: absent'],
+              ...(foundPriority === undefined ? {} : { priority: foundPriority }),
+            }
           : { ok: false as const, reason: `${name} is absent` };
       },
       train: async () => {

@@ -72,9 +72,13 @@ export function createRegistry(...initial: readonly (Plugin | readonly Plugin[])
         const existing = byId.get(id);
         if (existing === plugin) continue;
         if (existing) {
-          throw new HyperprotoError(ErrorCode.InvalidPlugin, `a different ${KIND_LABEL[plugin.kind]} named "${plugin.name}" is already registered`, {
-            hint: 'Give your plugin another name, or stop loading one of the two packages.',
-          });
+          throw new HyperprotoError(
+            ErrorCode.InvalidPlugin,
+            `a different ${KIND_LABEL[plugin.kind]} named "${plugin.name}" is already registered`,
+            {
+              hint: 'Give your plugin another name, or stop loading one of the two packages.',
+            },
+          );
         }
         byId.set(id, plugin);
       }

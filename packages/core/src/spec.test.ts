@@ -9,14 +9,24 @@ describe('parseExperimentSpec', () => {
   it('fills the documented trainer defaults', () => {
     const spec = parseExperimentSpec({ dataset: { name: 'gaussian' }, head: { name: 'softmax' } });
     expect(spec.seed).toBe(0);
-    expect(spec.trainer).toEqual({ hiddenUnits: 300, hiddenLayers: 2, dropout: 0.3, batchSize: 128, learningRate: 1e-3, patience: 10, maxEpochs: 200 });
+    expect(spec.trainer).toEqual({
+      hiddenUnits: 300,
+      hiddenLayers: 2,
+      dropout: 0.3,
+      batchSize: 128,
+      learningRate: 1e-3,
+      patience: 10,
+      maxEpochs: 200,
+    });
     expect(spec.evaluators).toEqual([{ name: 'classification', options: {} }]);
   });
 
   it('names the path of a bad field', () => {
     expect(() => parseExperimentSpec({ seed: -1, dataset: { name: 'g' }, head: { name: 'h' } })).toThrow(/seed: /);
     expect(() => parseExperimentSpec({ dataset: { name: 'g' }, head: { name: 'h' }, trainer: { dropout: 1 } })).toThrow(/trainer\.dropout/);
-    expect(() => parseExperimentSpec({ dataset: { name: 'g' }, head: { name: 'h' }, prototypes: { strategy: 'random', dims: 0 } })).toThrow(/prototypes/);
+    expect(() => parseExperimentSpec({ dataset: { name: 'g' }, head: { name: 'h' }, prototypes: { strategy: 'random', dims: 0 } })).toThrow(
+      /prototypes/,
+    );
   });
 });
 
@@ -29,8 +39,12 @@ describe('checkPrototypes', () => {
 
   it('rejects a wrong shape, a non-finite value, a non-unit row and a zero row', () => {
     const m = createMatrix(2, 2, new Float32Array([1, 0, 0, 1]));
-    expect(() => checkPrototypes(m, { classes: 3, dims: 2 }, 'file.npy')).toThrow(/file\.npy gave prototypes of shape 2 x 2, expected 3 x 2/);
-    expect(() => checkPrototypes(createMatrix(1, 2, new Float32Array([NaN, 0])), { classes: 1 }, 's')).toThrow(/non-finite value at row 0, column 0/);
+    expect(() => checkPrototypes(m, { classes: 3, dims: 2 }, 'file.npy')).toThrow(
+      /file\.npy gave prototypes of shape 2 x 2, expected 3 x 2/,
+    );
+    expect(() => checkPrototypes(createMatrix(1, 2, new Float32Array([NaN, 0])), { classes: 1 }, 's')).toThrow(
+      /non-finite value at row 0, column 0/,
+    );
     expect(() => checkPrototypes(createMatrix(1, 2, new Float32Array([2, 0])), { classes: 1 }, 's')).toThrow(/L2 norm 2/);
     try {
       normalizeRows(createMatrix(1, 2, new Float32Array([0, 0])), 'z');

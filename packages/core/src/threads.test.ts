@@ -15,7 +15,9 @@ describe('computeThreads', () => {
   it('refuses a value that is not a whole number >= 1, naming the variable', () => {
     for (const bad of ['0', '-2', '1.5', 'many']) {
       process.env[THREADS_ENV] = bad;
-      expect(() => computeThreads(8)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringContaining(`HYPERPROTO_THREADS must be`) }));
+      expect(() => computeThreads(8)).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringContaining(`HYPERPROTO_THREADS must be`) }),
+      );
     }
   });
 });

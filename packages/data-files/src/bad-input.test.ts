@@ -39,7 +39,10 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       /x\.csv has 6 rows but .*y\.txt has only 4 labels: .*x\.csv line 6 has no label; give exactly one label per row/,
     );
     await refused(
-      async () => ({ data: await writeNpy(tmp.path('x.npy'), '<f4', [3, 1], [1, 2, 3]), labels: await writeNpy(tmp.path('y.npy'), '<i8', [2], [0, 1]) }),
+      async () => ({
+        data: await writeNpy(tmp.path('x.npy'), '<f4', [3, 1], [1, 2, 3]),
+        labels: await writeNpy(tmp.path('y.npy'), '<i8', [2], [0, 1]),
+      }),
       ErrorCode.InvalidInput,
       /x\.npy has 3 rows but .*y\.npy has only 2 labels: .*x\.npy row 3 has no label/,
     );
@@ -52,7 +55,11 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       /y\.txt line 4: label "z" is not among classNames \("x", "y"\); add it to classNames or fix the label/,
     );
     await refused(
-      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', '0\n1\n0\n1\n2\n1\n'), classNames: await csv('names.txt', 'x\ny\n') }),
+      async () => ({
+        data: await csv('x.csv', GOOD_CSV),
+        labels: await csv('y.txt', '0\n1\n0\n1\n2\n1\n'),
+        classNames: await csv('names.txt', 'x\ny\n'),
+      }),
       ErrorCode.InvalidInput,
       /y\.txt line 5: label 2 is outside 0\.\.1; integer labels index into classNames \(.*names\.txt, 2 names\)/,
     );
@@ -101,17 +108,36 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
     const labels = () => writeNpy(tmp.path('y.npy'), '<i8', [6], [0, 1, 0, 1, 0, 1]);
     await refused(
-      async () => ({ data: await writeNpy(tmp.path('x.npy'), '<f4', [6, 2], values.map((v) => (v === 8 ? NaN : v))), labels: await labels() }),
+      async () => ({
+        data: await writeNpy(
+          tmp.path('x.npy'),
+          '<f4',
+          [6, 2],
+          values.map((v) => (v === 8 ? NaN : v)),
+        ),
+        labels: await labels(),
+      }),
       ErrorCode.InvalidInput,
       /x\.npy row 4, column 2 \(array index \[3, 1\]\): NaN is not a finite number; remove or impute/,
     );
     await refused(
-      async () => ({ data: await writeNpy(tmp.path('x.npy'), '<f8', [6, 2], values.map((v) => (v === 5 ? 1e300 : v))), labels: await labels() }),
+      async () => ({
+        data: await writeNpy(
+          tmp.path('x.npy'),
+          '<f8',
+          [6, 2],
+          values.map((v) => (v === 5 ? 1e300 : v)),
+        ),
+        labels: await labels(),
+      }),
       ErrorCode.InvalidInput,
       /x\.npy row 3, column 1 \(array index \[2, 0\]\): 1e\+300 does not fit a float32/,
     );
     await refused(
-      async () => ({ data: await writeNpy(tmp.path('x.npy'), '<f4', [6, 2], [1, 3, 5, 7, 9, 11, 2, 4, -Infinity, 8, 10, 12], true), labels: await labels() }),
+      async () => ({
+        data: await writeNpy(tmp.path('x.npy'), '<f4', [6, 2], [1, 3, 5, 7, 9, 11, 2, 4, -Infinity, 8, 10, 12], true),
+        labels: await labels(),
+      }),
       ErrorCode.InvalidInput,
       /x\.npy row 3, column 2 \(array index \[2, 1\]\): -Infinity is not a finite number/,
     );
@@ -126,18 +152,41 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       /x\.jsonl line 3, column 2: NaN is not a finite number/,
     );
     await refused(
-      async () => ({ data: await csv('x.jsonl', lines.map((l, i) => (i === 4 ? '{"features": [1e999, 1]}' : l)).join('\n')), labels: await labels() }),
+      async () => ({
+        data: await csv('x.jsonl', lines.map((l, i) => (i === 4 ? '{"features": [1e999, 1]}' : l)).join('\n')),
+        labels: await labels(),
+      }),
       ErrorCode.InvalidInput,
       /x\.jsonl line 5, column 1: Infinity does not fit a float32/,
     );
   });
 
   it('a header-only CSV and empty files', async () => {
-    await refused(async () => ({ data: await csv('x.csv', 'a,b,label\n'), labelColumn: 'label' }), ErrorCode.InvalidInput, /x\.csv has a header line but no data rows/);
-    await refused(async () => ({ data: await csv('x.csv', ''), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.csv is empty/);
-    await refused(async () => ({ data: await csv('x.jsonl', '\n\n'), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.jsonl is empty/);
-    await refused(async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', '') }), ErrorCode.InvalidInput, /y\.txt is empty; write one label per line/);
-    await refused(async () => ({ data: await csv('x.npy', ''), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.npy is empty/);
+    await refused(
+      async () => ({ data: await csv('x.csv', 'a,b,label\n'), labelColumn: 'label' }),
+      ErrorCode.InvalidInput,
+      /x\.csv has a header line but no data rows/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', ''), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.csv is empty/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.jsonl', '\n\n'), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.jsonl is empty/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', '') }),
+      ErrorCode.InvalidInput,
+      /y\.txt is empty; write one label per line/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.npy', ''), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.npy is empty/,
+    );
     await refused(
       async () => ({ data: await writeNpy(tmp.path('x.npy'), '<f4', [0, 3], []), labels: await csv('y.txt', GOOD_LABELS) }),
       ErrorCode.InvalidInput,
@@ -172,7 +221,12 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     ['1_000', /"1_000" is not a decimal number/],
     ['12abc', /"12abc" is not a decimal number/],
   ])('a CSV field %j', async (field, pattern) => {
-    await refused(async () => ({ data: await csv('x.csv', GOOD_CSV.replace('9,10', `9,${field}`)), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.csv line 6/, pattern);
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV.replace('9,10', `9,${field}`)), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 6/,
+      pattern,
+    );
   });
 
   it('wrong .npy dtypes: fractional labels, integer features, other shapes', async () => {
@@ -197,7 +251,11 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       ErrorCode.InvalidInput,
       /y\.npy holds dtype '<c8'; labels must be integers/,
     );
-    await refused(async () => ({ data: await data(), labels: await csv('y.npy', 'x\ny\n') }), ErrorCode.InvalidInput, /y\.npy is not a \.npy file/);
+    await refused(
+      async () => ({ data: await data(), labels: await csv('y.npy', 'x\ny\n') }),
+      ErrorCode.InvalidInput,
+      /y\.npy is not a \.npy file/,
+    );
   });
 
   it('a truncated .npy', async () => {
@@ -205,33 +263,82 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     const { readFile, writeFile } = await import('node:fs/promises');
     const bytes = await readFile(whole);
     await writeFile(tmp.path('x.npy'), bytes.subarray(0, bytes.length - 4));
-    await refused(async () => ({ data: tmp.path('x.npy'), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.npy is truncated: the header promises 6 x 2 values of 4 bytes \(48 bytes\), found 44/);
+    await refused(
+      async () => ({ data: tmp.path('x.npy'), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.npy is truncated: the header promises 6 x 2 values of 4 bytes \(48 bytes\), found 44/,
+    );
   });
 
   it('a split file whose width differs from data', async () => {
     await refused(
-      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', GOOD_LABELS), testData: await csv('t.csv', '1,2,3\n'), testLabels: await csv('ty.txt', 'x\n') }),
+      async () => ({
+        data: await csv('x.csv', GOOD_CSV),
+        labels: await csv('y.txt', GOOD_LABELS),
+        testData: await csv('t.csv', '1,2,3\n'),
+        testLabels: await csv('ty.txt', 'x\n'),
+      }),
       ErrorCode.InvalidInput,
       /t\.csv has 3 features per row but .*x\.csv has 2; every split must have the same columns/,
     );
   });
 
   it('CSV structure: blank lines between rows, an unclosed quote, a missing label column, an unnamed header column', async () => {
-    await refused(async () => ({ data: await csv('x.csv', GOOD_CSV.replace('5,6\n', '5,6\n\n')), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.InvalidInput, /x\.csv line 5 is empty; remove blank lines/);
-    await refused(async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', 'x\ny\n\nx\ny\nx\ny\n') }), ErrorCode.InvalidInput, /y\.txt line 3 is empty; every row needs a label/);
-    await refused(async () => ({ data: await csv('x.csv', 'a,label\n1,"x\n'), labelColumn: 'label' }), ErrorCode.InvalidInput, /x\.csv line 2 has a quote that is not closed/);
-    await refused(async () => ({ data: await csv('x.csv', 'a,b\n1,x\n'), labelColumn: 'label' }), ErrorCode.InvalidInput, /x\.csv line 1: the header has no column "label" \(it has "a", "b"\); set labelColumn/);
-    await refused(async () => ({ data: await csv('x.csv', '1,x\n'), labelColumn: 'label' }), ErrorCode.InvalidInput, /x\.csv line 1 is not a header line, but labelColumn "label" needs one/);
-    await refused(async () => ({ data: await csv('x.csv', ',a,b\n0,1,2\n'), labels: await csv('y.txt', 'x\n') }), ErrorCode.InvalidInput, /x\.csv line 1 looks like a header but column 1 has no name; .*index=False/);
-    await refused(async () => ({ data: await csv('x.csv', 'a,label\n1,\n'), labelColumn: 'label' }), ErrorCode.InvalidInput, /x\.csv line 2, column 2 \("label"\): the label is empty/);
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV.replace('5,6\n', '5,6\n\n')), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 5 is empty; remove blank lines/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', 'x\ny\n\nx\ny\nx\ny\n') }),
+      ErrorCode.InvalidInput,
+      /y\.txt line 3 is empty; every row needs a label/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', 'a,label\n1,"x\n'), labelColumn: 'label' }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 2 has a quote that is not closed/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', 'a,b\n1,x\n'), labelColumn: 'label' }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 1: the header has no column "label" \(it has "a", "b"\); set labelColumn/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', '1,x\n'), labelColumn: 'label' }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 1 is not a header line, but labelColumn "label" needs one/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', ',a,b\n0,1,2\n'), labels: await csv('y.txt', 'x\n') }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 1 looks like a header but column 1 has no name; .*index=False/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', 'a,label\n1,\n'), labelColumn: 'label' }),
+      ErrorCode.InvalidInput,
+      /x\.csv line 2, column 2 \("label"\): the label is empty/,
+    );
   });
 });
 
 describe('unreadable files: E_IO', () => {
   it('a missing file and a directory, before any reading', async () => {
-    await refused(async () => ({ data: tmp.path('missing.csv'), labels: tmp.path('y.txt') }), ErrorCode.Io, /cannot read .*missing\.csv: no such file or directory; check the path/);
+    await refused(
+      async () => ({ data: tmp.path('missing.csv'), labels: tmp.path('y.txt') }),
+      ErrorCode.Io,
+      /cannot read .*missing\.csv: no such file or directory; check the path/,
+    );
     await mkdir(tmp.path('dir.npy'));
-    await refused(async () => ({ data: tmp.path('dir.npy'), labels: await csv('y.txt', GOOD_LABELS) }), ErrorCode.Io, /cannot read .*dir\.npy: it is a directory/);
-    await refused(async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', GOOD_LABELS), classNames: tmp.path('names.txt') }), ErrorCode.Io, /names\.txt: no such file/);
+    await refused(
+      async () => ({ data: tmp.path('dir.npy'), labels: await csv('y.txt', GOOD_LABELS) }),
+      ErrorCode.Io,
+      /cannot read .*dir\.npy: it is a directory/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', GOOD_LABELS), classNames: tmp.path('names.txt') }),
+      ErrorCode.Io,
+      /names\.txt: no such file/,
+    );
   });
 });

@@ -23,7 +23,10 @@ export interface ClassIndex {
  * With `classNames`: labels that are all among the names are looked up by name; otherwise integer labels are
  * indices into the names and must be in range; anything else is refused, naming the file and line.
  */
-export function indexClasses(sources: readonly LabelValues[], classNames: { names: readonly string[]; source: string } | undefined): ClassIndex {
+export function indexClasses(
+  sources: readonly LabelValues[],
+  classNames: { names: readonly string[]; source: string } | undefined,
+): ClassIndex {
   const all = new Set<string>();
   for (const source of sources) for (const text of source.distinct) all.add(text);
   const allInteger = [...all].every((text) => INTEGER.test(text) && Number.isSafeInteger(Number(text)));
@@ -85,6 +88,9 @@ function mapped(
 }
 
 function preview(names: readonly string[]): string {
-  const shown = names.slice(0, 5).map((name) => JSON.stringify(name)).join(', ');
+  const shown = names
+    .slice(0, 5)
+    .map((name) => JSON.stringify(name))
+    .join(', ');
   return names.length > 5 ? `${shown}, ... ${names.length} in all` : shown;
 }

@@ -5,9 +5,19 @@ import { badData, unreadableFile } from './file-errors.js';
  * The `classNames` option as a list: an array as given, or a file (a JSON array of strings when it ends in
  * .json, else one name per line). Order matters: a class's index is its position.
  */
-export async function readClassNames(option: string | readonly string[] | undefined): Promise<{ names: readonly string[]; source: string } | undefined> {
+export async function readClassNames(
+  option: string | readonly string[] | undefined,
+): Promise<{ names: readonly string[]; source: string } | undefined> {
   if (option === undefined) return undefined;
-  if (typeof option !== 'string') return { names: checkNames(option.map((name) => name.trim()), 'classNames', (i) => `classNames[${i}]`), source: 'classNames' };
+  if (typeof option !== 'string')
+    return {
+      names: checkNames(
+        option.map((name) => name.trim()),
+        'classNames',
+        (i) => `classNames[${i}]`,
+      ),
+      source: 'classNames',
+    };
   const path = option;
   let text: string;
   try {
@@ -26,11 +36,25 @@ export async function readClassNames(option: string | readonly string[] | undefi
     if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) {
       throw badData(`${path} must hold a JSON array of strings (the class names in index order)`);
     }
-    return { names: checkNames(value.map((name: string) => name.trim()), path, (i) => `${path} item ${i + 1}`), source: path };
+    return {
+      names: checkNames(
+        value.map((name: string) => name.trim()),
+        path,
+        (i) => `${path} item ${i + 1}`,
+      ),
+      source: path,
+    };
   }
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
-  return { names: checkNames(lines.map((line) => line.trim()), path, (i) => `${path} line ${i + 1}`), source: path };
+  return {
+    names: checkNames(
+      lines.map((line) => line.trim()),
+      path,
+      (i) => `${path} line ${i + 1}`,
+    ),
+    source: path,
+  };
 }
 
 function checkNames(names: string[], list: string, where: (index: number) => string): string[] {
@@ -38,9 +62,11 @@ function checkNames(names: string[], list: string, where: (index: number) => str
   names.forEach((name, i) => {
     if (name === '') throw badData(`${where(i)}: the class name is empty; give every class a name`);
     const first = seen.get(name);
-    if (first !== undefined) throw badData(`${where(i)}: class name ${JSON.stringify(name)} repeats ${where(first)}; class names must be distinct`);
+    if (first !== undefined)
+      throw badData(`${where(i)}: class name ${JSON.stringify(name)} repeats ${where(first)}; class names must be distinct`);
     seen.set(name, i);
   });
-  if (names.length < 2) throw badData(`${list} lists ${names.length} class name${names.length === 1 ? '' : 's'}; a classifier needs at least 2`);
+  if (names.length < 2)
+    throw badData(`${list} lists ${names.length} class name${names.length === 1 ? '' : 's'}; a classifier needs at least 2`);
   return names;
 }

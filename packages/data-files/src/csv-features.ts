@@ -47,19 +47,26 @@ export async function readCsvFeatures(path: string, { labelColumn, hooks }: Text
           // A header with an unnamed column is usually a pandas index written by to_csv(): refuse rather than learn from it.
           const unnamed = fields.indexOf('');
           if (unnamed >= 0) {
-            throw badData(`${path} line ${line} looks like a header but column ${unnamed + 1} has no name; name every column (with pandas, write to_csv(path, index=False))`);
+            throw badData(
+              `${path} line ${line} looks like a header but column ${unnamed + 1} has no name; name every column (with pandas, write to_csv(path, index=False))`,
+            );
           }
           header = fields;
         }
         if (labelColumn !== undefined) {
           if (!header) {
-            throw badData(`${path} line ${line} is not a header line, but labelColumn ${JSON.stringify(labelColumn)} needs one; add a first line naming the columns`);
+            throw badData(
+              `${path} line ${line} is not a header line, but labelColumn ${JSON.stringify(labelColumn)} needs one; add a first line naming the columns`,
+            );
           }
           labelIndex = header.indexOf(labelColumn);
           if (labelIndex < 0) {
-            throw badData(`${path} line ${line}: the header has no column ${JSON.stringify(labelColumn)} (it has ${header.map((name) => JSON.stringify(name)).join(', ')}); set labelColumn to one of them`);
+            throw badData(
+              `${path} line ${line}: the header has no column ${JSON.stringify(labelColumn)} (it has ${header.map((name) => JSON.stringify(name)).join(', ')}); set labelColumn to one of them`,
+            );
           }
-          if (header.indexOf(labelColumn, labelIndex + 1) >= 0) throw badData(`${path} line ${line}: the header names column ${JSON.stringify(labelColumn)} twice; rename one`);
+          if (header.indexOf(labelColumn, labelIndex + 1) >= 0)
+            throw badData(`${path} line ${line}: the header names column ${JSON.stringify(labelColumn)} twice; rename one`);
           labels = new LabelValues(`${path} ${column(labelIndex)}`, 'line');
         }
         const featureCols = width - (labelIndex >= 0 ? 1 : 0);

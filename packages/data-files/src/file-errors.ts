@@ -14,5 +14,7 @@ export function badData(message: string, hint?: string): HyperprotoError {
 }
 
 export function badOptions(message: string): HyperprotoError {
-  return new HyperprotoError(ErrorCode.InvalidOptions, message, { hint: 'Run `hyperproto plugins --kind dataset` to see the options of dataset:files.' });
+  return new HyperprotoError(ErrorCode.InvalidOptions, message, {
+    hint: 'Run `hyperproto plugins --kind dataset` to see the options of dataset:files.',
+  });
 }

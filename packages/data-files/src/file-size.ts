@@ -4,7 +4,7 @@ import { unreadableFile } from './file-errors.js';
 
 /** The size of a regular file; E_IO for a missing path or a directory, before any reading starts. */
 export async function fileSize(path: string): Promise<number> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (error) {

@@ -15,7 +15,13 @@ beforeAll(async () => {
   await writeNpy(path('x.npy'), '<f8', [rows.length, 3], rows.flat());
   await writeNpy(path('y.npy'), '<i8', [labels.length], labels);
   await writeText(path('x.csv'), ['a,b,c,kind', ...rows.map((row, i) => `${row.join(',')},k${labels[i]}`)].join('\n'));
-  await writeText(path('test.jsonl'), rows.slice(0, 5).map((row, i) => JSON.stringify({ features: row, kind: `k${labels[i]}` })).join('\n'));
+  await writeText(
+    path('test.jsonl'),
+    rows
+      .slice(0, 5)
+      .map((row, i) => JSON.stringify({ features: row, kind: `k${labels[i]}` }))
+      .join('\n'),
+  );
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -26,5 +32,6 @@ describe('dataset:files conformance, .npy with fraction splits', () => {
 });
 
 describe('dataset:files conformance, CSV label column with a JSON-lines test file', () => {
-  for (const c of datasetConformance(files, { options: { data: path('x.csv'), labelColumn: 'kind', testData: path('test.jsonl') } })) it(c.name, c.run);
+  for (const c of datasetConformance(files, { options: { data: path('x.csv'), labelColumn: 'kind', testData: path('test.jsonl') } }))
+    it(c.name, c.run);
 });

@@ -59,12 +59,18 @@ describe('features formats', () => {
 
   it('reads a CSV with a header and a label column, quoted fields included', async () => {
     const names = ['setosa', 'versicolor', 'virginica'];
-    const text = ['a,b,"species",c,d', ...rows.map((row, i) => `${row[0]},${row[1]},"${names[labels[i]!]}",${row[2]}, ${row[3]}`)].join('\r\n');
+    const text = ['a,b,"species",c,d', ...rows.map((row, i) => `${row[0]},${row[1]},"${names[labels[i]!]}",${row[2]}, ${row[3]}`)].join(
+      '\r\n',
+    );
     const data = await writeText(tmp.path('iris.csv'), `${text}\r\n\r\n`);
     const dataset = await load({ data, labelColumn: 'species' });
     expect(dataset.classNames).toEqual(names);
     expect(allRows(dataset)).toEqual(expected(rows, labels));
-    expect(dataset.info).toMatchObject({ labels: 'names', columns: ['a', 'b', 'c', 'd'], files: { data, labels: `${data} column 3 ("species")` } });
+    expect(dataset.info).toMatchObject({
+      labels: 'names',
+      columns: ['a', 'b', 'c', 'd'],
+      files: { data, labels: `${data} column 3 ("species")` },
+    });
   });
 
   it('reads a CSV without a header, labels from a text file', async () => {
@@ -84,11 +90,14 @@ describe('features formats', () => {
   });
 
   it('reads JSON lines: arrays, or objects with features and a label key', async () => {
-    const arrays = await writeText(tmp.path('x.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    const arrays = await writeText(tmp.path('x.jsonl'), `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`);
     const y = await writeText(tmp.path('y.txt'), labels.join('\n'));
     expect(allRows(await load({ data: arrays, labels: y }))).toEqual(expected(rows, labels));
 
-    const objects = await writeText(tmp.path('o.jsonl'), rows.map((row, i) => JSON.stringify({ id: i, features: row, label: `c${labels[i]}` })).join('\n'));
+    const objects = await writeText(
+      tmp.path('o.jsonl'),
+      rows.map((row, i) => JSON.stringify({ id: i, features: row, label: `c${labels[i]}` })).join('\n'),
+    );
     const dataset = await load({ data: objects, labelColumn: 'label' });
     expect(dataset.classNames).toEqual(['c0', 'c1', 'c2']);
     expect(allRows(dataset)).toEqual(expected(rows, labels));
@@ -113,9 +122,17 @@ describe('features formats', () => {
     const words = labels.map((label) => ['dog', 'cat', 'émeu'][label]!);
     const unicode = await load({ data, labels: await writeNpy(tmp.path('u.npy'), '<U4', [30], words) });
     expect(unicode.classNames).toEqual(['cat', 'dog', 'émeu']);
-    const bytes = await load({ data, labels: await writeNpy(tmp.path('s.npy'), '|S3', [30, 1], labels.map((label) => ['dog', 'cat', 'emu'][label]!)) });
+    const bytes = await load({
+      data,
+      labels: await writeNpy(
+        tmp.path('s.npy'),
+        '|S3',
+        [30, 1],
+        labels.map((label) => ['dog', 'cat', 'emu'][label]!),
+      ),
+    });
     expect(bytes.classNames).toEqual(['cat', 'dog', 'emu']);
-    expect(bytes.info['perClass']).toEqual(unicode.info['perClass']);
+    expect(bytes.info.perClass).toEqual(unicode.info.perClass);
   });
 });
 
@@ -132,15 +149,21 @@ describe('labels to classes', () => {
 
   it('keeps integer labels 0..C-1 as indices and names other integers, sorted as numbers', async () => {
     const x = await data();
-    const shifted = await load({ data: x, labels: await writeText(tmp.path('y.txt'), labels.map((label) => [10, 2, 33][label]).join('\n')) });
+    const shifted = await load({
+      data: x,
+      labels: await writeText(tmp.path('y.txt'), labels.map((label) => [10, 2, 33][label]).join('\n')),
+    });
     expect(shifted.classNames).toEqual(['2', '10', '33']);
-    expect(shifted.info['labels']).toBe('names');
-    const padded = await load({ data: x, labels: await writeText(tmp.path('z.txt'), labels.map((label) => (label === 1 ? '01' : String(label))).join('\n')) });
+    expect(shifted.info.labels).toBe('names');
+    const padded = await load({
+      data: x,
+      labels: await writeText(tmp.path('z.txt'), labels.map((label) => (label === 1 ? '01' : String(label))).join('\n')),
+    });
     expect(padded.classNames).toBeUndefined();
     expect(padded.classes).toBe(3);
     // pandas writes integer labels as floats when a column had a missing value.
     const floats = await load({ data: x, labels: await writeText(tmp.path('f.txt'), labels.map((label) => `${label}.0`).join('\n')) });
-    expect([floats.classes, floats.classNames, floats.info['labels']]).toEqual([3, undefined, 'indices']);
+    expect([floats.classes, floats.classNames, floats.info.labels]).toEqual([3, undefined, 'indices']);
   });
 
   it('takes the class order from classNames (array or file) and maps names or indices through it', async () => {
@@ -148,7 +171,8 @@ describe('labels to classes', () => {
     const words = await writeText(tmp.path('y.txt'), labels.map((label) => ['dog', 'cat', 'emu'][label]).join('\n'));
     const ordered = await load({ data: x, labels: words, classNames: ['emu', 'dog', 'cat', 'yak'].slice(0, 3) });
     expect(ordered.classNames).toEqual(['emu', 'dog', 'cat']);
-    for (const { row, label } of splitRows(ordered, 'train')) expect(['emu', 'dog', 'cat'][label]).toBe(['dog', 'cat', 'emu'][Math.floor(row[0]!)]);
+    for (const { row, label } of splitRows(ordered, 'train'))
+      expect(['emu', 'dog', 'cat'][label]).toBe(['dog', 'cat', 'emu'][Math.floor(row[0]!)]);
 
     const namesFile = await writeText(tmp.path('names.txt'), 'zero\none\ntwo\n\n');
     const indices = await load({ data: x, labels: await writeNpy(tmp.path('y.npy'), '<i8', [30], labels), classNames: namesFile });
@@ -168,7 +192,10 @@ describe('the dataset plugin', () => {
       const seen: [number, number][] = [];
       await load({ data: features, labels: y, testData: csv, testLabels: y }, 1, { progress: (done, total) => seen.push([done, total]) });
       expect(seen.at(-1)![0], features).toBe(seen.at(-1)![1]);
-      expect(seen.every(([done, total], i) => done <= total && (i === 0 || done >= seen[i - 1]![0])), JSON.stringify(seen)).toBe(true);
+      expect(
+        seen.every(([done, total], i) => done <= total && (i === 0 || done >= seen[i - 1]![0])),
+        JSON.stringify(seen),
+      ).toBe(true);
     }
 
     const controller = new AbortController();

@@ -73,7 +73,10 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       const path = options[role];
       if (path === undefined) continue;
       const labelsPath = options[labelsKey];
-      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, { pacer, onBytes: progress(role) });
+      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, {
+        pacer,
+        onBytes: progress(role),
+      });
       opened.push(table);
       // Text files are parsed as they are read; a .npy file is read when it is copied.
       if (table.format !== 'npy') finished(role);
@@ -98,7 +101,9 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     const main = parts[0]!;
     const mainLabels = index.labels[0]!;
     if (index.classes < 2) {
-      throw badData(`${main.labelsFrom} holds a single class (${JSON.stringify(main.labels.distinct[0])}); a classifier needs at least 2 classes`);
+      throw badData(
+        `${main.labelsFrom} holds a single class (${JSON.stringify(main.labels.distinct[0])}); a classifier needs at least 2 classes`,
+      );
     }
     const split = await stratifiedSplit(
       mainLabels,
@@ -138,7 +143,10 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     const partLabels = (part: Part | undefined, which: number) => (part ? index.labels[parts.indexOf(part)]! : labelsOf(which));
     const splits = {
       train: { features: createMatrix(split.sizes[TRAIN], cols, outputs[TRAIN]), labels: labelsOf(TRAIN) },
-      validation: { features: createMatrix(outputs[VALIDATION].length / cols, cols, outputs[VALIDATION]), labels: partLabels(validationPart, VALIDATION) },
+      validation: {
+        features: createMatrix(outputs[VALIDATION].length / cols, cols, outputs[VALIDATION]),
+        labels: partLabels(validationPart, VALIDATION),
+      },
       test: { features: createMatrix(outputs[TEST].length / cols, cols, outputs[TEST]), labels: partLabels(testPart, TEST) },
     };
     return {
@@ -164,7 +172,8 @@ function openFeatures(path: string, labelColumn: string | undefined, hooks: Line
 function checkPart({ table, labels }: Part, main: FeatureTable): void {
   const rowAt = (row: number) => (table.lastLine === undefined ? `row ${row + 1}` : `line ${table.lastLine - (table.rows - 1 - row)}`);
   if (labels.count > table.rows) {
-    const header = labels.unit === 'line' && labels.count === table.rows + 1 ? ' (if the first line of the labels is a header, remove it)' : '';
+    const header =
+      labels.unit === 'line' && labels.count === table.rows + 1 ? ' (if the first line of the labels is a header, remove it)' : '';
     throw badData(
       `${labels.source} has ${labels.count} labels but ${table.path} has ${table.rows} rows: ${labels.source} ${labels.unit} ${table.rows + 1} has no feature row; give exactly one label per row, in the same order${header}`,
     );
@@ -175,7 +184,9 @@ function checkPart({ table, labels }: Part, main: FeatureTable): void {
     );
   }
   if (table !== main && table.cols !== main.cols) {
-    throw badData(`${table.path} has ${table.cols} features per row but ${main.path} has ${main.cols}; every split must have the same columns`);
+    throw badData(
+      `${table.path} has ${table.cols} features per row but ${main.path} has ${main.cols}; every split must have the same columns`,
+    );
   }
 }
 
@@ -189,8 +200,10 @@ function describeClass(index: ClassIndex, c: number, rows: number, main: Part, l
 function allocate(rows: number, cols: number, split: string): Float32Array {
   try {
     return new Float32Array(rows * cols);
-  } catch (error) {
-    throw badData(`the ${split} split of ${rows} rows x ${cols} features (${((rows * cols * 4) / 2 ** 30).toFixed(1)} GiB) cannot be allocated; use fewer rows or features, or give Node.js more memory`);
+  } catch {
+    throw badData(
+      `the ${split} split of ${rows} rows x ${cols} features (${((rows * cols * 4) / 2 ** 30).toFixed(1)} GiB) cannot be allocated; use fewer rows or features, or give Node.js more memory`,
+    );
   }
 }
 
@@ -218,7 +231,7 @@ function describeDataset(
     files[part.role] = part.table.path;
     files[part.role === 'data' ? 'labels' : part.role.replace('Data', 'Labels')] = part.labelsFrom;
   }
-  if (classNamesSource && classNamesSource !== 'classNames') files['classNames'] = classNamesSource;
+  if (classNamesSource && classNamesSource !== 'classNames') files.classNames = classNamesSource;
   const main = parts[0]!.table;
   return {
     generator: 'files',
@@ -228,7 +241,11 @@ function describeDataset(
     files,
     formats: Object.fromEntries(parts.map((part) => [part.role, part.table.format])),
     // Lists stay in the record only while short: info is copied into every run record and metrics.json.
-    ...(main.columnNames ? (main.columnNames.length <= LISTED_UP_TO ? { columns: main.columnNames } : { columnCount: main.columnNames.length }) : {}),
+    ...(main.columnNames
+      ? main.columnNames.length <= LISTED_UP_TO
+        ? { columns: main.columnNames }
+        : { columnCount: main.columnNames.length }
+      : {}),
     splitFrom: {
       validation: options.validationData === undefined ? `validationFraction ${options.validationFraction} of data` : 'validationData',
       test: options.testData === undefined ? `testFraction ${options.testFraction} of data` : 'testData',

@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError, resolveOptions } from '@hyperproto/core';
+import { ErrorCode, type HyperprotoError, resolveOptions } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import { filesDataset } from './files-dataset.js';
 import { FilesOptionsSchema } from './files-options.js';
@@ -17,7 +17,12 @@ function resolveError(raw: unknown): HyperprotoError {
 
 describe('files options', () => {
   it('fills in the defaults', () => {
-    expect(resolveOptions(filesDataset, { data: 'x.npy', labels: 'y.npy' })).toEqual({ data: 'x.npy', labels: 'y.npy', validationFraction: 0.1, testFraction: 0.2 });
+    expect(resolveOptions(filesDataset, { data: 'x.npy', labels: 'y.npy' })).toEqual({
+      data: 'x.npy',
+      labels: 'y.npy',
+      validationFraction: 0.1,
+      testFraction: 0.2,
+    });
     expect(filesDataset.name).toBe('files');
     expect(filesDataset.kind).toBe('dataset');
   });
@@ -27,8 +32,14 @@ describe('files options', () => {
     [{ data: 'x.npy', labels: 'y.npy', extra: 1 }, /extra/],
     [{ data: 'x.npy', labels: 'y.npy', validationFraction: 1 }, /validationFraction/],
     [{ data: 'x.npy', labels: 'y.npy', testFraction: -0.1 }, /testFraction/],
-    [{ data: 'x.npy', labels: 'y.npy', validationFraction: 0.5, testFraction: 0.5 }, /testFraction: validationFraction \+ testFraction is 1, which leaves no training rows; keep the sum below 1/],
-    [{ data: 'x.npy', labels: 'y.npy', validationFraction: 0 }, /validationFraction is 0, which leaves the validation split empty; give a fraction above 0 or validationData/],
+    [
+      { data: 'x.npy', labels: 'y.npy', validationFraction: 0.5, testFraction: 0.5 },
+      /testFraction: validationFraction \+ testFraction is 1, which leaves no training rows; keep the sum below 1/,
+    ],
+    [
+      { data: 'x.npy', labels: 'y.npy', validationFraction: 0 },
+      /validationFraction is 0, which leaves the validation split empty; give a fraction above 0 or validationData/,
+    ],
     [{ data: 'x.npy' }, /labels: x\.npy needs labels: give labels .*a \.npy file has no label column/],
     [{ data: 'x.csv' }, /or set labelColumn to the header column that holds them/],
     [{ data: 'x.npy', labelColumn: 'label' }, /labelColumn is not used/],
@@ -45,7 +56,16 @@ describe('files options', () => {
   });
 
   it('accepts a fraction of 0 or a sum of 1 for a split that comes from a file', () => {
-    expect(() => resolveOptions(filesDataset, { data: 'x.npy', labels: 'y.npy', testData: 't.npy', testLabels: 'ty.npy', testFraction: 0, validationFraction: 0.9 })).not.toThrow();
+    expect(() =>
+      resolveOptions(filesDataset, {
+        data: 'x.npy',
+        labels: 'y.npy',
+        testData: 't.npy',
+        testLabels: 'ty.npy',
+        testFraction: 0,
+        validationFraction: 0.9,
+      }),
+    ).not.toThrow();
   });
 
   it('refuses bad combinations with E_INVALID_OPTIONS even when validation was skipped', async () => {

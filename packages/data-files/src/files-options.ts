@@ -55,12 +55,16 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     const data = options[role.data];
     const labels = options[role.labels];
     if (data === undefined) {
-      if (labels !== undefined) problems.push({ path: role.labels, message: `${role.labels} is given without ${role.data}; give the features file too` });
+      if (labels !== undefined)
+        problems.push({ path: role.labels, message: `${role.labels} is given without ${role.data}; give the features file too` });
       continue;
     }
     const format = featureFormat(data);
     if (!format) {
-      problems.push({ path: role.data, message: `${data}: unknown features type "${extname(data) || '(none)'}"; use ${FEATURE_FORMATS.join(', ')}` });
+      problems.push({
+        path: role.data,
+        message: `${data}: unknown features type "${extname(data) || '(none)'}"; use ${FEATURE_FORMATS.join(', ')}`,
+      });
       continue;
     }
     if (labels !== undefined) continue;
@@ -68,11 +72,20 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
       labelColumnUsed = true;
       continue;
     }
-    const how = format === 'npy' ? 'a .npy file has no label column' : `or set labelColumn to the ${format === 'csv' ? 'header column' : 'key'} that holds them`;
-    problems.push({ path: role.labels, message: `${data} needs labels: give ${role.labels} (a .npy of integers or a text file with one label per line); ${how}` });
+    const how =
+      format === 'npy'
+        ? 'a .npy file has no label column'
+        : `or set labelColumn to the ${format === 'csv' ? 'header column' : 'key'} that holds them`;
+    problems.push({
+      path: role.labels,
+      message: `${data} needs labels: give ${role.labels} (a .npy of integers or a text file with one label per line); ${how}`,
+    });
   }
   if (options.labelColumn !== undefined && !labelColumnUsed) {
-    problems.push({ path: 'labelColumn', message: 'labelColumn is not used: every features file has its own labels file or is a .npy; drop labelColumn' });
+    problems.push({
+      path: 'labelColumn',
+      message: 'labelColumn is not used: every features file has its own labels file or is a .npy; drop labelColumn',
+    });
   }
 
   // Only the fractions of splits that are not given as files are used.
@@ -81,16 +94,24 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
   if (options.testData === undefined) used.push(['testFraction', options.testFraction]);
   for (const [name, value] of used) {
     const split = name === 'validationFraction' ? 'validation' : 'test';
-    if (value === 0) problems.push({ path: name, message: `${name} is 0, which leaves the ${split} split empty; give a fraction above 0 or ${split}Data` });
+    if (value === 0)
+      problems.push({
+        path: name,
+        message: `${name} is 0, which leaves the ${split} split empty; give a fraction above 0 or ${split}Data`,
+      });
   }
   const sum = used.reduce((total, [, value]) => total + value, 0);
   if (used.length === 2 && sum >= 1) {
-    problems.push({ path: 'testFraction', message: `validationFraction + testFraction is ${sum}, which leaves no training rows; keep the sum below 1` });
+    problems.push({
+      path: 'testFraction',
+      message: `validationFraction + testFraction is ${sum}, which leaves no training rows; keep the sum below 1`,
+    });
   }
   if (Array.isArray(options.classNames)) {
     const seen = new Set<string>();
     for (const name of options.classNames) {
-      if (seen.has(name)) problems.push({ path: 'classNames', message: `class name ${JSON.stringify(name)} appears twice; class names must be distinct` });
+      if (seen.has(name))
+        problems.push({ path: 'classNames', message: `class name ${JSON.stringify(name)} appears twice; class names must be distinct` });
       seen.add(name);
     }
   }

@@ -29,11 +29,13 @@ export async function readJsonlFeatures(path: string, { labelColumn, hooks }: Te
       }
       if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
       const value = parseLine(trimmed, path, line);
-      const row = Array.isArray(value) ? value : isObject(value) ? value['features'] : undefined;
+      const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
       if (!Array.isArray(row)) throw badData(`${path} line ${line}: expected a JSON array of numbers or an object with a "features" array`);
       if (labels) {
         if (!isObject(value)) {
-          throw badData(`${path} line ${line} is an array, but labelColumn ${JSON.stringify(labelColumn)} needs objects such as {"features": [...], ${JSON.stringify(labelColumn)}: "cat"}`);
+          throw badData(
+            `${path} line ${line} is an array, but labelColumn ${JSON.stringify(labelColumn)} needs objects such as {"features": [...], ${JSON.stringify(labelColumn)}: "cat"}`,
+          );
         }
         labels.add(labelText(value[labelColumn!], path, line, labelColumn!), line);
       }
@@ -43,18 +45,24 @@ export async function readJsonlFeatures(path: string, { labelColumn, hooks }: Te
         widthLine = line;
       }
       if (row.length !== blocks.cols) {
-        throw badData(`${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`);
+        throw badData(
+          `${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`,
+        );
       }
       let out = blocks.append();
       const values = blocks.current;
       for (let k = 0; k < row.length; k++) {
         const item: unknown = row[k];
         if (typeof item !== 'number') {
-          throw badData(`${path} line ${line}, column ${k + 1}: ${shorten(JSON.stringify(item) ?? String(item))} is not a number; features must be JSON numbers`);
+          throw badData(
+            `${path} line ${line}, column ${k + 1}: ${shorten(JSON.stringify(item) ?? String(item))} is not a number; features must be JSON numbers`,
+          );
         }
         const stored = Math.fround(item);
         if (!Number.isFinite(stored)) {
-          throw badData(`${path} line ${line}, column ${k + 1}: ${item} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`);
+          throw badData(
+            `${path} line ${line}, column ${k + 1}: ${item} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`,
+          );
         }
         values[out++] = stored;
       }
@@ -83,7 +91,9 @@ function parseLine(text: string, path: string, line: number): unknown {
   } catch (error) {
     const nonFinite = nonFiniteColumn(text);
     if (nonFinite) {
-      throw badData(`${path} line ${line}, column ${nonFinite.column}: ${nonFinite.token} is not a finite number; remove or impute missing and infinite values`);
+      throw badData(
+        `${path} line ${line}, column ${nonFinite.column}: ${nonFinite.token} is not a finite number; remove or impute missing and infinite values`,
+      );
     }
     throw badData(`${path} line ${line} is not valid JSON (${(error as Error).message}); write one JSON array per line`);
   }
@@ -99,7 +109,7 @@ function nonFiniteColumn(text: string): { token: string; column: number } | unde
   } catch {
     return undefined;
   }
-  const row = Array.isArray(value) ? value : isObject(value) ? value['features'] : undefined;
+  const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
   const index = Array.isArray(row) ? row.indexOf(null) : -1;
   return index < 0 ? undefined : { token, column: index + 1 };
 }

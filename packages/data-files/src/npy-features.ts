@@ -6,7 +6,15 @@ import type { WorkPacer } from './work-pacer.js';
 // The only buffer besides the split arrays themselves: the file is read through it, never whole.
 const CHUNK_BYTES = 8 << 20;
 
-const TYPE_NAMES: Record<string, string> = { i: 'signed integers', u: 'unsigned integers', b: 'booleans', U: 'strings', S: 'byte strings', c: 'complex numbers', O: 'Python objects' };
+const TYPE_NAMES: Record<string, string> = {
+  i: 'signed integers',
+  u: 'unsigned integers',
+  b: 'booleans',
+  U: 'strings',
+  S: 'byte strings',
+  c: 'complex numbers',
+  O: 'Python objects',
+};
 
 /**
  * A [N, d] float32 or float64 .npy file, header read and checked; `copyInto` streams its values straight into
@@ -17,9 +25,11 @@ export async function openNpyFeatures(path: string): Promise<FeatureTable> {
   try {
     const { dtype, shape } = npy.header;
     const type = npyType(dtype);
-    if (!type || type.kind !== 'f' || (type.itemBytes !== 4 && type.itemBytes !== 8)) {
+    if (type?.kind !== 'f' || (type.itemBytes !== 4 && type.itemBytes !== 8)) {
       const what = type && TYPE_NAMES[type.kind] ? `${TYPE_NAMES[type.kind]} ('${dtype}')` : `dtype '${dtype}'`;
-      throw badData(`${path} holds ${what}; features must be float32 or float64, convert them with np.save(path, array.astype(np.float32))`);
+      throw badData(
+        `${path} holds ${what}; features must be float32 or float64, convert them with np.save(path, array.astype(np.float32))`,
+      );
     }
     if (shape.length !== 2) {
       const fix = shape.length === 1 ? '; for a single feature per row save array.reshape(-1, 1)' : '; save a 2-D [rows, features] array';
@@ -137,13 +147,22 @@ async function copyColumnMajor(
   }
 }
 
-function sourceValue(view: DataView, index: number, itemBytes: 4 | 8, littleEndian: boolean, f32?: Float32Array, f64?: Float64Array): number {
+function sourceValue(
+  view: DataView,
+  index: number,
+  itemBytes: 4 | 8,
+  littleEndian: boolean,
+  f32?: Float32Array,
+  f64?: Float64Array,
+): number {
   if (f32) return f32[index]!;
   if (f64) return f64[index]!;
   return itemBytes === 4 ? view.getFloat32(index * 4, littleEndian) : view.getFloat64(index * 8, littleEndian);
 }
 
 function nonFinite(path: string, row: number, col: number, value: number): Error {
-  const what = Number.isFinite(value) ? `${value} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature` : `${value} is not a finite number; remove or impute missing and infinite values`;
+  const what = Number.isFinite(value)
+    ? `${value} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`
+    : `${value} is not a finite number; remove or impute missing and infinite values`;
   return badData(`${path} row ${row + 1}, column ${col + 1} (array index [${row}, ${col}]): ${what}`);
 }

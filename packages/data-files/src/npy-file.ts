@@ -32,7 +32,12 @@ const MAX_HEADER_BYTES = 1 << 20;
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 function isNpyStart(bytes: Uint8Array): boolean {
-  return bytes.length === 12 && MAGIC.every((byte, i) => bytes[i] === byte) && bytes[7] === 0 && (bytes[6] === 1 || bytes[6] === 2 || bytes[6] === 3);
+  return (
+    bytes.length === 12 &&
+    MAGIC.every((byte, i) => bytes[i] === byte) &&
+    bytes[7] === 0 &&
+    (bytes[6] === 1 || bytes[6] === 2 || bytes[6] === 3)
+  );
 }
 
 /** Opens `path` and reads its header only; the caller reads the data and closes the handle. */
@@ -52,8 +57,14 @@ export async function openNpy(path: string): Promise<OpenNpy> {
     // Not a .npy file (or an unknown version): let the header parser say so, before reading any further.
     if (!isNpyStart(start)) parseNpyHeader(start, path);
     const lengthBytes = start[6] === 1 ? 2 : 4;
-    const headerLength = start.length < 8 + lengthBytes ? 0 : lengthBytes === 2 ? start[8]! | (start[9]! << 8) : new DataView(start.buffer, start.byteOffset).getUint32(8, true);
-    if (headerLength > MAX_HEADER_BYTES) throw badData(`${path} has a header of ${headerLength} bytes; a .npy header this large is not a plain array, save it with np.save`);
+    const headerLength =
+      start.length < 8 + lengthBytes
+        ? 0
+        : lengthBytes === 2
+          ? start[8]! | (start[9]! << 8)
+          : new DataView(start.buffer, start.byteOffset).getUint32(8, true);
+    if (headerLength > MAX_HEADER_BYTES)
+      throw badData(`${path} has a header of ${headerLength} bytes; a .npy header this large is not a plain array, save it with np.save`);
     const prefix = await readAt(handle, path, 0, Math.min(fileBytes, 8 + lengthBytes + headerLength));
     const header = parseNpyHeader(prefix, path);
     return { handle, header, fileBytes };
@@ -69,8 +80,10 @@ export function checkDataSize(npy: OpenNpy, path: string, itemBytes: number): vo
   const expected = count * itemBytes;
   const found = npy.fileBytes - npy.header.dataOffset;
   const promise = `${npy.header.shape.join(' x ')} values of ${itemBytes} bytes (${expected} bytes)`;
-  if (found < expected) throw badData(`${path} is truncated: the header promises ${promise}, found ${found}; the file was cut short, write it again`);
-  if (found > expected) throw badData(`${path} has ${found - expected} bytes after the data: the header promises ${promise}; write it again with np.save`);
+  if (found < expected)
+    throw badData(`${path} is truncated: the header promises ${promise}, found ${found}; the file was cut short, write it again`);
+  if (found > expected)
+    throw badData(`${path} has ${found - expected} bytes after the data: the header promises ${promise}; write it again with np.save`);
 }
 
 export async function readAt(handle: FileHandle, path: string, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -85,7 +98,10 @@ export async function readAt(handle: FileHandle, path: string, position: number,
   } catch (error) {
     throw unreadableFile(path, error);
   }
-  if (done < length) throw badData(`${path} ended early: expected ${length} bytes at offset ${position}, found ${done}; the file changed while it was read or was cut short`);
+  if (done < length)
+    throw badData(
+      `${path} ended early: expected ${length} bytes at offset ${position}, found ${done}; the file changed while it was read or was cut short`,
+    );
   return target.subarray(0, length);
 }
 

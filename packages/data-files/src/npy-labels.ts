@@ -12,10 +12,17 @@ export async function readNpyLabels(path: string, pacer: WorkPacer): Promise<Lab
   try {
     const { dtype, shape, dataOffset } = npy.header;
     const type = npyType(dtype);
-    const readable = type && (type.kind === 'i' || type.kind === 'u' || type.kind === 'b' || type.kind === 'f' || type.kind === 'U' || type.kind === 'S');
-    const widthOk = type && (type.kind === 'U' || type.kind === 'S' || (type.kind === 'f' ? type.itemBytes === 4 || type.itemBytes === 8 : [1, 2, 4, 8].includes(type.itemBytes)));
+    const readable =
+      type && (type.kind === 'i' || type.kind === 'u' || type.kind === 'b' || type.kind === 'f' || type.kind === 'U' || type.kind === 'S');
+    const widthOk =
+      type &&
+      (type.kind === 'U' ||
+        type.kind === 'S' ||
+        (type.kind === 'f' ? type.itemBytes === 4 || type.itemBytes === 8 : [1, 2, 4, 8].includes(type.itemBytes)));
     if (!readable || !widthOk) {
-      throw badData(`${path} holds dtype '${dtype}'; labels must be integers (e.g. '<i8') or strings, save them with np.save(path, labels.astype(np.int64))`);
+      throw badData(
+        `${path} holds dtype '${dtype}'; labels must be integers (e.g. '<i8') or strings, save them with np.save(path, labels.astype(np.int64))`,
+      );
     }
     if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
       throw badData(`${path} holds an array of shape ${shapeText(shape)}; labels must be 1-D (one label per row), save labels.reshape(-1)`);
@@ -53,7 +60,9 @@ function labelAt(view: DataView, row: number, type: NpyType, path: string): stri
     case 'f': {
       const value = type.itemBytes === 4 ? view.getFloat32(at, le) : view.getFloat64(at, le);
       if (!Number.isSafeInteger(value)) {
-        throw badData(`${path} row ${row + 1} (index ${row}): ${value} is not a whole number; labels must be class indices or names, save them as integers with labels.astype(np.int64)`);
+        throw badData(
+          `${path} row ${row + 1} (index ${row}): ${value} is not a whole number; labels must be class indices or names, save them as integers with labels.astype(np.int64)`,
+        );
       }
       return String(value === 0 ? 0 : value);
     }

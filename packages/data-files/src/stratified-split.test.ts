@@ -17,7 +17,12 @@ const COUNTS = [200, 50, 31, 7, 3];
 /** Features that identify their row: row i is [i, -i]. */
 async function indexedFiles(counts: readonly number[], seed = 5): Promise<{ data: string; labels: string; truth: number[] }> {
   const truth = unevenLabels(seed, counts);
-  const data = await writeNpy(tmp.path('x.npy'), '<f4', [truth.length, 2], truth.flatMap((_, i) => [i, -i]));
+  const data = await writeNpy(
+    tmp.path('x.npy'),
+    '<f4',
+    [truth.length, 2],
+    truth.flatMap((_, i) => [i, -i]),
+  );
   const labels = await writeNpy(tmp.path('y.npy'), '<i8', [truth.length], truth);
   return { data, labels, truth };
 }
@@ -30,11 +35,15 @@ describe('stratified splits from fractions', () => {
   it('puts every class in every split, in proportion, and each row in exactly one split with its own label', async () => {
     const { data, labels, truth } = await indexedFiles(COUNTS);
     const dataset = await load({ data, labels, validationFraction: 0.1, testFraction: 0.2 });
-    const perClass = dataset.info['perClass'] as Record<'train' | 'validation' | 'test', number[]>;
+    const perClass = dataset.info.perClass as Record<'train' | 'validation' | 'test', number[]>;
     COUNTS.forEach((n, c) => {
       const validation = Math.max(1, Math.round(n * 0.1));
       const test = Math.max(1, Math.round(n * 0.2));
-      expect([perClass.train[c], perClass.validation[c], perClass.test[c]], `class ${c}`).toEqual([n - validation - test, validation, test]);
+      expect([perClass.train[c], perClass.validation[c], perClass.test[c]], `class ${c}`).toEqual([
+        n - validation - test,
+        validation,
+        test,
+      ]);
     });
     // The smallest class (3 rows) still gives one row to each split.
     expect([perClass.train[4], perClass.validation[4], perClass.test[4]]).toEqual([1, 1, 1]);
@@ -65,7 +74,7 @@ describe('stratified splits from fractions', () => {
     }
     expect(rowIds(a, 'test')).not.toEqual(rowIds(c, 'test'));
     // Another seed draws other rows, never other counts.
-    expect(c.info['perClass']).toEqual(a.info['perClass']);
+    expect(c.info.perClass).toEqual(a.info.perClass);
   });
 
   it('does not depend on the file format: the same rows and labels split the same way from CSV', async () => {
@@ -79,7 +88,14 @@ describe('stratified splits from fractions', () => {
 
   it('never leaves a class without a training row, whatever the rounding', async () => {
     const labels = unevenLabels(1, [3, 4, 5, 6]);
-    const split = await stratifiedSplit(Int32Array.from(labels), 4, { validation: 0.45, test: 0.45 }, createRng(0), new WorkPacer(undefined, 'test'), () => '');
+    const split = await stratifiedSplit(
+      Int32Array.from(labels),
+      4,
+      { validation: 0.45, test: 0.45 },
+      createRng(0),
+      new WorkPacer(undefined, 'test'),
+      () => '',
+    );
     for (let c = 0; c < 4; c++) {
       expect(split.perClass[TRAIN][c], `class ${c}`).toBeGreaterThanOrEqual(1);
       expect(split.perClass[VALIDATION][c]).toBeGreaterThanOrEqual(1);

@@ -54,7 +54,9 @@ export async function stratifiedSplit(
         minimum === 1
           ? 'add rows of this class to the training data or drop the class'
           : 'add rows of this class, drop the class, or give the held-out splits as files (validationData, testData)';
-      throw badData(`${describeClass(c, n)}; each class needs at least ${needs.map(([what]) => what).join(', ')} (${minimum} rows), so ${fix}`);
+      throw badData(
+        `${describeClass(c, n)}; each class needs at least ${needs.map(([what]) => what).join(', ')} (${minimum} rows), so ${fix}`,
+      );
     }
     let validation = fractions.validation === undefined ? 0 : Math.max(1, Math.round(n * fractions.validation));
     let test = fractions.test === undefined ? 0 : Math.max(1, Math.round(n * fractions.test));

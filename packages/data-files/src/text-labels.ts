@@ -15,7 +15,8 @@ export async function readTextLabels(path: string, hooks: LineHooks): Promise<La
         blank ??= line;
         return;
       }
-      if (blank !== undefined) throw badData(`${path} line ${blank} is empty; every row needs a label, one per line, with no blank lines between them`);
+      if (blank !== undefined)
+        throw badData(`${path} line ${blank} is empty; every row needs a label, one per line, with no blank lines between them`);
       labels.add(label, line);
     },
     hooks,

@@ -130,7 +130,7 @@ describe('generateGaussianDataset', () => {
     expect(accuracy(dataset.test.labels, dataset.reference.testPredictions)).toBe(1);
   });
 
-  it('gives a Bayes accuracy of about 0.93-0.96 for 10 classes, sigma 3, 300 dims (the seed\'s setting)', () => {
+  it("gives a Bayes accuracy of about 0.93-0.96 for 10 classes, sigma 3, 300 dims (the seed's setting)", () => {
     for (const seed of [0, 1]) {
       const dataset = generate(seed, { classes: 10, inputWidth: 300, trainPerClass: 1, validationPerClass: 1, testPerClass: 300 });
       const bayes = accuracy(dataset.test.labels, dataset.reference.testPredictions);
@@ -153,9 +153,18 @@ describe('generateGaussianDataset', () => {
 
 describe('gaussian dataset plugin', () => {
   it('generates from validated options with the context rng, reporting progress', async () => {
-    const options = resolveOptions(gaussianDataset, { classes: 10, inputWidth: 8, trainPerClass: 3, validationPerClass: 2, testPerClass: 2 });
+    const options = resolveOptions(gaussianDataset, {
+      classes: 10,
+      inputWidth: 8,
+      trainPerClass: 3,
+      validationPerClass: 2,
+      testPerClass: 2,
+    });
     const seen: number[] = [];
-    const dataset = await gaussianDataset.generate({ seed: 9, rng: createRng(9), progress: (done, total) => seen.push(done / total) }, options);
+    const dataset = await gaussianDataset.generate(
+      { seed: 9, rng: createRng(9), progress: (done, total) => seen.push(done / total) },
+      options,
+    );
     const again = await gaussianDataset.generate({ seed: 9, rng: createRng(9) }, options);
     expect(gaussianDataset.kind).toBe('dataset');
     expect(gaussianDataset.name).toBe('gaussian');
@@ -169,14 +178,16 @@ describe('gaussian dataset plugin', () => {
     const controller = new AbortController();
     controller.abort();
     const options = resolveOptions(gaussianDataset, { classes: 10 });
-    await expect(async () => gaussianDataset.generate({ seed: 0, rng: createRng(0), signal: controller.signal }, options)).rejects.toMatchObject({
+    await expect(async () =>
+      gaussianDataset.generate({ seed: 0, rng: createRng(0), signal: controller.signal }, options),
+    ).rejects.toMatchObject({
       code: ErrorCode.Aborted,
     });
   });
 
   it('refuses options that skipped validation and lack a usable sigma', () => {
-    expect(() => generateGaussianDataset(createRng(0), { classes: 37, inputWidth: 2, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 })).toThrowError(
-      expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringMatching(/pass sigma/) }),
-    );
+    expect(() =>
+      generateGaussianDataset(createRng(0), { classes: 37, inputWidth: 2, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 }),
+    ).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringMatching(/pass sigma/) }));
   });
 });

@@ -13,7 +13,8 @@ function bruteForce(features: Matrix, centres: Matrix): Int32Array {
     let best = Infinity;
     for (let j = 0; j < centres.rows; j++) {
       let distance = 0;
-      for (let k = 0; k < features.cols; k++) distance += (features.data[i * features.cols + k]! - centres.data[j * centres.cols + k]!) ** 2;
+      for (let k = 0; k < features.cols; k++)
+        distance += (features.data[i * features.cols + k]! - centres.data[j * centres.cols + k]!) ** 2;
       if (distance < best) {
         best = distance;
         out[i] = j;
@@ -73,7 +74,9 @@ describe('nearestCentre', () => {
     ] as const) {
       const centres = createMatrix(classes, width, rng.fillUniform(new Float32Array(classes * width), -1, 1));
       const features = createMatrix(rows, width, rng.fillNormal(new Float32Array(rows * width), 0, 0.8));
-      expect(Array.from(nearestCentre(features, centres)), `${rows} x ${classes} x ${width}`).toEqual(Array.from(bruteForce(features, centres)));
+      expect(Array.from(nearestCentre(features, centres)), `${rows} x ${classes} x ${width}`).toEqual(
+        Array.from(bruteForce(features, centres)),
+      );
     }
   });
 

@@ -45,7 +45,7 @@ export function nearestCentre(features: Matrix, centres: Matrix, options: Neares
   for (let c0 = 0; c0 < c; c0 += CENTRE_BLOCK) {
     if (options.signal?.aborted) throw new HyperprotoError(ErrorCode.Aborted, 'interrupted while computing nearest centres');
     const c1 = Math.min(c, c0 + CENTRE_BLOCK);
-    const fullCentres = c0 + ((c1 - c0) - ((c1 - c0) % 4));
+    const fullCentres = c0 + (c1 - c0 - ((c1 - c0) % 4));
 
     for (let r = 0; r < fullRows; r += 4) {
       const x0 = r * d;
@@ -57,19 +57,52 @@ export function nearestCentre(features: Matrix, centres: Matrix, options: Neares
         const m1 = m0 + d;
         const m2 = m1 + d;
         const m3 = m2 + d;
-        let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-        let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-        let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
-        let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s03 = 0;
+        let s10 = 0,
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
+        let s20 = 0,
+          s21 = 0,
+          s22 = 0,
+          s23 = 0;
+        let s30 = 0,
+          s31 = 0,
+          s32 = 0,
+          s33 = 0;
         for (let k = 0; k < d; k++) {
-          const a0 = x[x0 + k]!, a1 = x[x1 + k]!, a2 = x[x2 + k]!, a3 = x[x3 + k]!;
-          const b0 = m[m0 + k]!, b1 = m[m1 + k]!, b2 = m[m2 + k]!, b3 = m[m3 + k]!;
-          s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
-          s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
-          s20 += a2 * b0; s21 += a2 * b1; s22 += a2 * b2; s23 += a2 * b3;
-          s30 += a3 * b0; s31 += a3 * b1; s32 += a3 * b2; s33 += a3 * b3;
+          const a0 = x[x0 + k]!,
+            a1 = x[x1 + k]!,
+            a2 = x[x2 + k]!,
+            a3 = x[x3 + k]!;
+          const b0 = m[m0 + k]!,
+            b1 = m[m1 + k]!,
+            b2 = m[m2 + k]!,
+            b3 = m[m3 + k]!;
+          s00 += a0 * b0;
+          s01 += a0 * b1;
+          s02 += a0 * b2;
+          s03 += a0 * b3;
+          s10 += a1 * b0;
+          s11 += a1 * b1;
+          s12 += a1 * b2;
+          s13 += a1 * b3;
+          s20 += a2 * b0;
+          s21 += a2 * b1;
+          s22 += a2 * b2;
+          s23 += a2 * b3;
+          s30 += a3 * b0;
+          s31 += a3 * b1;
+          s32 += a3 * b2;
+          s33 += a3 * b3;
         }
-        const n0 = centreNorms[j]!, n1 = centreNorms[j + 1]!, n2 = centreNorms[j + 2]!, n3 = centreNorms[j + 3]!;
+        const n0 = centreNorms[j]!,
+          n1 = centreNorms[j + 1]!,
+          n2 = centreNorms[j + 2]!,
+          n3 = centreNorms[j + 3]!;
         consider(best, nearest, r, j, n0 - 2 * s00, n1 - 2 * s01, n2 - 2 * s02, n3 - 2 * s03);
         consider(best, nearest, r + 1, j, n0 - 2 * s10, n1 - 2 * s11, n2 - 2 * s12, n3 - 2 * s13);
         consider(best, nearest, r + 2, j, n0 - 2 * s20, n1 - 2 * s21, n2 - 2 * s22, n3 - 2 * s23);
@@ -91,10 +124,22 @@ export function nearestCentre(features: Matrix, centres: Matrix, options: Neares
 function consider(best: Float64Array, nearest: Int32Array, row: number, j: number, d0: number, d1: number, d2: number, d3: number): void {
   let value = best[row]!;
   let index = -1;
-  if (d0 < value) { value = d0; index = j; }
-  if (d1 < value) { value = d1; index = j + 1; }
-  if (d2 < value) { value = d2; index = j + 2; }
-  if (d3 < value) { value = d3; index = j + 3; }
+  if (d0 < value) {
+    value = d0;
+    index = j;
+  }
+  if (d1 < value) {
+    value = d1;
+    index = j + 1;
+  }
+  if (d2 < value) {
+    value = d2;
+    index = j + 2;
+  }
+  if (d3 < value) {
+    value = d3;
+    index = j + 3;
+  }
   if (index >= 0) {
     best[row] = value;
     nearest[row] = index;

@@ -54,10 +54,20 @@ function randomPrototypes(classes, dims, seed = 2) {
 }
 
 function makeHead(kind, classes, dims) {
-  return kind === 'softmax' ? softmaxHead.build({ classes }, {}) : hpnHead.build({ classes, prototypes: randomPrototypes(classes, dims) }, {});
+  return kind === 'softmax'
+    ? softmaxHead.build({ classes }, {})
+    : hpnHead.build({ classes, prototypes: randomPrototypes(classes, dims) }, {});
 }
 
-const trainer = (batchSize, maxEpochs) => ({ hiddenUnits: HIDDEN, hiddenLayers: 2, dropout: 0.3, batchSize, learningRate: 1e-3, patience: 10, maxEpochs });
+const trainer = (batchSize, maxEpochs) => ({
+  hiddenUnits: HIDDEN,
+  hiddenLayers: 2,
+  dropout: 0.3,
+  batchSize,
+  learningRate: 1e-3,
+  patience: 10,
+  maxEpochs,
+});
 
 /** Seconds per step and samples per second of the onnxruntime engine's trainer: its fastest epoch after the first. */
 async function onnxTrainingSpeed(kind, classes, dims, steps, epochs = 6) {
@@ -117,10 +127,14 @@ const trainingFlopsPerSample = (units) => 6 * (WIDTH * HIDDEN + HIDDEN * HIDDEN 
 
 /** Samples per second of the tfjs engine on one backend, in a child process (a process holds one tfjs backend). */
 function tfjsSpeed(backend, kind, classes, dims, steps) {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--tfjs-child', kind, String(classes), String(dims), String(steps)], {
-    env: { ...process.env, HYPERPROTO_TFJS_BACKEND: backend },
-    encoding: 'utf8',
-  });
+  const child = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--tfjs-child', kind, String(classes), String(dims), String(steps)],
+    {
+      env: { ...process.env, HYPERPROTO_TFJS_BACKEND: backend },
+      encoding: 'utf8',
+    },
+  );
   const line = child.stdout.trim().split('\n').pop() ?? '';
   if (child.status !== 0 || !line.startsWith('{')) {
     const stderr = `${child.stderr}`;
@@ -144,7 +158,9 @@ async function tfjsChild([kind, classes, dims, steps]) {
 
 async function main() {
   if (args.has('--tfjs-child')) return tfjsChild(process.argv.slice(3));
-  console.log(`onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);
+  console.log(
+    `onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`,
+  );
   console.log(`batch ${BATCH}, MLP ${WIDTH}-${HIDDEN}-${HIDDEN}-U, dropout 0.3, Adam; target ratio >= ${TARGET}\n`);
 
   let allMet = true;
@@ -170,7 +186,10 @@ async function main() {
       const tfjsSteps = quick ? 3 : 8;
       for (const backend of ['wasm', 'tensorflow']) {
         const speed = tfjsSpeed(backend, config.kind, config.classes, config.dims, backend === 'wasm' ? tfjsSteps : steps);
-        speeds.push([backend === 'wasm' ? 'tfjs-wasm' : 'tfjs-node', speed.error ? `n/a (${speed.error})` : Math.round(speed.samplesPerSecond)]);
+        speeds.push([
+          backend === 'wasm' ? 'tfjs-wasm' : 'tfjs-node',
+          speed.error ? `n/a (${speed.error})` : Math.round(speed.samplesPerSecond),
+        ]);
       }
     }
     console.log(`  samples/s: ${speeds.map(([name, value]) => `${name} ${value}`).join(' | ')}\n`);
@@ -183,7 +202,8 @@ async function main() {
       const softmax = await onnxTrainingSpeed('softmax', classes, 0, largeSteps, 3).catch((error) => ({ error }));
       const hpn = await onnxTrainingSpeed('hpn', classes, 100, largeSteps, 3).catch((error) => ({ error }));
       const ms = (r) => (r.error ? `failed (${r.error.message})` : `${(r.secondsPerStep * 1000).toFixed(1)} ms`);
-      const times = !softmax.error && !hpn.error ? `: softmax takes ${(softmax.secondsPerStep / hpn.secondsPerStep).toFixed(1)}x the time of HPN` : '';
+      const times =
+        !softmax.error && !hpn.error ? `: softmax takes ${(softmax.secondsPerStep / hpn.secondsPerStep).toFixed(1)}x the time of HPN` : '';
       console.log(`  C = ${classes.toLocaleString('en-US')}: softmax ${ms(softmax)}, HPN ${ms(hpn)} per step${times}`);
     }
   }

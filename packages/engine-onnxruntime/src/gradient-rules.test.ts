@@ -62,7 +62,13 @@ async function checkAgainstFiniteDifferences(testCase: Case, seed: number): Prom
   const y = testCase.build(g, inputs, rng);
   const shape = y.shape as number[];
   const weighted = g.mul(y, randomConstant(g, rng, shape));
-  const loss = shape.length ? g.reduceSum(weighted, shape.map((_, i) => i), false) : weighted;
+  const loss = shape.length
+    ? g.reduceSum(
+        weighted,
+        shape.map((_, i) => i),
+        false,
+      )
+    : weighted;
   const gradients = emitGradients(g, loss, inputs);
   g.finish([loss, ...gradients.filter((v): v is Value => v !== undefined)]);
   builder.output(loss.name, 'float64', []);
@@ -72,7 +78,8 @@ async function checkAgainstFiniteDifferences(testCase: Case, seed: number): Prom
   });
   const session = await ort.InferenceSession.create(builder.toModel({ opset: 17 }));
   try {
-    const feeds = (data: Float64Array[]) => Object.fromEntries(data.map((d, i) => [`x${i}`, new ort.Tensor('float64', d, [...specs[i]!.shape])]));
+    const feeds = (data: Float64Array[]) =>
+      Object.fromEntries(data.map((d, i) => [`x${i}`, new ort.Tensor('float64', d, [...specs[i]!.shape])]));
     const analytic = await session.run(feeds(values));
     const lossAt = async (data: Float64Array[]) => ((await session.run(feeds(data), [loss.name]))[loss.name]!.data as Float64Array)[0]!;
     for (let i = 0; i < values.length; i++) {
@@ -83,9 +90,10 @@ async function checkAgainstFiniteDifferences(testCase: Case, seed: number): Prom
         plus[i]![j]! += STEP;
         minus[i]![j]! -= STEP;
         const numeric = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * STEP);
-        expect(Math.abs(emitted[j]! - numeric), `${testCase.name} (seed ${seed}): d/dx${i}[${j}] = ${emitted[j]} vs ${numeric}`).toBeLessThan(
-          TOLERANCE * (1 + Math.abs(numeric)),
-        );
+        expect(
+          Math.abs(emitted[j]! - numeric),
+          `${testCase.name} (seed ${seed}): d/dx${i}[${j}] = ${emitted[j]} vs ${numeric}`,
+        ).toBeLessThan(TOLERANCE * (1 + Math.abs(numeric)));
       }
     }
   } finally {
@@ -147,7 +155,12 @@ const cases: Case[] = [
   },
   { name: 'Exp', covers: ['Exp'], inputs: (r) => [{ shape: [dim(r), dim(r)] }], build: (g, [x]) => g.exp(x!) },
   { name: 'Log', covers: ['Log'], inputs: (r) => [{ shape: [dim(r), dim(r)], low: 0.2, high: 3 }], build: (g, [x]) => g.log(x!) },
-  { name: 'Relu away from its kink', covers: ['Relu'], inputs: (r) => [{ shape: [dim(r), dim(r)], awayFromZero: 0.05 }], build: (g, [x]) => g.relu(x!) },
+  {
+    name: 'Relu away from its kink',
+    covers: ['Relu'],
+    inputs: (r) => [{ shape: [dim(r), dim(r)], awayFromZero: 0.05 }],
+    build: (g, [x]) => g.relu(x!),
+  },
   {
     name: 'Max of two inputs and against a constant floor',
     covers: ['Max'],
@@ -238,7 +251,9 @@ describe('gradient rules against finite differences (float64, random shapes)', (
 
   it('the head losses differentiate end to end: softmax cross-entropy and the HPN cosine loss', async () => {
     const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
-    const hpnLoss = h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2));
+    const hpnLoss = h.mean(
+      h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2),
+    );
     for (const [name, loss] of [
       ['softmax', softmaxLoss],
       ['hpn', hpnLoss],
@@ -263,8 +278,21 @@ describe('a loss with an operator that has no gradient rule', () => {
   it('is refused when the training graph is built, naming the operator and the head operation', () => {
     const rules = new Map<string, GradientRule>(builtinGradientRules);
     rules.delete('LogSoftmax');
-    const head = { outputUnits: 3, loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels()))), scores: h.softmax(h.output()), scoresName: 'p', constants: {} };
-    const build = () => buildTrainingStepModel({ shape: { inputWidth: 4, hiddenUnits: 5, hiddenLayers: 1, outputUnits: 3 }, head, learningRate: 1e-3, dropout: 0, rules });
+    const head = {
+      outputUnits: 3,
+      loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels()))),
+      scores: h.softmax(h.output()),
+      scoresName: 'p',
+      constants: {},
+    };
+    const build = () =>
+      buildTrainingStepModel({
+        shape: { inputWidth: 4, hiddenUnits: 5, hiddenLayers: 1, outputUnits: 3 },
+        head,
+        learningRate: 1e-3,
+        dropout: 0,
+        rules,
+      });
     expect(build).toThrow(expect.objectContaining({ code: ErrorCode.Unsupported }));
     expect(build).toThrow(/head operation "logSoftmax".*ONNX operator LogSoftmax has no gradient rule/);
   });

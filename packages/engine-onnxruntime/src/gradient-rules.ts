@@ -115,7 +115,10 @@ const rules: Record<string, GradientRule> = {
     const y = input.node.outputs[0]!;
     const scaled = g.div(dyOf(input), b!);
     // d(a / b)/db = -(a / b) / b = -y / b.
-    return [input.wanted[0] ? sumToShape(g, scaled, a!) : undefined, input.wanted[1] ? sumToShape(g, g.neg(g.mul(scaled, y)), b!) : undefined];
+    return [
+      input.wanted[0] ? sumToShape(g, scaled, a!) : undefined,
+      input.wanted[1] ? sumToShape(g, g.neg(g.mul(scaled, y)), b!) : undefined,
+    ];
   },
 
   Neg: (g, input) => [g.neg(dyOf(input))],

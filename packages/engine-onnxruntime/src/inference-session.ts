@@ -30,10 +30,17 @@ export class InferenceSession {
     private readonly classes: number,
   ) {}
 
-  static async create(shape: MlpShape, head: HeadDefinition, classes: number, executionProviders?: readonly string[]): Promise<InferenceSession> {
+  static async create(
+    shape: MlpShape,
+    head: HeadDefinition,
+    classes: number,
+    executionProviders?: readonly string[],
+  ): Promise<InferenceSession> {
     const model = buildInferenceModel(shape, head);
-    const session = await runOrExplain('starting the inference session', { outputUnits: shape.outputUnits, rows: inferenceChunkRows(classes) }, () =>
-      ort.InferenceSession.create(model.bytes, sessionOptions(executionProviders)),
+    const session = await runOrExplain(
+      'starting the inference session',
+      { outputUnits: shape.outputUnits, rows: inferenceChunkRows(classes) },
+      () => ort.InferenceSession.create(model.bytes, sessionOptions(executionProviders)),
     );
     return new InferenceSession(model, session, shape, classes);
   }
@@ -56,7 +63,10 @@ export class InferenceSession {
     await this.forEachChunk(weights, features, undefined, [this.model.scores, this.model.predictions], (out, start) => {
       const chunkScores = out[this.model.scores]!;
       if (chunkScores.dims[1] !== this.classes) {
-        throw new HyperprotoError(ErrorCode.InvalidInput, `the head's scores have ${chunkScores.dims[1]} columns, expected ${this.classes} classes`);
+        throw new HyperprotoError(
+          ErrorCode.InvalidInput,
+          `the head's scores have ${chunkScores.dims[1]} columns, expected ${this.classes} classes`,
+        );
       }
       scores.data.set(chunkScores.data as Float32Array, start * this.classes);
       const predicted = out[this.model.predictions]!.data as BigInt64Array;
@@ -77,10 +87,16 @@ export class InferenceSession {
     const chunk = inferenceChunkRows(this.classes);
     for (let start = 0; start < features.rows; start += chunk) {
       const size = Math.min(chunk, features.rows - start);
-      feeds[this.model.features] = new ort.Tensor('float32', features.data.subarray(start * features.cols, (start + size) * features.cols), [size, features.cols]);
+      feeds[this.model.features] = new ort.Tensor(
+        'float32',
+        features.data.subarray(start * features.cols, (start + size) * features.cols),
+        [size, features.cols],
+      );
       // Predictions need no labels; the loss they would feed is not fetched.
       feeds[this.model.labels] = new ort.Tensor('int32', labels ? labels.subarray(start, start + size) : new Int32Array(size), [size]);
-      const out = await runOrExplain('inference', { outputUnits: this.shape.outputUnits, rows: size }, () => this.session.run(feeds, [...fetches]));
+      const out = await runOrExplain('inference', { outputUnits: this.shape.outputUnits, rows: size }, () =>
+        this.session.run(feeds, [...fetches]),
+      );
       use(out, start, size);
     }
   }

@@ -66,7 +66,7 @@ export function forwardMlp(
     const mask = mode.training ? mode.dropoutMasks?.[i] : undefined;
     if (mask) hidden = g.mul(hidden, mask);
   });
-  g.source = 'the head\'s dense layer';
+  g.source = "the head's dense layer";
   const output = g.add(g.matmul(hidden, net.headKernel), net.headBias);
   g.source = undefined;
   return { output, batchStats };

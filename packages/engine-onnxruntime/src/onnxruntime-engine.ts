@@ -25,7 +25,10 @@ export function chooseProvider(): Promise<{ provider: Provider; skipped: string[
   probed ??= (async () => {
     const forced = process.env.HYPERPROTO_ONNXRUNTIME_PROVIDER;
     if (forced !== undefined && !PROVIDERS.includes(forced as Provider)) {
-      throw new HyperprotoError(ErrorCode.InvalidOptions, `HYPERPROTO_ONNXRUNTIME_PROVIDER must be ${PROVIDERS.join(' or ')}, got "${forced}"`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `HYPERPROTO_ONNXRUNTIME_PROVIDER must be ${PROVIDERS.join(' or ')}, got "${forced}"`,
+      );
     }
     const ort = await import('onnxruntime-node');
     const skipped: string[] = [];
@@ -43,7 +46,14 @@ export function chooseProvider(): Promise<{ provider: Provider; skipped: string[
 async function cudaUnavailable(ort: typeof import('onnxruntime-node')): Promise<string | undefined> {
   if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return 'this onnxruntime-node build has no CUDA provider';
   // Checked on disk first: a failed attempt to load the provider prints an error of its own to stderr.
-  const binding = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const binding = join(
+    dirname(createRequire(import.meta.url).resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
   const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   if (!existsSync(join(binding, library))) {
     return 'its provider library is not installed (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12)';
@@ -63,7 +73,8 @@ async function cudaUnavailable(ort: typeof import('onnxruntime-node')): Promise<
 /** The whole training step (forward, loss, gradients, Adam) as one ONNX graph run by onnxruntime. */
 export const onnxruntimeEngine = defineEngine({
   name: 'onnxruntime',
-  summary: 'Trainer on onnxruntime: the same MLP and heads as tfjs, the training step as one ONNX graph with gradients from per-operator rules',
+  summary:
+    'Trainer on onnxruntime: the same MLP and heads as tfjs, the training step as one ONNX graph with gradients from per-operator rules',
   priority: ONNXRUNTIME_ENGINE_PRIORITY,
   options: onnxruntimeEngineOptionsSchema,
   async probe(): Promise<EngineProbe> {
@@ -71,7 +82,10 @@ export const onnxruntimeEngine = defineEngine({
       const { provider, skipped } = await chooseProvider();
       return { ok: true, backend: `onnxruntime/${provider}`, skipped };
     } catch (error) {
-      return { ok: false, reason: `onnxruntime-node cannot start: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}` };
+      return {
+        ok: false,
+        reason: `onnxruntime-node cannot start: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+      };
     }
   },
   async train(ctx, job) {

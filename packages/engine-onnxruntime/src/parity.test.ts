@@ -1,11 +1,4 @@
-import {
-  createMatrix,
-  createRng,
-  type HeadDefinition,
-  initialMlpWeights,
-  type MlpShape,
-  type NamedWeight,
-} from '@hyperproto/core';
+import { createMatrix, createRng, type HeadDefinition, initialMlpWeights, type MlpShape, type NamedWeight } from '@hyperproto/core';
 import { trainMlpSteps, type GivenBatch } from '@hyperproto/engine-tfjs';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';

@@ -9,7 +9,12 @@ const FLOAT_TYPES = new Set(['float32', 'float64']);
  * E_UNSUPPORTED naming the first operator without one, before anything is emitted: a head that cannot be trained
  * is refused when the graph is built, not halfway through training.
  */
-export function differentiableNodes(tape: readonly TapeNode[], loss: Value, parameters: readonly Value[], rules: GradientRules): TapeNode[] {
+export function differentiableNodes(
+  tape: readonly TapeNode[],
+  loss: Value,
+  parameters: readonly Value[],
+  rules: GradientRules,
+): TapeNode[] {
   const varying = new Set(parameters.map((p) => p.name));
   for (const node of tape) {
     if (node.inputs.some((input) => varying.has(input.name))) for (const output of node.outputs) varying.add(output.name);

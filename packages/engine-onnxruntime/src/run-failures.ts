@@ -1,7 +1,8 @@
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 
 /** What onnxruntime and V8 say when an allocation fails (a C++ bad_alloc, an arena refusing, a typed array refused). */
-const OUT_OF_MEMORY = /bad_alloc|out of memory|failed to allocate|allocation failed|cannot allocate memory|Invalid typed array length|Array buffer allocation/i;
+const OUT_OF_MEMORY =
+  /bad_alloc|out of memory|failed to allocate|allocation failed|cannot allocate memory|Invalid typed array length|Array buffer allocation/i;
 
 /** The sizes an error message needs to tell the user what to shrink. */
 export interface RunSize {
@@ -25,10 +26,14 @@ export function explainRunFailure(error: unknown, what: string, size: RunSize): 
   if (OUT_OF_MEMORY.test(message)) {
     const batches = size.rows > 0 ? ` and batches of ${size.rows} rows` : '';
     const smaller = size.rows > 1 ? ` (e.g. --batch-size ${Math.floor(size.rows / 2)})` : '';
-    return new HyperprotoError(ErrorCode.TrainingFailed, `out of memory in ${what} with ${size.outputUnits} output units${batches} (${message})`, {
-      cause: error,
-      hint: `Use a smaller batch${smaller}: the output layer's activations and gradients grow with batch x classes. Fewer output units (an HPN with smaller --dims) also help.`,
-    });
+    return new HyperprotoError(
+      ErrorCode.TrainingFailed,
+      `out of memory in ${what} with ${size.outputUnits} output units${batches} (${message})`,
+      {
+        cause: error,
+        hint: `Use a smaller batch${smaller}: the output layer's activations and gradients grow with batch x classes. Fewer output units (an HPN with smaller --dims) also help.`,
+      },
+    );
   }
   return new HyperprotoError(ErrorCode.TrainingFailed, `onnxruntime failed in ${what}: ${message}`, {
     cause: error,

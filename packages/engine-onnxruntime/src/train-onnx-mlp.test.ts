@@ -55,7 +55,15 @@ const hpnHead = (classes: number): HeadDefinition => {
   };
 };
 
-const tiny: TrainerSettings = { hiddenUnits: 16, hiddenLayers: 2, dropout: 0.1, batchSize: 32, learningRate: 0.01, patience: 5, maxEpochs: 15 };
+const tiny: TrainerSettings = {
+  hiddenUnits: 16,
+  hiddenLayers: 2,
+  dropout: 0.1,
+  batchSize: 32,
+  learningRate: 0.01,
+  patience: 5,
+  maxEpochs: 15,
+};
 const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
 
 async function accuracy(result: OnnxTrainingResult, split: DatasetSplit): Promise<number> {
@@ -114,7 +122,10 @@ describe('trainOnnxMlp', () => {
     expect(result.model.weights[3]!.data.some((v) => v !== 0)).toBe(true);
     expect(result.model.weights[4]!.data.some((v) => v !== 1)).toBe(true);
     expect(result.model.batchNormEpsilon).toBe(1e-3);
-    await expect(result.model.predict(createMatrix(2, 19))).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/expects 20 columns/) });
+    await expect(result.model.predict(createMatrix(2, 19))).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/expects 20 columns/),
+    });
     expect((await result.model.predict(createMatrix(0, 20))).labels).toHaveLength(0);
     result.model.dispose();
     await expect(result.model.predict(dataset.test.features)).rejects.toThrow(/disposed/);
@@ -156,7 +167,9 @@ describe('trainOnnxMlp', () => {
     await expect(failure).rejects.toMatchObject({
       code: ErrorCode.TrainingFailed,
       pluginId: 'engine:onnxruntime',
-      message: expect.stringMatching(/^engine:onnxruntime: (?!engine:onnxruntime).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$/),
+      message: expect.stringMatching(
+        /^engine:onnxruntime: (?!engine:onnxruntime).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$/,
+      ),
     });
   });
 
@@ -167,7 +180,11 @@ describe('trainOnnxMlp', () => {
     const dataset = blobs(7);
     let error: unknown;
     try {
-      await trainOnnxMlp(context(7), { dataset, head: { ...head, loss: h.add(head.loss, confident) }, trainer: { ...tiny, maxEpochs: 40, patience: 40 } });
+      await trainOnnxMlp(context(7), {
+        dataset,
+        head: { ...head, loss: h.add(head.loss, confident) },
+        trainer: { ...tiny, maxEpochs: 40, patience: 40 },
+      });
     } catch (caught) {
       error = caught;
     }
@@ -184,7 +201,9 @@ describe('trainOnnxMlp', () => {
   it('stops between runs when the signal is aborted, also while training', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(trainOnnxMlp(context(8, { signal: controller.signal }), { dataset: blobs(8, { rows: 64 }), head: softmaxHead(4), trainer: tiny })).rejects.toMatchObject({
+    await expect(
+      trainOnnxMlp(context(8, { signal: controller.signal }), { dataset: blobs(8, { rows: 64 }), head: softmaxHead(4), trainer: tiny }),
+    ).rejects.toMatchObject({
       code: ErrorCode.Aborted,
     });
     const later = new AbortController();
@@ -198,7 +217,9 @@ describe('trainOnnxMlp', () => {
 
   it('rejects jobs it cannot train before starting', async () => {
     const dataset = blobs(9, { rows: 32 });
-    await expect(trainOnnxMlp(context(9), { dataset, head: { ...hpnHead(4), constants: {} }, trainer: tiny })).rejects.toThrow(/constant "prototypes"/);
+    await expect(trainOnnxMlp(context(9), { dataset, head: { ...hpnHead(4), constants: {} }, trainer: tiny })).rejects.toThrow(
+      /constant "prototypes"/,
+    );
     const rules = new Map<string, GradientRule>(builtinGradientRules);
     rules.delete('Max');
     await expect(trainOnnxMlp(context(9), { dataset, head: hpnHead(4), trainer: tiny }, { rules })).rejects.toMatchObject({
@@ -229,9 +250,10 @@ describe('running out of memory', () => {
       expect(error.message).toMatch(/out of memory in a training step with 100000 output units and batches of 256 rows/);
       expect(error.hint).toMatch(/--batch-size 128/);
     }
-    expect(explainRunFailure(new Error('Non-zero status code returned while running Gemm node'), 'a training step', { outputUnits: 3, rows: 8 }).message).toMatch(
-      /onnxruntime failed in a training step: Non-zero status/,
-    );
+    expect(
+      explainRunFailure(new Error('Non-zero status code returned while running Gemm node'), 'a training step', { outputUnits: 3, rows: 8 })
+        .message,
+    ).toMatch(/onnxruntime failed in a training step: Non-zero status/);
   });
 
   it('stops a network too large to allocate with that advice, before any session starts', async () => {
@@ -254,7 +276,11 @@ describe('engine:onnxruntime plugin', () => {
     const probe = await onnxruntimeEngine.probe();
     expect(probe).toMatchObject({ ok: true, backend: expect.stringMatching(/^onnxruntime\/(cpu|cuda)$/) });
     expect((await chooseEngine(registry)).engine).toBe(onnxruntimeEngine);
-    const result = await onnxruntimeEngine.train(context(12), { dataset: blobs(12, { rows: 64 }), head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 2 } }, {});
+    const result = await onnxruntimeEngine.train(
+      context(12),
+      { dataset: blobs(12, { rows: 64 }), head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 2 } },
+      {},
+    );
     expect(result.history).toHaveLength(2);
   });
 });

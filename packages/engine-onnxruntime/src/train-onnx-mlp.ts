@@ -72,7 +72,12 @@ export async function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options
   const { dataset, head } = job;
   const executionProviders = options.executionProviders ?? ['cpu'];
   const backend = `onnxruntime/${executionProviders[0]}`;
-  const shape: MlpShape = { inputWidth: dataset.inputWidth, hiddenUnits: trainer.hiddenUnits, hiddenLayers: trainer.hiddenLayers, outputUnits: head.outputUnits };
+  const shape: MlpShape = {
+    inputWidth: dataset.inputWidth,
+    hiddenUnits: trainer.hiddenUnits,
+    hiddenLayers: trainer.hiddenLayers,
+    outputUnits: head.outputUnits,
+  };
   const weightRng = ctx.rng.fork('weights');
   const orderRng = ctx.rng.fork('batch-order');
   const dropoutRng = ctx.rng.fork('dropout');
@@ -185,7 +190,8 @@ class BatchPacker {
     if (this.labels.length < rows) {
       this.features = new Float32Array(rows * width);
       this.labels = new Int32Array(rows);
-      this.masks = trainer.dropout > 0 ? Array.from({ length: trainer.hiddenLayers }, () => new Float32Array(rows * trainer.hiddenUnits)) : [];
+      this.masks =
+        trainer.dropout > 0 ? Array.from({ length: trainer.hiddenLayers }, () => new Float32Array(rows * trainer.hiddenUnits)) : [];
     }
     const features = this.features.subarray(0, rows * width);
     const labels = this.labels.subarray(0, rows);
@@ -214,7 +220,8 @@ function checkJob(job: TrainingJob): TrainerSettings {
     throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
   }
   for (const name of new Set([...constantsUsed(head.loss), ...constantsUsed(head.scores)])) {
-    if (!head.constants[name]) throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
+    if (!head.constants[name])
+      throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
   }
   for (const [name, matrix] of Object.entries(head.constants)) {
     if (matrix.data.length !== matrix.rows * matrix.cols || firstNonFinite(matrix.data) >= 0) {

@@ -42,7 +42,8 @@ export class TrainingSession {
     private readonly session: ort.InferenceSession,
     initial: readonly Float32Array[],
   ) {
-    const tensors = (arrays: readonly Float32Array[]) => arrays.map((data, i) => new ort.Tensor('float32', data, [...model.stateShapes[i]!]));
+    const tensors = (arrays: readonly Float32Array[]) =>
+      arrays.map((data, i) => new ort.Tensor('float32', data, [...model.stateShapes[i]!]));
     this.sets = [tensors(initial), tensors(initial.map((a) => new Float32Array(a.length)))];
   }
 

@@ -63,19 +63,31 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const body = loop ? new GraphBuilder('training_step') : outer;
   const g = new TracedGraph(body, { prefix: 'step/', constants: outer });
 
-  const stateInputs = [...weights.map((w) => w.name), ...trainable.map((w) => adamFirstMoment(w.name)), ...trainable.map((w) => adamSecondMoment(w.name)), ADAM_STEP];
+  const stateInputs = [
+    ...weights.map((w) => w.name),
+    ...trainable.map((w) => adamFirstMoment(w.name)),
+    ...trainable.map((w) => adamSecondMoment(w.name)),
+    ADAM_STEP,
+  ];
   // Adam's moments are rows [1, size]: the layout of its Gemm updates below.
   const momentShapes = trainable.map((w) => [1, w.shape.reduce((a, b) => a * b, 1)]);
   const stateShapes: (readonly number[])[] = [...weights.map((w) => w.shape), ...momentShapes, ...momentShapes, []];
   stateInputs.forEach((name, i) => outer.input(name, 'float32', stateShapes[i]!));
   const featuresName = outer.input('features', 'float32', ['K', 'N', shape.inputWidth]);
   const labelsName = outer.input('labels', 'int32', ['K', 'N']);
-  const maskNames = spec.dropout > 0 ? Array.from({ length: shape.hiddenLayers }, (_, i) => outer.input(`dropout_mask/${i}`, 'float32', ['K', 'N', shape.hiddenUnits])) : [];
+  const maskNames =
+    spec.dropout > 0
+      ? Array.from({ length: shape.hiddenLayers }, (_, i) => outer.input(`dropout_mask/${i}`, 'float32', ['K', 'N', shape.hiddenUnits]))
+      : [];
 
   // Loop body: (iteration, condition, state...) -> (condition, state..., loss, statistics).
-  const iteration = loop ? g.input('iteration', 'int64', []) : g.existing(outer.initializer('first_batch', BigInt64Array.of(0n), [], 'int64'), 'int64', []);
+  const iteration = loop
+    ? g.input('iteration', 'int64', [])
+    : g.existing(outer.initializer('first_batch', BigInt64Array.of(0n), [], 'int64'), 'int64', []);
   const condition = loop ? g.input('condition', 'bool', []) : undefined;
-  const state = stateInputs.map((name, i) => (loop ? g.input(`in/${name}`, 'float32', stateShapes[i]!) : g.existing(name, 'float32', stateShapes[i]!)));
+  const state = stateInputs.map((name, i) =>
+    loop ? g.input(`in/${name}`, 'float32', stateShapes[i]!) : g.existing(name, 'float32', stateShapes[i]!),
+  );
   const batchOf = (name: string, type: 'float32' | 'int32', rest: (number | string)[]) =>
     g.emit('Gather', [g.existing(name, type, ['K', ...rest]), iteration], { axis: 0 }, [{ type, shape: rest }])[0]!;
   const features = batchOf(featuresName, 'float32', ['N', shape.inputWidth]);
@@ -134,7 +146,8 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   });
 
   g.source = 'batch norm moving averages';
-  const decay = (moving: Value, batch: Value) => g.add(g.mul(moving, g.scalar(BATCH_NORM_MOMENTUM)), g.mul(batch, g.scalar(1 - BATCH_NORM_MOMENTUM)));
+  const decay = (moving: Value, batch: Value) =>
+    g.add(g.mul(moving, g.scalar(BATCH_NORM_MOMENTUM)), g.mul(batch, g.scalar(1 - BATCH_NORM_MOMENTUM)));
   net.layers.forEach((layer, i) => {
     const stats = batchStats[i]!;
     nextWeights.set(weights[i * 5 + 3]!.name, decay(layer.movingMean, stats.mean));
@@ -153,7 +166,11 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     g.output(statistics);
     g.finish();
     // The trip count is the number of batches fed.
-    const tripCount = outer.node('Gather', [outer.node('Shape', [featuresName]), outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], { axis: 0 });
+    const tripCount = outer.node(
+      'Gather',
+      [outer.node('Shape', [featuresName]), outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')],
+      { axis: 0 },
+    );
     outer.nodeOutputs('Loop', [tripCount, '', ...stateInputs], { body }, { outputs: [...stateOutputs, 'losses', 'statistics'] });
   } else {
     bodyState.forEach((value, i) => g.named(value, stateOutputs[i]!));

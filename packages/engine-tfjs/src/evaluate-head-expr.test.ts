@@ -1,4 +1,14 @@
-import { createMatrix, createRng, ErrorCode, evaluateHeadExpr as evaluateReference, h, HEAD_OPS, type HeadExpr, type HeadOp, type Matrix } from '@hyperproto/core';
+import {
+  createMatrix,
+  createRng,
+  ErrorCode,
+  evaluateHeadExpr as evaluateReference,
+  h,
+  HEAD_OPS,
+  type HeadExpr,
+  type HeadOp,
+  type Matrix,
+} from '@hyperproto/core';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,10 +56,22 @@ describe('evaluateHeadExpr: each operation', () => {
   });
 
   it('add, sub, mul (with broadcasting), neg', () => {
-    expect(run(h.add(h.output(), h.scalar(1)), x)).toEqual([[2, 3, 4], [5, 6, 7]]);
-    expect(run(h.sub(h.scalar(1), h.output()), x)).toEqual([[0, -1, -2], [-3, -4, -5]]);
-    expect(run(h.mul(h.output(), h.output()), x)).toEqual([[1, 4, 9], [16, 25, 36]]);
-    expect(run(h.neg(h.output()), x)).toEqual([[-1, -2, -3], [-4, -5, -6]]);
+    expect(run(h.add(h.output(), h.scalar(1)), x)).toEqual([
+      [2, 3, 4],
+      [5, 6, 7],
+    ]);
+    expect(run(h.sub(h.scalar(1), h.output()), x)).toEqual([
+      [0, -1, -2],
+      [-3, -4, -5],
+    ]);
+    expect(run(h.mul(h.output(), h.output()), x)).toEqual([
+      [1, 4, 9],
+      [16, 25, 36],
+    ]);
+    expect(run(h.neg(h.output()), x)).toEqual([
+      [-1, -2, -3],
+      [-4, -5, -6],
+    ]);
   });
 
   it('pow, including negative bases with integer exponents', () => {
@@ -70,18 +92,58 @@ describe('evaluateHeadExpr: each operation', () => {
   });
 
   it('l2normalize: unit rows, and a zero row stays zero', () => {
-    close(run(h.l2normalize(h.output()), [[3, 4], [0, 0], [-5, 12]]), [[0.6, 0.8], [0, 0], [-5 / 13, 12 / 13]]);
+    close(
+      run(h.l2normalize(h.output()), [
+        [3, 4],
+        [0, 0],
+        [-5, 12],
+      ]),
+      [
+        [0.6, 0.8],
+        [0, 0],
+        [-5 / 13, 12 / 13],
+      ],
+    );
   });
 
   it('softmax and logSoftmax over each row', () => {
-    close(run(h.softmax(h.output()), [[0, Math.log(3)], [7, 7]]), [[0.25, 0.75], [0.5, 0.5]]);
-    close(run(h.logSoftmax(h.output()), [[0, Math.log(3)], [1000, 0]]), [[Math.log(0.25), Math.log(0.75)], [0, -1000]]);
+    close(
+      run(h.softmax(h.output()), [
+        [0, Math.log(3)],
+        [7, 7],
+      ]),
+      [
+        [0.25, 0.75],
+        [0.5, 0.5],
+      ],
+    );
+    close(
+      run(h.logSoftmax(h.output()), [
+        [0, Math.log(3)],
+        [1000, 0],
+      ]),
+      [
+        [Math.log(0.25), Math.log(0.75)],
+        [0, -1000],
+      ],
+    );
   });
 
   it('gatherRows picks rows of a matrix by index, of constants and of the output alike', () => {
-    const p = [[1, 2], [3, 4], [5, 6]];
-    expect(run(h.gatherRows(h.constant('p'), h.labels()), x, [2, 0], { p })).toEqual([[5, 6], [1, 2]]);
-    expect(run(h.gatherRows(h.output(), h.labels()), p, [2, 0, 2])).toEqual([[5, 6], [1, 2], [5, 6]]);
+    const p = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ];
+    expect(run(h.gatherRows(h.constant('p'), h.labels()), x, [2, 0], { p })).toEqual([
+      [5, 6],
+      [1, 2],
+    ]);
+    expect(run(h.gatherRows(h.output(), h.labels()), p, [2, 0, 2])).toEqual([
+      [5, 6],
+      [1, 2],
+      [5, 6],
+    ]);
   });
 
   it('pickPerRow picks x[i, indices[i]]', () => {
@@ -127,9 +189,14 @@ describe('evaluateHeadExpr: errors and hygiene', () => {
 
   it('leaves no intermediate tensors behind, also when it throws', () => {
     const before = tf.memory().numTensors;
-    run(h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2)), [[1, 2]], [0], {
-      p: [[1, 0]],
-    });
+    run(
+      h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2)),
+      [[1, 2]],
+      [0],
+      {
+        p: [[1, 0]],
+      },
+    );
     expect(() => run(h.add(h.softmax(h.output()), h.constant('missing')), [[1, 2]])).toThrow();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -137,7 +204,9 @@ describe('evaluateHeadExpr: errors and hygiene', () => {
 
 describe('evaluateHeadExpr: the two heads', () => {
   const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
-  const hpnLoss = h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('prototypes'), h.labels())))), 2));
+  const hpnLoss = h.mean(
+    h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('prototypes'), h.labels())))), 2),
+  );
   const hpnScores = h.matmulTransposed(h.l2normalize(h.output()), h.constant('prototypes'));
 
   const rng = createRng(7);
@@ -164,7 +233,9 @@ describe('evaluateHeadExpr: the two heads', () => {
     expect(run(softmaxLoss, output, labels) as number).toBeCloseTo(expected, 5);
 
     const lab = tf.tensor1d(labels, 'int32');
-    const grad = tf.grad((out: Tensor) => evaluateHeadExpr(tf, softmaxLoss, { output: out as Tensor2D, labels: lab as Tensor1D }))(tf.tensor2d(output));
+    const grad = tf.grad((out: Tensor) => evaluateHeadExpr(tf, softmaxLoss, { output: out as Tensor2D, labels: lab as Tensor1D }))(
+      tf.tensor2d(output),
+    );
     const expectedGrad = output.map((row, i) => {
       const total = row.reduce((s, v) => s + Math.exp(v), 0);
       return row.map((v, j) => (Math.exp(v) / total - (j === labels[i] ? 1 : 0)) / rows);
@@ -193,10 +264,16 @@ describe('evaluateHeadExpr: the two heads', () => {
       return number;
     };
     const grad = tf
-      .grad((out: Tensor) => evaluateHeadExpr(tf, hpnLoss, { output: out as Tensor2D, labels: lab as Tensor1D, constants: { prototypes: protos } }))(tf.tensor2d(outputD))
+      .grad((out: Tensor) =>
+        evaluateHeadExpr(tf, hpnLoss, { output: out as Tensor2D, labels: lab as Tensor1D, constants: { prototypes: protos } }),
+      )(tf.tensor2d(outputD))
       .arraySync() as number[][];
     const eps = 1e-2;
-    for (const [i, j] of [[0, 0], [3, 2], [5, 4]] as const) {
+    for (const [i, j] of [
+      [0, 0],
+      [3, 2],
+      [5, 4],
+    ] as const) {
       const plus = outputD.map((r) => [...r]);
       const minus = outputD.map((r) => [...r]);
       plus[i]![j]! += eps;
@@ -213,9 +290,17 @@ describe('evaluateHeadExpr: gradients through every operation', () => {
         output: out as Tensor2D,
         labels: tf.tensor1d([1, 1], 'int32') as Tensor1D,
       }),
-    )(tf.tensor2d([[1, 2], [3, 4]]));
+    )(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     // gatherRows: row 1 taken twice, 4 elements averaged: 0.5 each; pickPerRow: x[0,1] and x[1,1], 0.5 each.
-    close(grad.arraySync(), [[0, 0.5], [0.5, 1]]);
+    close(grad.arraySync(), [
+      [0, 0.5],
+      [0.5, 1],
+    ]);
   });
 });
 
@@ -231,7 +316,11 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
       prototypes: createMatrix(classes, width, normal(classes * width)),
       offsets: createMatrix(1, width, normal(width)),
       pairs: createMatrix(width, 2, normal(width * 2)),
-      which: createMatrix(3, 1, Float32Array.from({ length: 3 }, () => rng.int(classes))),
+      which: createMatrix(
+        3,
+        1,
+        Float32Array.from({ length: 3 }, () => rng.int(classes)),
+      ),
     };
     const labels = Int32Array.from({ length: rows }, () => rng.int(Math.min(rows, width, classes)));
     return { output, labels, constants, rows, width };
@@ -283,7 +372,9 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
         const got = result.dataSync();
         expect(result.shape, op).toEqual(expected.shape);
         result.dispose();
-        expected.data.forEach((value, i) => expect(Math.abs(got[i]! - value), `${op} [${i}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(value))));
+        expected.data.forEach((value, i) =>
+          expect(Math.abs(got[i]! - value), `${op} [${i}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(value))),
+        );
       } finally {
         for (const t of [out, lab, ...Object.values(tensors)]) t.dispose();
       }

@@ -4,14 +4,18 @@ import { parseHeadExpr } from './head-expr-json.js';
 
 describe('parseHeadExpr', () => {
   it('accepts every head expression as JSON gives it back, dropping unknown fields', () => {
-    const expr = h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2));
+    const expr = h.mean(
+      h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2),
+    );
     expect(parseHeadExpr(JSON.parse(JSON.stringify(expr)), 'loss')).toEqual(expr);
     expect(parseHeadExpr({ op: 'neg', x: { op: 'output', note: 'ignored' } }, 'loss')).toEqual(h.neg(h.output()));
   });
 
   it('names the path of a bad node', () => {
     const fails = (value: unknown, pattern: RegExp) =>
-      expect(() => parseHeadExpr(value, 'scores')).toThrow(expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(pattern) }));
+      expect(() => parseHeadExpr(value, 'scores')).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(pattern) }),
+      );
     fails(null, /^scores: expected a head expression object/);
     fails({ op: 'softmax' }, /^scores\.x: expected a head expression object/);
     fails({ op: 'add', a: { op: 'output' }, b: { op: 'nope' } }, /^scores\.b: unknown head operation "nope"/);

@@ -12,7 +12,10 @@ export function headConstantTensors(tf: Tf, head: HeadDefinition): Record<string
   for (const [name, matrix] of Object.entries(head.constants)) {
     if (matrix.data.length !== matrix.rows * matrix.cols) {
       for (const tensor of Object.values(tensors)) tensor.dispose();
-      throw new HyperprotoError(ErrorCode.InvalidInput, `head constant "${name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `head constant "${name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`,
+      );
     }
     tensors[name] = tf.tensor2d(matrix.data, [matrix.rows, matrix.cols], 'float32');
   }

@@ -1,12 +1,4 @@
-import {
-  createMatrix,
-  createRng,
-  ErrorCode,
-  h,
-  type Dataset,
-  type HeadDefinition,
-  type TrainedModel,
-} from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, h, type Dataset, type HeadDefinition, type TrainedModel } from '@hyperproto/core';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +16,10 @@ const features = createMatrix(50, 6, createRng(99).fillNormal(new Float32Array(3
 
 function dataset(): Dataset {
   const rng = createRng(1);
-  const split = (n: number) => ({ features: createMatrix(n, 6, rng.fillNormal(new Float32Array(n * 6))), labels: Int32Array.from({ length: n }, () => rng.int(3)) });
+  const split = (n: number) => ({
+    features: createMatrix(n, 6, rng.fillNormal(new Float32Array(n * 6))),
+    labels: Int32Array.from({ length: n }, () => rng.int(3)),
+  });
   return { classes: 3, inputWidth: 6, train: split(60), validation: split(30), test: split(30), info: {} };
 }
 
@@ -49,7 +44,9 @@ beforeAll(async () => {
   };
   const trainer = { hiddenUnits: 5, hiddenLayers: 2, dropout: 0.2, batchSize: 16, learningRate: 0.01, patience: 3, maxEpochs: 3 };
   hpnModel = (await trainMlp(runtime, { seed: 1, rng: createRng(1) }, { dataset: dataset(), head: hpn, trainer })).model;
-  softmaxModel = (await trainMlp(runtime, { seed: 2, rng: createRng(2) }, { dataset: dataset(), head: softmax, trainer: { ...trainer, hiddenLayers: 1 } })).model;
+  softmaxModel = (
+    await trainMlp(runtime, { seed: 2, rng: createRng(2) }, { dataset: dataset(), head: softmax, trainer: { ...trainer, hiddenLayers: 1 } })
+  ).model;
 });
 
 afterAll(async () => {
@@ -105,7 +102,10 @@ describe('saveModel / loadModel', () => {
     const { tf } = runtime;
     const bytes = await readFile(join(dir, 'weights.bin'));
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    const decoded = tf.io.decodeWeights(buffer, json.weightsManifest.flatMap((group) => group.weights));
+    const decoded = tf.io.decodeWeights(
+      buffer,
+      json.weightsManifest.flatMap((group) => group.weights),
+    );
     for (const weight of hpnModel.weights) {
       expect(decoded[weight.name]!.shape).toEqual(weight.shape);
       expect(decoded[weight.name]!.dataSync()).toEqual(weight.data);
@@ -163,18 +163,30 @@ describe('loadModel errors name the file and say what is wrong', () => {
   });
 
   it('a missing directory or weights.bin', async () => {
-    await expect(loadModel(join(root, 'nowhere'))).rejects.toMatchObject({ code: ErrorCode.Io, message: expect.stringMatching(/cannot read .*nowhere.model\.json/) });
+    await expect(loadModel(join(root, 'nowhere'))).rejects.toMatchObject({
+      code: ErrorCode.Io,
+      message: expect.stringMatching(/cannot read .*nowhere.model\.json/),
+    });
     const dir = await saved();
     await rm(join(dir, 'weights.bin'));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.Io, message: expect.stringMatching(/cannot read .*weights\.bin/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.Io,
+      message: expect.stringMatching(/cannot read .*weights\.bin/),
+    });
   });
 
   it('a model.json that is not JSON, or not ours', async () => {
     const dir = await saved();
     await writeFile(join(dir, 'model.json'), '{"format": "hyperproto-mlp", ');
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/model\.json is not valid JSON/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/model\.json is not valid JSON/),
+    });
     await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'layers-model' }));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/model\.json is not a hyperproto model file: format/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/model\.json is not a hyperproto model file: format/),
+    });
   });
 
   it('a newer format version', async () => {
@@ -186,18 +198,30 @@ describe('loadModel errors name the file and say what is wrong', () => {
   it('an unknown head operation, with the path to it', async () => {
     const dir = await saved();
     await editJson(dir, (json) => (json.head.scores.a = { op: 'cosine' }));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/head\.scores\.a: unknown head operation "cosine"/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/head\.scores\.a: unknown head operation "cosine"/),
+    });
   });
 
   it('a manifest that disagrees with the network, or points outside the directory', async () => {
     let dir = await saved();
     await editJson(dir, (json) => (json.trainer.hiddenUnits = 7));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/weight "trunk\/dense0\/kernel" has shape \[6, 5\].*expected \[6, 7\]/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/weight "trunk\/dense0\/kernel" has shape \[6, 5\].*expected \[6, 7\]/),
+    });
     dir = await saved();
     await editJson(dir, (json) => (json.weightsManifest[0].paths = ['../weights.bin']));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/must be a file name in the model directory/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/must be a file name in the model directory/),
+    });
     dir = await saved();
     await editJson(dir, (json) => json.weightsManifest[0].weights.pop());
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/longer than expected/) });
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/longer than expected/),
+    });
   });
 });

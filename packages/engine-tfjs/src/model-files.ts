@@ -87,7 +87,10 @@ export async function saveModel(
     const size = weight.shape.reduce((a, b) => a * b, 1);
     if (seen.has(weight.name)) throw new HyperprotoError(ErrorCode.InvalidInput, `the model has two weights named "${weight.name}"`);
     if (size !== weight.data.length) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `weight "${weight.name}" has ${weight.data.length} values for shape [${weight.shape.join(', ')}]`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `weight "${weight.name}" has ${weight.data.length} values for shape [${weight.shape.join(', ')}]`,
+      );
     }
     seen.add(weight.name);
     bytes += size * 4;
@@ -142,9 +145,13 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
   }
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof version === 'number' && version > MODEL_FORMAT_VERSION) {
-    throw new HyperprotoError(ErrorCode.Unsupported, `${modelPath} has format version ${version}; this hyperproto reads version ${MODEL_FORMAT_VERSION}`, {
-      hint: 'Update @hyperproto/engine-tfjs to load it.',
-    });
+    throw new HyperprotoError(
+      ErrorCode.Unsupported,
+      `${modelPath} has format version ${version}; this hyperproto reads version ${MODEL_FORMAT_VERSION}`,
+      {
+        hint: 'Update @hyperproto/engine-tfjs to load it.',
+      },
+    );
   }
   const parsed = ModelJsonSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`${modelPath} is not a hyperproto model file: ${formatIssues(parsed.error.issues)}`);
@@ -171,7 +178,8 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
       const values = new Float32Array(data.buffer.slice(data.byteOffset + offset, data.byteOffset + offset + size * 4));
       offset += size * 4;
       if (spec.name.startsWith(HEAD_CONSTANT_PREFIX)) {
-        if (spec.shape.length !== 2) throw invalid(`${modelPath}: head constant "${spec.name}" must be 2-D, has shape [${spec.shape.join(', ')}]`);
+        if (spec.shape.length !== 2)
+          throw invalid(`${modelPath}: head constant "${spec.name}" must be 2-D, has shape [${spec.shape.join(', ')}]`);
         constants[spec.name.slice(HEAD_CONSTANT_PREFIX.length)] = createMatrix(spec.shape[0]!, spec.shape[1]!, values);
       } else {
         weights.push({ name: spec.name, shape: spec.shape, data: values });
@@ -179,7 +187,8 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
     }
   }
   for (const name of new Set([...constantsUsed(loss), ...constantsUsed(scores)])) {
-    if (!constants[name]) throw invalid(`${modelPath}: the head uses constant "${name}", but the weights manifest has no "${HEAD_CONSTANT_PREFIX}${name}"`);
+    if (!constants[name])
+      throw invalid(`${modelPath}: the head uses constant "${name}", but the weights manifest has no "${HEAD_CONSTANT_PREFIX}${name}"`);
   }
   const head: HeadDefinition = { outputUnits: json.head.outputUnits, loss, scores, scoresName: json.head.scoresName, constants };
   const runtime = tf ?? (await initTfjs()).tf;

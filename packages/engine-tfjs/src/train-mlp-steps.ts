@@ -40,7 +40,12 @@ export interface GivenSteps {
  */
 export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Promise<{ losses: number[]; weights: NamedWeight[] }> {
   const { tf } = runtime;
-  const shape: MlpShape = { inputWidth: steps.inputWidth, hiddenUnits: steps.hiddenUnits, hiddenLayers: steps.hiddenLayers, outputUnits: steps.head.outputUnits };
+  const shape: MlpShape = {
+    inputWidth: steps.inputWidth,
+    hiddenUnits: steps.hiddenUnits,
+    hiddenLayers: steps.hiddenLayers,
+    outputUnits: steps.head.outputUnits,
+  };
   const ordered = orderedMlpWeights(shape, steps.weights, 'the starting weights');
   const net = mlpTensorsFromWeights(tf, shape.hiddenLayers, ordered, true);
   const trainable = [...net.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]), net.headKernel, net.headBias] as Variable[];
@@ -51,7 +56,10 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
     for (const batch of steps.batches) {
       const rows = batch.labels.length;
       if (batch.features.rows !== rows || batch.features.cols !== steps.inputWidth) {
-        throw new HyperprotoError(ErrorCode.InvalidInput, `a batch has ${batch.features.rows} x ${batch.features.cols} features for ${rows} labels`);
+        throw new HyperprotoError(
+          ErrorCode.InvalidInput,
+          `a batch has ${batch.features.rows} x ${batch.features.cols} features for ${rows} labels`,
+        );
       }
       const features = tf.tensor2d(batch.features.data, [rows, steps.inputWidth]);
       const labels = tf.tensor1d(batch.labels, 'int32');
@@ -72,7 +80,13 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
         labels.dispose();
       }
     }
-    return { losses, weights: await readWeights(net, mlpWeightSpecs(shape).map((s) => s.name)) };
+    return {
+      losses,
+      weights: await readWeights(
+        net,
+        mlpWeightSpecs(shape).map((s) => s.name),
+      ),
+    };
   } finally {
     disposeMlpTensors(net);
     optimizer.dispose();

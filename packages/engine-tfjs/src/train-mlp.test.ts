@@ -59,7 +59,15 @@ const hpnHead = (classes: number): HeadDefinition => {
   };
 };
 
-const tiny: TrainerSettings = { hiddenUnits: 16, hiddenLayers: 2, dropout: 0.1, batchSize: 32, learningRate: 0.01, patience: 5, maxEpochs: 15 };
+const tiny: TrainerSettings = {
+  hiddenUnits: 16,
+  hiddenLayers: 2,
+  dropout: 0.1,
+  batchSize: 32,
+  learningRate: 0.01,
+  patience: 5,
+  maxEpochs: 15,
+};
 const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
 
 async function accuracy(result: MlpTrainingResult, split: DatasetSplit): Promise<number> {
@@ -118,14 +126,21 @@ describe('trainMlp', () => {
     // The moving averages moved off their starting values (0 and 1) while training.
     expect(result.model.weights[3]!.data.some((v) => v !== 0)).toBe(true);
     expect(result.model.weights[4]!.data.some((v) => v !== 1)).toBe(true);
-    await expect(result.model.predict(createMatrix(2, 19))).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/expects 20 columns/) });
+    await expect(result.model.predict(createMatrix(2, 19))).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/expects 20 columns/),
+    });
     expect((await result.model.predict(createMatrix(0, 20))).labels).toHaveLength(0);
   });
 
   it('gives identical history and weights for the same seed, different ones for another seed', async () => {
     const dataset = blobs(4, { rows: 96 });
     const job = { dataset, head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 4, patience: 10 } };
-    const [a, b, c] = [await trainMlp(runtime, context(11), job), await trainMlp(runtime, context(11), job), await trainMlp(runtime, context(12), job)];
+    const [a, b, c] = [
+      await trainMlp(runtime, context(11), job),
+      await trainMlp(runtime, context(11), job),
+      await trainMlp(runtime, context(12), job),
+    ];
     const withoutTime = (r: MlpTrainingResult) => r.history.map(({ seconds: _, ...rest }) => rest);
     expect(withoutTime(b)).toEqual(withoutTime(a));
     expect(b.bestEpoch).toBe(a.bestEpoch);
@@ -159,7 +174,9 @@ describe('trainMlp', () => {
     await expect(failure).rejects.toMatchObject({
       code: ErrorCode.TrainingFailed,
       pluginId: 'engine:tfjs',
-      message: expect.stringMatching(/^engine:tfjs: (?!engine:tfjs).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$/),
+      message: expect.stringMatching(
+        /^engine:tfjs: (?!engine:tfjs).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$/,
+      ),
     });
   });
 
@@ -170,7 +187,11 @@ describe('trainMlp', () => {
     const dataset = blobs(7);
     let error: unknown;
     try {
-      await trainMlp(runtime, context(7), { dataset, head: { ...head, loss: h.add(head.loss, confident) }, trainer: { ...tiny, maxEpochs: 40, patience: 40 } });
+      await trainMlp(runtime, context(7), {
+        dataset,
+        head: { ...head, loss: h.add(head.loss, confident) },
+        trainer: { ...tiny, maxEpochs: 40, patience: 40 },
+      });
     } catch (caught) {
       error = caught;
     }
@@ -187,7 +208,13 @@ describe('trainMlp', () => {
   it('stops between batches when the signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(trainMlp(runtime, context(8, { signal: controller.signal }), { dataset: blobs(8, { rows: 64 }), head: softmaxHead(4), trainer: tiny })).rejects.toMatchObject({
+    await expect(
+      trainMlp(runtime, context(8, { signal: controller.signal }), {
+        dataset: blobs(8, { rows: 64 }),
+        head: softmaxHead(4),
+        trainer: tiny,
+      }),
+    ).rejects.toMatchObject({
       code: ErrorCode.Aborted,
     });
   });
@@ -196,20 +223,30 @@ describe('trainMlp', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const long = { ...tiny, batchSize: 8, maxEpochs: 200, patience: 200 };
-    await expect(trainMlp(runtime, context(8, { signal: controller.signal }), { dataset: blobs(8, { rows: 2000 }), head: softmaxHead(4), trainer: long })).rejects.toMatchObject({
+    await expect(
+      trainMlp(runtime, context(8, { signal: controller.signal }), {
+        dataset: blobs(8, { rows: 2000 }),
+        head: softmaxHead(4),
+        trainer: long,
+      }),
+    ).rejects.toMatchObject({
       code: ErrorCode.Aborted,
     });
   });
 
   it('rejects jobs it cannot train before starting', async () => {
     const dataset = blobs(9, { rows: 32 });
-    await expect(trainMlp(runtime, context(9), { dataset, head: { ...hpnHead(4), constants: {} }, trainer: tiny })).rejects.toThrow(/constant "prototypes"/);
+    await expect(trainMlp(runtime, context(9), { dataset, head: { ...hpnHead(4), constants: {} }, trainer: tiny })).rejects.toThrow(
+      /constant "prototypes"/,
+    );
     dataset.train.features.data[5] = Number.NaN;
     await expect(trainMlp(runtime, context(9), { dataset, head: softmaxHead(4), trainer: tiny })).rejects.toMatchObject({
       code: ErrorCode.InvalidInput,
       message: expect.stringMatching(/train features have a non-finite value at row 0, column 5/),
     });
-    await expect(trainMlp(runtime, context(9), { dataset, head: softmaxHead(4), trainer: { ...tiny, batchSize: 0 } })).rejects.toMatchObject({
+    await expect(
+      trainMlp(runtime, context(9), { dataset, head: softmaxHead(4), trainer: { ...tiny, batchSize: 0 } }),
+    ).rejects.toMatchObject({
       code: ErrorCode.InvalidOptions,
     });
   });
@@ -221,10 +258,14 @@ describe('trainMlp', () => {
     const result = await trainMlp(runtime, context(10), { dataset, head: hpnHead(4), trainer: { ...tiny, maxEpochs: 3 } });
     await result.model.predict(dataset.test.features);
     result.model.dispose();
-    await expect(trainMlp(runtime, context(10), { dataset: blobs(10, { rows: 64, scale: 1e30 }), head: softmaxHead(4), trainer: tiny })).rejects.toThrow();
+    await expect(
+      trainMlp(runtime, context(10), { dataset: blobs(10, { rows: 64, scale: 1e30 }), head: softmaxHead(4), trainer: tiny }),
+    ).rejects.toThrow();
     const controller = new AbortController();
     controller.abort();
-    await expect(trainMlp(runtime, context(10, { signal: controller.signal }), { dataset, head: softmaxHead(4), trainer: tiny })).rejects.toThrow();
+    await expect(
+      trainMlp(runtime, context(10, { signal: controller.signal }), { dataset, head: softmaxHead(4), trainer: tiny }),
+    ).rejects.toThrow();
     expect(tf.memory().numTensors).toBe(before);
     await expect(result.model.predict(dataset.test.features)).rejects.toThrow(/disposed/);
   });
@@ -249,7 +290,13 @@ describe('trainMlpSteps', () => {
       const dropoutMasks = [0, 1].map(() => dropoutMaskValues(dropoutRng, rows.length * trainer.hiddenUnits, trainer.dropout));
       batches.push({ features, labels: Int32Array.from(rows, (row) => dataset.train.labels[row]!), dropoutMasks });
     }
-    const { losses, weights: after } = await trainMlpSteps(runtime, { ...shape, learningRate: trainer.learningRate, head, weights, batches });
+    const { losses, weights: after } = await trainMlpSteps(runtime, {
+      ...shape,
+      learningRate: trainer.learningRate,
+      head,
+      weights,
+      batches,
+    });
     const epochLoss = losses.reduce((sum, loss, i) => sum + loss * batches[i]!.labels.length, 0) / 100;
     expect(epochLoss).toBeCloseTo(run.history[0]!.trainLoss, 6);
     expect(after.map((w) => w.data)).toEqual(run.model.weights.map((w) => w.data));

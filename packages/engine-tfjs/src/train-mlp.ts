@@ -71,7 +71,8 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
     throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
   }
   for (const name of new Set([...constantsUsed(head.loss), ...constantsUsed(head.scores)])) {
-    if (!head.constants[name]) throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
+    if (!head.constants[name])
+      throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
   }
   for (const [name, matrix] of Object.entries(head.constants)) {
     if (matrix.data.length !== matrix.rows * matrix.cols || firstNonFinite(matrix.data) >= 0) {
@@ -91,7 +92,14 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
   const backend = `tfjs/${runtime.backend}`;
   const names = mlpWeightSpecs(shape).map((spec) => spec.name);
   const snapshotModel = (weights: NamedWeight[]) =>
-    createTrainedMlp(tf, { inputWidth: dataset.inputWidth, classes: dataset.classes, trainer, head, weights, batchNormEpsilon: BATCH_NORM_EPSILON });
+    createTrainedMlp(tf, {
+      inputWidth: dataset.inputWidth,
+      classes: dataset.classes,
+      trainer,
+      head,
+      weights,
+      batchNormEpsilon: BATCH_NORM_EPSILON,
+    });
 
   // Everything that can reject the job was checked above, so nothing below throws before the try that frees it.
   const net = mlpTensorsFromWeights(tf, trainer.hiddenLayers, initialMlpWeights(shape, weightRng), true);
@@ -162,7 +170,8 @@ export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: Tra
   } finally {
     disposeMlpTensors(net);
     optimizer.dispose();
-    for (const tensor of [...Object.values(constants), train.features, train.labels, validation.features, validation.labels]) tensor.dispose();
+    for (const tensor of [...Object.values(constants), train.features, train.labels, validation.features, validation.labels])
+      tensor.dispose();
   }
   // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
   return epochs.result(snapshotModel, backend)!;
@@ -207,7 +216,8 @@ export function trainStep(tf: Tf, step: TrainStep): Tensor1D {
       const check = statistics.length > 0 ? tf.addN(statistics) : tf.scalar(0);
       step.net.layers.forEach((layer, i) => {
         const stats = batchStats[i]!;
-        const decay = (moving: Tensor1D, batch: Tensor1D) => tf.add(tf.mul(moving, BATCH_NORM_MOMENTUM), tf.mul(batch, 1 - BATCH_NORM_MOMENTUM));
+        const decay = (moving: Tensor1D, batch: Tensor1D) =>
+          tf.add(tf.mul(moving, BATCH_NORM_MOMENTUM), tf.mul(batch, 1 - BATCH_NORM_MOMENTUM));
         (layer.movingMean as Variable).assign(decay(layer.movingMean, stats.mean));
         (layer.movingVariance as Variable).assign(decay(layer.movingVariance, stats.variance));
       });
@@ -246,7 +256,11 @@ function splitTensors(tf: Tf, split: DatasetSplit): SplitTensors {
  * The head's loss and the accuracy of argmax(scores) over a split in inference mode. The loss is the row-weighted
  * mean of the per-chunk losses, which equals the loss over the whole split for heads whose loss is a row mean.
  */
-async function scoreSplit(tf: Tf, parts: Parameters<typeof inferScores>[1], split: SplitTensors): Promise<{ loss: number; accuracy: number }> {
+async function scoreSplit(
+  tf: Tf,
+  parts: Parameters<typeof inferScores>[1],
+  split: SplitTensors,
+): Promise<{ loss: number; accuracy: number }> {
   const rows = split.labels.shape[0];
   let lossSum = 0;
   let correct = 0;

@@ -1,11 +1,4 @@
-import {
-  createMatrix,
-  createTrainedMlpModel,
-  ErrorCode,
-  HyperprotoError,
-  type TrainedMlp,
-  type TrainedMlpParts,
-} from '@hyperproto/core';
+import { createMatrix, createTrainedMlpModel, ErrorCode, HyperprotoError, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/core';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
@@ -31,7 +24,10 @@ export function createTrainedMlp(tf: Tf, parts: TrainedMlpParts, source = 'model
           });
           try {
             if ((chunkScores as Tensor2D).shape[1] !== parts.classes) {
-              throw new HyperprotoError(ErrorCode.InvalidInput, `the head's scores have ${chunkScores.shape[1]} columns, expected ${parts.classes} classes`);
+              throw new HyperprotoError(
+                ErrorCode.InvalidInput,
+                `the head's scores have ${chunkScores.shape[1]} columns, expected ${parts.classes} classes`,
+              );
             }
             scores.data.set(await chunkScores.data(), start * parts.classes);
             labels.set(await chunkLabels.data(), start);

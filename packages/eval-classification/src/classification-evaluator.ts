@@ -1,5 +1,10 @@
 import { defineEvaluator, z, type EvaluationInput, type EvaluatorPlugin } from '@hyperproto/core';
-import { classificationMetrics, convergenceMetrics, type ClassificationMetrics, type ConvergenceMetrics } from './classification-metrics.js';
+import {
+  classificationMetrics,
+  convergenceMetrics,
+  type ClassificationMetrics,
+  type ConvergenceMetrics,
+} from './classification-metrics.js';
 
 export const ClassificationOptionsSchema = z.strictObject({
   /** Include per-class precision, recall, F1 and support; turn off for thousands of classes to keep results small. */
@@ -21,7 +26,7 @@ export function evaluateClassification(input: EvaluationInput, options: Classifi
 
 export const classificationEvaluator: EvaluatorPlugin<ClassificationOptions> = defineEvaluator<ClassificationOptions>({
   name: 'classification',
-  summary: 'Accuracy, macro-F1 (the seed\'s F-score), per-class precision/recall/F1 and epochs to convergence',
+  summary: "Accuracy, macro-F1 (the seed's F-score), per-class precision/recall/F1 and epochs to convergence",
   options: ClassificationOptionsSchema,
   evaluate: evaluateClassification,
 });

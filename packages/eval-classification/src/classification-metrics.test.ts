@@ -119,8 +119,14 @@ describe('classificationMetrics', () => {
       // Per-class entries add up: supports sum to the rows, recall x support sums to the correct rows,
       // and their F1 mean is the macro-F1.
       const perClass = metrics.perClass!;
-      expect(perClass.reduce((sum, s) => sum + s.support, 0), context).toBe(labels.length);
-      expect(perClass.reduce((sum, s) => sum + s.recall * s.support, 0), context).toBeCloseTo(metrics.accuracy * labels.length, 9);
+      expect(
+        perClass.reduce((sum, s) => sum + s.support, 0),
+        context,
+      ).toBe(labels.length);
+      expect(
+        perClass.reduce((sum, s) => sum + s.recall * s.support, 0),
+        context,
+      ).toBeCloseTo(metrics.accuracy * labels.length, 9);
       expect(perClass.reduce((sum, s) => sum + s.f1, 0) / classes, context).toBeCloseTo(metrics.macroF1, 12);
       for (const value of perClass.flatMap((s) => [s.precision, s.recall, s.f1])) {
         expect(value, context).toBeGreaterThanOrEqual(0);
@@ -135,7 +141,11 @@ describe('classificationMetrics', () => {
 
       // Renaming the classes consistently changes nothing either.
       const rename = rng.shuffle(Array.from({ length: classes }, (_, c) => c));
-      const renamed = classificationMetrics(classes, labels.map((l) => rename[l]!), predictions.map((p) => rename[p]!));
+      const renamed = classificationMetrics(
+        classes,
+        labels.map((l) => rename[l]!),
+        predictions.map((p) => rename[p]!),
+      );
       expect(renamed.macroF1, context).toBeCloseTo(metrics.macroF1, 12);
 
       // F1 is symmetric in false positives and false negatives, so swapping labels and predictions keeps macro-F1.

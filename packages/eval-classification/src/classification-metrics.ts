@@ -114,7 +114,8 @@ function checkPredictions(classes: number, labels: Int32Array, predictions: Int3
       `got ${labels.length} labels but ${predictions.length} predictions; pass one prediction per labelled row`,
     );
   }
-  if (labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, 'there are no rows to evaluate; pass at least one label and prediction');
+  if (labels.length === 0)
+    throw new HyperprotoError(ErrorCode.InvalidInput, 'there are no rows to evaluate; pass at least one label and prediction');
   for (const [name, values] of [
     ['label', labels],
     ['prediction', predictions],
@@ -122,7 +123,10 @@ function checkPredictions(classes: number, labels: Int32Array, predictions: Int3
     for (let i = 0; i < values.length; i++) {
       const value = values[i]!;
       if (value < 0 || value >= classes) {
-        throw new HyperprotoError(ErrorCode.InvalidInput, `${name} ${value} at row ${i} is outside the classes [0, ${classes}); class indices must be 0-based`);
+        throw new HyperprotoError(
+          ErrorCode.InvalidInput,
+          `${name} ${value} at row ${i} is outside the classes [0, ${classes}); class indices must be 0-based`,
+        );
       }
     }
   }

@@ -11,7 +11,9 @@ export interface GitProvenance {
 
 function git(args: readonly string[], cwd: string): Promise<string | undefined> {
   return new Promise((done) => {
-    execFile('git', [...args], { cwd, maxBuffer: 1 << 26, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }, (error, stdout) => done(error ? undefined : stdout));
+    execFile('git', [...args], { cwd, maxBuffer: 1 << 26, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }, (error, stdout) =>
+      done(error ? undefined : stdout),
+    );
   });
 }
 

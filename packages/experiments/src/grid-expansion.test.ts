@@ -6,7 +6,10 @@ import { parseGrid } from './grid-schema.js';
 const base = {
   name: 'small',
   seeds: 2,
-  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }, { id: 'c8', name: 'blobs', options: { classes: 8 } }],
+  datasets: [
+    { id: 'c4', name: 'blobs', options: { classes: 4 } },
+    { id: 'c8', name: 'blobs', options: { classes: 8 } },
+  ],
   models: [
     { id: 'softmax', head: 'softmax' },
     { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
@@ -17,8 +20,14 @@ describe('grid expansion', () => {
   it('makes one run per dataset x model x seed, dataset by dataset, then seed, then model', () => {
     const runs = expandGrid(parseGrid(base));
     expect(runs.map((r) => r.key)).toEqual([
-      'c4/softmax/s0', 'c4/axes-4/s0', 'c4/softmax/s1', 'c4/axes-4/s1',
-      'c8/softmax/s0', 'c8/axes-4/s0', 'c8/softmax/s1', 'c8/axes-4/s1',
+      'c4/softmax/s0',
+      'c4/axes-4/s0',
+      'c4/softmax/s1',
+      'c4/axes-4/s1',
+      'c8/softmax/s0',
+      'c8/axes-4/s0',
+      'c8/softmax/s1',
+      'c8/axes-4/s1',
     ]);
     expect(runs[1]!.spec).toEqual({
       seed: 0,
@@ -47,7 +56,16 @@ describe('grid expansion', () => {
     for (const grid of [seed, quick]) {
       expect(grid.datasets.map((d) => d.options.classes)).toEqual([10, 100, 1000]);
       expect(grid.models.map((m) => m.id)).toEqual([
-        'softmax', 'optimized-10', 'optimized-100', 'optimized-1000', 'random-10', 'random-100', 'random-1000', 'tammes-10', 'tammes-100', 'tammes-1000',
+        'softmax',
+        'optimized-10',
+        'optimized-100',
+        'optimized-1000',
+        'random-10',
+        'random-100',
+        'random-1000',
+        'tammes-10',
+        'tammes-100',
+        'tammes-1000',
       ]);
       // The published tables are inlined from presets/published/.
       expect(grid.published?.macroF1.c1000?.softmax).toBe(83.8);
@@ -64,7 +82,9 @@ describe('grid expansion', () => {
 
 describe('parseGrid', () => {
   it('refuses a negative or zero seed count, naming the entry', () => {
-    expect(() => parseGrid({ ...base, seeds: -2 }, 'grid.json')).toThrow(/grid\.json seeds: the number of seeds must be at least 1, got -2/);
+    expect(() => parseGrid({ ...base, seeds: -2 }, 'grid.json')).toThrow(
+      /grid\.json seeds: the number of seeds must be at least 1, got -2/,
+    );
     expect(() => parseGrid({ ...base, seeds: 0 })).toThrow(/seeds/);
     expect(() => parseGrid({ ...base, seeds: [1, -1] })).toThrow(/seeds/);
     expect(() => parseGrid({ ...base, seeds: [1, 1] })).toThrow(/duplicate/);
@@ -73,7 +93,9 @@ describe('parseGrid', () => {
   it('names the dotted path of a bad entry', () => {
     const bad = { ...base, models: [base.models[0], { id: 'x', head: 'hpn', prototypes: { strategy: 'axes', dims: 0 } }] };
     expect(() => parseGrid(bad)).toThrow(/models\.1\.prototypes\.dims/);
-    expect(() => parseGrid({ ...base, models: [base.models[0], base.models[0]] })).toThrow(/models\.1\.id: duplicate id "softmax" \(also models\.0\)/);
+    expect(() => parseGrid({ ...base, models: [base.models[0], base.models[0]] })).toThrow(
+      /models\.1\.id: duplicate id "softmax" \(also models\.0\)/,
+    );
     expect(() => parseGrid({ ...base, datasets: [] })).toThrow(/datasets: list at least one dataset/);
     expect(() => parseGrid({ ...base, surprise: 1 })).toThrow(/surprise/);
   });

@@ -12,7 +12,10 @@ const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', 
 const grid = parseGrid({
   name: 'runner',
   seeds: 2,
-  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }, { id: 'c8', name: 'blobs', options: { classes: 8 } }],
+  datasets: [
+    { id: 'c4', name: 'blobs', options: { classes: 4 } },
+    { id: 'c8', name: 'blobs', options: { classes: 8 } },
+  ],
   models: [
     { id: 'softmax', head: 'softmax' },
     { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
@@ -42,7 +45,14 @@ describe('runGrid', () => {
       ['c4', 'c8'].flatMap((d) => ['softmax', 'axes-4', 'axes-8'].flatMap((m) => [0, 1].map((s) => `${d}/${m}/s${s}`))).sort(),
     );
     const hpn = stored.find((r) => r.key === 'c8/axes-8/s1')!;
-    expect(hpn).toMatchObject({ dataset: 'c8', model: 'axes-8', seed: 1, classes: 8, head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } });
+    expect(hpn).toMatchObject({
+      dataset: 'c8',
+      model: 'axes-8',
+      seed: 1,
+      classes: 8,
+      head: 'hpn',
+      prototypes: { strategy: 'axes', dims: 8 },
+    });
     expect(hpn.spec.seed).toBe(1);
     expect(hpn.metrics.macroF1).toBeGreaterThan(0);
     expect(hpn.metrics.bayes).toEqual({ accuracy: 1, macroF1: 1 });
@@ -59,7 +69,10 @@ describe('runGrid', () => {
     expect(finished.map((p) => p.done)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(finished.at(-1)!.etaSeconds).toBe(0);
     expect(finished.slice(0, -1).every((p) => p.etaSeconds !== null && p.etaSeconds >= 0)).toBe(true);
-    const sessions = readFileSync(join(out, 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const sessions = readFileSync(join(out, 'sessions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(sessions).toEqual([expect.objectContaining({ workers: 2, ran: 12, failed: 0, aborted: false })]);
   });
 
@@ -75,7 +88,14 @@ describe('runGrid', () => {
     process.env.FAKE_ENGINE_FAIL_SEED = '1';
     const partial = await runGrid({ grid, out, registryModule, inline: true, workers: 2, onLog: () => {} });
     expect(partial.ran).toBe(6);
-    expect(partial.failed.map((f) => f.key).sort()).toEqual(['c4/axes-4/s1', 'c4/axes-8/s1', 'c4/softmax/s1', 'c8/axes-4/s1', 'c8/axes-8/s1', 'c8/softmax/s1']);
+    expect(partial.failed.map((f) => f.key).sort()).toEqual([
+      'c4/axes-4/s1',
+      'c4/axes-8/s1',
+      'c4/softmax/s1',
+      'c8/axes-4/s1',
+      'c8/axes-8/s1',
+      'c8/softmax/s1',
+    ]);
     expect(partial.failed[0]!.failure).toMatchObject({ code: ErrorCode.TrainingFailed });
     expect(readFileSync(join(out, 'failures.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
     const before = readFileSync(join(out, RESULTS_FILE), 'utf8');
@@ -95,15 +115,23 @@ describe('runGrid', () => {
   it('runs a subset with `only`, and a later session without it completes the same grid', async () => {
     const subset = await runGrid({ grid, out, registryModule, inline: true, only: ['c4', '*/softmax/s0'] });
     expect(subset).toMatchObject({ total: 7, gridTotal: 12, ran: 7, skipped: 0 });
-    expect(records().map((r) => r.key).filter((k) => k.startsWith('c8'))).toEqual(['c8/softmax/s0']);
+    expect(
+      records()
+        .map((r) => r.key)
+        .filter((k) => k.startsWith('c8')),
+    ).toEqual(['c8/softmax/s0']);
     const rest = await runGrid({ grid, out, registryModule, inline: true, resume: true });
     expect(rest).toMatchObject({ total: 12, ran: 5, skipped: 7 });
-    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true, only: ['c9/*'] })).rejects.toThrow(/--only c9\/\* matches no run of the grid/);
+    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true, only: ['c9/*'] })).rejects.toThrow(
+      /--only c9\/\* matches no run of the grid/,
+    );
   });
 
   it('refuses a bad grid before touching the results directory', async () => {
     const bad = parseGrid({ ...grid, models: [{ id: 'axes-1', head: 'hpn', prototypes: { strategy: 'axes', dims: 1 } }] });
-    await expect(runGrid({ grid: bad, out, registryModule, inline: true })).rejects.toThrow(/models\.0 "axes-1" on datasets\.0 "c4": prototype strategy "axes" cannot make 4 prototypes in 1 dimensions/);
+    await expect(runGrid({ grid: bad, out, registryModule, inline: true })).rejects.toThrow(
+      /models\.0 "axes-1" on datasets\.0 "c4": prototype strategy "axes" cannot make 4 prototypes in 1 dimensions/,
+    );
     expect(() => readFileSync(join(out, 'grid.json'))).toThrow();
   });
 
@@ -112,7 +140,9 @@ describe('runGrid', () => {
     const text = readFileSync(join(out, RESULTS_FILE), 'utf8').replace('"patience":10', '"patience":11');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(out, RESULTS_FILE), text);
-    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true })).rejects.toThrow(/was made with a different spec \(trainer\.patience: 11 there, 10 now\)/);
+    await expect(runGrid({ grid, out, registryModule, inline: true, resume: true })).rejects.toThrow(
+      /was made with a different spec \(trainer\.patience: 11 there, 10 now\)/,
+    );
   });
 
   it('stops on abort, keeps what finished, and says how to continue', async () => {

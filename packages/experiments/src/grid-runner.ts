@@ -68,7 +68,9 @@ export interface GridProgress {
   /** Estimated seconds until every run has finished; null until there is anything to estimate from. */
   readonly etaSeconds: number | null;
   /** The event that caused this report, when a run finished or failed. */
-  readonly event?: { readonly type: 'finished'; readonly record: RunRecord } | { readonly type: 'failed'; readonly key: string; readonly failure: RunFailure };
+  readonly event?:
+    | { readonly type: 'finished'; readonly record: RunRecord }
+    | { readonly type: 'failed'; readonly key: string; readonly failure: RunFailure };
 }
 
 export interface GridOutcome {
@@ -113,7 +115,10 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   const saveModels = options.saveModels ?? 'none';
   const module = await importRegistryModule(options.registryModule);
   if (saveModels !== 'none' && typeof module.writeRunDirectory !== 'function') {
-    throw new HyperprotoError(ErrorCode.Internal, `cannot save models: the registry module ${options.registryModule} exports no writeRunDirectory(dir, outcome, target)`);
+    throw new HyperprotoError(
+      ErrorCode.Internal,
+      `cannot save models: the registry module ${options.registryModule} exports no writeRunDirectory(dir, outcome, target)`,
+    );
   }
   const { registry, plugins } = await loadRegistry(module, options.registryOptions);
   const runs = checkGrid(registry, options.grid, source);
@@ -129,7 +134,8 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   try {
     if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records);
     const finished = finishedRuns(store.records, runs, store.resultsPath);
-    if (hasPendingRuns(selected, finished) && store.records.length > 0) await warnOnEngineChange(registry, options.grid.engine, store.records, log);
+    if (hasPendingRuns(selected, finished) && store.records.length > 0)
+      await warnOnEngineChange(registry, options.grid.engine, store.records, log);
     const pending = selected.filter((run) => !finished.has(run.key));
     const estimates = new RunEstimates(runs, store.records);
     const runsByKey = new Map(runs.map((run) => [run.key, run]));
@@ -146,7 +152,13 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
 
     const report = (event?: GridProgress['event']) => {
       const now = performance.now();
-      const active = [...running].map(([key, r]) => ({ key, stage: r.stage, done: r.done, total: r.total, seconds: (now - r.since) / 1000 }));
+      const active = [...running].map(([key, r]) => ({
+        key,
+        stage: r.stage,
+        done: r.done,
+        total: r.total,
+        seconds: (now - r.since) / 1000,
+      }));
       options.onProgress?.({
         total: selected.length,
         done,
@@ -176,7 +188,9 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
       for (let i = 0; i < workerCount; i++) slots.push(new InlineSlot(registry, provenance, module.writeRunDirectory));
     } else {
       const setup = { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git };
-      const startups = await Promise.allSettled(Array.from({ length: workerCount }, () => ThreadSlot.start(setup, runLog, threadsPerWorker)));
+      const startups = await Promise.allSettled(
+        Array.from({ length: workerCount }, () => ThreadSlot.start(setup, runLog, threadsPerWorker)),
+      );
       for (const result of startups) if (result.status === 'fulfilled') slots.push(result.value);
       const failure = startups.find((result) => result.status === 'rejected');
       if (failure) startupFailure(failure.reason);
@@ -198,7 +212,14 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
             running.set(run.key, { stage: 'starting', done: 0, total: 1, since: performance.now() });
             const save = models?.placement(run);
             try {
-              const order = { key: run.key, dataset: run.dataset, model: run.model, seed: run.seed, spec: run.parsedSpec, ...(save ? { save } : {}) };
+              const order = {
+                key: run.key,
+                dataset: run.dataset,
+                model: run.model,
+                seed: run.seed,
+                spec: run.parsedSpec,
+                ...(save ? { save } : {}),
+              };
               const record = await slot.run(order, (stage, d, t) => {
                 running.set(run!.key, { ...running.get(run!.key)!, stage, done: d, total: t });
                 report();
@@ -207,7 +228,9 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
               store.append(record);
               // The record first: a model on disk always has one (a crash in between leaves a staging directory,
               // which the next session removes).
-              await models?.settle(run, record).catch((error: unknown) => log(`the model of ${run!.key} was not saved: ${(error as Error).message}`));
+              await models
+                ?.settle(run, record)
+                .catch((error: unknown) => log(`the model of ${run!.key} was not saved: ${(error as Error).message}`));
               estimates.add(run, record.seconds.total);
               done++;
               report({ type: 'finished', record });
@@ -226,7 +249,11 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
               if (error.lost && !options.inline) {
                 // The thread died (out of memory, a crash): start a fresh one for the remaining runs.
                 await slot.close();
-                slot = await ThreadSlot.start({ registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git }, runLog, threadsPerWorker).catch((e: unknown) => {
+                slot = await ThreadSlot.start(
+                  { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git },
+                  runLog,
+                  threadsPerWorker,
+                ).catch((e: unknown) => {
                   fatal = e instanceof RunFailedError ? e : new RunFailedError({ code: ErrorCode.Internal, message: String(e) }, true);
                   return startupFailure(fatal);
                 });
@@ -240,9 +267,13 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
       options.signal?.removeEventListener('abort', onAbort);
     }
     if (options.signal?.aborted) {
-      throw new HyperprotoError(ErrorCode.Aborted, `interrupted: ${done} of ${selected.length} runs are finished and kept in ${store.resultsPath}`, {
-        hint: 'Run the same command with --resume to continue.',
-      });
+      throw new HyperprotoError(
+        ErrorCode.Aborted,
+        `interrupted: ${done} of ${selected.length} runs are finished and kept in ${store.resultsPath}`,
+        {
+          hint: 'Run the same command with --resume to continue.',
+        },
+      );
     }
     return summary();
 
@@ -285,7 +316,12 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
 export function selectRuns<R extends { key: string }>(runs: readonly R[], patterns: readonly string[]): R[] {
   const matchers = patterns.map((pattern) => ({
     pattern,
-    regex: new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}(/.*)?$`),
+    regex: new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]*')}(/.*)?$`,
+    ),
   }));
   for (const { pattern, regex } of matchers) {
     if (!runs.some((run) => regex.test(run.key))) {
@@ -306,10 +342,16 @@ async function codeCommit(registryModule: string): Promise<GitProvenance | null>
   return file ? gitProvenance(file) : null;
 }
 
-const hasPendingRuns = (runs: readonly CheckedRun[], finished: ReadonlyMap<string, RunRecord>) => runs.some((run) => !finished.has(run.key));
+const hasPendingRuns = (runs: readonly CheckedRun[], finished: ReadonlyMap<string, RunRecord>) =>
+  runs.some((run) => !finished.has(run.key));
 
 /** Resumed results were made by another engine than this session's: the tables would mix them, so say so. */
-async function warnOnEngineChange(registry: Registry, engine: string | undefined, records: readonly RunRecord[], log: (message: string) => void): Promise<void> {
+async function warnOnEngineChange(
+  registry: Registry,
+  engine: string | undefined,
+  records: readonly RunRecord[],
+  log: (message: string) => void,
+): Promise<void> {
   const now = await chooseEngine(registry, engine).catch(() => undefined);
   if (!now) return;
   const before = new Set(records.map((r) => r.engine.name));
@@ -321,7 +363,11 @@ async function warnOnEngineChange(registry: Registry, engine: string | undefined
 
 function startupFailure(error: unknown): never {
   const failure = error instanceof RunFailedError ? error.failure : { code: ErrorCode.Internal, message: String(error) };
-  throw new HyperprotoError(failure.code as ErrorCode, `a worker thread could not start: ${failure.message}`, failure.hint ? { hint: failure.hint } : {});
+  throw new HyperprotoError(
+    failure.code as ErrorCode,
+    `a worker thread could not start: ${failure.message}`,
+    failure.hint ? { hint: failure.hint } : {},
+  );
 }
 
 /**

@@ -75,7 +75,8 @@ export const GridSchema = z
       const seen = new Map<string, number>();
       list.forEach((entry, i) => {
         const first = seen.get(entry.id);
-        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [path, i, 'id'], message: `duplicate id "${entry.id}" (also ${path}.${first})` });
+        if (first !== undefined)
+          ctx.addIssue({ code: 'custom', path: [path, i, 'id'], message: `duplicate id "${entry.id}" (also ${path}.${first})` });
         else seen.set(entry.id, i);
       });
     };
@@ -91,11 +92,20 @@ export type Published = z.output<typeof PublishedSchema>;
 
 /** Validates a grid; errors name the dotted path of every bad entry, e.g. `models.3.prototypes.dims`. */
 export function parseGrid(raw: unknown, source = 'grid'): Grid {
-  if (typeof raw === 'object' && raw !== null && typeof (raw as { seeds?: unknown }).seeds === 'number' && (raw as { seeds: number }).seeds < 1) {
+  if (
+    typeof raw === 'object' &&
+    raw !== null &&
+    typeof (raw as { seeds?: unknown }).seeds === 'number' &&
+    (raw as { seeds: number }).seeds < 1
+  ) {
     // Said plainly: zod's union message would only say that no alternative matched.
-    throw new HyperprotoError(ErrorCode.InvalidOptions, `${source} seeds: the number of seeds must be at least 1, got ${(raw as { seeds: number }).seeds}`, {
-      hint: 'Give a count such as "seeds": 5, or a list such as "seeds": [0, 1, 2].',
-    });
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `${source} seeds: the number of seeds must be at least 1, got ${(raw as { seeds: number }).seeds}`,
+      {
+        hint: 'Give a count such as "seeds": 5, or a list such as "seeds": [0, 1, 2].',
+      },
+    );
   }
   const result = GridSchema.safeParse(raw);
   if (result.success) return result.data;

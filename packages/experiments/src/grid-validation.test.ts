@@ -8,7 +8,10 @@ const grid = (patch: Record<string, unknown> = {}) =>
   parseGrid({
     name: 'checked',
     seeds: 1,
-    datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }, { id: 'c16', name: 'blobs', options: { classes: 16 } }],
+    datasets: [
+      { id: 'c4', name: 'blobs', options: { classes: 4 } },
+      { id: 'c16', name: 'blobs', options: { classes: 16 } },
+    ],
     models: [
       { id: 'softmax', head: 'softmax' },
       { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
@@ -34,16 +37,22 @@ describe('checkGrid', () => {
   });
 
   it('refuses an unknown plugin, naming the grid entry', () => {
-    const error = refusal(() => checkGrid(buildRegistry(), grid({ models: [{ id: 'odd', head: 'hpm', prototypes: { strategy: 'axes', dims: 8 } }] }), 'my.json'));
+    const error = refusal(() =>
+      checkGrid(buildRegistry(), grid({ models: [{ id: 'odd', head: 'hpm', prototypes: { strategy: 'axes', dims: 8 } }] }), 'my.json'),
+    );
     expect(error.code).toBe(ErrorCode.UnknownPlugin);
     expect(error.message).toMatch(/my\.json models\.0 "odd": unknown head "hpm"\. Did you mean "hpn"\?/);
   });
 
   it('refuses a prototype size the strategy cannot make, naming model and dataset, before anything runs', () => {
-    const error = refusal(() => checkGrid(buildRegistry(), grid({ models: [{ id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } }] })));
+    const error = refusal(() =>
+      checkGrid(buildRegistry(), grid({ models: [{ id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } }] })),
+    );
     expect(error.code).toBe(ErrorCode.Unsupported);
     // 4 classes fit into 4 dims as signed axes, 16 do not.
-    expect(error.message).toMatch(/models\.0 "axes-4" on datasets\.1 "c16": prototype strategy "axes" cannot make 16 prototypes in 4 dimensions: needs dims >= classes \/ 2/);
+    expect(error.message).toMatch(
+      /models\.0 "axes-4" on datasets\.1 "c16": prototype strategy "axes" cannot make 16 prototypes in 4 dimensions: needs dims >= classes \/ 2/,
+    );
     expect(error.message).not.toMatch(/datasets\.0/);
   });
 
@@ -53,7 +62,10 @@ describe('checkGrid', () => {
         buildRegistry(),
         grid({
           datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4, colour: 'red' } }],
-          models: [{ id: 'a', head: 'nope' }, { id: 'b', head: 'hpn', prototypes: { strategy: 'spiral', dims: 3 } }],
+          models: [
+            { id: 'a', head: 'nope' },
+            { id: 'b', head: 'hpn', prototypes: { strategy: 'spiral', dims: 3 } },
+          ],
           engine: 'warp',
         }),
       ),

@@ -26,7 +26,8 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
   const note = (where: string, error: unknown) => {
     if (!isHyperprotoError(error)) throw error;
     const message = `${where}: ${error.message}`;
-    if (!problems.some((p) => p.message === message)) problems.push(new HyperprotoError(error.code, message, { hint: error.hint, cause: error }));
+    if (!problems.some((p) => p.message === message))
+      problems.push(new HyperprotoError(error.code, message, { hint: error.hint, cause: error }));
   };
   const attempt = <T>(where: string, fn: () => T): T | undefined => {
     try {
@@ -59,7 +60,9 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
     }),
   );
   if (grid.engine) attempt(`${source} engine`, () => registry.get('engine', grid.engine!));
-  grid.evaluators?.forEach((ref, i) => attempt(`${source} evaluators.${i}`, () => resolveOptions(registry.get('evaluator', ref.name), ref.options)));
+  grid.evaluators?.forEach((ref, i) =>
+    attempt(`${source} evaluators.${i}`, () => resolveOptions(registry.get('evaluator', ref.name), ref.options)),
+  );
 
   // Sizes a strategy cannot make, per dataset x model.
   grid.models.forEach((model, m) => {
@@ -91,10 +94,14 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
     const [first] = problems;
     const shown = problems.slice(0, 12).map((p) => p.message);
     if (problems.length > shown.length) shown.push(`... and ${problems.length - shown.length} more`);
-    throw new HyperprotoError(first!.code, problems.length === 1 ? first!.message : `the grid has ${problems.length} problems:\n  ${shown.join('\n  ')}`, {
-      hint: first!.hint ?? 'Fix the named entries; nothing has been run.',
-      cause: first,
-    });
+    throw new HyperprotoError(
+      first!.code,
+      problems.length === 1 ? first!.message : `the grid has ${problems.length} problems:\n  ${shown.join('\n  ')}`,
+      {
+        hint: first!.hint ?? 'Fix the named entries; nothing has been run.',
+        cause: first,
+      },
+    );
   }
   return checked;
 }

@@ -4,14 +4,47 @@ export { PRESETS_DIR, presetNames, presetPath, loadPreset, loadGridFile } from '
 export { expandGrid, runKey, datasetClasses, type PlannedRun } from './grid-expansion.js';
 export { checkGrid, type CheckedRun } from './grid-validation.js';
 export { gridIdentity, canonicalJson, differences, describeGridDifferences, type ValueDifference } from './grid-difference.js';
-export { RECORD_FORMAT, recordFromOutcome, recordProblem, type RunRecord, type RunVersions, type RunProvenance, type Scores } from './run-record.js';
+export {
+  RECORD_FORMAT,
+  recordFromOutcome,
+  recordProblem,
+  type RunRecord,
+  type RunVersions,
+  type RunProvenance,
+  type Scores,
+} from './run-record.js';
 export { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
 export { gitProvenance, type GitProvenance } from './git-provenance.js';
 export { validationScore, beats, type ValidationScore } from './validation-score.js';
-export { SavedModels, checkModelsWritable, MODELS_DIR, SAVE_MODELS, type SaveModels, type SavedModelsSummary, type ModelPlacement } from './saved-models.js';
-export { ResultsStore, readResultsDirectory, parseResults, RESULTS_FILE, GRID_FILE, FAILURES_FILE, SESSIONS_FILE, type TornLine, type StoredResults } from './results-store.js';
+export {
+  SavedModels,
+  checkModelsWritable,
+  MODELS_DIR,
+  SAVE_MODELS,
+  type SaveModels,
+  type SavedModelsSummary,
+  type ModelPlacement,
+} from './saved-models.js';
+export {
+  ResultsStore,
+  readResultsDirectory,
+  parseResults,
+  RESULTS_FILE,
+  GRID_FILE,
+  FAILURES_FILE,
+  SESSIONS_FILE,
+  type TornLine,
+  type StoredResults,
+} from './results-store.js';
 export { ResultsLock, LOCK_FILE, processAlive, type LockOwner } from './results-lock.js';
-export { collectVersions, importRegistryModule, loadRegistry, type RegistryModule, type BuiltRegistry, type RunWriter } from './registry-module.js';
+export {
+  collectVersions,
+  importRegistryModule,
+  loadRegistry,
+  type RegistryModule,
+  type BuiltRegistry,
+  type RunWriter,
+} from './registry-module.js';
 export { executeRun, type RunOrder, type RunFailure } from './run-execution.js';
 export { runGrid, selectRuns, type RunGridOptions, type GridProgress, type GridOutcome, type RunningRun } from './grid-runner.js';
 export { writeReport, REPORT_MARKDOWN, REPORT_HTML, PLOTS_DIR, type WrittenReport, type ReportCellSummary } from './report-writer.js';

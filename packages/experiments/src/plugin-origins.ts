@@ -26,7 +26,11 @@ export function pluginsOfRun(spec: ExperimentSpec, engine: string, origins: read
     if (seen.has(`${kind}:${name}`)) continue;
     seen.add(`${kind}:${name}`);
     const origin = origins.find((o) => o.kind === kind && o.name === name);
-    out.push(origin ? { kind, name, package: origin.package, version: origin.version, source: origin.source } : { kind, name, package: null, version: null, source: 'unknown' });
+    out.push(
+      origin
+        ? { kind, name, package: origin.package, version: origin.version, source: origin.source }
+        : { kind, name, package: null, version: null, source: 'unknown' },
+    );
   }
   return out;
 }

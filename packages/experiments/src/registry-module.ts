@@ -45,7 +45,9 @@ export async function importRegistryModule(specifier: string): Promise<RegistryM
   try {
     module = (await import(specifier)) as Partial<RegistryModule>;
   } catch (error) {
-    throw new HyperprotoError(ErrorCode.Internal, `cannot load the registry module ${specifier}: ${(error as Error).message}`, { cause: error });
+    throw new HyperprotoError(ErrorCode.Internal, `cannot load the registry module ${specifier}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (typeof module.buildRegistry !== 'function') {
     throw new HyperprotoError(ErrorCode.Internal, `the registry module ${specifier} does not export a buildRegistry(options) function`);

@@ -227,7 +227,10 @@ export interface CurvePoint {
  * it (early stopping ends runs at different epochs, so the last epochs may rest on fewer seeds). Non-finite values
  * are left out.
  */
-export function curveOverSeeds(records: readonly RunRecord[], pick: (epoch: RunRecord['history'][number]) => number | null | undefined): CurvePoint[] {
+export function curveOverSeeds(
+  records: readonly RunRecord[],
+  pick: (epoch: RunRecord['history'][number]) => number | null | undefined,
+): CurvePoint[] {
   const byEpoch = new Map<number, number[]>();
   for (const record of records) {
     for (const entry of record.history) {
@@ -238,5 +241,11 @@ export function curveOverSeeds(records: readonly RunRecord[], pick: (epoch: RunR
   }
   return [...byEpoch]
     .sort(([a], [b]) => a - b)
-    .map(([epoch, values]) => ({ epoch, mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), n: values.length }));
+    .map(([epoch, values]) => ({
+      epoch,
+      mean: values.reduce((a, b) => a + b, 0) / values.length,
+      min: Math.min(...values),
+      max: Math.max(...values),
+      n: values.length,
+    }));
 }

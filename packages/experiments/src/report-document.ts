@@ -27,7 +27,8 @@ export interface ReportDocument {
 export const DASH = '–';
 /** A reference a dataset or its records do not have (no Bayes-optimal rule, records older than the baseline). */
 export const NOT_AVAILABLE = 'n/a';
-const pm = (s: Stat | null | undefined, digits = 1) => (s ? `${s.mean.toFixed(digits)}${s.sd !== null ? ` ± ${s.sd.toFixed(digits)}` : ''}` : DASH);
+const pm = (s: Stat | null | undefined, digits = 1) =>
+  s ? `${s.mean.toFixed(digits)}${s.sd !== null ? ` ± ${s.sd.toFixed(digits)}` : ''}` : DASH;
 const num = (x: number | undefined, digits = 1) => (x === undefined ? DASH : x.toFixed(digits));
 const duration = (seconds: number) =>
   seconds < 90 ? `${seconds.toFixed(0)} s` : seconds < 5400 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(2)} h`;
@@ -54,7 +55,13 @@ export function buildReportDocument(data: ReportData): ReportDocument {
       strong: 'Runs',
       text: `${done} of ${data.expectedRuns} finished (${plural(grid.datasets.length, 'dataset')} x ${plural(grid.models.length, 'model')} x ${seedsText}).${data.missing.length ? ` Missing: ${summarizeMissing(data)}.` : ''}`,
     },
-    { strong: 'Engines', text: Object.entries(data.engines).map(([engine, n]) => `${engine} (${n} runs)`).join(', ') || DASH },
+    {
+      strong: 'Engines',
+      text:
+        Object.entries(data.engines)
+          .map(([engine, n]) => `${engine} (${n} runs)`)
+          .join(', ') || DASH,
+    },
     { strong: 'Versions', text: describeVersions(data.versions) },
   ];
   const compute = data.records.reduce((sum, r) => sum + r.seconds.total, 0);
@@ -62,9 +69,15 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   status.push({
     strong: 'Time',
     text: `${data.sessions.length === 0 ? 'no session has ended yet (or it was killed), so no wall time is recorded' : `${duration(wall)} wall time in ${data.sessions.length} session${data.sessions.length === 1 ? '' : 's'}`}${data.sessions.length ? ` (workers: ${[...new Set(data.sessions.map((s) => s.workers))].join(', ')}${data.sessions[0]?.cores ? `, ${data.sessions[0].cores} cores` : ''})` : ''}; the finished runs took ${duration(compute)} of run time in all.`,
-    sub: data.sessions.filter((s) => s.command).map((s) => `${s.startedAt}: \`${s.command}\` (${duration(s.wallSeconds)}, ${s.ran} runs${s.aborted ? ', interrupted' : ''})`),
+    sub: data.sessions
+      .filter((s) => s.command)
+      .map((s) => `${s.startedAt}: \`${s.command}\` (${duration(s.wallSeconds)}, ${s.ran} runs${s.aborted ? ', interrupted' : ''})`),
   });
-  if (data.torn) status.push({ strong: 'Repaired', text: `line ${data.torn.line} of results.jsonl is cut short (${data.torn.reason}); ${data.torn.key ? `run ${data.torn.key}` : 'its run'} is not counted and is redone by --resume.` });
+  if (data.torn)
+    status.push({
+      strong: 'Repaired',
+      text: `line ${data.torn.line} of results.jsonl is cut short (${data.torn.reason}); ${data.torn.key ? `run ${data.torn.key}` : 'its run'} is not counted and is redone by --resume.`,
+    });
   blocks.push({ kind: 'list', items: status });
 
   // Findings: the study's, for grids that hold its cells.
@@ -96,7 +109,13 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   const t2: string[][] = [];
   for (const d of data.datasets) {
     const n = Math.max(0, ...columns.map((m) => data.cells.get(cellKey(d.id, m.id))?.seeds.length ?? 0));
-    t2.push([d.label, published ? `ours (n=${n})` : `n=${n}`, reference(d, d.bayesMacroF1), reference(d, d.classMeanMacroF1), ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1))]);
+    t2.push([
+      d.label,
+      published ? `ours (n=${n})` : `n=${n}`,
+      reference(d, d.bayesMacroF1),
+      reference(d, d.classMeanMacroF1),
+      ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1)),
+    ]);
     const theirs = columns.map((m) => study('macroF1', d, m));
     if (theirs.some((x) => x !== undefined)) t2.push(['', 'study', DASH, DASH, ...theirs.map((x) => num(x))]);
   }
@@ -114,9 +133,22 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     const seedDatasets = data.datasets.filter((d) => data.seed.datasets.has(d.id));
     const byKey = (key: string) => columns.find((m) => data.seed.models.get(m.id) === key);
     const isHpn = (m: ReportModel) => m.head === 'hpn' && Object.keys(m.headOptions).length === 0;
-    const families: { label: string; pick: (classes: number) => ReportModel | undefined }[] = [{ label: 'softmax', pick: () => byKey('softmax') }];
-    for (const strategy of [...new Set(columns.filter(isHpn).map((m) => m.strategy).filter((s): s is string => s !== undefined))]) {
-      families.push({ label: `HPN ${strategy}, D = classes`, pick: (classes) => byKey(`${strategy}-${classes}`) ?? columns.find((m) => isHpn(m) && m.strategy === strategy && m.dims === classes) });
+    const families: { label: string; pick: (classes: number) => ReportModel | undefined }[] = [
+      { label: 'softmax', pick: () => byKey('softmax') },
+    ];
+    for (const strategy of [
+      ...new Set(
+        columns
+          .filter(isHpn)
+          .map((m) => m.strategy)
+          .filter((s): s is string => s !== undefined),
+      ),
+    ]) {
+      families.push({
+        label: `HPN ${strategy}, D = classes`,
+        pick: (classes) =>
+          byKey(`${strategy}-${classes}`) ?? columns.find((m) => isHpn(m) && m.strategy === strategy && m.dims === classes),
+      });
     }
     const t3Rows: string[][] = [];
     for (const family of families) {
@@ -131,7 +163,13 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     }
     blocks.push({ kind: 'table', header: ['model', ...seedDatasets.map((d) => `${d.label} classes`)], rows: t3Rows, note: stopping });
   }
-  blocks.push({ kind: 'heading', level: seed ? 3 : 2, text: seed ? 'Epochs to convergence and epochs run, every cell' : 'Epochs to convergence (epoch of the best validation accuracy) and epochs run' });
+  blocks.push({
+    kind: 'heading',
+    level: seed ? 3 : 2,
+    text: seed
+      ? 'Epochs to convergence and epochs run, every cell'
+      : 'Epochs to convergence (epoch of the best validation accuracy) and epochs run',
+  });
   blocks.push({
     kind: 'table',
     header: [rowHeader, ...columns.map((m) => m.label)],
@@ -164,7 +202,9 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   const f1Plots = data.datasets.map((d) => f1AgainstDimsPlot(data, d)).filter((p): p is ReportPlot => p !== undefined);
   // Accuracy and loss of each dataset side by side.
   const curvePairs = data.datasets
-    .map((d) => [validationCurvesPlot(data, d, 'accuracy'), validationCurvesPlot(data, d, 'loss')].filter((p): p is ReportPlot => p !== undefined))
+    .map((d) =>
+      [validationCurvesPlot(data, d, 'accuracy'), validationCurvesPlot(data, d, 'loss')].filter((p): p is ReportPlot => p !== undefined),
+    )
     .filter((pair) => pair.length > 0);
   plots.unshift(...f1Plots);
   plots.push(...curvePairs.flat());
@@ -191,7 +231,12 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   blocks.push({
     kind: 'table',
     header: ['dataset', 'plugin', 'options', 'as generated'],
-    rows: grid.datasets.map((d, i) => [d.label ?? d.id, d.name, JSON.stringify(d.options), data.datasets[i]?.info ? JSON.stringify(data.datasets[i]!.info) : DASH]),
+    rows: grid.datasets.map((d, i) => [
+      d.label ?? d.id,
+      d.name,
+      JSON.stringify(d.options),
+      data.datasets[i]?.info ? JSON.stringify(data.datasets[i]!.info) : DASH,
+    ]),
   });
   blocks.push({
     kind: 'paragraph',
@@ -202,8 +247,15 @@ export function buildReportDocument(data: ReportData): ReportDocument {
 
   if (data.missing.length || data.failures.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Missing runs' });
-    blocks.push({ kind: 'paragraph', text: `${data.missing.length} run(s) have no result: ${data.missing.slice(0, 60).join(', ')}${data.missing.length > 60 ? ', ...' : ''}.` });
-    if (data.failures.length) blocks.push({ kind: 'list', items: data.failures.map((f) => ({ strong: f.key, text: `failed (${f.code}): ${f.message.split('\n')[0]}` })) });
+    blocks.push({
+      kind: 'paragraph',
+      text: `${data.missing.length} run(s) have no result: ${data.missing.slice(0, 60).join(', ')}${data.missing.length > 60 ? ', ...' : ''}.`,
+    });
+    if (data.failures.length)
+      blocks.push({
+        kind: 'list',
+        items: data.failures.map((f) => ({ strong: f.key, text: `failed (${f.code}): ${f.message.split('\n')[0]}` })),
+      });
   }
 
   return { title: `Experiment report: ${grid.name}`, blocks, plots, findings };

@@ -29,11 +29,18 @@ function verdict(checks: readonly (Check | undefined)[]): { status: FindingStatu
   const held = made.filter((c) => c.ok).length;
   const status: FindingStatus = held === made.length ? 'held' : held === 0 ? 'did not hold' : 'partly held';
   const skipped = checks.length - made.length;
-  return { status, evidence: [...made.map((c) => `${c.ok ? 'yes' : 'no'}: ${c.text}`), ...(skipped ? [`(${skipped} comparison${skipped > 1 ? 's' : ''} not measured yet)`] : [])] };
+  return {
+    status,
+    evidence: [
+      ...made.map((c) => `${c.ok ? 'yes' : 'no'}: ${c.text}`),
+      ...(skipped ? [`(${skipped} comparison${skipped > 1 ? 's' : ''} not measured yet)`] : []),
+    ],
+  };
 }
 
 /** The study's HPN: the built-in hpn head without options, over any prototype strategy. */
-const isHpn = (m: ReportModel) => m.head === 'hpn' && Object.keys(m.headOptions).length === 0 && m.strategy !== undefined && m.dims !== undefined;
+const isHpn = (m: ReportModel) =>
+  m.head === 'hpn' && Object.keys(m.headOptions).length === 0 && m.strategy !== undefined && m.dims !== undefined;
 
 /**
  * The study's findings, each checked against our numbers. Nothing here states a conclusion: each verdict is
@@ -48,7 +55,8 @@ export function evaluateFindings(data: ReportData): Finding[] {
   const softmax = seedModel('softmax');
   const hpnModels = data.models.filter(isHpn);
   // The study's own models first (optimized-10 ...), then any other HPN of that strategy and dimension (tammes).
-  const hpn = (strategy: string, dims: number | undefined) => seedModel(`${strategy}-${dims}`) ?? hpnModels.find((m) => m.strategy === strategy && m.dims === dims);
+  const hpn = (strategy: string, dims: number | undefined) =>
+    seedModel(`${strategy}-${dims}`) ?? hpnModels.find((m) => m.strategy === strategy && m.dims === dims);
   const byClasses = data.datasets
     .filter((d) => data.seed.datasets.has(d.id))
     .map((d) => ({ ...d, classes: data.seed.datasets.get(d.id)! }))
@@ -85,7 +93,10 @@ export function evaluateFindings(data: ReportData): Finding[] {
         if (!s || scored.length === 0) return undefined;
         const best = scored.reduce((a, b) => (b.s!.mean > a.s!.mean ? b : a));
         const gap = best.s!.mean - s.mean;
-        return { ok: gap < -PAR_POINTS, text: `${d.label} classes: best HPN (${name(best.m)}) ${f1(best.s!)} vs softmax ${f1(s)} (${signed(gap)} points)` };
+        return {
+          ok: gap < -PAR_POINTS,
+          text: `${d.label} classes: best HPN (${name(best.m)}) ${f1(best.s!)} vs softmax ${f1(s)} (${signed(gap)} points)`,
+        };
       }),
     ),
   });
@@ -94,7 +105,9 @@ export function evaluateFindings(data: ReportData): Finding[] {
   const ceiling: (Check | undefined)[] = [];
   for (const d of small) {
     for (const strategy of strategiesOf(hpnModels)) {
-      const dims = [...new Set(hpnModels.filter((m) => m.strategy === strategy && m.dims! >= d.classes).map((m) => m.dims!))].sort((a, b) => a - b);
+      const dims = [...new Set(hpnModels.filter((m) => m.strategy === strategy && m.dims! >= d.classes).map((m) => m.dims!))].sort(
+        (a, b) => a - b,
+      );
       for (let i = 1; i < dims.length; i++) {
         const lower = score(d, hpn(strategy, dims[i - 1]));
         const upper = score(d, hpn(strategy, dims[i]));
@@ -103,13 +116,17 @@ export function evaluateFindings(data: ReportData): Finding[] {
           continue;
         }
         const gain = upper.mean - lower.mean;
-        ceiling.push({ ok: Math.abs(gain) <= PAR_POINTS, text: `${d.label} classes, ${strategy}: D=${dims[i - 1]} ${f1(lower)} -> D=${dims[i]} ${f1(upper)} (${signed(gain)} points)` });
+        ceiling.push({
+          ok: Math.abs(gain) <= PAR_POINTS,
+          text: `${d.label} classes, ${strategy}: D=${dims[i - 1]} ${f1(lower)} -> D=${dims[i]} ${f1(upper)} (${signed(gain)} points)`,
+        });
       }
     }
   }
   findings.push({
     id: 'ceiling',
-    claim: 'Once the prototype dimension reaches the class count, raising it further changes macro-F1 only marginally (10 and 100 classes).',
+    claim:
+      'Once the prototype dimension reaches the class count, raising it further changes macro-F1 only marginally (10 and 100 classes).',
     ...verdict(ceiling),
   });
 
@@ -142,7 +159,10 @@ export function evaluateFindings(data: ReportData): Finding[] {
         continue;
       }
       const gap = r.mean - o.mean;
-      room.push({ ok: Math.abs(gap) <= PAR_POINTS, text: `${d.label} classes, D=${m.dims}: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)` });
+      room.push({
+        ok: Math.abs(gap) <= PAR_POINTS,
+        text: `${d.label} classes, D=${m.dims}: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)`,
+      });
     }
   }
   findings.push({
@@ -197,7 +217,10 @@ export function evaluateFindings(data: ReportData): Finding[] {
         const model = hpn('optimized', d.classes);
         const h = model ? data.cells.get(cellKey(d.id, model.id))?.bestEpoch : null;
         if (!s || !h) return undefined;
-        return { ok: h.mean >= s.mean, text: `${d.label} classes: HPN D=${d.classes} best epoch ${h.mean.toFixed(1)} vs softmax ${s.mean.toFixed(1)}` };
+        return {
+          ok: h.mean >= s.mean,
+          text: `${d.label} classes: HPN D=${d.classes} best epoch ${h.mean.toFixed(1)} vs softmax ${s.mean.toFixed(1)}`,
+        };
       }),
     ),
   });
@@ -219,7 +242,9 @@ export function calibration(data: ReportData): { ok: boolean; model: string; tol
     const gap = ours.mean - theirs;
     const within = Math.abs(gap) <= target.tolerancePoints;
     ok &&= within;
-    lines.push(`${d.label} classes: ours ${f1(ours)}, study ${theirs.toFixed(1)} (${signed(gap)} points${within ? '' : `, outside ±${target.tolerancePoints}`})`);
+    lines.push(
+      `${d.label} classes: ours ${f1(ours)}, study ${theirs.toFixed(1)} (${signed(gap)} points${within ? '' : `, outside ±${target.tolerancePoints}`})`,
+    );
   }
   return lines.length ? { ok, model: model.label, tolerance: target.tolerancePoints, lines } : undefined;
 }

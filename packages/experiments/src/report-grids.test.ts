@@ -48,7 +48,13 @@ function fakeRecord(grid: Grid, dataset: string, model: string, seed: number, fa
     bestEpoch: fake.bestEpoch ?? curve.length,
     epochs: curve.length,
     secondsPerEpoch: 0.1,
-    history: curve.map((accuracy, i) => ({ epoch: i + 1, trainLoss: 1 - accuracy, validationLoss: 1 - accuracy, validationAccuracy: accuracy, seconds: 0.1 })),
+    history: curve.map((accuracy, i) => ({
+      epoch: i + 1,
+      trainLoss: 1 - accuracy,
+      validationLoss: 1 - accuracy,
+      validationAccuracy: accuracy,
+      seconds: 0.1,
+    })),
     engine: { name: 'onnxruntime', backend: 'onnxruntime/cpu' },
     versions: { node: 'v20.0.0', hyperproto: {}, tfjs: null, other: {} },
     seconds: { data: 0, prototypes: 0, training: 1, total: 1 },
@@ -72,9 +78,18 @@ const twoHeads = parseGrid({
   models: [
     { id: 'softmax', head: 'softmax' },
     { id: 'optimized-10', label: 'hpn10', head: 'hpn', prototypes: { strategy: 'optimized', dims: 10 } },
-    { id: 'random-10', label: 'cos10', head: { name: 'cosine-softmax', options: { scale: 16 } }, prototypes: { strategy: 'optimized', dims: 10 } },
+    {
+      id: 'random-10',
+      label: 'cos10',
+      head: { name: 'cosine-softmax', options: { scale: 16 } },
+      prototypes: { strategy: 'optimized', dims: 10 },
+    },
   ],
-  published: { source: 'the study', macroF1: { c10: { softmax: 91.3, 'optimized-10': 91.2, 'random-10': 78.22 } }, convergenceEpochs: { c10: { softmax: 50, 'optimized-10': 69 } } },
+  published: {
+    source: 'the study',
+    macroF1: { c10: { softmax: 91.3, 'optimized-10': 91.2, 'random-10': 78.22 } },
+    convergenceEpochs: { c10: { softmax: 50, 'optimized-10': 69 } },
+  },
   calibration: { model: 'softmax' },
 });
 
@@ -125,7 +140,11 @@ describe('the report of a grid with two heads over the same prototypes', () => {
   it('draws one validation curve per model of the grid, for accuracy and for loss', () => {
     for (const file of ['validation-c10.svg', 'validation-loss-c10.svg']) {
       const plot = byFile(document.plots, file);
-      expect(plot.chart.series.map((s) => s.label)).toEqual(['softmax', 'hpn10: hpn optimized D=10', 'cos10: cosine-softmax(scale=16) optimized D=10']);
+      expect(plot.chart.series.map((s) => s.label)).toEqual([
+        'softmax',
+        'hpn10: hpn optimized D=10',
+        'cos10: cosine-softmax(scale=16) optimized D=10',
+      ]);
     }
     const loss = byFile(document.plots, 'validation-loss-c10.svg');
     expect(loss.chart.yLog).toBe(true);
@@ -156,16 +175,20 @@ describe('the report of a grid with two heads over the same prototypes', () => {
     expect(hpn.points).toHaveLength(5);
     // The dot: the mean kept epoch (2, 3, 4 -> 3) on the mean line.
     expect(hpn.highlight).toEqual([hpn.points[2]]);
-    expect(curveOverSeeds(data.cells.get('c10/optimized-10')!.records, (e) => e.validationAccuracy).map((p) => p.n)).toEqual([3, 3, 3, 2, 1]);
+    expect(curveOverSeeds(data.cells.get('c10/optimized-10')!.records, (e) => e.validationAccuracy).map((p) => p.n)).toEqual([
+      3, 3, 3, 2, 1,
+    ]);
   });
 
-  it('leaves out the seed study\'s findings, published numbers, Table 3 and calibration, though the grid carries its tables', async () => {
+  it("leaves out the seed study's findings, published numbers, Table 3 and calibration, though the grid carries its tables", async () => {
     expect(data.seed.applies).toBe(false);
     expect(document.findings).toEqual([]);
     const md = renderMarkdown(document);
     expect(md).not.toMatch(/^#+ (The study's findings|Table 2|Table 3)/m);
     expect(md).not.toMatch(/Calibration|\(study \d|\| study \||^- \*\*(held|did not hold|partly held|not measured)\*\*/m);
-    expect(md).toMatch(/The seed study's comparison \(its findings, published numbers and Table 3\) is left out: .* lacks 2 of its 3 datasets and 5 of its 7 models: the 100-class gaussian dataset/);
+    expect(md).toMatch(
+      /The seed study's comparison \(its findings, published numbers and Table 3\) is left out: .* lacks 2 of its 3 datasets and 5 of its 7 models: the 100-class gaussian dataset/,
+    );
     expect(md).toMatch(/## Test macro-F1 \(%\), mean ± sd over seeds/);
     expect(md).toMatch(/## Epochs to convergence \(epoch of the best validation accuracy\) and epochs run/);
     for (const plot of document.plots) {
@@ -176,7 +199,7 @@ describe('the report of a grid with two heads over the same prototypes', () => {
 
   it('shows Bayes-optimal "n/a" for a dataset that has none, and the class-mean baseline beside it', () => {
     const md = renderMarkdown(document);
-    expect(md).toMatch(/\| dataset \|  \| Bayes-optimal \| class-mean \| softmax \| hpn10 \| cos10 \|/);
+    expect(md).toMatch(/\| dataset \| {2}\| Bayes-optimal \| class-mean \| softmax \| hpn10 \| cos10 \|/);
     expect(md).toMatch(/\| 10 \| n=3 \| 95\.0 ± 0\.0 \| 71\.0 ± 1\.0 \| 60\.0 ± 10\.0 \| 50\.0 ± 10\.0 \| 40\.0 ± 10\.0 \|/);
     expect(md).toMatch(/\| blobs \| n=3 \| n\/a \| 71\.0 ± 1\.0 \|/);
     const blobs = byFile(document.plots, 'f1-vs-dims-blobs.svg');
@@ -198,15 +221,24 @@ describe('the report of the seed preset', () => {
     if (out) rmSync(out, { recursive: true, force: true });
   });
 
-  it('has the study\'s sections for the committed seed results (docs/results/seed), and curves over all five seeds', async () => {
+  it("has the study's sections for the committed seed results (docs/results/seed), and curves over all five seeds", async () => {
     out = mkdtempSync(join(tmpdir(), 'hyperproto-seed-report-'));
     const report = await writeReport(SEED_RESULTS, { outDir: out });
     expect(report.seedComparison.applies).toBe(true);
-    expect(report.findings.map((f) => f.id)).toEqual(['par-small', 'worse-large', 'ceiling', 'random-low-dims', 'random-high-dims', 'large-dims-fail', 'speed', 'convergence']);
+    expect(report.findings.map((f) => f.id)).toEqual([
+      'par-small',
+      'worse-large',
+      'ceiling',
+      'random-low-dims',
+      'random-high-dims',
+      'large-dims-fail',
+      'speed',
+      'convergence',
+    ]);
     const md = readFileSync(report.markdown, 'utf8');
     expect(md).toMatch(/## The study's findings, checked against these numbers/);
     expect(md).toMatch(/## Table 2: test macro-F1/);
-    expect(md).toMatch(/\|  \| study \| – \| – \| 91\.3 \| 91\.2 \| 92\.6 \|/);
+    expect(md).toMatch(/\| {2}\| study \| – \| – \| 91\.3 \| 91\.2 \| 92\.6 \|/);
     expect(md).toMatch(/## Table 3: epochs to convergence/);
     expect(md).toMatch(/\| softmax \| 10\.6 ± 2\.3 \(study 50\) \|/);
     expect(md).toMatch(/Calibration: .* Met:/);

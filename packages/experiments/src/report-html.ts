@@ -45,7 +45,9 @@ export function renderHtml(document: ReportDocument): string {
         for (const row of block.rows) {
           const study = row[1] === 'study';
           // Long text (options as JSON) wraps; numbers never do.
-          out.push(`<tr${study ? ' class="study"' : ''}>${row.map((c) => `<td${c.length > 40 ? ' class="text"' : ''}>${inline(c)}</td>`).join('')}</tr>`);
+          out.push(
+            `<tr${study ? ' class="study"' : ''}>${row.map((c) => `<td${c.length > 40 ? ' class="text"' : ''}>${inline(c)}</td>`).join('')}</tr>`,
+          );
         }
         out.push('</table>');
         if (block.note) out.push(`<p class="note">${inline(block.note)}</p>`);

@@ -2,7 +2,12 @@ import { cellKey, curveOverSeeds, type ReportData, type ReportDataset, type Repo
 import { renderLineChart, type ChartLine, type ChartSeries, type LineChartOptions } from './svg-line-chart.js';
 
 /** The seed presets' colours, kept for the study's heads so its plots look as before. */
-const FIXED_COLORS: Record<string, string> = { 'hpn/optimized': '#1f77b4', 'hpn/random': '#e6550d', 'hpn/tammes': '#2ca02c', softmax: '#444' };
+const FIXED_COLORS: Record<string, string> = {
+  'hpn/optimized': '#1f77b4',
+  'hpn/random': '#e6550d',
+  'hpn/tammes': '#2ca02c',
+  softmax: '#444',
+};
 const SPARE_COLORS = ['#9467bd', '#d62728', '#17becf', '#8c564b', '#e377c2', '#bcbd22', '#1b9e77', '#7570b3', '#d95f02', '#666'];
 const DIM_DASHES = [undefined, '7 3', '2 2', '9 3 2 3'];
 const BAYES_COLOR = '#000';
@@ -76,7 +81,9 @@ export function modelFamilies(models: readonly ReportModel[]): ModelFamily[] {
   };
   const labels = entries.map(({ list }) => labelled(list));
   // Families that still read the same differ in their prototype options: say which.
-  const shown = labels.map((label, i) => (labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} ${JSON.stringify(entries[i]!.list[0]!.prototypeOptions ?? {})}` : label));
+  const shown = labels.map((label, i) =>
+    labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} ${JSON.stringify(entries[i]!.list[0]!.prototypeOptions ?? {})}` : label,
+  );
   return entries.map(({ key, list }, i) => ({ key, label: shown[i]!, color: fixed[i] ?? nextSpare(), models: list }));
 }
 
@@ -110,9 +117,21 @@ function seedsPhrase(counts: readonly number[]): string {
 function referenceLines(dataset: ReportDataset): { lines: ChartLine[]; notes: string[] } {
   const lines: ChartLine[] = [];
   const notes: string[] = [];
-  if (dataset.bayesMacroF1) lines.push({ y: dataset.bayesMacroF1.mean, label: `Bayes-optimal ${dataset.bayesMacroF1.mean.toFixed(1)}`, color: BAYES_COLOR, dash: '1 3' });
+  if (dataset.bayesMacroF1)
+    lines.push({
+      y: dataset.bayesMacroF1.mean,
+      label: `Bayes-optimal ${dataset.bayesMacroF1.mean.toFixed(1)}`,
+      color: BAYES_COLOR,
+      dash: '1 3',
+    });
   else if (dataset.runs > 0) notes.push('Bayes-optimal: n/a (the dataset has none)');
-  if (dataset.classMeanMacroF1) lines.push({ y: dataset.classMeanMacroF1.mean, label: `class-mean baseline ${dataset.classMeanMacroF1.mean.toFixed(1)}`, color: CLASS_MEAN_COLOR, dash: '6 2 1 2' });
+  if (dataset.classMeanMacroF1)
+    lines.push({
+      y: dataset.classMeanMacroF1.mean,
+      label: `class-mean baseline ${dataset.classMeanMacroF1.mean.toFixed(1)}`,
+      color: CLASS_MEAN_COLOR,
+      dash: '6 2 1 2',
+    });
   else if (dataset.runs > 0) notes.push('class-mean baseline: n/a (not in these records)');
   return { lines, notes };
 }
@@ -148,14 +167,18 @@ export function f1AgainstDimsPlot(data: ReportData, dataset: ReportDataset): Rep
       const s = data.cells.get(cellKey(dataset.id, m.id))?.macroF1;
       if (s) lines.push({ y: s.mean, label: `${modelLegend(m)}${seed ? ' (ours)' : ''} ${s.mean.toFixed(1)}`, color: family.color });
       const theirs = study(m);
-      if (theirs !== undefined) lines.push({ y: theirs, label: `${modelLegend(m)} (study) ${theirs.toFixed(1)}`, color: family.color, dash: '5 3' });
+      if (theirs !== undefined)
+        lines.push({ y: theirs, label: `${modelLegend(m)} (study) ${theirs.toFixed(1)}`, color: family.color, dash: '5 3' });
     }
   }
   const references = referenceLines(dataset);
   lines.push(...references.lines);
   if (series.length === 0 && lines.length === 0) return undefined;
   const notes = [...references.notes];
-  if (counts.length) notes.push(Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)}; band or bar: ± sd` : 'one seed per cell: no spread to show');
+  if (counts.length)
+    notes.push(
+      Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)}; band or bar: ± sd` : 'one seed per cell: no spread to show',
+    );
   const dims = [...new Set(withDims.flatMap((f) => f.models.map((m) => m.dims!)))].sort((a, b) => a - b);
   return plot(`f1-vs-dims-${dataset.id}.svg`, `Macro-F1 against prototype dimension, ${datasetTitle(dataset)}`, {
     title: `${datasetTitle(dataset)}: test macro-F1 vs prototype dimension`,
@@ -210,7 +233,11 @@ export function validationCurvesPlot(data: ReportData, dataset: ReportDataset, m
     yLabel: metric === 'accuracy' ? 'validation accuracy (%)' : 'validation loss (log scale)',
     yLog: metric === 'loss',
     series,
-    notes: [Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)} (those still training); band: min-max; dot: mean kept epoch` : 'one seed per cell; dot: the kept epoch'],
+    notes: [
+      Math.max(...counts) > 1
+        ? `line: mean over ${seedsPhrase(counts)} (those still training); band: min-max; dot: mean kept epoch`
+        : 'one seed per cell; dot: the kept epoch',
+    ],
     width: 560,
     height: 260,
   });
@@ -240,7 +267,12 @@ export function secondsPerEpochPlot(data: ReportData): ReportPlot | undefined {
       const points = [...byWidth].map(([x, list]) => ({ x, y: list.reduce((a, b) => a + b, 0) / list.length }));
       if (points.length === 0) continue;
       if (example.strategy !== undefined) {
-        series.push({ label: `${datasetTitle(dataset)}: ${headName(example)}, by D`, color, points, dash: dashes[withDims++ % dashes.length] });
+        series.push({
+          label: `${datasetTitle(dataset)}: ${headName(example)}, by D`,
+          color,
+          points,
+          dash: dashes[withDims++ % dashes.length],
+        });
       } else {
         series.push({ label: `${datasetTitle(dataset)}: ${headName(example)} (D = C)`, color, points, hollow: true });
       }

@@ -4,7 +4,9 @@ import { parseGrid, type Grid, type GridInput } from './grid-schema.js';
 import { seedComparison, seedDatasetOf, seedModelOf } from './report-seed.js';
 
 /** The seed preset with one part changed. */
-async function seedWith(change: (grid: GridInput & { datasets: NonNullable<GridInput['datasets']>; models: NonNullable<GridInput['models']> }) => void): Promise<Grid> {
+async function seedWith(
+  change: (grid: GridInput & { datasets: NonNullable<GridInput['datasets']>; models: NonNullable<GridInput['models']> }) => void,
+): Promise<Grid> {
   const grid = structuredClone(await loadPreset('seed')) as unknown as Parameters<typeof change>[0];
   change(grid);
   return parseGrid(grid);
@@ -22,11 +24,19 @@ describe('seedComparison: the study applies to a grid that holds every cell of i
         ['c1000', 1000],
       ]);
       // Tammes prototypes are not the study's: reported, never compared.
-      expect([...comparison.models.keys()]).toEqual(['softmax', 'optimized-10', 'optimized-100', 'optimized-1000', 'random-10', 'random-100', 'random-1000']);
+      expect([...comparison.models.keys()]).toEqual([
+        'softmax',
+        'optimized-10',
+        'optimized-100',
+        'optimized-1000',
+        'random-10',
+        'random-100',
+        'random-1000',
+      ]);
     }
   });
 
-  it('matches by what a cell is, not by its id, and allows more datasets and models beside the study\'s', async () => {
+  it("matches by what a cell is, not by its id, and allows more datasets and models beside the study's", async () => {
     const grid = await seedWith((g) => {
       g.datasets.forEach((d) => (d.id = `gauss-${d.id}`));
       g.models.forEach((m) => (m.id = `m-${m.id}`));
@@ -41,19 +51,23 @@ describe('seedComparison: the study applies to a grid that holds every cell of i
     expect(comparison.models.has('cosine-optimized-10')).toBe(false);
   });
 
-  it('does not apply when a dataset is missing or is not the study\'s data', async () => {
+  it("does not apply when a dataset is missing or is not the study's data", async () => {
     const dropped = seedComparison(await seedWith((g) => g.datasets.splice(2, 1)));
     expect(dropped.applies).toBe(false);
     expect(dropped.missing).toEqual(['the 1000-class gaussian dataset at sigma 1.25']);
     // Another noise level or input width is other data; the study's sigma written out is the same data.
     expect(seedComparison(await seedWith((g) => (g.datasets[1]!.options = { ...g.datasets[1]!.options, sigma: 2 }))).applies).toBe(false);
-    expect(seedComparison(await seedWith((g) => (g.datasets[1]!.options = { ...g.datasets[1]!.options, inputWidth: 100 }))).applies).toBe(false);
-    expect(seedComparison(await seedWith((g) => (g.datasets[1]!.options = { ...g.datasets[1]!.options, sigma: 2.5, inputWidth: 300 }))).applies).toBe(true);
+    expect(seedComparison(await seedWith((g) => (g.datasets[1]!.options = { ...g.datasets[1]!.options, inputWidth: 100 }))).applies).toBe(
+      false,
+    );
+    expect(
+      seedComparison(await seedWith((g) => (g.datasets[1]!.options = { ...g.datasets[1]!.options, sigma: 2.5, inputWidth: 300 }))).applies,
+    ).toBe(true);
     expect(seedDatasetOf({ name: 'blobs', options: { classes: 10 } })).toBeUndefined();
     expect(seedDatasetOf({ name: 'gaussian', options: { classes: 20, sigma: 2 } })).toBeUndefined();
   });
 
-  it('does not apply when one of the study\'s models is replaced, e.g. its HPN by another head over the same prototypes', async () => {
+  it("does not apply when one of the study's models is replaced, e.g. its HPN by another head over the same prototypes", async () => {
     const replaced = seedComparison(
       await seedWith((g) => {
         g.models[1] = { id: 'optimized-10', label: '10', head: 'cosine-softmax', prototypes: { strategy: 'optimized', dims: 10 } };
@@ -65,10 +79,14 @@ describe('seedComparison: the study applies to a grid that holds every cell of i
     expect(seedComparison(await seedWith((g) => g.models.splice(0, 1))).missing).toEqual(['the softmax head']);
   });
 
-  it('knows the study\'s models: built-in heads without options, optimized or random prototypes of 10, 100 or 1,000 dimensions', () => {
+  it("knows the study's models: built-in heads without options, optimized or random prototypes of 10, 100 or 1,000 dimensions", () => {
     expect(seedModelOf({ head: 'softmax', prototypes: undefined })).toBe('softmax');
-    expect(seedModelOf({ head: { name: 'hpn', options: {} }, prototypes: { strategy: 'random', dims: 100, options: {} } })).toBe('random-100');
-    expect(seedModelOf({ head: { name: 'hpn', options: { scale: 2 } }, prototypes: { strategy: 'random', dims: 100, options: {} } })).toBeUndefined();
+    expect(seedModelOf({ head: { name: 'hpn', options: {} }, prototypes: { strategy: 'random', dims: 100, options: {} } })).toBe(
+      'random-100',
+    );
+    expect(
+      seedModelOf({ head: { name: 'hpn', options: { scale: 2 } }, prototypes: { strategy: 'random', dims: 100, options: {} } }),
+    ).toBeUndefined();
     expect(seedModelOf({ head: 'hpn', prototypes: { strategy: 'tammes', dims: 100, options: {} } })).toBeUndefined();
     expect(seedModelOf({ head: 'hpn', prototypes: { strategy: 'optimized', dims: 50, options: {} } })).toBeUndefined();
     expect(seedModelOf({ head: 'cosine-softmax', prototypes: { strategy: 'optimized', dims: 10, options: {} } })).toBeUndefined();

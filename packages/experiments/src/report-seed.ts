@@ -86,7 +86,9 @@ export function seedComparison(grid: Pick<Grid, 'datasets' | 'models'>): SeedCom
   const haveModels = new Set(models.values());
   const missing = [
     ...SEED_CLASSES.filter((c) => !haveClasses.has(c)).map((c) => `the ${c}-class gaussian dataset at sigma ${SEED_SIGMA[c]}`),
-    ...SEED_MODELS.filter((key) => !haveModels.has(key)).map((key) => (key === 'softmax' ? 'the softmax head' : `hpn with ${key.replace('-', ' prototypes, D = ')}`)),
+    ...SEED_MODELS.filter((key) => !haveModels.has(key)).map((key) =>
+      key === 'softmax' ? 'the softmax head' : `hpn with ${key.replace('-', ' prototypes, D = ')}`,
+    ),
   ];
   return { applies: missing.length === 0, datasets, models, missing };
 }

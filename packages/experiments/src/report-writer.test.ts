@@ -27,7 +27,10 @@ const grid = parseGrid({
   calibration: { model: 'softmax' },
   published: {
     source: 'the study: Tables 2 and 3',
-    macroF1: { c10: { softmax: 91.3, 'optimized-10': 91.2, 'random-10': 78.22 }, c1000: { softmax: 83.8, 'optimized-100': 58.3, 'optimized-1000': 47.3 } },
+    macroF1: {
+      c10: { softmax: 91.3, 'optimized-10': 91.2, 'random-10': 78.22 },
+      c1000: { softmax: 83.8, 'optimized-100': 58.3, 'optimized-1000': 47.3 },
+    },
     convergenceEpochs: { c10: { softmax: 50, 'optimized-10': 69 } },
   },
 });
@@ -59,13 +62,29 @@ function record(cell: string, seed: number, macroF1: number): RunRecord {
     head: typeof entry.head === 'string' ? entry.head : entry.head.name,
     prototypes: entry.prototypes ? { strategy: entry.prototypes.strategy, dims: entry.prototypes.dims } : null,
     spec: { seed, trainer: { patience: 10 } } as unknown as RunRecord['spec'],
-    metrics: { accuracy: macroF1, macroF1, bayes: { accuracy: 0.94 + seed / 100, macroF1: 0.94 + seed / 100 }, classMean: { accuracy: 0.8 + seed / 100, macroF1: 0.8 + seed / 100 } },
+    metrics: {
+      accuracy: macroF1,
+      macroF1,
+      bayes: { accuracy: 0.94 + seed / 100, macroF1: 0.94 + seed / 100 },
+      classMean: { accuracy: 0.8 + seed / 100, macroF1: 0.8 + seed / 100 },
+    },
     bestEpoch,
     epochs: bestEpoch + 10,
     secondsPerEpoch: 0.5 + (entry.prototypes?.dims ?? classes) / 10000,
-    history: Array.from({ length: bestEpoch + 10 }, (_, i) => ({ epoch: i + 1, trainLoss: 1 / (i + 1), validationLoss: 1 / (i + 1), validationAccuracy: Math.min(macroF1, 0.5 + i / 100), seconds: 0.5 })),
+    history: Array.from({ length: bestEpoch + 10 }, (_, i) => ({
+      epoch: i + 1,
+      trainLoss: 1 / (i + 1),
+      validationLoss: 1 / (i + 1),
+      validationAccuracy: Math.min(macroF1, 0.5 + i / 100),
+      seconds: 0.5,
+    })),
     engine: { name: 'tfjs', backend: 'tfjs/wasm' },
-    versions: { node: 'v20.0.0', hyperproto: { '@hyperproto/core': '0.1.0', '@hyperproto/experiments': '0.1.0' }, tfjs: '4.22.0', other: { '@tensorflow/tfjs': '4.22.0' } },
+    versions: {
+      node: 'v20.0.0',
+      hyperproto: { '@hyperproto/core': '0.1.0', '@hyperproto/experiments': '0.1.0' },
+      tfjs: '4.22.0',
+      other: { '@tensorflow/tfjs': '4.22.0' },
+    },
     seconds: { data: 1, prototypes: 2, training: 30, total: 33 },
     data: { rows: { train: classes * 500 } },
     evaluators: {},
@@ -77,10 +96,18 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hyperproto-report-'));
   writeFileSync(join(dir, 'grid.json'), JSON.stringify(grid));
-  const lines = Object.entries(scores).flatMap(([cell, [a, b]]) => [record(cell, 0, a), record(cell, 1, b)]).map((r) => JSON.stringify(r));
+  const lines = Object.entries(scores)
+    .flatMap(([cell, [a, b]]) => [record(cell, 0, a), record(cell, 1, b)])
+    .map((r) => JSON.stringify(r));
   writeFileSync(join(dir, 'results.jsonl'), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, 'failures.jsonl'), `${JSON.stringify({ key: 'c1000/random-10/s0', error: { code: 'E_TRAINING_FAILED', message: 'diverged' } })}\n`);
-  writeFileSync(join(dir, 'sessions.jsonl'), `${JSON.stringify({ startedAt: '2026-01-01T00:00:00Z', wallSeconds: 120, workers: 2, cores: 2, ran: 16, failed: 1, aborted: false, command: 'hyperproto experiment --config mini.json' })}\n`);
+  writeFileSync(
+    join(dir, 'failures.jsonl'),
+    `${JSON.stringify({ key: 'c1000/random-10/s0', error: { code: 'E_TRAINING_FAILED', message: 'diverged' } })}\n`,
+  );
+  writeFileSync(
+    join(dir, 'sessions.jsonl'),
+    `${JSON.stringify({ startedAt: '2026-01-01T00:00:00Z', wallSeconds: 120, workers: 2, cores: 2, ran: 16, failed: 1, aborted: false, command: 'hyperproto experiment --config mini.json' })}\n`,
+  );
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -89,10 +116,14 @@ describe('writeReport', () => {
     const report = await writeReport(dir);
     const md = readFileSync(report.markdown, 'utf8');
     // softmax at 10 classes: 90 and 92 -> 91.0 ± 1.4; Bayes 94 and 95 -> 94.5 ± 0.7; class-mean 80 and 81 -> 80.5 ± 0.7
-    expect(md).toMatch(/\| classes \|  \| Bayes-optimal \| class-mean \| softmax \| 10 \| 100 \| 1000 \| r10 \| r100 \| r1000 \|/);
-    expect(md).toMatch(/\| 10 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 91\.0 ± 1\.4 \| 91\.3 ± 0\.4 \| 93\.0 ± 0\.0 \| 93\.0 ± 0\.7 \| 90\.5 ± 0\.7 \| – \| – \|/);
-    expect(md).toMatch(/\|  \| study \| – \| – \| 91\.3 \| 91\.2 \| – \| – \| 78\.2 \| – \| – \|/);
-    expect(md).toMatch(/\| 1000 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 83\.5 ± 0\.7 \| – \| 59\.0 ± 1\.4 \| 48\.0 ± 2\.8 \| – \| – \| – \|/);
+    expect(md).toMatch(/\| classes \| {2}\| Bayes-optimal \| class-mean \| softmax \| 10 \| 100 \| 1000 \| r10 \| r100 \| r1000 \|/);
+    expect(md).toMatch(
+      /\| 10 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 91\.0 ± 1\.4 \| 91\.3 ± 0\.4 \| 93\.0 ± 0\.0 \| 93\.0 ± 0\.7 \| 90\.5 ± 0\.7 \| – \| – \|/,
+    );
+    expect(md).toMatch(/\| {2}\| study \| – \| – \| 91\.3 \| 91\.2 \| – \| – \| 78\.2 \| – \| – \|/);
+    expect(md).toMatch(
+      /\| 1000 \| ours \(n=2\) \| 94\.5 ± 0\.7 \| 80\.5 ± 0\.7 \| 83\.5 ± 0\.7 \| – \| 59\.0 ± 1\.4 \| 48\.0 ± 2\.8 \| – \| – \| – \|/,
+    );
     // No run of 100 classes yet: dashes, not "n/a".
     expect(md).toMatch(/\| 100 \| ours \(n=0\) \| – \| – \| – \|/);
     // Table 3: best epochs 40/41 for softmax, 60/61 for HPNs, with the study's beside them.
@@ -105,7 +136,10 @@ describe('writeReport', () => {
     expect(md).toMatch(/`hyperproto experiment --config mini\.json` \(2\.0 min, 16 runs\)/);
     expect(md).toMatch(/!\[Macro-F1 against prototype dimension, 10 classes\]\(plots\/f1-vs-dims-c10\.svg\)/);
 
-    expect(report.cells.find((c) => c.dataset === 'c10' && c.model === 'softmax')).toMatchObject({ seeds: [0, 1], published: { macroF1: 91.3, convergenceEpochs: 50 } });
+    expect(report.cells.find((c) => c.dataset === 'c10' && c.model === 'softmax')).toMatchObject({
+      seeds: [0, 1],
+      published: { macroF1: 91.3, convergenceEpochs: 50 },
+    });
     expect(report.runs).toMatchObject({ finished: 16, expected: 42 });
     expect(report.seedComparison).toEqual({ applies: true, missing: [] });
     expect(report.bayes.c10).toMatchObject({ mean: 94.5, n: 2 });
@@ -128,7 +162,9 @@ describe('writeReport', () => {
     expect(par.evidence.join('\n')).toMatch(/10 classes: HPN optimized D=10 91\.3 ± 0\.4 vs softmax 91\.0 ± 1\.4 \(\+0\.3 points\)/);
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).toMatch(/\*\*did not hold\*\*: With 10 classes and 10-dimensional prototypes, random prototypes score lower/);
-    expect(md).toMatch(/Calibration: the data sizes were chosen, on softmax alone, .* within 3 points of the study's; every other model runs with exactly the same settings\. Met: 10 classes: ours 91\.0 ± 1\.4, study 91\.3 \(-0\.3 points\); 1000 classes: ours 83\.5 ± 0\.7, study 83\.8 \(-0\.3 points\)/);
+    expect(md).toMatch(
+      /Calibration: the data sizes were chosen, on softmax alone, .* within 3 points of the study's; every other model runs with exactly the same settings\. Met: 10 classes: ours 91\.0 ± 1\.4, study 91\.3 \(-0\.3 points\); 1000 classes: ours 83\.5 ± 0\.7, study 83\.8 \(-0\.3 points\)/,
+    );
   });
 
   it('writes a self-contained HTML page with the plots inline as SVG', async () => {
@@ -150,7 +186,9 @@ describe('writeReport', () => {
     expect(html).not.toMatch(/(src|href)="http/);
     expect(html).toContain('<td>91.0 ± 1.4</td>');
     // Accuracy and loss of a dataset side by side, in one row of plots.
-    expect(html).toMatch(/<div class="plots"><figure><svg [^]*?<title>10 classes: validation accuracy per epoch<\/title>[^]*?<\/figure><figure><svg [^]*?<title>10 classes: validation loss per epoch<\/title>/);
+    expect(html).toMatch(
+      /<div class="plots"><figure><svg [\s\S]*?<title>10 classes: validation accuracy per epoch<\/title>[\s\S]*?<\/figure><figure><svg [\s\S]*?<title>10 classes: validation loss per epoch<\/title>/,
+    );
     for (const plot of report.plots) expect(readFileSync(plot, 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     // The F1 plot has our lines, the study's dashed ones, softmax, the Bayes ceiling and the class-mean baseline.
     const f1 = readFileSync(report.plots[0]!, 'utf8');
@@ -165,7 +203,9 @@ describe('writeReport', () => {
   it('reports a torn last line without failing, and refuses a directory without a grid', async () => {
     writeFileSync(join(dir, 'results.jsonl'), `${readFileSync(join(dir, 'results.jsonl'), 'utf8')}{"format":1,"key":"c1000/random-10/s1"`);
     const report = await writeReport(dir);
-    expect(readFileSync(report.markdown, 'utf8')).toMatch(/line 17 of results\.jsonl is cut short .*run c1000\/random-10\/s1 is not counted/);
+    expect(readFileSync(report.markdown, 'utf8')).toMatch(
+      /line 17 of results\.jsonl is cut short .*run c1000\/random-10\/s1 is not counted/,
+    );
     const empty = mkdtempSync(join(tmpdir(), 'hyperproto-empty-'));
     await expect(writeReport(empty)).rejects.toThrow(/is not a results directory/);
     rmSync(empty, { recursive: true });

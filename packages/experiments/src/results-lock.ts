@@ -31,7 +31,8 @@ function ownerAlive(owner: LockOwner, path: string): boolean {
 function readOwner(path: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    if (typeof owner.pid === 'number' && typeof owner.host === 'string') return { pid: owner.pid, host: owner.host, started: String(owner.started ?? '?') };
+    if (typeof owner.pid === 'number' && typeof owner.host === 'string')
+      return { pid: owner.pid, host: owner.host, started: String(owner.started ?? '?') };
   } catch {
     // unreadable or half-written: treated as stale below
   }
@@ -64,9 +65,13 @@ export class ResultsLock {
       }
       const existing = readOwner(path);
       if (existing && ownerAlive(existing, path)) {
-        throw new HyperprotoError(ErrorCode.Io, `${describe} is in use by another hyperproto experiment (pid ${existing.pid} on ${existing.host}, since ${existing.started})`, {
-          hint: `Wait for it to finish, or run in another directory. If no experiment is running there, delete ${path}.`,
-        });
+        throw new HyperprotoError(
+          ErrorCode.Io,
+          `${describe} is in use by another hyperproto experiment (pid ${existing.pid} on ${existing.host}, since ${existing.started})`,
+          {
+            hint: `Wait for it to finish, or run in another directory. If no experiment is running there, delete ${path}.`,
+          },
+        );
       }
       // Stale: move it aside under a name only this process uses, then check what was moved.
       const aside = `${path}.stale-${process.pid}`;
@@ -91,7 +96,9 @@ export class ResultsLock {
       unlinkSilently(aside);
       tookOverFrom = moved ?? existing;
     }
-    throw new HyperprotoError(ErrorCode.Io, `cannot take the lock ${path}: it keeps changing`, { hint: 'Is another experiment starting in the same directory?' });
+    throw new HyperprotoError(ErrorCode.Io, `cannot take the lock ${path}: it keeps changing`, {
+      hint: 'Is another experiment starting in the same directory?',
+    });
   }
 
   /** Removes the lock if it is still ours. */

@@ -60,7 +60,16 @@ export function parseResults(buffer: Buffer, source: string): StoredResults {
           hint: 'Only the last line can be cut by a crash; this file was changed some other way. Restore it, or start a new results directory.',
         });
       }
-      return { records, torn: { line, offset: start, bytes: end + (newline === -1 ? 0 : 1) - start, reason: problem, key: /"key":"([^"]+)"/.exec(text)?.[1] } };
+      return {
+        records,
+        torn: {
+          line,
+          offset: start,
+          bytes: end + (newline === -1 ? 0 : 1) - start,
+          reason: problem,
+          key: /"key":"([^"]+)"/.exec(text)?.[1],
+        },
+      };
     }
     records.push(JSON.parse(text) as RunRecord);
     start = end + 1;
@@ -142,9 +151,13 @@ export class ResultsStore {
         const stored = parseGrid(parseJson(storedText, gridPath), gridPath);
         const differences = describeGridDifferences(stored, options.grid, gridPath, gridSource);
         if (differences.length > 0) {
-          throw new HyperprotoError(ErrorCode.InvalidOptions, `${target} holds results of a different grid:\n  ${differences.join('\n  ')}`, {
-            hint: 'Use a new --out for this grid, or rerun the grid that made these results.',
-          });
+          throw new HyperprotoError(
+            ErrorCode.InvalidOptions,
+            `${target} holds results of a different grid:\n  ${differences.join('\n  ')}`,
+            {
+              hint: 'Use a new --out for this grid, or rerun the grid that made these results.',
+            },
+          );
         }
         if (!options.resume) {
           throw new HyperprotoError(ErrorCode.Io, `${target} already holds results of grid "${stored.name}"`, {

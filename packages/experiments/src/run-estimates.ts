@@ -33,7 +33,12 @@ export class RunEstimates {
   }
 
   /** Seconds until the queue and the running runs are done on `slots` parallel slots; null when unknown. */
-  remainingSeconds(queue: readonly PlannedRun[], running: readonly { key: string; seconds: number }[], slots: number, runsByKey?: ReadonlyMap<string, PlannedRun>): number | null {
+  remainingSeconds(
+    queue: readonly PlannedRun[],
+    running: readonly { key: string; seconds: number }[],
+    slots: number,
+    runsByKey?: ReadonlyMap<string, PlannedRun>,
+  ): number | null {
     if (this.cost === 0) return queue.length === 0 && running.length === 0 ? 0 : null;
     let total = 0;
     for (const run of queue) total += this.estimate(run) ?? 0;

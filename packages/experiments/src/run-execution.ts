@@ -1,5 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { ErrorCode, HyperprotoError, isHyperprotoError, runExperiment, type ExperimentOutcome, type ExperimentSpec, type Registry } from '@hyperproto/core';
+import {
+  ErrorCode,
+  HyperprotoError,
+  isHyperprotoError,
+  runExperiment,
+  type ExperimentOutcome,
+  type ExperimentSpec,
+  type Registry,
+} from '@hyperproto/core';
 import type { RunWriter } from './registry-module.js';
 import { recordFromOutcome, type RunIdentity, type RunProvenance, type RunRecord } from './run-record.js';
 import type { ModelPlacement } from './saved-models.js';
@@ -45,14 +53,22 @@ export async function executeRun(registry: Registry, order: RunOrder, provenance
   }
 }
 
-async function saveRun(run: RunIdentity, placement: ModelPlacement, outcome: ExperimentOutcome, write: RunWriter | undefined): Promise<void> {
-  if (!write) throw new HyperprotoError(ErrorCode.Internal, `cannot save the model of ${run.key}: the registry module has no writeRunDirectory`);
+async function saveRun(
+  run: RunIdentity,
+  placement: ModelPlacement,
+  outcome: ExperimentOutcome,
+  write: RunWriter | undefined,
+): Promise<void> {
+  if (!write)
+    throw new HyperprotoError(ErrorCode.Internal, `cannot save the model of ${run.key}: the registry module has no writeRunDirectory`);
   try {
     await mkdir(placement.dir, { recursive: true });
     await write(placement.dir, outcome, placement.target);
   } catch (error) {
     if (isHyperprotoError(error)) throw error;
-    throw new HyperprotoError(ErrorCode.Io, `cannot save the model of ${run.key} into ${placement.dir}: ${(error as Error).message}`, { cause: error });
+    throw new HyperprotoError(ErrorCode.Io, `cannot save the model of ${run.key} into ${placement.dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -15,7 +15,8 @@ const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-provenance-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const git = (args: string[], cwd: string) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
+const git = (args: string[], cwd: string) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
 
 describe('record provenance', () => {
   it('names every plugin a run used with its package and version, and the commit of the code that ran', async () => {

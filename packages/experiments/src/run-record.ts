@@ -55,7 +55,13 @@ export interface RunRecord {
    */
   readonly git?: GitProvenance | null;
   /** Wall time of each stage and in all, seconds. */
-  readonly seconds: { readonly data: number; readonly prototypes: number; readonly training: number; readonly baseline?: number; readonly total: number };
+  readonly seconds: {
+    readonly data: number;
+    readonly prototypes: number;
+    readonly training: number;
+    readonly baseline?: number;
+    readonly total: number;
+  };
   /** Facts the dataset reported (sizes, noise level). */
   readonly data: Readonly<Record<string, unknown>>;
   /** Everything each evaluator returned. */
@@ -97,9 +103,16 @@ export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, 
     seed: run.seed,
     classes: outcome.dataset.classes,
     head: outcome.spec.head.name,
-    prototypes: prototypes && outcome.prototypes ? { strategy: 'strategy' in prototypes ? prototypes.strategy : `file:${prototypes.file}`, dims: outcome.prototypes.cols } : null,
+    prototypes:
+      prototypes && outcome.prototypes
+        ? { strategy: 'strategy' in prototypes ? prototypes.strategy : `file:${prototypes.file}`, dims: outcome.prototypes.cols }
+        : null,
     spec: outcome.spec,
-    metrics: { ...scores(outcome.metrics.classification), bayes: reference ? scores(reference) : null, classMean: scores(outcome.baselineMetrics.classification) },
+    metrics: {
+      ...scores(outcome.metrics.classification),
+      bayes: reference ? scores(reference) : null,
+      classMean: scores(outcome.baselineMetrics.classification),
+    },
     bestEpoch: outcome.training.bestEpoch,
     epochs: history.length,
     secondsPerEpoch: history.length ? seconds / history.length : 0,
@@ -121,8 +134,10 @@ export function recordProblem(value: unknown): string | undefined {
   const r = value as Record<string, unknown>;
   if (r.format !== RECORD_FORMAT) return `format ${JSON.stringify(r.format)} is not ${RECORD_FORMAT}`;
   for (const field of ['key', 'dataset', 'model', 'head'] as const) if (typeof r[field] !== 'string') return `"${field}" is not a string`;
-  for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const) if (typeof r[field] !== 'number') return `"${field}" is not a number`;
-  for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const) if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
+  for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const)
+    if (typeof r[field] !== 'number') return `"${field}" is not a number`;
+  for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const)
+    if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
   if (!Array.isArray(r.history)) return '"history" is not a list';
   return undefined;
 }

@@ -34,7 +34,12 @@ export class ThreadSlot implements RunSlot {
   private constructor(private readonly worker: Worker) {}
 
   /** `threads`: the worker's share of the cores, for its native sessions (a HYPERPROTO_THREADS the user set wins). */
-  static start(setup: WorkerSetup, log: (message: string) => void, threads: number, script = new URL('./run-worker.js', import.meta.url)): Promise<ThreadSlot> {
+  static start(
+    setup: WorkerSetup,
+    log: (message: string) => void,
+    threads: number,
+    script = new URL('./run-worker.js', import.meta.url),
+  ): Promise<ThreadSlot> {
     const env = { ...process.env, [THREADS_ENV]: process.env[THREADS_ENV] ?? String(threads) };
     const worker = new Worker(script, { workerData: setup, stdout: true, stderr: true, env });
     // Whatever a plugin prints in a worker must not reach stdout (it would corrupt --json): it becomes a log line.

@@ -34,18 +34,21 @@ afterEach(() => {
   delete process.env.FAKE_WRITE_FAIL_SEED;
 });
 
-const run = (options: Partial<RunGridOptions>) => runGrid({ grid, out, registryModule, inline: true, workers: 2, onLog: () => {}, ...options });
+const run = (options: Partial<RunGridOptions>) =>
+  runGrid({ grid, out, registryModule, inline: true, workers: 2, onLog: () => {}, ...options });
 const records = () => parseResults(readFileSync(join(out, RESULTS_FILE)), 'results').records;
 const models = () => join(out, MODELS_DIR);
 /** Every entry under models/<dataset>/<model>/, hidden ones included (a leftover staging directory would show). */
 const entries = () =>
   existsSync(models())
-    ? readdirSync(models()).flatMap((d) => readdirSync(join(models(), d)).flatMap((m) => readdirSync(join(models(), d, m)).map((e) => `${d}/${m}/${e}`))).sort()
+    ? readdirSync(models())
+        .flatMap((d) => readdirSync(join(models(), d)).flatMap((m) => readdirSync(join(models(), d, m)).map((e) => `${d}/${m}/${e}`)))
+        .sort()
     : [];
 const saved = (key: string) => JSON.parse(readFileSync(join(models(), key, 'run.json'), 'utf8')) as { seed: number; target: string };
 
 describe('saving the models of a grid', () => {
-  it('none keeps no model; all keeps every run\'s directory where it was told it would be', async () => {
+  it("none keeps no model; all keeps every run's directory where it was told it would be", async () => {
     const none = await run({ saveModels: 'none' });
     expect(none.models).toBeNull();
     expect(existsSync(models())).toBe(false);
@@ -73,7 +76,7 @@ describe('saving the models of a grid', () => {
     expect(saved('c4/softmax/s2').seed).toBe(2);
   });
 
-  it('best replaces a saved model when a resumed session\'s seed beats it, and keeps it when not', async () => {
+  it("best replaces a saved model when a resumed session's seed beats it, and keeps it when not", async () => {
     await run({ saveModels: 'best', only: ['*/*/s1'] });
     expect(entries()).toEqual(['c4/axes-4/s1', 'c4/softmax/s1']);
     // s0 validates worse than the saved s1 and is dropped; s2 validates better and replaces it.
@@ -104,7 +107,10 @@ describe('saving the models of a grid', () => {
   it('refuses a models directory it cannot write before anything starts, leaving nothing behind', async () => {
     mkdirSync(out);
     writeFileSync(join(out, MODELS_DIR), 'not a directory');
-    await expect(run({ saveModels: 'best' })).rejects.toMatchObject({ code: ErrorCode.Io, message: expect.stringMatching(/cannot save models into .*models: it exists and is not a directory/) });
+    await expect(run({ saveModels: 'best' })).rejects.toMatchObject({
+      code: ErrorCode.Io,
+      message: expect.stringMatching(/cannot save models into .*models: it exists and is not a directory/),
+    });
     expect(readdirSync(out)).toEqual([MODELS_DIR]);
 
     // Under a file: nothing can be created, and nothing is.

@@ -49,7 +49,9 @@ export async function checkModelsWritable(out: string): Promise<void> {
   const dir = join(resolve(out), MODELS_DIR);
   const existing = await stat(dir).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
-    throw new HyperprotoError(ErrorCode.Io, `cannot save models into ${dir}: it exists and is not a directory`, { hint: 'Move it away, choose another --out, or pass --save-models none.' });
+    throw new HyperprotoError(ErrorCode.Io, `cannot save models into ${dir}: it exists and is not a directory`, {
+      hint: 'Move it away, choose another --out, or pass --save-models none.',
+    });
   }
   let created: string | undefined;
   try {
@@ -106,12 +108,15 @@ export class SavedModels {
           entries = await readdir(cellDir);
           for (const name of entries) {
             const seed = SAVED.exec(name)?.[1];
-            if (seed !== undefined) models.cell(dataset, model).set(Number(seed), scores.get(runKey(dataset, model, Number(seed))) ?? UNKNOWN);
+            if (seed !== undefined)
+              models.cell(dataset, model).set(Number(seed), scores.get(runKey(dataset, model, Number(seed))) ?? UNKNOWN);
           }
         }
       }
     } catch (error) {
-      throw new HyperprotoError(ErrorCode.Io, `cannot prepare the models directory ${models.dir}: ${(error as Error).message}`, { cause: error });
+      throw new HyperprotoError(ErrorCode.Io, `cannot prepare the models directory ${models.dir}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return models;
   }

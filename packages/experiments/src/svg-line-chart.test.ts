@@ -19,7 +19,15 @@ describe('renderLineChart', () => {
     xTicks: [10, 100, 1000],
     yMax: 100,
     series: [
-      { label: 'ours', color: '#1f77b4', points: [{ x: 10, y: 80, low: 78, high: 82 }, { x: 100, y: 90 }, { x: 1000, y: 91 }] },
+      {
+        label: 'ours',
+        color: '#1f77b4',
+        points: [
+          { x: 10, y: 80, low: 78, high: 82 },
+          { x: 100, y: 90 },
+          { x: 1000, y: 91 },
+        ],
+      },
       { label: 'study', color: '#1f77b4', dash: '5 3', hollow: true, points: [{ x: 10, y: 91.2 }] },
     ],
     lines: [{ y: 94, label: 'Bayes-optimal', color: '#000', dash: '1 3' }],
@@ -47,14 +55,31 @@ describe('renderLineChart', () => {
 });
 
 describe('renderLineChart: bands, log y, legend and tick layout', () => {
-  const textsOf = (svg: string) => [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>(?:<title>[^<]*<\/title>)?([^<]*)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), text: m[3]! }));
+  const textsOf = (svg: string) =>
+    [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>(?:<title>[^<]*<\/title>)?([^<]*)<\/text>/g)].map((m) => ({
+      x: Number(m[1]),
+      y: Number(m[2]),
+      text: m[3]!,
+    }));
 
   it('draws a shaded band from low to high under a line instead of error bars, and names it in the legend', () => {
     const svg = renderLineChart({
       title: 'curves',
       xLabel: 'epoch',
       yLabel: 'accuracy',
-      series: [{ label: 'model', color: '#123456', band: true, markers: false, points: [{ x: 1, y: 50, low: 40, high: 60 }, { x: 2, y: 55, low: 50, high: 60 }, { x: 3, y: 58 }] }],
+      series: [
+        {
+          label: 'model',
+          color: '#123456',
+          band: true,
+          markers: false,
+          points: [
+            { x: 1, y: 50, low: 40, high: 60 },
+            { x: 2, y: 55, low: 50, high: 60 },
+            { x: 3, y: 58 },
+          ],
+        },
+      ],
       notes: ['band: min-max'],
     });
     expect(svg.match(/<path d="M[^"]*Z" fill="#123456" fill-opacity="0\.16"[^>]*data-band="model"/g)).toHaveLength(1);
@@ -64,13 +89,51 @@ describe('renderLineChart: bands, log y, legend and tick layout', () => {
   });
 
   it('puts a log y axis on 1-2-5 ticks and places values by their logarithm', () => {
-    const svg = renderLineChart({ title: 'loss', xLabel: 'epoch', yLabel: 'loss', yLog: true, series: [{ label: 'a', color: '#000', points: [{ x: 1, y: 1 }, { x: 2, y: 0.1 }, { x: 3, y: 0.01 }, { x: 4, y: 0.001 }] }] });
-    const ticks = textsOf(svg).filter((t) => t.x === 46).map((t) => t.text);
+    const svg = renderLineChart({
+      title: 'loss',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      yLog: true,
+      series: [
+        {
+          label: 'a',
+          color: '#000',
+          points: [
+            { x: 1, y: 1 },
+            { x: 2, y: 0.1 },
+            { x: 3, y: 0.01 },
+            { x: 4, y: 0.001 },
+          ],
+        },
+      ],
+    });
+    const ticks = textsOf(svg)
+      .filter((t) => t.x === 46)
+      .map((t) => t.text);
     expect(ticks).toEqual(['0.001', '0.01', '0.1', '1']); // over three decades: powers of ten
     const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)" r="3.2"/g)].map((m) => Number(m[1]));
     expect(ys[1]! - ys[0]!).toBeCloseTo(ys[2]! - ys[1]!, 0);
-    const narrow = renderLineChart({ title: 'loss', xLabel: 'epoch', yLabel: 'loss', yLog: true, series: [{ label: 'a', color: '#000', points: [{ x: 1, y: 0.9 }, { x: 2, y: 0.06 }] }] });
-    expect(textsOf(narrow).filter((t) => t.x === 46).map((t) => t.text)).toEqual(['0.05', '0.1', '0.2', '0.5', '1']); // within two: 1-2-5
+    const narrow = renderLineChart({
+      title: 'loss',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      yLog: true,
+      series: [
+        {
+          label: 'a',
+          color: '#000',
+          points: [
+            { x: 1, y: 0.9 },
+            { x: 2, y: 0.06 },
+          ],
+        },
+      ],
+    });
+    expect(
+      textsOf(narrow)
+        .filter((t) => t.x === 46)
+        .map((t) => t.text),
+    ).toEqual(['0.05', '0.1', '0.2', '0.5', '1']); // within two: 1-2-5
   });
 
   it('keeps tick labels and legend entries apart: thins crowded ticks, and gives long entries fewer columns', () => {
@@ -82,14 +145,22 @@ describe('renderLineChart: bands, log y, legend and tick layout', () => {
       xTicks: [8, 9, 10, 11, 12, 13, 14, 16, 1000, 1024],
       width: 300,
       series: [
-        { label: 'a head with a rather long name over optimized prototypes', color: '#111', points: [{ x: 8, y: 1 }, { x: 1024, y: 2 }] },
+        {
+          label: 'a head with a rather long name over optimized prototypes',
+          color: '#111',
+          points: [
+            { x: 8, y: 1 },
+            { x: 1024, y: 2 },
+          ],
+        },
         { label: 'another head', color: '#222', points: [{ x: 8, y: 2 }] },
       ],
     });
     const ticks = textsOf(svg).filter((t) => Math.abs(t.y - (34 + 240 + 15)) < 0.01);
     expect(ticks.length).toBeGreaterThan(1);
     expect(ticks.length).toBeLessThan(10);
-    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.x - ticks[i - 1]!.x).toBeGreaterThanOrEqual((textWidth(ticks[i]!.text) + textWidth(ticks[i - 1]!.text)) / 2);
+    for (let i = 1; i < ticks.length; i++)
+      expect(ticks[i]!.x - ticks[i - 1]!.x).toBeGreaterThanOrEqual((textWidth(ticks[i]!.text) + textWidth(ticks[i - 1]!.text)) / 2);
     // One legend column: the long entry alone is wider than half the chart; it is cut to fit, whole in its tooltip.
     const legend = textsOf(svg).filter((t) => t.y > 34 + 240 + 46);
     expect(new Set(legend.map((t) => t.x)).size).toBe(1);

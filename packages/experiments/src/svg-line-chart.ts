@@ -64,7 +64,7 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 export function textWidth(text: string, size = 11, bold = false): number {
   let em = 0;
   for (const c of text) {
-    if ('il.,:;|!\'`'.includes(c)) em += 0.28;
+    if ("il.,:;|!'`".includes(c)) em += 0.28;
     else if ('fjtrI()[] -/'.includes(c)) em += 0.36;
     else if ('mwMW@%'.includes(c)) em += 0.86;
     else if (c >= 'A' && c <= 'Z') em += 0.68;
@@ -103,7 +103,9 @@ function logTicks(logMin: number, logMax: number): number[] {
 function thinTicks(ticks: readonly number[], position: (t: number) => number, gap = 8): number[] {
   for (let k = 1; k <= ticks.length; k++) {
     const kept = ticks.filter((_, i) => i % k === 0);
-    const clear = kept.every((t, i) => i === 0 || Math.abs(position(t) - position(kept[i - 1]!)) >= (textWidth(fmt(t)) + textWidth(fmt(kept[i - 1]!))) / 2 + gap);
+    const clear = kept.every(
+      (t, i) => i === 0 || Math.abs(position(t) - position(kept[i - 1]!)) >= (textWidth(fmt(t)) + textWidth(fmt(kept[i - 1]!))) / 2 + gap,
+    );
     if (clear) return kept;
   }
   return ticks.slice(0, 1);
@@ -126,7 +128,14 @@ export function renderLineChart(options: LineChartOptions): string {
   const width = options.width ?? 460;
   const lines = options.lines ?? [];
   const legendItems = [
-    ...options.series.map((s) => ({ label: s.label, color: s.color, dash: s.dash, hollow: s.hollow, marker: s.markers !== false, band: s.band === true && s.points.some((p) => p.low !== undefined) })),
+    ...options.series.map((s) => ({
+      label: s.label,
+      color: s.color,
+      dash: s.dash,
+      hollow: s.hollow,
+      marker: s.markers !== false,
+      band: s.band === true && s.points.some((p) => p.low !== undefined),
+    })),
     ...lines.map((l) => ({ label: l.label, color: l.color, dash: l.dash, hollow: false, marker: false, band: false })),
   ];
   const notes = options.notes ?? [];
@@ -181,17 +190,30 @@ export function renderLineChart(options: LineChartOptions): string {
   const py = (y: number) => r1(margin.top + (1 - (Math.min(Math.max(ty(y), yMin), yMax) - yMin) / (yMax - yMin)) * plotHeight);
   const distinctXs = [...new Set(all.map((p) => p.x))].sort((a, b) => a - b);
   const powers = powersOfTen(xMin, xMax);
-  const xCandidates = options.xTicks ?? (options.xLog ? (powers.length >= 2 ? powers : distinctXs) : niceTicks(xMin, xMax, 6).filter((t) => !options.xInteger || Number.isInteger(t)));
-  const xTicks = thinTicks([...xCandidates].sort((a, b) => a - b), px);
+  const xCandidates =
+    options.xTicks ??
+    (options.xLog
+      ? powers.length >= 2
+        ? powers
+        : distinctXs
+      : niceTicks(xMin, xMax, 6).filter((t) => !options.xInteger || Number.isInteger(t)));
+  const xTicks = thinTicks(
+    [...xCandidates].sort((a, b) => a - b),
+    px,
+  );
   // y labels are stacked: they only need the font's height between them.
   const yShown = yTicks.filter((t, i) => i === 0 || Math.abs(py(t) - py(yTicks[i - 1]!)) >= 12 || yTicks.length <= 2);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+  );
   out.push(`<title>${escapeXml(options.title)}</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   const titleSize = Math.max(9, Math.min(13, Math.floor((13 * (width - 12)) / textWidth(options.title, 13, true))));
-  out.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="${titleSize}" font-weight="bold">${escapeXml(options.title)}</text>`);
+  out.push(
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="${titleSize}" font-weight="bold">${escapeXml(options.title)}</text>`,
+  );
   // grid and ticks
   for (const t of yShown) {
     if (ty(t) < yMin - 1e-9 || ty(t) > yMax + 1e-9) continue;
@@ -203,8 +225,12 @@ export function renderLineChart(options: LineChartOptions): string {
     out.push(`<text x="${px(t)}" y="${margin.top + plotHeight + 15}" text-anchor="middle">${fmt(t)}</text>`);
   }
   out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#888"/>`);
-  out.push(`<text x="${margin.left + plotWidth / 2}" y="${margin.top + plotHeight + 33}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
-  out.push(`<text transform="translate(14 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  out.push(
+    `<text x="${margin.left + plotWidth / 2}" y="${margin.top + plotHeight + 33}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+  );
+  out.push(
+    `<text transform="translate(14 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  );
 
   // Bands first, so that every line stays visible on top of them.
   for (const s of options.series) {
@@ -215,7 +241,10 @@ export function renderLineChart(options: LineChartOptions): string {
     const flush = () => {
       if (run.length > 1) {
         const upper = run.map((p, i) => `${i ? 'L' : 'M'}${px(p.x)} ${py(p.high!)}`).join(' ');
-        const lower = [...run].reverse().map((p) => `L${px(p.x)} ${py(p.low!)}`).join(' ');
+        const lower = [...run]
+          .reverse()
+          .map((p) => `L${px(p.x)} ${py(p.low!)}`)
+          .join(' ');
         out.push(`<path d="${upper} ${lower} Z" fill="${s.color}" fill-opacity="0.16" stroke="none" data-band="${escapeXml(s.label)}"/>`);
       }
       run = [];
@@ -227,25 +256,35 @@ export function renderLineChart(options: LineChartOptions): string {
     flush();
   }
   for (const line of lines) {
-    out.push(`<line x1="${margin.left}" x2="${margin.left + plotWidth}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="${line.color}" stroke-width="1.5"${line.dash ? ` stroke-dasharray="${line.dash}"` : ''}><title>${escapeXml(`${line.label}: ${fmt(line.y)}`)}</title></line>`);
+    out.push(
+      `<line x1="${margin.left}" x2="${margin.left + plotWidth}" y1="${py(line.y)}" y2="${py(line.y)}" stroke="${line.color}" stroke-width="1.5"${line.dash ? ` stroke-dasharray="${line.dash}"` : ''}><title>${escapeXml(`${line.label}: ${fmt(line.y)}`)}</title></line>`,
+    );
   }
   for (const s of options.series) {
     const points = [...s.points].sort((a, b) => a.x - b.x);
     if (points.length > 1) {
       const path = points.map((p, i) => `${i ? 'L' : 'M'}${px(p.x)} ${py(p.y)}`).join(' ');
-      out.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}><title>${escapeXml(s.label)}</title></path>`);
+      out.push(
+        `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}><title>${escapeXml(s.label)}</title></path>`,
+      );
     }
     const banded = s.band === true && points.filter((p) => p.low !== undefined).length > 1;
     for (const p of points) {
       if (!banded && p.low !== undefined && p.high !== undefined && p.high > p.low) {
-        out.push(`<path d="M${px(p.x)} ${py(p.low)} V${py(p.high)} M${px(p.x) - 3} ${py(p.low)} h6 M${px(p.x) - 3} ${py(p.high)} h6" stroke="${s.color}" stroke-width="1.2"/>`);
+        out.push(
+          `<path d="M${px(p.x)} ${py(p.low)} V${py(p.high)} M${px(p.x) - 3} ${py(p.low)} h6 M${px(p.x) - 3} ${py(p.high)} h6" stroke="${s.color}" stroke-width="1.2"/>`,
+        );
       }
       if (s.markers !== false || points.length === 1) {
-        out.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="3.2" fill="${s.hollow ? '#fff' : s.color}" stroke="${s.color}" stroke-width="1.5"><title>${escapeXml(`${s.label}: x=${fmt(p.x)}, y=${fmt(p.y)}`)}</title></circle>`);
+        out.push(
+          `<circle cx="${px(p.x)}" cy="${py(p.y)}" r="3.2" fill="${s.hollow ? '#fff' : s.color}" stroke="${s.color}" stroke-width="1.5"><title>${escapeXml(`${s.label}: x=${fmt(p.x)}, y=${fmt(p.y)}`)}</title></circle>`,
+        );
       }
     }
     for (const p of s.highlight ?? []) {
-      out.push(`<circle cx="${px(p.x)}" cy="${py(p.y)}" r="4" fill="${s.color}" stroke="#fff" stroke-width="1"><title>${escapeXml(`${s.label}: x=${fmt(p.x)}, y=${fmt(p.y)}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${px(p.x)}" cy="${py(p.y)}" r="4" fill="${s.color}" stroke="#fff" stroke-width="1"><title>${escapeXml(`${s.label}: x=${fmt(p.x)}, y=${fmt(p.y)}`)}</title></circle>`,
+      );
     }
   }
 
@@ -255,15 +294,24 @@ export function renderLineChart(options: LineChartOptions): string {
     const x = legendLeft + Math.floor(i / legendRows) * columnWidth;
     const y = legendTop + (i % legendRows) * 16;
     if (item.band) out.push(`<rect x="${x}" y="${y - 5}" width="22" height="10" fill="${item.color}" fill-opacity="0.16"/>`);
-    out.push(`<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${item.color}" stroke-width="2"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`);
-    if (item.marker) out.push(`<circle cx="${x + 11}" cy="${y}" r="3" fill="${item.hollow ? '#fff' : item.color}" stroke="${item.color}" stroke-width="1.5"/>`);
+    out.push(
+      `<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${item.color}" stroke-width="2"${item.dash ? ` stroke-dasharray="${item.dash}"` : ''}/>`,
+    );
+    if (item.marker)
+      out.push(
+        `<circle cx="${x + 11}" cy="${y}" r="3" fill="${item.hollow ? '#fff' : item.color}" stroke="${item.color}" stroke-width="1.5"/>`,
+      );
     const shown = fit(item.label, columnWidth - swatch - 6);
-    out.push(`<text x="${x + swatch}" y="${y + 4}">${shown !== item.label ? `<title>${escapeXml(item.label)}</title>` : ''}${escapeXml(shown)}</text>`);
+    out.push(
+      `<text x="${x + swatch}" y="${y + 4}">${shown !== item.label ? `<title>${escapeXml(item.label)}</title>` : ''}${escapeXml(shown)}</text>`,
+    );
   });
   notes.forEach((note, i) => {
     const y = legendTop + (legendRows + i) * 16;
     const shown = fit(note, legendWidth);
-    out.push(`<text x="${legendLeft}" y="${y + 4}" fill="#444">${shown !== note ? `<title>${escapeXml(note)}</title>` : ''}${escapeXml(shown)}</text>`);
+    out.push(
+      `<text x="${legendLeft}" y="${y + 4}" fill="#444">${shown !== note ? `<title>${escapeXml(note)}</title>` : ''}${escapeXml(shown)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

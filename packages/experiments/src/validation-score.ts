@@ -15,7 +15,9 @@ export function validationScore(record: Pick<RunRecord, 'history' | 'bestEpoch'>
   if (kept) return { accuracy: kept.validationAccuracy, loss: kept.validationLoss };
   // No kept epoch in the history: the best one it has, by the same rule.
   let best: ValidationScore = { accuracy: -Infinity, loss: Infinity };
-  for (const e of record.history) if (beats({ accuracy: e.validationAccuracy, loss: e.validationLoss }, best)) best = { accuracy: e.validationAccuracy, loss: e.validationLoss };
+  for (const e of record.history)
+    if (beats({ accuracy: e.validationAccuracy, loss: e.validationLoss }, best))
+      best = { accuracy: e.validationAccuracy, loss: e.validationLoss };
   return best;
 }
 

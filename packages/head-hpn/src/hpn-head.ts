@@ -12,10 +12,7 @@ export const PROTOTYPES_CONSTANT = 'prototypes';
  * the dot product with the normalised output.
  */
 export const hpnLoss = h.mean(
-  h.pow(
-    h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant(PROTOTYPES_CONSTANT), h.labels())))),
-    2,
-  ),
+  h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant(PROTOTYPES_CONSTANT), h.labels())))), 2),
 );
 
 /** Cosine to every prototype [N, C]; the nearest prototype is the prediction. */

@@ -10,14 +10,24 @@ describe('the package', () => {
   it('imports nothing but its own modules, so that it runs in a browser', () => {
     expect(shipped.length).toBeGreaterThan(5);
     for (const file of shipped) {
-      const specifiers = [...readFileSync(new URL(file, src), 'utf8').matchAll(/\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'/g)].map((m) => m[1] ?? m[2]);
-      expect(specifiers.filter((s) => !s!.startsWith('./')), file).toEqual([]);
+      const specifiers = [...readFileSync(new URL(file, src), 'utf8').matchAll(/\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'/g)].map(
+        (m) => m[1] ?? m[2],
+      );
+      expect(
+        specifiers.filter((s) => !s!.startsWith('./')),
+        file,
+      ).toEqual([]);
     }
   });
 
   it('has no dependencies', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-    expect([pkg.dependencies, pkg.peerDependencies, pkg.optionalDependencies, pkg.devDependencies]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([pkg.dependencies, pkg.peerDependencies, pkg.optionalDependencies, pkg.devDependencies]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(pkg.sideEffects).toBe(false);
   });
 });

@@ -11,7 +11,14 @@ const softmaxIo = {
     { name: 'topk_labels', type: 'int64', shape: ['N', 3] },
   ],
 } satisfies { inputs: ValueInfo[]; outputs: ValueInfo[] };
-const softmaxMetadata = { head: 'softmax', classes: '5', inputWidth: '8', scoresName: 'probabilities', topK: '3', classNames: '["ant","bee","cat","dog","eel"]' };
+const softmaxMetadata = {
+  head: 'softmax',
+  classes: '5',
+  inputWidth: '8',
+  scoresName: 'probabilities',
+  topK: '3',
+  classNames: '["ant","bee","cat","dog","eel"]',
+};
 
 const refusal = (run: () => unknown): string | undefined => {
   try {
@@ -32,7 +39,14 @@ describe('resolveClassifierInterface', () => {
       classes: 5,
       labelName: 'label',
       modelTopK: 3,
-      metadata: { head: 'softmax', classes: 5, inputWidth: 8, scoresName: 'probabilities', topK: 3, classNames: ['ant', 'bee', 'cat', 'dog', 'eel'] },
+      metadata: {
+        head: 'softmax',
+        classes: 5,
+        inputWidth: 8,
+        scoresName: 'probabilities',
+        topK: 3,
+        classNames: ['ant', 'bee', 'cat', 'dog', 'eel'],
+      },
       classNames: ['ant', 'bee', 'cat', 'dog', 'eel'],
     });
   });
@@ -56,31 +70,50 @@ describe('resolveClassifierInterface', () => {
       classNames: undefined,
     });
     // Only one of the two top-k outputs: no model top-k.
-    expect(resolveClassifierInterface({ ...io, outputs: io.outputs.slice(0, 2) }, { inputWidth: '4', classes: '6', topK: '2' }).modelTopK).toBe(0);
+    expect(
+      resolveClassifierInterface({ ...io, outputs: io.outputs.slice(0, 2) }, { inputWidth: '4', classes: '6', topK: '2' }).modelTopK,
+    ).toBe(0);
   });
 
   it('turns onnxruntime value metadata into ValueInfo', () => {
-    expect(valueInfoOf({ name: 'features', isTensor: true, type: 'float32', shape: ['N', 8] })).toEqual({ name: 'features', type: 'float32', shape: ['N', 8] });
+    expect(valueInfoOf({ name: 'features', isTensor: true, type: 'float32', shape: ['N', 8] })).toEqual({
+      name: 'features',
+      type: 'float32',
+      shape: ['N', 8],
+    });
     expect(valueInfoOf({ name: 'map', isTensor: false })).toEqual({ name: 'map', type: 'non-tensor' });
   });
 
   it('refuses what breaks the contract, naming the rule', () => {
-    const run = (io: Partial<typeof softmaxIo>, metadata: Record<string, string> = softmaxMetadata) => refusal(() => resolveClassifierInterface({ ...softmaxIo, ...io }, metadata, 'm.onnx'));
+    const run = (io: Partial<typeof softmaxIo>, metadata: Record<string, string> = softmaxMetadata) =>
+      refusal(() => resolveClassifierInterface({ ...softmaxIo, ...io }, metadata, 'm.onnx'));
     const outputs = softmaxIo.outputs;
-    expect(run({ inputs: [softmaxIo.inputs[0]!, { name: 'mask', type: 'float32', shape: ['N', 8] }] })).toBe('it has 2 inputs (features, mask), not 1');
-    expect(run({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 2, 2] }] })).toBe('its input "features" is not a float32 matrix [N, width]');
-    expect(run({ inputs: [{ name: 'features', type: 'int64', shape: ['N', 8] }] })).toBe('its input "features" is not a float32 matrix [N, width]');
-    expect(run({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 9] }] })).toBe('its input "features" has 9 features, but its metadata inputWidth says 8');
+    expect(run({ inputs: [softmaxIo.inputs[0]!, { name: 'mask', type: 'float32', shape: ['N', 8] }] })).toBe(
+      'it has 2 inputs (features, mask), not 1',
+    );
+    expect(run({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 2, 2] }] })).toBe(
+      'its input "features" is not a float32 matrix [N, width]',
+    );
+    expect(run({ inputs: [{ name: 'features', type: 'int64', shape: ['N', 8] }] })).toBe(
+      'its input "features" is not a float32 matrix [N, width]',
+    );
+    expect(run({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 9] }] })).toBe(
+      'its input "features" has 9 features, but its metadata inputWidth says 8',
+    );
     expect(run({ inputs: [{ name: 'features', type: 'float32', shape: ['N', 'W'] }] }, { head: 'softmax' })).toBe(
       'the width of its input "features" is unknown: neither its shape nor metadata inputWidth gives it',
     );
-    expect(run({}, { ...softmaxMetadata, scoresName: 'logits' })).toBe('its metadata scoresName names "logits", which is not one of its outputs (probabilities, label, topk_scores, topk_labels)');
+    expect(run({}, { ...softmaxMetadata, scoresName: 'logits' })).toBe(
+      'its metadata scoresName names "logits", which is not one of its outputs (probabilities, label, topk_scores, topk_labels)',
+    );
     expect(run({}, { ...softmaxMetadata, scoresName: 'label' })).toBe('its score output "label" is not a float32 matrix [N, classes]');
     expect(run({ outputs: [outputs[1]!] }, { inputWidth: '8' })).toBe('it has no float32 score output [N, classes] (outputs: label)');
     expect(run({ outputs: [outputs[0]!, { name: 'embedding', type: 'float32', shape: ['N', 16] }] }, { inputWidth: '8' })).toBe(
       'it has several float32 matrix outputs (probabilities, embedding) and no metadata scoresName to say which holds the scores',
     );
-    expect(run({}, { ...softmaxMetadata, classes: '4', classNames: '["a","b","c","d"]' })).toBe('its score output "probabilities" has 5 classes, but its metadata classes says 4');
+    expect(run({}, { ...softmaxMetadata, classes: '4', classNames: '["a","b","c","d"]' })).toBe(
+      'its score output "probabilities" has 5 classes, but its metadata classes says 4',
+    );
     expect(run({ outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 'C'] }] }, { inputWidth: '8' })).toBe(
       'the class count of "probabilities" is unknown: neither its shape nor metadata classes gives it',
     );

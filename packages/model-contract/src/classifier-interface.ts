@@ -22,7 +22,11 @@ export interface OrtValueMetadata {
 /** A runtime's view of one value as a ValueInfo; a non-tensor value gets the type `non-tensor`. */
 export function valueInfoOf(metadata: OrtValueMetadata): ValueInfo {
   if (!metadata.isTensor) return { name: metadata.name, type: 'non-tensor' };
-  return { name: metadata.name, ...(metadata.type === undefined ? {} : { type: metadata.type }), ...(metadata.shape === undefined ? {} : { shape: metadata.shape }) };
+  return {
+    name: metadata.name,
+    ...(metadata.type === undefined ? {} : { type: metadata.type }),
+    ...(metadata.shape === undefined ? {} : { shape: metadata.shape }),
+  };
 }
 
 /** What a runtime needs to know to feed a classifier and read its answers. */
@@ -58,7 +62,9 @@ export function resolveClassifierInterface(
   source = 'the model',
 ): ClassifierInterface {
   const refuse = (why: string) =>
-    new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a classifier this runtime can serve: ${why}`, { hint: CLASSIFIER_HINT });
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a classifier this runtime can serve: ${why}`, {
+      hint: CLASSIFIER_HINT,
+    });
   const metadata = readModelMetadata(rawMetadata, source);
   const outputNames = io.outputs.map((o) => o.name).join(', ') || 'none';
 
@@ -68,7 +74,8 @@ export function resolveClassifierInterface(
   const inputWidth = agreed(fixedDim(input, 1), metadata.inputWidth, (shape, meta) =>
     refuse(`its input "${input.name}" has ${shape} features, but its metadata inputWidth says ${meta}`),
   );
-  if (inputWidth === undefined) throw refuse(`the width of its input "${input.name}" is unknown: neither its shape nor metadata inputWidth gives it`);
+  if (inputWidth === undefined)
+    throw refuse(`the width of its input "${input.name}" is unknown: neither its shape nor metadata inputWidth gives it`);
 
   const byName = new Map(io.outputs.map((o) => [o.name, o]));
   let scores: ValueInfo | undefined;
@@ -80,14 +87,17 @@ export function resolveClassifierInterface(
     const candidates = io.outputs.filter((o) => o.name !== TOPK_SCORES_OUTPUT && o.type === 'float32' && o.shape?.length === 2);
     if (candidates.length === 0) throw refuse(`it has no float32 score output [N, classes] (outputs: ${outputNames})`);
     if (candidates.length > 1) {
-      throw refuse(`it has several float32 matrix outputs (${candidates.map((c) => c.name).join(', ')}) and no metadata scoresName to say which holds the scores`);
+      throw refuse(
+        `it has several float32 matrix outputs (${candidates.map((c) => c.name).join(', ')}) and no metadata scoresName to say which holds the scores`,
+      );
     }
     scores = candidates[0]!;
   }
   const classes = agreed(fixedDim(scores, 1), metadata.classes, (shape, meta) =>
     refuse(`its score output "${scores.name}" has ${shape} classes, but its metadata classes says ${meta}`),
   );
-  if (classes === undefined) throw refuse(`the class count of "${scores.name}" is unknown: neither its shape nor metadata classes gives it`);
+  if (classes === undefined)
+    throw refuse(`the class count of "${scores.name}" is unknown: neither its shape nor metadata classes gives it`);
 
   const labelName = byName.has(LABEL_OUTPUT) ? LABEL_OUTPUT : undefined;
   const topScores = byName.get(TOPK_SCORES_OUTPUT);
@@ -108,7 +118,11 @@ function fixedDim(value: ValueInfo, axis: number): number | undefined {
   return typeof dim === 'number' && Number.isInteger(dim) && dim > 0 ? dim : undefined;
 }
 
-function agreed(fromShape: number | undefined, fromMetadata: number | undefined, disagree: (shape: number, meta: number) => Error): number | undefined {
+function agreed(
+  fromShape: number | undefined,
+  fromMetadata: number | undefined,
+  disagree: (shape: number, meta: number) => Error,
+): number | undefined {
   if (fromShape !== undefined && fromMetadata !== undefined && fromShape !== fromMetadata) throw disagree(fromShape, fromMetadata);
   return fromShape ?? fromMetadata;
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ContractErrorCode, errorMessage, InvalidFeaturesError, ModelContractError } from './index.js';
-import { INPUT_NAME, LABEL_OUTPUT, MODEL_FORMAT, MODEL_FORMAT_VERSION, RESERVED_NAMES, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT } from './index.js';
+import {
+  INPUT_NAME,
+  LABEL_OUTPUT,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  RESERVED_NAMES,
+  TOPK_LABELS_OUTPUT,
+  TOPK_SCORES_OUTPUT,
+} from './index.js';
 
 describe('the error class', () => {
   it('is named HyperprotoError with a stable code, hint and cause, so that core and the CLI treat it as their own', () => {
@@ -18,13 +26,23 @@ describe('the error class', () => {
   });
 
   it('uses the values of @hyperproto/core ErrorCode', () => {
-    expect(ContractErrorCode).toEqual({ InvalidInput: 'E_INVALID_INPUT', InvalidOptions: 'E_INVALID_OPTIONS', Io: 'E_IO', NoEngine: 'E_NO_ENGINE', Internal: 'E_INTERNAL' });
+    expect(ContractErrorCode).toEqual({
+      InvalidInput: 'E_INVALID_INPUT',
+      InvalidOptions: 'E_INVALID_OPTIONS',
+      Io: 'E_IO',
+      NoEngine: 'E_NO_ENGINE',
+      Internal: 'E_INTERNAL',
+    });
   });
 
   it('makes feature errors E_INVALID_INPUT with the problem and where', () => {
     const error = new InvalidFeaturesError('row 1, column 2 is NaN', { problem: 'not-finite', row: 1, column: 2 }, 'fix it');
     expect(error).toBeInstanceOf(ModelContractError);
-    expect({ code: error.code, detail: error.detail, hint: error.hint }).toEqual({ code: 'E_INVALID_INPUT', detail: { problem: 'not-finite', row: 1, column: 2 }, hint: 'fix it' });
+    expect({ code: error.code, detail: error.detail, hint: error.hint }).toEqual({
+      code: 'E_INVALID_INPUT',
+      detail: { problem: 'not-finite', row: 1, column: 2 },
+      hint: 'fix it',
+    });
   });
 
   it('takes the first line of a thrown message', () => {

@@ -11,14 +11,26 @@ function refusal(input: unknown, width = 4, options: { maxRows?: number; source?
     expect(error).toBeInstanceOf(InvalidFeaturesError);
     const { code, name, message, detail, hint } = error as InvalidFeaturesError;
     expect({ code, name }).toEqual({ code: 'E_INVALID_INPUT', name: 'HyperprotoError' });
-    return { message, detail, ...(hint === undefined ? {} : { hint }) } as { message: string; detail: InvalidFeaturesDetail; hint?: string };
+    return { message, detail, ...(hint === undefined ? {} : { hint }) } as {
+      message: string;
+      detail: InvalidFeaturesDetail;
+      hint?: string;
+    };
   }
   return undefined;
 }
 
 describe('toFeatureMatrix', () => {
   it('turns rows into one float32 matrix, and passes a float32 matrix or flat batch through', () => {
-    expect(toFeatureMatrix([[1, 2], [3, 4.25]], 2)).toEqual({ rows: 2, cols: 2, data: Float32Array.from([1, 2, 3, 4.25]) });
+    expect(
+      toFeatureMatrix(
+        [
+          [1, 2],
+          [3, 4.25],
+        ],
+        2,
+      ),
+    ).toEqual({ rows: 2, cols: 2, data: Float32Array.from([1, 2, 3, 4.25]) });
     expect(toFeatureMatrix([Float64Array.from([0.1, 2]), Int8Array.from([-3, 4])], 2).data).toEqual(Float32Array.from([0.1, 2, -3, 4]));
     const matrix = { rows: 1, cols: 2, data: Float32Array.from([5, 6]) };
     expect(toFeatureMatrix(matrix, 2)).toBe(matrix);
@@ -50,14 +62,28 @@ describe('toFeatureMatrix', () => {
       message: "the batch has ragged rows: row 0 has 4 values but row 2 has 3; every row needs the model's 4 features",
       detail: { problem: 'ragged-rows', row: 2 },
     });
-    expect(refusal({ rows: 2, cols: 4, data: new Float32Array(7) })).toEqual({ message: 'the batch has 7 values for 2 x 4', detail: { problem: 'ragged-rows' } });
+    expect(refusal({ rows: 2, cols: 4, data: new Float32Array(7) })).toEqual({
+      message: 'the batch has 7 values for 2 x 4',
+      detail: { problem: 'ragged-rows' },
+    });
   });
 
   it('refuses the wrong width', () => {
     const hint = 'Send features made the same way as the training data (the model metadata names its inputWidth).';
-    expect(refusal([row(3), row(3)])).toEqual({ message: 'the batch has rows of 3 features; the model expects 4', detail: { problem: 'wrong-width' }, hint });
-    expect(refusal({ rows: 1, cols: 5, data: new Float32Array(5) })).toEqual({ message: 'the batch has rows of 5 features; the model expects 4', detail: { problem: 'wrong-width' }, hint });
-    expect(refusal(new Float32Array(6))).toEqual({ message: "the batch has 6 values, not a whole number of rows of the model's 4 features", detail: { problem: 'wrong-width' } });
+    expect(refusal([row(3), row(3)])).toEqual({
+      message: 'the batch has rows of 3 features; the model expects 4',
+      detail: { problem: 'wrong-width' },
+      hint,
+    });
+    expect(refusal({ rows: 1, cols: 5, data: new Float32Array(5) })).toEqual({
+      message: 'the batch has rows of 5 features; the model expects 4',
+      detail: { problem: 'wrong-width' },
+      hint,
+    });
+    expect(refusal(new Float32Array(6))).toEqual({
+      message: "the batch has 6 values, not a whole number of rows of the model's 4 features",
+      detail: { problem: 'wrong-width' },
+    });
   });
 
   it('refuses values that are not finite numbers, at their 0-based row and column', () => {
@@ -66,24 +92,48 @@ describe('toFeatureMatrix', () => {
       rows[r]![c] = value;
       return refusal(rows);
     };
-    expect(at(Number.NaN)).toEqual({ message: 'the batch: row 1, column 3 is NaN; features must be finite numbers', detail: { problem: 'not-finite', row: 1, column: 3 } });
-    expect(at(-Infinity, 0, 0)).toEqual({ message: 'the batch: row 0, column 0 is -Infinity; features must be finite numbers', detail: { problem: 'not-finite', row: 0, column: 0 } });
+    expect(at(Number.NaN)).toEqual({
+      message: 'the batch: row 1, column 3 is NaN; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 1, column: 3 },
+    });
+    expect(at(-Infinity, 0, 0)).toEqual({
+      message: 'the batch: row 0, column 0 is -Infinity; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 0, column: 0 },
+    });
     expect(at(1e39, 2, 1)).toEqual({
       message: 'the batch: row 2, column 1 is 1e+39, beyond the float32 range the model computes in',
       detail: { problem: 'not-finite', row: 2, column: 1 },
     });
-    expect(at('7')).toEqual({ message: 'the batch: row 1, column 3 is "7", not a number', detail: { problem: 'not-a-number', row: 1, column: 3 } });
-    expect(at(null, 1, 2)).toEqual({ message: 'the batch: row 1, column 2 is null, not a number', detail: { problem: 'not-a-number', row: 1, column: 2 } });
-    expect(at(undefined, 2, 3)).toEqual({ message: 'the batch: row 2, column 3 is undefined, not a number', detail: { problem: 'not-a-number', row: 2, column: 3 } });
+    expect(at('7')).toEqual({
+      message: 'the batch: row 1, column 3 is "7", not a number',
+      detail: { problem: 'not-a-number', row: 1, column: 3 },
+    });
+    expect(at(null, 1, 2)).toEqual({
+      message: 'the batch: row 1, column 2 is null, not a number',
+      detail: { problem: 'not-a-number', row: 1, column: 2 },
+    });
+    expect(at(undefined, 2, 3)).toEqual({
+      message: 'the batch: row 2, column 3 is undefined, not a number',
+      detail: { problem: 'not-a-number', row: 2, column: 3 },
+    });
     const flat = new Float32Array(8);
     flat[6] = Number.POSITIVE_INFINITY;
-    expect(refusal(flat)).toEqual({ message: 'the batch: row 1, column 2 is Infinity; features must be finite numbers', detail: { problem: 'not-finite', row: 1, column: 2 } });
+    expect(refusal(flat)).toEqual({
+      message: 'the batch: row 1, column 2 is Infinity; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 1, column: 2 },
+    });
     expect(refusal({ rows: 2, cols: 4, data: flat })?.detail).toEqual({ problem: 'not-finite', row: 1, column: 2 });
   });
 
   it('refuses a row that is not an array, holes included', () => {
-    expect(refusal([row(), 'abcd'])).toEqual({ message: 'the batch: row 1 is not an array of numbers', detail: { problem: 'not-a-number', row: 1 } });
-    expect(refusal([row(), , row()])).toEqual({ message: 'the batch: row 1 is not an array of numbers', detail: { problem: 'not-a-number', row: 1 } });
+    expect(refusal([row(), 'abcd'])).toEqual({
+      message: 'the batch: row 1 is not an array of numbers',
+      detail: { problem: 'not-a-number', row: 1 },
+    });
+    expect(refusal([row(), undefined, row()])).toEqual({
+      message: 'the batch: row 1 is not an array of numbers',
+      detail: { problem: 'not-a-number', row: 1 },
+    });
     expect(refusal([row(), new DataView(new ArrayBuffer(4))])?.detail).toEqual({ problem: 'not-a-number', row: 1 });
   });
 });

@@ -33,14 +33,16 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
   const source = options.source ?? 'the batch';
   if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows);
   const rows = Array.isArray(input) ? input.length : (input as FeatureMatrix).rows;
-  if (rows === 0) throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
+  if (rows === 0)
+    throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
   checkRowCount(rows, source, options.maxRows);
   if (!Array.isArray(input)) return checkMatrix(input as FeatureMatrix, inputWidth, source);
 
   const list = input as readonly ArrayLike<number>[];
   // A plain loop, not forEach, so that holes in a sparse array are reported rather than skipped.
   for (let r = 0; r < rows; r++) {
-    if (!isRow(list[r])) throw new InvalidFeaturesError(`${source}: row ${r} is not an array of numbers`, { problem: 'not-a-number', row: r });
+    if (!isRow(list[r]))
+      throw new InvalidFeaturesError(`${source}: row ${r} is not an array of numbers`, { problem: 'not-a-number', row: r });
   }
   const firstWidth = list[0]!.length;
   for (let r = 1; r < rows; r++) {
@@ -59,12 +61,20 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
     for (let c = 0; c < inputWidth; c++) {
       const value: unknown = row[c];
       if (typeof value !== 'number') {
-        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${JSON.stringify(value) ?? String(value)}, not a number`, { problem: 'not-a-number', row: r, column: c });
+        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${JSON.stringify(value) ?? String(value)}, not a number`, {
+          problem: 'not-a-number',
+          row: r,
+          column: c,
+        });
       }
       if (!Number.isFinite(value)) throw notFinite(source, value, r, c);
       data[offset + c] = value;
       if (!Number.isFinite(data[offset + c]!)) {
-        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${value}, beyond the float32 range the model computes in`, { problem: 'not-finite', row: r, column: c });
+        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${value}, beyond the float32 range the model computes in`, {
+          problem: 'not-finite',
+          row: r,
+          column: c,
+        });
       }
     }
   }
@@ -77,14 +87,22 @@ function isRow(value: unknown): value is ArrayLike<number> {
 
 function checkRowCount(rows: number, source: string, maxRows: number | undefined): void {
   if (maxRows !== undefined && rows > maxRows) {
-    throw new InvalidFeaturesError(`${source} has ${rows} rows; at most ${maxRows} are accepted at once`, { problem: 'too-many-rows' }, 'Split the rows into smaller batches.');
+    throw new InvalidFeaturesError(
+      `${source} has ${rows} rows; at most ${maxRows} are accepted at once`,
+      { problem: 'too-many-rows' },
+      'Split the rows into smaller batches.',
+    );
   }
 }
 
 function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRows: number | undefined): FeatureMatrix {
-  if (data.length === 0) throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
+  if (data.length === 0)
+    throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
   if (data.length % inputWidth !== 0) {
-    throw new InvalidFeaturesError(`${source} has ${data.length} values, not a whole number of rows of the model's ${inputWidth} features`, { problem: 'wrong-width' });
+    throw new InvalidFeaturesError(
+      `${source} has ${data.length} values, not a whole number of rows of the model's ${inputWidth} features`,
+      { problem: 'wrong-width' },
+    );
   }
   const rows = data.length / inputWidth;
   checkRowCount(rows, source, maxRows);
@@ -94,7 +112,9 @@ function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRo
 
 function checkMatrix(matrix: FeatureMatrix, inputWidth: number, source: string): FeatureMatrix {
   if (matrix.data.length !== matrix.rows * matrix.cols) {
-    throw new InvalidFeaturesError(`${source} has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`, { problem: 'ragged-rows' });
+    throw new InvalidFeaturesError(`${source} has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`, {
+      problem: 'ragged-rows',
+    });
   }
   if (matrix.cols !== inputWidth) throw wrongWidth(source, matrix.cols, inputWidth);
   checkFinite(matrix.data, inputWidth, source);
@@ -118,5 +138,9 @@ function wrongWidth(source: string, width: number, inputWidth: number): InvalidF
 }
 
 function notFinite(source: string, value: number, row: number, column: number): InvalidFeaturesError {
-  return new InvalidFeaturesError(`${source}: row ${row}, column ${column} is ${value}; features must be finite numbers`, { problem: 'not-finite', row, column });
+  return new InvalidFeaturesError(`${source}: row ${row}, column ${column} is ${value}; features must be finite numbers`, {
+    problem: 'not-finite',
+    row,
+    column,
+  });
 }

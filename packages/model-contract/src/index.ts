@@ -20,7 +20,13 @@ export {
 } from './contract-error.js';
 export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
 export { parseClassNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
-export { resolveClassifierInterface, valueInfoOf, type ClassifierInterface, type OrtValueMetadata, type ValueInfo } from './classifier-interface.js';
+export {
+  resolveClassifierInterface,
+  valueInfoOf,
+  type ClassifierInterface,
+  type OrtValueMetadata,
+  type ValueInfo,
+} from './classifier-interface.js';
 export { toFeatureMatrix, type FeatureBatch, type FeatureCheckOptions, type FeatureMatrix } from './feature-batch.js';
 export { argmaxOfScores, checkTopK, narrowTopK, topKOfScores, type TopK } from './top-k.js';
 export {

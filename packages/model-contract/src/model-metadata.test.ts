@@ -61,11 +61,22 @@ describe('readModelMetadata', () => {
   });
 
   it('refuses counts that are not positive integers, naming the source, key and value', () => {
-    expect(refusal(() => readModelMetadata({ classes: 'five' }, 'm.onnx'))).toEqual({ code: 'E_INVALID_INPUT', message: 'm.onnx has unusable metadata: "classes" is "five", not a positive integer' });
-    expect(refusal(() => readModelMetadata({ inputWidth: '0' }))?.message).toBe('the model has unusable metadata: "inputWidth" is "0", not a positive integer');
-    expect(refusal(() => readModelMetadata({ topK: '2.5' }))?.message).toBe('the model has unusable metadata: "topK" is "2.5", not a positive integer');
-    expect(refusal(() => readModelMetadata({ dims: '-3' }))?.message).toBe('the model has unusable metadata: "dims" is "-3", not a positive integer');
-    expect(refusal(() => readModelMetadata({ hiddenUnits: '' }))?.message).toBe('the model has unusable metadata: "hiddenUnits" is "", not a positive integer');
+    expect(refusal(() => readModelMetadata({ classes: 'five' }, 'm.onnx'))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: 'm.onnx has unusable metadata: "classes" is "five", not a positive integer',
+    });
+    expect(refusal(() => readModelMetadata({ inputWidth: '0' }))?.message).toBe(
+      'the model has unusable metadata: "inputWidth" is "0", not a positive integer',
+    );
+    expect(refusal(() => readModelMetadata({ topK: '2.5' }))?.message).toBe(
+      'the model has unusable metadata: "topK" is "2.5", not a positive integer',
+    );
+    expect(refusal(() => readModelMetadata({ dims: '-3' }))?.message).toBe(
+      'the model has unusable metadata: "dims" is "-3", not a positive integer',
+    );
+    expect(refusal(() => readModelMetadata({ hiddenUnits: '' }))?.message).toBe(
+      'the model has unusable metadata: "hiddenUnits" is "", not a positive integer',
+    );
   });
 
   it('refuses a newer format version of its own format only', () => {
@@ -78,16 +89,27 @@ describe('readModelMetadata', () => {
   });
 
   it('parses classNames, refusing bad JSON, a non-array, a non-string and the wrong count with a clear message', () => {
-    const hint = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+    const hint =
+      'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
     expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b",' }, 'm.onnx'))).toEqual({
       code: 'E_INVALID_INPUT',
-      message: expect.stringMatching(/^m\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): "\[\\"a\\",\\"b\\","; it should be a JSON array of class names$/),
+      message: expect.stringMatching(
+        /^m\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): "\[\\"a\\",\\"b\\","; it should be a JSON array of class names$/,
+      ),
       hint,
     });
-    expect(refusal(() => readModelMetadata({ classNames: 'a\nb\nc' }))?.message).toMatch(/^the model has unusable metadata: "classNames" is not valid JSON \(/);
-    expect(refusal(() => readModelMetadata({ classNames: '{"0":"a"}' }))?.message).toBe('the model has unusable metadata: "classNames" is "{\\"0\\":\\"a\\"}", not a JSON array of class names');
-    expect(refusal(() => readModelMetadata({ classNames: '["a",2,"c"]' }))?.message).toBe('the model has unusable metadata: "classNames" has 2 at index 1; every class name must be a string');
-    expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b"]' }))?.message).toBe('the model has unusable metadata: "classNames" has 2 names for 3 classes; it needs one per class');
+    expect(refusal(() => readModelMetadata({ classNames: 'a\nb\nc' }))?.message).toMatch(
+      /^the model has unusable metadata: "classNames" is not valid JSON \(/,
+    );
+    expect(refusal(() => readModelMetadata({ classNames: '{"0":"a"}' }))?.message).toBe(
+      'the model has unusable metadata: "classNames" is "{\\"0\\":\\"a\\"}", not a JSON array of class names',
+    );
+    expect(refusal(() => readModelMetadata({ classNames: '["a",2,"c"]' }))?.message).toBe(
+      'the model has unusable metadata: "classNames" has 2 at index 1; every class name must be a string',
+    );
+    expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b"]' }))?.message).toBe(
+      'the model has unusable metadata: "classNames" has 2 names for 3 classes; it needs one per class',
+    );
     // Without a class count the names are taken as they are.
     expect(readModelMetadata({ classNames: '["a","b"]' })).toEqual({ classNames: ['a', 'b'] });
     expect(parseClassNames('[]', undefined)).toEqual([]);

@@ -26,7 +26,8 @@ export interface ModelMetadata {
   readonly classNames?: readonly string[];
 }
 
-const CLASS_NAMES_HINT = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+const CLASS_NAMES_HINT =
+  'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
 
 /**
  * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive
@@ -35,8 +36,12 @@ const CLASS_NAMES_HINT = 'Export the model again with `hyperproto export RUN_DIR
  */
 export function readModelMetadata(metadata: Readonly<Record<string, string>>, source = 'the model'): ModelMetadata {
   const refuse = (key: string, why: string, hint?: string) =>
-    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${key}" ${why}`, hint === undefined ? {} : { hint });
-  const text = (key: string): string | undefined => (Object.prototype.hasOwnProperty.call(metadata, key) ? metadata[key] : undefined);
+    new ModelContractError(
+      ContractErrorCode.InvalidInput,
+      `${source} has unusable metadata: "${key}" ${why}`,
+      hint === undefined ? {} : { hint },
+    );
+  const text = (key: string): string | undefined => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
   const count = (key: string): number | undefined => {
     const raw = text(key);
     if (raw === undefined) return undefined;
@@ -72,7 +77,9 @@ export function readModelMetadata(metadata: Readonly<Record<string, string>>, so
  */
 export function parseClassNames(json: string, classes: number | undefined, source = 'the model'): readonly string[] {
   const refuse = (why: string) =>
-    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${why}`, { hint: CLASS_NAMES_HINT });
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${why}`, {
+      hint: CLASS_NAMES_HINT,
+    });
   let names: unknown;
   try {
     names = JSON.parse(json);
@@ -81,8 +88,10 @@ export function parseClassNames(json: string, classes: number | undefined, sourc
   }
   if (!Array.isArray(names)) throw refuse(`is ${preview(json)}, not a JSON array of class names`);
   const bad = names.findIndex((name) => typeof name !== 'string');
-  if (bad >= 0) throw refuse(`has ${clip(JSON.stringify(names[bad]) ?? String(names[bad]))} at index ${bad}; every class name must be a string`);
-  if (classes !== undefined && names.length !== classes) throw refuse(`has ${names.length} names for ${classes} classes; it needs one per class`);
+  if (bad >= 0)
+    throw refuse(`has ${clip(JSON.stringify(names[bad]) ?? String(names[bad]))} at index ${bad}; every class name must be a string`);
+  if (classes !== undefined && names.length !== classes)
+    throw refuse(`has ${names.length} names for ${classes} classes; it needs one per class`);
   return names as string[];
 }
 

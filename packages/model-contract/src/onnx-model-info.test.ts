@@ -25,7 +25,15 @@ describe('readOnnxModelInfo', () => {
   });
 
   it('gives empty strings, opset 0 and no metadata for a bare model', () => {
-    expect(readOnnxModelInfo(modelProto({ irVersion: 10 }))).toEqual({ irVersion: 10, producerName: '', producerVersion: '', docString: '', opset: 0, opsets: {}, metadata: {} });
+    expect(readOnnxModelInfo(modelProto({ irVersion: 10 }))).toEqual({
+      irVersion: 10,
+      producerName: '',
+      producerVersion: '',
+      docString: '',
+      opset: 0,
+      opsets: {},
+      metadata: {},
+    });
   });
 
   it('skips fields it does not know, of every wire type', () => {
@@ -43,7 +51,11 @@ describe('readOnnxModelInfo', () => {
       }
       return undefined;
     };
-    expect(refusal(new Uint8Array())).toEqual({ name: 'HyperprotoError', code: 'E_INVALID_INPUT', message: 'm.onnx is not a usable ONNX model: the file is empty' });
+    expect(refusal(new Uint8Array())).toEqual({
+      name: 'HyperprotoError',
+      code: 'E_INVALID_INPUT',
+      message: 'm.onnx is not a usable ONNX model: the file is empty',
+    });
     // The last field is the classNames entry: cut 3 bytes off, it runs past the end.
     const lastField = bytesField(14, [...bytesField(1, 'classNames'), ...bytesField(2, '["ant","bee","cat","dog","eel"]')]).length;
     expect(refusal(exported.subarray(0, exported.length - 3))?.message).toBe(
@@ -54,12 +66,23 @@ describe('readOnnxModelInfo', () => {
     expect(refusal(new TextEncoder().encode('{"format": "tfjs"}'))?.message).toBe(
       'm.onnx is not a usable ONNX model: byte 0 does not start a protobuf field, so this is not an ONNX (protobuf) file',
     );
-    expect(refusal(Uint8Array.from([0x08, 0x08]))?.message).toBe('m.onnx is not a usable ONNX model: it has no graph, so it is not an ONNX model');
-    expect(refusal(modelProto({ producerName: 'x' }))?.message).toBe('m.onnx is not a usable ONNX model: it has no IR version, so it is not an ONNX model');
-    expect(refusal(Uint8Array.from([...modelProto({ irVersion: 8 }), ...bytesField(14, [0x7b])]))?.message).toBe('m.onnx is not a usable ONNX model: a metadata entry is malformed');
+    expect(refusal(Uint8Array.from([0x08, 0x08]))?.message).toBe(
+      'm.onnx is not a usable ONNX model: it has no graph, so it is not an ONNX model',
+    );
+    expect(refusal(modelProto({ producerName: 'x' }))?.message).toBe(
+      'm.onnx is not a usable ONNX model: it has no IR version, so it is not an ONNX model',
+    );
+    expect(refusal(Uint8Array.from([...modelProto({ irVersion: 8 }), ...bytesField(14, [0x7b])]))?.message).toBe(
+      'm.onnx is not a usable ONNX model: a metadata entry is malformed',
+    );
   });
 
   it('says what to do about it, and names "the model" by default', () => {
-    expect(() => readOnnxModelInfo(new Uint8Array())).toThrow(expect.objectContaining({ message: 'the model is not a usable ONNX model: the file is empty', hint: expect.stringMatching(/hyperproto export/) }));
+    expect(() => readOnnxModelInfo(new Uint8Array())).toThrow(
+      expect.objectContaining({
+        message: 'the model is not a usable ONNX model: the file is empty',
+        hint: expect.stringMatching(/hyperproto export/),
+      }),
+    );
   });
 });

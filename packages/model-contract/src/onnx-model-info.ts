@@ -18,9 +18,16 @@ export interface OnnxModelInfo {
 }
 
 // ModelProto field numbers (onnx.proto).
-const IR_VERSION = 1, PRODUCER_NAME = 2, PRODUCER_VERSION = 3, DOC_STRING = 6, GRAPH = 7, OPSET_IMPORT = 8, METADATA_PROPS = 14;
+const IR_VERSION = 1,
+  PRODUCER_NAME = 2,
+  PRODUCER_VERSION = 3,
+  DOC_STRING = 6,
+  GRAPH = 7,
+  OPSET_IMPORT = 8,
+  METADATA_PROPS = 14;
 
-const REEXPORT_HINT = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx` and copy the whole file (a cut-short copy or download also shows this).';
+const REEXPORT_HINT =
+  'Export the model again with `hyperproto export RUN_DIR --out model.onnx` and copy the whole file (a cut-short copy or download also shows this).';
 
 /**
  * Reads the top level of an ONNX file without a protobuf runtime or decoding the graph: walks the wire format,
@@ -29,7 +36,8 @@ const REEXPORT_HINT = 'Export the model again with `hyperproto export RUN_DIR --
  * provider is tried, and is not mistaken for a provider failure. The graph itself is left to onnxruntime.
  */
 export function readOnnxModelInfo(bytes: Uint8Array, source = 'the model'): OnnxModelInfo {
-  const problem = (why: string) => new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a usable ONNX model: ${why}`, { hint: REEXPORT_HINT });
+  const problem = (why: string) =>
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a usable ONNX model: ${why}`, { hint: REEXPORT_HINT });
   if (bytes.length === 0) throw problem('the file is empty');
   let irVersion: number | undefined;
   let producerName = '';
@@ -69,7 +77,8 @@ export function readOnnxModelInfo(bytes: Uint8Array, source = 'the model'): Onnx
       if (key !== undefined) metadata[decoder.decode(key)] = decoder.decode(entry.strings[2] ?? new Uint8Array());
     }
   }
-  if (irVersion === undefined || !hasGraph) throw problem(`it has no ${irVersion === undefined ? 'IR version' : 'graph'}, so it is not an ONNX model`);
+  if (irVersion === undefined || !hasGraph)
+    throw problem(`it has no ${irVersion === undefined ? 'IR version' : 'graph'}, so it is not an ONNX model`);
   return { irVersion, producerName, producerVersion, docString, opset: opsets[''] ?? 0, opsets, metadata };
 }
 

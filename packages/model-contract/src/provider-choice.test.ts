@@ -24,7 +24,11 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 describe('startOnFirstProvider', () => {
   it('runs on the first provider that starts, trying no other', async () => {
     const { tried, start } = starter({});
-    expect(await startOnFirstProvider<Provider, string>(['gpu', 'cpu'], { fallback: false, source: 'm.onnx' }, start)).toEqual({ value: 'session on gpu', provider: 'gpu', skipped: [] });
+    expect(await startOnFirstProvider<Provider, string>(['gpu', 'cpu'], { fallback: false, source: 'm.onnx' }, start)).toEqual({
+      value: 'session on gpu',
+      provider: 'gpu',
+      skipped: [],
+    });
     expect(tried).toEqual(['gpu']);
   });
 
@@ -41,7 +45,11 @@ describe('startOnFirstProvider', () => {
   it('with fallback, passes over failures in order, reports each with why, and logs each', async () => {
     const { tried, start } = starter({ gpu: { reason: 'no adapter', hint: 'install a driver' }, npu: { reason: 'not built in' } });
     const log: string[] = [];
-    const choice = await startOnFirstProvider<Provider, string>(['gpu', 'npu', 'cpu'], { fallback: true, source: 'm.onnx', log: (m) => log.push(m) }, start);
+    const choice = await startOnFirstProvider<Provider, string>(
+      ['gpu', 'npu', 'cpu'],
+      { fallback: true, source: 'm.onnx', log: (m) => log.push(m) },
+      start,
+    );
     expect(choice).toEqual({
       value: 'session on cpu',
       provider: 'cpu',
@@ -51,18 +59,28 @@ describe('startOnFirstProvider', () => {
       ],
     });
     expect(tried).toEqual(['gpu', 'npu', 'cpu']);
-    expect(log).toEqual(['gpu execution provider unavailable: no adapter; falling back to npu as allowed', 'npu execution provider unavailable: not built in; falling back to cpu as allowed']);
+    expect(log).toEqual([
+      'gpu execution provider unavailable: no adapter; falling back to npu as allowed',
+      'npu execution provider unavailable: not built in; falling back to cpu as allowed',
+    ]);
   });
 
   it('with fallback, lists every provider when none starts, with the last hint', async () => {
-    const { start } = starter({ gpu: { reason: 'no adapter', hint: 'install a driver' }, cpu: { reason: 'out of memory', hint: 'close something' } });
+    const { start } = starter({
+      gpu: { reason: 'no adapter', hint: 'install a driver' },
+      cpu: { reason: 'out of memory', hint: 'close something' },
+    });
     expect(await failure(startOnFirstProvider<Provider, string>(['gpu', 'cpu'], { fallback: true, source: 'the model' }, start))).toEqual({
       code: 'E_NO_ENGINE',
       message: 'no execution provider could start for the model: [gpu] no adapter; [cpu] out of memory',
       hint: 'close something',
     });
     // The last provider's failure has no hint and nothing follows it: no hint.
-    expect(await failure(startOnFirstProvider<Provider, string>(['npu'], { fallback: true, source: 'x' }, starter({ npu: { reason: 'absent' } }).start))).toEqual({
+    expect(
+      await failure(
+        startOnFirstProvider<Provider, string>(['npu'], { fallback: true, source: 'x' }, starter({ npu: { reason: 'absent' } }).start),
+      ),
+    ).toEqual({
       code: 'E_NO_ENGINE',
       message: 'no execution provider could start for x: [npu] absent',
     });
@@ -85,7 +103,13 @@ describe('checkProviderList', () => {
     expect(checkProviderList(['cpu', 'gpu'], KNOWN)).toEqual(['cpu', 'gpu']);
     const refused = (list: string[]) => failure((async () => checkProviderList(list, KNOWN))());
     expect(await refused([])).toEqual({ code: 'E_INVALID_OPTIONS', message: 'name at least one execution provider (gpu, cpu, npu)' });
-    expect(await refused(['cpu', 'tpu'])).toEqual({ code: 'E_INVALID_OPTIONS', message: 'unknown execution provider "tpu"; choose from gpu, cpu, npu' });
-    expect(await refused(['cpu', 'gpu', 'cpu'])).toEqual({ code: 'E_INVALID_OPTIONS', message: 'execution provider listed twice: cpu, gpu, cpu' });
+    expect(await refused(['cpu', 'tpu'])).toEqual({
+      code: 'E_INVALID_OPTIONS',
+      message: 'unknown execution provider "tpu"; choose from gpu, cpu, npu',
+    });
+    expect(await refused(['cpu', 'gpu', 'cpu'])).toEqual({
+      code: 'E_INVALID_OPTIONS',
+      message: 'execution provider listed twice: cpu, gpu, cpu',
+    });
   });
 });

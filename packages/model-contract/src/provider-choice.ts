@@ -38,13 +38,18 @@ export interface ProviderChoice<P extends string, T> {
  * the known names).
  */
 export function checkProviderList<P extends string>(providers: readonly string[], known: readonly P[]): readonly P[] {
-  if (providers.length === 0) throw new ModelContractError(ContractErrorCode.InvalidOptions, `name at least one execution provider (${known.join(', ')})`);
+  if (providers.length === 0)
+    throw new ModelContractError(ContractErrorCode.InvalidOptions, `name at least one execution provider (${known.join(', ')})`);
   for (const provider of providers) {
     if (!(known as readonly string[]).includes(provider)) {
-      throw new ModelContractError(ContractErrorCode.InvalidOptions, `unknown execution provider "${String(provider)}"; choose from ${known.join(', ')}`);
+      throw new ModelContractError(
+        ContractErrorCode.InvalidOptions,
+        `unknown execution provider "${String(provider)}"; choose from ${known.join(', ')}`,
+      );
     }
   }
-  if (new Set(providers).size !== providers.length) throw new ModelContractError(ContractErrorCode.InvalidOptions, `execution provider listed twice: ${providers.join(', ')}`);
+  if (new Set(providers).size !== providers.length)
+    throw new ModelContractError(ContractErrorCode.InvalidOptions, `execution provider listed twice: ${providers.join(', ')}`);
   return providers as readonly P[];
 }
 
@@ -74,7 +79,9 @@ export async function startOnFirstProvider<P extends string, T>(
       continue;
     }
     const tried = skipped.map((s) => `[${s.provider}] ${s.reason}`).join('; ');
-    const hint = outcome.hint ?? (next === undefined ? undefined : `To run on ${next} when ${provider} cannot start, allow the fallback (fallback: true).`);
+    const hint =
+      outcome.hint ??
+      (next === undefined ? undefined : `To run on ${next} when ${provider} cannot start, allow the fallback (fallback: true).`);
     throw new ModelContractError(ContractErrorCode.NoEngine, `no execution provider could start for ${options.source}: ${tried}`, {
       ...(outcome.cause === undefined ? {} : { cause: outcome.cause }),
       ...(hint === undefined ? {} : { hint }),

@@ -42,7 +42,9 @@ describe('topKOfScores', () => {
     for (const k of [1, 3, 13]) {
       const top = topKOfScores(scores, rows, classes, k);
       for (let r = 0; r < rows; r++) {
-        const ranked = Array.from({ length: classes }, (_, c) => c).sort((a, b) => scores[r * classes + b]! - scores[r * classes + a]! || a - b);
+        const ranked = Array.from({ length: classes }, (_, c) => c).sort(
+          (a, b) => scores[r * classes + b]! - scores[r * classes + a]! || a - b,
+        );
         expect([...top.labels.subarray(r * k, (r + 1) * k)]).toEqual(ranked.slice(0, k));
       }
     }
@@ -65,7 +67,9 @@ describe('checkTopK', () => {
     expect(checkTopK(1, 5)).toBe(1);
     expect(checkTopK(5, 5)).toBe(5);
     for (const k of [0, 6, 2.5, Number.NaN, -1]) {
-      expect(() => checkTopK(k, 5)).toThrow(expect.objectContaining({ code: 'E_INVALID_INPUT', message: `top-k must be an integer from 1 to the model's 5 classes, got ${k}` }));
+      expect(() => checkTopK(k, 5)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_INPUT', message: `top-k must be an integer from 1 to the model's 5 classes, got ${k}` }),
+      );
     }
   });
 });

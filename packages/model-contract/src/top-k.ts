@@ -12,7 +12,10 @@ export interface TopK {
 /** Refuses a top-k request that is not a whole number from 1 to the class count (`E_INVALID_INPUT`). */
 export function checkTopK(k: number, classes: number): number {
   if (!Number.isInteger(k) || k < 1 || k > classes) {
-    throw new ModelContractError(ContractErrorCode.InvalidInput, `top-k must be an integer from 1 to the model's ${classes} classes, got ${k}`);
+    throw new ModelContractError(
+      ContractErrorCode.InvalidInput,
+      `top-k must be an integer from 1 to the model's ${classes} classes, got ${k}`,
+    );
   }
   return k;
 }

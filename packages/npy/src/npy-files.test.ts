@@ -26,14 +26,18 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 /** A float32 C-order .npy file with any shape, through the public encoder's header format. */
 async function writeShape(path: string, shape: string, count: number): Promise<void> {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
-  const header = dict + ' '.repeat(118 - dict.length - 1) + '\n';
+  const header = `${dict + ' '.repeat(118 - dict.length - 1)}\n`;
   await writeFile(path, Buffer.concat([Buffer.from('\x93NUMPY\x01\x00\x76\x00', 'latin1'), Buffer.from(header), Buffer.alloc(count * 4)]));
 }
 
 describe('writeMatrixNpy / readMatrixNpy', () => {
   it('round-trips a matrix and leaves no temporary files', async () => {
     const path = join(dir, 'prototypes-3d-4c.npy');
-    const matrix = createMatrix(4, 3, Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) / 3));
+    const matrix = createMatrix(
+      4,
+      3,
+      Float32Array.from({ length: 12 }, (_, i) => Math.sin(i) / 3),
+    );
     await writeMatrixNpy(path, matrix);
     const read = await readMatrixNpy(path);
     expect([read.rows, read.cols]).toEqual([4, 3]);

@@ -14,7 +14,10 @@ export async function readMatrixNpy(path: string): Promise<Matrix> {
   const array = parseNpy(bytes, path);
   if (array.shape.length !== 2) {
     const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${path} holds an array of shape ${shape}; expected a 2-D [C, D] matrix (one row per class)`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${path} holds an array of shape ${shape}; expected a 2-D [C, D] matrix (one row per class)`,
+    );
   }
   return createMatrix(array.shape[0]!, array.shape[1]!, array.data);
 }

@@ -24,7 +24,9 @@ function floats(values: number[], type: 'f4' | 'f8', littleEndian = true): Uint8
   const size = type === 'f4' ? 4 : 8;
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);
-  values.forEach((value, i) => (type === 'f4' ? view.setFloat32(i * size, value, littleEndian) : view.setFloat64(i * size, value, littleEndian)));
+  values.forEach((value, i) =>
+    type === 'f4' ? view.setFloat32(i * size, value, littleEndian) : view.setFloat64(i * size, value, littleEndian),
+  );
   return out;
 }
 
@@ -45,7 +47,7 @@ describe('encodeNpy', () => {
   it("writes exactly what numpy's np.save writes for np.arange(6, dtype='<f4').reshape(2, 3)", () => {
     const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     // Padded with spaces and a final newline so that the data starts at 10 + 118 = 128, a multiple of 64.
-    const header = dict + ' '.repeat(118 - dict.length - 1) + '\n';
+    const header = `${dict + ' '.repeat(118 - dict.length - 1)}\n`;
     const expected = Buffer.concat([
       Buffer.from(MAGIC, 'latin1'),
       Buffer.from([1, 0, 118, 0]),
@@ -115,10 +117,7 @@ describe('encodeNpy', () => {
 describe('parseNpy', () => {
   const values = [0.5, -1.25, 3, 1e-3, 2.5e10, -0];
 
-  it.each([
-    [[2, 0]],
-    [[3, 0]],
-  ] as const)('reads format version %j (4-byte header length)', (version) => {
+  it.each([[[2, 0]], [[3, 0]]] as const)('reads format version %j (4-byte header length)', (version) => {
     const file = npyFile(headerFor('<f4', '(2, 3)'), floats(values, 'f4'), [...version]);
     const parsed = parseNpy(file);
     expect(parsed.version).toBe(`${version[0]}.0`);
@@ -230,7 +229,9 @@ describe('parseNpy', () => {
 
   it('rejects bytes after the data', () => {
     const file = npyFile(headerFor('<f4', '(2, 3)'), floats([...values, 1], 'f4'));
-    expect(parseError(file).message).toMatch(/prototypes\.npy has 4 bytes after the data: header promises 2 x 3 float32 values \(24 bytes\), found 28/);
+    expect(parseError(file).message).toMatch(
+      /prototypes\.npy has 4 bytes after the data: header promises 2 x 3 float32 values \(24 bytes\), found 28/,
+    );
   });
 
   it('rejects files that are not .npy', () => {
@@ -263,12 +264,25 @@ describe('parseNpyHeader', () => {
   it('reads the header from the first bytes alone, any dtype, and says where the data starts', () => {
     const file = npyFile(headerFor('<i8', '(4,)'), new Uint8Array(32));
     const headerOnly = file.subarray(0, file.length - 32);
-    expect(parseNpyHeader(headerOnly, 'labels.npy')).toEqual({ version: '1.0', dtype: '<i8', shape: [4], fortranOrder: false, dataOffset: headerOnly.length });
-    expect(parseNpyHeader(npyFile(headerFor('>f8', '(2, 3)', true), new Uint8Array(0), [2, 0]))).toMatchObject({ version: '2.0', dtype: '>f8', fortranOrder: true, shape: [2, 3] });
+    expect(parseNpyHeader(headerOnly, 'labels.npy')).toEqual({
+      version: '1.0',
+      dtype: '<i8',
+      shape: [4],
+      fortranOrder: false,
+      dataOffset: headerOnly.length,
+    });
+    expect(parseNpyHeader(npyFile(headerFor('>f8', '(2, 3)', true), new Uint8Array(0), [2, 0]))).toMatchObject({
+      version: '2.0',
+      dtype: '>f8',
+      fortranOrder: true,
+      shape: [2, 3],
+    });
   });
 
   it('refuses what parseNpy refuses about the header, with the same messages', () => {
     expect(() => parseNpyHeader(Buffer.from('hello'), 'x.npy')).toThrowError(/x\.npy is not a \.npy file/);
-    expect(() => parseNpyHeader(encodeNpy(createMatrix(1, 1, Float32Array.from([1]))).subarray(0, 50), 'x.npy')).toThrowError(/x\.npy is truncated: the header promises 118 bytes, found 40/);
+    expect(() => parseNpyHeader(encodeNpy(createMatrix(1, 1, Float32Array.from([1]))).subarray(0, 50), 'x.npy')).toThrowError(
+      /x\.npy is truncated: the header promises 118 bytes, found 40/,
+    );
   });
 });

@@ -60,7 +60,9 @@ export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeade
     const zip = bytes[0] === 0x50 && bytes[1] === 0x4b;
     fail(
       zip ? ' is a zip archive (.npz), not a single .npy array' : ' is not a .npy file: it does not start with "\\x93NUMPY"',
-      zip ? 'Save one array with np.save, or extract the array you want from the .npz archive.' : 'Save the prototypes with np.save (or torch tensor .numpy() then np.save).',
+      zip
+        ? 'Save one array with np.save, or extract the array you want from the .npz archive.'
+        : 'Save the prototypes with np.save (or torch tensor .numpy() then np.save).',
     );
   }
   const major = bytes[6]!;
@@ -93,7 +95,10 @@ export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   const { version, dtype: descr, shape, fortranOrder, dataOffset: dataStart } = parseNpyHeader(bytes, source);
   const type = floatType(descr);
   if (!type) {
-    fail(`: dtype '${descr}' is not supported; expected float32 ('<f4') or float64 ('<f8')`, 'Convert the array first, e.g. np.save(path, array.astype(np.float32)).');
+    fail(
+      `: dtype '${descr}' is not supported; expected float32 ('<f4') or float64 ('<f8')`,
+      'Convert the array first, e.g. np.save(path, array.astype(np.float32)).',
+    );
   }
   const { bytes: itemBytes, littleEndian } = type!;
   const count = shape.reduce((product, size) => product * size, 1);
@@ -101,13 +106,20 @@ export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   const found = bytes.length - dataStart;
   const promise = `${shape.length ? shape.join(' x ') : 'a scalar of'} float${itemBytes * 8} values (${dataBytes} bytes)`;
   if (found < dataBytes) fail(` is truncated: header promises ${promise}, found ${found}`, 'The file was cut short; write it again.');
-  if (found > dataBytes) fail(` has ${found - dataBytes} bytes after the data: header promises ${promise}, found ${found}`, 'The file is corrupt or holds more than one array; write it again with np.save.');
+  if (found > dataBytes)
+    fail(
+      ` has ${found - dataBytes} bytes after the data: header promises ${promise}, found ${found}`,
+      'The file is corrupt or holds more than one array; write it again with np.save.',
+    );
 
   const values = readFloats(bytes, dataStart, count, itemBytes, littleEndian);
   return { version, dtype: descr, shape, fortranOrder, data: fortranOrder ? fortranToRowMajor(values, shape) : values };
 }
 
-function readHeader(header: string, fail: (problem: string, hint?: string) => never): { descr: string; fortranOrder: boolean; shape: number[] } {
+function readHeader(
+  header: string,
+  fail: (problem: string, hint?: string) => never,
+): { descr: string; fortranOrder: boolean; shape: number[] } {
   let parsed: PythonValue;
   try {
     parsed = parsePythonLiteral(header);
@@ -115,7 +127,8 @@ function readHeader(header: string, fail: (problem: string, hint?: string) => ne
     if (!(error instanceof PythonLiteralError)) throw error;
     return fail(` has a malformed header (${error.message}): ${JSON.stringify(header.trim())}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || !('dict' in parsed)) return fail(` has a malformed header: expected a dict, got ${JSON.stringify(header.trim())}`);
+  if (parsed === null || typeof parsed !== 'object' || !('dict' in parsed))
+    return fail(` has a malformed header: expected a dict, got ${JSON.stringify(header.trim())}`);
   const dict = parsed.dict;
   for (const key of ['descr', 'fortran_order', 'shape']) {
     if (!dict.has(key)) fail(`'s header has no '${key}' entry: ${JSON.stringify(header.trim())}`);
@@ -126,7 +139,7 @@ function readHeader(header: string, fail: (problem: string, hint?: string) => ne
   if (typeof fortranOrder !== 'boolean') return fail(`'s header has fortran_order ${JSON.stringify(fortranOrder)}, expected True or False`);
   const shapeValue = dict.get('shape');
   const shape = shapeValue !== null && typeof shapeValue === 'object' && 'tuple' in shapeValue ? shapeValue.tuple : undefined;
-  if (!shape || !shape.every((size): size is number => typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
+  if (!shape?.every((size): size is number => typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
     return fail(`'s header has shape ${JSON.stringify(shapeValue)}, expected a tuple of non-negative integers`);
   }
   return { descr, fortranOrder, shape };
@@ -188,7 +201,10 @@ export function npyHeader(shape: readonly number[]): string {
 export function encodeNpy(matrix: Matrix): Uint8Array {
   const { rows, cols, data } = matrix;
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows < 0 || cols < 0 || data.length !== rows * cols) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `cannot encode a ${rows} x ${cols} matrix holding ${data.length} values; rows x cols must equal the values`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `cannot encode a ${rows} x ${cols} matrix holding ${data.length} values; rows x cols must equal the values`,
+    );
   }
   const header = npyHeader([rows, cols]);
   if (header.length > 0xffff) throw new HyperprotoError(ErrorCode.Internal, `npy header of ${header.length} bytes does not fit format 1.0`);

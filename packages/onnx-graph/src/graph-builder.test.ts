@@ -18,7 +18,9 @@ describe('GraphBuilder', () => {
     const w = g.initializer('w', new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
     const b = g.initializer('b', new Float32Array([0.5, -1, 2]), [3]);
     g.output(g.node('Add', [g.node('MatMul', [x, w]), b], {}, { outputs: ['y'] }), 'float32', ['N', 3]);
-    const { y } = await run(g.toModel({ metadata: { head: 'softmax' } }), { x: new ort.Tensor('float32', new Float32Array([1, 1, 2, -1]), [2, 2]) });
+    const { y } = await run(g.toModel({ metadata: { head: 'softmax' } }), {
+      x: new ort.Tensor('float32', new Float32Array([1, 1, 2, -1]), [2, 2]),
+    });
     expect(y!.dims).toEqual([2, 3]);
     expect([...(y!.data as Float32Array)]).toEqual([5.5, 6, 11, -1.5, -2, 2]);
   });
@@ -26,7 +28,10 @@ describe('GraphBuilder', () => {
   it('encodes int, negative int, float and ints attributes, int64 initializers and multi-output nodes', async () => {
     const g = new GraphBuilder('attrs');
     const x = g.input('x', 'float32', [2, 3]);
-    const scaled = g.node('Gemm', [x, g.initializer('eye', new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), [3, 3])], { alpha: 0.5, transB: 1 });
+    const scaled = g.node('Gemm', [x, g.initializer('eye', new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), [3, 3])], {
+      alpha: 0.5,
+      transB: 1,
+    });
     const [values, indices] = g.nodeOutputs('TopK', [scaled, g.ints([2])], { axis: -1, largest: 1 }, { outputs: ['values', 'indices'] });
     const summed = g.node('ReduceSum', [values!, g.ints([1])], { keepdims: 0 }, { outputs: ['summed'] });
     const lifted = g.node('LeakyRelu', [g.node('Neg', [summed])], { alpha: attr.float(2) }, { outputs: ['lifted'] });

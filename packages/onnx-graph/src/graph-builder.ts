@@ -138,12 +138,22 @@ export class GraphBuilder {
   }
 
   /** Adds a node; returns its first output's name (see `nodeOutputs` for several). */
-  node(opType: string, inputs: readonly string[], attributes: Readonly<Record<string, AttributeValue>> = {}, options: NodeOptions = {}): string {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Readonly<Record<string, AttributeValue>> = {},
+    options: NodeOptions = {},
+  ): string {
     return this.nodeOutputs(opType, inputs, attributes, options)[0]!;
   }
 
   /** Adds a node and returns all of its output names. */
-  nodeOutputs(opType: string, inputs: readonly string[], attributes: Readonly<Record<string, AttributeValue>> = {}, options: NodeOptions = {}): string[] {
+  nodeOutputs(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Readonly<Record<string, AttributeValue>> = {},
+    options: NodeOptions = {},
+  ): string[] {
     const outputs =
       typeof options.outputs === 'object'
         ? options.outputs.map((name) => this.claim(name))
@@ -233,7 +243,14 @@ function encodeNode(w: ProtobufWriter, node: NodeSpec): void {
 }
 
 // AttributeProto.AttributeType
-const FLOAT = 1, INT = 2, STRING = 3, TENSOR = 4, GRAPH = 5, FLOATS = 6, INTS = 7, STRINGS = 8;
+const FLOAT = 1,
+  INT = 2,
+  STRING = 3,
+  TENSOR = 4,
+  GRAPH = 5,
+  FLOATS = 6,
+  INTS = 7,
+  STRINGS = 8;
 
 function encodeAttribute(w: ProtobufWriter, name: string, value: AttributeValue): void {
   w.string(1, name);

@@ -1,7 +1,15 @@
 export { GraphBuilder, attr, DATA_TYPES } from './graph-builder.js';
 export type { AttributeValue, DataType, Dim, ModelOptions, NodeOptions, TensorData, TensorValue } from './graph-builder.js';
 export { ProtobufWriter } from './protobuf-writer.js';
-export { broadcastShapes, normalizeAxes, TracedGraph, type FloatType, type TapeNode, type TracedGraphOptions, type Value } from './traced-graph.js';
+export {
+  broadcastShapes,
+  normalizeAxes,
+  TracedGraph,
+  type FloatType,
+  type TapeNode,
+  type TracedGraphOptions,
+  type Value,
+} from './traced-graph.js';
 export {
   HEAD_CONSTANT_INITIALIZER_PREFIX,
   headConstantValues,

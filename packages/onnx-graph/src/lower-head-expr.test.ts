@@ -1,4 +1,14 @@
-import { createMatrix, createRng, ErrorCode, evaluateHeadExpr, h, HEAD_OPS, type HeadExpr, type HeadOp, type Matrix } from '@hyperproto/core';
+import {
+  createMatrix,
+  createRng,
+  ErrorCode,
+  evaluateHeadExpr,
+  h,
+  HEAD_OPS,
+  type HeadExpr,
+  type HeadOp,
+  type Matrix,
+} from '@hyperproto/core';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from './graph-builder.js';
@@ -6,7 +16,8 @@ import { headConstantValues, lowerHeadExpr } from './lower-head-expr.js';
 import { TracedGraph, type FloatType } from './traced-graph.js';
 
 const rng = createRng(7);
-const randomMatrix = (rows: number, cols: number, sd = 1): Matrix => createMatrix(rows, cols, rng.fillNormal(new Float32Array(rows * cols), 0, sd));
+const randomMatrix = (rows: number, cols: number, sd = 1): Matrix =>
+  createMatrix(rows, cols, rng.fillNormal(new Float32Array(rows * cols), 0, sd));
 const unitRows = (rows: number, cols: number): Matrix => {
   const m = randomMatrix(rows, cols);
   for (let r = 0; r < rows; r++) {
@@ -54,7 +65,11 @@ const cases: Record<HeadOp, readonly HeadExpr[]> = {
   l2normalize: [h.l2normalize(o)],
   softmax: [h.softmax(h.matmulTransposed(o, p)), h.softmax(h.rowSum(o))],
   logSoftmax: [h.logSoftmax(h.mul(o, h.scalar(30)))],
-  gatherRows: [h.gatherRows(p, h.labels()), h.matmulTransposed(o, h.gatherRows(p, h.rowSum(h.constant('which')))), h.gatherRows(o, h.labels())],
+  gatherRows: [
+    h.gatherRows(p, h.labels()),
+    h.matmulTransposed(o, h.gatherRows(p, h.rowSum(h.constant('which')))),
+    h.gatherRows(o, h.labels()),
+  ],
   pickPerRow: [h.pickPerRow(h.softmax(o), zeroIndex), h.pickPerRow(h.logSoftmax(o), h.labels())],
   rowSum: [h.rowSum(h.mul(o, o)), h.rowSum(h.rowSum(o))],
   mean: [softmaxLoss, hpnLoss, h.mean(h.constant('prototypes'))],
@@ -98,11 +113,17 @@ describe('lowerHeadExpr against the float64 reference interpreter', () => {
   const all = Object.entries(cases).flatMap(([op, exprs]) => exprs.map((expr, i) => [`${op} #${i + 1}`, expr] as const));
   it.each(all)('%s: float32 (opsets 17 and 21) and float64 agree with evaluateHeadExpr', async (_name, expr) => {
     const reference = evaluateHeadExpr(expr, { output, labels, constants });
-    for (const [floatType, opset, tolerance] of [['float32', 17, 1e-5], ['float32', 21, 1e-5], ['float64', 17, 1e-12]] as const) {
+    for (const [floatType, opset, tolerance] of [
+      ['float32', 17, 1e-5],
+      ['float32', 21, 1e-5],
+      ['float64', 17, 1e-12],
+    ] as const) {
       const onnx = await runLowered(expr, output, labels, floatType, opset);
       expect(onnx.dims).toEqual(reference.shape);
       expect(onnx.data.every(Number.isFinite)).toBe(true);
-      reference.data.forEach((expected, i) => expect(Math.abs(onnx.data[i]! - expected)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected))));
+      reference.data.forEach((expected, i) =>
+        expect(Math.abs(onnx.data[i]! - expected)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected))),
+      );
     }
   });
 
@@ -111,7 +132,9 @@ describe('lowerHeadExpr against the float64 reference interpreter', () => {
       const input = randomMatrix(rows, UNITS);
       const onnx = await runLowered(hpnLoss, input, new Int32Array(rows), 'float32', 17);
       expect(onnx.dims).toEqual([]);
-      expect(Math.abs(onnx.data[0]! - evaluateHeadExpr(hpnLoss, { output: input, labels: new Int32Array(rows), constants }).data[0]!)).toBeLessThan(1e-5);
+      expect(
+        Math.abs(onnx.data[0]! - evaluateHeadExpr(hpnLoss, { output: input, labels: new Int32Array(rows), constants }).data[0]!),
+      ).toBeLessThan(1e-5);
     }
   });
 });
@@ -146,14 +169,25 @@ describe('lowerHeadExpr: the graph it builds', () => {
     const lower = (expr: HeadExpr) => {
       const g = new TracedGraph(new GraphBuilder());
       const out = g.input('output', 'float32', ['N', UNITS]);
-      return lowerHeadExpr(g, expr, { output: out, constants: headConstantValues(g, constants, [expr], "the test head's scores") }, { what: "the test head's scores" });
+      return lowerHeadExpr(
+        g,
+        expr,
+        { output: out, constants: headConstantValues(g, constants, [expr], "the test head's scores") },
+        { what: "the test head's scores" },
+      );
     };
     const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
-    expect(() => lower(h.pickPerRow(o, h.labels()))).toThrow(invalid(/^the test head's scores cannot be built as an ONNX graph: .*true labels/));
-    expect(() => lower(h.matmulTransposed(o, h.constant('centres')))).toThrow(invalid(/constant "centres".*has: prototypes, which, offsets, pairs\)/));
+    expect(() => lower(h.pickPerRow(o, h.labels()))).toThrow(
+      invalid(/^the test head's scores cannot be built as an ONNX graph: .*true labels/),
+    );
+    expect(() => lower(h.matmulTransposed(o, h.constant('centres')))).toThrow(
+      invalid(/constant "centres".*has: prototypes, which, offsets, pairs\)/),
+    );
     expect(() => lower(h.matmulTransposed(o, h.constant('which')))).toThrow(invalid(/inner sizes differ/));
     expect(() => lower(h.add(h.matmulTransposed(o, p), p))).toThrow(invalid(/add of shapes \[N, 5\] and \[5, 4\], which do not broadcast/));
-    expect(() => lower(h.pickPerRow(p, h.rowSum(h.constant('which'))))).toThrow(invalid(/pickPerRow needs a matrix \[N, K\] and N indices, got shapes \[5, 4\] and \[3\]/));
+    expect(() => lower(h.pickPerRow(p, h.rowSum(h.constant('which'))))).toThrow(
+      invalid(/pickPerRow needs a matrix \[N, K\] and N indices, got shapes \[5, 4\] and \[3\]/),
+    );
     expect(() => lower(h.softmax(h.mean(o)))).toThrow(invalid(/softmax of a scalar/));
     expect(() => lower(h.add(o, h.scalar(Infinity)))).toThrow(invalid(/scalar Infinity is not finite/));
     expect(() => lower({ op: 'cosh', x: o } as unknown as HeadExpr)).toThrow(invalid(/unknown head operation "cosh"/));

@@ -1,4 +1,12 @@
-import { constantsUsed, ErrorCode, foldHeadExpr, HEAD_SQUARED_NORM_FLOOR, HyperprotoError, type HeadExpr, type Matrix } from '@hyperproto/core';
+import {
+  constantsUsed,
+  ErrorCode,
+  foldHeadExpr,
+  HEAD_SQUARED_NORM_FLOOR,
+  HyperprotoError,
+  type HeadExpr,
+  type Matrix,
+} from '@hyperproto/core';
 import type { Dim } from './graph-builder.js';
 import { broadcastShapes, type TracedGraph, type Value } from './traced-graph.js';
 
@@ -48,7 +56,13 @@ export function lowerHeadExpr(g: TracedGraph, expr: HeadExpr, values: HeadGraphV
 }
 
 /** One operation, given its children's values in the order of the operation table (a, b or x, indices). */
-function lowerOne(g: TracedGraph, node: HeadExpr, children: readonly Value[], values: HeadGraphValues, fail: (message: string) => never): Value {
+function lowerOne(
+  g: TracedGraph,
+  node: HeadExpr,
+  children: readonly Value[],
+  values: HeadGraphValues,
+  fail: (message: string) => never,
+): Value {
   // Arithmetic is in the graph's float type, as the reference computes labels used as numbers; indices are ints.
   const float = (value: Value) => (value.type === g.floatType ? value : g.cast(value, g.floatType));
   const indices = (value: Value) => (value.type === 'int32' || value.type === 'int64' ? value : g.cast(value, 'int64'));
@@ -60,7 +74,9 @@ function lowerOne(g: TracedGraph, node: HeadExpr, children: readonly Value[], va
     case 'output':
       return values.output;
     case 'labels':
-      return values.labels ?? fail('it uses the true labels, which are not given here (only a loss may use them; an exported model has none)');
+      return (
+        values.labels ?? fail('it uses the true labels, which are not given here (only a loss may use them; an exported model has none)')
+      );
     case 'constant': {
       const value = values.constants[node.name];
       if (!value) return fail(missingConstant(node.name, Object.keys(values.constants)));
@@ -72,7 +88,8 @@ function lowerOne(g: TracedGraph, node: HeadExpr, children: readonly Value[], va
     case 'add':
     case 'sub':
     case 'mul':
-      if (!broadcastShapes(a!.shape, b!.shape)) fail(`${node.op} of shapes ${show(a!.shape)} and ${show(b!.shape)}, which do not broadcast`);
+      if (!broadcastShapes(a!.shape, b!.shape))
+        fail(`${node.op} of shapes ${show(a!.shape)} and ${show(b!.shape)}, which do not broadcast`);
       return node.op === 'add' ? g.add(a!, b!) : node.op === 'sub' ? g.sub(a!, b!) : g.mul(a!, b!);
     case 'neg':
       return g.neg(a!);
@@ -81,7 +98,8 @@ function lowerOne(g: TracedGraph, node: HeadExpr, children: readonly Value[], va
       // A square as a product, as the other engines square: exact, cheaper than Pow and defined for negative bases.
       return node.exponent === 2 ? g.mul(a!, a!) : g.pow(a!, g.scalar(node.exponent));
     case 'matmulTransposed':
-      if (a!.shape.length !== 2 || b!.shape.length !== 2) fail(`matmulTransposed needs two matrices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
+      if (a!.shape.length !== 2 || b!.shape.length !== 2)
+        fail(`matmulTransposed needs two matrices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
       if (!sameSize(a!.shape[1]!, b!.shape[1]!)) fail(`matmulTransposed of ${show(a!.shape)} and ${show(b!.shape)}: inner sizes differ`);
       // Gemm with transB keeps a constant right-hand side in its stored layout; onnxruntime prepacks it once.
       return g.gemm(a!, b!, { transB: true });
@@ -97,7 +115,8 @@ function lowerOne(g: TracedGraph, node: HeadExpr, children: readonly Value[], va
       notScalar(a!);
       return g.logSoftmax(a!);
     case 'gatherRows':
-      if (a!.shape.length !== 2 || b!.shape.length !== 1) fail(`gatherRows needs a matrix and a vector of indices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
+      if (a!.shape.length !== 2 || b!.shape.length !== 1)
+        fail(`gatherRows needs a matrix and a vector of indices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
       // Float indices are cast to int64, which truncates toward zero as the reference does.
       return g.gatherRows(a!, b!);
     case 'pickPerRow':
@@ -142,7 +161,8 @@ export function headConstantValues(
   for (const name of used) {
     const matrix = constants[name];
     if (!matrix) throw cannotBuild(what, missingConstant(name, Object.keys(constants)));
-    if (matrix.data.length !== matrix.rows * matrix.cols) throw cannotBuild(what, `constant "${name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
+    if (matrix.data.length !== matrix.rows * matrix.cols)
+      throw cannotBuild(what, `constant "${name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
     values[name] = g.constant(`${HEAD_CONSTANT_INITIALIZER_PREFIX}${name}`, matrix.data, [matrix.rows, matrix.cols]);
   }
   return values;

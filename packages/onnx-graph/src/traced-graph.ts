@@ -48,7 +48,10 @@ export class TracedGraph {
   /** Set while lowering one part of a model, so errors can say where a node came from. */
   source: string | undefined;
 
-  constructor(readonly builder: GraphBuilder, options: TracedGraphOptions = {}) {
+  constructor(
+    readonly builder: GraphBuilder,
+    options: TracedGraphOptions = {},
+  ) {
     this.floatType = options.floatType ?? 'float32';
     this.prefix = options.prefix ?? '';
     this.constantsBuilder = options.constants ?? builder;
@@ -74,7 +77,8 @@ export class TracedGraph {
 
   /** A float constant tensor, stored in the graph's float type. */
   constant(name: string, data: ArrayLike<number>, shape: readonly number[]): Value {
-    const stored: TensorData = this.floatType === 'float64' ? Float64Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);
+    const stored: TensorData =
+      this.floatType === 'float64' ? Float64Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);
     return { name: this.constantsBuilder.initializer(name, stored, shape, this.floatType), type: this.floatType, shape };
   }
 
@@ -84,7 +88,11 @@ export class TracedGraph {
     let cached = this.cache.get(key);
     if (!cached) {
       const data = this.floatType === 'float64' ? Float64Array.of(value) : Float32Array.of(value);
-      cached = { name: this.constantsBuilder.initializer(`${this.prefix}scalar`, data, [], this.floatType), type: this.floatType, shape: [] };
+      cached = {
+        name: this.constantsBuilder.initializer(`${this.prefix}scalar`, data, [], this.floatType),
+        type: this.floatType,
+        shape: [],
+      };
       this.cache.set(key, cached);
     }
     return cached;
@@ -96,7 +104,11 @@ export class TracedGraph {
     let cached = this.cache.get(key);
     if (!cached) {
       const data = BigInt64Array.from(values.map(BigInt));
-      cached = { name: this.constantsBuilder.initializer(`${this.prefix}ints`, data, [values.length], 'int64'), type: 'int64', shape: [values.length] };
+      cached = {
+        name: this.constantsBuilder.initializer(`${this.prefix}ints`, data, [values.length], 'int64'),
+        type: 'int64',
+        shape: [values.length],
+      };
       this.cache.set(key, cached);
     }
     return cached;
@@ -134,7 +146,8 @@ export class TracedGraph {
     const last = this.tape.at(-1);
     const index = last ? last.outputs.findIndex((o) => o.name === value.name) : -1;
     const read = this.tape.some((node) => node.inputs.some((input) => input.name === value.name));
-    if (!last || index < 0 || read || this.written.has(last) || this.outputs.some((o) => o.name === value.name)) return this.named(value, name);
+    if (!last || index < 0 || read || this.written.has(last) || this.outputs.some((o) => o.name === value.name))
+      return this.named(value, name);
     const renamed: Value = { ...value, name };
     this.tape[this.tape.length - 1] = { ...last, outputs: last.outputs.map((o, i) => (i === index ? renamed : o)) };
     return renamed;
@@ -243,7 +256,11 @@ export class TracedGraph {
   }
 
   /** op(a) @ op(b) (+ beta * c), op = transpose where asked: 2-D only. */
-  gemm(a: Value, b: Value, { transA = false, transB = false, c, beta = 1 }: { transA?: boolean; transB?: boolean; c?: Value; beta?: number } = {}): Value {
+  gemm(
+    a: Value,
+    b: Value,
+    { transA = false, transB = false, c, beta = 1 }: { transA?: boolean; transB?: boolean; c?: Value; beta?: number } = {},
+  ): Value {
     expectRank(a, 2, 'Gemm');
     expectRank(b, 2, 'Gemm');
     const rows = a.shape[transA ? 1 : 0]!;
@@ -257,7 +274,14 @@ export class TracedGraph {
 
   reduceSum(x: Value, axes: readonly number[], keepdims: boolean): Value {
     const normalized = normalizeAxes(axes, x.shape.length);
-    return this.one('ReduceSum', [x, this.ints(normalized)], reducedShape(x.shape, normalized, keepdims), { keepdims: keepdims ? 1 : 0 }, x.type, normalized);
+    return this.one(
+      'ReduceSum',
+      [x, this.ints(normalized)],
+      reducedShape(x.shape, normalized, keepdims),
+      { keepdims: keepdims ? 1 : 0 },
+      x.type,
+      normalized,
+    );
   }
 
   /** Mean over `axes`, or over every axis when none are given (opset 17: axes are an attribute here). */
@@ -303,7 +327,14 @@ export class TracedGraph {
 
   squeeze(x: Value, axes: readonly number[]): Value {
     const normalized = normalizeAxes(axes, x.shape.length);
-    return this.one('Squeeze', [x, this.ints(normalized)], x.shape.filter((_, i) => !normalized.includes(i)), {}, x.type, normalized);
+    return this.one(
+      'Squeeze',
+      [x, this.ints(normalized)],
+      x.shape.filter((_, i) => !normalized.includes(i)),
+      {},
+      x.type,
+      normalized,
+    );
   }
 
   /**
@@ -321,7 +352,11 @@ export class TracedGraph {
       } else {
         const rowCount = this.one('Shape', [x], [1], { start: 0, end: 1 }, 'int64');
         const shape = this.one('Concat', [this.ints([1]), rowCount], [2], { axis: 0 }, 'int64');
-        const one = attr.tensor({ dataType: this.floatType, dims: [1], data: this.floatType === 'float64' ? Float64Array.of(1) : Float32Array.of(1) });
+        const one = attr.tensor({
+          dataType: this.floatType,
+          dims: [1],
+          data: this.floatType === 'float64' ? Float64Array.of(1) : Float32Array.of(1),
+        });
         ones = this.one('ConstantOfShape', [shape], [1, rows], { value: one }, this.floatType);
       }
       this.cache.set(key, ones);
@@ -346,7 +381,11 @@ export class TracedGraph {
 
   /** Zeros of the float type, shaped like `like`. */
   zerosLike(like: Value): Value {
-    const value = attr.tensor({ dataType: this.floatType, dims: [1], data: this.floatType === 'float64' ? new Float64Array(1) : new Float32Array(1) });
+    const value = attr.tensor({
+      dataType: this.floatType,
+      dims: [1],
+      data: this.floatType === 'float64' ? new Float64Array(1) : new Float32Array(1),
+    });
     return this.one('ConstantOfShape', [this.shapeOf(like)], like.shape, { value }, this.floatType);
   }
 
@@ -386,7 +425,8 @@ export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] | u
 
 function broadcast(op: string, a: Value, b: Value): Dim[] {
   const shape = broadcastShapes(a.shape, b.shape);
-  if (!shape) throw new Error(`${op} of ${a.name} [${a.shape.join(', ')}] and ${b.name} [${b.shape.join(', ')}]: the shapes do not broadcast`);
+  if (!shape)
+    throw new Error(`${op} of ${a.name} [${a.shape.join(', ')}] and ${b.name} [${b.shape.join(', ')}]: the shapes do not broadcast`);
   return shape;
 }
 
@@ -399,5 +439,6 @@ function reducedShape(shape: readonly Dim[], axes: readonly number[], keepdims: 
 }
 
 function expectRank(value: Value, rank: number, op: string): void {
-  if (value.shape.length !== rank) throw new Error(`${op} needs rank-${rank} operands here, got [${value.shape.join(', ')}] for ${value.name}`);
+  if (value.shape.length !== rank)
+    throw new Error(`${op} needs rank-${rank} operands here, got [${value.shape.join(', ')}] for ${value.name}`);
 }

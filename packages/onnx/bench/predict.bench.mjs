@@ -50,20 +50,26 @@ function unitRows(classes, dims, seed) {
 }
 
 function makeModel(kind, classes) {
-  const head = kind === 'softmax' ? softmaxHead.build({ classes }, {}) : hpnHead.build({ classes, prototypes: unitRows(classes, HPN_DIMS, 3) }, {});
+  const head =
+    kind === 'softmax' ? softmaxHead.build({ classes }, {}) : hpnHead.build({ classes, prototypes: unitRows(classes, HPN_DIMS, 3) }, {});
   const rng = createRng(1);
-  const weights = initialMlpWeights({ inputWidth: WIDTH, hiddenUnits: HIDDEN, hiddenLayers: 2, outputUnits: head.outputUnits }, rng).map((w) => {
-    // Non-trivial batch-norm statistics, as a trained model has.
-    if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.5, 2);
-    if (w.name.endsWith('moving_mean') || w.name.endsWith('beta')) rng.fillNormal(w.data, 0, 0.1);
-    return w;
-  });
+  const weights = initialMlpWeights({ inputWidth: WIDTH, hiddenUnits: HIDDEN, hiddenLayers: 2, outputUnits: head.outputUnits }, rng).map(
+    (w) => {
+      // Non-trivial batch-norm statistics, as a trained model has.
+      if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.5, 2);
+      if (w.name.endsWith('moving_mean') || w.name.endsWith('beta')) rng.fillNormal(w.data, 0, 0.1);
+      return w;
+    },
+  );
   return { inputWidth: WIDTH, classes, trainer, head, weights, batchNormEpsilon: 1e-3 };
 }
 
 /** The model's matrix products as [k, m] pairs (each costs 2 x N x k x m FLOPs). */
 function matmulShapes(kind, classes) {
-  const trunk = [[WIDTH, HIDDEN], [HIDDEN, HIDDEN]];
+  const trunk = [
+    [WIDTH, HIDDEN],
+    [HIDDEN, HIDDEN],
+  ];
   return kind === 'softmax' ? [...trunk, [HIDDEN, classes]] : [...trunk, [HIDDEN, HPN_DIMS], [HPN_DIMS, classes]];
 }
 
@@ -164,7 +170,9 @@ function residentTfjs(tf, model) {
   }));
   const headKernel = weight('head/dense/kernel');
   const headBias = weight('head/dense/bias');
-  const constants = Object.fromEntries(Object.entries(model.head.constants).map(([name, m]) => [name, tf.tensor2d(m.data, [m.rows, m.cols])]));
+  const constants = Object.fromEntries(
+    Object.entries(model.head.constants).map(([name, m]) => [name, tf.tensor2d(m.data, [m.rows, m.cols])]),
+  );
   return {
     run: async (x) => {
       const [scores, labels] = tf.tidy(() => {
@@ -183,12 +191,15 @@ function residentTfjs(tf, model) {
   };
 }
 
-const fmtMs = (s) => (s === undefined ? 'n/a' : s < 0.01 ? `${(s * 1000).toFixed(3)} ms` : s < 10 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(1)} s`);
+const fmtMs = (s) =>
+  s === undefined ? 'n/a' : s < 0.01 ? `${(s * 1000).toFixed(3)} ms` : s < 10 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(1)} s`;
 const fmtRate = (flops, s) => `${(flops / s / 1e9).toFixed(1)}`;
 
 const tfjs = withTfjs ? await initTfjs() : undefined;
 if (tfjs && tfjs.backend !== 'wasm') throw new Error(`expected the tfjs wasm backend, got ${tfjs.backend}`);
-console.log(`onnxruntime-node ${ort.env.versions?.common ?? ''} (${availableParallelism()} cores) vs tfjs ${tfjs ? `${tfjs.tf.version.tfjs} on ${tfjs.backend}` : '(skipped)'}`);
+console.log(
+  `onnxruntime-node ${ort.env.versions?.common ?? ''} (${availableParallelism()} cores) vs tfjs ${tfjs ? `${tfjs.tf.version.tfjs} on ${tfjs.backend}` : '(skipped)'}`,
+);
 console.log('head     classes  batch | onnxruntime  raw MatMul  share (GFLOP/s model/raw) | tfjs predict  tfjs resident  speedup');
 
 const results = [];
@@ -211,9 +222,12 @@ for (const classes of quick ? [1000] : [1000, 100_000]) {
       let onnxSeconds, matmulSeconds, gemmSeconds, predictSeconds, residentSeconds;
       try {
         if (tfjs && !big) {
-          [onnxSeconds, matmulSeconds, gemmSeconds, predictSeconds, residentSeconds] = await timeInterleaved([...onnxCalls, () => trained.predict(x), () => resident.run(x)], {
-            seconds: batch === 1 ? 3 : 8,
-          });
+          [onnxSeconds, matmulSeconds, gemmSeconds, predictSeconds, residentSeconds] = await timeInterleaved(
+            [...onnxCalls, () => trained.predict(x), () => resident.run(x)],
+            {
+              seconds: batch === 1 ? 3 : 8,
+            },
+          );
         } else {
           [onnxSeconds, matmulSeconds, gemmSeconds] = await timeInterleaved(onnxCalls, big ? { rounds: 2, seconds: 0 } : { seconds: 3 });
           if (tfjs) residentSeconds = await timePerCall(() => resident.run(x), { warmup: 1, minCalls: 1, seconds: 0, maxCalls: 1 });
@@ -223,7 +237,10 @@ for (const classes of quick ? [1000] : [1000, 100_000]) {
         if (onnxSeconds === undefined) [onnxSeconds, matmulSeconds, gemmSeconds] = await timeInterleaved(onnxCalls, { seconds: 3 });
       }
       const rawSeconds = Math.min(matmulSeconds, gemmSeconds);
-      const tfjsBest = predictSeconds === undefined && residentSeconds === undefined ? undefined : Math.min(predictSeconds ?? Infinity, residentSeconds ?? Infinity);
+      const tfjsBest =
+        predictSeconds === undefined && residentSeconds === undefined
+          ? undefined
+          : Math.min(predictSeconds ?? Infinity, residentSeconds ?? Infinity);
       const row = {
         head: kind,
         classes,
@@ -242,7 +259,9 @@ for (const classes of quick ? [1000] : [1000, 100_000]) {
       };
       results.push(row);
       console.log(
-        `${kind.padEnd(8)} ${String(classes).padStart(7)} ${String(batch).padStart(6)} | ${fmtMs(onnxSeconds).padStart(11)} ${fmtMs(rawSeconds).padStart(11)}  ${(100 * row.matmulShare).toFixed(0).padStart(4)}% (${fmtRate(flops, onnxSeconds)}/${fmtRate(flops, rawSeconds)})`.padEnd(80) +
+        `${kind.padEnd(8)} ${String(classes).padStart(7)} ${String(batch).padStart(6)} | ${fmtMs(onnxSeconds).padStart(11)} ${fmtMs(rawSeconds).padStart(11)}  ${(100 * row.matmulShare).toFixed(0).padStart(4)}% (${fmtRate(flops, onnxSeconds)}/${fmtRate(flops, rawSeconds)})`.padEnd(
+          80,
+        ) +
           ` | ${fmtMs(predictSeconds).padStart(12)} ${fmtMs(residentSeconds).padStart(14)}  ${row.speedup === null ? 'n/a' : `${row.speedup.toFixed(1)}x`}`,
       );
     }

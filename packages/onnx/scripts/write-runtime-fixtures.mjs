@@ -36,7 +36,12 @@ const softmax = {
 };
 writeFileSync(
   new URL('softmax-8x5-top3.onnx', outDir),
-  exportOnnx(softmax, { metadata: { head: 'softmax' }, topK: 3, classNames: ['ant', 'bee', 'cat', 'dog', 'eel'], producerVersion: '0.0.0-fixture' }),
+  exportOnnx(softmax, {
+    metadata: { head: 'softmax' },
+    topK: 3,
+    classNames: ['ant', 'bee', 'cat', 'dog', 'eel'],
+    producerVersion: '0.0.0-fixture',
+  }),
 );
 
 const prototypes = createMatrix(6, 3, rng.fillNormal(new Float32Array(18)));
@@ -58,5 +63,8 @@ const hpn = {
   },
   weights: mlpWeights(8, 16, 2, 3),
 };
-writeFileSync(new URL('hpn-8x6.onnx', outDir), exportOnnx(hpn, { metadata: { head: 'hpn', strategy: 'random' }, producerVersion: '0.0.0-fixture' }));
+writeFileSync(
+  new URL('hpn-8x6.onnx', outDir),
+  exportOnnx(hpn, { metadata: { head: 'hpn', strategy: 'random' }, producerVersion: '0.0.0-fixture' }),
+);
 console.log('wrote softmax-8x5-top3.onnx and hpn-8x6.onnx');

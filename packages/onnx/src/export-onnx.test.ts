@@ -21,18 +21,36 @@ import { exportOnnx, ONNX_INPUT } from './index.js';
 
 const CLASSES = 6;
 const WIDTH = 300;
-const trainer: TrainerSettings = { hiddenUnits: 24, hiddenLayers: 2, dropout: 0.3, batchSize: 32, learningRate: 0.01, patience: 2, maxEpochs: 3 };
+const trainer: TrainerSettings = {
+  hiddenUnits: 24,
+  hiddenLayers: 2,
+  dropout: 0.3,
+  batchSize: 32,
+  learningRate: 0.01,
+  patience: 2,
+  maxEpochs: 3,
+};
 
 async function trainTiny(headName: 'softmax' | 'hpn', seed: number): Promise<TrainedModel> {
   const ctx = (label: string) => ({ seed, rng: createRng(seed).fork(label) });
   const dataset = await gaussianDataset.generate(
     ctx('dataset'),
-    GaussianOptionsSchema.parse({ classes: CLASSES, sigma: 1, inputWidth: WIDTH, trainPerClass: 30, validationPerClass: 10, testPerClass: 10 }),
+    GaussianOptionsSchema.parse({
+      classes: CLASSES,
+      sigma: 1,
+      inputWidth: WIDTH,
+      trainPerClass: 30,
+      validationPerClass: 10,
+      testPerClass: 10,
+    }),
   );
   const head =
     headName === 'softmax'
       ? softmaxHead.build({ classes: CLASSES }, {})
-      : hpnHead.build({ classes: CLASSES, prototypes: await randomPrototypes.generate(ctx('prototypes'), { classes: CLASSES, dims: 4 }, {}) }, {});
+      : hpnHead.build(
+          { classes: CLASSES, prototypes: await randomPrototypes.generate(ctx('prototypes'), { classes: CLASSES, dims: 4 }, {}) },
+          {},
+        );
   const { model } = await tfjsEngine.train(ctx('training'), { dataset, head, trainer }, {});
   return model;
 }
@@ -45,7 +63,10 @@ function randomInputs(rows: number, width: number, seed: number): Matrix {
 async function runOnnx(bytes: Uint8Array, features: Matrix): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(bytes);
   try {
-    return (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<string, ort.Tensor>;
+    return (await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<
+      string,
+      ort.Tensor
+    >;
   } finally {
     await session.release();
   }
@@ -58,7 +79,8 @@ async function expectParity(model: TrainedModel, bytes: Uint8Array, features: Ma
   const scores = out[model.head.scoresName]!;
   expect(scores.dims).toEqual([features.rows, model.classes]);
   let worst = 0;
-  for (let i = 0; i < expected.scores.data.length; i++) worst = Math.max(worst, Math.abs((scores.data as Float32Array)[i]! - expected.scores.data[i]!));
+  for (let i = 0; i < expected.scores.data.length; i++)
+    worst = Math.max(worst, Math.abs((scores.data as Float32Array)[i]! - expected.scores.data[i]!));
   expect(worst).toBeLessThan(1e-4);
   if (process.env.HYPERPROTO_SHOW_PARITY) console.log(`${model.head.scoresName}: largest score difference ${worst.toExponential(2)}`);
   // A model that predicts one class everywhere would hide a wrong argmax.
@@ -76,14 +98,17 @@ describe('exportOnnx parity with the tfjs model', () => {
     expect(model.head.scoresName).toBe(head === 'softmax' ? 'probabilities' : 'scores');
   });
 
-  it('exports a plugin head\'s own score expression and folds non-trivial batch-norm statistics', async () => {
+  it("exports a plugin head's own score expression and folds non-trivial batch-norm statistics", async () => {
     const rng = createRng(3);
     const centres = createMatrix(5, 7, rng.fillNormal(new Float32Array(35)));
     // Scaled cosine to unnormalised centres plus a bias: operations neither built-in head uses in its scores.
     const head: HeadDefinition = {
       outputUnits: 7,
       loss: h.mean(h.output()),
-      scores: h.sub(h.mul(h.scalar(4), h.matmulTransposed(h.l2normalize(h.output()), h.l2normalize(h.constant('centres')))), h.pow(h.scalar(0.5), 3)),
+      scores: h.sub(
+        h.mul(h.scalar(4), h.matmulTransposed(h.l2normalize(h.output()), h.l2normalize(h.constant('centres')))),
+        h.pow(h.scalar(0.5), 3),
+      ),
       scoresName: 'similarity',
       constants: { centres },
     };
@@ -95,7 +120,14 @@ describe('exportOnnx parity with the tfjs model', () => {
       return w;
     });
     const { tf } = await initTfjs();
-    const model = createTrainedMlp(tf, { inputWidth: 12, classes: 5, trainer: { ...trainer, hiddenUnits: 9, hiddenLayers: 3 }, head, weights, batchNormEpsilon: 1e-3 });
+    const model = createTrainedMlp(tf, {
+      inputWidth: 12,
+      classes: 5,
+      trainer: { ...trainer, hiddenUnits: 9, hiddenLayers: 3 },
+      head,
+      weights,
+      batchNormEpsilon: 1e-3,
+    });
     const bytes = exportOnnx(model, { metadata: { head: 'scaled-cosine' }, topK: 3 });
     await expectParity(model, bytes, randomInputs(1000, 12, 9));
 
@@ -116,9 +148,24 @@ describe('exportOnnx parity with the tfjs model', () => {
 
   it('stores the model facts as metadata_props and names the input and outputs', async () => {
     const model = await trainTiny('softmax', 2);
-    const bytes = exportOnnx(model, { metadata: { head: 'softmax', seed: '2' }, classNames: ['a', 'b', 'c', 'd', 'e', 'f'], topK: 2, opset: 21 });
+    const bytes = exportOnnx(model, {
+      metadata: { head: 'softmax', seed: '2' },
+      classNames: ['a', 'b', 'c', 'd', 'e', 'f'],
+      topK: 2,
+      opset: 21,
+    });
     const text = new TextDecoder('latin1').decode(bytes);
-    for (const needle of ['head', 'softmax', 'inputWidth', 'classNames', '["a","b","c","d","e","f"]', 'producerVersion', 'seed', 'format', 'hyperproto-classifier']) {
+    for (const needle of [
+      'head',
+      'softmax',
+      'inputWidth',
+      'classNames',
+      '["a","b","c","d","e","f"]',
+      'producerVersion',
+      'seed',
+      'format',
+      'hyperproto-classifier',
+    ]) {
       expect(text).toContain(needle);
     }
     const session = await ort.InferenceSession.create(bytes);
@@ -137,7 +184,10 @@ describe('exportOnnx parity with the tfjs model', () => {
     expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, opset: 13 })).toThrow(/opset 13 is not supported/);
     const rowScores = { ...model, head: { ...model.head, scores: h.rowSum(h.output()) } };
     expect(() => exportOnnx(rowScores, { metadata: { head: 'softmax' } })).toThrow(/scores have shape \[N\]; a classifier needs \[N, 6\]/);
-    const broken = { ...model, weights: model.weights.map((w) => (w.name === 'trunk/bn0/gamma' ? { ...w, data: w.data.map((v, i) => (i === 3 ? NaN : v)) } : w)) };
+    const broken = {
+      ...model,
+      weights: model.weights.map((w) => (w.name === 'trunk/bn0/gamma' ? { ...w, data: w.data.map((v, i) => (i === 3 ? NaN : v)) } : w)),
+    };
     expect(() => exportOnnx(broken, { metadata: { head: 'softmax' } })).toThrow(/"trunk\/bn0\/gamma" has a non-finite value at index 3/);
   });
 });

@@ -1,5 +1,13 @@
 import { createRequire } from 'node:module';
-import { BATCH_NORM_EPSILON, ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
+import {
+  BATCH_NORM_EPSILON,
+  ErrorCode,
+  firstNonFinite,
+  HyperprotoError,
+  type HeadDefinition,
+  type NamedWeight,
+  type TrainerSettings,
+} from '@hyperproto/core';
 import {
   INPUT_NAME,
   LABEL_OUTPUT,
@@ -74,7 +82,8 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     throw new HyperprotoError(ErrorCode.InvalidOptions, `opset ${opset} is not supported; choose 17 to 21`);
   }
   const { inputWidth, classes, head } = model;
-  if (!Number.isInteger(inputWidth) || inputWidth < 1) throw invalid(`the model's input width must be a positive integer, got ${inputWidth}`);
+  if (!Number.isInteger(inputWidth) || inputWidth < 1)
+    throw invalid(`the model's input width must be a positive integer, got ${inputWidth}`);
   if (!Number.isInteger(classes) || classes < 2) throw invalid(`the model must have at least 2 classes, has ${classes}`);
   const topK = options.topK;
   if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > classes)) {
@@ -84,7 +93,9 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
   }
   if (!head.scoresName || RESERVED_NAMES.includes(head.scoresName)) {
-    throw invalid(`the head's scores name "${head.scoresName}" is empty or clashes with the model's fixed names (${RESERVED_NAMES.join(', ')})`);
+    throw invalid(
+      `the head's scores name "${head.scoresName}" is empty or clashes with the model's fixed names (${RESERVED_NAMES.join(', ')})`,
+    );
   }
   for (const weight of model.weights) {
     const bad = firstNonFinite(weight.data);
@@ -98,13 +109,19 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   let width = inputWidth;
   const units = model.trainer.hiddenUnits;
   for (let i = 0; i < model.trainer.hiddenLayers; i++) {
-    const layer = foldBatchNorm(requireWeight(byName, `trunk/dense${i}/kernel`, [width, units]), width, units, {
-      gamma: requireWeight(byName, `trunk/bn${i}/gamma`, [units]),
-      beta: requireWeight(byName, `trunk/bn${i}/beta`, [units]),
-      movingMean: requireWeight(byName, `trunk/bn${i}/moving_mean`, [units]),
-      movingVariance: requireWeight(byName, `trunk/bn${i}/moving_variance`, [units]),
-      epsilon,
-    }, `trunk/bn${i}`);
+    const layer = foldBatchNorm(
+      requireWeight(byName, `trunk/dense${i}/kernel`, [width, units]),
+      width,
+      units,
+      {
+        gamma: requireWeight(byName, `trunk/bn${i}/gamma`, [units]),
+        beta: requireWeight(byName, `trunk/bn${i}/beta`, [units]),
+        movingMean: requireWeight(byName, `trunk/bn${i}/moving_mean`, [units]),
+        movingVariance: requireWeight(byName, `trunk/bn${i}/moving_variance`, [units]),
+        epsilon,
+      },
+      `trunk/bn${i}`,
+    );
     const kernel = graph.initializer(`trunk/dense${i}/kernel_bn_folded`, layer.kernel, [width, units]);
     const bias = graph.initializer(`trunk/dense${i}/bias_bn_folded`, layer.bias, [units]);
     const dense = graph.node('Gemm', [hidden, kernel, bias], {}, { outputs: [`trunk/dense${i}`], name: `trunk/dense${i}` });
@@ -112,7 +129,10 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     width = units;
   }
   const outputUnits = head.outputUnits;
-  const headKernel = graph.initializer('head/dense/kernel', requireWeight(byName, 'head/dense/kernel', [width, outputUnits]), [width, outputUnits]);
+  const headKernel = graph.initializer('head/dense/kernel', requireWeight(byName, 'head/dense/kernel', [width, outputUnits]), [
+    width,
+    outputUnits,
+  ]);
   const headBias = graph.initializer('head/dense/bias', requireWeight(byName, 'head/dense/bias', [outputUnits]), [outputUnits]);
   const output = graph.node('Gemm', [hidden, headKernel, headBias], {}, { outputs: ['head/output'], name: 'head/dense' });
 
@@ -123,7 +143,10 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   const scores = lowerHeadExpr(
     tail,
     head.scores,
-    { output: tail.existing(output, 'float32', ['N', outputUnits]), constants: headConstantValues(tail, head.constants, [head.scores], what) },
+    {
+      output: tail.existing(output, 'float32', ['N', outputUnits]),
+      constants: headConstantValues(tail, head.constants, [head.scores], what),
+    },
     { resultName: head.scoresName, what },
   );
   tail.finish([scores]);
@@ -133,9 +156,14 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   graph.output(scores.name, 'float32', ['N', classes]);
   graph.output(graph.node('ArgMax', [scores.name], { axis: 1, keepdims: 0 }, { outputs: [LABEL_OUTPUT] }), 'int64', ['N']);
   if (topK !== undefined) {
-    graph.nodeOutputs('TopK', [scores.name, graph.ints([topK])], { axis: -1, largest: 1, sorted: 1 }, {
-      outputs: [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT],
-    });
+    graph.nodeOutputs(
+      'TopK',
+      [scores.name, graph.ints([topK])],
+      { axis: -1, largest: 1, sorted: 1 },
+      {
+        outputs: [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT],
+      },
+    );
     graph.output(TOPK_SCORES_OUTPUT, 'float32', ['N', topK]);
     graph.output(TOPK_LABELS_OUTPUT, 'int64', ['N', topK]);
   }

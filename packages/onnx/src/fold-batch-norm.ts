@@ -28,7 +28,10 @@ export function foldBatchNorm(kernel: Float32Array, inputs: number, units: numbe
   for (let j = 0; j < units; j++) {
     scale[j] = norm.gamma[j]! / Math.sqrt(norm.movingVariance[j]! + norm.epsilon);
     if (!Number.isFinite(scale[j]!)) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${layer} unit ${j}: moving variance ${norm.movingVariance[j]} with epsilon ${norm.epsilon} gives no finite scale`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${layer} unit ${j}: moving variance ${norm.movingVariance[j]} with epsilon ${norm.epsilon} gives no finite scale`,
+      );
     }
     bias[j] = norm.beta[j]! - norm.movingMean[j]! * scale[j]!;
   }

@@ -1,4 +1,14 @@
-import { createMatrix, defineDataset, ErrorCode, HyperprotoError, z, type Dataset, type DatasetPlugin, type DatasetSplit, type PluginContext } from '@hyperproto/core';
+import {
+  createMatrix,
+  defineDataset,
+  ErrorCode,
+  HyperprotoError,
+  z,
+  type Dataset,
+  type DatasetPlugin,
+  type DatasetSplit,
+  type PluginContext,
+} from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
 import { datasetConformance } from './dataset-conformance.js';
@@ -68,7 +78,11 @@ describe('datasetConformance', () => {
 
   it('fails a label out of range', async () => {
     const off = dataset('off-by-one', (data) => withTrain(data, { labels: data.train.labels.map((label) => label + 1) }));
-    await expectFailure(datasetConformance(off, small), /labels in \[0, classes\)/, /train label 3 at row 2 is outside \[0, 3\); expected class indices in \[0, classes\)/);
+    await expectFailure(
+      datasetConformance(off, small),
+      /labels in \[0, classes\)/,
+      /train label 3 at row 2 is outside \[0, 3\); expected class indices in \[0, classes\)/,
+    );
   });
 
   it('fails non-finite or float64 features, a feature width other than inputWidth, and an empty split', async () => {
@@ -76,9 +90,21 @@ describe('datasetConformance', () => {
       data.validation.features.data[3] = Number.NaN;
       return data;
     });
-    await expectFailure(datasetConformance(holes, small), /finite float32/, /validation features have the non-finite value NaN at row 1, column 1/);
-    const doubles = dataset('doubles', (data) => withTrain(data, { features: { ...data.train.features, data: Float64Array.from(data.train.features.data) as unknown as Float32Array } }));
-    await expectFailure(datasetConformance(doubles, small), /finite float32/, /train features hold a Float64Array; expected a Float32Array/);
+    await expectFailure(
+      datasetConformance(holes, small),
+      /finite float32/,
+      /validation features have the non-finite value NaN at row 1, column 1/,
+    );
+    const doubles = dataset('doubles', (data) =>
+      withTrain(data, {
+        features: { ...data.train.features, data: Float64Array.from(data.train.features.data) as unknown as Float32Array },
+      }),
+    );
+    await expectFailure(
+      datasetConformance(doubles, small),
+      /finite float32/,
+      /train features hold a Float64Array; expected a Float32Array/,
+    );
     const narrow = dataset('narrow', (data) => ({ ...data, inputWidth: 3 }));
     await expectFailure(datasetConformance(narrow, small), /finite float32/, /train features are 9 x 2 .*; expected 9 x 3 \(inputWidth\)/);
     const empty = dataset('empty', (data) => ({ ...data, test: { features: createMatrix(0, 2), labels: new Int32Array(0) } }));
@@ -87,13 +113,25 @@ describe('datasetConformance', () => {
 
   it('fails a class missing from train, duplicate class names and reference predictions of the wrong length', async () => {
     const missing = dataset('missing', (data) => withTrain(data, { labels: data.train.labels.map((label) => (label === 2 ? 0 : label)) }));
-    await expectFailure(datasetConformance(missing, small), /every class/, /the train split has no rows of class 2; expected every one of the 3 classes/);
+    await expectFailure(
+      datasetConformance(missing, small),
+      /every class/,
+      /the train split has no rows of class 2; expected every one of the 3 classes/,
+    );
     const twins = dataset('twins', (data) => ({ ...data, classNames: ['a', 'b', 'a'] }));
     await expectFailure(datasetConformance(twins, small), /unique strings/, /classNames has "a" twice; expected unique names/);
     const short = dataset('short', (data) => ({ ...data, reference: { name: 'truth', testPredictions: data.test.labels.slice(1) } }));
-    await expectFailure(datasetConformance(short, small), /reference predictions/, /reference\.testPredictions has 8 values for 9 test rows/);
+    await expectFailure(
+      datasetConformance(short, small),
+      /reference predictions/,
+      /reference\.testPredictions has 8 values for 9 test rows/,
+    );
     const wild = dataset('wild', (data) => ({ ...data, reference: { name: 'truth', testPredictions: data.test.labels.map(() => 7) } }));
-    await expectFailure(datasetConformance(wild, small), /reference predictions/, /reference\.testPredictions\[0\] is 7; expected a class in \[0, 3\)/);
+    await expectFailure(
+      datasetConformance(wild, small),
+      /reference predictions/,
+      /reference\.testPredictions\[0\] is 7; expected a class in \[0, 3\)/,
+    );
   });
 
   it('fails unseeded randomness', async () => {
@@ -101,17 +139,26 @@ describe('datasetConformance', () => {
       data.test.features.data[0] = Math.random();
       return data;
     });
-    await expectFailure(datasetConformance(noisy, small), /identical bytes/, /seed 1 gave different test features on two runs; expected identical bytes/);
+    await expectFailure(
+      datasetConformance(noisy, small),
+      /identical bytes/,
+      /seed 1 gave different test features on two runs; expected identical bytes/,
+    );
   });
 
   it('fails options its schema refuses, and an abort that hangs or throws the wrong error', async () => {
-    await expectFailure(datasetConformance(dataset('clusters'), { options: { classes: 1 } }), /accepts the given options/, /its options schema refused \{"classes":1\}/);
+    await expectFailure(
+      datasetConformance(dataset('clusters'), { options: { classes: 1 } }),
+      /accepts the given options/,
+      /its options schema refused \{"classes":1\}/,
+    );
     const stubborn = defineDataset({
       name: 'stubborn',
       summary: 'ignores the signal',
       options: optionsSchema,
       generate: async (ctx, options) => {
-        if (ctx.signal?.aborted) for (let started = Date.now(); Date.now() - started < 1000; ) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (ctx.signal?.aborted)
+          for (let started = Date.now(); Date.now() - started < 1000; ) await new Promise((resolve) => setTimeout(resolve, 5));
         return clusters({ ...ctx, signal: undefined }, options);
       },
     });

@@ -46,8 +46,10 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
       run: async () => {
         const data = await generated();
         if (!Number.isInteger(data.classes) || data.classes < 2) fail(`classes is ${data.classes}; expected an integer >= 2`);
-        if (!Number.isInteger(data.inputWidth) || data.inputWidth < 1) fail(`inputWidth is ${data.inputWidth}; expected a positive integer`);
-        if (typeof data.info !== 'object' || data.info === null) fail(`info is ${String(data.info)}; expected an object (facts about the data, may be {})`);
+        if (!Number.isInteger(data.inputWidth) || data.inputWidth < 1)
+          fail(`inputWidth is ${data.inputWidth}; expected a positive integer`);
+        if (typeof data.info !== 'object' || data.info === null)
+          fail(`info is ${String(data.info)}; expected an object (facts about the data, may be {})`);
         for (const name of SPLITS) checkSplit(fail, name, data[name], data.inputWidth, data.classes);
       },
     },
@@ -57,7 +59,10 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
         const data = await generated();
         const seen = new Set(data.train.labels);
         const missing = Array.from({ length: data.classes }, (_, c) => c).filter((c) => !seen.has(c));
-        if (missing.length) fail(`the train split has no rows of class ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}; expected every one of the ${data.classes} classes`);
+        if (missing.length)
+          fail(
+            `the train split has no rows of class ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}; expected every one of the ${data.classes} classes`,
+          );
       },
     },
     {
@@ -65,7 +70,8 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
       run: async () => {
         const { classNames, classes } = await generated();
         if (classNames === undefined) return;
-        if (!Array.isArray(classNames) || classNames.length !== classes) fail(`classNames has ${classNames?.length} entries; expected ${classes}, one per class`);
+        if (!Array.isArray(classNames) || classNames.length !== classes)
+          fail(`classNames has ${classNames?.length} entries; expected ${classes}, one per class`);
         const bad = classNames.findIndex((name) => typeof name !== 'string');
         if (bad >= 0) fail(`classNames[${bad}] is ${JSON.stringify(classNames[bad])}; expected strings`);
         const duplicate = classNames.find((name, i) => classNames.indexOf(name) !== i);
@@ -77,10 +83,13 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
       run: async () => {
         const { reference, test, classes } = await generated();
         if (reference === undefined) return;
-        if (typeof reference.name !== 'string' || reference.name === '') fail(`reference.name is ${JSON.stringify(reference.name)}; expected a non-empty string`);
+        if (typeof reference.name !== 'string' || reference.name === '')
+          fail(`reference.name is ${JSON.stringify(reference.name)}; expected a non-empty string`);
         const predictions = reference.testPredictions;
-        if (!(predictions instanceof Int32Array)) fail(`reference.testPredictions is a ${describeType(predictions)}; expected an Int32Array`);
-        if (predictions.length !== test.labels.length) fail(`reference.testPredictions has ${predictions.length} values for ${test.labels.length} test rows; expected one per test row`);
+        if (!(predictions instanceof Int32Array))
+          fail(`reference.testPredictions is a ${describeType(predictions)}; expected an Int32Array`);
+        if (predictions.length !== test.labels.length)
+          fail(`reference.testPredictions has ${predictions.length} values for ${test.labels.length} test rows; expected one per test row`);
         const bad = predictions.findIndex((p) => p < 0 || p >= classes);
         if (bad >= 0) fail(`reference.testPredictions[${bad}] is ${predictions[bad]}; expected a class in [0, ${classes})`);
       },
@@ -90,11 +99,15 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
       run: async () => {
         const a = await generated();
         const b = await generate(1);
-        if (a.classes !== b.classes || a.inputWidth !== b.inputWidth) fail(`seed 1 gave ${a.classes} and then ${b.classes} classes (width ${a.inputWidth}, ${b.inputWidth}); expected the same data`);
+        if (a.classes !== b.classes || a.inputWidth !== b.inputWidth)
+          fail(`seed 1 gave ${a.classes} and then ${b.classes} classes (width ${a.inputWidth}, ${b.inputWidth}); expected the same data`);
         for (const name of SPLITS) {
           for (const part of ['features', 'labels'] as const) {
             const [x, y] = part === 'features' ? [a[name].features.data, b[name].features.data] : [a[name].labels, b[name].labels];
-            if (!sameBytes(x, y)) fail(`seed 1 gave different ${name} ${part} on two runs; expected identical bytes: draw randomness only from ctx.rng, never Math.random or the clock`);
+            if (!sameBytes(x, y))
+              fail(
+                `seed 1 gave different ${name} ${part} on two runs; expected identical bytes: draw randomness only from ctx.rng, never Math.random or the clock`,
+              );
           }
         }
         const [x, y] = [a.reference?.testPredictions, b.reference?.testPredictions];
@@ -106,26 +119,44 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
       run: async () => {
         const parsed = parseOptions(dataset, options.options);
         const settled = await settleWithin(() => dataset.generate(seededContext(1, { signal: AbortSignal.abort() }), parsed), timeLimitMs);
-        if (settled.status === 'timeout') fail(`generate with an aborted signal did not settle within ${timeLimitMs} ms; expected long loops to check ctx.signal and stop`);
+        if (settled.status === 'timeout')
+          fail(`generate with an aborted signal did not settle within ${timeLimitMs} ms; expected long loops to check ctx.signal and stop`);
         if (settled.status === 'rejected' && !(isHyperprotoError(settled.reason) && settled.reason.code === ErrorCode.Aborted)) {
-          fail(`generate with an aborted signal threw ${describeError(settled.reason)}; expected a HyperprotoError with code ${ErrorCode.Aborted} (or a normal result)`, settled.reason);
+          fail(
+            `generate with an aborted signal threw ${describeError(settled.reason)}; expected a HyperprotoError with code ${ErrorCode.Aborted} (or a normal result)`,
+            settled.reason,
+          );
         }
       },
     },
   ];
 }
 
-function checkSplit(fail: (message: string) => never, name: string, split: DatasetSplit | undefined, inputWidth: number, classes: number): void {
-  if (!split) return fail(`has no ${name} split; expected train, validation and test`);
+function checkSplit(
+  fail: (message: string) => never,
+  name: string,
+  split: DatasetSplit | undefined,
+  inputWidth: number,
+  classes: number,
+): void {
+  if (!split) {
+    fail(`has no ${name} split; expected train, validation and test`);
+    return;
+  }
   const { features, labels } = split;
   if (!(features?.data instanceof Float32Array)) fail(`${name} features hold a ${describeType(features?.data)}; expected a Float32Array`);
   if (!(labels instanceof Int32Array)) fail(`${name} labels are a ${describeType(labels)}; expected an Int32Array`);
   if (labels.length === 0) fail(`the ${name} split is empty; expected at least one row`);
   if (features.rows !== labels.length || features.cols !== inputWidth || features.data.length !== features.rows * features.cols) {
-    fail(`${name} features are ${features.rows} x ${features.cols} with ${features.data.length} values for ${labels.length} labels; expected ${labels.length} x ${inputWidth} (inputWidth)`);
+    fail(
+      `${name} features are ${features.rows} x ${features.cols} with ${features.data.length} values for ${labels.length} labels; expected ${labels.length} x ${inputWidth} (inputWidth)`,
+    );
   }
   const bad = features.data.findIndex((value) => !Number.isFinite(value));
-  if (bad >= 0) fail(`${name} features have the non-finite value ${features.data[bad]} at row ${Math.floor(bad / inputWidth)}, column ${bad % inputWidth}; expected finite values`);
+  if (bad >= 0)
+    fail(
+      `${name} features have the non-finite value ${features.data[bad]} at row ${Math.floor(bad / inputWidth)}, column ${bad % inputWidth}; expected finite values`,
+    );
   const out = labels.findIndex((label) => label < 0 || label >= classes);
   if (out >= 0) fail(`${name} label ${labels[out]} at row ${out} is outside [0, ${classes}); expected class indices in [0, classes)`);
 }

@@ -11,7 +11,14 @@ async function expectAllPass(cases: ConformanceCase[]) {
 async function expectFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
   const matching = cases.filter((c) => name.test(c.name));
   expect(matching.length).toBeGreaterThan(0);
-  const errors = await Promise.all(matching.map((c) => c.run().then(() => undefined, (e: unknown) => e)));
+  const errors = await Promise.all(
+    matching.map((c) =>
+      c.run().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ),
+  );
   const error = errors.find((e) => e !== undefined);
   expect(error).toBeInstanceOf(Error);
   expect((error as Error).constructor).toBe(Error);
@@ -41,7 +48,12 @@ const evaluator = (name: string, evaluate: EvaluatorPlugin['evaluate']): Evaluat
 describe('evaluatorConformance', () => {
   it('passes an evaluator of plain finite metrics', async () => {
     await expectAllPass(evaluatorConformance(evaluator('accuracy', (input) => scores(input, true))));
-    await expectAllPass(evaluatorConformance(evaluator('accuracy', (input) => scores(input, true)), { classes: 5, options: { digits: 2 } }));
+    await expectAllPass(
+      evaluatorConformance(
+        evaluator('accuracy', (input) => scores(input, true)),
+        { classes: 5, options: { digits: 2 } },
+      ),
+    );
   });
 
   it('fails NaN, which JSON turns into null', async () => {
@@ -55,7 +67,10 @@ describe('evaluatorConformance', () => {
 
   it('fails values JSON would drop or change: undefined fields, typed arrays, dates, arrays at the top', async () => {
     const cases = [
-      [evaluator('undefined-field', (input) => ({ ...scores(input, true), bestEpoch: input.bestEpoch })), /metrics\.bestEpoch is undefined, which JSON drops/],
+      [
+        evaluator('undefined-field', (input) => ({ ...scores(input, true), bestEpoch: input.bestEpoch })),
+        /metrics\.bestEpoch is undefined, which JSON drops/,
+      ],
       [evaluator('typed', (input) => ({ labels: input.labels })), /metrics\.labels is a Int32Array, not a plain object or array/],
       [evaluator('dated', () => ({ at: new Date(0) })), /metrics\.at is a Date/],
       [evaluator('listed', () => [1, 2] as unknown as Metrics), /returned an array; expected an object of named metrics/],
@@ -68,12 +83,20 @@ describe('evaluatorConformance', () => {
       input.predictions.sort();
       return scores(input, true);
     });
-    await expectFailure(evaluatorConformance(sorting), /leaves its inputs unchanged/, /evaluate on a perfect prediction changed its input \(labels, predictions or history\); expected it to leave them as given/);
+    await expectFailure(
+      evaluatorConformance(sorting),
+      /leaves its inputs unchanged/,
+      /evaluate on a perfect prediction changed its input \(labels, predictions or history\); expected it to leave them as given/,
+    );
   });
 
   it('fails an evaluator whose output varies for the same input', async () => {
     let calls = 0;
     const counting = evaluator('counting', (input) => ({ ...scores(input, true), calls: ++calls }));
-    await expectFailure(evaluatorConformance(counting), /same metrics for the same input/, /gave \{.*"calls":\d+\} and then \{.*\}; expected the same metrics/);
+    await expectFailure(
+      evaluatorConformance(counting),
+      /same metrics for the same input/,
+      /gave \{.*"calls":\d+\} and then \{.*\}; expected the same metrics/,
+    );
   });
 });

@@ -27,10 +27,19 @@ const history = (): EpochRecord[] => [
 
 const INPUTS: readonly NamedInput[] = [
   { name: 'a perfect prediction', make: (classes) => ({ classes, labels: labelsFor(classes), predictions: labelsFor(classes) }) },
-  { name: 'a constant prediction', make: (classes) => ({ classes, labels: labelsFor(classes), predictions: new Int32Array(labelsFor(classes).length) }) },
+  {
+    name: 'a constant prediction',
+    make: (classes) => ({ classes, labels: labelsFor(classes), predictions: new Int32Array(labelsFor(classes).length) }),
+  },
   {
     name: 'a prediction with a training history',
-    make: (classes) => ({ classes, labels: labelsFor(classes), predictions: labelsFor(classes).map((label) => (label + 1) % classes), history: history(), bestEpoch: 2 }),
+    make: (classes) => ({
+      classes,
+      labels: labelsFor(classes),
+      predictions: labelsFor(classes).map((label) => (label + 1) % classes),
+      history: history(),
+      bestEpoch: 2,
+    }),
   },
 ];
 
@@ -52,10 +61,17 @@ export function evaluatorConformance(evaluator: EvaluatorPlugin, options: Evalua
     run: async () => {
       const metrics: unknown = await evaluate(input);
       if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
-        throw conformanceError(id, `evaluate on ${input.name} returned ${Array.isArray(metrics) ? 'an array' : String(metrics)}; expected an object of named metrics`);
+        throw conformanceError(
+          id,
+          `evaluate on ${input.name} returned ${Array.isArray(metrics) ? 'an array' : String(metrics)}; expected an object of named metrics`,
+        );
       }
       const problem = jsonProblem(metrics, 'metrics');
-      if (problem) throw conformanceError(id, `evaluate on ${input.name}: ${problem}; expected plain JSON (finite numbers, strings, booleans, null, arrays, plain objects)`);
+      if (problem)
+        throw conformanceError(
+          id,
+          `evaluate on ${input.name}: ${problem}; expected plain JSON (finite numbers, strings, booleans, null, arrays, plain objects)`,
+        );
     },
   }));
 
@@ -68,7 +84,11 @@ export function evaluatorConformance(evaluator: EvaluatorPlugin, options: Evalua
           const input = named.make(classes);
           const before = snapshot(input);
           await callPlugin(id, `evaluate on ${named.name}`, () => evaluator.evaluate(input, parsed), DEFAULT_TIME_LIMIT_MS);
-          if (snapshot(input) !== before) throw conformanceError(id, `evaluate on ${named.name} changed its input (labels, predictions or history); expected it to leave them as given`);
+          if (snapshot(input) !== before)
+            throw conformanceError(
+              id,
+              `evaluate on ${named.name} changed its input (labels, predictions or history); expected it to leave them as given`,
+            );
         }
       },
     },
@@ -77,7 +97,8 @@ export function evaluatorConformance(evaluator: EvaluatorPlugin, options: Evalua
       run: async () => {
         for (const input of INPUTS) {
           const [a, b] = [JSON.stringify(await evaluate(input)), JSON.stringify(await evaluate(input))];
-          if (a !== b) throw conformanceError(id, `evaluate on ${input.name} gave ${a} and then ${b}; expected the same metrics for the same input`);
+          if (a !== b)
+            throw conformanceError(id, `evaluate on ${input.name} gave ${a} and then ${b}; expected the same metrics for the same input`);
         }
       },
     },

@@ -30,7 +30,14 @@ const head = (name: string, build: (classes: number) => Partial<HeadDefinition>)
     summary: 'test head',
     options: z.strictObject({}),
     usesPrototypes: false,
-    build: ({ classes }) => ({ outputUnits: classes, loss: crossEntropy, scores: h.softmax(h.output()), scoresName: 'probabilities', constants: {}, ...build(classes) }),
+    build: ({ classes }) => ({
+      outputUnits: classes,
+      loss: crossEntropy,
+      scores: h.softmax(h.output()),
+      scoresName: 'probabilities',
+      constants: {},
+      ...build(classes),
+    }),
   });
 
 const softmax = head('softmax-like', () => ({}));
@@ -74,7 +81,11 @@ describe('headConformance', () => {
 
   it('fails a loss that cannot be lowered by moving the output', async () => {
     const flat = head('flat', () => ({ loss: h.mean(h.mul(h.output(), h.scalar(0))) }));
-    await expectFailure(headConformance(flat), /gradient descent/, /gradient descent on the output \(0 of at most 40 steps, loss 0\.00000 -> 0\.00000\) did not lower the loss; expected a loss that depends smoothly on the output/);
+    await expectFailure(
+      headConformance(flat),
+      /gradient descent/,
+      /gradient descent on the output \(0 of at most 40 steps, loss 0\.00000 -> 0\.00000\) did not lower the loss; expected a loss that depends smoothly on the output/,
+    );
   });
 
   it('fails a loss that is not a scalar, or not finite', async () => {
@@ -87,15 +98,26 @@ describe('headConformance', () => {
   it('fails a loss that depends on the order of the rows', async () => {
     // Rows weighted by position: fine as a number, wrong as a batch loss.
     const weights = createMatrix(1, 6, Float32Array.of(1, 2, 3, 4, 5, 6));
-    const weighted = head('weighted', () => ({ loss: h.mean(h.mul(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())), h.constant('w'))), constants: { w: weights } }));
-    await expectFailure(headConformance(weighted), /another order/, /its loss is .* for a batch and .* for the same rows and labels reordered; expected the same loss/);
+    const weighted = head('weighted', () => ({
+      loss: h.mean(h.mul(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())), h.constant('w'))),
+      constants: { w: weights },
+    }));
+    await expectFailure(
+      headConformance(weighted),
+      /another order/,
+      /its loss is .* for a batch and .* for the same rows and labels reordered; expected the same loss/,
+    );
   });
 
   it('fails scores of the wrong shape, scores that need labels, a bad width and a bad scoresName', async () => {
     const wide = head('wide', (classes) => ({ outputUnits: classes + 1 }));
     await expectFailure(headConformance(wide), /finite scalar loss/, /its scores have shape \[6, 5\] for 6 rows; expected \[6, 4\]/);
     const peeking = head('peeking', () => ({ scores: h.gatherRows(h.softmax(h.output()), h.labels()) }));
-    await expectFailure(headConformance(peeking), /finite scalar loss/, /its scores cannot be evaluated: E_INVALID_INPUT: .*uses labels.*an exported model has no labels/);
+    await expectFailure(
+      headConformance(peeking),
+      /finite scalar loss/,
+      /its scores cannot be evaluated: E_INVALID_INPUT: .*uses labels.*an exported model has no labels/,
+    );
     const empty = head('empty', () => ({ outputUnits: 0 }));
     await expectFailure(headConformance(empty), /builds for 4 classes/, /outputUnits is 0; expected a positive integer/);
     const spaced = head('spaced', () => ({ scoresName: 'class scores' }));
@@ -103,13 +125,31 @@ describe('headConformance', () => {
   });
 
   it('fails a head that uses a constant it does not ship', async () => {
-    const forgetful = defineHead({ ...cosine, name: 'forgetful', build: (input, options) => ({ ...cosine.build(input, options), constants: {} }) });
-    await expectFailure(headConformance(forgetful), /ships every constant/, /use constant "prototypes", which is not in constants \(has: none\)/);
+    const forgetful = defineHead({
+      ...cosine,
+      name: 'forgetful',
+      build: (input, options) => ({ ...cosine.build(input, options), constants: {} }),
+    });
+    await expectFailure(
+      headConformance(forgetful),
+      /ships every constant/,
+      /use constant "prototypes", which is not in constants \(has: none\)/,
+    );
   });
 
   it('reports a head that throws while building, and options its schema refuses', async () => {
-    const picky = defineHead({ ...softmax, name: 'picky', build: () => { throw new Error('needs 10 classes'); } });
+    const picky = defineHead({
+      ...softmax,
+      name: 'picky',
+      build: () => {
+        throw new Error('needs 10 classes');
+      },
+    });
     await expectFailure(headConformance(picky), /builds for 4 classes/, /build for 4 classes threw needs 10 classes/);
-    await expectFailure(headConformance(cosine, { options: { margin: 'wide' } }), /builds for 4 classes/, /its options schema refused \{"margin":"wide"\}/);
+    await expectFailure(
+      headConformance(cosine, { options: { margin: 'wide' } }),
+      /builds for 4 classes/,
+      /its options schema refused \{"margin":"wide"\}/,
+    );
   });
 });

@@ -1,4 +1,12 @@
-import { constantsUsed, createRng, evaluateHeadExpr, type HeadDefinition, type HeadPlugin, type HeadValue, type Matrix } from '@hyperproto/core';
+import {
+  constantsUsed,
+  createRng,
+  evaluateHeadExpr,
+  type HeadDefinition,
+  type HeadPlugin,
+  type HeadValue,
+  type Matrix,
+} from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
 import { headTestPrototypes } from './head-test-prototypes.js';
@@ -37,8 +45,14 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     const parsed = parseOptions(head, options.options);
     const prototypes = head.usesPrototypes ? (options.prototypes ?? headTestPrototypes(classes, dims, SEED)) : undefined;
     const what = `build for ${classes} classes${prototypes ? ` with ${prototypes.rows} x ${prototypes.cols} prototypes` : ''}`;
-    const definition = await callPlugin(id, what, () => head.build(prototypes ? { classes, prototypes } : { classes }, parsed), DEFAULT_TIME_LIMIT_MS);
-    if (typeof definition !== 'object' || definition === null) throw conformanceError(id, `${what} returned ${String(definition)}; expected a HeadDefinition`);
+    const definition = await callPlugin(
+      id,
+      what,
+      () => head.build(prototypes ? { classes, prototypes } : { classes }, parsed),
+      DEFAULT_TIME_LIMIT_MS,
+    );
+    if (typeof definition !== 'object' || definition === null)
+      throw conformanceError(id, `${what} returned ${String(definition)}; expected a HeadDefinition`);
     return definition;
   };
 
@@ -51,7 +65,10 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
   };
 
   const evaluate = (definition: HeadDefinition, which: 'loss' | 'scores', output: Float64Array, labels?: Int32Array): HeadValue => {
-    const inputs = { output: { rows: output.length / definition.outputUnits, cols: definition.outputUnits, data: output }, constants: definition.constants };
+    const inputs = {
+      output: { rows: output.length / definition.outputUnits, cols: definition.outputUnits, data: output },
+      constants: definition.constants,
+    };
     try {
       return evaluateHeadExpr(definition[which], labels ? { ...inputs, labels } : inputs);
     } catch (error) {
@@ -62,7 +79,8 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
 
   const scalarLoss = (definition: HeadDefinition, output: Float64Array, labels: Int32Array): number => {
     const value = evaluate(definition, 'loss', output, labels);
-    if (value.shape.length !== 0) throw conformanceError(id, `its loss has shape [${value.shape.join(', ')}]; expected a scalar (shape [], e.g. h.mean over rows)`);
+    if (value.shape.length !== 0)
+      throw conformanceError(id, `its loss has shape [${value.shape.join(', ')}]; expected a scalar (shape [], e.g. h.mean over rows)`);
     return value.data[0]!;
   };
 
@@ -75,10 +93,17 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
           throw conformanceError(id, `outputUnits is ${definition.outputUnits}; expected a positive integer`);
         }
         if (typeof definition.scoresName !== 'string' || !IDENTIFIER.test(definition.scoresName)) {
-          throw conformanceError(id, `scoresName is ${JSON.stringify(definition.scoresName)}; expected an identifier such as "scores" (letters, digits, _)`);
+          throw conformanceError(
+            id,
+            `scoresName is ${JSON.stringify(definition.scoresName)}; expected an identifier such as "scores" (letters, digits, _)`,
+          );
         }
         for (const which of ['loss', 'scores'] as const) {
-          if (typeof definition[which]?.op !== 'string') throw conformanceError(id, `${which} is ${JSON.stringify(definition[which])}; expected a head expression (h.* in @hyperproto/core)`);
+          if (typeof definition[which]?.op !== 'string')
+            throw conformanceError(
+              id,
+              `${which} is ${JSON.stringify(definition[which])}; expected a head expression (h.* in @hyperproto/core)`,
+            );
         }
       },
     },
@@ -89,12 +114,23 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
         const constants = definition.constants ?? {};
         for (const name of constantsUsed(definition.scores, constantsUsed(definition.loss))) {
           const matrix = constants[name];
-          if (!matrix) throw conformanceError(id, `its expressions use constant "${name}", which is not in constants (has: ${Object.keys(constants).join(', ') || 'none'}); expected every used constant`);
+          if (!matrix)
+            throw conformanceError(
+              id,
+              `its expressions use constant "${name}", which is not in constants (has: ${Object.keys(constants).join(', ') || 'none'}); expected every used constant`,
+            );
           if (!(matrix.data instanceof Float32Array) || matrix.data.length !== matrix.rows * matrix.cols) {
-            throw conformanceError(id, `constant "${name}" is not a ${matrix.rows} x ${matrix.cols} float32 matrix; expected { rows, cols, data: Float32Array(rows * cols) }`);
+            throw conformanceError(
+              id,
+              `constant "${name}" is not a ${matrix.rows} x ${matrix.cols} float32 matrix; expected { rows, cols, data: Float32Array(rows * cols) }`,
+            );
           }
           const bad = matrix.data.findIndex((value) => !Number.isFinite(value));
-          if (bad >= 0) throw conformanceError(id, `constant "${name}" has the non-finite value ${matrix.data[bad]} at index ${bad}; expected finite values`);
+          if (bad >= 0)
+            throw conformanceError(
+              id,
+              `constant "${name}" has the non-finite value ${matrix.data[bad]} at index ${bad}; expected finite values`,
+            );
         }
       },
     },
@@ -107,10 +143,14 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
         if (!Number.isFinite(loss)) throw conformanceError(id, `its loss on random output is ${loss}; expected a finite number`);
         const scores = evaluate(definition, 'scores', output);
         if (scores.shape.length !== 2 || scores.shape[0] !== BATCH_ROWS || scores.shape[1] !== classes) {
-          throw conformanceError(id, `its scores have shape [${scores.shape.join(', ')}] for ${BATCH_ROWS} rows; expected [${BATCH_ROWS}, ${classes}] (one score per class)`);
+          throw conformanceError(
+            id,
+            `its scores have shape [${scores.shape.join(', ')}] for ${BATCH_ROWS} rows; expected [${BATCH_ROWS}, ${classes}] (one score per class)`,
+          );
         }
         const bad = scores.data.findIndex((value) => !Number.isFinite(value));
-        if (bad >= 0) throw conformanceError(id, `its scores on random output have the non-finite value ${scores.data[bad]}; expected finite scores`);
+        if (bad >= 0)
+          throw conformanceError(id, `its scores on random output have the non-finite value ${scores.data[bad]}; expected finite scores`);
       },
     },
     {
@@ -119,13 +159,22 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
         const definition = await build();
         const { output, labels } = batch(definition);
         const units = definition.outputUnits;
-        const order = createRng(SEED).fork('order').shuffle(Array.from({ length: BATCH_ROWS }, (_, i) => BATCH_ROWS - 1 - i));
+        const order = createRng(SEED)
+          .fork('order')
+          .shuffle(Array.from({ length: BATCH_ROWS }, (_, i) => BATCH_ROWS - 1 - i));
         const permuted = new Float64Array(output.length);
         order.forEach((from, to) => permuted.set(output.subarray(from * units, (from + 1) * units), to * units));
         const before = scalarLoss(definition, output, labels);
-        const after = scalarLoss(definition, permuted, Int32Array.from(order, (from) => labels[from]!));
+        const after = scalarLoss(
+          definition,
+          permuted,
+          Int32Array.from(order, (from) => labels[from]!),
+        );
         if (!(Math.abs(before - after) <= 1e-9 * Math.max(1, Math.abs(before)))) {
-          throw conformanceError(id, `its loss is ${before} for a batch and ${after} for the same rows and labels reordered; expected the same loss (within 1e-9)`);
+          throw conformanceError(
+            id,
+            `its loss is ${before} for a batch and ${after} for the same rows and labels reordered; expected the same loss (within 1e-9)`,
+          );
         }
       },
     },
@@ -140,7 +189,9 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
           throw conformanceError(id, `${route} did not lower the loss; expected a loss that depends smoothly on the output`);
         }
         const scores = evaluate(definition, 'scores', result.output);
-        const predictions = Array.from({ length: BATCH_ROWS }, (_, row) => argmax(scores.data.subarray(row * classes, (row + 1) * classes)));
+        const predictions = Array.from({ length: BATCH_ROWS }, (_, row) =>
+          argmax(scores.data.subarray(row * classes, (row + 1) * classes)),
+        );
         if (predictions.some((prediction, row) => prediction !== labels[row])) {
           throw conformanceError(
             id,

@@ -5,8 +5,10 @@
  */
 export function jsonProblem(value: unknown, path: string, seen: Set<object> = new Set()): string | undefined {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold (it becomes null)`;
-  if (typeof value !== 'object') return `${path} is ${typeof value === 'undefined' ? 'undefined, which JSON drops' : `a ${typeof value}, which JSON cannot hold`}`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot hold (it becomes null)`;
+  if (typeof value !== 'object')
+    return `${path} is ${typeof value === 'undefined' ? 'undefined, which JSON drops' : `a ${typeof value}, which JSON cannot hold`}`;
   if (seen.has(value)) return `${path} refers back to an enclosing object, which JSON cannot hold`;
   const prototype = Object.getPrototypeOf(value);
   if (Array.isArray(value)) {

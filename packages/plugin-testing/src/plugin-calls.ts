@@ -14,7 +14,10 @@ export async function callPlugin<T>(pluginId: string, what: string, fn: () => T 
   const settled = await settleWithin(fn, timeLimitMs);
   if (settled.status === 'fulfilled') return settled.value;
   if (settled.status === 'timeout') {
-    throw conformanceError(pluginId, `${what} did not finish within ${timeLimitMs} ms; expected it to finish well within that on these small sizes`);
+    throw conformanceError(
+      pluginId,
+      `${what} did not finish within ${timeLimitMs} ms; expected it to finish well within that on these small sizes`,
+    );
   }
   throw conformanceError(pluginId, `${what} threw ${describeError(settled.reason)}`, settled.reason);
 }
@@ -25,6 +28,10 @@ export function parseOptions<O>(plugin: Plugin & { readonly options: OptionsSche
     return resolveOptions(plugin, raw);
   } catch (error) {
     const message = isHyperprotoError(error) ? error.message : describeError(error);
-    throw conformanceError(pluginIdOf(plugin), `its options schema refused ${JSON.stringify(raw ?? {})} (${message}); expected the options given to the suite to be valid`, error);
+    throw conformanceError(
+      pluginIdOf(plugin),
+      `its options schema refused ${JSON.stringify(raw ?? {})} (${message}); expected the options given to the suite to be valid`,
+      error,
+    );
   }
 }

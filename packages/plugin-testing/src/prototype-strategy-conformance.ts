@@ -38,7 +38,10 @@ const EDGE_SIZES: readonly PrototypeRequest[] = [
  * same seed (other bytes for another), a well-formed `unsupported`, an aborted signal honoured without a hang,
  * and options whose defaults parse from `{}`.
  */
-export function prototypeStrategyConformance(strategy: PrototypeStrategy, options: PrototypeStrategyConformanceOptions = {}): ConformanceCase[] {
+export function prototypeStrategyConformance(
+  strategy: PrototypeStrategy,
+  options: PrototypeStrategyConformanceOptions = {},
+): ConformanceCase[] {
   const id = pluginIdOf(strategy);
   const sizes = options.sizes ?? DEFAULT_PROTOTYPE_SIZES;
   const timeLimitMs = options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS;
@@ -50,19 +53,35 @@ export function prototypeStrategyConformance(strategy: PrototypeStrategy, option
     try {
       reason = strategy.unsupported?.(request, parsedOptions);
     } catch (error) {
-      throw conformanceError(id, `unsupported(${label(request)}) threw ${describeError(error)}; expected undefined or a reason string`, error);
+      throw conformanceError(
+        id,
+        `unsupported(${label(request)}) threw ${describeError(error)}; expected undefined or a reason string`,
+        error,
+      );
     }
     if (reason === undefined || (typeof reason === 'string' && reason.trim() !== '')) return reason;
-    throw conformanceError(id, `unsupported(${label(request)}) returned ${JSON.stringify(reason) ?? String(reason)}; expected undefined (served) or a non-empty reason string`);
+    throw conformanceError(
+      id,
+      `unsupported(${label(request)}) returned ${JSON.stringify(reason) ?? String(reason)}; expected undefined (served) or a non-empty reason string`,
+    );
   };
 
   const generate = (seed: number, request: PrototypeRequest, parsedOptions: unknown) =>
-    callPlugin(id, `generate(${label(request)}) with seed ${seed}`, () => strategy.generate(seededContext(seed), request, parsedOptions), timeLimitMs);
+    callPlugin(
+      id,
+      `generate(${label(request)}) with seed ${seed}`,
+      () => strategy.generate(seededContext(seed), request, parsedOptions),
+      timeLimitMs,
+    );
 
   /** The first size the strategy serves: where seeding and abort are checked. */
   const firstServed = (parsedOptions: unknown): PrototypeRequest => {
     const served = sizes.find((size) => unsupportedReason(size, parsedOptions) === undefined);
-    if (!served) throw conformanceError(id, `declares every size unsupported (${sizes.map(label).join(', ')}); pass sizes it serves in the suite's options`);
+    if (!served)
+      throw conformanceError(
+        id,
+        `declares every size unsupported (${sizes.map(label).join(', ')}); pass sizes it serves in the suite's options`,
+      );
     return served;
   };
 
@@ -71,7 +90,8 @@ export function prototypeStrategyConformance(strategy: PrototypeStrategy, option
       name: 'options schema parses {} (the defaults)',
       run: async () => {
         const result = strategy.options.safeParse({});
-        if (!result.success) throw conformanceError(id, `its options schema refuses {}: ${result.error.message}; expected every option to have a default`);
+        if (!result.success)
+          throw conformanceError(id, `its options schema refuses {}: ${result.error.message}; expected every option to have a default`);
       },
     },
     {
@@ -97,7 +117,9 @@ export function prototypeStrategyConformance(strategy: PrototypeStrategy, option
 
   cases.push(
     {
-      name: options.deterministic ? 'gives the same bytes for every seed (deterministic)' : 'gives identical bytes for the same seed and others for another seed',
+      name: options.deterministic
+        ? 'gives the same bytes for every seed (deterministic)'
+        : 'gives identical bytes for the same seed and others for another seed',
       run: async () => {
         const parsedOptions = parsed();
         const size = firstServed(parsedOptions);
@@ -105,11 +127,17 @@ export function prototypeStrategyConformance(strategy: PrototypeStrategy, option
         const b = await generate(1, size, parsedOptions);
         const c = await generate(2, size, parsedOptions);
         if (!sameBytes(a.data, b.data)) {
-          throw conformanceError(id, `seed 1 gave different bytes on two runs at ${label(size)}; expected identical bytes: draw randomness only from ctx.rng, never Math.random or the clock`);
+          throw conformanceError(
+            id,
+            `seed 1 gave different bytes on two runs at ${label(size)}; expected identical bytes: draw randomness only from ctx.rng, never Math.random or the clock`,
+          );
         }
         const seedMatters = !sameBytes(a.data, c.data);
         if (options.deterministic && seedMatters) {
-          throw conformanceError(id, `seeds 1 and 2 gave different rows at ${label(size)}, but the suite was told it is deterministic; expected the same bytes for every seed`);
+          throw conformanceError(
+            id,
+            `seeds 1 and 2 gave different rows at ${label(size)}, but the suite was told it is deterministic; expected the same bytes for every seed`,
+          );
         }
         if (!options.deterministic && !seedMatters) {
           throw conformanceError(
@@ -127,7 +155,10 @@ export function prototypeStrategyConformance(strategy: PrototypeStrategy, option
         const ctx = seededContext(1, { signal: AbortSignal.abort() });
         const settled = await settleWithin(() => strategy.generate(ctx, size, parsedOptions), timeLimitMs);
         if (settled.status === 'timeout') {
-          throw conformanceError(id, `generate(${label(size)}) with an aborted signal did not settle within ${timeLimitMs} ms; expected long loops to check ctx.signal and stop`);
+          throw conformanceError(
+            id,
+            `generate(${label(size)}) with an aborted signal did not settle within ${timeLimitMs} ms; expected long loops to check ctx.signal and stop`,
+          );
         }
         if (settled.status === 'rejected' && !(isHyperprotoError(settled.reason) && settled.reason.code === ErrorCode.Aborted)) {
           throw conformanceError(
@@ -147,9 +178,14 @@ function checkUnitRows(id: string, matrix: Matrix, { classes, dims }: PrototypeR
     throw conformanceError(id, `generate(${classes} x ${dims}) ${message}`);
   };
   if (typeof matrix !== 'object' || matrix === null) fail(`returned ${String(matrix)}; expected a Matrix { rows, cols, data }`);
-  if (matrix.rows !== classes || matrix.cols !== dims) fail(`returned ${matrix.rows} x ${matrix.cols}; expected ${classes} x ${dims} (one row per class)`);
-  if (!(matrix.data instanceof Float32Array)) fail(`returned data of type ${(matrix.data as unknown as object | undefined)?.constructor?.name ?? typeof matrix.data}; expected a Float32Array`);
-  if (matrix.data.length !== classes * dims) fail(`returned ${matrix.data.length} values; expected ${classes} x ${dims} = ${classes * dims}`);
+  if (matrix.rows !== classes || matrix.cols !== dims)
+    fail(`returned ${matrix.rows} x ${matrix.cols}; expected ${classes} x ${dims} (one row per class)`);
+  if (!(matrix.data instanceof Float32Array))
+    fail(
+      `returned data of type ${(matrix.data as unknown as object | undefined)?.constructor?.name ?? typeof matrix.data}; expected a Float32Array`,
+    );
+  if (matrix.data.length !== classes * dims)
+    fail(`returned ${matrix.data.length} values; expected ${classes} x ${dims} = ${classes * dims}`);
   for (let row = 0; row < classes; row++) {
     let squared = 0;
     for (let k = 0; k < dims; k++) {
@@ -158,6 +194,7 @@ function checkUnitRows(id: string, matrix: Matrix, { classes, dims }: PrototypeR
       squared += value * value;
     }
     const norm = Math.sqrt(squared);
-    if (Math.abs(norm - 1) >= UNIT_ROW_TOLERANCE) fail(`row ${row} has L2 norm ${norm.toPrecision(7)}; expected unit rows (|norm - 1| < ${UNIT_ROW_TOLERANCE})`);
+    if (Math.abs(norm - 1) >= UNIT_ROW_TOLERANCE)
+      fail(`row ${row} has L2 norm ${norm.toPrecision(7)}; expected unit rows (|norm - 1| < ${UNIT_ROW_TOLERANCE})`);
   }
 }

@@ -27,7 +27,12 @@ export function toUnitRows(values: Float32Array, classes: number, dims: number, 
 }
 
 /** {@link toUnitRows}, with each row's norm before scaling. A zero or non-finite norm means the optimiser diverged. */
-export function unitRowsAndNorms(values: Float32Array, classes: number, dims: number, source: string): { unit: Matrix; norms: Float64Array } {
+export function unitRowsAndNorms(
+  values: Float32Array,
+  classes: number,
+  dims: number,
+  source: string,
+): { unit: Matrix; norms: Float64Array } {
   const data = new Float32Array(classes * dims);
   const norms = new Float64Array(classes);
   for (let row = 0; row < classes; row++) {

@@ -25,7 +25,9 @@ describe('starting rows', () => {
 
   it('refuses to scale a zero or non-finite row', () => {
     expect(() => toUnitRows(new Float32Array([1, 0, 0, 0]), 2, 2, 'test')).toThrow(/prototype 1 has norm 0/);
-    expect(() => toUnitRows(new Float32Array([Number.NaN, 0]), 1, 2, 'test')).toThrow(expect.objectContaining({ code: ErrorCode.TrainingFailed }));
+    expect(() => toUnitRows(new Float32Array([Number.NaN, 0]), 1, 2, 'test')).toThrow(
+      expect.objectContaining({ code: ErrorCode.TrainingFailed }),
+    );
   });
 });
 
@@ -52,8 +54,16 @@ describe('step loop', () => {
 
 describe('request checks and size limits', () => {
   it('refuses fewer than 2 classes or 1 dimension, and non-integers', () => {
-    for (const [classes, dims] of [[1, 3], [0, 3], [3, 0], [2.5, 3], [3, Number.NaN]] as const) {
-      expect(() => checkPrototypeRequest({ classes, dims }, 'prototypes:x')).toThrow(expect.objectContaining({ code: ErrorCode.InvalidInput }));
+    for (const [classes, dims] of [
+      [1, 3],
+      [0, 3],
+      [3, 0],
+      [2.5, 3],
+      [3, Number.NaN],
+    ] as const) {
+      expect(() => checkPrototypeRequest({ classes, dims }, 'prototypes:x')).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidInput }),
+      );
     }
     expect(() => checkPrototypeRequest({ classes: 2, dims: 1 }, 'prototypes:x')).not.toThrow();
   });
@@ -73,7 +83,12 @@ describe('largest-cosine gradient', () => {
       let total = 0;
       for (let i = 0; i < 4; i++) {
         let largest = -Infinity;
-        for (let j = 0; j < 4; j++) if (j !== i) largest = Math.max(largest, values[i * 3]! * values[j * 3]! + values[i * 3 + 1]! * values[j * 3 + 1]! + values[i * 3 + 2]! * values[j * 3 + 2]!);
+        for (let j = 0; j < 4; j++)
+          if (j !== i)
+            largest = Math.max(
+              largest,
+              values[i * 3]! * values[j * 3]! + values[i * 3 + 1]! * values[j * 3 + 1]! + values[i * 3 + 2]! * values[j * 3 + 2]!,
+            );
         total += largest;
       }
       return total / 4;

@@ -16,7 +16,8 @@ export function maxPairwiseCosine({ rows, cols, data }: Matrix): number {
     return sum;
   };
   let largest = -Infinity;
-  for (let i = 0; i < rows; i++) for (let j = i + 1; j < rows; j++) largest = Math.max(largest, dot(i, j) / Math.sqrt(dot(i, i) * dot(j, j)));
+  for (let i = 0; i < rows; i++)
+    for (let j = i + 1; j < rows; j++) largest = Math.max(largest, dot(i, j) / Math.sqrt(dot(i, i) * dot(j, j)));
   return largest;
 }
 
@@ -28,8 +29,14 @@ export const testContext = (seed: number, extra: Partial<PluginContext> = {}): P
  * `settle` is the learning rate at which the strategy settles on an optimum rather than circling it.
  */
 export function largestCosineOptimizerCases(generate: GenerateForTest, settle?: number): void {
-  const run = async (seed: number, classes: number, dims: number, steps: number, extra: Partial<PluginContext> = {}, learningRate?: number) =>
-    generate(testContext(seed, extra), { classes, dims }, learningRate === undefined ? { steps } : { steps, learningRate });
+  const run = async (
+    seed: number,
+    classes: number,
+    dims: number,
+    steps: number,
+    extra: Partial<PluginContext> = {},
+    learningRate?: number,
+  ) => generate(testContext(seed, extra), { classes, dims }, learningRate === undefined ? { steps } : { steps, learningRate });
 
   it('returns finite unit rows far better separated than random directions', async () => {
     const prototypes = await run(5, 20, 5, 200);

@@ -57,7 +57,12 @@ export function chooseCode(bits: number, dims: number): BinaryCode {
  * Visits the first `count` codewords in Gray-code order (a bijection on [0, 2^bits), so they are distinct): each
  * differs from the previous one by a single generator row.
  */
-export function walkCodewords(rows: readonly Uint32Array[], words: number, count: number, visit: (word: Uint32Array, index: number) => void): void {
+export function walkCodewords(
+  rows: readonly Uint32Array[],
+  words: number,
+  count: number,
+  visit: (word: Uint32Array, index: number) => void,
+): void {
   const word = new Uint32Array(words);
   visit(word, 0);
   for (let t = 1; t < count; t++) {
@@ -82,7 +87,7 @@ export function minimumDistance(rows: readonly Uint32Array[], words: number): nu
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
 type Cut = 'end' | 'start' | 'spread' | 'repeat';
@@ -97,10 +102,20 @@ function shortenedBch(bch: BchCode, bits: number, dims: number, extended: boolea
     const bitsOfRow = new Uint8Array(support);
     bitsOfRow.set(bch.generator, i);
     if (extended) bitsOfRow[support - 1] = bch.generator.reduce((a, b) => a ^ b, 0);
-    rows.push(pack(positions.map((p) => bitsOfRow[p]!), dims));
+    rows.push(
+      pack(
+        positions.map((p) => bitsOfRow[p]!),
+        dims,
+      ),
+    );
   }
   const shape = `${extended ? 'extended ' : ''}BCH(${bch.length}, designed distance ${bch.designedDistance}) shortened to ${bits} information bits`;
-  const fit = support > dims ? `, ${support - dims} positions punctured at the ${cut}` : support < dims ? `, ${dims - support} positions repeated` : '';
+  const fit =
+    support > dims
+      ? `, ${support - dims} positions punctured at the ${cut}`
+      : support < dims
+        ? `, ${dims - support} positions repeated`
+        : '';
   return { description: shape + fit, dims, rows, minimumDistance: guaranteed, exact: false };
 }
 
@@ -116,7 +131,12 @@ function keptPositions(support: number, dims: number, cut: Cut): number[] {
 
 /** Each information bit repeated across the coordinates: the fallback, distance floor(dims / bits). */
 function repeatedIdentity(bits: number, dims: number): BinaryCode {
-  const rows = Array.from({ length: bits }, (_, b) => pack(Array.from({ length: dims }, (_, t) => (t % bits === b ? 1 : 0)), dims));
+  const rows = Array.from({ length: bits }, (_, b) =>
+    pack(
+      Array.from({ length: dims }, (_, t) => (t % bits === b ? 1 : 0)),
+      dims,
+    ),
+  );
   return { description: `each of ${bits} bits repeated`, dims, rows, minimumDistance: Math.floor(dims / bits), exact: false };
 }
 

@@ -1,4 +1,13 @@
-import { createMatrix, definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeRequest, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  createMatrix,
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  z,
+  type Matrix,
+  type PrototypeRequest,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { chooseCode, walkCodewords, type BinaryCode } from './code-choice.js';
 import { MAX_FIELD_DEGREE } from './bch-generator.js';
 
@@ -58,7 +67,9 @@ export const codePrototypes: PrototypeStrategy<CodePrototypeOptions> = definePro
     if (why) throw new HyperprotoError(ErrorCode.Unsupported, `code prototypes: ${why}`, { hint: 'Use spread for any size.' });
     const { classes, dims } = request;
     const code = chooseCode(informationBits(classes), dims);
-    ctx.log?.(`codes: ${code.description}; minimum distance ${code.minimumDistance}${code.exact ? '' : ' (at least)'}, largest cosine <= ${largestCosineOfCode(code).toFixed(4)}`);
+    ctx.log?.(
+      `codes: ${code.description}; minimum distance ${code.minimumDistance}${code.exact ? '' : ' (at least)'}, largest cosine <= ${largestCosineOfCode(code).toFixed(4)}`,
+    );
     const signs = new Float32Array(dims).fill(1);
     if (options.rotate) for (let t = 0; t < dims; t++) if (ctx.rng.float() < 0.5) signs[t] = -1;
     return codewordRows(code, classes, signs);

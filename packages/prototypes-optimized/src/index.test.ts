@@ -18,10 +18,14 @@ describe('optimized prototypes', () => {
   it('says why it does not take more than 20000 classes', () => {
     const options = resolveOptions(optimizedPrototypes, {});
     expect(optimizedPrototypes.unsupported?.({ classes: 20_000, dims: 100 }, options)).toBeUndefined();
-    expect(optimizedPrototypes.unsupported?.({ classes: 30_000, dims: 100 }, options)).toMatch(/4\.5e\+8 pairs of 30000 prototypes.*at most 20000/);
+    expect(optimizedPrototypes.unsupported?.({ classes: 30_000, dims: 100 }, options)).toMatch(
+      /4\.5e\+8 pairs of 30000 prototypes.*at most 20000/,
+    );
   });
 
-  largestCosineOptimizerCases((ctx, request, options) => optimizedPrototypes.generate(ctx, request, resolveOptions(optimizedPrototypes, options)));
+  largestCosineOptimizerCases((ctx, request, options) =>
+    optimizedPrototypes.generate(ctx, request, resolveOptions(optimizedPrototypes, options)),
+  );
 
   it('follows the gradient of its loss: mean largest cosine of the unit rows plus mean |norm - 1|', () => {
     const classes = 5;
@@ -56,7 +60,8 @@ describe('optimized prototypes', () => {
   });
 
   it('rejects impossible sizes and bad options when called directly', async () => {
-    const generate = (classes: number, dims: number, steps: number) => optimizedPrototypes.generate(testContext(1), { classes, dims }, { steps, learningRate: 0.01 });
+    const generate = (classes: number, dims: number, steps: number) =>
+      optimizedPrototypes.generate(testContext(1), { classes, dims }, { steps, learningRate: 0.01 });
     await expect(generate(0, 3, 5)).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
     await expect(generate(30_000, 3, 5)).rejects.toMatchObject({ code: ErrorCode.Unsupported });
     await expect(generate(3, 3, -1)).rejects.toMatchObject({ code: ErrorCode.InvalidOptions });

@@ -15,7 +15,7 @@ export type OptimizedPrototypeOptions = z.output<typeof optionsSchema>;
 /** The seed's orthogonalisation: separation loss plus a norm penalty, trained with Adam, no renormalisation. */
 export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> = definePrototypeStrategy({
   name: 'optimized',
-  summary: 'Prototypes pushed apart with Adam: mean largest cosine plus a norm penalty, no renormalisation (the seed\'s variant)',
+  summary: "Prototypes pushed apart with Adam: mean largest cosine plus a norm penalty, no renormalisation (the seed's variant)",
   options: optionsSchema,
   unsupported: (request) => allPairsUnsupported(request),
   async generate(ctx, request, options): Promise<Matrix> {

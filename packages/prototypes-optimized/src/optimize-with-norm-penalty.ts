@@ -39,7 +39,13 @@ export async function optimizeWithNormPenalty(
  * The loss's gradient with respect to the raw rows p_i = n_i u_i, given its gradient g_i with respect to the unit
  * rows: (g_i - (u_i . g_i) u_i) / n_i through the normalisation, plus sign(n_i - 1) u_i / C from the norm penalty.
  */
-export function normPenaltyGradient(rows: Float32Array, norms: Float64Array, unitGradient: Float64Array, classes: number, dims: number): Float64Array {
+export function normPenaltyGradient(
+  rows: Float32Array,
+  norms: Float64Array,
+  unitGradient: Float64Array,
+  classes: number,
+  dims: number,
+): Float64Array {
   const gradient = new Float64Array(classes * dims);
   for (let i = 0; i < classes; i++) {
     const start = i * dims;

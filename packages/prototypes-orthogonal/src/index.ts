@@ -19,12 +19,16 @@ const sizeProblem = ({ classes, dims }: PrototypeRequest): string | undefined =>
 /** Exactly orthogonal unit rows: every pairwise cosine 0 up to float32 rounding. */
 export const orthogonalPrototypes: PrototypeStrategy<OrthogonalPrototypeOptions> = definePrototypeStrategy({
   name: 'orthogonal',
-  summary: 'Exactly orthogonal unit rows (largest cosine 0): a random rotation of the first C axes, by QR of a Gaussian matrix. Needs D >= C',
+  summary:
+    'Exactly orthogonal unit rows (largest cosine 0): a random rotation of the first C axes, by QR of a Gaussian matrix. Needs D >= C',
   options: optionsSchema,
   unsupported: sizeProblem,
   generate(ctx, request, options) {
     const problem = sizeProblem(request);
-    if (problem) throw new HyperprotoError(ErrorCode.Unsupported, `orthogonal prototypes: ${problem}`, { hint: 'Use simplex for D >= C - 1, orthoplex for D >= C / 2, or spread for any size.' });
+    if (problem)
+      throw new HyperprotoError(ErrorCode.Unsupported, `orthogonal prototypes: ${problem}`, {
+        hint: 'Use simplex for D >= C - 1, orthoplex for D >= C / 2, or spread for any size.',
+      });
     return options.rotate ? randomOrthonormalRows(ctx.rng, request.classes, request.dims) : axisRows(request.classes, request.dims);
   },
 });

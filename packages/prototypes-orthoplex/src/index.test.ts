@@ -9,7 +9,9 @@ const make = (seed: number, classes: number, dims: number, rotate = true) =>
 function structure(m: Matrix) {
   const axis = Array.from({ length: m.rows }, (_, i) => m.data.subarray(i * m.cols, (i + 1) * m.cols).findIndex((v) => v !== 0));
   const cosines = new Set<number>();
-  for (let i = 0; i < m.rows; i++) for (let j = i + 1; j < m.rows; j++) cosines.add(axis[i] === axis[j] ? m.data[i * m.cols + axis[i]!]! * m.data[j * m.cols + axis[j]!]! : 0);
+  for (let i = 0; i < m.rows; i++)
+    for (let j = i + 1; j < m.rows; j++)
+      cosines.add(axis[i] === axis[j] ? m.data[i * m.cols + axis[i]!]! * m.data[j * m.cols + axis[j]!]! : 0);
   return { axis, cosines };
 }
 
@@ -19,7 +21,9 @@ describe('orthoplex prototypes', () => {
     expect(registry.get('prototypes', 'orthoplex')).toBe(orthoplexPrototypes);
     expect(resolveOptions(orthoplexPrototypes, { rotate: false })).toEqual({ rotate: false });
     for (const dims of [1, 10]) expect(orthoplexPrototypes.unsupported?.({ classes: 2 * dims, dims }, { rotate: true })).toBeUndefined();
-    expect(orthoplexPrototypes.unsupported?.({ classes: 21, dims: 10 }, { rotate: true })).toMatch(/dims >= classes \/ 2 \(11\), got dims 10/);
+    expect(orthoplexPrototypes.unsupported?.({ classes: 21, dims: 10 }, { rotate: true })).toMatch(
+      /dims >= classes \/ 2 \(11\), got dims 10/,
+    );
     expect(() => make(1, 9, 4)).toThrow(expect.objectContaining({ code: ErrorCode.Unsupported }));
   });
 

@@ -1,4 +1,14 @@
-import { createMatrix, definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeRequest, type PrototypeStrategy, type Rng } from '@hyperproto/core';
+import {
+  createMatrix,
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  z,
+  type Matrix,
+  type PrototypeRequest,
+  type PrototypeStrategy,
+  type Rng,
+} from '@hyperproto/core';
 
 const optionsSchema = z
   .object({
@@ -12,7 +22,9 @@ export type OrthoplexPrototypeOptions = z.output<typeof optionsSchema>;
 /** The cross-polytope in D dimensions has 2 D vertices. */
 function tooManyForAxes({ classes, dims }: PrototypeRequest): string | undefined {
   const fits = Number.isInteger(classes) && Number.isInteger(dims) && classes >= 2 && dims >= 1 && classes <= 2 * dims;
-  return fits ? undefined : `the cross-polytope has 2 x dims vertices; needs integers classes >= 2 and dims >= classes / 2 (${Math.ceil(classes / 2)}), got dims ${dims}`;
+  return fits
+    ? undefined
+    : `the cross-polytope has 2 x dims vertices; needs integers classes >= 2 and dims >= classes / 2 (${Math.ceil(classes / 2)}), got dims ${dims}`;
 }
 
 /**
@@ -21,7 +33,10 @@ function tooManyForAxes({ classes, dims }: PrototypeRequest): string | undefined
  */
 function crossPolytopeRows(request: PrototypeRequest, rng: Rng | undefined): Matrix {
   const tooMany = tooManyForAxes(request);
-  if (tooMany) throw new HyperprotoError(ErrorCode.Unsupported, `orthoplex prototypes: ${tooMany}`, { hint: 'Use codes when C is much larger than D, or spread for any size.' });
+  if (tooMany)
+    throw new HyperprotoError(ErrorCode.Unsupported, `orthoplex prototypes: ${tooMany}`, {
+      hint: 'Use codes when C is much larger than D, or spread for any size.',
+    });
   const { classes, dims } = request;
   const axes = Array.from({ length: dims }, (_, a) => a);
   const signs = new Float32Array(dims).fill(1);

@@ -26,7 +26,12 @@ describe('simplex prototypes', () => {
   it('is the registered simplex strategy and needs D >= C - 1', () => {
     expect([named, createRegistry(named).get('prototypes', 'simplex')]).toEqual([simplexPrototypes, simplexPrototypes]);
     expect(resolveOptions(simplexPrototypes, undefined).rotate).toBe(true);
-    const sizes = [[11, 10], [12, 10], [3, 0], [2, 1]].map(([classes, dims]) => simplexPrototypes.unsupported?.({ classes: classes!, dims: dims! }, { rotate: true }));
+    const sizes = [
+      [11, 10],
+      [12, 10],
+      [3, 0],
+      [2, 1],
+    ].map(([classes, dims]) => simplexPrototypes.unsupported?.({ classes: classes!, dims: dims! }, { rotate: true }));
     expect(sizes[0]).toBeUndefined();
     expect(sizes[1]).toMatch(/spans 11 dimensions.*got dims 10/);
     expect(sizes[2]).toMatch(/got dims 0/);

@@ -19,13 +19,16 @@ export function simplexSizeProblem({ classes, dims }: PrototypeRequest): string 
 /** The regular simplex: the optimum for any C, reachable when D >= C - 1. */
 export const simplexPrototypes: PrototypeStrategy<SimplexPrototypeOptions> = definePrototypeStrategy({
   name: 'simplex',
-  summary: 'Regular simplex: every pair at cosine -1/(C-1), the best possible for C prototypes (closed form, Helmert basis). Needs D >= C - 1',
+  summary:
+    'Regular simplex: every pair at cosine -1/(C-1), the best possible for C prototypes (closed form, Helmert basis). Needs D >= C - 1',
   options: optionsSchema,
   unsupported: simplexSizeProblem,
   generate: (ctx, request, options) => {
     const problem = simplexSizeProblem(request);
     if (problem !== undefined) {
-      throw new HyperprotoError(ErrorCode.Unsupported, `simplex prototypes: ${problem}`, { hint: 'Use orthoplex for D >= C / 2, or spread for any size.' });
+      throw new HyperprotoError(ErrorCode.Unsupported, `simplex prototypes: ${problem}`, {
+        hint: 'Use orthoplex for D >= C / 2, or spread for any size.',
+      });
     }
     const simplex = regularSimplexRows(request.classes, request.dims);
     return options.rotate ? shuffleSignedAxes(simplex, ctx.rng) : simplex;

@@ -30,7 +30,16 @@ function spreadRuns({ classes }) {
 
 const STRATEGIES = ['random', 'orthogonal', 'simplex', 'orthoplex', 'codes', 'spread', 'optimized', 'tammes'];
 const SEED = 1;
-const PACKAGE = { random: 'prototypes-random', optimized: 'prototypes-optimized', tammes: 'prototypes-tammes', spread: 'prototypes-spread', orthogonal: 'prototypes-orthogonal', simplex: 'prototypes-simplex', orthoplex: 'prototypes-orthoplex', codes: 'prototypes-codes' };
+const PACKAGE = {
+  random: 'prototypes-random',
+  optimized: 'prototypes-optimized',
+  tammes: 'prototypes-tammes',
+  spread: 'prototypes-spread',
+  orthogonal: 'prototypes-orthogonal',
+  simplex: 'prototypes-simplex',
+  orthoplex: 'prototypes-orthoplex',
+  codes: 'prototypes-codes',
+};
 
 // The CLI depends on every strategy, so they are resolved by package name from there.
 const fromCli = createRequire(fileURLToPath(new URL('../../../apps/cli/package.json', import.meta.url)));
@@ -69,10 +78,16 @@ async function runOne({ strategy, classes, dims, options = {}, start, budget }) 
 }
 
 function measure(spec) {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--run', JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--run', JSON.stringify(spec)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const result = JSON.parse(out.trim().split('\n').at(-1));
   // The table needs the reference, which runs last; say what each run gave as it ends.
-  process.stderr.write(`  measured ${spec.strategy} ${spec.classes}x${spec.dims} ${JSON.stringify({ ...spec.options, start: spec.start })}: ${JSON.stringify(result)}\n`);
+  process.stderr.write(
+    `  measured ${spec.strategy} ${spec.classes}x${spec.dims} ${JSON.stringify({ ...spec.options, start: spec.start })}: ${JSON.stringify(result)}\n`,
+  );
   return result;
 }
 
@@ -106,15 +121,23 @@ async function main() {
   };
   if (argument('--run')) return runOne(JSON.parse(argument('--run')));
   const sizes = argument('--sizes')
-    ? argument('--sizes').split(',').map((text) => {
-        const [classes, dims] = text.split('x').map(Number);
-        return SIZES.find((s) => s.classes === classes && s.dims === dims) ?? { classes, dims, seconds: Infinity, random: NaN, target: NaN };
-      })
+    ? argument('--sizes')
+        .split(',')
+        .map((text) => {
+          const [classes, dims] = text.split('x').map(Number);
+          return (
+            SIZES.find((s) => s.classes === classes && s.dims === dims) ?? { classes, dims, seconds: Infinity, random: NaN, target: NaN }
+          );
+        })
     : args.includes('--quick')
       ? SIZES.filter((s) => s.classes <= 1_000)
       : SIZES;
   const chosen = argument('--strategies') ? argument('--strategies').split(',') : STRATEGIES;
-  console.log(`# prototypes benchmark: ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start, seed ${SEED}`);
+  console.log(
+    `# prototypes benchmark: ${availableParallelism()} cores, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at start, seed ${SEED}`,
+  );
   console.log('# time = wall seconds of generation; cpu = CPU seconds of all threads; largest cos = exact, over all pairs');
   for (const size of sizes) {
     const { classes, dims } = size;
@@ -142,7 +165,8 @@ async function main() {
           result = trial;
         }
         result ??= measure({ strategy, classes, dims, options, start: run.start });
-        const settings = [run.start ? `start=${run.start}` : '', ...Object.entries(options).map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(' ') + note;
+        const settings =
+          [run.start ? `start=${run.start}` : '', ...Object.entries(options).map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(' ') + note;
         rows.push({ strategy, settings: settings || 'defaults', ...result });
       }
     }
@@ -150,7 +174,11 @@ async function main() {
     const spreadTimes = rows.filter((r) => r.strategy === 'spread' && r.seconds !== undefined).map((r) => r.seconds);
     const budget = spreadTimes.length ? Math.max(...spreadTimes) : size.seconds;
     const reference = measure({ strategy: 'hpn-reference', classes, dims, budget });
-    rows.push({ strategy: 'hpn-reference', settings: `Mettes et al.: SGD lr 0.1, renormalise; ${reference.steps} full C x C steps in spread's time`, ...reference });
+    rows.push({
+      strategy: 'hpn-reference',
+      settings: `Mettes et al.: SGD lr 0.1, renormalise; ${reference.steps} full C x C steps in spread's time`,
+      ...reference,
+    });
     for (const row of rows) {
       if (row.seconds === undefined) {
         console.log(`| ${row.strategy} | ${row.settings} | | | | | | |`);

@@ -1,11 +1,26 @@
-import { checkPrototypes, createMatrix, createRegistry, createRng, ErrorCode, resolveOptions, type Matrix, type PluginContext } from '@hyperproto/core';
+import {
+  checkPrototypes,
+  createMatrix,
+  createRegistry,
+  createRng,
+  ErrorCode,
+  resolveOptions,
+  type Matrix,
+  type PluginContext,
+} from '@hyperproto/core';
 import { withScanner } from '@hyperproto/similarity-scan';
 import { describe, expect, it } from 'vitest';
 import spreadPrototypes, { spreadPrototypes as named, type SpreadPrototypeOptions } from './index.js';
 
 const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
 
-function generate(seed: number, classes: number, dims: number, options: Partial<SpreadPrototypeOptions> = {}, extra: Partial<PluginContext> = {}) {
+function generate(
+  seed: number,
+  classes: number,
+  dims: number,
+  options: Partial<SpreadPrototypeOptions> = {},
+  extra: Partial<PluginContext> = {},
+) {
   return spreadPrototypes.generate(context(seed, extra), { classes, dims }, resolveOptions(spreadPrototypes, options));
 }
 
@@ -15,7 +30,11 @@ describe('spread prototypes', () => {
   it('registers, with validated options and their defaults', () => {
     expect(named).toBe(spreadPrototypes);
     expect(createRegistry(spreadPrototypes).get('prototypes', 'spread')).toBe(spreadPrototypes);
-    expect(resolveOptions(spreadPrototypes, {})).toMatchObject({ steps: expect.any(Number), neighbours: expect.any(Number), refreshEvery: expect.any(Number) });
+    expect(resolveOptions(spreadPrototypes, {})).toMatchObject({
+      steps: expect.any(Number),
+      neighbours: expect.any(Number),
+      refreshEvery: expect.any(Number),
+    });
     for (const bad of [{ steps: 0 }, { neighbours: 0 }, { temperature: 0 }, { decayTo: 2 }, { start: 'codes' }, { momentum: 0.9 }]) {
       expect(() => resolveOptions(spreadPrototypes, bad)).toThrow(/prototypes:spread/);
     }
@@ -51,7 +70,12 @@ describe('spread prototypes', () => {
   it('reports progress up to the total and stops with E_ABORTED when aborted', async () => {
     const calls: [number, number][] = [];
     await generate(3, 30, 4, { steps: 40, refreshEvery: 10 }, { progress: (done, total) => calls.push([done, total]) });
-    expect(calls).toEqual([[10, 40], [20, 40], [30, 40], [40, 40]]);
+    expect(calls).toEqual([
+      [10, 40],
+      [20, 40],
+      [30, 40],
+      [40, 40],
+    ]);
     const controller = new AbortController();
     const run = generate(4, 30, 4, { steps: 100_000 }, { signal: controller.signal, progress: () => controller.abort() });
     await expect(run).rejects.toMatchObject({ code: ErrorCode.Aborted });

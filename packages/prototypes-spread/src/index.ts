@@ -31,14 +31,17 @@ export type SpreadPrototypeOptions = z.output<typeof optionsSchema>;
 export const spreadPrototypes: PrototypeStrategy<SpreadPrototypeOptions> = definePrototypeStrategy({
   name: 'spread',
   summary:
-    'Prototypes pushed apart by Adam on a smooth maximum (log-sum-exp) of the cosines to each one\'s k nearest neighbours, ' +
+    "Prototypes pushed apart by Adam on a smooth maximum (log-sum-exp) of the cosines to each one's k nearest neighbours, " +
     'on the sphere; neighbours refreshed by an exact blocked scan on onnxruntime. Any C >= 2, D >= 1; O(C k D) per step',
   options: optionsSchema,
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:spread');
     const { start } = options;
     if (start && (start.rows !== request.classes || start.cols !== request.dims)) {
-      throw new HyperprotoError(ErrorCode.InvalidOptions, `prototypes:spread start: rows are ${start.rows} x ${start.cols}, expected ${request.classes} x ${request.dims}`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `prototypes:spread start: rows are ${start.rows} x ${start.cols}, expected ${request.classes} x ${request.dims}`,
+      );
     }
     return optimizeSpread(ctx, request, options);
   },

@@ -29,7 +29,9 @@ const SOURCE = 'prototypes:spread';
 export async function optimizeSpread(ctx: PluginContext, { classes, dims }: PrototypeRequest, settings: SpreadSettings): Promise<Matrix> {
   const { steps } = settings;
   const k = Math.min(settings.neighbours, classes - 1);
-  let rows: Float32Array = settings.start ? toUnitRows(settings.start.data, classes, dims, `${SOURCE} start`).data : drawGaussianUnitRows(ctx.rng, classes, dims).data;
+  let rows: Float32Array = settings.start
+    ? toUnitRows(settings.start.data, classes, dims, `${SOURCE} start`).data
+    : drawGaussianUnitRows(ctx.rng, classes, dims).data;
   let first: Float32Array = new Float32Array(classes * dims);
   let second: Float32Array = new Float32Array(classes * dims);
   const { stepSize, secondCorrection } = adamSchedule(settings);
@@ -48,11 +50,13 @@ export async function optimizeSpread(ctx: PluginContext, { classes, dims }: Prot
   try {
     for (let done = 0; done < steps; ) {
       throwIfAborted(ctx, done, steps);
-      const lists = await scanner.nearestNeighbours(createMatrix(classes, dims, rows), k, { signal: ctx.signal, source: SOURCE }).catch((error: unknown) => {
-        // An interrupted scan reports, like the steps, how far the optimisation got.
-        throwIfAborted(ctx, done, steps);
-        throw error;
-      });
+      const lists = await scanner
+        .nearestNeighbours(createMatrix(classes, dims, rows), k, { signal: ctx.signal, source: SOURCE })
+        .catch((error: unknown) => {
+          // An interrupted scan reports, like the steps, how far the optimisation got.
+          throwIfAborted(ctx, done, steps);
+          throw error;
+        });
       throwIfAborted(ctx, done, steps);
       const trips = Math.min(settings.refreshEvery, steps - done);
       const out = await session.run({

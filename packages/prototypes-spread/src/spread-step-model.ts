@@ -32,9 +32,19 @@ export function spreadStepsModel(dims: number, neighbours: number): Uint8Array {
   const radial = body.node('ReduceSum', [body.node('Mul', [gradient, rows]), body.ints([1])], { keepdims: 1 });
   const tangent = body.node('Sub', [gradient, body.node('Mul', [radial, rows])]);
 
-  const firstOut = body.node('Add', [body.node('Mul', [first, body.scalar(ADAM.beta1)]), body.node('Mul', [tangent, body.scalar(1 - ADAM.beta1)])], {}, { outputs: ['first_moment_out'] });
+  const firstOut = body.node(
+    'Add',
+    [body.node('Mul', [first, body.scalar(ADAM.beta1)]), body.node('Mul', [tangent, body.scalar(1 - ADAM.beta1)])],
+    {},
+    { outputs: ['first_moment_out'] },
+  );
   const squared = body.node('Mul', [tangent, tangent]);
-  const secondOut = body.node('Add', [body.node('Mul', [second, body.scalar(ADAM.beta2)]), body.node('Mul', [squared, body.scalar(1 - ADAM.beta2)])], {}, { outputs: ['second_moment_out'] });
+  const secondOut = body.node(
+    'Add',
+    [body.node('Mul', [second, body.scalar(ADAM.beta2)]), body.node('Mul', [squared, body.scalar(1 - ADAM.beta2)])],
+    {},
+    { outputs: ['second_moment_out'] },
+  );
   const stepSize = body.node('Gather', ['step_size', iteration], { axis: 0 });
   const correction = body.node('Gather', ['second_correction', iteration], { axis: 0 });
   const denominator = body.node('Add', [body.node('Sqrt', [body.node('Mul', [secondOut, correction])]), body.scalar(ADAM.epsilon)]);
@@ -56,7 +66,12 @@ export function spreadStepsModel(dims: number, neighbours: number): Uint8Array {
   g.input('second_correction', 'float32', ['S']);
   g.input('inverse_temperature', 'float32', []);
   const always = g.initializer('always', Uint8Array.from([1]), [], 'bool');
-  g.nodeOutputs('Loop', [trips, always, 'rows', 'first_moment', 'second_moment'], { body }, { outputs: ['rows_final', 'first_final', 'second_final', 'largest'] });
+  g.nodeOutputs(
+    'Loop',
+    [trips, always, 'rows', 'first_moment', 'second_moment'],
+    { body },
+    { outputs: ['rows_final', 'first_final', 'second_final', 'largest'] },
+  );
   g.output('rows_final', 'float32', ['C', dims]);
   g.output('first_final', 'float32', ['C', dims]);
   g.output('second_final', 'float32', ['C', dims]);

@@ -11,13 +11,17 @@ const fixture = (name: string) => fileURLToPath(new URL(`./test-fixtures/${name}
 const SOFTMAX = fixture('softmax-8x5-top3.onnx');
 const HPN = fixture('hpn-8x6.onnx');
 
-const randomRows = (rows: number, width: number, seed: number): Matrix => createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
+const randomRows = (rows: number, width: number, seed: number): Matrix =>
+  createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
 
 /** The model run directly through onnxruntime: what the session must reproduce. */
 async function direct(path: string, features: Matrix): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(path);
   try {
-    return (await session.run({ features: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<string, ort.Tensor>;
+    return (await session.run({ features: new ort.Tensor('float32', features.data, [features.rows, features.cols]) })) as Record<
+      string,
+      ort.Tensor
+    >;
   } finally {
     await session.release();
   }
@@ -40,7 +44,14 @@ describe('createSession', () => {
     expect(softmax.skipped).toEqual([]);
     expect(softmax).toMatchObject({ inputName: 'features', inputWidth: 8, classes: 5, scoresName: 'probabilities', modelTopK: 3 });
     expect(softmax.classNames).toEqual(['ant', 'bee', 'cat', 'dog', 'eel']);
-    expect(softmax.metadata).toMatchObject({ head: 'softmax', classes: '5', dims: '5', inputWidth: '8', producerVersion: '0.0.0-fixture', format: 'hyperproto-classifier' });
+    expect(softmax.metadata).toMatchObject({
+      head: 'softmax',
+      classes: '5',
+      dims: '5',
+      inputWidth: '8',
+      producerVersion: '0.0.0-fixture',
+      format: 'hyperproto-classifier',
+    });
     expect(softmax.info).toMatchObject({ irVersion: 8, opset: 17, producerName: 'hyperproto' });
     expect(hpn).toMatchObject({ source: 'hpn-8x6.onnx', classes: 6, scoresName: 'scores', modelTopK: 0 });
     expect(hpn.classNames).toBeUndefined();
@@ -55,7 +66,10 @@ describe('createSession', () => {
       expect((error as Error).message).toMatch(pattern);
     };
     await refuse(new Uint8Array(), /m\.onnx is not a usable ONNX model: the file is empty/);
-    await refuse(new TextEncoder().encode('{"format": "hyperproto-mlp", "weights": []}\n'), /not an ONNX \(protobuf\) file|not an ONNX model/);
+    await refuse(
+      new TextEncoder().encode('{"format": "hyperproto-mlp", "weights": []}\n'),
+      /not an ONNX \(protobuf\) file|not an ONNX model/,
+    );
     await refuse(bytes.subarray(0, bytes.length - 100), /m\.onnx is not a usable ONNX model: the file is truncated/);
     await refuse(bytes.subarray(0, 40), /truncated/);
     await refuse('/nonexistent/model.onnx', /cannot read the model \/nonexistent\/model\.onnx: no such file/, ErrorCode.Io);
@@ -70,7 +84,9 @@ describe('createSession', () => {
   });
 
   it('refuses unknown or repeated providers', async () => {
-    await expect(createSession(SOFTMAX, { providers: ['tpu' as 'cpu'] })).rejects.toThrow(/unknown execution provider "tpu"; choose from cpu, cuda/);
+    await expect(createSession(SOFTMAX, { providers: ['tpu' as 'cpu'] })).rejects.toThrow(
+      /unknown execution provider "tpu"; choose from cpu, cuda/,
+    );
     await expect(createSession(SOFTMAX, { providers: [] })).rejects.toThrow(/at least one execution provider/);
     await expect(createSession(SOFTMAX, { providers: ['cpu', 'cpu'] })).rejects.toThrow(/listed twice/);
   });
@@ -79,7 +95,11 @@ describe('createSession', () => {
 describe.skipIf(cudaProviderInstalled())('CUDA where its provider is not installed', () => {
   it('is an error with the install instruction when no fallback is allowed', async () => {
     for (const providers of [['cuda'], ['cuda', 'cpu']] as const) {
-      const error = (await createSession(SOFTMAX, { providers }).catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+      const error = (await createSession(SOFTMAX, { providers }).catch((e: unknown) => e)) as {
+        code: string;
+        message: string;
+        hint: string;
+      };
       expect(error.code).toBe(ErrorCode.NoEngine);
       expect(error.message).toMatch(/\[cuda\] the CUDA execution provider is not installed/);
       expect(error.hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
@@ -109,7 +129,10 @@ describe.skipIf(cudaProviderInstalled())('CUDA where its provider is not install
 
 describe('predict', () => {
   it('gives what onnxruntime gives for the same model, for both heads and any batch size', async () => {
-    for (const [session, path] of [[softmax, SOFTMAX], [hpn, HPN]] as const) {
+    for (const [session, path] of [
+      [softmax, SOFTMAX],
+      [hpn, HPN],
+    ] as const) {
       for (const rows of [1, 3, 257]) {
         const features = randomRows(rows, 8, rows);
         const expected = await direct(path, features);
@@ -128,15 +151,22 @@ describe('predict', () => {
     expect((await hpn.predict(asArrays)).scores).toEqual((await hpn.predict(features)).scores);
   });
 
-  it('returns top-k from the model\'s own outputs or, beyond them, from the scores, best first', async () => {
+  it("returns top-k from the model's own outputs or, beyond them, from the scores, best first", async () => {
     const features = randomRows(20, 8, 3);
     const all = await softmax.predict(features);
-    for (const [session, k] of [[softmax, 2], [softmax, 3], [softmax, 5], [hpn, 4]] as const) {
+    for (const [session, k] of [
+      [softmax, 2],
+      [softmax, 3],
+      [softmax, 5],
+      [hpn, 4],
+    ] as const) {
       const { topK, scores, classes } = await session.predict(features, { topK: k });
       const reference = session === softmax ? all.scores! : scores!;
       expect(topK!.k).toBe(k);
       for (let r = 0; r < 20; r++) {
-        const ranked = [...reference.subarray(r * classes, (r + 1) * classes)].map((s, c) => [s, c] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+        const ranked = [...reference.subarray(r * classes, (r + 1) * classes)]
+          .map((s, c) => [s, c] as const)
+          .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
         expect([...topK!.labels.subarray(r * k, (r + 1) * k)]).toEqual(ranked.slice(0, k).map(([, c]) => c));
         expect([...topK!.scores.subarray(r * k, (r + 1) * k)]).toEqual(ranked.slice(0, k).map(([s]) => s));
       }
@@ -159,7 +189,14 @@ describe('predict', () => {
       [[[1e39, ...row().slice(1)]], /row 0, column 0 is 1e\+39, beyond the float32 range/],
       [[row(), 'x'], /row 1 is not an array of numbers/],
       [[[...row().slice(1), '3']], /row 0, column 7 is "3", not a number/],
-      [createMatrix(2, 8, Float32Array.from({ length: 16 }, (_, i) => (i === 9 ? -Infinity : 0))), /row 1, column 1 is -Infinity/],
+      [
+        createMatrix(
+          2,
+          8,
+          Float32Array.from({ length: 16 }, (_, i) => (i === 9 ? -Infinity : 0)),
+        ),
+        /row 1, column 1 is -Infinity/,
+      ],
       [createMatrix(1, 3), /rows of 3 features; the model expects 8/],
     ];
     for (const [rows, pattern] of cases) {
@@ -172,7 +209,7 @@ describe('predict', () => {
 });
 
 describe('the model contract', () => {
-  it('gives errors that core and the CLI treat as their own, with core\'s code values', async () => {
+  it("gives errors that core and the CLI treat as their own, with core's code values", async () => {
     for (const [name, code] of Object.entries(ContractErrorCode)) expect(ErrorCode[name as keyof typeof ErrorCode], name).toBe(code);
     expect(InvalidFeaturesError).toBe(ContractInvalidFeaturesError);
     const error = await softmax.predict([]).catch((e: unknown) => e);
@@ -186,9 +223,15 @@ describe('the model contract', () => {
     // Same length, so the protobuf framing stays valid: only the JSON breaks.
     const at = Buffer.from(bytes).indexOf('"eel"]');
     bytes.set(new TextEncoder().encode('"eel",'), at);
-    const error = (await createSession(bytes, { source: 'broken.onnx' }).catch((e: unknown) => e)) as { code: string; message: string; hint: string };
+    const error = (await createSession(bytes, { source: 'broken.onnx' }).catch((e: unknown) => e)) as {
+      code: string;
+      message: string;
+      hint: string;
+    };
     expect(error.code).toBe(ErrorCode.InvalidInput);
-    expect(error.message).toMatch(/^broken\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): .*; it should be a JSON array of class names$/);
+    expect(error.message).toMatch(
+      /^broken\.onnx has unusable metadata: "classNames" is not valid JSON \(.+\): .*; it should be a JSON array of class names$/,
+    );
     expect(error.hint).toMatch(/--class-names FILE/);
   });
 });

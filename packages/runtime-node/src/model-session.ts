@@ -137,28 +137,32 @@ export async function createSession(model: string | Uint8Array, options: Session
     ort.env.logLevel = 'fatal';
     loggingQuietened = true;
   }
-  const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? false, source, ...(options.log ? { log: options.log } : {}) }, async (provider) => {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
-    } catch (error) {
-      if (provider === 'cpu') {
-        // The CPU provider is always present: a failure here is the model's.
-        throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${errorMessage(error)}`, {
-          cause: error,
-          hint: 'Export the model again with `hyperproto export`; onnxruntime-node 1.30 reads ONNX IR versions up to 10.',
-        });
+  const choice = await startOnFirstProvider(
+    providers,
+    { fallback: options.fallback ?? false, source, ...(options.log ? { log: options.log } : {}) },
+    async (provider) => {
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
+      } catch (error) {
+        if (provider === 'cpu') {
+          // The CPU provider is always present: a failure here is the model's.
+          throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${errorMessage(error)}`, {
+            cause: error,
+            hint: 'Export the model again with `hyperproto export`; onnxruntime-node 1.30 reads ONNX IR versions up to 10.',
+          });
+        }
+        return { ok: false, ...explainCudaFailure(error), cause: error };
       }
-      return { ok: false, ...explainCudaFailure(error), cause: error };
-    }
-    try {
-      const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
-      return { ok: true, value: { session, contract: resolveClassifierInterface(io, info.metadata, source) } };
-    } catch (error) {
-      await session.release();
-      throw error;
-    }
-  });
+      try {
+        const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
+        return { ok: true, value: { session, contract: resolveClassifierInterface(io, info.metadata, source) } };
+      } catch (error) {
+        await session.release();
+        throw error;
+      }
+    },
+  );
   const { session, contract } = choice.value;
   return wrapSession(session, contract, {
     source,
@@ -175,7 +179,10 @@ async function readModelFile(path: string): Promise<Uint8Array> {
     return await readFile(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, { cause: error, hint: 'Make one with `hyperproto export RUN_DIR --out model.onnx`.' });
+    throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, {
+      cause: error,
+      hint: 'Make one with `hyperproto export RUN_DIR --out model.onnx`.',
+    });
   }
 }
 
@@ -205,7 +212,10 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
 
   const predict = async (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
     const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
-    const matrix = toFeatureMatrix(features, inputWidth, { ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }), ...(options.source === undefined ? {} : { source: options.source }) });
+    const matrix = toFeatureMatrix(features, inputWidth, {
+      ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
+      ...(options.source === undefined ? {} : { source: options.source }),
+    });
     const wantScores = options.scores !== false;
     const modelCoversTopK = k !== undefined && k <= modelTopK;
     // The scores are copied out of onnxruntime only when they are asked for or needed to compute what was.
@@ -222,9 +232,17 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     let topK: TopK | undefined;
     let modelTop: TopK | undefined;
     if (result[TOPK_SCORES_OUTPUT]) {
-      modelTop = { k: modelTopK, scores: result[TOPK_SCORES_OUTPUT].data as Float32Array, labels: int32(result[TOPK_LABELS_OUTPUT]!.data as BigInt64Array) };
+      modelTop = {
+        k: modelTopK,
+        scores: result[TOPK_SCORES_OUTPUT].data as Float32Array,
+        labels: int32(result[TOPK_LABELS_OUTPUT]!.data as BigInt64Array),
+      };
     }
-    if (k !== undefined) topK = modelCoversTopK && modelTop ? narrowTopK(modelTop.labels, modelTop.scores, rows, modelTopK, k) : topKOfScores(scores!, rows, classes, k);
+    if (k !== undefined)
+      topK =
+        modelCoversTopK && modelTop
+          ? narrowTopK(modelTop.labels, modelTop.scores, rows, modelTopK, k)
+          : topKOfScores(scores!, rows, classes, k);
     const labelScores = new Float32Array(rows);
     for (let r = 0; r < rows; r++) labelScores[r] = scores ? scores[r * classes + labels[r]!]! : modelTop!.scores[r * modelTopK]!;
     return { rows, classes, labels, labelScores, ...(wantScores ? { scores } : {}), ...(topK ? { topK } : {}) };
@@ -251,7 +269,11 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
 async function profilePlacement(facts: SessionFacts, inputName: string, inputWidth: number): Promise<NodePlacement[]> {
   const dir = await mkdtemp(join(tmpdir(), 'hyperproto-placement-'));
   try {
-    const twin = await ort.InferenceSession.create(facts.bytes, { ...facts.sessionOptions, enableProfiling: true, profileFilePrefix: join(dir, 'profile') });
+    const twin = await ort.InferenceSession.create(facts.bytes, {
+      ...facts.sessionOptions,
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'profile'),
+    });
     try {
       await twin.run({ [inputName]: new ort.Tensor('float32', new Float32Array(inputWidth), [1, inputWidth]) });
     } finally {
@@ -260,7 +282,11 @@ async function profilePlacement(facts: SessionFacts, inputName: string, inputWid
     }
     const file = (await readdir(dir)).find((name) => name.endsWith('.json'));
     if (!file) throw new ModelContractError(ContractErrorCode.Internal, 'onnxruntime wrote no profile');
-    const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as { cat?: string; name?: string; args?: { op_name?: string; provider?: string } }[];
+    const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
+      cat?: string;
+      name?: string;
+      args?: { op_name?: string; provider?: string };
+    }[];
     const seen = new Map<string, NodePlacement>();
     for (const event of events) {
       if (event.cat !== 'Node' || !event.args?.provider || !event.name?.endsWith('_kernel_time')) continue;
@@ -285,7 +311,11 @@ async function runBatch(
     const feeds = { [inputName]: new ort.Tensor('float32', matrix.data, [matrix.rows, matrix.cols]) };
     return (await session.run(feeds, fetches)) as Record<string, ort.Tensor>;
   } catch (error) {
-    throw new ModelContractError(ContractErrorCode.Internal, `onnxruntime failed to run ${source} (${info.producerName || 'unknown producer'}): ${errorMessage(error)}`, { cause: error });
+    throw new ModelContractError(
+      ContractErrorCode.Internal,
+      `onnxruntime failed to run ${source} (${info.producerName || 'unknown producer'}): ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
 }
 

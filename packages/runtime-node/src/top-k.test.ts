@@ -7,7 +7,9 @@ function sortedTopK(scores: Float32Array, rows: number, classes: number, k: numb
   const labels: number[] = [];
   const values: number[] = [];
   for (let r = 0; r < rows; r++) {
-    const ranked = [...scores.subarray(r * classes, (r + 1) * classes)].map((s, c) => [s, c] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const ranked = [...scores.subarray(r * classes, (r + 1) * classes)]
+      .map((s, c) => [s, c] as const)
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     for (const [s, c] of ranked.slice(0, k)) {
       labels.push(c);
       values.push(s);

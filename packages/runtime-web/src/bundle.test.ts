@@ -8,12 +8,17 @@ const built = existsSync(new URL('vendor/model-contract/index.js', dist));
 // onnxruntime-web in its import map, as apps/web does.
 describe.skipIf(!built)('the built package', () => {
   it('imports nothing but its own files and onnxruntime-web', () => {
-    const files = readdirSync(dist, { recursive: true }).map(String).filter((file) => file.endsWith('.js'));
+    const files = readdirSync(dist, { recursive: true })
+      .map(String)
+      .filter((file) => file.endsWith('.js'));
     expect(files).toEqual(expect.arrayContaining(['index.js', 'contract.js', 'vendor/model-contract/index.js']));
     for (const file of files) {
       const code = readFileSync(new URL(file, dist), 'utf8');
       const specifiers = [...code.matchAll(/\b(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
-      expect(specifiers.filter((s) => !s.startsWith('./') && !s.startsWith('../') && s !== 'onnxruntime-web'), file).toEqual([]);
+      expect(
+        specifiers.filter((s) => !s.startsWith('./') && !s.startsWith('../') && s !== 'onnxruntime-web'),
+        file,
+      ).toEqual([]);
     }
   });
 });

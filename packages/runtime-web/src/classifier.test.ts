@@ -28,9 +28,16 @@ describe('createWebClassifier: provider choice', () => {
     const classifier = await open(softmax.bytes);
     expect(classifier.provider).toBe('wasm');
     expect(classifier.skipped).toEqual([
-      { provider: 'webgpu', reason: expect.stringMatching(/^WebGPU is not available here \(no navigator\.gpu/), hint: expect.stringMatching(/secure origin/) },
+      {
+        provider: 'webgpu',
+        reason: expect.stringMatching(/^WebGPU is not available here \(no navigator\.gpu/),
+        hint: expect.stringMatching(/secure origin/),
+      },
     ]);
-    expect(classifier.attempts).toEqual([{ provider: 'webgpu', error: expect.stringMatching(/WebGPU is not available here \(no navigator\.gpu/) }, { provider: 'wasm' }]);
+    expect(classifier.attempts).toEqual([
+      { provider: 'webgpu', error: expect.stringMatching(/WebGPU is not available here \(no navigator\.gpu/) },
+      { provider: 'wasm' },
+    ]);
     expect(classifier.fallbackReason).toMatch(/^webgpu: WebGPU is not available/);
   });
 
@@ -80,9 +87,14 @@ describe('createWebClassifier: provider choice', () => {
 
   it('rejects unknown providers, repeated ones and an empty list', async () => {
     const { bytes } = softmax;
-    await expect(createWebClassifier(bytes, { providers: ['cuda' as 'wasm'] })).rejects.toMatchObject({ code: 'E_INVALID_OPTIONS', message: 'unknown execution provider "cuda"; choose from webgpu, wasm' });
+    await expect(createWebClassifier(bytes, { providers: ['cuda' as 'wasm'] })).rejects.toMatchObject({
+      code: 'E_INVALID_OPTIONS',
+      message: 'unknown execution provider "cuda"; choose from webgpu, wasm',
+    });
     await expect(createWebClassifier(bytes, { providers: [] })).rejects.toThrow('name at least one execution provider (webgpu, wasm)');
-    await expect(createWebClassifier(bytes, { providers: ['wasm', 'wasm'] })).rejects.toThrow('execution provider listed twice: wasm, wasm');
+    await expect(createWebClassifier(bytes, { providers: ['wasm', 'wasm'] })).rejects.toThrow(
+      'execution provider listed twice: wasm, wasm',
+    );
   });
 });
 
@@ -90,10 +102,33 @@ describe('createWebClassifier: models', () => {
   it('reports an exported model: input, width, classes, score output, metadata and class names', async () => {
     const classifier = await open(hpn.bytes, { providers: ['wasm'] });
     expect(classifier).toMatchObject({ inputName: 'features', inputWidth: 12, classes: 5, scoreName: 'scores', labelName: 'label' });
-    expect(classifier.metadata).toMatchObject({ format: 'hyperproto-classifier', head: 'hpn', strategy: 'random', classes: '5', dims: '4', inputWidth: '12', topK: '2' });
-    expect(classifier.modelMetadata).toMatchObject({ head: 'hpn', strategy: 'random', classes: 5, dims: 4, inputWidth: 12, scoresName: 'scores', topK: 2, hiddenLayers: 2 });
+    expect(classifier.metadata).toMatchObject({
+      format: 'hyperproto-classifier',
+      head: 'hpn',
+      strategy: 'random',
+      classes: '5',
+      dims: '4',
+      inputWidth: '12',
+      topK: '2',
+    });
+    expect(classifier.modelMetadata).toMatchObject({
+      head: 'hpn',
+      strategy: 'random',
+      classes: 5,
+      dims: 4,
+      inputWidth: 12,
+      scoresName: 'scores',
+      topK: 2,
+      hiddenLayers: 2,
+    });
     expect(classifier.classNames).toEqual(['ant', 'bee', 'cat', 'dog', 'eel']);
-    expect(classifier.info).toMatchObject({ irVersion: 8, opset: 17, opsets: { '': 17 }, producerName: 'hyperproto', producerVersion: '0.0.0-test' });
+    expect(classifier.info).toMatchObject({
+      irVersion: 8,
+      opset: 17,
+      opsets: { '': 17 },
+      producerName: 'hyperproto',
+      producerVersion: '0.0.0-test',
+    });
     const plain = await open(softmax.bytes, { providers: ['wasm'] });
     expect(plain).toMatchObject({ scoreName: 'probabilities', classes: 5 });
     expect(plain.classNames).toBeUndefined();
@@ -137,7 +172,10 @@ describe('createWebClassifier: models', () => {
 });
 
 describe('WebClassifier.predict on the wasm provider', () => {
-  for (const [name, model] of [['softmax', softmax], ['hpn', hpn]] as const) {
+  for (const [name, model] of [
+    ['softmax', softmax],
+    ['hpn', hpn],
+  ] as const) {
     it(`${name}: labels and scores match the exported network computed in JavaScript`, async () => {
       const classifier = await open(model.bytes, { providers: ['wasm'] });
       const rows = randomRows(64, model.width, 5);
@@ -163,7 +201,12 @@ describe('WebClassifier.predict on the wasm provider', () => {
     const rows = randomRows(10, softmax.width, 9);
     const flat = Float32Array.from(rows.flat());
     const typed = rows.map((row) => Float64Array.from(row));
-    const [a, b, c, d] = await Promise.all([classifier.predict(rows), classifier.predict(flat, { topK: 5 }), classifier.predict(rows.slice(0, 1)), classifier.predict(typed)]);
+    const [a, b, c, d] = await Promise.all([
+      classifier.predict(rows),
+      classifier.predict(flat, { topK: 5 }),
+      classifier.predict(rows.slice(0, 1)),
+      classifier.predict(typed),
+    ]);
     expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
     expect(Array.from(d.scores)).toEqual(Array.from(a.scores));
     expect(b.topK![0]).toHaveLength(5);
@@ -180,24 +223,40 @@ describe('WebClassifier.predict on the wasm provider', () => {
       expect(error).toMatchObject({ name: 'HyperprotoError', code: 'E_INVALID_INPUT' });
       return { message: (error as Error).message, ...(error instanceof InvalidFeaturesError ? { detail: error.detail } : {}) };
     };
-    expect(await refusal([row.slice(1)])).toEqual({ message: 'the batch has rows of 11 features; the model expects 12', detail: { problem: 'wrong-width' } });
+    expect(await refusal([row.slice(1)])).toEqual({
+      message: 'the batch has rows of 11 features; the model expects 12',
+      detail: { problem: 'wrong-width' },
+    });
     expect(await refusal(withValue(Number.NaN))).toEqual({
       message: 'the batch: row 1, column 3 is NaN; features must be finite numbers',
       detail: { problem: 'not-finite', row: 1, column: 3 },
     });
     expect((await refusal(withValue(-Infinity))).message).toBe('the batch: row 1, column 3 is -Infinity; features must be finite numbers');
-    expect(await refusal(withValue('7'))).toEqual({ message: 'the batch: row 1, column 3 is "7", not a number', detail: { problem: 'not-a-number', row: 1, column: 3 } });
+    expect(await refusal(withValue('7'))).toEqual({
+      message: 'the batch: row 1, column 3 is "7", not a number',
+      detail: { problem: 'not-a-number', row: 1, column: 3 },
+    });
     expect(await refusal([row, row.slice(2)])).toEqual({
       message: "the batch has ragged rows: row 0 has 12 values but row 1 has 10; every row needs the model's 12 features",
       detail: { problem: 'ragged-rows', row: 1 },
     });
-    expect(await refusal([])).toEqual({ message: 'the batch is empty: send at least one row of 12 features', detail: { problem: 'empty-batch' } });
+    expect(await refusal([])).toEqual({
+      message: 'the batch is empty: send at least one row of 12 features',
+      detail: { problem: 'empty-batch' },
+    });
     expect((await refusal(new Float32Array(0))).message).toBe('the batch is empty: send at least one row of 12 features');
-    expect((await refusal(new Float32Array(13))).message).toBe("the batch has 13 values, not a whole number of rows of the model's 12 features");
-    expect((await refusal(new Float32Array([...row, Number.NaN, ...row.slice(1)]))).message).toBe('the batch: row 1, column 0 is NaN; features must be finite numbers');
+    expect((await refusal(new Float32Array(13))).message).toBe(
+      "the batch has 13 values, not a whole number of rows of the model's 12 features",
+    );
+    expect((await refusal(new Float32Array([...row, Number.NaN, ...row.slice(1)]))).message).toBe(
+      'the batch: row 1, column 0 is NaN; features must be finite numbers',
+    );
     expect(await refusal([row], { topK: 0 })).toEqual({ message: "top-k must be an integer from 1 to the model's 5 classes, got 0" });
     expect(await refusal([row], { topK: 6 })).toEqual({ message: "top-k must be an integer from 1 to the model's 5 classes, got 6" });
-    expect(await refusal([row, , row])).toEqual({ message: 'the batch: row 1 is not an array of numbers', detail: { problem: 'not-a-number', row: 1 } });
+    expect(await refusal([row, undefined, row])).toEqual({
+      message: 'the batch: row 1 is not an array of numbers',
+      detail: { problem: 'not-a-number', row: 1 },
+    });
     expect((await refusal([row, [...row.slice(0, 11), undefined]])).message).toBe('the batch: row 1, column 11 is undefined, not a number');
     // The classifier keeps working after every refusal.
     expect((await classifier.predict([row])).rows).toBe(1);

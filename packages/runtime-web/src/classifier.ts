@@ -130,7 +130,9 @@ export class WebClassifier {
     const info = readOnnxModelInfo(bytes, name);
     if (options.logLevel) ort.env.logLevel = options.logLevel;
 
-    const start = async (provider: WebProvider): Promise<ProviderOutcome<{ session: ort.InferenceSession; contract: ClassifierInterface }>> => {
+    const start = async (
+      provider: WebProvider,
+    ): Promise<ProviderOutcome<{ session: ort.InferenceSession; contract: ClassifierInterface }>> => {
       const hint = provider === 'webgpu' ? WEBGPU_HINT : undefined;
       const unavailable = provider === 'webgpu' ? await webGpuUnavailable() : undefined;
       if (unavailable) return { ok: false, reason: unavailable, ...(hint ? { hint } : {}) };
@@ -260,12 +262,17 @@ async function runBatch(
   try {
     const scoreTensor = outputs[contract.scoresName];
     if (!scoreTensor || !(scoreTensor.data instanceof Float32Array) || scoreTensor.dims.length !== 2) {
-      throw new ModelContractError(ContractErrorCode.InvalidInput, `the model's "${contract.scoresName}" output is not a float32 [rows, classes] matrix`);
+      throw new ModelContractError(
+        ContractErrorCode.InvalidInput,
+        `the model's "${contract.scoresName}" output is not a float32 [rows, classes] matrix`,
+      );
     }
     const scores = scoreTensor.data;
     const classes = scoreTensor.dims[1]!;
     const labelData = contract.labelName ? outputs[contract.labelName]?.data : undefined;
-    const labels = labelData ? Int32Array.from(labelData as ArrayLike<number | bigint>, Number) : argmaxOfScores(scores, batch.rows, classes);
+    const labels = labelData
+      ? Int32Array.from(labelData as ArrayLike<number | bigint>, Number)
+      : argmaxOfScores(scores, batch.rows, classes);
     return { scores, classes, labels };
   } finally {
     // Disposing a CPU tensor keeps its data; it frees what a GPU-located output holds.
@@ -305,7 +312,10 @@ async function loadBytes(source: ModelSource, fetchImpl: typeof fetch | undefine
     const type = response.headers.get('content-type') ?? '';
     const body = type.startsWith('text/plain') ? (await response.text().catch(() => '')).trim() : '';
     const why = body && body.length <= 200 ? ` (${body})` : '';
-    throw new ModelContractError(ContractErrorCode.Io, `could not fetch the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim() + why);
+    throw new ModelContractError(
+      ContractErrorCode.Io,
+      `could not fetch the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim() + why,
+    );
   }
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -315,7 +325,11 @@ async function loadBytes(source: ModelSource, fetchImpl: typeof fetch | undefine
  * for showing the metadata of any ONNX file. The classifier itself reads the exact keys of the model contract.
  */
 export function metadataValue(metadata: Readonly<Record<string, string>>, keys: readonly string[]): string | undefined {
-  const normalise = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^hyperproto/, '');
+  const normalise = (key: string) =>
+    key
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .replace(/^hyperproto/, '');
   for (const [key, value] of Object.entries(metadata)) if (keys.includes(normalise(key))) return value;
   return undefined;
 }

@@ -11,12 +11,22 @@ describe('readModelInfo', () => {
     expect(info.producerVersion).toBe('0.0.0-test');
     expect(info.docString).toBe('hyperproto hpn classifier: 12 features -> 5 classes');
     expect(info.opsets).toEqual({ '': 17 });
-    expect(info.metadata).toMatchObject({ head: 'hpn', classes: '5', dims: '4', inputWidth: '12', strategy: 'random', scoresName: 'scores', classNames: '["a","b","c","d","e"]' });
+    expect(info.metadata).toMatchObject({
+      head: 'hpn',
+      classes: '5',
+      dims: '4',
+      inputWidth: '12',
+      strategy: 'random',
+      scoresName: 'scores',
+      classNames: '["a","b","c","d","e"]',
+    });
   });
 
   it('rejects a truncated file, saying it is truncated', () => {
     const { bytes } = exportedClassifier('softmax');
-    expect(() => readModelInfo(bytes.subarray(0, bytes.length - 40), 'm.onnx')).toThrow(/^m\.onnx is not a usable ONNX model: the file is truncated/);
+    expect(() => readModelInfo(bytes.subarray(0, bytes.length - 40), 'm.onnx')).toThrow(
+      /^m\.onnx is not a usable ONNX model: the file is truncated/,
+    );
   });
 
   it('rejects files that are not ONNX: empty, text, JSON', () => {

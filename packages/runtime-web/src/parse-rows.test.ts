@@ -4,18 +4,47 @@ import { parseFeatureRows } from './parse-rows.js';
 describe('parseFeatureRows', () => {
   it('reads CSV with a header, comments and blank lines, remembering each row line', () => {
     const parsed = parseFeatureRows('f1,f2,f3\n# a comment\n1, 2, 3\n\n-4.5,5e-1,6\n');
-    expect(parsed).toEqual({ rows: [[1, 2, 3], [-4.5, 0.5, 6]], lines: [3, 5], header: ['f1', 'f2', 'f3'], format: 'csv' });
+    expect(parsed).toEqual({
+      rows: [
+        [1, 2, 3],
+        [-4.5, 0.5, 6],
+      ],
+      lines: [3, 5],
+      header: ['f1', 'f2', 'f3'],
+      format: 'csv',
+    });
   });
 
   it('accepts semicolons, tabs and spaces as separators', () => {
-    expect(parseFeatureRows('1;2\n3;4').rows).toEqual([[1, 2], [3, 4]]);
-    expect(parseFeatureRows('1\t2\n3\t4').rows).toEqual([[1, 2], [3, 4]]);
-    expect(parseFeatureRows('1 2\n3   4').rows).toEqual([[1, 2], [3, 4]]);
+    expect(parseFeatureRows('1;2\n3;4').rows).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(parseFeatureRows('1\t2\n3\t4').rows).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(parseFeatureRows('1 2\n3   4').rows).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('reads JSON lines of arrays or {"features": [...]} and a whole JSON array of rows', () => {
-    expect(parseFeatureRows('[1, 2]\n{"features": [3, 4]}\n')).toMatchObject({ rows: [[1, 2], [3, 4]], format: 'jsonl' });
-    expect(parseFeatureRows('[[1, 2], [3, 4]]')).toMatchObject({ rows: [[1, 2], [3, 4]], format: 'json' });
+    expect(parseFeatureRows('[1, 2]\n{"features": [3, 4]}\n')).toMatchObject({
+      rows: [
+        [1, 2],
+        [3, 4],
+      ],
+      format: 'jsonl',
+    });
+    expect(parseFeatureRows('[[1, 2], [3, 4]]')).toMatchObject({
+      rows: [
+        [1, 2],
+        [3, 4],
+      ],
+      format: 'json',
+    });
     expect(parseFeatureRows('[1, 2, 3]')).toMatchObject({ rows: [[1, 2, 3]], format: 'jsonl' });
   });
 

@@ -57,7 +57,7 @@ function parseCsv(text: string): ParsedRows {
       header = cells;
       return;
     }
-    const bad = values.findIndex((v) => v === undefined);
+    const bad = values.indexOf(undefined);
     if (bad >= 0) {
       throw invalid(`line ${index + 1}, value ${bad + 1}: ${preview(cells[bad] ?? '')} is not a number`);
     }

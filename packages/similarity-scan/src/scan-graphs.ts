@@ -61,7 +61,12 @@ export function nearestStripeModel(dims: number, keep: number, group = 1): Uint8
   const b = g.input('b', 'float32', ['C', dims]);
   if (group <= 1) {
     const cosines = g.node('Gemm', [a, b], { transB: 1 });
-    const [values, indices] = g.nodeOutputs('TopK', [cosines, g.ints([keep])], { axis: 1, largest: 1, sorted: 1 }, { outputs: ['values', 'indices64'] });
+    const [values, indices] = g.nodeOutputs(
+      'TopK',
+      [cosines, g.ints([keep])],
+      { axis: 1, largest: 1, sorted: 1 },
+      { outputs: ['values', 'indices64'] },
+    );
     g.output(values!, 'float32', ['T', keep]);
     g.output(g.node('Cast', [indices!], { to: 6 }, { outputs: ['indices'] }), 'int32', ['T', keep]);
     return g.toModel({ opset: SCAN_OPSET });
@@ -70,10 +75,20 @@ export function nearestStripeModel(dims: number, keep: number, group = 1): Uint8
   const cosines = g.node('Gemm', [a, b, bias], { transB: 1 });
   const grouped = g.node('Reshape', [cosines, g.ints([0, -1, group])]); // [T, C / group, group]
   const groupMaxima = g.node('ReduceMax', [grouped, g.ints([2])], { keepdims: 0 });
-  const [, groups] = g.nodeOutputs('TopK', [groupMaxima, g.ints([keep])], { axis: 1, largest: 1, sorted: 0 }, { outputs: ['group_values', 'groups'] });
+  const [, groups] = g.nodeOutputs(
+    'TopK',
+    [groupMaxima, g.ints([keep])],
+    { axis: 1, largest: 1, sorted: 0 },
+    { outputs: ['group_values', 'groups'] },
+  );
   const candidates = g.node('GatherND', [grouped, g.node('Unsqueeze', [groups!, g.ints([2])])], { batch_dims: 1 }); // [T, keep, group]
   const flat = g.node('Reshape', [candidates, g.ints([0, -1])]);
-  const [values, positions] = g.nodeOutputs('TopK', [flat, g.ints([keep])], { axis: 1, largest: 1, sorted: 1 }, { outputs: ['values', 'positions'] });
+  const [values, positions] = g.nodeOutputs(
+    'TopK',
+    [flat, g.ints([keep])],
+    { axis: 1, largest: 1, sorted: 1 },
+    { outputs: ['values', 'positions'] },
+  );
   const groupSize = g.initializer('group_size', BigInt64Array.of(BigInt(group)), []);
   const groupOf = g.node('GatherElements', [groups!, g.node('Div', [positions!, groupSize])], { axis: 1 });
   const column = g.node('Add', [g.node('Mul', [groupOf, groupSize]), g.node('Mod', [positions!, groupSize])]);
@@ -81,4 +96,3 @@ export function nearestStripeModel(dims: number, keep: number, group = 1): Uint8
   g.output(g.node('Cast', [column], { to: 6 }, { outputs: ['indices'] }), 'int32', ['T', keep]);
   return g.toModel({ opset: SCAN_OPSET });
 }
-

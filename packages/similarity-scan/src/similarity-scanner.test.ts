@@ -11,7 +11,9 @@ function gaussianMatrix(seed: number, rows: number, cols: number, scale = 1): Ma
 function bruteForce(matrix: Matrix) {
   const { rows, cols, data } = matrix;
   const cos = (i: number, j: number) => {
-    let dot = 0, ni = 0, nj = 0;
+    let dot = 0,
+      ni = 0,
+      nj = 0;
     for (let k = 0; k < cols; k++) {
       dot += data[i * cols + k]! * data[j * cols + k]!;
       ni += data[i * cols + k]! ** 2;
@@ -20,7 +22,8 @@ function bruteForce(matrix: Matrix) {
     return dot / Math.sqrt(ni * nj);
   };
   const all: number[][] = Array.from({ length: rows }, () => new Array<number>(rows).fill(-Infinity));
-  let largest = -Infinity, largestAbs = 0;
+  let largest = -Infinity,
+    largestAbs = 0;
   for (let i = 0; i < rows; i++) {
     for (let j = i + 1; j < rows; j++) {
       const c = cos(i, j);
@@ -60,7 +63,8 @@ describe('SimilarityScanner.summarize', () => {
     expect(histogram.pairs).toBe((rows * (rows - 1)) / 2);
     expect(histogram.counts.reduce((a, b) => a + b, 0)).toBe(histogram.pairs);
     const expected = new Array<number>(20).fill(0);
-    for (let a = 0; a < rows; a++) for (let b = a + 1; b < rows; b++) expected[Math.min(19, Math.floor((reference.all[a]![b]! + 1) * 10))]!++;
+    for (let a = 0; a < rows; a++)
+      for (let b = a + 1; b < rows; b++) expected[Math.min(19, Math.floor((reference.all[a]![b]! + 1) * 10))]!++;
     // A cosine within float32 rounding of a bin edge may land in the neighbouring bin.
     const moved = expected.reduce((sum, count, bin) => sum + Math.abs(count - histogram.counts[bin]!), 0);
     expect(moved).toBeLessThanOrEqual(2);
@@ -77,8 +81,13 @@ describe('SimilarityScanner.summarize', () => {
 
   it('refuses non-finite values, zero rows, fewer than 2 rows and bad bins', async () => {
     const bad = createMatrix(3, 2, new Float32Array([1, 0, Number.NaN, 1, 0, 1]));
-    await expect(scanner.summarize(bad, { source: 'p.npy' })).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: /p\.npy.*non-finite.*row 1, column 0/ });
-    await expect(scanner.summarize(createMatrix(2, 2, new Float32Array([1, 0, 0, 0])))).rejects.toMatchObject({ message: /row 1 is all zeros/ });
+    await expect(scanner.summarize(bad, { source: 'p.npy' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: /p\.npy.*non-finite.*row 1, column 0/,
+    });
+    await expect(scanner.summarize(createMatrix(2, 2, new Float32Array([1, 0, 0, 0])))).rejects.toMatchObject({
+      message: /row 1 is all zeros/,
+    });
     await expect(scanner.summarize(createMatrix(1, 2, new Float32Array([1, 0])))).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
     await expect(scanner.summarize(gaussianMatrix(1, 4, 2), { bins: 256 })).rejects.toMatchObject({ code: ErrorCode.InvalidOptions });
   });
@@ -91,12 +100,14 @@ describe('SimilarityScanner.summarize', () => {
 });
 
 describe('SimilarityScanner.nearestNeighbours', () => {
-  it('lists each row\'s k nearest other rows, nearest first, across stripes', async () => {
+  it("lists each row's k nearest other rows, nearest first, across stripes", async () => {
     const matrix = gaussianMatrix(7, 23, 6);
     const reference = bruteForce(matrix);
     const lists = await scanner.nearestNeighbours(matrix, 4);
     for (let r = 0; r < 23; r++) {
-      const expected = reference.all[r]!.map((c, j) => [c, j] as const).sort((x, y) => y[0] - x[0]).slice(0, 4);
+      const expected = reference.all[r]!.map((c, j) => [c, j] as const)
+        .sort((x, y) => y[0] - x[0])
+        .slice(0, 4);
       const found = [...lists.indices.subarray(r * 4, r * 4 + 4)];
       expect(found).not.toContain(r);
       expect(found).toEqual(expected.map(([, j]) => j));
@@ -112,7 +123,9 @@ describe('SimilarityScanner.nearestNeighbours', () => {
       const reference = bruteForce(matrix);
       const lists = await grouped.nearestNeighbours(matrix, 2);
       for (let r = 0; r < 47; r++) {
-        const expected = reference.all[r]!.map((c, j) => [c, j] as const).sort((x, y) => y[0] - x[0]).slice(0, 2);
+        const expected = reference.all[r]!.map((c, j) => [c, j] as const)
+          .sort((x, y) => y[0] - x[0])
+          .slice(0, 2);
         expect([...lists.indices.subarray(r * 2, r * 2 + 2)]).toEqual(expected.map(([, j]) => j));
         expect(lists.cosines[r * 2]).toBeCloseTo(expected[0]![0], 5);
       }

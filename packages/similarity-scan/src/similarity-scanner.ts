@@ -147,7 +147,10 @@ export class SimilarityScanner {
     const { rows, cols } = matrix;
     requireTwoRows(rows, options.source);
     if (!Number.isInteger(k) || k < 1 || k > rows - 1) {
-      throw new HyperprotoError(ErrorCode.InvalidOptions, `neighbour lists need k from 1 to ${rows - 1} (one less than the rows), got ${k}`);
+      throw new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `neighbour lists need k from 1 to ${rows - 1} (one less than the rows), got ${k}`,
+      );
     }
     const { unit } = toUnitRows(matrix, options.source);
     const keep = k + 1;
@@ -219,7 +222,14 @@ function paddedColumns(unit: Matrix, group: number): { b: ort.Tensor; bias: ort.
   return { b: new ort.Tensor('float32', data, [padded, unit.cols]), bias: new ort.Tensor('float32', bias, [padded]) };
 }
 
-function mergeMaxima(best: Float32Array, bestIndex: Int32Array, offset: number, maxima: Float32Array, positions: BigInt64Array, otherOffset: number): void {
+function mergeMaxima(
+  best: Float32Array,
+  bestIndex: Int32Array,
+  offset: number,
+  maxima: Float32Array,
+  positions: BigInt64Array,
+  otherOffset: number,
+): void {
   for (let r = 0; r < maxima.length; r++) {
     if (maxima[r]! > best[offset + r]!) {
       best[offset + r] = maxima[r]!;
@@ -237,7 +247,15 @@ function countBins(counts: Float64Array, bins: Uint8Array, tileRows: number, til
 }
 
 /** Copies each row's k best of k + 1, leaving out the row itself (or the last, when a duplicate displaced it). */
-function dropSelf(found: Int32Array, values: Float32Array, r0: number, r1: number, k: number, indices: Int32Array, cosines: Float32Array): void {
+function dropSelf(
+  found: Int32Array,
+  values: Float32Array,
+  r0: number,
+  r1: number,
+  k: number,
+  indices: Int32Array,
+  cosines: Float32Array,
+): void {
   const keep = k + 1;
   for (let row = r0; row < r1; row++) {
     const from = (row - r0) * keep;
@@ -253,7 +271,10 @@ function dropSelf(found: Int32Array, values: Float32Array, r0: number, r1: numbe
 
 function requireTwoRows(rows: number, source = 'prototypes'): void {
   if (rows < 2) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source} holds ${rows} row${rows === 1 ? '' : 's'}; at least 2 are needed to compare`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${source} holds ${rows} row${rows === 1 ? '' : 's'}; at least 2 are needed to compare`,
+    );
   }
 }
 

@@ -44,7 +44,9 @@ export async function startLocalRegistry(dir: string): Promise<LocalRegistry> {
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(VERDACCIO, ['--config', config, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(VERDACCIO, ['--config', config, '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
@@ -57,7 +59,10 @@ export async function startLocalRegistry(dir: string): Promise<LocalRegistry> {
   // Ready when it answers its ping; bounded, and a crashed start says why.
   for (const started = Date.now(); ; ) {
     if (child.exitCode !== null) throw new Error(`verdaccio exited with ${child.exitCode}: ${output}`);
-    const ok = await fetch(`${url}-/ping`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}-/ping`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() - started > 60_000) {
       await stop();

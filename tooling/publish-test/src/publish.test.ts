@@ -72,7 +72,9 @@ afterAll(async () => {
 describe('published packages, installed as a user would', () => {
   it('versions and publishes every package with changesets and pnpm', async () => {
     await must(process.execPath, [join(repoRoot, 'node_modules/@changesets/cli/bin.js'), 'version'], scratch);
-    const versions = new Set(publishable().map(({ dir }) => JSON.parse(readFileSync(join(scratch, relative(repoRoot, dir), 'package.json'), 'utf8')).version));
+    const versions = new Set(
+      publishable().map(({ dir }) => JSON.parse(readFileSync(join(scratch, relative(repoRoot, dir), 'package.json'), 'utf8')).version),
+    );
     expect(versions.size, 'the packages are released together under one version').toBe(1);
     // pnpm publish turns workspace: ranges into versions from the installed workspace.
     await must('pnpm', ['install', '--offline', '--frozen-lockfile', '--ignore-scripts'], scratch);
@@ -87,7 +89,9 @@ describe('published packages, installed as a user would', () => {
     cpSync(join(repoRoot, 'tooling/publish-test/consumer'), consumer, { recursive: true });
     writeFileSync(join(consumer, '.npmrc'), `@hyperproto:registry=${registry.url}\n`);
     // Offline and CPU-only machines skip onnxruntime-node's CUDA download, as the README says.
-    const install = await must('npm', ['install', '@hyperproto/cli', '--no-audit', '--no-fund'], consumer, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+    const install = await must('npm', ['install', '@hyperproto/cli', '--no-audit', '--no-fund'], consumer, {
+      ONNXRUNTIME_NODE_INSTALL: 'skip',
+    });
     expect(install.stdout + install.stderr).not.toMatch(/EBADENGINE/);
 
     const installed = readdirSync(join(consumer, 'node_modules/@hyperproto'));
@@ -97,16 +101,25 @@ describe('published packages, installed as a user would', () => {
       expect(existsSync(join(dir, 'LICENSE')), `${name} ships a LICENSE`).toBe(true);
       expect(existsSync(join(dir, 'README.md')), `${name} ships a README`).toBe(true);
       expect(readFileSync(join(dir, 'package.json'), 'utf8')).not.toMatch(/workspace:/);
-      for (const map of readdirSync(join(dir, 'dist'), { recursive: true }).map(String).filter((f) => f.endsWith('.map'))) {
+      for (const map of readdirSync(join(dir, 'dist'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.map'))) {
         const { sources } = JSON.parse(readFileSync(join(dir, 'dist', map), 'utf8')) as { sources: string[] };
-        for (const source of sources) expect(existsSync(resolve(dir, 'dist', dirname(map), source)), `${name}/dist/${map} -> ${source}`).toBe(true);
+        for (const source of sources)
+          expect(existsSync(resolve(dir, 'dist', dirname(map), source)), `${name}/dist/${map} -> ${source}`).toBe(true);
       }
     }
     // One copy of core: plugins take it as a peer dependency.
-    expect(readdirSync(join(consumer, 'node_modules'), { recursive: true }).map(String).filter((p) => p.endsWith(join('@hyperproto', 'core', 'package.json')))).toHaveLength(1);
+    expect(
+      readdirSync(join(consumer, 'node_modules'), { recursive: true })
+        .map(String)
+        .filter((p) => p.endsWith(join('@hyperproto', 'core', 'package.json'))),
+    ).toHaveLength(1);
 
     const version = await must('npx', ['hyperproto', '--version'], consumer);
-    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(consumer, 'node_modules/@hyperproto/cli/package.json'), 'utf8')).version);
+    expect(version.stdout.trim()).toBe(
+      JSON.parse(readFileSync(join(consumer, 'node_modules/@hyperproto/cli/package.json'), 'utf8')).version,
+    );
     const plugins = JSON.parse((await must('npx', ['hyperproto', 'plugins', '--json'], consumer)).stdout);
     expect(plugins.map((k: { kind: string }) => k.kind)).toEqual(['dataset', 'prototypes', 'head', 'evaluator', 'engine']);
   }, 900_000);
@@ -122,19 +135,42 @@ describe('published packages, installed as a user would', () => {
     await must('npm', ['install', './my-axes', '--no-audit', '--no-fund'], consumer, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
     const train = await must(
       'npx',
-      ['hyperproto', 'train', '--classes', '10', '--head', 'hpn', '--prototypes', 'my-axes', '--dims', '5', '--plugin', 'my-axes', '--out', 'run', '--json'],
+      [
+        'hyperproto',
+        'train',
+        '--classes',
+        '10',
+        '--head',
+        'hpn',
+        '--prototypes',
+        'my-axes',
+        '--dims',
+        '5',
+        '--plugin',
+        'my-axes',
+        '--out',
+        'run',
+        '--json',
+      ],
       consumer,
     );
     const summary = JSON.parse(train.stdout);
     expect(summary.prototypes).toMatchObject({ strategy: 'my-axes', dims: 5 });
     expect(summary.test.macroF1).toBeGreaterThan(0.5);
 
-    const exported = JSON.parse((await must('npx', ['hyperproto', 'export', 'run', '--out', 'model.onnx', '--top-k', '3', '--json'], consumer)).stdout);
+    const exported = JSON.parse(
+      (await must('npx', ['hyperproto', 'export', 'run', '--out', 'model.onnx', '--top-k', '3', '--json'], consumer)).stdout,
+    );
     expect(exported).toMatchObject({ classes: 10 });
     let state = 7;
     const value = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-    writeFileSync(join(consumer, 'rows.csv'), Array.from({ length: 4 }, () => Array.from({ length: 300 }, () => value().toFixed(4)).join(',')).join('\n'));
-    const predicted = JSON.parse((await must('npx', ['hyperproto', 'predict', 'model.onnx', '--input', 'rows.csv', '--top-k', '3', '--json'], consumer)).stdout);
+    writeFileSync(
+      join(consumer, 'rows.csv'),
+      Array.from({ length: 4 }, () => Array.from({ length: 300 }, () => value().toFixed(4)).join(',')).join('\n'),
+    );
+    const predicted = JSON.parse(
+      (await must('npx', ['hyperproto', 'predict', 'model.onnx', '--input', 'rows.csv', '--top-k', '3', '--json'], consumer)).stdout,
+    );
     expect(predicted.rows).toBe(4);
     for (const p of predicted.predictions) {
       expect(p.label).toBeGreaterThanOrEqual(0);

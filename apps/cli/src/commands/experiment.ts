@@ -1,6 +1,14 @@
 import { resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
-import { loadGridFile, loadPreset, runGrid, writeReport, type GridOutcome, type GridProgress, type SaveModels } from '@hyperproto/experiments';
+import {
+  loadGridFile,
+  loadPreset,
+  runGrid,
+  writeReport,
+  type GridOutcome,
+  type GridProgress,
+  type SaveModels,
+} from '@hyperproto/experiments';
 import { errorJson } from '../exit-codes.js';
 import { interruptSignal } from '../interrupt.js';
 import { formatDuration, Output } from '../output.js';
@@ -24,9 +32,13 @@ export interface ExperimentOptions {
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
   if (Boolean(options.preset) === Boolean(options.config)) {
-    throw new HyperprotoError(ErrorCode.InvalidOptions, options.preset ? 'give --preset or --config, not both' : 'name the grid: --preset NAME or --config FILE', {
-      hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast). A grid file has the form of packages/experiments/presets/seed.json.',
-    });
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      options.preset ? 'give --preset or --config, not both' : 'name the grid: --preset NAME or --config FILE',
+      {
+        hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast). A grid file has the form of packages/experiments/presets/seed.json.',
+      },
+    );
   }
   const output = new Output(options);
   const gridPath = options.config ? resolve(options.config) : undefined;
@@ -34,7 +46,11 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
   const gridSource = gridPath ?? `preset ${options.preset}`;
   const out = options.out ?? `runs/${grid.name}`;
   // Plain JSON: it is sent to every worker thread, which builds the same registry from it.
-  const registryOptions: RegistryModuleOptions = { cwd: process.cwd(), ...(gridPath ? { config: gridPath } : {}), plugins: options.plugin ?? [] };
+  const registryOptions: RegistryModuleOptions = {
+    cwd: process.cwd(),
+    ...(gridPath ? { config: gridPath } : {}),
+    plugins: options.plugin ?? [],
+  };
   const display = new GridDisplay(options, output);
 
   let outcome: GridOutcome;
@@ -61,12 +77,20 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
   const report = outcome.ran + outcome.skipped > 0 ? await writeReport(outcome.out) : undefined;
   const [first] = outcome.failed;
   const failure = first
-    ? new HyperprotoError(ErrorCode.TrainingFailed, `${outcome.failed.length} run(s) failed, first ${first.key}: ${first.failure.message.split('\n')[0]}`, {
-        hint: `Each failure is in ${resolve(out, 'failures.jsonl')}; rerun with --resume to retry the failed runs only.`,
-      })
+    ? new HyperprotoError(
+        ErrorCode.TrainingFailed,
+        `${outcome.failed.length} run(s) failed, first ${first.key}: ${first.failure.message.split('\n')[0]}`,
+        {
+          hint: `Each failure is in ${resolve(out, 'failures.jsonl')}; rerun with --resume to retry the failed runs only.`,
+        },
+      )
     : undefined;
   // With --json the failure rides in the result: stdout holds one object.
-  const result = { ...outcome, report: report ? { markdown: report.markdown, html: report.html } : null, ...(failure ? errorJson(failure) : {}) };
+  const result = {
+    ...outcome,
+    report: report ? { markdown: report.markdown, html: report.html } : null,
+    ...(failure ? errorJson(failure) : {}),
+  };
   output.result(result, () =>
     [
       `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} worker(s)`,
@@ -97,7 +121,13 @@ class GridDisplay {
     // The runner's own estimate, with its unit: cli-progress' `eta` would replace it with its own.
     const eta = progress.etaSeconds === null ? '?' : formatDuration(progress.etaSeconds);
     const running = progress.running.map((r) => `${r.key} ${r.stage} ${r.total > 1 ? `${r.done}/${r.total}` : ''}`.trim()).join(', ');
-    this.output.progress('experiment', progress.done, progress.total, `${formatDuration(progress.elapsedSeconds)} elapsed${running ? ` | ${running}` : ''}`, progress.etaSeconds);
+    this.output.progress(
+      'experiment',
+      progress.done,
+      progress.total,
+      `${formatDuration(progress.elapsedSeconds)} elapsed${running ? ` | ${running}` : ''}`,
+      progress.etaSeconds,
+    );
     const event = progress.event;
     if (!event) return;
     const text =

@@ -37,7 +37,9 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   };
   const out = resolve(options.out);
   if (!options.force && existsSync(out)) {
-    throw new HyperprotoError(ErrorCode.Io, `--out ${options.out} already exists`, { hint: 'Choose another --out, or pass --force to replace it.' });
+    throw new HyperprotoError(ErrorCode.Io, `--out ${options.out} already exists`, {
+      hint: 'Choose another --out, or pass --force to replace it.',
+    });
   }
   // Checked against model.json before the trained model (and TensorFlow.js) loads, so a wrong flag fails at once.
   const classes = typeof modelJson?.classes === 'number' ? modelJson.classes : undefined;
@@ -46,7 +48,10 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   }
   const classNames = options.classNames ? await readClassNames(options.classNames) : findClassNames(modelJson, run.metrics);
   if (classes !== undefined && classNames && classNames.length !== classes) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${classNames.length} class names for ${classes} classes; give exactly one name per class`);
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${classNames.length} class names for ${classes} classes; give exactly one name per class`,
+    );
   }
   const model = await loadModel(modelDir);
   try {
@@ -98,7 +103,9 @@ interface RunSpec {
 async function locateRun(runDir: string): Promise<{ modelDir: string; spec: RunSpec | undefined }> {
   const info = await stat(runDir).catch(() => undefined);
   if (!info?.isDirectory()) {
-    throw new HyperprotoError(ErrorCode.Io, `${runDir} is not a directory`, { hint: 'Give the directory `hyperproto train --out` wrote (it holds model/ and spec.json).' });
+    throw new HyperprotoError(ErrorCode.Io, `${runDir} is not a directory`, {
+      hint: 'Give the directory `hyperproto train --out` wrote (it holds model/ and spec.json).',
+    });
   }
   if (existsSync(join(runDir, MODEL_JSON))) return { modelDir: runDir, spec: undefined };
   const modelDir = join(runDir, 'model');
@@ -126,18 +133,26 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
 }
 
 function exportMetadata(spec: RunSpec | undefined, model: TrainedModel): ExportMetadata {
-  const head = spec?.head?.name ?? (model.head.scoresName === 'probabilities' ? 'softmax' : model.head.scoresName === 'scores' ? 'hpn' : 'unknown');
+  const head =
+    spec?.head?.name ?? (model.head.scoresName === 'probabilities' ? 'softmax' : model.head.scoresName === 'scores' ? 'hpn' : 'unknown');
   const prototypes = spec?.prototypes;
   return {
     head,
-    ...(prototypes?.strategy ? { strategy: prototypes.strategy } : prototypes?.file ? { strategy: 'file', prototypesFile: basename(prototypes.file) } : {}),
+    ...(prototypes?.strategy
+      ? { strategy: prototypes.strategy }
+      : prototypes?.file
+        ? { strategy: 'file', prototypesFile: basename(prototypes.file) }
+        : {}),
     ...(spec?.seed === undefined ? {} : { seed: String(spec.seed) }),
     ...(spec?.dataset?.name ? { dataset: spec.dataset.name } : {}),
   };
 }
 
 /** Class names saved with the model or the run's dataset facts, when the dataset had them. */
-function findClassNames(modelJson: Record<string, unknown> | undefined, metrics: Record<string, unknown> | undefined): string[] | undefined {
+function findClassNames(
+  modelJson: Record<string, unknown> | undefined,
+  metrics: Record<string, unknown> | undefined,
+): string[] | undefined {
   const candidates = [
     (modelJson?.metadata as { classNames?: unknown } | undefined)?.classNames,
     (metrics?.dataset as { classNames?: unknown } | undefined)?.classNames,
@@ -165,7 +180,10 @@ async function readClassNames(path: string): Promise<string[]> {
     }
     return names;
   }
-  return text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -173,13 +191,18 @@ async function readClassNames(path: string): Promise<string[]> {
  * trained model's own top two scores tie within the tolerance; anything else means the export is wrong.
  */
 async function verifyExport(model: TrainedModel, bytes: Uint8Array): Promise<{ rows: number; maxScoreDifference: number }> {
-  const features = createMatrix(VERIFY_ROWS, model.inputWidth, createRng(0).fillNormal(new Float32Array(VERIFY_ROWS * model.inputWidth), 0, 2));
+  const features = createMatrix(
+    VERIFY_ROWS,
+    model.inputWidth,
+    createRng(0).fillNormal(new Float32Array(VERIFY_ROWS * model.inputWidth), 0, 2),
+  );
   const expected = await model.predict(features);
   const session = await createSession(bytes, { source: 'the exported model' });
   try {
     const got = await session.predict(features);
     let maxScoreDifference = 0;
-    for (let i = 0; i < expected.scores.data.length; i++) maxScoreDifference = Math.max(maxScoreDifference, Math.abs(got.scores![i]! - expected.scores.data[i]!));
+    for (let i = 0; i < expected.scores.data.length; i++)
+      maxScoreDifference = Math.max(maxScoreDifference, Math.abs(got.scores![i]! - expected.scores.data[i]!));
     const C = model.classes;
     const wrongLabels = [...got.labels.keys()].filter((r) => {
       const a = got.labels[r]!;

@@ -10,7 +10,12 @@ import { coreVersion } from '../plugin-loading.js';
 export const SCAFFOLD_KINDS = ['prototypes', 'head', 'dataset', 'evaluator'] as const;
 type ScaffoldKind = (typeof SCAFFOLD_KINDS)[number];
 
-const KIND_TITLES: Record<ScaffoldKind, string> = { prototypes: 'prototype strategy', head: 'head', dataset: 'dataset', evaluator: 'evaluator' };
+const KIND_TITLES: Record<ScaffoldKind, string> = {
+  prototypes: 'prototype strategy',
+  head: 'head',
+  dataset: 'dataset',
+  evaluator: 'evaluator',
+};
 const PACKAGE_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 const PLUGIN_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const templates = fileURLToPath(new URL('../../templates/', import.meta.url));
@@ -51,7 +56,9 @@ export async function newPluginCommand(name: string, options: GlobalOptions & { 
 
   const target = resolve(options.dir ?? unscoped);
   if (existsSync(target) && (await readdir(target).catch(() => ['(not a directory)'])).length > 0) {
-    throw new HyperprotoError(ErrorCode.Io, `${target} already exists and is not empty`, { hint: 'Choose another --dir, or remove it first.' });
+    throw new HyperprotoError(ErrorCode.Io, `${target} already exists and is not empty`, {
+      hint: 'Choose another --dir, or remove it first.',
+    });
   }
   const replacements: Record<string, string> = {
     __PLUGIN_NAME__: plugin,

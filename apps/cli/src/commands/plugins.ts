@@ -30,7 +30,9 @@ export async function pluginsCommand(options: GlobalOptions & { kind?: string })
         [
           `${kind}:`,
           ...plugins.map((p) => {
-            const opts = p.options.map((o) => `${o.name}${o.required ? '' : '?'}: ${o.type}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : ''}`);
+            const opts = p.options.map(
+              (o) => `${o.name}${o.required ? '' : '?'}: ${o.type}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : ''}`,
+            );
             return `  ${p.name.padEnd(14)} ${p.summary}${p.source === 'builtin' ? '' : ` [${p.source}]`}${opts.length ? `\n  ${''.padEnd(14)} options: ${opts.join(', ')}` : ''}`;
           }),
         ].join('\n'),

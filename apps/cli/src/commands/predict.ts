@@ -37,7 +37,10 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     for (let start = 0; start < features.rows; start += options.batchSize) {
       const rows = Math.min(options.batchSize, features.rows - start);
       const batch = { rows, cols: features.cols, data: features.data.subarray(start * features.cols, (start + rows) * features.cols) };
-      const prediction = await session.predict(batch, { ...(options.topK === undefined ? {} : { topK: options.topK }), scores: Boolean(options.scores) });
+      const prediction = await session.predict(batch, {
+        ...(options.topK === undefined ? {} : { topK: options.topK }),
+        scores: Boolean(options.scores),
+      });
       appendRows(predictions, prediction, names);
       output.progress('predict', start + rows, features.rows);
     }
@@ -45,9 +48,20 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     const placement = options.placement ? await session.placement() : undefined;
     const nodesByProvider: Record<string, number> = {};
     for (const node of placement ?? []) nodesByProvider[node.provider] = (nodesByProvider[node.provider] ?? 0) + 1;
-    if (placement) output.info(`node placement: ${Object.entries(nodesByProvider).map(([provider, n]) => `${n} on ${provider}`).join(', ')}`);
+    if (placement)
+      output.info(
+        `node placement: ${Object.entries(nodesByProvider)
+          .map(([provider, n]) => `${n} on ${provider}`)
+          .join(', ')}`,
+      );
     const result = {
-      model: { source: session.source, head: session.metadata.head ?? null, strategy: session.metadata.strategy ?? null, classes: session.classes, scoresName: session.scoresName },
+      model: {
+        source: session.source,
+        head: session.metadata.head ?? null,
+        strategy: session.metadata.strategy ?? null,
+        classes: session.classes,
+        scoresName: session.scoresName,
+      },
       provider: session.provider,
       skipped: session.skipped,
       ...(placement ? { placement: { nodesByProvider, nodes: placement } } : {}),
@@ -56,7 +70,9 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
       seconds,
       predictions,
     };
-    output.info(`${features.rows} rows from ${options.input} classified by ${session.source} on ${session.provider} in ${seconds.toFixed(3)} s`);
+    output.info(
+      `${features.rows} rows from ${options.input} classified by ${session.source} on ${session.provider} in ${seconds.toFixed(3)} s`,
+    );
     output.result(result, () => formatTable(predictions, options.topK));
   } finally {
     await session.release();
@@ -83,7 +99,14 @@ function appendRows(into: RowPrediction[], p: Prediction, names: readonly string
 /** Tab-separated, one line per input row, with a header: easy to read and to pipe. */
 function formatTable(rows: readonly RowPrediction[], topK: number | undefined): string {
   const named = rows.some((r) => r.className !== undefined);
-  const header = ['row', 'label', ...(named ? ['class'] : []), 'score', ...(topK ? [`top${topK}`] : []), ...(rows[0]?.scores ? ['scores'] : [])];
+  const header = [
+    'row',
+    'label',
+    ...(named ? ['class'] : []),
+    'score',
+    ...(topK ? [`top${topK}`] : []),
+    ...(rows[0]?.scores ? ['scores'] : []),
+  ];
   const lines = rows.map((r, i) =>
     [
       String(i),

@@ -78,19 +78,38 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
   checkPrototypes(prototypes, request, pluginId(strategy));
   // The file appears whole or not at all: written to a temporary name, then renamed.
   await writeMatrixNpy(options.out!, prototypes);
-  const stats = await prototypeStats(prototypes, { signal, source: options.out, progress: (done, total) => output.progress('inspect', done, total) });
+  const stats = await prototypeStats(prototypes, {
+    signal,
+    source: options.out,
+    progress: (done, total) => output.progress('inspect', done, total),
+  });
   const { histogram: _none, ...figures } = stats;
-  const result = { strategy: strategy.name, options: strategyOptions, start: startedFrom, seed: options.seed, seconds, out: options.out, ...figures };
-  output.result(result, () => `${strategy.name}${startedFrom ? ` from ${startedFrom}` : ''}: wrote ${options.out} in ${seconds.toFixed(1)} s\n${describeStats(figures)}`);
+  const result = {
+    strategy: strategy.name,
+    options: strategyOptions,
+    start: startedFrom,
+    seed: options.seed,
+    seconds,
+    out: options.out,
+    ...figures,
+  };
+  output.result(
+    result,
+    () =>
+      `${strategy.name}${startedFrom ? ` from ${startedFrom}` : ''}: wrote ${options.out} in ${seconds.toFixed(1)} s\n${describeStats(figures)}`,
+  );
 }
 
 export async function inspectPrototypesCommand(file: string, options: InspectPrototypesOptions): Promise<void> {
   if (options.plot !== undefined && !options.plot.toLowerCase().endsWith('.svg')) {
-    throw new HyperprotoError(ErrorCode.InvalidOptions, `--plot ${options.plot}: only SVG is drawn`, { hint: 'Name a .svg file; any browser or image tool opens or converts it.' });
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `--plot ${options.plot}: only SVG is drawn`, {
+      hint: 'Name a .svg file; any browser or image tool opens or converts it.',
+    });
   }
   const output = new Output(options);
   const prototypes = await readMatrixNpy(file);
-  if (prototypes.rows < 2) throw new HyperprotoError(ErrorCode.InvalidInput, `${file} holds ${prototypes.rows} prototype; at least 2 are needed to compare`);
+  if (prototypes.rows < 2)
+    throw new HyperprotoError(ErrorCode.InvalidInput, `${file} holds ${prototypes.rows} prototype; at least 2 are needed to compare`);
   const stats = await prototypeStats(prototypes, {
     bins: options.bins,
     signal: interruptSignal(),
@@ -98,7 +117,10 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
     progress: (done, total) => output.progress('inspect', done, total),
   });
   if (options.plot !== undefined) await writePlot(options.plot, histogramSvg(stats, basename(file)));
-  output.result({ file, ...stats, plot: options.plot }, () => `${file}\n${describeStats(stats)}${options.plot ? `\n  histogram drawn in ${options.plot}` : ''}`);
+  output.result(
+    { file, ...stats, plot: options.plot },
+    () => `${file}\n${describeStats(stats)}${options.plot ? `\n  histogram drawn in ${options.plot}` : ''}`,
+  );
 }
 
 function refuseUnsupported(registry: Registry, strategy: PrototypeStrategy, request: PrototypeRequest, strategyOptions: unknown): void {
@@ -122,6 +144,10 @@ async function startRows(registry: Registry, start: string, request: PrototypeRe
 /** The plot is a small text file written in one call; a failure says why. */
 async function writePlot(path: string, svg: string): Promise<void> {
   await writeFile(path, svg).catch((error: NodeJS.ErrnoException) => {
-    throw new HyperprotoError(ErrorCode.Io, `cannot write --plot ${path}: ${error.code === 'ENOENT' ? 'no such directory' : error.message}`, { cause: error });
+    throw new HyperprotoError(
+      ErrorCode.Io,
+      `cannot write --plot ${path}: ${error.code === 'ENOENT' ? 'no such directory' : error.message}`,
+      { cause: error },
+    );
   });
 }

@@ -41,7 +41,10 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     await session.release();
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    const hint = code === 'EADDRINUSE' || code === 'EACCES' ? 'Choose another --port (0 picks a free one).' : 'Check --host: an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.';
+    const hint =
+      code === 'EADDRINUSE' || code === 'EACCES'
+        ? 'Choose another --port (0 picks a free one).'
+        : 'Check --host: an address of this machine, e.g. 127.0.0.1 or 0.0.0.0.';
     throw new HyperprotoError(ErrorCode.Io, `cannot listen on ${options.host}:${options.port}: ${reason}`, { cause: error, hint });
   }
   const port = (server.app.server.address() as { port: number }).port;
@@ -51,7 +54,13 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     port,
     provider: session.provider,
     skipped: session.skipped,
-    model: { source: session.source, head: session.metadata.head ?? null, classes: session.classes, inputWidth: session.inputWidth, scoresName: session.scoresName },
+    model: {
+      source: session.source,
+      head: session.metadata.head ?? null,
+      classes: session.classes,
+      inputWidth: session.inputWidth,
+      scoresName: session.scoresName,
+    },
     routes: ['POST /v1/predict', 'GET /v1/metadata', 'GET /healthz'],
   };
   output.result(ready, () =>

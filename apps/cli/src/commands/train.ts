@@ -114,14 +114,24 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
             ? { file: source }
             : {
                 strategy: source,
-                ...(options.dims ?? options.classes ? { dims: options.dims ?? options.classes } : {}),
-                options: { ...parseKeyValues(options.prototypeOption, '--prototype-option'), ...parseKeyValues(options.prototypesOption, '--prototypes-option') },
+                ...((options.dims ?? options.classes) ? { dims: options.dims ?? options.classes } : {}),
+                options: {
+                  ...parseKeyValues(options.prototypeOption, '--prototype-option'),
+                  ...parseKeyValues(options.prototypesOption, '--prototypes-option'),
+                },
               },
         }
       : {}),
     trainer,
     // The classification metrics always, then the evaluators named on the command line.
-    ...(options.evaluator ? { evaluators: ['classification', ...options.evaluator.filter((name) => name !== 'classification')].map((name) => ({ name, options: {} })) } : {}),
+    ...(options.evaluator
+      ? {
+          evaluators: ['classification', ...options.evaluator.filter((name) => name !== 'classification')].map((name) => ({
+            name,
+            options: {},
+          })),
+        }
+      : {}),
     ...(options.engine ? { engine: options.engine } : {}),
   };
 }
@@ -131,19 +141,24 @@ function isRegularFile(path: string): boolean {
 }
 
 function defaultOutDir(options: TrainOptions): string {
-  const prototypes = options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes ?? ''}` : '';
+  const prototypes =
+    options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes ?? ''}` : '';
   const data = options.classes ? `c${options.classes}` : options.dataset;
   return `runs/${options.head}${prototypes}-${data}-s${options.seed}`;
 }
 
 function describe(summary: RunSummary): string {
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
-  const proto = summary.prototypes ? ` with ${'strategy' in summary.prototypes ? summary.prototypes.strategy : summary.prototypes.file} prototypes, D=${summary.prototypes.dims}` : '';
+  const proto = summary.prototypes
+    ? ` with ${'strategy' in summary.prototypes ? summary.prototypes.strategy : summary.prototypes.file} prototypes, D=${summary.prototypes.dims}`
+    : '';
   return [
     `${summary.head}${proto}, ${summary.classes} classes, seed ${summary.seed} (${summary.engine} on ${summary.backend})`,
     `  test macro-F1 ${pct(summary.test.macroF1)}   accuracy ${pct(summary.test.accuracy)}`,
     `  class-mean baseline macro-F1 ${pct(summary.classMean?.macroF1)}   accuracy ${pct(summary.classMean?.accuracy)}`,
-    summary.bayes ? `  Bayes-optimal macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}` : '  Bayes-optimal n/a (the dataset has no known-optimal rule)',
+    summary.bayes
+      ? `  Bayes-optimal macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}`
+      : '  Bayes-optimal n/a (the dataset has no known-optimal rule)',
     `  best epoch ${summary.bestEpoch} of ${summary.epochs}, ${summary.secondsPerEpoch?.toFixed(2) ?? 'n/a'} s/epoch, ${summary.seconds.total.toFixed(1)} s in all`,
     `  saved to ${summary.out}`,
   ]

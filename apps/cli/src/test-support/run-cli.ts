@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 export const CLI_BIN = join(resolve(fileURLToPath(import.meta.url), '../../..'), 'dist/bin.js');
 
 /** The version of @hyperproto/core the CLI runs: what a plugin package's peer dependency must accept. */
-export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@hyperproto/core')), 'utf8')) as { version: string }).version;
+export const coreVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.resolve('@hyperproto/core')), 'utf8')) as { version: string }
+).version;
 
 export interface CliRun {
   code: number;

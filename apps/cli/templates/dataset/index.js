@@ -31,7 +31,8 @@ export default defineDataset({
         if (row % 4096 === 0) throwIfAborted(ctx.signal); // stops with E_ABORTED on Ctrl-C
         const label = row % classes;
         labels[row] = label;
-        for (let k = 0; k < width; k++) features.data[row * width + k] = /** @type {number} */ (centres[label * width + k]) + noise * rng.normal();
+        for (let k = 0; k < width; k++)
+          features.data[row * width + k] = /** @type {number} */ (centres[label * width + k]) + noise * rng.normal();
       }
       return { features, labels };
     };

@@ -10,7 +10,8 @@ export default definePrototypeStrategy({
   summary: 'signed unit axes in a seeded random order (every pair orthogonal or opposite)',
   options: z.object({}).strict(),
   // Say why a size cannot be served: hyperproto refuses it before any work and names the strategies that can.
-  unsupported: ({ classes, dims }) => (classes > 2 * dims ? `needs dims >= classes / 2 (${Math.ceil(classes / 2)}), got ${dims}` : undefined),
+  unsupported: ({ classes, dims }) =>
+    classes > 2 * dims ? `needs dims >= classes / 2 (${Math.ceil(classes / 2)}), got ${dims}` : undefined,
   generate(ctx, { classes, dims }) {
     // All randomness comes from ctx.rng: the same seed gives the same prototypes.
     const axes = ctx.rng.shuffle(Array.from({ length: dims }, (_, i) => i));

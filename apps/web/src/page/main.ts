@@ -51,7 +51,11 @@ function providersFor(choice: string): WebProvider[] {
   return ['webgpu', 'wasm'];
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string; title?: string } = {}, ...children: Node[]): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { className?: string; text?: string; title?: string } = {},
+  ...children: Node[]
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (props.className) node.className = props.className;
   if (props.text !== undefined) node.textContent = props.text;
@@ -123,7 +127,10 @@ function showModel(classifier: WebClassifier, label: string, size: number | unde
   const parts: Node[] = [
     badge,
     el('span', { text: `running ${label}` }),
-    el('span', { className: 'note', text: `loaded in ${milliseconds.toFixed(0)} ms${!gpu && ortEnv.wasm.numThreads ? ` · ${threadCount(ortEnv.wasm.numThreads)}` : ''}` }),
+    el('span', {
+      className: 'note',
+      text: `loaded in ${milliseconds.toFixed(0)} ms${!gpu && ortEnv.wasm.numThreads ? ` · ${threadCount(ortEnv.wasm.numThreads)}` : ''}`,
+    }),
   ];
   const fallback = classifier.fallbackReason;
   if (fallback) {
@@ -160,11 +167,26 @@ function showModel(classifier: WebClassifier, label: string, size: number | unde
   if (producer) entries.push(['producer', producer]);
   entries.push(['format', `ONNX IR ${info.irVersion ?? '?'}, opset ${info.opsets[''] ?? '?'}${size ? `, ${formatBytes(size)}` : ''}`]);
   // Whatever else the exporter stored, as it stands in metadata_props.
-  const summarised = new Set(['head', 'strategy', 'dims', 'hiddenlayers', 'hiddenunits', 'classes', 'inputwidth', 'input', 'scoresname', 'classnames', 'producer', 'producerversion']);
+  const summarised = new Set([
+    'head',
+    'strategy',
+    'dims',
+    'hiddenlayers',
+    'hiddenunits',
+    'classes',
+    'inputwidth',
+    'input',
+    'scoresname',
+    'classnames',
+    'producer',
+    'producerversion',
+  ]);
   const rest = Object.entries(meta).filter(([key]) => !summarised.has(key.toLowerCase().replace(/[^a-z0-9]/g, '')));
   if (rest.length) entries.push(['metadata', rest.map(([key, v]) => `${key}=${v.length > 40 ? `${v.slice(0, 40)}…` : v}`).join(' · ')]);
   metaList.replaceChildren(
-    ...entries.map(([term, text]) => el('div', { className: text.length > 48 ? 'wide' : '' }, el('dt', { text: term }), el('dd', { text }))),
+    ...entries.map(([term, text]) =>
+      el('div', { className: text.length > 48 ? 'wide' : '' }, el('dt', { text: term }), el('dd', { text })),
+    ),
   );
   $('input-shape').textContent = classifier.inputWidth === undefined ? '' : `${classifier.inputWidth} features per row`;
   if (classifier.classes !== undefined) topKInput.max = String(classifier.classes);
@@ -188,7 +210,9 @@ async function classify(): Promise<void> {
   try {
     const parsed = parseFeatureRows(rowsInput.value);
     const topK = Number(topKInput.value || '3');
-    const prediction = await classifier.predict(parsed.rows, { topK: Math.min(Math.max(1, Math.floor(topK) || 1), classifier.classes ?? topK) });
+    const prediction = await classifier.predict(parsed.rows, {
+      topK: Math.min(Math.max(1, Math.floor(topK) || 1), classifier.classes ?? topK),
+    });
     state.lastPrediction = prediction;
     state.lastRows = parsed.rows;
     showPrediction(classifier, prediction);
@@ -227,17 +251,28 @@ function showPrediction(classifier: WebClassifier, prediction: WebPrediction): v
         );
       }),
     );
-    const row = el('tr', {}, el('td', { className: 'num', text: String(r + 1) }), el('td', {}, el('span', { className: 'label-chip', text: nameOf(label) })), el('td', {}, scores));
+    const row = el(
+      'tr',
+      {},
+      el('td', { className: 'num', text: String(r + 1) }),
+      el('td', {}, el('span', { className: 'label-chip', text: nameOf(label) })),
+      el('td', {}, scores),
+    );
     row.dataset.label = String(label);
     rows.push(row);
   }
   body.replaceChildren(...rows);
   const perRow = prediction.milliseconds / prediction.rows;
-  $('summary').textContent = `${prediction.rows} row${prediction.rows === 1 ? '' : 's'} · ${prediction.milliseconds.toFixed(1)} ms (${perRow.toFixed(3)} ms/row) · ${prediction.provider} · ${prediction.scoreName}`;
+  $('summary').textContent =
+    `${prediction.rows} row${prediction.rows === 1 ? '' : 's'} · ${prediction.milliseconds.toFixed(1)} ms (${perRow.toFixed(3)} ms/row) · ${prediction.provider} · ${prediction.scoreName}`;
   const truncated = $<HTMLParagraphElement>('truncated');
   truncated.hidden = prediction.rows <= MAX_TABLE_ROWS;
   truncated.textContent = `The table shows the first ${MAX_TABLE_ROWS} of ${prediction.rows} rows.`;
-  $('scores-heading').textContent = probabilities ? 'top-k probabilities' : prediction.scoreName === 'scores' ? 'top-k cosines' : `top-k ${prediction.scoreName}`;
+  $('scores-heading').textContent = probabilities
+    ? 'top-k probabilities'
+    : prediction.scoreName === 'scores'
+      ? 'top-k cosines'
+      : `top-k ${prediction.scoreName}`;
   $('results-card').hidden = false;
 }
 

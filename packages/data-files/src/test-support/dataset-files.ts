@@ -12,7 +12,11 @@ export async function tempDir(): Promise<{ dir: string; path: (name: string) => 
 }
 
 /** Validates the options as the CLI would, then loads the dataset with a seeded context. */
-export async function load(options: FilesOptionsInput, seed = 1, extra: { signal?: AbortSignal; progress?: (done: number, total: number) => void } = {}): Promise<Dataset> {
+export async function load(
+  options: FilesOptionsInput,
+  seed = 1,
+  extra: { signal?: AbortSignal; progress?: (done: number, total: number) => void } = {},
+): Promise<Dataset> {
   return filesDataset.generate({ seed, rng: createRng(seed), ...extra }, resolveOptions(filesDataset, options));
 }
 
@@ -35,7 +39,7 @@ type NpyValues = readonly number[] | readonly bigint[] | readonly string[];
 export function npyBytes(descr: string, shape: readonly number[], values: NpyValues, fortranOrder = false): Buffer {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
-  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  header += `${' '.repeat(64 - ((10 + header.length + 1) % 64))}\n`;
   const match = /^([<>|=])([a-zA-Z])(\d+)$/.exec(descr)!;
   const littleEndian = match[1] !== '>';
   const kind = match[2]!;
@@ -62,7 +66,13 @@ export function npyBytes(descr: string, shape: readonly number[], values: NpyVal
   return Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]);
 }
 
-export async function writeNpy(path: string, descr: string, shape: readonly number[], values: NpyValues, fortranOrder = false): Promise<string> {
+export async function writeNpy(
+  path: string,
+  descr: string,
+  shape: readonly number[],
+  values: NpyValues,
+  fortranOrder = false,
+): Promise<string> {
   await writeFile(path, npyBytes(descr, shape, values, fortranOrder));
   return path;
 }

@@ -66,7 +66,12 @@ export interface BigLoad {
 export async function loadBigNpy(path: (name: string) => string, descr: '<f4' | '<f8'): Promise<BigLoad> {
   const data = path(`big${descr.slice(1)}.npy`);
   const fileBytes = await writeBigNpy(data, descr);
-  const labels = await writeNpy(path('labels.npy'), '<i4', [ROWS], Array.from({ length: ROWS }, (_, i) => i % CLASSES));
+  const labels = await writeNpy(
+    path('labels.npy'),
+    '<i4',
+    [ROWS],
+    Array.from({ length: ROWS }, (_, i) => i % CLASSES),
+  );
   const float32Bytes = ROWS * COLS * 4;
 
   const { growth, result: dataset } = await peakGrowth(() => load({ data, labels }));

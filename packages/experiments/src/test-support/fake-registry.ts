@@ -112,7 +112,13 @@ const engine = defineEngine({
       const delay = Number(process.env.FAKE_ENGINE_DELAY_MS ?? 0);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       ctx.progress?.(epoch, epochs, `epoch ${epoch}`);
-      history.push({ epoch, trainLoss: 1 / epoch, validationLoss: 1 / epoch, validationAccuracy: 0.5 + epoch / (2 * epochs), seconds: 0.01 * job.head.outputUnits });
+      history.push({
+        epoch,
+        trainLoss: 1 / epoch,
+        validationLoss: 1 / epoch,
+        validationAccuracy: 0.5 + epoch / (2 * epochs),
+        seconds: 0.01 * job.head.outputUnits,
+      });
     }
     if (process.env.FAKE_ENGINE_FAIL_SEED !== undefined && Number(process.env.FAKE_ENGINE_FAIL_SEED) === ctx.seed) {
       throw new HyperprotoError(ErrorCode.TrainingFailed, `training diverged (seed ${ctx.seed})`);

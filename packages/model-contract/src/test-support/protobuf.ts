@@ -42,7 +42,9 @@ export function modelProto(parts: ModelProtoParts = {}): Uint8Array {
   if (parts.docString !== undefined) bytes.push(...bytesField(6, parts.docString));
   // A GraphProto with only a name: the reader never decodes the graph.
   if (parts.graph ?? true) bytes.push(...bytesField(7, bytesField(2, 'g')));
-  for (const [domain, version] of Object.entries(parts.opsets ?? {})) bytes.push(...bytesField(8, [...bytesField(1, domain), ...numberField(2, version)]));
-  for (const [key, value] of Object.entries(parts.metadata ?? {})) bytes.push(...bytesField(14, [...bytesField(1, key), ...bytesField(2, value)]));
+  for (const [domain, version] of Object.entries(parts.opsets ?? {}))
+    bytes.push(...bytesField(8, [...bytesField(1, domain), ...numberField(2, version)]));
+  for (const [key, value] of Object.entries(parts.metadata ?? {}))
+    bytes.push(...bytesField(14, [...bytesField(1, key), ...bytesField(2, value)]));
   return Uint8Array.from(bytes);
 }
