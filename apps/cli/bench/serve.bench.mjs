@@ -6,15 +6,22 @@
 // measured for both servers in alternating slices so that load on the machine affects them alike.
 // Targets at concurrency 32: throughput >= 50% of the baseline's, p99 <= 5 x p50, no errors.
 //
-// Flags: --quick (1.5 s per level instead of 4), --levels=1,8,32 (choose the concurrency levels),
-// --serve-args="--threads 1" (more flags for `hyperproto serve`).
-import { spawn } from 'node:child_process';
+// Then a load check with autocannon against the model server alone: concurrency 32 and 128 for 60 s each,
+// reporting requests, non-2xx answers, errors and timeouts, and the server's resident memory (RSS) before and
+// after each level (growth). Everything runs on 127.0.0.1.
+//
+// Flags: --quick (1.5 s per level instead of 4, and 10 s per autocannon level instead of 60), --levels=1,8,32
+// (choose the concurrency levels), --serve-args="--threads 1" (more flags for `hyperproto serve`),
+// --no-load (skip the autocannon check).
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { createRng } from '@hyperproto/core';
+import autocannon from 'autocannon';
 import { exportOnnx } from '@hyperproto/onnx';
 
 const argv = process.argv.slice(2);
@@ -26,6 +33,9 @@ const LEVELS = levelsFlag ? levelsFlag.split(',').map(Number) : [1, 8, 32, 128];
 const SECONDS = quick ? 1.5 : 4;
 const WARMUP_SECONDS = 0.5;
 const SLICES = quick ? 3 : 8;
+const LOAD_SECONDS = quick ? 10 : 60;
+const LOAD_LEVELS = [32, 128];
+const load = !argv.includes('--no-load');
 const CLASSES = 1000;
 const WIDTH = 300;
 const HIDDEN = 300;
@@ -58,6 +68,47 @@ function softmaxModel() {
     { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: HIDDEN, hiddenLayers: 2 } },
     { metadata: { head: 'softmax' } },
   );
+}
+
+/** Resident memory of a process in MiB (Linux /proc; `ps` elsewhere). */
+function rssMiB(pid) {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (match) return Number(match[1]) / 1024;
+  } catch {}
+  const ps = spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' });
+  const kb = Number(ps.stdout.trim());
+  return Number.isFinite(kb) && kb > 0 ? kb / 1024 : Number.NaN;
+}
+
+/** autocannon against the model server for `seconds` at `connections`: throughput, failures and memory. */
+async function loadCheck(server, body, connections, seconds) {
+  const rssStart = rssMiB(server.child.pid);
+  const result = await autocannon({
+    url: new URL('/v1/predict', server.url).href,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+    timeout: 10,
+  });
+  // Let the server settle (sockets closed, garbage collected where it will) before the second reading.
+  await new Promise((r) => setTimeout(r, 1000));
+  const rssEnd = rssMiB(server.child.pid);
+  return {
+    connections,
+    seconds,
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    rssStartMiB: rssStart,
+    rssEndMiB: rssEnd,
+  };
 }
 
 /** Starts a server process and resolves with its URL from the first JSON line it prints. */
@@ -209,7 +260,21 @@ try {
         `p99 ${at32.tail.toFixed(1)} x p50 (<= 5x: ${tailMet ? 'met' : 'NOT met'}), ${at32.model.errors} errors (0: ${errorsMet ? 'met' : 'NOT met'})`,
     );
   }
-  console.log(JSON.stringify({ benchmark: 'serve', classes: CLASSES, seconds: SECONDS, results }));
+  const loadResults = [];
+  if (load) {
+    console.log(`\nload check: autocannon against the model server, ${LOAD_SECONDS} s per level, 127.0.0.1`);
+    console.log('connections |  requests   req/s  p50 ms  p99 ms | non-2xx errors timeouts | RSS start MiB  end MiB  growth');
+    for (const connections of LOAD_LEVELS) {
+      const r = await loadCheck(servers.model, body, connections, LOAD_SECONDS);
+      loadResults.push(r);
+      console.log(
+        `${String(connections).padStart(11)} | ${String(r.requests).padStart(9)} ${r.requestsPerSecond.toFixed(0).padStart(7)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} | ` +
+          `${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(6)} ${String(r.timeouts).padStart(8)} | ${r.rssStartMiB.toFixed(1).padStart(13)} ${r.rssEndMiB.toFixed(1).padStart(8)} ${(r.rssEndMiB - r.rssStartMiB >= 0 ? '+' : '') + (r.rssEndMiB - r.rssStartMiB).toFixed(1)}`,
+      );
+      if (r.non2xx + r.errors + r.timeouts > 0) failed++;
+    }
+  }
+  console.log(JSON.stringify({ benchmark: 'serve', classes: CLASSES, seconds: SECONDS, results, load: loadResults }));
 } finally {
   const codes = await Promise.all(Object.values(servers).map(stopServer));
   if (servers.model && codes[1] !== 0) {

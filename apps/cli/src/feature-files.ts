@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { looksNumeric, parseDecimalField } from '@hyperproto/data-files';
 import { readMatrixNpy } from '@hyperproto/npy';
 import { InvalidFeaturesError, toFeatureMatrix } from '@hyperproto/runtime-node';
 
@@ -58,17 +59,19 @@ function parseCsv(text: string, path: string): ParsedRows {
     const line = all[i]!.trim();
     if (line === '') continue;
     const fields = line.split(',').map((f) => f.trim());
-    const values = fields.map(Number);
-    // "NaN" parses (and is refused later as not finite); anything else that is not a number is an error here.
-    const bad = fields.findIndex((f, j) => f === '' || (Number.isNaN(values[j]) && !/^[+-]?nan$/i.test(f)));
-    const isHeader = firstLine && bad >= 0 && fields.every((f) => f !== '' && Number.isNaN(Number(f)));
+    // A first line with no field that looks like a number is a header.
+    const isHeader = firstLine && fields.every((f) => f !== '' && !looksNumeric(f));
     firstLine = false;
     if (isHeader) continue;
-    if (bad >= 0)
-      throw new HyperprotoError(
-        ErrorCode.InvalidInput,
-        `${path} line ${i + 1}, column ${bad}: ${JSON.stringify(fields[bad])} is not a number`,
-      );
+    const values: number[] = [];
+    for (let j = 0; j < fields.length; j++) {
+      const field = fields[j]!;
+      // NaN passes here so that the runtime's check names it like a NaN in any other input.
+      const value = /^[+-]?nan$/i.test(field) ? Number.NaN : parseDecimalField(field);
+      if (typeof value === 'string')
+        throw new HyperprotoError(ErrorCode.InvalidInput, `${path} line ${i + 1}, column ${j}: ${JSON.stringify(field)} ${value}`);
+      values.push(value);
+    }
     rows.push(values);
     lines.push(i + 1);
   }

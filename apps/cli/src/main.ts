@@ -1,6 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cliPackage } from './cli-package.js';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
 import { hasResult, stopProgress } from './output.js';
 
@@ -10,15 +12,19 @@ export interface GlobalOptions {
   /** Also say which engines and backends were passed over, and why. */
   verbose?: boolean;
   plugin?: string[];
-  config?: string;
+  /** A config file to load; false (--no-config) loads none, not even hyperproto.config.* in the current directory. */
+  config?: string | false;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+// Only plain decimal digits: Number() would also take '', ' ', '0x10', '0b1', '1e3' and '1.0'.
+const DECIMAL_INTEGER = /^[+-]?\d+$/;
+
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
+    const n = DECIMAL_INTEGER.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
       throw new InvalidArgumentError(`expected an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}.`);
     return n;
   };
@@ -26,11 +32,20 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 
 export function decimal(check: (n: number) => boolean, expected: string) {
   return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`expected ${expected}.`);
+    const n = isDecimalNumber(value) ? Number(value) : Number.NaN;
+    if (!Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`expected ${expected} (a decimal number).`);
     return n;
   };
 }
+
+/**
+ * Most threads per inference: beyond a few per core onnxruntime only adds contention, and thousands of threads
+ * stall the process.
+ */
+export const MAX_THREADS = availableParallelism() * 4;
+
+const NO_CONFIG =
+  'load no config file, not even hyperproto.config.{json,mjs,js} in the current directory (a .mjs or .js config is code and runs); also HYPERPROTO_NO_CONFIG=1';
 
 const VERBOSE = 'also say which training engines and backends were passed over, and why (`doctor` always does)';
 
@@ -41,7 +56,8 @@ function withGlobals(command: Command): Command {
     .option('-q, --quiet', 'no messages or progress on stderr')
     .option('--verbose', VERBOSE)
     .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
-    .option('--config <file>', 'config file (default: hyperproto.config.{json,mjs,js} in the current directory)');
+    .option('--config <file>', 'config file (default: hyperproto.config.{json,mjs,js} in the current directory)')
+    .option('--no-config', NO_CONFIG);
 }
 
 export function buildProgram(): Command {
@@ -120,6 +136,7 @@ export function buildProgram(): Command {
       .option('--option <key=value>', 'a strategy option (repeatable), e.g. steps=500', collect)
       .option('--start <strategy|file.npy>', 'rows for a refining strategy (spread) to start from, e.g. codes')
       .option('--out <file.npy>', 'where to write the prototypes')
+      .option('--force', 'replace --out if it exists')
       .enablePositionalOptions(),
   ).action(async (options) => (await import('./commands/prototypes.js')).generatePrototypesCommand(options));
 
@@ -174,7 +191,7 @@ export function buildProgram(): Command {
       .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
       .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
       .option('--batch-size <n>', 'rows per inference', integer(1), 1024)
-      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1))
+      .option('--threads <n>', `threads per inference, 1 to ${MAX_THREADS} (default: onnxruntime's, one per core)`, integer(1, MAX_THREADS))
       .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)'),
   ).action(async (model, options) => (await import('./commands/predict.js')).predictCommand(model, options));
 
@@ -196,7 +213,43 @@ export function buildProgram(): Command {
       )
       .option('--max-rows <rows>', 'most rows in one request', integer(1), 1024)
       .option('--body-limit <bytes>', 'largest request body accepted', integer(1024), 8 * 1024 * 1024)
-      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1)),
+      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1))
+      .option(
+        '--allowed-host <name>',
+        'also answer requests whose Host header names this (repeatable); 127.0.0.1, localhost, [::1] and --host always',
+        collect,
+      )
+      .option('--max-connections <n>', 'most open connections; more are closed as they arrive', integer(1), 1024)
+      .option(
+        '--shutdown-timeout <seconds>',
+        'on SIGTERM or Ctrl-C, longest wait for the requests in flight',
+        decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
+        10,
+      )
+      .option(
+        '--headers-timeout <seconds>',
+        "longest time to receive a request's headers (408 after)",
+        decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
+        10,
+      )
+      .option(
+        '--request-timeout <seconds>',
+        'longest time to receive a whole request (408 after)',
+        decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
+        30,
+      )
+      .option(
+        '--keep-alive-timeout <seconds>',
+        'how long an idle keep-alive connection stays open',
+        decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
+        5,
+      )
+      .option(
+        '--idle-timeout <seconds>',
+        'a connection with no traffic for this long is closed',
+        decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
+        30,
+      ),
   ).action(async (model, options) => (await import('./commands/serve.js')).serveCommand(model, options));
 
   const create = program.command('new').description('start a new package: `new plugin` writes a ready plugin package');
@@ -243,6 +296,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no messages or progress on stderr')
     .option('--verbose', VERBOSE)
     .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
+    .option('--no-config', NO_CONFIG)
     .addOption(
       new Option(
         '--save-models <which>',
@@ -251,7 +305,12 @@ export function buildProgram(): Command {
         .choices(['none', 'best', 'all'])
         .default('best'),
     )
-    .action(async (options) => (await import('./commands/experiment.js')).experimentCommand(options));
+    .action(async (options) => {
+      // --config names the grid here; --no-config reaches the worker threads, which build their own registries, by
+      // the environment they inherit.
+      if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
+      return (await import('./commands/experiment.js')).experimentCommand(options);
+    });
 
   program
     .command('report')

@@ -171,7 +171,11 @@ describe('hyperproto predict', () => {
       /ragged rows: line 1 has 300 values but line 2 has 299/,
     );
     expectError(await cli(['predict', 'model.onnx', '--input', 'empty.csv']), 2, /empty\.csv is empty/);
-    expectError(await cli(['predict', 'model.onnx', '--input', 'words.csv']), 2, /words\.csv line 2, column 2: "x" is not a number/);
+    expectError(
+      await cli(['predict', 'model.onnx', '--input', 'words.csv']),
+      2,
+      /words\.csv line 2, column 2: "x" is not a decimal number/,
+    );
     expectError(await cli(['predict', 'model.onnx', '--input', 'rows.txt']), 2, /unknown input type "\.txt"; use \.npy, \.csv, \.jsonl/);
     expectError(await cli(['predict', 'model.onnx', '--input', 'none.csv']), 3, /cannot read none\.csv: no such file/);
     expectError(await cli(['predict', 'model.onnx', '--input', 'rows.csv', '--ep', 'tpu']), 2, /--ep tpu is not an execution provider/);
@@ -286,7 +290,7 @@ describe('hyperproto serve', () => {
     socket.on('data', (chunk) => (received += chunk.toString()));
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.write(
-      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`,
+      `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`,
     );
     // Long enough for the server to have read the headers on a busy machine: the request is then in flight.
     await new Promise((r) => setTimeout(r, 300));

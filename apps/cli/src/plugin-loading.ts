@@ -34,12 +34,26 @@ export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', c
  * a plugin is used only when it is named. Relative specifiers resolve from `cwd` (the user's directory) or,
  * for a config file's entries, from the config file's directory.
  */
-export async function buildRegistry(options: { cwd?: string; config?: string; plugins?: readonly string[] }): Promise<CliRegistry> {
+export async function buildRegistry(options: {
+  cwd?: string;
+  /** A config file; false (--no-config) loads none. HYPERPROTO_NO_CONFIG=1 skips only the directory's own. */
+  config?: string | false;
+  plugins?: readonly string[];
+}): Promise<CliRegistry> {
   const cwd = options.cwd ?? process.cwd();
   const loaded: LoadedPlugin[] = builtinPlugins.map((plugin) => ({ plugin, source: 'builtin' }));
   const registry = createRegistry(builtinPlugins);
 
-  const configPath = options.config ? resolve(cwd, options.config) : CONFIG_NAMES.map((n) => join(cwd, n)).find((p) => existsSync(p));
+  // A .mjs/.js config is code that runs: --no-config and HYPERPROTO_NO_CONFIG=1 keep the directory's config out (a
+  // file named by --config, or experiment's grid, is still read).
+  const configPath =
+    options.config === false
+      ? undefined
+      : options.config
+        ? resolve(cwd, options.config)
+        : configDisabledByEnvironment()
+          ? undefined
+          : CONFIG_NAMES.map((n) => join(cwd, n)).find((p) => existsSync(p));
   const entries: { entry: PluginEntry; base: string; where: string }[] = [];
   if (configPath) {
     const config = await readConfig(configPath);
@@ -59,6 +73,11 @@ export async function buildRegistry(options: { cwd?: string; config?: string; pl
     }
   }
   return { registry, loaded };
+}
+
+function configDisabledByEnvironment(): boolean {
+  const value = process.env.HYPERPROTO_NO_CONFIG;
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
 let coreShared = false;
@@ -81,7 +100,9 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
       hint: path.endsWith('.json') ? 'The file must be JSON: { "plugins": ["pkg", ["./path.js", { "option": 1 }]] }' : undefined,
     });
   }
-  const plugins = (raw as { plugins?: unknown } | null)?.plugins ?? [];
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `${path}: expected an object such as { "plugins": ["pkg"] }`);
+  const plugins = (raw as { plugins?: unknown }).plugins ?? [];
   if (!Array.isArray(plugins))
     throw new HyperprotoError(ErrorCode.InvalidOptions, `${path} plugins: expected an array of "pkg" or ["pkg", options]`);
   plugins.forEach((entry, i) => {

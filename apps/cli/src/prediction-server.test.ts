@@ -147,9 +147,9 @@ describe('prediction server', () => {
       [
         'too many rows',
         () => post({ rows: Array.from({ length: 101 }, () => good) }),
-        400,
-        'invalid-request',
-        /rows must NOT have more than 100 items/,
+        413,
+        'too-many-rows',
+        /101 rows; at most 100 are accepted/,
       ],
       [
         'body over the limit',
@@ -218,7 +218,7 @@ describe('graceful shutdown', () => {
     socket.on('data', (chunk) => (received += chunk.toString()));
     const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.write(
-      `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
+      `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closed = own.app.close();

@@ -1,4 +1,5 @@
-import { isHyperprotoError } from '@hyperproto/core';
+import type { Socket } from 'node:net';
+import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { MicroBatcher, type BatcherStats } from './micro-batcher.js';
@@ -12,21 +13,61 @@ export interface PredictionServerOptions {
   readonly maxBatchRows: number;
   /** Longest wait to fill a batch, in milliseconds (0: what arrives in the same event-loop turn). */
   readonly maxDelayMs: number;
+  /** Host header names served (no port; IPv6 in brackets); others get 403. Default: `loopbackHosts()`. */
+  readonly allowedHosts?: readonly string[];
+  /** Longest time without a byte in either direction before a connection is closed. */
+  readonly idleTimeoutMs?: number;
+  /** How long a connection stays open between keep-alive requests. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Longest time to receive a request's headers (answered 408 after). */
+  readonly headersTimeoutMs?: number;
+  /** Longest time to receive a whole request, headers and body (answered 408 after). */
+  readonly requestTimeoutMs?: number;
+  /** Most open connections; more are closed as they arrive. */
+  readonly maxConnections?: number;
+  /** Requests on one keep-alive connection before the server closes it. */
+  readonly maxRequestsPerSocket?: number;
   /** Where server-side failures (5xx) are reported. */
   readonly logError?: (message: string) => void;
 }
 
+/** The limits every server gets unless told otherwise (README "Export, predict and serve", SECURITY.md). */
+export const DEFAULT_LIMITS = {
+  idleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 1024,
+  maxRequestsPerSocket: 10_000,
+  shutdownTimeoutMs: 10_000,
+} as const;
+
 export const DEFAULT_SERVER_OPTIONS: PredictionServerOptions = {
-  bodyLimit: 4 * 1024 * 1024,
+  bodyLimit: 8 * 1024 * 1024,
   maxRequestRows: 1024,
   maxBatchRows: 1024,
   maxDelayMs: 0,
 };
 
+/** During shutdown, a connection still sending its request is dropped after this long without a byte. */
+const SHUTDOWN_STALL_MS = 1_000;
+
+export interface ShutdownResult {
+  /** Every request in flight was answered and every connection closed within the grace period. */
+  readonly drained: boolean;
+  /** Requests still unanswered when the grace period ended (their connections were closed). */
+  readonly abandoned: number;
+}
+
 export interface PredictionServer {
   readonly app: FastifyInstance;
   readonly batcher: MicroBatcher;
   readonly stats: () => BatcherStats;
+  /**
+   * Stops accepting connections, closes idle ones and those that stall while sending a request, lets the
+   * requests in flight finish, and after `graceMs` closes whatever is left.
+   */
+  readonly shutdown: (graceMs?: number) => Promise<ShutdownResult>;
 }
 
 interface PredictBody {
@@ -40,26 +81,76 @@ export interface ErrorBody {
   error: { code: string; message: string; row?: number; column?: number };
 }
 
+/** The names a browser on this machine uses for a loopback server. */
+export function loopbackHosts(): string[] {
+  return ['127.0.0.1', 'localhost', '[::1]'];
+}
+
+/** A listen address as a Host header names it: IPv6 in brackets, lower case. */
+export function hostName(address: string): string {
+  const lower = address.trim().toLowerCase();
+  return lower.includes(':') && !lower.startsWith('[') ? `[${lower}]` : lower;
+}
+
+/** The name part of a Host header (port dropped), or undefined when it is not a well-formed host[:port]. */
+export function hostOfHeader(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(header.trim());
+  return match ? match[1]!.toLowerCase() : undefined;
+}
+
 /**
  * The HTTP face of a model session: `POST /v1/predict`, `GET /v1/metadata`, `GET /healthz`. Requests are checked
  * against a JSON schema (structure and types) and then row by row (width, finite values, ragged rows, empty
  * batch); every refusal is a 4xx JSON error naming the problem, and the server keeps serving. Rows of
- * concurrent requests share inferences through a MicroBatcher.
+ * concurrent requests share inferences through a MicroBatcher. Only the Host names in `allowedHosts` are
+ * answered, so a page on another site cannot reach the server through DNS rebinding.
  */
 export function createPredictionServer(session: ModelSession, options: PredictionServerOptions = DEFAULT_SERVER_OPTIONS): PredictionServer {
+  const limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
+  const allowedHosts = new Set((options.allowedHosts ?? loopbackHosts()).map(hostName));
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,
     // Types are checked, never coerced, and unknown fields are refused rather than dropped: a client's typo is
     // an error it sees.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    return503OnClosing: true,
+    // Shutdown answers new requests itself (JSON, `shutting-down`).
+    return503OnClosing: false,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    // Node checks the header and request timeouts on this interval (30 s by default): often enough to matter.
+    http: {
+      // Node refuses a header timeout longer than the request timeout.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2)),
+    },
+    clientErrorHandler: answerClientError,
   });
+  app.server.maxConnections = limits.maxConnections;
   // JSON only: a body in another type is refused with 415 instead of reaching the schema as a string.
   app.removeContentTypeParser('text/plain');
   const batcher = new MicroBatcher(session, { maxBatchRows: options.maxBatchRows, maxDelayMs: options.maxDelayMs });
   const names = session.classNames;
   let closing = false;
+
+  // Open connections, and those whose request is being answered (received in full): what shutdown waits for.
+  const sockets = new Set<Socket>();
+  const answering = new Map<Socket, number>();
+  let inFlight = 0;
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const release = (socket: Socket) => {
+    const n = (answering.get(socket) ?? 1) - 1;
+    if (n > 0) answering.set(socket, n);
+    else answering.delete(socket);
+  };
+
   // preClose runs before the server stops listening: from then on every response closes its connection, so a
   // request that was in flight when shutdown began does not hold the process open for the keep-alive timeout.
   app.addHook('preClose', async () => {
@@ -69,7 +160,46 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
-
+  const refuse = (status: number, code: string, message: string): { status: number; body: ErrorBody } => ({
+    status,
+    body: { error: { code, message } },
+  });
+  // Before the body is read: a request for another host, in an encoding we do not decode, or after shutdown
+  // began is answered at once.
+  app.addHook('onRequest', (request, reply, done) => {
+    let refusal: { status: number; body: ErrorBody } | undefined;
+    const host = hostOfHeader(request.headers.host);
+    if (!host || !allowedHosts.has(host)) {
+      refusal = refuse(
+        403,
+        'host-not-allowed',
+        `this server does not answer for the Host ${JSON.stringify(request.headers.host ?? '')}; allowed: ${[...allowedHosts].join(', ')} (add one with --allowed-host)`,
+      );
+    } else if (!identityEncoding(request.headers['content-encoding'])) {
+      refusal = refuse(
+        415,
+        'unsupported-content-encoding',
+        `Content-Encoding ${JSON.stringify(request.headers['content-encoding'])} is not supported; send the body unencoded (identity)`,
+      );
+    } else if (closing) {
+      refusal = refuse(503, 'shutting-down', 'the server is shutting down; send the request again to another instance');
+    }
+    if (refusal) {
+      void reply.code(refusal.status).header('connection', 'close').type('application/json').send(refusal.body);
+      return;
+    }
+    inFlight++;
+    reply.raw.once('close', () => inFlight--);
+    done();
+  });
+  // The body is in: from here the request is being answered, and shutdown waits for it.
+  app.addHook('preValidation', (request, reply, done) => {
+    const socket = request.raw.socket;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    reply.raw.once('close', () => release(socket));
+    if (closing) socket.setTimeout(0);
+    done();
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body } = describeRequestError(error, options);
     if (status >= 500) options.logError?.(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
@@ -106,7 +236,16 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       producer: session.info.producerName,
       producerVersion: session.info.producerVersion,
     },
-    limits: { bodyLimit: options.bodyLimit, maxRequestRows: options.maxRequestRows, maxBatchRows: options.maxBatchRows },
+    limits: {
+      bodyLimit: options.bodyLimit,
+      maxRequestRows: options.maxRequestRows,
+      maxBatchRows: options.maxBatchRows,
+      maxConnections: limits.maxConnections,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+      headersTimeoutMs: limits.headersTimeoutMs,
+      requestTimeoutMs: limits.requestTimeoutMs,
+    },
   };
   app.get('/v1/metadata', async () => metadata);
 
@@ -135,12 +274,22 @@ export function createPredictionServer(session: ModelSession, options: Predictio
           required: ['rows'],
           additionalProperties: false,
           properties: {
-            rows: { type: 'array', maxItems: options.maxRequestRows, items: { type: 'array', items: { type: 'number' } } },
+            rows: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
             topK: { type: 'integer', minimum: 1, maximum: session.classes },
             scores: { type: 'boolean' },
           },
         },
         response: { 200: { type: 'object', properties: { predictions: { type: 'array', items: predictionItem } } } },
+      },
+      // Too many rows is a size limit (413), checked before the schema looks at every value.
+      preValidation: (request, reply, done) => {
+        const rows = (request.body as { rows?: unknown } | null | undefined)?.rows;
+        if (!Array.isArray(rows) || rows.length <= options.maxRequestRows) return done();
+        const message = `the request has ${rows.length} rows; at most ${options.maxRequestRows} are accepted at once: split them into smaller requests`;
+        void reply
+          .code(413)
+          .type('application/json')
+          .send(refuse(413, 'too-many-rows', message).body);
       },
     },
     async (request) => {
@@ -151,7 +300,106 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     },
   );
 
-  return { app, batcher, stats: () => batcher.stats };
+  const shutdown = async (graceMs: number = DEFAULT_LIMITS.shutdownTimeoutMs): Promise<ShutdownResult> => {
+    // Fastify's close runs preClose (closing = true), stops listening and closes idle connections.
+    const closed = app.close();
+    // A connection still sending its request is closed once it stalls; one being answered is left alone.
+    for (const socket of sockets) if (!answering.has(socket)) socket.setTimeout(Math.min(SHUTDOWN_STALL_MS, graceMs));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), graceMs);
+    });
+    const late = await Promise.race([closed.then(() => false), expired]);
+    clearTimeout(timer);
+    if (!late) return { drained: true, abandoned: 0 };
+    const abandoned = inFlight;
+    app.server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+    await closed;
+    return { drained: false, abandoned };
+  };
+
+  return { app, batcher, stats: () => batcher.stats, shutdown };
+}
+
+/** No Content-Encoding, or `identity`: the only bodies the server reads. */
+function identityEncoding(header: string | undefined): boolean {
+  return header === undefined || header.trim() === '' || header.trim().toLowerCase() === 'identity';
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * Requests Node's parser refuses before Fastify sees them (malformed, headers too large, too slow) get the same
+ * JSON error shape as every other refusal, and their connection is closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request-timeout', 'the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers-too-large', 'the request headers are too large']
+        : [400, 'malformed-request', 'the request is not well-formed HTTP/1.1'];
+  if (!socket.writable) {
+    socket.destroy(error);
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * Runs the model once on a few fixed rows and checks its answers against its own interface before it is served:
+ * labels are class indices (0 to classes - 1) that pick the best score, scores are finite, top-k agrees. A file
+ * whose outputs break this (a label output that is not the argmax, a wrong class count) is refused with
+ * E_INVALID_INPUT instead of serving nonsense.
+ */
+export async function checkModelOutputs(session: ModelSession): Promise<void> {
+  const rowsCount = 8;
+  const rows = Array.from({ length: rowsCount }, (_, r) =>
+    Array.from({ length: session.inputWidth }, (_, c) => Math.sin(12.9898 * (r + 1) + 78.233 * (c + 1)) * 1.5),
+  );
+  const k = session.modelTopK > 0 ? Math.min(session.modelTopK, session.classes) : Math.min(2, session.classes);
+  const prediction = await session.predict(rows, { topK: k, scores: true });
+  const fail = (why: string) =>
+    new HyperprotoError(ErrorCode.InvalidInput, `${session.source} cannot be served: ${why}`, {
+      hint: 'Export the model again with `hyperproto export`; its outputs must be scores [N, classes] and label [N] = their argmax.',
+    });
+  const { classes, scores, labels } = prediction;
+  if (labels.length !== rowsCount) throw fail(`its label output gave ${labels.length} labels for ${rowsCount} rows`);
+  if (!scores || scores.length !== rowsCount * classes)
+    throw fail(`its score output gave ${scores?.length ?? 0} values for ${rowsCount} rows of ${classes} classes`);
+  for (let r = 0; r < rowsCount; r++) {
+    const label = labels[r]!;
+    if (!Number.isInteger(label) || label < 0 || label >= classes)
+      throw fail(
+        `its label output is not a class index: row ${r} has label ${label}, but the model has ${classes} classes (0 to ${classes - 1})`,
+      );
+    const row = scores.subarray(r * classes, (r + 1) * classes);
+    let best = -Infinity;
+    for (const value of row) {
+      if (!Number.isFinite(value)) throw fail(`its score output holds ${value} for row ${r}`);
+      best = Math.max(best, value);
+    }
+    if (row[label]! < best - 1e-6 * Math.max(1, Math.abs(best)))
+      throw fail(
+        `its label output is not the best-scoring class: row ${r} has label ${label} (score ${row[label]}) but the best score is ${best}`,
+      );
+    if (prediction.topK) {
+      for (let i = 0; i < prediction.topK.k; i++) {
+        const topLabel = prediction.topK.labels[r * prediction.topK.k + i]!;
+        if (!Number.isInteger(topLabel) || topLabel < 0 || topLabel >= classes)
+          throw fail(`its top-k output is not a class index: row ${r} has ${topLabel}, but the model has ${classes} classes`);
+      }
+    }
+  }
 }
 
 function toPredictionItems(p: Prediction, names: readonly string[] | undefined) {
@@ -185,7 +433,9 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
   });
   if (error instanceof InvalidFeaturesError) {
     const { problem, row, column } = error.detail;
-    return reply(problem === 'too-many-rows' ? 413 : 400, problem, error.message, {
+    // Values beyond float32's range are reported like other non-finite features: one documented code.
+    const code = problem === 'not-finite' ? 'not-a-number' : problem;
+    return reply(problem === 'too-many-rows' ? 413 : 400, code, error.message, {
       ...(row === undefined ? {} : { row }),
       ...(column === undefined ? {} : { column }),
     });

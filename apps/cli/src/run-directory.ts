@@ -1,6 +1,10 @@
-import { mkdir, rename, rm, stat, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { writeFileAtomic } from '@hyperproto/npy';
+
+/** What every finished run directory holds: --force replaces a directory only when it has all of them. */
+const RUN_MARKERS = ['model', 'spec.json', 'metrics.json'] as const;
 
 /**
  * An output directory that appears complete or not at all: everything is written into a hidden sibling, which is
@@ -21,10 +25,20 @@ export class RunDirectory {
     if (existing && !existing.isDirectory()) {
       throw new HyperprotoError(ErrorCode.Io, `--out ${target} exists and is not a directory`);
     }
-    if (existing && (await readdir(absolute)).length > 0 && !options.force) {
+    const entries = existing ? await readdir(absolute) : [];
+    if (entries.length > 0 && !options.force) {
       throw new HyperprotoError(ErrorCode.Io, `--out ${target} already exists and is not empty`, {
         hint: 'Choose another --out, or pass --force to replace it once the new run has finished.',
       });
+    }
+    // --force deletes the old directory: only ever one that an earlier run wrote, never a directory of other files.
+    const missing = RUN_MARKERS.filter((name) => !entries.includes(name));
+    if (entries.length > 0 && missing.length > 0) {
+      throw new HyperprotoError(
+        ErrorCode.Io,
+        `--out ${target} is not a hyperproto run directory (it has no ${missing.join(', ')}); --force replaces only an earlier run`,
+        { hint: 'Choose another --out, or empty or remove the directory yourself.' },
+      );
     }
     const staging = join(dirname(absolute), `.${basename(absolute)}.partial-${process.pid}`);
     try {
@@ -34,7 +48,7 @@ export class RunDirectory {
     } catch (error) {
       throw new HyperprotoError(ErrorCode.Io, `cannot write to --out ${target}: ${(error as Error).message}`, { cause: error });
     }
-    return new RunDirectory(absolute, staging, Boolean(existing));
+    return new RunDirectory(absolute, staging, entries.length > 0);
   }
 
   path(name: string): string {
@@ -42,7 +56,7 @@ export class RunDirectory {
   }
 
   async writeJson(name: string, value: unknown): Promise<void> {
-    await writeFile(this.path(name), `${JSON.stringify(value, null, 2)}\n`);
+    await writeFileAtomic(this.path(name), `${JSON.stringify(value, null, 2)}\n`);
   }
 
   /** Moves the finished run into place (replacing an old one only now that the new one is whole). */

@@ -1,10 +1,9 @@
 // The files of a run directory, written by `train` and, for the models it keeps, by `experiment`: one writer, so
 // that `export`, `predict` and `serve` read any of them alike.
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
 import type { ExperimentOutcome } from '@hyperproto/core';
 import { saveModel } from '@hyperproto/engine-tfjs';
-import { writeMatrixNpy } from '@hyperproto/npy';
+import { writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
 
 interface Scores {
   accuracy: number;
@@ -44,7 +43,7 @@ export function summarize(outcome: ExperimentOutcome, out: string) {
  */
 export async function writeRunFiles(dir: string, outcome: ExperimentOutcome, target: string): Promise<RunSummary> {
   const summary = summarize(outcome, target);
-  const json = (name: string, value: unknown) => writeFile(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  const json = (name: string, value: unknown) => writeFileAtomic(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   // Class names travel with the model, so that `export` writes them into the ONNX file.
   const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
   await saveModel(join(dir, 'model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine, ...classNames });

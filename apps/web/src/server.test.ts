@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,5 +93,95 @@ describe('the static server', () => {
 
   it('fails to start on a model file that does not exist', async () => {
     await expect(startWebServer({ model: join(dir, 'missing.onnx'), port: 0 })).rejects.toThrow(/model file not found: .*missing\.onnx/);
+  });
+});
+
+/** Writes `text` on a raw connection and collects what comes back until the server closes it (or `ms` pass). */
+function raw(port: number, text: string, ms = 5_000): Promise<{ received: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the connection open for ${ms} ms`));
+    }, ms);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ received, closedAfterMs: performance.now() - started });
+    });
+  });
+}
+
+describe('the static server, hardened', () => {
+  it('answers loopback Host names and refuses others (DNS rebinding) with 403 JSON, the model included', async () => {
+    for (const host of ['127.0.0.1', `127.0.0.1:${server.port}`, `localhost:${server.port}`, '[::1]'])
+      expect((await get(server, '/model.onnx', { headers: { Host: host } })).status, host).toBe(200);
+    for (const host of ['attacker.example', `attacker.example:${server.port}`, '127.0.0.1.nip.io', 'a b']) {
+      for (const path of ['/model.onnx', '/', '/ort/ort.webgpu.min.mjs', '/missing']) {
+        const answer = await get(server, path, { headers: { Host: host } });
+        expect(answer.status, `${host} ${path}`).toBe(403);
+        expect(JSON.parse(answer.body.toString()).error.code).toBe('host-not-allowed');
+      }
+    }
+    expect((await raw(server.port, 'GET /model.onnx HTTP/1.0\r\n\r\n')).received).toMatch(/^HTTP\/1\.1 403/);
+    const named = await startWebServer({ port: 0, allowedHosts: ['box.internal'] });
+    try {
+      expect((await get(named, '/', { headers: { Host: 'box.internal:5173' } })).status).toBe(200);
+    } finally {
+      await named.close();
+    }
+  });
+
+  it('closes a request whose headers stall, and an idle keep-alive connection', async () => {
+    const timed = await startWebServer({ port: 0, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 });
+    try {
+      const stalled = await raw(timed.port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow:', 4_000);
+      expect(stalled.received).toMatch(/^HTTP\/1\.1 408/);
+      expect(stalled.closedAfterMs).toBeLessThan(2_500);
+      const kept = await raw(timed.port, 'HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 3_000);
+      expect(kept.received).toMatch(/^HTTP\/1\.1 200/);
+      expect(kept.closedAfterMs).toBeLessThan(1_500);
+    } finally {
+      await timed.close();
+    }
+  });
+
+  it('on close finishes a response under way, drops idle and stalled connections, and returns within the grace period', async () => {
+    const own = await startWebServer({ model: join(dir, 'm.onnx'), port: 0, headersTimeoutMs: 60_000, requestTimeoutMs: 120_000 });
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 40; i++) {
+      const socket = await new Promise<Socket>((resolve) => {
+        const s = connect(own.port, '127.0.0.1', () => resolve(s));
+      });
+      socket.on('error', () => {});
+      if (i % 2) socket.write('GET /model.onnx HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half');
+      sockets.push(socket);
+    }
+    const closes = sockets.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    // A response under way: the client reads slowly, so the 27 MB wasm file is still being sent during close.
+    const download = new Promise<{ status: number; bytes: number }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: own.port, path: '/ort/ort-wasm-simd-threaded.asyncify.wasm' }, (res) => {
+        let bytes = 0;
+        res.pause();
+        setTimeout(() => res.resume(), 300);
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    const drained = await own.close(4_000);
+    expect(drained).toBe(true);
+    expect(performance.now() - started).toBeLessThan(4_000);
+    const { status, bytes } = await download;
+    expect(status).toBe(200);
+    expect(bytes).toBeGreaterThan(1_000_000);
+    await Promise.all(closes);
   });
 });

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
+import type { Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,14 +42,54 @@ export interface WebServerOptions {
   readonly port?: number;
   /** Loopback by default: WebGPU needs a secure origin, and 127.0.0.1 is one without TLS. */
   readonly host?: string;
+  /** More Host header names to answer for, beyond loopback and `host` (DNS rebinding protection). */
+  readonly allowedHosts?: readonly string[];
+  /** Longest time to receive a request's headers; 10 s by default. */
+  readonly headersTimeoutMs?: number;
+  /** Longest time to receive a whole request; 30 s by default. */
+  readonly requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open; 5 s by default. */
+  readonly keepAliveTimeoutMs?: number;
+  /** A connection with no traffic for this long is closed; 60 s by default (the model download can be large). */
+  readonly idleTimeoutMs?: number;
+  /** Most open connections; 256 by default. */
+  readonly maxConnections?: number;
 }
 
 export interface WebServer {
   readonly server: Server;
   readonly url: string;
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, closes idle ones and those that stall, lets responses being sent finish, and
+   * after `graceMs` (5 s by default) closes what is left. Resolves whether everything finished in time.
+   */
+  close(graceMs?: number): Promise<boolean>;
 }
+
+/** The Host names answered: loopback, the address listened on, this machine's addresses when on all of them. */
+export function allowedHostNames(host: string, extra: readonly string[] = []): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]', hostName(host), ...extra.map(hostName)]);
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    for (const list of Object.values(networkInterfaces())) for (const address of list ?? []) names.add(hostName(address.address));
+  }
+  return names;
+}
+
+function hostName(address: string): string {
+  const lower = address.trim().toLowerCase();
+  return lower.includes(':') && !lower.startsWith('[') ? `[${lower}]` : lower;
+}
+
+/** The name part of a Host header (port dropped), or undefined when it is not a well-formed host[:port]. */
+export function hostOfHeader(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(header.trim());
+  return match ? match[1]!.toLowerCase() : undefined;
+}
+
+/** During shutdown, a connection still sending its request is dropped after this long without a byte. */
+const SHUTDOWN_STALL_MS = 1_000;
 
 /** The folders the page is assembled from, each under its URL prefix. */
 export function staticRoots(): Record<string, string> {
@@ -69,11 +111,50 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
     if (!info?.isFile()) throw new Error(`model file not found: ${model}`);
   }
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((request, response) => {
-    handle(request, response, roots, model).catch((error: unknown) => {
-      if (!response.headersSent) sendText(response, 500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
-      else response.destroy();
-    });
+  const allowed = allowedHostNames(host, options.allowedHosts);
+  // Open connections, and those with a response under way: what shutdown waits for.
+  const sockets = new Set<Socket>();
+  const busy = new Set<Socket>();
+  let closing = false;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+  const server = createServer(
+    // Node checks the header and request timeouts on this interval (30 s by default): often enough to matter.
+    { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)) },
+    (request, response) => {
+      const name = hostOfHeader(request.headers.host);
+      if (!name || !allowed.has(name)) {
+        // A page on another site that rebinds its name to this address must not read the model or the page.
+        response.setHeader('Connection', 'close');
+        return sendJson(response, 403, {
+          error: {
+            code: 'host-not-allowed',
+            message: `this server does not answer for the Host ${JSON.stringify(request.headers.host ?? '')}; allowed: ${[...allowed].join(', ')} (add one with --allowed-host)`,
+          },
+        });
+      }
+      if (closing) {
+        response.setHeader('Connection', 'close');
+        request.socket.setTimeout(0);
+      }
+      busy.add(request.socket);
+      response.once('close', () => {
+        busy.delete(request.socket);
+        // A response that began before shutdown leaves a keep-alive connection behind: close it once idle.
+        if (closing) setImmediate(() => server.closeIdleConnections());
+      });
+      handle(request, response, roots, model).catch((error: unknown) => {
+        if (!response.headersSent) sendText(response, 500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+        else response.destroy();
+      });
+    },
+  );
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+  server.setTimeout(options.idleTimeoutMs ?? 60_000);
+  server.maxConnections = options.maxConnections ?? 256;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -81,15 +162,31 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 5173);
+  const close = async (graceMs = 5_000): Promise<boolean> => {
+    closing = true;
+    const closed = new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    server.closeIdleConnections();
+    // A connection still sending its request is closed once it stalls; one being answered is left alone.
+    for (const socket of sockets) if (!busy.has(socket)) socket.setTimeout(Math.min(SHUTDOWN_STALL_MS, graceMs));
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolveLate) => {
+        timer = setTimeout(() => resolveLate(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late) return true;
+    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+    await closed;
+    return false;
+  };
   return {
     server,
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
-    close: () =>
-      new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
 
@@ -153,6 +250,11 @@ async function sendFile(request: IncomingMessage, response: ServerResponse, file
     response.on('close', () => resolveSend());
     stream.pipe(response);
   });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { ...ISOLATION_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  response.end(`${JSON.stringify(body)}\n`);
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

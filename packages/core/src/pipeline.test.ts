@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCode, HyperprotoError } from './errors.js';
 import { h } from './head-graph.js';
 import { createMatrix } from './matrix.js';
-import { runExperiment } from './pipeline.js';
+import { prototypeMatrixProblem, runExperiment } from './pipeline.js';
 import { defineDataset, defineEngine, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
 import { createRegistry } from './registry.js';
 
@@ -135,13 +135,15 @@ const spec = (extra: Record<string, unknown> = {}) => ({
 });
 
 describe('runExperiment at the plugin boundary', () => {
-  it('runs every hook once with options parsed exactly once', async () => {
+  it('runs every hook once with options parsed exactly once, asking unsupported before any work too', async () => {
     const { registry, calls, received, parses } = fixture();
     const outcome = await runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'some', dims: 3 } }));
     expect(parses()).toBe(1);
     expect(received.dataset).toEqual({ classes: 5 });
     expect(outcome.dataset.classes).toBe(5);
+    // The dataset's options give the class count, so the strategy is asked before the data is made.
     expect(calls).toEqual([
+      'some.unsupported',
       'dataset.generate',
       'some.unsupported',
       'some.generate',
@@ -162,6 +164,19 @@ describe('runExperiment at the plugin boundary', () => {
       hint: 'Strategies that can: many, some.',
     });
     expect(calls).not.toContain('few.generate');
+  });
+
+  it('refuses a size the strategy cannot make before the dataset generates, when the options give the class count', async () => {
+    const { registry, calls } = fixture();
+    const failure = runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'few', dims: 3 } }));
+    await expect(failure).rejects.toMatchObject({ code: ErrorCode.Unsupported });
+    expect(calls[0]).toBe('few.unsupported');
+    expect(calls).not.toContain('dataset.generate');
+  });
+
+  it('refuses a prototype matrix too large to allocate, with the memory it would need', () => {
+    expect(prototypeMatrixProblem({ classes: 100_000, dims: 100_000 })).toMatch(/would need 37\.3 GiB; at most 8 GiB/);
+    expect(prototypeMatrixProblem({ classes: 100_000, dims: 100 })).toBeUndefined();
   });
 
   it('reports a plain Error from a dataset as E_PLUGIN_FAILED naming it, with the original as cause', async () => {

@@ -51,6 +51,13 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   const started = performance.now();
   const spec = parseExperimentSpec(rawSpec);
   const plan = planExperiment(registry, spec);
+  // A dataset whose options fix the class count (gaussian) lets a size the strategy refuses fail now, not after
+  // the data has been generated.
+  const plannedClasses = (plan.datasetOptions as { classes?: unknown } | undefined)?.classes;
+  if (plan.strategy && spec.prototypes && 'strategy' in spec.prototypes && Number.isInteger(plannedClasses)) {
+    const classes = plannedClasses as number;
+    refuseUnsupportedPrototypes(registry, plan.strategy, { classes, dims: spec.prototypes.dims ?? classes }, plan.strategyOptions);
+  }
   const rng = createRng(spec.seed);
   const context = (stage: string): PluginContext => ({
     seed: spec.seed,
@@ -79,6 +86,9 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   } else if (spec.prototypes && plan.strategy) {
     const request = { classes: dataset.classes, dims: spec.prototypes.dims ?? dataset.classes };
     const strategy = plan.strategy;
+    // `unsupported` itself is asked by the plugin boundary before `generate`; the size check is the pipeline's own.
+    const tooLarge = prototypeMatrixProblem(request);
+    if (tooLarge) throw unsupportedPrototypes(registry, strategy.name, request, tooLarge);
     try {
       prototypes = await callPlugin(strategy, 'generate', context('prototypes'), request, plan.strategyOptions);
     } catch (error) {
@@ -188,8 +198,42 @@ export function unsupportedPrototypes(registry: Registry, name: string, request:
   );
 }
 
+/**
+ * Most bytes one prototype matrix (or a strategy's working copy of it) may take: 8 GiB, which also keeps a float32
+ * matrix within the largest typed array. A larger request is refused with its size before anything is allocated.
+ */
+export const MAX_PROTOTYPE_MATRIX_BYTES = 8 * 2 ** 30;
+
+/**
+ * Why a C x D matrix of `bytesPerValue`-byte values cannot be made, or undefined when it can. Every strategy
+ * returns a C x D float32 matrix, so the pipeline asks this of any strategy; strategies that keep a wider working
+ * copy (float64) ask it in their `unsupported` with their own width.
+ */
+export function prototypeMatrixProblem({ classes, dims }: PrototypeRequest, bytesPerValue = 4): string | undefined {
+  const bytes = classes * dims * bytesPerValue;
+  if (!(bytes > MAX_PROTOTYPE_MATRIX_BYTES)) return undefined;
+  const gib = (n: number) => `${(n / 2 ** 30).toLocaleString('en-US', { maximumFractionDigits: 1 })} GiB`;
+  const what = bytesPerValue === 4 ? 'float32 matrix' : `matrix and its working copies (${bytesPerValue} bytes a value)`;
+  return `the ${classes} x ${dims} ${what} would need ${gib(bytes)}; at most ${gib(MAX_PROTOTYPE_MATRIX_BYTES)} is allowed`;
+}
+
+/**
+ * Refuses a request the strategy cannot serve (its `unsupported`, or a matrix too large to allocate), naming the
+ * strategies that can; cheap, so callers run it before any long work.
+ */
+export function refuseUnsupportedPrototypes(
+  registry: Registry,
+  strategy: PrototypeStrategy,
+  request: PrototypeRequest,
+  options: unknown,
+): void {
+  const why = prototypeMatrixProblem(request) ?? callPlugin(strategy, 'unsupported', request, options);
+  if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
+}
+
 /** Whether the strategy serves the request with its default options; one whose defaults or `unsupported` fail does not. */
 function servesWithDefaults(strategy: PrototypeStrategy, request: PrototypeRequest): boolean {
+  if (prototypeMatrixProblem(request)) return false;
   try {
     return !callPlugin(strategy, 'unsupported', request, undefined);
   } catch {

@@ -3,6 +3,11 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const OTHER_BASE = /^[+-]?0([xXbBoO])[0-9a-fA-F_]*$/;
 
+/** Whether `text` is a plain decimal number (no hex, binary, octal, separators, words or surrounding space). */
+export function isDecimalNumber(text: string): boolean {
+  return DECIMAL.test(text);
+}
+
 /** Whether a CSV field is meant as a number (even one we refuse): tells a header line from a data line. */
 export function looksNumeric(field: string): boolean {
   return DECIMAL.test(field) || NON_FINITE.test(field) || OTHER_BASE.test(field);

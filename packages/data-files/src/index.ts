@@ -11,3 +11,5 @@ export {
   type FilesOptionsInput,
 } from './files-options.js';
 export { loadFilesDataset } from './files-loader.js';
+// Also the CLI's reader of feature rows for `predict`: one definition of a decimal feature field.
+export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';

@@ -22,8 +22,8 @@ function accuracy(labels: Int32Array, predictions: Int32Array): number {
 }
 
 describe('generateGaussianDataset', () => {
-  it('has the promised shapes, interleaved labels and info', () => {
-    const dataset = generate(1, small);
+  it('has the promised shapes, interleaved labels and info', async () => {
+    const dataset = await generate(1, small);
     expect(dataset.classes).toBe(4);
     expect(dataset.inputWidth).toBe(6);
     for (const [split, perClass] of [
@@ -48,15 +48,15 @@ describe('generateGaussianDataset', () => {
     });
   });
 
-  it("uses the seed's sigma when none is given", () => {
-    const dataset = generate(1, { classes: 10, inputWidth: 2, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 });
+  it("uses the seed's sigma when none is given", async () => {
+    const dataset = await generate(1, { classes: 10, inputWidth: 2, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 });
     expect(dataset.info).toMatchObject({ sigma: 3, sigmaSource: 'seed table 1' });
   });
 
-  it('gives the same bytes for the same seed and different bytes for another seed', () => {
-    const a = generate(42, small);
-    const b = generate(42, small);
-    const c = generate(43, small);
+  it('gives the same bytes for the same seed and different bytes for another seed', async () => {
+    const a = await generate(42, small);
+    const b = await generate(42, small);
+    const c = await generate(43, small);
     for (const name of ['train', 'validation', 'test'] as const) {
       expect(bytes(a[name]).equals(bytes(b[name])), name).toBe(true);
       expect(bytes(a[name]).equals(bytes(c[name])), name).toBe(false);
@@ -65,10 +65,10 @@ describe('generateGaussianDataset', () => {
     expect(Array.from(a.centres.data)).not.toEqual(Array.from(c.centres.data));
   });
 
-  it('keeps the centres and the other splits when one split changes size', () => {
-    const base = generate(5, small);
-    const moreTrain = generate(5, { ...small, trainPerClass: 9 });
-    const moreTest = generate(5, { ...small, testPerClass: 7, validationPerClass: 1 });
+  it('keeps the centres and the other splits when one split changes size', async () => {
+    const base = await generate(5, small);
+    const moreTrain = await generate(5, { ...small, trainPerClass: 9 });
+    const moreTest = await generate(5, { ...small, testPerClass: 7, validationPerClass: 1 });
     expect(Array.from(moreTrain.centres.data)).toEqual(Array.from(base.centres.data));
     expect(bytes(moreTrain.validation).equals(bytes(base.validation))).toBe(true);
     expect(bytes(moreTrain.test).equals(bytes(base.test))).toBe(true);
@@ -79,8 +79,15 @@ describe('generateGaussianDataset', () => {
     expect(bytes(moreTest.validation).equals(bytes(base.validation).subarray(0, bytes(moreTest.validation).length))).toBe(true);
   });
 
-  it('draws centres uniformly from [-1, 1]', () => {
-    const { centres } = generate(11, { classes: 50, sigma: 1, inputWidth: 200, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 });
+  it('draws centres uniformly from [-1, 1]', async () => {
+    const { centres } = await generate(11, {
+      classes: 50,
+      sigma: 1,
+      inputWidth: 200,
+      trainPerClass: 1,
+      validationPerClass: 1,
+      testPerClass: 1,
+    });
     let sum = 0;
     let sumSquares = 0;
     for (const value of centres.data) {
@@ -95,11 +102,18 @@ describe('generateGaussianDataset', () => {
     expect(sumSquares / n).toBeCloseTo(1 / 3, 1);
   });
 
-  it('puts each class around its centre with standard deviation sigma', () => {
+  it('puts each class around its centre with standard deviation sigma', async () => {
     const sigma = 2.5;
     const perClass = 400;
     const width = 20;
-    const dataset = generate(3, { classes: 3, sigma, inputWidth: width, trainPerClass: perClass, validationPerClass: 1, testPerClass: 1 });
+    const dataset = await generate(3, {
+      classes: 3,
+      sigma,
+      inputWidth: width,
+      trainPerClass: perClass,
+      validationPerClass: 1,
+      testPerClass: 1,
+    });
     const { features, labels } = dataset.train;
     for (let label = 0; label < 3; label++) {
       const mean = new Float64Array(width);
@@ -125,26 +139,33 @@ describe('generateGaussianDataset', () => {
     }
   });
 
-  it('makes the reference perfect when the clusters barely overlap', () => {
-    const dataset = generate(8, { classes: 7, sigma: 0.01, inputWidth: 10, trainPerClass: 1, validationPerClass: 1, testPerClass: 20 });
+  it('makes the reference perfect when the clusters barely overlap', async () => {
+    const dataset = await generate(8, {
+      classes: 7,
+      sigma: 0.01,
+      inputWidth: 10,
+      trainPerClass: 1,
+      validationPerClass: 1,
+      testPerClass: 20,
+    });
     expect(accuracy(dataset.test.labels, dataset.reference.testPredictions)).toBe(1);
   });
 
-  it("gives a Bayes accuracy of about 0.93-0.96 for 10 classes, sigma 3, 300 dims (the seed's setting)", () => {
+  it("gives a Bayes accuracy of about 0.93-0.96 for 10 classes, sigma 3, 300 dims (the seed's setting)", async () => {
     for (const seed of [0, 1]) {
-      const dataset = generate(seed, { classes: 10, inputWidth: 300, trainPerClass: 1, validationPerClass: 1, testPerClass: 300 });
+      const dataset = await generate(seed, { classes: 10, inputWidth: 300, trainPerClass: 1, validationPerClass: 1, testPerClass: 300 });
       const bayes = accuracy(dataset.test.labels, dataset.reference.testPredictions);
       expect(bayes, `seed ${seed}`).toBeGreaterThan(0.93);
       expect(bayes, `seed ${seed}`).toBeLessThan(0.96);
     }
   });
 
-  it('makes the task harder as sigma grows', () => {
-    const at = (sigma: number) => {
-      const dataset = generate(2, { classes: 10, sigma, inputWidth: 50, trainPerClass: 1, validationPerClass: 1, testPerClass: 200 });
+  it('makes the task harder as sigma grows', async () => {
+    const at = async (sigma: number) => {
+      const dataset = await generate(2, { classes: 10, sigma, inputWidth: 50, trainPerClass: 1, validationPerClass: 1, testPerClass: 200 });
       return accuracy(dataset.test.labels, dataset.reference.testPredictions);
     };
-    const [low, mid, high] = [at(0.5), at(2), at(5)];
+    const [low, mid, high] = [await at(0.5), await at(2), await at(5)];
     expect(low).toBeGreaterThan(mid);
     expect(mid).toBeGreaterThan(high);
     expect(high).toBeGreaterThan(0.1); // still better than chance
@@ -185,9 +206,9 @@ describe('gaussian dataset plugin', () => {
     });
   });
 
-  it('refuses options that skipped validation and lack a usable sigma', () => {
-    expect(() =>
+  it('refuses options that skipped validation and lack a usable sigma', async () => {
+    await expect(
       generateGaussianDataset(createRng(0), { classes: 37, inputWidth: 2, trainPerClass: 1, validationPerClass: 1, testPerClass: 1 }),
-    ).toThrowError(expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringMatching(/pass sigma/) }));
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidOptions, message: expect.stringMatching(/pass sigma/) });
   });
 });

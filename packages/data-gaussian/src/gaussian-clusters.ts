@@ -30,9 +30,21 @@ export function drawCentres(rng: Rng, classes: number, inputWidth: number): Matr
  * i % classes), so the split is balanced in every prefix and needs no shuffle.
  */
 export function drawSplit(rng: Rng, centres: Matrix, sigma: number, perClass: number, onRows?: (done: number) => void): DatasetSplit {
-  const classes = centres.rows;
+  const split = allocateSplit(centres, perClass);
+  for (let row = 0; row < split.labels.length; row += ROWS_PER_CHUNK) {
+    fillRows(rng, centres, sigma, split, row, Math.min(split.labels.length, row + ROWS_PER_CHUNK));
+    onRows?.(Math.min(split.labels.length, row + ROWS_PER_CHUNK));
+  }
+  return split;
+}
+
+const ROWS_PER_CHUNK = 4096;
+// A long synchronous loop would hold off Ctrl-C: the event loop gets a turn at least this often.
+const YIELD_EVERY_MS = 50;
+
+function allocateSplit(centres: Matrix, perClass: number): DatasetSplit {
+  const rows = centres.rows * perClass;
   const width = centres.cols;
-  const rows = classes * perClass;
   let data: Float32Array;
   try {
     data = new Float32Array(rows * width);
@@ -43,17 +55,34 @@ export function drawSplit(rng: Rng, centres: Matrix, sigma: number, perClass: nu
       { cause: error },
     );
   }
-  const labels = new Int32Array(rows);
+  return { features: createMatrix(rows, width, data), labels: new Int32Array(rows) };
+}
+
+/** Rows [from, to) of a split, drawn in order from `rng`: drawing in chunks gives the same numbers as in one go. */
+function fillRows(rng: Rng, centres: Matrix, sigma: number, { features, labels }: DatasetSplit, from: number, to: number): void {
+  const classes = centres.rows;
+  const width = centres.cols;
   const centreData = centres.data;
-  for (let row = 0; row < rows; row++) {
+  const data = features.data;
+  for (let row = from; row < to; row++) {
     const label = row % classes;
     labels[row] = label;
     const out = row * width;
     const centre = label * width;
     for (let k = 0; k < width; k++) data[out + k] = centreData[centre + k]! + sigma * rng.normal();
-    if (onRows && (row + 1) % 4096 === 0) onRows(row + 1);
   }
-  return { features: createMatrix(rows, width, data), labels };
+}
+
+/** Gives the event loop a turn when the last one was long enough ago, then checks for an interrupt. */
+function pacer(signal: AbortSignal | undefined, stage: () => string) {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last >= YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      last = performance.now();
+    }
+    throwIfAborted(signal, stage());
+  };
 }
 
 /**
@@ -63,7 +92,7 @@ export function drawSplit(rng: Rng, centres: Matrix, sigma: number, perClass: nu
  * Centres and each split draw from their own fork of `rng`, so changing one split's size leaves the centres and
  * the other splits unchanged.
  */
-export function generateGaussianDataset(rng: Rng, options: GaussianOptions, hooks: GaussianProgress = {}): GaussianDataset {
+export async function generateGaussianDataset(rng: Rng, options: GaussianOptions, hooks: GaussianProgress = {}): Promise<GaussianDataset> {
   const { classes, inputWidth, sigma, trainPerClass, validationPerClass, testPerClass } = resolveGaussianOptions(options);
   const centres = drawCentres(rng.fork('centres'), classes, inputWidth);
 
@@ -71,25 +100,37 @@ export function generateGaussianDataset(rng: Rng, options: GaussianOptions, hook
   const totalRows = classes * (trainPerClass + validationPerClass + testPerClass);
   const total = totalRows + classes;
   let done = 0;
-  const split = (name: 'train' | 'validation' | 'test', perClass: number): DatasetSplit => {
+  let stage = 'train';
+  const pause = pacer(hooks.signal, () => stage);
+  const split = async (name: 'train' | 'validation' | 'test', perClass: number): Promise<DatasetSplit> => {
+    stage = name;
     throwIfAborted(hooks.signal, name);
-    const before = done;
-    const result = drawSplit(rng.fork(name), centres, sigma, perClass, (rows) => {
-      throwIfAborted(hooks.signal, name);
-      hooks.progress?.(before + rows, total, `${name} split`);
-    });
-    done = before + result.labels.length;
-    hooks.progress?.(done, total, `${name} split`);
+    const streams = rng.fork(name);
+    const result = allocateSplit(centres, perClass);
+    for (let row = 0; row < result.labels.length; row += ROWS_PER_CHUNK) {
+      const end = Math.min(result.labels.length, row + ROWS_PER_CHUNK);
+      fillRows(streams, centres, sigma, result, row, end);
+      hooks.progress?.(done + end, total, `${name} split`);
+      await pause();
+    }
+    done += result.labels.length;
     return result;
   };
-  const train = split('train', trainPerClass);
-  const validation = split('validation', validationPerClass);
-  const test = split('test', testPerClass);
+  const train = await split('train', trainPerClass);
+  const validation = await split('validation', validationPerClass);
+  const test = await split('test', testPerClass);
 
-  const testPredictions = nearestCentre(test.features, centres, {
-    signal: hooks.signal,
-    progress: (centresDone) => hooks.progress?.(totalRows + centresDone, total, 'bayes-optimal reference'),
-  });
+  // The reference in slices of rows (each row's nearest centre is independent), so Ctrl-C is seen between slices.
+  stage = 'bayes-optimal reference for the test';
+  const testPredictions = new Int32Array(test.labels.length);
+  const rowsPerSlice = Math.max(4, Math.floor(2e7 / (classes * inputWidth)));
+  for (let row = 0; row < test.labels.length; row += rowsPerSlice) {
+    const end = Math.min(test.labels.length, row + rowsPerSlice);
+    const slice = createMatrix(end - row, inputWidth, test.features.data.subarray(row * inputWidth, end * inputWidth));
+    testPredictions.set(nearestCentre(slice, centres), row);
+    hooks.progress?.(totalRows + Math.round((classes * end) / test.labels.length), total, 'bayes-optimal reference');
+    await pause();
+  }
 
   return {
     classes,

@@ -1,4 +1,6 @@
-import { createRng, ErrorCode, h, type Rng } from '@hyperproto/core';
+import { createRng, ErrorCode, type Rng } from '@hyperproto/core';
+import { hpnLoss } from '@hyperproto/head-hpn';
+import { softmaxHead, softmaxLoss } from '@hyperproto/head-softmax';
 import { GraphBuilder, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -250,10 +252,7 @@ describe('gradient rules against finite differences (float64, random shapes)', (
   });
 
   it('the head losses differentiate end to end: softmax cross-entropy and the HPN cosine loss', async () => {
-    const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
-    const hpnLoss = h.mean(
-      h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2),
-    );
+    // The heads' own expressions (@hyperproto/head-softmax and head-hpn), not copies.
     for (const [name, loss] of [
       ['softmax', softmaxLoss],
       ['hpn', hpnLoss],
@@ -265,7 +264,7 @@ describe('gradient rules against finite differences (float64, random shapes)', (
           inputs: () => [{ shape: [5, 4] }],
           build: (g, [output], rng) => {
             const labels = intConstant(g, [0, 3, 1, 3, 2], [5]);
-            return lowerHeadExpr(g, loss, { output: output!, labels, constants: { p: randomConstant(g, rng, [4, 4]) } });
+            return lowerHeadExpr(g, loss, { output: output!, labels, constants: { prototypes: randomConstant(g, rng, [4, 4]) } });
           },
         },
         7,
@@ -278,13 +277,7 @@ describe('a loss with an operator that has no gradient rule', () => {
   it('is refused when the training graph is built, naming the operator and the head operation', () => {
     const rules = new Map<string, GradientRule>(builtinGradientRules);
     rules.delete('LogSoftmax');
-    const head = {
-      outputUnits: 3,
-      loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels()))),
-      scores: h.softmax(h.output()),
-      scoresName: 'p',
-      constants: {},
-    };
+    const head = softmaxHead.build({ classes: 3 }, {});
     const build = () =>
       buildTrainingStepModel({
         shape: { inputWidth: 4, hiddenUnits: 5, hiddenLayers: 1, outputUnits: 3 },

@@ -9,6 +9,8 @@ import {
   type HeadOp,
   type Matrix,
 } from '@hyperproto/core';
+import { hpnLoss, hpnScores } from '@hyperproto/head-hpn';
+import { softmaxLoss, softmaxScores } from '@hyperproto/head-softmax';
 import { initTfjs } from '@hyperproto/tfjs-backend';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -189,26 +191,15 @@ describe('evaluateHeadExpr: errors and hygiene', () => {
 
   it('leaves no intermediate tensors behind, also when it throws', () => {
     const before = tf.memory().numTensors;
-    run(
-      h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('p'), h.labels())))), 2)),
-      [[1, 2]],
-      [0],
-      {
-        p: [[1, 0]],
-      },
-    );
+    run(hpnLoss, [[1, 2]], [0], { prototypes: [[1, 0]] });
     expect(() => run(h.add(h.softmax(h.output()), h.constant('missing')), [[1, 2]])).toThrow();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
 
 describe('evaluateHeadExpr: the two heads', () => {
-  const softmaxLoss = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
-  const hpnLoss = h.mean(
-    h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(h.constant('prototypes'), h.labels())))), 2),
-  );
-  const hpnScores = h.matmulTransposed(h.l2normalize(h.output()), h.constant('prototypes'));
-
+  // The heads' own expressions, checked against core's float64 reference interpreter (whose values the head
+  // packages check by hand): no formula of a head is typed again here.
   const rng = createRng(7);
   const rows = 6;
   const classes = 4;
@@ -221,35 +212,32 @@ describe('evaluateHeadExpr: the two heads', () => {
     const n = Math.hypot(...v);
     return v.map((x) => x / n);
   });
-  const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-  const cosine = (a: number[], b: number[]) => dot(a, b) / Math.hypot(...a) / Math.hypot(...b);
+  const matrix = (m: number[][]) => createMatrix(m.length, m[0]!.length, Float32Array.from(m.flat()));
+  const reference = (expr: HeadExpr, out: number[][], withLabels = true) => {
+    const value = evaluateReference(expr, {
+      output: matrix(out),
+      constants: { prototypes: matrix(prototypes) },
+      ...(withLabels ? { labels: Int32Array.from(labels) } : {}),
+    });
+    return value.shape.length === 0 ? value.data[0]! : [...value.data];
+  };
 
-  it('softmax cross-entropy equals the direct computation, and its gradient is (softmax - onehot) / N', () => {
-    const expected =
-      output.reduce((sum, row, i) => {
-        const logSum = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
-        return sum + logSum - row[labels[i]!]!;
-      }, 0) / rows;
-    expect(run(softmaxLoss, output, labels) as number).toBeCloseTo(expected, 5);
+  it('softmax cross-entropy and probabilities match the reference, and the gradient is (softmax - onehot) / N', () => {
+    expect(run(softmaxLoss, output, labels) as number).toBeCloseTo(reference(softmaxLoss, output) as number, 5);
+    const probabilities = reference(softmaxScores, output, false) as number[];
+    close(run(softmaxScores, output), probabilities);
 
     const lab = tf.tensor1d(labels, 'int32');
     const grad = tf.grad((out: Tensor) => evaluateHeadExpr(tf, softmaxLoss, { output: out as Tensor2D, labels: lab as Tensor1D }))(
       tf.tensor2d(output),
     );
-    const expectedGrad = output.map((row, i) => {
-      const total = row.reduce((s, v) => s + Math.exp(v), 0);
-      return row.map((v, j) => (Math.exp(v) / total - (j === labels[i] ? 1 : 0)) / rows);
-    });
+    const expectedGrad = output.map((row, i) => row.map((_, j) => (probabilities[i * classes + j]! - (j === labels[i] ? 1 : 0)) / rows));
     close(grad.arraySync(), expectedGrad);
   });
 
-  it('HPN loss is mean (1 - cos(output, prototype of the label))^2 and its scores are cosines', () => {
-    const expected = outputD.reduce((sum, row, i) => sum + (1 - cosine(row, prototypes[labels[i]!]!)) ** 2, 0) / rows;
-    expect(run(hpnLoss, outputD, labels, { prototypes }) as number).toBeCloseTo(expected, 5);
-    close(
-      run(hpnScores, outputD, undefined, { prototypes }),
-      outputD.map((row) => prototypes.map((p) => cosine(row, p))),
-    );
+  it('HPN loss and cosine scores match the reference', () => {
+    expect(run(hpnLoss, outputD, labels, { prototypes }) as number).toBeCloseTo(reference(hpnLoss, outputD) as number, 5);
+    close(run(hpnScores, outputD, undefined, { prototypes }), reference(hpnScores, outputD, false));
   });
 
   it('HPN loss has a finite gradient that matches finite differences', () => {
@@ -352,8 +340,8 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
     ['pickPerRow', h.pickPerRow(h.logSoftmax(o), y)],
     ['pickPerRow', h.pickPerRow(c('prototypes'), h.rowSum(h.mul(c('prototypes'), h.scalar(0))))],
     ['rowSum', h.rowSum(h.rowSum(o))],
-    ['mean', h.mean(h.neg(h.pickPerRow(h.logSoftmax(o), y)))],
-    ['mean', h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(o), h.gatherRows(h.l2normalize(c('prototypes')), y)))), 2))],
+    ['mean', softmaxLoss],
+    ['mean', hpnLoss],
   ];
 
   it('covers every operation', () => {

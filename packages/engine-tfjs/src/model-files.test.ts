@@ -1,4 +1,6 @@
-import { createMatrix, createRng, ErrorCode, h, type Dataset, type HeadDefinition, type TrainedModel } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, type Dataset, type TrainedModel } from '@hyperproto/core';
+import { hpnHead } from '@hyperproto/head-hpn';
+import { softmaxHead } from '@hyperproto/head-softmax';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,21 +29,8 @@ beforeAll(async () => {
   runtime = await initTfjs();
   root = await mkdtemp(join(tmpdir(), 'hyperproto-model-files-'));
   const prototypes = createMatrix(3, 2, new Float32Array([1, 0, -0.5, Math.sqrt(3) / 2, -0.5, -Math.sqrt(3) / 2]));
-  const p = h.constant('prototypes');
-  const hpn: HeadDefinition = {
-    outputUnits: 2,
-    loss: h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(p, h.labels())))), 2)),
-    scores: h.matmulTransposed(h.l2normalize(h.output()), p),
-    scoresName: 'scores',
-    constants: { prototypes },
-  };
-  const softmax: HeadDefinition = {
-    outputUnits: 3,
-    loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels()))),
-    scores: h.softmax(h.output()),
-    scoresName: 'probabilities',
-    constants: {},
-  };
+  const hpn = hpnHead.build({ classes: 3, prototypes }, {});
+  const softmax = softmaxHead.build({ classes: 3 }, {});
   const trainer = { hiddenUnits: 5, hiddenLayers: 2, dropout: 0.2, batchSize: 16, learningRate: 0.01, patience: 3, maxEpochs: 3 };
   hpnModel = (await trainMlp(runtime, { seed: 1, rng: createRng(1) }, { dataset: dataset(), head: hpn, trainer })).model;
   softmaxModel = (

@@ -1,4 +1,4 @@
-import { ErrorCode, formatIssues, HyperprotoError, z } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, z } from '@hyperproto/core';
 
 const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
 const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
@@ -107,11 +107,36 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
       },
     );
   }
+  const hint = 'See packages/experiments/presets/seed.json for a complete grid.';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const got = raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw;
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `${source}: a grid is a JSON object with "name", "seeds", "datasets" and "models", got ${got}`,
+      {
+        hint,
+      },
+    );
+  }
   const result = GridSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${formatIssues(result.error.issues)}`, {
-    hint: 'See packages/experiments/presets/seed.json for a complete grid.',
-  });
+  throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${describeIssues(result.error.issues)}`, { hint });
+}
+
+/** Each problem as `dotted.path: message`; an unknown field is named by its own path, so every problem has one. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `${dottedPath([...issue.path, key])}: unknown field`)
+        : [`${dottedPath(issue.path) || '(top level)'}: ${issue.message}`],
+    )
+    .join('; ');
+}
+
+/** `models.1.prototypes.dims`; a key that is not a plain word is quoted, so the path still reads as one. */
+function dottedPath(path: readonly PropertyKey[]): string {
+  return path.map((part) => (typeof part === 'string' && !/^[\w$-]+$/.test(part) ? JSON.stringify(part) : String(part))).join('.');
 }
 
 /** The seeds a grid runs, in order. */

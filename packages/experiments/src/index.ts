@@ -34,6 +34,8 @@ export {
   FAILURES_FILE,
   SESSIONS_FILE,
   type TornLine,
+  type DuplicateLine,
+  describeDuplicates,
   type StoredResults,
 } from './results-store.js';
 export { ResultsLock, LOCK_FILE, processAlive, type LockOwner } from './results-lock.js';

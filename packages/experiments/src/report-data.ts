@@ -2,7 +2,7 @@ import { datasetClasses, expandGrid, headRef } from './grid-expansion.js';
 import { gridSeeds, type Grid } from './grid-schema.js';
 import { seedComparison, type SeedComparison } from './report-seed.js';
 import type { RunRecord } from './run-record.js';
-import type { TornLine } from './results-store.js';
+import type { DuplicateLine, TornLine } from './results-store.js';
 
 /** Mean and sample standard deviation (null with fewer than two values). */
 export interface Stat {
@@ -93,6 +93,8 @@ export interface ReportData {
   readonly failures: readonly ReportFailure[];
   readonly sessions: readonly ReportSession[];
   readonly torn: TornLine | undefined;
+  /** Records of a run written more than once: the first counts. */
+  readonly duplicates: readonly DuplicateLine[];
   /** Distinct `engine on backend` strings, with run counts. */
   readonly engines: Readonly<Record<string, number>>;
   /** Distinct values of each version across records. */
@@ -108,7 +110,12 @@ const percent = (values: readonly (number | null)[]) => stat(values.filter((v): 
 export function buildReportData(
   grid: Grid,
   records: readonly RunRecord[],
-  extras: { failures?: readonly ReportFailure[]; sessions?: readonly ReportSession[]; torn?: TornLine } = {},
+  extras: {
+    failures?: readonly ReportFailure[];
+    sessions?: readonly ReportSession[];
+    torn?: TornLine;
+    duplicates?: readonly DuplicateLine[];
+  } = {},
 ): ReportData {
   const byCell = new Map<string, RunRecord[]>();
   for (const record of records) {
@@ -197,6 +204,7 @@ export function buildReportData(
     failures: [...latestFailure.values()],
     sessions: extras.sessions ?? [],
     torn: extras.torn,
+    duplicates: extras.duplicates ?? [],
     engines,
     versions: Object.fromEntries(Object.entries(versions).map(([name, set]) => [name, [...set].sort()])),
     seed: seedComparison(grid),

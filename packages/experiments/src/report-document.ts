@@ -2,6 +2,7 @@ import { cellKey, type ReportData, type ReportDataset, type ReportModel, type St
 import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
 import { SEED_CLASSES, SEED_MODELS } from './report-seed.js';
 import { f1AgainstDimsPlot, modelName, secondsPerEpochPlot, validationCurvesPlot, type ReportPlot } from './report-plots.js';
+import { describeDuplicates } from './results-store.js';
 
 /** The report as blocks, rendered to Markdown and HTML alike so both always say the same. */
 export type Block =
@@ -77,6 +78,11 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     status.push({
       strong: 'Repaired',
       text: `line ${data.torn.line} of results.jsonl is cut short (${data.torn.reason}); ${data.torn.key ? `run ${data.torn.key}` : 'its run'} is not counted and is redone by --resume.`,
+    });
+  if (data.duplicates.length)
+    status.push({
+      strong: 'Repaired',
+      text: `${describeDuplicates(data.duplicates)}; the first of each is counted, and --resume removes the later ones.`,
     });
   blocks.push({ kind: 'list', items: status });
 

@@ -42,13 +42,14 @@ export interface WrittenReport {
 export async function writeReport(dir: string, options: { outDir?: string } = {}): Promise<WrittenReport> {
   const source = resolve(dir);
   const target = resolve(options.outDir ?? dir);
-  const { grid, records, torn } = await readResultsDirectory(source);
+  const { grid, records, torn, duplicates } = await readResultsDirectory(source);
   const failures = await readJsonLines<ReportFailure & { error?: { code: string; message: string } }>(join(source, FAILURES_FILE));
   const sessions = await readJsonLines<ReportSession>(join(source, SESSIONS_FILE));
   const data = buildReportData(grid, records, {
     failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: f.error?.message ?? f.message })),
     sessions,
     ...(torn ? { torn } : {}),
+    ...(duplicates.length ? { duplicates } : {}),
   });
   const document = buildReportDocument(data);
 

@@ -1,8 +1,31 @@
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 
 export const LOCK_FILE = 'experiment.lock';
+
+/** What a process killed while taking a lock can leave: its private draft, or a stale lock it had moved aside. */
+const LOCK_DEBRIS = /^experiment\.lock\.(?:(\d+)\.draft|stale-(\d+))$/;
+
+/** The lock and what taking it can leave behind: none of them is an experiment's data. */
+export function isLockFile(name: string): boolean {
+  return name === LOCK_FILE || LOCK_DEBRIS.test(name);
+}
+
+/** Removes lock drafts and moved-aside locks of processes that are gone; returns their names. */
+export function removeLockDebris(dir: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = LOCK_DEBRIS.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1] ?? match[2]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    unlinkSilently(join(dir, name));
+    removed.push(name);
+  }
+  return removed;
+}
 
 /** Locks held by this process: its own pid in a lock file means "held" only if it is listed here. */
 const heldHere = new Set<string>();

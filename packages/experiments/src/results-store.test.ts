@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { parseGrid } from './grid-schema.js';
 import { LOCK_FILE } from './results-lock.js';
-import { parseResults, ResultsStore, RESULTS_FILE } from './results-store.js';
+import { GRID_FILE, parseResults, readResultsDirectory, ResultsStore, RESULTS_FILE } from './results-store.js';
 import { RECORD_FORMAT, type RunRecord } from './run-record.js';
 
 const grid = parseGrid({
@@ -157,5 +157,99 @@ describe('ResultsStore', () => {
     expect(logs.join('\n')).toMatch(new RegExp(`took over a stale lock of pid ${lock.pid}`));
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
     store.close();
+  });
+
+  it('keeps the first record of a run written twice, names the duplicates, and removes them on --resume', async () => {
+    const store = await ResultsStore.open(dir, { grid });
+    store.append(record('c4/softmax/s0', 0));
+    store.append(record('c4/softmax/s1', 1));
+    store.close();
+    const first = readFileSync(join(dir, RESULTS_FILE), 'utf8');
+    const later = `${JSON.stringify({ ...record('c4/softmax/s0', 0), finishedAt: '2027-01-01T00:00:00.000Z' })}\n`;
+    const same = `${JSON.stringify(record('c4/softmax/s1', 1))}\n`;
+    appendFileSync(join(dir, RESULTS_FILE), later + same);
+
+    // The report reads without changing anything, and counts each run once.
+    const read = await readResultsDirectory(dir);
+    expect(read.records.map((r) => r.finishedAt)).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z']);
+    expect(read.duplicates).toMatchObject([
+      { key: 'c4/softmax/s0', line: 3, firstLine: 1, identical: false },
+      { key: 'c4/softmax/s1', line: 4, firstLine: 2, identical: true },
+    ]);
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(first + later + same);
+
+    const logs: string[] = [];
+    const again = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    expect(again.records.map((r) => r.key)).toEqual(['c4/softmax/s0', 'c4/softmax/s1']);
+    expect(again.records[0]!.finishedAt).toBe('2026-01-01T00:00:00.000Z');
+    expect(again.duplicates.map((d) => d.key)).toEqual(['c4/softmax/s0', 'c4/softmax/s1']);
+    expect(logs.join('\n')).toMatch(
+      /holds 2 duplicate record\(s\).*c4\/softmax\/s0 at line 3 \(first at line 1, different\); c4\/softmax\/s1 at line 4 \(first at line 2, identical\); kept the first of each/,
+    );
+    // Rewritten whole: the first records byte for byte, the later lines kept aside, appends continue.
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(first);
+    const aside = readdirSync(dir).find((f) => f.startsWith(`${RESULTS_FILE}.duplicates-`))!;
+    expect(readFileSync(join(dir, aside), 'utf8')).toBe(later + same);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.draft'))).toEqual([]);
+    again.close();
+    const third = await ResultsStore.open(dir, { grid, resume: true });
+    expect(third.duplicates).toEqual([]);
+    third.close();
+  });
+
+  it('removes duplicates and a torn last line together, losing no whole record', async () => {
+    const lines = [record('c4/softmax/s0', 0), record('c4/softmax/s0', 0), record('c4/softmax/s1', 1)].map((r) => `${JSON.stringify(r)}\n`);
+    (await ResultsStore.open(dir, { grid })).close();
+    writeFileSync(join(dir, RESULTS_FILE), `${lines.join('')}{"format":1,"key":"c4/softmax/s`);
+    const store = await ResultsStore.open(dir, { grid, resume: true });
+    expect(store.records.map((r) => r.key)).toEqual(['c4/softmax/s0', 'c4/softmax/s1']);
+    expect(store.torn?.line).toBe(4);
+    store.close();
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(lines[0]! + lines[2]!);
+  });
+
+  it('recovers a directory where a kill left only the grid.json draft: adopts a complete one, with --resume only', async () => {
+    const draft = `${GRID_FILE}.999999999.draft`;
+    writeFileSync(join(dir, draft), `${JSON.stringify(grid, null, 2)}\n`);
+    writeFileSync(join(dir, `${LOCK_FILE}.999999999.draft`), '{"pid":999999999');
+    const error = await refusal(ResultsStore.open(dir, { grid }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toMatch(/holds only an unfinished grid\.json/);
+    expect(error.hint).toMatch(/--resume/);
+
+    const logs: string[] = [];
+    const store = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    store.append(record('c4/softmax/s0', 0));
+    store.close();
+    expect(logs.join('\n')).toMatch(/adopted grid\.json\.999999999\.draft as grid\.json: it is complete/);
+    expect(logs.join('\n')).toMatch(/removed experiment\.lock\.999999999\.draft/);
+    expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
+    expect(JSON.parse(readFileSync(join(dir, GRID_FILE), 'utf8')).name).toBe('stored');
+  });
+
+  it('removes a cut-short grid.json draft and starts the grid afresh, saying so', async () => {
+    writeFileSync(join(dir, `${GRID_FILE}.999999999.draft`), JSON.stringify(grid, null, 2).slice(0, 40));
+    const logs: string[] = [];
+    const store = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    store.close();
+    expect(logs.join('\n')).toMatch(/removed grid\.json\.999999999\.draft, left by a session that was stopped: it is not a complete grid/);
+    expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
+  });
+
+  it('removes drafts that a kill left beside a whole grid.json and results.jsonl', async () => {
+    const store = await ResultsStore.open(dir, { grid });
+    store.append(record('c4/softmax/s0', 0));
+    store.close();
+    const before = readFileSync(join(dir, RESULTS_FILE), 'utf8');
+    writeFileSync(join(dir, `${GRID_FILE}.999999999.draft`), '{"name": "other"');
+    writeFileSync(join(dir, `${RESULTS_FILE}.999999999.draft`), '');
+    const logs: string[] = [];
+    const again = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
+    expect(again.records).toHaveLength(1);
+    again.close();
+    expect(logs.join('\n')).toMatch(/removed results\.jsonl\.999999999\.draft.*intact/);
+    expect(logs.join('\n')).toMatch(/removed grid\.json\.999999999\.draft.*grid\.json is in place/);
+    expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(before);
+    expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
   });
 });

@@ -1,11 +1,11 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { canonicalJson, describeGridDifferences } from './grid-difference.js';
 import { parseGrid, type Grid } from './grid-schema.js';
 import { recordProblem, type RunRecord } from './run-record.js';
-import { LOCK_FILE, ResultsLock } from './results-lock.js';
+import { isLockFile, LOCK_FILE, removeLockDebris, ResultsLock } from './results-lock.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const GRID_FILE = 'grid.json';
@@ -24,18 +24,45 @@ export interface TornLine {
   readonly key: string | undefined;
 }
 
+/** A second record of a run that already has one: the first is the one that counts. */
+export interface DuplicateLine {
+  readonly key: string;
+  /** 1-based line number of this (later) record. */
+  readonly line: number;
+  /** 1-based line number of the record that is kept. */
+  readonly firstLine: number;
+  readonly offset: number;
+  readonly bytes: number;
+  /** Whether it is byte for byte the kept record. */
+  readonly identical: boolean;
+}
+
 export interface StoredResults {
+  /** One record per run key: the first line of each. */
   readonly records: RunRecord[];
   readonly torn: TornLine | undefined;
+  readonly duplicates: readonly DuplicateLine[];
+}
+
+/** One line saying which runs have more than one record, for logs and reports. */
+export function describeDuplicates(duplicates: readonly DuplicateLine[]): string {
+  const listed = duplicates
+    .slice(0, 10)
+    .map((d) => `${d.key} at line ${d.line} (first at line ${d.firstLine}${d.identical ? ', identical' : ', different'})`);
+  if (duplicates.length > listed.length) listed.push(`... and ${duplicates.length - listed.length} more`);
+  return `${RESULTS_FILE} holds ${duplicates.length} duplicate record(s) of runs that already have one: ${listed.join('; ')}`;
 }
 
 /**
  * Parses results.jsonl. Only the last line may be damaged (appends are whole lines, so a crash can cut at most the
  * line being written); a bad line anywhere else means the file was edited or broken some other way, and is refused
- * rather than silently dropped.
+ * (E_INVALID_INPUT, naming the line) rather than silently dropped. A run key seen a second time is not counted
+ * again: the first record wins and the later ones are listed in `duplicates`.
  */
 export function parseResults(buffer: Buffer, source: string): StoredResults {
   const records: RunRecord[] = [];
+  const duplicates: DuplicateLine[] = [];
+  const firstOf = new Map<string, { line: number; text: string }>();
   let start = 0;
   let line = 0;
   while (start < buffer.length) {
@@ -62,6 +89,7 @@ export function parseResults(buffer: Buffer, source: string): StoredResults {
       }
       return {
         records,
+        duplicates,
         torn: {
           line,
           offset: start,
@@ -71,14 +99,30 @@ export function parseResults(buffer: Buffer, source: string): StoredResults {
         },
       };
     }
-    records.push(JSON.parse(text) as RunRecord);
+    const record = JSON.parse(text) as RunRecord;
+    const first = firstOf.get(record.key);
+    if (first) {
+      duplicates.push({
+        key: record.key,
+        line,
+        firstLine: first.line,
+        offset: start,
+        bytes: end + 1 - start,
+        identical: first.text === text,
+      });
+    } else {
+      firstOf.set(record.key, { line, text });
+      records.push(record);
+    }
     start = end + 1;
   }
-  return { records, torn: undefined };
+  return { records, torn: undefined, duplicates };
 }
 
-/** Reads a results directory without changing it (for reports). */
-export async function readResultsDirectory(dir: string): Promise<{ grid: Grid; records: RunRecord[]; torn: TornLine | undefined }> {
+/** Reads a results directory without changing it (for reports): duplicates are listed, and the first record counts. */
+export async function readResultsDirectory(
+  dir: string,
+): Promise<{ grid: Grid; records: RunRecord[]; torn: TornLine | undefined; duplicates: readonly DuplicateLine[] }> {
   const gridPath = join(dir, GRID_FILE);
   let gridText: string;
   try {
@@ -119,6 +163,8 @@ export class ResultsStore {
     private readonly lock: ResultsLock,
     readonly records: RunRecord[],
     readonly torn: TornLine | undefined,
+    /** Later records of runs that already had one, found when the store was opened (and removed from the file). */
+    readonly duplicates: readonly DuplicateLine[],
   ) {}
 
   get resultsPath(): string {
@@ -128,13 +174,22 @@ export class ResultsStore {
   static async open(target: string, options: OpenStoreOptions): Promise<ResultsStore> {
     const dir = resolve(target);
     const gridSource = options.gridSource ?? 'the requested grid';
+    const log = options.log ?? (() => {});
     const existing = await stat(dir).catch(() => undefined);
     if (existing && !existing.isDirectory()) throw new HyperprotoError(ErrorCode.Io, `--out ${target} exists and is not a directory`);
-    const entries = existing ? (await readdir(dir)).filter((name) => name !== LOCK_FILE) : [];
-    if (entries.length > 0 && !entries.includes(GRID_FILE)) {
+    const entries = existing ? (await readdir(dir)).filter((name) => !isLockFile(name)) : [];
+    const files = entries.filter((name) => !DRAFT.test(name));
+    if (files.length > 0 && !files.includes(GRID_FILE)) {
       throw new HyperprotoError(ErrorCode.Io, `--out ${target} is not empty and holds no experiment (no ${GRID_FILE})`, {
         hint: 'Choose a new or empty directory for the results.',
       });
+    }
+    if (files.length === 0 && entries.length > 0 && !options.resume) {
+      throw new HyperprotoError(
+        ErrorCode.Io,
+        `--out ${target} holds only an unfinished ${GRID_FILE} (${entries.join(', ')}): an experiment was stopped while it started`,
+        { hint: 'Pass --resume to recover it (a complete draft is adopted, a broken one removed), or choose another --out.' },
+      );
     }
     try {
       await mkdir(dir, { recursive: true });
@@ -144,7 +199,11 @@ export class ResultsStore {
 
     const lock = ResultsLock.acquire(join(dir, LOCK_FILE), target);
     try {
-      if (lock.tookOverFrom) options.log?.(`took over a stale lock of pid ${lock.tookOverFrom.pid} (that process is gone)`);
+      if (lock.tookOverFrom) log(`took over a stale lock of pid ${lock.tookOverFrom.pid} (that process is gone)`);
+      const debris = removeLockDebris(dir);
+      if (debris.length > 0) log(`removed ${debris.join(', ')}, left by a process that is gone`);
+      // Under the lock every draft is a killed session's: no live runner is between writing and renaming one.
+      await recoverDrafts(dir, log);
       const gridPath = join(dir, GRID_FILE);
       const storedText = await readFile(gridPath, 'utf8').catch(() => undefined);
       if (storedText !== undefined) {
@@ -167,22 +226,30 @@ export class ResultsStore {
       }
       // Written when new, and rewritten when only labels or published numbers changed.
       if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
-        await writeAtomically(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
+        await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
       }
 
       const resultsPath = join(dir, RESULTS_FILE);
       const buffer = await readFile(resultsPath).catch(() => Buffer.alloc(0));
-      const { records, torn } = parseResults(buffer, resultsPath);
+      const { records, torn, duplicates } = parseResults(buffer, resultsPath);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       if (torn) {
         // Keep the damaged bytes for inspection, then cut them off so appends continue on a clean line.
-        const aside = `${resultsPath}.torn-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        const aside = `${resultsPath}.torn-${stamp}`;
         await writeFile(aside, buffer.subarray(torn.offset));
         await truncate(resultsPath, torn.offset);
-        options.log?.(
+        log(
           `${RESULTS_FILE} line ${torn.line} was cut short (${torn.reason})${torn.key ? `: run ${torn.key} will be redone` : ''}; its ${torn.bytes} bytes are kept in ${aside}`,
         );
       }
-      const store = new ResultsStore(dir, options.grid, lock, records, torn);
+      if (duplicates.length > 0) {
+        // The later copies go aside first, then the file is replaced whole: a kill at any point loses no record.
+        const aside = `${resultsPath}.duplicates-${stamp}`;
+        await replaceFile(aside, Buffer.concat(duplicates.map((d) => buffer.subarray(d.offset, d.offset + d.bytes))));
+        await replaceFile(resultsPath, withoutDuplicates(buffer.subarray(0, torn?.offset ?? buffer.length), duplicates));
+        log(`${describeDuplicates(duplicates)}; kept the first of each and moved the later lines to ${aside}`);
+      }
+      const store = new ResultsStore(dir, options.grid, lock, records, torn, duplicates);
       store.fd = openSync(resultsPath, 'a');
       return store;
     } catch (error) {
@@ -245,8 +312,75 @@ function parseJson(text: string, source: string): unknown {
   }
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
+/** A file this store writes whole (grid.json, a rewritten results.jsonl) while it is being written. */
+const DRAFT = /^(?:grid\.json|results\.jsonl)\.\d+\.draft$/;
+
+/** Writes a draft, flushes it and renames it into place: the file is either the old one or the whole new one. */
+async function replaceFile(path: string, data: string | Buffer): Promise<void> {
   const draft = `${path}.${process.pid}.draft`;
-  await writeFile(draft, text);
+  const handle = await open(draft, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await rename(draft, path);
+  await syncDirectory(dirname(path));
+}
+
+/** Flushes a rename to disk; not every platform can open a directory, and there it is left to the file system. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  await handle
+    ?.sync()
+    .catch(() => {})
+    .finally(() => handle.close());
+}
+
+function withoutDuplicates(buffer: Buffer, duplicates: readonly DuplicateLine[]): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const d of duplicates) {
+    parts.push(buffer.subarray(from, d.offset));
+    from = d.offset + d.bytes;
+  }
+  parts.push(buffer.subarray(from));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Drafts a killed session left (grid.json written, not yet renamed; a results.jsonl rewrite cut short). Without
+ * grid.json the newest complete, valid grid draft is adopted; every other draft is removed. Each step is logged.
+ */
+async function recoverDrafts(dir: string, log: (message: string) => void): Promise<void> {
+  const drafts = (await readdir(dir)).filter((name) => DRAFT.test(name));
+  if (drafts.length === 0) return;
+  const gridPath = join(dir, GRID_FILE);
+  let haveGrid = await stat(gridPath).then(
+    () => true,
+    () => false,
+  );
+  const dated = await Promise.all(drafts.map(async (name) => ({ name, mtime: (await stat(join(dir, name))).mtimeMs })));
+  dated.sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of dated) {
+    const path = join(dir, name);
+    let why: string;
+    if (!name.startsWith(`${GRID_FILE}.`)) why = `the ${RESULTS_FILE} it would have replaced is intact`;
+    else if (haveGrid) why = `${GRID_FILE} is in place`;
+    else {
+      try {
+        parseGrid(parseJson(await readFile(path, 'utf8'), path), path);
+        await rename(path, gridPath);
+        await syncDirectory(dir);
+        haveGrid = true;
+        log(`adopted ${name} as ${GRID_FILE}: it is complete (a session was stopped before renaming it)`);
+        continue;
+      } catch (error) {
+        why = `it is not a complete grid (${(error as Error).message.split('\n')[0]})`;
+      }
+    }
+    await rm(path, { force: true });
+    log(`removed ${name}, left by a session that was stopped: ${why}`);
+  }
 }

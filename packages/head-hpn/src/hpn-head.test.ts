@@ -1,8 +1,24 @@
-import { constantsUsed, createMatrix, ErrorCode, h, resolveOptions } from '@hyperproto/core';
+import { constantsUsed, createMatrix, ErrorCode, evaluateHeadExpr, type Matrix, resolveOptions } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import hpnHeadDefault, { hpnHead } from './index.js';
 
 const identity3 = () => createMatrix(3, 3, new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]));
+/** Prototypes +e0, +e1, -e2: unit rows that float32 holds exactly, so cosines are exact too. */
+const axes3 = () => createMatrix(3, 3, new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, -1]));
+
+/** The head's loss and scores on `rows`, by core's float64 reference interpreter. */
+function hpnValues(rows: number[][], labels?: number[], prototypes: Matrix = axes3()) {
+  const head = hpnHead.build({ classes: prototypes.rows, prototypes }, {});
+  const output = { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
+  const loss = labels && evaluateHeadExpr(head.loss, { output, labels: Int32Array.from(labels), constants: head.constants });
+  const scores = evaluateHeadExpr(head.scores, { output, constants: head.constants });
+  return { loss: loss && { shape: loss.shape, value: loss.data[0]! }, scores: { shape: scores.shape, data: [...scores.data] } };
+}
+
+const close = (actual: readonly number[], expected: readonly number[]) => {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 14));
+};
 
 describe('head:hpn', () => {
   it('is the default export, uses prototypes and takes no options', () => {
@@ -14,20 +30,66 @@ describe('head:hpn', () => {
     expect(() => resolveOptions(hpnHead, { margin: 1 })).toThrow(/head:hpn/);
   });
 
-  it('has an output as wide as the prototypes, the squared cosine loss and cosine scores', () => {
+  it('has an output as wide as the prototypes, cosine scores named "scores" and ships the prototypes', () => {
     const prototypes = createMatrix(3, 5, new Float32Array(15).fill(1 / Math.sqrt(5)));
     const head = hpnHead.build({ classes: 3, prototypes }, {});
     expect(head.outputUnits).toBe(5);
-    const prototypesExpr = h.constant('prototypes');
-    expect(head.loss).toEqual(
-      h.mean(h.pow(h.sub(h.scalar(1), h.rowSum(h.mul(h.l2normalize(h.output()), h.gatherRows(prototypesExpr, h.labels())))), 2)),
-    );
-    expect(head.scores).toEqual(h.matmulTransposed(h.l2normalize(h.output()), prototypesExpr));
     expect(head.scoresName).toBe('scores');
     expect(head.constants).toEqual({ prototypes });
     expect(head.constants.prototypes).toBe(prototypes);
     expect([...constantsUsed(head.loss)]).toEqual(['prototypes']);
     expect([...constantsUsed(head.scores)]).toEqual(['prototypes']);
+  });
+
+  // The loss (1 - cos(output, prototype of the label))^2 and the scores evaluated by core's float64 reference
+  // interpreter on outputs typed here; every expected value is worked out by hand from the cosine.
+  it('loss of output [3, 4, 0]: cos 0.6 to +e0 gives 0.16, cos 0.8 to +e1 gives 0.04, cos 0 to -e2 gives 1', () => {
+    const loss = hpnValues([[3, 4, 0]], [0]).loss!;
+    expect(loss.shape).toEqual([]);
+    expect(loss.value).toBeCloseTo(0.16, 14);
+    expect(hpnValues([[3, 4, 0]], [1]).loss!.value).toBeCloseTo(0.04, 14);
+    expect(hpnValues([[3, 4, 0]], [2]).loss!.value).toBeCloseTo(1, 14);
+  });
+
+  it('is 0 on the prototype, 4 opposite it, and (1 - 1/sqrt 2)^2 = 1.5 - sqrt 2 at 45 degrees', () => {
+    expect(hpnValues([[0, 0, -7]], [2]).loss!.value).toBeCloseTo(0, 14);
+    expect(hpnValues([[0, -2, 0]], [1]).loss!.value).toBeCloseTo(4, 14);
+    expect(hpnValues([[1, 1, 0]], [0]).loss!.value).toBeCloseTo(0.08578643762690485, 14);
+  });
+
+  it('averages over rows: [3, 4, 0] with label 0 and [0, -2, 0] with label 1 give (0.16 + 4) / 2 = 2.08', () => {
+    const loss = hpnValues(
+      [
+        [3, 4, 0],
+        [0, -2, 0],
+      ],
+      [0, 1],
+    ).loss!;
+    expect(loss.shape).toEqual([]);
+    expect(loss.value).toBeCloseTo(2.08, 14);
+  });
+
+  it('ignores the output length: [30, 40, 0] costs what [3, 4, 0] does; a zero output is at cosine 0 (loss 1)', () => {
+    expect(hpnValues([[30, 40, 0]], [0]).loss!.value).toBeCloseTo(0.16, 14);
+    expect(hpnValues([[0.003, 0.004, 0]], [0]).loss!.value).toBeCloseTo(0.16, 14);
+    expect(hpnValues([[0, 0, 0]], [0]).loss!.value).toBe(1);
+  });
+
+  it('scores are the cosines to every prototype, [N, C], without labels: [3, 4, 0] -> [0.6, 0.8, 0]', () => {
+    const { scores } = hpnValues([
+      [3, 4, 0],
+      [0, 0, 2],
+    ]);
+    expect(scores.shape).toEqual([2, 3]);
+    close(scores.data, [0.6, 0.8, 0, 0, 0, -1]);
+  });
+
+  it('uses the prototypes it was built with: fewer dims than classes, [C, D] = [3, 2]', () => {
+    // Prototypes +e0, -e0, +e1 in 2 dims; output [1, 0] sits on class 0 and opposite class 1.
+    const prototypes = createMatrix(3, 2, new Float32Array([1, 0, -1, 0, 0, 1]));
+    const { loss, scores } = hpnValues([[1, 0]], [1], prototypes);
+    expect(loss!.value).toBeCloseTo(4, 14);
+    close(scores.data, [1, -1, 0]);
   });
 
   it('allows fewer or more prototype dimensions than classes', () => {

@@ -1,6 +1,6 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { createMatrix, ErrorCode, fileErrorReason, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { writeFileAtomic } from './atomic-file.js';
 import { encodeNpy, parseNpy } from './npy-format.js';
 
 /** Reads a 2-D .npy file (e.g. the HPN reference's `prototypes-{D}d-{C}c.npy`) as a [C, D] float32 matrix. */
@@ -22,29 +22,12 @@ export async function readMatrixNpy(path: string): Promise<Matrix> {
   return createMatrix(array.shape[0]!, array.shape[1]!, array.data);
 }
 
-let temporaryCounter = 0;
-
 /**
- * Writes `matrix` as a .npy file. The bytes go to a temporary file in the same directory, are flushed to disk and
- * then renamed over `path`, so a crash or interrupt leaves either the old file or the complete new one.
+ * Writes `matrix` as a .npy file, atomically: a crash or interrupt leaves either the old file or the complete new
+ * one.
  */
 export async function writeMatrixNpy(path: string, matrix: Matrix): Promise<void> {
-  const bytes = encodeNpy(matrix);
-  // Same directory as the target, so the rename stays on one file system and is atomic.
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++temporaryCounter}.tmp`);
-  try {
-    const handle = await open(temporary, 'wx');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true }).catch(() => undefined);
-    throw ioError(error, `cannot write ${path}`, 'Check that the directory exists and is writable.');
-  }
+  await writeFileAtomic(path, encodeNpy(matrix));
 }
 
 function ioError(error: unknown, what: string, hint: string): HyperprotoError {

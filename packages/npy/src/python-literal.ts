@@ -13,8 +13,15 @@ export interface PythonDict {
 
 export class PythonLiteralError extends Error {}
 
+/**
+ * Deepest nesting accepted. numpy's headers nest two levels (a dict holding a shape tuple); the parser recurses, so
+ * a hostile header of thousands of brackets would otherwise overflow the stack.
+ */
+export const MAX_LITERAL_DEPTH = 32;
+
 export function parsePythonLiteral(text: string): PythonValue {
   let at = 0;
+  let depth = 0;
 
   const fail = (what: string): never => {
     const near = text.slice(at, at + 20);
@@ -68,6 +75,14 @@ export function parsePythonLiteral(text: string): PythonValue {
     const char = text[at];
     if (char === undefined) return fail('unexpected end');
     if (char === "'" || char === '"') return string();
+    if (char !== '(' && char !== '[' && char !== '{') return scalar();
+    if (++depth > MAX_LITERAL_DEPTH) fail(`nested deeper than ${MAX_LITERAL_DEPTH} levels`);
+    const nested = container(char);
+    depth--;
+    return nested;
+  };
+
+  const container = (char: string): PythonValue => {
     if (char === '(') {
       at++;
       const start = at;
@@ -97,6 +112,10 @@ export function parsePythonLiteral(text: string): PythonValue {
       at++;
       return { dict };
     }
+    return fail('unexpected character');
+  };
+
+  const scalar = (): PythonValue => {
     const word = /^(?:-?\d+L?|True|False|None)/.exec(text.slice(at));
     if (!word) return fail('unexpected character');
     at += word[0].length;

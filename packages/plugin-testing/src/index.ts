@@ -9,3 +9,11 @@ export { headConformance, type HeadConformanceOptions } from './head-conformance
 export { datasetConformance, type DatasetConformanceOptions } from './dataset-conformance.js';
 export { evaluatorConformance, type EvaluatorConformanceOptions } from './evaluator-conformance.js';
 export { DEFAULT_TIME_LIMIT_MS } from './plugin-calls.js';
+export {
+  engineConformance,
+  engineTestAccuracy,
+  engineTestDataset,
+  ENGINE_TEST_TRAINER,
+  type BlobsOptions,
+  type EngineConformanceOptions,
+} from './engine-conformance.js';

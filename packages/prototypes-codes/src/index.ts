@@ -3,6 +3,7 @@ import {
   definePrototypeStrategy,
   ErrorCode,
   HyperprotoError,
+  prototypeMatrixProblem,
   z,
   type Matrix,
   type PrototypeRequest,
@@ -30,7 +31,7 @@ function unsupported({ classes, dims }: PrototypeRequest): string | undefined {
   if (bits > dims) return `${classes} distinct +-1 vectors need dims >= log2(classes) = ${bits}, got ${dims}`;
   if (bits > MAX_BITS) return `at most 2^${MAX_BITS} = ${2 ** MAX_BITS} classes`;
   if (dims > MAX_DIMS) return `codes go up to ${MAX_DIMS} dimensions (use orthogonal or spread above that)`;
-  return undefined;
+  return prototypeMatrixProblem({ classes, dims });
 }
 
 function informationBits(classes: number): number {

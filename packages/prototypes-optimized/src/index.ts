@@ -1,4 +1,12 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  prototypeMatrixProblem,
+  z,
+  type Matrix,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithNormPenalty } from './optimize-with-norm-penalty.js';
 
@@ -17,7 +25,8 @@ export const optimizedPrototypes: PrototypeStrategy<OptimizedPrototypeOptions> =
   name: 'optimized',
   summary: "Prototypes pushed apart with Adam: mean largest cosine plus a norm penalty, no renormalisation (the seed's variant)",
   options: optionsSchema,
-  unsupported: (request) => allPairsUnsupported(request),
+  // Rows, optimiser state and float64 gradients: about 32 bytes a value.
+  unsupported: (request) => allPairsUnsupported(request) ?? prototypeMatrixProblem(request, 32),
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:optimized');
     const why = allPairsUnsupported(request);

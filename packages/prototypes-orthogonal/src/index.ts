@@ -1,4 +1,12 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type PrototypeRequest, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  prototypeMatrixProblem,
+  z,
+  type PrototypeRequest,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { axisRows, randomOrthonormalRows } from './random-orthonormal-rows.js';
 
 const optionsSchema = z
@@ -13,7 +21,8 @@ export type OrthogonalPrototypeOptions = z.output<typeof optionsSchema>;
 /** C mutually orthogonal directions need C dimensions. */
 const sizeProblem = ({ classes, dims }: PrototypeRequest): string | undefined =>
   Number.isInteger(classes) && Number.isInteger(dims) && classes >= 2 && dims >= classes
-    ? undefined
+    ? // Gram-Schmidt runs on a float64 copy beside the float32 result: 12 bytes a value.
+      prototypeMatrixProblem({ classes, dims }, 12)
     : `${classes} mutually orthogonal directions need integers classes >= 2 and dims >= classes (${classes}), got dims ${dims}`;
 
 /** Exactly orthogonal unit rows: every pairwise cosine 0 up to float32 rounding. */
@@ -23,13 +32,15 @@ export const orthogonalPrototypes: PrototypeStrategy<OrthogonalPrototypeOptions>
     'Exactly orthogonal unit rows (largest cosine 0): a random rotation of the first C axes, by QR of a Gaussian matrix. Needs D >= C',
   options: optionsSchema,
   unsupported: sizeProblem,
-  generate(ctx, request, options) {
+  async generate(ctx, request, options) {
     const problem = sizeProblem(request);
     if (problem)
       throw new HyperprotoError(ErrorCode.Unsupported, `orthogonal prototypes: ${problem}`, {
         hint: 'Use simplex for D >= C - 1, orthoplex for D >= C / 2, or spread for any size.',
       });
-    return options.rotate ? randomOrthonormalRows(ctx.rng, request.classes, request.dims) : axisRows(request.classes, request.dims);
+    return options.rotate
+      ? randomOrthonormalRows(ctx.rng, request.classes, request.dims, ctx.signal)
+      : axisRows(request.classes, request.dims);
   },
 });
 

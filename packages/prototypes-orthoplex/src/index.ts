@@ -3,6 +3,7 @@ import {
   definePrototypeStrategy,
   ErrorCode,
   HyperprotoError,
+  prototypeMatrixProblem,
   z,
   type Matrix,
   type PrototypeRequest,
@@ -23,7 +24,7 @@ export type OrthoplexPrototypeOptions = z.output<typeof optionsSchema>;
 function tooManyForAxes({ classes, dims }: PrototypeRequest): string | undefined {
   const fits = Number.isInteger(classes) && Number.isInteger(dims) && classes >= 2 && dims >= 1 && classes <= 2 * dims;
   return fits
-    ? undefined
+    ? prototypeMatrixProblem({ classes, dims })
     : `the cross-polytope has 2 x dims vertices; needs integers classes >= 2 and dims >= classes / 2 (${Math.ceil(classes / 2)}), got dims ${dims}`;
 }
 

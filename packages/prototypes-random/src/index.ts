@@ -1,4 +1,4 @@
-import { definePrototypeStrategy, z } from '@hyperproto/core';
+import { definePrototypeStrategy, prototypeMatrixProblem, z } from '@hyperproto/core';
 import { checkPrototypeRequest, drawGaussianUnitRows } from '@hyperproto/prototype-steps';
 
 const optionsSchema = z.object({}).strict();
@@ -11,6 +11,8 @@ export const randomPrototypes = definePrototypeStrategy({
   name: 'random',
   summary: 'Random unit vectors: rows drawn from N(0, I) and normalised (no optimisation)',
   options: optionsSchema,
+  // Refused with its size before allocating: a C x D float32 matrix is all it needs.
+  unsupported: (request) => prototypeMatrixProblem(request),
   generate(ctx, request) {
     checkPrototypeRequest(request, 'prototypes:random');
     return drawGaussianUnitRows(ctx.rng, request.classes, request.dims);

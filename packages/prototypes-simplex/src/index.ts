@@ -1,4 +1,12 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type PrototypeRequest, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  prototypeMatrixProblem,
+  z,
+  type PrototypeRequest,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { regularSimplexRows, shuffleSignedAxes } from './regular-simplex.js';
 
 const optionsSchema = z
@@ -12,7 +20,9 @@ export type SimplexPrototypeOptions = z.output<typeof optionsSchema>;
 
 /** The vertices of a regular simplex span C - 1 dimensions. */
 export function simplexSizeProblem({ classes, dims }: PrototypeRequest): string | undefined {
-  if (Number.isInteger(classes) && Number.isInteger(dims) && classes >= 2 && dims >= Math.max(1, classes - 1)) return undefined;
+  if (Number.isInteger(classes) && Number.isInteger(dims) && classes >= 2 && dims >= Math.max(1, classes - 1))
+    // The rows and their shuffled copy: two float32 matrices.
+    return prototypeMatrixProblem({ classes, dims }, 8);
   return `a regular simplex with ${classes} vertices spans ${classes - 1} dimensions; needs integers classes >= 2 and dims >= max(1, classes - 1), got dims ${dims}`;
 }
 

@@ -1,4 +1,12 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  prototypeMatrixProblem,
+  z,
+  type Matrix,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { checkPrototypeRequest } from '@hyperproto/prototype-steps';
 import { optimizeSpread } from './optimize-spread.js';
 
@@ -34,6 +42,8 @@ export const spreadPrototypes: PrototypeStrategy<SpreadPrototypeOptions> = defin
     "Prototypes pushed apart by Adam on a smooth maximum (log-sum-exp) of the cosines to each one's k nearest neighbours, " +
     'on the sphere; neighbours refreshed by an exact blocked scan on onnxruntime. Any C >= 2, D >= 1; O(C k D) per step',
   options: optionsSchema,
+  // Rows and two Adam moments in, the same three out of each onnxruntime run: six float32 matrices.
+  unsupported: (request) => prototypeMatrixProblem(request, 24),
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:spread');
     const { start } = options;

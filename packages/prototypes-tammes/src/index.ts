@@ -1,4 +1,12 @@
-import { definePrototypeStrategy, ErrorCode, HyperprotoError, z, type Matrix, type PrototypeStrategy } from '@hyperproto/core';
+import {
+  definePrototypeStrategy,
+  ErrorCode,
+  HyperprotoError,
+  prototypeMatrixProblem,
+  z,
+  type Matrix,
+  type PrototypeStrategy,
+} from '@hyperproto/core';
 import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
 import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
 
@@ -18,7 +26,8 @@ export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = defin
   name: 'tammes',
   summary: 'Prototypes pushed apart by SGD with momentum on the mean largest cosine, renormalised every step (Mettes et al., 2019)',
   options: optionsSchema,
-  unsupported: (request) => allPairsUnsupported(request),
+  // Rows, optimiser state and float64 gradients: about 32 bytes a value.
+  unsupported: (request) => allPairsUnsupported(request) ?? prototypeMatrixProblem(request, 32),
   async generate(ctx, request, options): Promise<Matrix> {
     checkPrototypeRequest(request, 'prototypes:tammes');
     const why = allPairsUnsupported(request);

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel } from '@hyperproto/core';
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { createSession } from '@hyperproto/runtime-node';
 import type { GlobalOptions } from '../main.js';
 import { Output } from '../output.js';
+import { modelRunFailure } from './predict.js';
 
 export interface ExportOptions extends GlobalOptions {
   out: string;
@@ -62,8 +64,8 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
       ...(options.opset === undefined ? {} : { opset: options.opset }),
       ...(classNames ? { classNames } : {}),
     });
-    const verified = options.verify ? await verifyExport(model, bytes) : null;
-    await writeAtomically(out, bytes);
+    const verified = options.verify ? await verifyExport(model, bytes, runDir) : null;
+    await writeFileAtomic(out, bytes, { what: `--out ${options.out}` });
     const result = {
       out,
       bytes: bytes.length,
@@ -190,7 +192,7 @@ async function readClassNames(path: string): Promise<string[]> {
  * Runs the exported bytes and the trained model on the same seeded random rows. Labels may differ only where the
  * trained model's own top two scores tie within the tolerance; anything else means the export is wrong.
  */
-async function verifyExport(model: TrainedModel, bytes: Uint8Array): Promise<{ rows: number; maxScoreDifference: number }> {
+async function verifyExport(model: TrainedModel, bytes: Uint8Array, source: string): Promise<{ rows: number; maxScoreDifference: number }> {
   const features = createMatrix(
     VERIFY_ROWS,
     model.inputWidth,
@@ -199,7 +201,13 @@ async function verifyExport(model: TrainedModel, bytes: Uint8Array): Promise<{ r
   const expected = await model.predict(features);
   const session = await createSession(bytes, { source: 'the exported model' });
   try {
-    const got = await session.predict(features);
+    const got = await session.predict(features).catch((error: unknown) => {
+      throw modelRunFailure(
+        error,
+        `exported from ${source}`,
+        'The run directory may be damaged (train it again), or pass --no-verify to write the file unchecked.',
+      );
+    });
     let maxScoreDifference = 0;
     for (let i = 0; i < expected.scores.data.length; i++)
       maxScoreDifference = Math.max(maxScoreDifference, Math.abs(got.scores![i]! - expected.scores.data[i]!));
@@ -218,18 +226,5 @@ async function verifyExport(model: TrainedModel, bytes: Uint8Array): Promise<{ r
     return { rows: VERIFY_ROWS, maxScoreDifference };
   } finally {
     await session.release();
-  }
-}
-
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true }).catch(() => undefined);
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'the directory does not exist' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new HyperprotoError(ErrorCode.Io, `cannot write ${path}: ${reason}`, { cause: error });
   }
 }

@@ -1,3 +1,4 @@
+import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import { createSession, type Prediction } from '@hyperproto/runtime-node';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { readFeatureFile } from '../feature-files.js';
@@ -37,10 +38,14 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     for (let start = 0; start < features.rows; start += options.batchSize) {
       const rows = Math.min(options.batchSize, features.rows - start);
       const batch = { rows, cols: features.cols, data: features.data.subarray(start * features.cols, (start + rows) * features.cols) };
-      const prediction = await session.predict(batch, {
-        ...(options.topK === undefined ? {} : { topK: options.topK }),
-        scores: Boolean(options.scores),
-      });
+      const prediction = await session
+        .predict(batch, {
+          ...(options.topK === undefined ? {} : { topK: options.topK }),
+          scores: Boolean(options.scores),
+        })
+        .catch((error: unknown) => {
+          throw modelRunFailure(error, model);
+        });
       appendRows(predictions, prediction, names);
       output.progress('predict', start + rows, features.rows);
     }
@@ -77,6 +82,19 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
   } finally {
     await session.release();
   }
+}
+
+/**
+ * A model that loads but fails inside onnxruntime is a problem with that file, not a bug in hyperproto: E_INVALID_INPUT
+ * naming it. The session's own refusals (wrong width, non-finite rows) pass unchanged.
+ */
+export function modelRunFailure(error: unknown, model: string, hint?: string): unknown {
+  if (isHyperprotoError(error) && error.code !== ErrorCode.Internal) return error;
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  return new HyperprotoError(ErrorCode.InvalidInput, `onnxruntime cannot run the model ${model}: ${message}`, {
+    cause: error,
+    hint: hint ?? 'The file is not a model `hyperproto export` wrote, or it was changed since; export the run again.',
+  });
 }
 
 function appendRows(into: RowPrediction[], p: Prediction, names: readonly string[] | undefined): void {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   callPlugin,
@@ -8,15 +8,14 @@ import {
   HyperprotoError,
   normalizeRows,
   pluginId,
+  refuseUnsupportedPrototypes,
   resolveOptions,
-  unsupportedPrototypes,
   type Matrix,
   type PluginContext,
   type PrototypeRequest,
-  type PrototypeStrategy,
   type Registry,
 } from '@hyperproto/core';
-import { readMatrixNpy, writeMatrixNpy } from '@hyperproto/npy';
+import { readMatrixNpy, writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
 import { parseKeyValues } from '../key-values.js';
@@ -32,6 +31,7 @@ export interface GeneratePrototypesOptions extends GlobalOptions {
   option?: string[];
   out?: string;
   start?: string;
+  force?: boolean;
 }
 
 export interface InspectPrototypesOptions extends GlobalOptions {
@@ -46,11 +46,17 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
       hint: 'e.g. hyperproto prototypes --strategy spread --classes 10000 --dims 100 --out p.npy, or `hyperproto prototypes inspect FILE.npy`',
     });
   }
+  // Checked before any work, like export's --out: a long run must not end by refusing (or clobbering) the file.
+  if (!options.force && existsSync(options.out!)) {
+    throw new HyperprotoError(ErrorCode.Io, `--out ${options.out} already exists`, {
+      hint: 'Choose another --out, or pass --force to replace it.',
+    });
+  }
+  const signal = interruptSignal();
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const strategy = registry.get('prototypes', options.strategy!);
   const request = { classes: options.classes!, dims: options.dims! };
-  const signal = interruptSignal();
   const context = (stage: string): PluginContext => ({
     seed: options.seed,
     rng: createRng(options.seed).fork(stage),
@@ -61,7 +67,7 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
   const rawOptions: Record<string, unknown> = parseKeyValues(options.option, '--option');
   // Validate everything the user typed before any work, including the start rows' strategy.
   const strategyOptions = resolveOptions(strategy, rawOptions);
-  refuseUnsupported(registry, strategy, request, strategyOptions);
+  refuseUnsupportedPrototypes(registry, strategy, request, strategyOptions);
   let startedFrom: string | undefined;
   let chosenOptions: unknown = strategyOptions;
   if (options.start !== undefined) {
@@ -106,13 +112,14 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
       hint: 'Name a .svg file; any browser or image tool opens or converts it.',
     });
   }
+  const signal = interruptSignal();
   const output = new Output(options);
   const prototypes = await readMatrixNpy(file);
   if (prototypes.rows < 2)
     throw new HyperprotoError(ErrorCode.InvalidInput, `${file} holds ${prototypes.rows} prototype; at least 2 are needed to compare`);
   const stats = await prototypeStats(prototypes, {
     bins: options.bins,
-    signal: interruptSignal(),
+    signal,
     source: file,
     progress: (done, total) => output.progress('inspect', done, total),
   });
@@ -123,11 +130,6 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
   );
 }
 
-function refuseUnsupported(registry: Registry, strategy: PrototypeStrategy, request: PrototypeRequest, strategyOptions: unknown): void {
-  const why = callPlugin(strategy, 'unsupported', request, strategyOptions);
-  if (why) throw unsupportedPrototypes(registry, strategy.name, request, why);
-}
-
 /** The rows a refining strategy starts from: a prototype file, or another strategy's output for the same size. */
 async function startRows(registry: Registry, start: string, request: PrototypeRequest, ctx: PluginContext): Promise<Matrix> {
   if (start.toLowerCase().endsWith('.npy')) {
@@ -136,18 +138,11 @@ async function startRows(registry: Registry, start: string, request: PrototypeRe
   }
   const strategy = registry.get('prototypes', start);
   const options = resolveOptions(strategy, {});
-  refuseUnsupported(registry, strategy, request, options);
+  refuseUnsupportedPrototypes(registry, strategy, request, options);
   const rows = await callPlugin(strategy, 'generate', ctx, request, options);
   return checkPrototypes(rows, request, pluginId(strategy));
 }
 
-/** The plot is a small text file written in one call; a failure says why. */
 async function writePlot(path: string, svg: string): Promise<void> {
-  await writeFile(path, svg).catch((error: NodeJS.ErrnoException) => {
-    throw new HyperprotoError(
-      ErrorCode.Io,
-      `cannot write --plot ${path}: ${error.code === 'ENOENT' ? 'no such directory' : error.message}`,
-      { cause: error },
-    );
-  });
+  await writeFileAtomic(path, svg, { what: `--plot ${path}` });
 }

@@ -1,10 +1,12 @@
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { networkInterfaces } from 'node:os';
 import { createSession } from '@hyperproto/runtime-node';
+import { errorJson } from '../exit-codes.js';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { interruptSignal } from '../interrupt.js';
 import type { GlobalOptions } from '../main.js';
 import { Output } from '../output.js';
-import { createPredictionServer } from '../prediction-server.js';
+import { checkModelOutputs, createPredictionServer, hostName, loopbackHosts } from '../prediction-server.js';
 
 export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
   port: number;
@@ -14,11 +16,33 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
   maxRows: number;
   bodyLimit: number;
   threads?: number;
+  /** More Host header names to answer for (repeatable). */
+  allowedHost?: string[];
+  maxConnections: number;
+  /** Seconds. */
+  shutdownTimeout: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  idleTimeout: number;
 }
 
 /**
- * Serves an exported model over HTTP until SIGTERM or Ctrl-C; then stops accepting connections, lets the requests
- * in flight finish, and exits 0.
+ * The Host names served: loopback, the address listened on, every address of this machine when listening on all
+ * of them (0.0.0.0, ::), and those given with --allowed-host.
+ */
+export function allowedHostsFor(host: string, extra: readonly string[] = []): string[] {
+  const hosts = new Set([...loopbackHosts(), hostName(host), ...extra.map(hostName)]);
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    for (const list of Object.values(networkInterfaces())) for (const address of list ?? []) hosts.add(hostName(address.address));
+  }
+  return [...hosts];
+}
+
+/**
+ * Serves an exported model over HTTP until SIGTERM or Ctrl-C; then stops accepting connections, closes idle and
+ * stalled ones, lets the requests in flight finish, and exits 0; if they have not finished within
+ * --shutdown-timeout seconds, closes them and exits 130.
  */
 export async function serveCommand(model: string, options: ServeOptions): Promise<void> {
   const output = new Output(options);
@@ -27,11 +51,24 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
     log: (message) => process.stderr.write(`${message}\n`),
   });
+  try {
+    await checkModelOutputs(session);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  const seconds = (s: number) => Math.round(s * 1000);
   const server = createPredictionServer(session, {
     bodyLimit: options.bodyLimit,
     maxRequestRows: options.maxRows,
     maxBatchRows: options.maxBatch,
     maxDelayMs: options.maxDelayMs,
+    allowedHosts: allowedHostsFor(options.host, options.allowedHost),
+    maxConnections: options.maxConnections,
+    headersTimeoutMs: seconds(options.headersTimeout),
+    requestTimeoutMs: seconds(options.requestTimeout),
+    keepAliveTimeoutMs: seconds(options.keepAliveTimeout),
+    idleTimeoutMs: seconds(options.idleTimeout),
     logError: (message) => process.stderr.write(`${message}\n`),
   });
   let address: string;
@@ -67,7 +104,7 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     [
       `serving ${session.source} (${session.metadata.head ?? 'model'}, ${session.classes} classes, ${session.inputWidth} features) on ${session.provider}`,
       `  ${address}  POST /v1/predict  GET /v1/metadata  GET /healthz`,
-      '  stop with Ctrl-C or SIGTERM (requests in flight finish first)',
+      `  stop with Ctrl-C or SIGTERM (requests in flight get ${options.shutdownTimeout} s to finish)`,
     ].join('\n'),
   );
 
@@ -76,7 +113,18 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  await server.app.close();
+  const { drained, abandoned } = await server.shutdown(seconds(options.shutdownTimeout));
+  if (!drained) {
+    // The session is left to the process's exit: an inference may still be running on it.
+    const error = new HyperprotoError(
+      ErrorCode.Aborted,
+      `stopped with ${abandoned} request${abandoned === 1 ? '' : 's'} unanswered: the requests in flight did not finish within the shutdown timeout of ${options.shutdownTimeout} s`,
+      { hint: 'Give them longer with --shutdown-timeout SECONDS.' },
+    );
+    // main() prints no error after a result on stdout; with --json the stop is a second line there.
+    if (options.json) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
+    throw error;
+  }
   await session.release();
   const stats = server.stats();
   output.info(`stopped after ${stats.requests} prediction requests in ${stats.batches} batches (largest ${stats.largestBatchRows} rows)`);

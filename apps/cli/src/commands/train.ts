@@ -44,6 +44,8 @@ export interface TrainOptions extends GlobalOptions {
 }
 
 export async function trainCommand(options: TrainOptions): Promise<void> {
+  // Listen for Ctrl-C from the start: until then the default handler would kill the process without cleaning up.
+  const signal = interruptSignal();
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const spec = specFromFlags(options, registry);
@@ -56,7 +58,7 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
       // Engine skip notes only with --verbose.
       log: (message) => output.log(message),
       progress: (stage, done, total, label) => output.progress(stage, done, total, label),
-      signal: interruptSignal(),
+      signal,
     });
     output.done();
     const summary = await writeRunFiles(directory.staging, outcome, directory.target);

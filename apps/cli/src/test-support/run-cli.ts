@@ -18,10 +18,15 @@ export interface CliRun {
 }
 
 /** Runs the built CLI in `cwd` with CI=true (no progress bars) and collects its exit code and output. */
-export function runCli(args: string[], cwd: string): Promise<CliRun> {
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((done) => {
-    execFile('node', [CLI_BIN, ...args], { cwd, env: { ...process.env, CI: 'true' }, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [CLI_BIN, ...args],
+      { cwd, env: { ...process.env, CI: 'true', ...env }, maxBuffer: 1 << 26 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -1,0 +1,117 @@
+// Regression tests for the "Reliability and security" probe: requests refused before any long work, bounded flags,
+// --force that only replaces a run, --no-config, and model failures reported as the model's.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { modelRunFailure } from './commands/predict.js';
+import { exitCodeFor } from './exit-codes.js';
+import { runCli, type CliRun } from './test-support/run-cli.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-reliability-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, scratch, env);
+
+function expectRefused(run: CliRun, code: number, message: RegExp): void {
+  expect(run.code, run.stderr).toBe(code);
+  expect(run.stderr).toMatch(message);
+  expect(run.stderr).not.toMatch(/internal error| {4}at /);
+}
+
+const partials = () => readdirSync(scratch, { recursive: true }).filter((name) => String(name).includes('.partial-'));
+
+describe('sizes that are refused are refused before any work', () => {
+  it('train --prototypes optimized|tammes with 20,001 classes fails at once, before generating data', async () => {
+    for (const strategy of ['optimized', 'tammes']) {
+      const started = performance.now();
+      const run = await cli(['train', '--classes', '20001', '--sigma', '1', '--head', 'hpn', '--prototypes', strategy, '--out', 'big']);
+      expectRefused(run, 2, new RegExp(`E_UNSUPPORTED: prototype strategy "${strategy}" cannot make 20001 prototypes`));
+      expect(performance.now() - started).toBeLessThan(15_000);
+    }
+    expect(existsSync(join(scratch, 'big'))).toBe(false);
+    expect(partials()).toEqual([]);
+  }, 60_000);
+
+  it.each(['random', 'orthogonal', 'orthoplex', 'simplex', 'spread', 'codes'])(
+    'prototypes --strategy %s with 100,000 x 100,000 says how much memory it would need (exit 2)',
+    async (strategy) => {
+      const run = await cli(['prototypes', '--strategy', strategy, '--classes', '100000', '--dims', '100000', '--out', `${strategy}.npy`]);
+      expectRefused(run, 2, /E_UNSUPPORTED: .* would need [\d.]+ GiB/);
+      expect(run.stderr).not.toMatch(/Invalid typed array length/);
+    },
+    30_000,
+  );
+});
+
+describe('flags take plain decimal numbers in range', () => {
+  it.each([
+    [['train', '--classes', '0x10'], /'--classes <n>' argument '0x10' is invalid/],
+    [['train', '--classes', '3', '--seed', ''], /'--seed <n>' argument '' is invalid/],
+    [['train', '--classes', '1e1'], /'--classes <n>' argument '1e1' is invalid/],
+    [['train', '--classes', '3', '--sigma', '0x1'], /'--sigma <s>' argument '0x1' is invalid/],
+    [['train', '--classes', '3', '--dropout', '0x0'], /'--dropout <rate>' argument '0x0' is invalid/],
+    [
+      ['predict', 'model.onnx', '--input', 'rows.csv', '--threads', '1000'],
+      /'--threads <n>' argument '1000' is invalid\. expected an integer from 1 to \d+/,
+    ],
+  ])('refuses %j', async (args, message) => {
+    expectRefused(await cli(args), 2, message);
+  });
+});
+
+describe('--force replaces only an earlier run; prototypes --out needs --force', () => {
+  it('train --force refuses a directory that is not a run, and keeps its files (exit 3)', async () => {
+    const dir = join(scratch, 'precious');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'thesis.tex'), 'years of work');
+    const run = await cli(['train', '--classes', '3', '--sigma', '1', '--out', 'precious', '--force', '--max-epochs', '1']);
+    expectRefused(run, 3, /--out precious is not a hyperproto run directory \(it has no model, spec\.json, metrics\.json\)/);
+    expect(readFileSync(join(dir, 'thesis.tex'), 'utf8')).toBe('years of work');
+    expect(partials()).toEqual([]);
+  }, 30_000);
+
+  it('prototypes --out refuses an existing file unless --force', async () => {
+    writeFileSync(join(scratch, 'keep.npy'), 'not mine to replace');
+    const args = ['prototypes', '--strategy', 'random', '--classes', '4', '--dims', '3', '--out', 'keep.npy'];
+    expectRefused(await cli(args), 3, /--out keep\.npy already exists/);
+    expect(readFileSync(join(scratch, 'keep.npy'), 'utf8')).toBe('not mine to replace');
+    expect((await cli([...args, '--force'])).code).toBe(0);
+    expect(readFileSync(join(scratch, 'keep.npy')).subarray(1, 6).toString()).toBe('NUMPY');
+    expect(readdirSync(scratch).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  }, 30_000);
+});
+
+describe('--no-config', () => {
+  it('keeps a hyperproto.config.mjs in the current directory from running', async () => {
+    const dir = join(scratch, 'untrusted');
+    mkdirSync(dir);
+    const marker = join(dir, 'ran.txt');
+    writeFileSync(
+      join(dir, 'hyperproto.config.mjs'),
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default { plugins: [] };\n`,
+    );
+    const inDir = (args: string[], env: Record<string, string> = {}) => runCli(args, dir, env);
+    expect((await inDir(['plugins', '--kind', 'head', '--no-config'])).code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect((await inDir(['plugins', '--kind', 'head'], { HYPERPROTO_NO_CONFIG: '1' })).code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect((await inDir(['plugins', '--kind', 'head'])).code).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  }, 30_000);
+});
+
+describe('a model that fails inside onnxruntime', () => {
+  it('is the model file’s problem (E_INVALID_INPUT naming it, exit 2), not a bug', () => {
+    const inOnnxruntime = new HyperprotoError(ErrorCode.Internal, 'onnxruntime failed to run model.onnx (x): Reshape: shape mismatch');
+    const reported = modelRunFailure(inOnnxruntime, 'model.onnx');
+    expect(reported).toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/^onnxruntime cannot run the model model\.onnx: /),
+    });
+    expect(exitCodeFor(reported)).toBe(2);
+    expect(exitCodeFor(modelRunFailure(new Error('raw onnxruntime error'), 'model.onnx'))).toBe(2);
+    const wrongWidth = new HyperprotoError(ErrorCode.InvalidInput, 'rows of 3 features; the model expects 4');
+    expect(modelRunFailure(wrongWidth, 'model.onnx')).toBe(wrongWidth);
+  });
+});

@@ -1,0 +1,306 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRng, h, type NamedWeight } from '@hyperproto/core';
+import { exportOnnx } from '@hyperproto/onnx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, runCli } from './test-support/run-cli.js';
+
+// The real `hyperproto serve` process: signals, exit codes and start-up checks as users meet them.
+
+const WIDTH = 20;
+const CLASSES = 7;
+
+function modelBytes(): Uint8Array {
+  const rng = createRng(5);
+  const weights: NamedWeight[] = [];
+  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) =>
+    weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
+  add('trunk/dense0/kernel', [WIDTH, 16], (d) => rng.fillNormal(d, 0, 0.3));
+  add('trunk/bn0/gamma', [16], (d) => d.fill(1));
+  add('trunk/bn0/beta', [16], (d) => rng.fillNormal(d, 0, 0.1));
+  add('trunk/bn0/moving_mean', [16], (d) => d);
+  add('trunk/bn0/moving_variance', [16], (d) => d.fill(1));
+  add('head/dense/kernel', [16, CLASSES], (d) => rng.fillNormal(d, 0, 0.5));
+  add('head/dense/bias', [CLASSES], (d) => d);
+  const head = {
+    outputUnits: CLASSES,
+    loss: h.mean(h.output()),
+    scores: h.softmax(h.output()),
+    scoresName: 'probabilities',
+    constants: {},
+  };
+  return exportOnnx(
+    { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } },
+    { metadata: { head: 'softmax' } },
+  );
+}
+
+// Just enough protobuf to write an ONNX model by hand: one whose `label` output is not a class index.
+const utf8 = new TextEncoder();
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+const num = (field: number, value: number) => [...varint(field * 8), ...varint(value)];
+const bytes = (field: number, value: string | readonly number[]) => {
+  const b = typeof value === 'string' ? [...utf8.encode(value)] : [...value];
+  return [...varint(field * 8 + 2), ...varint(b.length), ...b];
+};
+/** ValueInfoProto: name, tensor type (1 float, 7 int64), shape ('N' symbolic, numbers fixed). */
+const valueInfo = (name: string, elemType: number, shape: (string | number)[]) => [
+  ...bytes(1, name),
+  ...bytes(
+    2,
+    bytes(1, [
+      ...num(1, elemType),
+      ...bytes(
+        2,
+        shape.flatMap((d) => bytes(1, typeof d === 'string' ? bytes(2, d) : num(1, d))),
+      ),
+    ]),
+  ),
+];
+const node = (op: string, inputs: string[], outputs: string[], attributes: number[][] = []) => [
+  ...inputs.flatMap((i) => bytes(1, i)),
+  ...outputs.flatMap((o) => bytes(2, o)),
+  ...bytes(3, `${op}_0`),
+  ...bytes(4, op),
+  ...attributes.flatMap((a) => bytes(5, a)),
+];
+const intAttribute = (name: string, value: number) => [...bytes(1, name), ...num(3, value), ...num(20, 2)];
+
+/** probabilities = softmax(features) [N, 4]; label = argmax + 999: a model that names classes it does not have. */
+function badLabelModel(): Uint8Array {
+  const offset = new Uint8Array(new BigInt64Array([999n]).buffer);
+  const graph = [
+    ...bytes(1, node('Softmax', ['features'], ['probabilities'], [intAttribute('axis', 1)])),
+    ...bytes(1, node('ArgMax', ['probabilities'], ['best'], [intAttribute('axis', 1), intAttribute('keepdims', 0)])),
+    ...bytes(1, node('Add', ['best', 'offset'], ['label'])),
+    ...bytes(2, 'bad'),
+    ...bytes(5, [...num(2, 7), ...bytes(8, 'offset'), ...bytes(9, [...offset])]),
+    ...bytes(11, valueInfo('features', 1, ['N', 4])),
+    ...bytes(12, valueInfo('probabilities', 1, ['N', 4])),
+    ...bytes(12, valueInfo('label', 7, ['N'])),
+  ];
+  return Uint8Array.from([...num(1, 8), ...bytes(2, 'test'), ...bytes(7, graph), ...bytes(8, [...bytes(1, ''), ...num(2, 17)])]);
+}
+
+/** Resolves after `ms`, or rejects with `what` when `promise` has not settled by then: no wait is unbounded. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+interface Served {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+  stdout: () => string;
+}
+
+async function serve(model: string, args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [CLI_BIN, 'serve', model, '--port', '0', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: 'true' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let out = '';
+  const ready = new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).port as number);
+    });
+    void exited.then(({ code }) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  const port = await within(ready, 20_000, 'serve start-up');
+  return { child, port, exited, stderr: () => stderr, stdout: () => out };
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function send(port: number, path: string, options: { method?: string; body?: string; host?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: {
+          ...(options.host ? { host: options.host } : {}),
+          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`${path}: no answer within 10 s`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+const closedSocket = (socket: Socket) =>
+  socket.destroyed && socket.readyState === 'closed'
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+      });
+
+let dir: string;
+let model: string;
+const rows = (n: number, seed: number) => {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => Array.from({ length: WIDTH }, () => rng.normal()));
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hyperproto-serve-shutdown-'));
+  model = join(dir, 'model.onnx');
+  await writeFile(model, modelBytes());
+  await writeFile(join(dir, 'bad-label.onnx'), badLabelModel());
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('hyperproto serve, the process', () => {
+  it('on SIGTERM answers the requests in flight, drops 200 idle and stalled connections, and exits 0 within the grace period', async () => {
+    // Long connection timeouts, so that only shutdown can end the stalled connections.
+    const served = await serve(model, [
+      '--max-delay-ms',
+      '500',
+      '--shutdown-timeout',
+      '5',
+      '--headers-timeout',
+      '120',
+      '--request-timeout',
+      '120',
+      '--idle-timeout',
+      '120',
+      '--keep-alive-timeout',
+      '120',
+      '--allowed-host',
+      'model.internal',
+    ]);
+    const { port } = served;
+    try {
+      // The allow-list, on the real process: another site's name is refused, an added one answered.
+      const rebound = await send(port, '/v1/metadata', { host: 'attacker.example:8080' });
+      expect(rebound.status).toBe(403);
+      expect(JSON.parse(rebound.body).error.code).toBe('host-not-allowed');
+      expect((await send(port, '/v1/metadata', { host: `model.internal:${port}` })).status).toBe(200);
+
+      // 50 each: connected and silent, idle after one keep-alive request, half a header, half a body.
+      const sockets: Socket[] = [];
+      for (let i = 0; i < 200; i++) sockets.push(await openSocket(port));
+      await Promise.all(
+        sockets.map((socket, i) => {
+          socket.on('error', () => {});
+          const kind = i % 4;
+          if (kind === 1) {
+            return new Promise<void>((resolve) => {
+              socket.once('data', () => resolve());
+              socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+            });
+          }
+          if (kind === 2) socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty');
+          if (kind === 3)
+            socket.write(
+              'POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"rows": [[',
+            );
+          return Promise.resolve();
+        }),
+      );
+      const closes = sockets.map(closedSocket);
+
+      // Requests that wait 500 ms for their batch: in flight when the signal comes.
+      const inFlight = Array.from({ length: 8 }, (_, i) =>
+        send(port, '/v1/predict', { method: 'POST', body: JSON.stringify({ rows: rows(1 + (i % 3), i) }) }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const signalled = performance.now();
+      served.child.kill('SIGTERM');
+
+      const answers = await within(Promise.all(inFlight), 5_000, 'the requests in flight');
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(JSON.parse(answer.body).predictions.length).toBeGreaterThan(0);
+      }
+      const exit = await within(served.exited, 6_000, 'exit after SIGTERM');
+      const took = performance.now() - signalled;
+      expect(exit.code, served.stderr()).toBe(0);
+      expect(took).toBeLessThan(5_000);
+      await within(Promise.all(closes), 2_000, 'the 200 connections closing');
+    } finally {
+      served.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('closes a request that keeps trickling after the grace period, and exits 130 saying so', async () => {
+    const served = await serve(model, ['--shutdown-timeout', '1.5', '--request-timeout', '120', '--idle-timeout', '120']);
+    const socket = await openSocket(served.port);
+    socket.on('error', () => {});
+    socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
+    // A byte every 200 ms: never stalled long enough to be dropped as stalled, never finished.
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const signalled = performance.now();
+      served.child.kill('SIGTERM');
+      const exit = await within(served.exited, 5_000, 'exit after SIGTERM');
+      expect(performance.now() - signalled).toBeLessThan(3_500);
+      expect(exit.code).toBe(130);
+      // With --json the error is the last line on stdout.
+      const error = JSON.parse(served.stdout().trim().split('\n').at(-1)!).error;
+      expect(error.code).toBe('E_ABORTED');
+      expect(error.message).toMatch(/1 request unanswered: .* did not finish within the shutdown timeout of 1.5 s/);
+      await within(closedSocket(socket), 2_000, 'the trickling connection closing');
+    } finally {
+      clearInterval(trickle);
+      served.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('refuses at start-up a model whose label output is not a class index (exit 2)', async () => {
+    const run = await within(runCli(['serve', join(dir, 'bad-label.onnx'), '--port', '0'], dir), 20_000, 'serve of a bad model');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/label output is not a class index: row 0 has label \d+, but the model has 4 classes/);
+    expect(run.stdout).toBe('');
+  }, 30_000);
+});

@@ -1,0 +1,112 @@
+// A running experiment killed with SIGKILL again and again: every finished record stays, none appears twice.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseResults, RESULTS_FILE } from './results-store.js';
+
+const require = createRequire(import.meta.url);
+const here = fileURLToPath(new URL('.', import.meta.url));
+// The child is plain Node: it runs the built package (turbo builds before it tests) and a transpiled fake registry.
+const built = join(here, '../dist/index.js');
+
+const grid = {
+  name: 'killed',
+  seeds: 12,
+  datasets: [
+    { id: 'c4', name: 'blobs', options: { classes: 4 } },
+    { id: 'c8', name: 'blobs', options: { classes: 8 } },
+  ],
+  models: [
+    { id: 'softmax', head: 'softmax' },
+    { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
+    { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
+  ],
+};
+const TOTAL = 2 * 3 * 12;
+
+let scratch: string;
+let script: string;
+
+beforeAll(async () => {
+  for (const file of ['results-store', 'results-lock', 'grid-runner']) {
+    if (
+      !existsSync(join(here, '../dist', `${file}.js`)) ||
+      statSync(join(here, '../dist', `${file}.js`)).mtimeMs < statSync(join(here, `${file}.ts`)).mtimeMs
+    )
+      throw new Error(`dist/${file}.js is missing or older than its source: run \`pnpm --filter @hyperproto/experiments build\` first`);
+  }
+  scratch = mkdtempSync(join(tmpdir(), 'hyperproto-kill-'));
+  const ts = (await import('typescript')).default;
+  const source = readFileSync(join(here, 'test-support/fake-registry.ts'), 'utf8');
+  const registry = ts
+    .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    .outputText.replace(/from '@hyperproto\/core'/g, `from ${JSON.stringify(pathToFileURL(require.resolve('@hyperproto/core')).href)}`);
+  writeFileSync(join(scratch, 'registry.mjs'), registry);
+  script = join(scratch, 'run.mjs');
+  writeFileSync(
+    script,
+    `import { parseGrid, runGrid } from ${JSON.stringify(pathToFileURL(built).href)};
+await runGrid({ grid: parseGrid(${JSON.stringify(grid)}), out: process.argv[2], registryModule: ${JSON.stringify(join(scratch, 'registry.mjs'))}, inline: true, workers: 2, resume: true });
+`,
+  );
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/** Runs the experiment; kills it once `killWhen` says so (or lets it finish when it never does). */
+async function runUntil(out: string, killWhen: (elapsedMs: number) => boolean): Promise<{ killed: boolean }> {
+  const child = spawn(process.execPath, [script, out], { stdio: 'ignore', env: { ...process.env, FAKE_ENGINE_DELAY_MS: '15' } });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  const start = Date.now();
+  while (!done) {
+    if (killWhen(Date.now() - start)) {
+      child.kill('SIGKILL');
+      await exited;
+      return { killed: true };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { killed: false };
+}
+
+describe('SIGKILL during an experiment', () => {
+  it('10 kills at random moments lose no finished record and duplicate none; the last session completes the grid', async () => {
+    const out = join(scratch, 'out');
+    const results = join(out, RESULTS_FILE);
+    const seen = new Map<string, string>();
+    let kills = 0;
+    for (let round = 0; round < 10; round++) {
+      const before = lines(results).length;
+      // Even rounds: kill just after a record lands; odd rounds: at a random moment (also while starting up).
+      const at = Math.random() * 600;
+      const { killed } = await runUntil(out, (elapsed) => (round % 2 === 0 ? lines(results).length > before : elapsed > at));
+      if (killed) kills++;
+      // Only the last line may be cut; whole lines are records of distinct runs, and every earlier one is still there.
+      const { records, duplicates } = parseResults(existsSync(results) ? readFileSync(results) : Buffer.alloc(0), results);
+      expect(duplicates).toEqual([]);
+      for (const [key, line] of seen) expect(JSON.stringify(records.find((r) => r.key === key))).toBe(line);
+      for (const record of records) seen.set(record.key, JSON.stringify(record));
+    }
+    expect(kills).toBeGreaterThanOrEqual(8);
+    expect(seen.size).toBeLessThan(TOTAL);
+
+    expect((await runUntil(out, () => false)).killed).toBe(false);
+    const { records, torn, duplicates } = parseResults(readFileSync(results), results);
+    expect(torn).toBeUndefined();
+    expect(duplicates).toEqual([]);
+    expect(lines(results)).toHaveLength(TOTAL);
+    expect(new Set(records.map((r) => r.key)).size).toBe(TOTAL);
+    for (const [key, line] of seen) expect(JSON.stringify(records.find((r) => r.key === key))).toBe(line);
+  }, 90_000);
+});

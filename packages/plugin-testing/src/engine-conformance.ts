@@ -1,0 +1,400 @@
+import {
+  createMatrix,
+  createRng,
+  ErrorCode,
+  h,
+  isHyperprotoError,
+  type Dataset,
+  type DatasetSplit,
+  type EnginePlugin,
+  type HeadDefinition,
+  type HeadPlugin,
+  type PluginContext,
+  type TrainerSettings,
+  type TrainingResult,
+} from '@hyperproto/core';
+import type { ConformanceCase } from './conformance-case.js';
+import { conformanceError, describeError } from './conformance-error.js';
+import { headTestPrototypes } from './head-test-prototypes.js';
+import { parseOptions, pluginIdOf } from './plugin-calls.js';
+
+export interface EngineConformanceOptions {
+  /**
+   * Heads to train with (e.g. softmax and hpn), built by the suite for 4 classes (prototypes: the signed axes of 4
+   * dims). The first one that needs no prototypes is the suite's plain classifier; it must have one output unit per class.
+   */
+  readonly heads: readonly HeadPlugin[];
+  /** The engine's options, before its schema. */
+  readonly options?: unknown;
+}
+
+export interface BlobsOptions {
+  readonly classes?: number;
+  readonly width?: number;
+  /** Training rows; validation and test get half as many each. */
+  readonly rows?: number;
+  /** Spread of each class around its centre: the classes are separable when it is small. */
+  readonly sd?: number;
+  /** Multiplies every feature (1e30: extreme features that no training survives). */
+  readonly scale?: number;
+  /** Labels drawn at random, independent of the features: nothing to learn. */
+  readonly randomLabels?: boolean;
+}
+
+/** Gaussian blobs around class centres drawn from [-1, 1]^width: the toy dataset every engine is tested on. */
+export function engineTestDataset(
+  seed: number,
+  { classes = 4, width = 20, rows = 240, sd = 0.5, scale = 1, randomLabels = false }: BlobsOptions = {},
+): Dataset {
+  const rng = createRng(seed);
+  const centres = Array.from({ length: classes }, () => Array.from({ length: width }, () => 2 * rng.float() - 1));
+  const split = (n: number): DatasetSplit => {
+    const features = new Float32Array(n * width);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = rng.int(classes);
+      labels[i] = randomLabels ? rng.int(classes) : c;
+      for (let j = 0; j < width; j++) features[i * width + j] = (centres[c]![j]! + sd * rng.normal()) * scale;
+    }
+    return { features: createMatrix(n, width, features), labels };
+  };
+  return { classes, inputWidth: width, train: split(rows), validation: split(rows / 2), test: split(rows / 2), info: {} };
+}
+
+/** The small trainer every case starts from. */
+export const ENGINE_TEST_TRAINER: TrainerSettings = {
+  hiddenUnits: 16,
+  hiddenLayers: 2,
+  dropout: 0.1,
+  batchSize: 32,
+  learningRate: 0.01,
+  patience: 5,
+  maxEpochs: 15,
+};
+
+const CLASSES = 4;
+const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
+
+/** Fraction of the split's rows whose predicted label is the true one. */
+export async function engineTestAccuracy(result: Pick<TrainingResult, 'model'>, split: DatasetSplit): Promise<number> {
+  const { labels } = await result.model.predict(split.features);
+  return labels.filter((label, i) => label === split.labels[i]).length / labels.length;
+}
+
+/**
+ * What every training engine promises, on small problems through its plugin interface: it probes, learns a
+ * separable problem with every head given, exposes the engine-neutral weights, is deterministic for a seed, keeps
+ * the best epoch by the shared stopping rule, turns diverging training into E_TRAINING_FAILED with the best model
+ * so far, stops on abort, and refuses jobs it cannot train before it starts.
+ */
+export function engineConformance(engine: EnginePlugin, options: EngineConformanceOptions): ConformanceCase[] {
+  const id = pluginIdOf(engine);
+  const check = (condition: boolean, message: string): void => {
+    if (!condition) throw conformanceError(id, message);
+  };
+  const train = (ctx: PluginContext, job: { dataset: Dataset; head: HeadDefinition; trainer: TrainerSettings }) =>
+    engine.train(ctx, job, parseOptions(engine, options.options));
+  /** What `promise` rejected with, or a conformance error when it resolved. */
+  const rejection = async (promise: Promise<TrainingResult>, what: string): Promise<unknown> => {
+    const outcome = await promise.then(
+      (result) => {
+        result.model.dispose();
+        return { resolved: true as const };
+      },
+      (error: unknown) => ({ resolved: false as const, error }),
+    );
+    if (outcome.resolved) throw conformanceError(id, `${what} trained without an error; expected it to be refused`);
+    return outcome.error;
+  };
+  const expectCode = (error: unknown, code: ErrorCode, what: string, message?: RegExp): void => {
+    const ok = isHyperprotoError(error) && error.code === code && (!message || message.test(error.message));
+    check(ok, `${what} failed with ${describeError(error)}; expected ${code}${message ? ` with a message matching ${message}` : ''}`);
+  };
+
+  const build = (plugin: HeadPlugin): HeadDefinition =>
+    plugin.build(
+      plugin.usesPrototypes ? { classes: CLASSES, prototypes: headTestPrototypes(CLASSES, CLASSES, 1) } : { classes: CLASSES },
+      parseOptions(plugin, {}),
+    );
+  const classifier = options.heads.find((plugin) => !plugin.usesPrototypes);
+  const withConstants = options.heads.find((plugin) => plugin.usesPrototypes);
+  const plain = (): HeadDefinition => {
+    if (!classifier) throw conformanceError(id, 'the suite was given no head without prototypes (e.g. softmax); expected one');
+    const head = build(classifier);
+    check(
+      head.outputUnits === CLASSES,
+      `head ${classifier.name} has ${head.outputUnits} outputs for ${CLASSES} classes; expected one per class`,
+    );
+    return head;
+  };
+
+  const cases: ConformanceCase[] = [
+    {
+      name: 'probes ok and refuses options it does not know',
+      run: async () => {
+        const probe = await engine.probe();
+        check(probe.ok, `its probe says it cannot run: ${probe.ok ? '' : probe.reason}; expected an engine that runs here`);
+        check(probe.ok && typeof probe.backend === 'string' && probe.backend.length > 0, 'its probe names no backend');
+        check(engine.options.safeParse(options.options ?? {}).success, 'its options schema refuses the options given to the suite');
+        check(
+          !engine.options.safeParse({ notAnOption: 2 }).success,
+          'its options schema accepts an unknown option; expected a strict schema',
+        );
+      },
+    },
+    ...options.heads.map(
+      (plugin): ConformanceCase => ({
+        name: `learns a separable problem with the ${plugin.name} head, reporting each epoch`,
+        run: async () => {
+          const dataset = engineTestDataset(plugin.usesPrototypes ? 2 : 1);
+          const progress: string[] = [];
+          const trainer = ENGINE_TEST_TRAINER;
+          const ctx = context(1, { progress: (done, total, label) => progress.push(`${done}/${total} ${label}`) });
+          const result = await train(ctx, { dataset, head: build(plugin), trainer });
+          try {
+            const probe = await engine.probe();
+            check(
+              probe.ok && result.backend === probe.backend,
+              `it reports backend ${result.backend}; its probe said ${probe.ok && probe.backend}`,
+            );
+            const accuracy = await engineTestAccuracy(result, dataset.test);
+            check(accuracy > 0.9, `test accuracy ${accuracy} on well-separated blobs; expected more than 0.9`);
+            check(
+              result.history.length >= 1 && result.history.length <= trainer.maxEpochs,
+              `${result.history.length} epochs; expected 1 to ${trainer.maxEpochs}`,
+            );
+            check(
+              result.bestEpoch >= 1 && result.bestEpoch <= result.history.length,
+              `bestEpoch ${result.bestEpoch} outside the ${result.history.length} epochs`,
+            );
+            check(progress.length === result.history.length, `${progress.length} progress reports for ${result.history.length} epochs`);
+            check(
+              /^1\/15 loss \d+\.\d{3} val acc \d\.\d{3}$/.test(progress[0] ?? ''),
+              `first progress report "${progress[0]}"; expected "1/15 loss L val acc A"`,
+            );
+            result.history.forEach((record, i) => {
+              check(record.epoch === i + 1, `history[${i}] is epoch ${record.epoch}; expected ${i + 1}`);
+              check(record.seconds > 0, `epoch ${record.epoch} took ${record.seconds} s; expected a positive time`);
+              check(
+                Number.isFinite(record.trainLoss) && Number.isFinite(record.validationLoss),
+                `epoch ${record.epoch} has losses ${record.trainLoss} and ${record.validationLoss}; expected finite ones`,
+              );
+            });
+            const { scores, labels } = await result.model.predict(dataset.test.features);
+            check(
+              scores.rows === labels.length && scores.cols === CLASSES,
+              `scores are ${scores.rows} x ${scores.cols}; expected ${labels.length} x ${CLASSES}`,
+            );
+            labels.forEach((label, row) => {
+              const rowScores = scores.data.subarray(row * CLASSES, (row + 1) * CLASSES);
+              check(
+                rowScores.every((score) => Number.isFinite(score) && score <= rowScores[label]!),
+                `row ${row} is labelled ${label} but its scores are [${rowScores.join(', ')}]; expected the label to be the top score`,
+              );
+            });
+          } finally {
+            result.model.dispose();
+          }
+        },
+      }),
+    ),
+    {
+      name: 'exposes the engine-neutral weight names and shapes, with moving averages that moved',
+      run: async () => {
+        const dataset = engineTestDataset(3, { rows: 64 });
+        const result = await train(context(3), {
+          dataset,
+          head: plain(),
+          trainer: { ...ENGINE_TEST_TRAINER, hiddenUnits: 8, maxEpochs: 1 },
+        });
+        const names = result.model.weights.map((w) => `${w.name} [${w.shape.join(',')}]`);
+        const expected = [
+          'trunk/dense0/kernel [20,8]',
+          'trunk/bn0/gamma [8]',
+          'trunk/bn0/beta [8]',
+          'trunk/bn0/moving_mean [8]',
+          'trunk/bn0/moving_variance [8]',
+          'trunk/dense1/kernel [8,8]',
+          'trunk/bn1/gamma [8]',
+          'trunk/bn1/beta [8]',
+          'trunk/bn1/moving_mean [8]',
+          'trunk/bn1/moving_variance [8]',
+          'head/dense/kernel [8,4]',
+          'head/dense/bias [4]',
+        ];
+        check(JSON.stringify(names) === JSON.stringify(expected), `weights ${names.join(', ')}; expected ${expected.join(', ')}`);
+        for (const weight of result.model.weights) {
+          const size = weight.shape.reduce((a, b) => a * b, 1);
+          check(weight.data.length === size, `${weight.name} has ${weight.data.length} values for shape [${weight.shape.join(',')}]`);
+        }
+        check(
+          result.model.weights[3]!.data.some((v) => v !== 0),
+          'the moving mean is still all 0 after training',
+        );
+        check(
+          result.model.weights[4]!.data.some((v) => v !== 1),
+          'the moving variance is still all 1 after training',
+        );
+        const wrongWidth = await result.model.predict(createMatrix(2, 19)).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expectCode(wrongWidth, ErrorCode.InvalidInput, 'predict of 19 columns', /expects 20 columns/);
+        const empty = await result.model.predict(createMatrix(0, 20));
+        check(empty.labels.length === 0, `predict of 0 rows gave ${empty.labels.length} labels`);
+        result.model.dispose();
+        const afterDispose = await result.model.predict(dataset.test.features).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        check(/disposed/.test(String((afterDispose as Error | undefined)?.message)), 'predict after dispose did not fail as disposed');
+      },
+    },
+    {
+      name: 'gives identical history and weights for the same seed, different ones for another seed',
+      run: async () => {
+        // Batches of 16 over 200 rows: a short last batch of 8.
+        const job = {
+          dataset: engineTestDataset(4, { rows: 200 }),
+          head: plain(),
+          trainer: { ...ENGINE_TEST_TRAINER, batchSize: 16, maxEpochs: 4, patience: 10 },
+        };
+        const [a, b, c] = [await train(context(11), job), await train(context(11), job), await train(context(12), job)];
+        const withoutTime = (r: TrainingResult) => JSON.stringify(r.history.map(({ seconds: _, ...rest }) => rest));
+        const weights = (r: TrainingResult) => JSON.stringify(r.model.weights.map((w) => [w.name, [...w.data]]));
+        check(withoutTime(a) === withoutTime(b), 'two runs with one seed have different histories');
+        check(a.bestEpoch === b.bestEpoch, 'two runs with one seed keep different epochs');
+        check(weights(a) === weights(b), 'two runs with one seed end with different weights');
+        check(weights(a) !== weights(c), 'runs with seeds 11 and 12 end with the same weights');
+        check(withoutTime(a) !== withoutTime(c), 'runs with seeds 11 and 12 have the same history');
+        for (const r of [a, b, c]) r.model.dispose();
+      },
+    },
+    {
+      name: 'stops early on a plateau and keeps the best epoch, whose validation accuracy the model reproduces',
+      run: async () => {
+        // Random labels: nothing to learn, so validation accuracy wanders and the validation loss climbs.
+        const dataset = engineTestDataset(5, { rows: 160, randomLabels: true });
+        const logs: string[] = [];
+        const trainer = { ...ENGINE_TEST_TRAINER, learningRate: 0.02, patience: 3, maxEpochs: 40 };
+        const result = await train(context(5, { log: (m) => logs.push(m) }), { dataset, head: plain(), trainer });
+        try {
+          check(result.history.length < 40, 'it trained all 40 epochs on random labels; expected early stopping');
+          check(
+            result.history.length === result.bestEpoch + trainer.patience,
+            `it stopped after epoch ${result.history.length} with best epoch ${result.bestEpoch}; expected patience ${trainer.patience} epochs later`,
+          );
+          check(
+            logs.some((m) => /early stopping after epoch \d+/.test(m)),
+            'it logged no "early stopping after epoch N"',
+          );
+          const best = result.history[result.bestEpoch - 1]!;
+          for (const record of result.history) {
+            const better = record.validationAccuracy > best.validationAccuracy;
+            const tieButLower = record.validationAccuracy === best.validationAccuracy && record.validationLoss < best.validationLoss;
+            check(!better && !tieButLower, `epoch ${record.epoch} beats the kept epoch ${best.epoch}`);
+          }
+          const accuracy = await engineTestAccuracy(result, dataset.validation);
+          check(
+            accuracy === best.validationAccuracy,
+            `the model scores ${accuracy} on validation; the kept epoch recorded ${best.validationAccuracy}`,
+          );
+        } finally {
+          result.model.dispose();
+        }
+      },
+    },
+    {
+      name: 'fails with E_TRAINING_FAILED when features are extreme (features x 1e30), tagged with the engine id once',
+      run: async () => {
+        const dataset = engineTestDataset(6, { rows: 64, scale: 1e30 });
+        const error = await rejection(train(context(6), { dataset, head: plain(), trainer: ENGINE_TEST_TRAINER }), 'features x 1e30');
+        expectCode(
+          error,
+          ErrorCode.TrainingFailed,
+          'training on features x 1e30',
+          new RegExp(`^${id}: (?!${id}).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$`),
+        );
+        check((error as { pluginId?: string }).pluginId === id, `the error's pluginId is ${(error as { pluginId?: string }).pluginId}`);
+      },
+    },
+    {
+      name: 'reports a NaN loss with its epoch and batch, and keeps the best model so far usable',
+      run: async () => {
+        // sqrt(0.99 - p_true) turns NaN once the network grows confident, a few epochs in.
+        const head = plain();
+        const confident = h.mean(h.pow(h.sub(h.scalar(0.99), h.pickPerRow(h.softmax(h.output()), h.labels())), 0.5));
+        const dataset = engineTestDataset(7);
+        const job = {
+          dataset,
+          head: { ...head, loss: h.add(head.loss, confident) },
+          trainer: { ...ENGINE_TEST_TRAINER, maxEpochs: 40, patience: 40 },
+        };
+        const error = await rejection(train(context(7), job), 'a loss that turns NaN');
+        expectCode(
+          error,
+          ErrorCode.TrainingFailed,
+          'a NaN loss',
+          /training loss became NaN at epoch \d+, batch \d+; lower the learning rate/,
+        );
+        const { partial, hint } = error as { partial?: TrainingResult; hint?: string };
+        check(partial !== undefined && partial.history.length >= 1, 'the error carries no partial result with the finished epochs');
+        check(
+          hint?.includes(`epoch ${partial!.bestEpoch}`) === true,
+          `the hint "${hint}" does not name the kept epoch ${partial!.bestEpoch}`,
+        );
+        const best = partial!.history[partial!.bestEpoch - 1]!;
+        const accuracy = await engineTestAccuracy(partial!, dataset.validation);
+        check(
+          accuracy === best.validationAccuracy,
+          `the partial model scores ${accuracy}; its kept epoch recorded ${best.validationAccuracy}`,
+        );
+        partial!.model.dispose();
+      },
+    },
+    {
+      name: 'stops with E_ABORTED when the signal is aborted, before and while training',
+      run: async () => {
+        const controller = new AbortController();
+        controller.abort();
+        const job = { dataset: engineTestDataset(8, { rows: 64 }), head: plain(), trainer: ENGINE_TEST_TRAINER };
+        expectCode(
+          await rejection(train(context(8, { signal: controller.signal }), job), 'an aborted signal'),
+          ErrorCode.Aborted,
+          'an aborted signal',
+        );
+        const later = new AbortController();
+        const running = train(context(8, { signal: later.signal, progress: (done) => done === 2 && later.abort() }), job);
+        expectCode(await rejection(running, 'an abort after epoch 2'), ErrorCode.Aborted, 'an abort after epoch 2');
+      },
+    },
+    {
+      name: 'refuses jobs it cannot train before starting',
+      run: async () => {
+        const dataset = engineTestDataset(9, { rows: 32 });
+        if (withConstants) {
+          const head = { ...build(withConstants), constants: {} };
+          const error = await rejection(train(context(9), { dataset, head, trainer: ENGINE_TEST_TRAINER }), 'a head without its constants');
+          check(/constant "prototypes"/.test(describeError(error)), `a head missing its prototypes failed with ${describeError(error)}`);
+        }
+        const withNaN = {
+          ...dataset,
+          train: { ...dataset.train, features: createMatrix(32, 20, Float32Array.from(dataset.train.features.data)) },
+        };
+        withNaN.train.features.data[5] = Number.NaN;
+        expectCode(
+          await rejection(train(context(9), { dataset: withNaN, head: plain(), trainer: ENGINE_TEST_TRAINER }), 'a NaN feature'),
+          ErrorCode.InvalidInput,
+          'a NaN feature',
+          /train features have a non-finite value at row 0, column 5/,
+        );
+        expectCode(
+          await rejection(train(context(9), { dataset, head: plain(), trainer: { ...ENGINE_TEST_TRAINER, batchSize: 0 } }), 'batch size 0'),
+          ErrorCode.InvalidOptions,
+          'batch size 0',
+        );
+      },
+    },
+  ];
+  return cases;
+}
