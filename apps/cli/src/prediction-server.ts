@@ -25,7 +25,7 @@ export interface PredictionServerOptions {
   readonly requestTimeoutMs?: number;
   /** Most open connections; more are closed as they arrive. */
   readonly maxConnections?: number;
-  /** Requests on one keep-alive connection before the server closes it. */
+  /** Requests on one keep-alive connection before the server closes it; 0: no limit. */
   readonly maxRequestsPerSocket?: number;
   /** Where server-side failures (5xx) are reported. */
   readonly logError?: (message: string) => void;
@@ -38,7 +38,9 @@ export const DEFAULT_LIMITS = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxConnections: 1024,
-  maxRequestsPerSocket: 10_000,
+  // No cap: Node answers requests past a cap with 503 on the same connection, which busy keep-alive clients
+  // (load balancers, autocannon) meet as errors; idle and keep-alive timeouts already bound a connection.
+  maxRequestsPerSocket: 0,
   shutdownTimeoutMs: 10_000,
 } as const;
 
