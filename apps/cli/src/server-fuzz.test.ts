@@ -1,10 +1,9 @@
 import { request as httpRequest } from 'node:http';
-import { createRng, h, type NamedWeight } from '@hyperproto/core';
-import { exportOnnx } from '@hyperproto/onnx';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPredictionServer, type PredictionServer } from './prediction-server.js';
+import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
 // Generated requests, bodies and headers: every answer is a documented status with the documented body, never a
 // 5xx and never a hang. HYPERPROTO_FUZZ_RUNS raises the number of cases (300 by default).
@@ -13,30 +12,7 @@ const RUNS = Number(process.env.HYPERPROTO_FUZZ_RUNS ?? 300);
 const WIDTH = 4;
 const CLASSES = 3;
 
-function modelBytes(): Uint8Array {
-  const rng = createRng(11);
-  const weights: NamedWeight[] = [];
-  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) =>
-    weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
-  add('trunk/dense0/kernel', [WIDTH, 8], (d) => rng.fillNormal(d, 0, 0.3));
-  add('trunk/bn0/gamma', [8], (d) => d.fill(1));
-  add('trunk/bn0/beta', [8], (d) => rng.fillNormal(d, 0, 0.1));
-  add('trunk/bn0/moving_mean', [8], (d) => d);
-  add('trunk/bn0/moving_variance', [8], (d) => d.fill(1));
-  add('head/dense/kernel', [8, CLASSES], (d) => rng.fillNormal(d, 0, 0.5));
-  add('head/dense/bias', [CLASSES], (d) => d);
-  const head = {
-    outputUnits: CLASSES,
-    loss: h.mean(h.output()),
-    scores: h.softmax(h.output()),
-    scoresName: 'probabilities',
-    constants: {},
-  };
-  return exportOnnx(
-    { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 8, hiddenLayers: 1 } },
-    { metadata: { head: 'softmax' }, classNames: ['x', 'y', 'z'], topK: 2 },
-  );
-}
+const modelBytes = () => seededSoftmaxModel({ width: WIDTH, classes: CLASSES, seed: 11, classNames: ['x', 'y', 'z'], topK: 2 });
 
 /** The statuses README documents for the API (403: Host, 413: sizes, 415: type or encoding). */
 const DOCUMENTED = new Set([200, 400, 403, 404, 413, 415]);

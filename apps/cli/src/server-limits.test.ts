@@ -1,8 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { createRng, h, type NamedWeight } from '@hyperproto/core';
-import { exportOnnx } from '@hyperproto/onnx';
+import { createRng } from '@hyperproto/core';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +10,7 @@ import {
   type PredictionServer,
   type PredictionServerOptions,
 } from './prediction-server.js';
+import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
 // Host allow-list, connection limits and timeouts, and the request refusals a probe found: real servers on
 // 127.0.0.1, raw sockets where a client must misbehave.
@@ -18,30 +18,7 @@ import {
 const WIDTH = 20;
 const CLASSES = 7;
 
-function modelBytes(): Uint8Array {
-  const rng = createRng(5);
-  const weights: NamedWeight[] = [];
-  const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) =>
-    weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
-  add('trunk/dense0/kernel', [WIDTH, 16], (d) => rng.fillNormal(d, 0, 0.3));
-  add('trunk/bn0/gamma', [16], (d) => d.fill(1));
-  add('trunk/bn0/beta', [16], (d) => rng.fillNormal(d, 0, 0.1));
-  add('trunk/bn0/moving_mean', [16], (d) => d);
-  add('trunk/bn0/moving_variance', [16], (d) => d.fill(1));
-  add('head/dense/kernel', [16, CLASSES], (d) => rng.fillNormal(d, 0, 0.5));
-  add('head/dense/bias', [CLASSES], (d) => d);
-  const head = {
-    outputUnits: CLASSES,
-    loss: h.mean(h.output()),
-    scores: h.softmax(h.output()),
-    scoresName: 'probabilities',
-    constants: {},
-  };
-  return exportOnnx(
-    { inputWidth: WIDTH, classes: CLASSES, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } },
-    { metadata: { head: 'softmax' } },
-  );
-}
+const modelBytes = () => seededSoftmaxModel({ width: WIDTH, classes: CLASSES });
 
 const row = (seed: number) => {
   const rng = createRng(seed);
