@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { coreVersion, runCli, type CliRun } from './test-support/run-cli.js';
+import { runCli, type CliRun } from './test-support/run-cli.js';
+import { axesStrategyModule, peerOnCore, writePluginPackage } from './test-support/plugin-package.js';
+import { tinyTrainFlags } from './test-support/tiny-runs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
@@ -11,26 +13,7 @@ const scratch = join(cliDir, 'test-output');
 const cli = (args: string[], cwd = scratch) => runCli(args, cwd);
 
 /** A tiny but real training run: 3 well-separated classes, small network. */
-const SMALL = [
-  '--classes',
-  '3',
-  '--sigma',
-  '0.5',
-  '--train-per-class',
-  '40',
-  '--validation-per-class',
-  '20',
-  '--test-per-class',
-  '20',
-  '--hidden-units',
-  '16',
-  '--batch-size',
-  '16',
-  '--max-epochs',
-  '6',
-  '--patience',
-  '3',
-];
+const SMALL = tinyTrainFlags({ batchSize: 16, maxEpochs: 6, patience: 3 });
 
 beforeAll(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -150,39 +133,17 @@ describe('plugins', () => {
     expect(byKind).toEqual({
       dataset: ['gaussian', 'files'],
       prototypes: ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'],
-      head: ['softmax', 'hpn'],
+      head: ['softmax', 'hpn', 'cosine-softmax', 'margin'],
       evaluator: ['classification'],
       engine: ['tfjs', 'onnxruntime'],
     });
   });
 
   it('registers and uses a prototype strategy from a package outside the workspace', async () => {
-    const pluginDir = join(scratch, 'my-plugin');
-    mkdirSync(pluginDir, { recursive: true });
-    writeFileSync(
-      join(pluginDir, 'package.json'),
-      JSON.stringify({
-        name: 'hyperproto-prototypes-axes',
-        type: 'module',
-        exports: './index.js',
-        peerDependencies: { '@hyperproto/core': `^${coreVersion}` },
-      }),
-    );
-    writeFileSync(
-      join(pluginDir, 'index.js'),
-      `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';
-export default definePrototypeStrategy({
-  name: 'axes',
-  summary: 'signed unit axes: +e1, -e1, +e2, ...',
-  options: z.object({}).strict(),
-  unsupported: ({ classes, dims }) => (classes > 2 * dims ? 'needs dims >= classes / 2' : undefined),
-  generate: (_ctx, { classes, dims }) => {
-    const m = createMatrix(classes, dims);
-    for (let i = 0; i < classes; i++) m.data[i * dims + (i >> 1)] = i % 2 ? -1 : 1;
-    return m;
-  },
-});
-`,
+    writePluginPackage(
+      join(scratch, 'my-plugin'),
+      { name: 'hyperproto-prototypes-axes', peerDependencies: peerOnCore() },
+      axesStrategyModule('axes'),
     );
     writeFileSync(join(scratch, 'hyperproto.config.json'), JSON.stringify({ plugins: ['./my-plugin'] }));
     try {

@@ -5,9 +5,12 @@ export const EXIT = {
   ok: 0,
   /** A bug in hyperproto. */
   internal: 1,
-  /** The request was wrong: bad options, unknown plugin, bad data. */
+  /**
+   * The request was wrong: bad options, unknown plugin, bad data; for a job queue a missing or wrong password, a
+   * database serving another grid, a worker without a plugin the grid needs or with other versions.
+   */
   usage: 2,
-  /** A file or directory could not be read or written. */
+  /** A file or directory could not be read or written, or a job queue (Redis) could not be reached. */
   io: 3,
   /** Training or the engine failed. */
   failed: 4,

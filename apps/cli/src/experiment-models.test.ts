@@ -1,26 +1,27 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coreVersion, runCli } from './test-support/run-cli.js';
+import { runCli } from './test-support/run-cli.js';
+import { axesStrategyModule, peerOnCore, writePluginPackage } from './test-support/plugin-package.js';
+import { tinyGrid } from './test-support/tiny-runs.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-models-'));
 const cli = (args: string[]) => runCli(args, scratch);
 
 /** 3 classes, tiny sizes, 2 seeds: a softmax and an HPN whose prototypes come from a third-party package. */
-const tiny = {
-  name: 'tiny-models',
-  seeds: 2,
-  datasets: [{ id: 'c3', options: { classes: 3, sigma: 0.5, trainPerClass: 30, validationPerClass: 10, testPerClass: 10 } }],
-  models: [
+const tiny = tinyGrid(
+  'tiny-models',
+  2,
+  [
     { id: 'softmax', head: 'softmax' },
     { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'tiny-axes', dims: 4 } },
   ],
-  trainer: { hiddenUnits: 16, batchSize: 16, maxEpochs: 3, patience: 2 },
-};
+  { perClass: [30, 10, 10], batchSize: 16, maxEpochs: 3, patience: 2 },
+);
 const experiment = (out: string, ...more: string[]) =>
   cli(['experiment', '--config', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', out, '--workers', '2', '--json', ...more]);
 
@@ -69,30 +70,10 @@ const bestByValidation = (rs: Record[]) => {
 beforeAll(() => {
   writeFileSync(join(scratch, 'tiny.json'), JSON.stringify(tiny));
   // A third-party plugin package, installed where `--plugin tiny-axes-plugin` finds it.
-  const pkg = join(scratch, 'node_modules', 'tiny-axes-plugin');
-  mkdirSync(pkg, { recursive: true });
-  writeFileSync(
-    join(pkg, 'package.json'),
-    JSON.stringify({
-      name: 'tiny-axes-plugin',
-      version: '1.2.3',
-      type: 'module',
-      exports: './index.js',
-      peerDependencies: { '@hyperproto/core': `^${coreVersion}` },
-    }),
-  );
-  writeFileSync(
-    join(pkg, 'index.js'),
-    `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';
-export default definePrototypeStrategy({
-  name: 'tiny-axes', summary: 'signed unit axes', options: z.object({}).strict(),
-  generate: (_ctx, { classes, dims }) => {
-    const m = createMatrix(classes, dims);
-    for (let i = 0; i < classes; i++) m.data[i * dims + (i >> 1)] = i % 2 ? -1 : 1;
-    return m;
-  },
-});
-`,
+  writePluginPackage(
+    join(scratch, 'node_modules', 'tiny-axes-plugin'),
+    { name: 'tiny-axes-plugin', version: '1.2.3', peerDependencies: peerOnCore() },
+    axesStrategyModule('tiny-axes'),
   );
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -177,20 +158,12 @@ describe('hyperproto experiment --save-models', () => {
       version: '1.2.3',
       source: 'tiny-axes-plugin',
     });
-    expect(hpn.plugins).toContainEqual({
-      kind: 'head',
-      name: 'hpn',
-      package: '@hyperproto/head-hpn',
-      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      source: 'builtin',
-    });
-    expect(hpn.plugins).toContainEqual({
-      kind: 'dataset',
-      name: 'gaussian',
-      package: '@hyperproto/data-gaussian',
-      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
-      source: 'builtin',
-    });
+    for (const [kind, name, pkg] of [
+      ['head', 'hpn', '@hyperproto/head-hpn'],
+      ['dataset', 'gaussian', '@hyperproto/data-gaussian'],
+    ]) {
+      expect(hpn.plugins).toContainEqual({ kind, name, package: pkg, version: expect.stringMatching(/^\d+\.\d+\.\d+/), source: 'builtin' });
+    }
     expect(hpn.plugins).toContainEqual(
       expect.objectContaining({ kind: 'engine', package: expect.stringMatching(/^@hyperproto\/engine-/), source: 'builtin' }),
     );

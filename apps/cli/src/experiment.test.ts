@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI_BIN, runCli } from './test-support/run-cli.js';
+import { tinyGrid } from './test-support/tiny-runs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
@@ -12,16 +13,15 @@ const scratch = join(cliDir, 'test-output-experiment');
 const cli = (args: string[]) => runCli(args, scratch);
 
 /** A tiny grid: 3 well-separated classes, a small network, a few epochs; 2 models x 3 seeds = 6 runs. */
-const tiny = {
-  name: 'tiny',
-  seeds: 3,
-  datasets: [{ id: 'c3', options: { classes: 3, sigma: 0.5, trainPerClass: 40, validationPerClass: 20, testPerClass: 20 } }],
-  models: [
+const tiny = tinyGrid(
+  'tiny',
+  3,
+  [
     { id: 'softmax', head: 'softmax' },
     { id: 'random-4', head: 'hpn', prototypes: { strategy: 'random', dims: 4 } },
   ],
-  trainer: { hiddenUnits: 16, batchSize: 16, maxEpochs: 4, patience: 2 },
-};
+  { batchSize: 16, maxEpochs: 4, patience: 2 },
+);
 
 const write = (name: string, value: unknown) => writeFileSync(join(scratch, name), JSON.stringify(value));
 const lines = (dir: string) =>
@@ -89,7 +89,7 @@ describe('hyperproto experiment and report', () => {
       `import { gaussianDataset } from '@hyperproto/data-gaussian';
 export default { ...gaussianDataset, name: 'threads-gaussian',
   generate: async (ctx, options) => { const data = await gaussianDataset.generate(ctx, options);
-    return { ...data, info: { ...data.info, threads: process.env.HYPERPROTO_THREADS ?? null } }; } };
+    return { ...data, info: { ...data.info, threads: ctx.threads ?? null } }; } };
 `,
     );
     const grid = {
@@ -101,7 +101,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     write('threads.json', grid);
     const run = await cli(['experiment', '--config', 'threads.json', '--out', 'threads', '--workers', '2', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const expected = String(Math.max(1, Math.floor(availableParallelism() / 2)));
+    const expected = Math.max(1, Math.floor(availableParallelism() / 2));
     expect(lines('threads').map((l) => JSON.parse(l).data.threads)).toEqual([expected, expected, expected, expected]);
   });
 
@@ -154,6 +154,6 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     expect((await cli(['experiment'])).stderr).toMatch(/--preset NAME or --config FILE/);
     const run = await cli(['experiment', '--preset', 'sed']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/unknown preset "sed"\. Known: seed, seed-quick/);
+    expect(run.stderr).toMatch(/unknown preset "sed"\. Known: collapse, seed, seed-quick/);
   });
 });

@@ -74,7 +74,9 @@ export function buildProgram(): Command {
       .command('train')
       .description('train one classifier, evaluate it beside the class-mean baseline, and save the model and metrics')
       .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian); files count their own', integer(2))
-      .addOption(new Option('--head <name>', 'classifier head: softmax or hpn (or a plugin head)').default('softmax'))
+      .addOption(
+        new Option('--head <name>', 'classifier head: softmax, hpn, cosine-softmax or margin (or a plugin head)').default('softmax'),
+      )
       .option('--head-option <key=value>', 'an option of the head (repeatable)', collect)
       .option(
         '--prototypes <strategy|file.npy>',
@@ -118,6 +120,7 @@ export function buildProgram(): Command {
       .option('--patience <n>', 'epochs without validation improvement before stopping (default 10)', integer(1))
       .option('--max-epochs <n>', 'upper bound on epochs (default 200)', integer(1))
       .option('--engine <name>', 'training engine (default: the fastest available)')
+      .option('--engine-option <key=value>', 'an option of the --engine (repeatable), e.g. provider=cpu for onnxruntime', collect)
       .option('--evaluator <name>', "an evaluator to run besides classification, e.g. a plugin's (repeatable)", collect)
       .addHelpText(
         'after',
@@ -284,8 +287,12 @@ export function buildProgram(): Command {
     .option('--resume', 'continue the results in --out: finished runs are kept and skipped, the others run')
     .option(
       '--workers <n>',
-      'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads unless HYPERPROTO_THREADS is set',
+      'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads',
       integer(1),
+    )
+    .option(
+      '--queue <redis-url>',
+      'run on the workers of a job queue instead of this machine: redis://[:PASSWORD@]HOST:PORT/DB, served by `hyperproto worker` on any machine; this command enqueues the unfinished runs and collects the records',
     )
     .option(
       '--only <pattern>',
@@ -305,12 +312,40 @@ export function buildProgram(): Command {
         .choices(['none', 'best', 'all'])
         .default('best'),
     )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hyperproto experiment --preset seed-quick --out runs/seed-quick\n  $ hyperproto experiment --preset seed --out runs/seed --resume --only c10\n  $ hyperproto experiment --preset seed --out runs/seed --queue redis://10.0.0.5:6379/0   # with `hyperproto worker` on each machine',
+    )
     .action(async (options) => {
       // --config names the grid here; --no-config reaches the worker threads, which build their own registries, by
       // the environment they inherit.
       if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
       return (await import('./commands/experiment.js')).experimentCommand(options);
     });
+
+  withGlobals(
+    program
+      .command('worker')
+      .description(
+        'take the runs of `hyperproto experiment --queue` from a job queue and train them on this machine, until stopped (Ctrl-C or SIGTERM puts the runs in progress back)',
+      )
+      .requiredOption('--queue <redis-url>', 'the job queue: redis://[:PASSWORD@]HOST:PORT/DB, as given to `experiment --queue`')
+      .option('--concurrency <n>', 'runs at once, each in its own worker thread (default 1)', integer(1, 256))
+      .option(
+        '--threads <n>',
+        'onnxruntime threads each run may use (default: the cores divided by --concurrency)',
+        integer(1, MAX_THREADS),
+      )
+      .option(
+        '--lock-seconds <s>',
+        "how long a run's job stays locked without this worker renewing it: a killed worker's runs are taken by another after about twice this (default 30; use the same on every worker)",
+        decimal((n) => n >= 1 && n <= 3600, 'seconds from 1 to 3600'),
+      )
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ hyperproto worker --queue redis://10.0.0.5:6379/0 --concurrency 4\n  $ hyperproto worker --queue redis://:PASSWORD@queue.lab:6379/0 --plugin my-prototypes --threads 2',
+      ),
+  ).action(async (options) => (await import('./commands/worker.js')).workerCommand(options));
 
   program
     .command('report')

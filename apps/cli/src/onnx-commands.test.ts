@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMatrix, createRng, type Matrix } from '@hyperproto/core';
 import { writeMatrixNpy } from '@hyperproto/npy';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { CLI_BIN, runCli, type CliRun } from './test-support/run-cli.js';
+import { startPredictRequest } from './test-support/in-flight-request.js';
+import { tinyTrainFlags } from './test-support/tiny-runs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-onnx-'));
@@ -28,24 +29,7 @@ let session: ModelSession;
 beforeAll(async () => {
   const train = await cli([
     'train',
-    '--classes',
-    '3',
-    '--sigma',
-    '0.5',
-    '--train-per-class',
-    '40',
-    '--validation-per-class',
-    '20',
-    '--test-per-class',
-    '20',
-    '--hidden-units',
-    '16',
-    '--batch-size',
-    '16',
-    '--max-epochs',
-    '4',
-    '--patience',
-    '2',
+    ...tinyTrainFlags({ batchSize: 16, maxEpochs: 4, patience: 2 }),
     '--head',
     'hpn',
     '--prototypes',
@@ -283,22 +267,13 @@ describe('hyperproto serve', () => {
 
   it('on SIGTERM finishes the request in flight and exits 0', async () => {
     const body = JSON.stringify({ rows: rowsOf(features).slice(0, 2) });
-    const url = new URL(base);
-    const socket = connect(Number(url.port), url.hostname);
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    let received = '';
-    socket.on('data', (chunk) => (received += chunk.toString()));
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(
-      `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 100)}`,
-    );
+    const request = await startPredictRequest(new URL(base), body, 100);
     // Long enough for the server to have read the headers on a busy machine: the request is then in flight.
     await new Promise((r) => setTimeout(r, 300));
     server.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
-    socket.write(body.slice(100));
-    await closed;
-    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    request.finish();
+    expect(await request.response).toMatch(/^HTTP\/1\.1 200/);
     expect(await exited()).toBe(0);
     expect(stderr).toMatch(/SIGTERM: stopping/);
   });

@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { builtinPlugins } from './builtin-plugins.js';
 
 /**
- * Every export gives the answers of the model it came from: for both heads and every prototype strategy the CLI
+ * Every export gives the answers of the model it came from: for every head and every prototype strategy the CLI
  * registers, a tiny model trained by the real engine agrees with its ONNX export run by onnxruntime-node on 1,000
  * random inputs (labels identical, scores within 1e-4). Models trained by the other registered engines too.
  */
@@ -72,25 +72,40 @@ describe('ONNX export parity', () => {
     await expectParity(registry.get('head', 'softmax').build({ classes: CLASSES }, {}), { head: 'softmax' });
   });
 
+  it.for(['cosine-softmax', 'margin'])('%s with a learned scale', async (headName) => {
+    const prototypes = await registry.get('prototypes', 'random').generate(context('prototypes'), { classes: CLASSES, dims: DIMS }, {});
+    const head = registry.get('head', headName).build({ classes: CLASSES, prototypes }, { learnScale: true });
+    await expectParity(head, { head: headName, strategy: 'random' });
+  });
+
   const strategies = registry.list('prototypes');
   it('covers at least the random, optimized and tammes strategies', () => {
     expect(strategies.map((s) => s.name)).toEqual(expect.arrayContaining(['random', 'optimized', 'tammes']));
   });
 
-  it.for(strategies.map((s) => s.name))('hpn with %s prototypes', async (name, { skip }) => {
-    const strategy = registry.get('prototypes', name);
-    const options = quickOptions(strategy);
-    const request = { classes: CLASSES, dims: DIMS };
-    const why = strategy.unsupported?.(request, options);
-    if (why) {
-      // Documented, not silently skipped: a strategy that cannot make this size says so.
-      console.warn(`prototypes:${name} skipped for ${CLASSES} x ${DIMS}: ${why}`);
-      skip(`prototypes:${name} cannot make ${CLASSES} x ${DIMS}: ${why}`);
-    }
-    const prototypes = await strategy.generate(context('prototypes'), request, options);
-    const head = registry.get('head', 'hpn').build({ classes: CLASSES, prototypes }, {});
-    await expectParity(head, { head: 'hpn', strategy: name });
+  // Every head that uses prototypes, with every strategy.
+  const prototypeHeads = registry.list('head').filter((h) => h.usesPrototypes);
+  it('covers the hpn, cosine-softmax and margin heads', () => {
+    expect(prototypeHeads.map((h) => h.name)).toEqual(expect.arrayContaining(['hpn', 'cosine-softmax', 'margin']));
   });
+
+  it.for(prototypeHeads.flatMap((h) => strategies.map((s) => [h.name, s.name] as const)))(
+    '%s with %s prototypes',
+    async ([headName, name], { skip }) => {
+      const strategy = registry.get('prototypes', name);
+      const options = quickOptions(strategy);
+      const request = { classes: CLASSES, dims: DIMS };
+      const why = strategy.unsupported?.(request, options);
+      if (why) {
+        // Documented, not silently skipped: a strategy that cannot make this size says so.
+        console.warn(`prototypes:${name} skipped for ${CLASSES} x ${DIMS}: ${why}`);
+        skip(`prototypes:${name} cannot make ${CLASSES} x ${DIMS}: ${why}`);
+      }
+      const prototypes = await strategy.generate(context('prototypes'), request, options);
+      const head = registry.get('head', headName).build({ classes: CLASSES, prototypes }, {});
+      await expectParity(head, { head: headName, strategy: name });
+    },
+  );
 });
 
 describe.each(
@@ -99,7 +114,7 @@ describe.each(
     .filter((e) => e.name !== 'tfjs')
     .map((e) => [e.name]),
 )('ONNX export parity of models trained by the %s engine', (engineName) => {
-  it('softmax and hpn', async ({ skip }) => {
+  it('softmax, hpn, cosine-softmax (fixed and learned scale) and margin', async ({ skip }) => {
     const probe = await registry.get('engine', engineName).probe();
     if (!probe.ok) {
       // A missing prerequisite: an explicit skip with its reason on a developer's machine, a failure under CI.
@@ -110,9 +125,17 @@ describe.each(
     }
     await expectParity(registry.get('head', 'softmax').build({ classes: CLASSES }, {}), { head: 'softmax' }, engineName);
     const prototypes = await registry.get('prototypes', 'random').generate(context('prototypes'), { classes: CLASSES, dims: DIMS }, {});
+    for (const headName of ['hpn', 'cosine-softmax', 'margin']) {
+      await expectParity(
+        registry.get('head', headName).build({ classes: CLASSES, prototypes }, {}),
+        { head: headName, strategy: 'random' },
+        engineName,
+      );
+    }
+    // A learned scale: trained by this engine, exported as the constant it was trained to.
     await expectParity(
-      registry.get('head', 'hpn').build({ classes: CLASSES, prototypes }, {}),
-      { head: 'hpn', strategy: 'random' },
+      registry.get('head', 'cosine-softmax').build({ classes: CLASSES, prototypes }, { learnScale: true, scale: 4 }),
+      { head: 'cosine-softmax', strategy: 'random' },
       engineName,
     );
   });

@@ -81,52 +81,27 @@ describe('training on your own features and labels', () => {
     expect(classNames.filter((name: string, i: number) => name === NAMES[i % 3]).length).toBeGreaterThan(20);
   });
 
-  it('refuses bad data and bad options before training, naming the file or option, and leaves nothing behind', async () => {
-    const short = await cli(['train', '--dataset', 'files', '--data', 'X.npy', '--labels', 'short-labels.txt', '--out', 'short']);
-    expect(short.code).toBe(2);
-    expect(short.stderr).toMatch(/short-labels\.txt/);
-    expect(short.stderr).toMatch(/400/);
-
-    const unknownKey = await cli([
-      'train',
-      '--dataset',
-      'files',
-      '--data',
-      'X.npy',
-      '--labels',
-      'labels.txt',
-      '--head',
-      'softmax',
-      '--head-option',
-      'temperature=2',
-      '--out',
+  const files = ['--dataset', 'files', '--data', 'X.npy'];
+  it.each([
+    ['labels shorter than the data', [...files, '--labels', 'short-labels.txt'], 'short', [/short-labels\.txt/, /400/]],
+    [
+      'an unknown head option',
+      [...files, '--labels', 'labels.txt', '--head', 'softmax', '--head-option', 'temperature=2'],
       'bad-head',
-    ]);
-    expect(unknownKey.code).toBe(2);
-    expect(unknownKey.stderr).toMatch(/head:softmax/);
-    expect(unknownKey.stderr).toMatch(/temperature/);
-
-    const wrongType = await cli([
-      'train',
-      '--dataset',
-      'files',
-      '--data',
-      'X.npy',
-      '--labels',
-      'labels.txt',
-      '--dataset-option',
-      'testFraction=lots',
-      '--out',
+      [/head:softmax/, /temperature/],
+    ],
+    [
+      'a dataset option of the wrong type',
+      [...files, '--labels', 'labels.txt', '--dataset-option', 'testFraction=lots'],
       'bad-type',
-    ]);
-    expect(wrongType.code).toBe(2);
-    expect(wrongType.stderr).toMatch(/dataset:files testFraction/);
-
-    const noClasses = await cli(['train', '--dataset', 'gaussian', '--out', 'no-classes']);
-    expect(noClasses.code).toBe(2);
-    expect(noClasses.stderr).toMatch(/dataset:gaussian classes/);
-
-    for (const out of ['short', 'bad-head', 'bad-type', 'no-classes']) expect(existsSync(join(scratch, out)), out).toBe(false);
+      [/dataset:files testFraction/],
+    ],
+    ['gaussian data without a class count', ['--dataset', 'gaussian'], 'no-classes', [/dataset:gaussian classes/]],
+  ])('refuses %s before training (exit 2), naming the file or option, and leaves nothing behind', async (_what, args, out, messages) => {
+    const run = await cli(['train', ...args, '--out', out]);
+    expect(run.code).toBe(2);
+    for (const message of messages) expect(run.stderr).toMatch(message);
+    expect(existsSync(join(scratch, out)), out).toBe(false);
     expect(readdirSync(scratch).filter((name) => name.includes('.partial-'))).toEqual([]);
   });
 });

@@ -5,28 +5,15 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, coreVersion, runCli } from './test-support/run-cli.js';
+import { axesStrategyModule, writePluginPackage } from './test-support/plugin-package.js';
+import { tinyTrainFlags } from './test-support/tiny-runs.js';
 
 const cliDir = resolve(fileURLToPath(import.meta.url), '../..');
 const repoRoot = resolve(cliDir, '../..');
 // Inside the package so that the scaffolded plugins resolve @hyperproto/core and the conformance checks from here.
 const scratch = join(cliDir, 'test-output-plugins');
 const outside = mkdtempSync(join(tmpdir(), 'hyperproto-outside-'));
-const SMALL = [
-  '--classes',
-  '3',
-  '--sigma',
-  '0.5',
-  '--train-per-class',
-  '30',
-  '--validation-per-class',
-  '10',
-  '--test-per-class',
-  '10',
-  '--hidden-units',
-  '16',
-  '--max-epochs',
-  '3',
-];
+const SMALL = tinyTrainFlags({ perClass: [30, 10, 10], maxEpochs: 3 });
 
 function run(
   command: string,
@@ -41,22 +28,7 @@ function run(
   });
 }
 
-const axesModule = `import { definePrototypeStrategy, createMatrix, z } from '@hyperproto/core';
-export default definePrototypeStrategy({
-  name: 'axes', summary: 'signed unit axes', options: z.object({}).strict(),
-  generate: (_ctx, { classes, dims }) => {
-    const m = createMatrix(classes, dims);
-    for (let i = 0; i < classes; i++) m.data[i * dims + (i >> 1)] = i % 2 ? -1 : 1;
-    return m;
-  },
-});
-`;
-
-function writePackage(dir: string, packageJson: object, index = axesModule): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', exports: './index.js', ...packageJson }));
-  writeFileSync(join(dir, 'index.js'), index);
-}
+const axesModule = axesStrategyModule('axes');
 
 beforeAll(() => {
   rmSync(scratch, { recursive: true, force: true });
@@ -130,13 +102,13 @@ describe('hyperproto new plugin', () => {
 
 describe('plugin packages that cannot be used', () => {
   it('refuses a package without a peer dependency on core, or made for another core, naming it (exit 2)', async () => {
-    writePackage(join(scratch, 'no-peer'), { name: 'no-peer' });
+    writePluginPackage(join(scratch, 'no-peer'), { name: 'no-peer' }, axesModule);
     const noPeer = await runCli(['plugins', '--plugin', './no-peer'], scratch);
     expect(noPeer.code).toBe(2);
     expect(noPeer.stderr).toMatch(/plugin package "no-peer" does not declare @hyperproto\/core as a peer dependency/);
     expect(noPeer.stderr).toMatch(/hint: Add "peerDependencies"/);
 
-    writePackage(join(scratch, 'old-peer'), { name: 'old-peer', peerDependencies: { '@hyperproto/core': '^99.0.0' } });
+    writePluginPackage(join(scratch, 'old-peer'), { name: 'old-peer', peerDependencies: { '@hyperproto/core': '^99.0.0' } }, axesModule);
     const oldPeer = await runCli(['plugins', '--plugin', './old-peer'], scratch);
     expect(oldPeer.code).toBe(2);
     expect(oldPeer.stderr).toContain(

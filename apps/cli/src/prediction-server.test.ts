@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import { createRng } from '@hyperproto/core';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPredictionServer, type PredictionServer } from './prediction-server.js';
+import { startPredictRequest } from './test-support/in-flight-request.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
 const WIDTH = 20;
@@ -188,20 +188,13 @@ describe('graceful shutdown', () => {
     const body = JSON.stringify({ rows });
     const expected = await session.predict(rows);
     // Headers and half the body now, the rest after close() has begun: the request is in flight during the close.
-    const socket = connect(Number(url.port), url.hostname);
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    let received = '';
-    socket.on('data', (chunk) => (received += chunk.toString()));
-    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.write(
-      `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 50)}`,
-    );
+    const request = await startPredictRequest(url, body, 50);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closed = own.app.close();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    socket.write(body.slice(50));
+    request.finish();
     await closed;
-    await ended;
+    const received = await request.response;
     expect(received).toMatch(/^HTTP\/1\.1 200/);
     const json = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, ''));
     expect(json.predictions.map((p: any) => p.label)).toEqual([...expected.labels]);

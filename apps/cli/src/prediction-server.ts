@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { hostName, hostOfHeader, loopbackHosts } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -81,24 +82,6 @@ interface PredictBody {
 /** The one shape of every error response: a stable code for programs and a message for people. */
 export interface ErrorBody {
   error: { code: string; message: string; row?: number; column?: number };
-}
-
-/** The names a browser on this machine uses for a loopback server. */
-export function loopbackHosts(): string[] {
-  return ['127.0.0.1', 'localhost', '[::1]'];
-}
-
-/** A listen address as a Host header names it: IPv6 in brackets, lower case. */
-export function hostName(address: string): string {
-  const lower = address.trim().toLowerCase();
-  return lower.includes(':') && !lower.startsWith('[') ? `[${lower}]` : lower;
-}
-
-/** The name part of a Host header (port dropped), or undefined when it is not a well-formed host[:port]. */
-export function hostOfHeader(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(header.trim());
-  return match ? match[1]!.toLowerCase() : undefined;
 }
 
 /**

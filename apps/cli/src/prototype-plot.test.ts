@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { histogramSvg, type PrototypeStats } from './prototype-stats.js';
 
 /** Statistics as `prototypeStats` returns them, with a histogram of `bins` bins over [-1, 1]. */
-function stats(partial: Partial<PrototypeStats> & { occupied: Record<number, number>; bins: number }): PrototypeStats {
+function stats(partial: Partial<PrototypeStats> & { occupied: Record<number, number>; bins: number }): Omit<PrototypeStats, 'geometry'> {
   const counts = Array.from({ length: partial.bins }, (_, b) => partial.occupied[b] ?? 0);
   return {
     classes: 20,

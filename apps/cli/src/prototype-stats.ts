@@ -1,4 +1,4 @@
-import type { Matrix } from '@hyperproto/core';
+import { prototypeGeometryAsync, type Matrix, type PrototypeGeometry } from '@hyperproto/core';
 import { cosineBounds, withScanner, type ScanControl } from '@hyperproto/similarity-scan';
 import { niceTicks } from '@hyperproto/experiments';
 
@@ -19,11 +19,16 @@ export interface PrototypeStats {
   readonly simplexBound: number;
   /** Welch bound on the largest |cosine|: sqrt((C-D)/(D(C-1))) for C > D, else 0. */
   readonly welchBound: number;
+  /** The measures every experiment record carries: nearest-neighbour cosines (from this scan) and the singular values. */
+  readonly geometry: PrototypeGeometry;
   /** Counts of all C(C-1)/2 pairwise cosines in equal bins over [-1, 1]. */
   readonly histogram?: { readonly lower: number; readonly upper: number; readonly counts: readonly number[] };
 }
 
-/** Exact statistics by a blocked scan over all pairs on onnxruntime (never the whole C x C matrix in memory). */
+/**
+ * Exact statistics by a blocked scan over all pairs on onnxruntime (never the whole C x C matrix in memory), and the
+ * prototype geometry of the records with its nearest-neighbour cosines taken from that scan.
+ */
 export async function prototypeStats(prototypes: Matrix, options: ScanControl & { bins?: number } = {}): Promise<PrototypeStats> {
   const summary = await withScanner((scanner) => scanner.summarize(prototypes, options));
   let normDeviation = 0;
@@ -33,6 +38,11 @@ export async function prototypeStats(prototypes: Matrix, options: ScanControl & 
     maxNormDeviation = Math.max(maxNormDeviation, Math.abs(norm - 1));
   }
   const bounds = cosineBounds(summary.classes, summary.dims);
+  const geometry = await prototypeGeometryAsync(prototypes, {
+    source: options.source,
+    signal: options.signal,
+    nearest: { largest: summary.largestCosine, mean: summary.meanNearestCosine },
+  });
   return {
     classes: summary.classes,
     dims: summary.dims,
@@ -44,6 +54,7 @@ export async function prototypeStats(prototypes: Matrix, options: ScanControl & 
     maxNormDeviation,
     simplexBound: bounds.simplex,
     welchBound: bounds.welch,
+    geometry,
     histogram: summary.histogram && { lower: -1, upper: 1, counts: [...summary.histogram.counts] },
   };
 }
@@ -56,9 +67,31 @@ export function describeStats(stats: PrototypeStats): string {
     `  largest |cosine|           ${fixed(stats.maxAbsCosine)}   Welch bound = ${fixed(stats.welchBound)}`,
     `  mean nearest-neighbour cos ${fixed(stats.meanNearestCosine)}`,
     `  mean |norm - 1|            ${stats.meanNormDeviation.toExponential(2)} (largest ${stats.maxNormDeviation.toExponential(2)})`,
+    ...describeSpectrum(stats.geometry),
   ];
   if (stats.histogram) lines.push('  cosines of all pairs:', ...histogramLines(stats.histogram));
   return lines.join('\n');
+}
+
+/** The singular-value measures, or why they are missing. */
+function describeSpectrum(geometry: PrototypeGeometry): string[] {
+  const { largestSingularValue: largest, smallestSingularValue: smallest, effectiveRank, condition } = geometry;
+  const count = Math.min(geometry.classes, geometry.dims);
+  const lines =
+    largest === null || smallest === null || effectiveRank === null
+      ? []
+      : [
+          `  singular values            largest ${significant(largest)}, smallest ${significant(smallest)} (${count} of them)`,
+          `  effective rank             ${effectiveRank.toFixed(1)} of ${count} (exp of the entropy of s / sum s)`,
+          `  condition                  ${condition === null ? 'infinite' : significant(condition)} (largest / smallest singular value)`,
+        ];
+  return [...lines, ...geometry.notes.map((note) => `  ${note}`)];
+}
+
+function significant(value: number): string {
+  return value !== 0 && (Math.abs(value) < 1e-3 || Math.abs(value) >= 1e6)
+    ? value.toExponential(4)
+    : Number(value.toPrecision(6)).toString();
 }
 
 function fixed(value: number): string {
@@ -93,7 +126,7 @@ const tickText = (t: number) => (Object.is(t, -0) ? '0' : String(t));
  * narrow spread stays readable, and thinned so no two labels touch), y ticks with grid lines, and the largest cosine
  * and the bounds as dashed lines named in a legend under the plot (no text over the bars).
  */
-export function histogramSvg(stats: PrototypeStats, title: string): string {
+export function histogramSvg(stats: Omit<PrototypeStats, 'geometry'>, title: string): string {
   const histogram = stats.histogram!;
   const { counts, lower, upper } = histogram;
   const binWidth = (upper - lower) / counts.length;

@@ -1,7 +1,7 @@
 // The files of a run directory, written by `train` and, for the models it keeps, by `experiment`: one writer, so
 // that `export`, `predict` and `serve` read any of them alike.
 import { join } from 'node:path';
-import type { ExperimentOutcome } from '@hyperproto/core';
+import { prototypeGeometryAsync, type ExperimentOutcome, type PrototypeGeometry } from '@hyperproto/core';
 import { saveModel } from '@hyperproto/engine-tfjs';
 import { writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
 
@@ -12,14 +12,19 @@ interface Scores {
 
 export type RunSummary = ReturnType<typeof summarize>;
 
-/** What `train` prints and metrics.json starts with; `out` is where the run directory ends up. */
-export function summarize(outcome: ExperimentOutcome, out: string) {
+/**
+ * What `train` prints and metrics.json starts with; `out` is where the run directory ends up, `prototypeGeometry`
+ * the measures of the run's prototypes (null without prototypes), as every experiment record has them.
+ */
+export function summarize(outcome: ExperimentOutcome, out: string, prototypeGeometry: PrototypeGeometry | null) {
   const metrics = outcome.metrics.classification as (Scores & { epochs: number; secondsPerEpoch: number }) | undefined;
   const reference = outcome.referenceMetrics?.classification as Scores | undefined;
   const baseline = outcome.baselineMetrics.classification as Scores | undefined;
+  const validation = outcome.validationMetrics.classification as Scores | undefined;
   const prototypes = outcome.spec.prototypes;
   return {
     test: { accuracy: metrics?.accuracy ?? null, macroF1: metrics?.macroF1 ?? null },
+    validation: validation ? { accuracy: validation.accuracy, macroF1: validation.macroF1 } : null,
     bayes: reference ? { accuracy: reference.accuracy, macroF1: reference.macroF1 } : null,
     classMean: baseline ? { accuracy: baseline.accuracy, macroF1: baseline.macroF1 } : null,
     bestEpoch: outcome.training.bestEpoch,
@@ -32,6 +37,7 @@ export function summarize(outcome: ExperimentOutcome, out: string) {
     classes: outcome.dataset.classes,
     head: outcome.spec.head.name,
     prototypes: prototypes ? { ...prototypes, dims: outcome.prototypes?.cols } : null,
+    prototypeGeometry,
     seconds: outcome.seconds,
     out,
   };
@@ -41,8 +47,16 @@ export function summarize(outcome: ExperimentOutcome, out: string) {
  * Writes model/ (model.json + weights.bin), prototypes.npy (prototype heads), spec.json, history.json and
  * metrics.json into `dir`, an existing staging directory that the caller moves to `target` when it is whole.
  */
-export async function writeRunFiles(dir: string, outcome: ExperimentOutcome, target: string): Promise<RunSummary> {
-  const summary = summarize(outcome, target);
+export async function writeRunFiles(
+  dir: string,
+  outcome: ExperimentOutcome,
+  target: string,
+  control: { readonly signal?: AbortSignal } = {},
+): Promise<RunSummary> {
+  const geometry = outcome.prototypes
+    ? await prototypeGeometryAsync(outcome.prototypes, { source: "the run's prototypes", signal: control.signal })
+    : null;
+  const summary = summarize(outcome, target, geometry);
   const json = (name: string, value: unknown) => writeFileAtomic(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   // Class names travel with the model, so that `export` writes them into the ONNX file.
   const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
@@ -53,6 +67,7 @@ export async function writeRunFiles(dir: string, outcome: ExperimentOutcome, tar
   await json('metrics.json', {
     ...summary,
     evaluators: outcome.metrics,
+    validationEvaluators: outcome.validationMetrics,
     reference: outcome.referenceMetrics ?? null,
     baseline: outcome.baselineMetrics,
     dataset: outcome.dataset.info,

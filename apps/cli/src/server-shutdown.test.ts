@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@hyperproto/core';
+import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, runCli } from './test-support/run-cli.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
@@ -16,60 +17,17 @@ const CLASSES = 7;
 
 const modelBytes = () => seededSoftmaxModel({ width: WIDTH, classes: CLASSES });
 
-// Just enough protobuf to write an ONNX model by hand: one whose `label` output is not a class index.
-const utf8 = new TextEncoder();
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-const num = (field: number, value: number) => [...varint(field * 8), ...varint(value)];
-const bytes = (field: number, value: string | readonly number[]) => {
-  const b = typeof value === 'string' ? [...utf8.encode(value)] : [...value];
-  return [...varint(field * 8 + 2), ...varint(b.length), ...b];
-};
-/** ValueInfoProto: name, tensor type (1 float, 7 int64), shape ('N' symbolic, numbers fixed). */
-const valueInfo = (name: string, elemType: number, shape: (string | number)[]) => [
-  ...bytes(1, name),
-  ...bytes(
-    2,
-    bytes(1, [
-      ...num(1, elemType),
-      ...bytes(
-        2,
-        shape.flatMap((d) => bytes(1, typeof d === 'string' ? bytes(2, d) : num(1, d))),
-      ),
-    ]),
-  ),
-];
-const node = (op: string, inputs: string[], outputs: string[], attributes: number[][] = []) => [
-  ...inputs.flatMap((i) => bytes(1, i)),
-  ...outputs.flatMap((o) => bytes(2, o)),
-  ...bytes(3, `${op}_0`),
-  ...bytes(4, op),
-  ...attributes.flatMap((a) => bytes(5, a)),
-];
-const intAttribute = (name: string, value: number) => [...bytes(1, name), ...num(3, value), ...num(20, 2)];
-
 /** probabilities = softmax(features) [N, 4]; label = argmax + 999: a model that names classes it does not have. */
 function badLabelModel(): Uint8Array {
-  const offset = new Uint8Array(new BigInt64Array([999n]).buffer);
-  const graph = [
-    ...bytes(1, node('Softmax', ['features'], ['probabilities'], [intAttribute('axis', 1)])),
-    ...bytes(1, node('ArgMax', ['probabilities'], ['best'], [intAttribute('axis', 1), intAttribute('keepdims', 0)])),
-    ...bytes(1, node('Add', ['best', 'offset'], ['label'])),
-    ...bytes(2, 'bad'),
-    ...bytes(5, [...num(2, 7), ...bytes(8, 'offset'), ...bytes(9, [...offset])]),
-    ...bytes(11, valueInfo('features', 1, ['N', 4])),
-    ...bytes(12, valueInfo('probabilities', 1, ['N', 4])),
-    ...bytes(12, valueInfo('label', 7, ['N'])),
-  ];
-  return Uint8Array.from([...num(1, 8), ...bytes(2, 'test'), ...bytes(7, graph), ...bytes(8, [...bytes(1, ''), ...num(2, 17)])]);
+  const graph = new GraphBuilder('bad');
+  graph.input('features', 'float32', ['N', 4]);
+  graph.node('Softmax', ['features'], { axis: 1 }, { outputs: ['probabilities'] });
+  graph.node('ArgMax', ['probabilities'], { axis: 1, keepdims: 0 }, { outputs: ['best'] });
+  const offset = graph.initializer('offset', BigInt64Array.of(999n), []);
+  graph.node('Add', ['best', offset], {}, { outputs: ['label'] });
+  graph.output('probabilities', 'float32', ['N', 4]);
+  graph.output('label', 'int64', ['N']);
+  return graph.toModel({ producerName: 'test' });
 }
 
 /** Resolves after `ms`, or rejects with `what` when `promise` has not settled by then: no wait is unbounded. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, runCli } from './test-support/run-cli.js';
+import { tinyGrid, tinyTrainFlags } from './test-support/tiny-runs.js';
 
 // What a person sees: the CLI on a real terminal (tmux), its screen read back with capture-pane.
 const hasTmux = (() => {
@@ -23,37 +24,17 @@ const tmux = (...args: string[]) => execFileSync('tmux', ['-S', join(scratch, 't
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** 3 well-separated classes, a small network, 3 epochs. */
-const SMALL = [
-  '--classes',
-  '3',
-  '--sigma',
-  '0.5',
-  '--train-per-class',
-  '40',
-  '--validation-per-class',
-  '20',
-  '--test-per-class',
-  '20',
-  '--hidden-units',
-  '16',
-  '--max-epochs',
-  '3',
-];
-/** 4 tiny runs. */
-const grid = {
-  name: 'tiny',
-  seeds: 1,
-  datasets: [
-    { id: 'c3', name: 'gaussian', options: { classes: 3, sigma: 0.5, trainPerClass: 40, validationPerClass: 20, testPerClass: 20 } },
-  ],
-  models: [
+const SMALL = tinyTrainFlags({ maxEpochs: 3 });
+/** 4 tiny runs: softmax and HPNs over random prototypes in 2, 3 and 4 dimensions. */
+const grid = tinyGrid(
+  'tiny',
+  1,
+  [
     { id: 'softmax', head: 'softmax' },
-    { id: 'random-2', head: 'hpn', prototypes: { strategy: 'random', dims: 2 } },
-    { id: 'random-3', head: 'hpn', prototypes: { strategy: 'random', dims: 3 } },
-    { id: 'random-4', head: 'hpn', prototypes: { strategy: 'random', dims: 4 } },
+    ...[2, 3, 4].map((dims) => ({ id: `random-${dims}`, head: 'hpn', prototypes: { strategy: 'random', dims } })),
   ],
-  trainer: { hiddenUnits: 16, maxEpochs: 3, patience: 2 },
-};
+  { maxEpochs: 3, patience: 2 },
+);
 
 interface Session {
   exitCode: number;

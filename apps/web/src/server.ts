@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allowedHostNames, hostOfHeader } from '@hyperproto/allowed-hosts';
 
 const appRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,27 +65,6 @@ export interface WebServer {
    * after `graceMs` (5 s by default) closes what is left. Resolves whether everything finished in time.
    */
   close(graceMs?: number): Promise<boolean>;
-}
-
-/** The Host names answered: loopback, the address listened on, this machine's addresses when on all of them. */
-export function allowedHostNames(host: string, extra: readonly string[] = []): Set<string> {
-  const names = new Set(['127.0.0.1', 'localhost', '[::1]', hostName(host), ...extra.map(hostName)]);
-  if (host === '0.0.0.0' || host === '::' || host === '') {
-    for (const list of Object.values(networkInterfaces())) for (const address of list ?? []) names.add(hostName(address.address));
-  }
-  return names;
-}
-
-function hostName(address: string): string {
-  const lower = address.trim().toLowerCase();
-  return lower.includes(':') && !lower.startsWith('[') ? `[${lower}]` : lower;
-}
-
-/** The name part of a Host header (port dropped), or undefined when it is not a well-formed host[:port]. */
-export function hostOfHeader(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(header.trim());
-  return match ? match[1]!.toLowerCase() : undefined;
 }
 
 /** During shutdown, a connection still sending its request is dropped after this long without a byte. */

@@ -4,7 +4,9 @@ import gaussian from '@hyperproto/data-gaussian';
 import onnxruntimeEngine from '@hyperproto/engine-onnxruntime';
 import tfjsEngine from '@hyperproto/engine-tfjs';
 import classification from '@hyperproto/eval-classification';
+import cosineSoftmax from '@hyperproto/head-cosine-softmax';
 import hpn from '@hyperproto/head-hpn';
+import margin from '@hyperproto/head-margin';
 import softmax from '@hyperproto/head-softmax';
 import codes from '@hyperproto/prototypes-codes';
 import optimized from '@hyperproto/prototypes-optimized';
@@ -29,6 +31,8 @@ export const builtinPlugins: readonly Plugin[] = [
   codes,
   softmax,
   hpn,
+  cosineSoftmax,
+  margin,
   classification,
   tfjsEngine,
   onnxruntimeEngine,

@@ -25,6 +25,9 @@ describe('the library API, as the README shows it', () => {
     expect(f1(outcome.metrics)).toBeGreaterThan(0.5);
     expect(f1(outcome.baselineMetrics)).toBeGreaterThan(0.5);
     expect(f1(outcome.referenceMetrics)).toBeGreaterThanOrEqual(f1(outcome.baselineMetrics) - 0.1);
+    // The validation scores are the kept model's: the accuracy the engine measured at the best epoch, on the same split.
+    const validation = outcome.validationMetrics.classification as { accuracy: number };
+    expect(validation.accuracy).toBeCloseTo(outcome.training.history[outcome.training.bestEpoch - 1]!.validationAccuracy, 6);
 
     const bytes = exportOnnx(outcome.training.model, { metadata: { head: 'hpn', strategy: 'orthogonal' } });
     const session = await createSession(bytes);

@@ -10,12 +10,12 @@ export interface EngineChoice {
 }
 
 /**
- * The named engine, or the available engine with the highest priority. Engines start lazily in `probe`, in order
+ * The named engine (probed with its parsed `options`), or the available engine with the highest priority. Engines start lazily in `probe`, in order
  * of their `priority`; a probe may report a lower priority for the backend it found (tfjs on wasm ranks below
  * onnxruntime, tfjs on libtensorflow above it), so the next engine is probed while it could still rank higher.
  * A failed engine is recorded and the next is tried, and when none starts one error lists every reason.
  */
-export async function chooseEngine(registry: Registry, name?: string): Promise<EngineChoice> {
+export async function chooseEngine(registry: Registry, name?: string, options?: unknown): Promise<EngineChoice> {
   const candidates = name ? [registry.get('engine', name)] : registry.list('engine').sort((a, b) => b.priority - a.priority);
   if (candidates.length === 0) throw new HyperprotoError(ErrorCode.NoEngine, 'no training engine is registered');
   const skipped: string[] = [];
@@ -24,7 +24,8 @@ export async function chooseEngine(registry: Registry, name?: string): Promise<E
     if (best && engine.priority <= best.priority) break;
     let probe: EngineProbe;
     try {
-      probe = await engine.probe();
+      // Options belong to a named engine: they may choose its backend (an execution provider, say).
+      probe = await (options === undefined ? engine.probe() : engine.probe(options));
     } catch (error) {
       probe = { ok: false, reason: error instanceof Error ? error.message : String(error) };
     }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateHeadExpr } from './head-reference.js';
+import { defineHead } from './plugins.js';
+import { z } from 'zod';
 import { ErrorCode } from './errors.js';
 import {
+  bindHeadParams,
   constantsUsed,
   foldHeadExpr,
   h,
@@ -10,6 +14,11 @@ import {
   HEAD_SQUARED_NORM_FLOOR,
   headExprChildren,
   headOpFields,
+  headParams,
+  headParamsFromWeights,
+  headParamWeights,
+  HEAD_PARAM_WEIGHT_PREFIX,
+  type HeadDefinition,
   type HeadExpr,
   type HeadOp,
 } from './head-graph.js';
@@ -22,10 +31,14 @@ const examples: Record<HeadOp, HeadExpr> = {
   labels: i,
   constant: h.constant('c'),
   scalar: h.scalar(1),
+  param: h.param('scale', 16),
   add: h.add(x, i),
   sub: h.sub(x, i),
   mul: h.mul(x, i),
+  div: h.div(x, i),
   neg: h.neg(x),
+  exp: h.exp(x),
+  log: h.log(x),
   pow: h.pow(x, 3),
   matmulTransposed: h.matmulTransposed(x, i),
   l2normalize: h.l2normalize(x),
@@ -33,6 +46,7 @@ const examples: Record<HeadOp, HeadExpr> = {
   logSoftmax: h.logSoftmax(x),
   gatherRows: h.gatherRows(x, i),
   pickPerRow: h.pickPerRow(x, i),
+  oneHot: h.oneHot(i, 5),
   rowSum: h.rowSum(x),
   mean: h.mean(x),
 };
@@ -86,5 +100,98 @@ describe('the head operation table', () => {
     expect(HEAD_NORM_FLOOR).toBe(1e-12);
     expect(HEAD_SQUARED_NORM_FLOOR).toBe(1e-24);
     expect(Math.sqrt(HEAD_SQUARED_NORM_FLOOR)).toBe(HEAD_NORM_FLOOR);
+  });
+});
+
+describe('head parameters', () => {
+  const scale = h.param('scale', 16);
+  const logits = h.mul(scale, h.matmulTransposed(h.l2normalize(x), h.constant('p')));
+  const head: HeadDefinition = {
+    outputUnits: 2,
+    loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.sub(logits, h.param('shift', 0))), i))),
+    scores: h.softmax(logits),
+    scoresName: 'probabilities',
+    constants: {},
+  };
+
+  it('lists each parameter once with its starting value, loss first', () => {
+    expect([...headParams(head)]).toEqual([
+      ['scale', 16],
+      ['shift', 0],
+    ]);
+    expect(headParams({ loss: h.mean(x), scores: x }).size).toBe(0);
+  });
+
+  it('refuses a parameter without a finite initial value, naming it', () => {
+    const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
+    const missing = { op: 'param', name: 'temperature' } as unknown as HeadExpr;
+    expect(() => headParams({ loss: h.mean(h.mul(missing, x)), scores: x })).toThrow(
+      invalid(/^head parameter "temperature" has no initial value$/),
+    );
+    expect(() => headParams({ loss: h.mean(x), scores: h.mul(h.param('t', Number.NaN), x) })).toThrow(
+      invalid(/head parameter "t" has the initial value NaN, which is not a finite number/),
+    );
+    expect(() => headParams({ loss: h.mean(x), scores: { op: 'param', value: 1 } as unknown as HeadExpr })).toThrow(invalid(/has no name/));
+    expect(() => headParams({ loss: h.mean(h.param('s', 1)), scores: h.mul(h.param('s', 2), x) })).toThrow(
+      invalid(/"s" starts at 1 in one place and at 2 in another/),
+    );
+  });
+
+  it('is refused when the head is built, tagged with the head plugin', () => {
+    const careless = defineHead({
+      name: 'careless',
+      summary: 'a head whose parameter has no initial value',
+      options: z.strictObject({}),
+      usesPrototypes: false,
+      build: () => ({ ...head, scores: h.mul({ op: 'param', name: 'temperature' } as unknown as HeadExpr, x) }),
+    });
+    expect(() => careless.build({ classes: 2 }, {})).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidInput,
+        message: expect.stringMatching(/head parameter "temperature" has no initial value/),
+      }),
+    );
+    expect(() => careless.build({ classes: 2 }, {})).toThrow(expect.objectContaining({ pluginId: 'head:careless' }));
+  });
+
+  it('binds values by name: evaluation reads them, sharing is kept, the original is untouched', () => {
+    const trained = bindHeadParams(head, { scale: 30 });
+    expect([...headParams(trained)]).toEqual([
+      ['scale', 30],
+      ['shift', 0],
+    ]);
+    expect([...headParams(head)][0]).toEqual(['scale', 16]);
+    const inputs = {
+      output: { rows: 1, cols: 2, data: Float64Array.of(3, 4) },
+      constants: { p: { rows: 2, cols: 2, data: Float32Array.of(1, 0, 0, 1) } },
+    };
+    // cos = [0.6, 0.8]; logits 30 * cos = [18, 24]; softmax = [1, e^6] / (1 + e^6).
+    const [first, second] = evaluateHeadExpr(trained.scores, inputs).data;
+    expect(first).toBeCloseTo(1 / (1 + Math.exp(6)), 14);
+    expect(second).toBeCloseTo(Math.exp(6) / (1 + Math.exp(6)), 14);
+    // One logits node still serves the loss and the scores.
+    const field = (e: HeadExpr, name: 'a' | 'x') => (e as unknown as Record<string, HeadExpr>)[name]!;
+    // loss = mean(neg(pickPerRow(logSoftmax(sub(logits, shift)), labels))); scores = softmax(logits).
+    const lossLogits = field(field(field(field(field(trained.loss, 'x'), 'x'), 'x'), 'x'), 'a');
+    expect(field(trained.scores, 'x')).toBe(lossLogits);
+    // A head without the parameter is returned unchanged where nothing changed.
+    expect(bindHeadParams(head, {}).scores).toBe(head.scores);
+  });
+
+  it('refuses a value for a parameter the head does not have, or a non-finite value', () => {
+    expect(() => bindHeadParams(head, { temperature: 1 })).toThrow(/the head has no parameter "temperature" \(has: scale, shift\)/);
+    expect(() => bindHeadParams(head, { scale: Number.POSITIVE_INFINITY })).toThrow(/head parameter "scale" was given Infinity/);
+  });
+
+  it('travel among named weights as head/param/<name> scalars, and come back by name', () => {
+    expect(HEAD_PARAM_WEIGHT_PREFIX).toBe('head/param/');
+    const weights = headParamWeights(head, { shift: 0.5 });
+    expect(weights).toEqual([
+      { name: 'head/param/scale', shape: [], data: Float32Array.of(16) },
+      { name: 'head/param/shift', shape: [], data: Float32Array.of(0.5) },
+    ]);
+    const trunk = { name: 'trunk/dense0/kernel', shape: [1, 1], data: Float32Array.of(3) };
+    expect(headParamsFromWeights([trunk, ...weights])).toEqual({ scale: 16, shift: 0.5 });
+    expect(headParamWeights({ loss: h.mean(x), scores: x })).toEqual([]);
   });
 });

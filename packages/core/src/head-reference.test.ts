@@ -130,13 +130,83 @@ describe('evaluateHeadExpr', () => {
     ]);
     expect(values(h.pickPerRow(h.output(), h.labels()), { output, labels: Int32Array.of(1, 0) })).toEqual({ shape: [2], data: [2, 3] });
     expect(() => run(h.gatherRows(h.constant('table'), h.labels()), { constants: table, labels: Int32Array.of(3) })).toThrow(
-      /gatherRows index 3 is outside \[0, 3\)/,
+      /gatherRows: label 3 is out of range for 3 classes \(labels run from 0 to 2\)/,
     );
-    expect(() => run(h.pickPerRow(h.output(), h.labels()), { output, labels: Int32Array.of(0, -1) })).toThrow(/pickPerRow index -1/);
+    expect(() => run(h.pickPerRow(h.output(), h.labels()), { output, labels: Int32Array.of(0, -1) })).toThrow(
+      /pickPerRow: label -1 is out of range for 2 classes/,
+    );
+    // Indices that are not the labels are named as indices.
+    expect(() =>
+      run(h.gatherRows(h.constant('table'), h.add(h.labels(), h.scalar(3))), { constants: table, labels: Int32Array.of(0) }),
+    ).toThrow(/gatherRows index 3 is outside \[0, 3\)/);
     expect(() => run(h.pickPerRow(h.output(), h.labels()), { output, labels: Int32Array.of(0) })).toThrow(
       /pickPerRow needs .* \[2, 2\] and \[1\]/,
     );
     expect(() => run(h.gatherRows(h.labels(), h.labels()), { labels: Int32Array.of(0) })).toThrow(/gatherRows needs/);
+  });
+
+  it('one-hot rows of the labels, truncating float indices; a label out of range names itself and the class count', () => {
+    expect(values(h.oneHot(h.labels(), 3), { labels: Int32Array.of(2, 0, 2) })).toEqual({
+      shape: [3, 3],
+      data: [0, 0, 1, 1, 0, 0, 0, 0, 1],
+    });
+    // 1.9 truncates to 1, as the engines cast floats to ints.
+    expect(values(h.oneHot(h.add(h.labels(), h.scalar(0.9)), 2), { labels: Int32Array.of(1, 0) }).data).toEqual([0, 1, 1, 0]);
+    const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
+    expect(() => run(h.oneHot(h.labels(), 4), { labels: Int32Array.of(1, 4) })).toThrow(
+      invalid(/^oneHot: label 4 is out of range for 4 classes \(labels run from 0 to 3\)$/),
+    );
+    expect(() => run(h.oneHot(h.labels(), 4), { labels: Int32Array.of(-1) })).toThrow(/label -1 is out of range for 4 classes/);
+    expect(() => run(h.oneHot(h.labels(), 0), { labels: Int32Array.of(0) })).toThrow(/oneHot needs a positive integer depth/);
+    expect(() => run(h.oneHot(h.labels(), 2.5), { labels: Int32Array.of(0) })).toThrow(/oneHot needs a positive integer depth/);
+    expect(() => run(h.oneHot(h.output(), 2), { output: matrix([[0, 1]]) })).toThrow(
+      /oneHot needs a vector of indices \[N\], got shape \[1, 2\]/,
+    );
+  });
+
+  it('a CosFace margin: s * (cos - m * onehot(label)) lowers the true class only, by s * m', () => {
+    const cos = matrix([
+      [0.5, 0.25, -0.5],
+      [0, 1, 0.75],
+    ]);
+    const logits = h.mul(h.scalar(4), h.sub(h.output(), h.mul(h.scalar(0.25), h.oneHot(h.labels(), 3))));
+    expect(values(logits, { output: cos, labels: Int32Array.of(0, 2) })).toEqual({ shape: [2, 3], data: [1, 1, -2, 0, 4, 2] });
+  });
+
+  it('exp, log and division element-wise, division broadcasting like the others', () => {
+    close(values(h.exp(h.output()), { output: matrix([[0, 1, -1]]) }).data, [1, Math.E, 1 / Math.E]);
+    close(values(h.log(h.output()), { output: matrix([[1, Math.E, 0.5]]) }).data, [0, 1, -Math.LN2]);
+    // IEEE: log 0 = -Infinity and log of a negative number is NaN, in every engine alike.
+    expect(values(h.log(h.output()), { output: matrix([[0, -1]]) }).data).toEqual([-Infinity, NaN]);
+    const output = matrix([
+      [2, 4, 6],
+      [8, 10, 12],
+    ]);
+    expect(values(h.div(h.output(), h.scalar(2)), { output }).data).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(values(h.div(h.scalar(24), h.output()), { output }).data).toEqual([12, 6, 4, 3, 2.4, 2]);
+    // [3] (row sums of [3, 2]) divides every row.
+    const pairs = { pairs: createMatrix(3, 2, Float32Array.of(1, 1, 2, 2, 3, 3)) };
+    expect(values(h.div(h.output(), h.rowSum(h.constant('pairs'))), { output, constants: pairs })).toEqual({
+      shape: [2, 3],
+      data: [1, 1, 1, 4, 2.5, 2],
+    });
+    // A row-wise division needs a [N, 1] column: [N] against [N, K] is refused, as in the engines.
+    expect(() => run(h.div(h.output(), h.rowSum(h.output())), { output })).toThrow(
+      /div of shapes \[2, 3\] and \[2\], which do not broadcast/,
+    );
+  });
+
+  it('reads a parameter as its value, or as the value given for its name', () => {
+    const scaled = h.mul(h.param('scale', 16), h.output());
+    const output = matrix([[0.5, -1]]);
+    expect(values(scaled, { output }).data).toEqual([8, -16]);
+    expect(values(scaled, { output, params: { scale: 2 } }).data).toEqual([1, -2]);
+    // Another parameter's value leaves this one alone.
+    expect(values(scaled, { output, params: { bias: 2 } }).data).toEqual([8, -16]);
+    expect(() => run({ op: 'param', name: 'scale' } as unknown as HeadExpr)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidInput, message: 'head parameter "scale" has no initial value' }),
+    );
+    expect(() => run(h.param('scale', 1), { params: { scale: Number.NaN } })).toThrow(/head parameter "scale" has the value NaN/);
   });
 
   it('sums rows, averages everything, negates and raises to a power', () => {
@@ -179,10 +249,14 @@ describe('evaluateHeadExpr', () => {
       labels: h.labels(),
       constant: h.constant('c'),
       scalar: h.scalar(1),
+      param: h.param('scale', 2),
       add: h.add(x, x),
       sub: h.sub(x, x),
       mul: h.mul(x, x),
+      div: h.div(x, x),
       neg: h.neg(x),
+      exp: h.exp(x),
+      log: h.log(x),
       pow: h.pow(x, 2),
       matmulTransposed: h.matmulTransposed(x, x),
       l2normalize: h.l2normalize(x),
@@ -190,6 +264,7 @@ describe('evaluateHeadExpr', () => {
       logSoftmax: h.logSoftmax(x),
       gatherRows: h.gatherRows(x, h.labels()),
       pickPerRow: h.pickPerRow(x, h.labels()),
+      oneHot: h.oneHot(h.labels(), 3),
       rowSum: h.rowSum(x),
       mean: h.mean(x),
     };

@@ -15,6 +15,8 @@ export interface HeadReferenceInputs {
   readonly labels?: Int32Array;
   /** The head's constants by name (e.g. prototypes [C, D]). */
   readonly constants?: Readonly<Record<string, Matrix>>;
+  /** Values of the head's parameters by name; a parameter not given is its own `value`. */
+  readonly params?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -52,14 +54,27 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
     }
     case 'scalar':
       return { shape: [], data: Float64Array.of(expr.value) };
+    case 'param': {
+      const value = inputs.params && Object.hasOwn(inputs.params, expr.name) ? inputs.params[expr.name] : expr.value;
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return fail(`head parameter "${expr.name}" has ${value === undefined ? 'no initial value' : `the value ${String(value)}`}`);
+      }
+      return { shape: [], data: Float64Array.of(value) };
+    }
     case 'add':
       return broadcast(expr.op, first!, second!, (a, b) => a + b);
     case 'sub':
       return broadcast(expr.op, first!, second!, (a, b) => a - b);
     case 'mul':
       return broadcast(expr.op, first!, second!, (a, b) => a * b);
+    case 'div':
+      return broadcast(expr.op, first!, second!, (a, b) => a / b);
     case 'neg':
       return map(first!, (x) => -x);
+    case 'exp':
+      return map(first!, Math.exp);
+    case 'log':
+      return map(first!, Math.log);
     case 'pow': {
       const { exponent } = expr;
       // A square as a product, as the engines compute it (exact, and defined for negative bases).
@@ -96,7 +111,7 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
       const [rows, cols] = x.shape as [number, number];
       const data = new Float64Array(indices.data.length * cols);
       indices.data.forEach((raw, i) => {
-        const row = index('gatherRows', raw, rows);
+        const row = index(expr, raw, rows);
         data.set(x.data.subarray(row * cols, (row + 1) * cols), i * cols);
       });
       return { shape: [indices.data.length, cols], data };
@@ -108,7 +123,18 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
         fail(`pickPerRow needs a matrix [N, K] and N indices, got shapes ${show(x.shape)} and ${show(indices.shape)}`);
       }
       const cols = x.shape[1]!;
-      return { shape: [x.shape[0]!], data: indices.data.map((raw, i) => x.data[i * cols + index('pickPerRow', raw, cols)]!) };
+      return { shape: [x.shape[0]!], data: indices.data.map((raw, i) => x.data[i * cols + index(expr, raw, cols)]!) };
+    }
+    case 'oneHot': {
+      const indices = first!;
+      const { depth } = expr;
+      if (!Number.isInteger(depth) || depth < 1) fail(`oneHot needs a positive integer depth (the number of classes), got ${depth}`);
+      if (indices.shape.length !== 1) fail(`oneHot needs a vector of indices [N], got shape ${show(indices.shape)}`);
+      const data = new Float64Array(indices.data.length * depth);
+      indices.data.forEach((raw, i) => {
+        data[i * depth + index(expr, raw, depth)] = 1;
+      });
+      return { shape: [indices.data.length, depth], data };
     }
     case 'rowSum': {
       const x = first!;
@@ -141,10 +167,19 @@ function fail(message: string): never {
 
 const show = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
-/** Engines truncate float indices toward zero; an index outside [0, size) is refused rather than read as 0. */
-function index(op: string, raw: number, size: number): number {
+/**
+ * Engines truncate float indices toward zero; an index outside [0, size) is refused rather than read as 0 (or as
+ * a row of zeros), and a label is named as one, with the class count.
+ */
+function index(node: Extract<HeadExpr, { indices: HeadExpr }>, raw: number, size: number): number {
   const value = Math.trunc(raw);
-  if (!(value >= 0 && value < size)) fail(`${op} index ${raw} is outside [0, ${size})`);
+  if (!(value >= 0 && value < size)) {
+    fail(
+      node.indices.op === 'labels'
+        ? `${node.op}: label ${raw} is out of range for ${size} classes (labels run from 0 to ${size - 1})`
+        : `${node.op} index ${raw} is outside [0, ${size})`,
+    );
+  }
   return value;
 }
 

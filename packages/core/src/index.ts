@@ -1,7 +1,6 @@
 export { z } from 'zod';
 export * from './errors.js';
 export * from './rng.js';
-export * from './threads.js';
 export * from './matrix.js';
 export * from './head-graph.js';
 export * from './head-reference.js';
@@ -11,9 +10,8 @@ export * from './registry.js';
 export * from './options.js';
 export * from './spec.js';
 export * from './prototypes.js';
+export * from './prototype-geometry.js';
 export * from './dataset-checks.js';
 export * from './class-mean-baseline.js';
-export * from './mlp-spec.js';
-export * from './epoch-history.js';
 export * from './engines.js';
 export * from './pipeline.js';

@@ -36,6 +36,7 @@ function fixture(script: Script = {}) {
     summary: 'test dataset',
     // Not idempotent on purpose: parsed twice, classes would grow.
     options: z.strictObject({ classes: z.number().int().min(2).default(3) }).transform((o) => (parses++, { classes: o.classes + 1 })),
+    describe: ({ classes }) => (calls.push('dataset.describe'), { classes }),
     generate(_ctx, options) {
       calls.push('dataset.generate');
       received.dataset = options;
@@ -117,6 +118,9 @@ function fixture(script: Script = {}) {
   });
   const registry = createRegistry([
     dataset,
+    // The same data with nothing said before it exists, and with a class count that generate does not keep.
+    defineDataset({ ...dataset, name: 'quiet-blobs', describe: undefined }),
+    defineDataset({ ...dataset, name: 'lying-blobs', describe: ({ classes }) => ({ classes: classes + 1 }) }),
     strategy('few', 3),
     strategy('many', 100),
     strategy('some', 10),
@@ -141,14 +145,17 @@ describe('runExperiment at the plugin boundary', () => {
     expect(parses()).toBe(1);
     expect(received.dataset).toEqual({ classes: 5 });
     expect(outcome.dataset.classes).toBe(5);
-    // The dataset's options give the class count, so the strategy is asked before the data is made.
+    // The dataset's describe gives the class count, so the strategy is asked before the data is made.
     expect(calls).toEqual([
+      'dataset.describe',
       'some.unsupported',
       'dataset.generate',
       'some.unsupported',
       'some.generate',
       'sphere.build',
       'engine.train',
+      // The test split, the validation split, the class-mean baseline.
+      'evaluate',
       'evaluate',
       'evaluate',
     ]);
@@ -166,12 +173,30 @@ describe('runExperiment at the plugin boundary', () => {
     expect(calls).not.toContain('few.generate');
   });
 
-  it('refuses a size the strategy cannot make before the dataset generates, when the options give the class count', async () => {
+  it('refuses a size the strategy cannot make before the dataset generates, when its describe gives the class count', async () => {
     const { registry, calls } = fixture();
     const failure = runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'few', dims: 3 } }));
     await expect(failure).rejects.toMatchObject({ code: ErrorCode.Unsupported });
-    expect(calls[0]).toBe('few.unsupported');
+    expect(calls.slice(0, 2)).toEqual(['dataset.describe', 'few.unsupported']);
     expect(calls).not.toContain('dataset.generate');
+  });
+
+  it('asks the strategy only once the data exists when the dataset does not describe its class count', async () => {
+    const { registry, calls } = fixture();
+    const quiet = { dataset: { name: 'quiet-blobs', options: { classes: 4 } }, head: { name: 'sphere' } };
+    const failure = runExperiment(registry, { ...quiet, prototypes: { strategy: 'few', dims: 3 } });
+    await expect(failure).rejects.toMatchObject({ code: ErrorCode.Unsupported, message: /cannot make 5 prototypes/ });
+    expect(calls.slice(0, 2)).toEqual(['dataset.generate', 'few.unsupported']);
+  });
+
+  it('refuses a dataset whose describe disagrees with what it generated, naming it', async () => {
+    const { registry } = fixture();
+    const lying = { dataset: { name: 'lying-blobs', options: { classes: 4 } }, head: { name: 'flat' } };
+    await expect(runExperiment(registry, lying)).rejects.toMatchObject({
+      code: ErrorCode.InvalidPlugin,
+      pluginId: 'dataset:lying-blobs',
+      message: 'dataset:lying-blobs: describe said 6 classes, generate gave 5',
+    });
   });
 
   it('refuses a prototype matrix too large to allocate, with the memory it would need', () => {

@@ -18,6 +18,8 @@ export interface ExperimentHooks {
   /** Progress of the current stage. */
   readonly progress?: (stage: string, done: number, total: number, label?: string) => void;
   readonly signal?: AbortSignal;
+  /** Native compute threads each plugin call may use (PluginContext.threads); absent: every core the process may use. */
+  readonly threads?: number;
 }
 
 export interface ExperimentOutcome {
@@ -30,6 +32,8 @@ export interface ExperimentOutcome {
   readonly testPredictions: Int32Array;
   /** Per evaluator name, its metrics on the test split. */
   readonly metrics: Readonly<Record<string, Metrics>>;
+  /** The same evaluators on the validation split (the kept model's predictions): the split to calibrate on. */
+  readonly validationMetrics: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the dataset's reference rule (e.g. Bayes-optimal), when it has one. */
   readonly referenceMetrics?: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the nearest-class-mean baseline, which every dataset has. */
@@ -51,12 +55,12 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   const started = performance.now();
   const spec = parseExperimentSpec(rawSpec);
   const plan = planExperiment(registry, spec);
-  // A dataset whose options fix the class count (gaussian) lets a size the strategy refuses fail now, not after
-  // the data has been generated.
-  const plannedClasses = (plan.datasetOptions as { classes?: unknown } | undefined)?.classes;
-  if (plan.strategy && spec.prototypes && 'strategy' in spec.prototypes && Number.isInteger(plannedClasses)) {
-    const classes = plannedClasses as number;
-    refuseUnsupportedPrototypes(registry, plan.strategy, { classes, dims: spec.prototypes.dims ?? classes }, plan.strategyOptions);
+  // A dataset that can say its class count from its options (gaussian) lets a size the strategy refuses fail now,
+  // not after the data has been generated.
+  const plannedClasses = callPlugin(plan.dataset, 'describe', plan.datasetOptions)?.classes;
+  if (plan.strategy && spec.prototypes && 'strategy' in spec.prototypes && plannedClasses !== undefined) {
+    const request = { classes: plannedClasses, dims: spec.prototypes.dims ?? plannedClasses };
+    refuseUnsupportedPrototypes(registry, plan.strategy, request, plan.strategyOptions);
   }
   const rng = createRng(spec.seed);
   const context = (stage: string): PluginContext => ({
@@ -65,11 +69,19 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     log: hooks.log,
     signal: hooks.signal,
     progress: hooks.progress ? (done, total, label) => hooks.progress!(stage, done, total, label) : undefined,
+    threads: hooks.threads,
   });
 
   const dataStarted = performance.now();
   const dataset = await callPlugin(plan.dataset, 'generate', context('dataset'), plan.datasetOptions);
   checkDataset(dataset, pluginId(plan.dataset));
+  if (plannedClasses !== undefined && plannedClasses !== dataset.classes) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidPlugin,
+      `${pluginId(plan.dataset)}: describe said ${plannedClasses} classes, generate gave ${dataset.classes}`,
+      { pluginId: pluginId(plan.dataset), hint: 'This is a bug of the dataset plugin: its describe must match what it generates.' },
+    );
+  }
   const dataSeconds = (performance.now() - dataStarted) / 1000;
   throwIfAborted(hooks.signal);
 
@@ -105,15 +117,17 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
 
   const head = await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions);
 
-  const choice = await chooseEngine(registry, spec.engine);
+  const choice = await chooseEngine(registry, spec.engine?.name, plan.engineOptions);
   for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
   const trainingStarted = performance.now();
-  const training = await callPlugin(choice.engine, 'train', context('training'), { dataset, head, trainer: spec.trainer }, {});
+  const job = { dataset, head, trainer: spec.trainer };
+  const training = await callPlugin(choice.engine, 'train', context('training'), job, plan.engineOptions ?? {});
   const trainingSeconds = (performance.now() - trainingStarted) / 1000;
 
   // The trained model is the engine's work too.
-  const { labels: testPredictions } = await withPluginErrors(pluginId(choice.engine), () => training.model.predict(dataset.test.features));
-  const evaluate = (predictions: Int32Array, withHistory: boolean) => {
+  const predict = (split: DatasetSplit) => withPluginErrors(pluginId(choice.engine), () => training.model.predict(split.features));
+  const { labels: testPredictions } = await predict(dataset.test);
+  const evaluate = (predictions: Int32Array, withHistory: boolean, labels = dataset.test.labels) => {
     const out: Record<string, Metrics> = {};
     for (const { plugin, options } of plan.evaluators) {
       out[plugin.name] = callPlugin(
@@ -121,7 +135,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
         'evaluate',
         {
           classes: dataset.classes,
-          labels: dataset.test.labels,
+          labels,
           predictions,
           ...(withHistory ? { history: training.history, bestEpoch: training.bestEpoch } : {}),
         },
@@ -131,6 +145,8 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     return out;
   };
   const metrics = evaluate(testPredictions, true);
+  // The kept model on the validation split: what choices (data sizes, settings) may be calibrated on, never the test.
+  const validationMetrics = evaluate((await predict(dataset.validation)).labels, false, dataset.validation.labels);
   const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
   const baselineStarted = performance.now();
   const baselineMetrics = evaluate(nearestClassMeanPredictions(dataset.train, dataset.test.features, dataset.classes, hooks.signal), false);
@@ -145,6 +161,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     engine: { name: choice.engine.name, backend: training.backend, skipped: choice.skipped },
     testPredictions,
     metrics,
+    validationMetrics,
     referenceMetrics,
     baselineMetrics,
     seconds: {
@@ -168,7 +185,7 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
   if (!head.usesPrototypes && spec.prototypes) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `head "${head.name}" does not use prototypes; drop the prototypes from the spec`);
   }
-  if (spec.engine) registry.get('engine', spec.engine);
+  const engine = spec.engine && registry.get('engine', spec.engine.name);
   return {
     dataset,
     datasetOptions: resolveOptions(dataset, spec.dataset.options),
@@ -177,6 +194,8 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
     strategy,
     strategyOptions:
       strategy && spec.prototypes && 'strategy' in spec.prototypes ? resolveOptions(strategy, spec.prototypes.options) : undefined,
+    /** The named engine's options, parsed; undefined when no engine is named (the chosen one gets its defaults). */
+    engineOptions: engine && spec.engine ? resolveOptions(engine, spec.engine.options) : undefined,
     evaluators: spec.evaluators.map((ref) => {
       const plugin = registry.get('evaluator', ref.name);
       return { plugin, options: resolveOptions(plugin, ref.options) };

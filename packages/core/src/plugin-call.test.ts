@@ -350,3 +350,60 @@ describe('the registry keeps defined plugins as they are', () => {
     expect(createRegistry(plugin).get('head', 'wobbly')).toBe(plugin);
   });
 });
+
+describe("a dataset's describe at the boundary", () => {
+  const blobs = (describe?: (options: { classes: number; perClass: number }) => unknown) =>
+    defineDataset({
+      name: 'blobs',
+      summary: 'test dataset',
+      options: z.strictObject({ classes: z.number().int().min(2), perClass: z.number().int().min(1).default(5) }),
+      ...(describe ? { describe: describe as never } : {}),
+      generate: () => {
+        throw new Error('not generated in these tests');
+      },
+    });
+
+  it('gets its options validated with defaults filled, directly and through callPlugin', () => {
+    const plugin = blobs(({ classes, perClass }) => ({ classes, trainRows: classes * perClass, inputWidth: 2 }));
+    expect(plugin.describe!({ classes: 4 } as never)).toEqual({ classes: 4, trainRows: 20, inputWidth: 2 });
+    expect(callPlugin(plugin, 'describe', { classes: 3, perClass: 2 })).toEqual({ classes: 3, trainRows: 6, inputWidth: 2 });
+    expect(() => callPlugin(plugin, 'describe', { classes: 1 } as never)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidOptions, message: expect.stringMatching(/^dataset:blobs classes: /) }),
+    );
+  });
+
+  it('answers undefined when the dataset has no describe', () => {
+    expect(callPlugin(blobs(), 'describe', { classes: 3 } as never)).toBeUndefined();
+  });
+
+  it('tags what describe throws with the plugin id', () => {
+    const plugin = blobs(() => {
+      throw new Error('no idea');
+    });
+    expect(() => callPlugin(plugin, 'describe', { classes: 3 } as never)).toThrow(
+      expect.objectContaining({ code: ErrorCode.PluginFailed, pluginId: 'dataset:blobs', message: 'dataset:blobs failed: no idea' }),
+    );
+  });
+
+  it('refuses an answer that is not sizes, and an async describe, by throwing E_INVALID_PLUGIN', () => {
+    for (const [answer, message] of [
+      [null, /describe returned null; expected an object/],
+      [{ classes: 1 }, /describe returned classes 1; expected an integer >= 2 or no classes/],
+      [{ classes: 3, trainRows: 2.5 }, /trainRows 2.5; expected an integer >= 1/],
+      [{ inputWidth: '8' }, /inputWidth "8"; expected an integer >= 1/],
+      [Promise.resolve({ classes: 3 }), /describe returned a promise; expected an object \(describe is synchronous\)/],
+    ] as const) {
+      expect(() =>
+        callPlugin(
+          blobs(() => answer),
+          'describe',
+          { classes: 3 } as never,
+        ),
+      ).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidPlugin, pluginId: 'dataset:blobs', message: expect.stringMatching(message) }),
+      );
+    }
+    const asyncDescribe = blobs((async () => ({ classes: 3 })) as never);
+    expect(() => asyncDescribe.describe!({ classes: 3 } as never)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidPlugin }));
+  });
+});

@@ -1,17 +1,18 @@
 import { ErrorCode, HyperprotoError, tagPluginError } from './errors.js';
 import { resolveOptions } from './options.js';
+import { headParams, type HeadDefinition } from './head-graph.js';
 import type { Plugin, PluginKind, PrototypeRequest } from './plugins.js';
 import { KIND_LABEL, pluginId } from './registry.js';
 
 type AnyFunction = (...args: any[]) => any;
 
-/** The names of the hooks (methods) of a plugin type: `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
+/** The names of the hooks (methods) of a plugin type: `describe`, `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
 export type PluginHook<P> = { [K in keyof P]-?: NonNullable<P[K]> extends AnyFunction ? K : never }[keyof P] & string;
 type HookFunction<P, H extends keyof P> = Extract<NonNullable<P[H]>, AnyFunction>;
 
 /** Per kind, the hooks and the position of their options argument (`null`: the hook takes no options). */
 const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null>> } = {
-  dataset: { generate: 1 },
+  dataset: { describe: 0, generate: 1 },
   prototypes: { unsupported: 1, generate: 2 },
   head: { build: 1 },
   evaluator: { evaluate: 1 },
@@ -20,12 +21,15 @@ const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null
 
 /** Hooks the `define*` helpers route through {@link callPlugin}: those with options. `probe` has none, and its failure is a reason to try the next engine, which `chooseEngine` records. */
 const BOUNDED_HOOKS: { readonly [K in PluginKind]: readonly string[] } = {
-  dataset: ['generate'],
+  dataset: ['describe', 'generate'],
   prototypes: ['unsupported', 'generate'],
   head: ['build'],
   evaluator: ['evaluate'],
   engine: ['train'],
 };
+
+/** Hooks a plugin may leave out: calling one it lacks answers undefined (nothing refused, nothing described). */
+const OPTIONAL_HOOKS: ReadonlySet<string> = new Set(['unsupported', 'describe']);
 
 /** A hook made by a `define*` helper keeps the plugin author's function here, which {@link callPlugin} runs. */
 const IMPLEMENTATION = Symbol.for('hyperproto.hookImplementation');
@@ -86,14 +90,16 @@ export function callPlugin<P extends Plugin, H extends PluginHook<P>>(
   }
   const fn = implementation(plugin, hook);
   if (!fn) {
-    if (hook === 'unsupported') return undefined as ReturnType<HookFunction<P, H>>;
+    if (OPTIONAL_HOOKS.has(hook)) return undefined as ReturnType<HookFunction<P, H>>;
     throw new HyperprotoError(ErrorCode.InvalidPlugin, `${id} has no "${hook}" function`, { pluginId: id });
   }
   const callArgs: unknown[] = [...args];
   const fail = (error: unknown): never => {
     throw tagPluginError(error, id);
   };
-  const asynchronous = plugin.kind === 'engine' || isAsyncFunction(fn);
+  // A dataset's `describe` is synchronous by contract: an async one is refused by throwing, never by a rejection.
+  const describes = plugin.kind === 'dataset' && hook === 'describe';
+  const asynchronous = !describes && (plugin.kind === 'engine' || isAsyncFunction(fn));
   try {
     if (optionsAt !== null) callArgs[optionsAt] = resolveOptions(plugin, callArgs[optionsAt]);
     if (plugin.kind === 'prototypes' && hook === 'generate') {
@@ -101,13 +107,52 @@ export function callPlugin<P extends Plugin, H extends PluginHook<P>>(
       const why: unknown = implementation(plugin, 'unsupported')?.call(plugin, request, callArgs[2]);
       if (why) throw new UnsupportedRequestError(plugin, request, String(why));
     }
+    // A built head whose parameters cannot start (no initial value) is refused here, naming the parameter.
+    const checked = (value: unknown) => {
+      if (plugin.kind === 'head' && hook === 'build' && isHeadDefinitionLike(value)) headParams(value);
+      return value;
+    };
     const result: unknown = fn.apply(plugin, callArgs);
-    if (isPromiseLike(result)) return Promise.resolve(result).catch(fail) as ReturnType<HookFunction<P, H>>;
-    return result as ReturnType<HookFunction<P, H>>;
+    if (describes) checkDatasetDescription(result);
+    if (isPromiseLike(result)) return Promise.resolve(result).then(checked).catch(fail) as ReturnType<HookFunction<P, H>>;
+    return checked(result) as ReturnType<HookFunction<P, H>>;
   } catch (error) {
     if (asynchronous) return Promise.reject(tagPluginError(error, id)) as ReturnType<HookFunction<P, H>>;
     return fail(error);
   }
+}
+
+/** Loss and scores that are expressions; what is malformed otherwise is left to the callers' own checks. */
+function isHeadDefinitionLike(value: unknown): value is HeadDefinition {
+  const isExpr = (x: unknown) => typeof x === 'object' && x !== null && typeof (x as { op?: unknown }).op === 'string';
+  return typeof value === 'object' && value !== null && isExpr((value as HeadDefinition).loss) && isExpr((value as HeadDefinition).scores);
+}
+
+/** A dataset's `describe` answers an object of known sizes, synchronously; anything else is the plugin's bug. */
+function checkDatasetDescription(value: unknown): void {
+  const problem = datasetDescriptionProblem(value);
+  if (problem) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `describe returned ${problem}`, {
+      hint: 'describe(options) must return { classes?, trainRows?, inputWidth? } (integers; classes >= 2) without awaiting anything.',
+    });
+  }
+}
+
+function datasetDescriptionProblem(value: unknown): string | undefined {
+  if (isPromiseLike(value)) {
+    // Refused as it is; its own outcome must not surface later as an unhandled rejection.
+    Promise.resolve(value).catch(() => {});
+    return 'a promise; expected an object (describe is synchronous)';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return `${JSON.stringify(value) ?? String(value)}; expected an object`;
+  const minimum = { classes: 2, trainRows: 1, inputWidth: 1 } as const;
+  for (const [field, least] of Object.entries(minimum)) {
+    const size = (value as Record<string, unknown>)[field];
+    if (size !== undefined && !(Number.isInteger(size) && (size as number) >= least))
+      return `${field} ${JSON.stringify(size) ?? String(size)}; expected an integer >= ${least} or no ${field}`;
+  }
+  return undefined;
 }
 
 function isAsyncFunction(fn: AnyFunction): boolean {

@@ -3,6 +3,7 @@ import type { HeadDefinition } from './head-graph.js';
 import type { Matrix } from './matrix.js';
 import { bindPluginHooks } from './plugin-call.js';
 import type { Rng } from './rng.js';
+import type { TrainerSettings } from './spec.js';
 
 export type PluginKind = 'dataset' | 'prototypes' | 'head' | 'evaluator' | 'engine';
 export const PLUGIN_KINDS: readonly PluginKind[] = ['dataset', 'prototypes', 'head', 'evaluator', 'engine'];
@@ -21,6 +22,12 @@ export interface PluginContext {
   readonly log?: (message: string) => void;
   /** Aborted on Ctrl-C: long loops check it and stop. */
   readonly signal?: AbortSignal;
+  /**
+   * Native compute threads this call may use (e.g. onnxruntime's intra-op pool): the caller's budget, so that
+   * parallel runs share the cores instead of each starting a pool as wide as the machine. Absent: every core the
+   * process may use.
+   */
+  readonly threads?: number;
 }
 
 interface PluginBase<K extends PluginKind, O> {
@@ -54,7 +61,23 @@ export interface Dataset {
   readonly info: Readonly<Record<string, unknown>>;
 }
 
+/** What a dataset's options fix before any data exists; each field only when known without generating or reading data. */
+export interface DatasetDescription {
+  /** The `classes` the dataset will have: lets a prototype size the strategy refuses fail before any data work. */
+  readonly classes?: number;
+  /** Rows of the train split: with `inputWidth` and `classes`, what a run's cost estimate needs. */
+  readonly trainRows?: number;
+  /** Feature width (`inputWidth` of the dataset). */
+  readonly inputWidth?: number;
+}
+
 export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
+  /**
+   * What `generate` will give for these options, said without generating or reading anything (synchronous and
+   * cheap: planning calls it for every run of a grid). Leave out what cannot be known that way; what it says must
+   * match what `generate` produces (the dataset conformance suite checks).
+   */
+  describe?(options: O): DatasetDescription;
   generate(ctx: PluginContext, options: O): Dataset | Promise<Dataset>;
 }
 
@@ -114,17 +137,6 @@ export interface EvaluatorPlugin<O = any> extends PluginBase<'evaluator', O> {
 
 // ---- engines -----------------------------------------------------------------------------------------------
 
-/** The seed's trainer settings, shared by every engine. */
-export interface TrainerSettings {
-  readonly hiddenUnits: number;
-  readonly hiddenLayers: number;
-  readonly dropout: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly patience: number;
-  readonly maxEpochs: number;
-}
-
 export interface TrainingJob {
   readonly dataset: Dataset;
   readonly head: HeadDefinition;
@@ -171,8 +183,11 @@ export type EngineProbe =
 export interface EnginePlugin<O = any> extends PluginBase<'engine', O> {
   /** Higher is chosen first when no engine is named; the most the engine can rank (its probe may lower it). */
   readonly priority: number;
-  /** Starts the engine lazily; says which backend it would use, or why it cannot run. */
-  probe(): Promise<EngineProbe>;
+  /**
+   * Starts the engine lazily; says which backend it would use, or why it cannot run. `options` (already parsed by
+   * the schema) are given when the engine is named with options that choose its backend.
+   */
+  probe(options?: O): Promise<EngineProbe>;
   train(ctx: PluginContext, job: TrainingJob, options: O): Promise<TrainingResult>;
 }
 

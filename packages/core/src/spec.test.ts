@@ -21,6 +21,19 @@ describe('parseExperimentSpec', () => {
     expect(spec.evaluators).toEqual([{ name: 'classification', options: {} }]);
   });
 
+  it('takes an engine as a name (as records and grids written before engine options have it) or with options', () => {
+    const base = { dataset: { name: 'gaussian' }, head: { name: 'softmax' } };
+    expect(parseExperimentSpec({ ...base, engine: 'onnxruntime' }).engine).toEqual({ name: 'onnxruntime', options: {} });
+    expect(parseExperimentSpec({ ...base, engine: { name: 'onnxruntime' } }).engine).toEqual({ name: 'onnxruntime', options: {} });
+    expect(parseExperimentSpec({ ...base, engine: { name: 'onnxruntime', options: { provider: 'cpu' } } }).engine).toEqual({
+      name: 'onnxruntime',
+      options: { provider: 'cpu' },
+    });
+    expect(parseExperimentSpec(base).engine).toBeUndefined();
+    expect(() => parseExperimentSpec({ ...base, engine: '' })).toThrow(/engine/);
+    expect(() => parseExperimentSpec({ ...base, engine: { options: {} } })).toThrow(/engine/);
+  });
+
   it('names the path of a bad field', () => {
     expect(() => parseExperimentSpec({ seed: -1, dataset: { name: 'g' }, head: { name: 'h' } })).toThrow(/seed: /);
     expect(() => parseExperimentSpec({ dataset: { name: 'g' }, head: { name: 'h' }, trainer: { dropout: 1 } })).toThrow(/trainer\.dropout/);

@@ -15,10 +15,22 @@ export const TrainerSettingsSchema = z.object({
   maxEpochs: positiveInt.default(200),
 });
 
+/** The seed's trainer settings, shared by every engine (the network and its training live in @hyperproto/mlp). */
+export type TrainerSettings = Readonly<z.output<typeof TrainerSettingsSchema>>;
+
 const PluginRefSchema = z.object({
   name: z.string().min(1),
   options: z.record(z.string(), z.unknown()).default({}),
 });
+
+/** An engine and its options; a plain name (records and grids written before engines took options) means no options. */
+const EngineRefSchema = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((name) => ({ name, options: {} as Record<string, unknown> })),
+  PluginRefSchema,
+]);
 
 const PrototypeSourceSchema = z.union([
   // Without dims the prototypes get as many dimensions as the dataset has classes.
@@ -33,8 +45,8 @@ export const ExperimentSpecSchema = z
     head: PluginRefSchema,
     prototypes: PrototypeSourceSchema.optional(),
     trainer: TrainerSettingsSchema.default(TrainerSettingsSchema.parse({})),
-    /** Engine by name; when absent the available engine with the highest priority runs. */
-    engine: z.string().min(1).optional(),
+    /** Engine by name, with its options; when absent the available engine with the highest priority runs. */
+    engine: EngineRefSchema.optional(),
     evaluators: z.array(PluginRefSchema).default([{ name: 'classification', options: {} }]),
   })
   .strict();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { datasetConformance } from '@hyperproto/plugin-testing';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import files from './index.js';
 import { clusteredRows, writeNpy, writeText } from './test-support/dataset-files.js';
 
@@ -34,4 +34,15 @@ describe('dataset:files conformance, .npy with fraction splits', () => {
 describe('dataset:files conformance, CSV label column with a JSON-lines test file', () => {
   for (const c of datasetConformance(files, { options: { data: path('x.csv'), labelColumn: 'kind', testData: path('test.jsonl') } }))
     it(c.name, c.run);
+});
+
+describe('dataset:files conformance, CSV labels named by an inline classNames list (describe gives the class count)', () => {
+  const classNames = ['k3', 'k2', 'k1', 'k0'];
+  for (const c of datasetConformance(files, { options: { data: path('x.csv'), labelColumn: 'kind', classNames } })) it(c.name, c.run);
+
+  it('describes the class count from the list and nothing it would have to read a file for', () => {
+    expect(files.describe!({ data: path('x.csv'), labelColumn: 'kind', classNames } as never)).toEqual({ classes: 4 });
+    expect(files.describe!({ data: path('x.npy'), labels: path('y.npy') } as never)).toEqual({});
+    expect(files.describe!({ data: path('x.npy'), labels: path('y.npy'), classNames: path('names.txt') } as never)).toEqual({});
+  });
 });

@@ -6,5 +6,7 @@ export const filesDataset: DatasetPlugin<FilesOptions> = defineDataset<FilesOpti
   name: 'files',
   summary: 'Your own features and labels from .npy, .csv or .jsonl files, split per class (seeded) unless split files are given',
   options: FilesOptionsSchema,
+  // Only an inline list of class names fixes anything without reading a file: the class count.
+  describe: ({ classNames }) => (Array.isArray(classNames) ? { classes: classNames.length } : {}),
   generate: (ctx, options) => loadFilesDataset(ctx, options),
 });

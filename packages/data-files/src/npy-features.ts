@@ -55,9 +55,16 @@ export async function openNpyFeatures(path: string): Promise<FeatureTable> {
         if (used) throw new Error(`${path} was already copied`);
         used = true;
         try {
-          await (npy.header.fortranOrder
-            ? copyColumnMajor(npy, path, type.itemBytes as 4 | 8, type.littleEndian, placement, pacer, onBytes)
-            : copyRowMajor(npy, path, type.itemBytes as 4 | 8, type.littleEndian, placement, pacer, onBytes));
+          const copy: ValueCopy = {
+            npy,
+            path,
+            itemBytes: type.itemBytes as 4 | 8,
+            littleEndian: type.littleEndian,
+            placement,
+            pacer,
+            onBytes,
+          };
+          await (npy.header.fortranOrder ? copyColumnMajor(copy) : copyRowMajor(copy));
         } finally {
           await close();
         }
@@ -70,15 +77,19 @@ export async function openNpyFeatures(path: string): Promise<FeatureTable> {
   }
 }
 
-async function copyRowMajor(
-  npy: OpenNpy,
-  path: string,
-  itemBytes: 4 | 8,
-  littleEndian: boolean,
-  { splitOf, slotOf, outputs }: RowPlacement,
-  pacer: WorkPacer,
-  onBytes?: (bytes: number) => void,
-): Promise<void> {
+/** One pass of a file's values into the split arrays: where they come from, in what form, and where they go. */
+interface ValueCopy {
+  readonly npy: OpenNpy;
+  readonly path: string;
+  readonly itemBytes: 4 | 8;
+  readonly littleEndian: boolean;
+  readonly placement: RowPlacement;
+  readonly pacer: WorkPacer;
+  readonly onBytes?: (bytes: number) => void;
+}
+
+async function copyRowMajor({ npy, path, itemBytes, littleEndian, placement, pacer, onBytes }: ValueCopy): Promise<void> {
+  const { splitOf, slotOf, outputs } = placement;
   const [rows, cols] = npy.header.shape as [number, number];
   const rowBytes = cols * itemBytes;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
@@ -112,15 +123,8 @@ async function copyRowMajor(
 }
 
 /** Fortran order stores column after column: walk the file once and scatter each value to its row. */
-async function copyColumnMajor(
-  npy: OpenNpy,
-  path: string,
-  itemBytes: 4 | 8,
-  littleEndian: boolean,
-  { splitOf, slotOf, outputs }: RowPlacement,
-  pacer: WorkPacer,
-  onBytes?: (bytes: number) => void,
-): Promise<void> {
+async function copyColumnMajor({ npy, path, itemBytes, littleEndian, placement, pacer, onBytes }: ValueCopy): Promise<void> {
+  const { splitOf, slotOf, outputs } = placement;
   const [rows, cols] = npy.header.shape as [number, number];
   const total = rows * cols;
   const perChunk = Math.floor(CHUNK_BYTES / itemBytes);

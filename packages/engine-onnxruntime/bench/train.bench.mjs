@@ -17,23 +17,39 @@
 // epochs, and the round's figure is the mean time of the measured epochs; each engine's figure is the median of
 // its rounds. The tfjs engines run in child processes (a process holds one tfjs backend) started once and asked
 // for one round at a time, so rounds of onnxruntime and of tfjs alternate and share the machine's conditions.
-// The sustained MatMul rate is the median of several windows of consecutive runs (about 0.3 s each).
+// The sustained MatMul rate is measured in the same rounds (a window of consecutive runs, about 0.3 s, of each
+// shape after the engines' turns), and is the median of those windows: on a shared machine, a rate measured once
+// before or after the training would compare two different loads.
+//
+// Then the breakdown of a step (see step-breakdown.mjs): where its time goes, from onnxruntime's profiler, and the
+// engine's work outside the training model's runs (batch packing, dropout masks, validation), timed in the rounds.
 //
 // Target (issue 15): ratio >= 0.50 at batch 256 and >= 0.40 at batch 128; the exit code is 1 when a configuration
 // misses it. Flags: --quick (fewer steps and rounds; for CI smoke runs), --no-tfjs (skip the tfjs engines),
-// --no-large (skip the 10,000- and 100,000-class step times).
+// --no-large (skip the 10,000- and 100,000-class step times), --no-breakdown (skip the breakdowns),
+// --threads=N (onnxruntime's intra-op threads, for training and for the MatMul reference alike; default: every
+// core this process may use, as the engine's own default).
 import { fork } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createMatrix, createRng } from '@hyperproto/core';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import * as ort from 'onnxruntime-node';
-import { sessionOptions, trainOnnxMlp } from '../dist/index.js';
+import { initialMlpWeights } from '@hyperproto/mlp';
+import { computeSessionOptions } from '@hyperproto/onnxruntime-session';
+import { fillDropoutMask, TrainingSession, trainOnnxMlp } from '../dist/index.js';
+import { formatBreakdown, stepBreakdown } from './step-breakdown.mjs';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
+const threadsFlag = process.argv.find((a) => a.startsWith('--threads='));
+const THREADS = threadsFlag ? Number(threadsFlag.slice('--threads='.length)) : undefined;
+if (THREADS !== undefined && !(Number.isInteger(THREADS) && THREADS > 0)) {
+  console.error(`--threads takes a positive whole number, got ${threadsFlag}`);
+  process.exit(2);
+}
 const WIDTH = 300;
 const HIDDEN = 300;
 const TARGETS = new Map([
@@ -44,7 +60,6 @@ const STEPS = quick ? 8 : 24;
 const ROUNDS = quick ? 3 : 5;
 const WARMUP_EPOCHS = 1;
 const MEASURED_EPOCHS = quick ? 1 : 2;
-const MATMUL_WINDOWS = quick ? 3 : 5;
 
 /** Random features and labels (training speed does not depend on what is learnt). */
 function randomDataset(classes, trainRows, validationRows, seed = 1) {
@@ -93,20 +108,48 @@ const median = (values) => {
 
 /**
  * One round of one configuration, the same for every engine: a fresh model trained for WARMUP + MEASURED epochs of
- * `steps` batches; the mean seconds of the measured epochs.
+ * `steps` batches; the mean seconds of the measured epochs. `onEpoch` hears of each finished epoch.
  */
-async function oneRound(train, { kind, classes, dims, batch, steps, measured = MEASURED_EPOCHS }) {
+async function oneRound(train, { kind, classes, dims, batch, steps, measured = MEASURED_EPOCHS }, onEpoch = () => {}) {
   const dataset = randomDataset(classes, steps * batch, 64);
   const head = makeHead(kind, classes, dims);
-  const result = await train({ seed: 1, rng: createRng(1) }, { dataset, head, trainer: trainer(batch, WARMUP_EPOCHS + measured) });
+  const ctx = { seed: 1, rng: createRng(1), progress: onEpoch, ...(THREADS ? { threads: THREADS } : {}) };
+  const result = await train(ctx, { dataset, head, trainer: trainer(batch, WARMUP_EPOCHS + measured) });
   result.model.dispose();
   const seconds = result.history.slice(WARMUP_EPOCHS).map((r) => r.seconds);
   if (seconds.length !== measured) throw new Error(`trained ${result.history.length} epochs, expected ${WARMUP_EPOCHS + measured}`);
   return { seconds: seconds.reduce((a, b) => a + b, 0) / seconds.length, backend: result.backend, outputUnits: head.outputUnits };
 }
 
-/** onnxruntime's sustained rate (FLOP/s) on `count` chained products [rows x 300] @ [300 x units] and back. */
-async function sustainedMatMulRate(rows, units, count = 20) {
+/**
+ * An onnxruntime round that also times the training model's runs in the measured epochs (TrainingSession.run,
+ * wrapped for the round): the rest of those epochs is the engine's work outside onnxruntime.
+ */
+async function onnxruntimeRound(config) {
+  const run = TrainingSession.prototype.run;
+  let measuring = false;
+  let inRuns = 0;
+  TrainingSession.prototype.run = async function timedRun(batches) {
+    const started = performance.now();
+    try {
+      return await run.call(this, batches);
+    } finally {
+      if (measuring) inRuns += (performance.now() - started) / 1000;
+    }
+  };
+  try {
+    const round = await oneRound(trainOnnxMlp, config, (epoch) => (measuring = epoch >= WARMUP_EPOCHS));
+    return { ...round, outsideRuns: round.seconds - inRuns / (config.measured ?? MEASURED_EPOCHS) };
+  } finally {
+    TrainingSession.prototype.run = run;
+  }
+}
+
+/**
+ * onnxruntime's sustained rate (FLOP/s) on `count` chained products [rows x 300] @ [300 x units] and back, measured
+ * one window at a time: `window()` runs the chain for about 0.3 s and returns that window's rate.
+ */
+async function matmulChain(rows, units, count = 20) {
   const g = new GraphBuilder('matmul_chain');
   const rng = createRng(3);
   const weight = (r, c) => g.initializer('w', rng.fillNormal(new Float32Array(r * c), 0, 1 / Math.sqrt(r)), [r, c]);
@@ -124,20 +167,20 @@ async function sustainedMatMulRate(rows, units, count = 20) {
     flops += 2 * rows * WIDTH * units;
   }
   g.output(x, 'float32');
-  const session = await ort.InferenceSession.create(g.toModel(), sessionOptions());
+  const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads: THREADS }));
   const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(rows * WIDTH)), [rows, WIDTH]) };
   await session.run(feeds);
   const started = performance.now();
   await session.run(feeds);
   const runsPerWindow = Math.max(1, Math.round(0.3 / ((performance.now() - started) / 1000)));
-  const windows = [];
-  for (let window = 0; window < MATMUL_WINDOWS; window++) {
-    const windowStarted = performance.now();
-    for (let i = 0; i < runsPerWindow; i++) await session.run(feeds);
-    windows.push((performance.now() - windowStarted) / 1000 / runsPerWindow);
-  }
-  await session.release();
-  return flops / median(windows);
+  return {
+    async window() {
+      const windowStarted = performance.now();
+      for (let i = 0; i < runsPerWindow; i++) await session.run(feeds);
+      return (flops * runsPerWindow) / ((performance.now() - windowStarted) / 1000);
+    },
+    release: () => session.release(),
+  };
 }
 
 /** Products per sample of each shape in one training step: [.. x 300] @ [300 x 300] and [.. x 300] @ [300 x U]. */
@@ -148,12 +191,10 @@ const HEAD_PRODUCTS = 3; // forward, weight gradient, input gradient
 const trainingFlopsPerStep = (batch, units) => 2 * batch * (2 * WIDTH * HIDDEN + 3 * HIDDEN * HIDDEN + 3 * HIDDEN * units);
 
 /** The sustained rate on the model's mix of shapes (a time-weighted mean of the two rates). */
-async function referenceRate(batch, units) {
-  const square = await sustainedMatMulRate(batch, WIDTH);
-  const head = await sustainedMatMulRate(batch, units);
+function mixRate(units, square, head) {
   const squareFlops = SQUARE_PRODUCTS * 2 * WIDTH * HIDDEN;
   const headFlops = HEAD_PRODUCTS * 2 * HIDDEN * units;
-  return { rate: (squareFlops + headFlops) / (squareFlops / square + headFlops / head), square, head };
+  return (squareFlops + headFlops) / (squareFlops / square + headFlops / head);
 }
 
 /** A tfjs engine on one backend in a child process, asked for one round at a time. */
@@ -203,12 +244,43 @@ async function tfjsChild() {
   process.send({ ready: true });
 }
 
+/** The step breakdown of one configuration, on random batches, as many per run as an epoch of the rounds has. */
+async function configBreakdown({ kind, classes, dims, batch }) {
+  const head = makeHead(kind, classes, dims);
+  const settings = trainer(batch, 1);
+  const shape = { inputWidth: WIDTH, hiddenUnits: HIDDEN, hiddenLayers: settings.hiddenLayers, outputUnits: head.outputUnits };
+  const count = Math.min(STEPS, 32);
+  const rng = createRng(4);
+  const features = rng.fillNormal(new Float32Array(count * batch * WIDTH));
+  const labels = Int32Array.from({ length: count * batch }, () => rng.int(classes));
+  const dropoutMasks = Array.from({ length: settings.hiddenLayers }, () => {
+    const mask = new Float32Array(count * batch * HIDDEN);
+    fillDropoutMask(rng, mask, 0, mask.length, settings.dropout);
+    return mask;
+  });
+  const spec = {
+    shape,
+    head,
+    learningRate: settings.learningRate,
+    dropout: settings.dropout,
+    weights: initialMlpWeights(shape, rng.fork('weights')),
+    session: { threads: THREADS },
+  };
+  return { count, ...(await stepBreakdown(spec, { count, rows: batch, features, labels, dropoutMasks })) };
+}
+
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
 const fmtRate = (flops) => `${(flops / 1e9).toFixed(1)} GFLOP/s`;
 
 async function main() {
   if (args.has('--tfjs-child')) return tfjsChild();
   console.log(
-    `onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`,
+    `onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ` +
+      `onnxruntime threads ${THREADS ?? availableParallelism()}; load average ${loadAverage()} (on a shared machine, ratios move with it)`,
   );
   console.log(
     `MLP ${WIDTH}-${HIDDEN}-${HIDDEN}-U, dropout 0.3, Adam; ${STEPS} steps per epoch, ${ROUNDS} alternating rounds of ` +
@@ -228,25 +300,34 @@ async function main() {
       const target = TARGETS.get(batch);
       const rounds = { onnxruntime: [] };
       for (const worker of workers) rounds[worker.name] = [];
-      let outputUnits = 0;
+      const outputUnits = makeHead(config.kind, config.classes, config.dims).outputUnits;
+      const chains = { square: await matmulChain(batch, WIDTH), head: await matmulChain(batch, outputUnits) };
+      const windows = { square: [], head: [] };
+      const outsideRuns = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const ours = await oneRound(trainOnnxMlp, config);
-        outputUnits = ours.outputUnits;
+        const ours = await onnxruntimeRound(config);
         rounds.onnxruntime.push(ours.seconds);
+        outsideRuns.push(ours.outsideRuns);
         for (const worker of workers) {
           const reply = await worker.ask(config);
           rounds[worker.name].push(reply.error ? reply.error : reply.seconds);
         }
+        windows.square.push(await chains.square.window());
+        windows.head.push(await chains.head.window());
       }
-      const reference = await referenceRate(batch, outputUnits);
+      await chains.square.release();
+      await chains.head.release();
+      const square = median(windows.square);
+      const head = median(windows.head);
+      const reference = mixRate(outputUnits, square, head);
       const flops = trainingFlopsPerStep(batch, outputUnits);
       const seconds = median(rounds.onnxruntime);
       const achieved = (flops * STEPS) / seconds;
-      const ratio = achieved / reference.rate;
+      const ratio = achieved / reference;
       const meets = ratio >= target;
       console.log(`${config.label}, batch ${batch}`);
       console.log(
-        `  sustained MatMul: ${fmtRate(reference.square)} on [${batch}x300]@[300x300], ${fmtRate(reference.head)} on [${batch}x300]@[300x${outputUnits}]; model mix ${fmtRate(reference.rate)}`,
+        `  sustained MatMul: ${fmtRate(square)} on [${batch}x300]@[300x300], ${fmtRate(head)} on [${batch}x300]@[300x${outputUnits}]; model mix ${fmtRate(reference)}`,
       );
       console.log(
         `  training: ${fmtRate(achieved)} (${(flops / 1e9).toFixed(3)} GFLOP of MatMul per step), ${((seconds / STEPS) * 1000).toFixed(2)} ms per step`,
@@ -259,7 +340,15 @@ async function main() {
         const relative = name === 'onnxruntime' ? '' : ` (onnxruntime runs ${(median(values) / seconds).toFixed(1)}x as fast)`;
         return `${name} ${Math.round(samples)}${relative}`;
       });
-      console.log(`  samples/s: ${speeds.join(' | ')}\n`);
+      console.log(`  samples/s: ${speeds.join(' | ')}`);
+      if (!args.has('--no-breakdown')) {
+        const breakdown = await configBreakdown(config);
+        console.log(`  where a step's time goes (${breakdown.count} batches per run; onnxruntime profiler, see step-breakdown.mjs):`);
+        console.log(formatBreakdown(breakdown, median(outsideRuns) / STEPS).join('\n'));
+      } else {
+        console.log(`  outside the runs (batches, masks, validation): ${((median(outsideRuns) / STEPS) * 1000).toFixed(3)} ms per step`);
+      }
+      console.log('');
       summary.push({ label: `${config.label}, batch ${batch}`, ratio, target, meets });
     }
   }
@@ -283,7 +372,7 @@ async function main() {
     console.log('');
   }
 
-  console.log('summary');
+  console.log(`summary (load average now ${loadAverage()})`);
   for (const { label, ratio, target, meets } of summary) {
     console.log(`  ${label.padEnd(36)} ratio: ${ratio.toFixed(2)}  target ${target.toFixed(2)}  ${meets ? 'meets' : 'MISSES'}`);
   }

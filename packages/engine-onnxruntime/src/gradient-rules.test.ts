@@ -1,7 +1,9 @@
-import { createRng, ErrorCode, type Rng } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, headParams, resolveOptions, type HeadPlugin, type Rng } from '@hyperproto/core';
+import cosineSoftmaxHead, { LOG_SCALE_PARAM } from '@hyperproto/head-cosine-softmax';
 import { hpnLoss } from '@hyperproto/head-hpn';
+import marginHead from '@hyperproto/head-margin';
 import { softmaxHead, softmaxLoss } from '@hyperproto/head-softmax';
-import { GraphBuilder, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
+import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { builtinGradientRules, type GradientRule } from './gradient-rules.js';
@@ -231,6 +233,17 @@ const cases: Case[] = [
     build: (g, [x]) => g.squeeze(g.gatherElements(g.unsqueeze(x!, [0]), intConstant(g, [2, 0, 1, 2], [1, 4, 1]), 2), [0, 2]),
   },
   {
+    name: 'Cast and Equal: a one-hot of computed indices passes no gradient, a float cast passes it back',
+    covers: ['Cast', 'Equal'],
+    // Values kept away from whole numbers, so that no truncation jumps within a finite-difference step.
+    inputs: () => [{ shape: [5], low: 0.1, high: 0.9 }],
+    build: (g, [x]) => {
+      const indices = g.cast(g.add(x!, g.constant('offsets', [0, 1, 2, 1, 0], [5])), 'int64');
+      const oneHot = g.cast(g.equal(g.unsqueeze(indices, [1]), g.ints([0, 1, 2])), 'float64');
+      return g.mul(g.unsqueeze(g.cast(x!, 'float64'), [1]), oneHot);
+    },
+  },
+  {
     name: 'Reshape and Expand',
     covers: ['Reshape', 'Expand'],
     inputs: (r) => [{ shape: [2, 3] }, { shape: [1, dim(r)] }],
@@ -265,6 +278,32 @@ describe('gradient rules against finite differences (float64, random shapes)', (
           build: (g, [output], rng) => {
             const labels = intConstant(g, [0, 3, 1, 3, 2], [5]);
             return lowerHeadExpr(g, loss, { output: output!, labels, constants: { prototypes: randomConstant(g, rng, [4, 4]) } });
+          },
+        },
+        7,
+      );
+    }
+  });
+});
+
+describe('the heads over prototypes with a learned scale', () => {
+  it('differentiate end to end with respect to the output and the log-scale: cosine-softmax and margin', async () => {
+    // The heads' own expressions, built by their plugins with learnScale: exp(logScale) * cos, the margin's one-hot.
+    const rng = createRng(11);
+    const prototypes = createMatrix(4, 4, rng.fillNormal(new Float32Array(16)));
+    for (const plugin of [cosineSoftmaxHead, marginHead] as HeadPlugin[]) {
+      const head = plugin.build({ classes: 4, prototypes }, resolveOptions(plugin, { learnScale: true, scale: 3 }));
+      const [param] = [...headParams(head).keys()];
+      expect(param).toBe(LOG_SCALE_PARAM);
+      await checkAgainstFiniteDifferences(
+        {
+          name: plugin.name,
+          covers: [],
+          inputs: () => [{ shape: [5, 4] }, { shape: [], low: 0.5, high: 1.5 }],
+          build: (g, [output, logScale]) => {
+            const labels = intConstant(g, [0, 3, 1, 3, 2], [5]);
+            const constants = headConstantValues(g, head.constants, [head.loss]);
+            return lowerHeadExpr(g, head.loss, { output: output!, labels, constants, params: { [LOG_SCALE_PARAM]: logScale! } });
           },
         },
         7,

@@ -52,6 +52,12 @@ function scatteredIntoZeros(g: TracedGraph): Map<string, ScatteredIntoZeros> {
   return map;
 }
 
+const FLOAT_TYPES = new Set<string>(['float32', 'float64']);
+
+function castTo(g: TracedGraph, value: Value, type: string): Value {
+  return value.type === type ? value : g.cast(value, type as Value['type']);
+}
+
 /** The gradient of the first output, possibly smaller than the output (it broadcasts to it). */
 function dyOf(input: GradientRuleInput): Value {
   return input.outputGradients[0]!;
@@ -243,6 +249,17 @@ const rules: Record<string, GradientRule> = {
     scatteredIntoZeros(g).set(dx.name, { indices: indices!, updates, axis });
     return [dx, undefined];
   },
+
+  // A cast between float types passes the gradient back in the input's type; one to ints or booleans (indices,
+  // a one-hot comparison) is piecewise constant: no gradient, as in TensorFlow.js.
+  Cast: (g, input) => {
+    const [x] = inputs(input.node);
+    const y = input.node.outputs[0]!;
+    return [FLOAT_TYPES.has(y.type) && FLOAT_TYPES.has(x!.type) ? castTo(g, dyOf(input), x!.type) : undefined];
+  },
+
+  // A comparison's boolean output has no gradient; the rule exists so a one-hot of computed indices can be trained.
+  Equal: () => [undefined, undefined],
 
   Unsqueeze: (g, input) => [g.reshapeLike(fullDyOf(g, input), input.node.inputs[0]!), undefined],
   Squeeze: (g, input) => [g.reshapeLike(fullDyOf(g, input), input.node.inputs[0]!), undefined],

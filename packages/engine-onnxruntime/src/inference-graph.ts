@@ -1,11 +1,12 @@
-import { type HeadDefinition, type MlpShape, mlpWeightSpecs } from '@hyperproto/core';
+import { type HeadDefinition, headParamWeights } from '@hyperproto/core';
+import { mlpLayersFromList, type MlpShape, mlpWeightSpecs } from '@hyperproto/mlp';
 import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
-import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
-import { OPSET } from './training-step-graph.js';
+import { inferenceMlp } from './mlp-graph.js';
+import { headParamValuesByName, OPSET } from './training-step-graph.js';
 
 export interface InferenceModel {
   readonly bytes: Uint8Array;
-  /** Names of the weight inputs, in `mlpWeightSpecs` order. */
+  /** Names of the weight inputs, in `mlpWeightSpecs` order, then the head's parameters (`headParamWeights`). */
   readonly weightInputs: readonly string[];
   /** [N, inputWidth] float32 input. */
   readonly features: string;
@@ -31,13 +32,16 @@ export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): Infe
   const g = new TracedGraph(builder);
   const specs = mlpWeightSpecs(shape);
   const params = specs.map((w) => g.input(w.name, 'float32', w.shape));
+  // The head's parameters are inputs too, after the weights: their current values while training, then the trained ones.
+  const headParamInputs = headParamWeights(head).map((w) => g.input(w.name, 'float32', []));
+  const headParams = headParamValuesByName(head, headParamInputs);
   const features = g.input('features', 'float32', ['N', shape.inputWidth]);
   const labels = g.input('labels', 'int32', ['N']);
-  const { output } = forwardMlp(g, mlpValuesFromList(params, shape.hiddenLayers), features, { training: false });
+  const output = inferenceMlp(g, mlpLayersFromList(params, shape.hiddenLayers), features);
   const constants = headConstantValues(g, head.constants, [head.scores, head.loss], "the head's scores and loss");
-  const scores = lowerHeadExpr(g, head.scores, { output, constants }, { what: "the head's scores" });
+  const scores = lowerHeadExpr(g, head.scores, { output, constants, params: headParams }, { what: "the head's scores" });
   const predictions = g.argMaxLastAxis(scores);
-  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants }, { what: "the head's loss" });
+  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants, params: headParams }, { what: "the head's loss" });
   const hits = g.cast(g.equal(predictions, g.cast(labels, 'int64')), 'float32');
   g.output(g.named(scores, 'scores'));
   g.output(g.named(predictions, 'predictions'));
@@ -46,7 +50,7 @@ export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): Infe
   g.finish();
   return {
     bytes: builder.toModel({ opset: OPSET, docString: 'hyperproto inference: trunk in inference mode, head scores, loss' }),
-    weightInputs: specs.map((w) => w.name),
+    weightInputs: [...specs.map((w) => w.name), ...headParamInputs.map((v) => v.name)],
     features: features.name,
     labels: labels.name,
     scores: 'scores',

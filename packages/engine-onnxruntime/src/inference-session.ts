@@ -5,13 +5,13 @@ import {
   type HeadDefinition,
   HyperprotoError,
   type Matrix,
-  type MlpShape,
   type NamedWeight,
 } from '@hyperproto/core';
+import type { MlpShape } from '@hyperproto/mlp';
+import { type ComputeSessionOptions, openComputeSession } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { buildInferenceModel, type InferenceModel } from './inference-graph.js';
 import { runOrExplain } from './run-failures.js';
-import { sessionOptions } from './training-session.js';
 
 /**
  * Rows per inference run: at most 4,096 (as the tfjs engine), fewer when there are many classes, so that the
@@ -30,17 +30,12 @@ export class InferenceSession {
     private readonly classes: number,
   ) {}
 
-  static async create(
-    shape: MlpShape,
-    head: HeadDefinition,
-    classes: number,
-    executionProviders?: readonly string[],
-  ): Promise<InferenceSession> {
+  static async create(shape: MlpShape, head: HeadDefinition, classes: number, options?: ComputeSessionOptions): Promise<InferenceSession> {
     const model = buildInferenceModel(shape, head);
     const session = await runOrExplain(
       'starting the inference session',
       { outputUnits: shape.outputUnits, rows: inferenceChunkRows(classes) },
-      () => ort.InferenceSession.create(model.bytes, sessionOptions(executionProviders)),
+      () => openComputeSession(model.bytes, options),
     );
     return new InferenceSession(model, session, shape, classes);
   }

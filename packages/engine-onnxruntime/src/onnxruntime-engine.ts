@@ -1,68 +1,58 @@
-import { defineEngine, ErrorCode, HyperprotoError, z, type EngineProbe } from '@hyperproto/core';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { defineEngine, type EngineProbe, z } from '@hyperproto/core';
+import { cudaProviderInstalled, openComputeSession } from '@hyperproto/onnxruntime-session';
 import { trainOnnxMlp } from './train-onnx-mlp.js';
 
-export const onnxruntimeEngineOptionsSchema = z.strictObject({});
+const PROVIDERS = ['cpu', 'cuda'] as const;
+type Provider = (typeof PROVIDERS)[number];
+
+export const onnxruntimeEngineOptionsSchema = z.strictObject({
+  /** `auto`: CUDA where its provider library is installed and a session starts on it, else the CPU. */
+  provider: z.enum(['auto', ...PROVIDERS]).default('auto'),
+});
 
 export type OnnxruntimeEngineOptions = z.output<typeof onnxruntimeEngineOptionsSchema>;
 
 /** Below tfjs on native libtensorflow (10), above tfjs on wasm or plain JavaScript (see the tfjs engine's probe). */
 export const ONNXRUNTIME_ENGINE_PRIORITY = 5;
 
-const PROVIDERS = ['cpu', 'cuda'] as const;
-type Provider = (typeof PROVIDERS)[number];
-
-let probed: Promise<{ provider: Provider; skipped: string[] }> | undefined;
+const probes = new Map<OnnxruntimeEngineOptions['provider'], Promise<{ provider: Provider; skipped: string[] }>>();
 
 /**
- * Loads onnxruntime-node once and picks its execution provider: CUDA where its provider library was installed
- * (`ONNXRUNTIME_NODE_INSTALL=cuda12` at install time) and a session starts on it, else the CPU.
- * `HYPERPROTO_ONNXRUNTIME_PROVIDER=cpu|cuda` forces one.
+ * Loads onnxruntime-node once and picks its execution provider: with `auto`, CUDA where its provider library was
+ * installed (`ONNXRUNTIME_NODE_INSTALL=cuda12` at install time) and a session starts on it, else the CPU; `cuda`
+ * fails when CUDA cannot start; `cpu` never tries it.
  */
-export function chooseProvider(): Promise<{ provider: Provider; skipped: string[] }> {
-  probed ??= (async () => {
-    const forced = process.env.HYPERPROTO_ONNXRUNTIME_PROVIDER;
-    if (forced !== undefined && !PROVIDERS.includes(forced as Provider)) {
-      throw new HyperprotoError(
-        ErrorCode.InvalidOptions,
-        `HYPERPROTO_ONNXRUNTIME_PROVIDER must be ${PROVIDERS.join(' or ')}, got "${forced}"`,
-      );
-    }
-    const ort = await import('onnxruntime-node');
-    const skipped: string[] = [];
-    if (forced !== 'cpu') {
-      const why = await cudaUnavailable(ort);
-      if (!why) return { provider: 'cuda', skipped };
-      if (forced === 'cuda') throw new Error(`the CUDA execution provider was asked for but cannot start: ${why}`);
-      skipped.push(`cuda: ${why}`);
-    }
-    return { provider: 'cpu', skipped };
-  })();
+export function chooseProvider(wanted: OnnxruntimeEngineOptions['provider'] = 'auto'): Promise<{ provider: Provider; skipped: string[] }> {
+  let probed = probes.get(wanted);
+  if (!probed) {
+    probed = (async () => {
+      await import('onnxruntime-node');
+      const skipped: string[] = [];
+      if (wanted !== 'cpu') {
+        const why = await cudaUnavailable();
+        if (!why) return { provider: 'cuda' as const, skipped };
+        if (wanted === 'cuda') throw new Error(`the CUDA execution provider was asked for but cannot start: ${why}`);
+        skipped.push(`cuda: ${why}`);
+      }
+      return { provider: 'cpu' as const, skipped };
+    })();
+    probes.set(wanted, probed);
+  }
   return probed;
 }
 
-async function cudaUnavailable(ort: typeof import('onnxruntime-node')): Promise<string | undefined> {
+async function cudaUnavailable(): Promise<string | undefined> {
+  const ort = await import('onnxruntime-node');
   if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return 'this onnxruntime-node build has no CUDA provider';
   // Checked on disk first: a failed attempt to load the provider prints an error of its own to stderr.
-  const binding = join(
-    dirname(createRequire(import.meta.url).resolve('onnxruntime-node')),
-    '..',
-    'bin',
-    'napi-v6',
-    process.platform,
-    process.arch,
-  );
-  const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  if (!existsSync(join(binding, library))) {
+  if (!cudaProviderInstalled()) {
     return 'its provider library is not installed (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12)';
   }
   try {
     const { GraphBuilder } = await import('@hyperproto/onnx-graph');
     const g = new GraphBuilder('probe');
     g.output(g.node('Relu', [g.input('x', 'float32', [1])]), 'float32', [1]);
-    const session = await ort.InferenceSession.create(g.toModel(), { executionProviders: ['cuda'], logSeverityLevel: 4 });
+    const session = await openComputeSession(g.toModel(), { providers: ['cuda'], threads: 1, silent: true });
     await session.release();
     return undefined;
   } catch (error) {
@@ -77,9 +67,9 @@ export const onnxruntimeEngine = defineEngine({
     'Trainer on onnxruntime: the same MLP and heads as tfjs, the training step as one ONNX graph with gradients from per-operator rules',
   priority: ONNXRUNTIME_ENGINE_PRIORITY,
   options: onnxruntimeEngineOptionsSchema,
-  async probe(): Promise<EngineProbe> {
+  async probe(options?: OnnxruntimeEngineOptions): Promise<EngineProbe> {
     try {
-      const { provider, skipped } = await chooseProvider();
+      const { provider, skipped } = await chooseProvider(options?.provider);
       return { ok: true, backend: `onnxruntime/${provider}`, skipped };
     } catch (error) {
       return {
@@ -88,8 +78,8 @@ export const onnxruntimeEngine = defineEngine({
       };
     }
   },
-  async train(ctx, job) {
-    const { provider } = await chooseProvider();
+  async train(ctx, job, options) {
+    const { provider } = await chooseProvider(options.provider);
     return trainOnnxMlp(ctx, job, { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'] });
   },
 });

@@ -1,10 +1,13 @@
-import { createMatrix, createRng, type HeadDefinition, initialMlpWeights, type MlpShape, type NamedWeight } from '@hyperproto/core';
+import { createMatrix, createRng, type HeadDefinition, headParams, type NamedWeight } from '@hyperproto/core';
+import { initialMlpWeights, type MlpShape } from '@hyperproto/mlp';
 import { trainMlpSteps, type GivenBatch } from '@hyperproto/engine-tfjs';
+import { cosineSoftmaxHead, LOG_SCALE_PARAM } from '@hyperproto/head-cosine-softmax';
 import { hpnHead } from '@hyperproto/head-hpn';
+import { marginHead } from '@hyperproto/head-margin';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fillDropoutMask } from './mlp-weights.js';
+import { fillDropoutMask } from './dropout-mask.js';
 import { TrainingSession, type PackedBatches } from './training-session.js';
 
 let runtime: TfjsRuntime;
@@ -99,6 +102,20 @@ describe('the onnxruntime engine against the tfjs engine', () => {
   it.each([
     ['softmax', () => softmaxHead.build({ classes: 6 }, {})],
     ['hpn', () => hpnHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, {})],
+    [
+      'cosine-softmax',
+      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 16, learnScale: false }),
+    ],
+    ['margin', () => marginHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 16, margin: 0.35, learnScale: false })],
+    // A learned scale: the head parameter logScale is trained by both engines' Adam and compared like a weight.
+    [
+      'cosine-softmax with a learned scale',
+      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 4, learnScale: true }),
+    ],
+    [
+      'margin with a learned scale',
+      () => marginHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 4, margin: 0.35, learnScale: true }),
+    ],
   ] as const)('gives the same loss curve over %s training for 50 steps (1e-3 relative)', async (_name, makeHead) => {
     const head = makeHead();
     const net = { ...shape, outputUnits: head.outputUnits };
@@ -112,7 +129,12 @@ describe('the onnxruntime engine against the tfjs engine', () => {
     expect(worst).toBeLessThan(1e-3);
     // Training moved the loss: the comparison is not between two flat curves.
     expect(reference.losses[STEPS - 1]!).toBeLessThan(0.8 * reference.losses[0]!);
-    // The weights, moving averages included, end up in the same place.
+    // The weights, moving averages and head parameters included, end up in the same place.
+    expect(ours.weights.map((w) => w.name)).toEqual(reference.weights.map((w) => w.name));
+    const logScale = ours.weights.find((w) => w.name === `head/param/${LOG_SCALE_PARAM}`);
+    expect(logScale !== undefined).toBe(headParams(head).has(LOG_SCALE_PARAM));
+    // Training moved the parameter: its comparison is not between two starting values.
+    if (logScale) expect(Math.abs(logScale.data[0]! - Math.log(4))).toBeGreaterThan(1e-3);
     ours.weights.forEach((weight, i) => {
       const theirs = reference.weights[i]!;
       expect(weight.name).toBe(theirs.name);

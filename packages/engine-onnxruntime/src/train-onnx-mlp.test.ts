@@ -1,12 +1,16 @@
-import { chooseEngine, createMatrix, createRegistry, createRng, ErrorCode, HyperprotoError, type PluginContext } from '@hyperproto/core';
+import { existsSync, readdirSync } from 'node:fs';
+import { chooseEngine, createRegistry, ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { hpnHead as hpnHeadPlugin } from '@hyperproto/head-hpn';
 import { softmaxHead as softmaxHeadPlugin } from '@hyperproto/head-softmax';
-import { engineConformance, ENGINE_TEST_TRAINER, engineTestDataset as blobs } from '@hyperproto/plugin-testing';
+import { TrainingFailedError } from '@hyperproto/mlp';
+import { cudaProviderInstalled } from '@hyperproto/onnxruntime-session';
+import { engineConformance, engineTestContext as context, engineTestHead } from '@hyperproto/plugin-testing';
+import { ENGINE_TEST_TRAINER as tiny, engineTestDataset as blobs } from '@hyperproto/plugin-testing';
 import { describe, expect, it } from 'vitest';
 import { builtinGradientRules, type GradientRule } from './gradient-rules.js';
-import { onnxruntimeEngine } from './index.js';
+import { onnxruntimeEngine, onnxruntimeEngineOptionsSchema } from './index.js';
 import { explainRunFailure } from './run-failures.js';
-import { OnnxTrainingFailedError, trainOnnxMlp } from './train-onnx-mlp.js';
+import { trainOnnxMlp } from './train-onnx-mlp.js';
 
 // What every engine promises (learning, weights, determinism, stopping, failures, aborts, refusals): the shared
 // suite in @hyperproto/plugin-testing, the same cases the tfjs engine runs.
@@ -14,14 +18,8 @@ describe('engine:onnxruntime conformance', () => {
   for (const c of engineConformance(onnxruntimeEngine, { heads: [softmaxHeadPlugin, hpnHeadPlugin] })) it(c.name, c.run);
 });
 
-const softmaxHead = (classes: number) => softmaxHeadPlugin.build({ classes }, {});
-const hpnHead = (classes: number) => {
-  const prototypes = createMatrix(classes, classes);
-  for (let i = 0; i < classes; i++) prototypes.data[i * classes + i] = 1;
-  return hpnHeadPlugin.build({ classes, prototypes }, {});
-};
-const tiny = ENGINE_TEST_TRAINER;
-const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
+const softmaxHead = (classes: number) => engineTestHead(softmaxHeadPlugin, classes);
+const hpnHead = (classes: number) => engineTestHead(hpnHeadPlugin, classes);
 
 describe('trainOnnxMlp (onnxruntime only)', () => {
   it('trains on the CPU provider here, with softmax scores that sum to 1 and the batch norm epsilon of tfjs', async () => {
@@ -34,11 +32,9 @@ describe('trainOnnxMlp (onnxruntime only)', () => {
     result.model.dispose();
   });
 
-  it('fails with its own OnnxTrainingFailedError class on extreme features', async () => {
+  it("fails with @hyperproto/mlp's TrainingFailedError on extreme features", async () => {
     const dataset = blobs(6, { rows: 64, scale: 1e30 });
-    await expect(trainOnnxMlp(context(6), { dataset, head: softmaxHead(4), trainer: tiny })).rejects.toBeInstanceOf(
-      OnnxTrainingFailedError,
-    );
+    await expect(trainOnnxMlp(context(6), { dataset, head: softmaxHead(4), trainer: tiny })).rejects.toBeInstanceOf(TrainingFailedError);
   });
 
   it('refuses a head whose loss needs an operator without a gradient rule, before starting', async () => {
@@ -88,14 +84,55 @@ describe('engine:onnxruntime plugin', () => {
     expect(registry.get('engine', 'onnxruntime')).toBe(onnxruntimeEngine);
     expect(onnxruntimeEngine.options.safeParse({}).success).toBe(true);
     expect(onnxruntimeEngine.options.safeParse({ threads: 2 }).success).toBe(false);
+    expect(onnxruntimeEngine.options.safeParse({ provider: 'gpu' }).success).toBe(false);
     const probe = await onnxruntimeEngine.probe();
     expect(probe).toMatchObject({ ok: true, backend: expect.stringMatching(/^onnxruntime\/(cpu|cuda)$/) });
     expect((await chooseEngine(registry)).engine).toBe(onnxruntimeEngine);
     const result = await onnxruntimeEngine.train(
       context(12),
       { dataset: blobs(12, { rows: 64 }), head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 2 } },
-      {},
+      { provider: 'auto' },
     );
     expect(result.history).toHaveLength(2);
   });
+});
+
+describe('engine:onnxruntime options', () => {
+  it('runs on the provider it is told: cpu always starts, cuda only where its library is installed', async () => {
+    const cpu = onnxruntimeEngineOptionsSchema.parse({ provider: 'cpu' });
+    expect(await onnxruntimeEngine.probe(cpu)).toEqual({ ok: true, backend: 'onnxruntime/cpu', skipped: [] });
+    const result = await onnxruntimeEngine.train(
+      context(14),
+      { dataset: blobs(14, { rows: 64 }), head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 1 } },
+      cpu,
+    );
+    expect(result.backend).toBe('onnxruntime/cpu');
+    const cuda = await onnxruntimeEngine.probe(onnxruntimeEngineOptionsSchema.parse({ provider: 'cuda' }));
+    if (cudaProviderInstalled()) {
+      expect(cuda).toMatchObject({ ok: true, backend: 'onnxruntime/cuda' });
+    } else {
+      expect(cuda).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/CUDA execution provider was asked for but cannot start: its provider library is not installed/),
+      });
+    }
+  });
+
+  it.skipIf(!existsSync('/proc/self/task'))(
+    'gives its sessions the thread budget of the context (Linux: threads counted in /proc)',
+    async () => {
+      // Counted while training runs (after the first epoch): the training and validation sessions are both open.
+      const job = { dataset: blobs(15, { rows: 64 }), head: softmaxHead(4), trainer: { ...tiny, maxEpochs: 1 } };
+      const threadsWhileTraining = async (threads: number) => {
+        let seen = 0;
+        const result = await trainOnnxMlp(context(15, { threads, progress: () => (seen = readdirSync('/proc/self/task').length) }), job);
+        result.model.dispose();
+        return seen;
+      };
+      const wide = await threadsWhileTraining(4);
+      const narrow = await threadsWhileTraining(1);
+      // Each of the two sessions has a pool of threads - 1 threads besides the caller's.
+      expect(wide - narrow).toBeGreaterThanOrEqual(6);
+    },
+  );
 });

@@ -1,52 +1,27 @@
 import {
-  checkDatasetSplit,
-  constantsUsed,
+  bindHeadParams,
   type DatasetSplit,
-  type EpochRecord,
-  EpochHistory,
-  ErrorCode,
-  firstNonFinite,
-  formatIssues,
-  HyperprotoError,
-  initialMlpWeights,
-  type MlpShape,
-  type NamedWeight,
+  headParamsFromWeights,
   type PluginContext,
-  throwIfAborted,
   type TrainerSettings,
-  TrainerSettingsSchema,
   type TrainingJob,
-  type TrainingResult,
 } from '@hyperproto/core';
+import { type MlpTrainingDriver, type MlpTrainingResult, type MlpTrainingSetup, runMlpTraining } from '@hyperproto/mlp';
+import type { ComputeSessionOptions } from '@hyperproto/onnxruntime-session';
+import { fillDropoutMask } from './dropout-mask.js';
 import type { GradientRules } from './gradient-rules.js';
 import { InferenceSession } from './inference-session.js';
-import { fillDropoutMask } from './mlp-weights.js';
 import { runOrExplain } from './run-failures.js';
 import { createTrainedOnnxMlp, type TrainedOnnxMlp } from './trained-onnx-mlp.js';
-import { TrainingSession, type PackedBatches } from './training-session.js';
+import { type PackedBatches, TrainingSession } from './training-session.js';
 
-export interface OnnxTrainingResult extends TrainingResult {
-  readonly model: TrainedOnnxMlp;
-}
+export type OnnxTrainingResult = MlpTrainingResult<TrainedOnnxMlp>;
 
 export interface OnnxTrainingOptions {
   /** onnxruntime execution providers in order of preference; `['cpu']` by default. */
   readonly executionProviders?: readonly string[];
   /** Gradient rules to differentiate with; the built-in registry by default. */
   readonly rules?: GradientRules;
-}
-
-/**
- * Training stopped because the loss stopped being finite. `partial` is the run up to that point with the model of
- * the best epoch so far (undefined when no epoch finished); it holds plain arrays, so ignoring it leaks nothing.
- */
-export class OnnxTrainingFailedError extends HyperprotoError {
-  readonly partial: OnnxTrainingResult | undefined;
-
-  constructor(message: string, partial: OnnxTrainingResult | undefined, hint: string) {
-    super(ErrorCode.TrainingFailed, message, { hint });
-    this.partial = partial;
-  }
 }
 
 /**
@@ -61,112 +36,81 @@ function targetSecondsPerRun(stateBytes: number): number {
 const MAX_BATCHES_PER_RUN = 32;
 
 /**
- * Trains the seed's MLP with the job's head in onnxruntime, the same way as the tfjs engine: Adam on shuffled
- * mini-batches, validation after every epoch, early stopping on validation accuracy (ties go to the lower
- * validation loss), and the best epoch's weights returned. Random streams are forks of ctx.rng named as in the
- * tfjs engine: 'weights' (the same starting weights), 'batch-order' (the same batches) and 'dropout' (masks of the
- * same distribution, drawn faster: see fillDropoutMask).
+ * Trains the seed's MLP with the job's head in onnxruntime: the epoch loop of @hyperproto/mlp (the same shuffled
+ * batches, validation, early stopping and kept epoch as the tfjs engine) driving one ONNX model that runs several
+ * batches per call. Dropout masks come from the run's 'dropout' stream with the same distribution as tfjs', drawn
+ * faster (see fillDropoutMask). Sessions get `ctx.threads` intra-op threads.
  */
-export async function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options: OnnxTrainingOptions = {}): Promise<OnnxTrainingResult> {
-  const trainer = checkJob(job);
-  const { dataset, head } = job;
-  const executionProviders = options.executionProviders ?? ['cpu'];
-  const backend = `onnxruntime/${executionProviders[0]}`;
-  const shape: MlpShape = {
-    inputWidth: dataset.inputWidth,
-    hiddenUnits: trainer.hiddenUnits,
-    hiddenLayers: trainer.hiddenLayers,
-    outputUnits: head.outputUnits,
+export function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options: OnnxTrainingOptions = {}): Promise<OnnxTrainingResult> {
+  const session: ComputeSessionOptions = {
+    providers: [...(options.executionProviders ?? ['cpu'])] as ComputeSessionOptions['providers'],
+    threads: ctx.threads,
   };
-  const weightRng = ctx.rng.fork('weights');
-  const orderRng = ctx.rng.fork('batch-order');
-  const dropoutRng = ctx.rng.fork('dropout');
-  const snapshotModel = (weights: readonly NamedWeight[]) =>
-    createTrainedOnnxMlp({ inputWidth: dataset.inputWidth, classes: dataset.classes, trainer, head, weights, executionProviders });
+  return runMlpTraining(ctx, job, (setup) => openOnnxTraining(setup, session, options.rules));
+}
 
+/** The training model and the validation model in onnxruntime sessions: the engine's side of the epoch loop. */
+async function openOnnxTraining(
+  setup: MlpTrainingSetup,
+  session: ComputeSessionOptions,
+  rules: GradientRules | undefined,
+): Promise<MlpTrainingDriver<TrainedOnnxMlp>> {
+  const { dataset, head, trainer, shape, dropoutRng } = setup;
   const training = await runOrExplain('allocating the network', { outputUnits: head.outputUnits, rows: trainer.batchSize }, () =>
     TrainingSession.create({
       shape,
       head,
       learningRate: trainer.learningRate,
       dropout: trainer.dropout,
-      rules: options.rules,
-      weights: initialMlpWeights(shape, weightRng),
-      executionProviders,
+      rules,
+      weights: setup.initialWeights(),
+      session,
       batchSize: trainer.batchSize,
     }),
   );
-  let validation: InferenceSession | undefined;
-
-  const epochs = new EpochHistory(ctx, trainer);
-  const fail = (what: string): never => {
-    const partial = epochs.result(snapshotModel, backend);
-    throw new OnnxTrainingFailedError(
-      `${what}; lower the learning rate or check the features for extreme values`,
-      partial,
-      partial
-        ? `The error's "partial" result holds the model of epoch ${partial.bestEpoch}, the best before training failed.`
-        : 'No epoch finished, so there is no model to keep.',
-    );
-  };
-
+  let validation: InferenceSession;
   try {
-    validation = await InferenceSession.create(shape, head, dataset.classes, executionProviders);
-    const rows = dataset.train.labels.length;
-    const order = new Int32Array(rows);
-    const packer = new BatchPacker(dataset.inputWidth, trainer);
-    let batchesPerRun = 1;
-    const secondsPerRun = targetSecondsPerRun(training.stateBytes);
-    for (let epoch = 1; epoch <= trainer.maxEpochs; epoch++) {
-      const started = performance.now();
-      for (let i = 0; i < rows; i++) order[i] = i;
-      orderRng.shuffle(order);
-      let lossSum = 0;
-      const fullBatches = Math.floor(rows / trainer.batchSize);
-      const totalBatches = Math.ceil(rows / trainer.batchSize);
-      for (let batch = 0; batch < totalBatches; ) {
-        // Let Ctrl-C through: a run holds the thread until it returns.
-        await new Promise((resolve) => setImmediate(resolve));
-        throwIfAborted(ctx.signal);
-        // Batches of one run share their size: full batches together, the short last one alone.
-        const count = batch < fullBatches ? Math.min(batchesPerRun, fullBatches - batch) : 1;
-        const size = Math.min(trainer.batchSize, rows - batch * trainer.batchSize);
-        const packed = packer.pack(dataset.train, order, batch * trainer.batchSize, count, size, dropoutRng);
-        const runStarted = performance.now();
-        const { losses, statistics } = await training.run(packed);
-        const perBatch = (performance.now() - runStarted) / 1000 / count;
-        // At most doubling: one quick run on a busy machine must not commit the next to a long one.
-        batchesPerRun = Math.max(1, Math.min(MAX_BATCHES_PER_RUN, 2 * batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6))));
-        for (let k = 0; k < count; k++) {
-          const value = losses[k]!;
-          if (!Number.isFinite(value)) fail(`training loss became ${value} at epoch ${epoch}, batch ${batch + k + 1}`);
-          // Batch norm absorbs overflowing activations (an infinite variance scales them to 0) and would go on
-          // training a network that outputs a constant; that is a failure too.
-          if (!Number.isFinite(statistics[k]!)) fail(`batch normalization statistics overflowed at epoch ${epoch}, batch ${batch + k + 1}`);
-          lossSum += value * size;
-        }
-        batch += count;
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-      throwIfAborted(ctx.signal);
-      const weights = training.weights();
-      const scored = await validation.evaluate(weights, dataset.validation);
-      if (!Number.isFinite(scored.loss)) fail(`validation loss became ${scored.loss} at epoch ${epoch}`);
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: lossSum / rows,
-        validationLoss: scored.loss,
-        validationAccuracy: scored.accuracy,
-        seconds: (performance.now() - started) / 1000,
-      };
-      if (await epochs.add(record, () => weights)) break;
-    }
-  } finally {
+    validation = await InferenceSession.create(shape, head, dataset.classes, session);
+  } catch (error) {
     await training.release();
-    await validation?.release();
+    throw error;
   }
-  // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
-  return epochs.result(snapshotModel, backend)!;
+  // Buffers for the largest run this training can ask for, allocated and touched at the first run (page faults on
+  // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
+  const fullBatches = Math.floor(dataset.train.labels.length / trainer.batchSize);
+  const packer = new BatchPacker(dataset.inputWidth, trainer, Math.max(1, Math.min(MAX_BATCHES_PER_RUN, fullBatches)) * trainer.batchSize);
+  const secondsPerRun = targetSecondsPerRun(training.stateBytes);
+  let batchesPerRun = 1;
+  return {
+    backend: `onnxruntime/${String(session.providers?.[0] ?? 'cpu')}`,
+    batchesPerStep: () => batchesPerRun,
+    async step(run) {
+      const packed = packer.pack(dataset.train, run.rows, run.count, run.size, dropoutRng);
+      const started = performance.now();
+      const results = await training.run(packed);
+      const perBatch = (performance.now() - started) / 1000 / run.count;
+      // At most doubling: one quick run on a busy machine must not commit the next to a long one.
+      batchesPerRun = Math.max(1, Math.min(MAX_BATCHES_PER_RUN, 2 * batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6))));
+      return results;
+    },
+    // The state's own arrays, not a copy: nothing runs between this and the snapshot.
+    evaluate: (split: DatasetSplit) => validation.evaluate(training.currentWeights(), split),
+    snapshot: () => training.weights(),
+    model: (weights) =>
+      createTrainedOnnxMlp({
+        inputWidth: dataset.inputWidth,
+        classes: dataset.classes,
+        trainer,
+        // The trained parameters, snapshotted with the weights, become the head's own values.
+        head: bindHeadParams(head, headParamsFromWeights(weights)),
+        weights,
+        session,
+      }),
+    async release() {
+      await training.release();
+      await validation.release();
+    },
+  };
 }
 
 /**
@@ -181,22 +125,27 @@ class BatchPacker {
   constructor(
     private readonly width: number,
     private readonly trainer: TrainerSettings,
+    /** Rows of the largest run expected. */
+    private readonly capacity: number,
   ) {}
 
-  /** `count` batches of `size` rows from position `start` of `order`. */
-  pack(split: DatasetSplit, order: Int32Array, start: number, count: number, size: number, rng: PluginContext['rng']): PackedBatches {
+  /** `count` batches of `size` rows, the rows of `split` listed in `order`. */
+  pack(split: DatasetSplit, order: Int32Array, count: number, size: number, rng: PluginContext['rng']): PackedBatches {
     const { width, trainer } = this;
     const rows = count * size;
     if (this.labels.length < rows) {
-      this.features = new Float32Array(rows * width);
-      this.labels = new Int32Array(rows);
+      const capacity = Math.max(rows, this.capacity);
+      this.features = new Float32Array(capacity * width).fill(0);
+      this.labels = new Int32Array(capacity).fill(0);
       this.masks =
-        trainer.dropout > 0 ? Array.from({ length: trainer.hiddenLayers }, () => new Float32Array(rows * trainer.hiddenUnits)) : [];
+        trainer.dropout > 0
+          ? Array.from({ length: trainer.hiddenLayers }, () => new Float32Array(capacity * trainer.hiddenUnits).fill(0))
+          : [];
     }
     const features = this.features.subarray(0, rows * width);
     const labels = this.labels.subarray(0, rows);
     for (let i = 0; i < rows; i++) {
-      const row = order[start + i]!;
+      const row = order[i]!;
       features.set(split.features.data.subarray(row * width, (row + 1) * width), i * width);
       labels[i] = split.labels[row]!;
     }
@@ -207,26 +156,4 @@ class BatchPacker {
     }
     return { count, rows: size, features, labels, dropoutMasks };
   }
-}
-
-/** Everything that can reject a job, checked before any session starts. */
-function checkJob(job: TrainingJob): TrainerSettings {
-  const parsed = TrainerSettingsSchema.safeParse(job.trainer);
-  if (!parsed.success) throw new HyperprotoError(ErrorCode.InvalidOptions, `trainer settings: ${formatIssues(parsed.error.issues)}`);
-  const { dataset, head } = job;
-  checkDatasetSplit(dataset.train, 'train', dataset.inputWidth, dataset.classes);
-  checkDatasetSplit(dataset.validation, 'validation', dataset.inputWidth, dataset.classes);
-  if (!Number.isInteger(head.outputUnits) || head.outputUnits < 1) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
-  }
-  for (const name of new Set([...constantsUsed(head.loss), ...constantsUsed(head.scores)])) {
-    if (!head.constants[name])
-      throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
-  }
-  for (const [name, matrix] of Object.entries(head.constants)) {
-    if (matrix.data.length !== matrix.rows * matrix.cols || firstNonFinite(matrix.data) >= 0) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `head constant "${name}" is not a finite ${matrix.rows} x ${matrix.cols} matrix`);
-    }
-  }
-  return parsed.data;
 }

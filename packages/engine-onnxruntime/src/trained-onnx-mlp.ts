@@ -1,10 +1,13 @@
-import { createTrainedMlpModel, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/core';
+import { headParamWeights } from '@hyperproto/core';
+import { createTrainedMlpModel, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/mlp';
+import type { ComputeSessionOptions } from '@hyperproto/onnxruntime-session';
 import { InferenceSession } from './inference-session.js';
 
 export type TrainedOnnxMlp = TrainedMlp;
 
 export interface TrainedOnnxMlpParts extends TrainedMlpParts {
-  readonly executionProviders?: readonly string[];
+  /** Execution providers and the thread budget of the sessions `predict` opens. */
+  readonly session?: ComputeSessionOptions;
 }
 
 /** A trained model whose `predict` opens an onnxruntime session only for the length of the call. */
@@ -12,9 +15,10 @@ export function createTrainedOnnxMlp(parts: TrainedOnnxMlpParts, source = 'model
   return createTrainedMlpModel(
     parts,
     async ({ shape, weights }, features) => {
-      const session = await InferenceSession.create(shape, parts.head, parts.classes, parts.executionProviders);
+      const session = await InferenceSession.create(shape, parts.head, parts.classes, parts.session);
       try {
-        return await session.predict(weights, features);
+        // The head's parameters (as trained: the head carries their values) follow the network's weights.
+        return await session.predict([...weights, ...headParamWeights(parts.head)], features);
       } finally {
         await session.release();
       }

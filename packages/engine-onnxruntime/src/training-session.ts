@@ -1,5 +1,6 @@
-import { computeThreads, type NamedWeight, orderedMlpWeights } from '@hyperproto/core';
-import { availableParallelism } from 'node:os';
+import { headParamWeights, type NamedWeight } from '@hyperproto/core';
+import { orderedMlpWeights } from '@hyperproto/mlp';
+import { type ComputeSessionOptions, openComputeSession } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { runOrExplain } from './run-failures.js';
 import { buildTrainingStepModel, type TrainingStepModel, type TrainingStepSpec } from './training-step-graph.js';
@@ -21,7 +22,8 @@ export interface PackedBatches {
 export interface TrainingSessionSpec extends TrainingStepSpec {
   /** Starting weights, by the names of `mlpWeightSpecs`. */
   readonly weights: readonly NamedWeight[];
-  readonly executionProviders?: readonly string[];
+  /** Execution providers and the thread budget. */
+  readonly session?: ComputeSessionOptions;
   /** Rows per batch, for the advice when memory runs out. */
   readonly batchSize?: number;
 }
@@ -49,12 +51,14 @@ export class TrainingSession {
 
   static async create(spec: TrainingSessionSpec): Promise<TrainingSession> {
     const model = buildTrainingStepModel(spec);
-    const ordered = orderedMlpWeights(spec.shape, spec.weights, 'the starting weights');
+    // The head's parameters start at their own values, after the network's weights.
+    const ordered = [...orderedMlpWeights(spec.shape, spec.weights, 'the starting weights'), ...headParamWeights(spec.head)];
     // Allocations of the state (gigabytes for a 100,000-class softmax) fail like onnxruntime's, with the same advice.
     return runOrExplain('starting the training session', { outputUnits: spec.shape.outputUnits, rows: spec.batchSize ?? 0 }, async () => {
-      // Copies: the session writes into its state arrays, never into the caller's.
-      const initial = model.stateShapes.map((shape, i) => ordered[i]?.data.slice() ?? new Float32Array(shape.reduce((a, b) => a * b, 1)));
-      const session = await ort.InferenceSession.create(model.bytes, sessionOptions(spec.executionProviders));
+      // The session writes into its own state arrays, never into the caller's; Adam's moments start at zero.
+      const initial = model.stateShapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
+      model.placements.forEach((p, i) => initial[p.state]!.set(ordered[i]!.data, p.offset));
+      const session = await openComputeSession(model.bytes, spec.session);
       try {
         return new TrainingSession(spec.shape.outputUnits, model, session, initial);
       } catch (error) {
@@ -96,28 +100,24 @@ export class TrainingSession {
 
   /** A copy of the network's current weights. */
   weights(): NamedWeight[] {
+    return this.currentWeights().map((w) => ({ ...w, data: w.data.slice() }));
+  }
+
+  /** The network's current weights as views of the state itself: valid until the next `run`, which overwrites them. */
+  currentWeights(): NamedWeight[] {
     const state = this.sets[this.current];
-    return this.model.weights.map((w, i) => ({ name: w.name, shape: w.shape, data: (state[i]!.data as Float32Array).slice() }));
+    return this.model.weights.map((w, i) => {
+      const { state: index, offset, length } = this.model.placements[i]!;
+      return { name: w.name, shape: w.shape, data: (state[index]!.data as Float32Array).subarray(offset, offset + length) };
+    });
+  }
+
+  /** Writes onnxruntime's profile of the runs so far, for a session opened with `profileFilePrefix`. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** Session options of every session the engine opens. */
-export function sessionOptions(executionProviders: readonly string[] = ['cpu']): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [...executionProviders] as ort.InferenceSession.SessionOptions['executionProviders'],
-    graphOptimizationLevel: 'all',
-    // The cores this process may use (its CPU affinity, or its share under the experiment runner), where
-    // onnxruntime would count the machine's physical cores.
-    intraOpNumThreads: computeThreads(availableParallelism()),
-    // Idle pool threads sleep instead of spinning: between runs the training loop works in JavaScript, and on a
-    // machine of two cores spinning threads took the cores from it (and from every other process), which made
-    // training steps about twice as slow there.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-    // Quiet: onnxruntime warns about every unused initializer and copy it plans.
-    logSeverityLevel: 3,
-  };
 }

@@ -1,8 +1,18 @@
-import { BATCH_NORM_MOMENTUM, type HeadDefinition, type MlpShape, mlpWeightSpecs, type WeightSpec } from '@hyperproto/core';
-import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
+import { HEAD_PARAM_WEIGHT_PREFIX, type HeadDefinition, headParamWeights } from '@hyperproto/core';
+import {
+  ADAM_BETA1,
+  ADAM_BETA2,
+  ADAM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  mlpLayerList,
+  mlpLayersFromList,
+  type MlpShape,
+  mlpWeightSpecs,
+  type WeightSpec,
+} from '@hyperproto/mlp';
+import { attr, GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, type GradientRules } from './gradient-rules.js';
-import { forwardMlp, mlpValuesFromList } from './mlp-graph.js';
-import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON } from './mlp-weights.js';
+import { backwardMlp, trainingForwardMlp } from './mlp-graph.js';
 import { emitGradients } from './reverse-mode.js';
 
 /** ONNX opset of every model the engine builds: ReduceSum takes its axes as an input, ReduceMean as an attribute. */
@@ -21,11 +31,24 @@ export interface TrainingStepSpec {
   readonly layout?: 'loop' | 'single';
 }
 
+/** Where one weight's values live: `length` values from `offset` in the state tensor `state` (an index). */
+export interface StatePlacement {
+  readonly state: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** Names of the training model's inputs and outputs. Every state input X comes back as the output `next/X`. */
 export interface TrainingStepModel {
   readonly bytes: Uint8Array;
+  /** The network's weights, then the head's parameters. */
   readonly weights: readonly WeightSpec[];
-  /** Weights, then Adam's first and second moments of each trainable weight, then Adam's step count. */
+  /** Where each of `weights` lives in the state. */
+  readonly placements: readonly StatePlacement[];
+  /**
+   * The state: the trainable weights (a large one alone in its own tensor, the small ones together in one row),
+   * the batch norm moving statistics in one row, then Adam's moments of each trainable tensor and its step count.
+   */
   readonly stateInputs: readonly string[];
   readonly stateOutputs: readonly string[];
   /** The shape of each state input. */
@@ -42,36 +65,58 @@ export interface TrainingStepModel {
   readonly statistics: string;
 }
 
+/** Prefixes of the training model's node names by part, for reading onnxruntime's profiles. */
+export const TRAINING_NODE_PREFIXES = { step: 'step/', optimizer: 'adam/' } as const;
+
 export const adamFirstMoment = (name: string) => `adam/m/${name}`;
 export const adamSecondMoment = (name: string) => `adam/v/${name}`;
 export const ADAM_STEP = 'adam/step';
 export const nextState = (name: string) => `next/${name}`;
+/** The state tensor of the small trainable weights, side by side. */
+export const SMALL_WEIGHTS = 'weights/small';
+export const MOVING_STATISTICS = 'batch_norm/moving';
+
+/**
+ * Trainable tensors of at least this many values get a state tensor (and Adam's moments) of their own; the smaller
+ * ones (batch norm's gamma and beta, biases, the head's parameters) share one row, so that Adam updates them all with
+ * one set of operators. Gathering a large one into a shared row would cost two extra passes over it per step
+ * (Split and Concat) for a handful of operators saved.
+ */
+const OWN_STATE_MIN_SIZE = 4096;
+
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** A state tensor of trainable weights with its Adam moments: one large weight, or several small ones in a row. */
+interface TrainableState {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Indices into the weights. */
+  readonly members: readonly number[];
+}
 
 /**
  * The whole training step as one ONNX model: an ONNX Loop over the K batches fed in one run, whose body is the
- * forward pass with training-mode batch norm and dropout, the head's loss lowered from its expression, the
- * gradients from the gradient-rule registry, Adam (the tfjs trainer's update, step for step) and the batch norm
- * moving averages. Parameters and optimizer state stay inside the Loop between batches: the Node binding copies
- * every input and output of a run, so one run per batch would copy all of them once per batch.
+ * training-mode forward pass (batch norm, dropout), the head's loss lowered from its expression and differentiated
+ * by the gradient-rule registry, the network's gradients in closed form (`backwardMlp`), Adam (the tfjs trainer's
+ * update, step for step) and the batch norm moving averages. Parameters and optimizer state stay inside the Loop
+ * between batches, so a run hands them in and takes them back once for K batches.
  */
 export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepModel {
   const { shape, head } = spec;
-  const weights = mlpWeightSpecs(shape);
-  const trainable = weights.filter((w) => w.trainable);
+  const rules = spec.rules ?? builtinGradientRules;
+  // The head's own parameters (a learned scale, say) follow the network's weights and are trained alike.
+  const networkWeights = mlpWeightSpecs(shape);
+  const headParamSpecs = headParamWeights(head).map((w): WeightSpec => ({ name: w.name, shape: w.shape, trainable: true }));
+  const weights = [...networkWeights, ...headParamSpecs];
+  const layout = stateLayout(weights);
+  const { trainableStates, placements, stateInputs, stateShapes } = layout;
+
   const loop = (spec.layout ?? 'loop') === 'loop';
   const outer = new GraphBuilder('hyperproto_training');
   const body = loop ? new GraphBuilder('training_step') : outer;
-  const g = new TracedGraph(body, { prefix: 'step/', constants: outer });
+  const g = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.step, constants: outer });
+  const adam = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.optimizer, constants: outer });
 
-  const stateInputs = [
-    ...weights.map((w) => w.name),
-    ...trainable.map((w) => adamFirstMoment(w.name)),
-    ...trainable.map((w) => adamSecondMoment(w.name)),
-    ADAM_STEP,
-  ];
-  // Adam's moments are rows [1, size]: the layout of its Gemm updates below.
-  const momentShapes = trainable.map((w) => [1, w.shape.reduce((a, b) => a * b, 1)]);
-  const stateShapes: (readonly number[])[] = [...weights.map((w) => w.shape), ...momentShapes, ...momentShapes, []];
   stateInputs.forEach((name, i) => outer.input(name, 'float32', stateShapes[i]!));
   const featuresName = outer.input('features', 'float32', ['K', 'N', shape.inputWidth]);
   const labelsName = outer.input('labels', 'int32', ['K', 'N']);
@@ -79,6 +124,13 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     spec.dropout > 0
       ? Array.from({ length: shape.hiddenLayers }, (_, i) => outer.input(`dropout_mask/${i}`, 'float32', ['K', 'N', shape.hiddenUnits]))
       : [];
+  // Once per run, outside the Loop: the batch size N as a row of ones [1, N] and 1 / N.
+  const featureShape = outer.node('Shape', [featuresName]);
+  const rowCount = outer.node('Slice', [featureShape, outer.ints([1]), outer.ints([2])]);
+  const onesName = outer.node('ConstantOfShape', [outer.node('Concat', [outer.ints([1]), rowCount], { axis: 0 })], {
+    value: attr.tensor({ dataType: 'float32', dims: [1], data: Float32Array.of(1) }),
+  });
+  const inverseCountName = outer.node('Reciprocal', [outer.node('Cast', [rowCount], { to: 1 })]);
 
   // Loop body: (iteration, condition, state...) -> (condition, state..., loss, statistics).
   const iteration = loop
@@ -93,90 +145,83 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const features = batchOf(featuresName, 'float32', ['N', shape.inputWidth]);
   const labels = batchOf(labelsName, 'int32', ['N']);
   const masks = maskNames.map((name) => batchOf(name, 'float32', ['N', shape.hiddenUnits]));
+  const rows = { ones: g.existing(onesName, 'float32', [1, 'N']), inverseCount: g.existing(inverseCountName, 'float32', [1]) };
 
-  const params = state.slice(0, weights.length);
-  const net = mlpValuesFromList(params, shape.hiddenLayers);
-  const { output, batchStats } = forwardMlp(g, net, features, { training: true, dropoutMasks: masks });
+  // Each weight's value: its own state tensor, or its piece of a shared row (a Split that is not written where
+  // nothing reads it, as the moving statistics in the forward pass).
+  const values = weightValues(g, weights, placements, state, stateShapes);
+  const net = mlpLayersFromList(values.slice(0, networkWeights.length), shape.hiddenLayers);
+  const headParamValues = values.slice(networkWeights.length);
+  const pass = trainingForwardMlp(g, net, features, rows, { masks, keptScale: 1 / (1 - spec.dropout) });
   const what = "the head's loss";
   const constants = headConstantValues(g, head.constants, [head.loss], what);
-  const loss = lowerHeadExpr(g, head.loss, { output, labels, constants }, { what });
-  const trainableValues = params.filter((_, i) => weights[i]!.trainable);
-  const gradients = emitGradients(g, loss, trainableValues, spec.rules ?? builtinGradientRules);
-
-  g.source = 'Adam';
-  const stepBefore = state[state.length - 1]!;
-  const step = g.add(stepBefore, g.scalar(1));
-  // tfjs' update p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), with the bias corrections folded into two
-  // scalars: p - stepSize * m / (sqrt(v) + eps * sqrt(1 - b2^t)), stepSize = lr * sqrt(1 - b2^t) / (1 - b1^t).
-  // Each weighted sum a * x + b * y is one Gemm, [1, 1] @ [1, size] + b * [1, size]: one pass over the weight
-  // where Mul, Mul and Add take three. The same values up to rounding, in 7 passes per weight instead of 14.
-  const oneMinusAccBeta1 = g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA1), step));
-  const rootOneMinusAccBeta2 = g.sqrt(g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA2), step)));
-  const stepSize = g.div(g.mul(g.scalar(spec.learningRate), rootOneMinusAccBeta2), oneMinusAccBeta1);
-  const epsilon = g.mul(g.scalar(ADAM_EPSILON), rootOneMinusAccBeta2);
-  const gradientWeight1 = g.constant('adam/one_minus_beta1', [1 - ADAM_BETA1], [1, 1]);
-  const gradientWeight2 = g.constant('adam/one_minus_beta2', [1 - ADAM_BETA2], [1, 1]);
-  // The step as a denominator: p + m / ((sqrt(v) + epsilon) * -1 / stepSize), the scaling folded into one Gemm.
-  const negativeInverseStep = g.div(g.scalar(-1), stepSize);
-  const denominatorScale = g.reshape(negativeInverseStep, [1, 1]);
-  const denominatorOffset = g.reshape(g.mul(epsilon, negativeInverseStep), [1, 1]);
-  const nextWeights = new Map<string, Value>();
-  const nextFirst: Value[] = [];
-  const nextSecond: Value[] = [];
-  trainable.forEach((weight, k) => {
-    const value = trainableValues[k]!;
-    const first = state[weights.length + k]!;
-    const second = state[weights.length + trainable.length + k]!;
-    const gradient = gradients[k];
-    if (!gradient) {
-      // No gradient reaches this weight: as tfjs' Adam, leave it and its moments unchanged.
-      nextWeights.set(weight.name, g.identity(value));
-      nextFirst.push(g.identity(first));
-      nextSecond.push(g.identity(second));
-      return;
-    }
-    // Reshapes of fresh values only (the gradient, the step): onnxruntime does those in place, without a copy.
-    const gradientRow = g.reshape(gradient, momentShapes[k]!);
-    const m = g.gemm(gradientWeight1, gradientRow, { c: first, beta: ADAM_BETA1 });
-    const v = g.gemm(gradientWeight2, g.mul(gradientRow, gradientRow), { c: second, beta: ADAM_BETA2 });
-    const denominator = g.gemm(denominatorScale, g.sqrt(v), { c: denominatorOffset });
-    nextWeights.set(weight.name, g.add(value, g.reshape(g.div(m, denominator), weight.shape)));
-    nextFirst.push(m);
-    nextSecond.push(v);
-  });
+  const loss = lowerHeadExpr(
+    g,
+    head.loss,
+    { output: pass.output, labels, constants, params: headParamValuesByName(head, headParamValues) },
+    { what },
+  );
+  const [outputGradient, ...headParamGradients] = emitGradients(g, loss, [pass.output, ...headParamValues], rules);
+  const gradients: (Value | undefined)[] = [];
+  if (outputGradient) {
+    const byRole = backwardMlp(g, pass, outputGradient);
+    const none = { movingMean: undefined, movingVariance: undefined };
+    gradients.push(
+      ...mlpLayerList<Value | undefined, Value | undefined>({ hidden: byRole.hidden.map((l) => ({ ...l, ...none })), head: byRole.head }),
+    );
+  }
+  headParamGradients.forEach((gradient, j) => (gradients[networkWeights.length + j] = gradient));
 
   g.source = 'batch norm moving averages';
-  const decay = (moving: Value, batch: Value) =>
-    g.add(g.mul(moving, g.scalar(BATCH_NORM_MOMENTUM)), g.mul(batch, g.scalar(1 - BATCH_NORM_MOMENTUM)));
-  net.layers.forEach((layer, i) => {
-    const stats = batchStats[i]!;
-    nextWeights.set(weights[i * 5 + 3]!.name, decay(layer.movingMean, stats.mean));
-    nextWeights.set(weights[i * 5 + 4]!.name, decay(layer.movingVariance, stats.variance));
-  });
-  const statistics = batchStats
-    .flatMap((stats) => [g.reduceSum(stats.mean, [0], false), g.reduceSum(stats.variance, [0], false)])
-    .reduce((sum, value) => g.add(sum, value));
+  // [mean, variance] of each layer side by side, in the order of the moving statistics' row.
+  const batchStats = g.emit(
+    'Concat',
+    pass.batchStats.flatMap((s) => [s.mean, s.variance]),
+    { axis: 1 },
+    [{ type: 'float32', shape: [1, 2 * shape.hiddenLayers * shape.hiddenUnits] }],
+  )[0]!;
+  const moving = state[layout.movingState]!;
+  const nextMoving = g.add(g.mul(moving, g.scalar(BATCH_NORM_MOMENTUM)), g.mul(batchStats, g.scalar(1 - BATCH_NORM_MOMENTUM)));
+  const statistics = g.reduceSum(batchStats, [0, 1], false);
+  g.source = undefined;
 
-  const bodyState = [...weights.map((w) => nextWeights.get(w.name)!), ...nextFirst, ...nextSecond, step];
+  const next = emitAdam(adam, spec.learningRate, {
+    step: state[state.length - 1]!,
+    trainable: trainableStates.map((trainableState, k) => ({
+      value: state[k]!,
+      first: state[layout.firstMoments + k]!,
+      second: state[layout.secondMoments + k]!,
+      gradient: gradientOfState(adam, trainableState, gradients, weights),
+    })),
+  });
+  const bodyState = [
+    ...next.trainable.map((t) => t.value),
+    nextMoving,
+    ...next.trainable.map((t) => t.first),
+    ...next.trainable.map((t) => t.second),
+    next.step,
+  ];
   const stateOutputs = stateInputs.map(nextState);
+  // The step's values that Adam's nodes read must be written, and before them: the step's graph is finished first.
+  const readByAdam = () => [...new Set(adam.tape.flatMap((node) => node.inputs))];
   if (loop) {
     g.output(g.identity(condition!));
-    for (const value of bodyState) g.output(value);
+    for (const value of bodyState) body.output(value.name, value.type, value.shape);
     g.output(loss);
     g.output(statistics);
-    g.finish();
+    g.finish([...readByAdam(), ...bodyState]);
+    adam.finish(bodyState);
     // The trip count is the number of batches fed.
-    const tripCount = outer.node(
-      'Gather',
-      [outer.node('Shape', [featuresName]), outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')],
-      { axis: 0 },
-    );
+    const tripCount = outer.node('Gather', [featureShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], {
+      axis: 0,
+    });
     outer.nodeOutputs('Loop', [tripCount, '', ...stateInputs], { body }, { outputs: [...stateOutputs, 'losses', 'statistics'] });
   } else {
-    bodyState.forEach((value, i) => g.named(value, stateOutputs[i]!));
-    g.named(g.unsqueeze(loss, [0]), 'losses');
-    g.named(g.unsqueeze(statistics, [0]), 'statistics');
-    g.finish([...stateOutputs, 'losses', 'statistics'].map((name) => g.existing(name, 'float32', [])));
+    const named = bodyState.map((value, i) => adam.named(value, stateOutputs[i]!));
+    const losses = g.named(g.unsqueeze(loss, [0]), 'losses');
+    const batchStatistics = g.named(g.unsqueeze(statistics, [0]), 'statistics');
+    g.finish([...readByAdam(), losses, batchStatistics]);
+    adam.finish(named);
   }
   stateOutputs.forEach((name, i) => outer.output(name, 'float32', stateShapes[i]!));
   outer.output('losses', 'float32', ['K']);
@@ -185,6 +230,7 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   return {
     bytes: outer.toModel({ opset: OPSET, docString: 'hyperproto training step: forward, loss, gradients, Adam, batch norm averages' }),
     weights,
+    placements,
     stateInputs,
     stateOutputs,
     stateShapes,
@@ -194,4 +240,163 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     losses: 'losses',
     statistics: 'statistics',
   };
+}
+
+interface StateLayout {
+  readonly trainableStates: readonly TrainableState[];
+  readonly placements: readonly StatePlacement[];
+  readonly stateInputs: readonly string[];
+  readonly stateShapes: readonly (readonly number[])[];
+  readonly movingState: number;
+  readonly firstMoments: number;
+  readonly secondMoments: number;
+}
+
+/**
+ * The state tensors, in order: trainable weights (large ones alone, in their own shape; the small ones in one
+ * row), the moving statistics in one row, Adam's first moments, second moments, step count.
+ */
+function stateLayout(weights: readonly WeightSpec[]): StateLayout {
+  const trainableStates: TrainableState[] = [];
+  const small: number[] = [];
+  const moving: number[] = [];
+  weights.forEach((w, i) => {
+    if (!w.trainable) moving.push(i);
+    else if (sizeOf(w.shape) >= OWN_STATE_MIN_SIZE) trainableStates.push({ name: w.name, shape: w.shape, members: [i] });
+    else small.push(i);
+  });
+  if (small.length) {
+    trainableStates.push({ name: SMALL_WEIGHTS, shape: [1, small.reduce((n, i) => n + sizeOf(weights[i]!.shape), 0)], members: small });
+  }
+  const placements: StatePlacement[] = new Array(weights.length);
+  const place = (members: readonly number[], state: number) => {
+    let offset = 0;
+    for (const i of members) {
+      const length = sizeOf(weights[i]!.shape);
+      placements[i] = { state, offset, length };
+      offset += length;
+    }
+  };
+  trainableStates.forEach((t, k) => place(t.members, k));
+  const movingState = trainableStates.length;
+  place(moving, movingState);
+  const firstMoments = movingState + 1;
+  const secondMoments = firstMoments + trainableStates.length;
+  const stateInputs = [
+    ...trainableStates.map((t) => t.name),
+    MOVING_STATISTICS,
+    ...trainableStates.map((t) => adamFirstMoment(t.name)),
+    ...trainableStates.map((t) => adamSecondMoment(t.name)),
+    ADAM_STEP,
+  ];
+  const stateShapes = [
+    ...trainableStates.map((t) => t.shape),
+    [1, moving.reduce((n, i) => n + sizeOf(weights[i]!.shape), 0)],
+    ...trainableStates.map((t) => t.shape),
+    ...trainableStates.map((t) => t.shape),
+    [],
+  ];
+  return { trainableStates, placements, stateInputs, stateShapes, movingState, firstMoments, secondMoments };
+}
+
+/** Each weight as a graph value in its own shape: a whole state tensor, or a piece of a row split once per step. */
+function weightValues(
+  g: TracedGraph,
+  weights: readonly WeightSpec[],
+  placements: readonly StatePlacement[],
+  state: readonly Value[],
+  stateShapes: readonly (readonly number[])[],
+): Value[] {
+  const values: Value[] = new Array(weights.length);
+  const byState = new Map<number, number[]>();
+  placements.forEach((p, i) => byState.set(p.state, [...(byState.get(p.state) ?? []), i]));
+  for (const [s, members] of byState) {
+    const only = members.length === 1 ? members[0]! : undefined;
+    if (only !== undefined && stateShapes[s]!.join() === weights[only]!.shape.join()) {
+      values[only] = state[s]!;
+      continue;
+    }
+    const pieces =
+      only !== undefined
+        ? [state[s]!]
+        : g.emit(
+            'Split',
+            [state[s]!, g.ints(members.map((i) => placements[i]!.length))],
+            { axis: 1 },
+            members.map((i) => ({ type: 'float32', shape: [1, placements[i]!.length] })),
+          );
+    // Reshapes of a Split's outputs, which nothing else reads: onnxruntime does them in place.
+    members.forEach((i, j) => (values[i] = g.reshape(pieces[j]!, weights[i]!.shape)));
+  }
+  return values;
+}
+
+/**
+ * The gradient of a trainable state tensor: the weight's own, or the small weights' gradients side by side in a row.
+ * A weight no gradient reaches (a head parameter only the scores read) gets zeros: Adam then leaves it and its
+ * moments exactly as they were, as tfjs' Adam leaves a weight without a gradient.
+ */
+function gradientOfState(
+  g: TracedGraph,
+  state: TrainableState,
+  gradients: readonly (Value | undefined)[],
+  weights: readonly WeightSpec[],
+): Value {
+  g.source = 'Adam';
+  const zeros = (shape: readonly number[]) =>
+    g.emit('ConstantOfShape', [g.ints(shape)], { value: attr.tensor({ dataType: 'float32', dims: [1], data: new Float32Array(1) }) }, [
+      { type: 'float32', shape },
+    ])[0]!;
+  const gradientOf = (i: number, shape: readonly number[]) => {
+    const gradient = gradients[i];
+    return gradient ? g.reshape(gradient, shape) : zeros(shape);
+  };
+  const only = state.members.length === 1 ? state.members[0]! : undefined;
+  if (only !== undefined && state.shape.join() === weights[only]!.shape.join()) return gradients[only] ?? zeros(state.shape);
+  const rows = state.members.map((i) => gradientOf(i, [1, sizeOf(weights[i]!.shape)]));
+  if (rows.length === 1) return rows[0]!;
+  return g.emit('Concat', rows, { axis: 1 }, [{ type: 'float32', shape: state.shape }])[0]!;
+}
+
+interface AdamTensors {
+  readonly value: Value;
+  readonly first: Value;
+  readonly second: Value;
+}
+
+/**
+ * tfjs' Adam: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+ * The moments are kept divided by (1 - b1) and (1 - b2), m~ = b1 m~ + g and v~ = b2 v~ + g^2, and the constant
+ * factors and bias corrections are folded into two scalars per step:
+ *   p -= stepSize * m~ / (sqrt(v~) + epsilon~),
+ *   stepSize = lr sqrt(1 - b2^t) / (1 - b1^t) * (1 - b1) / sqrt(1 - b2),  epsilon~ = eps sqrt(1 - b2^t) / sqrt(1 - b2).
+ * The same values up to float32 rounding, in ten element-wise passes over each weight.
+ */
+function emitAdam(
+  g: TracedGraph,
+  learningRate: number,
+  state: { readonly step: Value; readonly trainable: readonly (AdamTensors & { readonly gradient: Value })[] },
+): { step: Value; trainable: AdamTensors[] } {
+  g.source = 'Adam';
+  const step = g.add(state.step, g.scalar(1));
+  const oneMinusAccBeta1 = g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA1), step));
+  const rootOneMinusAccBeta2 = g.sqrt(g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA2), step)));
+  const stepSize = g.div(
+    g.mul(g.scalar((learningRate * (1 - ADAM_BETA1)) / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2),
+    oneMinusAccBeta1,
+  );
+  const epsilon = g.mul(g.scalar(ADAM_EPSILON / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2);
+  const trainable = state.trainable.map(({ value, first, second, gradient }) => {
+    const m = g.add(g.mul(first, g.scalar(ADAM_BETA1)), gradient);
+    const v = g.add(g.mul(second, g.scalar(ADAM_BETA2)), g.mul(gradient, gradient));
+    const next = g.sub(value, g.mul(g.div(m, g.add(g.sqrt(v), epsilon)), stepSize));
+    return { value: next, first: m, second: v };
+  });
+  g.source = undefined;
+  return { step, trainable };
+}
+
+/** Graph values of the head's parameters (in `headParamWeights` order), by parameter name, for the head's lowering. */
+export function headParamValuesByName(head: HeadDefinition, values: readonly Value[]): Record<string, Value> {
+  return Object.fromEntries(headParamWeights(head).map((weight, j) => [weight.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length), values[j]!]));
 }

@@ -155,6 +155,24 @@ describe('evaluateHeadExpr: each operation', () => {
     expect(run(h.pickPerRow(h.output(), h.labels()), [[-Infinity, 1]], [1])).toEqual([1]);
   });
 
+  it('exp, log, div (with broadcasting), oneHot of the labels, and a parameter as its value', () => {
+    close(run(h.exp(h.output()), [[0, 1]]), [[1, Math.E]]);
+    close(run(h.log(h.output()), [[1, Math.E]]), [[0, 1]]);
+    expect(run(h.div(h.output(), h.scalar(2)), x)).toEqual([
+      [0.5, 1, 1.5],
+      [2, 2.5, 3],
+    ]);
+    expect(run(h.div(h.output(), h.constant('d')), x, undefined, { d: [[1, 2, 4]] })).toEqual([
+      [1, 1, 0.75],
+      [4, 2.5, 1.5],
+    ]);
+    expect(run(h.oneHot(h.labels(), 3), x, [2, 0])).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
+    expect(run(h.mul(h.param('scale', 16), h.output()), [[0.5, -1]])).toEqual([[8, -16]]);
+  });
+
   it('rowSum and mean', () => {
     expect(run(h.rowSum(h.output()), x)).toEqual([6, 15]);
     expect(run(h.mean(h.output()), x)).toBe(3.5);
@@ -170,6 +188,7 @@ describe('evaluateHeadExpr: each operation', () => {
       h.add(h.sub(h.mul(h.neg(h.scalar(1)), h.pow(h.output(), 2)), h.output()), h.output()),
       h.mean(h.rowSum(h.matmulTransposed(h.l2normalize(h.softmax(h.logSoftmax(h.output()))), h.constant('p')))),
       h.pickPerRow(h.gatherRows(h.constant('p'), h.labels()), h.labels()),
+      h.div(h.log(h.exp(h.param('s', 1))), h.oneHot(h.labels(), 2)),
     ].forEach(walk);
     expect([...used].sort()).toEqual([...HEAD_OPS].sort());
   });
@@ -187,6 +206,45 @@ describe('evaluateHeadExpr: errors and hygiene', () => {
       expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/unknown head operation "logsumexp"/) }),
     );
     expect(() => run(h.labels(), [[1]])).toThrow(expect.objectContaining({ code: ErrorCode.InvalidInput }));
+  });
+
+  it('refuses a label out of range for oneHot, pickPerRow and gatherRows, naming the label and the class count', () => {
+    const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
+    expect(() => run(h.oneHot(h.labels(), 3), [[1]], [0, 3])).toThrow(
+      invalid(/^oneHot: label 3 is out of range for 3 classes \(labels run from 0 to 2\)$/),
+    );
+    expect(() => run(h.pickPerRow(h.output(), h.labels()), [[1, 2]], [-1])).toThrow(
+      invalid(/pickPerRow: label -1 is out of range for 2 classes/),
+    );
+    expect(() => run(h.gatherRows(h.constant('p'), h.labels()), [[1]], [5], { p: [[1], [2]] })).toThrow(
+      invalid(/gatherRows: label 5 is out of range for 2 classes/),
+    );
+    expect(() => run(h.oneHot(h.output(), 2), [[1, 0]])).toThrow(invalid(/oneHot needs a vector of indices \[N\], got shape \[1, 2\]/));
+    expect(() => run(h.mul({ op: 'param', name: 'temperature' } as unknown as HeadExpr, h.output()), [[1]])).toThrow(
+      invalid(/head parameter "temperature" has no initial value/),
+    );
+  });
+
+  it('differentiates with respect to a parameter given as a tensor, and to the output through it', () => {
+    // loss = mean(exp(t) * output): d/dt = exp(t) * mean(output), d/doutput = exp(t) / (N K).
+    const t = tf.scalar(Math.log(4));
+    const out = tf.tensor2d([
+      [1, 2],
+      [3, 6],
+    ]);
+    const expr = h.mean(h.mul(h.exp(h.param('t', 0)), h.output()));
+    const value = evaluateHeadExpr(tf, expr, { output: out, params: { t } });
+    expect(value.dataSync()[0]).toBeCloseTo(12, 5);
+    const [dOut, dT] = tf.grads((o: Tensor, s: Tensor) => evaluateHeadExpr(tf, expr, { output: o as Tensor2D, params: { t: s } }))([
+      out,
+      t,
+    ]);
+    close(dOut!.arraySync(), [
+      [1, 1],
+      [1, 1],
+    ]);
+    expect(dT!.dataSync()[0]).toBeCloseTo(12, 4);
+    for (const tensor of [t, out, value, dOut!, dT!]) tensor.dispose();
   });
 
   it('leaves no intermediate tensors behind, also when it throws', () => {
@@ -323,6 +381,28 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
     ['labels', h.add(y, h.scalar(1))],
     ['constant', c('prototypes')],
     ['scalar', h.mul(h.scalar(-1.5), o)],
+    ['param', h.mul(h.param('scale', 16), o)],
+    ['div', h.div(o, h.add(h.mul(o, o), h.scalar(1)))],
+    ['div', h.div(c('offsets'), h.add(h.exp(o), h.scalar(1)))],
+    ['div', h.div(h.rowSum(c('pairs')), h.add(h.mul(o, o), h.scalar(0.5)))],
+    ['exp', h.exp(h.mul(h.param('logScale', Math.log(16)), h.l2normalize(o)))],
+    ['log', h.log(h.softmax(o))],
+    ['log', h.log(h.add(h.mul(o, o), h.scalar(1e-3)))],
+    ['oneHot', h.oneHot(y, 6)],
+    // A margin at the label: [N, 1] cosines against [N, 6] one-hot rows broadcast to [N, 6].
+    [
+      'oneHot',
+      h.mean(
+        h.neg(
+          h.pickPerRow(
+            h.logSoftmax(
+              h.mul(h.scalar(16), h.sub(h.matmulTransposed(h.l2normalize(o), c('offsets')), h.mul(h.scalar(0.35), h.oneHot(y, 6)))),
+            ),
+            y,
+          ),
+        ),
+      ),
+    ],
     ['add', h.add(c('offsets'), o)],
     ['add', h.add(o, h.rowSum(c('pairs')))],
     ['sub', h.sub(o, h.scalar(2))],
@@ -371,12 +451,13 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
 
   it('refuses what the reference refuses to broadcast: [N] against [N, K] for N != K', () => {
     const { output, rows, width } = randomInputs(5);
-    const expr = h.add(o, h.rowSum(o));
     expect(rows === width ? 'same sizes' : 'different sizes').toBe('different sizes');
-    expect(() => evaluateReference(expr, { output })).toThrow(/do not broadcast/);
     const out = tf.tensor2d(output.data, [output.rows, output.cols]);
     try {
-      expect(() => evaluateHeadExpr(tf, expr, { output: out })).toThrow();
+      for (const expr of [h.add(o, h.rowSum(o)), h.div(o, h.rowSum(o)), h.div(h.rowSum(o), o)]) {
+        expect(() => evaluateReference(expr, { output })).toThrow(/do not broadcast/);
+        expect(() => evaluateHeadExpr(tf, expr, { output: out })).toThrow();
+      }
     } finally {
       out.dispose();
     }

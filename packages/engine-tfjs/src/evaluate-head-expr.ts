@@ -1,6 +1,14 @@
-import { ErrorCode, foldHeadExpr, HEAD_SQUARED_NORM_FLOOR, HyperprotoError, type HeadExpr } from '@hyperproto/core';
+import {
+  ErrorCode,
+  foldHeadExpr,
+  HEAD_SQUARED_NORM_FLOOR,
+  type HeadDefinition,
+  type HeadExpr,
+  headParams,
+  HyperprotoError,
+} from '@hyperproto/core';
 import type { TfjsRuntime } from '@hyperproto/tfjs-backend';
-import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { denseMatMul } from './dense-matmul.js';
 
 /** The TensorFlow.js namespace, passed in so that every caller uses the one backend initTfjs started. */
@@ -13,9 +21,32 @@ export interface HeadExprInputs {
   readonly labels?: Tensor1D;
   /** The head's constants by name (e.g. prototypes [C, D]). */
   readonly constants?: Readonly<Record<string, Tensor>>;
+  /**
+   * The head's parameters by name, as scalar tensors (a trainer's variables), differentiable like `output`. A
+   * parameter not given is the constant of its own value.
+   */
+  readonly params?: Readonly<Record<string, Tensor>>;
 }
 
-/** A node's tensor, and whether gradients can flow from it back to `output` (constants and labels never need them). */
+/** The head's parameters as trainable scalar variables at their starting values, by name; the caller disposes them. */
+export function headParamVariables(tf: Tf, head: Pick<HeadDefinition, 'loss' | 'scores'>): Record<string, Variable> {
+  const variables: Record<string, Variable> = {};
+  for (const [name, value] of headParams(head)) {
+    // Unnamed: tfjs variable names are global, and two trainings may run side by side.
+    const start = tf.scalar(value);
+    variables[name] = tf.variable(start, true);
+    start.dispose();
+  }
+  return variables;
+}
+
+/** The current values of parameter tensors, by name. */
+export async function readHeadParams(params: Readonly<Record<string, Tensor>>): Promise<Record<string, number>> {
+  const entries = await Promise.all(Object.entries(params).map(async ([name, tensor]) => [name, (await tensor.data())[0]!] as const));
+  return Object.fromEntries(entries);
+}
+
+/** A node's tensor, and whether gradients can flow from it (to `output` or a parameter; constants and labels never need them). */
 interface Evaluated {
   readonly tensor: Tensor;
   readonly varying: boolean;
@@ -33,7 +64,10 @@ export function evaluateHeadExpr(tf: Tf, expr: HeadExpr, inputs: HeadExprInputs)
     () =>
       foldHeadExpr<Evaluated>(expr, (node, children) => ({
         tensor: evaluateOne(tf, node, children, inputs),
-        varying: node.op === 'output' || children.some((child) => child.varying),
+        varying:
+          node.op === 'output' ||
+          (node.op === 'param' && inputs.params !== undefined && Object.hasOwn(inputs.params, node.name)) ||
+          children.some((child) => child.varying),
       })).tensor,
   );
 }
@@ -60,14 +94,32 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
     }
     case 'scalar':
       return tf.scalar(expr.value);
+    case 'param': {
+      const given = inputs.params && Object.hasOwn(inputs.params, expr.name) ? inputs.params[expr.name] : undefined;
+      if (given) {
+        if (given.rank !== 0)
+          invalid(`head parameter "${expr.name}" is given with shape [${given.shape.join(', ')}]; a parameter is a scalar`);
+        return given;
+      }
+      if (typeof expr.value !== 'number' || !Number.isFinite(expr.value)) {
+        invalid(`head parameter "${expr.name}" has ${expr.value === undefined ? 'no initial value' : `the value ${String(expr.value)}`}`);
+      }
+      return tf.scalar(expr.value);
+    }
     case 'add':
       return tf.add(a!, b!);
     case 'sub':
       return tf.sub(a!, b!);
     case 'mul':
       return tf.mul(a!, b!);
+    case 'div':
+      return tf.div(a!, b!);
     case 'neg':
       return tf.neg(a!);
+    case 'exp':
+      return tf.exp(a!);
+    case 'log':
+      return tf.log(a!);
     case 'pow':
       // square has a plain gradient; the general pow kernel also works for negative bases with integer exponents.
       return expr.exponent === 2 ? tf.square(a!) : tf.pow(a!, tf.scalar(expr.exponent));
@@ -81,7 +133,7 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
     case 'logSoftmax':
       return tf.logSoftmax(a!, -1);
     case 'gatherRows': {
-      const indices = asInt32(tf, b!);
+      const indices = checkedIndices(tf, expr, b!, a!.shape[0]!);
       if (!children[0]!.varying) return tf.gather(a!, indices, 0);
       // gather's gradient needs UnsortedSegmentSum, which the wasm backend lacks; a one-hot product is differentiable.
       // (oneHot is made as int32 and cast: the wasm kernel ignores a float32 dtype argument.)
@@ -89,7 +141,7 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
     }
     case 'pickPerRow': {
       const [rows, cols] = a!.shape as [number, number];
-      const indices = asInt32(tf, b!);
+      const indices = checkedIndices(tf, expr, b!, cols);
       if (!children[0]!.varying) {
         const flat = tf.add(tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(cols, 'int32')), indices);
         return tf.gather(tf.reshape(a!, [rows * cols]), flat);
@@ -97,6 +149,13 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
       // A select, not a one-hot product, so that -Infinity elsewhere in the row cannot turn into NaN.
       const picked = tf.cast(tf.oneHot(indices, cols), 'bool');
       return tf.sum(tf.where(picked, a!, tf.zerosLike(a!)), -1);
+    }
+    case 'oneHot': {
+      const { depth } = expr;
+      if (!Number.isInteger(depth) || depth < 1) invalid(`oneHot needs a positive integer depth (the number of classes), got ${depth}`);
+      if (a!.rank !== 1) invalid(`oneHot needs a vector of indices [N], got shape [${a!.shape.join(', ')}]`);
+      // Made as int32 and cast: the wasm kernel ignores a float32 dtype argument.
+      return tf.cast(tf.oneHot(checkedIndices(tf, expr, a!, depth), depth), 'float32');
     }
     case 'rowSum':
       return tf.sum(a!, -1);
@@ -110,6 +169,26 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
   }
 }
 
-function asInt32(tf: Tf, tensor: Tensor): Tensor {
-  return tensor.dtype === 'int32' ? tensor : tf.cast(tensor, 'int32');
+function invalid(message: string): never {
+  throw new HyperprotoError(ErrorCode.InvalidInput, message);
+}
+
+/**
+ * Indices as int32 (floats truncate toward zero, as the cast does), checked against [0, size): tfjs kernels would
+ * read an index out of range as a row of zeros (oneHot) or garbage, so it is refused here as the reference
+ * interpreter refuses it, a label named as one with the class count. Reading a batch's indices is a small copy.
+ */
+function checkedIndices(tf: Tf, node: Extract<HeadExpr, { indices: HeadExpr }>, tensor: Tensor, size: number): Tensor {
+  const indices = tensor.dtype === 'int32' ? tensor : tf.cast(tensor, 'int32');
+  const values = indices.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value >= 0 && value < size) continue;
+    invalid(
+      node.indices.op === 'labels'
+        ? `${node.op}: label ${value} is out of range for ${size} classes (labels run from 0 to ${size - 1})`
+        : `${node.op} index ${value} is outside [0, ${size})`,
+    );
+  }
+  return indices;
 }

@@ -10,6 +10,11 @@ describe('parseHeadExpr', () => {
       expect(parseHeadExpr(JSON.parse(JSON.stringify(expr)), 'loss')).toEqual(expr);
     }
     expect(parseHeadExpr({ op: 'neg', x: { op: 'output', note: 'ignored' } }, 'loss')).toEqual(h.neg(h.output()));
+    const margin = h.mul(
+      h.exp(h.param('logScale', Math.log(16))),
+      h.div(h.log(h.output()), h.sub(h.scalar(1), h.mul(h.scalar(0.35), h.oneHot(h.labels(), 10)))),
+    );
+    expect(parseHeadExpr(JSON.parse(JSON.stringify(margin)), 'loss')).toEqual(margin);
   });
 
   it('names the path of a bad node', () => {
@@ -23,5 +28,11 @@ describe('parseHeadExpr', () => {
     fails({ op: 'scalar', value: 'one' }, /"scalar" needs a finite number "value"/);
     fails({ op: 'pow', x: { op: 'output' } }, /"pow" needs a finite number "exponent"/);
     fails({ op: 'constant', name: '' }, /"constant" needs a string "name"/);
+    fails(
+      { op: 'mul', a: { op: 'output' }, b: { op: 'param', name: 'scale' } },
+      /^scores\.b: head parameter "scale" needs a finite initial value "value"$/,
+    );
+    fails({ op: 'param', value: 1 }, /"param" needs a string "name"/);
+    fails({ op: 'oneHot', indices: { op: 'labels' } }, /"oneHot" needs a finite number "depth"/);
   });
 });

@@ -13,12 +13,18 @@ export function parseHeadExpr(value: unknown, path: string): HeadExpr {
   }
   const fields = HEAD_OP_TABLE[op as HeadOp];
   const result: Record<string, unknown> = { op };
-  for (const key of fields.numbers) {
-    if (typeof node[key] !== 'number' || !Number.isFinite(node[key])) fail(`"${op}" needs a finite number "${key}"`);
-    result[key] = node[key];
-  }
   for (const key of fields.strings) {
     if (typeof node[key] !== 'string' || node[key] === '') fail(`"${op}" needs a string "${key}"`);
+    result[key] = node[key];
+  }
+  for (const key of fields.numbers) {
+    if (typeof node[key] !== 'number' || !Number.isFinite(node[key])) {
+      fail(
+        op === 'param'
+          ? `head parameter ${JSON.stringify(result.name)} needs a finite initial value "value"`
+          : `"${op}" needs a finite number "${key}"`,
+      );
+    }
     result[key] = node[key];
   }
   for (const key of fields.children) result[key] = parseHeadExpr(node[key], `${path}.${key}`);

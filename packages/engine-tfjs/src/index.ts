@@ -6,15 +6,7 @@ export { parseHeadExpr } from './head-expr-json.js';
 export { dropoutMaskValues } from './mlp-network.js';
 export { INFERENCE_CHUNK_ROWS } from './mlp-inference.js';
 export { createTrainedMlp, type TrainedMlp, type TrainedMlpParts } from './trained-mlp.js';
-export {
-  ADAM_BETA1,
-  ADAM_BETA2,
-  ADAM_EPSILON,
-  trainMlp,
-  TrainingFailedError,
-  type MlpTrainingResult,
-  type TfjsHandle,
-} from './train-mlp.js';
+export { trainMlp, type TfjsHandle } from './train-mlp.js';
 export { trainMlpSteps, type GivenBatch, type GivenSteps } from './train-mlp-steps.js';
 export {
   HEAD_CONSTANT_PREFIX,

@@ -1,68 +1,36 @@
-import { BATCH_NORM_EPSILON, type NamedWeight, type Rng } from '@hyperproto/core';
-import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { NamedWeight, Rng } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, type MlpLayers, mlpLayerList, mlpLayersFromList, type MlpShape, mlpWeightSpecs } from '@hyperproto/mlp';
+import type { Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { denseMatMul } from './dense-matmul.js';
 import type { Tf } from './evaluate-head-expr.js';
 
-export interface BatchNormTensors {
-  readonly gamma: Tensor1D;
-  readonly beta: Tensor1D;
-  readonly movingMean: Tensor1D;
-  readonly movingVariance: Tensor1D;
-}
-
-export interface HiddenLayerTensors extends BatchNormTensors {
-  readonly kernel: Tensor2D;
-}
-
-/** The network's parameters as tensors (plain tensors for inference, tf.Variables while training). */
-export interface MlpTensors {
-  readonly layers: readonly HiddenLayerTensors[];
-  readonly headKernel: Tensor2D;
-  readonly headBias: Tensor1D;
-}
+/** The network's parameters as tensors by role (plain tensors for inference, tf.Variables while training). */
+export type MlpTensors = MlpLayers<Tensor2D, Tensor1D>;
 
 /**
- * Builds the tensors of a network from weights in `mlpWeightSpecs` order. `trainable` makes tf.Variables (moving
+ * Builds the tensors of a network from weights in the network's order. `trainable` makes tf.Variables (moving
  * statistics are variables too, updated by assignment, but never trained); the caller disposes what it gets.
  */
-export function mlpTensorsFromWeights(tf: Tf, hiddenLayers: number, ordered: readonly NamedWeight[], trainable: boolean): MlpTensors {
-  const make = (index: number, train: boolean) => {
-    const weight = ordered[index]!;
+export function mlpTensorsFromWeights(tf: Tf, shape: MlpShape, ordered: readonly NamedWeight[], trainable: boolean): MlpTensors {
+  const specs = mlpWeightSpecs(shape);
+  const tensors = ordered.map((weight, i) => {
     const tensor = tf.tensor(weight.data, [...weight.shape], 'float32');
     if (!trainable) return tensor;
-    const variable = tf.variable(tensor, train);
+    const variable = tf.variable(tensor, specs[i]!.trainable);
     tensor.dispose();
     return variable;
-  };
-  const layers: HiddenLayerTensors[] = [];
-  for (let i = 0; i < hiddenLayers; i++) {
-    const at = i * 5;
-    layers.push({
-      kernel: make(at, true) as Tensor2D,
-      gamma: make(at + 1, true) as Tensor1D,
-      beta: make(at + 2, true) as Tensor1D,
-      movingMean: make(at + 3, false) as Tensor1D,
-      movingVariance: make(at + 4, false) as Tensor1D,
-    });
-  }
-  return {
-    layers,
-    headKernel: make(hiddenLayers * 5, true) as Tensor2D,
-    headBias: make(hiddenLayers * 5 + 1, true) as Tensor1D,
-  };
+  });
+  return mlpLayersFromList<Tensor2D, Tensor1D>(tensors as (Tensor2D | Tensor1D)[], shape.hiddenLayers);
 }
 
-/** The tensors in `mlpWeightSpecs` order. */
-export function mlpTensorList(net: MlpTensors): (Tensor1D | Tensor2D)[] {
-  return [
-    ...net.layers.flatMap((layer) => [layer.kernel, layer.gamma, layer.beta, layer.movingMean, layer.movingVariance]),
-    net.headKernel,
-    net.headBias,
-  ];
+/** The variables the optimizer trains, in the network's order (the moving statistics are averaged instead). */
+export function trainableVariables(shape: MlpShape, net: MlpTensors): Variable[] {
+  const specs = mlpWeightSpecs(shape);
+  return mlpLayerList(net).filter((_, i) => specs[i]!.trainable) as Variable[];
 }
 
 export function disposeMlpTensors(net: MlpTensors): void {
-  for (const tensor of mlpTensorList(net)) tensor.dispose();
+  for (const tensor of mlpLayerList(net)) tensor.dispose();
 }
 
 export type ForwardMode =
@@ -84,7 +52,7 @@ export interface ForwardResult {
 export function forwardMlp(tf: Tf, net: MlpTensors, features: Tensor2D, mode: ForwardMode, epsilon = BATCH_NORM_EPSILON): ForwardResult {
   let hidden = features;
   const batchStats: { mean: Tensor1D; variance: Tensor1D }[] = [];
-  net.layers.forEach((layer, i) => {
+  net.hidden.forEach((layer, i) => {
     const z = denseMatMul(tf, hidden, layer.kernel);
     let mean = layer.movingMean;
     let variance = layer.movingVariance;
@@ -97,7 +65,7 @@ export function forwardMlp(tf: Tf, net: MlpTensors, features: Tensor2D, mode: Fo
     const mask = mode.training ? mode.dropoutMasks?.[i] : undefined;
     if (mask) hidden = tf.mul(hidden, mask);
   });
-  const output = tf.add(denseMatMul(tf, hidden, net.headKernel), net.headBias) as Tensor2D;
+  const output = tf.add(denseMatMul(tf, hidden, net.head.kernel), net.head.bias) as Tensor2D;
   return { output, batchStats };
 }
 

@@ -1,5 +1,4 @@
 import {
-  BATCH_NORM_EPSILON,
   constantsUsed,
   createMatrix,
   ErrorCode,
@@ -12,8 +11,10 @@ import {
   TrainerSettingsSchema,
   z,
 } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON } from '@hyperproto/mlp';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { initTfjs } from '@hyperproto/tfjs-backend';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Tf } from './evaluate-head-expr.js';
 import { parseHeadExpr } from './head-expr-json.js';
@@ -120,8 +121,8 @@ export async function saveModel(
   }
   const weightsBin = join(dir, WEIGHTS_BIN);
   const modelJson = join(dir, MODEL_JSON);
-  await writeAtomically(weightsBin, buffer);
-  await writeAtomically(modelJson, `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomic(weightsBin, buffer);
+  await writeFileAtomic(modelJson, `${JSON.stringify(json, null, 2)}\n`);
   return { modelJson, weightsBin };
 }
 
@@ -221,18 +222,6 @@ async function readWeightGroup(dir: string, paths: readonly string[]): Promise<U
     offset += part.byteLength;
   }
   return joined;
-}
-
-/** Writes to a temporary file beside the target, then renames it over the target (atomic on one filesystem). */
-async function writeAtomically(path: string, contents: Uint8Array | string): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(temporary, contents);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true }).catch(() => undefined);
-    throw ioError(`cannot write ${path}`, error);
-  }
 }
 
 function ioError(message: string, cause: unknown, hint?: string): HyperprotoError {

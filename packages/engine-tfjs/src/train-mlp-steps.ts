@@ -1,18 +1,10 @@
-import {
-  ErrorCode,
-  type HeadDefinition,
-  HyperprotoError,
-  type Matrix,
-  type MlpShape,
-  mlpWeightSpecs,
-  type NamedWeight,
-  orderedMlpWeights,
-} from '@hyperproto/core';
-import type { Scalar, Variable } from '@tensorflow/tfjs';
-import { evaluateHeadExpr } from './evaluate-head-expr.js';
+import { ErrorCode, type HeadDefinition, headParamWeights, HyperprotoError, type Matrix, type NamedWeight } from '@hyperproto/core';
+import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, type MlpShape, orderedMlpWeights } from '@hyperproto/mlp';
+import type { Scalar } from '@tensorflow/tfjs';
+import { evaluateHeadExpr, headParamVariables, readHeadParams } from './evaluate-head-expr.js';
 import { headConstantTensors } from './mlp-inference.js';
-import { disposeMlpTensors, mlpTensorsFromWeights } from './mlp-network.js';
-import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
+import { disposeMlpTensors, mlpTensorsFromWeights, trainableVariables } from './mlp-network.js';
+import { readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
 
 /** One mini-batch fed as it is: rows, labels and, when dropout is on, a mask per hidden layer. */
 export interface GivenBatch {
@@ -36,7 +28,8 @@ export interface GivenSteps {
 /**
  * Runs the trainer's exact step (forward, loss, Adam, moving averages) over batches and starting weights the
  * caller chooses, with no shuffling, dropout draws or validation: what another engine needs to check that it
- * trains the same way. Returns the loss of every step and the weights after the last.
+ * trains the same way. Returns the loss of every step and the weights after the last (the head's parameters after
+ * the network's, as `headParamWeights` names them).
  */
 export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Promise<{ losses: number[]; weights: NamedWeight[] }> {
   const { tf } = runtime;
@@ -47,8 +40,10 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
     outputUnits: steps.head.outputUnits,
   };
   const ordered = orderedMlpWeights(shape, steps.weights, 'the starting weights');
-  const net = mlpTensorsFromWeights(tf, shape.hiddenLayers, ordered, true);
-  const trainable = [...net.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]), net.headKernel, net.headBias] as Variable[];
+  const net = mlpTensorsFromWeights(tf, shape, ordered, true);
+  // The head's own parameters are trained with the weights, as in a full training.
+  const params = headParamVariables(tf, steps.head);
+  const trainable = [...trainableVariables(shape, net), ...Object.values(params)];
   const optimizer = tf.train.adam(steps.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
   const constants = headConstantTensors(tf, steps.head);
   const losses: number[] = [];
@@ -68,7 +63,8 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
           net,
           trainable,
           optimizer,
-          loss: (output, batchLabels) => evaluateHeadExpr(tf, steps.head.loss, { output, labels: batchLabels, constants }) as Scalar,
+          loss: (output, batchLabels) =>
+            evaluateHeadExpr(tf, steps.head.loss, { output, labels: batchLabels, constants, params }) as Scalar,
           features,
           labels,
           indices: Int32Array.from({ length: rows }, (_, i) => i),
@@ -80,15 +76,10 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
         labels.dispose();
       }
     }
-    return {
-      losses,
-      weights: await readWeights(
-        net,
-        mlpWeightSpecs(shape).map((s) => s.name),
-      ),
-    };
+    return { losses, weights: [...(await readWeights(shape, net)), ...headParamWeights(steps.head, await readHeadParams(params))] };
   } finally {
     disposeMlpTensors(net);
+    for (const variable of Object.values(params)) variable.dispose();
     optimizer.dispose();
     for (const tensor of Object.values(constants)) tensor.dispose();
   }

@@ -1,11 +1,13 @@
-import { createMatrix, createRegistry, createRng, ErrorCode, initialMlpWeights, type PluginContext } from '@hyperproto/core';
+import { createMatrix, createRegistry, createRng, ErrorCode } from '@hyperproto/core';
 import { hpnHead as hpnHeadPlugin } from '@hyperproto/head-hpn';
+import { initialMlpWeights, TrainingFailedError } from '@hyperproto/mlp';
 import { softmaxHead as softmaxHeadPlugin } from '@hyperproto/head-softmax';
-import { engineConformance, ENGINE_TEST_TRAINER, engineTestDataset as blobs } from '@hyperproto/plugin-testing';
+import { engineConformance, engineTestContext as context, engineTestHead } from '@hyperproto/plugin-testing';
+import { ENGINE_TEST_TRAINER as tiny, engineTestDataset as blobs } from '@hyperproto/plugin-testing';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dropoutMaskValues, tfjsEngine, TFJS_FALLBACK_PRIORITY, trainMlpSteps, type GivenBatch } from './index.js';
-import { trainMlp, TrainingFailedError } from './train-mlp.js';
+import { trainMlp } from './train-mlp.js';
 
 let runtime: TfjsRuntime;
 beforeAll(async () => {
@@ -18,17 +20,11 @@ describe('engine:tfjs conformance', () => {
   for (const c of engineConformance(tfjsEngine, { heads: [softmaxHeadPlugin, hpnHeadPlugin] })) it(c.name, c.run);
 });
 
-const softmaxHead = (classes: number) => softmaxHeadPlugin.build({ classes }, {});
-const hpnHead = (classes: number) => {
-  const prototypes = createMatrix(classes, classes);
-  for (let i = 0; i < classes; i++) prototypes.data[i * classes + i] = 1;
-  return hpnHeadPlugin.build({ classes, prototypes }, {});
-};
-const tiny = ENGINE_TEST_TRAINER;
-const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
+const softmaxHead = (classes: number) => engineTestHead(softmaxHeadPlugin, classes);
+const hpnHead = (classes: number) => engineTestHead(hpnHeadPlugin, classes);
 
 describe('trainMlp (tfjs only)', () => {
-  it('fails with its own TrainingFailedError class on extreme features', async () => {
+  it("fails with @hyperproto/mlp's TrainingFailedError on extreme features", async () => {
     const dataset = blobs(6, { rows: 64, scale: 1e30 });
     await expect(trainMlp(runtime, context(6), { dataset, head: softmaxHead(4), trainer: tiny })).rejects.toBeInstanceOf(
       TrainingFailedError,

@@ -1,54 +1,38 @@
 import {
-  BATCH_NORM_EPSILON,
-  BATCH_NORM_MOMENTUM,
-  checkDatasetSplit,
-  constantsUsed,
+  bindHeadParams,
   type DatasetSplit,
-  type EpochRecord,
-  EpochHistory,
-  ErrorCode,
-  firstNonFinite,
-  formatIssues,
-  HyperprotoError,
-  initialMlpWeights,
-  type MlpShape,
-  mlpWeightSpecs,
+  headParamsFromWeights,
+  headParamWeights,
   type NamedWeight,
   type PluginContext,
-  throwIfAborted,
-  type TrainerSettings,
-  TrainerSettingsSchema,
   type TrainingJob,
-  type TrainingResult,
 } from '@hyperproto/core';
+import {
+  ADAM_BETA1,
+  ADAM_BETA2,
+  ADAM_EPSILON,
+  BATCH_NORM_EPSILON,
+  BATCH_NORM_MOMENTUM,
+  type MlpShape,
+  type MlpTrainingDriver,
+  type MlpTrainingResult,
+  type MlpTrainingSetup,
+  mlpLayerList,
+  mlpWeightSpecs,
+  runMlpTraining,
+} from '@hyperproto/mlp';
 import type { Scalar, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
+import { evaluateHeadExpr, headParamVariables, readHeadParams, type Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
-import { disposeMlpTensors, dropoutMaskValues, forwardMlp, mlpTensorList, mlpTensorsFromWeights, type MlpTensors } from './mlp-network.js';
+import {
+  disposeMlpTensors,
+  dropoutMaskValues,
+  forwardMlp,
+  type MlpTensors,
+  mlpTensorsFromWeights,
+  trainableVariables,
+} from './mlp-network.js';
 import { createTrainedMlp, type TrainedMlp } from './trained-mlp.js';
-
-/** Adam as in Keras: the seed trained with Keras' Adam at its default betas and epsilon. */
-export const ADAM_BETA1 = 0.9;
-export const ADAM_BETA2 = 0.999;
-export const ADAM_EPSILON = 1e-7;
-
-export interface MlpTrainingResult extends TrainingResult {
-  readonly model: TrainedMlp;
-}
-
-/**
- * Training stopped because the loss stopped being finite. `partial` is the run up to that point with the model of
- * the best epoch so far (undefined when no epoch finished): it holds plain arrays, so ignoring it leaks nothing.
- * The plugin boundary (callPlugin) tags it with `engine:tfjs` in place, so `partial` reaches the caller with it.
- */
-export class TrainingFailedError extends HyperprotoError {
-  readonly partial: MlpTrainingResult | undefined;
-
-  constructor(message: string, partial: MlpTrainingResult | undefined, hint: string) {
-    super(ErrorCode.TrainingFailed, message, { hint });
-    this.partial = partial;
-  }
-}
 
 export interface TfjsHandle {
   readonly tf: Tf;
@@ -57,124 +41,73 @@ export interface TfjsHandle {
 }
 
 /**
- * Trains the seed's MLP with the job's head: Adam on shuffled mini-batches, validation after every epoch, early
- * stopping on validation accuracy (ties go to the lower validation loss), and the best epoch's weights returned.
- * Random streams are forks of ctx.rng, one per purpose, so the same seed gives the same run on the same backend.
+ * Trains the seed's MLP with the job's head in TensorFlow.js: the epoch loop of @hyperproto/mlp (shuffled
+ * mini-batches, validation after every epoch, early stopping, the best epoch's weights returned) driving tfjs'
+ * Adam one batch at a time. Dropout masks are drawn from the run's 'dropout' stream one draw per unit, so the same
+ * seed gives the same run on the same backend.
  */
-export async function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: TrainingJob): Promise<MlpTrainingResult> {
+export function trainMlp(runtime: TfjsHandle, ctx: PluginContext, job: TrainingJob): Promise<MlpTrainingResult<TrainedMlp>> {
+  return runMlpTraining(ctx, job, (setup) => openTfjsTraining(runtime, setup));
+}
+
+/** The network as tf.Variables with tfjs' Adam: the engine's side of the epoch loop. */
+function openTfjsTraining(runtime: TfjsHandle, setup: MlpTrainingSetup): MlpTrainingDriver<TrainedMlp> {
   const { tf } = runtime;
-  const trainer = checkTrainer(job.trainer);
-  const { dataset, head } = job;
-  checkDatasetSplit(dataset.train, 'train', dataset.inputWidth, dataset.classes);
-  checkDatasetSplit(dataset.validation, 'validation', dataset.inputWidth, dataset.classes);
-  if (!Number.isInteger(head.outputUnits) || head.outputUnits < 1) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
-  }
-  for (const name of new Set([...constantsUsed(head.loss), ...constantsUsed(head.scores)])) {
-    if (!head.constants[name])
-      throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
-  }
-  for (const [name, matrix] of Object.entries(head.constants)) {
-    if (matrix.data.length !== matrix.rows * matrix.cols || firstNonFinite(matrix.data) >= 0) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `head constant "${name}" is not a finite ${matrix.rows} x ${matrix.cols} matrix`);
-    }
-  }
-
-  const shape: MlpShape = {
-    inputWidth: dataset.inputWidth,
-    hiddenUnits: trainer.hiddenUnits,
-    hiddenLayers: trainer.hiddenLayers,
-    outputUnits: head.outputUnits,
-  };
-  const weightRng = ctx.rng.fork('weights');
-  const orderRng = ctx.rng.fork('batch-order');
-  const dropoutRng = ctx.rng.fork('dropout');
-  const backend = `tfjs/${runtime.backend}`;
-  const names = mlpWeightSpecs(shape).map((spec) => spec.name);
-  const snapshotModel = (weights: NamedWeight[]) =>
-    createTrainedMlp(tf, {
-      inputWidth: dataset.inputWidth,
-      classes: dataset.classes,
-      trainer,
-      head,
-      weights,
-      batchNormEpsilon: BATCH_NORM_EPSILON,
-    });
-
-  // Everything that can reject the job was checked above, so nothing below throws before the try that frees it.
-  const net = mlpTensorsFromWeights(tf, trainer.hiddenLayers, initialMlpWeights(shape, weightRng), true);
-  const trainable = [...net.layers.flatMap((l) => [l.kernel, l.gamma, l.beta]), net.headKernel, net.headBias] as Variable[];
+  const { dataset, head, trainer, shape, dropoutRng } = setup;
+  // The job was checked before this runs (head constants included), so nothing below throws before `release`.
+  const net = mlpTensorsFromWeights(tf, shape, setup.initialWeights(), true);
+  // The head's own parameters (a learned scale, say) are trained by the same Adam as the network's weights.
+  const params = headParamVariables(tf, head);
+  const trainable = [...trainableVariables(shape, net), ...Object.values(params)];
   const optimizer = tf.train.adam(trainer.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
   const constants = headConstantTensors(tf, head);
   const train = splitTensors(tf, dataset.train);
-  const validation = splitTensors(tf, dataset.validation);
+  const evaluated = new Map<DatasetSplit, SplitTensors>();
   const parts = { net, head, constants, batchNormEpsilon: BATCH_NORM_EPSILON };
-
-  const epochs = new EpochHistory(ctx, trainer);
-  const fail = (what: string): never => {
-    const partial = epochs.result(snapshotModel, backend);
-    throw new TrainingFailedError(
-      `${what}; lower the learning rate or check the features for extreme values`,
-      partial,
-      partial
-        ? `The error's "partial" result holds the model of epoch ${partial.bestEpoch}, the best before training failed.`
-        : 'No epoch finished, so there is no model to keep.',
-    );
+  const loss = (output: Tensor2D, labels: Tensor1D) => evaluateHeadExpr(tf, head.loss, { output, labels, constants, params }) as Scalar;
+  return {
+    backend: `tfjs/${runtime.backend}`,
+    async step(run) {
+      const dropoutMasks =
+        trainer.dropout > 0
+          ? net.hidden.map(() => dropoutMaskValues(dropoutRng, run.size * trainer.hiddenUnits, trainer.dropout))
+          : undefined;
+      const cost = trainStep(tf, {
+        net,
+        trainable,
+        optimizer,
+        loss,
+        features: train.features,
+        labels: train.labels,
+        indices: run.rows,
+        dropoutMasks,
+      });
+      const [value = Number.NaN, statistics = Number.NaN] = await readAndDispose(cost);
+      return { losses: [value], statistics: [statistics] };
+    },
+    async evaluate(split) {
+      let tensors = evaluated.get(split);
+      if (!tensors) evaluated.set(split, (tensors = splitTensors(tf, split)));
+      return scoreSplit(tf, { ...parts, head: bindHeadParams(head, await readHeadParams(params)) }, tensors);
+    },
+    snapshot: async () => [...(await readWeights(shape, net)), ...headParamWeights(head, await readHeadParams(params))],
+    model: (weights) =>
+      createTrainedMlp(tf, {
+        inputWidth: dataset.inputWidth,
+        classes: dataset.classes,
+        trainer,
+        head: bindHeadParams(head, headParamsFromWeights(weights)),
+        weights,
+        batchNormEpsilon: BATCH_NORM_EPSILON,
+      }),
+    release() {
+      disposeMlpTensors(net);
+      for (const variable of Object.values(params)) variable.dispose();
+      optimizer.dispose();
+      const splits = [train, ...evaluated.values()];
+      for (const tensor of [...Object.values(constants), ...splits.flatMap((t) => [t.features, t.labels])]) tensor.dispose();
+    },
   };
-
-  try {
-    const rows = dataset.train.labels.length;
-    const order = new Int32Array(rows);
-    for (let epoch = 1; epoch <= trainer.maxEpochs; epoch++) {
-      const started = performance.now();
-      for (let i = 0; i < rows; i++) order[i] = i;
-      orderRng.shuffle(order);
-      let lossSum = 0;
-      for (let batch = 0, start = 0; start < rows; batch++, start += trainer.batchSize) {
-        await yieldNowAndThen();
-        throwIfAborted(ctx.signal);
-        const size = Math.min(trainer.batchSize, rows - start);
-        const dropoutMasks =
-          trainer.dropout > 0
-            ? net.layers.map(() => dropoutMaskValues(dropoutRng, size * trainer.hiddenUnits, trainer.dropout))
-            : undefined;
-        const cost = trainStep(tf, {
-          net,
-          trainable,
-          optimizer,
-          loss: (output, labels) => evaluateHeadExpr(tf, head.loss, { output, labels, constants }) as Scalar,
-          features: train.features,
-          labels: train.labels,
-          indices: order.subarray(start, start + size),
-          dropoutMasks,
-        });
-        const [value = Number.NaN, statistics = Number.NaN] = await readAndDispose(cost);
-        if (!Number.isFinite(value)) fail(`training loss became ${value} at epoch ${epoch}, batch ${batch + 1}`);
-        // Batch norm absorbs overflowing activations (an infinite variance scales them to 0) and would go on
-        // training a network that outputs a constant; that is a failure too.
-        if (!Number.isFinite(statistics)) fail(`batch normalization statistics overflowed at epoch ${epoch}, batch ${batch + 1}`);
-        lossSum += value * size;
-      }
-      throwIfAborted(ctx.signal);
-      const scored = await scoreSplit(tf, parts, validation);
-      if (!Number.isFinite(scored.loss)) fail(`validation loss became ${scored.loss} at epoch ${epoch}`);
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: lossSum / rows,
-        validationLoss: scored.loss,
-        validationAccuracy: scored.accuracy,
-        seconds: (performance.now() - started) / 1000,
-      };
-      if (await epochs.add(record, () => readWeights(net, names))) break;
-    }
-  } finally {
-    disposeMlpTensors(net);
-    optimizer.dispose();
-    for (const tensor of [...Object.values(constants), train.features, train.labels, validation.features, validation.labels])
-      tensor.dispose();
-  }
-  // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
-  return epochs.result(snapshotModel, backend)!;
 }
 
 export interface TrainStep {
@@ -214,7 +147,7 @@ export function trainStep(tf: Tf, step: TrainStep): Tensor1D {
     try {
       const statistics = batchStats.flatMap((stats) => [tf.sum(stats.mean), tf.sum(stats.variance)]);
       const check = statistics.length > 0 ? tf.addN(statistics) : tf.scalar(0);
-      step.net.layers.forEach((layer, i) => {
+      step.net.hidden.forEach((layer, i) => {
         const stats = batchStats[i]!;
         const decay = (moving: Tensor1D, batch: Tensor1D) =>
           tf.add(tf.mul(moving, BATCH_NORM_MOMENTUM), tf.mul(batch, 1 - BATCH_NORM_MOMENTUM));
@@ -281,29 +214,13 @@ async function scoreSplit(
 }
 
 /** A copy of the current parameters as engine-neutral named weights. */
-export async function readWeights(net: MlpTensors, names: readonly string[]): Promise<NamedWeight[]> {
-  const tensors = mlpTensorList(net);
+export async function readWeights(shape: MlpShape, net: MlpTensors): Promise<NamedWeight[]> {
+  const specs = mlpWeightSpecs(shape);
   return Promise.all(
-    tensors.map(async (tensor, i) => ({ name: names[i]!, shape: [...tensor.shape], data: new Float32Array(await tensor.data()) })),
+    mlpLayerList(net).map(async (tensor, i) => ({
+      name: specs[i]!.name,
+      shape: [...tensor.shape],
+      data: new Float32Array(await tensor.data()),
+    })),
   );
-}
-
-function checkTrainer(trainer: TrainerSettings): TrainerSettings {
-  const parsed = TrainerSettingsSchema.safeParse(trainer);
-  if (!parsed.success) throw new HyperprotoError(ErrorCode.InvalidOptions, `trainer settings: ${formatIssues(parsed.error.issues)}`);
-  return parsed.data;
-}
-
-const YIELD_EVERY_MS = 100;
-let lastYield = performance.now();
-
-/**
- * Lets timers and signal handlers run about every 100 ms. On the wasm and cpu backends reading a tensor resolves
- * at once, so without this an epoch never leaves the microtask queue and Ctrl-C or SIGTERM would wait for the
- * whole training run.
- */
-async function yieldNowAndThen(): Promise<void> {
-  if (performance.now() - lastYield < YIELD_EVERY_MS) return;
-  await new Promise((resolve) => setImmediate(resolve));
-  lastYield = performance.now();
 }

@@ -1,10 +1,11 @@
-import { createMatrix, createTrainedMlpModel, ErrorCode, HyperprotoError, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/core';
+import { createMatrix, ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { createTrainedMlpModel, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/mlp';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
 import { disposeMlpTensors, mlpTensorsFromWeights } from './mlp-network.js';
 
-export type { TrainedMlp, TrainedMlpParts } from '@hyperproto/core';
+export type { TrainedMlp, TrainedMlpParts } from '@hyperproto/mlp';
 
 /** A trained model whose `predict` uploads the weights to tfjs only for the length of the call. */
 export function createTrainedMlp(tf: Tf, parts: TrainedMlpParts, source = 'model'): TrainedMlp {
@@ -13,7 +14,7 @@ export function createTrainedMlp(tf: Tf, parts: TrainedMlpParts, source = 'model
     async ({ shape, weights, batchNormEpsilon }, features) => {
       const scores = createMatrix(features.rows, parts.classes);
       const labels = new Int32Array(features.rows);
-      const net = mlpTensorsFromWeights(tf, shape.hiddenLayers, weights, false);
+      const net = mlpTensorsFromWeights(tf, shape, weights, false);
       const constants = headConstantTensors(tf, parts.head);
       try {
         await forEachChunk(features.rows, async (start, size) => {

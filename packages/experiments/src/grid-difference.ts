@@ -9,7 +9,14 @@ export function gridIdentity(grid: Grid) {
   return {
     seeds: gridSeeds(grid),
     datasets: grid.datasets.map((d) => ({ id: d.id, name: d.name, options: d.options })),
-    models: grid.models.map((m) => ({ id: m.id, head: headRef(m), prototypes: m.prototypes ?? null })),
+    // Per-model trainer settings and dataset lists only when present, so grids without them keep their identity.
+    models: grid.models.map((m) => ({
+      id: m.id,
+      head: headRef(m),
+      prototypes: m.prototypes ?? null,
+      ...(m.trainer ? { trainer: m.trainer } : {}),
+      ...(m.datasets ? { datasets: m.datasets } : {}),
+    })),
     trainer: grid.trainer,
     engine: grid.engine ?? null,
     evaluators: grid.evaluators ?? null,

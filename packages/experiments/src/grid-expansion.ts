@@ -13,8 +13,6 @@ export interface PlannedRun {
   readonly modelIndex: number;
   /** The experiment spec as the grid writes it (defaults are filled when it is validated). */
   readonly spec: ExperimentSpecInput;
-  /** Relative cost (estimated multiply-adds), for the ETA before any run of the same cell has finished. */
-  readonly cost: number;
 }
 
 export function runKey(dataset: string, model: string, seed: number): string {
@@ -34,6 +32,7 @@ export function expandGrid(grid: Grid): PlannedRun[] {
   grid.datasets.forEach((dataset, datasetIndex) => {
     for (const seed of gridSeeds(grid)) {
       grid.models.forEach((model, modelIndex) => {
+        if (!modelRunsOn(model, dataset)) return;
         runs.push({
           key: runKey(dataset.id, model.id, seed),
           dataset: dataset.id,
@@ -42,7 +41,6 @@ export function expandGrid(grid: Grid): PlannedRun[] {
           datasetIndex,
           modelIndex,
           spec: specFor(grid, dataset, model, seed),
-          cost: estimatedCost(grid, dataset, model),
         });
       });
     }
@@ -56,27 +54,24 @@ function specFor(grid: Grid, dataset: GridDataset, model: GridModel, seed: numbe
     dataset: { name: dataset.name, options: dataset.options },
     head: headRef(model),
     ...(model.prototypes ? { prototypes: model.prototypes } : {}),
-    trainer: grid.trainer,
+    trainer: modelTrainer(grid, model),
     ...(grid.engine ? { engine: grid.engine } : {}),
     ...(grid.evaluators ? { evaluators: grid.evaluators } : {}),
   };
+}
+
+/** Whether the grid crosses this model with this dataset (a model may name the datasets it runs on). */
+export function modelRunsOn(model: Pick<GridModel, 'datasets'>, dataset: Pick<GridDataset, 'id'>): boolean {
+  return model.datasets === undefined || model.datasets.includes(dataset.id);
+}
+
+/** The trainer settings of a model's runs: its own over the grid's (each setting is one number, so a flat merge). */
+export function modelTrainer(grid: Pick<Grid, 'trainer'>, model: Pick<GridModel, 'trainer'>): Record<string, unknown> {
+  return model.trainer ? { ...grid.trainer, ...model.trainer } : grid.trainer;
 }
 
 /** Class count named in a dataset's options, when it names one. */
 export function datasetClasses(dataset: Pick<GridDataset, 'options'>): number | undefined {
   const classes = dataset.options.classes;
   return typeof classes === 'number' && Number.isInteger(classes) ? classes : undefined;
-}
-
-function estimatedCost(grid: Grid, dataset: GridDataset, model: GridModel): number {
-  const classes = datasetClasses(dataset) ?? 10;
-  const perClass = typeof dataset.options.trainPerClass === 'number' ? dataset.options.trainPerClass : 500;
-  const hidden = typeof grid.trainer.hiddenUnits === 'number' ? grid.trainer.hiddenUnits : 300;
-  const outputs = model.prototypes?.dims ?? classes;
-  // Multiply-adds: forward and backward through 300 -> hidden -> hidden -> outputs, for about 50 epochs ...
-  const training = 3 * 50 * classes * perClass * (300 * hidden + hidden * hidden + hidden * outputs);
-  // ... plus iterative prototype optimisation, which compares every pair of prototypes at every step.
-  const steps = typeof model.prototypes?.options.steps === 'number' ? model.prototypes.options.steps : 0;
-  const prototypes = 3 * steps * classes * classes * (model.prototypes?.dims ?? 0);
-  return training + prototypes;
 }

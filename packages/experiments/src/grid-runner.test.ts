@@ -7,21 +7,11 @@ import { ErrorCode } from '@hyperproto/core';
 import { runGrid, type GridProgress } from './grid-runner.js';
 import { parseGrid } from './grid-schema.js';
 import { parseResults, RESULTS_FILE } from './results-store.js';
+import { fakeGrid } from './test-support/fake-grid.js';
 
 const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', import.meta.url));
-const grid = parseGrid({
-  name: 'runner',
-  seeds: 2,
-  datasets: [
-    { id: 'c4', name: 'blobs', options: { classes: 4 } },
-    { id: 'c8', name: 'blobs', options: { classes: 8 } },
-  ],
-  models: [
-    { id: 'softmax', head: 'softmax' },
-    { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
-    { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
-  ],
-});
+// Datasets c4 and c8, models softmax, axes-4 and axes-8.
+const grid = parseGrid(fakeGrid('runner', 2, { axesDims: [4, 8] }));
 
 let out: string;
 beforeEach(() => {

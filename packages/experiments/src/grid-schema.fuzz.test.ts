@@ -9,6 +9,7 @@ import { loadGridFile } from './grid-files.js';
 import { parseGrid } from './grid-schema.js';
 import { checkGrid } from './grid-validation.js';
 import { buildRegistry } from './test-support/fake-registry.js';
+import { refusal } from './test-support/refusal.js';
 
 // A few hundred cases by default; HYPERPROTO_FUZZ_RUNS raises it (e.g. for a nightly run).
 const numRuns = Number(process.env.HYPERPROTO_FUZZ_RUNS) || 300;
@@ -86,19 +87,12 @@ function expectOptionsRefusal(error: unknown): void {
 
 describe('grid files with generated contents', () => {
   it('names unknown fields and a grid that is not an object by path, as every other problem', () => {
-    const refusal = (raw: unknown) => {
-      try {
-        parseGrid(raw, 'grid.json');
-      } catch (error) {
-        return error as { code: string; message: string };
-      }
-      throw new Error('expected a refusal');
-    };
-    expect(refusal({ ...valid, seed: 3 }).message).toBe('grid.json: seed: unknown field');
-    expect(refusal({ ...valid, models: [{ id: 'a', head: 'softmax', dim: 3 }], 'my key': 1 }).message).toBe(
+    const refused = (raw: unknown) => refusal(() => parseGrid(raw, 'grid.json'));
+    expect(refused({ ...valid, seed: 3 }).message).toBe('grid.json: seed: unknown field');
+    expect(refused({ ...valid, models: [{ id: 'a', head: 'softmax', dim: 3 }], 'my key': 1 }).message).toBe(
       'grid.json: models.0.dim: unknown field; "my key": unknown field',
     );
-    expect(refusal([valid])).toMatchObject({
+    expect(refused([valid])).toMatchObject({
       code: ErrorCode.InvalidOptions,
       message: 'grid.json: a grid is a JSON object with "name", "seeds", "datasets" and "models", got a list',
     });

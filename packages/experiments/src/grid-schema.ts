@@ -25,6 +25,13 @@ export const GridModelSchema = z.strictObject({
       options,
     })
     .optional(),
+  /**
+   * Trainer settings of this model's runs, merged over the grid's `trainer` (e.g. a wider network, or a fixed number
+   * of epochs through `patience` = `maxEpochs`).
+   */
+  trainer: z.record(z.string(), z.unknown()).optional(),
+  /** Ids of the datasets this model runs on; absent: every dataset of the grid. */
+  datasets: z.array(entryId).min(1, 'list at least one dataset id, or leave "datasets" out').optional(),
 });
 
 /** Numbers a study published for the same cells, keyed by dataset id and then model id (percent). */
@@ -82,6 +89,17 @@ export const GridSchema = z
     };
     duplicate(grid.datasets, 'datasets');
     duplicate(grid.models, 'models');
+    const datasetIds = grid.datasets.map((d) => d.id);
+    grid.models.forEach((model, m) =>
+      model.datasets?.forEach((id, i) => {
+        if (!datasetIds.includes(id))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', m, 'datasets', i],
+            message: `no dataset has the id "${id}" (the grid's datasets: ${datasetIds.join(', ')})`,
+          });
+      }),
+    );
   });
 
 export type Grid = z.output<typeof GridSchema>;

@@ -2,31 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { checkGrid } from './grid-validation.js';
 import { parseGrid } from './grid-schema.js';
+import { fakeGrid } from './test-support/fake-grid.js';
 import { buildRegistry } from './test-support/fake-registry.js';
+import { refusal } from './test-support/refusal.js';
 
+// Datasets c4 and c16, models softmax and axes-8.
 const grid = (patch: Record<string, unknown> = {}) =>
-  parseGrid({
-    name: 'checked',
-    seeds: 1,
-    datasets: [
-      { id: 'c4', name: 'blobs', options: { classes: 4 } },
-      { id: 'c16', name: 'blobs', options: { classes: 16 } },
-    ],
-    models: [
-      { id: 'softmax', head: 'softmax' },
-      { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
-    ],
-    ...patch,
-  });
-
-function refusal(fn: () => unknown) {
-  try {
-    fn();
-  } catch (error) {
-    return error as { code: string; message: string; hint?: string };
-  }
-  throw new Error('expected a refusal');
-}
+  parseGrid({ ...fakeGrid('checked', 1, { classes: [4, 16], axesDims: [8] }), ...patch });
 
 describe('checkGrid', () => {
   it('returns every run with its spec validated and defaults filled', () => {

@@ -1,20 +1,26 @@
 import {
   callPlugin,
+  ErrorCode,
   HyperprotoError,
   isHyperprotoError,
   parseExperimentSpec,
   planExperiment,
+  refuseUnsupportedPrototypes,
   resolveOptions,
-  unsupportedPrototypes,
+  TrainerSettingsSchema,
   type ExperimentSpec,
   type Registry,
+  type z,
 } from '@hyperproto/core';
-import { datasetClasses, expandGrid, headRef, type PlannedRun } from './grid-expansion.js';
+import { expandGrid, headRef, modelRunsOn, modelTrainer, type PlannedRun } from './grid-expansion.js';
 import type { Grid } from './grid-schema.js';
+import { plannedRunCost } from './run-estimates.js';
 
 /** A run whose spec has been validated, defaults filled. */
 export interface CheckedRun extends PlannedRun {
   readonly parsedSpec: ExperimentSpec;
+  /** Relative cost (estimated multiply-adds, {@link plannedRunCost}), for the ETA before any run of its cell has finished. */
+  readonly cost: number;
 }
 
 /**
@@ -43,11 +49,12 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
   const datasetWhere = (i: number) => `${source} ${datasetEntry(i)}`;
   const modelWhere = (i: number) => `${source} ${modelEntry(i)}`;
 
-  // Entry by entry first, so that one bad model is reported once and not once per dataset and seed.
+  // Entry by entry first, so that one bad model is reported once and not once per dataset and seed. The class
+  // count, when the dataset can say it from its options, lets sizes a strategy cannot make fail before any run.
   const classesByDataset = grid.datasets.map((dataset, i) =>
     attempt(datasetWhere(i), () => {
-      const resolved = resolveOptions(registry.get('dataset', dataset.name), dataset.options) as { classes?: unknown };
-      return typeof resolved.classes === 'number' ? resolved.classes : datasetClasses(dataset);
+      const plugin = registry.get('dataset', dataset.name);
+      return callPlugin(plugin, 'describe', resolveOptions(plugin, dataset.options))?.classes;
     }),
   );
   const strategies = grid.models.map((model, i) =>
@@ -59,6 +66,20 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
       return { strategy, options: resolveOptions(strategy, model.prototypes.options) };
     }),
   );
+  // Trainer settings: the grid's, then each model's merged over them; an unknown name is refused here, where the
+  // spec's own schema would drop it silently.
+  const checkTrainer = (where: string, settings: Record<string, unknown>) =>
+    attempt(where, () => {
+      const result = TrainerSettingsSchema.strict().safeParse(settings);
+      if (!result.success)
+        throw new HyperprotoError(ErrorCode.InvalidOptions, trainerIssues(result.error.issues), {
+          hint: `Trainer settings: ${Object.keys(TrainerSettingsSchema.shape).join(', ')}.`,
+        });
+    });
+  checkTrainer(`${source} trainer`, grid.trainer);
+  grid.models.forEach((model, m) => {
+    if (model.trainer) checkTrainer(`${modelWhere(m)}`, modelTrainer(grid, model));
+  });
   if (grid.engine) attempt(`${source} engine`, () => registry.get('engine', grid.engine!));
   grid.evaluators?.forEach((ref, i) =>
     attempt(`${source} evaluators.${i}`, () => resolveOptions(registry.get('evaluator', ref.name), ref.options)),
@@ -68,12 +89,13 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
   grid.models.forEach((model, m) => {
     const chosen = strategies[m];
     if (!chosen || !model.prototypes) return;
-    grid.datasets.forEach((_, d) => {
+    grid.datasets.forEach((dataset, d) => {
       const classes = classesByDataset[d];
-      if (classes === undefined) return;
+      if (classes === undefined || !modelRunsOn(model, dataset)) return;
       const request = { classes, dims: model.prototypes!.dims };
-      const why = callPlugin(chosen.strategy, 'unsupported', request, chosen.options);
-      if (why) note(`${modelWhere(m)} on ${datasetEntry(d)}`, unsupportedPrototypes(registry, chosen.strategy.name, request, why));
+      attempt(`${modelWhere(m)} on ${datasetEntry(d)}`, () =>
+        refuseUnsupportedPrototypes(registry, chosen.strategy, request, chosen.options),
+      );
     });
   });
 
@@ -86,7 +108,7 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
         planExperiment(registry, spec);
         return spec;
       });
-      if (parsedSpec) checked.push({ ...run, parsedSpec });
+      if (parsedSpec) checked.push({ ...run, parsedSpec, cost: plannedRunCost(registry, parsedSpec) });
     }
   }
 
@@ -104,4 +126,15 @@ export function checkGrid(registry: Registry, grid: Grid, source = 'grid'): Chec
     );
   }
   return checked;
+}
+
+/** Each problem as `trainer.<setting>: message`; an unknown setting is named by its own path. */
+function trainerIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `trainer.${key}: unknown setting`)
+        : [`trainer.${issue.path.join('.')}: ${issue.message}`],
+    )
+    .join('; ');
 }

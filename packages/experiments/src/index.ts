@@ -14,7 +14,7 @@ export {
   type Scores,
 } from './run-record.js';
 export { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
-export { gitProvenance, type GitProvenance } from './git-provenance.js';
+export { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 export { validationScore, beats, type ValidationScore } from './validation-score.js';
 export {
   SavedModels,
@@ -47,8 +47,15 @@ export {
   type BuiltRegistry,
   type RunWriter,
 } from './registry-module.js';
-export { executeRun, type RunOrder, type RunFailure } from './run-execution.js';
-export { runGrid, selectRuns, type RunGridOptions, type GridProgress, type GridOutcome, type RunningRun } from './grid-runner.js';
+export { executeRun, failureOf, type RunOrder, type RunFailure } from './run-execution.js';
+export { runGrid, type RunGridOptions, type GridOutcome } from './grid-runner.js';
+export { planSession, selectRuns, recordMismatch, type SessionPlan, type PlanInput } from './session-plan.js';
+export { ProgressTracker, type GridProgress, type RunningRun, type TrackerOptions } from './progress-tracker.js';
+export type { RunScheduler, RunEvents, SchedulerContext, SchedulerFactory } from './run-scheduler.js';
+export { localPool, LocalPool, threadShare, workerSetup, startupFailure, type LocalPoolOptions } from './local-pool.js';
+export { ThreadSlot, InlineSlot, RunFailedError, ABORT_GRACE_MS, type RunSlot, type StageProgress } from './run-slots.js';
+export type { WorkerSetup } from './worker-messages.js';
+export { RunEstimates, plannedRunCost, UNDESCRIBED_DATASET, type CostedRun } from './run-estimates.js';
 export { writeReport, REPORT_MARKDOWN, REPORT_HTML, PLOTS_DIR, type WrittenReport, type ReportCellSummary } from './report-writer.js';
 export { buildReportData, stat, curveOverSeeds, type ReportData, type Stat, type CurvePoint } from './report-data.js';
 export { seedComparison, type SeedComparison } from './report-seed.js';

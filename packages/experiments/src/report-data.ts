@@ -43,6 +43,8 @@ export interface ReportModel {
   readonly strategy: string | undefined;
   readonly prototypeOptions: Readonly<Record<string, unknown>> | undefined;
   readonly dims: number | undefined;
+  /** The model's own trainer settings (over the grid's), when it has any. */
+  readonly trainer?: Readonly<Record<string, unknown>>;
 }
 
 export interface ReportCell {
@@ -150,6 +152,7 @@ export function buildReportData(
     strategy: m.prototypes?.strategy,
     prototypeOptions: m.prototypes?.options,
     dims: m.prototypes?.dims,
+    ...(m.trainer ? { trainer: m.trainer } : {}),
   }));
 
   const cells = new Map<string, ReportCell>();
@@ -198,7 +201,7 @@ export function buildReportData(
     models,
     cells,
     seeds: gridSeeds(grid),
-    expectedRuns: grid.datasets.length * grid.models.length * gridSeeds(grid).length,
+    expectedRuns: expandGrid(grid).length,
     records,
     missing,
     failures: [...latestFailure.values()],

@@ -23,6 +23,25 @@ interface Check {
 
 const f1 = (s: Stat) => `${s.mean.toFixed(1)}${s.sd !== null ? ` ± ${s.sd.toFixed(1)}` : ''}`;
 
+/** What the findings ask of a gap in macro-F1 points. */
+const onPar = (gap: number) => Math.abs(gap) <= PAR_POINTS;
+const clearlyBelow = (gap: number) => gap < -PAR_POINTS;
+
+/**
+ * Score `a` against score `b` (the gap is a - b, in points), or undefined when either has no results yet. `describe`
+ * gets both scores as text; the signed gap follows it.
+ */
+function gapCheck(
+  a: Stat | null | undefined,
+  b: Stat | null | undefined,
+  ok: (gap: number) => boolean,
+  describe: (a: string, b: string) => string,
+): Check | undefined {
+  if (!a || !b) return undefined;
+  const gap = a.mean - b.mean;
+  return { ok: ok(gap), text: `${describe(f1(a), f1(b))} (${signed(gap)} points)` };
+}
+
 function verdict(checks: readonly (Check | undefined)[]): { status: FindingStatus; evidence: string[] } {
   const made = checks.filter((c): c is Check => c !== undefined);
   if (made.length === 0) return { status: 'not measured', evidence: ['the cells this needs have no results yet'] };
@@ -72,12 +91,13 @@ export function evaluateFindings(data: ReportData): Finding[] {
     claim: `With 10 and 100 classes, HPNs perform on par with softmax: the HPN whose prototype dimension equals the class count is at most ${PAR_POINTS} points below it.`,
     ...verdict(
       small.map((d) => {
-        const s = score(d, softmax);
         const model = hpn('optimized', d.classes);
-        const h = score(d, model);
-        if (!s || !h) return undefined;
-        const gap = h.mean - s.mean;
-        return { ok: gap >= -PAR_POINTS, text: `${d.label} classes: ${name(model!)} ${f1(h)} vs softmax ${f1(s)} (${signed(gap)} points)` };
+        return gapCheck(
+          score(d, model),
+          score(d, softmax),
+          (gap) => gap >= -PAR_POINTS,
+          (h, s) => `${d.label} classes: ${name(model!)} ${h} vs softmax ${s}`,
+        );
       }),
     ),
   });
@@ -92,11 +112,7 @@ export function evaluateFindings(data: ReportData): Finding[] {
         const scored = hpnModels.map((m) => ({ m, s: score(d, m) })).filter((x) => x.s !== null);
         if (!s || scored.length === 0) return undefined;
         const best = scored.reduce((a, b) => (b.s!.mean > a.s!.mean ? b : a));
-        const gap = best.s!.mean - s.mean;
-        return {
-          ok: gap < -PAR_POINTS,
-          text: `${d.label} classes: best HPN (${name(best.m)}) ${f1(best.s!)} vs softmax ${f1(s)} (${signed(gap)} points)`,
-        };
+        return gapCheck(best.s, s, clearlyBelow, (h, sm) => `${d.label} classes: best HPN (${name(best.m)}) ${h} vs softmax ${sm}`);
       }),
     ),
   });
@@ -109,17 +125,14 @@ export function evaluateFindings(data: ReportData): Finding[] {
         (a, b) => a - b,
       );
       for (let i = 1; i < dims.length; i++) {
-        const lower = score(d, hpn(strategy, dims[i - 1]));
-        const upper = score(d, hpn(strategy, dims[i]));
-        if (!lower || !upper) {
-          ceiling.push(undefined);
-          continue;
-        }
-        const gain = upper.mean - lower.mean;
-        ceiling.push({
-          ok: Math.abs(gain) <= PAR_POINTS,
-          text: `${d.label} classes, ${strategy}: D=${dims[i - 1]} ${f1(lower)} -> D=${dims[i]} ${f1(upper)} (${signed(gain)} points)`,
-        });
+        ceiling.push(
+          gapCheck(
+            score(d, hpn(strategy, dims[i])),
+            score(d, hpn(strategy, dims[i - 1])),
+            onPar,
+            (upper, lower) => `${d.label} classes, ${strategy}: D=${dims[i - 1]} ${lower} -> D=${dims[i]} ${upper}`,
+          ),
+        );
       }
     }
   }
@@ -137,13 +150,14 @@ export function evaluateFindings(data: ReportData): Finding[] {
     ...verdict(
       byClasses
         .filter((d) => d.classes === 10)
-        .map((d) => {
-          const o = score(d, hpn('optimized', 10));
-          const r = score(d, hpn('random', 10));
-          if (!o || !r) return undefined;
-          const gap = r.mean - o.mean;
-          return { ok: gap < -PAR_POINTS, text: `${d.label} classes, D=10: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)` };
-        }),
+        .map((d) =>
+          gapCheck(
+            score(d, hpn('random', 10)),
+            score(d, hpn('optimized', 10)),
+            clearlyBelow,
+            (r, o) => `${d.label} classes, D=10: random ${r} vs optimized ${o}`,
+          ),
+        ),
     ),
   });
 
@@ -151,18 +165,11 @@ export function evaluateFindings(data: ReportData): Finding[] {
   const room: (Check | undefined)[] = [];
   for (const d of byClasses) {
     for (const m of hpnModels.filter((x) => x.strategy === 'random' && x.dims! >= Math.max(100, d.classes!))) {
-      const r = score(d, m);
-      const o = score(d, hpn('optimized', m.dims));
-      if (!hpn('optimized', m.dims)) continue;
-      if (!r || !o) {
-        room.push(undefined);
-        continue;
-      }
-      const gap = r.mean - o.mean;
-      room.push({
-        ok: Math.abs(gap) <= PAR_POINTS,
-        text: `${d.label} classes, D=${m.dims}: random ${f1(r)} vs optimized ${f1(o)} (${signed(gap)} points)`,
-      });
+      const optimized = hpn('optimized', m.dims);
+      if (!optimized) continue;
+      room.push(
+        gapCheck(score(d, m), score(d, optimized), onPar, (r, o) => `${d.label} classes, D=${m.dims}: random ${r} vs optimized ${o}`),
+      );
     }
   }
   findings.push({
@@ -176,13 +183,14 @@ export function evaluateFindings(data: ReportData): Finding[] {
     id: 'large-dims-fail',
     claim: 'With 1,000 classes, 1,000-dimensional optimised prototypes score lower than 100-dimensional ones.',
     ...verdict(
-      large.map((d) => {
-        const lo = score(d, hpn('optimized', 100));
-        const hi = score(d, hpn('optimized', 1000));
-        if (!lo || !hi) return undefined;
-        const gap = hi.mean - lo.mean;
-        return { ok: gap < -PAR_POINTS, text: `${d.label} classes: D=1000 ${f1(hi)} vs D=100 ${f1(lo)} (${signed(gap)} points)` };
-      }),
+      large.map((d) =>
+        gapCheck(
+          score(d, hpn('optimized', 1000)),
+          score(d, hpn('optimized', 100)),
+          clearlyBelow,
+          (hi, lo) => `${d.label} classes: D=1000 ${hi} vs D=100 ${lo}`,
+        ),
+      ),
     ),
   });
 

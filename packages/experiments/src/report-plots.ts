@@ -23,9 +23,17 @@ function headName(model: ReportModel): string {
     .join(', ')})`;
 }
 
-/** What a model is: head, prototype strategy and dimension, e.g. `hpn optimized D=100`. */
+/** A model's own trainer settings, e.g. ` [hiddenUnits=1000, patience=200]`; empty when it has none. */
+function trainerSuffix(model: ReportModel): string {
+  if (!hasOptions(model.trainer)) return '';
+  return ` [${Object.entries(model.trainer!)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ')}]`;
+}
+
+/** What a model is: head, prototype strategy and dimension, e.g. `hpn optimized D=100`, and its own trainer settings. */
 export function modelName(model: ReportModel): string {
-  return model.strategy ? `${headName(model)} ${model.strategy} D=${model.dims}` : headName(model);
+  return `${model.strategy ? `${headName(model)} ${model.strategy} D=${model.dims}` : headName(model)}${trainerSuffix(model)}`;
 }
 
 /** A model as legends name it: the grid's label (the table column) and what it is, e.g. `r10: hpn random D=10`. */
@@ -49,14 +57,14 @@ export interface ModelFamily {
 export function modelFamilies(models: readonly ReportModel[]): ModelFamily[] {
   const groups = new Map<string, ReportModel[]>();
   for (const m of models) {
-    const base = JSON.stringify([m.head, m.headOptions, m.strategy ?? null, m.prototypeOptions ?? null]);
+    const base = JSON.stringify([m.head, m.headOptions, m.strategy ?? null, m.prototypeOptions ?? null, m.trainer ?? null]);
     // A family has one model per dimension; a repeated dimension (or a second prototype-free model) starts another.
     let key = base;
     for (let n = 2; groups.get(key)?.some((other) => other.dims === m.dims); n++) key = `${base}#${n}`;
     groups.set(key, [...(groups.get(key) ?? []), m]);
   }
   const entries = [...groups].map(([key, list]) => ({ key, list: list.sort((a, b) => (a.dims ?? 0) - (b.dims ?? 0)) }));
-  const baseLabel = (m: ReportModel) => (m.strategy ? `${headName(m)} ${m.strategy}` : headName(m));
+  const baseLabel = (m: ReportModel) => `${m.strategy ? `${headName(m)} ${m.strategy}` : headName(m)}${trainerSuffix(m)}`;
   // The grid's labels of the family's models (its table columns), unless they only repeat what the model is.
   const labelled = (list: readonly ReportModel[]) => {
     const base = baseLabel(list[0]!);
@@ -251,13 +259,15 @@ export function validationCurvesPlot(data: ReportData, dataset: ReportDataset, m
 export function secondsPerEpochPlot(data: ReportData): ReportPlot | undefined {
   const series: ChartSeries[] = [];
   const palette = ['#1f77b4', '#e6550d', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
-  const heads = [...new Map(data.models.map((m) => [JSON.stringify([m.head, m.headOptions, m.strategy !== undefined]), m])).entries()];
+  const heads = [
+    ...new Map(data.models.map((m) => [JSON.stringify([m.head, m.headOptions, m.strategy !== undefined, m.trainer ?? null]), m])).entries(),
+  ];
   const dashes = [undefined, '6 3', '2 2', '9 3 2 3'];
   data.datasets.forEach((dataset, i) => {
     const color = palette[i % palette.length]!;
     let withDims = 0;
     for (const [key, example] of heads) {
-      const own = data.models.filter((m) => JSON.stringify([m.head, m.headOptions, m.strategy !== undefined]) === key);
+      const own = data.models.filter((m) => JSON.stringify([m.head, m.headOptions, m.strategy !== undefined, m.trainer ?? null]) === key);
       const byWidth = new Map<number, number[]>();
       for (const m of own) {
         const s = data.cells.get(cellKey(dataset.id, m.id))?.secondsPerEpoch;
@@ -268,13 +278,18 @@ export function secondsPerEpochPlot(data: ReportData): ReportPlot | undefined {
       if (points.length === 0) continue;
       if (example.strategy !== undefined) {
         series.push({
-          label: `${datasetTitle(dataset)}: ${headName(example)}, by D`,
+          label: `${datasetTitle(dataset)}: ${headName(example)}${trainerSuffix(example)}, by D`,
           color,
           points,
           dash: dashes[withDims++ % dashes.length],
         });
       } else {
-        series.push({ label: `${datasetTitle(dataset)}: ${headName(example)} (D = C)`, color, points, hollow: true });
+        series.push({
+          label: `${datasetTitle(dataset)}: ${headName(example)}${trainerSuffix(example)} (D = C)`,
+          color,
+          points,
+          hollow: true,
+        });
       }
     }
   });
@@ -289,4 +304,75 @@ export function secondsPerEpochPlot(data: ReportData): ReportPlot | undefined {
     notes: ['mean over seeds, and over prototype strategies of one head and D'],
     width: 560,
   });
+}
+
+export type ClassCountMetric = 'macroF1' | 'secondsPerEpoch';
+
+/**
+ * The datasets a plot against the class count joins into lines: the k-th dataset (in grid order) of each class
+ * count forms lane k, so several datasets of one class count (e.g. different training sizes) never share a line.
+ * Empty when the datasets with records span fewer than 2 class counts.
+ */
+export function classCountLanes(data: ReportData): ReportDataset[][] {
+  const byClasses = new Map<number, ReportDataset[]>();
+  for (const d of data.datasets) {
+    if (d.classes === undefined || d.runs === 0) continue;
+    byClasses.set(d.classes, [...(byClasses.get(d.classes) ?? []), d]);
+  }
+  if (byClasses.size < 2) return [];
+  const lanes: ReportDataset[][] = [];
+  for (const list of byClasses.values()) list.forEach((d, k) => (lanes[k] ??= []).push(d));
+  return lanes.map((lane) => lane.sort((a, b) => a.classes! - b.classes!));
+}
+
+/**
+ * Test macro-F1 or seconds per epoch against the class count (log x) when the records span 2 or more class counts:
+ * one line per model (per lane of datasets, {@link classCountLanes}), the mean over seeds with ± sd.
+ */
+export function againstClassCountPlot(data: ReportData, metric: ClassCountMetric): ReportPlot | undefined {
+  const lanes = classCountLanes(data);
+  if (lanes.length === 0) return undefined;
+  const series: ChartSeries[] = [];
+  const counts: number[] = [];
+  for (const family of modelFamilies(data.models)) {
+    family.models.forEach((model, index) => {
+      lanes.forEach((lane, k) => {
+        const points = lane.flatMap((d) => {
+          const s = data.cells.get(cellKey(d.id, model.id))?.[metric];
+          if (!s) return [];
+          counts.push(s.n);
+          return [{ x: d.classes!, y: s.mean, ...(s.sd !== null ? { low: s.mean - s.sd, high: s.mean + s.sd } : {}) }];
+        });
+        if (points.length === 0) return;
+        series.push({
+          label: `${modelLegend(model)}${lanes.length > 1 ? ` (${lane.map((d) => d.label).join(', ')})` : ''}`,
+          color: family.color,
+          dash: DIM_DASHES[(index + k) % DIM_DASHES.length],
+          points,
+        });
+      });
+    });
+  }
+  if (series.length === 0) return undefined;
+  const classCounts = [...new Set(lanes.flat().map((d) => d.classes!))].sort((a, b) => a - b);
+  const f1 = metric === 'macroF1';
+  const notes = [
+    Math.max(...counts) > 1 ? `line: mean over ${seedsPhrase(counts)}; bar: ± sd` : 'one seed per cell: no spread to show',
+    ...(lanes.length > 1 ? ['several datasets share a class count: one line per model and group of datasets (in brackets)'] : []),
+  ];
+  return plot(
+    f1 ? 'f1-vs-classes.svg' : 'seconds-per-epoch-vs-classes.svg',
+    f1 ? 'Macro-F1 against class count' : 'Seconds per epoch against class count',
+    {
+      title: f1 ? 'Test macro-F1 vs number of classes' : 'Seconds per epoch vs number of classes',
+      xLabel: 'classes (log scale)',
+      yLabel: f1 ? 'test macro-F1 (%)' : 'seconds per epoch',
+      xLog: true,
+      xTicks: classCounts,
+      ...(f1 ? { yMax: 100 } : { yMin: 0 }),
+      series,
+      notes,
+      width: 560,
+    },
+  );
 }

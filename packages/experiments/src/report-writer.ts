@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { buildReportData, cellKey, type ReportData, type ReportFailure, type ReportSession, type Stat } from './report-data.js';
 import { buildReportDocument } from './report-document.js';
 import type { Finding } from './report-findings.js';
@@ -58,13 +59,13 @@ export async function writeReport(dir: string, options: { outDir?: string } = {}
     const plots: string[] = [];
     for (const plot of document.plots) {
       const path = join(target, PLOTS_DIR, plot.file);
-      await writeAtomically(path, `${plot.svg}\n`);
+      await writeFileAtomic(path, `${plot.svg}\n`);
       plots.push(path);
     }
     const markdown = join(target, REPORT_MARKDOWN);
     const html = join(target, REPORT_HTML);
-    await writeAtomically(markdown, renderMarkdown(document, PLOTS_DIR));
-    await writeAtomically(html, renderHtml(document));
+    await writeFileAtomic(markdown, renderMarkdown(document, PLOTS_DIR));
+    await writeFileAtomic(html, renderHtml(document));
     return { dir: target, markdown, html, plots, ...summarize(data), findings: document.findings };
   } catch (error) {
     if (error instanceof HyperprotoError) throw error;
@@ -112,10 +113,4 @@ async function readJsonLines<T>(path: string): Promise<T[]> {
     }
   }
   return out;
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const draft = `${path}.${process.pid}.draft`;
-  await writeFile(draft, text);
-  await rename(draft, path);
 }

@@ -7,25 +7,15 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResults, RESULTS_FILE } from './results-store.js';
+import { fakeGrid } from './test-support/fake-grid.js';
 
 const require = createRequire(import.meta.url);
 const here = fileURLToPath(new URL('.', import.meta.url));
 // The child is plain Node: it runs the built package (turbo builds before it tests) and a transpiled fake registry.
 const built = join(here, '../dist/index.js');
 
-const grid = {
-  name: 'killed',
-  seeds: 12,
-  datasets: [
-    { id: 'c4', name: 'blobs', options: { classes: 4 } },
-    { id: 'c8', name: 'blobs', options: { classes: 8 } },
-  ],
-  models: [
-    { id: 'softmax', head: 'softmax' },
-    { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
-    { id: 'axes-8', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 } },
-  ],
-};
+// Datasets c4 and c8, models softmax, axes-4 and axes-8.
+const grid = fakeGrid('killed', 12, { axesDims: [4, 8] });
 const TOTAL = 2 * 3 * 12;
 
 let scratch: string;

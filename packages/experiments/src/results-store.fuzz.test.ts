@@ -8,48 +8,23 @@ import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { parseGrid } from './grid-schema.js';
 import { parseResults, RESULTS_FILE, ResultsStore } from './results-store.js';
 import { RECORD_FORMAT, recordProblem, type RunRecord } from './run-record.js';
+import { fakeGrid } from './test-support/fake-grid.js';
+import { softmaxRecord } from './test-support/fake-record.js';
 
 // A few hundred cases by default; HYPERPROTO_FUZZ_RUNS raises it (e.g. for a nightly run).
 const numRuns = Number(process.env.HYPERPROTO_FUZZ_RUNS) || 300;
 
-const grid = parseGrid({
-  name: 'fuzzed',
-  seeds: 3,
-  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }],
-  models: [{ id: 'softmax', head: 'softmax' }],
-});
-
-function record(seed: number, finishedAt: string): RunRecord {
-  return {
-    format: RECORD_FORMAT,
-    key: `c4/softmax/s${seed}`,
-    dataset: 'c4',
-    model: 'softmax',
-    seed,
-    classes: 4,
-    head: 'softmax',
-    prototypes: null,
-    spec: { seed } as RunRecord['spec'],
-    metrics: { accuracy: 0.5, macroF1: 0.5, bayes: null },
-    bestEpoch: 1,
-    epochs: 2,
-    secondsPerEpoch: 0.1,
-    history: [],
-    engine: { name: 'fake', backend: 'fake/cpu' },
-    versions: { node: 'v20', hyperproto: {}, tfjs: null, other: {} },
-    seconds: { data: 0, prototypes: 0, training: 0.2, total: 0.2 },
-    data: {},
-    evaluators: {},
-    finishedAt,
-  };
-}
+const grid = parseGrid(fakeGrid('fuzzed', 3, { classes: [4], axesDims: [] }));
 
 /** One line of the file (without its line end: text, or raw bytes), and whether it is a whole record. */
 type Line = { readonly text: string | Buffer; readonly valid: boolean };
 
-const wholeRecord = fc
-  .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 9 }))
-  .map(([seed, minute]): Line => ({ text: JSON.stringify(record(seed, `2026-01-01T00:0${minute}:00.000Z`)), valid: true }));
+const wholeRecord = fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 9 })).map(
+  ([seed, minute]): Line => ({
+    text: JSON.stringify(softmaxRecord(seed, { finishedAt: `2026-01-01T00:0${minute}:00.000Z` })),
+    valid: true,
+  }),
+);
 const noNewline = (text: string) => !text.includes('\n');
 const line: fc.Arbitrary<Line> = fc.oneof(
   { arbitrary: wholeRecord, weight: 6 },
@@ -131,7 +106,7 @@ describe('results.jsonl with generated contents', () => {
 
   it('parseResults never throws a raw error for any bytes, nor for a record file cut or overwritten anywhere', () => {
     const valid = contents({
-      lines: [0, 1, 2, 0].map((seed) => ({ text: JSON.stringify(record(seed, 'x')), valid: true })),
+      lines: [0, 1, 2, 0].map((seed) => ({ text: JSON.stringify(softmaxRecord(seed, { finishedAt: 'x' })), valid: true })),
       lineEnd: true,
     });
     const damaged = fc.oneof(

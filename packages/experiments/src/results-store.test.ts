@@ -7,45 +7,23 @@ import { ErrorCode } from '@hyperproto/core';
 import { parseGrid } from './grid-schema.js';
 import { LOCK_FILE } from './results-lock.js';
 import { GRID_FILE, parseResults, readResultsDirectory, ResultsStore, RESULTS_FILE } from './results-store.js';
-import { RECORD_FORMAT, type RunRecord } from './run-record.js';
+import { fakeGrid } from './test-support/fake-grid.js';
+import { softmaxRecord } from './test-support/fake-record.js';
 
-const grid = parseGrid({
-  name: 'stored',
-  seeds: 2,
-  datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }],
-  models: [{ id: 'softmax', head: 'softmax' }],
-});
-
-function record(key: string, seed: number): RunRecord {
-  return {
-    format: RECORD_FORMAT,
-    key,
-    dataset: 'c4',
-    model: 'softmax',
-    seed,
-    classes: 4,
-    head: 'softmax',
-    prototypes: null,
-    spec: { seed } as RunRecord['spec'],
-    metrics: { accuracy: 0.5, macroF1: 0.5, bayes: { accuracy: 1, macroF1: 1 } },
-    bestEpoch: 2,
-    epochs: 3,
-    secondsPerEpoch: 0.1,
-    history: [],
-    engine: { name: 'fake', backend: 'fake/cpu' },
-    versions: { node: process.version, hyperproto: {}, tfjs: null, other: {} },
-    seconds: { data: 0, prototypes: 0, training: 0.3, total: 0.3 },
-    data: {},
-    evaluators: {},
-    finishedAt: '2026-01-01T00:00:00.000Z',
-  };
-}
+const grid = parseGrid(fakeGrid('stored', 2, { classes: [4], axesDims: [] }));
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hyperproto-store-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A new results directory holding the records of these seeds, as the store writes them. */
+async function writeRecords(...seeds: number[]): Promise<void> {
+  const store = await ResultsStore.open(dir, { grid });
+  for (const seed of seeds) store.append(softmaxRecord(seed));
+  store.close();
+}
 
 async function refusal(promise: Promise<unknown>) {
   try {
@@ -58,10 +36,7 @@ async function refusal(promise: Promise<unknown>) {
 
 describe('ResultsStore', () => {
   it('appends whole lines and gives them back on --resume', async () => {
-    const store = await ResultsStore.open(dir, { grid });
-    store.append(record('c4/softmax/s0', 0));
-    store.append(record('c4/softmax/s1', 1));
-    store.close();
+    await writeRecords(0, 1);
     const text = readFileSync(join(dir, RESULTS_FILE), 'utf8');
     expect(text.split('\n')).toHaveLength(3);
     expect(text.endsWith('\n')).toBe(true);
@@ -105,11 +80,9 @@ describe('ResultsStore', () => {
   });
 
   it('detects a torn last line, keeps its bytes aside, and cuts it off so that run is redone', async () => {
-    const store = await ResultsStore.open(dir, { grid });
-    store.append(record('c4/softmax/s0', 0));
-    store.close();
+    await writeRecords(0);
     const whole = readFileSync(join(dir, RESULTS_FILE), 'utf8');
-    const torn = JSON.stringify(record('c4/softmax/s1', 1)).slice(0, 80);
+    const torn = JSON.stringify(softmaxRecord(1)).slice(0, 80);
     appendFileSync(join(dir, RESULTS_FILE), torn);
 
     const logs: string[] = [];
@@ -119,7 +92,7 @@ describe('ResultsStore', () => {
     expect(logs.join('\n')).toMatch(/line 2 was cut short .*run c4\/softmax\/s1 will be redone/);
     // The good line is untouched and appends continue on a clean line.
     expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(whole);
-    again.append(record('c4/softmax/s1', 1));
+    again.append(softmaxRecord(1));
     again.close();
     expect(parseResults(readFileSync(join(dir, RESULTS_FILE)), 'results').records).toHaveLength(2);
     const aside = readdirSync(dir).find((f) => f.startsWith(`${RESULTS_FILE}.torn-`))!;
@@ -127,14 +100,14 @@ describe('ResultsStore', () => {
   });
 
   it('treats a complete but garbled last line (e.g. zeros after a power loss) as torn', () => {
-    const good = `${JSON.stringify(record('c4/softmax/s0', 0))}\n`;
+    const good = `${JSON.stringify(softmaxRecord(0))}\n`;
     const parsed = parseResults(Buffer.concat([Buffer.from(good), Buffer.alloc(12), Buffer.from('\n')]), 'results');
     expect(parsed.records).toHaveLength(1);
     expect(parsed.torn?.reason).toMatch(/not valid JSON/);
   });
 
   it('refuses a bad line before the last one instead of dropping it', () => {
-    const good = JSON.stringify(record('c4/softmax/s0', 0));
+    const good = JSON.stringify(softmaxRecord(0));
     expect(() => parseResults(Buffer.from(`{"oops":\n${good}\n`), 'results.jsonl')).toThrow(/results\.jsonl line 1 is not a run record/);
   });
 
@@ -160,13 +133,10 @@ describe('ResultsStore', () => {
   });
 
   it('keeps the first record of a run written twice, names the duplicates, and removes them on --resume', async () => {
-    const store = await ResultsStore.open(dir, { grid });
-    store.append(record('c4/softmax/s0', 0));
-    store.append(record('c4/softmax/s1', 1));
-    store.close();
+    await writeRecords(0, 1);
     const first = readFileSync(join(dir, RESULTS_FILE), 'utf8');
-    const later = `${JSON.stringify({ ...record('c4/softmax/s0', 0), finishedAt: '2027-01-01T00:00:00.000Z' })}\n`;
-    const same = `${JSON.stringify(record('c4/softmax/s1', 1))}\n`;
+    const later = `${JSON.stringify({ ...softmaxRecord(0), finishedAt: '2027-01-01T00:00:00.000Z' })}\n`;
+    const same = `${JSON.stringify(softmaxRecord(1))}\n`;
     appendFileSync(join(dir, RESULTS_FILE), later + same);
 
     // The report reads without changing anything, and counts each run once.
@@ -190,7 +160,7 @@ describe('ResultsStore', () => {
     expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(first);
     const aside = readdirSync(dir).find((f) => f.startsWith(`${RESULTS_FILE}.duplicates-`))!;
     expect(readFileSync(join(dir, aside), 'utf8')).toBe(later + same);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.draft'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.draft') || f.endsWith('.tmp'))).toEqual([]);
     again.close();
     const third = await ResultsStore.open(dir, { grid, resume: true });
     expect(third.duplicates).toEqual([]);
@@ -198,7 +168,7 @@ describe('ResultsStore', () => {
   });
 
   it('removes duplicates and a torn last line together, losing no whole record', async () => {
-    const lines = [record('c4/softmax/s0', 0), record('c4/softmax/s0', 0), record('c4/softmax/s1', 1)].map((r) => `${JSON.stringify(r)}\n`);
+    const lines = [softmaxRecord(0), softmaxRecord(0), softmaxRecord(1)].map((r) => `${JSON.stringify(r)}\n`);
     (await ResultsStore.open(dir, { grid })).close();
     writeFileSync(join(dir, RESULTS_FILE), `${lines.join('')}{"format":1,"key":"c4/softmax/s`);
     const store = await ResultsStore.open(dir, { grid, resume: true });
@@ -219,7 +189,7 @@ describe('ResultsStore', () => {
 
     const logs: string[] = [];
     const store = await ResultsStore.open(dir, { grid, resume: true, log: (m) => logs.push(m) });
-    store.append(record('c4/softmax/s0', 0));
+    store.append(softmaxRecord(0));
     store.close();
     expect(logs.join('\n')).toMatch(/adopted grid\.json\.999999999\.draft as grid\.json: it is complete/);
     expect(logs.join('\n')).toMatch(/removed experiment\.lock\.999999999\.draft/);
@@ -237,9 +207,7 @@ describe('ResultsStore', () => {
   });
 
   it('removes drafts that a kill left beside a whole grid.json and results.jsonl', async () => {
-    const store = await ResultsStore.open(dir, { grid });
-    store.append(record('c4/softmax/s0', 0));
-    store.close();
+    await writeRecords(0);
     const before = readFileSync(join(dir, RESULTS_FILE), 'utf8');
     writeFileSync(join(dir, `${GRID_FILE}.999999999.draft`), '{"name": "other"');
     writeFileSync(join(dir, `${RESULTS_FILE}.999999999.draft`), '');

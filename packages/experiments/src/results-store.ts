@@ -1,7 +1,8 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { canonicalJson, describeGridDifferences } from './grid-difference.js';
 import { parseGrid, type Grid } from './grid-schema.js';
 import { recordProblem, type RunRecord } from './run-record.js';
@@ -156,6 +157,7 @@ export interface OpenStoreOptions {
  */
 export class ResultsStore {
   private fd: number | undefined;
+  private readonly keys: Set<string>;
 
   private constructor(
     readonly dir: string,
@@ -165,7 +167,9 @@ export class ResultsStore {
     readonly torn: TornLine | undefined,
     /** Later records of runs that already had one, found when the store was opened (and removed from the file). */
     readonly duplicates: readonly DuplicateLine[],
-  ) {}
+  ) {
+    this.keys = new Set(records.map((record) => record.key));
+  }
 
   get resultsPath(): string {
     return join(this.dir, RESULTS_FILE);
@@ -236,7 +240,7 @@ export class ResultsStore {
       if (torn) {
         // Keep the damaged bytes for inspection, then cut them off so appends continue on a clean line.
         const aside = `${resultsPath}.torn-${stamp}`;
-        await writeFile(aside, buffer.subarray(torn.offset));
+        await replaceFile(aside, buffer.subarray(torn.offset));
         await truncate(resultsPath, torn.offset);
         log(
           `${RESULTS_FILE} line ${torn.line} was cut short (${torn.reason})${torn.key ? `: run ${torn.key} will be redone` : ''}; its ${torn.bytes} bytes are kept in ${aside}`,
@@ -262,6 +266,12 @@ export class ResultsStore {
   append(record: RunRecord): void {
     this.appendLine(this.requireOpen(), `${JSON.stringify(record)}\n`);
     this.records.push(record);
+    this.keys.add(record.key);
+  }
+
+  /** Whether the run already has a record. */
+  has(key: string): boolean {
+    return this.keys.has(key);
   }
 
   /** Notes a failed run (not a result: a later --resume runs it again). */
@@ -312,20 +322,20 @@ function parseJson(text: string, source: string): unknown {
   }
 }
 
-/** A file this store writes whole (grid.json, a rewritten results.jsonl) while it is being written. */
-const DRAFT = /^(?:grid\.json|results\.jsonl)\.\d+\.draft$/;
+/**
+ * A file this store writes whole (grid.json, a rewritten results.jsonl) while it is being written: writeFileAtomic's
+ * temporary `.<name>.<pid>.<n>.tmp`, or the `<name>.<pid>.draft` of earlier versions. Group 1 or 2 names the file.
+ */
+const DRAFT = /^(?:(grid\.json|results\.jsonl)\.\d+\.draft|\.(grid\.json|results\.jsonl)\.\d+\.\d+\.tmp)$/;
 
-/** Writes a draft, flushes it and renames it into place: the file is either the old one or the whole new one. */
+const draftOf = (name: string): string | undefined => {
+  const match = DRAFT.exec(name);
+  return match ? (match[1] ?? match[2]) : undefined;
+};
+
+/** The file is either the old one or the whole new one (writeFileAtomic), and the rename is flushed to disk. */
 async function replaceFile(path: string, data: string | Buffer): Promise<void> {
-  const draft = `${path}.${process.pid}.draft`;
-  const handle = await open(draft, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(draft, path);
+  await writeFileAtomic(path, data);
   await syncDirectory(dirname(path));
 }
 
@@ -366,7 +376,7 @@ async function recoverDrafts(dir: string, log: (message: string) => void): Promi
   for (const { name } of dated) {
     const path = join(dir, name);
     let why: string;
-    if (!name.startsWith(`${GRID_FILE}.`)) why = `the ${RESULTS_FILE} it would have replaced is intact`;
+    if (draftOf(name) !== GRID_FILE) why = `the ${RESULTS_FILE} it would have replaced is intact`;
     else if (haveGrid) why = `${GRID_FILE} is in place`;
     else {
       try {

@@ -32,6 +32,8 @@ export interface RunHooks {
   readonly log?: (message: string) => void;
   /** Writes the run directory of an order with `save` (from the registry module). */
   readonly writeRun?: RunWriter;
+  /** Native compute threads the run may use; absent: every core. */
+  readonly threads?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function executeRun(registry: Registry, order: RunOrder, provenance
     signal: hooks.signal,
     progress: hooks.progress,
     log: hooks.log,
+    ...(hooks.threads ? { threads: hooks.threads } : {}),
   });
   try {
     const record = recordFromOutcome(order, outcome, provenance);

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, THREADS_ENV, type Registry } from '@hyperproto/core';
+import { ErrorCode, type Registry } from '@hyperproto/core';
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
 import type { RunWriter } from './registry-module.js';
 import type { RunProvenance, RunRecord } from './run-record.js';
@@ -19,6 +19,9 @@ export class RunFailedError extends Error {
 
 export type StageProgress = (stage: string, done: number, total: number) => void;
 
+/** How long a stopping run may take to notice before its thread is ended: Ctrl-C must stop a grid within 2 s. */
+export const ABORT_GRACE_MS = 1000;
+
 /** Somewhere one run at a time executes: a worker thread, or this thread. */
 export interface RunSlot {
   run(order: RunOrder, progress: StageProgress): Promise<RunRecord>;
@@ -30,18 +33,19 @@ export interface RunSlot {
 export class ThreadSlot implements RunSlot {
   private pending: { resolve: (record: RunRecord) => void; reject: (error: RunFailedError) => void; progress: StageProgress } | undefined;
   private exited = false;
+  /** Set once asked to stop: a thread that does not stop within the grace period is terminated. */
+  private stopping: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(private readonly worker: Worker) {}
 
-  /** `threads`: the worker's share of the cores, for its native sessions (a HYPERPROTO_THREADS the user set wins). */
+  /** `threads`: the worker's share of the cores, handed to every run it executes for its native sessions. */
   static start(
     setup: WorkerSetup,
     log: (message: string) => void,
     threads: number,
     script = new URL('./run-worker.js', import.meta.url),
   ): Promise<ThreadSlot> {
-    const env = { ...process.env, [THREADS_ENV]: process.env[THREADS_ENV] ?? String(threads) };
-    const worker = new Worker(script, { workerData: setup, stdout: true, stderr: true, env });
+    const worker = new Worker(script, { workerData: { ...setup, threads } satisfies WorkerSetup, stdout: true, stderr: true });
     // Whatever a plugin prints in a worker must not reach stdout (it would corrupt --json): it becomes a log line.
     for (const stream of [worker.stdout, worker.stderr]) createInterface({ input: stream }).on('line', (line) => line.trim() && log(line));
     const slot = new ThreadSlot(worker);
@@ -64,7 +68,10 @@ export class ThreadSlot implements RunSlot {
       });
       worker.on('exit', (code) => {
         slot.exited = true;
-        const failure = { code: ErrorCode.Internal, message: `the worker thread exited (code ${code})` };
+        clearTimeout(slot.stopping);
+        const failure = slot.stopping
+          ? { code: ErrorCode.Aborted, message: 'stopped: the run did not stop within the grace period, so its thread was ended' }
+          : { code: ErrorCode.Internal, message: `the worker thread exited (code ${code})` };
         reject(new RunFailedError(failure, true));
         slot.fail(failure);
       });
@@ -79,11 +86,21 @@ export class ThreadSlot implements RunSlot {
     });
   }
 
-  abort(): void {
-    if (!this.exited) this.post({ type: 'abort' });
+  /**
+   * Asks the run to stop at its next check; a thread busy in a long synchronous step (data generation, a native
+   * call) may not hear it for seconds, so after `graceMs` the thread is ended (its run reported as aborted).
+   */
+  abort(graceMs = ABORT_GRACE_MS): void {
+    if (this.exited || this.stopping) return;
+    this.post({ type: 'abort' });
+    this.stopping = setTimeout(() => {
+      if (this.pending) void this.worker.terminate();
+    }, graceMs);
+    this.stopping.unref();
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.stopping);
     if (!this.exited) await this.worker.terminate();
   }
 
@@ -96,12 +113,19 @@ export class ThreadSlot implements RunSlot {
     if (message.type === 'log') log(`${message.key}: ${message.message}`);
     else if (message.type === 'progress') pending?.progress(message.stage, message.done, message.total);
     else if (message.type === 'done') {
-      this.pending = undefined;
+      this.settled();
       pending?.resolve(message.record);
     } else if (message.type === 'failed') {
-      this.pending = undefined;
+      this.settled();
       pending?.reject(new RunFailedError(message.failure));
     }
+  }
+
+  /** The run answered: the thread stays, and a later abort starts its own grace period. */
+  private settled(): void {
+    this.pending = undefined;
+    clearTimeout(this.stopping);
+    this.stopping = undefined;
   }
 
   private fail(failure: RunFailure): void {

@@ -39,6 +39,7 @@ async function run(order: RunOrder): Promise<void> {
       },
       log: (message) => post({ type: 'log', key: order.key, message }),
       writeRun,
+      threads: setup.threads,
     });
     post({ type: 'done', key: order.key, record });
   } catch (error) {

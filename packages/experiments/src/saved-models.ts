@@ -131,10 +131,14 @@ export class SavedModels {
    * validation score beats every saved seed of its cell (ties keep the earlier one), and then removes the others.
    * Returns whether the run's model was kept.
    */
-  settle(run: RunIdentity, record: RunRecord): Promise<boolean> {
+  settle(run: RunIdentity, record: RunRecord, placement: ModelPlacement = this.placement(run)): Promise<boolean> {
     return this.serial(async () => {
-      const { dir, target } = this.placement(run);
-      if (!existsSync(dir)) throw new HyperprotoError(ErrorCode.Internal, `no model was written for ${run.key}`);
+      const { dir, target } = placement;
+      if (!existsSync(dir)) {
+        throw new HyperprotoError(ErrorCode.Io, `no model was written at ${dir}`, {
+          hint: 'Runs on other machines write models there: it must be a file system every worker mounts at the same path.',
+        });
+      }
       const cell = this.cell(run.dataset, run.model);
       const score = validationScore(record);
       if (this.mode === 'best' && [...cell].some(([seed, other]) => seed !== run.seed && !beats(score, other))) {
@@ -156,8 +160,8 @@ export class SavedModels {
   }
 
   /** Removes what a run that produced no record may have written. */
-  discard(run: RunIdentity): Promise<void> {
-    return this.serial(() => rm(this.placement(run).dir, { recursive: true, force: true }));
+  discard(run: RunIdentity, placement: ModelPlacement = this.placement(run)): Promise<void> {
+    return this.serial(() => rm(placement.dir, { recursive: true, force: true }));
   }
 
   summary(): SavedModelsSummary {

@@ -89,51 +89,24 @@ describe('renderLineChart: bands, log y, legend and tick layout', () => {
   });
 
   it('puts a log y axis on 1-2-5 ticks and places values by their logarithm', () => {
-    const svg = renderLineChart({
-      title: 'loss',
-      xLabel: 'epoch',
-      yLabel: 'loss',
-      yLog: true,
-      series: [
-        {
-          label: 'a',
-          color: '#000',
-          points: [
-            { x: 1, y: 1 },
-            { x: 2, y: 0.1 },
-            { x: 3, y: 0.01 },
-            { x: 4, y: 0.001 },
-          ],
-        },
-      ],
-    });
-    const ticks = textsOf(svg)
-      .filter((t) => t.x === 46)
-      .map((t) => t.text);
-    expect(ticks).toEqual(['0.001', '0.01', '0.1', '1']); // over three decades: powers of ten
+    // One series over epochs 1, 2, ... on a log y axis, and the labels of its y ticks (drawn at x = 46).
+    const logChart = (ys: number[]) =>
+      renderLineChart({
+        title: 'loss',
+        xLabel: 'epoch',
+        yLabel: 'loss',
+        yLog: true,
+        series: [{ label: 'a', color: '#000', points: ys.map((y, i) => ({ x: i + 1, y })) }],
+      });
+    const yTicks = (svg: string) =>
+      textsOf(svg)
+        .filter((t) => t.x === 46)
+        .map((t) => t.text);
+    const svg = logChart([1, 0.1, 0.01, 0.001]);
+    expect(yTicks(svg)).toEqual(['0.001', '0.01', '0.1', '1']); // over three decades: powers of ten
     const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)" r="3.2"/g)].map((m) => Number(m[1]));
     expect(ys[1]! - ys[0]!).toBeCloseTo(ys[2]! - ys[1]!, 0);
-    const narrow = renderLineChart({
-      title: 'loss',
-      xLabel: 'epoch',
-      yLabel: 'loss',
-      yLog: true,
-      series: [
-        {
-          label: 'a',
-          color: '#000',
-          points: [
-            { x: 1, y: 0.9 },
-            { x: 2, y: 0.06 },
-          ],
-        },
-      ],
-    });
-    expect(
-      textsOf(narrow)
-        .filter((t) => t.x === 46)
-        .map((t) => t.text),
-    ).toEqual(['0.05', '0.1', '0.2', '0.5', '1']); // within two: 1-2-5
+    expect(yTicks(logChart([0.9, 0.06]))).toEqual(['0.05', '0.1', '0.2', '0.5', '1']); // within two: 1-2-5
   });
 
   it('keeps tick labels and legend entries apart: thins crowded ticks, and gives long entries fewer columns', () => {

@@ -8,6 +8,8 @@ export interface WorkerSetup {
   readonly registryOptions: unknown;
   /** Found once by the runner, the same for every record of the session. */
   readonly git: GitProvenance | null;
+  /** Native compute threads each run may use: the thread's share of the cores. */
+  readonly threads?: number;
 }
 
 export type ToWorker = { readonly type: 'run'; readonly order: RunOrder } | { readonly type: 'abort' };

@@ -1,4 +1,5 @@
-import { constantsUsed, createMatrix, ErrorCode, evaluateHeadExpr, type Matrix, resolveOptions } from '@hyperproto/core';
+import { constantsUsed, createMatrix, ErrorCode, type Matrix, resolveOptions } from '@hyperproto/core';
+import { headValues } from '@hyperproto/plugin-testing';
 import { describe, expect, it } from 'vitest';
 import hpnHeadDefault, { hpnHead } from './index.js';
 
@@ -7,13 +8,8 @@ const identity3 = () => createMatrix(3, 3, new Float32Array([1, 0, 0, 0, 1, 0, 0
 const axes3 = () => createMatrix(3, 3, new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, -1]));
 
 /** The head's loss and scores on `rows`, by core's float64 reference interpreter. */
-function hpnValues(rows: number[][], labels?: number[], prototypes: Matrix = axes3()) {
-  const head = hpnHead.build({ classes: prototypes.rows, prototypes }, {});
-  const output = { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
-  const loss = labels && evaluateHeadExpr(head.loss, { output, labels: Int32Array.from(labels), constants: head.constants });
-  const scores = evaluateHeadExpr(head.scores, { output, constants: head.constants });
-  return { loss: loss && { shape: loss.shape, value: loss.data[0]! }, scores: { shape: scores.shape, data: [...scores.data] } };
-}
+const hpnValues = (rows: number[][], labels?: number[], prototypes: Matrix = axes3()) =>
+  headValues(hpnHead.build({ classes: prototypes.rows, prototypes }, {}), rows, labels);
 
 const close = (actual: readonly number[], expected: readonly number[]) => {
   expect(actual).toHaveLength(expected.length);

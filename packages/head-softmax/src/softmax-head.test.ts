@@ -1,4 +1,5 @@
-import { constantsUsed, ErrorCode, evaluateHeadExpr, resolveOptions } from '@hyperproto/core';
+import { constantsUsed, ErrorCode, resolveOptions } from '@hyperproto/core';
+import { headValues } from '@hyperproto/plugin-testing';
 import { describe, expect, it } from 'vitest';
 import softmaxHeadDefault, { softmaxHead } from './index.js';
 
@@ -10,13 +11,8 @@ const LN3 = Math.log(3);
  * value below is worked out by hand from the definition (cross-entropy of the true class, softmax scores), so a
  * wrong expression fails instead of being compared with a copy of itself.
  */
-function softmaxValues(rows: number[][], labels?: number[]) {
-  const head = softmaxHead.build({ classes: rows[0]!.length }, {});
-  const output = { rows: rows.length, cols: rows[0]!.length, data: Float64Array.from(rows.flat()) };
-  const loss = labels && evaluateHeadExpr(head.loss, { output, labels: Int32Array.from(labels), constants: head.constants });
-  const scores = evaluateHeadExpr(head.scores, { output, constants: head.constants });
-  return { loss: loss && { shape: loss.shape, value: loss.data[0]! }, scores: { shape: scores.shape, data: [...scores.data] } };
-}
+const softmaxValues = (rows: number[][], labels?: number[]) =>
+  headValues(softmaxHead.build({ classes: rows[0]!.length }, {}), rows, labels);
 
 const close = (actual: readonly number[], expected: readonly number[], digits = 12) => {
   expect(actual).toHaveLength(expected.length);

@@ -1,24 +1,7 @@
 import { createMatrix, createRng, ErrorCode } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, parseNpyHeader } from './npy-format.js';
-
-const MAGIC = '\x93NUMPY';
-
-/** A .npy file put together by hand: magic, version, header length (2 or 4 bytes), header, then `data`. */
-function npyFile(header: string, data: Uint8Array, version: [number, number] = [1, 0]): Uint8Array {
-  const headerBytes = version[0] === 3 ? new TextEncoder().encode(header) : Buffer.from(header, 'latin1');
-  const lengthBytes = version[0] === 1 ? 2 : 4;
-  const out = new Uint8Array(8 + lengthBytes + headerBytes.length + data.length);
-  out.set(Buffer.from(MAGIC, 'latin1'), 0);
-  out[6] = version[0];
-  out[7] = version[1];
-  const view = new DataView(out.buffer);
-  if (lengthBytes === 2) view.setUint16(8, headerBytes.length, true);
-  else view.setUint32(8, headerBytes.length, true);
-  out.set(headerBytes, 8 + lengthBytes);
-  out.set(data, 8 + lengthBytes + headerBytes.length);
-  return out;
-}
+import { NPY_MAGIC, npyFile } from './test-support/hand-made-npy.js';
 
 function floats(values: number[], type: 'f4' | 'f8', littleEndian = true): Uint8Array {
   const size = type === 'f4' ? 4 : 8;
@@ -49,7 +32,7 @@ describe('encodeNpy', () => {
     // Padded with spaces and a final newline so that the data starts at 10 + 118 = 128, a multiple of 64.
     const header = `${dict + ' '.repeat(118 - dict.length - 1)}\n`;
     const expected = Buffer.concat([
-      Buffer.from(MAGIC, 'latin1'),
+      Buffer.from(NPY_MAGIC, 'latin1'),
       Buffer.from([1, 0, 118, 0]),
       Buffer.from(header, 'latin1'),
       Buffer.from(floats([0, 1, 2, 3, 4, 5], 'f4')),

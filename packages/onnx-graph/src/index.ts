@@ -12,6 +12,7 @@ export {
 } from './traced-graph.js';
 export {
   HEAD_CONSTANT_INITIALIZER_PREFIX,
+  HEAD_PARAM_INITIALIZER_PREFIX,
   headConstantValues,
   lowerHeadExpr,
   type HeadGraphValues,

@@ -56,10 +56,20 @@ const cases: Record<HeadOp, readonly HeadExpr[]> = {
   labels: [h.labels(), h.mul(h.labels(), h.scalar(0.5))],
   constant: [p, h.matmulTransposed(o, p)],
   scalar: [h.scalar(3), h.add(o, h.scalar(0.25))],
+  // Two nodes of one parameter: one initializer.
+  param: [h.mul(h.param('scale', 16), o), h.add(h.mul(h.param('scale', 16), o), h.param('scale', 16))],
   add: [h.add(o, h.mul(o, h.scalar(2))), h.add(o, h.constant('offsets')), h.add(h.rowSum(h.constant('pairs')), o)],
   sub: [h.sub(h.scalar(1), o), h.sub(h.constant('offsets'), o)],
   mul: [h.mul(o, o), h.mul(o, h.rowSum(h.constant('pairs')))],
+  div: [
+    h.div(o, h.add(h.pow(o, 2), h.scalar(1))),
+    h.div(h.scalar(2), h.add(h.exp(o), h.scalar(1))),
+    h.div(o, h.constant('offsets')),
+    h.div(h.rowSum(h.constant('pairs')), h.add(h.mul(o, o), h.scalar(0.5))),
+  ],
   neg: [h.neg(o)],
+  exp: [h.exp(o), h.exp(h.mul(h.param('logScale', Math.log(16)), h.scalar(1)))],
+  log: [h.log(h.add(h.mul(o, o), h.scalar(1e-3))), h.log(h.softmax(o))],
   pow: [h.add(h.pow(o, 2), h.pow(h.add(o, h.scalar(3)), 3))],
   matmulTransposed: [h.matmulTransposed(h.l2normalize(o), p)],
   l2normalize: [h.l2normalize(o)],
@@ -71,8 +81,14 @@ const cases: Record<HeadOp, readonly HeadExpr[]> = {
     h.gatherRows(o, h.labels()),
   ],
   pickPerRow: [h.pickPerRow(h.softmax(o), zeroIndex), h.pickPerRow(h.logSoftmax(o), h.labels())],
+  oneHot: [
+    h.oneHot(h.labels(), UNITS),
+    // A CosFace margin at the label, and one-hot of float indices (truncated).
+    h.mul(h.scalar(16), h.sub(h.matmulTransposed(h.l2normalize(o), p), h.mul(h.scalar(0.35), h.oneHot(h.labels(), 5)))),
+    h.oneHot(h.add(zeroIndex, h.scalar(2.5)), 3),
+  ],
   rowSum: [h.rowSum(h.mul(o, o)), h.rowSum(h.rowSum(o))],
-  mean: [softmaxLoss, hpnLoss, h.mean(h.constant('prototypes'))],
+  mean: [softmaxLoss, hpnLoss, h.mean(h.constant('prototypes')), h.mean(h.div(o, h.rowSum(h.constant('pairs'))))],
 };
 
 /** A graph of `expr` over inputs `output` [N, UNITS] and `labels` [N], its result named `result`. */
@@ -125,6 +141,46 @@ describe('lowerHeadExpr against the float64 reference interpreter', () => {
         expect(Math.abs(onnx.data[i]! - expected)).toBeLessThan(tolerance * Math.max(1, Math.abs(expected))),
       );
     }
+  });
+
+  it('feeds parameters as graph inputs where given: the value fed, not the starting value, and differentiable inputs', async () => {
+    const expr = h.mean(
+      h.neg(h.pickPerRow(h.logSoftmax(h.mul(h.exp(h.param('logScale', 0)), h.matmulTransposed(h.l2normalize(o), p))), h.labels())),
+    );
+    const builder = new GraphBuilder('fed');
+    const g = new TracedGraph(builder, { floatType: 'float32' });
+    const values = {
+      output: g.input('output', 'float32', ['N', UNITS]),
+      labels: g.input('labels', 'int32', ['N']),
+      constants: headConstantValues(g, constants, [expr]),
+      params: { logScale: g.input('logScale', 'float32', []) },
+    };
+    g.output(lowerHeadExpr(g, expr, values, { resultName: 'result' }));
+    g.finish();
+    const session = await ort.InferenceSession.create(builder.toModel({ opset: 17 }));
+    try {
+      for (const logScale of [0, Math.log(16)]) {
+        const { result } = await session.run({
+          output: new ort.Tensor('float32', output.data, [ROWS, UNITS]),
+          labels: new ort.Tensor('int32', labels, [ROWS]),
+          logScale: new ort.Tensor('float32', Float32Array.of(logScale), []),
+        });
+        const expected = evaluateHeadExpr(expr, { output, labels, constants, params: { logScale } }).data[0]!;
+        expect(Math.abs((result!.data as Float32Array)[0]! - expected)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected)));
+      }
+    } finally {
+      await session.release();
+    }
+    // The two values of logScale give different losses: the input is read, not the starting value 0.
+    const at = (logScale: number) => evaluateHeadExpr(expr, { output, labels, constants, params: { logScale } }).data[0]!;
+    expect(Math.abs(at(0) - at(Math.log(16)))).toBeGreaterThan(0.1);
+  });
+
+  it('stores an unfed parameter as one initializer named head/param/<name> holding its value', () => {
+    const expr = h.add(h.mul(h.param('scale', 16), o), h.mul(h.param('scale', 16), h.exp(o)));
+    const { g } = lowered(expr);
+    const read = g.tape.flatMap((node) => node.inputs.map((input) => input.name)).filter((name) => name.startsWith('head/param/'));
+    expect(read).toEqual(['head/param/scale', 'head/param/scale']);
   });
 
   it('keeps the dynamic batch: the same graph runs 1 and 1,000 rows', async () => {
@@ -190,6 +246,12 @@ describe('lowerHeadExpr: the graph it builds', () => {
     );
     expect(() => lower(h.softmax(h.mean(o)))).toThrow(invalid(/softmax of a scalar/));
     expect(() => lower(h.add(o, h.scalar(Infinity)))).toThrow(invalid(/scalar Infinity is not finite/));
+    expect(() => lower(h.div(p, h.constant('pairs')))).toThrow(invalid(/div of shapes \[5, 4\] and \[4, 2\], which do not broadcast/));
+    expect(() => lower(h.mul(o, { op: 'param', name: 'temperature' } as unknown as HeadExpr))).toThrow(
+      invalid(/head parameter "temperature" has no initial value/),
+    );
+    expect(() => lower(h.oneHot(h.rowSum(h.constant('which')), 0))).toThrow(invalid(/oneHot needs a positive integer depth/));
+    expect(() => lower(h.oneHot(o, 3))).toThrow(invalid(/oneHot needs a vector of indices \[N\], got shape \[N, 4\]/));
     expect(() => lower({ op: 'cosh', x: o } as unknown as HeadExpr)).toThrow(invalid(/unknown head operation "cosh"/));
   });
 });

@@ -2,6 +2,7 @@ import {
   constantsUsed,
   ErrorCode,
   foldHeadExpr,
+  HEAD_PARAM_WEIGHT_PREFIX,
   HEAD_SQUARED_NORM_FLOOR,
   HyperprotoError,
   type HeadExpr,
@@ -18,6 +19,12 @@ export interface HeadGraphValues {
   readonly labels?: Value;
   /** The head's constants by name, e.g. from `headConstantValues`. */
   readonly constants: Readonly<Record<string, Value>>;
+  /**
+   * The head's parameters by name, as scalar values a training graph feeds and differentiates. A parameter not
+   * given here is a constant holding its own value, stored as the initializer `head/param/<name>` (as an exported
+   * model stores the trained value).
+   */
+  readonly params?: Readonly<Record<string, Value>>;
 }
 
 export interface HeadLoweringOptions {
@@ -29,6 +36,11 @@ export interface HeadLoweringOptions {
 
 /** Where a head's constants are stored, as in the saved model files. */
 export const HEAD_CONSTANT_INITIALIZER_PREFIX = 'head/constant/';
+/** Where a head's parameters are stored when a graph holds them as constants (an export): named as among the weights. */
+export const HEAD_PARAM_INITIALIZER_PREFIX = HEAD_PARAM_WEIGHT_PREFIX;
+
+/** Per graph, the constants made for parameters by name: one initializer per parameter, however often it is used. */
+const paramConstants = new WeakMap<TracedGraph, Map<string, Value>>();
 
 /**
  * The one lowering of a head expression to ONNX nodes, used by the exporter and by the onnxruntime training engine
@@ -85,14 +97,36 @@ function lowerOne(
     case 'scalar':
       if (!Number.isFinite(node.value)) fail(`scalar ${node.value} is not finite`);
       return g.scalar(node.value);
+    case 'param': {
+      const given = values.params?.[node.name];
+      if (given) {
+        if (given.shape.length !== 0) fail(`head parameter "${node.name}" is fed with shape ${show(given.shape)}; a parameter is a scalar`);
+        return float(given);
+      }
+      if (typeof node.value !== 'number' || !Number.isFinite(node.value)) {
+        fail(`head parameter "${node.name}" has ${node.value === undefined ? 'no initial value' : `the value ${String(node.value)}`}`);
+      }
+      let made = paramConstants.get(g);
+      if (!made) paramConstants.set(g, (made = new Map()));
+      const known = made.get(node.name);
+      if (known) return known;
+      const value = g.constant(`${HEAD_PARAM_INITIALIZER_PREFIX}${node.name}`, [node.value], []);
+      made.set(node.name, value);
+      return value;
+    }
     case 'add':
     case 'sub':
     case 'mul':
+    case 'div':
       if (!broadcastShapes(a!.shape, b!.shape))
         fail(`${node.op} of shapes ${show(a!.shape)} and ${show(b!.shape)}, which do not broadcast`);
-      return node.op === 'add' ? g.add(a!, b!) : node.op === 'sub' ? g.sub(a!, b!) : g.mul(a!, b!);
+      return { add: g.add, sub: g.sub, mul: g.mul, div: g.div }[node.op].call(g, a!, b!);
     case 'neg':
       return g.neg(a!);
+    case 'exp':
+      return g.exp(a!);
+    case 'log':
+      return g.log(a!);
     case 'pow':
       if (!Number.isFinite(node.exponent)) fail(`pow with exponent ${node.exponent}`);
       // A square as a product, as the other engines square: exact, cheaper than Pow and defined for negative bases.
@@ -126,6 +160,16 @@ function lowerOne(
       // GatherElements, not a one-hot product: OneHot is slow in onnxruntime, and -Infinity elsewhere in the row
       // cannot turn into NaN.
       return g.squeeze(g.gatherElements(a!, g.unsqueeze(b!, [1]), 1), [1]);
+    case 'oneHot': {
+      if (!Number.isInteger(node.depth) || node.depth < 1)
+        fail(`oneHot needs a positive integer depth (the number of classes), got ${node.depth}`);
+      if (a!.shape.length !== 1) fail(`oneHot needs a vector of indices [N], got shape ${show(a!.shape)}`);
+      // Equal against 0..depth-1, not ONNX OneHot (slow in onnxruntime). An index outside [0, depth) gives a row of
+      // zeros here: the engines check labels against the class count before any graph sees them.
+      const column = g.unsqueeze(a!.type === 'int64' ? a! : g.cast(a!, 'int64'), [1]);
+      const classes = g.ints(Array.from({ length: node.depth }, (_, k) => k));
+      return g.cast(g.equal(column, classes), g.floatType);
+    }
     case 'rowSum':
       notScalar(a!);
       return g.reduceSum(a!, [-1], false);
@@ -140,9 +184,9 @@ function lowerOne(
   }
 }
 
-/** The second operand of gatherRows and pickPerRow holds row or column indices. */
+/** The second operand of gatherRows and pickPerRow, and the only one of oneHot, holds row or column indices. */
 function isIndexOperand(node: HeadExpr, position: number): boolean {
-  return position === 1 && (node.op === 'gatherRows' || node.op === 'pickPerRow');
+  return (position === 1 && (node.op === 'gatherRows' || node.op === 'pickPerRow')) || node.op === 'oneHot';
 }
 
 /**

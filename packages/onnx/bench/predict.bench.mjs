@@ -15,7 +15,8 @@
 //
 // Flags: --quick (C = 1,000 only), --no-tfjs (onnxruntime only).
 import { availableParallelism } from 'node:os';
-import { createMatrix, createRng, initialMlpWeights } from '@hyperproto/core';
+import { createMatrix, createRng } from '@hyperproto/core';
+import { initialMlpWeights, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
 import { createTrainedMlp, evaluateHeadExpr } from '@hyperproto/engine-tfjs';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
@@ -53,14 +54,14 @@ function makeModel(kind, classes) {
   const head =
     kind === 'softmax' ? softmaxHead.build({ classes }, {}) : hpnHead.build({ classes, prototypes: unitRows(classes, HPN_DIMS, 3) }, {});
   const rng = createRng(1);
-  const weights = initialMlpWeights({ inputWidth: WIDTH, hiddenUnits: HIDDEN, hiddenLayers: 2, outputUnits: head.outputUnits }, rng).map(
-    (w) => {
-      // Non-trivial batch-norm statistics, as a trained model has.
-      if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.5, 2);
-      if (w.name.endsWith('moving_mean') || w.name.endsWith('beta')) rng.fillNormal(w.data, 0, 0.1);
-      return w;
-    },
-  );
+  const shape = mlpShape(WIDTH, trainer, head);
+  const weights = initialMlpWeights(shape, rng);
+  // Non-trivial batch-norm statistics, as a trained model has.
+  for (const layer of mlpWeightsByRole(shape, weights, 'the benchmark model').hidden) {
+    rng.fillNormal(layer.beta.data, 0, 0.1);
+    rng.fillNormal(layer.movingMean.data, 0, 0.1);
+    rng.fillUniform(layer.movingVariance.data, 0.5, 2);
+  }
   return { inputWidth: WIDTH, classes, trainer, head, weights, batchNormEpsilon: 1e-3 };
 }
 
@@ -157,19 +158,17 @@ async function onnxRunner(bytes, outputNames) {
 
 /** The same forward pass as the engine's predict, with the weights uploaded once and kept as tensors. */
 function residentTfjs(tf, model) {
-  const weight = (name) => {
-    const w = model.weights.find((x) => x.name === name);
-    return tf.tensor(w.data, w.shape);
-  };
-  const layers = [0, 1].map((i) => ({
-    kernel: weight(`trunk/dense${i}/kernel`),
-    gamma: weight(`trunk/bn${i}/gamma`),
-    beta: weight(`trunk/bn${i}/beta`),
-    mean: weight(`trunk/bn${i}/moving_mean`),
-    inverseStd: tf.tidy(() => tf.rsqrt(tf.add(weight(`trunk/bn${i}/moving_variance`), model.batchNormEpsilon))),
+  const network = mlpWeightsByRole(mlpShape(model.inputWidth, model.trainer, model.head), model.weights, 'the benchmark model');
+  const tensor = (w) => tf.tensor(w.data, w.shape);
+  const layers = network.hidden.map((layer) => ({
+    kernel: tensor(layer.kernel),
+    gamma: tensor(layer.gamma),
+    beta: tensor(layer.beta),
+    mean: tensor(layer.movingMean),
+    inverseStd: tf.tidy(() => tf.rsqrt(tf.add(tensor(layer.movingVariance), model.batchNormEpsilon))),
   }));
-  const headKernel = weight('head/dense/kernel');
-  const headBias = weight('head/dense/bias');
+  const headKernel = tensor(network.head.kernel);
+  const headBias = tensor(network.head.bias);
   const constants = Object.fromEntries(
     Object.entries(model.head.constants).map(([name, m]) => [name, tf.tensor2d(m.data, [m.rows, m.cols])]),
   );

@@ -4,26 +4,31 @@
 // bytes every time.
 import { writeFileSync } from 'node:fs';
 import { createMatrix, createRng, h } from '@hyperproto/core';
+import { mlpLayerList, mlpLayers } from '@hyperproto/mlp';
 import { exportOnnx } from '../dist/index.js';
 
 const outDir = new URL('../../runtime-node/src/test-fixtures/', import.meta.url);
 const rng = createRng(20);
 
+/** Weights of the network with batch norm statistics a trained model could have, drawn layer by layer. */
 function mlpWeights(inputWidth, hiddenUnits, hiddenLayers, outputUnits) {
-  const weights = [];
-  let width = inputWidth;
-  const add = (name, shape, fill) => weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
-  for (let i = 0; i < hiddenLayers; i++) {
-    add(`trunk/dense${i}/kernel`, [width, hiddenUnits], (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(width)));
-    add(`trunk/bn${i}/gamma`, [hiddenUnits], (d) => rng.fillUniform(d, 0.5, 1.5));
-    add(`trunk/bn${i}/beta`, [hiddenUnits], (d) => rng.fillNormal(d, 0, 0.2));
-    add(`trunk/bn${i}/moving_mean`, [hiddenUnits], (d) => rng.fillNormal(d, 0, 0.2));
-    add(`trunk/bn${i}/moving_variance`, [hiddenUnits], (d) => rng.fillUniform(d, 0.5, 2));
-    width = hiddenUnits;
-  }
-  add('head/dense/kernel', [width, outputUnits], (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(width)));
-  add('head/dense/bias', [outputUnits], (d) => rng.fillNormal(d, 0, 0.1));
-  return weights;
+  const layers = mlpLayers({ inputWidth, hiddenUnits, hiddenLayers, outputUnits });
+  const make = (spec, fill) => ({
+    name: spec.name,
+    shape: spec.shape,
+    data: fill(new Float32Array(spec.shape.reduce((a, b) => a * b, 1))),
+  });
+  const kernel = (spec) => make(spec, (d) => rng.fillNormal(d, 0, 1 / Math.sqrt(spec.shape[0])));
+  return mlpLayerList({
+    hidden: layers.hidden.map((layer) => ({
+      kernel: kernel(layer.kernel),
+      gamma: make(layer.gamma, (d) => rng.fillUniform(d, 0.5, 1.5)),
+      beta: make(layer.beta, (d) => rng.fillNormal(d, 0, 0.2)),
+      movingMean: make(layer.movingMean, (d) => rng.fillNormal(d, 0, 0.2)),
+      movingVariance: make(layer.movingVariance, (d) => rng.fillUniform(d, 0.5, 2)),
+    })),
+    head: { kernel: kernel(layers.head.kernel), bias: make(layers.head.bias, (d) => rng.fillNormal(d, 0, 0.1)) },
+  });
 }
 
 const trainer = { hiddenUnits: 16, hiddenLayers: 2 };

@@ -1,17 +1,22 @@
 import {
   createMatrix,
   createRng,
+  bindHeadParams,
   h,
-  initialMlpWeights,
+  headParams,
+  resolveOptions,
   type HeadDefinition,
+  type HeadPlugin,
   type Matrix,
-  type NamedWeight,
   type TrainedModel,
   type TrainerSettings,
 } from '@hyperproto/core';
 import gaussianDataset, { GaussianOptionsSchema } from '@hyperproto/data-gaussian';
 import { createTrainedMlp, tfjsEngine } from '@hyperproto/engine-tfjs';
+import cosineSoftmaxHead from '@hyperproto/head-cosine-softmax';
 import hpnHead from '@hyperproto/head-hpn';
+import marginHead from '@hyperproto/head-margin';
+import { initialMlpWeights, mlpLayers, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
 import softmaxHead from '@hyperproto/head-softmax';
 import randomPrototypes from '@hyperproto/prototypes-random';
 import { initTfjs } from '@hyperproto/tfjs-backend';
@@ -31,7 +36,10 @@ const trainer: TrainerSettings = {
   maxEpochs: 3,
 };
 
-async function trainTiny(headName: 'softmax' | 'hpn', seed: number): Promise<TrainedModel> {
+/** The built-in heads whose exports must match their models; the prototype heads get random prototypes. */
+const HEADS = { softmax: softmaxHead, hpn: hpnHead, 'cosine-softmax': cosineSoftmaxHead, margin: marginHead } as const;
+
+async function trainTiny(headName: keyof typeof HEADS, seed: number, options: Record<string, unknown> = {}): Promise<TrainedModel> {
   const ctx = (label: string) => ({ seed, rng: createRng(seed).fork(label) });
   const dataset = await gaussianDataset.generate(
     ctx('dataset'),
@@ -44,13 +52,11 @@ async function trainTiny(headName: 'softmax' | 'hpn', seed: number): Promise<Tra
       testPerClass: 10,
     }),
   );
-  const head =
-    headName === 'softmax'
-      ? softmaxHead.build({ classes: CLASSES }, {})
-      : hpnHead.build(
-          { classes: CLASSES, prototypes: await randomPrototypes.generate(ctx('prototypes'), { classes: CLASSES, dims: 4 }, {}) },
-          {},
-        );
+  const plugin: HeadPlugin = HEADS[headName];
+  const prototypes = plugin.usesPrototypes
+    ? await randomPrototypes.generate(ctx('prototypes'), { classes: CLASSES, dims: 4 }, resolveOptions(randomPrototypes, {}))
+    : undefined;
+  const head = plugin.build(prototypes ? { classes: CLASSES, prototypes } : { classes: CLASSES }, resolveOptions(plugin, options));
   const { model } = await tfjsEngine.train(ctx('training'), { dataset, head, trainer }, {});
   return model;
 }
@@ -89,14 +95,45 @@ async function expectParity(model: TrainedModel, bytes: Uint8Array, features: Ma
 }
 
 describe('exportOnnx parity with the tfjs model', () => {
-  it.each([['softmax'], ['hpn']] as const)('a trained %s model gives the same labels and scores on 1,000 random inputs', async (head) => {
-    const model = await trainTiny(head, 11);
-    const bytes = exportOnnx(model, { metadata: { head, ...(head === 'hpn' ? { strategy: 'random' } : {}) } });
-    await expectParity(model, bytes, randomInputs(1000, WIDTH, 5));
-    // The batch dimension is dynamic: one row works as well.
-    await expectParity(model, bytes, randomInputs(1, WIDTH, 6));
-    expect(model.head.scoresName).toBe(head === 'softmax' ? 'probabilities' : 'scores');
-  });
+  it.each([['softmax'], ['hpn'], ['cosine-softmax'], ['margin']] as const)(
+    'a trained %s model gives the same labels and scores on 1,000 random inputs',
+    async (head) => {
+      const model = await trainTiny(head, 11);
+      const bytes = exportOnnx(model, { metadata: { head, ...(head === 'softmax' ? {} : { strategy: 'random' }) } });
+      await expectParity(model, bytes, randomInputs(1000, WIDTH, 5));
+      // The batch dimension is dynamic: one row works as well.
+      await expectParity(model, bytes, randomInputs(1, WIDTH, 6));
+      expect(model.head.scoresName).toBe(head === 'hpn' ? 'scores' : 'probabilities');
+    },
+  );
+
+  it.each([['cosine-softmax'], ['margin']] as const)(
+    'a %s model with a learned scale exports the trained scale as a constant',
+    async (head) => {
+      const model = await trainTiny(head, 12, { learnScale: true, scale: 4 });
+      const trained = headParams(model.head).get('logScale')!;
+      // Training moved the scale away from its start, ln 4: the export must hold the trained value, not the start.
+      expect(Math.abs(trained - Math.log(4))).toBeGreaterThan(1e-3);
+      const bytes = exportOnnx(model, { metadata: { head, strategy: 'random' } });
+      await expectParity(model, bytes, randomInputs(1000, WIDTH, 5));
+      // The scale is a constant of the file (head/param/logScale), not an input.
+      const session = await ort.InferenceSession.create(bytes);
+      try {
+        expect(session.inputNames).toEqual([ONNX_INPUT]);
+      } finally {
+        await session.release();
+      }
+      expect(Buffer.from(bytes).includes('head/param/logScale')).toBe(true);
+      // The same model exported at the starting scale gives other probabilities: the parity above sees the value.
+      const atStart = exportOnnx({ ...model, head: bindHeadParams(model.head, { logScale: Math.log(4) }) }, { metadata: { head } });
+      const features = randomInputs(200, WIDTH, 7);
+      const [ours, theirs] = [await runOnnx(bytes, features), await runOnnx(atStart, features)];
+      const gap = Math.max(
+        ...(ours.probabilities!.data as Float32Array).map((p, k) => Math.abs(p - (theirs.probabilities!.data as Float32Array)[k]!)),
+      );
+      expect(gap).toBeGreaterThan(1e-3);
+    },
+  );
 
   it("exports a plugin head's own score expression and folds non-trivial batch-norm statistics", async () => {
     const rng = createRng(3);
@@ -113,12 +150,14 @@ describe('exportOnnx parity with the tfjs model', () => {
       constants: { centres },
     };
     const shape = { inputWidth: 12, hiddenUnits: 9, hiddenLayers: 3, outputUnits: 7 };
-    const weights: NamedWeight[] = initialMlpWeights(shape, rng).map((w) => {
-      if (/gamma|beta|moving_mean/.test(w.name)) rng.fillNormal(w.data, 0, 0.5);
-      if (w.name.endsWith('moving_variance')) rng.fillUniform(w.data, 0.05, 3);
-      if (w.name === 'head/dense/bias') rng.fillNormal(w.data);
-      return w;
-    });
+    const weights = initialMlpWeights(shape, rng);
+    // Batch norm statistics far from their starting values, so that folding them into the kernels matters.
+    const network = mlpWeightsByRole(shape, weights, 'the test network');
+    for (const layer of network.hidden) {
+      for (const weight of [layer.gamma, layer.beta, layer.movingMean]) rng.fillNormal(weight.data, 0, 0.5);
+      rng.fillUniform(layer.movingVariance.data, 0.05, 3);
+    }
+    rng.fillNormal(network.head.bias.data);
     const { tf } = await initTfjs();
     const model = createTrainedMlp(tf, {
       inputWidth: 12,
@@ -177,8 +216,9 @@ describe('exportOnnx parity with the tfjs model', () => {
 
   it('refuses what it cannot export, naming the problem', async () => {
     const model = await trainTiny('softmax', 4);
-    const withoutHeadBias = { ...model, weights: model.weights.filter((w) => w.name !== 'head/dense/bias') };
-    expect(() => exportOnnx(withoutHeadBias, { metadata: { head: 'softmax' } })).toThrow(/no weight "head\/dense\/bias"/);
+    const { hidden, head } = mlpLayers(mlpShape(model.inputWidth, model.trainer, model.head));
+    const withoutHeadBias = { ...model, weights: model.weights.filter((w) => w.name !== head.bias.name) };
+    expect(() => exportOnnx(withoutHeadBias, { metadata: { head: 'softmax' } })).toThrow(`no weight "${head.bias.name}"`);
     expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, topK: 7 })).toThrow(/top-k must be an integer from 1 to the 6 classes/);
     expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, classNames: ['x'] })).toThrow(/1 class names for 6 classes/);
     expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, opset: 13 })).toThrow(/opset 13 is not supported/);
@@ -186,8 +226,10 @@ describe('exportOnnx parity with the tfjs model', () => {
     expect(() => exportOnnx(rowScores, { metadata: { head: 'softmax' } })).toThrow(/scores have shape \[N\]; a classifier needs \[N, 6\]/);
     const broken = {
       ...model,
-      weights: model.weights.map((w) => (w.name === 'trunk/bn0/gamma' ? { ...w, data: w.data.map((v, i) => (i === 3 ? NaN : v)) } : w)),
+      weights: model.weights.map((w) => (w.name === hidden[0]!.gamma.name ? { ...w, data: w.data.map((v, i) => (i === 3 ? NaN : v)) } : w)),
     };
-    expect(() => exportOnnx(broken, { metadata: { head: 'softmax' } })).toThrow(/"trunk\/bn0\/gamma" has a non-finite value at index 3/);
+    expect(() => exportOnnx(broken, { metadata: { head: 'softmax' } })).toThrow(
+      `"${hidden[0]!.gamma.name}" has a non-finite value at index 3`,
+    );
   });
 });

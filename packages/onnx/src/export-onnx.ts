@@ -1,13 +1,6 @@
 import { createRequire } from 'node:module';
-import {
-  BATCH_NORM_EPSILON,
-  ErrorCode,
-  firstNonFinite,
-  HyperprotoError,
-  type HeadDefinition,
-  type NamedWeight,
-  type TrainerSettings,
-} from '@hyperproto/core';
+import { ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
 import {
   INPUT_NAME,
   LABEL_OUTPUT,
@@ -19,7 +12,7 @@ import {
   TOPK_SCORES_OUTPUT,
 } from '@hyperproto/model-contract';
 import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
-import { foldBatchNorm, requireWeight } from './fold-batch-norm.js';
+import { foldBatchNorm } from './fold-batch-norm.js';
 
 /** The interface of every exported model, defined by @hyperproto/model-contract, which the runtimes read it with. */
 export const ONNX_INPUT = INPUT_NAME;
@@ -103,21 +96,21 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   }
 
   const graph = new GraphBuilder('hyperproto_classifier');
-  const byName = new Map(model.weights.map((w) => [w.name, w]));
+  const network = mlpWeightsByRole(mlpShape(inputWidth, model.trainer, head), model.weights, 'the model');
   const epsilon = model.batchNormEpsilon ?? DEFAULT_BATCH_NORM_EPSILON;
   let hidden = graph.input(INPUT_NAME, 'float32', ['N', inputWidth]);
   let width = inputWidth;
   const units = model.trainer.hiddenUnits;
-  for (let i = 0; i < model.trainer.hiddenLayers; i++) {
+  network.hidden.forEach((weights, i) => {
     const layer = foldBatchNorm(
-      requireWeight(byName, `trunk/dense${i}/kernel`, [width, units]),
+      weights.kernel.data,
       width,
       units,
       {
-        gamma: requireWeight(byName, `trunk/bn${i}/gamma`, [units]),
-        beta: requireWeight(byName, `trunk/bn${i}/beta`, [units]),
-        movingMean: requireWeight(byName, `trunk/bn${i}/moving_mean`, [units]),
-        movingVariance: requireWeight(byName, `trunk/bn${i}/moving_variance`, [units]),
+        gamma: weights.gamma.data,
+        beta: weights.beta.data,
+        movingMean: weights.movingMean.data,
+        movingVariance: weights.movingVariance.data,
         epsilon,
       },
       `trunk/bn${i}`,
@@ -127,13 +120,10 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     const dense = graph.node('Gemm', [hidden, kernel, bias], {}, { outputs: [`trunk/dense${i}`], name: `trunk/dense${i}` });
     hidden = graph.node('Relu', [dense], {}, { outputs: [`trunk/relu${i}`], name: `trunk/relu${i}` });
     width = units;
-  }
+  });
   const outputUnits = head.outputUnits;
-  const headKernel = graph.initializer('head/dense/kernel', requireWeight(byName, 'head/dense/kernel', [width, outputUnits]), [
-    width,
-    outputUnits,
-  ]);
-  const headBias = graph.initializer('head/dense/bias', requireWeight(byName, 'head/dense/bias', [outputUnits]), [outputUnits]);
+  const headKernel = graph.initializer(network.head.kernel.name, network.head.kernel.data, [width, outputUnits]);
+  const headBias = graph.initializer(network.head.bias.name, network.head.bias.data, [outputUnits]);
   const output = graph.node('Gemm', [hidden, headKernel, headBias], {}, { outputs: ['head/output'], name: 'head/dense' });
 
   // The head's tail through the shared lowering (the training engine lowers the same way); its last node writes

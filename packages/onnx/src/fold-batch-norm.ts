@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError, type NamedWeight } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 
 /** A dense layer ready for Gemm: kernel [in, out] and bias [out]. */
 export interface DenseLayer {
@@ -40,22 +40,4 @@ export function foldBatchNorm(kernel: Float32Array, inputs: number, units: numbe
     for (let j = 0; j < units; j++) folded[row + j] = kernel[row + j]! * scale[j]!;
   }
   return { kernel: folded, bias, inputs, units };
-}
-
-/** Looks a weight up by name and checks its shape; the message names what is wrong and where it came from. */
-export function requireWeight(byName: ReadonlyMap<string, NamedWeight>, name: string, shape: readonly number[]): Float32Array {
-  const weight = byName.get(name);
-  if (!weight) {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `the model has no weight "${name}", which the ONNX export needs`, {
-      hint: 'Export a model trained by a hyperproto engine (its weights follow the trunk/dense{i}, trunk/bn{i}, head/dense naming).',
-    });
-  }
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (weight.shape.join(',') !== shape.join(',') || weight.data.length !== size) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `weight "${name}" has shape [${weight.shape.join(', ')}] with ${weight.data.length} values, expected [${shape.join(', ')}]`,
-    );
-  }
-  return weight.data;
 }

@@ -9,27 +9,11 @@ import {
   type DatasetSplit,
   type PluginContext,
 } from '@hyperproto/core';
-import { describe, expect, it } from 'vitest';
-import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
+import { describe, it } from 'vitest';
+import { conformanceExpectations } from './test-support/conformance-expectations.js';
 import { datasetConformance } from './dataset-conformance.js';
 
-async function expectAllPass(cases: ConformanceCase[]) {
-  const failures = await runConformanceCases(cases);
-  expect(failures.map(({ name, error }) => `${name}: ${error.message}`)).toEqual([]);
-}
-
-async function expectFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
-  const matching = cases.filter((c) => name.test(c.name));
-  expect(matching).toHaveLength(1);
-  const error = await matching[0]!.run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Error);
-  expect((error as Error).constructor).toBe(Error);
-  expect((error as Error).message).toMatch(/^dataset:[a-z0-9-]+: /);
-  expect((error as Error).message).toMatch(message);
-}
+const { expectAllPass, expectFailure } = conformanceExpectations('dataset');
 
 const optionsSchema = z.strictObject({ classes: z.number().int().min(2), perClass: z.number().int().min(1).default(3) });
 type Options = z.output<typeof optionsSchema>;
@@ -132,6 +116,26 @@ describe('datasetConformance', () => {
       /reference predictions/,
       /reference\.testPredictions\[0\] is 7; expected a class in \[0, 3\)/,
     );
+  });
+
+  it('passes a describe that says what generate gives, and fails one that does not, naming the field', async () => {
+    const honest = defineDataset({
+      ...dataset('honest'),
+      describe: ({ classes, perClass }: Options) => ({ classes, trainRows: classes * perClass, inputWidth: 2 }),
+    });
+    await expectAllPass(datasetConformance(honest, small));
+    const partial = defineDataset({ ...dataset('partial'), describe: ({ classes }: Options) => ({ classes }) });
+    await expectAllPass(datasetConformance(partial, small));
+    const wrongRows = defineDataset({ ...dataset('wrong-rows'), describe: ({ classes }: Options) => ({ classes, trainRows: classes }) });
+    await expectFailure(
+      datasetConformance(wrongRows, small),
+      /describes/,
+      /describe said trainRows 3, generate gave 9; expected describe to say only what generate will give/,
+    );
+    const wrongClasses = defineDataset({ ...dataset('wrong-classes'), describe: () => ({ classes: 4 }) });
+    await expectFailure(datasetConformance(wrongClasses, small), /describes/, /describe said classes 4, generate gave 3/);
+    const eager = defineDataset({ ...dataset('eager'), describe: (async () => ({ classes: 3 })) as never });
+    await expectFailure(datasetConformance(eager, small), /describes/, /describe threw .*describe returned a promise/);
   });
 
   it('fails unseeded randomness', async () => {

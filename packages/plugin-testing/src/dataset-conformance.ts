@@ -1,4 +1,12 @@
-import { ErrorCode, isHyperprotoError, type Dataset, type DatasetPlugin, type DatasetSplit } from '@hyperproto/core';
+import {
+  callPlugin as callHook,
+  ErrorCode,
+  isHyperprotoError,
+  type Dataset,
+  type DatasetDescription,
+  type DatasetPlugin,
+  type DatasetSplit,
+} from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
 import { callPlugin, DEFAULT_TIME_LIMIT_MS, parseOptions, pluginIdOf } from './plugin-calls.js';
@@ -18,7 +26,8 @@ const SPLITS = ['train', 'validation', 'test'] as const;
 /**
  * What every dataset promises: three non-empty splits of finite float32 features [N, inputWidth] with int32
  * labels in [0, classes), every class in train, well-formed class names and reference predictions when given,
- * the same bytes for the same seed, and an aborted signal honoured without a hang.
+ * what `describe` says (when it has one) equal to what `generate` gives, the same bytes for the same seed, and an
+ * aborted signal honoured without a hang.
  */
 export function datasetConformance(dataset: DatasetPlugin, options: DatasetConformanceOptions = {}): ConformanceCase[] {
   const id = pluginIdOf(dataset);
@@ -92,6 +101,26 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
           fail(`reference.testPredictions has ${predictions.length} values for ${test.labels.length} test rows; expected one per test row`);
         const bad = predictions.findIndex((p) => p < 0 || p >= classes);
         if (bad >= 0) fail(`reference.testPredictions[${bad}] is ${predictions[bad]}; expected a class in [0, ${classes})`);
+      },
+    },
+    {
+      name: 'describes, when it has describe, the class count, train rows and input width that generate gives',
+      run: async () => {
+        if (typeof dataset.describe !== 'function') return;
+        const parsed = parseOptions(dataset, options.options);
+        const said = await callPlugin<DatasetDescription | undefined>(
+          id,
+          'describe',
+          () => callHook(dataset, 'describe', parsed),
+          timeLimitMs,
+        );
+        const data = await generated();
+        const actual = { classes: data.classes, trainRows: data.train.labels.length, inputWidth: data.inputWidth };
+        for (const field of ['classes', 'trainRows', 'inputWidth'] as const) {
+          const value = said?.[field];
+          if (value !== undefined && value !== actual[field])
+            fail(`describe said ${field} ${value}, generate gave ${actual[field]}; expected describe to say only what generate will give`);
+        }
       },
     },
     {

@@ -13,6 +13,7 @@ import {
   type TrainerSettings,
   type TrainingResult,
 } from '@hyperproto/core';
+import { mlpShape, mlpWeightsByRole, mlpWeightSpecs } from '@hyperproto/mlp';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
 import { headTestPrototypes } from './head-test-prototypes.js';
@@ -75,6 +76,17 @@ export const ENGINE_TEST_TRAINER: TrainerSettings = {
 const CLASSES = 4;
 const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContext => ({ seed, rng: createRng(seed), ...extra });
 
+/** A seeded plugin context for an engine test. */
+export const engineTestContext = context;
+
+/** The head `plugin` builds for `classes` classes (4, the suite's); one with prototypes gets the signed axes. */
+export function engineTestHead(plugin: HeadPlugin, classes = CLASSES): HeadDefinition {
+  return plugin.build(
+    plugin.usesPrototypes ? { classes, prototypes: headTestPrototypes(classes, classes, 1) } : { classes },
+    parseOptions(plugin, {}),
+  );
+}
+
 /** Fraction of the split's rows whose predicted label is the true one. */
 export async function engineTestAccuracy(result: Pick<TrainingResult, 'model'>, split: DatasetSplit): Promise<number> {
   const { labels } = await result.model.predict(split.features);
@@ -94,6 +106,7 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
   };
   const train = (ctx: PluginContext, job: { dataset: Dataset; head: HeadDefinition; trainer: TrainerSettings }) =>
     engine.train(ctx, job, parseOptions(engine, options.options));
+  const probeEngine = () => engine.probe(parseOptions(engine, options.options));
   /** What `promise` rejected with, or a conformance error when it resolved. */
   const rejection = async (promise: Promise<TrainingResult>, what: string): Promise<unknown> => {
     const outcome = await promise.then(
@@ -111,11 +124,7 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
     check(ok, `${what} failed with ${describeError(error)}; expected ${code}${message ? ` with a message matching ${message}` : ''}`);
   };
 
-  const build = (plugin: HeadPlugin): HeadDefinition =>
-    plugin.build(
-      plugin.usesPrototypes ? { classes: CLASSES, prototypes: headTestPrototypes(CLASSES, CLASSES, 1) } : { classes: CLASSES },
-      parseOptions(plugin, {}),
-    );
+  const build = (plugin: HeadPlugin): HeadDefinition => engineTestHead(plugin);
   const classifier = options.heads.find((plugin) => !plugin.usesPrototypes);
   const withConstants = options.heads.find((plugin) => plugin.usesPrototypes);
   const plain = (): HeadDefinition => {
@@ -132,7 +141,7 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
     {
       name: 'probes ok and refuses options it does not know',
       run: async () => {
-        const probe = await engine.probe();
+        const probe = await probeEngine();
         check(probe.ok, `its probe says it cannot run: ${probe.ok ? '' : probe.reason}; expected an engine that runs here`);
         check(probe.ok && typeof probe.backend === 'string' && probe.backend.length > 0, 'its probe names no backend');
         check(engine.options.safeParse(options.options ?? {}).success, 'its options schema refuses the options given to the suite');
@@ -152,7 +161,7 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
           const ctx = context(1, { progress: (done, total, label) => progress.push(`${done}/${total} ${label}`) });
           const result = await train(ctx, { dataset, head: build(plugin), trainer });
           try {
-            const probe = await engine.probe();
+            const probe = await probeEngine();
             check(
               probe.ok && result.backend === probe.backend,
               `it reports backend ${result.backend}; its probe said ${probe.ok && probe.backend}`,
@@ -202,37 +211,27 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
       name: 'exposes the engine-neutral weight names and shapes, with moving averages that moved',
       run: async () => {
         const dataset = engineTestDataset(3, { rows: 64 });
-        const result = await train(context(3), {
-          dataset,
-          head: plain(),
-          trainer: { ...ENGINE_TEST_TRAINER, hiddenUnits: 8, maxEpochs: 1 },
-        });
-        const names = result.model.weights.map((w) => `${w.name} [${w.shape.join(',')}]`);
-        const expected = [
-          'trunk/dense0/kernel [20,8]',
-          'trunk/bn0/gamma [8]',
-          'trunk/bn0/beta [8]',
-          'trunk/bn0/moving_mean [8]',
-          'trunk/bn0/moving_variance [8]',
-          'trunk/dense1/kernel [8,8]',
-          'trunk/bn1/gamma [8]',
-          'trunk/bn1/beta [8]',
-          'trunk/bn1/moving_mean [8]',
-          'trunk/bn1/moving_variance [8]',
-          'head/dense/kernel [8,4]',
-          'head/dense/bias [4]',
-        ];
+        const trainer = { ...ENGINE_TEST_TRAINER, hiddenUnits: 8, maxEpochs: 1 };
+        const head = plain();
+        const result = await train(context(3), { dataset, head, trainer });
+        // The network of @hyperproto/mlp: [20 -> 8 -> 8 -> 4], its weights in their fixed order.
+        const shape = mlpShape(dataset.inputWidth, trainer, head);
+        const listed = (weights: readonly { name: string; shape: readonly number[] }[]) =>
+          weights.map((w) => `${w.name} [${w.shape.join(',')}]`);
+        const names = listed(result.model.weights);
+        const expected = listed(mlpWeightSpecs(shape));
         check(JSON.stringify(names) === JSON.stringify(expected), `weights ${names.join(', ')}; expected ${expected.join(', ')}`);
         for (const weight of result.model.weights) {
           const size = weight.shape.reduce((a, b) => a * b, 1);
           check(weight.data.length === size, `${weight.name} has ${weight.data.length} values for shape [${weight.shape.join(',')}]`);
         }
+        const firstLayer = mlpWeightsByRole(shape, result.model.weights, id).hidden[0]!;
         check(
-          result.model.weights[3]!.data.some((v) => v !== 0),
+          firstLayer.movingMean.data.some((v) => v !== 0),
           'the moving mean is still all 0 after training',
         );
         check(
-          result.model.weights[4]!.data.some((v) => v !== 1),
+          firstLayer.movingVariance.data.some((v) => v !== 1),
           'the moving variance is still all 1 after training',
         );
         const wrongWidth = await result.model.predict(createMatrix(2, 19)).then(

@@ -1,30 +1,9 @@
 import { defineEvaluator, z, type EvaluationInput, type EvaluatorPlugin, type Metrics } from '@hyperproto/core';
-import { describe, expect, it } from 'vitest';
-import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
+import { describe, it } from 'vitest';
+import { conformanceExpectations } from './test-support/conformance-expectations.js';
 import { evaluatorConformance } from './evaluator-conformance.js';
 
-async function expectAllPass(cases: ConformanceCase[]) {
-  const failures = await runConformanceCases(cases);
-  expect(failures.map(({ name, error }) => `${name}: ${error.message}`)).toEqual([]);
-}
-
-async function expectFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
-  const matching = cases.filter((c) => name.test(c.name));
-  expect(matching.length).toBeGreaterThan(0);
-  const errors = await Promise.all(
-    matching.map((c) =>
-      c.run().then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-    ),
-  );
-  const error = errors.find((e) => e !== undefined);
-  expect(error).toBeInstanceOf(Error);
-  expect((error as Error).constructor).toBe(Error);
-  expect((error as Error).message).toMatch(/^evaluator:[a-z0-9-]+: /);
-  expect((error as Error).message).toMatch(message);
-}
+const { expectAllPass, expectFailure } = conformanceExpectations('evaluator');
 
 /** Accuracy and recall per class; precision is NaN for a class never predicted unless guarded. */
 function scores({ classes, labels, predictions }: EvaluationInput, guarded: boolean): Metrics {

@@ -1,26 +1,9 @@
-import { createMatrix, defineHead, h, z, type HeadDefinition, type HeadPlugin } from '@hyperproto/core';
-import { describe, expect, it } from 'vitest';
-import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
+import { createMatrix, defineHead, h, z, type HeadDefinition, type HeadExpr, type HeadPlugin } from '@hyperproto/core';
+import { describe, it } from 'vitest';
+import { conformanceExpectations } from './test-support/conformance-expectations.js';
 import { headConformance } from './head-conformance.js';
 
-async function expectAllPass(cases: ConformanceCase[]) {
-  const failures = await runConformanceCases(cases);
-  expect(failures.map(({ name, error }) => `${name}: ${error.message}`)).toEqual([]);
-}
-
-/** The case whose name matches rejects with a plain Error that names the plugin and says what was wrong. */
-async function expectFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
-  const matching = cases.filter((c) => name.test(c.name));
-  expect(matching).toHaveLength(1);
-  const error = await matching[0]!.run().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Error);
-  expect((error as Error).constructor).toBe(Error);
-  expect((error as Error).message).toMatch(/^head:[a-z0-9-]+: /);
-  expect((error as Error).message).toMatch(message);
-}
+const { expectAllPass, expectFailure } = conformanceExpectations('head');
 
 const crossEntropy = h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.output()), h.labels())));
 
@@ -134,6 +117,23 @@ describe('headConformance', () => {
       headConformance(forgetful),
       /ships every constant/,
       /use constant "prototypes", which is not in constants \(has: none\)/,
+    );
+  });
+
+  it('passes a head with a trained parameter, and fails one without a starting value or that the loss ignores', async () => {
+    const scaled = head('scaled', () => ({
+      loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.mul(h.param('scale', 2), h.output())), h.labels()))),
+    }));
+    await expectAllPass(headConformance(scaled));
+    const unset = head('unset', () => ({
+      scores: h.softmax(h.mul({ op: 'param', name: 'temperature' } as unknown as HeadExpr, h.output())),
+    }));
+    await expectFailure(headConformance(unset), /builds for 4 classes/, /head parameter "temperature" has no initial value/);
+    const idle = head('idle', () => ({ scores: h.softmax(h.mul(h.param('temperature', 1), h.output())) }));
+    await expectFailure(
+      headConformance(idle),
+      /parameter at a finite value/,
+      /with parameter "temperature" at 1 and .* at 1\.5; expected a parameter the loss depends on/,
     );
   });
 

@@ -2,6 +2,7 @@ import {
   constantsUsed,
   createRng,
   evaluateHeadExpr,
+  headParams,
   type HeadDefinition,
   type HeadPlugin,
   type HeadValue,
@@ -64,10 +65,17 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     return { output, labels };
   };
 
-  const evaluate = (definition: HeadDefinition, which: 'loss' | 'scores', output: Float64Array, labels?: Int32Array): HeadValue => {
+  const evaluate = (
+    definition: HeadDefinition,
+    which: 'loss' | 'scores',
+    output: Float64Array,
+    labels?: Int32Array,
+    params?: Record<string, number>,
+  ): HeadValue => {
     const inputs = {
       output: { rows: output.length / definition.outputUnits, cols: definition.outputUnits, data: output },
       constants: definition.constants,
+      ...(params ? { params } : {}),
     };
     try {
       return evaluateHeadExpr(definition[which], labels ? { ...inputs, labels } : inputs);
@@ -77,8 +85,8 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     }
   };
 
-  const scalarLoss = (definition: HeadDefinition, output: Float64Array, labels: Int32Array): number => {
-    const value = evaluate(definition, 'loss', output, labels);
+  const scalarLoss = (definition: HeadDefinition, output: Float64Array, labels: Int32Array, params?: Record<string, number>): number => {
+    const value = evaluate(definition, 'loss', output, labels, params);
     if (value.shape.length !== 0)
       throw conformanceError(id, `its loss has shape [${value.shape.join(', ')}]; expected a scalar (shape [], e.g. h.mean over rows)`);
     return value.data[0]!;
@@ -151,6 +159,29 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
         const bad = scores.data.findIndex((value) => !Number.isFinite(value));
         if (bad >= 0)
           throw conformanceError(id, `its scores on random output have the non-finite value ${scores.data[bad]}; expected finite scores`);
+      },
+    },
+    {
+      name: 'starts every trainable parameter at a finite value, and its loss depends on each',
+      run: async () => {
+        const definition = await build();
+        let params: Map<string, number>;
+        try {
+          params = headParams(definition);
+        } catch (error) {
+          throw conformanceError(id, `its parameters cannot start: ${describeError(error)}`, error);
+        }
+        const { output, labels } = batch(definition);
+        const start = scalarLoss(definition, output, labels);
+        for (const [name, value] of params) {
+          const moved = scalarLoss(definition, output, labels, { [name]: value + 0.5 });
+          if (!Number.isFinite(moved) || moved === start) {
+            throw conformanceError(
+              id,
+              `its loss is ${start} with parameter "${name}" at ${value} and ${moved} at ${value + 0.5}; expected a parameter the loss depends on (an engine trains it)`,
+            );
+          }
+        }
       },
     },
     {

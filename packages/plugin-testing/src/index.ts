@@ -6,13 +6,16 @@ export {
   type PrototypeStrategyConformanceOptions,
 } from './prototype-strategy-conformance.js';
 export { headConformance, type HeadConformanceOptions } from './head-conformance.js';
+export { headValues, type HeadValues } from './head-values.js';
 export { datasetConformance, type DatasetConformanceOptions } from './dataset-conformance.js';
 export { evaluatorConformance, type EvaluatorConformanceOptions } from './evaluator-conformance.js';
 export { DEFAULT_TIME_LIMIT_MS } from './plugin-calls.js';
 export {
   engineConformance,
   engineTestAccuracy,
+  engineTestContext,
   engineTestDataset,
+  engineTestHead,
   ENGINE_TEST_TRAINER,
   type BlobsOptions,
   type EngineConformanceOptions,

@@ -8,23 +8,11 @@ import {
   type PrototypeStrategy,
 } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { runConformanceCases, type ConformanceCase } from './conformance-case.js';
+import { conformanceExpectations } from './test-support/conformance-expectations.js';
+import { runConformanceCases } from './conformance-case.js';
 import { prototypeStrategyConformance } from './prototype-strategy-conformance.js';
 
-async function expectAllPass(cases: ConformanceCase[]) {
-  const failures = await runConformanceCases(cases);
-  expect(failures.map(({ name, error }) => `${name}: ${error.message}`)).toEqual([]);
-}
-
-/** The one case whose name matches fails with a plain Error naming the plugin; the others pass. */
-async function expectOnlyFailure(cases: ConformanceCase[], name: RegExp, message: RegExp) {
-  const failures = await runConformanceCases(cases);
-  expect(failures.map((f) => f.name)).toEqual([expect.stringMatching(name)]);
-  const { error } = failures[0]!;
-  expect(error.constructor).toBe(Error);
-  expect(error.message).toMatch(/^prototypes:[a-z0-9-]+: /);
-  expect(error.message).toMatch(message);
-}
+const { expectAllPass, expectOnlyFailure } = conformanceExpectations('prototypes');
 
 const unitRows = (classes: number, dims: number, fill: (data: Float32Array) => void): Matrix => {
   const m = createMatrix(classes, dims);

@@ -26,6 +26,8 @@ export async function descendLargestCosine(
   descent: LargestCosineDescent,
 ): Promise<void> {
   const every = reportInterval(steps);
+  // The scans run on the thread budget this call was handed.
+  const budget = { threads: ctx.threads };
   await withScanner(async (scanner) => {
     const scan = (data: Float32Array) => scanner.summarize(createMatrix(classes, dims, data), { signal: ctx.signal, source });
     for (let step = 0; step < steps; step++) {
@@ -36,7 +38,7 @@ export async function descendLargestCosine(
       descent.step(meanLargestCosineGradient(unit, nearestIndex, classes, dims));
     }
     await reportLargestCosine(ctx, source, (await scan(descent.unitRows())).largestCosine, steps, steps);
-  });
+  }, budget);
 }
 
 /**

@@ -1,8 +1,9 @@
-import { createRng, ErrorCode, type PluginContext } from '@hyperproto/core';
+import { createRng, ErrorCode, z, type PluginContext } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import {
   checkPrototypeRequest,
   allPairsUnsupported,
+  defineAllPairsStrategy,
   drawGaussianRows,
   drawGaussianUnitRows,
   meanLargestCosineGradient,
@@ -11,6 +12,7 @@ import {
   throwIfAborted,
   toUnitRows,
 } from './index.js';
+import { allPairsLimitCases, testContext } from './testing.js';
 
 describe('starting rows', () => {
   it('draws the same N(0, I) stream for the same seed and scales rows to unit length', () => {
@@ -101,5 +103,32 @@ describe('largest-cosine gradient', () => {
       expect(gradient[k]).toBeCloseTo((loss(plus) - loss(minus)) / 2e-3, 3);
     }
     expect([...gradient.subarray(0, 3)]).toEqual([expect.closeTo((0.8 + 0.8 + 0.6) / 4, 6), expect.closeTo((0.6 + 0.6 - 0.8) / 4, 6), 0]);
+  });
+});
+
+describe('defineAllPairsStrategy', () => {
+  const seen: unknown[] = [];
+  const strategy = defineAllPairsStrategy({
+    name: 'unit-rows',
+    summary: 'seeded unit rows, not optimised',
+    options: z.strictObject({ steps: z.number().int().min(1).default(3) }),
+    optimize: async (ctx, request, options) => {
+      seen.push(options);
+      return drawGaussianUnitRows(ctx.rng, request.classes, request.dims);
+    },
+  });
+
+  allPairsLimitCases(strategy, { steps: 2 }, { steps: 0 });
+
+  it('is a prototype strategy that hands the request and its options to optimize', async () => {
+    expect([strategy.kind, strategy.name]).toEqual(['prototypes', 'unit-rows']);
+    seen.length = 0;
+    const rows = await strategy.generate(testContext(2), { classes: 4, dims: 3 }, { steps: 5 });
+    expect(rows).toEqual(drawGaussianUnitRows(createRng(2), 4, 3));
+    expect(seen).toEqual([{ steps: 5 }]);
+  });
+
+  it('refuses a matrix too large for its float64 working copies, at 32 bytes a value', () => {
+    expect(strategy.unsupported?.({ classes: 20_000, dims: 20_000 }, { steps: 3 })).toMatch(/32 bytes a value/);
   });
 });

@@ -1,4 +1,4 @@
-import { createRng, ErrorCode, type Matrix, type PluginContext } from '@hyperproto/core';
+import { createRng, ErrorCode, resolveOptions, type Matrix, type PluginContext, type PrototypeStrategy } from '@hyperproto/core';
 import { expect, it } from 'vitest';
 
 /** Generates prototypes with a strategy's own defaults plus `options` (what each strategy's tests pass in). */
@@ -85,5 +85,30 @@ export function largestCosineOptimizerCases(generate: GenerateForTest, settle?: 
       code: ErrorCode.Aborted,
     });
     await expect(run(4, 10, 4, 10, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: ErrorCode.Aborted });
+  });
+}
+
+/**
+ * The size limits every all-pairs strategy shares, as vitest cases: it says why it refuses more than 20,000 classes,
+ * and a direct call refuses impossible sizes (E_INVALID_INPUT, E_UNSUPPORTED) and `valid` spoilt by `bad`
+ * (E_INVALID_OPTIONS).
+ */
+export function allPairsLimitCases(
+  strategy: PrototypeStrategy,
+  valid: Readonly<Record<string, unknown>>,
+  bad: Readonly<Record<string, unknown>>,
+): void {
+  it('says why it does not take more than 20000 classes', () => {
+    const options = resolveOptions(strategy, {});
+    expect(strategy.unsupported?.({ classes: 20_000, dims: 100 }, options)).toBeUndefined();
+    expect(strategy.unsupported?.({ classes: 30_000, dims: 100 }, options)).toMatch(/4\.5e\+8 pairs of 30000 prototypes.*at most 20000/);
+  });
+
+  it('rejects impossible sizes and bad options when called directly', async () => {
+    const generate = (classes: number, dims: number, options: Readonly<Record<string, unknown>>) =>
+      strategy.generate(testContext(1), { classes, dims }, options);
+    await expect(generate(0, 3, valid)).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
+    await expect(generate(30_000, 3, valid)).rejects.toMatchObject({ code: ErrorCode.Unsupported });
+    await expect(generate(3, 3, { ...valid, ...bad })).rejects.toMatchObject({ code: ErrorCode.InvalidOptions });
   });
 }

@@ -1,8 +1,6 @@
 import {
   createMatrix,
   definePrototypeStrategy,
-  ErrorCode,
-  HyperprotoError,
   prototypeMatrixProblem,
   z,
   type Matrix,
@@ -63,9 +61,8 @@ export const codePrototypes: PrototypeStrategy<CodePrototypeOptions> = definePro
     '1 - 2 d/D from the code distance d, in milliseconds. For C much larger than D (e.g. 100,000 in D = 100); needs 2^D >= C',
   options: optionsSchema,
   unsupported,
+  // The plugin boundary asks `unsupported` before this runs.
   generate(ctx, request, options) {
-    const why = unsupported(request);
-    if (why) throw new HyperprotoError(ErrorCode.Unsupported, `code prototypes: ${why}`, { hint: 'Use spread for any size.' });
     const { classes, dims } = request;
     const code = chooseCode(informationBits(classes), dims);
     ctx.log?.(

@@ -1,6 +1,6 @@
-import { createRegistry, ErrorCode, resolveOptions } from '@hyperproto/core';
+import { createRegistry, resolveOptions } from '@hyperproto/core';
 import { meanLargestCosineGradient } from '@hyperproto/prototype-steps';
-import { largestCosineOptimizerCases, testContext } from '@hyperproto/prototype-steps/testing';
+import { allPairsLimitCases, largestCosineOptimizerCases, testContext } from '@hyperproto/prototype-steps/testing';
 import { describe, expect, it } from 'vitest';
 import optimizedPrototypes, { optimizedPrototypes as named } from './index.js';
 import { normPenaltyGradient } from './optimize-with-norm-penalty.js';
@@ -15,13 +15,7 @@ describe('optimized prototypes', () => {
     }
   });
 
-  it('says why it does not take more than 20000 classes', () => {
-    const options = resolveOptions(optimizedPrototypes, {});
-    expect(optimizedPrototypes.unsupported?.({ classes: 20_000, dims: 100 }, options)).toBeUndefined();
-    expect(optimizedPrototypes.unsupported?.({ classes: 30_000, dims: 100 }, options)).toMatch(
-      /4\.5e\+8 pairs of 30000 prototypes.*at most 20000/,
-    );
-  });
+  allPairsLimitCases(optimizedPrototypes, { steps: 5, learningRate: 0.01 }, { steps: -1 });
 
   largestCosineOptimizerCases((ctx, request, options) =>
     optimizedPrototypes.generate(ctx, request, resolveOptions(optimizedPrototypes, options)),
@@ -57,14 +51,6 @@ describe('optimized prototypes', () => {
       minus[k] = minus[k]! - h;
       expect(gradient[k]).toBeCloseTo((loss(plus) - loss(minus)) / (2 * h), 5);
     }
-  });
-
-  it('rejects impossible sizes and bad options when called directly', async () => {
-    const generate = (classes: number, dims: number, steps: number) =>
-      optimizedPrototypes.generate(testContext(1), { classes, dims }, { steps, learningRate: 0.01 });
-    await expect(generate(0, 3, 5)).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
-    await expect(generate(30_000, 3, 5)).rejects.toMatchObject({ code: ErrorCode.Unsupported });
-    await expect(generate(3, 3, -1)).rejects.toMatchObject({ code: ErrorCode.InvalidOptions });
   });
 });
 

@@ -1,12 +1,4 @@
-import {
-  definePrototypeStrategy,
-  ErrorCode,
-  HyperprotoError,
-  prototypeMatrixProblem,
-  z,
-  type PrototypeRequest,
-  type PrototypeStrategy,
-} from '@hyperproto/core';
+import { definePrototypeStrategy, prototypeMatrixProblem, z, type PrototypeRequest, type PrototypeStrategy } from '@hyperproto/core';
 import { axisRows, randomOrthonormalRows } from './random-orthonormal-rows.js';
 
 const optionsSchema = z
@@ -32,12 +24,8 @@ export const orthogonalPrototypes: PrototypeStrategy<OrthogonalPrototypeOptions>
     'Exactly orthogonal unit rows (largest cosine 0): a random rotation of the first C axes, by QR of a Gaussian matrix. Needs D >= C',
   options: optionsSchema,
   unsupported: sizeProblem,
+  // The plugin boundary asks `unsupported` (sizeProblem) before this runs.
   async generate(ctx, request, options) {
-    const problem = sizeProblem(request);
-    if (problem)
-      throw new HyperprotoError(ErrorCode.Unsupported, `orthogonal prototypes: ${problem}`, {
-        hint: 'Use simplex for D >= C - 1, orthoplex for D >= C / 2, or spread for any size.',
-      });
     return options.rotate
       ? randomOrthonormalRows(ctx.rng, request.classes, request.dims, ctx.signal)
       : axisRows(request.classes, request.dims);

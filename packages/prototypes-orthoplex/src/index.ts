@@ -1,8 +1,6 @@
 import {
   createMatrix,
   definePrototypeStrategy,
-  ErrorCode,
-  HyperprotoError,
   prototypeMatrixProblem,
   z,
   type Matrix,
@@ -30,15 +28,10 @@ function tooManyForAxes({ classes, dims }: PrototypeRequest): string | undefined
 
 /**
  * Vertices of the cross-polytope: +e_a for the first min(C, D) axes, then -e_a for the rest. Any two rows are
- * orthogonal or opposite, so the largest cosine is 0 (-1 for two classes in one dimension).
+ * orthogonal or opposite, so the largest cosine is 0 (-1 for two classes in one dimension). The plugin boundary
+ * asks `unsupported` (tooManyForAxes) before `generate` calls this.
  */
-function crossPolytopeRows(request: PrototypeRequest, rng: Rng | undefined): Matrix {
-  const tooMany = tooManyForAxes(request);
-  if (tooMany)
-    throw new HyperprotoError(ErrorCode.Unsupported, `orthoplex prototypes: ${tooMany}`, {
-      hint: 'Use codes when C is much larger than D, or spread for any size.',
-    });
-  const { classes, dims } = request;
+function crossPolytopeRows({ classes, dims }: PrototypeRequest, rng: Rng | undefined): Matrix {
   const axes = Array.from({ length: dims }, (_, a) => a);
   const signs = new Float32Array(dims).fill(1);
   if (rng) {

@@ -1,12 +1,4 @@
-import {
-  definePrototypeStrategy,
-  ErrorCode,
-  HyperprotoError,
-  prototypeMatrixProblem,
-  z,
-  type PrototypeRequest,
-  type PrototypeStrategy,
-} from '@hyperproto/core';
+import { definePrototypeStrategy, prototypeMatrixProblem, z, type PrototypeRequest, type PrototypeStrategy } from '@hyperproto/core';
 import { regularSimplexRows, shuffleSignedAxes } from './regular-simplex.js';
 
 const optionsSchema = z
@@ -33,13 +25,8 @@ export const simplexPrototypes: PrototypeStrategy<SimplexPrototypeOptions> = def
     'Regular simplex: every pair at cosine -1/(C-1), the best possible for C prototypes (closed form, Helmert basis). Needs D >= C - 1',
   options: optionsSchema,
   unsupported: simplexSizeProblem,
+  // The plugin boundary asks `unsupported` (simplexSizeProblem) before this runs.
   generate: (ctx, request, options) => {
-    const problem = simplexSizeProblem(request);
-    if (problem !== undefined) {
-      throw new HyperprotoError(ErrorCode.Unsupported, `simplex prototypes: ${problem}`, {
-        hint: 'Use orthoplex for D >= C / 2, or spread for any size.',
-      });
-    }
     const simplex = regularSimplexRows(request.classes, request.dims);
     return options.rotate ? shuffleSignedAxes(simplex, ctx.rng) : simplex;
   },

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import {
   checkPrototypes,
   createMatrix,
@@ -86,4 +87,22 @@ describe('spread prototypes', () => {
     await expect(generate(1, 1, 3)).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
     await expect(generate(1, 3, 0)).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
   });
+});
+
+describe('spread prototypes on a thread budget', () => {
+  it.skipIf(!existsSync('/proc/self/task'))(
+    'open their sessions with the threads the context hands them (Linux: counted in /proc)',
+    async () => {
+      // Counted when the first progress is reported: the scan's and the steps' sessions are open then.
+      const threadsWhileRunning = async (threads: number) => {
+        let seen = 0;
+        await generate(3, 200, 8, { steps: 10 }, { threads, progress: () => (seen ||= readdirSync('/proc/self/task').length) });
+        return seen;
+      };
+      const wide = await threadsWhileRunning(4);
+      const narrow = await threadsWhileRunning(1);
+      // At least the neighbour scan's session and the steps' session, each with threads - 1 pool threads.
+      expect(wide - narrow).toBeGreaterThanOrEqual(6);
+    },
+  );
 });

@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { computeThreads, createMatrix, type Matrix, type PluginContext, type PrototypeRequest } from '@hyperproto/core';
+import { createMatrix, type Matrix, type PluginContext, type PrototypeRequest } from '@hyperproto/core';
+import { openComputeSession } from '@hyperproto/onnxruntime-session';
 import { drawGaussianUnitRows, reportLargestCosine, throwIfAborted, toUnitRows } from '@hyperproto/prototype-steps';
 import { SimilarityScanner } from '@hyperproto/similarity-scan';
 import * as ort from 'onnxruntime-node';
@@ -37,15 +37,10 @@ export async function optimizeSpread(ctx: PluginContext, { classes, dims }: Prot
   const { stepSize, secondCorrection } = adamSchedule(settings);
   throwIfAborted(ctx, 0, steps);
 
-  const threads = computeThreads(availableParallelism());
-  const scanner = new SimilarityScanner({ threads });
-  const session = await ort.InferenceSession.create(spreadStepsModel(dims, k), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  // The scans and the steps run on the thread budget this call was handed (every core when it was handed none).
+  const scanner = new SimilarityScanner({ threads: ctx.threads });
+  // Spinning pool threads, onnxruntime's default, as when the README's spread timings were measured.
+  const session = await openComputeSession(spreadStepsModel(dims, k), { threads: ctx.threads, spinning: true });
   const shape = [classes, dims];
   try {
     for (let done = 0; done < steps; ) {

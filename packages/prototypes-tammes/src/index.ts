@@ -1,13 +1,5 @@
-import {
-  definePrototypeStrategy,
-  ErrorCode,
-  HyperprotoError,
-  prototypeMatrixProblem,
-  z,
-  type Matrix,
-  type PrototypeStrategy,
-} from '@hyperproto/core';
-import { checkPrototypeRequest, allPairsUnsupported } from '@hyperproto/prototype-steps';
+import { z, type PrototypeStrategy } from '@hyperproto/core';
+import { defineAllPairsStrategy } from '@hyperproto/prototype-steps';
 import { optimizeWithRenormalization } from './optimize-with-renormalization.js';
 
 const optionsSchema = z
@@ -22,18 +14,11 @@ const optionsSchema = z
 export type TammesPrototypeOptions = z.output<typeof optionsSchema>;
 
 /** The reference procedure of Hyperspherical Prototype Networks (Mettes et al., 2019). */
-export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = definePrototypeStrategy({
+export const tammesPrototypes: PrototypeStrategy<TammesPrototypeOptions> = defineAllPairsStrategy({
   name: 'tammes',
   summary: 'Prototypes pushed apart by SGD with momentum on the mean largest cosine, renormalised every step (Mettes et al., 2019)',
   options: optionsSchema,
-  // Rows, optimiser state and float64 gradients: about 32 bytes a value.
-  unsupported: (request) => allPairsUnsupported(request) ?? prototypeMatrixProblem(request, 32),
-  async generate(ctx, request, options): Promise<Matrix> {
-    checkPrototypeRequest(request, 'prototypes:tammes');
-    const why = allPairsUnsupported(request);
-    if (why) throw new HyperprotoError(ErrorCode.Unsupported, why, { hint: 'Use the spread strategy (or random) for this many classes.' });
-    return optimizeWithRenormalization(ctx, request, options);
-  },
+  optimize: optimizeWithRenormalization,
 });
 
 export default tammesPrototypes;

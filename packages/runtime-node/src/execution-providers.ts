@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { onnxruntimeNodeLocation } from '@hyperproto/onnxruntime-session';
+
+// Where onnxruntime-node keeps its libraries is found in one place, @hyperproto/onnxruntime-session, which the
+// training engine asks too; this runtime keeps its own session options (onnxruntime's defaults, for deployments).
+export { cudaProviderInstalled, onnxruntimeNodeLocation } from '@hyperproto/onnxruntime-session';
 
 /** Execution providers this runtime chooses between, in the user's order of preference. */
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
@@ -12,20 +16,6 @@ export function isExecutionProvider(value: string): value is ExecutionProvider {
 
 /** The environment variable onnxruntime-node's install script reads to fetch its CUDA 12 libraries. */
 export const CUDA_INSTALL_ENV = 'ONNXRUNTIME_NODE_INSTALL=cuda12';
-
-/** Where onnxruntime-node keeps its native libraries for this platform, and the CUDA provider's file there. */
-export function onnxruntimeNodeLocation(): { packageDir: string; binaryDir: string; cudaLibrary: string } {
-  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
-  const packageDir = dirname(dirname(entry));
-  const binaryDir = join(packageDir, 'bin', 'napi-v6', process.platform, process.arch);
-  const cudaLibrary = join(binaryDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
-  return { packageDir, binaryDir, cudaLibrary };
-}
-
-/** Whether onnxruntime-node's CUDA provider library is on disk (it is downloaded separately from the package). */
-export function cudaProviderInstalled(): boolean {
-  return existsSync(onnxruntimeNodeLocation().cudaLibrary);
-}
 
 /** Why CUDA could not start, and what to do about it, for a session creation that failed with `error`. */
 export function explainCudaFailure(error: unknown): { reason: string; hint: string } {

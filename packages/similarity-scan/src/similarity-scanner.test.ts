@@ -36,6 +36,13 @@ function bruteForce(matrix: Matrix) {
   return { all, largest, largestAbs, nearest };
 }
 
+/** Row r's k most similar other rows by the brute-force cosines, most similar first, as [cosine, row]. */
+function nearestOf(reference: ReturnType<typeof bruteForce>, r: number, k: number): (readonly [number, number])[] {
+  return reference.all[r]!.map((c, j) => [c, j] as const)
+    .sort((x, y) => y[0] - x[0])
+    .slice(0, k);
+}
+
 const scanner = new SimilarityScanner({ tileRows: 7, stripeElements: 5 * 23 });
 afterAll(() => scanner.release());
 
@@ -105,9 +112,7 @@ describe('SimilarityScanner.nearestNeighbours', () => {
     const reference = bruteForce(matrix);
     const lists = await scanner.nearestNeighbours(matrix, 4);
     for (let r = 0; r < 23; r++) {
-      const expected = reference.all[r]!.map((c, j) => [c, j] as const)
-        .sort((x, y) => y[0] - x[0])
-        .slice(0, 4);
+      const expected = nearestOf(reference, r, 4);
       const found = [...lists.indices.subarray(r * 4, r * 4 + 4)];
       expect(found).not.toContain(r);
       expect(found).toEqual(expected.map(([, j]) => j));
@@ -123,9 +128,7 @@ describe('SimilarityScanner.nearestNeighbours', () => {
       const reference = bruteForce(matrix);
       const lists = await grouped.nearestNeighbours(matrix, 2);
       for (let r = 0; r < 47; r++) {
-        const expected = reference.all[r]!.map((c, j) => [c, j] as const)
-          .sort((x, y) => y[0] - x[0])
-          .slice(0, 2);
+        const expected = nearestOf(reference, r, 2);
         expect([...lists.indices.subarray(r * 2, r * 2 + 2)]).toEqual(expected.map(([, j]) => j));
         expect(lists.cosines[r * 2]).toBeCloseTo(expected[0]![0], 5);
       }

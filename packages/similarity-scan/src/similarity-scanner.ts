@@ -1,11 +1,11 @@
-import { availableParallelism } from 'node:os';
-import { computeThreads, ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { openComputeSession } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { cosineTileModel, nearestStripeModel } from './scan-graphs.js';
 import { exactCosine, toUnitRows } from './unit-rows.js';
 
 export interface ScannerOptions {
-  /** onnxruntime intra-op threads (default: every core, or HYPERPROTO_THREADS). */
+  /** onnxruntime intra-op threads: the caller's budget (a plugin passes `ctx.threads`); every core when absent. */
   readonly threads?: number;
   /** Rows per side of a square tile of the all-pairs scan (default 2048: 16 MB of cosines per tile). */
   readonly tileRows?: number;
@@ -73,13 +73,13 @@ const DEFAULT_NEIGHBOUR_GROUP = 64;
  */
 export class SimilarityScanner {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
-  private readonly threads: number;
+  private readonly threads: number | undefined;
   private readonly tileRows: number;
   private readonly stripeElements: number;
   private readonly neighbourGroup: number;
 
   constructor(options: ScannerOptions = {}) {
-    this.threads = options.threads ?? computeThreads(availableParallelism());
+    this.threads = options.threads;
     this.tileRows = options.tileRows ?? DEFAULT_TILE_ROWS;
     this.stripeElements = options.stripeElements ?? DEFAULT_STRIPE_ELEMENTS;
     this.neighbourGroup = options.neighbourGroup ?? DEFAULT_NEIGHBOUR_GROUP;
@@ -182,15 +182,7 @@ export class SimilarityScanner {
   private session(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = ort.InferenceSession.create(build(), {
-        intraOpNumThreads: this.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // Idle pool threads sleep: callers work in JavaScript between scans, and spinning threads take the cores.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-        logSeverityLevel: 3,
-      });
+      session = openComputeSession(build(), { threads: this.threads });
       this.sessions.set(key, session);
     }
     return session;

@@ -28,6 +28,8 @@ export interface ExperimentOptions {
   plugin?: string[];
   /** Which trained models to keep under <out>/models (commander fills the default, best). */
   saveModels?: SaveModels;
+  /** Run on the workers of this job queue (`redis://HOST:PORT/DB`) instead of this machine's threads. */
+  queue?: string;
 }
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
@@ -40,6 +42,13 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       },
     );
   }
+  if (options.queue && options.workers) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
+      hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
+    });
+  }
+  // Parsed first: a malformed URL is refused before the grid is even read.
+  const queue = options.queue ? (await import('@hyperproto/queue-bullmq')).queueScheduler({ url: options.queue }) : undefined;
   const output = new Output(options);
   const gridPath = options.config ? resolve(options.config) : undefined;
   const grid = gridPath ? await loadGridFile(gridPath) : await loadPreset(options.preset!);
@@ -62,6 +71,7 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       registryModule: new URL('../registry-module.js', import.meta.url).href,
       registryOptions,
       ...(options.workers ? { workers: options.workers } : {}),
+      ...(queue ? { scheduler: queue } : {}),
       resume: Boolean(options.resume),
       ...(options.only?.length ? { only: options.only } : {}),
       signal: interruptSignal(),
@@ -88,12 +98,13 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
   // With --json the failure rides in the result: stdout holds one object.
   const result = {
     ...outcome,
+    ...(queue ? { queue: queue.address.display } : {}),
     report: report ? { markdown: report.markdown, html: report.html } : null,
     ...(failure ? errorJson(failure) : {}),
   };
   output.result(result, () =>
     [
-      `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} worker(s)`,
+      `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} ${queue ? `worker slot(s) of ${queue.address.display}` : 'worker(s)'}`,
       `  results ${outcome.resultsFile}`,
       report ? `  report  ${report.markdown}\n          ${report.html}` : '',
     ]

@@ -1,12 +1,12 @@
+import { allowedHostNames } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
-import { networkInterfaces } from 'node:os';
 import { createSession } from '@hyperproto/runtime-node';
 import { errorJson } from '../exit-codes.js';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { interruptSignal } from '../interrupt.js';
 import type { GlobalOptions } from '../main.js';
 import { Output } from '../output.js';
-import { checkModelOutputs, createPredictionServer, hostName, loopbackHosts } from '../prediction-server.js';
+import { checkModelOutputs, createPredictionServer } from '../prediction-server.js';
 
 export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
   port: number;
@@ -25,18 +25,6 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
   requestTimeout: number;
   keepAliveTimeout: number;
   idleTimeout: number;
-}
-
-/**
- * The Host names served: loopback, the address listened on, every address of this machine when listening on all
- * of them (0.0.0.0, ::), and those given with --allowed-host.
- */
-export function allowedHostsFor(host: string, extra: readonly string[] = []): string[] {
-  const hosts = new Set([...loopbackHosts(), hostName(host), ...extra.map(hostName)]);
-  if (host === '0.0.0.0' || host === '::' || host === '') {
-    for (const list of Object.values(networkInterfaces())) for (const address of list ?? []) hosts.add(hostName(address.address));
-  }
-  return [...hosts];
 }
 
 /**
@@ -63,7 +51,7 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     maxRequestRows: options.maxRows,
     maxBatchRows: options.maxBatch,
     maxDelayMs: options.maxDelayMs,
-    allowedHosts: allowedHostsFor(options.host, options.allowedHost),
+    allowedHosts: [...allowedHostNames(options.host, options.allowedHost)],
     maxConnections: options.maxConnections,
     headersTimeoutMs: seconds(options.headersTimeout),
     requestTimeoutMs: seconds(options.requestTimeout),

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { runExperiment, type ExperimentSpecInput, type Registry } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, runExperiment, type ExperimentSpecInput, type Registry } from '@hyperproto/core';
 import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
@@ -8,6 +8,7 @@ import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
 import { writeRunFiles, type RunSummary } from '../run-files.js';
+import { threadBudget } from '../thread-budget.js';
 
 export interface TrainOptions extends GlobalOptions {
   classes?: number;
@@ -40,6 +41,7 @@ export interface TrainOptions extends GlobalOptions {
   patience?: number;
   maxEpochs?: number;
   engine?: string;
+  engineOption?: string[];
   evaluator?: string[];
 }
 
@@ -49,6 +51,7 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const spec = specFromFlags(options, registry);
+  const threads = threadBudget();
   const out = options.out ?? defaultOutDir(options);
   const directory = await RunDirectory.open(out, { force: options.force });
   const keep = removeOnExit(directory.staging);
@@ -59,9 +62,10 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
       log: (message) => output.log(message),
       progress: (stage, done, total, label) => output.progress(stage, done, total, label),
       signal,
+      threads,
     });
     output.done();
-    const summary = await writeRunFiles(directory.staging, outcome, directory.target);
+    const summary = await writeRunFiles(directory.staging, outcome, directory.target, { signal });
     await directory.commit();
     keep();
     outcome.training.model.dispose();
@@ -134,8 +138,22 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
           })),
         }
       : {}),
-    ...(options.engine ? { engine: options.engine } : {}),
+    ...engineFromFlags(options),
   };
+}
+
+/** `--engine NAME` with its `--engine-option key=value`s; options without a named engine are refused. */
+function engineFromFlags(options: TrainOptions): Pick<ExperimentSpecInput, 'engine'> {
+  const engineOptions = parseKeyValues(options.engineOption, '--engine-option');
+  if (!options.engine) {
+    if (Object.keys(engineOptions).length > 0) {
+      throw new HyperprotoError(ErrorCode.InvalidOptions, '--engine-option needs --engine: options belong to one engine', {
+        hint: 'Name the engine, e.g. --engine onnxruntime --engine-option provider=cpu.',
+      });
+    }
+    return {};
+  }
+  return { engine: { name: options.engine, options: engineOptions } };
 }
 
 function isRegularFile(path: string): boolean {

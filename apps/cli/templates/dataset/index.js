@@ -20,6 +20,9 @@ export default defineDataset({
   name: '__PLUGIN_NAME__',
   summary: 'one Gaussian blob per class (replace with your data)',
   options,
+  // What the options fix before any data exists (leave out what you would have to read files for): hyperproto
+  // refuses a prototype size that cannot serve `classes` before generating, and estimates run times from the rest.
+  describe: ({ classes, width, trainPerClass }) => ({ classes, trainRows: classes * trainPerClass, inputWidth: width }),
   generate(ctx, { classes, width, trainPerClass, validationPerClass, testPerClass, noise }) {
     // Forked streams: changing one split's size leaves the others' numbers unchanged.
     const centres = ctx.rng.fork('centres').fillUniform(new Float32Array(classes * width), -2, 2);

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
-import { load, npyBytes, writeNpy } from './dataset-files.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { load, npyBytes, tempDir, writeNpy } from './dataset-files.js';
 
 export const ROWS = 200_000;
 export const COLS = 64;
@@ -88,4 +89,28 @@ export async function loadBigNpy(path: (name: string) => string, descr: '<f4' | 
   );
   const rows = dataset.train.features.rows + dataset.validation.features.rows + dataset.test.features.rows;
   return { growth, fileBytes, float32Bytes, rows, wrongRows };
+}
+
+/**
+ * Reading a big .npy of `descr` holds about one float32 copy of its data, as a vitest suite. Call it once per test
+ * file: each file runs in a fresh process, so RSS growth is not hidden by memory freed by an earlier load.
+ */
+export function bigNpyMemorySuite(descr: '<f4' | '<f8'): void {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    await tmp.remove();
+  });
+
+  describe(`reading a big ${descr === '<f4' ? 'float32' : 'float64'} .npy`, () => {
+    it('holds about one float32 copy of the data: peak growth well under 2x the file', async () => {
+      const { growth, fileBytes, float32Bytes, rows, wrongRows } = await loadBigNpy(tmp.path, descr);
+      expect([rows, wrongRows]).toEqual([ROWS, 0]);
+      // One float32 copy in the split arrays, an 8 MiB read buffer and the small per-row index arrays.
+      expect(growth.arrayBuffers).toBeLessThan(1.35 * float32Bytes);
+      expect(growth.rss).toBeLessThan(1.5 * fileBytes);
+    });
+  });
 }

@@ -18,6 +18,7 @@ const blobs = defineDataset({
   name: 'blobs',
   summary: 'labels only, for tests',
   options: z.strictObject({ classes: z.number().int().min(2), perClass: z.number().int().min(1).default(4) }),
+  describe: ({ classes, perClass }) => ({ classes, trainRows: classes * perClass, inputWidth: 2 }),
   generate(ctx, { classes, perClass }) {
     const split = () => {
       const labels = new Int32Array(classes * perClass).map((_, i) => i % classes);
@@ -52,7 +53,8 @@ const axes = definePrototypeStrategy({
   },
 });
 
-const head = (name: string, usesPrototypes: boolean) =>
+/** A head whose loss is the mean output and whose scores are the output itself: enough for planning and runs. */
+export const fakeHead = (name: string, usesPrototypes: boolean) =>
   defineHead({
     name,
     summary: 'test head',
@@ -148,7 +150,7 @@ const engine = defineEngine({
 });
 
 export function buildRegistry(): Registry {
-  return createRegistry([blobs, axes, head('softmax', false), head('hpn', true), evaluator, engine]);
+  return createRegistry([blobs, axes, fakeHead('softmax', false), fakeHead('hpn', true), evaluator, engine]);
 }
 
 export function versions(): Record<string, string> {

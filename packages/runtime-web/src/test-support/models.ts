@@ -1,4 +1,5 @@
-import { BATCH_NORM_EPSILON, createMatrix, createRng, evaluateHeadExpr, initialMlpWeights, type HeadDefinition } from '@hyperproto/core';
+import { createMatrix, createRng, evaluateHeadExpr, type HeadDefinition } from '@hyperproto/core';
+import { BATCH_NORM_EPSILON, initialMlpWeights } from '@hyperproto/mlp';
 import hpnHead from '@hyperproto/head-hpn';
 import softmaxHead from '@hyperproto/head-softmax';
 import { exportOnnx } from '@hyperproto/onnx';

@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { runQueueWorker, type WorkerEvent } from '@hyperproto/queue-bullmq';
+import { interruptSignal } from '../interrupt.js';
+import { Output } from '../output.js';
+import type { RegistryModuleOptions } from '../registry-module.js';
+
+export interface WorkerOptions {
+  queue: string;
+  concurrency?: number;
+  threads?: number;
+  lockSeconds?: number;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  plugin?: string[];
+  /** A hyperproto.config file; false (--no-config) loads none. */
+  config?: string | false;
+}
+
+/**
+ * Takes jobs of `hyperproto experiment --queue` from the queue until stopped (Ctrl-C or SIGTERM: the runs in
+ * progress go back to the queue for another worker, and the command exits 0).
+ */
+export async function workerCommand(options: WorkerOptions): Promise<void> {
+  const output = new Output(options);
+  // Every worker thread builds this registry again: --no-config must reach them too.
+  if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
+  const registryOptions: RegistryModuleOptions = {
+    cwd: process.cwd(),
+    ...(typeof options.config === 'string' ? { config: resolve(options.config) } : {}),
+    plugins: options.plugin ?? [],
+  };
+  const outcome = await runQueueWorker({
+    url: options.queue,
+    registryModule: new URL('../registry-module.js', import.meta.url).href,
+    registryOptions,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.lockSeconds ? { lockSeconds: options.lockSeconds } : {}),
+    signal: interruptSignal(),
+    log: (message) => output.log(message),
+    onEvent: (event) => output.info(describe(event)),
+  });
+  output.result(
+    outcome,
+    () =>
+      `worker ${outcome.worker}: ${outcome.ran} run(s) done, ${outcome.failed} failed, ${outcome.returned} returned to the queue at ${outcome.queue}`,
+  );
+}
+
+function describe(event: WorkerEvent): string {
+  switch (event.type) {
+    case 'serving':
+      return `taking jobs of grid "${event.grid}" (queue ${event.queue})`;
+    case 'started':
+      return `${event.key}: started`;
+    case 'finished':
+      return `${event.key}: done in ${event.seconds.toFixed(1)}s`;
+    case 'failed':
+      return `${event.key}: failed: ${event.failure.message.split('\n')[0]}`;
+    case 'returned':
+      return `${event.key}: stopped, back in the queue`;
+  }
+}

@@ -1,0 +1,313 @@
+// `experiment --queue` and `worker` against a real Redis (Debian's redis-server on a free 127.0.0.1 port), each
+// command started as users start it: workers killed mid-run, a coordinator killed and resumed, Redis restarted with
+// its data gone, workers without a plugin, runs that fail, and addresses that do not work.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expandGrid, loadPreset } from '@hyperproto/experiments';
+import { freePort, redisMissing, startRedisServer, type RedisServer } from '@hyperproto/queue-bullmq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BIN, runCli } from './test-support/run-cli.js';
+import { tinyGrid } from './test-support/tiny-runs.js';
+
+const missing = redisMissing();
+if (missing) console.log(`skipping the job queue tests: ${missing}`);
+
+const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-queue-'));
+const cli = (args: string[]) => runCli(args, scratch);
+const children = new Set<ChildProcess>();
+
+/** 3 classes, small sizes: 2 models x `seeds` runs of about a second each. */
+const tiny = (name: string, seeds: number) =>
+  tinyGrid(
+    name,
+    seeds,
+    [
+      { id: 'softmax', head: 'softmax' },
+      { id: 'random-4', head: 'hpn', prototypes: { strategy: 'random', dims: 4 } },
+    ],
+    { batchSize: 16, maxEpochs: 4, patience: 2 },
+  );
+/** The tiny grid with runs of a second or two each, long enough for something to happen between two records. */
+function slowTiny(name: string, seeds: number) {
+  const grid = tiny(name, seeds);
+  return {
+    ...grid,
+    datasets: grid.datasets.map((d) => ({ ...d, options: { ...d.options, trainPerClass: 400 } })),
+    trainer: { ...grid.trainer, maxEpochs: 10, patience: 10 },
+  };
+}
+
+const write = (name: string, value: unknown) =>
+  writeFileSync(join(scratch, name), typeof value === 'string' ? value : JSON.stringify(value));
+const results = (dir: string) =>
+  existsSync(join(scratch, dir, 'results.jsonl')) ? readFileSync(join(scratch, dir, 'results.jsonl'), 'utf8') : '';
+const keys = (dir: string) =>
+  results(dir)
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line).key as string);
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => { stdout: string; stderr: string };
+  readonly exit: Promise<number | null>;
+}
+
+/** Starts the CLI in the background (CI=true: no progress bars), collecting its output. */
+function start(args: string[]): Started {
+  const child = spawn('node', [CLI_BIN, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' } });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, output: () => ({ stdout, stderr }), exit };
+}
+
+/** A worker whose killed runs another worker takes after a few seconds. */
+const worker = (url: string, ...args: string[]) => start(['worker', '--queue', url, '--lock-seconds', '2', ...args]);
+
+async function until(what: string, condition: () => boolean, seconds = 180): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`waited ${seconds} s for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stop(...started: Started[]): Promise<(number | null)[]> {
+  for (const s of started) s.child.kill('SIGTERM');
+  return Promise.all(started.map((s) => s.exit));
+}
+
+describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await redis?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+  const db = (n: number) => redis.url.replace(/\/0$/, `/${n}`);
+
+  it('runs seed-quick on three workers, one SIGKILLed mid-run: the grid keys, each recorded once', async () => {
+    const url = db(1);
+    const workers = [worker(url), worker(url), worker(url)];
+    const coordinator = start([
+      'experiment',
+      '--preset',
+      'seed-quick',
+      '--out',
+      'quick',
+      '--queue',
+      url,
+      '--save-models',
+      'none',
+      '--json',
+    ]);
+    const victim = workers[0]!;
+    await until('the first worker to start a run', () => /: started\n/.test(victim.output().stderr));
+    const started = [...victim.output().stderr.matchAll(/^(\S+): started$/gm)].map((m) => m[1]!);
+    const done = [...victim.output().stderr.matchAll(/^(\S+): done in/gm)].map((m) => m[1]!);
+    victim.child.kill('SIGKILL');
+    await victim.exit;
+    const killed = started.filter((key) => !done.includes(key));
+    expect(killed.length).toBeGreaterThan(0);
+
+    expect(await coordinator.exit, coordinator.output().stderr).toBe(0);
+    const summary = JSON.parse(coordinator.output().stdout);
+    expect(summary).toMatchObject({ total: 30, ran: 30, skipped: 0, failed: [], queue: url });
+    const grid = expandGrid(await loadPreset('seed-quick')).map((run) => run.key);
+    const stored = keys('quick');
+    expect(stored).toHaveLength(grid.length);
+    expect([...stored].sort()).toEqual([...grid].sort());
+    // The killed worker's run was taken by another after its lock expired.
+    const others = workers
+      .slice(1)
+      .map((w) => w.output().stderr)
+      .join('\n');
+    for (const key of killed) expect(others).toContain(`${key}: started`);
+    expect(await stop(workers[1]!, workers[2]!)).toEqual([0, 0]);
+    // seed-quick takes about a minute on 2 cores; more when the machine is shared.
+  }, 600_000);
+
+  it('loses nothing in results.jsonl when Redis restarts mid-grid without its data, and records every run once', async () => {
+    const url = db(2);
+    // Runs of a second or two each, so that the restart falls between the first and the last.
+    write('restart.json', slowTiny('restart', 5));
+    const one = worker(url);
+    const coordinator = start(['experiment', '--config', 'restart.json', '--out', 'restart', '--queue', url, '--save-models', 'none']);
+    await until('two records', () => keys('restart').length >= 2);
+    const before = results('restart');
+    await redis.restart();
+    expect(keys('restart').length).toBeLessThan(10);
+    expect(await coordinator.exit, coordinator.output().stderr).toBe(0);
+    expect(coordinator.output().stderr).toMatch(/lost the connection to the job queue at redis:\/\/127\.0\.0\.1:\d+\/2; retrying/);
+    const after = results('restart');
+    expect(after.startsWith(before)).toBe(true);
+    expect([...keys('restart')].sort()).toEqual(['random-4', 'softmax'].flatMap((m) => [0, 1, 2, 3, 4].map((s) => `c3/${m}/s${s}`)).sort());
+    expect(await stop(one)).toEqual([0]);
+  });
+
+  it('a coordinator killed mid-grid and restarted with --resume collects what the workers returned meanwhile', async () => {
+    const url = db(3);
+    // Runs of a second or two each, so that the coordinator dies before the workers are through.
+    write('resume.json', slowTiny('resume', 3));
+    const workers = [worker(url), worker(url)];
+    const first = start(['experiment', '--config', 'resume.json', '--out', 'resume', '--queue', url, '--save-models', 'none', '--json']);
+    await until('a record', () => keys('resume').length >= 1);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const before = results('resume');
+    const kept = keys('resume').length;
+    expect(kept).toBeLessThan(6);
+    // The workers keep going without a coordinator: their records wait in Redis.
+    await until(
+      'the workers to finish the grid',
+      () => workers.map((w) => w.output().stderr.match(/: done in/g)?.length ?? 0).reduce((a, b) => a + b) >= 6,
+    );
+
+    const resumed = await cli([
+      'experiment',
+      '--config',
+      'resume.json',
+      '--out',
+      'resume',
+      '--queue',
+      url,
+      '--resume',
+      '--save-models',
+      'none',
+      '--json',
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ total: 6, skipped: kept, ran: 6 - kept, failed: [] });
+    expect(results('resume').startsWith(before)).toBe(true);
+    expect([...keys('resume')].sort()).toEqual(['random-4', 'softmax'].flatMap((m) => [0, 1, 2].map((s) => `c3/${m}/s${s}`)).sort());
+    expect(await stop(...workers)).toEqual([0, 0]);
+  });
+
+  it('a worker without a plugin refuses the grid, naming it; a run that fails is recorded as a failure once', async () => {
+    const url = db(4);
+    write(
+      'failing-data.mjs',
+      `import { gaussianDataset } from '${import.meta.resolve('@hyperproto/data-gaussian')}';
+export default { ...gaussianDataset, name: 'failing-gaussian',
+  generate: async (ctx, options) => { if (ctx.seed === 1) throw new Error('seed 1 has no data'); return gaussianDataset.generate(ctx, options); } };
+`,
+    );
+    const grid = tiny('plugged', 2);
+    write('plugged.json', {
+      ...grid,
+      plugins: ['./failing-data.mjs'],
+      models: grid.models.slice(0, 1),
+      datasets: grid.datasets.map((d) => ({ ...d, name: 'failing-gaussian' })),
+    });
+    const coordinator = start(['experiment', '--config', 'plugged.json', '--out', 'plugged', '--queue', url, '--save-models', 'none']);
+    await until('the coordinator to claim the queue', () => /runs to do/.test(coordinator.output().stderr));
+
+    const lacking = worker(url);
+    expect(await lacking.exit).toBe(2);
+    expect(lacking.output().stderr).toMatch(
+      /error E_UNKNOWN_PLUGIN: this worker has no dataset plugin "failing-gaussian", which grid "plugged" needs \(the coordinator's comes from .*failing-data\.mjs\)\nhint: .*--plugin/,
+    );
+    await until('the coordinator to show the refusal', () =>
+      /refused grid "plugged": this worker has no dataset plugin/.test(coordinator.output().stderr),
+    );
+    expect(results('plugged')).toBe('');
+
+    const able = worker(url, '--plugin', './failing-data.mjs');
+    expect(await coordinator.exit, coordinator.output().stderr).toBe(4);
+    expect(coordinator.output().stdout).toMatch(/^plugged: 1 run\(s\) done now, 0 already finished, 1 failed, of 2;/);
+    expect(coordinator.output().stderr).toMatch(/error E_TRAINING_FAILED: 1 run\(s\) failed, first c3\/softmax\/s1: .*seed 1 has no data/);
+    expect(keys('plugged')).toEqual(['c3/softmax/s0']);
+    const failures = readFileSync(join(scratch, 'plugged', 'failures.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(failures.map((line) => JSON.parse(line).key)).toEqual(['c3/softmax/s1']);
+    expect(await stop(able)).toEqual([0]);
+  });
+
+  it('refuses a database that serves another grid, naming it, before anything is written', async () => {
+    const url = db(5);
+    write('first.json', tiny('first', 1));
+    write('second.json', tiny('second', 2));
+    // No workers: its runs stay queued after Ctrl-C.
+    const first = start(['experiment', '--config', 'first.json', '--out', 'first', '--queue', url, '--save-models', 'none']);
+    await until('the first grid to be queued', () => /runs to do/.test(first.output().stderr));
+    first.child.kill('SIGINT');
+    expect(await first.exit).toBe(130);
+    expect(first.output().stderr).toMatch(/the unfinished runs stay queued at redis:\/\/127\.0\.0\.1:\d+\/5/);
+
+    const second = await cli(['experiment', '--config', 'second.json', '--out', 'second', '--queue', url]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(
+      new RegExp(
+        `error E_INVALID_OPTIONS: the job queue at ${url.replace(/\//g, '\\/')} serves grid "first" \\(from .*first\\.json, queue grid-first-[0-9a-f]+\\), not "second": 2 of its jobs`,
+      ),
+    );
+    expect(existsSync(join(scratch, 'second'))).toBe(false);
+  });
+
+  it.each([
+    [
+      'no Redis at the address',
+      (port: number) => `redis://127.0.0.1:${port}/0`,
+      3,
+      /cannot reach the job queue at redis:\/\/127\.0\.0\.1:\d+\/0: connection refused/,
+    ],
+    ['a malformed address', () => 'localhost:6379', 2, /--queue localhost:6379: (it is not a URL|the scheme is localhost: not redis:)/],
+  ])('experiment and worker refuse %s with a clear message and no record', async (_, address, code, message) => {
+    const url = address(await freePort());
+    const experiment = await cli(['experiment', '--config', 'first.json', '--out', 'nowhere', '--queue', url]);
+    expect(experiment.code).toBe(code);
+    expect(experiment.stderr).toMatch(message);
+    expect(experiment.stderr).not.toMatch(/internal error| {4}at /);
+    expect(existsSync(join(scratch, 'nowhere'))).toBe(false);
+    const alone = await cli(['worker', '--queue', url]);
+    expect(alone.code).toBe(code);
+    expect(alone.stderr).toMatch(message);
+  });
+
+  it('refuses a wrong password without showing it, and --workers beside --queue', async () => {
+    const guarded = await startRedisServer({ password: 'right-horse' });
+    try {
+      const url = `redis://:wrong-horse@127.0.0.1:${guarded.port}/0`;
+      const run = await cli(['experiment', '--config', 'first.json', '--out', 'guarded', '--queue', url, '--json']);
+      expect(run.code).toBe(2);
+      expect(JSON.parse(run.stdout).error).toMatchObject({
+        code: 'E_INVALID_OPTIONS',
+        message: `the job queue at redis://:***@127.0.0.1:${guarded.port}/0 refused the password`,
+      });
+      expect(run.stdout + run.stderr).not.toContain('wrong-horse');
+      const worked = await cli(['worker', '--queue', guarded.url.replace('right-horse', 'wrong-horse')]);
+      expect(worked.code).toBe(2);
+    } finally {
+      await guarded.stop();
+    }
+    const both = await cli(['experiment', '--config', 'first.json', '--out', 'both', '--queue', db(6), '--workers', '2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/give --workers or --queue, not both/);
+  });
+
+  it('worker --help shows examples', async () => {
+    const run = await cli(['worker', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: hyperproto worker/);
+    expect(run.stdout).toMatch(/\$ hyperproto worker --queue redis:\/\//);
+  });
+});

@@ -1,0 +1,1 @@
+export { allowedHostNames, hostName, hostOfHeader, loopbackHosts } from './allowed-hosts.js';

@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runGrid } from './grid-runner.js';
+import { parseGrid } from './grid-schema.js';
+import { parseResults, RESULTS_FILE } from './results-store.js';
+
+const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', import.meta.url));
+
+let out: string;
+beforeEach(() => {
+  out = join(mkdtempSync(join(tmpdir(), 'hyperproto-record-')), 'results');
+});
+afterEach(() => {
+  rmSync(join(out, '..'), { recursive: true, force: true });
+});
+
+describe('the prototype geometry in every record', () => {
+  it('is measured for each run with prototypes, stored as plain JSON, and null for a head without them', async () => {
+    // `axes` makes the rows +e0, -e0, +e1, -e1, ...: with 8 classes in 4 dimensions every axis is used twice
+    // (P^T P = 2 I: singular values sqrt(2), effective rank 4, condition 1), with 4 classes only two axes are.
+    const grid = parseGrid({
+      name: 'geometry',
+      seeds: [0],
+      datasets: [{ id: 'c8', name: 'blobs', options: { classes: 8 } }],
+      models: [
+        { id: 'softmax', head: 'softmax' },
+        { id: 'axes-4', head: 'hpn', prototypes: { strategy: 'axes', dims: 4 } },
+      ],
+    });
+    await runGrid({ grid, out, registryModule, inline: true, workers: 1 });
+    const four = parseGrid({ ...grid, datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }], models: [grid.models[1]!] });
+    await runGrid({ grid: four, out: `${out}-c4`, registryModule, inline: true, workers: 1 });
+    const records = [out, `${out}-c4`].flatMap((dir) => parseResults(readFileSync(join(dir, RESULTS_FILE)), 'results').records);
+    const byKey = new Map(records.map((r) => [r.key, r]));
+
+    expect(byKey.get('c8/softmax/s0')!.prototypeGeometry).toBeNull();
+    const full = byKey.get('c8/axes-4/s0')!.prototypeGeometry!;
+    expect(full).toMatchObject({ classes: 8, dims: 4, largestNearestCosine: 0, meanNearestCosine: 0, notes: [] });
+    expect(full.largestSingularValue).toBeCloseTo(Math.SQRT2, 12);
+    expect(full.smallestSingularValue).toBeCloseTo(Math.SQRT2, 12);
+    expect(full.effectiveRank).toBeCloseTo(4, 10);
+    expect(full.condition).toBeCloseTo(1, 10);
+
+    const half = byKey.get('c4/axes-4/s0')!.prototypeGeometry!;
+    expect(half).toMatchObject({ classes: 4, dims: 4, smallestSingularValue: 0, condition: null });
+    expect(half.effectiveRank).toBeCloseTo(2, 10);
+    expect(half.notes).toEqual(['condition infinite: the rows span 2 of 4 dimensions (smallest singular value 0)']);
+  });
+});

@@ -1,0 +1,310 @@
+import { ErrorCode, isHyperprotoError } from '@hyperproto/core';
+import type { Grid, RunEvents, RunFailure, RunOrder, RunScheduler, SchedulerContext, SchedulerFactory } from '@hyperproto/experiments';
+import { Queue, type Job, type JobType } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { requirementsOf } from './compatibility.js';
+import {
+  CLAIM_KEY,
+  checkCoordinator,
+  heartbeatCoordinator,
+  identityOf,
+  KEY_PREFIX,
+  otherGridError,
+  queueNameOf,
+  readClaim,
+  REFUSALS_KEY,
+  releaseCoordinator,
+  WORKER_KEY_PATTERN,
+  type GridClaim,
+  type JobData,
+  type JobResult,
+} from './grid-claim.js';
+import { parseQueueAddress, type QueueAddress } from './queue-address.js';
+import { CONNECT_TIMEOUT_MS, connectionOptions, connectRedis } from './queue-connection.js';
+
+export interface QueueSchedulerOptions {
+  /** `redis://[[user]:password@]host[:port][/db]`. */
+  readonly url: string;
+  /** How often the coordinator looks at the queue, ms (default 1000). */
+  readonly pollMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+/** A scheduler factory that can check its queue before the session touches the results directory. */
+export type QueueSchedulerFactory = SchedulerFactory & {
+  /** Connects and refuses a database that serves another grid or another coordinator; nothing is written there. */
+  check(grid: Grid): Promise<void>;
+  readonly address: QueueAddress;
+};
+
+/** Every state a job of ours can be in. */
+const ALL_STATES: JobType[] = ['wait', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children'];
+
+/**
+ * The coordinator's side of a grid on a job queue: enqueues each unfinished run as a job whose id is the run's key
+ * (re-enqueueing never duplicates), and hands every record a worker returns to the session, which stores it once.
+ * Jobs stay in Redis until their record is stored, so a killed coordinator loses nothing: the next --resume collects
+ * what came back meanwhile and re-enqueues whatever Redis lost.
+ */
+export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFactory {
+  const address = parseQueueAddress(options.url);
+  const refuseOthers = async (client: Redis, grid: Grid) => {
+    await checkCoordinator(client, address);
+    const claim = await readClaim(client);
+    if (claim && claim.identity !== identityOf(grid)) {
+      const unfinished = await jobCount(claim.queue, address);
+      if (unfinished > 0) throw otherGridError(address, claim, unfinished, grid.name);
+    }
+  };
+  // Its own connection, closed again: the session may still stop before it starts the scheduler.
+  const check = async (grid: Grid) => {
+    const client = await connectRedis(address, options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    try {
+      await refuseOthers(client, grid);
+    } finally {
+      client.disconnect();
+    }
+  };
+  const factory = async (context: SchedulerContext): Promise<RunScheduler> => {
+    const client = await connectRedis(address, options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    try {
+      await refuseOthers(client, context.grid);
+      const registered = new Set(context.registry.list().map(({ kind, name }) => `${kind}:${name}`));
+      const claim: GridClaim = {
+        queue: queueNameOf(context.grid),
+        grid: context.grid.name,
+        identity: identityOf(context.grid),
+        source: context.gridSource,
+        needs: requirementsOf(context.grid, context.runs, { registered, ...context.provenance }),
+        since: new Date().toISOString(),
+      };
+      const previous = await readClaim(client);
+      // A finished grid's empty queue is removed before this grid takes the database.
+      if (previous && previous.identity !== claim.identity) await obliterate(previous.queue, address);
+      const since = new Date().toISOString();
+      await heartbeatCoordinator(client, context.grid.name, since);
+      await client.set(CLAIM_KEY, JSON.stringify(claim));
+      await client.del(REFUSALS_KEY);
+      await warnOnEviction(client, address, context.log);
+      const queue = new Queue<JobData, JobResult>(claim.queue, { connection: connectionOptions(address), prefix: KEY_PREFIX });
+      return new QueueCoordinator(client, queue, address, claim, since, options.pollMs ?? 1000, context.log);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+  };
+  return Object.assign(factory, { check, address });
+}
+
+class QueueCoordinator implements RunScheduler {
+  readonly description: string;
+  readonly interruptedNote: string;
+  private slots = 0;
+  private readonly refusals = new Set<string>();
+  private lost = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly queue: Queue<JobData, JobResult>,
+    private readonly address: QueueAddress,
+    private readonly claim: GridClaim,
+    private readonly since: string,
+    private readonly pollMs: number,
+    private readonly log: (message: string) => void,
+  ) {
+    this.description = `the workers of the job queue at ${address.display} (queue ${claim.queue})`;
+    this.interruptedNote = `the unfinished runs stay queued at ${address.display}, where workers keep running them; --resume collects their records`;
+    // Redis restarted or unreachable: commands wait for it to come back; say so once per outage.
+    const onLost = () => {
+      if (this.lost) return;
+      this.lost = true;
+      this.log(`lost the connection to the job queue at ${address.display}; retrying (records already in results.jsonl are kept)`);
+    };
+    redis.on('reconnecting', onLost);
+    queue.on('error', onLost);
+    redis.on('ready', () => {
+      if (!this.lost) return;
+      this.lost = false;
+      this.log(`the job queue at ${address.display} answers again`);
+    });
+  }
+
+  parallel(): number {
+    return Math.max(1, this.slots);
+  }
+
+  async execute(orders: readonly RunOrder[], events: RunEvents, signal?: AbortSignal): Promise<void> {
+    const pending = new Map(orders.map((order) => [order.key, order]));
+    const active = new Map<string, string>();
+    const stopped = abortPromise(signal);
+    let trouble = '';
+    while (pending.size > 0 && !signal?.aborted) {
+      const look = this.poll(pending, active, events);
+      // Left running when interrupted: closing the connection ends it, and that ending must not surface.
+      look.catch(() => {});
+      try {
+        await Promise.race([look, stopped]);
+        trouble = '';
+      } catch (error) {
+        // The session's own errors (the results store) end the session; the queue's are retried until it answers.
+        if (isHyperprotoError(error)) throw error;
+        const message = (error as Error).message;
+        if (message !== trouble) this.log(`the job queue at ${this.address.display}: ${message}; retrying`);
+        trouble = message;
+      }
+      if (pending.size > 0) await Promise.race([sleep(this.pollMs), stopped]);
+    }
+    if (!signal?.aborted) await Promise.race([this.releaseIfEmpty(), stopped]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.race([releaseCoordinator(this.redis).catch(() => {}), sleep(1000)]);
+    await Promise.race([this.queue.close().catch(() => {}), sleep(1000)]);
+    this.redis.disconnect();
+  }
+
+  /** One look at the queue: collect what came back, follow what runs, and enqueue whatever is missing. */
+  private async poll(pending: Map<string, RunOrder>, active: Map<string, string>, events: RunEvents): Promise<void> {
+    await heartbeatCoordinator(this.redis, this.claim.grid, this.since);
+    // Redis restarted without its data: claim the database again so that workers find this grid's queue.
+    if (!(await this.redis.exists(CLAIM_KEY))) await this.redis.set(CLAIM_KEY, JSON.stringify(this.claim), 'NX');
+
+    for (const job of await this.queue.getJobs(['completed', 'failed'], 0, 199, true)) {
+      if (!job.id) continue;
+      const order = pending.get(job.id) ?? (job.data?.identity === this.claim.identity ? job.data.order : undefined);
+      if (order) {
+        const result = job.returnvalue;
+        if (job.finishedOn && result?.type === 'done') await events.finished(order, result.record);
+        else if (result?.type === 'failed') await events.failed(order, result.failure);
+        else await events.failed(order, jobFailure(job));
+      }
+      pending.delete(job.id);
+      active.delete(job.id);
+      // Only once the record is stored: a coordinator killed before this finds the job again and skips it.
+      await job.remove().catch(() => {});
+    }
+
+    const running = new Set<string>();
+    for (const job of await this.queue.getJobs(['active'], 0, -1)) {
+      if (!job.id || !pending.has(job.id)) continue;
+      running.add(job.id);
+      if (!active.has(job.id)) {
+        active.set(job.id, '');
+        events.started(job.id);
+      }
+      const progress = job.progress as { stage?: unknown; done?: unknown; total?: unknown } | number;
+      if (typeof progress === 'object' && typeof progress.stage === 'string') {
+        const text = JSON.stringify(progress);
+        if (active.get(job.id) !== text) {
+          active.set(job.id, text);
+          events.progress(job.id, progress.stage, Number(progress.done) || 0, Number(progress.total) || 1);
+        }
+      }
+    }
+    // A job whose worker died goes back to wait once its lock expires: it waits again here too.
+    for (const key of [...active.keys()]) {
+      if (!running.has(key) && pending.has(key)) {
+        active.delete(key);
+        events.released(key);
+      }
+    }
+
+    const known = new Set(await this.queue.getRanges(ALL_STATES, 0, -1));
+    const missing = [...pending.values()].filter((order) => !known.has(order.key));
+    if (missing.length > 0) {
+      await this.queue.addBulk(
+        missing.map((order) => ({
+          name: 'run',
+          data: { identity: this.claim.identity, order },
+          opts: { jobId: order.key, removeOnComplete: false, removeOnFail: false, attempts: 1 },
+        })),
+      );
+    }
+
+    this.slots = await this.workerSlots();
+    await this.showRefusals();
+  }
+
+  /** The concurrency of every live worker together. */
+  private async workerSlots(): Promise<number> {
+    let total = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', WORKER_KEY_PATTERN, 'COUNT', 100);
+      cursor = next;
+      if (keys.length === 0) continue;
+      for (const value of await this.redis.mget(...keys)) {
+        const concurrency = Number((JSON.parse(value ?? '{}') as { concurrency?: unknown }).concurrency);
+        if (Number.isInteger(concurrency) && concurrency > 0) total += concurrency;
+      }
+    } while (cursor !== '0');
+    return total;
+  }
+
+  private async showRefusals(): Promise<void> {
+    const refusals = await this.redis.hgetall(REFUSALS_KEY);
+    for (const [worker, message] of Object.entries(refusals)) {
+      if (this.refusals.has(worker)) continue;
+      this.refusals.add(worker);
+      this.log(`worker ${worker} refused grid "${this.claim.grid}": ${message}`);
+    }
+  }
+
+  /** The grid is done: remove its queue and give the database back, unless jobs of it are still there. */
+  private async releaseIfEmpty(): Promise<void> {
+    const counts = await this.queue.getJobCounts(...ALL_STATES);
+    if (Object.values(counts).some((n) => n > 0)) return;
+    await this.queue.obliterate({ force: true });
+    const claim = await readClaim(this.redis);
+    if (claim?.identity === this.claim.identity) await this.redis.del(CLAIM_KEY, REFUSALS_KEY);
+  }
+}
+
+function jobFailure(job: Job<JobData, JobResult>): RunFailure {
+  const reason = job.failedReason || 'no reason given';
+  return {
+    code: ErrorCode.Internal,
+    message: /stalled more than allowable limit/.test(reason)
+      ? `its workers stopped while running it ${job.stalledCounter ?? 'several'} times (killed, or out of memory): ${reason}`
+      : `the job failed on its worker: ${reason}`,
+  };
+}
+
+async function jobCount(queueName: string, address: QueueAddress): Promise<number> {
+  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX });
+  try {
+    const counts = await queue.getJobCounts(...ALL_STATES);
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  } finally {
+    await queue.close();
+  }
+}
+
+async function obliterate(queueName: string, address: QueueAddress): Promise<void> {
+  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX });
+  try {
+    await queue.obliterate({ force: true });
+  } finally {
+    await queue.close();
+  }
+}
+
+async function warnOnEviction(redis: Redis, address: QueueAddress, log: (message: string) => void): Promise<void> {
+  // Managed Redis services may forbid CONFIG: then there is nothing to check.
+  const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
+  const policy = reply?.[1];
+  if (policy && policy !== 'noeviction')
+    log(
+      `warning: the job queue at ${address.display} has maxmemory-policy ${policy}: Redis may evict jobs when memory runs out; set maxmemory-policy noeviction`,
+    );
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+function abortPromise(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
