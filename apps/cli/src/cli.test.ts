@@ -133,7 +133,7 @@ describe('plugins', () => {
     expect(byKind).toEqual({
       dataset: ['gaussian', 'files'],
       prototypes: ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'],
-      head: ['softmax', 'hpn', 'cosine-softmax', 'margin'],
+      head: ['softmax', 'hpn', 'cosine-softmax', 'margin', 'bottleneck-softmax'],
       evaluator: ['classification'],
       engine: ['tfjs', 'onnxruntime'],
     });

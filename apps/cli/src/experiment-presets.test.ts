@@ -1,17 +1,47 @@
-import { checkGrid, loadPreset, parseGrid } from '@hyperproto/experiments';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  checkGrid,
+  describeGridDifferences,
+  loadGridFile,
+  loadPreset,
+  parseGrid,
+  planSession,
+  readResultsDirectory,
+  recordMismatch,
+  RunEstimates,
+} from '@hyperproto/experiments';
 import { describe, expect, it } from 'vitest';
 import { buildRegistry } from './registry-module.js';
 
 // The shipped presets against the real built-in plugins: every name, option and prototype size checked, no run.
 describe('the shipped presets against the built-in registry', () => {
-  it('validates and plans the collapse preset: 546 runs, without running any', async () => {
+  it('validates and plans the collapse preset: 290 runs, without running any', async () => {
     const { registry } = await buildRegistry({ cwd: process.cwd() });
     const runs = checkGrid(registry, await loadPreset('collapse'), 'preset collapse');
-    expect(runs).toHaveLength(546);
-    const wide = runs.find((r) => r.key === 'c1000-n200/cos-simplex-d1000-h1000-e200/s2')!;
-    expect(wide.parsedSpec.trainer).toMatchObject({ hiddenUnits: 1000, patience: 200, maxEpochs: 200, dropout: 0.3 });
-    expect(wide.parsedSpec.head.name).toBe('cosine-softmax');
-    expect(runs.find((r) => r.key === 'c100/hpn-orthogonal-d100-h64-es/s0')!.parsedSpec.trainer.hiddenUnits).toBe(64);
+    expect(runs).toHaveLength(290);
+    const fixed = runs.find((r) => r.key === 'c1000-n20/cos-simplex-d1000-h300-e200/s2')!;
+    expect(fixed.parsedSpec.trainer).toMatchObject({ hiddenUnits: 300, patience: 200, maxEpochs: 200, dropout: 0.3, traceTest: true });
+    expect(fixed.parsedSpec.head.name).toBe('cosine-softmax');
+    expect(runs.find((r) => r.key === 'c1000-n20/hpn-optimized-d1000-h1000-es/s2')!.parsedSpec.trainer.hiddenUnits).toBe(1000);
+    expect(runs.find((r) => r.key === 'c100/hpn-orthogonal-d100-h64-es/s4')!.parsedSpec.trainer.hiddenUnits).toBe(64);
+  });
+
+  it('resumes docs/results/collapse: its grid is the preset, and every committed run stays finished with its spec', async () => {
+    const { registry } = await buildRegistry({ cwd: process.cwd() });
+    const preset = await loadPreset('collapse');
+    const runs = checkGrid(registry, preset, 'preset collapse');
+    const dir = fileURLToPath(new URL('../../../docs/results/collapse/', import.meta.url));
+    const stored = await loadGridFile(join(dir, 'grid.json'));
+    expect(describeGridDifferences(stored, preset, 'grid.json', 'preset collapse')).toEqual([]);
+    const { records } = await readResultsDirectory(dir);
+    expect(records.length).toBeGreaterThanOrEqual(39);
+    // Records written before traceTest existed compare equal to the specs the preset makes now.
+    for (const record of records) expect(recordMismatch(record, runs.find((r) => r.key === record.key)!)).toBeUndefined();
+    const plan = planSession({ runs, records, estimates: new RunEstimates(runs, records), source: 'results.jsonl' });
+    expect(plan.skipped).toBe(records.length);
+    expect(plan.pending).toHaveLength(290 - records.length);
+    expect(plan.pending.some((r) => r.key === 'c1000-n20/hpn-simplex-d1000-h300-es/s0')).toBe(false);
   });
 
   it('refuses orthogonal prototypes with D < C and simplex with D < C - 1, naming each cell', async () => {

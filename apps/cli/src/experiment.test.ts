@@ -154,6 +154,6 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     expect((await cli(['experiment'])).stderr).toMatch(/--preset NAME or --config FILE/);
     const run = await cli(['experiment', '--preset', 'sed']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/unknown preset "sed"\. Known: collapse, seed, seed-quick/);
+    expect(run.stderr).toMatch(/unknown preset "sed"\. Known: collapse, many-classes, seed, seed-quick/);
   });
 });

@@ -154,6 +154,32 @@ export function buildProgram(): Command {
       .option('--bins <n>', 'histogram bins over [-1, 1]', integer(1, 255), 200),
   ).action(async (file, options) => (await import('./commands/prototypes.js')).inspectPrototypesCommand(file, options));
 
+  const data = program.command('data').description('look at the data a dataset spec makes, without training: `data inspect`');
+  withGlobals(
+    data
+      .command('inspect')
+      .description(
+        'generate a dataset as `train --seed N` would and score the Bayes-optimal rule and the class-mean baseline on its validation split (or --split test): what to choose a noise level or a data size from',
+      )
+      .option('--dataset <name>', "dataset plugin: gaussian (the seed's data), files (your own), or a plugin's", 'gaussian')
+      .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationRows=20000', collect)
+      .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian)', integer(2))
+      .option(
+        '--sigma <s>',
+        'gaussian: noise standard deviation',
+        decimal((n) => n > 0, 'a positive number'),
+      )
+      .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', integer(1))
+      .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', integer(1))
+      .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', integer(1))
+      .option('--seed <n>', 'random seed: the same data as a run of this seed', integer(0), 0)
+      .addOption(new Option('--split <name>', 'the split to score').choices(['validation', 'test']).default('validation'))
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ hyperproto data inspect --classes 10000 --sigma 1.6 --train-per-class 10 --validation-per-class 2\n  $ hyperproto data inspect --classes 100000 --sigma 1.5 --train-per-class 10 --dataset-option validationRows=20000 --test-per-class 1 --json',
+      ),
+  ).action(async (options) => (await import('./commands/data.js')).inspectDataCommand(options));
+
   withGlobals(
     program
       .command('plugins')
@@ -280,7 +306,7 @@ export function buildProgram(): Command {
     .description('run a grid of experiments (datasets x models x seeds) in parallel, store one record per run, and write the report')
     .option(
       '--preset <name>',
-      'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds) or seed-quick (same shape, small, one seed)',
+      'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds), seed-quick (same shape, small, one seed), collapse (why HPNs fall behind at 1,000 classes) or many-classes (1,000 to 100,000 classes)',
     )
     .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
     .option('--out <dir>', 'results directory (default: runs/<grid name>)')

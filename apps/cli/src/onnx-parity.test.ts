@@ -72,6 +72,12 @@ describe('ONNX export parity', () => {
     await expectParity(registry.get('head', 'softmax').build({ classes: CLASSES }, {}), { head: 'softmax' });
   });
 
+  it('bottleneck-softmax (a learned classifier [C, D] and bias)', async () => {
+    await expectParity(registry.get('head', 'bottleneck-softmax').build({ classes: CLASSES }, { dims: DIMS }), {
+      head: 'bottleneck-softmax',
+    });
+  });
+
   it.for(['cosine-softmax', 'margin'])('%s with a learned scale', async (headName) => {
     const prototypes = await registry.get('prototypes', 'random').generate(context('prototypes'), { classes: CLASSES, dims: DIMS }, {});
     const head = registry.get('head', headName).build({ classes: CLASSES, prototypes }, { learnScale: true });
@@ -114,7 +120,7 @@ describe.each(
     .filter((e) => e.name !== 'tfjs')
     .map((e) => [e.name]),
 )('ONNX export parity of models trained by the %s engine', (engineName) => {
-  it('softmax, hpn, cosine-softmax (fixed and learned scale) and margin', async ({ skip }) => {
+  it('softmax, hpn, cosine-softmax (fixed and learned scale), margin and bottleneck-softmax', async ({ skip }) => {
     const probe = await registry.get('engine', engineName).probe();
     if (!probe.ok) {
       // A missing prerequisite: an explicit skip with its reason on a developer's machine, a failure under CI.
@@ -124,6 +130,12 @@ describe.each(
       skip(why);
     }
     await expectParity(registry.get('head', 'softmax').build({ classes: CLASSES }, {}), { head: 'softmax' }, engineName);
+    // Learned matrix parameters: trained by this engine, exported as initializers at their trained values.
+    await expectParity(
+      registry.get('head', 'bottleneck-softmax').build({ classes: CLASSES }, { dims: DIMS }),
+      { head: 'bottleneck-softmax' },
+      engineName,
+    );
     const prototypes = await registry.get('prototypes', 'random').generate(context('prototypes'), { classes: CLASSES, dims: DIMS }, {});
     for (const headName of ['hpn', 'cosine-softmax', 'margin']) {
       await expectParity(

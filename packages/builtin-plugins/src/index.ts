@@ -4,6 +4,7 @@ import gaussian from '@hyperproto/data-gaussian';
 import onnxruntimeEngine from '@hyperproto/engine-onnxruntime';
 import tfjsEngine from '@hyperproto/engine-tfjs';
 import classification from '@hyperproto/eval-classification';
+import bottleneckSoftmax from '@hyperproto/head-bottleneck-softmax';
 import cosineSoftmax from '@hyperproto/head-cosine-softmax';
 import hpn from '@hyperproto/head-hpn';
 import margin from '@hyperproto/head-margin';
@@ -33,6 +34,7 @@ export const builtinPlugins: readonly Plugin[] = [
   hpn,
   cosineSoftmax,
   margin,
+  bottleneckSoftmax,
   classification,
   tfjsEngine,
   onnxruntimeEngine,

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateHeadExpr } from './head-reference.js';
-import { defineHead } from './plugins.js';
-import { z } from 'zod';
 import { ErrorCode } from './errors.js';
 import {
-  bindHeadParams,
   constantsUsed,
   foldHeadExpr,
   h,
@@ -14,11 +10,6 @@ import {
   HEAD_SQUARED_NORM_FLOOR,
   headExprChildren,
   headOpFields,
-  headParams,
-  headParamsFromWeights,
-  headParamWeights,
-  HEAD_PARAM_WEIGHT_PREFIX,
-  type HeadDefinition,
   type HeadExpr,
   type HeadOp,
 } from './head-graph.js';
@@ -46,6 +37,8 @@ const examples: Record<HeadOp, HeadExpr> = {
   logSoftmax: h.logSoftmax(x),
   gatherRows: h.gatherRows(x, i),
   pickPerRow: h.pickPerRow(x, i),
+  sampledRows: h.sampledRows(x),
+  sampledLabels: h.sampledLabels(),
   oneHot: h.oneHot(i, 5),
   rowSum: h.rowSum(x),
   mean: h.mean(x),
@@ -57,14 +50,29 @@ describe('the head operation table', () => {
     expect(HEAD_OPS).toHaveLength(Object.keys(HEAD_OP_TABLE).length);
   });
 
-  it.each(HEAD_OPS.map((op) => [op]))('names every field of %s: sub-expressions, numbers and strings', (op) => {
-    const node = examples[op] as unknown as Record<string, unknown>;
-    const fields = Object.keys(node).filter((key) => key !== 'op');
-    const isExpr = (value: unknown) => typeof value === 'object' && value !== null && 'op' in value;
+  it.each(HEAD_OPS.map((op) => [op]))('names every field of %s: sub-expressions, numbers, strings and lists', (op) => {
     const spec = HEAD_OP_TABLE[op];
-    expect(new Set<string>(spec.children)).toEqual(new Set(fields.filter((key) => isExpr(node[key]))));
-    expect(new Set<string>(spec.numbers)).toEqual(new Set(fields.filter((key) => typeof node[key] === 'number')));
-    expect(new Set<string>(spec.strings)).toEqual(new Set(fields.filter((key) => typeof node[key] === 'string')));
+    const isExpr = (value: unknown) => typeof value === 'object' && value !== null && 'op' in value;
+    // Each example, and for a parameter its other forms, shows every field that is not optional.
+    const forms = op === 'param' ? [examples.param, h.param('w', { shape: [2, 3], init: 'glorotUniform' })] : [examples[op]];
+    const seen = { children: new Set<string>(), numbers: new Set<string>(), strings: new Set<string>(), lists: new Set<string>() };
+    for (const form of forms) {
+      const node = form as unknown as Record<string, unknown>;
+      const fields = Object.keys(node).filter((key) => key !== 'op');
+      for (const key of fields) {
+        const value = node[key];
+        const kind = isExpr(value) ? 'children' : typeof value === 'number' ? 'numbers' : typeof value === 'string' ? 'strings' : 'lists';
+        seen[kind].add(key);
+      }
+      const required = [...spec.children, ...spec.numbers, ...spec.strings, ...spec.lists].filter(
+        (key) => !(spec.optional as readonly string[]).includes(key),
+      );
+      for (const key of required) expect(fields, `${op}.${key}`).toContain(key);
+    }
+    expect(new Set<string>(spec.children)).toEqual(seen.children);
+    expect(new Set<string>(spec.numbers)).toEqual(seen.numbers);
+    expect(new Set<string>(spec.strings)).toEqual(seen.strings);
+    expect(new Set<string>(spec.lists)).toEqual(seen.lists);
   });
 
   it('gives children in evaluation order: a then b, x then indices', () => {
@@ -100,98 +108,5 @@ describe('the head operation table', () => {
     expect(HEAD_NORM_FLOOR).toBe(1e-12);
     expect(HEAD_SQUARED_NORM_FLOOR).toBe(1e-24);
     expect(Math.sqrt(HEAD_SQUARED_NORM_FLOOR)).toBe(HEAD_NORM_FLOOR);
-  });
-});
-
-describe('head parameters', () => {
-  const scale = h.param('scale', 16);
-  const logits = h.mul(scale, h.matmulTransposed(h.l2normalize(x), h.constant('p')));
-  const head: HeadDefinition = {
-    outputUnits: 2,
-    loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(h.sub(logits, h.param('shift', 0))), i))),
-    scores: h.softmax(logits),
-    scoresName: 'probabilities',
-    constants: {},
-  };
-
-  it('lists each parameter once with its starting value, loss first', () => {
-    expect([...headParams(head)]).toEqual([
-      ['scale', 16],
-      ['shift', 0],
-    ]);
-    expect(headParams({ loss: h.mean(x), scores: x }).size).toBe(0);
-  });
-
-  it('refuses a parameter without a finite initial value, naming it', () => {
-    const invalid = (message: RegExp) => expect.objectContaining({ code: ErrorCode.InvalidInput, message: expect.stringMatching(message) });
-    const missing = { op: 'param', name: 'temperature' } as unknown as HeadExpr;
-    expect(() => headParams({ loss: h.mean(h.mul(missing, x)), scores: x })).toThrow(
-      invalid(/^head parameter "temperature" has no initial value$/),
-    );
-    expect(() => headParams({ loss: h.mean(x), scores: h.mul(h.param('t', Number.NaN), x) })).toThrow(
-      invalid(/head parameter "t" has the initial value NaN, which is not a finite number/),
-    );
-    expect(() => headParams({ loss: h.mean(x), scores: { op: 'param', value: 1 } as unknown as HeadExpr })).toThrow(invalid(/has no name/));
-    expect(() => headParams({ loss: h.mean(h.param('s', 1)), scores: h.mul(h.param('s', 2), x) })).toThrow(
-      invalid(/"s" starts at 1 in one place and at 2 in another/),
-    );
-  });
-
-  it('is refused when the head is built, tagged with the head plugin', () => {
-    const careless = defineHead({
-      name: 'careless',
-      summary: 'a head whose parameter has no initial value',
-      options: z.strictObject({}),
-      usesPrototypes: false,
-      build: () => ({ ...head, scores: h.mul({ op: 'param', name: 'temperature' } as unknown as HeadExpr, x) }),
-    });
-    expect(() => careless.build({ classes: 2 }, {})).toThrow(
-      expect.objectContaining({
-        code: ErrorCode.InvalidInput,
-        message: expect.stringMatching(/head parameter "temperature" has no initial value/),
-      }),
-    );
-    expect(() => careless.build({ classes: 2 }, {})).toThrow(expect.objectContaining({ pluginId: 'head:careless' }));
-  });
-
-  it('binds values by name: evaluation reads them, sharing is kept, the original is untouched', () => {
-    const trained = bindHeadParams(head, { scale: 30 });
-    expect([...headParams(trained)]).toEqual([
-      ['scale', 30],
-      ['shift', 0],
-    ]);
-    expect([...headParams(head)][0]).toEqual(['scale', 16]);
-    const inputs = {
-      output: { rows: 1, cols: 2, data: Float64Array.of(3, 4) },
-      constants: { p: { rows: 2, cols: 2, data: Float32Array.of(1, 0, 0, 1) } },
-    };
-    // cos = [0.6, 0.8]; logits 30 * cos = [18, 24]; softmax = [1, e^6] / (1 + e^6).
-    const [first, second] = evaluateHeadExpr(trained.scores, inputs).data;
-    expect(first).toBeCloseTo(1 / (1 + Math.exp(6)), 14);
-    expect(second).toBeCloseTo(Math.exp(6) / (1 + Math.exp(6)), 14);
-    // One logits node still serves the loss and the scores.
-    const field = (e: HeadExpr, name: 'a' | 'x') => (e as unknown as Record<string, HeadExpr>)[name]!;
-    // loss = mean(neg(pickPerRow(logSoftmax(sub(logits, shift)), labels))); scores = softmax(logits).
-    const lossLogits = field(field(field(field(field(trained.loss, 'x'), 'x'), 'x'), 'x'), 'a');
-    expect(field(trained.scores, 'x')).toBe(lossLogits);
-    // A head without the parameter is returned unchanged where nothing changed.
-    expect(bindHeadParams(head, {}).scores).toBe(head.scores);
-  });
-
-  it('refuses a value for a parameter the head does not have, or a non-finite value', () => {
-    expect(() => bindHeadParams(head, { temperature: 1 })).toThrow(/the head has no parameter "temperature" \(has: scale, shift\)/);
-    expect(() => bindHeadParams(head, { scale: Number.POSITIVE_INFINITY })).toThrow(/head parameter "scale" was given Infinity/);
-  });
-
-  it('travel among named weights as head/param/<name> scalars, and come back by name', () => {
-    expect(HEAD_PARAM_WEIGHT_PREFIX).toBe('head/param/');
-    const weights = headParamWeights(head, { shift: 0.5 });
-    expect(weights).toEqual([
-      { name: 'head/param/scale', shape: [], data: Float32Array.of(16) },
-      { name: 'head/param/shift', shape: [], data: Float32Array.of(0.5) },
-    ]);
-    const trunk = { name: 'trunk/dense0/kernel', shape: [1, 1], data: Float32Array.of(3) };
-    expect(headParamsFromWeights([trunk, ...weights])).toEqual({ scale: 16, shift: 0.5 });
-    expect(headParamWeights({ loss: h.mean(x), scores: x })).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { ErrorCode, HyperprotoError } from './errors.js';
 import type { Matrix } from './matrix.js';
-import type { NamedWeight } from './plugins.js';
+import type { HeadParamInit, HeadParamStart, HeadParamValues } from './head-params.js';
 
 /**
  * A head's loss and prediction as a small expression over a fixed vocabulary of operations. Engines evaluate it
@@ -16,11 +16,19 @@ export type HeadExpr =
   | { readonly op: 'constant'; readonly name: string }
   | { readonly op: 'scalar'; readonly value: number }
   /**
-   * A trainable scalar: an engine that trains the head's parameters starts it at `value` and learns it with the
-   * network; everywhere else (inference, export, the reference) it is the constant `value`. A trained model's head
-   * carries the trained value (see `bindHeadParams`). Parameters with the same name are one parameter.
+   * A trainable tensor of `shape` (absent: a scalar) that an engine learns with the network. It starts at `value`
+   * in every element, or at values drawn by `init` from the run's seeded generator (see `initialHeadParamWeights`);
+   * exactly one of the two. A trained head carries the trained values beside its expressions
+   * (`HeadDefinition.params`, see `bindHeadParams`); where none are bound, a parameter with a `value` is that
+   * constant. Parameters with the same name are one parameter.
    */
-  | { readonly op: 'param'; readonly name: string; readonly value: number }
+  | {
+      readonly op: 'param';
+      readonly name: string;
+      readonly shape?: readonly number[];
+      readonly value?: number;
+      readonly init?: HeadParamInit;
+    }
   /** Element-wise, NumPy broadcasting (shapes aligned at their last axes; a size 1 or a missing axis repeats). */
   | { readonly op: 'add' | 'sub' | 'mul' | 'div'; readonly a: HeadExpr; readonly b: HeadExpr }
   /** Element-wise; the same shape. `log` of 0 is -Infinity and of a negative number NaN, as in IEEE arithmetic. */
@@ -35,6 +43,14 @@ export type HeadExpr =
   | { readonly op: 'gatherRows'; readonly x: HeadExpr; readonly indices: HeadExpr }
   /** x[i, indices[i]]: [N]. */
   | { readonly op: 'pickPerRow'; readonly x: HeadExpr; readonly indices: HeadExpr }
+  /**
+   * The rows of x [C, K] (or the elements of x [C]) at the classes a training step samples (sampled softmax,
+   * Partial FC): [S, K] (or [S]). Where no sample is drawn (inference, export, validation, a share of 1) it is x
+   * itself, all classes. The sample holds the batch's labels first, then a seeded share of the other classes.
+   */
+  | { readonly op: 'sampledRows'; readonly x: HeadExpr }
+  /** Each row's label as its position among the sampled classes [N] (int); the labels themselves where none are sampled. */
+  | { readonly op: 'sampledLabels' }
   /** Rows [N, depth] of int indices [N] (e.g. the labels): 1 at the index, 0 elsewhere. */
   | { readonly op: 'oneHot'; readonly indices: HeadExpr; readonly depth: number }
   /** Sum over the last axis: [N, K] -> [N]. */
@@ -51,16 +67,26 @@ type Variant<Op extends HeadOp> = HeadExpr extends infer E
       : never
     : never
   : never;
-type FieldOf<Op extends HeadOp, T> = { [K in keyof Variant<Op>]-?: Variant<Op>[K] extends T ? K : never }[keyof Variant<Op>] & string;
+type FieldOf<Op extends HeadOp, T> = {
+  [K in keyof Variant<Op>]-?: NonNullable<Variant<Op>[K]> extends T ? K : never;
+}[keyof Variant<Op>] &
+  string;
+/** Fields a node of `Op` may leave out. */
+type OptionalFieldOf<Op extends HeadOp> = { [K in keyof Variant<Op>]-?: undefined extends Variant<Op>[K] ? K : never }[keyof Variant<Op>] &
+  string;
 
 /**
- * One operation's fields: its sub-expressions (in evaluation order), its number and string fields, and the shape
- * of its result in terms of its children's (N rows, K columns; `...` any leading axes).
+ * One operation's fields: its sub-expressions (in evaluation order), its number, string and integer-list fields,
+ * which of them a node may leave out, and the shape of its result in terms of its children's (N rows, K columns;
+ * `...` any leading axes).
  */
 export interface HeadOpFields<Op extends HeadOp = HeadOp> {
   readonly children: readonly FieldOf<Op, HeadExpr>[];
   readonly numbers: readonly Exclude<FieldOf<Op, number>, FieldOf<Op, HeadExpr>>[];
   readonly strings: readonly Exclude<FieldOf<Op, string>, 'op'>[];
+  /** Lists of non-negative integers (a parameter's shape). */
+  readonly lists: readonly FieldOf<Op, readonly number[]>[];
+  readonly optional: readonly OptionalFieldOf<Op>[];
   readonly shape: string;
 }
 
@@ -70,28 +96,37 @@ export interface HeadOpFields<Op extends HeadOp = HeadOp> {
  * children from here rather than from a switch of its own.
  */
 export const HEAD_OP_TABLE: { readonly [Op in HeadOp]: HeadOpFields<Op> } = {
-  output: { children: [], numbers: [], strings: [], shape: '[N, U], the network output' },
-  labels: { children: [], numbers: [], strings: [], shape: '[N], int class indices' },
-  constant: { children: [], numbers: [], strings: ['name'], shape: '[R, K], the named matrix' },
-  scalar: { children: [], numbers: ['value'], strings: [], shape: '[]' },
-  param: { children: [], numbers: ['value'], strings: ['name'], shape: '[]' },
-  add: { children: ['a', 'b'], numbers: [], strings: [], shape: 'a and b broadcast' },
-  sub: { children: ['a', 'b'], numbers: [], strings: [], shape: 'a and b broadcast' },
-  mul: { children: ['a', 'b'], numbers: [], strings: [], shape: 'a and b broadcast' },
-  div: { children: ['a', 'b'], numbers: [], strings: [], shape: 'a and b broadcast' },
-  neg: { children: ['x'], numbers: [], strings: [], shape: 'that of x' },
-  exp: { children: ['x'], numbers: [], strings: [], shape: 'that of x' },
-  log: { children: ['x'], numbers: [], strings: [], shape: 'that of x' },
-  pow: { children: ['x'], numbers: ['exponent'], strings: [], shape: 'that of x' },
-  matmulTransposed: { children: ['a', 'b'], numbers: [], strings: [], shape: 'a [N, K], b [M, K] -> [N, M]' },
-  l2normalize: { children: ['x'], numbers: [], strings: [], shape: 'that of x [..., K], not a scalar' },
-  softmax: { children: ['x'], numbers: [], strings: [], shape: 'that of x [..., K], not a scalar' },
-  logSoftmax: { children: ['x'], numbers: [], strings: [], shape: 'that of x [..., K], not a scalar' },
-  gatherRows: { children: ['x', 'indices'], numbers: [], strings: [], shape: 'x [R, K], indices [N] -> [N, K]' },
-  pickPerRow: { children: ['x', 'indices'], numbers: [], strings: [], shape: 'x [N, K], indices [N] -> [N]' },
-  oneHot: { children: ['indices'], numbers: ['depth'], strings: [], shape: 'indices [N] -> [N, depth]' },
-  rowSum: { children: ['x'], numbers: [], strings: [], shape: 'x [..., K] -> [...]' },
-  mean: { children: ['x'], numbers: [], strings: [], shape: '[]' },
+  output: { children: [], numbers: [], strings: [], lists: [], optional: [], shape: '[N, U], the network output' },
+  labels: { children: [], numbers: [], strings: [], lists: [], optional: [], shape: '[N], int class indices' },
+  constant: { children: [], numbers: [], strings: ['name'], lists: [], optional: [], shape: '[R, K], the named matrix' },
+  scalar: { children: [], numbers: ['value'], strings: [], lists: [], optional: [], shape: '[]' },
+  param: {
+    children: [],
+    numbers: ['value'],
+    strings: ['name', 'init'],
+    lists: ['shape'],
+    optional: ['shape', 'value', 'init'],
+    shape: 'its `shape`; [] when absent',
+  },
+  add: { children: ['a', 'b'], numbers: [], strings: [], lists: [], optional: [], shape: 'a and b broadcast' },
+  sub: { children: ['a', 'b'], numbers: [], strings: [], lists: [], optional: [], shape: 'a and b broadcast' },
+  mul: { children: ['a', 'b'], numbers: [], strings: [], lists: [], optional: [], shape: 'a and b broadcast' },
+  div: { children: ['a', 'b'], numbers: [], strings: [], lists: [], optional: [], shape: 'a and b broadcast' },
+  neg: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x' },
+  exp: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x' },
+  log: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x' },
+  pow: { children: ['x'], numbers: ['exponent'], strings: [], lists: [], optional: [], shape: 'that of x' },
+  matmulTransposed: { children: ['a', 'b'], numbers: [], strings: [], lists: [], optional: [], shape: 'a [N, K], b [M, K] -> [N, M]' },
+  l2normalize: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x [..., K], not a scalar' },
+  softmax: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x [..., K], not a scalar' },
+  logSoftmax: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'that of x [..., K], not a scalar' },
+  gatherRows: { children: ['x', 'indices'], numbers: [], strings: [], lists: [], optional: [], shape: 'x [R, K], indices [N] -> [N, K]' },
+  sampledRows: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'x [C, K] -> [S, K], x [C] -> [S]' },
+  sampledLabels: { children: [], numbers: [], strings: [], lists: [], optional: [], shape: '[N], int positions among the sampled classes' },
+  pickPerRow: { children: ['x', 'indices'], numbers: [], strings: [], lists: [], optional: [], shape: 'x [N, K], indices [N] -> [N]' },
+  oneHot: { children: ['indices'], numbers: ['depth'], strings: [], lists: [], optional: [], shape: 'indices [N] -> [N, depth]' },
+  rowSum: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: 'x [..., K] -> [...]' },
+  mean: { children: ['x'], numbers: [], strings: [], lists: [], optional: [], shape: '[]' },
 };
 
 /** Every operation name, for engines that check their coverage. */
@@ -141,8 +176,12 @@ export const h = {
   labels: (): HeadExpr => ({ op: 'labels' }),
   constant: (name: string): HeadExpr => ({ op: 'constant', name }),
   scalar: (value: number): HeadExpr => ({ op: 'scalar', value }),
-  /** A trainable scalar named `name` that starts at `value`. */
-  param: (name: string, value: number): HeadExpr => ({ op: 'param', name, value }),
+  /**
+   * A trainable parameter: a scalar that starts at `start`, or a tensor of `start.shape` that starts at
+   * `start.value` in every element or at values drawn by `start.init` (e.g. a classifier [C, D], 'glorotUniform').
+   */
+  param: (name: string, start: number | HeadParamStart): HeadExpr =>
+    typeof start === 'number' ? { op: 'param', name, value: start } : { op: 'param', name, ...start, shape: [...start.shape] },
   add: (a: HeadExpr, b: HeadExpr): HeadExpr => ({ op: 'add', a, b }),
   sub: (a: HeadExpr, b: HeadExpr): HeadExpr => ({ op: 'sub', a, b }),
   mul: (a: HeadExpr, b: HeadExpr): HeadExpr => ({ op: 'mul', a, b }),
@@ -157,6 +196,8 @@ export const h = {
   logSoftmax: (x: HeadExpr): HeadExpr => ({ op: 'logSoftmax', x }),
   gatherRows: (x: HeadExpr, indices: HeadExpr): HeadExpr => ({ op: 'gatherRows', x, indices }),
   pickPerRow: (x: HeadExpr, indices: HeadExpr): HeadExpr => ({ op: 'pickPerRow', x, indices }),
+  sampledRows: (x: HeadExpr): HeadExpr => ({ op: 'sampledRows', x }),
+  sampledLabels: (): HeadExpr => ({ op: 'sampledLabels' }),
   oneHot: (indices: HeadExpr, depth: number): HeadExpr => ({ op: 'oneHot', indices, depth }),
   rowSum: (x: HeadExpr): HeadExpr => ({ op: 'rowSum', x }),
   mean: (x: HeadExpr): HeadExpr => ({ op: 'mean', x }),
@@ -174,6 +215,18 @@ export interface HeadDefinition {
   readonly scoresName: string;
   /** Fixed matrices the expressions refer to by name; never trained. */
   readonly constants: Readonly<Record<string, Matrix>>;
+  /**
+   * Values of the trainable parameters by name, row-major (`bindHeadParams` puts them here): a trained model's
+   * head carries its trained parameters. A parameter not here is at its starting `value`; one drawn by `init` has
+   * values only once bound.
+   */
+  readonly params?: HeadParamValues;
+  /**
+   * The share of the classes a training step's loss sees where it uses `sampledRows` and `sampledLabels`, in
+   * (0, 1]: the batch's labels plus a seeded uniform sample of the others (see `sampledClassCount`). Absent or 1:
+   * every class, no sampling.
+   */
+  readonly sampledShare?: number;
 }
 
 /** Names of the constants an expression refers to. */
@@ -182,104 +235,4 @@ export function constantsUsed(expr: HeadExpr, into: Set<string> = new Set()): Se
     if (node.op === 'constant') into.add(node.name);
   });
   return into;
-}
-
-/**
- * The trainable parameters of a head (its loss and scores together) with their starting values, in the order
- * first met. A parameter without a finite starting value, without a name, or named twice with different values
- * is refused, naming it: a head whose parameters cannot start is refused when it is built.
- */
-export function headParams(head: Pick<HeadDefinition, 'loss' | 'scores'>): Map<string, number> {
-  const params = new Map<string, number>();
-  for (const expr of [head.loss, head.scores]) {
-    foldHeadExpr(expr, (node) => {
-      if (node.op !== 'param') return;
-      const { name, value } = node as { name?: unknown; value?: unknown };
-      if (typeof name !== 'string' || name === '') {
-        throw new HyperprotoError(ErrorCode.InvalidInput, `a head parameter has no name (${JSON.stringify(node)})`, {
-          hint: "Name every parameter: h.param('scale', 16).",
-        });
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new HyperprotoError(
-          ErrorCode.InvalidInput,
-          `head parameter "${name}" has ${value === undefined ? 'no initial value' : `the initial value ${String(value)}, which is not a finite number`}`,
-          { hint: `Give it the value training starts from: h.param('${name}', <number>).` },
-        );
-      }
-      const earlier = params.get(name);
-      if (earlier !== undefined && earlier !== value) {
-        throw new HyperprotoError(
-          ErrorCode.InvalidInput,
-          `head parameter "${name}" starts at ${earlier} in one place and at ${value} in another; a name is one parameter`,
-          { hint: 'Use one h.param(...) object, or the same initial value, wherever the parameter appears.' },
-        );
-      }
-      params.set(name, value);
-    });
-  }
-  return params;
-}
-
-/**
- * The head with its parameters at `values` (e.g. the trained ones): what a trained model carries, so that
- * inference and export read each parameter as the constant it was trained to. Parameters not in `values` keep
- * their value; a name the head does not have is refused.
- */
-export function bindHeadParams(head: HeadDefinition, values: Readonly<Record<string, number>>): HeadDefinition {
-  const known = headParams(head);
-  for (const [name, value] of Object.entries(values)) {
-    if (!known.has(name)) {
-      throw new HyperprotoError(
-        ErrorCode.InvalidInput,
-        `the head has no parameter "${name}" (has: ${known.size ? [...known.keys()].join(', ') : 'none'})`,
-      );
-    }
-    if (!Number.isFinite(value)) throw new HyperprotoError(ErrorCode.InvalidInput, `head parameter "${name}" was given ${value}`);
-  }
-  // Rebuilt children first, so that a sub-expression shared before is shared after.
-  const rebuilt = new Map<HeadExpr, HeadExpr>();
-  const rebuild = (expr: HeadExpr) =>
-    foldHeadExpr<HeadExpr>(expr, (node, children) => {
-      const done = rebuilt.get(node);
-      if (done) return done;
-      let next: HeadExpr;
-      if (node.op === 'param') next = Object.hasOwn(values, node.name) ? { ...node, value: values[node.name]! } : node;
-      else {
-        const fields = headOpFields(node.op).children;
-        next = children.every((child, k) => child === (node as unknown as Record<string, HeadExpr>)[fields[k]!])
-          ? node
-          : ({ ...node, ...Object.fromEntries(fields.map((field, k) => [field, children[k]])) } as HeadExpr);
-      }
-      rebuilt.set(node, next);
-      return next;
-    });
-  return { ...head, loss: rebuild(head.loss), scores: rebuild(head.scores) };
-}
-
-/**
- * Where a head's parameters sit among the weights an engine trains, snapshots and hands back, and among an ONNX
- * graph's initializers: `head/param/<name>`, a scalar (shape []).
- */
-export const HEAD_PARAM_WEIGHT_PREFIX = 'head/param/';
-
-/** The head's parameters as named scalar weights, at their own values or at `values` where given. */
-export function headParamWeights(
-  head: Pick<HeadDefinition, 'loss' | 'scores'>,
-  values: Readonly<Record<string, number>> = {},
-): NamedWeight[] {
-  return [...headParams(head)].map(([name, value]) => ({
-    name: `${HEAD_PARAM_WEIGHT_PREFIX}${name}`,
-    shape: [],
-    data: Float32Array.of(Object.hasOwn(values, name) ? values[name]! : value),
-  }));
-}
-
-/** The parameter values among `weights` (those named `head/param/<name>`), by parameter name. */
-export function headParamsFromWeights(weights: readonly NamedWeight[]): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const weight of weights) {
-    if (weight.name.startsWith(HEAD_PARAM_WEIGHT_PREFIX)) values[weight.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length)] = weight.data[0]!;
-  }
-  return values;
 }

@@ -206,7 +206,25 @@ describe('evaluateHeadExpr', () => {
     expect(() => run({ op: 'param', name: 'scale' } as unknown as HeadExpr)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidInput, message: 'head parameter "scale" has no initial value' }),
     );
-    expect(() => run(h.param('scale', 1), { params: { scale: Number.NaN } })).toThrow(/head parameter "scale" has the value NaN/);
+    expect(() => run(h.param('scale', 1), { params: { scale: Number.NaN } })).toThrow(/head parameter "scale" was given NaN/);
+  });
+
+  it('reads a matrix parameter in its shape: its given values, its fill, never a drawn start it was not given', () => {
+    const weights = h.param('weights', { shape: [2, 2], init: 'glorotUniform' });
+    const output = matrix([[1, 2]]);
+    // [1, 2] times [[1, 0], [3, -1]] transposed: [1, 1].
+    expect(values(h.matmulTransposed(h.output(), weights), { output, params: { weights: [1, 0, 3, -1] } })).toEqual({
+      shape: [1, 2],
+      data: [1, 1],
+    });
+    expect(values(h.add(h.output(), h.param('bias', { shape: [2], value: 0.5 })), { output }).data).toEqual([1.5, 2.5]);
+    expect(values(h.add(h.output(), h.param('bias', { shape: [2], init: 'zeros' })), { output }).data).toEqual([1, 2]);
+    expect(() => run(h.matmulTransposed(h.output(), weights), { output })).toThrow(
+      /head parameter "weights" starts from glorotUniform values drawn when training starts, and no values were given/,
+    );
+    expect(() => run(weights, { output, params: { weights: [1, 2, 3] } })).toThrow(
+      /head parameter "weights" of shape \[2, 2\] was given 3 values, expected 4/,
+    );
   });
 
   it('sums rows, averages everything, negates and raises to a power', () => {
@@ -242,6 +260,29 @@ describe('evaluateHeadExpr', () => {
     expect(() => run({ op: 'cube' } as unknown as HeadExpr)).toThrow(invalid(/unknown head operation "cube"/));
   });
 
+  it("reads a class sample: sampledRows picks the sampled rows, sampledLabels the labels' positions; without one, all", () => {
+    const table = createMatrix(4, 2, Float32Array.of(0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5));
+    const bias = h.param('bias', { shape: [4], init: 'zeros' });
+    const inputs = { output: matrix([[1, 2]]), labels: Int32Array.of(3), constants: { table }, params: { bias: [0.5, 1.5, 2.5, 3.5] } };
+    const sample = { classes: Int32Array.of(3, 1), labels: Int32Array.of(0) };
+    expect(values(h.sampledRows(h.constant('table')), { ...inputs, sample })).toEqual({ shape: [2, 2], data: [3, 3.5, 1, 1.5] });
+    expect(values(h.sampledRows(bias), { ...inputs, sample })).toEqual({ shape: [2], data: [3.5, 1.5] });
+    expect(values(h.sampledLabels(), { ...inputs, sample })).toEqual({ shape: [1], data: [0] });
+    // No sample: every class, and the labels themselves.
+    expect(values(h.sampledRows(h.constant('table')), inputs)).toEqual({ shape: [4, 2], data: [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5] });
+    expect(values(h.sampledLabels(), inputs)).toEqual({ shape: [1], data: [3] });
+    // The logits of the sampled classes give the loss of the label at its position: class 3 at position 0.
+    const loss = h.mean(
+      h.neg(h.pickPerRow(h.logSoftmax(h.matmulTransposed(h.output(), h.sampledRows(h.constant('table')))), h.sampledLabels())),
+    );
+    // logits [1 * 3 + 2 * 3.5, 1 * 1 + 2 * 1.5] = [10, 4]: -log softmax at position 0 = log(1 + e^-6).
+    expect(run(loss, { ...inputs, sample }).data[0]).toBeCloseTo(0.0024756851377304495, 15);
+    expect(() =>
+      run(h.sampledRows(h.constant('table')), { ...inputs, sample: { classes: Int32Array.of(4), labels: Int32Array.of(0) } }),
+    ).toThrow(/sampledRows: sampled class 4 is outside \[0, 4\)/);
+    expect(() => run(h.sampledLabels())).toThrow(/uses sampledLabels, but no labels were given/);
+  });
+
   it('covers every operation in HEAD_OPS', () => {
     const x = h.output();
     const examples: Record<HeadOp, HeadExpr> = {
@@ -264,6 +305,8 @@ describe('evaluateHeadExpr', () => {
       logSoftmax: h.logSoftmax(x),
       gatherRows: h.gatherRows(x, h.labels()),
       pickPerRow: h.pickPerRow(x, h.labels()),
+      sampledRows: h.sampledRows(h.constant('c')),
+      sampledLabels: h.sampledLabels(),
       oneHot: h.oneHot(h.labels(), 3),
       rowSum: h.rowSum(x),
       mean: h.mean(x),

@@ -1,5 +1,6 @@
 import { ErrorCode, HyperprotoError } from './errors.js';
 import { foldHeadExpr, HEAD_NORM_FLOOR, type HeadExpr } from './head-graph.js';
+import { type HeadParamGiven, headParamSpec, headParamValuesOf } from './head-params.js';
 import type { Matrix } from './matrix.js';
 
 /** A dense row-major float64 array of any rank; a scalar has shape []. */
@@ -15,8 +16,16 @@ export interface HeadReferenceInputs {
   readonly labels?: Int32Array;
   /** The head's constants by name (e.g. prototypes [C, D]). */
   readonly constants?: Readonly<Record<string, Matrix>>;
-  /** Values of the head's parameters by name; a parameter not given is its own `value`. */
-  readonly params?: Readonly<Record<string, number>>;
+  /**
+   * Values of the head's parameters by name (a number for a scalar, else row-major values; e.g. a head's
+   * `params`); a parameter not given is at its starting `value`.
+   */
+  readonly params?: Readonly<Record<string, HeadParamGiven>>;
+  /**
+   * A training step's class sample: the sampled classes [S] and each label's position among them [N]. Without
+   * one, `sampledRows(x)` is x (every class) and `sampledLabels` the labels.
+   */
+  readonly sample?: { readonly classes: Int32Array; readonly labels: Int32Array };
 }
 
 /**
@@ -55,11 +64,9 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
     case 'scalar':
       return { shape: [], data: Float64Array.of(expr.value) };
     case 'param': {
-      const value = inputs.params && Object.hasOwn(inputs.params, expr.name) ? inputs.params[expr.name] : expr.value;
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        return fail(`head parameter "${expr.name}" has ${value === undefined ? 'no initial value' : `the value ${String(value)}`}`);
-      }
-      return { shape: [], data: Float64Array.of(value) };
+      const spec = headParamSpec(expr);
+      const given = inputs.params && Object.hasOwn(inputs.params, spec.name) ? inputs.params[spec.name] : undefined;
+      return { shape: spec.shape, data: Float64Array.from(headParamValuesOf(spec, given)) };
     }
     case 'add':
       return broadcast(expr.op, first!, second!, (a, b) => a + b);
@@ -115,6 +122,24 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
         data.set(x.data.subarray(row * cols, (row + 1) * cols), i * cols);
       });
       return { shape: [indices.data.length, cols], data };
+    }
+    case 'sampledRows': {
+      const x = first!;
+      if (x.shape.length !== 1 && x.shape.length !== 2) fail(`sampledRows needs a matrix or a vector, got shape ${show(x.shape)}`);
+      const sample = inputs.sample;
+      if (!sample) return x;
+      const [rows, cols = 1] = x.shape as [number, number?];
+      const data = new Float64Array(sample.classes.length * cols);
+      sample.classes.forEach((raw, i) => {
+        if (!(Number.isInteger(raw) && raw >= 0 && raw < rows)) fail(`sampledRows: sampled class ${raw} is outside [0, ${rows})`);
+        data.set(x.data.subarray(raw * cols, (raw + 1) * cols), i * cols);
+      });
+      return { shape: x.shape.length === 2 ? [sample.classes.length, cols] : [sample.classes.length], data };
+    }
+    case 'sampledLabels': {
+      const labels = inputs.sample?.labels ?? inputs.labels;
+      if (!labels) return fail('the head expression uses sampledLabels, but no labels were given');
+      return { shape: [labels.length], data: Float64Array.from(labels) };
     }
     case 'pickPerRow': {
       const x = first!;

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { ErrorCode, HyperprotoError } from './errors.js';
 import { h } from './head-graph.js';
 import { createMatrix } from './matrix.js';
-import { prototypeMatrixProblem, runExperiment } from './pipeline.js';
+import type { ExperimentInputs } from './experiment-inputs.js';
+import { plannedInputKeys, prototypeMatrixProblem, runExperiment } from './pipeline.js';
 import { defineDataset, defineEngine, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
 import { createRegistry } from './registry.js';
+import { parseExperimentSpec } from './spec.js';
 
 /** What the tests make a plugin do, and what the plugins saw. */
 interface Script {
@@ -256,5 +258,76 @@ describe('runExperiment at the plugin boundary', () => {
       message: expect.stringMatching(/^prototypes:some limit: /),
     });
     expect(calls).toEqual([]);
+  });
+});
+
+/** The simplest store: keeps everything, hands out structured clones. */
+function mapStore(): ExperimentInputs & { readonly keys: string[] } {
+  const kept = new Map<string, unknown>();
+  return {
+    keys: [],
+    async reuse<T>(key: string, make: () => Promise<T>) {
+      if (kept.has(key)) return { value: structuredClone(kept.get(key)) as T, reused: true };
+      const value = await make();
+      kept.set(key, structuredClone(value));
+      this.keys.push(key);
+      return { value, reused: false };
+    },
+  };
+}
+
+describe('runExperiment with a store of shared inputs', () => {
+  const prototypeSpec = (datasetOptions: Record<string, unknown>, seed = 0) =>
+    spec({
+      seed,
+      dataset: { name: 'blobs', options: datasetOptions },
+      head: { name: 'sphere' },
+      prototypes: { strategy: 'some', dims: 3 },
+    });
+
+  it('takes the dataset, its baseline and the prototypes from the store when options (defaults filled) and seed match', async () => {
+    const { registry, calls } = fixture();
+    const inputs = mapStore();
+    const first = await runExperiment(registry, prototypeSpec({ classes: 3 }), { inputs });
+    expect(first.reused).toEqual([]);
+    expect(calls.filter((c) => c.endsWith('.generate'))).toEqual(['dataset.generate', 'some.generate']);
+
+    // {} parses to the same options as { classes: 3 } (the default is 3): the same dataset.
+    calls.length = 0;
+    const second = await runExperiment(registry, prototypeSpec({}), { inputs });
+    expect(second.reused).toEqual(['dataset', 'baseline', 'prototypes']);
+    expect(calls.filter((c) => c.endsWith('.generate'))).toEqual([]);
+    expect(second.dataset).toEqual(first.dataset);
+    expect(second.dataset.train.features).not.toBe(first.dataset.train.features);
+    expect(second.prototypes).toEqual(first.prototypes);
+    expect(second.metrics).toEqual(first.metrics);
+    expect(second.baselineMetrics).toEqual(first.baselineMetrics);
+    expect(second.inputKeys).toEqual(first.inputKeys);
+    expect(first.inputKeys.dataset).toMatch(/^dataset:blobs seed=0 /);
+    expect(first.inputKeys.prototypes).toMatch(/^prototypes:some 4x3 seed=0 /);
+    // What a scheduler computes before the run is what the run asks the store for.
+    expect(plannedInputKeys(registry, parseExperimentSpec(prototypeSpec({})))).toEqual(second.inputKeys);
+
+    // Another seed or other options: made again, under other keys.
+    calls.length = 0;
+    const reseeded = await runExperiment(registry, prototypeSpec({}, 1), { inputs });
+    const wider = await runExperiment(registry, prototypeSpec({ classes: 5 }), { inputs });
+    expect([reseeded.reused, wider.reused]).toEqual([[], []]);
+    expect(calls.filter((c) => c.endsWith('.generate'))).toEqual([
+      'dataset.generate',
+      'some.generate',
+      'dataset.generate',
+      'some.generate',
+    ]);
+    expect(inputs.keys).toHaveLength(9);
+  });
+
+  it('times every stage: the stages add up to no more than the run', async () => {
+    const { registry } = fixture();
+    const outcome = await runExperiment(registry, prototypeSpec({}), { inputs: mapStore() });
+    const { total, ...stages } = outcome.seconds;
+    expect(Object.keys(stages).sort()).toEqual(['baseline', 'data', 'evaluation', 'prototypes', 'setup', 'training']);
+    for (const value of Object.values(stages)) expect(value).toBeGreaterThanOrEqual(0);
+    expect(Object.values(stages).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(total);
   });
 });

@@ -1,6 +1,13 @@
 import { nearestClassMeanPredictions } from './class-mean-baseline.js';
 import { chooseEngine } from './engines.js';
 import { ErrorCode, HyperprotoError, withPluginErrors } from './errors.js';
+import {
+  datasetInputKey,
+  derivedInputKey,
+  prototypeInputKey,
+  type ExperimentInputKeys,
+  type ExperimentInputs,
+} from './experiment-inputs.js';
 import type { HeadDefinition } from './head-graph.js';
 import { firstNonFinite, type Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
@@ -20,7 +27,15 @@ export interface ExperimentHooks {
   readonly signal?: AbortSignal;
   /** Native compute threads each plugin call may use (PluginContext.threads); absent: every core the process may use. */
   readonly threads?: number;
+  /**
+   * Where this process keeps datasets, prototype sets and the class-mean baseline for later runs that ask for the
+   * same ones (a grid's worker); absent: every run makes its own.
+   */
+  readonly inputs?: ExperimentInputs;
 }
+
+/** The inputs a run can take from {@link ExperimentHooks.inputs} instead of making them. */
+export type SharedInput = 'dataset' | 'prototypes' | 'baseline';
 
 export interface ExperimentOutcome {
   readonly spec: ExperimentSpec;
@@ -38,13 +53,24 @@ export interface ExperimentOutcome {
   readonly referenceMetrics?: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the nearest-class-mean baseline, which every dataset has. */
   readonly baselineMetrics: Readonly<Record<string, Metrics>>;
+  /**
+   * Wall time of each stage, seconds: `setup` builds the head and starts the engine, `evaluation` predicts the test
+   * and validation splits with the kept model and runs the evaluators on them and on the reference rule,
+   * `baseline` the nearest-class-mean baseline; a stage whose input was reused took only the time of the copy.
+   */
   readonly seconds: {
     readonly data: number;
     readonly prototypes: number;
+    readonly setup: number;
     readonly training: number;
+    readonly evaluation: number;
     readonly baseline: number;
     readonly total: number;
   };
+  /** What came from `hooks.inputs` instead of being made by this run, in the order the run asked. */
+  readonly reused: readonly SharedInput[];
+  /** The store keys of this run's dataset and prototypes (absent when not shareable): what runs share. */
+  readonly inputKeys: ExperimentInputKeys;
 }
 
 /**
@@ -72,21 +98,50 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     threads: hooks.threads,
   });
 
+  // Runs that ask for the same dataset, prototypes or baseline share them through hooks.inputs (byte for byte
+  // what the run would have made: every plugin call is seeded by the run's seed, which is part of the key).
+  const reused: SharedInput[] = [];
+  const shared = async <T>(what: SharedInput, key: string | undefined, make: () => Promise<T>): Promise<T> => {
+    if (!hooks.inputs || key === undefined) return make();
+    const got = await hooks.inputs.reuse(key, make);
+    if (got.reused) reused.push(what);
+    return got.value;
+  };
+  const datasetKey = datasetInputKey(plan, spec.seed, hooks.threads);
+
   const dataStarted = performance.now();
-  const dataset = await callPlugin(plan.dataset, 'generate', context('dataset'), plan.datasetOptions);
-  checkDataset(dataset, pluginId(plan.dataset));
-  if (plannedClasses !== undefined && plannedClasses !== dataset.classes) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidPlugin,
-      `${pluginId(plan.dataset)}: describe said ${plannedClasses} classes, generate gave ${dataset.classes}`,
-      { pluginId: pluginId(plan.dataset), hint: 'This is a bug of the dataset plugin: its describe must match what it generates.' },
-    );
-  }
+  const dataset = await shared('dataset', datasetKey, async () => {
+    const made = await callPlugin(plan.dataset, 'generate', context('dataset'), plan.datasetOptions);
+    checkDataset(made, pluginId(plan.dataset));
+    if (plannedClasses !== undefined && plannedClasses !== made.classes) {
+      throw new HyperprotoError(
+        ErrorCode.InvalidPlugin,
+        `${pluginId(plan.dataset)}: describe said ${plannedClasses} classes, generate gave ${made.classes}`,
+        { pluginId: pluginId(plan.dataset), hint: 'This is a bug of the dataset plugin: its describe must match what it generates.' },
+      );
+    }
+    return made;
+  });
   const dataSeconds = (performance.now() - dataStarted) / 1000;
+  throwIfAborted(hooks.signal);
+
+  // The nearest-class-mean baseline is a function of the dataset alone: predicted before any other plugin is handed
+  // the data (one that changed it cannot change the baseline), and shared with the dataset's other runs.
+  const baselineStarted = performance.now();
+  const { classMeanPredictions } = plan.dataset;
+  const classMean = await shared('baseline', derivedInputKey('class-mean baseline', datasetKey), async () =>
+    classMeanPredictions
+      ? await withPluginErrors(pluginId(plan.dataset), () =>
+          classMeanPredictions.call(plan.dataset, context('baseline'), dataset.train, dataset.test.features, dataset.classes),
+        )
+      : nearestClassMeanPredictions(dataset.train, dataset.test.features, dataset.classes, hooks.signal),
+  );
+  const baselinePredictionSeconds = (performance.now() - baselineStarted) / 1000;
   throwIfAborted(hooks.signal);
 
   const prototypesStarted = performance.now();
   let prototypes: Matrix | undefined;
+  let prototypesKey: string | undefined;
   if (spec.prototypes && 'file' in spec.prototypes) {
     if (!hooks.loadPrototypeFile) throw new HyperprotoError(ErrorCode.Internal, 'prototype files need a loadPrototypeFile hook');
     const source = `prototype file ${spec.prototypes.file}`;
@@ -101,28 +156,36 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     // `unsupported` itself is asked by the plugin boundary before `generate`; the size check is the pipeline's own.
     const tooLarge = prototypeMatrixProblem(request);
     if (tooLarge) throw unsupportedPrototypes(registry, strategy.name, request, tooLarge);
-    try {
-      prototypes = await callPlugin(strategy, 'generate', context('prototypes'), request, plan.strategyOptions);
-    } catch (error) {
-      // The boundary asked `unsupported` first; name the strategies that can make this size.
-      if (error instanceof UnsupportedRequestError && error.pluginId === pluginId(strategy) && error.hint === undefined) {
-        throw unsupportedPrototypes(registry, strategy.name, error.request, error.reason);
+    prototypesKey = prototypeInputKey(plan, request, spec.seed, hooks.threads);
+    prototypes = await shared('prototypes', prototypesKey, async () => {
+      let made: Matrix;
+      try {
+        made = await callPlugin(strategy, 'generate', context('prototypes'), request, plan.strategyOptions);
+      } catch (error) {
+        // The boundary asked `unsupported` first; name the strategies that can make this size.
+        if (error instanceof UnsupportedRequestError && error.pluginId === pluginId(strategy) && error.hint === undefined) {
+          throw unsupportedPrototypes(registry, strategy.name, error.request, error.reason);
+        }
+        throw error;
       }
-      throw error;
-    }
-    checkPrototypes(prototypes, request, pluginId(strategy));
+      return checkPrototypes(made, request, pluginId(strategy));
+    });
   }
   const prototypeSeconds = (performance.now() - prototypesStarted) / 1000;
   throwIfAborted(hooks.signal);
 
+  const setupStarted = performance.now();
   const head = await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions);
 
   const choice = await chooseEngine(registry, spec.engine?.name, plan.engineOptions);
   for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
+  const setupSeconds = (performance.now() - setupStarted) / 1000;
   const trainingStarted = performance.now();
   const job = { dataset, head, trainer: spec.trainer };
   const training = await callPlugin(choice.engine, 'train', context('training'), job, plan.engineOptions ?? {});
   const trainingSeconds = (performance.now() - trainingStarted) / 1000;
+
+  const evaluationStarted = performance.now();
 
   // The trained model is the engine's work too.
   const predict = (split: DatasetSplit) => withPluginErrors(pluginId(choice.engine), () => training.model.predict(split.features));
@@ -148,9 +211,10 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   // The kept model on the validation split: what choices (data sizes, settings) may be calibrated on, never the test.
   const validationMetrics = evaluate((await predict(dataset.validation)).labels, false, dataset.validation.labels);
   const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
-  const baselineStarted = performance.now();
-  const baselineMetrics = evaluate(nearestClassMeanPredictions(dataset.train, dataset.test.features, dataset.classes, hooks.signal), false);
-  const baselineSeconds = (performance.now() - baselineStarted) / 1000;
+  const evaluationSeconds = (performance.now() - evaluationStarted) / 1000;
+  const baselineMetricsStarted = performance.now();
+  const baselineMetrics = evaluate(classMean, false);
+  const baselineSeconds = baselinePredictionSeconds + (performance.now() - baselineMetricsStarted) / 1000;
 
   return {
     spec,
@@ -167,11 +231,31 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     seconds: {
       data: dataSeconds,
       prototypes: prototypeSeconds,
+      setup: setupSeconds,
       training: trainingSeconds,
+      evaluation: evaluationSeconds,
       baseline: baselineSeconds,
       total: (performance.now() - started) / 1000,
     },
+    reused,
+    inputKeys: { ...(datasetKey ? { dataset: datasetKey } : {}), ...(prototypesKey ? { prototypes: prototypesKey } : {}) },
   };
+}
+
+/**
+ * The store keys of a run's dataset and prototype set as the run will ask for them, known before it runs: the
+ * prototype key needs the class count from the dataset's `describe`, and is absent without it. A scheduler puts
+ * runs with the same keys on the same worker.
+ */
+export function plannedInputKeys(registry: Registry, spec: ExperimentSpec, threads?: number): ExperimentInputKeys {
+  const plan = planExperiment(registry, spec);
+  const dataset = datasetInputKey(plan, spec.seed, threads);
+  const classes = callPlugin(plan.dataset, 'describe', plan.datasetOptions)?.classes;
+  const prototypes =
+    spec.prototypes && 'strategy' in spec.prototypes && classes !== undefined
+      ? prototypeInputKey(plan, { classes, dims: spec.prototypes.dims ?? classes }, spec.seed, threads)
+      : undefined;
+  return { ...(dataset ? { dataset } : {}), ...(prototypes ? { prototypes } : {}) };
 }
 
 /** Every plugin the spec names, with validated options; throws before any work when something is wrong. */

@@ -1,6 +1,7 @@
 import { ErrorCode, HyperprotoError, tagPluginError } from './errors.js';
 import { resolveOptions } from './options.js';
-import { headParams, type HeadDefinition } from './head-graph.js';
+import type { HeadDefinition } from './head-graph.js';
+import { headParams } from './head-params.js';
 import type { Plugin, PluginKind, PrototypeRequest } from './plugins.js';
 import { KIND_LABEL, pluginId } from './registry.js';
 

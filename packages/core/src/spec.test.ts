@@ -21,6 +21,13 @@ describe('parseExperimentSpec', () => {
     expect(spec.evaluators).toEqual([{ name: 'classification', options: {} }]);
   });
 
+  it('takes traceTest as a boolean and leaves it out when not given, so older specs keep their form', () => {
+    const base = { dataset: { name: 'gaussian' }, head: { name: 'softmax' } };
+    expect(parseExperimentSpec({ ...base, trainer: { traceTest: true } }).trainer.traceTest).toBe(true);
+    expect('traceTest' in parseExperimentSpec(base).trainer).toBe(false);
+    expect(() => parseExperimentSpec({ ...base, trainer: { traceTest: 'yes' } })).toThrow(/trainer\.traceTest/);
+  });
+
   it('takes an engine as a name (as records and grids written before engine options have it) or with options', () => {
     const base = { dataset: { name: 'gaussian' }, head: { name: 'softmax' } };
     expect(parseExperimentSpec({ ...base, engine: 'onnxruntime' }).engine).toEqual({ name: 'onnxruntime', options: {} });

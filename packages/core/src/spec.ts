@@ -13,6 +13,12 @@ export const TrainerSettingsSchema = z.object({
   learningRate: z.number().positive().default(1e-3),
   patience: positiveInt.default(10),
   maxEpochs: positiveInt.default(200),
+  /**
+   * Also score the test split after every epoch (loss, accuracy, macro-F1 in the history), to see how stopping and
+   * overfitting play out. Logged only: the stopping rule and the kept weights read the validation split alone.
+   * Absent means off, so specs written before it existed stay equal to what they mean.
+   */
+  traceTest: z.boolean().optional(),
 });
 
 /** The seed's trainer settings, shared by every engine (the network and its training live in @hyperproto/mlp). */

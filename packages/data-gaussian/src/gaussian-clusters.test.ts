@@ -1,6 +1,7 @@
-import { createRng, ErrorCode, resolveOptions, type DatasetSplit } from '@hyperproto/core';
+import { createRng, ErrorCode, nearestClassMeanPredictions, resolveOptions, type DatasetSplit } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { generateGaussianDataset } from './gaussian-clusters.js';
+import { generateGaussianDataset, REFERENCE_SCAN_FROM } from './gaussian-clusters.js';
+import { nearestCentre } from './nearest-centre.js';
 import { gaussianDataset } from './gaussian-dataset.js';
 import { GaussianOptionsSchema, type GaussianOptionsInput } from './gaussian-options.js';
 
@@ -160,6 +161,29 @@ describe('generateGaussianDataset', () => {
     }
   });
 
+  it('sizes the validation split by validationRows, cycling through the classes, and leaves the other splits alone', async () => {
+    const base = await generate(6, small);
+    const fewer = await generate(6, { ...small, validationRows: 3 });
+    const more = await generate(6, { ...small, validationRows: 13 });
+    expect(Array.from(fewer.validation.labels)).toEqual([0, 1, 2]);
+    expect(Array.from(more.validation.labels)).toEqual(Array.from({ length: 13 }, (_, i) => i % 4));
+    // validationPerClass no longer counts; the rows are the first of the same stream.
+    expect(bytes(fewer.validation).equals(bytes(base.validation).subarray(0, 3 * 6 * 4))).toBe(true);
+    expect(bytes(fewer.train).equals(bytes(base.train))).toBe(true);
+    expect(bytes(fewer.test).equals(bytes(base.test))).toBe(true);
+    expect(fewer.info).toMatchObject({ perClass: { train: 5, validation: 0.75, test: 2 }, rows: { train: 20, validation: 3, test: 8 } });
+  });
+
+  it('computes the reference on onnxruntime for large data, with the same predictions as the plain loop', async () => {
+    const options = { classes: 2_000, sigma: 2.5, inputWidth: 300, trainPerClass: 1, validationRows: 1, testPerClass: 2 };
+    expect(options.classes * options.testPerClass * options.classes * options.inputWidth).toBeGreaterThanOrEqual(REFERENCE_SCAN_FROM);
+    const dataset = await generate(4, options);
+    expect(dataset.reference.testPredictions).toEqual(nearestCentre(dataset.test.features, dataset.centres));
+    const bayes = accuracy(dataset.test.labels, dataset.reference.testPredictions);
+    expect(bayes).toBeGreaterThan(0.5);
+    expect(bayes).toBeLessThan(1);
+  });
+
   it('makes the task harder as sigma grows', async () => {
     const at = async (sigma: number) => {
       const dataset = await generate(2, { classes: 10, sigma, inputWidth: 50, trainPerClass: 1, validationPerClass: 1, testPerClass: 200 });
@@ -193,6 +217,22 @@ describe('gaussian dataset plugin', () => {
     expect(bytes(dataset.test).equals(bytes(again.test))).toBe(true);
     expect(seen.at(-1)).toBe(1);
     expect(seen.every((fraction, i) => i === 0 || fraction >= seen[i - 1]!)).toBe(true);
+  });
+
+  it("gives the core class-mean baseline's predictions, on onnxruntime for large data", async () => {
+    const options = resolveOptions(gaussianDataset, { classes: 2_000, sigma: 2, trainPerClass: 3, validationRows: 1, testPerClass: 2 });
+    const ctx = { seed: 2, rng: createRng(2), threads: 1 };
+    const dataset = await gaussianDataset.generate(ctx, options);
+    const { train, test } = dataset;
+    expect(test.labels.length * 2_000 * 300).toBeGreaterThanOrEqual(REFERENCE_SCAN_FROM);
+    const plain = nearestClassMeanPredictions(train, test.features, 2_000);
+    expect(await gaussianDataset.classMeanPredictions!(ctx, train, test.features, 2_000)).toEqual(plain);
+    const small = test.features.rows / 8;
+    const few = { ...test.features, rows: small, data: test.features.data.subarray(0, small * 300) };
+    expect(await gaussianDataset.classMeanPredictions!(ctx, train, few, 2_000)).toEqual(plain.subarray(0, small));
+    const correct = test.labels.filter((label, i) => label === plain[i]).length;
+    expect(correct).toBeGreaterThan(0);
+    expect(correct).toBeLessThan(test.labels.length);
   });
 
   it('stops with E_ABORTED when the signal is aborted', async () => {

@@ -64,6 +64,8 @@ describe('gaussian options', () => {
     [{ classes: 10, trainPerClass: 1.5 }, /trainPerClass/],
     [{ classes: 10, testPerClass: 0 }, /testPerClass/],
     [{ classes: 10, validationPerClass: '100' }, /validationPerClass/],
+    [{ classes: 10, validationRows: 0 }, /validationRows/],
+    [{ classes: 10, validationRows: 2.5 }, /validationRows/],
     [{ classes: 10, sigmaa: 3 }, /sigmaa/],
   ])('rejects %j with a message naming the option', (raw, pattern) => {
     const error = resolveError(raw);

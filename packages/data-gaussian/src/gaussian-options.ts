@@ -32,6 +32,13 @@ export const GaussianOptionsSchema = z
     inputWidth: positiveInt.default(300),
     trainPerClass: positiveInt.default(500),
     validationPerClass: positiveInt.default(100),
+    /**
+     * Rows of the validation split, in place of validationPerClass x classes. Rows go to the classes in turn, so with
+     * fewer rows than classes the first `validationRows` classes are validated (a fair sample: every centre is drawn
+     * independently) while predictions still range over every class. For many classes, where validating every class
+     * after each epoch would cost more than the epoch's training.
+     */
+    validationRows: positiveInt.optional(),
     testPerClass: positiveInt.default(200),
   })
   // Checked here as well as in generate() so that a spec without a usable sigma fails before any work starts.

@@ -1,4 +1,5 @@
 import { createMatrix, createRng, ErrorCode, headParams, resolveOptions, type HeadPlugin, type Rng } from '@hyperproto/core';
+import { BIAS_PARAM, bottleneckSoftmaxHead, CLASSIFIER_PARAM } from '@hyperproto/head-bottleneck-softmax';
 import cosineSoftmaxHead, { LOG_SCALE_PARAM } from '@hyperproto/head-cosine-softmax';
 import { hpnLoss } from '@hyperproto/head-hpn';
 import marginHead from '@hyperproto/head-margin';
@@ -227,6 +228,12 @@ const cases: Case[] = [
     build: (g, [x]) => g.gatherRows(x!, intConstant(g, [2, 0, 2, 2, 1], [5])),
   },
   {
+    name: "Gather of a vector's elements, one of them never picked",
+    covers: ['Gather'],
+    inputs: () => [{ shape: [4] }],
+    build: (g, [x]) => g.gatherRows(x!, intConstant(g, [3, 0, 3], [3])),
+  },
+  {
     name: 'GatherElements one per row, then Squeeze',
     covers: ['GatherElements', 'Squeeze', 'Unsqueeze'],
     inputs: () => [{ shape: [4, 3] }],
@@ -309,6 +316,29 @@ describe('the heads over prototypes with a learned scale', () => {
         7,
       );
     }
+  });
+});
+
+describe('a head with learned matrix parameters', () => {
+  it('differentiates end to end with respect to the output, the classifier [C, D] and the bias [C]: bottleneck-softmax', async () => {
+    const head = bottleneckSoftmaxHead.build({ classes: 4 }, resolveOptions(bottleneckSoftmaxHead, { dims: 3 }));
+    await checkAgainstFiniteDifferences(
+      {
+        name: 'bottleneck-softmax',
+        covers: [],
+        inputs: () => [{ shape: [5, 3] }, { shape: [4, 3] }, { shape: [4] }],
+        build: (g, [output, classifier, bias]) => {
+          const labels = intConstant(g, [0, 3, 1, 3, 2], [5]);
+          return lowerHeadExpr(g, head.loss, {
+            output: output!,
+            labels,
+            constants: {},
+            params: { [CLASSIFIER_PARAM]: classifier!, [BIAS_PARAM]: bias! },
+          });
+        },
+      },
+      5,
+    );
   });
 });
 

@@ -229,15 +229,16 @@ const rules: Record<string, GradientRule> = {
     return [g.sub(dy, g.mul(g.exp(y), g.reduceSum(dy, [-1], true)))];
   },
 
-  // Rows gathered along axis 0 (a 2-D table, 1-D indices); repeated indices add up.
+  // Rows gathered along axis 0 (of a matrix, or elements of a vector; 1-D indices): the gradient is a scatter-add of
+  // dy's rows into zeros, repeated indices adding up. ScatterND takes one index per row, not one per element.
   Gather: (g, input) => {
     const [x, indices] = inputs(input.node);
     const dy = fullDyOf(g, input);
-    if (input.node.attributes.axis !== 0 || x!.shape.length !== 2 || indices!.shape.length !== 1) {
-      throw new Error('Gather: gradients cover rows of a matrix (axis 0, 1-D indices) only');
+    if (input.node.attributes.axis !== 0 || x!.shape.length < 1 || indices!.shape.length !== 1) {
+      throw new Error('Gather: gradients cover rows along axis 0 with 1-D indices only');
     }
-    const spread = g.expandLike(g.unsqueeze(indices!, [1]), dy);
-    return [g.scatterElements(g.zerosLike(x!), spread, dy, 0, 'add'), undefined];
+    const at = g.unsqueeze(indices!.type === 'int64' ? indices! : g.cast(indices!, 'int64'), [1]);
+    return [g.scatterND(g.zerosLike(x!), at, dy, 'add'), undefined];
   },
 
   GatherElements: (g, input) => {

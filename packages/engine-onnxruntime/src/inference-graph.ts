@@ -1,12 +1,12 @@
-import { type HeadDefinition, headParamWeights } from '@hyperproto/core';
+import type { HeadDefinition } from '@hyperproto/core';
 import { mlpLayersFromList, type MlpShape, mlpWeightSpecs } from '@hyperproto/mlp';
 import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
 import { inferenceMlp } from './mlp-graph.js';
-import { headParamValuesByName, OPSET } from './training-step-graph.js';
+import { headParamValuesByName, headParamWeightSpecs, OPSET } from './training-step-graph.js';
 
 export interface InferenceModel {
   readonly bytes: Uint8Array;
-  /** Names of the weight inputs, in `mlpWeightSpecs` order, then the head's parameters (`headParamWeights`). */
+  /** Names of the weight inputs, in `mlpWeightSpecs` order, then the head's parameters (`headParamWeightSpecs`). */
   readonly weightInputs: readonly string[];
   /** [N, inputWidth] float32 input. */
   readonly features: string;
@@ -33,7 +33,7 @@ export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): Infe
   const specs = mlpWeightSpecs(shape);
   const params = specs.map((w) => g.input(w.name, 'float32', w.shape));
   // The head's parameters are inputs too, after the weights: their current values while training, then the trained ones.
-  const headParamInputs = headParamWeights(head).map((w) => g.input(w.name, 'float32', []));
+  const headParamInputs = headParamWeightSpecs(head).map((w) => g.input(w.name, 'float32', w.shape));
   const headParams = headParamValuesByName(head, headParamInputs);
   const features = g.input('features', 'float32', ['N', shape.inputWidth]);
   const labels = g.input('labels', 'int32', ['N']);

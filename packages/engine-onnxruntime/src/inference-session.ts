@@ -40,16 +40,23 @@ export class InferenceSession {
     return new InferenceSession(model, session, shape, classes);
   }
 
-  /** The head's loss (row-weighted mean of the chunk losses) and the accuracy of the argmax over a split. */
-  async evaluate(weights: readonly NamedWeight[], split: DatasetSplit): Promise<{ loss: number; accuracy: number }> {
+  /** The head's loss (row-weighted mean of the chunk losses), the accuracy of the argmax and the argmax over a split. */
+  async evaluate(
+    weights: readonly NamedWeight[],
+    split: DatasetSplit,
+  ): Promise<{ loss: number; accuracy: number; predictions: Int32Array }> {
     let lossSum = 0;
     let correct = 0;
-    await this.forEachChunk(weights, split.features, split.labels, [this.model.loss, this.model.correct], (out, _start, size) => {
+    const rows = split.labels.length;
+    const predictions = new Int32Array(rows);
+    const fetches = [this.model.loss, this.model.correct, this.model.predictions];
+    await this.forEachChunk(weights, split.features, split.labels, fetches, (out, start, size) => {
       lossSum += (out[this.model.loss]!.data as Float32Array)[0]! * size;
       correct += (out[this.model.correct]!.data as Float32Array)[0]!;
+      const predicted = out[this.model.predictions]!.data as BigInt64Array;
+      for (let i = 0; i < predicted.length; i++) predictions[start + i] = Number(predicted[i]);
     });
-    const rows = split.labels.length;
-    return { loss: lossSum / rows, accuracy: correct / rows };
+    return { loss: lossSum / rows, accuracy: correct / rows, predictions };
   }
 
   async predict(weights: readonly NamedWeight[], features: Matrix): Promise<{ scores: Matrix; labels: Int32Array }> {

@@ -1,13 +1,27 @@
-import { createMatrix, createRng, type HeadDefinition, headParams, type NamedWeight } from '@hyperproto/core';
+import {
+  ClassSampler,
+  createMatrix,
+  createRng,
+  type HeadDefinition,
+  headParams,
+  headParamWeights,
+  type NamedWeight,
+  resolveOptions,
+  sampledClassCount,
+  startHeadParams,
+} from '@hyperproto/core';
 import { initialMlpWeights, type MlpShape } from '@hyperproto/mlp';
-import { trainMlpSteps, type GivenBatch } from '@hyperproto/engine-tfjs';
+import { tfjsEngine, trainMlpSteps, type GivenBatch } from '@hyperproto/engine-tfjs';
+import { bottleneckSoftmaxHead } from '@hyperproto/head-bottleneck-softmax';
 import { cosineSoftmaxHead, LOG_SCALE_PARAM } from '@hyperproto/head-cosine-softmax';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { marginHead } from '@hyperproto/head-margin';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
+import { ENGINE_TEST_TRAINER, engineTestContext, engineTestDataset } from '@hyperproto/plugin-testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fillDropoutMask } from './dropout-mask.js';
+import { onnxruntimeEngine } from './onnxruntime-engine.js';
 import { TrainingSession, type PackedBatches } from './training-session.js';
 
 let runtime: TfjsRuntime;
@@ -61,12 +75,21 @@ function pack(batches: readonly GivenBatch[]): PackedBatches {
     }
     return out;
   };
+  const sampled = batches[0]!.sample !== undefined;
   return {
     count: batches.length,
     rows: ROWS,
     features: concat(batches.map((b) => b.features.data)),
     labels: Int32Array.from(batches.flatMap((b) => [...b.labels])),
     dropoutMasks: batches[0]!.dropoutMasks!.map((_, layer) => concat(batches.map((b) => b.dropoutMasks![layer]!))),
+    ...(sampled
+      ? {
+          sample: {
+            classes: Int32Array.from(batches.flatMap((b) => [...b.sample!.classes])),
+            labels: Int32Array.from(batches.flatMap((b) => [...b.sample!.positions])),
+          },
+        }
+      : {}),
   };
 }
 
@@ -78,7 +101,16 @@ async function onnxLosses(
   learningRate: number,
   layout: 'loop' | 'single' = 'loop',
 ) {
-  const session = await TrainingSession.create({ shape, head, weights, learningRate, dropout: DROPOUT, layout });
+  const classSample = batches[0]!.sample?.classes.length;
+  const session = await TrainingSession.create({
+    shape,
+    head,
+    weights,
+    learningRate,
+    dropout: DROPOUT,
+    layout,
+    ...(classSample === undefined ? {} : { classSample }),
+  });
   const losses: number[] = [];
   try {
     // Runs of uneven sizes: the state must carry over between runs exactly as between the Loop's iterations.
@@ -104,17 +136,26 @@ describe('the onnxruntime engine against the tfjs engine', () => {
     ['hpn', () => hpnHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, {})],
     [
       'cosine-softmax',
-      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 16, learnScale: false }),
+      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 16, learnScale: false, sampledShare: 1 }),
     ],
     ['margin', () => marginHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 16, margin: 0.35, learnScale: false })],
     // A learned scale: the head parameter logScale is trained by both engines' Adam and compared like a weight.
     [
       'cosine-softmax with a learned scale',
-      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 4, learnScale: true }),
+      () => cosineSoftmaxHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 4, learnScale: true, sampledShare: 1 }),
     ],
     [
       'margin with a learned scale',
       () => marginHead.build({ classes: 6, prototypes: unitPrototypes(6, 5, 9) }, { scale: 4, margin: 0.35, learnScale: true }),
+    ],
+    // Learned matrix parameters: the classifier [6, 5] and bias [6], started from the run's 'head-params' draws.
+    [
+      'bottleneck-softmax',
+      () =>
+        startHeadParams(
+          bottleneckSoftmaxHead.build({ classes: 6 }, resolveOptions(bottleneckSoftmaxHead, { dims: 5 })),
+          createRng(5).fork('head-params'),
+        ),
     ],
   ] as const)('gives the same loss curve over %s training for 50 steps (1e-3 relative)', async (_name, makeHead) => {
     const head = makeHead();
@@ -142,6 +183,117 @@ describe('the onnxruntime engine against the tfjs engine', () => {
       const gap = Math.max(...weight.data.map((v, j) => Math.abs(v - theirs.data[j]!)));
       expect(gap / scale, weight.name).toBeLessThan(1e-3);
     });
+  });
+
+  it.each([
+    ['every class', 5, 1],
+    ['a class sample of 32 of 40 classes per step', 40, 0.25],
+  ] as const)(
+    'trains bottleneck-softmax as tfjs does end to end, %s: the same drawn starts, batches, samples and epoch losses',
+    async (_name, classes, sampledShare) => {
+      const dataset = engineTestDataset(31, { rows: 320, classes });
+      const head = bottleneckSoftmaxHead.build({ classes }, resolveOptions(bottleneckSoftmaxHead, { dims: 6, sampledShare }));
+      // No dropout: the engines draw their masks differently.
+      const trainer = { ...ENGINE_TEST_TRAINER, dropout: 0, maxEpochs: 3, patience: 10 };
+      const job = { dataset, head, trainer };
+      const ours = await onnxruntimeEngine.train(engineTestContext(31), job, { provider: 'cpu' });
+      const theirs = await tfjsEngine.train(engineTestContext(31), job, {});
+      try {
+        // The first batch's loss is taken before any update: equal only if both drew the same classifier (and sample).
+        ours.history.forEach((record, i) => {
+          expect(relativeDifference(record.trainLoss, theirs.history[i]!.trainLoss), `epoch ${i + 1}`).toBeLessThan(1e-3);
+          expect(relativeDifference(record.validationLoss, theirs.history[i]!.validationLoss), `epoch ${i + 1}`).toBeLessThan(1e-3);
+        });
+        expect(ours.history.at(-1)!.trainLoss).toBeLessThan(0.9 * ours.history[0]!.trainLoss);
+      } finally {
+        ours.model.dispose();
+        theirs.model.dispose();
+      }
+    },
+  );
+
+  it.each([
+    [
+      'bottleneck-softmax',
+      () =>
+        startHeadParams(
+          bottleneckSoftmaxHead.build({ classes: 100 }, resolveOptions(bottleneckSoftmaxHead, { dims: 5, sampledShare: 0.2 })),
+          createRng(5).fork('head-params'),
+        ),
+    ],
+    [
+      'cosine-softmax with a learned scale',
+      () =>
+        cosineSoftmaxHead.build(
+          { classes: 100, prototypes: unitPrototypes(100, 5, 9) },
+          resolveOptions(cosineSoftmaxHead, { scale: 4, learnScale: true, sampledShare: 0.2 }),
+        ),
+    ],
+  ] as const)(
+    'trains sampled %s as tfjs does: the same class samples, lazy Adam, the same losses and weights (1e-3)',
+    async (_name, makeHead) => {
+      const head = makeHead();
+      const net = { ...shape, outputUnits: head.outputUnits };
+      const weights = initialMlpWeights(net, createRng(5).fork('weights'));
+      // 100 classes, 20% per step: 20 sampled classes, raised to the batch's 32.
+      const size = sampledClassCount(100, head.sampledShare!, ROWS);
+      expect(size).toBe(32);
+      const sampler = new ClassSampler(100, size, createRng(6).fork('class-sample'));
+      const batches = givenBatches(net, 100, 6).map((batch) => {
+        const sample = { classes: new Int32Array(size), positions: new Int32Array(ROWS) };
+        sampler.draw(batch.labels, sample.classes, sample.positions);
+        return { ...batch, sample };
+      });
+      const learningRate = 0.01;
+      const reference = await trainMlpSteps(runtime, { ...net, learningRate, head, weights, batches });
+      const ours = await onnxLosses(net, head, weights, batches, learningRate);
+      expect(ours.losses).toHaveLength(STEPS);
+      const worst = Math.max(...ours.losses.map((loss, i) => relativeDifference(loss, reference.losses[i]!)));
+      expect(worst).toBeLessThan(1e-3);
+      // Training moved the loss (100 classes, 50 steps: slowly).
+      expect(reference.losses.slice(-5).reduce((a, b) => a + b)).toBeLessThan(0.95 * reference.losses.slice(0, 5).reduce((a, b) => a + b));
+      ours.weights.forEach((weight, i) => {
+        const theirs = reference.weights[i]!;
+        expect(weight.name).toBe(theirs.name);
+        const scale = Math.max(...theirs.data.map(Math.abs), 1e-6);
+        const gap = Math.max(...weight.data.map((v, j) => Math.abs(v - theirs.data[j]!)));
+        expect(gap / scale, weight.name).toBeLessThan(1e-3);
+      });
+    },
+  );
+
+  it('updates only the sampled rows of a row-sampled classifier and bias, on both engines (lazy Adam)', async () => {
+    const head = startHeadParams(
+      bottleneckSoftmaxHead.build({ classes: 100 }, resolveOptions(bottleneckSoftmaxHead, { dims: 5, sampledShare: 0.2 })),
+      createRng(5).fork('head-params'),
+    );
+    const net = { ...shape, outputUnits: head.outputUnits };
+    const weights = initialMlpWeights(net, createRng(5).fork('weights'));
+    const sampler = new ClassSampler(100, 32, createRng(7));
+    const batches = givenBatches(net, 100, 7)
+      .slice(0, 3)
+      .map((batch) => {
+        const sample = { classes: new Int32Array(32), positions: new Int32Array(ROWS) };
+        sampler.draw(batch.labels, sample.classes, sample.positions);
+        return { ...batch, sample };
+      });
+    const touched = new Set(batches.flatMap((b) => [...b.sample.classes]));
+    expect(touched.size).toBeLessThan(100);
+    const start = headParamWeights(head);
+    for (const after of [
+      (await trainMlpSteps(runtime, { ...net, learningRate: 0.01, head, weights, batches })).weights,
+      (await onnxLosses(net, head, weights, batches, 0.01)).weights,
+    ]) {
+      for (const [k, name] of ['head/param/classifier', 'head/param/bias'].entries()) {
+        const before = start[k]!;
+        const now = after.find((w) => w.name === name)!;
+        const width = before.shape[1] ?? 1;
+        for (let row = 0; row < 100; row++) {
+          const moved = now.data.subarray(row * width, (row + 1) * width).some((v, j) => v !== before.data[row * width + j]);
+          expect(moved, `${name} row ${row}`).toBe(touched.has(row));
+        }
+      }
+    }
   });
 
   it('takes the same steps with one batch per run, without the Loop', async () => {

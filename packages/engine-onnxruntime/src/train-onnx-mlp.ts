@@ -2,7 +2,11 @@ import {
   bindHeadParams,
   type DatasetSplit,
   headParamsFromWeights,
+  ClassSampler,
+  headClassSampleSize,
   type PluginContext,
+  type Rng,
+  startHeadParams,
   type TrainerSettings,
   type TrainingJob,
 } from '@hyperproto/core';
@@ -34,6 +38,13 @@ function targetSecondsPerRun(stateBytes: number): number {
   return Math.min(5, Math.max(0.25, (0.02 * stateBytes) / 2 ** 20));
 }
 const MAX_BATCHES_PER_RUN = 32;
+/**
+ * With row-sampled parameters a run hands in the rows of every class its batches sample, and each batch's lazy
+ * Adam writes its rows back into that whole set (ScatterND copies it: onnxruntime does not scatter in place inside
+ * the Loop). A few batches per run keep that set, and so the cost of a step, proportional to the sample rather
+ * than to the classes (measured: 32 batches at 100,000 classes and 1,000 per sample cost 1.7x as much per step as 4).
+ */
+const ROW_SAMPLED_BATCHES_PER_RUN = 4;
 
 /**
  * Trains the seed's MLP with the job's head in onnxruntime: the epoch loop of @hyperproto/mlp (the same shuffled
@@ -46,16 +57,26 @@ export function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options: Onnx
     providers: [...(options.executionProviders ?? ['cpu'])] as ComputeSessionOptions['providers'],
     threads: ctx.threads,
   };
-  return runMlpTraining(ctx, job, (setup) => openOnnxTraining(setup, session, options.rules));
+  return runMlpTraining(ctx, job, (setup) =>
+    openOnnxTraining(setup, session, options.rules, { headParams: ctx.rng.fork('head-params'), classSample: ctx.rng.fork('class-sample') }),
+  );
 }
 
-/** The training model and the validation model in onnxruntime sessions: the engine's side of the epoch loop. */
+/**
+ * The training model and the validation model in onnxruntime sessions: the engine's side of the epoch loop. The
+ * head's parameters start from the run's 'head-params' stream and class samples come from its 'class-sample'
+ * stream, as on every engine.
+ */
 async function openOnnxTraining(
   setup: MlpTrainingSetup,
   session: ComputeSessionOptions,
   rules: GradientRules | undefined,
+  streams: { readonly headParams: Rng; readonly classSample: Rng },
 ): Promise<MlpTrainingDriver<TrainedOnnxMlp>> {
-  const { dataset, head, trainer, shape, dropoutRng } = setup;
+  const { dataset, trainer, shape, dropoutRng } = setup;
+  const head = startHeadParams(setup.head, streams.headParams);
+  const classSample = headClassSampleSize(head, dataset.classes, trainer.batchSize);
+  const sampler = classSample === undefined ? undefined : new ClassSampler(dataset.classes, classSample, streams.classSample);
   const training = await runOrExplain('allocating the network', { outputUnits: head.outputUnits, rows: trainer.batchSize }, () =>
     TrainingSession.create({
       shape,
@@ -66,6 +87,7 @@ async function openOnnxTraining(
       weights: setup.initialWeights(),
       session,
       batchSize: trainer.batchSize,
+      ...(classSample === undefined ? {} : { classSample }),
     }),
   );
   let validation: InferenceSession;
@@ -78,19 +100,20 @@ async function openOnnxTraining(
   // Buffers for the largest run this training can ask for, allocated and touched at the first run (page faults on
   // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
   const fullBatches = Math.floor(dataset.train.labels.length / trainer.batchSize);
-  const packer = new BatchPacker(dataset.inputWidth, trainer, Math.max(1, Math.min(MAX_BATCHES_PER_RUN, fullBatches)) * trainer.batchSize);
+  const maxBatchesPerRun = training.model.rowStates.length ? ROW_SAMPLED_BATCHES_PER_RUN : MAX_BATCHES_PER_RUN;
+  const packer = new BatchPacker(dataset.inputWidth, trainer, Math.max(1, Math.min(maxBatchesPerRun, fullBatches)) * trainer.batchSize);
   const secondsPerRun = targetSecondsPerRun(training.stateBytes);
   let batchesPerRun = 1;
   return {
     backend: `onnxruntime/${String(session.providers?.[0] ?? 'cpu')}`,
     batchesPerStep: () => batchesPerRun,
     async step(run) {
-      const packed = packer.pack(dataset.train, run.rows, run.count, run.size, dropoutRng);
+      const packed = packer.pack(dataset.train, run.rows, run.count, run.size, dropoutRng, sampler);
       const started = performance.now();
       const results = await training.run(packed);
       const perBatch = (performance.now() - started) / 1000 / run.count;
       // At most doubling: one quick run on a busy machine must not commit the next to a long one.
-      batchesPerRun = Math.max(1, Math.min(MAX_BATCHES_PER_RUN, 2 * batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6))));
+      batchesPerRun = Math.max(1, Math.min(maxBatchesPerRun, 2 * batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6))));
       return results;
     },
     // The state's own arrays, not a copy: nothing runs between this and the snapshot.
@@ -121,6 +144,8 @@ class BatchPacker {
   private features = new Float32Array(0);
   private labels = new Int32Array(0);
   private masks: Float32Array[] = [];
+  private sampledClasses = new Int32Array(0);
+  private sampledLabels = new Int32Array(0);
 
   constructor(
     private readonly width: number,
@@ -129,8 +154,15 @@ class BatchPacker {
     private readonly capacity: number,
   ) {}
 
-  /** `count` batches of `size` rows, the rows of `split` listed in `order`. */
-  pack(split: DatasetSplit, order: Int32Array, count: number, size: number, rng: PluginContext['rng']): PackedBatches {
+  /** `count` batches of `size` rows, the rows of `split` listed in `order`, each with its class sample when sampling. */
+  pack(
+    split: DatasetSplit,
+    order: Int32Array,
+    count: number,
+    size: number,
+    rng: PluginContext['rng'],
+    sampler?: ClassSampler,
+  ): PackedBatches {
     const { width, trainer } = this;
     const rows = count * size;
     if (this.labels.length < rows) {
@@ -154,6 +186,15 @@ class BatchPacker {
     for (let k = 0; k < count; k++) {
       for (const mask of dropoutMasks) fillDropoutMask(rng, mask, k * maskSize, maskSize, trainer.dropout);
     }
-    return { count, rows: size, features, labels, dropoutMasks };
+    if (!sampler) return { count, rows: size, features, labels, dropoutMasks };
+    if (this.sampledLabels.length < rows) this.sampledLabels = new Int32Array(this.labels.length);
+    if (this.sampledClasses.length < count * sampler.size) {
+      this.sampledClasses = new Int32Array(Math.ceil(this.labels.length / size) * sampler.size);
+    }
+    const sample = { classes: this.sampledClasses.subarray(0, count * sampler.size), labels: this.sampledLabels.subarray(0, rows) };
+    for (let k = 0; k < count; k++) {
+      sampler.draw(labels.subarray(k * size, (k + 1) * size), sample.classes, sample.labels, k * sampler.size, k * size);
+    }
+    return { count, rows: size, features, labels, dropoutMasks, sample };
   }
 }

@@ -12,13 +12,15 @@ export interface TrainedOnnxMlpParts extends TrainedMlpParts {
 
 /** A trained model whose `predict` opens an onnxruntime session only for the length of the call. */
 export function createTrainedOnnxMlp(parts: TrainedOnnxMlpParts, source = 'model'): TrainedOnnxMlp {
+  // A head whose parameters have no values (drawn starts never trained) is refused here, not at the first predict.
+  const params = headParamWeights(parts.head);
   return createTrainedMlpModel(
     parts,
     async ({ shape, weights }, features) => {
       const session = await InferenceSession.create(shape, parts.head, parts.classes, parts.session);
       try {
         // The head's parameters (as trained: the head carries their values) follow the network's weights.
-        return await session.predict([...weights, ...headParamWeights(parts.head)], features);
+        return await session.predict([...weights, ...params], features);
       } finally {
         await session.release();
       }

@@ -1,4 +1,4 @@
-import { HEAD_PARAM_WEIGHT_PREFIX, type HeadDefinition, headParamWeights } from '@hyperproto/core';
+import { HEAD_PARAM_WEIGHT_PREFIX, type HeadDefinition, headParams, rowSampledParams } from '@hyperproto/core';
 import {
   ADAM_BETA1,
   ADAM_BETA2,
@@ -10,7 +10,7 @@ import {
   mlpWeightSpecs,
   type WeightSpec,
 } from '@hyperproto/mlp';
-import { attr, GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
+import { attr, type Dim, GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph, type Value } from '@hyperproto/onnx-graph';
 import { builtinGradientRules, type GradientRules } from './gradient-rules.js';
 import { backwardMlp, trainingForwardMlp } from './mlp-graph.js';
 import { emitGradients } from './reverse-mode.js';
@@ -29,6 +29,13 @@ export interface TrainingStepSpec {
    * `single`: one batch per run (K = 1) without a Loop.
    */
   readonly layout?: 'loop' | 'single';
+  /**
+   * Classes per step when the head's loss trains on a class sample (`headClassSampleSize`): each batch is fed
+   * with its sampled classes and its labels' positions among them. A parameter the loss reads only through
+   * `sampledRows` is then updated, with its Adam moments, in the sampled rows alone (lazy Adam), and its state
+   * holds only the rows a run samples (see `TrainingStepModel.sample`).
+   */
+  readonly classSample?: number;
 }
 
 /** Where one weight's values live: `length` values from `offset` in the state tensor `state` (an index). */
@@ -51,7 +58,7 @@ export interface TrainingStepModel {
    */
   readonly stateInputs: readonly string[];
   readonly stateOutputs: readonly string[];
-  /** The shape of each state input. */
+  /** The shape of each state tensor; a row state (see `rowStates`) is fed only some of its rows. */
   readonly stateShapes: readonly (readonly number[])[];
   /** [K, N, inputWidth] float32: K batches of N rows. */
   readonly features: string;
@@ -59,6 +66,16 @@ export interface TrainingStepModel {
   readonly labels: string;
   /** One [K, N, hiddenUnits] float32 input per hidden layer; empty when dropout is off. */
   readonly dropoutMasks: readonly string[];
+  /**
+   * With a class sample: `classes` [K, S] int32, each batch's sampled classes; `labels` [K, N] int32, its labels'
+   * positions among them; and, when the head has row-sampled parameters, `rows` [K, S] int32, each sampled class's
+   * row in those parameters' state tensors. Their state tensors (`rowStates`) hold only the rows of the classes a
+   * run samples, stacked in any order: the caller hands those rows in and writes them back, so that a run moves
+   * and updates memory in proportion to the sample, not to C.
+   */
+  readonly sample?: { readonly classes: string; readonly labels: string; readonly rows?: string; readonly size: number };
+  /** Indices of the state tensors that hold a run's sampled rows only (first dimension dynamic; `stateShapes` gives their full shape). */
+  readonly rowStates: readonly number[];
   /** [K]: each batch's loss. */
   readonly losses: string;
   /** [K]: each batch's sum of batch norm means and variances, non-finite when the activations overflowed. */
@@ -75,6 +92,8 @@ export const nextState = (name: string) => `next/${name}`;
 /** The state tensor of the small trainable weights, side by side. */
 export const SMALL_WEIGHTS = 'weights/small';
 export const MOVING_STATISTICS = 'batch_norm/moving';
+/** The first dimension of a row-sampled state tensor: the number of rows a run hands in. */
+const SAMPLED_ROWS = 'sampled_rows';
 
 /**
  * Trainable tensors of at least this many values get a state tensor (and Adam's moments) of their own; the smaller
@@ -106,10 +125,19 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const rules = spec.rules ?? builtinGradientRules;
   // The head's own parameters (a learned scale, say) follow the network's weights and are trained alike.
   const networkWeights = mlpWeightSpecs(shape);
-  const headParamSpecs = headParamWeights(head).map((w): WeightSpec => ({ name: w.name, shape: w.shape, trainable: true }));
+  const headParamSpecs = headParamWeightSpecs(head);
   const weights = [...networkWeights, ...headParamSpecs];
-  const layout = stateLayout(weights);
+  // Parameters whose sampled rows alone a step updates: each in a state tensor of its own shape, however small.
+  const sampledNames = spec.classSample !== undefined ? rowSampledParams(head.loss) : new Set<string>();
+  const headParamNames = [...headParams(head).keys()];
+  const rowSampled = new Set(headParamNames.flatMap((name, j) => (sampledNames.has(name) ? [networkWeights.length + j] : [])));
+  const layout = stateLayout(weights, rowSampled);
   const { trainableStates, placements, stateInputs, stateShapes } = layout;
+  // A row-sampled parameter's value and moments: the rows of the run's sampled classes, however many.
+  const rowStates = trainableStates.flatMap((t, k) =>
+    rowSampled.has(t.members[0]!) ? [k, layout.firstMoments + k, layout.secondMoments + k] : [],
+  );
+  const declared = (i: number): readonly Dim[] => (rowStates.includes(i) ? [SAMPLED_ROWS, ...stateShapes[i]!.slice(1)] : stateShapes[i]!);
 
   const loop = (spec.layout ?? 'loop') === 'loop';
   const outer = new GraphBuilder('hyperproto_training');
@@ -117,13 +145,21 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const g = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.step, constants: outer });
   const adam = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.optimizer, constants: outer });
 
-  stateInputs.forEach((name, i) => outer.input(name, 'float32', stateShapes[i]!));
+  stateInputs.forEach((name, i) => outer.input(name, 'float32', declared(i)));
   const featuresName = outer.input('features', 'float32', ['K', 'N', shape.inputWidth]);
   const labelsName = outer.input('labels', 'int32', ['K', 'N']);
   const maskNames =
     spec.dropout > 0
       ? Array.from({ length: shape.hiddenLayers }, (_, i) => outer.input(`dropout_mask/${i}`, 'float32', ['K', 'N', shape.hiddenUnits]))
       : [];
+  const sampleNames =
+    spec.classSample !== undefined
+      ? {
+          classes: outer.input('sampled_classes', 'int32', ['K', spec.classSample]),
+          labels: outer.input('sampled_labels', 'int32', ['K', 'N']),
+          ...(rowSampled.size ? { rows: outer.input('sampled_rows', 'int32', ['K', spec.classSample]) } : {}),
+        }
+      : undefined;
   // Once per run, outside the Loop: the batch size N as a row of ones [1, N] and 1 / N.
   const featureShape = outer.node('Shape', [featuresName]);
   const rowCount = outer.node('Slice', [featureShape, outer.ints([1]), outer.ints([2])]);
@@ -138,13 +174,17 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     : g.existing(outer.initializer('first_batch', BigInt64Array.of(0n), [], 'int64'), 'int64', []);
   const condition = loop ? g.input('condition', 'bool', []) : undefined;
   const state = stateInputs.map((name, i) =>
-    loop ? g.input(`in/${name}`, 'float32', stateShapes[i]!) : g.existing(name, 'float32', stateShapes[i]!),
+    loop ? g.input(`in/${name}`, 'float32', declared(i)) : g.existing(name, 'float32', declared(i)),
   );
   const batchOf = (name: string, type: 'float32' | 'int32', rest: (number | string)[]) =>
     g.emit('Gather', [g.existing(name, type, ['K', ...rest]), iteration], { axis: 0 }, [{ type, shape: rest }])[0]!;
   const features = batchOf(featuresName, 'float32', ['N', shape.inputWidth]);
   const labels = batchOf(labelsName, 'int32', ['N']);
   const masks = maskNames.map((name) => batchOf(name, 'float32', ['N', shape.hiddenUnits]));
+  // The batch's class sample: its classes as int64 [S] (Gather and ScatterND read those) and its labels' positions.
+  const sampledClasses = sampleNames && g.cast(batchOf(sampleNames.classes, 'int32', [spec.classSample!]), 'int64');
+  const sampledLabels = sampleNames && batchOf(sampleNames.labels, 'int32', ['N']);
+  const sampledRowIndices = sampleNames?.rows ? g.cast(batchOf(sampleNames.rows, 'int32', [spec.classSample!]), 'int64') : undefined;
   const rows = { ones: g.existing(onesName, 'float32', [1, 'N']), inverseCount: g.existing(inverseCountName, 'float32', [1]) };
 
   // Each weight's value: its own state tensor, or its piece of a shared row (a Split that is not written where
@@ -155,13 +195,24 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const pass = trainingForwardMlp(g, net, features, rows, { masks, keptScale: 1 / (1 - spec.dropout) });
   const what = "the head's loss";
   const constants = headConstantValues(g, head.constants, [head.loss], what);
+  // A row-sampled parameter's sampled rows [S, ...]: what its loss reads, and what its gradient is taken for.
+  const sampledRows = new Map<number, Value>();
+  headParamValues.forEach((value, j) => {
+    if (rowSampled.has(networkWeights.length + j)) sampledRows.set(j, g.gatherRows(value, sampledRowIndices!));
+  });
+  const sample = sampledClasses && {
+    classes: sampledClasses,
+    labels: sampledLabels!,
+    rows: Object.fromEntries([...sampledRows].map(([j, value]) => [headParamNames[j]!, value])),
+  };
   const loss = lowerHeadExpr(
     g,
     head.loss,
-    { output: pass.output, labels, constants, params: headParamValuesByName(head, headParamValues) },
+    { output: pass.output, labels, constants, params: headParamValuesByName(head, headParamValues), ...(sample ? { sample } : {}) },
     { what },
   );
-  const [outputGradient, ...headParamGradients] = emitGradients(g, loss, [pass.output, ...headParamValues], rules);
+  const targets = headParamValues.map((value, j) => sampledRows.get(j) ?? value);
+  const [outputGradient, ...headParamGradients] = emitGradients(g, loss, [pass.output, ...targets], rules);
   const gradients: (Value | undefined)[] = [];
   if (outputGradient) {
     const byRole = backwardMlp(g, pass, outputGradient);
@@ -187,12 +238,17 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
 
   const next = emitAdam(adam, spec.learningRate, {
     step: state[state.length - 1]!,
-    trainable: trainableStates.map((trainableState, k) => ({
-      value: state[k]!,
-      first: state[layout.firstMoments + k]!,
-      second: state[layout.secondMoments + k]!,
-      gradient: gradientOfState(adam, trainableState, gradients, weights),
-    })),
+    trainable: trainableStates.map((trainableState, k) => {
+      const only = trainableState.members[0]!;
+      const rowsOf = rowSampled.has(only) ? sampledRows.get(only - networkWeights.length) : undefined;
+      return {
+        value: state[k]!,
+        first: state[layout.firstMoments + k]!,
+        second: state[layout.secondMoments + k]!,
+        gradient: rowsOf ? (gradients[only] ?? adam.zerosLike(rowsOf)) : gradientOfState(adam, trainableState, gradients, weights),
+        ...(rowsOf ? { rows: { classes: sampledRowIndices!, value: rowsOf } } : {}),
+      };
+    }),
   });
   const bodyState = [
     ...next.trainable.map((t) => t.value),
@@ -223,7 +279,7 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     g.finish([...readByAdam(), losses, batchStatistics]);
     adam.finish(named);
   }
-  stateOutputs.forEach((name, i) => outer.output(name, 'float32', stateShapes[i]!));
+  stateOutputs.forEach((name, i) => outer.output(name, 'float32', declared(i)));
   outer.output('losses', 'float32', ['K']);
   outer.output('statistics', 'float32', ['K']);
 
@@ -237,6 +293,8 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     features: featuresName,
     labels: labelsName,
     dropoutMasks: maskNames,
+    ...(sampleNames ? { sample: { ...sampleNames, size: spec.classSample! } } : {}),
+    rowStates,
     losses: 'losses',
     statistics: 'statistics',
   };
@@ -253,16 +311,16 @@ interface StateLayout {
 }
 
 /**
- * The state tensors, in order: trainable weights (large ones alone, in their own shape; the small ones in one
- * row), the moving statistics in one row, Adam's first moments, second moments, step count.
+ * The state tensors, in order: trainable weights (large ones and those in `own` alone, in their own shape; the
+ * small ones in one row), the moving statistics in one row, Adam's first moments, second moments, step count.
  */
-function stateLayout(weights: readonly WeightSpec[]): StateLayout {
+function stateLayout(weights: readonly WeightSpec[], own: ReadonlySet<number> = new Set()): StateLayout {
   const trainableStates: TrainableState[] = [];
   const small: number[] = [];
   const moving: number[] = [];
   weights.forEach((w, i) => {
     if (!w.trainable) moving.push(i);
-    else if (sizeOf(w.shape) >= OWN_STATE_MIN_SIZE) trainableStates.push({ name: w.name, shape: w.shape, members: [i] });
+    else if (sizeOf(w.shape) >= OWN_STATE_MIN_SIZE || own.has(i)) trainableStates.push({ name: w.name, shape: w.shape, members: [i] });
     else small.push(i);
   });
   if (small.length) {
@@ -364,6 +422,12 @@ interface AdamTensors {
   readonly second: Value;
 }
 
+/** A tensor updated in some rows only: the rows (int64 [S]) and their current values [S, ...]. */
+interface UpdatedRows {
+  readonly classes: Value;
+  readonly value: Value;
+}
+
 /**
  * tfjs' Adam: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
  * The moments are kept divided by (1 - b1) and (1 - b2), m~ = b1 m~ + g and v~ = b2 v~ + g^2, and the constant
@@ -375,7 +439,10 @@ interface AdamTensors {
 function emitAdam(
   g: TracedGraph,
   learningRate: number,
-  state: { readonly step: Value; readonly trainable: readonly (AdamTensors & { readonly gradient: Value })[] },
+  state: {
+    readonly step: Value;
+    readonly trainable: readonly (AdamTensors & { readonly gradient: Value; readonly rows?: UpdatedRows })[];
+  },
 ): { step: Value; trainable: AdamTensors[] } {
   g.source = 'Adam';
   const step = g.add(state.step, g.scalar(1));
@@ -386,17 +453,38 @@ function emitAdam(
     oneMinusAccBeta1,
   );
   const epsilon = g.mul(g.scalar(ADAM_EPSILON / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2);
-  const trainable = state.trainable.map(({ value, first, second, gradient }) => {
+  const update = (value: Value, first: Value, second: Value, gradient: Value) => {
     const m = g.add(g.mul(first, g.scalar(ADAM_BETA1)), gradient);
     const v = g.add(g.mul(second, g.scalar(ADAM_BETA2)), g.mul(gradient, gradient));
     const next = g.sub(value, g.mul(g.div(m, g.add(g.sqrt(v), epsilon)), stepSize));
     return { value: next, first: m, second: v };
+  };
+  const trainable = state.trainable.map(({ value, first, second, gradient, rows }) => {
+    if (!rows) return update(value, first, second, gradient);
+    // Lazy Adam: the sampled rows and their moments are updated and written back; every other row keeps its value
+    // and its moments (no decay) until a step samples it again. The bias correction follows the global step.
+    const next = update(rows.value, g.gatherRows(first, rows.classes), g.gatherRows(second, rows.classes), gradient);
+    const at = g.unsqueeze(rows.classes, [1]);
+    return {
+      value: g.scatterND(value, at, next.value),
+      first: g.scatterND(first, at, next.first),
+      second: g.scatterND(second, at, next.second),
+    };
   });
   g.source = undefined;
   return { step, trainable };
 }
 
-/** Graph values of the head's parameters (in `headParamWeights` order), by parameter name, for the head's lowering. */
-export function headParamValuesByName(head: HeadDefinition, values: readonly Value[]): Record<string, Value> {
-  return Object.fromEntries(headParamWeights(head).map((weight, j) => [weight.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length), values[j]!]));
+/** The head's parameters as trainable weights `head/param/<name>` in their own shapes, in `headParams` order. */
+export function headParamWeightSpecs(head: Pick<HeadDefinition, 'loss' | 'scores'>): WeightSpec[] {
+  return [...headParams(head).values()].map((spec) => ({
+    name: `${HEAD_PARAM_WEIGHT_PREFIX}${spec.name}`,
+    shape: spec.shape,
+    trainable: true,
+  }));
+}
+
+/** Graph values of the head's parameters (in `headParams` order), by parameter name, for the head's lowering. */
+export function headParamValuesByName(head: Pick<HeadDefinition, 'loss' | 'scores'>, values: readonly Value[]): Record<string, Value> {
+  return Object.fromEntries([...headParams(head).keys()].map((name, j) => [name, values[j]!]));
 }

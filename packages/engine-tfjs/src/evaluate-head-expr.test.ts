@@ -12,7 +12,7 @@ import {
 import { hpnLoss, hpnScores } from '@hyperproto/head-hpn';
 import { softmaxLoss, softmaxScores } from '@hyperproto/head-softmax';
 import { initTfjs } from '@hyperproto/tfjs-backend';
-import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
 
@@ -189,6 +189,7 @@ describe('evaluateHeadExpr: each operation', () => {
       h.mean(h.rowSum(h.matmulTransposed(h.l2normalize(h.softmax(h.logSoftmax(h.output()))), h.constant('p')))),
       h.pickPerRow(h.gatherRows(h.constant('p'), h.labels()), h.labels()),
       h.div(h.log(h.exp(h.param('s', 1))), h.oneHot(h.labels(), 2)),
+      h.pickPerRow(h.sampledRows(h.constant('p')), h.sampledLabels()),
     ].forEach(walk);
     expect([...used].sort()).toEqual([...HEAD_OPS].sort());
   });
@@ -245,6 +246,54 @@ describe('evaluateHeadExpr: errors and hygiene', () => {
     ]);
     expect(dT!.dataSync()[0]).toBeCloseTo(12, 4);
     for (const tensor of [t, out, value, dOut!, dT!]) tensor.dispose();
+  });
+
+  it('reads a matrix parameter given as a tensor in its shape, and refuses another shape or no values for a drawn start', () => {
+    const classifier = h.param('classifier', { shape: [3, 2], init: 'glorotUniform' });
+    const expr = h.add(h.matmulTransposed(h.output(), classifier), h.param('bias', { shape: [3], value: 0.5 }));
+    const out = tf.tensor2d([[1, 2]]);
+    const weights = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+    const wrong = tf.tensor2d([[1, 0, 0]]);
+    try {
+      const value = evaluateHeadExpr(tf, expr, { output: out, params: { classifier: weights } });
+      expect(value.arraySync()).toEqual([[1.5, 2.5, 3.5]]);
+      value.dispose();
+      expect(() => evaluateHeadExpr(tf, expr, { output: out, params: { classifier: wrong } })).toThrow(
+        /head parameter "classifier" is given with shape \[1, 3\]; it has the shape \[3, 2\]/,
+      );
+      expect(() => evaluateHeadExpr(tf, expr, { output: out })).toThrow(
+        /"classifier" starts from glorotUniform values drawn when training starts/,
+      );
+    } finally {
+      for (const t of [out, weights, wrong]) t.dispose();
+    }
+  });
+
+  it('differentiates a matrix parameter through gatherRows: the rows of repeated indices add up, other rows get 0', () => {
+    // loss = mean over rows i of output_i . W[label_i]: dW[r] = (1 / N) * sum of output_i over the rows labelled r.
+    const expr = h.mean(h.rowSum(h.mul(h.output(), h.gatherRows(h.param('w', { shape: [3, 2], init: 'zeros' }), h.labels()))));
+    const out = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const labels = tf.tensor1d([2, 2, 0], 'int32') as Tensor1D;
+    const w = tf.variable(tf.zeros([3, 2]));
+    try {
+      const { grads } = tf.variableGrads(() => evaluateHeadExpr(tf, expr, { output: out, labels, params: { w } }) as Scalar, [w]);
+      close(grads[w.name]!.arraySync(), [
+        [5 / 3, 6 / 3],
+        [0, 0],
+        [(1 + 3) / 3, (2 + 4) / 3],
+      ]);
+      for (const g of Object.values(grads)) g.dispose();
+    } finally {
+      for (const t of [out, labels, w]) t.dispose();
+    }
   });
 
   it('leaves no intermediate tensors behind, also when it throws', () => {
@@ -418,6 +467,9 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
     ['gatherRows', h.gatherRows(c('prototypes'), h.rowSum(c('which')))],
     ['gatherRows', h.gatherRows(o, y)],
     ['pickPerRow', h.pickPerRow(h.logSoftmax(o), y)],
+    // No class sample here: every class, and the labels.
+    ['sampledRows', h.matmulTransposed(o, h.sampledRows(c('prototypes')))],
+    ['sampledLabels', h.pickPerRow(h.logSoftmax(o), h.sampledLabels())],
     ['pickPerRow', h.pickPerRow(c('prototypes'), h.rowSum(h.mul(c('prototypes'), h.scalar(0))))],
     ['rowSum', h.rowSum(h.rowSum(o))],
     ['mean', softmaxLoss],
@@ -446,6 +498,43 @@ describe('evaluateHeadExpr against the float64 reference interpreter of @hyperpr
       } finally {
         for (const t of [out, lab, ...Object.values(tensors)]) t.dispose();
       }
+    }
+  });
+
+  it("reads a class sample as the reference does: the sampled rows of a constant and a parameter, the labels' positions", () => {
+    const { output, labels, constants } = randomInputs(6);
+    const classes = constants.prototypes!.rows;
+    const bias = h.param('bias', { shape: [classes], init: 'zeros' });
+    const loss = h.mean(
+      h.neg(
+        h.pickPerRow(h.logSoftmax(h.add(h.matmulTransposed(o, h.sampledRows(c('prototypes'))), h.sampledRows(bias))), h.sampledLabels()),
+      ),
+    );
+    const biasValues = Float32Array.from({ length: classes }, (_, k) => 0.1 * k);
+    // The classes in reverse, the first label of each row at its position.
+    const sample = {
+      classes: Int32Array.from({ length: classes }, (_, k) => classes - 1 - k),
+      labels: Int32Array.from(labels, (label) => classes - 1 - (label % classes)),
+    };
+    const expected = evaluateReference(loss, { output, constants, params: { bias: biasValues }, sample }).data[0]!;
+    const tensors = Object.fromEntries(Object.entries(constants).map(([name, m]) => [name, tf.tensor2d(m.data, [m.rows, m.cols])]));
+    const inputs = {
+      output: tf.tensor2d(output.data, [output.rows, output.cols]),
+      params: { bias: tf.tensor1d(biasValues) },
+      sample: { classes: tf.tensor1d(sample.classes, 'int32') as Tensor1D, labels: tf.tensor1d(sample.labels, 'int32') as Tensor1D },
+    };
+    try {
+      const value = evaluateHeadExpr(tf, loss, { ...inputs, constants: tensors });
+      expect(Math.abs(value.dataSync()[0]! - expected)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected)));
+      value.dispose();
+      // Rows given for the parameter (what a trainer that updates them row by row feeds) are read instead of gathered.
+      const rows = tf.tensor1d(Array.from(sample.classes, (k) => biasValues[k]!));
+      const withRows = evaluateHeadExpr(tf, loss, { ...inputs, constants: tensors, sample: { ...inputs.sample, rows: { bias: rows } } });
+      expect(Math.abs(withRows.dataSync()[0]! - expected)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected)));
+      for (const t of [withRows, rows]) t.dispose();
+    } finally {
+      for (const t of [inputs.output, inputs.params.bias, inputs.sample.classes, inputs.sample.labels, ...Object.values(tensors)])
+        t.dispose();
     }
   });
 

@@ -1,14 +1,17 @@
 import {
   ErrorCode,
   foldHeadExpr,
+  HEAD_PARAM_WEIGHT_PREFIX,
   HEAD_SQUARED_NORM_FLOOR,
   type HeadDefinition,
   type HeadExpr,
-  headParams,
+  headParamData,
+  headParamSpec,
+  headParamWeights,
   HyperprotoError,
 } from '@hyperproto/core';
 import type { TfjsRuntime } from '@hyperproto/tfjs-backend';
-import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { denseMatMul } from './dense-matmul.js';
 
 /** The TensorFlow.js namespace, passed in so that every caller uses the one backend initTfjs started. */
@@ -22,27 +25,52 @@ export interface HeadExprInputs {
   /** The head's constants by name (e.g. prototypes [C, D]). */
   readonly constants?: Readonly<Record<string, Tensor>>;
   /**
-   * The head's parameters by name, as scalar tensors (a trainer's variables), differentiable like `output`. A
-   * parameter not given is the constant of its own value.
+   * The head's parameters by name, as tensors in their own shapes (a trainer's variables, or a trained head's
+   * values from `headParamTensors`), differentiable like `output`. A parameter not given is the constant of its
+   * starting value; one whose start is drawn must be given.
    */
   readonly params?: Readonly<Record<string, Tensor>>;
+  /**
+   * A training step's class sample: the sampled classes [S] and each label's position among them [N], int32, and
+   * the sampled rows of parameters a trainer updates row by row (`rows`, by parameter name). Without one,
+   * `sampledRows(x)` is x (every class) and `sampledLabels` the labels.
+   */
+  readonly sample?: { readonly classes: Tensor1D; readonly labels: Tensor1D; readonly rows?: Readonly<Record<string, Tensor>> };
 }
 
-/** The head's parameters as trainable scalar variables at their starting values, by name; the caller disposes them. */
-export function headParamVariables(tf: Tf, head: Pick<HeadDefinition, 'loss' | 'scores'>): Record<string, Variable> {
-  const variables: Record<string, Variable> = {};
-  for (const [name, value] of headParams(head)) {
-    // Unnamed: tfjs variable names are global, and two trainings may run side by side.
-    const start = tf.scalar(value);
-    variables[name] = tf.variable(start, true);
-    start.dispose();
+/**
+ * The head's parameters as tensors at the values it carries (`headParamWeights`: bound, else the starting
+ * values), by name: trainable variables for a trainer, plain tensors for inference. The caller disposes them.
+ */
+export function headParamTensors(
+  tf: Tf,
+  head: Pick<HeadDefinition, 'loss' | 'scores' | 'params'>,
+  trainable = false,
+): Record<string, Tensor> {
+  const tensors: Record<string, Tensor> = {};
+  for (const weight of headParamWeights(head)) {
+    const name = weight.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length);
+    const tensor = tf.tensor(weight.data, [...weight.shape], 'float32');
+    if (!trainable) tensors[name] = tensor;
+    else {
+      // Unnamed: tfjs variable names are global, and two trainings may run side by side.
+      tensors[name] = tf.variable(tensor, true);
+      tensor.dispose();
+    }
   }
-  return variables;
+  return tensors;
 }
 
-/** The current values of parameter tensors, by name. */
-export async function readHeadParams(params: Readonly<Record<string, Tensor>>): Promise<Record<string, number>> {
-  const entries = await Promise.all(Object.entries(params).map(async ([name, tensor]) => [name, (await tensor.data())[0]!] as const));
+/** The head's parameters as trainable variables at the values it carries, by name; the caller disposes them. */
+export function headParamVariables(tf: Tf, head: Pick<HeadDefinition, 'loss' | 'scores' | 'params'>): Record<string, Variable> {
+  return headParamTensors(tf, head, true) as Record<string, Variable>;
+}
+
+/** Copies of the current values of parameter tensors, by name. */
+export async function readHeadParams(params: Readonly<Record<string, Tensor>>): Promise<Record<string, Float32Array>> {
+  const entries = await Promise.all(
+    Object.entries(params).map(async ([name, tensor]) => [name, new Float32Array(await tensor.data())] as const),
+  );
   return Object.fromEntries(entries);
 }
 
@@ -95,16 +123,16 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
     case 'scalar':
       return tf.scalar(expr.value);
     case 'param': {
-      const given = inputs.params && Object.hasOwn(inputs.params, expr.name) ? inputs.params[expr.name] : undefined;
+      const spec = headParamSpec(expr);
+      const given = inputs.params && Object.hasOwn(inputs.params, spec.name) ? inputs.params[spec.name] : undefined;
       if (given) {
-        if (given.rank !== 0)
-          invalid(`head parameter "${expr.name}" is given with shape [${given.shape.join(', ')}]; a parameter is a scalar`);
+        if (given.shape.join() !== spec.shape.join())
+          invalid(
+            `head parameter "${spec.name}" is given with shape [${given.shape.join(', ')}]; it has the shape [${spec.shape.join(', ')}]`,
+          );
         return given;
       }
-      if (typeof expr.value !== 'number' || !Number.isFinite(expr.value)) {
-        invalid(`head parameter "${expr.name}" has ${expr.value === undefined ? 'no initial value' : `the value ${String(expr.value)}`}`);
-      }
-      return tf.scalar(expr.value);
+      return tf.tensor(headParamData(spec), [...spec.shape], 'float32');
     }
     case 'add':
       return tf.add(a!, b!);
@@ -134,10 +162,21 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
       return tf.logSoftmax(a!, -1);
     case 'gatherRows': {
       const indices = checkedIndices(tf, expr, b!, a!.shape[0]!);
-      if (!children[0]!.varying) return tf.gather(a!, indices, 0);
-      // gather's gradient needs UnsortedSegmentSum, which the wasm backend lacks; a one-hot product is differentiable.
-      // (oneHot is made as int32 and cast: the wasm kernel ignores a float32 dtype argument.)
-      return tf.matMul(tf.cast(tf.oneHot(indices, a!.shape[0]!), 'float32'), a! as Tensor2D);
+      return children[0]!.varying ? gatherRowsDifferentiable(tf, a!, indices) : tf.gather(a!, indices, 0);
+    }
+    case 'sampledRows': {
+      if (a!.rank !== 1 && a!.rank !== 2) invalid(`sampledRows needs a matrix or a vector, got shape [${a!.shape.join(', ')}]`);
+      const sample = inputs.sample;
+      if (!sample) return a!;
+      const made = expr.x.op === 'param' ? sample.rows?.[expr.x.name] : undefined;
+      if (made) return made;
+      // The engine's sampler draws classes in [0, C), and the rows were checked to be the C classes before training.
+      return children[0]!.varying ? gatherRowsDifferentiable(tf, a!, sample.classes) : tf.gather(a!, sample.classes, 0);
+    }
+    case 'sampledLabels': {
+      const labels = inputs.sample?.labels ?? inputs.labels;
+      if (!labels) invalid('the head expression uses sampledLabels, but no labels were given');
+      return labels!;
     }
     case 'pickPerRow': {
       const [rows, cols] = a!.shape as [number, number];
@@ -167,6 +206,26 @@ function evaluateOne(tf: Tf, expr: HeadExpr, children: readonly Evaluated[], inp
       throw new HyperprotoError(ErrorCode.InvalidInput, `unknown head operation ${JSON.stringify(op)}`);
     }
   }
+}
+
+/**
+ * Rows of x gathered, with the gradient scattered back into x's shape (ScatterNd adds the rows of repeated
+ * indices): tf.gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks, and a one-hot
+ * product would cost rows x indices x width.
+ */
+function gatherRowsDifferentiable(tf: Tf, x: Tensor, indices: Tensor): Tensor {
+  const gather = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [table, at, save] = args as [Tensor, Tensor, GradSaveFunc];
+    save([at]);
+    return {
+      value: tf.gather(table, at, 0),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+        const rows = saved[0]!;
+        return [tf.scatterND(tf.expandDims(rows, 1), dy as Tensor, table.shape), tf.zerosLike(rows)];
+      },
+    };
+  });
+  return gather(x, indices);
 }
 
 function invalid(message: string): never {

@@ -15,6 +15,11 @@ describe('parseHeadExpr', () => {
       h.div(h.log(h.output()), h.sub(h.scalar(1), h.mul(h.scalar(0.35), h.oneHot(h.labels(), 10)))),
     );
     expect(parseHeadExpr(JSON.parse(JSON.stringify(margin)), 'loss')).toEqual(margin);
+    const classifier = h.add(
+      h.matmulTransposed(h.output(), h.param('classifier', { shape: [10, 3], init: 'glorotUniform' })),
+      h.param('bias', { shape: [10], value: 0.5 }),
+    );
+    expect(parseHeadExpr(JSON.parse(JSON.stringify(classifier)), 'scores')).toEqual(classifier);
   });
 
   it('names the path of a bad node', () => {
@@ -30,8 +35,10 @@ describe('parseHeadExpr', () => {
     fails({ op: 'constant', name: '' }, /"constant" needs a string "name"/);
     fails(
       { op: 'mul', a: { op: 'output' }, b: { op: 'param', name: 'scale' } },
-      /^scores\.b: head parameter "scale" needs a finite initial value "value"$/,
+      /^scores\.b: head parameter "scale" has no initial value$/,
     );
+    fails({ op: 'param', name: 'w', shape: [2, 'x'], init: 'zeros' }, /^scores: "param" needs a list of integers "shape"$/);
+    fails({ op: 'param', name: 'w', shape: [2], init: 'glorotUniform' }, /^scores: head parameter "w" draws glorotUniform values/);
     fails({ op: 'param', value: 1 }, /"param" needs a string "name"/);
     fails({ op: 'oneHot', indices: { op: 'labels' } }, /"oneHot" needs a finite number "depth"/);
   });

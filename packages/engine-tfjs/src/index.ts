@@ -8,6 +8,7 @@ export { INFERENCE_CHUNK_ROWS } from './mlp-inference.js';
 export { createTrainedMlp, type TrainedMlp, type TrainedMlpParts } from './trained-mlp.js';
 export { trainMlp, type TfjsHandle } from './train-mlp.js';
 export { trainMlpSteps, type GivenBatch, type GivenSteps } from './train-mlp-steps.js';
+export type { ClassSampleValues } from './train-mlp.js';
 export {
   HEAD_CONSTANT_PREFIX,
   loadModel,

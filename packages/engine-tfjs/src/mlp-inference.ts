@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError, type HeadDefinition } from '@hyperproto/core';
-import type { Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import { evaluateHeadExpr, type Tf } from './evaluate-head-expr.js';
 import { forwardMlp, type MlpTensors } from './mlp-network.js';
 
@@ -26,6 +26,8 @@ export interface InferenceParts {
   readonly net: MlpTensors;
   readonly head: HeadDefinition;
   readonly constants: Readonly<Record<string, Tensor2D>>;
+  /** The head's parameters by name (`headParamTensors`, or a trainer's variables). */
+  readonly params: Readonly<Record<string, Tensor>>;
   readonly batchNormEpsilon: number;
 }
 
@@ -35,7 +37,7 @@ export interface InferenceParts {
  */
 export function inferScores(tf: Tf, parts: InferenceParts, features: Tensor2D): { output: Tensor2D; scores: Tensor2D } {
   const { output } = forwardMlp(tf, parts.net, features, { training: false }, parts.batchNormEpsilon);
-  const scores = evaluateHeadExpr(tf, parts.head.scores, { output, constants: parts.constants }) as Tensor2D;
+  const scores = evaluateHeadExpr(tf, parts.head.scores, { output, constants: parts.constants, params: parts.params }) as Tensor2D;
   return { output, scores };
 }
 

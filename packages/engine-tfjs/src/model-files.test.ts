@@ -1,4 +1,5 @@
-import { createMatrix, createRng, ErrorCode, type Dataset, type TrainedModel } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, h, resolveOptions, type Dataset, type TrainedModel } from '@hyperproto/core';
+import { bottleneckSoftmaxHead } from '@hyperproto/head-bottleneck-softmax';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { initTfjs, type TfjsRuntime } from '@hyperproto/tfjs-backend';
@@ -14,6 +15,8 @@ let runtime: TfjsRuntime;
 let root: string;
 let hpnModel: TrainedMlp;
 let softmaxModel: TrainedMlp;
+let bottleneckModel: TrainedMlp;
+let scaledModel: TrainedMlp;
 const features = createMatrix(50, 6, createRng(99).fillNormal(new Float32Array(300)));
 
 function dataset(): Dataset {
@@ -36,6 +39,12 @@ beforeAll(async () => {
   softmaxModel = (
     await trainMlp(runtime, { seed: 2, rng: createRng(2) }, { dataset: dataset(), head: softmax, trainer: { ...trainer, hiddenLayers: 1 } })
   ).model;
+  const bottleneck = bottleneckSoftmaxHead.build({ classes: 3 }, resolveOptions(bottleneckSoftmaxHead, { dims: 4 }));
+  bottleneckModel = (await trainMlp(runtime, { seed: 3, rng: createRng(3) }, { dataset: dataset(), head: bottleneck, trainer })).model;
+  // A softmax with a learned scalar temperature, the one kind of parameter a version 1 file could hold.
+  const logits = h.mul(h.param('scale', 2), h.output());
+  const scaled = { ...softmax, loss: h.mean(h.neg(h.pickPerRow(h.logSoftmax(logits), h.labels()))), scores: h.softmax(logits) };
+  scaledModel = (await trainMlp(runtime, { seed: 4, rng: createRng(4) }, { dataset: dataset(), head: scaled, trainer })).model;
 });
 
 afterAll(async () => {
@@ -55,6 +64,8 @@ describe('saveModel / loadModel', () => {
   it.each([
     ['hpn', () => hpnModel],
     ['softmax', () => softmaxModel],
+    ['bottleneck-softmax (learned matrix parameters)', () => bottleneckModel],
+    ['learned scalar', () => scaledModel],
   ])('round-trips a %s model with identical predictions', async (_, model) => {
     const dir = freshDir();
     const paths = await saveModel(dir, model(), { experiment: 'test', classes: ['a', 'b', 'c'] });
@@ -101,6 +112,48 @@ describe('saveModel / loadModel', () => {
     }
     expect(decoded['head/constant/prototypes']!.dataSync()).toEqual(hpnModel.head.constants.prototypes!.data);
     tf.dispose(Object.values(decoded));
+  });
+
+  it('stores the head parameters in weights.bin as head/param/<name> in their shapes, as format version 2', async () => {
+    const dir = freshDir();
+    await saveModel(dir, bottleneckModel);
+    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as ModelJson;
+    expect(json.formatVersion).toBe(2);
+    expect(json.weightsManifest[0]!.weights.slice(-2)).toEqual([
+      { name: 'head/param/classifier', shape: [3, 4], dtype: 'float32' },
+      { name: 'head/param/bias', shape: [3], dtype: 'float32' },
+    ]);
+    const loaded = await loadModel(dir);
+    expect(loaded.head.params).toEqual(bottleneckModel.head.params);
+    // The trained classifier, not a start: predictions depend on it.
+    const { tf } = runtime;
+    const bytes = await readFile(join(dir, 'weights.bin'));
+    const decoded = tf.io.decodeWeights(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+      json.weightsManifest[0]!.weights,
+    );
+    expect(decoded['head/param/classifier']!.dataSync()).toEqual(bottleneckModel.head.params!.classifier);
+    tf.dispose(Object.values(decoded));
+  });
+
+  it('still loads a version 1 file, whose learned scalar is the value in its expression', async () => {
+    const dir = freshDir();
+    await saveModel(dir, scaledModel);
+    const trained = scaledModel.head.params!.scale![0]!;
+    expect(Math.abs(trained - 2)).toBeGreaterThan(1e-3);
+    // The layout version 1 wrote: the trained value in the expression, no parameter weights (the last 4 bytes).
+    const path = join(dir, 'model.json');
+    const json = JSON.parse(await readFile(path, 'utf8'));
+    json.formatVersion = 1;
+    json.head.loss.x.x.x.x.a.value = trained;
+    json.head.scores.x.a.value = trained;
+    expect(json.weightsManifest[0].weights.pop()).toEqual({ name: 'head/param/scale', shape: [], dtype: 'float32' });
+    await writeFile(path, JSON.stringify(json));
+    const weightsBin = join(dir, 'weights.bin');
+    await truncate(weightsBin, (await readFile(weightsBin)).byteLength - 4);
+    const loaded = await loadModel(dir);
+    await expectSamePredictions(scaledModel, loaded);
+    expect(loaded.head.params).toEqual({});
   });
 
   it('overwrites an earlier save and leaves no temporary files', async () => {
@@ -180,8 +233,39 @@ describe('loadModel errors name the file and say what is wrong', () => {
 
   it('a newer format version', async () => {
     const dir = await saved();
-    await editJson(dir, (json) => (json.formatVersion = 2));
-    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.Unsupported, message: expect.stringMatching(/format version 2/) });
+    await editJson(dir, (json) => (json.formatVersion = 3));
+    await expect(loadModel(dir)).rejects.toMatchObject({ code: ErrorCode.Unsupported, message: expect.stringMatching(/format version 3/) });
+  });
+
+  it('head parameters missing, of another shape, or unknown to the head', async () => {
+    const savedBottleneck = async () => {
+      const dir = freshDir();
+      await saveModel(dir, bottleneckModel);
+      return dir;
+    };
+    let dir = await savedBottleneck();
+    // The classifier [3, 4] left out of the manifest, and as many bytes (48) of weights.bin: the file is whole, but a
+    // drawn parameter without values cannot predict.
+    await editJson(dir, (json) => json.weightsManifest[0].weights.splice(-2, 1));
+    await truncate(join(dir, 'weights.bin'), (await readFile(join(dir, 'weights.bin'))).byteLength - 4 * 12);
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(
+        /model\.json: head parameter "classifier" starts from glorotUniform values drawn when training starts/,
+      ),
+    });
+    dir = await savedBottleneck();
+    await editJson(dir, (json) => (json.weightsManifest[0].weights.at(-1).shape = [1, 3]));
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/weight "head\/param\/bias" has shape \[1, 3\], but the head's parameter has the shape \[3\]/),
+    });
+    dir = await savedBottleneck();
+    await editJson(dir, (json) => (json.weightsManifest[0].weights.at(-1).name = 'head/param/offset'));
+    await expect(loadModel(dir)).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/model\.json: the head has no parameter "offset" \(has: classifier, bias\)/),
+    });
   });
 
   it('an unknown head operation, with the path to it', async () => {

@@ -1,9 +1,14 @@
 import {
+  bindHeadParams,
   constantsUsed,
   createMatrix,
   ErrorCode,
   formatIssues,
+  HEAD_PARAM_WEIGHT_PREFIX,
   type HeadDefinition,
+  type HeadExpr,
+  headParams,
+  headParamWeights,
   HyperprotoError,
   type Matrix,
   type NamedWeight,
@@ -21,7 +26,11 @@ import { parseHeadExpr } from './head-expr-json.js';
 import { createTrainedMlp, type TrainedMlp } from './trained-mlp.js';
 
 export const MODEL_FORMAT = 'hyperproto-mlp';
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * 2: the head's trainable parameters travel in weights.bin as `head/param/<name>` in their own shapes (version 1
+ * kept a scalar's trained value in the expression). A model whose head has no parameters is still written as 1.
+ */
+export const MODEL_FORMAT_VERSION = 2;
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 /** Head constants (e.g. prototypes) travel in weights.bin under this prefix. */
@@ -78,10 +87,13 @@ export async function saveModel(
   model: TrainedModel,
   metadata: Readonly<Record<string, unknown>> = {},
 ): Promise<{ readonly modelJson: string; readonly weightsBin: string }> {
-  const weights: NamedWeight[] = [...model.weights];
+  // The network's weights, the head's constants, then its parameters at the values the model carries (trained).
+  const params = headParamWeights(model.head);
+  const weights: NamedWeight[] = model.weights.filter((w) => !w.name.startsWith(HEAD_PARAM_WEIGHT_PREFIX));
   for (const [name, matrix] of Object.entries(model.head.constants)) {
     weights.push({ name: `${HEAD_CONSTANT_PREFIX}${name}`, shape: [matrix.rows, matrix.cols], data: matrix.data });
   }
+  weights.push(...params);
   const seen = new Set<string>();
   let bytes = 0;
   for (const weight of weights) {
@@ -105,7 +117,7 @@ export async function saveModel(
   }
   const json: ModelJson = {
     format: MODEL_FORMAT,
-    formatVersion: MODEL_FORMAT_VERSION,
+    formatVersion: params.length ? MODEL_FORMAT_VERSION : 1,
     inputWidth: model.inputWidth,
     classes: model.classes,
     trainer: { ...model.trainer },
@@ -162,6 +174,7 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
 
   const weights: NamedWeight[] = [];
   const constants: Record<string, Matrix> = {};
+  const params: Record<string, Float32Array> = {};
   for (const group of json.weightsManifest) {
     const data = await readWeightGroup(dir, group.paths);
     const expected = group.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
@@ -182,6 +195,9 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
         if (spec.shape.length !== 2)
           throw invalid(`${modelPath}: head constant "${spec.name}" must be 2-D, has shape [${spec.shape.join(', ')}]`);
         constants[spec.name.slice(HEAD_CONSTANT_PREFIX.length)] = createMatrix(spec.shape[0]!, spec.shape[1]!, values);
+      } else if (spec.name.startsWith(HEAD_PARAM_WEIGHT_PREFIX)) {
+        params[spec.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length)] = values;
+        checkParamShape(modelPath, spec.name, spec.shape, loss, scores);
       } else {
         weights.push({ name: spec.name, shape: spec.shape, data: values });
       }
@@ -191,7 +207,15 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
     if (!constants[name])
       throw invalid(`${modelPath}: the head uses constant "${name}", but the weights manifest has no "${HEAD_CONSTANT_PREFIX}${name}"`);
   }
-  const head: HeadDefinition = { outputUnits: json.head.outputUnits, loss, scores, scoresName: json.head.scoresName, constants };
+  const unbound: HeadDefinition = { outputUnits: json.head.outputUnits, loss, scores, scoresName: json.head.scoresName, constants };
+  let head: HeadDefinition;
+  try {
+    // Version 1 files have no parameter weights: a scalar's trained value is its `value` in the expression.
+    head = bindHeadParams(unbound, params);
+    headParamWeights(head);
+  } catch (error) {
+    throw invalid(`${modelPath}: ${error instanceof Error ? error.message : String(error)}`, 'Save the model again with saveModel.');
+  }
   const runtime = tf ?? (await initTfjs()).tf;
   return createTrainedMlp(
     runtime,
@@ -222,6 +246,17 @@ async function readWeightGroup(dir: string, paths: readonly string[]): Promise<U
     offset += part.byteLength;
   }
   return joined;
+}
+
+/** A parameter weight in the shape the head gives that parameter; its name is checked when the head is bound. */
+function checkParamShape(modelPath: string, weightName: string, shape: readonly number[], loss: HeadExpr, scores: HeadExpr): void {
+  const spec = headParams({ loss, scores }).get(weightName.slice(HEAD_PARAM_WEIGHT_PREFIX.length));
+  if (spec && spec.shape.join() !== shape.join()) {
+    throw invalid(
+      `${modelPath}: weight "${weightName}" has shape [${shape.join(', ')}], but the head's parameter has the shape [${spec.shape.join(', ')}]`,
+      'Save the model again; weights.bin and model.json must come from the same saveModel call.',
+    );
+  }
 }
 
 function ioError(message: string, cause: unknown, hint?: string): HyperprotoError {

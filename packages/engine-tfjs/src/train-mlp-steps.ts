@@ -1,10 +1,19 @@
-import { ErrorCode, type HeadDefinition, headParamWeights, HyperprotoError, type Matrix, type NamedWeight } from '@hyperproto/core';
+import {
+  ErrorCode,
+  type HeadDefinition,
+  headParamWeights,
+  HyperprotoError,
+  type Matrix,
+  type NamedWeight,
+  rowSampledParams,
+} from '@hyperproto/core';
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, type MlpShape, orderedMlpWeights } from '@hyperproto/mlp';
 import type { Scalar } from '@tensorflow/tfjs';
 import { evaluateHeadExpr, headParamVariables, readHeadParams } from './evaluate-head-expr.js';
 import { headConstantTensors } from './mlp-inference.js';
 import { disposeMlpTensors, mlpTensorsFromWeights, trainableVariables } from './mlp-network.js';
-import { readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
+import { SampledRowsAdam } from './sampled-rows-adam.js';
+import { type ClassSampleValues, readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
 
 /** One mini-batch fed as it is: rows, labels and, when dropout is on, a mask per hidden layer. */
 export interface GivenBatch {
@@ -12,6 +21,8 @@ export interface GivenBatch {
   readonly labels: Int32Array;
   /** One [rows x hidden units] mask per hidden layer (values 0 or 1 / keep); absent means no dropout. */
   readonly dropoutMasks?: readonly Float32Array[];
+  /** The batch's class sample, for a head whose loss trains on one (its `sampledShare` below 1). */
+  readonly sample?: ClassSampleValues;
 }
 
 export interface GivenSteps {
@@ -41,9 +52,19 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
   };
   const ordered = orderedMlpWeights(shape, steps.weights, 'the starting weights');
   const net = mlpTensorsFromWeights(tf, shape, ordered, true);
-  // The head's own parameters are trained with the weights, as in a full training.
+  // The head's own parameters are trained with the weights, as in a full training: with class samples, those the
+  // loss reads only through their sampled rows are updated in those rows alone.
   const params = headParamVariables(tf, steps.head);
-  const trainable = [...trainableVariables(shape, net), ...Object.values(params)];
+  const rowSampled = steps.batches.some((batch) => batch.sample) ? rowSampledParams(steps.head.loss) : new Set<string>();
+  const sampledRowsAdam = rowSampled.size
+    ? new SampledRowsAdam(tf, Object.fromEntries([...rowSampled].map((name) => [name, params[name]!])), steps.learningRate)
+    : undefined;
+  const trainable = [
+    ...trainableVariables(shape, net),
+    ...Object.entries(params)
+      .filter(([name]) => !rowSampled.has(name))
+      .map(([, v]) => v),
+  ];
   const optimizer = tf.train.adam(steps.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
   const constants = headConstantTensors(tf, steps.head);
   const losses: number[] = [];
@@ -63,12 +84,19 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
           net,
           trainable,
           optimizer,
-          loss: (output, batchLabels) =>
-            evaluateHeadExpr(tf, steps.head.loss, { output, labels: batchLabels, constants, params }) as Scalar,
+          loss: (output, batchLabels, sample) =>
+            evaluateHeadExpr(tf, steps.head.loss, {
+              output,
+              labels: batchLabels,
+              constants,
+              params,
+              ...(sample ? { sample } : {}),
+            }) as Scalar,
           features,
           labels,
           indices: Int32Array.from({ length: rows }, (_, i) => i),
           dropoutMasks: batch.dropoutMasks,
+          ...(batch.sample ? { sample: batch.sample, sampledRowsAdam } : {}),
         });
         losses.push((await readAndDispose(cost))[0]!);
       } finally {
@@ -80,6 +108,7 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
   } finally {
     disposeMlpTensors(net);
     for (const variable of Object.values(params)) variable.dispose();
+    sampledRowsAdam?.dispose();
     optimizer.dispose();
     for (const tensor of Object.values(constants)) tensor.dispose();
   }

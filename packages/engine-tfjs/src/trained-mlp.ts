@@ -1,7 +1,7 @@
-import { createMatrix, ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { createMatrix, ErrorCode, headParamWeights, HyperprotoError } from '@hyperproto/core';
 import { createTrainedMlpModel, type TrainedMlp, type TrainedMlpParts } from '@hyperproto/mlp';
 import type { Tensor2D } from '@tensorflow/tfjs';
-import type { Tf } from './evaluate-head-expr.js';
+import { headParamTensors, type Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
 import { disposeMlpTensors, mlpTensorsFromWeights } from './mlp-network.js';
 
@@ -9,18 +9,21 @@ export type { TrainedMlp, TrainedMlpParts } from '@hyperproto/mlp';
 
 /** A trained model whose `predict` uploads the weights to tfjs only for the length of the call. */
 export function createTrainedMlp(tf: Tf, parts: TrainedMlpParts, source = 'model'): TrainedMlp {
+  // A head whose parameters have no values (drawn starts never trained) is refused here, not at the first predict.
+  headParamWeights(parts.head);
   return createTrainedMlpModel(
     parts,
     async ({ shape, weights, batchNormEpsilon }, features) => {
       const scores = createMatrix(features.rows, parts.classes);
       const labels = new Int32Array(features.rows);
+      const params = headParamTensors(tf, parts.head);
       const net = mlpTensorsFromWeights(tf, shape, weights, false);
       const constants = headConstantTensors(tf, parts.head);
       try {
         await forEachChunk(features.rows, async (start, size) => {
           const [chunkScores, chunkLabels] = tf.tidy(() => {
             const x = tf.tensor2d(features.data.subarray(start * features.cols, (start + size) * features.cols), [size, features.cols]);
-            const { scores: s } = inferScores(tf, { net, head: parts.head, constants, batchNormEpsilon }, x);
+            const { scores: s } = inferScores(tf, { net, head: parts.head, constants, params, batchNormEpsilon }, x);
             return [s, tf.argMax(s, 1)] as const;
           });
           try {
@@ -39,7 +42,7 @@ export function createTrainedMlp(tf: Tf, parts: TrainedMlpParts, source = 'model
         });
       } finally {
         disposeMlpTensors(net);
-        for (const tensor of Object.values(constants)) tensor.dispose();
+        for (const tensor of [...Object.values(constants), ...Object.values(params)]) tensor.dispose();
       }
       return { scores, labels };
     },

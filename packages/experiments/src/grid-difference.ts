@@ -9,13 +9,14 @@ export function gridIdentity(grid: Grid) {
   return {
     seeds: gridSeeds(grid),
     datasets: grid.datasets.map((d) => ({ id: d.id, name: d.name, options: d.options })),
-    // Per-model trainer settings and dataset lists only when present, so grids without them keep their identity.
+    // Per-model trainer settings, dataset lists and seeds only when present, so grids without them keep their identity.
     models: grid.models.map((m) => ({
       id: m.id,
       head: headRef(m),
       prototypes: m.prototypes ?? null,
       ...(m.trainer ? { trainer: m.trainer } : {}),
       ...(m.datasets ? { datasets: m.datasets } : {}),
+      ...(m.seeds !== undefined ? { seeds: m.seeds } : {}),
     })),
     trainer: grid.trainer,
     engine: grid.engine ?? null,

@@ -1,5 +1,5 @@
 import type { ExperimentSpecInput } from '@hyperproto/core';
-import { gridSeeds, type Grid, type GridDataset, type GridModel } from './grid-schema.js';
+import { cellSeeds, gridSeeds, type Grid, type GridDataset, type GridModel } from './grid-schema.js';
 
 /** One training run of a grid: a cell (dataset x model) and a seed. */
 export interface PlannedRun {
@@ -25,14 +25,16 @@ export function headRef(model: GridModel): { name: string; options: Record<strin
 
 /**
  * Every run of the grid, ordered so that complete tables appear early: dataset by dataset (as listed, usually
- * smallest first), then seed, then model.
+ * smallest first), then seed (the grid's, then those only some models add), then model.
  */
 export function expandGrid(grid: Grid): PlannedRun[] {
   const runs: PlannedRun[] = [];
   grid.datasets.forEach((dataset, datasetIndex) => {
-    for (const seed of gridSeeds(grid)) {
+    const seedsOf = grid.models.map((model) => new Set(modelRunsOn(model, dataset) ? cellSeeds(grid, model, dataset.id) : []));
+    const extra = [...new Set(seedsOf.flatMap((seeds) => [...seeds]))].filter((seed) => !gridSeeds(grid).includes(seed));
+    for (const seed of [...gridSeeds(grid), ...extra.sort((a, b) => a - b)]) {
       grid.models.forEach((model, modelIndex) => {
-        if (!modelRunsOn(model, dataset)) return;
+        if (!seedsOf[modelIndex]!.has(seed)) return;
         runs.push({
           key: runKey(dataset.id, model.id, seed),
           dataset: dataset.id,

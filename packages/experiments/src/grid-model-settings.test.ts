@@ -3,7 +3,10 @@ import { ErrorCode } from '@hyperproto/core';
 import { describeGridDifferences, gridIdentity } from './grid-difference.js';
 import { expandGrid } from './grid-expansion.js';
 import { loadPreset } from './grid-files.js';
-import { parseGrid } from './grid-schema.js';
+import { cellSeeds, parseGrid } from './grid-schema.js';
+import { buildReportData } from './report-data.js';
+import { buildReportDocument } from './report-document.js';
+import { renderMarkdown } from './report-markdown.js';
 import { checkGrid } from './grid-validation.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 import { buildRegistry } from './test-support/fake-registry.js';
@@ -86,31 +89,113 @@ describe('per-model trainer settings and datasets', () => {
   });
 });
 
+describe('per-model seeds', () => {
+  const seeded = [
+    { id: 'softmax', head: 'softmax', seeds: { c4: 3 } },
+    { id: 'listed', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 }, seeds: [4, 2] },
+    { id: 'plain', head: 'hpn', prototypes: { strategy: 'axes', dims: 8 }, datasets: ['c16'] },
+  ];
+
+  it("runs a model's own seeds, for every dataset or by dataset id, the grid's elsewhere; the grid's seeds first", () => {
+    const runs = expandGrid(parseGrid(raw(seeded)));
+    expect(runs.map((r) => r.key)).toEqual([
+      'c4/softmax/s0',
+      'c4/softmax/s1',
+      'c4/softmax/s2',
+      'c4/listed/s2',
+      'c4/listed/s4',
+      'c16/softmax/s0',
+      'c16/plain/s0',
+      'c16/listed/s2',
+      'c16/listed/s4',
+    ]);
+    expect(runs.find((r) => r.key === 'c4/listed/s4')!.spec.seed).toBe(4);
+    const grid = parseGrid(raw(seeded));
+    expect(cellSeeds(grid, grid.models[0]!, 'c4')).toEqual([0, 1, 2]);
+    expect(cellSeeds(grid, grid.models[0]!, 'c16')).toEqual([0]);
+  });
+
+  it('makes them part of the grid identity only when a model names them', () => {
+    const before = parseGrid(raw(seeded));
+    const after = parseGrid(raw(seeded.map((m) => (m.id === 'softmax' ? { ...m, seeds: { c4: 5 } } : m))));
+    expect(describeGridDifferences(before, after, 'stored', 'requested')).toEqual(['models.0.seeds.c4: 3 in stored, 5 in requested']);
+    expect(gridIdentity(before).models[2]).not.toHaveProperty('seeds');
+  });
+
+  it('refuses seeds for a dataset the model does not run on, and a count below 1, with their paths', () => {
+    expect(() => parseGrid(raw([{ id: 'x', head: 'softmax', datasets: ['c4'], seeds: { c16: 2 } }]), 'g.json')).toThrow(
+      /g\.json: models\.0\.seeds\.c16: the model does not run on a dataset "c16" \(its datasets: c4\)/,
+    );
+    expect(() => parseGrid(raw([{ id: 'x', head: 'softmax', seeds: { c4: 0 } }]), 'g.json')).toThrow(
+      /g\.json: models\.0\.seeds\.c4: the number of seeds must be at least 1/,
+    );
+  });
+
+  it('counts the seeds each cell plans in the report, so a cell with its own seeds is complete with them', () => {
+    const grid = parseGrid(raw(seeded));
+    const data = buildReportData(grid, []);
+    expect(data.cells.get('c4/softmax')!.plannedSeeds).toEqual([0, 1, 2]);
+    expect(data.cells.get('c4/plain')!.plannedSeeds).toEqual([]);
+    expect(data.expectedRuns).toBe(9);
+    expect(renderMarkdown(buildReportDocument(data))).toMatch(
+      /x seed 0, or the model's own seeds where it names them: 3 seeds \(0, 1, 2\); 2 seeds \(4, 2\)\)/,
+    );
+  });
+});
+
 describe('the collapse preset', () => {
-  it('parses and expands to 3 x 52 cells at 1,000 classes and 26 at 100 classes, 3 seeds each: 546 runs', async () => {
+  it('expands to 290 runs in chunks of one dataset, width and stopping rule, keeping the first chunk as it ran', async () => {
     const grid = await loadPreset('collapse');
     const runs = expandGrid(grid);
-    expect(runs).toHaveLength(546);
-    expect(grid.datasets.map((d) => [d.options.classes, d.options.trainPerClass])).toEqual([
-      [1000, 20],
-      [1000, 50],
-      [1000, 200],
-      [100, 700],
+    expect(runs).toHaveLength(290);
+    expect(grid.datasets.map((d) => [d.id, d.options.classes, d.options.trainPerClass])).toEqual([
+      ['c1000-n20', 1000, 20],
+      ['c1000-n50', 1000, 50],
+      ['c1000-n200', 1000, 200],
+      ['c100', 100, 700],
     ]);
-    const c1000 = runs.filter((r) => r.dataset === 'c1000-n50' && r.seed === 0);
-    expect(c1000).toHaveLength(52);
-    // Every strategy under both prototype heads, plus softmax, at each width and stopping rule.
-    const cells = new Set(c1000.map((r) => JSON.stringify([r.spec.head, r.model.split('-')[1], r.spec.trainer])));
-    expect(cells.size).toBe(52);
-    const dims = (r: (typeof runs)[number]) => (r.spec.prototypes && 'dims' in r.spec.prototypes ? r.spec.prototypes.dims : null);
-    expect(new Set(c1000.map(dims))).toEqual(new Set([1000, null]));
-    expect(new Set(c1000.map((r) => r.spec.head.name))).toEqual(new Set(['softmax', 'hpn', 'cosine-softmax']));
-    expect(new Set(c1000.map((r) => JSON.stringify(r.spec.trainer)))).toEqual(
-      new Set(['{"hiddenUnits":300}', '{"hiddenUnits":300,"patience":200}', '{"hiddenUnits":1000}', '{"hiddenUnits":1000,"patience":200}']),
+    const chunk = (pattern: RegExp) => runs.filter((r) => pattern.test(r.key));
+    const counts = {
+      n20es: chunk(/^c1000-n20\/.*-h300-es\//).length,
+      n20e200: chunk(/^c1000-n20\/.*-h300-e200\//).length,
+      n20wide: chunk(/^c1000-n20\/.*-h1000-es\//).length,
+      n50: chunk(/^c1000-n50\//).length,
+      n200: chunk(/^c1000-n200\//).length,
+      c100: chunk(/^c100\//).length,
+    };
+    expect(counts).toEqual({ n20es: 71, n20e200: 33, n20wide: 39, n50: 55, n200: 27, c100: 65 });
+    // Every strategy at 20 per class (width 300 and 1,000, early stopping); at 50 and 200 per class the best two and the worst.
+    const strategies = (dataset: string, suffix: string) =>
+      new Set(runs.filter((r) => r.dataset === dataset && r.model.endsWith(suffix)).map((r) => r.model.split('-')[1]));
+    expect(strategies('c1000-n20', '-h1000-es')).toEqual(
+      new Set(['h1000', 'orthogonal', 'simplex', 'tammes', 'random', 'spread', 'optimized']),
     );
-    const c100 = runs.filter((r) => r.dataset === 'c100' && r.seed === 0);
-    expect(c100).toHaveLength(26);
-    expect(new Set(c100.map((r) => r.spec.trainer?.hiddenUnits))).toEqual(new Set([64]));
-    expect(grid.notes.join(' ')).toMatch(/bottleneck/);
+    // bsoftmax-d100 / -d1000: the bottleneck softmax, beside softmax wherever it runs.
+    expect(strategies('c1000-n200', '-h300-es')).toEqual(new Set(['h300', 'd100', 'd1000', 'orthogonal', 'simplex', 'optimized']));
+    expect(strategies('c1000-n50', '-h300-es')).toEqual(
+      new Set(['h300', 'd100', 'd1000', 'orthogonal', 'simplex', 'tammes', 'random', 'spread', 'optimized']),
+    );
+    expect(strategies('c1000-n20', '-h300-e200')).toEqual(
+      new Set(['h300', 'd100', 'd1000', 'orthogonal', 'simplex', 'random', 'optimized']),
+    );
+    // Only the fixed 200 epochs trace the test split.
+    for (const run of runs) {
+      const fixed = run.model.endsWith('-e200');
+      expect(run.spec.trainer).toMatchObject(fixed ? { patience: 200, traceTest: true } : {});
+      if (!fixed) expect(run.spec.trainer).not.toHaveProperty('traceTest');
+    }
+    // 5 seeds where a run takes under 2 minutes, 3 otherwise.
+    const seedsOf = (dataset: string, model: string) => runs.filter((r) => r.dataset === dataset && r.model === model).map((r) => r.seed);
+    expect(seedsOf('c1000-n20', 'hpn-optimized-d1000-h300-es')).toEqual([0, 1, 2, 3, 4]);
+    expect(seedsOf('c1000-n20', 'cos-optimized-d1000-h300-es')).toEqual([0, 1, 2]);
+    expect(seedsOf('c1000-n50', 'cos-simplex-d1000-h300-es')).toEqual([0, 1, 2, 3, 4]);
+    expect(seedsOf('c1000-n200', 'cos-simplex-d1000-h300-es')).toEqual([0, 1, 2]);
+    expect(seedsOf('c100', 'hpn-tammes-d100-h64-es')).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set(runs.filter((r) => r.dataset === 'c100').map((r) => r.spec.trainer?.hiddenUnits))).toEqual(new Set([64]));
+    expect(seedsOf('c1000-n50', 'bsoftmax-d100-h300-es')).toEqual([0, 1, 2, 3, 4]);
+    expect(grid.models.find((m) => m.id === 'bsoftmax-d1000-h300-e200')?.head).toEqual({
+      name: 'bottleneck-softmax',
+      options: { dims: 1000 },
+    });
   });
 });

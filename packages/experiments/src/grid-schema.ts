@@ -4,6 +4,14 @@ const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
 const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
 const options = z.record(z.string(), z.unknown()).default({});
 
+const seedsSchema = z.union([
+  z.number().int().min(1, 'the number of seeds must be at least 1').max(10_000),
+  z
+    .array(z.number().int().min(0, 'a seed must be a non-negative integer').max(Number.MAX_SAFE_INTEGER))
+    .min(1, 'list at least one seed')
+    .refine((list) => new Set(list).size === list.length, 'the seed list has a duplicate'),
+]);
+
 /** One row of the tables: a dataset plugin with its options (e.g. the gaussian data with 100 classes). */
 export const GridDatasetSchema = z.strictObject({
   id: entryId,
@@ -32,6 +40,11 @@ export const GridModelSchema = z.strictObject({
   trainer: z.record(z.string(), z.unknown()).optional(),
   /** Ids of the datasets this model runs on; absent: every dataset of the grid. */
   datasets: z.array(entryId).min(1, 'list at least one dataset id, or leave "datasets" out').optional(),
+  /**
+   * This model's seeds instead of the grid's (e.g. more seeds where its runs are cheap): a count or list for every
+   * dataset it runs on, or one per dataset id (`{ "c10": 5 }`), the datasets not named keeping the grid's seeds.
+   */
+  seeds: z.union([seedsSchema, z.record(entryId, seedsSchema)]).optional(),
 });
 
 /** Numbers a study published for the same cells, keyed by dataset id and then model id (percent). */
@@ -47,14 +60,6 @@ export const PublishedSchema = z.strictObject({
   /** Free text shown under the tables (what the study says that the numbers do not). */
   notes: z.array(z.string()).default([]),
 });
-
-const seedsSchema = z.union([
-  z.number().int().min(1, 'the number of seeds must be at least 1').max(10_000),
-  z
-    .array(z.number().int().min(0, 'a seed must be a non-negative integer').max(Number.MAX_SAFE_INTEGER))
-    .min(1, 'list at least one seed')
-    .refine((list) => new Set(list).size === list.length, 'the seed list has a duplicate'),
-]);
 
 export const GridSchema = z
   .strictObject({
@@ -90,7 +95,7 @@ export const GridSchema = z
     duplicate(grid.datasets, 'datasets');
     duplicate(grid.models, 'models');
     const datasetIds = grid.datasets.map((d) => d.id);
-    grid.models.forEach((model, m) =>
+    grid.models.forEach((model, m) => {
       model.datasets?.forEach((id, i) => {
         if (!datasetIds.includes(id))
           ctx.addIssue({
@@ -98,8 +103,19 @@ export const GridSchema = z
             path: ['models', m, 'datasets', i],
             message: `no dataset has the id "${id}" (the grid's datasets: ${datasetIds.join(', ')})`,
           });
-      }),
-    );
+      });
+      const own = model.datasets ?? datasetIds;
+      if (model.seeds !== undefined && typeof model.seeds === 'object' && !Array.isArray(model.seeds)) {
+        for (const id of Object.keys(model.seeds)) {
+          if (!own.includes(id))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['models', m, 'seeds', id],
+              message: `the model does not run on a dataset "${id}" (its datasets: ${own.join(', ')})`,
+            });
+        }
+      }
+    });
   });
 
 export type Grid = z.output<typeof GridSchema>;
@@ -157,7 +173,20 @@ function dottedPath(path: readonly PropertyKey[]): string {
   return path.map((part) => (typeof part === 'string' && !/^[\w$-]+$/.test(part) ? JSON.stringify(part) : String(part))).join('.');
 }
 
-/** The seeds a grid runs, in order. */
+type Seeds = z.output<typeof seedsSchema>;
+
+const seedList = (seeds: Seeds): number[] => (typeof seeds === 'number' ? Array.from({ length: seeds }, (_, i) => i) : [...seeds]);
+
+/** The seeds a grid runs where no model names its own, in order. */
 export function gridSeeds(grid: Pick<Grid, 'seeds'>): number[] {
-  return typeof grid.seeds === 'number' ? Array.from({ length: grid.seeds }, (_, i) => i) : [...grid.seeds];
+  return seedList(grid.seeds);
+}
+
+/** The seeds of one cell: the model's own for this dataset when it names them, else the grid's. */
+export function cellSeeds(grid: Pick<Grid, 'seeds'>, model: Pick<GridModel, 'seeds'>, datasetId: string): number[] {
+  const own = model.seeds;
+  if (own === undefined) return gridSeeds(grid);
+  if (typeof own === 'number' || Array.isArray(own)) return seedList(own);
+  const forDataset = own[datasetId];
+  return forDataset === undefined ? gridSeeds(grid) : seedList(forDataset);
 }

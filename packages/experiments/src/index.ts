@@ -1,4 +1,4 @@
-export { GridSchema, GridDatasetSchema, GridModelSchema, PublishedSchema, parseGrid, gridSeeds } from './grid-schema.js';
+export { GridSchema, GridDatasetSchema, GridModelSchema, PublishedSchema, parseGrid, gridSeeds, cellSeeds } from './grid-schema.js';
 export type { Grid, GridInput, GridDataset, GridModel, Published } from './grid-schema.js';
 export { PRESETS_DIR, presetNames, presetPath, loadPreset, loadGridFile } from './grid-files.js';
 export { expandGrid, runKey, datasetClasses, type PlannedRun } from './grid-expansion.js';
@@ -9,6 +9,8 @@ export {
   recordFromOutcome,
   recordProblem,
   type RunRecord,
+  type RunSeconds,
+  type RunInput,
   type RunVersions,
   type RunProvenance,
   type Scores,
@@ -52,7 +54,10 @@ export { runGrid, type RunGridOptions, type GridOutcome } from './grid-runner.js
 export { planSession, selectRuns, recordMismatch, type SessionPlan, type PlanInput } from './session-plan.js';
 export { ProgressTracker, type GridProgress, type RunningRun, type TrackerOptions } from './progress-tracker.js';
 export type { RunScheduler, RunEvents, SchedulerContext, SchedulerFactory } from './run-scheduler.js';
-export { localPool, LocalPool, threadShare, workerSetup, startupFailure, type LocalPoolOptions } from './local-pool.js';
+export { localPool, LocalPool, threadShare, workerSetup, startupFailure, type LocalPoolOptions, type RunInputs } from './local-pool.js';
+export { RunInputStore, DEFAULT_INPUT_STORE_BYTES, type InputStoreStats } from './run-input-store.js';
+export { AffinityQueue, type QueuedRun } from './run-affinity.js';
+export { phaseTotals, RUN_PHASES, type PhaseTotals, type RunPhase } from './run-phases.js';
 export { ThreadSlot, InlineSlot, RunFailedError, ABORT_GRACE_MS, type RunSlot, type StageProgress } from './run-slots.js';
 export type { WorkerSetup } from './worker-messages.js';
 export { RunEstimates, plannedRunCost, UNDESCRIBED_DATASET, type CostedRun } from './run-estimates.js';

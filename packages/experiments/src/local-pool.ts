@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, plannedInputKeys } from '@hyperproto/core';
+import { AffinityQueue, type QueuedRun } from './run-affinity.js';
 import type { RunOrder } from './run-execution.js';
+import { DEFAULT_INPUT_STORE_BYTES, RunInputStore } from './run-input-store.js';
 import type { RunEvents, RunScheduler, SchedulerContext, SchedulerFactory } from './run-scheduler.js';
 import { InlineSlot, RunFailedError, ThreadSlot, type RunSlot } from './run-slots.js';
 import type { WorkerSetup } from './worker-messages.js';
@@ -10,21 +12,39 @@ export interface LocalPoolOptions {
   readonly workers?: number;
   /** Run in this thread instead of worker threads (tests; registries that only exist in this thread). */
   readonly inline?: boolean;
+  /**
+   * Bytes of datasets, prototype sets and what is derived from them that each worker keeps for its later runs
+   * (default {@link DEFAULT_INPUT_STORE_BYTES}; inline slots share one store); 0: every run makes its own.
+   */
+  readonly inputStoreBytes?: number;
 }
+
+/** How many of its last runs' inputs a slot is taken to still hold, for choosing its next run. */
+const HELD_RUNS = 4;
 
 /** The default scheduler: this machine's worker threads (or this thread), one run at a time each. */
 export function localPool(options: LocalPoolOptions = {}): SchedulerFactory {
   if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `workers must be a positive integer, got ${options.workers}`);
   }
+  const storeBytes = options.inputStoreBytes ?? DEFAULT_INPUT_STORE_BYTES;
+  if (!Number.isSafeInteger(storeBytes) || storeBytes < 0) {
+    throw new HyperprotoError(ErrorCode.InvalidOptions, `inputStoreBytes must be a whole number of bytes >= 0, got ${storeBytes}`, {
+      hint: 'Give 0 to turn the store off.',
+    });
+  }
   return async (context) => {
     const count = Math.max(1, Math.min(options.workers ?? availableParallelism(), context.pending || 1));
     const slots: RunSlot[] = [];
+    // Without a store nothing is held, so there is nothing to choose runs by.
+    const inputs = storeBytes > 0 ? inputsOfRuns(context) : undefined;
     if (options.inline) {
-      for (let i = 0; i < count; i++) slots.push(new InlineSlot(context.registry, context.provenance, context.module.writeRunDirectory));
+      const store = storeBytes > 0 ? new RunInputStore(storeBytes) : undefined;
+      for (let i = 0; i < count; i++)
+        slots.push(new InlineSlot(context.registry, context.provenance, context.module.writeRunDirectory, store));
     } else {
       const threads = threadShare(count);
-      const setup = workerSetup(context);
+      const setup = { ...workerSetup(context), inputStoreBytes: storeBytes };
       const starting = Array.from({ length: count }, () => ThreadSlot.start(setup, context.runLog, threads));
       const startups = await Promise.race([Promise.allSettled(starting), aborted(context.signal)]);
       if (startups === 'aborted') {
@@ -39,8 +59,35 @@ export function localPool(options: LocalPoolOptions = {}): SchedulerFactory {
         throw startupFailure(failure.reason);
       }
     }
-    return new LocalPool(slots, options.inline ? null : { setup: workerSetup(context), threads: threadShare(count), log: context.runLog });
+    return new LocalPool(
+      slots,
+      options.inline
+        ? null
+        : { setup: { ...workerSetup(context), inputStoreBytes: storeBytes }, threads: threadShare(count), log: context.runLog },
+      inputs,
+    );
   };
+}
+
+/** What runs share, by run key: the store keys of each run's prototype set and dataset, and its weight. */
+export type RunInputs = ReadonlyMap<string, Omit<QueuedRun<unknown>, 'order'>>;
+
+function inputsOfRuns(context: Pick<SchedulerContext, 'registry' | 'runs' | 'weights'>): RunInputs {
+  const out = new Map<string, Omit<QueuedRun<unknown>, 'order'>>();
+  for (const run of context.runs) {
+    const weight = context.weights?.get(run.key);
+    if (weight === undefined) continue;
+    // The grid was checked before the pool starts; a run whose keys still cannot be found just shares nothing.
+    const keys = (() => {
+      try {
+        return plannedInputKeys(context.registry, run.parsedSpec);
+      } catch {
+        return {};
+      }
+    })();
+    out.set(run.key, { weight, inputs: [keys.prototypes, keys.dataset] });
+  }
+  return out;
 }
 
 function aborted(signal: AbortSignal | undefined): Promise<'aborted'> {
@@ -84,6 +131,8 @@ export class LocalPool implements RunScheduler {
     private readonly slots: RunSlot[],
     /** How to start a replacement thread; null for inline slots (they cannot be lost). */
     private readonly restart: { setup: WorkerSetup; threads: number; log: (message: string) => void } | null,
+    /** What the runs share: with it, a slot prefers a run over inputs it has just made (see AffinityQueue). */
+    private readonly runInputs?: RunInputs,
   ) {
     this.description = `${slots.length} ${restart ? 'worker thread' : 'inline slot'}${slots.length > 1 ? 's' : ''}`;
   }
@@ -93,7 +142,27 @@ export class LocalPool implements RunScheduler {
   }
 
   async execute(orders: readonly RunOrder[], events: RunEvents, signal?: AbortSignal): Promise<void> {
-    const queue = [...orders];
+    const queue = new AffinityQueue(
+      orders.map((order) => ({ order, weight: 0, inputs: [], ...this.runInputs?.get(order.key) })),
+      this.slots.length,
+    );
+    // The inputs of each slot's last runs: what its worker's store most likely still holds.
+    const recent = this.slots.map((): (readonly (string | undefined)[])[] => []);
+    const keys = (lists: readonly (readonly (string | undefined)[])[]) =>
+      new Set(lists.flat().filter((key): key is string => key !== undefined));
+    const held = (index: number) => keys(recent[index]!);
+    // The inputs of the run each slot executes now.
+    const running: (readonly (string | undefined)[])[] = this.slots.map(() => []);
+    const elsewhere = (index: number) => keys(running.filter((_, i) => i !== index));
+    const next = (index: number) => {
+      const order = queue.take(held(index), elsewhere(index));
+      running[index] = (order && this.runInputs?.get(order.key)?.inputs) || [];
+      return order;
+    };
+    const ran = (index: number, order: RunOrder) => {
+      const inputs = this.runInputs?.get(order.key)?.inputs;
+      if (inputs) recent[index] = [...recent[index]!, inputs].slice(-HELD_RUNS);
+    };
     const onAbort = () => {
       for (const slot of this.slots) slot.abort();
     };
@@ -102,7 +171,7 @@ export class LocalPool implements RunScheduler {
     try {
       await Promise.all(
         this.slots.map(async (_, index) => {
-          for (let order = queue.shift(); order; order = queue.shift()) {
+          for (let order = next(index); order; order = next(index)) {
             if (signal?.aborted || fatal) return;
             events.started(order.key);
             const current = order;
@@ -110,6 +179,7 @@ export class LocalPool implements RunScheduler {
               const record = await this.slots[index]!.run(current, (stage, done, total) =>
                 events.progress(current.key, stage, done, total),
               );
+              ran(index, current);
               await events.finished(current, record);
             } catch (error) {
               if (!(error instanceof RunFailedError)) throw error;
@@ -118,7 +188,10 @@ export class LocalPool implements RunScheduler {
                 return;
               }
               await events.failed(current, error.failure);
+              if (!error.lost) ran(index, current);
               if (error.lost && this.restart) {
+                // A fresh thread starts with an empty store.
+                recent[index] = [];
                 await this.slots[index]!.close();
                 try {
                   this.slots[index] = await ThreadSlot.start(this.restart.setup, this.restart.log, this.restart.threads);

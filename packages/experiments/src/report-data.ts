@@ -1,5 +1,5 @@
-import { datasetClasses, expandGrid, headRef } from './grid-expansion.js';
-import { gridSeeds, type Grid } from './grid-schema.js';
+import { datasetClasses, expandGrid, headRef, modelRunsOn } from './grid-expansion.js';
+import { cellSeeds, gridSeeds, type Grid } from './grid-schema.js';
 import { seedComparison, type SeedComparison } from './report-seed.js';
 import type { RunRecord } from './run-record.js';
 import type { DuplicateLine, TornLine } from './results-store.js';
@@ -50,7 +50,10 @@ export interface ReportModel {
 export interface ReportCell {
   readonly dataset: string;
   readonly model: string;
+  /** Seeds with a record. */
   readonly seeds: readonly number[];
+  /** Seeds the grid runs for this cell (the model's own or the grid's); empty when the model skips the dataset. */
+  readonly plannedSeeds: readonly number[];
   /** Percent. */
   readonly macroF1: Stat | null;
   readonly accuracy: Stat | null;
@@ -159,10 +162,12 @@ export function buildReportData(
   for (const d of datasets) {
     for (const m of models) {
       const own = (byCell.get(cellKey(d.id, m.id)) ?? []).slice().sort((a, b) => a.seed - b.seed);
+      const entry = grid.models.find((gm) => gm.id === m.id)!;
       cells.set(cellKey(d.id, m.id), {
         dataset: d.id,
         model: m.id,
         seeds: own.map((r) => r.seed),
+        plannedSeeds: modelRunsOn(entry, d) ? cellSeeds(grid, entry, d.id) : [],
         macroF1: percent(own.map((r) => r.metrics.macroF1)),
         accuracy: percent(own.map((r) => r.metrics.accuracy)),
         bestEpoch: stat(own.map((r) => r.bestEpoch)),

@@ -9,6 +9,9 @@ import {
   validationCurvesPlot,
   type ReportPlot,
 } from './report-plots.js';
+import { geometryBlocks } from './report-geometry.js';
+import { phaseBlocks } from './report-phases.js';
+import { testTraceBlocks, testTracePlots } from './report-test-trace.js';
 import { describeDuplicates } from './results-store.js';
 
 /** The report as blocks, rendered to Markdown and HTML alike so both always say the same. */
@@ -57,7 +60,16 @@ export function buildReportDocument(data: ReportData): ReportDocument {
 
   // What the numbers rest on.
   const done = data.records.length;
-  const seedsText = data.seeds.length === 1 ? `seed ${data.seeds[0]}` : `${data.seeds.length} seeds (${data.seeds.join(', ')})`;
+  const seedList = (seeds: readonly number[]) => (seeds.length === 1 ? `seed ${seeds[0]}` : `${seeds.length} seeds (${seeds.join(', ')})`);
+  // Models may name their own seeds for some datasets (more where runs are cheap): say which other counts there are.
+  const ownSeeds = [
+    ...new Set(
+      [...data.cells.values()]
+        .filter((c) => c.plannedSeeds.length > 0 && c.plannedSeeds.join() !== data.seeds.join())
+        .map((c) => seedList(c.plannedSeeds)),
+    ),
+  ];
+  const seedsText = `${seedList(data.seeds)}${ownSeeds.length ? `, or the model's own seeds where it names them: ${ownSeeds.join('; ')}` : ''}`;
   const status: ListItem[] = [
     {
       strong: 'Runs',
@@ -139,6 +151,9 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     note: `${columnLegend(columns)}. Bayes-optimal: the dataset's optimal rule (for the gaussian data the nearest true class centre), the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${published ? ` Study: ${published.source}.` : ''}`,
   });
 
+  // Which geometry measure orders the prototype sets as macro-F1 does.
+  blocks.push(...geometryBlocks(data));
+
   // Table 3: the study's rows (softmax and the HPN with D = classes) on the study's datasets.
   const stopping = `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy${grid.models.some((m) => m.trainer?.patience !== undefined) ? ' (models with their own patience name it in brackets)' : ''}; the weights of the best epoch are kept.`;
   if (seed) {
@@ -196,6 +211,10 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     note: `best epoch (mean ± sd) / epochs run (mean).${seed ? '' : ` ${stopping}`}`,
   });
 
+  // Stopping, judged on the runs that logged their test scores every epoch.
+  const tracePlots = testTracePlots(data);
+  blocks.push(...testTraceBlocks(data, tracePlots));
+
   // Speed.
   blocks.push({ kind: 'heading', level: 2, text: 'Seconds per epoch, mean over seeds' });
   blocks.push({
@@ -208,6 +227,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     ]),
     note: `Wall-clock seconds per training epoch (including the validation pass), measured with ${Math.max(1, ...data.sessions.map((s) => s.workers))} run(s) in parallel on the machine: compare within a table, not across machines.`,
   });
+  blocks.push(...phaseBlocks(data));
   const speedPlot = secondsPerEpochPlot(data);
   if (speedPlot) plots.push(speedPlot);
   const classCountPlots = [againstClassCountPlot(data, 'macroF1'), againstClassCountPlot(data, 'secondsPerEpoch')].filter(
@@ -224,7 +244,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     )
     .filter((pair) => pair.length > 0);
   plots.unshift(...f1Plots);
-  plots.push(...curvePairs.flat());
+  plots.push(...curvePairs.flat(), ...tracePlots);
   if (f1Plots.length) {
     blocks.push({ kind: 'heading', level: 2, text: 'Macro-F1 against prototype dimension' });
     blocks.push({

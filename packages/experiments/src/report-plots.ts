@@ -16,7 +16,7 @@ const CLASS_MEAN_COLOR = '#888';
 const hasOptions = (options: Readonly<Record<string, unknown>> | undefined) => options !== undefined && Object.keys(options).length > 0;
 
 /** The head with its options when it has any, e.g. `cosine(scale=16)`. */
-function headName(model: ReportModel): string {
+export function headName(model: ReportModel): string {
   if (!hasOptions(model.headOptions)) return model.head;
   return `${model.head}(${Object.entries(model.headOptions)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -24,7 +24,7 @@ function headName(model: ReportModel): string {
 }
 
 /** A model's own trainer settings, e.g. ` [hiddenUnits=1000, patience=200]`; empty when it has none. */
-function trainerSuffix(model: ReportModel): string {
+export function trainerSuffix(model: ReportModel): string {
   if (!hasOptions(model.trainer)) return '';
   return ` [${Object.entries(model.trainer!)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
@@ -104,7 +104,7 @@ export interface ReportPlot {
   readonly chart: LineChartOptions;
 }
 
-function plot(file: string, title: string, chart: LineChartOptions): ReportPlot {
+export function plot(file: string, title: string, chart: LineChartOptions): ReportPlot {
   return { file, title, chart, svg: renderLineChart(chart) };
 }
 
@@ -214,7 +214,9 @@ export function validationCurvesPlot(data: ReportData, dataset: ReportDataset, m
   const counts: number[] = [];
   for (const family of modelFamilies(data.models)) {
     family.models.forEach((model, index) => {
-      const records = data.cells.get(cellKey(dataset.id, model.id))?.records ?? [];
+      const cell = data.cells.get(cellKey(dataset.id, model.id));
+      const records = cell?.records ?? [];
+      const planned = cell?.plannedSeeds.length ?? 0;
       const curve = curveOverSeeds(records, (e) => (metric === 'accuracy' ? 100 * e.validationAccuracy : e.validationLoss));
       if (curve.length === 0) return;
       counts.push(records.length);
@@ -222,7 +224,7 @@ export function validationCurvesPlot(data: ReportData, dataset: ReportDataset, m
       const kept = Math.round(records.reduce((sum, r) => sum + r.bestEpoch, 0) / records.length);
       const best = points.find((p) => p.x === kept);
       series.push({
-        label: `${modelLegend(model)}${records.length !== data.seeds.length ? ` (${records.length} of ${data.seeds.length} seeds)` : ''}`,
+        label: `${modelLegend(model)}${records.length !== planned ? ` (${records.length} of ${planned} seeds)` : ''}`,
         color: family.color,
         dash: model.dims !== undefined ? DIM_DASHES[index % DIM_DASHES.length] : undefined,
         points,

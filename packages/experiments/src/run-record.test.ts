@@ -50,3 +50,38 @@ describe('the prototype geometry in every record', () => {
     expect(half.notes).toEqual(['condition infinite: the rows span 2 of 4 dimensions (smallest singular value 0)']);
   });
 });
+
+describe('the per-epoch scores in every record', () => {
+  it("carries a traced run's test scores per epoch, and reads records written before they existed", async () => {
+    const grid = parseGrid({
+      name: 'trace',
+      seeds: [0],
+      datasets: [{ id: 'c4', name: 'blobs', options: { classes: 4 } }],
+      models: [
+        { id: 'softmax', head: 'softmax' },
+        { id: 'softmax-traced', head: 'softmax', trainer: { traceTest: true } },
+      ],
+    });
+    await runGrid({ grid, out, registryModule, inline: true, workers: 1 });
+    const { records } = parseResults(readFileSync(join(out, RESULTS_FILE)), 'results');
+    const byKey = new Map(records.map((r) => [r.key, r]));
+    const traced = byKey.get('c4/softmax-traced/s0')!;
+    expect(traced.spec.trainer.traceTest).toBe(true);
+    expect(traced.history.map((e) => [e.epoch, e.testLoss, e.testMacroF1])).toEqual([
+      [1, 2, 0.35 + 1 / 6],
+      [2, 1, 0.35 + 2 / 6],
+      [3, 2 / 3, 0.35 + 3 / 6],
+    ]);
+    const plain = byKey.get('c4/softmax/s0')!;
+    expect(plain.history.every((e) => e.testMacroF1 === undefined && typeof e.validationMacroF1 === 'number')).toBe(true);
+    expect('traceTest' in plain.spec.trainer).toBe(false);
+
+    // A record of the first collapse chunk, written before the per-epoch macro-F1 and the test trace existed.
+    const committed = fileURLToPath(new URL('../../../docs/results/collapse/results.jsonl', import.meta.url));
+    const firstLine = readFileSync(committed, 'utf8').split('\n')[0]!;
+    const old = parseResults(Buffer.from(`${firstLine}\n`), 'results');
+    expect(old.torn).toBeUndefined();
+    expect(old.records).toHaveLength(1);
+    expect(old.records[0]!.history[0]).not.toHaveProperty('validationMacroF1');
+  });
+});

@@ -5,6 +5,7 @@ import {
   type ExperimentSpec,
   type Metrics,
   type PrototypeGeometry,
+  type SharedInput,
 } from '@hyperproto/core';
 import type { GitProvenance } from './git-provenance.js';
 import { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
@@ -68,19 +69,43 @@ export interface RunRecord {
    * null when it did not run from a git checkout. Absent from records written before it existed.
    */
   readonly git?: GitProvenance | null;
-  /** Wall time of each stage and in all, seconds. */
-  readonly seconds: {
-    readonly data: number;
-    readonly prototypes: number;
-    readonly training: number;
-    readonly baseline?: number;
-    readonly total: number;
-  };
+  /**
+   * Wall time of each stage and in all, seconds (see `ExperimentOutcome.seconds`; `geometry` measures the
+   * prototype geometry). `setup`, `evaluation` and `geometry` are absent from records written before they were
+   * measured, `baseline` from those before the baseline existed. A stage whose input was reused took only its copy.
+   */
+  readonly seconds: RunSeconds;
+  /**
+   * What this run took from its worker's store instead of making it, because an earlier run of the same worker
+   * made the same (same plugin, options and seed): absent when nothing was reused, and from older records.
+   */
+  readonly reused?: readonly RunInput[];
   /** Facts the dataset reported (sizes, noise level). */
   readonly data: Readonly<Record<string, unknown>>;
   /** Everything each evaluator returned. */
   readonly evaluators: Readonly<Record<string, Metrics>>;
   readonly finishedAt: string;
+}
+
+export interface RunSeconds {
+  readonly data: number;
+  readonly prototypes: number;
+  readonly setup?: number;
+  readonly training: number;
+  readonly evaluation?: number;
+  readonly baseline?: number;
+  readonly geometry?: number;
+  readonly total: number;
+}
+
+/** An input a run can take from its worker's store (see {@link RunRecord.reused}). */
+export type RunInput = SharedInput | 'geometry';
+
+/** The prototype geometry of a run as measured for its record (or taken from the worker's store). */
+export interface MeasuredGeometry {
+  readonly geometry: PrototypeGeometry | null;
+  readonly seconds: number;
+  readonly reused: boolean;
 }
 
 /** What a session knows about the code that runs: recorded with every run. */
@@ -105,10 +130,18 @@ function scores(metrics: Metrics | undefined): Scores {
 
 /**
  * The record of a finished run (plain JSON: it crosses threads and lands in a file). The prototype geometry is
- * measured here, in the thread that ran the experiment: 0.7 s of one core for 1,000 x 1,000 prototypes, skipped (with
- * a note) past `GEOMETRY_WORK_LIMIT`.
+ * measured in the thread that ran the experiment (0.7 s of one core for 1,000 x 1,000 prototypes, skipped with a
+ * note past `GEOMETRY_WORK_LIMIT`): here unless `measured` brings it (`executeRun` takes it from the worker's store
+ * when an earlier run measured the same prototype set).
  */
-export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, provenance: RunProvenance, now = new Date()): RunRecord {
+export function recordFromOutcome(
+  run: RunIdentity,
+  outcome: ExperimentOutcome,
+  provenance: RunProvenance,
+  now = new Date(),
+  measured: MeasuredGeometry = geometryOfRun(run, outcome),
+): RunRecord {
+  const reused: RunInput[] = [...outcome.reused, ...(measured.reused ? (['geometry'] as const) : [])];
   const history = outcome.training.history.map((e) => ({ ...e }));
   const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
   const reference = outcome.referenceMetrics?.classification;
@@ -125,7 +158,7 @@ export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, 
       prototypes && outcome.prototypes
         ? { strategy: 'strategy' in prototypes ? prototypes.strategy : `file:${prototypes.file}`, dims: outcome.prototypes.cols }
         : null,
-    prototypeGeometry: outcome.prototypes ? prototypeGeometry(outcome.prototypes, { source: `the prototypes of ${run.key}` }) : null,
+    prototypeGeometry: measured.geometry,
     spec: outcome.spec,
     metrics: {
       ...scores(outcome.metrics.classification),
@@ -141,11 +174,19 @@ export function recordFromOutcome(run: RunIdentity, outcome: ExperimentOutcome, 
     versions: provenance.versions,
     plugins: pluginsOfRun(outcome.spec, outcome.engine.name, provenance.plugins),
     git: provenance.git,
-    seconds: outcome.seconds,
+    seconds: { ...outcome.seconds, geometry: measured.seconds, total: outcome.seconds.total + measured.seconds },
+    ...(reused.length ? { reused } : {}),
     data: outcome.dataset.info,
     evaluators: outcome.metrics,
     finishedAt: now.toISOString(),
   };
+}
+
+/** The geometry of the run's prototypes (null without prototypes), timed. */
+export function geometryOfRun(run: RunIdentity, outcome: ExperimentOutcome): MeasuredGeometry {
+  const started = performance.now();
+  const geometry = outcome.prototypes ? prototypeGeometry(outcome.prototypes, { source: `the prototypes of ${run.key}` }) : null;
+  return { geometry, seconds: (performance.now() - started) / 1000, reused: false };
 }
 
 /** Why a parsed line is not a usable record, or undefined when it is one. */

@@ -45,6 +45,11 @@ export interface SchedulerContext {
   readonly runs: readonly CheckedRun[];
   /** How many runs this session has to do. */
   readonly pending: number;
+  /**
+   * The expected cost each pending run was ordered by (the heaviest first), by key: lets a scheduler reorder a
+   * little without undoing that order. Absent: unknown.
+   */
+  readonly weights?: ReadonlyMap<string, number>;
   readonly registryModule: string;
   readonly registryOptions: unknown;
   readonly module: RegistryModule;

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, type Registry } from '@hyperproto/core';
+import { ErrorCode, type ExperimentInputs, type Registry } from '@hyperproto/core';
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
 import type { RunWriter } from './registry-module.js';
 import type { RunProvenance, RunRecord } from './run-record.js';
@@ -143,12 +143,19 @@ export class InlineSlot implements RunSlot {
     private readonly registry: Registry,
     private readonly provenance: RunProvenance,
     private readonly writeRun?: RunWriter,
+    /** Shared by the inline slots of one pool: each run gets its own copy of what it takes. */
+    private readonly inputs?: ExperimentInputs,
   ) {}
 
   async run(order: RunOrder, progress: StageProgress): Promise<RunRecord> {
     this.controller = new AbortController();
     try {
-      return await executeRun(this.registry, order, this.provenance, { signal: this.controller.signal, progress, writeRun: this.writeRun });
+      return await executeRun(this.registry, order, this.provenance, {
+        signal: this.controller.signal,
+        progress,
+        writeRun: this.writeRun,
+        ...(this.inputs ? { inputs: this.inputs } : {}),
+      });
     } catch (error) {
       throw new RunFailedError(failureOf(error));
     } finally {

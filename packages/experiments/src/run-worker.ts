@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Registry } from '@hyperproto/core';
 import { collectVersions, importRegistryModule, loadRegistry, type RunWriter } from './registry-module.js';
 import { executeRun, failureOf, type RunOrder } from './run-execution.js';
+import { DEFAULT_INPUT_STORE_BYTES, RunInputStore } from './run-input-store.js';
 import type { RunProvenance } from './run-record.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
 
@@ -14,6 +15,9 @@ let registry: Registry | undefined;
 let provenance: RunProvenance | undefined;
 let writeRun: RunWriter | undefined;
 let current: AbortController | undefined;
+// Runs of this worker that ask for the same dataset or prototype set take them from here.
+const storeBytes = setup.inputStoreBytes ?? DEFAULT_INPUT_STORE_BYTES;
+const inputs = storeBytes > 0 ? new RunInputStore(storeBytes) : undefined;
 
 async function start(): Promise<void> {
   const module = await importRegistryModule(setup.registryModule);
@@ -40,6 +44,7 @@ async function run(order: RunOrder): Promise<void> {
       log: (message) => post({ type: 'log', key: order.key, message }),
       writeRun,
       threads: setup.threads,
+      ...(inputs ? { inputs } : {}),
     });
     post({ type: 'done', key: order.key, record });
   } catch (error) {

@@ -90,6 +90,15 @@ describe('planSession', () => {
     expect(() => plan([changed])).toThrow(/results\.jsonl: run c10\/hpn\/s0 was made with a different spec \(seed: 7 there, 0 now\)/);
   });
 
+  it('counts a record written before traceTest existed as the same run, and one without the trace as another', () => {
+    const raw = { dataset: { name: 'gaussian', options: { classes: 10 } }, head: { name: 'softmax' }, trainer: { patience: 200 } };
+    const older = parseExperimentSpec(raw);
+    const run = { ...runs[0]!, parsedSpec: parseExperimentSpec(raw) };
+    expect(recordMismatch(record(run.key, 1, JSON.parse(JSON.stringify(older))), run)).toBeUndefined();
+    const traced = { ...run, parsedSpec: parseExperimentSpec({ ...raw, trainer: { patience: 200, traceTest: true } }) };
+    expect(recordMismatch(record(run.key, 1, older), traced)).toMatch(/^trainer\.traceTest: undefined there, true now/);
+  });
+
   it('reads a record written with an older form of the spec as what it means', () => {
     const raw = { dataset: { name: 'gaussian', options: { classes: 10 } }, head: { name: 'softmax' } };
     const run = { ...runs[0]!, parsedSpec: parseExperimentSpec({ ...raw, engine: { name: 'onnxruntime' } }) };

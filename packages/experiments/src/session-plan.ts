@@ -14,6 +14,8 @@ export interface SessionPlan {
   readonly pending: readonly CheckedRun[];
   /** Selected runs that already have a record. */
   readonly skipped: number;
+  /** The expected cost each pending run was ordered by, by key: seconds from the records, else the planned cost. */
+  readonly weights: ReadonlyMap<string, number>;
 }
 
 export interface PlanInput {
@@ -38,12 +40,13 @@ export function planSession(input: PlanInput): SessionPlan {
   const selected = input.only?.length ? selectRuns(input.runs, input.only) : [...input.runs];
   const finished = finishedRuns(input.records, input.runs, input.source);
   const weight = (run: CheckedRun) => input.estimates.estimate(run) ?? run.cost;
-  const pending = selected
+  const weighed = selected
     .filter((run) => !finished.has(run.key))
     .map((run, index) => ({ run, index, weight: weight(run) }))
-    .sort((a, b) => b.weight - a.weight || a.index - b.index)
-    .map(({ run }) => run);
-  return { selected, finished, pending, skipped: selected.length - pending.length };
+    .sort((a, b) => b.weight - a.weight || a.index - b.index);
+  const pending = weighed.map(({ run }) => run);
+  const weights = new Map(weighed.map(({ run, weight }) => [run.key, weight]));
+  return { selected, finished, pending, skipped: selected.length - pending.length, weights };
 }
 
 /** The runs whose key matches a pattern; a pattern that matches nothing is an error (a typo would run nothing). */

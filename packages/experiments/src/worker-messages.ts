@@ -10,6 +10,8 @@ export interface WorkerSetup {
   readonly git: GitProvenance | null;
   /** Native compute threads each run may use: the thread's share of the cores. */
   readonly threads?: number;
+  /** Bytes of datasets and prototype sets the worker keeps for its later runs (RunInputStore); 0: none. */
+  readonly inputStoreBytes?: number;
 }
 
 export type ToWorker = { readonly type: 'run'; readonly order: RunOrder } | { readonly type: 'abort' };

@@ -8,4 +8,6 @@ describe('cosine-softmax head conformance', () => {
   for (const c of headConformance(cosineSoftmaxHead, { classes: 10, dims: 3 })) it(`random prototypes: ${c.name}`, c.run);
   for (const c of headConformance(cosineSoftmaxHead, { classes: 10, dims: 3, options: { learnScale: true, scale: 4 } }))
     it(`learned scale: ${c.name}`, c.run);
+  for (const c of headConformance(cosineSoftmaxHead, { classes: 10, dims: 3, options: { sampledShare: 0.3 } }))
+    it(`sampledShare 0.3: ${c.name}`, c.run);
 });

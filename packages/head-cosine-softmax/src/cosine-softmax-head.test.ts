@@ -1,4 +1,4 @@
-import { createMatrix, createRng, ErrorCode, headParams, resolveOptions, type HeadBuildInput } from '@hyperproto/core';
+import { createMatrix, createRng, ErrorCode, evaluateHeadExpr, headParams, resolveOptions, type HeadBuildInput } from '@hyperproto/core';
 import { headValues } from '@hyperproto/plugin-testing';
 import { describe, expect, it } from 'vitest';
 import cosineSoftmaxHeadDefault, { cosineSoftmaxHead, DEFAULT_SCALE, LOG_SCALE_PARAM, PROTOTYPES_CONSTANT } from './index.js';
@@ -15,7 +15,7 @@ describe('head:cosine-softmax', () => {
     expect(cosineSoftmaxHeadDefault).toBe(cosineSoftmaxHead);
     expect(cosineSoftmaxHead.name).toBe('cosine-softmax');
     expect(cosineSoftmaxHead.usesPrototypes).toBe(true);
-    expect(resolveOptions(cosineSoftmaxHead, {})).toEqual({ scale: 16, learnScale: false });
+    expect(resolveOptions(cosineSoftmaxHead, {})).toEqual({ scale: 16, learnScale: false, sampledShare: 1 });
     expect(DEFAULT_SCALE).toBe(16);
   });
 
@@ -62,7 +62,7 @@ describe('head:cosine-softmax', () => {
 
   it('learnScale trains logScale = ln(scale): the same loss at the start, a larger scale when the parameter grows', () => {
     const head = build({ classes: 2, prototypes: axes() }, { scale: 5, learnScale: true });
-    expect([...headParams(head)]).toEqual([[LOG_SCALE_PARAM, Math.log(5)]]);
+    expect([...headParams(head).values()]).toEqual([{ name: LOG_SCALE_PARAM, shape: [], value: Math.log(5) }]);
     expect(headValues(head, [[3, 4]], [0]).loss!.value).toBeCloseTo(1.3132616875182228, 12);
     // s = 10: logits [6, 8], loss ln(1 + e^2) for label 0.
     expect(headValues(head, [[3, 4]], [0], { [LOG_SCALE_PARAM]: Math.log(10) }).loss!.value).toBeCloseTo(2.1269280110429727, 12);
@@ -101,6 +101,28 @@ describe('head:cosine-softmax', () => {
     );
     expect(() => build({ classes: 1, prototypes: createMatrix(1, 2, Float32Array.of(1, 0)) }, {})).toThrow(
       invalid(/needs at least 2 classes/),
+    );
+  });
+
+  it('sampledShare below 1: the loss sees the sampled classes, the scores every class; 1 is the unsampled head', () => {
+    const prototypes = createMatrix(3, 2, Float32Array.of(1, 0, 0, 1, -1, 0));
+    expect(build({ classes: 3, prototypes }, { scale: 5, sampledShare: 1 })).toEqual(build({ classes: 3, prototypes }, { scale: 5 }));
+    const plain = build({ classes: 3, prototypes }, { scale: 5 });
+    const sampled = build({ classes: 3, prototypes }, { scale: 5, sampledShare: 0.5 });
+    expect(sampled.sampledShare).toBe(0.5);
+    expect(sampled.scores).toEqual(plain.scores);
+    const inputs = { output: { rows: 1, cols: 2, data: Float64Array.of(3, 4) }, constants: sampled.constants, labels: Int32Array.of(1) };
+    // Cosines [0.6, 0.8, -0.6], logits [3, 4, -3]; the sample holds classes 2 and 1, label 1 at position 1:
+    // -log softmax([-3, 4])[1] = log(1 + e^-7).
+    const sample = { classes: Int32Array.of(2, 1), labels: Int32Array.of(1) };
+    expect(evaluateHeadExpr(sampled.loss, { ...inputs, sample }).data[0]).toBeCloseTo(0.0009114664537742447, 12);
+    // Without a sample: the loss over every class, -log softmax([3, 4, -3])[1].
+    expect(evaluateHeadExpr(sampled.loss, inputs).data[0]).toBeCloseTo(0.31392810454667597, 12);
+    expect(() => resolveOptions(cosineSoftmaxHead, { sampledShare: 2 })).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOptions,
+        message: 'head:cosine-softmax sampledShare: the share of the classes a training step sees must be in (0, 1], got 2',
+      }),
     );
   });
 

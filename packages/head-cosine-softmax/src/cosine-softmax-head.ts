@@ -4,6 +4,7 @@ import {
   ErrorCode,
   h,
   HyperprotoError,
+  sampledShareOption,
   z,
   type HeadDefinition,
   type HeadExpr,
@@ -27,6 +28,11 @@ export const cosineSoftmaxHeadOptionsSchema = z.strictObject({
   scale: z.number().positive().max(1e4).default(DEFAULT_SCALE),
   /** Train s with the network (as exp of a trained log-scale, starting at `scale`) instead of keeping it fixed. */
   learnScale: z.boolean().default(false),
+  /**
+   * The share of the classes each training step's loss sees (sampled softmax, Partial FC): the batch's labels plus a
+   * seeded uniform sample of the others; validation, test and export see every class. 1: no sampling.
+   */
+  sampledShare: sampledShareOption,
 });
 
 export type CosineSoftmaxHeadOptions = z.output<typeof cosineSoftmaxHeadOptionsSchema>;
@@ -39,10 +45,16 @@ export function scaleExpr(options: { readonly scale: number; readonly learnScale
   return options.learnScale ? h.exp(h.param(LOG_SCALE_PARAM, Math.log(options.scale))) : h.scalar(options.scale);
 }
 
-/** Cross-entropy of the true class over logits [N, C], averaged over rows. */
-export function crossEntropy(logits: HeadExpr): HeadExpr {
-  return h.mean(h.neg(h.pickPerRow(h.logSoftmax(logits), h.labels())));
+/** Cross-entropy of the true class over logits [N, C] (the labels' columns: `labels`), averaged over rows. */
+export function crossEntropy(logits: HeadExpr, labels: HeadExpr = h.labels()): HeadExpr {
+  return h.mean(h.neg(h.pickPerRow(h.logSoftmax(logits), labels)));
 }
+
+/** Cosine of the output to the prototypes of a training step's sampled classes [N, S] (all of them where none are sampled). */
+export const sampledPrototypeCosines: HeadExpr = h.matmulTransposed(
+  h.l2normalize(h.output()),
+  h.sampledRows(h.constant(PROTOTYPES_CONSTANT)),
+);
 
 /**
  * The prototypes as the head ships them: one finite, non-zero row per class, each scaled to unit length (a
@@ -96,7 +108,8 @@ export function prototypeSoftmaxDefinition(unit: Matrix, trainingLogits: HeadExp
 /**
  * Cosine-softmax over fixed prototypes (normalised softmax, as in NormFace and CosFace without a margin): logits
  * s * cos(output, p_c), trained by cross-entropy; the scores are softmax(s * cos), so the prediction is the nearest
- * prototype. The output layer is as wide as the prototypes, not the classes.
+ * prototype. The output layer is as wide as the prototypes, not the classes. With `sampledShare` below 1 the loss
+ * is the cross-entropy over the step's sampled classes only; the scores are over every class.
  */
 export const cosineSoftmaxHead = defineHead({
   name: 'cosine-softmax',
@@ -105,6 +118,13 @@ export const cosineSoftmaxHead = defineHead({
   usesPrototypes: true,
   build({ classes, prototypes }, options): HeadDefinition {
     const unit = unitPrototypes('cosine-softmax', classes, prototypes);
-    return prototypeSoftmaxDefinition(unit, h.mul(scaleExpr(options), prototypeCosines));
+    const scale = scaleExpr(options);
+    const definition = prototypeSoftmaxDefinition(unit, h.mul(scale, prototypeCosines));
+    if (options.sampledShare === 1) return definition;
+    return {
+      ...definition,
+      loss: crossEntropy(h.mul(scale, sampledPrototypeCosines), h.sampledLabels()),
+      sampledShare: options.sampledShare,
+    };
   },
 });

@@ -9,6 +9,7 @@ export {
   PROTOTYPES_CONSTANT,
   prototypeCosines,
   prototypeSoftmaxDefinition,
+  sampledPrototypeCosines,
   scaleExpr,
   unitPrototypes,
   type CosineSoftmaxHeadOptions,

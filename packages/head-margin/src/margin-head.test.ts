@@ -59,7 +59,7 @@ describe('head:margin', () => {
 
   it('learnScale trains logScale = ln(scale) shared by the loss and the scores', () => {
     const head = build(marginHead, { classes: 2, prototypes: axes() }, { scale: 4, margin: 0.25, learnScale: true });
-    expect([...headParams(head)]).toEqual([[LOG_SCALE_PARAM, Math.log(4)]]);
+    expect([...headParams(head).values()]).toEqual([{ name: LOG_SCALE_PARAM, shape: [], value: Math.log(4) }]);
     expect(headValues(head, [[3, 4]], [0]).loss!.value).toBeCloseTo(1.952977610526074, 12);
     // s = 8: logits [2.8, 6.4], loss ln(1 + e^3.6).
     expect(headValues(head, [[3, 4]], [0], { [LOG_SCALE_PARAM]: Math.log(8) }).loss!.value).toBeCloseTo(Math.log(1 + Math.exp(3.6)), 12);

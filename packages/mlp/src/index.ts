@@ -23,4 +23,5 @@ export {
   type BatchRun,
   type MlpTrainingDriver,
   type MlpTrainingSetup,
+  type SplitScores,
 } from './training-loop.js';

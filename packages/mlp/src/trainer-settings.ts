@@ -26,6 +26,7 @@ export function checkTrainingJob(job: TrainingJob): TrainerSettings {
   const { dataset, head } = job;
   checkDatasetSplit(dataset.train, 'train', dataset.inputWidth, dataset.classes);
   checkDatasetSplit(dataset.validation, 'validation', dataset.inputWidth, dataset.classes);
+  if (parsed.data.traceTest) checkDatasetSplit(dataset.test, 'test', dataset.inputWidth, dataset.classes);
   if (!Number.isInteger(head.outputUnits) || head.outputUnits < 1) {
     throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
   }

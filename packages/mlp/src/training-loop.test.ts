@@ -3,6 +3,7 @@ import {
   createRng,
   type Dataset,
   type DatasetSplit,
+  type EpochRecord,
   ErrorCode,
   h,
   type NamedWeight,
@@ -43,6 +44,8 @@ const trainer: TrainerSettings = {
 interface Script {
   /** Validation accuracy after each epoch. */
   readonly accuracies: readonly number[];
+  /** Test accuracy after each epoch (when the loop asks for it). */
+  readonly testAccuracies?: readonly number[];
   /** A loss for a batch; 0.5 unless given. */
   readonly loss?: (epoch: number, batch: number) => number;
   readonly statistic?: (epoch: number, batch: number) => number;
@@ -52,6 +55,7 @@ interface Script {
 /** A driver whose weights are one number, the epoch count, so the kept model says which epoch it came from. */
 function scriptedDriver(script: Script) {
   const runs: BatchRun[] = [];
+  const evaluations: string[] = [];
   let epoch = 0;
   let released = 0;
   let setup: MlpTrainingSetup | undefined;
@@ -70,10 +74,17 @@ function scriptedDriver(script: Script) {
         };
       },
       async evaluate(evaluated) {
+        // Every row predicted as class 0: on the alternating labels, macro-F1 (2/3 + 0) / 2 = 1/3.
+        const predictions = new Int32Array(evaluated.labels.length);
+        if (evaluated === dataset.test) {
+          evaluations.push('test');
+          return { loss: 100 - epoch, accuracy: script.testAccuracies![epoch - 1]!, predictions };
+        }
         expect(evaluated).toBe(dataset.validation);
+        evaluations.push('validation');
         epoch += 1;
         // The validation loss grows: a tie in accuracy is never a gain.
-        return { loss: epoch, accuracy: script.accuracies[epoch - 1]! };
+        return { loss: epoch, accuracy: script.accuracies[epoch - 1]!, predictions };
       },
       snapshot: weights,
       model: (kept) => ({
@@ -86,7 +97,7 @@ function scriptedDriver(script: Script) {
       },
     };
   };
-  return { open, runs, released: () => released, setup: () => setup };
+  return { open, runs, evaluations, released: () => released, setup: () => setup };
 }
 
 const ctx = (seed = 3, signal?: AbortSignal) => ({ seed, rng: createRng(seed), ...(signal ? { signal } : {}) });
@@ -135,6 +146,53 @@ describe('runMlpTraining (the epoch loop every engine drives)', () => {
     // Epoch 1: 8 rows at loss 1 and 2 rows at loss 2.
     expect(result.history[0]!.trainLoss).toBeCloseTo((8 * 1 + 2 * 2) / 10, 12);
     expect(driver.released()).toBe(1);
+  });
+
+  it("records every epoch's validation macro-F1, and the test split's scores only with traceTest", async () => {
+    const plain = scriptedDriver({ accuracies: [0.5, 0.6] });
+    const result = await runMlpTraining(ctx(), { dataset, head, trainer: { ...trainer, maxEpochs: 2 } }, plain.open);
+    expect(result.history.map((r) => r.validationMacroF1)).toEqual([1 / 3, 1 / 3]);
+    expect(result.history.every((r) => !('testAccuracy' in r) && !('testMacroF1' in r) && !('testLoss' in r))).toBe(true);
+    expect(plain.evaluations).toEqual(['validation', 'validation']);
+
+    const traced = scriptedDriver({ accuracies: [0.5, 0.6], testAccuracies: [0.25, 0.75] });
+    const withTest = await runMlpTraining(ctx(), { dataset, head, trainer: { ...trainer, maxEpochs: 2, traceTest: true } }, traced.open);
+    expect(withTest.history.map((r) => [r.testLoss, r.testAccuracy, r.testMacroF1])).toEqual([
+      [99, 0.25, 1 / 3],
+      [98, 0.75, 1 / 3],
+    ]);
+    expect(withTest.history.every((r) => typeof r.testSeconds === 'number' && r.testSeconds >= 0)).toBe(true);
+    expect(traced.evaluations).toEqual(['validation', 'test', 'validation', 'test']);
+  });
+
+  it('keeps the same epoch and weights with and without the test trace, however the test scores move', async () => {
+    // The test split peaks at epoch 4, where validation is no better than epoch 2: only validation may decide.
+    const script = { accuracies: [0.5, 0.8, 0.7, 0.8, 0.9], testAccuracies: [0.1, 0.2, 0.3, 0.99, 0.5] };
+    const without = await runMlpTraining(ctx(), { dataset, head, trainer }, scriptedDriver(script).open);
+    const traced = await runMlpTraining(ctx(), { dataset, head, trainer: { ...trainer, traceTest: true } }, scriptedDriver(script).open);
+    expect(traced.bestEpoch).toBe(2);
+    expect(traced.bestEpoch).toBe(without.bestEpoch);
+    expect(traced.model.epoch).toBe(without.model.epoch);
+    expect(traced.model.weights).toEqual(without.model.weights);
+    expect(traced.history).toHaveLength(without.history.length);
+    const validationOnly = (r: EpochRecord) => [r.epoch, r.trainLoss, r.validationLoss, r.validationAccuracy, r.validationMacroF1];
+    expect(traced.history.map(validationOnly)).toEqual(without.history.map(validationOnly));
+    expect(traced.history.map((r) => r.testAccuracy)).toEqual([0.1, 0.2, 0.3, 0.99]);
+  });
+
+  it('refuses a broken test split before the engine starts, only when the test trace reads it', async () => {
+    const broken = { ...dataset, test: { ...dataset.test, labels: Int32Array.of(0, 1, 2, 0) } };
+    const refused = scriptedDriver({ accuracies: [0.5] });
+    await expect(
+      runMlpTraining(ctx(), { dataset: broken, head, trainer: { ...trainer, maxEpochs: 1, traceTest: true } }, refused.open),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/^test split/) });
+    expect(refused.setup()).toBeUndefined();
+    const untraced = await runMlpTraining(
+      ctx(),
+      { dataset: broken, head, trainer: { ...trainer, maxEpochs: 1 } },
+      scriptedDriver({ accuracies: [0.5] }).open,
+    );
+    expect(untraced.history).toHaveLength(1);
   });
 
   it('fails on a non-finite loss or batch statistic with the best model so far, naming epoch and batch', async () => {

@@ -1,4 +1,5 @@
 import {
+  classificationMetrics,
   type DatasetSplit,
   type EpochRecord,
   type NamedWeight,
@@ -50,6 +51,14 @@ export interface BatchResults {
   readonly statistics: ArrayLike<number>;
 }
 
+/** What an engine's evaluation of one split gives. */
+export interface SplitScores {
+  readonly loss: number;
+  readonly accuracy: number;
+  /** The predicted class of each row, in the split's order (macro-F1 is computed from them). */
+  readonly predictions: Int32Array;
+}
+
 /** The part of training that is an engine's own: its steps, its evaluation and its weights. */
 export interface MlpTrainingDriver<M extends TrainedModel> {
   /** Reported as the run's backend, e.g. `tfjs/wasm`. */
@@ -58,8 +67,8 @@ export interface MlpTrainingDriver<M extends TrainedModel> {
   batchesPerStep?(): number;
   /** One optimiser step per batch of the run, in order (Adam, then the batch norm moving averages). */
   step(run: BatchRun): Promise<BatchResults>;
-  /** The head's loss and the accuracy of the predicted labels over a split, in inference mode. */
-  evaluate(split: DatasetSplit): Promise<{ readonly loss: number; readonly accuracy: number }>;
+  /** The head's loss, the accuracy of the predicted labels and the labels themselves over a split, in inference mode. */
+  evaluate(split: DatasetSplit): Promise<SplitScores>;
   /** A copy of the current weights, in the network's order. */
   snapshot(): NamedWeight[] | Promise<NamedWeight[]>;
   /** A trained model of these weights that outlives the driver. */
@@ -74,8 +83,9 @@ const YIELD_EVERY_MS = 100;
 /**
  * The seed's training, the same for every engine: the job checked before anything is allocated, the starting
  * weights, then per epoch the training rows shuffled (the 'batch-order' fork), mini-batches in that order (a short
- * last batch on its own), validation, progress and the stopping rule of {@link EpochHistory}; the best epoch's
- * weights are returned. A non-finite loss or batch statistic stops training with {@link TrainingFailedError}
+ * last batch on its own), validation (loss, accuracy, macro-F1), with `traceTest` the same scores on the test split
+ * (recorded, never used to stop or to choose), progress and the stopping rule of {@link EpochHistory}; the best
+ * epoch's weights are returned. A non-finite loss or batch statistic stops training with {@link TrainingFailedError}
  * carrying the best model so far; an aborted signal stops it between steps. `open` starts the engine's side.
  */
 export async function runMlpTraining<M extends TrainedModel>(
@@ -146,12 +156,16 @@ export async function runMlpTraining<M extends TrainedModel>(
       await letEventsIn();
       const scored = await driver.evaluate(dataset.validation);
       if (!Number.isFinite(scored.loss)) fail(`validation loss became ${scored.loss} at epoch ${epoch}`);
+      const seconds = (performance.now() - started) / 1000;
       const record: EpochRecord = {
         epoch,
         trainLoss: lossSum / rows,
         validationLoss: scored.loss,
         validationAccuracy: scored.accuracy,
-        seconds: (performance.now() - started) / 1000,
+        validationMacroF1: macroF1(dataset.validation, scored.predictions, dataset.classes),
+        seconds,
+        // The test scores are logged only: the record's validation fields alone decide stopping and the kept epoch.
+        ...(trainer.traceTest ? await testTrace(driver, dataset) : {}),
       };
       if (await epochs.add(record, () => driver.snapshot())) break;
     }
@@ -160,4 +174,24 @@ export async function runMlpTraining<M extends TrainedModel>(
   }
   // maxEpochs >= 1 and every epoch either records a best or throws, so there is a result here.
   return epochs.result((weights) => driver.model(weights), driver.backend)!;
+}
+
+/** Macro-F1 of an engine's predictions on a split: the classification evaluator's own count (core's classificationMetrics). */
+function macroF1(split: DatasetSplit, predictions: Int32Array, classes: number): number {
+  return classificationMetrics(classes, split.labels, predictions, { perClass: false }).macroF1;
+}
+
+/** The test split scored with the current weights, for the history only. */
+async function testTrace(
+  driver: Pick<MlpTrainingDriver<TrainedModel>, 'evaluate'>,
+  dataset: TrainingJob['dataset'],
+): Promise<Pick<EpochRecord, 'testLoss' | 'testAccuracy' | 'testMacroF1' | 'testSeconds'>> {
+  const started = performance.now();
+  const scored = await driver.evaluate(dataset.test);
+  return {
+    testLoss: scored.loss,
+    testAccuracy: scored.accuracy,
+    testMacroF1: macroF1(dataset.test, scored.predictions, dataset.classes),
+    testSeconds: (performance.now() - started) / 1000,
+  };
 }

@@ -14,6 +14,7 @@ export {
   HEAD_CONSTANT_INITIALIZER_PREFIX,
   HEAD_PARAM_INITIALIZER_PREFIX,
   headConstantValues,
+  headParamInitializers,
   lowerHeadExpr,
   type HeadGraphValues,
   type HeadLoweringOptions,

@@ -12,7 +12,7 @@ import {
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from './graph-builder.js';
-import { headConstantValues, lowerHeadExpr } from './lower-head-expr.js';
+import { headConstantValues, headParamInitializers, lowerHeadExpr } from './lower-head-expr.js';
 import { TracedGraph, type FloatType } from './traced-graph.js';
 
 const rng = createRng(7);
@@ -57,7 +57,13 @@ const cases: Record<HeadOp, readonly HeadExpr[]> = {
   constant: [p, h.matmulTransposed(o, p)],
   scalar: [h.scalar(3), h.add(o, h.scalar(0.25))],
   // Two nodes of one parameter: one initializer.
-  param: [h.mul(h.param('scale', 16), o), h.add(h.mul(h.param('scale', 16), o), h.param('scale', 16))],
+  param: [
+    h.mul(h.param('scale', 16), o),
+    h.add(h.mul(h.param('scale', 16), o), h.param('scale', 16)),
+    // Tensors at their fixed starts: a [K] fill and a [3, K] matrix of zeros.
+    h.add(o, h.param('bias', { shape: [UNITS], value: 0.5 })),
+    h.matmulTransposed(o, h.param('blank', { shape: [3, UNITS], init: 'zeros' })),
+  ],
   add: [h.add(o, h.mul(o, h.scalar(2))), h.add(o, h.constant('offsets')), h.add(h.rowSum(h.constant('pairs')), o)],
   sub: [h.sub(h.scalar(1), o), h.sub(h.constant('offsets'), o)],
   mul: [h.mul(o, o), h.mul(o, h.rowSum(h.constant('pairs')))],
@@ -81,6 +87,12 @@ const cases: Record<HeadOp, readonly HeadExpr[]> = {
     h.gatherRows(o, h.labels()),
   ],
   pickPerRow: [h.pickPerRow(h.softmax(o), zeroIndex), h.pickPerRow(h.logSoftmax(o), h.labels())],
+  // Without a class sample: every class.
+  sampledRows: [
+    h.matmulTransposed(o, h.sampledRows(p)),
+    h.add(h.matmulTransposed(o, p), h.sampledRows(h.param('bias', { shape: [5], value: 0.25 }))),
+  ],
+  sampledLabels: [h.pickPerRow(h.logSoftmax(o), h.sampledLabels())],
   oneHot: [
     h.oneHot(h.labels(), UNITS),
     // A CosFace margin at the label, and one-hot of float indices (truncated).
@@ -181,6 +193,82 @@ describe('lowerHeadExpr against the float64 reference interpreter', () => {
     const { g } = lowered(expr);
     const read = g.tape.flatMap((node) => node.inputs.map((input) => input.name)).filter((name) => name.startsWith('head/param/'));
     expect(read).toEqual(['head/param/scale', 'head/param/scale']);
+  });
+
+  it("stores a head's bound matrix parameters as initializers in their shapes, as an export does", async () => {
+    const classifier = h.param('classifier', { shape: [5, UNITS], init: 'glorotUniform' });
+    const bias = h.param('bias', { shape: [5], init: 'zeros' });
+    const scores = h.softmax(h.add(h.matmulTransposed(o, classifier), bias));
+    const head = { loss: h.mean(scores), scores };
+    const values = { classifier: randomMatrix(5, UNITS).data, bias: randomMatrix(1, 5).data };
+    const builder = new GraphBuilder('exported');
+    const g = new TracedGraph(builder);
+    const params = headParamInitializers(g, { ...head, params: values }, [scores]);
+    expect(Object.fromEntries(Object.entries(params).map(([name, v]) => [name, [v.name, v.shape]]))).toEqual({
+      classifier: ['head/param/classifier', [5, UNITS]],
+      bias: ['head/param/bias', [5]],
+    });
+    g.output(
+      lowerHeadExpr(g, scores, { output: g.input('output', 'float32', ['N', UNITS]), constants: {}, params }, { resultName: 'result' }),
+    );
+    g.finish();
+    const session = await ort.InferenceSession.create(builder.toModel({ opset: 17 }));
+    try {
+      const { result } = await session.run({ output: new ort.Tensor('float32', output.data, [ROWS, UNITS]) });
+      const expected = evaluateHeadExpr(scores, { output, params: values });
+      expect(result!.dims).toEqual([ROWS, 5]);
+      expected.data.forEach((value, i) => expect(Math.abs((result!.data as Float32Array)[i]! - value)).toBeLessThan(1e-6));
+    } finally {
+      await session.release();
+    }
+    // Never trained, the drawn classifier has no values to store.
+    expect(() => headParamInitializers(new TracedGraph(new GraphBuilder()), head, [scores], "the test head's scores")).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidInput,
+        message: expect.stringMatching(
+          /^the test head's scores cannot be built as an ONNX graph: head parameter "classifier" starts from glorotUniform/,
+        ),
+      }),
+    );
+  });
+
+  it("reads a class sample fed as inputs: the sampled rows of a matrix and a vector, and the labels' positions", async () => {
+    const bias = h.param('bias', { shape: [5], value: 0.25 });
+    const logits = h.add(h.matmulTransposed(o, h.sampledRows(p)), h.sampledRows(bias));
+    const expr = h.mean(h.neg(h.pickPerRow(h.logSoftmax(logits), h.sampledLabels())));
+    const builder = new GraphBuilder('sampled');
+    const g = new TracedGraph(builder);
+    const values = {
+      output: g.input('output', 'float32', ['N', UNITS]),
+      constants: headConstantValues(g, constants, [expr]),
+      sample: { classes: g.input('classes', 'int32', ['S']), labels: g.input('positions', 'int32', ['N']) },
+    };
+    g.output(lowerHeadExpr(g, logits, values, { resultName: 'logits' }));
+    g.output(lowerHeadExpr(g, expr, values, { resultName: 'loss' }));
+    g.finish();
+    const session = await ort.InferenceSession.create(builder.toModel({ opset: 17 }));
+    try {
+      // Classes 4 and 1, every row labelled with one of them.
+      const sample = { classes: Int32Array.of(4, 1), labels: Int32Array.from({ length: ROWS }, (_, i) => i % 2) };
+      const out = await session.run({
+        output: new ort.Tensor('float32', output.data, [ROWS, UNITS]),
+        classes: new ort.Tensor('int32', sample.classes, [2]),
+        positions: new ort.Tensor('int32', sample.labels, [ROWS]),
+      });
+      const expectedLogits = evaluateHeadExpr(logits, { output, constants, sample });
+      expect(out.logits!.dims).toEqual([ROWS, 2]);
+      expectedLogits.data.forEach((v, i) => expect(Math.abs((out.logits!.data as Float32Array)[i]! - v)).toBeLessThan(1e-5));
+      const expectedLoss = evaluateHeadExpr(expr, { output, constants, sample }).data[0]!;
+      expect(Math.abs((out.loss!.data as Float32Array)[0]! - expectedLoss)).toBeLessThan(1e-5);
+      // Not the loss over every class: the sample is read.
+      expect(
+        Math.abs(
+          evaluateHeadExpr(expr, { output, constants, labels: Int32Array.from(sample.labels, (k) => [4, 1][k]!) }).data[0]! - expectedLoss,
+        ),
+      ).toBeGreaterThan(0.01);
+    } finally {
+      await session.release();
+    }
   });
 
   it('keeps the dynamic batch: the same graph runs 1 and 1,000 rows', async () => {

@@ -4,8 +4,14 @@ import {
   foldHeadExpr,
   HEAD_PARAM_WEIGHT_PREFIX,
   HEAD_SQUARED_NORM_FLOOR,
-  HyperprotoError,
+  type HeadDefinition,
   type HeadExpr,
+  headParamValuesOf,
+  headParams,
+  headParamSpec,
+  headParamWeights,
+  HyperprotoError,
+  isHyperprotoError,
   type Matrix,
 } from '@hyperproto/core';
 import type { Dim } from './graph-builder.js';
@@ -20,11 +26,25 @@ export interface HeadGraphValues {
   /** The head's constants by name, e.g. from `headConstantValues`. */
   readonly constants: Readonly<Record<string, Value>>;
   /**
-   * The head's parameters by name, as scalar values a training graph feeds and differentiates. A parameter not
-   * given here is a constant holding its own value, stored as the initializer `head/param/<name>` (as an exported
-   * model stores the trained value).
+   * The head's parameters by name in their own shapes: values a training graph feeds and differentiates, or an
+   * export's initializers (`headParamInitializers`). A parameter not given here is a constant at its starting
+   * `value`, stored as the initializer `head/param/<name>`; one whose start is drawn must be given.
    */
   readonly params?: Readonly<Record<string, Value>>;
+  /**
+   * A training step's class sample (a training graph that samples classes): the sampled classes [S] and each
+   * label's position among them [N], both int. Without one, `sampledRows(x)` is x (every class) and
+   * `sampledLabels` the labels: what inference, validation and an export compute.
+   */
+  readonly sample?: {
+    readonly classes: Value;
+    readonly labels: Value;
+    /**
+     * A parameter's sampled rows made by the caller (a training graph that updates only those rows takes the
+     * loss's gradient with respect to them), by parameter name: `sampledRows(param)` is that value.
+     */
+    readonly rows?: Readonly<Record<string, Value>>;
+  };
 }
 
 export interface HeadLoweringOptions {
@@ -98,20 +118,24 @@ function lowerOne(
       if (!Number.isFinite(node.value)) fail(`scalar ${node.value} is not finite`);
       return g.scalar(node.value);
     case 'param': {
-      const given = values.params?.[node.name];
+      const spec = checked(() => headParamSpec(node), fail);
+      const given = values.params?.[spec.name];
       if (given) {
-        if (given.shape.length !== 0) fail(`head parameter "${node.name}" is fed with shape ${show(given.shape)}; a parameter is a scalar`);
+        // A dynamic size fits any: a training graph may hold only some rows of a parameter (sampled ones).
+        if (given.shape.length !== spec.shape.length || !given.shape.every((d, i) => sameSize(d, spec.shape[i]!)))
+          fail(`head parameter "${spec.name}" is fed with shape ${show(given.shape)}; it has the shape ${show(spec.shape)}`);
         return float(given);
-      }
-      if (typeof node.value !== 'number' || !Number.isFinite(node.value)) {
-        fail(`head parameter "${node.name}" has ${node.value === undefined ? 'no initial value' : `the value ${String(node.value)}`}`);
       }
       let made = paramConstants.get(g);
       if (!made) paramConstants.set(g, (made = new Map()));
-      const known = made.get(node.name);
+      const known = made.get(spec.name);
       if (known) return known;
-      const value = g.constant(`${HEAD_PARAM_INITIALIZER_PREFIX}${node.name}`, [node.value], []);
-      made.set(node.name, value);
+      const value = g.constant(
+        `${HEAD_PARAM_INITIALIZER_PREFIX}${spec.name}`,
+        checked(() => headParamValuesOf(spec), fail),
+        spec.shape,
+      );
+      made.set(spec.name, value);
       return value;
     }
     case 'add':
@@ -153,6 +177,20 @@ function lowerOne(
         fail(`gatherRows needs a matrix and a vector of indices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
       // Float indices are cast to int64, which truncates toward zero as the reference does.
       return g.gatherRows(a!, b!);
+    case 'sampledRows': {
+      if (a!.shape.length !== 1 && a!.shape.length !== 2) fail(`sampledRows needs a matrix or a vector, got shape ${show(a!.shape)}`);
+      const sample = values.sample;
+      if (!sample) return a!;
+      const x = node.x;
+      const made = x.op === 'param' ? sample.rows?.[x.name] : undefined;
+      return made ? float(made) : g.gatherRows(a!, sample.classes);
+    }
+    case 'sampledLabels':
+      return (
+        values.sample?.labels ??
+        values.labels ??
+        fail('it uses the labels (sampledLabels), which are not given here (only a loss may use them; an exported model has none)')
+      );
     case 'pickPerRow':
       if (a!.shape.length !== 2 || b!.shape.length !== 1 || !sameSize(a!.shape[0]!, b!.shape[0]!)) {
         fail(`pickPerRow needs a matrix [N, K] and N indices, got shapes ${show(a!.shape)} and ${show(b!.shape)}`);
@@ -210,6 +248,44 @@ export function headConstantValues(
     values[name] = g.constant(`${HEAD_CONSTANT_INITIALIZER_PREFIX}${name}`, matrix.data, [matrix.rows, matrix.cols]);
   }
   return values;
+}
+
+/**
+ * The head's parameters that `expressions` use, at the values the head carries (its trained ones once bound), as
+ * float initializers named `head/param/<name>` in their own shapes: how an exported model stores them. A
+ * parameter without values (a drawn start never trained) is refused.
+ */
+export function headParamInitializers(
+  g: TracedGraph,
+  head: Pick<HeadDefinition, 'loss' | 'scores' | 'params'>,
+  expressions: readonly HeadExpr[],
+  what = 'the head expression',
+): Record<string, Value> {
+  const used = new Set<string>();
+  for (const expr of expressions) for (const name of headParams({ loss: expr, scores: expr }).keys()) used.add(name);
+  const values: Record<string, Value> = {};
+  for (const weight of checked(
+    () => headParamWeights(head),
+    (message) => cannotBuildFail(what, message),
+  )) {
+    const name = weight.name.slice(HEAD_PARAM_INITIALIZER_PREFIX.length);
+    if (used.has(name)) values[name] = g.constant(weight.name, weight.data, weight.shape);
+  }
+  return values;
+}
+
+/** What `make` returns; a HyperprotoError it throws goes to `fail` with its message (and the enclosing context). */
+function checked<T>(make: () => T, fail: (message: string) => never): T {
+  try {
+    return make();
+  } catch (error) {
+    if (isHyperprotoError(error)) return fail(error.message);
+    throw error;
+  }
+}
+
+function cannotBuildFail(what: string, message: string): never {
+  throw cannotBuild(what, message);
 }
 
 function cannotBuild(what: string, message: string): HyperprotoError {

@@ -299,10 +299,18 @@ export class TracedGraph {
     return this.one('LogSoftmax', [x], x.shape, { axis: -1 });
   }
 
-  /** Rows of x [R, K] picked by int indices [N]: [N, K]. */
+  /** Rows of x [R, ...] (the elements of a vector) picked by int indices [N]: [N, ...]. */
   gatherRows(x: Value, indices: Value): Value {
-    expectRank(x, 2, 'Gather');
-    return this.one('Gather', [x, indices], [...indices.shape, x.shape[1]!], { axis: 0 });
+    if (x.shape.length < 1) throw new Error(`Gather needs rows, got a scalar ${x.name}`);
+    return this.one('Gather', [x, indices], [...indices.shape, ...x.shape.slice(1)], { axis: 0 });
+  }
+
+  /**
+   * data with the slices at int64 `indices` [N, 1] replaced by (or, with reduction `add`, added to) `updates`
+   * [N, ...]: ScatterND (opset 16 has its reduction).
+   */
+  scatterND(data: Value, indices: Value, updates: Value, reduction: 'none' | 'add' = 'none'): Value {
+    return this.one('ScatterND', [data, indices, updates], data.shape, reduction === 'none' ? {} : { reduction });
   }
 
   /** Element i of each row... along `axis`, indices shaped like the result. */

@@ -4,6 +4,7 @@
 // bytes every time.
 import { writeFileSync } from 'node:fs';
 import { createMatrix, createRng, h } from '@hyperproto/core';
+import bottleneckSoftmaxHead from '@hyperproto/head-bottleneck-softmax';
 import { mlpLayerList, mlpLayers } from '@hyperproto/mlp';
 import { exportOnnx } from '../dist/index.js';
 
@@ -72,4 +73,21 @@ writeFileSync(
   new URL('hpn-8x6.onnx', outDir),
   exportOnnx(hpn, { metadata: { head: 'hpn', strategy: 'random' }, producerVersion: '0.0.0-fixture' }),
 );
-console.log('wrote softmax-8x5-top3.onnx and hpn-8x6.onnx');
+
+// A learned classifier [5, 4] and bias [5] (head parameters) at values a trained model could have.
+const bottleneckHead = bottleneckSoftmaxHead.build({ classes: 5 }, { dims: 4 });
+const bottleneck = {
+  inputWidth: 8,
+  classes: 5,
+  trainer,
+  head: {
+    ...bottleneckHead,
+    params: { classifier: rng.fillNormal(new Float32Array(20), 0, 0.5), bias: rng.fillNormal(new Float32Array(5), 0, 0.1) },
+  },
+  weights: mlpWeights(8, 16, 2, 4),
+};
+writeFileSync(
+  new URL('bottleneck-8x5.onnx', outDir),
+  exportOnnx(bottleneck, { metadata: { head: 'bottleneck-softmax' }, producerVersion: '0.0.0-fixture' }),
+);
+console.log('wrote softmax-8x5-top3.onnx, hpn-8x6.onnx and bottleneck-8x5.onnx');

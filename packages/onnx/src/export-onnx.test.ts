@@ -3,7 +3,6 @@ import {
   createRng,
   bindHeadParams,
   h,
-  headParams,
   resolveOptions,
   type HeadDefinition,
   type HeadPlugin,
@@ -14,6 +13,7 @@ import {
 import gaussianDataset, { GaussianOptionsSchema } from '@hyperproto/data-gaussian';
 import { createTrainedMlp, tfjsEngine } from '@hyperproto/engine-tfjs';
 import cosineSoftmaxHead from '@hyperproto/head-cosine-softmax';
+import bottleneckSoftmaxHead from '@hyperproto/head-bottleneck-softmax';
 import hpnHead from '@hyperproto/head-hpn';
 import marginHead from '@hyperproto/head-margin';
 import { initialMlpWeights, mlpLayers, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
@@ -37,7 +37,13 @@ const trainer: TrainerSettings = {
 };
 
 /** The built-in heads whose exports must match their models; the prototype heads get random prototypes. */
-const HEADS = { softmax: softmaxHead, hpn: hpnHead, 'cosine-softmax': cosineSoftmaxHead, margin: marginHead } as const;
+const HEADS = {
+  softmax: softmaxHead,
+  hpn: hpnHead,
+  'cosine-softmax': cosineSoftmaxHead,
+  margin: marginHead,
+  'bottleneck-softmax': bottleneckSoftmaxHead,
+} as const;
 
 async function trainTiny(headName: keyof typeof HEADS, seed: number, options: Record<string, unknown> = {}): Promise<TrainedModel> {
   const ctx = (label: string) => ({ seed, rng: createRng(seed).fork(label) });
@@ -95,11 +101,11 @@ async function expectParity(model: TrainedModel, bytes: Uint8Array, features: Ma
 }
 
 describe('exportOnnx parity with the tfjs model', () => {
-  it.each([['softmax'], ['hpn'], ['cosine-softmax'], ['margin']] as const)(
+  it.each([['softmax'], ['hpn'], ['cosine-softmax'], ['margin'], ['bottleneck-softmax']] as const)(
     'a trained %s model gives the same labels and scores on 1,000 random inputs',
     async (head) => {
-      const model = await trainTiny(head, 11);
-      const bytes = exportOnnx(model, { metadata: { head, ...(head === 'softmax' ? {} : { strategy: 'random' }) } });
+      const model = await trainTiny(head, 11, head === 'bottleneck-softmax' ? { dims: 5 } : {});
+      const bytes = exportOnnx(model, { metadata: { head, ...(HEADS[head].usesPrototypes ? { strategy: 'random' } : {}) } });
       await expectParity(model, bytes, randomInputs(1000, WIDTH, 5));
       // The batch dimension is dynamic: one row works as well.
       await expectParity(model, bytes, randomInputs(1, WIDTH, 6));
@@ -111,7 +117,7 @@ describe('exportOnnx parity with the tfjs model', () => {
     'a %s model with a learned scale exports the trained scale as a constant',
     async (head) => {
       const model = await trainTiny(head, 12, { learnScale: true, scale: 4 });
-      const trained = headParams(model.head).get('logScale')!;
+      const trained = model.head.params!.logScale![0]!;
       // Training moved the scale away from its start, ln 4: the export must hold the trained value, not the start.
       expect(Math.abs(trained - Math.log(4))).toBeGreaterThan(1e-3);
       const bytes = exportOnnx(model, { metadata: { head, strategy: 'random' } });
@@ -134,6 +140,37 @@ describe('exportOnnx parity with the tfjs model', () => {
       expect(gap).toBeGreaterThan(1e-3);
     },
   );
+
+  it('a bottleneck-softmax model exports its trained classifier [C, D] and bias [C] as initializers, not inputs', async () => {
+    const model = await trainTiny('bottleneck-softmax', 13, { dims: 5 });
+    const bytes = exportOnnx(model, { metadata: { head: 'bottleneck-softmax' } });
+    const session = await ort.InferenceSession.create(bytes);
+    try {
+      expect(session.inputNames).toEqual([ONNX_INPUT]);
+    } finally {
+      await session.release();
+    }
+    for (const name of ['head/param/classifier', 'head/param/bias']) expect(Buffer.from(bytes).includes(name)).toBe(true);
+    // The same model with the classifier's rows swapped scores otherwise: the file holds the values the model has.
+    const classifier = model.head.params!.classifier!;
+    const swapped = Float32Array.from(classifier);
+    swapped.set(classifier.subarray(0, 5), 5);
+    swapped.set(classifier.subarray(5, 10), 0);
+    const other = exportOnnx(
+      { ...model, head: bindHeadParams(model.head, { classifier: swapped }) },
+      { metadata: { head: 'bottleneck-softmax' } },
+    );
+    const features = randomInputs(200, WIDTH, 8);
+    const [ours, theirs] = [await runOnnx(bytes, features), await runOnnx(other, features)];
+    const gap = Math.max(
+      ...(ours.probabilities!.data as Float32Array).map((p, k) => Math.abs(p - (theirs.probabilities!.data as Float32Array)[k]!)),
+    );
+    expect(gap).toBeGreaterThan(1e-3);
+    // A head whose classifier was never trained has nothing to export, and says so.
+    expect(() => exportOnnx({ ...model, head: { ...model.head, params: {} } }, { metadata: { head: 'bottleneck-softmax' } })).toThrow(
+      /the bottleneck-softmax head's scores cannot be built as an ONNX graph: head parameter "classifier" starts from glorotUniform/,
+    );
+  });
 
   it("exports a plugin head's own score expression and folds non-trivial batch-norm statistics", async () => {
     const rng = createRng(3);

@@ -11,7 +11,7 @@ import {
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,
 } from '@hyperproto/model-contract';
-import { GraphBuilder, headConstantValues, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
+import { GraphBuilder, headConstantValues, headParamInitializers, lowerHeadExpr, TracedGraph } from '@hyperproto/onnx-graph';
 import { foldBatchNorm } from './fold-batch-norm.js';
 
 /** The interface of every exported model, defined by @hyperproto/model-contract, which the runtimes read it with. */
@@ -136,6 +136,8 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     {
       output: tail.existing(output, 'float32', ['N', outputUnits]),
       constants: headConstantValues(tail, head.constants, [head.scores], what),
+      // The head's parameters at the values it carries (a trained model's: trained), as initializers.
+      params: headParamInitializers(tail, head, [head.scores], what),
     },
     { resultName: head.scoresName, what },
   );

@@ -96,8 +96,9 @@ export async function engineTestAccuracy(result: Pick<TrainingResult, 'model'>, 
 /**
  * What every training engine promises, on small problems through its plugin interface: it probes, learns a
  * separable problem with every head given, exposes the engine-neutral weights, is deterministic for a seed, keeps
- * the best epoch by the shared stopping rule, turns diverging training into E_TRAINING_FAILED with the best model
- * so far, stops on abort, and refuses jobs it cannot train before it starts.
+ * the best epoch by the shared stopping rule, logs the test split's scores with `traceTest` without changing what it
+ * trains or keeps, turns diverging training into E_TRAINING_FAILED with the best model so far, stops on abort, and
+ * refuses jobs it cannot train before it starts.
  */
 export function engineConformance(engine: EnginePlugin, options: EngineConformanceOptions): ConformanceCase[] {
   const id = pluginIdOf(engine);
@@ -267,6 +268,45 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
         check(weights(a) !== weights(c), 'runs with seeds 11 and 12 end with the same weights');
         check(withoutTime(a) !== withoutTime(c), 'runs with seeds 11 and 12 have the same history');
         for (const r of [a, b, c]) r.model.dispose();
+      },
+    },
+    {
+      name: 'logs test scores every epoch with traceTest, keeping the same epochs, kept epoch and weights',
+      run: async () => {
+        const dataset = engineTestDataset(13, { rows: 160 });
+        const trainer = { ...ENGINE_TEST_TRAINER, maxEpochs: 6, patience: 2 };
+        const plainRun = await train(context(13), { dataset, head: plain(), trainer });
+        const traced = await train(context(13), { dataset, head: plain(), trainer: { ...trainer, traceTest: true } });
+        try {
+          const validationOnly = (r: TrainingResult) =>
+            JSON.stringify(r.history.map((e) => [e.epoch, e.trainLoss, e.validationLoss, e.validationAccuracy, e.validationMacroF1]));
+          const weights = (r: TrainingResult) => JSON.stringify(r.model.weights.map((w) => [w.name, [...w.data]]));
+          check(validationOnly(traced) === validationOnly(plainRun), 'the test trace changed the training or validation history');
+          check(
+            traced.bestEpoch === plainRun.bestEpoch,
+            `the test trace moved the kept epoch from ${plainRun.bestEpoch} to ${traced.bestEpoch}`,
+          );
+          check(weights(traced) === weights(plainRun), 'the test trace changed the kept weights');
+          check(
+            plainRun.history.every((e) => e.testAccuracy === undefined && typeof e.validationMacroF1 === 'number'),
+            'without traceTest every epoch has a validation macro-F1 and no test scores',
+          );
+          const kept = traced.history[traced.bestEpoch - 1]!;
+          check(
+            traced.history.every((e) =>
+              [e.testLoss, e.testAccuracy, e.testMacroF1].every((v) => typeof v === 'number' && Number.isFinite(v)),
+            ),
+            'with traceTest an epoch lacks its test loss, accuracy or macro-F1',
+          );
+          const accuracy = await engineTestAccuracy(traced, dataset.test);
+          check(
+            accuracy === kept.testAccuracy,
+            `the kept model scores ${accuracy} on the test split; its epoch's trace recorded ${kept.testAccuracy}`,
+          );
+        } finally {
+          plainRun.model.dispose();
+          traced.model.dispose();
+        }
       },
     },
     {

@@ -132,7 +132,7 @@ describe('headConformance', () => {
     const idle = head('idle', () => ({ scores: h.softmax(h.mul(h.param('temperature', 1), h.output())) }));
     await expectFailure(
       headConformance(idle),
-      /parameter at a finite value/,
+      /parameter at finite values/,
       /with parameter "temperature" at 1 and .* at 1\.5; expected a parameter the loss depends on/,
     );
   });

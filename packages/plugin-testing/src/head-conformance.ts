@@ -2,11 +2,14 @@ import {
   constantsUsed,
   createRng,
   evaluateHeadExpr,
-  headParams,
+  HEAD_PARAM_WEIGHT_PREFIX,
   type HeadDefinition,
+  type HeadParamGiven,
+  headParamWeights,
   type HeadPlugin,
   type HeadValue,
   type Matrix,
+  startHeadParams,
 } from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
@@ -57,6 +60,16 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     return definition;
   };
 
+  /** The built head with its parameters at the values training starts from, drawn as the engines draw them. */
+  const started = async (): Promise<HeadDefinition> => {
+    const definition = await build();
+    try {
+      return startHeadParams(definition, createRng(SEED).fork('head-params'));
+    } catch (error) {
+      throw conformanceError(id, `its parameters cannot start: ${describeError(error)}`, error);
+    }
+  };
+
   /** A seeded batch: random output [N, U] and labels that cover the classes in shuffled order. */
   const batch = (definition: HeadDefinition) => {
     const rng = createRng(SEED).fork('batch');
@@ -70,12 +83,12 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     which: 'loss' | 'scores',
     output: Float64Array,
     labels?: Int32Array,
-    params?: Record<string, number>,
+    params?: Record<string, HeadParamGiven>,
   ): HeadValue => {
     const inputs = {
       output: { rows: output.length / definition.outputUnits, cols: definition.outputUnits, data: output },
       constants: definition.constants,
-      ...(params ? { params } : {}),
+      params: { ...definition.params, ...params },
     };
     try {
       return evaluateHeadExpr(definition[which], labels ? { ...inputs, labels } : inputs);
@@ -85,7 +98,12 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     }
   };
 
-  const scalarLoss = (definition: HeadDefinition, output: Float64Array, labels: Int32Array, params?: Record<string, number>): number => {
+  const scalarLoss = (
+    definition: HeadDefinition,
+    output: Float64Array,
+    labels: Int32Array,
+    params?: Record<string, HeadParamGiven>,
+  ): number => {
     const value = evaluate(definition, 'loss', output, labels, params);
     if (value.shape.length !== 0)
       throw conformanceError(id, `its loss has shape [${value.shape.join(', ')}]; expected a scalar (shape [], e.g. h.mean over rows)`);
@@ -145,7 +163,7 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     {
       name: `gives a finite scalar loss and finite [${BATCH_ROWS}, ${classes}] scores on random output`,
       run: async () => {
-        const definition = await build();
+        const definition = await started();
         const { output, labels } = batch(definition);
         const loss = scalarLoss(definition, output, labels);
         if (!Number.isFinite(loss)) throw conformanceError(id, `its loss on random output is ${loss}; expected a finite number`);
@@ -162,23 +180,27 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
       },
     },
     {
-      name: 'starts every trainable parameter at a finite value, and its loss depends on each',
+      name: 'starts every trainable parameter at finite values, and its loss depends on each',
       run: async () => {
-        const definition = await build();
-        let params: Map<string, number>;
-        try {
-          params = headParams(definition);
-        } catch (error) {
-          throw conformanceError(id, `its parameters cannot start: ${describeError(error)}`, error);
-        }
+        const definition = await started();
         const { output, labels } = batch(definition);
         const start = scalarLoss(definition, output, labels);
-        for (const [name, value] of params) {
-          const moved = scalarLoss(definition, output, labels, { [name]: value + 0.5 });
+        for (const weight of headParamWeights(definition)) {
+          const name = weight.name.slice(HEAD_PARAM_WEIGHT_PREFIX.length);
+          const bad = weight.data.findIndex((value) => !Number.isFinite(value));
+          if (bad >= 0)
+            throw conformanceError(id, `parameter "${name}" starts at ${weight.data[bad]} at index ${bad}; expected finite values`);
+          // The first element moved by 0.5 (all of them would leave a softmax bias, say, without effect).
+          const values = Float64Array.from(weight.data);
+          values[0] = values[0]! + 0.5;
+          const moved = scalarLoss(definition, output, labels, { [name]: values });
           if (!Number.isFinite(moved) || moved === start) {
+            const where = weight.shape.length
+              ? `at its start and ${moved} with its first element moved by 0.5`
+              : `at ${weight.data[0]} and ${moved} at ${values[0]}`;
             throw conformanceError(
               id,
-              `its loss is ${start} with parameter "${name}" at ${value} and ${moved} at ${value + 0.5}; expected a parameter the loss depends on (an engine trains it)`,
+              `its loss is ${start} with parameter "${name}" ${where}; expected a parameter the loss depends on (an engine trains it)`,
             );
           }
         }
@@ -187,7 +209,7 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     {
       name: 'gives the same loss for the rows in another order',
       run: async () => {
-        const definition = await build();
+        const definition = await started();
         const { output, labels } = batch(definition);
         const units = definition.outputUnits;
         const order = createRng(SEED)
@@ -212,7 +234,7 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
     {
       name: 'gradient descent on the output lowers the loss and makes argmax(scores) equal the labels',
       run: async () => {
-        const definition = await build();
+        const definition = await started();
         const { output, labels } = batch(definition);
         const result = descendLoss((values) => scalarLoss(definition, values, labels), output, DESCENT_STEPS);
         const route = `gradient descent on the output (${result.steps} of at most ${DESCENT_STEPS} steps, loss ${result.startLoss.toPrecision(6)} -> ${result.endLoss.toPrecision(6)})`;

@@ -1,4 +1,4 @@
-import { evaluateHeadExpr, type HeadDefinition } from '@hyperproto/core';
+import { evaluateHeadExpr, type HeadDefinition, type HeadParamGiven } from '@hyperproto/core';
 
 /** What a built head gives on output rows: its scores, and its loss when the rows have labels. */
 export interface HeadValues {
@@ -16,10 +16,11 @@ export function headValues(
   head: HeadDefinition,
   rows: readonly (readonly number[])[],
   labels?: readonly number[],
-  params?: Readonly<Record<string, number>>,
+  params?: Readonly<Record<string, HeadParamGiven>>,
 ): HeadValues {
   const output = { rows: rows.length, cols: rows[0]?.length ?? 0, data: Float64Array.from(rows.flat()) };
-  const inputs = { output, constants: head.constants, ...(params ? { params } : {}) };
+  // Values given here, else those the head carries (bound), else each parameter's starting value.
+  const inputs = { output, constants: head.constants, params: { ...head.params, ...params } };
   const scores = evaluateHeadExpr(head.scores, inputs);
   const loss = labels && evaluateHeadExpr(head.loss, { ...inputs, labels: Int32Array.from(labels) });
   return {

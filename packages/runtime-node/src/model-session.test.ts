@@ -10,6 +10,8 @@ import { createSession, cudaProviderInstalled, InvalidFeaturesError, readOnnxMod
 const fixture = (name: string) => fileURLToPath(new URL(`./test-fixtures/${name}`, import.meta.url));
 const SOFTMAX = fixture('softmax-8x5-top3.onnx');
 const HPN = fixture('hpn-8x6.onnx');
+/** A learned classifier [5, 4] and bias [5] (head parameters), stored as initializers. */
+const BOTTLENECK = fixture('bottleneck-8x5.onnx');
 
 const randomRows = (rows: number, width: number, seed: number): Matrix =>
   createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
@@ -29,13 +31,16 @@ async function direct(path: string, features: Matrix): Promise<Record<string, or
 
 let softmax: ModelSession;
 let hpn: ModelSession;
+let bottleneck: ModelSession;
 beforeAll(async () => {
   softmax = await createSession(SOFTMAX);
   hpn = await createSession(readFileSync(HPN), { source: 'hpn-8x6.onnx' });
+  bottleneck = await createSession(BOTTLENECK);
 });
 afterAll(async () => {
   await softmax.release();
   await hpn.release();
+  await bottleneck.release();
 });
 
 describe('createSession', () => {
@@ -56,6 +61,9 @@ describe('createSession', () => {
     expect(hpn).toMatchObject({ source: 'hpn-8x6.onnx', classes: 6, scoresName: 'scores', modelTopK: 0 });
     expect(hpn.classNames).toBeUndefined();
     expect(hpn.metadata).toMatchObject({ head: 'hpn', strategy: 'random', dims: '3' });
+    // A head with learned matrix parameters: they are constants of the file, the only input is the features.
+    expect(bottleneck).toMatchObject({ inputName: 'features', classes: 5, scoresName: 'probabilities' });
+    expect(bottleneck.metadata).toMatchObject({ head: 'bottleneck-softmax', dims: '4' });
   });
 
   it('refuses an empty, non-ONNX or truncated file and a missing one, naming the problem', async () => {
@@ -128,10 +136,11 @@ describe.skipIf(cudaProviderInstalled())('CUDA where its provider is not install
 });
 
 describe('predict', () => {
-  it('gives what onnxruntime gives for the same model, for both heads and any batch size', async () => {
+  it('gives what onnxruntime gives for the same model, for every head and any batch size', async () => {
     for (const [session, path] of [
       [softmax, SOFTMAX],
       [hpn, HPN],
+      [bottleneck, BOTTLENECK],
     ] as const) {
       for (const rows of [1, 3, 257]) {
         const features = randomRows(rows, 8, rows);

@@ -21,6 +21,7 @@ function randomRows(rows: number, width: number, seed: number): number[][] {
 
 const softmax = exportedClassifier('softmax');
 const hpn = exportedClassifier('hpn', { classNames: ['ant', 'bee', 'cat', 'dog', 'eel'], topK: 2 });
+const bottleneck = exportedClassifier('bottleneck-softmax');
 
 describe('createWebClassifier: provider choice', () => {
   it('falls back from webgpu to wasm by default where there is no navigator.gpu, reporting why', async () => {
@@ -175,6 +176,7 @@ describe('WebClassifier.predict on the wasm provider', () => {
   for (const [name, model] of [
     ['softmax', softmax],
     ['hpn', hpn],
+    ['bottleneck-softmax (learned classifier and bias)', bottleneck],
   ] as const) {
     it(`${name}: labels and scores match the exported network computed in JavaScript`, async () => {
       const classifier = await open(model.bytes, { providers: ['wasm'] });

@@ -26,3 +26,44 @@ export function softmaxRecord(seed: number, changes: Partial<RunRecord> = {}): R
     ...changes,
   };
 }
+
+/** Epochs of a fake history: validation (and, when given, test) macro-F1 per epoch as fractions. */
+export interface FakeEpochs {
+  readonly validationMacroF1: readonly number[];
+  readonly testMacroF1?: readonly number[];
+}
+
+/** A finished run of `model` on `dataset` with the given test macro-F1 (a fraction), for report tests. */
+export function gridRecord(
+  dataset: string,
+  model: { readonly id: string; readonly head: string; readonly strategy?: string; readonly dims?: number },
+  seed: number,
+  macroF1: number,
+  changes: Partial<RunRecord> & { readonly curves?: FakeEpochs } = {},
+): RunRecord {
+  const { curves, ...rest } = changes;
+  const validation = curves?.validationMacroF1 ?? [macroF1];
+  const history = validation.map((value, i) => ({
+    epoch: i + 1,
+    trainLoss: 1 - value,
+    validationLoss: 1 - value,
+    validationAccuracy: value,
+    validationMacroF1: value,
+    ...(curves?.testMacroF1
+      ? { testLoss: 1 - curves.testMacroF1[i]!, testAccuracy: curves.testMacroF1[i]!, testMacroF1: curves.testMacroF1[i]! }
+      : {}),
+    seconds: 0.1,
+  }));
+  return softmaxRecord(seed, {
+    key: `${dataset}/${model.id}/s${seed}`,
+    dataset,
+    model: model.id,
+    head: model.head,
+    prototypes: model.strategy ? { strategy: model.strategy, dims: model.dims! } : null,
+    metrics: { accuracy: macroF1, macroF1, bayes: null },
+    bestEpoch: history.length,
+    epochs: history.length,
+    history,
+    ...rest,
+  });
+}

@@ -119,7 +119,11 @@ const engine = defineEngine({
         trainLoss: 1 / epoch,
         validationLoss: 1 / epoch,
         validationAccuracy: 0.5 + epoch / (2 * epochs),
+        validationMacroF1: 0.4 + epoch / (2 * epochs),
         seconds: 0.01 * job.head.outputUnits,
+        ...(job.trainer.traceTest
+          ? { testLoss: 2 / epoch, testAccuracy: 0.45 + epoch / (2 * epochs), testMacroF1: 0.35 + epoch / (2 * epochs) }
+          : {}),
       });
     }
     if (process.env.FAKE_ENGINE_FAIL_SEED !== undefined && Number(process.env.FAKE_ENGINE_FAIL_SEED) === ctx.seed) {

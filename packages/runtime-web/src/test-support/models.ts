@@ -1,5 +1,6 @@
-import { createMatrix, createRng, evaluateHeadExpr, type HeadDefinition } from '@hyperproto/core';
+import { createMatrix, createRng, evaluateHeadExpr, type HeadDefinition, startHeadParams } from '@hyperproto/core';
 import { BATCH_NORM_EPSILON, initialMlpWeights } from '@hyperproto/mlp';
+import bottleneckSoftmaxHead from '@hyperproto/head-bottleneck-softmax';
 import hpnHead from '@hyperproto/head-hpn';
 import softmaxHead from '@hyperproto/head-softmax';
 import { exportOnnx } from '@hyperproto/onnx';
@@ -31,18 +32,22 @@ export interface ExportedClassifierOptions {
   readonly hidden?: number;
   readonly hiddenLayers?: number;
   readonly classes?: number;
-  /** Prototype dimensions of the hpn head. */
+  /** Prototype dimensions of the hpn head; output width of the bottleneck-softmax head. */
   readonly dims?: number;
   readonly classNames?: readonly string[];
   readonly topK?: number;
 }
 
 /**
- * A real exported model: the built-in softmax or hpn head plugin on the seed's trunk (dense without bias, batch
- * normalisation, ReLU) with seeded weights and non-trivial batch-norm statistics, written by `exportOnnx`, the
- * exporter `hyperproto export` uses. HPN prototypes are seeded unit rows.
+ * A real exported model: the built-in softmax, hpn or bottleneck-softmax head plugin on the seed's trunk (dense
+ * without bias, batch normalisation, ReLU) with seeded weights and non-trivial batch-norm statistics, written by
+ * `exportOnnx`, the exporter `hyperproto export` uses. HPN prototypes are seeded unit rows; the bottleneck's
+ * classifier and bias are its seeded starting values.
  */
-export function exportedClassifier(headName: 'softmax' | 'hpn', options: ExportedClassifierOptions = {}): ExportedClassifier {
+export function exportedClassifier(
+  headName: 'softmax' | 'hpn' | 'bottleneck-softmax',
+  options: ExportedClassifierOptions = {},
+): ExportedClassifier {
   const width = options.width ?? 12;
   const hiddenUnits = options.hidden ?? 10;
   const hiddenLayers = options.hiddenLayers ?? 2;
@@ -51,6 +56,8 @@ export function exportedClassifier(headName: 'softmax' | 'hpn', options: Exporte
   let head: HeadDefinition;
   if (headName === 'softmax') {
     head = softmaxHead.build({ classes }, {});
+  } else if (headName === 'bottleneck-softmax') {
+    head = startHeadParams(bottleneckSoftmaxHead.build({ classes }, { dims: options.dims ?? 4, sampledShare: 1 }), rng.fork('head-params'));
   } else {
     const dims = options.dims ?? 4;
     const prototypes = createMatrix(classes, dims, rng.fillNormal(new Float32Array(classes * dims)));
@@ -99,7 +106,8 @@ export function exportedClassifier(headName: 'softmax' | 'hpn', options: Exporte
       for (let k = 0; k < hiddenUnits; k++) sum += values[k]! * kernel[k * units + j]!;
       return sum;
     });
-    return Array.from(evaluateHeadExpr(head.scores, { output: { rows: 1, cols: units, data: output }, constants: head.constants }).data);
+    const inputs = { output: { rows: 1, cols: units, data: output }, constants: head.constants, params: head.params };
+    return Array.from(evaluateHeadExpr(head.scores, inputs).data);
   };
   return { bytes, width, classes, head, reference };
 }
