@@ -55,6 +55,18 @@ describe('hyperproto data inspect', () => {
     expect(partial.stdout).toMatch(/class-mean baseline +macro-F1/);
   });
 
+  it('has help, under `data` too', async () => {
+    for (const args of [
+      ['data', '--help'],
+      ['data', 'inspect', '--help'],
+    ]) {
+      const run = await cli(args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: hyperproto data/);
+    }
+    expect((await cli(['data', 'inspect', '--help'])).stdout).toMatch(/--split <name>/);
+  });
+
   it('refuses bad input with a clear message and a non-zero exit', async () => {
     const noSigma = await cli(['data', 'inspect', '--classes', '37', '--json']);
     expect(noSigma.code).toBe(2);

@@ -17,9 +17,9 @@
 // process's CPU time, what a step costs on an idle core however loaded the machine is; wall time is printed beside
 // it. Projections are labelled PROJECTED: nothing here trains a 10,000- or 100,000-class softmax to the end.
 //
-// Beside it, the same measurements for the study's heads over fixed prototypes (HPN, and cosine-softmax over all
-// classes) at D = 100, 300 and 1,000 on the same shapes, with the projected seconds per epoch: what the study's
-// estimate is built from (--no-others skips them).
+// Beside it, the same measurements for the study's other heads at D = 100, 300 and 1,000 on the same shapes (HPN,
+// cosine-softmax, bottleneck-softmax, and the two softmax heads on a sampled 1% of the classes per step), with the
+// projected seconds per epoch: what the study's estimate is built from (--no-others skips them).
 //
 // Flags: --classes=10000,100000 (default both), --threads=N (onnxruntime threads; default 1, as each of the study's
 // two workers on two cores), --epochs=N (instead of the recorded epochs), --quick (a few steps: a smoke run, not a
@@ -28,7 +28,8 @@ import { fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createMatrix, createRng } from '@hyperproto/core';
+import { createMatrix, createRng, headParamWeights, resolveOptions } from '@hyperproto/core';
+import { bottleneckSoftmaxHead } from '@hyperproto/head-bottleneck-softmax';
 import { cosineSoftmaxHead } from '@hyperproto/head-cosine-softmax';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
@@ -39,6 +40,8 @@ import { InferenceSession, TrainingSession, trainOnnxMlp } from '../dist/index.j
 const WIDTH = 300;
 const BATCH = 128;
 const INFER_ROWS = 2048;
+/** The study's sampled share: the batch's classes plus 1% of the others per step. */
+const SAMPLED_SHARE = 0.01;
 const root = new URL('../../../', import.meta.url);
 const PRESET = new URL('packages/experiments/presets/many-classes.json', root);
 const STUDY_RESULTS = new URL('docs/results/many-classes/results.jsonl', root);
@@ -112,7 +115,8 @@ async function stepAndValidation({ classes, head, hiddenUnits, steps, threads, r
   try {
     const rows = randomSplit(rng, INFER_ROWS, classes);
     const before = cpuSeconds();
-    await inference.evaluate(trained.model.weights, rows);
+    // A learned classifier's weights (head parameters) follow the network's, as the engine feeds them.
+    await inference.evaluate([...trained.model.weights, ...headParamWeights(trained.model.head)], rows);
     return { cpuSecondsPerStep: (cpuAtEpoch[1] - cpuAtEpoch[0]) / steps, cpuSecondsPerRow: (cpuSeconds() - before) / INFER_ROWS };
   } finally {
     await inference.release();
@@ -120,16 +124,41 @@ async function stepAndValidation({ classes, head, hiddenUnits, steps, threads, r
   }
 }
 
-/** The study's heads over fixed prototypes that do run at this class count, on the same shapes, for comparison. */
-async function prototypeHeads({ classes, hiddenUnits, threads, quick: fewer }) {
+/**
+ * The study's other heads on the same shapes: HPN and cosine-softmax over fixed prototypes, bottleneck-softmax (a
+ * learned classifier [C, D] over a D-wide layer), and the two softmax heads on a sampled 1% of the classes per step
+ * (the study's sampled softmax and sampled cosine-softmax), at D = 100, 300 and 1,000.
+ */
+async function otherHeads({ classes, hiddenUnits, threads, quick: fewer }) {
   const rng = createRng(3);
   const out = [];
-  for (const [name, build, steps] of [
-    ['hpn', (prototypes) => hpnHead.build({ classes, prototypes }, {}), classes >= 100_000 ? 24 : 48],
-    ['cosine-softmax', (prototypes) => cosineSoftmaxHead.build({ classes, prototypes }, {}), classes >= 100_000 ? 6 : 16],
-  ]) {
+  const large = classes >= 100_000;
+  const heads = [
+    ['hpn', (dims) => hpnHead.build({ classes, prototypes: randomPrototypes(rng, classes, dims) }, {}), large ? 24 : 48],
+    [
+      'cosine-softmax',
+      (dims) => cosineSoftmaxHead.build({ classes, prototypes: randomPrototypes(rng, classes, dims) }, {}),
+      large ? 6 : 16,
+    ],
+    [
+      'cosine-softmax 1%',
+      (dims) =>
+        cosineSoftmaxHead.build(
+          { classes, prototypes: randomPrototypes(rng, classes, dims) },
+          resolveOptions(cosineSoftmaxHead, { sampledShare: SAMPLED_SHARE }),
+        ),
+      32,
+    ],
+    ['bottleneck', (dims) => bottleneckSoftmaxHead.build({ classes }, resolveOptions(bottleneckSoftmaxHead, { dims })), large ? 6 : 16],
+    [
+      'bottleneck 1%',
+      (dims) => bottleneckSoftmaxHead.build({ classes }, resolveOptions(bottleneckSoftmaxHead, { dims, sampledShare: SAMPLED_SHARE })),
+      32,
+    ],
+  ];
+  for (const [name, build, steps] of heads) {
     for (const dims of [100, 300, 1000]) {
-      const head = build(randomPrototypes(rng, classes, dims));
+      const head = build(dims);
       out.push({ name, dims, ...(await stepAndValidation({ classes, head, hiddenUnits, steps: fewer ? 3 : steps, threads, rng })) });
     }
   }
@@ -184,7 +213,7 @@ async function measure({ classes, hiddenUnits, steps, threads, others: withOther
   });
   const stateBytes = session.stateBytes;
   await session.release();
-  const others = withOthers ? await prototypeHeads({ classes, hiddenUnits, threads, quick: fewer }) : [];
+  const others = withOthers ? await otherHeads({ classes, hiddenUnits, threads, quick: fewer }) : [];
   return {
     secondsPerStep,
     cpuSecondsPerStep,
@@ -314,12 +343,12 @@ async function main() {
     );
     if (measured.others.length) {
       console.log(
-        `  beside it, HPN and cosine-softmax (over all ${classes.toLocaleString('en-US')} classes) on the same shapes, CPU time; PROJECTED epoch = ${stepsPerEpoch.toLocaleString('en-US')} steps + validation of ${sizes.validationRows.toLocaleString('en-US')} rows:`,
+        `  beside it, the study's other heads on the same shapes (1%: trained on a sampled 1% of the classes per step), CPU time; PROJECTED epoch = ${stepsPerEpoch.toLocaleString('en-US')} steps + validation of ${sizes.validationRows.toLocaleString('en-US')} rows:`,
       );
       for (const o of measured.others) {
         const epoch = stepsPerEpoch * o.cpuSecondsPerStep + sizes.validationRows * o.cpuSecondsPerRow;
         console.log(
-          `    ${o.name.padEnd(14)} D = ${String(o.dims).padEnd(4)} ${(o.cpuSecondsPerStep * 1000).toFixed(1).padStart(6)} ms per step, ` +
+          `    ${o.name.padEnd(17)} D = ${String(o.dims).padEnd(4)} ${(o.cpuSecondsPerStep * 1000).toFixed(1).padStart(6)} ms per step, ` +
             `${(o.cpuSecondsPerRow * 1e6).toFixed(0).padStart(5)} us per validation row: PROJECTED ${duration(epoch)} per epoch`,
         );
       }
