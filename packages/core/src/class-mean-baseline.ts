@@ -18,6 +18,35 @@ export function nearestClassMeanPredictions(train: DatasetSplit, features: Matri
       `class-mean baseline: ${features.cols} features per row, the training split has ${width}`,
     );
   }
+  const { means, halfSquaredNorms } = classMeans(train, classes);
+
+  const predictions = new Int32Array(features.rows);
+  for (let start = 0; start < features.rows; start += ROWS_PER_BLOCK) {
+    if (signal?.aborted) throw new HyperprotoError(ErrorCode.Aborted, 'interrupted');
+    const end = Math.min(features.rows, start + ROWS_PER_BLOCK);
+    for (let row = start; row < end; row++) {
+      const x = features.data.subarray(row * width, (row + 1) * width);
+      let best = -1;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < classes; c++) {
+        let dot = 0;
+        const base = c * width;
+        for (let k = 0; k < width; k++) dot += x[k]! * means[base + k]!;
+        const score = dot - halfSquaredNorms[c]!;
+        if (score > bestScore) [best, bestScore] = [c, score];
+      }
+      predictions[row] = best;
+    }
+  }
+  return predictions;
+}
+
+/**
+ * Each class's mean training row and half its squared norm, summed in float64 in training-row order; a class without
+ * training rows gets an infinite half norm, so that it is never the nearest.
+ */
+export function classMeans(train: DatasetSplit, classes: number): { means: Float64Array; halfSquaredNorms: Float64Array } {
+  const width = train.features.cols;
   const sums = new Float64Array(classes * width);
   const counts = new Float64Array(classes);
   for (let row = 0; row < train.labels.length; row++) {
@@ -39,24 +68,5 @@ export function nearestClassMeanPredictions(train: DatasetSplit, features: Matri
     }
     halfSquaredNorms[c] = squared / 2;
   }
-
-  const predictions = new Int32Array(features.rows);
-  for (let start = 0; start < features.rows; start += ROWS_PER_BLOCK) {
-    if (signal?.aborted) throw new HyperprotoError(ErrorCode.Aborted, 'interrupted');
-    const end = Math.min(features.rows, start + ROWS_PER_BLOCK);
-    for (let row = start; row < end; row++) {
-      const x = features.data.subarray(row * width, (row + 1) * width);
-      let best = -1;
-      let bestScore = Number.NEGATIVE_INFINITY;
-      for (let c = 0; c < classes; c++) {
-        let dot = 0;
-        const base = c * width;
-        for (let k = 0; k < width; k++) dot += x[k]! * means[base + k]!;
-        const score = dot - halfSquaredNorms[c]!;
-        if (score > bestScore) [best, bestScore] = [c, score];
-      }
-      predictions[row] = best;
-    }
-  }
-  return predictions;
+  return { means, halfSquaredNorms };
 }

@@ -1,4 +1,4 @@
-import { type DatasetSplit, ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
+import { classMeans, type DatasetSplit, ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { openComputeSession } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
@@ -123,33 +123,6 @@ export async function nearestClassMeanScan(
     },
     options,
   );
-}
-
-/** Each class's mean training row and half its squared norm, in float64 and in the order the core baseline sums them. */
-function classMeans(train: DatasetSplit, classes: number): { means: Float64Array; halfSquaredNorms: Float64Array } {
-  const width = train.features.cols;
-  const sums = new Float64Array(classes * width);
-  const counts = new Float64Array(classes);
-  for (let row = 0; row < train.labels.length; row++) {
-    const label = train.labels[row]!;
-    counts[label]!++;
-    const base = row * width;
-    const into = label * width;
-    for (let k = 0; k < width; k++) sums[into + k]! += train.features.data[base + k]!;
-  }
-  const means = new Float64Array(classes * width);
-  const halfSquaredNorms = new Float64Array(classes).fill(Number.POSITIVE_INFINITY);
-  for (let c = 0; c < classes; c++) {
-    if (counts[c] === 0) continue;
-    let squared = 0;
-    for (let k = 0; k < width; k++) {
-      const mean = sums[c * width + k]! / counts[c]!;
-      means[c * width + k] = mean;
-      squared += mean * mean;
-    }
-    halfSquaredNorms[c] = squared / 2;
-  }
-  return { means, halfSquaredNorms };
 }
 
 async function scanNearest(features: Matrix, rule: ScanRule, options: NearestCentreScanOptions): Promise<Int32Array> {
