@@ -375,13 +375,26 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('write report.md, a self-contained report.html and plots/*.svg from the results of `hyperproto experiment`')
-    .argument('<dir>', 'the results directory (--out of `hyperproto experiment`)')
-    .option('--out <dir>', 'write the report there instead of into the results directory')
+    .description(
+      'write report.md, a self-contained report.html and plots/*.svg from the results of `hyperproto experiment`; with --summary, one results page over several results directories',
+    )
+    .argument('<dirs...>', 'the results directory (--out of `hyperproto experiment`); several with --summary')
+    .option(
+      '--out <path>',
+      'write the report into this directory instead of the results directory; with --summary, the page file (default: README.md beside the first directory)',
+    )
+    .option(
+      '--summary',
+      'write one page (Markdown, plots under plots/ beside it) that states per class count which head wins on macro-F1 and on cost, from every directory given; a directory without grid.json yet is read as the preset of its name, with no runs',
+    )
     .option('--json', 'print one JSON object on stdout (for scripts)')
     .option('-q, --quiet', 'no messages on stderr')
     .option('--verbose', VERBOSE)
-    .action(async (dir, options) => (await import('./commands/report.js')).reportCommand(dir, options));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ hyperproto report runs/seed\n  $ hyperproto report runs/seed --out /tmp/seed-report\n  $ hyperproto report docs/results/seed docs/results/collapse docs/results/many-classes --summary --out docs/results/README.md',
+    )
+    .action(async (dirs, options) => (await import('./commands/report.js')).reportCommand(dirs, options));
 
   return program;
 }

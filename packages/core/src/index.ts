@@ -7,6 +7,7 @@ export * from './head-params.js';
 export * from './class-sampling.js';
 export * from './head-reference.js';
 export * from './plugins.js';
+export * from './predicted-labels.js';
 export * from './plugin-call.js';
 export * from './registry.js';
 export * from './options.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ErrorCode, HyperprotoError } from './errors.js';
 import { h } from './head-graph.js';
-import { createMatrix } from './matrix.js';
+import { createMatrix, type Matrix } from './matrix.js';
 import type { ExperimentInputs } from './experiment-inputs.js';
 import { plannedInputKeys, prototypeMatrixProblem, runExperiment } from './pipeline.js';
 import { defineDataset, defineEngine, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
@@ -15,6 +15,10 @@ interface Script {
   trainThrows?: unknown;
   predictThrows?: unknown;
   evaluateThrows?: unknown;
+  /** The trained model has predictLabels. */
+  labelsOnly?: boolean;
+  /** What the engine hands over as the kept model's validation labels. */
+  validationPredictions?: Int32Array;
 }
 
 class DivergedError extends HyperprotoError {
@@ -25,6 +29,8 @@ class DivergedError extends HyperprotoError {
 
 function fixture(script: Script = {}) {
   const calls: string[] = [];
+  /** The trained model's calls, with the rows of each prediction. */
+  const modelCalls: string[] = [];
   const received: Record<string, unknown> = {};
   let parses = 0;
   const split = (classes: number) => {
@@ -33,6 +39,8 @@ function fixture(script: Script = {}) {
     labels.forEach((label, i) => (features.data[i * 2] = label));
     return { features, labels };
   };
+  /** The fake model's prediction: the label each row carries in its first feature. */
+  const labelsOf = (features: Matrix) => Int32Array.from({ length: features.rows }, (_, i) => features.data[i * 2]!);
   const dataset = defineDataset({
     name: 'blobs',
     summary: 'test dataset',
@@ -93,6 +101,7 @@ function fixture(script: Script = {}) {
         bestEpoch: 1,
         backend: 'fake/cpu',
         history: [{ epoch: 1, trainLoss: 1, validationLoss: 1, validationAccuracy: 1, seconds: 0 }],
+        ...(script.validationPredictions ? { validationPredictions: script.validationPredictions } : {}),
         model: {
           inputWidth: 2,
           classes: job.dataset.classes,
@@ -100,10 +109,21 @@ function fixture(script: Script = {}) {
           head: job.head,
           weights: [],
           async predict(features) {
+            modelCalls.push(`predict ${features.rows}`);
             if (script.predictThrows !== undefined) throw script.predictThrows;
-            return { scores: createMatrix(features.rows, job.dataset.classes), labels: job.dataset.test.labels };
+            return { scores: createMatrix(features.rows, job.dataset.classes), labels: labelsOf(features) };
           },
-          dispose() {},
+          ...(script.labelsOnly
+            ? {
+                async predictLabels(features: Matrix) {
+                  modelCalls.push(`predictLabels ${features.rows}`);
+                  return labelsOf(features);
+                },
+              }
+            : {}),
+          dispose() {
+            modelCalls.push('dispose');
+          },
         },
       };
     },
@@ -131,7 +151,7 @@ function fixture(script: Script = {}) {
     engine,
     evaluator,
   ]);
-  return { registry, calls, received, parses: () => parses };
+  return { registry, calls, modelCalls, received, parses: () => parses };
 }
 
 const spec = (extra: Record<string, unknown> = {}) => ({
@@ -243,6 +263,50 @@ describe('runExperiment at the plugin boundary', () => {
       pluginId: 'engine:fake',
       message: 'engine:fake: out of memory in inference',
     });
+  });
+
+  it('predicts labels alone when the model can, else with predict, and takes the validation labels the engine hands over', async () => {
+    // 5 classes, 15 rows a split, every prediction right.
+    const withScores = fixture();
+    const plain = await runExperiment(withScores.registry, spec());
+    expect(withScores.modelCalls).toEqual(['predict 15', 'predict 15']);
+    expect(plain.testPredictions).toEqual(plain.dataset.test.labels);
+    expect(plain.validationMetrics).toEqual({ classification: { accuracy: 1 } });
+
+    const labelsOnly = fixture({ labelsOnly: true });
+    const alone = await runExperiment(labelsOnly.registry, spec());
+    expect(labelsOnly.modelCalls).toEqual(['predictLabels 15', 'predictLabels 15']);
+    expect([alone.metrics, alone.validationMetrics]).toEqual([plain.metrics, plain.validationMetrics]);
+
+    // Labels that are right on 3 validation rows of 15: the metrics are those of the labels handed over.
+    const handed = Int32Array.from({ length: 15 }, (_, i) => (i < 3 ? i % 5 : (i + 1) % 5));
+    const kept = fixture({ labelsOnly: true, validationPredictions: handed });
+    const outcome = await runExperiment(kept.registry, spec());
+    expect(kept.modelCalls).toEqual(['predictLabels 15']);
+    expect(outcome.validationMetrics).toEqual({ classification: { accuracy: 3 / 15 } });
+    expect(outcome.metrics).toEqual(plain.metrics);
+  });
+
+  it('refuses validation labels of the wrong count or outside the classes, and disposes the model of a run that fails', async () => {
+    for (const [wrong, problem] of [
+      [new Int32Array(14), '14 labels for 15 rows'],
+      [Int32Array.from({ length: 15 }, (_, i) => (i === 7 ? 5 : 0)), 'label 5 at row 7, outside [0, 5)'],
+    ] as const) {
+      const { registry, modelCalls } = fixture({ validationPredictions: wrong });
+      await expect(runExperiment(registry, spec())).rejects.toMatchObject({
+        code: ErrorCode.InvalidPlugin,
+        pluginId: 'engine:fake',
+        message: `engine:fake: its validation predictions have ${problem}`,
+      });
+      expect(modelCalls).toEqual(['predict 15', 'dispose']);
+    }
+    const failing = fixture({ evaluateThrows: new RangeError('no classes') });
+    await expect(runExperiment(failing.registry, spec())).rejects.toMatchObject({ pluginId: 'evaluator:classification' });
+    expect(failing.modelCalls).toEqual(['predict 15', 'dispose']);
+    const succeeding = fixture();
+    await runExperiment(succeeding.registry, spec());
+    // The caller owns the model of a run that succeeds.
+    expect(succeeding.modelCalls).not.toContain('dispose');
   });
 
   it('refuses bad options before any plugin runs', async () => {

@@ -13,6 +13,7 @@ import { firstNonFinite, type Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
 import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
+import { predictModelLabels } from './predicted-labels.js';
 import { checkPrototypes, normalizeRows } from './prototypes.js';
 import { pluginId, type Registry } from './registry.js';
 import { createRng } from './rng.js';
@@ -185,61 +186,72 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   const training = await callPlugin(choice.engine, 'train', context('training'), job, plan.engineOptions ?? {});
   const trainingSeconds = (performance.now() - trainingStarted) / 1000;
 
-  const evaluationStarted = performance.now();
+  try {
+    const evaluationStarted = performance.now();
 
-  // The trained model is the engine's work too.
-  const predict = (split: DatasetSplit) => withPluginErrors(pluginId(choice.engine), () => training.model.predict(split.features));
-  const { labels: testPredictions } = await predict(dataset.test);
-  const evaluate = (predictions: Int32Array, withHistory: boolean, labels = dataset.test.labels) => {
-    const out: Record<string, Metrics> = {};
-    for (const { plugin, options } of plan.evaluators) {
-      out[plugin.name] = callPlugin(
-        plugin,
-        'evaluate',
-        {
-          classes: dataset.classes,
-          labels,
-          predictions,
-          ...(withHistory ? { history: training.history, bestEpoch: training.bestEpoch } : {}),
-        },
-        options,
-      );
-    }
-    return out;
-  };
-  const metrics = evaluate(testPredictions, true);
-  // The kept model on the validation split: what choices (data sizes, settings) may be calibrated on, never the test.
-  const validationMetrics = evaluate((await predict(dataset.validation)).labels, false, dataset.validation.labels);
-  const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
-  const evaluationSeconds = (performance.now() - evaluationStarted) / 1000;
-  const baselineMetricsStarted = performance.now();
-  const baselineMetrics = evaluate(classMean, false);
-  const baselineSeconds = baselinePredictionSeconds + (performance.now() - baselineMetricsStarted) / 1000;
+    // The trained model is the engine's work too. Labels only: the N x C scores need not fit in memory.
+    const engineId = pluginId(choice.engine);
+    const predictLabels = (split: DatasetSplit) => withPluginErrors(engineId, () => predictModelLabels(training.model, split.features));
+    const testPredictions = await predictLabels(dataset.test);
+    const evaluate = (predictions: Int32Array, withHistory: boolean, labels = dataset.test.labels) => {
+      const out: Record<string, Metrics> = {};
+      for (const { plugin, options } of plan.evaluators) {
+        out[plugin.name] = callPlugin(
+          plugin,
+          'evaluate',
+          {
+            classes: dataset.classes,
+            labels,
+            predictions,
+            ...(withHistory ? { history: training.history, bestEpoch: training.bestEpoch } : {}),
+          },
+          options,
+        );
+      }
+      return out;
+    };
+    const metrics = evaluate(testPredictions, true);
+    // The kept model on the validation split: what choices (data sizes, settings) may be calibrated on, never the test.
+    // An engine that predicted it while training, with the kept weights, hands those labels over.
+    const validationPredictions = training.validationPredictions
+      ? checkValidationPredictions(training.validationPredictions, dataset, engineId)
+      : await predictLabels(dataset.validation);
+    const validationMetrics = evaluate(validationPredictions, false, dataset.validation.labels);
+    const referenceMetrics = dataset.reference ? evaluate(dataset.reference.testPredictions, false) : undefined;
+    const evaluationSeconds = (performance.now() - evaluationStarted) / 1000;
+    const baselineMetricsStarted = performance.now();
+    const baselineMetrics = evaluate(classMean, false);
+    const baselineSeconds = baselinePredictionSeconds + (performance.now() - baselineMetricsStarted) / 1000;
 
-  return {
-    spec,
-    dataset,
-    prototypes,
-    head,
-    training,
-    engine: { name: choice.engine.name, backend: training.backend, skipped: choice.skipped },
-    testPredictions,
-    metrics,
-    validationMetrics,
-    referenceMetrics,
-    baselineMetrics,
-    seconds: {
-      data: dataSeconds,
-      prototypes: prototypeSeconds,
-      setup: setupSeconds,
-      training: trainingSeconds,
-      evaluation: evaluationSeconds,
-      baseline: baselineSeconds,
-      total: (performance.now() - started) / 1000,
-    },
-    reused,
-    inputKeys: { ...(datasetKey ? { dataset: datasetKey } : {}), ...(prototypesKey ? { prototypes: prototypesKey } : {}) },
-  };
+    return {
+      spec,
+      dataset,
+      prototypes,
+      head,
+      training,
+      engine: { name: choice.engine.name, backend: training.backend, skipped: choice.skipped },
+      testPredictions,
+      metrics,
+      validationMetrics,
+      referenceMetrics,
+      baselineMetrics,
+      seconds: {
+        data: dataSeconds,
+        prototypes: prototypeSeconds,
+        setup: setupSeconds,
+        training: trainingSeconds,
+        evaluation: evaluationSeconds,
+        baseline: baselineSeconds,
+        total: (performance.now() - started) / 1000,
+      },
+      reused,
+      inputKeys: { ...(datasetKey ? { dataset: datasetKey } : {}), ...(prototypesKey ? { prototypes: prototypesKey } : {}) },
+    };
+  } catch (error) {
+    // The caller never gets this model: free what it holds in its engine.
+    training.model.dispose();
+    throw error;
+  }
 }
 
 /**
@@ -342,6 +354,23 @@ function servesWithDefaults(strategy: PrototypeStrategy, request: PrototypeReque
   } catch {
     return false;
   }
+}
+
+/** The engine's labels for the validation split, refused (E_INVALID_PLUGIN) unless one class index per row. */
+function checkValidationPredictions(predictions: Int32Array, dataset: Dataset, engineId: string): Int32Array {
+  const rows = dataset.validation.labels.length;
+  const outside = predictions.findIndex((label) => !(label >= 0 && label < dataset.classes));
+  if (predictions.length !== rows || outside >= 0) {
+    const what =
+      predictions.length !== rows
+        ? `${predictions.length} labels for ${rows} rows`
+        : `label ${predictions[outside]} at row ${outside}, outside [0, ${dataset.classes})`;
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${engineId}: its validation predictions have ${what}`, {
+      pluginId: engineId,
+      hint: "This is a bug of the engine: its validationPredictions must be the kept model's labels, one per validation row.",
+    });
+  }
+  return predictions;
 }
 
 function checkDataset(dataset: Dataset, source: string): void {

@@ -175,6 +175,13 @@ export interface TrainedModel {
   readonly weights: readonly NamedWeight[];
   /** Scores [N, C] and predicted labels for a batch of feature rows. */
   predict(features: Matrix): Promise<{ scores: Matrix; labels: Int32Array }>;
+  /**
+   * The predicted labels alone, byte for byte `predict(features).labels` (ties broken the same way), in memory
+   * bounded independently of N x C: the argmax taken inside the engine, rows in chunks. Optional: for a model
+   * without it, {@link predictModelLabels} calls `predict` on row chunks and keeps only the labels.
+   */
+  predictLabels?(features: Matrix): Promise<Int32Array>;
+  /** Frees what the model holds in its engine (sessions, tensors); predicting afterwards is an error. */
   dispose(): void;
 }
 
@@ -183,6 +190,12 @@ export interface TrainingResult {
   readonly history: readonly EpochRecord[];
   /** 1-based epoch whose weights were kept (best validation score). */
   readonly bestEpoch: number;
+  /**
+   * The kept model's predicted labels for the job's validation split, when the engine computed them while training
+   * with the kept weights: exactly `model.predictLabels(validation.features)`. The pipeline then does not predict
+   * the validation split again.
+   */
+  readonly validationPredictions?: Int32Array;
   /** Engine backend that ran, e.g. `tfjs/wasm`. */
   readonly backend: string;
 }

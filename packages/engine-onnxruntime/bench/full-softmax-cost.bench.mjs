@@ -24,21 +24,31 @@
 // Flags: --classes=10000,100000 (default both), --threads=N (onnxruntime threads; default 1, as each of the study's
 // two workers on two cores), --epochs=N (instead of the recorded epochs), --quick (a few steps: a smoke run, not a
 // measurement), --no-others.
-import { fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createMatrix, createRng, headParamWeights, resolveOptions } from '@hyperproto/core';
+import { createRng, headParamWeights, resolveOptions } from '@hyperproto/core';
 import { bottleneckSoftmaxHead } from '@hyperproto/head-bottleneck-softmax';
 import { cosineSoftmaxHead } from '@hyperproto/head-cosine-softmax';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { initialMlpWeights, mlpShape } from '@hyperproto/mlp';
-import * as ort from 'onnxruntime-node';
 import { InferenceSession, TrainingSession, trainOnnxMlp } from '../dist/index.js';
+import {
+  answerAsChild,
+  BATCH,
+  benchTrainer as trainer,
+  cpuSeconds,
+  flag,
+  machineLine,
+  mib,
+  positiveNumber,
+  randomDataset,
+  randomPrototypes,
+  randomSplit,
+  runInChild,
+  WIDTH,
+} from './child-measurement.mjs';
 
-const WIDTH = 300;
-const BATCH = 128;
 const INFER_ROWS = 2048;
 /** The study's sampled share: the batch's classes plus 1% of the others per step. */
 const SAMPLED_SHARE = 0.01;
@@ -47,67 +57,15 @@ const PRESET = new URL('packages/experiments/presets/many-classes.json', root);
 const STUDY_RESULTS = new URL('docs/results/many-classes/results.jsonl', root);
 const COLLAPSE_RESULTS = new URL('docs/results/collapse/results.jsonl', root);
 
-const flag = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
 const noOthers = process.argv.includes('--no-others');
-
-function positiveInteger(name, raw, fallback) {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    console.error(`--${name} takes a positive whole number, got ${raw}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const trainer = (hiddenUnits, maxEpochs) => ({
-  hiddenUnits,
-  hiddenLayers: 2,
-  dropout: 0.3,
-  batchSize: BATCH,
-  learningRate: 1e-3,
-  patience: 1000,
-  maxEpochs,
-});
-
-/** Random rows and labels over `classes`. */
-function randomSplit(rng, rows, classes) {
-  const features = createMatrix(rows, WIDTH);
-  rng.fillNormal(features.data);
-  return { features, labels: Int32Array.from({ length: rows }, () => rng.int(classes)) };
-}
-
-const cpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
-
-/** Random unit rows: prototypes for the heads that use them (a step's time does not depend on their geometry). */
-function randomPrototypes(rng, classes, dims) {
-  const m = createMatrix(classes, dims);
-  rng.fillNormal(m.data);
-  for (let c = 0; c < classes; c++) {
-    const row = m.data.subarray(c * dims, (c + 1) * dims);
-    const norm = Math.hypot(...row);
-    for (let j = 0; j < dims; j++) row[j] /= norm;
-  }
-  return m;
-}
 
 /**
  * CPU seconds per training step (the second of two epochs of `steps` batches) and per row of validation (the
  * engine's evaluate: loss, accuracy and argmax, no scores kept) of one head.
  */
 async function stepAndValidation({ classes, head, hiddenUnits, steps, threads, rng }) {
-  const dataset = {
-    classes,
-    inputWidth: WIDTH,
-    train: randomSplit(rng, steps * BATCH, classes),
-    validation: randomSplit(rng, 64, classes),
-    test: randomSplit(rng, 1, classes),
-    info: {},
-  };
+  const dataset = randomDataset(rng, classes, steps * BATCH);
   const cpuAtEpoch = [];
   const ctx = { seed: 1, rng: createRng(1), threads, progress: () => cpuAtEpoch.push(cpuSeconds()) };
   const trained = await trainOnnxMlp(ctx, { dataset, head, trainer: trainer(hiddenUnits, 2) });
@@ -168,14 +126,7 @@ async function otherHeads({ classes, hiddenUnits, threads, quick: fewer }) {
 /** Runs in a child process: one class count's step time, inference time, peak memory and state bytes. */
 async function measure({ classes, hiddenUnits, steps, threads, others: withOthers, quick: fewer }) {
   const rng = createRng(1);
-  const dataset = {
-    classes,
-    inputWidth: WIDTH,
-    train: randomSplit(rng, steps * BATCH, classes),
-    validation: randomSplit(rng, 64, classes),
-    test: randomSplit(rng, 1, classes),
-    info: {},
-  };
+  const dataset = randomDataset(rng, classes, steps * BATCH);
   const head = softmaxHead.build({ classes }, {});
   // The process's CPU seconds at the end of each epoch: with one onnxruntime thread, the measured epoch's CPU time is
   // what the step costs on an idle core, however busy the machine is.
@@ -240,7 +191,7 @@ function recordedEpochs(url, dataset, model) {
 }
 
 function softmaxEpochs() {
-  const given = positiveInteger('epochs', flag('epochs'), undefined);
+  const given = flag('epochs') === undefined ? undefined : positiveNumber('epochs', flag('epochs'));
   if (given !== undefined) return { epochs: given, source: '--epochs' };
   const study = recordedEpochs(STUDY_RESULTS, 'c1000', 'softmax');
   if (study) return { ...study, source: `docs/results/many-classes, c1000/softmax (${study.runs} runs)` };
@@ -265,48 +216,28 @@ function studySizes(preset, classes) {
   };
 }
 
-function runChild(config) {
-  return new Promise((resolve) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
-    child.once('message', (answer) => resolve(answer));
-    child.once('exit', (code) => resolve({ error: `exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` }));
-    child.send(config);
-  });
-}
-
-const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const duration = (s) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(1)} s`);
 
 async function main() {
-  if (process.argv.includes('--child')) {
-    process.once('message', async (config) => {
-      try {
-        process.send(await measure(config));
-      } catch (error) {
-        process.send({ error: String(error?.message ?? error).slice(0, 300) });
-      }
-      process.disconnect();
-    });
-    return;
-  }
-  const threads = positiveInteger('threads', flag('threads'), 1);
-  const classCounts = (flag('classes') ?? '10000,100000').split(',').map((c) => positiveInteger('classes', c, undefined));
+  if (answerAsChild(measure)) return;
+  const threads = positiveNumber('threads', flag('threads'), { fallback: 1 });
+  const classCounts = (flag('classes') ?? '10000,100000').split(',').map((c) => positiveNumber('classes', c));
   const preset = JSON.parse(readFileSync(PRESET, 'utf8'));
   const epochs = softmaxEpochs();
-  console.log(
-    `onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ` +
-      `onnxruntime threads ${threads}; load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} (on a shared machine, times move with it)`,
-  );
+  console.log(machineLine(threads, 'times'));
   console.log(`full softmax, MLP ${WIDTH}-h-h-C, dropout 0.3, Adam, batch ${BATCH}; sizes from ${fileURLToPath(PRESET)}`);
   console.log(`epochs per run: ${epochs.epochs.toFixed(1)} (softmax at 1,000 classes: ${epochs.source})\n`);
   for (const classes of classCounts) {
     const sizes = studySizes(preset, classes);
     const steps = quick ? 3 : classes >= 100_000 ? 6 : 16;
-    const measured = await runChild({ classes, hiddenUnits: sizes.hiddenUnits, steps, threads, others: !noOthers, quick });
+    const measured = await runInChild(import.meta.url, {
+      classes,
+      hiddenUnits: sizes.hiddenUnits,
+      steps,
+      threads,
+      others: !noOthers,
+      quick,
+    });
     console.log(`C = ${classes.toLocaleString('en-US')} (${sizes.id}), hidden ${sizes.hiddenUnits}:`);
     if (measured.error) {
       console.log(`  failed: ${measured.error}\n`);

@@ -16,14 +16,22 @@
 //
 // Flags: --classes=10000,100000 (default both), --shares=1,0.1,0.01 (default all), --threads=N (onnxruntime
 // threads; default 1), --quick (fewer steps).
-import { fork } from 'node:child_process';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { createMatrix, createRng, headClassSampleSize, resolveOptions, startHeadParams } from '@hyperproto/core';
+import { createRng, headClassSampleSize, resolveOptions, startHeadParams } from '@hyperproto/core';
 import { bottleneckSoftmaxHead } from '@hyperproto/head-bottleneck-softmax';
 import { initialMlpWeights, mlpShape } from '@hyperproto/mlp';
-import * as ort from 'onnxruntime-node';
 import { TrainingSession, trainOnnxMlp } from '../dist/index.js';
+import {
+  answerAsChild,
+  BATCH,
+  benchTrainer,
+  flag,
+  machineLine,
+  mib,
+  positiveNumber,
+  randomDataset,
+  runInChild,
+  WIDTH,
+} from './child-measurement.mjs';
 
 /** Wall and CPU time inside the training session's runs, while `counting`. */
 const inRuns = { counting: false, wall: 0, cpu: 0 };
@@ -41,49 +49,13 @@ TrainingSession.prototype.run = async function timedRun(batches) {
   }
 };
 
-const WIDTH = 300;
 const DIMS = 300;
-const BATCH = 128;
-
-const flag = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
-
-function positiveNumber(name, raw, { integer = true, max = Number.POSITIVE_INFINITY } = {}) {
-  const value = Number(raw);
-  if (!(value > 0 && value <= max) || (integer && !Number.isSafeInteger(value))) {
-    console.error(`--${name} takes ${integer ? 'positive whole numbers' : `numbers in (0, ${max}]`}, got ${raw}`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const trainer = (maxEpochs) => ({
-  hiddenUnits: 300,
-  hiddenLayers: 2,
-  dropout: 0.3,
-  batchSize: BATCH,
-  learningRate: 1e-3,
-  patience: 1000,
-  maxEpochs,
-});
-
-function randomSplit(rng, rows, classes) {
-  const features = createMatrix(rows, WIDTH);
-  rng.fillNormal(features.data);
-  return { features, labels: Int32Array.from({ length: rows }, () => rng.int(classes)) };
-}
+const trainer = (maxEpochs) => benchTrainer(300, maxEpochs);
 
 /** Runs in a child process: one configuration's step time, peak memory and state bytes. */
 async function measure({ classes, share, steps, threads }) {
-  const rng = createRng(1);
-  const dataset = {
-    classes,
-    inputWidth: WIDTH,
-    train: randomSplit(rng, steps * BATCH, classes),
-    validation: randomSplit(rng, 64, classes),
-    test: randomSplit(rng, 1, classes),
-    info: {},
-  };
+  const dataset = randomDataset(createRng(1), classes, steps * BATCH);
   const head = bottleneckSoftmaxHead.build({ classes }, resolveOptions(bottleneckSoftmaxHead, { dims: DIMS, sampledShare: share }));
   // The measured epoch is the second: its wall and CPU time are read when the first and the second end.
   const marks = [];
@@ -121,40 +93,12 @@ async function measure({ classes, share, steps, threads }) {
   };
 }
 
-function runChild(config) {
-  return new Promise((resolve) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-2000)));
-    child.once('message', (answer) => resolve(answer));
-    child.once('exit', (code) => resolve({ error: `exited with code ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` }));
-    child.send(config);
-  });
-}
-
-const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-
 async function main() {
-  if (process.argv.includes('--child')) {
-    process.once('message', async (config) => {
-      try {
-        process.send(await measure(config));
-      } catch (error) {
-        process.send({ error: String(error?.message ?? error).slice(0, 300) });
-      }
-      process.disconnect();
-    });
-    return;
-  }
+  if (answerAsChild(measure)) return;
   const threads = positiveNumber('threads', flag('threads') ?? '1');
   const classCounts = (flag('classes') ?? '10000,100000').split(',').map((c) => positiveNumber('classes', c));
   const shares = (flag('shares') ?? '1,0.1,0.01').split(',').map((s) => positiveNumber('shares', s, { integer: false, max: 1 }));
-  console.log(
-    `onnxruntime-node ${ort.env.versions.node}, Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ` +
-      `onnxruntime threads ${threads}; load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} (on a shared machine, wall times move with it)`,
-  );
+  console.log(machineLine(threads, 'wall times'));
   console.log(`bottleneck-softmax, D = ${DIMS}, MLP ${WIDTH}-300-300-${DIMS}, dropout 0.3, Adam, batch ${BATCH}, onnxruntime engine\n`);
   console.log(
     '| classes | share | classes per step S | step (wall) | step (CPU) | rest of the epoch (wall) | peak resident set | state per run |',
@@ -164,7 +108,7 @@ async function main() {
     const baseline = {};
     for (const share of shares) {
       const steps = quick ? 4 : classes >= 100_000 ? 12 : 24;
-      const measured = await runChild({ classes, share, steps, threads });
+      const measured = await runInChild(import.meta.url, { classes, share, steps, threads });
       if (measured.error) {
         console.log(`| ${classes.toLocaleString('en-US')} | ${share} | failed: ${measured.error} | | | | | |`);
         process.exitCode = 1;

@@ -1,11 +1,11 @@
 // Where a training step's time goes. onnxruntime's profiler times every kernel, but it also costs tens of
-// microseconds per node (more than many of the kernels, and more than the Loop's own work between them) and slows
+// microseconds per node (more than many of the kernels, and more than the Scan's own work between them) and slows
 // the kernels themselves, so it is used for shares only, and times come from plain sessions:
 // - the step: a plain session's wall time per batch, K batches per run;
-// - per run (handing the state and batches over and back, the Loop's start and end), amortised over the K batches:
+// - per run (handing the state and batches over and back, the Scan's start and end), amortised over the K batches:
 //   from plain runs of K batches and of one, t(K) = perRun + K * perBatch;
-// - the Loop's own time between its body's kernels: the body's nodes times the executor's cost per node, plus the
-//   Loop's cost per iteration, both measured here on plain models of tiny operators (a chain of 200 nodes; a Loop
+// - the Scan's own time between its body's kernels: the body's nodes times the executor's cost per node, plus the
+//   Scan's cost per iteration, both measured here on plain models of tiny operators (a chain of 200 nodes; a Scan
 //   of 1,000 iterations of one node);
 // - the kernels: the rest of the step, shared out as the profiled kernel times are, grouped into the network's
 //   MatMul/Gemm products, column sums (products with a row of ones), the optimizer (Adam's nodes) and the other
@@ -82,22 +82,23 @@ async function executorCostPerNode() {
   return ((await plainSecondsPerRun(chain(220), feeds)) - (await plainSecondsPerRun(chain(20), feeds))) / 200;
 }
 
-/** The Loop's own cost per iteration (seconds), besides its body's node: a Loop of 1,000 iterations of one Add. */
-async function loopCostPerIteration(perNode) {
+/** The Scan's own cost per iteration (seconds), besides its body's node: a Scan of 1,000 iterations of one Add. */
+async function scanCostPerIteration(perNode) {
   const iterations = 1000;
-  const body = new GraphBuilder('loop_cost_body');
-  body.input('iteration', 'int64', []);
-  const condition = body.input('condition', 'bool', []);
+  const body = new GraphBuilder('scan_cost_body');
   const carried = body.input('carried', 'float32', [1]);
-  body.output(body.node('Identity', [condition]), 'bool', []);
-  body.output(body.node('Add', [carried, body.initializer('one', Float32Array.of(1), [1])]), 'float32', [1]);
-  const g = new GraphBuilder('loop_cost');
+  const item = body.input('item', 'float32', [1]);
+  body.output(body.node('Add', [carried, item]), 'float32', [1]);
+  const g = new GraphBuilder('scan_cost');
   const start = g.input('start', 'float32', [1]);
-  const trips = g.initializer('trips', BigInt64Array.of(BigInt(iterations)), [], 'int64');
-  g.nodeOutputs('Loop', [trips, '', start], { body }, { outputs: ['end'] });
+  const items = g.input('items', 'float32', [iterations, 1]);
+  g.nodeOutputs('Scan', [start, items], { body, num_scan_inputs: 1 }, { outputs: ['end'] });
   g.output('end', 'float32', [1]);
-  const seconds = await plainSecondsPerRun(g.toModel(), { start: new ort.Tensor('float32', Float32Array.of(0), [1]) });
-  return Math.max(0, seconds / iterations - 2 * perNode);
+  const seconds = await plainSecondsPerRun(g.toModel(), {
+    start: new ort.Tensor('float32', Float32Array.of(0), [1]),
+    items: new ort.Tensor('float32', new Float32Array(iterations).fill(1), [iterations, 1]),
+  });
+  return Math.max(0, seconds / iterations - perNode);
 }
 
 /** Which part of the step a profiled kernel is. */
@@ -146,15 +147,15 @@ export async function stepBreakdown(spec, batches, { runs = 3, rounds = 5 } = {}
       for (let i = 0; i <= profiledRuns; i++) await session.run(batches);
     },
   );
-  const loops = kernelEvents(events)
-    .filter((e) => e.args?.op_name === 'Loop')
+  const scans = kernelEvents(events)
+    .filter((e) => e.args?.op_name === 'Scan')
     .slice(-profiledRuns);
-  const from = loops[0].ts;
-  const kernels = kernelEvents(events).filter((e) => e.ts >= from && e.args?.op_name !== 'Loop');
+  const from = scans[0].ts;
+  const kernels = kernelEvents(events).filter((e) => e.ts >= from && e.args?.op_name !== 'Scan');
   const body = kernels.filter((e) => Object.values(TRAINING_NODE_PREFIXES).some((prefix) => nodeName(e).startsWith(prefix)));
   const bodyNodes = new Set(body.map(nodeName)).size;
   const perNode = await executorCostPerNode();
-  const betweenKernels = bodyNodes * perNode + (await loopCostPerIteration(perNode));
+  const betweenKernels = bodyNodes * perNode + (await scanCostPerIteration(perNode));
 
   const parts = new Map();
   for (const event of kernels) parts.set(partOf(event), (parts.get(partOf(event)) ?? 0) + event.dur);
@@ -185,7 +186,7 @@ export function formatBreakdown(breakdown, outsideRun = 0) {
       ),
     );
   const perNode = `${(breakdown.perNode * 1e6).toFixed(1)} us`;
-  lines.push(line(`Loop between kernels (${breakdown.bodyNodes} nodes x ${perNode})`, breakdown.betweenKernels));
+  lines.push(line(`Scan between kernels (${breakdown.bodyNodes} nodes x ${perNode})`, breakdown.betweenKernels));
   lines.push(line('per run, over its batches: state, batches in/out', breakdown.perRun));
   if (outsideRun) lines.push(line('outside the runs: batches, masks, validation', outsideRun));
   return lines;

@@ -147,8 +147,12 @@ const rules: Record<string, GradientRule> = {
 
   Log: (g, input) => [g.div(dyOf(input), inputs(input.node)[0]!)],
 
-  // dy * step(x) as in TensorFlow.js, the step read off the output: Sign(relu(x)) is 0 or 1 (cheaper than a Where).
-  Relu: (g, input) => [g.mul(dyOf(input), g.sign(input.node.outputs[0]!))],
+  // dy * step(x) as in TensorFlow.js, the step read off the output relu(x) >= 0 by two casts, to bool and back (in
+  // onnxruntime cheaper than Sign, a slow serial kernel, or a comparison and a Where).
+  Relu: (g, input) => {
+    const y = input.node.outputs[0]!;
+    return [g.mul(dyOf(input), g.cast(g.cast(y, 'bool'), y.type))];
+  },
 
   // Ties go to the first operand, as in TensorFlow.js' maximum.
   Max: (g, input) => {

@@ -77,6 +77,26 @@ export class InferenceSession {
     return { scores, labels };
   }
 
+  /**
+   * `predict`'s labels alone: the same graph and chunks, fetching only the argmax, so that the scores of a chunk
+   * never leave onnxruntime and memory stays bounded by the chunk whatever the number of rows.
+   */
+  async predictLabels(weights: readonly NamedWeight[], features: Matrix): Promise<Int32Array> {
+    const labels = new Int32Array(features.rows);
+    await this.forEachChunk(weights, features, undefined, [this.model.predictions], (out, start) => {
+      const predicted = out[this.model.predictions]!.data as BigInt64Array;
+      for (let i = 0; i < predicted.length; i++) {
+        const label = Number(predicted[i]);
+        // The scores' width is not fetched; a label past the classes is what a wrong width shows.
+        if (label >= this.classes) {
+          throw new HyperprotoError(ErrorCode.InvalidInput, `the head's scores have more than the ${this.classes} classes' columns`);
+        }
+        labels[start + i] = label;
+      }
+    });
+    return labels;
+  }
+
   private async forEachChunk(
     weights: readonly NamedWeight[],
     features: Matrix,

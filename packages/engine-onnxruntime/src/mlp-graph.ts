@@ -128,8 +128,9 @@ export function backwardMlp(g: TracedGraph, pass: MlpTrainingPass, outputGradien
     g.source = `the gradient of hidden layer ${i}`;
     const layer = pass.hidden[i]!;
     const units = net.hidden[i]!.gamma.shape[0] as number;
-    // dy / keptScale: what passes dropout and ReLU.
-    const passed = g.mul(hiddenGradient, g.sign(layer.output));
+    // What passes dropout and ReLU: dy / keptScale = dh where h > 0, else 0. The 0-or-1 factor as two casts of h,
+    // cheaper in onnxruntime than Sign (a slow serial kernel) or a comparison and Where.
+    const passed = g.mul(hiddenGradient, g.cast(g.cast(layer.output, 'bool'), layer.output.type));
     const sumPassed = columnSums(passed);
     const sumPassedCentered = columnSums(g.mul(passed, layer.centered));
     const kept = (x: Value) => (keptScale === 1 ? x : g.mul(x, g.scalar(keptScale)));

@@ -99,7 +99,7 @@ async function onnxLosses(
   weights: readonly NamedWeight[],
   batches: readonly GivenBatch[],
   learningRate: number,
-  layout: 'loop' | 'single' = 'loop',
+  layout: 'scan' | 'single' = 'scan',
 ) {
   const classSample = batches[0]!.sample?.classes.length;
   const session = await TrainingSession.create({
@@ -113,7 +113,7 @@ async function onnxLosses(
   });
   const losses: number[] = [];
   try {
-    // Runs of uneven sizes: the state must carry over between runs exactly as between the Loop's iterations.
+    // Runs of uneven sizes: the state must carry over between runs exactly as between the Scan's iterations.
     for (let start = 0, size = 1; start < batches.length; start += size, size = layout === 'single' ? 1 : Math.min(size + 3, 12)) {
       const { losses: run } = await session.run(pack(batches.slice(start, start + size)));
       losses.push(...run);
@@ -296,13 +296,13 @@ describe('the onnxruntime engine against the tfjs engine', () => {
     }
   });
 
-  it('takes the same steps with one batch per run, without the Loop', async () => {
+  it('takes the same steps with one batch per run, without the Scan', async () => {
     const head = softmaxHead.build({ classes: 6 }, {});
     const net = { ...shape, outputUnits: 6 };
     const weights = initialMlpWeights(net, createRng(7).fork('weights'));
     const batches = givenBatches(net, 6, 8).slice(0, 10);
-    const looped = await onnxLosses(net, head, weights, batches, 0.01);
+    const scanned = await onnxLosses(net, head, weights, batches, 0.01);
     const single = await onnxLosses(net, head, weights, batches, 0.01, 'single');
-    single.losses.forEach((loss, i) => expect(relativeDifference(loss, looped.losses[i]!)).toBeLessThan(1e-5));
+    single.losses.forEach((loss, i) => expect(relativeDifference(loss, scanned.losses[i]!)).toBeLessThan(1e-5));
   });
 });

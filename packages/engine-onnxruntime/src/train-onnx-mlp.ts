@@ -7,12 +7,11 @@ import {
   type PluginContext,
   type Rng,
   startHeadParams,
-  type TrainerSettings,
   type TrainingJob,
 } from '@hyperproto/core';
 import { type MlpTrainingDriver, type MlpTrainingResult, type MlpTrainingSetup, runMlpTraining } from '@hyperproto/mlp';
 import type { ComputeSessionOptions } from '@hyperproto/onnxruntime-session';
-import { fillDropoutMask } from './dropout-mask.js';
+import { DropoutMasks } from './dropout-mask.js';
 import type { GradientRules } from './gradient-rules.js';
 import { InferenceSession } from './inference-session.js';
 import { runOrExplain } from './run-failures.js';
@@ -30,9 +29,9 @@ export interface OnnxTrainingOptions {
 
 /**
  * How long a run (several batches) should take: long enough to amortise handing the whole state (weights and
- * Adam's moments) in and out, short enough for Ctrl-C to get through soon. onnxruntime-node returns every output in
- * a freshly allocated array, and fresh memory was measured at about 5 ms per MiB on this project's machines, so
- * the target grows with the state: 0.25 s for the seed's 1,000 classes (6 MiB), 5 s at 100,000 (360 MiB).
+ * Adam's moments) in and out (the Scan copies it into the arrays a run returns), short enough for Ctrl-C to get
+ * through soon. The target grows with the state: 0.25 s for the seed's 1,000 classes (6 MiB), 5 s at 100,000
+ * (360 MiB).
  */
 function targetSecondsPerRun(stateBytes: number): number {
   return Math.min(5, Math.max(0.25, (0.02 * stateBytes) / 2 ** 20));
@@ -41,7 +40,7 @@ const MAX_BATCHES_PER_RUN = 32;
 /**
  * With row-sampled parameters a run hands in the rows of every class its batches sample, and each batch's lazy
  * Adam writes its rows back into that whole set (ScatterND copies it: onnxruntime does not scatter in place inside
- * the Loop). A few batches per run keep that set, and so the cost of a step, proportional to the sample rather
+ * the Scan). A few batches per run keep that set, and so the cost of a step, proportional to the sample rather
  * than to the classes (measured: 32 batches at 100,000 classes and 1,000 per sample cost 1.7x as much per step as 4).
  */
 const ROW_SAMPLED_BATCHES_PER_RUN = 4;
@@ -50,7 +49,9 @@ const ROW_SAMPLED_BATCHES_PER_RUN = 4;
  * Trains the seed's MLP with the job's head in onnxruntime: the epoch loop of @hyperproto/mlp (the same shuffled
  * batches, validation, early stopping and kept epoch as the tfjs engine) driving one ONNX model that runs several
  * batches per call. Dropout masks come from the run's 'dropout' stream with the same distribution as tfjs', drawn
- * faster (see fillDropoutMask). Sessions get `ctx.threads` intra-op threads.
+ * faster (see fillDropoutMask) and ahead, on a worker thread, while onnxruntime trains (DropoutMasks). Sessions get
+ * `ctx.threads` intra-op threads; the training session also tries one and keeps it where it trains faster
+ * (`tryOneThread`: the same numbers either way).
  */
 export function trainOnnxMlp(ctx: PluginContext, job: TrainingJob, options: OnnxTrainingOptions = {}): Promise<OnnxTrainingResult> {
   const session: ComputeSessionOptions = {
@@ -87,6 +88,7 @@ async function openOnnxTraining(
       weights: setup.initialWeights(),
       session,
       batchSize: trainer.batchSize,
+      tryOneThread: true,
       ...(classSample === undefined ? {} : { classSample }),
     }),
   );
@@ -101,14 +103,21 @@ async function openOnnxTraining(
   // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
   const fullBatches = Math.floor(dataset.train.labels.length / trainer.batchSize);
   const maxBatchesPerRun = training.model.rowStates.length ? ROW_SAMPLED_BATCHES_PER_RUN : MAX_BATCHES_PER_RUN;
-  const packer = new BatchPacker(dataset.inputWidth, trainer, Math.max(1, Math.min(maxBatchesPerRun, fullBatches)) * trainer.batchSize);
+  const largestRun = Math.max(1, Math.min(maxBatchesPerRun, fullBatches));
+  const masks =
+    trainer.dropout > 0
+      ? new DropoutMasks(dropoutRng, trainer.hiddenLayers, trainer.hiddenUnits, trainer.batchSize, trainer.dropout, largestRun)
+      : undefined;
+  const packer = new BatchPacker(dataset.inputWidth, largestRun * trainer.batchSize);
   const secondsPerRun = targetSecondsPerRun(training.stateBytes);
   let batchesPerRun = 1;
   return {
     backend: `onnxruntime/${String(session.providers?.[0] ?? 'cpu')}`,
     batchesPerStep: () => batchesPerRun,
     async step(run) {
-      const packed = packer.pack(dataset.train, run.rows, run.count, run.size, dropoutRng, sampler);
+      const packed = packer.pack(dataset.train, run.rows, run.count, run.size, masks, sampler);
+      // The next run's masks are drawn on another thread while this one trains.
+      masks?.prefetch(Math.min(batchesPerRun, maxBatchesPerRun));
       const started = performance.now();
       const results = await training.run(packed);
       const perBatch = (performance.now() - started) / 1000 / run.count;
@@ -130,6 +139,7 @@ async function openOnnxTraining(
         session,
       }),
     async release() {
+      await masks?.close();
       await training.release();
       await validation.release();
     },
@@ -143,36 +153,33 @@ async function openOnnxTraining(
 class BatchPacker {
   private features = new Float32Array(0);
   private labels = new Int32Array(0);
-  private masks: Float32Array[] = [];
   private sampledClasses = new Int32Array(0);
   private sampledLabels = new Int32Array(0);
 
   constructor(
     private readonly width: number,
-    private readonly trainer: TrainerSettings,
     /** Rows of the largest run expected. */
     private readonly capacity: number,
   ) {}
 
-  /** `count` batches of `size` rows, the rows of `split` listed in `order`, each with its class sample when sampling. */
+  /**
+   * `count` batches of `size` rows, the rows of `split` listed in `order`, with the next masks of `masks` (none
+   * without dropout) and each batch's class sample when sampling.
+   */
   pack(
     split: DatasetSplit,
     order: Int32Array,
     count: number,
     size: number,
-    rng: PluginContext['rng'],
+    masks: DropoutMasks | undefined,
     sampler?: ClassSampler,
   ): PackedBatches {
-    const { width, trainer } = this;
+    const { width } = this;
     const rows = count * size;
     if (this.labels.length < rows) {
       const capacity = Math.max(rows, this.capacity);
       this.features = new Float32Array(capacity * width).fill(0);
       this.labels = new Int32Array(capacity).fill(0);
-      this.masks =
-        trainer.dropout > 0
-          ? Array.from({ length: trainer.hiddenLayers }, () => new Float32Array(capacity * trainer.hiddenUnits).fill(0))
-          : [];
     }
     const features = this.features.subarray(0, rows * width);
     const labels = this.labels.subarray(0, rows);
@@ -181,11 +188,7 @@ class BatchPacker {
       features.set(split.features.data.subarray(row * width, (row + 1) * width), i * width);
       labels[i] = split.labels[row]!;
     }
-    const maskSize = size * trainer.hiddenUnits;
-    const dropoutMasks = this.masks.map((mask) => mask.subarray(0, rows * trainer.hiddenUnits));
-    for (let k = 0; k < count; k++) {
-      for (const mask of dropoutMasks) fillDropoutMask(rng, mask, k * maskSize, maskSize, trainer.dropout);
-    }
+    const dropoutMasks = masks ? masks.take(count, size) : [];
     if (!sampler) return { count, rows: size, features, labels, dropoutMasks };
     if (this.sampledLabels.length < rows) this.sampledLabels = new Int32Array(this.labels.length);
     if (this.sampledClasses.length < count * sampler.size) {

@@ -6,8 +6,8 @@ import { fillDropoutMask } from './dropout-mask.js';
 import { MOVING_STATISTICS, SMALL_WEIGHTS } from './training-step-graph.js';
 import { type PackedBatches, TrainingSession } from './training-session.js';
 
-// The kernels of 64 x 64 and 64 x 80 values have state tensors of their own; the 40 x 64 one and the vectors share a row.
-const shape: MlpShape = { inputWidth: 40, hiddenUnits: 64, hiddenLayers: 2, outputUnits: 80 };
+// The head's kernel of 64 x 16,384 values (2^20) has a state tensor of its own; every other weight shares the row.
+const shape: MlpShape = { inputWidth: 40, hiddenUnits: 64, hiddenLayers: 2, outputUnits: 16_384 };
 
 function randomBatches(count: number, rows: number, seed: number): PackedBatches {
   const rng = createRng(seed);
@@ -35,30 +35,29 @@ function headWithParams(lossScale: boolean): HeadDefinition {
 const byName = (weights: readonly NamedWeight[]) => new Map(weights.map((w) => [w.name, w]));
 
 describe('TrainingSession state', () => {
-  it('holds large kernels alone and the small trainable weights in one row, and hands back the starting weights', async () => {
+  it('holds a kernel of millions of values alone and the other trainable weights in one row, and hands back the starting weights', async () => {
     const head = headWithParams(true);
     const weights = initialMlpWeights(shape, createRng(1));
     const session = await TrainingSession.create({ shape, head, weights, learningRate: 1e-2, dropout: 0.3 });
     try {
       expect(session.model.stateInputs).toEqual([
-        'trunk/dense1/kernel',
         'head/dense/kernel',
         SMALL_WEIGHTS,
         MOVING_STATISTICS,
-        'adam/m/trunk/dense1/kernel',
         'adam/m/head/dense/kernel',
         `adam/m/${SMALL_WEIGHTS}`,
-        'adam/v/trunk/dense1/kernel',
         'adam/v/head/dense/kernel',
         `adam/v/${SMALL_WEIGHTS}`,
         'adam/step',
       ]);
-      // dense0's kernel (2,560), 2 x (gamma, beta) of 64, the head's bias (80) and the two parameters.
-      const small = session.model.stateShapes[2]!;
-      expect(small).toEqual([1, 2560 + 4 * 64 + 80 + 2]);
+      expect(session.model.stateShapes[0]).toEqual([64, 16_384]);
+      // The kernels of dense0 (2,560) and dense1 (4,096), 2 x (gamma, beta) of 64, the head's bias and the two parameters.
+      expect(session.model.stateShapes[1]).toEqual([1, 2560 + 4096 + 4 * 64 + 16_384 + 2]);
       const handed = byName(session.weights());
       expect([...handed.keys()]).toEqual([...weights.map((w) => w.name), 'head/param/lossScale', 'head/param/scoreScale']);
-      for (const weight of weights) expect(handed.get(weight.name)!.data, weight.name).toEqual(weight.data);
+      // Compared as bytes: deep equality of a million-value array takes seconds.
+      const bytes = (data: Float32Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      for (const weight of weights) expect(bytes(handed.get(weight.name)!.data).equals(bytes(weight.data)), weight.name).toBe(true);
       expect([...handed.get('head/param/lossScale')!.data]).toEqual([1.5]);
       expect([...handed.get('head/param/scoreScale')!.data]).toEqual([2]);
     } finally {
@@ -79,6 +78,72 @@ describe('TrainingSession state', () => {
       for (const weight of weights) expect(changed(weight.name, weight.data), weight.name).toBe(true);
       expect(changed('head/param/lossScale', [1.5])).toBe(true);
       expect([...trained.get('head/param/scoreScale')!.data]).toEqual([2]);
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe('TrainingSession thread trial', () => {
+  const small: MlpShape = { inputWidth: 12, hiddenUnits: 16, hiddenLayers: 2, outputUnits: 6 };
+  const head = headWithParams(false);
+  const batches = (seed: number) => {
+    const rng = createRng(seed);
+    const count = 4;
+    const rows = 8;
+    return {
+      count,
+      rows,
+      features: rng.fillNormal(new Float32Array(count * rows * small.inputWidth)),
+      labels: Int32Array.from({ length: count * rows }, () => rng.int(small.outputUnits)),
+      dropoutMasks: Array.from({ length: small.hiddenLayers }, () => {
+        const mask = new Float32Array(count * rows * small.hiddenUnits);
+        fillDropoutMask(rng, mask, 0, mask.length, 0.3);
+        return mask;
+      }),
+    };
+  };
+  const train = async (session: TrainingSession) => {
+    const losses: number[] = [];
+    for (let run = 0; run < 8; run++) losses.push(...(await session.run(batches(10 + run))).losses);
+    return { losses, weights: session.weights().map((w) => [...w.data]) };
+  };
+
+  it('keeps one thread or the budget after a few runs of 4 batches, with the same numbers as a session told its threads', async () => {
+    const spec = {
+      shape: small,
+      head: { ...head, outputUnits: 6 },
+      weights: initialMlpWeights(small, createRng(4)),
+      learningRate: 1e-2,
+      dropout: 0.3,
+    };
+    const told = await TrainingSession.create({ ...spec, session: { threads: 2 } });
+    const trying = await TrainingSession.create({ ...spec, session: { threads: 2 }, tryOneThread: true });
+    try {
+      expect(told.threadTrial).toBe('off');
+      expect(trying.threadTrial).toBe('trying');
+      const [a, b] = [await train(told), await train(trying)];
+      expect(['budget', 'one']).toContain(trying.threadTrial);
+      expect(b.losses).toEqual(a.losses);
+      expect(b.weights).toEqual(a.weights);
+    } finally {
+      await told.release();
+      await trying.release();
+    }
+  });
+
+  it('is off on a budget of one thread', async () => {
+    const session = await TrainingSession.create({
+      shape: small,
+      head: { ...head, outputUnits: 6 },
+      weights: initialMlpWeights(small, createRng(5)),
+      learningRate: 1e-2,
+      dropout: 0.3,
+      session: { threads: 1 },
+      tryOneThread: true,
+    });
+    try {
+      expect(session.threadTrial).toBe('off');
     } finally {
       await session.release();
     }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ErrorCode, headParamWeights, HyperprotoError, type NamedWeight } from '@hyperproto/core';
 import { orderedMlpWeights } from '@hyperproto/mlp';
 import { type ComputeSessionOptions, openComputeSession } from '@hyperproto/onnxruntime-session';
@@ -28,6 +29,49 @@ export interface TrainingSessionSpec extends TrainingStepSpec {
   readonly session?: ComputeSessionOptions;
   /** Rows per batch, for the advice when memory runs out. */
   readonly batchSize?: number;
+  /**
+   * Also try the model on one onnxruntime thread during the first runs, and keep whichever of it and the thread
+   * budget trains faster here (see `ThreadTrial`). Off by default: a session then runs exactly as it is told.
+   */
+  readonly tryOneThread?: boolean;
+}
+
+/**
+ * Only runs of this many batches or more are timed for the thread trial: in smaller ones the run's own cost (handing
+ * the state in and out) would weigh on the time per batch.
+ */
+const TRIAL_MIN_BATCHES = 4;
+/** Timed runs of each side before the trial decides (by each side's fastest: interference only slows a run down). */
+const TRIAL_RUNS = 2;
+/** One thread must be this much faster per batch to be kept: on a tie, the budget. */
+const TRIAL_MARGIN = 0.97;
+/**
+ * Models whose state is larger than this (about 4,000 softmax classes on 300 hidden units) are not tried on one
+ * thread: their products are large enough to need every thread, the trial's runs on one would cost seconds, and two
+ * sessions would hold two sets of working memory.
+ */
+const TRIAL_MAX_STATE_BYTES = 16 * 2 ** 20;
+
+/**
+ * The training model on one onnxruntime thread beside the session on the thread budget, run in turn on the first
+ * large runs. On machines where waking onnxruntime's pool threads costs tens of microseconds (virtual machines, cores
+ * shared with other processes) a step of small products and many element-wise operators was measured faster on one
+ * thread than on two (up to 40%), while larger products still gain from the pool: only a trial on the machine
+ * itself tells. Both sessions run the same model on the same state; the trial's first run checks that they give
+ * the same numbers, bit for bit, and the trial ends there if not, so the choice changes the speed, never a result.
+ */
+class ThreadTrial {
+  readonly perBatch: { budget: number[]; one: number[] } = { budget: [], one: [] };
+  next: 'budget' | 'one' = 'one';
+  checked = false;
+  constructor(readonly one: ort.InferenceSession) {}
+
+  /** The faster side once both have been timed enough, else undefined. */
+  decision(): 'budget' | 'one' | undefined {
+    const { budget, one } = this.perBatch;
+    if (budget.length < TRIAL_RUNS || one.length < TRIAL_RUNS) return undefined;
+    return Math.min(...one) < TRIAL_MARGIN * Math.min(...budget) ? 'one' : 'budget';
+  }
 }
 
 /**
@@ -45,11 +89,12 @@ export class TrainingSession {
    */
   private readonly tables = new Map<number, Float32Array>();
   private readonly rowSets = new RowSets();
+  private trial: ThreadTrial | undefined;
 
   private constructor(
     private readonly outputUnits: number,
     readonly model: TrainingStepModel,
-    private readonly session: ort.InferenceSession,
+    private session: ort.InferenceSession,
     initial: readonly Float32Array[],
   ) {
     for (const i of model.rowStates) {
@@ -73,14 +118,35 @@ export class TrainingSession {
       const initial = model.stateShapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
       model.placements.forEach((p, i) => initial[p.state]!.set(ordered[i]!.data, p.offset));
       const session = await openComputeSession(model.bytes, spec.session);
+      let one: ort.InferenceSession | undefined;
       try {
-        return new TrainingSession(spec.shape.outputUnits, model, session, initial);
+        const training = new TrainingSession(spec.shape.outputUnits, model, session, initial);
+        const budget = spec.session?.threads ?? availableParallelism();
+        // Threads matter to the CPU provider only: another (CUDA) would hold two copies of the model's memory for nothing.
+        const onCpu = (spec.session?.providers ?? ['cpu']).every((p) => (typeof p === 'string' ? p : p.name) === 'cpu');
+        if (spec.tryOneThread && onCpu && budget > 1 && !model.rowStates.length && !spec.session?.profileFilePrefix) {
+          if (training.stateBytes <= TRIAL_MAX_STATE_BYTES) {
+            one = await openComputeSession(model.bytes, { ...spec.session, threads: 1 });
+            training.trial = new ThreadTrial(one);
+          }
+        }
+        return training;
       } catch (error) {
+        await one?.release();
         await session.release();
         throw error;
       }
     });
   }
+
+  /**
+   * The thread trial (`tryOneThread`): `off` (not asked for, or not for this model or budget), `trying`, or which
+   * side it kept, `budget` or `one` (one onnxruntime thread).
+   */
+  get threadTrial(): 'off' | 'trying' | 'budget' | 'one' {
+    return this.trial ? 'trying' : this.trialOutcome;
+  }
+  private trialOutcome: 'off' | 'budget' | 'one' = 'off';
 
   /**
    * Bytes of state (weights and Adam's moments) that every run hands in and takes back; a row-sampled parameter and
@@ -124,10 +190,69 @@ export class TrainingSession {
         fetches[model.stateOutputs[i]!] = output;
       }
     }
-    const out = await runOrExplain('a training step', { outputUnits: this.outputUnits, rows }, () => this.session.run(feeds, fetches));
+    const out = this.trial
+      ? await this.runInTrial(this.trial, feeds, fetches, count, rows)
+      : await this.runOn(this.session, feeds, fetches, rows);
     if (handed) this.rowSets.writeBack(this.tables, handed);
     this.current = this.current === 0 ? 1 : 0;
     return { losses: out[model.losses]!.data as Float32Array, statistics: out[model.statistics]!.data as Float32Array };
+  }
+
+  private runOn(
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor | null>,
+    rows: number,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    return runOrExplain('a training step', { outputUnits: this.outputUnits, rows }, () => session.run(feeds, fetches));
+  }
+
+  /** A run during the thread trial: on one side or the other in turn, timed when large enough. */
+  private async runInTrial(
+    trial: ThreadTrial,
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor | null>,
+    count: number,
+    rows: number,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    if (!trial.checked) {
+      // The same run on both sides from the same state: the budget's result is kept, one thread's compared with it.
+      const aside = Object.fromEntries(
+        Object.entries(fetches).map(([name, tensor]) => [
+          name,
+          tensor && new ort.Tensor('float32', new Float32Array(tensor.size), tensor.dims),
+        ]),
+      );
+      const fromOne = await this.runOn(trial.one, feeds, aside, rows);
+      const out = await this.runOn(this.session, feeds, fetches, rows);
+      trial.checked = true;
+      const same = Object.keys(out).every((name) => sameBits(out[name]!.data as Float32Array, fromOne[name]!.data as Float32Array));
+      if (!same) await this.endTrial('budget');
+      return out;
+    }
+    const side = trial.next;
+    const started = performance.now();
+    const out = await this.runOn(side === 'one' ? trial.one : this.session, feeds, fetches, rows);
+    if (count >= TRIAL_MIN_BATCHES) {
+      trial.perBatch[side].push((performance.now() - started) / count);
+      trial.next = side === 'one' ? 'budget' : 'one';
+      const decision = trial.decision();
+      if (decision) await this.endTrial(decision);
+    }
+    return out;
+  }
+
+  private async endTrial(keep: 'budget' | 'one'): Promise<void> {
+    const trial = this.trial!;
+    this.trial = undefined;
+    if (keep === 'one') {
+      const budget = this.session;
+      this.session = trial.one;
+      await budget.release();
+    } else {
+      await trial.one.release();
+    }
+    this.trialOutcome = keep;
   }
 
   /** A copy of the network's current weights. */
@@ -151,8 +276,19 @@ export class TrainingSession {
   }
 
   async release(): Promise<void> {
+    await this.trial?.one.release();
+    this.trial = undefined;
     await this.session.release();
   }
+}
+
+/** Whether two float arrays hold the same bits (NaNs included). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Int32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /** The rows a run hands in: each row state's sampled rows (in and out), the classes they belong to, each sample's row. */

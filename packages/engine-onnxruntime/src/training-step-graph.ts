@@ -25,10 +25,10 @@ export interface TrainingStepSpec {
   readonly dropout: number;
   readonly rules?: GradientRules;
   /**
-   * `loop` (default): an ONNX Loop over the K batches of a run, the state staying inside between batches.
-   * `single`: one batch per run (K = 1) without a Loop.
+   * `scan` (default): an ONNX Scan over the K batches of a run, the state staying inside between batches and each
+   * batch read where it lies. `single`: one batch per run (K = 1) without a Scan.
    */
-  readonly layout?: 'loop' | 'single';
+  readonly layout?: 'scan' | 'single';
   /**
    * Classes per step when the head's loss trains on a class sample (`headClassSampleSize`): each batch is fed
    * with its sampled classes and its labels' positions among them. A parameter the loss reads only through
@@ -97,11 +97,13 @@ const SAMPLED_ROWS = 'sampled_rows';
 
 /**
  * Trainable tensors of at least this many values get a state tensor (and Adam's moments) of their own; the smaller
- * ones (batch norm's gamma and beta, biases, the head's parameters) share one row, so that Adam updates them all with
- * one set of operators. Gathering a large one into a shared row would cost two extra passes over it per step
- * (Split and Concat) for a handful of operators saved.
+ * ones (at 1,000 classes every weight of the seed's network and head) share one row, so that Adam updates them all
+ * with one set of large element-wise operators instead of a set per tensor. The row costs a Split of the weights and
+ * a Concat of their gradients per step; at 1,000 classes the row was measured 5-12% faster per softmax step than
+ * a state per large weight, and as fast for HPN. A tensor of millions of values (the head of a softmax over 10,000
+ * classes) keeps its own state: there the two copies would outweigh the operators saved.
  */
-const OWN_STATE_MIN_SIZE = 4096;
+const OWN_STATE_MIN_SIZE = 2 ** 20;
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -114,11 +116,13 @@ interface TrainableState {
 }
 
 /**
- * The whole training step as one ONNX model: an ONNX Loop over the K batches fed in one run, whose body is the
+ * The whole training step as one ONNX model: an ONNX Scan over the K batches fed in one run, whose body is the
  * training-mode forward pass (batch norm, dropout), the head's loss lowered from its expression and differentiated
  * by the gradient-rule registry, the network's gradients in closed form (`backwardMlp`), Adam (the tfjs trainer's
- * update, step for step) and the batch norm moving averages. Parameters and optimizer state stay inside the Loop
- * between batches, so a run hands them in and takes them back once for K batches.
+ * update, step for step) and the batch norm moving averages. Parameters and optimizer state stay inside the Scan
+ * between batches, so a run hands them in and takes them back once for K batches. The Scan hands the body each
+ * batch as a view of the run's inputs (a Loop would copy it out with a Gather), and Adam's step sizes for the K
+ * steps are computed once per run, outside it.
  */
 export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepModel {
   const { shape, head } = spec;
@@ -139,9 +143,9 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   );
   const declared = (i: number): readonly Dim[] => (rowStates.includes(i) ? [SAMPLED_ROWS, ...stateShapes[i]!.slice(1)] : stateShapes[i]!);
 
-  const loop = (spec.layout ?? 'loop') === 'loop';
+  const scan = (spec.layout ?? 'scan') === 'scan';
   const outer = new GraphBuilder('hyperproto_training');
-  const body = loop ? new GraphBuilder('training_step') : outer;
+  const body = scan ? new GraphBuilder('training_step') : outer;
   const g = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.step, constants: outer });
   const adam = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.optimizer, constants: outer });
 
@@ -160,24 +164,31 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
           ...(rowSampled.size ? { rows: outer.input('sampled_rows', 'int32', ['K', spec.classSample]) } : {}),
         }
       : undefined;
-  // Once per run, outside the Loop: the batch size N as a row of ones [1, N] and 1 / N.
+  // Once per run, outside the Scan: the batch size N as a row of ones [1, N] and 1 / N, the number of batches K.
   const featureShape = outer.node('Shape', [featuresName]);
   const rowCount = outer.node('Slice', [featureShape, outer.ints([1]), outer.ints([2])]);
   const onesName = outer.node('ConstantOfShape', [outer.node('Concat', [outer.ints([1]), rowCount], { axis: 0 })], {
     value: attr.tensor({ dataType: 'float32', dims: [1], data: Float32Array.of(1) }),
   });
   const inverseCountName = outer.node('Reciprocal', [outer.node('Cast', [rowCount], { to: 1 })]);
+  const batchCount = scan
+    ? outer.node('Gather', [featureShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], { axis: 0 })
+    : outer.initializer('one_batch', BigInt64Array.of(1n), [], 'int64');
+  const schedule = adamSchedule(outer, spec.learningRate, ADAM_STEP, batchCount);
 
-  // Loop body: (iteration, condition, state...) -> (condition, state..., loss, statistics).
-  const iteration = loop
-    ? g.input('iteration', 'int64', [])
-    : g.existing(outer.initializer('first_batch', BigInt64Array.of(0n), [], 'int64'), 'int64', []);
-  const condition = loop ? g.input('condition', 'bool', []) : undefined;
-  const state = stateInputs.map((name, i) =>
-    loop ? g.input(`in/${name}`, 'float32', declared(i)) : g.existing(name, 'float32', declared(i)),
-  );
-  const batchOf = (name: string, type: 'float32' | 'int32', rest: (number | string)[]) =>
-    g.emit('Gather', [g.existing(name, type, ['K', ...rest]), iteration], { axis: 0 }, [{ type, shape: rest }])[0]!;
+  // Scan body: (carried state..., one batch of each scanned input...) -> (carried state..., loss, statistics). Adam's
+  // step count is not carried: the schedule above counts the run's steps.
+  const carried = stateInputs.slice(0, -1);
+  const state = carried.map((name, i) => (scan ? g.input(`in/${name}`, 'float32', declared(i)) : g.existing(name, 'float32', declared(i))));
+  const scanned: string[] = [];
+  const firstBatch = scan ? undefined : g.existing(outer.initializer('first_batch', BigInt64Array.of(0n), [], 'int64'), 'int64', []);
+  const batchOf = (name: string, type: 'float32' | 'int32', rest: (number | string)[]) => {
+    if (scan) {
+      scanned.push(name);
+      return g.input(`batch/${name}`, type, rest);
+    }
+    return g.emit('Gather', [g.existing(name, type, ['K', ...rest]), firstBatch!], { axis: 0 }, [{ type, shape: rest }])[0]!;
+  };
   const features = batchOf(featuresName, 'float32', ['N', shape.inputWidth]);
   const labels = batchOf(labelsName, 'int32', ['N']);
   const masks = maskNames.map((name) => batchOf(name, 'float32', ['N', shape.hiddenUnits]));
@@ -186,6 +197,8 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const sampledLabels = sampleNames && batchOf(sampleNames.labels, 'int32', ['N']);
   const sampledRowIndices = sampleNames?.rows ? g.cast(batchOf(sampleNames.rows, 'int32', [spec.classSample!]), 'int64') : undefined;
   const rows = { ones: g.existing(onesName, 'float32', [1, 'N']), inverseCount: g.existing(inverseCountName, 'float32', [1]) };
+  const stepSize = batchOf(schedule.stepSizes, 'float32', []);
+  const epsilon = batchOf(schedule.epsilons, 'float32', []);
 
   // Each weight's value: its own state tensor, or its piece of a shared row (a Split that is not written where
   // nothing reads it, as the moving statistics in the forward pass).
@@ -236,8 +249,9 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const statistics = g.reduceSum(batchStats, [0, 1], false);
   g.source = undefined;
 
-  const next = emitAdam(adam, spec.learningRate, {
-    step: state[state.length - 1]!,
+  const next = emitAdam(adam, {
+    stepSize,
+    epsilon,
     trainable: trainableStates.map((trainableState, k) => {
       const only = trainableState.members[0]!;
       const rowsOf = rowSampled.has(only) ? sampledRows.get(only - networkWeights.length) : undefined;
@@ -255,23 +269,23 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     nextMoving,
     ...next.trainable.map((t) => t.first),
     ...next.trainable.map((t) => t.second),
-    next.step,
   ];
   const stateOutputs = stateInputs.map(nextState);
+  outer.nodeOutputs('Add', [ADAM_STEP, outer.node('Cast', [batchCount], { to: 1 })], {}, { outputs: [nextState(ADAM_STEP)] });
   // The step's values that Adam's nodes read must be written, and before them: the step's graph is finished first.
   const readByAdam = () => [...new Set(adam.tape.flatMap((node) => node.inputs))];
-  if (loop) {
-    g.output(g.identity(condition!));
+  if (scan) {
     for (const value of bodyState) body.output(value.name, value.type, value.shape);
     g.output(loss);
     g.output(statistics);
     g.finish([...readByAdam(), ...bodyState]);
     adam.finish(bodyState);
-    // The trip count is the number of batches fed.
-    const tripCount = outer.node('Gather', [featureShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], {
-      axis: 0,
-    });
-    outer.nodeOutputs('Loop', [tripCount, '', ...stateInputs], { body }, { outputs: [...stateOutputs, 'losses', 'statistics'] });
+    outer.nodeOutputs(
+      'Scan',
+      [...carried, ...scanned],
+      { body, num_scan_inputs: scanned.length },
+      { outputs: [...carried.map(nextState), 'losses', 'statistics'] },
+    );
   } else {
     const named = bodyState.map((value, i) => adam.named(value, stateOutputs[i]!));
     const losses = g.named(g.unsqueeze(loss, [0]), 'losses');
@@ -314,7 +328,7 @@ interface StateLayout {
  * The state tensors, in order: trainable weights (large ones and those in `own` alone, in their own shape; the
  * small ones in one row), the moving statistics in one row, Adam's first moments, second moments, step count.
  */
-function stateLayout(weights: readonly WeightSpec[], own: ReadonlySet<number> = new Set()): StateLayout {
+function stateLayout(weights: readonly WeightSpec[], own: ReadonlySet<number>): StateLayout {
   const trainableStates: TrainableState[] = [];
   const small: number[] = [];
   const moving: number[] = [];
@@ -431,28 +445,20 @@ interface UpdatedRows {
 /**
  * tfjs' Adam: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
  * The moments are kept divided by (1 - b1) and (1 - b2), m~ = b1 m~ + g and v~ = b2 v~ + g^2, and the constant
- * factors and bias corrections are folded into two scalars per step:
- *   p -= stepSize * m~ / (sqrt(v~) + epsilon~),
- *   stepSize = lr sqrt(1 - b2^t) / (1 - b1^t) * (1 - b1) / sqrt(1 - b2),  epsilon~ = eps sqrt(1 - b2^t) / sqrt(1 - b2).
+ * factors and bias corrections are folded into two scalars per step (`adamSchedule`):
+ *   p -= stepSize * m~ / (sqrt(v~) + epsilon~).
  * The same values up to float32 rounding, in ten element-wise passes over each weight.
  */
 function emitAdam(
   g: TracedGraph,
-  learningRate: number,
   state: {
-    readonly step: Value;
+    readonly stepSize: Value;
+    readonly epsilon: Value;
     readonly trainable: readonly (AdamTensors & { readonly gradient: Value; readonly rows?: UpdatedRows })[];
   },
-): { step: Value; trainable: AdamTensors[] } {
+): { trainable: AdamTensors[] } {
   g.source = 'Adam';
-  const step = g.add(state.step, g.scalar(1));
-  const oneMinusAccBeta1 = g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA1), step));
-  const rootOneMinusAccBeta2 = g.sqrt(g.sub(g.scalar(1), g.pow(g.scalar(ADAM_BETA2), step)));
-  const stepSize = g.div(
-    g.mul(g.scalar((learningRate * (1 - ADAM_BETA1)) / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2),
-    oneMinusAccBeta1,
-  );
-  const epsilon = g.mul(g.scalar(ADAM_EPSILON / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2);
+  const { stepSize, epsilon } = state;
   const update = (value: Value, first: Value, second: Value, gradient: Value) => {
     const m = g.add(g.mul(first, g.scalar(ADAM_BETA1)), gradient);
     const v = g.add(g.mul(second, g.scalar(ADAM_BETA2)), g.mul(gradient, gradient));
@@ -472,7 +478,34 @@ function emitAdam(
     };
   });
   g.source = undefined;
-  return { step, trainable };
+  return { trainable };
+}
+
+/**
+ * Adam's two scalars for each of a run's `count` steps, computed once per run from the step count before it, t0:
+ * with t = t0 + 1, ..., t0 + count,
+ *   stepSize = lr sqrt(1 - b2^t) / (1 - b1^t) * (1 - b1) / sqrt(1 - b2),  epsilon = eps sqrt(1 - b2^t) / sqrt(1 - b2)
+ * (see `emitAdam`), as [count] vectors.
+ */
+function adamSchedule(
+  outer: GraphBuilder,
+  learningRate: number,
+  stepCount: string,
+  count: string,
+): { stepSizes: string; epsilons: string } {
+  const one = outer.scalar(1);
+  const steps = outer.node('Add', [
+    stepCount,
+    outer.node('Range', [one, outer.node('Add', [outer.node('Cast', [count], { to: 1 }), one]), one]),
+  ]);
+  const oneMinusAccBeta1 = outer.node('Sub', [one, outer.node('Pow', [outer.scalar(ADAM_BETA1), steps])]);
+  const rootOneMinusAccBeta2 = outer.node('Sqrt', [outer.node('Sub', [one, outer.node('Pow', [outer.scalar(ADAM_BETA2), steps])])]);
+  const stepSizes = outer.node('Div', [
+    outer.node('Mul', [outer.scalar((learningRate * (1 - ADAM_BETA1)) / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2]),
+    oneMinusAccBeta1,
+  ]);
+  const epsilons = outer.node('Mul', [outer.scalar(ADAM_EPSILON / Math.sqrt(1 - ADAM_BETA2)), rootOneMinusAccBeta2]);
+  return { stepSizes, epsilons };
 }
 
 /** The head's parameters as trainable weights `head/param/<name>` in their own shapes, in `headParams` order. */

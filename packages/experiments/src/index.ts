@@ -61,7 +61,20 @@ export { phaseTotals, RUN_PHASES, type PhaseTotals, type RunPhase } from './run-
 export { ThreadSlot, InlineSlot, RunFailedError, ABORT_GRACE_MS, type RunSlot, type StageProgress } from './run-slots.js';
 export type { WorkerSetup } from './worker-messages.js';
 export { RunEstimates, plannedRunCost, UNDESCRIBED_DATASET, type CostedRun } from './run-estimates.js';
-export { writeReport, REPORT_MARKDOWN, REPORT_HTML, PLOTS_DIR, type WrittenReport, type ReportCellSummary } from './report-writer.js';
+export {
+  writeReport,
+  writeSummaryPage,
+  REPORT_MARKDOWN,
+  REPORT_HTML,
+  PLOTS_DIR,
+  SUMMARY_PAGE,
+  type WrittenReport,
+  type WrittenSummary,
+  type SummaryRowJson,
+  type ReportCellSummary,
+} from './report-writer.js';
+export { explanations, type Explanation, type ExplanationId, type ExplanationStatus } from './report-explanations.js';
+export { headFamily, summaryRows, type HeadFamily, type SummaryRow, type SummaryStudy } from './report-summary.js';
 export { buildReportData, stat, curveOverSeeds, type ReportData, type Stat, type CurvePoint } from './report-data.js';
 export { seedComparison, type SeedComparison } from './report-seed.js';
 export { evaluateFindings, calibration, PAR_POINTS, COMPARABLE_SPEED_RATIO, type Finding, type FindingStatus } from './report-findings.js';

@@ -9,6 +9,7 @@ import {
   validationCurvesPlot,
   type ReportPlot,
 } from './report-plots.js';
+import { explanationBlocks } from './report-explanations.js';
 import { geometryBlocks } from './report-geometry.js';
 import { phaseBlocks } from './report-phases.js';
 import { testTraceBlocks, testTracePlots } from './report-test-trace.js';
@@ -153,6 +154,8 @@ export function buildReportDocument(data: ReportData): ReportDocument {
 
   // Which geometry measure orders the prototype sets as macro-F1 does.
   blocks.push(...geometryBlocks(data));
+  // What the records say about each candidate explanation of the prototype heads' gap to softmax.
+  blocks.push(...explanationBlocks(data));
 
   // Table 3: the study's rows (softmax and the HPN with D = classes) on the study's datasets.
   const stopping = `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy${grid.models.some((m) => m.trainer?.patience !== undefined) ? ' (models with their own patience name it in brackets)' : ''}; the weights of the best epoch are kept.`;
@@ -310,7 +313,7 @@ const lacking = (n: number, of: number, what: string) => (n === 0 ? '' : `${n} o
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Versions, with the @hyperproto packages folded into one entry when they all share a version. */
-function describeVersions(versions: Readonly<Record<string, readonly string[]>>): string {
+export function describeVersions(versions: Readonly<Record<string, readonly string[]>>): string {
   const entries = Object.entries(versions);
   const ours = entries.filter(([name]) => name.startsWith('@hyperproto/'));
   const shared = new Set(ours.flatMap(([, list]) => list));

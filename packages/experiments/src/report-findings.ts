@@ -5,6 +5,17 @@ export const PAR_POINTS = 2;
 /** Largest ratio of seconds per epoch, within one class count, that still counts as "comparable". */
 export const COMPARABLE_SPEED_RATIO = 1.5;
 
+/**
+ * Whether two cells' mean macro-F1 (points) differ by more than the seeds let one tell apart: the gap must exceed
+ * PAR_POINTS and the sum of the two standard deviations over seeds (a cell with one seed adds no spread). `gap` is
+ * a - b.
+ */
+export function clearDifference(a: Stat, b: Stat): { readonly gap: number; readonly noise: number; readonly clear: boolean } {
+  const gap = a.mean - b.mean;
+  const noise = (a.sd ?? 0) + (b.sd ?? 0);
+  return { gap, noise, clear: Math.abs(gap) > PAR_POINTS && Math.abs(gap) > noise };
+}
+
 export type FindingStatus = 'held' | 'did not hold' | 'partly held' | 'not measured';
 
 export interface Finding {

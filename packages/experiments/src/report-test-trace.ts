@@ -81,7 +81,7 @@ export function tracedCells(data: ReportData): TracedCell[] {
           ? {
               twin: {
                 model: twinModel,
-                patience: settings(data, twinModel)!.patience,
+                patience: modelSettings(data, twinModel)!.patience,
                 keptEpoch: twinCell.bestEpoch,
                 macroF1: twinCell.macroF1,
               },
@@ -94,7 +94,7 @@ export function tracedCells(data: ReportData): TracedCell[] {
 }
 
 /** A model's trainer settings with defaults filled; undefined when the grid's are not valid settings. */
-function settings(data: ReportData, model: ReportModel): TrainerSettings | undefined {
+export function modelSettings(data: ReportData, model: ReportModel): TrainerSettings | undefined {
   const parsed = TrainerSettingsSchema.safeParse(
     modelTrainer(data.grid, { trainer: model.trainer as Record<string, unknown> | undefined }),
   );
@@ -103,7 +103,7 @@ function settings(data: ReportData, model: ReportModel): TrainerSettings | undef
 
 /** The grid's model that differs from `model` only in a smaller patience and in not tracing the test split. */
 function earlyStoppedTwin(data: ReportData, model: ReportModel): ReportModel | undefined {
-  const own = settings(data, model);
+  const own = modelSettings(data, model);
   if (!own) return undefined;
   const rest = ({ patience: _p, maxEpochs: _m, traceTest: _t, ...others }: TrainerSettings) => JSON.stringify(others);
   const same = (a: ReportModel) =>
@@ -111,7 +111,7 @@ function earlyStoppedTwin(data: ReportData, model: ReportModel): ReportModel | u
     JSON.stringify([model.head, model.headOptions, model.strategy ?? null, model.dims ?? null, model.prototypeOptions ?? null]);
   return data.models.find((other) => {
     if (other.id === model.id || !same(other)) return false;
-    const theirs = settings(data, other);
+    const theirs = modelSettings(data, other);
     return theirs !== undefined && !theirs.traceTest && theirs.patience < own.patience && rest(theirs) === rest(own);
   });
 }

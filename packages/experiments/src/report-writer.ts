@@ -1,13 +1,17 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
+import { loadPreset, presetNames } from './grid-files.js';
+import type { Grid } from './grid-schema.js';
 import { buildReportData, cellKey, type ReportData, type ReportFailure, type ReportSession, type Stat } from './report-data.js';
 import { buildReportDocument } from './report-document.js';
 import type { Finding } from './report-findings.js';
 import { renderHtml } from './report-html.js';
 import { renderMarkdown } from './report-markdown.js';
-import { FAILURES_FILE, readResultsDirectory, SESSIONS_FILE } from './results-store.js';
+import type { ReportPlot } from './report-plots.js';
+import { buildSummaryDocument, summaryRows, type FamilyEntry, type SummaryRow, type SummaryStudy } from './report-summary.js';
+import { FAILURES_FILE, GRID_FILE, readResultsDirectory, SESSIONS_FILE } from './results-store.js';
 
 export const REPORT_MARKDOWN = 'report.md';
 export const REPORT_HTML = 'report.html';
@@ -41,37 +45,196 @@ export interface WrittenReport {
 
 /** Reads a results directory and writes report.md, report.html (self-contained) and plots/*.svg into it. */
 export async function writeReport(dir: string, options: { outDir?: string } = {}): Promise<WrittenReport> {
-  const source = resolve(dir);
   const target = resolve(options.outDir ?? dir);
-  const { grid, records, torn, duplicates } = await readResultsDirectory(source);
-  const failures = await readJsonLines<ReportFailure & { error?: { code: string; message: string } }>(join(source, FAILURES_FILE));
-  const sessions = await readJsonLines<ReportSession>(join(source, SESSIONS_FILE));
-  const data = buildReportData(grid, records, {
-    failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: f.error?.message ?? f.message })),
-    sessions,
-    ...(torn ? { torn } : {}),
-    ...(duplicates.length ? { duplicates } : {}),
-  });
+  const data = await readReportData(resolve(dir));
   const document = buildReportDocument(data);
 
   try {
     await mkdir(join(target, PLOTS_DIR), { recursive: true });
-    const plots: string[] = [];
-    for (const plot of document.plots) {
-      const path = join(target, PLOTS_DIR, plot.file);
-      await writeFileAtomic(path, `${plot.svg}\n`);
-      plots.push(path);
-    }
+    const plots = await writePlots(document.plots, join(target, PLOTS_DIR));
     const markdown = join(target, REPORT_MARKDOWN);
     const html = join(target, REPORT_HTML);
     await writeFileAtomic(markdown, renderMarkdown(document, PLOTS_DIR));
     await writeFileAtomic(html, renderHtml(document));
     return { dir: target, markdown, html, plots, ...summarize(data), findings: document.findings };
   } catch (error) {
-    if (error instanceof HyperprotoError) throw error;
-    throw new HyperprotoError(ErrorCode.Io, `cannot write the report into ${target}: ${(error as Error).message}`, { cause: error });
+    throw writeError(error, target);
   }
 }
+
+/** A results directory's grid and records, with its failures and sessions, as the report reads them. */
+async function readReportData(source: string, grid?: Grid): Promise<ReportData> {
+  if (grid) return buildReportData(grid, []);
+  const { grid: stored, records, torn, duplicates } = await readResultsDirectory(source);
+  const failures = await readJsonLines<ReportFailure & { error?: { code: string; message: string } }>(join(source, FAILURES_FILE));
+  const sessions = await readJsonLines<ReportSession>(join(source, SESSIONS_FILE));
+  return buildReportData(stored, records, {
+    failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: f.error?.message ?? f.message })),
+    sessions,
+    ...(torn ? { torn } : {}),
+    ...(duplicates.length ? { duplicates } : {}),
+  });
+}
+
+async function writePlots(plots: readonly ReportPlot[], dir: string): Promise<string[]> {
+  const paths: string[] = [];
+  for (const plot of plots) {
+    const path = join(dir, plot.file);
+    await writeFileAtomic(path, `${plot.svg}\n`);
+    paths.push(path);
+  }
+  return paths;
+}
+
+function writeError(error: unknown, target: string): HyperprotoError {
+  if (error instanceof HyperprotoError) return error;
+  return new HyperprotoError(ErrorCode.Io, `cannot write the report into ${target}: ${(error as Error).message}`, { cause: error });
+}
+
+export const SUMMARY_PAGE = 'README.md';
+
+export interface WrittenSummary {
+  /** The page, and its plots beside it under plots/. */
+  readonly page: string;
+  readonly plots: readonly string[];
+  /** The command that writes the page again, as the page states it. */
+  readonly command: string;
+  readonly studies: readonly {
+    readonly name: string;
+    readonly dir: string;
+    readonly gridSource: string;
+    readonly finished: number;
+    readonly expected: number;
+  }[];
+  readonly rows: readonly SummaryRowJson[];
+}
+
+export interface SummaryRowJson {
+  readonly study: string;
+  readonly dataset: string;
+  readonly classes: number | null;
+  readonly best: string | null;
+  readonly onPar: readonly string[];
+  readonly fastestPerEpoch: string | null;
+  readonly cheapestRun: string | null;
+  readonly families: readonly {
+    readonly family: string;
+    readonly plannedRuns: number;
+    readonly finishedRuns: number;
+    readonly model: string | null;
+    readonly chosenBy: 'validation' | 'test' | null;
+    readonly macroF1: Stat | null;
+    readonly secondsPerEpoch: Stat | null;
+    readonly epochs: Stat | null;
+    readonly secondsPerRun: Stat | null;
+  }[];
+}
+
+/**
+ * Reads several results directories and writes one page that answers, per class count, which head wins on macro-F1
+ * and on cost (`out`, default README.md beside the first directory), with its plots under plots/ beside it. A
+ * directory without grid.json yet (a study that has not started) is read as the preset of the same name, with no
+ * records.
+ */
+export async function writeSummaryPage(dirs: readonly string[], options: { out?: string } = {}): Promise<WrittenSummary> {
+  if (dirs.length === 0)
+    throw new HyperprotoError(ErrorCode.InvalidOptions, 'the results page needs at least one results directory', {
+      hint: 'e.g. hyperproto report docs/results/seed docs/results/collapse --summary --out docs/results/README.md',
+    });
+  const sources = dirs.map((dir) => resolve(dir));
+  const names = sources.map((dir) => basename(dir));
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated)
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `two results directories are named "${repeated}": the page names each study by its directory`,
+      {
+        hint: 'Give each study once, from directories with different names.',
+      },
+    );
+  let page = resolve(options.out ?? join(dirname(sources[0]!), SUMMARY_PAGE));
+  if (await isDirectory(page)) page = join(page, SUMMARY_PAGE);
+  const pageDir = dirname(page);
+
+  const studies: SummaryStudy[] = [];
+  for (const [i, dir] of sources.entries()) {
+    if (!(await isDirectory(dir)))
+      throw new HyperprotoError(ErrorCode.Io, `${dirs[i]} is not a directory`, {
+        hint: 'Give the results directories of `hyperproto experiment` (its --out), e.g. docs/results/seed.',
+      });
+    const name = names[i]!;
+    const hasGrid = await exists(join(dir, GRID_FILE));
+    const preset = !hasGrid && presetNames().includes(name) ? await loadPreset(name) : undefined;
+    const data = await readReportData(dir, preset);
+    studies.push({
+      name,
+      path: relative(pageDir, dir).split(sep).join('/') || '.',
+      data,
+      gridSource: preset
+        ? `the preset ${name} (no grid.json in the directory yet)`
+        : `\`${relative(pageDir, join(dir, GRID_FILE)).split(sep).join('/')}\``,
+      readme: await exists(join(dir, 'README.md')),
+    });
+  }
+  const shown = (path: string) => relative(process.cwd(), path) || '.';
+  const command = `pnpm hyperproto report ${sources.map(shown).join(' ')} --summary --out ${shown(page)}`;
+  const document = buildSummaryDocument(studies, command);
+  try {
+    await mkdir(join(pageDir, PLOTS_DIR), { recursive: true });
+    const plots = await writePlots(document.plots, join(pageDir, PLOTS_DIR));
+    await writeFileAtomic(page, renderMarkdown(document, PLOTS_DIR));
+    return {
+      page,
+      plots,
+      command,
+      studies: studies.map((s, i) => ({
+        name: s.name,
+        dir: sources[i]!,
+        gridSource: s.gridSource,
+        finished: s.data.records.length,
+        expected: s.data.expectedRuns,
+      })),
+      rows: summaryRows(studies).map(rowJson),
+    };
+  } catch (error) {
+    throw writeError(error, pageDir);
+  }
+}
+
+function rowJson(row: SummaryRow): SummaryRowJson {
+  const family = (entry: FamilyEntry | undefined) => entry?.family.key ?? null;
+  return {
+    study: row.study.name,
+    dataset: row.dataset.id,
+    classes: row.dataset.classes ?? null,
+    best: family(row.best),
+    onPar: row.onPar.map((e) => e.family.key),
+    fastestPerEpoch: family(row.fastestEpoch),
+    cheapestRun: family(row.cheapestRun),
+    families: row.families.map((e) => ({
+      family: e.family.key,
+      plannedRuns: e.plannedRuns,
+      finishedRuns: e.finishedRuns,
+      model: e.chosen?.model.id ?? null,
+      chosenBy: e.chosen?.by ?? null,
+      macroF1: e.chosen?.cell.macroF1 ?? null,
+      secondsPerEpoch: e.chosen?.cell.secondsPerEpoch ?? null,
+      epochs: e.chosen?.cell.epochs ?? null,
+      secondsPerRun: e.chosen?.cell.totalSeconds ?? null,
+    })),
+  };
+}
+
+const isDirectory = (path: string) =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 function summarize(data: ReportData) {
   const published = data.seed.applies ? data.grid.published : undefined;

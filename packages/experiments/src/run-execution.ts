@@ -4,6 +4,7 @@ import {
   ErrorCode,
   HyperprotoError,
   isHyperprotoError,
+  prototypeGeometryAsync,
   runExperiment,
   type ExperimentInputs,
   type ExperimentOutcome,
@@ -11,14 +12,7 @@ import {
   type Registry,
 } from '@hyperproto/core';
 import type { RunWriter } from './registry-module.js';
-import {
-  geometryOfRun,
-  recordFromOutcome,
-  type MeasuredGeometry,
-  type RunIdentity,
-  type RunProvenance,
-  type RunRecord,
-} from './run-record.js';
+import { recordFromOutcome, type MeasuredGeometry, type RunIdentity, type RunProvenance, type RunRecord } from './run-record.js';
 import type { ModelPlacement } from './saved-models.js';
 
 /** A run as sent to whoever executes it (a worker thread or this thread): plain data. */
@@ -60,7 +54,13 @@ export async function executeRun(registry: Registry, order: RunOrder, provenance
     ...(hooks.inputs ? { inputs: hooks.inputs } : {}),
   });
   try {
-    const record = recordFromOutcome(order, outcome, provenance, new Date(), await measureGeometry(order, outcome, hooks.inputs));
+    const record = recordFromOutcome(
+      order,
+      outcome,
+      provenance,
+      new Date(),
+      await measureGeometry(order, outcome, hooks.inputs, hooks.signal),
+    );
     if (order.save) await saveRun(order, order.save, outcome, hooks.writeRun);
     return record;
   } finally {
@@ -70,17 +70,20 @@ export async function executeRun(registry: Registry, order: RunOrder, provenance
 
 /**
  * The prototype geometry of the record, measured here in the run's thread (0.7 s of one core for 1,000 x 1,000
- * prototypes): a function of the prototype set alone, so runs over the same set share it through the store.
+ * prototypes, up to about a minute at the work limit) with the event loop served and `signal` heard: a function of
+ * the prototype set alone, so runs over the same set share it through the store.
  */
 async function measureGeometry(
   run: RunIdentity,
   outcome: ExperimentOutcome,
   inputs: ExperimentInputs | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<MeasuredGeometry> {
-  const key = derivedInputKey('geometry', outcome.inputKeys.prototypes);
-  if (!inputs || !key) return geometryOfRun(run, outcome);
   const started = performance.now();
-  const { value, reused } = await inputs.reuse(key, async () => geometryOfRun(run, outcome).geometry);
+  const measure = async () =>
+    outcome.prototypes ? prototypeGeometryAsync(outcome.prototypes, { source: `the prototypes of ${run.key}`, signal }) : null;
+  const key = derivedInputKey('geometry', outcome.inputKeys.prototypes);
+  const { value, reused } = inputs && key ? await inputs.reuse(key, measure) : { value: await measure(), reused: false };
   return { geometry: value, seconds: (performance.now() - started) / 1000, reused };
 }
 

@@ -4,7 +4,7 @@ import { ErrorCode, type ExperimentInputs, type Registry } from '@hyperproto/cor
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
 import type { RunWriter } from './registry-module.js';
 import type { RunProvenance, RunRecord } from './run-record.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
+import { type FromWorker, StopFlag, type ToWorker, type WorkerData, type WorkerSetup } from './worker-messages.js';
 
 /** A run that did not produce a record. `lost`: the slot itself died and must be replaced. */
 export class RunFailedError extends Error {
@@ -19,7 +19,11 @@ export class RunFailedError extends Error {
 
 export type StageProgress = (stage: string, done: number, total: number) => void;
 
-/** How long a stopping run may take to notice before its thread is ended: Ctrl-C must stop a grid within 2 s. */
+/**
+ * How long a stopping run may go on before its slot says what it waits for. A run stops at its next check; a thread
+ * inside a native call (an onnxruntime step) cannot be ended before the call returns (Worker.terminate would abort
+ * the whole process then), so the slot waits for it.
+ */
 export const ABORT_GRACE_MS = 1000;
 
 /** Somewhere one run at a time executes: a worker thread, or this thread. */
@@ -29,14 +33,29 @@ export interface RunSlot {
   close(): Promise<void>;
 }
 
-/** A worker thread that builds its own registry from the registry module and runs one order at a time. */
+/**
+ * A worker thread that builds its own registry from the registry module and runs one order at a time. It is never
+ * ended from outside: it stops its run when asked (a flag in shared memory and a message) and ends itself when
+ * closed, both between two steps of the run, so a native call in flight always returns first.
+ */
 export class ThreadSlot implements RunSlot {
-  private pending: { resolve: (record: RunRecord) => void; reject: (error: RunFailedError) => void; progress: StageProgress } | undefined;
+  private pending:
+    | { key: string; resolve: (record: RunRecord) => void; reject: (error: RunFailedError) => void; progress: StageProgress }
+    | undefined;
+  private readonly exit: Promise<void>;
   private exited = false;
-  /** Set once asked to stop: a thread that does not stop within the grace period is terminated. */
-  private stopping: ReturnType<typeof setTimeout> | undefined;
+  /** Asked to stop or to close: the thread's end is then no failure of its run. */
+  private stopping = false;
+  private closing = false;
+  private slowStop: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(private readonly worker: Worker) {}
+  private constructor(
+    private readonly worker: Worker,
+    private readonly stop: StopFlag,
+    private readonly log: (message: string) => void,
+  ) {
+    this.exit = new Promise((resolve) => worker.once('exit', () => resolve()));
+  }
 
   /** `threads`: the worker's share of the cores, handed to every run it executes for its native sessions. */
   static start(
@@ -45,18 +64,23 @@ export class ThreadSlot implements RunSlot {
     threads: number,
     script = new URL('./run-worker.js', import.meta.url),
   ): Promise<ThreadSlot> {
-    const worker = new Worker(script, { workerData: { ...setup, threads } satisfies WorkerSetup, stdout: true, stderr: true });
+    const stop = new StopFlag();
+    const worker = new Worker(script, {
+      workerData: { ...setup, threads, stop: stop.buffer } satisfies WorkerData,
+      stdout: true,
+      stderr: true,
+    });
     // Whatever a plugin prints in a worker must not reach stdout (it would corrupt --json): it becomes a log line.
     for (const stream of [worker.stdout, worker.stderr]) createInterface({ input: stream }).on('line', (line) => line.trim() && log(line));
-    const slot = new ThreadSlot(worker);
+    const slot = new ThreadSlot(worker, stop, log);
     return new Promise((resolve, reject) => {
       const onStartup = (message: FromWorker) => {
         if (message.type === 'ready') {
           worker.off('message', onStartup);
-          worker.on('message', (m: FromWorker) => slot.onMessage(m, log));
+          worker.on('message', (m: FromWorker) => slot.onMessage(m));
           resolve(slot);
         } else if (message.type === 'fatal') {
-          void worker.terminate();
+          void slot.close();
           reject(new RunFailedError(message.failure, true));
         }
       };
@@ -68,9 +92,9 @@ export class ThreadSlot implements RunSlot {
       });
       worker.on('exit', (code) => {
         slot.exited = true;
-        clearTimeout(slot.stopping);
+        clearTimeout(slot.slowStop);
         const failure = slot.stopping
-          ? { code: ErrorCode.Aborted, message: 'stopped: the run did not stop within the grace period, so its thread was ended' }
+          ? { code: ErrorCode.Aborted, message: 'stopped: the worker thread ended before its run answered' }
           : { code: ErrorCode.Internal, message: `the worker thread exited (code ${code})` };
         reject(new RunFailedError(failure, true));
         slot.fail(failure);
@@ -79,38 +103,55 @@ export class ThreadSlot implements RunSlot {
   }
 
   run(order: RunOrder, progress: StageProgress): Promise<RunRecord> {
-    if (this.exited) return Promise.reject(new RunFailedError({ code: ErrorCode.Internal, message: 'the worker thread has exited' }, true));
+    if (this.exited || this.closing)
+      return Promise.reject(new RunFailedError({ code: ErrorCode.Internal, message: 'the worker thread has exited' }, true));
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, progress };
+      this.pending = { key: order.key, resolve, reject, progress };
+      this.stop.lower();
+      this.stopping = false;
       this.post({ type: 'run', order });
     });
   }
 
   /**
-   * Asks the run to stop at its next check; a thread busy in a long synchronous step (data generation, a native
-   * call) may not hear it for seconds, so after `graceMs` the thread is ended (its run reported as aborted).
+   * Asks the run to stop at its next check. The run answers (as aborted) once it gets there; a run that has not
+   * after {@link ABORT_GRACE_MS} is inside a step that cannot be interrupted, and the slot says that it waits.
    */
-  abort(graceMs = ABORT_GRACE_MS): void {
+  abort(): void {
     if (this.exited || this.stopping) return;
+    this.stopping = true;
+    this.stop.raise();
     this.post({ type: 'abort' });
-    this.stopping = setTimeout(() => {
-      if (this.pending) void this.worker.terminate();
-    }, graceMs);
-    this.stopping.unref();
+    const key = this.pending?.key;
+    if (!key) return;
+    this.slowStop = setTimeout(() => {
+      if (this.pending?.key === key)
+        this.log(
+          `${key}: waiting for the step in progress to return before the run stops (a native call cannot be interrupted; Ctrl-C again quits at once)`,
+        );
+    }, ABORT_GRACE_MS);
+    this.slowStop.unref();
   }
 
+  /** Ends the thread from inside at its next turn (a run still in progress stops there) and waits until it has. */
   async close(): Promise<void> {
-    clearTimeout(this.stopping);
-    if (!this.exited) await this.worker.terminate();
+    if (!this.exited && !this.closing) {
+      this.closing = true;
+      this.stopping = true;
+      this.stop.raise();
+      this.post({ type: 'close' });
+    }
+    await this.exit;
+    clearTimeout(this.slowStop);
   }
 
   private post(message: ToWorker): void {
     this.worker.postMessage(message);
   }
 
-  private onMessage(message: FromWorker, log: (message: string) => void): void {
+  private onMessage(message: FromWorker): void {
     const pending = this.pending;
-    if (message.type === 'log') log(`${message.key}: ${message.message}`);
+    if (message.type === 'log') this.log(`${message.key}: ${message.message}`);
     else if (message.type === 'progress') pending?.progress(message.stage, message.done, message.total);
     else if (message.type === 'done') {
       this.settled();
@@ -121,11 +162,10 @@ export class ThreadSlot implements RunSlot {
     }
   }
 
-  /** The run answered: the thread stays, and a later abort starts its own grace period. */
+  /** The run answered: the thread stays for the next one. */
   private settled(): void {
     this.pending = undefined;
-    clearTimeout(this.stopping);
-    this.stopping = undefined;
+    clearTimeout(this.slowStop);
   }
 
   private fail(failure: RunFailure): void {

@@ -5,10 +5,11 @@ import { collectVersions, importRegistryModule, loadRegistry, type RunWriter } f
 import { executeRun, failureOf, type RunOrder } from './run-execution.js';
 import { DEFAULT_INPUT_STORE_BYTES, RunInputStore } from './run-input-store.js';
 import type { RunProvenance } from './run-record.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.js';
+import { type FromWorker, StopFlag, type ToWorker, type WorkerData } from './worker-messages.js';
 
 const port = parentPort!;
-const setup = workerData as WorkerSetup;
+const setup = workerData as WorkerData;
+const stop = new StopFlag(setup.stop);
 const post = (message: FromWorker) => port.postMessage(message);
 
 let registry: Registry | undefined;
@@ -28,20 +29,30 @@ async function start(): Promise<void> {
   post({ type: 'ready' });
 }
 
+/** A step that reports progress or logs from a loop that never yields still hears the slot's stop here. */
+function heedStop(): void {
+  if (stop.raised) current?.abort();
+}
+
 async function run(order: RunOrder): Promise<void> {
   current = new AbortController();
+  heedStop();
   let lastProgress = 0;
   try {
     const record = await executeRun(registry!, order, provenance!, {
       signal: current.signal,
       // Progress is for a display: a few messages a second are plenty.
       progress: (stage, done, total) => {
+        heedStop();
         const now = performance.now();
         if (now - lastProgress < 250 && done < total) return;
         lastProgress = now;
         post({ type: 'progress', key: order.key, stage, done, total });
       },
-      log: (message) => post({ type: 'log', key: order.key, message }),
+      log: (message) => {
+        heedStop();
+        post({ type: 'log', key: order.key, message });
+      },
       writeRun,
       threads: setup.threads,
       ...(inputs ? { inputs } : {}),
@@ -57,6 +68,8 @@ async function run(order: RunOrder): Promise<void> {
 port.on('message', (message: ToWorker) => {
   if (message.type === 'abort') current?.abort();
   else if (message.type === 'run') void run(message.order);
+  // Ended from inside, between two steps: no native call of this thread is in flight here.
+  else if (message.type === 'close') process.exit(0);
 });
 
 start().catch((error: unknown) => post({ type: 'fatal', failure: failureOf(error) }));

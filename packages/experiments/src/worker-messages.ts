@@ -14,7 +14,41 @@ export interface WorkerSetup {
   readonly inputStoreBytes?: number;
 }
 
-export type ToWorker = { readonly type: 'run'; readonly order: RunOrder } | { readonly type: 'abort' };
+/** What ThreadSlot hands its thread besides the setup. */
+export interface WorkerData extends WorkerSetup {
+  /** The memory of the slot's {@link StopFlag}. */
+  readonly stop: SharedArrayBuffer;
+}
+
+/**
+ * Raised by a slot to stop its run, read by the thread in shared memory: the run's own progress and log calls see it
+ * at once, where the `abort` message waits for the thread's event loop, which a long synchronous step holds.
+ */
+export class StopFlag {
+  private readonly cell: Int32Array;
+
+  constructor(readonly buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)) {
+    this.cell = new Int32Array(buffer);
+  }
+
+  get raised(): boolean {
+    return Atomics.load(this.cell, 0) !== 0;
+  }
+
+  raise(): void {
+    Atomics.store(this.cell, 0, 1);
+  }
+
+  lower(): void {
+    Atomics.store(this.cell, 0, 0);
+  }
+}
+
+/**
+ * `abort`: stop the run at its next check. `close`: end the thread from inside, at its next turn of the event loop:
+ * never from outside (Worker.terminate), which aborts the whole process when the thread is inside a native call.
+ */
+export type ToWorker = { readonly type: 'run'; readonly order: RunOrder } | { readonly type: 'abort' } | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'ready' }

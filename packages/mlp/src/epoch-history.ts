@@ -6,6 +6,8 @@ export interface KeptEpoch {
   readonly accuracy: number;
   readonly loss: number;
   readonly weights: NamedWeight[];
+  /** The epoch's predicted labels of the validation split, computed with these weights. */
+  readonly validationPredictions?: Int32Array;
 }
 
 /**
@@ -27,8 +29,15 @@ export class EpochHistory {
     return this.kept;
   }
 
-  /** Adds a finished epoch; `weights` is read only when it is the best so far. True when training should stop. */
-  async add(record: EpochRecord, weights: () => NamedWeight[] | Promise<NamedWeight[]>): Promise<boolean> {
+  /**
+   * Adds a finished epoch; `weights` is read only when it is the best so far, and kept with the epoch's validation
+   * predictions (made with those weights). True when training should stop.
+   */
+  async add(
+    record: EpochRecord,
+    weights: () => NamedWeight[] | Promise<NamedWeight[]>,
+    validationPredictions?: Int32Array,
+  ): Promise<boolean> {
     this.records.push(record);
     this.ctx.progress?.(
       record.epoch,
@@ -38,7 +47,13 @@ export class EpochHistory {
     const best = this.kept;
     const { validationAccuracy: accuracy, validationLoss: loss } = record;
     if (!best || accuracy > best.accuracy || (accuracy === best.accuracy && loss < best.loss)) {
-      this.kept = { epoch: record.epoch, accuracy, loss, weights: await weights() };
+      this.kept = {
+        epoch: record.epoch,
+        accuracy,
+        loss,
+        weights: await weights(),
+        ...(validationPredictions ? { validationPredictions } : {}),
+      };
       this.epochsWithoutGain = 0;
       return false;
     }
@@ -52,6 +67,14 @@ export class EpochHistory {
   /** The best epoch's model and the history so far; undefined before the first epoch finished. */
   result<M extends TrainedModel>(snapshot: (weights: NamedWeight[]) => M, backend: string): MlpTrainingResult<M> | undefined {
     const best = this.kept;
-    return best && { model: snapshot(best.weights), history: [...this.records], bestEpoch: best.epoch, backend };
+    return (
+      best && {
+        model: snapshot(best.weights),
+        history: [...this.records],
+        bestEpoch: best.epoch,
+        backend,
+        ...(best.validationPredictions ? { validationPredictions: best.validationPredictions } : {}),
+      }
+    );
   }
 }

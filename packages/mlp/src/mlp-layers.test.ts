@@ -89,29 +89,68 @@ describe('createTrainedMlpModel', () => {
   const weights = initialMlpWeights({ inputWidth: 3, hiddenUnits: 4, hiddenLayers: 1, outputUnits: 2 }, createRng(2));
 
   it('hands the engine checked batches and the weights in network order, and refuses the rest', async () => {
-    const seen: { rows: number; names: string[] }[] = [];
-    const model = createTrainedMlpModel(
-      { inputWidth: 3, classes: 2, trainer, head, weights: [...weights].reverse() },
-      async (network, features) => {
-        seen.push({ rows: features.rows, names: network.weights.map((w) => w.name) });
-        return { scores: createMatrix(features.rows, 2), labels: new Int32Array(features.rows) };
-      },
-    );
+    const seen: { call: string; rows: number; names: string[] }[] = [];
+    const model = createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: [...weights].reverse() }, (network) => {
+      const names = network.weights.map((w) => w.name);
+      return {
+        async predict(features) {
+          seen.push({ call: 'predict', rows: features.rows, names });
+          return { scores: createMatrix(features.rows, 2), labels: new Int32Array(features.rows) };
+        },
+        async predictLabels(features) {
+          seen.push({ call: 'predictLabels', rows: features.rows, names });
+          return new Int32Array(features.rows);
+        },
+        release() {},
+      };
+    });
     expect(model.batchNormEpsilon).toBe(1e-3);
     expect((await model.predict(createMatrix(5, 3))).labels).toHaveLength(5);
     expect((await model.predict(createMatrix(0, 3))).scores.rows).toBe(0);
-    expect(seen).toEqual([{ rows: 5, names: weights.map((w) => w.name) }]);
-    await expect(model.predict(createMatrix(2, 4))).rejects.toMatchObject({
-      code: ErrorCode.InvalidInput,
-      message: expect.stringMatching(/expects 3 columns/),
-    });
+    expect(await model.predictLabels(createMatrix(4, 3))).toHaveLength(4);
+    expect(await model.predictLabels(createMatrix(0, 3))).toHaveLength(0);
+    const order = weights.map((w) => w.name);
+    expect(seen).toEqual([
+      { call: 'predict', rows: 5, names: order },
+      { call: 'predictLabels', rows: 4, names: order },
+    ]);
+    for (const call of [model.predict(createMatrix(2, 4)), model.predictLabels(createMatrix(2, 4))]) {
+      await expect(call).rejects.toMatchObject({ code: ErrorCode.InvalidInput, message: expect.stringMatching(/expects 3 columns/) });
+    }
     model.dispose();
-    await expect(model.predict(createMatrix(1, 3))).rejects.toThrow(/disposed model/);
+    await expect(model.predict(createMatrix(1, 3))).rejects.toThrow(/predict was called on a disposed model/);
+    await expect(model.predictLabels(createMatrix(1, 3))).rejects.toThrow(/predictLabels was called on a disposed model/);
     expect(() =>
-      createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: weights.slice(1) }, async () => ({
-        scores: createMatrix(0, 2),
-        labels: new Int32Array(0),
-      })),
+      createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: weights.slice(1) }, () => {
+        throw new Error('the engine is not asked for a network whose weights are refused');
+      }),
     ).toThrow(/no weight "trunk\/dense0\/kernel"/);
+  });
+
+  it('releases what the engine holds once, on dispose, after the calls in flight have finished', async () => {
+    const events: string[] = [];
+    let finish: () => void = () => {};
+    const model = createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights }, () => ({
+      async predict(features) {
+        return { scores: createMatrix(features.rows, 2), labels: new Int32Array(features.rows) };
+      },
+      async predictLabels(features) {
+        events.push('predictLabels started');
+        await new Promise<void>((resolve) => (finish = resolve));
+        events.push('predictLabels finished');
+        return new Int32Array(features.rows);
+      },
+      release() {
+        events.push('released');
+      },
+    }));
+    const running = model.predictLabels(createMatrix(3, 3));
+    model.dispose();
+    model.dispose();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['predictLabels started']);
+    finish();
+    expect(await running).toHaveLength(3);
+    expect(events).toEqual(['predictLabels started', 'predictLabels finished', 'released']);
   });
 });

@@ -56,6 +56,8 @@ interface Script {
 function scriptedDriver(script: Script) {
   const runs: BatchRun[] = [];
   const evaluations: string[] = [];
+  /** The validation labels each epoch's evaluation returned. */
+  const validationLabels: Int32Array[] = [];
   let epoch = 0;
   let released = 0;
   let setup: MlpTrainingSetup | undefined;
@@ -82,6 +84,7 @@ function scriptedDriver(script: Script) {
         }
         expect(evaluated).toBe(dataset.validation);
         evaluations.push('validation');
+        validationLabels.push(predictions);
         epoch += 1;
         // The validation loss grows: a tie in accuracy is never a gain.
         return { loss: epoch, accuracy: script.accuracies[epoch - 1]!, predictions };
@@ -97,7 +100,7 @@ function scriptedDriver(script: Script) {
       },
     };
   };
-  return { open, runs, evaluations, released: () => released, setup: () => setup };
+  return { open, runs, evaluations, validationLabels, released: () => released, setup: () => setup };
 }
 
 const ctx = (seed = 3, signal?: AbortSignal) => ({ seed, rng: createRng(seed), ...(signal ? { signal } : {}) });
@@ -143,6 +146,9 @@ describe('runMlpTraining (the epoch loop every engine drives)', () => {
     expect(result.history).toHaveLength(4);
     expect(result.bestEpoch).toBe(2);
     expect(result.model.epoch).toBe(2);
+    // The kept epoch's own validation labels (the same array), not the last epoch's.
+    expect(driver.validationLabels).toHaveLength(4);
+    expect(result.validationPredictions).toBe(driver.validationLabels[1]);
     // Epoch 1: 8 rows at loss 1 and 2 rows at loss 2.
     expect(result.history[0]!.trainLoss).toBeCloseTo((8 * 1 + 2 * 2) / 10, 12);
     expect(driver.released()).toBe(1);
@@ -205,6 +211,7 @@ describe('runMlpTraining (the epoch loop every engine drives)', () => {
       hint: expect.stringContaining('model of epoch 1'),
     });
     expect((error as TrainingFailedError).partial).toMatchObject({ bestEpoch: 1, backend: 'script/cpu', model: { epoch: 1 } });
+    expect((error as TrainingFailedError).partial!.validationPredictions).toBe(nan.validationLabels[0]);
     expect(nan.released()).toBe(1);
 
     const overflow = scriptedDriver({ accuracies: [], statistic: () => Number.POSITIVE_INFINITY });

@@ -67,7 +67,11 @@ export interface MlpTrainingDriver<M extends TrainedModel> {
   batchesPerStep?(): number;
   /** One optimiser step per batch of the run, in order (Adam, then the batch norm moving averages). */
   step(run: BatchRun): Promise<BatchResults>;
-  /** The head's loss, the accuracy of the predicted labels and the labels themselves over a split, in inference mode. */
+  /**
+   * The head's loss, the accuracy of the predicted labels and the labels themselves over a split, in inference mode.
+   * The labels must be exactly those the trained model of the current weights predicts (`model(snapshot())`):
+   * the validation split's labels of the kept epoch are returned as the result's `validationPredictions`.
+   */
   evaluate(split: DatasetSplit): Promise<SplitScores>;
   /** A copy of the current weights, in the network's order. */
   snapshot(): NamedWeight[] | Promise<NamedWeight[]>;
@@ -167,7 +171,8 @@ export async function runMlpTraining<M extends TrainedModel>(
         // The test scores are logged only: the record's validation fields alone decide stopping and the kept epoch.
         ...(trainer.traceTest ? await testTrace(driver, dataset) : {}),
       };
-      if (await epochs.add(record, () => driver.snapshot())) break;
+      // The kept epoch's validation labels come with its weights: the trained model's own predictions of the split.
+      if (await epochs.add(record, () => driver.snapshot(), scored.predictions)) break;
     }
   } finally {
     await driver.release();

@@ -10,6 +10,7 @@ import {
   type HeadDefinition,
   type HeadPlugin,
   type PluginContext,
+  predictModelLabels,
   type TrainerSettings,
   type TrainingResult,
 } from '@hyperproto/core';
@@ -18,6 +19,7 @@ import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
 import { headTestPrototypes } from './head-test-prototypes.js';
 import { parseOptions, pluginIdOf } from './plugin-calls.js';
+import { sameBytes } from './same-bytes.js';
 
 export interface EngineConformanceOptions {
   /**
@@ -27,6 +29,11 @@ export interface EngineConformanceOptions {
   readonly heads: readonly HeadPlugin[];
   /** The engine's options, before its schema. */
   readonly options?: unknown;
+  /**
+   * The engine's models must have `predictLabels` (the built-in engines' do). Without it, `predictLabels` is checked
+   * where a model has it, and a model without it is predicted through core's chunked `predict`.
+   */
+  readonly requirePredictLabels?: boolean;
 }
 
 export interface BlobsOptions {
@@ -93,9 +100,19 @@ export async function engineTestAccuracy(result: Pick<TrainingResult, 'model'>, 
   return labels.filter((label, i) => label === split.labels[i]).length / labels.length;
 }
 
+/** Where two label arrays first differ, or undefined when they hold the same labels. */
+function firstDifference(a: Int32Array, b: Int32Array): string | undefined {
+  if (sameBytes(a, b)) return undefined;
+  if (a.length !== b.length) return `${a.length} labels against ${b.length}`;
+  const row = a.findIndex((label, i) => label !== b[i]);
+  return `row ${row}: ${a[row]} against ${b[row]}, ${a.filter((label, i) => label !== b[i]).length} rows differ`;
+}
+
 /**
  * What every training engine promises, on small problems through its plugin interface: it probes, learns a
- * separable problem with every head given, exposes the engine-neutral weights, is deterministic for a seed, keeps
+ * separable problem with every head given, predicts the same labels alone (`predictLabels`, ties included) as with
+ * their scores, hands over the kept model's validation labels exactly, exposes the engine-neutral weights, is
+ * deterministic for a seed, keeps
  * the best epoch by the shared stopping rule, logs the test split's scores with `traceTest` without changing what it
  * trains or keeps, turns diverging training into E_TRAINING_FAILED with the best model so far, stops on abort, and
  * refuses jobs it cannot train before it starts.
@@ -123,6 +140,36 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
   const expectCode = (error: unknown, code: ErrorCode, what: string, message?: RegExp): void => {
     const ok = isHyperprotoError(error) && error.code === code && (!message || message.test(error.message));
     check(ok, `${what} failed with ${describeError(error)}; expected ${code}${message ? ` with a message matching ${message}` : ''}`);
+  };
+
+  /**
+   * The labels of `predict` on `split` are those of `predictLabels` (where the model has one), of `predict` over a
+   * few rows at a time (core's way for a model without it) and, on the validation split, the result's
+   * `validationPredictions` (where the engine hands them over), byte for byte.
+   */
+  const checkLabelsOnly = async (result: TrainingResult, splits: Readonly<Record<string, DatasetSplit>>): Promise<Int32Array[]> => {
+    const { model } = result;
+    check(
+      model.predictLabels !== undefined || !options.requirePredictLabels,
+      'its trained model has no predictLabels; expected one (requirePredictLabels)',
+    );
+    const expected: Int32Array[] = [];
+    for (const [name, split] of Object.entries(splits)) {
+      const { labels } = await model.predict(split.features);
+      expected.push(labels);
+      if (model.predictLabels) {
+        const alone = firstDifference(await model.predictLabels(split.features), labels);
+        check(alone === undefined, `predictLabels and predict's labels differ on the ${name} split at ${alone}; expected the same labels`);
+      }
+      const byRows = { classes: model.classes, predict: (features: typeof split.features) => model.predict(features) };
+      const chunked = firstDifference(await predictModelLabels(byRows, split.features, { maxScores: 7 * model.classes }), labels);
+      check(chunked === undefined, `predict 7 rows at a time and all at once give different labels on the ${name} split at ${chunked}`);
+      if (name === 'validation' && result.validationPredictions) {
+        const handed = firstDifference(result.validationPredictions, labels);
+        check(handed === undefined, `its validationPredictions are not the kept model's validation labels: ${handed}`);
+      }
+    }
+    return expected;
   };
 
   const build = (plugin: HeadPlugin): HeadDefinition => engineTestHead(plugin);
@@ -202,12 +249,38 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
                 `row ${row} is labelled ${label} but its scores are [${rowScores.join(', ')}]; expected the label to be the top score`,
               );
             });
+            await checkLabelsOnly(result, { test: dataset.test, validation: dataset.validation });
           } finally {
             result.model.dispose();
           }
         },
       }),
     ),
+    ...(withConstants
+      ? [
+          {
+            name: `predicts the same labels alone as with scores when classes tie (the ${withConstants.name} head, two classes on one prototype)`,
+            run: async () => {
+              // Classes 0 and 1 share a prototype, so their scores are equal on every row: each row they win is a tie.
+              const prototypes = headTestPrototypes(CLASSES, CLASSES, 1);
+              prototypes.data.set(prototypes.data.subarray(0, CLASSES), CLASSES);
+              const head = withConstants.build({ classes: CLASSES, prototypes }, parseOptions(withConstants, {}));
+              const dataset = engineTestDataset(10, { rows: 160 });
+              const result = await train(context(10), { dataset, head, trainer: { ...ENGINE_TEST_TRAINER, maxEpochs: 3 } });
+              try {
+                const [labels] = await checkLabelsOnly(result, { test: dataset.test, validation: dataset.validation });
+                const { scores } = await result.model.predict(dataset.test.features);
+                const ties = labels!.filter(
+                  (label, row) => label < 2 && scores.data[row * CLASSES] === scores.data[row * CLASSES + 1],
+                ).length;
+                check(ties > 0, 'no test row has a tie between classes 0 and 1 at the top; expected the shared prototype to tie them');
+              } finally {
+                result.model.dispose();
+              }
+            },
+          } satisfies ConformanceCase,
+        ]
+      : []),
     {
       name: 'exposes the engine-neutral weight names and shapes, with moving averages that moved',
       run: async () => {
@@ -242,12 +315,32 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
         expectCode(wrongWidth, ErrorCode.InvalidInput, 'predict of 19 columns', /expects 20 columns/);
         const empty = await result.model.predict(createMatrix(0, 20));
         check(empty.labels.length === 0, `predict of 0 rows gave ${empty.labels.length} labels`);
+        const { model } = result;
+        if (model.predictLabels) {
+          const wrongLabels = await model.predictLabels(createMatrix(2, 19)).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          expectCode(wrongLabels, ErrorCode.InvalidInput, 'predictLabels of 19 columns', /expects 20 columns/);
+          const none = await model.predictLabels(createMatrix(0, 20));
+          check(none.length === 0, `predictLabels of 0 rows gave ${none.length} labels`);
+        }
         result.model.dispose();
         const afterDispose = await result.model.predict(dataset.test.features).then(
           () => undefined,
           (error: unknown) => error,
         );
         check(/disposed/.test(String((afterDispose as Error | undefined)?.message)), 'predict after dispose did not fail as disposed');
+        if (model.predictLabels) {
+          const labelsAfterDispose = await model.predictLabels(dataset.test.features).then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+          check(
+            /disposed/.test(String((labelsAfterDispose as Error | undefined)?.message)),
+            'predictLabels after dispose did not fail as disposed',
+          );
+        }
       },
     },
     {
@@ -338,6 +431,8 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
             accuracy === best.validationAccuracy,
             `the model scores ${accuracy} on validation; the kept epoch recorded ${best.validationAccuracy}`,
           );
+          // The kept epoch is not the last one here: handed-over validation labels must be the kept epoch's.
+          await checkLabelsOnly(result, { validation: dataset.validation });
         } finally {
           result.model.dispose();
         }
@@ -388,6 +483,7 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
           accuracy === best.validationAccuracy,
           `the partial model scores ${accuracy}; its kept epoch recorded ${best.validationAccuracy}`,
         );
+        await checkLabelsOnly(partial!, { validation: dataset.validation });
         partial!.model.dispose();
       },
     },

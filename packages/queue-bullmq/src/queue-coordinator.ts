@@ -98,8 +98,9 @@ export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFa
 
 class QueueCoordinator implements RunScheduler {
   readonly description: string;
-  readonly interruptedNote: string;
   private slots = 0;
+  /** Every unfinished run of the session has a job: from then on a stop leaves them to the workers. */
+  private queued = false;
   private readonly refusals = new Set<string>();
   private lost = false;
 
@@ -113,7 +114,6 @@ class QueueCoordinator implements RunScheduler {
     private readonly log: (message: string) => void,
   ) {
     this.description = `the workers of the job queue at ${address.display} (queue ${claim.queue})`;
-    this.interruptedNote = `the unfinished runs stay queued at ${address.display}, where workers keep running them; --resume collects their records`;
     // Redis restarted or unreachable: commands wait for it to come back; say so once per outage.
     const onLost = () => {
       if (this.lost) return;
@@ -129,6 +129,12 @@ class QueueCoordinator implements RunScheduler {
     });
   }
 
+  get interruptedNote(): string {
+    return this.queued
+      ? `the unfinished runs stay queued at ${this.address.display}, where workers keep running them; --resume collects their records`
+      : `the unfinished runs were not all queued at ${this.address.display} when it stopped; --resume queues them`;
+  }
+
   parallel(): number {
     return Math.max(1, this.slots);
   }
@@ -137,13 +143,17 @@ class QueueCoordinator implements RunScheduler {
     const pending = new Map(orders.map((order) => [order.key, order]));
     const active = new Map<string, string>();
     const stopped = abortPromise(signal);
+    // The first look queues the runs: a Ctrl-C meanwhile lets it finish (Redis answering within the connect
+    // timeout), so that the runs do stay queued as the interrupted session says, and a later grid finds them.
+    const queuing = stopped.then(() => sleep(CONNECT_TIMEOUT_MS));
     let trouble = '';
-    while (pending.size > 0 && !signal?.aborted) {
+    let looked = false;
+    while (pending.size > 0 && !(signal?.aborted && looked)) {
       const look = this.poll(pending, active, events);
       // Left running when interrupted: closing the connection ends it, and that ending must not surface.
       look.catch(() => {});
       try {
-        await Promise.race([look, stopped]);
+        await Promise.race([look, this.queued ? stopped : queuing]);
         trouble = '';
       } catch (error) {
         // The session's own errors (the results store) end the session; the queue's are retried until it answers.
@@ -152,6 +162,7 @@ class QueueCoordinator implements RunScheduler {
         if (message !== trouble) this.log(`the job queue at ${this.address.display}: ${message}; retrying`);
         trouble = message;
       }
+      looked = true;
       if (pending.size > 0) await Promise.race([sleep(this.pollMs), stopped]);
     }
     if (!signal?.aborted) await Promise.race([this.releaseIfEmpty(), stopped]);
@@ -220,6 +231,7 @@ class QueueCoordinator implements RunScheduler {
         })),
       );
     }
+    this.queued = true;
 
     this.slots = await this.workerSlots();
     await this.showRefusals();
