@@ -13,7 +13,14 @@ export {
   type WeightSpec,
 } from './mlp-layers.js';
 export { initialMlpWeights, mlpWeightsByRole, orderedMlpWeights } from './mlp-weights.js';
-export { createTrainedMlpModel, type MlpInference, type MlpNetwork, type TrainedMlp, type TrainedMlpParts } from './trained-mlp.js';
+export {
+  createTrainedMlpModel,
+  MAX_PREDICT_SCORES,
+  type MlpInference,
+  type MlpNetwork,
+  type TrainedMlp,
+  type TrainedMlpParts,
+} from './trained-mlp.js';
 export { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, checkTrainingJob, TrainerSettingsSchema, type TrainerSettings } from './trainer-settings.js';
 export { EpochHistory, type KeptEpoch } from './epoch-history.js';
 export { TrainingFailedError, type MlpTrainingResult } from './training-failed-error.js';

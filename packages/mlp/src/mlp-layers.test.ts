@@ -119,6 +119,20 @@ describe('createTrainedMlpModel', () => {
     }
     model.dispose();
     await expect(model.predict(createMatrix(1, 3))).rejects.toThrow(/predict was called on a disposed model/);
+    // Scores that cannot be held are refused before the engine runs; labels alone still come.
+    const wide = createTrainedMlpModel({ inputWidth: 3, classes: 2 ** 30, trainer, head, weights }, (network) => ({
+      predict: async () => {
+        throw new Error('the engine is not asked for 3 x 2^30 scores');
+      },
+      predictLabels: async (features) => new Int32Array(features.rows).fill(network.weights.length),
+      release() {},
+    }));
+    await expect(wide.predict(createMatrix(3, 3))).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: expect.stringMatching(/3 rows x 1073741824 classes would return 3221225472 scores/),
+      hint: expect.stringMatching(/at most 2 rows per call, or call predictLabels/),
+    });
+    expect(await wide.predictLabels(createMatrix(3, 3))).toHaveLength(3);
     await expect(model.predictLabels(createMatrix(1, 3))).rejects.toThrow(/predictLabels was called on a disposed model/);
     expect(() =>
       createTrainedMlpModel({ inputWidth: 3, classes: 2, trainer, head, weights: weights.slice(1) }, () => {

@@ -11,6 +11,12 @@ import {
 import { BATCH_NORM_EPSILON, type MlpShape, mlpShape } from './mlp-layers.js';
 import { orderedMlpWeights } from './mlp-weights.js';
 
+/**
+ * Most scores one `predict` call returns: 2^31 float32 values (8 GiB). More do not fit a typed array in Node.js
+ * (and seldom in memory); `predictLabels` has no such bound.
+ */
+export const MAX_PREDICT_SCORES = 2 ** 31;
+
 /** A trained MLP: engine-neutral weights (the network's names, so saved models and the exporter take it as is). */
 export interface TrainedMlp extends TrainedModel {
   readonly batchNormEpsilon: number;
@@ -98,7 +104,18 @@ export function createTrainedMlpModel(
         'predict',
         features,
         () => ({ scores: createMatrix(0, parts.classes), labels: new Int32Array(0) }),
-        (f) => engine.predict(f),
+        (f) => {
+          if (f.rows * parts.classes > MAX_PREDICT_SCORES) {
+            throw new HyperprotoError(
+              ErrorCode.InvalidInput,
+              `predict of ${f.rows} rows x ${parts.classes} classes would return ${f.rows * parts.classes} scores, more than ${MAX_PREDICT_SCORES}`,
+              {
+                hint: `Predict at most ${Math.floor(MAX_PREDICT_SCORES / parts.classes)} rows per call, or call predictLabels for the labels alone.`,
+              },
+            );
+          }
+          return engine.predict(f);
+        },
       ),
     predictLabels: (features: Matrix) =>
       checked(
