@@ -1,6 +1,6 @@
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON } from '@hyperproto/mlp';
 import type { NamedTensorMap, Tensor, Tensor1D, Variable } from '@tensorflow/tfjs';
-import type { Tf } from './evaluate-head-expr.js';
+import { headParamVariables, type Tf } from './evaluate-head-expr.js';
 
 /**
  * Lazy Adam for the head parameters a sampled loss reads only through `sampledRows` (a classifier [C, D], its
@@ -73,4 +73,24 @@ export class SampledRowsAdam {
   dispose(): void {
     for (const variable of [...Object.values(this.first), ...Object.values(this.second)]) variable.dispose();
   }
+}
+
+/**
+ * The head's parameters as variables, and who trains each: those a sampled loss reads only through their sampled
+ * rows (`rowSampled`), row by row (lazy Adam); the rest (`withNetwork`) the same Adam as the network's weights.
+ */
+export function headParamTraining(
+  tf: Tf,
+  head: Parameters<typeof headParamVariables>[1],
+  rowSampled: ReadonlySet<string>,
+  learningRate: number,
+): { params: Record<string, Variable>; sampledRowsAdam: SampledRowsAdam | undefined; withNetwork: Variable[] } {
+  const params = headParamVariables(tf, head);
+  const sampledRowsAdam = rowSampled.size
+    ? new SampledRowsAdam(tf, Object.fromEntries([...rowSampled].map((name) => [name, params[name]!])), learningRate)
+    : undefined;
+  const withNetwork = Object.entries(params)
+    .filter(([name]) => !rowSampled.has(name))
+    .map(([, variable]) => variable);
+  return { params, sampledRowsAdam, withNetwork };
 }

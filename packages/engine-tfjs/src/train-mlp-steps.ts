@@ -9,10 +9,10 @@ import {
 } from '@hyperproto/core';
 import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, type MlpShape, orderedMlpWeights } from '@hyperproto/mlp';
 import type { Scalar } from '@tensorflow/tfjs';
-import { evaluateHeadExpr, headParamVariables, readHeadParams } from './evaluate-head-expr.js';
+import { evaluateHeadExpr, readHeadParams } from './evaluate-head-expr.js';
 import { headConstantTensors } from './mlp-inference.js';
 import { disposeMlpTensors, mlpTensorsFromWeights, trainableVariables } from './mlp-network.js';
-import { SampledRowsAdam } from './sampled-rows-adam.js';
+import { headParamTraining } from './sampled-rows-adam.js';
 import { type ClassSampleValues, readAndDispose, readWeights, trainStep, type TfjsHandle } from './train-mlp.js';
 
 /** One mini-batch fed as it is: rows, labels and, when dropout is on, a mask per hidden layer. */
@@ -54,17 +54,9 @@ export async function trainMlpSteps(runtime: TfjsHandle, steps: GivenSteps): Pro
   const net = mlpTensorsFromWeights(tf, shape, ordered, true);
   // The head's own parameters are trained with the weights, as in a full training: with class samples, those the
   // loss reads only through their sampled rows are updated in those rows alone.
-  const params = headParamVariables(tf, steps.head);
   const rowSampled = steps.batches.some((batch) => batch.sample) ? rowSampledParams(steps.head.loss) : new Set<string>();
-  const sampledRowsAdam = rowSampled.size
-    ? new SampledRowsAdam(tf, Object.fromEntries([...rowSampled].map((name) => [name, params[name]!])), steps.learningRate)
-    : undefined;
-  const trainable = [
-    ...trainableVariables(shape, net),
-    ...Object.entries(params)
-      .filter(([name]) => !rowSampled.has(name))
-      .map(([, v]) => v),
-  ];
+  const { params, sampledRowsAdam, withNetwork } = headParamTraining(tf, steps.head, rowSampled, steps.learningRate);
+  const trainable = [...trainableVariables(shape, net), ...withNetwork];
   const optimizer = tf.train.adam(steps.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
   const constants = headConstantTensors(tf, steps.head);
   const losses: number[] = [];

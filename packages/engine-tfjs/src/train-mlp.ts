@@ -27,7 +27,7 @@ import {
   runMlpTraining,
 } from '@hyperproto/mlp';
 import type { Scalar, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { evaluateHeadExpr, type HeadExprInputs, headParamVariables, readHeadParams, type Tf } from './evaluate-head-expr.js';
+import { evaluateHeadExpr, type HeadExprInputs, readHeadParams, type Tf } from './evaluate-head-expr.js';
 import { forEachChunk, headConstantTensors, inferScores } from './mlp-inference.js';
 import {
   disposeMlpTensors,
@@ -37,7 +37,7 @@ import {
   mlpTensorsFromWeights,
   trainableVariables,
 } from './mlp-network.js';
-import { SampledRowsAdam } from './sampled-rows-adam.js';
+import { headParamTraining, type SampledRowsAdam } from './sampled-rows-adam.js';
 import { createTrainedMlp, type TrainedMlp } from './trained-mlp.js';
 
 export interface TfjsHandle {
@@ -78,16 +78,8 @@ function openTfjsTraining(
   const net = mlpTensorsFromWeights(tf, shape, setup.initialWeights(), true);
   // The head's own parameters (a learned scale, say) are trained by the same Adam as the network's weights; those
   // a sampled loss reads only through their sampled rows, row by row (lazy Adam).
-  const params = headParamVariables(tf, head);
-  const sampledRowsAdam = rowSampled.size
-    ? new SampledRowsAdam(tf, Object.fromEntries([...rowSampled].map((name) => [name, params[name]!])), trainer.learningRate)
-    : undefined;
-  const trainable = [
-    ...trainableVariables(shape, net),
-    ...Object.entries(params)
-      .filter(([name]) => !rowSampled.has(name))
-      .map(([, v]) => v),
-  ];
+  const { params, sampledRowsAdam, withNetwork } = headParamTraining(tf, head, rowSampled, trainer.learningRate);
+  const trainable = [...trainableVariables(shape, net), ...withNetwork];
   const optimizer = tf.train.adam(trainer.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
   const constants = headConstantTensors(tf, head);
   const train = splitTensors(tf, dataset.train);

@@ -2,7 +2,7 @@ import { callPlugin, createRng, type Dataset, type DatasetSplit, type Matrix, ty
 import { bayesOptimalPredictions, nearestClassMeanScan } from '@hyperproto/data-gaussian';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
-import { parseKeyValues } from '../key-values.js';
+import { datasetOptionsFromFlags } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { threadBudget } from '../thread-budget.js';
@@ -53,16 +53,7 @@ export async function inspectDataCommand(options: InspectDataOptions): Promise<v
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const threads = threadBudget();
-  const datasetOptions = {
-    ...dropUndefined({
-      classes: options.classes,
-      sigma: options.sigma,
-      trainPerClass: options.trainPerClass,
-      validationPerClass: options.validationPerClass,
-      testPerClass: options.testPerClass,
-    }),
-    ...parseKeyValues(options.datasetOption, '--dataset-option'),
-  };
+  const datasetOptions = datasetOptionsFromFlags(options);
   const plugin = registry.get('dataset', options.dataset);
   const resolved = resolveOptions(plugin, datasetOptions);
 
@@ -170,8 +161,4 @@ function describe(inspection: DataInspection): string {
     line('class-mean baseline', inspection.classMean, inspection.seconds.classMean),
     `  ${'chance'.padEnd(20)} accuracy ${(100 * inspection.chance).toPrecision(2)}%`,
   ].join('\n');
-}
-
-function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

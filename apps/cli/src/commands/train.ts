@@ -3,7 +3,7 @@ import { ErrorCode, HyperprotoError, runExperiment, type ExperimentSpecInput, ty
 import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
-import { parseKeyValues } from '../key-values.js';
+import { datasetOptionsFromFlags, dropUndefined, parseKeyValues } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
@@ -81,22 +81,14 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
 function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpecInput {
   const usesPrototypes = registry.get('head', options.head).usesPrototypes;
   // Each flag becomes the dataset option of the same name; the dataset's schema refuses those it does not take.
-  const datasetOptions = {
-    ...dropUndefined({
-      classes: options.classes,
-      sigma: options.sigma,
-      trainPerClass: options.trainPerClass,
-      validationPerClass: options.validationPerClass,
-      testPerClass: options.testPerClass,
-      data: options.data,
-      labels: options.labels,
-      testData: options.testData,
-      testLabels: options.testLabels,
-      validationData: options.validationData,
-      validationLabels: options.validationLabels,
-    }),
-    ...parseKeyValues(options.datasetOption, '--dataset-option'),
-  };
+  const datasetOptions = datasetOptionsFromFlags(options, {
+    data: options.data,
+    labels: options.labels,
+    testData: options.testData,
+    testLabels: options.testLabels,
+    validationData: options.validationData,
+    validationLabels: options.validationLabels,
+  });
   const trainer = dropUndefined({
     hiddenUnits: options.hiddenUnits,
     hiddenLayers: options.hiddenLayers,
@@ -184,8 +176,4 @@ function describe(summary: RunSummary): string {
   ]
     .filter(Boolean)
     .join('\n');
-}
-
-function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
