@@ -121,8 +121,38 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     const before = readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8');
     const run = await cli(['experiment', '--config', 'tiny-changed.json', '--out', 'killed', '--resume']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/holds results of a different grid:\n\s+trainer\.maxEpochs: 4 in .*grid\.json, 5 in .*tiny-changed\.json/);
+    expect(run.stderr).toMatch(
+      /holds results of a different grid: 6 finished runs are not in .*tiny-changed\.json as they were:\n\s+c3\/softmax\/s0: trainer\.maxEpochs: 4 in .*grid\.json, 5 in .*tiny-changed\.json/,
+    );
+    expect(run.stderr).toMatch(/Keep those runs as they are in .*grid\.json/);
     expect(readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('grows a study under --resume: a new model runs, finished runs are skipped, the report shows the new cells', async () => {
+    const before = readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8');
+    const withModel = { ...tiny, models: [...tiny.models, { id: 'random-6', head: 'hpn', prototypes: { strategy: 'random', dims: 6 } }] };
+    write('tiny-grown.json', withModel);
+    const grown = await cli(['experiment', '--config', 'tiny-grown.json', '--out', 'killed', '--resume', '--json']);
+    expect(grown.code, grown.stderr).toBe(0);
+    const summary = JSON.parse(grown.stdout);
+    expect(summary).toMatchObject({ total: 9, skipped: 6, ran: 3, failed: [] });
+    expect(summary.gridChange).toMatchObject({
+      added: ['c3/random-6/s0', 'c3/random-6/s1', 'c3/random-6/s2'],
+      models: ['random-6'],
+      description: 'the grid grew: 3 new runs (model random-6)',
+    });
+    expect(readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8').startsWith(before)).toBe(true);
+
+    // One more seed, with --only limited to finished runs: the grid grows (said on stderr), nothing runs yet.
+    write('tiny-more-seeds.json', { ...withModel, seeds: 4 });
+    const seeded = await cli(['experiment', '--config', 'tiny-more-seeds.json', '--out', 'killed', '--resume', '--only', 'c3/softmax/s0']);
+    expect(seeded.code, seeded.stderr).toBe(0);
+    expect(seeded.stderr).toMatch(/the grid grew: 3 new runs \(seed 3\); grid\.json now holds .*tiny-more-seeds\.json/);
+    const report = JSON.parse((await cli(['report', 'killed', '--json'])).stdout);
+    expect(report.runs).toMatchObject({ finished: 9, expected: 12 });
+    expect(readFileSync(report.markdown, 'utf8')).toMatch(
+      /3 run\(s\) have no result: c3\/softmax\/s3, c3\/random-4\/s3, c3\/random-6\/s3\./,
+    );
   });
 
   it.each([

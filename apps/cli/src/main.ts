@@ -310,7 +310,10 @@ export function buildProgram(): Command {
     )
     .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
     .option('--out <dir>', 'results directory (default: runs/<grid name>)')
-    .option('--resume', 'continue the results in --out: finished runs are kept and skipped, the others run')
+    .option(
+      '--resume',
+      'continue the results in --out: finished runs are kept and skipped; the grid may grow: new models, datasets and seeds run, finished runs must stay as they were',
+    )
     .option(
       '--workers <n>',
       'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads',

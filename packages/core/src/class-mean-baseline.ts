@@ -12,13 +12,7 @@ const ROWS_PER_BLOCK = 256;
  */
 export function nearestClassMeanPredictions(train: DatasetSplit, features: Matrix, classes: number, signal?: AbortSignal): Int32Array {
   const width = train.features.cols;
-  if (features.cols !== width) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `class-mean baseline: ${features.cols} features per row, the training split has ${width}`,
-    );
-  }
-  const { means, halfSquaredNorms } = classMeans(train, classes);
+  const { means, halfSquaredNorms } = classMeans(train, features, classes);
 
   const predictions = new Int32Array(features.rows);
   for (let start = 0; start < features.rows; start += ROWS_PER_BLOCK) {
@@ -43,10 +37,21 @@ export function nearestClassMeanPredictions(train: DatasetSplit, features: Matri
 
 /**
  * Each class's mean training row and half its squared norm, summed in float64 in training-row order; a class without
- * training rows gets an infinite half norm, so that it is never the nearest.
+ * training rows gets an infinite half norm, so that it is never the nearest. `features`, the rows the means will
+ * classify, must have the training split's width.
  */
-export function classMeans(train: DatasetSplit, classes: number): { means: Float64Array; halfSquaredNorms: Float64Array } {
+export function classMeans(
+  train: DatasetSplit,
+  features: Matrix,
+  classes: number,
+): { means: Float64Array; halfSquaredNorms: Float64Array } {
   const width = train.features.cols;
+  if (features.cols !== width) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `class-mean baseline: ${features.cols} features per row, the training split has ${width}`,
+    );
+  }
   const sums = new Float64Array(classes * width);
   const counts = new Float64Array(classes);
   for (let row = 0; row < train.labels.length; row++) {

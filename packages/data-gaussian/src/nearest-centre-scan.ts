@@ -94,13 +94,7 @@ export async function nearestClassMeanScan(
   options: NearestCentreScanOptions = {},
 ): Promise<Int32Array> {
   const width = train.features.cols;
-  if (features.cols !== width) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `class-mean baseline: ${features.cols} features per row, the training split has ${width}`,
-    );
-  }
-  const { means, halfSquaredNorms } = classMeans(train, classes);
+  const { means, halfSquaredNorms } = classMeans(train, features, classes);
   const targets = Float32Array.from(means);
   const bias = new Float32Array(classes);
   let largestHalf = 0;

@@ -1,3 +1,4 @@
+import { ExperimentSpecSchema } from '@hyperproto/core';
 import { expandGrid, headRef } from './grid-expansion.js';
 import { gridSeeds, type Grid } from './grid-schema.js';
 
@@ -52,7 +53,11 @@ export function differences(before: unknown, after: unknown, path = ''): ValueDi
 
 /** The differences between the runs two grids make, in words; empty when they make the same runs. */
 export function describeGridDifferences(stored: Grid, requested: Grid, storedName: string, requestedName: string, limit = 8): string[] {
-  const found = differences(gridIdentity(stored), gridIdentity(requested));
+  return describeDifferences(differences(gridIdentity(stored), gridIdentity(requested)), storedName, requestedName, limit);
+}
+
+/** Each difference as `path: before in A, after in B`, at most `limit` of them and a count of the rest. */
+function describeDifferences(found: readonly ValueDifference[], storedName: string, requestedName: string, limit: number): string[] {
   const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
   const lines = found.slice(0, limit).map((d) => `${d.path}: ${show(d.before)} in ${storedName}, ${show(d.after)} in ${requestedName}`);
   if (found.length > limit) lines.push(`... and ${found.length - limit} more`);
@@ -62,4 +67,115 @@ export function describeGridDifferences(stored: Grid, requested: Grid, storedNam
 /** Runs of a grid, keyed, for checks that a record belongs to it. */
 export function runKeys(grid: Grid): Set<string> {
   return new Set(expandGrid(grid).map((r) => r.key));
+}
+
+/**
+ * What a run is: its spec as the spec schema reads it (defaults filled, older forms in today's), so that two specs
+ * meaning the same run compare equal whether they come from a grid's expansion or from a record. A spec the schema
+ * refuses stands for itself.
+ */
+export function runIdentity(spec: unknown): unknown {
+  const parsed = ExperimentSpecSchema.safeParse(spec);
+  return parsed.success ? parsed.data : spec;
+}
+
+/** The ways two specs of one run differ, as `runIdentity` reads them; empty when they are the same run. */
+export function runDifferences(before: unknown, after: unknown): ValueDifference[] {
+  const a = runIdentity(before);
+  const b = runIdentity(after);
+  return canonicalJson(a) === canonicalJson(b) ? [] : differences(a, b);
+}
+
+/** How the grid of a results directory changes into the grid a resumed session asks for. */
+export interface GridChange {
+  /** Keys of the runs the requested grid adds. */
+  readonly added: readonly string[];
+  /** Keys of unfinished runs the requested grid makes with another spec. */
+  readonly changed: readonly string[];
+  /** Keys of unfinished runs the requested grid no longer makes. */
+  readonly dropped: readonly string[];
+  /** Model ids, dataset ids and seeds of added runs that the stored grid has no run of. */
+  readonly models: readonly string[];
+  readonly datasets: readonly string[];
+  readonly seeds: readonly number[];
+  /**
+   * One line, e.g. `the grid grew: 6 new runs (models softmax-h1000, softmax-h3000); 2 unfinished runs dropped
+   * (c10/x/s3, c10/x/s4)`; undefined when the grids make the same runs.
+   */
+  readonly description: string | undefined;
+}
+
+export interface GridComparison extends GridChange {
+  /** Finished runs the requested grid drops or makes with another spec, each in words: any of them refuses the grid. */
+  readonly conflicts: readonly string[];
+}
+
+/**
+ * Compares the runs of two grids, run by run (each from `expandGrid`, compared by `runIdentity`). A grid may add
+ * runs and change or drop unfinished ones; a finished run (one of `finished`) must stay as it was, or it is a
+ * conflict. A finished run the stored grid does not list (an edited grid.json) only has to exist in the requested
+ * grid: its record is checked against the requested spec when the session is planned.
+ */
+export function compareGridRuns(
+  stored: Grid,
+  requested: Grid,
+  finished: ReadonlySet<string>,
+  storedName: string,
+  requestedName: string,
+): GridComparison {
+  const before = new Map(expandGrid(stored).map((run) => [run.key, run]));
+  const after = new Map(expandGrid(requested).map((run) => [run.key, run]));
+  const conflicts: string[] = [];
+  const changed: string[] = [];
+  const dropped: string[] = [];
+  for (const key of new Set([...before.keys(), ...finished])) {
+    const was = before.get(key);
+    const now = after.get(key);
+    const done = finished.has(key);
+    if (!now) {
+      if (done) conflicts.push(`${key}: finished, and not in ${requestedName}`);
+      else dropped.push(key);
+      continue;
+    }
+    if (!was) continue;
+    const found = runDifferences(was.spec, now.spec);
+    if (found.length === 0) continue;
+    if (done) conflicts.push(`${key}: ${describeDifferences(found, storedName, requestedName, 3).join('; ')}`);
+    else changed.push(key);
+  }
+  const added = [...after.values()].filter((run) => !before.has(run.key));
+  const storedRuns = [...before.values()];
+  const models = [...new Set(added.map((run) => run.model))].filter((id) => !storedRuns.some((run) => run.model === id));
+  const datasets = [...new Set(added.map((run) => run.dataset))].filter((id) => !storedRuns.some((run) => run.dataset === id));
+  const seeds = [...new Set(added.map((run) => run.seed))]
+    .filter((seed) => !storedRuns.some((run) => run.seed === seed))
+    .sort((a, b) => a - b);
+  // Added runs that no new model, dataset or seed accounts for (e.g. a model now running on one more dataset).
+  const other = added.filter((run) => !models.includes(run.model) && !datasets.includes(run.dataset) && !seeds.includes(run.seed));
+  const description = describeChange(added.length, changed, dropped, [
+    models.length ? `${models.length === 1 ? 'model' : 'models'} ${listed(models)}` : '',
+    datasets.length ? `${datasets.length === 1 ? 'dataset' : 'datasets'} ${listed(datasets)}` : '',
+    seeds.length ? `${seeds.length === 1 ? 'seed' : 'seeds'} ${listed(seeds)}` : '',
+    other.length ? listed(other.map((run) => run.key)) : '',
+  ]);
+  return { added: added.map((run) => run.key), changed, dropped, models, datasets, seeds, description, conflicts };
+}
+
+function describeChange(
+  added: number,
+  changed: readonly string[],
+  dropped: readonly string[],
+  what: readonly string[],
+): string | undefined {
+  const runs = (n: number) => (n === 1 ? 'run' : 'runs');
+  const parts = [
+    added ? `${added} new ${runs(added)} (${what.filter(Boolean).join('; ')})` : '',
+    changed.length ? `${changed.length} unfinished ${runs(changed.length)} changed (${listed(changed)})` : '',
+    dropped.length ? `${dropped.length} unfinished ${runs(dropped.length)} dropped (${listed(dropped)})` : '',
+  ].filter(Boolean);
+  return parts.length ? `the grid ${added ? 'grew' : 'changed'}: ${parts.join('; ')}` : undefined;
+}
+
+function listed(items: readonly (string | number)[], limit = 5): string {
+  return items.length > limit ? `${items.slice(0, limit).join(', ')} and ${items.length - limit} more` : items.join(', ');
 }

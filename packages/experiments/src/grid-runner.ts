@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { chooseEngine, ErrorCode, HyperprotoError, type Registry } from '@hyperproto/core';
+import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, type CheckedRun } from './grid-validation.js';
 import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
@@ -32,7 +33,10 @@ export interface RunGridOptions {
   readonly scheduler?: SchedulerFactory;
   /** Parallel runs of the default local pool; default one per core. */
   readonly workers?: number;
-  /** Continue a results directory of the same grid: finished runs are skipped, unfinished ones run. */
+  /**
+   * Continue a results directory: finished runs are skipped, unfinished ones run. The grid may grow (new models,
+   * datasets, seeds) and change unfinished runs; every finished run must stay as it was.
+   */
   readonly resume?: boolean;
   /** Run in this thread instead of worker threads (tests; registries that only exist in this thread). */
   readonly inline?: boolean;
@@ -76,6 +80,8 @@ export interface GridOutcome {
   readonly wallSeconds: number;
   /** A cut-short last line that was found and removed (its run was run again). */
   readonly torn: TornLine | undefined;
+  /** How the directory's grid changed into this one under `resume` (runs added, unfinished ones changed or dropped), or null. */
+  readonly gridChange: GridChange | null;
   /** The saved models, unless `saveModels` was `none`. */
   readonly models: SavedModelsSummary | null;
   /** Where the time of this session's finished runs went: seconds per stage over the runs, inputs reused. */
@@ -245,6 +251,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         workers,
         wallSeconds: (performance.now() - started) / 1000,
         torn: store.torn,
+        gridChange: store.gridChange ?? null,
         models: models?.summary() ?? null,
         phases: phaseTotals(finishedNow),
       };

@@ -3,7 +3,18 @@ export type { Grid, GridInput, GridDataset, GridModel, Published } from './grid-
 export { PRESETS_DIR, presetNames, presetPath, loadPreset, loadGridFile } from './grid-files.js';
 export { expandGrid, runKey, datasetClasses, type PlannedRun } from './grid-expansion.js';
 export { checkGrid, type CheckedRun } from './grid-validation.js';
-export { gridIdentity, canonicalJson, differences, describeGridDifferences, type ValueDifference } from './grid-difference.js';
+export {
+  gridIdentity,
+  canonicalJson,
+  differences,
+  describeGridDifferences,
+  compareGridRuns,
+  runIdentity,
+  runDifferences,
+  type ValueDifference,
+  type GridChange,
+  type GridComparison,
+} from './grid-difference.js';
 export {
   RECORD_FORMAT,
   recordFromOutcome,

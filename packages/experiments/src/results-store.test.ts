@@ -9,6 +9,7 @@ import { LOCK_FILE } from './results-lock.js';
 import { GRID_FILE, parseResults, readResultsDirectory, ResultsStore, RESULTS_FILE } from './results-store.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 import { softmaxRecord } from './test-support/fake-record.js';
+import { asyncRefusal } from './test-support/refusal.js';
 
 const grid = parseGrid(fakeGrid('stored', 2, { classes: [4], axesDims: [] }));
 
@@ -23,15 +24,6 @@ async function writeRecords(...seeds: number[]): Promise<void> {
   const store = await ResultsStore.open(dir, { grid });
   for (const seed of seeds) store.append(softmaxRecord(seed));
   store.close();
-}
-
-async function refusal(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    return error as { code: string; message: string; hint?: string };
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('ResultsStore', () => {
@@ -51,7 +43,7 @@ describe('ResultsStore', () => {
 
   it('refuses a directory with results unless --resume is given', async () => {
     (await ResultsStore.open(dir, { grid })).close();
-    const error = await refusal(ResultsStore.open(dir, { grid }));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid }));
     expect(error.code).toBe(ErrorCode.Io);
     expect(error.message).toMatch(/already holds results of grid "stored"/);
     expect(error.hint).toMatch(/--resume/);
@@ -60,10 +52,22 @@ describe('ResultsStore', () => {
   it('refuses results of a different grid, naming the difference', async () => {
     (await ResultsStore.open(dir, { grid })).close();
     const other = parseGrid({ ...grid, seeds: 3, datasets: [{ id: 'c4', name: 'blobs', options: { classes: 5 } }] });
-    const error = await refusal(ResultsStore.open(dir, { grid: other, resume: true, gridSource: 'other.json' }));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid: other, gridSource: 'other.json' }));
+    expect(error.code).toBe(ErrorCode.InvalidOptions);
     expect(error.message).toMatch(/holds results of a different grid/);
     expect(error.message).toMatch(/datasets\.0\.options\.classes: 4 in .*grid\.json, 5 in other\.json/);
     expect(error.message).toMatch(/seeds\.2: \(absent\) in .*grid\.json, 2 in other\.json/);
+  });
+
+  it('on --resume refuses a grid that changes a finished run, naming the run and the difference', async () => {
+    await writeRecords(0);
+    const other = parseGrid({ ...grid, seeds: 3, datasets: [{ id: 'c4', name: 'blobs', options: { classes: 5 } }] });
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid: other, resume: true, gridSource: 'other.json' }));
+    expect(error.code).toBe(ErrorCode.InvalidOptions);
+    expect(error.message).toMatch(
+      /holds results of a different grid: 1 finished run is not in other\.json as it was:\n {2}c4\/softmax\/s0: dataset\.options\.classes: 4 in .*grid\.json, 5 in other\.json$/,
+    );
+    expect(error.hint).toMatch(/Keep those runs as they are in .*grid\.json .*or use a new --out/);
   });
 
   it('accepts a grid that differs only in labels or published numbers, and stores the new one', async () => {
@@ -75,7 +79,7 @@ describe('ResultsStore', () => {
 
   it('refuses a non-empty directory that holds no experiment', async () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
-    const error = await refusal(ResultsStore.open(dir, { grid }));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid }));
     expect(error.message).toMatch(/holds no experiment/);
   });
 
@@ -113,7 +117,7 @@ describe('ResultsStore', () => {
 
   it('refuses a second runner on the same directory while the first holds it', async () => {
     const first = await ResultsStore.open(dir, { grid });
-    const error = await refusal(ResultsStore.open(dir, { grid, resume: true }));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid, resume: true }));
     expect(error.message).toMatch(new RegExp(`in use by another hyperproto experiment \\(pid ${process.pid}`));
     expect(error.hint).toMatch(/experiment\.lock/);
     first.close();
@@ -182,7 +186,7 @@ describe('ResultsStore', () => {
     const draft = `${GRID_FILE}.999999999.draft`;
     writeFileSync(join(dir, draft), `${JSON.stringify(grid, null, 2)}\n`);
     writeFileSync(join(dir, `${LOCK_FILE}.999999999.draft`), '{"pid":999999999');
-    const error = await refusal(ResultsStore.open(dir, { grid }));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid }));
     expect(error.code).toBe(ErrorCode.Io);
     expect(error.message).toMatch(/holds only an unfinished grid\.json/);
     expect(error.hint).toMatch(/--resume/);

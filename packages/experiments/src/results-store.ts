@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
-import { canonicalJson, describeGridDifferences } from './grid-difference.js';
+import { canonicalJson, compareGridRuns, describeGridDifferences, type GridChange } from './grid-difference.js';
 import { parseGrid, type Grid } from './grid-schema.js';
 import { recordProblem, type RunRecord } from './run-record.js';
 import { isLockFile, LOCK_FILE, removeLockDebris, ResultsLock } from './results-lock.js';
@@ -144,7 +144,10 @@ export async function readResultsDirectory(
 
 export interface OpenStoreOptions {
   readonly grid: Grid;
-  /** Continue a directory that already holds this grid's results. */
+  /**
+   * Continue a directory that already holds results: of this grid, or of one this grid grows (it keeps every finished
+   * run as it was, and may add runs and change or drop unfinished ones; grid.json becomes this grid).
+   */
   readonly resume?: boolean;
   /** Where the grid came from, for messages (e.g. `preset seed`). */
   readonly gridSource?: string;
@@ -167,6 +170,8 @@ export class ResultsStore {
     readonly torn: TornLine | undefined,
     /** Later records of runs that already had one, found when the store was opened (and removed from the file). */
     readonly duplicates: readonly DuplicateLine[],
+    /** How a resumed directory's grid changed into this one; undefined when it makes the same runs, or is new. */
+    readonly gridChange: GridChange | undefined,
   ) {
     this.keys = new Set(records.map((record) => record.key));
   }
@@ -210,32 +215,57 @@ export class ResultsStore {
       await recoverDrafts(dir, log);
       const gridPath = join(dir, GRID_FILE);
       const storedText = await readFile(gridPath, 'utf8').catch(() => undefined);
-      if (storedText !== undefined) {
-        const stored = parseGrid(parseJson(storedText, gridPath), gridPath);
+      const stored = storedText === undefined ? undefined : parseGrid(parseJson(storedText, gridPath), gridPath);
+      if (stored && !options.resume) {
         const differences = describeGridDifferences(stored, options.grid, gridPath, gridSource);
         if (differences.length > 0) {
           throw new HyperprotoError(
             ErrorCode.InvalidOptions,
             `${target} holds results of a different grid:\n  ${differences.join('\n  ')}`,
             {
-              hint: 'Use a new --out for this grid, or rerun the grid that made these results.',
+              hint: 'Use a new --out for this grid, or rerun the grid that made these results (--resume continues with a grid that keeps every finished run as it was).',
             },
           );
         }
-        if (!options.resume) {
-          throw new HyperprotoError(ErrorCode.Io, `${target} already holds results of grid "${stored.name}"`, {
-            hint: 'Pass --resume to continue it (finished runs are kept and skipped), or choose another --out.',
-          });
-        }
-      }
-      // Written when new, and rewritten when only labels or published numbers changed.
-      if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
-        await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
+        throw new HyperprotoError(ErrorCode.Io, `${target} already holds results of grid "${stored.name}"`, {
+          hint: 'Pass --resume to continue it (finished runs are kept and skipped), or choose another --out.',
+        });
       }
 
       const resultsPath = join(dir, RESULTS_FILE);
       const buffer = await readFile(resultsPath).catch(() => Buffer.alloc(0));
       const { records, torn, duplicates } = parseResults(buffer, resultsPath);
+      let gridChange: GridChange | undefined;
+      if (stored) {
+        // Checked before anything is written: a refused grid leaves the directory as it was.
+        const { conflicts, ...change } = compareGridRuns(
+          stored,
+          options.grid,
+          new Set(records.map((record) => record.key)),
+          gridPath,
+          gridSource,
+        );
+        if (conflicts.length > 0) {
+          const shown = conflicts.slice(0, 10);
+          if (conflicts.length > shown.length) shown.push(`... and ${conflicts.length - shown.length} more`);
+          const which = conflicts.length === 1 ? '1 finished run is not in' : `${conflicts.length} finished runs are not in`;
+          const was = conflicts.length === 1 ? 'it was' : 'they were';
+          throw new HyperprotoError(
+            ErrorCode.InvalidOptions,
+            `${target} holds results of a different grid: ${which} ${gridSource} as ${was}:\n  ${shown.join('\n  ')}`,
+            {
+              hint: `Keep those runs as they are in ${gridPath} (new models, datasets and seeds may be added, unfinished runs changed), or use a new --out for this grid.`,
+            },
+          );
+        }
+        if (change.description) gridChange = change;
+      }
+      // Written when new, and rewritten when the grid grew or only labels or published numbers changed.
+      if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
+        await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
+      }
+      if (gridChange) log(`${gridChange.description}; ${GRID_FILE} now holds ${gridSource}`);
+
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       if (torn) {
         // Keep the damaged bytes for inspection, then cut them off so appends continue on a clean line.
@@ -253,7 +283,7 @@ export class ResultsStore {
         await replaceFile(resultsPath, withoutDuplicates(buffer.subarray(0, torn?.offset ?? buffer.length), duplicates));
         log(`${describeDuplicates(duplicates)}; kept the first of each and moved the later lines to ${aside}`);
       }
-      const store = new ResultsStore(dir, options.grid, lock, records, torn, duplicates);
+      const store = new ResultsStore(dir, options.grid, lock, records, torn, duplicates, gridChange);
       store.fd = openSync(resultsPath, 'a');
       return store;
     } catch (error) {

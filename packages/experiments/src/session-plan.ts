@@ -1,5 +1,5 @@
-import { ErrorCode, ExperimentSpecSchema, HyperprotoError } from '@hyperproto/core';
-import { canonicalJson, differences } from './grid-difference.js';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { runDifferences } from './grid-difference.js';
 import type { CheckedRun } from './grid-validation.js';
 import type { RunEstimates } from './run-estimates.js';
 import type { RunRecord } from './run-record.js';
@@ -72,11 +72,11 @@ export function selectRuns<R extends { key: string }>(runs: readonly R[], patter
 
 /** Why a record cannot stand for its run of this grid (another spec, e.g. changed defaults); undefined when it can. */
 export function recordMismatch(record: RunRecord, run: CheckedRun): string | undefined {
-  // Parsed again, so that a spec written in an older form (e.g. `engine` as a bare name) compares as what it means.
-  const parsed = ExperimentSpecSchema.safeParse(record.spec);
-  const recorded = parsed.success ? parsed.data : record.spec;
-  if (canonicalJson(recorded) === canonicalJson(run.parsedSpec)) return undefined;
-  const first = differences(recorded, run.parsedSpec).slice(0, 3);
+  // Read as runIdentity reads it, so that a spec written in an older form (e.g. `engine` as a bare name) compares as
+  // what it means.
+  const found = runDifferences(record.spec, run.parsedSpec);
+  if (found.length === 0) return undefined;
+  const first = found.slice(0, 3);
   return first.map((d) => `${d.path}: ${JSON.stringify(d.before)} there, ${JSON.stringify(d.after)} now`).join('; ');
 }
 
