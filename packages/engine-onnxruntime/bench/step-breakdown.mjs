@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
-import { openComputeSession } from '@hyperproto/onnxruntime-session';
+import { computeSessionOptions } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { TRAINING_NODE_PREFIXES, TrainingSession } from '../dist/index.js';
 
@@ -33,7 +33,7 @@ function firstBatches(batches, count) {
 }
 
 /** A profiled session's events, after `use(session)` ran it; the profile's directory is removed. */
-async function profiled(open, use) {
+export async function profiled(open, use) {
   const directory = mkdtempSync(join(tmpdir(), 'hyperproto-profile-'));
   const session = await open(join(directory, 'profile'));
   try {
@@ -47,12 +47,15 @@ async function profiled(open, use) {
   }
 }
 
-const kernelEvents = (events) => events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-const nodeName = (event) => event.name.slice(0, -'_kernel_time'.length);
+export const kernelEvents = (events) => events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+export const nodeName = (event) => event.name.slice(0, -'_kernel_time'.length);
 
-/** Seconds per run of a plain session of `model` fed `feeds`: the median of 7 rounds of 10 runs. */
-async function plainSecondsPerRun(model, feeds) {
-  const session = await openComputeSession(model);
+/**
+ * Seconds per run of a plain session of `model` fed `feeds`, opened as the training session is (`options`, its
+ * ComputeSessionOptions): the median of 7 rounds of 10 runs.
+ */
+async function plainSecondsPerRun(model, feeds, options) {
+  const session = await ort.InferenceSession.create(model, computeSessionOptions(options));
   try {
     await session.run(feeds);
     const times = [];
@@ -68,7 +71,7 @@ async function plainSecondsPerRun(model, feeds) {
 }
 
 /** The executor's cost per node (seconds): chains of 20 and 220 products of a 1-element tensor. */
-async function executorCostPerNode() {
+async function executorCostPerNode(options) {
   const chain = (nodes) => {
     const g = new GraphBuilder('executor_cost');
     let x = g.input('x', 'float32', [1]);
@@ -79,11 +82,11 @@ async function executorCostPerNode() {
     return g.toModel();
   };
   const feeds = { x: new ort.Tensor('float32', Float32Array.of(1), [1]) };
-  return ((await plainSecondsPerRun(chain(220), feeds)) - (await plainSecondsPerRun(chain(20), feeds))) / 200;
+  return ((await plainSecondsPerRun(chain(220), feeds, options)) - (await plainSecondsPerRun(chain(20), feeds, options))) / 200;
 }
 
 /** The Scan's own cost per iteration (seconds), besides its body's node: a Scan of 1,000 iterations of one Add. */
-async function scanCostPerIteration(perNode) {
+async function scanCostPerIteration(perNode, options) {
   const iterations = 1000;
   const body = new GraphBuilder('scan_cost_body');
   const carried = body.input('carried', 'float32', [1]);
@@ -94,10 +97,14 @@ async function scanCostPerIteration(perNode) {
   const items = g.input('items', 'float32', [iterations, 1]);
   g.nodeOutputs('Scan', [start, items], { body, num_scan_inputs: 1 }, { outputs: ['end'] });
   g.output('end', 'float32', [1]);
-  const seconds = await plainSecondsPerRun(g.toModel(), {
-    start: new ort.Tensor('float32', Float32Array.of(0), [1]),
-    items: new ort.Tensor('float32', new Float32Array(iterations).fill(1), [iterations, 1]),
-  });
+  const seconds = await plainSecondsPerRun(
+    g.toModel(),
+    {
+      start: new ort.Tensor('float32', Float32Array.of(0), [1]),
+      items: new ort.Tensor('float32', new Float32Array(iterations).fill(1), [iterations, 1]),
+    },
+    options,
+  );
   return Math.max(0, seconds / iterations - perNode);
 }
 
@@ -154,8 +161,8 @@ export async function stepBreakdown(spec, batches, { runs = 3, rounds = 5 } = {}
   const kernels = kernelEvents(events).filter((e) => e.ts >= from && e.args?.op_name !== 'Scan');
   const body = kernels.filter((e) => Object.values(TRAINING_NODE_PREFIXES).some((prefix) => nodeName(e).startsWith(prefix)));
   const bodyNodes = new Set(body.map(nodeName)).size;
-  const perNode = await executorCostPerNode();
-  const betweenKernels = bodyNodes * perNode + (await scanCostPerIteration(perNode));
+  const perNode = await executorCostPerNode(spec.session);
+  const betweenKernels = bodyNodes * perNode + (await scanCostPerIteration(perNode, spec.session));
 
   const parts = new Map();
   for (const event of kernels) parts.set(partOf(event), (parts.get(partOf(event)) ?? 0) + event.dur);

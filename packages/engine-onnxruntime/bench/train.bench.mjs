@@ -12,7 +12,9 @@
 // and the sustained rate is onnxruntime running ~20 chained products of [B x 300] @ [300 x 300] and of
 // [B x 300] @ [300 x U] in one session run, weighted by that mix of the two shapes. Each shape's rate is the better
 // of onnxruntime on the thread budget and on one thread: the engine tries both for its training session and keeps
-// the faster (TrainingSessionSpec.tryOneThread), so the MatMul it is held to gets the same choice.
+// the faster (TrainingSessionSpec.tryOneThread), so the MatMul it is held to gets the same choice; and its session
+// is opened with the training session's options (computeSessionOptions with `spinning`: on several threads, pool threads that spin
+// within a run, as the engine's budget side of the trial).
 //
 // Timing is the same for every engine: in each of several alternating rounds, every engine trains a fresh model
 // on the same random data (the same steps per epoch, validation of a tiny split included) for WARMUP + MEASURED
@@ -40,9 +42,9 @@ import { createMatrix, createRng } from '@hyperproto/core';
 import { hpnHead } from '@hyperproto/head-hpn';
 import { softmaxHead } from '@hyperproto/head-softmax';
 import { GraphBuilder } from '@hyperproto/onnx-graph';
+import { computeSessionOptions } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { initialMlpWeights } from '@hyperproto/mlp';
-import { computeSessionOptions } from '@hyperproto/onnxruntime-session';
 import { fillDropoutMask, TrainingSession, trainOnnxMlp } from '../dist/index.js';
 import { randomPrototypes } from './child-measurement.mjs';
 import { formatBreakdown, stepBreakdown } from './step-breakdown.mjs';
@@ -164,7 +166,9 @@ async function matmulChain(rows, units, threads, count = 20) {
     flops += 2 * rows * WIDTH * units;
   }
   g.output(x, 'float32');
-  const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads }));
+  // Opened as the engine opens its training session on these threads (several spin within a run, see
+  // computeSessionOptions): the same conditions.
+  const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads, spinning: threads > 1 }));
   const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(rows * WIDTH)), [rows, WIDTH]) };
   await session.run(feeds);
   const started = performance.now();
@@ -261,7 +265,8 @@ async function configBreakdown({ kind, classes, dims, batch }, threads) {
     learningRate: settings.learningRate,
     dropout: settings.dropout,
     weights: initialMlpWeights(shape, rng.fork('weights')),
-    session: { threads },
+    // As the engine runs on these threads after its trial: several spin within a run.
+    session: { threads, spinning: threads > 1 },
   };
   return { count, ...(await stepBreakdown(spec, { count, rows: batch, features, labels, dropoutMasks })) };
 }

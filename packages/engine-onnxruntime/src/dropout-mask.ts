@@ -64,11 +64,8 @@ const workerSource = (fill: string) => `
 const { workerData } = require('node:worker_threads');
 const { port, done, layers, values, rate } = workerData;
 const fill = ${fill};
-try {
-  // Below the training's own threads: a core that onnxruntime leaves idle is enough for the masks.
-  const thread = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-  require('node:os').setPriority(thread, 10);
-} catch {}
+// At the process's own priority: onnxruntime's threads may spin through a run (TrainingSession) and leave no
+// core idle, and a worker below them was starved while the next run waited for its masks.
 port.on('message', ({ job, buffers, first, count, seeds }) => {
   let error;
   try {

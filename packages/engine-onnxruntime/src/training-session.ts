@@ -117,18 +117,26 @@ export class TrainingSession {
       // The session writes into its own state arrays, never into the caller's; Adam's moments start at zero.
       const initial = model.stateShapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
       model.placements.forEach((p, i) => initial[p.state]!.set(ordered[i]!.data, p.offset));
-      const session = await openComputeSession(model.bytes, spec.session);
+      const budget = spec.session?.threads ?? availableParallelism();
+      // Threads matter to the CPU provider only: another (CUDA) would hold two copies of the model's memory for nothing.
+      const onCpu = (spec.session?.providers ?? ['cpu']).every((p) => (typeof p === 'string' ? p : p.name) === 'cpu');
+      const stateBytes = initial.reduce((sum, array) => sum + array.byteLength, 0);
+      const trial =
+        spec.tryOneThread &&
+        onCpu &&
+        budget > 1 &&
+        !model.rowStates.length &&
+        !spec.session?.profileFilePrefix &&
+        stateBytes <= TRIAL_MAX_STATE_BYTES;
+      // The budget's threads spin within runs only where the trial can fall back to one thread: on cores that other
+      // work already takes, spinning is slower than one thread (ComputeSessionOptions.spinning).
+      const session = await openComputeSession(model.bytes, { ...spec.session, spinning: spec.session?.spinning ?? trial });
       let one: ort.InferenceSession | undefined;
       try {
         const training = new TrainingSession(spec.shape.outputUnits, model, session, initial);
-        const budget = spec.session?.threads ?? availableParallelism();
-        // Threads matter to the CPU provider only: another (CUDA) would hold two copies of the model's memory for nothing.
-        const onCpu = (spec.session?.providers ?? ['cpu']).every((p) => (typeof p === 'string' ? p : p.name) === 'cpu');
-        if (spec.tryOneThread && onCpu && budget > 1 && !model.rowStates.length && !spec.session?.profileFilePrefix) {
-          if (training.stateBytes <= TRIAL_MAX_STATE_BYTES) {
-            one = await openComputeSession(model.bytes, { ...spec.session, threads: 1 });
-            training.trial = new ThreadTrial(one);
-          }
+        if (trial) {
+          one = await openComputeSession(model.bytes, { ...spec.session, threads: 1 });
+          training.trial = new ThreadTrial(one);
         }
         return training;
       } catch (error) {

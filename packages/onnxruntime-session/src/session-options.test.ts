@@ -23,15 +23,15 @@ describe('openComputeSession', () => {
     }
   });
 
-  it('uses the budget, else every core the process may use; sleeping pool threads unless asked to spin', () => {
+  it('uses the budget, else every core the process may use; sleeping pool threads unless asked to spin, and never past a run', () => {
     expect(computeSessionOptions({ threads: 3 })).toMatchObject({ intraOpNumThreads: 3, executionProviders: ['cpu'] });
     expect(computeSessionOptions()).toMatchObject({
       intraOpNumThreads: availableParallelism(),
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: { session: { intra_op: { allow_spinning: '0' }, force_spinning_stop: '1' } },
     });
     expect(computeSessionOptions({ spinning: true, providers: ['cuda', 'cpu'] })).toMatchObject({
       executionProviders: ['cuda', 'cpu'],
-      extra: { session: { intra_op: { allow_spinning: '1' } } },
+      extra: { session: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' } },
     });
   });
 

@@ -12,9 +12,11 @@ export interface ComputeSessionOptions {
   /** Execution providers in order of preference; `['cpu']` by default. */
   readonly providers?: readonly ort.InferenceSession.ExecutionProviderConfig[];
   /**
-   * Whether idle pool threads spin waiting for work. Off by default: between runs the caller works in JavaScript,
-   * and on a machine of two cores spinning threads took the cores from it (and from every other process), which
-   * made training steps about twice as slow there.
+   * Whether idle pool threads spin waiting for work within a run; they stop when the run ends
+   * (`force_spinning_stop`), so that the caller's JavaScript between runs keeps the cores. Off by default: on
+   * oversubscribed cores spinning threads take the cores from the work they wait for (1.5-1.7x per training step at a
+   * load of 6 on two cores). On idle cores it saves waking a sleeping thread for each operator (tens of
+   * microseconds on a virtual machine; a quarter to a third of a training step of ~150 small operators on two).
    */
   readonly spinning?: boolean;
   /** No messages from onnxruntime at all: for a session whose failure is an expected answer (a provider probe). */
@@ -36,7 +38,7 @@ export function computeSessionOptions(options: ComputeSessionOptions = {}): ort.
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' }, force_spinning_stop: '1' } },
     // Errors only: onnxruntime warns about every unused initializer and copy it plans.
     logSeverityLevel: options.silent ? 4 : 3,
     ...(options.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),
