@@ -3,6 +3,10 @@ import {
   createRng,
   ErrorCode,
   h,
+  HEAD_PARAM_WEIGHT_PREFIX,
+  headParamData,
+  headParams,
+  headParamWeights,
   isHyperprotoError,
   type Dataset,
   type DatasetSplit,
@@ -14,7 +18,7 @@ import {
   type TrainerSettings,
   type TrainingResult,
 } from '@hyperproto/core';
-import { mlpShape, mlpWeightsByRole, mlpWeightSpecs } from '@hyperproto/mlp';
+import { mlpShape, mlpWeightsByRole, mlpWeightSpecs, TrainingFailedError } from '@hyperproto/mlp';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
 import { headTestPrototypes } from './head-test-prototypes.js';
@@ -34,6 +38,28 @@ export interface EngineConformanceOptions {
    * where a model has it, and a model without it is predicted through core's chunked `predict`.
    */
   readonly requirePredictLabels?: boolean;
+  /**
+   * The engine trains with @hyperproto/mlp's epoch loop (`runMlpTraining`), as the built-in engines do: a run that
+   * diverges must then fail with that loop's `TrainingFailedError`.
+   */
+  readonly usesMlpTrainingLoop?: boolean;
+  /**
+   * A head with learned parameters (`h.param`, e.g. bottleneck-softmax with `{ dims: 6 }`), built for 4 classes:
+   * checked to train its parameters with the network, deterministically for a seed.
+   */
+  readonly learnedParamsHead?: HeadWithOptions;
+  /**
+   * A head whose options take core's `sampledShare` (e.g. bottleneck-softmax with `{ dims: 8 }`), built for 40
+   * classes: checked to learn on a class sample per step, to train with a share of 1 (or a sample as large as the
+   * classes) exactly as without sampling, and to refuse a share outside (0, 1].
+   */
+  readonly sampledHead?: HeadWithOptions;
+}
+
+/** A head plugin and the options to build it with, before its schema. */
+export interface HeadWithOptions {
+  readonly plugin: HeadPlugin;
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export interface BlobsOptions {
@@ -86,12 +112,23 @@ const context = (seed: number, extra: Partial<PluginContext> = {}): PluginContex
 /** A seeded plugin context for an engine test. */
 export const engineTestContext = context;
 
-/** The head `plugin` builds for `classes` classes (4, the suite's); one with prototypes gets the signed axes. */
-export function engineTestHead(plugin: HeadPlugin, classes = CLASSES): HeadDefinition {
+/**
+ * The head `plugin` builds for `classes` classes (4, the suite's) with `options` (its defaults when none); one with
+ * prototypes gets the signed axes.
+ */
+export function engineTestHead(plugin: HeadPlugin, classes = CLASSES, options: unknown = {}): HeadDefinition {
   return plugin.build(
     plugin.usesPrototypes ? { classes, prototypes: headTestPrototypes(classes, classes, 1) } : { classes },
-    parseOptions(plugin, {}),
+    parseOptions(plugin, options),
   );
+}
+
+/** A run's history (times left out) and every weight it ended with, the head's parameters included, as one string. */
+function trainedNumbers(result: TrainingResult): string {
+  return JSON.stringify([
+    result.history.map(({ seconds: _, ...rest }) => rest),
+    [...result.model.weights, ...headParamWeights(result.model.head)].map((w) => [...w.data]),
+  ]);
 }
 
 /** Fraction of the split's rows whose predicted label is the true one. */
@@ -115,7 +152,8 @@ function firstDifference(a: Int32Array, b: Int32Array): string | undefined {
  * deterministic for a seed, keeps
  * the best epoch by the shared stopping rule, logs the test split's scores with `traceTest` without changing what it
  * trains or keeps, turns diverging training into E_TRAINING_FAILED with the best model so far, stops on abort, and
- * refuses jobs it cannot train before it starts.
+ * refuses jobs it cannot train before it starts. Given such heads, it also trains a head's learned parameters and
+ * trains on a class sample per step (sampled softmax).
  */
 export function engineConformance(engine: EnginePlugin, options: EngineConformanceOptions): ConformanceCase[] {
   const id = pluginIdOf(engine);
@@ -184,6 +222,127 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
     );
     return head;
   };
+
+  function learnedParamsCase({ plugin, options: headOptions }: HeadWithOptions): ConformanceCase {
+    return {
+      name: `trains the learned parameters of the ${plugin.name} head with the network: the loss falls, the same seed gives the same numbers`,
+      run: async () => {
+        const head = engineTestHead(plugin, CLASSES, headOptions);
+        const specs = [...headParams(head).values()];
+        check(specs.length > 0, `head ${plugin.name} has no learned parameters (h.param); expected a head that has some`);
+        const dataset = engineTestDataset(21, { rows: 160 });
+        const job = { dataset, head, trainer: { ...ENGINE_TEST_TRAINER, maxEpochs: 4, patience: 10 } };
+        const [a, b, c] = [await train(context(21), job), await train(context(21), job), await train(context(22), job)];
+        try {
+          const [first, last] = [a.history[0]!.trainLoss, a.history.at(-1)!.trainLoss];
+          check(last < 0.7 * first, `the training loss went from ${first} to ${last}; expected it below 0.7 times its first value`);
+          const trained = headParamWeights(a.model.head);
+          const names = trained.map((w) => `${w.name} [${w.shape.join(',')}]`);
+          const expected = specs.map((spec) => `${HEAD_PARAM_WEIGHT_PREFIX}${spec.name} [${spec.shape.join(',')}]`);
+          check(
+            JSON.stringify(names) === JSON.stringify(expected),
+            `the trained model's head has parameters ${names.join(', ')}; expected ${expected.join(', ')}`,
+          );
+          // A parameter that starts at fixed values (zeros, a value) has left them: trained, not only carried along.
+          for (const spec of specs.filter((s) => s.init !== 'glorotUniform')) {
+            const start = headParamData(spec);
+            const now = trained.find((w) => w.name === `${HEAD_PARAM_WEIGHT_PREFIX}${spec.name}`)!;
+            check(
+              now.data.some((v, i) => v !== Math.fround(start[i]!)),
+              `head parameter "${spec.name}" is still at its start after training`,
+            );
+          }
+          check(trainedNumbers(b) === trainedNumbers(a), 'two runs with one seed end with different histories or weights');
+          check(trainedNumbers(c) !== trainedNumbers(a), 'runs with seeds 21 and 22 end with the same histories and weights');
+          // The model predicts with its trained parameters.
+          const accuracy = await engineTestAccuracy(a, dataset.test);
+          check(accuracy > 0.9, `test accuracy ${accuracy} on well-separated blobs; expected more than 0.9`);
+        } finally {
+          for (const r of [a, b, c]) r.model.dispose();
+        }
+      },
+    };
+  }
+
+  function classSampleCases({ plugin, options: headOptions }: HeadWithOptions): ConformanceCase[] {
+    const classes = 40;
+    const sampledHead = (sampledShare: number) => engineTestHead(plugin, classes, { ...headOptions, sampledShare });
+    const dataset = () => engineTestDataset(23, { classes, rows: 800 });
+    const trainer = { ...ENGINE_TEST_TRAINER, maxEpochs: 6, patience: 10 };
+    return [
+      {
+        name: `learns on 32 of 40 classes per step with the ${plugin.name} head (sampledShare 0.25), and the same seed gives the same numbers`,
+        run: async () => {
+          const head = sampledHead(0.25);
+          check(
+            head.sampledShare === 0.25,
+            `head ${plugin.name} built with sampledShare 0.25 has sampledShare ${head.sampledShare}; expected a head that trains on a class sample`,
+          );
+          const job = { dataset: dataset(), head, trainer };
+          const test = job.dataset.test;
+          const [a, b, c] = [await train(context(23), job), await train(context(23), job), await train(context(24), job)];
+          try {
+            const [first, last] = [a.history[0]!.trainLoss, a.history.at(-1)!.trainLoss];
+            check(last < 0.5 * first, `the training loss went from ${first} to ${last}; expected it below 0.5 times its first value`);
+            // Evaluated on every class: far above chance (1/40), and about as well as the full softmax on this data.
+            const full = await train(context(23), { ...job, head: sampledHead(1) });
+            const [sampled, unsampled] = [await engineTestAccuracy(a, test), await engineTestAccuracy(full, test)];
+            full.model.dispose();
+            check(sampled > 0.4, `test accuracy ${sampled} on 40 classes; expected more than 0.4`);
+            check(
+              sampled > unsampled - 0.1,
+              `test accuracy ${sampled} with a class sample, ${unsampled} without; expected at most 0.1 less`,
+            );
+            check(trainedNumbers(b) === trainedNumbers(a), 'two runs with one seed end with different histories or weights');
+            check(trainedNumbers(c) !== trainedNumbers(a), 'runs with seeds 23 and 24 end with the same histories and weights');
+          } finally {
+            for (const r of [a, b, c]) r.model.dispose();
+          }
+        },
+      },
+      {
+        name: `trains the ${plugin.name} head with a sampled share of 1, or a sample as large as the classes, exactly as unsampled`,
+        run: async () => {
+          const plainHead = sampledHead(1);
+          // The sampled expressions with a share of 1, and with a share whose sample would hold every class.
+          const sampledExpressions = sampledHead(0.25);
+          const shortTrainer = { ...trainer, maxEpochs: 2 };
+          const wideBatches = { ...shortTrainer, batchSize: classes };
+          const data = dataset();
+          const runs = [
+            await train(context(25), { dataset: data, head: plainHead, trainer: shortTrainer }),
+            await train(context(25), { dataset: data, head: { ...sampledExpressions, sampledShare: 1 }, trainer: shortTrainer }),
+            await train(context(25), { dataset: data, head: sampledExpressions, trainer: wideBatches }),
+            await train(context(25), { dataset: data, head: plainHead, trainer: wideBatches }),
+          ];
+          try {
+            check(
+              trainedNumbers(runs[1]!) === trainedNumbers(runs[0]!),
+              'the sampled expressions with a share of 1 train differently from the unsampled head',
+            );
+            check(
+              trainedNumbers(runs[2]!) === trainedNumbers(runs[3]!),
+              `a share of 0.25 with batches of ${classes} rows (a sample of every class) trains differently from the unsampled head`,
+            );
+          } finally {
+            for (const r of runs) r.model.dispose();
+          }
+        },
+      },
+      {
+        name: `refuses the ${plugin.name} head with a sampled share outside (0, 1] before training`,
+        run: async () => {
+          const head = { ...sampledHead(0.25), sampledShare: 1.5 };
+          expectCode(
+            await rejection(train(context(26), { dataset: dataset(), head, trainer }), 'a sampled share of 1.5'),
+            ErrorCode.InvalidInput,
+            'a sampled share of 1.5',
+            /sampled share of 1\.5, which is outside \(0, 1\]/,
+          );
+        },
+      },
+    ];
+  }
 
   const cases: ConformanceCase[] = [
     {
@@ -450,6 +609,10 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
           new RegExp(`^${id}: (?!${id}).*at epoch 1, batch 1; lower the learning rate or check the features for extreme values$`),
         );
         check((error as { pluginId?: string }).pluginId === id, `the error's pluginId is ${(error as { pluginId?: string }).pluginId}`);
+        check(
+          !options.usesMlpTrainingLoop || error instanceof TrainingFailedError,
+          `training on features x 1e30 failed with ${describeError(error)}; expected @hyperproto/mlp's TrainingFailedError (usesMlpTrainingLoop)`,
+        );
       },
     },
     {
@@ -530,6 +693,8 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
         );
       },
     },
+    ...(options.learnedParamsHead ? [learnedParamsCase(options.learnedParamsHead)] : []),
+    ...(options.sampledHead ? classSampleCases(options.sampledHead) : []),
   ];
   return cases;
 }

@@ -19,4 +19,5 @@ export {
   ENGINE_TEST_TRAINER,
   type BlobsOptions,
   type EngineConformanceOptions,
+  type HeadWithOptions,
 } from './engine-conformance.js';
