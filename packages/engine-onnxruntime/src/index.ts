@@ -9,7 +9,7 @@ export {
 } from './onnxruntime-engine.js';
 export { trainOnnxMlp, type OnnxTrainingOptions, type OnnxTrainingResult } from './train-onnx-mlp.js';
 export { createTrainedOnnxMlp, type TrainedOnnxMlp, type TrainedOnnxMlpParts } from './trained-onnx-mlp.js';
-export { TrainingSession, type PackedBatches, type TrainingSessionSpec } from './training-session.js';
+export { type PackedBatches, type ThreadRuns, type ThreadSide, TrainingSession, type TrainingSessionSpec } from './training-session.js';
 export { InferenceSession, inferenceChunkRows } from './inference-session.js';
 export {
   buildTrainingStepModel,

@@ -4,7 +4,7 @@ import { initialMlpWeights, type MlpShape } from '@hyperproto/mlp';
 import { describe, expect, it } from 'vitest';
 import { fillDropoutMask } from './dropout-mask.js';
 import { MOVING_STATISTICS, SMALL_WEIGHTS } from './training-step-graph.js';
-import { type PackedBatches, TrainingSession } from './training-session.js';
+import { type PackedBatches, type ThreadSide, TrainingSession, type TrainingSessionSpec } from './training-session.js';
 
 // The head's kernel of 64 x 16,384 values (2^20) has a state tensor of its own; every other weight shares the row.
 const shape: MlpShape = { inputWidth: 40, hiddenUnits: 64, hiddenLayers: 2, outputUnits: 16_384 };
@@ -130,6 +130,126 @@ describe('TrainingSession thread trial', () => {
       await told.release();
       await trying.release();
     }
+  });
+
+  /**
+   * A trial clock under a load that the test sets: each timed run takes `msPerBatch(side)` per batch on the side it
+   * ran on. The session reads it as each timed run starts and ends, so it moves forward at every second read.
+   */
+  const simulatedClock = (msPerBatch: (side: ThreadSide) => number) => {
+    let now = 0;
+    let reads = 0;
+    let session: TrainingSession | undefined;
+    return {
+      clock: () => {
+        if (reads++ % 2 === 1) now += msPerBatch(session!.threadSide) * 4;
+        return now;
+      },
+      attach: (s: TrainingSession) => (session = s),
+    };
+  };
+  const spec = (seed: number) => ({
+    shape: small,
+    head: { ...head, outputUnits: 6 },
+    weights: initialMlpWeights(small, createRng(seed)),
+    learningRate: 1e-2,
+    dropout: 0.3,
+    session: { threads: 2 },
+  });
+  /** A session with the trial on, timed by `simulatedClock(msPerBatch)`. */
+  const simulated = async (base: TrainingSessionSpec, msPerBatch: (side: ThreadSide) => number, revisit = true) => {
+    const { clock, attach } = simulatedClock(msPerBatch);
+    const session = await TrainingSession.create({ ...base, tryOneThread: true, revisitThreadTrial: revisit, trialClock: clock });
+    attach(session);
+    return session;
+  };
+
+  it('revisits its choice while training, changes sides as the load changes, and gives the same numbers as never changing', async () => {
+    // Quiet: the budget is faster. Loaded (runs 30 to 89): the budget's spinning threads are 1.5x slower than one.
+    let loaded = false;
+    const msPerBatch = (side: ThreadSide) => (side === 'budget' ? (loaded ? 3000 : 1000) : 2000);
+    const told = await TrainingSession.create(spec(6));
+    const revisiting = await simulated(spec(6), msPerBatch);
+    const once = await simulated(spec(6), msPerBatch, false);
+    // Deciding once for one thread, which then runs alone.
+    const onceOnOne = await simulated(spec(6), (side) => (side === 'one' ? 500 : 1000), false);
+    const sessions = [told, revisiting, once, onceOnOne];
+    try {
+      const results = new Map<TrainingSession, { losses: number[]; kept: string[] }>();
+      for (const session of sessions) results.set(session, { losses: [], kept: [] });
+      for (let run = 0; run < 130; run++) {
+        loaded = run >= 30 && run < 90;
+        for (const [session, { losses, kept }] of results) {
+          losses.push(...(await session.run(batches(100 + run))).losses);
+          kept.push(session.threadTrial);
+        }
+      }
+      const kept = results.get(revisiting)!.kept;
+      expect(kept.slice(5, 30).every((side) => side === 'budget')).toBe(true);
+      expect(kept.slice(30, 90)).toContain('one');
+      expect(kept.at(-1)).toBe('budget');
+      const runs = revisiting.threadRuns;
+      expect(runs.switches).toBe(2);
+      expect(runs.revisits).toBeGreaterThanOrEqual(3);
+      // The first run ran on both sides.
+      expect(runs.budget + runs.one).toBe(131);
+      expect(runs.one).toBeGreaterThan(runs.revisits * 2);
+      // Decided once, on a quiet machine: the budget to the end.
+      expect(
+        results
+          .get(once)!
+          .kept.slice(5)
+          .every((side) => side === 'budget'),
+      ).toBe(true);
+      expect(once.threadRuns).toMatchObject({ revisits: 0, switches: 0 });
+      expect(onceOnOne.threadTrial).toBe('one');
+      expect(onceOnOne.threadRuns).toEqual({ budget: 3, one: 128, revisits: 0, switches: 0 });
+      expect(told.threadRuns).toEqual({ budget: 130, one: 0, revisits: 0, switches: 0 });
+      for (const session of [revisiting, once, onceOnOne]) {
+        expect(results.get(session)!.losses).toEqual(results.get(told)!.losses);
+        expect(session.weights()).toEqual(told.weights());
+      }
+    } finally {
+      for (const session of sessions) await session.release();
+    }
+  });
+
+  it('keeps its side against a small lead of the other, and spends a small share of its runs on the other side', async () => {
+    // One thread 5% faster at first (the first round keeps it), then the budget 5% faster (within the hysteresis).
+    let budgetLeads = false;
+    const session = await simulated(spec(7), (side) => (side === (budgetLeads ? 'budget' : 'one') ? 1900 : 2000));
+    try {
+      for (let run = 0; run < 5; run++) await session.run(batches(200 + run));
+      expect(session.threadTrial).toBe('one');
+      const decided = session.threadRuns;
+      for (let run = 5; run < 200; run++) {
+        budgetLeads = run >= 100;
+        await session.run(batches(200 + run));
+        expect(session.threadTrial).toBe('one');
+      }
+      const runs = session.threadRuns;
+      expect(runs.switches).toBe(0);
+      expect(runs.revisits).toBeGreaterThanOrEqual(5);
+      const onBudget = runs.budget - decided.budget;
+      expect(onBudget / (runs.budget + runs.one - decided.budget - decided.one)).toBeLessThanOrEqual(0.1);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('does not revisit within half a minute of runs', async () => {
+    // 40 ms runs: 150 of them are 6 s of training.
+    const session = await simulated(spec(8), (side) => (side === 'one' ? 20 : 10));
+    try {
+      for (let run = 0; run < 150; run++) await session.run(batches(300 + run));
+      expect(session.threadTrial).toBe('budget');
+      expect(session.threadRuns).toEqual({ budget: 148, one: 3, revisits: 0, switches: 0 });
+    } finally {
+      await session.release();
+    }
+    // Still told once released.
+    expect(session.threadTrial).toBe('budget');
+    expect(session.threadRuns).toMatchObject({ budget: 148, one: 3 });
   });
 
   it('is off on a budget of one thread', async () => {

@@ -31,9 +31,17 @@ export interface TrainingSessionSpec extends TrainingStepSpec {
   readonly batchSize?: number;
   /**
    * Also try the model on one onnxruntime thread during the first runs, and keep whichever of it and the thread
-   * budget trains faster here (see `ThreadTrial`). Off by default: a session then runs exactly as it is told.
+   * budget trains faster here, revisiting the choice as training goes on (see `ThreadTrial`). Off by default: a
+   * session then runs exactly as it is told.
    */
   readonly tryOneThread?: boolean;
+  /** With `tryOneThread`, whether the trial revisits its first choice during training (default true). */
+  readonly revisitThreadTrial?: boolean;
+  /**
+   * Milliseconds, read as each run of the thread trial starts and ends (the first, which runs both sides, aside):
+   * `performance.now` by default. Tests drive the trial's choices with a clock of their own.
+   */
+  readonly trialClock?: () => number;
 }
 
 /**
@@ -41,10 +49,25 @@ export interface TrainingSessionSpec extends TrainingStepSpec {
  * the state in and out) would weigh on the time per batch.
  */
 const TRIAL_MIN_BATCHES = 4;
-/** Timed runs of each side before the trial decides (by each side's fastest: interference only slows a run down). */
+/** Timed runs of each side in a round of the trial (by each side's fastest: interference only slows a run down). */
 const TRIAL_RUNS = 2;
-/** One thread must be this much faster per batch to be kept: on a tie, the budget. */
+/** One thread must be this much faster per batch to be kept by the first round: on a tie, the budget. */
 const TRIAL_MARGIN = 0.97;
+/**
+ * A revisit changes sides only when the other side is this much faster per batch: a choice that a round has made
+ * stands against the noise of two runs a side (hysteresis: going back needs the same lead the other way).
+ */
+const REVISIT_MARGIN = 0.9;
+/**
+ * The choice is revisited once the side in use has run this long (milliseconds, in runs) and this many runs since
+ * the last round. Load that arrives during training (another training, a test suite) can make the budget's spinning
+ * threads ~1.7x slower than one thread, for the rest of a training that may last hours: revisits find that out
+ * within about half a minute of runs. A revisit costs TRIAL_RUNS runs on the other side, at worst ~1.8x as long as
+ * runs of the side in use: about 1% of the time where a run takes a quarter of a second (the runs of models this
+ * small), and the runs floor keeps it under a tenth of the runs however long they take.
+ */
+const REVISIT_AFTER_MS = 30_000;
+const REVISIT_AFTER_RUNS = 20;
 /**
  * Models whose state is larger than this (about 4,000 softmax classes on 300 hidden units) are not tried on one
  * thread: their products are large enough to need every thread, the trial's runs on one would cost seconds, and two
@@ -52,25 +75,94 @@ const TRIAL_MARGIN = 0.97;
  */
 const TRIAL_MAX_STATE_BYTES = 16 * 2 ** 20;
 
+/** The session a run goes to: the one on the thread budget, or the one on one onnxruntime thread. */
+export type ThreadSide = 'budget' | 'one';
+
+const otherSide = (side: ThreadSide): ThreadSide => (side === 'one' ? 'budget' : 'one');
+
+/** Runs on each side, and the thread trial's revisits of its choice and changes of side (`TrainingSession.threadRuns`). */
+export interface ThreadRuns {
+  readonly budget: number;
+  readonly one: number;
+  readonly revisits: number;
+  readonly switches: number;
+}
+
 /**
- * The training model on one onnxruntime thread beside the session on the thread budget, run in turn on the first
- * large runs. On machines where waking onnxruntime's pool threads costs tens of microseconds (virtual machines, cores
- * shared with other processes) a step of small products and many element-wise operators was measured faster on one
- * thread than on two (up to 40%), while larger products still gain from the pool: only a trial on the machine
- * itself tells. Both sessions run the same model on the same state; the trial's first run checks that they give
- * the same numbers, bit for bit, and the trial ends there if not, so the choice changes the speed, never a result.
+ * The training model on one onnxruntime thread beside the session on the thread budget. On machines where waking
+ * onnxruntime's pool threads costs tens of microseconds (virtual machines, cores shared with other processes) a step
+ * of small products and many element-wise operators was measured faster on one thread than on two (up to 40%), while
+ * larger products still gain from the pool; and the budget's threads spin within a run, faster on idle cores and
+ * 1.5-1.8x slower where other processes take them: only a trial on the machine itself, under its load of the moment,
+ * tells. A round runs the two sides in turn on the large runs and keeps the faster; the first round decides at the
+ * start of training, and further rounds revisit the choice every REVISIT_AFTER_MS of runs, as the load changes.
+ * Both sessions run the same model on the same state, which the caller hands in at every run (neither holds any);
+ * the trial's first run checks that they give the same numbers, bit for bit, and the trial ends there if not, so
+ * the choice changes the speed, never a result.
  */
 class ThreadTrial {
-  readonly perBatch: { budget: number[]; one: number[] } = { budget: [], one: [] };
-  next: 'budget' | 'one' = 'one';
+  /** Milliseconds per batch of the current round's timed runs, by side. */
+  private readonly perBatch: Record<ThreadSide, number[]> = { budget: [], one: [] };
+  /** The side in use, once the first round has decided. */
+  kept: ThreadSide | undefined;
+  /** Whether the first run has checked that both sides give the same bits. */
   checked = false;
-  constructor(readonly one: ort.InferenceSession) {}
+  /** The side of the round's next timed run: a round starts with the side not in use. */
+  private next: ThreadSide = 'one';
+  /** Whether a round is on: the first, at the start, or a revisit. */
+  private round = true;
+  /** Runs, and their milliseconds, since the last round ended. */
+  private sinceRound = { runs: 0, ms: 0 };
+  constructor(
+    readonly one: ort.InferenceSession,
+    /** Whether rounds revisit the first choice; else the first decides for good. */
+    readonly revisiting: boolean,
+    /** The session's count of runs, revisits and switches, which the trial keeps up. */
+    private readonly runs: { -readonly [K in keyof ThreadRuns]: number },
+  ) {}
 
-  /** The faster side once both have been timed enough, else undefined. */
-  decision(): 'budget' | 'one' | undefined {
+  /** The side a run of `count` batches goes to, starting a revisit when one is due. */
+  sideFor(count: number): ThreadSide {
+    if (this.kept && !this.round && this.revisiting && count >= TRIAL_MIN_BATCHES) {
+      const { runs, ms } = this.sinceRound;
+      if (runs >= REVISIT_AFTER_RUNS && ms >= REVISIT_AFTER_MS) {
+        this.round = true;
+        this.next = otherSide(this.kept);
+        this.runs.revisits++;
+      }
+    }
+    return this.round ? this.next : this.kept!;
+  }
+
+  /** Takes note of a run of `count` batches on `side` that took `ms` milliseconds. */
+  ran(side: ThreadSide, count: number, ms: number): void {
+    this.runs[side]++;
+    if (!this.round) {
+      this.sinceRound.runs++;
+      this.sinceRound.ms += ms;
+      return;
+    }
+    if (count < TRIAL_MIN_BATCHES) return;
+    this.perBatch[side].push(ms / count);
+    this.next = otherSide(side);
+    const decision = this.decision();
+    if (!decision) return;
+    if (this.kept && decision !== this.kept) this.runs.switches++;
+    this.kept = decision;
+    this.round = false;
+    this.perBatch.budget = [];
+    this.perBatch.one = [];
+    this.sinceRound = { runs: 0, ms: 0 };
+  }
+
+  /** The faster side once the round has timed both enough, else undefined. */
+  private decision(): ThreadSide | undefined {
     const { budget, one } = this.perBatch;
     if (budget.length < TRIAL_RUNS || one.length < TRIAL_RUNS) return undefined;
-    return Math.min(...one) < TRIAL_MARGIN * Math.min(...budget) ? 'one' : 'budget';
+    const fastest = { budget: Math.min(...budget), one: Math.min(...one) };
+    if (!this.kept) return fastest.one < TRIAL_MARGIN * fastest.budget ? 'one' : 'budget';
+    const other = otherSide(this.kept);
+    return fastest[other] < REVISIT_MARGIN * fastest[this.kept] ? other : this.kept;
   }
 }
 
@@ -90,6 +182,11 @@ export class TrainingSession {
   private readonly tables = new Map<number, Float32Array>();
   private readonly rowSets = new RowSets();
   private trial: ThreadTrial | undefined;
+  private trialClock: () => number = () => performance.now();
+  /** The side of the latest run (or the one in progress). */
+  private side: ThreadSide = 'budget';
+  /** The side of `session`: one thread once a trial that decides for good has kept it. */
+  private sessionSide: ThreadSide = 'budget';
 
   private constructor(
     private readonly outputUnits: number,
@@ -136,7 +233,8 @@ export class TrainingSession {
         const training = new TrainingSession(spec.shape.outputUnits, model, session, initial);
         if (trial) {
           one = await openComputeSession(model.bytes, { ...spec.session, threads: 1 });
-          training.trial = new ThreadTrial(one);
+          training.trial = new ThreadTrial(one, spec.revisitThreadTrial ?? true, training.runs);
+          if (spec.trialClock) training.trialClock = spec.trialClock;
         }
         return training;
       } catch (error) {
@@ -148,13 +246,28 @@ export class TrainingSession {
   }
 
   /**
-   * The thread trial (`tryOneThread`): `off` (not asked for, or not for this model or budget), `trying`, or which
-   * side it kept, `budget` or `one` (one onnxruntime thread).
+   * The thread trial (`tryOneThread`): `off` (not asked for, or not for this model or budget), `trying` (its first
+   * round), or the side in use since its latest round, `budget` or `one` (one onnxruntime thread); for good without
+   * revisits (`revisitThreadTrial: false`), and `budget` for good when the two sides did not give the same numbers.
    */
-  get threadTrial(): 'off' | 'trying' | 'budget' | 'one' {
-    return this.trial ? 'trying' : this.trialOutcome;
+  get threadTrial(): 'off' | 'trying' | ThreadSide {
+    return this.trial ? (this.trial.kept ?? 'trying') : this.trialOutcome;
   }
-  private trialOutcome: 'off' | 'budget' | 'one' = 'off';
+  private trialOutcome: 'off' | ThreadSide = 'off';
+
+  /** The side of the latest run, or of the one in progress (`budget` for the first run of a trial, which runs both). */
+  get threadSide(): ThreadSide {
+    return this.side;
+  }
+
+  /**
+   * Runs so far on each side (the trial's first run counts on both), the rounds that revisited the trial's choice,
+   * and how many of them changed sides. Every run is on `budget` without a trial.
+   */
+  get threadRuns(): ThreadRuns {
+    return { ...this.runs };
+  }
+  private readonly runs = { budget: 0, one: 0, revisits: 0, switches: 0 };
 
   /**
    * Bytes of state (weights and Adam's moments) that every run hands in and takes back; a row-sampled parameter and
@@ -198,12 +311,21 @@ export class TrainingSession {
         fetches[model.stateOutputs[i]!] = output;
       }
     }
-    const out = this.trial
-      ? await this.runInTrial(this.trial, feeds, fetches, count, rows)
-      : await this.runOn(this.session, feeds, fetches, rows);
+    const out = this.trial ? await this.runInTrial(this.trial, feeds, fetches, count, rows) : await this.runAlone(feeds, fetches, rows);
     if (handed) this.rowSets.writeBack(this.tables, handed);
     this.current = this.current === 0 ? 1 : 0;
     return { losses: out[model.losses]!.data as Float32Array, statistics: out[model.statistics]!.data as Float32Array };
+  }
+
+  /** A run without a trial (none asked for, or it has ended). */
+  private runAlone(
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor | null>,
+    rows: number,
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
+    this.side = this.sessionSide;
+    this.runs[this.sessionSide]++;
+    return this.runOn(this.session, feeds, fetches, rows);
   }
 
   private runOn(
@@ -215,7 +337,7 @@ export class TrainingSession {
     return runOrExplain('a training step', { outputUnits: this.outputUnits, rows }, () => session.run(feeds, fetches));
   }
 
-  /** A run during the thread trial: on one side or the other in turn, timed when large enough. */
+  /** A run with the thread trial on: on the side it chooses, timed. */
   private async runInTrial(
     trial: ThreadTrial,
     feeds: Record<string, ort.Tensor>,
@@ -231,31 +353,36 @@ export class TrainingSession {
           tensor && new ort.Tensor('float32', new Float32Array(tensor.size), tensor.dims),
         ]),
       );
+      this.side = 'budget';
       const fromOne = await this.runOn(trial.one, feeds, aside, rows);
       const out = await this.runOn(this.session, feeds, fetches, rows);
       trial.checked = true;
+      this.runs.budget++;
+      this.runs.one++;
       const same = Object.keys(out).every((name) => sameBits(out[name]!.data as Float32Array, fromOne[name]!.data as Float32Array));
       if (!same) await this.endTrial('budget');
       return out;
     }
-    const side = trial.next;
-    const started = performance.now();
+    const side = trial.sideFor(count);
+    this.side = side;
+    const started = this.trialClock();
     const out = await this.runOn(side === 'one' ? trial.one : this.session, feeds, fetches, rows);
-    if (count >= TRIAL_MIN_BATCHES) {
-      trial.perBatch[side].push((performance.now() - started) / count);
-      trial.next = side === 'one' ? 'budget' : 'one';
-      const decision = trial.decision();
-      if (decision) await this.endTrial(decision);
-    }
+    trial.ran(side, count, this.trialClock() - started);
+    if (trial.kept && !trial.revisiting) await this.endTrial(trial.kept);
     return out;
   }
 
-  private async endTrial(keep: 'budget' | 'one'): Promise<void> {
+  /**
+   * Ends the trial for good on `keep` and releases the other side's session: when the first round decides for good,
+   * or on the budget when the two sides do not give the same numbers.
+   */
+  private async endTrial(keep: ThreadSide): Promise<void> {
     const trial = this.trial!;
     this.trial = undefined;
     if (keep === 'one') {
       const budget = this.session;
       this.session = trial.one;
+      this.sessionSide = 'one';
       await budget.release();
     } else {
       await trial.one.release();
@@ -284,6 +411,8 @@ export class TrainingSession {
   }
 
   async release(): Promise<void> {
+    // What the trial kept stays told.
+    if (this.trial?.kept) this.trialOutcome = this.trial.kept;
     await this.trial?.one.release();
     this.trial = undefined;
     await this.session.release();
