@@ -144,12 +144,14 @@ export function compareGridRuns(
     else changed.push(key);
   }
   const added = [...after.values()].filter((run) => !before.has(run.key));
-  const storedRuns = [...before.values()];
-  const models = [...new Set(added.map((run) => run.model))].filter((id) => !storedRuns.some((run) => run.model === id));
-  const datasets = [...new Set(added.map((run) => run.dataset))].filter((id) => !storedRuns.some((run) => run.dataset === id));
-  const seeds = [...new Set(added.map((run) => run.seed))]
-    .filter((seed) => !storedRuns.some((run) => run.seed === seed))
-    .sort((a, b) => a - b);
+  // The distinct values of one part of the added runs that no stored run has.
+  const newOf = <T>(part: (run: (typeof added)[number]) => T): T[] => {
+    const stored = new Set([...before.values()].map(part));
+    return [...new Set(added.map(part))].filter((value) => !stored.has(value));
+  };
+  const models = newOf((run) => run.model);
+  const datasets = newOf((run) => run.dataset);
+  const seeds = newOf((run) => run.seed).sort((a, b) => a - b);
   // Added runs that no new model, dataset or seed accounts for (e.g. a model now running on one more dataset).
   const other = added.filter((run) => !models.includes(run.model) && !datasets.includes(run.dataset) && !seeds.includes(run.seed));
   const description = describeChange(added.length, changed, dropped, [
