@@ -21,6 +21,7 @@ export {
   recordProblem,
   type RunRecord,
   type RunSeconds,
+  type RunMemory,
   type RunInput,
   type RunVersions,
   type RunProvenance,

@@ -61,6 +61,8 @@ export interface ReportCell {
   readonly epochs: Stat | null;
   readonly secondsPerEpoch: Stat | null;
   readonly totalSeconds: Stat | null;
+  /** Peak resident set of the run's process (`memory.peakResidentBytes`) over the seeds whose records have it. */
+  readonly peakResidentBytes: Stat | null;
   /** The record of the lowest seed. */
   readonly firstRecord: RunRecord | undefined;
   /** Every record of the cell, by seed. */
@@ -174,6 +176,7 @@ export function buildReportData(
         epochs: stat(own.map((r) => r.epochs)),
         secondsPerEpoch: stat(own.map((r) => r.secondsPerEpoch)),
         totalSeconds: stat(own.map((r) => r.seconds.total)),
+        peakResidentBytes: stat(own.flatMap((r) => (r.memory ? [r.memory.peakResidentBytes] : []))),
         firstRecord: own[0],
         records: own,
       });

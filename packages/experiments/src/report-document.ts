@@ -1,4 +1,4 @@
-import { cellKey, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
+import { cellKey, type ReportCell, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
 import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
 import { SEED_CLASSES, SEED_MODELS } from './report-seed.js';
 import {
@@ -11,6 +11,7 @@ import {
 } from './report-plots.js';
 import { explanationBlocks } from './report-explanations.js';
 import { geometryBlocks } from './report-geometry.js';
+import { bytesText, peakMemoryNote } from './report-memory.js';
 import { phaseBlocks } from './report-phases.js';
 import { testTraceBlocks, testTracePlots } from './report-test-trace.js';
 import { describeDuplicates } from './results-store.js';
@@ -131,6 +132,9 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   // Table 2.
   const columns = data.models;
   const rowHeader = data.datasets.every((d) => d.classes !== undefined && d.label === String(d.classes)) ? 'classes' : 'dataset';
+  /** A table's rows: one per dataset, its label, then what `show` makes of its cell of each model. */
+  const rowPerDataset = (show: (cell: ReportCell | undefined) => string) =>
+    data.datasets.map((d) => [d.label, ...columns.map((m) => show(data.cells.get(cellKey(d.id, m.id))))]);
   blocks.push({ kind: 'heading', level: 2, text: `${seed ? 'Table 2: test' : 'Test'} macro-F1 (%), mean ± sd over seeds` });
   const t2: string[][] = [];
   for (const d of data.datasets) {
@@ -204,13 +208,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   blocks.push({
     kind: 'table',
     header: [rowHeader, ...columns.map((m) => m.label)],
-    rows: data.datasets.map((d) => [
-      d.label,
-      ...columns.map((m) => {
-        const cell = data.cells.get(cellKey(d.id, m.id));
-        return cell?.bestEpoch ? `${pm(cell.bestEpoch)} / ${num(cell.epochs?.mean, 0)}` : DASH;
-      }),
-    ]),
+    rows: rowPerDataset((cell) => (cell?.bestEpoch ? `${pm(cell.bestEpoch)} / ${num(cell.epochs?.mean, 0)}` : DASH)),
     note: `best epoch (mean ± sd) / epochs run (mean).${seed ? '' : ` ${stopping}`}`,
   });
 
@@ -229,6 +227,13 @@ export function buildReportDocument(data: ReportData): ReportDocument {
       ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.secondsPerEpoch, 2)),
     ]),
     note: `Wall-clock seconds per training epoch (including the validation pass), measured with ${Math.max(1, ...data.sessions.map((s) => s.workers))} run(s) in parallel on the machine: compare within a table, not across machines.`,
+  });
+  blocks.push({ kind: 'heading', level: 2, text: 'Peak memory, mean over seeds' });
+  blocks.push({
+    kind: 'table',
+    header: [rowHeader, ...columns.map((m) => m.label)],
+    rows: rowPerDataset((cell) => (cell?.peakResidentBytes ? bytesText(cell.peakResidentBytes.mean) : DASH)),
+    note: peakMemoryNote(data.records),
   });
   blocks.push(...phaseBlocks(data));
   const speedPlot = secondsPerEpochPlot(data);

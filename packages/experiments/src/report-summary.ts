@@ -2,6 +2,7 @@ import { TrainerSettingsSchema, type TrainerSettings } from '@hyperproto/core';
 import { cellKey, type ReportCell, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
 import { describeVersions, type Block, type ListItem, type ReportDocument } from './report-document.js';
 import { clearDifference, PAR_POINTS } from './report-findings.js';
+import { bytesText, peakMemoryNote } from './report-memory.js';
 import { modelName, plot, type ReportPlot } from './report-plots.js';
 import { modelSettings } from './report-test-trace.js';
 import type { ChartSeries } from './svg-line-chart.js';
@@ -229,7 +230,7 @@ function answerRow(row: SummaryRow): string[] {
 
 function detailRows(row: SummaryRow): string[][] {
   return row.families.map((entry) => {
-    if (!entry.chosen) return [entry.family.label, absence(entry), DASH, DASH, DASH, DASH, DASH];
+    if (!entry.chosen) return [entry.family.label, absence(entry), DASH, DASH, DASH, DASH, DASH, DASH];
     const { model, cell, by, candidates } = entry.chosen;
     const planned = cell.plannedSeeds.length;
     return [
@@ -240,6 +241,7 @@ function detailRows(row: SummaryRow): string[][] {
       cell.secondsPerEpoch ? seconds(cell.secondsPerEpoch.mean) : DASH,
       cell.epochs ? cell.epochs.mean.toFixed(0) : DASH,
       cell.totalSeconds ? seconds(cell.totalSeconds.mean) : DASH,
+      cell.peakResidentBytes ? bytesText(cell.peakResidentBytes.mean) : DASH,
     ];
   });
 }
@@ -379,7 +381,7 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
         'cheapest run',
       ],
       rows: rows.map(answerRow),
-      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. The records do not measure memory, so peak memory is not on this page.`,
+      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. The tables [by dataset](#by-dataset) add the peak memory of the chosen configurations where their records measured it.`,
     },
     ...(plots.length ? [{ kind: 'plots', plots } as Block] : []),
     {
@@ -387,6 +389,10 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
       text: 'Where a study has no run of a head at a class count, its row says "not run yet" (planned in its grid) or "not in the grid"; a study\'s README may give projected costs for such cells from a benchmark, which are not records and are not on this page.',
     },
     { kind: 'heading', level: 2, text: 'By dataset' },
+    {
+      kind: 'paragraph',
+      text: peakMemoryNote(studies.flatMap((s) => s.data.records)),
+    },
   ];
   for (const row of rows) {
     blocks.push({
@@ -398,7 +404,7 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
     const classMean = row.dataset.classMeanMacroF1;
     blocks.push({
       kind: 'table',
-      header: ['head', 'chosen configuration', 'test macro-F1', 'seeds', 's / epoch', 'epochs', 's / run'],
+      header: ['head', 'chosen configuration', 'test macro-F1', 'seeds', 's / epoch', 'epochs', 's / run', 'peak memory'],
       rows: detailRows(row),
       ...(bayes || classMean
         ? {

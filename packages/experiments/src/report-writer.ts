@@ -24,6 +24,8 @@ export interface ReportCellSummary {
   readonly macroF1: Stat | null;
   readonly bestEpoch: Stat | null;
   readonly secondsPerEpoch: Stat | null;
+  /** Peak resident set of the runs' process, bytes, over the seeds whose records have it (`RunRecord.memory`). */
+  readonly peakResidentBytes: Stat | null;
   readonly published: { readonly macroF1: number | null; readonly convergenceEpochs: number | null };
 }
 
@@ -127,6 +129,7 @@ export interface SummaryRowJson {
     readonly secondsPerEpoch: Stat | null;
     readonly epochs: Stat | null;
     readonly secondsPerRun: Stat | null;
+    readonly peakResidentBytes: Stat | null;
   }[];
 }
 
@@ -221,6 +224,7 @@ function rowJson(row: SummaryRow): SummaryRowJson {
       secondsPerEpoch: e.chosen?.cell.secondsPerEpoch ?? null,
       epochs: e.chosen?.cell.epochs ?? null,
       secondsPerRun: e.chosen?.cell.totalSeconds ?? null,
+      peakResidentBytes: e.chosen?.cell.peakResidentBytes ?? null,
     })),
   };
 }
@@ -254,6 +258,7 @@ function summarize(data: ReportData) {
           macroF1: cell.macroF1,
           bestEpoch: cell.bestEpoch,
           secondsPerEpoch: cell.secondsPerEpoch,
+          peakResidentBytes: cell.peakResidentBytes,
           published: isSeedCell(d.id, m.id)
             ? { macroF1: published?.macroF1[d.id]?.[m.id] ?? null, convergenceEpochs: published?.convergenceEpochs[d.id]?.[m.id] ?? null }
             : { macroF1: null, convergenceEpochs: null },

@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runGrid } from './grid-runner.js';
 import { parseGrid } from './grid-schema.js';
 import { parseResults, RESULTS_FILE } from './results-store.js';
+import { recordProblem } from './run-record.js';
+import { softmaxRecord } from './test-support/fake-record.js';
 
 const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', import.meta.url));
 
@@ -83,5 +85,34 @@ describe('the per-epoch scores in every record', () => {
     expect(old.torn).toBeUndefined();
     expect(old.records).toHaveLength(1);
     expect(old.records[0]!.history[0]).not.toHaveProperty('validationMacroF1');
+  });
+});
+
+describe('the memory in a record', () => {
+  const memory = { peakResidentBytes: 3 * 2 ** 30, startResidentBytes: 2 ** 30, concurrentRuns: 2, sampleMilliseconds: 100 };
+  const stored = (record: object) => JSON.parse(JSON.stringify(record)) as unknown;
+
+  it('is optional: a record without it (written before it was measured, or run inline) is valid, as is one with it', () => {
+    const old = softmaxRecord(0);
+    expect(old).not.toHaveProperty('memory');
+    expect(recordProblem(stored(old))).toBeUndefined();
+    expect(recordProblem(stored({ ...old, memory }))).toBeUndefined();
+  });
+
+  it('is refused when malformed, naming the field, and a results file with such a line names the line', () => {
+    const record = softmaxRecord(0);
+    expect(recordProblem(stored({ ...record, memory: null }))).toBe('"memory" is not an object');
+    expect(recordProblem(stored({ ...record, memory: [memory] }))).toBe('"memory" is not an object');
+    expect(recordProblem(stored({ ...record, memory: 3 * 2 ** 30 }))).toBe('"memory" is not an object');
+    expect(recordProblem(stored({ ...record, memory: { ...memory, peakResidentBytes: '3 GiB' } }))).toBe(
+      '"memory.peakResidentBytes" is not a number',
+    );
+    expect(recordProblem(stored({ ...record, memory: { peakResidentBytes: 1, startResidentBytes: 1, sampleMilliseconds: 100 } }))).toBe(
+      '"memory.concurrentRuns" is not a number',
+    );
+    const lines = [{ ...record, memory: { ...memory, sampleMilliseconds: null } }, softmaxRecord(1)];
+    expect(() => parseResults(Buffer.from(lines.map((r) => `${JSON.stringify(r)}\n`).join('')), 'results.jsonl')).toThrow(
+      'results.jsonl line 1 is not a run record: "memory.sampleMilliseconds" is not a number',
+    );
   });
 });

@@ -80,6 +80,12 @@ export interface RunRecord {
    * made the same (same plugin, options and seed): absent when nothing was reused, and from older records.
    */
   readonly reused?: readonly RunInput[];
+  /**
+   * The memory of the process the run executed in, sampled while it ran (see {@link RunMemory}): set by the thread
+   * that started the run, so absent from runs executed inline (in the sampling thread itself) and from records
+   * written before it was measured.
+   */
+  readonly memory?: RunMemory;
   /** Facts the dataset reported (sizes, noise level). */
   readonly data: Readonly<Record<string, unknown>>;
   /** Everything each evaluator returned. */
@@ -97,6 +103,31 @@ export interface RunSeconds {
   readonly geometry?: number;
   readonly total: number;
 }
+
+/**
+ * The resident set (`process.memoryUsage.rss()`) of the process a run executed in, sampled by the process's main
+ * thread every `sampleMilliseconds` from the run's start to its end. Runs execute in worker threads of one process,
+ * so the numbers are the process's: with several runs at once (`concurrentRuns` > 1) the peak is shared with the
+ * runs beside it and includes their memory; `--workers 1` measures a run's own peak. A step shorter than the
+ * sampling interval can peak between two samples unseen.
+ */
+export interface RunMemory {
+  /** Largest resident set seen from the run's start to its end (both included), bytes. */
+  readonly peakResidentBytes: number;
+  /** Resident set as the run started, bytes: what the process already held (its other runs, its stores). */
+  readonly startResidentBytes: number;
+  /** Most runs that executed in the process at once while this one ran, this one included. */
+  readonly concurrentRuns: number;
+  /** Interval between two samples, milliseconds. */
+  readonly sampleMilliseconds: number;
+}
+
+const MEMORY_FIELDS = [
+  'peakResidentBytes',
+  'startResidentBytes',
+  'concurrentRuns',
+  'sampleMilliseconds',
+] as const satisfies readonly (keyof RunMemory)[];
 
 /** An input a run can take from its worker's store (see {@link RunRecord.reused}). */
 export type RunInput = SharedInput | 'geometry';
@@ -200,5 +231,10 @@ export function recordProblem(value: unknown): string | undefined {
   for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const)
     if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
   if (!Array.isArray(r.history)) return '"history" is not a list';
+  if (r.memory !== undefined) {
+    const memory = r.memory as Record<string, unknown> | null;
+    if (typeof memory !== 'object' || memory === null || Array.isArray(memory)) return '"memory" is not an object';
+    for (const field of MEMORY_FIELDS) if (typeof memory[field] !== 'number') return `"memory.${field}" is not a number`;
+  }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, type ExperimentInputs, type Registry } from '@hyperproto/core';
 import { executeRun, failureOf, type RunFailure, type RunOrder } from './run-execution.js';
 import type { RunWriter } from './registry-module.js';
+import { processMemory } from './resident-memory.js';
 import type { RunProvenance, RunRecord } from './run-record.js';
 import { type FromWorker, StopFlag, type ToWorker, type WorkerData, type WorkerSetup } from './worker-messages.js';
 
@@ -36,7 +37,9 @@ export interface RunSlot {
 /**
  * A worker thread that builds its own registry from the registry module and runs one order at a time. It is never
  * ended from outside: it stops its run when asked (a flag in shared memory and a message) and ends itself when
- * closed, both between two steps of the run, so a native call in flight always returns first.
+ * closed, both between two steps of the run, so a native call in flight always returns first. Every way of running a
+ * grid in worker threads (the local pool, the queue worker) goes through here, which is why the records get their
+ * `memory` (the process's resident set while the run executed) here.
  */
 export class ThreadSlot implements RunSlot {
   private pending:
@@ -105,8 +108,18 @@ export class ThreadSlot implements RunSlot {
   run(order: RunOrder, progress: StageProgress): Promise<RunRecord> {
     if (this.exited || this.closing)
       return Promise.reject(new RunFailedError({ code: ErrorCode.Internal, message: 'the worker thread has exited' }, true));
+    // Sampled here, in the thread that started the run, whose event loop the run's synchronous steps never hold.
+    const memory = processMemory.watch();
     return new Promise((resolve, reject) => {
-      this.pending = { key: order.key, resolve, reject, progress };
+      this.pending = {
+        key: order.key,
+        resolve: (record) => resolve({ ...record, memory: memory.end() }),
+        reject: (error) => {
+          memory.end();
+          reject(error);
+        },
+        progress,
+      };
       this.stop.lower();
       this.stopping = false;
       this.post({ type: 'run', order });
@@ -175,7 +188,10 @@ export class ThreadSlot implements RunSlot {
   }
 }
 
-/** Runs in the calling thread (for tests and for registries that cannot be rebuilt in a worker). */
+/**
+ * Runs in the calling thread (for tests and for registries that cannot be rebuilt in a worker). Its records have no
+ * `memory`: the run holds the thread that would sample it.
+ */
 export class InlineSlot implements RunSlot {
   private controller: AbortController | undefined;
 
