@@ -228,13 +228,16 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     ]),
     note: `Wall-clock seconds per training epoch (including the validation pass), measured with ${Math.max(1, ...data.sessions.map((s) => s.workers))} run(s) in parallel on the machine: compare within a table, not across machines.`,
   });
-  blocks.push({ kind: 'heading', level: 2, text: 'Peak memory, mean over seeds' });
-  blocks.push({
-    kind: 'table',
-    header: [rowHeader, ...columns.map((m) => m.label)],
-    rows: rowPerDataset((cell) => (cell?.peakResidentBytes ? bytesText(cell.peakResidentBytes.mean) : DASH)),
-    note: peakMemoryNote(data.records),
-  });
+  // Records written before memory was measured would fill the table with dashes only: then it is left out.
+  if (data.records.some((r) => r.memory)) {
+    blocks.push({ kind: 'heading', level: 2, text: 'Peak memory, mean over seeds' });
+    blocks.push({
+      kind: 'table',
+      header: [rowHeader, ...columns.map((m) => m.label)],
+      rows: rowPerDataset((cell) => (cell?.peakResidentBytes ? bytesText(cell.peakResidentBytes.mean) : DASH)),
+      note: peakMemoryNote(data.records),
+    });
+  }
   blocks.push(...phaseBlocks(data));
   const speedPlot = secondsPerEpochPlot(data);
   if (speedPlot) plots.push(speedPlot);

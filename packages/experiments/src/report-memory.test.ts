@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGrid } from './grid-schema.js';
 import { buildReportData } from './report-data.js';
+import { buildReportDocument } from './report-document.js';
 import { renderMarkdown } from './report-markdown.js';
 import { bytesText } from './report-memory.js';
 import { buildSummaryDocument } from './report-summary.js';
@@ -83,6 +84,13 @@ describe('peak memory in the reports', () => {
       expect(cell('c10', 'hpn').peakResidentBytes).toEqual({ mean: 300 * MiB, sd: null, n: 1 });
       expect(cell('c100', 'softmax').peakResidentBytes).toBeNull();
     });
+  });
+
+  it('leaves the table out of a report none of whose records measured memory', () => {
+    const unmeasured = records.map(({ memory: _, ...r }) => r);
+    const markdown = renderMarkdown(buildReportDocument(buildReportData(grid, unmeasured)));
+    expect(markdown).toContain('## Seconds per epoch');
+    expect(markdown).not.toContain('Peak memory');
   });
 
   it("adds the chosen configurations' peak memory to the results page's tables by dataset, a dash where not measured", () => {
