@@ -222,7 +222,6 @@ describe('the memory of each run, sampled by the thread that started it', () => 
     // Read back as the results store reads them: the field passes its check.
     const { records } = parseResults(readFileSync(join(out, RESULTS_FILE)), 'results');
     expect(records.map((r) => r.key).sort()).toEqual(['busy/softmax/s0', 'busy/softmax/s1']);
-    console.log(JSON.stringify(records.map((r) => r.memory)));
     for (const { memory } of records) {
       expect(memory).toBeDefined();
       expect(memory!.sampleMilliseconds).toBe(MEMORY_SAMPLE_MS);
