@@ -177,6 +177,34 @@ describe('the results page', () => {
     expect(markdown).toContain('Generated from the committed records by `hyperproto report large small --summary`');
   });
 
+  it('says when no head is clearly above a uniform guess, by the rule for on par', () => {
+    const chanceGrid = {
+      ...smallGrid,
+      name: 'chance',
+      datasets: [
+        { id: 'c1000', name: 'blobs', options: { classes: 1000, trainPerClass: 10 } },
+        { id: 'c100000', name: 'blobs', options: { classes: 100000, trainPerClass: 10 } },
+      ],
+    };
+    const chanceStudy = study(
+      chanceGrid,
+      records(chanceGrid, {
+        // 3.0 points against a uniform guess's 0.1: clearly above it.
+        'c1000/softmax': { f1: [0.03, 0.03], secondsPerEpoch: 1, total: 10 },
+        'c1000/hpn-d8': { f1: [0.001, 0.001], secondsPerEpoch: 1, total: 10 },
+        // 1.6 points against 0.001: within 2 points, no answer.
+        'c100000/softmax': { f1: [0.015, 0.017], secondsPerEpoch: 1, total: 10 },
+        'c100000/hpn-d8': { f1: [0.00002, 0.00002], secondsPerEpoch: 1, total: 10 },
+      }),
+    );
+    const markdown = renderMarkdown(buildSummaryDocument([chanceStudy], 'hyperproto report chance --summary'));
+    expect(markdown).toContain('| 1,000 | chance, c1000 (10 training rows per class) | softmax 3.0 ± 0.0 (2 seeds) | none |');
+    expect(markdown).toContain(
+      '| 100,000 | chance, c100000 (10 training rows per class) | no head clearly above chance (a uniform guess: 0.001); highest: softmax 1.6 ± 0.1 (2 seeds) | HPN 0.0 ± 0.0 (2 seeds) |',
+    );
+    expect(markdown).toContain('On the same test splits: a uniform guess about 0.1.');
+  });
+
   it('states where each number comes from: the results file, commits and versions', () => {
     const markdown = renderMarkdown(buildSummaryDocument(studies, 'cmd'));
     expect(markdown).toContain('- **small**: [`small/results.jsonl`](small/results.jsonl); report: [`small/report.md`](small/report.md)');

@@ -195,6 +195,10 @@ function rowTitle(row: SummaryRow): string {
   return `${row.study.name}, ${row.dataset.id}${facts.some(Boolean) ? ` (${facts.filter(Boolean).join('; ')})` : ''}`;
 }
 
+/** A uniform guess's test macro-F1 in points at C balanced classes: about 100 / C (its precision and recall per class). */
+const chanceF1 = (classes: number | undefined): Stat | undefined => (classes ? { mean: 100 / classes, sd: null, n: 1 } : undefined);
+const chanceText = (chance: Stat) => String(Number(chance.mean.toPrecision(2)));
+
 const familyScore = (entry: FamilyEntry) =>
   `${entry.family.label} ${f1Text(entry.chosen!.cell.macroF1!)} (${seeds(entry.chosen!.cell.macroF1!.n)}${entry.chosen!.by === 'test' && entry.chosen!.candidates > 1 ? ', chosen on test' : ''})`;
 
@@ -218,10 +222,16 @@ function answerRow(row: SummaryRow): string[] {
     return `${entry.family.label} ${seconds(own)}${entry !== row.best && bestCost ? ` (${row.best!.family.label} ${seconds(bestCost.mean)})` : ''}`;
   };
   const waiting = row.families.filter((e) => !e.chosen && e.plannedRuns > 0).map((e) => e.family.label);
+  // A best score that the page's own rule for "on par" cannot tell from a uniform guess answers nothing.
+  const chance = chanceF1(row.dataset.classes);
+  const best =
+    chance && !clearDifference(row.best.chosen!.cell.macroF1!, chance).clear
+      ? `no head clearly above chance (a uniform guess: ${chanceText(chance)}); highest: ${familyScore(row.best)}`
+      : familyScore(row.best);
   return [
     classes,
     rowTitle(row),
-    `${familyScore(row.best)}${waiting.length ? `; not run yet: ${waiting.join(', ')}` : ''}`,
+    `${best}${waiting.length ? `; not run yet: ${waiting.join(', ')}` : ''}`,
     row.onPar.length ? row.onPar.map(familyScore).join('; ') : 'none',
     costOf(row.fastestEpoch, (c) => c.secondsPerEpoch),
     costOf(row.cheapestRun, (c) => c.totalSeconds),
@@ -381,7 +391,7 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
         'cheapest run',
       ],
       rows: rows.map(answerRow),
-      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. The tables [by dataset](#by-dataset) add the peak memory of the chosen configurations where their records measured it.`,
+      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. Where the best cannot be told from a uniform guess by the same rule (about 100 / C points of macro-F1 at C balanced classes), the row says so. The tables [by dataset](#by-dataset) add the peak memory of the chosen configurations where their records measured it.`,
     },
     ...(plots.length ? [{ kind: 'plots', plots } as Block] : []),
     {
@@ -402,15 +412,18 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
     });
     const bayes = row.dataset.bayesMacroF1;
     const classMean = row.dataset.classMeanMacroF1;
+    const chance = chanceF1(row.dataset.classes);
+    const references = [
+      ...(bayes || classMean
+        ? [`Bayes-optimal ${bayes ? f1Text(bayes) : 'n/a'}`, `nearest class mean ${classMean ? f1Text(classMean) : 'n/a'}`]
+        : []),
+      ...(chance ? [`a uniform guess about ${chanceText(chance)}`] : []),
+    ];
     blocks.push({
       kind: 'table',
       header: ['head', 'chosen configuration', 'test macro-F1', 'seeds', 's / epoch', 'epochs', 's / run', 'peak memory'],
       rows: detailRows(row),
-      ...(bayes || classMean
-        ? {
-            note: `On the same test splits: Bayes-optimal ${bayes ? f1Text(bayes) : 'n/a'}, nearest class mean ${classMean ? f1Text(classMean) : 'n/a'}.`,
-          }
-        : {}),
+      ...(references.length ? { note: `On the same test splits: ${references.join(', ')}.` } : {}),
     });
   }
   blocks.push({ kind: 'heading', level: 2, text: 'Sources' });
