@@ -88,6 +88,19 @@ describe('the per-epoch scores in every record', () => {
   });
 });
 
+describe('the key of a record', () => {
+  it("must be its own dataset, model and seed's: a record naming another run is refused, and a results file names the line", () => {
+    const record = JSON.parse(JSON.stringify(softmaxRecord(1))) as Record<string, unknown>;
+    expect(recordProblem(record)).toBeUndefined();
+    expect(recordProblem({ ...record, key: '' })).toBe(`"key" "" is not "${record.key}", the key of its dataset, model and seed`);
+    expect(recordProblem({ ...record, seed: 2 })).toMatch(/^"key" ".*\/s1" is not ".*\/s2", the key of its dataset, model and seed$/);
+    const lines = [{ ...record, key: 'c4/softmax/s0' }, softmaxRecord(2)];
+    expect(() => parseResults(Buffer.from(lines.map((r) => `${JSON.stringify(r)}\n`).join('')), 'results.jsonl')).toThrow(
+      'results.jsonl line 1 is not a run record: "key" "c4/softmax/s0" is not',
+    );
+  });
+});
+
 describe('the memory in a record', () => {
   const memory = { peakResidentBytes: 3 * 2 ** 30, startResidentBytes: 2 ** 30, concurrentRuns: 2, sampleMilliseconds: 100 };
   const stored = (record: object) => JSON.parse(JSON.stringify(record)) as unknown;

@@ -8,6 +8,7 @@ import {
   type SharedInput,
 } from '@hyperproto/core';
 import type { GitProvenance } from './git-provenance.js';
+import { runKey } from './grid-expansion.js';
 import { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
 
 export const RECORD_FORMAT = 1;
@@ -228,6 +229,9 @@ export function recordProblem(value: unknown): string | undefined {
   for (const field of ['key', 'dataset', 'model', 'head'] as const) if (typeof r[field] !== 'string') return `"${field}" is not a string`;
   for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const)
     if (typeof r[field] !== 'number') return `"${field}" is not a number`;
+  // The key names the run; one that disagrees with the record's own dataset, model and seed names another run.
+  const key = runKey(r.dataset as string, r.model as string, r.seed as number);
+  if (r.key !== key) return `"key" ${JSON.stringify(r.key)} is not ${JSON.stringify(key)}, the key of its dataset, model and seed`;
   for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const)
     if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
   if (!Array.isArray(r.history)) return '"history" is not a list';
