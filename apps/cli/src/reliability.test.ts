@@ -71,6 +71,19 @@ describe('--force replaces only an earlier run; prototypes --out needs --force',
     expect(partials()).toEqual([]);
   }, 30_000);
 
+  it('train --force refuses a run directory that also holds other files, and keeps them (exit 3)', async () => {
+    const train = ['train', '--classes', '3', '--sigma', '1', '--max-epochs', '1', '--out', 'earlier'];
+    expect((await cli(train)).code).toBe(0);
+    writeFileSync(join(scratch, 'earlier', 'notes.md'), 'what I learned');
+    const run = await cli([...train, '--force']);
+    expectRefused(run, 3, /--out earlier holds files that a run does not write \(notes\.md\); --force would delete them/);
+    expect(readFileSync(join(scratch, 'earlier', 'notes.md'), 'utf8')).toBe('what I learned');
+    expect(existsSync(join(scratch, 'earlier', 'metrics.json'))).toBe(true);
+    rmSync(join(scratch, 'earlier', 'notes.md'));
+    expect((await cli([...train, '--force'])).code).toBe(0);
+    expect(partials()).toEqual([]);
+  }, 60_000);
+
   it('prototypes --out refuses an existing file unless --force', async () => {
     writeFileSync(join(scratch, 'keep.npy'), 'not mine to replace');
     const args = ['prototypes', '--strategy', 'random', '--classes', '4', '--dims', '3', '--out', 'keep.npy'];

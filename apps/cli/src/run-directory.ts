@@ -1,10 +1,12 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
 
 /** What every finished run directory holds: --force replaces a directory only when it has all of them. */
 const RUN_MARKERS = ['model', 'spec.json', 'metrics.json'] as const;
+/** Everything a run writes (see run-files.ts); --force deletes nothing else, so a directory with more is refused. */
+const RUN_FILES: readonly string[] = [...RUN_MARKERS, 'history.json', 'prototypes.npy'];
 
 /**
  * An output directory that appears complete or not at all: everything is written into a hidden sibling, which is
@@ -40,11 +42,19 @@ export class RunDirectory {
         { hint: 'Choose another --out, or empty or remove the directory yourself.' },
       );
     }
-    const staging = join(dirname(absolute), `.${basename(absolute)}.partial-${process.pid}`);
+    const others = entries.filter((name) => !RUN_FILES.includes(name));
+    if (others.length > 0) {
+      throw new HyperprotoError(
+        ErrorCode.Io,
+        `--out ${target} holds files that a run does not write (${listed(others)}); --force would delete them`,
+        { hint: 'Move those files out of the directory, or choose another --out.' },
+      );
+    }
+    let staging: string;
     try {
       await mkdir(dirname(absolute), { recursive: true });
-      await rm(staging, { recursive: true, force: true });
-      await mkdir(staging);
+      // Unique per open, so runs started together (in one process or several) never share a staging directory.
+      staging = await mkdtemp(join(dirname(absolute), `.${basename(absolute)}.partial-${process.pid}-`));
     } catch (error) {
       throw new HyperprotoError(ErrorCode.Io, `cannot write to --out ${target}: ${(error as Error).message}`, { cause: error });
     }
@@ -67,8 +77,20 @@ export class RunDirectory {
       await rename(this.staging, this.target);
       await rm(old, { recursive: true, force: true });
     } else {
-      await rm(this.target, { recursive: true, force: true });
-      await rename(this.staging, this.target);
+      // rename() replaces only an empty directory: a run that another process finished meanwhile is never lost.
+      try {
+        await rename(this.staging, this.target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
+        const kept = `${this.target}.${process.pid}`;
+        await rename(this.staging, kept);
+        throw new HyperprotoError(
+          ErrorCode.Io,
+          `--out ${this.target} was written by another process while this run was working; this run was saved to ${kept} instead`,
+          { hint: 'Compare the two runs and keep the one you want; give each concurrent run its own --out.' },
+        );
+      }
     }
     return this.target;
   }
@@ -76,4 +98,9 @@ export class RunDirectory {
   async discard(): Promise<void> {
     await rm(this.staging, { recursive: true, force: true });
   }
+}
+
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 5).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }

@@ -81,8 +81,7 @@ export async function newPluginCommand(name: string, options: GlobalOptions & { 
   try {
     await mkdir(staging, { recursive: true });
     for (const [file, text] of Object.entries(files)) await writeFile(join(staging, file), text);
-    await rm(target, { recursive: true, force: true }); // empty (checked above) or absent
-    await rename(staging, target);
+    await rename(staging, target); // replaces an empty directory, never one that something filled meanwhile
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw new HyperprotoError(ErrorCode.Io, `cannot write ${target}: ${(error as Error).message}`, { cause: error });
