@@ -82,6 +82,19 @@ describe('bad input', () => {
     expectOneLineError(await cli(['train', '--classes', '10', '--head', 'softmx']), 2, /unknown head "softmx". Did you mean "softmax"\?/);
   });
 
+  it('refuses prototype flags that would have no effect, naming them', async () => {
+    expectOneLineError(
+      await cli(['train', '--classes', '4', '--head', 'softmax', '--prototypes', 'random', '--dims', '3']),
+      2,
+      /head "softmax" does not use prototypes, so --prototypes, --dims would have no effect/,
+    );
+    expectOneLineError(
+      await cli(['train', '--classes', '4', '--head', 'hpn', '--prototypes', 'never-read.npy', '--dims', '7']),
+      2,
+      /--prototypes never-read\.npy is a prototype file, so --dims would have no effect/,
+    );
+  });
+
   it('refuses fewer than 2 classes and 0 dims', async () => {
     expectOneLineError(await cli(['train', '--classes', '1']), 2, /--classes.*integer from 2/);
     expectOneLineError(await cli(['train', '--classes', '10', '--head', 'hpn', '--dims', '0']), 2, /--dims.*integer from 1/);

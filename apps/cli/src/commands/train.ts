@@ -98,25 +98,27 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
     patience: options.patience,
     maxEpochs: options.maxEpochs,
   });
-  const wantsPrototypes = usesPrototypes || options.prototypes !== undefined || options.dims !== undefined;
+  if (!usesPrototypes) refusePrototypeFlags(options);
   const source = options.prototypes ?? 'optimized';
   // A registered strategy wins over a same-named directory (a plugin package's, say); otherwise a file path.
   const isFile = !registry.has('prototypes', source) && (source.endsWith('.npy') || isRegularFile(source));
+  const strategyOptions = {
+    ...parseKeyValues(options.prototypeOption, '--prototype-option'),
+    ...parseKeyValues(options.prototypesOption, '--prototypes-option'),
+  };
+  if (isFile) refuseStrategyFlags(source, options, strategyOptions);
   return {
     seed: options.seed,
     dataset: { name: options.dataset, options: datasetOptions },
     head: { name: options.head, options: parseKeyValues(options.headOption, '--head-option') },
-    ...(wantsPrototypes
+    ...(usesPrototypes
       ? {
           prototypes: isFile
             ? { file: source }
             : {
                 strategy: source,
                 ...((options.dims ?? options.classes) ? { dims: options.dims ?? options.classes } : {}),
-                options: {
-                  ...parseKeyValues(options.prototypeOption, '--prototype-option'),
-                  ...parseKeyValues(options.prototypesOption, '--prototypes-option'),
-                },
+                options: strategyOptions,
               },
         }
       : {}),
@@ -132,6 +134,37 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
       : {}),
     ...engineFromFlags(options),
   };
+}
+
+/** A head without prototypes would only fail later on these flags: say which flags, in the command line's terms. */
+function refusePrototypeFlags(options: TrainOptions): void {
+  const given = [
+    ...(options.prototypes !== undefined ? ['--prototypes'] : []),
+    ...(options.dims !== undefined ? ['--dims'] : []),
+    ...((options.prototypeOption?.length ?? 0) + (options.prototypesOption?.length ?? 0) > 0 ? ['--prototype-option'] : []),
+  ];
+  if (given.length === 0) return;
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `head "${options.head}" does not use prototypes, so ${given.join(', ')} would have no effect`,
+    {
+      hint: `Drop ${given.join(', ')}, or choose a head that uses prototypes (\`hyperproto plugins --kind head\` lists them).`,
+    },
+  );
+}
+
+/** A prototype file fixes the prototypes' width and values: flags that would shape a strategy's are refused, not ignored. */
+function refuseStrategyFlags(file: string, options: TrainOptions, strategyOptions: Record<string, unknown>): void {
+  const ignored = [
+    ...(options.dims !== undefined ? ['--dims'] : []),
+    ...(Object.keys(strategyOptions).length > 0 ? ['--prototype-option'] : []),
+  ];
+  if (ignored.length === 0) return;
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `--prototypes ${file} is a prototype file, so ${ignored.join(' and ')} would have no effect (the file sets the width and the vectors)`,
+    { hint: `Drop ${ignored.join(' and ')}, or give a strategy name to --prototypes (see \`hyperproto plugins --kind prototypes\`).` },
+  );
 }
 
 /** `--engine NAME` with its `--engine-option key=value`s; options without a named engine are refused. */
