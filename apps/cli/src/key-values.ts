@@ -22,31 +22,3 @@ export function parseKeyValues(pairs: readonly string[] | undefined, flag: strin
 export function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
-
-/** The generator flags of the commands that make a dataset; each is the dataset option of the same name. */
-export interface DatasetFlags {
-  readonly datasetOption?: readonly string[];
-  readonly classes?: number;
-  readonly sigma?: number;
-  readonly trainPerClass?: number;
-  readonly validationPerClass?: number;
-  readonly testPerClass?: number;
-}
-
-/**
- * The dataset's options from its flags, `more` (other flags named as options) and `--dataset-option key=value`,
- * which wins; the dataset's schema refuses the options it does not take.
- */
-export function datasetOptionsFromFlags(flags: DatasetFlags, more: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    ...dropUndefined({
-      classes: flags.classes,
-      sigma: flags.sigma,
-      trainPerClass: flags.trainPerClass,
-      validationPerClass: flags.validationPerClass,
-      testPerClass: flags.testPerClass,
-      ...more,
-    }),
-    ...parseKeyValues(flags.datasetOption, '--dataset-option'),
-  };
-}

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cliPackage } from './cli-package.js';
+import { withDatasetFlags } from './dataset-flags.js';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
@@ -44,6 +45,8 @@ export function decimal(check: (n: number) => boolean, expected: string) {
  */
 export const MAX_THREADS = availableParallelism() * 4;
 
+const DATASET_FLAG_PARSERS = { integer, positive: decimal((n) => n > 0, 'a positive number') };
+
 const NO_CONFIG =
   'load no config file, not even hyperproto.config.{json,mjs,js} in the current directory (a .mjs or .js config is code and runs); also HYPERPROTO_NO_CONFIG=1';
 
@@ -70,10 +73,12 @@ export function buildProgram(): Command {
     .exitOverride();
 
   withGlobals(
-    program
-      .command('train')
-      .description('train one classifier, evaluate it beside the class-mean baseline, and save the model and metrics')
-      .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian); files count their own', integer(2))
+    withDatasetFlags(
+      program
+        .command('train')
+        .description('train one classifier, evaluate it beside the class-mean baseline, and save the model and metrics'),
+      DATASET_FLAG_PARSERS,
+    )
       .addOption(
         new Option('--head <name>', 'classifier head: softmax, hpn, cosine-softmax or margin (or a plugin head)').default('softmax'),
       )
@@ -88,22 +93,6 @@ export function buildProgram(): Command {
       .option('--seed <n>', 'random seed: the same seed gives the same numbers', integer(0), 0)
       .option('--out <dir>', 'output directory (default: runs/<head>-c<classes>-s<seed>)')
       .option('--force', 'replace --out if it already holds a run')
-      .option('--dataset <name>', "dataset plugin: gaussian (the seed's data), files (your own), or a plugin's", 'gaussian')
-      .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationFraction=0.2', collect)
-      .option('--data <file>', 'files dataset: features, .npy [N, d], .csv or .jsonl')
-      .option('--labels <file>', 'files dataset: labels, .npy of integers or one label per line')
-      .option('--test-data <file>', 'files dataset: test features (default: a stratified share of --data)')
-      .option('--test-labels <file>', 'files dataset: test labels')
-      .option('--validation-data <file>', 'files dataset: validation features (default: a stratified share of --data)')
-      .option('--validation-labels <file>', 'files dataset: validation labels')
-      .option(
-        '--sigma <s>',
-        "gaussian: noise standard deviation (default: the seed's Table 1 for 10, 100, 1000 classes)",
-        decimal((n) => n > 0, 'a positive number'),
-      )
-      .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', integer(1))
-      .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', integer(1))
-      .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', integer(1))
       .option('--hidden-units <n>', 'units per hidden layer (default 300)', integer(1))
       .option('--hidden-layers <n>', 'hidden layers (default 2)', integer(1, 16))
       .option(
@@ -124,7 +113,7 @@ export function buildProgram(): Command {
       .option('--evaluator <name>', "an evaluator to run besides classification, e.g. a plugin's (repeatable)", collect)
       .addHelpText(
         'after',
-        '\nExamples:\n  $ hyperproto train --classes 10 --head hpn --prototypes optimized --dims 10\n  $ hyperproto train --dataset files --data X.npy --labels y.txt --head hpn --prototypes spread --dims 64\n  $ hyperproto train --dataset files --data train.csv --dataset-option labelColumn=species --head softmax',
+        '\nExamples:\n  $ hyperproto train --classes 10 --head hpn --prototypes optimized --dims 10\n  $ hyperproto train --data X.npy --labels y.txt --head hpn --prototypes spread --dims 64\n  $ hyperproto train --data train.csv --dataset-option labelColumn=species --head softmax',
       ),
   ).action(async (options) => (await import('./commands/train.js')).trainCommand(options));
 
@@ -156,27 +145,19 @@ export function buildProgram(): Command {
 
   const data = program.command('data').description('look at the data a dataset spec makes, without training: `data inspect`');
   withGlobals(
-    data
-      .command('inspect')
-      .description(
-        'generate a dataset as `train --seed N` would and score the Bayes-optimal rule and the class-mean baseline on its validation split (or --split test): what to choose a noise level or a data size from',
-      )
-      .option('--dataset <name>', "dataset plugin: gaussian (the seed's data), files (your own), or a plugin's", 'gaussian')
-      .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationRows=20000', collect)
-      .option('--classes <n>', 'number of classes, for datasets that generate data (gaussian)', integer(2))
-      .option(
-        '--sigma <s>',
-        'gaussian: noise standard deviation',
-        decimal((n) => n > 0, 'a positive number'),
-      )
-      .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', integer(1))
-      .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', integer(1))
-      .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', integer(1))
+    withDatasetFlags(
+      data
+        .command('inspect')
+        .description(
+          'make a dataset as `train --seed N` would (generated, or read from your files) and score the Bayes-optimal rule (where the dataset knows it) and the class-mean baseline on its validation split (or --split test): what to choose a noise level or a data size from',
+        ),
+      DATASET_FLAG_PARSERS,
+    )
       .option('--seed <n>', 'random seed: the same data as a run of this seed', integer(0), 0)
       .addOption(new Option('--split <name>', 'the split to score').choices(['validation', 'test']).default('validation'))
       .addHelpText(
         'after',
-        '\nExamples:\n  $ hyperproto data inspect --classes 10000 --sigma 1.6 --train-per-class 10 --validation-per-class 2\n  $ hyperproto data inspect --classes 100000 --sigma 1.5 --train-per-class 10 --dataset-option validationRows=20000 --test-per-class 1 --json',
+        '\nExamples:\n  $ hyperproto data inspect --classes 10000 --sigma 1.6 --train-per-class 10 --validation-per-class 2\n  $ hyperproto data inspect --classes 100000 --sigma 1.5 --train-per-class 10 --dataset-option validationRows=20000 --test-per-class 1 --json\n  $ hyperproto data inspect --data X.npy --labels y.txt',
       ),
   ).action(async (options) => (await import('./commands/data.js')).inspectDataCommand(options));
 

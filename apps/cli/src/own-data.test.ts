@@ -96,12 +96,48 @@ describe('training on your own features and labels', () => {
       'bad-type',
       [/dataset:files testFraction/],
     ],
-    ['gaussian data without a class count', ['--dataset', 'gaussian'], 'no-classes', [/dataset:gaussian classes/]],
+    ['gaussian data without a class count', ['--dataset', 'gaussian'], 'no-classes', [/the gaussian dataset needs --classes N/]],
+    ['files without --data', ['--dataset', 'files', '--labels', 'labels.txt'], 'no-data', [/--dataset files needs --data FILE/]],
+    [
+      "the generator's flags with files",
+      ['--data', 'X.npy', '--labels', 'labels.txt', '--classes', '3', '--sigma', '1'],
+      'generator-flags',
+      [/--classes, --sigma are for the gaussian dataset/],
+    ],
+    ['files with --dataset gaussian', ['--dataset', 'gaussian', '--data', 'X.npy'], 'gaussian-files', [/--data is for --dataset files/]],
   ])('refuses %s before training (exit 2), naming the file or option, and leaves nothing behind', async (_what, args, out, messages) => {
     const run = await cli(['train', ...args, '--out', out]);
     expect(run.code).toBe(2);
     for (const message of messages) expect(run.stderr).toMatch(message);
     expect(existsSync(join(scratch, out)), out).toBe(false);
     expect(readdirSync(scratch).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+});
+
+describe('data inspect on your own files', () => {
+  it('makes the splits train makes (--data alone selects the files dataset) and scores the same class-mean baseline', async () => {
+    const inspected = await cli(['data', 'inspect', '--data', 'X.npy', '--labels', 'labels.txt', '--split', 'test', '--json']);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    const report = JSON.parse(inspected.stdout);
+    const trained = await cli([
+      'train',
+      '--data',
+      'X.npy',
+      '--labels',
+      'labels.txt',
+      ...FAST,
+      '--max-epochs',
+      '1',
+      '--out',
+      'inspected',
+      '--json',
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const run = JSON.parse(trained.stdout);
+    const metrics = JSON.parse(readFileSync(join(scratch, 'inspected/metrics.json'), 'utf8'));
+    expect(report).toMatchObject({ dataset: { name: 'files' }, classes: 3, inputWidth: 16, split: 'test', bayes: null });
+    expect(report.rows).toEqual(metrics.dataset.rows);
+    expect(report.rows.train + report.rows.validation + report.rows.test).toBe(450);
+    expect(report.classMean).toEqual(run.classMean);
   });
 });

@@ -2,19 +2,12 @@ import { callPlugin, createRng, type Dataset, type DatasetSplit, type Matrix, ty
 import { bayesOptimalPredictions, nearestClassMeanScan } from '@hyperproto/data-gaussian';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
-import { datasetOptionsFromFlags } from '../key-values.js';
+import { datasetFromFlags, type DatasetFlags } from '../dataset-flags.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { threadBudget } from '../thread-budget.js';
 
-export interface InspectDataOptions extends GlobalOptions {
-  dataset: string;
-  datasetOption?: string[];
-  classes?: number;
-  sigma?: number;
-  trainPerClass?: number;
-  validationPerClass?: number;
-  testPerClass?: number;
+export interface InspectDataOptions extends GlobalOptions, DatasetFlags {
   seed: number;
   split: 'validation' | 'test';
 }
@@ -53,9 +46,9 @@ export async function inspectDataCommand(options: InspectDataOptions): Promise<v
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const threads = threadBudget();
-  const datasetOptions = datasetOptionsFromFlags(options);
-  const plugin = registry.get('dataset', options.dataset);
-  const resolved = resolveOptions(plugin, datasetOptions);
+  const chosen = datasetFromFlags(options);
+  const plugin = registry.get('dataset', chosen.name);
+  const resolved = resolveOptions(plugin, chosen.options);
 
   const dataStarted = performance.now();
   // The pipeline's stream for the dataset: the same rows as a run of this seed.
@@ -93,7 +86,7 @@ export async function inspectDataCommand(options: InspectDataOptions): Promise<v
   output.done();
 
   const inspection: DataInspection = {
-    dataset: { name: plugin.name, options: datasetOptions, seed: options.seed },
+    dataset: { name: plugin.name, options: chosen.options, seed: options.seed },
     classes: dataset.classes,
     inputWidth: dataset.inputWidth,
     rows: { train: dataset.train.labels.length, validation: dataset.validation.labels.length, test: dataset.test.labels.length },
@@ -150,7 +143,7 @@ function describe(inspection: DataInspection): string {
   const sigma = typeof inspection.info.sigma === 'number' ? `, sigma ${inspection.info.sigma}` : '';
   return [
     `${inspection.dataset.name}: ${inspection.classes} classes, ${inspection.inputWidth} features${sigma}, seed ${inspection.dataset.seed}`,
-    `  rows: train ${rows.train}, validation ${rows.validation}, test ${rows.test} (generated in ${inspection.seconds.data.toFixed(1)} s)`,
+    `  rows: train ${rows.train}, validation ${rows.validation}, test ${rows.test} (made in ${inspection.seconds.data.toFixed(1)} s)`,
     `on the ${inspection.split} split:`,
     ...(inspection.classesInSplit < inspection.classes
       ? [

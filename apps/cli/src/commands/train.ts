@@ -3,15 +3,15 @@ import { ErrorCode, HyperprotoError, runExperiment, type ExperimentSpecInput, ty
 import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
-import { datasetOptionsFromFlags, dropUndefined, parseKeyValues } from '../key-values.js';
+import { datasetFromFlags, type DatasetFlags } from '../dataset-flags.js';
+import { dropUndefined, parseKeyValues } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
 import { writeRunFiles, type RunSummary } from '../run-files.js';
 import { threadBudget } from '../thread-budget.js';
 
-export interface TrainOptions extends GlobalOptions {
-  classes?: number;
+export interface TrainOptions extends GlobalOptions, DatasetFlags {
   head: string;
   headOption?: string[];
   prototypes?: string;
@@ -21,18 +21,6 @@ export interface TrainOptions extends GlobalOptions {
   seed: number;
   out?: string;
   force?: boolean;
-  dataset: string;
-  datasetOption?: string[];
-  data?: string;
-  labels?: string;
-  testData?: string;
-  testLabels?: string;
-  validationData?: string;
-  validationLabels?: string;
-  sigma?: number;
-  trainPerClass?: number;
-  validationPerClass?: number;
-  testPerClass?: number;
   hiddenUnits?: number;
   hiddenLayers?: number;
   dropout?: number;
@@ -80,15 +68,6 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
 
 function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpecInput {
   const usesPrototypes = registry.get('head', options.head).usesPrototypes;
-  // Each flag becomes the dataset option of the same name; the dataset's schema refuses those it does not take.
-  const datasetOptions = datasetOptionsFromFlags(options, {
-    data: options.data,
-    labels: options.labels,
-    testData: options.testData,
-    testLabels: options.testLabels,
-    validationData: options.validationData,
-    validationLabels: options.validationLabels,
-  });
   const trainer = dropUndefined({
     hiddenUnits: options.hiddenUnits,
     hiddenLayers: options.hiddenLayers,
@@ -109,7 +88,7 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
   if (isFile) refuseStrategyFlags(source, options, strategyOptions);
   return {
     seed: options.seed,
-    dataset: { name: options.dataset, options: datasetOptions },
+    dataset: datasetFromFlags(options),
     head: { name: options.head, options: parseKeyValues(options.headOption, '--head-option') },
     ...(usesPrototypes
       ? {
@@ -188,7 +167,7 @@ function isRegularFile(path: string): boolean {
 function defaultOutDir(options: TrainOptions): string {
   const prototypes =
     options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes ?? ''}` : '';
-  const data = options.classes ? `c${options.classes}` : options.dataset;
+  const data = options.classes ? `c${options.classes}` : (options.dataset ?? 'files');
   return `runs/${options.head}${prototypes}-${data}-s${options.seed}`;
 }
 
