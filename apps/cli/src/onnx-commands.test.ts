@@ -118,6 +118,25 @@ describe('hyperproto predict', () => {
     expect(table.stdout.trim().split('\n')).toHaveLength(41);
   });
 
+  it('keeps the table one line per row and one column per field, whatever the class names hold', async () => {
+    const awkward = ['two words', 'tab\there', 'line\nbreak\\'];
+    writeFileSync(join(scratch, 'awkward.json'), JSON.stringify(awkward));
+    const exported = await cli(['export', 'run', '--out', 'awkward.onnx', '--top-k', '2', '--class-names', 'awkward.json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const table = await cli(['predict', 'awkward.onnx', '--input', 'rows.csv', '--top-k', '2']);
+    expect(table.code, table.stderr).toBe(0);
+    const [header, ...lines] = table.stdout.trim().split('\n');
+    expect(header).toBe('row\tlabel\tclass\tscore\ttop1\ttop2');
+    expect(lines).toHaveLength(40);
+    const fromTsv = (text: string) => text.replace(/\\([tnr\\])/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
+    for (const line of lines) {
+      const [, label, name, , top1] = line.split('\t');
+      expect(line.split('\t')).toHaveLength(6);
+      expect(fromTsv(name!)).toBe(awkward[Number(label)]);
+      expect(fromTsv(top1!.slice(0, top1!.lastIndexOf(':')))).toBe(awkward[Number(label)]);
+    }
+  });
+
   it('names the problem with a bad model or input file', async () => {
     const model = readFileSync(join(scratch, 'model.onnx'));
     writeFileSync(join(scratch, 'truncated.onnx'), model.subarray(0, Math.floor(model.length / 2)));

@@ -78,7 +78,7 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     output.info(
       `${features.rows} rows from ${options.input} classified by ${session.source} on ${session.provider} in ${seconds.toFixed(3)} s`,
     );
-    output.result(result, () => formatTable(predictions, options.topK));
+    output.result(result, () => formatTable(predictions));
   } finally {
     await session.release();
   }
@@ -114,26 +114,36 @@ function appendRows(into: RowPrediction[], p: Prediction, names: readonly string
   }
 }
 
-/** Tab-separated, one line per input row, with a header: easy to read and to pipe. */
-function formatTable(rows: readonly RowPrediction[], topK: number | undefined): string {
+/**
+ * Tab-separated, one line per input row, with a header: easy to read and to pipe. Each of the top k is a column of
+ * its own (`name:score`), and class names are escaped as in PostgreSQL's text format (`\t`, `\n`, `\r`, `\\`), so
+ * a name with a tab, a newline or spaces never shifts a column.
+ */
+function formatTable(rows: readonly RowPrediction[]): string {
   const named = rows.some((r) => r.className !== undefined);
   const header = [
     'row',
     'label',
     ...(named ? ['class'] : []),
     'score',
-    ...(topK ? [`top${topK}`] : []),
+    ...Array.from({ length: rows[0]?.topK?.length ?? 0 }, (_, i) => `top${i + 1}`),
     ...(rows[0]?.scores ? ['scores'] : []),
   ];
   const lines = rows.map((r, i) =>
     [
       String(i),
       String(r.label),
-      ...(named ? [r.className ?? ''] : []),
+      ...(named ? [tsvText(r.className ?? '')] : []),
       r.score.toPrecision(6),
-      ...(r.topK ? [r.topK.map((t) => `${t.className ?? t.label}:${t.score.toPrecision(4)}`).join(' ')] : []),
+      ...(r.topK ?? []).map((t) => `${t.className === undefined ? t.label : tsvText(t.className)}:${t.score.toPrecision(4)}`),
       ...(r.scores ? [r.scores.map((s) => s.toPrecision(6)).join(' ')] : []),
     ].join('\t'),
   );
   return [header.join('\t'), ...lines].join('\n');
+}
+
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function tsvText(text: string): string {
+  return text.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!);
 }
