@@ -1,4 +1,5 @@
 import { createRng, ErrorCode, resolveOptions, type Matrix, type PluginContext, type PrototypeStrategy } from '@hyperproto/core';
+// Cases for a strategy's own vitest suite: vitest is an optional peer, needed only by who imports this module.
 import { expect, it } from 'vitest';
 
 /** Generates prototypes with a strategy's own defaults plus `options` (what each strategy's tests pass in). */
