@@ -149,7 +149,7 @@ describe('hyperproto predict', () => {
     );
     writeFileSync(join(scratch, 'ragged.jsonl'), `[${row(300)}]\n[${row(299)}]\n`);
     writeFileSync(join(scratch, 'empty.csv'), '\n');
-    writeFileSync(join(scratch, 'words.csv'), `${row(300)}\n1,2,x\n`);
+    writeFileSync(join(scratch, 'words.csv'), `${row(300)}\n${row(299)},x\n`);
     writeFileSync(join(scratch, 'rows.txt'), row(300));
     expectError(
       await cli(['predict', 'truncated.onnx', '--input', 'rows.csv']),
@@ -166,18 +166,18 @@ describe('hyperproto predict', () => {
     expectError(
       await cli(['predict', 'model.onnx', '--input', 'nan.csv']),
       2,
-      /nan\.csv: line 3, column 5 is NaN; features must be finite/,
+      /nan\.csv line 3, column 6: "NaN" is not a finite number; remove or impute/,
     );
     expectError(
       await cli(['predict', 'model.onnx', '--input', 'ragged.jsonl']),
       2,
-      /ragged rows: line 1 has 300 values but line 2 has 299/,
+      /ragged\.jsonl line 2 has 299 features but line 1 has 300; every row needs the same number/,
     );
     expectError(await cli(['predict', 'model.onnx', '--input', 'empty.csv']), 2, /empty\.csv is empty/);
     expectError(
       await cli(['predict', 'model.onnx', '--input', 'words.csv']),
       2,
-      /words\.csv line 2, column 2: "x" is not a decimal number/,
+      /words\.csv line 2, column 300: "x" is not a decimal number/,
     );
     expectError(await cli(['predict', 'model.onnx', '--input', 'rows.txt']), 2, /unknown input type "\.txt"; use \.npy, \.csv, \.jsonl/);
     expectError(await cli(['predict', 'model.onnx', '--input', 'none.csv']), 3, /cannot read none\.csv: no such file/);

@@ -258,15 +258,28 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     );
   });
 
-  it('a truncated .npy', async () => {
+  it('a truncated .npy: expected and actual bytes', async () => {
     const whole = await writeNpy(tmp.path('full.npy'), '<f4', [6, 2], new Array(12).fill(1));
     const { readFile, writeFile } = await import('node:fs/promises');
     const bytes = await readFile(whole);
+    expect(bytes.length).toBe(176);
     await writeFile(tmp.path('x.npy'), bytes.subarray(0, bytes.length - 4));
-    await refused(
+    const message = await refused(
       async () => ({ data: tmp.path('x.npy'), labels: await csv('y.txt', GOOD_LABELS) }),
       ErrorCode.InvalidInput,
-      /x\.npy is truncated: the header promises 6 x 2 values of 4 bytes \(48 bytes\), found 44/,
+    );
+    expect(message).toBe(
+      `dataset:files: ${tmp.path('x.npy')} is truncated: its header declares a float32 array of shape (6, 2), which takes 176 bytes (128 header + 48 data), but the file has 172 bytes`,
+    );
+  });
+
+  it('integer labels in a .npy longer than its header declares, named by their dtype', async () => {
+    const { appendFile } = await import('node:fs/promises');
+    const labels = await writeNpy(tmp.path('y.npy'), '<i8', [6], [0, 1, 0, 1, 0, 1]);
+    await appendFile(labels, Buffer.alloc(8));
+    const message = await refused(async () => ({ data: await csv('x.csv', GOOD_CSV), labels }), ErrorCode.InvalidInput);
+    expect(message).toBe(
+      `dataset:files: ${labels} is longer than its header declares: an int64 array of shape (6,), which takes 176 bytes (128 header + 48 data), but the file has 184 bytes (8 extra)`,
     );
   });
 

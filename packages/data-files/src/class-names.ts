@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { badData, unreadableFile } from './file-errors.js';
+import { fileSize } from './file-size.js';
 
 /**
  * The `classNames` option as a list: an array as given, or a file (a JSON array of strings when it ends in
@@ -19,6 +20,8 @@ export async function readClassNames(
       source: 'classNames',
     };
   const path = option;
+  // A pipe or a device would hang the read or never end it: refused before reading.
+  await fileSize(path, 'a .json file or a text file with one class name per line');
   let text: string;
   try {
     // A list of names is small (a few MB at 100,000 classes): reading it whole is fine.

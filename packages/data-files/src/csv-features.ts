@@ -4,7 +4,7 @@ import type { FeatureTable } from './feature-table.js';
 import { badData } from './file-errors.js';
 import { LabelValues } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
-import { forEachLine, type LineHooks } from './text-lines.js';
+import { type FeatureLineReader, forEachLine, type LineHooks } from './text-lines.js';
 
 export interface TextFeatureOptions {
   /** Header name (CSV) or object key (JSON lines) of the labels, when they live in the feature file. */
@@ -14,10 +14,38 @@ export interface TextFeatureOptions {
 
 /**
  * Features from a CSV file: comma-separated decimal numbers, one row per line, with an optional header line
- * (a first line none of whose fields look like numbers). With `labelColumn` the header is required and that
- * column holds the labels (any text); every other field must be a finite decimal number.
+ * (see `isCsvHeader`). With `labelColumn` the header is required and that column holds the labels (any text);
+ * every other field must be a finite decimal number.
  */
 export async function readCsvFeatures(path: string, { labelColumn, hooks }: TextFeatureOptions): Promise<FeatureTable> {
+  const reader = csvLineReader(path, labelColumn);
+  await forEachLine(path, reader.onLine, hooks);
+  return reader.finish();
+}
+
+/**
+ * Whether the first line of a CSV file is a header. It is when none of its fields is a number (`a,b,label`), or
+ * when its numbers are the column positions 0, 1, 2, ... in order: the names pandas gives the columns of a
+ * DataFrame made from an array, which `df.to_csv()` writes (`0,1,2,3`; `0,1,2,3,label` with a label column;
+ * `,0,1,2,3` with the row index first). A file without a header whose first row is exactly 0, 1, 2, ... is read
+ * as having one: give such a file a header line.
+ */
+export function isCsvHeader(fields: readonly string[]): boolean {
+  let position = 0;
+  for (const field of fields) {
+    if (!looksNumeric(field)) continue;
+    if (field !== String(position)) return false;
+    position++;
+  }
+  return true;
+}
+
+/**
+ * The one CSV parser: `train` (the files dataset) streams a file through it, `predict` the text of one, so a
+ * file means the same to both. Blank lines may only follow the last row: one between rows would shift the rows
+ * after it against their labels.
+ */
+export function csvLineReader(path: string, labelColumn: string | undefined): FeatureLineReader {
   let header: string[] | undefined;
   let width = -1;
   let widthLine = 0;
@@ -27,103 +55,111 @@ export async function readCsvFeatures(path: string, { labelColumn, hooks }: Text
   let blank: number | undefined;
   let lastLine = 0;
 
-  const column = (k: number) => `column ${k + 1}${header ? ` (${JSON.stringify(header[k])})` : ''}`;
+  const column = (k: number) => `column ${k + 1}${header ? ` (${JSON.stringify(shorten(header[k]!))})` : ''}`;
 
-  await forEachLine(
-    path,
-    (text, line) => {
-      if (text.trim() === '') {
-        blank ??= line;
-        return;
-      }
-      if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
-      const fields = splitCsvLine(text);
-      if (!fields) throw badData(`${path} line ${line} has a quote that is not closed; a quoted field must end on its own line`);
+  const onLine = (text: string, line: number) => {
+    if (text.trim() === '') {
+      blank ??= line;
+      return;
+    }
+    if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
+    const fields = splitCsvLine(text);
+    if (!fields) throw badData(`${path} line ${line} has a quote that is not closed; a quoted field must end on its own line`);
 
-      if (width < 0) {
-        width = fields.length;
-        widthLine = line;
-        if (!fields.some(looksNumeric)) {
-          // A header with an unnamed column is usually a pandas index written by to_csv(): refuse rather than learn from it.
-          const unnamed = fields.indexOf('');
-          if (unnamed >= 0) {
-            throw badData(
-              `${path} line ${line} looks like a header but column ${unnamed + 1} has no name; name every column (with pandas, write to_csv(path, index=False))`,
-            );
-          }
-          header = fields;
+    if (width < 0) {
+      width = fields.length;
+      widthLine = line;
+      if (isCsvHeader(fields)) {
+        const unnamed = fields.indexOf('');
+        if (unnamed >= 0) {
+          // An unnamed first column is the row index that pandas' to_csv() writes by default: refuse rather than learn from it.
+          const fix = unnamed === 0 ? 'pandas writes its row index so: save with df.to_csv(path, index=False)' : 'name every column';
+          throw badData(`${path} line ${line} looks like a header but column ${unnamed + 1} has no name; ${fix}`);
         }
-        if (labelColumn !== undefined) {
-          if (!header) {
-            throw badData(
-              `${path} line ${line} is not a header line, but labelColumn ${JSON.stringify(labelColumn)} needs one; add a first line naming the columns`,
-            );
-          }
-          labelIndex = header.indexOf(labelColumn);
-          if (labelIndex < 0) {
-            throw badData(
-              `${path} line ${line}: the header has no column ${JSON.stringify(labelColumn)} (it has ${header.map((name) => JSON.stringify(name)).join(', ')}); set labelColumn to one of them`,
-            );
-          }
-          if (header.indexOf(labelColumn, labelIndex + 1) >= 0)
-            throw badData(`${path} line ${line}: the header names column ${JSON.stringify(labelColumn)} twice; rename one`);
-          labels = new LabelValues(`${path} ${column(labelIndex)}`, 'line');
-        }
-        const featureCols = width - (labelIndex >= 0 ? 1 : 0);
-        if (featureCols === 0) throw badData(`${path} line ${line} has no feature columns besides the labels`);
-        blocks = new RowBlocks(featureCols);
-        if (header) return;
+        header = fields;
       }
+      if (labelColumn !== undefined) {
+        if (!header) {
+          throw badData(
+            `${path} line ${line} is not a header line, but labelColumn ${JSON.stringify(labelColumn)} needs one; add a first line naming the columns`,
+          );
+        }
+        labelIndex = header.indexOf(labelColumn);
+        if (labelIndex < 0) {
+          throw badData(
+            `${path} line ${line}: the header has no column ${JSON.stringify(labelColumn)} (it has ${nameList(header)}); set labelColumn to one of them`,
+          );
+        }
+        if (header.indexOf(labelColumn, labelIndex + 1) >= 0)
+          throw badData(`${path} line ${line}: the header names column ${JSON.stringify(labelColumn)} twice; rename one`);
+        labels = new LabelValues(`${path} ${column(labelIndex)}`, 'line');
+      }
+      const featureCols = width - (labelIndex >= 0 ? 1 : 0);
+      if (featureCols === 0) throw badData(`${path} line ${line} has no feature columns besides the labels`);
+      blocks = new RowBlocks(featureCols);
+      if (header) return;
+    }
 
-      if (fields.length !== width) {
-        throw badData(
-          `${path} line ${line} has ${fields.length} fields but ${header ? 'the header' : `line ${widthLine}`} has ${width}; every row needs the same columns (ragged rows are refused)`,
-        );
+    if (fields.length !== width) {
+      throw badData(
+        `${path} line ${line} has ${fields.length} fields but ${header ? 'the header' : `line ${widthLine}`} has ${width}; every row needs the same columns (ragged rows are refused)`,
+      );
+    }
+    const target = blocks!;
+    let out = target.append();
+    const values = target.current;
+    for (let k = 0; k < width; k++) {
+      const field = fields[k]!;
+      if (k === labelIndex) {
+        if (field === '') throw badData(`${path} line ${line}, ${column(k)}: the label is empty; every row needs a label`);
+        labels!.add(field, line);
+        continue;
       }
-      const target = blocks!;
-      let out = target.append();
-      const values = target.current;
-      for (let k = 0; k < width; k++) {
-        const field = fields[k]!;
-        if (k === labelIndex) {
-          if (field === '') throw badData(`${path} line ${line}, ${column(k)}: the label is empty; every row needs a label`);
-          labels!.add(field, line);
-          continue;
-        }
-        const value = parseDecimalField(field);
-        if (typeof value === 'string') {
-          const separator = /[;\t]/.test(field) ? ' (separate fields with commas)' : '';
-          throw badData(`${path} line ${line}, ${column(k)}: ${JSON.stringify(shorten(field))} ${value}${separator}`);
-        }
-        values[out++] = value;
+      const value = parseDecimalField(field);
+      if (typeof value === 'string') {
+        const separator = /[;\t]/.test(field) ? ' (separate fields with commas)' : '';
+        throw badData(`${path} line ${line}, ${column(k)}: ${JSON.stringify(shorten(field))} ${value}${separator}`);
       }
-      lastLine = line;
-    },
-    hooks,
-  );
-
-  if (!blocks || blocks.rows === 0) {
-    throw badData(
-      header
-        ? `${path} has a header line but no data rows; add rows below the header`
-        : `${path} is empty; write one row of comma-separated numbers per line`,
-    );
-  }
-  const rows = blocks;
-  const columnNames = header?.filter((_, k) => k !== labelIndex);
-  return {
-    path,
-    format: 'csv',
-    rows: rows.rows,
-    cols: rows.cols,
-    ...(columnNames ? { columnNames } : {}),
-    ...(labels ? { labels } : {}),
-    lastLine,
-    copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
-    release: async () => rows.release(),
+      values[out++] = value;
+    }
+    lastLine = line;
   };
+
+  const finish = (): FeatureTable => {
+    if (!blocks || blocks.rows === 0) {
+      throw badData(
+        header
+          ? `${path} has a header line but no data rows; add rows below the header`
+          : `${path} is empty; write one row of comma-separated numbers per line`,
+      );
+    }
+    const rows = blocks;
+    const columnNames = header?.filter((_, k) => k !== labelIndex);
+    return {
+      path,
+      format: 'csv',
+      rows: rows.rows,
+      cols: rows.cols,
+      ...(columnNames ? { columnNames } : {}),
+      ...(labels ? { labels } : {}),
+      lastLine,
+      copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
+      release: async () => rows.release(),
+    };
+  };
+
+  return { onLine, finish };
 }
 
+/** Text from a file, cut short for a message: a field can be megabytes long. */
 export function shorten(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+// Enough header names to recognise the file by; a wide file's full list would bury the message.
+const LISTED_NAMES = 10;
+
+function nameList(names: readonly string[]): string {
+  const listed = names.slice(0, LISTED_NAMES).map((name) => JSON.stringify(shorten(name)));
+  return names.length > LISTED_NAMES ? `${listed.join(', ')} and ${names.length - LISTED_NAMES} more` : listed.join(', ');
 }

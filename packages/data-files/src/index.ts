@@ -11,5 +11,6 @@ export {
   type FilesOptionsInput,
 } from './files-options.js';
 export { loadFilesDataset } from './files-loader.js';
-// Also the CLI's reader of feature rows for `predict`: one definition of a decimal feature field.
+// One definition of a decimal number for the CLI too, and `predict --input` rows read by this dataset's parsers.
 export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';
+export { parseFeatureText, type TextFeatures } from './feature-text.js';

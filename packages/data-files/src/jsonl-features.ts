@@ -3,7 +3,7 @@ import type { FeatureTable } from './feature-table.js';
 import { badData } from './file-errors.js';
 import { LabelValues } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
-import { forEachLine } from './text-lines.js';
+import { type FeatureLineReader, forEachLine } from './text-lines.js';
 
 // JSON has no NaN or Infinity, but Python's json.dumps writes them: recognise them to say what is wrong.
 const NON_FINITE_TOKEN = /-?\b(?:NaN|Infinity)\b/g;
@@ -13,76 +13,87 @@ const NON_FINITE_TOKEN = /-?\b(?:NaN|Infinity)\b/g;
  * one. With `labelColumn` every line must be an object and that key holds its label (a string or an integer).
  */
 export async function readJsonlFeatures(path: string, { labelColumn, hooks }: TextFeatureOptions): Promise<FeatureTable> {
+  const reader = jsonlLineReader(path, labelColumn);
+  await forEachLine(path, reader.onLine, hooks);
+  return reader.finish();
+}
+
+/**
+ * The one JSON-lines parser: `train` (the files dataset) streams a file through it, `predict` the text of one, so
+ * a file means the same to both. Blank lines may only follow the last row, as in CSV.
+ */
+export function jsonlLineReader(path: string, labelColumn: string | undefined): FeatureLineReader {
   let blocks: RowBlocks | undefined;
   let widthLine = 0;
   const labels = labelColumn === undefined ? undefined : new LabelValues(`${path} key ${JSON.stringify(labelColumn)}`, 'line');
   let blank: number | undefined;
   let lastLine = 0;
 
-  await forEachLine(
-    path,
-    (text, line) => {
-      const trimmed = text.trim();
-      if (trimmed === '') {
-        blank ??= line;
-        return;
-      }
-      if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
-      const value = parseLine(trimmed, path, line);
-      const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
-      if (!Array.isArray(row)) throw badData(`${path} line ${line}: expected a JSON array of numbers or an object with a "features" array`);
-      if (labels) {
-        if (!isObject(value)) {
-          throw badData(
-            `${path} line ${line} is an array, but labelColumn ${JSON.stringify(labelColumn)} needs objects such as {"features": [...], ${JSON.stringify(labelColumn)}: "cat"}`,
-          );
-        }
-        labels.add(labelText(value[labelColumn!], path, line, labelColumn!), line);
-      }
-      if (!blocks) {
-        if (row.length === 0) throw badData(`${path} line ${line} has no features; every row needs at least one number`);
-        blocks = new RowBlocks(row.length);
-        widthLine = line;
-      }
-      if (row.length !== blocks.cols) {
+  const onLine = (text: string, line: number) => {
+    const trimmed = text.trim();
+    if (trimmed === '') {
+      blank ??= line;
+      return;
+    }
+    if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
+    const value = parseLine(trimmed, path, line);
+    const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
+    if (!Array.isArray(row)) {
+      const found = isObject(value) ? `an object whose "features" is ${describeJson(value.features)}` : describeJson(value);
+      throw badData(`${path} line ${line} holds ${found}; expected a JSON array of numbers or an object with a "features" array`);
+    }
+    if (labels) {
+      if (!isObject(value)) {
         throw badData(
-          `${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`,
+          `${path} line ${line} is an array, but labelColumn ${JSON.stringify(labelColumn)} needs objects such as {"features": [...], ${JSON.stringify(labelColumn)}: "cat"}`,
         );
       }
-      let out = blocks.append();
-      const values = blocks.current;
-      for (let k = 0; k < row.length; k++) {
-        const item: unknown = row[k];
-        if (typeof item !== 'number') {
-          throw badData(
-            `${path} line ${line}, column ${k + 1}: ${shorten(JSON.stringify(item) ?? String(item))} is not a number; features must be JSON numbers`,
-          );
-        }
-        const stored = Math.fround(item);
-        if (!Number.isFinite(stored)) {
-          throw badData(
-            `${path} line ${line}, column ${k + 1}: ${item} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`,
-          );
-        }
-        values[out++] = stored;
+      labels.add(labelText(value[labelColumn!], path, line, labelColumn!), line);
+    }
+    if (!blocks) {
+      if (row.length === 0) throw badData(`${path} line ${line} has no features; every row needs at least one number`);
+      blocks = new RowBlocks(row.length);
+      widthLine = line;
+    }
+    if (row.length !== blocks.cols) {
+      throw badData(
+        `${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`,
+      );
+    }
+    let out = blocks.append();
+    const values = blocks.current;
+    for (let k = 0; k < row.length; k++) {
+      const item: unknown = row[k];
+      if (typeof item !== 'number') {
+        throw badData(`${path} line ${line}, column ${k + 1}: ${describeJson(item)} is not a number; features must be JSON numbers`);
       }
-      lastLine = line;
-    },
-    hooks,
-  );
-
-  if (!blocks || blocks.rows === 0) throw badData(`${path} is empty; write one JSON array of numbers per line`);
-  const rows = blocks;
-  return {
-    path,
-    format: 'jsonl',
-    rows: rows.rows,
-    cols: rows.cols,
-    ...(labels ? { labels } : {}),
-    lastLine,
-    copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
-    release: async () => rows.release(),
+      const stored = Math.fround(item);
+      if (!Number.isFinite(stored)) {
+        throw badData(
+          `${path} line ${line}, column ${k + 1}: ${item} does not fit a float32 (largest magnitude about 3.4e38); rescale the feature`,
+        );
+      }
+      values[out++] = stored;
+    }
+    lastLine = line;
   };
+
+  const finish = (): FeatureTable => {
+    if (!blocks || blocks.rows === 0) throw badData(`${path} is empty; write one JSON array of numbers per line`);
+    const rows = blocks;
+    return {
+      path,
+      format: 'jsonl',
+      rows: rows.rows,
+      cols: rows.cols,
+      ...(labels ? { labels } : {}),
+      lastLine,
+      copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
+      release: async () => rows.release(),
+    };
+  };
+
+  return { onLine, finish };
 }
 
 function parseLine(text: string, path: string, line: number): unknown {
@@ -117,8 +128,21 @@ function nonFiniteColumn(text: string): { token: string; column: number } | unde
 function labelText(value: unknown, path: string, line: number, key: string): string {
   if (typeof value === 'string' && value.trim() !== '') return value.trim();
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  const found = value === undefined ? 'no such key' : `${shorten(JSON.stringify(value) ?? String(value))}`;
-  throw badData(`${path} line ${line}: label ${JSON.stringify(key)} is ${found}; every line needs a label that is a string or an integer`);
+  throw badData(
+    `${path} line ${line}: label ${JSON.stringify(key)} is ${describeJson(value)}; every line needs a label that is a string or an integer`,
+  );
+}
+
+/**
+ * A JSON value for a message: its type, with short numbers, booleans and strings shown. Never the value itself,
+ * which may be megabytes long or nested too deep to turn back into text.
+ */
+export function describeJson(value: unknown): string {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(shorten(value))}`;
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (value === undefined) return 'missing';
+  return 'an object';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

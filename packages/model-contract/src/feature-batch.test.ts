@@ -4,7 +4,7 @@ import { InvalidFeaturesError, toFeatureMatrix, type FeatureBatch, type InvalidF
 const row = (width = 4, value = 0.5) => Array.from({ length: width }, () => value);
 
 /** The refusal of a batch: its code, message, detail and hint. */
-function refusal(input: unknown, width = 4, options: { maxRows?: number; source?: string } = {}) {
+function refusal(input: unknown, width = 4, options: { maxRows?: number; source?: string; oneBased?: boolean } = {}) {
   try {
     toFeatureMatrix(input as FeatureBatch, width, options);
   } catch (error) {
@@ -123,6 +123,39 @@ describe('toFeatureMatrix', () => {
       detail: { problem: 'not-finite', row: 1, column: 2 },
     });
     expect(refusal({ rows: 2, cols: 4, data: flat })?.detail).toEqual({ problem: 'not-finite', row: 1, column: 2 });
+  });
+
+  it('describes a value that is not a number by its type, however deep or long, never by writing it out', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const at = (value: unknown) => refusal([row(), [0.5, value, 0.5, 0.5]])?.message;
+    expect(at(deep)).toBe('the batch: row 1, column 1 is an array of 1 item, not a number');
+    expect(at({ features: deep })).toBe('the batch: row 1, column 1 is an object, not a number');
+    expect(at('x'.repeat(100_000))).toBe(`the batch: row 1, column 1 is "${'x'.repeat(37)}...", not a number`);
+    expect(at(true)).toBe('the batch: row 1, column 1 is true, not a number');
+    expect(at(7n)).toBe('the batch: row 1, column 1 is 7n, not a number');
+  });
+
+  it('numbers rows and columns from 1 in messages for a file (oneBased), keeping detail 0-based', () => {
+    const rows: unknown[][] = [row(), row(), row()];
+    rows[1]![3] = Number.NaN;
+    expect(refusal(rows, 4, { source: 'x.npy', oneBased: true })).toEqual({
+      message: 'x.npy: row 2, column 4 is NaN; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 1, column: 3 },
+    });
+    const flat = new Float32Array(8);
+    flat[4] = Number.NEGATIVE_INFINITY;
+    expect(refusal({ rows: 2, cols: 4, data: flat }, 4, { source: 'x.npy', oneBased: true })).toEqual({
+      message: 'x.npy: row 2, column 1 is -Infinity; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 1, column: 0 },
+    });
+    expect(refusal([row(), row(), row(3)], 4, { oneBased: true })?.message).toBe(
+      "the batch has ragged rows: row 1 has 4 values but row 3 has 3; every row needs the model's 4 features",
+    );
+    expect(refusal([row(), 'abcd'], 4, { oneBased: true })).toEqual({
+      message: 'the batch: row 2 is not an array of numbers',
+      detail: { problem: 'not-a-number', row: 1 },
+    });
   });
 
   it('refuses a row that is not an array, holes included', () => {

@@ -18,6 +18,11 @@ export interface FeatureCheckOptions {
   readonly maxRows?: number;
   /** Names the input in messages (e.g. `rows.json`); `the batch` by default. */
   readonly source?: string;
+  /**
+   * Number rows and columns from 1 in messages, as editors and `train` number the rows of a file (`row 1` is its
+   * first row). By default they are 0-based, as the JSON API reports them. `detail` is 0-based either way.
+   */
+  readonly oneBased?: boolean;
 }
 
 /**
@@ -27,28 +32,30 @@ export interface FeatureCheckOptions {
  * - rows of different lengths (`ragged-rows`, the first row that differs from row 0);
  * - rows of another width than the model's (`wrong-width`);
  * - a value that is not a number (`not-a-number`) or not finite, also after rounding to float32 (`not-finite`).
- * Rows and columns are 0-based, in the message and in `detail`, as the JSON API reports them.
+ * Rows and columns are 0-based in `detail`, as the JSON API reports them, and in the message unless `oneBased`.
+ * A value that is not a number is described by its type, never serialised (it may be huge or deeply nested).
  */
 export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options: FeatureCheckOptions = {}): FeatureMatrix {
   const source = options.source ?? 'the batch';
-  if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows);
+  const at = placeNamer(options.oneBased === true);
+  if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows, at);
   const rows = Array.isArray(input) ? input.length : (input as FeatureMatrix).rows;
   if (rows === 0)
     throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
   checkRowCount(rows, source, options.maxRows);
-  if (!Array.isArray(input)) return checkMatrix(input as FeatureMatrix, inputWidth, source);
+  if (!Array.isArray(input)) return checkMatrix(input as FeatureMatrix, inputWidth, source, at);
 
   const list = input as readonly ArrayLike<number>[];
   // A plain loop, not forEach, so that holes in a sparse array are reported rather than skipped.
   for (let r = 0; r < rows; r++) {
     if (!isRow(list[r]))
-      throw new InvalidFeaturesError(`${source}: row ${r} is not an array of numbers`, { problem: 'not-a-number', row: r });
+      throw new InvalidFeaturesError(`${source}: ${at(r)} is not an array of numbers`, { problem: 'not-a-number', row: r });
   }
   const firstWidth = list[0]!.length;
   for (let r = 1; r < rows; r++) {
     if (list[r]!.length !== firstWidth) {
       throw new InvalidFeaturesError(
-        `${source} has ragged rows: row 0 has ${firstWidth} values but row ${r} has ${list[r]!.length}; every row needs the model's ${inputWidth} features`,
+        `${source} has ragged rows: ${at(0)} has ${firstWidth} values but ${at(r)} has ${list[r]!.length}; every row needs the model's ${inputWidth} features`,
         { problem: 'ragged-rows', row: r },
       );
     }
@@ -61,16 +68,16 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
     for (let c = 0; c < inputWidth; c++) {
       const value: unknown = row[c];
       if (typeof value !== 'number') {
-        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${JSON.stringify(value) ?? String(value)}, not a number`, {
+        throw new InvalidFeaturesError(`${source}: ${at(r, c)} is ${describeValue(value)}, not a number`, {
           problem: 'not-a-number',
           row: r,
           column: c,
         });
       }
-      if (!Number.isFinite(value)) throw notFinite(source, value, r, c);
+      if (!Number.isFinite(value)) throw notFinite(source, value, r, c, at);
       data[offset + c] = value;
       if (!Number.isFinite(data[offset + c]!)) {
-        throw new InvalidFeaturesError(`${source}: row ${r}, column ${c} is ${value}, beyond the float32 range the model computes in`, {
+        throw new InvalidFeaturesError(`${source}: ${at(r, c)} is ${value}, beyond the float32 range the model computes in`, {
           problem: 'not-finite',
           row: r,
           column: c,
@@ -79,6 +86,23 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
     }
   }
   return { rows, cols: inputWidth, data };
+}
+
+/** Names a row, or a row and column, in messages. */
+type PlaceNamer = (row: number, column?: number) => string;
+
+function placeNamer(oneBased: boolean): PlaceNamer {
+  const first = oneBased ? 1 : 0;
+  return (row, column) => `row ${row + first}${column === undefined ? '' : `, column ${column + first}`}`;
+}
+
+/** A value that is not a number, for a message: short scalars as they are, anything else by its type. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || value === undefined || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function isRow(value: unknown): value is ArrayLike<number> {
@@ -95,7 +119,7 @@ function checkRowCount(rows: number, source: string, maxRows: number | undefined
   }
 }
 
-function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRows: number | undefined): FeatureMatrix {
+function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRows: number | undefined, at: PlaceNamer): FeatureMatrix {
   if (data.length === 0)
     throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
   if (data.length % inputWidth !== 0) {
@@ -106,26 +130,26 @@ function checkFlat(data: Float32Array, inputWidth: number, source: string, maxRo
   }
   const rows = data.length / inputWidth;
   checkRowCount(rows, source, maxRows);
-  checkFinite(data, inputWidth, source);
+  checkFinite(data, inputWidth, source, at);
   return { rows, cols: inputWidth, data };
 }
 
-function checkMatrix(matrix: FeatureMatrix, inputWidth: number, source: string): FeatureMatrix {
+function checkMatrix(matrix: FeatureMatrix, inputWidth: number, source: string, at: PlaceNamer): FeatureMatrix {
   if (matrix.data.length !== matrix.rows * matrix.cols) {
     throw new InvalidFeaturesError(`${source} has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`, {
       problem: 'ragged-rows',
     });
   }
   if (matrix.cols !== inputWidth) throw wrongWidth(source, matrix.cols, inputWidth);
-  checkFinite(matrix.data, inputWidth, source);
+  checkFinite(matrix.data, inputWidth, source, at);
   return matrix;
 }
 
-function checkFinite(data: Float32Array, inputWidth: number, source: string): void {
+function checkFinite(data: Float32Array, inputWidth: number, source: string, at: PlaceNamer): void {
   for (let i = 0; i < data.length; i++) {
     // Only a non-finite value fails x - x === 0; one comparison per value keeps the check cheap.
     const value = data[i]!;
-    if (value - value !== 0) throw notFinite(source, value, Math.floor(i / inputWidth), i % inputWidth);
+    if (value - value !== 0) throw notFinite(source, value, Math.floor(i / inputWidth), i % inputWidth, at);
   }
 }
 
@@ -137,8 +161,8 @@ function wrongWidth(source: string, width: number, inputWidth: number): InvalidF
   );
 }
 
-function notFinite(source: string, value: number, row: number, column: number): InvalidFeaturesError {
-  return new InvalidFeaturesError(`${source}: row ${row}, column ${column} is ${value}; features must be finite numbers`, {
+function notFinite(source: string, value: number, row: number, column: number, at: PlaceNamer): InvalidFeaturesError {
+  return new InvalidFeaturesError(`${source}: ${at(row, column)} is ${value}; features must be finite numbers`, {
     problem: 'not-finite',
     row,
     column,

@@ -1,3 +1,16 @@
-export { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, parseNpyHeader, type NpyArray, type NpyHeader } from './npy-format.js';
-export { readMatrixNpy, writeMatrixNpy } from './npy-files.js';
+export {
+  checkNpyLength,
+  encodeNpy,
+  fortranToRowMajor,
+  NPY_PREAMBLE_BYTES,
+  npyDataOffset,
+  npyHeader,
+  parseNpy,
+  parseNpyHeader,
+  pythonShape,
+  type NpyArray,
+  type NpyHeader,
+} from './npy-format.js';
+export { readMatrixNpy, writeMatrixNpy, type ReadMatrixOptions } from './npy-files.js';
 export { writeFileAtomic } from './atomic-file.js';
+export { inputFileSize, openInputFile, requireRegularFile, type InputFileLabels } from './input-file.js';

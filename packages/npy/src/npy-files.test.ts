@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMatrix, ErrorCode } from '@hyperproto/core';
@@ -115,6 +116,63 @@ describe('writeMatrixNpy / readMatrixNpy', () => {
     await writeFile(path, encodeNpy(createMatrix(10, 10, new Float32Array(100))).subarray(0, 200));
     const error = await failure(readMatrixNpy(path));
     expect(error.code).toBe(ErrorCode.InvalidInput);
-    expect(error.message).toBe(`${path} is truncated: header promises 10 x 10 float32 values (400 bytes), found 72`);
+    expect(error.message).toBe(
+      `${path} is truncated: its header declares a float32 array of shape (10, 10), which takes 528 bytes (128 header + 400 data), but the file has 200 bytes`,
+    );
+  });
+
+  it('refuses a file longer than its header declares, naming expected and actual bytes', async () => {
+    const path = join(dir, 'x.npy');
+    const file = encodeNpy(createMatrix(2, 3, new Float32Array(6)));
+    await writeFile(path, Buffer.concat([file, Buffer.alloc(1000)]));
+    const error = await failure(readMatrixNpy(path, { what: '--input x.npy' }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toBe(
+      '--input x.npy is longer than its header declares: a float32 array of shape (2, 3), which takes 152 bytes (128 header + 24 data), but the file has 1152 bytes (1000 extra)',
+    );
+  });
+
+  it('names a data file by the label its caller gives, and says what shape a data file needs', async () => {
+    const path = join(dir, 'rows.npy');
+    await writeShape(path, '(5,)', 5);
+    const error = await failure(readMatrixNpy(path, { what: '--input rows.npy', layout: '[rows, features] array' }));
+    expect(error.message).toBe('--input rows.npy holds an array of shape (5,); expected a 2-D [rows, features] array');
+    await writeFile(path, 'not an array');
+    const notNpy = await failure(readMatrixNpy(path, { what: '--input rows.npy' }));
+    expect(notNpy.message).toBe('--input rows.npy is not a .npy file: it does not start with "\\x93NUMPY"');
+    expect(JSON.stringify(notNpy)).not.toMatch(/prototype/i);
+  });
+});
+
+describe('readMatrixNpy on what is not a regular file', () => {
+  // Each of these would block or never end if it were read: the refusal must come before any read.
+  it('refuses a named pipe at once, without waiting for a writer', async () => {
+    const fifo = join(dir, 'rows.npy');
+    execFileSync('mkfifo', [fifo]);
+    const started = performance.now();
+    const error = await failure(readMatrixNpy(fifo, { what: '--input rows.npy' }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toBe(
+      'cannot read --input rows.npy: it is a named pipe (FIFO), not a regular file; give a .npy file saved with np.save',
+    );
+  });
+
+  it('refuses a symlink to /dev/zero without reading from it', async () => {
+    const link = join(dir, 'zero.npy');
+    await symlink('/dev/zero', link);
+    const error = await failure(readMatrixNpy(link, { what: '--prototypes zero.npy' }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toBe(
+      'cannot read --prototypes zero.npy: it is a character device, not a regular file; give a .npy file saved with np.save',
+    );
+  });
+
+  it('reads a symlink to a regular file', async () => {
+    const target = join(dir, 'target.npy');
+    await writeMatrixNpy(target, createMatrix(1, 2, Float32Array.from([3, 4])));
+    await symlink(target, join(dir, 'link.npy'));
+    const matrix = await readMatrixNpy(join(dir, 'link.npy'));
+    expect([matrix.rows, matrix.cols, ...matrix.data]).toEqual([1, 2, 3, 4]);
   });
 });

@@ -1,6 +1,6 @@
 import { createMatrix, createRng, ErrorCode } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
-import { encodeNpy, fortranToRowMajor, npyHeader, parseNpy, parseNpyHeader } from './npy-format.js';
+import { encodeNpy, fortranToRowMajor, NPY_PREAMBLE_BYTES, npyDataOffset, npyHeader, parseNpy, parseNpyHeader } from './npy-format.js';
 import { NPY_MAGIC, npyFile } from './test-support/hand-made-npy.js';
 
 function floats(values: number[], type: 'f4' | 'f8', littleEndian = true): Uint8Array {
@@ -194,14 +194,18 @@ describe('parseNpy', () => {
 
   it('rejects a structured dtype', () => {
     const header = "{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (2,), }";
-    expect(parseError(npyFile(header, new Uint8Array(8))).message).toMatch(/prototypes\.npy: structured dtype .* is not supported/);
+    expect(parseError(npyFile(header, new Uint8Array(8))).message).toBe(
+      "prototypes.npy: structured dtype [('x', '<f4')] is not supported; expected float32 ('<f4')",
+    );
   });
 
   it('says how much data is missing from a truncated file', () => {
     const file = npyFile(headerFor('<f4', '(1000, 100)'), new Uint8Array(1234));
     const error = parseError(file);
     expect(error.code).toBe(ErrorCode.InvalidInput);
-    expect(error.message).toBe('prototypes.npy is truncated: header promises 1000 x 100 float32 values (400000 bytes), found 1234');
+    expect(error.message).toBe(
+      'prototypes.npy is truncated: its header declares a float32 array of shape (1000, 100), which takes 400075 bytes (75 header + 400000 data), but the file has 1309 bytes',
+    );
   });
 
   it('rejects a file cut inside its header', () => {
@@ -213,8 +217,16 @@ describe('parseNpy', () => {
   it('rejects bytes after the data', () => {
     const file = npyFile(headerFor('<f4', '(2, 3)'), floats([...values, 1], 'f4'));
     expect(parseError(file).message).toMatch(
-      /prototypes\.npy has 4 bytes after the data: header promises 2 x 3 float32 values \(24 bytes\), found 28/,
+      /^prototypes\.npy is longer than its header declares: a float32 array of shape \(2, 3\), which takes 94 bytes \(70 header \+ 24 data\), but the file has 98 bytes \(4 extra\)$/,
     );
+  });
+
+  it('refuses a header length no array needs before reading the header', () => {
+    const preamble = Buffer.from('\x93NUMPY\x02\x00\x00\x00\x00\x40', 'latin1');
+    expect(() => npyDataOffset(preamble, 'x.npy')).toThrowError(
+      "x.npy declares a header of 1073741824 bytes; a plain array's header is a few hundred, so the file is corrupt",
+    );
+    expect(npyDataOffset(encodeNpy(createMatrix(1, 1, Float32Array.from([1]))).subarray(0, NPY_PREAMBLE_BYTES))).toBe(128);
   });
 
   it('rejects files that are not .npy', () => {
@@ -230,7 +242,7 @@ describe('parseNpy', () => {
     ["{'descr': '<f4', 'fortran_order': False}", /no 'shape' entry/],
     ["{'descr': '<f4', 'shape': (2, 3)}", /no 'fortran_order' entry/],
     ["{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3)}", /fortran_order 0, expected True or False/],
-    ["{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}", /shape \[2,3\], expected a tuple/],
+    ["{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}", /shape \[2, 3\], expected a tuple/],
     ["{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}", /expected a tuple of non-negative integers/],
     ["{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} junk", /malformed header \(unexpected text after the value/],
     ["['descr', '<f4']", /expected a dict/],

@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
-import { parsePythonLiteral, PythonLiteralError, type PythonValue } from './python-literal.js';
+import { parsePythonLiteral, PythonLiteralError, pythonRepr, type PythonValue } from './python-literal.js';
 
 /** A parsed .npy array, always as row-major (C order) float32. */
 export interface NpyArray {
@@ -22,7 +22,7 @@ const GROWTH_AXIS_MAX_DIGITS = 21;
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-interface FloatType {
+export interface FloatType {
   readonly bytes: 4 | 8;
   readonly littleEndian: boolean;
 }
@@ -47,41 +47,104 @@ export interface NpyHeader {
   readonly dataOffset: number;
 }
 
-/**
- * Parses the magic, version and header dict at the start of a .npy file. `bytes` needs to hold the header only
- * (the data may follow or not); `source` names the file in error messages. The dtype is returned unchecked.
- */
-export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeader {
-  const fail = (problem: string, hint?: string): never => {
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}${problem}`, hint ? { hint } : {});
-  };
+/** Bytes that hold the magic, the version and the longest header length field: enough to know the header's size. */
+export const NPY_PREAMBLE_BYTES = MAGIC_LENGTH + 4;
+// numpy's headers are a few hundred bytes; a length near this is corruption, not a header worth reading.
+const MAX_HEADER_BYTES = 1 << 20;
 
+/**
+ * Where the data of a .npy file starts (the magic, version and header included), from its first bytes: at least
+ * {@link NPY_PREAMBLE_BYTES} of them, or the whole file when it is shorter. Refuses what is not a .npy file of a
+ * known version, and header lengths no array needs, so that a reader knows how much to read before reading it.
+ */
+export function npyDataOffset(bytes: Uint8Array, source = 'npy data'): number {
+  const fail = failure(source);
   if (bytes.length < MAGIC_LENGTH || MAGIC.some((byte, i) => bytes[i] !== byte)) {
     const zip = bytes[0] === 0x50 && bytes[1] === 0x4b;
     fail(
       zip ? ' is a zip archive (.npz), not a single .npy array' : ' is not a .npy file: it does not start with "\\x93NUMPY"',
       zip
         ? 'Save one array with np.save, or extract the array you want from the .npz archive.'
-        : 'Save the prototypes with np.save (or torch tensor .numpy() then np.save).',
+        : 'Save the array with np.save(path, array) (for a torch tensor, np.save(path, tensor.numpy())).',
     );
   }
   const major = bytes[6]!;
   const minor = bytes[7]!;
-  const version = `${major}.${minor}`;
   if (!(minor === 0 && (major === 1 || major === 2 || major === 3))) {
-    fail(` uses .npy format version ${version}; supported versions are 1.0, 2.0 and 3.0`);
+    fail(` uses .npy format version ${major}.${minor}; supported versions are 1.0, 2.0 and 3.0`);
   }
   const lengthBytes = major === 1 ? 2 : 4;
   if (bytes.length < MAGIC_LENGTH + lengthBytes) fail(' is truncated: it ends inside the header length');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = lengthBytes === 2 ? view.getUint16(MAGIC_LENGTH, true) : view.getUint32(MAGIC_LENGTH, true);
-  const headerStart = MAGIC_LENGTH + lengthBytes;
-  const dataStart = headerStart + headerLength;
+  if (headerLength > MAX_HEADER_BYTES)
+    fail(` declares a header of ${headerLength} bytes; a plain array's header is a few hundred, so the file is corrupt`);
+  return MAGIC_LENGTH + lengthBytes + headerLength;
+}
+
+/**
+ * Parses the magic, version and header dict at the start of a .npy file. `bytes` needs to hold the header only
+ * (the data may follow or not); `source` names the file in error messages. The dtype is returned unchecked.
+ */
+export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeader {
+  const fail = failure(source);
+  const dataStart = npyDataOffset(bytes, source);
+  const major = bytes[6]!;
+  const headerStart = MAGIC_LENGTH + (major === 1 ? 2 : 4);
+  const headerLength = dataStart - headerStart;
   if (bytes.length < dataStart) fail(` is truncated: the header promises ${headerLength} bytes, found ${bytes.length - headerStart}`);
   // Versions 1 and 2 store the header in latin1, version 3 in UTF-8.
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const { descr, fortranOrder, shape } = readHeader(header, fail);
-  return { version, dtype: descr, shape, fortranOrder, dataOffset: dataStart };
+  return { version: `${major}.0`, dtype: descr, shape, fortranOrder, dataOffset: dataStart };
+}
+
+/**
+ * The float type a parsed header declares, checked against `totalBytes`, the length of the whole file, as
+ * {@link checkNpyLength} does. A reader calls this before it reads the data.
+ */
+export function checkFloatNpy(header: NpyHeader, totalBytes: number, source = 'npy data'): FloatType & { readonly count: number } {
+  const type = floatType(header.dtype);
+  if (!type) {
+    return failure(source)(
+      `: dtype '${header.dtype}' is not supported; expected float32 ('<f4') or float64 ('<f8')`,
+      'Convert the array first, e.g. np.save(path, array.astype(np.float32)).',
+    );
+  }
+  return { ...type, count: checkNpyLength(header, type.bytes, totalBytes, source) };
+}
+
+/**
+ * The number of values a parsed header declares, checked against `totalBytes`, the length of the whole file: it
+ * must be exactly the header plus shape x `itemBytes` bytes, whatever the dtype (`itemBytes` is the caller's reading
+ * of it). A reader calls this before it reads the data, so that it never reads more than the header promises, nor
+ * starts on a file that is cut short.
+ */
+export function checkNpyLength(header: NpyHeader, itemBytes: number, totalBytes: number, source = 'npy data'): number {
+  const fail = failure(source);
+  const { dtype, shape, dataOffset } = header;
+  const count = shape.reduce((product, size) => product * size, 1);
+  const dataBytes = count * itemBytes;
+  const name = dtypeName(dtype);
+  const declared = `${name.startsWith('i') ? 'an' : 'a'} ${name} array of shape ${pythonShape(shape)}`;
+  if (!Number.isSafeInteger(dataBytes)) fail(`: its header declares ${declared}, more data than any file holds; the file is corrupt`);
+  const expected = dataOffset + dataBytes;
+  const needs = `${declared}, which takes ${expected} bytes (${dataOffset} header + ${dataBytes} data)`;
+  if (totalBytes < expected)
+    fail(` is truncated: its header declares ${needs}, but the file has ${totalBytes} bytes`, 'The file was cut short; write it again.');
+  if (totalBytes > expected)
+    fail(
+      ` is longer than its header declares: ${needs}, but the file has ${totalBytes} bytes (${totalBytes - expected} extra)`,
+      'The file is corrupt or holds more than one array; write it again with np.save.',
+    );
+  return count;
+}
+
+/** numpy's name for a dtype, e.g. `float32`, `int64`, `bool`; any other dtype as written, e.g. `'<U5'`. */
+function dtypeName(dtype: string): string {
+  const match = /^[<>|=]([fiuc])(\d+)$/.exec(dtype);
+  if (match) return `${{ f: 'float', i: 'int', u: 'uint', c: 'complex' }[match[1]!]}${Number(match[2]) * 8}`;
+  return dtype === '|b1' ? 'bool' : `'${dtype}'`;
 }
 
 /**
@@ -89,31 +152,23 @@ export function parseNpyHeader(bytes: Uint8Array, source = 'npy data'): NpyHeade
  * and either memory order. `source` names the file in error messages.
  */
 export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
-  const fail = (problem: string, hint?: string): never => {
+  const header = parseNpyHeader(bytes, source);
+  const { bytes: itemBytes, littleEndian, count } = checkFloatNpy(header, bytes.length, source);
+  const { version, dtype, shape, fortranOrder, dataOffset } = header;
+  const values = readFloats(bytes, dataOffset, count, itemBytes, littleEndian);
+  return { version, dtype, shape, fortranOrder, data: fortranOrder ? fortranToRowMajor(values, shape) : values };
+}
+
+/** A shape as Python writes it: `()`, `(5,)`, `(2, 3)`. */
+export function pythonShape(shape: readonly number[]): string {
+  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+}
+
+/** Throws E_INVALID_INPUT with `source` followed by `problem` (which starts with its own separator). */
+function failure(source: string): (problem: string, hint?: string) => never {
+  return (problem, hint) => {
     throw new HyperprotoError(ErrorCode.InvalidInput, `${source}${problem}`, hint ? { hint } : {});
   };
-  const { version, dtype: descr, shape, fortranOrder, dataOffset: dataStart } = parseNpyHeader(bytes, source);
-  const type = floatType(descr);
-  if (!type) {
-    fail(
-      `: dtype '${descr}' is not supported; expected float32 ('<f4') or float64 ('<f8')`,
-      'Convert the array first, e.g. np.save(path, array.astype(np.float32)).',
-    );
-  }
-  const { bytes: itemBytes, littleEndian } = type!;
-  const count = shape.reduce((product, size) => product * size, 1);
-  const dataBytes = count * itemBytes;
-  const found = bytes.length - dataStart;
-  const promise = `${shape.length ? shape.join(' x ') : 'a scalar of'} float${itemBytes * 8} values (${dataBytes} bytes)`;
-  if (found < dataBytes) fail(` is truncated: header promises ${promise}, found ${found}`, 'The file was cut short; write it again.');
-  if (found > dataBytes)
-    fail(
-      ` has ${found - dataBytes} bytes after the data: header promises ${promise}, found ${found}`,
-      'The file is corrupt or holds more than one array; write it again with np.save.',
-    );
-
-  const values = readFloats(bytes, dataStart, count, itemBytes, littleEndian);
-  return { version, dtype: descr, shape, fortranOrder, data: fortranOrder ? fortranToRowMajor(values, shape) : values };
 }
 
 function readHeader(
@@ -134,13 +189,13 @@ function readHeader(
     if (!dict.has(key)) fail(`'s header has no '${key}' entry: ${JSON.stringify(header.trim())}`);
   }
   const descr = dict.get('descr');
-  if (typeof descr !== 'string') return fail(`: structured dtype ${JSON.stringify(descr)} is not supported; expected float32 ('<f4')`);
+  if (typeof descr !== 'string') return fail(`: structured dtype ${pythonRepr(descr!)} is not supported; expected float32 ('<f4')`);
   const fortranOrder = dict.get('fortran_order');
-  if (typeof fortranOrder !== 'boolean') return fail(`'s header has fortran_order ${JSON.stringify(fortranOrder)}, expected True or False`);
+  if (typeof fortranOrder !== 'boolean') return fail(`'s header has fortran_order ${pythonRepr(fortranOrder!)}, expected True or False`);
   const shapeValue = dict.get('shape');
   const shape = shapeValue !== null && typeof shapeValue === 'object' && 'tuple' in shapeValue ? shapeValue.tuple : undefined;
   if (!shape?.every((size): size is number => typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
-    return fail(`'s header has shape ${JSON.stringify(shapeValue)}, expected a tuple of non-negative integers`);
+    return fail(`'s header has shape ${pythonRepr(shapeValue!)}, expected a tuple of non-negative integers`);
   }
   return { descr, fortranOrder, shape };
 }
@@ -189,8 +244,7 @@ export function fortranToRowMajor(values: Float32Array, shape: readonly number[]
 
 /** The header numpy's np.save writes for a C-order '<f4' array of `shape`, padded the same way, byte for byte. */
 export function npyHeader(shape: readonly number[]): string {
-  const shapeRepr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr}, }`;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${pythonShape(shape)}, }`;
   if (shape.length > 0) header += ' '.repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
   // numpy pads to the next multiple of 64 including the newline, a full 64 spaces when already aligned.
   const padding = ARRAY_ALIGN - ((MAGIC_LENGTH + 2 + header.length + 1) % ARRAY_ALIGN);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePythonLiteral, PythonLiteralError } from './python-literal.js';
+import { parsePythonLiteral, PythonLiteralError, pythonRepr } from './python-literal.js';
 
 describe('parsePythonLiteral', () => {
   it('reads the values .npy headers contain', () => {
@@ -22,5 +22,17 @@ describe('parsePythonLiteral', () => {
 
   it.each(["'open", '{1: 2}', '(1 2)', '{"a" 1}', 'nope', '[1,', ''])('rejects %j', (text) => {
     expect(() => parsePythonLiteral(text)).toThrowError(PythonLiteralError);
+  });
+});
+
+describe('pythonRepr', () => {
+  it('writes values back in the syntax they were read in', () => {
+    for (const text of [
+      "[('x', '<f4'), ('y', '<i8', (2,))]",
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'n': None, 'ok': True}",
+      "('it\\'s', -3)",
+    ]) {
+      expect(pythonRepr(parsePythonLiteral(text))).toBe(text);
+    }
   });
 });

@@ -130,3 +130,17 @@ export function parsePythonLiteral(text: string): PythonValue {
   if (at !== text.length) fail('unexpected text after the value');
   return result;
 }
+
+/** `value` as Python's `repr` writes it, so that messages quote a header in the syntax it was written in. */
+export function pythonRepr(value: PythonValue): string {
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string')
+    return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\t/g, '\\t')}'`;
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  if ('tuple' in value)
+    return value.tuple.length === 1 ? `(${pythonRepr(value.tuple[0]!)},)` : `(${value.tuple.map(pythonRepr).join(', ')})`;
+  return `{${[...value.dict].map(([key, item]) => `${pythonRepr(key)}: ${pythonRepr(item)}`).join(', ')}}`;
+}

@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel } from '@hyperproto/core';
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
-import { writeFileAtomic } from '@hyperproto/npy';
+import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
 import { createSession } from '@hyperproto/runtime-node';
 import type { GlobalOptions } from '../main.js';
 import { Output } from '../output.js';
@@ -164,6 +164,8 @@ function findClassNames(
 
 /** A JSON array of strings, or one name per line. */
 async function readClassNames(path: string): Promise<string[]> {
+  // A named pipe would block the read forever and a device would never end: refuse either before reading.
+  await inputFileSize(path, { what: `--class-names ${path}`, expected: 'a .json file or a text file with one class name per line' });
   let text: string;
   try {
     text = await readFile(path, 'utf8');

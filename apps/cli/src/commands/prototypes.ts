@@ -114,7 +114,8 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
   }
   const signal = interruptSignal();
   const output = new Output(options);
-  const prototypes = await readMatrixNpy(file);
+  // Named by the path alone, as the rest of this command names it: the file is its only argument.
+  const prototypes = await readMatrixNpy(file, { what: file });
   if (prototypes.rows < 2)
     throw new HyperprotoError(ErrorCode.InvalidInput, `${file} holds ${prototypes.rows} prototype; at least 2 are needed to compare`);
   const stats = await prototypeStats(prototypes, {
@@ -134,7 +135,7 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
 async function startRows(registry: Registry, start: string, request: PrototypeRequest, ctx: PluginContext): Promise<Matrix> {
   if (start.toLowerCase().endsWith('.npy')) {
     const source = `--start ${start}`;
-    return checkPrototypes(normalizeRows(await readMatrixNpy(start), source), request, source);
+    return checkPrototypes(normalizeRows(await readMatrixNpy(start, { what: source }), source), request, source);
   }
   const strategy = registry.get('prototypes', start);
   const options = resolveOptions(strategy, {});

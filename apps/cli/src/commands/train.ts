@@ -45,7 +45,7 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   const keep = removeOnExit(directory.staging);
   try {
     const outcome = await runExperiment(registry, spec, {
-      loadPrototypeFile: readMatrixNpy,
+      loadPrototypeFile: (path) => readMatrixNpy(path, { what: `--prototypes ${path}` }),
       // Engine skip notes only with --verbose.
       log: (message) => output.log(message),
       progress: (stage, done, total, label) => output.progress(stage, done, total, label),
