@@ -54,7 +54,10 @@ export function withDatasetFlags(
     .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', parse.integer(1))
     .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', parse.integer(1))
     .option('--data <file>', 'files dataset: features, .npy [N, d], .csv or .jsonl')
-    .option('--labels <file>', 'files dataset: labels, .npy of integers or one label per line')
+    .option(
+      '--labels <file>',
+      'files dataset: labels, .npy of integers or one label per line (or --dataset-option labelColumn=NAME: a CSV column or JSON-lines key of --data)',
+    )
     .option('--test-data <file>', 'files dataset: test features (default: a stratified share of --data)')
     .option('--test-labels <file>', 'files dataset: test labels')
     .option('--validation-data <file>', 'files dataset: validation features (default: a stratified share of --data)')

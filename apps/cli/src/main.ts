@@ -80,7 +80,10 @@ export function buildProgram(): Command {
       DATASET_FLAG_PARSERS,
     )
       .addOption(
-        new Option('--head <name>', 'classifier head: softmax, hpn, cosine-softmax or margin (or a plugin head)').default('softmax'),
+        new Option(
+          '--head <name>',
+          'classifier head: softmax, hpn, cosine-softmax, margin or bottleneck-softmax (or a plugin head)',
+        ).default('softmax'),
       )
       .option('--head-option <key=value>', 'an option of the head (repeatable)', collect)
       .option(
@@ -157,7 +160,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--split <name>', 'the split to score').choices(['validation', 'test']).default('validation'))
       .addHelpText(
         'after',
-        '\nExamples:\n  $ hyperproto data inspect --classes 10000 --sigma 1.6 --train-per-class 10 --validation-per-class 2\n  $ hyperproto data inspect --classes 100000 --sigma 1.5 --train-per-class 10 --dataset-option validationRows=20000 --test-per-class 1 --json\n  $ hyperproto data inspect --data X.npy --labels y.txt',
+        '\nExamples:\n  $ hyperproto data inspect --classes 10000 --sigma 1.6 --train-per-class 10 --validation-per-class 2 --test-per-class 1\n  $ hyperproto data inspect --classes 100000 --sigma 1.5 --train-per-class 10 --dataset-option validationRows=20000 --test-per-class 1 --json\n  $ hyperproto data inspect --data X.npy --labels y.txt',
       ),
   ).action(async (options) => (await import('./commands/data.js')).inspectDataCommand(options));
 

@@ -67,6 +67,11 @@ describe('training on your own features and labels', () => {
     const metrics = JSON.parse(readFileSync(join(scratch, 'hpn/metrics.json'), 'utf8'));
     expect(metrics.dataset.rows).toEqual({ train: expect.any(Number), validation: expect.any(Number), test: expect.any(Number) });
     expect(metrics.baseline.classification.macroF1).toBe(b.classMean.macroF1);
+    // String labels become sorted class names: class i of perClass is classNames[i].
+    expect(metrics.classNames).toEqual(NAMES);
+    expect(metrics.evaluators.classification.perClass.map((c: { support: number }) => c.support)).toEqual(
+      NAMES.map(() => metrics.dataset.rows.test / 3),
+    );
 
     const better = a.test.macroF1 >= b.test.macroF1 ? 'softmax' : 'hpn';
     const exported = await cli(['export', better, '--out', 'best.onnx', '--json']);

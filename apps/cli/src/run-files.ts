@@ -71,6 +71,8 @@ export async function writeRunFiles(
     reference: outcome.referenceMetrics ?? null,
     baseline: outcome.baselineMetrics,
     dataset: outcome.dataset.info,
+    // Class i's name, for reading `perClass` (class i) without the model; absent when the labels were integers.
+    ...classNames,
   });
   return summary;
 }
