@@ -166,7 +166,7 @@ describe('hyperproto predict', () => {
     expectError(
       await cli(['predict', 'model.onnx', '--input', 'nan.csv']),
       2,
-      /nan\.csv line 3, column 6: "NaN" is not a finite number; remove or impute/,
+      /nan\.csv line 3, column 6: "NaN" marks a missing value; every feature needs a value \(fill in or drop rows with missing values\)/,
     );
     expectError(
       await cli(['predict', 'model.onnx', '--input', 'ragged.jsonl']),

@@ -31,7 +31,7 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', `${GOOD_LABELS}x\n`) }),
       ErrorCode.InvalidInput,
       /y\.txt has 7 labels but .*x\.csv has 6 rows: .*y\.txt line 7 has no feature row/,
-      /if the first line of the labels is a header, remove it/,
+      /\(if .*y\.txt line 1 \("x"\) is a header, remove it\)$/,
     );
     await refused(
       async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', 'x\ny\nx\ny\n') }),
@@ -83,7 +83,7 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
         testLabels: await csv('ty.txt', '1\n'),
       }),
       ErrorCode.InvalidInput,
-      /class 1 has no rows in .*x\.csv; each class needs at least 1 training row \(1 rows\)/,
+      /label "1" at .*vy\.txt line 2 is not a class of the training labels \(.*y\.txt\); every class needs training rows/,
     );
     await refused(
       async () => ({ data: await csv('x.csv', GOOD_CSV), labels: await csv('y.txt', 'x\nx\nx\nx\nx\nx\n') }),
@@ -93,15 +93,18 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
   });
 
   it.each([
-    ['NaN', 'nan'],
-    ['Infinity', '-inf'],
-    ['float32 overflow', '1e39'],
-  ])('a non-finite CSV feature (%s), with line and column', async (_, value) => {
-    await refused(
+    ['NaN', 'nan', 'marks a missing value; every feature needs a value (fill in or drop rows with missing values)'],
+    ['NA', 'NA', 'marks a missing value; every feature needs a value (fill in or drop rows with missing values)'],
+    ['N/A', 'N/A', 'marks a missing value; every feature needs a value (fill in or drop rows with missing values)'],
+    ['null', 'null', 'marks a missing value; every feature needs a value (fill in or drop rows with missing values)'],
+    ['Infinity', '-inf', 'is not a finite number; replace or drop rows with infinite values'],
+    ['float32 overflow', '1e39', 'does not fit a float32 (largest magnitude about 3.4e38); rescale the column'],
+  ])('a missing or non-finite CSV feature (%s), with line and column', async (_, value, what) => {
+    const message = await refused(
       async () => ({ data: await csv('x.csv', GOOD_CSV.replace('7,8', `7,${value}`)), labels: await csv('y.txt', GOOD_LABELS) }),
       ErrorCode.InvalidInput,
-      new RegExp(`x\\.csv line 5, column 2 \\("b"\\): "${value.replace('+', '\\+')}" (is not a finite number|does not fit a float32)`),
     );
+    expect(message).toBe(`dataset:files: ${tmp.path('x.csv')} line 5, column 2 ("b"): "${value}" ${what}`);
   });
 
   it('a non-finite .npy feature, float32 or float64, with row and column', async () => {
@@ -149,7 +152,7 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     await refused(
       async () => ({ data: await csv('x.jsonl', lines.map((l, i) => (i === 2 ? '[5, NaN]' : l)).join('\n')), labels: await labels() }),
       ErrorCode.InvalidInput,
-      /x\.jsonl line 3, column 2: NaN is not a finite number/,
+      /x\.jsonl line 3, column 2: NaN marks a missing value; every feature needs a value \(fill in or drop rows with missing values\)$/,
     );
     await refused(
       async () => ({
@@ -203,7 +206,7 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     await refused(
       async () => ({ data: await csv('x.csv', '1,2\n3\n'), labels: await csv('y.txt', 'a\nb\n') }),
       ErrorCode.InvalidInput,
-      /x\.csv line 2 has 1 fields but line 1 has 2/,
+      /x\.csv line 2 has 1 field but line 1 has 2/,
     );
     await refused(
       async () => ({ data: await csv('x.jsonl', '[1, 2]\n[3, 4, 5]\n'), labels: await csv('y.txt', 'a\nb\n') }),
@@ -216,7 +219,7 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     ['0x1F', /"0x1F" is written in hexadecimal; write features as decimal numbers \(e\.g\. 31\)/],
     ['0b101', /"0b101" is written in binary; .*\(e\.g\. 5\)/],
     ['-0o17', /"-0o17" is written in octal; .*\(e\.g\. -15\)/],
-    ['', /"" is empty; every feature needs a value/],
+    ['', /"" is empty; every feature needs a value \(fill in or drop rows with missing values\)$/],
     ['1,5', /has 3 fields but the header has 2/],
     ['1_000', /"1_000" is not a decimal number/],
     ['12abc', /"12abc" is not a decimal number/],

@@ -29,7 +29,7 @@ export function indexClasses(
 ): ClassIndex {
   const all = new Set<string>();
   for (const source of sources) for (const text of source.distinct) all.add(text);
-  const allInteger = [...all].every((text) => INTEGER.test(text) && Number.isSafeInteger(Number(text)));
+  const allInteger = [...all].every(isIntegerLabel);
 
   if (classNames) {
     const { names } = classNames;
@@ -68,6 +68,45 @@ export function indexClasses(
   const names = [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const byName = new Map(names.map((name, i) => [name, i]));
   return mapped(sources, names, 'names', (text) => byName.get(text)!);
+}
+
+/**
+ * Refuses a label of a validation or test file (sources after the first) whose class has no rows in the training
+ * labels (the first source): a model cannot learn a class it never sees. Says so when the files mix integer labels
+ * with names, the likely cause.
+ */
+export function checkHeldOutClasses(sources: readonly LabelValues[], index: ClassIndex): void {
+  const training = new Int32Array(index.classes);
+  for (const label of index.labels[0]!) training[label]!++;
+  for (let s = 1; s < sources.length; s++) {
+    const source = sources[s]!;
+    const labels = index.labels[s]!;
+    const row = labels.findIndex((label) => training[label] === 0);
+    if (row < 0) continue;
+    const code = source.rowCodes()[row]!;
+    const main = sources[0]!;
+    const kinds = [main, source].map(labelKind);
+    const mixed =
+      kinds[0] === kinds[1]
+        ? ''
+        : `; ${main.source} holds ${kinds[0]} (${example(main)}) but ${source.source} holds ${kinds[1]} (${example(source)}): write the labels of every file the same way`;
+    throw badData(
+      `label ${JSON.stringify(source.distinct[code])} at ${source.where(code)} is not a class of the training labels (${main.source}); every class needs training rows, so fix the label or add rows of its class to the training data${mixed}`,
+    );
+  }
+}
+
+/** `integers` when every label of a file is a whole number, else `names`. */
+function labelKind(source: LabelValues): 'integers' | 'names' {
+  return source.distinct.every(isIntegerLabel) ? 'integers' : 'names';
+}
+
+function isIntegerLabel(text: string): boolean {
+  return INTEGER.test(text) && Number.isSafeInteger(Number(text));
+}
+
+function example(source: LabelValues): string {
+  return `e.g. ${preview(source.distinct.slice(0, 3))}`;
 }
 
 function mapped(

@@ -1,7 +1,7 @@
 import { splitCsvLine } from './csv-fields.js';
-import { looksNumeric, parseDecimalField } from './decimal-field.js';
-import type { FeatureTable } from './feature-table.js';
-import { badData } from './file-errors.js';
+import { hasDecimalComma, isDecimalNumber, isMissingValue, looksNumeric, parseDecimalField } from './decimal-field.js';
+import type { CsvHeader, FeatureTable } from './feature-table.js';
+import { badData, count } from './file-errors.js';
 import { LabelValues } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
 import { type FeatureLineReader, forEachLine, type LineHooks } from './text-lines.js';
@@ -9,6 +9,8 @@ import { type FeatureLineReader, forEachLine, type LineHooks } from './text-line
 export interface TextFeatureOptions {
   /** Header name (CSV) or object key (JSON lines) of the labels, when they live in the feature file. */
   readonly labelColumn?: string;
+  /** The separate labels file of this features file, if any: named in the hint for a column of words. */
+  readonly labelsPath?: string;
   readonly hooks: LineHooks;
 }
 
@@ -17,8 +19,8 @@ export interface TextFeatureOptions {
  * (see `isCsvHeader`). With `labelColumn` the header is required and that column holds the labels (any text);
  * every other field must be a finite decimal number.
  */
-export async function readCsvFeatures(path: string, { labelColumn, hooks }: TextFeatureOptions): Promise<FeatureTable> {
-  const reader = csvLineReader(path, labelColumn);
+export async function readCsvFeatures(path: string, { labelColumn, labelsPath, hooks }: TextFeatureOptions): Promise<FeatureTable> {
+  const reader = csvLineReader(path, labelColumn, labelsPath);
   await forEachLine(path, reader.onLine, hooks);
   return reader.finish();
 }
@@ -31,13 +33,45 @@ export async function readCsvFeatures(path: string, { labelColumn, hooks }: Text
  * as having one: give such a file a header line.
  */
 export function isCsvHeader(fields: readonly string[]): boolean {
+  return csvHeader(fields) !== undefined;
+}
+
+/** The kind of header the first line of a CSV file is (see `isCsvHeader`), or undefined for a data row. */
+function csvHeader(fields: readonly string[]): CsvHeader | undefined {
   let position = 0;
   for (const field of fields) {
     if (!looksNumeric(field)) continue;
-    if (field !== String(position)) return false;
+    if (field !== String(position)) return undefined;
     position++;
   }
-  return true;
+  return position > 0 ? 'column positions' : 'names';
+}
+
+const SEPARATORS = [
+  { char: '\t', name: 'tab', shell: '\\t' },
+  { char: ';', name: 'semicolon', shell: ';' },
+] as const;
+
+/**
+ * Why a CSV line looks written with another separator, or undefined: tabs or semicolons and no commas (a TSV
+ * file, or a spreadsheet's CSV in a locale whose decimal mark is a comma), or numbers with decimal commas between
+ * them. Asked of the first line before it is taken for a header, so that such a file is not read as one column
+ * named after its first row.
+ */
+function otherSeparator(path: string, text: string, line: number): string | undefined {
+  const trimmed = text.trim();
+  for (const { char, name, shell } of SEPARATORS) {
+    if (!trimmed.includes(char)) continue;
+    if (!trimmed.includes(',')) {
+      return `${path} line ${line} looks ${name}-separated (it has ${name}s and no commas); hyperproto reads comma-separated values only: convert the file, e.g. tr '${shell}' ',' < ${path} > converted.csv, or write it with pandas' to_csv(path, index=False), which separates with commas`;
+    }
+    const fields = trimmed.split(char).map((field) => field.trim().replace(/^"(.*)"$/, '$1'));
+    const comma = fields.find(hasDecimalComma);
+    if (comma !== undefined && fields.every((field) => hasDecimalComma(field) || isDecimalNumber(field))) {
+      return `${path} line ${line} looks ${name}-separated with decimal commas (${JSON.stringify(shorten(comma))}); hyperproto reads comma-separated values with decimal points: convert the file, e.g. tr ',${shell}' '.,' < ${path} > converted.csv, or pandas' read_csv(path, sep='${shell}', decimal=',') and then to_csv(out, index=False)`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -45,8 +79,9 @@ export function isCsvHeader(fields: readonly string[]): boolean {
  * file means the same to both. Blank lines may only follow the last row: one between rows would shift the rows
  * after it against their labels.
  */
-export function csvLineReader(path: string, labelColumn: string | undefined): FeatureLineReader {
+export function csvLineReader(path: string, labelColumn: string | undefined, labelsPath?: string): FeatureLineReader {
   let header: string[] | undefined;
+  let headerKind: CsvHeader | undefined;
   let width = -1;
   let widthLine = 0;
   let labelIndex = -1;
@@ -56,6 +91,18 @@ export function csvLineReader(path: string, labelColumn: string | undefined): Fe
   let lastLine = 0;
 
   const column = (k: number) => `column ${k + 1}${header ? ` (${JSON.stringify(shorten(header[k]!))})` : ''}`;
+
+  /** More about a field that is not a number: a separator inside it, or a named column of words beside a labels file. */
+  const fieldHint = (field: string, k: number): string => {
+    const separator = SEPARATORS.find(({ char }) => field.includes(char));
+    if (separator) return ` (it holds a ${separator.name}: hyperproto separates fields with commas only)`;
+    if (headerKind !== 'names' || labelsPath === undefined || looksNumeric(field) || isMissingValue(field) || hasDecimalComma(field))
+      return '';
+    const name = header![k]!;
+    const option = `labelColumn=${name}`;
+    const flag = /^[\w.-]+$/.test(name) ? option : `'${option.replaceAll("'", "'\\''")}'`;
+    return `; if column ${JSON.stringify(shorten(name))} holds the labels, read them from it with ${option} (--dataset-option ${flag}) instead of ${labelsPath}, or drop the column`;
+  };
 
   const onLine = (text: string, line: number) => {
     if (text.trim() === '') {
@@ -67,9 +114,12 @@ export function csvLineReader(path: string, labelColumn: string | undefined): Fe
     if (!fields) throw badData(`${path} line ${line} has a quote that is not closed; a quoted field must end on its own line`);
 
     if (width < 0) {
+      const separator = otherSeparator(path, text, line);
+      if (separator) throw badData(separator);
       width = fields.length;
       widthLine = line;
-      if (isCsvHeader(fields)) {
+      headerKind = csvHeader(fields);
+      if (headerKind) {
         const unnamed = fields.indexOf('');
         if (unnamed >= 0) {
           // An unnamed first column is the row index that pandas' to_csv() writes by default: refuse rather than learn from it.
@@ -102,7 +152,7 @@ export function csvLineReader(path: string, labelColumn: string | undefined): Fe
 
     if (fields.length !== width) {
       throw badData(
-        `${path} line ${line} has ${fields.length} fields but ${header ? 'the header' : `line ${widthLine}`} has ${width}; every row needs the same columns (ragged rows are refused)`,
+        `${path} line ${line} has ${count(fields.length, 'field')} but ${header ? 'the header' : `line ${widthLine}`} has ${width}; every row needs the same columns (ragged rows are refused)`,
       );
     }
     const target = blocks!;
@@ -116,10 +166,8 @@ export function csvLineReader(path: string, labelColumn: string | undefined): Fe
         continue;
       }
       const value = parseDecimalField(field);
-      if (typeof value === 'string') {
-        const separator = /[;\t]/.test(field) ? ' (separate fields with commas)' : '';
-        throw badData(`${path} line ${line}, ${column(k)}: ${JSON.stringify(shorten(field))} ${value}${separator}`);
-      }
+      if (typeof value === 'string')
+        throw badData(`${path} line ${line}, ${column(k)}: ${JSON.stringify(shorten(field))} ${value}${fieldHint(field, k)}`);
       values[out++] = value;
     }
     lastLine = line;
@@ -141,6 +189,7 @@ export function csvLineReader(path: string, labelColumn: string | undefined): Fe
       rows: rows.rows,
       cols: rows.cols,
       ...(columnNames ? { columnNames } : {}),
+      ...(headerKind ? { header: headerKind } : {}),
       ...(labels ? { labels } : {}),
       lastLine,
       copyInto: (placement, pacer) => rows.copyInto(placement, pacer),
@@ -159,7 +208,8 @@ export function shorten(text: string): string {
 // Enough header names to recognise the file by; a wide file's full list would bury the message.
 const LISTED_NAMES = 10;
 
-function nameList(names: readonly string[]): string {
+/** Names for a message, quoted and shortened, at most LISTED_NAMES of them. */
+export function nameList(names: readonly string[]): string {
   const listed = names.slice(0, LISTED_NAMES).map((name) => JSON.stringify(shorten(name)));
   return names.length > LISTED_NAMES ? `${listed.join(', ')} and ${names.length - LISTED_NAMES} more` : listed.join(', ');
 }

@@ -2,6 +2,23 @@
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const OTHER_BASE = /^[+-]?0([xXbBoO])[0-9a-fA-F_]*$/;
+// How spreadsheets, R, pandas and databases write a missing value: NA, N/A, #N/A, NaN, null, None.
+const MISSING = /^(?:na|n\/a|#n\/a|[+-]?nan|null|none)$/i;
+// A number written with a decimal comma (`1,5`), as many European locales do.
+const DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
+
+/** What to do about a missing feature value, said the same whether training or predicting. */
+export const MISSING_VALUE_FIX = 'every feature needs a value (fill in or drop rows with missing values)';
+
+/** Whether a field is how a missing value is commonly written (see MISSING); an empty field is one too. */
+export function isMissingValue(field: string): boolean {
+  return field === '' || MISSING.test(field);
+}
+
+/** Whether a field is a number with a decimal comma, `-1,5`. */
+export function hasDecimalComma(field: string): boolean {
+  return DECIMAL_COMMA.test(field);
+}
 
 /** Whether `text` is a plain decimal number (no hex, binary, octal, separators, words or surrounding space). */
 export function isDecimalNumber(text: string): boolean {
@@ -26,8 +43,10 @@ export function parseDecimalField(field: string): number | string {
 }
 
 function fieldProblem(field: string): string {
-  if (field === '') return 'is empty; every feature needs a value (impute missing values before training)';
-  if (NON_FINITE.test(field)) return 'is not a finite number; remove or impute missing and infinite values';
+  if (field === '') return `is empty; ${MISSING_VALUE_FIX}`;
+  if (MISSING.test(field)) return `marks a missing value; ${MISSING_VALUE_FIX}`;
+  if (NON_FINITE.test(field)) return 'is not a finite number; replace or drop rows with infinite values';
+  if (DECIMAL_COMMA.test(field)) return `has a decimal comma; write decimal points (${field.replace(',', '.')})`;
   const base = OTHER_BASE.exec(field);
   if (base) {
     const name = { x: 'hexadecimal', b: 'binary', o: 'octal' }[base[1]!.toLowerCase() as 'x' | 'b' | 'o'];

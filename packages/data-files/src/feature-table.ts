@@ -8,6 +8,12 @@ export interface RowPlacement {
   readonly outputs: readonly Float32Array[];
 }
 
+/**
+ * What the first line of a CSV file was read as: column names (`a,b,label`), or the column positions pandas writes
+ * as names (`0,1,2,3`), which also makes a first data row of exactly `0` or `0,1` a header.
+ */
+export type CsvHeader = 'names' | 'column positions';
+
 /** A feature file whose size is known and whose rows can be copied, once, to their final places. */
 export interface FeatureTable {
   readonly path: string;
@@ -16,6 +22,8 @@ export interface FeatureTable {
   readonly cols: number;
   /** Column names from a CSV header line, label column excluded. */
   readonly columnNames?: readonly string[];
+  /** What a CSV file's first line was read as; undefined when it has no header (and for .npy, JSON lines). */
+  readonly header?: CsvHeader;
   /** Labels that came from the file itself (`labelColumn`). */
   readonly labels?: LabelValues;
   /** 1-based line of the last row, in text files: for messages about row counts. */

@@ -1,5 +1,5 @@
 import { csvLineReader } from './csv-features.js';
-import { wholeFilePlacement } from './feature-table.js';
+import { type CsvHeader, wholeFilePlacement } from './feature-table.js';
 import { jsonlLineReader } from './jsonl-features.js';
 import { forEachLineOfText } from './text-lines.js';
 import { WorkPacer } from './work-pacer.js';
@@ -12,6 +12,8 @@ export interface TextFeatures {
   readonly data: Float32Array;
   /** Column names from a CSV header line, label column excluded. */
   readonly columnNames?: readonly string[];
+  /** What a CSV file's first line was read as (a header of column positions drops what may be a data row). */
+  readonly header?: CsvHeader;
   /** Each row's label, when `labelColumn` names where they are. */
   readonly labels?: readonly string[];
 }
@@ -38,6 +40,7 @@ export async function parseFeatureText(
     cols: table.cols,
     data,
     ...(table.columnNames ? { columnNames: table.columnNames } : {}),
+    ...(table.header ? { header: table.header } : {}),
     ...(labels ? { labels } : {}),
   };
 }

@@ -18,3 +18,8 @@ export function badOptions(message: string): HyperprotoError {
     hint: 'Run `hyperproto plugins --kind dataset` to see the options of dataset:files.',
   });
 }
+
+/** `1 label`, `2 labels`: a number with its noun, for messages. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

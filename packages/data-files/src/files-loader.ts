@@ -1,10 +1,10 @@
 import type { Dataset, DatasetSplit, PluginContext } from '@hyperproto/core';
 import { createMatrix } from '@hyperproto/core';
-import { readCsvFeatures } from './csv-features.js';
-import { indexClasses, type ClassIndex } from './class-index.js';
+import { nameList, readCsvFeatures, shorten } from './csv-features.js';
+import { checkHeldOutClasses, indexClasses, type ClassIndex } from './class-index.js';
 import { readClassNames } from './class-names.js';
 import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
-import { badData, badOptions } from './file-errors.js';
+import { badData, badOptions, count } from './file-errors.js';
 import { fileSize } from './file-size.js';
 import { featureFormat, optionProblems, type FilesOptions } from './files-options.js';
 import { readJsonlFeatures } from './jsonl-features.js';
@@ -73,7 +73,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       const path = options[role];
       if (path === undefined) continue;
       const labelsPath = options[labelsKey];
-      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, {
+      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, labelsPath, {
         pacer,
         onBytes: progress(role),
       });
@@ -97,6 +97,10 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     const index = indexClasses(
       parts.map((part) => part.labels),
       classNames,
+    );
+    checkHeldOutClasses(
+      parts.map((part) => part.labels),
+      index,
     );
     const main = parts[0]!;
     const mainLabels = index.labels[0]!;
@@ -161,33 +165,79 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
   }
 }
 
-function openFeatures(path: string, labelColumn: string | undefined, hooks: LineHooks): Promise<FeatureTable> {
+function openFeatures(
+  path: string,
+  labelColumn: string | undefined,
+  labelsPath: string | undefined,
+  hooks: LineHooks,
+): Promise<FeatureTable> {
   const format = featureFormat(path);
   if (format === 'npy') return openNpyFeatures(path);
-  if (format === 'csv') return readCsvFeatures(path, { labelColumn, hooks });
+  if (format === 'csv') return readCsvFeatures(path, { labelColumn, ...(labelsPath === undefined ? {} : { labelsPath }), hooks });
   return readJsonlFeatures(path, { labelColumn, hooks });
 }
 
-/** Labels and rows must pair up one to one, and every split file must have the width of `data`. */
+/**
+ * Labels and rows must pair up one to one, and every split file must have the columns of `data`: as many, and
+ * the same names in the same order when both files name them (a file without a header is matched by position).
+ */
 function checkPart({ table, labels }: Part, main: FeatureTable): void {
   const rowAt = (row: number) => (table.lastLine === undefined ? `row ${row + 1}` : `line ${table.lastLine - (table.rows - 1 - row)}`);
   if (labels.count > table.rows) {
-    const header =
-      labels.unit === 'line' && labels.count === table.rows + 1 ? ' (if the first line of the labels is a header, remove it)' : '';
     throw badData(
-      `${labels.source} has ${labels.count} labels but ${table.path} has ${table.rows} rows: ${labels.source} ${labels.unit} ${table.rows + 1} has no feature row; give exactly one label per row, in the same order${header}`,
+      `${labels.source} has ${count(labels.count, 'label')} but ${table.path} has ${count(table.rows, 'row')}: ${labels.source} ${labels.unit} ${table.rows + 1} has no feature row; give exactly one label per row, in the same order${oneLabelMore(table, labels)}`,
     );
   }
   if (labels.count < table.rows) {
     throw badData(
-      `${table.path} has ${table.rows} rows but ${labels.source} has only ${labels.count} labels: ${table.path} ${rowAt(labels.count)} has no label; give exactly one label per row, in the same order`,
+      `${table.path} has ${count(table.rows, 'row')} but ${labels.source} has only ${count(labels.count, 'label')}: ${table.path} ${rowAt(labels.count)} has no label; give exactly one label per row, in the same order${oneRowMore(table, labels)}`,
     );
   }
-  if (table !== main && table.cols !== main.cols) {
+  if (table === main) return;
+  if (table.cols !== main.cols) {
     throw badData(
-      `${table.path} has ${table.cols} features per row but ${main.path} has ${main.cols}; every split must have the same columns`,
+      `${table.path} has ${count(table.cols, 'feature')} per row but ${main.path} has ${main.cols}; every split must have the same columns`,
     );
   }
+  // Column positions say nothing about what a column holds: only names are compared.
+  if (table.header === 'names' && main.header === 'names') {
+    const problem = columnNamesProblem(table.columnNames!, main.columnNames!, table.path, main.path);
+    if (problem) throw badData(problem);
+  }
+}
+
+/** Why the labels may be one more than the rows: a first line taken as a header of column positions, or a header in the labels. */
+function oneLabelMore(table: FeatureTable, labels: LabelValues): string {
+  if (labels.count !== table.rows + 1 || labels.unit !== 'line') return '';
+  const labelsHeader = `if ${labels.source} line ${labels.firstAt[0]} (${JSON.stringify(shorten(labels.distinct[0]!))}) is a header, remove it`;
+  if (table.header !== 'column positions') return ` (${labelsHeader})`;
+  return ` (${table.path} line 1 (${JSON.stringify(shorten(table.columnNames!.join(',')))}) was read as a header of column positions, as pandas writes them: if it is a row of data, add a header line naming the columns above it; ${labelsHeader})`;
+}
+
+/** Why the rows may be one more than the labels: a header line of numbers, read as data. */
+function oneRowMore(table: FeatureTable, labels: LabelValues): string {
+  if (table.rows !== labels.count + 1 || table.format !== 'csv' || table.header) return '';
+  return ` (if ${table.path} line 1 is a header, its names must not be numbers other than the column positions 0, 1, 2, ...: it was read as a row of data)`;
+}
+
+/** What is wrong with the column names of a split file, against those of `data`; undefined when they agree. */
+function columnNamesProblem(names: readonly string[], mainNames: readonly string[], path: string, mainPath: string): string | undefined {
+  const at = names.findIndex((name, k) => name !== mainNames[k]);
+  if (at < 0) return undefined;
+  const sorted = (list: readonly string[]) => [...list].sort().join('\u0000');
+  if (sorted(names) === sorted(mainNames)) {
+    return `${path} line 1 names the columns of ${mainPath} in another order: feature column ${at + 1} is ${JSON.stringify(shorten(names[at]!))} in ${path} but ${JSON.stringify(shorten(mainNames[at]!))} in ${mainPath}; write the columns in the order of ${mainPath} (in pandas: df[columns_of_data].to_csv(path, index=False))`;
+  }
+  const extra = names.filter((name) => !mainNames.includes(name));
+  const missing = mainNames.filter((name) => !names.includes(name));
+  const are = (list: readonly string[]) => (list.length === 1 ? 'is' : 'are');
+  const differs = [
+    ...(extra.length > 0 ? [`${nameList(extra)} ${are(extra)} not in ${mainPath}`] : []),
+    ...(missing.length > 0 ? [`${nameList(missing)} ${are(missing)} missing`] : []),
+  ];
+  // Only a name given twice in one file and once in the other gets here with nothing to list.
+  const what = differs.length > 0 ? differs.join(', and ') : `${nameList(names)} against ${nameList(mainNames)}`;
+  return `${path} line 1 names other columns than ${mainPath}: ${what}; every split must have the columns of ${mainPath}, in the same order`;
 }
 
 function describeClass(index: ClassIndex, c: number, rows: number, main: Part, labels: Int32Array): string {
@@ -240,6 +290,8 @@ function describeDataset(
     labels: index.labelKind,
     files,
     formats: Object.fromEntries(parts.map((part) => [part.role, part.table.format])),
+    // What the first line of a CSV data file was read as: a header of column positions may have been a data row.
+    ...(main.format === 'csv' ? { header: main.header ?? 'none' } : {}),
     // Lists stay in the record only while short: info is copied into every run record and metrics.json.
     ...(main.columnNames
       ? main.columnNames.length <= LISTED_UP_TO

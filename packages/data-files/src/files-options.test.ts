@@ -38,13 +38,31 @@ describe('files options', () => {
     ],
     [
       { data: 'x.npy', labels: 'y.npy', validationFraction: 0 },
-      /validationFraction is 0, which leaves the validation split empty; give a fraction above 0 or validationData/,
+      /validationFraction is 0, which leaves the validation split empty; give a fraction above 0 or validationData \(--validation-data\)/,
     ],
-    [{ data: 'x.npy' }, /labels: x\.npy needs labels: give labels .*a \.npy file has no label column/],
-    [{ data: 'x.csv' }, /or set labelColumn to the header column that holds them/],
-    [{ data: 'x.npy', labelColumn: 'label' }, /labelColumn is not used/],
+    [{ data: 'x.npy' }, /labels: x\.npy needs labels: give labels \(--labels\), .*a \.npy file has no label column/],
+    [{ data: 'x.csv' }, /or set labelColumn \(--dataset-option labelColumn=NAME\) to the header column that holds them/],
+    [
+      { data: 'x.npy', labelColumn: 'label' },
+      /labelColumn: labelColumn \(--dataset-option labelColumn=NAME\) is not used: a \.npy features file has no label column/,
+    ],
+    [
+      { data: 'x.csv', labels: 'y.txt', labelColumn: 'label' },
+      /labelColumn \(--dataset-option labelColumn=NAME\) is not used: every features file has its own labels file \(--labels\) or is a \.npy; give either --labels or labelColumn, not both/,
+    ],
+    [
+      { data: 'x.csv', labels: 'y.txt', validationData: 'v.npy', validationLabels: 'vy.txt', labelColumn: 'label' },
+      /own labels file \(--labels, --validation-labels\) or is a \.npy; give either --labels or labelColumn, not both/,
+    ],
+    [
+      { data: 'x.csv', labels: 'y.txt', validationData: 'v.csv' },
+      /validationLabels: v\.csv needs labels: give validationLabels \(--validation-labels\), a \.npy of integers/,
+    ],
     [{ data: 'x.parquet', labels: 'y.txt' }, /data: x\.parquet: unknown features type "\.parquet"; use \.npy, \.csv, \.jsonl/],
-    [{ data: 'x.csv', labelColumn: 'y', testLabels: 't.txt' }, /testLabels is given without testData/],
+    [
+      { data: 'x.csv', labelColumn: 'y', testLabels: 't.txt' },
+      /testLabels \(--test-labels\) is given without testData \(--test-data\); give the features file too/,
+    ],
     [{ data: 'x.csv', labelColumn: 'y', testData: 't.npy' }, /testLabels: t\.npy needs labels/],
     [{ data: 'x.csv', labelColumn: 'y', classNames: ['a', 'b', 'a'] }, /class name "a" appears twice/],
     [{ data: 'x.csv', labelColumn: 'y', classNames: ['a'] }, /classNames/],

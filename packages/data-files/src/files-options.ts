@@ -41,6 +41,25 @@ export interface OptionProblem {
   readonly message: string;
 }
 
+// How the hyperproto command line gives each option: messages name both, for spec files and for the flags.
+const FLAGS: Record<string, string> = {
+  data: '--data',
+  labels: '--labels',
+  validationData: '--validation-data',
+  validationLabels: '--validation-labels',
+  testData: '--test-data',
+  testLabels: '--test-labels',
+};
+
+/**
+ * Options for messages, with their flags: `validationLabels (--validation-labels)`, `labelColumn (--dataset-option
+ * labelColumn=NAME)`; several keys as `testData/testLabels (--test-data/--test-labels)`.
+ */
+export function optionName(...keys: string[]): string {
+  const flags = keys.map((key) => FLAGS[key] ?? `--dataset-option ${key}=${key === 'labelColumn' ? 'NAME' : '...'}`);
+  return `${keys.join('/')} (${flags.join('/')})`;
+}
+
 const ROLES = [
   { data: 'data', labels: 'labels' },
   { data: 'validationData', labels: 'validationLabels' },
@@ -56,7 +75,10 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     const labels = options[role.labels];
     if (data === undefined) {
       if (labels !== undefined)
-        problems.push({ path: role.labels, message: `${role.labels} is given without ${role.data}; give the features file too` });
+        problems.push({
+          path: role.labels,
+          message: `${optionName(role.labels)} is given without ${optionName(role.data)}; give the features file too`,
+        });
       continue;
     }
     const format = featureFormat(data);
@@ -75,17 +97,19 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     const how =
       format === 'npy'
         ? 'a .npy file has no label column'
-        : `or set labelColumn to the ${format === 'csv' ? 'header column' : 'key'} that holds them`;
+        : `or set ${optionName('labelColumn')} to the ${format === 'csv' ? 'header column' : 'key'} that holds them`;
     problems.push({
       path: role.labels,
-      message: `${data} needs labels: give ${role.labels} (a .npy of integers or a text file with one label per line); ${how}`,
+      message: `${data} needs labels: give ${optionName(role.labels)}, a .npy of integers or a text file with one label per line; ${how}`,
     });
   }
   if (options.labelColumn !== undefined && !labelColumnUsed) {
-    problems.push({
-      path: 'labelColumn',
-      message: 'labelColumn is not used: every features file has its own labels file or is a .npy; drop labelColumn',
-    });
+    const labelsFiles = ROLES.filter((role) => options[role.labels] !== undefined).map((role) => FLAGS[role.labels]!);
+    const message =
+      labelsFiles.length === 0
+        ? 'a .npy features file has no label column'
+        : `every features file has its own labels file (${labelsFiles.join(', ')}) or is a .npy; give either ${labelsFiles[0]} or labelColumn, not both`;
+    problems.push({ path: 'labelColumn', message: `${optionName('labelColumn')} is not used: ${message}` });
   }
 
   // Only the fractions of splits that are not given as files are used.
@@ -97,7 +121,7 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     if (value === 0)
       problems.push({
         path: name,
-        message: `${name} is 0, which leaves the ${split} split empty; give a fraction above 0 or ${split}Data`,
+        message: `${name} is 0, which leaves the ${split} split empty; give a fraction above 0 or ${optionName(`${split}Data`)}`,
       });
   }
   const sum = used.reduce((total, [, value]) => total + value, 0);

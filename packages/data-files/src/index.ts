@@ -14,3 +14,4 @@ export { loadFilesDataset } from './files-loader.js';
 // One definition of a decimal number for the CLI too, and `predict --input` rows read by this dataset's parsers.
 export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';
 export { parseFeatureText, type TextFeatures } from './feature-text.js';
+export type { CsvHeader } from './feature-table.js';

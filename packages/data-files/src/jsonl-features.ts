@@ -1,6 +1,7 @@
 import { shorten, type TextFeatureOptions } from './csv-features.js';
 import type { FeatureTable } from './feature-table.js';
-import { badData } from './file-errors.js';
+import { MISSING_VALUE_FIX } from './decimal-field.js';
+import { badData, count } from './file-errors.js';
 import { LabelValues } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
 import { type FeatureLineReader, forEachLine } from './text-lines.js';
@@ -57,13 +58,14 @@ export function jsonlLineReader(path: string, labelColumn: string | undefined): 
     }
     if (row.length !== blocks.cols) {
       throw badData(
-        `${path} line ${line} has ${row.length} features but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`,
+        `${path} line ${line} has ${count(row.length, 'feature')} but line ${widthLine} has ${blocks.cols}; every row needs the same number (ragged rows are refused)`,
       );
     }
     let out = blocks.append();
     const values = blocks.current;
     for (let k = 0; k < row.length; k++) {
       const item: unknown = row[k];
+      if (item === null) throw badData(`${path} line ${line}, column ${k + 1}: null marks a missing value; ${MISSING_VALUE_FIX}`);
       if (typeof item !== 'number') {
         throw badData(`${path} line ${line}, column ${k + 1}: ${describeJson(item)} is not a number; features must be JSON numbers`);
       }
@@ -102,9 +104,10 @@ function parseLine(text: string, path: string, line: number): unknown {
   } catch (error) {
     const nonFinite = nonFiniteColumn(text);
     if (nonFinite) {
-      throw badData(
-        `${path} line ${line}, column ${nonFinite.column}: ${nonFinite.token} is not a finite number; remove or impute missing and infinite values`,
-      );
+      const what = nonFinite.token.endsWith('NaN')
+        ? `marks a missing value; ${MISSING_VALUE_FIX}`
+        : 'is not a finite number; replace or drop rows with infinite values';
+      throw badData(`${path} line ${line}, column ${nonFinite.column}: ${nonFinite.token} ${what}`);
     }
     throw badData(`${path} line ${line} is not valid JSON (${(error as Error).message}); write one JSON array per line`);
   }

@@ -1,5 +1,6 @@
 import type { Rng } from '@hyperproto/core';
-import { badData } from './file-errors.js';
+import { badData, count } from './file-errors.js';
+import { optionName } from './files-options.js';
 import type { WorkPacer } from './work-pacer.js';
 
 export const TRAIN = 0;
@@ -50,12 +51,13 @@ export async function stratifiedSplit(
   for (let c = 0; c < classes; c++) {
     const n = counts[c]!;
     if (n < minimum) {
+      // Held-out files help only a class that has rows to keep for training.
       const fix =
-        minimum === 1
+        minimum === 1 || n === 0
           ? 'add rows of this class to the training data or drop the class'
-          : 'add rows of this class, drop the class, or give the held-out splits as files (validationData, testData)';
+          : `add rows of this class, drop the class, or give the held-out splits as files: ${heldOutFiles(fractions)}`;
       throw badData(
-        `${describeClass(c, n)}; each class needs at least ${needs.map(([what]) => what).join(', ')} (${minimum} rows), so ${fix}`,
+        `${describeClass(c, n)}; each class needs at least ${needs.map(([what]) => what).join(', ')} (${count(minimum, 'row')}), so ${fix}`,
       );
     }
     let validation = fractions.validation === undefined ? 0 : Math.max(1, Math.round(n * fractions.validation));
@@ -92,6 +94,15 @@ export async function stratifiedSplit(
   const slotOf = new Int32Array(labels.length);
   for (let row = 0; row < labels.length; row++) slotOf[row] = sizes[splitOf[row] as 0 | 1 | 2]++;
   return { splitOf, slotOf, sizes, perClass };
+}
+
+/** The options (and flags) of each held-out split that comes from a fraction: what would give it as a file. */
+function heldOutFiles(fractions: SplitFractions): string {
+  const files = [
+    ...(fractions.validation === undefined ? [] : [optionName('validationData', 'validationLabels')]),
+    ...(fractions.test === undefined ? [] : [optionName('testData', 'testLabels')]),
+  ];
+  return files.join(', ');
 }
 
 /** Fisher-Yates, as Rng.shuffle draws it, but pausing now and then so that a huge class stays interruptible. */

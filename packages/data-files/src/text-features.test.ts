@@ -168,7 +168,11 @@ describe('train and predict read a CSV file the same way', () => {
       error: expect.stringMatching(/x\.csv line 3, column 2 \("1"\): "abc" is not a decimal number/),
     });
     const nan = await bothWays('y.csv', '1,2,3\n4,5,NaN\n');
-    expect(nan).toMatchObject({ error: expect.stringMatching(/y\.csv line 2, column 3: "NaN" is not a finite number/) });
+    expect(nan).toMatchObject({
+      error: expect.stringMatching(
+        /y\.csv line 2, column 3: "NaN" marks a missing value; every feature needs a value \(fill in or drop rows with missing values\)$/,
+      ),
+    });
   });
 
   it('lists at most ten header names when the label column is not among them', async () => {
@@ -245,5 +249,14 @@ describe('a line longer than 16 MiB', () => {
     const longer = new LineSplitter('x.csv', () => {});
     for (let i = 0; i < 16; i++) longer.write(piece);
     expect(() => longer.write('y')).toThrow(/x\.csv line 1 is longer than 16 MiB/);
+  });
+
+  it('says that a file is cut by \\r alone when that makes its first line too long', () => {
+    const lines = new LineSplitter('x.csv', () => {});
+    const piece = '1,2\r'.repeat(MAX_LINE_CHARS / 16 / 4);
+    for (let i = 0; i < 16; i++) lines.write(piece);
+    expect(() => lines.write('3,4\r')).toThrow(
+      /^x\.csv line 1 holds carriage returns \(\\r\) without newlines: its lines end in \\r alone/,
+    );
   });
 });

@@ -36,6 +36,20 @@ describe('parseDecimalField', () => {
     expect(typeof parseDecimalField(text)).toBe('string');
   });
 
+  it.each(['', 'NA', 'n/a', '#N/A', 'NaN', '-nan', 'null', 'NULL', 'None'])(
+    'reports %j as a missing value, the same for train and predict',
+    (text) => {
+      const what = text === '' ? 'is empty' : 'marks a missing value';
+      expect(parseDecimalField(text)).toBe(`${what}; every feature needs a value (fill in or drop rows with missing values)`);
+    },
+  );
+
+  it('names a decimal comma and an infinity', () => {
+    expect(parseDecimalField('-3,25')).toBe('has a decimal comma; write decimal points (-3.25)');
+    expect(parseDecimalField('inf')).toBe('is not a finite number; replace or drop rows with infinite values');
+    expect(parseDecimalField('NAN1')).toBe('is not a decimal number; features must be plain decimal numbers such as -1.5 or 2e-3');
+  });
+
   it('tells numbers (even refused ones) from header names', () => {
     for (const text of ['1', '-0.5', 'nan', 'INF', '0x1F']) expect(looksNumeric(text), text).toBe(true);
     for (const text of ['x1', 'petal width', 'label', 'e5', '']) expect(looksNumeric(text), text).toBe(false);

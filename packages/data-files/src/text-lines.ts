@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { FeatureTable } from './feature-table.js';
 import { badData, unreadableFile } from './file-errors.js';
@@ -28,8 +29,9 @@ export interface FeatureLineReader {
 /**
  * Cuts text that arrives in pieces into lines, the one definition of a line for every text file: line ends are
  * `\n` or `\r\n`; a byte-order mark before the first line is dropped; a last line without a newline counts, an
- * empty string after a final newline does not; more than MAX_LINE_CHARS before a `\n` is refused. Each piece is
- * searched once, so the time is linear in the text however long its lines.
+ * empty string after a final newline does not; more than MAX_LINE_CHARS before a `\n` is refused, and so is a
+ * first line with a `\r` inside (a file whose lines end in `\r` alone). Each piece is searched once, so the time is
+ * linear in the text however long its lines.
  */
 export class LineSplitter {
   private readonly pending: string[] = [];
@@ -44,7 +46,7 @@ export class LineSplitter {
   write(text: string): void {
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      this.checkLength(end - start);
+      this.checkLength(end - start, text, start, end);
       const tail = text.slice(start, end);
       this.emit(this.pendingChars === 0 ? tail : this.pending.join('') + tail);
       this.pending.length = 0;
@@ -52,7 +54,7 @@ export class LineSplitter {
       start = end + 1;
     }
     if (start < text.length) {
-      this.checkLength(text.length - start);
+      this.checkLength(text.length - start, text, start, text.length);
       this.pending.push(start === 0 ? text : text.slice(start));
       this.pendingChars += text.length - start;
     }
@@ -66,9 +68,12 @@ export class LineSplitter {
     return this.line;
   }
 
-  private checkLength(more: number): void {
+  /** `piece` from `from` to `to` is the part of the line that `more` counts: looked into only to word the refusal. */
+  private checkLength(more: number, piece: string, from: number, to: number): void {
     // Counted in UTF-16 code units: each is at least one byte of UTF-8, so a line refused here has over 16 MiB.
     if (this.pendingChars + more > MAX_LINE_CHARS) {
+      if (this.line === 0 && (piece.slice(from, to).includes('\r') || this.pending.some((part) => part.includes('\r'))))
+        throw this.crOnly();
       throw badData(
         `${this.path} line ${this.line + 1} is longer than ${MAX_LINE_TEXT}: is this a CSV/JSONL file? Every line must hold one row of features`,
       );
@@ -77,8 +82,20 @@ export class LineSplitter {
 
   private emit(text: string): void {
     this.line++;
-    if (this.line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (this.line === 1) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      // A carriage return inside the first line: the file ends its lines with \r alone (classic Mac OS), and
+      // would otherwise be read as a single row.
+      const cr = text.indexOf('\r');
+      if (cr >= 0 && cr < text.length - 1) throw this.crOnly();
+    }
     this.onLine(text.endsWith('\r') ? text.slice(0, -1) : text, this.line);
+  }
+
+  private crOnly() {
+    return badData(
+      `${this.path} line 1 holds carriage returns (\\r) without newlines: its lines end in \\r alone (old Mac line ends), so it would read as one line; convert them, e.g. tr '\\r' '\\n' < ${this.path} > converted${extname(this.path)}`,
+    );
   }
 }
 
