@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { prototypeGeometryAsync, type ExperimentOutcome, type PrototypeGeometry } from '@hyperproto/core';
 import { saveModel } from '@hyperproto/engine-tfjs';
 import { writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
+import { trainedFeatureNames, trainedLabelColumn } from './feature-files.js';
 
 interface Scores {
   accuracy: number;
@@ -58,9 +59,18 @@ export async function writeRunFiles(
     : null;
   const summary = summarize(outcome, target, geometry);
   const json = (name: string, value: unknown) => writeFileAtomic(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
-  // Class names travel with the model, so that `export` writes them into the ONNX file.
+  // Class names, feature names and the label column travel with the model, so that `export` writes them into
+  // the ONNX file and `predict` can check a CSV header against them.
   const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
-  await saveModel(join(dir, 'model'), outcome.training.model, { spec: outcome.spec, engine: outcome.engine, ...classNames });
+  const featureNames = trainedFeatureNames(outcome.dataset.info, outcome.dataset.inputWidth);
+  const labelColumn = trainedLabelColumn(outcome.spec.dataset);
+  await saveModel(join(dir, 'model'), outcome.training.model, {
+    spec: outcome.spec,
+    engine: outcome.engine,
+    ...classNames,
+    ...(featureNames ? { featureNames } : {}),
+    ...(labelColumn === undefined ? {} : { labelColumn }),
+  });
   if (outcome.prototypes) await writeMatrixNpy(join(dir, 'prototypes.npy'), outcome.prototypes);
   await json('spec.json', outcome.spec);
   await json('history.json', outcome.training.history);

@@ -19,6 +19,7 @@ const softmaxMetadata = {
   topK: '3',
   classNames: '["ant","bee","cat","dog","eel"]',
 };
+const FEATURES = ['f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8'];
 
 const refusal = (run: () => unknown): string | undefined => {
   try {
@@ -116,6 +117,17 @@ describe('resolveClassifierInterface', () => {
     );
     expect(run({ outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 'C'] }] }, { inputWidth: '8' })).toBe(
       'the class count of "probabilities" is unknown: neither its shape nor metadata classes gives it',
+    );
+  });
+
+  it('gives the feature names, checked against the width of the input when the metadata has no inputWidth', () => {
+    const named = { ...softmaxMetadata, featureNames: JSON.stringify(FEATURES) };
+    expect(resolveClassifierInterface(softmaxIo, named).featureNames).toEqual(FEATURES);
+    expect(resolveClassifierInterface(softmaxIo, softmaxMetadata).featureNames).toBeUndefined();
+    const { inputWidth: _, ...withoutWidth } = named;
+    expect(resolveClassifierInterface(softmaxIo, withoutWidth).featureNames).toEqual(FEATURES);
+    expect(refusal(() => resolveClassifierInterface(softmaxIo, { ...withoutWidth, featureNames: '["a","b"]' }, 'm.onnx'))).toBe(
+      'm.onnx has unusable metadata: "featureNames" has 2 names for 8 input features; it needs one per input feature',
     );
   });
 

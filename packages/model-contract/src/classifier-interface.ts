@@ -1,6 +1,6 @@
 import { ContractErrorCode, ModelContractError } from './contract-error.js';
 import { LABEL_OUTPUT, METADATA_KEYS, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT } from './contract-names.js';
-import { parseClassNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
+import { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
 
 /** An input or output of a loaded model, as a runtime reports it. */
 export interface ValueInfo {
@@ -42,6 +42,8 @@ export interface ClassifierInterface {
   readonly modelTopK: number;
   readonly metadata: ModelMetadata;
   readonly classNames: readonly string[] | undefined;
+  /** One name per input feature, in input order, when the model was trained on named columns. */
+  readonly featureNames: readonly string[] | undefined;
 }
 
 const CLASSIFIER_HINT = 'Use a model written by `hyperproto export`: one float32 input [N, width], scores [N, classes] and a label output.';
@@ -53,7 +55,8 @@ const CLASSIFIER_HINT = 'Use a model written by `hyperproto export`: one float32
  *   key, the one float32 matrix output other than `topk_scores`; the class count from its shape, else metadata
  *   `classes`;
  * - `label` when present; `topk_scores` + `topk_labels` when both are present, K from their shape or metadata;
- * - shape and metadata must agree where both speak, and `classNames` must hold one string per class.
+ * - shape and metadata must agree where both speak, `classNames` must hold one string per class and
+ *   `featureNames` one per input feature.
  * A model that breaks a rule is refused with `E_INVALID_INPUT` naming `source` and the rule.
  */
 export function resolveClassifierInterface(
@@ -105,7 +108,11 @@ export function resolveClassifierInterface(
   const names = metadata.classNames;
   // readModelMetadata checked the names against metadata `classes`; a file without that key is checked here.
   const classNames = names && names.length !== classes ? parseClassNames(rawMetadata[METADATA_KEYS.classNames]!, classes, source) : names;
-  return { inputName: input.name, inputWidth, scoresName: scores.name, classes, labelName, modelTopK, metadata, classNames };
+  // Likewise the feature names against a width that only the input's shape gives.
+  const features = metadata.featureNames;
+  const featureNames =
+    features && features.length !== inputWidth ? parseFeatureNames(rawMetadata[METADATA_KEYS.featureNames]!, inputWidth, source) : features;
+  return { inputName: input.name, inputWidth, scoresName: scores.name, classes, labelName, modelTopK, metadata, classNames, featureNames };
 }
 
 /** float32 (or of unknown type) and two-dimensional (or of unknown shape). */

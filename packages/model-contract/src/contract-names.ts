@@ -45,5 +45,12 @@ export const METADATA_KEYS = {
   classNames: 'classNames',
   seed: 'seed',
   dataset: 'dataset',
+  /**
+   * A JSON array of one name per input feature, in input order: the column names of the training data's CSV
+   * header (label column left out), so that a runtime can check a named input's columns against them.
+   */
+  featureNames: 'featureNames',
+  /** The name of the column (or JSON-lines key) that held the labels in the training data. */
+  labelColumn: 'labelColumn',
 } as const;
 export type MetadataKey = (typeof METADATA_KEYS)[keyof typeof METADATA_KEYS];

@@ -19,7 +19,7 @@ export {
   type InvalidFeaturesDetail,
 } from './contract-error.js';
 export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
-export { parseClassNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
+export { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
 export {
   resolveClassifierInterface,
   valueInfoOf,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { METADATA_KEYS, MODEL_FORMAT, parseClassNames, readModelMetadata } from './index.js';
+import { METADATA_KEYS, MODEL_FORMAT, parseClassNames, parseFeatureNames, readModelMetadata } from './index.js';
 
 /** What @hyperproto/onnx writes for an HPN with class names and top-3 (see export-onnx.ts). */
 const exported = {
@@ -9,7 +9,7 @@ const exported = {
   strategy: 'optimized',
   classes: '3',
   dims: '2',
-  inputWidth: '300',
+  inputWidth: '4',
   input: 'features',
   scoresName: 'scores',
   hiddenUnits: '300',
@@ -20,6 +20,8 @@ const exported = {
   classNames: '["setosa","versicolor","virginica"]',
   seed: '0',
   dataset: 'files',
+  featureNames: '["sepal_length","sepal_width","petal_length","petal_width"]',
+  labelColumn: 'species',
 };
 
 function refusal(run: () => unknown): { code: string; message: string; hint?: string } | undefined {
@@ -41,7 +43,7 @@ describe('readModelMetadata', () => {
       strategy: 'optimized',
       classes: 3,
       dims: 2,
-      inputWidth: 300,
+      inputWidth: 4,
       input: 'features',
       scoresName: 'scores',
       hiddenUnits: 300,
@@ -51,6 +53,8 @@ describe('readModelMetadata', () => {
       classNames: ['setosa', 'versicolor', 'virginica'],
       seed: '0',
       dataset: 'files',
+      featureNames: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+      labelColumn: 'species',
     });
   });
 
@@ -116,11 +120,35 @@ describe('readModelMetadata', () => {
     expect(parseClassNames('["x","y"]', 2, 'm.onnx')).toEqual(['x', 'y']);
   });
 
+  it('parses featureNames by the rules of classNames, one name per input feature', () => {
+    const hint = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx`.';
+    expect(readModelMetadata({ inputWidth: '2', featureNames: '["a b","c"]', labelColumn: 'kind' })).toEqual({
+      inputWidth: 2,
+      featureNames: ['a b', 'c'],
+      labelColumn: 'kind',
+    });
+    expect(refusal(() => readModelMetadata({ inputWidth: '3', featureNames: '["a","b"]' }, 'm.onnx'))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: 'm.onnx has unusable metadata: "featureNames" has 2 names for 3 input features; it needs one per input feature',
+      hint,
+    });
+    expect(refusal(() => readModelMetadata({ featureNames: 'a,b' }))?.message).toMatch(
+      /^the model has unusable metadata: "featureNames" is not valid JSON \(.+\): "a,b"; it should be a JSON array of feature names$/,
+    );
+    expect(refusal(() => readModelMetadata({ featureNames: '"a"' }))?.message).toBe(
+      'the model has unusable metadata: "featureNames" is "\\"a\\"", not a JSON array of feature names',
+    );
+    expect(refusal(() => readModelMetadata({ featureNames: '["a",null]' }))?.message).toBe(
+      'the model has unusable metadata: "featureNames" has null at index 1; every feature name must be a string',
+    );
+    expect(parseFeatureNames('["x"]', undefined)).toEqual(['x']);
+  });
+
   it('uses the key names the exporter writes, each spelt as its name', () => {
     // The keys are part of the file format: files written before a key changed would no longer be read.
     expect(Object.entries(METADATA_KEYS).filter(([name, key]) => name !== key)).toEqual([]);
     expect(Object.keys(METADATA_KEYS).join(' ')).toBe(
-      'format formatVersion head strategy classes dims inputWidth input scoresName hiddenUnits hiddenLayers producer producerVersion topK classNames seed dataset',
+      'format formatVersion head strategy classes dims inputWidth input scoresName hiddenUnits hiddenLayers producer producerVersion topK classNames seed dataset featureNames labelColumn',
     );
   });
 });

@@ -24,14 +24,18 @@ export interface ModelMetadata {
   readonly dataset?: string;
   /** Parsed from the JSON array in `classNames`; as many names as `classes` when both are given. */
   readonly classNames?: readonly string[];
+  /** Parsed from the JSON array in `featureNames`; as many names as `inputWidth` when both are given. */
+  readonly featureNames?: readonly string[];
+  readonly labelColumn?: string;
 }
 
 const CLASS_NAMES_HINT =
   'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+const FEATURE_NAMES_HINT = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx`.';
 
 /**
  * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive
- * integers; `classNames` must be a JSON array of strings, one per class; a `formatVersion` newer than this
+ * integers; `classNames` must be a JSON array of strings, one per class, and `featureNames` one per input feature; a `formatVersion` newer than this
  * contract's is refused. Every refusal is `E_INVALID_INPUT` naming `source`, the key and what it holds.
  */
 export function readModelMetadata(metadata: Readonly<Record<string, string>>, source = 'the model'): ModelMetadata {
@@ -51,7 +55,7 @@ export function readModelMetadata(metadata: Readonly<Record<string, string>>, so
   };
 
   const result: { -readonly [K in keyof ModelMetadata]: ModelMetadata[K] } = {};
-  for (const key of ['format', 'head', 'strategy', 'input', 'scoresName', 'producerVersion', 'seed', 'dataset'] as const) {
+  for (const key of ['format', 'head', 'strategy', 'input', 'scoresName', 'producerVersion', 'seed', 'dataset', 'labelColumn'] as const) {
     const value = text(METADATA_KEYS[key]);
     if (value !== undefined) result[key] = value;
   }
@@ -68,6 +72,8 @@ export function readModelMetadata(metadata: Readonly<Record<string, string>>, so
   }
   const names = text(METADATA_KEYS.classNames);
   if (names !== undefined) result.classNames = parseClassNames(names, result.classes, source);
+  const features = text(METADATA_KEYS.featureNames);
+  if (features !== undefined) result.featureNames = parseFeatureNames(features, result.inputWidth, source);
   return result;
 }
 
@@ -76,22 +82,50 @@ export function readModelMetadata(metadata: Readonly<Record<string, string>>, so
  * given). Anything else is an `E_INVALID_INPUT` that says what the value holds.
  */
 export function parseClassNames(json: string, classes: number | undefined, source = 'the model'): readonly string[] {
+  return parseNameList(
+    json,
+    { key: METADATA_KEYS.classNames, what: 'class', count: classes, unit: ['class', 'classes'] },
+    CLASS_NAMES_HINT,
+    source,
+  );
+}
+
+/**
+ * The feature names stored in metadata `featureNames`: a JSON array of strings, one per input feature (when
+ * `inputWidth` is given). Anything else is an `E_INVALID_INPUT` that says what the value holds.
+ */
+export function parseFeatureNames(json: string, inputWidth: number | undefined, source = 'the model'): readonly string[] {
+  const list = { key: METADATA_KEYS.featureNames, what: 'feature', count: inputWidth, unit: ['input feature', 'input features'] } as const;
+  return parseNameList(json, list, FEATURE_NAMES_HINT, source);
+}
+
+/** One rule for every list of names in the metadata: a JSON array of strings, as many as `count` when given. */
+function parseNameList(
+  json: string,
+  list: {
+    readonly key: string;
+    readonly what: string;
+    readonly count: number | undefined;
+    /** What `count` counts, singular and plural. */
+    readonly unit: readonly [string, string];
+  },
+  hint: string,
+  source: string,
+): readonly string[] {
   const refuse = (why: string) =>
-    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${why}`, {
-      hint: CLASS_NAMES_HINT,
-    });
+    new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${list.key}" ${why}`, { hint });
   let names: unknown;
   try {
     names = JSON.parse(json);
   } catch (error) {
-    throw refuse(`is not valid JSON (${(error as Error).message}): ${preview(json)}; it should be a JSON array of class names`);
+    throw refuse(`is not valid JSON (${(error as Error).message}): ${preview(json)}; it should be a JSON array of ${list.what} names`);
   }
-  if (!Array.isArray(names)) throw refuse(`is ${preview(json)}, not a JSON array of class names`);
+  if (!Array.isArray(names)) throw refuse(`is ${preview(json)}, not a JSON array of ${list.what} names`);
   const bad = names.findIndex((name) => typeof name !== 'string');
   if (bad >= 0)
-    throw refuse(`has ${clip(JSON.stringify(names[bad]) ?? String(names[bad]))} at index ${bad}; every class name must be a string`);
-  if (classes !== undefined && names.length !== classes)
-    throw refuse(`has ${names.length} names for ${classes} classes; it needs one per class`);
+    throw refuse(`has ${clip(JSON.stringify(names[bad]) ?? String(names[bad]))} at index ${bad}; every ${list.what} name must be a string`);
+  if (list.count !== undefined && names.length !== list.count)
+    throw refuse(`has ${names.length} names for ${list.count} ${list.unit[1]}; it needs one per ${list.unit[0]}`);
   return names as string[];
 }
 

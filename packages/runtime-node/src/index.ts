@@ -23,6 +23,7 @@ export {
 // The model contract, shared with @hyperproto/runtime-web and the exporter: one definition of each rule.
 export {
   InvalidFeaturesError,
+  METADATA_KEYS,
   ModelContractError,
   narrowTopK,
   readOnnxModelInfo,

@@ -13,6 +13,15 @@ const HPN = fixture('hpn-8x6.onnx');
 /** A learned classifier [5, 4] and bias [5] (head parameters), stored as initializers. */
 const BOTTLENECK = fixture('bottleneck-8x5.onnx');
 
+/** The model with one more metadata_props entry (ModelProto field 14) appended: protobuf reads fields in any order. */
+function withMetadata(bytes: Uint8Array, entries: Record<string, string>): Uint8Array {
+  const varint = (n: number): number[] => (n < 128 ? [n] : [(n & 127) | 128, ...varint(n >>> 7)]);
+  const field = (number: number, body: readonly number[]) => [(number << 3) | 2, ...varint(body.length), ...body];
+  const utf8 = (text: string) => [...new TextEncoder().encode(text)];
+  const added = Object.entries(entries).flatMap(([key, value]) => field(14, [...field(1, utf8(key)), ...field(2, utf8(value))]));
+  return new Uint8Array([...bytes, ...added]);
+}
+
 const randomRows = (rows: number, width: number, seed: number): Matrix =>
   createMatrix(rows, width, createRng(seed).fillNormal(new Float32Array(rows * width), 0, 2));
 
@@ -225,6 +234,28 @@ describe('the model contract', () => {
     expect(error).toBeInstanceOf(InvalidFeaturesError);
     expect(isHyperprotoError(error)).toBe(true);
     expect(isHyperprotoError(await createSession('/nonexistent/model.onnx').catch((e: unknown) => e))).toBe(true);
+  });
+
+  it('gives the feature names and label column the model was trained with, one name per input feature', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const bytes = readFileSync(SOFTMAX);
+    const named = await createSession(withMetadata(bytes, { featureNames: JSON.stringify(names), labelColumn: 'kind' }));
+    try {
+      expect(named.featureNames).toEqual(names);
+      expect(named.labelColumn).toBe('kind');
+      expect(named.metadata).toMatchObject({ featureNames: JSON.stringify(names), labelColumn: 'kind', head: 'softmax' });
+    } finally {
+      await named.release();
+    }
+    expect(softmax.featureNames).toBeUndefined();
+    expect(softmax.labelColumn).toBeUndefined();
+    const error = await createSession(withMetadata(bytes, { featureNames: '["a","b"]' }), { source: 'short.onnx' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: 'short.onnx has unusable metadata: "featureNames" has 2 names for 8 input features; it needs one per input feature',
+    });
   });
 
   it('refuses a model whose class names are not a JSON array of one string per class, saying so', async () => {

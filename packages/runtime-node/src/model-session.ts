@@ -105,6 +105,13 @@ export interface ModelSession {
   /** Name of the score output, e.g. `probabilities` (softmax) or `scores` (cosines, HPN). */
   readonly scoresName: string;
   readonly classNames?: readonly string[];
+  /**
+   * One name per input feature, in input order: the training data's column names (metadata `featureNames`), when
+   * it had a header. A runtime reading named input (a CSV header) checks its columns against them.
+   */
+  readonly featureNames?: readonly string[];
+  /** The training data's label column (metadata `labelColumn`): a named input may hold it, to be left out. */
+  readonly labelColumn?: string;
   /** How many top-k columns the model computes itself (0 when it has no top-k outputs). */
   readonly modelTopK: number;
   /** Checks the rows (width, finite values, not ragged, not empty) and runs them as one batch. */
@@ -208,7 +215,8 @@ interface SessionFacts {
 
 function wrapSession(session: ort.InferenceSession, contract: ClassifierInterface, facts: SessionFacts): ModelSession {
   const { source, info } = facts;
-  const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames } = contract;
+  const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames, featureNames } = contract;
+  const { labelColumn } = contract.metadata;
 
   const predict = async (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
     const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
@@ -259,6 +267,8 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     classes,
     scoresName,
     ...(classNames ? { classNames } : {}),
+    ...(featureNames ? { featureNames } : {}),
+    ...(labelColumn === undefined ? {} : { labelColumn }),
     modelTopK,
     predict,
     placement: () => profilePlacement(facts, inputName, inputWidth),

@@ -5,8 +5,9 @@ import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel 
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
 import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
-import { createSession } from '@hyperproto/runtime-node';
+import { createSession, METADATA_KEYS } from '@hyperproto/runtime-node';
 import type { GlobalOptions } from '../main.js';
+import { trainedFeatureNames, trainedLabelColumn } from '../feature-files.js';
 import { Output } from '../output.js';
 import { modelRunFailure } from './predict.js';
 
@@ -57,7 +58,8 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   }
   const model = await loadModel(modelDir);
   try {
-    const metadata = exportMetadata(run.spec, model);
+    const columns = findColumns(modelJson, run, model.inputWidth, modelDir);
+    const metadata = { ...exportMetadata(run.spec, model), ...columns };
     const bytes = exportOnnx(model, {
       metadata,
       ...(options.topK === undefined ? {} : { topK: options.topK }),
@@ -78,6 +80,8 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
       input: { name: 'features', shape: ['N', model.inputWidth] },
       outputs: [model.head.scoresName, 'label', ...(options.topK ? ['topk_scores', 'topk_labels'] : [])],
       classNames: classNames ? classNames.length : 0,
+      featureNames: columns.featureNames ? model.inputWidth : 0,
+      labelColumn: columns.labelColumn ?? null,
       verified,
     };
     output.result(result, () =>
@@ -96,7 +100,7 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
 
 interface RunSpec {
   seed?: number;
-  dataset?: { name?: string };
+  dataset?: { name?: string; options?: unknown };
   head?: { name?: string };
   prototypes?: { strategy?: string; dims?: number; file?: string };
 }
@@ -159,7 +163,39 @@ function findClassNames(
     (modelJson?.metadata as { classNames?: unknown } | undefined)?.classNames,
     (metrics?.dataset as { classNames?: unknown } | undefined)?.classNames,
   ];
-  return candidates.find((c): c is string[] => Array.isArray(c) && c.every((n) => typeof n === 'string'));
+  return candidates.find(isNameList);
+}
+
+/**
+ * The metadata entries of the training data's columns: `featureNames` (JSON) and `labelColumn`, as saved with the
+ * model, else as the run's dataset facts and spec record them (runs saved before the model kept them).
+ */
+function findColumns(
+  modelJson: Record<string, unknown> | undefined,
+  run: { spec: RunSpec | undefined; metrics: Record<string, unknown> | undefined },
+  inputWidth: number,
+  modelDir: string,
+): { featureNames?: string; labelColumn?: string } {
+  const saved = modelJson?.metadata as { featureNames?: unknown; labelColumn?: unknown } | undefined;
+  const featureNames = isNameList(saved?.featureNames)
+    ? saved.featureNames
+    : trainedFeatureNames(run.metrics?.dataset as Record<string, unknown> | undefined, inputWidth);
+  if (featureNames && featureNames.length !== inputWidth) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${join(modelDir, MODEL_JSON)} has ${featureNames.length} feature names for ${inputWidth} input features`,
+      { hint: 'The run directory is damaged: train the model again.' },
+    );
+  }
+  const labelColumn = typeof saved?.labelColumn === 'string' ? saved.labelColumn : trainedLabelColumn(run.spec?.dataset);
+  return {
+    ...(featureNames ? { [METADATA_KEYS.featureNames]: JSON.stringify(featureNames) } : {}),
+    ...(labelColumn === undefined ? {} : { [METADATA_KEYS.labelColumn]: labelColumn }),
+  };
+}
+
+function isNameList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((name) => typeof name === 'string');
 }
 
 /** A JSON array of strings, or one name per line. */

@@ -31,7 +31,8 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     log: (message) => output.info(message),
   });
   try {
-    const features = await readFeatureFile(options.input, session.inputWidth);
+    // A CSV header is checked against the names the model was trained on (session.featureNames, labelColumn).
+    const features = await readFeatureFile(options.input, session.inputWidth, session, (message) => output.info(message));
     const names = session.classNames;
     const predictions: RowPrediction[] = [];
     const started = performance.now();
