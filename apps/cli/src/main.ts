@@ -226,6 +226,16 @@ export function buildProgram(): Command {
       )
       .option('--max-rows <rows>', 'most rows in one request', integer(1), 1024)
       .option('--body-limit <bytes>', 'largest request body accepted', integer(1024), 8 * 1024 * 1024)
+      .option(
+        '--max-buffered-bytes <bytes>',
+        'most bytes of request bodies over 64 KiB held at once, being received or answered; more get 503 overloaded (default: 8 x --body-limit)',
+        integer(1024),
+      )
+      .option(
+        '--max-queued-rows <rows>',
+        'most rows waiting for an inference; more get 503 overloaded (default: 8 x --max-batch)',
+        integer(1),
+      )
       .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1))
       .option(
         '--allowed-host <name>',

@@ -10,6 +10,25 @@ export interface MicroBatcherOptions {
    * timer's delay to each request.
    */
   readonly maxDelayMs: number;
+  /**
+   * Most rows waiting for an inference (not counting the one running); a request that would take the queue past
+   * it is refused with QueueFullError, unless the queue is empty. Default: no limit.
+   */
+  readonly maxQueuedRows?: number;
+}
+
+/** The queue holds as many rows as it may: the caller should answer "overloaded" and let the client retry. */
+export class QueueFullError extends Error {
+  constructor(
+    readonly rows: number,
+    readonly queuedRows: number,
+    readonly maxQueuedRows: number,
+  ) {
+    super(
+      `${queuedRows} rows are waiting for an inference, and ${rows} more would pass the limit of ${maxQueuedRows}; send the request again in a moment`,
+    );
+    this.name = 'QueueFullError';
+  }
 }
 
 export interface BatchRequest {
@@ -51,11 +70,17 @@ export class MicroBatcher {
     return { ...this.counts };
   }
 
-  /** Rows must already be checked (width, finite values); see `toFeatureMatrix`. */
+  /**
+   * Rows must already be checked (width, finite values); see `toFeatureMatrix`. Rejects with QueueFullError when
+   * the queue is full, so that memory and waiting time stay bounded under load.
+   */
   submit(request: BatchRequest): Promise<Prediction> {
+    const limit = this.options.maxQueuedRows ?? Number.POSITIVE_INFINITY;
+    const rows = request.features.rows;
+    if (this.queue.length > 0 && this.queuedRows + rows > limit) return Promise.reject(new QueueFullError(rows, this.queuedRows, limit));
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
-      this.queuedRows += request.features.rows;
+      this.queuedRows += rows;
       this.schedule();
     });
   }

@@ -54,6 +54,7 @@ describe('prediction server', () => {
       input: { name: 'features', width: WIDTH },
       scoresName: 'probabilities',
       classNames: NAMES,
+      featureNames: null, // trained without named columns
       modelTopK: 2,
     });
     expect(metadata.metadata).toMatchObject({ head: 'softmax', classes: '7', inputWidth: '20' });

@@ -1,9 +1,10 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostName, hostOfHeader, loopbackHosts } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { MicroBatcher, type BatcherStats } from './micro-batcher.js';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { MicroBatcher, QueueFullError, type BatcherStats } from './micro-batcher.js';
 
 export interface PredictionServerOptions {
   /** Largest request body accepted, in bytes. */
@@ -28,6 +29,14 @@ export interface PredictionServerOptions {
   readonly maxConnections?: number;
   /** Requests on one keep-alive connection before the server closes it; 0: no limit. */
   readonly maxRequestsPerSocket?: number;
+  /**
+   * Most bytes of request bodies larger than SMALL_BODY_BYTES held at once, being received or waiting for their
+   * answer (a body without Content-Length counts as `bodyLimit`); a request past it gets 503 `overloaded`.
+   * Default: see `overloadLimits`.
+   */
+  readonly maxBufferedBytes?: number;
+  /** Most rows waiting for an inference; a request past it gets 503 `overloaded`. Default: see `overloadLimits`. */
+  readonly maxQueuedRows?: number;
   /** Where server-side failures (5xx) are reported. */
   readonly logError?: (message: string) => void;
 }
@@ -52,11 +61,36 @@ export const DEFAULT_SERVER_OPTIONS: PredictionServerOptions = {
   maxDelayMs: 0,
 };
 
-/** During shutdown, a connection still sending its request is dropped after this long without a byte. */
+/**
+ * The total bounds on what requests hold at once, unless given: 8 bodies at the limit (64 MiB at the default
+ * 8 MiB) and 8 full inferences of rows waiting. One request is always let through when nothing is held, so a lower
+ * bound never locks a request at the limit out.
+ */
+export function overloadLimits(options: Pick<PredictionServerOptions, 'bodyLimit' | 'maxBatchRows'>): {
+  maxBufferedBytes: number;
+  maxQueuedRows: number;
+} {
+  return { maxBufferedBytes: 8 * options.bodyLimit, maxQueuedRows: 8 * options.maxBatchRows };
+}
+
+/**
+ * During shutdown, a connection still sending its request is dropped after this long without a byte, and one that
+ * has nothing left to answer but is still flushing an answer is closed after this long.
+ */
 const SHUTDOWN_STALL_MS = 1_000;
 
+/**
+ * Bodies up to this size are not counted against `maxBufferedBytes`: at most one per connection is held, so
+ * `maxConnections` bounds them (64 MiB at the default 1,024), and a few large stalled bodies cannot lock small
+ * requests out.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
+/** How long an overloaded server asks clients to wait before sending again (Retry-After, seconds). */
+const RETRY_AFTER_S = 1;
+
 export interface ShutdownResult {
-  /** Every request in flight was answered and every connection closed within the grace period. */
+  /** Every request in flight was answered (connections left after the grace period held none). */
   readonly drained: boolean;
   /** Requests still unanswered when the grace period ended (their connections were closed). */
   readonly abandoned: number;
@@ -67,8 +101,9 @@ export interface PredictionServer {
   readonly batcher: MicroBatcher;
   readonly stats: () => BatcherStats;
   /**
-   * Stops accepting connections, closes idle ones and those that stall while sending a request, lets the
-   * requests in flight finish, and after `graceMs` closes whatever is left.
+   * Stops accepting connections, closes at once those without a request (idle, or still sending headers) and
+   * those that stall while sending a body, lets the requests in flight finish, and after `graceMs` closes whatever
+   * is left.
    */
   readonly shutdown: (graceMs?: number) => Promise<ShutdownResult>;
 }
@@ -84,16 +119,49 @@ export interface ErrorBody {
   error: { code: string; message: string; row?: number; column?: number };
 }
 
+/** An error answer: its status, body and any headers it needs (Retry-After). */
+export interface Refusal {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+}
+
+function refuse(status: number, code: string, message: string, where: { row?: number; column?: number } = {}): Refusal {
+  return { status, body: { error: { code, message, ...where } } };
+}
+
+function overloaded(message: string): Refusal {
+  return { ...refuse(503, 'overloaded', message), headers: { 'retry-after': String(RETRY_AFTER_S) } };
+}
+
+/** A request refused for a reason the server itself names (its own JSON parser). */
+class RequestRefused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.body.error.message);
+  }
+}
+
 /**
  * The HTTP face of a model session: `POST /v1/predict`, `GET /v1/metadata`, `GET /healthz`. Requests are checked
  * against a JSON schema (structure and types) and then row by row (width, finite values, ragged rows, empty
- * batch); every refusal is a 4xx JSON error naming the problem, and the server keeps serving. Rows of
- * concurrent requests share inferences through a MicroBatcher. Only the Host names in `allowedHosts` are
- * answered, so a page on another site cannot reach the server through DNS rebinding.
+ * batch); every refusal is a JSON error naming the problem, and the server keeps serving. Rows of concurrent
+ * requests share inferences through a MicroBatcher. Only the Host names in `allowedHosts` are answered, so a page
+ * on another site cannot reach the server through DNS rebinding. What requests hold at once is bounded
+ * (`maxBufferedBytes`, `maxQueuedRows`): past it they get 503 `overloaded` with Retry-After.
  */
 export function createPredictionServer(session: ModelSession, options: PredictionServerOptions = DEFAULT_SERVER_OPTIONS): PredictionServer {
-  const limits = { ...DEFAULT_LIMITS, ...definedOnly(options) };
+  const limits = { ...DEFAULT_LIMITS, ...overloadLimits(options), ...definedOnly(options) };
   const allowedHosts = new Set((options.allowedHosts ?? loopbackHosts()).map(hostName));
+  const hostRefusal = (headers: IncomingHttpHeaders): Refusal | undefined => {
+    const host = hostOfHeader(headers.host);
+    if (host && allowedHosts.has(host)) return undefined;
+    return refuse(
+      403,
+      'host-not-allowed',
+      `this server does not answer for the Host ${JSON.stringify(headers.host ?? '')}; allowed: ${[...allowedHosts].join(', ')} (add one with --allowed-host)`,
+    );
+  };
+  let closing = false;
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,
@@ -114,81 +182,134 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2)),
     },
     clientErrorHandler: answerClientError,
+    // What Fastify refuses before any hook runs (a path that is not valid percent-encoding) gets the Host check
+    // and the JSON shape of every other answer.
+    frameworkErrors: (error, request, reply) => {
+      answer(reply, hostRefusal(request.headers) ?? describeRequestError(error, options), closing || !request.raw.complete);
+    },
   });
   app.server.maxConnections = limits.maxConnections;
-  // JSON only: a body in another type is refused with 415 instead of reaching the schema as a string.
-  app.removeContentTypeParser('text/plain');
-  const batcher = new MicroBatcher(session, { maxBatchRows: options.maxBatchRows, maxDelayMs: options.maxDelayMs });
+  // JSON only: a body in another type is refused with 415 instead of reaching the schema as a string. Parsed here
+  // rather than by Fastify's parser so that a refusal says what was wrong with the body.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    try {
+      done(null, parseJsonBody(text as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  // Node answers an Expect it does not meet (anything but 100-continue) with an empty 417 of its own.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const refusal =
+      hostRefusal(request.headers) ??
+      refuse(
+        417,
+        'expectation-failed',
+        `this server does not meet Expect: ${JSON.stringify(request.headers.expect ?? '')}; send the request without it (100-continue is the only one it meets)`,
+      );
+    const body = JSON.stringify(refusal.body);
+    // The body, if any, is never read: the connection closes after the answer.
+    response.writeHead(refusal.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    response.end(body);
+  });
+  const batcher = new MicroBatcher(session, {
+    maxBatchRows: options.maxBatchRows,
+    maxDelayMs: options.maxDelayMs,
+    maxQueuedRows: limits.maxQueuedRows,
+  });
   const names = session.classNames;
-  let closing = false;
 
-  // Open connections, and those whose request is being answered (received in full): what shutdown waits for.
+  // Open connections; requests whose headers are in and whose answer is not yet sent; those among them received in
+  // full (being answered); all per connection: what shutdown waits for.
   const sockets = new Set<Socket>();
+  const unanswered = new Map<Socket, number>();
   const answering = new Map<Socket, number>();
   let inFlight = 0;
+  // Bytes of large request bodies held (being received or waiting for their answer).
+  let bufferedBytes = 0;
   app.server.on('connection', (socket: Socket) => {
+    // Once shutdown began no new connection is served, not even to send it a refusal.
+    if (closing) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const release = (socket: Socket) => {
-    const n = (answering.get(socket) ?? 1) - 1;
-    if (n > 0) answering.set(socket, n);
-    else answering.delete(socket);
-  };
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    count(unanswered, socket, +1);
+    response.once('close', () => count(unanswered, socket, -1));
+  });
 
   // preClose runs before the server stops listening: from then on every response closes its connection, so a
   // request that was in flight when shutdown began does not hold the process open for the keep-alive timeout.
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
+  // An answer given before its request's body was read in full (a refusal, a 404, a GET with a body) closes the
+  // connection: otherwise Node would read and throw away whatever the client sends, without limit, for as long
+  // as the connection lives.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (closing || !request.raw.complete) void reply.header('connection', 'close');
     done(null, payload);
   });
-  const refuse = (status: number, code: string, message: string): { status: number; body: ErrorBody } => ({
-    status,
-    body: { error: { code, message } },
-  });
-  // Before the body is read: a request for another host, in an encoding we do not decode, or after shutdown
-  // began is answered at once.
-  app.addHook('onRequest', (request, reply, done) => {
-    let refusal: { status: number; body: ErrorBody } | undefined;
-    const host = hostOfHeader(request.headers.host);
-    if (!host || !allowedHosts.has(host)) {
-      refusal = refuse(
-        403,
-        'host-not-allowed',
-        `this server does not answer for the Host ${JSON.stringify(request.headers.host ?? '')}; allowed: ${[...allowedHosts].join(', ')} (add one with --allowed-host)`,
-      );
-    } else if (!identityEncoding(request.headers['content-encoding'])) {
-      refusal = refuse(
+  // Before the body is read: a request for another host, with two Hosts, in an encoding we do not decode, after
+  // shutdown began, or whose body would take the bodies held past their bound is answered at once.
+  const refusalOf = (request: FastifyRequest, heldBytes: number): Refusal | undefined => {
+    const host = hostRefusal(request.headers);
+    if (host) return host;
+    const hosts = hostHeaderCount(request.raw.rawHeaders);
+    if (hosts > 1) return refuse(400, 'malformed-request', `the request has ${hosts} Host headers; send exactly one`);
+    if (!identityEncoding(request.headers['content-encoding']))
+      return refuse(
         415,
         'unsupported-content-encoding',
         `Content-Encoding ${JSON.stringify(request.headers['content-encoding'])} is not supported; send the body unencoded (identity)`,
       );
-    } else if (closing) {
-      refusal = refuse(503, 'shutting-down', 'the server is shutting down; send the request again to another instance');
+    if (closing) return refuse(503, 'shutting-down', 'the server is shutting down; send the request again to another instance');
+    // One request is always let through when no large body is held, however large (up to the body limit).
+    if (heldBytes > 0 && bufferedBytes > 0 && bufferedBytes + heldBytes > limits.maxBufferedBytes) {
+      const counted = request.headers['content-length'] === undefined ? ' (counted at the body limit: it has no Content-Length)' : '';
+      return overloaded(
+        `the server holds ${bufferedBytes} bytes of large request bodies; this one's ${heldBytes} bytes${counted} would pass its limit of ${limits.maxBufferedBytes}; send the request again in a moment, or a smaller one`,
+      );
     }
+    return undefined;
+  };
+  app.addHook('onRequest', (request, reply, done) => {
+    const heldBytes = bodyBytesHeld(request.method, request.headers, options.bodyLimit);
+    const refusal = refusalOf(request, heldBytes);
     if (refusal) {
-      void reply.code(refusal.status).header('connection', 'close').type('application/json').send(refusal.body);
+      answer(reply, refusal, true);
       return;
     }
     inFlight++;
-    reply.raw.once('close', () => inFlight--);
+    bufferedBytes += heldBytes;
+    reply.raw.once('close', () => {
+      inFlight--;
+      bufferedBytes -= heldBytes;
+    });
     done();
   });
   // The body is in: from here the request is being answered, and shutdown waits for it.
   app.addHook('preValidation', (request, reply, done) => {
     const socket = request.raw.socket;
-    answering.set(socket, (answering.get(socket) ?? 0) + 1);
-    reply.raw.once('close', () => release(socket));
+    count(answering, socket, +1);
+    reply.raw.once('close', () => count(answering, socket, -1));
     if (closing) socket.setTimeout(0);
     done();
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, body } = describeRequestError(error, options);
-    if (status >= 500) options.logError?.(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
-    void reply.code(status).type('application/json').send(body);
+    const refusal = describeRequestError(error, options);
+    if (refusal.body.error.code === 'internal')
+      options.logError?.(`${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
+    answer(reply, refusal, false);
   });
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = {
@@ -213,6 +334,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     classes: session.classes,
     scoresName: session.scoresName,
     classNames: names ?? null,
+    featureNames: session.featureNames ?? null,
     modelTopK: session.modelTopK,
     metadata: session.metadata,
     onnx: {
@@ -230,6 +352,8 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
       headersTimeoutMs: limits.headersTimeoutMs,
       requestTimeoutMs: limits.requestTimeoutMs,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      maxQueuedRows: limits.maxQueuedRows,
     },
   };
   app.get('/v1/metadata', async () => metadata);
@@ -271,10 +395,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
         const rows = (request.body as { rows?: unknown } | null | undefined)?.rows;
         if (!Array.isArray(rows) || rows.length <= options.maxRequestRows) return done();
         const message = `the request has ${rows.length} rows; at most ${options.maxRequestRows} are accepted at once: split them into smaller requests`;
-        void reply
-          .code(413)
-          .type('application/json')
-          .send(refuse(413, 'too-many-rows', message).body);
+        answer(reply, refuse(413, 'too-many-rows', message), false);
       },
     },
     async (request) => {
@@ -286,10 +407,16 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   );
 
   const shutdown = async (graceMs: number = DEFAULT_LIMITS.shutdownTimeoutMs): Promise<ShutdownResult> => {
-    // Fastify's close runs preClose (closing = true), stops listening and closes idle connections.
+    // Set here as well as in preClose, which Fastify runs later: connections that arrive meanwhile are not served.
+    closing = true;
+    // Fastify's close stops listening and closes idle connections.
     const closed = app.close();
-    // A connection still sending its request is closed once it stalls; one being answered is left alone.
-    for (const socket of sockets) if (!answering.has(socket)) socket.setTimeout(Math.min(SHUTDOWN_STALL_MS, graceMs));
+    for (const socket of sockets) {
+      // Nothing to answer (no request, or headers still arriving): a trickling client must not hold the process.
+      if (!unanswered.has(socket)) endConnection(socket);
+      // Still sending its body: closed once it stalls. One being answered is left alone.
+      else if (!answering.has(socket)) socket.setTimeout(Math.min(SHUTDOWN_STALL_MS, graceMs));
+    }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), graceMs);
@@ -301,10 +428,101 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     app.server.closeAllConnections();
     for (const socket of sockets) socket.destroy();
     await closed;
-    return { drained: false, abandoned };
+    // Connections left without a request in flight (an answer the client does not read) lose nothing.
+    return { drained: abandoned === 0, abandoned };
   };
 
   return { app, batcher, stats: () => batcher.stats, shutdown };
+}
+
+/** Sends an error answer; `close` ends the connection after it (the request's body, if any, is not read on). */
+function answer(reply: FastifyReply, refusal: Refusal, close: boolean): void {
+  void reply
+    .code(refusal.status)
+    .headers({ ...refusal.headers, ...(close ? { connection: 'close' } : {}) })
+    .type('application/json')
+    .send(refusal.body);
+}
+
+function count(counts: Map<Socket, number>, socket: Socket, by: 1 | -1): void {
+  const n = (counts.get(socket) ?? 0) + by;
+  if (n > 0) counts.set(socket, n);
+  else counts.delete(socket);
+}
+
+/** Closes a connection with nothing left to answer: at once, or once the answer it holds is flushed (bounded). */
+function endConnection(socket: Socket): void {
+  if (socket.writableLength === 0) {
+    socket.destroy();
+    return;
+  }
+  socket.end();
+  setTimeout(() => socket.destroy(), SHUTDOWN_STALL_MS).unref();
+}
+
+/**
+ * The bytes a request's body counts against `maxBufferedBytes` while it is read and answered: its Content-Length,
+ * or the body limit when it has none (chunked); 0 for a small body (SMALL_BODY_BYTES), one that is never read
+ * (GET, HEAD, TRACE) or one refused unread for its size.
+ */
+function bodyBytesHeld(method: string, headers: IncomingHttpHeaders, bodyLimit: number): number {
+  if (method === 'GET' || method === 'HEAD' || method === 'TRACE') return 0;
+  const length = headers['transfer-encoding'] === undefined ? Number(headers['content-length'] ?? 0) : bodyLimit;
+  return Number.isFinite(length) && length > SMALL_BODY_BYTES && length <= bodyLimit ? length : 0;
+}
+
+/** Host headers in a request: Node keeps only the first, so a second one is seen only here. */
+function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+  return hosts;
+}
+
+/**
+ * A request body as JSON. An object key that could reach a prototype if the body were ever merged into another
+ * object (`__proto__`, or `constructor` holding `prototype`) is refused, as Fastify's own parser does, but with a
+ * message that says which.
+ */
+function parseJsonBody(text: string): unknown {
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (json.trim() === '') throw new RequestRefused(refuse(400, 'invalid-json', 'the request body is not valid JSON (it is empty)'));
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new RequestRefused(refuse(400, 'invalid-json', `the request body is not valid JSON (${(error as Error).message})`));
+  }
+  // Only a text that spells such a key, or escapes characters, can hold one: most bodies skip the walk.
+  const key = json.includes('proto') || json.includes('\\u') ? prototypeKey(value) : undefined;
+  if (key)
+    throw new RequestRefused(
+      refuse(
+        400,
+        'invalid-request',
+        `the request body holds the key "${key}", which is not allowed; send only "rows", "topK" and "scores"`,
+      ),
+    );
+  return value;
+}
+
+/** The first `__proto__` or `constructor.prototype` key in a parsed JSON value; a loop, as nesting may be deep. */
+function prototypeKey(value: unknown): string | undefined {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (item === null || typeof item !== 'object') continue;
+    if (Array.isArray(item)) {
+      for (const element of item) if (element !== null && typeof element === 'object') pending.push(element);
+      continue;
+    }
+    for (const [key, child] of Object.entries(item)) {
+      if (key === '__proto__') return key;
+      if (child === null || typeof child !== 'object') continue;
+      if (key === 'constructor' && Object.hasOwn(child, 'prototype')) return 'constructor.prototype';
+      pending.push(child);
+    }
+  }
+  return undefined;
 }
 
 /** No Content-Encoding, or `identity`: the only bodies the server reads. */
@@ -411,22 +629,20 @@ function toPredictionItems(p: Prediction, names: readonly string[] | undefined) 
 }
 
 /** Maps what went wrong with a request to a status and a JSON body that names the problem. */
-export function describeRequestError(error: FastifyError, options: PredictionServerOptions): { status: number; body: ErrorBody } {
-  const reply = (status: number, code: string, message: string, where: { row?: number; column?: number } = {}) => ({
-    status,
-    body: { error: { code, message, ...where } },
-  });
+export function describeRequestError(error: FastifyError, options: PredictionServerOptions): Refusal {
+  if (error instanceof RequestRefused) return error.refusal;
+  if (error instanceof QueueFullError) return overloaded(error.message);
   if (error instanceof InvalidFeaturesError) {
     const { problem, row, column } = error.detail;
     // Values beyond float32's range are reported like other non-finite features: one documented code.
     const code = problem === 'not-finite' ? 'not-a-number' : problem;
-    return reply(problem === 'too-many-rows' ? 413 : 400, code, error.message, {
+    return refuse(problem === 'too-many-rows' ? 413 : 400, code, error.message, {
       ...(row === undefined ? {} : { row }),
       ...(column === undefined ? {} : { column }),
     });
   }
   if (isHyperprotoError(error))
-    return reply(
+    return refuse(
       error.code === 'E_INVALID_INPUT' ? 400 : 500,
       error.code === 'E_INVALID_INPUT' ? 'invalid-input' : 'internal',
       error.message,
@@ -437,32 +653,30 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
       const cell = error.validation?.[0]?.instancePath.match(/^\/rows\/(\d+)\/(\d+)$/);
       if (cell) {
         const [row, column] = [Number(cell[1]), Number(cell[2])];
-        return reply(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, {
+        return refuse(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, {
           row,
           column,
         });
       }
-      return reply(400, 'invalid-request', `the request body does not match the schema: ${error.message}`);
+      return refuse(400, 'invalid-request', `the request body does not match the schema: ${error.message}`);
     }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return reply(
+      return refuse(
         413,
         'body-too-large',
         `the request body is larger than the limit of ${options.bodyLimit} bytes; send fewer rows per request`,
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return reply(415, 'unsupported-media-type', 'send the request body as application/json');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return reply(400, 'invalid-json', `the request body is not valid JSON (${error.message})`);
+      return refuse(415, 'unsupported-media-type', 'send the request body as application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return reply(400, 'invalid-content-length', 'the Content-Length header does not match the body');
+      return refuse(400, 'invalid-content-length', 'the Content-Length header does not match the body');
+    case 'FST_ERR_BAD_URL':
+      return refuse(400, 'bad-url', `the request path is not valid: ${error.message}; percent-encode it (%25 for a % sign)`);
     default:
       break;
   }
-  if (error instanceof SyntaxError) return reply(400, 'invalid-json', `the request body is not valid JSON (${error.message})`);
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  return reply(
+  return refuse(
     status,
     status === 500 ? 'internal' : 'bad-request',
     status === 500 ? 'the server failed to answer; it logged the error' : error.message,

@@ -9,6 +9,7 @@ import {
   DEFAULT_SERVER_OPTIONS,
   type PredictionServer,
   type PredictionServerOptions,
+  SMALL_BODY_BYTES,
 } from './prediction-server.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
@@ -240,5 +241,207 @@ describe('connection limits', () => {
     const { received } = await raw(port, 'NOT HTTP AT ALL\r\n\r\n');
     expect(received).toMatch(/^HTTP\/1\.1 400/);
     expect(jsonOf(received).error.code).toBe('malformed-request');
+  });
+});
+
+/**
+ * Sends `head`, then 64 KiB of body every 10 ms until the server closes the connection (or `ms` pass): a client
+ * that keeps sending after its answer.
+ */
+function endlessBody(port: number, head: string, ms = 10_000): Promise<{ received: string; closedAfterMs: number; sentBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const chunked = /transfer-encoding: chunked/i.test(head);
+    const data = Buffer.alloc(64 * 1024, 0x20);
+    const chunk = chunked ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data;
+    let received = '';
+    let sentBytes = 0;
+    let pump: NodeJS.Timeout | undefined;
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(head);
+      pump = setInterval(() => {
+        if (socket.writable && socket.writableLength < chunk.length * 4) {
+          socket.write(chunk);
+          sentBytes += chunk.length;
+        }
+      }, 10);
+    });
+    socket.on('data', (d) => (received += d.toString()));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => {
+      clearInterval(pump);
+      socket.destroy();
+      reject(new Error(`the server kept reading the body for ${ms} ms (${sentBytes} bytes); received ${JSON.stringify(received)}`));
+    }, ms);
+    socket.on('close', () => {
+      clearInterval(pump);
+      clearTimeout(timer);
+      resolve({ received, closedAfterMs: performance.now() - started, sentBytes });
+    });
+  });
+}
+
+describe('answers given before the body is read', () => {
+  it('close the connection instead of reading the rest of the body, which may never end', async () => {
+    const huge = 'Content-Length: 999999999999\r\n';
+    const chunked = 'Transfer-Encoding: chunked\r\n';
+    for (const [head, status] of [
+      [`POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n${huge}\r\n`, 415],
+      [`POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n${chunked}\r\n`, 415],
+      [`POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n${huge}\r\n`, 404],
+      [`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${huge}\r\n`, 200],
+      [`GET /v1/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${chunked}\r\n`, 200],
+      [`POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: bogus\r\n${huge}\r\n`, 417],
+    ] as const) {
+      const what = head.split('\r\n').join(' | ');
+      const { received, closedAfterMs, sentBytes } = await endlessBody(port, head);
+      expect(received, what).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(received.toLowerCase(), what).toContain('connection: close');
+      // Before the fix the body was read and thrown away for 30 s (the idle timeout), gigabytes of it.
+      expect(closedAfterMs, what).toBeLessThan(3_000);
+      expect(sentBytes, what).toBeLessThan(DEFAULT_SERVER_OPTIONS.bodyLimit);
+    }
+    expect((await send(port, '/healthz')).status).toBe(200);
+  });
+});
+
+describe('total bounds under load', () => {
+  it('answers 503 overloaded with Retry-After when large bodies held at once pass --max-buffered-bytes, and still serves small ones', async () => {
+    const own = await start({ bodyLimit: 1024 * 1024, maxBufferedBytes: 2 * 1024 * 1024 });
+    const large = 900 * 1024;
+    // Two large bodies, stalled part way: 1.8 MiB held.
+    const stalled: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const socket = connect(own, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(
+        `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${large}\r\n\r\n{"rows": [`,
+      );
+      stalled.push(socket);
+    }
+    try {
+      // A round trip on another connection: the server has read the stalled requests' headers by its answer.
+      expect((await send(own, '/healthz')).status).toBe(200);
+      const third = await raw(
+        own,
+        `POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${large}\r\n\r\n{"rows": [`,
+      );
+      expect(third.received).toMatch(/^HTTP\/1\.1 503 /);
+      expect(third.received).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(third.received.toLowerCase()).toContain('connection: close');
+      const refusal = jsonOf(third.received).error;
+      expect(refusal.code).toBe('overloaded');
+      expect(refusal.message).toMatch(
+        /holds 1843200 bytes of large request bodies; this one's 921600 bytes would pass its limit of 2097152/,
+      );
+      // A small request is not counted: it is answered while the large bodies are held.
+      const small = await send(own, '/v1/predict', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: [row(5)] }),
+      });
+      expect(small.status).toBe(200);
+    } finally {
+      for (const socket of stalled) socket.destroy();
+    }
+    // Once the stalled clients are gone, their bytes are released: a large request is answered again.
+    const rows = Array.from({ length: 1000 }, (_, i) => row(100 + i));
+    const body = JSON.stringify({ rows });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(SMALL_BODY_BYTES);
+    let answer: Answer | undefined;
+    for (let attempt = 0; attempt < 20 && answer?.status !== 200; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      answer = await send(own, '/v1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    }
+    expect(answer?.status).toBe(200);
+    expect(answer?.body.predictions).toHaveLength(1000);
+  });
+
+  it('answers 503 overloaded with Retry-After when the rows waiting for an inference would pass --max-queued-rows', async () => {
+    // Batches wait 300 ms to fill: the first request is still queued when the second arrives.
+    const own = await start({ maxBatchRows: 8, maxQueuedRows: 8, maxDelayMs: 300 });
+    const predict = (rows: number, seed: number) =>
+      send(own, '/v1/predict', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: Array.from({ length: rows }, (_, i) => row(seed + i)) }),
+      });
+    const first = predict(5, 10);
+    // By this answer the first request has been read and queued (its bytes arrived before this connection).
+    expect((await send(own, '/healthz')).status).toBe(200);
+    const second = await predict(5, 20);
+    expect(second.status).toBe(503);
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.body.error.code).toBe('overloaded');
+    expect(second.body.error.message).toMatch(/5 rows are waiting for an inference, and 5 more would pass the limit of 8/);
+    expect((await first).status).toBe(200);
+    // The queue has emptied: the same request is answered.
+    expect((await predict(5, 20)).status).toBe(200);
+    const metadata = await send(own, '/v1/metadata');
+    expect(metadata.body.limits).toMatchObject({ maxQueuedRows: 8, maxBufferedBytes: 8 * DEFAULT_SERVER_OPTIONS.bodyLimit });
+  });
+});
+
+describe('answers that kept to the JSON shape and the Host check', () => {
+  it('answers a path that is not valid percent-encoding with the JSON shape, after the Host check', async () => {
+    const bad = await raw(port, 'GET /%zz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    expect(bad.received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(jsonOf(bad.received).error).toEqual({
+      code: 'bad-url',
+      message: "the request path is not valid: '/%zz' is not a valid url component; percent-encode it (%25 for a % sign)",
+    });
+    const foreign = await raw(port, 'GET /v1/predict%zz HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n');
+    expect(foreign.received).toMatch(/^HTTP\/1\.1 403 /);
+    expect(jsonOf(foreign.received).error.code).toBe('host-not-allowed');
+  });
+
+  it('answers an Expect it does not meet with 417 JSON, after the Host check', async () => {
+    const bogus = await raw(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: bogus\r\n\r\n');
+    expect(bogus.received).toMatch(/^HTTP\/1\.1 417 /);
+    expect(jsonOf(bogus.received).error).toMatchObject({ code: 'expectation-failed', message: /Expect: "bogus"/ });
+    const foreign = await raw(port, 'GET /healthz HTTP/1.1\r\nHost: attacker.example\r\nExpect: bogus\r\n\r\n');
+    expect(foreign.received).toMatch(/^HTTP\/1\.1 403 /);
+    expect(jsonOf(foreign.received).error.code).toBe('host-not-allowed');
+    // 100-continue is met: the body follows and is answered.
+    const body = JSON.stringify({ rows: [row(6)] });
+    const continued = await send(port, '/v1/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', expect: '100-continue' },
+      body,
+    });
+    expect(continued.status).toBe(200);
+  });
+
+  it('refuses a request with two Host headers with 400, whichever comes first', async () => {
+    for (const hosts of ['Host: 127.0.0.1\r\nHost: attacker.example', 'Host: localhost\r\nHost: 127.0.0.1']) {
+      const { received } = await raw(port, `GET /v1/metadata HTTP/1.1\r\n${hosts}\r\n\r\n`);
+      expect(received, hosts).toMatch(/^HTTP\/1\.1 400 /);
+      expect(jsonOf(received).error).toEqual({ code: 'malformed-request', message: 'the request has 2 Host headers; send exactly one' });
+    }
+  });
+
+  it('names a key that could reach a prototype instead of calling valid JSON invalid', async () => {
+    const good = JSON.stringify(row(7));
+    for (const [body, key] of [
+      [`{"rows": [${good}], "__proto__": {"polluted": true}}`, '__proto__'],
+      [`{"rows": [${good}], "\\u005f_proto__": {}}`, '__proto__'],
+      [`{"rows": [${good}], "x": [{"constructor": {"prototype": {"polluted": true}}}]}`, 'constructor.prototype'],
+    ] as const) {
+      const answer = await send(port, '/v1/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(answer.status, body).toBe(400);
+      expect(answer.body.error.code, body).toBe('invalid-request');
+      expect(answer.body.error.message, body).toBe(
+        `the request body holds the key "${key}", which is not allowed; send only "rows", "topK" and "scores"`,
+      );
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const broken = await send(port, '/v1/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"rows": [[1, 2',
+    });
+    expect(broken.body.error.code).toBe('invalid-json');
+    expect(broken.body.error.message).toMatch(/^the request body is not valid JSON \(.+\)$/);
   });
 });

@@ -207,6 +207,41 @@ describe('hyperproto serve, the process', () => {
     }
   }, 30_000);
 
+  it('on SIGTERM closes at once a client trickling its headers and one sending a body after its refusal, and exits 0', async () => {
+    // A grace period longer than the test: only closing those connections at once lets the process exit in time.
+    const served = await serve(model, ['--shutdown-timeout', '20', '--headers-timeout', '120', '--request-timeout', '120']);
+    const trickler = await openSocket(served.port);
+    const refused = await openSocket(served.port);
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      trickler.on('error', () => {});
+      refused.on('error', () => {});
+      // A header byte every 200 ms: never quiet long enough to time out, never a whole request.
+      trickler.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      timers.push(setInterval(() => trickler.writable && trickler.write('a'), 200));
+      // Refused with 415 before its body is read, and sending on.
+      let answer = '';
+      refused.on('data', (chunk) => (answer += chunk));
+      refused.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 999999999\r\n\r\n');
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      timers.push(setInterval(() => refused.writable && refused.writableLength < 4 * chunk.length && refused.write(chunk), 10));
+      const closes = [closedSocket(trickler), closedSocket(refused)];
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const signalled = performance.now();
+      served.child.kill('SIGTERM');
+      const exit = await within(served.exited, 10_000, 'exit after SIGTERM');
+      expect(exit.code, served.stderr()).toBe(0);
+      expect(performance.now() - signalled).toBeLessThan(3_000);
+      // Only the ready line: no "stopped with ... unanswered".
+      expect(served.stdout().trim().split('\n')).toHaveLength(1);
+      await within(Promise.all(closes), 2_000, 'both connections closing');
+      expect(answer).toMatch(/^HTTP\/1\.1 415 /);
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+      served.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   it('closes a request that keeps trickling after the grace period, and exits 130 saying so', async () => {
     const served = await serve(model, ['--shutdown-timeout', '1.5', '--request-timeout', '120', '--idle-timeout', '120']);
     const socket = await openSocket(served.port);

@@ -15,6 +15,10 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
   maxDelayMs: number;
   maxRows: number;
   bodyLimit: number;
+  /** Default: 8 x bodyLimit (`overloadLimits`). */
+  maxBufferedBytes?: number;
+  /** Default: 8 x maxBatch (`overloadLimits`). */
+  maxQueuedRows?: number;
   threads?: number;
   /** More Host header names to answer for (repeatable). */
   allowedHost?: string[];
@@ -28,9 +32,9 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
 }
 
 /**
- * Serves an exported model over HTTP until SIGTERM or Ctrl-C; then stops accepting connections, closes idle and
- * stalled ones, lets the requests in flight finish, and exits 0; if they have not finished within
- * --shutdown-timeout seconds, closes them and exits 130.
+ * Serves an exported model over HTTP until SIGTERM or Ctrl-C; then stops accepting connections, closes those
+ * without a request and stalled ones, lets the requests in flight finish, and exits 0; if they have not finished
+ * within --shutdown-timeout seconds, closes them and exits 130.
  */
 export async function serveCommand(model: string, options: ServeOptions): Promise<void> {
   const output = new Output(options);
@@ -51,6 +55,8 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     maxRequestRows: options.maxRows,
     maxBatchRows: options.maxBatch,
     maxDelayMs: options.maxDelayMs,
+    ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
+    ...(options.maxQueuedRows === undefined ? {} : { maxQueuedRows: options.maxQueuedRows }),
     allowedHosts: [...allowedHostNames(options.host, options.allowedHost)],
     maxConnections: options.maxConnections,
     headersTimeoutMs: seconds(options.headersTimeout),
