@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
-import { looksNumeric, parseFeatureText } from '@hyperproto/data-files';
+import { columnNamesDifference, nameList, parseFeatureText } from '@hyperproto/data-files';
 import { inputFileSize, readMatrixNpy } from '@hyperproto/npy';
 import { toFeatureMatrix } from '@hyperproto/runtime-node';
 
@@ -53,24 +53,26 @@ export async function readFeatureFile(
     throw new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: error });
   }
   // The files dataset's own parsers, so that a file means the same to `predict` as to `train`, message for message.
-  if (type === '.jsonl') {
-    const { rows, cols, data } = await parseFeatureText(text, path, 'jsonl');
-    return toFeatureMatrix({ rows, cols, data }, inputWidth, { source: path, oneBased: true });
-  }
+  // The model's label column is left out unread when a CSV header has it: rows not yet labelled leave it blank.
   const { labelColumn, featureNames } = columns;
-  const leaveOut = labelColumn !== undefined && headerFields(text)?.includes(labelColumn) ? labelColumn : undefined;
-  const parsed = await parseFeatureText(text, path, 'csv', leaveOut === undefined ? {} : { labelColumn: leaveOut });
-  const { rows, cols, data, columnNames } = parsed;
+  const parsed = await parseFeatureText(
+    text,
+    path,
+    type === '.csv' ? 'csv' : 'jsonl',
+    labelColumn === undefined ? {} : { skipColumn: labelColumn },
+  );
+  const { rows, cols, data, columnNames, skippedColumn } = parsed;
   // Only names are compared: a header of column positions, like no header, is taken by position.
-  if (featureNames && columnNames && parsed.header === 'names') checkColumnNames(columnNames, featureNames, path, leaveOut);
-  if (leaveOut !== undefined) log(`${path}: left out the label column ${JSON.stringify(leaveOut)}`);
+  if (featureNames && columnNames && parsed.header === 'names') checkColumnNames(columnNames, featureNames, path, skippedColumn);
+  if (skippedColumn !== undefined) log(`${path}: left out the label column ${JSON.stringify(skippedColumn)}`);
   return toFeatureMatrix({ rows, cols, data }, inputWidth, { source: path, oneBased: true });
 }
 
 /**
- * The feature names a run keeps with its model, from the files dataset's facts: the names of its CSV header,
- * label column left out. A header of column positions (`0,1,2,3`, as pandas writes an array's columns) says
- * nothing of what a column holds and gives none, as does a file too wide for the facts to list its columns.
+ * The feature names of a run saved before its model kept them (a run now keeps the dataset's `featureNames`), from
+ * the files dataset's recorded facts: the names of its CSV header, label column left out. A header of column
+ * positions (`0,1,2,3`, as pandas writes an array's columns) says nothing of what a column holds and gives none,
+ * as does a file too wide for the facts to list its columns.
  */
 export function trainedFeatureNames(datasetInfo: Readonly<Record<string, unknown>> | undefined, inputWidth: number): string[] | undefined {
   const columns = datasetInfo?.columns;
@@ -87,73 +89,18 @@ export function trainedLabelColumn(datasetSpec: { readonly options?: unknown } |
 }
 
 /**
- * The header's names must be the model's feature names in the model's order. Reordering by name is refused
- * rather than done: a file whose columns were shuffled is more often a mistake upstream than a request.
+ * The header's names must be the model's feature names in the model's order, compared as the files dataset
+ * compares a split file with its data file. Reordering by name is refused rather than done: a file whose columns
+ * were shuffled is more often a mistake upstream than a request.
  */
 function checkColumnNames(names: readonly string[], expected: readonly string[], path: string, leftOut: string | undefined): void {
-  if (names.length === expected.length && names.every((name, k) => name === expected[k])) return;
-  const order = `the model takes ${quoteList(expected)}, in that order${leftOut === undefined ? '' : ` (label column ${JSON.stringify(leftOut)} left out)`}`;
-  const sorted = (list: readonly string[]) => [...list].sort().join('\u0000');
-  if (names.length === expected.length && sorted(names) === sorted(expected)) {
-    const k = names.findIndex((name, i) => name !== expected[i]);
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `${path} has the model's feature columns in another order: feature column ${k + 1} is ${quote(names[k]!)} where the model expects ${quote(expected[k]!)}; ${order}`,
-      {
-        hint: "Write the columns in the model's order; with pandas: df[model_order].to_csv(path, index=False), model_order the list above.",
-      },
-    );
-  }
-  const unknown = [...new Set(names.filter((name) => !expected.includes(name)))];
-  const missing = [...new Set(expected.filter((name) => !names.includes(name)))];
-  const problems = [
-    ...(unknown.length ? [`unknown ${unknown.length === 1 ? 'column' : 'columns'} ${quoteList(unknown)}`] : []),
-    ...(missing.length ? [`missing ${quoteList(missing)}`] : []),
-  ];
-  // Same names but a name repeated in place of another: only the counts tell.
-  if (problems.length === 0) problems.push(`${names.length} feature columns (${quoteList(names)}) where the model has ${expected.length}`);
-  throw new HyperprotoError(
-    ErrorCode.InvalidInput,
-    `${path}'s header does not name the model's features: ${problems.join('; ')}; ${order}`,
-    {
-      hint: 'Give a file with the columns the model was trained on, named as in its training data.',
-    },
-  );
-}
-
-// Enough names to see which they are; a wide file's full list would bury the message.
-const LISTED_NAMES = 10;
-
-function quoteList(names: readonly string[]): string {
-  const shown = names.slice(0, LISTED_NAMES).map(quote).join(', ');
-  return names.length > LISTED_NAMES ? `${shown} and ${names.length - LISTED_NAMES} more` : shown;
-}
-
-function quote(name: string): string {
-  return JSON.stringify(name.length > 40 ? `${name.slice(0, 37)}...` : name);
-}
-
-/**
- * The fields of a CSV text's first line when it is a header, else undefined: only to tell whether it holds the
- * model's label column, so that the parser is asked to leave that column out. It follows the parser's header rule
- * (no field is a number, or the numbers are the positions 0, 1, 2, ...) and quoting; the parser then reads the
- * header itself and refuses it with its own message if this look was wrong.
- */
-function headerFields(text: string): string[] | undefined {
-  const end = text.indexOf('\n');
-  const line = (end < 0 ? text : text.slice(0, end)).replace(/^\uFEFF/, '').replace(/\r$/, '');
-  const fields: string[] = [];
-  const field = /\s*(?:"((?:[^"]|"")*)"\s*|([^,]*))(,|$)/y;
-  for (;;) {
-    const match = field.exec(line);
-    if (!match) return undefined;
-    fields.push(match[1] === undefined ? match[2]!.trim() : match[1].replace(/""/g, '"'));
-    if (match[3] === '') break;
-  }
-  let position = 0;
-  for (const name of fields) {
-    if (!looksNumeric(name)) continue;
-    if (name !== String(position++)) return undefined;
-  }
-  return fields;
+  const difference = columnNamesDifference(names, expected, path, 'the model');
+  if (!difference) return;
+  const order = `the model takes ${nameList(expected)}, in that order${leftOut === undefined ? '' : ` (label column ${JSON.stringify(leftOut)} left out)`}`;
+  throw new HyperprotoError(ErrorCode.InvalidInput, `${difference.text}; ${order}`, {
+    hint:
+      difference.kind === 'order'
+        ? "Write the columns in the model's order; with pandas: df[model_order].to_csv(path, index=False), model_order the list above."
+        : 'Give a file with the columns the model was trained on, named as in its training data.',
+  });
 }

@@ -7,7 +7,7 @@ import { runCli, type CliRun } from './test-support/run-cli.js';
 import { tinyTrainFlags } from './test-support/tiny-runs.js';
 
 // A model trained on a CSV with a header keeps its feature names and label column, `export` writes them into the
-// ONNX file, and `predict` checks a CSV header against them: the label column left out, another order refused.
+// ONNX file, and `predict` checks a CSV header against them: the label column left out unread, another order refused.
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-feature-names-'));
 const cli = (args: string[]) => runCli(args, scratch);
 const write = (name: string, lines: readonly string[]) => writeFileSync(join(scratch, name), `${lines.join('\n')}\n`);
@@ -134,17 +134,25 @@ describe('predict with a CSV header', () => {
     expect(table.stderr).toContain('train.csv: left out the label column "kind"');
   });
 
+  it('leaves out a label column that is blank in rows not yet labelled, reading none of it', async () => {
+    const alone = predictions(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--json']));
+    // Every third row unlabelled, one with spaces only: the labels are never read, so neither is refused.
+    const unlabelled = rows.map((row, i) => csvLine({ ...valuesOf(row), kind: i % 3 === 0 ? '' : i % 3 === 1 ? '  ' : row.kind }, HEADER));
+    write('unlabelled.csv', [HEADER.join(','), ...unlabelled]);
+    expect(predictions(await cli(['predict', 'named.onnx', '--input', 'unlabelled.csv', '--json']))).toEqual(alone);
+  });
+
   it('refuses the same columns in another order, naming the first one out of place and the order', async () => {
     const reordered = ['depth', 'kind', 'width', 'height'];
     write('reordered.csv', [reordered.join(','), ...rows.map((row) => csvLine(valuesOf(row), reordered))]);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'reordered.csv']),
-      'reordered.csv has the model\'s feature columns in another order: feature column 1 is "depth" where the model expects "width"; the model takes "width", "height", "depth", in that order (label column "kind" left out)',
+      'reordered.csv line 1 names the columns of the model in another order: feature column 1 is "depth" in reordered.csv but "width" in the model; the model takes "width", "height", "depth", in that order (label column "kind" left out)',
     );
     write('swapped.csv', ['width,depth,height', '1,2,3']);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'swapped.csv']),
-      'swapped.csv has the model\'s feature columns in another order: feature column 2 is "depth" where the model expects "height"; the model takes "width", "height", "depth", in that order\n',
+      'swapped.csv line 1 names the columns of the model in another order: feature column 2 is "depth" in swapped.csv but "height" in the model; the model takes "width", "height", "depth", in that order\n',
     );
   });
 
@@ -152,17 +160,17 @@ describe('predict with a CSV header', () => {
     write('renamed.csv', ['width,height,length', '1,2,3']);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'renamed.csv']),
-      'renamed.csv\'s header does not name the model\'s features: unknown column "length"; missing "depth"; the model takes "width", "height", "depth", in that order',
+      'renamed.csv line 1 names other columns than the model: "length" is not in the model, and "depth" is missing; the model takes "width", "height", "depth", in that order',
     );
     write('extra.csv', ['width,height,depth,id', '1,2,3,4']);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'extra.csv']),
-      'extra.csv\'s header does not name the model\'s features: unknown column "id"; the model takes "width", "height", "depth", in that order',
+      'extra.csv line 1 names other columns than the model: "id" is not in the model; the model takes "width", "height", "depth", in that order',
     );
     write('twice.csv', ['width,height,height', '1,2,3']);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'twice.csv']),
-      'twice.csv\'s header does not name the model\'s features: missing "depth"; the model takes "width", "height", "depth", in that order',
+      'twice.csv line 1 names other columns than the model: "depth" is missing; the model takes "width", "height", "depth", in that order',
     );
   });
 
@@ -176,6 +184,43 @@ describe('predict with a CSV header', () => {
     );
     expect(predictions(await cli(['predict', 'named.onnx', '--input', 'rows.jsonl', '--json']))).toEqual(alone);
   });
+});
+
+describe('a file too wide for the dataset facts to list its columns', () => {
+  it('keeps all 150 names with the model, while metrics.json only counts them', async () => {
+    const names = Array.from({ length: 150 }, (_, k) => `feature_${k}`);
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      [...names.map((_, k) => ((k === i % 3 ? 2 : 0) + ((i * 7 + k) % 5) / 10).toFixed(2)), KINDS[i % 3]].join(','),
+    );
+    write('wide.csv', [[...names, 'kind'].join(','), ...lines]);
+    const train = await cli([
+      'train',
+      ...['--data', 'wide.csv', '--dataset-option', 'labelColumn=kind'],
+      ...['--head', 'softmax', '--hidden-units', '8', '--max-epochs', '2', '--out', 'wide', '--json'],
+    ]);
+    expect(train.code, train.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(join(scratch, 'wide/metrics.json'), 'utf8'));
+    expect(metrics.dataset).toMatchObject({ header: 'names', columnCount: 150 });
+    expect(metrics.dataset.columns).toBeUndefined();
+    const exported = await cli(['export', 'wide', '--out', 'wide.onnx', '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ inputWidth: 150, featureNames: 150, labelColumn: 'kind' });
+    const session = await createSession(join(scratch, 'wide.onnx'));
+    try {
+      expect(session.featureNames).toEqual(names);
+    } finally {
+      await session.release();
+    }
+    // The training file itself passes the name check; the same file with two names swapped does not.
+    expect(predictions(await cli(['predict', 'wide.onnx', '--input', 'wide.csv', '--json']))).toHaveLength(60);
+    const swapped = [...names];
+    [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
+    write('wide-swapped.csv', [[...swapped, 'kind'].join(','), ...lines]);
+    expectRefusal(
+      await cli(['predict', 'wide.onnx', '--input', 'wide-swapped.csv']),
+      'wide-swapped.csv line 1 names the columns of the model in another order: feature column 4 is "feature_4" in wide-swapped.csv but "feature_3" in the model; the model takes "feature_0", "feature_1",',
+    );
+  }, 60_000);
 });
 
 describe('a model trained without names', () => {

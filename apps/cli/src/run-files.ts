@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { prototypeGeometryAsync, type ExperimentOutcome, type PrototypeGeometry } from '@hyperproto/core';
 import { saveModel } from '@hyperproto/engine-tfjs';
 import { writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
-import { trainedFeatureNames, trainedLabelColumn } from './feature-files.js';
+import { trainedLabelColumn } from './feature-files.js';
 
 interface Scores {
   accuracy: number;
@@ -62,7 +62,8 @@ export async function writeRunFiles(
   // Class names, feature names and the label column travel with the model, so that `export` writes them into
   // the ONNX file and `predict` can check a CSV header against them.
   const classNames = outcome.dataset.classNames ? { classNames: [...outcome.dataset.classNames] } : {};
-  const featureNames = trainedFeatureNames(outcome.dataset.info, outcome.dataset.inputWidth);
+  // The dataset's full list, not `info`'s, which metrics.json holds and which names only the columns of a narrow file.
+  const featureNames = outcome.dataset.featureNames ? [...outcome.dataset.featureNames] : undefined;
   const labelColumn = trainedLabelColumn(outcome.spec.dataset);
   await saveModel(join(dir, 'model'), outcome.training.model, {
     spec: outcome.spec,

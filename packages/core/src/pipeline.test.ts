@@ -19,6 +19,8 @@ interface Script {
   labelsOnly?: boolean;
   /** What the engine hands over as the kept model's validation labels. */
   validationPredictions?: Int32Array;
+  /** The dataset's feature names (its input width is 2). */
+  featureNames?: readonly string[];
 }
 
 class DivergedError extends HyperprotoError {
@@ -58,6 +60,7 @@ function fixture(script: Script = {}) {
         train: split(classes),
         validation: split(classes),
         test: split(classes),
+        ...(script.featureNames ? { featureNames: script.featureNames } : {}),
         info: {},
       } satisfies Dataset;
     },
@@ -218,6 +221,15 @@ describe('runExperiment at the plugin boundary', () => {
       code: ErrorCode.InvalidPlugin,
       pluginId: 'dataset:lying-blobs',
       message: 'dataset:lying-blobs: describe said 6 classes, generate gave 5',
+    });
+  });
+
+  it('hands on the feature names of a dataset, and refuses a list of another length than the input width', async () => {
+    const named = await runExperiment(fixture({ featureNames: ['width', 'height'] }).registry, spec());
+    expect(named.dataset.featureNames).toEqual(['width', 'height']);
+    await expect(runExperiment(fixture({ featureNames: ['width'] }).registry, spec())).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: 'dataset:blobs: featureNames has 1 name for input width 2; give one name (a string) per input feature',
     });
   });
 

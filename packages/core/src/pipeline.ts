@@ -399,6 +399,17 @@ function checkDataset(dataset: Dataset, source: string): void {
   check(dataset.train, 'train');
   check(dataset.validation, 'validation');
   check(dataset.test, 'test');
+  // A model keeps these names to check rows by: a list of another length would refuse every correct row.
+  const names = dataset.featureNames;
+  if (names === undefined) return;
+  const problem =
+    names.length !== dataset.inputWidth
+      ? `has ${names.length} ${names.length === 1 ? 'name' : 'names'} for input width ${dataset.inputWidth}`
+      : names.every((name) => typeof name === 'string')
+        ? undefined
+        : 'holds something other than a string';
+  if (problem)
+    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: featureNames ${problem}; give one name (a string) per input feature`);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

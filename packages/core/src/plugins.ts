@@ -52,6 +52,11 @@ export interface Dataset {
   readonly classes: number;
   readonly inputWidth: number;
   readonly classNames?: readonly string[];
+  /**
+   * One name per input feature, in input order, when the data names its columns (a CSV header): kept with the
+   * model, so that rows to classify can be checked by name. Never cut short, unlike any list in `info`.
+   */
+  readonly featureNames?: readonly string[];
   readonly train: DatasetSplit;
   readonly validation: DatasetSplit;
   readonly test: DatasetSplit;

@@ -6,11 +6,21 @@ import { LabelValues } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
 import { type FeatureLineReader, forEachLine, type LineHooks } from './text-lines.js';
 
-export interface TextFeatureOptions {
+/** Which columns of a CSV or JSON-lines file are not features. */
+export interface TextColumnOptions {
   /** Header name (CSV) or object key (JSON lines) of the labels, when they live in the feature file. */
   readonly labelColumn?: string;
   /** The separate labels file of this features file, if any: named in the hint for a column of words. */
   readonly labelsPath?: string;
+  /**
+   * A column (other than `labelColumn`) left out without reading its values, when the header has it: the label
+   * column of a file to classify, blank in rows not yet labelled. JSON lines read only `features` and
+   * `labelColumn`, so any other key is left unread already.
+   */
+  readonly skipColumn?: string;
+}
+
+export interface TextFeatureOptions extends TextColumnOptions {
   readonly hooks: LineHooks;
 }
 
@@ -19,8 +29,8 @@ export interface TextFeatureOptions {
  * (see `isCsvHeader`). With `labelColumn` the header is required and that column holds the labels (any text);
  * every other field must be a finite decimal number.
  */
-export async function readCsvFeatures(path: string, { labelColumn, labelsPath, hooks }: TextFeatureOptions): Promise<FeatureTable> {
-  const reader = csvLineReader(path, labelColumn, labelsPath);
+export async function readCsvFeatures(path: string, { hooks, ...columns }: TextFeatureOptions): Promise<FeatureTable> {
+  const reader = csvLineReader(path, columns);
   await forEachLine(path, reader.onLine, hooks);
   return reader.finish();
 }
@@ -79,12 +89,13 @@ function otherSeparator(path: string, text: string, line: number): string | unde
  * file means the same to both. Blank lines may only follow the last row: one between rows would shift the rows
  * after it against their labels.
  */
-export function csvLineReader(path: string, labelColumn: string | undefined, labelsPath?: string): FeatureLineReader {
+export function csvLineReader(path: string, { labelColumn, labelsPath, skipColumn }: TextColumnOptions = {}): FeatureLineReader {
   let header: string[] | undefined;
   let headerKind: CsvHeader | undefined;
   let width = -1;
   let widthLine = 0;
   let labelIndex = -1;
+  let skipIndex = -1;
   let blocks: RowBlocks | undefined;
   let labels: LabelValues | undefined;
   let blank: number | undefined;
@@ -144,7 +155,12 @@ export function csvLineReader(path: string, labelColumn: string | undefined, lab
           throw badData(`${path} line ${line}: the header names column ${JSON.stringify(labelColumn)} twice; rename one`);
         labels = new LabelValues(`${path} ${column(labelIndex)}`, 'line');
       }
-      const featureCols = width - (labelIndex >= 0 ? 1 : 0);
+      if (header && skipColumn !== undefined && skipColumn !== labelColumn) {
+        skipIndex = header.indexOf(skipColumn);
+        if (skipIndex >= 0 && header.indexOf(skipColumn, skipIndex + 1) >= 0)
+          throw badData(`${path} line ${line}: the header names column ${JSON.stringify(skipColumn)} twice; rename one`);
+      }
+      const featureCols = width - (labelIndex >= 0 ? 1 : 0) - (skipIndex >= 0 ? 1 : 0);
       if (featureCols === 0) throw badData(`${path} line ${line} has no feature columns besides the labels`);
       blocks = new RowBlocks(featureCols);
       if (header) return;
@@ -159,6 +175,7 @@ export function csvLineReader(path: string, labelColumn: string | undefined, lab
     let out = target.append();
     const values = target.current;
     for (let k = 0; k < width; k++) {
+      if (k === skipIndex) continue;
       const field = fields[k]!;
       if (k === labelIndex) {
         if (field === '') throw badData(`${path} line ${line}, ${column(k)}: the label is empty; every row needs a label`);
@@ -182,7 +199,7 @@ export function csvLineReader(path: string, labelColumn: string | undefined, lab
       );
     }
     const rows = blocks;
-    const columnNames = header?.filter((_, k) => k !== labelIndex);
+    const columnNames = header?.filter((_, k) => k !== labelIndex && k !== skipIndex);
     return {
       path,
       format: 'csv',
@@ -190,6 +207,7 @@ export function csvLineReader(path: string, labelColumn: string | undefined, lab
       cols: rows.cols,
       ...(columnNames ? { columnNames } : {}),
       ...(headerKind ? { header: headerKind } : {}),
+      ...(skipIndex >= 0 ? { skippedColumn: skipColumn } : {}),
       ...(labels ? { labels } : {}),
       lastLine,
       copyInto: (placement, pacer) => rows.copyInto(placement, pacer),

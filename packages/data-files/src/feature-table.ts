@@ -24,6 +24,8 @@ export interface FeatureTable {
   readonly columnNames?: readonly string[];
   /** What a CSV file's first line was read as; undefined when it has no header (and for .npy, JSON lines). */
   readonly header?: CsvHeader;
+  /** The header column left out unread (`skipColumn`), when the header had it. */
+  readonly skippedColumn?: string;
   /** Labels that came from the file itself (`labelColumn`). */
   readonly labels?: LabelValues;
   /** 1-based line of the last row, in text files: for messages about row counts. */

@@ -65,6 +65,7 @@ describe('features formats', () => {
     const data = await writeText(tmp.path('iris.csv'), `${text}\r\n\r\n`);
     const dataset = await load({ data, labelColumn: 'species' });
     expect(dataset.classNames).toEqual(names);
+    expect(dataset.featureNames).toEqual(['a', 'b', 'c', 'd']);
     expect(allRows(dataset)).toEqual(expected(rows, labels));
     expect(dataset.info).toMatchObject({
       labels: 'names',
@@ -78,7 +79,25 @@ describe('features formats', () => {
     const y = await writeText(tmp.path('y.txt'), labels.map((label) => `${label}\n`).join(''));
     const dataset = await load({ data, labels: y });
     expect(dataset.classNames).toBeUndefined();
+    expect(dataset.featureNames).toBeUndefined();
     expect(allRows(dataset)).toEqual(expected(rows, labels));
+  });
+
+  it('keeps every feature name of a wide CSV on the dataset, while info only counts them', async () => {
+    const names = Array.from({ length: 150 }, (_, k) => `f${k}`);
+    const lines = labels.map((label, i) => [...names.map((_, k) => String((i + k) % 7)), `c${label}`].join(','));
+    const data = await writeText(tmp.path('wide.csv'), [[...names, 'label'].join(','), ...lines].join('\n'));
+    const dataset = await load({ data, labelColumn: 'label' });
+    expect(dataset.inputWidth).toBe(150);
+    expect(dataset.featureNames).toEqual(names);
+    expect(dataset.info).toMatchObject({ header: 'names', columnCount: 150 });
+    expect(dataset.info.columns).toBeUndefined();
+    // A header of column positions names nothing.
+    const positions = await writeText(
+      tmp.path('positions.csv'),
+      ['0,1,2,3,label', ...rows.map((row, i) => `${row.join(',')},c${labels[i]}`)].join('\n'),
+    );
+    expect((await load({ data: positions, labelColumn: 'label' })).featureNames).toBeUndefined();
   });
 
   it('accepts every plain decimal spelling in CSV', async () => {

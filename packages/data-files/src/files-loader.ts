@@ -1,6 +1,7 @@
 import type { Dataset, DatasetSplit, PluginContext } from '@hyperproto/core';
 import { createMatrix } from '@hyperproto/core';
-import { nameList, readCsvFeatures, shorten } from './csv-features.js';
+import { readCsvFeatures, shorten } from './csv-features.js';
+import { columnNamesDifference } from './column-names.js';
 import { checkHeldOutClasses, indexClasses, type ClassIndex } from './class-index.js';
 import { readClassNames } from './class-names.js';
 import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
@@ -157,6 +158,8 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       classes: index.classes,
       inputWidth: cols,
       ...(index.classNames ? { classNames: index.classNames } : {}),
+      // Every name, however wide the file: `info` lists them only while short. Column positions name nothing.
+      ...(main.table.header === 'names' ? { featureNames: main.table.columnNames! } : {}),
       ...splits,
       info: describeDataset(options, index, parts, splits, classNames?.source),
     };
@@ -201,8 +204,12 @@ function checkPart({ table, labels }: Part, main: FeatureTable): void {
   }
   // Column positions say nothing about what a column holds: only names are compared.
   if (table.header === 'names' && main.header === 'names') {
-    const problem = columnNamesProblem(table.columnNames!, main.columnNames!, table.path, main.path);
-    if (problem) throw badData(problem);
+    const difference = columnNamesDifference(table.columnNames!, main.columnNames!, table.path, main.path);
+    if (difference?.kind === 'order')
+      throw badData(
+        `${difference.text}; write the columns in the order of ${main.path} (in pandas: df[columns_of_data].to_csv(path, index=False))`,
+      );
+    if (difference) throw badData(`${difference.text}; every split must have the columns of ${main.path}, in the same order`);
   }
 }
 
@@ -218,26 +225,6 @@ function oneLabelMore(table: FeatureTable, labels: LabelValues): string {
 function oneRowMore(table: FeatureTable, labels: LabelValues): string {
   if (table.rows !== labels.count + 1 || table.format !== 'csv' || table.header) return '';
   return ` (if ${table.path} line 1 is a header, its names must not be numbers other than the column positions 0, 1, 2, ...: it was read as a row of data)`;
-}
-
-/** What is wrong with the column names of a split file, against those of `data`; undefined when they agree. */
-function columnNamesProblem(names: readonly string[], mainNames: readonly string[], path: string, mainPath: string): string | undefined {
-  const at = names.findIndex((name, k) => name !== mainNames[k]);
-  if (at < 0) return undefined;
-  const sorted = (list: readonly string[]) => [...list].sort().join('\u0000');
-  if (sorted(names) === sorted(mainNames)) {
-    return `${path} line 1 names the columns of ${mainPath} in another order: feature column ${at + 1} is ${JSON.stringify(shorten(names[at]!))} in ${path} but ${JSON.stringify(shorten(mainNames[at]!))} in ${mainPath}; write the columns in the order of ${mainPath} (in pandas: df[columns_of_data].to_csv(path, index=False))`;
-  }
-  const extra = names.filter((name) => !mainNames.includes(name));
-  const missing = mainNames.filter((name) => !names.includes(name));
-  const are = (list: readonly string[]) => (list.length === 1 ? 'is' : 'are');
-  const differs = [
-    ...(extra.length > 0 ? [`${nameList(extra)} ${are(extra)} not in ${mainPath}`] : []),
-    ...(missing.length > 0 ? [`${nameList(missing)} ${are(missing)} missing`] : []),
-  ];
-  // Only a name given twice in one file and once in the other gets here with nothing to list.
-  const what = differs.length > 0 ? differs.join(', and ') : `${nameList(names)} against ${nameList(mainNames)}`;
-  return `${path} line 1 names other columns than ${mainPath}: ${what}; every split must have the columns of ${mainPath}, in the same order`;
 }
 
 function describeClass(index: ClassIndex, c: number, rows: number, main: Part, labels: Int32Array): string {

@@ -14,4 +14,7 @@ export { loadFilesDataset } from './files-loader.js';
 // One definition of a decimal number for the CLI too, and `predict --input` rows read by this dataset's parsers.
 export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';
 export { parseFeatureText, type TextFeatures } from './feature-text.js';
+// One comparison of a header's names with those expected, worded alike for a split file and for `predict --input`.
+export { columnNamesDifference, type ColumnNamesDifference } from './column-names.js';
+export { nameList } from './csv-features.js';
 export type { CsvHeader } from './feature-table.js';

@@ -1,4 +1,4 @@
-import { shorten, type TextFeatureOptions } from './csv-features.js';
+import { shorten, type TextColumnOptions, type TextFeatureOptions } from './csv-features.js';
 import type { FeatureTable } from './feature-table.js';
 import { MISSING_VALUE_FIX } from './decimal-field.js';
 import { badData, count } from './file-errors.js';
@@ -13,8 +13,8 @@ const NON_FINITE_TOKEN = /-?\b(?:NaN|Infinity)\b/g;
  * Features from a JSON-lines file: each line a JSON array of numbers, or an object whose `features` key holds
  * one. With `labelColumn` every line must be an object and that key holds its label (a string or an integer).
  */
-export async function readJsonlFeatures(path: string, { labelColumn, hooks }: TextFeatureOptions): Promise<FeatureTable> {
-  const reader = jsonlLineReader(path, labelColumn);
+export async function readJsonlFeatures(path: string, { hooks, ...columns }: TextFeatureOptions): Promise<FeatureTable> {
+  const reader = jsonlLineReader(path, columns);
   await forEachLine(path, reader.onLine, hooks);
   return reader.finish();
 }
@@ -23,7 +23,7 @@ export async function readJsonlFeatures(path: string, { labelColumn, hooks }: Te
  * The one JSON-lines parser: `train` (the files dataset) streams a file through it, `predict` the text of one, so
  * a file means the same to both. Blank lines may only follow the last row, as in CSV.
  */
-export function jsonlLineReader(path: string, labelColumn: string | undefined): FeatureLineReader {
+export function jsonlLineReader(path: string, { labelColumn }: TextColumnOptions = {}): FeatureLineReader {
   let blocks: RowBlocks | undefined;
   let widthLine = 0;
   const labels = labelColumn === undefined ? undefined : new LabelValues(`${path} key ${JSON.stringify(labelColumn)}`, 'line');

@@ -184,6 +184,52 @@ describe('train and predict read a CSV file the same way', () => {
   });
 });
 
+describe('skipColumn: a column left out unread (the label column of rows to classify)', () => {
+  const text = 'a,kind,b\n1.5,cat,2\n3,,4\n5,  ,6\n';
+
+  it('leaves the column out, blank values and all, when reading streamed or from text', async () => {
+    const path = await writeText(tmp.path('x.csv'), text);
+    const table = await readCsvFeatures(path, { skipColumn: 'kind', hooks: { pacer: pacer() } });
+    expect(table).toMatchObject({ rows: 3, cols: 2, columnNames: ['a', 'b'], skippedColumn: 'kind' });
+    expect(table.labels).toBeUndefined();
+    await table.release();
+    const parsed = await parseFeatureText(text, 'x.csv', 'csv', { skipColumn: 'kind' });
+    expect(parsed).toMatchObject({ rows: 3, cols: 2, columnNames: ['a', 'b'], header: 'names', skippedColumn: 'kind' });
+    expect([...parsed.data]).toEqual([1.5, 2, 3, 4, 5, 6]);
+    expect(parsed.labels).toBeUndefined();
+  });
+
+  it('reads every column when the header lacks it, and refuses it named twice', async () => {
+    const parsed = await parseFeatureText('a,b\n1,2\n', 'x.csv', 'csv', { skipColumn: 'kind' });
+    expect(parsed).toMatchObject({ rows: 1, cols: 2, columnNames: ['a', 'b'] });
+    expect(parsed.skippedColumn).toBeUndefined();
+    expect((await parseFeatureText('1,2\n3,4\n', 'x.csv', 'csv', { skipColumn: 'kind' })).cols).toBe(2);
+    await expect(parseFeatureText('kind,a,kind\nx,1,y\n', 'x.csv', 'csv', { skipColumn: 'kind' })).rejects.toThrow(
+      'x.csv line 1: the header names column "kind" twice; rename one',
+    );
+  });
+
+  it('still needs the column in every row (a ragged row is refused)', async () => {
+    await expect(parseFeatureText('a,kind,b\n1,x,2\n3,4\n', 'x.csv', 'csv', { skipColumn: 'kind' })).rejects.toThrow(
+      'x.csv line 3 has 2 fields but the header has 3',
+    );
+  });
+
+  it('is read as the label column without it: a blank label is refused', async () => {
+    await expect(parseFeatureText(text, 'x.csv', 'csv', { labelColumn: 'kind' })).rejects.toThrow(
+      'x.csv line 3, column 2 ("kind"): the label is empty; every row needs a label',
+    );
+  });
+
+  it('leaves JSON lines as they are: only "features" is read', async () => {
+    const parsed = await parseFeatureText('{"features": [1, 2], "kind": ""}\n{"features": [3, 4]}\n', 'x.jsonl', 'jsonl', {
+      skipColumn: 'kind',
+    });
+    expect(parsed).toMatchObject({ rows: 2, cols: 2 });
+    expect([...parsed.data]).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('train and predict read a JSON-lines file the same way', () => {
   it('reads arrays and feature objects, CRLF line ends and a trailing blank line', async () => {
     const read = await bothWays('x.jsonl', '[1.5, -2]\r\n{"features": [3, 4.25], "id": 7}\r\n\r\n');
