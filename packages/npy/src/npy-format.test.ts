@@ -115,10 +115,21 @@ describe('parseNpy', () => {
   });
 
   it("converts '<f8' to float32", () => {
-    const parsed = parseNpy(npyFile(headerFor('<f8', '(3, 2)'), floats([0.1, 1 / 3, -2, 1e300, 5, 6], 'f8')));
+    const parsed = parseNpy(npyFile(headerFor('<f8', '(3, 2)'), floats([0.1, 1 / 3, -2, -Infinity, 5, 6], 'f8')));
     expect(parsed.dtype).toBe('<f8');
     expect(parsed.shape).toEqual([3, 2]);
-    expect(Array.from(parsed.data)).toEqual([Math.fround(0.1), Math.fround(1 / 3), -2, Infinity, 5, 6]);
+    // An infinity written in the file stays one, for the caller's own check to name.
+    expect(Array.from(parsed.data)).toEqual([Math.fround(0.1), Math.fround(1 / 3), -2, -Infinity, 5, 6]);
+  });
+
+  it('refuses a finite float64 beyond the float32 range instead of turning it into an infinity', () => {
+    const bytes = npyFile(headerFor('<f8', '(3, 2)'), floats([0.1, 1 / 3, -2, 1e300, 5, 6], 'f8'));
+    expect(() => parseNpy(bytes, 'big.npy')).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidInput,
+        message: "big.npy: 1e+300 (value 4 in the file's order) does not fit a float32 (largest magnitude about 3.4e38)",
+      }),
+    );
   });
 
   it.each(['>f4', '>f8'] as const)('converts big-endian %s', (descr) => {

@@ -155,7 +155,7 @@ export function parseNpy(bytes: Uint8Array, source = 'npy data'): NpyArray {
   const header = parseNpyHeader(bytes, source);
   const { bytes: itemBytes, littleEndian, count } = checkFloatNpy(header, bytes.length, source);
   const { version, dtype, shape, fortranOrder, dataOffset } = header;
-  const values = readFloats(bytes, dataOffset, count, itemBytes, littleEndian);
+  const values = readFloats(bytes, dataOffset, count, itemBytes, littleEndian, failure(source));
   return { version, dtype, shape, fortranOrder, data: fortranOrder ? fortranToRowMajor(values, shape) : values };
 }
 
@@ -200,7 +200,14 @@ function readHeader(
   return { descr, fortranOrder, shape };
 }
 
-function readFloats(bytes: Uint8Array, start: number, count: number, itemBytes: 4 | 8, littleEndian: boolean): Float32Array {
+function readFloats(
+  bytes: Uint8Array,
+  start: number,
+  count: number,
+  itemBytes: 4 | 8,
+  littleEndian: boolean,
+  fail: (problem: string, hint?: string) => never,
+): Float32Array {
   if (itemBytes === 4 && littleEndian === HOST_LITTLE_ENDIAN) {
     // Copy into a fresh buffer: the input may be unaligned or a view into a larger (pooled) buffer.
     const copy = new Uint8Array(count * 4);
@@ -210,7 +217,19 @@ function readFloats(bytes: Uint8Array, start: number, count: number, itemBytes: 
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, count * itemBytes);
   const out = new Float32Array(count);
   if (itemBytes === 4) for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, littleEndian);
-  else for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, littleEndian);
+  else {
+    for (let i = 0; i < count; i++) {
+      const value = view.getFloat64(i * 8, littleEndian);
+      out[i] = value;
+      // A finite float64 beyond float32's range would become an infinity that no later check could tell apart
+      // from one written in the file.
+      if (!Number.isFinite(out[i]!) && Number.isFinite(value))
+        fail(
+          `: ${value} (value ${i + 1} in the file's order) does not fit a float32 (largest magnitude about 3.4e38)`,
+          'Rescale the values.',
+        );
+    }
+  }
   return out;
 }
 
