@@ -130,6 +130,7 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
       width = fields.length;
       widthLine = line;
       headerKind = csvHeader(fields);
+      if (!headerKind) refuseMixedHeader(path, line, fields);
       if (headerKind) {
         const unnamed = fields.indexOf('');
         if (unnamed >= 0) {
@@ -216,6 +217,20 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
   };
 
   return { onLine, finish };
+}
+
+/**
+ * A first line of mostly words with a number or two among them (`age,income,height,2020`) is a header with a
+ * column named by a number, which the header rule cannot tell from data: say so, rather than that "age" is not a
+ * number.
+ */
+function refuseMixedHeader(path: string, line: number, fields: readonly string[]): void {
+  const numbers = fields.filter(looksNumeric);
+  const words = fields.filter((field) => field !== '' && !looksNumeric(field) && !isMissingValue(field) && !hasDecimalComma(field));
+  if (words.length <= numbers.length) return;
+  throw badData(
+    `${path} line ${line} looks like a header (${nameList(words)}) but names ${numbers.length === 1 ? 'a column' : 'columns'} with ${numbers.length === 1 ? 'a number' : 'numbers'} (${nameList(numbers)}); a header names every column with text: rename ${numbers.length === 1 ? 'it' : 'them'} (e.g. "x${shorten(numbers[0]!)}") or remove the header line`,
+  );
 }
 
 /** Text from a file, cut short for a message: a field can be megabytes long. */

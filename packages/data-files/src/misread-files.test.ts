@@ -104,6 +104,16 @@ describe("a first line of column positions (pandas' header for an array)", () =>
     );
   });
 
+  it('calls a first line of mostly names with a number among them a header with a numeric column name', async () => {
+    const message = await refusal({ data: await file('x.csv', rows('age,income,2020')), labels: await file('y.txt', LABELS) });
+    expect(message).toBe(
+      'x.csv line 1 looks like a header ("age", "income") but names a column with a number ("2020"); a header names every column with text: rename it (e.g. "x2020") or remove the header line',
+    );
+    // A row of numbers with one word in it is data with a bad field, as before.
+    const row = await refusal({ data: await file('w.csv', '1,2,oops\n4,5,6\n'), labels: await file('y2.txt', 'x\ny\n') });
+    expect(row).toMatch(/^w\.csv line 1, column 3: "oops" is not a decimal number/);
+  });
+
   it('is in the dataset info: header is names, column positions or none for a CSV data file', async () => {
     const labels = await file('y.txt', LABELS);
     const header = async (data: string, given = labels) => (await load({ data, labels: given })).info.header;
