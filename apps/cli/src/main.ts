@@ -302,7 +302,10 @@ export function buildProgram(): Command {
       '--preset <name>',
       'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds), seed-quick (same shape, small, one seed), collapse (why HPNs fall behind at 1,000 classes) or many-classes (1,000 to 100,000 classes)',
     )
-    .option('--config <file>', 'a grid file in the form of the presets (packages/experiments/presets/seed.json)')
+    .option(
+      '--config <file>',
+      'a grid file in the form of the presets (`hyperproto experiment --preset seed-quick` writes its grid to <out>/grid.json)',
+    )
     .option('--out <dir>', 'results directory (default: runs/<grid name>)')
     .option(
       '--resume',

@@ -141,7 +141,8 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
       },
     );
   }
-  const hint = 'See packages/experiments/presets/seed.json for a complete grid.';
+  const hint =
+    "See the seed preset for a complete grid: @hyperproto/experiments' presets/seed.json, or the grid.json that `hyperproto experiment --preset seed` writes into its --out.";
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     const got = raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw;
     throw new HyperprotoError(

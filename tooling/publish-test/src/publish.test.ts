@@ -177,5 +177,22 @@ describe('published packages, installed as a user would', () => {
       expect(p.label).toBeLessThan(10);
       expect(p.topK).toHaveLength(3);
     }
+
+    // The presets ship with @hyperproto/experiments: a shipped grid runs from an install, and its report is written.
+    const experiment = JSON.parse(
+      (
+        await must(
+          'npx',
+          ['hyperproto', 'experiment', '--preset', 'seed-quick', '--only', 'c10/softmax/s0', '--out', 'quick', '--json'],
+          consumer,
+        )
+      ).stdout,
+    );
+    expect(experiment.report.markdown).toBe(join(consumer, 'quick', 'report.md'));
+    expect(
+      readFileSync(join(consumer, 'quick', 'results.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
   }, 900_000);
 });

@@ -38,7 +38,7 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       ErrorCode.InvalidOptions,
       options.preset ? 'give --preset or --config, not both' : 'name the grid: --preset NAME or --config FILE',
       {
-        hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast). A grid file has the form of packages/experiments/presets/seed.json.',
+        hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast), collapse and many-classes (see --help). A grid file has the form of a preset: a run of one writes its grid to <out>/grid.json (the presets are in the presets/ folder of @hyperproto/experiments).',
       },
     );
   }
