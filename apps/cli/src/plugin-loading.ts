@@ -127,15 +127,20 @@ async function importPlugins(
   try {
     module = await import(url);
   } catch (error) {
-    const notFound = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    const code = (error as NodeJS.ErrnoException).code;
+    const notFound = code === 'ERR_MODULE_NOT_FOUND';
+    // Node cannot import TypeScript sources or a bare directory: the path is wrong, not the plugin.
+    const notLoadable = code === 'ERR_UNKNOWN_FILE_EXTENSION' || code === 'ERR_UNSUPPORTED_DIR_IMPORT';
     throw new HyperprotoError(
-      notFound ? ErrorCode.InvalidPlugin : ErrorCode.PluginFailed,
-      `${where}: ${notFound ? 'cannot load' : 'failed while loading'} "${specifier}": ${firstLine(error)}`,
+      notFound || notLoadable ? ErrorCode.InvalidPlugin : ErrorCode.PluginFailed,
+      `${where}: ${notFound || notLoadable ? 'cannot load' : 'failed while loading'} "${specifier}": ${firstLine(error)}`,
       {
         cause: error,
         hint: notFound
           ? 'Install what the plugin imports next to it (npm install in the plugin package).'
-          : `This is an error in the plugin "${specifier}", not in hyperproto: fix it or report it to its author.`,
+          : notLoadable
+            ? 'Give the compiled JavaScript module (e.g. dist/index.js, after tsc), or the plugin package by name or directory with a package.json whose "exports" or "main" names it.'
+            : `This is an error in the plugin "${specifier}", not in hyperproto: fix it or report it to its author.`,
       },
     );
   }

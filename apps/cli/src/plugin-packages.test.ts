@@ -134,6 +134,18 @@ describe('plugin packages that cannot be used', () => {
     expect(thrown.stderr).toMatch(/the plugin factory of "\.\/throws\.mjs" threw: no licence key/);
     expect(thrown.stderr).not.toMatch(/internal error|a bug in hyperproto/);
   });
+
+  it('asks for the compiled module when given a TypeScript source or a directory without a package.json (exit 2)', async () => {
+    mkdirSync(join(scratch, 'ts-plugin', 'dist'), { recursive: true });
+    writeFileSync(join(scratch, 'ts-plugin', 'index.ts'), 'export default {};\n');
+    for (const path of ['./ts-plugin/index.ts', './ts-plugin/dist']) {
+      const refused = await runCli(['plugins', '--plugin', path], scratch);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/E_INVALID_PLUGIN: .*cannot load/);
+      expect(refused.stderr).toMatch(/Give the compiled JavaScript module/);
+      expect(refused.stderr).not.toMatch(/error in the plugin/);
+    }
+  });
 });
 
 describe('paths resolve from where the user stands', () => {

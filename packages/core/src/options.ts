@@ -49,6 +49,6 @@ export function resolveOptions<O>(plugin: Plugin & { options: z.ZodType<O> }, ra
   }
   throw new HyperprotoError(ErrorCode.InvalidOptions, formatIssues(result.error.issues, pluginId(plugin)), {
     pluginId: pluginId(plugin),
-    hint: `Run \`hyperproto plugins --kind ${plugin.kind}\` to see the options of ${pluginId(plugin)}.`,
+    hint: `Run \`hyperproto plugins --kind ${plugin.kind}\` (with the same --plugin and --config) to see the options of ${pluginId(plugin)}.`,
   });
 }
