@@ -9,6 +9,7 @@ export * from './head-reference.js';
 export * from './plugins.js';
 export * from './predicted-labels.js';
 export * from './plugin-call.js';
+export * from './plugin-results.js';
 export * from './registry.js';
 export * from './options.js';
 export * from './spec.js';

@@ -14,6 +14,7 @@ import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
 import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
 import { predictModelLabels } from './predicted-labels.js';
+import { checkHeadDefinition, checkStrategyMatrix, invalidPluginResult, referencePredictionsProblem } from './plugin-results.js';
 import { checkPrototypes, normalizeRows } from './prototypes.js';
 import { pluginId, type Registry } from './registry.js';
 import { createRng } from './rng.js';
@@ -169,14 +170,17 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
         }
         throw error;
       }
-      return checkPrototypes(made, request, pluginId(strategy));
+      return checkPrototypes(checkStrategyMatrix(made, pluginId(strategy)), request, pluginId(strategy));
     });
   }
   const prototypeSeconds = (performance.now() - prototypesStarted) / 1000;
   throwIfAborted(hooks.signal);
 
   const setupStarted = performance.now();
-  const head = await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions);
+  const head = checkHeadDefinition(
+    await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions),
+    pluginId(plan.head),
+  );
 
   const choice = await chooseEngine(registry, spec.engine?.name, plan.engineOptions);
   for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
@@ -399,6 +403,9 @@ function checkDataset(dataset: Dataset, source: string): void {
   check(dataset.train, 'train');
   check(dataset.validation, 'validation');
   check(dataset.test, 'test');
+  // The evaluators score the reference rule against the test labels: a wrong count would be blamed on them.
+  const reference = referencePredictionsProblem(dataset);
+  if (reference) throw invalidPluginResult(source, reference);
   // A model keeps these names to check rows by: a list of another length would refuse every correct row.
   const names = dataset.featureNames;
   if (names === undefined) return;

@@ -6,6 +6,7 @@ import {
   type DatasetDescription,
   type DatasetPlugin,
   type DatasetSplit,
+  referencePredictionsProblem,
 } from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
 import { conformanceError, describeError } from './conformance-error.js';
@@ -94,13 +95,9 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
         if (reference === undefined) return;
         if (typeof reference.name !== 'string' || reference.name === '')
           fail(`reference.name is ${JSON.stringify(reference.name)}; expected a non-empty string`);
-        const predictions = reference.testPredictions;
-        if (!(predictions instanceof Int32Array))
-          fail(`reference.testPredictions is a ${describeType(predictions)}; expected an Int32Array`);
-        if (predictions.length !== test.labels.length)
-          fail(`reference.testPredictions has ${predictions.length} values for ${test.labels.length} test rows; expected one per test row`);
-        const bad = predictions.findIndex((p) => p < 0 || p >= classes);
-        if (bad >= 0) fail(`reference.testPredictions[${bad}] is ${predictions[bad]}; expected a class in [0, ${classes})`);
+        // The check core makes of every dataset it runs.
+        const problem = referencePredictionsProblem({ reference, test, classes });
+        if (problem) fail(problem);
       },
     },
     {

@@ -5,6 +5,7 @@ import {
   HEAD_PARAM_WEIGHT_PREFIX,
   type HeadDefinition,
   type HeadParamGiven,
+  headDefinitionProblem,
   headParamWeights,
   type HeadPlugin,
   type HeadValue,
@@ -32,8 +33,6 @@ export interface HeadConformanceOptions {
 const BATCH_ROWS = 6;
 const DESCENT_STEPS = 40;
 const SEED = 1;
-/** ONNX accepts any string, but exporters and runtimes key outputs by name: keep it a plain identifier. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * What every head promises, checked with core's float64 reference interpreter of head expressions: a well-formed
@@ -115,22 +114,9 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
       name: `builds for ${classes} classes with a positive integer outputUnits and an identifier as scoresName`,
       run: async () => {
         const definition = await build();
-        if (!Number.isInteger(definition.outputUnits) || definition.outputUnits < 1) {
-          throw conformanceError(id, `outputUnits is ${definition.outputUnits}; expected a positive integer`);
-        }
-        if (typeof definition.scoresName !== 'string' || !IDENTIFIER.test(definition.scoresName)) {
-          throw conformanceError(
-            id,
-            `scoresName is ${JSON.stringify(definition.scoresName)}; expected an identifier such as "scores" (letters, digits, _)`,
-          );
-        }
-        for (const which of ['loss', 'scores'] as const) {
-          if (typeof definition[which]?.op !== 'string')
-            throw conformanceError(
-              id,
-              `${which} is ${JSON.stringify(definition[which])}; expected a head expression (h.* in @hyperproto/core)`,
-            );
-        }
+        // The check core makes of every head it runs, so that the suite and a real run refuse the same heads.
+        const problem = headDefinitionProblem(definition);
+        if (problem) throw conformanceError(id, `build for ${classes} classes returned ${problem}`);
       },
     },
     {

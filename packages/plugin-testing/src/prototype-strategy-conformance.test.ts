@@ -112,7 +112,7 @@ describe('prototypeStrategyConformance', () => {
     await expectOnlyFailure(
       prototypeStrategyConformance(float64, { sizes }),
       /unit rows/,
-      /data of type Float64Array; expected a Float32Array/,
+      /data is a Float64Array; expected a Float32Array/,
     );
     const transposed = strategy('transposed', (ctx, { classes, dims }) => seededRandom.generate(ctx, { classes: dims, dims: classes }, {}));
     await expectOnlyFailure(prototypeStrategyConformance(transposed, { sizes }), /unit rows/, /returned 3 x 4; expected 4 x 3/);
