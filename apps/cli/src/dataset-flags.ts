@@ -1,7 +1,7 @@
 // The flags that choose and shape a dataset, shared by `train` and `data inspect`: one definition, one reading.
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import type { Command } from 'commander';
-import { dropUndefined, parseKeyValues } from './key-values.js';
+import { collect, dropUndefined, parseKeyValues } from './key-values.js';
 
 /** The dataset flags; each but --dataset is the dataset option of the same name (`--test-data` is `testData`). */
 export interface DatasetFlags {
@@ -63,8 +63,6 @@ export function withDatasetFlags(
     .option('--validation-data <file>', 'files dataset: validation features (default: a stratified share of --data)')
     .option('--validation-labels <file>', 'files dataset: validation labels');
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /**
  * The dataset plugin and its options from the flags; `--dataset-option key=value` wins over a flag of the same

@@ -1,5 +1,8 @@
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 
+/** Commander's argument parser for a repeatable flag: every value given, in order. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 /** `key=value` flags to an options object; values that parse as JSON (numbers, booleans) become those. */
 export function parseKeyValues(pairs: readonly string[] | undefined, flag: string): Record<string, unknown> {
   const options: Record<string, unknown> = {};

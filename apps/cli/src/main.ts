@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cliPackage } from './cli-package.js';
 import { withDatasetFlags } from './dataset-flags.js';
+import { collect } from './key-values.js';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
@@ -16,8 +17,6 @@ export interface GlobalOptions {
   /** A config file to load; false (--no-config) loads none, not even hyperproto.config.* in the current directory. */
   config?: string | false;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 // Only plain decimal digits: Number() would also take '', ' ', '0x10', '0b1', '1e3' and '1.0'.
 const DECIMAL_INTEGER = /^[+-]?\d+$/;

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { checkNpyLength, NPY_PREAMBLE_BYTES, npyDataOffset, parseNpyHeader, type NpyHeader } from '@hyperproto/npy';
+import { checkNpyLength, NPY_PREAMBLE_BYTES, npyDataOffset, parseNpyHeader, readInto, type NpyHeader } from '@hyperproto/npy';
 import { badData, unreadableFile } from './file-errors.js';
 
 /** A shape as Python writes it, e.g. `(6,)`: the npy package's wording, under the name this package's readers use. */
@@ -59,13 +59,9 @@ export function checkDataSize(npy: OpenNpy, path: string, itemBytes: number): vo
 
 export async function readAt(handle: FileHandle, path: string, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
   const target = into ?? new Uint8Array(length);
-  let done = 0;
+  let done: number;
   try {
-    while (done < length) {
-      const { bytesRead } = await handle.read(target, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
+    done = await readInto(handle, target.subarray(0, length), position);
   } catch (error) {
     throw unreadableFile(path, error);
   }

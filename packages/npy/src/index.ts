@@ -13,4 +13,4 @@ export {
 } from './npy-format.js';
 export { readMatrixNpy, writeMatrixNpy, type ReadMatrixOptions } from './npy-files.js';
 export { writeFileAtomic } from './atomic-file.js';
-export { inputFileSize, openInputFile, requireRegularFile, type InputFileLabels } from './input-file.js';
+export { inputFileSize, openInputFile, readInto, requireRegularFile, type InputFileLabels } from './input-file.js';

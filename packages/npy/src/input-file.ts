@@ -78,6 +78,20 @@ export async function openInputFile(path: string, labels: InputFileLabels = {}):
   }
 }
 
+/**
+ * Fills `bytes` from the file at `position`, as far as the file goes (a read may return fewer bytes than asked);
+ * the number of bytes read. Read errors propagate as they are, for the caller to word.
+ */
+export async function readInto(handle: FileHandle, bytes: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesRead } = await handle.read(bytes, done, bytes.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
 /** Reads exactly `length` bytes at `position`; E_IO naming the file if it is shorter (it changed while read). */
 export async function readExactly(handle: FileHandle, position: number, length: number, what: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
@@ -89,13 +103,9 @@ export async function readExactly(handle: FileHandle, position: number, length: 
       `${what} needs ${(length / 2 ** 30).toFixed(1)} GiB in memory, more than can be allocated here; use a smaller file`,
     );
   }
-  let done = 0;
+  let done: number;
   try {
-    while (done < length) {
-      const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
+    done = await readInto(handle, bytes, position);
   } catch (error) {
     throw new HyperprotoError(ErrorCode.Io, `cannot read ${what}: ${fileErrorReason(error)}`, { cause: error });
   }
