@@ -40,6 +40,7 @@ describe('hyperproto train', () => {
     const a = JSON.parse(first.stdout);
     expect(a.test.macroF1).toBeGreaterThan(0.8);
     expect(a.bayes.macroF1).toBeGreaterThan(0.9);
+    expect(a.reference).toBe('bayes-optimal');
     expect(a.backend).toMatch(/^(tfjs|onnxruntime)\//);
     expect(a.epochs).toBeGreaterThanOrEqual(a.bestEpoch);
     expect(a.secondsPerEpoch).toBeGreaterThan(0);

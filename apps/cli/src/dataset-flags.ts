@@ -1,7 +1,8 @@
 // The flags that choose and shape a dataset, shared by `train` and `data inspect`: one definition, one reading.
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, type Registry } from '@hyperproto/core';
 import type { Command } from 'commander';
 import { collect, dropUndefined, parseKeyValues } from './key-values.js';
+import { readPluginOptions } from './plugin-options.js';
 
 /** The dataset flags; each but --dataset is the dataset option of the same name (`--test-data` is `testData`). */
 export interface DatasetFlags {
@@ -67,9 +68,10 @@ export function withDatasetFlags(
 /**
  * The dataset plugin and its options from the flags; `--dataset-option key=value` wins over a flag of the same
  * name. The built-in datasets' flags are checked here, in the command line's words: a flag that belongs to the other
- * dataset, or a missing --classes / --data, is named before any plugin sees the options.
+ * dataset, or a missing --classes / --data, is named before any plugin sees the options; so is a flag that a plugin
+ * dataset (of `registry`) has no option for.
  */
-export function datasetFromFlags(flags: DatasetFlags): { name: string; options: Record<string, unknown> } {
+export function datasetFromFlags(flags: DatasetFlags, registry: Registry): { name: string; options: Record<string, unknown> } {
   const given = (names: Record<string, string>) =>
     Object.entries(names)
       .filter(([key]) => flags[key as keyof DatasetFlags] !== undefined)
@@ -117,5 +119,34 @@ export function datasetFromFlags(flags: DatasetFlags): { name: string; options: 
       );
     }
   }
+  if (name !== 'gaussian' && name !== 'files') refuseForeignFlags(name, registry, flags);
   return { name, options };
+}
+
+/**
+ * A plugin dataset takes --classes, --data and the like as its options of the same name (the `new plugin` template's
+ * dataset has `classes` and `trainPerClass`); a flag it has no option for would otherwise be refused by the plugin
+ * under the option's key (`sigma`), or dropped unseen by a schema that strips unknown keys.
+ */
+function refuseForeignFlags(name: string, registry: Registry, flags: DatasetFlags): void {
+  // An unknown name is left to the registry, which suggests the closest one.
+  if (!registry.has('dataset', name)) return;
+  const declared = readPluginOptions(registry.get('dataset', name).options);
+  if (declared === undefined || declared.otherKeys) return;
+  const keys = new Set(declared.options.map((option) => option.name));
+  const foreign = (owner: string, names: Record<string, string>) =>
+    Object.entries(names)
+      .filter(([key]) => flags[key as keyof DatasetFlags] !== undefined && !keys.has(key))
+      .map(([, flag]) => ({ flag, owner }));
+  const refused = [...foreign('gaussian', GENERATOR_FLAGS), ...foreign('files', FILE_FLAGS)];
+  if (refused.length === 0) return;
+  const list = refused.map(({ flag }) => flag).join(', ');
+  const owners = [...new Set(refused.map(({ owner }) => owner))];
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `--dataset ${name} has no option for ${list}: ${refused.length > 1 ? 'those flags are' : 'that flag is'} for the ${owners.join(' and ')} dataset${owners.length > 1 ? 's' : ''}`,
+    {
+      hint: `Drop ${list}, and give ${name}'s own options as --dataset-option key=value (\`hyperproto plugins --kind dataset\`, with the same --plugin and --config, lists them).`,
+    },
+  );
 }

@@ -60,6 +60,7 @@ describe('training on your own features and labels', () => {
     for (const summary of [a, b]) {
       expect(summary.classes).toBe(3);
       expect(summary.bayes).toBeNull();
+      expect(summary.reference).toBeNull();
       expect(summary.classMean.macroF1).toBeGreaterThan(0.8);
       expect(summary.test.macroF1).toBeGreaterThan(0.7);
     }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, type Plugin, type Registry } from '@hyperproto/core';
 import semver from 'semver';
@@ -53,7 +53,7 @@ export async function buildRegistry(options: {
         ? resolve(cwd, options.config)
         : configDisabledByEnvironment()
           ? undefined
-          : CONFIG_NAMES.map((n) => join(cwd, n)).find((p) => existsSync(p));
+          : findConfig(cwd);
   const entries: { entry: PluginEntry; base: string; where: string }[] = [];
   if (configPath) {
     const config = await readConfig(configPath);
@@ -80,6 +80,19 @@ function configDisabledByEnvironment(): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
+/** The directory's own config file. Two of them would leave the user guessing which one runs, so that is refused. */
+function findConfig(cwd: string): string | undefined {
+  const found = CONFIG_NAMES.map((n) => join(cwd, n)).filter((p) => existsSync(p));
+  if (found.length > 1) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `${cwd} has more than one config file (${found.map((p) => basename(p)).join(', ')}): hyperproto reads only one`,
+      { hint: 'Keep one of them, holding all the plugins you use, or name the one to read with --config <file>.' },
+    );
+  }
+  return found[0];
+}
+
 let coreShared = false;
 
 /** Once per thread (experiment workers load plugins too): plugins' imports of core get this CLI's copy. */
@@ -94,6 +107,7 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
   try {
     raw = path.endsWith('.json') ? JSON.parse(await readFile(path, 'utf8')) : (await import(pathToFileURL(path).href)).default;
   } catch (error) {
+    if (path.endsWith('.js')) moduleSyntaxInCommonJs(path, error);
     const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.Io : ErrorCode.InvalidOptions;
     throw new HyperprotoError(code, `cannot read config ${path}: ${(error as Error).message}`, {
       cause: error,
@@ -114,6 +128,41 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
       );
   });
   return { plugins: plugins as PluginEntry[] };
+}
+
+/**
+ * Node runs a .js file as CommonJS unless the nearest package.json says "type": "module": an ES module config
+ * (export default ...) there fails to import with a bare syntax error (Node 20 before 20.19, or "type": "commonjs";
+ * later releases load it and warn). Throws that failure with the two ways to fix it; returns for any other failure.
+ */
+function moduleSyntaxInCommonJs(path: string, error: unknown): void {
+  if (!(error instanceof SyntaxError) || !/\b(export|import)\b|top level bodies of modules/.test(error.message)) return;
+  const scope = packageScope(dirname(path));
+  if (scope.type === 'module') return;
+  const where = scope.packageJson ? `${scope.packageJson} has no "type": "module"` : 'no package.json above it says "type": "module"';
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `${path} is an ES module, but Node loads this .js file as CommonJS (${where}): ${firstLine(error)}`,
+    {
+      cause: error,
+      hint: `Rename it to ${basename(path, '.js')}.mjs, or add "type": "module" to ${scope.packageJson ?? "your project's package.json"}.`,
+    },
+  );
+}
+
+/** The package.json nearest above `dir` and its "type", which decides how Node loads a .js file there. */
+function packageScope(dir: string): { packageJson?: string; type?: unknown } {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const file = join(at, 'package.json');
+    if (existsSync(file)) {
+      try {
+        return { packageJson: file, type: (JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }).type };
+      } catch {
+        return { packageJson: file }; // Node reports an unreadable package.json itself when importing
+      }
+    }
+    if (dirname(at) === at) return {};
+  }
 }
 
 async function importPlugins(

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { hostName, hostOfHeader, loopbackHosts } from '@hyperproto/allowed-hosts';
+import { hostName, loopbackHosts, requestedHost } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -15,7 +15,10 @@ export interface PredictionServerOptions {
   readonly maxBatchRows: number;
   /** Longest wait to fill a batch, in milliseconds (0: what arrives in the same event-loop turn). */
   readonly maxDelayMs: number;
-  /** Host header names served (no port; IPv6 in brackets); others get 403. Default: `loopbackHosts()`. */
+  /**
+   * Host names served (no port; IPv6 in brackets): the Host header's (others get 403), or an absolute-form target's
+   * (`GET http://name/path`; others get 421). Default: `loopbackHosts()`.
+   */
   readonly allowedHosts?: readonly string[];
   /** Longest time without a byte in either direction before a connection is closed. */
   readonly idleTimeoutMs?: number;
@@ -152,13 +155,23 @@ class RequestRefused extends Error {
 export function createPredictionServer(session: ModelSession, options: PredictionServerOptions = DEFAULT_SERVER_OPTIONS): PredictionServer {
   const limits = { ...DEFAULT_LIMITS, ...overloadLimits(options), ...definedOnly(options) };
   const allowedHosts = new Set((options.allowedHosts ?? loopbackHosts()).map(hostName));
-  const hostRefusal = (headers: IncomingHttpHeaders): Refusal | undefined => {
-    const host = hostOfHeader(headers.host);
-    if (host && allowedHosts.has(host)) return undefined;
+  const allowedList = [...allowedHosts].join(', ');
+  // The host a request is for: an absolute-form target's (`GET http://name/path`, as sent to a proxy), whose Host
+  // header is then ignored (RFC 9112 3.2.2), else its Host header's. This server is no proxy: a target naming
+  // another host is misdirected, whatever its Host header says.
+  const hostRefusal = (target: string | undefined, headers: IncomingHttpHeaders): Refusal | undefined => {
+    const requested = requestedHost(target, headers.host);
+    if (requested.name && allowedHosts.has(requested.name)) return undefined;
+    if (requested.source === 'target')
+      return refuse(
+        421,
+        'misdirected-request',
+        `the request target ${JSON.stringify(target)} names the host ${JSON.stringify(requested.text)}, which this server does not answer for (it is not a proxy); allowed: ${allowedList}; send the request to that host itself, or send this server a path such as /v1/predict`,
+      );
     return refuse(
       403,
       'host-not-allowed',
-      `this server does not answer for the Host ${JSON.stringify(headers.host ?? '')}; allowed: ${[...allowedHosts].join(', ')} (add one with --allowed-host)`,
+      `this server does not answer for the Host ${JSON.stringify(requested.text)}; allowed: ${allowedList} (add one with --allowed-host)`,
     );
   };
   let closing = false;
@@ -185,7 +198,11 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     // What Fastify refuses before any hook runs (a path that is not valid percent-encoding) gets the Host check
     // and the JSON shape of every other answer.
     frameworkErrors: (error, request, reply) => {
-      answer(reply, hostRefusal(request.headers) ?? describeRequestError(error, options), closing || !request.raw.complete);
+      answer(
+        reply,
+        hostRefusal(request.raw.url, request.headers) ?? describeRequestError(error, options),
+        closing || !request.raw.complete,
+      );
     },
   });
   app.server.maxConnections = limits.maxConnections;
@@ -202,7 +219,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   // Node answers an Expect it does not meet (anything but 100-continue) with an empty 417 of its own.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const refusal =
-      hostRefusal(request.headers) ??
+      hostRefusal(request.url, request.headers) ??
       refuse(
         417,
         'expectation-failed',
@@ -216,6 +233,21 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       connection: 'close',
     });
     response.end(body);
+  });
+  // A CONNECT (a tunnel through a proxy) never reaches Fastify, and Node closes its connection without a word unless
+  // this event is handled. Whatever the client sends after it is read and dropped until the connection closes.
+  app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => {});
+    socket.resume();
+    socket.end(
+      rawAnswer(
+        405,
+        'method-not-allowed',
+        'this server does not open tunnels (CONNECT): it is not a proxy; send POST /v1/predict, GET /v1/metadata or GET /healthz to it directly',
+        { Allow: 'GET, HEAD, POST' },
+      ),
+    );
+    setTimeout(() => socket.destroy(), SHUTDOWN_STALL_MS).unref();
   });
   const batcher = new MicroBatcher(session, {
     maxBatchRows: options.maxBatchRows,
@@ -262,7 +294,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   // Before the body is read: a request for another host, with two Hosts, in an encoding we do not decode, after
   // shutdown began, or whose body would take the bodies held past their bound is answered at once.
   const refusalOf = (request: FastifyRequest, heldBytes: number): Refusal | undefined => {
-    const host = hostRefusal(request.headers);
+    const host = hostRefusal(request.raw.url, request.headers);
     if (host) return host;
     const hosts = hostHeaderCount(request.raw.rawHeaders);
     if (hosts > 1) return refuse(400, 'malformed-request', `the request has ${hosts} Host headers; send exactly one`);
@@ -550,13 +582,18 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy(error);
     return;
   }
-  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawAnswer(status, code, message));
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+/**
+ * An error answer in the JSON shape of every other, written straight to a socket that Node's HTTP layer has let go
+ * of (a malformed request, a CONNECT); the connection closes after it.
+ */
+function rawAnswer(status: number, code: string, message: string, headers: Record<string, string> = {}): string {
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join('')}Connection: close\r\n\r\n${body}`;
+}
 
 /**
  * Runs the model once on a few fixed rows and checks its answers against its own interface before it is served:

@@ -27,6 +27,8 @@ export function summarize(outcome: ExperimentOutcome, out: string, prototypeGeom
     test: { accuracy: metrics?.accuracy ?? null, macroF1: metrics?.macroF1 ?? null },
     validation: validation ? { accuracy: validation.accuracy, macroF1: validation.macroF1 } : null,
     bayes: reference ? { accuracy: reference.accuracy, macroF1: reference.macroF1 } : null,
+    // What the dataset calls its optimal rule (the gaussian data: bayes-optimal).
+    reference: outcome.dataset.reference?.name ?? null,
     classMean: baseline ? { accuracy: baseline.accuracy, macroF1: baseline.macroF1 } : null,
     bestEpoch: outcome.training.bestEpoch,
     epochs: outcome.training.history.length,

@@ -2,15 +2,9 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { createRng } from '@hyperproto/core';
-import { createSession, type ModelSession } from '@hyperproto/runtime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createPredictionServer,
-  DEFAULT_SERVER_OPTIONS,
-  type PredictionServer,
-  type PredictionServerOptions,
-  SMALL_BODY_BYTES,
-} from './prediction-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SERVER_OPTIONS, SMALL_BODY_BYTES } from './prediction-server.js';
+import { predictionServers, rawExchange as raw } from './test-support/prediction-servers.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
 // Host allow-list, connection limits and timeouts, and the request refusals a probe found: real servers on
@@ -53,44 +47,12 @@ function send(
   });
 }
 
-/** Writes `text` on a raw connection and collects what comes back until the server closes it (or `ms` pass). */
-function raw(port: number, text: string, ms = 5_000): Promise<{ received: string; closedAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let received = '';
-    socket.on('data', (chunk) => (received += chunk.toString()));
-    socket.on('error', () => {});
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server kept the connection open for ${ms} ms; received ${JSON.stringify(received)}`));
-    }, ms);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ received, closedAfterMs: performance.now() - started });
-    });
-  });
-}
-
 const jsonOf = (received: string) => JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4));
 
-let session: ModelSession;
-const servers: PredictionServer[] = [];
-async function start(options: Partial<PredictionServerOptions> = {}): Promise<number> {
-  const server = createPredictionServer(session, { ...DEFAULT_SERVER_OPTIONS, ...options });
-  servers.push(server);
-  await server.app.listen({ port: 0, host: '127.0.0.1' });
-  return (server.app.server.address() as { port: number }).port;
-}
-
+const { start } = predictionServers(modelBytes, 'test.onnx');
 let port: number;
 beforeAll(async () => {
-  session = await createSession(modelBytes(), { source: 'test.onnx' });
   port = await start();
-});
-afterAll(async () => {
-  for (const server of servers) await server.shutdown(1_000);
-  await session.release();
 });
 
 describe('Host allow-list', () => {

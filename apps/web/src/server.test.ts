@@ -116,7 +116,7 @@ function raw(port: number, text: string, ms = 5_000): Promise<{ received: string
 }
 
 describe('the static server, hardened', () => {
-  it('answers loopback Host names and refuses others (DNS rebinding) with 403 JSON, the model included', async () => {
+  it('answers loopback Host names and refuses others (DNS rebinding) with 403 JSON, the model included, and targets naming other hosts with 421', async () => {
     for (const host of ['127.0.0.1', `127.0.0.1:${server.port}`, `localhost:${server.port}`, '[::1]'])
       expect((await get(server, '/model.onnx', { headers: { Host: host } })).status, host).toBe(200);
     for (const host of ['attacker.example', `attacker.example:${server.port}`, '127.0.0.1.nip.io', 'a b']) {
@@ -127,6 +127,15 @@ describe('the static server, hardened', () => {
       }
     }
     expect((await raw(server.port, 'GET /model.onnx HTTP/1.0\r\n\r\n')).received).toMatch(/^HTTP\/1\.1 403/);
+    // An absolute-form target names the host in place of the Host header: another host's is misdirected (421).
+    const other = await raw(server.port, 'GET http://attacker.example/model.onnx HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect(other.received).toMatch(/^HTTP\/1\.1 421/);
+    expect(other.received).toContain('"code":"misdirected-request"');
+    const own = await raw(
+      server.port,
+      `GET http://localhost:${server.port}/model.onnx HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n`,
+    );
+    expect(own.received).toMatch(/^HTTP\/1\.1 200/);
     const named = await startWebServer({ port: 0, allowedHosts: ['box.internal'] });
     try {
       expect((await get(named, '/', { headers: { Host: 'box.internal:5173' } })).status).toBe(200);

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allowedHostNames, hostOfHeader } from '@hyperproto/allowed-hosts';
+import { allowedHostNames, requestedHost } from '@hyperproto/allowed-hosts';
 
 const appRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -101,16 +101,28 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<We
     // Node checks the header and request timeouts on this interval (30 s by default): often enough to matter.
     { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeout / 2)) },
     (request, response) => {
-      const name = hostOfHeader(request.headers.host);
-      if (!name || !allowed.has(name)) {
-        // A page on another site that rebinds its name to this address must not read the model or the page.
+      const requested = requestedHost(request.url, request.headers.host);
+      if (!requested.name || !allowed.has(requested.name)) {
+        // A page on another site that rebinds its name to this address must not read the model or the page, and a
+        // target naming another host (the form sent to proxies) is not for this server.
         response.setHeader('Connection', 'close');
-        return sendJson(response, 403, {
-          error: {
-            code: 'host-not-allowed',
-            message: `this server does not answer for the Host ${JSON.stringify(request.headers.host ?? '')}; allowed: ${[...allowed].join(', ')} (add one with --allowed-host)`,
-          },
-        });
+        return sendJson(
+          response,
+          requested.source === 'target' ? 421 : 403,
+          requested.source === 'target'
+            ? {
+                error: {
+                  code: 'misdirected-request',
+                  message: `the request target ${JSON.stringify(request.url)} names the host ${JSON.stringify(requested.text)}, which this server does not answer for (it is not a proxy); allowed: ${[...allowed].join(', ')}`,
+                },
+              }
+            : {
+                error: {
+                  code: 'host-not-allowed',
+                  message: `this server does not answer for the Host ${JSON.stringify(requested.text)}; allowed: ${[...allowed].join(', ')} (add one with --allowed-host)`,
+                },
+              },
+        );
       }
       if (closing) {
         response.setHeader('Connection', 'close');

@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { allowedHostNames, hostName, hostOfHeader, loopbackHosts } from './index.js';
+import { allowedHostNames, hostName, hostOfHeader, loopbackHosts, requestedHost, targetAuthority } from './index.js';
 
 describe('hostName', () => {
   it('writes an address as a Host header names it: lower case, IPv6 in brackets once', () => {
@@ -23,6 +23,35 @@ describe('hostOfHeader', () => {
     for (const header of [undefined, '', 'a b', 'host:123456', 'host:', '::1', 'user@host', 'host/path']) {
       expect(hostOfHeader(header), String(header)).toBeUndefined();
     }
+  });
+});
+
+describe('targetAuthority', () => {
+  it('takes the authority of an absolute-form target, whose name hostOfHeader then reads', () => {
+    expect(targetAuthority('http://127.0.0.1:8080/v1/metadata')).toBe('127.0.0.1:8080');
+    expect(targetAuthority('HTTPS://Evil.Example?x=1')).toBe('Evil.Example');
+    expect(targetAuthority('http://[::1]/')).toBe('[::1]');
+    expect(targetAuthority('http:///path')).toBe('');
+    expect(hostOfHeader(targetAuthority('http://user@127.0.0.1/'))).toBeUndefined();
+  });
+
+  it('finds none in a path, an asterisk or an authority-form target', () => {
+    for (const target of [undefined, '', '/v1/metadata', '//evil.example/path', '/x?u=http://evil.example/', '*', 'evil.example:443']) {
+      expect(targetAuthority(target), String(target)).toBeUndefined();
+    }
+  });
+});
+
+describe('requestedHost', () => {
+  it("takes an absolute-form target's host over the Host header, else the Host header's", () => {
+    expect(requestedHost('http://Evil.Example:80/v1/metadata', '127.0.0.1')).toEqual({
+      name: 'evil.example',
+      source: 'target',
+      text: 'Evil.Example:80',
+    });
+    expect(requestedHost('/v1/metadata', 'LOCALHOST:8080')).toEqual({ name: 'localhost', source: 'header', text: 'LOCALHOST:8080' });
+    expect(requestedHost('http://user@127.0.0.1/', '127.0.0.1')).toEqual({ name: undefined, source: 'target', text: 'user@127.0.0.1' });
+    expect(requestedHost('/', undefined)).toEqual({ name: undefined, source: 'header', text: '' });
   });
 });
 

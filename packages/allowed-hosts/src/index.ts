@@ -1,1 +1,9 @@
-export { allowedHostNames, hostName, hostOfHeader, loopbackHosts } from './allowed-hosts.js';
+export {
+  allowedHostNames,
+  hostName,
+  hostOfHeader,
+  loopbackHosts,
+  requestedHost,
+  type RequestedHost,
+  targetAuthority,
+} from './allowed-hosts.js';

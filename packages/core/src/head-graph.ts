@@ -236,3 +236,20 @@ export function constantsUsed(expr: HeadExpr, into: Set<string> = new Set()): Se
   });
   return into;
 }
+
+/**
+ * The constant `name` of `constants`, or undefined when it has none of that name: its own fields only, so that
+ * `h.constant('constructor')` on a head without one is missing rather than Object's function.
+ */
+export function headConstant<T>(constants: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(constants, name) ? constants[name] : undefined;
+}
+
+/**
+ * How a message names a constant an expression uses that `constants` lacks, with the names it has: one wording for
+ * the run's check of a built head, the reference evaluator and the ONNX lowering.
+ */
+export function missingConstantText(name: string, constants: Readonly<Record<string, unknown>>): string {
+  const known = Object.keys(constants);
+  return `constant "${name}", which the head does not provide (has: ${known.length ? known.join(', ') : 'none'})`;
+}

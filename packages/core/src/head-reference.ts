@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError } from './errors.js';
-import { foldHeadExpr, HEAD_NORM_FLOOR, type HeadExpr } from './head-graph.js';
+import { foldHeadExpr, HEAD_NORM_FLOOR, type HeadExpr, headConstant, missingConstantText } from './head-graph.js';
 import { type HeadParamGiven, headParamSpec, headParamValuesOf } from './head-params.js';
 import type { Matrix } from './matrix.js';
 
@@ -50,13 +50,9 @@ function evaluateOne(expr: HeadExpr, inputs: HeadReferenceInputs, [first, second
       if (!inputs.labels) return fail('the head expression uses labels, but none were given');
       return { shape: [inputs.labels.length], data: Float64Array.from(inputs.labels) };
     case 'constant': {
-      const matrix = inputs.constants?.[expr.name];
-      if (!matrix) {
-        const known = Object.keys(inputs.constants ?? {});
-        return fail(
-          `the head expression uses constant "${expr.name}", which the head does not provide (has: ${known.length ? known.join(', ') : 'none'})`,
-        );
-      }
+      const constants = inputs.constants ?? {};
+      const matrix = headConstant(constants, expr.name);
+      if (!matrix) return fail(`the head expression uses ${missingConstantText(expr.name, constants)}`);
       if (matrix.data.length !== matrix.rows * matrix.cols)
         fail(`constant "${expr.name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
       return { shape: [matrix.rows, matrix.cols], data: Float64Array.from(matrix.data) };

@@ -14,7 +14,15 @@ import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
 import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
 import { predictModelLabels } from './predicted-labels.js';
-import { checkHeadDefinition, checkStrategyMatrix, invalidPluginResult, referencePredictionsProblem } from './plugin-results.js';
+import {
+  checkHeadDefinition,
+  checkStrategyMatrix,
+  classNamesProblem,
+  datasetSplitArraysProblem,
+  invalidPluginResult,
+  missingTrainingClassesProblem,
+  referencePredictionsProblem,
+} from './plugin-results.js';
 import { checkPrototypes, normalizeRows } from './prototypes.js';
 import { pluginId, type Registry } from './registry.js';
 import { createRng } from './rng.js';
@@ -379,6 +387,9 @@ function checkValidationPredictions(predictions: Int32Array, dataset: Dataset, e
 
 function checkDataset(dataset: Dataset, source: string): void {
   const check = (split: DatasetSplit, name: string) => {
+    // The array types first: the checks below and every engine read the arrays as float32 features and int32 labels.
+    const arrays = datasetSplitArraysProblem(split, name);
+    if (arrays) throw invalidPluginResult(source, arrays);
     if (split.features.cols !== dataset.inputWidth || split.features.rows !== split.labels.length) {
       throw new HyperprotoError(
         ErrorCode.InvalidInput,
@@ -403,6 +414,9 @@ function checkDataset(dataset: Dataset, source: string): void {
   check(dataset.train, 'train');
   check(dataset.validation, 'validation');
   check(dataset.test, 'test');
+  // Class names first: the missing classes are named by them.
+  const classes = classNamesProblem(dataset) ?? missingTrainingClassesProblem(dataset);
+  if (classes) throw invalidPluginResult(source, classes);
   // The evaluators score the reference rule against the test labels: a wrong count would be blamed on them.
   const reference = referencePredictionsProblem(dataset);
   if (reference) throw invalidPluginResult(source, reference);

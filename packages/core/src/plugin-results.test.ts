@@ -5,16 +5,12 @@ import { h } from './head-graph.js';
 import { createMatrix } from './matrix.js';
 import { runExperiment } from './pipeline.js';
 import { headDefinitionProblem, matrixProblem, referencePredictionsProblem } from './plugin-results.js';
-import { defineDataset, defineEngine, defineEvaluator, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
+import { defineDataset, defineHead, definePrototypeStrategy, type Dataset } from './plugins.js';
 import { createRegistry } from './registry.js';
+import { emptyClassificationEvaluator, engineThatMustNotTrain, everyClassSplit, SPLIT_CLASSES } from './test-support/refusal-plugins.js';
 
-const CLASSES = 3;
-const split = () => {
-  const labels = Int32Array.from({ length: CLASSES * 2 }, (_, i) => i % CLASSES);
-  const features = createMatrix(labels.length, 2);
-  labels.forEach((label, i) => (features.data[i * 2] = label));
-  return { features, labels };
-};
+const CLASSES = SPLIT_CLASSES;
+const split = everyClassSplit;
 
 const dataset = (name: string, testPredictions?: Int32Array) =>
   defineDataset({
@@ -63,17 +59,8 @@ const registry = createRegistry([
   strategy('p-array', (classes, dims) =>
     Array.from({ length: classes }, (_, i) => Array.from(axes(classes, dims).data.subarray(i * dims, (i + 1) * dims))),
   ),
-  defineEngine({
-    name: 'fake',
-    summary: 'test engine',
-    priority: 1,
-    options: z.strictObject({}),
-    probe: async () => ({ ok: true as const, backend: 'fake/cpu', skipped: [] }),
-    train: async () => {
-      throw new Error('not reached: the run fails before training');
-    },
-  }),
-  defineEvaluator({ name: 'classification', summary: 'test evaluator', options: z.strictObject({}), evaluate: () => ({}) }),
+  engineThatMustNotTrain(),
+  emptyClassificationEvaluator,
 ]);
 
 const run = (names: { dataset?: string; head?: string; strategy?: string }) =>

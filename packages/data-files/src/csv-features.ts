@@ -2,7 +2,7 @@ import { splitCsvLine } from './csv-fields.js';
 import { hasDecimalComma, isDecimalNumber, isMissingValue, looksNumeric, parseDecimalField } from './decimal-field.js';
 import type { CsvHeader, FeatureTable } from './feature-table.js';
 import { badData, count } from './file-errors.js';
-import { LabelValues } from './label-values.js';
+import { LabelValues, missingLabel } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
 import { type FeatureLineReader, forEachLine, type LineHooks } from './text-lines.js';
 
@@ -179,7 +179,8 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
       if (k === skipIndex) continue;
       const field = fields[k]!;
       if (k === labelIndex) {
-        if (field === '') throw badData(`${path} line ${line}, ${column(k)}: the label is empty; every row needs a label`);
+        const missing = missingLabel(field);
+        if (missing) throw badData(`${path} line ${line}, ${column(k)}: ${missing}`);
         labels!.add(field, line);
         continue;
       }

@@ -2,7 +2,7 @@ import { shorten, type TextColumnOptions, type TextFeatureOptions } from './csv-
 import type { FeatureTable } from './feature-table.js';
 import { MISSING_VALUE_FIX } from './decimal-field.js';
 import { badData, count } from './file-errors.js';
-import { LabelValues } from './label-values.js';
+import { LabelValues, MISSING_LABEL_FIX, missingLabel } from './label-values.js';
 import { RowBlocks } from './row-blocks.js';
 import { type FeatureLineReader, forEachLine } from './text-lines.js';
 
@@ -37,7 +37,7 @@ export function jsonlLineReader(path: string, { labelColumn }: TextColumnOptions
       return;
     }
     if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
-    const value = parseLine(trimmed, path, line);
+    const value = parseLine(trimmed, path, line, labelColumn);
     const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
     if (!Array.isArray(row)) {
       const found = isObject(value) ? `an object whose "features" is ${describeJson(value.features)}` : describeJson(value);
@@ -98,11 +98,13 @@ export function jsonlLineReader(path: string, { labelColumn }: TextColumnOptions
   return { onLine, finish };
 }
 
-function parseLine(text: string, path: string, line: number): unknown {
+function parseLine(text: string, path: string, line: number, labelColumn: string | undefined): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const nonFinite = nonFiniteColumn(text);
+    const nonFinite = nonFiniteColumn(text, labelColumn);
+    if (nonFinite?.column === 'label')
+      throw badData(`${labelPlace(path, line, labelColumn!)}: ${nonFinite.token} marks a missing label; ${MISSING_LABEL_FIX}`);
     if (nonFinite) {
       const what = nonFinite.token.endsWith('NaN')
         ? `marks a missing value; ${MISSING_VALUE_FIX}`
@@ -113,8 +115,11 @@ function parseLine(text: string, path: string, line: number): unknown {
   }
 }
 
-/** Where the first NaN/Infinity sits, found by parsing the line again with those tokens as null. */
-function nonFiniteColumn(text: string): { token: string; column: number } | undefined {
+/**
+ * Where the first NaN/Infinity sits, a feature column or the label (Python's json.dumps writes a missing label
+ * as NaN), found by parsing the line again with those tokens as null.
+ */
+function nonFiniteColumn(text: string, labelColumn: string | undefined): { token: string; column: number | 'label' } | undefined {
   const token = text.match(NON_FINITE_TOKEN)?.[0];
   if (!token) return undefined;
   let value: unknown;
@@ -125,15 +130,26 @@ function nonFiniteColumn(text: string): { token: string; column: number } | unde
   }
   const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
   const index = Array.isArray(row) ? row.indexOf(null) : -1;
-  return index < 0 ? undefined : { token, column: index + 1 };
+  if (index >= 0) return { token, column: index + 1 };
+  return labelColumn !== undefined && isObject(value) && value[labelColumn] === null ? { token, column: 'label' } : undefined;
 }
 
 function labelText(value: unknown, path: string, line: number, key: string): string {
-  if (typeof value === 'string' && value.trim() !== '') return value.trim();
+  if (value === null) throw badData(`${labelPlace(path, line, key)}: null marks a missing label; ${MISSING_LABEL_FIX}`);
+  if (typeof value === 'string') {
+    const missing = missingLabel(value.trim());
+    if (missing) throw badData(`${labelPlace(path, line, key)}: ${missing}`);
+    return value.trim();
+  }
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   throw badData(
     `${path} line ${line}: label ${JSON.stringify(key)} is ${describeJson(value)}; every line needs a label that is a string or an integer`,
   );
+}
+
+/** `y.jsonl line 4, key "label"`: where a line's label is, for messages. */
+function labelPlace(path: string, line: number, key: string): string {
+  return `${path} line ${line}, key ${JSON.stringify(key)}`;
 }
 
 /**

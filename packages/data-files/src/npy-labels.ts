@@ -1,5 +1,5 @@
 import { badData } from './file-errors.js';
-import { LabelValues } from './label-values.js';
+import { LabelValues, MISSING_LABEL_FIX, missingLabel } from './label-values.js';
 import { checkDataSize, npyType, openNpy, readAt, shapeText, type NpyType } from './npy-file.js';
 import type { WorkPacer } from './work-pacer.js';
 
@@ -59,6 +59,8 @@ function labelAt(view: DataView, row: number, type: NpyType, path: string): stri
     }
     case 'f': {
       const value = type.itemBytes === 4 ? view.getFloat32(at, le) : view.getFloat64(at, le);
+      // NaN is how numpy and pandas hold a missing label in a float array.
+      if (Number.isNaN(value)) throw badData(`${path} row ${row + 1} (index ${row}): NaN marks a missing label; ${MISSING_LABEL_FIX}`);
       if (!Number.isSafeInteger(value)) {
         throw badData(
           `${path} row ${row + 1} (index ${row}): ${value} is not a whole number; labels must be class indices or names, save them as integers with labels.astype(np.int64)`,
@@ -85,6 +87,7 @@ function stringAt(view: DataView, at: number, type: NpyType, path: string, row: 
     text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
   }
   text = text.trim();
-  if (text === '') throw badData(`${path} row ${row + 1} (index ${row}): the label is empty; every row needs a label`);
+  const missing = missingLabel(text);
+  if (missing) throw badData(`${path} row ${row + 1} (index ${row}): ${missing}`);
   return text;
 }

@@ -1,6 +1,6 @@
 import { shorten } from './csv-features.js';
 import { badData } from './file-errors.js';
-import { LabelValues } from './label-values.js';
+import { LabelValues, MISSING_LABEL_FIX } from './label-values.js';
 import { forEachLine, type LineHooks } from './text-lines.js';
 
 // A label line that starts with a row number and a comma: `0,setosa`, as pandas writes a Series with its index.
@@ -8,7 +8,10 @@ const INDEXED = /^(\d+),(.*\S.*)$/;
 const PANDAS_FIX =
   'pandas writes its row index as a first column (y.to_csv(path)): save the labels with y.to_csv(path, index=False, header=False), or keep them in the features CSV and name their column with labelColumn';
 
-/** Labels from a text file with one label per line (surrounding spaces and quotes dropped). */
+/**
+ * Labels from a text file with one label per line (surrounding spaces and quotes dropped). A missing label (`nan`,
+ * `NA`, `""`, a blank line before the last label: see `missingLabel`) is refused with its line.
+ */
 export async function readTextLabels(path: string, hooks: LineHooks): Promise<LabelValues> {
   const labels = new LabelValues(path, 'line');
   // A blank line is only an error when a label follows it: trailing blank lines are harmless.
@@ -19,13 +22,15 @@ export async function readTextLabels(path: string, hooks: LineHooks): Promise<La
     path,
     (text, line) => {
       const trimmed = text.trim();
-      const label = unquote(trimmed);
-      if (label === '') {
+      if (trimmed === '') {
         blank ??= line;
         return;
       }
       if (blank !== undefined)
-        throw badData(`${path} line ${blank} is empty; every row needs a label, one per line, with no blank lines between them`);
+        throw badData(`${path} line ${blank} is empty; ${MISSING_LABEL_FIX}; write one label per line, with no blank lines between them`);
+      // `""`, as Python's csv module writes a missing value alone on a line, is no blank line: `add` refuses it as a
+      // missing label wherever it is.
+      const label = unquote(trimmed);
       if (labels.count === 0) {
         if (trimmed.startsWith(','))
           throw badData(

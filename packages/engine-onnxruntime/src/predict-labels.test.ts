@@ -32,7 +32,13 @@ function registry() {
     name: 'many-class-blobs',
     summary: 'Gaussian blobs of many classes, few rows each',
     options: z.strictObject({}),
-    generate: (ctx) => engineTestDataset(ctx.seed, { classes: CLASSES, rows: ROWS, sd: 0.3 }),
+    generate(ctx) {
+      const dataset = engineTestDataset(ctx.seed, { classes: CLASSES, rows: ROWS, sd: 0.3 });
+      // A run needs a training row of every class: one each, at random (what is learnt does not matter here).
+      const features = createMatrix(CLASSES, dataset.inputWidth);
+      ctx.rng.fillNormal(features.data);
+      return { ...dataset, train: { features, labels: Int32Array.from({ length: CLASSES }, (_, c) => c) } };
+    },
   });
   const unitRows = definePrototypeStrategy({
     name: 'seeded-unit-rows',

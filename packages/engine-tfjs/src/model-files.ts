@@ -5,6 +5,7 @@ import {
   ErrorCode,
   formatIssues,
   HEAD_PARAM_WEIGHT_PREFIX,
+  headConstant,
   type HeadDefinition,
   type HeadExpr,
   headParams,
@@ -204,7 +205,7 @@ export async function loadModel(dir: string, tf?: Tf): Promise<TrainedMlp> {
     }
   }
   for (const name of new Set([...constantsUsed(loss), ...constantsUsed(scores)])) {
-    if (!constants[name])
+    if (headConstant(constants, name) === undefined)
       throw invalid(`${modelPath}: the head uses constant "${name}", but the weights manifest has no "${HEAD_CONSTANT_PREFIX}${name}"`);
   }
   const unbound: HeadDefinition = { outputUnits: json.head.outputUnits, loss, scores, scoresName: json.head.scoresName, constants };

@@ -87,7 +87,7 @@ export {
 } from './report-writer.js';
 export { explanations, type Explanation, type ExplanationId, type ExplanationStatus } from './report-explanations.js';
 export { headFamily, summaryRows, type HeadFamily, type SummaryRow, type SummaryStudy } from './report-summary.js';
-export { buildReportData, stat, curveOverSeeds, type ReportData, type Stat, type CurvePoint } from './report-data.js';
+export { buildReportData, referenceLabel, stat, curveOverSeeds, type ReportData, type Stat, type CurvePoint } from './report-data.js';
 export { seedComparison, type SeedComparison } from './report-seed.js';
 export { evaluateFindings, calibration, PAR_POINTS, COMPARABLE_SPEED_RATIO, type Finding, type FindingStatus } from './report-findings.js';
 export { renderLineChart, niceTicks, type LineChartOptions, type ChartSeries } from './svg-line-chart.js';

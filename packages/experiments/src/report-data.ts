@@ -29,11 +29,16 @@ export interface ReportDataset {
   readonly runs: number;
   /** Bayes-optimal macro-F1 on the test split, percent, over seeds (null: no run reported one). */
   readonly bayesMacroF1: Stat | null;
+  /** What the dataset calls that optimal rule, for labels (see `referenceLabel`); null when no run reported one. */
+  readonly referenceName: string | null;
   readonly bayesAccuracy: Stat | null;
   /** The nearest-class-mean baseline on the same test split, percent, over seeds (null: no run recorded one). */
   readonly classMeanMacroF1: Stat | null;
   readonly classMeanAccuracy: Stat | null;
 }
+
+/** A reference rule's name as a label: the gaussian data's `bayes-optimal` as "Bayes-optimal", others as named. */
+export const referenceLabel = (name: string) => (name === 'bayes-optimal' ? 'Bayes-optimal' : name);
 
 export interface ReportModel {
   readonly id: string;
@@ -130,16 +135,23 @@ export function buildReportData(
     byCell.set(key, [...(byCell.get(key) ?? []), record]);
   }
 
+  // A dataset without a label of its own is named by its class count, unless another dataset has the same count.
+  const classesOf = (d: Grid['datasets'][number]) => records.find((r) => r.dataset === d.id)?.classes ?? datasetClasses(d);
+  const countLabels = grid.datasets.flatMap((d) => (d.label === undefined ? [String(classesOf(d))] : []));
   const datasets: ReportDataset[] = grid.datasets.map((d) => {
     const own = records.filter((r) => r.dataset === d.id);
     // One Bayes score per seed: every model of a seed sees the same test split.
     const bayes = perSeed(own, (r) => r.metrics.bayes ?? undefined);
     // The class-mean baseline, too, depends on the data of a seed only.
     const classMean = perSeed(own, (r) => r.metrics.classMean);
-    const classes = own[0]?.classes ?? datasetClasses(d);
+    const classes = classesOf(d);
+    const byCount = classes !== undefined && countLabels.filter((label) => label === String(classes)).length === 1;
+    // Records from before the name was recorded are all the gaussian data's.
+    const referenceNames = [...new Set(own.flatMap((r) => (r.metrics.bayes ? [r.metrics.reference ?? 'bayes-optimal'] : [])))];
     return {
       id: d.id,
-      label: d.label ?? (classes !== undefined ? String(classes) : d.id),
+      label: d.label ?? (byCount ? String(classes) : d.id),
+      referenceName: referenceNames.length ? referenceNames.join(' / ') : null,
       classes,
       info: own[0]?.data,
       runs: own.length,

@@ -1,4 +1,12 @@
-import { cellKey, type ReportCell, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
+import {
+  cellKey,
+  type ReportCell,
+  type ReportData,
+  type ReportDataset,
+  type ReportModel,
+  referenceLabel,
+  type Stat,
+} from './report-data.js';
 import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
 import { SEED_CLASSES, SEED_MODELS } from './report-seed.js';
 import {
@@ -149,11 +157,18 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     const theirs = columns.map((m) => study('macroF1', d, m));
     if (theirs.some((x) => x !== undefined)) t2.push(['', 'study', DASH, DASH, ...theirs.map((x) => num(x))]);
   }
+  // The reference column is named after the datasets' optimal rule when they share one.
+  const referenceNames = [...new Set(data.datasets.flatMap((d) => (d.referenceName ? [d.referenceName] : [])))];
+  const referenceHeader = referenceNames.length === 1 ? referenceLabel(referenceNames[0]!) : 'reference';
+  const referenceNote =
+    referenceHeader === 'Bayes-optimal'
+      ? "Bayes-optimal: the dataset's optimal rule (for the gaussian data the nearest true class centre)"
+      : `${referenceHeader}: the dataset's optimal rule as the dataset names it${referenceNames.length > 1 ? ` (${data.datasets.flatMap((d) => (d.referenceName ? [`${d.label}: ${referenceLabel(d.referenceName)}`] : [])).join('; ')})` : ''}`;
   blocks.push({
     kind: 'table',
-    header: [rowHeader, '', 'Bayes-optimal', 'class-mean', ...columns.map((m) => m.label)],
+    header: [rowHeader, '', referenceHeader, 'class-mean', ...columns.map((m) => m.label)],
     rows: t2,
-    note: `${columnLegend(columns)}. Bayes-optimal: the dataset's optimal rule (for the gaussian data the nearest true class centre), the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${published ? ` Study: ${published.source}.` : ''}`,
+    note: `${columnLegend(columns)}. ${referenceNote}, the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${published ? ` Study: ${published.source}.` : ''}`,
   });
 
   // Which geometry measure orders the prototype sets as macro-F1 does.
@@ -260,7 +275,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     blocks.push({ kind: 'heading', level: 2, text: 'Macro-F1 against prototype dimension' });
     blocks.push({
       kind: 'paragraph',
-      text: `One line per model family (head and prototype strategy, with their options) across its prototype dimensions: the mean over seeds, with a band (or, for a single dimension, a bar) of ± one standard deviation.${published ? ' Dashed, open markers: the study.' : ''} Horizontal lines: models without prototypes, the Bayes-optimal ceiling and the class-mean baseline.`,
+      text: `One line per model family (head and prototype strategy, with their options) across its prototype dimensions: the mean over seeds, with a band (or, for a single dimension, a bar) of ± one standard deviation.${published ? ' Dashed, open markers: the study.' : ''} Horizontal lines: models without prototypes, the dataset's optimal rule (the ceiling) and the class-mean baseline.`,
     });
     blocks.push({ kind: 'plots', plots: f1Plots });
   }

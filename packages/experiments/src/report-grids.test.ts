@@ -203,7 +203,7 @@ describe('the report of a grid with two heads over the same prototypes', () => {
     expect(md).toMatch(/\| 10 \| n=3 \| 95\.0 ± 0\.0 \| 71\.0 ± 1\.0 \| 60\.0 ± 10\.0 \| 50\.0 ± 10\.0 \| 40\.0 ± 10\.0 \|/);
     expect(md).toMatch(/\| blobs \| n=3 \| n\/a \| 71\.0 ± 1\.0 \|/);
     const blobs = byFile(document.plots, 'f1-vs-dims-blobs.svg');
-    expect(blobs.chart.notes).toContain('Bayes-optimal: n/a (the dataset has none)');
+    expect(blobs.chart.notes).toContain('optimal rule: n/a (the dataset has none)');
     expect(blobs.chart.lines!.map((l) => l.label)).toEqual(['softmax 60.0', 'class-mean baseline 71.0']);
     expect(blobs.title).toBe('Macro-F1 against prototype dimension, blobs (6 classes)');
   });

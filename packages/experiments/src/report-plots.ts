@@ -1,4 +1,4 @@
-import { cellKey, curveOverSeeds, type ReportData, type ReportDataset, type ReportModel } from './report-data.js';
+import { cellKey, curveOverSeeds, type ReportData, type ReportDataset, type ReportModel, referenceLabel } from './report-data.js';
 import { renderLineChart, type ChartLine, type ChartSeries, type LineChartOptions } from './svg-line-chart.js';
 
 /** The seed presets' colours, kept for the study's heads so its plots look as before. */
@@ -121,18 +121,18 @@ function seedsPhrase(counts: readonly number[]): string {
   return lo === hi ? `${lo} seed${lo === 1 ? '' : 's'}` : `${lo} to ${hi} seeds`;
 }
 
-/** Horizontal lines for the references of a dataset (Bayes-optimal, class-mean baseline), or "n/a" notes. */
+/** Horizontal lines for the references of a dataset (its optimal rule, class-mean baseline), or "n/a" notes. */
 function referenceLines(dataset: ReportDataset): { lines: ChartLine[]; notes: string[] } {
   const lines: ChartLine[] = [];
   const notes: string[] = [];
   if (dataset.bayesMacroF1)
     lines.push({
       y: dataset.bayesMacroF1.mean,
-      label: `Bayes-optimal ${dataset.bayesMacroF1.mean.toFixed(1)}`,
+      label: `${referenceLabel(dataset.referenceName ?? 'reference')} ${dataset.bayesMacroF1.mean.toFixed(1)}`,
       color: BAYES_COLOR,
       dash: '1 3',
     });
-  else if (dataset.runs > 0) notes.push('Bayes-optimal: n/a (the dataset has none)');
+  else if (dataset.runs > 0) notes.push('optimal rule: n/a (the dataset has none)');
   if (dataset.classMeanMacroF1)
     lines.push({
       y: dataset.classMeanMacroF1.mean,
@@ -147,7 +147,7 @@ function referenceLines(dataset: ReportDataset): { lines: ChartLine[]; notes: st
 /**
  * Macro-F1 against prototype dimension for one dataset: one line per model family (head, strategy and their
  * options), mean over seeds with a ± sd band; the study's numbers dashed where the seed comparison applies;
- * prototype-free models, the Bayes-optimal ceiling and the class-mean baseline as horizontal lines.
+ * prototype-free models, the dataset's optimal rule (the ceiling) and the class-mean baseline as horizontal lines.
  */
 export function f1AgainstDimsPlot(data: ReportData, dataset: ReportDataset): ReportPlot | undefined {
   const families = modelFamilies(data.models);

@@ -1,5 +1,13 @@
 import { TrainerSettingsSchema, type TrainerSettings } from '@hyperproto/core';
-import { cellKey, type ReportCell, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
+import {
+  cellKey,
+  type ReportCell,
+  type ReportData,
+  type ReportDataset,
+  type ReportModel,
+  referenceLabel,
+  type Stat,
+} from './report-data.js';
 import { describeVersions, type Block, type ListItem, type ReportDocument } from './report-document.js';
 import { clearDifference, PAR_POINTS } from './report-findings.js';
 import { bytesText, peakMemoryNote } from './report-memory.js';
@@ -415,7 +423,10 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
     const chance = chanceF1(row.dataset.classes);
     const references = [
       ...(bayes || classMean
-        ? [`Bayes-optimal ${bayes ? f1Text(bayes) : 'n/a'}`, `nearest class mean ${classMean ? f1Text(classMean) : 'n/a'}`]
+        ? [
+            `${referenceLabel(row.dataset.referenceName ?? 'optimal rule')} ${bayes ? f1Text(bayes) : 'n/a'}`,
+            `nearest class mean ${classMean ? f1Text(classMean) : 'n/a'}`,
+          ]
         : []),
       ...(chance ? [`a uniform guess about ${chanceText(chance)}`] : []),
     ];

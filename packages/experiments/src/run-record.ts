@@ -47,10 +47,11 @@ export interface RunRecord {
   /** The full experiment spec, defaults filled: rerunning it reproduces the record's numbers on the same backend. */
   readonly spec: ExperimentSpec;
   /**
-   * Scores on the test split; `bayes` is the dataset's optimal rule on the same split (the ceiling), `classMean` the
-   * nearest-class-mean baseline (absent from records written before it existed).
+   * Scores on the test split; `bayes` is the dataset's optimal rule on the same split (the ceiling), `reference` that
+   * rule's name as the dataset gives it (absent from records written before it was recorded, all of the gaussian
+   * data's `bayes-optimal`), `classMean` the nearest-class-mean baseline (absent from records written before it existed).
    */
-  readonly metrics: Scores & { readonly bayes: Scores | null; readonly classMean?: Scores };
+  readonly metrics: Scores & { readonly bayes: Scores | null; readonly reference?: string; readonly classMean?: Scores };
   /** The kept model's scores on the validation split, what calibration may use (absent from older records). */
   readonly validation?: Scores;
   /** Epoch (1-based) with the best validation score, whose weights were kept: epochs to convergence. */
@@ -195,6 +196,7 @@ export function recordFromOutcome(
     metrics: {
       ...scores(outcome.metrics.classification),
       bayes: reference ? scores(reference) : null,
+      ...(outcome.dataset.reference ? { reference: outcome.dataset.reference.name } : {}),
       classMean: scores(outcome.baselineMetrics.classification),
     },
     validation: scores(outcome.validationMetrics.classification),

@@ -36,7 +36,7 @@ export interface LineChartOptions {
   readonly series: readonly ChartSeries[];
   /** Horizontal reference lines (e.g. softmax, Bayes-optimal). */
   readonly lines?: readonly ChartLine[];
-  /** Legend entries with no mark, e.g. "Bayes-optimal: n/a". */
+  /** Legend entries with no mark, e.g. "optimal rule: n/a". */
   readonly notes?: readonly string[];
   readonly xLog?: boolean;
   /** Logarithmic y axis (all values must be positive; falls back to linear otherwise). */

@@ -1,10 +1,10 @@
 import {
   checkDatasetSplit,
-  constantsUsed,
   ErrorCode,
   firstNonFinite,
   formatIssues,
   HyperprotoError,
+  missingHeadConstantProblem,
   type TrainerSettings,
   TrainerSettingsSchema,
   type TrainingJob,
@@ -30,10 +30,8 @@ export function checkTrainingJob(job: TrainingJob): TrainerSettings {
   if (!Number.isInteger(head.outputUnits) || head.outputUnits < 1) {
     throw new HyperprotoError(ErrorCode.InvalidInput, `the head asks for ${head.outputUnits} output units; it needs a positive integer`);
   }
-  for (const name of new Set([...constantsUsed(head.loss), ...constantsUsed(head.scores)])) {
-    if (!head.constants[name])
-      throw new HyperprotoError(ErrorCode.InvalidInput, `the head's expressions use constant "${name}", which the head does not provide`);
-  }
+  const missingConstant = missingHeadConstantProblem(head);
+  if (missingConstant) throw new HyperprotoError(ErrorCode.InvalidInput, `the head's ${missingConstant}`);
   for (const [name, matrix] of Object.entries(head.constants)) {
     if (matrix.data.length !== matrix.rows * matrix.cols || firstNonFinite(matrix.data) >= 0) {
       throw new HyperprotoError(ErrorCode.InvalidInput, `head constant "${name}" is not a finite ${matrix.rows} x ${matrix.cols} matrix`);

@@ -327,6 +327,10 @@ describe('lowerHeadExpr: the graph it builds', () => {
     expect(() => lower(h.matmulTransposed(o, h.constant('centres')))).toThrow(
       invalid(/constant "centres".*has: prototypes, which, offsets, pairs\)/),
     );
+    // A field every object has is no constant of the head.
+    expect(() => lower(h.matmulTransposed(o, h.constant('constructor')))).toThrow(
+      invalid(/uses constant "constructor", which the head does not provide \(has: prototypes, which, offsets, pairs\)/),
+    );
     expect(() => lower(h.matmulTransposed(o, h.constant('which')))).toThrow(invalid(/inner sizes differ/));
     expect(() => lower(h.add(h.matmulTransposed(o, p), p))).toThrow(invalid(/add of shapes \[N, 5\] and \[5, 4\], which do not broadcast/));
     expect(() => lower(h.pickPerRow(p, h.rowSum(h.constant('which'))))).toThrow(

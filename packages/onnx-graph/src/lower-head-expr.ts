@@ -2,6 +2,7 @@ import {
   constantsUsed,
   ErrorCode,
   foldHeadExpr,
+  headConstant,
   HEAD_PARAM_WEIGHT_PREFIX,
   HEAD_SQUARED_NORM_FLOOR,
   type HeadDefinition,
@@ -13,6 +14,7 @@ import {
   HyperprotoError,
   isHyperprotoError,
   type Matrix,
+  missingConstantText,
 } from '@hyperproto/core';
 import type { Dim } from './graph-builder.js';
 import { broadcastShapes, type TracedGraph, type Value } from './traced-graph.js';
@@ -110,8 +112,8 @@ function lowerOne(
         values.labels ?? fail('it uses the true labels, which are not given here (only a loss may use them; an exported model has none)')
       );
     case 'constant': {
-      const value = values.constants[node.name];
-      if (!value) return fail(missingConstant(node.name, Object.keys(values.constants)));
+      const value = headConstant(values.constants, node.name);
+      if (!value) return fail(`it uses ${missingConstantText(node.name, values.constants)}`);
       return value;
     }
     case 'scalar':
@@ -241,8 +243,8 @@ export function headConstantValues(
   for (const expr of expressions) constantsUsed(expr, used);
   const values: Record<string, Value> = {};
   for (const name of used) {
-    const matrix = constants[name];
-    if (!matrix) throw cannotBuild(what, missingConstant(name, Object.keys(constants)));
+    const matrix = headConstant(constants, name);
+    if (!matrix) throw cannotBuild(what, `it uses ${missingConstantText(name, constants)}`);
     if (matrix.data.length !== matrix.rows * matrix.cols)
       throw cannotBuild(what, `constant "${name}" has ${matrix.data.length} values for ${matrix.rows} x ${matrix.cols}`);
     values[name] = g.constant(`${HEAD_CONSTANT_INITIALIZER_PREFIX}${name}`, matrix.data, [matrix.rows, matrix.cols]);
@@ -290,10 +292,6 @@ function cannotBuildFail(what: string, message: string): never {
 
 function cannotBuild(what: string, message: string): HyperprotoError {
   return new HyperprotoError(ErrorCode.InvalidInput, `${what} cannot be built as an ONNX graph: ${message}`);
-}
-
-function missingConstant(name: string, known: readonly string[]): string {
-  return `it uses constant "${name}", which the head does not provide (has: ${known.length ? known.join(', ') : 'none'})`;
 }
 
 /** Sizes that may be equal: the same number, or a dynamic size on either side. */

@@ -87,7 +87,7 @@ describe('datasetConformance', () => {
     await expectFailure(
       datasetConformance(doubles, small),
       /finite float32/,
-      /train features hold a Float64Array; expected a Float32Array/,
+      /train\.features is a matrix whose data is a Float64Array; expected a Float32Array/,
     );
     const narrow = dataset('narrow', (data) => ({ ...data, inputWidth: 3 }));
     await expectFailure(datasetConformance(narrow, small), /finite float32/, /train features are 9 x 2 .*; expected 9 x 3 \(inputWidth\)/);
@@ -100,10 +100,14 @@ describe('datasetConformance', () => {
     await expectFailure(
       datasetConformance(missing, small),
       /every class/,
-      /the train split has no rows of class 2; expected every one of the 3 classes/,
+      /class 2 \("class 2"\) has no training rows; expected at least one train row of every class/,
     );
     const twins = dataset('twins', (data) => ({ ...data, classNames: ['a', 'b', 'a'] }));
-    await expectFailure(datasetConformance(twins, small), /unique strings/, /classNames has "a" twice; expected unique names/);
+    await expectFailure(
+      datasetConformance(twins, small),
+      /unique strings/,
+      /classNames repeats "a" at 0 and 2; expected a different name for each class/,
+    );
     const short = dataset('short', (data) => ({ ...data, reference: { name: 'truth', testPredictions: data.test.labels.slice(1) } }));
     await expectFailure(
       datasetConformance(short, small),

@@ -6,6 +6,9 @@ import {
   type DatasetDescription,
   type DatasetPlugin,
   type DatasetSplit,
+  classNamesProblem,
+  datasetSplitArraysProblem,
+  missingTrainingClassesProblem,
   referencePredictionsProblem,
 } from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
@@ -66,26 +69,17 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
     {
       name: 'has every class in the train split',
       run: async () => {
-        const data = await generated();
-        const seen = new Set(data.train.labels);
-        const missing = Array.from({ length: data.classes }, (_, c) => c).filter((c) => !seen.has(c));
-        if (missing.length)
-          fail(
-            `the train split has no rows of class ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}; expected every one of the ${data.classes} classes`,
-          );
+        // The check core makes of every dataset it runs.
+        const problem = missingTrainingClassesProblem(await generated());
+        if (problem) fail(problem);
       },
     },
     {
       name: 'names its classes with unique strings, when it names them',
       run: async () => {
-        const { classNames, classes } = await generated();
-        if (classNames === undefined) return;
-        if (!Array.isArray(classNames) || classNames.length !== classes)
-          fail(`classNames has ${classNames?.length} entries; expected ${classes}, one per class`);
-        const bad = classNames.findIndex((name) => typeof name !== 'string');
-        if (bad >= 0) fail(`classNames[${bad}] is ${JSON.stringify(classNames[bad])}; expected strings`);
-        const duplicate = classNames.find((name, i) => classNames.indexOf(name) !== i);
-        if (duplicate !== undefined) fail(`classNames has "${duplicate}" twice; expected unique names`);
+        // The check core makes of every dataset it runs.
+        const problem = classNamesProblem(await generated());
+        if (problem) fail(problem);
       },
     },
     {
@@ -165,13 +159,10 @@ function checkSplit(
   inputWidth: number,
   classes: number,
 ): void {
-  if (!split) {
-    fail(`has no ${name} split; expected train, validation and test`);
-    return;
-  }
-  const { features, labels } = split;
-  if (!(features?.data instanceof Float32Array)) fail(`${name} features hold a ${describeType(features?.data)}; expected a Float32Array`);
-  if (!(labels instanceof Int32Array)) fail(`${name} labels are a ${describeType(labels)}; expected an Int32Array`);
+  // The check core makes of every dataset it runs: a split of a float32 Matrix and Int32Array labels.
+  const arrays = datasetSplitArraysProblem(split, name);
+  if (arrays) fail(arrays);
+  const { features, labels } = split!;
   if (labels.length === 0) fail(`the ${name} split is empty; expected at least one row`);
   if (features.rows !== labels.length || features.cols !== inputWidth || features.data.length !== features.rows * features.cols) {
     fail(
@@ -185,8 +176,4 @@ function checkSplit(
     );
   const out = labels.findIndex((label) => label < 0 || label >= classes);
   if (out >= 0) fail(`${name} label ${labels[out]} at row ${out} is outside [0, ${classes}); expected class indices in [0, classes)`);
-}
-
-function describeType(value: unknown): string {
-  return value === null || value === undefined ? String(value) : ((value as object).constructor?.name ?? typeof value);
 }

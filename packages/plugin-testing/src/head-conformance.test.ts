@@ -116,7 +116,7 @@ describe('headConformance', () => {
     await expectFailure(
       headConformance(forgetful),
       /ships every constant/,
-      /use constant "prototypes", which is not in constants \(has: none\)/,
+      /^head:forgetful: its loss expression uses constant "prototypes", which the head does not provide \(has: none\); expected constants to hold every matrix its loss and scores use$/,
     );
   });
 

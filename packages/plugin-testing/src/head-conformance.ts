@@ -10,6 +10,7 @@ import {
   type HeadPlugin,
   type HeadValue,
   type Matrix,
+  missingHeadConstantProblem,
   startHeadParams,
 } from '@hyperproto/core';
 import type { ConformanceCase } from './conformance-case.js';
@@ -124,13 +125,11 @@ export function headConformance(head: HeadPlugin, options: HeadConformanceOption
       run: async () => {
         const definition = await build();
         const constants = definition.constants ?? {};
+        // The check core makes of every head it runs.
+        const missing = missingHeadConstantProblem({ ...definition, constants });
+        if (missing) throw conformanceError(id, `its ${missing}`);
         for (const name of constantsUsed(definition.scores, constantsUsed(definition.loss))) {
-          const matrix = constants[name];
-          if (!matrix)
-            throw conformanceError(
-              id,
-              `its expressions use constant "${name}", which is not in constants (has: ${Object.keys(constants).join(', ') || 'none'}); expected every used constant`,
-            );
+          const matrix = constants[name]!;
           if (!(matrix.data instanceof Float32Array) || matrix.data.length !== matrix.rows * matrix.cols) {
             throw conformanceError(
               id,

@@ -46,7 +46,7 @@ export async function inspectDataCommand(options: InspectDataOptions): Promise<v
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const threads = threadBudget();
-  const chosen = datasetFromFlags(options);
+  const chosen = datasetFromFlags(options, registry);
   const plugin = registry.get('dataset', chosen.name);
   const resolved = resolveOptions(plugin, chosen.options);
 

@@ -95,6 +95,9 @@ export async function newPluginCommand(name: string, options: GlobalOptions & { 
       `  cd ${replacements.__DIR_NAME__} && npm install && npm test`,
       `  npm install ./${replacements.__DIR_NAME__}   # in your project`,
       `  ${usage(kind, plugin, name)}`,
+      // Until the packages are published, the plugin's npm install cannot fetch its @hyperproto dev dependencies.
+      `while the @hyperproto packages are not on the npm registry (npm install answers E404), leave out npm install in`,
+      `${replacements.__DIR_NAME__} and install the tarballs in your project (hyperproto's README, "Install in your own project")`,
     ].join('\n'),
   );
 }

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { ErrorCode, HyperprotoError, runExperiment, type ExperimentSpecInput, type Registry } from '@hyperproto/core';
+import { referenceLabel } from '@hyperproto/experiments';
 import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
@@ -88,7 +89,7 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
   if (isFile) refuseStrategyFlags(source, options, strategyOptions);
   return {
     seed: options.seed,
-    dataset: datasetFromFlags(options),
+    dataset: datasetFromFlags(options, registry),
     head: { name: options.head, options: parseKeyValues(options.headOption, '--head-option') },
     ...(usesPrototypes
       ? {
@@ -181,8 +182,8 @@ function describe(summary: RunSummary): string {
     `  test macro-F1 ${pct(summary.test.macroF1)}   accuracy ${pct(summary.test.accuracy)}`,
     `  class-mean baseline macro-F1 ${pct(summary.classMean?.macroF1)}   accuracy ${pct(summary.classMean?.accuracy)}`,
     summary.bayes
-      ? `  Bayes-optimal macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}`
-      : '  Bayes-optimal n/a (the dataset has no known-optimal rule)',
+      ? `  ${referenceLabel(summary.reference ?? 'optimal rule')} macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}`
+      : '  optimal rule n/a (the dataset has none)',
     `  best epoch ${summary.bestEpoch} of ${summary.epochs}, ${summary.secondsPerEpoch?.toFixed(2) ?? 'n/a'} s/epoch, ${summary.seconds.total.toFixed(1)} s in all`,
     `  saved to ${summary.out}`,
   ]
