@@ -243,7 +243,7 @@ describe('prototypes and doctor', () => {
           'spread',
           '--start',
           'codes',
-          '--option',
+          '--prototype-option',
           'steps=20',
           '--classes',
           '64',
@@ -255,7 +255,8 @@ describe('prototypes and doctor', () => {
         ])
       ).stdout,
     );
-    expect(refined).toMatchObject({ strategy: 'spread', start: 'codes', classes: 64, dims: 8 });
+    // train's name for a strategy option works here too.
+    expect(refined).toMatchObject({ strategy: 'spread', start: 'codes', classes: 64, dims: 8, options: { steps: 20 } });
   });
 
   it('doctor names the tfjs backend and lists engines in the order the default is chosen', async () => {

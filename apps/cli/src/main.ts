@@ -93,7 +93,10 @@ export function buildProgram(): Command {
       .option('--prototypes-option <key=value>', 'an option of the prototype strategy (repeatable), e.g. steps=500', collect)
       .option('--prototype-option <key=value>', 'the same as --prototypes-option', collect)
       .option('--seed <n>', 'random seed: the same seed gives the same numbers', integer(0), 0)
-      .option('--out <dir>', 'output directory (default: runs/<head>-c<classes>-s<seed>)')
+      .option(
+        '--out <dir>',
+        'output directory (default: runs/<head>[-<strategy><dims>]-<data>-s<seed>, with the options given to each, e.g. runs/hpn-optimized100-c100-sigma2-s0)',
+      )
       .option('--force', 'replace --out if it already holds a run')
       .option('--hidden-units <n>', 'units per hidden layer (default 300)', integer(1))
       .option('--hidden-layers <n>', 'hidden layers (default 2)', integer(1, 16))
@@ -128,6 +131,7 @@ export function buildProgram(): Command {
       .option('--dims <d>', 'dimensions', integer(1))
       .option('--seed <n>', 'random seed', integer(0), 0)
       .option('--option <key=value>', 'a strategy option (repeatable), e.g. steps=500', collect)
+      .option('--prototype-option <key=value>', "the same as --option (train's name for it)", collect)
       .option('--start <strategy|file.npy>', 'rows for a refining strategy (spread) to start from, e.g. codes')
       .option('--out <file.npy>', 'where to write the prototypes')
       .option('--force', 'replace --out if it exists')

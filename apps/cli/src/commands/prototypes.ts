@@ -29,6 +29,7 @@ export interface GeneratePrototypesOptions extends GlobalOptions {
   dims?: number;
   seed: number;
   option?: string[];
+  prototypeOption?: string[];
   out?: string;
   start?: string;
   force?: boolean;
@@ -64,7 +65,10 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
     log: (message) => output.info(message),
     signal,
   });
-  const rawOptions: Record<string, unknown> = parseKeyValues(options.option, '--option');
+  const rawOptions: Record<string, unknown> = {
+    ...parseKeyValues(options.prototypeOption, '--prototype-option'),
+    ...parseKeyValues(options.option, '--option'),
+  };
   // Validate everything the user typed before any work, including the start rows' strategy.
   const strategyOptions = resolveOptions(strategy, rawOptions);
   refuseUnsupportedPrototypes(registry, strategy, request, strategyOptions);

@@ -1,5 +1,15 @@
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { ErrorCode, HyperprotoError, runExperiment, type ExperimentSpecInput, type Registry } from '@hyperproto/core';
+import { parse } from 'node:path';
+import {
+  ErrorCode,
+  HyperprotoError,
+  parseExperimentSpec,
+  planExperiment,
+  runExperiment,
+  type ExperimentSpecInput,
+  type Registry,
+} from '@hyperproto/core';
 import { referenceLabel } from '@hyperproto/experiments';
 import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
@@ -40,8 +50,10 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   const output = new Output(options);
   const { registry } = await buildRegistry({ config: options.config, plugins: options.plugin });
   const spec = specFromFlags(options, registry);
+  // Unknown plugins and bad options are named before --out is looked at: a rerun then fixes one thing at a time.
+  planExperiment(registry, parseExperimentSpec(spec));
   const threads = threadBudget();
-  const out = options.out ?? defaultOutDir(options);
+  const out = options.out ?? defaultOutDir(spec);
   const directory = await RunDirectory.open(out, { force: options.force });
   const keep = removeOnExit(directory.staging);
   try {
@@ -165,11 +177,31 @@ function isRegularFile(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 }
 
-function defaultOutDir(options: TrainOptions): string {
-  const prototypes =
-    options.prototypes && !options.prototypes.endsWith('.npy') ? `-${options.prototypes}${options.dims ?? options.classes ?? ''}` : '';
-  const data = options.classes ? `c${options.classes}` : (options.dataset ?? 'files');
-  return `runs/${options.head}${prototypes}-${data}-s${options.seed}`;
+/**
+ * runs/<head>[-<strategy><dims>]-<data>-s<seed>, each part followed by the options given for it, so that runs that
+ * differ only in an option (a head's scale, the gaussian sigma) do not land in the same directory.
+ */
+function defaultOutDir(spec: ExperimentSpecInput): string {
+  const { dataset, head, prototypes } = spec;
+  const options = (given: Readonly<Record<string, unknown>> | undefined, skip: readonly string[] = []) =>
+    optionsInName(Object.fromEntries(Object.entries(given ?? {}).filter(([key]) => !skip.includes(key))));
+  const strategy =
+    prototypes && 'strategy' in prototypes ? `-${prototypes.strategy}${prototypes.dims ?? ''}${options(prototypes.options)}` : '';
+  const data =
+    dataset.name === 'files'
+      ? `${parse(String(dataset.options?.data)).name}`
+      : `${dataset.name === 'gaussian' ? '' : dataset.name}${dataset.options?.classes !== undefined ? `c${String(dataset.options.classes)}` : ''}${options(dataset.options, ['classes'])}`;
+  return `runs/${head.name}${options(head.options)}${strategy}-${data}-s${String(spec.seed ?? 0)}`;
+}
+
+/** `-key1value1-key2value2` in key order, letters, digits and dots only; a short hash when that would be long. */
+function optionsInName(given: Readonly<Record<string, unknown>>): string {
+  const entries = Object.entries(given).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (entries.length === 0) return '';
+  const text = entries
+    .map(([key, value]) => `${key}${typeof value === 'string' ? value : JSON.stringify(value)}`.replace(/[^A-Za-z0-9.]+/g, '_'))
+    .join('-');
+  return text.length <= 60 ? `-${text}` : `-${createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 8)}`;
 }
 
 function describe(summary: RunSummary): string {
