@@ -131,7 +131,7 @@ describe('Ctrl-C while an experiment thread is inside an onnxruntime call', () =
   };
   const experiment = (out: string) => [
     'experiment',
-    '--config',
+    '--grid',
     'native-steps.json',
     '--out',
     out,

@@ -23,7 +23,7 @@ const tiny = tinyGrid(
   { perClass: [30, 10, 10], batchSize: 16, maxEpochs: 3, patience: 2 },
 );
 const experiment = (out: string, ...more: string[]) =>
-  cli(['experiment', '--config', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', out, '--workers', '2', '--json', ...more]);
+  cli(['experiment', '--grid', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', out, '--workers', '2', '--json', ...more]);
 
 interface Epoch {
   epoch: number;

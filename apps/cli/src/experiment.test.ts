@@ -44,7 +44,7 @@ describe('hyperproto experiment and report', () => {
   });
 
   it('survives SIGKILL mid-way: --resume ends with one record per cell and seed, earlier records untouched', async () => {
-    const child = spawn('node', [CLI_BIN, 'experiment', '--config', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], {
+    const child = spawn('node', [CLI_BIN, 'experiment', '--grid', 'tiny.json', '--out', 'killed', '--workers', '1', '--json'], {
       cwd: scratch,
       stdio: 'ignore',
     });
@@ -63,7 +63,7 @@ describe('hyperproto experiment and report', () => {
     // The killed runner's lock is left behind; its process is gone, so the next runner takes it over.
     expect(JSON.parse(readFileSync(join(scratch, 'killed', 'experiment.lock'), 'utf8')).pid).toBe(child.pid);
 
-    const resumed = await cli(['experiment', '--config', 'tiny.json', '--out', 'killed', '--resume', '--json']);
+    const resumed = await cli(['experiment', '--grid', 'tiny.json', '--out', 'killed', '--resume', '--json']);
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
     const summary = JSON.parse(resumed.stdout);
@@ -99,7 +99,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
       datasets: tiny.datasets.map((d) => ({ ...d, name: 'threads-gaussian' })),
     };
     write('threads.json', grid);
-    const run = await cli(['experiment', '--config', 'threads.json', '--out', 'threads', '--workers', '2', '--json']);
+    const run = await cli(['experiment', '--grid', 'threads.json', '--out', 'threads', '--workers', '2', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const expected = Math.max(1, Math.floor(availableParallelism() / 2));
     expect(lines('threads').map((l) => JSON.parse(l).data.threads)).toEqual([expected, expected, expected, expected]);
@@ -119,7 +119,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
   it('refuses a results directory of a different grid before running anything, naming the difference', async () => {
     write('tiny-changed.json', { ...tiny, trainer: { ...tiny.trainer, maxEpochs: 5 } });
     const before = readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8');
-    const run = await cli(['experiment', '--config', 'tiny-changed.json', '--out', 'killed', '--resume']);
+    const run = await cli(['experiment', '--grid', 'tiny-changed.json', '--out', 'killed', '--resume']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(
       /holds results of a different grid: 6 finished runs are not in .*tiny-changed\.json as they were:\n\s+c3\/softmax\/s0: trainer\.maxEpochs: 4 in .*grid\.json, 5 in .*tiny-changed\.json/,
@@ -132,7 +132,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
     const before = readFileSync(join(scratch, 'killed', 'results.jsonl'), 'utf8');
     const withModel = { ...tiny, models: [...tiny.models, { id: 'random-6', head: 'hpn', prototypes: { strategy: 'random', dims: 6 } }] };
     write('tiny-grown.json', withModel);
-    const grown = await cli(['experiment', '--config', 'tiny-grown.json', '--out', 'killed', '--resume', '--json']);
+    const grown = await cli(['experiment', '--grid', 'tiny-grown.json', '--out', 'killed', '--resume', '--json']);
     expect(grown.code, grown.stderr).toBe(0);
     const summary = JSON.parse(grown.stdout);
     expect(summary).toMatchObject({ total: 9, skipped: 6, ran: 3, failed: [] });
@@ -145,7 +145,7 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
 
     // One more seed, with --only limited to finished runs: the grid grows (said on stderr), nothing runs yet.
     write('tiny-more-seeds.json', { ...withModel, seeds: 4 });
-    const seeded = await cli(['experiment', '--config', 'tiny-more-seeds.json', '--out', 'killed', '--resume', '--only', 'c3/softmax/s0']);
+    const seeded = await cli(['experiment', '--grid', 'tiny-more-seeds.json', '--out', 'killed', '--resume', '--only', 'c3/softmax/s0']);
     expect(seeded.code, seeded.stderr).toBe(0);
     expect(seeded.stderr).toMatch(/the grid grew: 3 new runs \(seed 3\); grid\.json now holds .*tiny-more-seeds\.json/);
     const report = JSON.parse((await cli(['report', 'killed', '--json'])).stdout);
@@ -174,14 +174,14 @@ export default { ...gaussianDataset, name: 'threads-gaussian',
   ])('refuses %s before any run starts, naming the entry', async (_, patch, message) => {
     const name = `bad-${Object.keys(patch).join('-')}.json`;
     write(name, { ...tiny, ...patch });
-    const run = await cli(['experiment', '--config', name, '--out', `out-${name}`]);
+    const run = await cli(['experiment', '--grid', name, '--out', `out-${name}`]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(existsSync(join(scratch, `out-${name}`, 'results.jsonl'))).toBe(false);
   });
 
   it('refuses a run without a grid, and an unknown preset', async () => {
-    expect((await cli(['experiment'])).stderr).toMatch(/--preset NAME or --config FILE/);
+    expect((await cli(['experiment'])).stderr).toMatch(/--preset NAME or --grid FILE/);
     const run = await cli(['experiment', '--preset', 'sed']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/unknown preset "sed"\. Known: collapse, many-classes, seed, seed-quick/);

@@ -37,7 +37,7 @@ describe('--json errors: one JSON object on stdout, nothing on stderr, the same 
       /unknown option '--no-such-option'/,
     ],
     ['a missing prototype file', ['prototypes', 'inspect', 'missing.npy'], 3, ErrorCode.Io, /cannot read missing\.npy/],
-    ['a missing grid file', ['experiment', '--config', 'missing.json'], 3, ErrorCode.Io, /missing\.json/],
+    ['a missing grid file', ['experiment', '--grid', 'missing.json'], 3, ErrorCode.Io, /missing\.json/],
     ['a missing plugin path', ['plugins', '--plugin', './missing.mjs'], 2, ErrorCode.InvalidPlugin, /missing\.mjs/],
   ])('%s', async (_, args, exitCode, code, message) => {
     const [plain, json] = await Promise.all([cli(args), cli([...args, '--json'])]);
@@ -66,7 +66,7 @@ export default defineDataset({ name: 'broken', summary: 'fails on purpose', opti
       trainer: { maxEpochs: 1 },
     };
     writeFileSync(join(scratch, 'broken.json'), JSON.stringify(grid));
-    const run = await cli(['experiment', '--config', 'broken.json', '--out', 'broken-out', '--workers', '1', '--json']);
+    const run = await cli(['experiment', '--grid', 'broken.json', '--out', 'broken-out', '--workers', '1', '--json']);
     expect(run.code).toBe(4);
     expect(run.stderr).toBe('');
     expect(run.stdout.trim().split('\n')).toHaveLength(1);

@@ -297,60 +297,54 @@ export function buildProgram(): Command {
       ),
   ).action(async (name, options) => (await import('./commands/new-plugin.js')).newPluginCommand(name, options));
 
-  // Not withGlobals: here --config names the grid file (whose "plugins" load like hyperproto.config.json's).
-  program
-    .command('experiment')
-    .description('run a grid of experiments (datasets x models x seeds) in parallel, store one record per run, and write the report')
-    .option(
-      '--preset <name>',
-      'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds), seed-quick (same shape, small, one seed), collapse (why HPNs fall behind at 1,000 classes) or many-classes (1,000 to 100,000 classes)',
-    )
-    .option(
-      '--config <file>',
-      'a grid file in the form of the presets (`hyperproto experiment --preset seed-quick` writes its grid to <out>/grid.json)',
-    )
-    .option('--out <dir>', 'results directory (default: runs/<grid name>)')
-    .option(
-      '--resume',
-      'continue the results in --out: finished runs are kept and skipped; the grid may grow: new models, datasets and seeds run, finished runs must stay as they were',
-    )
-    .option(
-      '--workers <n>',
-      'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads',
-      integer(1),
-    )
-    .option(
-      '--queue <redis-url>',
-      'run on the workers of a job queue instead of this machine: redis://[:PASSWORD@]HOST:PORT/DB, served by `hyperproto worker` on any machine; this command enqueues the unfinished runs and collects the records',
-    )
-    .option(
-      '--only <pattern>',
-      'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume',
-      collect,
-    )
-    .option('--json', 'print one JSON object on stdout (for scripts); no progress bars')
-    .option('-q, --quiet', 'no messages or progress on stderr')
-    .option('--verbose', VERBOSE)
-    .option('--plugin <specifier>', 'load a plugin package or ./path (repeatable)', collect)
-    .option('--no-config', NO_CONFIG)
-    .addOption(
-      new Option(
-        '--save-models <which>',
-        'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none',
+  withGlobals(
+    program
+      .command('experiment')
+      .description('run a grid of experiments (datasets x models x seeds) in parallel, store one record per run, and write the report')
+      .option(
+        '--preset <name>',
+        'a shipped grid: seed (the study: 3 datasets x 10 models x 5 seeds), seed-quick (same shape, small, one seed), collapse (why HPNs fall behind at 1,000 classes) or many-classes (1,000 to 100,000 classes)',
       )
-        .choices(['none', 'best', 'all'])
-        .default('best'),
-    )
-    .addHelpText(
-      'after',
-      '\nExamples:\n  $ hyperproto experiment --preset seed-quick --out runs/seed-quick\n  $ hyperproto experiment --preset seed --out runs/seed --resume --only c10\n  $ hyperproto experiment --preset seed --out runs/seed --queue redis://10.0.0.5:6379/0   # with `hyperproto worker` on each machine',
-    )
-    .action(async (options) => {
-      // --config names the grid here; --no-config reaches the worker threads, which build their own registries, by
-      // the environment they inherit.
-      if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
-      return (await import('./commands/experiment.js')).experimentCommand(options);
-    });
+      .option(
+        '--grid <file>',
+        'a grid file in the form of the presets (`hyperproto experiment --preset seed-quick` writes its grid to <out>/grid.json); its "plugins" load after the config\'s, relative to the grid file',
+      )
+      .option('--out <dir>', 'results directory (default: runs/<grid name>)')
+      .option(
+        '--resume',
+        'continue the results in --out: finished runs are kept and skipped; the grid may grow: new models, datasets and seeds run, finished runs must stay as they were',
+      )
+      .option(
+        '--workers <n>',
+        'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads',
+        integer(1),
+      )
+      .option(
+        '--queue <redis-url>',
+        'run on the workers of a job queue instead of this machine: redis://[:PASSWORD@]HOST:PORT/DB, served by `hyperproto worker` on any machine; this command enqueues the unfinished runs and collects the records',
+      )
+      .option(
+        '--only <pattern>',
+        'run only matching runs, keys dataset/model/s<seed>: c10, */softmax, c100/*/s0 (repeatable); the grid stays whole for a later --resume',
+        collect,
+      )
+      .addOption(
+        new Option(
+          '--save-models <which>',
+          'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none',
+        )
+          .choices(['none', 'best', 'all'])
+          .default('best'),
+      )
+      .addHelpText(
+        'after',
+        '\nPlugins load from the config file (hyperproto.config.{json,mjs,js} here, or --config FILE), then the grid\'s\n"plugins", then --plugin; a module named twice with the same options loads once.\n\nExamples:\n  $ hyperproto experiment --preset seed-quick --out runs/seed-quick\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --workers 2\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --resume   # after the grid grew (more models, datasets, seeds)\n  $ hyperproto experiment --preset seed --out runs/seed --resume --only c10\n  $ hyperproto experiment --preset seed --out runs/seed --queue redis://10.0.0.5:6379/0   # with `hyperproto worker` on each machine',
+      ),
+  ).action(async (options) => {
+    // Every worker thread builds the registry again: --no-config reaches them by the environment they inherit.
+    if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
+    return (await import('./commands/experiment.js')).experimentCommand(options);
+  });
 
   withGlobals(
     program

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, type Plugin, type Registry } from '@hyperproto/core';
+import { isDeepStrictEqual } from 'node:util';
+import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, pluginId, type Plugin, type Registry } from '@hyperproto/core';
 import semver from 'semver';
 import { builtinPlugins } from './builtin-plugins.js';
 
@@ -30,14 +31,17 @@ const coreUrl = import.meta.resolve(CORE);
 export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', coreUrl), 'utf8')) as { version: string }).version;
 
 /**
- * The built-in plugins plus those named in the config file and by --plugin. Never scans node_modules:
- * a plugin is used only when it is named. Relative specifiers resolve from `cwd` (the user's directory) or,
- * for a config file's entries, from the config file's directory.
+ * The built-in plugins plus those named in the config file, in experiment's grid file and by --plugin, loaded in
+ * that order. Never scans node_modules: a plugin is used only when it is named. Relative specifiers resolve from
+ * `cwd` (the user's directory) or, for a file's entries, from that file's directory. A module named twice with the
+ * same options (say in the config and in the grid) loads once.
  */
 export async function buildRegistry(options: {
   cwd?: string;
   /** A config file; false (--no-config) loads none. HYPERPROTO_NO_CONFIG=1 skips only the directory's own. */
   config?: string | false;
+  /** experiment's grid file: its "plugins" load after the config's. */
+  grid?: string;
   plugins?: readonly string[];
 }): Promise<CliRegistry> {
   const cwd = options.cwd ?? process.cwd();
@@ -55,24 +59,56 @@ export async function buildRegistry(options: {
           ? undefined
           : findConfig(cwd);
   const entries: { entry: PluginEntry; base: string; where: string }[] = [];
-  if (configPath) {
-    const config = await readConfig(configPath);
-    config.plugins.forEach((entry, i) => entries.push({ entry, base: dirname(configPath), where: `${configPath} plugins.${i}` }));
+  for (const file of [configPath, options.grid && resolve(cwd, options.grid)]) {
+    if (!file) continue;
+    const { plugins } = await readConfig(file);
+    plugins.forEach((entry, i) => entries.push({ entry, base: dirname(file), where: `${file} plugins.${i}` }));
   }
   for (const spec of options.plugins ?? []) entries.push({ entry: spec, base: cwd, where: `--plugin ${spec}` });
 
   if (entries.length > 0) shareCoreWithPlugins();
+  // Per module URL, the options it was loaded with: the same pair again is skipped.
+  const imported = new Map<string, unknown[]>();
+  // Per plugin id, the entry that registered it, to name both when two clash.
+  const registeredBy = new Map<string, string>();
   for (const { entry, base, where } of entries) {
     const [specifier, pluginOptions] = typeof entry === 'string' ? [entry, undefined] : entry;
     if (pluginOptions === false) continue;
-    const { plugins, packageJson } = await importPlugins(specifier, pluginOptions, base, where);
+    const resolved = resolveSpecifier(specifier, base, where);
+    const before = imported.get(resolved.url) ?? [];
+    if (before.some((earlier) => isDeepStrictEqual(earlier, pluginOptions))) continue;
+    imported.set(resolved.url, [...before, pluginOptions]);
+    const plugins = await importPlugins(specifier, resolved.url, pluginOptions, where);
+    const packageJson = resolved.packageJson;
     const provider = packageJson ? { package: { name: packageJson.name ?? null, version: packageJson.version ?? null } } : {};
     for (const plugin of plugins) {
-      registry.register(plugin);
-      loaded.push({ plugin, source: specifier, ...provider });
+      if (registerNamed(registry, plugin, where, registeredBy, before.length > 0)) loaded.push({ plugin, source: specifier, ...provider });
     }
   }
   return { registry, loaded };
+}
+
+/**
+ * Registers `plugin`; false when this very plugin is registered already (a module that is not a factory, named
+ * again with other options). A clash with another plugin of the same name names the entries of both.
+ */
+function registerNamed(registry: Registry, plugin: Plugin, where: string, registeredBy: Map<string, string>, sameModule: boolean): boolean {
+  if (registry.has(plugin.kind, plugin.name) && registry.get(plugin.kind, plugin.name) === plugin) return false;
+  const id = pluginId(plugin);
+  try {
+    registry.register(plugin);
+  } catch (error) {
+    const earlier = registeredBy.get(id);
+    if (!(error instanceof HyperprotoError) || earlier === undefined) throw error;
+    throw new HyperprotoError(error.code, `${where}: ${error.message}, by ${earlier}`, {
+      cause: error,
+      hint: sameModule
+        ? 'The same module is named twice with different options: keep one entry (the same options in both load it once).'
+        : error.hint,
+    });
+  }
+  registeredBy.set(id, where);
+  return true;
 }
 
 function configDisabledByEnvironment(): boolean {
@@ -165,13 +201,7 @@ function packageScope(dir: string): { packageJson?: string; type?: unknown } {
   }
 }
 
-async function importPlugins(
-  specifier: string,
-  pluginOptions: unknown,
-  base: string,
-  where: string,
-): Promise<{ plugins: Plugin[]; packageJson?: PackageJson }> {
-  const { url, packageJson } = resolveSpecifier(specifier, base, where);
+async function importPlugins(specifier: string, url: string, pluginOptions: unknown, where: string): Promise<Plugin[]> {
   let module: { default?: unknown };
   try {
     module = await import(url);
@@ -207,7 +237,7 @@ async function importPlugins(
   }
   const plugins = Array.isArray(exported) ? exported : [exported];
   plugins.forEach((plugin, i) => assertPluginShape(plugin, plugins.length > 1 ? `${specifier} (export ${i})` : specifier));
-  return { plugins: plugins as Plugin[], ...(packageJson ? { packageJson } : {}) };
+  return plugins as Plugin[];
 }
 
 const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];

@@ -166,7 +166,7 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
     // Runs of a second or two each, so that the restart falls between the first and the last.
     write('restart.json', slowTiny('restart', 5));
     const one = worker(url);
-    const coordinator = start(['experiment', '--config', 'restart.json', '--out', 'restart', '--queue', url, '--save-models', 'none']);
+    const coordinator = start(['experiment', '--grid', 'restart.json', '--out', 'restart', '--queue', url, '--save-models', 'none']);
     await until('two records', () => keys('restart').length >= 2);
     const before = results('restart');
     await redis.restart();
@@ -184,7 +184,7 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
     // Runs of a second or two each, so that the coordinator dies before the workers are through.
     write('resume.json', slowTiny('resume', 3));
     const workers = [worker(url), worker(url)];
-    const first = start(['experiment', '--config', 'resume.json', '--out', 'resume', '--queue', url, '--save-models', 'none', '--json']);
+    const first = start(['experiment', '--grid', 'resume.json', '--out', 'resume', '--queue', url, '--save-models', 'none', '--json']);
     await until('a record', () => keys('resume').length >= 1);
     first.child.kill('SIGKILL');
     await first.exit;
@@ -199,7 +199,7 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
 
     const resumed = await cli([
       'experiment',
-      '--config',
+      '--grid',
       'resume.json',
       '--out',
       'resume',
@@ -233,7 +233,7 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
       models: grid.models.slice(0, 1),
       datasets: grid.datasets.map((d) => ({ ...d, name: 'failing-gaussian' })),
     });
-    const coordinator = start(['experiment', '--config', 'plugged.json', '--out', 'plugged', '--queue', url, '--save-models', 'none']);
+    const coordinator = start(['experiment', '--grid', 'plugged.json', '--out', 'plugged', '--queue', url, '--save-models', 'none']);
     await until('the coordinator to claim the queue', () => /runs to do/.test(coordinator.output().stderr));
 
     const lacking = worker(url);
@@ -264,13 +264,13 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     write('second.json', tiny('second', 2));
     // No workers: its runs stay queued after Ctrl-C, even one pressed as the session starts (the runs are queued
     // first), so the second grid is refused rather than left waiting for workers.
-    const first = start(['experiment', '--config', 'first.json', '--out', 'first', '--queue', url, '--save-models', 'none']);
+    const first = start(['experiment', '--grid', 'first.json', '--out', 'first', '--queue', url, '--save-models', 'none']);
     await until('the first grid to be queued', () => /runs to do/.test(first.output().stderr));
     first.child.kill('SIGINT');
     expect(await within(first.exit, 60, 'the first coordinator to exit after Ctrl-C'), first.output().stderr).toBe(130);
     expect(first.output().stderr).toMatch(/the unfinished runs stay queued at redis:\/\/127\.0\.0\.1:\d+\/5/);
 
-    const second = start(['experiment', '--config', 'second.json', '--out', 'second', '--queue', url]);
+    const second = start(['experiment', '--grid', 'second.json', '--out', 'second', '--queue', url]);
     expect(await within(second.exit, 150, 'the second coordinator to be refused'), second.output().stderr).toBe(2);
     expect(second.output().stderr).toMatch(
       new RegExp(
@@ -292,7 +292,7 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
   ])('experiment and worker refuse %s with a clear message and no record', async (_, address, code, message) => {
     const url = address(await freePort());
     const [experiment, alone] = await Promise.all([
-      cli(['experiment', '--config', 'first.json', '--out', 'nowhere', '--queue', url]),
+      cli(['experiment', '--grid', 'first.json', '--out', 'nowhere', '--queue', url]),
       cli(['worker', '--queue', url]),
     ]);
     expect(experiment.code).toBe(code);
@@ -308,7 +308,7 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     try {
       const url = `redis://:wrong-horse@127.0.0.1:${guarded.port}/0`;
       const [run, worked] = await Promise.all([
-        cli(['experiment', '--config', 'first.json', '--out', 'guarded', '--queue', url, '--json']),
+        cli(['experiment', '--grid', 'first.json', '--out', 'guarded', '--queue', url, '--json']),
         cli(['worker', '--queue', guarded.url.replace('right-horse', 'wrong-horse')]),
       ]);
       expect(run.code).toBe(2);
@@ -321,7 +321,7 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     } finally {
       await guarded.stop();
     }
-    const both = await cli(['experiment', '--config', 'first.json', '--out', 'both', '--queue', db(6), '--workers', '2']);
+    const both = await cli(['experiment', '--grid', 'first.json', '--out', 'both', '--queue', db(6), '--workers', '2']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/give --workers or --queue, not both/);
   });

@@ -1,5 +1,6 @@
 // The module `hyperproto experiment` hands to @hyperproto/experiments: every worker thread imports it to build the
-// same registry as the command (built-in plugins plus the config's and --plugin's), and to save the models it keeps.
+// same registry as the command (built-in plugins plus the config's, the grid file's and --plugin's), and to save the
+// models it keeps.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -12,7 +13,10 @@ import { writeRunFiles } from './run-files.js';
 
 export interface RegistryModuleOptions {
   cwd?: string;
+  /** A config file; none loads the directory's own (--no-config reaches the threads as HYPERPROTO_NO_CONFIG). */
   config?: string;
+  /** The grid file, whose "plugins" load after the config's. */
+  grid?: string;
   plugins?: string[];
 }
 

@@ -125,7 +125,7 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
   });
 
   it('experiment: the runner ETA with its unit while it runs, the summary intact below the one bar, no skip notes', async () => {
-    const run = await onTerminal(['experiment', '--config', 'tiny.json', '--out', 'plain', '--workers', '1']);
+    const run = await onTerminal(['experiment', '--grid', 'tiny.json', '--out', 'plain', '--workers', '1']);
     expect(run.exitCode, run.lines.join('\n')).toBe(0);
     const out = join(scratch, 'plain');
     const summary = run.lines.findIndex((line) => line.startsWith('tiny: '));
@@ -148,7 +148,7 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
   });
 
   it('experiment --verbose: each engine skip note once, whole, above the bar', async () => {
-    const run = await onTerminal(['experiment', '--config', 'tiny.json', '--out', 'verbose', '--workers', '2', '--verbose']);
+    const run = await onTerminal(['experiment', '--grid', 'tiny.json', '--out', 'verbose', '--workers', '2', '--verbose']);
     expect(run.exitCode, run.lines.join('\n')).toBe(0);
     const bar = expectCleanScreen(
       run,

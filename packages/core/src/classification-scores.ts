@@ -1,4 +1,5 @@
 import { ErrorCode, HyperprotoError } from './errors.js';
+import type { Metrics } from './plugins.js';
 
 // Type aliases, not interfaces: only aliases are assignable to the core's Metrics (a string-keyed record).
 export type ClassScores = {
@@ -103,4 +104,24 @@ function checkPredictions(classes: number, labels: Int32Array, predictions: Int3
       }
     }
   }
+}
+
+/** The name of the built-in classification evaluator, which every spec runs unless it names its own evaluators. */
+export const CLASSIFICATION_EVALUATOR = 'classification';
+
+/**
+ * The test accuracy and macro-F1 of an outcome's metrics (`outcome.metrics`, `baselineMetrics`, `validationMetrics`,
+ * `referenceMetrics`), typed: metrics are keyed by evaluator name and each evaluator's output is its own, so this
+ * reads the classification evaluator's and checks both values are finite numbers. Undefined when the spec did not
+ * run that evaluator (or something else answered under its name).
+ */
+export function classificationScores(
+  metrics: Readonly<Record<string, Metrics>> | undefined,
+): Pick<ClassificationMetrics, 'accuracy' | 'macroF1'> | undefined {
+  const scores = metrics?.[CLASSIFICATION_EVALUATOR];
+  const { accuracy, macroF1 } = scores ?? {};
+  if (typeof accuracy !== 'number' || !Number.isFinite(accuracy) || typeof macroF1 !== 'number' || !Number.isFinite(macroF1)) {
+    return undefined;
+  }
+  return { accuracy, macroF1 };
 }

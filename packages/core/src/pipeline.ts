@@ -55,7 +55,7 @@ export interface ExperimentOutcome {
   readonly training: TrainingResult;
   readonly engine: { readonly name: string; readonly backend: string; readonly skipped: readonly string[] };
   readonly testPredictions: Int32Array;
-  /** Per evaluator name, its metrics on the test split. */
+  /** Per evaluator name, its metrics on the test split; `classificationScores(metrics)` reads accuracy and macro-F1 typed. */
   readonly metrics: Readonly<Record<string, Metrics>>;
   /** The same evaluators on the validation split (the kept model's predictions): the split to calibrate on. */
   readonly validationMetrics: Readonly<Record<string, Metrics>>;

@@ -7,13 +7,13 @@ import { KIND_LABEL, pluginId } from './registry.js';
 
 type AnyFunction = (...args: any[]) => any;
 
-/** The names of the hooks (methods) of a plugin type: `describe`, `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
+/** The names of the hooks (methods) of a plugin type: `describe`, `inputs`, `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
 export type PluginHook<P> = { [K in keyof P]-?: NonNullable<P[K]> extends AnyFunction ? K : never }[keyof P] & string;
 type HookFunction<P, H extends keyof P> = Extract<NonNullable<P[H]>, AnyFunction>;
 
 /** Per kind, the hooks and the position of their options argument (`null`: the hook takes no options). */
 const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null>> } = {
-  dataset: { describe: 0, generate: 1 },
+  dataset: { describe: 0, inputs: 0, generate: 1 },
   prototypes: { unsupported: 1, generate: 2 },
   head: { build: 1 },
   evaluator: { evaluate: 1 },
@@ -22,7 +22,7 @@ const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null
 
 /** Hooks the `define*` helpers route through {@link callPlugin}: those with options. `probe` has none, and its failure is a reason to try the next engine, which `chooseEngine` records. */
 const BOUNDED_HOOKS: { readonly [K in PluginKind]: readonly string[] } = {
-  dataset: ['describe', 'generate'],
+  dataset: ['describe', 'inputs', 'generate'],
   prototypes: ['unsupported', 'generate'],
   head: ['build'],
   evaluator: ['evaluate'],
@@ -30,7 +30,7 @@ const BOUNDED_HOOKS: { readonly [K in PluginKind]: readonly string[] } = {
 };
 
 /** Hooks a plugin may leave out: calling one it lacks answers undefined (nothing refused, nothing described). */
-const OPTIONAL_HOOKS: ReadonlySet<string> = new Set(['unsupported', 'describe']);
+const OPTIONAL_HOOKS: ReadonlySet<string> = new Set(['unsupported', 'describe', 'inputs']);
 
 /** A hook made by a `define*` helper keeps the plugin author's function here, which {@link callPlugin} runs. */
 const IMPLEMENTATION = Symbol.for('hyperproto.hookImplementation');

@@ -76,6 +76,20 @@ export interface DatasetDescription {
   readonly inputWidth?: number;
 }
 
+/**
+ * One file a dataset reads, fingerprinted: which file (`path`, absolute) and what it held (`bytes`, `sha256`), so
+ * that records say exactly which data they came from and `--resume` can tell when a file changed since.
+ */
+export interface DatasetInput {
+  /** What the file is to the dataset, e.g. the option naming it (`data`, `testLabels`): pairs files across sessions. */
+  readonly option: string;
+  /** Absolute path, relative ones resolved as the dataset resolves them when reading. */
+  readonly path: string;
+  readonly bytes: number;
+  /** SHA-256 of the content, lowercase hex. */
+  readonly sha256: string;
+}
+
 export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
   /**
    * What `generate` will give for these options, said without generating or reading anything (synchronous and
@@ -83,6 +97,13 @@ export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
    * match what `generate` produces (the dataset conformance suite checks).
    */
   describe?(options: O): DatasetDescription;
+  /**
+   * The files `generate` would read for these options, fingerprinted now, without loading the data (it reads each
+   * file once to hash it). A dataset that has it records the same list as `info.inputs` when it generates, so a
+   * resumed grid can refuse to add runs on changed files to runs made on the old ones. Leave it out when the data
+   * comes from no file.
+   */
+  inputs?(options: O): Promise<readonly DatasetInput[]>;
   generate(ctx: PluginContext, options: O): Dataset | Promise<Dataset>;
   /**
    * The nearest-class-mean baseline's predictions for `features` (exactly those of `nearestClassMeanPredictions`),

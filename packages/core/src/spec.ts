@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { CLASSIFICATION_EVALUATOR } from './classification-scores.js';
 import { ErrorCode, HyperprotoError } from './errors.js';
 import { formatIssues } from './options.js';
+import { closestName } from './registry.js';
 
 const positiveInt = z.number().int().min(1);
 
-/** The seed's trainer: two hidden layers of 300 units, Adam at 1e-3, early stopping. Defaults are documented in the README. */
-export const TrainerSettingsSchema = z.object({
+const trainerShape = {
   hiddenUnits: positiveInt.default(300),
   hiddenLayers: positiveInt.max(16).default(2),
   dropout: z.number().min(0).lt(1).default(0.3),
@@ -19,6 +20,24 @@ export const TrainerSettingsSchema = z.object({
    * Absent means off, so specs written before it existed stay equal to what they mean.
    */
   traceTest: z.boolean().optional(),
+};
+
+/** `unknown setting "max_epochs" (did you mean "maxEpochs"?)`, naming every setting there is. */
+function unknownSettings(keys: readonly string[]): string {
+  const known = Object.keys(trainerShape);
+  const each = keys.map((key) => {
+    const closest = closestName(key, known);
+    return `"${key}"${closest ? ` (did you mean "${closest}"?)` : ''}`;
+  });
+  return `unknown setting${keys.length === 1 ? '' : 's'} ${each.join(', ')}; the trainer settings are ${known.join(', ')}`;
+}
+
+/**
+ * The seed's trainer: two hidden layers of 300 units, Adam at 1e-3, early stopping. Defaults are documented in the
+ * README. Strict like the rest of the spec: a misspelt setting would otherwise train with the default silently.
+ */
+export const TrainerSettingsSchema = z.strictObject(trainerShape, {
+  error: (issue) => (issue.code === 'unrecognized_keys' ? unknownSettings(issue.keys) : undefined),
 });
 
 /** The seed's trainer settings, shared by every engine (the network and its training live in @hyperproto/mlp). */
@@ -53,7 +72,7 @@ export const ExperimentSpecSchema = z
     trainer: TrainerSettingsSchema.default(TrainerSettingsSchema.parse({})),
     /** Engine by name, with its options; when absent the available engine with the highest priority runs. */
     engine: EngineRefSchema.optional(),
-    evaluators: z.array(PluginRefSchema).default([{ name: 'classification', options: {} }]),
+    evaluators: z.array(PluginRefSchema).default([{ name: CLASSIFICATION_EVALUATOR, options: {} }]),
   })
   .strict();
 

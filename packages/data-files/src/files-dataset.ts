@@ -1,4 +1,5 @@
 import { defineDataset, type DatasetPlugin } from '@hyperproto/core';
+import { fingerprintInputs } from './file-fingerprints.js';
 import { loadFilesDataset } from './files-loader.js';
 import { FilesOptionsSchema, type FilesOptions } from './files-options.js';
 
@@ -8,5 +9,7 @@ export const filesDataset: DatasetPlugin<FilesOptions> = defineDataset<FilesOpti
   options: FilesOptionsSchema,
   // Only an inline list of class names fixes anything without reading a file: the class count.
   describe: ({ classNames }) => (Array.isArray(classNames) ? { classes: classNames.length } : {}),
+  // Hashes each file the options name: what `--resume` compares with the `info.inputs` of finished runs.
+  inputs: (options) => fingerprintInputs(options),
   generate: (ctx, options) => loadFilesDataset(ctx, options),
 });

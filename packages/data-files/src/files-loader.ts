@@ -1,4 +1,4 @@
-import type { Dataset, DatasetSplit, PluginContext } from '@hyperproto/core';
+import type { Dataset, DatasetInput, DatasetSplit, PluginContext } from '@hyperproto/core';
 import { createMatrix } from '@hyperproto/core';
 import { readCsvFeatures, shorten } from './csv-features.js';
 import { columnNamesDifference } from './column-names.js';
@@ -6,6 +6,7 @@ import { checkHeldOutClasses, indexClasses, type ClassIndex } from './class-inde
 import { readClassNames } from './class-names.js';
 import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
 import { badData, badOptions, count } from './file-errors.js';
+import { fingerprintInputs } from './file-fingerprints.js';
 import { fileSize } from './file-size.js';
 import { featureFormat, optionProblems, type FilesOptions } from './files-options.js';
 import { readJsonlFeatures } from './jsonl-features.js';
@@ -154,6 +155,8 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       },
       test: { features: createMatrix(outputs[TEST].length / cols, cols, outputs[TEST]), labels: partLabels(testPart, TEST) },
     };
+    // Right after reading, while the files are in the page cache: the record then says which bytes it came from.
+    const inputs = await fingerprintInputs(options, pacer);
     return {
       classes: index.classes,
       inputWidth: cols,
@@ -161,7 +164,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       // Every name, however wide the file: `info` lists them only while short. Column positions name nothing.
       ...(main.table.header === 'names' ? { featureNames: main.table.columnNames! } : {}),
       ...splits,
-      info: describeDataset(options, index, parts, splits, classNames?.source),
+      info: describeDataset(options, index, parts, splits, classNames?.source, inputs),
     };
   } finally {
     await Promise.all(opened.map((table) => table.release()));
@@ -262,6 +265,7 @@ function describeDataset(
   parts: readonly Part[],
   splits: Record<'train' | 'validation' | 'test', DatasetSplit>,
   classNamesSource: string | undefined,
+  inputs: readonly DatasetInput[],
 ): Record<string, unknown> {
   const files: Record<string, string> = {};
   for (const part of parts) {
@@ -295,6 +299,8 @@ function describeDataset(
       validation: listOrRange(countPerClass(splits.validation.labels, index.classes)),
       test: listOrRange(countPerClass(splits.test.labels, index.classes)),
     },
+    // Absolute paths, sizes and SHA-256 of the files read: what `--resume` compares with the files of today.
+    inputs,
   };
 }
 

@@ -20,7 +20,7 @@ export function presetPath(name: string): string {
   const names = presetNames();
   if (!names.includes(name)) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `unknown preset "${name}". Known: ${names.join(', ')}.`, {
-      hint: 'Or write a grid file in the same form and pass it with --config FILE.',
+      hint: 'Or write a grid file in the same form and pass it with --grid FILE.',
     });
   }
   return resolve(PRESETS_DIR, `${name}.json`);

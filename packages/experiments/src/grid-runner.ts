@@ -3,6 +3,7 @@ import { chooseEngine, ErrorCode, HyperprotoError, type Registry } from '@hyperp
 import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, type CheckedRun } from './grid-validation.js';
+import { checkUnchangedInputs } from './input-changes.js';
 import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 import { localPool } from './local-pool.js';
 import { ProgressTracker, type GridProgress } from './progress-tracker.js';
@@ -125,7 +126,19 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   await schedulerFactory.check?.(options.grid);
   stopIfAborted(0, runs.length, '; nothing was written');
 
-  const store = await ResultsStore.open(options.out, { grid: options.grid, resume: options.resume, gridSource: source, log });
+  const store = await ResultsStore.open(options.out, {
+    grid: options.grid,
+    resume: options.resume,
+    gridSource: source,
+    log,
+    // Runs to come must not mix other data into cells of finished runs: their datasets' files are checked first.
+    checkRecords: (records) => {
+      const finished = new Set(records.map((record) => record.key));
+      const selected = options.only?.length ? selectRuns(runs, options.only) : runs;
+      const datasets = new Set(selected.filter((run) => !finished.has(run.key)).map((run) => run.dataset));
+      return checkUnchangedInputs({ registry, grid: options.grid, records, datasets, target: options.out, log });
+    },
+  });
   const startedAt = new Date().toISOString();
   const finishedNow: RunRecord[] = [];
   let scheduler: RunScheduler | undefined;

@@ -77,8 +77,8 @@ export const GridSchema = z
     published: PublishedSchema.optional(),
     /** The model whose scores the data sizes were chosen to match against the published ones (the report checks it). */
     calibration: z.strictObject({ model: entryId, tolerancePoints: z.number().positive().default(3) }).optional(),
-    /** Why the sizes and settings are what they are; shown in the report. */
-    notes: z.array(z.string()).default([]),
+    /** Why the sizes and settings are what they are; shown in the report. A single string is one note. */
+    notes: z.union([z.array(z.string()), z.string().transform((note) => [note])]).default([]),
     /** Plugins to load, as in hyperproto.config.json; read by the application that builds the registry. */
     plugins: z.array(z.unknown()).optional(),
   })
@@ -154,8 +154,41 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
     );
   }
   const result = GridSchema.safeParse(raw);
+  const unnamed = unnamedFileData(raw);
+  if (unnamed.length)
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `${source}: ${[...unnamed.map((u) => u.problem), ...(result.success ? [] : [describeIssues(result.error.issues)])].join('; ')}`,
+      { hint: `Add "name": "files" to ${unnamed.map((u) => u.where).join(', ')} to read the data from files.` },
+    );
   if (result.success) return result.data;
   throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${describeIssues(result.error.issues)}`, { hint });
+}
+
+/** Options only data read from files has (the `files` dataset's paths and label column); the gaussian data has none. */
+const FILE_OPTIONS = ['data', 'labels', 'labelColumn', 'validationData', 'validationLabels', 'testData', 'testLabels', 'classNames'];
+
+/**
+ * Dataset entries without a "name" whose options are those of data read from files: the name defaults to the
+ * gaussian data, which would refuse these options with a message about its own (`classes`), not the missing name.
+ */
+function unnamedFileData(raw: object): { where: string; problem: string }[] {
+  const datasets = (raw as { datasets?: unknown }).datasets;
+  if (!Array.isArray(datasets)) return [];
+  return datasets.flatMap((entry: unknown, i) => {
+    if (typeof entry !== 'object' || entry === null || 'name' in entry) return [];
+    const options = (entry as { options?: unknown }).options;
+    const given = typeof options === 'object' && options !== null ? FILE_OPTIONS.filter((key) => key in options) : [];
+    if (given.length === 0) return [];
+    const id = (entry as { id?: unknown }).id;
+    const where = `datasets.${i}${typeof id === 'string' ? ` "${id}"` : ''}`;
+    return [
+      {
+        where,
+        problem: `${where}: no "name", so it is read as the gaussian data, which has no option ${given.join(', ')}: these are options of data read from files ("name": "files")`,
+      },
+    ];
+  });
 }
 
 /** Each problem as `dotted.path: message`; an unknown field is named by its own path, so every problem has one. */

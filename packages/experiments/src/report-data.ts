@@ -161,9 +161,12 @@ export function buildReportData(
       classMeanAccuracy: percent(classMean.map((s) => s.accuracy)),
     };
   });
-  const models: ReportModel[] = grid.models.map((m) => ({
+  // A model's label heads its column: where two models share one (e.g. "8" for two strategies at D = 8), both are
+  // named by their ids, which are unique, so no column is ambiguous.
+  const ownLabels = grid.models.map((m) => m.label ?? m.id);
+  const models: ReportModel[] = grid.models.map((m, i) => ({
     id: m.id,
-    label: m.label ?? m.id,
+    label: ownLabels.filter((label) => label === ownLabels[i]).length === 1 ? ownLabels[i]! : m.id,
     head: headRef(m).name,
     headOptions: headRef(m).options,
     strategy: m.prototypes?.strategy,
@@ -232,6 +235,23 @@ export function buildReportData(
     versions: Object.fromEntries(Object.entries(versions).map(([name, set]) => [name, [...set].sort()])),
     seed: seedComparison(grid),
   };
+}
+
+/**
+ * The best network's test macro-F1 on a dataset when every network with records there scores below the
+ * nearest-class-mean baseline (no network at all): then "best" ranks models that all lose to the baseline, and the
+ * report says so. Undefined where some network reaches the baseline, or either side has no score.
+ */
+export function allBelowClassMean(data: ReportData, dataset: ReportDataset): { model: ReportModel; macroF1: Stat } | undefined {
+  const baseline = dataset.classMeanMacroF1;
+  if (!baseline) return undefined;
+  const scored = data.models.flatMap((model) => {
+    const macroF1 = data.cells.get(cellKey(dataset.id, model.id))?.macroF1;
+    return macroF1 ? [{ model, macroF1 }] : [];
+  });
+  if (scored.length === 0) return undefined;
+  const best = scored.reduce((a, b) => (b.macroF1.mean > a.macroF1.mean ? b : a));
+  return best.macroF1.mean < baseline.mean ? best : undefined;
 }
 
 /** One score per seed (the first record of each seed that has one): references that depend on the data only. */

@@ -74,3 +74,24 @@ describe('report rows and reference labels', () => {
     expect(md).toContain("reference: the dataset's optimal rule as the dataset names it (4: oracle; 8: Bayes-optimal)");
   });
 });
+
+describe('the settings table', () => {
+  it("shortens the fingerprints of a dataset's files to a prefix", () => {
+    const grid = parseGrid({
+      name: 'files',
+      seeds: 1,
+      datasets: [{ id: 'mine', name: 'files', options: { data: 'a.csv' } }],
+      models: [softmax],
+    });
+    const sha256 = 'ab'.repeat(32);
+    const md = renderMarkdown(
+      buildReportDocument(
+        buildReportData(grid, [
+          { ...record('mine', 0, 3), data: { inputs: [{ option: 'data', path: '/data/a.csv', bytes: 1200, sha256 }] } },
+        ]),
+      ),
+    );
+    expect(md).toContain(`/data/a.csv (1200 bytes, sha256 ${sha256.slice(0, 12)})`);
+    expect(md).not.toContain(sha256);
+  });
+});

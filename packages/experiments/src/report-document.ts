@@ -1,4 +1,6 @@
+import { TrainerSettingsSchema } from '@hyperproto/core';
 import {
+  allBelowClassMean,
   cellKey,
   type ReportCell,
   type ReportData,
@@ -9,6 +11,7 @@ import {
 } from './report-data.js';
 import { calibration, COMPARABLE_SPEED_RATIO, evaluateFindings, PAR_POINTS, type Finding } from './report-findings.js';
 import { SEED_CLASSES, SEED_MODELS } from './report-seed.js';
+import { modelSettings } from './report-test-trace.js';
 import {
   againstClassCountPlot,
   f1AgainstDimsPlot,
@@ -123,7 +126,9 @@ export function buildReportDocument(data: ReportData): ReportDocument {
       text: `Each verdict is computed from the tables below, from the cells that are the study's (the gaussian data with 10, 100 and 1,000 classes; softmax and HPNs): scores within ${PAR_POINTS} points of macro-F1 count as on par, larger gaps as a difference; speeds within a factor ${COMPARABLE_SPEED_RATIO} as comparable.${data.seeds.length < 3 ? ` With ${data.seeds.length === 1 ? 'one seed' : 'two seeds'} per cell there is no spread to judge these gaps against: treat the verdicts as indicative.` : ''}`,
     });
     blocks.push({ kind: 'list', items: findings.map((f) => ({ strong: f.status, text: f.claim, sub: f.evidence })) });
-  } else if (grid.published || data.seed.datasets.size > 0 || data.seed.models.size > 0) {
+  } else if (grid.published || (data.seed.datasets.size > 0 && data.seed.models.size > 0)) {
+    // Only a grid that holds some of the study's cells (one of its datasets with one of its models) or carries its
+    // numbers is told what it lacks: a softmax on the user's own data has nothing to do with the study.
     blocks.push({
       kind: 'paragraph',
       text: `The seed study's comparison (its findings, published numbers and Table 3) is left out: it applies only to a grid that holds every cell of the study's Table 2, and this one lacks ${lacking(SEED_CLASSES.length - data.seed.datasets.size, SEED_CLASSES.length, 'datasets')}${SEED_CLASSES.length > data.seed.datasets.size && SEED_MODELS.length > data.seed.models.size ? ' and ' : ''}${lacking(SEED_MODELS.length - data.seed.models.size, SEED_MODELS.length, 'models')}: ${data.seed.missing.join('; ')}.`,
@@ -145,11 +150,23 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     data.datasets.map((d) => [d.label, ...columns.map((m) => show(data.cells.get(cellKey(d.id, m.id))))]);
   blocks.push({ kind: 'heading', level: 2, text: `${seed ? 'Table 2: test' : 'Test'} macro-F1 (%), mean ± sd over seeds` });
   const t2: string[][] = [];
+  // Seeds with a record per cell of a dataset: a range where its cells differ (a model not yet run on every seed).
+  const seedCounts = (d: ReportDataset) => {
+    const counts = columns.flatMap((m) => {
+      const n = data.cells.get(cellKey(d.id, m.id))?.seeds.length ?? 0;
+      return n > 0 ? [n] : [];
+    });
+    return counts.length ? { low: Math.min(...counts), high: Math.max(...counts) } : { low: 0, high: 0 };
+  };
+  const seedCount = (d: ReportDataset) => {
+    const { low, high } = seedCounts(d);
+    return low === high ? `n=${high}` : `n=${low}-${high}`;
+  };
+  const seedRange = data.datasets.some((d) => seedCounts(d).low !== seedCounts(d).high);
   for (const d of data.datasets) {
-    const n = Math.max(0, ...columns.map((m) => data.cells.get(cellKey(d.id, m.id))?.seeds.length ?? 0));
     t2.push([
       d.label,
-      published ? `ours (n=${n})` : `n=${n}`,
+      published ? `ours (${seedCount(d)})` : seedCount(d),
       reference(d, d.bayesMacroF1),
       reference(d, d.classMeanMacroF1),
       ...columns.map((m) => pm(data.cells.get(cellKey(d.id, m.id))?.macroF1)),
@@ -157,6 +174,13 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     const theirs = columns.map((m) => study('macroF1', d, m));
     if (theirs.some((x) => x !== undefined)) t2.push(['', 'study', DASH, DASH, ...theirs.map((x) => num(x))]);
   }
+  // A best model that loses to the class-mean baseline is not a winner: say so beside the table, per dataset.
+  const beaten = data.datasets.flatMap((d) => {
+    const below = allBelowClassMean(data, d);
+    return below
+      ? [`${d.label} (best: ${below.model.label} ${below.macroF1.mean.toFixed(1)} against ${d.classMeanMacroF1!.mean.toFixed(1)})`]
+      : [];
+  });
   // The reference column is named after the datasets' optimal rule when they share one.
   const referenceNames = [...new Set(data.datasets.flatMap((d) => (d.referenceName ? [d.referenceName] : [])))];
   const referenceHeader = referenceNames.length === 1 ? referenceLabel(referenceNames[0]!) : 'reference';
@@ -168,7 +192,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
     kind: 'table',
     header: [rowHeader, '', referenceHeader, 'class-mean', ...columns.map((m) => m.label)],
     rows: t2,
-    note: `${columnLegend(columns)}. ${referenceNote}, the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${published ? ` Study: ${published.source}.` : ''}`,
+    note: `${columnLegend(columns)}. ${referenceNote}, the best any model can be expected to do on the same test split; ${NOT_AVAILABLE} for a dataset that has none. Class-mean: the nearest class mean of the training split, no network: the baseline a model should beat; ${NOT_AVAILABLE} for records written before it was recorded.${beaten.length ? ` Every model is below the class-mean baseline on ${beaten.join('; ')}: there the nearest class mean, with no network, beats the best model.` : ''}${seedRange ? ' n=k-m: the cells of a row rest on k to m seeds (some runs have no record yet).' : ''}${published ? ` Study: ${published.source}.` : ''}`,
   });
 
   // Which geometry measure orders the prototype sets as macro-F1 does.
@@ -177,7 +201,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   blocks.push(...explanationBlocks(data));
 
   // Table 3: the study's rows (softmax and the HPN with D = classes) on the study's datasets.
-  const stopping = `Training stops after ${String(grid.trainer.patience ?? 10)} epochs without a better validation accuracy${grid.models.some((m) => m.trainer?.patience !== undefined) ? ' (models with their own patience name it in brackets)' : ''}; the weights of the best epoch are kept.`;
+  const stopping = stoppingNote(data);
   if (seed) {
     blocks.push({ kind: 'heading', level: 2, text: 'Table 3: epochs to convergence (epoch of the best validation accuracy), mean ± sd' });
     const seedDatasets = data.datasets.filter((d) => data.seed.datasets.has(d.id));
@@ -306,7 +330,7 @@ export function buildReportDocument(data: ReportData): ReportDocument {
       d.label ?? d.id,
       d.name,
       JSON.stringify(d.options),
-      data.datasets[i]?.info ? JSON.stringify(data.datasets[i]!.info) : DASH,
+      data.datasets[i]?.info ? JSON.stringify(infoForTable(data.datasets[i]!.info!)) : DASH,
     ]),
   });
   blocks.push({
@@ -330,6 +354,38 @@ export function buildReportDocument(data: ReportData): ReportDocument {
   }
 
   return { title: `Experiment report: ${grid.name}`, blocks, plots, findings };
+}
+
+/**
+ * How runs stop, and how many of the finished ones ran into the epoch cap or kept their last epoch: where most do,
+ * the runs were cut short by maxEpochs rather than stopped by patience, and more epochs might still have helped.
+ */
+function stoppingNote(data: ReportData): string {
+  const { grid } = data;
+  const own = grid.models.some((m) => m.trainer?.patience !== undefined || m.trainer?.maxEpochs !== undefined)
+    ? ' (models with their own patience or cap name it in brackets)'
+    : '';
+  const shared = TrainerSettingsSchema.safeParse(grid.trainer);
+  const rule = !shared.success
+    ? 'Training stops early when the validation accuracy stops improving, or at the epoch cap (maxEpochs)'
+    : shared.data.patience >= shared.data.maxEpochs
+      ? `Every run trains all ${shared.data.maxEpochs} epochs (maxEpochs; its patience, ${shared.data.patience}, is not below it, so it never stops early)`
+      : `Training stops after ${shared.data.patience} epochs without a better validation accuracy, or at ${shared.data.maxEpochs} epochs (maxEpochs) at the latest`;
+  let atCap = 0;
+  let keptLast = 0;
+  for (const model of data.models) {
+    const cap = modelSettings(data, model)?.maxEpochs;
+    for (const d of data.datasets)
+      for (const r of data.cells.get(cellKey(d.id, model.id))?.records ?? []) {
+        if (cap !== undefined && r.epochs >= cap) atCap++;
+        if (r.bestEpoch === r.epochs) keptLast++;
+      }
+  }
+  const runs = data.records.length;
+  const counts = runs
+    ? ` Of the ${plural(runs, 'finished run')}, ${atCap || 'none'} ran to the cap${keptLast ? `, and ${keptLast} kept their last epoch (validation accuracy still rising when training ended: more epochs might have helped)` : ''}.`
+    : '';
+  return `${rule}${own}; the weights of the best epoch are kept.${counts}`;
 }
 
 const lacking = (n: number, of: number, what: string) => (n === 0 ? '' : `${n} of its ${of} ${what}`);
@@ -366,4 +422,13 @@ function summarizeMissing(data: ReportData): string {
     byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
   }
   return [...byDataset].map(([id, n]) => `${n} of ${id}`).join(', ');
+}
+
+/** A dataset's info for the settings table: the fingerprints of its files (`inputs`) shortened to a prefix each. */
+function infoForTable(info: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  if (!Array.isArray(info.inputs)) return info;
+  const inputs = info.inputs.map((input: { path?: unknown; bytes?: unknown; sha256?: unknown }) =>
+    typeof input?.sha256 === 'string' ? `${String(input.path)} (${String(input.bytes)} bytes, sha256 ${input.sha256.slice(0, 12)})` : input,
+  );
+  return { ...info, inputs };
 }

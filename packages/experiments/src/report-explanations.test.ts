@@ -109,7 +109,7 @@ describe('the explanations of the gap to softmax', () => {
   it('gives the numbers of each comparison', () => {
     // Geometry: HPN from c 50.0 to a 80.0, 30 points, ordered by the largest cosine; a gap of 5 points remains.
     expect(found.geometry.evidence[0]).toBe(
-      '8 classes, 20/class, width 16, patience 10, hpn, 3 sets of D=8: from c 50.0 ± 0.3 to a 80.0 ± 0.3, 30.0 points (a clear difference); ordered best by largest NN cosine (ρ −1.00); the best set still trails softmax 85.0 ± 0.3 by 5.0 points.',
+      '8 classes, 20/class, width 16, patience 10, hpn, 3 sets of D=8: from c 50.0 ± 0.3 to a 80.0 ± 0.3, 30.0 points (a clear difference); too few sets (under 4) to rank the measures; the best set still trails softmax 85.0 ± 0.3 by 5.0 points.',
     );
     // Cosine-softmax's best set is within 2 points of softmax: there it closes the gap.
     expect(found.geometry.evidence[1]).toContain('the best set is on par with softmax 85.0 ± 0.3');

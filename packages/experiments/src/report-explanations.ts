@@ -2,7 +2,7 @@ import type { TrainerSettings } from '@hyperproto/core';
 import { cellKey, type ReportCell, type ReportData, type ReportDataset, type ReportModel, type Stat } from './report-data.js';
 import type { Block } from './report-document.js';
 import { clearDifference, PAR_POINTS } from './report-findings.js';
-import { GEOMETRY_MEASURES, geometryGroups, MIN_CORRELATION_CELLS } from './report-geometry.js';
+import { GEOMETRY_MEASURES, geometryGroups, MIN_CORRELATION_CELLS, MIN_RANKING_CELLS, rankable } from './report-geometry.js';
 import { headName } from './report-plots.js';
 import { modelSettings, tracedCells } from './report-test-trace.js';
 
@@ -189,7 +189,7 @@ function geometryExplanation(data: ReportData, conditions: readonly Condition[])
       label,
       ...group.correlations[key],
     }))
-      .filter((c): c is { label: string; rho: number; n: number } => c.rho !== null && c.n >= MIN_CORRELATION_CELLS)
+      .filter((c): c is { label: string; rho: number; n: number } => rankable(c))
       .sort((a, b) => Math.abs(b.rho) - Math.abs(a.rho));
     const condition = conditionOf(group.dataset, group.example);
     const softmax = f1(condition?.softmax);
@@ -199,18 +199,19 @@ function geometryExplanation(data: ReportData, conditions: readonly Condition[])
     const where = condition ? conditionLabel(condition) : group.dataset.label;
     if (gapToExplain) outcomes.push({ outcome, where: `${where}, ${headName(group.example)}` });
     evidence.push(
-      `${where}, ${headName(group.example)}, ${stats.length} sets of D=${group.example.dims}: from ${worst.model.strategy} ${score(worst.stat)} to ${best.model.strategy} ${score(best.stat)}, ${points(range.gap)} (${range.clear ? 'a clear difference' : "within the seeds' spread"})${ranked[0] ? `; ordered best by ${ranked[0].label} (ρ ${rho(ranked[0].rho)})` : ''}${softmax ? `; the best set ${clearlyBelow(best.stat, softmax) ? `still trails softmax ${score(softmax)} by ${points(softmax.mean - best.stat.mean)}` : `is on par with softmax ${score(softmax)}`}${gapToExplain ? '' : ', and so is the worst: no gap to explain here'}` : '; no softmax here to compare with'}.`,
+      `${where}, ${headName(group.example)}, ${stats.length} sets of D=${group.example.dims}: from ${worst.model.strategy} ${score(worst.stat)} to ${best.model.strategy} ${score(best.stat)}, ${points(range.gap)} (${range.clear ? 'a clear difference' : "within the seeds' spread"})${ranked[0] ? `; ordered best by ${ranked[0].label} (ρ ${rho(ranked[0].rho)})` : `; too few sets (under ${MIN_RANKING_CELLS}) to rank the measures`}${softmax ? `; the best set ${clearlyBelow(best.stat, softmax) ? `still trails softmax ${score(softmax)} by ${points(softmax.mean - best.stat.mean)}` : `is on par with softmax ${score(softmax)}`}${gapToExplain ? '' : ', and so is the worst: no gap to explain here'}` : '; no softmax here to compare with'}.`,
     );
   }
-  if (groups.length > 1) {
+  const rankedGroups = groups.filter((g) => GEOMETRY_MEASURES.some(({ key }) => rankable(g.correlations[key])));
+  if (rankedGroups.length > 1) {
     const means = GEOMETRY_MEASURES.map(({ key, label }): { label: string; mean: number | null } => {
-      const values = groups.map((g) => g.correlations[key]).filter((c) => c.rho !== null && c.n >= MIN_CORRELATION_CELLS);
+      const values = rankedGroups.map((g) => g.correlations[key]).filter(rankable);
       return { label, mean: values.length ? values.reduce((sum, c) => sum + c.rho!, 0) / values.length : null };
     }).filter((m): m is { label: string; mean: number } => m.mean !== null);
     const top = [...means].sort((a, b) => Math.abs(b.mean) - Math.abs(a.mean))[0];
     if (top)
       evidence.push(
-        `Over these ${groups.length} groups the measure with the largest mean |ρ| is ${top.label} (${rho(top.mean)}); mean ρ of each: ${means.map((m) => `${m.label} ${rho(m.mean)}`).join(', ')}.`,
+        `Over the ${rankedGroups.length} groups with at least ${MIN_RANKING_CELLS} sets the measure with the largest mean |ρ| is ${top.label} (${rho(top.mean)}); mean ρ of each: ${means.map((m) => `${m.label} ${rho(m.mean)}`).join(', ')}.`,
       );
   }
   // Planned groups of at least MIN_CORRELATION_CELLS sets: their cells without records.

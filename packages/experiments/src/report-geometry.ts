@@ -19,6 +19,16 @@ export type GeometryMeasure = (typeof GEOMETRY_MEASURES)[number]['key'];
 /** Fewest prototype sets for a correlation worth showing: with two, every measure that differs gives +1 or -1. */
 export const MIN_CORRELATION_CELLS = 3;
 
+/**
+ * Fewest prototype sets for ranking the measures against each other: with three, ρ takes only ±1 and ±0.5, so
+ * every measure that orders the sets alike ties for the largest |ρ| and the ranking says nothing.
+ */
+export const MIN_RANKING_CELLS = 4;
+
+/** Whether a measure's correlation in a group rests on enough sets to rank it against the others. */
+export const rankable = (c: { readonly rho: number | null; readonly n: number }): c is { rho: number; n: number } =>
+  c.rho !== null && c.n >= MIN_RANKING_CELLS;
+
 /** One cell (a prototype set) of a group: its mean test macro-F1 and mean geometry over the seeds with a record. */
 export interface GeometryCell {
   readonly model: ReportModel;
@@ -92,10 +102,10 @@ export function geometryGroups(data: ReportData): GeometryGroup[] {
   return groups;
 }
 
-/** The measures with the largest |rho| of a group (several on a tie); empty with fewer than MIN_CORRELATION_CELLS cells. */
+/** The measures with the largest |rho| of a group (several on a tie), over those measured on at least MIN_RANKING_CELLS sets. */
 export function strongestMeasures(group: GeometryGroup): GeometryMeasure[] {
   const shown = GEOMETRY_MEASURES.map(({ key }) => ({ key, ...group.correlations[key] })).filter(
-    (c): c is { key: GeometryMeasure; rho: number; n: number } => c.rho !== null && c.n >= MIN_CORRELATION_CELLS,
+    (c): c is { key: GeometryMeasure; rho: number; n: number } => rankable(c),
   );
   if (shown.length === 0) return [];
   const top = Math.max(...shown.map((c) => Math.abs(c.rho)));
@@ -122,7 +132,7 @@ export function geometryBlocks(data: ReportData): Block[] {
         if (rho === null || measured < MIN_CORRELATION_CELLS) return '–';
         return `${signed(rho)}${measured !== n ? ` (n=${measured})` : ''}`;
       }),
-      strongestMeasures(group).map(label).join(', ') || '–',
+      strongestMeasures(group).map(label).join(', ') || (n >= MIN_CORRELATION_CELLS ? 'too few sets to rank' : '–'),
     ];
   });
   const judged = groups.filter((g) => strongestMeasures(g).length > 0);
@@ -130,11 +140,11 @@ export function geometryBlocks(data: ReportData): Block[] {
   if (judged.length > 0) {
     const wins = GEOMETRY_MEASURES.map(({ key }) => ({ key, count: judged.filter((g) => strongestMeasures(g).includes(key)).length }));
     const means = GEOMETRY_MEASURES.map(({ key }) => {
-      const values = judged.map((g) => g.correlations[key]).filter((c) => c.rho !== null && c.n >= MIN_CORRELATION_CELLS);
+      const values = judged.map((g) => g.correlations[key]).filter(rankable);
       return { key, mean: values.length ? values.reduce((sum, c) => sum + c.rho!, 0) / values.length : null, n: values.length };
     });
     summary.push(
-      `Across the ${judged.length} group${judged.length === 1 ? '' : 's'} with at least ${MIN_CORRELATION_CELLS} prototype sets, the largest |ρ| belongs to ${wins
+      `Across the ${judged.length} group${judged.length === 1 ? '' : 's'} with at least ${MIN_RANKING_CELLS} prototype sets, the largest |ρ| belongs to ${wins
         .filter((w) => w.count > 0)
         .sort((a, b) => b.count - a.count)
         .map((w) => `${label(w.key)} in ${w.count}`)
@@ -143,11 +153,16 @@ export function geometryBlocks(data: ReportData): Block[] {
         .join(', ')}.`,
     );
   }
+  const unranked = groups.filter((g) => strongestMeasures(g).length === 0 && g.cells.length >= MIN_CORRELATION_CELLS).length;
+  if (unranked > 0)
+    summary.push(
+      `${judged.length === 0 ? `No group has ${MIN_RANKING_CELLS} or more prototype sets` : `${unranked} group${unranked === 1 ? ' has' : 's have'} fewer than ${MIN_RANKING_CELLS} prototype sets`}: too few sets to rank the measures (over 3 sets ρ takes only a few values, so measures that order the sets alike tie), so ${judged.length === 0 ? 'no measure is named as the best predictor' : 'those groups name no measure'}.`,
+    );
   return [
     { kind: 'heading', level: 2, text: 'Which prototype measure predicts macro-F1' },
     {
       kind: 'paragraph',
-      text: `Per dataset and head (with its trainer settings and prototype dimension D), Spearman's rank correlation ρ across the prototype sets between the test macro-F1 and each measure of the prototypes' geometry, each a mean over the seeds of a cell. ρ = +1: the larger the measure, the higher the macro-F1, in exactly the same order; −1: the reverse order; near 0: the measure does not order the sets. With fewer than ${MIN_CORRELATION_CELLS} sets a correlation says nothing and is left out (–); ties share their mean rank.`,
+      text: `Per dataset and head (with its trainer settings and prototype dimension D), Spearman's rank correlation ρ across the prototype sets between the test macro-F1 and each measure of the prototypes' geometry, each a mean over the seeds of a cell. ρ = +1: the larger the measure, the higher the macro-F1, in exactly the same order; −1: the reverse order; near 0: the measure does not order the sets. With fewer than ${MIN_CORRELATION_CELLS} sets a correlation says nothing and is left out (–), and with fewer than ${MIN_RANKING_CELLS} the measures are not ranked against each other; ties share their mean rank.`,
     },
     {
       kind: 'table',

@@ -36,7 +36,7 @@ export function phaseBlocks(data: ReportData): Block[] {
         totals.seconds.total.toFixed(1),
         reused(totals),
       ]),
-      note: 'Seconds of each stage summed over the finished runs, and its share of their time: data (generating the dataset and its Bayes-optimal rule), prototypes, setup (the head and the engine), training (with the validation pass of every epoch), evaluation (the kept model on the test and validation splits), references (the class-mean baseline and the prototype geometry), other (what a record predates or no stage covers). A run that took its dataset or prototypes from an earlier run of the same worker spent only the time of a copy on them; the last column counts those runs.',
+      note: 'Seconds of each stage summed over the finished runs, and its share of their time: data (making or reading the data, and its optimal rule where it has one), prototypes, setup (the head and the engine), training (with the validation pass of every epoch), evaluation (the kept model on the test and validation splits), references (the class-mean baseline and the prototype geometry), other (what a record predates or no stage covers). A run that took its dataset or prototypes from an earlier run of the same worker spent only the time of a copy on them; the last column counts those runs.',
     },
   ];
 }

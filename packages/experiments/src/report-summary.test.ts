@@ -174,7 +174,28 @@ describe('the results page', () => {
     expect(markdown).toContain(
       '| HPN | hpn axes D=8 (`hpn-d8`; best of 2 by validation macro-F1) | 89.0 ± 0.0 | 2 | 0.30 s | 1 | 4.00 s |',
     );
-    expect(markdown).toContain('Generated from the committed records by `hyperproto report large small --summary`');
+    // What happened, for any user's records: no claim that they are committed, nor how the command was launched.
+    expect(markdown).toContain('Generated from the records in `large`, `small` by `hyperproto report large small --summary`');
+    expect(markdown).not.toMatch(/committed|pnpm/);
+  });
+
+  it('notes a best below the nearest class mean, and names no fastest where the printed seconds are equal', () => {
+    const ownData = { ...smallGrid, name: 'own-data', datasets: [smallGrid.datasets[0]!] };
+    const list = records(ownData, {
+      // 0.011 and 0.014 s both print as 0.01 s; the runs' seconds differ visibly.
+      'c10/softmax': { f1: [0.6, 0.62], validation: 0.6, secondsPerEpoch: 0.011, total: 0.7 },
+      'c10/hpn-d4': { f1: [0.5, 0.5], validation: 0.5, secondsPerEpoch: 0.014, total: 0.9 },
+    }).map((r) => ({ ...r, metrics: { ...r.metrics, classMean: { accuracy: 0.76, macroF1: 0.75 + r.seed / 100 } } }));
+    const own = study(ownData, list);
+    const [row] = summaryRows([own]);
+    expect(row!.belowClassMean!.model.id).toBe('softmax');
+    expect(row!.fastestEpoch!.family.key).toBe('softmax');
+    expect(row!.fastestEpochTies.map((e) => e.family.key)).toEqual(['hpn']);
+    expect(row!.cheapestRunTies).toEqual([]);
+    const markdown = renderMarkdown(buildSummaryDocument([own], 'hyperproto report own-data --summary'));
+    expect(markdown).toContain(
+      '| 10 | own-data, c10 (50 training rows per class) | softmax 61.0 ± 1.4 (2 seeds); every network below the nearest class mean 75.5 ± 0.7 | none | no clear winner: softmax, HPN 0.01 s (equal at this precision) | softmax 0.70 s |',
+    );
   });
 
   it('says when no head is clearly above a uniform guess, by the rule for on par', () => {
@@ -270,7 +291,7 @@ describe('writeSummaryPage', () => {
     expect(written.plots).toEqual([join(root, 'plots', 'f1-vs-classes.svg'), join(root, 'plots', 'seconds-per-epoch-vs-classes.svg')]);
     for (const path of [written.page, ...written.plots]) expect(existsSync(path)).toBe(true);
     const shown = (path: string) => relative(process.cwd(), path);
-    expect(written.command).toBe(`pnpm hyperproto report ${dirs.map(shown).join(' ')} --summary --out ${shown(join(root, 'README.md'))}`);
+    expect(written.command).toBe(`hyperproto report ${dirs.map(shown).join(' ')} --summary --out ${shown(join(root, 'README.md'))}`);
     expect(written.studies.map((s) => [s.name, s.finished])).toEqual([
       ['small', 12],
       ['large', 6],
@@ -280,8 +301,14 @@ describe('writeSummaryPage', () => {
     expect(many.gridSource).toBe('the preset many-classes (no grid.json in the directory yet)');
     expect(many.expected).toBeGreaterThan(0);
     expect(written.rows.filter((r) => r.study === 'many-classes').every((r) => r.best === null)).toBe(true);
+    expect(written.rows.find((r) => r.study === 'small' && r.dataset === 'c10')).toMatchObject({
+      fastestPerEpoch: 'softmax',
+      fastestPerEpochTiedWith: [],
+      cheapestRunTiedWith: [],
+      belowClassMean: false,
+    });
     const page = readFileSync(written.page, 'utf8');
-    expect(page).toContain(`by \`${written.command}\``);
+    expect(page).toContain(`Generated from the records in \`small\`, \`large\`, \`many-classes\` by \`${written.command}\``);
     expect(page).toContain('![Test macro-F1 against class count](plots/f1-vs-classes.svg)');
     expect(page).toContain('notes and commands: [`many-classes/README.md`](many-classes/README.md)');
     expect(page).toContain('2.0 min of wall time in 1 recorded session (workers: 2)');

@@ -1,5 +1,6 @@
 import { TrainerSettingsSchema, type TrainerSettings } from '@hyperproto/core';
 import {
+  allBelowClassMean,
   cellKey,
   type ReportCell,
   type ReportData,
@@ -91,8 +92,13 @@ export interface SummaryRow {
   /** The family with the highest test macro-F1, and those not clearly below it. */
   readonly best?: FamilyEntry;
   readonly onPar: readonly FamilyEntry[];
+  /** The family with the lowest mean seconds per epoch, and the others that print the same (no visible difference). */
   readonly fastestEpoch?: FamilyEntry;
+  readonly fastestEpochTies: readonly FamilyEntry[];
   readonly cheapestRun?: FamilyEntry;
+  readonly cheapestRunTies: readonly FamilyEntry[];
+  /** Where every network on the dataset scores below the nearest-class-mean baseline: the best of them. */
+  readonly belowClassMean?: { readonly model: ReportModel; readonly macroF1: Stat };
 }
 
 const validationMean = (cell: ReportCell) =>
@@ -143,8 +149,16 @@ export function summaryRows(studies: readonly SummaryStudy[]): SummaryRow[] {
             (a, b) => (!a || pick(b.chosen.cell)!.mean < pick(a.chosen.cell)!.mean ? b : a),
             undefined,
           );
+      // A cost is only a win where the page can show it: others that print the same seconds tie with it.
+      const ties = (winner: FamilyEntry | undefined, pick: (cell: ReportCell) => Stat | null) =>
+        winner
+          ? scored.filter(
+              (e) => e !== winner && pick(e.chosen.cell) && seconds(pick(e.chosen.cell)!.mean) === seconds(pick(winner.chosen!.cell)!.mean),
+            )
+          : [];
       const fastestEpoch = cheapest((c) => c.secondsPerEpoch);
       const cheapestRun = cheapest((c) => c.totalSeconds);
+      const belowClassMean = allBelowClassMean(data, dataset);
       rows.push({
         study,
         dataset,
@@ -152,7 +166,10 @@ export function summaryRows(studies: readonly SummaryStudy[]): SummaryRow[] {
         ...(best ? { best } : {}),
         onPar,
         ...(fastestEpoch ? { fastestEpoch } : {}),
+        fastestEpochTies: ties(fastestEpoch, (c) => c.secondsPerEpoch),
         ...(cheapestRun ? { cheapestRun } : {}),
+        cheapestRunTies: ties(cheapestRun, (c) => c.totalSeconds),
+        ...(belowClassMean ? { belowClassMean } : {}),
       });
     }
   }
@@ -223,9 +240,11 @@ function answerRow(row: SummaryRow): string[] {
     const planned = row.families.reduce((sum, e) => sum + e.plannedRuns, 0);
     return [classes, rowTitle(row), `not run yet (${planned} runs planned)`, DASH, DASH, DASH];
   }
-  const costOf = (entry: FamilyEntry | undefined, pick: (cell: ReportCell) => Stat | null) => {
+  const costOf = (entry: FamilyEntry | undefined, tied: readonly FamilyEntry[], pick: (cell: ReportCell) => Stat | null) => {
     if (!entry) return DASH;
     const own = pick(entry.chosen!.cell)!.mean;
+    if (tied.length)
+      return `no clear winner: ${[entry, ...tied].map((e) => e.family.label).join(', ')} ${seconds(own)} (equal at this precision)`;
     const bestCost = pick(row.best!.chosen!.cell);
     return `${entry.family.label} ${seconds(own)}${entry !== row.best && bestCost ? ` (${row.best!.family.label} ${seconds(bestCost.mean)})` : ''}`;
   };
@@ -236,13 +255,15 @@ function answerRow(row: SummaryRow): string[] {
     chance && !clearDifference(row.best.chosen!.cell.macroF1!, chance).clear
       ? `no head clearly above chance (a uniform guess: ${chanceText(chance)}); highest: ${familyScore(row.best)}`
       : familyScore(row.best);
+  // A best below the no-network baseline is only the least bad: the row says so beside it.
+  const below = row.belowClassMean ? `; every network below the nearest class mean ${f1Text(row.dataset.classMeanMacroF1!)}` : '';
   return [
     classes,
     rowTitle(row),
-    `${best}${waiting.length ? `; not run yet: ${waiting.join(', ')}` : ''}`,
+    `${best}${below}${waiting.length ? `; not run yet: ${waiting.join(', ')}` : ''}`,
     row.onPar.length ? row.onPar.map(familyScore).join('; ') : 'none',
-    costOf(row.fastestEpoch, (c) => c.secondsPerEpoch),
-    costOf(row.cheapestRun, (c) => c.totalSeconds),
+    costOf(row.fastestEpoch, row.fastestEpochTies, (c) => c.secondsPerEpoch),
+    costOf(row.cheapestRun, row.cheapestRunTies, (c) => c.totalSeconds),
   ];
 }
 
@@ -377,6 +398,7 @@ function sourceItem(study: SummaryStudy): ListItem {
 
 /** The results page: the answer by class count, its plots, each dataset's numbers and where every number comes from. */
 export function buildSummaryDocument(studies: readonly SummaryStudy[], command: string): ReportDocument {
+  const sources = studies.map((s) => `\`${s.path}\``).join(', ');
   const rows = summaryRows(studies);
   const plots = [summaryClassCountPlot(rows, 'macroF1'), summaryClassCountPlot(rows, 'secondsPerEpoch')].filter(
     (p): p is ReportPlot => p !== undefined,
@@ -385,7 +407,7 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
     { kind: 'heading', level: 1, text: 'Results: softmax and prototype heads by number of classes' },
     {
       kind: 'paragraph',
-      text: `Generated from the committed records by \`${command}\` (run it again when records land; do not edit this page by hand). Every number is a mean, ± the standard deviation over seeds, of records in the results files listed under [Sources](#sources), as the studies' own reports compute them.`,
+      text: `Generated from the records in ${sources} by \`${command}\` (run it again when records land; do not edit this page by hand). Every number is a mean, ± the standard deviation over seeds, of records in the results files listed under [Sources](#sources), as the studies' own reports compute them.`,
     },
     { kind: 'heading', level: 2, text: 'The answer' },
     {
@@ -399,7 +421,7 @@ export function buildSummaryDocument(studies: readonly SummaryStudy[], command: 
         'cheapest run',
       ],
       rows: rows.map(answerRow),
-      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. Where the best cannot be told from a uniform guess by the same rule (about 100 / C points of macro-F1 at C balanced classes), the row says so. The tables [by dataset](#by-dataset) add the peak memory of the chosen configurations where their records measured it.`,
+      note: `Each head family (softmax; the bottleneck softmax, a learned classifier over a D-wide layer; sampled softmax, the same trained on a sampled share of the classes per step; HPN; cosine-softmax, also sampled) stands for itself with one configuration per dataset: of its configurations with records there (prototype set, D, hidden width, stopping rule), the one with the best mean validation macro-F1, or the best test macro-F1 where the records have no validation scores (the seed study's, which favours families with more configurations). Another family is on par with the best when its mean is within ${PAR_POINTS} points or within the sum of the two standard deviations. Costs are those of the chosen configurations: seconds per training epoch (with the validation pass) and seconds per run (data, prototypes, training, evaluation and references), wall-clock under the load each study ran with (see Sources): compare within a row. Where the best cannot be told from a uniform guess by the same rule (about 100 / C points of macro-F1 at C balanced classes), or every network is below the nearest class mean (no network), the row says so; where costs print the same, no winner is named. The tables [by dataset](#by-dataset) add the peak memory of the chosen configurations where their records measured it.`,
     },
     ...(plots.length ? [{ kind: 'plots', plots } as Block] : []),
     {

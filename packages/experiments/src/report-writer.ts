@@ -117,8 +117,13 @@ export interface SummaryRowJson {
   readonly classes: number | null;
   readonly best: string | null;
   readonly onPar: readonly string[];
+  /** The lowest mean; the families in `...TiedWith` print the same seconds, so the page names no winner then. */
   readonly fastestPerEpoch: string | null;
+  readonly fastestPerEpochTiedWith: readonly string[];
   readonly cheapestRun: string | null;
+  readonly cheapestRunTiedWith: readonly string[];
+  /** Whether every network on the dataset scores below the nearest-class-mean baseline. */
+  readonly belowClassMean: boolean;
   readonly families: readonly {
     readonly family: string;
     readonly plannedRuns: number;
@@ -180,7 +185,8 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
     });
   }
   const shown = (path: string) => relative(process.cwd(), path) || '.';
-  const command = `pnpm hyperproto report ${sources.map(shown).join(' ')} --summary --out ${shown(page)}`;
+  // The command as the CLI names itself: how it is launched (a package script, npx, a global install) varies.
+  const command = `hyperproto report ${sources.map(shown).join(' ')} --summary --out ${shown(page)}`;
   const document = buildSummaryDocument(studies, command);
   try {
     await mkdir(join(pageDir, PLOTS_DIR), { recursive: true });
@@ -213,7 +219,10 @@ function rowJson(row: SummaryRow): SummaryRowJson {
     best: family(row.best),
     onPar: row.onPar.map((e) => e.family.key),
     fastestPerEpoch: family(row.fastestEpoch),
+    fastestPerEpochTiedWith: row.fastestEpochTies.map((e) => e.family.key),
     cheapestRun: family(row.cheapestRun),
+    cheapestRunTiedWith: row.cheapestRunTies.map((e) => e.family.key),
+    belowClassMean: row.belowClassMean !== undefined,
     families: row.families.map((e) => ({
       family: e.family.key,
       plannedRuns: e.plannedRuns,

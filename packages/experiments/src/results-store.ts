@@ -152,6 +152,11 @@ export interface OpenStoreOptions {
   /** Where the grid came from, for messages (e.g. `preset seed`). */
   readonly gridSource?: string;
   readonly log?: (message: string) => void;
+  /**
+   * Refusals that need the finished records (e.g. that their data files are unchanged), run under the lock after the
+   * grid checks and before anything is written: what it throws leaves the directory as it was.
+   */
+  readonly checkRecords?: (records: readonly RunRecord[]) => Promise<void>;
 }
 
 /**
@@ -260,6 +265,7 @@ export class ResultsStore {
         }
         if (change.description) gridChange = change;
       }
+      await options.checkRecords?.(records);
       // Written when new, and rewritten when the grid grew or only labels or published numbers changed.
       if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
         await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);

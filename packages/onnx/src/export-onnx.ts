@@ -45,21 +45,35 @@ export interface ExportableModel {
 export interface ExportMetadata {
   readonly head: string;
   readonly strategy?: string;
-  /** More string entries to store (e.g. `seed`). */
+  /** The run's seed, as text (`String(outcome.spec.seed)`). */
+  readonly seed?: string;
+  /** The dataset plugin's name (`outcome.spec.dataset.name`). */
+  readonly dataset?: string;
+  /** More string entries to store; the names below that have options of their own are refused here. */
   readonly [key: string]: string | undefined;
 }
 
 export interface OnnxExportOptions {
   /** Adds `topk_scores` [N, K] and `topk_labels` [N, K] outputs, best first. */
   readonly topK?: number;
-  /** One name per class, stored as JSON in the metadata. */
-  readonly classNames?: readonly string[];
+  /** One name per class (`outcome.dataset.classNames`; undefined, as there when the data has none, means none). */
+  readonly classNames?: readonly string[] | undefined;
+  /**
+   * One name per input feature, in input order (`outcome.dataset.featureNames`: the training CSV's header, label
+   * column left out), stored as JSON: the runtimes then check a named input's columns against them.
+   */
+  readonly featureNames?: readonly string[] | undefined;
+  /** The training data's label column (the files dataset's `labelColumn`): a named input that holds it has it left out. */
+  readonly labelColumn?: string | undefined;
   readonly metadata: ExportMetadata;
   /** ai.onnx opset, 17 to 21; 17 by default. */
   readonly opset?: number;
   /** Stored as producer_version; the version of @hyperproto/onnx by default. */
   readonly producerVersion?: string;
 }
+
+/** Metadata keys that exportOnnx writes from options of the same name. */
+const OPTION_KEYS = [METADATA_KEYS.classNames, METADATA_KEYS.featureNames, METADATA_KEYS.labelColumn] as const;
 
 const packageVersion = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -84,6 +98,20 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   }
   if (options.classNames && (options.classNames.length !== classes || options.classNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
+  }
+  if (options.featureNames && (options.featureNames.length !== inputWidth || options.featureNames.some((n) => typeof n !== 'string'))) {
+    throw invalid(`${options.featureNames.length} feature names for ${inputWidth} input features; give exactly one string per feature`);
+  }
+  if (options.labelColumn !== undefined && (typeof options.labelColumn !== 'string' || options.labelColumn === '')) {
+    throw invalid(`the label column must be a non-empty string, got ${JSON.stringify(options.labelColumn)}`);
+  }
+  // Entries with an option of their own are written from that option alone, so a file never holds two versions.
+  const misplaced = OPTION_KEYS.filter((key) => options.metadata[key] !== undefined);
+  if (misplaced.length) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `metadata.${misplaced.join(', metadata.')}: pass ${misplaced.join(', ')} as exportOnnx's own option${misplaced.length > 1 ? 's' : ''}, not in metadata`,
+    );
   }
   if (!head.scoresName || RESERVED_NAMES.includes(head.scoresName)) {
     throw invalid(
@@ -179,6 +207,8 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   });
   if (topK !== undefined) metadata[METADATA_KEYS.topK] = String(topK);
   if (options.classNames) metadata[METADATA_KEYS.classNames] = JSON.stringify(options.classNames);
+  if (options.featureNames) metadata[METADATA_KEYS.featureNames] = JSON.stringify(options.featureNames);
+  if (options.labelColumn !== undefined) metadata[METADATA_KEYS.labelColumn] = options.labelColumn;
   return graph.toModel({
     opset,
     irVersion: irVersionFor(opset),

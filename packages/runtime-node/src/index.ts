@@ -18,7 +18,9 @@ export {
   explainCudaFailure,
   isExecutionProvider,
   onnxruntimeNodeLocation,
+  SESSION_OPTION_WORDING,
   type ExecutionProvider,
+  type ProviderOptionWording,
 } from './execution-providers.js';
 // The model contract, shared with @hyperproto/runtime-web and the exporter: one definition of each rule.
 export {

@@ -25,7 +25,7 @@ import {
   type TopK,
 } from '@hyperproto/model-contract';
 import * as ort from 'onnxruntime-node';
-import { explainCudaFailure, EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-providers.js';
+import { explainCudaFailure, EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderOptionWording } from './execution-providers.js';
 
 /** Output names of models written by @hyperproto/onnx (defined by @hyperproto/model-contract). */
 export { LABEL_OUTPUT, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT };
@@ -52,6 +52,11 @@ export interface SessionOptions {
   readonly spinning?: boolean;
   /** Told when a provider is skipped in favour of the next. */
   readonly log?: (message: string) => void;
+  /**
+   * How `providers` and `fallback` are named in the hints of a provider that cannot start (`skipped[].hint`, the
+   * E_NO_ENGINE error): these options' own names by default; a command line gives its flags.
+   */
+  readonly optionWording?: ProviderOptionWording;
   /** Names the model in messages when it is given as bytes. */
   readonly source?: string;
 }
@@ -159,7 +164,7 @@ export async function createSession(model: string | Uint8Array, options: Session
             hint: 'Export the model again with `hyperproto export`; onnxruntime-node 1.30 reads ONNX IR versions up to 10.',
           });
         }
-        return { ok: false, ...explainCudaFailure(error), cause: error };
+        return { ok: false, ...explainCudaFailure(error, options.optionWording), cause: error };
       }
       try {
         const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };

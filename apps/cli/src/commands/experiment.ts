@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import {
@@ -16,8 +17,10 @@ import type { RegistryModuleOptions } from '../registry-module.js';
 
 export interface ExperimentOptions {
   preset?: string;
-  /** The grid file (for this command --config names the grid; its "plugins" load like hyperproto.config.json's). */
-  config?: string;
+  /** The grid file; its "plugins" load after the config's. */
+  grid?: string;
+  /** A config file, as for every command; false (--no-config) loads none. A grid here is the deprecated --config grid. */
+  config?: string | false;
   out?: string;
   resume?: boolean;
   workers?: number;
@@ -33,15 +36,7 @@ export interface ExperimentOptions {
 }
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
-  if (Boolean(options.preset) === Boolean(options.config)) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidOptions,
-      options.preset ? 'give --preset or --config, not both' : 'name the grid: --preset NAME or --config FILE',
-      {
-        hint: 'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast), collapse and many-classes (see --help). A grid file has the form of a preset: a run of one writes its grid to <out>/grid.json (the presets are in the presets/ folder of @hyperproto/experiments).',
-      },
-    );
-  }
+  const { gridPath, config } = await chooseGrid(options);
   if (options.queue && options.workers) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
       hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
@@ -50,14 +45,15 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
   // Parsed first: a malformed URL is refused before the grid is even read.
   const queue = options.queue ? (await import('@hyperproto/queue-bullmq')).queueScheduler({ url: options.queue }) : undefined;
   const output = new Output(options);
-  const gridPath = options.config ? resolve(options.config) : undefined;
   const grid = gridPath ? await loadGridFile(gridPath) : await loadPreset(options.preset!);
   const gridSource = gridPath ?? `preset ${options.preset}`;
   const out = options.out ?? `runs/${grid.name}`;
-  // Plain JSON: it is sent to every worker thread, which builds the same registry from it.
+  // Plain JSON: it is sent to every worker thread, which builds the same registry from it. --no-config reaches the
+  // threads as HYPERPROTO_NO_CONFIG, set by the command before this.
   const registryOptions: RegistryModuleOptions = {
     cwd: process.cwd(),
-    ...(gridPath ? { config: gridPath } : {}),
+    ...(config ? { config: resolve(config) } : {}),
+    ...(gridPath ? { grid: gridPath } : {}),
     plugins: options.plugin ?? [],
   };
   const display = new GridDisplay(options, output);
@@ -112,6 +108,42 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       .join('\n'),
   );
   if (failure) throw failure;
+}
+
+const PRESETS_HINT =
+  'Presets: seed (the study, 150 runs), seed-quick (the same grid, small and fast), collapse and many-classes (see --help). A grid file has the form of a preset: a run of one writes its grid to <out>/grid.json (the presets are in the presets/ folder of @hyperproto/experiments).';
+
+/**
+ * The grid file (absolute; none for --preset) and the config file to load plugins from. --config used to name the
+ * grid: a --config file that is a grid, with no --grid or --preset, still runs as the grid (with a note), and the
+ * directory's own config then loads as it would with --grid.
+ */
+async function chooseGrid(options: ExperimentOptions): Promise<{ gridPath?: string; config?: string }> {
+  const { preset, grid, config } = options;
+  if (preset && grid) throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --preset or --grid, not both', { hint: PRESETS_HINT });
+  if (preset || grid) return { ...(grid ? { gridPath: resolve(grid) } : {}), ...(typeof config === 'string' ? { config } : {}) };
+  if (typeof config === 'string' && (await isGridFile(config))) {
+    if (!options.quiet) process.stderr.write(`note: --config for a grid file is deprecated: use --grid ${config}\n`);
+    return { gridPath: resolve(config) };
+  }
+  const why =
+    config === false
+      ? // Commander gives --config and --no-config one value, the last: a grid given as --config is gone.
+        'If the grid came with --config FILE, --no-config cancelled it (--config names the plugin config file): give the grid as --grid FILE. '
+      : typeof config === 'string'
+        ? `${config} is not a grid (a JSON file with "datasets" and "models"): --config names the plugin config file, --grid FILE the grid. `
+        : '';
+  throw new HyperprotoError(ErrorCode.InvalidOptions, 'name the grid: --preset NAME or --grid FILE', { hint: `${why}${PRESETS_HINT}` });
+}
+
+/** Whether `file` reads as a grid (a JSON object with "datasets" and "models"), not a plugin config. */
+async function isGridFile(file: string): Promise<boolean> {
+  try {
+    const raw: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return typeof raw === 'object' && raw !== null && 'datasets' in raw && 'models' in raw;
+  } catch {
+    return false; // unreadable or not JSON (a .mjs config): not a grid
+  }
 }
 
 /** The grid's progress: Output's one bar on a terminal; a line per finished run otherwise (unless --quiet or --json). */

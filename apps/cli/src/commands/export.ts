@@ -5,7 +5,7 @@ import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel 
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
 import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
-import { createSession, METADATA_KEYS } from '@hyperproto/runtime-node';
+import { createSession } from '@hyperproto/runtime-node';
 import type { GlobalOptions } from '../main.js';
 import { trainedFeatureNames, trainedLabelColumn } from '../feature-files.js';
 import { Output } from '../output.js';
@@ -59,9 +59,10 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   const model = await loadModel(modelDir);
   try {
     const columns = findColumns(modelJson, run, model.inputWidth, modelDir);
-    const metadata = { ...exportMetadata(run.spec, model), ...columns };
+    const metadata = exportMetadata(run.spec, model);
     const bytes = exportOnnx(model, {
       metadata,
+      ...columns,
       ...(options.topK === undefined ? {} : { topK: options.topK }),
       ...(options.opset === undefined ? {} : { opset: options.opset }),
       ...(classNames ? { classNames } : {}),
@@ -167,15 +168,15 @@ function findClassNames(
 }
 
 /**
- * The metadata entries of the training data's columns: `featureNames` (JSON) and `labelColumn`, as saved with the
- * model, else as the run's dataset facts and spec record them (runs saved before the model kept them).
+ * The training data's columns, for exportOnnx's `featureNames` and `labelColumn`: as saved with the model, else as
+ * the run's dataset facts and spec record them (runs saved before the model kept them).
  */
 function findColumns(
   modelJson: Record<string, unknown> | undefined,
   run: { spec: RunSpec | undefined; metrics: Record<string, unknown> | undefined },
   inputWidth: number,
   modelDir: string,
-): { featureNames?: string; labelColumn?: string } {
+): { featureNames?: readonly string[]; labelColumn?: string } {
   const saved = modelJson?.metadata as { featureNames?: unknown; labelColumn?: unknown } | undefined;
   const featureNames = isNameList(saved?.featureNames)
     ? saved.featureNames
@@ -189,8 +190,8 @@ function findColumns(
   }
   const labelColumn = typeof saved?.labelColumn === 'string' ? saved.labelColumn : trainedLabelColumn(run.spec?.dataset);
   return {
-    ...(featureNames ? { [METADATA_KEYS.featureNames]: JSON.stringify(featureNames) } : {}),
-    ...(labelColumn === undefined ? {} : { [METADATA_KEYS.labelColumn]: labelColumn }),
+    ...(featureNames ? { featureNames } : {}),
+    ...(labelColumn === undefined ? {} : { labelColumn }),
   };
 }
 

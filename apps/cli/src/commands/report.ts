@@ -38,7 +38,7 @@ async function summaryCommand(dirs: readonly string[], options: ReportOptions): 
       ...page.studies.map((s) => `  ${s.name}: ${s.finished} of ${s.expected} runs recorded`),
       ...page.rows.map(
         (r) =>
-          `  ${String(r.classes ?? '?').padStart(7)} classes, ${r.study}/${r.dataset}: ${r.best ? `best ${r.best}${r.onPar.length ? ` (on par: ${r.onPar.join(', ')})` : ''}, fastest per epoch ${r.fastestPerEpoch}` : 'not run yet'}`,
+          `  ${String(r.classes ?? '?').padStart(7)} classes, ${r.study}/${r.dataset}: ${r.best ? `best ${r.best}${r.onPar.length ? ` (on par: ${r.onPar.join(', ')})` : ''}, ${r.fastestPerEpochTiedWith.length ? `no clear fastest per epoch (${[r.fastestPerEpoch, ...r.fastestPerEpochTiedWith].join(', ')} equal)` : `fastest per epoch ${r.fastestPerEpoch}`}` : 'not run yet'}`,
       ),
     ].join('\n'),
   );

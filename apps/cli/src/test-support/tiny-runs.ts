@@ -27,7 +27,7 @@ export function tinyTrainFlags({ perClass = PER_CLASS, maxEpochs, batchSize, pat
   ];
 }
 
-/** A grid (`hyperproto experiment --config`) of tiny runs: the one dataset `c3`, `models`, `seeds` seeds each. */
+/** A grid (`hyperproto experiment --grid`) of tiny runs: the one dataset `c3`, `models`, `seeds` seeds each. */
 export function tinyGrid<M>(name: string, seeds: number, models: readonly M[], { perClass = PER_CLASS, ...trainer }: TinyTraining) {
   const [trainPerClass, validationPerClass, testPerClass] = perClass;
   return {

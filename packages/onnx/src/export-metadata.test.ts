@@ -1,0 +1,54 @@
+import { createRng, resolveOptions, type TrainerSettings } from '@hyperproto/core';
+import softmaxHead from '@hyperproto/head-softmax';
+import { initialMlpWeights, mlpShape } from '@hyperproto/mlp';
+import { METADATA_KEYS, readModelMetadata, readOnnxModelInfo } from '@hyperproto/model-contract';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { type ExportableModel, exportOnnx } from './index.js';
+
+const trainer: Pick<TrainerSettings, 'hiddenUnits' | 'hiddenLayers'> = { hiddenUnits: 6, hiddenLayers: 1 };
+
+/** A 4-feature, 3-class softmax network at its starting weights: what is written around the graph is the subject. */
+function smallModel(): ExportableModel {
+  const head = softmaxHead.build({ classes: 3 }, resolveOptions(softmaxHead, {}));
+  return { inputWidth: 4, classes: 3, head, trainer, weights: initialMlpWeights(mlpShape(4, trainer, head), createRng(0)) };
+}
+
+const columns = {
+  classNames: ['setosa', 'versicolor', 'virginica'],
+  featureNames: ['sepal length', 'sepal width', 'petal length', 'petal width'],
+  labelColumn: 'species',
+};
+
+describe('exportOnnx metadata from its options', () => {
+  it('writes featureNames, labelColumn and classNames under the keys the runtimes read', async () => {
+    const bytes = exportOnnx(smallModel(), { metadata: { head: 'softmax', seed: '3', dataset: 'files' }, ...columns });
+    const raw = readOnnxModelInfo(bytes).metadata;
+    expect(raw[METADATA_KEYS.featureNames]).toBe('["sepal length","sepal width","petal length","petal width"]');
+    expect(raw[METADATA_KEYS.labelColumn]).toBe('species');
+    expect(readModelMetadata(raw)).toMatchObject({ ...columns, head: 'softmax', seed: '3', dataset: 'files', inputWidth: 4, classes: 3 });
+    // onnxruntime loads the file as it is.
+    const session = await ort.InferenceSession.create(bytes);
+    expect(session.inputNames).toEqual(['features']);
+    await session.release();
+  });
+
+  it('leaves the keys out when the options are not given', () => {
+    const raw = readOnnxModelInfo(exportOnnx(smallModel(), { metadata: { head: 'softmax' } })).metadata;
+    expect(Object.keys(raw)).not.toContain(METADATA_KEYS.featureNames);
+    expect(Object.keys(raw)).not.toContain(METADATA_KEYS.labelColumn);
+  });
+
+  it('refuses a feature list of the wrong length, an empty label column, and those entries in `metadata`', () => {
+    const model = smallModel();
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, featureNames: ['a', 'b'] })).toThrow(
+      'cannot export to ONNX: 2 feature names for 4 input features; give exactly one string per feature',
+    );
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax' }, labelColumn: '' })).toThrow(
+      'cannot export to ONNX: the label column must be a non-empty string, got ""',
+    );
+    expect(() => exportOnnx(model, { metadata: { head: 'softmax', featureNames: '["a","b","c","d"]', labelColumn: 'y' } })).toThrow(
+      "metadata.featureNames, metadata.labelColumn: pass featureNames, labelColumn as exportOnnx's own options, not in metadata",
+    );
+  });
+});
