@@ -40,8 +40,10 @@ export interface InputsCheck {
 }
 
 /**
- * Refuses (E_INVALID_OPTIONS, before any run) to add runs of a dataset whose files differ from those its finished
- * runs read: the report would average results of different data in one cell. Each file is matched by the option
+ * Reads the fingerprints of the files of every dataset with runs to come, so that a missing or unreadable file
+ * stops the grid before its first run (the dataset's own error), and refuses (E_INVALID_OPTIONS, before any run) to
+ * add runs of a dataset whose files differ from those its finished runs read: the report would average results of
+ * different data in one cell. Each file is matched by the option
  * naming it and compared by size and SHA-256; a file that only moved (same content at another path) is kept, with
  * a note. Records without fingerprints (written before they were recorded) cannot be checked: a note says so.
  */
@@ -53,7 +55,14 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
     if (!check.datasets.has(entry.id)) continue;
     const finished = check.records.filter((record) => record.dataset === entry.id);
     const plugin = check.registry.get('dataset', entry.name);
-    if (finished.length === 0 || typeof plugin.inputs !== 'function') continue;
+    if (typeof plugin.inputs !== 'function') continue;
+    // Asked even without finished runs: a file that is missing or unreadable stops the grid before its first run.
+    const now = await callPlugin(plugin, 'inputs', resolveOptions(plugin, entry.options));
+    if (!isInputList(now)) {
+      throw new HyperprotoError(ErrorCode.InvalidPlugin, `dataset:${plugin.name} inputs returned ${JSON.stringify(now)}`, {
+        hint: 'inputs(options) must resolve to a list of { option, path, bytes, sha256 }.',
+      });
+    }
     // The distinct lists the finished runs read, with how many runs read each.
     const readBefore = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
     let without = 0;
@@ -69,13 +78,6 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
       else readBefore.set(key, { inputs, runs: 1 });
     }
     if (without > 0) unchecked.push(`"${entry.id}" (${without} of ${finished.length})`);
-    if (readBefore.size === 0) continue;
-    const now = await callPlugin(plugin, 'inputs', resolveOptions(plugin, entry.options));
-    if (!isInputList(now)) {
-      throw new HyperprotoError(ErrorCode.InvalidPlugin, `dataset:${plugin.name} inputs returned ${JSON.stringify(now)}`, {
-        hint: 'inputs(options) must resolve to a list of { option, path, bytes, sha256 }.',
-      });
-    }
     for (const { inputs, runs } of readBefore.values()) {
       compareInputs(`dataset "${entry.id}"`, inputs, now, runs, problems, notes);
     }

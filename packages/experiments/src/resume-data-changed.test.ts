@@ -143,4 +143,11 @@ describe('resume after a data file changed', () => {
       `dataset "counted" file: now ${data}, where 1 finished run read /elsewhere/classes.txt (path, content): 2 bytes, sha256 ${before!.sha256.slice(0, 12)} now, 2 bytes, sha256 ffffffffffff when 1 finished run read it`,
     );
   });
+
+  it('stops a new grid whose data file is missing before its first run, writing no record', async () => {
+    rmSync(data);
+    const error = await asyncRefusal(run(2));
+    expect(error.message).toContain(data);
+    expect(() => read(RESULTS_FILE)).toThrow();
+  });
 });
