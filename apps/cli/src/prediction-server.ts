@@ -1,7 +1,7 @@
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostName, loopbackHosts, requestedHost } from '@hyperproto/allowed-hosts';
-import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
+import { isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { MicroBatcher, QueueFullError, type BatcherStats } from './micro-batcher.js';
@@ -593,53 +593,6 @@ function rawAnswer(status: number, code: string, message: string, headers: Recor
   const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join('')}Connection: close\r\n\r\n${body}`;
-}
-
-/**
- * Runs the model once on a few fixed rows and checks its answers against its own interface before it is served:
- * labels are class indices (0 to classes - 1) that pick the best score, scores are finite, top-k agrees. A file
- * whose outputs break this (a label output that is not the argmax, a wrong class count) is refused with
- * E_INVALID_INPUT instead of serving nonsense.
- */
-export async function checkModelOutputs(session: ModelSession): Promise<void> {
-  const rowsCount = 8;
-  const rows = Array.from({ length: rowsCount }, (_, r) =>
-    Array.from({ length: session.inputWidth }, (_, c) => Math.sin(12.9898 * (r + 1) + 78.233 * (c + 1)) * 1.5),
-  );
-  const k = session.modelTopK > 0 ? Math.min(session.modelTopK, session.classes) : Math.min(2, session.classes);
-  const prediction = await session.predict(rows, { topK: k, scores: true });
-  const fail = (why: string) =>
-    new HyperprotoError(ErrorCode.InvalidInput, `${session.source} cannot be served: ${why}`, {
-      hint: 'Export the model again with `hyperproto export`; its outputs must be scores [N, classes] and label [N] = their argmax.',
-    });
-  const { classes, scores, labels } = prediction;
-  if (labels.length !== rowsCount) throw fail(`its label output gave ${labels.length} labels for ${rowsCount} rows`);
-  if (!scores || scores.length !== rowsCount * classes)
-    throw fail(`its score output gave ${scores?.length ?? 0} values for ${rowsCount} rows of ${classes} classes`);
-  for (let r = 0; r < rowsCount; r++) {
-    const label = labels[r]!;
-    if (!Number.isInteger(label) || label < 0 || label >= classes)
-      throw fail(
-        `its label output is not a class index: row ${r} has label ${label}, but the model has ${classes} classes (0 to ${classes - 1})`,
-      );
-    const row = scores.subarray(r * classes, (r + 1) * classes);
-    let best = -Infinity;
-    for (const value of row) {
-      if (!Number.isFinite(value)) throw fail(`its score output holds ${value} for row ${r}`);
-      best = Math.max(best, value);
-    }
-    if (row[label]! < best - 1e-6 * Math.max(1, Math.abs(best)))
-      throw fail(
-        `its label output is not the best-scoring class: row ${r} has label ${label} (score ${row[label]}) but the best score is ${best}`,
-      );
-    if (prediction.topK) {
-      for (let i = 0; i < prediction.topK.k; i++) {
-        const topLabel = prediction.topK.labels[r * prediction.topK.k + i]!;
-        if (!Number.isInteger(topLabel) || topLabel < 0 || topLabel >= classes)
-          throw fail(`its top-k output is not a class index: row ${r} has ${topLabel}, but the model has ${classes} classes`);
-      }
-    }
-  }
 }
 
 function toPredictionItems(p: Prediction, names: readonly string[] | undefined) {

@@ -1,7 +1,9 @@
-/** Plain decimal floats only: `12`, `-0.5`, `.5`, `1.`, `3e-7`. No hex, binary, octal, separators or words. */
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// What a decimal number is, and why `0x1F` is refused, is the model contract's: web pages read feature text by it too.
+import { isDecimalNumber, otherBaseOf, otherBaseProblem } from '@hyperproto/model-contract';
+
+export { isDecimalNumber };
+
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
-const OTHER_BASE = /^[+-]?0([xXbBoO])[0-9a-fA-F_]*$/;
 // How spreadsheets, R, pandas and databases write a missing value: NA, N/A, #N/A, NaN, null, None.
 const MISSING = /^(?:na|n\/a|#n\/a|[+-]?nan|null|none)$/i;
 // A number written with a decimal comma (`1,5`), as many European locales do.
@@ -20,14 +22,9 @@ export function hasDecimalComma(field: string): boolean {
   return DECIMAL_COMMA.test(field);
 }
 
-/** Whether `text` is a plain decimal number (no hex, binary, octal, separators, words or surrounding space). */
-export function isDecimalNumber(text: string): boolean {
-  return DECIMAL.test(text);
-}
-
 /** Whether a CSV field is meant as a number (even one we refuse): tells a header line from a data line. */
 export function looksNumeric(field: string): boolean {
-  return DECIMAL.test(field) || NON_FINITE.test(field) || OTHER_BASE.test(field);
+  return isDecimalNumber(field) || NON_FINITE.test(field) || otherBaseOf(field) !== undefined;
 }
 
 /**
@@ -35,7 +32,7 @@ export function looksNumeric(field: string): boolean {
  * `"<field>" ...`). Numbers outside float32's range are refused rather than turned into Infinity.
  */
 export function parseDecimalField(field: string): number | string {
-  if (DECIMAL.test(field)) {
+  if (isDecimalNumber(field)) {
     const value = Math.fround(Number(field));
     return Number.isFinite(value) ? value : 'does not fit a float32 (largest magnitude about 3.4e38); rescale the column';
   }
@@ -47,16 +44,5 @@ function fieldProblem(field: string): string {
   if (MISSING.test(field)) return `marks a missing value; ${MISSING_VALUE_FIX}`;
   if (NON_FINITE.test(field)) return 'is not a finite number; replace or drop rows with infinite values';
   if (DECIMAL_COMMA.test(field)) return `has a decimal comma; write decimal points (${field.replace(',', '.')})`;
-  const base = OTHER_BASE.exec(field);
-  if (base) {
-    const name = { x: 'hexadecimal', b: 'binary', o: 'octal' }[base[1]!.toLowerCase() as 'x' | 'b' | 'o'];
-    return `is written in ${name}; write features as decimal numbers (e.g. ${decimalOf(field) ?? '31'})`;
-  }
-  return 'is not a decimal number; features must be plain decimal numbers such as -1.5 or 2e-3';
-}
-
-function decimalOf(field: string): string | undefined {
-  const value = Number(field.replace(/^[+-]/, ''));
-  if (!Number.isFinite(value)) return undefined;
-  return `${field.startsWith('-') ? '-' : ''}${value}`;
+  return otherBaseProblem(field) ?? 'is not a decimal number; features must be plain decimal numbers such as -1.5 or 2e-3';
 }

@@ -40,7 +40,15 @@ export class ModelContractError extends Error {
 }
 
 /** What went wrong with a batch of feature rows. The values are the JSON API's error codes (`serve`). */
-export type FeatureProblem = 'empty-batch' | 'ragged-rows' | 'wrong-width' | 'not-finite' | 'not-a-number' | 'too-many-rows';
+export type FeatureProblem =
+  | 'empty-batch'
+  | 'ragged-rows'
+  | 'wrong-width'
+  | 'not-finite'
+  | 'not-a-number'
+  | 'too-many-rows'
+  /** Not one of the batch forms at all (a matrix with a field of the wrong type, a Float64Array, undefined). */
+  | 'not-a-batch';
 
 /** Where a problem with the input lies: 0-based `row` and `column`, as the JSON API reports them. */
 export interface InvalidFeaturesDetail {
@@ -58,6 +66,16 @@ export class InvalidFeaturesError extends ModelContractError {
   ) {
     super(ContractErrorCode.InvalidInput, message, hint === undefined ? {} : { hint });
   }
+}
+
+/**
+ * A session or classifier used after `release()`: a caller's mistake, reported as such rather than as onnxruntime's
+ * internal "session already disposed".
+ */
+export function releasedSessionError(source: string): ModelContractError {
+  return new ModelContractError(ContractErrorCode.InvalidInput, `the session of ${source} was released and cannot be used any more`, {
+    hint: 'Create a new session to predict again, and release a session only when nothing will use it.',
+  });
 }
 
 /** The first line of what was thrown, for messages. */

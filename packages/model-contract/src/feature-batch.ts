@@ -1,4 +1,5 @@
 import { InvalidFeaturesError } from './contract-error.js';
+import { describeValue } from './describe-value.js';
 
 /** Row-major float32 features [rows, cols] (a `@hyperproto/core` Matrix qualifies). */
 export interface FeatureMatrix {
@@ -32,6 +33,8 @@ export interface FeatureCheckOptions {
  * - rows of different lengths (`ragged-rows`, the first row that differs from row 0);
  * - rows of another width than the model's (`wrong-width`);
  * - a value that is not a number (`not-a-number`) or not finite, also after rounding to float32 (`not-finite`).
+ * - anything that is none of the three forms, or a matrix whose `rows`, `cols` or `data` is not what the form
+ *   requires (`not-a-batch`, the message naming what was given and the field), checked before anything is read.
  * Rows and columns are 0-based in `detail`, as the JSON API reports them, and in the message unless `oneBased`.
  * A value that is not a number is described by its type, never serialised (it may be huge or deeply nested).
  */
@@ -39,6 +42,7 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
   const source = options.source ?? 'the batch';
   const at = placeNamer(options.oneBased === true);
   if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows, at);
+  if (!Array.isArray(input)) checkMatrixFields(input, inputWidth, source);
   const rows = Array.isArray(input) ? input.length : (input as FeatureMatrix).rows;
   if (rows === 0)
     throw new InvalidFeaturesError(`${source} is empty: send at least one row of ${inputWidth} features`, { problem: 'empty-batch' });
@@ -96,13 +100,40 @@ function placeNamer(oneBased: boolean): PlaceNamer {
   return (row, column) => `row ${row + first}${column === undefined ? '' : `, column ${column + first}`}`;
 }
 
-/** A value that is not a number, for a message: short scalars as they are, anything else by its type. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null || value === undefined || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+/** The forms `toFeatureMatrix` takes, for messages refusing something else. */
+const BATCH_FORMS = 'rows as number[][], one flat row-major Float32Array, or a { rows, cols, data: Float32Array } matrix';
+
+/**
+ * Refuses, before anything is read from it, an input that is not a matrix of the documented shape: a caller that
+ * passes a request body's missing field or a Float64Array gets a message naming it, not a TypeError from deep inside.
+ */
+function checkMatrixFields(input: unknown, inputWidth: number, source: string): void {
+  const notABatch = (what: string, hint?: string) =>
+    new InvalidFeaturesError(`${source} ${what}; expected ${BATCH_FORMS}`, { problem: 'not-a-batch' }, hint);
+  if (ArrayBuffer.isView(input))
+    throw notABatch(
+      `is ${describeValue(input)}`,
+      'The model computes in float32: pass Float32Array.from(values), or the rows as arrays of numbers.',
+    );
+  if (typeof input !== 'object' || input === null) throw notABatch(`is ${describeValue(input)}`);
+  const { rows, cols, data } = input as Record<string, unknown>;
+  if (rows === undefined && cols === undefined && data === undefined) throw notABatch('is an object without rows, cols and data');
+  const field = (name: string, value: unknown, rule: string, hint?: string) =>
+    new InvalidFeaturesError(
+      `${source} is a matrix whose ${name} is ${describeValue(value)}; ${name} must be ${rule}`,
+      { problem: 'not-a-batch' },
+      hint,
+    );
+  if (typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0) throw field('rows', rows, 'a whole number of rows (at least 1)');
+  if (typeof cols !== 'number' || !Number.isInteger(cols) || cols < 1)
+    throw field('cols', cols, `a whole number of columns (the model's ${inputWidth} features)`);
+  if (!(data instanceof Float32Array))
+    throw field(
+      'data',
+      data,
+      'a Float32Array of rows * cols values, row-major',
+      'The model computes in float32: convert with Float32Array.from(data).',
+    );
 }
 
 function isRow(value: unknown): value is ArrayLike<number> {

@@ -14,6 +14,7 @@ export {
   errorMessage,
   InvalidFeaturesError,
   ModelContractError,
+  releasedSessionError,
   type ContractErrorOptions,
   type FeatureProblem,
   type InvalidFeaturesDetail,
@@ -28,6 +29,13 @@ export {
   type ValueInfo,
 } from './classifier-interface.js';
 export { toFeatureMatrix, type FeatureBatch, type FeatureCheckOptions, type FeatureMatrix } from './feature-batch.js';
+export {
+  checkClassifierAnswers,
+  SELF_CHECK_ROWS,
+  selfCheckBatch,
+  type ClassifierAnswers,
+} from './classifier-self-check.js';
+export { describeValue } from './describe-value.js';
 export { argmaxOfScores, checkTopK, narrowTopK, topKOfScores, type TopK } from './top-k.js';
 export {
   checkProviderList,
@@ -37,3 +45,4 @@ export {
   type ProviderOutcome,
   type SkippedProvider,
 } from './provider-choice.js';
+export { isDecimalNumber, otherBaseOf, otherBaseProblem } from './decimal-number.js';

@@ -1,4 +1,5 @@
 import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { describeValue } from './describe-value.js';
 
 /** The k best classes of each row, best first; among equal scores the lower class index first (as ONNX ArgMax and TopK). */
 export interface TopK {
@@ -12,9 +13,10 @@ export interface TopK {
 /** Refuses a top-k request that is not a whole number from 1 to the class count (`E_INVALID_INPUT`). */
 export function checkTopK(k: number, classes: number): number {
   if (!Number.isInteger(k) || k < 1 || k > classes) {
+    // Callers pass parsed JSON or flags: a string "3" is quoted so that it is not mistaken for the number 3.
     throw new ModelContractError(
       ContractErrorCode.InvalidInput,
-      `top-k must be an integer from 1 to the model's ${classes} classes, got ${k}`,
+      `top-k must be an integer from 1 to the model's ${classes} classes, got ${describeValue(k)}`,
     );
   }
   return k;

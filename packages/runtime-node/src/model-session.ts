@@ -3,15 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   argmaxOfScores,
+  checkClassifierAnswers,
   checkProviderList,
   checkTopK,
   ContractErrorCode,
+  describeValue,
   errorMessage,
   LABEL_OUTPUT,
   ModelContractError,
   narrowTopK,
   readOnnxModelInfo,
+  releasedSessionError,
   resolveClassifierInterface,
+  selfCheckBatch,
   startOnFirstProvider,
   toFeatureMatrix,
   topKOfScores,
@@ -21,6 +25,7 @@ import {
   type ClassifierInterface,
   type FeatureMatrix,
   type OnnxModelInfo,
+  type ProviderOutcome,
   type SkippedProvider,
   type TopK,
 } from '@hyperproto/model-contract';
@@ -42,8 +47,9 @@ export interface SessionOptions {
    * @hyperproto/model-contract for the policy every runtime follows.
    */
   readonly fallback?: boolean;
-  /** Threads for one inference (onnxruntime's intra-op pool); onnxruntime's default when absent. */
+  /** Threads for one inference (onnxruntime's intra-op pool), an integer from 1; onnxruntime's default when absent. */
   readonly intraOpThreads?: number;
+  /** The CUDA device to run on, an integer from 0; device 0 when absent. */
   readonly cudaDeviceId?: number;
   /**
    * Whether onnxruntime's threads spin while waiting for work: quicker back-to-back runs, but the spinning takes
@@ -119,13 +125,17 @@ export interface ModelSession {
   readonly labelColumn?: string;
   /** How many top-k columns the model computes itself (0 when it has no top-k outputs). */
   readonly modelTopK: number;
-  /** Checks the rows (width, finite values, not ragged, not empty) and runs them as one batch. */
+  /**
+   * Checks the rows (one of the batch forms, width, finite values, not ragged, not empty) and runs them as one
+   * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; so is a call after `release()`.
+   */
   predict(features: FeatureInput, options?: PredictOptions): Promise<Prediction>;
   /**
    * Where onnxruntime placed each node on this session's provider (a provider may leave nodes it cannot run to the
    * CPU): one profiled run of a twin session on a row of zeros. Costs a second session load; for diagnostics.
    */
   placement(): Promise<NodePlacement[]>;
+  /** Frees the onnxruntime session; later calls to `predict` are refused, and a second `release` does nothing. */
   release(): Promise<void>;
 }
 
@@ -136,11 +146,15 @@ let loggingQuietened = false;
  * provider that cannot start is an error (`E_NO_ENGINE`) naming it and what to do (for CUDA: how to install its
  * libraries), unless `fallback: true` allows the next provider in the list; the provider that runs is
  * `provider`, and the ones passed over are in `skipped`, with why. A file that is not a classifier this runtime
- * can serve is refused (`E_INVALID_INPUT`) without trying another provider.
+ * can serve is refused (`E_INVALID_INPUT`) without trying another provider: its interface is read, and it is run
+ * once on a few fixed rows whose answers must keep it (labels that are class indices picking the best score;
+ * `checkClassifierAnswers` in @hyperproto/model-contract). Options outside their range are refused first
+ * (`E_INVALID_OPTIONS`, naming the option).
  */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
   const source = typeof model === 'string' ? model : (options.source ?? 'the model');
   const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
+  checkSessionOptions(options);
   const bytes = typeof model === 'string' ? await readModelFile(model) : model;
   const info = readOnnxModelInfo(bytes, source);
 
@@ -168,7 +182,10 @@ export async function createSession(model: string | Uint8Array, options: Session
       }
       try {
         const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
-        return { ok: true, value: { session, contract: resolveClassifierInterface(io, info.metadata, source) } };
+        const contract = resolveClassifierInterface(io, info.metadata, source);
+        const checked = await selfCheck(session, contract, provider, source);
+        if (!checked.ok) await session.release();
+        return checked.ok ? { ok: true, value: { session, contract } } : checked;
       } catch (error) {
         await session.release();
         throw error;
@@ -184,6 +201,60 @@ export async function createSession(model: string | Uint8Array, options: Session
     bytes,
     sessionOptions: sessionOptions(choice.provider, options),
   });
+}
+
+/**
+ * Refuses options onnxruntime would refuse only once it loads the model, with a message that blames the model
+ * file; named here, with their allowed values, they are the caller's to fix.
+ */
+function checkSessionOptions(options: SessionOptions): void {
+  const refuse = (name: keyof SessionOptions, rule: string) =>
+    new ModelContractError(ContractErrorCode.InvalidOptions, `${name} must be ${rule}, got ${describeValue(options[name])}`);
+  const { intraOpThreads, cudaDeviceId } = options;
+  if (intraOpThreads !== undefined && !(Number.isInteger(intraOpThreads) && intraOpThreads >= 1))
+    throw refuse('intraOpThreads', "an integer of at least 1 (threads per inference), or absent for onnxruntime's default");
+  if (cudaDeviceId !== undefined && !(Number.isInteger(cudaDeviceId) && cudaDeviceId >= 0))
+    throw refuse('cudaDeviceId', 'an integer of at least 0 (the CUDA device index)');
+  for (const name of ['fallback', 'spinning'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw refuse(name, 'true or false');
+  if (options.log !== undefined && typeof options.log !== 'function') throw refuse('log', 'a function');
+  if (options.source !== undefined && typeof options.source !== 'string') throw refuse('source', 'a string');
+}
+
+/**
+ * Runs the self-check rows through a freshly loaded session and checks the answers against the model's interface.
+ * A run that fails is the model's fault on the CPU (refused); on another provider that provider is passed over.
+ * Answers that break the interface are refused on every provider: the model computes them, not the provider.
+ */
+async function selfCheck(
+  session: ort.InferenceSession,
+  contract: ClassifierInterface,
+  provider: ExecutionProvider,
+  source: string,
+): Promise<ProviderOutcome<true>> {
+  const { inputName, inputWidth, scoresName, labelName, classes, modelTopK } = contract;
+  const batch = selfCheckBatch(inputWidth);
+  const fetches = [scoresName, ...(labelName ? [labelName] : []), ...(modelTopK > 0 ? [TOPK_LABELS_OUTPUT] : [])];
+  let result: Record<string, ort.Tensor>;
+  try {
+    const feeds = { [inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.cols]) };
+    result = (await session.run(feeds, fetches)) as Record<string, ort.Tensor>;
+  } catch (error) {
+    if (provider !== 'cpu') return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
+    throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime loads ${source} but cannot run it: ${errorMessage(error)}`, {
+      cause: error,
+      hint: 'The file is not a model `hyperproto export` wrote, or it was changed since; export the run again.',
+    });
+  }
+  const scores = result[scoresName]!.data as Float32Array;
+  const labelData = labelName ? result[labelName]!.data : undefined;
+  const labels = labelData ? Array.from(labelData as ArrayLike<number | bigint>, Number) : argmaxOfScores(scores, batch.rows, classes);
+  const topLabels = modelTopK > 0 ? Array.from(result[TOPK_LABELS_OUTPUT]!.data as ArrayLike<number | bigint>, Number) : undefined;
+  checkClassifierAnswers(
+    { rows: batch.rows, classes, labels, scores, ...(topLabels ? { topK: { k: modelTopK, labels: topLabels } } : {}) },
+    source,
+  );
+  return { ok: true, value: true };
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {
@@ -223,7 +294,9 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
   const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames, featureNames } = contract;
   const { labelColumn } = contract.metadata;
 
+  let released = false;
   const predict = async (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
+    if (released) throw releasedSessionError(source);
     const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
     const matrix = toFeatureMatrix(features, inputWidth, {
       ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
@@ -276,8 +349,15 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     ...(labelColumn === undefined ? {} : { labelColumn }),
     modelTopK,
     predict,
-    placement: () => profilePlacement(facts, inputName, inputWidth),
-    release: () => session.release(),
+    placement: async () => {
+      if (released) throw releasedSessionError(source);
+      return profilePlacement(facts, inputName, inputWidth);
+    },
+    release: async () => {
+      if (released) return;
+      released = true;
+      await session.release();
+    },
   };
 }
 

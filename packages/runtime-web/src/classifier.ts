@@ -1,13 +1,16 @@
 import * as ort from 'onnxruntime-web';
 import {
   argmaxOfScores,
+  checkClassifierAnswers,
   checkProviderList,
   checkTopK,
   ContractErrorCode,
   errorMessage,
   ModelContractError,
   readOnnxModelInfo,
+  releasedSessionError,
   resolveClassifierInterface,
+  selfCheckBatch,
   startOnFirstProvider,
   toFeatureMatrix,
   valueInfoOf,
@@ -52,8 +55,10 @@ export interface CreateWebClassifierOptions {
    */
   readonly logLevel?: LogLevel;
   /**
-   * Run one all-zero row right after loading (default true), so that a provider that loads the model but cannot run
-   * it counts as failed and the next one is tried.
+   * Run a few fixed rows right after loading (default true): a provider that loads the model but cannot run them
+   * counts as failed and the next one is tried, and a model whose answers break its own interface (a label that is
+   * not the best-scoring class, a wrong class count) is refused (`E_INVALID_INPUT`), as runtime-node and `serve`
+   * refuse it. `false` skips both, for a model already checked.
    */
   readonly probe?: boolean;
   /** Used to load a model given as a URL; defaults to the global fetch. */
@@ -93,6 +98,7 @@ export interface WebPrediction {
 /** A loaded model on the provider that could run it. Create with `createWebClassifier`. */
 export class WebClassifier {
   private queue: Promise<unknown> = Promise.resolve();
+  private released = false;
   /** Every provider tried, in order, with the reason each one before `provider` was passed over. */
   readonly attempts: readonly ProviderAttempt[];
   readonly inputName: string;
@@ -106,6 +112,8 @@ export class WebClassifier {
 
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** Names the model in messages. */
+    private readonly source: string,
     /** The provider that runs the model. */
     readonly provider: WebProvider,
     /** The providers tried before `provider` that could not run the model, with why (empty unless it fell back). */
@@ -154,17 +162,26 @@ export class WebClassifier {
         throw error;
       }
       if (options.probe ?? true) {
+        const batch = selfCheckBatch(contract.inputWidth);
+        let answers: { scores: Float32Array; labels: Int32Array };
         try {
-          await runBatch(session, contract, { rows: 1, cols: contract.inputWidth, data: new Float32Array(contract.inputWidth) });
+          answers = await runBatch(session, contract, batch);
         } catch (error) {
           await session.release();
           return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
+        }
+        // Wrong answers are the model's, the same on every provider: thrown, not passed over.
+        try {
+          checkClassifierAnswers({ rows: batch.rows, classes: contract.classes, ...answers }, name);
+        } catch (error) {
+          await session.release();
+          throw error;
         }
       }
       return { ok: true, value: { session, contract } };
     };
     const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? true, source: name }, start);
-    return new WebClassifier(choice.value.session, choice.provider, choice.skipped, info, choice.value.contract);
+    return new WebClassifier(choice.value.session, name, choice.provider, choice.skipped, info, choice.value.contract);
   }
 
   /** The number of classes, from the model's score output or its metadata (the model contract requires one of them). */
@@ -190,12 +207,15 @@ export class WebClassifier {
   /**
    * Classifies a batch; calls are queued because an onnxruntime-web session runs one inference at a time. Rows are
    * checked by the model contract (empty batch, ragged rows, wrong width, values that are not finite numbers):
-   * a refusal is an `InvalidFeaturesError` naming the 0-based row and column.
+   * a refusal is an `InvalidFeaturesError` naming the 0-based row and column. Anything that is not rows (a
+   * missing request field, a Float64Array) is refused the same way, naming what was given; so is a call after
+   * `release()`.
    */
   predict(rows: FeatureRows, options: PredictOptions = {}): Promise<WebPrediction> {
     let batch: FeatureMatrix;
     let topK: number | undefined;
     try {
+      if (this.released) throw releasedSessionError(this.source);
       topK = options.topK === undefined ? undefined : checkTopK(options.topK, this.contract.classes);
       batch = toFeatureMatrix(rows, this.contract.inputWidth);
     } catch (error) {
@@ -206,7 +226,10 @@ export class WebClassifier {
     return run;
   }
 
+  /** Frees the session once the queued predictions are done; later predictions are refused, a second call does nothing. */
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
     await this.queue;
     await this.session.release();
   }

@@ -56,12 +56,27 @@ describe('parseFeatureRows', () => {
     expect(parseFeatureRows('["NaN", 1]').rows[0]![0]).toBeNaN();
   });
 
-  it('names the line and value of anything that is not a number', () => {
-    expect(() => parseFeatureRows('1,2\n3,abc')).toThrow('line 2, value 2: "abc" is not a number');
-    expect(() => parseFeatureRows('1,2\n3,')).toThrow('line 2, value 2: "" is not a number');
-    expect(() => parseFeatureRows('[1, 2]\n[3, true]')).toThrow('line 2, value 2: true is not a number');
+  it('names the line and column of anything that is not a number', () => {
+    expect(() => parseFeatureRows('1,2\n3,abc')).toThrow('line 2, column 2: "abc" is not a number');
+    expect(() => parseFeatureRows('1,2\n3,')).toThrow('line 2, column 2: "" is not a number');
+    expect(() => parseFeatureRows('1,2\n3,1_000')).toThrow('line 2, column 2: "1_000" is not a number');
+    expect(() => parseFeatureRows('[1, 2]\n[3, true]')).toThrow('line 2, column 2: true is not a number');
     expect(() => parseFeatureRows('[1, 2]\n[3, 4')).toThrow(/line 2 is not valid JSON/);
     expect(() => parseFeatureRows('{"x": 1}')).toThrow(/line 1 is not an array of numbers/);
+  });
+
+  // `hyperproto predict --input` says the same of the same file (packages/data-files reads by the same rule):
+  // /path/hex.csv line 1, column 1: "0x1F" is written in hexadecimal; write features as decimal numbers (e.g. 31)
+  it('refuses hexadecimal, binary and octal numbers with the words `predict --input` uses', () => {
+    const refusals: [string, string][] = [
+      ['0x1F,0.5', 'line 1, column 1: "0x1F" is written in hexadecimal; write features as decimal numbers (e.g. 31)'],
+      ['1,2\n0.5,0b101', 'line 2, column 2: "0b101" is written in binary; write features as decimal numbers (e.g. 5)'],
+      ['f1,f2\n-0o17,1', 'line 2, column 1: "-0o17" is written in octal; write features as decimal numbers (e.g. -15)'],
+      // A first line of such numbers is data to refuse, not a header of names.
+      ['0x1F,0x2\n1,2', 'line 1, column 1: "0x1F" is written in hexadecimal; write features as decimal numbers (e.g. 31)'],
+      ['[1, "0x1F"]', 'line 1, column 2: "0x1F" is written in hexadecimal; write features as decimal numbers (e.g. 31)'],
+    ];
+    for (const [text, message] of refusals) expect(thrownBy(text), text).toMatchObject({ code: 'E_INVALID_INPUT', message });
   });
 
   it('rejects ragged rows, naming both lines', () => {
@@ -74,3 +89,12 @@ describe('parseFeatureRows', () => {
     expect(() => parseFeatureRows('a,b\n# nothing else')).toThrow(/no rows/);
   });
 });
+
+function thrownBy(text: string): unknown {
+  try {
+    parseFeatureRows(text);
+  } catch (error) {
+    return error;
+  }
+  return 'nothing thrown';
+}

@@ -1,3 +1,4 @@
+import { isDecimalNumber, otherBaseProblem } from './contract.js';
 import { RuntimeWebError } from './errors.js';
 
 export interface ParsedRows {
@@ -12,8 +13,10 @@ export interface ParsedRows {
 /**
  * Parses feature rows pasted or uploaded by a user: a JSON array of rows, JSON lines (`[1, 2, 3]` or
  * `{"features": [1, 2, 3]}` per line) or CSV (separated by commas, semicolons, tabs or spaces, with an optional
- * header line). Blank lines and lines starting with `#` are skipped. `NaN` and `Infinity` parse as numbers so that
- * `predict` can name the offending value; anything else that is not a number is an error naming its line.
+ * header line). Blank lines and lines starting with `#` are skipped. Numbers are plain decimals, as for
+ * `hyperproto predict --input`: `0x1F`, `0b101` and `0o17` are refused with the same words. `NaN` and `Infinity`
+ * parse as numbers so that `predict` can name the offending value; anything else that is not a number is an error
+ * naming its line and column.
  */
 export function parseFeatureRows(text: string): ParsedRows {
   const trimmed = text.trim();
@@ -53,14 +56,13 @@ function parseCsv(text: string): ParsedRows {
     if (line === '' || line.startsWith('#')) return;
     const cells = splitCsvLine(line);
     const values = cells.map(parseNumber);
-    if (rows.length === 0 && header === undefined && values.every((v) => v === undefined)) {
+    // A line of words is a header; `0x1F` is a number written in another base, refused below, not a name.
+    if (rows.length === 0 && header === undefined && values.every((v) => v === undefined) && !cells.some(otherBaseProblem)) {
       header = cells;
       return;
     }
     const bad = values.indexOf(undefined);
-    if (bad >= 0) {
-      throw invalid(`line ${index + 1}, value ${bad + 1}: ${preview(cells[bad] ?? '')} is not a number`);
-    }
+    if (bad >= 0) throw invalid(`line ${index + 1}, column ${bad + 1}: ${preview(cells[bad] ?? '')} ${notANumber(cells[bad] ?? '')}`);
     rows.push(values as number[]);
     lines.push(index + 1);
   });
@@ -72,13 +74,19 @@ function splitCsvLine(line: string): string[] {
   return line.split(separator).map((cell) => cell.trim().replace(/^"(.*)"$/, '$1'));
 }
 
-/** `Number('')` is 0 and `Number('nan')` is NaN, so both need their own handling. */
+/**
+ * A cell's number, or undefined. Only plain decimals count (the model contract's rule, which `predict --input`
+ * follows too): `Number()` alone would read `0x1F` as 31 and `''` as 0.
+ */
 function parseNumber(cell: string): number | undefined {
-  if (cell === '') return undefined;
   if (/^[+-]?nan$/i.test(cell)) return Number.NaN;
   if (/^[+-]?inf(inity)?$/i.test(cell)) return cell.startsWith('-') ? -Infinity : Infinity;
-  const value = Number(cell);
-  return Number.isNaN(value) ? undefined : value;
+  return isDecimalNumber(cell) ? Number(cell) : undefined;
+}
+
+/** Why a cell is not a number, completing `"<cell>" ...`: `0x1F` gets the words `predict --input` uses. */
+function notANumber(cell: string): string {
+  return otherBaseProblem(cell) ?? 'is not a number';
 }
 
 function isFeatureObject(value: unknown): value is { features: unknown } {
@@ -92,7 +100,10 @@ function jsonRow(value: unknown, where: string): number[] {
     if (typeof cell === 'number') return cell;
     // JSON has no NaN or Infinity: accept them spelled as strings so the message can name them.
     const parsed = typeof cell === 'string' ? parseNumber(cell) : undefined;
-    if (parsed === undefined) throw invalid(`${where}, value ${index + 1}: ${clip(JSON.stringify(cell) ?? String(cell))} is not a number`);
+    if (parsed === undefined) {
+      const problem = typeof cell === 'string' ? notANumber(cell) : 'is not a number';
+      throw invalid(`${where}, column ${index + 1}: ${clip(JSON.stringify(cell) ?? String(cell))} ${problem}`);
+    }
     return parsed;
   });
 }
