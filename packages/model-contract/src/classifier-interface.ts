@@ -1,4 +1,4 @@
-import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { ContractErrorCode, exportInstructions, ModelContractError } from './contract-error.js';
 import { LABEL_OUTPUT, METADATA_KEYS, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT } from './contract-names.js';
 import { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
 
@@ -46,7 +46,7 @@ export interface ClassifierInterface {
   readonly featureNames: readonly string[] | undefined;
 }
 
-const CLASSIFIER_HINT = 'Use a model written by `hyperproto export`: one float32 input [N, width], scores [N, classes] and a label output.';
+const CLASSIFIER_HINT = `Use a model written by ${exportInstructions()}: one float32 input [N, width], scores [N, classes] and a label output.`;
 
 /**
  * Works out a loaded model's classifier interface, by one set of rules for every runtime:

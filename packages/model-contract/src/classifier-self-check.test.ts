@@ -32,7 +32,7 @@ describe('checkClassifierAnswers', () => {
       expect.objectContaining({
         code: 'E_INVALID_INPUT',
         message: `m.onnx is not a classifier this runtime can serve: ${why}`,
-        hint: expect.stringMatching(/hyperproto export/),
+        hint: 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`; its outputs must be scores [N, classes] and label [N] = their argmax.',
       }),
     );
   });

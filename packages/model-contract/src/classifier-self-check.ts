@@ -1,4 +1,4 @@
-import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { ContractErrorCode, exportInstructions, ModelContractError } from './contract-error.js';
 import type { FeatureMatrix } from './feature-batch.js';
 
 /** Rows in the self-check: enough that a label output which is not the argmax shows, few enough to cost nothing. */
@@ -35,7 +35,7 @@ export function checkClassifierAnswers(answers: ClassifierAnswers, source: strin
   const { rows, classes, labels, scores, topK } = answers;
   const fail = (why: string) =>
     new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a classifier this runtime can serve: ${why}`, {
-      hint: 'Export the model again with `hyperproto export`; its outputs must be scores [N, classes] and label [N] = their argmax.',
+      hint: `Export the model again with ${exportInstructions()}; its outputs must be scores [N, classes] and label [N] = their argmax.`,
     });
   if (labels.length !== rows) throw fail(`its label output gave ${labels.length} labels for ${rows} rows`);
   if (scores.length !== rows * classes) throw fail(`its score output gave ${scores.length} values for ${rows} rows of ${classes} classes`);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ContractErrorCode, errorMessage, InvalidFeaturesError, ModelContractError } from './index.js';
+import {
+  ContractErrorCode,
+  errorMessage,
+  exportInstructions,
+  InvalidFeaturesError,
+  invalidOptionError,
+  ModelContractError,
+} from './index.js';
 import {
   INPUT_NAME,
   LABEL_OUTPUT,
@@ -43,6 +50,24 @@ describe('the error class', () => {
       detail: { problem: 'not-finite', row: 1, column: 2 },
       hint: 'fix it',
     });
+  });
+
+  it('names an option out of range, its rule and the value given (quoted when a string), as E_INVALID_OPTIONS', () => {
+    const error = invalidOptionError('maxRows', 'an integer from 1', '10');
+    expect(error).toBeInstanceOf(ModelContractError);
+    expect({ code: error.code, message: error.message, hint: error.hint }).toEqual({
+      code: 'E_INVALID_OPTIONS',
+      message: 'maxRows must be an integer from 1, got "10"',
+      hint: undefined,
+    });
+    expect(invalidOptionError('scores', 'true or false', { on: true }).message).toBe('scores must be true or false, got an object');
+  });
+
+  it('says how to export a model in library terms first, then the command', () => {
+    expect(exportInstructions()).toBe('exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`');
+    expect(exportInstructions({ option: 'classNames', flag: '--class-names FILE' })).toBe(
+      'exportOnnx from @hyperproto/onnx (option classNames), or `hyperproto export RUN_DIR --out model.onnx --class-names FILE`',
+    );
   });
 
   it('takes the first line of a thrown message', () => {

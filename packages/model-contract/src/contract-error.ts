@@ -1,3 +1,5 @@
+import { describeValue } from './describe-value.js';
+
 /**
  * The codes a runtime's errors carry. Their values are `@hyperproto/core`'s ErrorCode values (never rename one:
  * the CLI's exit codes and scripts depend on them); they are repeated here so that this package has no
@@ -66,6 +68,23 @@ export class InvalidFeaturesError extends ModelContractError {
   ) {
     super(ContractErrorCode.InvalidInput, message, hint === undefined ? {} : { hint });
   }
+}
+
+/**
+ * An option of a runtime call outside its range (`E_INVALID_OPTIONS`): names the option, what it must be and what
+ * was given, in one wording for every runtime. `rule` completes "NAME must be ...", e.g. `an integer from 1`.
+ */
+export function invalidOptionError(name: string, rule: string, value: unknown): ModelContractError {
+  return new ModelContractError(ContractErrorCode.InvalidOptions, `${name} must be ${rule}, got ${describeValue(value)}`);
+}
+
+/**
+ * How to write a model file, for the hints of errors about one: the library's exporter first, since a library
+ * caller may not have the command line, then the command. `extra` names an option of both that the model needs.
+ */
+export function exportInstructions(extra?: { readonly option: string; readonly flag: string }): string {
+  const library = `exportOnnx from @hyperproto/onnx${extra ? ` (option ${extra.option})` : ''}`;
+  return `${library}, or \`hyperproto export RUN_DIR --out model.onnx${extra ? ` ${extra.flag}` : ''}\``;
 }
 
 /**

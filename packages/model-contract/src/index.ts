@@ -12,7 +12,9 @@ export {
 export {
   ContractErrorCode,
   errorMessage,
+  exportInstructions,
   InvalidFeaturesError,
+  invalidOptionError,
   ModelContractError,
   releasedSessionError,
   type ContractErrorOptions,

@@ -94,7 +94,7 @@ describe('readModelMetadata', () => {
 
   it('parses classNames, refusing bad JSON, a non-array, a non-string and the wrong count with a clear message', () => {
     const hint =
-      'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
+      'Export the model again with exportOnnx from @hyperproto/onnx (option classNames), or `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (FILE: a JSON array or one name per line).';
     expect(refusal(() => readModelMetadata({ classes: '3', classNames: '["a","b",' }, 'm.onnx'))).toEqual({
       code: 'E_INVALID_INPUT',
       message: expect.stringMatching(
@@ -121,7 +121,7 @@ describe('readModelMetadata', () => {
   });
 
   it('parses featureNames by the rules of classNames, one name per input feature', () => {
-    const hint = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx`.';
+    const hint = 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.';
     expect(readModelMetadata({ inputWidth: '2', featureNames: '["a b","c"]', labelColumn: 'kind' })).toEqual({
       inputWidth: 2,
       featureNames: ['a b', 'c'],

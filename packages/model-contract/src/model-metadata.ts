@@ -1,4 +1,4 @@
-import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { ContractErrorCode, exportInstructions, ModelContractError } from './contract-error.js';
 import { METADATA_KEYS, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './contract-names.js';
 
 /**
@@ -29,9 +29,8 @@ export interface ModelMetadata {
   readonly labelColumn?: string;
 }
 
-const CLASS_NAMES_HINT =
-  'Export the model again with `hyperproto export RUN_DIR --out model.onnx --class-names FILE` (a JSON array or one name per line).';
-const FEATURE_NAMES_HINT = 'Export the model again with `hyperproto export RUN_DIR --out model.onnx`.';
+const CLASS_NAMES_HINT = `Export the model again with ${exportInstructions({ option: 'classNames', flag: '--class-names FILE' })} (FILE: a JSON array or one name per line).`;
+const FEATURE_NAMES_HINT = `Export the model again with ${exportInstructions()}.`;
 
 /**
  * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive

@@ -81,7 +81,7 @@ describe('readOnnxModelInfo', () => {
     expect(() => readOnnxModelInfo(new Uint8Array())).toThrow(
       expect.objectContaining({
         message: 'the model is not a usable ONNX model: the file is empty',
-        hint: expect.stringMatching(/hyperproto export/),
+        hint: 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`, and copy the whole file (a cut-short copy or download also shows this).',
       }),
     );
   });

@@ -1,4 +1,4 @@
-import { ContractErrorCode, ModelContractError } from './contract-error.js';
+import { ContractErrorCode, exportInstructions, ModelContractError } from './contract-error.js';
 
 /** The top-level facts of an ONNX ModelProto, which onnxruntime (node and web) does not expose. */
 export interface OnnxModelInfo {
@@ -26,8 +26,7 @@ const IR_VERSION = 1,
   OPSET_IMPORT = 8,
   METADATA_PROPS = 14;
 
-const REEXPORT_HINT =
-  'Export the model again with `hyperproto export RUN_DIR --out model.onnx` and copy the whole file (a cut-short copy or download also shows this).';
+const REEXPORT_HINT = `Export the model again with ${exportInstructions()}, and copy the whole file (a cut-short copy or download also shows this).`;
 
 /**
  * Reads the top level of an ONNX file without a protobuf runtime or decoding the graph: walks the wire format,

@@ -96,6 +96,42 @@ describe('predict options', () => {
   });
 });
 
+describe('predict refuses options out of range before reading the rows, naming the option', () => {
+  const MAX_ROWS = 'maxRows must be an integer from 1 (the most rows one call takes), or absent for no limit, got';
+  it.each([
+    [{ maxRows: 0 }, `${MAX_ROWS} 0`],
+    [{ maxRows: -1 }, `${MAX_ROWS} -1`],
+    [{ maxRows: 1.5 }, `${MAX_ROWS} 1.5`],
+    [{ maxRows: Number.NaN }, `${MAX_ROWS} NaN`],
+    [{ maxRows: Number.POSITIVE_INFINITY }, `${MAX_ROWS} Infinity`],
+    [{ maxRows: '10' }, `${MAX_ROWS} "10"`],
+    [{ scores: 'false' }, 'scores must be true or false, got "false"'],
+    [{ scores: 0 }, 'scores must be true or false, got 0'],
+    [{ source: 5 }, 'source must be a string, got 5'],
+    [null, 'the predict options must be an object such as { topK: 3 }, or absent, got null'],
+  ])('%o', async (options, message) => {
+    // Rows that are refused too: the options are the caller's to fix first.
+    const error = await session.predict([], options as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'HyperprotoError', code: 'E_INVALID_OPTIONS', message, hint: undefined });
+  });
+
+  it('takes every allowed value', async () => {
+    const rows = [new Array(8).fill(0.25), new Array(8).fill(-0.25)];
+    const full = await session.predict(rows);
+    const limited = await session.predict(rows, { maxRows: 2, scores: false, source: 'the request' });
+    expect([...limited.labels]).toEqual([...full.labels]);
+    expect(limited.scores).toBeUndefined();
+    await expect(session.predict(rows, { maxRows: 1, source: 'the request' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message: 'the request has 2 rows; at most 1 are accepted at once',
+      detail: { problem: 'too-many-rows' },
+    });
+  });
+});
+
 describe('a released session', () => {
   it('refuses predict and placement saying it was released; a second release does nothing', async () => {
     const released = await createSession(SOFTMAX);

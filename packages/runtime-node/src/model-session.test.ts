@@ -90,6 +90,10 @@ describe('createSession', () => {
     await refuse(bytes.subarray(0, bytes.length - 100), /m\.onnx is not a usable ONNX model: the file is truncated/);
     await refuse(bytes.subarray(0, 40), /truncated/);
     await refuse('/nonexistent/model.onnx', /cannot read the model \/nonexistent\/model\.onnx: no such file/, ErrorCode.Io);
+    // A library caller may not have the command line: the hint names the exporter function first.
+    await expect(createSession('/nonexistent/model.onnx')).rejects.toMatchObject({
+      hint: 'Make one with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.',
+    });
     expect(() => readOnnxModelInfo(new Uint8Array([0x08, 0x08]))).toThrow(/no graph/);
   });
 
@@ -223,6 +227,63 @@ describe('predict', () => {
       expect((error as Error).message).toMatch(pattern);
     }
     await expect(softmax.predict(randomRows(11, 8, 1), { maxRows: 10 })).rejects.toThrow(/11 rows; at most 10/);
+  });
+});
+
+describe('release while predictions run', () => {
+  // onnxruntime-node runs a batch on a later turn of the event loop and frees a session at once: without the wait,
+  // a release right after predict frees the session under the run ("Session already disposed").
+  const ROWS = 200_000;
+
+  it('lets the predictions already started finish with the right answers, then frees the session', async () => {
+    const session = await createSession(SOFTMAX);
+    const features = randomRows(ROWS, 8, 11);
+    const settled: string[] = [];
+    const running = session.predict(features, { topK: 2 });
+    const failing = session.predict(randomRows(2, 3, 1));
+    running.then(() => settled.push('predict'));
+    const release = session.release();
+    release.then(() => settled.push('release'));
+    await expect(session.predict(randomRows(1, 8, 1))).rejects.toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: `the session of ${SOFTMAX} was released and cannot be used any more`,
+    });
+
+    const got = await running;
+    const expected = await direct(SOFTMAX, features);
+    expect(got.rows).toBe(ROWS);
+    // Compared in loops: a deep equality of this many values would take seconds.
+    const expectedLabels = expected.label!.data as BigInt64Array;
+    const modelTop = expected.topk_labels!.data as BigInt64Array;
+    const firstDifference = (length: number, same: (i: number) => boolean) => {
+      for (let i = 0; i < length; i++) if (!same(i)) return i;
+      return -1;
+    };
+    expect(firstDifference(ROWS * 5, (i) => got.scores![i] === expected.probabilities!.data[i])).toBe(-1);
+    expect(firstDifference(ROWS, (i) => got.labels[i] === Number(expectedLabels[i]))).toBe(-1);
+    // The model's own top 3 of each row, narrowed to the 2 asked for.
+    expect(firstDifference(ROWS * 2, (i) => got.topK!.labels[i] === Number(modelTop[Math.floor(i / 2) * 3 + (i % 2)]))).toBe(-1);
+    // A prediction that fails while the release waits does not hold it up.
+    await expect(failing).rejects.toThrow(/rows of 3 features; the model expects 8/);
+    await expect(release).resolves.toBeUndefined();
+    expect(settled).toEqual(['predict', 'release']);
+    await expect(session.predict(features)).rejects.toThrow(/was released and cannot be used any more/);
+  });
+
+  it('resolves a second release made while the first waits only once the session is freed, and a later one at once', async () => {
+    const session = await createSession(HPN);
+    const features = randomRows(ROWS, 8, 12);
+    const settled: string[] = [];
+    const running = session.predict(features);
+    running.then(() => settled.push('predict'));
+    const first = session.release();
+    const second = session.release();
+    first.then(() => settled.push('first release'));
+    second.then(() => settled.push('second release'));
+    await expect(Promise.all([running, first, second])).resolves.toMatchObject([{ rows: ROWS }, undefined, undefined]);
+    expect(settled).toEqual(['predict', 'first release', 'second release']);
+    await expect(session.release()).resolves.toBeUndefined();
+    await expect(session.placement()).rejects.toThrow(/was released and cannot be used any more/);
   });
 });
 

@@ -7,8 +7,9 @@ import {
   checkProviderList,
   checkTopK,
   ContractErrorCode,
-  describeValue,
   errorMessage,
+  exportInstructions,
+  invalidOptionError,
   LABEL_OUTPUT,
   ModelContractError,
   narrowTopK,
@@ -70,12 +71,16 @@ export interface SessionOptions {
 /** A provider that was tried and could not start, with why and what to do about it. */
 export type ProviderAttempt = SkippedProvider<ExecutionProvider>;
 
+/**
+ * Options of one `predict`. `topK` is checked against the model (E_INVALID_INPUT, as a request's top-k is); the
+ * others are the caller's settings, refused outside their range with E_INVALID_OPTIONS naming the option.
+ */
 export interface PredictOptions {
   /** Also return the k best classes of each row (1 to classes). */
   readonly topK?: number;
-  /** Return every class score; true by default. Off saves copying [rows, classes] floats out of onnxruntime. */
+  /** Return every class score (true or false); true by default. Off saves copying [rows, classes] floats out of onnxruntime. */
   readonly scores?: boolean;
-  /** Most rows accepted at once. */
+  /** Most rows accepted at once, an integer from 1; no limit when absent. More rows are refused (`too-many-rows`). */
   readonly maxRows?: number;
   /** Names the input in messages. */
   readonly source?: string;
@@ -127,7 +132,8 @@ export interface ModelSession {
   readonly modelTopK: number;
   /**
    * Checks the rows (one of the batch forms, width, finite values, not ragged, not empty) and runs them as one
-   * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; so is a call after `release()`.
+   * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; a call after `release()` is
+   * E_INVALID_INPUT too, and options outside their range are E_INVALID_OPTIONS naming the option (PredictOptions).
    */
   predict(features: FeatureInput, options?: PredictOptions): Promise<Prediction>;
   /**
@@ -135,7 +141,11 @@ export interface ModelSession {
    * CPU): one profiled run of a twin session on a row of zeros. Costs a second session load; for diagnostics.
    */
   placement(): Promise<NodePlacement[]>;
-  /** Frees the onnxruntime session; later calls to `predict` are refused, and a second `release` does nothing. */
+  /**
+   * Frees the onnxruntime session once the predictions already started have finished (they resolve as usual);
+   * `predict` calls made after `release` are refused. Every call, the first or a later one, resolves once the
+   * session is freed.
+   */
   release(): Promise<void>;
 }
 
@@ -175,7 +185,7 @@ export async function createSession(model: string | Uint8Array, options: Session
           // The CPU provider is always present: a failure here is the model's.
           throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${errorMessage(error)}`, {
             cause: error,
-            hint: 'Export the model again with `hyperproto export`; onnxruntime-node 1.30 reads ONNX IR versions up to 10.',
+            hint: `Export the model again with ${exportInstructions()}; onnxruntime-node 1.30 reads ONNX IR versions up to 10.`,
           });
         }
         return { ok: false, ...explainCudaFailure(error, options.optionWording), cause: error };
@@ -208,8 +218,7 @@ export async function createSession(model: string | Uint8Array, options: Session
  * file; named here, with their allowed values, they are the caller's to fix.
  */
 function checkSessionOptions(options: SessionOptions): void {
-  const refuse = (name: keyof SessionOptions, rule: string) =>
-    new ModelContractError(ContractErrorCode.InvalidOptions, `${name} must be ${rule}, got ${describeValue(options[name])}`);
+  const refuse = (name: keyof SessionOptions, rule: string) => invalidOptionError(name, rule, options[name]);
   const { intraOpThreads, cudaDeviceId } = options;
   if (intraOpThreads !== undefined && !(Number.isInteger(intraOpThreads) && intraOpThreads >= 1))
     throw refuse('intraOpThreads', "an integer of at least 1 (threads per inference), or absent for onnxruntime's default");
@@ -243,7 +252,7 @@ async function selfCheck(
     if (provider !== 'cpu') return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
     throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime loads ${source} but cannot run it: ${errorMessage(error)}`, {
       cause: error,
-      hint: 'The file is not a model `hyperproto export` wrote, or it was changed since; export the run again.',
+      hint: `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`,
     });
   }
   const scores = result[scoresName]!.data as Float32Array;
@@ -264,7 +273,7 @@ async function readModelFile(path: string): Promise<Uint8Array> {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, {
       cause: error,
-      hint: 'Make one with `hyperproto export RUN_DIR --out model.onnx`.',
+      hint: `Make one with ${exportInstructions()}.`,
     });
   }
 }
@@ -294,9 +303,24 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
   const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames, featureNames } = contract;
   const { labelColumn } = contract.metadata;
 
-  let released = false;
-  const predict = async (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
-    if (released) throw releasedSessionError(source);
+  // onnxruntime frees a session even while a run of it is under way: release waits for the runs started before it.
+  let releasing: Promise<void> | undefined;
+  const inFlight = new Set<Promise<Prediction>>();
+  const predict = (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
+    if (releasing) return Promise.reject(releasedSessionError(source));
+    const running = runPredict(features, options);
+    inFlight.add(running);
+    const settled = () => inFlight.delete(running);
+    running.then(settled, settled);
+    return running;
+  };
+  const release = (): Promise<void> => {
+    releasing ??= Promise.allSettled(inFlight).then(() => session.release());
+    return releasing;
+  };
+
+  const runPredict = async (features: FeatureInput, options: PredictOptions): Promise<Prediction> => {
+    checkPredictOptions(options);
     const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
     const matrix = toFeatureMatrix(features, inputWidth, {
       ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
@@ -350,15 +374,22 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     modelTopK,
     predict,
     placement: async () => {
-      if (released) throw releasedSessionError(source);
+      if (releasing) throw releasedSessionError(source);
       return profilePlacement(facts, inputName, inputWidth);
     },
-    release: async () => {
-      if (released) return;
-      released = true;
-      await session.release();
-    },
+    release,
   };
+}
+
+/** Refuses predict options outside their range before the rows are read (see PredictOptions). */
+function checkPredictOptions(options: PredictOptions): void {
+  if (typeof options !== 'object' || options === null)
+    throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
+  const { maxRows, scores, source } = options;
+  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1))
+    throw invalidOptionError('maxRows', 'an integer from 1 (the most rows one call takes), or absent for no limit', maxRows);
+  if (scores !== undefined && typeof scores !== 'boolean') throw invalidOptionError('scores', 'true or false', scores);
+  if (source !== undefined && typeof source !== 'string') throw invalidOptionError('source', 'a string', source);
 }
 
 async function profilePlacement(facts: SessionFacts, inputName: string, inputWidth: number): Promise<NodePlacement[]> {

@@ -1,7 +1,7 @@
 import { GraphBuilder } from '@hyperproto/onnx-graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebClassifier, InvalidFeaturesError, type FeatureRows, type WebClassifier } from './index.js';
-import { exportedClassifier } from './test-support/models.js';
+import { exportedClassifier, uniform } from './test-support/models.js';
 
 // The model contract's checks, as runtime-web answers them: what is not rows, a released classifier, and a model
 // whose label output is not its best-scoring class.
@@ -64,6 +64,84 @@ describe('a released classifier', () => {
       message: 'the session of softmax.onnx was released and cannot be used any more',
     });
     await expect(released.release()).resolves.toBeUndefined();
+  });
+
+  it('lets the predictions already queued finish with the right answers, then frees the session', async () => {
+    const releasing = await createWebClassifier(softmax.bytes, { providers: ['wasm'], source: 'softmax.onnx' });
+    const rows = 20_000;
+    const next = uniform(21);
+    const features = Float32Array.from({ length: rows * softmax.width }, () => next() * 3 - 1.5);
+    const settled: string[] = [];
+    const first = releasing.predict(features, { topK: 2 });
+    const second = releasing.predict(features.subarray(0, softmax.width * 3));
+    first.then(() => settled.push('first predict'));
+    second.then(() => settled.push('second predict'));
+    const release = releasing.release();
+    const again = releasing.release();
+    release.then(() => settled.push('release'));
+    again.then(() => settled.push('second release'));
+    await expect(releasing.predict(features)).rejects.toThrow('the session of softmax.onnx was released and cannot be used any more');
+
+    const got = await first;
+    expect(got.rows).toBe(rows);
+    // Checked against the network computed in JavaScript, in a loop: an expect per value would take seconds.
+    let worst = 0;
+    let wrongLabels = 0;
+    for (let r = 0; r < rows; r++) {
+      const expected = softmax.reference(features.subarray(r * softmax.width, (r + 1) * softmax.width));
+      for (let c = 0; c < 5; c++) worst = Math.max(worst, Math.abs(got.scores[r * 5 + c]! - expected[c]!));
+      if (got.labels[r] !== got.topK![r]![0]!.index) wrongLabels++;
+    }
+    expect(worst).toBeLessThan(1e-4);
+    expect(wrongLabels).toBe(0);
+    expect(Array.from((await second).scores)).toEqual(Array.from(got.scores.subarray(0, 15)));
+    await expect(Promise.all([release, again])).resolves.toEqual([undefined, undefined]);
+    expect(settled).toEqual(['first predict', 'second predict', 'release', 'second release']);
+    await expect(releasing.release()).resolves.toBeUndefined();
+  });
+});
+
+describe('createWebClassifier refuses options out of range before loading, naming the option', () => {
+  const LEVELS = 'one of "verbose", "info", "warning", "error", "fatal" (onnxruntime-web\'s levels)';
+  it.each([
+    [{ logLevel: 'debug' }, `logLevel must be ${LEVELS}, got "debug"`],
+    [{ logLevel: 'WARNING' }, `logLevel must be ${LEVELS}, got "WARNING"`],
+    [{ logLevel: 2 }, `logLevel must be ${LEVELS}, got 2`],
+    [{ fallback: 'no' }, 'fallback must be true or false, got "no"'],
+    [{ probe: 0 }, 'probe must be true or false, got 0'],
+    [{ fetch: 'https://example.com' }, 'fetch must be a fetch function, got "https://example.com"'],
+    [{ source: 7 }, 'source must be a string, got 7'],
+  ])('%o', async (options, message) => {
+    // A URL whose fetch would fail: the options are refused before anything is fetched.
+    const fetched: string[] = [];
+    const error = await createWebClassifier('https://models.invalid/m.onnx', {
+      fetch: async (url) => {
+        fetched.push(String(url));
+        throw new Error('no network');
+      },
+      ...(options as object),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'HyperprotoError', code: 'E_INVALID_OPTIONS', message, hint: undefined });
+    expect(fetched).toEqual([]);
+  });
+
+  it('takes every allowed log level', async () => {
+    // The level is global (ort.env.logLevel): ending on onnxruntime-web's default leaves it as the other tests expect.
+    for (const logLevel of ['verbose', 'fatal', 'warning'] as const) {
+      const classifier = await createWebClassifier(softmax.bytes, { providers: ['wasm'], logLevel, probe: false, fallback: false });
+      expect(classifier.provider).toBe('wasm');
+      await classifier.release();
+    }
+  });
+
+  it('refuses predict options that are not an object', async () => {
+    await expect(classifier.predict([new Array(12).fill(0)], null as never)).rejects.toMatchObject({
+      code: 'E_INVALID_OPTIONS',
+      message: 'the predict options must be an object such as { topK: 3 }, or absent, got null',
+    });
   });
 });
 

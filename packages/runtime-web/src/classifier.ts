@@ -6,6 +6,7 @@ import {
   checkTopK,
   ContractErrorCode,
   errorMessage,
+  invalidOptionError,
   ModelContractError,
   readOnnxModelInfo,
   releasedSessionError,
@@ -29,8 +30,9 @@ const WEB_PROVIDERS: readonly WebProvider[] = ['webgpu', 'wasm'];
 /** WebGPU first, then the CPU (WebAssembly) provider that every browser and Node.js can run. */
 export const DEFAULT_PROVIDERS: readonly WebProvider[] = ['webgpu', 'wasm'];
 
-export type LogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
-const SEVERITY: Record<LogLevel, 0 | 1 | 2 | 3 | 4> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
+/** onnxruntime-web's log levels, from the most said to the least; a level's index is its severity number. */
+const LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** An ONNX file's bytes, or where to fetch it. */
 export type ModelSource = Uint8Array | ArrayBuffer | string | URL;
@@ -75,7 +77,7 @@ export interface ProviderAttempt {
 }
 
 export interface PredictOptions {
-  /** Also return the k best classes of each row: an integer from 1 to the class count. */
+  /** Also return the k best classes of each row: an integer from 1 to the class count (E_INVALID_INPUT otherwise). */
   readonly topK?: number;
 }
 
@@ -98,7 +100,8 @@ export interface WebPrediction {
 /** A loaded model on the provider that could run it. Create with `createWebClassifier`. */
 export class WebClassifier {
   private queue: Promise<unknown> = Promise.resolve();
-  private released = false;
+  /** Set by the first `release()`: later predictions are refused, and every `release()` answers this. */
+  private releasing: Promise<void> | undefined;
   /** Every provider tried, in order, with the reason each one before `provider` was passed over. */
   readonly attempts: readonly ProviderAttempt[];
   readonly inputName: string;
@@ -133,6 +136,7 @@ export class WebClassifier {
   /** @internal */
   static async create(source: ModelSource, options: CreateWebClassifierOptions = {}): Promise<WebClassifier> {
     const providers = checkProviderList(options.providers ?? DEFAULT_PROVIDERS, WEB_PROVIDERS);
+    checkCreateOptions(options);
     const name = typeof source === 'string' || source instanceof URL ? String(source) : (options.source ?? 'the model');
     const bytes = await loadBytes(source, options.fetch);
     const info = readOnnxModelInfo(bytes, name);
@@ -148,7 +152,9 @@ export class WebClassifier {
       try {
         session = await ort.InferenceSession.create(bytes, {
           executionProviders: [provider],
-          ...(options.logLevel ? { logSeverityLevel: SEVERITY[options.logLevel], logVerbosityLevel: 0 } : {}),
+          ...(options.logLevel
+            ? { logSeverityLevel: LOG_LEVELS.indexOf(options.logLevel) as 0 | 1 | 2 | 3 | 4, logVerbosityLevel: 0 }
+            : {}),
         });
       } catch (error) {
         return { ok: false, reason: errorMessage(error), cause: error, ...(hint ? { hint } : {}) };
@@ -215,7 +221,9 @@ export class WebClassifier {
     let batch: FeatureMatrix;
     let topK: number | undefined;
     try {
-      if (this.released) throw releasedSessionError(this.source);
+      if (this.releasing) throw releasedSessionError(this.source);
+      if (typeof options !== 'object' || options === null)
+        throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
       topK = options.topK === undefined ? undefined : checkTopK(options.topK, this.contract.classes);
       batch = toFeatureMatrix(rows, this.contract.inputWidth);
     } catch (error) {
@@ -226,12 +234,13 @@ export class WebClassifier {
     return run;
   }
 
-  /** Frees the session once the queued predictions are done; later predictions are refused, a second call does nothing. */
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await this.queue;
-    await this.session.release();
+  /**
+   * Frees the session once the predictions already queued are done (they answer as usual); predictions asked for
+   * after it are refused. Every call, the first or a later one, resolves once the session is freed.
+   */
+  release(): Promise<void> {
+    this.releasing ??= this.queue.then(() => this.session.release());
+    return this.releasing;
   }
 
   private async run(batch: FeatureMatrix, topK: number | undefined): Promise<WebPrediction> {
@@ -258,6 +267,25 @@ export class WebClassifier {
  */
 export function createWebClassifier(source: ModelSource, options: CreateWebClassifierOptions = {}): Promise<WebClassifier> {
   return WebClassifier.create(source, options);
+}
+
+/**
+ * Refuses options outside their range before the model is fetched or loaded, naming the option and what it may be
+ * (`E_INVALID_OPTIONS`): onnxruntime-web refuses an unknown log level only once the model is fetched, as a bare
+ * "Unsupported logging level" with no code.
+ */
+function checkCreateOptions(options: CreateWebClassifierOptions): void {
+  const { logLevel, fetch: fetchOption, source } = options;
+  if (logLevel !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(logLevel))
+    throw invalidOptionError(
+      'logLevel',
+      `one of ${LOG_LEVELS.map((level) => `"${level}"`).join(', ')} (onnxruntime-web's levels)`,
+      logLevel,
+    );
+  for (const name of ['fallback', 'probe'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') throw invalidOptionError(name, 'true or false', options[name]);
+  if (fetchOption !== undefined && typeof fetchOption !== 'function') throw invalidOptionError('fetch', 'a fetch function', fetchOption);
+  if (source !== undefined && typeof source !== 'string') throw invalidOptionError('source', 'a string', source);
 }
 
 const WEBGPU_HINT =
