@@ -2,7 +2,8 @@
 // command started as users start it: workers killed mid-run, a coordinator killed and resumed, Redis restarted with
 // its data gone, workers without a plugin, runs that fail, and addresses that do not work.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandGrid, loadPreset } from '@hyperproto/experiments';
@@ -55,9 +56,9 @@ interface Started {
   readonly exit: Promise<number | null>;
 }
 
-/** Starts the CLI in the background (CI=true: no progress bars), collecting its output. */
-function start(args: string[]): Started {
-  const child = spawn('node', [CLI_BIN, ...args], { cwd: scratch, env: { ...process.env, CI: 'true' } });
+/** Starts the CLI in the background (CI=true: no progress bars) in `cwd`, collecting its output. */
+function start(args: string[], cwd = scratch): Started {
+  const child = spawn('node', [CLI_BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -325,6 +326,79 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/give --workers or --queue, not both/);
   });
+
+  it("fails the runs of a worker whose copy of a data file differs from the coordinator's, storing no record; a copy of the same content elsewhere runs", async () => {
+    const url = db(7);
+    // Three machines, each with its own copy of points.csv where the grid's relative path leads from its directory.
+    const [coordinatorDir, staleDir, sameDir] = ['own-files', 'stale-copy', 'same-copy'].map((name) => join(scratch, name));
+    // 3 classes of 30 points each, one per corner of a triangle.
+    const rows = Array.from(
+      { length: 90 },
+      (_, i) => `${(i % 3) * 4 + (i % 7) / 10},${(i % 3 === 1 ? 4 : 0) + (i % 5) / 10},${'abc'[i % 3]}`,
+    );
+    const points = `x,y,label\n${rows.join('\n')}\n`;
+    const stale = points.replace('\n0,0,a\n', '\n0.5,0,a\n');
+    expect(stale).not.toBe(points);
+    for (const [dir, text] of [
+      [coordinatorDir, points],
+      [staleDir, stale],
+      [sameDir, points],
+    ] as const) {
+      mkdirSync(dir!, { recursive: true });
+      writeFileSync(join(dir!, 'points.csv'), text);
+    }
+    const grid = tiny('own-files', 2);
+    writeFileSync(
+      join(coordinatorDir!, 'grid.json'),
+      JSON.stringify({
+        ...grid,
+        datasets: [{ id: 'points', name: 'files', options: { data: 'points.csv', labelColumn: 'label' } }],
+        models: grid.models.slice(0, 1),
+      }),
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const experiment = ['experiment', '--grid', 'grid.json', '--out', 'results', '--queue', url, '--save-models', 'none'];
+
+    const coordinator = start(experiment, coordinatorDir);
+    await until('the coordinator to queue the runs', () => /runs to do/.test(coordinator.output().stderr));
+    const staleWorker = start(['worker', '--queue', url, '--lock-seconds', '2'], staleDir);
+    expect(await within(coordinator.exit, 150, 'the coordinator to collect the failed runs'), coordinator.output().stderr).toBe(4);
+    const refusal = `this worker's files of dataset "points" differ from the coordinator's, so its results would be of other data: data: ${join(staleDir!, 'points.csv')} is ${stale.length} bytes, sha256 ${sha(stale).slice(0, 12)} on this worker, ${points.length} bytes, sha256 ${sha(points).slice(0, 12)} on the coordinator at ${join(coordinatorDir!, 'points.csv')} (size, content)`;
+    expect(coordinator.output().stderr).toContain(`run points/softmax/s0 failed: ${refusal}`);
+    expect(coordinator.output().stderr).toContain(`run points/softmax/s1 failed: ${refusal}`);
+    expect(keys('own-files/results')).toEqual([]);
+    const failures = readFileSync(join(coordinatorDir!, 'results', 'failures.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(failures.map((failure) => [failure.key, failure.error.code]).sort()).toEqual([
+      ['points/softmax/s0', 'E_INVALID_INPUT'],
+      ['points/softmax/s1', 'E_INVALID_INPUT'],
+    ]);
+    const told = staleWorker.output().stderr;
+    expect(told).toContain(`points/softmax/s0: failed: ${refusal}`);
+    expect(told.match(/^hint: .*$/gm)).toEqual([
+      `hint: Copy the coordinator's file to ${join(staleDir!, 'points.csv')} on this machine (${told.match(/worker (\S+\/\d+):/)![1]}); the worker reads it again at its next job. Then run the failed runs again with experiment --resume.`,
+    ]);
+    expect(told).not.toMatch(/: started$/m);
+    expect(await stop(staleWorker)).toEqual([0]);
+
+    // The same content at another path is the same data: its records are stored, saying where that machine read it.
+    const sameWorker = start(['worker', '--queue', url, '--lock-seconds', '2'], sameDir);
+    const resumed = await runCli([...experiment, '--resume', '--json'], coordinatorDir!);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ total: 2, ran: 2, failed: [] });
+    const records = results('own-files/results')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(records.map((record) => record.key).sort()).toEqual(['points/softmax/s0', 'points/softmax/s1']);
+    for (const record of records)
+      expect(record.data.inputs).toEqual([
+        { option: 'data', path: join(sameDir!, 'points.csv'), bytes: points.length, sha256: sha(points) },
+      ]);
+    expect(await stop(sameWorker)).toEqual([0]);
+  }, 300_000);
 
   it('worker --help shows examples', async () => {
     const run = await cli(['worker', '--help']);

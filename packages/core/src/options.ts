@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ErrorCode, HyperprotoError } from './errors.js';
 import type { Plugin } from './plugins.js';
-import { pluginId } from './registry.js';
+import { closestName, pluginId } from './registry.js';
 
 /** Formats zod issues as `path: message`, one per line, with the dotted path of each. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
@@ -12,6 +12,41 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): 
       return where ? `${where}: ${issue.message}` : issue.message;
     })
     .join('; ');
+}
+
+/**
+ * `unknown setting "max_epochs" (did you mean "maxEpochs"?); the trainer settings are hiddenUnits, ...`: the one
+ * wording of keys an object does not have, each with the closest known key where one is close, then every known key.
+ * @param noun what a key is called there: `setting`, `field`, `option`
+ * @param listing what precedes the known keys (default `the <noun>s here are`)
+ */
+export function unknownKeysText(
+  keys: readonly string[],
+  known: readonly string[],
+  noun: string,
+  listing = `the ${noun}s here are`,
+): string {
+  const each = keys.map((key) => {
+    const closest = closestName(key, known);
+    return `${JSON.stringify(key)}${closest ? ` (did you mean "${closest}"?)` : ''}`;
+  });
+  const allowed = known.length > 0 ? `${listing} ${known.join(', ')}` : `there are no ${noun}s here`;
+  return `unknown ${noun}${keys.length === 1 ? '' : 's'} ${each.join(', ')}; ${allowed}`;
+}
+
+/**
+ * An error map for a whole parse (`schema.safeParse(raw, { error: unknownKeysErrorMap('field') })`) that words
+ * zod's bare `Unrecognized key: "datset"` as {@link unknownKeysText}, the known keys taken from the strict object
+ * that refused it: a typo then names the key meant. Every other issue keeps zod's message, and a schema's own
+ * error map (the trainer settings') comes first.
+ */
+export function unknownKeysErrorMap(noun: string): z.core.$ZodErrorMap {
+  return (issue) => {
+    if (issue.code !== 'unrecognized_keys') return undefined;
+    const shape = (issue.inst as { _zod?: { def?: { shape?: unknown } } } | undefined)?._zod?.def?.shape;
+    if (typeof shape !== 'object' || shape === null) return undefined;
+    return unknownKeysText(issue.keys, Object.keys(shape), noun);
+  };
 }
 
 /**
@@ -42,7 +77,7 @@ export function isParsedOptions(value: unknown, schema: unknown): boolean {
  */
 export function resolveOptions<O>(plugin: Plugin & { options: z.ZodType<O> }, raw: unknown): O {
   if (isParsedOptions(raw, plugin.options)) return raw as O;
-  const result = plugin.options.safeParse(raw ?? {});
+  const result = plugin.options.safeParse(raw ?? {}, { error: unknownKeysErrorMap('option') });
   if (result.success) {
     markParsed(result.data, plugin.options);
     return result.data;

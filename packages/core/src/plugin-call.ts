@@ -7,13 +7,13 @@ import { KIND_LABEL, pluginId } from './registry.js';
 
 type AnyFunction = (...args: any[]) => any;
 
-/** The names of the hooks (methods) of a plugin type: `describe`, `inputs`, `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
+/** The names of the hooks (methods) of a plugin type: `describe`, `inputs`, `inspect`, `generate`, `unsupported`, `build`, `evaluate`, `probe`, `train`. */
 export type PluginHook<P> = { [K in keyof P]-?: NonNullable<P[K]> extends AnyFunction ? K : never }[keyof P] & string;
 type HookFunction<P, H extends keyof P> = Extract<NonNullable<P[H]>, AnyFunction>;
 
 /** Per kind, the hooks and the position of their options argument (`null`: the hook takes no options). */
 const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null>> } = {
-  dataset: { describe: 0, inputs: 0, generate: 1 },
+  dataset: { describe: 0, inputs: 0, inspect: 0, generate: 1 },
   prototypes: { unsupported: 1, generate: 2 },
   head: { build: 1 },
   evaluator: { evaluate: 1 },
@@ -22,7 +22,7 @@ const HOOKS: { readonly [K in PluginKind]: Readonly<Record<string, number | null
 
 /** Hooks the `define*` helpers route through {@link callPlugin}: those with options. `probe` has none, and its failure is a reason to try the next engine, which `chooseEngine` records. */
 const BOUNDED_HOOKS: { readonly [K in PluginKind]: readonly string[] } = {
-  dataset: ['describe', 'inputs', 'generate'],
+  dataset: ['describe', 'inputs', 'inspect', 'generate'],
   prototypes: ['unsupported', 'generate'],
   head: ['build'],
   evaluator: ['evaluate'],
@@ -30,7 +30,7 @@ const BOUNDED_HOOKS: { readonly [K in PluginKind]: readonly string[] } = {
 };
 
 /** Hooks a plugin may leave out: calling one it lacks answers undefined (nothing refused, nothing described). */
-const OPTIONAL_HOOKS: ReadonlySet<string> = new Set(['unsupported', 'describe', 'inputs']);
+const OPTIONAL_HOOKS: ReadonlySet<string> = new Set(['unsupported', 'describe', 'inputs', 'inspect']);
 
 /** A hook made by a `define*` helper keeps the plugin author's function here, which {@link callPlugin} runs. */
 const IMPLEMENTATION = Symbol.for('hyperproto.hookImplementation');
@@ -111,10 +111,11 @@ export function callPlugin<P extends Plugin, H extends PluginHook<P>>(
     // A built head whose parameters cannot start (no initial value) is refused here, naming the parameter.
     const checked = (value: unknown) => {
       if (plugin.kind === 'head' && hook === 'build' && isHeadDefinitionLike(value)) headParams(value);
+      if (plugin.kind === 'dataset' && hook === 'inspect') checkDatasetDescription(value, 'inspect');
       return value;
     };
     const result: unknown = fn.apply(plugin, callArgs);
-    if (describes) checkDatasetDescription(result);
+    if (describes) checkDatasetDescription(result, 'describe');
     if (isPromiseLike(result)) return Promise.resolve(result).then(checked).catch(fail) as ReturnType<HookFunction<P, H>>;
     return checked(result) as ReturnType<HookFunction<P, H>>;
   } catch (error) {
@@ -129,13 +130,18 @@ function isHeadDefinitionLike(value: unknown): value is HeadDefinition {
   return typeof value === 'object' && value !== null && isExpr((value as HeadDefinition).loss) && isExpr((value as HeadDefinition).scores);
 }
 
-/** A dataset's `describe` answers an object of known sizes, synchronously; anything else is the plugin's bug. */
-function checkDatasetDescription(value: unknown): void {
+/**
+ * A dataset's `describe` answers an object of known sizes, synchronously, and its `inspect` resolves to one; anything
+ * else is the plugin's bug.
+ */
+function checkDatasetDescription(value: unknown, hook: 'describe' | 'inspect'): void {
   const problem = datasetDescriptionProblem(value);
   if (problem) {
-    throw new HyperprotoError(ErrorCode.InvalidPlugin, `describe returned ${problem}`, {
-      hint: 'describe(options) must return { classes?, trainRows?, inputWidth? } (integers; classes >= 2) without awaiting anything.',
-    });
+    const how =
+      hook === 'describe'
+        ? 'return { classes?, trainRows?, inputWidth? } (integers; classes >= 2) without awaiting anything'
+        : 'resolve to { classes?, trainRows?, inputWidth? } (integers; classes >= 2)';
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `${hook} returned ${problem}`, { hint: `${hook}(options) must ${how}.` });
   }
 }
 

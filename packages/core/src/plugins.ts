@@ -66,7 +66,10 @@ export interface Dataset {
   readonly info: Readonly<Record<string, unknown>>;
 }
 
-/** What a dataset's options fix before any data exists; each field only when known without generating or reading data. */
+/**
+ * What `generate` will give, said before it runs: by `describe` from the options alone (each field only when known
+ * without reading data), or by `inspect` from reading the data.
+ */
 export interface DatasetDescription {
   /** The `classes` the dataset will have: lets a prototype size the strategy refuses fail before any data work. */
   readonly classes?: number;
@@ -94,7 +97,8 @@ export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
   /**
    * What `generate` will give for these options, said without generating or reading anything (synchronous and
    * cheap: planning calls it for every run of a grid). Leave out what cannot be known that way; what it says must
-   * match what `generate` produces (the dataset conformance suite checks).
+   * match what `generate` produces (the dataset conformance suite checks). What only the data can say (a class count
+   * read from labels) is `inspect`'s.
    */
   describe?(options: O): DatasetDescription;
   /**
@@ -104,6 +108,15 @@ export interface DatasetPlugin<O = any> extends PluginBase<'dataset', O> {
    * comes from no file.
    */
   inputs?(options: O): Promise<readonly DatasetInput[]>;
+  /**
+   * What `describe` cannot say without reading the data, learned by reading it (e.g. the class count of labels in a
+   * file), without building the dataset: it may take as long as one read of the files. A grid calls it once per
+   * dataset with runs to do before its first run, when `describe` leaves the class count unknown and a model with
+   * prototypes runs on the dataset, so that a prototype size the strategy cannot make is refused before any run. A
+   * problem with the data that `generate` would refuse may be refused here the same way. What it says must match
+   * what `generate` produces (the dataset conformance suite checks); leave out what cannot be known by reading.
+   */
+  inspect?(options: O): Promise<DatasetDescription>;
   generate(ctx: PluginContext, options: O): Dataset | Promise<Dataset>;
   /**
    * The nearest-class-mean baseline's predictions for `features` (exactly those of `nearestClassMeanPredictions`),

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { CLASSIFICATION_EVALUATOR } from './classification-scores.js';
 import { ErrorCode, HyperprotoError } from './errors.js';
-import { formatIssues } from './options.js';
-import { closestName } from './registry.js';
+import { formatIssues, unknownKeysErrorMap, unknownKeysText } from './options.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -22,22 +21,15 @@ const trainerShape = {
   traceTest: z.boolean().optional(),
 };
 
-/** `unknown setting "max_epochs" (did you mean "maxEpochs"?)`, naming every setting there is. */
-function unknownSettings(keys: readonly string[]): string {
-  const known = Object.keys(trainerShape);
-  const each = keys.map((key) => {
-    const closest = closestName(key, known);
-    return `"${key}"${closest ? ` (did you mean "${closest}"?)` : ''}`;
-  });
-  return `unknown setting${keys.length === 1 ? '' : 's'} ${each.join(', ')}; the trainer settings are ${known.join(', ')}`;
-}
-
 /**
  * The seed's trainer: two hidden layers of 300 units, Adam at 1e-3, early stopping. Defaults are documented in the
  * README. Strict like the rest of the spec: a misspelt setting would otherwise train with the default silently.
  */
 export const TrainerSettingsSchema = z.strictObject(trainerShape, {
-  error: (issue) => (issue.code === 'unrecognized_keys' ? unknownSettings(issue.keys) : undefined),
+  error: (issue) =>
+    issue.code === 'unrecognized_keys'
+      ? unknownKeysText(issue.keys, Object.keys(trainerShape), 'setting', 'the trainer settings are')
+      : undefined,
 });
 
 /** The seed's trainer settings, shared by every engine (the network and its training live in @hyperproto/mlp). */
@@ -81,7 +73,7 @@ export type ExperimentSpecInput = z.input<typeof ExperimentSpecSchema>;
 export type PrototypeSource = z.output<typeof PrototypeSourceSchema>;
 
 export function parseExperimentSpec(raw: unknown, source = 'experiment spec'): ExperimentSpec {
-  const result = ExperimentSpecSchema.safeParse(raw);
+  const result = ExperimentSpecSchema.safeParse(raw, { error: unknownKeysErrorMap('field') });
   if (result.success) return result.data;
   throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${formatIssues(result.error.issues)}`);
 }

@@ -1,6 +1,6 @@
 import { defineDataset, type DatasetPlugin } from '@hyperproto/core';
 import { fingerprintInputs } from './file-fingerprints.js';
-import { loadFilesDataset } from './files-loader.js';
+import { inspectFilesDataset, loadFilesDataset } from './files-loader.js';
 import { FilesOptionsSchema, type FilesOptions } from './files-options.js';
 
 export const filesDataset: DatasetPlugin<FilesOptions> = defineDataset<FilesOptions>({
@@ -11,5 +11,8 @@ export const filesDataset: DatasetPlugin<FilesOptions> = defineDataset<FilesOpti
   describe: ({ classNames }) => (Array.isArray(classNames) ? { classes: classNames.length } : {}),
   // Hashes each file the options name: what `--resume` compares with the `info.inputs` of finished runs.
   inputs: (options) => fingerprintInputs(options),
+  // Reads the labels as generate does, so that a grid learns the class count (and refuses impossible prototype
+  // sizes) before its first run.
+  inspect: (options) => inspectFilesDataset(options),
   generate: (ctx, options) => loadFilesDataset(ctx, options),
 });

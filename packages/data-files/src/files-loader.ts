@@ -1,4 +1,4 @@
-import type { Dataset, DatasetInput, DatasetSplit, PluginContext } from '@hyperproto/core';
+import type { Dataset, DatasetDescription, DatasetInput, DatasetSplit, PluginContext } from '@hyperproto/core';
 import { createMatrix } from '@hyperproto/core';
 import { readCsvFeatures, shorten } from './csv-features.js';
 import { columnNamesDifference } from './column-names.js';
@@ -37,8 +37,7 @@ interface Part {
  * are the features copied, once, into the arrays of the splits.
  */
 export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions): Promise<Dataset> {
-  const problems = optionProblems(options);
-  if (problems.length > 0) throw badOptions(problems.map((problem) => `${problem.path}: ${problem.message}`).join('; '));
+  checkOptions(options);
   const pacer = new WorkPacer(ctx.signal, 'reading the dataset files');
   pacer.check();
 
@@ -63,54 +62,11 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     ctx.progress?.(done, total, `read ${options[key]}`);
   };
 
-  const classNames = await readClassNames(options.classNames);
   const opened: FeatureTable[] = [];
-  const parts: Part[] = [];
   try {
-    for (const [role, labelsKey] of [
-      ['data', 'labels'],
-      ['validationData', 'validationLabels'],
-      ['testData', 'testLabels'],
-    ] as const) {
-      const path = options[role];
-      if (path === undefined) continue;
-      const labelsPath = options[labelsKey];
-      const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, labelsPath, {
-        pacer,
-        onBytes: progress(role),
-      });
-      opened.push(table);
-      // Text files are parsed as they are read; a .npy file is read when it is copied.
-      if (table.format !== 'npy') finished(role);
-      let labels = table.labels;
-      if (labelsPath !== undefined) {
-        labels = await (labelsPath.toLowerCase().endsWith('.npy')
-          ? readNpyLabels(labelsPath, pacer)
-          : readTextLabels(labelsPath, { pacer, onBytes: progress(labelsKey) }));
-        finished(labelsKey);
-      }
-      // Options were checked: a file without its own labels file reads them from labelColumn.
-      const part: Part = { role, table, labels: labels!, labelsFrom: labelsPath ?? labels!.source };
-      checkPart(part, parts[0]?.table ?? table);
-      parts.push(part);
-      pacer.check();
-    }
-
-    const index = indexClasses(
-      parts.map((part) => part.labels),
-      classNames,
-    );
-    checkHeldOutClasses(
-      parts.map((part) => part.labels),
-      index,
-    );
+    const { parts, index, classNamesSource } = await readLabelledFiles(options, pacer, { onBytes: progress, finished }, opened);
     const main = parts[0]!;
     const mainLabels = index.labels[0]!;
-    if (index.classes < 2) {
-      throw badData(
-        `${main.labelsFrom} holds a single class (${JSON.stringify(main.labels.distinct[0])}); a classifier needs at least 2 classes`,
-      );
-    }
     const split = await stratifiedSplit(
       mainLabels,
       index.classes,
@@ -164,11 +120,109 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       // Every name, however wide the file: `info` lists them only while short. Column positions name nothing.
       ...(main.table.header === 'names' ? { featureNames: main.table.columnNames! } : {}),
       ...splits,
-      info: describeDataset(options, index, parts, splits, classNames?.source, inputs),
+      info: describeDataset(options, index, parts, splits, classNamesSource, inputs),
     };
   } finally {
     await Promise.all(opened.map((table) => table.release()));
   }
+}
+
+/**
+ * What {@link loadFilesDataset} will give for these options, learned by reading the files exactly as it reads them,
+ * up to the labels: the class count and the feature width, and the same refusals of labels that do not pair with
+ * their rows or make no classes. A CSV or JSON-lines file is parsed whole once; of a .npy features file only the
+ * header is read. Nothing is split or copied.
+ */
+export async function inspectFilesDataset(options: FilesOptions): Promise<DatasetDescription> {
+  checkOptions(options);
+  const opened: FeatureTable[] = [];
+  try {
+    const pacer = new WorkPacer(undefined, 'reading the dataset files');
+    const { parts, index } = await readLabelledFiles(options, pacer, { onBytes: () => () => {}, finished: () => {} }, opened);
+    return { classes: index.classes, inputWidth: parts[0]!.table.cols };
+  } finally {
+    await Promise.all(opened.map((table) => table.release()));
+  }
+}
+
+function checkOptions(options: FilesOptions): void {
+  const problems = optionProblems(options);
+  if (problems.length > 0) throw badOptions(problems.map((problem) => `${problem.path}: ${problem.message}`).join('; '));
+}
+
+/** How reading reports the bytes of each file it reads (a progress bar); the inspection reports none. */
+interface ReadProgress {
+  readonly onBytes: (key: FileOption) => (bytes: number) => void;
+  /** Called once a file's bytes are all read. */
+  readonly finished: (key: FileOption) => void;
+}
+
+/** Every file opened and every label read, checked and turned into class indices: what the split and copy start from. */
+interface LabelledFiles {
+  readonly parts: readonly Part[];
+  readonly index: ClassIndex;
+  /** Where the class names came from (`classNames` or a file), when given. */
+  readonly classNamesSource: string | undefined;
+}
+
+/**
+ * Opens every feature file (a text file is parsed, a .npy file only read to its header) and reads every label,
+ * refusing labels that do not pair with their rows, a held-out label of no training class, and a single class. The
+ * one reading of the labels, for `generate` and for `inspect` alike, so both count the same classes. Each table is
+ * pushed on `opened` as it opens: the caller releases them, also when this throws.
+ */
+async function readLabelledFiles(
+  options: FilesOptions,
+  pacer: WorkPacer,
+  progress: ReadProgress,
+  opened: FeatureTable[],
+): Promise<LabelledFiles> {
+  const classNames = await readClassNames(options.classNames);
+  const parts: Part[] = [];
+  for (const [role, labelsKey] of [
+    ['data', 'labels'],
+    ['validationData', 'validationLabels'],
+    ['testData', 'testLabels'],
+  ] as const) {
+    const path = options[role];
+    if (path === undefined) continue;
+    const labelsPath = options[labelsKey];
+    const table = await openFeatures(path, labelsPath === undefined ? options.labelColumn : undefined, labelsPath, {
+      pacer,
+      onBytes: progress.onBytes(role),
+    });
+    opened.push(table);
+    // Text files are parsed as they are read; a .npy file is read when it is copied.
+    if (table.format !== 'npy') progress.finished(role);
+    let labels = table.labels;
+    if (labelsPath !== undefined) {
+      labels = await (labelsPath.toLowerCase().endsWith('.npy')
+        ? readNpyLabels(labelsPath, pacer)
+        : readTextLabels(labelsPath, { pacer, onBytes: progress.onBytes(labelsKey) }));
+      progress.finished(labelsKey);
+    }
+    // Options were checked: a file without its own labels file reads them from labelColumn.
+    const part: Part = { role, table, labels: labels!, labelsFrom: labelsPath ?? labels!.source };
+    checkPart(part, parts[0]?.table ?? table);
+    parts.push(part);
+    pacer.check();
+  }
+
+  const index = indexClasses(
+    parts.map((part) => part.labels),
+    classNames,
+  );
+  checkHeldOutClasses(
+    parts.map((part) => part.labels),
+    index,
+  );
+  const main = parts[0]!;
+  if (index.classes < 2) {
+    throw badData(
+      `${main.labelsFrom} holds a single class (${JSON.stringify(main.labels.distinct[0])}); a classifier needs at least 2 classes`,
+    );
+  }
+  return { parts, index, classNamesSource: classNames?.source };
 }
 
 function openFeatures(

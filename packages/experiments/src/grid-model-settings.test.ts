@@ -74,7 +74,9 @@ describe('per-model trainer settings and datasets', () => {
     );
     expect(error.code).toBe(ErrorCode.InvalidOptions);
     expect(error.message).toMatch(/the grid has 2 problems/);
-    expect(error.message).toMatch(/g\.json models\.0 "typo": trainer\.hiddenUnit: unknown setting/);
+    expect(error.message).toMatch(
+      /g\.json models\.0 "typo": trainer: unknown setting "hiddenUnit" \(did you mean "hiddenUnits"\?\); the trainer settings are hiddenUnits, /,
+    );
     expect(error.message).toMatch(/g\.json models\.1 "bad": trainer\.dropout: Too big/);
     expect(error.hint).toMatch(/hiddenUnits, hiddenLayers, dropout/);
   });

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { chooseEngine, ErrorCode, HyperprotoError, type Registry } from '@hyperproto/core';
+import { chooseEngine, ErrorCode, HyperprotoError, type DatasetInput, type Registry } from '@hyperproto/core';
 import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
-import { checkGrid, type CheckedRun } from './grid-validation.js';
+import { checkGrid, checkReadClassCounts, type CheckedRun } from './grid-validation.js';
 import { checkUnchangedInputs } from './input-changes.js';
 import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 import { localPool } from './local-pool.js';
@@ -91,8 +91,9 @@ export interface GridOutcome {
 
 /**
  * One session of a grid: runs every run that has no record yet on a scheduler, appending one record per finished
- * run. Everything that can be checked is checked before the first run starts: plugins, options, prototype sizes, the
- * results directory (lock, same grid, same specs).
+ * run. Everything that can be checked is checked before the first run starts: plugins, options, prototype sizes (for
+ * a dataset that says its class count only by reading its data, once read), the results directory (lock, same grid,
+ * same specs, unchanged data files).
  */
 export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   const started = performance.now();
@@ -126,17 +127,21 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   await schedulerFactory.check?.(options.grid);
   stopIfAborted(0, runs.length, '; nothing was written');
 
+  let inputs: Readonly<Record<string, readonly DatasetInput[]>> = {};
   const store = await ResultsStore.open(options.out, {
     grid: options.grid,
     resume: options.resume,
     gridSource: source,
     log,
     // Runs to come must not mix other data into cells of finished runs: their datasets' files are checked first.
-    checkRecords: (records) => {
+    // Then the datasets that only their data can say the class count of are read for it, so that a prototype size
+    // the strategy cannot make is refused now and not run by run.
+    checkRecords: async (records) => {
       const finished = new Set(records.map((record) => record.key));
       const selected = options.only?.length ? selectRuns(runs, options.only) : runs;
       const datasets = new Set(selected.filter((run) => !finished.has(run.key)).map((run) => run.dataset));
-      return checkUnchangedInputs({ registry, grid: options.grid, records, datasets, target: options.out, log });
+      inputs = await checkUnchangedInputs({ registry, grid: options.grid, records, datasets, target: options.out, log });
+      await checkReadClassCounts({ registry, grid: options.grid, datasets, source, log });
     },
   });
   const startedAt = new Date().toISOString();
@@ -173,6 +178,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
       runs,
       pending: plan.pending.length,
       weights: plan.weights,
+      inputs,
       registryModule: options.registryModule,
       registryOptions: options.registryOptions ?? {},
       module,

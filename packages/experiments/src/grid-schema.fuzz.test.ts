@@ -77,8 +77,11 @@ const editedGrid = fc.array(edit, { minLength: 1, maxLength: 3 }).map((edits) =>
   return grid;
 });
 
-/** Where in the grid: a dotted path of keys and indices, e.g. `models.1.prototypes.dims`. */
-const DOTTED = /^grid\.json:? (?:"(?:[^"\\]|\\.)*"|[^\s:;."]+)(?:\.(?:"(?:[^"\\]|\\.)*"|[^\s:;."]+))*: /;
+/**
+ * Where in the grid: a dotted path of keys and indices, e.g. `models.1.prototypes.dims`; an unknown field at the top
+ * level is named by itself.
+ */
+const DOTTED = /^grid\.json:? (?:(?:"(?:[^"\\]|\\.)*"|[^\s:;."]+)(?:\.(?:"(?:[^"\\]|\\.)*"|[^\s:;."]+))*: |unknown fields? ")/;
 
 function expectOptionsRefusal(error: unknown): void {
   expect(isHyperprotoError(error), `not a HyperprotoError: ${String(error)}`).toBe(true);
@@ -86,11 +89,15 @@ function expectOptionsRefusal(error: unknown): void {
 }
 
 describe('grid files with generated contents', () => {
-  it('names unknown fields and a grid that is not an object by path, as every other problem', () => {
+  it('names unknown fields by the path of their object, with the field meant and the fields there are', () => {
     const refused = (raw: unknown) => refusal(() => parseGrid(raw, 'grid.json'));
-    expect(refused({ ...valid, seed: 3 }).message).toBe('grid.json: seed: unknown field');
-    expect(refused({ ...valid, models: [{ id: 'a', head: 'softmax', dim: 3 }], 'my key': 1 }).message).toBe(
-      'grid.json: models.0.dim: unknown field; "my key": unknown field',
+    const gridFields = 'name, description, seeds, datasets, models, trainer, engine, evaluators, published, calibration, notes, plugins';
+    expect(refused({ ...valid, seed: 3 }).message).toBe(
+      `grid.json: unknown field "seed" (did you mean "seeds"?); the fields here are ${gridFields}`,
+    );
+    expect(refused({ ...valid, models: [{ id: 'a', head: 'softmax', datasts: ['c4'] }], 'my key': 1 }).message).toBe(
+      'grid.json: models.0: unknown field "datasts" (did you mean "datasets"?); the fields here are id, label, head, prototypes, trainer, datasets, seeds; ' +
+        `unknown field "my key"; the fields here are ${gridFields}`,
     );
     expect(refused([valid])).toMatchObject({
       code: ErrorCode.InvalidOptions,

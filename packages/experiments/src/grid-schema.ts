@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError, z } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, unknownKeysErrorMap, z } from '@hyperproto/core';
 
 const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
 const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
@@ -153,7 +153,8 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
       },
     );
   }
-  const result = GridSchema.safeParse(raw);
+  // A misspelt field is named with the field meant, and the fields its object has.
+  const result = GridSchema.safeParse(raw, { error: unknownKeysErrorMap('field') });
   const unnamed = unnamedFileData(raw);
   if (unnamed.length)
     throw new HyperprotoError(
@@ -191,14 +192,17 @@ function unnamedFileData(raw: object): { where: string; problem: string }[] {
   });
 }
 
-/** Each problem as `dotted.path: message`; an unknown field is named by its own path, so every problem has one. */
+/**
+ * Each problem as `dotted.path: message`; unknown fields by the path of their object (none at the top level) and
+ * named in the message: `models.0: unknown field "dim" (did you mean "dims"?); the fields here are ...`.
+ */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
-    .flatMap((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => `${dottedPath([...issue.path, key])}: unknown field`)
-        : [`${dottedPath(issue.path) || '(top level)'}: ${issue.message}`],
-    )
+    .map((issue) => {
+      const where = dottedPath(issue.path);
+      if (issue.code === 'unrecognized_keys') return where ? `${where}: ${issue.message}` : issue.message;
+      return `${where || '(top level)'}: ${issue.message}`;
+    })
     .join('; ');
 }
 

@@ -28,6 +28,16 @@ export {
   type Scores,
 } from './run-record.js';
 export { pluginsOfRun, type PluginOrigin } from './plugin-origins.js';
+export {
+  checkUnchangedInputs,
+  compareInputs,
+  datasetInputs,
+  describeInput,
+  recordedInputs,
+  type InputChange,
+  type InputComparison,
+  type InputsCheck,
+} from './input-changes.js';
 export { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 export { validationScore, beats, type ValidationScore } from './validation-score.js';
 export {

@@ -27,6 +27,73 @@ function isInputList(value: unknown): value is readonly DatasetInput[] {
   );
 }
 
+/**
+ * The fingerprints of the files `dataset` (a grid's dataset entry, or a run spec's) reads, as its `inputs` hook takes
+ * them now; undefined for a dataset without the hook (its data comes from no file). A file that is missing or
+ * unreadable throws the dataset's own error.
+ */
+export async function datasetInputs(
+  registry: Registry,
+  dataset: { readonly name: string; readonly options?: unknown },
+): Promise<readonly DatasetInput[] | undefined> {
+  const plugin = registry.get('dataset', dataset.name);
+  if (typeof plugin.inputs !== 'function') return undefined;
+  const inputs = await callPlugin(plugin, 'inputs', resolveOptions(plugin, dataset.options));
+  if (!isInputList(inputs)) {
+    throw new HyperprotoError(ErrorCode.InvalidPlugin, `dataset:${plugin.name} inputs returned ${JSON.stringify(inputs)}`, {
+      hint: 'inputs(options) must resolve to a list of { option, path, bytes, sha256 }.',
+    });
+  }
+  return inputs;
+}
+
+/** One file whose data differs between two reads of a dataset's files, matched by the option naming it. */
+export interface InputChange {
+  readonly option: string;
+  /** The file as the reference read had it; absent: that read had no file under this option. */
+  readonly expected?: DatasetInput;
+  /** The file as the other read has it; absent: it has no file under this option. */
+  readonly actual?: DatasetInput;
+  /** What differs where both read a file: `path` (when it moved too), `size` (when it did), and always `content`. */
+  readonly what: readonly ('path' | 'size' | 'content')[];
+}
+
+export interface InputComparison {
+  /** Files of other data: results of the two reads would be of different data. */
+  readonly changed: readonly InputChange[];
+  /** Files with the same content at another path: the same data. */
+  readonly moved: readonly { readonly option: string; readonly expected: DatasetInput; readonly actual: DatasetInput }[];
+}
+
+/**
+ * The rule for whether two reads of a dataset's files (e.g. finished runs' and now, or a coordinator's and a
+ * worker's) read the same data: each file is matched by the option naming it and compared by size and SHA-256. The
+ * path does not matter: the same content elsewhere is the same data.
+ */
+export function compareInputs(expected: readonly DatasetInput[], actual: readonly DatasetInput[]): InputComparison {
+  const changed: InputChange[] = [];
+  const moved: { option: string; expected: DatasetInput; actual: DatasetInput }[] = [];
+  for (const was of expected) {
+    const is = actual.find((input) => input.option === was.option);
+    if (!is) changed.push({ option: was.option, expected: was, what: ['content'] });
+    else if (was.bytes === is.bytes && was.sha256 === is.sha256) {
+      if (was.path !== is.path) moved.push({ option: was.option, expected: was, actual: is });
+    } else {
+      const what = [...(was.path === is.path ? [] : ['path' as const]), ...(was.bytes === is.bytes ? [] : ['size' as const])];
+      changed.push({ option: was.option, expected: was, actual: is, what: [...what, 'content'] });
+    }
+  }
+  for (const is of actual) {
+    if (!expected.some((was) => was.option === is.option)) changed.push({ option: is.option, actual: is, what: ['content'] });
+  }
+  return { changed, moved };
+}
+
+/** A file's fingerprint as messages show it: `2 bytes, sha256 0123456789ab`. */
+export function describeInput(input: DatasetInput): string {
+  return `${input.bytes} bytes, sha256 ${input.sha256.slice(0, 12)}`;
+}
+
 export interface InputsCheck {
   readonly registry: Registry;
   readonly grid: Grid;
@@ -42,27 +109,24 @@ export interface InputsCheck {
 /**
  * Reads the fingerprints of the files of every dataset with runs to come, so that a missing or unreadable file
  * stops the grid before its first run (the dataset's own error), and refuses (E_INVALID_OPTIONS, before any run) to
- * add runs of a dataset whose files differ from those its finished runs read: the report would average results of
- * different data in one cell. Each file is matched by the option
- * naming it and compared by size and SHA-256; a file that only moved (same content at another path) is kept, with
- * a note. Records without fingerprints (written before they were recorded) cannot be checked: a note says so.
+ * add runs of a dataset whose files differ from those its finished runs read (`compareInputs`): the report would
+ * average results of different data in one cell. A file that only moved (same content at another path) is kept,
+ * with a note. Records without fingerprints (written before they were recorded) cannot be checked: a note says so.
+ * Resolves to what it read, by dataset id (datasets that read no file left out): the session hands it to its
+ * scheduler, so that a queue sends the workers these fingerprints without hashing every file a second time.
  */
-export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
+export async function checkUnchangedInputs(check: InputsCheck): Promise<Readonly<Record<string, readonly DatasetInput[]>>> {
   const problems: string[] = [];
   const notes: string[] = [];
   const unchecked: string[] = [];
+  const read: Record<string, readonly DatasetInput[]> = {};
   for (const entry of check.grid.datasets) {
     if (!check.datasets.has(entry.id)) continue;
-    const finished = check.records.filter((record) => record.dataset === entry.id);
-    const plugin = check.registry.get('dataset', entry.name);
-    if (typeof plugin.inputs !== 'function') continue;
     // Asked even without finished runs: a file that is missing or unreadable stops the grid before its first run.
-    const now = await callPlugin(plugin, 'inputs', resolveOptions(plugin, entry.options));
-    if (!isInputList(now)) {
-      throw new HyperprotoError(ErrorCode.InvalidPlugin, `dataset:${plugin.name} inputs returned ${JSON.stringify(now)}`, {
-        hint: 'inputs(options) must resolve to a list of { option, path, bytes, sha256 }.',
-      });
-    }
+    const now = await datasetInputs(check.registry, entry);
+    if (!now) continue;
+    read[entry.id] = now;
+    const finished = check.records.filter((record) => record.dataset === entry.id);
     // The distinct lists the finished runs read, with how many runs read each.
     const readBefore = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
     let without = 0;
@@ -79,7 +143,14 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
     }
     if (without > 0) unchecked.push(`"${entry.id}" (${without} of ${finished.length})`);
     for (const { inputs, runs } of readBefore.values()) {
-      compareInputs(`dataset "${entry.id}"`, inputs, now, runs, problems, notes);
+      const runsRead = runs === 1 ? '1 finished run' : `${runs} finished runs`;
+      const { changed, moved } = compareInputs(inputs, now);
+      for (const { option, expected, actual } of moved) {
+        notes.push(
+          `dataset "${entry.id}" ${option} is now read from ${actual.path}; ${runsRead} read ${expected.path}, with the same content`,
+        );
+      }
+      for (const change of changed) problems.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, runsRead)}`);
     }
   }
   if (unchecked.length > 0) {
@@ -88,7 +159,7 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
     );
   }
   for (const note of new Set(notes)) check.log(`note: ${note}`);
-  if (problems.length === 0) return;
+  if (problems.length === 0) return read;
   throw new HyperprotoError(
     ErrorCode.InvalidOptions,
     `${check.target} holds finished runs that read other data than the dataset files hold now; adding runs would average results of different data in one cell:\n  ${[...new Set(problems)].join('\n  ')}`,
@@ -98,38 +169,10 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<void> {
   );
 }
 
-/** Each file of `before` against the file read now under the same option: a problem line for each change of data. */
-function compareInputs(
-  where: string,
-  before: readonly DatasetInput[],
-  now: readonly DatasetInput[],
-  runs: number,
-  problems: string[],
-  notes: string[],
-): void {
-  const finished = runs === 1 ? '1 finished run' : `${runs} finished runs`;
-  for (const was of before) {
-    const is = now.find((input) => input.option === was.option);
-    const name = `${where} ${was.option}`;
-    if (!is) {
-      problems.push(`${name}: ${finished} read ${was.path} (${fingerprint(was)}), which the dataset no longer reads`);
-      continue;
-    }
-    const sameContent = was.bytes === is.bytes && was.sha256 === is.sha256;
-    if (sameContent) {
-      if (was.path !== is.path) notes.push(`${name} is now read from ${is.path}; ${finished} read ${was.path}, with the same content`);
-      continue;
-    }
-    const what = [was.path === is.path ? '' : 'path', was.bytes === is.bytes ? '' : 'size', 'content'].filter(Boolean).join(', ');
-    const which = was.path === is.path ? `${is.path} changed` : `now ${is.path}, where ${finished} read ${was.path}`;
-    problems.push(`${name}: ${which} (${what}): ${fingerprint(is)} now, ${fingerprint(was)} when ${finished} read it`);
-  }
-  for (const is of now) {
-    if (!before.some((was) => was.option === is.option))
-      problems.push(`${where} ${is.option}: ${is.path} is read now, and by none of ${finished}`);
-  }
-}
-
-function fingerprint(input: DatasetInput): string {
-  return `${input.bytes} bytes, sha256 ${input.sha256.slice(0, 12)}`;
+/** A file of other data now than when `runsRead` (e.g. "2 finished runs") read it. */
+function describeChange({ expected: was, actual: is, what }: InputChange, runsRead: string): string {
+  if (!is) return `${runsRead} read ${was!.path} (${describeInput(was!)}), which the dataset no longer reads`;
+  if (!was) return `${is.path} is read now, and by none of ${runsRead}`;
+  const which = was.path === is.path ? `${is.path} changed` : `now ${is.path}, where ${runsRead} read ${was.path}`;
+  return `${which} (${what.join(', ')}): ${describeInput(is)} now, ${describeInput(was)} when ${runsRead} read it`;
 }

@@ -4,7 +4,7 @@ import type { GitProvenance } from './git-provenance.js';
 import type { RegistryModule } from './registry-module.js';
 import type { RunFailure, RunOrder } from './run-execution.js';
 import type { RunProvenance, RunRecord } from './run-record.js';
-import type { Registry } from '@hyperproto/core';
+import type { DatasetInput, Registry } from '@hyperproto/core';
 
 /**
  * What a scheduler tells the session about each run. The session stores outcomes (one record per run, through the
@@ -50,6 +50,12 @@ export interface SchedulerContext {
    * little without undoing that order. Absent: unknown.
    */
   readonly weights?: ReadonlyMap<string, number>;
+  /**
+   * The fingerprints of the files of each dataset with runs to do that reads files, by dataset id, as the session
+   * read them before its first run: a scheduler whose runs execute elsewhere (a queue's workers) checks those
+   * machines' copies against them.
+   */
+  readonly inputs: Readonly<Record<string, readonly DatasetInput[]>>;
   readonly registryModule: string;
   readonly registryOptions: unknown;
   readonly module: RegistryModule;

@@ -142,6 +142,22 @@ describe('datasetConformance', () => {
     await expectFailure(datasetConformance(eager, small), /describes/, /describe threw .*describe returned a promise/);
   });
 
+  it('passes an inspect that reads what generate gives, and fails one that does not, naming the field', async () => {
+    const honest = defineDataset({
+      ...dataset('honest'),
+      inspect: async ({ classes }: Options) => ({ classes, inputWidth: 2 }),
+    });
+    await expectAllPass(datasetConformance(honest, small));
+    const wrongClasses = defineDataset({ ...dataset('wrong-classes'), inspect: async () => ({ classes: 40 }) });
+    await expectFailure(
+      datasetConformance(wrongClasses, small),
+      /inspects/,
+      /inspect said classes 40, generate gave 3; expected inspect to say only what generate will give/,
+    );
+    const malformed = defineDataset({ ...dataset('malformed'), inspect: (async () => ({ classes: 'three' })) as never });
+    await expectFailure(datasetConformance(malformed, small), /inspects/, /inspect threw .*inspect returned classes "three"/);
+  });
+
   it('fails unseeded randomness', async () => {
     const noisy = dataset('noisy', (data) => {
       data.test.features.data[0] = Math.random();

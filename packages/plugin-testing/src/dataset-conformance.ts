@@ -30,7 +30,7 @@ const SPLITS = ['train', 'validation', 'test'] as const;
 /**
  * What every dataset promises: three non-empty splits of finite float32 features [N, inputWidth] with int32
  * labels in [0, classes), every class in train, well-formed class names and reference predictions when given,
- * what `describe` says (when it has one) equal to what `generate` gives, the same bytes for the same seed, and an
+ * what `describe` and `inspect` say (when it has them) equal to what `generate` gives, the same bytes for the same seed, and an
  * aborted signal honoured without a hang.
  */
 export function datasetConformance(dataset: DatasetPlugin, options: DatasetConformanceOptions = {}): ConformanceCase[] {
@@ -45,6 +45,20 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
   const generated = () => (first ??= generate(1));
   const fail = (message: string, cause?: unknown): never => {
     throw conformanceError(id, message, cause);
+  };
+  // What `describe` (from the options) or `inspect` (by reading the data) says generate will give: each field it
+  // gives must be what generate gives, as planning trusts it.
+  const checkDescription = async (hook: 'describe' | 'inspect') => {
+    if (typeof dataset[hook] !== 'function') return;
+    const parsed = parseOptions(dataset, options.options);
+    const said = await callPlugin<DatasetDescription | undefined>(id, hook, () => callHook(dataset, hook, parsed), timeLimitMs);
+    const data = await generated();
+    const actual = { classes: data.classes, trainRows: data.train.labels.length, inputWidth: data.inputWidth };
+    for (const field of ['classes', 'trainRows', 'inputWidth'] as const) {
+      const value = said?.[field];
+      if (value !== undefined && value !== actual[field])
+        fail(`${hook} said ${field} ${value}, generate gave ${actual[field]}; expected ${hook} to say only what generate will give`);
+    }
   };
 
   return [
@@ -96,23 +110,11 @@ export function datasetConformance(dataset: DatasetPlugin, options: DatasetConfo
     },
     {
       name: 'describes, when it has describe, the class count, train rows and input width that generate gives',
-      run: async () => {
-        if (typeof dataset.describe !== 'function') return;
-        const parsed = parseOptions(dataset, options.options);
-        const said = await callPlugin<DatasetDescription | undefined>(
-          id,
-          'describe',
-          () => callHook(dataset, 'describe', parsed),
-          timeLimitMs,
-        );
-        const data = await generated();
-        const actual = { classes: data.classes, trainRows: data.train.labels.length, inputWidth: data.inputWidth };
-        for (const field of ['classes', 'trainRows', 'inputWidth'] as const) {
-          const value = said?.[field];
-          if (value !== undefined && value !== actual[field])
-            fail(`describe said ${field} ${value}, generate gave ${actual[field]}; expected describe to say only what generate will give`);
-        }
-      },
+      run: () => checkDescription('describe'),
+    },
+    {
+      name: 'inspects, when it has inspect, the class count, train rows and input width that generate gives',
+      run: () => checkDescription('inspect'),
     },
     {
       name: 'gives identical bytes for the same seed',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, type DatasetInput } from '@hyperproto/core';
 import {
   canonicalJson,
   gridIdentity,
@@ -48,6 +48,13 @@ export interface GridClaim {
   readonly source: string;
   /** Plugins and versions a worker must have to run the grid's jobs. */
   readonly needs: Requirements;
+  /**
+   * The coordinator's fingerprints of the files of each dataset that reads files, by dataset id: a worker runs a
+   * job only on files of the same content, and the coordinator stores only records of them. Rewritten by each
+   * session, so jobs left in Redis are checked against the files of the coordinator collecting them. Absent from
+   * the claims of coordinators that did not send them: their jobs run unchecked.
+   */
+  readonly inputs?: Readonly<Record<string, readonly DatasetInput[]>>;
   readonly since: string;
 }
 

@@ -1,8 +1,18 @@
 import { ErrorCode, isHyperprotoError } from '@hyperproto/core';
-import type { Grid, RunEvents, RunFailure, RunOrder, RunScheduler, SchedulerContext, SchedulerFactory } from '@hyperproto/experiments';
+import {
+  recordedInputs,
+  type Grid,
+  type RunEvents,
+  type RunFailure,
+  type RunOrder,
+  type RunScheduler,
+  type SchedulerContext,
+  type SchedulerFactory,
+} from '@hyperproto/experiments';
 import { Queue, type Job, type JobType } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { requirementsOf } from './compatibility.js';
+import { inputsFailure } from './input-check.js';
 import {
   CLAIM_KEY,
   checkCoordinator,
@@ -87,7 +97,7 @@ export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFa
       await client.del(REFUSALS_KEY);
       await warnOnEviction(client, address, context.log);
       const queue = new Queue<JobData, JobResult>(claim.queue, { connection: connectionOptions(address), prefix: KEY_PREFIX });
-      return new QueueCoordinator(client, queue, address, claim, since, options.pollMs ?? 1000, context.log);
+      return new QueueCoordinator(client, queue, address, claim, since, options.pollMs ?? 1000, context);
     } catch (error) {
       client.disconnect();
       throw error;
@@ -103,16 +113,22 @@ class QueueCoordinator implements RunScheduler {
   private queued = false;
   private readonly refusals = new Set<string>();
   private lost = false;
+  /** The claim in Redis lacks what `claim` says now. */
+  private claimChanged = false;
+  private readonly log: (message: string) => void;
+  private readonly inputs: SchedulerContext['inputs'];
 
   constructor(
     private readonly redis: Redis,
     private readonly queue: Queue<JobData, JobResult>,
     private readonly address: QueueAddress,
-    private readonly claim: GridClaim,
+    private claim: GridClaim,
     private readonly since: string,
     private readonly pollMs: number,
-    private readonly log: (message: string) => void,
+    context: Pick<SchedulerContext, 'log' | 'inputs'>,
   ) {
+    this.log = context.log;
+    this.inputs = context.inputs;
     this.description = `the workers of the job queue at ${address.display} (queue ${claim.queue})`;
     // Redis restarted or unreachable: commands wait for it to come back; say so once per outage.
     const onLost = () => {
@@ -142,6 +158,14 @@ class QueueCoordinator implements RunScheduler {
   async execute(orders: readonly RunOrder[], events: RunEvents, signal?: AbortSignal): Promise<void> {
     const pending = new Map(orders.map((order) => [order.key, order]));
     const active = new Map<string, string>();
+    // The fingerprints of the files of the datasets with runs to come, as this session read them: the next look
+    // hands them to the workers (in the claim) before it queues any job.
+    const datasets = new Set(orders.map((order) => order.dataset));
+    const inputs = Object.fromEntries(Object.entries(this.inputs).filter(([dataset]) => datasets.has(dataset)));
+    if (Object.keys(inputs).length > 0) {
+      this.claim = { ...this.claim, inputs };
+      this.claimChanged = true;
+    }
     const stopped = abortPromise(signal);
     // The first look queues the runs: a Ctrl-C meanwhile lets it finish (Redis answering within the connect
     // timeout), so that the runs do stay queued as the interrupted session says, and a later grid finds them.
@@ -177,6 +201,10 @@ class QueueCoordinator implements RunScheduler {
   /** One look at the queue: collect what came back, follow what runs, and enqueue whatever is missing. */
   private async poll(pending: Map<string, RunOrder>, active: Map<string, string>, events: RunEvents): Promise<void> {
     await heartbeatCoordinator(this.redis, this.claim.grid, this.since);
+    if (this.claimChanged) {
+      await this.redis.set(CLAIM_KEY, JSON.stringify(this.claim));
+      this.claimChanged = false;
+    }
     // Redis restarted without its data: claim the database again so that workers find this grid's queue.
     if (!(await this.redis.exists(CLAIM_KEY))) await this.redis.set(CLAIM_KEY, JSON.stringify(this.claim), 'NX');
 
@@ -185,8 +213,11 @@ class QueueCoordinator implements RunScheduler {
       const order = pending.get(job.id) ?? (job.data?.identity === this.claim.identity ? job.data.order : undefined);
       if (order) {
         const result = job.returnvalue;
-        if (job.finishedOn && result?.type === 'done') await events.finished(order, result.record);
-        else if (result?.type === 'failed') await events.failed(order, result.failure);
+        if (job.finishedOn && result?.type === 'done') {
+          const refused = this.otherFiles(order, result.record.data, result.worker);
+          if (refused) await events.failed(order, refused);
+          else await events.finished(order, result.record);
+        } else if (result?.type === 'failed') await events.failed(order, result.failure);
         else await events.failed(order, jobFailure(job));
       }
       pending.delete(job.id);
@@ -235,6 +266,16 @@ class QueueCoordinator implements RunScheduler {
 
     this.slots = await this.workerSlots();
     await this.showRefusals();
+  }
+
+  /**
+   * Why a record must not be stored: it says its run read other files than this coordinator's (a worker's copy
+   * that changed after its check, or a worker that checks nothing). A record that says nothing of its files passes.
+   */
+  private otherFiles(order: RunOrder, data: unknown, worker: string): RunFailure | undefined {
+    const expected = this.claim.inputs?.[order.dataset];
+    const actual = recordedInputs(data);
+    return expected && actual ? inputsFailure(order.dataset, expected, actual, worker, 'coordinator') : undefined;
   }
 
   /** The concurrency of every live worker together. */

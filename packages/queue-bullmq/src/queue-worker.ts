@@ -16,6 +16,7 @@ import {
 } from '@hyperproto/experiments';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import { incompatibility, type CodeOnHand } from './compatibility.js';
+import { WorkerInputs } from './input-check.js';
 import {
   HEARTBEAT_SECONDS,
   KEY_PREFIX,
@@ -75,8 +76,10 @@ export interface WorkerOutcome {
  * Takes the jobs of whichever grid the queue's database serves and runs each in a worker thread of its own (the main
  * thread stays free to renew the jobs' locks), returning each run's record, or its failure, as the job's result.
  * Before taking any job of a grid it checks that it has every plugin the grid uses, in the coordinator's versions,
- * and otherwise refuses (E_UNKNOWN_PLUGIN or E_UNSUPPORTED, naming both sides) without running anything. Runs until
- * `signal` aborts: the runs in progress then go back to the queue.
+ * and otherwise refuses (E_UNKNOWN_PLUGIN or E_UNSUPPORTED, naming both sides) without running anything. Before a
+ * run it checks that its files of the run's dataset hold what the coordinator's do (the claim's fingerprints), and
+ * otherwise fails that run (E_INVALID_INPUT, naming each file and what differs). Runs until `signal` aborts: the
+ * runs in progress then go back to the queue.
  */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<WorkerOutcome> {
   const log = options.log ?? (() => {});
@@ -105,6 +108,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
       plugins: built.plugins,
       versions: await collectVersions(module),
     };
+    const files = new WorkerInputs(built.registry, id);
     const setup: WorkerSetup = { registryModule: options.registryModule, registryOptions: options.registryOptions ?? {}, git };
     const started = await Promise.allSettled(Array.from({ length: concurrency }, () => ThreadSlot.start(setup, log, threads)));
     for (const result of started) if (result.status === 'fulfilled') slots.push(result.value);
@@ -120,6 +124,17 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
       const order = job.data.order;
       const misplaced = order.save && misplacedModel(order);
       if (misplaced) return { type: 'failed', failure: { code: ErrorCode.InvalidInput, message: misplaced }, worker: id };
+      // The claim as it is now: each session of the coordinator rewrites it, with its fingerprints, before it queues
+      // jobs (kept while Redis restarted without it).
+      const now = await readClaim(redis);
+      const claim = now?.identity === job.data.identity ? now : serving?.claim;
+      // An outcome, not a thrown error, so the job is not retried here; --resume runs it again once the files match.
+      const otherFiles = await files.problem(order, claim?.inputs?.[order.dataset]);
+      if (otherFiles) {
+        counts.failed++;
+        options.onEvent?.({ type: 'failed', key: order.key, failure: otherFiles });
+        return { type: 'failed', failure: otherFiles, worker: id };
+      }
       let slot = free.pop();
       if (!slot) throw new Error('more jobs than worker threads');
       options.onEvent?.({ type: 'started', key: order.key });

@@ -30,6 +30,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     ...(typeof options.config === 'string' ? { config: resolve(options.config) } : {}),
     plugins: options.plugin ?? [],
   };
+  const hintsShown = new Set<string>();
   const outcome = await runQueueWorker({
     url: options.queue,
     registryModule: new URL('../registry-module.js', import.meta.url).href,
@@ -39,7 +40,16 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
     ...(options.lockSeconds ? { lockSeconds: options.lockSeconds } : {}),
     signal: interruptSignal(),
     log: (message) => output.log(message),
-    onEvent: (event) => output.info(describe(event)),
+    onEvent: (event) => {
+      output.info(describe(event));
+      // What to do about a failure (e.g. this machine's copy of a data file differs) is the same for each run it
+      // stops: said once.
+      const hint = event.type === 'failed' ? event.failure.hint : undefined;
+      if (hint && !hintsShown.has(hint)) {
+        hintsShown.add(hint);
+        output.info(`hint: ${hint}`);
+      }
+    },
   });
   output.result(
     outcome,
