@@ -6,7 +6,7 @@ import { collect } from './key-values.js';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
-import { hasResult, stopProgress } from './output.js';
+import { hasResult, stopProgress, terminalText } from './output.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -414,7 +414,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const message = caught.code === 'commander.help' ? 'no command given' : caught.message.replace(/^error: /, '');
       error = new HyperprotoError(ErrorCode.InvalidOptions, message, { hint: 'Run with --help for usage.' });
     }
-    if (!json) process.stderr.write(`${describeError(error)}\n`);
+    if (!json) process.stderr.write(`${terminalText(describeError(error))}\n`);
     // A result already on stdout carries its error (experiment's failed runs): one object only.
     else if (!hasResult()) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
     return exitCodeFor(error);

@@ -119,7 +119,9 @@ describe('hyperproto predict', () => {
   });
 
   it('keeps the table one line per row and one column per field, whatever the class names hold', async () => {
-    const awkward = ['two words', 'tab\there', 'line\nbreak\\'];
+    // Spaces, tabs, newlines and backslashes, and what a terminal would obey: ESC sequences (clear the screen, set
+    // the clipboard), a bell, a right-to-left override.
+    const awkward = ['two words\ttab', 'line\nbreak\\ \x1b[2J\x1b]52;c;aGk=\x07', 'bidi\u202etxt.exe'];
     writeFileSync(join(scratch, 'awkward.json'), JSON.stringify(awkward));
     const exported = await cli(['export', 'run', '--out', 'awkward.onnx', '--top-k', '2', '--class-names', 'awkward.json']);
     expect(exported.code, exported.stderr).toBe(0);
@@ -128,7 +130,14 @@ describe('hyperproto predict', () => {
     const [header, ...lines] = table.stdout.trim().split('\n');
     expect(header).toBe('row\tlabel\tclass\tscore\ttop1\ttop2');
     expect(lines).toHaveLength(40);
-    const fromTsv = (text: string) => text.replace(/\\([tnr\\])/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal
+    expect(table.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+    const fromTsv = (text: string) =>
+      text.replace(/\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[tnr\\])/g, (_, c: string) =>
+        c.length > 1
+          ? String.fromCharCode(Number.parseInt(c.slice(1), 16))
+          : (({ t: '\t', n: '\n', r: '\r' } as Record<string, string>)[c] ?? c),
+      );
     for (const line of lines) {
       const [, label, name, , top1] = line.split('\t');
       expect(line.split('\t')).toHaveLength(6);

@@ -56,12 +56,13 @@ export class Output {
     this.interactive = Boolean(stream.isTTY) && !this.json && !this.quiet && process.env.CI !== 'true';
   }
 
-  /** A message for a person (stderr), suppressed by --quiet and --json. */
+  /** A message for a person (stderr, as terminalText), suppressed by --quiet and --json. */
   info(message: string): void {
     if (this.quiet || this.json) return;
-    if (!this.bars) return void this.stream.write(`${message}\n`);
+    const text = terminalText(message);
+    if (!this.bars) return void this.stream.write(`${text}\n`);
     // Printed above the bar at once: a line written under a live bar is overwritten by its next redraw.
-    this.bars.log(`${message}\n`);
+    this.bars.log(`${text}\n`);
     this.bars.update();
   }
 
@@ -81,10 +82,10 @@ export class Output {
     this.info(note);
   }
 
-  /** The command's result: JSON with --json, else the human text. */
+  /** The command's result: JSON with --json, else the human text (terminalText). */
   result(value: unknown, human: () => string): void {
     this.done();
-    process.stdout.write(this.json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+    process.stdout.write(this.json ? `${JSON.stringify(value)}\n` : `${terminalText(human())}\n`);
     resultWritten = true;
   }
 
@@ -124,6 +125,23 @@ export class Output {
     this.stage = undefined;
     if (drawing === this) drawing = undefined;
   }
+}
+
+/**
+ * Characters a terminal would obey rather than show: C0 controls but tab and newline (ESC starts colour, cursor,
+ * title and clipboard sequences; CR and backspace overwrite what was printed), DEL, C1 controls, and Unicode's
+ * bidirectional overrides and isolates (which reorder what is shown). Model files, data files and clients supply
+ * text the CLI prints (class names, metadata, labels quoted in errors).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with what a terminal would obey (TERMINAL_UNSAFE) written as visible escapes: `\x1b`, `\u202e`. */
+export function terminalText(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
 }
 
 /** `3m 20s`, `45s`, `2h 5m`: a duration with its units. */

@@ -12,7 +12,7 @@ import {
 } from '@hyperproto/experiments';
 import { errorJson } from '../exit-codes.js';
 import { interruptSignal } from '../interrupt.js';
-import { formatDuration, Output } from '../output.js';
+import { formatDuration, Output, terminalText } from '../output.js';
 import type { RegistryModuleOptions } from '../registry-module.js';
 
 export interface ExperimentOptions {
@@ -177,7 +177,7 @@ class GridDisplay {
       event.type === 'finished'
         ? `[${progress.done}/${progress.total}] ${event.record.key}: macro-F1 ${percent(event.record.metrics.macroF1)}, best epoch ${event.record.bestEpoch} of ${event.record.epochs}, ${formatSeconds(event.record.seconds.total)}; ETA ${eta}`
         : `[${progress.done}/${progress.total}] ${event.key} failed: ${event.failure.message.split('\n')[0]}`;
-    if (this.lines) process.stderr.write(`${text}\n`);
+    if (this.lines) process.stderr.write(`${terminalText(text)}\n`);
     else if (event.type === 'failed') this.output.info(text);
   }
 

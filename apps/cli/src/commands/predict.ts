@@ -118,7 +118,8 @@ function appendRows(into: RowPrediction[], p: Prediction, names: readonly string
 /**
  * Tab-separated, one line per input row, with a header: easy to read and to pipe. Each of the top k is a column of
  * its own (`name:score`), and class names are escaped as in PostgreSQL's text format (`\t`, `\n`, `\r`, `\\`), so
- * a name with a tab, a newline or spaces never shifts a column.
+ * a name with a tab, a newline or spaces never shifts a column; other control characters are escaped as every
+ * printed result is (`terminalText`).
  */
 function formatTable(rows: readonly RowPrediction[]): string {
   const named = rows.some((r) => r.className !== undefined);

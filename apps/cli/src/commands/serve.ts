@@ -5,7 +5,7 @@ import { errorJson } from '../exit-codes.js';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { interruptSignal } from '../interrupt.js';
 import type { GlobalOptions } from '../main.js';
-import { Output } from '../output.js';
+import { Output, terminalText } from '../output.js';
 import { createPredictionServer } from '../prediction-server.js';
 
 export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
@@ -43,7 +43,7 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
   const session = await createSession(model, {
     ...sessionProviders(options),
     ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
-    log: (message) => process.stderr.write(`${message}\n`),
+    log: (message) => process.stderr.write(`${terminalText(message)}\n`),
   });
   const seconds = (s: number) => Math.round(s * 1000);
   const server = createPredictionServer(session, {
@@ -59,7 +59,7 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     requestTimeoutMs: seconds(options.requestTimeout),
     keepAliveTimeoutMs: seconds(options.keepAliveTimeout),
     idleTimeoutMs: seconds(options.idleTimeout),
-    logError: (message) => process.stderr.write(`${message}\n`),
+    logError: (message) => process.stderr.write(`${terminalText(message)}\n`),
   });
   let address: string;
   try {
