@@ -364,8 +364,8 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     const staleWorker = start(['worker', '--queue', url, '--lock-seconds', '2'], staleDir);
     expect(await within(coordinator.exit, 150, 'the coordinator to collect the failed runs'), coordinator.output().stderr).toBe(4);
     const refusal = `this worker's files of dataset "points" differ from the coordinator's, so its results would be of other data: data: ${join(staleDir!, 'points.csv')} is ${stale.length} bytes, sha256 ${sha(stale).slice(0, 12)} on this worker, ${points.length} bytes, sha256 ${sha(points).slice(0, 12)} on the coordinator at ${join(coordinatorDir!, 'points.csv')} (size, content)`;
-    expect(coordinator.output().stderr).toContain(`run points/softmax/s0 failed: ${refusal}`);
-    expect(coordinator.output().stderr).toContain(`run points/softmax/s1 failed: ${refusal}`);
+    expect(coordinator.output().stderr).toContain(`] points/softmax/s0 failed: ${refusal}`);
+    expect(coordinator.output().stderr).toContain(`] points/softmax/s1 failed: ${refusal}`);
     expect(keys('own-files/results')).toEqual([]);
     const failures = readFileSync(join(coordinatorDir!, 'results', 'failures.jsonl'), 'utf8')
       .trim()

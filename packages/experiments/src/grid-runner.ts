@@ -238,7 +238,8 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         if (store.has(order.key) || session.failed.some((f) => f.key === order.key)) return;
         await models?.discard(order, order.save).catch(() => {});
         store.appendFailure({ key: order.key, error: failure });
-        log(`run ${order.key} failed: ${failure.message}`);
+        // A progress listener is told by the failure's event (the CLI's `[n/N] key failed` line): said once.
+        if (!options.onProgress) log(`run ${order.key} failed: ${failure.message}`);
         session.fail(order.key, failure);
       },
       released: (key) => session.released(key),

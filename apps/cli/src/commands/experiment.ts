@@ -176,7 +176,7 @@ class GridDisplay {
     const text =
       event.type === 'finished'
         ? `[${progress.done}/${progress.total}] ${event.record.key}: macro-F1 ${percent(event.record.metrics.macroF1)}, best epoch ${event.record.bestEpoch} of ${event.record.epochs}, ${formatSeconds(event.record.seconds.total)}; ETA ${eta}`
-        : `[${progress.done}/${progress.total}] ${event.key} failed: ${event.failure.message.split('\n')[0]}`;
+        : `[${progress.done}/${progress.total}] ${event.key} failed: ${event.failure.message}`;
     if (this.lines) process.stderr.write(`${terminalText(text)}\n`);
     else if (event.type === 'failed') this.output.info(text);
   }
