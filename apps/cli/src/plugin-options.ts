@@ -2,6 +2,9 @@
 // defaults and optional keys are what a user may give): one reading for `hyperproto plugins` and the dataset flags.
 import { z } from '@hyperproto/core';
 
+/** The key under which a schema with no JSON form carries what it expects; no JSON Schema keyword uses it. */
+const CODE_ONLY = 'x-hyperproto-code-only';
+
 /** The part of a JSON Schema that an option's listing reads. */
 interface JsonSchema {
   type?: string | string[];
@@ -20,6 +23,8 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   required?: string[];
   additionalProperties?: JsonSchema | boolean;
+  /** Set by {@link markCodeOnly}: what a value that JSON cannot hold must be. */
+  [CODE_ONLY]?: string;
 }
 
 /** A number option's limits, as the schema states them (JSON Schema's names). */
@@ -51,7 +56,7 @@ export interface PluginOptions {
 export function readPluginOptions(schema: unknown): PluginOptions | undefined {
   let json: JsonSchema;
   try {
-    json = z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+    json = z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any', override: markCodeOnly }) as JsonSchema;
   } catch {
     return undefined;
   }
@@ -72,9 +77,42 @@ export function readPluginOptions(schema: unknown): PluginOptions | undefined {
   };
 }
 
+/** What each kind of value that JSON cannot hold is called; Zod writes them all as `{}`, which reads as "any". */
+const CODE_ONLY_KINDS: Record<string, string> = {
+  custom: 'a value', // z.custom: what its check's message says it expects, when it says so
+  function: 'a function',
+  date: 'a Date',
+  map: 'a Map',
+  set: 'a Set',
+  bigint: 'a bigint',
+  symbol: 'a symbol',
+};
+
+/**
+ * Marks an option that no command-line value or grid file can give (e.g. spread's `start`, a matrix that
+ * `prototypes --start` makes): `z.custom(check, { message: 'expected a C x D matrix ...' })` is named by its message.
+ */
+function markCodeOnly({ zodSchema, jsonSchema }: { zodSchema: unknown; jsonSchema: object }): void {
+  const def = (zodSchema as { _zod?: { def?: { type?: string; error?: (issue: object) => unknown } } })._zod?.def;
+  const kind = def?.type === undefined ? undefined : CODE_ONLY_KINDS[def.type];
+  if (kind === undefined) return;
+  let expected = kind;
+  if (def?.type === 'custom') {
+    try {
+      const message = def.error?.({ code: 'custom', input: undefined });
+      if (typeof message === 'string' && message.startsWith('expected ')) expected = message.slice('expected '.length);
+    } catch {
+      // A message built from the value it refuses: the plain name stays.
+    }
+  }
+  (jsonSchema as JsonSchema)[CODE_ONLY] = expected;
+}
+
 /** The type of a schema in TypeScript's notation: literals quoted, unions joined by `|`, arrays as `T[]`. */
 function typeText(schema: JsonSchema | boolean | undefined): string {
   if (typeof schema !== 'object') return 'any';
+  const codeOnly = schema[CODE_ONLY];
+  if (codeOnly !== undefined) return `${codeOnly} (not JSON: set from code)`;
   if (schema.const !== undefined) return JSON.stringify(schema.const);
   if (schema.enum) return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
   const members = schema.anyOf ?? schema.oneOf;

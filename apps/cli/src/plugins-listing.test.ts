@@ -8,7 +8,10 @@ import { runCli } from './test-support/run-cli.js';
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-plugins-listing-'));
 const cli = (args: string[]) => runCli(args, scratch);
 
-/** A dataset plugin with a described enum option, a bounded one and a union, and none of gaussian's or files' keys. */
+/**
+ * A dataset plugin with a described enum option, a bounded one, a union and two that JSON cannot hold (a custom
+ * check that says what it expects, a Date), and none of gaussian's or files' keys.
+ */
 const RING = `import { defineDataset, z } from '@hyperproto/core';
 export default defineDataset({
   name: 'ring',
@@ -18,6 +21,8 @@ export default defineDataset({
     shape: z.enum(['circle', 'ellipse']).default('circle').describe('the curve the points lie on'),
     noise: z.number().min(0).max(1).optional(),
     labels: z.union([z.string(), z.array(z.string())]).optional(),
+    centre: z.custom((value) => value instanceof Float64Array, { message: 'expected a Float64Array of 2 numbers' }).optional(),
+    since: z.date().optional(),
   }).strict(),
   generate() { throw new Error('ring makes no data: only its options are used here'); },
 });
@@ -40,6 +45,18 @@ describe('hyperproto plugins', () => {
     expect(data).not.toContain('9007199254740991');
   });
 
+  it('writes bounds that a schema states by checks (gt, lte) and names an option that JSON cannot hold', async () => {
+    const heads = (await cli(['plugins', '--kind', 'head'])).stdout;
+    // cosine-softmax and bottleneck-softmax share core's sampledShare option: gt(0), lte(1).
+    expect(heads.split('\n').filter((line) => line === '                   sampledShare?: number in (0, 1] = 1')).toHaveLength(2);
+    const prototypes = (await cli(['plugins', '--kind', 'prototypes'])).stdout;
+    // spread's start rows: a z.custom check with the message "expected a C x D matrix (...)"; `prototypes --start` makes them.
+    expect(prototypes).toContain(
+      '\n                   start?: a C x D matrix ({ rows, cols, data: Float32Array }) (not JSON: set from code)\n',
+    );
+    expect(prototypes).not.toContain(': any');
+  });
+
   it("writes each option's description on its own line under the option", async () => {
     const run = await cli(['plugins', '--kind', 'dataset', '--plugin', './ring.mjs']);
     expect(run.code, run.stderr).toBe(0);
@@ -52,6 +69,8 @@ describe('hyperproto plugins', () => {
         '                     the curve the points lie on',
         '                   noise?: number in [0, 1]',
         '                   labels?: string | string[]',
+        '                   centre?: a Float64Array of 2 numbers (not JSON: set from code)',
+        '                   since?: a Date (not JSON: set from code)',
       ].join('\n'),
     );
   });
@@ -84,7 +103,17 @@ describe('hyperproto plugins', () => {
       },
       { name: 'noise', type: 'number', minimum: 0, maximum: 1, required: false },
       { name: 'labels', type: 'string | string[]', required: false },
+      { name: 'centre', type: 'a Float64Array of 2 numbers (not JSON: set from code)', required: false },
+      { name: 'since', type: 'a Date (not JSON: set from code)', required: false },
     ]);
+    expect(options('bottleneck-softmax')).toContainEqual({
+      name: 'sampledShare',
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 1,
+      default: 1,
+      required: false,
+    });
   });
 });
 

@@ -45,6 +45,18 @@ describe('prototype geometry in the CLI', () => {
     expect(run.stdout).toMatch(/condition infinite: the rows span 2 of 3 dimensions \(smallest singular value 0\)/);
   });
 
+  it('inspect names the pair with the largest cosine, in its text as in --json', async () => {
+    // e0, e1, e2 and (0.6, 0.8, 0): the closest pair is rows 1 and 3, at cosine 0.8.
+    await writeMatrixNpy(join(scratch, 'pair.npy'), createMatrix(4, 3, Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0.6, 0.8, 0])));
+    const json = await cli(['prototypes', 'inspect', 'pair.npy', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ maxCosinePair: [1, 3] });
+    expect(JSON.parse(json.stdout).maxCosine).toBeCloseTo(0.8, 6);
+    const text = (await cli(['prototypes', 'inspect', 'pair.npy'])).stdout;
+    expect(text).toContain('\n  largest cosine              0.800000   simplex bound -1/(C-1) = -0.333333 (reachable when dims >= 3)\n');
+    expect(text).toContain('\n  most similar pair          rows 1 and 3 (counted from 0)\n');
+  });
+
   it("train writes the run's prototype geometry to its output and metrics.json, null for softmax", async () => {
     const small = ['--classes', '3', '--sigma', '0.5', '--train-per-class', '20', '--hidden-units', '8', '--max-epochs', '2'];
     const hpn = await cli(['train', ...small, '--head', 'hpn', '--prototypes', 'orthogonal', '--dims', '3', '--out', 'hpn', '--json']);

@@ -64,6 +64,7 @@ export function describeStats(stats: PrototypeStats): string {
   const lines = [
     `  classes ${stats.classes}, dims ${stats.dims}`,
     `  largest cosine             ${fixed(stats.maxCosine)}   simplex bound -1/(C-1) = ${fixed(stats.simplexBound)} (reachable when dims >= ${stats.classes - 1})`,
+    `  most similar pair          rows ${stats.maxCosinePair[0]} and ${stats.maxCosinePair[1]} (counted from 0)`,
     `  largest |cosine|           ${fixed(stats.maxAbsCosine)}   Welch bound = ${fixed(stats.welchBound)}`,
     `  mean nearest-neighbour cos ${fixed(stats.meanNearestCosine)}`,
     `  mean |norm - 1|            ${stats.meanNormDeviation.toExponential(2)} (largest ${stats.maxNormDeviation.toExponential(2)})`,

@@ -38,7 +38,7 @@ export class RunDirectory {
     if (entries.length > 0 && missing.length > 0) {
       throw new HyperprotoError(
         ErrorCode.Io,
-        `--out ${target} is not a hyperproto run directory (it has no ${missing.join(', ')}); --force replaces only an earlier run`,
+        `--out ${target} is not a hyperproto run directory (it has no ${missing.join(', ')}); --force replaces only an earlier run and would have deleted what it holds: ${listed(entries)}`,
         { hint: 'Choose another --out, or empty or remove the directory yourself.' },
       );
     }
@@ -100,7 +100,9 @@ export class RunDirectory {
   }
 }
 
+/** The first few names in order, and how many more: enough to recognise a directory without flooding the message. */
 function listed(names: readonly string[]): string {
-  const shown = names.slice(0, 5).join(', ');
-  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+  const sorted = [...names].sort();
+  const shown = sorted.slice(0, 5).join(', ');
+  return sorted.length > 5 ? `${shown} and ${sorted.length - 5} more (${sorted.length} in all)` : shown;
 }

@@ -15,12 +15,10 @@ import type { Rng } from './rng.js';
  * The `sampledShare` option of a head that can train on a class sample: the share of the classes a training step's
  * loss sees, in (0, 1]; 1 (the default) trains on every class. A value outside is refused with the value named.
  */
-export const sampledShareOption = z
-  .number()
-  .refine((share) => share > 0 && share <= 1, {
-    error: (issue) => `the share of the classes a training step sees must be in (0, 1], got ${String(issue.input)}`,
-  })
-  .default(1);
+const outsideShare = (issue: { input?: unknown }) =>
+  `the share of the classes a training step sees must be in (0, 1], got ${String(issue.input)}`;
+// Bounds as checks, not a refinement: the schema then states them (`hyperproto plugins` lists `number in (0, 1]`).
+export const sampledShareOption = z.number().gt(0, { error: outsideShare }).lte(1, { error: outsideShare }).default(1);
 
 /** A share of the classes in (0, 1], checked; anything else is refused naming `what` and the value. */
 export function checkSampledShare(share: unknown, what = 'the head'): number {
