@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveClassifierInterface, valueInfoOf, type ValueInfo } from './index.js';
+import { MAX_INPUT_WIDTH, resolveClassifierInterface, selfCheckBatch, valueInfoOf, type ValueInfo } from './index.js';
 
 /** The interface of a softmax model exported with top-3 and class names, as onnxruntime reports it. */
 const softmaxIo = {
@@ -117,6 +117,30 @@ describe('resolveClassifierInterface', () => {
     );
     expect(run({ outputs: [{ name: 'probabilities', type: 'float32', shape: ['N', 'C'] }] }, { inputWidth: '8' })).toBe(
       'the class count of "probabilities" is unknown: neither its shape nor metadata classes gives it',
+    );
+  });
+
+  it('refuses an input wider than MAX_INPUT_WIDTH, from metadata or shape, before anything of that width is made', () => {
+    const dynamic = { ...softmaxIo, inputs: [{ name: 'features', type: 'float32', shape: ['N', 'W'] }] };
+    const width = (inputWidth: string) => refusal(() => resolveClassifierInterface(dynamic, { ...softmaxMetadata, inputWidth }, 'm.onnx'));
+    expect(MAX_INPUT_WIDTH).toBe(1_000_000);
+    // 2e8 features would make the self-check's 8 rows 6.4 GB; 1e12 more than a typed array can hold.
+    expect(width('200000000')).toBe(
+      'its input "features" would take 200000000 features (from its metadata inputWidth), more than the 1,000,000 a runtime takes',
+    );
+    expect(width('1000000000000')).toMatch(/would take 1000000000000 features/);
+    const wide = { ...softmaxIo, inputs: [{ name: 'features', type: 'float32', shape: ['N', 2 ** 40] }] };
+    const { inputWidth: _, ...withoutWidth } = softmaxMetadata;
+    expect(refusal(() => resolveClassifierInterface(wide, withoutWidth, 'm.onnx'))).toBe(
+      `its input "features" would take ${2 ** 40} features (from its shape), more than the 1,000,000 a runtime takes`,
+    );
+    expect(resolveClassifierInterface(dynamic, { ...softmaxMetadata, inputWidth: '1000000' }).inputWidth).toBe(MAX_INPUT_WIDTH);
+    // The self-check's rows refuse such a width too, rather than fail with a RangeError.
+    expect(() => selfCheckBatch(1e12)).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_INPUT',
+        message: "a model's input width must be an integer from 1 to 1000000, got 1000000000000",
+      }),
     );
   });
 

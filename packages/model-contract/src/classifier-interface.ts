@@ -46,11 +46,19 @@ export interface ClassifierInterface {
   readonly featureNames: readonly string[] | undefined;
 }
 
+/**
+ * The most input features a runtime takes. An exported model's input has a fixed width; a file whose input width is
+ * dynamic takes it from metadata `inputWidth`, which the self-check then holds to the graph, with rows of that
+ * width: the cap bounds what that costs before the graph has had its say.
+ */
+export const MAX_INPUT_WIDTH = 1_000_000;
+
 const CLASSIFIER_HINT = `Use a model written by ${exportInstructions()}: one float32 input [N, width], scores [N, classes] and a label output.`;
 
 /**
  * Works out a loaded model's classifier interface, by one set of rules for every runtime:
- * - exactly one input, a float32 matrix [N, width]; the width from its shape, else metadata `inputWidth`;
+ * - exactly one input, a float32 matrix [N, width]; the width from its shape, else metadata `inputWidth`, at most
+ *   MAX_INPUT_WIDTH;
  * - the scores: the output metadata `scoresName` names, which must be a float32 matrix [N, classes]; without that
  *   key, the one float32 matrix output other than `topk_scores`; the class count from its shape, else metadata
  *   `classes`;
@@ -79,6 +87,11 @@ export function resolveClassifierInterface(
   );
   if (inputWidth === undefined)
     throw refuse(`the width of its input "${input.name}" is unknown: neither its shape nor metadata inputWidth gives it`);
+  // Checked before anything is allocated for that many features (the self-check's rows are 8 of them).
+  if (inputWidth > MAX_INPUT_WIDTH)
+    throw refuse(
+      `its input "${input.name}" would take ${inputWidth} features (from its ${fixedDim(input, 1) === undefined ? 'metadata inputWidth' : 'shape'}), more than the ${MAX_INPUT_WIDTH.toLocaleString('en-US')} a runtime takes`,
+    );
 
   const byName = new Map(io.outputs.map((o) => [o.name, o]));
   let scores: ValueInfo | undefined;

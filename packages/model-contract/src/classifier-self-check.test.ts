@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkClassifierAnswers, SELF_CHECK_ROWS, selfCheckBatch } from './index.js';
+import { checkClassifierAnswers, SELF_CHECK_ROWS, selfCheckBatch, type ClassifierAnswers } from './index.js';
 
 const f32 = (values: number[]) => Float32Array.from(values);
+/** An output as onnxruntime gives it: dims [rows], or [rows, perRow] when that is given. */
+const out = <T extends number | bigint>(data: ArrayLike<T>, perRow?: number) => ({
+  dims: perRow === undefined ? [data.length] : [data.length / perRow, perRow],
+  data,
+});
 
 describe('selfCheckBatch', () => {
   it('is the same fixed rows every time, different in every row', () => {
@@ -14,25 +19,81 @@ describe('selfCheckBatch', () => {
 });
 
 describe('checkClassifierAnswers', () => {
-  const scores = f32([0.1, 0.7, 0.2, 0.5, 0.25, 0.25]);
+  // Row 0: class 1 best; row 1: class 0 best.
+  const scores = out(f32([0.1, 0.7, 0.2, 0.5, 0.25, 0.25]), 3);
+  const answers = (extra: Partial<ClassifierAnswers>): ClassifierAnswers => ({ rows: 2, classes: 3, scores, ...extra });
+
   it('accepts labels that pick the best score, and ties within float32 rounding', () => {
-    expect(() => checkClassifierAnswers({ rows: 2, classes: 3, labels: [1, 0], scores }, 'm.onnx')).not.toThrow();
-    expect(() => checkClassifierAnswers({ rows: 1, classes: 2, labels: [1], scores: f32([1, 1]) }, 'm.onnx')).not.toThrow();
+    expect(() => checkClassifierAnswers(answers({ labels: out([1, 0]) }), 'm.onnx')).not.toThrow();
+    expect(() => checkClassifierAnswers(answers({ labels: out(BigInt64Array.of(1n, 0n)) }), 'm.onnx')).not.toThrow();
+    expect(() => checkClassifierAnswers({ rows: 1, classes: 2, labels: out([1]), scores: out(f32([1, 1]), 2) }, 'm.onnx')).not.toThrow();
+    // The model's own top 2: the scores of their classes, best first.
+    const topK = { k: 2, labels: out(BigInt64Array.of(1n, 2n, 0n, 1n), 2), scores: out(f32([0.7, 0.2, 0.5, 0.25]), 2) };
+    expect(() => checkClassifierAnswers(answers({ labels: out([1, 0]), topK }), 'm.onnx', 'prediction')).not.toThrow();
+    // Without the scores, a label must be the best of the top k (or tie with it).
+    const tie = { k: 2, labels: out([1, 2, 1, 2], 2), scores: out(f32([0.7, 0.2, 0.25, 0.25]), 2) };
+    expect(() => checkClassifierAnswers({ rows: 2, classes: 3, labels: out([1, 2]), topK: tie }, 'm.onnx')).not.toThrow();
   });
 
-  it.each([
-    [{ labels: [1, 2] }, 'its label output is not the best-scoring class: row 1 has label 2 (score 0.25) but the best score is 0.5'],
-    [{ labels: [1, 3] }, 'its label output is not a class index: row 1 has label 3, but the model has 3 classes (0 to 2)'],
-    [{ labels: [1] }, 'its label output gave 1 labels for 2 rows'],
-    [{ labels: [1, 0], scores: f32([0.1, 0.7, 0.2]) }, 'its score output gave 3 values for 2 rows of 3 classes'],
-    [{ labels: [1, 0], scores: f32([0.1, Number.NaN, 0.2, 0.5, 0.25, 0.25]) }, 'its score output holds NaN for row 0'],
-    [{ labels: [1, 0], topK: { k: 1, labels: [1, 7] } }, 'its top-k output is not a class index: row 1 has 7, but the model has 3 classes'],
-  ])('refuses %o', (answers, why) => {
-    expect(() => checkClassifierAnswers({ rows: 2, classes: 3, scores, ...answers }, 'm.onnx')).toThrow(
+  it('takes finite scores whose sum is beyond float64, and still finds the best', () => {
+    const huge = { dims: [1, 3], data: [1e308, 1.5e308, 1e308] };
+    expect(() => checkClassifierAnswers({ rows: 1, classes: 3, scores: huge, labels: out([1]) }, 'm.onnx')).not.toThrow();
+    expect(() => checkClassifierAnswers({ rows: 1, classes: 3, scores: huge, labels: out([0]) }, 'm.onnx')).toThrow(
+      /row 0 has label 0 \(score 1e\+308\) but the best score is 1\.5e\+308/,
+    );
+  });
+
+  it.each<[Partial<ClassifierAnswers>, string]>([
+    [{ labels: out([1, 2]) }, 'its label output is not the best-scoring class: row 1 has label 2 (score 0.25) but the best score is 0.5'],
+    [{ labels: out([1, 3]) }, 'its label output is not a class index: row 1 has label 3, but the model has 3 classes (0 to 2)'],
+    [
+      { labels: out(BigInt64Array.of(1n, -1n)) },
+      'its label output is not a class index: row 1 has label -1, but the model has 3 classes (0 to 2)',
+    ],
+    [{ labels: out([1, 0.5]) }, 'its label output is not a class index: row 1 has label 0.5, but the model has 3 classes (0 to 2)'],
+    [{ labels: out([1]) }, 'its label output gave 1 labels for 2 rows'],
+    [{ labels: { dims: [1, 2], data: [1, 0] } }, 'its label output has dims [1, 2]; it should have [2]'],
+    [{ scores: out(f32([0.1, 0.7, 0.2]), 3) }, 'its score output gave 3 values for 2 rows of 3 classes'],
+    // The right number of values in the wrong shape: rows would be read shifted.
+    [{ scores: out(scores.data, 2) }, 'its score output has dims [3, 2]; it should have [2, 3]'],
+    [{ scores: { ...scores, type: 'float64' } }, 'its score output holds float64 values, not float32'],
+    [{ scores: out(f32([0.1, Number.NaN, 0.2, 0.5, 0.25, 0.25]), 3) }, 'its score output holds NaN for row 0'],
+    [{ scores: out(f32([0.1, 0.7, 0.2, 0.5, Number.POSITIVE_INFINITY, 0.25]), 3) }, 'its score output holds Infinity for row 1'],
+    [{ topK: { k: 1, labels: out([1, 7], 1) } }, 'its top-k output is not a class index: row 1 has 7, but the model has 3 classes'],
+    [{ topK: { k: 2, labels: out([1, 2]) } }, 'its top-k label output gave 2 labels for 2 rows of the top 2'],
+    [
+      { topK: { k: 1, labels: out([1, 0], 1), scores: out(f32([0.7, 0.4]), 1) } },
+      'its top-k output gives class 0 of row 1 the score 0.4000000059604645, but its score output 0.5',
+    ],
+    [
+      { scores: undefined, topK: { k: 2, labels: out([2, 1, 0, 1], 2), scores: out(f32([0.2, 0.7, 0.5, 0.25]), 2) } },
+      'its top-k scores of row 0 are not best first: 0.20000000298023224 then 0.699999988079071',
+    ],
+    [
+      { topK: { k: 1, labels: out([2, 0], 1), scores: out(f32([0.2, 0.5]), 1) } },
+      'its top-k output starts row 0 with class 2 (score 0.20000000298023224) but the best score is 0.699999988079071',
+    ],
+    [
+      { scores: undefined, labels: out([2, 0]), topK: { k: 1, labels: out([1, 0], 1), scores: out(f32([0.7, 0.5]), 1) } },
+      'its label output is not the best-scoring class: row 0 has label 2, which is not its best top-k class',
+    ],
+  ])('refuses %o', (extra, why) => {
+    expect(() => checkClassifierAnswers(answers(extra), 'm.onnx')).toThrow(
       expect.objectContaining({
         code: 'E_INVALID_INPUT',
         message: `m.onnx is not a classifier this runtime can serve: ${why}`,
         hint: 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`; its outputs must be scores [N, classes] and label [N] = their argmax.',
+      }),
+    );
+  });
+
+  it("blames the model, not the caller, when a prediction's answers break the rule: E_INTERNAL", () => {
+    expect(() => checkClassifierAnswers(answers({ labels: out([1000000, 0]) }), 'm.onnx', 'prediction')).toThrow(
+      expect.objectContaining({
+        code: 'E_INTERNAL',
+        message:
+          'm.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 0 has label 1000000, but the model has 3 classes (0 to 2)',
+        hint: expect.stringMatching(/^The file passed the checks at load, so only some inputs show it/),
       }),
     );
   });

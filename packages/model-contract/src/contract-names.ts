@@ -54,3 +54,45 @@ export const METADATA_KEYS = {
   labelColumn: 'labelColumn',
 } as const;
 export type MetadataKey = (typeof METADATA_KEYS)[keyof typeof METADATA_KEYS];
+
+/**
+ * The ONNX operators an exported model may use, all of the default (ai.onnx) domain: every operator
+ * @hyperproto/onnx can write. The trunk is Gemm and Relu; the head's score expression is whatever
+ * @hyperproto/onnx-graph lowers an expression of the head language to (Add, Sub, Mul, Div, Neg, Exp, Log, Pow, Gemm,
+ * ReduceSum, ReduceMean, Max, Sqrt, Reciprocal, Softmax, LogSoftmax, Gather, GatherElements, Squeeze, Unsqueeze,
+ * Cast, Equal, and Identity to name a result); then ArgMax for the label and TopK for the top-k outputs. None of
+ * them loops or branches, and each output's size follows from its inputs' shapes (TopK's k is at most the size of
+ * the axis it ranks), so a file cannot make one row cost more than its own weights do. The runtimes refuse a file
+ * with any other operator; @hyperproto/onnx's tests check that the exporter and the lowering write exactly these.
+ */
+export const MODEL_OPERATORS: readonly string[] = [
+  'Add',
+  'ArgMax',
+  'Cast',
+  'Div',
+  'Equal',
+  'Exp',
+  'Gather',
+  'GatherElements',
+  'Gemm',
+  'Identity',
+  'Log',
+  'LogSoftmax',
+  'Max',
+  'Mul',
+  'Neg',
+  'Pow',
+  'Reciprocal',
+  'ReduceMean',
+  'ReduceSum',
+  'Relu',
+  'Softmax',
+  'Sqrt',
+  'Squeeze',
+  'Sub',
+  'TopK',
+  'Unsqueeze',
+];
+
+/** The names of the default ONNX operator domain (ai.onnx): the only one a model's nodes and opset imports may name. */
+export const DEFAULT_ONNX_DOMAINS: readonly string[] = ['', 'ai.onnx'];

@@ -1,9 +1,11 @@
 export {
+  DEFAULT_ONNX_DOMAINS,
   INPUT_NAME,
   LABEL_OUTPUT,
   METADATA_KEYS,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
+  MODEL_OPERATORS,
   RESERVED_NAMES,
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,
@@ -24,6 +26,7 @@ export {
 export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
 export { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
 export {
+  MAX_INPUT_WIDTH,
   resolveClassifierInterface,
   valueInfoOf,
   type ClassifierInterface,
@@ -35,7 +38,9 @@ export {
   checkClassifierAnswers,
   SELF_CHECK_ROWS,
   selfCheckBatch,
+  type AnswerStage,
   type ClassifierAnswers,
+  type OutputValues,
 } from './classifier-self-check.js';
 export { describeValue } from './describe-value.js';
 export { argmaxOfScores, checkTopK, narrowTopK, topKOfScores, type TopK } from './top-k.js';

@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { readOnnxModelInfo } from './index.js';
-import { bytesField, modelProto, numberField } from './test-support/protobuf.js';
+import { MODEL_OPERATORS, readOnnxModelInfo } from './index.js';
+import {
+  attributeProto,
+  bytesField,
+  graphProto,
+  modelProto,
+  nodeProto,
+  numberField,
+  sparseTensorProto,
+  tensorProto,
+} from './test-support/protobuf.js';
 
 const exported = modelProto({
   irVersion: 8,
   producerName: 'hyperproto',
   producerVersion: '0.1.0',
   docString: 'hyperproto softmax classifier: 8 features -> 5 classes',
-  opsets: { '': 17, 'com.microsoft': 1 },
+  opsets: { '': 17 },
   metadata: { format: 'hyperproto-classifier', head: 'softmax', classes: '5', classNames: '["ant","bee","cat","dog","eel"]' },
 });
 
@@ -19,7 +28,7 @@ describe('readOnnxModelInfo', () => {
       producerVersion: '0.1.0',
       docString: 'hyperproto softmax classifier: 8 features -> 5 classes',
       opset: 17,
-      opsets: { '': 17, 'com.microsoft': 1 },
+      opsets: { '': 17 },
       metadata: { format: 'hyperproto-classifier', head: 'softmax', classes: '5', classNames: '["ant","bee","cat","dog","eel"]' },
     });
   });
@@ -61,7 +70,7 @@ describe('readOnnxModelInfo', () => {
     expect(refusal(exported.subarray(0, exported.length - 3))?.message).toBe(
       `m.onnx is not a usable ONNX model: the file is truncated (a field at byte ${exported.length - lastField} runs past the end of its ${exported.length - 3} bytes)`,
     );
-    expect(exported.length - lastField).toBe(171);
+    expect(exported.length - lastField).toBe(152);
     // '{' is field 15 with wire type 3 (a group), which onnx.proto never uses.
     expect(refusal(new TextEncoder().encode('{"format": "tfjs"}'))?.message).toBe(
       'm.onnx is not a usable ONNX model: byte 0 does not start a protobuf field, so this is not an ONNX (protobuf) file',
@@ -83,6 +92,162 @@ describe('readOnnxModelInfo', () => {
         message: 'the model is not a usable ONNX model: the file is empty',
         hint: 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`, and copy the whole file (a cut-short copy or download also shows this).',
       }),
+    );
+  });
+});
+
+describe('readOnnxModelInfo refuses what no exported model holds', () => {
+  /** Four float32 weights, inside the file. */
+  const weights = tensorProto({ name: 'W', dims: [2, 2], raw: Array.from({ length: 16 }, () => 0) });
+  const inFile = (nodes: number[][], parts: { initializers?: number[][]; sparseInitializers?: number[][] } = {}) =>
+    modelProto({ irVersion: 8, opsets: { '': 17 }, graph: graphProto({ nodes, ...parts }) });
+  const gemm = nodeProto({ op: 'Gemm', name: 'dense', inputs: ['features', 'W'] });
+  const refusal = (bytes: Uint8Array) => {
+    try {
+      readOnnxModelInfo(bytes, 'm.onnx');
+    } catch (error) {
+      expect(error).toMatchObject({
+        name: 'HyperprotoError',
+        code: 'E_INVALID_INPUT',
+        hint: expect.stringMatching(
+          /^A hyperproto model keeps its weights inside the file and uses only these operators of the default ONNX domain: Add, ArgMax, .*, Unsqueeze\. Export the model again with exportOnnx/,
+        ),
+      });
+      return (error as Error).message.replace(/^m\.onnx is not a usable ONNX model: /, '');
+    }
+    return undefined;
+  };
+  const READS_DISK =
+    "which onnxruntime would read from the disk of the machine that loads the model; hyperproto's models keep their weights inside the .onnx file";
+
+  it("reads a graph of the contract's operators whose tensors are inside the file", () => {
+    const nodes = MODEL_OPERATORS.map((op, i) => nodeProto({ op, name: `n${i}`, ...(i % 2 ? { domain: 'ai.onnx' } : {}) }));
+    const explicitDefault = tensorProto({ name: 'b', dims: [1], raw: [0, 0, 0, 0], dataLocation: 0 });
+    expect(readOnnxModelInfo(inFile([gemm, ...nodes], { initializers: [weights, explicitDefault] })).opset).toBe(17);
+    expect(readOnnxModelInfo(modelProto({ irVersion: 8, opsets: { 'ai.onnx': 17 }, graph: graphProto({ nodes: [gemm] }) })).opsets).toEqual(
+      {
+        'ai.onnx': 17,
+      },
+    );
+  });
+
+  it('a tensor whose values are in an external file, wherever it is: the file would be read from the server', () => {
+    // The probe's exfiltration model: weights read from .env in the server's working directory.
+    const secret = tensorProto({ name: 'W', dims: [4, 3], externalData: { location: '.env', offset: '0', length: '48' }, dataLocation: 1 });
+    expect(refusal(inFile([gemm], { initializers: [secret] }))).toBe(
+      `the initializer "W" takes its values from the external file ".env", ${READS_DISK}`,
+    );
+    // Either mark alone is enough.
+    expect(refusal(inFile([gemm], { initializers: [tensorProto({ name: 'W', dataLocation: 1 })] }))).toBe(
+      `the initializer "W" takes its values from an external file, ${READS_DISK}`,
+    );
+    expect(refusal(inFile([gemm], { initializers: [tensorProto({ externalData: { location: '/etc/passwd' } })] }))).toBe(
+      `an unnamed initializer takes its values from the external file "/etc/passwd", ${READS_DISK}`,
+    );
+    const sparse = sparseTensorProto(secret, tensorProto({ name: 'i', raw: [0, 0, 0, 0, 0, 0, 0, 0] }), [4, 3]);
+    expect(refusal(inFile([gemm], { sparseInitializers: [sparse] }))).toBe(
+      `the sparse initializer "W" takes its values from the external file ".env", ${READS_DISK}`,
+    );
+    const sparseIndices = sparseTensorProto(weights, tensorProto({ name: 'i', dataLocation: 1 }), [2, 2]);
+    expect(refusal(inFile([gemm], { sparseInitializers: [sparseIndices] }))).toBe(
+      `the sparse initializer's indices "i" takes its values from an external file, ${READS_DISK}`,
+    );
+    // With an operator outside the contract as well (nodes come before initializers in a file): the graver is named.
+    const matmul = nodeProto({ op: 'MatMul', name: 'm', inputs: ['features', 'W'] });
+    expect(refusal(inFile([matmul], { initializers: [secret] }))).toBe(
+      `the initializer "W" takes its values from the external file ".env", ${READS_DISK}`,
+    );
+    // A Constant node's tensor (Constant is refused as well).
+    const constant = nodeProto({ op: 'Constant', name: 'c', attributes: [attributeProto('value', 'tensor', [secret])] });
+    expect(refusal(inFile([constant]))).toBe(
+      `the tensor "W" in attribute "value" of the node "c" takes its values from the external file ".env", ${READS_DISK}`,
+    );
+    const listed = nodeProto({ op: 'Identity', name: 'id', attributes: [attributeProto('values', 'tensors', [weights, secret])] });
+    expect(refusal(inFile([listed]))).toMatch(
+      /^the tensor "W" in attribute "values" of the node "id" takes its values from the external file/,
+    );
+    const sparseAttribute = nodeProto({ op: 'Identity', name: 'id', attributes: [attributeProto('s', 'sparseTensor', [sparse])] });
+    expect(refusal(inFile([sparseAttribute]))).toMatch(/^the sparse tensor "W" in attribute "s" of the node "id" takes its values from/);
+    // In a subgraph: a Loop's body.
+    const loop = nodeProto({
+      op: 'Loop',
+      name: 'loop',
+      attributes: [attributeProto('body', 'graph', [graphProto({ nodes: [gemm], initializers: [secret] })])],
+    });
+    expect(refusal(inFile([loop]))).toBe(
+      `the initializer "W" in the graph of attribute "body" of the node "loop" takes its values from the external file ".env", ${READS_DISK}`,
+    );
+  });
+
+  it('a node whose operator no exported model uses, naming the node and the operator', () => {
+    // A Loop's trip count can come from the input: one request could hold a server for ever.
+    const body = attributeProto('body', 'graph', [graphProto({ nodes: [nodeProto({ op: 'Identity' })] })]);
+    expect(refusal(inFile([gemm, nodeProto({ op: 'Loop', name: 'loop', attributes: [body] })]))).toBe(
+      'the node "loop" runs the operator "Loop", which no hyperproto model uses',
+    );
+    for (const op of ['If', 'Scan', 'Reshape', 'ConstantOfShape', 'Expand', 'Tile', 'MatMul', 'gemm', ''])
+      expect(refusal(inFile([nodeProto({ op, name: 'n' })]))).toBe(
+        `the node "n" runs the operator ${JSON.stringify(op)}, which no hyperproto model uses`,
+      );
+    expect(refusal(inFile([nodeProto({ op: 'Evil', name: 'evil', domain: 'com.evil' })]))).toBe(
+      'the node "evil" runs the operator "Evil" of the domain "com.evil"; a hyperproto model uses only the default ONNX domain',
+    );
+    // Contrib operators are onnxruntime's own domain: no exported model has them either.
+    expect(refusal(inFile([nodeProto({ op: 'Gemm', name: 'g', domain: 'com.microsoft' })]))).toMatch(/of the domain "com\.microsoft"/);
+    // Inside a subgraph of an allowed node, and unnamed; names are quoted with control characters escaped.
+    const nested = nodeProto({
+      op: 'Identity',
+      name: '\u001b[2Jx',
+      attributes: [attributeProto('g', 'graphs', [graphProto({ nodes: [nodeProto({ op: 'Loop' })] })])],
+    });
+    expect(refusal(inFile([nested]))).toBe(
+      'an unnamed node in the graph of attribute "g" of the node "\\u001b[2Jx" runs the operator "Loop", which no hyperproto model uses',
+    );
+    // The later op_type wins, as protobuf parses it.
+    const twice = [...nodeProto({ op: 'Relu', name: 'r' }), ...bytesField(4, 'Loop')];
+    expect(refusal(inFile([twice]))).toBe('the node "r" runs the operator "Loop", which no hyperproto model uses');
+  });
+
+  it('every copy of the graph, opset imports of another domain, functions, training information, deep nesting and broken nodes', () => {
+    // Protobuf merges a repeated graph field into one graph: the second copy's Loop would run.
+    const second = bytesField(7, graphProto({ nodes: [nodeProto({ op: 'Loop', name: 'loop' })] }));
+    expect(refusal(modelProto({ irVersion: 8, opsets: { '': 17 }, graph: graphProto({ nodes: [gemm] }), extra: second }))).toBe(
+      'the node "loop" runs the operator "Loop", which no hyperproto model uses',
+    );
+    expect(refusal(modelProto({ irVersion: 8, opsets: { '': 17, 'com.microsoft': 1 }, graph: graphProto({ nodes: [gemm] }) }))).toBe(
+      'it imports the operator domain "com.microsoft"; a hyperproto model uses only the default ONNX domain',
+    );
+    const protoDomain = bytesField(8, [...bytesField(1, '__proto__'), ...numberField(2, 1)]);
+    expect(refusal(modelProto({ irVersion: 8, graph: graphProto({ nodes: [gemm] }), extra: protoDomain }))).toBe(
+      'it imports the operator domain "__proto__"; a hyperproto model uses only the default ONNX domain',
+    );
+    const functions = bytesField(25, [...bytesField(1, 'Relu'), ...bytesField(2, '')]);
+    expect(refusal(modelProto({ irVersion: 8, graph: graphProto({ nodes: [gemm] }), extra: functions }))).toBe(
+      'it has functions of its own (ModelProto.functions), which no hyperproto model has',
+    );
+    const trainingInfo = bytesField(20, bytesField(1, graphProto({ initializers: [weights] })));
+    expect(refusal(modelProto({ irVersion: 8, graph: graphProto({ nodes: [gemm] }), extra: trainingInfo }))).toBe(
+      'it has training information (ModelProto.training_info), which no hyperproto model has',
+    );
+    let deep = graphProto({ nodes: [gemm] });
+    for (let i = 0; i < 9; i++)
+      deep = graphProto({ nodes: [nodeProto({ op: 'Identity', attributes: [attributeProto('g', 'graph', [deep])] })] });
+    expect(refusal(modelProto({ irVersion: 8, graph: deep }))).toBe('its graphs are nested more than 8 deep');
+    // A node whose bytes are not protobuf (field 15 as a group), and one whose attribute runs past its end: damaged.
+    const damaged = (bytes: Uint8Array) => {
+      try {
+        readOnnxModelInfo(bytes, 'm.onnx');
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'E_INVALID_INPUT', hint: expect.stringMatching(/copy the whole file/) });
+        return (error as Error).message;
+      }
+      return undefined;
+    };
+    expect(damaged(inFile([[0x7b, 0x01]]))).toBe(
+      'm.onnx is not a usable ONNX model: a node is malformed (byte 0 of it does not start a protobuf field that fits)',
+    );
+    expect(damaged(inFile([[...bytesField(4, 'Relu'), 0x2a, 0x05, 0x0a]]))).toBe(
+      'm.onnx is not a usable ONNX model: a node is malformed (byte 6 of it does not start a protobuf field that fits)',
     );
   });
 });

@@ -61,7 +61,7 @@ export interface ModelOptions {
   readonly opset?: number;
   /** Other operator domains, e.g. { 'com.microsoft': 1 }. */
   readonly extraOpsets?: Readonly<Record<string, number>>;
-  /** IR version; 8 by default (onnxruntime 1.30 reads up to 10). */
+  /** IR version; 8 by default (onnxruntime-node 1.30 reads up to 13). */
   readonly irVersion?: number;
   readonly producerName?: string;
   readonly producerVersion?: string;

@@ -23,7 +23,7 @@ export const ONNX_TOPK_LABELS_OUTPUT = TOPK_LABELS_OUTPUT;
 export const ONNX_MODEL_FORMAT = MODEL_FORMAT;
 export const ONNX_MODEL_FORMAT_VERSION = MODEL_FORMAT_VERSION;
 export const DEFAULT_OPSET = 17;
-/** The IR version each opset shipped with (ONNX 1.12-1.16); onnxruntime 1.30 reads up to 10. */
+/** The IR version each opset shipped with (ONNX 1.12-1.16); onnxruntime-node 1.30 reads up to 13. */
 export function irVersionFor(opset: number): number {
   return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
 }

@@ -34,11 +34,16 @@ export const SESSION_OPTION_WORDING: ProviderOptionWording = {
   allowFallback: "fallback: true (with 'cpu' after 'cuda' in providers)",
 };
 
-/** Why CUDA could not start, and what to do about it, for a session creation that failed with `error`. */
+/**
+ * Why CUDA could not start, and what to do about it, for a session creation that failed with `error`.
+ * `fallbackAllowed`: the caller already lets the next provider run, so the hint does not suggest it.
+ */
 export function explainCudaFailure(
   error: unknown,
   wording: ProviderOptionWording = SESSION_OPTION_WORDING,
+  fallbackAllowed = false,
 ): { reason: string; hint: string } {
+  const orFallback = fallbackAllowed ? '' : `, or allow the fallback with ${wording.allowFallback}`;
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
   const { packageDir, cudaLibrary } = onnxruntimeNodeLocation();
   if (process.platform !== 'linux' && process.platform !== 'win32') {
@@ -50,11 +55,11 @@ export function explainCudaFailure(
       hint:
         `On a machine with internet access, CUDA 12 and cuDNN 9, fetch them with \`${CUDA_INSTALL_ENV} node ${join(packageDir, 'script', 'install')}\` ` +
         `(or reinstall onnxruntime-node with ${CUDA_INSTALL_ENV}; pnpm runs its install script only with \`onnxruntime-node: true\` under allowBuilds). ` +
-        `To run on the CPU instead, choose ${wording.cpuOnly}, or allow the fallback with ${wording.allowFallback}.`,
+        `To run on the CPU instead, choose ${wording.cpuOnly}${orFallback}.`,
     };
   }
   return {
     reason: `the CUDA execution provider is installed but could not start: ${message}`,
-    hint: `Check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries (LD_LIBRARY_PATH) and the device id; or allow the CPU fallback with ${wording.allowFallback}.`,
+    hint: `Check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries (LD_LIBRARY_PATH) and the device id${fallbackAllowed ? '' : `; or allow the CPU fallback with ${wording.allowFallback}`}.`,
   };
 }

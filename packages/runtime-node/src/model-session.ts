@@ -23,9 +23,11 @@ import {
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,
   valueInfoOf,
+  type ClassifierAnswers,
   type ClassifierInterface,
   type FeatureMatrix,
   type OnnxModelInfo,
+  type OutputValues,
   type ProviderOutcome,
   type SkippedProvider,
   type TopK,
@@ -78,7 +80,10 @@ export type ProviderAttempt = SkippedProvider<ExecutionProvider>;
 export interface PredictOptions {
   /** Also return the k best classes of each row (1 to classes). */
   readonly topK?: number;
-  /** Return every class score (true or false); true by default. Off saves copying [rows, classes] floats out of onnxruntime. */
+  /**
+   * Return every class score (true or false); true by default. Off saves copying [rows, classes] floats out of
+   * onnxruntime when the model computes its own top-k: the labels are then checked against it, not the scores.
+   */
   readonly scores?: boolean;
   /** Most rows accepted at once, an integer from 1; no limit when absent. More rows are refused (`too-many-rows`). */
   readonly maxRows?: number;
@@ -134,6 +139,9 @@ export interface ModelSession {
    * Checks the rows (one of the batch forms, width, finite values, not ragged, not empty) and runs them as one
    * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; a call after `release()` is
    * E_INVALID_INPUT too, and options outside their range are E_INVALID_OPTIONS naming the option (PredictOptions).
+   * The model's answers are held to its interface as at load (`checkClassifierAnswers`): a batch it answers with
+   * a label that is no class or not the best score, scores that are not finite or of the wrong shape, fails as a
+   * whole with E_INTERNAL, the model's fault.
    */
   predict(features: FeatureInput, options?: PredictOptions): Promise<Prediction>;
   /**
@@ -179,16 +187,16 @@ export async function createSession(model: string | Uint8Array, options: Session
     async (provider) => {
       let session: ort.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(bytes, sessionOptions(provider, options));
+        session = await loadOrtSession(bytes, sessionOptions(provider, options));
       } catch (error) {
         if (provider === 'cpu') {
           // The CPU provider is always present: a failure here is the model's.
           throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime cannot load ${source}: ${errorMessage(error)}`, {
             cause: error,
-            hint: `Export the model again with ${exportInstructions()}; onnxruntime-node 1.30 reads ONNX IR versions up to 10.`,
+            hint: loadFailureHint(error, info),
           });
         }
-        return { ok: false, ...explainCudaFailure(error, options.optionWording), cause: error };
+        return { ok: false, ...explainCudaFailure(error, options.optionWording, options.fallback === true), cause: error };
       }
       try {
         const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
@@ -211,6 +219,34 @@ export async function createSession(model: string | Uint8Array, options: Session
     bytes,
     sessionOptions: sessionOptions(choice.provider, options),
   });
+}
+
+/** What to do about a model onnxruntime cannot load; its IR version is named only when that is what it refused. */
+function loadFailureHint(error: unknown, info: OnnxModelInfo): string {
+  // onnxruntime's words: "Unsupported model IR version: 99, max supported IR version: 13".
+  const newest = /max supported IR version: (\d+)/.exec(errorMessage(error))?.[1];
+  if (newest !== undefined)
+    return `This onnxruntime-node reads ONNX IR versions up to ${newest}, and the file has IR version ${info.irVersion}: export the model again with ${exportInstructions()}.`;
+  return `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`;
+}
+
+/**
+ * Creates an onnxruntime session with `model_external_initializers_file_folder_path` set to an empty folder made for
+ * the load and removed after it. readOnnxModelInfo refuses a tensor with external data before onnxruntime sees the
+ * file; should one get past it, onnxruntime looks for the data there rather than in the working directory (where a
+ * server keeps its .env), and finds nothing. Exported for its test.
+ */
+export async function loadOrtSession(model: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const empty = await mkdtemp(join(tmpdir(), 'hyperproto-no-external-data-'));
+  try {
+    const extra = options.extra as { session?: Record<string, unknown> } | undefined;
+    return await ort.InferenceSession.create(model, {
+      ...options,
+      extra: { ...extra, session: { ...extra?.session, model_external_initializers_file_folder_path: empty } },
+    });
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -241,9 +277,9 @@ async function selfCheck(
   provider: ExecutionProvider,
   source: string,
 ): Promise<ProviderOutcome<true>> {
-  const { inputName, inputWidth, scoresName, labelName, classes, modelTopK } = contract;
+  const { inputName, inputWidth, scoresName, labelName, modelTopK } = contract;
   const batch = selfCheckBatch(inputWidth);
-  const fetches = [scoresName, ...(labelName ? [labelName] : []), ...(modelTopK > 0 ? [TOPK_LABELS_OUTPUT] : [])];
+  const fetches = [scoresName, ...(labelName ? [labelName] : []), ...(modelTopK > 0 ? [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT] : [])];
   let result: Record<string, ort.Tensor>;
   try {
     const feeds = { [inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.cols]) };
@@ -255,15 +291,27 @@ async function selfCheck(
       hint: `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`,
     });
   }
-  const scores = result[scoresName]!.data as Float32Array;
-  const labelData = labelName ? result[labelName]!.data : undefined;
-  const labels = labelData ? Array.from(labelData as ArrayLike<number | bigint>, Number) : argmaxOfScores(scores, batch.rows, classes);
-  const topLabels = modelTopK > 0 ? Array.from(result[TOPK_LABELS_OUTPUT]!.data as ArrayLike<number | bigint>, Number) : undefined;
-  checkClassifierAnswers(
-    { rows: batch.rows, classes, labels, scores, ...(topLabels ? { topK: { k: modelTopK, labels: topLabels } } : {}) },
-    source,
-  );
+  checkClassifierAnswers(answersOf(result, contract, batch.rows), source, 'self-check');
   return { ok: true, value: true };
+}
+
+/** The outputs of a run that `fetches` asked for, as the model contract's check reads them. */
+function answersOf(result: Record<string, ort.Tensor>, contract: ClassifierInterface, rows: number): ClassifierAnswers {
+  const output = <T extends number | bigint>(name: string | undefined): OutputValues<T> | undefined => {
+    const tensor = name === undefined ? undefined : result[name];
+    return tensor ? { dims: tensor.dims, data: tensor.data as unknown as ArrayLike<T>, type: tensor.type } : undefined;
+  };
+  const scores = output<number>(contract.scoresName);
+  const labels = output(contract.labelName);
+  const topLabels = output(TOPK_LABELS_OUTPUT);
+  const topScores = output<number>(TOPK_SCORES_OUTPUT);
+  return {
+    rows,
+    classes: contract.classes,
+    ...(scores ? { scores } : {}),
+    ...(labels ? { labels } : {}),
+    ...(topLabels ? { topK: { k: contract.modelTopK, labels: topLabels, ...(topScores ? { scores: topScores } : {}) } } : {}),
+  };
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {
@@ -337,6 +385,8 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     ];
     const result = await runBatch(session, info, inputName, matrix, fetches, source);
     const rows = matrix.rows;
+    // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
+    checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction');
     const scores = needScores ? (result[scoresName]!.data as Float32Array) : undefined;
     const labels = labelName ? int32(result[labelName]!.data as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
     let topK: TopK | undefined;
@@ -395,7 +445,7 @@ function checkPredictOptions(options: PredictOptions): void {
 async function profilePlacement(facts: SessionFacts, inputName: string, inputWidth: number): Promise<NodePlacement[]> {
   const dir = await mkdtemp(join(tmpdir(), 'hyperproto-placement-'));
   try {
-    const twin = await ort.InferenceSession.create(facts.bytes, {
+    const twin = await loadOrtSession(facts.bytes, {
       ...facts.sessionOptions,
       enableProfiling: true,
       profileFilePrefix: join(dir, 'profile'),

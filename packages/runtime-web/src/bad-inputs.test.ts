@@ -20,8 +20,8 @@ function liarLabelModel(): Uint8Array {
   const g = new GraphBuilder('liar');
   const x = g.input('features', 'float32', ['N', 4]);
   const w = g.initializer('w', Float32Array.of(0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2), [4, 3]);
-  const scores = g.node('MatMul', [x, w], {}, { outputs: ['scores'] });
-  const zero = g.node('Mul', [g.node('ReduceMin', [scores, g.ints([1])], { keepdims: 0 }), g.scalar(0)]);
+  const scores = g.node('Gemm', [x, w], {}, { outputs: ['scores'] });
+  const zero = g.node('Mul', [g.node('ReduceSum', [scores, g.ints([1])], { keepdims: 0 }), g.scalar(0)]);
   g.node('Cast', [zero], { to: 7 }, { outputs: ['label'] });
   g.output('scores', 'float32', ['N', 3]);
   g.output('label', 'int64', ['N']);

@@ -15,9 +15,11 @@ import {
   startOnFirstProvider,
   toFeatureMatrix,
   valueInfoOf,
+  type AnswerStage,
   type ClassifierInterface,
   type FeatureMatrix,
   type ModelMetadata,
+  type OutputValues,
   type ProviderOutcome,
   type SkippedProvider,
 } from './contract.js';
@@ -169,16 +171,16 @@ export class WebClassifier {
       }
       if (options.probe ?? true) {
         const batch = selfCheckBatch(contract.inputWidth);
-        let answers: { scores: Float32Array; labels: Int32Array };
+        let outputs: RunOutputs;
         try {
-          answers = await runBatch(session, contract, batch);
+          outputs = await runBatch(session, contract, batch);
         } catch (error) {
           await session.release();
           return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
         }
         // Wrong answers are the model's, the same on every provider: thrown, not passed over.
         try {
-          checkClassifierAnswers({ rows: batch.rows, classes: contract.classes, ...answers }, name);
+          readAnswers(outputs, contract, batch.rows, name, 'self-check');
         } catch (error) {
           await session.release();
           throw error;
@@ -215,7 +217,9 @@ export class WebClassifier {
    * checked by the model contract (empty batch, ragged rows, wrong width, values that are not finite numbers):
    * a refusal is an `InvalidFeaturesError` naming the 0-based row and column. Anything that is not rows (a
    * missing request field, a Float64Array) is refused the same way, naming what was given; so is a call after
-   * `release()`.
+   * `release()`. The model's answers are held to its interface, with or without `probe`
+   * (`checkClassifierAnswers`): a batch it answers with a label that is no class or not the best score, or scores
+   * that are not finite or of the wrong shape, fails as a whole with `E_INTERNAL`, the model's fault.
    */
   predict(rows: FeatureRows, options: PredictOptions = {}): Promise<WebPrediction> {
     let batch: FeatureMatrix;
@@ -245,8 +249,11 @@ export class WebClassifier {
 
   private async run(batch: FeatureMatrix, topK: number | undefined): Promise<WebPrediction> {
     const started = performance.now();
-    const { scores, classes, labels } = await runBatch(this.session, this.contract, batch);
+    const outputs = await runBatch(this.session, this.contract, batch);
     const milliseconds = performance.now() - started;
+    // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
+    const { scores, labels } = readAnswers(outputs, this.contract, batch.rows, this.source, 'prediction');
+    const { classes } = this.contract;
     return {
       rows: batch.rows,
       classes,
@@ -301,34 +308,44 @@ function modelIo(session: ort.InferenceSession): { inputs: ReturnType<typeof val
   return { inputs: describe(session.inputNames, session.inputMetadata), outputs: describe(session.outputNames, session.outputMetadata) };
 }
 
-/** One inference: the scores, their class count and the labels (the model's `label` output, else the argmax). */
-async function runBatch(
-  session: ort.InferenceSession,
-  contract: ClassifierInterface,
-  batch: FeatureMatrix,
-): Promise<{ scores: Float32Array; classes: number; labels: Int32Array }> {
+/** What one run gave: its outputs by name, read out of onnxruntime's tensors. */
+type RunOutputs = Readonly<Record<string, OutputValues>>;
+
+/** One inference: the score output and the label output, when the model has one. */
+async function runBatch(session: ort.InferenceSession, contract: ClassifierInterface, batch: FeatureMatrix): Promise<RunOutputs> {
   const feeds = { [contract.inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.cols]) };
   const fetches = contract.labelName ? [contract.scoresName, contract.labelName] : [contract.scoresName];
   const outputs = await session.run(feeds, fetches);
+  const read: Record<string, OutputValues> = {};
   try {
-    const scoreTensor = outputs[contract.scoresName];
-    if (!scoreTensor || !(scoreTensor.data instanceof Float32Array) || scoreTensor.dims.length !== 2) {
-      throw new ModelContractError(
-        ContractErrorCode.InvalidInput,
-        `the model's "${contract.scoresName}" output is not a float32 [rows, classes] matrix`,
-      );
-    }
-    const scores = scoreTensor.data;
-    const classes = scoreTensor.dims[1]!;
-    const labelData = contract.labelName ? outputs[contract.labelName]?.data : undefined;
-    const labels = labelData
-      ? Int32Array.from(labelData as ArrayLike<number | bigint>, Number)
-      : argmaxOfScores(scores, batch.rows, classes);
-    return { scores, classes, labels };
+    for (const [name, tensor] of Object.entries(outputs))
+      read[name] = { dims: tensor.dims, data: tensor.data as unknown as ArrayLike<number | bigint>, type: tensor.type };
   } finally {
-    // Disposing a CPU tensor keeps its data; it frees what a GPU-located output holds.
+    // Disposing a CPU tensor keeps the data read from it; it frees what a GPU-located output holds.
     for (const tensor of Object.values(outputs)) tensor.dispose();
   }
+  return read;
+}
+
+/**
+ * The scores and labels of a run, once they keep the model's interface (`checkClassifierAnswers`: dims of the
+ * batch, finite float32 scores, labels that are class indices picking the best score); labels are the argmax of
+ * the scores for a model without a label output.
+ */
+function readAnswers(
+  outputs: RunOutputs,
+  contract: ClassifierInterface,
+  rows: number,
+  source: string,
+  stage: AnswerStage,
+): { scores: Float32Array; labels: Int32Array } {
+  const { classes, scoresName, labelName } = contract;
+  // onnxruntime gives every output it was asked for.
+  const scores = outputs[scoresName] as OutputValues<number>;
+  const label = labelName === undefined ? undefined : outputs[labelName];
+  checkClassifierAnswers({ rows, classes, scores, ...(label ? { labels: label } : {}) }, source, stage);
+  const scoreData = scores.data as Float32Array;
+  return { scores: scoreData, labels: label ? Int32Array.from(label.data, Number) : argmaxOfScores(scoreData, rows, classes) };
 }
 
 /** The reason WebGPU cannot be used here, or undefined when an adapter is available. */

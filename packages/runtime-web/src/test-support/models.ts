@@ -112,12 +112,15 @@ export function exportedClassifier(
   return { bytes, width, classes, head, reference };
 }
 
-/** A model that loads but fails when run: Reshape to a fixed size the batch never has. */
+/**
+ * A model that loads but fails when run: its input's width is dynamic, its metadata says `width`, and its weights
+ * take 7 features, so the batch never fits them.
+ */
 export function failingModel(width = 4): Uint8Array {
   const g = new GraphBuilder('fails-at-run');
-  const x = g.input('features', 'float32', ['N', width]);
-  const reshaped = g.node('Reshape', [x, g.ints([7, 3])]);
-  g.node('Softmax', [reshaped], { axis: 1 }, { outputs: ['probabilities'] });
+  const x = g.input('features', 'float32', ['N', 'W']);
+  const logits = g.node('Gemm', [x, g.initializer('w', new Float32Array(21), [7, 3])]);
+  g.node('Softmax', [logits], { axis: 1 }, { outputs: ['probabilities'] });
   g.output('probabilities', 'float32', ['N', 3]);
   return g.toModel({ metadata: { inputWidth: String(width) } });
 }
