@@ -49,7 +49,7 @@ const run = (g: ReturnType<typeof grid>, options: { resume?: boolean; only?: str
     ...(options.only ? { only: options.only } : {}),
     onLog: (message) => options.log?.push(message),
   });
-const readLogs = (log: string[]) => log.filter((message) => message.startsWith('reading the labels of dataset'));
+const readLogs = (log: string[]) => log.filter((message) => message.startsWith('reading the data of dataset'));
 
 describe('class counts read from the data before the first run', () => {
   it('refuses each cell whose prototypes cannot exist at the count read, naming the cell and the count, before any run', async () => {
@@ -70,9 +70,7 @@ describe('class counts read from the data before the first run', () => {
     // Without the impossible cell, the grid runs; the dataset is read once for all its cells.
     const ran = await run(grid([mine], [SOFTMAX, AXES_20]), { log });
     expect(ran).toMatchObject({ ran: 2, failed: [] });
-    expect(readLogs(log)).toEqual([
-      'reading the labels of dataset "mine" for its class count, to check the prototype sizes before any run',
-    ]);
+    expect(readLogs(log)).toEqual(['reading the data of dataset "mine" for its class count, to check the prototype sizes before any run']);
   });
 
   it('lists every impossible cell of every dataset read, and a dataset whose data inspect refuses', async () => {
@@ -121,8 +119,7 @@ describe('class counts read from the data before the first run', () => {
   it('does not read a dataset whose runs are all finished or not selected', async () => {
     const mine = { id: 'mine', name: 'labelled', options: { labels: labelsFile('forty.txt', 40) } };
     const other = { id: 'other', name: 'labelled', options: { labels: labelsFile('eight.txt', 8) } };
-    const reading = (id: string) =>
-      `reading the labels of dataset "${id}" for its class count, to check the prototype sizes before any run`;
+    const reading = (id: string) => `reading the data of dataset "${id}" for its class count, to check the prototype sizes before any run`;
     const first: string[] = [];
     expect(await run(grid([mine, other], [AXES_20]), { only: ['mine'], log: first })).toMatchObject({ ran: 1, failed: [] });
     expect(readLogs(first)).toEqual([reading('mine')]);

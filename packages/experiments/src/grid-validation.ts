@@ -121,7 +121,7 @@ export async function checkReadClassCounts(check: ReadClassesCheck): Promise<Rea
       const plugin: DatasetPlugin = registry.get('dataset', entry.name);
       const options = resolveOptions(plugin, entry.options);
       if (typeof plugin.inspect !== 'function' || callPlugin(plugin, 'describe', options)?.classes !== undefined) continue;
-      check.log?.(`reading the labels of dataset "${entry.id}" for its class count, to check the prototype sizes before any run`);
+      check.log?.(`reading the data of dataset "${entry.id}" for its class count, to check the prototype sizes before any run`);
       const classes = (await callPlugin(plugin, 'inspect', options))?.classes;
       if (classes !== undefined) read.set(entry.id, classes);
     } catch (error) {

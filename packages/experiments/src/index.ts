@@ -32,6 +32,7 @@ export {
   checkUnchangedInputs,
   compareInputs,
   datasetInputs,
+  describeChange,
   describeInput,
   recordedInputs,
   type InputChange,

@@ -89,6 +89,23 @@ export function compareInputs(expected: readonly DatasetInput[], actual: readonl
   return { changed, moved };
 }
 
+/**
+ * One file of `compareInputs`' `changed` in words, each read named by where it was made (`names`, e.g. `now` and
+ * `when 2 finished runs read it`, or `on this worker` and `on the coordinator`):
+ * `/b/points.csv is 272 bytes, sha256 0123456789ab on this worker, 270 bytes, sha256 ba9876543210 on the coordinator
+ * at /a/points.csv (size, content)`.
+ */
+export function describeChange(
+  { expected, actual, what }: InputChange,
+  names: { readonly expected: string; readonly actual: string },
+): string {
+  if (!actual) return `${expected!.path} (${describeInput(expected!)}) ${names.expected}, no file under this option ${names.actual}`;
+  if (!expected) return `${actual.path} (${describeInput(actual)}) ${names.actual}, no file under this option ${names.expected}`;
+  const where = expected.path === actual.path ? '' : ` at ${expected.path}`;
+  const differs = what.filter((w) => w !== 'path').join(', ');
+  return `${actual.path} is ${describeInput(actual)} ${names.actual}, ${describeInput(expected)} ${names.expected}${where} (${differs})`;
+}
+
 /** A file's fingerprint as messages show it: `2 bytes, sha256 0123456789ab`. */
 export function describeInput(input: DatasetInput): string {
   return `${input.bytes} bytes, sha256 ${input.sha256.slice(0, 12)}`;
@@ -150,7 +167,8 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<Readonly
           `dataset "${entry.id}" ${option} is now read from ${actual.path}; ${runsRead} read ${expected.path}, with the same content`,
         );
       }
-      for (const change of changed) problems.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, runsRead)}`);
+      const names = { expected: `when ${runsRead} read it`, actual: 'now' };
+      for (const change of changed) problems.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, names)}`);
     }
   }
   if (unchecked.length > 0) {
@@ -167,12 +185,4 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<Readonly
       hint: 'Restore each file as the finished runs read it (the full fingerprints are "data.inputs" of their records in results.jsonl), or keep the new data apart: use a new --out, or save it under another path and add it to the grid as a dataset with a new id.',
     },
   );
-}
-
-/** A file of other data now than when `runsRead` (e.g. "2 finished runs") read it. */
-function describeChange({ expected: was, actual: is, what }: InputChange, runsRead: string): string {
-  if (!is) return `${runsRead} read ${was!.path} (${describeInput(was!)}), which the dataset no longer reads`;
-  if (!was) return `${is.path} is read now, and by none of ${runsRead}`;
-  const which = was.path === is.path ? `${is.path} changed` : `now ${is.path}, where ${runsRead} read ${was.path}`;
-  return `${which} (${what.join(', ')}): ${describeInput(is)} now, ${describeInput(was)} when ${runsRead} read it`;
 }

@@ -67,8 +67,9 @@ describe('resume after a data file changed', () => {
     const error = await asyncRefusal(run(3, { resume: true }));
     expect(error.code).toBe(ErrorCode.InvalidOptions);
     expect(error.message).toContain(`${out} holds finished runs that read other data than the dataset files hold now`);
-    expect(error.message).toContain(`dataset "counted" file: ${data} changed (size, content): 3 bytes, sha256 ${sha256Of('16\n')} now`);
-    expect(error.message).toContain(`2 bytes, sha256 ${before!.sha256.slice(0, 12)} when 1 finished run read it`);
+    expect(error.message).toContain(
+      `dataset "counted" file: ${data} is 3 bytes, sha256 ${sha256Of('16\n')} now, 2 bytes, sha256 ${before!.sha256.slice(0, 12)} when 1 finished run read it (size, content)`,
+    );
     expect(error.hint).toContain('Restore each file as the finished runs read it');
     expect(error.hint).toContain('use a new --out');
     expect(error.hint).toContain('a dataset with a new id');
@@ -79,7 +80,8 @@ describe('resume after a data file changed', () => {
     // A change of content at the same size is refused too.
     writeFileSync(data, '5\n');
     const sameSize = await asyncRefusal(run(3, { resume: true }));
-    expect(sameSize.message).toContain(`dataset "counted" file: ${data} changed (content): 2 bytes`);
+    expect(sameSize.message).toContain(`dataset "counted" file: ${data} is 2 bytes, sha256 ${sha256Of('5\n')} now, 2 bytes`);
+    expect(sameSize.message).toMatch(/when 1 finished run read it \(content\)/);
 
     // Restored, the grid grows and the new runs record the same fingerprint.
     writeFileSync(data, '4\n');
@@ -140,7 +142,7 @@ describe('resume after a data file changed', () => {
     const error = await asyncRefusal(check(moved('/elsewhere/classes.txt', 'f'.repeat(64))));
     expect(error.code).toBe(ErrorCode.InvalidOptions);
     expect(error.message).toContain(
-      `dataset "counted" file: now ${data}, where 1 finished run read /elsewhere/classes.txt (path, content): 2 bytes, sha256 ${before!.sha256.slice(0, 12)} now, 2 bytes, sha256 ffffffffffff when 1 finished run read it`,
+      `dataset "counted" file: ${data} is 2 bytes, sha256 ${before!.sha256.slice(0, 12)} now, 2 bytes, sha256 ffffffffffff when 1 finished run read it at /elsewhere/classes.txt (content)`,
     );
   });
 

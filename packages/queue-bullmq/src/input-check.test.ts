@@ -92,10 +92,10 @@ describe('inputsFailure', () => {
     const data = fingerprint(write('data.txt', '4\n'));
     const labels = { ...fingerprint(write('labels.txt', 'a\n')), option: 'labels' };
     expect(inputsFailure('counted', [data, labels], [data], 'b/7', 'worker')?.message).toContain(
-      `labels: the coordinator reads ${labels.path} (2 bytes, sha256 ${short('a\n')}), this worker no file`,
+      `labels: ${labels.path} (2 bytes, sha256 ${short('a\n')}) on the coordinator, no file under this option on this worker`,
     );
     expect(inputsFailure('counted', [data], [data, labels], 'b/7', 'worker')?.message).toContain(
-      `labels: this worker reads ${labels.path} (2 bytes, sha256 ${short('a\n')}), the coordinator no file`,
+      `labels: ${labels.path} (2 bytes, sha256 ${short('a\n')}) on this worker, no file under this option on the coordinator`,
     );
   });
 });

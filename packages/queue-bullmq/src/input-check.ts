@@ -5,9 +5,8 @@ import {
   canonicalJson,
   compareInputs,
   datasetInputs,
-  describeInput,
+  describeChange,
   failureOf,
-  type InputChange,
   type RunFailure,
   type RunOrder,
 } from '@hyperproto/experiments';
@@ -27,7 +26,8 @@ export function inputsFailure(
   const { changed } = compareInputs(expected, actual);
   if (changed.length === 0) return undefined;
   const side = at === 'worker' ? 'this worker' : `worker ${worker}`;
-  const files = changed.map((change) => `${change.option}: ${describeChange(change, side)}`).join('; ');
+  const names = { expected: 'on the coordinator', actual: `on ${side}` };
+  const files = changed.map((change) => `${change.option}: ${describeChange(change, names)}`).join('; ');
   // Where the worker reads each file: the coordinator's copy goes there.
   const paths = [...new Set(changed.map((change) => (change.actual ?? change.expected)!.path))];
   const [them, it] = paths.length === 1 ? ['file', 'it'] : ['files', 'them'];
@@ -42,14 +42,6 @@ export function inputsFailure(
         message: `the record of worker ${worker} was computed on other files of dataset "${dataset}" than the coordinator's, so it was not stored: ${files}`,
         hint: `Copy the coordinator's ${them} to ${paths.join(', ')} on that worker's machine, then run the failed runs again with experiment --resume.`,
       };
-}
-
-function describeChange({ expected, actual, what }: InputChange, side: string): string {
-  if (!actual) return `the coordinator reads ${expected!.path} (${describeInput(expected!)}), ${side} no file`;
-  if (!expected) return `${side} reads ${actual.path} (${describeInput(actual)}), the coordinator no file`;
-  const where = expected.path === actual.path ? '' : ` at ${expected.path}`;
-  const differs = what.filter((w) => w !== 'path').join(', ');
-  return `${actual.path} is ${describeInput(actual)} on ${side}, ${describeInput(expected)} on the coordinator${where} (${differs})`;
 }
 
 /**
