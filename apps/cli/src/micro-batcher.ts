@@ -52,7 +52,8 @@ export interface BatcherStats {
 /**
  * Collects the rows of concurrent requests into one session run and hands each request its own slice of the
  * result. One run at a time: requests that arrive while a batch runs wait for the next one, which is what lets
- * batches grow under load.
+ * batches grow under load. A run of several requests that fails is run again one request at a time, so that a
+ * failure stays with the request that caused it (with row numbers of its own) and the others are answered.
  */
 export class MicroBatcher {
   private queue: Pending[] = [];
@@ -143,7 +144,10 @@ export class MicroBatcher {
     try {
       prediction = await this.session.predict(features, { ...(topK === undefined ? {} : { topK }), scores });
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      // The session fails a batch as a whole (e.g. a model that lies on some rows): one client's rows must not
+      // fail the others' requests. Run alone, each gets its own answer or its own error; still one run at a time.
+      if (batch.length === 1) batch[0]!.reject(error);
+      else for (const pending of batch) await this.run([pending]);
       return;
     }
     this.counts.batches++;

@@ -390,20 +390,22 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   };
   app.get('/v1/metadata', async () => metadata);
 
+  // A score is null where the model's is not finite (see jsonScore).
+  const score = { type: ['number', 'null'] };
   const predictionItem = {
     type: 'object',
     properties: {
       label: { type: 'integer' },
-      score: { type: 'number' },
+      score,
       ...(names ? { className: { type: 'string' } } : {}),
       topK: {
         type: 'array',
         items: {
           type: 'object',
-          properties: { label: { type: 'integer' }, score: { type: 'number' }, ...(names ? { className: { type: 'string' } } : {}) },
+          properties: { label: { type: 'integer' }, score, ...(names ? { className: { type: 'string' } } : {}) },
         },
       },
-      scores: { type: 'array', items: { type: 'number' } },
+      scores: { type: 'array', items: score },
     },
   };
   app.post<{ Body: PredictBody }>(
@@ -595,24 +597,29 @@ function rawAnswer(status: number, code: string, message: string, headers: Recor
   return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join('')}Connection: close\r\n\r\n${body}`;
 }
 
+/**
+ * A score as JSON: null where the model's is not finite. JSON has no NaN or infinities, and a model gives them for
+ * features far beyond its training data (±3e38 overflows a softmax): such a row is answered, with null scores.
+ */
+const jsonScore = (score: number): number | null => (Number.isFinite(score) ? score : null);
+
 function toPredictionItems(p: Prediction, names: readonly string[] | undefined) {
   const items = new Array(p.rows);
   for (let r = 0; r < p.rows; r++) {
     const label = p.labels[r]!;
-    const item: Record<string, unknown> = { label, score: p.labelScores[r]! };
+    const item: Record<string, unknown> = { label, score: jsonScore(p.labelScores[r]!) };
     if (names) item.className = names[label];
     if (p.topK) {
       const { k } = p.topK;
       const top = new Array(k);
       for (let i = 0; i < k; i++) {
         const topLabel = p.topK.labels[r * k + i]!;
-        top[i] = names
-          ? { label: topLabel, score: p.topK.scores[r * k + i]!, className: names[topLabel] }
-          : { label: topLabel, score: p.topK.scores[r * k + i]! };
+        const topScore = jsonScore(p.topK.scores[r * k + i]!);
+        top[i] = names ? { label: topLabel, score: topScore, className: names[topLabel] } : { label: topLabel, score: topScore };
       }
       item.topK = top;
     }
-    if (p.scores) item.scores = Array.from(p.scores.subarray(r * p.classes, (r + 1) * p.classes));
+    if (p.scores) item.scores = Array.from(p.scores.subarray(r * p.classes, (r + 1) * p.classes), jsonScore);
     items[r] = item;
   }
   return items;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkClassifierAnswers, SELF_CHECK_ROWS, selfCheckBatch, type ClassifierAnswers } from './index.js';
+import { checkClassifierAnswers, ModelAnswersError, SELF_CHECK_ROWS, selfCheckBatch, type ClassifierAnswers } from './index.js';
 
 const f32 = (values: number[]) => Float32Array.from(values);
 /** An output as onnxruntime gives it: dims [rows], or [rows, perRow] when that is given. */
@@ -88,13 +88,67 @@ describe('checkClassifierAnswers', () => {
   });
 
   it("blames the model, not the caller, when a prediction's answers break the rule: E_INTERNAL", () => {
-    expect(() => checkClassifierAnswers(answers({ labels: out([1000000, 0]) }), 'm.onnx', 'prediction')).toThrow(
-      expect.objectContaining({
-        code: 'E_INTERNAL',
-        message:
-          'm.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 0 has label 1000000, but the model has 3 classes (0 to 2)',
-        hint: expect.stringMatching(/^The file passed the checks at load, so only some inputs show it/),
-      }),
+    const error = (() => {
+      try {
+        checkClassifierAnswers(answers({ labels: out([1000000, 0]) }), 'm.onnx', 'prediction');
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(error).toBeInstanceOf(ModelAnswersError);
+    expect(error).toMatchObject({
+      name: 'HyperprotoError',
+      code: 'E_INTERNAL',
+      message:
+        'm.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 0 has label 1000000, but the model has 3 classes (0 to 2)',
+      hint: 'The file passed the checks at load, so only some inputs show it. The file is not a model written by exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`, or it was changed since; export it again.',
+    });
+  });
+
+  it('numbers rows from firstRow, for a batch that is a chunk of a larger input', () => {
+    expect(() => checkClassifierAnswers(answers({ labels: out([1, 2]) }), 'm.onnx', 'prediction', 1000)).toThrow(
+      'm.onnx gave answers that break its own interface for this batch: its label output is not the best-scoring class: row 1001 has label 2 (score 0.25) but the best score is 0.5',
+    );
+  });
+});
+
+describe('checkClassifierAnswers at a prediction, on a row whose scores are not finite', () => {
+  // Row 0: NaN, as an honest softmax answers features of ±3e38; row 1: class 0 best.
+  const nanRow = out(f32([Number.NaN, Number.NaN, Number.NaN, 0.5, 0.25, 0.25]), 3);
+  const check = (extra: Partial<ClassifierAnswers>, firstRow?: number) => () =>
+    checkClassifierAnswers({ rows: 2, classes: 3, scores: nanRow, ...extra }, 'm.onnx', 'prediction', firstRow);
+
+  it('lets the row through with any class as its label, top-k labels included: the input did it', () => {
+    expect(check({ labels: out([2, 0]) })).not.toThrow();
+    expect(check({ scores: out(f32([0.1, Number.POSITIVE_INFINITY, 0.2, 0.5, 0.25, 0.25]), 3), labels: out([0, 0]) })).not.toThrow();
+    const topK = { k: 2, labels: out([1, 0, 0, 1], 2), scores: out(f32([Number.NaN, Number.NaN, 0.5, 0.25]), 2) };
+    expect(check({ labels: out([0, 0]), topK })).not.toThrow();
+    // Without the score output, a row whose top-k scores are not finite is such a row.
+    expect(check({ scores: undefined, labels: out([2, 0]), topK })).not.toThrow();
+  });
+
+  it('still holds its labels to be class indices, and every finite row to the whole rule', () => {
+    expect(check({ labels: out([3, 0]) }, 10)).toThrow(
+      'its label output is not a class index: row 10 has label 3, but the model has 3 classes (0 to 2)',
+    );
+    expect(check({ labels: out([0, 1]) })).toThrow(
+      'its label output is not the best-scoring class: row 1 has label 1 (score 0.25) but the best score is 0.5',
+    );
+    expect(check({ labels: out([0, 0]), topK: { k: 1, labels: out([5, 0], 1) } })).toThrow(
+      'its top-k output is not a class index: row 0 has 5, but the model has 3 classes',
+    );
+    // Top-k scores that are not finite for a row whose scores are: a lie, not the input's doing.
+    const lie = { k: 1, labels: out([0, 0], 1), scores: out(f32([Number.NaN, Number.NaN]), 1) };
+    expect(check({ labels: out([0, 0]), topK: lie })).toThrow('its top-k score output holds NaN for row 1');
+  });
+
+  it('refuses them at the self-check, whose rows are moderate', () => {
+    expect(() => checkClassifierAnswers({ rows: 2, classes: 3, scores: nanRow, labels: out([0, 0]) }, 'm.onnx')).toThrow(
+      'm.onnx is not a classifier this runtime can serve: its score output holds NaN for row 0',
+    );
+    const topK = { k: 1, labels: out([0, 0], 1), scores: out(f32([Number.NaN, 0.5]), 1) };
+    expect(() => checkClassifierAnswers({ rows: 2, classes: 3, labels: out([0, 0]), topK }, 'm.onnx')).toThrow(
+      'its top-k score output holds NaN for row 0',
     );
   });
 });

@@ -71,6 +71,13 @@ export class InvalidFeaturesError extends ModelContractError {
 }
 
 /**
+ * A model's answers that break its own interface (`checkClassifierAnswers`): E_INVALID_INPUT when the self-check
+ * at load shows it, E_INTERNAL at a prediction. A class of its own so that a caller for whom the model file is its
+ * user's input (a command line) can tell it from a failure inside onnxruntime, and say so.
+ */
+export class ModelAnswersError extends ModelContractError {}
+
+/**
  * An option of a runtime call outside its range (`E_INVALID_OPTIONS`): names the option, what it must be and what
  * was given, in one wording for every runtime. `rule` completes "NAME must be ...", e.g. `an integer from 1`.
  */
@@ -85,6 +92,11 @@ export function invalidOptionError(name: string, rule: string, value: unknown): 
 export function exportInstructions(extra?: { readonly option: string; readonly flag: string }): string {
   const library = `exportOnnx from @hyperproto/onnx${extra ? ` (option ${extra.option})` : ''}`;
   return `${library}, or \`hyperproto export RUN_DIR --out model.onnx${extra ? ` ${extra.flag}` : ''}\``;
+}
+
+/** The hint of an error about a model file that is not what the exporter writes: the one wording every runtime gives. */
+export function exportAgainHint(): string {
+  return `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidFeaturesError, toFeatureMatrix, type FeatureBatch, type InvalidFeaturesDetail } from './index.js';
+import { InvalidFeaturesError, toFeatureMatrix, type FeatureBatch, type FeatureCheckOptions, type InvalidFeaturesDetail } from './index.js';
 
 const row = (width = 4, value = 0.5) => Array.from({ length: width }, () => value);
 
 /** The refusal of a batch: its code, message, detail and hint. */
-function refusal(input: unknown, width = 4, options: { maxRows?: number; source?: string; oneBased?: boolean } = {}) {
+function refusal(input: unknown, width = 4, options: FeatureCheckOptions = {}) {
   try {
     toFeatureMatrix(input as FeatureBatch, width, options);
   } catch (error) {
@@ -156,6 +156,16 @@ describe('toFeatureMatrix', () => {
       message: 'the batch: row 2 is not an array of numbers',
       detail: { problem: 'not-a-number', row: 1 },
     });
+  });
+
+  it('numbers rows from firstRow in messages for a chunk of a larger input, keeping detail within the batch', () => {
+    const rows: unknown[][] = [row(), row()];
+    rows[1]![3] = Number.NaN;
+    expect(refusal(rows, 4, { source: 'x.csv', oneBased: true, firstRow: 1001 })).toEqual({
+      message: 'x.csv: row 1002, column 4 is NaN; features must be finite numbers',
+      detail: { problem: 'not-finite', row: 1, column: 3 },
+    });
+    expect(refusal(rows, 4, { firstRow: 1000 })?.message).toBe('the batch: row 1001, column 3 is NaN; features must be finite numbers');
   });
 
   it('refuses a row that is not an array, holes included', () => {

@@ -24,6 +24,11 @@ export interface FeatureCheckOptions {
    * first row). By default they are 0-based, as the JSON API reports them. `detail` is 0-based either way.
    */
   readonly oneBased?: boolean;
+  /**
+   * The number messages give the batch's first row, when it is part of a larger input (a chunk of a file): its
+   * place in that input. 1 with `oneBased`, else 0, by default. `detail` counts within the batch either way.
+   */
+  readonly firstRow?: number;
 }
 
 /**
@@ -35,12 +40,12 @@ export interface FeatureCheckOptions {
  * - a value that is not a number (`not-a-number`) or not finite, also after rounding to float32 (`not-finite`).
  * - anything that is none of the three forms, or a matrix whose `rows`, `cols` or `data` is not what the form
  *   requires (`not-a-batch`, the message naming what was given and the field), checked before anything is read.
- * Rows and columns are 0-based in `detail`, as the JSON API reports them, and in the message unless `oneBased`.
+ * Rows and columns are 0-based in `detail`, as the JSON API reports them, and in the message unless `oneBased` (or `firstRow`).
  * A value that is not a number is described by its type, never serialised (it may be huge or deeply nested).
  */
 export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options: FeatureCheckOptions = {}): FeatureMatrix {
   const source = options.source ?? 'the batch';
-  const at = placeNamer(options.oneBased === true);
+  const at = placeNamer(options.oneBased === true, options.firstRow);
   if (input instanceof Float32Array) return checkFlat(input, inputWidth, source, options.maxRows, at);
   if (!Array.isArray(input)) checkMatrixFields(input, inputWidth, source);
   const rows = Array.isArray(input) ? input.length : (input as FeatureMatrix).rows;
@@ -95,9 +100,10 @@ export function toFeatureMatrix(input: FeatureBatch, inputWidth: number, options
 /** Names a row, or a row and column, in messages. */
 type PlaceNamer = (row: number, column?: number) => string;
 
-function placeNamer(oneBased: boolean): PlaceNamer {
+function placeNamer(oneBased: boolean, firstRow?: number): PlaceNamer {
   const first = oneBased ? 1 : 0;
-  return (row, column) => `row ${row + first}${column === undefined ? '' : `, column ${column + first}`}`;
+  const rowFirst = firstRow ?? first;
+  return (row, column) => `row ${row + rowFirst}${column === undefined ? '' : `, column ${column + first}`}`;
 }
 
 /** The forms `toFeatureMatrix` takes, for messages refusing something else. */

@@ -14,9 +14,11 @@ export {
 export {
   ContractErrorCode,
   errorMessage,
+  exportAgainHint,
   exportInstructions,
   InvalidFeaturesError,
   invalidOptionError,
+  ModelAnswersError,
   ModelContractError,
   releasedSessionError,
   type ContractErrorOptions,

@@ -21,7 +21,7 @@ const exported = modelProto({
 });
 
 describe('readOnnxModelInfo', () => {
-  it('reads the IR version, producer, doc string, opsets and metadata_props without decoding the graph', () => {
+  it('reads the IR version, producer, doc string, opsets and metadata_props', () => {
     expect(readOnnxModelInfo(exported)).toEqual({
       irVersion: 8,
       producerName: 'hyperproto',

@@ -91,9 +91,10 @@ export function readOnnxModelInfo(bytes: Uint8Array, source = 'the model'): Onnx
       if (!entry) throw problem('an opset import is malformed');
       const version = entry.varints[2];
       const domain = decoder.decode(entry.strings[1] ?? new Uint8Array());
-      // Checked below from this list: a key such as `__proto__` does not land in the record.
+      // Only the default domains are recorded: any other is refused below, and so never lands in the record (nor
+      // does a key such as `__proto__`).
       if (!DEFAULT_ONNX_DOMAINS.includes(domain)) otherDomain ??= domain;
-      if (version !== undefined) opsets[domain] = Number(version);
+      else if (version !== undefined) opsets[domain] = Number(version);
     } else if (field.number === METADATA_PROPS && field.bytes) {
       // StringStringEntryProto: 1 key, 2 value.
       const entry = readEntry(field.bytes);

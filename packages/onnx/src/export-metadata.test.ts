@@ -1,7 +1,7 @@
 import { createRng, resolveOptions, type TrainerSettings } from '@hyperproto/core';
 import softmaxHead from '@hyperproto/head-softmax';
 import { initialMlpWeights, mlpShape } from '@hyperproto/mlp';
-import { METADATA_KEYS, readModelMetadata, readOnnxModelInfo } from '@hyperproto/model-contract';
+import { MAX_INPUT_WIDTH, METADATA_KEYS, readModelMetadata, readOnnxModelInfo } from '@hyperproto/model-contract';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { type ExportableModel, exportOnnx } from './index.js';
@@ -50,5 +50,15 @@ describe('exportOnnx metadata from its options', () => {
     expect(() => exportOnnx(model, { metadata: { head: 'softmax', featureNames: '["a","b","c","d"]', labelColumn: 'y' } })).toThrow(
       "metadata.featureNames, metadata.labelColumn: pass featureNames, labelColumn as exportOnnx's own options, not in metadata",
     );
+  });
+});
+
+describe('exportOnnx input width', () => {
+  it('refuses one the runtimes would refuse to load, as the model contract sets it', () => {
+    // The widths are checked before the weights: these models' weights are the 4-feature network's.
+    for (const inputWidth of [MAX_INPUT_WIDTH + 1, 0, 2.5])
+      expect(() => exportOnnx({ ...smallModel(), inputWidth }, { metadata: { head: 'softmax' } })).toThrow(
+        `cannot export to ONNX: the model's input width must be an integer from 1 to 1,000,000 (the most the runtimes load), got ${inputWidth}`,
+      );
   });
 });

@@ -4,6 +4,7 @@ import { BATCH_NORM_EPSILON, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp'
 import {
   INPUT_NAME,
   LABEL_OUTPUT,
+  MAX_INPUT_WIDTH,
   METADATA_KEYS,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
@@ -89,8 +90,11 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     throw new HyperprotoError(ErrorCode.InvalidOptions, `opset ${opset} is not supported; choose 17 to 21`);
   }
   const { inputWidth, classes, head } = model;
-  if (!Number.isInteger(inputWidth) || inputWidth < 1)
-    throw invalid(`the model's input width must be a positive integer, got ${inputWidth}`);
+  // The runtimes refuse a wider input at load: a file they would refuse is not written.
+  if (!Number.isInteger(inputWidth) || inputWidth < 1 || inputWidth > MAX_INPUT_WIDTH)
+    throw invalid(
+      `the model's input width must be an integer from 1 to ${MAX_INPUT_WIDTH.toLocaleString('en-US')} (the most the runtimes load), got ${inputWidth}`,
+    );
   if (!Number.isInteger(classes) || classes < 2) throw invalid(`the model must have at least 2 classes, has ${classes}`);
   const topK = options.topK;
   if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > classes)) {

@@ -110,6 +110,8 @@ describe('predict refuses options out of range before reading the rows, naming t
     [{ scores: 'false' }, 'scores must be true or false, got "false"'],
     [{ scores: 0 }, 'scores must be true or false, got 0'],
     [{ source: 5 }, 'source must be a string, got 5'],
+    [{ firstRow: -1 }, 'firstRow must be an integer from 0 (the number messages give the first row), or absent for 0, got -1'],
+    [{ firstRow: '1' }, 'firstRow must be an integer from 0 (the number messages give the first row), or absent for 0, got "1"'],
     [null, 'the predict options must be an object such as { topK: 3 }, or absent, got null'],
   ])('%o', async (options, message) => {
     // Rows that are refused too: the options are the caller's to fix first.
@@ -123,7 +125,7 @@ describe('predict refuses options out of range before reading the rows, naming t
   it('takes every allowed value', async () => {
     const rows = [new Array(8).fill(0.25), new Array(8).fill(-0.25)];
     const full = await session.predict(rows);
-    const limited = await session.predict(rows, { maxRows: 2, scores: false, source: 'the request' });
+    const limited = await session.predict(rows, { maxRows: 2, scores: false, source: 'the request', firstRow: 7 });
     expect([...limited.labels]).toEqual([...full.labels]);
     expect(limited.scores).toBeUndefined();
     await expect(session.predict(rows, { maxRows: 1, source: 'the request' })).rejects.toMatchObject({

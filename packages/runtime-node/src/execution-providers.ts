@@ -36,14 +36,15 @@ export const SESSION_OPTION_WORDING: ProviderOptionWording = {
 
 /**
  * Why CUDA could not start, and what to do about it, for a session creation that failed with `error`.
- * `fallbackAllowed`: the caller already lets the next provider run, so the hint does not suggest it.
+ * `fallbackRuns`: the caller allows the fallback and lists a provider after this one, which runs instead, so the
+ * hint does not suggest it (with the fallback allowed but nothing after 'cuda', it still says how to fall back).
  */
 export function explainCudaFailure(
   error: unknown,
   wording: ProviderOptionWording = SESSION_OPTION_WORDING,
-  fallbackAllowed = false,
+  fallbackRuns = false,
 ): { reason: string; hint: string } {
-  const orFallback = fallbackAllowed ? '' : `, or allow the fallback with ${wording.allowFallback}`;
+  const orFallback = fallbackRuns ? '' : `, or allow the fallback with ${wording.allowFallback}`;
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
   const { packageDir, cudaLibrary } = onnxruntimeNodeLocation();
   if (process.platform !== 'linux' && process.platform !== 'win32') {
@@ -60,6 +61,6 @@ export function explainCudaFailure(
   }
   return {
     reason: `the CUDA execution provider is installed but could not start: ${message}`,
-    hint: `Check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries (LD_LIBRARY_PATH) and the device id${fallbackAllowed ? '' : `; or allow the CPU fallback with ${wording.allowFallback}`}.`,
+    hint: `Check the NVIDIA driver, CUDA 12 and cuDNN 9 libraries (LD_LIBRARY_PATH) and the device id${orFallback}.`,
   };
 }

@@ -24,8 +24,10 @@ export {
 } from './execution-providers.js';
 // The model contract, shared with @hyperproto/runtime-web and the exporter: one definition of each rule.
 export {
+  exportAgainHint,
   InvalidFeaturesError,
   METADATA_KEYS,
+  ModelAnswersError,
   ModelContractError,
   narrowTopK,
   readOnnxModelInfo,

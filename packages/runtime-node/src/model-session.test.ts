@@ -200,6 +200,33 @@ describe('predict', () => {
     await expect(softmax.predict(features, { topK: 6 })).rejects.toThrow(/top-k must be an integer from 1 to the model's 5 classes, got 6/);
   });
 
+  it('answers a batch with a row of features at the edge of float32 (±3e38), the other rows as they are answered alone', async () => {
+    // ±3e38 is finite float32, so the row is taken; the model overflows on it, and its scores for it are NaN.
+    const extreme = Array.from({ length: 8 }, (_, c) => (c % 2 ? -3e38 : 3e38));
+    const rows = randomRows(2, 8, 9);
+    const batch = createMatrix(3, 8, Float32Array.from([...rows.data.subarray(0, 8), ...extreme, ...rows.data.subarray(8)]));
+    for (const session of [softmax, hpn, bottleneck]) {
+      const C = session.classes;
+      const alone = await session.predict(rows, { topK: 2 });
+      const got = await session.predict(batch, { topK: 2 });
+      const others = (values: ArrayLike<number>, width: number) => [
+        ...Array.from(values).slice(0, width),
+        ...Array.from(values).slice(2 * width),
+      ];
+      expect(others(got.labels, 1)).toEqual([...alone.labels]);
+      others(got.scores!, C).forEach((score, i) => expect(score).toBeCloseTo(alone.scores![i]!, 6));
+      expect(others(got.topK!.labels, 2)).toEqual([...alone.topK!.labels]);
+      // The extreme row is answered as the model gave it: NaN scores, a label that is one of the classes.
+      expect([...got.scores!.subarray(C, 2 * C)].every(Number.isNaN)).toBe(true);
+      expect(got.labels[1]).toBeGreaterThanOrEqual(0);
+      expect(got.labels[1]).toBeLessThan(C);
+    }
+    // Without the scores: the labels checked against the model's own top-k, NaN on that row too.
+    const labelsOnly = await softmax.predict(batch, { topK: 1, scores: false });
+    expect([labelsOnly.labels[0], labelsOnly.labels[2]]).toEqual([...(await softmax.predict(rows)).labels]);
+    expect(labelsOnly.labelScores[1]).toBeNaN();
+  });
+
   it('refuses bad rows with InvalidInput naming the row and column', async () => {
     const row = () => Array.from({ length: 8 }, () => 0.5);
     const cases: [unknown, RegExp][] = [
@@ -227,6 +254,10 @@ describe('predict', () => {
       expect((error as Error).message).toMatch(pattern);
     }
     await expect(softmax.predict(randomRows(11, 8, 1), { maxRows: 10 })).rejects.toThrow(/11 rows; at most 10/);
+    // A chunk of a larger input names its rows by their place in it.
+    await expect(softmax.predict([row(), [...row().slice(1), NaN]], { firstRow: 1000 })).rejects.toThrow(
+      'the batch: row 1001, column 7 is NaN; features must be finite numbers',
+    );
   });
 });
 

@@ -8,6 +8,7 @@ import {
   checkTopK,
   ContractErrorCode,
   errorMessage,
+  exportAgainHint,
   exportInstructions,
   invalidOptionError,
   LABEL_OUTPUT,
@@ -89,6 +90,11 @@ export interface PredictOptions {
   readonly maxRows?: number;
   /** Names the input in messages. */
   readonly source?: string;
+  /**
+   * The number messages give the batch's first row, an integer from 0; 0 by default. A caller predicting a larger
+   * input in chunks (a file) passes each chunk's place in it, so that a message about a row counts in that input.
+   */
+  readonly firstRow?: number;
 }
 
 export interface Prediction {
@@ -140,8 +146,9 @@ export interface ModelSession {
    * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; a call after `release()` is
    * E_INVALID_INPUT too, and options outside their range are E_INVALID_OPTIONS naming the option (PredictOptions).
    * The model's answers are held to its interface as at load (`checkClassifierAnswers`): a batch it answers with
-   * a label that is no class or not the best score, scores that are not finite or of the wrong shape, fails as a
-   * whole with E_INTERNAL, the model's fault.
+   * a label that is no class or not the best score, or outputs of the wrong shape, fails as a whole with
+   * E_INTERNAL (a `ModelAnswersError`), the model's fault. A row whose scores are not finite (features far beyond
+   * the training data's range can overflow an honest model) is answered as the model gave it, NaN included.
    */
   predict(features: FeatureInput, options?: PredictOptions): Promise<Prediction>;
   /**
@@ -196,7 +203,9 @@ export async function createSession(model: string | Uint8Array, options: Session
             hint: loadFailureHint(error, info),
           });
         }
-        return { ok: false, ...explainCudaFailure(error, options.optionWording, options.fallback === true), cause: error };
+        // The hint asks for the fallback unless it would run: allowed, and a provider left to fall back to.
+        const fallbackRuns = options.fallback === true && providers.indexOf(provider) < providers.length - 1;
+        return { ok: false, ...explainCudaFailure(error, options.optionWording, fallbackRuns), cause: error };
       }
       try {
         const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
@@ -227,7 +236,7 @@ function loadFailureHint(error: unknown, info: OnnxModelInfo): string {
   const newest = /max supported IR version: (\d+)/.exec(errorMessage(error))?.[1];
   if (newest !== undefined)
     return `This onnxruntime-node reads ONNX IR versions up to ${newest}, and the file has IR version ${info.irVersion}: export the model again with ${exportInstructions()}.`;
-  return `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`;
+  return exportAgainHint();
 }
 
 /**
@@ -288,7 +297,7 @@ async function selfCheck(
     if (provider !== 'cpu') return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
     throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime loads ${source} but cannot run it: ${errorMessage(error)}`, {
       cause: error,
-      hint: `The file is not a model written by ${exportInstructions()}, or it was changed since; export it again.`,
+      hint: exportAgainHint(),
     });
   }
   checkClassifierAnswers(answersOf(result, contract, batch.rows), source, 'self-check');
@@ -373,6 +382,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     const matrix = toFeatureMatrix(features, inputWidth, {
       ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
       ...(options.source === undefined ? {} : { source: options.source }),
+      ...(options.firstRow === undefined ? {} : { firstRow: options.firstRow }),
     });
     const wantScores = options.scores !== false;
     const modelCoversTopK = k !== undefined && k <= modelTopK;
@@ -386,7 +396,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     const result = await runBatch(session, info, inputName, matrix, fetches, source);
     const rows = matrix.rows;
     // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
-    checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction');
+    checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction', options.firstRow);
     const scores = needScores ? (result[scoresName]!.data as Float32Array) : undefined;
     const labels = labelName ? int32(result[labelName]!.data as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
     let topK: TopK | undefined;
@@ -435,11 +445,13 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
 function checkPredictOptions(options: PredictOptions): void {
   if (typeof options !== 'object' || options === null)
     throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
-  const { maxRows, scores, source } = options;
+  const { maxRows, scores, source, firstRow } = options;
   if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1))
     throw invalidOptionError('maxRows', 'an integer from 1 (the most rows one call takes), or absent for no limit', maxRows);
   if (scores !== undefined && typeof scores !== 'boolean') throw invalidOptionError('scores', 'true or false', scores);
   if (source !== undefined && typeof source !== 'string') throw invalidOptionError('source', 'a string', source);
+  if (firstRow !== undefined && !(Number.isInteger(firstRow) && firstRow >= 0))
+    throw invalidOptionError('firstRow', 'an integer from 0 (the number messages give the first row), or absent for 0', firstRow);
 }
 
 async function profilePlacement(facts: SessionFacts, inputName: string, inputWidth: number): Promise<NodePlacement[]> {

@@ -41,4 +41,16 @@ describe('hints of a provider that cannot start', () => {
     expect(error.code).toBe(ErrorCode.NoEngine);
     expect(error.hint).toContain('choose --ep cpu, or allow the fallback with --allow-fallback.');
   });
+
+  it.skipIf(cudaProviderInstalled())(
+    "keep the fallback's advice when it is allowed but no provider is listed after 'cuda', so none can run",
+    async () => {
+      await expect(createSession(SOFTMAX, { providers: ['cuda'], fallback: true })).rejects.toMatchObject({
+        code: ErrorCode.NoEngine,
+        hint: expect.stringContaining(
+          "To run on the CPU instead, choose providers: ['cpu'], or allow the fallback with fallback: true (with 'cpu' after 'cuda' in providers).",
+        ),
+      });
+    },
+  );
 });

@@ -218,8 +218,10 @@ export class WebClassifier {
    * a refusal is an `InvalidFeaturesError` naming the 0-based row and column. Anything that is not rows (a
    * missing request field, a Float64Array) is refused the same way, naming what was given; so is a call after
    * `release()`. The model's answers are held to its interface, with or without `probe`
-   * (`checkClassifierAnswers`): a batch it answers with a label that is no class or not the best score, or scores
-   * that are not finite or of the wrong shape, fails as a whole with `E_INTERNAL`, the model's fault.
+   * (`checkClassifierAnswers`): a batch it answers with a label that is no class or not the best score, or outputs
+   * of the wrong shape, fails as a whole with `E_INTERNAL` (a `ModelAnswersError`), the model's fault. A row whose
+   * scores are not finite (features far beyond the training data's range can overflow an honest model) is answered
+   * as the model gave it, NaN included.
    */
   predict(rows: FeatureRows, options: PredictOptions = {}): Promise<WebPrediction> {
     let batch: FeatureMatrix;
@@ -329,8 +331,8 @@ async function runBatch(session: ort.InferenceSession, contract: ClassifierInter
 
 /**
  * The scores and labels of a run, once they keep the model's interface (`checkClassifierAnswers`: dims of the
- * batch, finite float32 scores, labels that are class indices picking the best score); labels are the argmax of
- * the scores for a model without a label output.
+ * batch, float32 scores, finite at the self-check, labels that are class indices picking the best finite score);
+ * labels are the argmax of the scores for a model without a label output.
  */
 function readAnswers(
   outputs: RunOutputs,

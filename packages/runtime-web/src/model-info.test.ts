@@ -3,7 +3,7 @@ import { readModelInfo } from './model-info.js';
 import { exportedClassifier } from './test-support/models.js';
 
 describe('readModelInfo', () => {
-  it('reads the IR version, producer, opsets and metadata_props of an exported model without decoding the graph', () => {
+  it('reads the IR version, producer, opsets and metadata_props of an exported model', () => {
     const { bytes } = exportedClassifier('hpn', { classNames: ['a', 'b', 'c', 'd', 'e'] });
     const info = readModelInfo(bytes);
     expect(info.irVersion).toBe(8);

@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
-import { createSession, type Prediction } from '@hyperproto/runtime-node';
+import { createSession, exportAgainHint, ModelAnswersError, type Prediction } from '@hyperproto/runtime-node';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { readFeatureFile } from '../feature-files.js';
 import type { GlobalOptions } from '../main.js';
@@ -43,6 +43,8 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
         .predict(batch, {
           ...(options.topK === undefined ? {} : { topK: options.topK }),
           scores: Boolean(options.scores),
+          // Rows named in messages are counted in the file, from 1 as its other messages count them.
+          firstRow: start + 1,
         })
         .catch((error: unknown) => {
           throw modelRunFailure(error, model);
@@ -86,15 +88,19 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
 }
 
 /**
- * A model that loads but fails inside onnxruntime is a problem with that file, not a bug in hyperproto: E_INVALID_INPUT
- * naming it. The session's own refusals (wrong width, non-finite rows) pass unchanged.
+ * A model that loads but fails inside onnxruntime, or whose answers break its own interface, is a problem with that
+ * file, which the user gave, not a bug in hyperproto: E_INVALID_INPUT (exit 2). The runtime's message about broken
+ * answers already names the file and the row; a failure inside onnxruntime is said to be one, naming `model`. The
+ * session's own refusals (wrong width, non-finite rows) pass unchanged. `hint` replaces the runtime's.
  */
 export function modelRunFailure(error: unknown, model: string, hint?: string): unknown {
   if (isHyperprotoError(error) && error.code !== ErrorCode.Internal) return error;
+  if (error instanceof ModelAnswersError)
+    return new HyperprotoError(ErrorCode.InvalidInput, error.message, { cause: error, hint: hint ?? error.hint ?? exportAgainHint() });
   const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
   return new HyperprotoError(ErrorCode.InvalidInput, `onnxruntime cannot run the model ${model}: ${message}`, {
     cause: error,
-    hint: hint ?? 'The file is not a model `hyperproto export` wrote, or it was changed since; export the run again.',
+    hint: hint ?? exportAgainHint(),
   });
 }
 
