@@ -85,6 +85,12 @@ export function invalidOptionError(name: string, rule: string, value: unknown): 
   return new ModelContractError(ContractErrorCode.InvalidOptions, `${name} must be ${rule}, got ${describeValue(value)}`);
 }
 
+/** Refuses predict options that are not an object (null, a number), before any of them is read: every runtime's words. */
+export function checkPredictOptionsObject(options: unknown): void {
+  if (typeof options !== 'object' || options === null)
+    throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
+}
+
 /**
  * How to write a model file, for the hints of errors about one: the library's exporter first, since a library
  * caller may not have the command line, then the command. `extra` names an option of both that the model needs.

@@ -17,6 +17,7 @@ export {
   exportAgainHint,
   exportInstructions,
   InvalidFeaturesError,
+  checkPredictOptionsObject,
   invalidOptionError,
   ModelAnswersError,
   ModelContractError,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   argmaxOfScores,
   checkClassifierAnswers,
+  checkPredictOptionsObject,
   checkProviderList,
   checkTopK,
   ContractErrorCode,
@@ -443,8 +444,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
 
 /** Refuses predict options outside their range before the rows are read (see PredictOptions). */
 function checkPredictOptions(options: PredictOptions): void {
-  if (typeof options !== 'object' || options === null)
-    throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
+  checkPredictOptionsObject(options);
   const { maxRows, scores, source, firstRow } = options;
   if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1))
     throw invalidOptionError('maxRows', 'an integer from 1 (the most rows one call takes), or absent for no limit', maxRows);

@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-web';
 import {
   argmaxOfScores,
   checkClassifierAnswers,
+  checkPredictOptionsObject,
   checkProviderList,
   checkTopK,
   ContractErrorCode,
@@ -228,8 +229,7 @@ export class WebClassifier {
     let topK: number | undefined;
     try {
       if (this.releasing) throw releasedSessionError(this.source);
-      if (typeof options !== 'object' || options === null)
-        throw invalidOptionError('the predict options', 'an object such as { topK: 3 }, or absent', options);
+      checkPredictOptionsObject(options);
       topK = options.topK === undefined ? undefined : checkTopK(options.topK, this.contract.classes);
       batch = toFeatureMatrix(rows, this.contract.inputWidth);
     } catch (error) {
