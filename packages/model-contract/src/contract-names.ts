@@ -61,9 +61,12 @@ export type MetadataKey = (typeof METADATA_KEYS)[keyof typeof METADATA_KEYS];
  * @hyperproto/onnx-graph lowers an expression of the head language to (Add, Sub, Mul, Div, Neg, Exp, Log, Pow, Gemm,
  * ReduceSum, ReduceMean, Max, Sqrt, Reciprocal, Softmax, LogSoftmax, Gather, GatherElements, Squeeze, Unsqueeze,
  * Cast, Equal, and Identity to name a result); then ArgMax for the label and TopK for the top-k outputs. None of
- * them loops or branches, and each output's size follows from its inputs' shapes (TopK's k is at most the size of
- * the axis it ranks), so a file cannot make one row cost more than its own weights do. The runtimes refuse a file
- * with any other operator; @hyperproto/onnx's tests check that the exporter and the lowering write exactly these.
+ * them loops or branches, and each output's shape follows from its inputs' shapes and constant axes (TopK's k is at
+ * most the size of the axis it ranks). That alone does not bound what a file costs (an Add of initializers [N, 1]
+ * and [1, M] makes N x M values of N + M weights), so readOnnxModelInfo also works out every tensor's shape and
+ * refuses a file in which one holds more values (per row of the batch) than its weights and input width allow
+ * (checkShapeBounds). The runtimes refuse a file with any other operator; @hyperproto/onnx's tests check that the
+ * exporter and the lowering write exactly these, and that every exported model passes the shape check.
  */
 export const MODEL_OPERATORS: readonly string[] = [
   'Add',

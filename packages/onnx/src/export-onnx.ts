@@ -8,7 +8,9 @@ import {
   METADATA_KEYS,
   MODEL_FORMAT,
   MODEL_FORMAT_VERSION,
+  ModelContractError,
   RESERVED_NAMES,
+  readOnnxModelInfo,
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,
 } from '@hyperproto/model-contract';
@@ -213,7 +215,7 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   if (options.classNames) metadata[METADATA_KEYS.classNames] = JSON.stringify(options.classNames);
   if (options.featureNames) metadata[METADATA_KEYS.featureNames] = JSON.stringify(options.featureNames);
   if (options.labelColumn !== undefined) metadata[METADATA_KEYS.labelColumn] = options.labelColumn;
-  return graph.toModel({
+  const bytes = graph.toModel({
     opset,
     irVersion: irVersionFor(opset),
     producerName: 'hyperproto',
@@ -221,6 +223,18 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     docString: `hyperproto ${options.metadata.head} classifier: ${inputWidth} features -> ${classes} classes`,
     metadata,
   });
+  // The runtimes read every file with readOnnxModelInfo before onnxruntime sees it: a file they would refuse (a head
+  // expression that makes a tensor larger than the model's weights allow) is not written.
+  try {
+    readOnnxModelInfo(bytes, `the ${options.metadata.head} model`);
+  } catch (error) {
+    if (!(error instanceof ModelContractError)) throw error;
+    throw new HyperprotoError(ErrorCode.InvalidInput, `cannot export to ONNX: the runtimes would refuse the file: ${error.message}`, {
+      cause: error,
+      hint: `The runtimes load only graphs whose tensors hold no more values than the model's weights (per row of the batch, or its input width where that is larger). Write the ${options.metadata.head} head's score expression so that no step broadcasts its parameters or constants into a larger tensor.`,
+    });
+  }
+  return bytes;
 }
 
 function invalid(message: string): HyperprotoError {

@@ -1,9 +1,12 @@
 import {
   createRng,
+  ErrorCode,
   h,
+  type HyperprotoError,
   HEAD_OPS,
   resolveOptions,
   startHeadParams,
+  type HeadDefinition,
   type HeadExpr,
   type HeadOp,
   type HeadPlugin,
@@ -22,7 +25,9 @@ import { describe, expect, it } from 'vitest';
 import { exportOnnx } from './index.js';
 
 // The runtimes refuse a model file with an operator outside the model contract's MODEL_OPERATORS: every operator
-// the exporter writes, for any head, must be in it, and it should hold nothing the exporter never writes.
+// the exporter writes, for any head, must be in it, and it should hold nothing the exporter never writes. They also
+// refuse a graph whose tensors could cost more than its weights (readOnnxModelInfo's shape check): every model the
+// exporter writes must pass it.
 
 const CLASSES = 6;
 const WIDTH = 5;
@@ -39,20 +44,38 @@ const HEADS: readonly [string, HeadPlugin, Record<string, unknown>][] = [
   ['bottleneck-softmax', bottleneckSoftmaxHead, { dims: 3 }],
 ];
 
+/** Sizes of an exported model: the defaults above, or the smallest a head takes with top-k over every class. */
+interface Sizes {
+  readonly width: number;
+  readonly classes: number;
+  readonly dims: number;
+  readonly trainer: Pick<TrainerSettings, 'hiddenUnits' | 'hiddenLayers'>;
+  readonly topK: number;
+}
+const DEFAULT_SIZES: Sizes = { width: WIDTH, classes: CLASSES, dims: 4, trainer, topK: 3 };
+
 /** The head's model at its starting weights (drawn head parameters drawn), exported with top-k. */
-async function exported(plugin: HeadPlugin, options: Record<string, unknown>, name: string): Promise<Uint8Array> {
+async function exported(plugin: HeadPlugin, options: Record<string, unknown>, name: string, sizes = DEFAULT_SIZES): Promise<Uint8Array> {
   const rng = createRng(5);
   const prototypes = plugin.usesPrototypes
     ? await randomPrototypes.generate(
         { seed: 5, rng: rng.fork('prototypes') },
-        { classes: CLASSES, dims: 4 },
+        { classes: sizes.classes, dims: sizes.dims },
         resolveOptions(randomPrototypes, {}),
       )
     : undefined;
-  const built = plugin.build(prototypes ? { classes: CLASSES, prototypes } : { classes: CLASSES }, resolveOptions(plugin, options));
-  const head = startHeadParams(built, rng.fork('head-params'));
-  const weights = initialMlpWeights(mlpShape(WIDTH, trainer, head), rng.fork('weights'));
-  return exportOnnx({ inputWidth: WIDTH, classes: CLASSES, head, weights, trainer }, { metadata: { head: name }, topK: 3 });
+  const built = plugin.build(
+    prototypes ? { classes: sizes.classes, prototypes } : { classes: sizes.classes },
+    resolveOptions(plugin, options),
+  );
+  return exportHead(startHeadParams(built, rng.fork('head-params')), name, sizes);
+}
+
+/** A head's model with seeded starting weights, exported with top-k. */
+function exportHead(head: HeadDefinition, name: string, sizes = DEFAULT_SIZES): Uint8Array {
+  const { width, classes, trainer } = sizes;
+  const weights = initialMlpWeights(mlpShape(width, trainer, head), createRng(5).fork('weights'));
+  return exportOnnx({ inputWidth: width, classes, head, weights, trainer }, { metadata: { head: name }, topK: sizes.topK });
 }
 
 /** The operator and domain of every node in a ModelProto's graph, and its opset imports' domains: read here, apart from the reader under test. */
@@ -153,10 +176,84 @@ describe('the ONNX operators the exporter writes', () => {
         expect(DEFAULT_ONNX_DOMAINS, `${name}: ${op}`).toContain(domain);
       }
       expect(opsetDomains).toEqual(['']);
-      // And the runtimes' reader takes it.
+      // And the runtimes' reader takes it: its operators, and its shapes (no tensor larger than the weights allow).
       expect(readOnnxModelInfo(bytes, name).opset).toBe(17);
     },
   );
+
+  it.each(HEADS.map(([name, plugin, options]) => [name, options, plugin] as const))(
+    'an exported %s model (%o) passes the shape check at the smallest sizes too, with top-k over every class',
+    async (name, options, plugin) => {
+      // One feature, one hidden unit, one-dimensional prototypes, 1,000 classes: scores as wide as the weights allow.
+      const tiny: Sizes = { width: 1, classes: 1000, dims: 1, trainer: { hiddenUnits: 1, hiddenLayers: 1 }, topK: 1000 };
+      const smallest = { ...options, ...(name === 'bottleneck-softmax' ? { dims: 1 } : {}) };
+      expect(readOnnxModelInfo(await exported(plugin, smallest, name, tiny), name).metadata.topK).toBe('1000');
+      const bare: Sizes = { width: 1, classes: 2, dims: 1, trainer: { hiddenUnits: 1, hiddenLayers: 0 }, topK: 2 };
+      expect(readOnnxModelInfo(await exported(plugin, smallest, name, bare), name).metadata.classes).toBe('2');
+    },
+  );
+
+  it('a head whose scores use every operation of the head language an export can have passes the shape check', async () => {
+    const built = cosineSoftmaxHead.build(
+      {
+        classes: CLASSES,
+        prototypes: await randomPrototypes.generate(
+          { seed: 5, rng: createRng(5).fork('prototypes') },
+          { classes: CLASSES, dims: 4 },
+          resolveOptions(randomPrototypes, {}),
+        ),
+      },
+      resolveOptions(cosineSoftmaxHead, {}),
+    );
+    const out = h.output();
+    const prototypes = h.constant('prototypes');
+    const cosines = h.matmulTransposed(h.l2normalize(out), h.l2normalize(h.sampledRows(prototypes)));
+    const asIndex = h.rowSum(out);
+    // Only the true labels (and the class sample) are training's alone.
+    const exportable: HeadOp[] = HEAD_OPS.filter((op) => !['labels', 'sampledLabels'].includes(op));
+    const terms: Partial<Record<HeadOp, HeadExpr>> = {
+      add: h.add(cosines, h.scalar(1)),
+      sub: h.sub(cosines, h.scalar(1)),
+      mul: h.mul(h.mul(cosines, h.param('scale', 2)), h.param('offset', { shape: [CLASSES], value: 0.5 })),
+      div: h.div(cosines, h.scalar(3)),
+      neg: h.neg(cosines),
+      log: h.log(h.exp(cosines)),
+      pow: h.pow(cosines, 3),
+      softmax: h.softmax(cosines),
+      logSoftmax: h.logSoftmax(cosines),
+      gatherRows: h.matmulTransposed(h.gatherRows(prototypes, asIndex), prototypes),
+      pickPerRow: h.mul(cosines, h.mean(h.pickPerRow(cosines, asIndex))),
+      oneHot: h.oneHot(asIndex, CLASSES),
+    };
+    const scores = Object.values(terms).reduce((sum, term) => h.add(sum, term));
+    const head: HeadDefinition = { ...built, scores };
+    const written = new Set(operatorsOf(exportHead(head, 'every-operation')).nodes.map((node) => node.op));
+    // Every head operation that lowers to an operator of its own is in the file.
+    for (const op of exportable) expect(JSON.stringify(scores).includes(`"op":"${op}"`), op).toBe(true);
+    // All but Identity, which names a result only when the expression is a value the graph already has.
+    expect([...written].sort()).toEqual(MODEL_OPERATORS.filter((op) => op !== 'Identity').sort());
+    expect(readOnnxModelInfo(exportHead(head, 'every-operation'), 'every-operation').metadata.head).toBe('every-operation');
+  });
+
+  it('a head whose scores broadcast two parameters into a tensor larger than the weights is not exported', async () => {
+    const built = softmaxHead.build({ classes: CLASSES }, resolveOptions(softmaxHead, {}));
+    // [2000, 1] + [1, 2000]: 4,000,000 values from 4,000 weights, which onnxruntime would make at load.
+    const outer = h.add(h.param('column', { shape: [2000, 1], value: 0 }), h.param('row', { shape: [1, 2000], value: 0 }));
+    const head: HeadDefinition = { ...built, scores: h.add(built.scores, h.mean(outer)) };
+    const error = (() => {
+      try {
+        exportHead(startHeadParams(head, createRng(5)), 'outer-sum');
+      } catch (caught) {
+        return caught as HyperprotoError;
+      }
+      throw new Error('expected the export to be refused');
+    })();
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toMatch(
+      /^cannot export to ONNX: the runtimes would refuse the file: the outer-sum model is not a usable ONNX model: .*4,000,000/,
+    );
+    expect(error.hint).toMatch(/outer-sum head's score expression/);
+  });
 
   it('every operation of the head language lowers to model contract operators, so a third-party head exports to them too', () => {
     expect(Object.keys(EVERY_OPERATION).sort()).toEqual([...HEAD_OPS].sort());

@@ -243,6 +243,64 @@ describe('a model file whose metadata asks for a huge input is refused before an
   });
 });
 
+describe('a model file whose tensors would cost more than the file holds is refused before onnxruntime loads it', () => {
+  // Sizes that would be harmless should the check let them through: a few hundred kilobytes.
+  it('a broadcast of two initializers [400, 1] and [1, 400], which onnxruntime would make at load', async () => {
+    // onnxruntime folds a node of initializers into a new initializer when it loads the file: N x M values of a file
+    // of N + M weights (50,000 of each would ask for 10 GB).
+    const broadcast = classifier({
+      scores: (g, scores) => {
+        const weights = (name: string, dims: number[]) => g.initializer(name, dims, new Float32Array(400).fill(1));
+        const [big] = g.node('Add', [weights('A', [400, 1]), weights('B', [1, 400])], {}, { outputs: ['big'] });
+        g.output('big', 'float32', [400, 400]);
+        return g.op('Add', [scores, g.op('Mul', [g.op('ReduceSum', [big!], { keepdims: 0 }), g.scalar(0)])]);
+      },
+    });
+    const started = performance.now();
+    await expect(createSession(broadcast, { source: 'broadcast.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message:
+        'broadcast.onnx is not a usable ONNX model: the node "Add_big" (Add) makes "big" of shape [400, 400] from initializers alone: 160,000 values, more than the 815 values the file\'s initializers hold; onnxruntime would make it when it loads the file, and no graph hyperproto\'s exporter writes makes a tensor larger than its weights',
+      hint: expect.stringMatching(/^A hyperproto model's graph gives every tensor before a node reads it/),
+    });
+    expect(performance.now() - started).toBeLessThan(1000);
+    // What onnxruntime does with the file by itself: 160,000 values of 800 weights.
+    const plain = await ort.InferenceSession.create(broadcast);
+    try {
+      const { big } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
+      expect(big!.dims).toEqual([400, 400]);
+    } finally {
+      await plain.release();
+    }
+  });
+
+  it('a tensor whose size grows with the square of the rows: every row paired with every other', async () => {
+    // features [N, 1, 4] - features [1, N, 4]: a request of 10,000 rows would ask for 1.6 GB.
+    const squared = classifier({
+      scores: (g, scores) => {
+        const a = g.op('Unsqueeze', ['features', g.ints(1)]);
+        const b = g.op('Unsqueeze', ['features', g.ints(0)]);
+        const [pairs] = g.node('Sub', [a, b], {}, { outputs: ['pairs'] });
+        g.output('pairs', 'float32', ['N', 'N', 4]);
+        return g.op('Add', [scores, g.op('Mul', [g.op('ReduceSum', [pairs!], { keepdims: 0 }), g.scalar(0)])]);
+      },
+    });
+    await expect(createSession(squared, { source: 'squared.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message:
+        'squared.onnx is not a usable ONNX model: the node "Sub_pairs" (Sub) makes "pairs" of shape [rows, rows, 4], whose size grows with the square of the batch\'s rows; no tensor of a hyperproto model does (each row is answered on its own)',
+    });
+    const plain = await ort.InferenceSession.create(squared);
+    try {
+      const rows = Float32Array.from([...HONEST_ROW, ...HONEST_ROW, ...HONEST_ROW]);
+      const { pairs } = await plain.run({ features: new ort.Tensor('float32', rows, [3, 4]) });
+      expect(pairs!.dims).toEqual([3, 3, 4]);
+    } finally {
+      await plain.release();
+    }
+  });
+});
+
 describe('onnxruntime load failures', () => {
   it('name the IR version onnxruntime reads only when that is what it refused', async () => {
     const error = await createSession(classifier({}, { irVersion: 99 }), { source: 'ir99.onnx' }).catch((e: unknown) => e);
@@ -253,8 +311,9 @@ describe('onnxruntime load failures', () => {
       ),
       hint: 'This onnxruntime-node reads ONNX IR versions up to 13, and the file has IR version 99: export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.',
     });
-    // A Gemm whose weights are nowhere: not a matter of IR versions.
-    const broken = await createSession(classifier({}, { weights: 'nowhere' }), { source: 'broken.onnx' }).catch((e: unknown) => e);
+    // Scores plus int64 weights, a type onnxruntime refuses: not a matter of IR versions.
+    const mixed = classifier({ scores: (g, scores) => g.op('Add', [scores, g.initializer('ints', [3], BigInt64Array.of(1n, 2n, 3n))]) });
+    const broken = await createSession(mixed, { source: 'broken.onnx' }).catch((e: unknown) => e);
     expect(broken).toMatchObject({
       code: 'E_INVALID_INPUT',
       message: expect.stringMatching(/^onnxruntime cannot load broken\.onnx: /),
