@@ -11,6 +11,7 @@ export {
   type ProviderAttempt,
   type SessionOptions,
 } from './model-session.js';
+export { createWorkerSession } from './worker-session.js';
 export {
   CUDA_INSTALL_ENV,
   cudaProviderInstalled,

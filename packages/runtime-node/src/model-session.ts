@@ -179,8 +179,7 @@ let loggingQuietened = false;
  */
 export async function createSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
   const source = typeof model === 'string' ? model : (options.source ?? 'the model');
-  const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
-  checkSessionOptions(options);
+  const providers = checkSessionOptions(options);
   const bytes = typeof model === 'string' ? await readModelFile(model) : model;
   const info = readOnnxModelInfo(bytes, source);
 
@@ -260,10 +259,13 @@ export async function loadOrtSession(model: Uint8Array, options: ort.InferenceSe
 }
 
 /**
- * Refuses options onnxruntime would refuse only once it loads the model, with a message that blames the model
- * file; named here, with their allowed values, they are the caller's to fix.
+ * Refuses session options outside their range (E_INVALID_OPTIONS naming the option) and answers the providers to
+ * try. Some are options onnxruntime would refuse only once it loads the model, with a message that blames the model
+ * file; named here, with their allowed values, they are the caller's to fix. Exported for the worker session, which
+ * refuses them before it starts a thread.
  */
-function checkSessionOptions(options: SessionOptions): void {
+export function checkSessionOptions(options: SessionOptions): readonly ExecutionProvider[] {
+  const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
   const refuse = (name: keyof SessionOptions, rule: string) => invalidOptionError(name, rule, options[name]);
   const { intraOpThreads, cudaDeviceId } = options;
   if (intraOpThreads !== undefined && !(Number.isInteger(intraOpThreads) && intraOpThreads >= 1))
@@ -274,6 +276,7 @@ function checkSessionOptions(options: SessionOptions): void {
     if (options[name] !== undefined && typeof options[name] !== 'boolean') throw refuse(name, 'true or false');
   if (options.log !== undefined && typeof options.log !== 'function') throw refuse('log', 'a function');
   if (options.source !== undefined && typeof options.source !== 'string') throw refuse('source', 'a string');
+  return providers;
 }
 
 /**
@@ -378,13 +381,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
   };
 
   const runPredict = async (features: FeatureInput, options: PredictOptions): Promise<Prediction> => {
-    checkPredictOptions(options);
-    const k = options.topK === undefined ? undefined : checkTopK(options.topK, classes);
-    const matrix = toFeatureMatrix(features, inputWidth, {
-      ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
-      ...(options.source === undefined ? {} : { source: options.source }),
-      ...(options.firstRow === undefined ? {} : { firstRow: options.firstRow }),
-    });
+    const { matrix, k } = checkPredictCall(features, options, contract);
     const wantScores = options.scores !== false;
     const modelCoversTopK = k !== undefined && k <= modelTopK;
     // The scores are copied out of onnxruntime only when they are asked for or needed to compute what was.
@@ -440,6 +437,27 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     },
     release,
   };
+}
+
+/**
+ * The rows of a `predict` call as a checked matrix, and its top-k: the options first (E_INVALID_OPTIONS, or
+ * E_INVALID_INPUT for a top-k the model cannot give), then the rows (an InvalidFeaturesError naming the problem).
+ * Exported for the worker session, which checks a call before its rows are copied to the thread. The matrix is
+ * the caller's own when `features` is one (or a flat Float32Array), a new one made from an array of rows.
+ */
+export function checkPredictCall(
+  features: FeatureInput,
+  options: PredictOptions,
+  model: { readonly inputWidth: number; readonly classes: number },
+): { matrix: FeatureMatrix; k: number | undefined } {
+  checkPredictOptions(options);
+  const k = options.topK === undefined ? undefined : checkTopK(options.topK, model.classes);
+  const matrix = toFeatureMatrix(features, model.inputWidth, {
+    ...(options.maxRows === undefined ? {} : { maxRows: options.maxRows }),
+    ...(options.source === undefined ? {} : { source: options.source }),
+    ...(options.firstRow === undefined ? {} : { firstRow: options.firstRow }),
+  });
+  return { matrix, k };
 }
 
 /** Refuses predict options outside their range before the rows are read (see PredictOptions). */

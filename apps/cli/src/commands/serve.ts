@@ -1,6 +1,6 @@
 import { allowedHostNames } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
-import { createSession } from '@hyperproto/runtime-node';
+import { createWorkerSession } from '@hyperproto/runtime-node';
 import { errorJson } from '../exit-codes.js';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { interruptSignal } from '../interrupt.js';
@@ -38,9 +38,11 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
  */
 export async function serveCommand(model: string, options: ServeOptions): Promise<void> {
   const output = new Output(options);
-  // createSession runs the model on a few fixed rows and refuses one whose answers break its interface (a label
-  // that is not the best-scoring class): nothing that fails the model contract is served.
-  const session = await createSession(model, {
+  // The session runs the model on a few fixed rows and refuses one whose answers break its interface (a label that
+  // is not the best-scoring class): nothing that fails the model contract is served. It lives on a worker thread:
+  // onnxruntime-node's run holds the thread it is called on until it is done, and this one must go on reading
+  // requests and answering /healthz while a batch runs.
+  const session = await createWorkerSession(model, {
     ...sessionProviders(options),
     ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
     log: (message) => process.stderr.write(`${terminalText(message)}\n`),
@@ -105,7 +107,8 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
   });
   const { drained, abandoned } = await server.shutdown(seconds(options.shutdownTimeout));
   if (!drained) {
-    // The session is left to the process's exit: an inference may still be running on it.
+    // The session is left to the process's exit: an inference may still be running on its thread, which the
+    // process waits for (a thread ended inside a native call would abort the process) before it exits.
     const error = new HyperprotoError(
       ErrorCode.Aborted,
       `stopped with ${abandoned} request${abandoned === 1 ? '' : 's'} unanswered: the requests in flight did not finish within the shutdown timeout of ${options.shutdownTimeout} s`,

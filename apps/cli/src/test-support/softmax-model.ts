@@ -6,20 +6,22 @@ export function seededSoftmaxModel(options: {
   width: number;
   classes: number;
   seed?: number;
+  /** Hidden units of its one layer; 16 by default. */
+  hidden?: number;
   classNames?: string[];
   topK?: number;
 }): Uint8Array {
-  const { width, classes } = options;
+  const { width, classes, hidden = 16 } = options;
   const rng = createRng(options.seed ?? 5);
   const weights: NamedWeight[] = [];
   const add = (name: string, shape: number[], fill: (d: Float32Array) => Float32Array) =>
     weights.push({ name, shape, data: fill(new Float32Array(shape.reduce((a, b) => a * b, 1))) });
-  add('trunk/dense0/kernel', [width, 16], (d) => rng.fillNormal(d, 0, 0.3));
-  add('trunk/bn0/gamma', [16], (d) => d.fill(1));
-  add('trunk/bn0/beta', [16], (d) => rng.fillNormal(d, 0, 0.1));
-  add('trunk/bn0/moving_mean', [16], (d) => d);
-  add('trunk/bn0/moving_variance', [16], (d) => d.fill(1));
-  add('head/dense/kernel', [16, classes], (d) => rng.fillNormal(d, 0, 0.5));
+  add('trunk/dense0/kernel', [width, hidden], (d) => rng.fillNormal(d, 0, 0.3));
+  add('trunk/bn0/gamma', [hidden], (d) => d.fill(1));
+  add('trunk/bn0/beta', [hidden], (d) => rng.fillNormal(d, 0, 0.1));
+  add('trunk/bn0/moving_mean', [hidden], (d) => d);
+  add('trunk/bn0/moving_variance', [hidden], (d) => d.fill(1));
+  add('head/dense/kernel', [hidden, classes], (d) => rng.fillNormal(d, 0, 0.5));
   add('head/dense/bias', [classes], (d) => d);
   const head = {
     outputUnits: classes,
@@ -29,7 +31,7 @@ export function seededSoftmaxModel(options: {
     constants: {},
   };
   return exportOnnx(
-    { inputWidth: width, classes, head, weights, trainer: { hiddenUnits: 16, hiddenLayers: 1 } },
+    { inputWidth: width, classes, head, weights, trainer: { hiddenUnits: hidden, hiddenLayers: 1 } },
     {
       metadata: { head: 'softmax' },
       ...(options.classNames ? { classNames: options.classNames } : {}),
