@@ -361,7 +361,7 @@ export function buildProgram(): Command {
       )
       .option(
         '--lock-seconds <s>',
-        "how long a run's job stays locked without this worker renewing it: a killed worker's runs are taken by another after about twice this (default 30; use the same on every worker)",
+        "how long a run's job stays locked without this worker renewing it, 1 to 3600 seconds: a killed worker's runs are taken by another after about twice this (default 30; use the same on every worker)",
         decimal((n) => n >= 1 && n <= 3600, 'seconds from 1 to 3600'),
       )
       .addHelpText(

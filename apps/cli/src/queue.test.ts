@@ -1,9 +1,10 @@
 // `experiment --queue` and `worker` against a real Redis (Debian's redis-server on a free 127.0.0.1 port), each
 // command started as users start it: workers killed mid-run, a coordinator killed and resumed, Redis restarted with
 // its data gone, workers without a plugin, runs that fail, and addresses that do not work.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandGrid, loadPreset } from '@hyperproto/experiments';
@@ -18,6 +19,7 @@ if (missing) console.log(`skipping the job queue tests: ${missing}`);
 const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-queue-'));
 const cli = (args: string[]) => runCli(args, scratch);
 const children = new Set<ChildProcess>();
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** 3 classes, small sizes: 2 models x `seeds` runs of about a second each. */
 const tiny = (name: string, seeds: number) =>
@@ -110,7 +112,6 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await redis?.stop();
-    rmSync(scratch, { recursive: true, force: true });
   });
   const db = (n: number) => redis.url.replace(/\/0$/, `/${n}`);
 
@@ -178,6 +179,9 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
     expect(after.startsWith(before)).toBe(true);
     expect([...keys('restart')].sort()).toEqual(['random-4', 'softmax'].flatMap((m) => [0, 1, 2, 3, 4].map((s) => `c3/${m}/s${s}`)).sort());
     expect(await stop(one)).toEqual([0]);
+    // The worker says the outage once, and that it is over.
+    expect(one.output().stderr.match(/lost the connection to the job queue at redis:\/\/127\.0\.0\.1:\d+\/2; retrying/g)).toHaveLength(1);
+    expect(one.output().stderr).toMatch(/lost the connection [\s\S]*\nthe job queue at redis:\/\/127\.0\.0\.1:\d+\/2 answers again\n/);
   });
 
   it('a coordinator killed mid-grid and restarted with --resume collects what the workers returned meanwhile', async () => {
@@ -405,5 +409,242 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: hyperproto worker/);
     expect(run.stdout).toMatch(/\$ hyperproto worker --queue redis:\/\//);
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('renewing it, 1 to 3600 seconds:');
+  });
+});
+
+describe.skipIf(missing)('the job queue when something is wrong', () => {
+  /** One run of 2 to 3 s: long enough for something to happen while it runs. */
+  const oneRun = (name: string) => {
+    const grid = tiny(name, 1);
+    return {
+      ...grid,
+      models: grid.models.slice(0, 1),
+      datasets: grid.datasets.map((d) => ({ ...d, options: { ...d.options, trainPerClass: 1500 } })),
+      trainer: { ...grid.trainer, maxEpochs: 30, patience: 30 },
+    };
+  };
+  const servers: RedisServer[] = [];
+  const server = async (options?: Parameters<typeof startRedisServer>[0]) => {
+    const started = await startRedisServer(options);
+    servers.push(started);
+    return started;
+  };
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const s of servers) await s.stop();
+  });
+  const redisCli = (port: number, password: string | undefined, ...args: string[]) =>
+    new Promise<string>((done, fail) =>
+      execFile('redis-cli', ['-p', String(port), ...args], { env: { ...process.env, REDISCLI_AUTH: password ?? '' } }, (error, stdout) =>
+        error ? fail(error) : done(stdout.trim()),
+      ),
+    );
+
+  it('stores the command line without the queue password; a worker stopped mid-run returns it and counts it', async () => {
+    const guarded = await server({ password: 'hunter2-secret' });
+    write('secret.json', oneRun('secret'));
+    const first = start(['worker', '--queue', guarded.url, '--lock-seconds', '2', '--json']);
+    // The URL as one argument, as scripts often pass it.
+    const coordinator = start([
+      'experiment',
+      '--grid',
+      'secret.json',
+      '--out',
+      'secret',
+      `--queue=${guarded.url}`,
+      '--save-models',
+      'none',
+    ]);
+    await until('the coordinator to queue the run', () => /\(queue grid-secret-[0-9a-f]+\)/.test(coordinator.output().stderr));
+    const queue = /\(queue (grid-secret-[0-9a-f]+)\)/.exec(coordinator.output().stderr)![1]!;
+    // --json says nothing on stderr: the job's state says when the worker has it.
+    for (let active = '0'; active !== '1'; await new Promise((resolve) => setTimeout(resolve, 100)))
+      active = await redisCli(guarded.port, 'hunter2-secret', 'LLEN', `hyperproto:${queue}:active`);
+    expect(await stop(first)).toEqual([0]);
+    expect(JSON.parse(first.output().stdout)).toMatchObject({ ran: 0, failed: 0, returned: 1, notStored: 0 });
+
+    const second = worker(guarded.url);
+    expect(await within(coordinator.exit, 120, 'the coordinator to finish'), coordinator.output().stderr).toBe(0);
+    // Moved back by the worker that stopped, not after a stall: no retry to announce.
+    expect(second.output().stderr).toContain('c3/softmax/s0: started\n');
+    expect(await stop(second)).toEqual([0]);
+    expect(second.output().stdout).toMatch(
+      /: 1 run\(s\) done, 0 failed, 0 returned to the queue at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0\n$/,
+    );
+
+    const sessions = readFileSync(join(scratch, 'secret', 'sessions.jsonl'), 'utf8');
+    expect(JSON.parse(sessions.trim()).command).toBe(
+      `hyperproto experiment --grid secret.json --out secret --queue=redis://:***@127.0.0.1:${guarded.port}/0 --save-models none`,
+    );
+    for (const file of ['sessions.jsonl', 'report.md', 'report.html', 'grid.json', 'results.jsonl'])
+      expect(readFileSync(join(scratch, 'secret', file), 'utf8')).not.toContain('hunter2');
+    expect(coordinator.output().stderr + first.output().stderr + second.output().stderr).not.toContain('hunter2');
+  });
+
+  it('refuses an empty --queue, a database Redis lacks, a port that is not Redis, and a second coordinator, naming both grids', async () => {
+    const redisHere = await server();
+    const http = createHttpServer((_, response) => response.end('<html>not redis</html>')).listen(0, '127.0.0.1');
+    await new Promise((resolve) => http.once('listening', resolve));
+    const httpPort = (http.address() as { port: number }).port;
+    try {
+      write('lone.json', tiny('lone', 1));
+      const empty = await cli(['experiment', '--grid', 'lone.json', '--out', 'lone-empty', '--queue', '']);
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toMatch(/^error E_INVALID_OPTIONS: --queue is empty\nhint: .*"\$QUEUE_URL"\) may be unset/m);
+      expect(existsSync(join(scratch, 'lone-empty'))).toBe(false);
+
+      const missingDb = `redis://127.0.0.1:${redisHere.port}/99`;
+      const notRedis = `redis://127.0.0.1:${httpPort}/0`;
+      const [db99, worker99, web, webWorker] = await Promise.all([
+        cli(['experiment', '--grid', 'lone.json', '--out', 'lone-99', '--queue', missingDb]),
+        cli(['worker', '--queue', missingDb]),
+        cli(['experiment', '--grid', 'lone.json', '--out', 'lone-web', '--queue', notRedis]),
+        cli(['worker', '--queue', notRedis]),
+      ]);
+      for (const run of [db99, worker99]) {
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(
+          `error E_INVALID_OPTIONS: the job queue at ${missingDb}: that Redis has no database 99 (it has 16: 0 to 15)\nhint: Give a database from 0 to 15`,
+        );
+      }
+      for (const run of [web, webWorker]) {
+        expect(run.code).toBe(3);
+        expect(run.stderr).toContain(`error E_IO: the job queue at ${notRedis} does not answer as a Redis server\n`);
+      }
+      expect(existsSync(join(scratch, 'lone-99'))).toBe(false);
+      expect(existsSync(join(scratch, 'lone-web'))).toBe(false);
+
+      // No workers: the first coordinator waits, holding the database.
+      write('other.json', tiny('other', 1));
+      const url = redisHere.url;
+      const holder = start(['experiment', '--grid', 'lone.json', '--out', 'lone', '--queue', url, '--save-models', 'none']);
+      await until('the first coordinator to queue its runs', () => /runs to do/.test(holder.output().stderr));
+      const second = await cli(['experiment', '--grid', 'other.json', '--out', 'other', '--queue', url]);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toMatch(
+        new RegExp(
+          `^error E_INVALID_OPTIONS: the job queue at ${url.replace(/\//g, '\\/')} is in use by another coordinator \\(pid ${holder.child.pid} on \\S+, grid "lone", since [^)]+\\), so grid "other" cannot run there now\\n`,
+          'm',
+        ),
+      );
+      expect(existsSync(join(scratch, 'other'))).toBe(false);
+      holder.child.kill('SIGINT');
+      expect(await within(holder.exit, 60, 'the first coordinator to stop')).toBe(130);
+    } finally {
+      http.close();
+    }
+  });
+
+  it('a worker stopped while Redis is down gives up on it within seconds and exits 0; the coordinator says what is left', async () => {
+    const doomed = await server();
+    // A Redis that may evict jobs: each side warns once, in its own words.
+    await redisCli(doomed.port, undefined, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    write('outage.json', oneRun('outage'));
+    const coordinator = start(['experiment', '--grid', 'outage.json', '--out', 'outage', '--queue', doomed.url, '--save-models', 'none']);
+    const one = worker(doomed.url);
+    await until('the worker to start the run', () => /c3\/softmax\/s0: started\n/.test(one.output().stderr));
+    await doomed.stop();
+    await until('the worker to lose the queue', () => /lost the connection to the job queue/.test(one.output().stderr));
+    const stopping = performance.now();
+    one.child.kill('SIGTERM');
+    expect(await within(one.exit, 30, 'the worker to stop without Redis')).toBe(0);
+    expect((performance.now() - stopping) / 1000).toBeLessThan(15);
+    const told = one.output().stderr;
+    expect(told).toMatch(
+      /the job queue at redis:\/\/127\.0\.0\.1:\d+\/0 did not answer within 5 s: this worker stops without it, and the 1 run\(s\) it holds go back to the queue when their locks expire\n/,
+    );
+    expect(told).toContain('c3/softmax/s0: stopped, back in the queue when its lock expires (in at most 2 s)\n');
+    expect(told.match(/lost the connection/g)).toHaveLength(1);
+    expect(one.output().stdout).toMatch(/: 0 run\(s\) done, 0 failed, 1 returned to the queue at /);
+
+    await until('the coordinator to lose the queue', () => /lost the connection/.test(coordinator.output().stderr));
+    coordinator.child.kill('SIGINT');
+    expect(await within(coordinator.exit, 30, 'the coordinator to stop without Redis')).toBe(130);
+    expect(coordinator.output().stderr).toMatch(
+      /did not answer when it stopped: the runs it kept stay queued for the workers, and --resume collects their records and queues again whatever it lost/,
+    );
+    expect(coordinator.output().stderr).not.toMatch(/where workers keep running them/);
+    for (const side of [told, coordinator.output().stderr]) {
+      expect(
+        side.match(/warning: the job queue at redis:\/\/127\.0\.0\.1:\d+\/0 has maxmemory-policy allkeys-lru: Redis may evict jobs/g),
+      ).toHaveLength(1);
+      expect(side).not.toMatch(/IMPORTANT!/);
+    }
+  });
+
+  it('a record the queue could not take while Redis was full is not counted as done: the run is retried, and each side says the outage once', async () => {
+    const full = await server();
+    write('full.json', oneRun('full'));
+    const coordinator = start(['experiment', '--grid', 'full.json', '--out', 'full', '--queue', full.url, '--save-models', 'none']);
+    const one = start(['worker', '--queue', full.url, '--lock-seconds', '1']);
+    await until('the worker to start the run', () => /c3\/softmax\/s0: started\n/.test(one.output().stderr));
+    // Every write is refused from now on: the job's lock expires (1 s) before the run (2 to 3 s) ends.
+    await redisCli(full.port, undefined, 'CONFIG', 'SET', 'maxmemory', '1');
+    await until('the worker to find its record refused', () => /did not take its record/.test(one.output().stderr), 60);
+    await redisCli(full.port, undefined, 'CONFIG', 'SET', 'maxmemory', '0');
+    expect(await within(coordinator.exit, 120, 'the coordinator to collect the retried run'), coordinator.output().stderr).toBe(0);
+    expect(keys('full')).toEqual(['c3/softmax/s0']);
+    expect(await stop(one)).toEqual([0]);
+
+    const told = one.output().stderr;
+    expect(told).toContain(
+      "c3/softmax/s0: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full), so it is not done: the run goes back to the queue and runs again\n",
+    );
+    // Said done once only: when the queue took the record of the second attempt.
+    expect(told.match(/c3\/softmax\/s0: done in /g)).toHaveLength(1);
+    expect(told.indexOf('c3/softmax/s0: done in ')).toBeGreaterThan(told.indexOf('did not take its record'));
+    expect(told).toContain(
+      'c3/softmax/s0: started (attempt 2 of 3, because the worker running it before stopped answering (killed, out of memory, or cut off from the queue))\n',
+    );
+    for (const side of [told, coordinator.output().stderr]) {
+      expect(side.match(/is out of memory \(Redis reached its maxmemory\) and takes no writes/g), side).toHaveLength(1);
+      expect(side).toMatch(/raise maxmemory on that server/);
+      expect(side).toMatch(/the job queue at redis:\/\/127\.0\.0\.1:\d+\/0 takes writes again\n/);
+      expect(side).not.toMatch(/OOM command not allowed|Missing lock/);
+    }
+    expect(coordinator.output().stderr).toContain('c3/softmax/s0: attempt 2 of 3, because the worker running it before stopped answering');
+    expect(one.output().stdout).toMatch(
+      /: 1 run\(s\) done, 0 failed, 0 returned to the queue at \S+, 1 finished but not handed in \(they run again\)\n$/,
+    );
+  }, 180_000);
+
+  it('says that a run is taken up again after its worker died, which attempt it is, and why it fails after the last', async () => {
+    const killing = await server();
+    write('killing.json', oneRun('killing'));
+    const coordinator = start([
+      'experiment',
+      '--grid',
+      'killing.json',
+      '--out',
+      'killing',
+      '--queue',
+      killing.url,
+      '--save-models',
+      'none',
+    ]);
+    const told: string[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const doomed = start(['worker', '--queue', killing.url, '--lock-seconds', '1']);
+      await until(`attempt ${attempt} to start`, () => /c3\/softmax\/s0: started/.test(doomed.output().stderr));
+      doomed.child.kill('SIGKILL');
+      await doomed.exit;
+      told.push(doomed.output().stderr);
+    }
+    expect(told[0]).toContain('c3/softmax/s0: started\n');
+    for (const [i, stderr] of told.slice(1).entries())
+      expect(stderr).toContain(
+        `c3/softmax/s0: started (attempt ${i + 2} of 3, because the worker running it before stopped answering (killed, out of memory, or cut off from the queue))\n`,
+      );
+    // The last worker finds the run stalled once more and fails it.
+    const last = worker(killing.url);
+    expect(await within(coordinator.exit, 60, 'the coordinator to record the failure'), coordinator.output().stderr).toBe(4);
+    const failure =
+      'the workers running it stopped answering 3 times (killed, out of memory, or cut off from the queue), so it is not taken up again; look at what ends the worker on the run (e.g. its memory), then --resume runs it again';
+    expect(coordinator.output().stderr).toContain(`] c3/softmax/s0 failed: ${failure}\n`);
+    expect(coordinator.output().stderr).toContain('c3/softmax/s0: attempt 3 of 3, because the worker running it before stopped answering');
+    expect(coordinator.output().stderr).not.toMatch(/allowable limit/);
+    expect(JSON.parse(readFileSync(join(scratch, 'killing', 'failures.jsonl'), 'utf8')).error.message).toBe(failure);
+    expect(await stop(last)).toEqual([0]);
   });
 });

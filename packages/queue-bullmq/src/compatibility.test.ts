@@ -59,4 +59,24 @@ describe('incompatibility', () => {
     expect(problem?.message).toContain('@hyperproto/core is version 0.2.0 on this worker but version 0.1.0 on the coordinator');
     expect(problem?.message).toContain('onnxruntime-node is missing on this worker but version 1.30.0 on the coordinator');
   });
+
+  it('asks for a copy of a plugin the coordinator loaded from a module file, and refuses one from a package instead', () => {
+    const fileNeeds: Requirements = { plugins: [origin('prototypes', 'axes', null, null, './pl/axes.mjs')], versions: {} };
+    const lacking = incompatibility('seed', fileNeeds, worker([]));
+    expect(lacking?.message).toBe(
+      'this worker has no prototypes plugin "axes", which grid "seed" needs (the coordinator\'s comes from a module file, loaded by ./pl/axes.mjs)',
+    );
+    expect(lacking?.hint).toBe(
+      "Copy the coordinator's plugin file (./pl/axes.mjs, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy; keep the file the same on every machine (its content is not compared).",
+    );
+    // Another file of the same plugin passes: only kind and name can be compared.
+    expect(
+      incompatibility('seed', fileNeeds, worker([origin('prototypes', 'axes', null, null, '/other/path/axes.mjs')], {}, {})),
+    ).toBeUndefined();
+    const packaged = incompatibility('seed', fileNeeds, worker([origin('prototypes', 'axes', 'my-axes', '1.2.0', 'my-axes')], {}, {}));
+    expect(packaged?.code).toBe(ErrorCode.Unsupported);
+    expect(packaged?.message).toContain(
+      'plugin prototypes:axes is my-axes 1.2.0, loaded by my-axes on this worker but a module file, loaded by ./pl/axes.mjs on the coordinator',
+    );
+  });
 });

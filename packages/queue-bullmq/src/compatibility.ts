@@ -43,26 +43,38 @@ export function requirementsOf(grid: Grid, runs: readonly CheckedRun[], coordina
   return { plugins, versions: versionsOf(coordinator.versions) };
 }
 
+/** A plugin loaded from a module file outside any package: only its kind and name can be compared, not its code. */
+const fromFile = (origin: PluginOrigin): boolean => origin.package === null && origin.source !== 'builtin' && origin.source !== 'unknown';
+
 /**
  * Why this worker must not run the grid's jobs, naming the plugin or package and both sides' versions; undefined
- * when it may. A missing plugin is E_UNKNOWN_PLUGIN, a different version E_UNSUPPORTED.
+ * when it may. A missing plugin is E_UNKNOWN_PLUGIN, a different version E_UNSUPPORTED. A plugin from a package must
+ * come from the same package and version; one the coordinator loaded from a module file must be there, and not come
+ * from a package on the worker, but the content of the files is not compared.
  */
 export function incompatibility(grid: string, needs: Requirements, worker: CodeOnHand): HyperprotoError | undefined {
   const missing = needs.plugins.filter((p) => !worker.registered.has(`${p.kind}:${p.name}`));
   if (missing.length > 0) {
-    const [first] = missing;
+    const first = missing[0]!;
     return new HyperprotoError(
       ErrorCode.UnknownPlugin,
-      `this worker has no ${missing.map((p) => `${p.kind} plugin "${p.name}"`).join(', ')}, which grid "${grid}" needs (the coordinator's comes from ${describe(first!)})`,
+      `this worker has no ${missing.map((p) => `${p.kind} plugin "${p.name}"`).join(', ')}, which grid "${grid}" needs (the coordinator's comes from ${describe(first)})`,
       {
-        hint: `Install the same package on this machine and start the worker with --plugin ${first!.source === 'unknown' || first!.source === 'builtin' ? (first!.package ?? first!.name) : first!.source}.`,
+        hint: fromFile(first)
+          ? `Copy the coordinator's plugin file (${first.source}, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy; keep the file the same on every machine (its content is not compared).`
+          : `Install the same package on this machine and start the worker with --plugin ${first.source === 'unknown' || first.source === 'builtin' ? (first.package ?? first.name) : first.source}.`,
       },
     );
   }
   const differences: string[] = [];
   for (const needed of needs.plugins) {
     const mine = worker.plugins.find((o) => o.kind === needed.kind && o.name === needed.name);
-    if (mine && needed.package !== null && (mine.package !== needed.package || mine.version !== needed.version))
+    if (!mine) continue;
+    const differs =
+      needed.package !== null
+        ? mine.package !== needed.package || mine.version !== needed.version
+        : fromFile(needed) && mine.package !== null;
+    if (differs)
       differences.push(
         `plugin ${needed.kind}:${needed.name} is ${describe(mine)} on this worker but ${describe(needed)} on the coordinator`,
       );
@@ -92,6 +104,10 @@ function split(id: string): [string, string] {
 }
 
 function describe(origin: PluginOrigin): string {
-  const pkg = origin.package ? `${origin.package}${origin.version ? ` ${origin.version}` : ''}` : 'no package';
+  const pkg = origin.package
+    ? `${origin.package}${origin.version ? ` ${origin.version}` : ''}`
+    : fromFile(origin)
+      ? 'a module file'
+      : 'no package';
   return origin.source === 'builtin' || origin.source === 'unknown' ? pkg : `${pkg}, loaded by ${origin.source}`;
 }

@@ -75,9 +75,13 @@ describe.skipIf(missing)('a coordinator checking a database', () => {
     const sleeper = spawn('sleep', ['30']);
     try {
       await redis.set(COORDINATOR_KEY, JSON.stringify({ host: hostname(), pid: sleeper.pid, grid: 'seed', since: 'then' }));
+      // A usage conflict, as another grid's jobs are (exit 2), naming both grids.
+      await expect(queueScheduler({ url: server.url }).check(other)).rejects.toMatchObject({
+        code: ErrorCode.InvalidOptions,
+        message: `the job queue at ${server.url} is in use by another coordinator (pid ${sleeper.pid} on ${hostname()}, grid "seed", since then), so grid "other" cannot run there now`,
+      });
       await expect(queueScheduler({ url: server.url }).check(seed)).rejects.toMatchObject({
-        code: ErrorCode.Io,
-        message: expect.stringContaining(`is in use by another coordinator (pid ${sleeper.pid} on ${hostname()}, grid "seed"`),
+        message: expect.stringMatching(/, so grid "seed" \(the same grid\) cannot run there now$/),
       });
     } finally {
       sleeper.kill('SIGKILL');

@@ -27,6 +27,17 @@ export const WORKER_KEY_PATTERN = `${KEY_PREFIX}:worker:*`;
 export const workerKey = (id: string) => `${KEY_PREFIX}:worker:${id}`;
 /** Heartbeat keys live this long without a refresh: a killed process is forgotten after it. */
 export const HEARTBEAT_SECONDS = 15;
+/**
+ * How often a run whose worker stopped answering (killed, out of memory, cut off from the queue) is taken up again
+ * by another: a run that kills its worker every time then fails after this many more attempts.
+ */
+export const RETRIES_AFTER_STALL = 2;
+export const ATTEMPTS = RETRIES_AFTER_STALL + 1;
+
+/** What a run taken up again after a stall is (`stalls` counts the stops so far), as both sides say it. */
+export function retryNote(stalls: number): string {
+  return `attempt ${stalls + 1} of ${ATTEMPTS}, because the worker running it before stopped answering (killed, out of memory, or cut off from the queue)`;
+}
 
 /** What a job carries: the run, and the grid it belongs to. */
 export interface JobData {
@@ -103,16 +114,16 @@ async function readJsonKey<T>(redis: Redis, key: string): Promise<T | undefined>
 }
 
 /**
- * Refuses a database that another coordinator is using: one coordinator collects a queue's records. A coordinator on
- * this machine whose process is gone (killed) is taken over at once; one elsewhere is forgotten once its heartbeat
- * key expires.
+ * Refuses a database that another coordinator is using: one coordinator collects a queue's records (a usage conflict,
+ * as another grid's jobs are). A coordinator on this machine whose process is gone (killed) is taken over at once;
+ * one elsewhere is forgotten once its heartbeat key expires.
  */
-export async function checkCoordinator(redis: Redis, address: QueueAddress): Promise<void> {
+export async function checkCoordinator(redis: Redis, address: QueueAddress, wanted: string): Promise<void> {
   const holder = await readCoordinator(redis);
   if (!holder || (holder.host === hostname() && (holder.pid === process.pid || !processAlive(holder.pid)))) return;
   throw new HyperprotoError(
-    ErrorCode.Io,
-    `the job queue at ${address.display} is in use by another coordinator (pid ${holder.pid} on ${holder.host}, grid "${holder.grid}", since ${holder.since})`,
+    ErrorCode.InvalidOptions,
+    `the job queue at ${address.display} is in use by another coordinator (pid ${holder.pid} on ${holder.host}, grid "${holder.grid}", since ${holder.since}), so grid "${wanted}"${wanted === holder.grid ? ' (the same grid)' : ''} cannot run there now`,
     {
       hint: `One coordinator per Redis database: wait for it to finish, or use another database (e.g. ${address.display.replace(/\/\d+$/, '/1')}). A killed coordinator's claim expires ${HEARTBEAT_SECONDS} s after it stopped.`,
     },

@@ -14,8 +14,33 @@ export interface QueueAddress {
 
 const FORM = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss:// for TLS)';
 
+/**
+ * A URL's userinfo password: from `scheme://user:` up to the last `@` of the text, as a URL parser reads it (the last
+ * `@` ends the userinfo), so that a password with an unencoded `@`, `/` or space, which no parser reads, is hidden
+ * whole too.
+ */
+const PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)[\s\S]*@/i;
+
+/**
+ * `text` with the password of the URL in it replaced by `***`: how hyperproto shows a queue URL everywhere, in its
+ * messages and in the command lines it stores (DIR/sessions.jsonl, and from there the report).
+ */
+export function hidePassword(text: string): string {
+  return text.replace(PASSWORD, '$1***@');
+}
+
+/** A command line's arguments with the password of every URL among them hidden, for storing the command. */
+export function hidePasswords(args: readonly string[]): string[] {
+  return args.map(hidePassword);
+}
+
 /** Parses `redis://[[user]:password@]host[:port][/db]`; anything else is refused with the form it must have. */
 export function parseQueueAddress(url: string): QueueAddress {
+  // An unset variable (`--queue "$QUEUE_URL"`) must not pass for "no queue".
+  if (url.trim() === '')
+    throw new HyperprotoError(ErrorCode.InvalidOptions, '--queue is empty', {
+      hint: `Give the queue as ${FORM}; a variable meant to hold it (--queue "$QUEUE_URL") may be unset.`,
+    });
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -30,22 +55,21 @@ export function parseQueueAddress(url: string): QueueAddress {
   if (parsed.search || parsed.hash) throw badAddress(url, 'it has a query or fragment; options go in the flags');
   const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
   const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
-  const shown = new URL(parsed.href);
-  if (shown.password) shown.password = '***';
+  const db = path === '' ? 0 : Number(path);
+  const userinfo = parsed.username || parsed.password ? `${parsed.username}${parsed.password ? `:${parsed.password}` : ''}@` : '';
   return {
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
-    db: path === '' ? 0 : Number(path),
+    db,
     username,
     password,
     tls: parsed.protocol === 'rediss:',
-    display: `${shown.protocol}//${shown.username || shown.password ? `${shown.username}${shown.password ? `:${shown.password}` : ''}@` : ''}${shown.host}/${path === '' ? 0 : Number(path)}`,
+    display: hidePassword(`${parsed.protocol}//${userinfo}${parsed.host}/${db}`),
   };
 }
 
 function badAddress(url: string, why: string): HyperprotoError {
-  const shown = url.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
-  return new HyperprotoError(ErrorCode.InvalidOptions, `--queue ${shown}: ${why}`, {
+  return new HyperprotoError(ErrorCode.InvalidOptions, `--queue ${hidePassword(url)}: ${why}`, {
     hint: `Give the queue as ${FORM}, e.g. redis://127.0.0.1:6379/0.`,
   });
 }

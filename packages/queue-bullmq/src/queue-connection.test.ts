@@ -1,5 +1,6 @@
 // Against a real Redis (Debian's redis-server on a free 127.0.0.1 port): every way of not getting a connection is a
 // clear error naming the address, in seconds.
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
@@ -23,18 +24,26 @@ async function failure(url: string, timeoutMs?: number): Promise<{ error: Record
 
 describe.skipIf(missing)('connectRedis', () => {
   let server: RedisServer;
+  let open: RedisServer;
   let silent: Server;
+  let web: HttpServer;
   const sockets: Socket[] = [];
   beforeAll(async () => {
     server = await startRedisServer({ password: 'right horse' });
+    open = await startRedisServer();
     // Accepts connections and never answers: a wrong port that happens to be something else's.
     silent = createServer((socket) => sockets.push(socket)).listen(0, '127.0.0.1');
     await new Promise((resolve) => silent.once('listening', resolve));
+    // Another service at the address: it answers, but not as Redis.
+    web = createHttpServer((_, response) => response.end('<html>hello</html>')).listen(0, '127.0.0.1');
+    await new Promise((resolve) => web.once('listening', resolve));
   });
   afterAll(async () => {
     for (const socket of sockets) socket.destroy();
     silent?.close();
+    web?.close();
     await server?.stop();
+    await open?.stop();
   });
 
   it('connects with the right password', async () => {
@@ -79,5 +88,43 @@ describe.skipIf(missing)('connectRedis', () => {
     });
     expect(seconds).toBeGreaterThanOrEqual(0.9);
     expect(seconds).toBeLessThan(3);
+  });
+
+  it('refuses a database the server does not have, naming how many it has, instead of landing on database 0', async () => {
+    const { error } = await failure(`redis://127.0.0.1:${open.port}/99`);
+    expect(error).toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: `the job queue at redis://127.0.0.1:${open.port}/99: that Redis has no database 99 (it has 16: 0 to 15)`,
+      hint: `Give a database from 0 to 15 at the end of the URL (e.g. redis://127.0.0.1:${open.port}/1), or raise "databases" in the server's redis.conf.`,
+    });
+    const client = await connectRedis(parseQueueAddress(`redis://127.0.0.1:${open.port}/15`));
+    await client.set('where', 'fifteen');
+    expect(await client.get('where')).toBe('fifteen');
+    client.disconnect();
+  });
+
+  it('says that another service at the address does not answer as Redis', async () => {
+    const port = (web.address() as { port: number }).port;
+    const { error } = await failure(`redis://127.0.0.1:${port}/0`);
+    expect(error).toMatchObject({
+      code: ErrorCode.Io,
+      message: `the job queue at redis://127.0.0.1:${port}/0 does not answer as a Redis server`,
+      hint: expect.stringContaining('(then give rediss://)'),
+    });
+  });
+
+  it('says that a server may not speak TLS when rediss:// gets no answer or no TLS', async () => {
+    const plain = await failure(`rediss://127.0.0.1:${open.port}/0`, 1000);
+    expect(plain.error).toMatchObject({
+      code: ErrorCode.Io,
+      message: `cannot reach the job queue at rediss://127.0.0.1:${open.port}/0: no answer within 1 s`,
+      hint: `rediss:// speaks TLS, and the server at 127.0.0.1:${open.port} may not: give redis:// for a server without TLS, or check that 127.0.0.1:${open.port} is the TLS port of Redis.`,
+    });
+    const port = (web.address() as { port: number }).port;
+    const { error } = await failure(`rediss://127.0.0.1:${port}/0`, 1000);
+    expect(error).toMatchObject({
+      message: `cannot reach the job queue at rediss://127.0.0.1:${port}/0: the TLS handshake failed`,
+      hint: expect.stringContaining('may not: give redis:// for a server without TLS'),
+    });
   });
 });

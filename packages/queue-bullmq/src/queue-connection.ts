@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import type { RedisOptions } from 'bullmq';
 import { Redis, type RedisOptions as ClientOptions } from 'ioredis';
 import type { QueueAddress } from './queue-address.js';
@@ -47,6 +47,7 @@ export async function connectRedis(address: QueueAddress, timeoutMs = CONNECT_TI
       (async () => {
         await client.connect();
         await client.ping();
+        await checkDatabase(client, address);
       })(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
@@ -56,9 +57,36 @@ export async function connectRedis(address: QueueAddress, timeoutMs = CONNECT_TI
     return client;
   } catch (error) {
     client.disconnect();
+    if (isHyperprotoError(error)) throw error;
     throw connectionError(address, last ?? (error as Error));
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Refuses a database the server does not have. ioredis reports its failed SELECT only as an error event and stays on
+ * database 0, where this grid would mix with the one there; the explicit SELECT's error is checked instead.
+ * Database 0 needs none (ioredis sends none for it, and a Redis Cluster refuses SELECT).
+ */
+async function checkDatabase(client: Redis, address: QueueAddress): Promise<void> {
+  if (address.db === 0) return;
+  try {
+    await client.select(address.db);
+  } catch (error) {
+    if (!/DB index is out of range|invalid DB index/i.test((error as Error).message)) throw error;
+    // Managed services may forbid CONFIG: the count is then left out.
+    const reply = (await client.call('CONFIG', 'GET', 'databases').catch(() => null)) as string[] | null;
+    const count = Number(reply?.[1]);
+    const range = Number.isInteger(count) && count > 0 ? `0 to ${count - 1}` : undefined;
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `the job queue at ${address.display}: that Redis has no database ${address.db}${range ? ` (it has ${count}: ${range})` : ''}`,
+      {
+        cause: error,
+        hint: `Give a database ${range ? `from ${range}` : 'the server has'} at the end of the URL (e.g. ${address.display.replace(/\/\d+$/, '/1')}), or raise "databases" in the server's redis.conf.`,
+      },
+    );
   }
 }
 
@@ -77,7 +105,16 @@ export function connectionError(address: QueueAddress, error: Error): Hyperproto
       hint: "Give the password of Redis's requirepass (or of the ACL user) in the URL.",
     });
   }
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  // Another service's answer (an HTTP server's "HTTP/1.0 400"), or a server that hangs up on the first command.
+  if (/Unknown RESP type|Protocol error/i.test(text) || code === 'EPIPE' || code === 'ECONNRESET' || /^Connection is closed/.test(text))
+    return new HyperprotoError(ErrorCode.Io, `the job queue at ${address.display} does not answer as a Redis server`, {
+      cause: error,
+      hint: `Check that ${where} is the address of Redis, not of another service${address.tls ? '' : ', and whether that Redis expects TLS (then give rediss://)'}, or correct --queue.`,
+    });
+  // rediss:// to a server without TLS: a plain Redis never answers the TLS handshake; another server's answer is no TLS.
+  const noTls = address.tls && (code.startsWith('ERR_SSL') || /timed out|ETIMEDOUT|no answer within/.test(`${code} ${text}`));
   const why =
     code === 'ECONNREFUSED'
       ? 'connection refused'
@@ -85,9 +122,13 @@ export function connectionError(address: QueueAddress, error: Error): Hyperproto
         ? `unknown host ${address.host}`
         : code === 'ETIMEDOUT'
           ? 'the connection timed out'
-          : text;
+          : code.startsWith('ERR_SSL')
+            ? 'the TLS handshake failed'
+            : text;
   return new HyperprotoError(ErrorCode.Io, `cannot reach the job queue at ${address.display}: ${why}`, {
     cause: error,
-    hint: 'Check that Redis runs there and that this machine can reach it (host, port, firewall), or correct --queue.',
+    hint: noTls
+      ? `rediss:// speaks TLS, and the server at ${where} may not: give redis:// for a server without TLS, or check that ${where} is the TLS port of Redis.`
+      : 'Check that Redis runs there and that this machine can reach it (host, port, firewall), or correct --queue.',
   });
 }

@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import { requirementsOf } from './compatibility.js';
 import { inputsFailure } from './input-check.js';
 import {
+  ATTEMPTS,
   CLAIM_KEY,
   checkCoordinator,
   heartbeatCoordinator,
@@ -24,6 +25,7 @@ import {
   readClaim,
   REFUSALS_KEY,
   releaseCoordinator,
+  retryNote,
   WORKER_KEY_PATTERN,
   type GridClaim,
   type JobData,
@@ -31,6 +33,7 @@ import {
 } from './grid-claim.js';
 import { parseQueueAddress, type QueueAddress } from './queue-address.js';
 import { CONNECT_TIMEOUT_MS, connectionOptions, connectRedis } from './queue-connection.js';
+import { QueueHealth, silenceBullmqEvictionLine, warnOnEviction } from './queue-health.js';
 
 export interface QueueSchedulerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`. */
@@ -58,8 +61,9 @@ const ALL_STATES: JobType[] = ['wait', 'active', 'delayed', 'prioritized', 'comp
  */
 export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFactory {
   const address = parseQueueAddress(options.url);
+  silenceBullmqEvictionLine();
   const refuseOthers = async (client: Redis, grid: Grid) => {
-    await checkCoordinator(client, address);
+    await checkCoordinator(client, address, grid.name);
     const claim = await readClaim(client);
     if (claim && claim.identity !== identityOf(grid)) {
       const unfinished = await jobCount(claim.queue, address);
@@ -95,7 +99,7 @@ export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFa
       await heartbeatCoordinator(client, context.grid.name, since);
       await client.set(CLAIM_KEY, JSON.stringify(claim));
       await client.del(REFUSALS_KEY);
-      await warnOnEviction(client, address, context.log);
+      await warnOnEviction(client, address.display, context.log);
       const queue = new Queue<JobData, JobResult>(claim.queue, { connection: connectionOptions(address), prefix: KEY_PREFIX });
       return new QueueCoordinator(client, queue, address, claim, since, options.pollMs ?? 1000, context);
     } catch (error) {
@@ -112,7 +116,9 @@ class QueueCoordinator implements RunScheduler {
   /** Every unfinished run of the session has a job: from then on a stop leaves them to the workers. */
   private queued = false;
   private readonly refusals = new Set<string>();
-  private lost = false;
+  /** The attempt of each run last said to be a retry. */
+  private readonly retries = new Map<string, number>();
+  private readonly health: QueueHealth;
   /** The claim in Redis lacks what `claim` says now. */
   private claimChanged = false;
   private readonly log: (message: string) => void;
@@ -130,22 +136,16 @@ class QueueCoordinator implements RunScheduler {
     this.log = context.log;
     this.inputs = context.inputs;
     this.description = `the workers of the job queue at ${address.display} (queue ${claim.queue})`;
-    // Redis restarted or unreachable: commands wait for it to come back; say so once per outage.
-    const onLost = () => {
-      if (this.lost) return;
-      this.lost = true;
-      this.log(`lost the connection to the job queue at ${address.display}; retrying (records already in results.jsonl are kept)`);
-    };
-    redis.on('reconnecting', onLost);
-    queue.on('error', onLost);
-    redis.on('ready', () => {
-      if (!this.lost) return;
-      this.lost = false;
-      this.log(`the job queue at ${address.display} answers again`);
-    });
+    // Redis restarted, unreachable or full: commands wait for it or are retried; said once per outage.
+    this.health = new QueueHealth(address.display, this.log, 'records already in results.jsonl are kept');
+    redis.on('reconnecting', () => this.health.lost());
+    redis.on('ready', () => this.health.reconnected());
+    queue.on('error', (error) => this.health.failed(error));
   }
 
   get interruptedNote(): string {
+    if (this.health.down)
+      return `the job queue at ${this.address.display} did not answer when it stopped: the runs it kept stay queued for the workers, and --resume collects their records and queues again whatever it lost`;
     return this.queued
       ? `the unfinished runs stay queued at ${this.address.display}, where workers keep running them; --resume collects their records`
       : `the unfinished runs were not all queued at ${this.address.display} when it stopped; --resume queues them`;
@@ -170,21 +170,18 @@ class QueueCoordinator implements RunScheduler {
     // The first look queues the runs: a Ctrl-C meanwhile lets it finish (Redis answering within the connect
     // timeout), so that the runs do stay queued as the interrupted session says, and a later grid finds them.
     const queuing = stopped.then(() => sleep(CONNECT_TIMEOUT_MS));
-    let trouble = '';
     let looked = false;
     while (pending.size > 0 && !(signal?.aborted && looked)) {
       const look = this.poll(pending, active, events);
       // Left running when interrupted: closing the connection ends it, and that ending must not surface.
       look.catch(() => {});
       try {
-        await Promise.race([look, this.queued ? stopped : queuing]);
-        trouble = '';
+        // A look that ended by the stop says nothing of the queue.
+        if (await Promise.race([look.then(() => true), (this.queued ? stopped : queuing).then(() => false)])) this.health.wrote();
       } catch (error) {
         // The session's own errors (the results store) end the session; the queue's are retried until it answers.
         if (isHyperprotoError(error)) throw error;
-        const message = (error as Error).message;
-        if (message !== trouble) this.log(`the job queue at ${this.address.display}: ${message}; retrying`);
-        trouble = message;
+        this.health.failed(error as Error);
       }
       looked = true;
       if (pending.size > 0) await Promise.race([sleep(this.pollMs), stopped]);
@@ -233,6 +230,12 @@ class QueueCoordinator implements RunScheduler {
       if (!active.has(job.id)) {
         active.set(job.id, '');
         events.started(job.id);
+      }
+      // Taken up again after its worker stopped answering: BullMQ counts each such stop.
+      const stalls = job.stalledCounter ?? 0;
+      if (stalls > 0 && this.retries.get(job.id) !== stalls) {
+        this.retries.set(job.id, stalls);
+        this.log(`${job.id}: ${retryNote(stalls)}`);
       }
       const progress = job.progress as { stage?: unknown; done?: unknown; total?: unknown } | number;
       if (typeof progress === 'object' && typeof progress.stage === 'string') {
@@ -318,7 +321,7 @@ function jobFailure(job: Job<JobData, JobResult>): RunFailure {
   return {
     code: ErrorCode.Internal,
     message: /stalled more than allowable limit/.test(reason)
-      ? `its workers stopped while running it ${job.stalledCounter ?? 'several'} times (killed, or out of memory): ${reason}`
+      ? `the workers running it stopped answering ${job.stalledCounter || ATTEMPTS} times (killed, out of memory, or cut off from the queue), so it is not taken up again; look at what ends the worker on the run (e.g. its memory), then --resume runs it again`
       : `the job failed on its worker: ${reason}`,
   };
 }
@@ -340,16 +343,6 @@ async function obliterate(queueName: string, address: QueueAddress): Promise<voi
   } finally {
     await queue.close();
   }
-}
-
-async function warnOnEviction(redis: Redis, address: QueueAddress, log: (message: string) => void): Promise<void> {
-  // Managed Redis services may forbid CONFIG: then there is nothing to check.
-  const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
-  const policy = reply?.[1];
-  if (policy && policy !== 'noeviction')
-    log(
-      `warning: the job queue at ${address.display} has maxmemory-policy ${policy}: Redis may evict jobs when memory runs out; set maxmemory-policy noeviction`,
-    );
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

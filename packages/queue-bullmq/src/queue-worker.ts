@@ -22,6 +22,8 @@ import {
   KEY_PREFIX,
   readClaim,
   REFUSALS_KEY,
+  RETRIES_AFTER_STALL,
+  retryNote,
   workerKey,
   type GridClaim,
   type JobData,
@@ -29,6 +31,13 @@ import {
 } from './grid-claim.js';
 import { parseQueueAddress } from './queue-address.js';
 import { CONNECT_TIMEOUT_MS, connectionOptions, connectRedis } from './queue-connection.js';
+import { isConnectionError, QueueHealth, silenceBullmqEvictionLine, warnOnEviction } from './queue-health.js';
+
+/**
+ * How long a stopping worker waits for the queue to take back its runs in progress (and its last records): with
+ * Redis down that would be forever, and a worker must stop within seconds (a container's grace period).
+ */
+export const STOP_WAIT_MS = 5000;
 
 export interface QueueWorkerOptions {
   /** `redis://[[user]:password@]host[:port][/db]`. */
@@ -55,19 +64,31 @@ export interface QueueWorkerOptions {
 
 export type WorkerEvent =
   | { readonly type: 'serving'; readonly grid: string; readonly queue: string }
-  | { readonly type: 'started'; readonly key: string }
+  /** `retry`: why and which attempt, when the run is taken up again after its worker stopped answering. */
+  | { readonly type: 'started'; readonly key: string; readonly retry?: string }
+  /** The run's record is in the queue, for the coordinator. */
   | { readonly type: 'finished'; readonly key: string; readonly seconds: number }
   | { readonly type: 'failed'; readonly key: string; readonly failure: RunFailure }
-  | { readonly type: 'returned'; readonly key: string };
+  | { readonly type: 'returned'; readonly key: string }
+  /** The run finished, but the queue did not take its record (this worker had lost the job's lock): it runs again. */
+  | { readonly type: 'unstored'; readonly key: string }
+  /** Stopped while the queue did not answer: the run goes back to the queue when its lock expires. */
+  | { readonly type: 'abandoned'; readonly key: string; readonly afterSeconds: number };
 
 export interface WorkerOutcome {
   /** `host/pid`: how the coordinator and the jobs name this worker. */
   readonly worker: string;
   readonly queue: string;
+  /** Runs whose records the queue took. */
   readonly ran: number;
   readonly failed: number;
-  /** Runs in progress when it was stopped, put back in the queue for another worker. */
+  /**
+   * Runs in progress when it was stopped, put back in the queue for another worker (at once, or when their locks
+   * expire if the queue did not answer then).
+   */
   readonly returned: number;
+  /** Runs that finished but whose records the queue did not take (the job's lock was lost): they run again. */
+  readonly notStored: number;
   readonly concurrency: number;
   readonly threads: number;
 }
@@ -84,6 +105,7 @@ export interface WorkerOutcome {
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<WorkerOutcome> {
   const log = options.log ?? (() => {});
   const address = parseQueueAddress(options.url);
+  silenceBullmqEvictionLine();
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new HyperprotoError(ErrorCode.InvalidOptions, `concurrency must be a positive integer, got ${concurrency}`);
@@ -91,10 +113,22 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
   const lockMs = Math.round((options.lockSeconds ?? 30) * 1000);
   const id = `${hostname()}/${process.pid}`;
   const redis = await connectRedis(address, options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+  // Outages, a full Redis: said once each, and once when over.
+  const health = new QueueHealth(
+    address.display,
+    log,
+    'the runs in progress go on; their records are handed in when it answers, unless their locks expired meanwhile',
+  );
+  redis.on('reconnecting', () => health.lost());
+  redis.on('ready', () => health.reconnected());
 
   const slots: ThreadSlot[] = [];
-  let serving: { claim: GridClaim; worker: Worker<JobData, JobResult> } | undefined;
-  const counts = { ran: 0, failed: 0, returned: 0 };
+  let serving: { claim: GridClaim; worker: HandingWorker } | undefined;
+  const counts = { ran: 0, failed: 0, returned: 0, notStored: 0 };
+  /** The jobs this worker holds, by key: when each run started (ms). Left when the queue has the job back. */
+  const held = new Map<string, number>();
+  /** The runs executing in a thread now: a stop waits for them (a native call returns first), then for the queue. */
+  const running = new Set<Promise<unknown>>();
   const heartbeat = () =>
     redis.set(workerKey(id), JSON.stringify({ concurrency, threads, host: hostname(), pid: process.pid }), 'EX', HEARTBEAT_SECONDS);
   let beating: ReturnType<typeof setInterval> | undefined;
@@ -117,11 +151,31 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
     const free = [...slots];
 
     await heartbeat();
-    beating = setInterval(() => void heartbeat().catch(() => {}), (HEARTBEAT_SECONDS * 1000) / 3);
+    // The heartbeat is a write: the first to go through after an outage (or a full Redis) says it is over.
+    beating = setInterval(
+      () =>
+        void heartbeat().then(
+          () => health.wrote(),
+          (error: Error) => health.failed(error),
+        ),
+      (HEARTBEAT_SECONDS * 1000) / 3,
+    );
+    await warnOnEviction(redis, address.display, log);
     log(`worker ${id}: ${concurrency} run(s) at once, ${threads} thread(s) each; waiting for jobs at ${address.display}`);
 
     const process_ = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
       const order = job.data.order;
+      held.set(order.key, performance.now());
+      // Stopped by this worker, not by the run: another worker takes the job. A job whose lock was lost is back in the
+      // queue already; one left when the queue did not answer was said to go back by its lock's expiry.
+      const handBack = async (): Promise<never> => {
+        await job.moveToWait(token).catch(() => {});
+        if (held.delete(order.key)) {
+          counts.returned++;
+          options.onEvent?.({ type: 'returned', key: order.key });
+        }
+        throw new WaitingError();
+      };
       const misplaced = order.save && misplacedModel(order);
       if (misplaced) return { type: 'failed', failure: { code: ErrorCode.InvalidInput, message: misplaced }, worker: id };
       // The claim as it is now: each session of the coordinator rewrites it, with its fingerprints, before it queues
@@ -130,26 +184,31 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
       const claim = now?.identity === job.data.identity ? now : serving?.claim;
       // An outcome, not a thrown error, so the job is not retried here; --resume runs it again once the files match.
       const otherFiles = await files.problem(order, claim?.inputs?.[order.dataset]);
-      if (otherFiles) {
-        counts.failed++;
-        options.onEvent?.({ type: 'failed', key: order.key, failure: otherFiles });
-        return { type: 'failed', failure: otherFiles, worker: id };
-      }
+      if (otherFiles) return { type: 'failed', failure: otherFiles, worker: id };
+      // A stop that came meanwhile: the run would start after the stop asked the threads to stop theirs.
+      if (options.signal?.aborted) return handBack();
       let slot = free.pop();
       if (!slot) throw new Error('more jobs than worker threads');
-      options.onEvent?.({ type: 'started', key: order.key });
-      const startedAt = performance.now();
+      // BullMQ counts each time a worker running the job stopped answering and the job went back to the queue.
+      const stalls = job.stalledCounter ?? 0;
+      options.onEvent?.({ type: 'started', key: order.key, ...(stalls > 0 ? { retry: retryNote(stalls) } : {}) });
       let reported = 0;
+      const execution = slot.run(order, (stage, done, total) => {
+        // A few updates a second are plenty for a display, and each is a Redis call.
+        const now = performance.now();
+        if (now - reported < 1000 && done < total) return;
+        reported = now;
+        void job.updateProgress({ stage, done, total }).catch(() => {});
+      });
+      const settled = execution.then(
+        () => {},
+        () => {},
+      );
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
       try {
-        const record = await slot.run(order, (stage, done, total) => {
-          // A few updates a second are plenty for a display, and each is a Redis call.
-          const now = performance.now();
-          if (now - reported < 1000 && done < total) return;
-          reported = now;
-          void job.updateProgress({ stage, done, total }).catch(() => {});
-        });
-        counts.ran++;
-        options.onEvent?.({ type: 'finished', key: order.key, seconds: (performance.now() - startedAt) / 1000 });
+        const record = await execution;
+        // Counted and said once the queue has taken the record (the worker's "completed").
         return { type: 'done', record, worker: id };
       } catch (error) {
         if (!(error instanceof RunFailedError)) throw error;
@@ -161,15 +220,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
           slots[slots.indexOf(slot)] = fresh;
           slot = fresh;
         }
-        if (stopping) {
-          // Stopped by this worker, not by the run: another worker takes the job.
-          counts.returned++;
-          options.onEvent?.({ type: 'returned', key: order.key });
-          await job.moveToWait(token);
-          throw new WaitingError();
-        }
-        counts.failed++;
-        options.onEvent?.({ type: 'failed', key: order.key, failure: error.failure });
+        if (stopping) return handBack();
         return { type: 'failed', failure: error.failure, worker: id };
       } finally {
         free.push(slot);
@@ -177,21 +228,51 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
     };
 
     const serve = (claim: GridClaim) => {
-      const worker = new Worker<JobData, JobResult>(claim.queue, process_, {
+      const worker = new HandingWorker(claim.queue, process_, {
         connection: connectionOptions(address),
         prefix: KEY_PREFIX,
         concurrency,
         lockDuration: lockMs,
         stalledInterval: lockMs,
         // A run that kills its worker every time (e.g. out of memory) is taken up again twice, then fails.
-        maxStalledCount: 2,
+        maxStalledCount: RETRIES_AFTER_STALL,
         name: id,
       });
-      let lastError = '';
+      // A result counts once the queue has it: a record the queue did not take is no run done.
+      worker.on('completed', (job, result) => {
+        const key = job.id ?? job.data.order.key;
+        const since = held.get(key);
+        held.delete(key);
+        if (result.type === 'done') {
+          counts.ran++;
+          options.onEvent?.({ type: 'finished', key, seconds: since === undefined ? 0 : (performance.now() - since) / 1000 });
+        } else {
+          counts.failed++;
+          options.onEvent?.({ type: 'failed', key, failure: result.failure });
+        }
+      });
+      // A job this worker failed by an error of its own (not a run's failure, which is a result).
+      worker.on('failed', (job, error) => {
+        const key = job?.id;
+        if (!key || !held.has(key)) return;
+        held.delete(key);
+        counts.failed++;
+        options.onEvent?.({ type: 'failed', key, failure: { code: ErrorCode.Internal, message: error.message } });
+      });
+      worker.notStored = (job) => {
+        const key = job.id ?? job.data.order.key;
+        if (!held.delete(key)) return;
+        counts.notStored++;
+        options.onEvent?.({ type: 'unstored', key });
+      };
       worker.on('error', (error) => {
-        if (error.message === lastError) return;
-        lastError = error.message;
-        log(`the job queue at ${address.display}: ${error.message}`);
+        // BullMQ's word for a result it could not store (said above), and for the job it then cannot fail either.
+        if (/^Missing lock for job /.test(error.message)) return;
+        // A lock lost during an outage: the outage was said, and what became of the job is said when its record is
+        // handed in, or not. Otherwise (another worker took the job) it is no trouble of the queue's.
+        if (/^could not renew lock for job /.test(error.message)) {
+          if (!health.down) log(`the job queue at ${address.display}: ${error.message}`);
+        } else health.failed(error);
       });
       options.onEvent?.({ type: 'serving', grid: claim.grid, queue: claim.queue });
       return worker;
@@ -216,19 +297,40 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
       }
       await untilAborted(sleep(options.pollMs ?? 2000), options.signal);
     }
-    return { worker: id, queue: address.display, ...counts, concurrency, threads };
   } catch (error) {
     if (isHyperprotoError(error)) throw error;
     throw new HyperprotoError(ErrorCode.Internal, `the queue worker failed: ${(error as Error).message}`, { cause: error });
   } finally {
     clearInterval(beating);
-    // Runs in progress stop (their jobs go back to wait), then the queue's connections close.
+    // Runs in progress stop (each at its next check: a native call returns first), their jobs go back to wait and
+    // the queue's connections close. The queue gets STOP_WAIT_MS for its part: a worker must not hang on a Redis
+    // that is down; what it holds then goes back to the queue when the locks expire.
     for (const slot of slots) slot.abort();
-    if (serving) await serving.worker.close().catch(() => {});
+    await Promise.all(running);
+    const worker = serving?.worker;
+    const handedBack = await Promise.race([
+      (async () => {
+        await worker?.close().catch(() => {});
+        await redis.del(workerKey(id)).catch(() => {});
+        return true;
+      })(),
+      sleep(STOP_WAIT_MS).then(() => false),
+    ]);
+    if (!handedBack) {
+      log(
+        `the job queue at ${address.display} did not answer within ${STOP_WAIT_MS / 1000} s: this worker stops without it${held.size > 0 ? `, and the ${held.size} run(s) it holds go back to the queue when their locks expire` : ''}`,
+      );
+      for (const key of held.keys()) {
+        counts.returned++;
+        options.onEvent?.({ type: 'abandoned', key, afterSeconds: lockMs / 1000 });
+      }
+      void worker?.disconnect().catch(() => {});
+    }
     await Promise.all(slots.map((slot) => slot.close()));
-    await redis.del(workerKey(id)).catch(() => {});
     redis.disconnect();
   }
+  // Built after the stop, which counts the runs it returns.
+  return { worker: id, queue: address.display, ...counts, concurrency, threads };
 }
 
 /**
@@ -244,6 +346,24 @@ export function misplacedModel(order: JobData['order']): string | undefined {
     new RegExp(`^\\.s${order.seed}\\.partial-\\d+$`).test(basename(save.dir)) &&
     save.target === join(dirname(save.dir), `s${order.seed}`);
   return ok ? undefined : `refused to write the model of ${order.key} to ${save.dir}: not a models directory of this run`;
+}
+
+/**
+ * A BullMQ worker that tells when the queue did not take a job's result: the job's lock expired while the queue did
+ * not answer or was full ("Missing lock"), so the job went back to the queue and the record was lost with it.
+ */
+class HandingWorker extends Worker<JobData, JobResult> {
+  notStored: (job: Job<JobData, JobResult>, error: Error) => void = () => {};
+
+  protected override async handleCompleted(result: JobResult, job: Job<JobData, JobResult>, token: string, ...rest: unknown[]) {
+    try {
+      return await super.handleCompleted(result, job, token, ...(rest as []));
+    } catch (error) {
+      // A lost connection is retried until Redis answers, unless this worker stops (then its stop says so).
+      if (!isConnectionError(error as Error)) this.notStored(job, error as Error);
+      throw error;
+    }
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

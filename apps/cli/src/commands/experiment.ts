@@ -37,13 +37,17 @@ export interface ExperimentOptions {
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
   const { gridPath, config } = await chooseGrid(options);
-  if (options.queue && options.workers) {
+  // `--queue ""` (an unset variable) is refused below, never taken for "no queue".
+  const queued = options.queue !== undefined;
+  if (queued && options.workers) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
       hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
     });
   }
   // Parsed first: a malformed URL is refused before the grid is even read.
-  const queue = options.queue ? (await import('@hyperproto/queue-bullmq')).queueScheduler({ url: options.queue }) : undefined;
+  const queueModule = queued ? await import('@hyperproto/queue-bullmq') : undefined;
+  const queue = queueModule?.queueScheduler({ url: options.queue! });
+  const args = process.argv.slice(2);
   const output = new Output(options);
   const grid = gridPath ? await loadGridFile(gridPath) : await loadPreset(options.preset!);
   const gridSource = gridPath ?? `preset ${options.preset}`;
@@ -73,7 +77,8 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       signal: interruptSignal(),
       onProgress: (progress) => display.update(progress),
       onLog: (message) => display.log(message),
-      command: ['hyperproto', ...process.argv.slice(2)].join(' '),
+      // Stored in sessions.jsonl and shown in the report: the queue URL's password must not be.
+      command: ['hyperproto', ...(queueModule ? queueModule.hidePasswords(args) : args)].join(' '),
       saveModels: options.saveModels ?? 'best',
     });
   } finally {

@@ -54,7 +54,7 @@ export async function workerCommand(options: WorkerOptions): Promise<void> {
   output.result(
     outcome,
     () =>
-      `worker ${outcome.worker}: ${outcome.ran} run(s) done, ${outcome.failed} failed, ${outcome.returned} returned to the queue at ${outcome.queue}`,
+      `worker ${outcome.worker}: ${outcome.ran} run(s) done, ${outcome.failed} failed, ${outcome.returned} returned to the queue at ${outcome.queue}${outcome.notStored > 0 ? `, ${outcome.notStored} finished but not handed in (they run again)` : ''}`,
   );
 }
 
@@ -63,12 +63,16 @@ function describe(event: WorkerEvent): string {
     case 'serving':
       return `taking jobs of grid "${event.grid}" (queue ${event.queue})`;
     case 'started':
-      return `${event.key}: started`;
+      return `${event.key}: started${event.retry ? ` (${event.retry})` : ''}`;
     case 'finished':
       return `${event.key}: done in ${event.seconds.toFixed(1)}s`;
     case 'failed':
       return `${event.key}: failed: ${event.failure.message.split('\n')[0]}`;
     case 'returned':
       return `${event.key}: stopped, back in the queue`;
+    case 'unstored':
+      return `${event.key}: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full), so it is not done: the run goes back to the queue and runs again`;
+    case 'abandoned':
+      return `${event.key}: stopped, back in the queue when its lock expires (in at most ${event.afterSeconds} s)`;
   }
 }
