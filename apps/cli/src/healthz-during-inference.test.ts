@@ -15,12 +15,16 @@ const CLASSES = 1000;
 /** One request of this many rows: 8 G multiply-adds, a few hundred milliseconds on one thread. */
 const ROWS = 8192;
 
+const wideModel = () => seededSoftmaxModel({ width: WIDTH, classes: CLASSES, hidden: HIDDEN, seed: 7 });
+
+const randomRows = (seed: number) => {
+  const rng = createRng(seed);
+  return Array.from({ length: ROWS }, () => Array.from({ length: WIDTH }, () => rng.normal()));
+};
+
 describe('prediction server on a worker session', () => {
   it('answers GET /healthz while a slow inference is in flight, before the prediction', async () => {
-    const session = await createWorkerSession(seededSoftmaxModel({ width: WIDTH, classes: CLASSES, hidden: HIDDEN, seed: 7 }), {
-      source: 'wide.onnx',
-      intraOpThreads: 1,
-    });
+    const session = await createWorkerSession(wideModel(), { source: 'wide.onnx', intraOpThreads: 1 });
     let started!: () => void;
     const inferenceStarted = new Promise<void>((resolve) => {
       started = resolve;
@@ -41,8 +45,7 @@ describe('prediction server on a worker session', () => {
     });
     const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const rng = createRng(3);
-      const rows = Array.from({ length: ROWS }, () => Array.from({ length: WIDTH }, () => rng.normal()));
+      const rows = randomRows(3);
       const answered: string[] = [];
       const predicted = fetch(`${base}/v1/predict`, {
         method: 'POST',
@@ -66,6 +69,65 @@ describe('prediction server on a worker session', () => {
       expect(server.stats()).toMatchObject({ batches: 1, rows: ROWS });
     } finally {
       await server.shutdown(1_000);
+      await session.release();
+    }
+  });
+
+  it('after the grace period, runs no batch still queued: only the inference running is waited for', async () => {
+    const session = await createWorkerSession(wideModel(), { source: 'wide.onnx', intraOpThreads: 1 });
+    // The inferences the batcher starts, and the requests it is handed.
+    const inferences: Promise<unknown>[] = [];
+    let submitted = 0;
+    const observed: ModelSession = {
+      ...session,
+      predict: (features, options) => {
+        const running = session.predict(features, options);
+        inferences.push(running.catch(() => undefined));
+        return running;
+      },
+    };
+    const server = createPredictionServer(observed, {
+      bodyLimit: 4 * 1024 * 1024,
+      maxRequestRows: ROWS,
+      maxBatchRows: ROWS,
+      maxDelayMs: 0,
+    });
+    const submit = server.batcher.submit.bind(server.batcher);
+    server.batcher.submit = (request) => {
+      submitted++;
+      return submit(request);
+    };
+    const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      // Three requests of a batch each: one runs, two wait for it.
+      const requests = [1, 2, 3].map((seed) =>
+        fetch(`${base}/v1/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ rows: randomRows(seed) }),
+        }).then(
+          (response) => response.status,
+          () => 'closed',
+        ),
+      );
+      const waitFor = async (what: string, done: () => boolean) => {
+        for (let waited = 0; !done(); waited += 10) {
+          if (waited > 20_000) throw new Error(`${what}: not within 20 s`);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      };
+      await waitFor('three requests handed to the batcher', () => submitted === 3);
+      expect(inferences).toHaveLength(1);
+
+      const result = await server.shutdown(100);
+      expect(result).toEqual({ drained: false, abandoned: 3 });
+      expect(await Promise.all(requests)).toEqual(['closed', 'closed', 'closed']);
+      await inferences[0];
+      // The batcher would start the next batch on the turn after the first one ends.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(inferences).toHaveLength(1);
+    } finally {
+      await server.shutdown(100);
       await session.release();
     }
   });

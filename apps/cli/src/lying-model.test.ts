@@ -45,6 +45,8 @@ interface Served {
   base: string;
   /** The rows of each inference the server ran, in order. */
   runs: number[];
+  /** What the server logged of its failures (5xx). */
+  logged: string[];
 }
 
 /** A server of `model` that waits `maxDelayMs` for requests to share an inference, recording each one it runs. */
@@ -58,9 +60,10 @@ async function serve(model: Uint8Array, source: string, maxDelayMs: number): Pro
       return session.predict(features, options);
     },
   };
-  const server = createPredictionServer(recording, { ...DEFAULT_SERVER_OPTIONS, maxDelayMs });
+  const logged: string[] = [];
+  const server = createPredictionServer(recording, { ...DEFAULT_SERVER_OPTIONS, maxDelayMs, logError: (message) => logged.push(message) });
   const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
-  return { session, server, base, runs };
+  return { session, server, base, runs, logged };
 }
 
 async function post(base: string, body: unknown): Promise<{ status: number; body: any }> {
@@ -98,17 +101,16 @@ describe('serve, when one request in a shared inference makes it fail', () => {
       { label: 1, score: 2, scores: [0, 2, 0] },
       { label: 2, score: 3.5, scores: [0.5, 0.5, 3.5] },
     ]);
-    // Row 1 of its own request: row 4 of the shared inference.
+    // The model's failure is the server's: the client is told only that (a 500's message names no file of the
+    // server's), and the log has what failed, with row 1 of its own request (row 4 of the shared inference).
     expect(lied).toEqual({
       status: 500,
-      body: {
-        error: {
-          code: 'internal',
-          message:
-            'liar.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 1 has label 1000000, but the model has 3 classes (0 to 2)',
-        },
-      },
+      body: { error: { code: 'internal', message: 'the server failed to answer; it logged the error' } },
     });
+    expect(liar.logged).toHaveLength(1);
+    expect(liar.logged[0]).toContain(
+      'POST /v1/predict failed: HyperprotoError: liar.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 1 has label 1000000, but the model has 3 classes (0 to 2)',
+    );
     // The two shared an inference of 5 rows, which failed; then each ran alone.
     expect(liar.runs).toEqual([5, 3, 2]);
   });

@@ -31,6 +31,14 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The batcher was stopped (`MicroBatcher.stop`): the request was never sent to the session. */
+export class BatcherStoppedError extends Error {
+  constructor() {
+    super('the server stopped before this request reached an inference');
+    this.name = 'BatcherStoppedError';
+  }
+}
+
 export interface BatchRequest {
   readonly features: Matrix;
   readonly topK?: number;
@@ -59,7 +67,9 @@ export class MicroBatcher {
   private queue: Pending[] = [];
   private queuedRows = 0;
   private running = false;
-  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Cancels the flush scheduled, if any. */
+  private scheduled: (() => void) | undefined;
   private counts = { batches: 0, requests: 0, rows: 0, largestBatchRows: 0 };
 
   constructor(
@@ -76,6 +86,7 @@ export class MicroBatcher {
    * the queue is full, so that memory and waiting time stay bounded under load.
    */
   submit(request: BatchRequest): Promise<Prediction> {
+    if (this.stopped) return Promise.reject(new BatcherStoppedError());
     const limit = this.options.maxQueuedRows ?? Number.POSITIVE_INFINITY;
     const rows = request.features.rows;
     if (this.queue.length > 0 && this.queuedRows + rows > limit) return Promise.reject(new QueueFullError(rows, this.queuedRows, limit));
@@ -86,20 +97,34 @@ export class MicroBatcher {
     });
   }
 
+  /**
+   * Refuses with BatcherStoppedError every request not yet sent to the session, and every later one; the inference
+   * running goes on, and its requests are answered. For a shutdown whose grace period is over: the clients of the
+   * requests still queued are gone, and each batch run for them would delay the exit by an inference.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.scheduled?.();
+    this.scheduled = undefined;
+    const queued = this.queue.splice(0);
+    this.queuedRows = 0;
+    for (const pending of queued) pending.reject(new BatcherStoppedError());
+  }
+
   private schedule(): void {
-    if (this.running || this.scheduled) return;
-    if (this.queuedRows >= this.options.maxBatchRows) {
-      this.scheduled = setImmediate(() => this.flush());
-    } else if (this.options.maxDelayMs > 0) {
-      this.scheduled = setTimeout(() => this.flush(), this.options.maxDelayMs);
+    if (this.running || this.scheduled || this.stopped) return;
+    if (this.queuedRows < this.options.maxBatchRows && this.options.maxDelayMs > 0) {
+      const timer = setTimeout(() => this.flush(), this.options.maxDelayMs);
+      this.scheduled = () => clearTimeout(timer);
     } else {
-      this.scheduled = setImmediate(() => this.flush());
+      const immediate = setImmediate(() => this.flush());
+      this.scheduled = () => clearImmediate(immediate);
     }
   }
 
   private async flush(): Promise<void> {
     this.scheduled = undefined;
-    if (this.running || this.queue.length === 0) return;
+    if (this.running || this.stopped || this.queue.length === 0) return;
     const batch = this.take();
     this.running = true;
     try {
@@ -147,7 +172,11 @@ export class MicroBatcher {
       // The session fails a batch as a whole (e.g. a model that lies on some rows): one client's rows must not
       // fail the others' requests. Run alone, each gets its own answer or its own error; still one run at a time.
       if (batch.length === 1) batch[0]!.reject(error);
-      else for (const pending of batch) await this.run([pending]);
+      else
+        for (const pending of batch) {
+          if (this.stopped) pending.reject(new BatcherStoppedError());
+          else await this.run([pending]);
+        }
       return;
     }
     this.counts.batches++;

@@ -4,7 +4,7 @@ import { hostName, loopbackHosts, requestedHost } from '@hyperproto/allowed-host
 import { isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { MicroBatcher, QueueFullError, type BatcherStats } from './micro-batcher.js';
+import { BatcherStoppedError, MicroBatcher, QueueFullError, type BatcherStats } from './micro-batcher.js';
 
 export interface PredictionServerOptions {
   /** Largest request body accepted, in bytes. */
@@ -106,7 +106,8 @@ export interface PredictionServer {
   /**
    * Stops accepting connections, closes at once those without a request (idle, or still sending headers) and
    * those that stall while sending a body, lets the requests in flight finish, and after `graceMs` closes whatever
-   * is left.
+   * is left and refuses the requests still waiting for an inference (`MicroBatcher.stop`): the one running is left
+   * to finish.
    */
   readonly shutdown: (graceMs?: number) => Promise<ShutdownResult>;
 }
@@ -131,6 +132,20 @@ export interface Refusal {
 
 function refuse(status: number, code: string, message: string, where: { row?: number; column?: number } = {}): Refusal {
   return { status, body: { error: { code, message, ...where } } };
+}
+
+/** A request that arrives, or is still waiting for an inference, once shutdown has begun. */
+function shuttingDown(): Refusal {
+  return refuse(503, 'shutting-down', 'the server is shutting down; send the request again to another instance');
+}
+
+/**
+ * The answer to every request that fails inside the server (500): the client learns only that it failed. What
+ * failed is the server's to know, and goes to `logError`: its messages name the server's own files (a session's
+ * errors name the model's path).
+ */
+function internalFailure(): Refusal {
+  return refuse(500, 'internal', 'the server failed to answer; it logged the error');
 }
 
 function overloaded(message: string): Refusal {
@@ -304,7 +319,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
         'unsupported-content-encoding',
         `Content-Encoding ${JSON.stringify(request.headers['content-encoding'])} is not supported; send the body unencoded (identity)`,
       );
-    if (closing) return refuse(503, 'shutting-down', 'the server is shutting down; send the request again to another instance');
+    if (closing) return shuttingDown();
     // One request is always let through when no large body is held, however large (up to the body limit).
     if (heldBytes > 0 && bufferedBytes > 0 && bufferedBytes + heldBytes > limits.maxBufferedBytes) {
       const counted = request.headers['content-length'] === undefined ? ' (counted at the body limit: it has no Content-Length)' : '';
@@ -459,6 +474,8 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     clearTimeout(timer);
     if (!late) return { drained: true, abandoned: 0 };
     const abandoned = inFlight;
+    // Their clients are gone: only the inference running is waited for, not a batch more for each still queued.
+    batcher.stop();
     app.server.closeAllConnections();
     for (const socket of sockets) socket.destroy();
     await closed;
@@ -629,6 +646,7 @@ function toPredictionItems(p: Prediction, names: readonly string[] | undefined) 
 export function describeRequestError(error: FastifyError, options: PredictionServerOptions): Refusal {
   if (error instanceof RequestRefused) return error.refusal;
   if (error instanceof QueueFullError) return overloaded(error.message);
+  if (error instanceof BatcherStoppedError) return shuttingDown();
   if (error instanceof InvalidFeaturesError) {
     const { problem, row, column } = error.detail;
     // Values beyond float32's range are reported like other non-finite features: one documented code.
@@ -638,12 +656,7 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
       ...(column === undefined ? {} : { column }),
     });
   }
-  if (isHyperprotoError(error))
-    return refuse(
-      error.code === 'E_INVALID_INPUT' ? 400 : 500,
-      error.code === 'E_INVALID_INPUT' ? 'invalid-input' : 'internal',
-      error.message,
-    );
+  if (isHyperprotoError(error)) return error.code === 'E_INVALID_INPUT' ? refuse(400, 'invalid-input', error.message) : internalFailure();
   switch (error.code) {
     case 'FST_ERR_VALIDATION': {
       // A feature that is not a finite number (JSON's 1e999 parses to Infinity) gets its row and column.
@@ -672,10 +685,6 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
     default:
       break;
   }
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-  return refuse(
-    status,
-    status === 500 ? 'internal' : 'bad-request',
-    status === 500 ? 'the server failed to answer; it logged the error' : error.message,
-  );
+  const status = error.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? refuse(status, 'bad-request', error.message) : internalFailure();
 }

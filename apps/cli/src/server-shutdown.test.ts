@@ -49,8 +49,8 @@ interface Served {
   stdout: () => string;
 }
 
-async function serve(model: string, args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI_BIN, 'serve', model, '--port', '0', '--json', ...args], {
+async function serve(model: string, args: string[], nodeArgs: string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI_BIN, 'serve', model, '--port', '0', '--json', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CI: 'true' },
   });
@@ -119,6 +119,8 @@ const closedSocket = (socket: Socket) =>
 
 let dir: string;
 let model: string;
+/** Preloaded with --import, on every thread: ends the model's worker thread when it is sent a batch of 13 rows. */
+let threadKiller: string;
 const rows = (n: number, seed: number) => {
   const rng = createRng(seed);
   return Array.from({ length: n }, () => Array.from({ length: WIDTH }, () => rng.normal()));
@@ -129,6 +131,16 @@ beforeAll(async () => {
   model = join(dir, 'model.onnx');
   await writeFile(model, modelBytes());
   await writeFile(join(dir, 'bad-label.onnx'), badLabelModel());
+  threadKiller = join(dir, 'end-thread-at-13-rows.mjs');
+  await writeFile(
+    threadKiller,
+    `import { isMainThread, parentPort } from 'node:worker_threads';
+if (!isMainThread)
+  parentPort.on('message', (message) => {
+    if (message.type === 'predict' && message.features.rows === 13) process.exit(9);
+  });
+`,
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -263,6 +275,42 @@ describe('hyperproto serve, the process', () => {
       await within(closedSocket(socket), 2_000, 'the trickling connection closing');
     } finally {
       clearInterval(trickle);
+      served.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('when the thread running the model ends, fails the request with a 500 naming no file, stops, and exits 1 saying why', async () => {
+    const served = await serve(model, ['--shutdown-timeout', '5'], ['--import', threadKiller]);
+    const { port } = served;
+    try {
+      const before = await send(port, '/v1/predict', { method: 'POST', body: JSON.stringify({ rows: rows(2, 1) }) });
+      expect(before.status).toBe(200);
+      const fatal = await send(port, '/v1/predict', { method: 'POST', body: JSON.stringify({ rows: rows(13, 2) }) });
+      // The failure is the server's: the client is told only that, and the detail (the model's path) goes to stderr.
+      expect(fatal).toEqual({
+        status: 500,
+        body: JSON.stringify({ error: { code: 'internal', message: 'the server failed to answer; it logged the error' } }),
+      });
+      // No health check succeeds any more: 503 while it shuts down, then no listener.
+      const health = await send(port, '/healthz').then(
+        (answer) => answer.status,
+        (error: NodeJS.ErrnoException) => error.code,
+      );
+      expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(health);
+      const exit = await within(served.exited, 10_000, 'exit after the thread ended');
+      expect(exit.code, served.stderr()).toBe(1);
+      const ended = `the worker thread running ${model} ended unexpectedly (it exited with code 9); the calls it was answering are lost`;
+      expect(served.stderr()).toContain(`${ended}: stopping\n`);
+      expect(served.stderr()).toContain(`POST /v1/predict failed: HyperprotoError: ${ended}`);
+      // With --json the error is the last line on stdout.
+      const lines = served.stdout().trim().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(JSON.parse(lines[1]!).error).toEqual({
+        code: 'E_INTERNAL',
+        message: `stopped: ${ended}`,
+        hint: 'Start it again (a process manager restarts it on this exit code); if the thread keeps ending, report it with this output.',
+      });
+    } finally {
       served.child.kill('SIGKILL');
     }
   }, 30_000);

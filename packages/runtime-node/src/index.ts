@@ -11,7 +11,7 @@ export {
   type ProviderAttempt,
   type SessionOptions,
 } from './model-session.js';
-export { createWorkerSession } from './worker-session.js';
+export { createWorkerSession, type WorkerSessionOptions } from './worker-session.js';
 export {
   CUDA_INSTALL_ENV,
   cudaProviderInstalled,

@@ -316,6 +316,18 @@ describe('release while predictions run', () => {
     await expect(session.release()).resolves.toBeUndefined();
     await expect(session.placement()).rejects.toThrow(/was released and cannot be used any more/);
   });
+
+  it('waits for a placement already started, which answers as usual', async () => {
+    const session = await createSession(HPN);
+    const settled: string[] = [];
+    const placement = session.placement();
+    void placement.then(() => settled.push('placement'));
+    const release = session.release();
+    void release.then(() => settled.push('release'));
+    expect(await placement).toEqual(await hpn.placement());
+    await release;
+    expect(settled).toEqual(['placement', 'release']);
+  });
 });
 
 describe('the model contract', () => {

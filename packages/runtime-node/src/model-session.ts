@@ -158,9 +158,9 @@ export interface ModelSession {
    */
   placement(): Promise<NodePlacement[]>;
   /**
-   * Frees the onnxruntime session once the predictions already started have finished (they resolve as usual);
-   * `predict` calls made after `release` are refused. Every call, the first or a later one, resolves once the
-   * session is freed.
+   * Frees the onnxruntime session once the predictions and placements already started have finished (they resolve
+   * as usual); `predict` and `placement` calls made after `release` are refused. Every call, the first or a later
+   * one, resolves once the session is freed.
    */
   release(): Promise<void>;
 }
@@ -364,17 +364,19 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
   const { inputName, inputWidth, classes, scoresName, labelName, modelTopK, classNames, featureNames } = contract;
   const { labelColumn } = contract.metadata;
 
-  // onnxruntime frees a session even while a run of it is under way: release waits for the runs started before it.
+  // onnxruntime frees a session even while a run of it is under way: release waits for the calls started before
+  // it, predictions and placements alike (a worker session's thread ends once the release is done, and a call it
+  // has not answered by then would never be).
   let releasing: Promise<void> | undefined;
-  const inFlight = new Set<Promise<Prediction>>();
-  const predict = (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> => {
-    if (releasing) return Promise.reject(releasedSessionError(source));
-    const running = runPredict(features, options);
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(running: Promise<T>): Promise<T> => {
     inFlight.add(running);
     const settled = () => inFlight.delete(running);
     running.then(settled, settled);
     return running;
   };
+  const predict = (features: FeatureInput, options: PredictOptions = {}): Promise<Prediction> =>
+    releasing ? Promise.reject(releasedSessionError(source)) : track(runPredict(features, options));
   const release = (): Promise<void> => {
     releasing ??= Promise.allSettled(inFlight).then(() => session.release());
     return releasing;
@@ -431,10 +433,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     ...(labelColumn === undefined ? {} : { labelColumn }),
     modelTopK,
     predict,
-    placement: async () => {
-      if (releasing) throw releasedSessionError(source);
-      return profilePlacement(facts, inputName, inputWidth);
-    },
+    placement: () => (releasing ? Promise.reject(releasedSessionError(source)) : track(profilePlacement(facts, inputName, inputWidth))),
     release,
   };
 }

@@ -10,11 +10,11 @@ import {
 import type { ModelSession, NodePlacement, Prediction, PredictOptions, SessionOptions } from './model-session.js';
 
 /** The session options as they reach the thread: `log`, a function, becomes `true` (its messages come back). */
-export type WorkerSessionOptions = Omit<SessionOptions, 'log'> & { readonly log?: true };
+export type ThreadSessionOptions = Omit<SessionOptions, 'log'> & { readonly log?: true };
 
 export interface WorkerData {
   readonly model: string | Uint8Array;
-  readonly options: WorkerSessionOptions;
+  readonly options: ThreadSessionOptions;
 }
 
 /** What the session tells about itself: everything but its methods. */
@@ -85,6 +85,8 @@ export function reviveError(wire: SerializedError): Error {
   let error: Error;
   if (wire.kind === 'features') {
     error = new InvalidFeaturesError(wire.message, wire.detail ?? { problem: 'not-a-batch' }, hint);
+    // Its constructor takes no cause: set as Error's own is (not enumerable).
+    if (cause) Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true });
   } else if (wire.kind === 'answers' || wire.kind === 'contract') {
     const Class = wire.kind === 'answers' ? ModelAnswersError : ModelContractError;
     error = new Class(wire.code as ContractErrorCode, wire.message, {

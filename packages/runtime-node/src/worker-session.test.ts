@@ -49,6 +49,18 @@ const refusal = (call: Promise<unknown>): Promise<Error> =>
     (error: unknown) => error as Error,
   );
 
+/** `promise`, or a rejection once `ms` have passed without it settling: a call never answered fails the test. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** `text` as a regular expression matching itself. */
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /** The same error: class, name, code, message, hint and detail. */
 function expectSameError(got: Error, expected: Error, what: string): void {
   const fields = (e: Error) => {
@@ -254,57 +266,114 @@ describe('releasing a worker session while predictions run', () => {
 });
 
 describe('a worker thread that ends unexpectedly', () => {
-  /** The thread's script with a listener ahead of the session's: a predict whose `source` says so ends the thread. */
-  const dyingScript = () => {
-    const path = join(scratch, 'dying-worker.mjs');
-    writeFileSync(
-      path,
-      `import { parentPort } from 'node:worker_threads';
-parentPort.on('message', (message) => {
+  /** The thread's script, after `before` (run first: a listener there hears each message ahead of the session). */
+  const scriptAfter = (name: string, before: string) => {
+    const path = join(scratch, `${name}.mjs`);
+    writeFileSync(path, `import { parentPort } from 'node:worker_threads';\n${before}\nawait import(${JSON.stringify(SCRIPT.href)});\n`);
+    return pathToFileURL(path);
+  };
+  /** A predict whose `source` says so ends the thread. */
+  const dyingScript = () =>
+    scriptAfter(
+      'dying-worker',
+      `parentPort.on('message', (message) => {
   if (message.type !== 'predict') return;
   if (message.options.source === 'throw') throw new Error('the test ends this thread');
   if (message.options.source === 'exit') process.exit(7);
-});
-await import(${JSON.stringify(SCRIPT.href)});
-`,
+});`,
     );
-    return pathToFileURL(path);
-  };
 
   it.each([
     ['throw', /ended unexpectedly \(it failed: the test ends this thread\)/],
     ['exit', /ended unexpectedly \(it exited with code 7\)/],
-  ])('(%s) fails the calls waiting on it and every later one with E_INTERNAL; release still resolves', async (how, said) => {
-    const session = await startWorkerSession(SOFTMAX, {}, dyingScript());
-    const rows = randomRows(2, 8, 3);
-    expectSamePrediction(await session.predict(rows), await inThread.predict(rows));
-    const fatal = session.predict(rows, { source: how });
-    // Sent after the message that ends the thread: never answered.
-    const waiting = session.placement();
-    const error = await refusal(fatal);
-    expect(error).toBeInstanceOf(ModelContractError);
-    expect(error).toMatchObject({ code: ErrorCode.Internal, hint: 'Create a new session to predict again.' });
-    expect(error.message).toMatch(
-      new RegExp(`^the worker thread running ${SOFTMAX.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} ${said.source}`),
+  ])(
+    '(%s) fails the calls waiting on it and every later one with E_INTERNAL, and tells onUnexpectedEnd; release still resolves',
+    async (how, said) => {
+      const told: Error[] = [];
+      const session = await startWorkerSession(SOFTMAX, { onUnexpectedEnd: (error) => told.push(error) }, dyingScript());
+      const rows = randomRows(2, 8, 3);
+      expectSamePrediction(await session.predict(rows), await inThread.predict(rows));
+      const fatal = session.predict(rows, { source: how });
+      // Sent after the message that ends the thread: never answered.
+      const waiting = session.placement();
+      const error = await refusal(fatal);
+      expect(error).toBeInstanceOf(ModelContractError);
+      expect(error).toMatchObject({ code: ErrorCode.Internal, hint: 'Create a new session to predict again.' });
+      expect(error.message).toMatch(
+        new RegExp(`^the worker thread running ${literally(SOFTMAX)} ${said.source}; the calls it was answering are lost$`),
+      );
+      // Told once, with the error the calls fail with.
+      expect(told).toEqual([error]);
+      expect(told[0]).toBe(error);
+      await expect(waiting).rejects.toBe(error);
+      await expect(session.predict(rows)).rejects.toBe(error);
+      await expect(session.placement()).rejects.toBe(error);
+      await expect(session.release()).resolves.toBeUndefined();
+      expect(told).toHaveLength(1);
+      // Released, it says so, as any released session does.
+      await expect(session.predict(rows)).rejects.toThrow(/was released and cannot be used any more/);
+    },
+  );
+
+  it('while opening the model, fails the opening with an opening failure, and does not tell onUnexpectedEnd', async () => {
+    const told: Error[] = [];
+    const error = await refusal(
+      startWorkerSession(SOFTMAX, { onUnexpectedEnd: (e) => told.push(e) }, scriptAfter('exit-at-start', 'process.exit(3);')),
     );
-    await expect(waiting).rejects.toBe(error);
-    await expect(session.predict(rows)).rejects.toBe(error);
-    await expect(session.placement()).rejects.toBe(error);
+    expect(error).toBeInstanceOf(ModelContractError);
+    expect(error).toMatchObject({
+      code: ErrorCode.Internal,
+      message: `the worker thread opening ${SOFTMAX} ended unexpectedly (it exited with code 3) before the model was open`,
+      hint: 'Nothing was opened. Open it again; should the thread end the same way, report it with this message.',
+    });
+    expect(told).toEqual([]);
+  });
+
+  it('during the release, before it answered, fails the calls still waiting; release resolves, onUnexpectedEnd is not told', async () => {
+    const told: Error[] = [];
+    const session = await startWorkerSession(
+      SOFTMAX,
+      { onUnexpectedEnd: (e) => told.push(e) },
+      scriptAfter('exit-at-release', `parentPort.on('message', (message) => message.type === 'release' && process.exit(0));`),
+    );
+    // A placement loads a second session: still running when the release arrives and the thread ends.
+    const placement = refusal(session.placement());
     await expect(session.release()).resolves.toBeUndefined();
-    // Released, it says so, as any released session does.
-    await expect(session.predict(rows)).rejects.toThrow(/was released and cannot be used any more/);
+    expect(await within(placement, 10_000, 'the placement')).toMatchObject({
+      code: ErrorCode.Internal,
+      message: `the worker thread running ${SOFTMAX} ended (it exited with code 0) before it answered every call made before the release`,
+    });
+    expect(told).toEqual([]);
+  });
+});
+
+describe('a placement followed at once by a release', () => {
+  it('is answered, and then the session released', async () => {
+    const session = await openWorker(SOFTMAX);
+    const settled: string[] = [];
+    const placement = session.placement();
+    void placement.then(() => settled.push('placement'));
+    const release = session.release();
+    void release.then(() => settled.push('release'));
+    expect(await within(placement, 10_000, 'the placement')).toEqual(await inThread.placement());
+    await release;
+    expect(settled).toEqual(['placement', 'release']);
   });
 });
 
 describe('the process', () => {
   /** Runs `body` as an ES module in a new Node process with the built package imported as `runtime`. */
-  const runScript = (name: string, body: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> => {
+  const runScript = (
+    name: string,
+    body: string,
+    nodeArgs: string[] = [],
+  ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> => {
     const path = join(scratch, name);
     const entry = pathToFileURL(join(here, '../dist/index.js')).href;
     writeFileSync(path, `import * as runtime from ${JSON.stringify(entry)};\nconst SOFTMAX = ${JSON.stringify(SOFTMAX)};\n${body}`);
     return new Promise((resolve, reject) => {
       const started = performance.now();
-      const child = spawn(process.execPath, [path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeArgs, path], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -331,6 +400,38 @@ void session.predict(many).then((p) => console.log('late', p.rows));
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('answered 2\nlate 100000\n');
     expect(run.code).toBe(0);
+  });
+
+  it('goes on when the thread runs out of memory while opening the model, and says so as an opening failure', async () => {
+    // The thread's heap has the process's limit: 64 MB here, filled before the session's script runs.
+    const script = join(scratch, 'greedy-worker.mjs');
+    writeFileSync(script, `const kept = [];\nfor (;;) kept.push(new Array(100_000).fill(1));\n`);
+    const worker = pathToFileURL(join(here, '../dist/worker-session.js')).href;
+    const run = await runScript(
+      'out-of-memory.mjs',
+      `const { startWorkerSession } = await import(${JSON.stringify(worker)});
+try {
+  await startWorkerSession(SOFTMAX, {}, new URL(${JSON.stringify(pathToFileURL(script).href)}));
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message, hint: error.hint, cause: error.cause?.code }));
+}
+console.log('still running');
+`,
+      ['--max-old-space-size=64'],
+    );
+    expect(run.code).toBe(0);
+    const [said, after] = run.stdout.trim().split('\n');
+    expect(JSON.parse(said!)).toEqual({
+      code: ErrorCode.Internal,
+      message: expect.stringMatching(
+        new RegExp(
+          `^the worker thread opening ${literally(SOFTMAX)} ended unexpectedly \\(it failed: .*out of memory\\) before the model was open$`,
+        ),
+      ),
+      hint: "Nothing was opened. Its JavaScript heap has the process's limit: raise it with node's --max-old-space-size=MB (or in NODE_OPTIONS).",
+      cause: 'ERR_WORKER_OUT_OF_MEMORY',
+    });
+    expect(after).toBe('still running');
   });
 
   it('ends after release, with the answers of predictions made before it', async () => {
@@ -366,6 +467,13 @@ describe('errors crossing from the thread', () => {
     expect(revived.cause).toBeInstanceOf(Error);
     expect(revived.cause).toMatchObject({ name: 'RangeError', message: 'onnxruntime: out of range' });
     expect(reviveError(structuredClone(serializeError('a string thrown')))).toMatchObject({ name: 'Error', message: 'a string thrown' });
+    // InvalidFeaturesError's constructor takes no cause; one set on it crosses too.
+    const features = new InvalidFeaturesError('row 0, column 0 is NaN', { problem: 'not-finite', row: 0, column: 0 });
+    Object.defineProperty(features, 'cause', { value: cause, writable: true, configurable: true });
+    const revivedFeatures = reviveError(structuredClone(serializeError(features)));
+    expectSameError(revivedFeatures, features, 'features with a cause');
+    expect(revivedFeatures.cause).toMatchObject({ name: 'RangeError', message: 'onnxruntime: out of range' });
+    expect(Object.keys(revivedFeatures)).not.toContain('cause');
   });
 });
 

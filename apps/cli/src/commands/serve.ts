@@ -34,18 +34,28 @@ export interface ServeOptions extends GlobalOptions, ExecutionProviderFlags {
 /**
  * Serves an exported model over HTTP until SIGTERM or Ctrl-C; then stops accepting connections, closes those
  * without a request and stalled ones, lets the requests in flight finish, and exits 0; if they have not finished
- * within --shutdown-timeout seconds, closes them and exits 130.
+ * within --shutdown-timeout seconds, closes them and exits 130. Should the thread running the model end (out of
+ * memory, a crash inside onnxruntime), it stops the same way, failing the requests that needed the model, and
+ * exits 1 (E_INTERNAL) saying why: a process manager then starts it again, as it would a process that crashed.
  */
 export async function serveCommand(model: string, options: ServeOptions): Promise<void> {
   const output = new Output(options);
   // The session runs the model on a few fixed rows and refuses one whose answers break its interface (a label that
   // is not the best-scoring class): nothing that fails the model contract is served. It lives on a worker thread:
   // onnxruntime-node's run holds the thread it is called on until it is done, and this one must go on reading
-  // requests and answering /healthz while a batch runs.
+  // requests and answering /healthz while a batch runs. Should that thread end, serve stops and exits 1 rather than
+  // answer 500 to every prediction while /healthz says ok: a process manager restarts it, as it would after a crash.
+  let threadEnded: Error | undefined;
+  const stop = new AbortController();
   const session = await createWorkerSession(model, {
     ...sessionProviders(options),
     ...(options.threads === undefined ? {} : { intraOpThreads: options.threads }),
     log: (message) => process.stderr.write(`${terminalText(message)}\n`),
+    onUnexpectedEnd: (error) => {
+      threadEnded = error;
+      process.stderr.write(`${terminalText(`${error.message}: stopping`)}\n`);
+      stop.abort();
+    },
   });
   const seconds = (s: number) => Math.round(s * 1000);
   const server = createPredictionServer(session, {
@@ -100,18 +110,28 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
     ].join('\n'),
   );
 
-  const signal = interruptSignal();
+  const signal = AbortSignal.any([interruptSignal(), stop.signal]);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  // From here /healthz answers 503 and new requests are refused; those that need the model fail once its thread ended.
   const { drained, abandoned } = await server.shutdown(seconds(options.shutdownTimeout));
+  const unanswered = `${abandoned} request${abandoned === 1 ? '' : 's'} unanswered`;
+  if (threadEnded) {
+    const error = new HyperprotoError(ErrorCode.Internal, `stopped${drained ? '' : ` with ${unanswered}`}: ${threadEnded.message}`, {
+      cause: threadEnded,
+      hint: 'Start it again (a process manager restarts it on this exit code); if the thread keeps ending, report it with this output.',
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
+    throw error;
+  }
   if (!drained) {
     // The session is left to the process's exit: an inference may still be running on its thread, which the
     // process waits for (a thread ended inside a native call would abort the process) before it exits.
     const error = new HyperprotoError(
       ErrorCode.Aborted,
-      `stopped with ${abandoned} request${abandoned === 1 ? '' : 's'} unanswered: the requests in flight did not finish within the shutdown timeout of ${options.shutdownTimeout} s`,
+      `stopped with ${unanswered}: the requests in flight did not finish within the shutdown timeout of ${options.shutdownTimeout} s`,
       { hint: 'Give them longer with --shutdown-timeout SECONDS.' },
     );
     // main() prints no error after a result on stdout; with --json the stop is a second line there.
