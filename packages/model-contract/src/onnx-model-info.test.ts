@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { readOnnxModelInfo } from './index.js';
+import { MAX_GRAPH_ENTRIES, MAX_NODE_ENTRIES } from './onnx-model-info.js';
 import {
   attributeProto,
   bytesField,
   graphProto,
+  intAttribute,
   modelProto,
+  varint,
   nodeProto,
   numberField,
   sparseTensorProto,
@@ -32,6 +35,7 @@ describe('readOnnxModelInfo', () => {
       opset: 17,
       opsets: { '': 17 },
       metadata: { format: 'hyperproto-classifier', head: 'softmax', classes: '5', classNames: '["ant","bee","cat","dog","eel"]' },
+      valuesPerRow: 0,
     });
   });
 
@@ -44,6 +48,7 @@ describe('readOnnxModelInfo', () => {
       opset: 0,
       opsets: {},
       metadata: {},
+      valuesPerRow: 0,
     });
   });
 
@@ -248,5 +253,95 @@ describe('readOnnxModelInfo refuses what no exported model holds', () => {
     expect(damaged(inFile([[...bytesField(4, 'Relu'), 0x2a, 0x05, 0x0a]]))).toBe(
       'm.onnx is not a usable ONNX model: a node is malformed (byte 6 of it does not start a protobuf field that fits)',
     );
+  });
+
+  it('a sparse tensor anywhere, which onnxruntime would make dense when it loads the file', () => {
+    // Some 40 bytes of one sparse initializer [1,000,000] ask for 4 MB.
+    const sparse = sparseTensorProto(
+      tensorProto({ name: 's', dims: [1], raw: [0, 0, 0, 0] }),
+      tensorProto({ dims: [1], dataType: 7, raw: [0, 0, 0, 0, 0, 0, 0, 0] }),
+      [1_000_000],
+    );
+    expect(sparse.length).toBeLessThan(40);
+    const DENSE =
+      "would be made dense when onnxruntime loads the file, so a few bytes of it can ask for gigabytes; hyperproto's exporter writes no sparse tensors";
+    expect(refusal(inFile([gemm], { initializers: [weights], sparseInitializers: [sparse] }))).toBe(`the sparse initializer "s" ${DENSE}`);
+    const attribute = nodeProto({ op: 'Identity', name: 'id', inputs: ['W'], attributes: [attributeProto('s', 'sparseTensor', [sparse])] });
+    expect(refusal(inFile([attribute], { initializers: [weights] }))).toBe(
+      `the sparse tensor "s" in attribute "s" of the node "id" ${DENSE}`,
+    );
+    // An external file anywhere is named first, the graver of the two.
+    const secret = tensorProto({ name: 'W', dims: [2, 2], externalData: { location: '.env' } });
+    expect(refusal(inFile([gemm], { sparseInitializers: [sparse], initializers: [secret] }))).toMatch(
+      /^the initializer "W" takes its values from the external file "\.env"/,
+    );
+  });
+
+  describe(`more than ${MAX_GRAPH_ENTRIES.toLocaleString('en-US')} of a kind, refused as soon as one more is read`, () => {
+    /** `times` copies of `item` in one array: too many bytes to spread into another. */
+    const repeated = (item: readonly number[], times: number) => {
+      const out = new Uint8Array(item.length * times);
+      for (let i = 0; i < times; i++) out.set(item, i * item.length);
+      return out;
+    };
+    /** A ModelProto of IR version 8 and opset 17 around a GraphProto's bytes. */
+    const withGraph = (graph: Uint8Array) => {
+      const head = Uint8Array.from([
+        ...numberField(1, 8),
+        ...bytesField(8, [...bytesField(1, ''), ...numberField(2, 17)]),
+        ...varint(7 * 8 + 2),
+        ...varint(graph.length),
+      ]);
+      const bytes = new Uint8Array(head.length + graph.length);
+      bytes.set(head);
+      bytes.set(graph, head.length);
+      return bytes;
+    };
+    const over = (kind: string) => `it has more than 10,000 ${kind}; a hyperproto model has a few hundred at most`;
+
+    it('nodes: a file of a million of them is refused at once, before it costs memory', () => {
+      const node = bytesField(1, nodeProto({ op: 'Identity', name: 'n', inputs: ['W'], outputs: ['y'] }));
+      const bytes = withGraph(repeated(node, 1_000_000));
+      expect(bytes.length).toBeGreaterThan(20_000_000);
+      const started = performance.now();
+      expect(refusal(bytes)).toBe(over('nodes'));
+      expect(performance.now() - started).toBeLessThan(1000);
+      // Nodes of every graph count together: here, one of the main graph and those of its subgraph.
+      const body = graphProto({ nodes: new Array(MAX_GRAPH_ENTRIES).fill(nodeProto({ op: 'Identity' })) });
+      expect(refusal(inFile([nodeProto({ op: 'Identity', attributes: [attributeProto('g', 'graph', [body])] })]))).toBe(over('nodes'));
+    });
+
+    it('tensors, subgraphs, graph inputs and metadata entries', () => {
+      const empty = tensorProto({ name: 'z', dims: [0] });
+      expect(refusal(inFile([], { initializers: new Array(MAX_GRAPH_ENTRIES + 1).fill(empty) }))).toBe(over('tensors'));
+      const listed = nodeProto({
+        op: 'Identity',
+        attributes: [attributeProto('t', 'tensors', new Array(MAX_GRAPH_ENTRIES + 1).fill(empty))],
+      });
+      expect(refusal(inFile([listed]))).toBe(over('tensors'));
+      const graphs = nodeProto({ op: 'Identity', attributes: [attributeProto('g', 'graphs', new Array(MAX_GRAPH_ENTRIES + 1).fill([]))] });
+      expect(refusal(inFile([graphs]))).toBe(over('graphs'));
+      const copies = repeated(bytesField(7, bytesField(2, 'g')), MAX_GRAPH_ENTRIES + 1);
+      expect(refusal(Uint8Array.from([...modelProto({ irVersion: 8 }), ...copies]))).toBe(over('graphs'));
+      const inputs = graphProto({ inputs: new Array(MAX_GRAPH_ENTRIES + 1).fill(valueInfoProto('x', ['N', 1])) });
+      expect(refusal(modelProto({ irVersion: 8, graph: inputs }))).toBe(over('graph inputs'));
+      const metadata = Object.fromEntries(Array.from({ length: MAX_GRAPH_ENTRIES + 1 }, (_, i) => [`k${i}`, '']));
+      expect(refusal(modelProto({ irVersion: 8, metadata }))).toBe(
+        over('metadata entries').replace('a few hundred at most', 'some twenty'),
+      );
+      // As many as allowed are read.
+      expect(
+        readOnnxModelInfo(modelProto({ irVersion: 8, metadata: Object.fromEntries(Object.entries(metadata).slice(1)) })).metadata.k1,
+      ).toBe('');
+    });
+
+    it(`a node of more than ${MAX_NODE_ENTRIES} inputs, outputs or attributes`, () => {
+      const names = Array.from({ length: MAX_NODE_ENTRIES + 1 }, (_, i) => `t${i}`);
+      const WHY = 'no node of a hyperproto model has more than 3 inputs, 2 outputs or 4 attributes';
+      expect(refusal(inFile([nodeProto({ op: 'Max', name: 'm', inputs: names })]))).toBe(`the node "m" has more than 16 inputs; ${WHY}`);
+      expect(refusal(inFile([nodeProto({ op: 'TopK', name: 'k', outputs: names })]))).toBe(`the node "k" has more than 16 outputs; ${WHY}`);
+      const attributes = names.map((name) => intAttribute(name, 0));
+      expect(refusal(inFile([nodeProto({ op: 'Gemm', attributes })]))).toBe(`an unnamed node has more than 16 attributes; ${WHY}`);
+    });
   });
 });

@@ -1,7 +1,17 @@
 import { ContractErrorCode, exportInstructions, ModelContractError } from './contract-error.js';
 import { DEFAULT_ONNX_DOMAINS, METADATA_KEYS, MODEL_OPERATORS } from './contract-names.js';
 import { describeValue } from './describe-value.js';
-import { checkShapeBounds, MAX_RANK, type InitializerFacts, type InputFacts, type NodeFacts, type ShapeSummary } from './shape-bounds.js';
+import {
+  checkShapeBounds,
+  FLOAT32,
+  INT64,
+  MAX_RANK,
+  named,
+  type InitializerFacts,
+  type InputFacts,
+  type NodeFacts,
+  type ShapeSummary,
+} from './shape-bounds.js';
 
 /** The top-level facts of an ONNX ModelProto, which onnxruntime (node and web) does not expose. */
 export interface OnnxModelInfo {
@@ -18,6 +28,13 @@ export interface OnnxModelInfo {
   readonly opsets: Readonly<Record<string, number>>;
   /** metadata_props as a plain record, in file order. */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * The most values one row of a batch can cost onnxruntime, each of at most 8 bytes: the input's width plus the
+   * values of every tensor the graph makes from it, per row, as if all were alive at once. A server can size its
+   * batches by it: `rows x valuesPerRow x 8` bytes bounds what an inference of that many rows makes (the tensors
+   * made from the weights alone, at load, aside). 0 for a graph without inputs.
+   */
+  readonly valuesPerRow: number;
 }
 
 // ModelProto field numbers (onnx.proto).
@@ -33,7 +50,7 @@ const IR_VERSION = 1,
 
 const REEXPORT_HINT = `Export the model again with ${exportInstructions()}, and copy the whole file (a cut-short copy or download also shows this).`;
 const CONTENT_HINT = `A hyperproto model keeps its weights inside the file and uses only these operators of the default ONNX domain: ${MODEL_OPERATORS.join(', ')}. Export the model again with ${exportInstructions()}.`;
-const SHAPE_HINT = `A hyperproto model's graph gives every tensor before a node reads it, and none of its tensors holds more values (per row of the batch) than the larger of its weights and its input's width. Export the model again with ${exportInstructions()}.`;
+const SHAPE_HINT = `A hyperproto model's input is a float32 tensor [N, width], its initializers are float32 or int64, its graph gives every tensor before a node reads it, and none of its tensors holds more values (per row of the batch) than the larger of its weights and its input's width. Export the model again with ${exportInstructions()}.`;
 
 /**
  * Reads the top level of an ONNX file without a protobuf runtime: walks the wire format, checks that every field
@@ -46,18 +63,25 @@ const SHAPE_HINT = `A hyperproto model's graph gives every tensor before a node 
  * - a tensor anywhere (initializer, sparse initializer, node attribute, subgraph) whose values are in an external
  *   file: onnxruntime would read that file from the disk of the machine that loads the model, and the model's
  *   answers would carry it to whoever asks;
+ * - a sparse tensor anywhere: onnxruntime makes a sparse initializer dense when it loads the file (a few dozen bytes
+ *   of one can ask for 4 MB), and no exported model has one;
+ * - more than MAX_GRAPH_ENTRIES nodes, tensors, subgraphs, graph inputs or metadata entries, or a node of more than
+ *   MAX_NODE_ENTRIES inputs, outputs or attributes: refused as they are read, so that reading a file of a million
+ *   nodes costs no more memory than one of 10,000;
  * - a node whose operator is not one of MODEL_OPERATORS in the default domain (a Loop can run for as long as its
  *   input says, a custom operator is code the runtime does not know), an opset import of another domain, and the
  *   model-level functions and training information that no exported model has;
- * - then, in the main graph, what its tensors would cost (checkShapeBounds works out a bound of every shape): a
- *   tensor whose size grows with the square of the batch's rows; one made from initializers alone that holds more
- *   values than the file's initializers do together (onnxruntime folds such nodes into new tensors when it loads
- *   the file, so two initializers [N, 1] and [1, M] would make N x M values of a file of N + M); one made from the
- *   input that holds more per row than the larger of those and the input's width; nodes that make more than
- *   NODE_VALUES_FACTOR times that together; and a graph whose shapes cannot be known (a node that reads a tensor no
- *   earlier node gives, axes that are not constants).
+ * - then, in the main graph, what its tensors would cost (checkShapeBounds works out a bound of every shape): an
+ *   input that is not a dense float32 tensor, initializers other than float32 and int64 and a Cast to another type
+ *   (so that counting values bounds bytes); a tensor whose size grows with the square of the batch's rows; one made
+ *   from initializers alone that holds more values than the file's initializers do together (onnxruntime folds such
+ *   nodes into new tensors when it loads the file, so two initializers [N, 1] and [1, M] would make N x M values of
+ *   a file of N + M); one made from the input that holds more per row than the larger of those and the input's
+ *   width; nodes that make more than NODE_VALUES_FACTOR times that together; and a graph whose shapes cannot be
+ *   known (a node that reads a tensor no earlier node gives, axes that are not constants).
  * So what a file can make onnxruntime allocate at load is a small multiple of what the file holds, and what a row
- * costs a small multiple of its weights and its input's width. No exported model comes near the bounds.
+ * costs a small multiple of its weights and its input's width (`valuesPerRow` says how much for this file). No
+ * exported model comes near the bounds.
  */
 export function readOnnxModelInfo(bytes: Uint8Array, source = 'the model'): OnnxModelInfo {
   return readOnnxModel(bytes, source).info;
@@ -76,11 +100,13 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
   let producerVersion = '';
   let docString = '';
   const graphs: Uint8Array[] = [];
+  let metadataEntries = 0;
   let extras: string | undefined;
   let otherDomain: string | undefined;
   const opsets: Record<string, number> = {};
   const metadata: Record<string, string> = {};
   const decoder = new TextDecoder('utf-8', { fatal: false });
+  const inspector = new GraphInspector(refuse, problem, decoder);
 
   const reader = new WireReader(bytes);
   while (!reader.done()) {
@@ -97,8 +123,10 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
     else if (field.number === PRODUCER_VERSION && field.bytes) producerVersion = decoder.decode(field.bytes);
     else if (field.number === DOC_STRING && field.bytes) docString = decoder.decode(field.bytes);
     // Protobuf merges a repeated message field: every copy of the graph counts.
-    else if (field.number === GRAPH && field.bytes) graphs.push(field.bytes);
-    else if (field.number === FUNCTIONS && field.bytes) extras ??= 'functions of its own (ModelProto.functions)';
+    else if (field.number === GRAPH && field.bytes) {
+      inspector.take('graphs');
+      graphs.push(field.bytes);
+    } else if (field.number === FUNCTIONS && field.bytes) extras ??= 'functions of its own (ModelProto.functions)';
     else if (field.number === TRAINING_INFO && field.bytes) extras ??= 'training information (ModelProto.training_info)';
     else if (field.number === OPSET_IMPORT && field.bytes) {
       // OperatorSetIdProto: 1 domain (string), 2 version (varint).
@@ -114,13 +142,14 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
       // StringStringEntryProto: 1 key, 2 value.
       const entry = readEntry(field.bytes);
       if (!entry) throw problem('a metadata entry is malformed');
+      if (++metadataEntries > MAX_GRAPH_ENTRIES)
+        throw refuse(`it has more than ${MAX_GRAPH_ENTRIES.toLocaleString('en-US')} metadata entries; a hyperproto model has some twenty`);
       const key = entry.strings[1];
       if (key !== undefined) metadata[decoder.decode(key)] = decoder.decode(entry.strings[2] ?? new Uint8Array());
     }
   }
   if (irVersion === undefined || graphs.length === 0)
     throw problem(`it has no ${irVersion === undefined ? 'IR version' : 'graph'}, so it is not an ONNX model`);
-  const inspector = new GraphInspector(refuse, problem, decoder);
   for (const graph of graphs) inspector.graph(graph, { depth: 0, within: '' });
   inspector.finish();
   if (extras) throw refuse(`it has ${extras}, which no hyperproto model has`);
@@ -129,13 +158,16 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
   // Last: shapes are worked out only for a graph of the contract's operators.
   const inputWidth = Object.hasOwn(metadata, METADATA_KEYS.inputWidth) ? metadata[METADATA_KEYS.inputWidth] : undefined;
   const shapes = checkShapeBounds(inspector.shapes, inputWidth, refusal(SHAPE_HINT));
-  return { info: { irVersion, producerName, producerVersion, docString, opset: opsets[''] ?? 0, opsets, metadata }, shapes };
+  const { valuesPerRow } = shapes;
+  return { info: { irVersion, producerName, producerVersion, docString, opset: opsets[''] ?? 0, opsets, metadata, valuesPerRow }, shapes };
 }
 
 interface WireField {
   readonly number: number;
   readonly varint?: bigint;
   readonly bytes?: Uint8Array;
+  /** The bytes its value takes in the file (after the tag): a varint's, 4 or 8 for fixed32 and fixed64, the length of `bytes`. */
+  readonly size: number;
 }
 
 /** A cursor over protobuf wire format; `field()` returns undefined on malformed or truncated input. */
@@ -173,8 +205,9 @@ class WireReader {
     if (number < 1 || number > 536870911) return undefined;
     switch (wireType) {
       case 0: {
+        const start = this.offset;
         const varint = this.varint();
-        return varint === undefined ? undefined : { number, varint };
+        return varint === undefined ? undefined : { number, varint, size: this.offset - start };
       }
       case 1:
       case 5: {
@@ -184,7 +217,7 @@ class WireReader {
           return undefined;
         }
         this.offset += size;
-        return { number };
+        return { number, size };
       }
       case 2: {
         const length = this.varint();
@@ -195,7 +228,7 @@ class WireReader {
         }
         const start = this.offset;
         this.offset += Number(length);
-        return { number, bytes: this.bytes.subarray(start, this.offset) };
+        return { number, bytes: this.bytes.subarray(start, this.offset), size: this.offset - start };
       }
       default:
         // Groups (3, 4) are not used by onnx.proto; 6 and 7 do not exist.
@@ -220,22 +253,42 @@ function readEntry(bytes: Uint8Array): { strings: Record<number, Uint8Array>; va
 
 /**
  * The integers of a repeated int64 field, one WireField of it at a time: packed (length-delimited) or a single
- * varint. Two's complement, as int64 is. Returns false for malformed packed bytes.
+ * varint. Two's complement, as int64 is. Keeps at most `limit` of them in `into` (the rest are not read: what is kept
+ * is enough to refuse the field for holding too many). Returns false for malformed packed bytes.
  */
-function pushInts(field: WireField, into: number[]): boolean {
+function pushInts(field: WireField, into: number[], limit: number): boolean {
   if (field.varint !== undefined) {
-    into.push(Number(BigInt.asIntN(64, field.varint)));
+    if (into.length < limit) into.push(Number(BigInt.asIntN(64, field.varint)));
     return true;
   }
   if (!field.bytes) return false;
   const reader = new WireReader(field.bytes);
-  while (!reader.done()) {
+  while (!reader.done() && into.length < limit) {
     const value = reader.varint();
     if (value === undefined) return false;
     into.push(Number(BigInt.asIntN(64, value)));
   }
   return true;
 }
+
+/** Lists the shape pass reads (dims, axes) are kept to one more than it follows: enough to refuse a longer one. */
+const KEPT_INTS = MAX_RANK + 1;
+
+/**
+ * The most nodes (every graph's together), tensors (initializers, sparse or not, and tensors of attributes),
+ * subgraphs, main-graph inputs and metadata entries a file may have. The walk refuses the file as soon as one more
+ * starts, before it keeps anything of it, so what it holds stays small (about 10 MB) whatever the file's size; a
+ * file of a million one-line nodes would otherwise take a gigabyte of memory before any check. An exported model has
+ * two nodes for each hidden layer (16 layers at most), its head's score expression (a few dozen nodes for the
+ * built-in heads), ArgMax and TopK, about as many initializers, one input and some twenty metadata entries: a few
+ * hundred of each at most, where this allows 10,000.
+ */
+export const MAX_GRAPH_ENTRIES = 10_000;
+/**
+ * The most inputs, outputs or attributes a node may list (each): no node of an exported model has more than 3
+ * inputs (Gemm; Max, which takes any number, has 2), 2 outputs (TopK) or 4 attributes (Gemm).
+ */
+export const MAX_NODE_ENTRIES = 16;
 
 // GraphProto, NodeProto, AttributeProto, TensorProto, SparseTensorProto, ValueInfoProto, TypeProto and
 // TensorShapeProto field numbers (onnx.proto).
@@ -256,45 +309,32 @@ const TensorField = {
   dims: 1,
   dataType: 2,
   floatData: 4,
-  int32Data: 5,
-  stringData: 6,
   int64Data: 7,
   name: 8,
   rawData: 9,
-  doubleData: 10,
-  uint64Data: 11,
   externalData: 13,
   dataLocation: 14,
 } as const;
 const SparseTensorField = { values: 1, indices: 2, dims: 3 } as const;
 const ValueInfoField = { name: 1, type: 2 } as const;
-/** TypeProto: tensor_type and sparse_tensor_type, each { 1 elem_type, 2 shape }; TensorShapeProto: 1 dim. */
-const TypeField = { tensorType: 1, sparseTensorType: 8, shape: 2, dim: 1 } as const;
-const DimensionField = { value: 1, param: 2 } as const;
-
+/** TypeProto.Tensor: 1 elem_type, 2 shape; TensorShapeProto: 1 dim. */
+const TensorTypeField = { elemType: 1, shape: 2, dim: 1 } as const;
 /**
- * TensorProto.DataType INT64, and the bits of one value of each type in raw_data (FLOAT 1, UINT8 2, INT8 3, UINT16
- * 4, INT16 5, INT32 6, INT64 7, BOOL 9, FLOAT16 10, DOUBLE 11, UINT32 12, UINT64 13, COMPLEX64 14, COMPLEX128 15,
- * BFLOAT16 16). Any other type counts 4, the fewest any has: the values a file holds are never undercounted.
+ * The members of TypeProto's oneof `value` by field number (tensor_type 1, sequence_type 4, map_type 5, opaque_type
+ * 7, sparse_tensor_type 8, optional_type 9): protobuf keeps only the last one written, merging copies of that one.
  */
-const INT64 = 7;
-const VALUE_BITS: Readonly<Record<number, number>> = {
-  1: 32,
-  2: 8,
-  3: 8,
-  4: 16,
-  5: 16,
-  6: 32,
-  7: 64,
-  9: 8,
-  10: 16,
-  11: 64,
-  12: 32,
-  13: 64,
-  14: 64,
-  15: 128,
-  16: 16,
+const TYPE_MEMBERS: Readonly<Record<number, string>> = {
+  1: 'tensor',
+  4: 'sequence',
+  5: 'map',
+  7: 'opaque value',
+  8: 'sparse tensor',
+  9: 'optional value',
 };
+const TENSOR_TYPE = 1;
+const DimensionField = { value: 1, param: 2 } as const;
+/** TensorProto.DataType FLOAT and INT64, and the bytes of one value in raw_data; other types are refused. */
+const VALUE_BYTES: Readonly<Record<number, number>> = { [FLOAT32]: 4, [INT64]: 8 };
 
 /** Subgraphs deeper than this are refused: no exported model has any, and the walk stays shallow. */
 const MAX_GRAPH_DEPTH = 8;
@@ -306,13 +346,19 @@ interface GraphPlace {
   readonly within: string;
 }
 
+/** A description for a message, made only when one is needed. */
+type Description = string | (() => string);
+const text = (what: Description): string => (typeof what === 'string' ? what : what());
+
 /**
- * Walks a GraphProto for external data and operators outside the model contract (see readOnnxModelInfo). External
- * data is refused as soon as it is seen; an operator once the walk is done (`finish`), so that a file with both is
- * refused for its external data, the graver of the two, wherever its nodes and tensors are in the file.
+ * Walks a GraphProto for external data, sparse tensors and operators outside the model contract (see
+ * readOnnxModelInfo). External data is refused as soon as it is seen; the others once the walk is done (`finish`),
+ * so that a file with both is refused for its external data, the graver, wherever its nodes and tensors are in the
+ * file. A count past MAX_GRAPH_ENTRIES or MAX_NODE_ENTRIES is refused at once.
  */
 class GraphInspector {
-  private operatorProblem: string | undefined;
+  private problem: string | undefined;
+  private readonly counts = { nodes: 0, tensors: 0, graphs: 0, inputs: 0 };
   /** The main graph's inputs, initializers and nodes, in file order (every copy of it merged), for checkShapeBounds. */
   readonly shapes = { inputs: [] as InputFacts[], initializers: [] as InitializerFacts[], nodes: [] as NodeFacts[] };
 
@@ -323,40 +369,63 @@ class GraphInspector {
     private readonly decoder: TextDecoder,
   ) {}
 
+  /** Counts one more of `what`, refusing the file past MAX_GRAPH_ENTRIES. */
+  take(what: keyof GraphInspector['counts']): void {
+    if (++this.counts[what] > MAX_GRAPH_ENTRIES)
+      throw this.refuse(
+        `it has more than ${MAX_GRAPH_ENTRIES.toLocaleString('en-US')} ${what === 'inputs' ? 'graph inputs' : what === 'graphs' ? 'graphs' : what}; a hyperproto model has a few hundred at most`,
+      );
+  }
+
   graph(bytes: Uint8Array, place: GraphPlace): void {
     if (place.depth > MAX_GRAPH_DEPTH) throw this.refuse(`its graphs are nested more than ${MAX_GRAPH_DEPTH} deep`);
     const main = place.depth === 0;
-    for (const field of this.fields(bytes, `a graph${place.within}`)) {
+    for (const field of this.fields(bytes, () => `a graph${place.within}`)) {
       if (!field.bytes) continue;
       if (field.number === GraphField.node) this.node(field.bytes, place);
       else if (field.number === GraphField.initializer) {
+        this.take('tensors');
         const tensor = this.tensor(field.bytes, 'initializer', place.within);
-        if (main) this.shapes.initializers.push({ ...tensor, kind: 'initializer' });
+        if (main) this.shapes.initializers.push(tensor);
       } else if (field.number === GraphField.sparseInitializer) {
-        const tensor = this.sparseTensor(field.bytes, 'sparse initializer', place.within);
-        if (main) this.shapes.initializers.push({ ...tensor, kind: 'sparse initializer', ints: undefined });
-      } else if (field.number === GraphField.input && main) this.shapes.inputs.push(this.valueInfo(field.bytes));
+        this.take('tensors');
+        this.sparseTensor(field.bytes, 'sparse initializer', place.within);
+      } else if (field.number === GraphField.input && main) {
+        this.take('inputs');
+        this.shapes.inputs.push(this.valueInfo(field.bytes));
+      }
     }
   }
 
   private node(bytes: Uint8Array, place: GraphPlace): void {
+    this.take('nodes');
     let name = '';
     let op = '';
     let domain = '';
     const attributes: Uint8Array[] = [];
     const inputs: string[] = [];
     const outputs: string[] = [];
+    let tooMany: string | undefined;
+    const keep = <T>(list: T[], item: () => T, what: string) => {
+      if (list.length < MAX_NODE_ENTRIES) list.push(item());
+      else tooMany ??= what;
+    };
     // Later copies of a field win, as protobuf parses them.
-    for (const field of this.fields(bytes, `a node${place.within}`)) {
-      if (!field.bytes) continue;
-      if (field.number === NodeField.name) name = this.text(field.bytes);
-      else if (field.number === NodeField.opType) op = this.text(field.bytes);
-      else if (field.number === NodeField.domain) domain = this.text(field.bytes);
-      else if (field.number === NodeField.attribute) attributes.push(field.bytes);
-      else if (field.number === NodeField.input) inputs.push(this.text(field.bytes));
-      else if (field.number === NodeField.output) outputs.push(this.text(field.bytes));
+    for (const field of this.fields(bytes, () => `a node${place.within}`)) {
+      const value = field.bytes;
+      if (!value) continue;
+      if (field.number === NodeField.name) name = this.text(value);
+      else if (field.number === NodeField.opType) op = this.text(value);
+      else if (field.number === NodeField.domain) domain = this.text(value);
+      else if (field.number === NodeField.attribute) keep(attributes, () => value, 'attributes');
+      else if (field.number === NodeField.input) keep(inputs, () => this.text(value), 'inputs');
+      else if (field.number === NodeField.output) keep(outputs, () => this.text(value), 'outputs');
     }
-    const node = `${named('node', name)}${place.within}`;
+    const node = () => `${named('node', name)}${place.within}`;
+    if (tooMany)
+      throw this.refuse(
+        `${node()} has more than ${MAX_NODE_ENTRIES} ${tooMany}; no node of a hyperproto model has more than 3 inputs, 2 outputs or 4 attributes`,
+      );
     const int = new Map<string, number>();
     const ints = new Map<string, number[]>();
     let repeatedAttribute: string | undefined;
@@ -366,91 +435,100 @@ class GraphInspector {
       if (read.ints.length) ints.set(read.name, read.ints);
       else if (read.int !== undefined) int.set(read.name, read.int);
     }
-    if (place.depth === 0) this.shapes.nodes.push({ label: node, op, inputs, outputs, int, ints, repeatedAttribute });
+    if (place.depth === 0) this.shapes.nodes.push({ name, op, inputs, outputs, int, ints, repeatedAttribute });
     if (!DEFAULT_ONNX_DOMAINS.includes(domain))
-      this.operatorProblem ??= `${node} runs the operator ${describeValue(op)} of the domain ${describeValue(domain)}; a hyperproto model uses only the default ONNX domain`;
-    else if (!OPERATORS.has(op)) this.operatorProblem ??= `${node} runs the operator ${describeValue(op)}, which no hyperproto model uses`;
+      this.problem ??= `${node()} runs the operator ${describeValue(op)} of the domain ${describeValue(domain)}; a hyperproto model uses only the default ONNX domain`;
+    else if (!OPERATORS.has(op)) this.problem ??= `${node()} runs the operator ${describeValue(op)}, which no hyperproto model uses`;
   }
 
-  /** Refuses the first node found whose operator is outside the model contract. */
+  /** Refuses the first node found whose operator is outside the model contract, or the first sparse tensor. */
   finish(): void {
-    if (this.operatorProblem) throw this.refuse(this.operatorProblem);
+    if (this.problem) throw this.refuse(this.problem);
   }
 
   /** Walks an attribute's tensors and graphs; returns its name and integer values (i, ints) for the shape pass. */
-  private attribute(bytes: Uint8Array, node: string, place: GraphPlace): { name: string; int: number | undefined; ints: number[] } {
+  private attribute(bytes: Uint8Array, node: () => string, place: GraphPlace): { name: string; int: number | undefined; ints: number[] } {
     let name = '';
     let int: number | undefined;
     const ints: number[] = [];
     const tensors: Uint8Array[] = [];
     const sparseTensors: Uint8Array[] = [];
     const graphs: Uint8Array[] = [];
-    const what = `an attribute of ${node}`;
+    const what = () => `an attribute of ${node()}`;
     for (const field of this.fields(bytes, what)) {
       if (field.number === AttributeField.i && field.varint !== undefined) int = Number(BigInt.asIntN(64, field.varint));
       else if (field.number === AttributeField.ints) {
-        if (!pushInts(field, ints)) throw this.damaged(`${what} has malformed ints`);
+        if (!pushInts(field, ints, KEPT_INTS)) throw this.damaged(`${what()} has malformed ints`);
       }
       if (!field.bytes) continue;
       if (field.number === AttributeField.name) name = this.text(field.bytes);
-      else if (field.number === AttributeField.tensor || field.number === AttributeField.tensors) tensors.push(field.bytes);
-      else if (field.number === AttributeField.sparseTensor || field.number === AttributeField.sparseTensors)
+      else if (field.number === AttributeField.tensor || field.number === AttributeField.tensors) {
+        this.take('tensors');
+        tensors.push(field.bytes);
+      } else if (field.number === AttributeField.sparseTensor || field.number === AttributeField.sparseTensors) {
+        this.take('tensors');
         sparseTensors.push(field.bytes);
-      else if (field.number === AttributeField.graph || field.number === AttributeField.graphs) graphs.push(field.bytes);
+      } else if (field.number === AttributeField.graph || field.number === AttributeField.graphs) {
+        this.take('graphs');
+        graphs.push(field.bytes);
+      }
     }
-    const owner = `attribute ${describeValue(name)} of ${node}`;
-    for (const tensor of tensors) this.tensor(tensor, 'tensor', ` in ${owner}`);
-    for (const tensor of sparseTensors) this.sparseTensor(tensor, 'sparse tensor', ` in ${owner}`);
-    for (const graph of graphs) this.graph(graph, { depth: place.depth + 1, within: ` in the graph of ${owner}` });
+    if (tensors.length + sparseTensors.length + graphs.length) {
+      const owner = `attribute ${describeValue(name)} of ${node()}`;
+      for (const tensor of tensors) this.tensor(tensor, 'tensor', ` in ${owner}`);
+      for (const tensor of sparseTensors) this.sparseTensor(tensor, 'sparse tensor', ` in ${owner}`);
+      for (const graph of graphs) this.graph(graph, { depth: place.depth + 1, within: ` in the graph of ${owner}` });
+    }
     return { name, int, ints };
   }
 
-  /** A SparseTensorProto, as its values tensor (whose name it goes by) with its own dense dims. */
-  private sparseTensor(bytes: Uint8Array, kind: string, within: string): Omit<InitializerFacts, 'kind' | 'ints'> {
-    const what = `a ${kind}${within}`;
-    let values: Omit<InitializerFacts, 'kind'> | undefined;
-    const dims: number[] = [];
+  /**
+   * A SparseTensorProto: its values and indices are walked for external data (refused first), then the tensor is
+   * refused once the walk is done. onnxruntime makes a sparse initializer dense when it loads the file, so a few
+   * bytes can ask for gigabytes, and hyperproto's exporter writes none.
+   */
+  private sparseTensor(bytes: Uint8Array, kind: string, within: string): void {
+    const what = () => `a ${kind}${within}`;
+    let name = '';
     for (const field of this.fields(bytes, what)) {
-      if (field.number === SparseTensorField.dims) {
-        if (!pushInts(field, dims)) throw this.damaged(`${what} has malformed dims`);
-      }
       if (!field.bytes) continue;
-      if (field.number === SparseTensorField.values) values = this.tensor(field.bytes, kind, within);
+      if (field.number === SparseTensorField.values) name = this.tensor(field.bytes, kind, within).name;
       else if (field.number === SparseTensorField.indices) this.tensor(field.bytes, `${kind}'s indices`, within);
     }
-    return { name: values?.name ?? '', dims, stored: values?.stored ?? 0 };
+    this.problem ??= `${named(kind, name)}${within} would be made dense when onnxruntime loads the file, so a few bytes of it can ask for gigabytes; hyperproto's exporter writes no sparse tensors`;
   }
 
   /**
    * Refuses a TensorProto whose values are elsewhere: data_location EXTERNAL, or external_data entries. Returns
-   * its name, dims, how many values the file holds for it, and the values of a small int64 one (for the shape pass).
+   * its facts for the shape pass: name, dims, data type, how many values the file holds data for (of the field its
+   * type reads, InitializerFacts.stored) and the values of a small int64 one.
    */
-  private tensor(bytes: Uint8Array, kind: string, within: string): Omit<InitializerFacts, 'kind'> {
-    const what = `a ${kind}${within}`;
+  private tensor(bytes: Uint8Array, kind: string, within: string): InitializerFacts {
+    const what = () => `a ${kind}${within}`;
     let name = '';
     let external = false;
     let location: string | undefined;
     const dims: number[] = [];
     let dataType = 0;
     let raw: Uint8Array | undefined;
-    let typed = 0;
-    const int64Data: WireField[] = [];
+    let floats = 0;
+    let int64Bytes = 0;
+    let int64Count = 0;
+    let int64Broken = false;
+    const int64Values: number[] = [];
     for (const field of this.fields(bytes, what)) {
       if (field.number === TensorField.dims) {
-        if (!pushInts(field, dims)) throw this.damaged(`${what} has malformed dims`);
+        if (!pushInts(field, dims, KEPT_INTS)) throw this.damaged(`${what()} has malformed dims`);
       } else if (field.number === TensorField.dataType && field.varint !== undefined) dataType = Number(field.varint);
       else if (field.number === TensorField.rawData && field.bytes) raw = field.bytes;
-      else if (field.number === TensorField.floatData) typed += field.bytes ? field.bytes.length / 4 : 1;
-      else if (field.number === TensorField.doubleData) typed += field.bytes ? field.bytes.length / 8 : 1;
-      else if (field.number === TensorField.stringData) typed += 1;
-      else if (
-        field.number === TensorField.int32Data ||
-        field.number === TensorField.int64Data ||
-        field.number === TensorField.uint64Data
-      ) {
+      // Packed, or one fixed32 value a field.
+      else if (field.number === TensorField.floatData)
+        floats += field.bytes ? Math.floor(field.bytes.length / 4) : field.size === 4 ? 1 : 0;
+      else if (field.number === TensorField.int64Data && (field.bytes || field.varint !== undefined)) {
+        int64Bytes += field.size;
         // Packed varints: one value per byte below 0x80.
-        typed += field.bytes ? field.bytes.reduce((n, byte) => n + (byte < 0x80 ? 1 : 0), 0) : 1;
-        if (field.number === TensorField.int64Data) int64Data.push(field);
+        int64Count += field.bytes ? field.bytes.reduce((n, byte) => n + (byte < 0x80 ? 1 : 0), 0) : 1;
+        if (!pushInts(field, int64Values, KEPT_INTS)) int64Broken = true;
       } else if (field.number === TensorField.name && field.bytes) name = this.text(field.bytes);
       // Any value but DEFAULT (0): onnxruntime reads only EXTERNAL (1), but no exported tensor has another.
       else if (field.number === TensorField.dataLocation && field.varint !== undefined && field.varint !== 0n) external = true;
@@ -468,30 +546,48 @@ class GraphInspector {
         `${named(kind, name)}${within} takes its values from ${file}, which onnxruntime would read from the disk of the machine that loads the model; hyperproto's models keep their weights inside the .onnx file`,
       );
     }
-    const stored = Math.floor(typed) + (raw ? Math.floor((raw.length * 8) / (VALUE_BITS[dataType] ?? 4)) : 0);
-    return { name, dims, stored, ints: dataType === INT64 ? smallInts(dims, raw, int64Data) : undefined };
+    const valueBytes = VALUE_BYTES[dataType] ?? 0;
+    const fromRaw = raw && valueBytes ? Math.floor(raw.length / valueBytes) : 0;
+    // int64_data is counted by its bytes, 8 a value, not by its varints: a value of it may take 1 byte of the file.
+    const stored = fromRaw + (dataType === FLOAT32 ? floats : dataType === INT64 ? Math.floor(int64Bytes / 8) : 0);
+    const ints =
+      dataType === INT64 ? smallInts(dims, raw, int64Broken ? undefined : { values: int64Values, count: int64Count }) : undefined;
+    return { name, dims, dataType, stored, ints };
   }
 
-  /** A graph input: its name and shape (dim_value, dim_param); no shape unless a tensor type gives one. */
+  /**
+   * A graph input: its name and type, read as protobuf reads it. TypeProto's `value` is a oneof: the last member
+   * written is the type (onnxruntime's), and copies of it merge, as do copies of the type itself and of a tensor
+   * type's shape (whose dims add up). Only a dense tensor's element type and shape are kept.
+   */
   private valueInfo(bytes: Uint8Array): InputFacts {
     let name = '';
+    let member = 0;
+    let elemType = 0;
     let dims: (number | string)[] | undefined;
-    // Protobuf merges repeated copies of a message field, so every copy's dims count, in order.
     for (const field of this.fields(bytes, 'a graph input')) {
       if (field.number === ValueInfoField.name && field.bytes) name = this.text(field.bytes);
       if (field.number !== ValueInfoField.type || !field.bytes) continue;
       for (const type of this.fields(field.bytes, 'the type of a graph input')) {
-        if ((type.number !== TypeField.tensorType && type.number !== TypeField.sparseTensorType) || !type.bytes) continue;
-        for (const shape of this.fields(type.bytes, 'the type of a graph input')) {
-          if (shape.number !== TypeField.shape || !shape.bytes) continue;
+        if (!type.bytes || TYPE_MEMBERS[type.number] === undefined) continue;
+        if (type.number !== member) {
+          // Another member of the oneof: what came before is gone.
+          member = type.number;
+          elemType = 0;
+          dims = undefined;
+        }
+        if (member !== TENSOR_TYPE) continue;
+        for (const part of this.fields(type.bytes, 'the type of a graph input')) {
+          if (part.number === TensorTypeField.elemType && part.varint !== undefined) elemType = Number(part.varint);
+          if (part.number !== TensorTypeField.shape || !part.bytes) continue;
           dims ??= [];
-          for (const dim of this.fields(shape.bytes, 'the shape of a graph input')) {
-            if (dim.number === TypeField.dim && dim.bytes) dims.push(this.dimension(dim.bytes));
+          for (const dim of this.fields(part.bytes, 'the shape of a graph input')) {
+            if (dim.number === TensorTypeField.dim && dim.bytes && dims.length < KEPT_INTS) dims.push(this.dimension(dim.bytes));
           }
         }
       }
     }
-    return { name, dims };
+    return { name, type: TYPE_MEMBERS[member] ?? '', elemType, dims };
   }
 
   /** A TensorShapeProto.Dimension: its dim_value, else its dim_param ('' when it has neither). */
@@ -504,11 +600,12 @@ class GraphInspector {
     return dim;
   }
 
-  private *fields(bytes: Uint8Array, what: string): Generator<WireField> {
+  private *fields(bytes: Uint8Array, what: Description): Generator<WireField> {
     const reader = new WireReader(bytes);
     while (!reader.done()) {
       const field = reader.field();
-      if (!field) throw this.damaged(`${what} is malformed (byte ${reader.lastStart} of it does not start a protobuf field that fits)`);
+      if (!field)
+        throw this.damaged(`${text(what)} is malformed (byte ${reader.lastStart} of it does not start a protobuf field that fits)`);
       yield field;
     }
   }
@@ -519,24 +616,21 @@ class GraphInspector {
 }
 
 /**
- * The values of an int64 tensor of at most MAX_RANK values (axes), from raw_data (little-endian) or int64_data;
- * undefined for a larger one, or one whose values do not match its dims (onnxruntime refuses that).
+ * The values of an int64 tensor of at most MAX_RANK values (axes), from raw_data (little-endian) or int64_data (the
+ * first values kept, and how many it has); undefined for a larger one, or one whose values do not match its dims
+ * (onnxruntime refuses that).
  */
-function smallInts(dims: readonly number[], raw: Uint8Array | undefined, int64Data: readonly WireField[]): number[] | undefined {
+function smallInts(
+  dims: readonly number[],
+  raw: Uint8Array | undefined,
+  int64Data: { readonly values: readonly number[]; readonly count: number } | undefined,
+): number[] | undefined {
   const count = dims.reduce((n, d) => n * d, 1);
-  if (!(count >= 0 && count <= MAX_RANK)) return undefined;
-  const values: number[] = [];
+  if (!(dims.length <= MAX_RANK && count >= 0 && count <= MAX_RANK)) return undefined;
   if (raw) {
     if (raw.length !== count * 8) return undefined;
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    for (let i = 0; i < count; i++) values.push(Number(view.getBigInt64(i * 8, true)));
-  } else {
-    for (const field of int64Data) if (!pushInts(field, values) || values.length > count) return undefined;
+    return Array.from({ length: count }, (_, i) => Number(view.getBigInt64(i * 8, true)));
   }
-  return values.length === count ? values : undefined;
-}
-
-/** `the node "n"`, or `an unnamed node`: names are quoted (control characters escaped) and shortened. */
-function named(kind: string, name: string): string {
-  return name ? `the ${kind} ${describeValue(name)}` : `an unnamed ${kind}`;
+  return int64Data && int64Data.count === count ? int64Data.values.slice(0, count) : undefined;
 }

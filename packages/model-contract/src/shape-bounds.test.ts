@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_INPUT_WIDTH, MODEL_OPERATORS, readOnnxModelInfo } from './index.js';
-import { readOnnxModel } from './onnx-model-info.js';
 import { MAX_RANK, NODE_VALUES_FACTOR, SHAPE_RULE_OPERATORS } from './shape-bounds.js';
+import { MAX_GRAPH_ENTRIES, MAX_NODE_ENTRIES, readOnnxModel } from './onnx-model-info.js';
 import { everyOperatorModel } from './test-support/graphs.js';
-import { bytesField, graphProto, modelProto, nodeProto, sparseTensorProto, tensorProto, TestGraph } from './test-support/protobuf.js';
+import {
+  bytesField,
+  graphProto,
+  modelProto,
+  nodeProto,
+  numberField,
+  tensorProto,
+  tensorTypeProto,
+  TestGraph,
+  typeProto,
+} from './test-support/protobuf.js';
 
 /** The message of readOnnxModelInfo's refusal, after `m.onnx is not a usable ONNX model: `; undefined if it reads the file. */
 function refusal(bytes: Uint8Array): string | undefined {
@@ -14,7 +24,7 @@ function refusal(bytes: Uint8Array): string | undefined {
       name: 'HyperprotoError',
       code: 'E_INVALID_INPUT',
       hint: expect.stringMatching(
-        /^A hyperproto model's graph gives every tensor before a node reads it, and none of its tensors holds more values \(per row of the batch\) than the larger of its weights and its input's width\. Export the model again with exportOnnx/,
+        /^A hyperproto model's input is a float32 tensor \[N, width\], its initializers are float32 or int64, its graph gives every tensor before a node reads it, and none of its tensors holds more values \(per row of the batch\) than the larger of its weights and its input's width\. Export the model again with exportOnnx/,
       ),
     });
     return (error as Error).message.replace(/^m\.onnx is not a usable ONNX model: /, '');
@@ -37,8 +47,11 @@ describe('the shape pass', () => {
 
   it('reads a graph of every operator, as the exporter writes them, and what its tensors come to', () => {
     // 36 weights: W 12, b 3, prototypes 15, and six one-value constants (the floor, 2, k and three axes).
-    // Per row: 16 values to the unit vector, 10 tensors of the 5 cosines, 11 of one value or three, top-k's 2 x 5.
-    expect(readOnnxModel(everyOperatorModel().bytes).shapes).toEqual({ weights: 36, bound: 36, largest: 5, folded: 0, total: 87 });
+    // Per row: 16 values to the unit vector, 10 tensors of the 5 cosines, 11 of one value or three, top-k's 2 x 5;
+    // with the 4 features, 91 values a row.
+    const { info, shapes } = readOnnxModel(everyOperatorModel().bytes);
+    expect(shapes).toEqual({ weights: 36, bound: 36, largest: 5, folded: 0, total: 87, valuesPerRow: 91 });
+    expect(info.valuesPerRow).toBe(91);
   });
 
   it('takes axes as an attribute (before opset 13, ReduceMean before 18) or as an int64 input, raw or int64_data', () => {
@@ -48,8 +61,9 @@ describe('the shape pass', () => {
       const summed = g.node('ReduceSum', [column, g.ints('axes12', [1, 2], encoding)], 'summed', { keepdims: 0 });
       g.node('Squeeze', [g.node('ReduceMean', [column], 'mean', { axes: [1], keepdims: 1 }), g.ints('axes1', [1], encoding)], 'squeezed');
       g.node('Add', [summed, g.node('Squeeze', ['squeezed'], 'flat', { axes: [-1] })], 'sum');
-      // [rows, 3], [rows, 3, 1], [rows], [rows, 1, 1], [rows, 1], [rows], [rows]: 11 values per row.
-      expect(readOnnxModel(g.model()).shapes).toMatchObject({ weights: 16, largest: 3, total: 11 });
+      // [rows, 3], [rows, 3, 1], [rows], [rows, 1, 1], [rows, 1], [rows], [rows]: 11 values per row. int64_data
+      // counts a value for each 8 bytes: -1 takes 10 (one value), 1 and 2 one each (none).
+      expect(readOnnxModel(g.model()).shapes).toMatchObject({ weights: encoding === 'raw' ? 16 : 13, largest: 3, total: 11 });
     }
     // Opset 11: every axis an attribute, ReduceSum's too; no axes: every axis, or none with noop_with_empty_axes.
     const { g, hidden } = dense();
@@ -62,10 +76,13 @@ describe('the shape pass', () => {
     expect(readOnnxModel(g.model({ opset: 11 })).shapes).toMatchObject({ weights: 12, total: 16 });
   });
 
-  it('takes a fixed batch, Gemm with either operand transposed, Gather and GatherElements', () => {
-    // A batch of exactly 2 rows: nothing follows the batch, so each tensor counts whole.
-    const fixed = dense([2, 4]);
-    expect(readOnnxModel(fixed.g.model()).shapes).toMatchObject({ weights: 12, bound: 12, largest: 6, total: 6 });
+  it('takes a fixed batch as the batch, Gemm with either operand transposed, Gather and GatherElements', () => {
+    // A batch fixed at 1,000 rows is still the rows a runtime feeds: [rows, 3] counts 3 a row, not 3,000 (which
+    // would be more than the 12 weights and refuse an honest model).
+    for (const batch of [1000, 1, 0, -1]) {
+      const fixed = dense([batch, 4]);
+      expect(readOnnxModel(fixed.g.model()).shapes).toMatchObject({ weights: 12, bound: 12, largest: 3, total: 3, valuesPerRow: 7 });
+    }
     const { g, hidden } = dense();
     // hidden [rows, 3] x prototypes [7, 3] transposed: [rows, 7]; V [3, 2] transposed x U [3, 5]: [2, 5].
     const cosines = g.node('Gemm', [hidden, g.floats('prototypes', [7, 3])], 'cosines', { transB: 1 });
@@ -74,7 +91,7 @@ describe('the shape pass', () => {
     g.node('Gather', ['prototypes', label], 'rows', { axis: 0 });
     g.node('GatherElements', [cosines, g.node('Unsqueeze', [label, g.ints('axis1', [1])], 'column')], 'picked', { axis: 1 });
     // Per row: 3 + 7 + 1 + 3 + 1 + 1; once: V^T U, [2, 5], from initializers alone.
-    expect(readOnnxModel(g.model()).shapes).toEqual({ weights: 55, bound: 55, largest: 10, folded: 10, total: 16 });
+    expect(readOnnxModel(g.model()).shapes).toEqual({ weights: 55, bound: 55, largest: 10, folded: 10, total: 16, valuesPerRow: 20 });
   });
 
   it('takes a dynamic width from metadata inputWidth, an input without a shape as [rows, width], and initializers listed as inputs', () => {
@@ -93,13 +110,22 @@ describe('the shape pass', () => {
     expect(readOnnxModel(listed.g.model()).shapes).toMatchObject({ weights: 12, total: 3 });
   });
 
-  it('stays linear in the size of the graph: a Max of 300,000 inputs, 5,000 nodes in a chain', () => {
+  it(`stays linear in the size of the graph: a Max of ${MAX_NODE_ENTRIES} inputs, ${MAX_GRAPH_ENTRIES - 1} nodes in a chain`, () => {
     const g = new TestGraph();
     g.floats('Q', [24_999]);
     const p = g.floats('P', [1]);
-    let t = g.node('Max', new Array<string>(300_000).fill(p), 'max');
-    for (let i = 0; i < 5_000; i++) t = g.node('Neg', [t], `n${i}`);
-    expect(readOnnxModel(g.model()).shapes).toEqual({ weights: 25_000, bound: 25_000, largest: 1, folded: 5_001, total: 0 });
+    let t = g.node('Max', new Array<string>(MAX_NODE_ENTRIES).fill(p), 'max');
+    for (let i = 1; i < MAX_GRAPH_ENTRIES; i++) t = g.node('Neg', [t], `n${i}`);
+    const started = performance.now();
+    expect(readOnnxModel(g.model()).shapes).toEqual({
+      weights: 25_000,
+      bound: 25_000,
+      largest: 1,
+      folded: MAX_GRAPH_ENTRIES,
+      total: 0,
+      valuesPerRow: 0,
+    });
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('skips optional inputs left out, and reads every copy of the graph as one', () => {
@@ -121,7 +147,7 @@ describe('the shape pass refuses a graph whose tensors could cost more than the 
     const g = new TestGraph();
     g.node('Add', [g.floats('A', [4000, 1]), g.floats('B', [1, 4000])], 'big');
     expect(refusal(g.model())).toBe(
-      'the node "big" (Add) makes "big" of shape [4,000, 4,000] from initializers alone: 16,000,000 values, more than the 8,000 values the file\'s initializers hold; onnxruntime would make it when it loads the file, and no graph hyperproto\'s exporter writes makes a tensor larger than its weights',
+      'the node "big" (Add) makes "big" of shape [4000, 4000] from initializers alone: 16,000,000 values, more than the 8,000 values the file\'s initializers hold; onnxruntime would make it when it loads the file, and no graph hyperproto\'s exporter writes makes a tensor larger than its weights',
     );
   });
 
@@ -130,7 +156,7 @@ describe('the shape pass refuses a graph whose tensors could cost more than the 
     const column = g.node('Unsqueeze', ['features', g.ints('axes', [2])], 'column');
     g.node('Mul', [column, g.floats('M', [1, 1000])], 'outer');
     expect(refusal(g.model())).toBe(
-      'the node "outer" (Mul) makes "outer" of shape [rows, 4, 1,000]: 4,000 values per row of the batch, more than the 1,013 values the file\'s initializers hold; no tensor of a graph hyperproto\'s exporter writes holds more',
+      'the node "outer" (Mul) makes "outer" of shape [rows, 4, 1000]: 4,000 values per row of the batch, more than the 1,013 values the file\'s initializers hold; no tensor of a graph hyperproto\'s exporter writes holds more',
     );
     // Without weights the input's width is the bound (opset 11: the axes an attribute).
     const bare = new TestGraph();
@@ -192,20 +218,116 @@ describe('the shape pass refuses a graph whose tensors could cost more than the 
   it('initializers whose dims claim more values than the file holds, or negative dims', () => {
     const g = new TestGraph();
     g.initializer(tensorProto({ name: 'lie', dims: [1_000_000], raw: [0, 0, 0, 0] }));
-    expect(refusal(g.model())).toBe('the initializer "lie" has the dims [1000000], 1,000,000 values, but the file holds 1 of them');
-    // onnxruntime makes a sparse initializer dense at load: 10^10 values from one.
-    const sparse = sparseTensorProto(
-      tensorProto({ name: 'S', dims: [1], raw: [0, 0, 0, 0] }),
-      tensorProto({ name: 'i', dims: [1], dataType: 7, raw: [0, 0, 0, 0, 0, 0, 0, 0] }),
-      [100_000, 100_000],
+    expect(refusal(g.model())).toBe(
+      'the initializer "lie" has the dims [1000000], 1,000,000 values, but the file holds data for 1 of them',
     );
-    const graph = graphProto({ sparseInitializers: [sparse] });
-    expect(refusal(modelProto({ irVersion: 8, graph }))).toBe(
-      'the sparse initializer "S" has the dims [100000, 100000], 10,000,000,000 values, but the file holds 1 of them',
+    // int64_data counts 8 bytes a value: 1,000 values of one byte each hold data for 125.
+    const packed = new TestGraph();
+    packed.floats('W', [10, 10]);
+    packed.initializer(
+      tensorProto({ name: 'classes', dims: [1000], dataType: 7, int64Data: new Array<number>(1000).fill(1), packed: true }),
+    );
+    expect(refusal(packed.model())).toBe(
+      'the initializer "classes" has the dims [1000], 1,000 values, but the file holds data for 125 of them',
     );
     const negative = new TestGraph();
     negative.initializer(tensorProto({ name: 'neg', dims: [-1, 4], packed: true }));
     expect(refusal(negative.model())).toBe('the initializer "neg" has the dims [-1, 4], one of them negative');
+  });
+});
+
+describe('the shape pass reads types as onnxruntime does, and refuses those no exported model has', () => {
+  const INPUT = "a hyperproto model's input is a float32 tensor [N, width], which is what the runtimes feed";
+
+  it("reads an input's type as protobuf does: the last member of TypeProto's oneof, copies of it merged", () => {
+    // A sparse_tensor_type [1, 1] written before the tensor_type [N, 1] that onnxruntime reads: with both shapes read
+    // as one, the input looked like [1, 1, N, 1] and the features plus their own transpose passed. Read as protobuf
+    // reads it, the input is [rows, 1] and the sum [rows, rows].
+    const g = new TestGraph();
+    const x = g.input('features', undefined, typeProto(['sparseTensor', tensorTypeProto([1, 1])], ['tensor', tensorTypeProto(['N', 1])]));
+    const row = g.node('Squeeze', [g.node('Unsqueeze', [x, g.ints('axis0', [0])], 'column'), g.ints('axis2', [2])], 'row');
+    g.node('Add', [x, row], 'square');
+    expect(refusal(g.model())).toBe(
+      'the node "square" (Add) makes "square" of shape [rows, rows], whose size grows with the square of the batch\'s rows; no tensor of a hyperproto model does (each row is answered on its own)',
+    );
+    // Copies of the tensor type merge (the later element type wins, dims add up); another member in between resets it.
+    const merged = (type: number[]) => {
+      const m = new TestGraph();
+      m.node('Relu', [m.input('features', undefined, type)], 'relu');
+      return readOnnxModel(m.model()).shapes;
+    };
+    expect(merged(typeProto(['tensor', tensorTypeProto(['N'], 7)], ['tensor', tensorTypeProto([4])]))).toMatchObject({ largest: 4 });
+    const reset = typeProto(['tensor', tensorTypeProto(['N', 100])], ['sequence', []], ['tensor', tensorTypeProto(['N', 4])]);
+    expect(merged(reset)).toMatchObject({ largest: 4, valuesPerRow: 8 });
+  });
+
+  it('an input that is not a dense float32 tensor', () => {
+    const cases: [number[], string][] = [
+      [typeProto(['tensor', tensorTypeProto(['N', 1])], ['sparseTensor', tensorTypeProto(['N', 1])]), 'is a sparse tensor'],
+      [typeProto(['sequence', typeProto(['tensor', tensorTypeProto(['N', 4])])]), 'is a sequence'],
+      [typeProto(['optional', typeProto(['tensor', tensorTypeProto(['N', 4])])]), 'is an optional value'],
+      [typeProto(['map', []]), 'is a map'],
+      [[], 'is of no type'],
+      [typeProto(['tensor', tensorTypeProto(['N', 4], 7)]), 'holds int64 values'],
+      [typeProto(['tensor', tensorTypeProto(['N', 4], 11)]), 'holds float64 values'],
+      [typeProto(['tensor', numberField(2, 0)]), 'holds untyped values'],
+    ];
+    for (const [type, why] of cases) {
+      const g = new TestGraph();
+      g.input('features', undefined, type);
+      expect(refusal(g.model())).toBe(`the input "features" ${why}; ${INPUT}`);
+    }
+    // An input of more dims than the pass follows; one of another rank is the runtimes' to refuse, before a row is
+    // fed (resolveClassifierInterface), as not a matrix [N, width].
+    const deep = new TestGraph();
+    deep.input('features', ['N', ...new Array<number>(20).fill(1)]);
+    expect(refusal(deep.model())).toBe(
+      `the input "features" has more than ${MAX_RANK} dims; no tensor of a hyperproto model has more than 2 (this check follows up to ${MAX_RANK})`,
+    );
+    const cube = new TestGraph();
+    cube.node('Relu', [cube.input('features', ['N', 2, 2])], 'relu');
+    expect(readOnnxModel(cube.model()).shapes).toMatchObject({ largest: 4, valuesPerRow: 8 });
+  });
+
+  it('initializers of a type other than float32 and int64, whose values a cast could widen several times', () => {
+    // uint8 weights cast to float64 cost 8 bytes a value of 1 byte of the file, to strings more.
+    const TYPES: [number, string][] = [
+      [2, 'uint8'],
+      [9, 'bool'],
+      [6, 'int32'],
+      [10, 'float16'],
+      [11, 'float64'],
+      [8, 'string'],
+      [0, 'untyped'],
+      [99, 'data type 99'],
+    ];
+    for (const [dataType, name] of TYPES) {
+      const g = new TestGraph();
+      g.input('features', ['N', 1]);
+      g.initializer(tensorProto({ name: 'u', dims: [1000], dataType, raw: new Array<number>(1000).fill(1) }));
+      g.node('Cast', ['u'], 'wide', { to: 11 });
+      expect(refusal(g.model())).toBe(
+        `the initializer "u" holds ${name} values; hyperproto's exporter writes only float32 initializers (the weights) and int64 ones (axes, top-k's k, class indices), and this check counts values, which a cast from a narrower type would widen`,
+      );
+    }
+  });
+
+  it('a Cast to a type other than float32 and int64', () => {
+    for (const [to, name] of [
+      [11, 'float64'],
+      [8, 'string'],
+      [9, 'bool'],
+      [undefined, 'no type'],
+    ] as const) {
+      const { g, hidden } = dense();
+      g.node('Cast', [hidden], 'cast', to === undefined ? {} : { to });
+      expect(refusal(g.model())).toBe(
+        `the node "cast" (Cast) casts to ${name}; hyperproto's exporter casts only to float32 and int64, and this check counts values, which a cast to a wider type would widen`,
+      );
+    }
+    const { g, hidden } = dense();
+    g.node('Cast', [g.node('Cast', [hidden], 'ints', { to: 7 })], 'floats', { to: 1 });
+    expect(readOnnxModel(g.model()).shapes).toMatchObject({ total: 9 });
   });
 });
 
@@ -309,7 +431,7 @@ describe('the shape pass refuses a graph whose shapes it cannot know, as no expo
       [
         'many',
         (g, h) => g.node('Unsqueeze', [h], 'x', { axes: [0, 1, 2, 3, 4, 5, 6, 7, 8] }),
-        `the node "x" (Unsqueeze) names 9 axes; no tensor of a hyperproto model has more than 2 (this check follows up to ${MAX_RANK})`,
+        `the node "x" (Unsqueeze) names more than ${MAX_RANK} axes; no tensor of a hyperproto model has more than 2 (this check follows up to ${MAX_RANK})`,
       ],
       [
         'empty',

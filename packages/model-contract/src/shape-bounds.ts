@@ -8,19 +8,31 @@ export interface GraphShapeFacts {
   readonly nodes: readonly NodeFacts[];
 }
 
-/** A graph input (ValueInfoProto). */
+/** A graph input (ValueInfoProto), its type read as protobuf reads it: the last member of TypeProto's oneof wins. */
 export interface InputFacts {
   readonly name: string;
-  /** A dim_value as a number, a dim_param as a string ('' when the dim has neither); undefined when no shape is given. */
+  /** What the type holds: `tensor` for a dense tensor (TypeProto.tensor_type), else what it is (`sparse tensor`, `sequence`, ...). */
+  readonly type: string;
+  /** A tensor's TensorProto.DataType (0 when it names none). */
+  readonly elemType: number;
+  /**
+   * A dim_value as a number, a dim_param as a string ('' when the dim has neither); undefined when no shape is
+   * given. At most MAX_RANK + 1 of them are kept: that many means more than MAX_RANK.
+   */
   readonly dims: readonly (number | string)[] | undefined;
 }
 
-/** An initializer or sparse initializer (TensorProto, SparseTensorProto). */
+/** An initializer (TensorProto). */
 export interface InitializerFacts {
   readonly name: string;
-  readonly kind: 'initializer' | 'sparse initializer';
+  /** At most MAX_RANK + 1 are kept: that many means more than MAX_RANK. */
   readonly dims: readonly number[];
-  /** How many values the file holds for it: at most this many (a sparse initializer's stored values, not its dense size). */
+  /** Its TensorProto.DataType. */
+  readonly dataType: number;
+  /**
+   * How many values the file holds data for: at most this many. An int64 value counts only for each 8 bytes of
+   * data (as onnxruntime holds it), so that no value costs the file fewer than 4 bytes.
+   */
   readonly stored: number;
   /** Its values, when it is an int64 tensor of at most MAX_RANK values (such as the axes of a reduction). */
   readonly ints: readonly number[] | undefined;
@@ -28,18 +40,51 @@ export interface InitializerFacts {
 
 /** A node (NodeProto), with its integer attributes. */
 export interface NodeFacts {
-  /** Names the node in messages: `the node "dense"`, or `an unnamed node`. */
-  readonly label: string;
+  /** Its name ('' when it has none), which messages give as `named('node', name)`. */
+  readonly name: string;
   readonly op: string;
   /** '' for an optional input left out. */
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   /** INT attributes (AttributeProto.i) by name. */
   readonly int: ReadonlyMap<string, number>;
-  /** INTS attributes (AttributeProto.ints) by name. */
+  /** INTS attributes (AttributeProto.ints) by name; at most MAX_RANK + 1 values of each are kept. */
   readonly ints: ReadonlyMap<string, readonly number[]>;
   /** The name of an attribute the node has twice, if any. */
   readonly repeatedAttribute: string | undefined;
+}
+
+/** `the node "n"`, or `an unnamed node`: names are quoted (control characters escaped) and shortened. */
+export function named(kind: string, name: string): string {
+  return name ? `the ${kind} ${describeValue(name)}` : `an unnamed ${kind}`;
+}
+
+/** TensorProto.DataType FLOAT and INT64: the only element types of an exported model's initializers and casts. */
+export const FLOAT32 = 1;
+export const INT64 = 7;
+/** TensorProto.DataType names in onnx.proto's numbering, for messages. */
+const DATA_TYPE_NAMES = [
+  'untyped',
+  'float32',
+  'uint8',
+  'int8',
+  'uint16',
+  'int16',
+  'int32',
+  'int64',
+  'string',
+  'bool',
+  'float16',
+  'float64',
+  'uint32',
+  'uint64',
+  'complex64',
+  'complex128',
+  'bfloat16',
+];
+
+function dataTypeName(type: number): string {
+  return DATA_TYPE_NAMES[type] ?? `data type ${type}`;
 }
 
 /**
@@ -77,7 +122,7 @@ interface Known {
 const fixed = (size: number): Dim => ({ rows: false, size });
 const ROWS: Dim = { rows: true, size: 1 };
 
-/** What the pass found (for tests), each count per row of the batch for a tensor that follows it. */
+/** What the pass found, each count per row of the batch for a tensor that follows it. */
 export interface ShapeSummary {
   /** The values the file's initializers hold: the most a tensor made from them alone may hold. */
   readonly weights: number;
@@ -89,11 +134,19 @@ export interface ShapeSummary {
   readonly folded: number;
   /** The values of the other node outputs, added up. */
   readonly total: number;
+  /**
+   * What one row of a batch can cost at most, in values of at most 8 bytes each: the input's width plus `total`
+   * (which counts a tensor that does not follow the batch as if it did).
+   */
+  readonly valuesPerRow: number;
 }
 
 /**
  * Works out an upper bound of every tensor's shape in a graph of MODEL_OPERATORS, in node order, and refuses (via
  * `refuse`) a graph in which
+ * - an input (other than an initializer listed as one) is not a dense float32 tensor, an initializer is neither
+ *   float32 nor int64, or a Cast makes another type: no value then costs more than 8 bytes, nor the file fewer than
+ *   4 (see InitializerFacts.stored), so counting values bounds bytes;
  * - a tensor has more than one dim that follows the batch: its size would grow with the square of the rows;
  * - a tensor made from initializers alone holds more values than the file's initializers hold together
  *   (onnxruntime makes it when it loads the file, before a row is read), or one made from the input holds more per
@@ -104,10 +157,12 @@ export interface ShapeSummary {
  *   input its operator needs;
  * - the axes that decide a shape (Squeeze, Unsqueeze, ReduceSum, ReduceMean) are not an int64 initializer, or an
  *   axis or attribute is out of its range.
- * The batch is the first dim of a graph input when it has no fixed size; any other dim without one is the input's
- * width, which the runtimes take from metadata `inputWidth` (`inputWidth` here, the raw metadata value): a runtime
- * refuses a file whose width neither its shape nor that key gives before any row reaches it (resolveClassifierInterface).
- * The arithmetic is on Numbers, which saturate at Infinity rather than wrap, and the pass is linear in the graph's size.
+ * The first dim of an input is the batch, fixed size or not: the runtimes feed it the rows of a request. Any other
+ * dim without a fixed size is the input's width, which the runtimes take from metadata `inputWidth` (`inputWidth`
+ * here, the raw metadata value): a runtime refuses a file whose width neither its shape nor that key gives, and an
+ * input that is not a matrix [N, width], before any row reaches it (resolveClassifierInterface).
+ * The arithmetic is on Numbers, which saturate at Infinity rather than wrap, and the pass is linear in the graph's
+ * size; a node's description is made only for a refusal.
  */
 export function checkShapeBounds(graph: GraphShapeFacts, inputWidth: string | undefined, refuse: (why: string) => Error): ShapeSummary {
   const width = metadataWidth(inputWidth);
@@ -116,24 +171,29 @@ export function checkShapeBounds(graph: GraphShapeFacts, inputWidth: string | un
   let weights = 0;
   for (const tensor of graph.initializers) {
     if (known.has(tensor.name)) throw refuse(`the graph has two initializers named ${describeValue(tensor.name)}`);
-    const what = `the ${tensor.kind} ${describeValue(tensor.name)}`;
-    if (tensor.dims.length > MAX_RANK) throw refuse(`${what} has ${tensor.dims.length} dims; ${RANK_LIMIT}`);
-    if (tensor.dims.some((d) => d < 0)) throw refuse(`${what} has the dims [${tensor.dims.join(', ')}], one of them negative`);
+    const what = `the initializer ${describeValue(tensor.name)}`;
+    if (tensor.dataType !== FLOAT32 && tensor.dataType !== INT64)
+      throw refuse(
+        `${what} holds ${dataTypeName(tensor.dataType)} values; hyperproto's exporter writes only float32 initializers (the weights) and int64 ones (axes, top-k's k, class indices), and this check counts values, which a cast from a narrower type would widen`,
+      );
+    if (tensor.dims.length > MAX_RANK) throw refuse(`${what} has more than ${MAX_RANK} dims; ${RANK_LIMIT}`);
+    if (tensor.dims.some((d) => d < 0)) throw refuse(`${what} has the dims ${dimsText(tensor.dims)}, one of them negative`);
     known.set(tensor.name, { shape: tensor.dims.map(fixed), constant: true, ints: tensor.ints });
     // What the file holds, not what its dims claim: dims alone cost the file nothing.
     weights += Math.min(valuesOf(tensor.dims.map(fixed)), tensor.stored);
   }
-  // A dense initializer that claims more values than the file holds (onnxruntime refuses it when it reads it), or
-  // a sparse one whose dense form is larger than the graph's weights: onnxruntime makes it dense at load.
+  // An initializer that claims more values than the file holds: onnxruntime refuses it when it reads it, but the
+  // values it claims may be made first.
   for (const tensor of graph.initializers) {
     const values = valuesOf(tensor.dims.map(fixed));
     if (values > weights)
       throw refuse(
-        `the ${tensor.kind} ${describeValue(tensor.name)} has the dims [${tensor.dims.join(', ')}], ${count(values)} values, but the file holds ${count(tensor.stored)} of them`,
+        `the initializer ${describeValue(tensor.name)} has the dims ${dimsText(tensor.dims)}, ${count(values)} values, but the file holds data for ${count(tensor.stored)} of them`,
       );
   }
 
   let widest = 0;
+  let inputValues = 0;
   const inputShapes: [string, Shape][] = [];
   const inputNames = new Set<string>();
   for (const input of graph.inputs) {
@@ -141,15 +201,23 @@ export function checkShapeBounds(graph: GraphShapeFacts, inputWidth: string | un
     inputNames.add(input.name);
     // An input that is also an initializer keeps the initializer's values: the runtimes feed only the features.
     if (known.has(input.name)) continue;
+    const what = `the input ${describeValue(input.name)}`;
+    if (input.type !== 'tensor')
+      throw refuse(
+        `${what} is ${input.type === '' ? 'of no type' : `${/^[aeiou]/.test(input.type) ? 'an' : 'a'} ${input.type}`}; ${INPUT_TEXT}`,
+      );
+    if (input.elemType !== FLOAT32) throw refuse(`${what} holds ${dataTypeName(input.elemType)} values; ${INPUT_TEXT}`);
     const dims = input.dims ?? ['', ''];
-    const shape = dims.map((d, i) => (typeof d === 'number' && d >= 0 ? fixed(d) : i === 0 ? ROWS : fixed(width)));
-    if (shape.length > MAX_RANK) throw refuse(`the input ${describeValue(input.name)} has ${shape.length} dims; ${RANK_LIMIT}`);
-    widest = Math.max(widest, valuesOf(shape));
+    if (dims.length > MAX_RANK) throw refuse(`${what} has more than ${MAX_RANK} dims; ${RANK_LIMIT}`);
+    const shape = dims.map((d, i) => (i === 0 ? ROWS : typeof d === 'number' && d >= 0 ? fixed(d) : fixed(width)));
+    // A wider input is refused before a row is fed (resolveClassifierInterface).
+    const values = Math.min(valuesOf(shape), MAX_INPUT_WIDTH);
+    widest = Math.max(widest, values);
+    inputValues += values;
     inputShapes.push([input.name, shape]);
   }
   for (const [name, shape] of inputShapes) known.set(name, { shape, constant: false });
-  // A wider input is refused before a row is fed (resolveClassifierInterface).
-  const bound = Math.max(weights, Math.min(widest, MAX_INPUT_WIDTH));
+  const bound = Math.max(weights, widest);
 
   const weightsText = `the ${count(weights)} values the file's initializers hold`;
   const boundText = weights >= bound ? weightsText : `the larger of ${weightsText} and its input's width (${count(bound)} values)`;
@@ -157,60 +225,62 @@ export function checkShapeBounds(graph: GraphShapeFacts, inputWidth: string | un
   let folded = 0;
   let total = 0;
   for (const node of graph.nodes) {
-    const where = `${node.label} (${node.op})`;
+    // Made only for a refusal: a graph may have many nodes.
+    const where = () => `${named('node', node.name)} (${node.op})`;
     if (node.repeatedAttribute !== undefined)
-      throw refuse(`${where} has the attribute ${describeValue(node.repeatedAttribute)} more than once`);
+      throw refuse(`${where()} has the attribute ${describeValue(node.repeatedAttribute)} more than once`);
     const inputs = node.inputs.map((name) => {
       if (name === '') return undefined;
       const tensor = known.get(name);
       if (!tensor)
         throw refuse(
-          `${where} reads ${describeValue(name)}, which no graph input, initializer or earlier node gives (hyperproto's exporter writes every node after the nodes it reads)`,
+          `${where()} reads ${describeValue(name)}, which no graph input, initializer or earlier node gives (hyperproto's exporter writes every node after the nodes it reads)`,
         );
       return tensor;
     });
     const shape = outputShape(node, inputs, where, refuse);
-    if (shape.length > MAX_RANK) throw refuse(`${where} makes a tensor of ${shape.length} dims; ${RANK_LIMIT}`);
+    if (shape.length > MAX_RANK) throw refuse(`${where()} makes a tensor of ${shape.length} dims; ${RANK_LIMIT}`);
     const outputs = node.outputs.filter((name) => name !== '');
-    const made = outputs.length ? `${describeValue(outputs[0])} of shape ${show(shape)}` : `a tensor of shape ${show(shape)}`;
+    const made = () => (outputs.length ? `${describeValue(outputs[0])} of shape ${show(shape)}` : `a tensor of shape ${show(shape)}`);
     if (shape.filter((d) => d.rows).length > 1)
       throw refuse(
-        `${where} makes ${made}, whose size grows with the square of the batch's rows; no tensor of a hyperproto model does (each row is answered on its own)`,
+        `${where()} makes ${made()}, whose size grows with the square of the batch's rows; no tensor of a hyperproto model does (each row is answered on its own)`,
       );
     const values = valuesOf(shape);
     const constant = inputs.every((input) => input === undefined || input.constant);
     if (constant && values > weights)
       throw refuse(
-        `${where} makes ${made} from initializers alone: ${count(values)} values, more than ${weightsText}; onnxruntime would make it when it loads the file, and no graph hyperproto's exporter writes makes a tensor larger than its weights`,
+        `${where()} makes ${made()} from initializers alone: ${count(values)} values, more than ${weightsText}; onnxruntime would make it when it loads the file, and no graph hyperproto's exporter writes makes a tensor larger than its weights`,
       );
     const perRow = shape.some((d) => d.rows) ? ' per row of the batch' : '';
     if (!constant && values > bound)
       throw refuse(
-        `${where} makes ${made}: ${count(values)} values${perRow}, more than ${boundText}; no tensor of a graph hyperproto's exporter writes holds more`,
+        `${where()} makes ${made()}: ${count(values)} values${perRow}, more than ${boundText}; no tensor of a graph hyperproto's exporter writes holds more`,
       );
     largest = Math.max(largest, values);
     if (constant) {
       folded += values * outputs.length;
       if (folded > NODE_VALUES_FACTOR * weights)
         throw refuse(
-          `its nodes up to ${where} make ${count(folded)} values from initializers alone, more than ${NODE_VALUES_FACTOR} times ${weightsText}; onnxruntime would make and keep them all when it loads the file, and the nodes of a graph hyperproto's exporter writes make far fewer`,
+          `its nodes up to ${where()} make ${count(folded)} values from initializers alone, more than ${NODE_VALUES_FACTOR} times ${weightsText}; onnxruntime would make and keep them all when it loads the file, and the nodes of a graph hyperproto's exporter writes make far fewer`,
         );
     } else {
       total += values * outputs.length;
       if (total > NODE_VALUES_FACTOR * bound)
         throw refuse(
-          `its nodes up to ${where} make ${count(total)} values (per row of the batch, for those that follow it), more than ${NODE_VALUES_FACTOR} times ${boundText}; the nodes of a graph hyperproto's exporter writes make far fewer`,
+          `its nodes up to ${where()} make ${count(total)} values (per row of the batch, for those that follow it), more than ${NODE_VALUES_FACTOR} times ${boundText}; the nodes of a graph hyperproto's exporter writes make far fewer`,
         );
     }
     for (const name of outputs) {
       if (known.has(name))
-        throw refuse(`${where} writes ${describeValue(name)}, which a graph input, initializer or earlier node already gives`);
+        throw refuse(`${where()} writes ${describeValue(name)}, which a graph input, initializer or earlier node already gives`);
       known.set(name, { shape, constant });
     }
   }
-  return { weights, bound, largest, folded, total };
+  return { weights, bound, largest, folded, total, valuesPerRow: inputValues + total };
 }
 
+const INPUT_TEXT = "a hyperproto model's input is a float32 tensor [N, width], which is what the runtimes feed";
 const RANK_LIMIT = `no tensor of a hyperproto model has more than 2 (this check follows up to ${MAX_RANK})`;
 
 /** An output's shape bound for each of MODEL_OPERATORS; each node's outputs share it (TopK's values and indices). */
@@ -276,7 +346,14 @@ const RULES: Readonly<Record<string, Rule>> = {
   Pow: broadcast,
   Max: broadcast,
   Equal: broadcast,
-  Cast: sameShape,
+  Cast: (node, _inputs, ask) => {
+    const to = node.int.get('to');
+    if (to !== FLOAT32 && to !== INT64)
+      throw new ShapeRefusal(
+        `casts to ${to === undefined ? 'no type' : dataTypeName(to)}; hyperproto's exporter casts only to float32 and int64, and this check counts values, which a cast to a wider type would widen`,
+      );
+    return ask.input(0).shape;
+  },
   Exp: sameShape,
   Identity: sameShape,
   Log: sameShape,
@@ -340,10 +417,10 @@ class ShapeRefusal extends Error {}
 /** The operators the pass has a rule for: exactly MODEL_OPERATORS (shape-bounds.test.ts holds them to it). */
 export const SHAPE_RULE_OPERATORS: readonly string[] = Object.keys(RULES);
 
-function outputShape(node: NodeFacts, inputs: readonly (Known | undefined)[], where: string, refuse: (why: string) => Error): Shape {
+function outputShape(node: NodeFacts, inputs: readonly (Known | undefined)[], where: () => string, refuse: (why: string) => Error): Shape {
   const rule = Object.hasOwn(RULES, node.op) ? RULES[node.op] : undefined;
   // Unreachable after the operator check, which refuses any other operator first.
-  if (!rule) throw refuse(`${where} runs an operator whose output shape this check does not know`);
+  if (!rule) throw refuse(`${where()} runs an operator whose output shape this check does not know`);
   const ask: Ask = {
     input(index) {
       const input = inputs[index];
@@ -365,7 +442,7 @@ function outputShape(node: NodeFacts, inputs: readonly (Known | undefined)[], wh
       if (!from) {
         const axes = node.ints.get('axes');
         // Checked before they are used, which is linear in the rank.
-        if (axes && axes.length > MAX_RANK) throw new ShapeRefusal(`names ${axes.length} axes; ${RANK_LIMIT}`);
+        if (axes && axes.length > MAX_RANK) throw new ShapeRefusal(`names more than ${MAX_RANK} axes; ${RANK_LIMIT}`);
         return axes;
       }
       const axes = inputs[index]?.ints;
@@ -379,7 +456,7 @@ function outputShape(node: NodeFacts, inputs: readonly (Known | undefined)[], wh
   try {
     return rule(node, inputs, ask);
   } catch (error) {
-    if (error instanceof ShapeRefusal) throw refuse(`${where} ${error.message}`);
+    if (error instanceof ShapeRefusal) throw refuse(`${where()} ${error.message}`);
     throw error;
   }
 }
@@ -419,9 +496,19 @@ function metadataWidth(raw: string | undefined): number {
 
 /** `[rows, 4000]`; a batch dim broadcast against a fixed size shows both. */
 function show(shape: Shape): string {
-  return `[${shape.map((d) => (d.rows ? (d.size === 1 ? 'rows' : `max(rows, ${count(d.size)})`) : count(d.size))).join(', ')}]`;
+  return `[${shape.map((d) => (d.rows ? (d.size === 1 ? 'rows' : `max(rows, ${size(d.size)})`) : size(d.size))).join(', ')}]`;
 }
 
+/** `[4000, 1]`: sizes without thousands separators, which would read as more dims. */
+function dimsText(dims: readonly number[]): string {
+  return `[${dims.map(size).join(', ')}]`;
+}
+
+function size(n: number): string {
+  return n < 1e15 ? String(n) : n.toPrecision(3);
+}
+
+/** A count of values: `16,000,000`. */
 function count(n: number): string {
   if (!Number.isFinite(n)) return 'more than 1e308';
   return n < 1e15 ? n.toLocaleString('en-US') : n.toPrecision(3);

@@ -269,4 +269,21 @@ describe('exportOnnx parity with the tfjs model', () => {
       `"${hidden[0]!.gamma.name}" has a non-finite value at index 3`,
     );
   });
+
+  it("refuses a file the runtimes would refuse, pointing at the head's score expression", async () => {
+    const model = await trainTiny('softmax', 4);
+    // The Gram matrix of a constant [2000, 1]: 4,000,000 values of 2,000 weights, made by a Gemm, not a broadcast.
+    const column = h.constant('column');
+    const scores = h.add(model.head.scores, h.mean(h.matmulTransposed(column, column)));
+    const gram = { ...model, head: { ...model.head, scores, constants: { ...model.head.constants, column: createMatrix(2000, 1) } } };
+    expect(() => exportOnnx(gram, { metadata: { head: 'gram' } })).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_INPUT',
+        message: expect.stringMatching(
+          /^cannot export to ONNX: the runtimes would refuse the file: the gram model is not a usable ONNX model: the node ".*" \(Gemm\) makes .* of shape \[2000, 2000\] from initializers alone: 4,000,000 values/,
+        ),
+        hint: "The runtimes load only model files that readOnnxModelInfo (@hyperproto/model-contract) accepts, and the part of this one it refuses comes from the gram head's score expression: change the expression as the message says (for example, so that no step makes a tensor larger than the model's weights allow, per row of the batch).",
+      }),
+    );
+  });
 });

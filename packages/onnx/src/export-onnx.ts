@@ -223,15 +223,16 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     docString: `hyperproto ${options.metadata.head} classifier: ${inputWidth} features -> ${classes} classes`,
     metadata,
   });
-  // The runtimes read every file with readOnnxModelInfo before onnxruntime sees it: a file they would refuse (a head
-  // expression that makes a tensor larger than the model's weights allow) is not written.
+  // The runtimes read every file with readOnnxModelInfo before onnxruntime sees it: a file they would refuse is not
+  // written. What the exporter writes itself (the trunk, label, top-k) always passes, so the refusal is of what the
+  // head's score expression lowered to; the reader's own hint (export again) would not help.
   try {
     readOnnxModelInfo(bytes, `the ${options.metadata.head} model`);
   } catch (error) {
     if (!(error instanceof ModelContractError)) throw error;
     throw new HyperprotoError(ErrorCode.InvalidInput, `cannot export to ONNX: the runtimes would refuse the file: ${error.message}`, {
       cause: error,
-      hint: `The runtimes load only graphs whose tensors hold no more values than the model's weights (per row of the batch, or its input width where that is larger). Write the ${options.metadata.head} head's score expression so that no step broadcasts its parameters or constants into a larger tensor.`,
+      hint: `The runtimes load only model files that readOnnxModelInfo (@hyperproto/model-contract) accepts, and the part of this one it refuses comes from the ${options.metadata.head} head's score expression: change the expression as the message says (for example, so that no step makes a tensor larger than the model's weights allow, per row of the batch).`,
     });
   }
   return bytes;

@@ -23,7 +23,7 @@ const bytes = (field: number, body: Bytes | string): Bytes => {
 };
 
 /** ONNX TensorProto.DataType numbers. */
-const TYPES = { float32: 1, int64: 7, bool: 9 } as const;
+const TYPES = { float32: 1, uint8: 2, int64: 7, bool: 9, float64: 11 } as const;
 type Dim = number | string;
 
 /** A GraphProto: nodes (1), initializers (5), inputs (11) and outputs (12), in onnx.proto's numbering. */
@@ -63,8 +63,8 @@ class Graph {
   }
 
   /** A constant in the file, or (external) read by onnxruntime from another file. */
-  initializer(name: string, dims: readonly number[], values: Float32Array | BigInt64Array, external?: string): string {
-    const type = values instanceof Float32Array ? TYPES.float32 : TYPES.int64;
+  initializer(name: string, dims: readonly number[], values: Float32Array | BigInt64Array | Uint8Array, external?: string): string {
+    const type = values instanceof Float32Array ? TYPES.float32 : values instanceof Uint8Array ? TYPES.uint8 : TYPES.int64;
     const data = external
       ? [
           ...[
@@ -87,8 +87,17 @@ class Graph {
     return this.initializer(`i${this.count++}`, [values.length], BigInt64Array.from(values, BigInt));
   }
 
-  input(name: string, type: keyof typeof TYPES, shape: readonly Dim[]): void {
-    this.parts.push(bytes(11, valueInfo(name, type, shape)));
+  /** A sparse initializer (15) whose dense form is [size], all zeros but its first value, 1. */
+  sparse(name: string, size: number): string {
+    const values = [...int(1, 1), ...int(2, TYPES.float32), ...bytes(8, name), ...bytes(9, [0, 0, 0x80, 0x3f])];
+    const indices = [...int(1, 1), ...int(2, TYPES.int64), ...bytes(9, [0, 0, 0, 0, 0, 0, 0, 0])];
+    this.parts.push(bytes(15, [...bytes(1, values), ...bytes(2, indices), ...int(3, size)]));
+    return name;
+  }
+
+  /** A graph input; `typeProto`, a TypeProto's bytes, instead of a tensor of `type` and `shape`. */
+  input(name: string, type: keyof typeof TYPES, shape: readonly Dim[], typeProto?: Bytes): void {
+    this.parts.push(bytes(11, typeProto ? [...bytes(1, name), ...bytes(2, typeProto)] : valueInfo(name, type, shape)));
   }
 
   output(name: string, type: keyof typeof TYPES, shape: readonly Dim[]): void {
@@ -100,10 +109,20 @@ class Graph {
   }
 }
 
-/** ValueInfoProto: 1 name, 2 TypeProto { 1 tensor_type { 1 elem_type, 2 shape { 1 dim { 1 value | 2 param } } } }. */
+/** TypeProto.Tensor (and SparseTensor, alike): 1 elem_type, 2 shape { 1 dim { 1 value | 2 param } }. */
+function tensorType(type: keyof typeof TYPES, shape: readonly Dim[]): Bytes {
+  return [
+    ...int(1, TYPES[type]),
+    ...bytes(
+      2,
+      shape.flatMap((d) => bytes(1, typeof d === 'number' ? int(1, d) : bytes(2, d))),
+    ),
+  ];
+}
+
+/** ValueInfoProto: 1 name, 2 TypeProto { 1 tensor_type }. */
 function valueInfo(name: string, type: keyof typeof TYPES, shape: readonly Dim[]): Bytes {
-  const dims = shape.flatMap((d) => bytes(1, typeof d === 'number' ? int(1, d) : bytes(2, d)));
-  return [...bytes(1, name), ...bytes(2, bytes(1, [...int(1, TYPES[type]), ...bytes(2, dims)]))];
+  return [...bytes(1, name), ...bytes(2, bytes(1, tensorType(type, shape)))];
 }
 
 /** ModelProto: 1 ir_version, 2 producer_name, 7 graph, 8 opset_import, 14 metadata_props. */
@@ -261,7 +280,9 @@ describe('a model file whose tensors would cost more than the file holds is refu
       code: 'E_INVALID_INPUT',
       message:
         'broadcast.onnx is not a usable ONNX model: the node "Add_big" (Add) makes "big" of shape [400, 400] from initializers alone: 160,000 values, more than the 815 values the file\'s initializers hold; onnxruntime would make it when it loads the file, and no graph hyperproto\'s exporter writes makes a tensor larger than its weights',
-      hint: expect.stringMatching(/^A hyperproto model's graph gives every tensor before a node reads it/),
+      hint: expect.stringMatching(
+        /^A hyperproto model's input is a float32 tensor \[N, width\], .* its graph gives every tensor before a node reads it/,
+      ),
     });
     expect(performance.now() - started).toBeLessThan(1000);
     // What onnxruntime does with the file by itself: 160,000 values of 800 weights.
@@ -295,6 +316,89 @@ describe('a model file whose tensors would cost more than the file holds is refu
       const rows = Float32Array.from([...HONEST_ROW, ...HONEST_ROW, ...HONEST_ROW]);
       const { pairs } = await plain.run({ features: new ort.Tensor('float32', rows, [3, 4]) });
       expect(pairs!.dims).toEqual([3, 3, 4]);
+    } finally {
+      await plain.release();
+    }
+  });
+});
+
+describe('a model file that shows the checks one thing and onnxruntime another is refused for what onnxruntime would do', () => {
+  it('a sparse initializer, which onnxruntime makes dense at load: 100,000 values from a few dozen bytes', async () => {
+    const sparse = classifier({
+      scores: (g, scores) => {
+        const [big] = g.node('Identity', [g.sparse('S', 100_000)], {}, { outputs: ['big'] });
+        g.output('big', 'float32', [100_000]);
+        return g.op('Add', [scores, g.op('Mul', [g.op('ReduceSum', [big!], { keepdims: 0 }), g.scalar(0)])]);
+      },
+    });
+    await expect(createSession(sparse, { source: 'sparse.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message:
+        'sparse.onnx is not a usable ONNX model: the sparse initializer "S" would be made dense when onnxruntime loads the file, so a few bytes of it can ask for gigabytes; hyperproto\'s exporter writes no sparse tensors',
+    });
+    const plain = await ort.InferenceSession.create(sparse);
+    try {
+      const { big } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
+      expect(big!.dims).toEqual([100_000]);
+      expect((big!.data as Float32Array)[0]).toBe(1);
+    } finally {
+      await plain.release();
+    }
+  });
+
+  it("an input typed twice: onnxruntime reads the last member of the type's oneof, and so does the check", async () => {
+    // A sparse tensor [1, 4] written before the tensor [N, 4] onnxruntime reads: read as one shape, the input looked
+    // fixed, [1, 4, N, 4], and every row paired with every other passed the check.
+    const g = new Graph();
+    g.input('features', 'float32', [], [...bytes(8, tensorType('float32', [1, 4])), ...bytes(1, tensorType('float32', ['N', 4]))]);
+    const a = g.op('Unsqueeze', ['features', g.ints(1)]);
+    const b = g.op('Unsqueeze', ['features', g.ints(0)]);
+    const [pairs] = g.node('Sub', [a, b], {}, { outputs: ['pairs'] });
+    g.node('ReduceSum', [pairs!, g.ints(1)], { keepdims: 0 }, { outputs: ['scores'] });
+    g.node('ArgMax', ['scores'], { axis: 1, keepdims: 0 }, { outputs: ['label'] });
+    g.output('scores', 'float32', ['N', 4]);
+    g.output('label', 'int64', ['N']);
+    g.output('pairs', 'float32', ['N', 'N', 4]);
+    const typedTwice = model(g, { metadata: { classes: '4' } });
+    await expect(createSession(typedTwice, { source: 'twice.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message:
+        'twice.onnx is not a usable ONNX model: the node "Sub_pairs" (Sub) makes "pairs" of shape [rows, rows, 4], whose size grows with the square of the batch\'s rows; no tensor of a hyperproto model does (each row is answered on its own)',
+    });
+    const plain = await ort.InferenceSession.create(typedTwice);
+    try {
+      expect(plain.inputMetadata[0]).toMatchObject({ isTensor: true, type: 'float32', shape: ['N', 4] });
+      const rows = Float32Array.from([...HONEST_ROW, ...HONEST_ROW, ...HONEST_ROW]);
+      const { pairs: made } = await plain.run({ features: new ort.Tensor('float32', rows, [3, 4]) });
+      expect(made!.dims).toEqual([3, 3, 4]);
+    } finally {
+      await plain.release();
+    }
+  });
+
+  it('uint8 weights cast to float64: 8 bytes of memory for each byte of the file', async () => {
+    const widened = classifier({
+      scores: (g, scores) => {
+        const [wide] = g.node(
+          'Cast',
+          [g.initializer('u', [1000], new Uint8Array(1000).fill(1))],
+          { to: TYPES.float64 },
+          { outputs: ['wide'] },
+        );
+        g.output('wide', 'float64', [1000]);
+        const sum = g.op('Cast', [g.op('ReduceSum', [wide!], { keepdims: 0 })], { to: TYPES.float32 });
+        return g.op('Add', [scores, g.op('Mul', [sum, g.scalar(0)])]);
+      },
+    });
+    await expect(createSession(widened, { source: 'cast.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message:
+        'cast.onnx is not a usable ONNX model: the initializer "u" holds uint8 values; hyperproto\'s exporter writes only float32 initializers (the weights) and int64 ones (axes, top-k\'s k, class indices), and this check counts values, which a cast from a narrower type would widen',
+    });
+    const plain = await ort.InferenceSession.create(widened);
+    try {
+      const { wide } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
+      expect(wide).toMatchObject({ type: 'float64', dims: [1000] });
     } finally {
       await plain.release();
     }

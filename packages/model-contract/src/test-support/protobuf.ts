@@ -69,13 +69,26 @@ export function graphProto(parts: {
 }
 
 /**
- * ValueInfoProto: 1 name, 2 TypeProto { 1 tensor_type { 1 elem_type (float), 2 shape { 1 dim { 1 dim_value | 2
- * dim_param } } } }. A number is a dim_value, a string a dim_param, null a dim with neither; no dims, no shape.
+ * TypeProto.Tensor (and SparseTensor, alike): 1 elem_type (1 float unless `elemType`), 2 shape { 1 dim { 1 dim_value
+ * | 2 dim_param } }. A number is a dim_value, a string a dim_param, null a dim with neither; no dims, no shape.
  */
-export function valueInfoProto(name: string, dims?: readonly (number | string | null)[]): number[] {
+export function tensorTypeProto(dims?: readonly (number | string | null)[], elemType = 1): number[] {
   const dim = (d: number | string | null) => bytesField(1, d === null ? [] : typeof d === 'number' ? numberField(1, d) : bytesField(2, d));
-  const shape = dims === undefined ? [] : bytesField(2, dims.flatMap(dim));
-  return [...bytesField(1, name), ...bytesField(2, bytesField(1, [...numberField(1, 1), ...shape]))];
+  return [...numberField(1, elemType), ...(dims === undefined ? [] : bytesField(2, dims.flatMap(dim)))];
+}
+
+/**
+ * TypeProto's members by field number: tensor_type 1, sequence_type 4, map_type 5, sparse_tensor_type 8,
+ * optional_type 9. `typeProto(['tensor', t], ['sparseTensor', s])` writes both, in that order.
+ */
+export const TYPE_MEMBER_FIELDS = { tensor: 1, sequence: 4, map: 5, sparseTensor: 8, optional: 9 } as const;
+export function typeProto(...members: readonly [keyof typeof TYPE_MEMBER_FIELDS, readonly number[]][]): number[] {
+  return members.flatMap(([member, bytes]) => bytesField(TYPE_MEMBER_FIELDS[member], bytes));
+}
+
+/** ValueInfoProto: 1 name, 2 TypeProto { 1 tensor_type (see tensorTypeProto) }; or `type`, a TypeProto's bytes. */
+export function valueInfoProto(name: string, dims?: readonly (number | string | null)[], type?: readonly number[]): number[] {
+  return [...bytesField(1, name), ...bytesField(2, type ?? typeProto(['tensor', tensorTypeProto(dims)]))];
 }
 
 /** NodeProto: 1 input, 2 output, 3 name, 4 op_type, 5 attribute, 7 domain. */
@@ -172,9 +185,9 @@ export class TestGraph {
   private readonly initializers: number[][] = [];
   private readonly inputs: number[][] = [];
 
-  /** A graph input; see valueInfoProto. */
-  input(name: string, dims?: readonly (number | string | null)[]): string {
-    this.inputs.push(valueInfoProto(name, dims));
+  /** A graph input; see valueInfoProto (`type`: a TypeProto's bytes instead of a float tensor of `dims`). */
+  input(name: string, dims?: readonly (number | string | null)[], type?: readonly number[]): string {
+    this.inputs.push(valueInfoProto(name, dims, type));
     return name;
   }
 
