@@ -1,5 +1,6 @@
 export {
   createSession,
+  RUN_BYTES,
   LABEL_OUTPUT,
   TOPK_LABELS_OUTPUT,
   TOPK_SCORES_OUTPUT,

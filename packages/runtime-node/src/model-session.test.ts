@@ -167,6 +167,32 @@ describe('predict', () => {
     }
   });
 
+  it('runs a batch whose rows could make more than runBytes in parts, answering as one run does', async () => {
+    const { valuesPerRow } = readOnnxModelInfo(readFileSync(SOFTMAX));
+    // Room for 3 rows per run by the file's bound.
+    const inParts = await createSession(SOFTMAX, { runBytes: 8 * valuesPerRow * 3 + 7 });
+    try {
+      expect(softmax.rowsPerRun).toBeGreaterThan(1000);
+      expect(inParts.rowsPerRun).toBe(3);
+      const features = randomRows(11, 8, 4);
+      const whole = await softmax.predict(features, { topK: 4 });
+      const parts = await inParts.predict(features, { topK: 4 });
+      expect(parts.scores).toEqual(whole.scores);
+      expect(parts.labels).toEqual(whole.labels);
+      expect(parts.labelScores).toEqual(whole.labelScores);
+      expect(parts.topK).toEqual(whole.topK);
+      expect(await inParts.predict(features, { topK: 2, scores: false })).toEqual(
+        await softmax.predict(features, { topK: 2, scores: false }),
+      );
+    } finally {
+      await inParts.release();
+    }
+    await expect(createSession(SOFTMAX, { runBytes: 0 })).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(/runBytes/),
+    });
+  });
+
   it('takes arrays of rows as well as matrices', async () => {
     const features = randomRows(5, 8, 2);
     const asArrays = Array.from({ length: 5 }, (_, r) => [...features.data.subarray(r * 8, r * 8 + 8)]);

@@ -37,6 +37,14 @@ import {
 import * as ort from 'onnxruntime-node';
 import { explainCudaFailure, EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderOptionWording } from './execution-providers.js';
 
+/**
+ * The most one onnxruntime run of a model may make in tensors, by the bound readOnnxModelInfo works out for the file
+ * (`valuesPerRow`): larger batches run in parts. Exported models stay far below it at any batch a server takes (at
+ * width 300, two hidden layers of 300 and 1,000 classes about 9,500 values per row: 3,500 rows per run); a file
+ * built to make each row cost much more gets only a few rows per run.
+ */
+export const RUN_BYTES = 256 * 2 ** 20;
+
 /** Output names of models written by @hyperproto/onnx (defined by @hyperproto/model-contract). */
 export { LABEL_OUTPUT, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT };
 
@@ -54,6 +62,11 @@ export interface SessionOptions {
   readonly fallback?: boolean;
   /** Threads for one inference (onnxruntime's intra-op pool), an integer from 1; onnxruntime's default when absent. */
   readonly intraOpThreads?: number;
+  /**
+   * The most one onnxruntime run may make in tensors, in bytes, by the bound the model file allows; an integer from
+   * 1, RUN_BYTES (256 MiB) when absent. `predict` runs a batch whose rows could make more in parts (`rowsPerRun`).
+   */
+  readonly runBytes?: number;
   /** The CUDA device to run on, an integer from 0; device 0 when absent. */
   readonly cudaDeviceId?: number;
   /**
@@ -143,6 +156,12 @@ export interface ModelSession {
   /** How many top-k columns the model computes itself (0 when it has no top-k outputs). */
   readonly modelTopK: number;
   /**
+   * The most rows one onnxruntime run takes: `predict` runs a larger batch in parts, so that what a run makes stays
+   * within `runBytes` (RUN_BYTES by default) by the bound the model file allows (`info.valuesPerRow` values of at
+   * most 8 bytes per row).
+   */
+  readonly rowsPerRun: number;
+  /**
    * Checks the rows (one of the batch forms, width, finite values, not ragged, not empty) and runs them as one
    * batch. A refusal is an InvalidFeaturesError (E_INVALID_INPUT) naming the problem; a call after `release()` is
    * E_INVALID_INPUT too, and options outside their range are E_INVALID_OPTIONS naming the option (PredictOptions).
@@ -227,6 +246,7 @@ export async function createSession(model: string | Uint8Array, options: Session
     info,
     bytes,
     sessionOptions: sessionOptions(choice.provider, options),
+    runBytes: options.runBytes ?? RUN_BYTES,
   });
 }
 
@@ -267,7 +287,9 @@ export async function loadOrtSession(model: Uint8Array, options: ort.InferenceSe
 export function checkSessionOptions(options: SessionOptions): readonly ExecutionProvider[] {
   const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
   const refuse = (name: keyof SessionOptions, rule: string) => invalidOptionError(name, rule, options[name]);
-  const { intraOpThreads, cudaDeviceId } = options;
+  const { intraOpThreads, cudaDeviceId, runBytes } = options;
+  if (runBytes !== undefined && !(Number.isSafeInteger(runBytes) && runBytes >= 1))
+    throw refuse('runBytes', 'an integer of at least 1 (bytes one run may make in tensors), or absent for 256 MiB');
   if (intraOpThreads !== undefined && !(Number.isInteger(intraOpThreads) && intraOpThreads >= 1))
     throw refuse('intraOpThreads', "an integer of at least 1 (threads per inference), or absent for onnxruntime's default");
   if (cudaDeviceId !== undefined && !(Number.isInteger(cudaDeviceId) && cudaDeviceId >= 0))
@@ -357,6 +379,7 @@ interface SessionFacts {
   readonly info: OnnxModelInfo;
   readonly bytes: Uint8Array;
   readonly sessionOptions: ort.InferenceSession.SessionOptions;
+  readonly runBytes: number;
 }
 
 function wrapSession(session: ort.InferenceSession, contract: ClassifierInterface, facts: SessionFacts): ModelSession {
@@ -382,6 +405,45 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     return releasing;
   };
 
+  // A file's tensors may hold up to `valuesPerRow` values of at most 8 bytes for each row (readOnnxModelInfo): a
+  // batch is run in parts of as many rows as `runBytes` allows, so that no file makes one run ask for more.
+  const rowsPerRun = Math.max(1, Math.floor(facts.runBytes / (8 * Math.max(1, info.valuesPerRow))));
+
+  /** The outputs `fetches` of every row of `matrix`, each part's answers held to the model's interface. */
+  const runInParts = async (
+    matrix: FeatureMatrix,
+    fetches: readonly string[],
+    firstRow: number,
+  ): Promise<Record<string, Float32Array | BigInt64Array>> => {
+    const parts: Record<string, ort.Tensor>[] = [];
+    for (let start = 0; start < matrix.rows; start += rowsPerRun) {
+      const rows = Math.min(rowsPerRun, matrix.rows - start);
+      const part =
+        rows === matrix.rows
+          ? matrix
+          : { rows, cols: matrix.cols, data: matrix.data.subarray(start * matrix.cols, (start + rows) * matrix.cols) };
+      const result = await runBatch(session, info, inputName, part, fetches, source);
+      // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
+      checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction', firstRow + start);
+      parts.push(result);
+    }
+    const joined: Record<string, Float32Array | BigInt64Array> = {};
+    for (const name of fetches) {
+      const pieces = parts.map((part) => part[name]!.data as Float32Array | BigInt64Array);
+      if (pieces.length === 1) joined[name] = pieces[0]!;
+      else {
+        const whole = pieces[0] instanceof BigInt64Array ? new BigInt64Array(sumOfLengths(pieces)) : new Float32Array(sumOfLengths(pieces));
+        let offset = 0;
+        for (const piece of pieces) {
+          (whole as Float32Array).set(piece as Float32Array, offset);
+          offset += piece.length;
+        }
+        joined[name] = whole;
+      }
+    }
+    return joined;
+  };
+
   const runPredict = async (features: FeatureInput, options: PredictOptions): Promise<Prediction> => {
     const { matrix, k } = checkPredictCall(features, options, contract);
     const wantScores = options.scores !== false;
@@ -393,19 +455,17 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
       ...(labelName ? [labelName] : []),
       ...(modelTopK > 0 && (modelCoversTopK || !needScores) ? [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT] : []),
     ];
-    const result = await runBatch(session, info, inputName, matrix, fetches, source);
     const rows = matrix.rows;
-    // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
-    checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction', options.firstRow);
-    const scores = needScores ? (result[scoresName]!.data as Float32Array) : undefined;
-    const labels = labelName ? int32(result[labelName]!.data as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
+    const result = await runInParts(matrix, fetches, options.firstRow ?? 0);
+    const scores = needScores ? (result[scoresName] as Float32Array) : undefined;
+    const labels = labelName ? int32(result[labelName] as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
     let topK: TopK | undefined;
     let modelTop: TopK | undefined;
     if (result[TOPK_SCORES_OUTPUT]) {
       modelTop = {
         k: modelTopK,
-        scores: result[TOPK_SCORES_OUTPUT].data as Float32Array,
-        labels: int32(result[TOPK_LABELS_OUTPUT]!.data as BigInt64Array),
+        scores: result[TOPK_SCORES_OUTPUT] as Float32Array,
+        labels: int32(result[TOPK_LABELS_OUTPUT] as BigInt64Array),
       };
     }
     if (k !== undefined)
@@ -432,6 +492,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     ...(featureNames ? { featureNames } : {}),
     ...(labelColumn === undefined ? {} : { labelColumn }),
     modelTopK,
+    rowsPerRun,
     predict,
     placement: () => (releasing ? Promise.reject(releasedSessionError(source)) : track(profilePlacement(facts, inputName, inputWidth))),
     release,
@@ -523,6 +584,8 @@ async function runBatch(
     );
   }
 }
+
+const sumOfLengths = (arrays: readonly ArrayLike<unknown>[]): number => arrays.reduce((sum, array) => sum + array.length, 0);
 
 function int32(values: BigInt64Array): Int32Array {
   const out = new Int32Array(values.length);

@@ -61,7 +61,7 @@ export interface WorkerSessionOptions extends SessionOptions {
 export async function startWorkerSession(model: string | Uint8Array, options: WorkerSessionOptions, script: URL): Promise<ModelSession> {
   // Refused here, before a thread starts; the thread checks them again, as createSession does.
   checkSessionOptions(options);
-  const { providers, fallback, intraOpThreads, cudaDeviceId, spinning, optionWording, log, onUnexpectedEnd } = options;
+  const { providers, fallback, intraOpThreads, runBytes, cudaDeviceId, spinning, optionWording, log, onUnexpectedEnd } = options;
   if (onUnexpectedEnd !== undefined && typeof onUnexpectedEnd !== 'function')
     throw invalidOptionError('onUnexpectedEnd', 'a function', onUnexpectedEnd);
   const source = typeof model === 'string' ? model : (options.source ?? 'the model');
@@ -73,6 +73,7 @@ export async function startWorkerSession(model: string | Uint8Array, options: Wo
       providers,
       fallback,
       intraOpThreads,
+      runBytes,
       cudaDeviceId,
       spinning,
       optionWording,
