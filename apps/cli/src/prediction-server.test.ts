@@ -58,6 +58,23 @@ describe('prediction server', () => {
       modelTopK: 2,
     });
     expect(metadata.metadata).toMatchObject({ head: 'softmax', classes: '7', inputWidth: '20' });
+    // Rows per onnxruntime run, by the file's bound: thousands for an exported model.
+    expect(metadata.limits.rowsPerRun).toBe(session.rowsPerRun);
+    expect(metadata.limits.rowsPerRun).toBeGreaterThan(1000);
+  });
+
+  it('names the model file in its metadata, not where it lies on the server', async () => {
+    const placed = await createSession(modelBytes(), { source: '/srv/models/private/model.onnx' });
+    const own = createPredictionServer(placed, { bodyLimit: 1024, maxRequestRows: 1, maxBatchRows: 1, maxDelayMs: 0 });
+    try {
+      const url = await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const text = await (await fetch(`${url}/v1/metadata`)).text();
+      expect(JSON.parse(text).source).toBe('model.onnx');
+      expect(text).not.toContain('/srv/models');
+    } finally {
+      await own.app.close();
+      await placed.release();
+    }
   });
 
   it('predicts like the session itself, with top-k, class names and optional scores', async () => {

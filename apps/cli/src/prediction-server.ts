@@ -1,5 +1,6 @@
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { basename } from 'node:path';
 import { hostName, loopbackHosts, requestedHost } from '@hyperproto/allowed-hosts';
 import { isHyperprotoError } from '@hyperproto/core';
 import { InvalidFeaturesError, toFeatureMatrix, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
@@ -374,7 +375,8 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   });
 
   const metadata = {
-    source: session.source,
+    // The file's name, not where it lies on the server.
+    source: basename(session.source),
     provider: session.provider,
     skipped: session.skipped,
     input: { name: session.inputName, width: session.inputWidth },
@@ -394,6 +396,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       bodyLimit: options.bodyLimit,
       maxRequestRows: options.maxRequestRows,
       maxBatchRows: options.maxBatchRows,
+      rowsPerRun: session.rowsPerRun,
       maxConnections: limits.maxConnections,
       idleTimeoutMs: limits.idleTimeoutMs,
       keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
