@@ -6,6 +6,7 @@ import {
   checkClassifierAnswers,
   checkPredictOptionsObject,
   checkProviderList,
+  checkRunBytes,
   checkTopK,
   ContractErrorCode,
   errorMessage,
@@ -18,6 +19,9 @@ import {
   readOnnxModelInfo,
   releasedSessionError,
   resolveClassifierInterface,
+  RUN_BYTES,
+  rowsPerRun as rowsPerRunOf,
+  runInParts,
   selfCheckBatch,
   startOnFirstProvider,
   toFeatureMatrix,
@@ -37,13 +41,8 @@ import {
 import * as ort from 'onnxruntime-node';
 import { explainCudaFailure, EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderOptionWording } from './execution-providers.js';
 
-/**
- * The most one onnxruntime run of a model may make in tensors, by the bound readOnnxModelInfo works out for the file
- * (`valuesPerRow`): larger batches run in parts. Exported models stay far below it at any batch a server takes (at
- * width 300, two hidden layers of 300 and 1,000 classes about 9,500 values per row: 3,500 rows per run); a file
- * built to make each row cost much more gets only a few rows per run.
- */
-export const RUN_BYTES = 256 * 2 ** 20;
+/** The default of `runBytes`, defined by @hyperproto/model-contract with the rule of every runtime: 256 MiB. */
+export { RUN_BYTES };
 
 /** Output names of models written by @hyperproto/onnx (defined by @hyperproto/model-contract). */
 export { LABEL_OUTPUT, TOPK_LABELS_OUTPUT, TOPK_SCORES_OUTPUT };
@@ -287,9 +286,8 @@ export async function loadOrtSession(model: Uint8Array, options: ort.InferenceSe
 export function checkSessionOptions(options: SessionOptions): readonly ExecutionProvider[] {
   const providers = checkProviderList(options.providers ?? ['cpu'], EXECUTION_PROVIDERS);
   const refuse = (name: keyof SessionOptions, rule: string) => invalidOptionError(name, rule, options[name]);
-  const { intraOpThreads, cudaDeviceId, runBytes } = options;
-  if (runBytes !== undefined && !(Number.isSafeInteger(runBytes) && runBytes >= 1))
-    throw refuse('runBytes', 'an integer of at least 1 (bytes one run may make in tensors), or absent for 256 MiB');
+  const { intraOpThreads, cudaDeviceId } = options;
+  checkRunBytes(options.runBytes);
   if (intraOpThreads !== undefined && !(Number.isInteger(intraOpThreads) && intraOpThreads >= 1))
     throw refuse('intraOpThreads', "an integer of at least 1 (threads per inference), or absent for onnxruntime's default");
   if (cudaDeviceId !== undefined && !(Number.isInteger(cudaDeviceId) && cudaDeviceId >= 0))
@@ -405,44 +403,24 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
     return releasing;
   };
 
-  // A file's tensors may hold up to `valuesPerRow` values of at most 8 bytes for each row (readOnnxModelInfo): a
-  // batch is run in parts of as many rows as `runBytes` allows, so that no file makes one run ask for more.
-  const rowsPerRun = Math.max(1, Math.floor(facts.runBytes / (8 * Math.max(1, info.valuesPerRow))));
+  // A file's tensors may hold up to `valuesPerRow` values for each row (readOnnxModelInfo): a batch is run in parts
+  // of as many rows as `runBytes` allows (the model contract's rule), so that no file makes one run ask for more.
+  const rowsPerRun = rowsPerRunOf(info.valuesPerRow, facts.runBytes);
 
   /** The outputs `fetches` of every row of `matrix`, each part's answers held to the model's interface. */
-  const runInParts = async (
+  const runRows = (
     matrix: FeatureMatrix,
     fetches: readonly string[],
     firstRow: number,
-  ): Promise<Record<string, Float32Array | BigInt64Array>> => {
-    const parts: Record<string, ort.Tensor>[] = [];
-    for (let start = 0; start < matrix.rows; start += rowsPerRun) {
-      const rows = Math.min(rowsPerRun, matrix.rows - start);
-      const part =
-        rows === matrix.rows
-          ? matrix
-          : { rows, cols: matrix.cols, data: matrix.data.subarray(start * matrix.cols, (start + rows) * matrix.cols) };
+  ): Promise<Record<string, Float32Array | BigInt64Array>> =>
+    runInParts(matrix, rowsPerRun, async (part, start) => {
       const result = await runBatch(session, info, inputName, part, fetches, source);
       // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
-      checkClassifierAnswers(answersOf(result, contract, rows), source, 'prediction', firstRow + start);
-      parts.push(result);
-    }
-    const joined: Record<string, Float32Array | BigInt64Array> = {};
-    for (const name of fetches) {
-      const pieces = parts.map((part) => part[name]!.data as Float32Array | BigInt64Array);
-      if (pieces.length === 1) joined[name] = pieces[0]!;
-      else {
-        const whole = pieces[0] instanceof BigInt64Array ? new BigInt64Array(sumOfLengths(pieces)) : new Float32Array(sumOfLengths(pieces));
-        let offset = 0;
-        for (const piece of pieces) {
-          (whole as Float32Array).set(piece as Float32Array, offset);
-          offset += piece.length;
-        }
-        joined[name] = whole;
-      }
-    }
-    return joined;
-  };
+      checkClassifierAnswers(answersOf(result, contract, part.rows), source, 'prediction', firstRow + start);
+      const values: Record<string, Float32Array | BigInt64Array> = {};
+      for (const name of fetches) values[name] = result[name]!.data as Float32Array | BigInt64Array;
+      return values;
+    });
 
   const runPredict = async (features: FeatureInput, options: PredictOptions): Promise<Prediction> => {
     const { matrix, k } = checkPredictCall(features, options, contract);
@@ -456,7 +434,7 @@ function wrapSession(session: ort.InferenceSession, contract: ClassifierInterfac
       ...(modelTopK > 0 && (modelCoversTopK || !needScores) ? [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT] : []),
     ];
     const rows = matrix.rows;
-    const result = await runInParts(matrix, fetches, options.firstRow ?? 0);
+    const result = await runRows(matrix, fetches, options.firstRow ?? 0);
     const scores = needScores ? (result[scoresName] as Float32Array) : undefined;
     const labels = labelName ? int32(result[labelName] as BigInt64Array) : argmaxOfScores(scores!, rows, classes);
     let topK: TopK | undefined;
@@ -584,8 +562,6 @@ async function runBatch(
     );
   }
 }
-
-const sumOfLengths = (arrays: readonly ArrayLike<unknown>[]): number => arrays.reduce((sum, array) => sum + array.length, 0);
 
 function int32(values: BigInt64Array): Int32Array {
   const out = new Int32Array(values.length);

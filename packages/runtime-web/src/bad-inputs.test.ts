@@ -111,6 +111,11 @@ describe('createWebClassifier refuses options out of range before loading, namin
     [{ probe: 0 }, 'probe must be true or false, got 0'],
     [{ fetch: 'https://example.com' }, 'fetch must be a fetch function, got "https://example.com"'],
     [{ source: 7 }, 'source must be a string, got 7'],
+    [{ runBytes: 0 }, 'runBytes must be an integer of at least 1 (bytes one run may make in tensors), or absent for 256 MiB, got 0'],
+    [
+      { runBytes: '64MiB' },
+      'runBytes must be an integer of at least 1 (bytes one run may make in tensors), or absent for 256 MiB, got "64MiB"',
+    ],
   ])('%o', async (options, message) => {
     // A URL whose fetch would fail: the options are refused before anything is fetched.
     const fetched: string[] = [];

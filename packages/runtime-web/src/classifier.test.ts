@@ -198,6 +198,26 @@ describe('WebClassifier.predict on the wasm provider', () => {
     });
   }
 
+  it('runs a batch whose rows could make more than runBytes in parts, answering as one run does', async () => {
+    const whole = await open(softmax.bytes, { providers: ['wasm'] });
+    // Room for 3 rows per run by the file's bound.
+    const inParts = await open(softmax.bytes, { providers: ['wasm'], runBytes: 8 * whole.info.valuesPerRow * 3 + 7 });
+    expect(whole.rowsPerRun).toBeGreaterThan(1000);
+    expect(inParts.rowsPerRun).toBe(3);
+    const rows = randomRows(11, softmax.width, 4);
+    const expected = await whole.predict(rows, { topK: 4 });
+    const got = await inParts.predict(rows, { topK: 4 });
+    expect(got.rows).toBe(11);
+    expect(got.scores).toEqual(expected.scores);
+    expect(got.labels).toEqual(expected.labels);
+    expect(got.topK).toEqual(expected.topK);
+    expect(new Set(got.labels).size).toBeGreaterThan(1);
+    await expect(createWebClassifier(softmax.bytes, { providers: ['wasm'], runBytes: 0 })).rejects.toMatchObject({
+      code: 'E_INVALID_OPTIONS',
+      message: expect.stringMatching(/^runBytes must be/),
+    });
+  });
+
   it('takes a flat Float32Array and typed-array rows, and queues concurrent calls', async () => {
     const classifier = await open(softmax.bytes, { providers: ['wasm'] });
     const rows = randomRows(10, softmax.width, 9);

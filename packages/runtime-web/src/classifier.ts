@@ -4,6 +4,7 @@ import {
   checkClassifierAnswers,
   checkPredictOptionsObject,
   checkProviderList,
+  checkRunBytes,
   checkTopK,
   ContractErrorCode,
   errorMessage,
@@ -12,6 +13,8 @@ import {
   readOnnxModelInfo,
   releasedSessionError,
   resolveClassifierInterface,
+  rowsPerRun,
+  runInParts,
   selfCheckBatch,
   startOnFirstProvider,
   toFeatureMatrix,
@@ -66,6 +69,12 @@ export interface CreateWebClassifierOptions {
    * refuse it. `false` skips both, for a model already checked.
    */
   readonly probe?: boolean;
+  /**
+   * The most one onnxruntime run may make in tensors, in bytes, by the bound the model file allows; an integer from
+   * 1, RUN_BYTES (256 MiB) when absent. `predict` runs a batch whose rows could make more in parts (`rowsPerRun`),
+   * so that a file built to make each row costly cannot make one run ask the page for more.
+   */
+  readonly runBytes?: number;
   /** Used to load a model given as a URL; defaults to the global fetch. */
   readonly fetch?: typeof fetch;
   /** Names the model in messages when it is given as bytes (a URL names itself); `the model` by default. */
@@ -96,7 +105,7 @@ export interface WebPrediction {
   /** Present when `topK` was asked for: the best classes of each row, best first. */
   readonly topK: ScoredClass[][] | undefined;
   readonly provider: WebProvider;
-  /** Wall time of the inference call, in milliseconds. */
+  /** Wall time of the inference calls (every part of a batch run in parts), in milliseconds. */
   readonly milliseconds: number;
 }
 
@@ -114,6 +123,12 @@ export class WebClassifier {
   readonly labelName: string | undefined;
   /** The model's metadata, typed by the model contract. */
   readonly modelMetadata: ModelMetadata;
+  /**
+   * The most rows one onnxruntime run takes: `predict` runs a larger batch in parts and answers it as one, so that
+   * what a run makes stays within `runBytes` (RUN_BYTES by default) by the bound the model file allows
+   * (`info.valuesPerRow` values of at most 8 bytes per row).
+   */
+  readonly rowsPerRun: number;
   private readonly contract: ClassifierInterface;
 
   private constructor(
@@ -126,8 +141,10 @@ export class WebClassifier {
     readonly skipped: readonly SkippedProvider<WebProvider>[],
     readonly info: ModelInfo,
     contract: ClassifierInterface,
+    runBytes: number | undefined,
   ) {
     this.contract = contract;
+    this.rowsPerRun = rowsPerRun(info.valuesPerRow, runBytes);
     this.attempts = [...skipped.map((s) => ({ provider: s.provider, error: s.reason })), { provider }];
     this.inputName = contract.inputName;
     this.inputWidth = contract.inputWidth;
@@ -190,7 +207,7 @@ export class WebClassifier {
       return { ok: true, value: { session, contract } };
     };
     const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? true, source: name }, start);
-    return new WebClassifier(choice.value.session, name, choice.provider, choice.skipped, info, choice.value.contract);
+    return new WebClassifier(choice.value.session, name, choice.provider, choice.skipped, info, choice.value.contract, options.runBytes);
   }
 
   /** The number of classes, from the model's score output or its metadata (the model contract requires one of them). */
@@ -222,7 +239,8 @@ export class WebClassifier {
    * (`checkClassifierAnswers`): a batch it answers with a label that is no class or not the best score, or outputs
    * of the wrong shape, fails as a whole with `E_INTERNAL` (a `ModelAnswersError`), the model's fault. A row whose
    * scores are not finite (features far beyond the training data's range can overflow an honest model) is answered
-   * as the model gave it, NaN included.
+   * as the model gave it, NaN included. A batch of more than `rowsPerRun` rows runs in parts, each part's answers
+   * checked (messages name the row of the whole batch), and is answered as one run.
    */
   predict(rows: FeatureRows, options: PredictOptions = {}): Promise<WebPrediction> {
     let batch: FeatureMatrix;
@@ -250,11 +268,14 @@ export class WebClassifier {
   }
 
   private async run(batch: FeatureMatrix, topK: number | undefined): Promise<WebPrediction> {
-    const started = performance.now();
-    const outputs = await runBatch(this.session, this.contract, batch);
-    const milliseconds = performance.now() - started;
-    // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
-    const { scores, labels } = readAnswers(outputs, this.contract, batch.rows, this.source, 'prediction');
+    let milliseconds = 0;
+    const { scores, labels } = await runInParts(batch, this.rowsPerRun, async (part, startRow) => {
+      const started = performance.now();
+      const outputs = await runBatch(this.session, this.contract, part);
+      milliseconds += performance.now() - started;
+      // Every answer is held to the model's interface, as at load: a file can answer honestly there and lie here.
+      return readAnswers(outputs, this.contract, part.rows, this.source, 'prediction', startRow);
+    });
     const { classes } = this.contract;
     return {
       rows: batch.rows,
@@ -285,6 +306,7 @@ export function createWebClassifier(source: ModelSource, options: CreateWebClass
  */
 function checkCreateOptions(options: CreateWebClassifierOptions): void {
   const { logLevel, fetch: fetchOption, source } = options;
+  checkRunBytes(options.runBytes);
   if (logLevel !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(logLevel))
     throw invalidOptionError(
       'logLevel',
@@ -340,12 +362,13 @@ function readAnswers(
   rows: number,
   source: string,
   stage: AnswerStage,
+  firstRow = 0,
 ): { scores: Float32Array; labels: Int32Array } {
   const { classes, scoresName, labelName } = contract;
   // onnxruntime gives every output it was asked for.
   const scores = outputs[scoresName] as OutputValues<number>;
   const label = labelName === undefined ? undefined : outputs[labelName];
-  checkClassifierAnswers({ rows, classes, scores, ...(label ? { labels: label } : {}) }, source, stage);
+  checkClassifierAnswers({ rows, classes, scores, ...(label ? { labels: label } : {}) }, source, stage, firstRow);
   const scoreData = scores.data as Float32Array;
   return { scores: scoreData, labels: label ? Int32Array.from(label.data, Number) : argmaxOfScores(scoreData, rows, classes) };
 }

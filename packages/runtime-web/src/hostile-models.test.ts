@@ -1,6 +1,6 @@
 import { DATA_TYPES, GraphBuilder, type ProtobufWriter } from '@hyperproto/onnx-graph';
 import { describe, expect, it } from 'vitest';
-import { createWebClassifier } from './index.js';
+import { createWebClassifier, readModelInfo } from './index.js';
 
 // Model files made to harm whoever loads them, as runtime-web meets them: the model contract's reader refuses
 // what they could read or run, and its check holds every answer to the model's interface.
@@ -117,6 +117,29 @@ describe('WebClassifier.predict holds every answer to the model contract', () =>
       } finally {
         await classifierOf.release();
       }
+    }
+  });
+
+  it('names the row of the whole batch when a part of a batch run in parts lies', async () => {
+    const lying = classifier((g, scores, first) => {
+      const best = g.node('ArgMax', [scores], { axis: 1, keepdims: 1 });
+      const shift = g.node('Cast', [g.node('Mul', [g.node('Relu', [g.node('Sub', [first, g.scalar(10)])]), g.scalar(100_000)])], { to: 7 });
+      return { label: g.node('Squeeze', [g.node('Add', [best, shift]), g.ints([1])]) };
+    });
+    // Room for 2 rows per run by the file's bound: row 4 of the batch is row 0 of its third part.
+    const runBytes = 8 * readModelInfo(lying).valuesPerRow * 2;
+    const classifierOf = await createWebClassifier(lying, { providers: ['wasm'], source: 'lie.onnx', runBytes });
+    try {
+      expect(classifierOf.rowsPerRun).toBe(2);
+      const rows = Array.from({ length: 6 }, (_, r) => [r === 4 ? 20 : 1, 0, 0.25, 0]);
+      await expect(classifierOf.predict(rows)).rejects.toMatchObject({
+        code: 'E_INTERNAL',
+        message:
+          'lie.onnx gave answers that break its own interface for this batch: its label output is not a class index: row 4 has label 1000000, but the model has 3 classes (0 to 2)',
+      });
+      expect([...(await classifierOf.predict(rows.slice(0, 4))).labels]).toEqual([0, 0, 0, 0]);
+    } finally {
+      await classifierOf.release();
     }
   });
 
