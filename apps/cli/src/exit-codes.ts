@@ -6,11 +6,16 @@ export const EXIT = {
   /** A bug in hyperproto. */
   internal: 1,
   /**
-   * The request was wrong: bad options, unknown plugin, bad data; for a job queue a missing or wrong password, a
-   * database serving another grid, a worker without a plugin the grid needs or with other versions.
+   * The request was wrong: bad options, unknown plugin, bad data, a plugin package that does not fit this core; for a
+   * job queue a wrong password, a queue serving another grid or in use by another coordinator, a database the
+   * queue's Redis does not have (or refuses to SELECT), an empty --queue, a worker without a plugin the grid needs
+   * or with other versions.
    */
   usage: 2,
-  /** A file or directory could not be read or written, or a job queue (Redis) could not be reached. */
+  /**
+   * A file or directory could not be read or written, or a job queue could not be reached or does not answer as
+   * Redis.
+   */
   io: 3,
   /** Training or the engine failed. */
   failed: 4,

@@ -400,7 +400,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   // With --json a failure is one JSON object on stdout, commander's usage errors too: silence its prose on stderr.
   const json = argv.slice(2, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
+  // Commander's usage errors echo arguments (`unknown option '--queue=redis://:PASSWORD@…'`): held until then, and
+  // written with a queue URL's password hidden.
+  let held = '';
   if (json) silenceErrors(program);
+  else
+    holdErrors(program, (text) => {
+      held += text;
+    });
   try {
     await program.parseAsync(argv as string[]);
     return EXIT.ok;
@@ -408,10 +415,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     stopProgress();
     let error = caught;
     if (caught instanceof CommanderError) {
-      // Commander has already printed its message (or the help / version), unless --json silenced it.
+      if (held) process.stderr.write(await hideQueuePassword(held));
       if (caught.exitCode === 0) return EXIT.ok;
       if (!json) return EXIT.usage;
-      const message = caught.code === 'commander.help' ? 'no command given' : caught.message.replace(/^error: /, '');
+      const message =
+        caught.code === 'commander.help' ? 'no command given' : await hideQueuePassword(caught.message.replace(/^error: /, ''));
       error = new HyperprotoError(ErrorCode.InvalidOptions, message, { hint: 'Run with --help for usage.' });
     }
     if (!json) process.stderr.write(`${terminalText(describeError(error))}\n`);
@@ -420,6 +428,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCodeFor(error);
   }
 }
+
+function holdErrors(command: Command, hold: (text: string) => void): void {
+  command.configureOutput({ writeErr: hold, outputError: (text, write) => write(text) });
+  for (const sub of command.commands) holdErrors(sub, hold);
+}
+
+/** Loaded only for a usage error: the queue's package is no part of other commands' start. */
+const hideQueuePassword = async (text: string) => (await import('@hyperproto/queue-bullmq')).hidePassword(text);
 
 function silenceErrors(command: Command): void {
   command.configureOutput({ writeErr: () => {}, outputError: () => {} });

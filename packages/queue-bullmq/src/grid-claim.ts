@@ -12,7 +12,7 @@ import {
 } from '@hyperproto/experiments';
 import type { Redis } from 'ioredis';
 import type { Requirements } from './compatibility.js';
-import type { QueueAddress } from './queue-address.js';
+import { otherDatabase, type QueueAddress } from './queue-address.js';
 
 /** Every key hyperproto keeps in the queue's Redis database starts with this (BullMQ's queues too). */
 export const KEY_PREFIX = 'hyperproto';
@@ -125,7 +125,7 @@ export async function checkCoordinator(redis: Redis, address: QueueAddress, want
     ErrorCode.InvalidOptions,
     `the job queue at ${address.display} is in use by another coordinator (pid ${holder.pid} on ${holder.host}, grid "${holder.grid}", since ${holder.since}), so grid "${wanted}"${wanted === holder.grid ? ' (the same grid)' : ''} cannot run there now`,
     {
-      hint: `One coordinator per Redis database: wait for it to finish, or use another database (e.g. ${address.display.replace(/\/\d+$/, '/1')}). A killed coordinator's claim expires ${HEARTBEAT_SECONDS} s after it stopped.`,
+      hint: `One coordinator per Redis database: wait for it to finish, or use another database (e.g. ${otherDatabase(address)}). A killed coordinator's claim expires ${HEARTBEAT_SECONDS} s after it stopped.`,
     },
   );
 }
@@ -149,7 +149,7 @@ export function otherGridError(address: QueueAddress, claim: GridClaim, unfinish
     ErrorCode.InvalidOptions,
     `the job queue at ${address.display} serves grid "${claim.grid}" (from ${claim.source}, queue ${claim.queue}), not "${wanted}": ${unfinished} of its jobs are not finished and collected`,
     {
-      hint: `Finish that grid first (its coordinator collects the records with --resume), use another Redis database (e.g. ${address.display.replace(/\/\d+$/, '/1')}), or abandon it by emptying this database (redis-cli -n ${address.db} FLUSHDB).`,
+      hint: `Finish that grid first (its coordinator collects the records with --resume), use another Redis database (e.g. ${otherDatabase(address)}), or abandon it by emptying this database (redis-cli -n ${address.db} FLUSHDB).`,
     },
   );
 }

@@ -45,6 +45,20 @@ describe('parseQueueAddress', () => {
     expect(() => parseQueueAddress('http://user:hunter2@127.0.0.1/0')).toThrow(/user:\*\*\*@/);
     expect(() => parseQueueAddress('http://user:hunter2@127.0.0.1/0')).not.toThrow(/hunter2/);
   });
+
+  it.each([
+    ['redis://u:1234/secret@h:6379/0', 'redis://u:***@h:6379/0'],
+    ['redis://:12#ab@h/0', 'redis://:***@h/0'],
+    ['redis://u:p?w@h/0', 'redis://u:***@h/0'],
+  ])('says that the password of %s has a character to encode, without echoing any of it', (url, shown) => {
+    expect(() => parseQueueAddress(url)).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOptions,
+        message: `--queue ${shown}: the password (or user name) has an unencoded "/", "#" or "?"`,
+        hint: expect.stringContaining('"/" as %2F'),
+      }),
+    );
+  });
 });
 
 describe('hidePassword', () => {

@@ -41,6 +41,16 @@ export function parseQueueAddress(url: string): QueueAddress {
     throw new HyperprotoError(ErrorCode.InvalidOptions, '--queue is empty', {
       hint: `Give the queue as ${FORM}; a variable meant to hold it (--queue "$QUEUE_URL") may be unset.`,
     });
+  // A password with an unencoded `/`, `#` or `?` ends the URL's authority there: the rest, password and all, would be
+  // read (and echoed) as the database, query or fragment.
+  const afterScheme = url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const authorityEnd = afterScheme.search(/[/?#]/);
+  if (authorityEnd >= 0 && afterScheme.slice(authorityEnd).includes('@'))
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `--queue ${hidePassword(url)}: the password (or user name) has an unencoded "/", "#" or "?"`,
+      { hint: 'Percent-encode those characters in the URL: "/" as %2F, "#" as %23, "?" as %3F (and "@" as %40).' },
+    );
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -66,6 +76,11 @@ export function parseQueueAddress(url: string): QueueAddress {
     tls: parsed.protocol === 'rediss:',
     display: hidePassword(`${parsed.protocol}//${userinfo}${parsed.host}/${db}`),
   };
+}
+
+/** The queue's URL (password hidden) on another database than its own, for hints that suggest one. */
+export function otherDatabase(address: QueueAddress): string {
+  return address.display.replace(/\/\d+$/, `/${address.db === 1 ? 2 : 1}`);
 }
 
 function badAddress(url: string, why: string): HyperprotoError {

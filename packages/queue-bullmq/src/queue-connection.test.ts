@@ -95,7 +95,7 @@ describe.skipIf(missing)('connectRedis', () => {
     expect(error).toMatchObject({
       code: ErrorCode.InvalidOptions,
       message: `the job queue at redis://127.0.0.1:${open.port}/99: that Redis has no database 99 (it has 16: 0 to 15)`,
-      hint: `Give a database from 0 to 15 at the end of the URL (e.g. redis://127.0.0.1:${open.port}/1), or raise "databases" in the server's redis.conf.`,
+      hint: `Give a database from 0 to 15 at the end of the URL (e.g. redis://127.0.0.1:${open.port}/0), or raise "databases" in the server's redis.conf.`,
     });
     const client = await connectRedis(parseQueueAddress(`redis://127.0.0.1:${open.port}/15`));
     await client.set('where', 'fifteen');
@@ -103,12 +103,49 @@ describe.skipIf(missing)('connectRedis', () => {
     client.disconnect();
   });
 
+  it('says that SELECT was refused, and why, when the server answers but the user may not change databases', async () => {
+    const admin = await connectRedis(parseQueueAddress(open.url));
+    await admin.call('ACL', 'SETUSER', 'nosel', 'on', '>pw', '~*', '&*', '+@all', '-select');
+    admin.disconnect();
+    const { error } = await failure(`redis://nosel:pw@127.0.0.1:${open.port}/3`);
+    expect(error).toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(
+        new RegExp(
+          `^the job queue at redis://nosel:\\*\\*\\*@127\\.0\\.0\\.1:${open.port}/3: that Redis refused SELECT 3 \\(NOPERM .*select`,
+        ),
+      ),
+      hint: `Use database 0 (redis://nosel:***@127.0.0.1:${open.port}/0): a Redis Cluster, and some services, offer no other; or grant the ACL user SELECT (ACL SETUSER USER +select).`,
+    });
+  });
+
+  it('says that a listener which hangs up at once (a tunnel whose Redis is down) does not speak Redis', async () => {
+    const closer = createServer((socket) => socket.destroy()).listen(0, '127.0.0.1');
+    await new Promise((resolve) => closer.once('listening', resolve));
+    try {
+      const port = (closer.address() as { port: number }).port;
+      const { error } = await failure(`redis://127.0.0.1:${port}/0`);
+      expect(error).toMatchObject({
+        code: ErrorCode.Io,
+        message: `the job queue at redis://127.0.0.1:${port}/0 accepted the connection but closed it without speaking Redis (another service, a TLS-only port, or a tunnel or proxy whose Redis is down)`,
+        hint: `Check that Redis runs at 127.0.0.1:${port} (or behind the tunnel or proxy there), and whether that Redis expects TLS (then give rediss://), or correct --queue.`,
+      });
+    } finally {
+      closer.close();
+    }
+  });
+
   it('says that another service at the address does not answer as Redis', async () => {
     const port = (web.address() as { port: number }).port;
     const { error } = await failure(`redis://127.0.0.1:${port}/0`);
     expect(error).toMatchObject({
       code: ErrorCode.Io,
-      message: `the job queue at redis://127.0.0.1:${port}/0 does not answer as a Redis server`,
+      // Its answer, or the reset that may overtake it.
+      message: expect.stringMatching(
+        new RegExp(
+          `^the job queue at redis://127\\.0\\.0\\.1:${port}/0 (does not answer as a Redis server|accepted the connection but closed it without speaking Redis \\(another service, )`,
+        ),
+      ),
       hint: expect.stringContaining('(then give rediss://)'),
     });
   });

@@ -1,6 +1,6 @@
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
 import type { RedisOptions } from 'bullmq';
-import { Redis, type RedisOptions as ClientOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions as ClientOptions } from 'ioredis';
 import type { QueueAddress } from './queue-address.js';
 
 /** How long the first connection may take: a wrong address must fail in seconds, never hang. */
@@ -39,7 +39,8 @@ export async function connectRedis(address: QueueAddress, timeoutMs = CONNECT_TI
   });
   let last: Error | undefined;
   client.on('error', (error: Error) => {
-    last = error;
+    // Another service's answer says more than the closed connection that follows it.
+    if (!last || !NOT_REDIS.test(last.message)) last = error;
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -67,14 +68,26 @@ export async function connectRedis(address: QueueAddress, timeoutMs = CONNECT_TI
 /**
  * Refuses a database the server does not have. ioredis reports its failed SELECT only as an error event and stays on
  * database 0, where this grid would mix with the one there; the explicit SELECT's error is checked instead.
- * Database 0 needs none (ioredis sends none for it, and a Redis Cluster refuses SELECT).
+ * Database 0 needs none (ioredis sends none for it, and a Redis Cluster refuses SELECT). Any other refusal (an ACL
+ * user without SELECT, a service that offers database 0 only) is a wrong option too, not an unreachable server.
  */
 async function checkDatabase(client: Redis, address: QueueAddress): Promise<void> {
   if (address.db === 0) return;
   try {
     await client.select(address.db);
   } catch (error) {
-    if (!/DB index is out of range|invalid DB index/i.test((error as Error).message)) throw error;
+    // The server answered: whatever it refused, it is no trouble of reaching it.
+    if (!(error instanceof ReplyError)) throw error;
+    const refusal = (error as Error).message;
+    if (!/DB index is out of range|invalid DB index/i.test(refusal))
+      throw new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `the job queue at ${address.display}: that Redis refused SELECT ${address.db} (${refusal})`,
+        {
+          cause: error,
+          hint: `Use database 0 (${address.display.replace(/\/\d+$/, '/0')}): a Redis Cluster, and some services, offer no other; or grant the ACL user SELECT (ACL SETUSER USER +select).`,
+        },
+      );
     // Managed services may forbid CONFIG: the count is then left out.
     const reply = (await client.call('CONFIG', 'GET', 'databases').catch(() => null)) as string[] | null;
     const count = Number(reply?.[1]);
@@ -84,11 +97,14 @@ async function checkDatabase(client: Redis, address: QueueAddress): Promise<void
       `the job queue at ${address.display}: that Redis has no database ${address.db}${range ? ` (it has ${count}: ${range})` : ''}`,
       {
         cause: error,
-        hint: `Give a database ${range ? `from ${range}` : 'the server has'} at the end of the URL (e.g. ${address.display.replace(/\/\d+$/, '/1')}), or raise "databases" in the server's redis.conf.`,
+        hint: `Give a database ${range ? `from ${range}` : 'the server has'} at the end of the URL (e.g. ${address.display.replace(/\/\d+$/, '/0')}), or raise "databases" in the server's redis.conf.`,
       },
     );
   }
 }
+
+/** ioredis's word for an answer that is not Redis's protocol. */
+const NOT_REDIS = /Unknown RESP type|Protocol error/i;
 
 /** What went wrong talking to the queue, as the user should read it. */
 export function connectionError(address: QueueAddress, error: Error): HyperprotoError {
@@ -107,12 +123,23 @@ export function connectionError(address: QueueAddress, error: Error): Hyperproto
   }
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-  // Another service's answer (an HTTP server's "HTTP/1.0 400"), or a server that hangs up on the first command.
-  if (/Unknown RESP type|Protocol error/i.test(text) || code === 'EPIPE' || code === 'ECONNRESET' || /^Connection is closed/.test(text))
+  const tlsNote = address.tls ? '' : ', and whether that Redis expects TLS (then give rediss://)';
+  // Another service's answer (an HTTP server's "HTTP/1.0 400").
+  if (NOT_REDIS.test(text))
     return new HyperprotoError(ErrorCode.Io, `the job queue at ${address.display} does not answer as a Redis server`, {
       cause: error,
-      hint: `Check that ${where} is the address of Redis, not of another service${address.tls ? '' : ', and whether that Redis expects TLS (then give rediss://)'}, or correct --queue.`,
+      hint: `Check that ${where} is the address of Redis, not of another service${tlsNote}, or correct --queue.`,
     });
+  // A listener that hangs up on the first command, or resets it (an HTTP server may, before its answer arrives).
+  if (code === 'EPIPE' || code === 'ECONNRESET' || /^Connection is closed/.test(text))
+    return new HyperprotoError(
+      ErrorCode.Io,
+      `the job queue at ${address.display} accepted the connection but closed it without speaking Redis (another service, a TLS-only port, or a tunnel or proxy whose Redis is down)`,
+      {
+        cause: error,
+        hint: `Check that Redis runs at ${where} (or behind the tunnel or proxy there)${tlsNote}, or correct --queue.`,
+      },
+    );
   // rediss:// to a server without TLS: a plain Redis never answers the TLS handshake; another server's answer is no TLS.
   const noTls = address.tls && (code.startsWith('ERR_SSL') || /timed out|ETIMEDOUT|no answer within/.test(`${code} ${text}`));
   const why =

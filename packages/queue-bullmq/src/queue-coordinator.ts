@@ -57,7 +57,8 @@ const ALL_STATES: JobType[] = ['wait', 'active', 'delayed', 'prioritized', 'comp
  * The coordinator's side of a grid on a job queue: enqueues each unfinished run as a job whose id is the run's key
  * (re-enqueueing never duplicates), and hands every record a worker returns to the session, which stores it once.
  * Jobs stay in Redis until their record is stored, so a killed coordinator loses nothing: the next --resume collects
- * what came back meanwhile and re-enqueues whatever Redis lost.
+ * what came back meanwhile and re-enqueues whatever Redis lost. It filters BullMQ's eviction-policy line out of
+ * console.warn for the whole process (see silenceBullmqEvictionLine): the coordinator says it once itself.
  */
 export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFactory {
   const address = parseQueueAddress(options.url);

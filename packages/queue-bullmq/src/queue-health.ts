@@ -21,6 +21,7 @@ export const isOutOfMemory = (error: Error): boolean => /^OOM /.test(error.messa
  */
 export class QueueHealth {
   private trouble: Trouble | undefined;
+  private muted = false;
 
   constructor(
     private readonly display: string,
@@ -60,7 +61,13 @@ export class QueueHealth {
     if (this.trouble) this.recovered();
   }
 
+  /** Says nothing more: the side stops without the queue, and has said so. */
+  mute(): void {
+    this.muted = true;
+  }
+
   private recovered(): void {
+    if (this.muted) return;
     this.log(
       this.trouble === 'full' ? `the job queue at ${this.display} takes writes again` : `the job queue at ${this.display} answers again`,
     );
@@ -68,7 +75,7 @@ export class QueueHealth {
   }
 
   private say(trouble: Trouble, message: string): void {
-    if (this.trouble === trouble) return;
+    if (this.trouble === trouble || this.muted) return;
     this.trouble = trouble;
     this.log(message);
   }
@@ -76,20 +83,31 @@ export class QueueHealth {
 
 /** Warns of a database that may evict keys (jobs) when memory runs out, once per command. */
 export async function warnOnEviction(redis: Redis, display: string, log: (message: string) => void): Promise<void> {
-  // Managed Redis services may forbid CONFIG: then there is nothing to check.
-  const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
-  const policy = reply?.[1];
+  const policy = await evictionPolicy(redis);
   if (policy && policy !== 'noeviction')
     log(
       `warning: the job queue at ${display} has maxmemory-policy ${policy}: Redis may evict jobs when memory runs out; set maxmemory-policy noeviction`,
     );
 }
 
+/**
+ * The server's maxmemory-policy, from INFO memory: managed services and ACL users often may not use CONFIG (then
+ * BullMQ's own check fails too, silently). CONFIG GET is asked only of a server whose INFO does not say it.
+ */
+async function evictionPolicy(redis: Redis): Promise<string | undefined> {
+  const info = await redis.info('memory').catch(() => '');
+  const line = /^maxmemory_policy:(\S+)/m.exec(info);
+  if (line) return line[1];
+  const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy').catch(() => null)) as string[] | null;
+  return reply?.[1];
+}
+
 let silenced = false;
 
 /**
  * Drops the line BullMQ prints (console.warn) on every connection it opens to a Redis whose maxmemory-policy is not
- * noeviction: {@link warnOnEviction} says it once, with what to do. Called before BullMQ opens any.
+ * noeviction: {@link warnOnEviction} says it once, with what to do. Called before BullMQ opens any. It replaces
+ * console.warn for the whole process, for good, dropping only that line (whoever prints it).
  */
 export function silenceBullmqEvictionLine(): void {
   if (silenced) return;

@@ -100,7 +100,8 @@ export interface WorkerOutcome {
  * and otherwise refuses (E_UNKNOWN_PLUGIN or E_UNSUPPORTED, naming both sides) without running anything. Before a
  * run it checks that its files of the run's dataset hold what the coordinator's do (the claim's fingerprints), and
  * otherwise fails that run (E_INVALID_INPUT, naming each file and what differs). Runs until `signal` aborts: the
- * runs in progress then go back to the queue.
+ * runs in progress then go back to the queue. Like queueScheduler, it filters BullMQ's eviction-policy line
+ * out of console.warn for the whole process (see silenceBullmqEvictionLine): the worker says it once itself.
  */
 export async function runQueueWorker(options: QueueWorkerOptions): Promise<WorkerOutcome> {
   const log = options.log ?? (() => {});
@@ -127,6 +128,8 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
   const counts = { ran: 0, failed: 0, returned: 0, notStored: 0 };
   /** The jobs this worker holds, by key: when each run started (ms). Left when the queue has the job back. */
   const held = new Map<string, number>();
+  /** The jobs this stop gave back: each counts once, however often the queue hands it to this worker meanwhile. */
+  const returned = new Set<string>();
   /** The runs executing in a thread now: a stop waits for them (a native call returns first), then for the queue. */
   const running = new Set<Promise<unknown>>();
   const heartbeat = () =>
@@ -168,9 +171,15 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
       held.set(order.key, performance.now());
       // Stopped by this worker, not by the run: another worker takes the job. A job whose lock was lost is back in the
       // queue already; one left when the queue did not answer was said to go back by its lock's expiry.
+      // Counted when the queue has it back (or took it from this worker already: Missing lock); a move that failed
+      // otherwise is what the stop says when it gives up on the queue.
       const handBack = async (): Promise<never> => {
-        await job.moveToWait(token).catch(() => {});
-        if (held.delete(order.key)) {
+        const back = await job.moveToWait(token).then(
+          () => true,
+          (error: Error) => /^Missing lock for job /.test(error.message),
+        );
+        if (back && held.delete(order.key) && !returned.has(order.key)) {
+          returned.add(order.key);
           counts.returned++;
           options.onEvent?.({ type: 'returned', key: order.key });
         }
@@ -303,19 +312,19 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
   } finally {
     clearInterval(beating);
     // Runs in progress stop (each at its next check: a native call returns first), their jobs go back to wait and
-    // the queue's connections close. The queue gets STOP_WAIT_MS for its part: a worker must not hang on a Redis
-    // that is down; what it holds then goes back to the queue when the locks expire.
+    // the queue's connections close. BullMQ stops fetching as soon as close() is called: called later, each slot a
+    // stopped run frees would take the next job, only to hand it back at once, over and over. The queue gets
+    // STOP_WAIT_MS for its part: a worker must not hang on a Redis that is down; what it holds then goes back to the
+    // queue when the locks expire.
     for (const slot of slots) slot.abort();
-    await Promise.all(running);
     const worker = serving?.worker;
-    const handedBack = await Promise.race([
-      (async () => {
-        await worker?.close().catch(() => {});
-        await redis.del(workerKey(id)).catch(() => {});
-        return true;
-      })(),
-      sleep(STOP_WAIT_MS).then(() => false),
-    ]);
+    const closing = (async () => {
+      await worker?.close().catch(() => {});
+      await redis.del(workerKey(id)).catch(() => {});
+      return true;
+    })();
+    await Promise.all(running);
+    const handedBack = await Promise.race([closing, sleep(STOP_WAIT_MS).then(() => false)]);
     if (!handedBack) {
       log(
         `the job queue at ${address.display} did not answer within ${STOP_WAIT_MS / 1000} s: this worker stops without it${held.size > 0 ? `, and the ${held.size} run(s) it holds go back to the queue when their locks expire` : ''}`,
@@ -324,6 +333,13 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
         counts.returned++;
         options.onEvent?.({ type: 'abandoned', key, afterSeconds: lockMs / 1000 });
       }
+      // Said and counted: the hand-backs the disconnect fails are no news, nor is the connection it closes.
+      held.clear();
+      health.mute();
+      redis.removeAllListeners('reconnecting');
+      redis.removeAllListeners('ready');
+      worker?.removeAllListeners();
+      worker?.on('error', () => {});
       void worker?.disconnect().catch(() => {});
     }
     await Promise.all(slots.map((slot) => slot.close()));

@@ -32,6 +32,10 @@ export interface RedisServer {
   readonly url: string;
   /** Kills the server (SIGKILL: nothing is saved on the way out) and starts it again on the same port and directory. */
   restart(): Promise<void>;
+  /** Stops the server (SIGSTOP): its connections stay up and nothing answers, as a hung server or network does. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -68,6 +72,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     async restart() {
       await stopChild();
       child = await launch(args, port, options.password);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
     async stop() {
       await stopChild();

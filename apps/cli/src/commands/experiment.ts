@@ -39,7 +39,8 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
   const { gridPath, config } = await chooseGrid(options);
   // `--queue ""` (an unset variable) is refused below, never taken for "no queue".
   const queued = options.queue !== undefined;
-  if (queued && options.workers) {
+  // An empty --queue is the first thing to say: with it, --workers would be no conflict.
+  if (queued && options.workers && options.queue!.trim() !== '') {
     throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
       hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
     });
