@@ -113,13 +113,16 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
     if (!hasTmux) throw new Error('tmux is not installed: under CI=true the terminal tests must run (apt-get install -y tmux)');
     scratch = realpathSync(mkdtempSync(join(tmpdir(), 'hyperproto-terminal-')));
     writeFileSync(join(scratch, 'tiny.json'), JSON.stringify(grid));
+    // One server for every test, kept by a session of its own: a server ends with its last session, and a new
+    // session asked for while it is still ending fails ("server exited unexpectedly").
+    tmux('new-session', '-d', '-s', 'keep', '-c', scratch, 'sleep 3600');
     const reference = await runCli(['train', ...SMALL, '--out', 'reference-json', '--json'], scratch);
     expect(reference.code, reference.stderr).toBe(0);
     skipNotes = (JSON.parse(reference.stdout) as { skipped: string[] }).skipped.map((reason) => `skipped ${reason}`);
   });
   afterAll(() => {
     if (!scratch) return;
-    // The server ends with its last session; this is for a test that stopped half-way.
+    // Also when a test stopped half-way.
     execFileSync('sh', ['-c', `tmux -S '${join(scratch, 'tmux.socket')}' kill-server 2>/dev/null || true`]);
     rmSync(scratch, { recursive: true, force: true });
   });
