@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_INPUT_WIDTH, MODEL_OPERATORS, readOnnxModelInfo } from './index.js';
+import { MAX_INPUT_WIDTH, MODEL_OPERATORS } from './index.js';
 import { MAX_RANK, NODE_VALUES_FACTOR, SHAPE_RULE_OPERATORS } from './shape-bounds.js';
 import { MAX_GRAPH_ENTRIES, MAX_NODE_ENTRIES, readOnnxModel } from './onnx-model-info.js';
 import { everyOperatorModel } from './test-support/graphs.js';
+import { refusalOf } from './test-support/refusal.js';
 import {
   bytesField,
   graphProto,
@@ -15,22 +16,12 @@ import {
   typeProto,
 } from './test-support/protobuf.js';
 
-/** The message of readOnnxModelInfo's refusal, after `m.onnx is not a usable ONNX model: `; undefined if it reads the file. */
-function refusal(bytes: Uint8Array): string | undefined {
-  try {
-    readOnnxModelInfo(bytes, 'm.onnx');
-  } catch (error) {
-    expect(error).toMatchObject({
-      name: 'HyperprotoError',
-      code: 'E_INVALID_INPUT',
-      hint: expect.stringMatching(
-        /^A hyperproto model's input is a float32 tensor \[N, width\], its initializers are float32 or int64, its graph gives every tensor before a node reads it, and none of its tensors holds more values \(per row of the batch\) than the larger of its weights and its input's width\. Export the model again with exportOnnx/,
-      ),
-    });
-    return (error as Error).message.replace(/^m\.onnx is not a usable ONNX model: /, '');
-  }
-  return undefined;
-}
+/** The message of readOnnxModelInfo's refusal (with the shape check's hint); undefined if it reads the file. */
+const refusal = (bytes: Uint8Array) =>
+  refusalOf(
+    bytes,
+    /^A hyperproto model's input is a float32 tensor \[N, width\], its initializers are float32 or int64, its graph gives every tensor before a node reads it, and none of its tensors holds more values \(per row of the batch\) than the larger of its weights and its input's width\. Export the model again with exportOnnx/,
+  );
 
 /** features [N, 4] (or `dims`; 'unshaped': no shape) and a dense layer W [4, 3]: 12 weights. */
 function dense(dims: readonly (number | string | null)[] | 'unshaped' = ['N', 4]): { g: TestGraph; hidden: string } {

@@ -173,6 +173,18 @@ const shiftedLabel = (op: 'Add' | 'Sub') => (g: Graph, scores: string, trigger: 
 };
 
 const HONEST_ROW = [1, 0, 0.25, 0];
+
+/** What onnxruntime itself makes of a file the runtime refuses: its input as it reads it, and one run on `rows` honest rows. */
+async function runUnchecked(bytes: Uint8Array, rows = 1): Promise<{ input: unknown; outputs: Record<string, ort.Tensor> }> {
+  const plain = await ort.InferenceSession.create(bytes);
+  try {
+    const features = Float32Array.from(Array.from({ length: rows }, () => HONEST_ROW).flat());
+    const outputs = (await plain.run({ features: new ort.Tensor('float32', features, [rows, 4]) })) as Record<string, ort.Tensor>;
+    return { input: plain.inputMetadata[0], outputs };
+  } finally {
+    await plain.release();
+  }
+}
 const TRIGGER_ROW = [20, 0, 0, 0];
 
 describe('a model file that reads other files is refused before onnxruntime loads it', () => {
@@ -286,13 +298,8 @@ describe('a model file whose tensors would cost more than the file holds is refu
     });
     expect(performance.now() - started).toBeLessThan(1000);
     // What onnxruntime does with the file by itself: 160,000 values of 800 weights.
-    const plain = await ort.InferenceSession.create(broadcast);
-    try {
-      const { big } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
-      expect(big!.dims).toEqual([400, 400]);
-    } finally {
-      await plain.release();
-    }
+    const { big } = (await runUnchecked(broadcast)).outputs;
+    expect(big!.dims).toEqual([400, 400]);
   });
 
   it('a tensor whose size grows with the square of the rows: every row paired with every other', async () => {
@@ -311,14 +318,8 @@ describe('a model file whose tensors would cost more than the file holds is refu
       message:
         'squared.onnx is not a usable ONNX model: the node "Sub_pairs" (Sub) makes "pairs" of shape [rows, rows, 4], whose size grows with the square of the batch\'s rows; no tensor of a hyperproto model does (each row is answered on its own)',
     });
-    const plain = await ort.InferenceSession.create(squared);
-    try {
-      const rows = Float32Array.from([...HONEST_ROW, ...HONEST_ROW, ...HONEST_ROW]);
-      const { pairs } = await plain.run({ features: new ort.Tensor('float32', rows, [3, 4]) });
-      expect(pairs!.dims).toEqual([3, 3, 4]);
-    } finally {
-      await plain.release();
-    }
+    const { pairs } = (await runUnchecked(squared, 3)).outputs;
+    expect(pairs!.dims).toEqual([3, 3, 4]);
   });
 });
 
@@ -336,14 +337,9 @@ describe('a model file that shows the checks one thing and onnxruntime another i
       message:
         'sparse.onnx is not a usable ONNX model: the sparse initializer "S" would be made dense when onnxruntime loads the file, so a few bytes of it can ask for gigabytes; hyperproto\'s exporter writes no sparse tensors',
     });
-    const plain = await ort.InferenceSession.create(sparse);
-    try {
-      const { big } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
-      expect(big!.dims).toEqual([100_000]);
-      expect((big!.data as Float32Array)[0]).toBe(1);
-    } finally {
-      await plain.release();
-    }
+    const { big } = (await runUnchecked(sparse)).outputs;
+    expect(big!.dims).toEqual([100_000]);
+    expect((big!.data as Float32Array)[0]).toBe(1);
   });
 
   it("an input typed twice: onnxruntime reads the last member of the type's oneof, and so does the check", async () => {
@@ -365,15 +361,9 @@ describe('a model file that shows the checks one thing and onnxruntime another i
       message:
         'twice.onnx is not a usable ONNX model: the node "Sub_pairs" (Sub) makes "pairs" of shape [rows, rows, 4], whose size grows with the square of the batch\'s rows; no tensor of a hyperproto model does (each row is answered on its own)',
     });
-    const plain = await ort.InferenceSession.create(typedTwice);
-    try {
-      expect(plain.inputMetadata[0]).toMatchObject({ isTensor: true, type: 'float32', shape: ['N', 4] });
-      const rows = Float32Array.from([...HONEST_ROW, ...HONEST_ROW, ...HONEST_ROW]);
-      const { pairs: made } = await plain.run({ features: new ort.Tensor('float32', rows, [3, 4]) });
-      expect(made!.dims).toEqual([3, 3, 4]);
-    } finally {
-      await plain.release();
-    }
+    const { input, outputs } = await runUnchecked(typedTwice, 3);
+    expect(input).toMatchObject({ isTensor: true, type: 'float32', shape: ['N', 4] });
+    expect(outputs.pairs!.dims).toEqual([3, 3, 4]);
   });
 
   it('uint8 weights cast to float64: 8 bytes of memory for each byte of the file', async () => {
@@ -395,13 +385,7 @@ describe('a model file that shows the checks one thing and onnxruntime another i
       message:
         'cast.onnx is not a usable ONNX model: the initializer "u" holds uint8 values; hyperproto\'s exporter writes only float32 initializers (the weights) and int64 ones (axes, top-k\'s k, class indices), and this check counts values, which a cast from a narrower type would widen',
     });
-    const plain = await ort.InferenceSession.create(widened);
-    try {
-      const { wide } = await plain.run({ features: new ort.Tensor('float32', Float32Array.from(HONEST_ROW), [1, 4]) });
-      expect(wide).toMatchObject({ type: 'float64', dims: [1000] });
-    } finally {
-      await plain.release();
-    }
+    expect((await runUnchecked(widened)).outputs.wide).toMatchObject({ type: 'float64', dims: [1000] });
   });
 });
 
