@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { cliPackage } from './cli-package.js';
 import { withDatasetFlags } from './dataset-flags.js';
 import { collect } from './key-values.js';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
 import { hasResult, stopProgress, terminalText } from './output.js';
@@ -415,11 +415,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     stopProgress();
     let error = caught;
     if (caught instanceof CommanderError) {
-      if (held) process.stderr.write(await hideQueuePassword(held));
+      if (held) process.stderr.write(hideUrlPassword(held));
       if (caught.exitCode === 0) return EXIT.ok;
       if (!json) return EXIT.usage;
-      const message =
-        caught.code === 'commander.help' ? 'no command given' : await hideQueuePassword(caught.message.replace(/^error: /, ''));
+      const message = caught.code === 'commander.help' ? 'no command given' : hideUrlPassword(caught.message.replace(/^error: /, ''));
       error = new HyperprotoError(ErrorCode.InvalidOptions, message, { hint: 'Run with --help for usage.' });
     }
     if (!json) process.stderr.write(`${terminalText(describeError(error))}\n`);
@@ -433,9 +432,6 @@ function holdErrors(command: Command, hold: (text: string) => void): void {
   command.configureOutput({ writeErr: hold, outputError: (text, write) => write(text) });
   for (const sub of command.commands) holdErrors(sub, hold);
 }
-
-/** Loaded only for a usage error: the queue's package is no part of other commands' start. */
-const hideQueuePassword = async (text: string) => (await import('@hyperproto/queue-bullmq')).hidePassword(text);
 
 function silenceErrors(command: Command): void {
   command.configureOutput({ writeErr: () => {}, outputError: () => {} });

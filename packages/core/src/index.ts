@@ -21,3 +21,4 @@ export * from './classification-scores.js';
 export * from './engines.js';
 export * from './experiment-inputs.js';
 export * from './pipeline.js';
+export * from './url-password.js';

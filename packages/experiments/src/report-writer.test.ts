@@ -203,6 +203,25 @@ describe('writeReport', () => {
     expect(f1).toContain('softmax (study) 91.3');
   });
 
+  it('hides a queue password that lines of earlier versions stored in sessions.jsonl and failures.jsonl', async () => {
+    const queue = 'redis://:hunter2@queue.lab:6379/0';
+    const session = { startedAt: '2026-01-02T00:00:00Z', wallSeconds: 60, workers: 2, ran: 4, failed: 1, aborted: false };
+    writeFileSync(
+      join(dir, 'sessions.jsonl'),
+      `${JSON.stringify({ ...session, command: `hyperproto experiment --queue ${queue} --out runs/a` })}\n`,
+    );
+    const failure = { key: 'c1000/random-10/s0', error: { code: 'E_QUEUE', message: `the queue ${queue} went away` } };
+    writeFileSync(join(dir, 'failures.jsonl'), `${JSON.stringify(failure)}\n`);
+    const report = await writeReport(dir);
+    for (const page of [report.markdown, report.html]) {
+      const text = readFileSync(page, 'utf8');
+      expect(text).not.toContain('hunter2');
+      expect(text).toContain('redis://:***@queue.lab:6379/0');
+    }
+    // The records' files themselves are left as they are: the report only reads them.
+    expect(readFileSync(join(dir, 'sessions.jsonl'), 'utf8')).toContain('hunter2');
+  });
+
   it('reports a torn last line without failing, and refuses a directory without a grid', async () => {
     writeFileSync(join(dir, 'results.jsonl'), `${readFileSync(join(dir, 'results.jsonl'), 'utf8')}{"format":1,"key":"c1000/random-10/s1"`);
     const report = await writeReport(dir);

@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
 import { loadPreset, presetNames } from './grid-files.js';
 import type { Grid } from './grid-schema.js';
@@ -70,9 +70,10 @@ async function readReportData(source: string, grid?: Grid): Promise<ReportData> 
   const { grid: stored, records, torn, duplicates } = await readResultsDirectory(source);
   const failures = await readJsonLines<ReportFailure & { error?: { code: string; message: string } }>(join(source, FAILURES_FILE));
   const sessions = await readJsonLines<ReportSession>(join(source, SESSIONS_FILE));
+  // Lines written by earlier versions may hold a queue URL's password: the report never shows it.
   return buildReportData(stored, records, {
-    failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: f.error?.message ?? f.message })),
-    sessions,
+    failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: hideUrlPassword(f.error?.message ?? f.message) })),
+    sessions: sessions.map((s) => (s.command ? { ...s, command: hideUrlPassword(s.command) } : s)),
     ...(torn ? { torn } : {}),
     ...(duplicates.length ? { duplicates } : {}),
   });

@@ -1,4 +1,4 @@
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 
 /** Where the job queue lives: one Redis database. */
 export interface QueueAddress {
@@ -14,26 +14,6 @@ export interface QueueAddress {
 
 const FORM = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] (or rediss:// for TLS)';
 
-/**
- * A URL's userinfo password: from `scheme://user:` up to the last `@` of the text, as a URL parser reads it (the last
- * `@` ends the userinfo), so that a password with an unencoded `@`, `/` or space, which no parser reads, is hidden
- * whole too.
- */
-const PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*:)[\s\S]*@/i;
-
-/**
- * `text` with the password of the URL in it replaced by `***`: how hyperproto shows a queue URL everywhere, in its
- * messages and in the command lines it stores (DIR/sessions.jsonl, and from there the report).
- */
-export function hidePassword(text: string): string {
-  return text.replace(PASSWORD, '$1***@');
-}
-
-/** A command line's arguments with the password of every URL among them hidden, for storing the command. */
-export function hidePasswords(args: readonly string[]): string[] {
-  return args.map(hidePassword);
-}
-
 /** Parses `redis://[[user]:password@]host[:port][/db]`; anything else is refused with the form it must have. */
 export function parseQueueAddress(url: string): QueueAddress {
   // An unset variable (`--queue "$QUEUE_URL"`) must not pass for "no queue".
@@ -48,7 +28,7 @@ export function parseQueueAddress(url: string): QueueAddress {
   if (authorityEnd >= 0 && afterScheme.slice(authorityEnd).includes('@'))
     throw new HyperprotoError(
       ErrorCode.InvalidOptions,
-      `--queue ${hidePassword(url)}: the password (or user name) has an unencoded "/", "#" or "?"`,
+      `--queue ${hideUrlPassword(url)}: the password (or user name) has an unencoded "/", "#" or "?"`,
       { hint: 'Percent-encode those characters in the URL: "/" as %2F, "#" as %23, "?" as %3F (and "@" as %40).' },
     );
   let parsed: URL;
@@ -74,7 +54,7 @@ export function parseQueueAddress(url: string): QueueAddress {
     username,
     password,
     tls: parsed.protocol === 'rediss:',
-    display: hidePassword(`${parsed.protocol}//${userinfo}${parsed.host}/${db}`),
+    display: hideUrlPassword(`${parsed.protocol}//${userinfo}${parsed.host}/${db}`),
   };
 }
 
@@ -84,7 +64,7 @@ export function otherDatabase(address: QueueAddress): string {
 }
 
 function badAddress(url: string, why: string): HyperprotoError {
-  return new HyperprotoError(ErrorCode.InvalidOptions, `--queue ${hidePassword(url)}: ${why}`, {
+  return new HyperprotoError(ErrorCode.InvalidOptions, `--queue ${hideUrlPassword(url)}: ${why}`, {
     hint: `Give the queue as ${FORM}, e.g. redis://127.0.0.1:6379/0.`,
   });
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, hideUrlPasswords } from '@hyperproto/core';
 import {
   loadGridFile,
   loadPreset,
@@ -79,7 +79,7 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       onProgress: (progress) => display.update(progress),
       onLog: (message) => display.log(message),
       // Stored in sessions.jsonl and shown in the report: the queue URL's password must not be.
-      command: ['hyperproto', ...(queueModule ? queueModule.hidePasswords(args) : args)].join(' '),
+      command: ['hyperproto', ...hideUrlPasswords(args)].join(' '),
       saveModels: options.saveModels ?? 'best',
     });
   } finally {
