@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
@@ -17,6 +18,8 @@ export interface LoadedPlugin {
   readonly source: string;
   /** The package that provided it, when it came from a package (not a single module file, not a built-in). */
   readonly package?: { readonly name: string | null; readonly version: string | null };
+  /** A single module file's SHA-256 (hex): what a queue's workers compare with the coordinator's copy. */
+  readonly sha256?: string;
 }
 
 export interface CliRegistry {
@@ -80,7 +83,15 @@ export async function buildRegistry(options: {
     imported.set(resolved.url, [...before, pluginOptions]);
     const plugins = await importPlugins(specifier, resolved.url, pluginOptions, where);
     const packageJson = resolved.packageJson;
-    const provider = packageJson ? { package: { name: packageJson.name ?? null, version: packageJson.version ?? null } } : {};
+    const provider = packageJson
+      ? { package: { name: packageJson.name ?? null, version: packageJson.version ?? null } }
+      : resolved.file
+        ? {
+            sha256: createHash('sha256')
+              .update(await readFile(resolved.file))
+              .digest('hex'),
+          }
+        : {};
     for (const plugin of plugins) {
       if (registerNamed(registry, plugin, where, registeredBy, before.length > 0)) loaded.push({ plugin, source: specifier, ...provider });
     }
@@ -246,7 +257,7 @@ const firstLine = (error: unknown) => (error instanceof Error ? error.message : 
  * A path (./x, /x) relative to `base`, or a package name resolved from `base` the way Node would; with the
  * package.json of the package it names (a single module file has none: the one above it may be anyone's).
  */
-function resolveSpecifier(specifier: string, base: string, where: string): { url: string; packageJson?: PackageJson } {
+function resolveSpecifier(specifier: string, base: string, where: string): { url: string; packageJson?: PackageJson; file?: string } {
   if (specifier.startsWith('.') || isAbsolute(specifier)) {
     const path = resolve(base, specifier);
     if (!existsSync(path)) {
@@ -255,7 +266,7 @@ function resolveSpecifier(specifier: string, base: string, where: string): { url
       });
     }
     // A package directory: load its entry point as Node would for an installed package.
-    if (!existsSync(join(path, 'package.json'))) return { url: pathToFileURL(path).href };
+    if (!existsSync(join(path, 'package.json'))) return { url: pathToFileURL(path).href, file: path };
     const packageJson = checkCorePeer(path, where);
     return { url: pathToFileURL(join(path, esmEntry(packageJson))).href, packageJson };
   }

@@ -56,13 +56,13 @@ function builtinPackages(): Promise<Map<unknown, PackageInfo>> {
 export async function pluginOrigins(loaded: readonly LoadedPlugin[]): Promise<PluginOrigin[]> {
   const builtin = await builtinPackages();
   const aggregate = readPackage(installedPackageDir('@hyperproto/builtin-plugins', cliRoot)) ?? UNKNOWN;
-  return loaded.map(({ plugin, source, package: provider }) => {
+  return loaded.map(({ plugin, source, package: provider, sha256 }) => {
     const info =
       source === 'builtin'
         ? (builtin.get(plugin) ?? aggregate)
         : provider
           ? { package: provider.name, version: provider.version }
           : UNKNOWN;
-    return { kind: plugin.kind, name: plugin.name, package: info.package, version: info.version, source };
+    return { kind: plugin.kind, name: plugin.name, package: info.package, version: info.version, source, ...(sha256 ? { sha256 } : {}) };
   });
 }

@@ -251,6 +251,18 @@ export default { ...gaussianDataset, name: 'failing-gaussian',
     );
     expect(results('plugged')).toBe('');
 
+    // A copy whose content differs (an edited file) is refused too, naming both files' digests.
+    write('failing-data-edited.mjs', `${readFileSync(join(scratch, 'failing-data.mjs'), 'utf8')}// edited\n`);
+    const edited = worker(url, '--plugin', './failing-data-edited.mjs');
+    expect(await edited.exit).toBe(2);
+    const digests = edited
+      .output()
+      .stderr.match(
+        /error E_UNSUPPORTED: this worker runs other code than grid "plugged" was started with: plugin dataset:failing-gaussian is a module file \(sha256 ([0-9a-f]{12})\), loaded by \.\/failing-data-edited\.mjs on this worker but a module file \(sha256 ([0-9a-f]{12})\), loaded by \.\/failing-data\.mjs on the coordinator/,
+      );
+    expect(digests, edited.output().stderr).not.toBeNull();
+    expect(digests![1]).not.toBe(digests![2]);
+
     const able = worker(url, '--plugin', './failing-data.mjs');
     expect(await coordinator.exit, coordinator.output().stderr).toBe(4);
     expect(coordinator.output().stdout).toMatch(/^plugged: 1 run\(s\) done now, 0 already finished, 1 failed, of 2;/);

@@ -9,6 +9,8 @@ export interface PluginOrigin {
   readonly version: string | null;
   /** `builtin`, or the specifier it was loaded by (`--plugin`, a config or grid entry). */
   readonly source: string;
+  /** A plugin from a module file outside any package: that file's SHA-256 (hex; not of the modules it imports). */
+  readonly sha256?: string;
 }
 
 /**

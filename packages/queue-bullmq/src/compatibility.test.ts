@@ -67,12 +67,19 @@ describe('incompatibility', () => {
       'this worker has no prototypes plugin "axes", which grid "seed" needs (the coordinator\'s comes from a module file, loaded by ./pl/axes.mjs)',
     );
     expect(lacking?.hint).toBe(
-      "Copy the coordinator's plugin file (./pl/axes.mjs, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy; keep the file the same on every machine (its content is not compared).",
+      "Copy the coordinator's plugin file (./pl/axes.mjs, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy (its content must be the same: the worker compares SHA-256).",
     );
-    // Another file of the same plugin passes: only kind and name can be compared.
-    expect(
-      incompatibility('seed', fileNeeds, worker([origin('prototypes', 'axes', null, null, '/other/path/axes.mjs')], {}, {})),
-    ).toBeUndefined();
+    // A copy elsewhere passes when its content is the same; an edited copy is refused, naming both digests.
+    const copy = (sha256: string) => ({ ...origin('prototypes', 'axes', null, null, '/other/path/axes.mjs'), sha256 });
+    const digested: Requirements = { plugins: [{ ...fileNeeds.plugins[0]!, sha256: 'a'.repeat(64) }], versions: {} };
+    expect(incompatibility('seed', digested, worker([copy('a'.repeat(64))], {}, {}))).toBeUndefined();
+    const edited = incompatibility('seed', digested, worker([copy('b'.repeat(64))], {}, {}));
+    expect(edited?.code).toBe(ErrorCode.Unsupported);
+    expect(edited?.message).toContain(
+      'plugin prototypes:axes is a module file (sha256 bbbbbbbbbbbb), loaded by /other/path/axes.mjs on this worker but a module file (sha256 aaaaaaaaaaaa), loaded by ./pl/axes.mjs on the coordinator',
+    );
+    // A coordinator of an earlier version sends no digest: kind and name are all there is to compare.
+    expect(incompatibility('seed', fileNeeds, worker([copy('b'.repeat(64))], {}, {}))).toBeUndefined();
     const packaged = incompatibility('seed', fileNeeds, worker([origin('prototypes', 'axes', 'my-axes', '1.2.0', 'my-axes')], {}, {}));
     expect(packaged?.code).toBe(ErrorCode.Unsupported);
     expect(packaged?.message).toContain(

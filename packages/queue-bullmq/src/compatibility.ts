@@ -43,14 +43,14 @@ export function requirementsOf(grid: Grid, runs: readonly CheckedRun[], coordina
   return { plugins, versions: versionsOf(coordinator.versions) };
 }
 
-/** A plugin loaded from a module file outside any package: only its kind and name can be compared, not its code. */
+/** A plugin loaded from a module file outside any package: compared by the file's SHA-256, not by package and version. */
 const fromFile = (origin: PluginOrigin): boolean => origin.package === null && origin.source !== 'builtin' && origin.source !== 'unknown';
 
 /**
  * Why this worker must not run the grid's jobs, naming the plugin or package and both sides' versions; undefined
  * when it may. A missing plugin is E_UNKNOWN_PLUGIN, a different version E_UNSUPPORTED. A plugin from a package must
- * come from the same package and version; one the coordinator loaded from a module file must be there, and not come
- * from a package on the worker, but the content of the files is not compared.
+ * come from the same package and version; one the coordinator loaded from a module file must come from a file with the
+ * same content (SHA-256; the modules that file imports are not compared), not from a package.
  */
 export function incompatibility(grid: string, needs: Requirements, worker: CodeOnHand): HyperprotoError | undefined {
   const missing = needs.plugins.filter((p) => !worker.registered.has(`${p.kind}:${p.name}`));
@@ -61,7 +61,7 @@ export function incompatibility(grid: string, needs: Requirements, worker: CodeO
       `this worker has no ${missing.map((p) => `${p.kind} plugin "${p.name}"`).join(', ')}, which grid "${grid}" needs (the coordinator's comes from ${describe(first)})`,
       {
         hint: fromFile(first)
-          ? `Copy the coordinator's plugin file (${first.source}, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy; keep the file the same on every machine (its content is not compared).`
+          ? `Copy the coordinator's plugin file (${first.source}, as the coordinator named it) to this machine and start the worker with --plugin and the path of that copy (its content must be the same: the worker compares SHA-256).`
           : `Install the same package on this machine and start the worker with --plugin ${first.source === 'unknown' || first.source === 'builtin' ? (first.package ?? first.name) : first.source}.`,
       },
     );
@@ -73,7 +73,7 @@ export function incompatibility(grid: string, needs: Requirements, worker: CodeO
     const differs =
       needed.package !== null
         ? mine.package !== needed.package || mine.version !== needed.version
-        : fromFile(needed) && mine.package !== null;
+        : fromFile(needed) && (mine.package !== null || (needed.sha256 !== undefined && mine.sha256 !== needed.sha256));
     if (differs)
       differences.push(
         `plugin ${needed.kind}:${needed.name} is ${describe(mine)} on this worker but ${describe(needed)} on the coordinator`,
@@ -93,7 +93,7 @@ export function incompatibility(grid: string, needs: Requirements, worker: CodeO
     ErrorCode.Unsupported,
     `this worker runs other code than grid "${grid}" was started with: ${shown.join('; ')}`,
     {
-      hint: 'Install the same hyperproto and plugin versions on every machine (e.g. one container image), then start the worker again.',
+      hint: 'Install the same hyperproto and plugin versions and copy the same plugin files to every machine (e.g. one container image), then start the worker again.',
     },
   );
 }
@@ -107,7 +107,7 @@ function describe(origin: PluginOrigin): string {
   const pkg = origin.package
     ? `${origin.package}${origin.version ? ` ${origin.version}` : ''}`
     : fromFile(origin)
-      ? 'a module file'
+      ? `a module file${origin.sha256 ? ` (sha256 ${origin.sha256.slice(0, 12)})` : ''}`
       : 'no package';
   return origin.source === 'builtin' || origin.source === 'unknown' ? pkg : `${pkg}, loaded by ${origin.source}`;
 }
