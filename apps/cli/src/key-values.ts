@@ -16,7 +16,9 @@ export function parseKeyValues(pairs: readonly string[] | undefined, flag: strin
     } catch {
       // Not JSON: keep it as a string.
     }
-    options[pair.slice(0, eq)] = value;
+    // An own property even for `__proto__`, which plain assignment would take as the prototype and drop: the
+    // plugin's option check then refuses it as unknown, like any other key it does not know.
+    Object.defineProperty(options, pair.slice(0, eq), { value, enumerable: true, writable: true, configurable: true });
   }
   return options;
 }

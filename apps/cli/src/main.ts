@@ -62,6 +62,24 @@ function withGlobals(command: Command): Command {
     .option('--no-config', NO_CONFIG);
 }
 
+/**
+ * Refuses a file or directory flag given an empty value (`--out "$OUT"` with the variable unset), which would
+ * otherwise mean the current directory or a default: a usage error naming the flag.
+ */
+function refuseEmptyPaths(command: Command): void {
+  const values = command.opts();
+  for (const option of command.options) {
+    if (!/<(file|dir|specifier)[^>]*>/.test(option.flags)) continue;
+    const value: unknown = values[option.attributeName()];
+    if (value === '' || (Array.isArray(value) && value.includes(''))) {
+      command.error(`error: option '${option.flags}' is empty: give a path (a variable meant to hold it may be unset)`, {
+        exitCode: 2,
+        code: 'hyperproto.emptyPath',
+      });
+    }
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('hyperproto')
     .description('Softmax vs hyperspherical prototype classifiers: data, prototypes, training, evaluation.')
@@ -69,7 +87,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     // `prototypes` has options of its own and a subcommand: options after `inspect` belong to `inspect`.
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_, action) => refuseEmptyPaths(action));
 
   withGlobals(
     withDatasetFlags(

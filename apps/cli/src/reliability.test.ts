@@ -21,6 +21,38 @@ function expectRefused(run: CliRun, code: number, message: RegExp): void {
 
 const partials = () => readdirSync(scratch, { recursive: true }).filter((name) => String(name).includes('.partial-'));
 
+describe('flags from unset variables and option names that are not keys', () => {
+  it('refuses an empty path (an unset variable) instead of taking the current directory, before any work', async () => {
+    writeFileSync(join(scratch, 'keep.txt'), 'mine');
+    for (const args of [
+      ['experiment', '--preset', 'seed-quick', '--out', ''],
+      ['train', '--classes', '3', '--sigma', '1', '--out', ''],
+      ['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', ''],
+      ['train', '--classes', '3', '--sigma', '1', '--plugin', './none.mjs', '--plugin', ''],
+    ]) {
+      const flag = args[args.length - 2]!;
+      expectRefused(await cli(args), 2, new RegExp(`option '${flag} <[a-z.]+>' is empty: give a path`));
+    }
+    expect(readdirSync(scratch).sort()).toEqual(['keep.txt']);
+  }, 60_000);
+
+  it('refuses __proto__ as an option name like any unknown option, instead of dropping it', async () => {
+    const run = await cli([
+      'data',
+      'inspect',
+      '--classes',
+      '4',
+      '--sigma',
+      '3',
+      '--train-per-class',
+      '2',
+      '--dataset-option',
+      '__proto__=1',
+    ]);
+    expectRefused(run, 2, /E_INVALID_OPTIONS: dataset:gaussian: unknown option "__proto__"/);
+  });
+});
+
 describe('sizes that are refused are refused before any work', () => {
   it('train --prototypes optimized|tammes with 20,001 classes fails at once, before generating data', async () => {
     for (const strategy of ['optimized', 'tammes']) {
