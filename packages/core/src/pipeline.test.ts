@@ -224,6 +224,47 @@ describe('runExperiment at the plugin boundary', () => {
     });
   });
 
+  it("refuses values a plugin hands back against the contract as that plugin's error: non-unit prototypes, labels outside the classes", async () => {
+    const { registry } = fixture();
+    registry.register(
+      definePrototypeStrategy({
+        name: 'doubled',
+        summary: 'rows of norm 2',
+        options: z.strictObject({}),
+        generate(_ctx, { classes, dims }) {
+          const m = createMatrix(classes, dims);
+          for (let i = 0; i < classes; i++) m.data[i * dims + (i % dims)] = 2;
+          return m;
+        },
+      }),
+    );
+    await expect(
+      runExperiment(registry, spec({ head: { name: 'sphere' }, prototypes: { strategy: 'doubled', dims: 5 } })),
+    ).rejects.toMatchObject({
+      code: ErrorCode.InvalidPlugin,
+      pluginId: 'prototypes:doubled',
+      message: 'prototypes:doubled: generate() returned prototype 0 of L2 norm 2.00000; expected unit rows (normalise each row)',
+      hint: expect.stringMatching(/^This is an error in the plugin prototypes:doubled: /),
+    });
+    const blobs = registry.get('dataset', 'blobs');
+    registry.register(
+      defineDataset({
+        ...blobs,
+        name: 'mislabelled',
+        async generate(ctx, options) {
+          const made = await blobs.generate(ctx, options);
+          made.test.labels[4] = 99;
+          return made;
+        },
+      }),
+    );
+    await expect(runExperiment(registry, spec({ dataset: { name: 'mislabelled', options: { classes: 4 } } }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidPlugin,
+      pluginId: 'dataset:mislabelled',
+      message: 'dataset:mislabelled: test split has label 99 at row 4, outside [0, 5)',
+    });
+  });
+
   it('hands on the feature names of a dataset, and refuses a list of another length than the input width', async () => {
     const named = await runExperiment(fixture({ featureNames: ['width', 'height'] }).registry, spec());
     expect(named.dataset.featureNames).toEqual(['width', 'height']);

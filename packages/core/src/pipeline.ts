@@ -1,6 +1,7 @@
 import { nearestClassMeanPredictions } from './class-mean-baseline.js';
 import { chooseEngine } from './engines.js';
 import { ErrorCode, HyperprotoError, withPluginErrors } from './errors.js';
+import { datasetSplitProblem } from './dataset-checks.js';
 import {
   datasetInputKey,
   derivedInputKey,
@@ -9,14 +10,14 @@ import {
   type ExperimentInputs,
 } from './experiment-inputs.js';
 import type { HeadDefinition } from './head-graph.js';
-import { firstNonFinite, type Matrix } from './matrix.js';
+import type { Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
 import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
 import { predictModelLabels } from './predicted-labels.js';
 import {
   checkHeadDefinition,
-  checkStrategyMatrix,
+  checkStrategyPrototypes,
   classNamesProblem,
   datasetSplitArraysProblem,
   invalidPluginResult,
@@ -178,7 +179,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
         }
         throw error;
       }
-      return checkPrototypes(checkStrategyMatrix(made, pluginId(strategy)), request, pluginId(strategy));
+      return checkStrategyPrototypes(made, request, pluginId(strategy));
     });
   }
   const prototypeSeconds = (performance.now() - prototypesStarted) / 1000;
@@ -388,29 +389,11 @@ function checkValidationPredictions(predictions: Int32Array, dataset: Dataset, e
 function checkDataset(dataset: Dataset, source: string): void {
   const check = (split: DatasetSplit, name: string) => {
     // The array types first: the checks below and every engine read the arrays as float32 features and int32 labels.
-    const arrays = datasetSplitArraysProblem(split, name);
-    if (arrays) throw invalidPluginResult(source, arrays);
-    if (split.features.cols !== dataset.inputWidth || split.features.rows !== split.labels.length) {
-      throw new HyperprotoError(
-        ErrorCode.InvalidInput,
-        `${source}: ${name} split has ${split.features.rows} x ${split.features.cols} features for ${split.labels.length} labels (input width ${dataset.inputWidth})`,
-      );
-    }
-    if (split.labels.length === 0) throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split is empty`);
-    const bad = firstNonFinite(split.features.data);
-    if (bad >= 0) {
-      throw new HyperprotoError(
-        ErrorCode.InvalidInput,
-        `${source}: ${name} split has a non-finite feature at row ${Math.floor(bad / split.features.cols)}, column ${bad % split.features.cols}`,
-      );
-    }
-    for (const label of split.labels) {
-      if (label < 0 || label >= dataset.classes)
-        throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: ${name} split has label ${label} outside [0, ${dataset.classes})`);
-    }
+    const problem = datasetSplitArraysProblem(split, name) ?? datasetSplitProblem(split, name, dataset.inputWidth, dataset.classes);
+    if (problem) throw invalidPluginResult(source, problem);
   };
   if (!Number.isInteger(dataset.classes) || dataset.classes < 2)
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: needs at least 2 classes, has ${dataset.classes}`);
+    throw invalidPluginResult(source, `needs at least 2 classes, has ${dataset.classes}`);
   check(dataset.train, 'train');
   check(dataset.validation, 'validation');
   check(dataset.test, 'test');

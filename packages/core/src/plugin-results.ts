@@ -2,6 +2,7 @@ import { ErrorCode, HyperprotoError } from './errors.js';
 import { constantsUsed, type HeadDefinition, headConstant, missingConstantText } from './head-graph.js';
 import type { Matrix } from './matrix.js';
 import type { Dataset, DatasetSplit } from './plugins.js';
+import { prototypesProblem } from './prototypes.js';
 
 /*
  * Checks of what a plugin hands back, made where core receives it: a malformed result is refused as the mistake of
@@ -186,4 +187,15 @@ export function checkStrategyMatrix<T>(value: T, pluginId: string): T {
   const problem = matrixProblem(value);
   if (problem) throw invalidPluginResult(pluginId, `generate() returned ${problem}`);
   return value;
+}
+
+/**
+ * The prototypes a strategy's `generate` returned for `request`, refused (E_INVALID_PLUGIN) unless a Matrix of the
+ * requested shape with finite unit rows (`prototypesProblem`).
+ */
+export function checkStrategyPrototypes(value: unknown, request: { classes: number; dims?: number }, pluginId: string): Matrix {
+  const matrix = checkStrategyMatrix(value, pluginId) as Matrix;
+  const problem = prototypesProblem(matrix, request);
+  if (problem) throw invalidPluginResult(pluginId, `generate() returned ${problem}`);
+  return matrix;
 }

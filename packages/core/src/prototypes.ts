@@ -4,36 +4,31 @@ import { firstNonFinite, type Matrix } from './matrix.js';
 /** Tolerance on |norm - 1| for rows a strategy returns. */
 export const UNIT_NORM_TOLERANCE = 1e-3;
 
-/** Checks a prototype matrix a strategy or file produced: shape, finite values, unit rows. */
-export function checkPrototypes(prototypes: Matrix, expected: { classes: number; dims?: number }, source: string): Matrix {
+/**
+ * What is wrong with a prototype matrix (shape, finite values, unit rows), or undefined; phrased as what the matrix
+ * holds, for "<file> holds ..." and "generate() returned ...".
+ */
+export function prototypesProblem(prototypes: Matrix, expected: { classes: number; dims?: number }): string | undefined {
   if (prototypes.rows !== expected.classes || (expected.dims !== undefined && prototypes.cols !== expected.dims)) {
     const want = expected.dims === undefined ? `${expected.classes} rows` : `${expected.classes} x ${expected.dims}`;
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `${source} gave prototypes of shape ${prototypes.rows} x ${prototypes.cols}, expected ${want} (one row per class)`,
-    );
+    return `prototypes of shape ${prototypes.rows} x ${prototypes.cols}; expected ${want} (one row per class)`;
   }
-  if (prototypes.data.length !== prototypes.rows * prototypes.cols) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `${source} gave ${prototypes.data.length} values for ${prototypes.rows} x ${prototypes.cols} prototypes`,
-    );
-  }
+  if (prototypes.data.length !== prototypes.rows * prototypes.cols)
+    return `${prototypes.data.length} values for ${prototypes.rows} x ${prototypes.cols} prototypes`;
   const bad = firstNonFinite(prototypes.data);
-  if (bad >= 0) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `${source} has a non-finite value at row ${Math.floor(bad / prototypes.cols)}, column ${bad % prototypes.cols}`,
-    );
-  }
+  if (bad >= 0) return `a non-finite value at row ${Math.floor(bad / prototypes.cols)}, column ${bad % prototypes.cols}`;
   for (let row = 0; row < prototypes.rows; row++) {
     const norm = rowNorm(prototypes, row);
-    if (Math.abs(norm - 1) > UNIT_NORM_TOLERANCE) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: prototype ${row} has L2 norm ${norm.toPrecision(6)}, expected 1`, {
-        hint: 'Prototype strategies must return unit rows; normalise each row before returning.',
-      });
-    }
+    if (Math.abs(norm - 1) > UNIT_NORM_TOLERANCE)
+      return `prototype ${row} of L2 norm ${norm.toPrecision(6)}; expected unit rows (normalise each row)`;
   }
+  return undefined;
+}
+
+/** Checks a prototype matrix read from a file (`prototypesProblem`): E_INVALID_INPUT naming `source` if bad. */
+export function checkPrototypes(prototypes: Matrix, expected: { classes: number; dims?: number }, source: string): Matrix {
+  const problem = prototypesProblem(prototypes, expected);
+  if (problem) throw new HyperprotoError(ErrorCode.InvalidInput, `${source} holds ${problem}`);
   return prototypes;
 }
 

@@ -60,7 +60,7 @@ describe('checkPrototypes', () => {
   it('rejects a wrong shape, a non-finite value, a non-unit row and a zero row', () => {
     const m = createMatrix(2, 2, new Float32Array([1, 0, 0, 1]));
     expect(() => checkPrototypes(m, { classes: 3, dims: 2 }, 'file.npy')).toThrow(
-      /file\.npy gave prototypes of shape 2 x 2, expected 3 x 2/,
+      /^file\.npy holds prototypes of shape 2 x 2; expected 3 x 2 \(one row per class\)$/,
     );
     expect(() => checkPrototypes(createMatrix(1, 2, new Float32Array([NaN, 0])), { classes: 1 }, 's')).toThrow(
       /non-finite value at row 0, column 0/,

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import {
   callPlugin,
   checkPrototypes,
+  checkStrategyPrototypes,
   createRng,
   ErrorCode,
   HyperprotoError,
@@ -82,10 +83,13 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
   }
 
   const started = performance.now();
-  const prototypes = await callPlugin(strategy, 'generate', context(strategy.name), request, chosenOptions);
+  const prototypes = checkStrategyPrototypes(
+    await callPlugin(strategy, 'generate', context(strategy.name), request, chosenOptions),
+    request,
+    pluginId(strategy),
+  );
   const seconds = (performance.now() - started) / 1000;
   output.done();
-  checkPrototypes(prototypes, request, pluginId(strategy));
   // The file appears whole or not at all: written to a temporary name, then renamed.
   await writeMatrixNpy(options.out!, prototypes);
   const stats = await prototypeStats(prototypes, {
@@ -144,8 +148,7 @@ async function startRows(registry: Registry, start: string, request: PrototypeRe
   const strategy = registry.get('prototypes', start);
   const options = resolveOptions(strategy, {});
   refuseUnsupportedPrototypes(registry, strategy, request, options);
-  const rows = await callPlugin(strategy, 'generate', ctx, request, options);
-  return checkPrototypes(rows, request, pluginId(strategy));
+  return checkStrategyPrototypes(await callPlugin(strategy, 'generate', ctx, request, options), request, pluginId(strategy));
 }
 
 async function writePlot(path: string, svg: string): Promise<void> {
