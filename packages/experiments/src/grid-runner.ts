@@ -149,6 +149,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   let scheduler: RunScheduler | undefined;
   let tracker: ProgressTracker | undefined;
   let models: SavedModels | undefined;
+  let failed = false;
   try {
     if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records);
     const estimates = new RunEstimates(runs, store.records);
@@ -276,22 +277,41 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         phases: phaseTotals(finishedNow),
       };
     }
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await scheduler?.close();
+    // Every step runs whatever the ones before did, and the lock is always released. The error of the session is
+    // the one that counts: a later one (the disk that failed a record is full for sessions.jsonl too) is only logged.
+    const later: unknown[] = [];
+    await scheduler?.close().catch((error: unknown) => later.push(error));
     if (scheduler && tracker) {
-      store.appendSession({
-        startedAt,
-        endedAt: new Date().toISOString(),
-        wallSeconds: (performance.now() - started) / 1000,
-        workers: scheduler.parallel(),
-        cores: availableParallelism(),
-        ran: tracker.ran,
-        failed: tracker.failed.length,
-        aborted: Boolean(options.signal?.aborted),
-        ...(options.command ? { command: options.command } : {}),
-      });
+      try {
+        store.appendSession({
+          startedAt,
+          endedAt: new Date().toISOString(),
+          wallSeconds: (performance.now() - started) / 1000,
+          workers: scheduler.parallel(),
+          cores: availableParallelism(),
+          ran: tracker.ran,
+          failed: tracker.failed.length,
+          aborted: Boolean(options.signal?.aborted),
+          ...(options.command ? { command: options.command } : {}),
+        });
+      } catch (error) {
+        later.push(error);
+      }
     }
-    store.close();
+    try {
+      store.close();
+    } catch (error) {
+      later.push(error);
+    }
+    if (later.length > 0 && !failed) {
+      // biome-ignore lint/correctness/noUnsafeFinally: only when the session threw nothing, so no error is hidden
+      throw later[0];
+    }
+    for (const error of later) log(`also failed while ending the session: ${(error as Error).message}`);
   }
 }
 

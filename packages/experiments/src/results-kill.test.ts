@@ -1,18 +1,11 @@
 // A running experiment killed with SIGKILL again and again: every finished record stays, none appears twice.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResults, RESULTS_FILE } from './results-store.js';
+import { prepareChildScratch } from './test-support/built-package-child.js';
 import { fakeGrid } from './test-support/fake-grid.js';
-
-const require = createRequire(import.meta.url);
-const here = fileURLToPath(new URL('.', import.meta.url));
-// The child is plain Node: it runs the built package (turbo builds before it tests) and a transpiled fake registry.
-const built = join(here, '../dist/index.js');
 
 // Datasets c4 and c8, models softmax, axes-4 and axes-8.
 const grid = fakeGrid('killed', 12, { axesDims: [4, 8] });
@@ -22,25 +15,13 @@ let scratch: string;
 let script: string;
 
 beforeAll(async () => {
-  for (const file of ['results-store', 'results-lock', 'grid-runner']) {
-    if (
-      !existsSync(join(here, '../dist', `${file}.js`)) ||
-      statSync(join(here, '../dist', `${file}.js`)).mtimeMs < statSync(join(here, `${file}.ts`)).mtimeMs
-    )
-      throw new Error(`dist/${file}.js is missing or older than its source: run \`pnpm --filter @hyperproto/experiments build\` first`);
-  }
-  scratch = mkdtempSync(join(tmpdir(), 'hyperproto-kill-'));
-  const ts = (await import('typescript')).default;
-  const source = readFileSync(join(here, 'test-support/fake-registry.ts'), 'utf8');
-  const registry = ts
-    .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
-    .outputText.replace(/from '@hyperproto\/core'/g, `from ${JSON.stringify(pathToFileURL(require.resolve('@hyperproto/core')).href)}`);
-  writeFileSync(join(scratch, 'registry.mjs'), registry);
+  const child = await prepareChildScratch('hyperproto-kill-');
+  scratch = child.dir;
   script = join(scratch, 'run.mjs');
   writeFileSync(
     script,
-    `import { parseGrid, runGrid } from ${JSON.stringify(pathToFileURL(built).href)};
-await runGrid({ grid: parseGrid(${JSON.stringify(grid)}), out: process.argv[2], registryModule: ${JSON.stringify(join(scratch, 'registry.mjs'))}, inline: true, workers: 2, resume: true });
+    `import { parseGrid, runGrid } from ${JSON.stringify(child.builtPackage)};
+await runGrid({ grid: parseGrid(${JSON.stringify(grid)}), out: process.argv[2], registryModule: ${JSON.stringify(child.registryModule)}, inline: true, workers: 2, resume: true });
 `,
   );
 });

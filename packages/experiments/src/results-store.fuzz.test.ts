@@ -65,7 +65,20 @@ function contents({ lines, lineEnd }: { lines: readonly Line[]; lineEnd: boolean
   return lineEnd || buffer.length === 0 ? buffer : buffer.subarray(0, buffer.length - 1);
 }
 
-/** What the file must give: the first whole record of each run before the first bad line, if only the last is bad. */
+/** Whether the line parses as JSON: a cut line (no line end) or garbage in its place does not. */
+function isJson(l: Line): boolean {
+  try {
+    JSON.parse(String(l.text));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the file must give: the first whole record of each run before the first bad line, if only the last is bad
+ * and is cut short (no line end) or not JSON.
+ */
 function expected(f: { lines: readonly Line[]; lineEnd: boolean }) {
   // An empty last line without its line end is no line at all.
   const vanishes = !f.lineEnd && f.lines.length > 0 && f.lines.at(-1)!.text.length === 0;
@@ -73,6 +86,8 @@ function expected(f: { lines: readonly Line[]; lineEnd: boolean }) {
   const lineEnd = f.lineEnd || vanishes;
   const bad = lines.findIndex((l, i) => !l.valid || (i === lines.length - 1 && !lineEnd));
   if (bad !== -1 && bad < lines.length - 1) return { refusedAt: bad + 1 };
+  // A whole last line that is JSON but no record was not cut by a crash: refused like any other.
+  if (bad !== -1 && lineEnd && isJson(lines[bad]!)) return { refusedAt: bad + 1 };
   const whole = (bad === -1 ? lines : lines.slice(0, bad)).map((l) => JSON.parse(String(l.text)) as RunRecord);
   const first = whole.filter((r, i) => whole.findIndex((o) => o.key === r.key) === i);
   return { records: first, duplicates: whole.length - first.length, torn: bad !== -1 };

@@ -1,15 +1,38 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { parseGrid } from './grid-schema.js';
 import { LOCK_FILE } from './results-lock.js';
-import { GRID_FILE, parseResults, readResultsDirectory, ResultsStore, RESULTS_FILE } from './results-store.js';
+import {
+  FAILURES_FILE,
+  GRID_FILE,
+  MAX_LINE_BYTES,
+  parseResults,
+  readResultsDirectory,
+  ResultsStore,
+  RESULTS_FILE,
+  SESSIONS_FILE,
+} from './results-store.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 import { softmaxRecord } from './test-support/fake-record.js';
-import { asyncRefusal } from './test-support/refusal.js';
+import { asyncRefusal, refusal } from './test-support/refusal.js';
 
 const grid = parseGrid(fakeGrid('stored', 2, { classes: [4], axesDims: [] }));
 
@@ -223,5 +246,122 @@ describe('ResultsStore', () => {
     expect(logs.join('\n')).toMatch(/removed grid\.json\.999999999\.draft.*grid\.json is in place/);
     expect(readFileSync(join(dir, RESULTS_FILE), 'utf8')).toBe(before);
     expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
+  });
+});
+
+describe('ResultsStore with files it cannot read or that are not its own', () => {
+  /** What a refused open must leave as it was: grid.json and results.jsonl byte for byte (or as links), no lock. */
+  function snapshot(): string[] {
+    return [GRID_FILE, RESULTS_FILE].map((name) => {
+      const path = join(dir, name);
+      if (!existsSync(path)) return `${name}: absent`;
+      const stats = lstatSync(path);
+      if (stats.isSymbolicLink()) return `${name}: a link`;
+      if (stats.isDirectory()) return `${name}: a directory`;
+      return `${name}: ${stats.size} bytes, ${stats.size < 2 ** 20 ? readFileSync(path, 'utf8') : 'large'}`;
+    });
+  }
+  // A grid with a third seed: opening it with --resume would rewrite grid.json.
+  const grown = parseGrid({ ...grid, seeds: 3 });
+
+  it('refuses a results.jsonl that is a directory with E_IO naming it, before writing anything', async () => {
+    await writeRecords(0);
+    rmSync(join(dir, RESULTS_FILE));
+    mkdirSync(join(dir, RESULTS_FILE));
+    const before = snapshot();
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid: grown, resume: true }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toBe(`cannot read ${join(dir, RESULTS_FILE)}: it is a directory`);
+    expect(error.hint).toMatch(/Make it a regular file this user can read/);
+    expect(snapshot()).toEqual(before);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    await expect(readResultsDirectory(dir)).rejects.toThrow(`cannot read ${join(dir, RESULTS_FILE)}: it is a directory`);
+  });
+
+  it('refuses a results.jsonl too large to read (over 2 GiB) instead of taking it as empty and running every run again', async () => {
+    await writeRecords(0, 1);
+    // Sparse: the file says 2 GiB and takes no disk space.
+    truncateSync(join(dir, RESULTS_FILE), 2 ** 31 + 1);
+    const before = snapshot();
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid: grown, resume: true }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toMatch(/^cannot read .*results\.jsonl: File size \(2147483649\) is greater than 2 GiB$/);
+    expect(snapshot()).toEqual(before);
+    expect(statSync(join(dir, RESULTS_FILE)).size).toBe(2 ** 31 + 1);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('refuses a grid.json it cannot read (here a link to itself) and leaves it in place, not replaced by the new grid', async () => {
+    await writeRecords(0);
+    rmSync(join(dir, GRID_FILE));
+    symlinkSync(GRID_FILE, join(dir, GRID_FILE));
+    const before = snapshot();
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid: grown, resume: true }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toMatch(/^cannot read .*grid\.json: ELOOP: too many symbolic links/);
+    expect(snapshot()).toEqual(before);
+    expect(lstatSync(join(dir, GRID_FILE)).isSymbolicLink()).toBe(true);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('starts a session or failure line after a line a crash cut short, so that both are not lost', async () => {
+    const store = await ResultsStore.open(dir, { grid });
+    store.appendSession({ session: 1 });
+    store.appendFailure({ key: 'c4/softmax/s0', error: { code: 'E_TRAINING_FAILED', message: 'diverged' }, at: 'then' });
+    store.close();
+    appendFileSync(join(dir, SESSIONS_FILE), '{"session":2,"sta');
+    appendFileSync(join(dir, FAILURES_FILE), '{"key":"c4/soft');
+
+    const again = await ResultsStore.open(dir, { grid, resume: true });
+    again.appendSession({ session: 3 });
+    again.appendSession({ session: 4 });
+    again.appendFailure({ key: 'c4/softmax/s1', error: { code: 'E_TRAINING_FAILED', message: 'diverged' }, at: 'now' });
+    again.close();
+    expect(readFileSync(join(dir, SESSIONS_FILE), 'utf8')).toBe('{"session":1}\n{"session":2,"sta\n{"session":3}\n{"session":4}\n');
+    expect(readFileSync(join(dir, FAILURES_FILE), 'utf8')).toBe(
+      '{"key":"c4/softmax/s0","error":{"code":"E_TRAINING_FAILED","message":"diverged"},"at":"then"}\n' +
+        '{"key":"c4/soft\n' +
+        '{"key":"c4/softmax/s1","error":{"code":"E_TRAINING_FAILED","message":"diverged"},"at":"now"}\n',
+    );
+  });
+
+  it('refuses a whole last line that is JSON but not a run record (e.g. another format): only a cut line is torn', async () => {
+    await writeRecords(0);
+    const other = `${JSON.stringify({ ...softmaxRecord(1), format: 2 })}\n`;
+    appendFileSync(join(dir, RESULTS_FILE), other);
+    const bytes = readFileSync(join(dir, RESULTS_FILE));
+    const parsed = refusal(() => parseResults(bytes, 'results.jsonl'));
+    expect(parsed.code).toBe(ErrorCode.InvalidInput);
+    expect(parsed.message).toBe('results.jsonl line 2 is not a run record: format 2 is not 1');
+
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid, resume: true }));
+    expect(error.code).toBe(ErrorCode.InvalidInput);
+    expect(error.message).toMatch(/results\.jsonl line 2 is not a run record: format 2 is not 1$/);
+    expect(error.hint).toMatch(/Restore it, or start a new results directory/);
+    expect(readFileSync(join(dir, RESULTS_FILE)).equals(bytes)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
+    // The same line cut short, or not JSON at all, is still what a crash leaves.
+    const first = bytes.subarray(0, bytes.length - Buffer.byteLength(other));
+    expect(parseResults(Buffer.concat([first, Buffer.from(other.slice(0, 40))]), 'r').torn?.reason).toMatch(/no line end/);
+    expect(parseResults(Buffer.concat([first, Buffer.from(`${other.slice(0, -10)}\n`)]), 'r').torn?.reason).toMatch(/not valid JSON/);
+  });
+
+  it('refuses a line longer than it can decode by its length, naming the line, wherever it is', () => {
+    expect(MAX_LINE_BYTES).toBe(bufferConstants.MAX_STRING_LENGTH);
+    const good = `${JSON.stringify(softmaxRecord(0))}\n`;
+    const limit = Buffer.byteLength(good);
+    expect(parseResults(Buffer.from(good + good), 'r', limit).records).toHaveLength(1);
+    const long = 'é'.repeat(limit);
+    for (const [contents, line] of [
+      [`${good}${long}\n${good}`, 2],
+      [`${good}${long}\n`, 2],
+      [`${long}`, 1],
+    ] as const) {
+      const error = refusal(() => parseResults(Buffer.from(contents), 'results.jsonl', limit - 1));
+      expect(error.code).toBe(ErrorCode.InvalidInput);
+      expect(error.message).toBe(
+        `results.jsonl line ${line} is ${2 * limit} bytes long, more than any run record (at most ${limit - 1} bytes are read as one)`,
+      );
+    }
   });
 });

@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
 import { canonicalJson, compareGridRuns, describeGridDifferences, type GridChange } from './grid-difference.js';
 import { parseGrid, type Grid } from './grid-schema.js';
@@ -12,6 +13,12 @@ export const RESULTS_FILE = 'results.jsonl';
 export const GRID_FILE = 'grid.json';
 export const FAILURES_FILE = 'failures.jsonl';
 export const SESSIONS_FILE = 'sessions.jsonl';
+
+/**
+ * The longest line parseResults decodes: a longer one cannot become a string in Node (and no run record comes near
+ * it), so it is refused by its byte length before decoding. UTF-8 never decodes to more UTF-16 units than it has bytes.
+ */
+export const MAX_LINE_BYTES = bufferConstants.MAX_STRING_LENGTH;
 
 /** A last line that is not a whole record: a write cut short by a crash or power loss. */
 export interface TornLine {
@@ -55,38 +62,52 @@ export function describeDuplicates(duplicates: readonly DuplicateLine[]): string
 }
 
 /**
- * Parses results.jsonl. Only the last line may be damaged (appends are whole lines, so a crash can cut at most the
- * line being written); a bad line anywhere else means the file was edited or broken some other way, and is refused
- * (E_INVALID_INPUT, naming the line) rather than silently dropped. A run key seen a second time is not counted
- * again: the first record wins and the later ones are listed in `duplicates`.
+ * Parses results.jsonl. Only the last line may be cut short (appends are whole lines, so a crash can cut at most the
+ * line being written): it has no line end, or is not JSON (e.g. zeros after a power loss). Any other bad line, also
+ * a whole last line that is JSON but no run record, means the file was edited or broken some other way, and is
+ * refused (E_INVALID_INPUT, naming the line) rather than silently dropped. A run key seen a second time is not
+ * counted again: the first record wins and the later ones are listed in `duplicates`. `maxLineBytes` is
+ * MAX_LINE_BYTES but for tests.
  */
-export function parseResults(buffer: Buffer, source: string): StoredResults {
+export function parseResults(buffer: Buffer, source: string, maxLineBytes = MAX_LINE_BYTES): StoredResults {
   const records: RunRecord[] = [];
   const duplicates: DuplicateLine[] = [];
   const firstOf = new Map<string, { line: number; text: string }>();
+  const hint =
+    'Only the last line can be cut by a crash; this file was changed some other way. Restore it, or start a new results directory.';
   let start = 0;
   let line = 0;
   while (start < buffer.length) {
     line++;
     const newline = buffer.indexOf(0x0a, start);
     const end = newline === -1 ? buffer.length : newline;
+    if (end - start > maxLineBytes) {
+      throw new HyperprotoError(
+        ErrorCode.InvalidInput,
+        `${source} line ${line} is ${end - start} bytes long, more than any run record (at most ${maxLineBytes} bytes are read as one)`,
+        { hint },
+      );
+    }
     const text = buffer.subarray(start, end).toString('utf8');
     const isLast = newline === -1 || newline === buffer.length - 1;
     let problem: string | undefined;
+    let record: unknown;
+    // What a crash can leave: the line that was being written, cut short; or garbage where it was (not JSON).
+    let cutShort = true;
     if (newline === -1) problem = 'no line end (the write was cut short)';
     else if (text.trim() === '') problem = 'empty line';
     else {
       try {
-        problem = recordProblem(JSON.parse(text));
+        record = JSON.parse(text);
+        cutShort = false;
+        problem = recordProblem(record);
       } catch (error) {
         problem = `not valid JSON (${(error as Error).message})`;
       }
     }
     if (problem) {
-      if (!isLast) {
-        throw new HyperprotoError(ErrorCode.InvalidInput, `${source} line ${line} is not a run record: ${problem}`, {
-          hint: 'Only the last line can be cut by a crash; this file was changed some other way. Restore it, or start a new results directory.',
-        });
+      if (!isLast || !cutShort) {
+        throw new HyperprotoError(ErrorCode.InvalidInput, `${source} line ${line} is not a run record: ${problem}`, { hint });
       }
       return {
         records,
@@ -100,11 +121,11 @@ export function parseResults(buffer: Buffer, source: string): StoredResults {
         },
       };
     }
-    const record = JSON.parse(text) as RunRecord;
-    const first = firstOf.get(record.key);
+    const { key } = record as RunRecord;
+    const first = firstOf.get(key);
     if (first) {
       duplicates.push({
-        key: record.key,
+        key,
         line,
         firstLine: first.line,
         offset: start,
@@ -112,8 +133,8 @@ export function parseResults(buffer: Buffer, source: string): StoredResults {
         identical: first.text === text,
       });
     } else {
-      firstOf.set(record.key, { line, text });
-      records.push(record);
+      firstOf.set(key, { line, text });
+      records.push(record as RunRecord);
     }
     start = end + 1;
   }
@@ -135,10 +156,7 @@ export async function readResultsDirectory(
     });
   }
   const grid = parseGrid(parseJson(gridText, gridPath), gridPath);
-  const buffer = await readFile(join(dir, RESULTS_FILE)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return Buffer.alloc(0);
-    throw new HyperprotoError(ErrorCode.Io, `cannot read ${join(dir, RESULTS_FILE)}: ${error.message}`, { cause: error });
-  });
+  const buffer = (await readIfPresent(join(dir, RESULTS_FILE))) ?? Buffer.alloc(0);
   return { grid, ...parseResults(buffer, join(dir, RESULTS_FILE)) };
 }
 
@@ -165,6 +183,7 @@ export interface OpenStoreOptions {
  */
 export class ResultsStore {
   private fd: number | undefined;
+  private appendFailed: HyperprotoError | undefined;
   private readonly keys: Set<string>;
 
   private constructor(
@@ -191,7 +210,12 @@ export class ResultsStore {
     const log = options.log ?? (() => {});
     const existing = await stat(dir).catch(() => undefined);
     if (existing && !existing.isDirectory()) throw new HyperprotoError(ErrorCode.Io, `--out ${target} exists and is not a directory`);
-    const entries = existing ? (await readdir(dir)).filter((name) => !isLockFile(name)) : [];
+    const names = existing
+      ? await readdir(dir).catch((error: unknown) => {
+          throw new HyperprotoError(ErrorCode.Io, `cannot read --out ${target}: ${fileErrorReason(error)}`, { cause: error });
+        })
+      : [];
+    const entries = names.filter((name) => !isLockFile(name));
     const files = entries.filter((name) => !DRAFT.test(name));
     if (files.length > 0 && !files.includes(GRID_FILE)) {
       throw new HyperprotoError(ErrorCode.Io, `--out ${target} is not empty and holds no experiment (no ${GRID_FILE})`, {
@@ -219,7 +243,7 @@ export class ResultsStore {
       // Under the lock every draft is a killed session's: no live runner is between writing and renaming one.
       await recoverDrafts(dir, log);
       const gridPath = join(dir, GRID_FILE);
-      const storedText = await readFile(gridPath, 'utf8').catch(() => undefined);
+      const storedText = (await readIfPresent(gridPath))?.toString('utf8');
       const stored = storedText === undefined ? undefined : parseGrid(parseJson(storedText, gridPath), gridPath);
       if (stored && !options.resume) {
         const differences = describeGridDifferences(stored, options.grid, gridPath, gridSource);
@@ -238,7 +262,7 @@ export class ResultsStore {
       }
 
       const resultsPath = join(dir, RESULTS_FILE);
-      const buffer = await readFile(resultsPath).catch(() => Buffer.alloc(0));
+      const buffer = (await readIfPresent(resultsPath)) ?? Buffer.alloc(0);
       const { records, torn, duplicates } = parseResults(buffer, resultsPath);
       let gridChange: GridChange | undefined;
       if (stored) {
@@ -290,7 +314,11 @@ export class ResultsStore {
         log(`${describeDuplicates(duplicates)}; kept the first of each and moved the later lines to ${aside}`);
       }
       const store = new ResultsStore(dir, options.grid, lock, records, torn, duplicates, gridChange);
-      store.fd = openSync(resultsPath, 'a');
+      try {
+        store.fd = openSync(resultsPath, 'a');
+      } catch (error) {
+        throw writeError(resultsPath, error);
+      }
       return store;
     } catch (error) {
       lock.release();
@@ -298,9 +326,18 @@ export class ResultsStore {
     }
   }
 
-  /** Appends one record as one whole line, flushed to disk before returning. */
+  /**
+   * Appends one record as one whole line, flushed to disk before returning. After a failed append the store appends
+   * no more records: the session is ending, and a record glued to a line the failure left would break the file.
+   */
   append(record: RunRecord): void {
-    this.appendLine(this.requireOpen(), `${JSON.stringify(record)}\n`);
+    if (this.appendFailed) throw this.appendFailed;
+    try {
+      appendLine(this.requireOpen(), this.resultsPath, `${JSON.stringify(record)}\n`);
+    } catch (error) {
+      this.appendFailed = error as HyperprotoError;
+      throw error;
+    }
     this.records.push(record);
     this.keys.add(record.key);
   }
@@ -321,32 +358,92 @@ export class ResultsStore {
   }
 
   private appendTo(file: string, value: unknown): void {
-    const fd = openSync(join(this.dir, file), 'a');
+    const path = join(this.dir, file);
+    let fd: number;
     try {
-      this.appendLine(fd, `${JSON.stringify(value)}\n`);
+      fd = openSync(path, 'a+');
+    } catch (error) {
+      throw writeError(path, error);
+    }
+    try {
+      // A line a crash cut short stays a line of its own, which the report skips, and this one starts after it.
+      // Simpler than cutting it off as results.jsonl's is: these are notes for the report, nothing is rerun from them.
+      appendLine(fd, path, `${JSON.stringify(value)}\n`, { onNewLine: true });
     } finally {
       closeSync(fd);
     }
   }
 
+  /** Closes results.jsonl and releases the lock, also when closing fails. */
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.lock.release();
+    try {
+      if (this.fd !== undefined) closeSync(this.fd);
+    } finally {
+      this.fd = undefined;
+      this.lock.release();
+    }
   }
 
   private requireOpen(): number {
     if (this.fd === undefined) throw new HyperprotoError(ErrorCode.Internal, 'the results store is closed');
     return this.fd;
   }
+}
 
-  private appendLine(fd: number, line: string): void {
-    // One write call for the whole line (O_APPEND): a kill can only leave the line out, never half of it in the
-    // middle of the file; fsync so a finished run survives a power loss.
-    const bytes = Buffer.from(line, 'utf8');
+/**
+ * Appends a line to the open file `fd` (O_APPEND) at `path`, flushed to disk before returning. One write call for
+ * the whole line: a kill can only leave the line out, never half of it in the middle of the file; fsync so a finished
+ * run survives a power loss. A write that fails (disk full, file-size limit) is undone by cutting the file back to
+ * where the line started, so no partial line is left, and refused as E_IO. `onNewLine`: when the file does not end
+ * with a line end, the line starts on a new one.
+ */
+function appendLine(fd: number, path: string, line: string, options: { onNewLine?: boolean } = {}): void {
+  let start: number | undefined;
+  try {
+    start = fstatSync(fd).size;
+    const bytes = Buffer.from(options.onNewLine && start > 0 && !endsWithLineEnd(fd, start) ? `\n${line}` : line, 'utf8');
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     fsyncSync(fd);
+  } catch (error) {
+    let undone = '';
+    if (start !== undefined) {
+      try {
+        ftruncateSync(fd, start);
+      } catch (cut) {
+        undone = `; what was written of the line could not be removed (${fileErrorReason(cut)})`;
+      }
+    }
+    throw writeError(path, error, undone);
+  }
+}
+
+function endsWithLineEnd(fd: number, size: number): boolean {
+  const last = Buffer.alloc(1);
+  return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+}
+
+/** A file of the results directory could not be written: E_IO naming it and why. */
+function writeError(path: string, error: unknown, more = ''): HyperprotoError {
+  return new HyperprotoError(ErrorCode.Io, `cannot write ${path}: ${fileErrorReason(error)}${more}`, {
+    cause: error,
+    hint: 'Make room on the disk (or raise the file-size limit, `ulimit -f`) and check that the file is writable, then run again with --resume: the runs recorded so far are kept.',
+  });
+}
+
+/**
+ * A file's bytes, or undefined when it does not exist. Any other failure (permissions, a directory in its place, too
+ * large to read) is refused: taking the file as empty would run finished runs again, or replace it.
+ */
+async function readIfPresent(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${fileErrorReason(error)}`, {
+      cause: error,
+      hint: 'Make it a regular file this user can read (check its owner and permissions), then run again.',
+    });
   }
 }
 
