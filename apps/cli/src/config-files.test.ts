@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,20 @@ describe('config files in the current directory', () => {
     expect(await strategies(dir, ['--config', 'hyperproto.config.mjs'])).toContain('axes@./axes.mjs');
     expect(await strategies(dir, ['--no-config'])).not.toContain('axes@./axes.mjs');
   });
+
+  it('refuses options given to a plugin whose default export is not a factory, naming the entry (exit 2)', async () => {
+    const dir = project('options-to-plain', {
+      'hyperproto.config.json': JSON.stringify({ plugins: ['./axes.mjs', ['./axes.mjs', { x: 1 }]] }),
+    });
+    const refused = await runCli(['plugins'], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `error E_INVALID_OPTIONS: ${join(dir, 'hyperproto.config.json')} plugins.1: options given to "./axes.mjs", which takes none`,
+    );
+    expect(refused.stderr).toContain(
+      'hint: Name it without options ("./axes.mjs" rather than ["./axes.mjs", options]), or make its default export a factory function',
+    );
+  });
 });
 
 describe('hyperproto new plugin', () => {
@@ -85,5 +99,9 @@ describe('hyperproto new plugin', () => {
       'while the @hyperproto packages are not on the npm registry (npm install answers E404), leave out npm install in',
       `my-head and install the tarballs in your project (hyperproto's README, "Install in your own project")`,
     ]);
+    // The scaffold's README gives the same advice: tarballs installed in the plugin's folder rewrite its peer range.
+    const readme = readFileSync(join(scratch, 'my-head', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(readme).toContain('leave out `npm install` here: install their tarballs (the CLI among them) in your project');
+    expect(readme).not.toMatch(/install their tarballs here/);
   });
 });

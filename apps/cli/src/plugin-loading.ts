@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, pluginId, type Plugin, type Registry } from '@hyperproto/core';
 import semver from 'semver';
@@ -30,8 +30,10 @@ export interface CliRegistry {
 const CONFIG_NAMES = ['hyperproto.config.json', 'hyperproto.config.mjs', 'hyperproto.config.js'];
 const CORE = '@hyperproto/core';
 const coreUrl = import.meta.resolve(CORE);
+/** The package directory of the core this CLI runs. */
+const coreDir = fileURLToPath(new URL('..', coreUrl));
 /** The version of the core this CLI runs, which plugins must accept. */
-export const coreVersion = (JSON.parse(readFileSync(new URL('../package.json', coreUrl), 'utf8')) as { version: string }).version;
+export const coreVersion = (JSON.parse(readFileSync(join(coreDir, 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * The built-in plugins plus those named in the config file, in experiment's grid file and by --plugin, loaded in
@@ -100,8 +102,8 @@ export async function buildRegistry(options: {
 }
 
 /**
- * Registers `plugin`; false when this very plugin is registered already (a module that is not a factory, named
- * again with other options). A clash with another plugin of the same name names the entries of both.
+ * Registers `plugin`; false when this very plugin object is registered already (say a factory that hands back one
+ * object whatever its options). A clash with another plugin of the same name names the entries of both.
  */
 function registerNamed(registry: Registry, plugin: Plugin, where: string, registeredBy: Map<string, string>, sameModule: boolean): boolean {
   if (registry.has(plugin.kind, plugin.name) && registry.get(plugin.kind, plugin.name) === plugin) return false;
@@ -245,6 +247,15 @@ async function importPlugins(specifier: string, url: string, pluginOptions: unkn
         hint: `This is an error in the plugin "${specifier}" (or in the options given to it), not in hyperproto.`,
       });
     }
+  } else if (pluginOptions !== undefined) {
+    // Only a factory can take them: used anyway, they would be dropped without a word.
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `${where}: options given to "${specifier}", which takes none: its default export is not a function that takes options`,
+      {
+        hint: `Name it without options ("${specifier}" rather than ["${specifier}", options]), or make its default export a factory function that takes the options and returns the plugin.`,
+      },
+    );
   }
   const plugins = Array.isArray(exported) ? exported : [exported];
   plugins.forEach((plugin, i) => assertPluginShape(plugin, plugins.length > 1 ? `${specifier} (export ${i})` : specifier));
@@ -298,30 +309,55 @@ export function installedPackageDir(name: string, from: string): string | undefi
 
 /**
  * A plugin package declares the core it was written against as a peer dependency; one made for another major
- * version would fail in obscure ways, so it is refused here with both versions named.
+ * version would fail in obscure ways, so it is refused here with both versions named. Only the user's own plugin
+ * is theirs to edit, so only its hint says to change its package.json, at its real path (`npm install ./dir` links
+ * it into node_modules); a package whose real path is inside node_modules is a third party's, to be replaced.
  */
 function checkCorePeer(packageDir: string, where: string): PackageJson {
   const pkg = readPackageJson(packageDir, where);
   const range = pkg.peerDependencies?.[CORE] ?? pkg.dependencies?.[CORE];
   const name = pkg.name ?? packageDir;
-  const fix = `Add "peerDependencies": { "${CORE}": "^${coreVersion}" } to ${join(packageDir, 'package.json')}.`;
+  const realDir = realpathSync(packageDir);
+  const own = !realDir.split(sep).includes('node_modules');
+  const peer = `"peerDependencies": { "${CORE}": "^${coreVersion}" }`;
+  const packageJsonFile = join(realDir, 'package.json');
+  const replace = `Install a version of "${name}" made for ${CORE} ${coreVersion} (or ask its authors for one)`;
   if (range === undefined) {
     throw new HyperprotoError(ErrorCode.InvalidPlugin, `${where}: plugin package "${name}" does not declare ${CORE} as a peer dependency`, {
-      hint: fix,
+      hint: own ? `Add ${peer} to ${packageJsonFile}.` : `${replace}.`,
     });
   }
-  // Inside a pnpm workspace the range is a workspace reference, which always matches its own core.
-  if (range.startsWith('workspace:')) return pkg;
-  if (semver.validRange(range) === null || !semver.satisfies(coreVersion, range, { includePrerelease: true })) {
+  if (semver.validRange(range) === null) {
+    // Inside hyperproto's own workspace a workspace reference names the very core this CLI runs.
+    if (range.startsWith('workspace:') && importsThisCore(realDir)) return pkg;
+    throw new HyperprotoError(
+      ErrorCode.InvalidPlugin,
+      `${where}: plugin package "${name}" declares ${CORE} "${range}", which is not a version range: it says where a copy came from, not which versions the plugin works with (npm writes that when hyperproto's packages are installed in the plugin's own folder)`,
+      {
+        hint: own
+          ? `Restore ${peer} in ${packageJsonFile}, and install hyperproto's packages in your project, not in the plugin's folder (hyperproto's README, "Install in your own project").`
+          : `${replace}.`,
+      },
+    );
+  }
+  if (!semver.satisfies(coreVersion, range, { includePrerelease: true })) {
     throw new HyperprotoError(
       ErrorCode.InvalidPlugin,
       `${where}: plugin package "${name}" needs ${CORE} ${range}, but this hyperproto runs ${CORE} ${coreVersion}`,
       {
-        hint: `Install a version of "${name}" made for ${CORE} ${coreVersion}, or a hyperproto CLI whose core matches ${range}. ${fix}`,
+        hint: own
+          ? `Use a hyperproto CLI whose core matches ${range}, or make the plugin work with ${CORE} ${coreVersion} and set ${peer} in ${packageJsonFile}.`
+          : `${replace}, or a hyperproto CLI whose core matches ${range}.`,
       },
     );
   }
   return pkg;
+}
+
+/** Whether Node, importing core from `dir`, finds the copy this CLI runs. */
+function importsThisCore(dir: string): boolean {
+  const found = installedPackageDir(CORE, dir);
+  return found !== undefined && realpathSync(found) === realpathSync(coreDir);
 }
 
 interface PackageJson {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,66 @@ describe('plugin packages that cannot be used', () => {
     expect(oldPeer.stderr).toContain(
       `plugin package "old-peer" needs @hyperproto/core ^99.0.0, but this hyperproto runs @hyperproto/core ${coreVersion}`,
     );
+  });
+
+  it.each([
+    'file:../../tarballs/hyperproto-core-0.1.0.tgz',
+    'link:../core',
+    '../core',
+    'https://example.com/hyperproto-core-0.1.0.tgz',
+    'workspace:^',
+  ])('refuses a peer range %s that is not a version range as a mis-install, saying how to fix it (exit 2)', async (range) => {
+    // Outside the repository: no workspace around it provides this CLI's core.
+    const dir = join(outside, `peer-${range.replace(/[^a-z0-9]+/gi, '-')}`);
+    writePluginPackage(dir, { name: 'my-axes2', peerDependencies: { '@hyperproto/core': range } }, axesModule);
+    const refused = await runCli(['plugins', '--plugin', dir], outside);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(
+      `E_INVALID_PLUGIN: --plugin ${dir}: plugin package "my-axes2" declares @hyperproto/core "${range}", which is not a version range`,
+    );
+    expect(refused.stderr).toContain(
+      `hint: Restore "peerDependencies": { "@hyperproto/core": "^${coreVersion}" } in ${join(realpathSync(dir), 'package.json')}, and install hyperproto's packages in your project, not in the plugin's folder`,
+    );
+  });
+
+  it("loads a workspace:^ peer where the workspace provides this CLI's core", async () => {
+    writePluginPackage(
+      join(scratch, 'in-workspace'),
+      { name: 'in-workspace', peerDependencies: { '@hyperproto/core': 'workspace:^' } },
+      axesModule,
+    );
+    const listed = await runCli(['plugins', '--kind', 'prototypes', '--plugin', './in-workspace', '--json'], scratch);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)[0].plugins.map((p: { name: string }) => p.name)).toContain('axes');
+  });
+
+  it("says to edit only the user's own plugin, at its real path; a package inside node_modules is to be replaced", async () => {
+    const project = join(scratch, 'peer-hints');
+    const oldPeer = { peerDependencies: { '@hyperproto/core': '^99.0.0' } };
+    writePluginPackage(join(project, 'node_modules', 'old-plug'), { name: 'old-plug', ...oldPeer }, axesModule);
+    writePluginPackage(join(project, 'node_modules', 'no-peer-plug'), { name: 'no-peer-plug' }, axesModule);
+    // As `npm install ./my-plug` installs a local plugin: a link in node_modules to the user's folder.
+    writePluginPackage(join(project, 'my-plug'), { name: 'my-plug', ...oldPeer }, axesModule);
+    symlinkSync('../my-plug', join(project, 'node_modules', 'my-plug'));
+
+    for (const name of ['old-plug', 'no-peer-plug']) {
+      const refused = await runCli(['plugins', '--plugin', name], project);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(
+        `hint: Install a version of "${name}" made for @hyperproto/core ${coreVersion} (or ask its authors for one)`,
+      );
+      expect(refused.stderr).not.toMatch(/package\.json/);
+    }
+
+    const own = await runCli(['plugins', '--plugin', 'my-plug'], project);
+    expect(own.code, own.stderr).toBe(2);
+    expect(own.stderr).toContain(
+      `plugin package "my-plug" needs @hyperproto/core ^99.0.0, but this hyperproto runs @hyperproto/core ${coreVersion}`,
+    );
+    expect(own.stderr).toContain(
+      `set "peerDependencies": { "@hyperproto/core": "^${coreVersion}" } in ${join(realpathSync(project), 'my-plug', 'package.json')}.`,
+    );
+    expect(own.stderr).not.toContain('node_modules');
   });
 
   it("reports a missing path, a config that is not JSON, and a throwing factory as the plugin's failure", async () => {
