@@ -1,8 +1,11 @@
+import type { ExperimentSpec } from '@hyperproto/core';
+import { runIdentity } from './grid-difference.js';
 import { datasetClasses, expandGrid, headRef, modelRunsOn } from './grid-expansion.js';
 import { cellSeeds, gridSeeds, type Grid } from './grid-schema.js';
 import { seedComparison, type SeedComparison } from './report-seed.js';
 import type { RunRecord } from './run-record.js';
 import type { DuplicateLine, TornLine } from './results-store.js';
+import { recordMismatch } from './session-plan.js';
 
 /** Mean and sample standard deviation (null with fewer than two values). */
 export interface Stat {
@@ -91,6 +94,40 @@ export interface ReportSession {
   readonly cores?: number;
 }
 
+/** A line of failures.jsonl or sessions.jsonl that is not what the runner writes (e.g. edited by hand): left out. */
+export interface SkippedLine {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  readonly reason: string;
+}
+
+/** A record that `--resume` would refuse for this grid: a run the grid does not have, or one made with another spec. */
+export interface ExcludedRecord {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/**
+ * The records `--resume` keeps for this grid, and those it refuses (the report leaves them out of every number, as a
+ * session would never count them). The same test as the runner's: the run must be in the grid, and its record's spec
+ * must be the one the grid makes (`recordMismatch`).
+ */
+export function recordsOfGrid(grid: Grid, records: readonly RunRecord[]): { counted: RunRecord[]; excluded: ExcludedRecord[] } {
+  const runs = new Map(expandGrid(grid).map((run) => [run.key, run]));
+  const counted: RunRecord[] = [];
+  const excluded: ExcludedRecord[] = [];
+  for (const record of records) {
+    const run = runs.get(record.key);
+    // The grid's spec as checkGrid parses it (runIdentity; the report has no registry).
+    const mismatch = run && recordMismatch(record, { parsedSpec: runIdentity(run.spec) as ExperimentSpec });
+    if (!run) excluded.push({ key: record.key, reason: 'the grid has no such run' });
+    else if (mismatch) excluded.push({ key: record.key, reason: `another spec than the grid makes: ${mismatch}` });
+    else counted.push(record);
+  }
+  return { counted, excluded };
+}
+
 export interface ReportData {
   readonly grid: Grid;
   readonly datasets: readonly ReportDataset[];
@@ -103,6 +140,12 @@ export interface ReportData {
   readonly missing: readonly string[];
   /** The latest failure of each run that is still missing. */
   readonly failures: readonly ReportFailure[];
+  /** Keys of failures.jsonl that are not runs of the grid (another grid's, or edited): not listed as failed runs. */
+  readonly strayFailures: readonly string[];
+  /** Records of results.jsonl left out because `--resume` would refuse them (see `recordsOfGrid`). */
+  readonly excluded: readonly ExcludedRecord[];
+  /** Lines of failures.jsonl and sessions.jsonl that were left out, with why. */
+  readonly skippedLines: readonly SkippedLine[];
   readonly sessions: readonly ReportSession[];
   readonly torn: TornLine | undefined;
   /** Records of a run written more than once: the first counts. */
@@ -127,6 +170,8 @@ export function buildReportData(
     sessions?: readonly ReportSession[];
     torn?: TornLine;
     duplicates?: readonly DuplicateLine[];
+    excluded?: readonly ExcludedRecord[];
+    skippedLines?: readonly SkippedLine[];
   } = {},
 ): ReportData {
   const byCell = new Map<string, RunRecord[]>();
@@ -199,11 +244,15 @@ export function buildReportData(
   }
 
   const have = new Set(records.map((r) => r.key));
-  const missing = expandGrid(grid)
-    .map((r) => r.key)
-    .filter((key) => !have.has(key));
+  const planned = expandGrid(grid).map((r) => r.key);
+  const inGrid = new Set(planned);
+  const missing = planned.filter((key) => !have.has(key));
   const latestFailure = new Map<string, ReportFailure>();
-  for (const failure of extras.failures ?? []) if (!have.has(failure.key)) latestFailure.set(failure.key, failure);
+  const strayFailures = new Set<string>();
+  for (const failure of extras.failures ?? []) {
+    if (!inGrid.has(failure.key)) strayFailures.add(failure.key);
+    else if (!have.has(failure.key)) latestFailure.set(failure.key, failure);
+  }
 
   const engines: Record<string, number> = {};
   const versions: Record<string, Set<string>> = {};
@@ -224,10 +273,13 @@ export function buildReportData(
     models,
     cells,
     seeds: gridSeeds(grid),
-    expectedRuns: expandGrid(grid).length,
+    expectedRuns: planned.length,
     records,
     missing,
     failures: [...latestFailure.values()],
+    strayFailures: [...strayFailures],
+    excluded: extras.excluded ?? [],
+    skippedLines: extras.skippedLines ?? [],
     sessions: extras.sessions ?? [],
     torn: extras.torn,
     duplicates: extras.duplicates ?? [],

@@ -116,6 +116,15 @@ export function buildReportDocument(data: ReportData): ReportDocument {
       strong: 'Repaired',
       text: `${describeDuplicates(data.duplicates)}; the first of each is counted, and --resume removes the later ones.`,
     });
+  if (data.excluded.length) {
+    const [first] = data.excluded;
+    status.push({
+      strong: 'Not counted',
+      text: `${plural(data.excluded.length, 'record')} of results.jsonl ${data.excluded.length === 1 ? 'is' : 'are'} left out of every number here, as --resume refuses ${data.excluded.length === 1 ? 'it' : 'them'}: ${first!.key} (${first!.reason})${data.excluded.length > 1 ? ` and ${data.excluded.length - 1} more` : ''}.`,
+    });
+  }
+  const skipped = skippedText(data);
+  if (skipped) status.push({ strong: 'Skipped', text: skipped });
   blocks.push({ kind: 'list', items: status });
 
   // Findings: the study's, for grids that hold its cells.
@@ -386,6 +395,24 @@ function stoppingNote(data: ReportData): string {
     ? ` Of the ${plural(runs, 'finished run')}, ${atCap || 'none'} ran to the cap${keptLast ? `, and ${keptLast} kept their last epoch (validation accuracy still rising when training ended: more epochs might have helped)` : ''}.`
     : '';
   return `${rule}${own}; the weights of the best epoch are kept.${counts}`;
+}
+
+/** Lines of failures.jsonl and sessions.jsonl the report left out, and failures of runs the grid does not have. */
+function skippedText(data: ReportData): string | undefined {
+  const parts: string[] = [];
+  const lines = data.skippedLines;
+  if (lines.length) {
+    const shown = lines.slice(0, 5).map((l) => `${l.file} line ${l.line} (${l.reason})`);
+    parts.push(
+      `${plural(lines.length, 'line')} left out, not being what the runner writes: ${shown.join('; ')}${lines.length > shown.length ? `; and ${lines.length - shown.length} more` : ''}`,
+    );
+  }
+  const stray = data.strayFailures;
+  if (stray.length)
+    parts.push(
+      `failures.jsonl names ${plural(stray.length, 'run')} the grid does not have (${stray[0]}${stray.length > 1 ? ` and ${stray.length - 1} more` : ''}), not listed as failed`,
+    );
+  return parts.length ? `${parts.join('; ')}.` : undefined;
 }
 
 const lacking = (n: number, of: number, what: string) => (n === 0 ? '' : `${n} of its ${of} ${what}`);

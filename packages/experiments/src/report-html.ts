@@ -1,6 +1,17 @@
 import type { Block, ReportDocument } from './report-document.js';
+import type { FindingStatus } from './report-findings.js';
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** The class that colours a finding's verdict (see STYLE); any other bold lead-in has none. */
+const VERDICT_CLASS: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    held: 'held',
+    'did not hold': 'did-not-hold',
+    'partly held': 'partly-held',
+    'not measured': 'not-measured',
+  } satisfies Record<FindingStatus, string>),
+);
+
 /** The only inline markup the blocks use: `code`. */
 const inline = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 
@@ -33,7 +44,9 @@ export function renderHtml(document: ReportDocument): string {
       case 'list':
         out.push('<ul>');
         for (const item of block.items) {
-          const strong = item.strong ? `<strong class="${item.strong.replace(/\s+/g, '-')}">${inline(item.strong)}</strong>: ` : '';
+          // The lead-in may be a run key or other text from the records: it never goes into an attribute.
+          const verdict = item.strong ? VERDICT_CLASS.get(item.strong) : undefined;
+          const strong = item.strong ? `<strong${verdict ? ` class="${verdict}"` : ''}>${inline(item.strong)}</strong>: ` : '';
           const sub = item.sub?.length ? `<ul>${item.sub.map((s) => `<li>${inline(s)}</li>`).join('')}</ul>` : '';
           out.push(`<li>${strong}${inline(item.text)}${sub}</li>`);
         }

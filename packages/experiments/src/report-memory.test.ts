@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandGrid } from './grid-expansion.js';
 import { parseGrid } from './grid-schema.js';
 import { buildReportData } from './report-data.js';
 import { buildReportDocument } from './report-document.js';
@@ -39,6 +40,8 @@ const softmax = { id: 'softmax', head: 'softmax' };
 const hpn = { id: 'hpn', head: 'hpn', strategy: 'axes', dims: 8 };
 // c10/softmax: 1 and 2 GiB, two runs at once; c10/hpn: one seed measured, one from before memory was recorded; no
 // record at 100 classes has memory.
+// Each with the spec the grid makes for its run, as --resume and the report require.
+const specs = new Map(expandGrid(grid).map((run) => [run.key, run.spec as RunRecord['spec']]));
 const records: RunRecord[] = [
   gridRecord('c10', softmax, 0, 0.9, { classes: 10, memory: memory(GiB, 2) }),
   gridRecord('c10', softmax, 1, 0.9, { classes: 10, memory: memory(2 * GiB, 2) }),
@@ -48,7 +51,7 @@ const records: RunRecord[] = [
     gridRecord('c100', softmax, seed, 0.7, { classes: 100 }),
     gridRecord('c100', hpn, seed, 0.6, { classes: 100 }),
   ]),
-];
+].map((record) => ({ ...record, spec: specs.get(record.key)! }));
 
 describe('peak memory in the reports', () => {
   it('shows bytes as MiB below a GiB and as GiB above', () => {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expandGrid } from './grid-expansion.js';
 import { parseGrid } from './grid-schema.js';
 import { buildReportData } from './report-data.js';
 import { renderMarkdown } from './report-markdown.js';
@@ -58,9 +59,12 @@ function records(grid: typeof smallGrid | typeof largeGrid, cells: Record<string
     )!;
     const head = typeof model.head === 'string' ? model.head : (model.head as { name: string }).name;
     const classes = grid.datasets.find((d) => d.id === dataset)!.options.classes;
+    // The spec the grid makes for the run: a record with another is one --resume refuses, and so does the report.
+    const specs = new Map(expandGrid(parseGrid(grid)).map((run) => [run.key, run.spec as RunRecord['spec']]));
     return cell.f1.map((f1, seed) =>
       gridRecord(dataset, { id: modelId, head, ...(model.prototypes ?? {}) }, seed, f1, {
         classes,
+        spec: specs.get(`${key}/s${seed}`)!,
         secondsPerEpoch: cell.secondsPerEpoch,
         seconds: { data: 0, prototypes: 0, training: cell.total, total: cell.total },
         ...(cell.validation !== undefined ? { validation: { accuracy: cell.validation, macroF1: cell.validation } } : {}),
@@ -227,7 +231,7 @@ describe('the results page', () => {
   });
 
   it('states where each number comes from: the results file, commits and versions', () => {
-    const markdown = renderMarkdown(buildSummaryDocument(studies, 'cmd'));
+    const markdown = renderMarkdown(buildSummaryDocument(studies, 'cmd'), { links: true });
     expect(markdown).toContain('- **small**: [`small/results.jsonl`](small/results.jsonl); report: [`small/report.md`](small/report.md)');
     expect(markdown).toContain('  - commits: abcdef0 (12 runs)');
     expect(markdown).toContain('  - commits: not recorded by 6 records (written before records kept it)');

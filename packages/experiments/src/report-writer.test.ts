@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expandGrid } from './grid-expansion.js';
 import { parseGrid } from './grid-schema.js';
 import { RECORD_FORMAT, type RunRecord } from './run-record.js';
 import { writeReport } from './report-writer.js';
@@ -61,7 +62,8 @@ function record(cell: string, seed: number, macroF1: number): RunRecord {
     classes,
     head: typeof entry.head === 'string' ? entry.head : entry.head.name,
     prototypes: entry.prototypes ? { strategy: entry.prototypes.strategy, dims: entry.prototypes.dims } : null,
-    spec: { seed, trainer: { patience: 10 } } as unknown as RunRecord['spec'],
+    // The spec the grid makes for the run: a record with another is one --resume refuses, and so does the report.
+    spec: expandGrid(grid).find((run) => run.key === `${cell}/s${seed}`)!.spec as RunRecord['spec'],
     metrics: {
       accuracy: macroF1,
       macroF1,

@@ -4,7 +4,17 @@ import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
 import { loadPreset, presetNames } from './grid-files.js';
 import type { Grid } from './grid-schema.js';
-import { buildReportData, cellKey, type ReportData, type ReportFailure, type ReportSession, type Stat } from './report-data.js';
+import {
+  buildReportData,
+  cellKey,
+  type ExcludedRecord,
+  recordsOfGrid,
+  type ReportData,
+  type ReportFailure,
+  type ReportSession,
+  type SkippedLine,
+  type Stat,
+} from './report-data.js';
 import { buildReportDocument } from './report-document.js';
 import type { Finding } from './report-findings.js';
 import { renderHtml } from './report-html.js';
@@ -12,6 +22,7 @@ import { renderMarkdown } from './report-markdown.js';
 import type { ReportPlot } from './report-plots.js';
 import { buildSummaryDocument, summaryRows, type FamilyEntry, type SummaryRow, type SummaryStudy } from './report-summary.js';
 import { FAILURES_FILE, GRID_FILE, readResultsDirectory, SESSIONS_FILE } from './results-store.js';
+import { BOOLEAN, type FieldRule, fieldsProblem, isJsonObject, NUMBER, optional, STRING } from './run-record.js';
 
 export const REPORT_MARKDOWN = 'report.md';
 export const REPORT_HTML = 'report.html';
@@ -34,7 +45,13 @@ export interface WrittenReport {
   readonly markdown: string;
   readonly html: string;
   readonly plots: readonly string[];
-  readonly runs: { readonly finished: number; readonly expected: number; readonly missing: readonly string[] };
+  readonly runs: {
+    readonly finished: number;
+    readonly expected: number;
+    readonly missing: readonly string[];
+    /** Records left out because `--resume` would refuse them (a run the grid does not have, another spec). */
+    readonly excluded: readonly ExcludedRecord[];
+  };
   /** Bayes-optimal test macro-F1 (%) by dataset; null where its runs have none (or there are no runs yet). */
   readonly bayes: Readonly<Record<string, Stat | null>>;
   /** The nearest-class-mean baseline's test macro-F1 (%) by dataset; null where its records have none. */
@@ -56,7 +73,7 @@ export async function writeReport(dir: string, options: { outDir?: string } = {}
     const plots = await writePlots(document.plots, join(target, PLOTS_DIR));
     const markdown = join(target, REPORT_MARKDOWN);
     const html = join(target, REPORT_HTML);
-    await writeFileAtomic(markdown, renderMarkdown(document, PLOTS_DIR));
+    await writeFileAtomic(markdown, renderMarkdown(document, { plotsDir: PLOTS_DIR }));
     await writeFileAtomic(html, renderHtml(document));
     return { dir: target, markdown, html, plots, ...summarize(data), findings: document.findings };
   } catch (error) {
@@ -68,15 +85,49 @@ export async function writeReport(dir: string, options: { outDir?: string } = {}
 async function readReportData(source: string, grid?: Grid): Promise<ReportData> {
   if (grid) return buildReportData(grid, []);
   const { grid: stored, records, torn, duplicates } = await readResultsDirectory(source);
-  const failures = await readJsonLines<ReportFailure & { error?: { code: string; message: string } }>(join(source, FAILURES_FILE));
-  const sessions = await readJsonLines<ReportSession>(join(source, SESSIONS_FILE));
-  // Lines written by earlier versions may hold a queue URL's password: the report never shows it.
-  return buildReportData(stored, records, {
-    failures: failures.map((f) => ({ key: f.key, code: f.error?.code ?? f.code, message: hideUrlPassword(f.error?.message ?? f.message) })),
-    sessions: sessions.map((s) => (s.command ? { ...s, command: hideUrlPassword(s.command) } : s)),
+  const { counted, excluded } = recordsOfGrid(stored, records);
+  const failures = await readJsonLines(join(source, FAILURES_FILE), failureOf);
+  const sessions = await readJsonLines(join(source, SESSIONS_FILE), sessionOf);
+  return buildReportData(stored, counted, {
+    failures: failures.values,
+    sessions: sessions.values,
     ...(torn ? { torn } : {}),
     ...(duplicates.length ? { duplicates } : {}),
+    ...(excluded.length ? { excluded } : {}),
+    skippedLines: [...failures.skipped, ...sessions.skipped],
   });
+}
+
+/**
+ * A failures.jsonl line as the report lists it, or why it cannot: the code and message are under `error` as the
+ * runner writes them, on the line itself as earlier versions did. Lines written by earlier versions may hold a queue
+ * URL's password: the report never shows it.
+ */
+function failureOf(line: Record<string, unknown>): ReportFailure | string {
+  const error = isJsonObject(line.error) ? line.error : line;
+  const problem =
+    fieldsProblem(line, '', { key: STRING }) ?? fieldsProblem(error, error === line ? '' : 'error', { code: STRING, message: STRING });
+  if (problem) return problem;
+  return { key: line.key as string, code: error.code as string, message: hideUrlPassword(error.message as string) };
+}
+
+/** The fields of a sessions.jsonl line that the report reads. */
+const SESSION_FIELDS = {
+  startedAt: STRING,
+  wallSeconds: NUMBER,
+  workers: NUMBER,
+  ran: NUMBER,
+  aborted: optional(BOOLEAN),
+  command: optional(STRING),
+  cores: optional(NUMBER),
+} satisfies Partial<Record<keyof ReportSession, FieldRule>>;
+
+/** A sessions.jsonl line as the report reads it, or why it cannot; a queue URL's password hidden, as for failures. */
+function sessionOf(line: Record<string, unknown>): ReportSession | string {
+  const problem = fieldsProblem(line, '', SESSION_FIELDS);
+  if (problem) return problem;
+  const session = line as unknown as ReportSession;
+  return session.command ? { ...session, command: hideUrlPassword(session.command) } : session;
 }
 
 async function writePlots(plots: readonly ReportPlot[], dir: string): Promise<string[]> {
@@ -108,6 +159,8 @@ export interface WrittenSummary {
     readonly gridSource: string;
     readonly finished: number;
     readonly expected: number;
+    /** Records left out because `--resume` would refuse them; the study's own report names them. */
+    readonly excluded: number;
   }[];
   readonly rows: readonly SummaryRowJson[];
 }
@@ -163,6 +216,7 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
     );
   let page = resolve(options.out ?? join(dirname(sources[0]!), SUMMARY_PAGE));
   if (await isDirectory(page)) page = join(page, SUMMARY_PAGE);
+  if (options.out === undefined) await refuseUserPage(page);
   const pageDir = dirname(page);
 
   const studies: SummaryStudy[] = [];
@@ -192,7 +246,7 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
   try {
     await mkdir(join(pageDir, PLOTS_DIR), { recursive: true });
     const plots = await writePlots(document.plots, join(pageDir, PLOTS_DIR));
-    await writeFileAtomic(page, renderMarkdown(document, PLOTS_DIR));
+    await writeFileAtomic(page, renderMarkdown(document, { plotsDir: PLOTS_DIR, links: true }));
     return {
       page,
       plots,
@@ -203,12 +257,30 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
         gridSource: s.gridSource,
         finished: s.data.records.length,
         expected: s.data.expectedRuns,
+        excluded: s.data.excluded.length,
       })),
       rows: summaryRows(studies).map(rowJson),
     };
   } catch (error) {
     throw writeError(error, pageDir);
   }
+}
+
+/** The line every results page states its origin in (see `buildSummaryDocument`): it marks a page this command wrote. */
+const GENERATED_PAGE = /^Generated from the records in .+ by `hyperproto report .+ --summary\b/m;
+
+/**
+ * Without --out the page goes beside the first results directory, where a README.md may be the user's own: it is
+ * written over only when it is a page this command wrote. An unreadable file counts as the user's.
+ */
+async function refuseUserPage(page: string): Promise<void> {
+  const text = await readFile(page, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : ''));
+  if (text === undefined || GENERATED_PAGE.test(text)) return;
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `${page} exists and is not a results page that \`hyperproto report --summary\` wrote: it is left as it is, and nothing was written`,
+    { hint: 'Pass --out FILE to say where the page goes (its plots go to plots/ beside it); a file named by --out is written over.' },
+  );
 }
 
 function rowJson(row: SummaryRow): SummaryRowJson {
@@ -254,7 +326,7 @@ function summarize(data: ReportData) {
   const published = data.seed.applies ? data.grid.published : undefined;
   const isSeedCell = (dataset: string, model: string) => data.seed.datasets.has(dataset) && data.seed.models.has(model);
   return {
-    runs: { finished: data.records.length, expected: data.expectedRuns, missing: data.missing },
+    runs: { finished: data.records.length, expected: data.expectedRuns, missing: data.missing, excluded: data.excluded },
     bayes: Object.fromEntries(data.datasets.map((d) => [d.id, d.bayesMacroF1])),
     classMean: Object.fromEntries(data.datasets.map((d) => [d.id, d.classMeanMacroF1])),
     seedComparison: { applies: data.seed.applies, missing: data.seed.missing },
@@ -278,17 +350,30 @@ function summarize(data: ReportData) {
   };
 }
 
-/** Lines that parse; anything else (a torn last line) is skipped: these files only inform the report. */
-async function readJsonLines<T>(path: string): Promise<T[]> {
+/**
+ * The lines of a file that `read` makes something of (it says why not in a string). Anything else (a torn last line,
+ * a line edited by hand) is skipped and listed, so the report says what it left out: these files only inform the
+ * report, and a bad line in them must not stop it.
+ */
+async function readJsonLines<T extends object>(
+  path: string,
+  read: (line: Record<string, unknown>) => T | string,
+): Promise<{ values: T[]; skipped: SkippedLine[] }> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  const out: T[] = [];
-  for (const line of text.split('\n')) {
+  const values: T[] = [];
+  const skipped: SkippedLine[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
+    let value: unknown;
     try {
-      out.push(JSON.parse(line) as T);
-    } catch {
-      // ignored
+      value = JSON.parse(line);
+    } catch (error) {
+      skipped.push({ file: basename(path), line: i + 1, reason: `not valid JSON (${(error as Error).message})` });
+      continue;
     }
+    const result = isJsonObject(value) ? read(value) : 'not a JSON object';
+    if (typeof result === 'string') skipped.push({ file: basename(path), line: i + 1, reason: result });
+    else values.push(result);
   }
-  return out;
+  return { values, skipped };
 }

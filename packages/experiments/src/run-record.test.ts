@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,5 +127,28 @@ describe('the memory in a record', () => {
     expect(() => parseResults(Buffer.from(lines.map((r) => `${JSON.stringify(r)}\n`).join('')), 'results.jsonl')).toThrow(
       'results.jsonl line 1 is not a run record: "memory.sampleMilliseconds" is not a number',
     );
+  });
+});
+
+describe('the committed records', () => {
+  it('all pass the record check, nested fields included: every results directory under docs/results', () => {
+    const results = fileURLToPath(new URL('../../../docs/results', import.meta.url));
+    // A results directory has a grid.json; other folders there hold notes or files of another kind.
+    const dirs = readdirSync(results).filter((name) => existsSync(join(results, name, 'grid.json')));
+    expect(dirs).toEqual(expect.arrayContaining(['seed', 'collapse', 'many-classes', 'capacity']));
+    let checked = 0;
+    for (const dir of dirs) {
+      const lines = readFileSync(join(results, dir, RESULTS_FILE), 'utf8')
+        .split('\n')
+        .filter(Boolean);
+      for (const [i, line] of lines.entries()) {
+        expect({ at: `${dir} line ${i + 1}`, problem: recordProblem(JSON.parse(line)) }).toEqual({
+          at: `${dir} line ${i + 1}`,
+          problem: undefined,
+        });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(600);
   });
 });

@@ -124,13 +124,6 @@ export interface RunMemory {
   readonly sampleMilliseconds: number;
 }
 
-const MEMORY_FIELDS = [
-  'peakResidentBytes',
-  'startResidentBytes',
-  'concurrentRuns',
-  'sampleMilliseconds',
-] as const satisfies readonly (keyof RunMemory)[];
-
 /** An input a run can take from its worker's store (see {@link RunRecord.reused}). */
 export type RunInput = SharedInput | 'geometry';
 
@@ -225,8 +218,8 @@ export function geometryOfRun(run: RunIdentity, outcome: ExperimentOutcome): Mea
 
 /** Why a parsed line is not a usable record, or undefined when it is one. */
 export function recordProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  const r = value as Record<string, unknown>;
+  if (!isJsonObject(value)) return 'not a JSON object';
+  const r = value;
   if (r.format !== RECORD_FORMAT) return `format ${JSON.stringify(r.format)} is not ${RECORD_FORMAT}`;
   for (const field of ['key', 'dataset', 'model', 'head'] as const) if (typeof r[field] !== 'string') return `"${field}" is not a string`;
   for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const)
@@ -237,10 +230,113 @@ export function recordProblem(value: unknown): string | undefined {
   for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const)
     if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
   if (!Array.isArray(r.history)) return '"history" is not a list';
-  if (r.memory !== undefined) {
-    const memory = r.memory as Record<string, unknown> | null;
-    if (typeof memory !== 'object' || memory === null || Array.isArray(memory)) return '"memory" is not an object';
-    for (const field of MEMORY_FIELDS) if (typeof memory[field] !== 'number') return `"memory.${field}" is not a number`;
+  // The nested fields the report and --resume read: a record that passes is one they can use without a TypeError or a NaN.
+  for (const [i, entry] of r.history.entries()) {
+    if (!isJsonObject(entry)) return `"history.${i}" is not an object`;
+    const problem = fieldsProblem(entry, `history.${i}`, EPOCH_FIELDS);
+    if (problem) return problem;
+  }
+  return fieldsProblem(r, '', RECORD_FIELDS);
+}
+
+/** A JSON object: not null, not a list. */
+export const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What a field of a JSON line must be: `is` says whether a present value fits; an `optional` field may be absent. */
+export interface FieldRule {
+  readonly is: (value: unknown) => boolean;
+  /** The kind in words, for `"field" is not <what>`. */
+  readonly what: string;
+  readonly optional?: boolean;
+  /** Rules of the fields of an object value, checked once `is` holds. */
+  readonly fields?: Readonly<Record<string, FieldRule>>;
+}
+
+const rule = (is: (value: unknown) => boolean, what: string): FieldRule => ({ is, what });
+export const NUMBER = rule((v) => typeof v === 'number', 'a number');
+export const STRING = rule((v) => typeof v === 'string', 'a string');
+export const BOOLEAN = rule((v) => typeof v === 'boolean', 'a boolean');
+const NUMBER_OR_NULL = rule((v) => v === null || typeof v === 'number', 'a number or null');
+const STRING_OR_NULL = rule((v) => v === null || typeof v === 'string', 'a string or null');
+const STRINGS = rule((v) => Array.isArray(v) && v.every((x) => typeof x === 'string'), 'a list of strings');
+const STRING_MAP = rule((v) => isJsonObject(v) && Object.values(v).every((x) => typeof x === 'string'), 'an object of strings');
+const OBJECT = rule(isJsonObject, 'an object');
+const OBJECT_OR_NULL = rule((v) => v === null || isJsonObject(v), 'an object or null');
+export const optional = (of: FieldRule): FieldRule => ({ ...of, optional: true });
+const object = (fields: Readonly<Record<string, FieldRule>>, of = OBJECT): FieldRule => ({ ...of, fields });
+
+/**
+ * The first field of `value` that breaks its rule, as `"path.field" is not <what>`; undefined when every field fits.
+ * Fields without a rule are not looked at.
+ */
+export function fieldsProblem(
+  value: Record<string, unknown>,
+  path: string,
+  rules: Readonly<Record<string, FieldRule>>,
+): string | undefined {
+  for (const [field, fieldRule] of Object.entries(rules)) {
+    const at = path ? `${path}.${field}` : field;
+    const v = value[field];
+    if (v === undefined && fieldRule.optional) continue;
+    if (!fieldRule.is(v)) return `"${at}" is not ${fieldRule.what}`;
+    if (fieldRule.fields && isJsonObject(v)) {
+      const problem = fieldsProblem(v, at, fieldRule.fields);
+      if (problem) return problem;
+    }
   }
   return undefined;
 }
+
+const SCORES = { accuracy: NUMBER_OR_NULL, macroF1: NUMBER_OR_NULL };
+
+/** One epoch of `history` (see `EpochRecord`): the fields training always writes, then those that came later. */
+const EPOCH_FIELDS = {
+  epoch: NUMBER,
+  trainLoss: NUMBER,
+  validationLoss: NUMBER,
+  validationAccuracy: NUMBER,
+  seconds: NUMBER,
+  validationMacroF1: optional(NUMBER),
+  testLoss: optional(NUMBER),
+  testAccuracy: optional(NUMBER),
+  testMacroF1: optional(NUMBER),
+  testSeconds: optional(NUMBER),
+} satisfies Record<keyof EpochRecord, FieldRule>;
+
+/** The record's nested fields, as {@link RunRecord} has them (optional: absent from records written before they existed). */
+const RECORD_FIELDS: Readonly<Record<string, FieldRule>> = {
+  metrics: object({
+    ...SCORES,
+    bayes: object(SCORES, OBJECT_OR_NULL),
+    reference: optional(STRING),
+    classMean: optional(object(SCORES)),
+  }),
+  validation: optional(object(SCORES)),
+  seconds: object({
+    data: NUMBER,
+    prototypes: NUMBER,
+    setup: optional(NUMBER),
+    training: NUMBER,
+    evaluation: optional(NUMBER),
+    baseline: optional(NUMBER),
+    geometry: optional(NUMBER),
+    total: NUMBER,
+  } satisfies Record<keyof RunSeconds, FieldRule>),
+  engine: object({ name: STRING, backend: STRING }),
+  versions: object({ node: STRING, hyperproto: STRING_MAP, tfjs: optional(STRING_OR_NULL), other: STRING_MAP }),
+  prototypes: object({ strategy: STRING, dims: NUMBER }, OBJECT_OR_NULL),
+  prototypeGeometry: optional(OBJECT_OR_NULL),
+  data: OBJECT,
+  git: optional(object({ commit: STRING, dirty: BOOLEAN }, OBJECT_OR_NULL)),
+  reused: optional(STRINGS),
+  memory: optional(
+    object({
+      peakResidentBytes: NUMBER,
+      startResidentBytes: NUMBER,
+      concurrentRuns: NUMBER,
+      sampleMilliseconds: NUMBER,
+    } satisfies Record<keyof RunMemory, FieldRule>),
+  ),
+  finishedAt: STRING,
+};

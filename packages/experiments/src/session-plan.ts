@@ -71,7 +71,7 @@ export function selectRuns<R extends { key: string }>(runs: readonly R[], patter
 }
 
 /** Why a record cannot stand for its run of this grid (another spec, e.g. changed defaults); undefined when it can. */
-export function recordMismatch(record: RunRecord, run: CheckedRun): string | undefined {
+export function recordMismatch(record: RunRecord, run: Pick<CheckedRun, 'parsedSpec'>): string | undefined {
   // Read as runIdentity reads it, so that a spec written in an older form (e.g. `engine` as a bare name) compares as
   // what it means.
   const found = runDifferences(record.spec, run.parsedSpec);

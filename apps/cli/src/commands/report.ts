@@ -20,6 +20,12 @@ export async function reportCommand(dirs: readonly string[], options: ReportOpti
   output.result(report, () =>
     [
       `${report.runs.finished} of ${report.runs.expected} runs reported${report.runs.missing.length ? ` (${report.runs.missing.length} missing)` : ''}`,
+      // Records --resume refuses are left out of the numbers: the report says which.
+      ...(report.runs.excluded.length
+        ? [
+            `  ${report.runs.excluded.length} record(s) not counted (--resume refuses them), e.g. ${report.runs.excluded[0]!.key}: see the report`,
+          ]
+        : []),
       `  ${report.markdown}`,
       `  ${report.html}`,
       `  ${report.plots.length} plot(s) in ${report.dir}/plots`,
@@ -35,7 +41,10 @@ async function summaryCommand(dirs: readonly string[], options: ReportOptions): 
   output.result(page, () =>
     [
       `${page.page} (${page.plots.length} plot(s) beside it in plots/)`,
-      ...page.studies.map((s) => `  ${s.name}: ${s.finished} of ${s.expected} runs recorded`),
+      ...page.studies.map(
+        (s) =>
+          `  ${s.name}: ${s.finished} of ${s.expected} runs recorded${s.excluded ? ` (${s.excluded} record(s) not counted: --resume refuses them; see its report)` : ''}`,
+      ),
       ...page.rows.map(
         (r) =>
           `  ${String(r.classes ?? '?').padStart(7)} classes, ${r.study}/${r.dataset}: ${r.best ? `best ${r.best}${r.onPar.length ? ` (on par: ${r.onPar.join(', ')})` : ''}, ${r.fastestPerEpochTiedWith.length ? `no clear fastest per epoch (${[r.fastestPerEpoch, ...r.fastestPerEpochTiedWith].join(', ')} equal)` : `fastest per epoch ${r.fastestPerEpoch}`}` : 'not run yet'}`,
