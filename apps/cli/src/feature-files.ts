@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { ErrorCode, HyperprotoError, type Matrix } from '@hyperproto/core';
-import { columnNamesDifference, nameList, parseFeatureText } from '@hyperproto/data-files';
+import { ErrorCode, HyperprotoError, isHyperprotoError, type Matrix } from '@hyperproto/core';
+import {
+  columnNamesDifference,
+  type LabelledTextFeatures,
+  type LabelValues,
+  nameList,
+  parseLabelledFeatureText,
+} from '@hyperproto/data-files';
 import { inputFileSize, readMatrixNpy } from '@hyperproto/npy';
 import { toFeatureMatrix } from '@hyperproto/runtime-node';
 
@@ -15,6 +21,11 @@ export interface FeatureColumns {
   readonly labelColumn?: string;
 }
 
+/** Feature rows, with the labels of the model's label column when they were asked for and every row has one. */
+export interface FeatureRows extends Matrix {
+  readonly labels?: LabelValues;
+}
+
 /**
  * Reads feature rows from a .npy ([N, width] float32/float64), .csv (one row per line, comma-separated, with an
  * optional header line) or .jsonl (one JSON array per line, or an object with a `features` array) file and checks
@@ -24,13 +35,17 @@ export interface FeatureColumns {
  * A CSV header is checked against `columns`: the model's label column is left out (`log` says so), and names
  * other than the model's feature names, or the same names in another order, are refused. Rows without names
  * (no header, .npy, JSON lines) are taken by position.
+ *
+ * With `labelsFromColumn`, a CSV whose header has the model's label column gives its labels too, when every row has
+ * one; with a row unlabelled the column is left out as without it, and `log` says why there are no labels.
  */
 export async function readFeatureFile(
   path: string,
   inputWidth: number,
   columns: FeatureColumns = {},
   log: (message: string) => void = () => {},
-): Promise<Matrix> {
+  { labelsFromColumn = false }: { readonly labelsFromColumn?: boolean } = {},
+): Promise<FeatureRows> {
   const type = extname(path).toLowerCase();
   // Named as the flag gives it; a pipe or a device (say a link to /dev/zero) is refused before anything is read.
   const naming = { what: `--input ${path}`, expected: `a ${FEATURE_FILE_TYPES.join(', ')} file` };
@@ -53,19 +68,34 @@ export async function readFeatureFile(
     throw new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: error });
   }
   // The files dataset's own parsers, so that a file means the same to `predict` as to `train`, message for message.
-  // The model's label column is left out unread when a CSV header has it: rows not yet labelled leave it blank.
+  // The model's label column is left out of the features when a CSV header has it, unread unless its labels are
+  // asked for: rows not yet labelled leave it blank.
   const { labelColumn, featureNames } = columns;
-  const parsed = await parseFeatureText(
-    text,
-    path,
-    type === '.csv' ? 'csv' : 'jsonl',
-    labelColumn === undefined ? {} : { skipColumn: labelColumn },
-  );
-  const { rows, cols, data, columnNames, skippedColumn } = parsed;
+  const format = type === '.csv' ? 'csv' : 'jsonl';
+  let parsed: LabelledTextFeatures | undefined;
+  let unlabelled: string | undefined;
+  if (labelsFromColumn && format === 'csv' && labelColumn !== undefined) {
+    // The reader refuses a file without that column, or with a row without a label, as it would a training file:
+    // such a file is then read as below, its rows classified and not scored. Reading it again repeats any other
+    // refusal word for word; the first read stops at the first unlabelled row, so the retry costs little.
+    try {
+      parsed = await parseLabelledFeatureText(text, path, format, { labelColumn });
+    } catch (error) {
+      if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
+      unlabelled = error.message;
+    }
+  }
+  parsed ??= await parseLabelledFeatureText(text, path, format, labelColumn === undefined ? {} : { skipColumn: labelColumn });
+  const { rows, cols, data, columnNames, skippedColumn, labels } = parsed;
+  const leftOut = skippedColumn ?? (labels ? labelColumn : undefined);
   // Only names are compared: a header of column positions, like no header, is taken by position.
-  if (featureNames && columnNames && parsed.header === 'names') checkColumnNames(columnNames, featureNames, path, skippedColumn);
-  if (skippedColumn !== undefined) log(`${path}: left out the label column ${JSON.stringify(skippedColumn)}`);
-  return toFeatureMatrix({ rows, cols, data }, inputWidth, { source: path, oneBased: true });
+  if (featureNames && columnNames && parsed.header === 'names') checkColumnNames(columnNames, featureNames, path, leftOut);
+  if (leftOut !== undefined) {
+    const scoring = labels ? ', whose labels score the predictions' : unlabelled === undefined ? '' : `, rows not scored: ${unlabelled}`;
+    log(`${path}: left out the label column ${JSON.stringify(leftOut)}${scoring}`);
+  }
+  const matrix = toFeatureMatrix({ rows, cols, data }, inputWidth, { source: path, oneBased: true });
+  return labels ? { ...matrix, labels } : matrix;
 }
 
 /**

@@ -69,7 +69,7 @@ function withGlobals(command: Command): Command {
 function refuseEmptyPaths(command: Command): void {
   const values = command.opts();
   for (const option of command.options) {
-    if (!/<(file|dir|specifier)[^>]*>/.test(option.flags)) continue;
+    if (!/<(file|dir|path|specifier)[^>]*>/.test(option.flags)) continue;
     const value: unknown = values[option.attributeName()];
     if (value === '' || (Array.isArray(value) && value.includes(''))) {
       command.error(`error: option '${option.flags}' is empty: give a path (a variable meant to hold it may be unset)`, {
@@ -227,7 +227,16 @@ export function buildProgram(): Command {
       .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
       .option('--batch-size <n>', 'rows per inference', integer(1), 1024)
       .option('--threads <n>', `threads per inference, 1 to ${MAX_THREADS} (default: onnxruntime's, one per core)`, integer(1, MAX_THREADS))
-      .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)'),
+      .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)')
+      .option(
+        '--labels <file>',
+        "true labels of the --input rows (a .npy file, or text with one label per line): adds accuracy and macro-F1; a CSV holding the model's label column needs none",
+      )
+      .option('--per-class', 'with labels, also precision, recall, F1 and support of each class')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ hyperproto predict model.onnx --input X.npy --top-k 3\n  $ hyperproto predict model.onnx --input X_test.npy --labels y_test.txt --per-class\n  $ hyperproto predict model.onnx --input test.csv --json   # scored too when test.csv has the label column',
+      ),
   ).action(async (model, options) => (await import('./commands/predict.js')).predictCommand(model, options));
 
   withGlobals(
@@ -397,7 +406,7 @@ export function buildProgram(): Command {
     .argument('<dirs...>', 'the results directory (--out of `hyperproto experiment`); several with --summary')
     .option(
       '--out <path>',
-      'write the report into this directory instead of the results directory; with --summary, the page file (default: README.md beside the first directory)',
+      'write the report into this directory instead of the results directory; with --summary, the page file (default: README.md beside the first directory, unless a README.md there is not a page this command wrote)',
     )
     .option(
       '--summary',

@@ -29,6 +29,7 @@ describe('flags from unset variables and option names that are not keys', () => 
       ['train', '--classes', '3', '--sigma', '1', '--out', ''],
       ['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', ''],
       ['train', '--classes', '3', '--sigma', '1', '--plugin', './none.mjs', '--plugin', ''],
+      ['report', 'runs/x', '--summary', '--out', ''],
     ]) {
       const flag = args[args.length - 2]!;
       expectRefused(await cli(args), 2, new RegExp(`option '${flag} <[a-z.]+>' is empty: give a path`));

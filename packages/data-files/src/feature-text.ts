@@ -1,6 +1,7 @@
 import { csvLineReader, type TextColumnOptions } from './csv-features.js';
 import { type CsvHeader, wholeFilePlacement } from './feature-table.js';
 import { jsonlLineReader } from './jsonl-features.js';
+import type { LabelValues } from './label-values.js';
 import { forEachLineOfText } from './text-lines.js';
 import { WorkPacer } from './work-pacer.js';
 
@@ -20,6 +21,12 @@ export interface TextFeatures {
   readonly labels?: readonly string[];
 }
 
+/** {@link parseFeatureText}'s result with the labels as read: texts that remember their line, for messages. */
+export interface LabelledTextFeatures extends Omit<TextFeatures, 'labels'> {
+  /** The `labelColumn` values, when the file has that column. */
+  readonly labels?: LabelValues;
+}
+
 /**
  * Feature rows from the text of a CSV or JSON-lines file already in memory (`predict --input`), parsed by the
  * very readers the `files` dataset streams its files through: line ends, blank lines, the header rule, quoting,
@@ -32,12 +39,25 @@ export async function parseFeatureText(
   format: 'csv' | 'jsonl',
   options: Pick<TextColumnOptions, 'labelColumn' | 'skipColumn'> = {},
 ): Promise<TextFeatures> {
+  const { labels, ...parsed } = await parseLabelledFeatureText(text, path, format, options);
+  return labels ? { ...parsed, labels: Array.from(labels.rowCodes(), (code) => labels.distinct[code]!) } : parsed;
+}
+
+/**
+ * {@link parseFeatureText} keeping the labels as {@link LabelValues}: what `indexClasses` takes, so that `predict`
+ * maps a label column to the model's classes as `train` maps it, with the same messages naming file and line.
+ */
+export async function parseLabelledFeatureText(
+  text: string,
+  path: string,
+  format: 'csv' | 'jsonl',
+  options: Pick<TextColumnOptions, 'labelColumn' | 'skipColumn'> = {},
+): Promise<LabelledTextFeatures> {
   const reader = format === 'csv' ? csvLineReader(path, options) : jsonlLineReader(path, options);
   forEachLineOfText(text, path, reader.onLine);
   const table = reader.finish();
   const data = new Float32Array(table.rows * table.cols);
   await table.copyInto(wholeFilePlacement(table.rows, data), new WorkPacer(undefined, `reading ${path}`));
-  const labels = table.labels && Array.from(table.labels.rowCodes(), (code) => table.labels!.distinct[code]!);
   return {
     rows: table.rows,
     cols: table.cols,
@@ -45,6 +65,6 @@ export async function parseFeatureText(
     ...(table.columnNames ? { columnNames: table.columnNames } : {}),
     ...(table.header ? { header: table.header } : {}),
     ...(table.skippedColumn === undefined ? {} : { skippedColumn: table.skippedColumn }),
-    ...(labels ? { labels } : {}),
+    ...(table.labels ? { labels: table.labels } : {}),
   };
 }

@@ -196,9 +196,7 @@ async function readLabelledFiles(
     if (table.format !== 'npy') progress.finished(role);
     let labels = table.labels;
     if (labelsPath !== undefined) {
-      labels = await (labelsPath.toLowerCase().endsWith('.npy')
-        ? readNpyLabels(labelsPath, pacer)
-        : readTextLabels(labelsPath, { pacer, onBytes: progress.onBytes(labelsKey) }));
+      labels = await readLabelsFile(labelsPath, { pacer, onBytes: progress.onBytes(labelsKey) });
       progress.finished(labelsKey);
     }
     // Options were checked: a file without its own labels file reads them from labelColumn.
@@ -223,6 +221,17 @@ async function readLabelledFiles(
     );
   }
   return { parts, index, classNamesSource: classNames?.source };
+}
+
+/**
+ * The labels of a labels file, as `labels`, `validationLabels` and `testLabels` are read (and `predict --labels`):
+ * a .npy array, else a text file with one label per line.
+ */
+export function readLabelsFile(
+  path: string,
+  hooks: LineHooks = { pacer: new WorkPacer(undefined, `reading ${path}`) },
+): Promise<LabelValues> {
+  return path.toLowerCase().endsWith('.npy') ? readNpyLabels(path, hooks.pacer) : readTextLabels(path, hooks);
 }
 
 function openFeatures(

@@ -10,10 +10,13 @@ export {
   type FilesOptions,
   type FilesOptionsInput,
 } from './files-options.js';
-export { loadFilesDataset } from './files-loader.js';
+export { loadFilesDataset, readLabelsFile } from './files-loader.js';
+// `predict --labels` maps labels to a model's classes by the very rules, and messages, of training.
+export { indexClasses, type ClassIndex } from './class-index.js';
+export type { LabelValues } from './label-values.js';
 // One definition of a decimal number for the CLI too, and `predict --input` rows read by this dataset's parsers.
 export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';
-export { parseFeatureText, type TextFeatures } from './feature-text.js';
+export { parseFeatureText, parseLabelledFeatureText, type LabelledTextFeatures, type TextFeatures } from './feature-text.js';
 // One comparison of a header's names with those expected, worded alike for a split file and for `predict --input`.
 export { columnNamesDifference, type ColumnNamesDifference } from './column-names.js';
 export { nameList } from './csv-features.js';

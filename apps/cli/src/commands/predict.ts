@@ -1,7 +1,10 @@
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
-import { createSession, exportAgainHint, ModelAnswersError, type Prediction } from '@hyperproto/runtime-node';
+import { indexClasses, readLabelsFile } from '@hyperproto/data-files';
+import { classificationMetrics, type ClassificationMetrics } from '@hyperproto/eval-classification';
+import { inputFileSize } from '@hyperproto/npy';
+import { createSession, exportAgainHint, ModelAnswersError, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
-import { readFeatureFile } from '../feature-files.js';
+import { type FeatureRows, readFeatureFile } from '../feature-files.js';
 import type { GlobalOptions } from '../main.js';
 import { Output } from '../output.js';
 
@@ -12,6 +15,17 @@ export interface PredictOptions extends GlobalOptions, ExecutionProviderFlags {
   batchSize: number;
   threads?: number;
   placement?: boolean;
+  /** The true label of each --input row: a .npy array or a text file with one label per line. */
+  labels?: string;
+  /** Also score each class, as the classification evaluator reports it. */
+  perClass?: boolean;
+}
+
+/** How well the predictions match the true labels (`--labels`, or the model's label column of a CSV). */
+interface Evaluation extends ClassificationMetrics {
+  readonly rows: number;
+  /** Where the true labels came from: the --labels file, or the CSV's label column. */
+  readonly labels: string;
 }
 
 interface RowPrediction {
@@ -32,7 +46,11 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
   });
   try {
     // A CSV header is checked against the names the model was trained on (session.featureNames, labelColumn).
-    const features = await readFeatureFile(options.input, session.inputWidth, session, (message) => output.info(message));
+    const features = await readFeatureFile(options.input, session.inputWidth, session, (message) => output.info(message), {
+      labelsFromColumn: options.labels === undefined,
+    });
+    // Read and checked before any inference: a wrong label fails at once, not after the whole file is classified.
+    const truth = await trueLabels(model, session, options, features);
     const names = session.classNames;
     const predictions: RowPrediction[] = [];
     const started = performance.now();
@@ -62,6 +80,16 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
           .map(([provider, n]) => `${n} on ${provider}`)
           .join(', ')}`,
       );
+    const evaluation: Evaluation | undefined = truth && {
+      rows: features.rows,
+      labels: truth.source,
+      ...classificationMetrics(
+        session.classes,
+        truth.labels,
+        Int32Array.from(predictions, (p) => p.label),
+        { perClass: Boolean(options.perClass) },
+      ),
+    };
     const result = {
       model: {
         source: session.source,
@@ -77,11 +105,14 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
       rows: features.rows,
       seconds,
       predictions,
+      ...(evaluation ? { evaluation } : {}),
     };
     output.info(
       `${features.rows} rows from ${options.input} classified by ${session.source} on ${session.provider} in ${seconds.toFixed(3)} s`,
     );
     output.result(result, () => formatTable(predictions));
+    // After the table, on stderr: the table on stdout stays one line per row, for pipes.
+    if (evaluation) for (const line of formatEvaluation(evaluation, names)) output.info(line);
   } finally {
     await session.release();
   }
@@ -102,6 +133,66 @@ export function modelRunFailure(error: unknown, model: string, hint?: string): u
     cause: error,
     hint: hint ?? exportAgainHint(),
   });
+}
+
+/**
+ * Each row's true class, from --labels or else the CSV's label column (undefined when neither gives labels). Labels
+ * become classes by the files dataset's rules, with the model's class names as its `classNames`: names are looked
+ * up by name, integers index into the names; a model without names takes its class indices 0..C-1.
+ */
+async function trueLabels(
+  model: string,
+  session: ModelSession,
+  options: PredictOptions,
+  features: FeatureRows,
+): Promise<{ source: string; labels: Int32Array } | undefined> {
+  let values = features.labels;
+  if (options.labels !== undefined) {
+    // A pipe or a device is refused before anything is read, as for --input.
+    await inputFileSize(options.labels, {
+      what: `--labels ${options.labels}`,
+      expected: 'a .npy file of labels or a text file with one label per line',
+    });
+    values = await readLabelsFile(options.labels);
+  }
+  if (!values) return undefined;
+  const last = session.classes - 1;
+  const hint = `Labels pair with the --input rows in order, one each, and must be classes of ${model}: ${
+    session.classNames
+      ? `one of its ${session.classes} class names, or a class index 0..${last}`
+      : `a class index 0..${last} (it has no class names)`
+  }.`;
+  if (values.count !== features.rows) {
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `${values.source} has ${values.count} label${values.count === 1 ? '' : 's'} but ${options.input} has ${features.rows} row${features.rows === 1 ? '' : 's'}; every row needs exactly one label`,
+      { hint },
+    );
+  }
+  const names = session.classNames ?? Array.from({ length: session.classes }, (_, c) => String(c));
+  try {
+    return { source: values.source, labels: indexClasses([values], { names, source: `the classes of ${model}` }).labels[0]! };
+  } catch (error) {
+    // The files dataset's message names the file, the line and the label; the hint speaks of the model.
+    if (isHyperprotoError(error) && error.code === ErrorCode.InvalidInput)
+      throw new HyperprotoError(ErrorCode.InvalidInput, error.message, { cause: error, hint });
+    throw error;
+  }
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** One summary line, and with --per-class a line per class, named as in the table. */
+function formatEvaluation(evaluation: Evaluation, names: readonly string[] | undefined): string[] {
+  const summary = `accuracy ${percent(evaluation.accuracy)}, macro-F1 ${percent(evaluation.macroF1)} on ${evaluation.rows} rows (labels: ${evaluation.labels})`;
+  return [
+    summary,
+    ...(evaluation.perClass ?? []).map(
+      (c) =>
+        // Quoted: a class name may hold any character, a newline too.
+        `  class ${names ? JSON.stringify(names[c.class]) : c.class}: precision ${percent(c.precision)}, recall ${percent(c.recall)}, F1 ${percent(c.f1)}, support ${c.support}`,
+    ),
+  ];
 }
 
 function appendRows(into: RowPrediction[], p: Prediction, names: readonly string[] | undefined): void {

@@ -1,0 +1,271 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMatrix, createRng } from '@hyperproto/core';
+import { writeMatrixNpy } from '@hyperproto/npy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './test-support/run-cli.js';
+import { tinyTrainFlags } from './test-support/tiny-runs.js';
+
+// `predict --labels` scores an exported model on new labelled rows. The expected scores are counted here from
+// predict's own per-row answers and the labels this file wrote, so they check the evaluation, not the model.
+const scratch = mkdtempSync(join(tmpdir(), 'hyperproto-predict-labels-'));
+const cli = (args: string[]) => runCli(args, scratch);
+const write = (name: string, lines: readonly (string | number)[]) => writeFileSync(join(scratch, name), `${lines.join('\n')}\n`);
+
+const HEADER = ['width', 'kind', 'height', 'depth'];
+const FEATURES = ['width', 'height', 'depth'];
+const KINDS = ['bolt', 'nut', 'washer'];
+
+/** Rows of 3 classes, each shifted along its own feature by 3, plus uniform noise `spread` wide; seeded. */
+function makeRows(count: number, seed: number, spread: number): { features: string[]; kind: number }[] {
+  let state = seed;
+  const uniform = () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  return Array.from({ length: count }, (_, i) => {
+    const kind = i % 3;
+    return { features: FEATURES.map((_, k) => ((k === kind ? 3 : 0) + spread * (uniform() - 0.5)).toFixed(4)), kind };
+  });
+}
+const labelled = (rows: { features: string[]; kind: number }[], kindText: (i: number) => string = (i) => KINDS[rows[i]!.kind]!) =>
+  rows.map(({ features: [width, height, depth] }, i) => [width, kindText(i), height, depth].join(','));
+
+// Noisy enough that the model gets some rows wrong: an accuracy of 1 would check little.
+const test = makeRows(60, 5, 7);
+const truth = test.map((row) => row.kind);
+
+/** A .npy file of int64 labels, as np.save(path, y.astype(np.int64)) writes it. */
+function writeInt64Npy(name: string, values: readonly number[]): void {
+  let header = `{'descr': '<i8', 'fortran_order': False, 'shape': (${values.length},), }`;
+  header += `${' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64)}\n`;
+  const data = Buffer.alloc(8 * values.length);
+  values.forEach((value, i) => data.writeBigInt64LE(BigInt(value), 8 * i));
+  const prefix = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+  writeFileSync(join(scratch, name), Buffer.concat([prefix, Buffer.from(header, 'latin1'), data]));
+}
+
+/** Accuracy and macro-F1 (mean over every class of 2tp / (2tp + fp + fn), 0 for a class with none), counted. */
+function expectedScores(predicted: readonly number[], labels: readonly number[], classes: number) {
+  const tp = new Array<number>(classes).fill(0);
+  const fp = new Array<number>(classes).fill(0);
+  const fn = new Array<number>(classes).fill(0);
+  predicted.forEach((p, i) => {
+    if (p === labels[i]) tp[p]!++;
+    else {
+      fp[p]!++;
+      fn[labels[i]!]!++;
+    }
+  });
+  const f1 = tp.map((t, c) => (2 * t + fp[c]! + fn[c]! === 0 ? 0 : (2 * t) / (2 * t + fp[c]! + fn[c]!)));
+  return {
+    accuracy: predicted.filter((p, i) => p === labels[i]).length / labels.length,
+    macroF1: f1.reduce((a, b) => a + b, 0) / classes,
+    tp,
+    fp,
+    fn,
+  };
+}
+
+interface Evaluation {
+  rows: number;
+  labels: string;
+  accuracy: number;
+  macroF1: number;
+  perClass?: { class: number; precision: number; recall: number; f1: number; support: number }[];
+}
+const predictJson = (run: CliRun) => {
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as { predictions: { label: number; className?: string }[]; evaluation?: Evaluation };
+};
+const expectRefusal = (run: CliRun, message: string) => {
+  expect(run.code, run.stderr).toBe(2);
+  expect(run.stderr).toContain(`error E_INVALID_INPUT: ${message}`);
+  expect(run.stdout).toBe('');
+};
+
+let plainWidth = 0;
+
+beforeAll(async () => {
+  write('train.csv', [HEADER.join(','), ...labelled(makeRows(150, 7, 2))]);
+  write('test.csv', [HEADER.join(','), ...labelled(test)]);
+  write('features.csv', [FEATURES.join(','), ...test.map((row) => row.features.join(','))]);
+  write(
+    'kinds.txt',
+    truth.map((c) => KINDS[c]!),
+  );
+  write('indices.txt', truth);
+  writeInt64Npy('indices.npy', truth);
+  const named = await cli([
+    'train',
+    ...['--data', 'train.csv', '--dataset-option', 'labelColumn=kind'],
+    ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '40', '--out', 'named', '--json'],
+  ]);
+  expect(named.code, named.stderr).toBe(0);
+  const exported = await cli(['export', 'named', '--out', 'named.onnx', '--json']);
+  expect(exported.code, exported.stderr).toBe(0);
+  expect(JSON.parse(exported.stdout)).toMatchObject({ classNames: 3, labelColumn: 'kind' });
+
+  // Generated data has integer classes and no names: its model knows classes 0..2 only.
+  const plain = await cli(['train', ...tinyTrainFlags({ maxEpochs: 2 }), '--head', 'softmax', '--out', 'plain', '--json']);
+  expect(plain.code, plain.stderr).toBe(0);
+  const plainExport = await cli(['export', 'plain', '--out', 'plain.onnx', '--json']);
+  expect(plainExport.code, plainExport.stderr).toBe(0);
+  expect(JSON.parse(plainExport.stdout)).toMatchObject({ classNames: 0 });
+  plainWidth = JSON.parse(plainExport.stdout).inputWidth;
+  await writeMatrixNpy(
+    join(scratch, 'plain.npy'),
+    createMatrix(30, plainWidth, createRng(2).fillNormal(new Float32Array(30 * plainWidth), 0, 1)),
+  );
+}, 180_000);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('predict --labels on a model with class names', () => {
+  it('scores class-name labels: the accuracy and macro-F1 of its own answers against the labels', async () => {
+    const result = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--json']));
+    const predicted = result.predictions.map((p) => p.label);
+    const expected = expectedScores(predicted, truth, 3);
+    // Some rows right and some wrong, else the check would be weak.
+    expect(expected.accuracy).toBeGreaterThan(0.4);
+    expect(expected.accuracy).toBeLessThan(1);
+    expect(result.evaluation).toEqual({
+      rows: 60,
+      labels: 'kinds.txt',
+      accuracy: expected.accuracy,
+      macroF1: expect.closeTo(expected.macroF1, 12),
+    });
+    // Per-row answers are the same with and without labels.
+    expect(predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--json']))).not.toHaveProperty('evaluation');
+  });
+
+  it('maps integer labels, in a .npy file or a text file, to the classes by index', async () => {
+    const byName = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--json']));
+    for (const file of ['indices.npy', 'indices.txt']) {
+      const result = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', file, '--json']));
+      expect(result.evaluation).toEqual({ ...byName.evaluation, labels: file });
+    }
+  });
+
+  it("scores a CSV by the model's label column without --labels, and leaves a column with a blank label unscored", async () => {
+    const byName = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--json']));
+    const result = predictJson(await cli(['predict', 'named.onnx', '--input', 'test.csv', '--json']));
+    expect(result.predictions).toEqual(byName.predictions);
+    expect(result.evaluation).toEqual({ ...byName.evaluation, labels: 'test.csv column 2 ("kind")' });
+
+    write('partly.csv', [HEADER.join(','), ...labelled(test, (i) => (i === 3 ? '' : KINDS[test[i]!.kind]!))]);
+    const partly = await cli(['predict', 'named.onnx', '--input', 'partly.csv']);
+    expect(partly.code, partly.stderr).toBe(0);
+    expect(partly.stderr).toContain(
+      'partly.csv: left out the label column "kind", rows not scored: partly.csv line 5, column 2 ("kind"): the label is empty',
+    );
+    expect(partly.stderr).not.toMatch(/accuracy/);
+    expect(predictJson(await cli(['predict', 'named.onnx', '--input', 'partly.csv', '--json']))).not.toHaveProperty('evaluation');
+  });
+
+  it('--per-class gives precision, recall, F1 and support of each class, as the classification evaluator does', async () => {
+    const result = predictJson(
+      await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--per-class', '--json']),
+    );
+    const { tp, fp, fn } = expectedScores(
+      result.predictions.map((p) => p.label),
+      truth,
+      3,
+    );
+    expect(result.evaluation!.perClass).toEqual(
+      KINDS.map((_, c) => ({
+        class: c,
+        precision: tp[c]! + fp[c]! === 0 ? 0 : tp[c]! / (tp[c]! + fp[c]!),
+        recall: tp[c]! / 20,
+        f1: expect.closeTo((2 * tp[c]!) / (2 * tp[c]! + fp[c]! + fn[c]!), 12),
+        support: 20,
+      })),
+    );
+  });
+
+  it('prints the table on stdout and one summary line after it on stderr, in percent', async () => {
+    const json = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--json']));
+    const { accuracy, macroF1 } = json.evaluation!;
+    const run = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toHaveLength(61);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      `accuracy ${(100 * accuracy).toFixed(1)}%, macro-F1 ${(100 * macroF1).toFixed(1)}% on 60 rows (labels: kinds.txt)`,
+    );
+  });
+
+  it('refuses a label that is not a class of the model, naming the file and the line (exit 2)', async () => {
+    write(
+      'screw.txt',
+      truth.map((c, i) => (i === 6 ? 'screw' : KINDS[c]!)),
+    );
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'screw.txt']),
+      'screw.txt line 7: label "screw" is not among classNames ("bolt", "nut", "washer")',
+    );
+    write(
+      'three.txt',
+      truth.map((c, i) => (i === 3 ? 3 : c)),
+    );
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'three.txt']),
+      'three.txt line 4: label 3 is outside 0..2',
+    );
+    write('screw.csv', [HEADER.join(','), ...labelled(test, (i) => (i === 6 ? 'screw' : KINDS[test[i]!.kind]!))]);
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'screw.csv']),
+      'screw.csv column 2 ("kind") line 8: label "screw" is not among classNames',
+    );
+  });
+
+  it('refuses labels fewer or more than the rows (exit 2)', async () => {
+    write(
+      'short.txt',
+      truth.slice(0, 59).map((c) => KINDS[c]!),
+    );
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'short.txt']),
+      'short.txt has 59 labels but features.csv has 60 rows',
+    );
+    writeInt64Npy('long.npy', [...truth, 0]);
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'long.npy']),
+      'long.npy has 61 labels but features.csv has 60 rows',
+    );
+  });
+});
+
+describe('predict --labels on a model without class names', () => {
+  const plainTruth = Array.from({ length: 30 }, (_, i) => (i * 7) % 3);
+
+  it('takes integer labels as class indices 0..C-1', async () => {
+    write('plain.txt', plainTruth);
+    const result = predictJson(await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain.txt', '--json']));
+    const expected = expectedScores(
+      result.predictions.map((p) => p.label),
+      plainTruth,
+      3,
+    );
+    expect(result.evaluation).toEqual({
+      rows: 30,
+      labels: 'plain.txt',
+      accuracy: expected.accuracy,
+      macroF1: expect.closeTo(expected.macroF1, 12),
+    });
+  });
+
+  it('refuses an index out of range and a name', async () => {
+    write(
+      'plain-five.txt',
+      plainTruth.map((c, i) => (i === 9 ? 5 : c)),
+    );
+    expectRefusal(
+      await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-five.txt']),
+      'plain-five.txt line 10: label 5 is outside 0..2',
+    );
+    write(
+      'plain-name.txt',
+      plainTruth.map((c, i) => (i === 1 ? 'cat' : c)),
+    );
+    const named = await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-name.txt']);
+    expectRefusal(named, 'plain-name.txt line 2: label "cat" is not among classNames ("0", "1", "2")');
+    expect(named.stderr).toContain('a class index 0..2 (it has no class names)');
+  });
+});
