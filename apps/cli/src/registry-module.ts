@@ -31,9 +31,11 @@ export async function writeRunDirectory(dir: string, outcome: ExperimentOutcome,
   await writeRunFiles(dir, outcome, target);
 }
 
+/** The package's version; none when it has no string version (records hold only strings, and refuse anything else). */
 function readVersion(packageJson: string): string | undefined {
   try {
-    return (JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: string }).version;
+    const version: unknown = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : undefined;
   } catch {
     return undefined;
   }
@@ -43,7 +45,7 @@ function readVersion(packageJson: string): string | undefined {
 export function versions(): Record<string, string> {
   const out: Record<string, string> = {};
   const own = cliPackage;
-  out[own.name] = own.version;
+  if (typeof own.version === 'string') out[own.name] = own.version;
   for (const name of Object.keys(own.dependencies ?? {}).filter((n) => n.startsWith('@hyperproto/'))) {
     const dir = installedPackageDir(name, cliRoot);
     const version = dir && readVersion(join(dir, 'package.json'));

@@ -1,6 +1,7 @@
 import { ExperimentSpecSchema } from '@hyperproto/core';
 import { expandGrid, headRef } from './grid-expansion.js';
 import { gridSeeds, type Grid } from './grid-schema.js';
+import { isJsonObject } from './run-record.js';
 
 /**
  * The part of a grid that decides what runs: two grids with the same identity produce the same runs. Labels,
@@ -28,9 +29,7 @@ export function gridIdentity(grid: Grid) {
 /** JSON with object keys sorted, so that equal values give equal text whatever the key order. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
+    isJsonObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
 }
 

@@ -6,7 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { runGrid, type GridProgress } from './grid-runner.js';
 import { parseGrid } from './grid-schema.js';
-import { parseResults, RESULTS_FILE } from './results-store.js';
+import { localPool } from './local-pool.js';
+import { writeReport } from './report-writer.js';
+import { parseResults, RESULTS_FILE, ResultsStore } from './results-store.js';
+import type { SchedulerFactory } from './run-scheduler.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 
 const registryModule = fileURLToPath(new URL('./test-support/fake-registry.ts', import.meta.url));
@@ -21,6 +24,8 @@ afterEach(() => {
   rmSync(join(out, '..'), { recursive: true, force: true });
   delete process.env.FAKE_ENGINE_FAIL_SEED;
   delete process.env.FAKE_ENGINE_DELAY_MS;
+  delete process.env.FAKE_ENGINE_NAN_LOSS_SEED;
+  delete process.env.FAKE_ENGINE_TEST_LOSS_OVERFLOW;
 });
 
 const records = () => parseResults(readFileSync(join(out, RESULTS_FILE)), 'results').records;
@@ -151,5 +156,81 @@ describe('runGrid', () => {
     expect(records()).toHaveLength(2);
     const resumed = await runGrid({ grid, out, registryModule, inline: true, resume: true });
     expect(resumed).toMatchObject({ skipped: 2, ran: 10 });
+  });
+});
+
+describe('a record that --resume and the report would refuse', () => {
+  const small = parseGrid(fakeGrid('unfit', 2, { classes: [4], axesDims: [] }));
+  const failures = () =>
+    readFileSync(join(out, 'failures.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { key: string; error: { code: string; message: string; hint: string } });
+
+  it('is not stored: its run fails, blamed on the engine that made the field, and the directory still resumes', async () => {
+    process.env.FAKE_ENGINE_NAN_LOSS_SEED = '1';
+    const outcome = await runGrid({ grid: small, out, registryModule, inline: true, workers: 1, onLog: () => {} });
+    expect(outcome).toMatchObject({ ran: 1, failed: [{ key: 'c4/softmax/s1' }] });
+    expect(failures()).toEqual([
+      expect.objectContaining({
+        key: 'c4/softmax/s1',
+        error: {
+          code: ErrorCode.InvalidPlugin,
+          message: 'the record of c4/softmax/s1 cannot be stored: "history.0.trainLoss" is not a number, as engine:fake made it',
+          hint: expect.stringContaining('update or fix the plugin'),
+        },
+      }),
+    ]);
+    expect(records().map((r) => r.key)).toEqual(['c4/softmax/s0']);
+    await expect(writeReport(out)).resolves.toMatchObject({ runs: { finished: 1, expected: 2 } });
+
+    delete process.env.FAKE_ENGINE_NAN_LOSS_SEED;
+    await expect(runGrid({ grid: small, out, registryModule, inline: true, resume: true })).resolves.toMatchObject({ ran: 1, skipped: 1 });
+  });
+
+  it('from a queue worker is refused the same way, blamed on the registry module when it is its versions', async () => {
+    // A scheduler that hands back what its workers send, as the queue's coordinator does: here versions of numbers.
+    const local = localPool({ inline: true, workers: 1 });
+    const tampering: SchedulerFactory = async (context) => {
+      const pool = await local(context);
+      return {
+        description: 'a tampering queue',
+        parallel: () => pool.parallel(),
+        close: () => pool.close(),
+        execute: (orders, events, signal) =>
+          pool.execute(
+            orders,
+            {
+              ...events,
+              finished: (order, record) =>
+                events.finished(
+                  order,
+                  order.seed === 1 ? { ...record, versions: { ...record.versions, other: { x: 1 as never } } } : record,
+                ),
+            },
+            signal,
+          ),
+      };
+    };
+    const outcome = await runGrid({ grid: small, out, registryModule, scheduler: tampering, onLog: () => {} });
+    expect(outcome.failed.map((f) => f.failure)).toEqual([
+      {
+        code: ErrorCode.InvalidPlugin,
+        message: `the record of c4/softmax/s1 cannot be stored: "versions.other" is not an object of strings, as the registry module ${registryModule} reports it`,
+        hint: expect.stringContaining('versions() must return'),
+      },
+    ]);
+    expect(records().map((r) => r.key)).toEqual(['c4/softmax/s0']);
+  });
+
+  it('is not what a traced test loss that overflowed makes: JSON writes it as null, which --resume and the report take', async () => {
+    process.env.FAKE_ENGINE_TEST_LOSS_OVERFLOW = '1';
+    const traced = parseGrid({ ...small, models: [{ id: 'traced', head: 'softmax', trainer: { traceTest: true } }] });
+    await expect(runGrid({ grid: traced, out, registryModule, inline: true })).resolves.toMatchObject({ ran: 2, failed: [] });
+    expect(records().flatMap((r) => r.history.map((e) => e.testLoss))).toEqual(Array(7).fill(null));
+    const store = await ResultsStore.open(out, { grid: traced, resume: true });
+    expect(store.records).toHaveLength(2);
+    store.close();
+    await expect(writeReport(out)).resolves.toMatchObject({ runs: { finished: 2, expected: 2 } });
   });
 });

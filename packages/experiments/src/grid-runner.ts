@@ -11,7 +11,7 @@ import { collectVersions, importRegistryModule, loadRegistry } from './registry-
 import type { RunFailure, RunOrder } from './run-execution.js';
 import { RunEstimates } from './run-estimates.js';
 import { phaseTotals, type PhaseTotals } from './run-phases.js';
-import type { RunRecord } from './run-record.js';
+import { recordProblem, recordProblemAuthor, type RunRecord } from './run-record.js';
 import type { RunEvents, RunScheduler, SchedulerFactory } from './run-scheduler.js';
 import { checkModelsWritable, SavedModels, type SavedModelsSummary, type SaveModels } from './saved-models.js';
 import { planSession, recordMismatch, selectRuns } from './session-plan.js';
@@ -225,6 +225,11 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
           });
           return;
         }
+        const unfit = unstorableRecord(record, options.registryModule);
+        if (unfit) {
+          await events.failed(order, unfit);
+          return;
+        }
         store.append(record);
         finishedNow.push(record);
         // The record first: a model on disk always has one (a crash in between leaves a staging directory, which
@@ -318,6 +323,37 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
 function orderFor(run: CheckedRun, models: SavedModels | undefined): RunOrder {
   const save = models?.placement(run);
   return { key: run.key, dataset: run.dataset, model: run.model, seed: run.seed, spec: run.parsedSpec, ...(save ? { save } : {}) };
+}
+
+/**
+ * Why a record that came back (from this machine's threads or a queue's workers) cannot be stored, as the run's
+ * failure; undefined when it can. The check is the one --resume and the report make of each line (on the record as
+ * JSON writes it: a non-finite number becomes null), so that no session writes a line that would stop the next one.
+ */
+function unstorableRecord(record: RunRecord, registryModule: string): RunFailure | undefined {
+  const problem = recordProblem(JSON.parse(JSON.stringify(record)));
+  if (!problem) return undefined;
+  const author = recordProblemAuthor(problem, record);
+  const message = `the record of ${record.key} cannot be stored: ${problem}`;
+  if (author === 'the registry module') {
+    return {
+      code: ErrorCode.InvalidPlugin,
+      message: `${message}, as the registry module ${registryModule} reports it`,
+      hint: 'Its versions() must return an object of package name -> version string: fix the module, then run again with --resume.',
+    };
+  }
+  if (author) {
+    return {
+      code: ErrorCode.InvalidPlugin,
+      message: `${message}, as ${author} made it`,
+      hint: `${author} returned what its contract does not allow: update or fix the plugin, then run again with --resume.`,
+    };
+  }
+  return {
+    code: ErrorCode.Internal,
+    message,
+    hint: 'A worker that runs other code than this session (a queue worker of another version) can send such a record: give every machine the same hyperproto and plugin versions; otherwise report it as a bug.',
+  };
 }
 
 /** Every run says the same things (e.g. which backends were skipped): say each once. */

@@ -102,6 +102,12 @@ export interface SkippedLine {
   readonly reason: string;
 }
 
+/** failures.jsonl or sessions.jsonl that could not be read (permissions, a directory in its place): none of it is shown. */
+export interface UnreadFile {
+  readonly file: string;
+  readonly reason: string;
+}
+
 /** A record that `--resume` would refuse for this grid: a run the grid does not have, or one made with another spec. */
 export interface ExcludedRecord {
   readonly key: string;
@@ -146,6 +152,8 @@ export interface ReportData {
   readonly excluded: readonly ExcludedRecord[];
   /** Lines of failures.jsonl and sessions.jsonl that were left out, with why. */
   readonly skippedLines: readonly SkippedLine[];
+  /** Those of the two files that could not be read at all. */
+  readonly unreadFiles: readonly UnreadFile[];
   readonly sessions: readonly ReportSession[];
   readonly torn: TornLine | undefined;
   /** Records of a run written more than once: the first counts. */
@@ -172,6 +180,7 @@ export function buildReportData(
     duplicates?: readonly DuplicateLine[];
     excluded?: readonly ExcludedRecord[];
     skippedLines?: readonly SkippedLine[];
+    unreadFiles?: readonly UnreadFile[];
   } = {},
 ): ReportData {
   const byCell = new Map<string, RunRecord[]>();
@@ -280,6 +289,7 @@ export function buildReportData(
     strayFailures: [...strayFailures],
     excluded: extras.excluded ?? [],
     skippedLines: extras.skippedLines ?? [],
+    unreadFiles: extras.unreadFiles ?? [],
     sessions: extras.sessions ?? [],
     torn: extras.torn,
     duplicates: extras.duplicates ?? [],

@@ -397,9 +397,12 @@ function stoppingNote(data: ReportData): string {
   return `${rule}${own}; the weights of the best epoch are kept.${counts}`;
 }
 
-/** Lines of failures.jsonl and sessions.jsonl the report left out, and failures of runs the grid does not have. */
+/**
+ * Lines of failures.jsonl and sessions.jsonl the report left out, those files when they could not be read, and
+ * failures of runs the grid does not have.
+ */
 function skippedText(data: ReportData): string | undefined {
-  const parts: string[] = [];
+  const parts: string[] = data.unreadFiles.map((f) => `${f.file} could not be read (${f.reason}), so nothing of it is shown`);
   const lines = data.skippedLines;
   if (lines.length) {
     const shown = lines.slice(0, 5).map((l) => `${l.file} line ${l.line} (${l.reason})`);

@@ -1,6 +1,6 @@
 // The report on results directories that were edited by hand or hold hostile text: it neither crashes nor writes
 // what the text says as markup, counts only what --resume would count, and never writes over a user's own page.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseGrid } from './grid-schema.js';
 import { renderHtml } from './report-html.js';
 import { renderMarkdown } from './report-markdown.js';
-import { writeReport, writeSummaryPage } from './report-writer.js';
+import { readJsonLines, writeReport, writeSummaryPage } from './report-writer.js';
 import { ResultsStore } from './results-store.js';
 import { recordProblem } from './run-record.js';
 
@@ -56,6 +56,29 @@ describe('the results page without --out', () => {
     expect(readFileSync(written.page, 'utf8')).toMatch(/^# Results/);
   });
 
+  it("refuses the same in a directory that --out names: the page name is this command's choice there too", async () => {
+    const pages = join(root, 'pages');
+    mkdirSync(pages);
+    writeFileSync(join(pages, 'README.md'), '# precious\n');
+    await expect(writeSummaryPage([dir], { out: pages })).rejects.toMatchObject({
+      code: 'E_INVALID_OPTIONS',
+      message: expect.stringContaining(`${join(pages, 'README.md')} exists and is not a results page`),
+    });
+    expect(readFileSync(join(pages, 'README.md'), 'utf8')).toBe('# precious\n');
+    expect(existsSync(join(pages, 'plots'))).toBe(false);
+  });
+
+  it('takes a page an earlier version wrote ("Generated from the committed records by `pnpm hyperproto report`") for its own', async () => {
+    const earlier = readFileSync(RESULTS_PAGE, 'utf8').replace(
+      /^Generated from the records in .+? by `hyperproto report/m,
+      'Generated from the committed records by `pnpm hyperproto report',
+    );
+    expect(earlier).toMatch(/^Generated from the committed records by `pnpm hyperproto report .+ --summary --out /m);
+    writeFileSync(join(root, 'README.md'), earlier);
+    const written = await writeSummaryPage([dir]);
+    expect(readFileSync(written.page, 'utf8')).toContain('Generated from the records in `study` by `hyperproto report');
+  });
+
   it('writes over a page it wrote, such as the committed docs/results/README.md, and over its own page again', async () => {
     writeFileSync(join(root, 'README.md'), readFileSync(RESULTS_PAGE));
     const written = await writeSummaryPage([dir]);
@@ -92,6 +115,21 @@ describe('failures.jsonl and sessions.jsonl edited by hand', () => {
     const html = readFileSync(report.html, 'utf8');
     expect(html).not.toMatch(/onmouseover="/);
     expect(html).toContain('c10/softmax/s0&quot;onmouseover=&quot;alert(1)');
+  });
+
+  it('says when one cannot be read, instead of taking it as empty', async () => {
+    rmSync(join(dir, 'failures.jsonl'), { force: true });
+    mkdirSync(join(dir, 'failures.jsonl'));
+    const markdown = readFileSync((await writeReport(dir)).markdown, 'utf8');
+    expect(markdown).toContain('- **Skipped**: failures.jsonl could not be read (it is a directory), so nothing of it is shown.');
+  });
+
+  it('skips a line too long to decode by its length, naming it, and reads the lines after it', async () => {
+    const path = join(dir, 'sessions.jsonl');
+    writeFileSync(path, `{"n":1}\n${JSON.stringify({ pad: 'x'.repeat(40) })}\n{"n":2}\n`);
+    const read = await readJsonLines(path, (line) => line, 20);
+    expect(read.values).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(read.skipped).toEqual([{ file: 'sessions.jsonl', line: 2, reason: '50 bytes long, more than is read as one line (20 bytes)' }]);
   });
 
   it('never writes a bold lead-in into an HTML attribute; only a verdict has a class', () => {
@@ -194,5 +232,31 @@ describe('text from grids and records in report.md', () => {
       '1\\. `a <b> | c` and [`x/report.md`](x/report.md), [y\\](javascript:alert(1)), [z\\](//host/p)\n\n| a\\|b |\n|---|\n| `c\\|d` e_f \\_g\\_ |\n',
     );
     expect(renderMarkdown(document)).toContain('and [`x/report.md`\\](x/report.md)');
+  });
+
+  it('makes no image of a kept link, no task list item of a leading [ ] or [x], and leaves bare URLs as GFM links them', () => {
+    const document = {
+      title: 't',
+      plots: [],
+      findings: [],
+      blocks: [
+        { kind: 'paragraph', text: 'see ![plot](plots/a.svg)' },
+        { kind: 'list', items: [{ text: '[ ] not a task' }, { strong: 'k', text: 'v', sub: ['[x] not done'] }] },
+        { kind: 'paragraph', text: 'at https://x.org/p*q#a~b_c, www.x.org/a_b_ (https://x.org/a_(b)) *e* http://localhost/a*b' },
+      ],
+    } as const;
+    expect(renderMarkdown(document, { links: true })).toBe(
+      [
+        'see \\![plot](plots/a.svg)',
+        '',
+        '- \\[ ] not a task',
+        '- **k**: v',
+        '  - \\[x] not done',
+        '',
+        // Without a dot in its domain GFM links no URL: its text is escaped as any other.
+        'at https://x.org/p*q#a~b_c, www.x.org/a_b_ (https://x.org/a_(b)) \\*e\\* http://localhost/a\\*b',
+        '',
+      ].join('\n'),
+    );
   });
 });

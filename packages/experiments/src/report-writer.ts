@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
+import { ErrorCode, fileErrorReason, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
 import { loadPreset, presetNames } from './grid-files.js';
 import type { Grid } from './grid-schema.js';
@@ -14,6 +14,7 @@ import {
   type ReportSession,
   type SkippedLine,
   type Stat,
+  type UnreadFile,
 } from './report-data.js';
 import { buildReportDocument } from './report-document.js';
 import type { Finding } from './report-findings.js';
@@ -21,7 +22,15 @@ import { renderHtml } from './report-html.js';
 import { renderMarkdown } from './report-markdown.js';
 import type { ReportPlot } from './report-plots.js';
 import { buildSummaryDocument, summaryRows, type FamilyEntry, type SummaryRow, type SummaryStudy } from './report-summary.js';
-import { FAILURES_FILE, GRID_FILE, readResultsDirectory, SESSIONS_FILE } from './results-store.js';
+import {
+  FAILURES_FILE,
+  GRID_FILE,
+  lineRanges,
+  MAX_LINE_BYTES,
+  readIfPresent,
+  readResultsDirectory,
+  SESSIONS_FILE,
+} from './results-store.js';
 import { BOOLEAN, type FieldRule, fieldsProblem, isJsonObject, NUMBER, optional, STRING } from './run-record.js';
 
 export const REPORT_MARKDOWN = 'report.md';
@@ -95,6 +104,7 @@ async function readReportData(source: string, grid?: Grid): Promise<ReportData> 
     ...(duplicates.length ? { duplicates } : {}),
     ...(excluded.length ? { excluded } : {}),
     skippedLines: [...failures.skipped, ...sessions.skipped],
+    unreadFiles: [failures.unread, sessions.unread].filter((f) => f !== undefined),
   });
 }
 
@@ -215,8 +225,13 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
       },
     );
   let page = resolve(options.out ?? join(dirname(sources[0]!), SUMMARY_PAGE));
-  if (await isDirectory(page)) page = join(page, SUMMARY_PAGE);
-  if (options.out === undefined) await refuseUserPage(page);
+  // Only a file --out names itself is the user's choice; a page name this command chose may be the user's own file.
+  let named = options.out !== undefined;
+  if (await isDirectory(page)) {
+    page = join(page, SUMMARY_PAGE);
+    named = false;
+  }
+  if (!named) await refuseUserPage(page);
   const pageDir = dirname(page);
 
   const studies: SummaryStudy[] = [];
@@ -266,12 +281,16 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
   }
 }
 
-/** The line every results page states its origin in (see `buildSummaryDocument`): it marks a page this command wrote. */
-const GENERATED_PAGE = /^Generated from the records in .+ by `hyperproto report .+ --summary\b/m;
+/**
+ * The line every results page states its origin in (see `buildSummaryDocument`): it marks a page this command wrote.
+ * Earlier versions wrote "Generated from the committed records by `pnpm hyperproto report ...`".
+ */
+const GENERATED_PAGE = /^Generated from (?:the records in .+|the committed records) by `(?:pnpm )?hyperproto report .+ --summary\b/m;
 
 /**
- * Without --out the page goes beside the first results directory, where a README.md may be the user's own: it is
- * written over only when it is a page this command wrote. An unreadable file counts as the user's.
+ * The page goes to a README.md this command names (beside the first results directory, or in the directory --out
+ * names), which may be the user's own: it is written over only when it is a page this command wrote. An unreadable
+ * file counts as the user's.
  */
 async function refuseUserPage(page: string): Promise<void> {
   const text = await readFile(page, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : ''));
@@ -352,27 +371,40 @@ function summarize(data: ReportData) {
 
 /**
  * The lines of a file that `read` makes something of (it says why not in a string). Anything else (a torn last line,
- * a line edited by hand) is skipped and listed, so the report says what it left out: these files only inform the
- * report, and a bad line in them must not stop it.
+ * a line edited by hand, one too long to decode) is skipped and listed, and a file that cannot be read is named, so
+ * the report says what it left out: these files only inform the report, and a bad line in them must not stop it.
+ * `maxLineBytes` is MAX_LINE_BYTES but for tests.
  */
-async function readJsonLines<T extends object>(
+export async function readJsonLines<T extends object>(
   path: string,
   read: (line: Record<string, unknown>) => T | string,
-): Promise<{ values: T[]; skipped: SkippedLine[] }> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+  maxLineBytes = MAX_LINE_BYTES,
+): Promise<{ values: T[]; skipped: SkippedLine[]; unread?: UnreadFile }> {
+  const file = basename(path);
+  let buffer: Buffer;
+  try {
+    buffer = (await readIfPresent(path)) ?? Buffer.alloc(0);
+  } catch (error) {
+    return { values: [], skipped: [], unread: { file, reason: fileErrorReason((error as Error).cause ?? error) } };
+  }
   const values: T[] = [];
   const skipped: SkippedLine[] = [];
-  for (const [i, line] of text.split('\n').entries()) {
-    if (!line.trim()) continue;
+  for (const { line, start, end } of lineRanges(buffer)) {
+    if (end - start > maxLineBytes) {
+      skipped.push({ file, line, reason: `${end - start} bytes long, more than is read as one line (${maxLineBytes} bytes)` });
+      continue;
+    }
+    const text = buffer.subarray(start, end).toString('utf8');
+    if (!text.trim()) continue;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      value = JSON.parse(text);
     } catch (error) {
-      skipped.push({ file: basename(path), line: i + 1, reason: `not valid JSON (${(error as Error).message})` });
+      skipped.push({ file, line, reason: `not valid JSON (${(error as Error).message})` });
       continue;
     }
     const result = isJsonObject(value) ? read(value) : 'not a JSON object';
-    if (typeof result === 'string') skipped.push({ file: basename(path), line: i + 1, reason: result });
+    if (typeof result === 'string') skipped.push({ file, line, reason: result });
     else values.push(result);
   }
   return { values, skipped };

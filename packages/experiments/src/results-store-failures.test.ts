@@ -1,20 +1,22 @@
-// Writes that fail for real (a file-size limit, `ulimit -f`, in a child shell): the store and the runner refuse with
-// E_IO naming the file, leave no partial line, keep the first error and release the lock.
+// Writes that fail for real (a file-size limit, `ulimit -f`, in a child shell; file permissions, in a child of
+// another user when the tests run as root): the store and the runner refuse with E_IO naming the file, leave no
+// partial line, keep the first error and release the lock.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { parseGrid } from './grid-schema.js';
 import { LOCK_FILE } from './results-lock.js';
-import { FAILURES_FILE, parseResults, RESULTS_FILE, ResultsStore, SESSIONS_FILE } from './results-store.js';
+import { FAILURES_FILE, GRID_FILE, parseResults, RESULTS_FILE, ResultsStore, SESSIONS_FILE } from './results-store.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 import { softmaxRecord } from './test-support/fake-record.js';
-import { prepareChildScratch } from './test-support/built-package-child.js';
+import { permissionsHold, prepareChildScratch } from './test-support/built-package-child.js';
 
 let scratch: string;
 let storeScript: string;
 let gridScript: string;
+let resumeScript: string;
 
 beforeAll(async () => {
   const child = await prepareChildScratch('hyperproto-store-failures-');
@@ -64,7 +66,30 @@ try {
 process.stdout.write(JSON.stringify({ error, logs }));
 `,
   );
+  // Resumes a directory (its grid from a file) and notes one failure; prints what it threw, or ok.
+  resumeScript = join(scratch, 'resume.mjs');
+  writeFileSync(
+    resumeScript,
+    `import { readFileSync } from 'node:fs';
+import { parseGrid, ResultsStore } from ${JSON.stringify(built)};
+const [dir, gridFile] = process.argv.slice(2);
+try {
+  const store = await ResultsStore.open(dir, { grid: parseGrid(JSON.parse(readFileSync(gridFile, 'utf8'))), resume: true });
+  try {
+    store.appendFailure({ key: 'c4/softmax/s1', error: { code: 'E_TRAINING_FAILED', message: 'diverged' }, at: 'now' });
+  } finally {
+    store.close();
+  }
+  process.stdout.write(JSON.stringify({ ok: true }));
+} catch (error) {
+  process.stdout.write(JSON.stringify({ code: error.code, message: error.message }));
+}
+`,
+  );
+  // The child may run as another user (see permissionsHold): it must reach its scripts.
+  chmodSync(scratch, 0o755);
 });
+
 afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));
 
 /**
@@ -143,5 +168,51 @@ describe('a write that fails', () => {
     expect(bytesOf(join(out, RESULTS_FILE)).equals(results)).toBe(true);
     expect(bytesOf(join(out, SESSIONS_FILE)).equals(sessions)).toBe(true);
     expect(existsSync(join(out, FAILURES_FILE))).toBe(false);
+  }, 60_000);
+});
+
+describe('files of the results directory this user may not read or write', () => {
+  /** A results directory of one record, open to a child of another user, and its grid in a file beside it. */
+  async function directory(name: string): Promise<{ dir: string; gridFile: string }> {
+    const dir = join(scratch, name);
+    const grid = parseGrid(fakeGrid(name, 3, { classes: [4], axesDims: [] }));
+    const store = await ResultsStore.open(dir, { grid });
+    store.append(softmaxRecord(0));
+    store.close();
+    chmodSync(dir, 0o777);
+    const gridFile = join(scratch, `${name}-grid.json`);
+    writeFileSync(gridFile, JSON.stringify(grid));
+    return { dir, gridFile };
+  }
+  const resume = (dir: string, gridFile: string) => {
+    const child = spawnSync(process.execPath, [resumeScript, dir, gridFile], { encoding: 'utf8', timeout: 60_000, ...permissionsHold() });
+    expect(child.status, child.stderr).toBe(0);
+    return JSON.parse(child.stdout) as unknown;
+  };
+
+  it('a torn results.jsonl it cannot write: --resume is refused as E_IO, and no copy of the torn line is left', async () => {
+    const { dir, gridFile } = await directory('read-only');
+    const results = join(dir, RESULTS_FILE);
+    appendFileSync(results, '{"key":"c4/soft');
+    chmodSync(results, 0o444);
+    const bytes = readFileSync(results);
+    // Each attempt is refused alike and leaves the directory as it was.
+    for (const _ of [1, 2])
+      expect(resume(dir, gridFile)).toEqual({ code: ErrorCode.Io, message: `cannot write ${results}: permission denied` });
+    expect(readFileSync(results).equals(bytes)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual([GRID_FILE, RESULTS_FILE]);
+  }, 60_000);
+
+  it('a failures.jsonl it may append to but not read: the line is appended, after a line end in case the last line lacks one', async () => {
+    const { dir, gridFile } = await directory('write-only');
+    const failures = join(dir, FAILURES_FILE);
+    writeFileSync(failures, '{"key":"c4/softmax/s2"}\n');
+    chmodSync(join(dir, RESULTS_FILE), 0o666);
+    chmodSync(failures, 0o222);
+    expect(resume(dir, gridFile)).toEqual({ ok: true });
+    chmodSync(failures, 0o644);
+    expect(readFileSync(failures, 'utf8')).toBe(
+      '{"key":"c4/softmax/s2"}\n\n{"key":"c4/softmax/s1","error":{"code":"E_TRAINING_FAILED","message":"diverged"},"at":"now"}\n',
+    );
   }, 60_000);
 });

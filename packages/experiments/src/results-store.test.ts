@@ -304,6 +304,19 @@ describe('ResultsStore with files it cannot read or that are not its own', () =>
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
+  it('does not take a grid.json it cannot look at (a link loop) for an absent one: no draft is renamed over it', async () => {
+    await writeRecords(0);
+    rmSync(join(dir, GRID_FILE));
+    symlinkSync(GRID_FILE, join(dir, GRID_FILE));
+    const draft = `${GRID_FILE}.999999999.draft`;
+    writeFileSync(join(dir, draft), JSON.stringify(grid, null, 2));
+    const error = await asyncRefusal(ResultsStore.open(dir, { grid, resume: true }));
+    expect(error.code).toBe(ErrorCode.Io);
+    expect(error.message).toMatch(/^cannot read .*grid\.json: ELOOP: too many symbolic links/);
+    expect(lstatSync(join(dir, GRID_FILE)).isSymbolicLink()).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual([draft, GRID_FILE, RESULTS_FILE].sort());
+  });
+
   it('starts a session or failure line after a line a crash cut short, so that both are not lost', async () => {
     const store = await ResultsStore.open(dir, { grid });
     store.appendSession({ session: 1 });

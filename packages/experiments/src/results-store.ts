@@ -1,6 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
@@ -75,12 +75,7 @@ export function parseResults(buffer: Buffer, source: string, maxLineBytes = MAX_
   const firstOf = new Map<string, { line: number; text: string }>();
   const hint =
     'Only the last line can be cut by a crash; this file was changed some other way. Restore it, or start a new results directory.';
-  let start = 0;
-  let line = 0;
-  while (start < buffer.length) {
-    line++;
-    const newline = buffer.indexOf(0x0a, start);
-    const end = newline === -1 ? buffer.length : newline;
+  for (const { line, start, end, ended } of lineRanges(buffer)) {
     if (end - start > maxLineBytes) {
       throw new HyperprotoError(
         ErrorCode.InvalidInput,
@@ -89,12 +84,12 @@ export function parseResults(buffer: Buffer, source: string, maxLineBytes = MAX_
       );
     }
     const text = buffer.subarray(start, end).toString('utf8');
-    const isLast = newline === -1 || newline === buffer.length - 1;
+    const isLast = !ended || end === buffer.length - 1;
     let problem: string | undefined;
     let record: unknown;
     // What a crash can leave: the line that was being written, cut short; or garbage where it was (not JSON).
     let cutShort = true;
-    if (newline === -1) problem = 'no line end (the write was cut short)';
+    if (!ended) problem = 'no line end (the write was cut short)';
     else if (text.trim() === '') problem = 'empty line';
     else {
       try {
@@ -115,7 +110,7 @@ export function parseResults(buffer: Buffer, source: string, maxLineBytes = MAX_
         torn: {
           line,
           offset: start,
-          bytes: end + (newline === -1 ? 0 : 1) - start,
+          bytes: end + (ended ? 1 : 0) - start,
           reason: problem,
           key: /"key":"([^"]+)"/.exec(text)?.[1],
         },
@@ -136,9 +131,33 @@ export function parseResults(buffer: Buffer, source: string, maxLineBytes = MAX_
       firstOf.set(key, { line, text });
       records.push(record as RunRecord);
     }
-    start = end + 1;
   }
   return { records, torn: undefined, duplicates };
+}
+
+/** One line of a JSON-lines file, as bytes: `start` to `end` is its text, `ended` whether a line end follows it. */
+export interface LineRange {
+  /** 1-based. */
+  readonly line: number;
+  readonly start: number;
+  readonly end: number;
+  readonly ended: boolean;
+}
+
+/**
+ * The lines of a JSON-lines file (results.jsonl, failures.jsonl, sessions.jsonl), not decoded: a reader checks a
+ * line's length against MAX_LINE_BYTES before it makes a string of it.
+ */
+export function* lineRanges(buffer: Buffer): Generator<LineRange> {
+  let start = 0;
+  let line = 0;
+  while (start < buffer.length) {
+    line++;
+    const newline = buffer.indexOf(0x0a, start);
+    const end = newline === -1 ? buffer.length : newline;
+    yield { line, start, end, ended: newline !== -1 };
+    start = end + 1;
+  }
 }
 
 /** Reads a results directory without changing it (for reports): duplicates are listed, and the first record counts. */
@@ -262,7 +281,8 @@ export class ResultsStore {
       }
 
       const resultsPath = join(dir, RESULTS_FILE);
-      const buffer = (await readIfPresent(resultsPath)) ?? Buffer.alloc(0);
+      const present = await readIfPresent(resultsPath);
+      const buffer = present ?? Buffer.alloc(0);
       const { records, torn, duplicates } = parseResults(buffer, resultsPath);
       let gridChange: GridChange | undefined;
       if (stored) {
@@ -290,35 +310,49 @@ export class ResultsStore {
         if (change.description) gridChange = change;
       }
       await options.checkRecords?.(records);
-      // Written when new, and rewritten when the grid grew or only labels or published numbers changed.
-      if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
-        await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
-      }
-      if (gridChange) log(`${gridChange.description}; ${GRID_FILE} now holds ${gridSource}`);
+      // Opened before anything is written, so that a results.jsonl this user cannot write is refused (E_IO) with the
+      // directory as it was, and no copy of a torn line is left by each attempt. A new one is made after grid.json.
+      let fd = present ? openForAppend(resultsPath) : undefined;
+      try {
+        // Written when new, and rewritten when the grid grew or only labels or published numbers changed.
+        if (storedText === undefined || canonicalJson(parseJson(storedText, gridPath)) !== canonicalJson(options.grid)) {
+          await replaceFile(gridPath, `${JSON.stringify(options.grid, null, 2)}\n`);
+        }
+        if (gridChange) log(`${gridChange.description}; ${GRID_FILE} now holds ${gridSource}`);
 
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      if (torn) {
-        // Keep the damaged bytes for inspection, then cut them off so appends continue on a clean line.
-        const aside = `${resultsPath}.torn-${stamp}`;
-        await replaceFile(aside, buffer.subarray(torn.offset));
-        await truncate(resultsPath, torn.offset);
-        log(
-          `${RESULTS_FILE} line ${torn.line} was cut short (${torn.reason})${torn.key ? `: run ${torn.key} will be redone` : ''}; its ${torn.bytes} bytes are kept in ${aside}`,
-        );
-      }
-      if (duplicates.length > 0) {
-        // The later copies go aside first, then the file is replaced whole: a kill at any point loses no record.
-        const aside = `${resultsPath}.duplicates-${stamp}`;
-        await replaceFile(aside, Buffer.concat(duplicates.map((d) => buffer.subarray(d.offset, d.offset + d.bytes))));
-        await replaceFile(resultsPath, withoutDuplicates(buffer.subarray(0, torn?.offset ?? buffer.length), duplicates));
-        log(`${describeDuplicates(duplicates)}; kept the first of each and moved the later lines to ${aside}`);
+        // A torn line and duplicates are found in the file, so it is open here.
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        if (torn) {
+          // Keep the damaged bytes for inspection, then cut them off so appends continue on a clean line.
+          const aside = `${resultsPath}.torn-${stamp}`;
+          await replaceFile(aside, buffer.subarray(torn.offset));
+          try {
+            ftruncateSync(fd!, torn.offset);
+            fsyncSync(fd!);
+          } catch (error) {
+            throw writeError(resultsPath, error);
+          }
+          log(
+            `${RESULTS_FILE} line ${torn.line} was cut short (${torn.reason})${torn.key ? `: run ${torn.key} will be redone` : ''}; its ${torn.bytes} bytes are kept in ${aside}`,
+          );
+        }
+        if (duplicates.length > 0) {
+          // The later copies go aside first, then the file is replaced whole: a kill at any point loses no record.
+          const aside = `${resultsPath}.duplicates-${stamp}`;
+          await replaceFile(aside, Buffer.concat(duplicates.map((d) => buffer.subarray(d.offset, d.offset + d.bytes))));
+          await replaceFile(resultsPath, withoutDuplicates(buffer.subarray(0, torn?.offset ?? buffer.length), duplicates));
+          // Appends go to the file now in place, not to the one it replaced.
+          closeSync(fd!);
+          fd = undefined;
+          log(`${describeDuplicates(duplicates)}; kept the first of each and moved the later lines to ${aside}`);
+        }
+        fd ??= openForAppend(resultsPath);
+      } catch (error) {
+        if (fd !== undefined) closeSync(fd);
+        throw error;
       }
       const store = new ResultsStore(dir, options.grid, lock, records, torn, duplicates, gridChange);
-      try {
-        store.fd = openSync(resultsPath, 'a');
-      } catch (error) {
-        throw writeError(resultsPath, error);
-      }
+      store.fd = fd;
       return store;
     } catch (error) {
       lock.release();
@@ -359,12 +393,7 @@ export class ResultsStore {
 
   private appendTo(file: string, value: unknown): void {
     const path = join(this.dir, file);
-    let fd: number;
-    try {
-      fd = openSync(path, 'a+');
-    } catch (error) {
-      throw writeError(path, error);
-    }
+    const fd = openForAppend(path);
     try {
       // A line a crash cut short stays a line of its own, which the report skips, and this one starts after it.
       // Simpler than cutting it off as results.jsonl's is: these are notes for the report, nothing is rerun from them.
@@ -401,7 +430,7 @@ function appendLine(fd: number, path: string, line: string, options: { onNewLine
   let start: number | undefined;
   try {
     start = fstatSync(fd).size;
-    const bytes = Buffer.from(options.onNewLine && start > 0 && !endsWithLineEnd(fd, start) ? `\n${line}` : line, 'utf8');
+    const bytes = Buffer.from(options.onNewLine && start > 0 && !endsWithLineEnd(path, start) ? `\n${line}` : line, 'utf8');
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     fsyncSync(fd);
@@ -418,9 +447,30 @@ function appendLine(fd: number, path: string, line: string, options: { onNewLine
   }
 }
 
-function endsWithLineEnd(fd: number, size: number): boolean {
-  const last = Buffer.alloc(1);
-  return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+/**
+ * Whether the file's byte before `size` is a line end. Read through an open of its own: appending needs no read
+ * permission. One that cannot be read counts as no line end, so a line after it costs at most an empty line.
+ */
+function endsWithLineEnd(path: string, size: number): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const last = Buffer.alloc(1);
+    return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Opens a file of the results directory for appending (created when absent), refused as E_IO when it cannot be. */
+function openForAppend(path: string): number {
+  try {
+    return openSync(path, 'a');
+  } catch (error) {
+    throw writeError(path, error);
+  }
 }
 
 /** A file of the results directory could not be written: E_IO naming it and why. */
@@ -435,16 +485,22 @@ function writeError(path: string, error: unknown, more = ''): HyperprotoError {
  * A file's bytes, or undefined when it does not exist. Any other failure (permissions, a directory in its place, too
  * large to read) is refused: taking the file as empty would run finished runs again, or replace it.
  */
-async function readIfPresent(path: string): Promise<Buffer | undefined> {
+export async function readIfPresent(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${fileErrorReason(error)}`, {
-      cause: error,
-      hint: 'Make it a regular file this user can read (check its owner and permissions), then run again.',
-    });
+    if (isAbsent(error)) return undefined;
+    throw readError(path, error);
   }
+}
+
+const isAbsent = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
+
+function readError(path: string, error: unknown): HyperprotoError {
+  return new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${fileErrorReason(error)}`, {
+    cause: error,
+    hint: 'Make it a regular file this user can read (check its owner and permissions), then run again.',
+  });
 }
 
 function parseJson(text: string, source: string): unknown {
@@ -500,9 +556,13 @@ async function recoverDrafts(dir: string, log: (message: string) => void): Promi
   const drafts = (await readdir(dir)).filter((name) => DRAFT.test(name));
   if (drafts.length === 0) return;
   const gridPath = join(dir, GRID_FILE);
+  // Only a grid.json that does not exist is absent: one that cannot be looked at (a link loop) is not replaced.
   let haveGrid = await stat(gridPath).then(
     () => true,
-    () => false,
+    (error: unknown) => {
+      if (isAbsent(error)) return false;
+      throw readError(gridPath, error);
+    },
   );
   const dated = await Promise.all(drafts.map(async (name) => ({ name, mtime: (await stat(join(dir, name))).mtimeMs })));
   dated.sort((a, b) => b.mtime - a.mtime);

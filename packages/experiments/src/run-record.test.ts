@@ -130,6 +130,34 @@ describe('the memory in a record', () => {
   });
 });
 
+describe('the fields of a record', () => {
+  const stored = (record: object) => JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+  const epoch = { epoch: 1, trainLoss: 1, validationLoss: 1, validationAccuracy: 0.5, seconds: 0.1 };
+
+  it('are checked by one set of rules: a list where an object belongs is refused, at the top as below it', () => {
+    const record = stored(softmaxRecord(0));
+    for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds', 'data'])
+      expect(recordProblem({ ...record, [field]: [] })).toBe(`"${field}" is not an object`);
+    expect(recordProblem({ ...record, history: {} })).toBe('"history" is not a list');
+    expect(recordProblem({ ...record, reused: ['dataset', 3] })).toBe('"reused.1" is not a string');
+    expect(recordProblem({ ...record, head: 7 })).toBe('"head" is not a string');
+  });
+
+  it("take null for an epoch's traced scores and times, which JSON writes for a number that overflowed", () => {
+    const record = stored(softmaxRecord(0));
+    const traced = { ...epoch, validationMacroF1: null, testLoss: null, testAccuracy: null, testMacroF1: null, testSeconds: null };
+    expect(recordProblem(stored({ ...record, history: [traced] }))).toBeUndefined();
+    expect(recordProblem(stored({ ...record, history: [{ ...epoch, testLoss: Number.POSITIVE_INFINITY }] }))).toBeUndefined();
+    expect(recordProblem(stored({ ...record, history: [{ ...epoch, testLoss: '1' }] }))).toBe(
+      '"history.0.testLoss" is not a number or null',
+    );
+    // The training's own numbers are computed with: no null there.
+    expect(recordProblem(stored({ ...record, history: [{ ...epoch, trainLoss: Number.NaN }] }))).toBe(
+      '"history.0.trainLoss" is not a number',
+    );
+  });
+});
+
 describe('the committed records', () => {
   it('all pass the record check, nested fields included: every results directory under docs/results', () => {
     const results = fileURLToPath(new URL('../../../docs/results', import.meta.url));

@@ -219,24 +219,38 @@ export function geometryOfRun(run: RunIdentity, outcome: ExperimentOutcome): Mea
 /** Why a parsed line is not a usable record, or undefined when it is one. */
 export function recordProblem(value: unknown): string | undefined {
   if (!isJsonObject(value)) return 'not a JSON object';
-  const r = value;
-  if (r.format !== RECORD_FORMAT) return `format ${JSON.stringify(r.format)} is not ${RECORD_FORMAT}`;
-  for (const field of ['key', 'dataset', 'model', 'head'] as const) if (typeof r[field] !== 'string') return `"${field}" is not a string`;
-  for (const field of ['seed', 'classes', 'bestEpoch', 'epochs', 'secondsPerEpoch'] as const)
-    if (typeof r[field] !== 'number') return `"${field}" is not a number`;
+  if (value.format !== RECORD_FORMAT) return `format ${JSON.stringify(value.format)} is not ${RECORD_FORMAT}`;
+  // The fields the report and --resume read: a record that passes is one they can use without a TypeError or a NaN.
+  const problem = fieldsProblem(value, '', RECORD_FIELDS);
+  if (problem) return problem;
   // The key names the run; one that disagrees with the record's own dataset, model and seed names another run.
-  const key = runKey(r.dataset as string, r.model as string, r.seed as number);
-  if (r.key !== key) return `"key" ${JSON.stringify(r.key)} is not ${JSON.stringify(key)}, the key of its dataset, model and seed`;
-  for (const field of ['spec', 'metrics', 'engine', 'versions', 'seconds'] as const)
-    if (typeof r[field] !== 'object' || r[field] === null) return `"${field}" is missing`;
-  if (!Array.isArray(r.history)) return '"history" is not a list';
-  // The nested fields the report and --resume read: a record that passes is one they can use without a TypeError or a NaN.
-  for (const [i, entry] of r.history.entries()) {
-    if (!isJsonObject(entry)) return `"history.${i}" is not an object`;
-    const problem = fieldsProblem(entry, `history.${i}`, EPOCH_FIELDS);
-    if (problem) return problem;
+  const key = runKey(value.dataset as string, value.model as string, value.seed as number);
+  if (value.key !== key) return `"key" ${JSON.stringify(value.key)} is not ${JSON.stringify(key)}, the key of its dataset, model and seed`;
+  return undefined;
+}
+
+/**
+ * Who wrote the field of a record that a {@link recordProblem} names, when it is a plugin's (`engine:<name>`,
+ * `dataset:<name>`) or the registry module's (`the registry module`, for its versions): what a refused record is blamed
+ * on. Undefined for the fields the runner makes itself.
+ */
+export function recordProblemAuthor(problem: string, record: RunRecord): string | undefined {
+  // fieldsProblem names the field first: `"history.0.trainLoss" is not ...`.
+  const field = /^"([^".]+)/.exec(problem)?.[1];
+  // The record is the one refused, so any field of it may be broken: each is looked at before it is used.
+  const nameOf = (ref: unknown) => (isJsonObject(ref) && typeof ref.name === 'string' ? ref.name : undefined);
+  const spec: unknown = record.spec;
+  const specRef = (kind: string) => (isJsonObject(spec) ? nameOf(spec[kind]) : undefined);
+  if (field === 'history' || field === 'bestEpoch' || field === 'epochs' || field === 'secondsPerEpoch' || field === 'engine') {
+    const engine = nameOf(record.engine) ?? specRef('engine');
+    return engine ? `engine:${engine}` : 'the engine';
   }
-  return fieldsProblem(r, '', RECORD_FIELDS);
+  if (field === 'classes' || field === 'data' || problem.startsWith('"metrics.reference"')) {
+    const dataset = specRef('dataset');
+    return dataset ? `dataset:${dataset}` : 'the dataset';
+  }
+  if (field === 'versions') return 'the registry module';
+  return undefined;
 }
 
 /** A JSON object: not null, not a list. */
@@ -251,6 +265,8 @@ export interface FieldRule {
   readonly optional?: boolean;
   /** Rules of the fields of an object value, checked once `is` holds. */
   readonly fields?: Readonly<Record<string, FieldRule>>;
+  /** The rule of every item of a list value, checked once `is` holds. */
+  readonly items?: FieldRule;
 }
 
 const rule = (is: (value: unknown) => boolean, what: string): FieldRule => ({ is, what });
@@ -259,12 +275,12 @@ export const STRING = rule((v) => typeof v === 'string', 'a string');
 export const BOOLEAN = rule((v) => typeof v === 'boolean', 'a boolean');
 const NUMBER_OR_NULL = rule((v) => v === null || typeof v === 'number', 'a number or null');
 const STRING_OR_NULL = rule((v) => v === null || typeof v === 'string', 'a string or null');
-const STRINGS = rule((v) => Array.isArray(v) && v.every((x) => typeof x === 'string'), 'a list of strings');
 const STRING_MAP = rule((v) => isJsonObject(v) && Object.values(v).every((x) => typeof x === 'string'), 'an object of strings');
 const OBJECT = rule(isJsonObject, 'an object');
 const OBJECT_OR_NULL = rule((v) => v === null || isJsonObject(v), 'an object or null');
 export const optional = (of: FieldRule): FieldRule => ({ ...of, optional: true });
 const object = (fields: Readonly<Record<string, FieldRule>>, of = OBJECT): FieldRule => ({ ...of, fields });
+const list = (items: FieldRule): FieldRule => ({ ...rule(Array.isArray, 'a list'), items });
 
 /**
  * The first field of `value` that breaks its rule, as `"path.field" is not <what>`; undefined when every field fits.
@@ -276,12 +292,20 @@ export function fieldsProblem(
   rules: Readonly<Record<string, FieldRule>>,
 ): string | undefined {
   for (const [field, fieldRule] of Object.entries(rules)) {
-    const at = path ? `${path}.${field}` : field;
     const v = value[field];
     if (v === undefined && fieldRule.optional) continue;
-    if (!fieldRule.is(v)) return `"${at}" is not ${fieldRule.what}`;
-    if (fieldRule.fields && isJsonObject(v)) {
-      const problem = fieldsProblem(v, at, fieldRule.fields);
+    const problem = valueProblem(v, path ? `${path}.${field}` : field, fieldRule);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function valueProblem(value: unknown, at: string, valueRule: FieldRule): string | undefined {
+  if (!valueRule.is(value)) return `"${at}" is not ${valueRule.what}`;
+  if (valueRule.fields && isJsonObject(value)) return fieldsProblem(value, at, valueRule.fields);
+  if (valueRule.items && Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const problem = valueProblem(item, `${at}.${i}`, valueRule.items);
       if (problem) return problem;
     }
   }
@@ -290,22 +314,37 @@ export function fieldsProblem(
 
 const SCORES = { accuracy: NUMBER_OR_NULL, macroF1: NUMBER_OR_NULL };
 
-/** One epoch of `history` (see `EpochRecord`): the fields training always writes, then those that came later. */
+/**
+ * One epoch of `history` (see `EpochRecord`): the fields training always writes, then those that came later. The
+ * later ones are only shown, never computed with, so null is taken too: JSON writes a score or loss that overflowed
+ * (Infinity, NaN) as null, and the report leaves out what is not a number.
+ */
 const EPOCH_FIELDS = {
   epoch: NUMBER,
   trainLoss: NUMBER,
   validationLoss: NUMBER,
   validationAccuracy: NUMBER,
   seconds: NUMBER,
-  validationMacroF1: optional(NUMBER),
-  testLoss: optional(NUMBER),
-  testAccuracy: optional(NUMBER),
-  testMacroF1: optional(NUMBER),
-  testSeconds: optional(NUMBER),
+  validationMacroF1: optional(NUMBER_OR_NULL),
+  testLoss: optional(NUMBER_OR_NULL),
+  testAccuracy: optional(NUMBER_OR_NULL),
+  testMacroF1: optional(NUMBER_OR_NULL),
+  testSeconds: optional(NUMBER_OR_NULL),
 } satisfies Record<keyof EpochRecord, FieldRule>;
 
-/** The record's nested fields, as {@link RunRecord} has them (optional: absent from records written before they existed). */
+/** The record's fields, as {@link RunRecord} has them (optional: absent from records written before they existed). */
 const RECORD_FIELDS: Readonly<Record<string, FieldRule>> = {
+  key: STRING,
+  dataset: STRING,
+  model: STRING,
+  seed: NUMBER,
+  classes: NUMBER,
+  head: STRING,
+  bestEpoch: NUMBER,
+  epochs: NUMBER,
+  secondsPerEpoch: NUMBER,
+  spec: OBJECT,
+  history: list(object(EPOCH_FIELDS)),
   metrics: object({
     ...SCORES,
     bayes: object(SCORES, OBJECT_OR_NULL),
@@ -329,7 +368,7 @@ const RECORD_FIELDS: Readonly<Record<string, FieldRule>> = {
   prototypeGeometry: optional(OBJECT_OR_NULL),
   data: OBJECT,
   git: optional(object({ commit: STRING, dirty: BOOLEAN }, OBJECT_OR_NULL)),
-  reused: optional(STRINGS),
+  reused: optional(list(STRING)),
   memory: optional(
     object({
       peakResidentBytes: NUMBER,

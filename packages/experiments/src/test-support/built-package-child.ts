@@ -19,7 +19,7 @@ export interface ChildScratch {
 }
 
 export async function prepareChildScratch(prefix: string): Promise<ChildScratch> {
-  for (const file of ['results-store', 'results-lock', 'grid-runner']) {
+  for (const file of ['results-store', 'results-lock', 'run-record', 'grid-runner']) {
     const built = join(src, '../dist', `${file}.js`);
     if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(src, `${file}.ts`)).mtimeMs)
       throw new Error(`dist/${file}.js is missing or older than its source: run \`pnpm --filter @hyperproto/experiments build\` first`);
@@ -33,4 +33,12 @@ export async function prepareChildScratch(prefix: string): Promise<ChildScratch>
   const registryModule = join(dir, 'registry.mjs');
   writeFileSync(registryModule, registry);
   return { dir, builtPackage: pathToFileURL(join(src, '../dist/index.js')).href, registryModule };
+}
+
+/**
+ * Spawn options under which a child meets file permissions: root reads and writes any file, so as root the child
+ * runs as nobody (uid and gid 65534); otherwise as this user. What it reaches must be open to it (chmod).
+ */
+export function permissionsHold(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 }

@@ -96,7 +96,9 @@ const evaluator = defineEvaluator({
 /**
  * Pretends to train: `skill` is the share of test rows it labels right (the rest are shifted by one class); the
  * kept epoch's validation accuracy grows with the seed (3 + seed % 3 epochs),
- * `delayMs` makes each epoch take real time, and `failOn` makes runs with that seed fail.
+ * `delayMs` makes each epoch take real time, and `failOn` makes runs with that seed fail. FAKE_ENGINE_NAN_LOSS_SEED
+ * gives that seed's epochs a NaN training loss (an engine breaking its contract); FAKE_ENGINE_TEST_LOSS_OVERFLOW a
+ * traced test loss of Infinity (a test split the model scores very badly).
  */
 const engine = defineEngine({
   name: 'fake',
@@ -114,15 +116,20 @@ const engine = defineEngine({
       const delay = Number(process.env.FAKE_ENGINE_DELAY_MS ?? 0);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       ctx.progress?.(epoch, epochs, `epoch ${epoch}`);
+      const nanLoss = process.env.FAKE_ENGINE_NAN_LOSS_SEED !== undefined && Number(process.env.FAKE_ENGINE_NAN_LOSS_SEED) === ctx.seed;
       history.push({
         epoch,
-        trainLoss: 1 / epoch,
+        trainLoss: nanLoss ? Number.NaN : 1 / epoch,
         validationLoss: 1 / epoch,
         validationAccuracy: 0.5 + epoch / (2 * epochs),
         validationMacroF1: 0.4 + epoch / (2 * epochs),
         seconds: 0.01 * job.head.outputUnits,
         ...(job.trainer.traceTest
-          ? { testLoss: 2 / epoch, testAccuracy: 0.45 + epoch / (2 * epochs), testMacroF1: 0.35 + epoch / (2 * epochs) }
+          ? {
+              testLoss: process.env.FAKE_ENGINE_TEST_LOSS_OVERFLOW ? Number.POSITIVE_INFINITY : 2 / epoch,
+              testAccuracy: 0.45 + epoch / (2 * epochs),
+              testMacroF1: 0.35 + epoch / (2 * epochs),
+            }
           : {}),
       });
     }
