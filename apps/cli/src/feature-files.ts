@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { ErrorCode, HyperprotoError, isHyperprotoError, type Matrix } from '@hyperproto/core';
 import {
   columnNamesDifference,
+  type LabelledRows,
   type LabelledTextFeatures,
   type LabelValues,
   nameList,
@@ -21,9 +22,14 @@ export interface FeatureColumns {
   readonly labelColumn?: string;
 }
 
-/** Feature rows, with the labels of the model's label column when they were asked for and every row has one. */
-export interface FeatureRows extends Matrix {
+/**
+ * Feature rows, with what the count check of labels names them by (`checkLabelCount`), and the labels of the model's
+ * label column when they were asked for and every row has one.
+ */
+export interface FeatureRows extends Matrix, LabelledRows {
   readonly labels?: LabelValues;
+  /** Why the file's label column (or key), which it has, gives no labels: the first row without one. */
+  readonly unlabelled?: string;
 }
 
 /**
@@ -36,8 +42,8 @@ export interface FeatureRows extends Matrix {
  * other than the model's feature names, or the same names in another order, are refused. Rows without names
  * (no header, .npy, JSON lines) are taken by position.
  *
- * With `labelsFromColumn`, a CSV whose header has the model's label column gives its labels too, when every row has
- * one; with a row unlabelled the column is left out as without it, and `log` says why there are no labels.
+ * With `labelsFromColumn`, a file with the model's label column (a CSV header naming it; JSON lines whose first
+ * row has that key) gives its labels too, when every row has one; with a row unlabelled, `unlabelled` says which.
  */
 export async function readFeatureFile(
   path: string,
@@ -51,7 +57,7 @@ export async function readFeatureFile(
   const naming = { what: `--input ${path}`, expected: `a ${FEATURE_FILE_TYPES.join(', ')} file` };
   if (type === '.npy') {
     const matrix = await readMatrixNpy(path, { what: naming.what, layout: '[rows, features] array (one row per input)' });
-    return toFeatureMatrix(matrix, inputWidth, { source: path, oneBased: true });
+    return { ...toFeatureMatrix(matrix, inputWidth, { source: path, oneBased: true }), path, format: 'npy' };
   }
   if (type !== '.csv' && type !== '.jsonl') {
     throw new HyperprotoError(
@@ -69,15 +75,15 @@ export async function readFeatureFile(
   }
   // The files dataset's own parsers, so that a file means the same to `predict` as to `train`, message for message.
   // The model's label column is left out of the features when a CSV header has it, unread unless its labels are
-  // asked for: rows not yet labelled leave it blank.
+  // asked for: rows not yet labelled leave it blank. JSON lines read only "features" but for the labels.
   const { labelColumn, featureNames } = columns;
   const format = type === '.csv' ? 'csv' : 'jsonl';
   let parsed: LabelledTextFeatures | undefined;
   let unlabelled: string | undefined;
-  if (labelsFromColumn && format === 'csv' && labelColumn !== undefined) {
+  if (labelsFromColumn && labelColumn !== undefined) {
     // The reader refuses a file without that column, or with a row without a label, as it would a training file:
-    // such a file is then read as below, its rows classified and not scored. Reading it again repeats any other
-    // refusal word for word; the first read stops at the first unlabelled row, so the retry costs little.
+    // such a file is then read again as below, its rows classified and not scored, and any other refusal repeated
+    // word for word. The text may be parsed twice: the first reading stops at the first row without a label.
     try {
       parsed = await parseLabelledFeatureText(text, path, format, { labelColumn });
     } catch (error) {
@@ -86,16 +92,34 @@ export async function readFeatureFile(
     }
   }
   parsed ??= await parseLabelledFeatureText(text, path, format, labelColumn === undefined ? {} : { skipColumn: labelColumn });
-  const { rows, cols, data, columnNames, skippedColumn, labels } = parsed;
-  const leftOut = skippedColumn ?? (labels ? labelColumn : undefined);
+  const { rows, cols, data, columnNames, header, skippedColumn, labels, lastLine } = parsed;
+  const leftOut = skippedColumn ?? (labels && format === 'csv' ? labelColumn : undefined);
   // Only names are compared: a header of column positions, like no header, is taken by position.
-  if (featureNames && columnNames && parsed.header === 'names') checkColumnNames(columnNames, featureNames, path, leftOut);
-  if (leftOut !== undefined) {
-    const scoring = labels ? ', whose labels score the predictions' : unlabelled === undefined ? '' : `, rows not scored: ${unlabelled}`;
-    log(`${path}: left out the label column ${JSON.stringify(leftOut)}${scoring}`);
-  }
+  if (featureNames && columnNames && header === 'names') checkColumnNames(columnNames, featureNames, path, leftOut);
+  if (leftOut !== undefined) log(`${path}: left out the label column ${JSON.stringify(leftOut)}`);
+  // A file without the column says nothing of labels; one with it but a row unlabelled says which row.
+  const hasColumn = format === 'csv' ? leftOut !== undefined : labelColumn !== undefined && firstRowHasKey(text, labelColumn);
   const matrix = toFeatureMatrix({ rows, cols, data }, inputWidth, { source: path, oneBased: true });
-  return labels ? { ...matrix, labels } : matrix;
+  return {
+    ...matrix,
+    path,
+    format,
+    ...(columnNames ? { columnNames } : {}),
+    ...(header ? { header } : {}),
+    ...(lastLine === undefined ? {} : { lastLine }),
+    ...(labels ? { labels } : unlabelled !== undefined && hasColumn ? { unlabelled } : {}),
+  };
+}
+
+/** Whether the first row of JSON-lines text is an object with `key`: the JSON-lines form of a CSV header's column. */
+function firstRowHasKey(text: string, key: string): boolean {
+  const end = text.indexOf('\n');
+  try {
+    const first: unknown = JSON.parse(end < 0 ? text : text.slice(0, end));
+    return typeof first === 'object' && first !== null && !Array.isArray(first) && Object.hasOwn(first, key);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -63,21 +63,26 @@ function withGlobals(command: Command): Command {
 }
 
 /**
- * Refuses a file or directory flag given an empty value (`--out "$OUT"` with the variable unset), which would
- * otherwise mean the current directory or a default: a usage error naming the flag.
+ * Refuses an empty value of any option that takes one and of any argument (`--out "$OUT"`, `report "$DIR"` with
+ * the variable unset), which would otherwise mean the current directory, every interface, every kind or a default:
+ * a usage error naming the flag or argument, before the command does anything.
  */
-function refuseEmptyPaths(command: Command): void {
+function refuseEmptyValues(command: Command): void {
+  const isEmpty = (value: unknown) => value === '' || (Array.isArray(value) && value.includes(''));
   const values = command.opts();
   for (const option of command.options) {
-    if (!/<(file|dir|path|specifier)[^>]*>/.test(option.flags)) continue;
-    const value: unknown = values[option.attributeName()];
-    if (value === '' || (Array.isArray(value) && value.includes(''))) {
-      command.error(`error: option '${option.flags}' is empty: give a path (a variable meant to hold it may be unset)`, {
-        exitCode: 2,
-        code: 'hyperproto.emptyPath',
-      });
-    }
+    // Boolean and --no-* flags take no value; a value that a parser turned into a number is never ''.
+    if ((option.required || option.optional) && isEmpty(values[option.attributeName()])) throw emptyValue(option.long ?? option.flags);
   }
+  command.registeredArguments.forEach((argument, i) => {
+    if (isEmpty(command.processedArgs[i])) throw emptyValue(`<${argument.name()}${argument.variadic ? '...' : ''}>`);
+  });
+}
+
+function emptyValue(name: string): HyperprotoError {
+  return new HyperprotoError(ErrorCode.InvalidOptions, `${name} is empty`, {
+    hint: 'Give a value; a variable meant to hold it (e.g. --out "$OUT") may be unset.',
+  });
 }
 
 export function buildProgram(): Command {
@@ -88,7 +93,7 @@ export function buildProgram(): Command {
     // `prototypes` has options of its own and a subcommand: options after `inspect` belong to `inspect`.
     .enablePositionalOptions()
     .exitOverride()
-    .hook('preAction', (_, action) => refuseEmptyPaths(action));
+    .hook('preAction', (_, action) => refuseEmptyValues(action));
 
   withGlobals(
     withDatasetFlags(
@@ -230,9 +235,9 @@ export function buildProgram(): Command {
       .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)')
       .option(
         '--labels <file>',
-        "true labels of the --input rows (a .npy file, or text with one label per line): adds accuracy and macro-F1; a CSV holding the model's label column needs none",
+        "true labels of the --input rows (a .npy file, or text with one label per line): adds accuracy and macro-F1; a CSV or JSON-lines file holding the model's label column needs none",
       )
-      .option('--per-class', 'with labels, also precision, recall, F1 and support of each class')
+      .option('--per-class', 'also precision, recall, F1 and support of each class; needs labels (--labels, or the label column)')
       .addHelpText(
         'after',
         '\nExamples:\n  $ hyperproto predict model.onnx --input X.npy --top-k 3\n  $ hyperproto predict model.onnx --input X_test.npy --labels y_test.txt --per-class\n  $ hyperproto predict model.onnx --input test.csv --json   # scored too when test.csv has the label column',

@@ -153,9 +153,8 @@ describe('predict --labels on a model with class names', () => {
     write('partly.csv', [HEADER.join(','), ...labelled(test, (i) => (i === 3 ? '' : KINDS[test[i]!.kind]!))]);
     const partly = await cli(['predict', 'named.onnx', '--input', 'partly.csv']);
     expect(partly.code, partly.stderr).toBe(0);
-    expect(partly.stderr).toContain(
-      'partly.csv: left out the label column "kind", rows not scored: partly.csv line 5, column 2 ("kind"): the label is empty',
-    );
+    expect(partly.stderr).toContain('partly.csv: left out the label column "kind"\n');
+    expect(partly.stderr).toContain('partly.csv: classified, not scored: partly.csv line 5, column 2 ("kind"): the label is empty');
     expect(partly.stderr).not.toMatch(/accuracy/);
     expect(predictJson(await cli(['predict', 'named.onnx', '--input', 'partly.csv', '--json']))).not.toHaveProperty('evaluation');
   });
@@ -208,11 +207,24 @@ describe('predict --labels on a model with class names', () => {
       await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'three.txt']),
       'three.txt line 4: label 3 is outside 0..2',
     );
-    write('screw.csv', [HEADER.join(','), ...labelled(test, (i) => (i === 6 ? 'screw' : KINDS[test[i]!.kind]!))]);
-    expectRefusal(
-      await cli(['predict', 'named.onnx', '--input', 'screw.csv']),
-      'screw.csv column 2 ("kind") line 8: label "screw" is not among classNames',
-    );
+  });
+
+  it('classifies without scoring a label column whose labels are not all classes of the model, when --labels is not given', async () => {
+    const byName = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--json']));
+    for (const odd of ['wolf', '?']) {
+      write('odd.csv', [HEADER.join(','), ...labelled(test, (i) => (i === 6 ? odd : KINDS[test[i]!.kind]!))]);
+      const run = await cli(['predict', 'named.onnx', '--input', 'odd.csv']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.trim().split('\n')).toHaveLength(61);
+      expect(run.stderr).toContain(
+        `odd.csv: classified, not scored: odd.csv column 2 ("kind") line 8: label ${JSON.stringify(odd)} is not among classNames`,
+      );
+      expect(run.stderr).not.toMatch(/accuracy|^hint/m);
+      const json = predictJson(await cli(['predict', 'named.onnx', '--input', 'odd.csv', '--json']));
+      expect(json).not.toHaveProperty('evaluation');
+      expect(json.predictions).toEqual(byName.predictions);
+    }
+    // Asked for with --labels, such a label is refused (above, screw.txt).
   });
 
   it('refuses labels fewer or more than the rows (exit 2)', async () => {
@@ -220,15 +232,37 @@ describe('predict --labels on a model with class names', () => {
       'short.txt',
       truth.slice(0, 59).map((c) => KINDS[c]!),
     );
+    // Worded as the files dataset words a labels file of another length: the first row without a label, and why.
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'short.txt']),
-      'short.txt has 59 labels but features.csv has 60 rows',
+      'features.csv has 60 rows but short.txt has only 59 labels: features.csv line 61 has no label; give exactly one label per row, in the same order\n',
+    );
+    write(
+      'nohead.csv',
+      test.map((row) => row.features.join(',')),
+    );
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'nohead.csv', '--labels', 'short.txt']),
+      'nohead.csv has 60 rows but short.txt has only 59 labels: nohead.csv line 60 has no label; give exactly one label per row, in the same order (if nohead.csv line 1 is a header, its names must not be numbers',
     );
     writeInt64Npy('long.npy', [...truth, 0]);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'long.npy']),
-      'long.npy has 61 labels but features.csv has 60 rows',
+      'long.npy has 61 labels but features.csv has 60 rows: long.npy row 61 has no feature row; give exactly one label per row, in the same order\n',
     );
+  });
+
+  it('--per-class without labels: refused when the input cannot hold any, said when its label column gave none', async () => {
+    const refused = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--per-class']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^error E_INVALID_OPTIONS: --per-class has nothing to score: no --labels, and features\.csv has no labels \(its header has no column "kind", the label column of named\.onnx\)\nhint: Give --labels FILE/m,
+    );
+    expect(refused.stdout).toBe('');
+    const partly = await cli(['predict', 'named.onnx', '--input', 'partly.csv', '--per-class']);
+    expect(partly.code, partly.stderr).toBe(0);
+    expect(partly.stderr).toContain('partly.csv: classified, not scored: ');
+    expect(partly.stderr).toContain('--per-class: nothing to score; give --labels FILE to score the rows');
   });
 });
 
@@ -251,6 +285,18 @@ describe('predict --labels on a model without class names', () => {
     });
   });
 
+  it('refuses --per-class without --labels: a .npy input holds no labels, nor has the model a label column', async () => {
+    const run = await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--per-class', '--json']);
+    expect(run.code, run.stderr).toBe(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      error: {
+        code: 'E_INVALID_OPTIONS',
+        message:
+          '--per-class has nothing to score: no --labels, and plain.npy has no labels (plain.onnx was trained without a label column)',
+      },
+    });
+  });
+
   it('refuses an index out of range and a name', async () => {
     write(
       'plain-five.txt',
@@ -267,5 +313,64 @@ describe('predict --labels on a model without class names', () => {
     const named = await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-name.txt']);
     expectRefusal(named, 'plain-name.txt line 2: label "cat" is not among classNames ("0", "1", "2")');
     expect(named.stderr).toContain('a class index 0..2 (it has no class names)');
+  });
+});
+
+describe('predict on JSON lines with the label key of a model trained from JSON lines', () => {
+  const jsonl = (rows: { features: string[]; kind: number }[], kind: (i: number) => unknown = (i) => KINDS[rows[i]!.kind]) =>
+    rows.map(({ features }, i) => JSON.stringify({ features: features.map(Number), kind: kind(i) }));
+
+  beforeAll(async () => {
+    write('train.jsonl', jsonl(makeRows(150, 7, 2)));
+    const trained = await cli([
+      'train',
+      ...['--data', 'train.jsonl', '--dataset-option', 'labelColumn=kind'],
+      ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '40', '--out', 'lines', '--json'],
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const exported = await cli(['export', 'lines', '--out', 'lines.onnx', '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ labelColumn: 'kind' });
+  }, 120_000);
+
+  it('scores the rows by the key without --labels, as --labels with the same labels does', async () => {
+    write('test.jsonl', jsonl(test));
+    const result = predictJson(await cli(['predict', 'lines.onnx', '--input', 'test.jsonl', '--per-class', '--json']));
+    const byFile = predictJson(
+      await cli(['predict', 'lines.onnx', '--input', 'test.jsonl', '--labels', 'kinds.txt', '--per-class', '--json']),
+    );
+    expect(result.predictions).toEqual(byFile.predictions);
+    expect(result.evaluation).toEqual({ ...byFile.evaluation, labels: 'test.jsonl key "kind"' });
+    expect(result.evaluation!.accuracy).toBeGreaterThan(0.4);
+  });
+
+  it('classifies without scoring when a row lacks the key or its label is not a class; says nothing for rows without any', async () => {
+    write(
+      'missing.jsonl',
+      jsonl(test, (i) => (i === 2 ? undefined : KINDS[test[i]!.kind])),
+    );
+    write(
+      'wolf.jsonl',
+      jsonl(test, (i) => (i === 4 ? 'wolf' : KINDS[test[i]!.kind])),
+    );
+    write(
+      'bare.jsonl',
+      jsonl(test, () => undefined),
+    );
+    for (const [file, reason] of [
+      ['missing.jsonl', 'missing.jsonl line 3: label "kind" is missing'],
+      ['wolf.jsonl', 'wolf.jsonl key "kind" line 5: label "wolf" is not among classNames'],
+    ] as const) {
+      const run = await cli(['predict', 'lines.onnx', '--input', file]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(`${file}: classified, not scored: ${reason}`);
+      expect(run.stderr).not.toMatch(/accuracy/);
+    }
+    const bare = await cli(['predict', 'lines.onnx', '--input', 'bare.jsonl']);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stderr).not.toMatch(/not scored|accuracy/);
+    const perClass = await cli(['predict', 'lines.onnx', '--input', 'bare.jsonl', '--per-class']);
+    expect(perClass.code).toBe(2);
+    expect(perClass.stderr).toContain('bare.jsonl has no labels (its first row has no key "kind", the label column of lines.onnx)');
   });
 });

@@ -22,20 +22,38 @@ function expectRefused(run: CliRun, code: number, message: RegExp): void {
 const partials = () => readdirSync(scratch, { recursive: true }).filter((name) => String(name).includes('.partial-'));
 
 describe('flags from unset variables and option names that are not keys', () => {
-  it('refuses an empty path (an unset variable) instead of taking the current directory, before any work', async () => {
+  it('refuses an empty value of a flag or an argument (an unset variable) instead of taking a default, before any work', async () => {
     writeFileSync(join(scratch, 'keep.txt'), 'mine');
-    for (const args of [
-      ['experiment', '--preset', 'seed-quick', '--out', ''],
-      ['train', '--classes', '3', '--sigma', '1', '--out', ''],
-      ['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', ''],
-      ['train', '--classes', '3', '--sigma', '1', '--plugin', './none.mjs', '--plugin', ''],
-      ['report', 'runs/x', '--summary', '--out', ''],
-    ]) {
-      const flag = args[args.length - 2]!;
-      expectRefused(await cli(args), 2, new RegExp(`option '${flag} <[a-z.]+>' is empty: give a path`));
+    const hint = /\nhint: Give a value; a variable meant to hold it \(e\.g\. --out "\$OUT"\) may be unset\./;
+    for (const [args, name] of [
+      [['experiment', '--preset', 'seed-quick', '--out', ''], '--out'],
+      [['train', '--classes', '3', '--sigma', '1', '--out', ''], '--out'],
+      [['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', ''], '--out'],
+      [['train', '--classes', '3', '--sigma', '1', '--plugin', './none.mjs', '--plugin', ''], '--plugin'],
+      [['report', 'runs/x', '--summary', '--out', ''], '--out'],
+      // Not paths: every interface, the default engine, every kind.
+      [['serve', 'model.onnx', '--host', ''], '--host'],
+      [['train', '--classes', '3', '--sigma', '1', '--engine', ''], '--engine'],
+      [['plugins', '--kind', ''], '--kind'],
+      [['train', '--classes', '3', '--sigma', '1', '--head-option', 'x=1', '--head-option', ''], '--head-option'],
+      // Arguments: the current directory, or a file named ''.
+      [['report', ''], '<dirs...>'],
+      [['report', 'runs/x', '', '--summary'], '<dirs...>'],
+      [['export', '', '--out', 'm.onnx'], '<run-dir>'],
+      [['predict', '', '--input', 'x.npy'], '<model.onnx>'],
+      [['prototypes', 'inspect', ''], '<file.npy>'],
+    ] as const) {
+      const run = await cli([...args]);
+      expectRefused(run, 2, new RegExp(`^error E_INVALID_OPTIONS: ${name.replace(/\./g, '\\.')} is empty${hint.source}`));
+      expect(run.stdout).toBe('');
     }
+    // With --json, one error object on stdout and nothing on stderr.
+    const json = await cli(['serve', 'model.onnx', '--host', '', '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'E_INVALID_OPTIONS', message: '--host is empty' } });
     expect(readdirSync(scratch).sort()).toEqual(['keep.txt']);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses __proto__ as an option name like any unknown option, instead of dropping it', async () => {
     const run = await cli([
@@ -51,7 +69,17 @@ describe('flags from unset variables and option names that are not keys', () => 
       '__proto__=1',
     ]);
     expectRefused(run, 2, /E_INVALID_OPTIONS: dataset:gaussian: unknown option "__proto__"/);
-  });
+    // Through the experiment spec too, whose options records would drop the key before the plugin's check.
+    const train = ['train', '--classes', '3', '--sigma', '1', '--train-per-class', '5', '--max-epochs', '1', '--out', 'proto'];
+    for (const [flags, plugin] of [
+      [['--head-option', '__proto__={"a":1}'], 'head:softmax'],
+      [['--head', 'hpn', '--prototypes-option', '__proto__={"a":1}'], 'prototypes:optimized'],
+      [['--engine', 'onnxruntime', '--engine-option', '__proto__={"a":1}'], 'engine:onnxruntime'],
+    ] as const) {
+      expectRefused(await cli([...train, ...flags]), 2, new RegExp(`^error E_INVALID_OPTIONS: ${plugin}: unknown option "__proto__"`));
+    }
+    expect(existsSync(join(scratch, 'proto'))).toBe(false);
+  }, 60_000);
 });
 
 describe('sizes that are refused are refused before any work', () => {

@@ -77,13 +77,33 @@ export function isParsedOptions(value: unknown, schema: unknown): boolean {
  */
 export function resolveOptions<O>(plugin: Plugin & { options: z.ZodType<O> }, raw: unknown): O {
   if (isParsedOptions(raw, plugin.options)) return raw as O;
+  // An own `__proto__` key (JSON.parse and the key=value flags make one) is never an option: zod would drop it
+  // unseen, unless the schema is strict. Refused first, worded as the strict schema's unknown keys.
+  if (typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__'))
+    throw invalidOptions(plugin, `${pluginId(plugin)}: ${unknownKeysText(['__proto__'], objectSchemaKeys(plugin.options), 'option')}`);
   const result = plugin.options.safeParse(raw ?? {}, { error: unknownKeysErrorMap('option') });
   if (result.success) {
     markParsed(result.data, plugin.options);
     return result.data;
   }
-  throw new HyperprotoError(ErrorCode.InvalidOptions, formatIssues(result.error.issues, pluginId(plugin)), {
+  throw invalidOptions(plugin, formatIssues(result.error.issues, pluginId(plugin)));
+}
+
+function invalidOptions(plugin: Plugin, message: string): HyperprotoError {
+  return new HyperprotoError(ErrorCode.InvalidOptions, message, {
     pluginId: pluginId(plugin),
     hint: `Run \`hyperproto plugins --kind ${plugin.kind}\` (with the same --plugin and --config) to see the options of ${pluginId(plugin)}.`,
   });
+}
+
+/** The keys of an object schema, through the wrappers around it (default, optional, pipe); [] for any other schema. */
+function objectSchemaKeys(schema: unknown): string[] {
+  type Def = { shape?: unknown; innerType?: { _zod?: { def?: Def } }; in?: { _zod?: { def?: Def } } };
+  let def = (schema as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+  // Bounded: the schema is the plugin's, whatever its form.
+  for (let depth = 0; def && depth < 16; depth++) {
+    if (typeof def.shape === 'object' && def.shape !== null) return Object.keys(def.shape);
+    def = (def.innerType ?? def.in)?._zod?.def;
+  }
+  return [];
 }

@@ -269,7 +269,8 @@ describe('runExperiment at the plugin boundary', () => {
     const named = await runExperiment(fixture({ featureNames: ['width', 'height'] }).registry, spec());
     expect(named.dataset.featureNames).toEqual(['width', 'height']);
     await expect(runExperiment(fixture({ featureNames: ['width'] }).registry, spec())).rejects.toMatchObject({
-      code: ErrorCode.InvalidInput,
+      code: ErrorCode.InvalidPlugin,
+      pluginId: 'dataset:blobs',
       message: 'dataset:blobs: featureNames has 1 name for input width 2; give one name (a string) per input feature',
     });
   });

@@ -412,8 +412,7 @@ function checkDataset(dataset: Dataset, source: string): void {
       : names.every((name) => typeof name === 'string')
         ? undefined
         : 'holds something other than a string';
-  if (problem)
-    throw new HyperprotoError(ErrorCode.InvalidInput, `${source}: featureNames ${problem}; give one name (a string) per input feature`);
+  if (problem) throw invalidPluginResult(source, `featureNames ${problem}; give one name (a string) per input feature`);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -35,9 +35,28 @@ export const TrainerSettingsSchema = z.strictObject(trainerShape, {
 /** The seed's trainer settings, shared by every engine (the network and its training live in @hyperproto/mlp). */
 export type TrainerSettings = Readonly<z.output<typeof TrainerSettingsSchema>>;
 
+/** An object whose prototype is Object's or null, as JSON.parse and the CLI's key=value flags make options. */
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+
+/**
+ * A plugin's options as given, any keys: the plugin's own schema checks them (resolveOptions). Not z.record, which
+ * drops an own `__proto__` key unseen; copied with it kept as a key, so that the plugin's check refuses it as it
+ * refuses any option it does not know.
+ */
+export const PluginOptionsSchema = z
+  .custom<Record<string, unknown>>(isPlainObject, { error: 'expected an object of options' })
+  .transform((options) => {
+    const copy: Record<string, unknown> = {};
+    // defineProperty: assignment would take `__proto__` as the copy's prototype.
+    for (const [key, value] of Object.entries(options))
+      Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+    return copy;
+  });
+
 const PluginRefSchema = z.object({
   name: z.string().min(1),
-  options: z.record(z.string(), z.unknown()).default({}),
+  options: PluginOptionsSchema.default({}),
 });
 
 /** An engine and its options; a plain name (records and grids written before engines took options) means no options. */
@@ -51,7 +70,7 @@ const EngineRefSchema = z.union([
 
 const PrototypeSourceSchema = z.union([
   // Without dims the prototypes get as many dimensions as the dataset has classes.
-  z.object({ strategy: z.string().min(1), dims: positiveInt.optional(), options: z.record(z.string(), z.unknown()).default({}) }).strict(),
+  z.object({ strategy: z.string().min(1), dims: positiveInt.optional(), options: PluginOptionsSchema.default({}) }).strict(),
   z.object({ file: z.string().min(1) }).strict(),
 ]);
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ErrorCode, type HyperprotoError } from './errors.js';
 import { resolveOptions, unknownKeysErrorMap, unknownKeysText } from './options.js';
-import { defineDataset } from './plugins.js';
+import { planExperiment } from './pipeline.js';
+import { defineDataset, defineHead } from './plugins.js';
+import { createRegistry } from './registry.js';
 import { parseExperimentSpec } from './spec.js';
 
 function refusal(fn: () => unknown): HyperprotoError {
@@ -65,6 +67,46 @@ describe('unknown keys', () => {
     );
     expect(refusal(() => parseExperimentSpec({ ...spec, trainer: { patient: 3 } })).message).toMatch(
       /^experiment spec: trainer: unknown setting "patient" \(did you mean "patience"\?\); the trainer settings are /,
+    );
+  });
+
+  it('refuses an own __proto__ key of any plugin options (JSON.parse and key=value flags make one) as an unknown option', () => {
+    const strict = z.strictObject({ classes: z.number(), perClass: z.number().default(4) });
+    const dataset = (options: z.ZodType) => defineDataset({ name: 'blobs', summary: 's', options, generate: () => ({}) as never });
+    const expected = 'dataset:blobs: unknown option "__proto__"; the options here are classes, perClass';
+    const raw = JSON.parse('{"classes": 3, "__proto__": {"perClass": 9}}');
+    for (const options of [strict, strict.strip(), strict.loose(), strict.partial().default({ classes: 3 })]) {
+      const error = refusal(() => resolveOptions(dataset(options), raw));
+      expect(error).toMatchObject({ code: ErrorCode.InvalidOptions, pluginId: 'dataset:blobs', message: expected });
+      expect(error.hint).toMatch(/hyperproto plugins --kind dataset/);
+    }
+    // Kept through the spec, whose options records zod's z.record would drop it from, to every plugin's check.
+    const spec = parseExperimentSpec(
+      JSON.parse(
+        '{"dataset": {"name": "blobs", "options": {"__proto__": 1}}, "head": {"name": "plain", "options": {"__proto__": {"a": 1}}}, "engine": {"name": "e", "options": {"__proto__": 1}}, "prototypes": {"strategy": "s", "options": {"__proto__": 1}}, "evaluators": [{"name": "v", "options": {"__proto__": 1}}]}',
+      ),
+    );
+    for (const options of [spec.dataset.options, spec.head.options, spec.engine!.options, spec.evaluators[0]!.options])
+      expect(Object.keys(options)).toEqual(['__proto__']);
+    expect(spec.prototypes && 'strategy' in spec.prototypes && Object.keys(spec.prototypes.options)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(spec.head.options)).toBe(Object.prototype);
+    // The plugin's own check then refuses it, as `constructor` would be.
+    const registry = createRegistry(
+      dataset(strict),
+      defineHead({ name: 'plain', summary: 's', options: z.strictObject({}), usesPrototypes: false, build: () => ({}) as never }),
+    );
+    const headSpec = (key: string) =>
+      parseExperimentSpec(
+        JSON.parse(`{"dataset": {"name": "blobs", "options": {"classes": 3}}, "head": {"name": "plain", "options": {"${key}": 1}}}`),
+      );
+    expect(refusal(() => planExperiment(registry, headSpec('__proto__'))).message).toBe(
+      'head:plain: unknown option "__proto__"; there are no options here',
+    );
+    expect(refusal(() => planExperiment(registry, headSpec('constructor'))).message).toBe(
+      'head:plain: unknown option "constructor"; there are no options here',
+    );
+    expect(refusal(() => parseExperimentSpec({ dataset: { name: 'blobs', options: [] }, head: { name: 'plain' } })).message).toBe(
+      'experiment spec: dataset.options: expected an object of options',
     );
   });
 });

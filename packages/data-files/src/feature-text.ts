@@ -19,6 +19,8 @@ export interface TextFeatures {
   readonly skippedColumn?: string;
   /** Each row's label, when `labelColumn` names where they are. */
   readonly labels?: readonly string[];
+  /** 1-based line of the last row: where `checkLabelCount` says a row without a label is. */
+  readonly lastLine?: number;
 }
 
 /** {@link parseFeatureText}'s result with the labels as read: texts that remember their line, for messages. */
@@ -66,5 +68,6 @@ export async function parseLabelledFeatureText(
     ...(table.header ? { header: table.header } : {}),
     ...(table.skippedColumn === undefined ? {} : { skippedColumn: table.skippedColumn }),
     ...(table.labels ? { labels: table.labels } : {}),
+    ...(table.lastLine === undefined ? {} : { lastLine: table.lastLine }),
   };
 }

@@ -246,11 +246,14 @@ function openFeatures(
   return readJsonlFeatures(path, { labelColumn, hooks });
 }
 
+/** What {@link checkLabelCount} reads of a feature file: its rows, and what messages name them and its first line by. */
+export type LabelledRows = Pick<FeatureTable, 'path' | 'format' | 'rows' | 'header' | 'columnNames' | 'lastLine'>;
+
 /**
- * Labels and rows must pair up one to one, and every split file must have the columns of `data`: as many, and
- * the same names in the same order when both files name them (a file without a header is matched by position).
+ * Labels and rows must pair up one to one: a labels file of a split, or `predict --labels` for its --input. The
+ * message names the first row without a label (or label without a row), and why a header may be the cause.
  */
-function checkPart({ table, labels }: Part, main: FeatureTable): void {
+export function checkLabelCount(labels: LabelValues, table: LabelledRows): void {
   const rowAt = (row: number) => (table.lastLine === undefined ? `row ${row + 1}` : `line ${table.lastLine - (table.rows - 1 - row)}`);
   if (labels.count > table.rows) {
     throw badData(
@@ -262,6 +265,14 @@ function checkPart({ table, labels }: Part, main: FeatureTable): void {
       `${table.path} has ${count(table.rows, 'row')} but ${labels.source} has only ${count(labels.count, 'label')}: ${table.path} ${rowAt(labels.count)} has no label; give exactly one label per row, in the same order${oneRowMore(table, labels)}`,
     );
   }
+}
+
+/**
+ * Labels and rows must pair up one to one, and every split file must have the columns of `data`: as many, and
+ * the same names in the same order when both files name them (a file without a header is matched by position).
+ */
+function checkPart({ table, labels }: Part, main: FeatureTable): void {
+  checkLabelCount(labels, table);
   if (table === main) return;
   if (table.cols !== main.cols) {
     throw badData(
@@ -280,7 +291,7 @@ function checkPart({ table, labels }: Part, main: FeatureTable): void {
 }
 
 /** Why the labels may be one more than the rows: a first line taken as a header of column positions, or a header in the labels. */
-function oneLabelMore(table: FeatureTable, labels: LabelValues): string {
+function oneLabelMore(table: LabelledRows, labels: LabelValues): string {
   if (labels.count !== table.rows + 1 || labels.unit !== 'line') return '';
   const labelsHeader = `if ${labels.source} line ${labels.firstAt[0]} (${JSON.stringify(shorten(labels.distinct[0]!))}) is a header, remove it`;
   if (table.header !== 'column positions') return ` (${labelsHeader})`;
@@ -288,7 +299,7 @@ function oneLabelMore(table: FeatureTable, labels: LabelValues): string {
 }
 
 /** Why the rows may be one more than the labels: a header line of numbers, read as data. */
-function oneRowMore(table: FeatureTable, labels: LabelValues): string {
+function oneRowMore(table: LabelledRows, labels: LabelValues): string {
   if (table.rows !== labels.count + 1 || table.format !== 'csv' || table.header) return '';
   return ` (if ${table.path} line 1 is a header, its names must not be numbers other than the column positions 0, 1, 2, ...: it was read as a row of data)`;
 }

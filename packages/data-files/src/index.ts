@@ -10,7 +10,8 @@ export {
   type FilesOptions,
   type FilesOptionsInput,
 } from './files-options.js';
-export { loadFilesDataset, readLabelsFile } from './files-loader.js';
+// `predict --labels` reads labels and checks their count against the rows as a split's labels file is.
+export { checkLabelCount, loadFilesDataset, readLabelsFile, type LabelledRows } from './files-loader.js';
 // `predict --labels` maps labels to a model's classes by the very rules, and messages, of training.
 export { indexClasses, type ClassIndex } from './class-index.js';
 export type { LabelValues } from './label-values.js';

@@ -1,8 +1,9 @@
-import { ErrorCode, HyperprotoError, unknownKeysErrorMap, z } from '@hyperproto/core';
+import { ErrorCode, HyperprotoError, PluginOptionsSchema, unknownKeysErrorMap, z } from '@hyperproto/core';
 
 const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
 const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
-const options = z.record(z.string(), z.unknown()).default({});
+// A plugin's options as a spec holds them (a `__proto__` key kept, for the plugin's check to refuse).
+const options = PluginOptionsSchema.default({});
 
 const seedsSchema = z.union([
   z.number().int().min(1, 'the number of seeds must be at least 1').max(10_000),

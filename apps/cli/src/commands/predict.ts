@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
-import { indexClasses, readLabelsFile } from '@hyperproto/data-files';
+import { checkLabelCount, indexClasses, type LabelValues, readLabelsFile } from '@hyperproto/data-files';
 import { classificationMetrics, type ClassificationMetrics } from '@hyperproto/eval-classification';
 import { inputFileSize } from '@hyperproto/npy';
 import { createSession, exportAgainHint, ModelAnswersError, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
@@ -17,14 +17,14 @@ export interface PredictOptions extends GlobalOptions, ExecutionProviderFlags {
   placement?: boolean;
   /** The true label of each --input row: a .npy array or a text file with one label per line. */
   labels?: string;
-  /** Also score each class, as the classification evaluator reports it. */
+  /** Also score each class, as the classification evaluator reports it; refused when no labels could come. */
   perClass?: boolean;
 }
 
-/** How well the predictions match the true labels (`--labels`, or the model's label column of a CSV). */
+/** How well the predictions match the true labels (`--labels`, or the model's label column of a CSV or JSON lines). */
 interface Evaluation extends ClassificationMetrics {
   readonly rows: number;
-  /** Where the true labels came from: the --labels file, or the CSV's label column. */
+  /** Where the true labels came from: the --labels file, or the input's label column. */
   readonly labels: string;
 }
 
@@ -50,7 +50,7 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
       labelsFromColumn: options.labels === undefined,
     });
     // Read and checked before any inference: a wrong label fails at once, not after the whole file is classified.
-    const truth = await trueLabels(model, session, options, features);
+    const truth = await trueLabels(model, session, options, features, (message) => output.info(message));
     const names = session.classNames;
     const predictions: RowPrediction[] = [];
     const started = performance.now();
@@ -136,48 +136,87 @@ export function modelRunFailure(error: unknown, model: string, hint?: string): u
 }
 
 /**
- * Each row's true class, from --labels or else the CSV's label column (undefined when neither gives labels). Labels
+ * Each row's true class, from --labels or else the input's label column (undefined when neither gives labels). Labels
  * become classes by the files dataset's rules, with the model's class names as its `classNames`: names are looked
  * up by name, integers index into the names; a model without names takes its class indices 0..C-1.
+ *
+ * A --labels file that does not fit is refused. Labels the input's column gives unasked are a bonus: a row without
+ * one, or one that is not a class of the model, leaves the rows classified and not scored, and `log` says why.
  */
 async function trueLabels(
   model: string,
   session: ModelSession,
   options: PredictOptions,
   features: FeatureRows,
+  log: (message: string) => void,
 ): Promise<{ source: string; labels: Int32Array } | undefined> {
-  let values = features.labels;
   if (options.labels !== undefined) {
     // A pipe or a device is refused before anything is read, as for --input.
     await inputFileSize(options.labels, {
       what: `--labels ${options.labels}`,
       expected: 'a .npy file of labels or a text file with one label per line',
     });
-    values = await readLabelsFile(options.labels);
+    const values = await readLabelsFile(options.labels);
+    // Counted against the rows as the files dataset counts a labels file against its data, message for message.
+    checkLabelCount(values, features);
+    return { source: values.source, labels: modelClasses(values, model, session) };
   }
-  if (!values) return undefined;
-  const last = session.classes - 1;
-  const hint = `Labels pair with the --input rows in order, one each, and must be classes of ${model}: ${
-    session.classNames
-      ? `one of its ${session.classes} class names, or a class index 0..${last}`
-      : `a class index 0..${last} (it has no class names)`
-  }.`;
-  if (values.count !== features.rows) {
-    throw new HyperprotoError(
-      ErrorCode.InvalidInput,
-      `${values.source} has ${values.count} label${values.count === 1 ? '' : 's'} but ${options.input} has ${features.rows} row${features.rows === 1 ? '' : 's'}; every row needs exactly one label`,
-      { hint },
-    );
+  let unscored = features.unlabelled;
+  if (features.labels) {
+    try {
+      return { source: features.labels.source, labels: modelClasses(features.labels, model, session) };
+    } catch (error) {
+      if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
+      unscored = error.message;
+    }
   }
+  if (unscored !== undefined) log(`${options.input}: classified, not scored: ${unscored}`);
+  if (options.perClass) {
+    // Asked for scores that no labels could ever give: refused. A label column that gave none this time: said.
+    if (unscored !== undefined) log('--per-class: nothing to score; give --labels FILE to score the rows');
+    else throw noLabelsForPerClass(model, session, options.input, features.format);
+  }
+  return undefined;
+}
+
+/** The labels as the model's class indices; a label that is not a class is refused (E_INVALID_INPUT), naming it. */
+function modelClasses(values: LabelValues, model: string, session: ModelSession): Int32Array {
   const names = session.classNames ?? Array.from({ length: session.classes }, (_, c) => String(c));
   try {
-    return { source: values.source, labels: indexClasses([values], { names, source: `the classes of ${model}` }).labels[0]! };
+    return indexClasses([values], { names, source: `the classes of ${model}` }).labels[0]!;
   } catch (error) {
     // The files dataset's message names the file, the line and the label; the hint speaks of the model.
-    if (isHyperprotoError(error) && error.code === ErrorCode.InvalidInput)
-      throw new HyperprotoError(ErrorCode.InvalidInput, error.message, { cause: error, hint });
-    throw error;
+    if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
+    const last = session.classes - 1;
+    throw new HyperprotoError(ErrorCode.InvalidInput, error.message, {
+      cause: error,
+      hint: `Labels pair with the --input rows in order, one each, and must be classes of ${model}: ${
+        session.classNames
+          ? `one of its ${session.classes} class names, or a class index 0..${last}`
+          : `a class index 0..${last} (it has no class names)`
+      }.`,
+    });
   }
+}
+
+/** --per-class without --labels, on an input that has no label column of the model: nothing could be scored. */
+function noLabelsForPerClass(model: string, session: ModelSession, input: string, format: FeatureRows['format']): HyperprotoError {
+  const column = session.labelColumn;
+  const why =
+    column === undefined
+      ? `${model} was trained without a label column`
+      : format === 'npy'
+        ? 'a .npy file holds features only'
+        : format === 'csv'
+          ? `its header has no column ${JSON.stringify(column)}, the label column of ${model}`
+          : `its first row has no key ${JSON.stringify(column)}, the label column of ${model}`;
+  return new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `--per-class has nothing to score: no --labels, and ${input} has no labels (${why})`,
+    {
+      hint: 'Give --labels FILE with the true label of each --input row (a .npy file, or text with one label per line), or leave out --per-class.',
+    },
+  );
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
