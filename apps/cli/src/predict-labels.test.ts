@@ -94,15 +94,7 @@ beforeAll(async () => {
   );
   write('indices.txt', truth);
   writeInt64Npy('indices.npy', truth);
-  const named = await cli([
-    'train',
-    ...['--data', 'train.csv', '--dataset-option', 'labelColumn=kind'],
-    ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '40', '--out', 'named', '--json'],
-  ]);
-  expect(named.code, named.stderr).toBe(0);
-  const exported = await cli(['export', 'named', '--out', 'named.onnx', '--json']);
-  expect(exported.code, exported.stderr).toBe(0);
-  expect(JSON.parse(exported.stdout)).toMatchObject({ classNames: 3, labelColumn: 'kind' });
+  expect(await trainAndExport('train.csv', 'named')).toMatchObject({ classNames: 3, labelColumn: 'kind' });
 
   // Generated data has integer classes and no names: its model knows classes 0..2 only.
   const plain = await cli(['train', ...tinyTrainFlags({ maxEpochs: 2 }), '--head', 'softmax', '--out', 'plain', '--json']);
@@ -117,6 +109,19 @@ beforeAll(async () => {
   );
 }, 180_000);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Trains a small softmax on `data` (its label column `kind`) into run `name`, exports `name`.onnx: what export says. */
+async function trainAndExport(data: string, name: string): Promise<unknown> {
+  const trained = await cli([
+    'train',
+    ...['--data', data, '--dataset-option', 'labelColumn=kind'],
+    ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '40', '--out', name, '--json'],
+  ]);
+  expect(trained.code, trained.stderr).toBe(0);
+  const exported = await cli(['export', name, '--out', `${name}.onnx`, '--json']);
+  expect(exported.code, exported.stderr).toBe(0);
+  return JSON.parse(exported.stdout);
+}
 
 describe('predict --labels on a model with class names', () => {
   it('scores class-name labels: the accuracy and macro-F1 of its own answers against the labels', async () => {
@@ -322,15 +327,7 @@ describe('predict on JSON lines with the label key of a model trained from JSON 
 
   beforeAll(async () => {
     write('train.jsonl', jsonl(makeRows(150, 7, 2)));
-    const trained = await cli([
-      'train',
-      ...['--data', 'train.jsonl', '--dataset-option', 'labelColumn=kind'],
-      ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '40', '--out', 'lines', '--json'],
-    ]);
-    expect(trained.code, trained.stderr).toBe(0);
-    const exported = await cli(['export', 'lines', '--out', 'lines.onnx', '--json']);
-    expect(exported.code, exported.stderr).toBe(0);
-    expect(JSON.parse(exported.stdout)).toMatchObject({ labelColumn: 'kind' });
+    expect(await trainAndExport('train.jsonl', 'lines')).toMatchObject({ labelColumn: 'kind' });
   }, 120_000);
 
   it('scores the rows by the key without --labels, as --labels with the same labels does', async () => {

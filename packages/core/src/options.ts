@@ -43,9 +43,8 @@ export function unknownKeysText(
 export function unknownKeysErrorMap(noun: string): z.core.$ZodErrorMap {
   return (issue) => {
     if (issue.code !== 'unrecognized_keys') return undefined;
-    const shape = (issue.inst as { _zod?: { def?: { shape?: unknown } } } | undefined)?._zod?.def?.shape;
-    if (typeof shape !== 'object' || shape === null) return undefined;
-    return unknownKeysText(issue.keys, Object.keys(shape), noun);
+    const known = objectSchemaKeys(issue.inst);
+    return known && unknownKeysText(issue.keys, known, noun);
   };
 }
 
@@ -80,7 +79,10 @@ export function resolveOptions<O>(plugin: Plugin & { options: z.ZodType<O> }, ra
   // An own `__proto__` key (JSON.parse and the key=value flags make one) is never an option: zod would drop it
   // unseen, unless the schema is strict. Refused first, worded as the strict schema's unknown keys.
   if (typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__'))
-    throw invalidOptions(plugin, `${pluginId(plugin)}: ${unknownKeysText(['__proto__'], objectSchemaKeys(plugin.options), 'option')}`);
+    throw invalidOptions(
+      plugin,
+      `${pluginId(plugin)}: ${unknownKeysText(['__proto__'], objectSchemaKeys(plugin.options) ?? [], 'option')}`,
+    );
   const result = plugin.options.safeParse(raw ?? {}, { error: unknownKeysErrorMap('option') });
   if (result.success) {
     markParsed(result.data, plugin.options);
@@ -96,8 +98,8 @@ function invalidOptions(plugin: Plugin, message: string): HyperprotoError {
   });
 }
 
-/** The keys of an object schema, through the wrappers around it (default, optional, pipe); [] for any other schema. */
-function objectSchemaKeys(schema: unknown): string[] {
+/** The keys of an object schema, through the wrappers around it (default, optional, pipe); undefined for any other schema. */
+function objectSchemaKeys(schema: unknown): string[] | undefined {
   type Def = { shape?: unknown; innerType?: { _zod?: { def?: Def } }; in?: { _zod?: { def?: Def } } };
   let def = (schema as { _zod?: { def?: Def } } | undefined)?._zod?.def;
   // Bounded: the schema is the plugin's, whatever its form.
@@ -105,5 +107,5 @@ function objectSchemaKeys(schema: unknown): string[] {
     if (typeof def.shape === 'object' && def.shape !== null) return Object.keys(def.shape);
     def = (def.innerType ?? def.in)?._zod?.def;
   }
-  return [];
+  return undefined;
 }
