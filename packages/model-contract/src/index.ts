@@ -27,7 +27,7 @@ export {
   type InvalidFeaturesDetail,
 } from './contract-error.js';
 export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
-export { checkRunBytes, RUN_BYTES, rowsPerRun, runInParts, type PartValues } from './run-in-parts.js';
+export { checkRunBytes, partsOf, RUN_BYTES, rowsPerRun, runInParts, type PartValues } from './run-in-parts.js';
 export { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
 export {
   MAX_INPUT_WIDTH,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRunBytes, RUN_BYTES, rowsPerRun, runInParts, type FeatureMatrix } from './index.js';
+import { checkRunBytes, partsOf, RUN_BYTES, rowsPerRun, runInParts, type FeatureMatrix } from './index.js';
 
 describe('rowsPerRun', () => {
   it('gives the rows whose values, at 8 bytes each, fit in the run bytes (256 MiB by default)', () => {
@@ -34,6 +34,20 @@ describe('checkRunBytes', () => {
         ),
       }),
     );
+  });
+});
+
+describe('partsOf', () => {
+  it('cuts a batch into views of at most rowsPerRun rows, the last one shorter, naming where each starts', () => {
+    const batch: FeatureMatrix = { rows: 5, cols: 2, data: Float32Array.from({ length: 10 }, (_, i) => i) };
+    const parts = [...partsOf(batch, 2)];
+    expect(parts.map(({ part, startRow }) => [startRow, part.rows, [...part.data]])).toEqual([
+      [0, 2, [0, 1, 2, 3]],
+      [2, 2, [4, 5, 6, 7]],
+      [4, 1, [8, 9]],
+    ]);
+    expect(parts[1]!.part.data.buffer).toBe(batch.data.buffer);
+    expect([...partsOf(batch, 8)].map(({ part }) => part.rows)).toEqual([5]);
   });
 });
 

@@ -47,14 +47,18 @@ export async function runInParts<T extends Readonly<Record<string, PartValues>>>
 ): Promise<T> {
   if (batch.rows <= rowsPerRun) return run(batch, 0);
   const parts: T[] = [];
-  for (let start = 0; start < batch.rows; start += rowsPerRun) {
-    const rows = Math.min(rowsPerRun, batch.rows - start);
-    const data = batch.data.subarray(start * batch.cols, (start + rows) * batch.cols);
-    parts.push(await run({ rows, cols: batch.cols, data }, start));
-  }
+  for (const { part, startRow } of partsOf(batch, rowsPerRun)) parts.push(await run(part, startRow));
   const joined: Record<string, PartValues> = {};
   for (const name of Object.keys(parts[0]!)) joined[name] = joinValues(parts.map((part) => part[name]!));
   return joined as T;
+}
+
+/** `batch` in parts of at most `rowsPerRun` rows, in order, each a view of its rows (no copy). */
+export function* partsOf(batch: FeatureMatrix, rowsPerRun: number): Generator<{ part: FeatureMatrix; startRow: number }> {
+  for (let start = 0; start < batch.rows; start += rowsPerRun) {
+    const rows = Math.min(rowsPerRun, batch.rows - start);
+    yield { part: { rows, cols: batch.cols, data: batch.data.subarray(start * batch.cols, (start + rows) * batch.cols) }, startRow: start };
+  }
 }
 
 /** The values of `pieces` one after another, in an array of the first one's type. */

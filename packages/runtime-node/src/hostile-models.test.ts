@@ -323,6 +323,26 @@ describe('a model file whose tensors would cost more than the file holds is refu
   });
 });
 
+describe('the self-check at load runs in parts of runBytes, as any batch', () => {
+  // Squeezing the batch axis fails for more than one row: a file that can run one row at a time, and no more.
+  const oneRowAtATime = classifier({ scores: (g, scores) => g.op('Unsqueeze', [g.op('Squeeze', [scores, g.ints(0)]), g.ints(0)]) });
+
+  it('so that a file whose runs must hold one row loads, and answers row by row', async () => {
+    await expect(createSession(oneRowAtATime, { source: 'one-row.onnx' })).rejects.toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message: expect.stringMatching(/^onnxruntime loads one-row\.onnx but cannot run it: .*Squeeze/),
+    });
+    // runBytes of 1 leaves room for one row per run: the 8 self-check rows run one by one.
+    const session = await createSession(oneRowAtATime, { source: 'one-row.onnx', runBytes: 1 });
+    try {
+      expect(session.rowsPerRun).toBe(1);
+      expect((await session.predict([HONEST_ROW, [0, 0, 2, 0], [0, 3, 0, 0]])).labels).toEqual(Int32Array.of(0, 2, 1));
+    } finally {
+      await session.release();
+    }
+  });
+});
+
 describe('a model file that shows the checks one thing and onnxruntime another is refused for what onnxruntime would do', () => {
   it('a sparse initializer, which onnxruntime makes dense at load: 100,000 values from a few dozen bytes', async () => {
     const sparse = classifier({

@@ -20,6 +20,7 @@ import {
   releasedSessionError,
   resolveClassifierInterface,
   RUN_BYTES,
+  partsOf,
   rowsPerRun as rowsPerRunOf,
   runInParts,
   selfCheckBatch,
@@ -228,7 +229,7 @@ export async function createSession(model: string | Uint8Array, options: Session
       try {
         const io = { inputs: session.inputMetadata.map(valueInfoOf), outputs: session.outputMetadata.map(valueInfoOf) };
         const contract = resolveClassifierInterface(io, info.metadata, source);
-        const checked = await selfCheck(session, contract, provider, source);
+        const checked = await selfCheck(session, contract, provider, source, rowsPerRunOf(info.valuesPerRow, options.runBytes));
         if (!checked.ok) await session.release();
         return checked.ok ? { ok: true, value: { session, contract } } : checked;
       } catch (error) {
@@ -300,31 +301,38 @@ export function checkSessionOptions(options: SessionOptions): readonly Execution
 }
 
 /**
- * Runs the self-check rows through a freshly loaded session and checks the answers against the model's interface.
- * A run that fails is the model's fault on the CPU (refused); on another provider that provider is passed over.
- * Answers that break the interface are refused on every provider: the model computes them, not the provider.
+ * Runs the self-check rows through a freshly loaded session, in parts of `rowsPerRun` rows as any batch (so that a
+ * file whose rows may cost much makes no larger run at load than later), and checks the answers against the model's
+ * interface. A run that fails is the model's fault on the CPU (refused); on another provider that provider is passed
+ * over. Answers that break the interface are refused on every provider: the model computes them, not the provider.
  */
 async function selfCheck(
   session: ort.InferenceSession,
   contract: ClassifierInterface,
   provider: ExecutionProvider,
   source: string,
+  rowsPerRun: number,
 ): Promise<ProviderOutcome<true>> {
   const { inputName, inputWidth, scoresName, labelName, modelTopK } = contract;
-  const batch = selfCheckBatch(inputWidth);
   const fetches = [scoresName, ...(labelName ? [labelName] : []), ...(modelTopK > 0 ? [TOPK_SCORES_OUTPUT, TOPK_LABELS_OUTPUT] : [])];
-  let result: Record<string, ort.Tensor>;
-  try {
-    const feeds = { [inputName]: new ort.Tensor('float32', batch.data, [batch.rows, batch.cols]) };
-    result = (await session.run(feeds, fetches)) as Record<string, ort.Tensor>;
-  } catch (error) {
-    if (provider !== 'cpu') return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
-    throw new ModelContractError(ContractErrorCode.InvalidInput, `onnxruntime loads ${source} but cannot run it: ${errorMessage(error)}`, {
-      cause: error,
-      hint: exportAgainHint(),
-    });
+  for (const { part } of partsOf(selfCheckBatch(inputWidth), rowsPerRun)) {
+    let result: Record<string, ort.Tensor>;
+    try {
+      const feeds = { [inputName]: new ort.Tensor('float32', part.data, [part.rows, part.cols]) };
+      result = (await session.run(feeds, fetches)) as Record<string, ort.Tensor>;
+    } catch (error) {
+      if (provider !== 'cpu') return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
+      throw new ModelContractError(
+        ContractErrorCode.InvalidInput,
+        `onnxruntime loads ${source} but cannot run it: ${errorMessage(error)}`,
+        {
+          cause: error,
+          hint: exportAgainHint(),
+        },
+      );
+    }
+    checkClassifierAnswers(answersOf(result, contract, part.rows), source, 'self-check');
   }
-  checkClassifierAnswers(answersOf(result, contract, batch.rows), source, 'self-check');
   return { ok: true, value: true };
 }
 

@@ -99,7 +99,7 @@ function expectSamePrediction(got: Prediction, expected: Prediction): void {
   }
 }
 
-let scratch: string;
+let scratch = '';
 let inThread: ModelSession;
 let worker: ModelSession;
 beforeAll(async () => {
@@ -115,7 +115,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await inThread?.release();
   await worker?.release();
-  rmSync(scratch, { recursive: true, force: true });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('a worker session', () => {

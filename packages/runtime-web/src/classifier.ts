@@ -10,6 +10,7 @@ import {
   errorMessage,
   invalidOptionError,
   ModelContractError,
+  partsOf,
   readOnnxModelInfo,
   releasedSessionError,
   resolveClassifierInterface,
@@ -187,23 +188,24 @@ export class WebClassifier {
         await session.release();
         throw error;
       }
-      if (options.probe ?? true) {
-        const batch = selfCheckBatch(contract.inputWidth);
-        let outputs: RunOutputs;
-        try {
-          outputs = await runBatch(session, contract, batch);
-        } catch (error) {
-          await session.release();
-          return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
+      // In parts as any batch, so that a file whose rows may cost much makes no larger run at load than later.
+      if (options.probe ?? true)
+        for (const { part } of partsOf(selfCheckBatch(contract.inputWidth), rowsPerRun(info.valuesPerRow, options.runBytes))) {
+          let outputs: RunOutputs;
+          try {
+            outputs = await runBatch(session, contract, part);
+          } catch (error) {
+            await session.release();
+            return { ok: false, reason: `loaded, but a first run failed: ${errorMessage(error)}`, cause: error };
+          }
+          // Wrong answers are the model's, the same on every provider: thrown, not passed over.
+          try {
+            readAnswers(outputs, contract, part.rows, name, 'self-check');
+          } catch (error) {
+            await session.release();
+            throw error;
+          }
         }
-        // Wrong answers are the model's, the same on every provider: thrown, not passed over.
-        try {
-          readAnswers(outputs, contract, batch.rows, name, 'self-check');
-        } catch (error) {
-          await session.release();
-          throw error;
-        }
-      }
       return { ok: true, value: { session, contract } };
     };
     const choice = await startOnFirstProvider(providers, { fallback: options.fallback ?? true, source: name }, start);

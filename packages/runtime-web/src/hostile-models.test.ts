@@ -85,6 +85,31 @@ describe('createWebClassifier refuses a model file before onnxruntime-web loads 
   });
 });
 
+describe('the self-check at load runs in parts of runBytes, as any batch', () => {
+  // Squeezing the batch axis fails for more than one row: a file that can run one row at a time, and no more.
+  const oneRowAtATime = classifier((g, scores) => ({
+    scores: g.node('Unsqueeze', [g.node('Squeeze', [scores, g.ints([0])]), g.ints([0])]),
+  }));
+
+  it('so that a file whose runs must hold one row loads, and answers row by row', async () => {
+    await expect(createWebClassifier(oneRowAtATime, { providers: ['wasm'], source: 'one-row.onnx' })).rejects.toMatchObject({
+      message: expect.stringMatching(/one-row\.onnx.*loaded, but a first run failed: .*Squeeze/s),
+    });
+    // runBytes of 1 leaves room for one row per run: the 8 self-check rows run one by one.
+    const oneByOne = await createWebClassifier(oneRowAtATime, { providers: ['wasm'], source: 'one-row.onnx', runBytes: 1 });
+    try {
+      const rows = [
+        [1, 0, 0.25, 0],
+        [0, 0, 2, 0],
+        [0, 3, 0, 0],
+      ];
+      expect((await oneByOne.predict(rows)).labels).toEqual(Int32Array.of(0, 2, 1));
+    } finally {
+      await oneByOne.release();
+    }
+  });
+});
+
 describe('WebClassifier.predict holds every answer to the model contract', () => {
   // Honest on the self-check's rows, lying on a row whose feature 0 is 20: E_INTERNAL, the model's fault.
   it.each<[string, Parameters<typeof classifier>[0], string]>([
