@@ -53,6 +53,24 @@ describe('exportOnnx metadata from its options', () => {
   });
 });
 
+describe('exportOnnx metadata from a JavaScript caller', () => {
+  it.each<[string, unknown, string]>([
+    ['no options', undefined, "exportOnnx's options need metadata, an object of strings naming at least the head"],
+    ['no metadata', {}, "exportOnnx's options need metadata, an object of strings naming at least the head"],
+    [
+      'metadata without the head',
+      { metadata: { seed: '0' } },
+      "metadata.head is missing: name the head plugin (metadata: { head: 'hpn' })",
+    ],
+    ['an empty head', { metadata: { head: '' } }, 'metadata.head must be a non-empty string (the head plugin\'s name), got ""'],
+    ['a number where text belongs', { metadata: { head: 'softmax', seed: 0 } }, 'metadata.seed must be a string, got 0'],
+  ])('refuses %s with E_INVALID_OPTIONS and an example', (_, options, message) => {
+    expect(() => exportOnnx(smallModel(), options as Parameters<typeof exportOnnx>[1])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_OPTIONS', message, hint: expect.stringContaining("metadata: { head: 'hpn'") }),
+    );
+  });
+});
+
 describe('exportOnnx input width', () => {
   it('refuses one the runtimes would refuse to load, as the model contract sets it', () => {
     // The widths are checked before the weights: these models' weights are the 4-feature network's.

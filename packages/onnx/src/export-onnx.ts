@@ -87,6 +87,7 @@ const packageVersion = (createRequire(import.meta.url)('../package.json') as { v
  * (int64 argmax of the scores); and, when asked, the top-k scores and labels.
  */
 export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): Uint8Array {
+  checkMetadata(options);
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < 17 || opset > 21) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `opset ${opset} is not supported; choose 17 to 21`);
@@ -236,6 +237,30 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
     });
   }
   return bytes;
+}
+
+/** Refuses options without metadata, or metadata a JavaScript caller filled with other than strings (types say so too). */
+function checkMetadata(options: OnnxExportOptions): void {
+  const metadata = (options as Partial<OnnxExportOptions> | null | undefined)?.metadata as unknown;
+  const hint =
+    "Pass exportOnnx(model, { metadata: { head: 'hpn', strategy: 'orthogonal', seed: '0', dataset: 'gaussian' } }): every value a string.";
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      "exportOnnx's options need metadata, an object of strings naming at least the head",
+      { hint },
+    );
+  const wrong = Object.entries(metadata).find(([key, value]) =>
+    key === 'head' ? typeof value !== 'string' || value === '' : value !== undefined && typeof value !== 'string',
+  );
+  if (wrong || !('head' in metadata))
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      wrong
+        ? `metadata.${wrong[0]} must be ${wrong[0] === 'head' ? "a non-empty string (the head plugin's name)" : 'a string'}, got ${JSON.stringify(wrong[1]) ?? String(wrong[1])}`
+        : "metadata.head is missing: name the head plugin (metadata: { head: 'hpn' })",
+      { hint },
+    );
 }
 
 function invalid(message: string): HyperprotoError {
