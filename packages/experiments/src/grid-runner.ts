@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { chooseEngine, ErrorCode, HyperprotoError, type DatasetInput, type Registry } from '@hyperproto/core';
+import { chooseEngine, ErrorCode, HyperprotoError, isHyperprotoError, type DatasetInput, type Registry } from '@hyperproto/core';
 import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, checkReadClassCounts, type CheckedRun } from './grid-validation.js';
@@ -102,6 +102,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   const source = options.gridSource ?? options.grid.name;
   const schedulerFactory =
     options.scheduler ?? localPool({ workers: options.workers, inline: options.inline, inputStoreBytes: options.inputStoreBytes });
+  const remoteWorkers = options.scheduler?.remoteWorkers === true;
 
   const saveModels = options.saveModels ?? 'none';
   const module = await importRegistryModule(options.registryModule);
@@ -151,7 +152,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   let models: SavedModels | undefined;
   let failed = false;
   try {
-    if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records);
+    if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records, { remoteWorkers });
     const estimates = new RunEstimates(runs, store.records);
     const plan = planSession({ runs, only: options.only, records: store.records, estimates, source: store.resultsPath });
     if (plan.pending.length > 0 && store.records.length > 0) await warnOnEngineChange(registry, options.grid.engine, store.records, log);
@@ -165,7 +166,17 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         onProgress: options.onProgress,
         startedAt: started,
       });
+    // Staging directories no run settles any more go once the grid is complete (see SavedModels.removesStaging).
+    const endModels = async () => {
+      const removed = await models?.endSession(runs.every((run) => store.has(run.key))).catch((error: unknown) => {
+        log(`could not remove the unfinished model directories under ${models?.dir}: ${(error as Error).message}`);
+        return [];
+      });
+      if (removed?.length)
+        log(`removed ${removed.length} model director${removed.length === 1 ? 'y' : 'ies'} no run will settle: ${removed.join(', ')}`);
+    };
     if (plan.pending.length === 0) {
+      await endModels();
       tracker = progress(() => 1);
       tracker.report();
       return summary(tracker, 1);
@@ -205,6 +216,8 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
     session.report();
 
     const runsByKey = new Map(runs.map((run) => [run.key, run]));
+    // What to do about a model not saved is the same for each run it concerns: said once.
+    const hintsShown = new Set<string>();
     const events: RunEvents = {
       started: (key) => session.started(key),
       progress: (key, stage, done, total) => session.stage(key, stage, done, total),
@@ -232,11 +245,17 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         }
         store.append(record);
         finishedNow.push(record);
-        // The record first: a model on disk always has one (a crash in between leaves a staging directory, which
-        // the next session removes).
-        await models
-          ?.settle(order, record, order.save)
-          .catch((error: unknown) => log(`the model of ${order.key} was not saved: ${(error as Error).message}`));
+        // The record first: a model on disk always has one (a crash in between leaves a staging directory, which a
+        // later session removes). At the placement the order carried: a queue's job an earlier session queued
+        // carries that session's.
+        await models?.settle(order, record, order.save).catch((error: unknown) => {
+          log(`the model of ${order.key} was not saved: ${(error as Error).message}`);
+          const hint = isHyperprotoError(error) ? error.hint : undefined;
+          if (hint && !hintsShown.has(hint)) {
+            hintsShown.add(hint);
+            log(`hint: ${hint}`);
+          }
+        });
         if (run) estimates.add(run, record.seconds.total);
         session.finish(record);
       },
@@ -262,6 +281,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
         { hint: 'Run the same command with --resume to continue.' },
       );
     }
+    await endModels();
     return summary(session, scheduler.parallel());
 
     function summary(done: ProgressTracker, workers: number): GridOutcome {

@@ -74,4 +74,9 @@ export interface SchedulerContext {
 export type SchedulerFactory = ((context: SchedulerContext) => Promise<RunScheduler>) & {
   /** Checks what it can before the results directory is touched (a queue that does not answer leaves nothing). */
   readonly check?: (grid: Grid) => Promise<void>;
+  /**
+   * True when its runs execute in processes of their own that go on without this session (a job queue's workers):
+   * the models they write for jobs of an earlier session are then kept and settled (see SavedModels).
+   */
+  readonly remoteWorkers?: boolean;
 };

@@ -6,8 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@hyperproto/core';
 import { runGrid, type RunGridOptions } from './grid-runner.js';
 import { parseGrid } from './grid-schema.js';
+import { localPool } from './local-pool.js';
 import { parseResults, RESULTS_FILE } from './results-store.js';
-import { MODELS_DIR } from './saved-models.js';
+import type { SchedulerFactory } from './run-scheduler.js';
+import { MODELS_DIR, SavedModels } from './saved-models.js';
+import { softmaxRecord } from './test-support/fake-record.js';
 import { validationScore } from './validation-score.js';
 
 const registryModule = fileURLToPath(new URL('./test-support/fake-registry-module.ts', import.meta.url));
@@ -132,5 +135,124 @@ describe('saving the models of a grid', () => {
     // Without saving, such a module runs as before, and its records name the plugins without packages.
     await run({ saveModels: 'none', registryModule: plainModule, only: ['c4/softmax/s0'] });
     expect(records()[0]!.plugins).toContainEqual({ kind: 'head', name: 'softmax', package: null, version: null, source: 'unknown' });
+  });
+});
+
+/**
+ * This thread's runs, with `remoteWorkers` as a job queue's scheduler says it. `written: false`: the runs write no
+ * model (as a worker on a machine without the results directory writes it where this one does not look).
+ */
+function remotePool({ remoteWorkers = true, written = true } = {}): SchedulerFactory & { readonly remoteWorkers: boolean } {
+  const factory: SchedulerFactory = async (context) => {
+    const pool = await localPool({ workers: 1, inline: true })(context);
+    return {
+      description: pool.description,
+      parallel: () => pool.parallel(),
+      close: () => pool.close(),
+      execute: (orders, events, signal) =>
+        pool.execute(
+          written ? orders : orders.map(({ save: _, ...order }) => order),
+          { ...events, finished: (order, record) => events.finished(orders.find((o) => o.key === order.key)!, record) },
+          signal,
+        ),
+    };
+  };
+  return Object.assign(factory, { remoteWorkers });
+}
+
+describe('saving models with runs that go on without the session (a job queue)', () => {
+  it('keeps staging directories until a session ends with the whole grid recorded, then removes those left', async () => {
+    await run({ saveModels: 'all', only: ['*/*/s0'], scheduler: remotePool() });
+    // A worker of an earlier session still writing s1's model, and what one left of s2's.
+    const writing = join(models(), `c4/softmax/.s1.partial-99999`);
+    mkdirSync(writing);
+    writeFileSync(join(writing, 'run.json'), '{');
+    mkdirSync(join(models(), `c4/axes-4/.s2.partial-99998`));
+
+    // Not the whole grid: both stay, for --resume.
+    await run({ saveModels: 'all', resume: true, only: ['*/*/s2'], scheduler: remotePool() });
+    expect(entries()).toEqual([
+      'c4/axes-4/.s2.partial-99998',
+      'c4/axes-4/s0',
+      'c4/axes-4/s2',
+      'c4/softmax/.s1.partial-99999',
+      'c4/softmax/s0',
+      'c4/softmax/s2',
+    ]);
+
+    const logs: string[] = [];
+    const outcome = await run({ saveModels: 'all', resume: true, scheduler: remotePool(), onLog: (m) => logs.push(m) });
+    expect(outcome.models?.held).toEqual([
+      'c4/axes-4/s0',
+      'c4/axes-4/s1',
+      'c4/axes-4/s2',
+      'c4/softmax/s0',
+      'c4/softmax/s1',
+      'c4/softmax/s2',
+    ]);
+    expect(entries()).toEqual(['c4/axes-4/s0', 'c4/axes-4/s1', 'c4/axes-4/s2', 'c4/softmax/s0', 'c4/softmax/s1', 'c4/softmax/s2']);
+    expect(saved('c4/softmax/s1')).toEqual({ seed: 1, bestEpoch: 3, target: join(models(), 'c4/softmax/s1') });
+    expect(logs.filter((line) => line.startsWith('removed'))).toEqual([
+      `removed 2 model directories no run will settle: ${join(models(), 'c4/axes-4/.s2.partial-99998')}, ${writing}`,
+    ]);
+
+    // A session with nothing left to run removes what is left as well.
+    mkdirSync(join(models(), `c4/softmax/.s0.partial-99997`));
+    await run({ saveModels: 'all', resume: true, scheduler: remotePool() });
+    expect(entries()).toEqual(['c4/axes-4/s0', 'c4/axes-4/s1', 'c4/axes-4/s2', 'c4/softmax/s0', 'c4/softmax/s1', 'c4/softmax/s2']);
+  });
+
+  it("says a model is missing on a shared file system only when the runs' workers write it", async () => {
+    const notSaved = (logs: string[]) => logs.filter((line) => /not saved|^hint:/.test(line)).sort();
+    const remote: string[] = [];
+    await run({ saveModels: 'all', only: ['*/*/s0'], scheduler: remotePool({ written: false }), onLog: (m) => remote.push(m) });
+    expect(notSaved(remote)).toEqual([
+      `hint: The queue workers write models there: unless every worker runs on this machine, it must be a file system every worker mounts at the same path.`,
+      `the model of c4/axes-4/s0 was not saved: no model was written at ${join(models(), `c4/axes-4/.s0.partial-${process.pid}`)}`,
+      `the model of c4/softmax/s0 was not saved: no model was written at ${join(models(), `c4/softmax/.s0.partial-${process.pid}`)}`,
+    ]);
+    const local: string[] = [];
+    await run({
+      saveModels: 'all',
+      resume: true,
+      only: ['*/*/s1'],
+      scheduler: remotePool({ remoteWorkers: false, written: false }),
+      onLog: (m) => local.push(m),
+    });
+    expect(notSaved(local)).toEqual([
+      `the model of c4/axes-4/s1 was not saved: no model was written at ${join(models(), `c4/axes-4/.s1.partial-${process.pid}`)}`,
+      `the model of c4/softmax/s1 was not saved: no model was written at ${join(models(), `c4/softmax/.s1.partial-${process.pid}`)}`,
+    ]);
+  });
+
+  it("settles and removes only placements of its own directory's models, an earlier session's included", async () => {
+    const models = await SavedModels.open(out, 'all', [], { remoteWorkers: true });
+    const s1 = { key: 'c4/softmax/s1', dataset: 'c4', model: 'softmax', seed: 1 };
+    const s2 = { key: 'c4/softmax/s2', dataset: 'c4', model: 'softmax', seed: 2 };
+    const cell = join(out, MODELS_DIR, 'c4/softmax');
+    expect(models.placement(s1)).toEqual({ dir: join(cell, `.s1.partial-${process.pid}`), target: join(cell, 's1') });
+
+    // Written for a job a coordinator with pid 99999 queued.
+    const earlier = { dir: join(cell, '.s1.partial-99999'), target: join(cell, 's1') };
+    mkdirSync(earlier.dir, { recursive: true });
+    writeFileSync(join(earlier.dir, 'run.json'), '{"seed":1}');
+    await expect(models.settle(s1, softmaxRecord(1), earlier)).resolves.toBe(true);
+    expect(readFileSync(join(cell, 's1/run.json'), 'utf8')).toBe('{"seed":1}');
+
+    // Another results directory's, another seed's, or not a staging directory: left as they are.
+    const elsewhere = { dir: join(root, 'other/models/c4/softmax/.s2.partial-99999'), target: join(root, 'other/models/c4/softmax/s2') };
+    const otherSeed = { dir: join(cell, '.s1.partial-99999'), target: join(cell, 's2') };
+    const saved = { dir: join(cell, 's1'), target: join(cell, 's2') };
+    mkdirSync(elsewhere.dir, { recursive: true });
+    mkdirSync(otherSeed.dir);
+    await expect(models.settle(s2, softmaxRecord(2), elsewhere)).rejects.toMatchObject({
+      message: `its run was asked to write it at ${elsewhere.dir}, outside ${join(out, MODELS_DIR)}, so it was left there`,
+    });
+    for (const placement of [elsewhere, otherSeed, saved]) await models.discard(s2, placement);
+    expect([existsSync(elsewhere.dir), existsSync(otherSeed.dir), existsSync(saved.dir)]).toEqual([true, true, true]);
+    await expect(models.settle(s2, softmaxRecord(2), undefined)).rejects.toMatchObject({
+      message: 'its job was queued by an earlier session that saved no models (--save-models none)',
+    });
+    expect(models.summary().held).toEqual(['c4/softmax/s1']);
   });
 });

@@ -30,8 +30,9 @@ export interface SavedModelsSummary {
   readonly held: readonly string[];
 }
 
-// A run's directory being written, and an old one moved aside while a new one takes its place. Both are
-// leftovers when found at start (the runner holds the results lock, so no one else is writing).
+// A run's directory being written (`.s<seed>.partial-<pid of the session that placed it>`), and an old one moved
+// aside while a new one takes its place. Only the session holding the results lock moves models aside, so one found
+// at start is a leftover; whether a staging directory is one is for `removesStaging` to decide.
 const STAGING = /^\.s\d+\.partial-\d+$/;
 const ASIDE = /^\.(s\d+)\.old-\d+$/;
 const SAVED = /^s(\d+)$/;
@@ -88,11 +89,21 @@ export class SavedModels {
   private constructor(
     readonly dir: string,
     readonly mode: Exclude<SaveModels, 'none'>,
+    private readonly remoteWorkers: boolean,
   ) {}
 
-  /** Opens `<out>/models`: removes what interrupted sessions left half-done and learns what is saved. */
-  static async open(out: string, mode: Exclude<SaveModels, 'none'>, records: readonly RunRecord[]): Promise<SavedModels> {
-    const models = new SavedModels(join(resolve(out), MODELS_DIR), mode);
+  /**
+   * Opens `<out>/models`: puts back or removes what an interrupted session left half-done, and learns what is saved.
+   * `remoteWorkers`: the runs execute in processes of their own (a job queue's workers) that go on without this
+   * session; staging directories are then kept (see `removesStaging`), and a missing model may be a mount problem.
+   */
+  static async open(
+    out: string,
+    mode: Exclude<SaveModels, 'none'>,
+    records: readonly RunRecord[],
+    { remoteWorkers = false }: { readonly remoteWorkers?: boolean } = {},
+  ): Promise<SavedModels> {
+    const models = new SavedModels(join(resolve(out), MODELS_DIR), mode, remoteWorkers);
     try {
       await mkdir(models.dir, { recursive: true });
       const scores = new Map(records.map((r) => [r.key, validationScore(r)]));
@@ -103,7 +114,8 @@ export class SavedModels {
           for (const name of entries) {
             const aside = ASIDE.exec(name);
             if (aside && !entries.includes(aside[1]!)) await rename(join(cellDir, name), join(cellDir, aside[1]!));
-            else if (aside || STAGING.test(name)) await rm(join(cellDir, name), { recursive: true, force: true });
+            else if (aside || (STAGING.test(name) && models.removesStaging('start')))
+              await rm(join(cellDir, name), { recursive: true, force: true });
           }
           entries = await readdir(cellDir);
           for (const name of entries) {
@@ -121,23 +133,56 @@ export class SavedModels {
     return models;
   }
 
+  /** Where this session has the run's directory written. */
   placement(run: RunIdentity): ModelPlacement {
     const cellDir = join(this.dir, run.dataset, run.model);
     return { dir: join(cellDir, `.s${run.seed}.partial-${process.pid}`), target: join(cellDir, `s${run.seed}`) };
   }
 
   /**
-   * Call after the run's record is stored. `all` moves every run's directory into place; `best` only a run whose
-   * validation score beats every saved seed of its cell (ties keep the earlier one), and then removes the others.
-   * Returns whether the run's model was kept.
+   * Whether `placement` is one that a session of this directory makes for the run: the session's own, or an earlier
+   * one's (another pid), as a job an earlier coordinator queued carries it. Nothing else is settled or removed.
    */
-  settle(run: RunIdentity, record: RunRecord, placement: ModelPlacement = this.placement(run)): Promise<boolean> {
+  owns(run: RunIdentity, placement: ModelPlacement): boolean {
+    const { dir, target } = this.placement(run);
+    return (
+      placement.target === target &&
+      dirname(placement.dir) === dirname(dir) &&
+      new RegExp(`^\\.s${run.seed}\\.partial-\\d+$`).test(basename(placement.dir))
+    );
+  }
+
+  /**
+   * Call after the run's record is stored, with the placement its order carried (undefined: the order asked for no
+   * model). `all` moves every run's directory into place; `best` only a run whose validation score beats every saved
+   * seed of its cell (ties keep the earlier one), and then removes the others. Returns whether the run's model was kept.
+   */
+  settle(run: RunIdentity, record: RunRecord, placement: ModelPlacement | undefined): Promise<boolean> {
     return this.serial(async () => {
+      if (!placement) {
+        throw new HyperprotoError(ErrorCode.Io, 'its job was queued by an earlier session that saved no models (--save-models none)');
+      }
+      if (!this.owns(run, placement)) {
+        throw new HyperprotoError(
+          ErrorCode.Io,
+          `its run was asked to write it at ${placement.dir}, outside ${this.dir}, so it was left there`,
+          {
+            hint: 'Its job was queued by an earlier session with another --out: move the directory into place by hand if it is wanted.',
+          },
+        );
+      }
       const { dir, target } = placement;
       if (!existsSync(dir)) {
-        throw new HyperprotoError(ErrorCode.Io, `no model was written at ${dir}`, {
-          hint: 'Runs on other machines write models there: it must be a file system every worker mounts at the same path.',
-        });
+        // Only a worker on another machine can write where this one does not look: the mount hint is for queues alone.
+        throw new HyperprotoError(
+          ErrorCode.Io,
+          `no model was written at ${dir}`,
+          this.remoteWorkers
+            ? {
+                hint: 'The queue workers write models there: unless every worker runs on this machine, it must be a file system every worker mounts at the same path.',
+              }
+            : {},
+        );
       }
       const cell = this.cell(run.dataset, run.model);
       const score = validationScore(record);
@@ -159,9 +204,47 @@ export class SavedModels {
     });
   }
 
-  /** Removes what a run that produced no record may have written. */
-  discard(run: RunIdentity, placement: ModelPlacement = this.placement(run)): Promise<void> {
-    return this.serial(() => rm(placement.dir, { recursive: true, force: true }));
+  /** Removes what a run that produced no record may have written at the placement its order carried, if it is ours. */
+  discard(run: RunIdentity, placement: ModelPlacement | undefined): Promise<void> {
+    return this.serial(async () => {
+      if (placement && this.owns(run, placement)) await rm(placement.dir, { recursive: true, force: true });
+    });
+  }
+
+  /**
+   * Removes every staging directory left (none is settled any more) once `removesStaging` allows it; returns what it
+   * removed. Call after the session's last run has its outcome.
+   */
+  endSession(gridComplete: boolean): Promise<string[]> {
+    return this.serial(async () => {
+      const removed: string[] = [];
+      if (!this.removesStaging(gridComplete ? 'complete' : 'incomplete')) return removed;
+      for (const dataset of await subdirectories(this.dir)) {
+        for (const model of await subdirectories(join(this.dir, dataset))) {
+          const cellDir = join(this.dir, dataset, model);
+          for (const name of (await readdir(cellDir)).filter((n) => STAGING.test(n))) {
+            await rm(join(cellDir, name), { recursive: true, force: true });
+            removed.push(join(cellDir, name));
+          }
+        }
+      }
+      return removed;
+    });
+  }
+
+  /**
+   * The one place that decides when staging directories that this session has not settled go. Local threads end with
+   * their session, so at the start of the next one (which holds the results lock) whatever they left is a leftover. A
+   * job queue's workers go on without the coordinator: a staging directory found at start may hold the model of a run
+   * that finished while no coordinator ran, or still be written for a job an earlier session queued, and its record
+   * settles it when it comes back. What no record will settle then (its run recorded by a session killed before the
+   * model was settled, or written twice by a worker thought dead) goes only when a session ends with every run of the
+   * grid recorded: nothing of the grid is queued any more. A session that is interrupted, or leaves runs undone
+   * (failed, or not selected by --only), leaves them for --resume.
+   */
+  private removesStaging(moment: 'start' | 'complete' | 'incomplete'): boolean {
+    if (moment === 'start') return !this.remoteWorkers;
+    return moment === 'complete';
   }
 
   summary(): SavedModelsSummary {

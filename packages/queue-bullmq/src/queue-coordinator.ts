@@ -48,6 +48,8 @@ export type QueueSchedulerFactory = SchedulerFactory & {
   /** Connects and refuses a database that serves another grid or another coordinator; nothing is written there. */
   check(grid: Grid): Promise<void>;
   readonly address: QueueAddress;
+  /** The workers run the jobs in processes of their own, and go on without the coordinator (see runGrid). */
+  readonly remoteWorkers: true;
 };
 
 /** Every state a job of ours can be in. */
@@ -94,8 +96,10 @@ export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFa
         since: new Date().toISOString(),
       };
       const previous = await readClaim(client);
-      // A finished grid's empty queue is removed before this grid takes the database.
+      // A finished grid's empty queue is removed before this grid takes the database, and so is what the queues of
+      // grids finished before it left.
       if (previous && previous.identity !== claim.identity) await obliterate(previous.queue, address);
+      await removeDoneQueues(client, address, claim.queue).catch(() => {});
       const since = new Date().toISOString();
       await heartbeatCoordinator(client, context.grid.name, since);
       await client.set(CLAIM_KEY, JSON.stringify(claim));
@@ -108,7 +112,7 @@ export function queueScheduler(options: QueueSchedulerOptions): QueueSchedulerFa
       throw error;
     }
   };
-  return Object.assign(factory, { check, address });
+  return Object.assign(factory, { check, address, remoteWorkers: true as const });
 }
 
 class QueueCoordinator implements RunScheduler {
@@ -208,7 +212,11 @@ class QueueCoordinator implements RunScheduler {
 
     for (const job of await this.queue.getJobs(['completed', 'failed'], 0, 199, true)) {
       if (!job.id) continue;
-      const order = pending.get(job.id) ?? (job.data?.identity === this.claim.identity ? job.data.order : undefined);
+      // The order the job carries, when it is this grid's: a job an earlier session queued (a coordinator killed and
+      // resumed) keeps that session's, whose model placement (`.s<seed>.partial-<its pid>`) is where the worker wrote
+      // the model, so that is where the session settles or removes it.
+      const carried = job.data?.identity === this.claim.identity && job.data.order?.key === job.id ? job.data.order : undefined;
+      const order = carried ?? pending.get(job.id);
       if (order) {
         const result = job.returnvalue;
         if (job.finishedOn && result?.type === 'done') {
@@ -312,6 +320,8 @@ class QueueCoordinator implements RunScheduler {
     const counts = await this.queue.getJobCounts(...ALL_STATES);
     if (Object.values(counts).some((n) => n > 0)) return;
     await this.queue.obliterate({ force: true });
+    // Housekeeping: a failure is no failure of this grid, and the next coordinator tries again.
+    await removeDoneQueues(this.redis, this.address, this.claim.queue).catch(() => {});
     const claim = await readClaim(this.redis);
     if (claim?.identity === this.claim.identity) await this.redis.del(CLAIM_KEY, REFUSALS_KEY);
   }
@@ -328,7 +338,8 @@ function jobFailure(job: Job<JobData, JobResult>): RunFailure {
 }
 
 async function jobCount(queueName: string, address: QueueAddress): Promise<number> {
-  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX });
+  // Counting writes nothing: a Queue writes its `meta` hash when it starts, unless told not to.
+  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX, skipMetasUpdate: true });
   try {
     const counts = await queue.getJobCounts(...ALL_STATES);
     return Object.values(counts).reduce((a, b) => a + b, 0);
@@ -338,12 +349,36 @@ async function jobCount(queueName: string, address: QueueAddress): Promise<numbe
 }
 
 async function obliterate(queueName: string, address: QueueAddress): Promise<void> {
-  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX });
+  const queue = new Queue(queueName, { connection: connectionOptions(address), prefix: KEY_PREFIX, skipMetasUpdate: true });
   try {
     await queue.obliterate({ force: true });
   } finally {
     await queue.close();
   }
+}
+
+/**
+ * Removes what the queues of finished grids left in the database. The coordinator obliterates its grid's queue when
+ * the grid is done, but every worker still serving it (workers serve the last grid until another takes the database)
+ * writes BullMQ's `meta` hash of the queue again at its next stalled-job check, and that hash has no TTL: one would
+ * stay per grid. A queue of another grid that holds no job is finished, and the one coordinator of the database is
+ * this one, so removing it loses nothing; a worker that still serves it may write the hash again, which the next
+ * grid's coordinator removes. A grid's own hash, written again after its coordinator removed its queue, stays until
+ * then (or until the workers stop serving it).
+ */
+async function removeDoneQueues(client: Redis, address: QueueAddress, current: string): Promise<void> {
+  const metaKey = /^(.+):meta$/;
+  const names = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${KEY_PREFIX}:grid-*:meta`, 'COUNT', 100);
+    cursor = next;
+    for (const key of keys) {
+      const name = metaKey.exec(key.slice(KEY_PREFIX.length + 1))?.[1];
+      if (name && name !== current) names.add(name);
+    }
+  } while (cursor !== '0');
+  for (const name of names) if ((await jobCount(name, address)) === 0) await obliterate(name, address);
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
