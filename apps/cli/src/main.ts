@@ -72,7 +72,11 @@ function refuseEmptyValues(command: Command): void {
   const values = command.opts();
   for (const option of command.options) {
     // Boolean and --no-* flags take no value; a value that a parser turned into a number is never ''.
-    if ((option.required || option.optional) && isEmpty(values[option.attributeName()])) throw emptyValue(option.long ?? option.flags);
+    if (!(option.required || option.optional) || !isEmpty(values[option.attributeName()])) continue;
+    const name = option.long ?? option.flags;
+    // A value from the environment (HYPERPROTO_QUEUE_URL for --queue) is refused naming the variable.
+    if (option.envVar && command.getOptionValueSource(option.attributeName()) === 'env') throw emptyVariable(option.envVar, name);
+    throw emptyValue(name);
   }
   command.registeredArguments.forEach((argument, i) => {
     if (isEmpty(command.processedArgs[i])) throw emptyValue(`<${argument.name()}${argument.variadic ? '...' : ''}>`);
@@ -83,6 +87,23 @@ function emptyValue(name: string): HyperprotoError {
   return new HyperprotoError(ErrorCode.InvalidOptions, `${name} is empty`, {
     hint: 'Give a value; a variable meant to hold it (e.g. --out "$OUT") may be unset.',
   });
+}
+
+function emptyVariable(variable: string, option: string): HyperprotoError {
+  return new HyperprotoError(ErrorCode.InvalidOptions, `${variable} is empty`, {
+    hint: `Set ${variable} to the value ${option} would take, or unset it (a variable meant to fill it may be unset).`,
+  });
+}
+
+/**
+ * The environment variable that gives `experiment` and `worker` their job queue when --queue is not given: the
+ * queue's URL carries its password, and a command line's arguments are what `ps` shows every user of the machine.
+ */
+export const QUEUE_VARIABLE = 'HYPERPROTO_QUEUE_URL';
+
+/** Where a command's --queue came from, as its refusals name it: the option, or the environment variable. */
+function queueSource(command: Command): string {
+  return command.getOptionValueSource('queue') === 'env' ? QUEUE_VARIABLE : '--queue';
 }
 
 export function buildProgram(): Command {
@@ -352,9 +373,11 @@ export function buildProgram(): Command {
         'runs in parallel, one worker thread each (default: one per core); each gets cores / n onnxruntime threads',
         integer(1),
       )
-      .option(
-        '--queue <redis-url>',
-        'run on the workers of a job queue instead of this machine: redis://[:PASSWORD@]HOST:PORT/DB, served by `hyperproto worker` on any machine; this command enqueues the unfinished runs and collects the records',
+      .addOption(
+        new Option(
+          '--queue <redis-url>',
+          `run on the workers of a job queue instead of this machine: redis://[:PASSWORD@]HOST:PORT/DB, served by \`hyperproto worker\` on any machine; this command enqueues the unfinished runs and collects the records. Without --queue, ${QUEUE_VARIABLE} gives it, which keeps a password out of the arguments that \`ps\` shows`,
+        ).env(QUEUE_VARIABLE),
       )
       .option(
         '--only <pattern>',
@@ -371,12 +394,12 @@ export function buildProgram(): Command {
       )
       .addHelpText(
         'after',
-        '\nPlugins load from the config file (hyperproto.config.{json,mjs,js} here, or --config FILE), then the grid\'s\n"plugins", then --plugin; a module named twice with the same options loads once.\n\nExamples:\n  $ hyperproto experiment --preset seed-quick --out runs/seed-quick\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --workers 2\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --resume   # after the grid grew (more models, datasets, seeds)\n  $ hyperproto experiment --preset seed --out runs/seed --resume --only c10\n  $ hyperproto experiment --preset seed --out runs/seed --queue redis://10.0.0.5:6379/0   # with `hyperproto worker` on each machine',
+        '\nPlugins load from the config file (hyperproto.config.{json,mjs,js} here, or --config FILE), then the grid\'s\n"plugins", then --plugin; a module named twice with the same options loads once.\n\nExamples:\n  $ hyperproto experiment --preset seed-quick --out runs/seed-quick\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --workers 2\n  $ hyperproto experiment --grid my-grid.json --out runs/mine --resume   # after the grid grew (more models, datasets, seeds)\n  $ hyperproto experiment --preset seed --out runs/seed --resume --only c10\n  $ hyperproto experiment --preset seed --out runs/seed --queue redis://10.0.0.5:6379/0   # with `hyperproto worker` on each machine\n  $ HYPERPROTO_QUEUE_URL="$(cat queue-url.secret)" hyperproto experiment --preset seed --out runs/seed   # a URL with a password: not in the arguments, which ps shows',
       ),
-  ).action(async (options) => {
+  ).action(async (options, command: Command) => {
     // Every worker thread builds the registry again: --no-config reaches them by the environment they inherit.
     if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
-    return (await import('./commands/experiment.js')).experimentCommand(options);
+    return (await import('./commands/experiment.js')).experimentCommand({ ...options, queueFrom: queueSource(command) });
   });
 
   withGlobals(
@@ -385,7 +408,12 @@ export function buildProgram(): Command {
       .description(
         'take the runs of `hyperproto experiment --queue` from a job queue and train them on this machine, until stopped (Ctrl-C or SIGTERM puts the runs in progress back)',
       )
-      .requiredOption('--queue <redis-url>', 'the job queue: redis://[:PASSWORD@]HOST:PORT/DB, as given to `experiment --queue`')
+      .addOption(
+        new Option(
+          '--queue <redis-url>',
+          `the job queue: redis://[:PASSWORD@]HOST:PORT/DB, as given to \`experiment --queue\`; required: here, or in ${QUEUE_VARIABLE}, which keeps a password out of the arguments that \`ps\` shows`,
+        ).env(QUEUE_VARIABLE),
+      )
       .option('--concurrency <n>', 'runs at once, each in its own worker thread (default 1)', integer(1, 256))
       .option(
         '--threads <n>',
@@ -399,9 +427,11 @@ export function buildProgram(): Command {
       )
       .addHelpText(
         'after',
-        '\nExamples:\n  $ hyperproto worker --queue redis://10.0.0.5:6379/0 --concurrency 4\n  $ hyperproto worker --queue redis://:PASSWORD@queue.lab:6379/0 --plugin my-prototypes --threads 2',
+        '\nExamples:\n  $ hyperproto worker --queue redis://10.0.0.5:6379/0 --concurrency 4\n  $ hyperproto worker --queue redis://queue.lab:6379/0 --plugin my-prototypes --threads 2\n  $ HYPERPROTO_QUEUE_URL="$(cat /run/secrets/queue-url)" hyperproto worker --concurrency 4   # the password not in the arguments, which ps shows',
       ),
-  ).action(async (options) => (await import('./commands/worker.js')).workerCommand(options));
+  ).action(async (options, command: Command) =>
+    (await import('./commands/worker.js')).workerCommand({ ...options, queueFrom: queueSource(command) }),
+  );
 
   program
     .command('report')

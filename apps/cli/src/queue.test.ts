@@ -59,8 +59,8 @@ interface Started {
 }
 
 /** Starts the CLI in the background (CI=true: no progress bars) in `cwd`, collecting its output. */
-function start(args: string[], cwd = scratch): Started {
-  const child = spawn('node', [CLI_BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
+function start(args: string[], cwd = scratch, env: Record<string, string> = {}): Started {
+  const child = spawn('node', [CLI_BIN, ...args], { cwd, env: { ...process.env, CI: 'true', ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -702,5 +702,134 @@ describe.skipIf(missing)('the job queue when something is wrong', () => {
     expect(coordinator.output().stderr).not.toMatch(/allowable limit/);
     expect(JSON.parse(readFileSync(join(scratch, 'killing', 'failures.jsonl'), 'utf8')).error.message).toBe(failure);
     expect(await stop(last)).toEqual([0]);
+  });
+});
+
+describe.skipIf(missing)('the job queue given by HYPERPROTO_QUEUE_URL, and a user name given without a password', () => {
+  const VARIABLE = 'HYPERPROTO_QUEUE_URL';
+  const servers: RedisServer[] = [];
+  const server = async (options?: Parameters<typeof startRedisServer>[0]) => {
+    const started = await startRedisServer(options);
+    servers.push(started);
+    return started;
+  };
+  // Only what each test sets: never a variable of the shell that runs the tests.
+  const saved = process.env[VARIABLE];
+  beforeAll(() => {
+    delete process.env[VARIABLE];
+  });
+  afterAll(async () => {
+    if (saved !== undefined) process.env[VARIABLE] = saved;
+    for (const child of children) child.kill('SIGKILL');
+    for (const s of servers) await s.stop();
+  });
+  const oneRun = (name: string) => {
+    const grid = tiny(name, 1);
+    return { ...grid, models: grid.models.slice(0, 1) };
+  };
+
+  it('runs a grid with the URL in the variable only: no password in any process argument, message or file', async () => {
+    const guarded = await server({ password: 'env-only-secret' });
+    write('from-env.json', oneRun('from-env'));
+    const env = { [VARIABLE]: guarded.url };
+    const one = start(['worker', '--lock-seconds', '2'], scratch, env);
+    const coordinator = start(['experiment', '--grid', 'from-env.json', '--out', 'from-env', '--save-models', 'none'], scratch, env);
+    await until('the worker to serve the grid', () => /taking jobs of grid "from-env"/.test(one.output().stderr), 60);
+    // What `ps` and `pgrep -af` show: the arguments of both processes.
+    for (const side of [one, coordinator]) {
+      const args = readFileSync(`/proc/${side.child.pid}/cmdline`, 'utf8');
+      expect(args).not.toContain('env-only-secret');
+      expect(args).not.toContain('redis://');
+    }
+    expect(await within(coordinator.exit, 120, 'the coordinator to finish'), coordinator.output().stderr).toBe(0);
+    expect(keys('from-env')).toEqual(['c3/softmax/s0']);
+    expect(await stop(one)).toEqual([0]);
+    expect(coordinator.output().stderr).toMatch(/on the workers of the job queue at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0/);
+    const said = coordinator.output().stderr + coordinator.output().stdout + one.output().stderr + one.output().stdout;
+    expect(said).not.toContain('env-only-secret');
+    for (const file of ['sessions.jsonl', 'report.md', 'report.html', 'results.jsonl'])
+      expect(readFileSync(join(scratch, 'from-env', file), 'utf8')).not.toContain('env-only-secret');
+  }, 180_000);
+
+  it('takes --queue over the variable, and refuses an empty or malformed variable as it refuses --queue, naming the variable', async () => {
+    const nowhere = `redis://127.0.0.1:${await freePort()}/0`;
+    const grid = ['experiment', '--grid', 'first.json', '--out', 'env-refused'];
+    write('first.json', tiny('first', 1));
+    const [overExperiment, overWorker, emptyExperiment, emptyWorker, badExperiment, badWorker, emptyJson] = await Promise.all([
+      // --queue wins: the variable's malformed value is never read.
+      runCli([...grid, '--queue', nowhere], scratch, { [VARIABLE]: 'localhost:6379' }),
+      runCli(['worker', '--queue', nowhere], scratch, { [VARIABLE]: 'localhost:6379' }),
+      runCli(grid, scratch, { [VARIABLE]: '' }),
+      runCli(['worker'], scratch, { [VARIABLE]: '' }),
+      runCli(grid, scratch, { [VARIABLE]: 'localhost:6379' }),
+      runCli(['worker'], scratch, { [VARIABLE]: 'localhost:6379' }),
+      runCli(['worker', '--json'], scratch, { [VARIABLE]: ' ' }),
+    ]);
+    for (const run of [overExperiment, overWorker]) {
+      expect(run.code, run.stderr).toBe(3);
+      expect(run.stderr).toMatch(/cannot reach the job queue at redis:\/\/127\.0\.0\.1:\d+\/0: connection refused/);
+    }
+    for (const run of [emptyExperiment, emptyWorker]) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(
+        /^error E_INVALID_OPTIONS: HYPERPROTO_QUEUE_URL is empty\nhint: Set HYPERPROTO_QUEUE_URL to the value --queue would take, or unset it/m,
+      );
+    }
+    expect(JSON.parse(emptyJson.stdout).error).toMatchObject({ code: 'E_INVALID_OPTIONS', message: 'HYPERPROTO_QUEUE_URL is empty' });
+    for (const run of [badExperiment, badWorker]) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(
+        /^error E_INVALID_OPTIONS: HYPERPROTO_QUEUE_URL localhost:6379: (it is not a URL|the scheme is localhost: not redis:)\nhint: Give the queue as redis:\/\//m,
+      );
+    }
+    for (const run of [emptyExperiment, emptyWorker, badExperiment, badWorker]) expect(run.stderr).not.toMatch(/^error .*--queue/m);
+    expect(existsSync(join(scratch, 'env-refused'))).toBe(false);
+  });
+
+  it('says where to give the queue when a worker has none, and refuses --workers beside the variable', async () => {
+    write('first.json', tiny('first', 1));
+    const [none, noneJson, both] = await Promise.all([
+      cli(['worker']),
+      cli(['worker', '--json']),
+      runCli(['experiment', '--grid', 'first.json', '--out', 'env-both', '--workers', '2'], scratch, {
+        [VARIABLE]: 'redis://127.0.0.1:6379/0',
+      }),
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^error E_INVALID_OPTIONS: no job queue: give --queue <redis-url> or set HYPERPROTO_QUEUE_URL\n/m);
+    expect(JSON.parse(noneJson.stdout).error.message).toBe('no job queue: give --queue <redis-url> or set HYPERPROTO_QUEUE_URL');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(
+      /^error E_INVALID_OPTIONS: give --workers or a job queue \(HYPERPROTO_QUEUE_URL is set\), not both\nhint: .*unset HYPERPROTO_QUEUE_URL/m,
+    );
+    expect(existsSync(join(scratch, 'env-both'))).toBe(false);
+  });
+
+  it('experiment --help and worker --help name the variable, with an example', async () => {
+    const [experiment, worker] = await Promise.all([cli(['experiment', '--help']), cli(['worker', '--help'])]);
+    for (const run of [experiment, worker]) {
+      expect(run.code).toBe(0);
+      expect(run.stdout.replace(/\s+/g, ' ')).toContain('(env: HYPERPROTO_QUEUE_URL)');
+      expect(run.stdout).toMatch(/^ {2}\$ HYPERPROTO_QUEUE_URL=.* hyperproto (experiment|worker) /m);
+    }
+  });
+
+  it('never shows a user name given without a password (the colon forgotten) when Redis refuses it', async () => {
+    const guarded = await server({ password: 'right-horse' });
+    // The password where the user name goes: `redis://right-horse@...` is user "right-horse" with no password.
+    const url = `redis://right-horse@127.0.0.1:${guarded.port}/0`;
+    write('first.json', tiny('first', 1));
+    const [run, alone, fromEnv] = await Promise.all([
+      cli(['experiment', '--grid', 'first.json', '--out', 'colon-forgotten', '--queue', url]),
+      cli(['worker', '--queue', url, '--json']),
+      runCli(['worker'], scratch, { [VARIABLE]: url }),
+    ]);
+    for (const told of [run.stderr, JSON.parse(alone.stdout).error.message, fromEnv.stderr])
+      expect(told).toContain(`the job queue at redis://***@127.0.0.1:${guarded.port}/0 refused the user name, given without a password`);
+    for (const each of [run, alone, fromEnv]) {
+      expect(each.code).toBe(2);
+      expect(each.stdout + each.stderr).not.toContain('right-horse');
+    }
+    expect(existsSync(join(scratch, 'colon-forgotten'))).toBe(false);
   });
 });

@@ -69,6 +69,18 @@ describe.skipIf(missing)('connectRedis', () => {
     expect(JSON.stringify(error)).not.toContain('wrong-horse');
   });
 
+  it('says that Redis refused a user name given without a password (the colon forgotten), without showing it', async () => {
+    // The password where the user name goes: user "right horse", no password.
+    const { error } = await failure(`redis://right%20horse@127.0.0.1:${server.port}/0`);
+    expect(error).toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: `the job queue at redis://***@127.0.0.1:${server.port}/0 refused the user name, given without a password`,
+      hint: expect.stringContaining('redis://:PASSWORD@HOST:PORT/DB (with the colon)'),
+    });
+    expect(JSON.stringify(error)).not.toMatch(/right/);
+    expect((error as unknown as Error).message).not.toMatch(/refused the password/);
+  });
+
   it('refuses an address where nothing listens, at once', async () => {
     const port = await freePort();
     const { error, seconds } = await failure(`redis://127.0.0.1:${port}/0`);

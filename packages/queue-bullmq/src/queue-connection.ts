@@ -116,6 +116,16 @@ export function connectionError(address: QueueAddress, error: Error): Hyperproto
     });
   }
   if (/^WRONGPASS|invalid password|invalid username-password/i.test(text)) {
+    // A user name without a password: most often a password whose colon was forgotten (redis://PASSWORD@HOST).
+    if (address.username !== undefined && address.password === undefined)
+      return new HyperprotoError(
+        ErrorCode.InvalidOptions,
+        `the job queue at ${address.display} refused the user name, given without a password`,
+        {
+          cause: error,
+          hint: 'A password alone goes after a colon: redis://:PASSWORD@HOST:PORT/DB (with the colon); an ACL user is redis://USER:PASSWORD@HOST:PORT/DB.',
+        },
+      );
     return new HyperprotoError(ErrorCode.InvalidOptions, `the job queue at ${address.display} refused the password`, {
       cause: error,
       hint: "Give the password of Redis's requirepass (or of the ACL user) in the URL.",

@@ -31,22 +31,33 @@ export interface ExperimentOptions {
   plugin?: string[];
   /** Which trained models to keep under <out>/models (commander fills the default, best). */
   saveModels?: SaveModels;
-  /** Run on the workers of this job queue (`redis://HOST:PORT/DB`) instead of this machine's threads. */
+  /**
+   * Run on the workers of this job queue (`redis://HOST:PORT/DB`) instead of this machine's threads: --queue, or
+   * HYPERPROTO_QUEUE_URL without it (commander reads the variable).
+   */
   queue?: string;
+  /** Where `queue` came from, as refusals name it: --queue (the default) or HYPERPROTO_QUEUE_URL. */
+  queueFrom?: string;
 }
 
 export async function experimentCommand(options: ExperimentOptions): Promise<void> {
   const { gridPath, config } = await chooseGrid(options);
   // `--queue ""` (an unset variable) is refused below, never taken for "no queue".
   const queued = options.queue !== undefined;
+  const source = options.queueFrom ?? '--queue';
   // An empty --queue is the first thing to say: with it, --workers would be no conflict.
   if (queued && options.workers && options.queue!.trim() !== '') {
-    throw new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
-      hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
-    });
+    throw source === '--queue'
+      ? new HyperprotoError(ErrorCode.InvalidOptions, 'give --workers or --queue, not both', {
+          hint: '--workers sets the threads of this machine; with --queue each `hyperproto worker` sets its own --concurrency.',
+        })
+      : new HyperprotoError(ErrorCode.InvalidOptions, `give --workers or a job queue (${source} is set), not both`, {
+          hint: `--workers sets the threads of this machine: to run on them, unset ${source} (env -u ${source} hyperproto experiment ...); with a queue each \`hyperproto worker\` sets its own --concurrency.`,
+        });
   }
-  // Parsed first: a malformed URL is refused before the grid is even read.
+  // Parsed first: a malformed URL is refused before the grid is even read, naming where it came from.
   const queueModule = queued ? await import('@hyperproto/queue-bullmq') : undefined;
+  queueModule?.parseQueueAddress(options.queue!, source);
   const queue = queueModule?.queueScheduler({ url: options.queue! });
   const args = process.argv.slice(2);
   const output = new Output(options);

@@ -1,11 +1,15 @@
 import { resolve } from 'node:path';
-import { runQueueWorker, type WorkerEvent } from '@hyperproto/queue-bullmq';
+import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { parseQueueAddress, runQueueWorker, type WorkerEvent } from '@hyperproto/queue-bullmq';
 import { interruptSignal } from '../interrupt.js';
 import { Output } from '../output.js';
 import type { RegistryModuleOptions } from '../registry-module.js';
 
 export interface WorkerOptions {
-  queue: string;
+  /** The queue's URL: --queue, or HYPERPROTO_QUEUE_URL without it (commander reads the variable). */
+  queue?: string;
+  /** Where `queue` came from, as refusals name it: --queue (the default) or HYPERPROTO_QUEUE_URL. */
+  queueFrom?: string;
   concurrency?: number;
   threads?: number;
   lockSeconds?: number;
@@ -22,6 +26,12 @@ export interface WorkerOptions {
  * progress go back to the queue for another worker, and the command exits 0).
  */
 export async function workerCommand(options: WorkerOptions): Promise<void> {
+  if (options.queue === undefined)
+    throw new HyperprotoError(ErrorCode.InvalidOptions, 'no job queue: give --queue <redis-url> or set HYPERPROTO_QUEUE_URL', {
+      hint: 'The URL of `experiment --queue`, e.g. redis://:PASSWORD@HOST:6379/0; with a password, set HYPERPROTO_QUEUE_URL: the arguments are what ps shows every user.',
+    });
+  // Refused naming where it came from: the option, or the variable.
+  parseQueueAddress(options.queue, options.queueFrom);
   const output = new Output(options);
   // Every worker thread builds this registry again: --no-config must reach them too.
   if (options.config === false) process.env.HYPERPROTO_NO_CONFIG = '1';
