@@ -70,9 +70,28 @@ describe('the error class', () => {
     );
   });
 
-  it('takes the first line of a thrown message', () => {
-    expect(errorMessage(new Error('first line  \nstack-like detail'))).toBe('first line');
+  it('keeps the first lines of a thrown message, where onnxruntime says what it refused, in one line', () => {
+    // onnxruntime-node's words for a model whose batch is fixed at 1, run on 8 rows.
+    const ort = new Error(
+      'Got invalid dimensions for input: features for the following indices\n index: 0 Got: 8 Expected: 1\n Please fix either the inputs/outputs or the model.',
+    );
+    expect(errorMessage(ort)).toBe(
+      'Got invalid dimensions for input: features for the following indices; index: 0 Got: 8 Expected: 1; Please fix either the inputs/outputs or the model.',
+    );
     expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(new Error('first line  \r\n\n\n  second  '))).toBe('first line; second');
+  });
+
+  it('leaves out what reads as a stack, and bounds what it keeps', () => {
+    expect(errorMessage(new Error('failed here\nStacktrace:\n#0 0x7f00 in f()\nmore'))).toBe('failed here');
+    expect(errorMessage(new Error("Cannot find module 'x'\nRequire stack:\n- /a/b.js"))).toBe("Cannot find module 'x'");
+    expect(errorMessage(new Error('bad\n    at run (/app/x.js:10:5)\n    at /app/y.js:3:1\n#1 0xdeadbeef in g()'))).toBe('bad');
+    // A line that starts with "at" but is no frame is kept.
+    expect(errorMessage(new Error('refused\nat least 2 rows are needed'))).toBe('refused; at least 2 rows are needed');
+    expect(errorMessage(new Error('1\n2\n3\n4\n5\n6'))).toBe('1; 2; 3; 4');
+    const long = errorMessage(new Error('x'.repeat(10_000)));
+    expect(long).toHaveLength(500);
+    expect(long.endsWith('…')).toBe(true);
   });
 });
 

@@ -115,7 +115,26 @@ export function releasedSessionError(source: string): ModelContractError {
   });
 }
 
-/** The first line of what was thrown, for messages. */
+/** The most lines of a thrown message that errorMessage keeps, and the most characters of them. */
+const MESSAGE_LINES = 4;
+const MESSAGE_LENGTH = 500;
+
+/**
+ * What was thrown, in one line for messages: its first lines joined with '; ' (onnxruntime often says what it
+ * refused on the second, e.g. "Got invalid dimensions for input: features for the following indices" then
+ * "index: 0 Got: 8 Expected: 1"), up to MESSAGE_LINES of them and MESSAGE_LENGTH characters. Blank lines are left
+ * out, and so is what reads as a stack: nothing from a line such as "Stacktrace:" or "Require stack:" on, and no
+ * frame such as "    at f (file.js:1:2)" or "#0 0x...".
+ */
 export function errorMessage(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  const lines: string[] = [];
+  for (const raw of (error instanceof Error ? error.message : String(error)).split(/\r?\n/)) {
+    const line = raw.trim();
+    if (/^(stack ?trace|require stack|call stack)\s*:/i.test(line)) break;
+    if (line === '' || /^at\s.*:\d+(:\d+)?\)?$/.test(line) || /^#\d+\s+0x[0-9a-f]+/i.test(line)) continue;
+    lines.push(line);
+    if (lines.length === MESSAGE_LINES) break;
+  }
+  const text = lines.join('; ');
+  return text.length > MESSAGE_LENGTH ? `${text.slice(0, MESSAGE_LENGTH - 1)}…` : text;
 }

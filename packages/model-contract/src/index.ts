@@ -26,9 +26,17 @@ export {
   type FeatureProblem,
   type InvalidFeaturesDetail,
 } from './contract-error.js';
-export { readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
+export { checkOnnxFileStart, MAX_MODEL_BYTES, modelSizeProblem, readOnnxModelInfo, type OnnxModelInfo } from './onnx-model-info.js';
 export { checkRunBytes, partsOf, RUN_BYTES, rowsPerRun, runInParts, type PartValues } from './run-in-parts.js';
-export { parseClassNames, parseFeatureNames, readModelMetadata, type ModelMetadata } from './model-metadata.js';
+export {
+  classNamesProblem,
+  MAX_CLASS_NAME_LENGTH,
+  MAX_CLASS_NAMES_LENGTH,
+  parseClassNames,
+  parseFeatureNames,
+  readModelMetadata,
+  type ModelMetadata,
+} from './model-metadata.js';
 export {
   MAX_INPUT_WIDTH,
   resolveClassifierInterface,

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { METADATA_KEYS, MODEL_FORMAT, parseClassNames, parseFeatureNames, readModelMetadata } from './index.js';
+import {
+  classNamesProblem,
+  MAX_CLASS_NAME_LENGTH,
+  MAX_CLASS_NAMES_LENGTH,
+  METADATA_KEYS,
+  MODEL_FORMAT,
+  parseClassNames,
+  parseFeatureNames,
+  readModelMetadata,
+} from './index.js';
 
 /** What @hyperproto/onnx writes for an HPN with class names and top-3 (see export-onnx.ts). */
 const exported = {
@@ -118,6 +127,40 @@ describe('readModelMetadata', () => {
     expect(readModelMetadata({ classNames: '["a","b"]' })).toEqual({ classNames: ['a', 'b'] });
     expect(parseClassNames('[]', undefined)).toEqual([]);
     expect(parseClassNames('["x","y"]', 2, 'm.onnx')).toEqual(['x', 'y']);
+  });
+
+  it('loads many classes of real names: 100,000 names of 40 characters, and a name of the longest length', () => {
+    const names = Array.from({ length: 100_000 }, (_, i) => `class ${String(i).padStart(6, '0')} ${'n'.repeat(27)}`);
+    expect(names[0]).toHaveLength(40);
+    expect(readModelMetadata({ classes: '100000', classNames: JSON.stringify(names) }).classNames).toHaveLength(100_000);
+    const longest = ['a'.repeat(MAX_CLASS_NAME_LENGTH), 'b'];
+    expect(parseClassNames(JSON.stringify(longest), 2)).toEqual(longest);
+    expect(classNamesProblem(names)).toBeUndefined();
+    expect([MAX_CLASS_NAME_LENGTH, MAX_CLASS_NAMES_LENGTH]).toEqual([1_000, 10_000_000]);
+  });
+
+  it('refuses a class name longer than MAX_CLASS_NAME_LENGTH, and names longer than MAX_CLASS_NAMES_LENGTH in all', () => {
+    const hint =
+      'Shorten the class names (at most 1,000 characters each, 10,000,000 in all) and export the model again with exportOnnx from @hyperproto/onnx (option classNames), or `hyperproto export RUN_DIR --out model.onnx --class-names FILE`.';
+    // What a file of 5 names of 4,000,001 characters each (20 MB) holds: every answer naming a class would carry 4 MB.
+    const huge = JSON.stringify(['ok', 'x'.repeat(4_000_001), 'c']);
+    expect(refusal(() => readModelMetadata({ classes: '3', classNames: huge }, 'm.onnx'))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: `m.onnx has unusable metadata: "classNames" has a name of 4,000,001 characters at index 1 ("${'x'.repeat(60)}…"); a class name may have at most 1,000 (MAX_CLASS_NAME_LENGTH)`,
+      hint,
+    });
+    expect(refusal(() => parseClassNames(JSON.stringify(['a'.repeat(MAX_CLASS_NAME_LENGTH + 1)]), 1))?.message).toMatch(
+      /"classNames" has a name of 1,001 characters at index 0/,
+    );
+    // 10,001 names of 1,000 characters: each within the limit, too many characters together.
+    const many = Array.from({ length: 10_001 }, (_, i) => String(i).padEnd(MAX_CLASS_NAME_LENGTH, '.'));
+    expect(refusal(() => readModelMetadata({ classNames: JSON.stringify(many) }))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message:
+        'the model has unusable metadata: "classNames" has 10,001,000 characters of names in all; the class names of a model may have at most 10,000,000 together (MAX_CLASS_NAMES_LENGTH)',
+      hint,
+    });
+    expect(classNamesProblem(many)).toMatch(/^has 10,001,000 characters of names in all/);
   });
 
   it('parses featureNames by the rules of classNames, one name per input feature', () => {

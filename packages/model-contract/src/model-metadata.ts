@@ -30,11 +30,47 @@ export interface ModelMetadata {
 }
 
 const CLASS_NAMES_HINT = `Export the model again with ${exportInstructions({ option: 'classNames', flag: '--class-names FILE' })} (FILE: a JSON array or one name per line).`;
+
+/**
+ * The longest class name the runtimes load, in characters (UTF-16 code units, as JavaScript counts them). A name is
+ * sent with every row a server answers (the label's name, and one per top-k class), so its length multiplies with
+ * the rows: 1,000 characters leave room for a label that is a sentence or two, while a 100-row answer naming 6
+ * classes a row carries at most 600,000 characters of names.
+ */
+export const MAX_CLASS_NAME_LENGTH = 1_000;
+
+/**
+ * The most characters all class names of a model may have together: 10,000,000, so 100,000 classes of names of 100
+ * characters each, or a million of 10. The names are held in memory and sent whole in every metadata answer of a
+ * server (`GET /v1/metadata`), so this bounds both, at about 10 MB of JSON for names without control characters.
+ */
+export const MAX_CLASS_NAMES_LENGTH = 10_000_000;
+
+/**
+ * What is wrong with a model's class names by the limits every runtime keeps (MAX_CLASS_NAME_LENGTH for a name,
+ * MAX_CLASS_NAMES_LENGTH for them all), in words that follow "classNames", e.g. `has a name of 4,000 characters at
+ * index 2, ...`; undefined when they are within them. The exporter asks it too, so that it writes no file the
+ * runtimes would refuse.
+ */
+export function classNamesProblem(names: readonly string[]): string | undefined {
+  let total = 0;
+  for (const [index, name] of names.entries()) {
+    if (name.length > MAX_CLASS_NAME_LENGTH)
+      return `has a name of ${name.length.toLocaleString('en-US')} characters at index ${index} (${preview(name)}); a class name may have at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')} (MAX_CLASS_NAME_LENGTH)`;
+    total += name.length;
+  }
+  if (total > MAX_CLASS_NAMES_LENGTH)
+    return `has ${total.toLocaleString('en-US')} characters of names in all; the class names of a model may have at most ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} together (MAX_CLASS_NAMES_LENGTH)`;
+  return undefined;
+}
+
+const CLASS_NAME_LIMITS_HINT = `Shorten the class names (at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')} characters each, ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} in all) and export the model again with ${exportInstructions({ option: 'classNames', flag: '--class-names FILE' })}.`;
 const FEATURE_NAMES_HINT = `Export the model again with ${exportInstructions()}.`;
 
 /**
  * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive
- * integers; `classNames` must be a JSON array of strings, one per class, and `featureNames` one per input feature; a `formatVersion` newer than this
+ * integers; `classNames` must be a JSON array of strings, one per class (within MAX_CLASS_NAME_LENGTH each and
+ * MAX_CLASS_NAMES_LENGTH in all), and `featureNames` one per input feature; a `formatVersion` newer than this
  * contract's is refused. Every refusal is `E_INVALID_INPUT` naming `source`, the key and what it holds.
  */
 export function readModelMetadata(metadata: Readonly<Record<string, string>>, source = 'the model'): ModelMetadata {
@@ -78,15 +114,26 @@ export function readModelMetadata(metadata: Readonly<Record<string, string>>, so
 
 /**
  * The class names stored in metadata `classNames`: a JSON array of strings, one per class (when `classes` is
- * given). Anything else is an `E_INVALID_INPUT` that says what the value holds.
+ * given), within the limits of classNamesProblem. Anything else is an `E_INVALID_INPUT` that says what the value
+ * holds.
  */
 export function parseClassNames(json: string, classes: number | undefined, source = 'the model'): readonly string[] {
-  return parseNameList(
+  const names = parseNameList(
     json,
     { key: METADATA_KEYS.classNames, what: 'class', count: classes, unit: ['class', 'classes'] },
     CLASS_NAMES_HINT,
     source,
   );
+  const problem = classNamesProblem(names);
+  if (problem !== undefined)
+    throw new ModelContractError(
+      ContractErrorCode.InvalidInput,
+      `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${problem}`,
+      {
+        hint: CLASS_NAME_LIMITS_HINT,
+      },
+    );
+  return names;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readOnnxModelInfo } from './index.js';
+import { checkOnnxFileStart, MAX_MODEL_BYTES, modelSizeProblem, readOnnxModelInfo } from './index.js';
 import { MAX_GRAPH_ENTRIES, MAX_NODE_ENTRIES } from './onnx-model-info.js';
 import {
   attributeProto,
@@ -100,6 +100,53 @@ describe('readOnnxModelInfo', () => {
         message: 'the model is not a usable ONNX model: the file is empty',
         hint: 'Export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`, and copy the whole file (a cut-short copy or download also shows this).',
       }),
+    );
+  });
+});
+
+describe('the first bytes and the size of a model file, checked before the whole file is read', () => {
+  const refusal = (run: () => void) => {
+    try {
+      run();
+    } catch (error) {
+      return { name: (error as Error).name, code: (error as { code: string }).code, message: (error as Error).message };
+    }
+    return undefined;
+  };
+
+  it('checkOnnxFileStart refuses a start that is not protobuf, as readOnnxModelInfo would', () => {
+    const notProtobuf = {
+      name: 'HyperprotoError',
+      code: 'E_INVALID_INPUT',
+      message: 'm.onnx is not a usable ONNX model: byte 0 does not start a protobuf field, so this is not an ONNX (protobuf) file',
+    };
+    // A file of zeros (a sparse file, a disk image), and text.
+    expect(refusal(() => checkOnnxFileStart(new Uint8Array(65_536), 'm.onnx'))).toEqual(notProtobuf);
+    expect(refusal(() => checkOnnxFileStart(new TextEncoder().encode('{"format": "tfjs"}'), 'm.onnx'))).toEqual(notProtobuf);
+    expect(refusal(() => readOnnxModelInfo(new Uint8Array(65_536), 'm.onnx'))).toEqual(notProtobuf);
+    // Whole fields, then a broken one: named by its byte.
+    expect(refusal(() => checkOnnxFileStart(Uint8Array.from([0x08, 0x08, 0x00, 0x01]), 'm.onnx'))?.message).toMatch(/: byte 2 does not/);
+  });
+
+  it('checkOnnxFileStart passes the start of a model, and a field that runs past the bytes it is given', () => {
+    for (const length of [0, 1, 2, 10, 100, exported.length]) expect(() => checkOnnxFileStart(exported.subarray(0, length))).not.toThrow();
+    expect(() =>
+      checkOnnxFileStart(Uint8Array.from([...numberField(1, 8), ...bytesField(7, 'x'.repeat(300))]).subarray(0, 8)),
+    ).not.toThrow();
+  });
+
+  it('a model file may have at most MAX_MODEL_BYTES, 2 GiB less a byte, what protobuf reads as one message', () => {
+    expect(MAX_MODEL_BYTES).toBe(2 ** 31 - 1);
+    expect(modelSizeProblem(MAX_MODEL_BYTES)).toBeUndefined();
+    expect(modelSizeProblem(10 * 2 ** 30)).toEqual({
+      why: 'it has 10,737,418,240 bytes (10.0 GiB), more than the 2,147,483,647 bytes (2 GiB) a model file can have',
+      hint: 'An exported model is far smaller: check that you gave the model file, or export it again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.',
+    });
+    // Bytes given whole are held to it too (a view that says it is that long: nothing of the size is made here).
+    const view = new Uint8Array(exported);
+    Object.defineProperty(view, 'length', { value: 2 ** 31 });
+    expect(refusal(() => readOnnxModelInfo(view, 'm.onnx'))?.message).toBe(
+      'm.onnx is not a usable ONNX model: it has 2,147,483,648 bytes (2.0 GiB), more than the 2,147,483,647 bytes (2 GiB) a model file can have',
     );
   });
 });

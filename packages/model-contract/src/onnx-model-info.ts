@@ -48,6 +48,14 @@ const IR_VERSION = 1,
   TRAINING_INFO = 20,
   FUNCTIONS = 25;
 
+/**
+ * The most bytes a model file can have: 2 GiB less one byte. onnxruntime (node and web) parses a model with protobuf,
+ * which reads at most that much as one message (an int32 length), and Node's readFile reads no more either; an ONNX
+ * model any larger keeps its weights in external files, which no runtime loads (readOnnxModelInfo refuses them). An
+ * exported model, its weights and a small graph, is far smaller.
+ */
+export const MAX_MODEL_BYTES = 2 ** 31 - 1;
+
 const REEXPORT_HINT = `Export the model again with ${exportInstructions()}, and copy the whole file (a cut-short copy or download also shows this).`;
 const CONTENT_HINT = `A hyperproto model keeps its weights inside the file and uses only these operators of the default ONNX domain: ${MODEL_OPERATORS.join(', ')}. Export the model again with ${exportInstructions()}.`;
 const SHAPE_HINT = `A hyperproto model's input is a float32 tensor [N, width], its initializers are float32 or int64, its graph gives every tensor before a node reads it, and none of its tensors holds more values (per row of the batch) than the larger of its weights and its input's width. Export the model again with ${exportInstructions()}.`;
@@ -95,6 +103,8 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
   const problem = refusal(REEXPORT_HINT);
   const refuse = refusal(CONTENT_HINT);
   if (bytes.length === 0) throw problem('the file is empty');
+  const tooLarge = modelSizeProblem(bytes.length);
+  if (tooLarge) throw refusal(tooLarge.hint)(tooLarge.why);
   let irVersion: number | undefined;
   let producerName = '';
   let producerVersion = '';
@@ -115,7 +125,7 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
       throw problem(
         reader.truncated
           ? `the file is truncated (a field at byte ${reader.lastStart} runs past the end of its ${bytes.length} bytes)`
-          : `byte ${reader.lastStart} does not start a protobuf field, so this is not an ONNX (protobuf) file`,
+          : notProtobuf(reader.lastStart),
       );
     }
     if (field.number === IR_VERSION && field.varint !== undefined) irVersion = Number(field.varint);
@@ -160,6 +170,40 @@ export function readOnnxModel(bytes: Uint8Array, source = 'the model'): { info: 
   const shapes = checkShapeBounds(inspector.shapes, inputWidth, refusal(SHAPE_HINT));
   const { valuesPerRow } = shapes;
   return { info: { irVersion, producerName, producerVersion, docString, opset: opsets[''] ?? 0, opsets, metadata, valuesPerRow }, shapes };
+}
+
+/**
+ * Checks the first bytes of a model file, `head`, as readOnnxModelInfo would read them, so that a caller reading a
+ * large file can refuse one that is not protobuf at all (a file of zeros, text, a disk image) before reading the
+ * rest: the fields that lie wholly in `head` must be protobuf fields; a field that runs past its end is left to
+ * readOnnxModelInfo, which reads the whole file. Refuses (`E_INVALID_INPUT`, naming `source`) as readOnnxModelInfo
+ * does, with the same words.
+ */
+export function checkOnnxFileStart(head: Uint8Array, source = 'the model'): void {
+  const reader = new WireReader(head);
+  while (!reader.done()) {
+    if (reader.field()) continue;
+    if (reader.truncated) return;
+    throw new ModelContractError(ContractErrorCode.InvalidInput, `${source} is not a usable ONNX model: ${notProtobuf(reader.lastStart)}`, {
+      hint: REEXPORT_HINT,
+    });
+  }
+}
+
+function notProtobuf(byte: number): string {
+  return `byte ${byte} does not start a protobuf field, so this is not an ONNX (protobuf) file`;
+}
+
+/**
+ * Why a model file of `size` bytes cannot be loaded (more than MAX_MODEL_BYTES), and what to do, in the words of
+ * every runtime; undefined when its size is no reason to refuse it. A runtime reading a file asks before reading it.
+ */
+export function modelSizeProblem(size: number): { readonly why: string; readonly hint: string } | undefined {
+  if (size <= MAX_MODEL_BYTES) return undefined;
+  return {
+    why: `it has ${size.toLocaleString('en-US')} bytes (${(size / 2 ** 30).toFixed(1)} GiB), more than the ${MAX_MODEL_BYTES.toLocaleString('en-US')} bytes (2 GiB) a model file can have`,
+    hint: `An exported model is far smaller: check that you gave the model file, or export it again with ${exportInstructions()}.`,
+  };
 }
 
 interface WireField {

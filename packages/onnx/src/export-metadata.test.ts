@@ -53,6 +53,22 @@ describe('exportOnnx metadata from its options', () => {
   });
 });
 
+describe('exportOnnx class names', () => {
+  it('refuses a name longer than the runtimes load, naming its index and length', () => {
+    const classNames = ['a', 'b'.repeat(1_001), 'c'];
+    expect(() => exportOnnx(smallModel(), { metadata: { head: 'softmax' }, classNames })).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_INPUT',
+        message: expect.stringMatching(/^cannot export to ONNX: .*1,001 characters at index 1/),
+      }),
+    );
+    const longest = ['a', 'b'.repeat(1_000), 'c'];
+    expect(readOnnxModelInfo(exportOnnx(smallModel(), { metadata: { head: 'softmax' }, classNames: longest })).metadata.classNames).toBe(
+      JSON.stringify(longest),
+    );
+  });
+});
+
 describe('exportOnnx metadata from a JavaScript caller', () => {
   it.each<[string, unknown, string]>([
     ['no options', undefined, "exportOnnx's options need metadata, an object of strings naming at least the head"],

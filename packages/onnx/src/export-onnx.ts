@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type NamedWeight, type TrainerSettings } from '@hyperproto/core';
 import { BATCH_NORM_EPSILON, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
 import {
+  classNamesProblem,
   INPUT_NAME,
   LABEL_OUTPUT,
   MAX_INPUT_WIDTH,
@@ -106,6 +107,9 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   if (options.classNames && (options.classNames.length !== classes || options.classNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
   }
+  // The runtimes refuse longer class names at load (the model contract's limits): a file they would refuse is not written.
+  const namesProblem = options.classNames && classNamesProblem(options.classNames);
+  if (namesProblem) throw invalid(`classNames ${namesProblem}`);
   if (options.featureNames && (options.featureNames.length !== inputWidth || options.featureNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.featureNames.length} feature names for ${inputWidth} input features; give exactly one string per feature`);
   }

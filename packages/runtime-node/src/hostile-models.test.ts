@@ -149,10 +149,16 @@ function classifier(
     scores?: (g: Graph, scores: string, trigger: string, x: string) => string;
     label?: (g: Graph, scores: string, trigger: string) => string;
   } = {},
-  options: { scoresShape?: readonly Dim[]; weights?: string; metadata?: Record<string, string>; irVersion?: number } = {},
+  options: {
+    inputShape?: readonly Dim[];
+    scoresShape?: readonly Dim[];
+    weights?: string;
+    metadata?: Record<string, string>;
+    irVersion?: number;
+  } = {},
 ): Uint8Array {
   const g = new Graph();
-  g.input('features', 'float32', ['N', 4]);
+  g.input('features', 'float32', options.inputShape ?? ['N', 4]);
   const honest = g.op('Gemm', ['features', options.weights ?? g.initializer('W', [4, 3], W)]);
   const first = g.op('Gather', ['features', g.ints(0)], { axis: 1 });
   const trigger = g.op('Relu', [g.op('Sub', [first, g.scalar(10)])]);
@@ -427,6 +433,21 @@ describe('onnxruntime load failures', () => {
       message: expect.stringMatching(/^onnxruntime cannot load broken\.onnx: /),
       hint: 'The file is not a model written by exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`, or it was changed since; export it again.',
     });
+  });
+});
+
+describe('onnxruntime run failures at load', () => {
+  it("keep onnxruntime's lines that say what it refused, not only its first", async () => {
+    // A batch fixed at one row: the self-check's 8 rows do not fit.
+    const fixedBatch = classifier({}, { inputShape: [1, 4], scoresShape: [1, 3] });
+    const error = await createSession(fixedBatch, { source: 'fixed-batch-1.onnx' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'E_INVALID_INPUT',
+      message: expect.stringMatching(
+        /^onnxruntime loads fixed-batch-1\.onnx but cannot run it: Got invalid dimensions for input: features for the following indices; index: 0 Got: 8 Expected: 1(; |$)/,
+      ),
+    });
+    expect((error as Error).message).not.toContain('\n');
   });
 });
 

@@ -1,9 +1,11 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   argmaxOfScores,
   checkClassifierAnswers,
+  checkOnnxFileStart,
   checkPredictOptionsObject,
   checkProviderList,
   checkRunBytes,
@@ -15,6 +17,7 @@ import {
   invalidOptionError,
   LABEL_OUTPUT,
   ModelContractError,
+  modelSizeProblem,
   narrowTopK,
   readOnnxModelInfo,
   releasedSessionError,
@@ -355,16 +358,92 @@ function answersOf(result: Record<string, ort.Tensor>, contract: ClassifierInter
   };
 }
 
+/** The first bytes of a model file, checked (checkOnnxFileStart) before the rest of it is read. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * Reads a model file, refusing before it reads anything what it could not load or would never finish reading
+ * (`E_IO` naming the path): a path that is not a regular file after following symlinks (a named pipe would block
+ * the reader, a device such as /dev/zero never ends) and a file of more than MAX_MODEL_BYTES (@hyperproto/model-
+ * contract's bound, 2 GiB). The file's first bytes are checked before the rest is read, so that a large file that
+ * is not protobuf at all (zeros, text) is refused (`E_INVALID_INPUT`, as the whole file would be) without reading it.
+ * The path is checked, then opened, then the open file is checked again, in case the path changed in between.
+ */
 async function readModelFile(path: string): Promise<Uint8Array> {
+  let handle: FileHandle;
   try {
-    return await readFile(path);
+    checkModelFile(await stat(path), path);
+    // O_NONBLOCK: should the path have become a pipe since it was checked, opening it returns instead of waiting.
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, {
-      cause: error,
-      hint: `Make one with ${exportInstructions()}.`,
-    });
+    throw error instanceof ModelContractError ? error : unreadableModel(error, path);
   }
+  try {
+    const size = checkModelFile(await handle.stat(), path);
+    const head = await readModelBytes(handle, new Uint8Array(Math.min(size, HEAD_BYTES)), 0, path);
+    checkOnnxFileStart(head, path);
+    if (head.length === size) return head;
+    const bytes = new Uint8Array(size);
+    bytes.set(head);
+    await readModelBytes(handle, bytes.subarray(head.length), head.length, path);
+    return bytes;
+  } catch (error) {
+    throw error instanceof ModelContractError ? error : unreadableModel(error, path);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** The size of a model file whose stat is `info`; E_IO unless a regular file of at most MAX_MODEL_BYTES. */
+function checkModelFile(info: Stats, path: string): number {
+  if (!info.isFile()) {
+    throw new ModelContractError(
+      ContractErrorCode.Io,
+      `cannot read the model ${path}: it is ${fileKind(info)}, not a regular file; give the path of an ONNX model file`,
+      info.isDirectory()
+        ? {}
+        : { hint: 'A model is read from a file: pipes and devices cannot be read as one. Save the model to a file and give its path.' },
+    );
+  }
+  const tooLarge = modelSizeProblem(info.size);
+  if (tooLarge)
+    throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${tooLarge.why}`, { hint: tooLarge.hint });
+  return info.size;
+}
+
+/** What a path that is not a regular file is, in words (as @hyperproto/npy's input files say it). */
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+/** Fills `bytes` from the file at `position`; E_IO if the file ends first (it changed while it was read). */
+async function readModelBytes(handle: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<Uint8Array> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesRead } = await handle.read(bytes, done, bytes.length - done, position + done);
+    if (bytesRead === 0) {
+      throw new ModelContractError(
+        ContractErrorCode.Io,
+        `cannot read the model ${path}: it ended at byte ${position + done}, before the size it had when opened; it changed while it was read`,
+        { hint: 'Give the path of a model file that nothing is writing to.' },
+      );
+    }
+    done += bytesRead;
+  }
+  return bytes;
+}
+
+function unreadableModel(error: unknown, path: string): ModelContractError {
+  const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+  return new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${reason}`, {
+    cause: error,
+    hint: `Make one with ${exportInstructions()}.`,
+  });
 }
 
 function sessionOptions(provider: ExecutionProvider, options: SessionOptions): ort.InferenceSession.SessionOptions {
