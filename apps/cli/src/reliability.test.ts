@@ -185,6 +185,14 @@ describe('a model that fails inside onnxruntime', () => {
     });
     expect(exitCodeFor(reported)).toBe(2);
     expect(exitCodeFor(modelRunFailure(new Error('raw onnxruntime error'), 'model.onnx'))).toBe(2);
+    // onnxruntime says what it refused on its second line: kept, the stack left out.
+    const twoLines = new Error(
+      'Got invalid dimensions for input: features for the following indices\n index: 0 Got: 8 Expected: 1\n    at run (session.js:1:2)',
+    );
+    expect(modelRunFailure(twoLines, 'model.onnx')).toMatchObject({
+      message:
+        'onnxruntime cannot run the model model.onnx: Got invalid dimensions for input: features for the following indices; index: 0 Got: 8 Expected: 1',
+    });
     const wrongWidth = new HyperprotoError(ErrorCode.InvalidInput, 'rows of 3 features; the model expects 4');
     expect(modelRunFailure(wrongWidth, 'model.onnx')).toBe(wrongWidth);
   });

@@ -26,6 +26,7 @@ export {
 } from './execution-providers.js';
 // The model contract, shared with @hyperproto/runtime-web and the exporter: one definition of each rule.
 export {
+  errorMessage,
   exportAgainHint,
   InvalidFeaturesError,
   METADATA_KEYS,

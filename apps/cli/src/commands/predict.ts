@@ -2,7 +2,14 @@ import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core'
 import { checkLabelCount, indexClasses, type LabelValues, readLabelsFile } from '@hyperproto/data-files';
 import { classificationMetrics, type ClassificationMetrics } from '@hyperproto/eval-classification';
 import { inputFileSize } from '@hyperproto/npy';
-import { createSession, exportAgainHint, ModelAnswersError, type ModelSession, type Prediction } from '@hyperproto/runtime-node';
+import {
+  createSession,
+  errorMessage,
+  exportAgainHint,
+  ModelAnswersError,
+  type ModelSession,
+  type Prediction,
+} from '@hyperproto/runtime-node';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { type FeatureRows, readFeatureFile } from '../feature-files.js';
 import type { GlobalOptions } from '../main.js';
@@ -128,8 +135,7 @@ export function modelRunFailure(error: unknown, model: string, hint?: string): u
   if (isHyperprotoError(error) && error.code !== ErrorCode.Internal) return error;
   if (error instanceof ModelAnswersError)
     return new HyperprotoError(ErrorCode.InvalidInput, error.message, { cause: error, hint: hint ?? error.hint ?? exportAgainHint() });
-  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-  return new HyperprotoError(ErrorCode.InvalidInput, `onnxruntime cannot run the model ${model}: ${message}`, {
+  return new HyperprotoError(ErrorCode.InvalidInput, `onnxruntime cannot run the model ${model}: ${errorMessage(error)}`, {
     cause: error,
     hint: hint ?? exportAgainHint(),
   });
