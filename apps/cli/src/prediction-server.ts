@@ -175,8 +175,17 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   // The host a request is for: an absolute-form target's (`GET http://name/path`, as sent to a proxy), whose Host
   // header is then ignored (RFC 9112 3.2.2), else its Host header's. This server is no proxy: a target naming
   // another host is misdirected, whatever its Host header says.
-  const hostRefusal = (target: string | undefined, headers: IncomingHttpHeaders): Refusal | undefined => {
+  const hostRefusal = (request: IncomingMessage): Refusal | undefined => {
+    const { url: target, headers } = request;
     const requested = requestedHost(target, headers.host);
+    // Without Host a request is refused: HTTP/1.1 requires one even with an absolute-form target (RFC 9112 3.2), and
+    // Node's own answer (requireHostHeader) would be a bare 400. HTTP/1.0 may name its host in the target alone.
+    if (headers.host === undefined && (request.httpVersion !== '1.0' || requested.source === 'header'))
+      return refuse(
+        403,
+        'host-not-allowed',
+        `the request has no Host header; send one naming a host this server answers for: ${allowedList} (add one with --allowed-host)`,
+      );
     if (requested.name && allowedHosts.has(requested.name)) return undefined;
     if (requested.source === 'target')
       return refuse(
@@ -208,17 +217,15 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       // Node refuses a header timeout longer than the request timeout.
       headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
       requestTimeout: limits.requestTimeoutMs,
+      // A request without Host reaches the Host check, which answers it with JSON (hostRefusal).
+      requireHostHeader: false,
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2)),
     },
     clientErrorHandler: answerClientError,
     // What Fastify refuses before any hook runs (a path that is not valid percent-encoding) gets the Host check
     // and the JSON shape of every other answer.
     frameworkErrors: (error, request, reply) => {
-      answer(
-        reply,
-        hostRefusal(request.raw.url, request.headers) ?? describeRequestError(error, options),
-        closing || !request.raw.complete,
-      );
+      answer(reply, hostRefusal(request.raw) ?? describeRequestError(error, options), closing || !request.raw.complete);
     },
   });
   app.server.maxConnections = limits.maxConnections;
@@ -227,7 +234,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     try {
-      done(null, parseJsonBody(text as string));
+      done(null, parseJsonBody(text as string, options.maxRequestRows));
     } catch (error) {
       done(error as Error, undefined);
     }
@@ -235,7 +242,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   // Node answers an Expect it does not meet (anything but 100-continue) with an empty 417 of its own.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const refusal =
-      hostRefusal(request.url, request.headers) ??
+      hostRefusal(request) ??
       refuse(
         417,
         'expectation-failed',
@@ -280,6 +287,8 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   let inFlight = 0;
   // Bytes of large request bodies held (being received or waiting for their answer).
   let bufferedBytes = 0;
+  // Per open connection, what its requests hold until they are answered (see `untilAnswered`).
+  const heldByConnection = new Map<Socket, Set<() => void>>();
   app.server.on('connection', (socket: Socket) => {
     // Once shutdown began no new connection is served, not even to send it a refusal.
     if (closing) {
@@ -287,12 +296,53 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       return;
     }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    heldByConnection.set(socket, new Set());
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const held = heldByConnection.get(socket);
+      heldByConnection.delete(socket);
+      for (const release of [...(held ?? [])]) release();
+    });
   });
+  /**
+   * Calls `release` once, when the request's answer has been sent or its connection has closed, whichever comes
+   * first. A response's own 'close' is not enough: on a pipelined connection the answers queued behind one still
+   * being sent never emit it when the connection dies (Node 20), and what they held would stay counted for good.
+   */
+  const untilAnswered = (request: IncomingMessage, response: ServerResponse, release: () => void): void => {
+    const socket = request.socket;
+    const held = heldByConnection.get(socket);
+    if (!held) {
+      // A connection that has closed already, or one this server never saw open (an injected request).
+      if (socket?.destroyed === true) release();
+      else response.once('close', release);
+      return;
+    }
+    const once = (): void => {
+      if (!held.delete(once)) return;
+      response.removeListener('close', once);
+      release();
+    };
+    held.add(once);
+    response.once('close', once);
+  };
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     count(unanswered, socket, +1);
-    response.once('close', () => count(unanswered, socket, -1));
+    untilAnswered(request, response, () => count(unanswered, socket, -1));
+    // Node emits this when the connection goes quiet (the idle timeout, or shutdown's stall timeout) while this
+    // request's body is still arriving; with a listener it leaves the connection to it. A body that stops arriving is
+    // answered 408, as the request timeout answers one that arrives too slowly: with equal timeouts (30 s each by
+    // default) the idle one fires first and would otherwise drop the connection without a word.
+    request.on('timeout', () => {
+      const alone = (unanswered.get(socket) ?? 0) <= 1;
+      if (closing || !alone || response.headersSent || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(rawAnswer(408, 'request-timeout', 'the request was not received in time'));
+      setTimeout(() => socket.destroy(), SHUTDOWN_STALL_MS).unref();
+    });
   });
 
   // preClose runs before the server stops listening: from then on every response closes its connection, so a
@@ -310,7 +360,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   // Before the body is read: a request for another host, with two Hosts, in an encoding we do not decode, after
   // shutdown began, or whose body would take the bodies held past their bound is answered at once.
   const refusalOf = (request: FastifyRequest, heldBytes: number): Refusal | undefined => {
-    const host = hostRefusal(request.raw.url, request.headers);
+    const host = hostRefusal(request.raw);
     if (host) return host;
     const hosts = hostHeaderCount(request.raw.rawHeaders);
     if (hosts > 1) return refuse(400, 'malformed-request', `the request has ${hosts} Host headers; send exactly one`);
@@ -339,7 +389,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
     }
     inFlight++;
     bufferedBytes += heldBytes;
-    reply.raw.once('close', () => {
+    untilAnswered(request.raw, reply.raw, () => {
       inFlight--;
       bufferedBytes -= heldBytes;
     });
@@ -349,7 +399,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   app.addHook('preValidation', (request, reply, done) => {
     const socket = request.raw.socket;
     count(answering, socket, +1);
-    reply.raw.once('close', () => count(answering, socket, -1));
+    untilAnswered(request.raw, reply.raw, () => count(answering, socket, -1));
     if (closing) socket.setTimeout(0);
     done();
   });
@@ -446,8 +496,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
       preValidation: (request, reply, done) => {
         const rows = (request.body as { rows?: unknown } | null | undefined)?.rows;
         if (!Array.isArray(rows) || rows.length <= options.maxRequestRows) return done();
-        const message = `the request has ${rows.length} rows; at most ${options.maxRequestRows} are accepted at once: split them into smaller requests`;
-        answer(reply, refuse(413, 'too-many-rows', message), false);
+        answer(reply, tooManyRows(rows.length, options.maxRequestRows), false);
       },
     },
     async (request) => {
@@ -537,9 +586,12 @@ function hostHeaderCount(rawHeaders: readonly string[]): number {
  * object (`__proto__`, or `constructor` holding `prototype`) is refused, as Fastify's own parser does, but with a
  * message that says which.
  */
-function parseJsonBody(text: string): unknown {
+function parseJsonBody(text: string, maxRows: number): unknown {
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (json.trim() === '') throw new RequestRefused(refuse(400, 'invalid-json', 'the request body is not valid JSON (it is empty)'));
+  // What would make JSON.parse costly is refused before it runs (see beyondBounds).
+  const refusal = beyondBounds(json, maxRows);
+  if (refusal) throw new RequestRefused(refusal);
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -548,15 +600,175 @@ function parseJsonBody(text: string): unknown {
   }
   // Only a text that spells such a key, or escapes characters, can hold one: most bodies skip the walk.
   const key = json.includes('proto') || json.includes('\\u') ? prototypeKey(value) : undefined;
-  if (key)
-    throw new RequestRefused(
-      refuse(
-        400,
-        'invalid-request',
-        `the request body holds the key "${key}", which is not allowed; send only "rows", "topK" and "scores"`,
-      ),
-    );
+  if (key) throw new RequestRefused(prototypeKeyRefusal(key));
   return value;
+}
+
+function prototypeKeyRefusal(key: string): Refusal {
+  return refuse(
+    400,
+    'invalid-request',
+    `the request body holds the key "${key}", which is not allowed; send only "rows", "topK" and "scores"`,
+  );
+}
+
+/** `rows` undefined: more than `maxRows`, not counted further (see beyondBounds). */
+function tooManyRows(rows: number | undefined, maxRows: number): Refusal {
+  return refuse(
+    413,
+    'too-many-rows',
+    `the request has ${rows ?? `more than ${maxRows}`} rows; at most ${maxRows} are accepted at once: split them into smaller requests`,
+  );
+}
+
+/** A feature that is not a finite number, as the schema reports it (JSON's 1e999 parses to Infinity). */
+function notANumber(row: number, column: number): Refusal {
+  return refuse(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, {
+    row,
+    column,
+  });
+}
+
+/** The body does not match the request schema; `problem` in the words of its validator (Ajv). */
+function schemaRefusal(problem: string): Refusal {
+  return refuse(400, 'invalid-request', `the request body does not match the schema: ${problem}`);
+}
+
+/** The names of a prediction request's body, the only ones its schema allows. */
+const BODY_NAMES = ['rows', 'topK', 'scores'] as const;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * The refusal of a body whose text holds what makes JSON.parse costly and the request schema refuses anyway: a
+ * container (array or object) anywhere but the top-level object, its `rows` array and the rows in it (so nothing
+ * nested deeper than rows of values, no object below the top level, no array in `topK` or `scores`); more than three
+ * names in the top-level object, or `rows`, `topK` or `scores` given twice; more rows than `maxRows`. JSON.parse
+ * builds every container and name before the schema sees any: an 8 MiB body of 4 million nested arrays, 2.8 million
+ * empty rows or 700,000 names held the event loop for seconds and took hundreds of megabytes each. One pass over the
+ * text, without allocating: strings are skipped whole, escapes honoured. Such a body is refused for the first of these
+ * found, with the status and code the parsed body would get (413 too-many-rows, else 400 invalid-request; a top-level
+ * `__proto__` as the parsed body's check names it), before its other faults; text that is not JSON may pass, and
+ * JSON.parse then stops at its first error.
+ */
+export function beyondBounds(json: string, maxRows: number): Refusal | undefined {
+  let depth = 0;
+  let topLevelValues = 0;
+  // In the top-level object: whether a name comes next, the name whose value is being read, how many names came,
+  // and which of the schema's names came (a bit each).
+  let expectName = false;
+  let name = '';
+  let names = 0;
+  let known = 0;
+  // Commas directly in the `rows` array: one fewer than its rows.
+  let rowCommas = 0;
+  let i = 0;
+  for (;;) {
+    // Inside a row only brackets and strings matter: its numbers and commas are skipped at the speed of a search.
+    const next = depth === 3 ? INSIDE_ROW : STRUCTURE;
+    next.lastIndex = i;
+    const found = next.exec(json);
+    if (!found) return undefined;
+    i = found.index;
+    switch (json.charCodeAt(i)) {
+      case QUOTE: {
+        const end = stringEnd(json, i);
+        if (end < 0) return undefined;
+        if (depth === 1 && expectName) {
+          expectName = false;
+          name = nameAt(json, i, end);
+          if (name === '__proto__') return prototypeKeyRefusal(name);
+          if (++names > BODY_NAMES.length)
+            return refuse(400, 'invalid-request', 'the request body has more names than "rows", "topK" and "scores"; send only those');
+          const bit = 1 << BODY_NAMES.indexOf(name as (typeof BODY_NAMES)[number]);
+          if (bit > 0 && known & bit)
+            return refuse(
+              400,
+              'invalid-request',
+              `the request body gives "${name}" more than once; send each of "rows", "topK" and "scores" at most once`,
+            );
+          if (bit > 0) known |= bit;
+        }
+        i = end;
+        break;
+      }
+      case OPEN_BRACE:
+        if (depth !== 0 || ++topLevelValues > 1) return nestedRefusal();
+        depth = 1;
+        expectName = true;
+        break;
+      case OPEN_BRACKET:
+        if (depth === 1 && name === 'rows') rowCommas = 0;
+        else if (depth !== 2) return nestedRefusal();
+        depth++;
+        break;
+      case CLOSE_BRACE:
+      case CLOSE_BRACKET:
+        depth--;
+        break;
+      default:
+        // A comma.
+        if (depth === 1) expectName = true;
+        // Counted no further than the limit: the text after it is not read.
+        else if (depth === 2 && ++rowCommas >= maxRows) return tooManyRows(undefined, maxRows);
+        break;
+    }
+    i++;
+  }
+}
+
+function nestedRefusal(): Refusal {
+  return refuse(
+    400,
+    'invalid-request',
+    'the request body nests arrays or objects where a request has none; send {"rows": [[feature, ...], ...], "topK": K, "scores": true}',
+  );
+}
+
+/** The characters that shape a body's structure, and those of them that matter inside a row. */
+const STRUCTURE = /["[\]{},]/g;
+const INSIDE_ROW = /["[\]{}]/g;
+
+/** The index of the quote that ends the string whose opening quote is at `start`; -1 if it does not end. */
+function stringEnd(text: string, start: number): number {
+  let from = start + 1;
+  for (;;) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) return -1;
+    // A quote after an odd number of backslashes is escaped. Each backslash is counted for one quote at most.
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    from = quote + 1;
+  }
+}
+
+/** The names that matter to the checks before parsing: the schema's, and `__proto__`. */
+const NOTED_NAMES: readonly string[] = [...BODY_NAMES, '__proto__'];
+/** The longest of them, `__proto__`, with every character escaped (\uXXXX). */
+const LONGEST_NOTED_NAME = 9 * 6;
+
+/**
+ * The name spelled by the string from `start` to `end` (its quotes) when it is one of NOTED_NAMES, else ''. Only a
+ * short name with escapes is decoded; nothing is allocated for the others.
+ */
+function nameAt(text: string, start: number, end: number): string {
+  const length = end - start - 1;
+  if (length > LONGEST_NOTED_NAME) return '';
+  let escaped = false;
+  for (let i = start + 1; i < end && !escaped; i++) escaped = text.charCodeAt(i) === BACKSLASH;
+  if (!escaped) return NOTED_NAMES.find((name) => name.length === length && text.startsWith(name, start + 1)) ?? '';
+  try {
+    const decoded = JSON.parse(text.slice(start, end + 1)) as string;
+    return NOTED_NAMES.includes(decoded) ? decoded : '';
+  } catch {
+    return '';
+  }
 }
 
 /** The first `__proto__` or `constructor.prototype` key in a parsed JSON value; a loop, as nesting may be deep. */
@@ -666,12 +878,9 @@ export function describeRequestError(error: FastifyError, options: PredictionSer
       const cell = error.validation?.[0]?.instancePath.match(/^\/rows\/(\d+)\/(\d+)$/);
       if (cell) {
         const [row, column] = [Number(cell[1]), Number(cell[2])];
-        return refuse(400, 'not-a-number', `row ${row}, column ${column} is not a finite number; features must be finite numbers`, {
-          row,
-          column,
-        });
+        return notANumber(row, column);
       }
-      return refuse(400, 'invalid-request', `the request body does not match the schema: ${error.message}`);
+      return schemaRefusal(error.message);
     }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return refuse(
