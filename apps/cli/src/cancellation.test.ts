@@ -173,3 +173,63 @@ describe('Ctrl-C while an experiment thread is inside an onnxruntime call', () =
     ]);
   }, 60_000);
 });
+
+/**
+ * Resolves once process `pid` has onnxruntime loaded (Linux: /proc/PID/maps), i.e. is past its start and in the
+ * scan; elsewhere after 3 s.
+ */
+async function scanning(pid: number): Promise<void> {
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    let maps: string;
+    try {
+      maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    } catch {
+      return new Promise((done) => setTimeout(done, 3000));
+    }
+    if (maps.includes('onnxruntime')) return;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+describe('the stop message on stderr', () => {
+  // SIGTERM once the scan has begun (nothing on stderr to wait for with --json or -q).
+  const terminate = (flags: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
+      const child = spawn('node', [CLI_BIN, 'prototypes', 'inspect', 'big.npy', ...flags], {
+        cwd: scratch,
+        env: { ...process.env, CI: 'true' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', fail);
+      child.on('exit', (code) => {
+        clearTimeout(guard);
+        done({ code, stdout, stderr });
+      });
+      void scanning(child.pid!).then(() => child.kill('SIGTERM'));
+    });
+
+  it('is said without --json or --quiet, with no blank line before it off a terminal', async () => {
+    const run = await terminate([]);
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toMatch(/^SIGTERM: stopping \(press Ctrl-C again to quit at once\)$/m);
+    expect(run.stderr).not.toMatch(/^\n/);
+  }, 70_000);
+
+  it.each([['--json'], ['-q'], ['--quiet']])(
+    'is not said with %s',
+    async (flag) => {
+      const run = await terminate([flag]);
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).not.toMatch(/stopping|Ctrl-C/);
+      if (flag === '--json') {
+        expect(run.stderr).toBe('');
+        expect(JSON.parse(run.stdout)).toMatchObject({ error: { code: 'E_ABORTED' } });
+      }
+    },
+    70_000,
+  );
+});

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, type CliRun } from './test-support/run-cli.js';
@@ -213,6 +214,23 @@ describe('prototypes and doctor', () => {
     expect(stats.meanNormDeviation).toBeLessThan(1e-6);
   });
 
+  it('--json and -q given before `inspect` apply to it: the same JSON as after it, success or failure', async () => {
+    await cli(['prototypes', '--strategy', 'random', '--classes', '5', '--dims', '3', '--out', 'before.npy']);
+    const [after, before, quiet] = await Promise.all([
+      cli(['prototypes', 'inspect', 'before.npy', '--json']),
+      cli(['prototypes', '--json', 'inspect', 'before.npy']),
+      cli(['prototypes', '-q', '--json', 'inspect', 'before.npy', '--plot', 'before.svg']),
+    ]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout)).toEqual(JSON.parse(after.stdout));
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(JSON.parse(quiet.stdout)).toMatchObject({ classes: 5, dims: 3, plot: 'before.svg' });
+    const missing = await cli(['prototypes', '--json', 'inspect', 'no-such.npy']);
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'E_IO' } });
+  });
+
   it('inspect prints the bounds, draws the histogram as SVG, and refuses non-finite values', async () => {
     await cli(['prototypes', '--strategy', 'simplex', '--classes', '20', '--dims', '19', '--out', 's.npy']);
     const stats = JSON.parse((await cli(['prototypes', 'inspect', 's.npy', '--plot', 's.svg', '--bins', '50', '--json'])).stdout);
@@ -268,5 +286,22 @@ describe('prototypes and doctor', () => {
     expect(ranks).toEqual([...ranks].sort((a, b) => b - a));
     // tfjs without its native library ranks below onnxruntime, which then trains by default.
     if (report.tfjs.backend !== 'tensorflow') expect(report.engines[0]).toMatchObject({ name: 'onnxruntime', ok: true });
+  });
+});
+
+describe('--threads of the commands that run inferences', () => {
+  it('serve takes at most what predict takes, 4 x the cores, and says so the same way', async () => {
+    const most = 4 * availableParallelism();
+    const [serve, predict, serveMost] = await Promise.all([
+      cli(['serve', 'no-such.onnx', '--threads', String(most + 1)]),
+      cli(['predict', 'no-such.onnx', '--input', 'x.npy', '--threads', String(most + 1)]),
+      cli(['serve', 'no-such.onnx', '--threads', String(most)]),
+    ]);
+    expect(serve.code, serve.stderr).toBe(2);
+    expect(serve.stderr).toContain(`argument '${most + 1}' is invalid. expected an integer from 1 to ${most}.`);
+    expect(predict.stderr).toContain(`argument '${most + 1}' is invalid. expected an integer from 1 to ${most}.`);
+    // Within the bound the flag is taken, and the missing model is what is refused.
+    expect(serveMost.code, serveMost.stderr).toBe(3);
+    expect(serveMost.stderr).not.toMatch(/--threads/);
   });
 });

@@ -49,11 +49,11 @@ export function withDatasetFlags(
       "dataset plugin: gaussian (the seed's data), files (your own), or a plugin's (default: files when --data is given, else gaussian)",
     )
     .option('--dataset-option <key=value>', 'an option of the dataset (repeatable), e.g. validationFraction=0.2', collect)
-    .option('--classes <n>', 'gaussian: number of classes (files count their own)', parse.integer(2))
+    .option('--classes <n>', 'gaussian: number of classes, 2 or more (files count their own)', parse.integer(2))
     .option('--sigma <s>', "gaussian: noise standard deviation (default: the seed's Table 1 for 10, 100, 1000 classes)", parse.positive)
-    .option('--train-per-class <n>', 'gaussian: training samples per class (default 500)', parse.integer(1))
-    .option('--validation-per-class <n>', 'gaussian: validation samples per class (default 100)', parse.integer(1))
-    .option('--test-per-class <n>', 'gaussian: test samples per class (default 200)', parse.integer(1))
+    .option('--train-per-class <n>', 'gaussian: training samples per class (default: 500)', parse.integer(1))
+    .option('--validation-per-class <n>', 'gaussian: validation samples per class (default: 100)', parse.integer(1))
+    .option('--test-per-class <n>', 'gaussian: test samples per class (default: 200)', parse.integer(1))
     .option('--data <file>', 'files dataset: features, .npy [N, d], .csv or .jsonl')
     .option(
       '--labels <file>',

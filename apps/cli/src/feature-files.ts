@@ -8,6 +8,7 @@ import {
   type LabelValues,
   nameList,
   parseLabelledFeatureText,
+  unreadableAsFile,
 } from '@hyperproto/data-files';
 import { inputFileSize, readMatrixNpy } from '@hyperproto/npy';
 import { toFeatureMatrix } from '@hyperproto/runtime-node';
@@ -60,6 +61,8 @@ export async function readFeatureFile(
     return { ...toFeatureMatrix(matrix, inputWidth, { source: path, oneBased: true }), path, format: 'npy' };
   }
   if (type !== '.csv' && type !== '.jsonl') {
+    // A directory (or a path that cannot be read) is E_IO whatever its name, as for train's --data and a known type.
+    if (unreadableAsFile(path)) await inputFileSize(path, naming);
     throw new HyperprotoError(
       ErrorCode.InvalidInput,
       `${path}: unknown input type "${type || '(none)'}"; use ${FEATURE_FILE_TYPES.join(', ')}`,

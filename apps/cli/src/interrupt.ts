@@ -4,15 +4,28 @@ let controller: AbortController | undefined;
 const cleanups = new Set<string>();
 
 /**
+ * Whether `flag` is among the arguments of `argv` (process.argv: node, script, arguments), before any `--`. How
+ * --json (main) and the quiet of the interrupt message are read before, or without, parsing the command line.
+ */
+export function flagGiven(argv: readonly string[], ...flags: string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.slice(2, end === -1 ? undefined : end).some((arg) => flags.includes(arg));
+}
+
+/**
  * Aborted on the first Ctrl-C (SIGINT) or SIGTERM so long work stops at the next check and cleans up; a second
- * Ctrl-C quits at once, still removing staged output.
+ * Ctrl-C quits at once, still removing staged output. The stop is said on stderr, except with --json or -q/--quiet
+ * (read from process.argv: the handler is installed before the command line is parsed, and stays so a signal that
+ * comes during loading is still handled), after a blank line only on a terminal (to end the line that ^C or a
+ * progress bar left).
  */
 export function interruptSignal(): AbortSignal {
   if (!controller) {
     controller = new AbortController();
+    const silent = flagGiven(process.argv, '--json', '-q', '--quiet');
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller!.signal.aborted) quitAtOnce(signal);
-      process.stderr.write(`\n${signal}: stopping (press Ctrl-C again to quit at once)\n`);
+      if (!silent) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${signal}: stopping (press Ctrl-C again to quit at once)\n`);
       controller!.abort();
     };
     process.on('SIGINT', onSignal);

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cliPackage } from './cli-package.js';
 import { withDatasetFlags } from './dataset-flags.js';
@@ -6,7 +5,9 @@ import { collect } from './key-values.js';
 import { ErrorCode, HyperprotoError, hideUrlPassword } from '@hyperproto/core';
 import { isDecimalNumber } from '@hyperproto/data-files';
 import { describeError, errorJson, exitCodeFor, EXIT } from './exit-codes.js';
+import { flagGiven } from './interrupt.js';
 import { hasResult, stopProgress, terminalText } from './output.js';
+import { MAX_THREADS } from './thread-budget.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -39,10 +40,21 @@ export function decimal(check: (n: number) => boolean, expected: string) {
 }
 
 /**
- * Most threads per inference: beyond a few per core onnxruntime only adds contention, and thousands of threads
- * stall the process.
+ * The prototype strategies hyperproto ships, as help names them: the registry (@hyperproto/builtin-plugins) is not
+ * loaded to print help, since it loads both training engines; a test holds this list to the registry's.
  */
-export const MAX_THREADS = availableParallelism() * 4;
+export const BUILTIN_STRATEGIES = ['random', 'optimized', 'tammes', 'spread', 'orthogonal', 'simplex', 'orthoplex', 'codes'] as const;
+
+/** The training engines hyperproto ships, as help names them (held to the registry's by the same test). */
+export const BUILTIN_ENGINES = ['onnxruntime', 'tfjs'] as const;
+
+/** The `--threads` of the commands that run inferences (predict, serve): the bound and its reason, in one place. */
+const THREADS_PER_INFERENCE = `threads per inference, 1 to ${MAX_THREADS} (4 x the cores; default: onnxruntime's, one per core)`;
+
+/** An "Examples:" section for a command's help, one `$ hyperproto ...` line each. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  $ hyperproto ${line}`).join('\n')}`;
+}
 
 const DATASET_FLAG_PARSERS = { integer, positive: decimal((n) => n > 0, 'a positive number') };
 
@@ -106,6 +118,21 @@ function queueSource(command: Command): string {
   return command.getOptionValueSource('queue') === 'env' ? QUEUE_VARIABLE : '--queue';
 }
 
+/**
+ * A subcommand's options with the shared ones given before it (`prototypes --json inspect p.npy`): positional options
+ * parse those as the parent's, where the subcommand would not see them (human text on success, yet a JSON error on
+ * failure, which main() decides from the arguments). The subcommand's own value wins; --plugin collects both.
+ */
+function withParentGlobals<T extends GlobalOptions>(options: T, command: Command): T {
+  const parent = command.parent?.opts<GlobalOptions>() ?? {};
+  const merged: GlobalOptions = { ...options };
+  for (const key of ['json', 'quiet', 'verbose', 'config'] as const) {
+    if (merged[key] === undefined && parent[key] !== undefined) Object.assign(merged, { [key]: parent[key] });
+  }
+  if (parent.plugin) merged.plugin = [...parent.plugin, ...(options.plugin ?? [])];
+  return merged as T;
+}
+
 export function buildProgram(): Command {
   const program = new Command('hyperproto')
     .description('Softmax vs hyperspherical prototype classifiers: data, prototypes, training, evaluation.')
@@ -114,7 +141,10 @@ export function buildProgram(): Command {
     // `prototypes` has options of its own and a subcommand: options after `inspect` belong to `inspect`.
     .enablePositionalOptions()
     .exitOverride()
-    .hook('preAction', (_, action) => refuseEmptyValues(action));
+    // The action's own options, and those given before it to its parent (`prototypes --plugin "" inspect`).
+    .hook('preAction', (_, action) => {
+      for (let command: Command | null = action; command; command = command.parent) refuseEmptyValues(command);
+    });
 
   withGlobals(
     withDatasetFlags(
@@ -132,7 +162,7 @@ export function buildProgram(): Command {
       .option('--head-option <key=value>', 'an option of the head (repeatable)', collect)
       .option(
         '--prototypes <strategy|file.npy>',
-        'prototype strategy (random, optimized, tammes, ...) or a .npy file, for heads that use prototypes (default: optimized)',
+        `prototype strategy (${BUILTIN_STRATEGIES.join(', ')}, or a plugin's) or a .npy file, for heads that use prototypes (default: optimized)`,
       )
       .option('--dims <d>', 'prototype dimensions (default: the number of classes)', integer(1))
       .option('--prototypes-option <key=value>', 'an option of the prototype strategy (repeatable), e.g. steps=500', collect)
@@ -143,22 +173,22 @@ export function buildProgram(): Command {
         'output directory (default: runs/<head>[-<strategy><dims>]-<data>-s<seed>, with the options given to each, e.g. runs/hpn-optimized100-c100-sigma2-s0)',
       )
       .option('--force', 'replace --out if it already holds a run')
-      .option('--hidden-units <n>', 'units per hidden layer (default 300)', integer(1))
-      .option('--hidden-layers <n>', 'hidden layers (default 2)', integer(1, 16))
+      .option('--hidden-units <n>', 'units per hidden layer (default: 300)', integer(1))
+      .option('--hidden-layers <n>', 'hidden layers, 1 to 16 (default: 2)', integer(1, 16))
       .option(
         '--dropout <rate>',
-        'dropout rate in [0, 1) (default 0.3)',
+        'dropout rate in [0, 1) (default: 0.3)',
         decimal((n) => n >= 0 && n < 1, 'a number in [0, 1)'),
       )
-      .option('--batch-size <n>', 'mini-batch size (default 128)', integer(1))
+      .option('--batch-size <n>', 'mini-batch size (default: 128)', integer(1))
       .option(
         '--learning-rate <lr>',
-        'Adam learning rate (default 0.001)',
+        'Adam learning rate (default: 0.001)',
         decimal((n) => n > 0, 'a positive number'),
       )
-      .option('--patience <n>', 'epochs without validation improvement before stopping (default 10)', integer(1))
-      .option('--max-epochs <n>', 'upper bound on epochs (default 200)', integer(1))
-      .option('--engine <name>', 'training engine (default: the fastest available)')
+      .option('--patience <n>', 'epochs without validation improvement before stopping (default: 10)', integer(1))
+      .option('--max-epochs <n>', 'upper bound on epochs (default: 200)', integer(1))
+      .option('--engine <name>', `training engine: ${BUILTIN_ENGINES.join(' or ')}, or a plugin's (default: the fastest available)`)
       .option('--engine-option <key=value>', 'an option of the --engine (repeatable), e.g. provider=cpu for onnxruntime', collect)
       .option('--evaluator <name>', "an evaluator to run besides classification, e.g. a plugin's (repeatable)", collect)
       .addHelpText(
@@ -171,8 +201,11 @@ export function buildProgram(): Command {
     program
       .command('prototypes')
       .description('make a prototype set and save it as .npy (float32 [classes, dims]); see also `prototypes inspect`')
-      .option('--strategy <name>', "prototype strategy: random, optimized, tammes, or a plugin's")
-      .option('--classes <n>', 'number of prototypes', integer(2))
+      .option(
+        '--strategy <name>',
+        `prototype strategy: ${BUILTIN_STRATEGIES.join(', ')}, or a plugin's (\`hyperproto plugins --kind prototypes\` lists them with their options)`,
+      )
+      .option('--classes <n>', 'number of prototypes, 2 or more', integer(2))
       .option('--dims <d>', 'dimensions', integer(1))
       .option('--seed <n>', 'random seed', integer(0), 0)
       .option('--option <key=value>', 'a strategy option (repeatable), e.g. steps=500', collect)
@@ -180,7 +213,16 @@ export function buildProgram(): Command {
       .option('--start <strategy|file.npy>', 'rows for a refining strategy (spread) to start from, e.g. codes')
       .option('--out <file.npy>', 'where to write the prototypes')
       .option('--force', 'replace --out if it exists')
-      .enablePositionalOptions(),
+      .enablePositionalOptions()
+      .addHelpText(
+        'after',
+        examples(
+          'prototypes --strategy optimized --classes 100 --dims 64 --out protos.npy',
+          'prototypes --strategy simplex --classes 10 --dims 9 --out simplex.npy',
+          'prototypes --strategy spread --start codes --classes 10000 --dims 100 --out spread.npy',
+          'prototypes inspect protos.npy',
+        ),
+      ),
   ).action(async (options) => (await import('./commands/prototypes.js')).generatePrototypesCommand(options));
 
   withGlobals(
@@ -191,8 +233,18 @@ export function buildProgram(): Command {
       )
       .argument('<file.npy>', 'prototype file, float32 [classes, dims]')
       .option('--plot <file.svg>', 'draw the histogram of all pairwise cosines as SVG')
-      .option('--bins <n>', 'histogram bins over [-1, 1]', integer(1, 255), 200),
-  ).action(async (file, options) => (await import('./commands/prototypes.js')).inspectPrototypesCommand(file, options));
+      .option('--bins <n>', 'histogram bins over [-1, 1], 1 to 255', integer(1, 255), 200)
+      .addHelpText(
+        'after',
+        examples(
+          'prototypes inspect protos.npy',
+          'prototypes inspect protos.npy --plot cosines.svg --bins 100',
+          'prototypes inspect protos.npy --json',
+        ),
+      ),
+  ).action(async (file, options, command: Command) =>
+    (await import('./commands/prototypes.js')).inspectPrototypesCommand(file, withParentGlobals(options, command)),
+  );
 
   const data = program.command('data').description('look at the data a dataset spec makes, without training: `data inspect`');
   withGlobals(
@@ -216,13 +268,15 @@ export function buildProgram(): Command {
     program
       .command('plugins')
       .description('list every registered plugin by kind, with its options')
-      .option('--kind <kind>', 'only this kind: dataset, prototypes, head, evaluator, engine'),
+      .option('--kind <kind>', 'only this kind: dataset, prototypes, head, evaluator, engine')
+      .addHelpText('after', examples('plugins', 'plugins --kind prototypes', 'plugins --plugin ./my-axes --kind prototypes --json')),
   ).action(async (options) => (await import('./commands/plugins.js')).pluginsCommand(options));
 
   withGlobals(
     program
       .command('doctor')
-      .description('show the runtime: Node.js, the TensorFlow.js backend in use and why others were skipped, the engines'),
+      .description('show the runtime: Node.js, the TensorFlow.js backend in use and why others were skipped, the engines')
+      .addHelpText('after', examples('doctor', 'doctor --json')),
   ).action(async (options) => (await import('./commands/doctor.js')).doctorCommand(options));
 
   withGlobals(
@@ -232,13 +286,21 @@ export function buildProgram(): Command {
       .argument('<run-dir>', 'a directory written by `hyperproto train` (or its model/ directory)')
       .requiredOption('--out <file.onnx>', 'where to write the ONNX model')
       .option('--top-k <k>', 'add topk_scores and topk_labels outputs: the k best classes of each row', integer(1))
-      .option('--opset <n>', 'ONNX opset, 17 to 21 (default 17)', integer(17, 21))
+      .option('--opset <n>', 'ONNX opset, 17 to 21 (default: 17)', integer(17, 21))
       .option(
         '--class-names <file>',
         'class names: a JSON array of strings or one name per line (default: from the run, when its dataset has them)',
       )
       .option('--force', 'replace --out if it exists')
-      .option('--no-verify', 'skip running the exported file against the trained model'),
+      .option('--no-verify', 'skip running the exported file against the trained model')
+      .addHelpText(
+        'after',
+        examples(
+          'export runs/hpn-optimized10-c10-s0 --out model.onnx',
+          'export runs/hpn-optimized10-c10-s0 --out model.onnx --top-k 3 --opset 21 --force',
+          'export runs/softmax-c10-s0 --out model.onnx --class-names names.txt',
+        ),
+      ),
   ).action(async (runDir, options) => (await import('./commands/export.js')).exportCommand(runDir, options));
 
   withGlobals(
@@ -252,7 +314,7 @@ export function buildProgram(): Command {
       .option('--ep <provider>', 'execution provider: cpu or cuda (or a list, e.g. cuda,cpu)', 'cpu')
       .option('--allow-fallback', 'when the first --ep cannot start (e.g. CUDA not installed), run on the next one, ending with cpu')
       .option('--batch-size <n>', 'rows per inference', integer(1), 1024)
-      .option('--threads <n>', `threads per inference, 1 to ${MAX_THREADS} (default: onnxruntime's, one per core)`, integer(1, MAX_THREADS))
+      .option('--threads <n>', THREADS_PER_INFERENCE, integer(1, MAX_THREADS))
       .option('--placement', 'also report which execution provider ran each node of the model (one profiled run)')
       .option(
         '--labels <file>',
@@ -277,15 +339,15 @@ export function buildProgram(): Command {
       .option('--max-batch <rows>', 'most rows in one inference, across concurrent requests', integer(1), 1024)
       .option(
         '--max-delay-ms <ms>',
-        'longest wait to fill a batch; 0 batches the requests that arrive together',
+        'longest wait to fill a batch, 0 to 1000; 0 batches the requests that arrive together',
         decimal((n) => n >= 0 && n <= 1000, 'a number from 0 to 1000'),
         0,
       )
       .option('--max-rows <rows>', 'most rows in one request', integer(1), 1024)
-      .option('--body-limit <bytes>', 'largest request body accepted', integer(1024), 8 * 1024 * 1024)
+      .option('--body-limit <bytes>', 'largest request body accepted, 1024 or more', integer(1024), 8 * 1024 * 1024)
       .option(
         '--max-buffered-bytes <bytes>',
-        'most bytes of request bodies over 64 KiB held at once, being received or answered; more get 503 overloaded (default: 8 x --body-limit)',
+        'most bytes of request bodies over 64 KiB held at once, being received or answered, 1024 or more; more get 503 overloaded (default: 8 x --body-limit)',
         integer(1024),
       )
       .option(
@@ -293,7 +355,7 @@ export function buildProgram(): Command {
         'most rows waiting for an inference; more get 503 overloaded (default: 8 x --max-batch)',
         integer(1),
       )
-      .option('--threads <n>', "threads per inference (default: onnxruntime's, one per core)", integer(1))
+      .option('--threads <n>', THREADS_PER_INFERENCE, integer(1, MAX_THREADS))
       .option(
         '--allowed-host <name>',
         'also answer requests whose Host header names this (repeatable); 127.0.0.1, localhost, [::1] and --host always',
@@ -302,33 +364,41 @@ export function buildProgram(): Command {
       .option('--max-connections <n>', 'most open connections; more are closed as they arrive', integer(1), 1024)
       .option(
         '--shutdown-timeout <seconds>',
-        'on SIGTERM or Ctrl-C, longest wait for the requests in flight',
+        'on SIGTERM or Ctrl-C, longest wait for the requests in flight, 0.001 to 3600',
         decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
         10,
       )
       .option(
         '--headers-timeout <seconds>',
-        "longest time to receive a request's headers (408 after)",
+        "longest time to receive a request's headers (408 after), 0.001 to 3600",
         decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
         10,
       )
       .option(
         '--request-timeout <seconds>',
-        'longest time to receive a whole request (408 after)',
+        'longest time to receive a whole request (408 after), 0.001 to 3600',
         decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
         30,
       )
       .option(
         '--keep-alive-timeout <seconds>',
-        'how long an idle keep-alive connection stays open',
+        'how long an idle keep-alive connection stays open, 0.001 to 3600',
         decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
         5,
       )
       .option(
         '--idle-timeout <seconds>',
-        'a connection with no traffic for this long is closed',
+        'a connection with no traffic for this long is closed, 0.001 to 3600',
         decimal((n) => n >= 0.001 && n <= 3600, 'seconds from 0.001 to 3600'),
         30,
+      )
+      .addHelpText(
+        'after',
+        examples(
+          'serve model.onnx',
+          'serve model.onnx --port 9000 --threads 2 --max-batch 256 --max-delay-ms 2',
+          'serve model.onnx --host 0.0.0.0 --allowed-host models.lab --ep cuda,cpu --allow-fallback',
+        ),
       ),
   ).action(async (model, options) => (await import('./commands/serve.js')).serveCommand(model, options));
 
@@ -347,7 +417,7 @@ export function buildProgram(): Command {
       .option('--dir <dir>', 'directory to write (default: ./<name without scope>); must not exist or be empty')
       .addHelpText(
         'after',
-        '\nExamples:\n  $ hyperproto new plugin --kind prototypes my-axes\n  $ cd my-axes && npm install && npm test\n  $ cd .. && npm install ./my-axes\n  $ hyperproto train --classes 10 --head hpn --prototypes my-axes --dims 5 --plugin my-axes',
+        `${examples('new plugin --kind prototypes my-axes', 'new plugin --kind head @me/hyperproto-head-mine --dir packages/head-mine')}\n\nThen, to test and use the package:\n  $ cd my-axes && npm install && npm test\n  $ cd .. && npm install ./my-axes\n  $ hyperproto train --classes 10 --head hpn --prototypes my-axes --dims 5 --plugin my-axes`,
       ),
   ).action(async (name, options) => (await import('./commands/new-plugin.js')).newPluginCommand(name, options));
 
@@ -414,15 +484,15 @@ export function buildProgram(): Command {
           `the job queue: redis://[:PASSWORD@]HOST:PORT/DB, as given to \`experiment --queue\`; required: here, or in ${QUEUE_VARIABLE}, which keeps a password out of the arguments that \`ps\` shows`,
         ).env(QUEUE_VARIABLE),
       )
-      .option('--concurrency <n>', 'runs at once, each in its own worker thread (default 1)', integer(1, 256))
+      .option('--concurrency <n>', 'runs at once, each in its own worker thread, 1 to 256 (default: 1)', integer(1, 256))
       .option(
         '--threads <n>',
-        'onnxruntime threads each run may use (default: the cores divided by --concurrency)',
+        `onnxruntime threads each run may use, 1 to ${MAX_THREADS} (4 x the cores; default: the cores divided by --concurrency)`,
         integer(1, MAX_THREADS),
       )
       .option(
         '--lock-seconds <s>',
-        "how long a run's job stays locked without this worker renewing it, 1 to 3600 seconds: a killed worker's runs are taken by another after about twice this (default 30; use the same on every worker)",
+        "how long a run's job stays locked without this worker renewing it, 1 to 3600 seconds: a killed worker's runs are taken by another after about twice this (default: 30; use the same on every worker)",
         decimal((n) => n >= 1 && n <= 3600, 'seconds from 1 to 3600'),
       )
       .addHelpText(
@@ -447,6 +517,10 @@ export function buildProgram(): Command {
       '--summary',
       'write one page (Markdown, plots under plots/ beside it) that states per class count which head wins on macro-F1 and on cost, from every directory given; a directory without grid.json yet is read as the preset of its name, with no runs',
     )
+    .option(
+      '--force',
+      'with --summary: replace an --out file that is not a results page this command wrote (a page it wrote is always replaced)',
+    )
     .option('--json', 'print one JSON object on stdout (for scripts)')
     .option('-q, --quiet', 'no messages on stderr')
     .option('--verbose', VERBOSE)
@@ -462,7 +536,7 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   // With --json a failure is one JSON object on stdout, commander's usage errors too: silence its prose on stderr.
-  const json = argv.slice(2, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json');
+  const json = flagGiven(argv, '--json');
   // Commander's usage errors echo arguments (`unknown option '--queue=redis://:PASSWORD@…'`): held until then, and
   // written with a queue URL's password hidden.
   let held = '';

@@ -1,11 +1,20 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { constants, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { assertPluginShape, createRegistry, ErrorCode, HyperprotoError, pluginId, type Plugin, type Registry } from '@hyperproto/core';
+import {
+  assertPluginShape,
+  createRegistry,
+  ErrorCode,
+  fileErrorReason,
+  HyperprotoError,
+  pluginId,
+  type Plugin,
+  type Registry,
+} from '@hyperproto/core';
 import semver from 'semver';
 import { builtinPlugins } from './builtin-plugins.js';
 
@@ -64,9 +73,13 @@ export async function buildRegistry(options: {
           ? undefined
           : findConfig(cwd);
   const entries: { entry: PluginEntry; base: string; where: string }[] = [];
-  for (const file of [configPath, options.grid && resolve(cwd, options.grid)]) {
+  const sources = [
+    { file: configPath, flag: options.config ? '--config' : undefined },
+    { file: options.grid && resolve(cwd, options.grid), flag: '--grid' },
+  ];
+  for (const { file, flag } of sources) {
     if (!file) continue;
-    const { plugins } = await readConfig(file);
+    const { plugins } = await readConfig(file, flag);
     plugins.forEach((entry, i) => entries.push({ entry, base: dirname(file), where: `${file} plugins.${i}` }));
   }
   for (const spec of options.plugins ?? []) entries.push({ entry: spec, base: cwd, where: `--plugin ${spec}` });
@@ -151,16 +164,27 @@ function shareCoreWithPlugins(): void {
   coreShared = true;
 }
 
-async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
+/**
+ * A config file (named by `flag`, or the current directory's own when `flag` is undefined), or experiment's grid for
+ * its "plugins". A path that is missing, a directory or not readable is E_IO (exit 3) naming it and what to pass;
+ * what the file holds is checked after.
+ */
+async function readConfig(path: string, flag: string | undefined): Promise<{ plugins: PluginEntry[] }> {
+  await refuseUnreadableConfig(path, flag);
   let raw: unknown;
   try {
     raw = path.endsWith('.json') ? JSON.parse(await readFile(path, 'utf8')) : (await import(pathToFileURL(path).href)).default;
   } catch (error) {
     if (path.endsWith('.js')) moduleSyntaxInCommonJs(path, error);
-    const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.Io : ErrorCode.InvalidOptions;
-    throw new HyperprotoError(code, `cannot read config ${path}: ${(error as Error).message}`, {
+    // Opened a moment ago: a JSON file that fails to read now (removed since) is still a file that cannot be read.
+    const io = path.endsWith('.json') && !(error instanceof SyntaxError);
+    throw new HyperprotoError(io ? ErrorCode.Io : ErrorCode.InvalidOptions, `cannot read config ${path}: ${(error as Error).message}`, {
       cause: error,
-      hint: path.endsWith('.json') ? 'The file must be JSON: { "plugins": ["pkg", ["./path.js", { "option": 1 }]] }' : undefined,
+      hint: io
+        ? configFileHint(flag)
+        : path.endsWith('.json')
+          ? 'The file must be JSON: { "plugins": ["pkg", ["./path.js", { "option": 1 }]] }'
+          : undefined,
     });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
@@ -177,6 +201,31 @@ async function readConfig(path: string): Promise<{ plugins: PluginEntry[] }> {
       );
   });
   return { plugins: plugins as PluginEntry[] };
+}
+
+/** E_IO unless `path` is a regular file this process can read: opened (and closed) before it is parsed or imported. */
+async function refuseUnreadableConfig(path: string, flag: string | undefined): Promise<void> {
+  let reason: string | undefined;
+  try {
+    // O_NONBLOCK: opening a named pipe returns at once instead of waiting for a writer.
+    const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) reason = info.isDirectory() ? 'it is a directory' : 'it is not a regular file';
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    reason = fileErrorReason(error);
+  }
+  if (reason === undefined) return;
+  throw new HyperprotoError(ErrorCode.Io, `cannot read config ${path}: ${reason}`, { hint: configFileHint(flag) });
+}
+
+function configFileHint(flag: string | undefined): string {
+  if (flag === '--grid') return 'Give --grid a readable grid file (JSON).';
+  if (flag) return `Give ${flag} a readable config file (hyperproto.config.json, .mjs or .js), or pass --no-config to read none.`;
+  return 'hyperproto reads its config from the current directory: make it a readable file, or pass --no-config to read none.';
 }
 
 /**

@@ -15,6 +15,41 @@ describe('createRng', () => {
     expect(createRng(1).uint32()).not.toBe(createRng(2 ** 32 + 1).uint32());
   });
 
+  it('keeps the stream every seed below 2^32 has always had', () => {
+    // First draws as they were before seeds of 2^32 and more got their own streams: committed results use them.
+    const pinned: [number, number[], number, number][] = [
+      [0, [3809008728, 1133695204, 53579671, 2891528803], 0.032522145755498943, 299127175],
+      [1, [2442144158, 3238099751, 3819917871, 2104621829], 0.4705824180198359, 352133775],
+      [42, [2837322924, 544945897, 479756282, 3500138142], 0.0791056456144914, 1429563280],
+      [12345, [518667457, 440444462, 4232892992, 3757857622], 0.9171242811587097, 1403577819],
+      [2 ** 31, [3777240597, 340332888, 1644009166, 126705310], 0.5996479262656267, 522984772],
+      [2 ** 32 - 1, [835879718, 1921286648, 2356205009, 1885780724], 0.2282790634437124, 2219806611],
+    ];
+    for (const [seed, words, float, fork] of pinned) {
+      const rng = createRng(seed);
+      expect(Array.from({ length: 4 }, () => rng.uint32())).toEqual(words);
+      expect(rng.float()).toBe(float);
+      expect(rng.fork('train').uint32()).toBe(fork);
+    }
+  });
+
+  it('gives seeds of 2^32 and more their own streams', () => {
+    const first = (seed: number) => {
+      const rng = createRng(seed);
+      return Array.from({ length: 8 }, () => rng.uint32()).join(',');
+    };
+    const seeds = [0, 1, 2, 2 ** 32, 2 ** 32 + 1, 2 ** 33, 2 ** 33 + 1, 3 * 2 ** 32, 2 ** 52, 2 ** 53 - 1];
+    const streams = seeds.map(first);
+    expect(new Set(streams).size).toBe(seeds.length);
+    // Forks of such seeds differ too.
+    const forks = seeds.map((seed) => createRng(seed).fork('train').uint32());
+    expect(new Set(forks).size).toBe(seeds.length);
+    // The same low word under many high words, and the same high word over many low words.
+    const many = new Set<string>();
+    for (let high = 0; high < 64; high++) for (const low of [0, 1, 7]) many.add(first(high * 2 ** 32 + low));
+    expect(many.size).toBe(64 * 3);
+  });
+
   it('draws uniform floats in [0, 1) with the right mean and variance', () => {
     const rng = createRng(7);
     const n = 100_000;

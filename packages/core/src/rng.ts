@@ -47,9 +47,18 @@ export function createRng(seed: number): Rng {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
   }
-  // Fold the high bits in so that seeds above 2^32 stay distinct.
-  const next = splitmix32((seed >>> 0) ^ Math.floor(seed / 0x100000000));
-  return fromState([next(), next(), next(), next()]);
+  const low = seed >>> 0;
+  const high = Math.floor(seed / 0x100000000);
+  const next = splitmix32(low);
+  const [w0, w1, w2, w3] = [next(), next(), next(), next()];
+  // Seeds below 2^32 keep the stream they always had. Above it, the high word is mixed into the last three
+  // state words. The first word is a bijection of the low word (splitmix32's first output), so it names the
+  // low word; the second then differs from the low word's own second output by splitmix32(high)'s first
+  // output, a bijection of the high word that is non-zero for every high word of a safe integer (1 to 2^21 - 1).
+  // So every seed from 0 to 2^53 - 1 starts from its own state.
+  if (high === 0) return fromState([w0, w1, w2, w3]);
+  const mix = splitmix32(high);
+  return fromState([w0, (w1 ^ mix()) >>> 0, (w2 ^ mix()) >>> 0, (w3 ^ mix()) >>> 0]);
 }
 
 function fromState(initial: number[]): Rng {

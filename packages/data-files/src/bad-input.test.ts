@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { ErrorCode } from '@hyperproto/core';
+import { ErrorCode, resolveOptions } from '@hyperproto/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { failure, load, tempDir, writeNpy, writeText } from './test-support/dataset-files.js';
+import { filesDataset } from './files-dataset.js';
 import type { FilesOptionsInput } from './files-options.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -339,6 +340,33 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
 });
 
 describe('unreadable files: E_IO', () => {
+  it('a directory as a features file, whatever its name, naming the path and what to give (not an unknown type)', async () => {
+    await mkdir(tmp.path('folder'));
+    const labels = await csv('y.txt', GOOD_LABELS);
+    const message = await refused(async () => ({ data: tmp.path('folder'), labels }), ErrorCode.Io);
+    expect(message).toBe(
+      `dataset:files: cannot read ${tmp.path('folder')}: it is a directory, not a regular file; give the path of a .npy, .csv, .jsonl or text file`,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV), labels, testData: tmp.dir, testLabels: labels }),
+      ErrorCode.Io,
+      /^dataset:files: cannot read .*: it is a directory, not a regular file; give the path of a \.npy, \.csv, \.jsonl or text file$/,
+    );
+    await refused(
+      async () => ({ data: await csv('x.csv', GOOD_CSV), labels: tmp.path('folder') }),
+      ErrorCode.Io,
+      /^dataset:files: cannot read .*folder: it is a directory, not a regular file; give the path of a \.npy, \.csv, \.jsonl or text file$/,
+    );
+    // The inspection a grid runs before its first run says the same.
+    const options = resolveOptions(filesDataset, { data: tmp.path('folder'), labels });
+    await expect(filesDataset.inspect!(options)).rejects.toMatchObject({
+      code: ErrorCode.Io,
+      message: expect.stringContaining(`cannot read ${tmp.path('folder')}: it is a directory`),
+    });
+    // A missing file of an unknown type is still refused for its type, as the options alone say.
+    await refused(async () => ({ data: tmp.path('x.parquet'), labels }), ErrorCode.InvalidOptions, /unknown features type "\.parquet"/);
+  });
+
   it('a missing file and a directory, before any reading', async () => {
     await refused(
       async () => ({ data: tmp.path('missing.csv'), labels: tmp.path('y.txt') }),

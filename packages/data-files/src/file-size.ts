@@ -1,4 +1,4 @@
-import type { Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { requireRegularFile } from '@hyperproto/npy';
 import { unreadableFile } from './file-errors.js';
@@ -16,4 +16,19 @@ export async function fileSize(path: string, expected = 'the path of a .npy, .cs
   }
   requireRegularFile(info, path, { expected });
   return info.size;
+}
+
+/**
+ * Whether `path` is there but cannot be read as a file: a directory, a pipe or device, or a path whose stat fails for
+ * another reason than its absence (a parent directory not searchable). Such a path is refused as E_IO by
+ * {@link fileSize} when the files are looked at, whatever its name says; a missing path is judged by its name first.
+ * Synchronous, for the options schema; stat never opens the file, so a pipe cannot block it.
+ */
+export function unreadableAsFile(path: string): boolean {
+  try {
+    return !statSync(path).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
 }

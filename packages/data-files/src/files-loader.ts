@@ -42,11 +42,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
   pacer.check();
 
   // Every path is looked at first, so that a wrong path fails at once; the sizes drive the progress bar.
-  const sizes = new Map<FileOption, number>();
-  for (const key of FILE_OPTIONS) {
-    const path = options[key];
-    if (path !== undefined) sizes.set(key, await fileSize(path));
-  }
+  const sizes = await fileSizes(options);
   const total = [...sizes.values()].reduce((sum, size) => sum + size, 0);
   let done = 0;
   const progress = (key: FileOption) => {
@@ -135,6 +131,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
  */
 export async function inspectFilesDataset(options: FilesOptions): Promise<DatasetDescription> {
   checkOptions(options);
+  await fileSizes(options);
   const opened: FeatureTable[] = [];
   try {
     const pacer = new WorkPacer(undefined, 'reading the dataset files');
@@ -143,6 +140,19 @@ export async function inspectFilesDataset(options: FilesOptions): Promise<Datase
   } finally {
     await Promise.all(opened.map((table) => table.release()));
   }
+}
+
+/**
+ * The size of every file the options name, in their order: E_IO for the first that is missing, a directory, a pipe
+ * or a device (a features path of any name: see `unreadableAsFile`), before anything is read.
+ */
+async function fileSizes(options: FilesOptions): Promise<Map<FileOption, number>> {
+  const sizes = new Map<FileOption, number>();
+  for (const key of FILE_OPTIONS) {
+    const path = options[key];
+    if (path !== undefined) sizes.set(key, await fileSize(path));
+  }
+  return sizes;
 }
 
 function checkOptions(options: FilesOptions): void {

@@ -1,5 +1,6 @@
 import { extname } from 'node:path';
 import { z } from '@hyperproto/core';
+import { unreadableAsFile } from './file-size.js';
 
 export const FEATURE_FORMATS = ['.npy', '.csv', '.jsonl'] as const;
 export type FeatureFormat = 'npy' | 'csv' | 'jsonl';
@@ -83,6 +84,8 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     }
     const format = featureFormat(data);
     if (!format) {
+      // A directory (or a file that cannot be read) is E_IO when the files are looked at, as with a known extension.
+      if (unreadableAsFile(data)) continue;
       problems.push({
         path: role.data,
         message: `${data}: unknown features type "${extname(data) || '(none)'}"; use ${FEATURE_FORMATS.join(', ')}`,

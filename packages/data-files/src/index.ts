@@ -21,4 +21,6 @@ export { parseFeatureText, parseLabelledFeatureText, type LabelledTextFeatures, 
 // One comparison of a header's names with those expected, worded alike for a split file and for `predict --input`.
 export { columnNamesDifference, type ColumnNamesDifference } from './column-names.js';
 export { nameList } from './csv-features.js';
+// One rule for a path that is there but is no readable file (a directory): E_IO before its name's type is judged.
+export { unreadableAsFile } from './file-size.js';
 export type { CsvHeader } from './feature-table.js';

@@ -184,6 +184,30 @@ describe('generateGaussianDataset', () => {
     expect(bayes).toBeLessThan(1);
   });
 
+  it('refuses class centres too large to allocate as a usage error, like a split, before drawing anything', async () => {
+    const progress: number[] = [];
+    const run = generateGaussianDataset(createRng(0), GaussianOptionsSchema.parse({ classes: 100_000_000, sigma: 1 }), {
+      progress: (done) => progress.push(done),
+    });
+    await expect(run).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message:
+        'the class centres of 100000000 rows x 300 columns (111.8 GiB) cannot be allocated; lower the number of classes or the input width',
+    });
+    expect(progress).toEqual([]);
+  });
+
+  it('refuses a split too large to allocate before any split is generated', async () => {
+    const progress: number[] = [];
+    const options = GaussianOptionsSchema.parse({ ...small, inputWidth: 300, testPerClass: 2 ** 30 });
+    await expect(generateGaussianDataset(createRng(0), options, { progress: (done) => progress.push(done) })).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message:
+        'a split of 4294967296 rows x 300 columns (4800.0 GiB) cannot be allocated; lower the per-class size (or validationRows) or the input width',
+    });
+    expect(progress).toEqual([]);
+  });
+
   it('makes the task harder as sigma grows', async () => {
     const at = async (sigma: number) => {
       const dataset = await generate(2, { classes: 10, sigma, inputWidth: 50, trainPerClass: 1, validationPerClass: 1, testPerClass: 200 });

@@ -36,7 +36,17 @@ export const REFERENCE_SCAN_FROM = 1e9;
 
 /** Class centres uniform in [-1, 1]^width, one row per class. */
 export function drawCentres(rng: Rng, classes: number, inputWidth: number): Matrix {
-  return createMatrix(classes, inputWidth, rng.fillUniform(new Float32Array(classes * inputWidth), -1, 1));
+  return fillCentres(rng, allocateCentres(classes, inputWidth));
+}
+
+function fillCentres(rng: Rng, centres: Matrix): Matrix {
+  rng.fillUniform(centres.data, -1, 1);
+  return centres;
+}
+
+function allocateCentres(classes: number, inputWidth: number): Matrix {
+  const data = allocateFloats(classes, inputWidth, 'the class centres', 'lower the number of classes or the input width');
+  return createMatrix(classes, inputWidth, data);
 }
 
 /**
@@ -58,17 +68,32 @@ const YIELD_EVERY_MS = 50;
 
 function allocateSplit(centres: Matrix, rows: number): DatasetSplit {
   const width = centres.cols;
-  let data: Float32Array;
+  const what = 'a split';
+  const remedy = 'lower the per-class size (or validationRows) or the input width';
+  const data = allocateFloats(rows, width, what, remedy);
+  const labels = allocate(rows, width, what, remedy, () => new Int32Array(rows));
+  return { features: createMatrix(rows, width, data), labels };
+}
+
+/**
+ * A zeroed [rows, width] float32 matrix's storage, or E_INVALID_OPTIONS naming `what`, its size and `remedy` when it
+ * cannot be allocated (longer than a typed array may be, or more memory than there is). The one refusal for every
+ * matrix of the generator.
+ */
+function allocateFloats(rows: number, width: number, what: string, remedy: string): Float32Array {
+  return allocate(rows, width, what, remedy, () => new Float32Array(rows * width));
+}
+
+function allocate<T>(rows: number, width: number, what: string, remedy: string, make: () => T): T {
   try {
-    data = new Float32Array(rows * width);
+    return make();
   } catch (error) {
     throw new HyperprotoError(
       ErrorCode.InvalidOptions,
-      `a split of ${rows} rows x ${width} columns (${((rows * width * 4) / 2 ** 30).toFixed(1)} GiB) cannot be allocated; lower the per-class size (or validationRows) or the input width`,
+      `${what} of ${rows} rows x ${width} columns (${((rows * width * 4) / 2 ** 30).toFixed(1)} GiB) cannot be allocated; ${remedy}`,
       { cause: error },
     );
   }
-  return { features: createMatrix(rows, width, data), labels: new Int32Array(rows) };
 }
 
 /** Rows [from, to) of a split, drawn in order from `rng`: drawing in chunks gives the same numbers as in one go. */
@@ -107,7 +132,13 @@ function pacer(signal: AbortSignal | undefined, stage: () => string) {
  */
 export async function generateGaussianDataset(rng: Rng, options: GaussianOptions, hooks: GaussianProgress = {}): Promise<GaussianDataset> {
   const { classes, inputWidth, sigma, trainPerClass, validationPerClass, validationRows, testPerClass } = resolveGaussianOptions(options);
-  const centres = drawCentres(rng.fork('centres'), classes, inputWidth);
+  // Every matrix is allocated (zeroed, so the memory is not yet touched) before any is drawn: a size that cannot be
+  // allocated is refused before any data is generated.
+  const centres = allocateCentres(classes, inputWidth);
+  const trainSplit = allocateSplit(centres, classes * trainPerClass);
+  const validationSplit = allocateSplit(centres, validationRows);
+  const testSplit = allocateSplit(centres, classes * testPerClass);
+  fillCentres(rng.fork('centres'), centres);
 
   // Progress counts rows generated plus centres compared for the reference: roughly proportional to the work.
   const totalRows = classes * (trainPerClass + testPerClass) + validationRows;
@@ -115,11 +146,10 @@ export async function generateGaussianDataset(rng: Rng, options: GaussianOptions
   let done = 0;
   let stage = 'train';
   const pause = pacer(hooks.signal, () => stage);
-  const split = async (name: 'train' | 'validation' | 'test', rows: number): Promise<DatasetSplit> => {
+  const split = async (name: 'train' | 'validation' | 'test', result: DatasetSplit): Promise<DatasetSplit> => {
     stage = name;
     throwIfAborted(hooks.signal, name);
     const streams = rng.fork(name);
-    const result = allocateSplit(centres, rows);
     for (let row = 0; row < result.labels.length; row += ROWS_PER_CHUNK) {
       const end = Math.min(result.labels.length, row + ROWS_PER_CHUNK);
       fillRows(streams, centres, sigma, result, row, end);
@@ -129,9 +159,9 @@ export async function generateGaussianDataset(rng: Rng, options: GaussianOptions
     done += result.labels.length;
     return result;
   };
-  const train = await split('train', classes * trainPerClass);
-  const validation = await split('validation', validationRows);
-  const test = await split('test', classes * testPerClass);
+  const train = await split('train', trainSplit);
+  const validation = await split('validation', validationSplit);
+  const test = await split('test', testSplit);
 
   stage = 'bayes-optimal reference for the test';
   const testPredictions = await bayesOptimalPredictions(test.features, centres, {

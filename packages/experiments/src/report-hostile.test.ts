@@ -44,15 +44,20 @@ describe('the results page without --out', () => {
   it('refuses to write over a README.md that is not a page it wrote, before writing anything, and says to pass --out', async () => {
     writeFileSync(join(root, 'README.md'), '# precious\n');
     await expect(writeSummaryPage([dir])).rejects.toMatchObject({
-      code: 'E_INVALID_OPTIONS',
+      code: 'E_IO',
       message: expect.stringContaining(`${join(root, 'README.md')} exists and is not a results page`),
       hint: expect.stringContaining('--out'),
     });
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toBe('# precious\n');
     expect(existsSync(join(root, 'plots'))).toBe(false);
 
-    // Named by --out, the file is what the user asked for.
-    const written = await writeSummaryPage([dir], { out: join(root, 'README.md') });
+    // Named by --out it is refused as well, as prototypes and export refuse an existing --out; --force replaces it.
+    await expect(writeSummaryPage([dir], { out: join(root, 'README.md') })).rejects.toMatchObject({
+      code: 'E_IO',
+      hint: expect.stringContaining('--force'),
+    });
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toBe('# precious\n');
+    const written = await writeSummaryPage([dir], { out: join(root, 'README.md'), force: true });
     expect(readFileSync(written.page, 'utf8')).toMatch(/^# Results/);
   });
 
@@ -61,7 +66,7 @@ describe('the results page without --out', () => {
     mkdirSync(pages);
     writeFileSync(join(pages, 'README.md'), '# precious\n');
     await expect(writeSummaryPage([dir], { out: pages })).rejects.toMatchObject({
-      code: 'E_INVALID_OPTIONS',
+      code: 'E_IO',
       message: expect.stringContaining(`${join(pages, 'README.md')} exists and is not a results page`),
     });
     expect(readFileSync(join(pages, 'README.md'), 'utf8')).toBe('# precious\n');

@@ -71,9 +71,13 @@ export interface WrittenReport {
   readonly findings: readonly Finding[];
 }
 
-/** Reads a results directory and writes report.md, report.html (self-contained) and plots/*.svg into it. */
+/**
+ * Reads a results directory and writes report.md, report.html (self-contained) and plots/*.svg into it, or into
+ * `outDir`, which is made if missing; its parent directory must exist, as for every file hyperproto writes.
+ */
 export async function writeReport(dir: string, options: { outDir?: string } = {}): Promise<WrittenReport> {
   const target = resolve(options.outDir ?? dir);
+  if (options.outDir !== undefined) await refuseMissingParent(target, 'the report into');
   const data = await readReportData(resolve(dir));
   const document = buildReportDocument(data);
 
@@ -150,6 +154,25 @@ async function writePlots(plots: readonly ReportPlot[], dir: string): Promise<st
   return paths;
 }
 
+/**
+ * E_IO unless the directory that holds `path` exists: like `prototypes --out` and `export --out`, the report makes no
+ * parent directories (a typo in --out must not leave new directories at the root of the file system).
+ */
+async function refuseMissingParent(path: string, what: string): Promise<void> {
+  const parent = dirname(path);
+  const problem = await stat(parent).then(
+    (s) => (s.isDirectory() ? undefined : `${parent} is not a directory`),
+    (error: unknown) => {
+      const reason = fileErrorReason(error);
+      return reason === 'no such file or directory' ? `the directory ${parent} does not exist` : `${parent}: ${reason}`;
+    },
+  );
+  if (problem === undefined) return;
+  throw new HyperprotoError(ErrorCode.Io, `cannot write ${what} ${path}: ${problem}`, {
+    hint: 'Create that directory first, or choose another --out.',
+  });
+}
+
 function writeError(error: unknown, target: string): HyperprotoError {
   if (error instanceof HyperprotoError) return error;
   return new HyperprotoError(ErrorCode.Io, `cannot write the report into ${target}: ${(error as Error).message}`, { cause: error });
@@ -206,9 +229,9 @@ export interface SummaryRowJson {
  * Reads several results directories and writes one page that answers, per class count, which head wins on macro-F1
  * and on cost (`out`, default README.md beside the first directory), with its plots under plots/ beside it. A
  * directory without grid.json yet (a study that has not started) is read as the preset of the same name, with no
- * records.
+ * records. An existing file there is written over only when it is a results page this command wrote, or with `force`.
  */
-export async function writeSummaryPage(dirs: readonly string[], options: { out?: string } = {}): Promise<WrittenSummary> {
+export async function writeSummaryPage(dirs: readonly string[], options: { out?: string; force?: boolean } = {}): Promise<WrittenSummary> {
   if (dirs.length === 0)
     throw new HyperprotoError(ErrorCode.InvalidOptions, 'the results page needs at least one results directory', {
       hint: 'e.g. hyperproto report docs/results/seed docs/results/collapse --summary --out docs/results/README.md',
@@ -225,13 +248,15 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
       },
     );
   let page = resolve(options.out ?? join(dirname(sources[0]!), SUMMARY_PAGE));
-  // Only a file --out names itself is the user's choice; a page name this command chose may be the user's own file.
+  // A file --out names itself, or a page name this command chose (README.md beside the first directory, or in the
+  // directory --out names): either may be the user's own file.
   let named = options.out !== undefined;
   if (await isDirectory(page)) {
     page = join(page, SUMMARY_PAGE);
     named = false;
   }
-  if (!named) await refuseUserPage(page);
+  await refuseMissingParent(page, 'the results page');
+  if (!options.force) await refuseUserPage(page, named);
   const pageDir = dirname(page);
 
   const studies: SummaryStudy[] = [];
@@ -287,19 +312,26 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
  */
 const GENERATED_PAGE = /^Generated from (?:the records in .+|the committed records) by `(?:pnpm )?hyperproto report .+ --summary\b/m;
 
+/** The title line of a report of one results directory (see `buildReportDocument`): not a results page. */
+const DIRECTORY_REPORT = /^# Experiment report: /;
+
 /**
- * The page goes to a README.md this command names (beside the first results directory, or in the directory --out
- * names), which may be the user's own: it is written over only when it is a page this command wrote. An unreadable
- * file counts as the user's.
+ * An existing file at the page's path, whether --out names it (`named`) or this command chose it, is written over
+ * only when it is a results page this command wrote, as `prototypes` and `export` refuse an existing --out: anything
+ * else, a report of one results directory (report.md) included, is refused (E_IO, exit 3) unless --force is given. An
+ * unreadable file counts as the user's.
  */
-async function refuseUserPage(page: string): Promise<void> {
+async function refuseUserPage(page: string, named: boolean): Promise<void> {
   const text = await readFile(page, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : ''));
   if (text === undefined || GENERATED_PAGE.test(text)) return;
-  throw new HyperprotoError(
-    ErrorCode.InvalidOptions,
-    `${page} exists and is not a results page that \`hyperproto report --summary\` wrote: it is left as it is, and nothing was written`,
-    { hint: 'Pass --out FILE to say where the page goes (its plots go to plots/ beside it); a file named by --out is written over.' },
-  );
+  const what = DIRECTORY_REPORT.test(text)
+    ? 'is the report of one results directory (`hyperproto report DIR`), not a results page'
+    : 'is not a results page that `hyperproto report --summary` wrote';
+  throw new HyperprotoError(ErrorCode.Io, `${page} exists and ${what}: it is left as it is, and nothing was written`, {
+    hint: named
+      ? "Choose another --out, or pass --force to replace it (the page's plots go to plots/ beside it)."
+      : 'Pass --out FILE to say where the page goes (its plots go to plots/ beside it), or --force to replace this file.',
+  });
 }
 
 function rowJson(row: SummaryRow): SummaryRowJson {

@@ -5,6 +5,8 @@ import { Output } from '../output.js';
 export interface ReportOptions {
   out?: string;
   summary?: boolean;
+  /** With --summary: write over an existing --out that is not a results page this command wrote. */
+  force?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -37,7 +39,7 @@ export async function reportCommand(dirs: readonly string[], options: ReportOpti
 
 async function summaryCommand(dirs: readonly string[], options: ReportOptions): Promise<void> {
   const output = new Output(options);
-  const page = await writeSummaryPage(dirs, options.out ? { out: options.out } : {});
+  const page = await writeSummaryPage(dirs, { ...(options.out ? { out: options.out } : {}), ...(options.force ? { force: true } : {}) });
   output.result(page, () =>
     [
       `${page.page} (${page.plots.length} plot(s) beside it in plots/)`,
