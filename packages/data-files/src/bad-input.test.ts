@@ -352,6 +352,12 @@ describe('unreadable files: E_IO', () => {
       ErrorCode.Io,
       /^dataset:files: cannot read .*: it is a directory, not a regular file; give the path of a \.npy, \.csv, \.jsonl or text file$/,
     );
+    // With a label column named, too: the path is what is wrong, not the option.
+    await refused(
+      async () => ({ data: tmp.path('folder'), labelColumn: 'label' }),
+      ErrorCode.Io,
+      /^dataset:files: cannot read .*folder: it is a directory, not a regular file/,
+    );
     await refused(
       async () => ({ data: await csv('x.csv', GOOD_CSV), labels: tmp.path('folder') }),
       ErrorCode.Io,

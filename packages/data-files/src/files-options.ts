@@ -85,7 +85,11 @@ export function optionProblems(options: FilesOptionsShape): OptionProblem[] {
     const format = featureFormat(data);
     if (!format) {
       // A directory (or a file that cannot be read) is E_IO when the files are looked at, as with a known extension.
-      if (unreadableAsFile(data)) continue;
+      if (unreadableAsFile(data)) {
+        // Whether its label column is used is for the file to say; the file check reports the path first.
+        if (options.labelColumn !== undefined) labelColumnUsed = true;
+        continue;
+      }
       problems.push({
         path: role.data,
         message: `${data}: unknown features type "${extname(data) || '(none)'}"; use ${FEATURE_FORMATS.join(', ')}`,

@@ -253,6 +253,12 @@ describe('saving models with runs that go on without the session (a job queue)',
     await expect(models.settle(s2, softmaxRecord(2), undefined)).rejects.toMatchObject({
       message: 'its job was queued by an earlier session that saved no models (--save-models none)',
     });
+    // A run whose dataset names a path (a job written into the queue by someone else) leads nowhere outside models/.
+    const escaping = { key: '../../x/softmax/s0', dataset: '../../x', model: 'softmax', seed: 0 };
+    const outside = models.placement(escaping);
+    mkdirSync(outside.dir, { recursive: true });
+    await models.discard(escaping, outside);
+    expect(existsSync(outside.dir)).toBe(true);
     expect(models.summary().held).toEqual(['c4/softmax/s1']);
   });
 });

@@ -145,6 +145,10 @@ export class SavedModels {
    */
   owns(run: RunIdentity, placement: ModelPlacement): boolean {
     const { dir, target } = this.placement(run);
+    // The run comes back from a queue too: a dataset or model that names a path ("../x") would lead out of models/.
+    const cellDir = dirname(dir);
+    if (dirname(dirname(cellDir)) !== this.dir || [run.dataset, run.model].some((name) => name !== basename(name) || name.startsWith('.')))
+      return false;
     return (
       placement.target === target &&
       dirname(placement.dir) === dirname(dir) &&
