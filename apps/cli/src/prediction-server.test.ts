@@ -143,7 +143,7 @@ describe('prediction server', () => {
         () => post({ rows: Array.from({ length: 101 }, () => good) }),
         413,
         'too-many-rows',
-        /101 rows; at most 100 are accepted/,
+        /more than 100 rows; at most 100 are accepted/,
       ],
       [
         'body over the limit',

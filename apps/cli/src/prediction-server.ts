@@ -646,9 +646,10 @@ const CLOSE_BRACKET = 0x5d;
 
 /**
  * The refusal of a body whose text holds what makes JSON.parse costly and the request schema refuses anyway: a
- * container (array or object) anywhere but the top-level object, its `rows` array and the rows in it (so nothing
- * nested deeper than rows of values, no object below the top level, no array in `topK` or `scores`); more than three
- * names in the top-level object, or `rows`, `topK` or `scores` given twice; more rows than `maxRows`. JSON.parse
+ * container (array or object) anywhere but the top-level object, the arrays it names and the arrays in those (so
+ * nothing nested deeper than rows of values, no object below the top level); more than three names in the top-level
+ * object, or `rows`, `topK` or `scores` given twice; more than `maxRows` values in one of its arrays (413
+ * too-many-rows for `rows`). JSON.parse
  * builds every container and name before the schema sees any: an 8 MiB body of 4 million nested arrays, 2.8 million
  * empty rows or 700,000 names held the event loop for seconds and took hundreds of megabytes each. One pass over the
  * text, without allocating: strings are skipped whole, escapes honoured. Such a body is refused for the first of these
@@ -703,7 +704,10 @@ export function beyondBounds(json: string, maxRows: number): Refusal | undefined
         expectName = true;
         break;
       case OPEN_BRACKET:
-        if (depth === 1 && name === 'rows') rowCommas = 0;
+        // An array under any name may hold arrays (the schema names a wrong one); each is counted as rows are.
+        if (depth === 1) rowCommas = 0;
+        // A body that is an array: what the schema says of it, before its nesting costs anything.
+        else if (depth === 0) return schemaRefusal('body must be object');
         else if (depth !== 2) return nestedRefusal();
         depth++;
         break;
@@ -715,7 +719,14 @@ export function beyondBounds(json: string, maxRows: number): Refusal | undefined
         // A comma.
         if (depth === 1) expectName = true;
         // Counted no further than the limit: the text after it is not read.
-        else if (depth === 2 && ++rowCommas >= maxRows) return tooManyRows(undefined, maxRows);
+        else if (depth === 2 && ++rowCommas >= maxRows)
+          return name === 'rows'
+            ? tooManyRows(undefined, maxRows)
+            : refuse(
+                400,
+                'invalid-request',
+                `the request body holds an array of more than ${maxRows} values outside "rows"; send only "rows", "topK" and "scores"`,
+              );
         break;
     }
     i++;

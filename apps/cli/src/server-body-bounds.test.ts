@@ -90,8 +90,21 @@ describe('bodies refused before they are parsed', () => {
         400,
         NESTED,
       ],
-      ['300,000 arrays in topK', `{"rows":[${good}],"topK":[${repeat('[]', 300_000)}]}`, 400, NESTED],
-      ['nested arrays as the whole body', deep(1_000_000), 400, NESTED],
+      [
+        '300,000 arrays in topK',
+        `{"rows":[${good}],"topK":[${repeat('[]', 300_000)}]}`,
+        400,
+        {
+          code: 'invalid-request',
+          message: 'the request body holds an array of more than 1024 values outside "rows"; send only "rows", "topK" and "scores"',
+        },
+      ],
+      [
+        'nested arrays as the whole body',
+        deep(1_000_000),
+        400,
+        { code: 'invalid-request', message: 'the request body does not match the schema: body must be object' },
+      ],
       ['nested arrays that never close', `{"rows":${'['.repeat(1_000_000)}`, 400, NESTED],
       ['nested arrays, then a key that could reach a prototype', `{"rows":${deep(1_000_000)},"__proto__":{}}`, 400, NESTED],
     ];
@@ -147,6 +160,10 @@ describe('the checks on the text', () => {
       `{"rows":[["\\\\",1],["\\\\\\"[[[["]]}`,
       `{"\\u0072ows":[[1]]}`,
       `{"rows":[${repeat('[1]', MAX_ROWS)}]}`,
+      // Arrays under other names: the schema names what is wrong with them.
+      `{"topK":[1]}`,
+      `{"x":[]}`,
+      `{"features":[[1,2]]}`,
       // Not JSON: JSON.parse stops at the first error, and up to there the text is within bounds.
       `{"rows":[[1,,2]]`,
     ];
@@ -154,9 +171,7 @@ describe('the checks on the text', () => {
     const beyond = [
       `{"rows":[[[1]]]}`,
       `{"rows":[{}]}`,
-      `{"topK":[1]}`,
       `{"scores":{}}`,
-      `{"x":[]}`,
       `[1]`,
       `{"rows":[[1]]}{}`,
       `{"rows":[${repeat('[1]', MAX_ROWS + 1)}]}`,
