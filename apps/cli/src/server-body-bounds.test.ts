@@ -1,8 +1,7 @@
-import { request as httpRequest } from 'node:http';
 import { createRng } from '@hyperproto/core';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { beyondBounds } from './prediction-server.js';
-import { predictionServers } from './test-support/prediction-servers.js';
+import { postPrediction, predictionServers } from './test-support/prediction-servers.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
 
 // A body within --body-limit that JSON.parse would spend seconds and hundreds of megabytes on (millions of nested
@@ -28,22 +27,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-function post(body: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, path: '/v1/predict', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.setTimeout(20_000, () => req.destroy(new Error('no answer within 20 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (body: string) => postPrediction(port, body, 20_000);
 
 /** Posts `body` and answers what came back and how often the server ran JSON.parse on the body's text. */
 async function postCountingParses(body: string): Promise<{ status: number; body: any; parses: number }> {

@@ -5,6 +5,7 @@ import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPredictionServer, type PredictionServer, SMALL_BODY_BYTES } from './prediction-server.js';
 import { seededSoftmaxModel } from './test-support/softmax-model.js';
+import { postPrediction } from './test-support/prediction-servers.js';
 
 // What a request holds (its body's bytes against --max-buffered-bytes, its place among the requests in flight) is
 // given back when it is answered or its connection closes, whichever comes first. Answers queued behind another on a
@@ -67,23 +68,6 @@ async function pipelineAndHangUp(port: number, count: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
-function post(port: number, body: string): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, path: '/v1/predict', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** Opens a request whose body (of `length` bytes) never comes; resolves once the server has read its headers. */
 async function stall(port: number, length: number): Promise<{ socket: Socket; received: () => string }> {
   const socket = connect(port, '127.0.0.1');
@@ -127,7 +111,7 @@ describe('what pipelined requests hold', () => {
     // One request of 1,024 rows (about 400 KB), as any client sends: nothing is held any more.
     const rows = JSON.stringify({ rows: rowsOf(1024, 2) });
     expect(Buffer.byteLength(rows)).toBeGreaterThan(SMALL_BODY_BYTES);
-    const large = await post(port, rows);
+    const large = await postPrediction(port, rows);
     // Before the fix: 503 "the server holds 868879 bytes of large request bodies...", for good.
     expect(large.body.error?.message ?? '').not.toMatch(/holds/);
     expect(large.status).toBe(200);

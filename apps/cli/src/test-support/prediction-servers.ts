@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { afterAll, beforeAll } from 'vitest';
@@ -48,5 +49,23 @@ export function rawExchange(port: number, text: string | Buffer, ms = 5_000): Pr
       clearTimeout(timer);
       resolve({ received, closedAfterMs: performance.now() - started });
     });
+  });
+}
+
+/** POSTs `body` as JSON to /v1/predict on its own connection: the status and the parsed answer. */
+export function postPrediction(port: number, body: string, timeoutMs = 5_000): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path: '/v1/predict', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end(body);
   });
 }
