@@ -182,6 +182,8 @@ describe.skipIf(missing)('experiment --queue with hyperproto worker', () => {
     // The worker says the outage once, and that it is over.
     expect(one.output().stderr.match(/lost the connection to the job queue at redis:\/\/127\.0\.0\.1:\d+\/2; retrying/g)).toHaveLength(1);
     expect(one.output().stderr).toMatch(/lost the connection [\s\S]*\nthe job queue at redis:\/\/127\.0\.0\.1:\d+\/2 answers again\n/);
+    // A job Redis lost is said by its run (did not take its record), not as a trouble of the queue retried.
+    expect(one.output().stderr).not.toMatch(/Missing key for job/);
   });
 
   it('a coordinator killed mid-grid and restarted with --resume collects what the workers returned meanwhile', async () => {
@@ -645,7 +647,7 @@ describe.skipIf(missing)('the job queue when something is wrong', () => {
 
     const told = one.output().stderr;
     expect(told).toContain(
-      "c3/softmax/s0: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full), so it is not done: the run goes back to the queue and runs again\n",
+      "c3/softmax/s0: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full, or Redis lost the job), so it is not done: the run goes back to the queue and runs again\n",
     );
     // Said done once only: when the queue took the record of the second attempt.
     expect(told.match(/c3\/softmax\/s0: done in /g)).toHaveLength(1);
@@ -662,6 +664,31 @@ describe.skipIf(missing)('the job queue when something is wrong', () => {
     expect(coordinator.output().stderr).toContain('c3/softmax/s0: attempt 2 of 3, because the worker running it before stopped answering');
     expect(one.output().stdout).toMatch(
       /: 1 run\(s\) done, 0 failed, 0 returned to the queue at \S+, 1 finished but not handed in \(they run again\)\n$/,
+    );
+  }, 180_000);
+
+  it('a job Redis lost while its run went on is said once by that run, not as a trouble of the queue, and runs again', async () => {
+    const losing = await server();
+    write('lost.json', oneRun('lost'));
+    const coordinator = start(['experiment', '--grid', 'lost.json', '--out', 'lost', '--queue', losing.url, '--save-models', 'none']);
+    const one = worker(losing.url);
+    await until('the worker to start the run', () => /c3\/softmax\/s0: started\n/.test(one.output().stderr));
+    // The job's own hash, as a Redis restarted without its data (or a FLUSHDB) would lose it; its lock stays.
+    const jobKeys = (await redisCli(losing.port, undefined, 'KEYS', '*:c3/softmax/s0')).split('\n');
+    expect(jobKeys).toHaveLength(1);
+    expect(await redisCli(losing.port, undefined, 'DEL', jobKeys[0]!)).toBe('1');
+    expect(await within(coordinator.exit, 120, 'the coordinator to collect the queued-again run'), coordinator.output().stderr).toBe(0);
+    expect(keys('lost')).toEqual(['c3/softmax/s0']);
+    expect(await stop(one)).toEqual([0]);
+    const told = one.output().stderr;
+    expect(told).toContain('c3/softmax/s0: finished, but the queue did not take its record');
+    expect(told).toContain(
+      "c3/softmax/s0: the queue lost this job's data (evicted or deleted in Redis); its coordinator queues the run again\n",
+    );
+    expect(told).not.toMatch(/Missing key|retrying/);
+    expect(told.match(/c3\/softmax\/s0: done in /g)).toHaveLength(1);
+    expect(coordinator.output().stderr).toContain(
+      "c3/softmax/s0: the queue lost this job's data (evicted or deleted in Redis); queued again\n",
     );
   }, 180_000);
 

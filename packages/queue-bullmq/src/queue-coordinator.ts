@@ -212,6 +212,13 @@ class QueueCoordinator implements RunScheduler {
 
     for (const job of await this.queue.getJobs(['completed', 'failed'], 0, 199, true)) {
       if (!job.id) continue;
+      // A job whose data Redis lost (evicted or deleted while its id stayed queued) failed on its worker with nothing
+      // run: removed, it is missing below and queued again.
+      if (!job.data?.order && pending.has(job.id)) {
+        await job.remove();
+        this.log(`${job.id}: the queue lost this job's data (evicted or deleted in Redis); queued again`);
+        continue;
+      }
       // The order the job carries, when it is this grid's: a job an earlier session queued (a coordinator killed and
       // resumed) keeps that session's, whose model placement (`.s<seed>.partial-<its pid>`) is where the worker wrote
       // the model, so that is where the session settles or removes it.

@@ -167,7 +167,13 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
     log(`worker ${id}: ${concurrency} run(s) at once, ${threads} thread(s) each; waiting for jobs at ${address.display}`);
 
     const process_ = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
-      const order = job.data.order;
+      const order = job.data?.order;
+      // A job whose data Redis lost (evicted, deleted) while its id stayed queued: nothing to run. Failed as it is, its
+      // coordinator removes it and queues the run again.
+      if (!order) {
+        log(`${job.id}: the queue lost this job's data (evicted or deleted in Redis); its coordinator queues the run again`);
+        throw new Error("the queue lost this job's data");
+      }
       held.set(order.key, performance.now());
       // Stopped by this worker, not by the run: another worker takes the job. A job whose lock was lost is back in the
       // queue already; one left when the queue did not answer was said to go back by its lock's expiry.
@@ -275,8 +281,9 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Worke
         options.onEvent?.({ type: 'unstored', key });
       };
       worker.on('error', (error) => {
-        // BullMQ's word for a result it could not store (said above), and for the job it then cannot fail either.
-        if (/^Missing lock for job /.test(error.message)) return;
+        // BullMQ's word for a result it could not store (said above), and for the job it then cannot fail either;
+        // "Missing key": the queue lost the job itself (Redis restarted without its data), not a trouble of now.
+        if (/^Missing (lock|key) for job /.test(error.message)) return;
         // A lock lost during an outage: the outage was said, and what became of the job is said when its record is
         // handed in, or not. Otherwise (another worker took the job) it is no trouble of the queue's.
         if (/^could not renew lock for job /.test(error.message)) {
@@ -366,7 +373,8 @@ export function misplacedModel(order: JobData['order']): string | undefined {
 
 /**
  * A BullMQ worker that tells when the queue did not take a job's result: the job's lock expired while the queue did
- * not answer or was full ("Missing lock"), so the job went back to the queue and the record was lost with it.
+ * not answer or was full ("Missing lock"), so the job went back to the queue and the record was lost with it, or the
+ * queue lost the job itself ("Missing key": Redis restarted without its data; the coordinator queues it again).
  */
 class HandingWorker extends Worker<JobData, JobResult> {
   notStored: (job: Job<JobData, JobResult>, error: Error) => void = () => {};

@@ -81,7 +81,7 @@ function describe(event: WorkerEvent): string {
     case 'returned':
       return `${event.key}: stopped, back in the queue`;
     case 'unstored':
-      return `${event.key}: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full), so it is not done: the run goes back to the queue and runs again`;
+      return `${event.key}: finished, but the queue did not take its record (this worker lost the job's lock while the queue did not answer or was full, or Redis lost the job), so it is not done: the run goes back to the queue and runs again`;
     case 'abandoned':
       return `${event.key}: stopped, back in the queue when its lock expires (in at most ${event.afterSeconds} s)`;
   }
