@@ -30,6 +30,7 @@ export { checkOnnxFileStart, MAX_MODEL_BYTES, modelSizeProblem, readOnnxModelInf
 export { checkRunBytes, partsOf, RUN_BYTES, rowsPerRun, runInParts, type PartValues } from './run-in-parts.js';
 export {
   classNamesProblem,
+  featureNamesProblem,
   MAX_CLASS_NAME_LENGTH,
   MAX_CLASS_NAMES_LENGTH,
   parseClassNames,
@@ -55,6 +56,7 @@ export {
   type OutputValues,
 } from './classifier-self-check.js';
 export { describeValue } from './describe-value.js';
+export { describeFileKind, type FileKindInfo } from './file-kind.js';
 export { argmaxOfScores, checkTopK, narrowTopK, topKOfScores, type TopK } from './top-k.js';
 export {
   checkProviderList,

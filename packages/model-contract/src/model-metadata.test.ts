@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   classNamesProblem,
+  featureNamesProblem,
   MAX_CLASS_NAME_LENGTH,
   MAX_CLASS_NAMES_LENGTH,
   METADATA_KEYS,
@@ -161,6 +162,31 @@ describe('readModelMetadata', () => {
       hint,
     });
     expect(classNamesProblem(many)).toMatch(/^has 10,001,000 characters of names in all/);
+  });
+
+  it('refuses a feature name longer than MAX_CLASS_NAME_LENGTH, and names longer than MAX_CLASS_NAMES_LENGTH in all', () => {
+    const hint =
+      'Shorten the feature names, the column names of the training data (at most 1,000 characters each, 10,000,000 in all), and export the model again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.';
+    const huge = JSON.stringify(['ok', 'x'.repeat(4_000_001), 'c']);
+    expect(refusal(() => readModelMetadata({ inputWidth: '3', featureNames: huge }, 'm.onnx'))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: `m.onnx has unusable metadata: "featureNames" has a name of 4,000,001 characters at index 1 ("${'x'.repeat(60)}…"); a feature name may have at most 1,000, as class names (MAX_CLASS_NAME_LENGTH)`,
+      hint,
+    });
+    const longest = ['a'.repeat(MAX_CLASS_NAME_LENGTH), 'b'];
+    expect(parseFeatureNames(JSON.stringify(longest), 2)).toEqual(longest);
+    expect(refusal(() => parseFeatureNames(JSON.stringify(['a'.repeat(MAX_CLASS_NAME_LENGTH + 1)]), 1))?.message).toMatch(
+      /"featureNames" has a name of 1,001 characters at index 0/,
+    );
+    // 10,001 names of 1,000 characters, within MAX_INPUT_WIDTH features: each name fits, together they do not.
+    const many = Array.from({ length: 10_001 }, (_, i) => String(i).padEnd(MAX_CLASS_NAME_LENGTH, '.'));
+    expect(refusal(() => readModelMetadata({ featureNames: JSON.stringify(many) }))).toEqual({
+      code: 'E_INVALID_INPUT',
+      message:
+        'the model has unusable metadata: "featureNames" has 10,001,000 characters of names in all; the feature names of a model may have at most 10,000,000 together, as class names (MAX_CLASS_NAMES_LENGTH)',
+      hint,
+    });
+    expect(featureNamesProblem(many.slice(1))).toBeUndefined();
   });
 
   it('parses featureNames by the rules of classNames, one name per input feature', () => {

@@ -35,7 +35,7 @@ const CLASS_NAMES_HINT = `Export the model again with ${exportInstructions({ opt
  * The longest class name the runtimes load, in characters (UTF-16 code units, as JavaScript counts them). A name is
  * sent with every row a server answers (the label's name, and one per top-k class), so its length multiplies with
  * the rows: 1,000 characters leave room for a label that is a sentence or two, while a 100-row answer naming 6
- * classes a row carries at most 600,000 characters of names.
+ * classes a row carries at most 600,000 characters of names. Feature names are held to it as well.
  */
 export const MAX_CLASS_NAME_LENGTH = 1_000;
 
@@ -43,8 +43,12 @@ export const MAX_CLASS_NAME_LENGTH = 1_000;
  * The most characters all class names of a model may have together: 10,000,000, so 100,000 classes of names of 100
  * characters each, or a million of 10. The names are held in memory and sent whole in every metadata answer of a
  * server (`GET /v1/metadata`), so this bounds both, at about 10 MB of JSON for names without control characters.
+ * Feature names are held to it as well: they are kept and sent the same way, one per input feature.
  */
 export const MAX_CLASS_NAMES_LENGTH = 10_000_000;
+
+/** Whose names a limit message is about. */
+type NameKind = 'class' | 'feature';
 
 /**
  * What is wrong with a model's class names by the limits every runtime keeps (MAX_CLASS_NAME_LENGTH for a name,
@@ -53,25 +57,40 @@ export const MAX_CLASS_NAMES_LENGTH = 10_000_000;
  * runtimes would refuse.
  */
 export function classNamesProblem(names: readonly string[]): string | undefined {
+  return nameLengthsProblem(names, 'class');
+}
+
+/** What is wrong with a model's feature names by the limits of class names, as {@link classNamesProblem} says it. */
+export function featureNamesProblem(names: readonly string[]): string | undefined {
+  return nameLengthsProblem(names, 'feature');
+}
+
+/** The one rule of name lengths: MAX_CLASS_NAME_LENGTH for a name, MAX_CLASS_NAMES_LENGTH for them all. */
+function nameLengthsProblem(names: readonly string[], kind: NameKind): string | undefined {
+  // Feature names borrow the class names' limits: say so, since the constants are named after classes.
+  const borrowed = kind === 'class' ? '' : ', as class names';
   let total = 0;
   for (const [index, name] of names.entries()) {
     if (name.length > MAX_CLASS_NAME_LENGTH)
-      return `has a name of ${name.length.toLocaleString('en-US')} characters at index ${index} (${preview(name)}); a class name may have at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')} (MAX_CLASS_NAME_LENGTH)`;
+      return `has a name of ${name.length.toLocaleString('en-US')} characters at index ${index} (${preview(name)}); a ${kind} name may have at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')}${borrowed} (MAX_CLASS_NAME_LENGTH)`;
     total += name.length;
   }
   if (total > MAX_CLASS_NAMES_LENGTH)
-    return `has ${total.toLocaleString('en-US')} characters of names in all; the class names of a model may have at most ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} together (MAX_CLASS_NAMES_LENGTH)`;
+    return `has ${total.toLocaleString('en-US')} characters of names in all; the ${kind} names of a model may have at most ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} together${borrowed} (MAX_CLASS_NAMES_LENGTH)`;
   return undefined;
 }
 
-const CLASS_NAME_LIMITS_HINT = `Shorten the class names (at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')} characters each, ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} in all) and export the model again with ${exportInstructions({ option: 'classNames', flag: '--class-names FILE' })}.`;
+const NAME_LIMITS = `at most ${MAX_CLASS_NAME_LENGTH.toLocaleString('en-US')} characters each, ${MAX_CLASS_NAMES_LENGTH.toLocaleString('en-US')} in all`;
+const CLASS_NAME_LIMITS_HINT = `Shorten the class names (${NAME_LIMITS}) and export the model again with ${exportInstructions({ option: 'classNames', flag: '--class-names FILE' })}.`;
 const FEATURE_NAMES_HINT = `Export the model again with ${exportInstructions()}.`;
+// Feature names are the training data's column names: the file to change is that one.
+const FEATURE_NAME_LIMITS_HINT = `Shorten the feature names, the column names of the training data (${NAME_LIMITS}), and export the model again with ${exportInstructions()}.`;
 
 /**
  * Reads the metadata the exporter writes (METADATA_KEYS) into typed fields. Counts and widths must be positive
  * integers; `classNames` must be a JSON array of strings, one per class (within MAX_CLASS_NAME_LENGTH each and
- * MAX_CLASS_NAMES_LENGTH in all), and `featureNames` one per input feature; a `formatVersion` newer than this
- * contract's is refused. Every refusal is `E_INVALID_INPUT` naming `source`, the key and what it holds.
+ * MAX_CLASS_NAMES_LENGTH in all), and `featureNames` one per input feature (within the same limits); a `formatVersion`
+ * newer than this contract's is refused. Every refusal is `E_INVALID_INPUT` naming `source`, the key and what it holds.
  */
 export function readModelMetadata(metadata: Readonly<Record<string, string>>, source = 'the model'): ModelMetadata {
   const refuse = (key: string, why: string, hint?: string) =>
@@ -125,24 +144,26 @@ export function parseClassNames(json: string, classes: number | undefined, sourc
     source,
   );
   const problem = classNamesProblem(names);
-  if (problem !== undefined)
-    throw new ModelContractError(
-      ContractErrorCode.InvalidInput,
-      `${source} has unusable metadata: "${METADATA_KEYS.classNames}" ${problem}`,
-      {
-        hint: CLASS_NAME_LIMITS_HINT,
-      },
-    );
+  if (problem !== undefined) throw unusableNames(METADATA_KEYS.classNames, problem, CLASS_NAME_LIMITS_HINT, source);
   return names;
 }
 
 /**
  * The feature names stored in metadata `featureNames`: a JSON array of strings, one per input feature (when
- * `inputWidth` is given). Anything else is an `E_INVALID_INPUT` that says what the value holds.
+ * `inputWidth` is given), within the limits of featureNamesProblem. Anything else is an `E_INVALID_INPUT` that says
+ * what the value holds.
  */
 export function parseFeatureNames(json: string, inputWidth: number | undefined, source = 'the model'): readonly string[] {
   const list = { key: METADATA_KEYS.featureNames, what: 'feature', count: inputWidth, unit: ['input feature', 'input features'] } as const;
-  return parseNameList(json, list, FEATURE_NAMES_HINT, source);
+  const names = parseNameList(json, list, FEATURE_NAMES_HINT, source);
+  const problem = featureNamesProblem(names);
+  if (problem !== undefined) throw unusableNames(METADATA_KEYS.featureNames, problem, FEATURE_NAME_LIMITS_HINT, source);
+  return names;
+}
+
+/** The refusal of names over the length limits, `problem` being what nameLengthsProblem says. */
+function unusableNames(key: string, problem: string, hint: string, source: string): ModelContractError {
+  return new ModelContractError(ContractErrorCode.InvalidInput, `${source} has unusable metadata: "${key}" ${problem}`, { hint });
 }
 
 /** One rule for every list of names in the metadata: a JSON array of strings, as many as `count` when given. */

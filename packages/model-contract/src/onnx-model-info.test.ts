@@ -142,6 +142,11 @@ describe('the first bytes and the size of a model file, checked before the whole
       why: 'it has 10,737,418,240 bytes (10.0 GiB), more than the 2,147,483,647 bytes (2 GiB) a model file can have',
       hint: 'An exported model is far smaller: check that you gave the model file, or export it again with exportOnnx from @hyperproto/onnx, or `hyperproto export RUN_DIR --out model.onnx`.',
     });
+    // A stream of unknown length, refused as it is counted: the bytes read so far.
+    expect(modelSizeProblem(MAX_MODEL_BYTES + 65_536, 'at least')?.why).toBe(
+      'it has at least 2,147,549,183 bytes (2.0 GiB), more than the 2,147,483,647 bytes (2 GiB) a model file can have',
+    );
+    expect(modelSizeProblem(MAX_MODEL_BYTES, 'at least')).toBeUndefined();
     // Bytes given whole are held to it too (a view that says it is that long: nothing of the size is made here).
     const view = new Uint8Array(exported);
     Object.defineProperty(view, 'length', { value: 2 ** 31 });

@@ -196,12 +196,16 @@ function notProtobuf(byte: number): string {
 
 /**
  * Why a model file of `size` bytes cannot be loaded (more than MAX_MODEL_BYTES), and what to do, in the words of
- * every runtime; undefined when its size is no reason to refuse it. A runtime reading a file asks before reading it.
+ * every runtime; undefined when its size is no reason to refuse it. A runtime reading a file asks before reading it;
+ * one reading a stream of unknown length asks as it counts, with `sizeIs` 'at least' (the rest is never read).
  */
-export function modelSizeProblem(size: number): { readonly why: string; readonly hint: string } | undefined {
+export function modelSizeProblem(
+  size: number,
+  sizeIs: 'exact' | 'at least' = 'exact',
+): { readonly why: string; readonly hint: string } | undefined {
   if (size <= MAX_MODEL_BYTES) return undefined;
   return {
-    why: `it has ${size.toLocaleString('en-US')} bytes (${(size / 2 ** 30).toFixed(1)} GiB), more than the ${MAX_MODEL_BYTES.toLocaleString('en-US')} bytes (2 GiB) a model file can have`,
+    why: `it has ${sizeIs === 'at least' ? 'at least ' : ''}${size.toLocaleString('en-US')} bytes (${(size / 2 ** 30).toFixed(1)} GiB), more than the ${MAX_MODEL_BYTES.toLocaleString('en-US')} bytes (2 GiB) a model file can have`,
     hint: `An exported model is far smaller: check that you gave the model file, or export it again with ${exportInstructions()}.`,
   };
 }

@@ -1,6 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
+import { describeFileKind } from '@hyperproto/model-contract';
 
 /**
  * Every file hyperproto reads as user input (features, labels, prototypes, predict input) must be a regular file
@@ -19,24 +20,13 @@ export interface InputFileLabels {
   readonly expected?: string;
 }
 
-/** What a path that is not a regular file is, in words, e.g. `a named pipe (FIFO)`. */
-function fileKind(info: Stats): string {
-  if (info.isFile()) return 'a regular file';
-  if (info.isDirectory()) return 'a directory';
-  if (info.isFIFO()) return 'a named pipe (FIFO)';
-  if (info.isCharacterDevice()) return 'a character device';
-  if (info.isBlockDevice()) return 'a block device';
-  if (info.isSocket()) return 'a socket';
-  return 'a special file';
-}
-
 /** E_IO unless `info` (of a path followed through symlinks) is a regular file. */
 export function requireRegularFile(info: Stats, path: string, labels: InputFileLabels = {}): void {
   if (info.isFile()) return;
   const expected = labels.expected ?? 'the path of a regular file';
   throw new HyperprotoError(
     ErrorCode.Io,
-    `cannot read ${labels.what ?? path}: it is ${fileKind(info)}, not a regular file; give ${expected}`,
+    `cannot read ${labels.what ?? path}: it is ${describeFileKind(info)}, not a regular file; give ${expected}`,
     // Process substitution (`--data <(...)`) hands over a pipe: the usual way to end up here.
     info.isDirectory() ? {} : { hint: 'Pipes and devices cannot be read as input: save the data to a file and give its path.' },
   );

@@ -69,6 +69,21 @@ describe('exportOnnx class names', () => {
   });
 });
 
+describe('exportOnnx feature names', () => {
+  it('refuses a name longer than the runtimes load, naming its index and length', () => {
+    const featureNames = ['a', 'b', 'c'.repeat(1_001), 'd'];
+    expect(() => exportOnnx(smallModel(), { metadata: { head: 'softmax' }, featureNames })).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_INPUT',
+        message: `cannot export to ONNX: featureNames has a name of 1,001 characters at index 2 ("${'c'.repeat(60)}…"); a feature name may have at most 1,000, as class names (MAX_CLASS_NAME_LENGTH)`,
+      }),
+    );
+    const longest = ['a', 'b', 'c'.repeat(1_000), 'd'];
+    const written = readOnnxModelInfo(exportOnnx(smallModel(), { metadata: { head: 'softmax' }, featureNames: longest })).metadata;
+    expect(readModelMetadata(written).featureNames).toEqual(longest);
+  });
+});
+
 describe('exportOnnx metadata from a JavaScript caller', () => {
   it.each<[string, unknown, string]>([
     ['no options', undefined, "exportOnnx's options need metadata, an object of strings naming at least the head"],

@@ -3,6 +3,7 @@ import { ErrorCode, firstNonFinite, HyperprotoError, type HeadDefinition, type N
 import { BATCH_NORM_EPSILON, mlpShape, mlpWeightsByRole } from '@hyperproto/mlp';
 import {
   classNamesProblem,
+  featureNamesProblem,
   INPUT_NAME,
   LABEL_OUTPUT,
   MAX_INPUT_WIDTH,
@@ -107,12 +108,14 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions): 
   if (options.classNames && (options.classNames.length !== classes || options.classNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.classNames.length} class names for ${classes} classes; give exactly one string per class`);
   }
-  // The runtimes refuse longer class names at load (the model contract's limits): a file they would refuse is not written.
+  // The runtimes refuse longer class and feature names at load (the model contract's limits): a file they would refuse is not written.
   const namesProblem = options.classNames && classNamesProblem(options.classNames);
   if (namesProblem) throw invalid(`classNames ${namesProblem}`);
   if (options.featureNames && (options.featureNames.length !== inputWidth || options.featureNames.some((n) => typeof n !== 'string'))) {
     throw invalid(`${options.featureNames.length} feature names for ${inputWidth} input features; give exactly one string per feature`);
   }
+  const featuresProblem = options.featureNames && featureNamesProblem(options.featureNames);
+  if (featuresProblem) throw invalid(`featureNames ${featuresProblem}`);
   if (options.labelColumn !== undefined && (typeof options.labelColumn !== 'string' || options.labelColumn === '')) {
     throw invalid(`the label column must be a non-empty string, got ${JSON.stringify(options.labelColumn)}`);
   }

@@ -11,6 +11,7 @@ import {
   checkRunBytes,
   checkTopK,
   ContractErrorCode,
+  describeFileKind,
   errorMessage,
   exportAgainHint,
   exportInstructions,
@@ -399,7 +400,7 @@ function checkModelFile(info: Stats, path: string): number {
   if (!info.isFile()) {
     throw new ModelContractError(
       ContractErrorCode.Io,
-      `cannot read the model ${path}: it is ${fileKind(info)}, not a regular file; give the path of an ONNX model file`,
+      `cannot read the model ${path}: it is ${describeFileKind(info)}, not a regular file; give the path of an ONNX model file`,
       info.isDirectory()
         ? {}
         : { hint: 'A model is read from a file: pipes and devices cannot be read as one. Save the model to a file and give its path.' },
@@ -409,16 +410,6 @@ function checkModelFile(info: Stats, path: string): number {
   if (tooLarge)
     throw new ModelContractError(ContractErrorCode.Io, `cannot read the model ${path}: ${tooLarge.why}`, { hint: tooLarge.hint });
   return info.size;
-}
-
-/** What a path that is not a regular file is, in words (as @hyperproto/npy's input files say it). */
-function fileKind(info: Stats): string {
-  if (info.isDirectory()) return 'a directory';
-  if (info.isFIFO()) return 'a named pipe (FIFO)';
-  if (info.isCharacterDevice()) return 'a character device';
-  if (info.isBlockDevice()) return 'a block device';
-  if (info.isSocket()) return 'a socket';
-  return 'a special file';
 }
 
 /** Fills `bytes` from the file at `position`; E_IO if the file ends first (it changed while it was read). */

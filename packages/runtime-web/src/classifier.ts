@@ -10,6 +10,7 @@ import {
   errorMessage,
   invalidOptionError,
   ModelContractError,
+  modelSizeProblem,
   partsOf,
   readOnnxModelInfo,
   releasedSessionError,
@@ -394,13 +395,33 @@ async function webGpuUnavailable(): Promise<string | undefined> {
 async function loadBytes(source: ModelSource, fetchImpl: typeof fetch | undefined): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  const url = String(source);
-  const doFetch = fetchImpl ?? globalThis.fetch;
+  return fetchModelBytes(String(source), fetchImpl ?? globalThis.fetch);
+}
+
+/** The model contract's size rule (modelSizeProblem): why a model of `size` bytes, or of at least that many, is refused. */
+export type ModelSizeRule = (size: number, sizeIs: 'exact' | 'at least') => { readonly why: string; readonly hint: string } | undefined;
+
+/**
+ * The body of the model at `url`, held to the size rule before it is all in memory: a Content-Length over the
+ * limit is refused before the body is read, and a body without one is counted as it arrives and cancelled as soon
+ * as it passes the limit. `sizeProblem` is modelSizeProblem except in tests, which cannot send 2 GiB.
+ * @internal
+ */
+export async function fetchModelBytes(
+  url: string,
+  doFetch: typeof fetch,
+  sizeProblem: ModelSizeRule = modelSizeProblem,
+): Promise<Uint8Array> {
+  const unreachable = (error: unknown) =>
+    new ModelContractError(ContractErrorCode.Io, `could not fetch the model from ${url}: ${errorMessage(error)}`, { cause: error });
+  // The words and code readOnnxModelInfo refuses a whole file of that size with.
+  const tooLarge = (problem: { readonly why: string; readonly hint: string }) =>
+    new ModelContractError(ContractErrorCode.InvalidInput, `${url} is not a usable ONNX model: ${problem.why}`, { hint: problem.hint });
   let response: Response;
   try {
     response = await doFetch(url);
   } catch (error) {
-    throw new ModelContractError(ContractErrorCode.Io, `could not fetch the model from ${url}: ${errorMessage(error)}`, { cause: error });
+    throw unreachable(error);
   }
   if (!response.ok) {
     // A short plain-text body usually says why (e.g. a server started without a model).
@@ -412,7 +433,52 @@ async function loadBytes(source: ModelSource, fetchImpl: typeof fetch | undefine
       `could not fetch the model from ${url}: HTTP ${response.status} ${response.statusText}`.trim() + why,
     );
   }
-  return new Uint8Array(await response.arrayBuffer());
+  const declared = declaredLength(response.headers);
+  const declaredProblem = declared === undefined ? undefined : sizeProblem(declared, 'exact');
+  if (declaredProblem) {
+    void response.body?.cancel().catch(() => undefined);
+    throw tooLarge(declaredProblem);
+  }
+  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      throw unreachable(error);
+    }
+    if (next.done) break;
+    size += next.value.length;
+    const problem = sizeProblem(size, 'at least');
+    if (problem) {
+      // Cancelling closes the connection, so the server stops sending what would never be used.
+      void reader.cancel().catch(() => undefined);
+      throw tooLarge(problem);
+    }
+    chunks.push(next.value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+/**
+ * The body's length in bytes as its Content-Length says, when that is the length of the bytes read: not with a
+ * Content-Encoding, whose Content-Length counts the compressed bytes. Undefined when it is absent or not a number.
+ */
+function declaredLength(headers: Headers): number | undefined {
+  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') return undefined;
+  const length = headers.get('content-length')?.trim();
+  return length && /^\d+$/.test(length) ? Number(length) : undefined;
 }
 
 /**
