@@ -1,7 +1,7 @@
 // The flags that choose and shape a dataset, shared by `train` and `data inspect`: one definition, one reading.
 import { ErrorCode, HyperprotoError, type Registry } from '@hyperproto/core';
 import type { Command } from 'commander';
-import { collect, dropUndefined, parseKeyValues } from './key-values.js';
+import { collect, dropUndefined, keyValueOptions, mergeFlagOptions } from './key-values.js';
 import { readPluginOptions } from './plugin-options.js';
 
 /** The dataset flags; each but --dataset is the dataset option of the same name (`--test-data` is `testData`). */
@@ -66,10 +66,10 @@ export function withDatasetFlags(
 }
 
 /**
- * The dataset plugin and its options from the flags; `--dataset-option key=value` wins over a flag of the same
- * name. The built-in datasets' flags are checked here, in the command line's words: a flag that belongs to the other
- * dataset, or a missing --classes / --data, is named before any plugin sees the options; so is a flag that a plugin
- * dataset (of `registry`) has no option for.
+ * The dataset plugin and its options from the flags; `--dataset-option key=value` and a flag of the same name with
+ * another value are refused (see mergeFlagOptions). The built-in datasets' flags are checked here, in the command
+ * line's words: a flag that belongs to the other dataset, or a missing --classes / --data, is named before any plugin
+ * sees the options; so is a flag that a plugin dataset (of `registry`) has no option for.
  */
 export function datasetFromFlags(flags: DatasetFlags, registry: Registry): { name: string; options: Record<string, unknown> } {
   const given = (names: Record<string, string>) =>
@@ -79,15 +79,12 @@ export function datasetFromFlags(flags: DatasetFlags, registry: Registry): { nam
   const fileFlags = given(FILE_FLAGS);
   const generatorFlags = given(GENERATOR_FLAGS);
   const name = flags.dataset ?? (fileFlags.length > 0 ? 'files' : 'gaussian');
-  const keyValues = parseKeyValues(flags.datasetOption, '--dataset-option');
-  const options = {
-    ...dropUndefined(
-      Object.fromEntries(
-        [...Object.keys(GENERATOR_FLAGS), ...Object.keys(FILE_FLAGS)].map((key) => [key, flags[key as keyof DatasetFlags]]),
-      ),
-    ),
-    ...keyValues,
-  };
+  const flagNames: Record<string, string> = { ...GENERATOR_FLAGS, ...FILE_FLAGS };
+  const flagOptions = dropUndefined(Object.fromEntries(Object.keys(flagNames).map((key) => [key, flags[key as keyof DatasetFlags]])));
+  const options = mergeFlagOptions(
+    { options: flagOptions, written: (key) => `${flagNames[key]} ${String(flagOptions[key])}` },
+    keyValueOptions(flags.datasetOption, '--dataset-option'),
+  );
   const refuse = (message: string, hint: string) => {
     throw new HyperprotoError(ErrorCode.InvalidOptions, message, { hint });
   };

@@ -75,17 +75,24 @@ function withGlobals(command: Command): Command {
 }
 
 /**
- * Refuses an empty value of any option that takes one and of any argument (`--out "$OUT"`, `report "$DIR"` with
+ * Refuses a missing value of any option that takes one and of any argument (`--out "$OUT"`, `report "$DIR"` with
  * the variable unset), which would otherwise mean the current directory, every interface, every kind or a default:
- * a usage error naming the flag or argument, before the command does anything.
+ * an empty value, or a path option's value that is the next flag (`--out $OUT --force` makes a file named --force).
+ * A usage error naming the flag or argument, before the command does anything.
  */
-function refuseEmptyValues(command: Command): void {
+function refuseMissingValues(command: Command): void {
   const isEmpty = (value: unknown) => value === '' || (Array.isArray(value) && value.includes(''));
   const values = command.opts();
   for (const option of command.options) {
     // Boolean and --no-* flags take no value; a value that a parser turned into a number is never ''.
-    if (!(option.required || option.optional) || !isEmpty(values[option.attributeName()])) continue;
+    if (!(option.required || option.optional)) continue;
+    const value: unknown = values[option.attributeName()];
     const name = option.long ?? option.flags;
+    const flagLike = PATH_VALUE.test(option.flags)
+      ? [value].flat().find((v): v is string => typeof v === 'string' && v.startsWith('--'))
+      : undefined;
+    if (flagLike !== undefined) throw flagAsPath(name, flagLike);
+    if (!isEmpty(value)) continue;
     // A value from the environment (HYPERPROTO_QUEUE_URL for --queue) is refused naming the variable.
     if (option.envVar && command.getOptionValueSource(option.attributeName()) === 'env') throw emptyVariable(option.envVar, name);
     throw emptyValue(name);
@@ -93,6 +100,19 @@ function refuseEmptyValues(command: Command): void {
   command.registeredArguments.forEach((argument, i) => {
     if (isEmpty(command.processedArgs[i])) throw emptyValue(`<${argument.name()}${argument.variadic ? '...' : ''}>`);
   });
+}
+
+/** The options whose value is a path: their help names it a file, dir or path (`--out <dir>`, `--start <strategy|file.npy>`). */
+const PATH_VALUE = /<[^>]*\b(?:file|dir|path)\b[^>]*>/;
+
+function flagAsPath(name: string, value: string): HyperprotoError {
+  return new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `${name} is missing its value: it got "${value}", the next flag (an unset shell variable?)`,
+    {
+      hint: `Give ${name} a path; a path that starts with '-' can be written as ./${value}.`,
+    },
+  );
 }
 
 function emptyValue(name: string): HyperprotoError {
@@ -143,7 +163,7 @@ export function buildProgram(): Command {
     .exitOverride()
     // The action's own options, and those given before it to its parent (`prototypes --plugin "" inspect`).
     .hook('preAction', (_, action) => {
-      for (let command: Command | null = action; command; command = command.parent) refuseEmptyValues(command);
+      for (let command: Command | null = action; command; command = command.parent) refuseMissingValues(command);
     });
 
   withGlobals(

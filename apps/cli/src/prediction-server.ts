@@ -234,7 +234,7 @@ export function createPredictionServer(session: ModelSession, options: Predictio
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
     try {
-      done(null, parseJsonBody(text as string, options.maxRequestRows));
+      done(null, parseJsonBody(text as string, options.maxRequestRows, session.inputWidth));
     } catch (error) {
       done(error as Error, undefined);
     }
@@ -586,11 +586,11 @@ function hostHeaderCount(rawHeaders: readonly string[]): number {
  * object (`__proto__`, or `constructor` holding `prototype`) is refused, as Fastify's own parser does, but with a
  * message that says which.
  */
-function parseJsonBody(text: string, maxRows: number): unknown {
+function parseJsonBody(text: string, maxRows: number, inputWidth: number): unknown {
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (json.trim() === '') throw new RequestRefused(refuse(400, 'invalid-json', 'the request body is not valid JSON (it is empty)'));
   // What would make JSON.parse costly is refused before it runs (see beyondBounds).
-  const refusal = beyondBounds(json, maxRows);
+  const refusal = beyondBounds(json, maxRows, inputWidth);
   if (refusal) throw new RequestRefused(refusal);
   let value: unknown;
   try {
@@ -645,19 +645,20 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 /**
- * The refusal of a body whose text holds what makes JSON.parse costly and the request schema refuses anyway: a
- * container (array or object) anywhere but the top-level object, the arrays it names and the arrays in those (so
- * nothing nested deeper than rows of values, no object below the top level); more than three names in the top-level
- * object, or `rows`, `topK` or `scores` given twice; more than `maxRows` values in one of its arrays (413
- * too-many-rows for `rows`). JSON.parse
- * builds every container and name before the schema sees any: an 8 MiB body of 4 million nested arrays, 2.8 million
- * empty rows or 700,000 names held the event loop for seconds and took hundreds of megabytes each. One pass over the
- * text, without allocating: strings are skipped whole, escapes honoured. Such a body is refused for the first of these
- * found, with the status and code the parsed body would get (413 too-many-rows, else 400 invalid-request; a top-level
- * `__proto__` as the parsed body's check names it), before its other faults; text that is not JSON may pass, and
- * JSON.parse then stops at its first error.
+ * The refusal of a body whose text holds what makes JSON.parse costly and the request schema or the model refuses
+ * anyway: a container (array or object) anywhere but the top-level object, the arrays it names and the arrays in those
+ * (so nothing nested deeper than rows of values, no object below the top level); more than three names in the
+ * top-level object, or `rows`, `topK` or `scores` given twice; more than `maxRows` values in one of its arrays (413
+ * too-many-rows for `rows`); more than `inputWidth` values in one array of those arrays (a row). JSON.parse builds
+ * every container, name and number before the schema sees any: an 8 MiB body of 4 million nested arrays, 2.8 million
+ * empty rows or 700,000 names held the event loop for seconds and took hundreds of megabytes each; one row of 4
+ * million numbers held it for half a second. One pass over the text, without allocating: strings are skipped whole, escapes
+ * honoured, and the values of a row are counted by its commas. Such a body is refused for the first of these found,
+ * with the status and code the parsed body would get (413 too-many-rows, else 400 invalid-request; a top-level
+ * `__proto__` as the parsed body's check names it), before its other faults; a row wider than the model gets the
+ * parsed body's answer (see RowsText). Text that is not JSON may pass, and JSON.parse then stops at its first error.
  */
-export function beyondBounds(json: string, maxRows: number): Refusal | undefined {
+export function beyondBounds(json: string, maxRows: number, inputWidth: number): Refusal | undefined {
   let depth = 0;
   let topLevelValues = 0;
   // In the top-level object: whether a name comes next, the name whose value is being read, how many names came,
@@ -668,18 +669,43 @@ export function beyondBounds(json: string, maxRows: number): Refusal | undefined
   let known = 0;
   // Commas directly in the `rows` array: one fewer than its rows.
   let rowCommas = 0;
+  // In a row: its commas so far (one fewer than its values), and whether it is empty. `nextComma` is the first comma
+  // at or after where the last search began, so that no text is searched for commas twice.
+  let valueCommas = 0;
+  let emptyRow = false;
+  let nextComma = -1;
+  const rows = new RowsText(inputWidth);
   let i = 0;
-  for (;;) {
-    // Inside a row only brackets and strings matter: its numbers and commas are skipped at the speed of a search.
+  scan: for (;;) {
+    // Inside a row only brackets, strings and literals matter: its numbers are skipped at the speed of a search.
     const next = depth === 3 ? INSIDE_ROW : STRUCTURE;
     next.lastIndex = i;
     const found = next.exec(json);
-    if (!found) return undefined;
-    i = found.index;
+    const at = found ? found.index : json.length;
+    if (depth === 3) {
+      for (let from = i; ; from = nextComma + 1) {
+        if (nextComma < from) {
+          nextComma = json.indexOf(',', from);
+          if (nextComma < 0) nextComma = json.length;
+        }
+        if (nextComma >= at) break;
+        valueCommas++;
+      }
+      if (valueCommas >= inputWidth) {
+        const refusal = name === 'rows' ? rows.tooWide() : arrayOutsideRows(inputWidth);
+        if (refusal) return refusal;
+      }
+    }
+    if (!found) break;
+    i = at;
     switch (json.charCodeAt(i)) {
       case QUOTE: {
+        if (depth === 3 && name === 'rows') {
+          const refusal = rows.notANumber(rowCommas, valueCommas);
+          if (refusal) return refusal;
+        }
         const end = stringEnd(json, i);
-        if (end < 0) return undefined;
+        if (end < 0) break scan;
         if (depth === 1 && expectName) {
           expectName = false;
           name = nameAt(json, i, end);
@@ -709,28 +735,102 @@ export function beyondBounds(json: string, maxRows: number): Refusal | undefined
         // A body that is an array: what the schema says of it, before its nesting costs anything.
         else if (depth === 0) return schemaRefusal('body must be object');
         else if (depth !== 2) return nestedRefusal();
+        else {
+          valueCommas = 0;
+          emptyRow = json.charCodeAt(afterWhitespace(json, i + 1)) === CLOSE_BRACKET;
+        }
         depth++;
         break;
       case CLOSE_BRACE:
       case CLOSE_BRACKET:
+        if (depth === 3 && name === 'rows') rows.ended(rowCommas, emptyRow ? 0 : valueCommas + 1);
         depth--;
         break;
       default:
-        // A comma.
+        // A comma; in a row, the first letter of null, true or false.
         if (depth === 1) expectName = true;
         // Counted no further than the limit: the text after it is not read.
         else if (depth === 2 && ++rowCommas >= maxRows)
-          return name === 'rows'
-            ? tooManyRows(undefined, maxRows)
-            : refuse(
-                400,
-                'invalid-request',
-                `the request body holds an array of more than ${maxRows} values outside "rows"; send only "rows", "topK" and "scores"`,
-              );
+          return name === 'rows' ? tooManyRows(undefined, maxRows) : arrayOutsideRows(maxRows);
+        else if (depth === 3 && name === 'rows') {
+          const refusal = rows.notANumber(rowCommas, valueCommas);
+          if (refusal) return refusal;
+        }
         break;
     }
     i++;
   }
+  // The text ends inside a row (it is not JSON): what it holds counts as the row.
+  if (depth === 3 && name === 'rows') rows.ended(rowCommas, emptyRow ? 0 : valueCommas + 1);
+  return rows.refusal();
+}
+
+/**
+ * What the text of `rows` shows that decides the parsed body's answer once a row holds more values than the model
+ * takes: the first value the schema refuses (a string, null, true or false: the schema checks every value before
+ * toFeatureMatrix compares widths), else the widths toFeatureMatrix compares (row 0's, and the first row's that
+ * differs from it). Rows and columns are 0-based, as the JSON API reports them.
+ */
+class RowsText {
+  private wide = false;
+  private refusedRow = -1;
+  private refusedColumn = 0;
+  private firstWidth = -1;
+  private raggedRow = -1;
+  private raggedWidth = 0;
+
+  constructor(private readonly inputWidth: number) {}
+
+  /** A value that is not a number: refused at once when a row is already too wide (none came before it). */
+  notANumber(row: number, column: number): Refusal | undefined {
+    if (this.wide) return notANumber(row, column);
+    if (this.refusedRow < 0) {
+      this.refusedRow = row;
+      this.refusedColumn = column;
+    }
+    return undefined;
+  }
+
+  /** A row holds more values than the model takes: refused at once for the first value the schema refuses, if one came. */
+  tooWide(): Refusal | undefined {
+    this.wide = true;
+    return this.refusedRow < 0 ? undefined : notANumber(this.refusedRow, this.refusedColumn);
+  }
+
+  /** Row `row` ended, holding `width` values. */
+  ended(row: number, width: number): void {
+    if (row === 0) this.firstWidth = width;
+    else if (this.raggedRow < 0 && this.firstWidth >= 0 && width !== this.firstWidth) {
+      this.raggedRow = row;
+      this.raggedWidth = width;
+    }
+  }
+
+  /**
+   * At the end of the text, when a row was too wide: toFeatureMatrix's answer (ragged-rows, else wrong-width) in its
+   * words for the source `the batch` (@hyperproto/model-contract feature-batch.ts), or the schema's when row 0 is not
+   * an array.
+   */
+  refusal(): Refusal | undefined {
+    if (!this.wide) return undefined;
+    const { firstWidth, raggedRow, inputWidth } = this;
+    if (firstWidth < 0) return schemaRefusal('body/rows/0 must be array');
+    if (raggedRow < 0) return refuse(400, 'wrong-width', `the batch has rows of ${firstWidth} features; the model expects ${inputWidth}`);
+    return refuse(
+      400,
+      'ragged-rows',
+      `the batch has ragged rows: row 0 has ${firstWidth} values but row ${raggedRow} has ${this.raggedWidth}; every row needs the model's ${inputWidth} features`,
+      { row: raggedRow },
+    );
+  }
+}
+
+function arrayOutsideRows(limit: number): Refusal {
+  return refuse(
+    400,
+    'invalid-request',
+    `the request body holds an array of more than ${limit} values outside "rows"; send only "rows", "topK" and "scores"`,
+  );
 }
 
 function nestedRefusal(): Refusal {
@@ -741,9 +841,18 @@ function nestedRefusal(): Refusal {
   );
 }
 
-/** The characters that shape a body's structure, and those of them that matter inside a row. */
+/** The characters that shape a body's structure, and those that matter inside a row (n, t, f: null, true, false). */
 const STRUCTURE = /["[\]{},]/g;
-const INSIDE_ROW = /["[\]{}]/g;
+const INSIDE_ROW = /["[\]{}ntf]/g;
+
+const JSON_WHITESPACE: readonly number[] = [0x20, 0x09, 0x0a, 0x0d];
+
+/** The index of the first character at or after `start` that is not JSON whitespace. */
+function afterWhitespace(text: string, start: number): number {
+  let i = start;
+  while (JSON_WHITESPACE.includes(text.charCodeAt(i))) i++;
+  return i;
+}
 
 /** The index of the quote that ends the string whose opening quote is at `start`; -1 if it does not end. */
 function stringEnd(text: string, start: number): number {

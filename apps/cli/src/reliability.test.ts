@@ -55,6 +55,39 @@ describe('flags from unset variables and option names that are not keys', () => 
     expect(readdirSync(scratch).sort()).toEqual(['keep.txt']);
   }, 120_000);
 
+  it('refuses a path option whose value is the next flag (--out $OUT --force, the variable unset), before any work', async () => {
+    const base = join(scratch, 'flag-paths');
+    mkdirSync(base);
+    const run = (args: string[]) => runCli(args, base);
+    for (const [args, name, value] of [
+      [['train', '--classes', '3', '--sigma', '1', '--out', '--force'], '--out', '--force'],
+      [['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', '--force'], '--out', '--force'],
+      [['prototypes', '--strategy', 'spread', '--classes', '3', '--dims', '2', '--start', '--force'], '--start', '--force'],
+      [['prototypes', 'inspect', 'p.npy', '--plot', '--bins'], '--plot', '--bins'],
+      [['data', 'inspect', '--labels', 'y.txt', '--data', '--verbose'], '--data', '--verbose'],
+      [['export', 'run', '--out', '--force'], '--out', '--force'],
+      [['predict', 'model.onnx', '--input=--scores'], '--input', '--scores'],
+      [['experiment', '--preset', 'seed-quick', '--out', '--resume'], '--out', '--resume'],
+      [['report', 'runs/x', '--out', '--verbose'], '--out', '--verbose'],
+      [['new', 'plugin', 'x', '--kind', 'head', '--dir', '--quiet'], '--dir', '--quiet'],
+      [['plugins', '--config', '--verbose'], '--config', '--verbose'],
+    ] as const) {
+      const refused = await run([...args]);
+      expectRefused(
+        refused,
+        2,
+        new RegExp(
+          `^error E_INVALID_OPTIONS: ${name} is missing its value: it got "${value}", the next flag \\(an unset shell variable\\?\\)\nhint: Give ${name} a path; a path that starts with '-' can be written as \\./${value}\\.`,
+        ),
+      );
+    }
+    expect(readdirSync(base)).toEqual([]);
+    // Written as ./--name, such a path is taken.
+    const named = await run(['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', './--force']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(readdirSync(base)).toEqual(['--force']);
+  }, 120_000);
+
   it('refuses __proto__ as an option name like any unknown option, instead of dropping it', async () => {
     const run = await cli([
       'data',
@@ -82,6 +115,65 @@ describe('flags from unset variables and option names that are not keys', () => 
   }, 60_000);
 });
 
+describe('one setting given by two flags', () => {
+  it('is refused naming both flags and values when they differ, and taken when they agree', async () => {
+    const gaussian = ['--sigma', '3', '--train-per-class', '2', '--validation-per-class', '2', '--test-per-class', '1'];
+    for (const [args, message] of [
+      [
+        ['data', 'inspect', '--classes', '5', ...gaussian, '--dataset-option', 'classes=10'],
+        '--classes 5 and --dataset-option classes=10 give classes two values',
+      ],
+      [
+        ['data', 'inspect', '--data', 'x.csv', '--dataset-option', 'data=y.csv'],
+        '--data x.csv and --dataset-option data=y.csv give data two values',
+      ],
+      [
+        [
+          'prototypes',
+          '--strategy',
+          'optimized',
+          '--classes',
+          '3',
+          '--dims',
+          '2',
+          '--out',
+          'twice.npy',
+          '--option',
+          'steps=5',
+          '--prototype-option',
+          'steps=50',
+        ],
+        '--prototype-option steps=50 and --option steps=5 give steps two values',
+      ],
+      [
+        [
+          'train',
+          '--classes',
+          '3',
+          '--sigma',
+          '1',
+          '--head',
+          'hpn',
+          '--out',
+          'twice',
+          '--prototypes-option',
+          'steps=5',
+          '--prototype-option',
+          'steps=50',
+        ],
+        '--prototype-option steps=50 and --prototypes-option steps=5 give steps two values',
+      ],
+    ] as const) {
+      const run = await cli([...args]);
+      expectRefused(run, 2, new RegExp(`^error E_INVALID_OPTIONS: ${message}\nhint: Give the setting once, or the same value to both.`));
+    }
+    expect(existsSync(join(scratch, 'twice.npy')) || existsSync(join(scratch, 'twice'))).toBe(false);
+    const agreeing = await cli(['data', 'inspect', '--classes', '4', ...gaussian, '--dataset-option', 'classes=4', '--json']);
+    expect(agreeing.code, agreeing.stderr).toBe(0);
+    expect(JSON.parse(agreeing.stdout)).toMatchObject({ dataset: { options: { classes: 4 } }, classes: 4 });
+  }, 60_000);
+});
+
 describe('sizes that are refused are refused before any work', () => {
   it('train --prototypes optimized|tammes with 20,001 classes fails at once, before generating data', async () => {
     for (const strategy of ['optimized', 'tammes']) {
@@ -93,6 +185,17 @@ describe('sizes that are refused are refused before any work', () => {
     expect(existsSync(join(scratch, 'big'))).toBe(false);
     expect(partials()).toEqual([]);
   }, 60_000);
+
+  it('prototypes --start with a strategy that takes no start rows is refused before the rows are made', async () => {
+    const spec = ['--classes', '20', '--dims', '16', '--out', 'no-start.npy'];
+    // A file that is not there: refused for the option, not for the file.
+    const missing = await cli(['prototypes', '--strategy', 'random', '--start', 'missing.npy', ...spec]);
+    expectRefused(missing, 2, /^error E_INVALID_OPTIONS: prototypes:random: unknown option "start"/);
+    // A strategy's rows: not made (codes says what it made on stderr).
+    const codes = await cli(['prototypes', '--strategy', 'orthoplex', '--start', 'codes', ...spec]);
+    expectRefused(codes, 2, /^error E_INVALID_OPTIONS: prototypes:orthoplex: unknown option "start"/);
+    expect(existsSync(join(scratch, 'no-start.npy'))).toBe(false);
+  }, 30_000);
 
   it.each(['random', 'orthogonal', 'orthoplex', 'simplex', 'spread', 'codes'])(
     'prototypes --strategy %s with 100,000 x 100,000 says how much memory it would need (exit 2)',

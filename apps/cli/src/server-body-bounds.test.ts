@@ -1,4 +1,5 @@
 import { createRng } from '@hyperproto/core';
+import { InvalidFeaturesError, toFeatureMatrix } from '@hyperproto/runtime-node';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { beyondBounds } from './prediction-server.js';
 import { postPrediction, predictionServers } from './test-support/prediction-servers.js';
@@ -93,7 +94,7 @@ describe('bodies refused before they are parsed', () => {
       ['nested arrays, then a key that could reach a prototype', `{"rows":${deep(1_000_000)},"__proto__":{}}`, 400, NESTED],
     ];
     for (const [what, body, status, error] of cases) {
-      expect(beyondBounds(body, MAX_ROWS), what).toMatchObject({ status, body: { error } });
+      expect(beyondBounds(body, MAX_ROWS, WIDTH), what).toMatchObject({ status, body: { error } });
       const answer = await postCountingParses(body);
       expect(answer.status, what).toBe(status);
       expect(answer.body.error, what).toEqual(error);
@@ -120,17 +121,100 @@ describe('bodies refused before they are parsed', () => {
 
   it('parses the bodies within the bounds as before: a full request, and mistakes the schema names', async () => {
     const full = JSON.stringify({ rows: Array.from({ length: MAX_ROWS }, (_, i) => row(10 + i)), topK: 3, scores: true });
-    expect(beyondBounds(full, MAX_ROWS)).toBeUndefined();
+    expect(beyondBounds(full, MAX_ROWS, WIDTH)).toBeUndefined();
     const answer = await postCountingParses(full);
     expect(answer.status).toBe(200);
     expect(answer.body.predictions).toHaveLength(MAX_ROWS);
     expect(answer.parses).toBe(1);
     // Strings, brackets and escaped quotes inside strings are skipped whole.
     const strings = `{"rows":[[${repeat('"[[{\\"]]"', WIDTH)}]]}`;
-    expect(beyondBounds(strings, MAX_ROWS)).toBeUndefined();
+    expect(beyondBounds(strings, MAX_ROWS, WIDTH)).toBeUndefined();
     const refused = await postCountingParses(strings);
     expect(refused.body.error).toMatchObject({ code: 'not-a-number', row: 0, column: 0 });
     expect(refused.parses).toBe(1);
+  });
+});
+
+describe('rows wider than the model', () => {
+  const zeros = (count: number) => `[${repeat('0', count)}]`;
+  /** What the server answers once a parsed body's rows reach toFeatureMatrix: its code, message and row. */
+  const parsedAnswer = (body: string) => {
+    try {
+      toFeatureMatrix(JSON.parse(body).rows, WIDTH);
+    } catch (error) {
+      if (!(error instanceof InvalidFeaturesError)) throw error;
+      const { problem, row } = error.detail;
+      return { code: problem, message: error.message, ...(row === undefined ? {} : { row }) };
+    }
+    throw new Error('toFeatureMatrix took the rows');
+  };
+
+  it('refuses one row of 4 million numbers (8 MiB) without running JSON.parse, as the parsed body was answered', async () => {
+    const body = `{"rows":[${zeros(4_000_000)}]}`;
+    const answer = await postCountingParses(body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toEqual({
+      code: 'wrong-width',
+      message: `the batch has rows of 4000000 features; the model expects ${WIDTH}`,
+    });
+    expect(answer.parses).toBe(0);
+    const wideSecondRow = `{"rows":[${good},${zeros(1_000_000)}],"topK":2}`;
+    const second = await postCountingParses(wideSecondRow);
+    expect(second.body.error).toEqual({
+      code: 'ragged-rows',
+      message: `the batch has ragged rows: row 0 has ${WIDTH} values but row 1 has 1000000; every row needs the model's ${WIDTH} features`,
+      row: 1,
+    });
+    expect(second.parses).toBe(0);
+  });
+
+  it("answers in toFeatureMatrix's words: the first row that differs from row 0, else the width of all", () => {
+    for (const rows of [
+      [zeros(WIDTH + 1)],
+      [zeros(WIDTH + 1), zeros(WIDTH + 1)],
+      [good, zeros(WIDTH + 5)],
+      [zeros(3), good, zeros(WIDTH + 5)],
+      [zeros(WIDTH + 5), good],
+      ['[]', zeros(WIDTH + 1)],
+      ['[ \n ]', good, zeros(WIDTH + 1)],
+      [good, good, `[${repeat('-1.5e+3', WIDTH + 1)}]`],
+    ]) {
+      const body = `{"rows":[${rows.join(',')}]}`;
+      expect(beyondBounds(body, MAX_ROWS, WIDTH), body.slice(0, 80)).toEqual({ status: 400, body: { error: parsedAnswer(body) } });
+    }
+  });
+
+  it('answers not-a-number at the first string, null, true or false in rows, as the schema does before widths', async () => {
+    const cases: [string, number, number][] = [
+      // Long enough that the answer's text is not counted as a parse of the body (see postCountingParses).
+      [`{"rows":[[${repeat('0', 10 * WIDTH)},"x"]]}`, 0, 10 * WIDTH],
+      [`{"rows":[${good},[1,null,${repeat('0', 10 * WIDTH)}]]}`, 1, 1],
+      [`{"rows":[${zeros(10 * WIDTH)},[true],["a,b"]]}`, 1, 0],
+      [`{"rows":[["a,${','.repeat(10 * WIDTH)}",false],${zeros(WIDTH + 1)}]}`, 0, 0],
+    ];
+    for (const [body, row, column] of cases) {
+      expect(beyondBounds(body, MAX_ROWS, WIDTH), body.slice(0, 80)).toMatchObject({ status: 400, body: { error: { row, column } } });
+      const answer = await postCountingParses(body);
+      expect(answer.body.error, body.slice(0, 80)).toEqual({
+        code: 'not-a-number',
+        message: `row ${row}, column ${column} is not a finite number; features must be finite numbers`,
+        row,
+        column,
+      });
+      expect(answer.parses).toBe(0);
+    }
+  });
+
+  it('refuses an array of arrays under another name holding more values than a row', () => {
+    expect(beyondBounds(`{"rows":[${good}],"topK":[${zeros(WIDTH + 1)}]}`, MAX_ROWS, WIDTH)).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid-request',
+          message: `the request body holds an array of more than ${WIDTH} values outside "rows"; send only "rows", "topK" and "scores"`,
+        },
+      },
+    });
   });
 });
 
@@ -144,6 +228,9 @@ describe('the checks on the text', () => {
       `{"rows":[["\\\\",1],["\\\\\\"[[[["]]}`,
       `{"\\u0072ows":[[1]]}`,
       `{"rows":[${repeat('[1]', MAX_ROWS)}]}`,
+      // Rows of the model's width, or narrower (toFeatureMatrix names that), and commas inside strings.
+      `{"rows":[[${repeat('1e-5', WIDTH)}],[${repeat('-2E+3', WIDTH - 1)}],[]]}`,
+      `{"rows":[["${','.repeat(10 * WIDTH)}",null,true,false]]}`,
       // Arrays under other names: the schema names what is wrong with them.
       `{"topK":[1]}`,
       `{"x":[]}`,
@@ -151,7 +238,7 @@ describe('the checks on the text', () => {
       // Not JSON: JSON.parse stops at the first error, and up to there the text is within bounds.
       `{"rows":[[1,,2]]`,
     ];
-    for (const body of within) expect(beyondBounds(body, MAX_ROWS), body.slice(0, 80)).toBeUndefined();
+    for (const body of within) expect(beyondBounds(body, MAX_ROWS, WIDTH), body.slice(0, 80)).toBeUndefined();
     const beyond = [
       `{"rows":[[[1]]]}`,
       `{"rows":[{}]}`,
@@ -164,6 +251,6 @@ describe('the checks on the text', () => {
       `{"a":1,"b":2,"c":3,"d":4}`,
     ];
     for (const body of beyond)
-      expect(beyondBounds(body, MAX_ROWS), body.slice(0, 80)).toMatchObject({ body: { error: { code: expect.any(String) } } });
+      expect(beyondBounds(body, MAX_ROWS, WIDTH), body.slice(0, 80)).toMatchObject({ body: { error: { code: expect.any(String) } } });
   });
 });

@@ -19,7 +19,7 @@ import {
 import { readMatrixNpy, writeFileAtomic, writeMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
-import { parseKeyValues } from '../key-values.js';
+import { keyValueOptions, mergeFlagOptions } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { describeStats, histogramSvg, prototypeStats } from '../prototype-stats.js';
@@ -66,12 +66,14 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
     log: (message) => output.info(message),
     signal,
   });
-  const rawOptions: Record<string, unknown> = {
-    ...parseKeyValues(options.prototypeOption, '--prototype-option'),
-    ...parseKeyValues(options.option, '--option'),
-  };
-  // Validate everything the user typed before any work, including the start rows' strategy.
+  const rawOptions = mergeFlagOptions(
+    keyValueOptions(options.prototypeOption, '--prototype-option'),
+    keyValueOptions(options.option, '--option'),
+  );
+  // Validate everything the user typed before any work, including the start rows' strategy. A strategy without a
+  // start option refuses --start here, before the rows are made: the key alone, without a value, is unknown to it.
   const strategyOptions = resolveOptions(strategy, rawOptions);
+  if (options.start !== undefined) resolveOptions(strategy, { ...rawOptions, start: undefined });
   refuseUnsupportedPrototypes(registry, strategy, request, strategyOptions);
   let startedFrom: string | undefined;
   let chosenOptions: unknown = strategyOptions;

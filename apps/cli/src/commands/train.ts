@@ -15,7 +15,7 @@ import { readMatrixNpy } from '@hyperproto/npy';
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
 import { datasetFromFlags, type DatasetFlags } from '../dataset-flags.js';
-import { dropUndefined, parseKeyValues } from '../key-values.js';
+import { dropUndefined, keyValueOptions, mergeFlagOptions, parseKeyValues } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
@@ -94,10 +94,10 @@ function specFromFlags(options: TrainOptions, registry: Registry): ExperimentSpe
   const source = options.prototypes ?? 'optimized';
   // A registered strategy wins over a same-named directory (a plugin package's, say); otherwise a file path.
   const isFile = !registry.has('prototypes', source) && (source.endsWith('.npy') || isRegularFile(source));
-  const strategyOptions = {
-    ...parseKeyValues(options.prototypeOption, '--prototype-option'),
-    ...parseKeyValues(options.prototypesOption, '--prototypes-option'),
-  };
+  const strategyOptions = mergeFlagOptions(
+    keyValueOptions(options.prototypeOption, '--prototype-option'),
+    keyValueOptions(options.prototypesOption, '--prototypes-option'),
+  );
   if (isFile) refuseStrategyFlags(source, options, strategyOptions);
   return {
     seed: options.seed,
