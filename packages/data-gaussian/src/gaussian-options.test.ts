@@ -24,7 +24,9 @@ describe('defaultSigma', () => {
     expect(seedSigma(37)).toBeUndefined();
     // Object.prototype keys must not pass for table rows.
     expect(seedSigma('constructor' as unknown as number)).toBeUndefined();
-    expect(() => defaultSigma(37)).toThrowError(/no default for 37 classes.*pass sigma/);
+    expect(() => defaultSigma(37)).toThrowError(
+      /no default for 37 classes.*pass sigma, e\.g\. --sigma 2 on the command line, or "sigma": 2 beside "classes": 37/,
+    );
     try {
       defaultSigma(37);
     } catch (error) {

@@ -10,7 +10,7 @@ export function seedSigma(classes: number): number | undefined {
 
 function missingSigmaMessage(classes: number): string {
   const known = Object.keys(SEED_SIGMA_BY_CLASSES).join(', ');
-  return `sigma has no default for ${classes} classes (the seed's Table 1 only covers ${known} classes); pass sigma, e.g. { "classes": ${classes}, "sigma": 2 }`;
+  return `sigma has no default for ${classes} classes (the seed's Table 1 only covers ${known} classes); pass sigma, e.g. --sigma 2 on the command line, or "sigma": 2 beside "classes": ${classes} in a grid's or a config's dataset options`;
 }
 
 /** The seed's sigma for `classes`; throws E_INVALID_OPTIONS for a class count Table 1 does not list. */
