@@ -539,14 +539,14 @@ export function buildProgram(): Command {
     )
     .option(
       '--force',
-      'with --summary: replace an --out file that is not a results page this command wrote (a page it wrote is always replaced)',
+      'replace a report.md or report.html in --out that this command did not write, or with --summary an --out file that is not a results page it wrote (its own are always replaced)',
     )
     .option('--json', 'print one JSON object on stdout (for scripts)')
     .option('-q, --quiet', 'no messages on stderr')
     .option('--verbose', VERBOSE)
     .addHelpText(
       'after',
-      '\nExamples:\n  $ hyperproto report runs/seed\n  $ hyperproto report runs/seed --out /tmp/seed-report\n  $ hyperproto report docs/results/seed docs/results/collapse docs/results/many-classes --summary --out docs/results/README.md',
+      '\nExamples:\n  $ hyperproto report runs/seed\n  $ hyperproto report runs/seed --out /tmp/seed-report\n  $ hyperproto report runs/seed --out site --force\n  $ hyperproto report docs/results/seed docs/results/collapse docs/results/many-classes --summary --out docs/results/README.md',
     )
     .action(async (dirs, options) => (await import('./commands/report.js')).reportCommand(dirs, options));
 

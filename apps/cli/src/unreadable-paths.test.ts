@@ -1,7 +1,7 @@
 // A path that is a directory, or cannot be read, is exit 3 (E_IO) naming it and what to give, whichever flag names
 // it; what a readable file holds is judged after (exit 2). Also the other limits of what a command is asked to use:
 // HYPERPROTO_THREADS, and where `report` writes.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,5 +114,28 @@ describe('where report writes', () => {
       3,
       `error E_IO: cannot write the report into ${join(cwd, 'nowhere', 'x')}: the directory ${join(cwd, 'nowhere')} does not exist\nhint: Create that directory first, or choose another --out.\n`,
     ]);
+  });
+
+  it("refuses to write the report over a user's report.md in --out (exit 3) unless --force, and replaces its own", async () => {
+    const cwd = dir('report-out');
+    cpSync(study, join(cwd, 'study'), { recursive: true });
+    mkdirSync(join(cwd, 'site'));
+    writeFileSync(join(cwd, 'site', 'report.md'), '# My notes\n');
+    const refused = await runCli(['report', 'study', '--out', 'site'], cwd);
+    expect([refused.code, refused.stderr]).toEqual([
+      3,
+      `error E_IO: ${join(cwd, 'site', 'report.md')} exists and is not a report that \`hyperproto report DIR\` wrote: it is left as it is, and nothing was written\nhint: Choose another --out, or pass --force to replace it (the report writes report.md, report.html and plots/*.svg there).\n`,
+    ]);
+    expect(readdirSync(join(cwd, 'site'))).toEqual(['report.md']);
+    expect(readFileSync(join(cwd, 'site', 'report.md'), 'utf8')).toBe('# My notes\n');
+
+    const forced = await runCli(['report', 'study', '--out', 'site', '--force'], cwd);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(cwd, 'site', 'report.md'), 'utf8')).toMatch(/^# Experiment report: seed-calibration\n/);
+    // Now the report's own: replaced without --force.
+    writeFileSync(join(cwd, 'site', 'report.md'), `${readFileSync(join(cwd, 'site', 'report.md'), 'utf8')}stale line\n`);
+    const again = await runCli(['report', 'study', '--out', 'site'], cwd);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(cwd, 'site', 'report.md'), 'utf8')).not.toContain('stale line');
   });
 });

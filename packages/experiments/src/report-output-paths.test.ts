@@ -1,7 +1,7 @@
-// Where `report` writes: an existing file that is not a page it wrote is refused unless --force (as prototypes and
-// export refuse an existing --out), a report of one results directory is not a results page, and a missing parent
-// directory of --out is refused (exit 3), never made.
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Where `report` writes: an existing file that is not a page or report it wrote is refused unless --force (as
+// prototypes and export refuse an existing --out), a report of one results directory is not a results page, and a
+// missing parent directory of --out is refused (exit 3), never made.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,5 +87,44 @@ describe('report DIR --out DIR2', () => {
       code: 'E_IO',
       message: expect.stringContaining(`${join(root, 'file')} is not a directory`),
     });
+  });
+
+  it.each([
+    ['report.md', '# Notes\n\nMy own notes.\n'],
+    ['report.html', '<!doctype html>\n<title>My page</title>\n'],
+  ])("refuses a user's %s in DIR2 (E_IO), writes nothing, and replaces it with --force", async (file, own) => {
+    const out = join(root, 'out');
+    mkdirSync(out);
+    writeFileSync(join(out, file), own);
+    await expect(writeReport(dir, { outDir: out })).rejects.toMatchObject({
+      code: 'E_IO',
+      message: `${join(out, file)} exists and is not a report that \`hyperproto report DIR\` wrote: it is left as it is, and nothing was written`,
+      hint: 'Choose another --out, or pass --force to replace it (the report writes report.md, report.html and plots/*.svg there).',
+    });
+    expect(readdirSync(out)).toEqual([file]);
+    expect(readFileSync(join(out, file), 'utf8')).toBe(own);
+
+    await writeReport(dir, { outDir: out, force: true });
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/^# Experiment report: seed-calibration\n/);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<title>Experiment report: seed-calibration</title>');
+  });
+
+  it('replaces a report it wrote in DIR2 without --force, and refuses a results page there', async () => {
+    const out = join(root, 'out');
+    const first = await writeReport(dir, { outDir: out });
+    writeFileSync(first.markdown, `${readFileSync(first.markdown, 'utf8')}\nstale line\n`);
+    await writeReport(dir, { outDir: out });
+    expect(readFileSync(first.markdown, 'utf8')).not.toContain('stale line');
+
+    await writeSummaryPage([dir], { out: first.markdown, force: true });
+    await expect(writeReport(dir, { outDir: out })).rejects.toMatchObject({
+      message: expect.stringContaining('is a results page (`hyperproto report --summary`), not the report of one results directory'),
+    });
+  });
+
+  it("writes over the results directory's own report.md whatever it holds (as `experiment` does)", async () => {
+    writeFileSync(join(dir, 'report.md'), '# Edited by hand\n');
+    await writeReport(dir, { outDir: dir });
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toMatch(/^# Experiment report: /);
   });
 });

@@ -73,12 +73,16 @@ export interface WrittenReport {
 
 /**
  * Reads a results directory and writes report.md, report.html (self-contained) and plots/*.svg into it, or into
- * `outDir`, which is made if missing; its parent directory must exist, as for every file hyperproto writes.
+ * `outDir`, which is made if missing; its parent directory must exist, as for every file hyperproto writes. In
+ * another directory than the results directory, an existing report.md or report.html is written over only when it is
+ * a report this command wrote, or with `force` (the results directory's own are always the command's).
  */
-export async function writeReport(dir: string, options: { outDir?: string } = {}): Promise<WrittenReport> {
+export async function writeReport(dir: string, options: { outDir?: string; force?: boolean } = {}): Promise<WrittenReport> {
+  const source = resolve(dir);
   const target = resolve(options.outDir ?? dir);
   if (options.outDir !== undefined) await refuseMissingParent(target, 'the report into');
-  const data = await readReportData(resolve(dir));
+  if (target !== source && !options.force) await refuseUserReport(target);
+  const data = await readReportData(source);
   const document = buildReportDocument(data);
 
   try {
@@ -312,26 +316,61 @@ export async function writeSummaryPage(dirs: readonly string[], options: { out?:
  */
 const GENERATED_PAGE = /^Generated from (?:the records in .+|the committed records) by `(?:pnpm )?hyperproto report .+ --summary\b/m;
 
-/** The title line of a report of one results directory (see `buildReportDocument`): not a results page. */
+/** The first line of a report of one results directory (see `buildReportDocument`): not a results page. */
 const DIRECTORY_REPORT = /^# Experiment report: /;
+
+/** The title of the HTML report of one results directory (see `renderHtml`). */
+const DIRECTORY_REPORT_HTML = /^<title>Experiment report: /m;
 
 /**
  * An existing file at the page's path, whether --out names it (`named`) or this command chose it, is written over
- * only when it is a results page this command wrote, as `prototypes` and `export` refuse an existing --out: anything
- * else, a report of one results directory (report.md) included, is refused (E_IO, exit 3) unless --force is given. An
- * unreadable file counts as the user's.
+ * only when it is a results page this command wrote: anything else, a report of one results directory (report.md)
+ * included, is refused unless --force is given.
  */
 async function refuseUserPage(page: string, named: boolean): Promise<void> {
-  const text = await readFile(page, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : ''));
-  if (text === undefined || GENERATED_PAGE.test(text)) return;
-  const what = DIRECTORY_REPORT.test(text)
-    ? 'is the report of one results directory (`hyperproto report DIR`), not a results page'
-    : 'is not a results page that `hyperproto report --summary` wrote';
-  throw new HyperprotoError(ErrorCode.Io, `${page} exists and ${what}: it is left as it is, and nothing was written`, {
-    hint: named
+  await refuseUserFile(
+    page,
+    GENERATED_PAGE,
+    (text) =>
+      DIRECTORY_REPORT.test(text)
+        ? 'is the report of one results directory (`hyperproto report DIR`), not a results page'
+        : 'is not a results page that `hyperproto report --summary` wrote',
+    named
       ? "Choose another --out, or pass --force to replace it (the page's plots go to plots/ beside it)."
       : 'Pass --out FILE to say where the page goes (its plots go to plots/ beside it), or --force to replace this file.',
-  });
+  );
+}
+
+/**
+ * The report.md and report.html in --out are written over only when they are a report this command wrote, by the
+ * rule of the results page. Files under plots/ are not judged: beside the report's own report.md they are its plots.
+ */
+async function refuseUserReport(target: string): Promise<void> {
+  for (const [file, generated] of [
+    [REPORT_MARKDOWN, DIRECTORY_REPORT],
+    [REPORT_HTML, DIRECTORY_REPORT_HTML],
+  ] as const) {
+    await refuseUserFile(
+      join(target, file),
+      generated,
+      (text) =>
+        GENERATED_PAGE.test(text)
+          ? 'is a results page (`hyperproto report --summary`), not the report of one results directory'
+          : 'is not a report that `hyperproto report DIR` wrote',
+      `Choose another --out, or pass --force to replace it (the report writes ${REPORT_MARKDOWN}, ${REPORT_HTML} and ${PLOTS_DIR}/*.svg there).`,
+    );
+  }
+}
+
+/**
+ * E_IO (exit 3) when `path` exists and `generated` does not find this command's mark in it, saying `why` (after
+ * "exists and"): the user's file is left as it is, as `prototypes` and `export` refuse an existing --out. An
+ * unreadable file counts as the user's.
+ */
+async function refuseUserFile(path: string, generated: RegExp, why: (text: string) => string, hint: string): Promise<void> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : ''));
+  if (text === undefined || generated.test(text)) return;
+  throw new HyperprotoError(ErrorCode.Io, `${path} exists and ${why(text)}: it is left as it is, and nothing was written`, { hint });
 }
 
 function rowJson(row: SummaryRow): SummaryRowJson {

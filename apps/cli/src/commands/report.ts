@@ -5,7 +5,7 @@ import { Output } from '../output.js';
 export interface ReportOptions {
   out?: string;
   summary?: boolean;
-  /** With --summary: write over an existing --out that is not a results page this command wrote. */
+  /** Write over an existing --out file (with --summary) or report.md/report.html in --out that this command did not write. */
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -18,7 +18,10 @@ export async function reportCommand(dirs: readonly string[], options: ReportOpti
       hint: 'Several directories make one results page with --summary, e.g. hyperproto report docs/results/seed docs/results/collapse --summary.',
     });
   const output = new Output(options);
-  const report = await writeReport(dirs[0]!, options.out ? { outDir: options.out } : {});
+  const report = await writeReport(dirs[0]!, {
+    ...(options.out ? { outDir: options.out } : {}),
+    ...(options.force ? { force: true } : {}),
+  });
   output.result(report, () =>
     [
       `${report.runs.finished} of ${report.runs.expected} runs reported${report.runs.missing.length ? ` (${report.runs.missing.length} missing)` : ''}`,
