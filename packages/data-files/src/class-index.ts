@@ -1,8 +1,10 @@
+import { isDecimalNumber } from './decimal-field.js';
 import { badData } from './file-errors.js';
 import type { LabelValues } from './label-values.js';
 
-// Whole numbers, also as floats print them ("3.0", as pandas writes integer labels with a missing value).
-const INTEGER = /^[+-]?\d+(?:\.0*)?$/;
+// An integer label written plainly (`0`, `7`, `-2`): the only text read as a class index or sorted as a number, so
+// that no two texts read as one integer. `01`, `+1` and `1.0` are labels of their own, each its own class.
+const PLAIN_INTEGER = /^(?:0|-?[1-9]\d*)$/;
 
 /** How label texts became class indices. */
 export interface ClassIndex {
@@ -16,12 +18,15 @@ export interface ClassIndex {
 }
 
 /**
- * Turns the labels of every file into class indices, the same mapping for all of them.
+ * Turns the labels of every file into class indices, the same mapping for all of them. Two labels are one class only
+ * when their texts are the same: a class name is the label as the file wrote it.
  *
- * Without `classNames`: integer labels (`3` or `3.0`) that are exactly 0..C-1 stay indices; any other labels become class names,
- * sorted (numerically when all are integers, else by code point) so that the order does not depend on the file.
- * With `classNames`: labels that are all among the names are looked up by name; otherwise integer labels are
- * indices into the names and must be in range; anything else is refused, naming the file and line.
+ * Without `classNames`: plain integer labels (`3`, not `03` or `3.0`) that are exactly 0..C-1 stay indices; any
+ * other labels become class names, sorted so that the order does not depend on the file: as numbers when all are
+ * plain integers, else by code point (`01` before `1`, `10.0` before `2.0`).
+ * With `classNames`: labels that are all among the names are looked up by name; otherwise plain integer labels are
+ * indices into the names, when no name could be read as another index (see {@link takesIndices}), and must be in
+ * range; anything else is refused, naming the file and line of the first label that is not a name.
  */
 export function indexClasses(
   sources: readonly LabelValues[],
@@ -29,19 +34,21 @@ export function indexClasses(
 ): ClassIndex {
   const all = new Set<string>();
   for (const source of sources) for (const text of source.distinct) all.add(text);
-  const allInteger = [...all].every(isIntegerLabel);
+  const allIntegers = [...all].every(isPlainInteger);
 
   if (classNames) {
     const { names } = classNames;
     const byName = new Map(names.map((name, i) => [name, i]));
     if ([...all].every((text) => byName.has(text))) return mapped(sources, names, 'names', (text) => byName.get(text)!);
-    if (allInteger) {
+    const hint = labelsRule(names, classNames.source);
+    if (allIntegers && takesIndices(names)) {
       for (const source of sources) {
         source.distinct.forEach((text, code) => {
           const index = Number(text);
           if (index < 0 || index >= names.length) {
             throw badData(
               `${source.where(code)}: label ${text} is outside 0..${names.length - 1}; integer labels index into classNames (${classNames.source}, ${names.length} names), fix the label or the names`,
+              hint,
             );
           }
         });
@@ -51,29 +58,54 @@ export function indexClasses(
     for (const source of sources) {
       const code = source.distinct.findIndex((text) => !byName.has(text));
       if (code >= 0) {
-        throw badData(
-          `${source.where(code)}: label ${JSON.stringify(source.distinct[code])} is not among classNames (${preview(names)}); add it to ${classNames.source} or fix the label`,
-        );
+        const text = source.distinct[code]!;
+        const fix = writtenOtherwise(text, names) ?? `add it to ${classNames.source} or fix the label`;
+        throw badData(`${source.where(code)}: label ${JSON.stringify(text)} is not among classNames (${preview(names)}); ${fix}`, hint);
       }
     }
   }
 
-  if (allInteger) {
-    const values = [...new Set([...all].map(Number))].sort((a, b) => a - b);
-    if (values[0] === 0 && values.at(-1) === values.length - 1) return mapped(sources, undefined, 'indices', Number, values.length);
-    const byValue = new Map(values.map((value, i) => [value, i]));
-    return mapped(sources, values.map(String), 'names', (text) => byValue.get(Number(text))!);
-  }
   // Code-point order, not localeCompare: the class order must not depend on the machine's locale.
-  const names = [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const names = allIntegers ? [...all].sort((a, b) => Number(a) - Number(b)) : [...all].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (allIntegers && Number(names[0]) === 0 && Number(names.at(-1)) === names.length - 1) {
+    return mapped(sources, undefined, 'indices', Number, names.length);
+  }
   const byName = new Map(names.map((name, i) => [name, i]));
   return mapped(sources, names, 'names', (text) => byName.get(text)!);
 }
 
 /**
+ * Whether plain integer labels may be read as positions in `names`: only when no name is a number other than its
+ * own position. Were one such a number ("1" at position 0, as training on labels 1..3 names the classes), a single
+ * label that is not a name would turn a file of names into indices, every label one class off.
+ */
+function takesIndices(names: readonly string[]): boolean {
+  return names.every((name, i) => numberOf(name) === undefined || numberOf(name) === i);
+}
+
+/** What a file of labels for `names` may hold, by the rule of {@link indexClasses}: the hint of every refused label. */
+function labelsRule(names: readonly string[], source: string): string {
+  const those = `a class name (${source}: ${preview(names)})`;
+  return takesIndices(names)
+    ? `Write every label as ${those}, or every label as a class index 0..${names.length - 1}; one file cannot mix them.`
+    : `Write every label as ${those}, exactly as written there; as the class names include numbers, labels are never read as class indices.`;
+}
+
+/**
+ * What to do when `text` is the number of one class written otherwise (`1.0` or `01` for `1`), else undefined; also
+ * when two classes are that number (`01` and `1`), as the label could be either.
+ */
+function writtenOtherwise(text: string, names: readonly string[]): string | undefined {
+  const value = numberOf(text);
+  const same = value === undefined ? [] : names.filter((name) => numberOf(name) === value);
+  if (same.length !== 1) return undefined;
+  return `it is the class ${JSON.stringify(same[0])} written otherwise, and a label is a class by its exact text: write it ${JSON.stringify(same[0])}`;
+}
+
+/**
  * Refuses a label of a validation or test file (sources after the first) whose class has no rows in the training
  * labels (the first source): a model cannot learn a class it never sees. Says so when the files mix integer labels
- * with names, the likely cause.
+ * with names, or write a number of the training labels otherwise, the likely causes.
  */
 export function checkHeldOutClasses(sources: readonly LabelValues[], index: ClassIndex): void {
   const training = new Int32Array(index.classes);
@@ -85,24 +117,32 @@ export function checkHeldOutClasses(sources: readonly LabelValues[], index: Clas
     if (row < 0) continue;
     const code = source.rowCodes()[row]!;
     const main = sources[0]!;
+    const text = source.distinct[code]!;
     const kinds = [main, source].map(labelKind);
-    const mixed =
-      kinds[0] === kinds[1]
+    const otherwise = writtenOtherwise(text, main.distinct);
+    const why = otherwise
+      ? `; ${otherwise} in every file`
+      : kinds[0] === kinds[1]
         ? ''
         : `; ${main.source} holds ${kinds[0]} (${example(main)}) but ${source.source} holds ${kinds[1]} (${example(source)}): write the labels of every file the same way`;
     throw badData(
-      `label ${JSON.stringify(source.distinct[code])} at ${source.where(code)} is not a class of the training labels (${main.source}); every class needs training rows, so fix the label or add rows of its class to the training data${mixed}`,
+      `label ${JSON.stringify(text)} at ${source.where(code)} is not a class of the training labels (${main.source}); every class needs training rows, so fix the label or add rows of its class to the training data${why}`,
     );
   }
 }
 
-/** `integers` when every label of a file is a whole number, else `names`. */
+/** `integers` when every label of a file is a whole number (however written), else `names`. */
 function labelKind(source: LabelValues): 'integers' | 'names' {
-  return source.distinct.every(isIntegerLabel) ? 'integers' : 'names';
+  return source.distinct.every((text) => Number.isInteger(numberOf(text))) ? 'integers' : 'names';
 }
 
-function isIntegerLabel(text: string): boolean {
-  return INTEGER.test(text) && Number.isSafeInteger(Number(text));
+function isPlainInteger(text: string): boolean {
+  return PLAIN_INTEGER.test(text) && Number.isSafeInteger(Number(text));
+}
+
+/** The number a label is written as (`01`, `1.0` and `1e0` are all 1), else undefined. */
+function numberOf(text: string): number | undefined {
+  return isDecimalNumber(text) ? Number(text) : undefined;
 }
 
 function example(source: LabelValues): string {

@@ -166,7 +166,7 @@ describe('labels to classes', () => {
     for (const { row, label } of splitRows(dataset, 'train')) expect(Math.floor(row[0]!)).toBe([1, 2, 0][label]);
   });
 
-  it('keeps integer labels 0..C-1 as indices and names other integers, sorted as numbers', async () => {
+  it('keeps plain integer labels 0..C-1 as indices and names other labels, plain integers sorted as numbers', async () => {
     const x = await data();
     const shifted = await load({
       data: x,
@@ -178,11 +178,11 @@ describe('labels to classes', () => {
       data: x,
       labels: await writeText(tmp.path('z.txt'), labels.map((label) => (label === 1 ? '01' : String(label))).join('\n')),
     });
-    expect(padded.classNames).toBeUndefined();
-    expect(padded.classes).toBe(3);
-    // pandas writes integer labels as floats when a column had a missing value.
+    // A label is its class by its text: `01` is a name, and the names are sorted by code point.
+    expect([padded.classes, padded.classNames, padded.info.labels]).toEqual([3, ['0', '01', '2'], 'names']);
+    // pandas writes integer labels as floats when a column had a missing value: names too, as written.
     const floats = await load({ data: x, labels: await writeText(tmp.path('f.txt'), labels.map((label) => `${label}.0`).join('\n')) });
-    expect([floats.classes, floats.classNames, floats.info.labels]).toEqual([3, undefined, 'indices']);
+    expect([floats.classes, floats.classNames, floats.info.labels]).toEqual([3, ['0.0', '1.0', '2.0'], 'names']);
   });
 
   it('takes the class order from classNames (array or file) and maps names or indices through it', async () => {

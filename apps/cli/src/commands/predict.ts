@@ -143,8 +143,9 @@ export function modelRunFailure(error: unknown, model: string, hint?: string): u
 
 /**
  * Each row's true class, from --labels or else the input's label column (undefined when neither gives labels). Labels
- * become classes by the files dataset's rules, with the model's class names as its `classNames`: names are looked
- * up by name, integers index into the names; a model without names takes its class indices 0..C-1.
+ * become classes by the files dataset's rules, with the model's class names as its `classNames`: a file of names is
+ * looked up by name, a file of integers indexes into the names unless a name is itself a number; a model without
+ * names takes its class indices 0..C-1.
  *
  * A --labels file that does not fit is refused. Labels the input's column gives unasked are a bonus: a row without
  * one, or one that is not a class of the model, leaves the rows classified and not scored, and `log` says why.
@@ -191,16 +192,14 @@ function modelClasses(values: LabelValues, model: string, session: ModelSession)
   try {
     return indexClasses([values], { names, source: `the classes of ${model}` }).labels[0]!;
   } catch (error) {
-    // The files dataset's message names the file, the line and the label; the hint speaks of the model.
+    // The files dataset's message names the file, the line and the label, and its hint what the file may hold.
     if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
-    const last = session.classes - 1;
+    const pairing = 'Labels pair with the --input rows in order, one each';
     throw new HyperprotoError(ErrorCode.InvalidInput, error.message, {
       cause: error,
-      hint: `Labels pair with the --input rows in order, one each, and must be classes of ${model}: ${
-        session.classNames
-          ? `one of its ${session.classes} class names, or a class index 0..${last}`
-          : `a class index 0..${last} (it has no class names)`
-      }.`,
+      hint: session.classNames
+        ? `${pairing}. ${error.hint ?? ''}`
+        : `${pairing}, and must be classes of ${model}: a class index 0..${session.classes - 1} (it has no class names).`,
     });
   }
 }
