@@ -271,6 +271,29 @@ describe('predict --labels on a model with class names', () => {
   });
 });
 
+describe('predict --labels on a model whose class names are numbers', () => {
+  it('never reads the labels as indices: a stray label that is not a class name is refused, not the file re-read', async () => {
+    // Trained on labels written 1, 2, 3: the class names "1", "2", "3" at positions 0, 1, 2.
+    write('numbered.csv', [HEADER.join(','), ...labelled(makeRows(150, 7, 2), (i) => String((i % 3) + 1))]);
+    expect(await trainAndExport('numbered.csv', 'numbered')).toMatchObject({ classNames: 3 });
+    const names = truth.map((c) => String(c + 1));
+    write('numbered.txt', names);
+    const scored = predictJson(await cli(['predict', 'numbered.onnx', '--input', 'features.csv', '--labels', 'numbered.txt', '--json']));
+    expect(scored.evaluation?.accuracy).toBe(
+      expectedScores(
+        scored.predictions.map((p) => p.label),
+        truth,
+        3,
+      ).accuracy,
+    );
+    // Read as indices, these labels would all be valid (0..2) and every one would name the wrong class.
+    write('stray.txt', ['0', ...names.slice(1)]);
+    const stray = await cli(['predict', 'numbered.onnx', '--input', 'features.csv', '--labels', 'stray.txt']);
+    expectRefusal(stray, 'stray.txt line 1: label "0" is not among classNames ("1", "2", "3")');
+    expect(stray.stderr).toMatch(/never read as class indices/);
+  }, 120_000);
+});
+
 describe('predict --labels on a model without class names', () => {
   const plainTruth = Array.from({ length: 30 }, (_, i) => (i * 7) % 3);
 
