@@ -144,6 +144,16 @@ export function terminalText(text: string): string {
   });
 }
 
+/**
+ * The note beside a macro-F1 scored on rows of only some classes, `(it holds rows of 2 of the 3 classes: ...)` with
+ * `holder` 'it holds'; undefined when every class has rows: macro-F1 averages over every class, the absent ones at 0.
+ */
+export function absentClassesNote(holder: string, present: number, classes: number): string | undefined {
+  return present < classes
+    ? `(${holder} rows of ${present} of the ${classes} classes: macro-F1 counts the others as 0, read accuracy)`
+    : undefined;
+}
+
 /** `3m 20s`, `45s`, `2h 5m`: a duration with its units. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeMatrixNpy } from '@hyperproto/npy';
+import { readMatrixNpy, writeMatrixNpy } from '@hyperproto/npy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './test-support/run-cli.js';
 
@@ -36,6 +36,29 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('training on your own features and labels', () => {
+  it('says when the test split holds rows of only some classes, since macro-F1 counts the others as 0', async () => {
+    // Rows of two of the three classes (the labels take turns: cat, dog, eel) as the test split.
+    const keep = Array.from({ length: 450 }, (_, i) => i).filter((i) => i >= 300 && i % 3 !== 2);
+    const labels = readFileSync(join(scratch, 'labels.txt'), 'utf8').trim().split('\n');
+    writeFileSync(join(scratch, 'two-labels.txt'), `${keep.map((i) => labels[i]).join('\n')}\n`);
+    const features = await readMatrixNpy(join(scratch, 'X.npy'));
+    await writeMatrixNpy(join(scratch, 'two.npy'), {
+      rows: keep.length,
+      cols: features.cols,
+      data: Float32Array.from(keep.flatMap((i) => [...features.data.subarray(i * features.cols, (i + 1) * features.cols)])),
+    });
+    const run = await cli([
+      'train',
+      ...['--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', '--test-data', 'two.npy', '--test-labels', 'two-labels.txt'],
+      ...[...FAST, '--head', 'softmax', '--out', 'two-classes'],
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(
+      /\n {2}test macro-F1 [\d.]+% {3}accuracy [\d.]+%\n {2}\(the test split holds rows of 2 of the 3 classes: macro-F1 counts the others as 0, read accuracy\)\n/,
+    );
+    expect(JSON.parse(readFileSync(join(scratch, 'two-classes/metrics.json'), 'utf8')).classesInTest).toBe(2);
+  });
+
   it('trains softmax and an HPN beside the class-mean baseline, exports the better one, and predicts class names', async () => {
     const files = ['--dataset', 'files', '--data', 'X.npy', '--labels', 'labels.txt', ...FAST];
     const softmax = await cli(['train', ...files, '--head', 'softmax', '--out', 'softmax', '--json']);
@@ -59,6 +82,7 @@ describe('training on your own features and labels', () => {
     const [a, b] = [JSON.parse(softmax.stdout), JSON.parse(hpn.stdout)];
     for (const summary of [a, b]) {
       expect(summary.classes).toBe(3);
+      expect(summary.classesInTest).toBe(3);
       expect(summary.bayes).toBeNull();
       expect(summary.reference).toBeNull();
       expect(summary.classMean.macroF1).toBeGreaterThan(0.8);

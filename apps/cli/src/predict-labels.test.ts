@@ -134,11 +134,25 @@ describe('predict --labels on a model with class names', () => {
     expect(result.evaluation).toEqual({
       rows: 60,
       labels: 'kinds.txt',
+      classes: 3,
+      classesInLabels: 3,
       accuracy: expected.accuracy,
       macroF1: expect.closeTo(expected.macroF1, 12),
     });
     // Per-row answers are the same with and without labels.
     expect(predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--json']))).not.toHaveProperty('evaluation');
+  });
+
+  it('says when the labels hold rows of only some classes, since macro-F1 counts the others as 0', async () => {
+    write(
+      'two-kinds.txt',
+      truth.map((c) => KINDS[c === 2 ? 0 : c]!),
+    );
+    const run = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'two-kinds.txt']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('\n  (the labels hold rows of 2 of the 3 classes: macro-F1 counts the others as 0, read accuracy)\n');
+    const all = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt']);
+    expect(all.stderr).not.toContain('macro-F1 counts the others as 0');
   });
 
   it('maps integer labels, in a .npy file or a text file, to the classes by index', async () => {
@@ -308,6 +322,8 @@ describe('predict --labels on a model without class names', () => {
     expect(result.evaluation).toEqual({
       rows: 30,
       labels: 'plain.txt',
+      classes: 3,
+      classesInLabels: new Set(plainTruth).size,
       accuracy: expected.accuracy,
       macroF1: expect.closeTo(expected.macroF1, 12),
     });

@@ -23,8 +23,11 @@ export function summarize(outcome: ExperimentOutcome, out: string, prototypeGeom
   const baseline = outcome.baselineMetrics.classification as Scores | undefined;
   const validation = outcome.validationMetrics.classification as Scores | undefined;
   const prototypes = outcome.spec.prototypes;
+  const perClass = (outcome.metrics.classification as { perClass?: readonly { support: number }[] } | undefined)?.perClass;
   return {
     test: { accuracy: metrics?.accuracy ?? null, macroF1: metrics?.macroF1 ?? null },
+    // Classes with rows in the test split (null when the evaluator left out per-class scores): macro-F1 counts the others as 0.
+    classesInTest: perClass ? perClass.filter((c) => c.support > 0).length : null,
     validation: validation ? { accuracy: validation.accuracy, macroF1: validation.macroF1 } : null,
     bayes: reference ? { accuracy: reference.accuracy, macroF1: reference.macroF1 } : null,
     // What the dataset calls its optimal rule (the gaussian data: bayes-optimal).

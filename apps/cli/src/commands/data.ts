@@ -3,7 +3,7 @@ import { bayesOptimalPredictions, nearestClassMeanScan } from '@hyperproto/data-
 import type { GlobalOptions } from '../main.js';
 import { interruptSignal } from '../interrupt.js';
 import { datasetFromFlags, type DatasetFlags } from '../dataset-flags.js';
-import { Output } from '../output.js';
+import { absentClassesNote, Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { threadBudget } from '../thread-budget.js';
 
@@ -145,11 +145,7 @@ function describe(inspection: DataInspection): string {
     `${inspection.dataset.name}: ${inspection.classes} classes, ${inspection.inputWidth} features${sigma}, seed ${inspection.dataset.seed}`,
     `  rows: train ${rows.train}, validation ${rows.validation}, test ${rows.test} (made in ${inspection.seconds.data.toFixed(1)} s)`,
     `on the ${inspection.split} split:`,
-    ...(inspection.classesInSplit < inspection.classes
-      ? [
-          `  (it holds rows of ${inspection.classesInSplit} of the ${inspection.classes} classes: macro-F1 counts the others as 0, read accuracy)`,
-        ]
-      : []),
+    ...[absentClassesNote('it holds', inspection.classesInSplit, inspection.classes)].flatMap((note) => (note ? [`  ${note}`] : [])),
     line('Bayes-optimal', inspection.bayes, inspection.seconds.bayes),
     line('class-mean baseline', inspection.classMean, inspection.seconds.classMean),
     `  ${'chance'.padEnd(20)} accuracy ${(100 * inspection.chance).toPrecision(2)}%`,

@@ -13,7 +13,7 @@ import {
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { type FeatureRows, readFeatureFile } from '../feature-files.js';
 import type { GlobalOptions } from '../main.js';
-import { Output } from '../output.js';
+import { absentClassesNote, Output } from '../output.js';
 
 export interface PredictOptions extends GlobalOptions, ExecutionProviderFlags {
   input: string;
@@ -33,6 +33,9 @@ interface Evaluation extends ClassificationMetrics {
   readonly rows: number;
   /** Where the true labels came from: the --labels file, or the input's label column. */
   readonly labels: string;
+  /** The model's classes, over which macro-F1 averages, and how many of them the labels hold. */
+  readonly classes: number;
+  readonly classesInLabels: number;
 }
 
 interface RowPrediction {
@@ -90,6 +93,8 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     const evaluation: Evaluation | undefined = truth && {
       rows: features.rows,
       labels: truth.source,
+      classes: session.classes,
+      classesInLabels: new Set(truth.labels).size,
       ...classificationMetrics(
         session.classes,
         truth.labels,
@@ -231,6 +236,9 @@ function formatEvaluation(evaluation: Evaluation, names: readonly string[] | und
   const summary = `accuracy ${percent(evaluation.accuracy)}, macro-F1 ${percent(evaluation.macroF1)} on ${evaluation.rows} rows (labels: ${evaluation.labels})`;
   return [
     summary,
+    ...[absentClassesNote('the labels hold', evaluation.classesInLabels, evaluation.classes)].flatMap((note) =>
+      note ? [`  ${note}`] : [],
+    ),
     ...(evaluation.perClass ?? []).map(
       (c) =>
         // Quoted: a class name may hold any character, a newline too.

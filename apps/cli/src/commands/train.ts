@@ -16,7 +16,7 @@ import type { GlobalOptions } from '../main.js';
 import { interruptSignal, removeOnExit } from '../interrupt.js';
 import { datasetFromFlags, type DatasetFlags } from '../dataset-flags.js';
 import { dropUndefined, keyValueOptions, mergeFlagOptions, parseKeyValues } from '../key-values.js';
-import { Output } from '../output.js';
+import { absentClassesNote, Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
 import { RunDirectory } from '../run-directory.js';
 import { writeRunFiles, type RunSummary } from '../run-files.js';
@@ -212,6 +212,9 @@ function describe(summary: RunSummary): string {
   return [
     `${summary.head}${proto}, ${summary.classes} classes, seed ${summary.seed} (${summary.engine} on ${summary.backend})`,
     `  test macro-F1 ${pct(summary.test.macroF1)}   accuracy ${pct(summary.test.accuracy)}`,
+    summary.classesInTest === null
+      ? ''
+      : `  ${absentClassesNote('the test split holds', summary.classesInTest, summary.classes) ?? ''}`.trimEnd(),
     `  class-mean baseline macro-F1 ${pct(summary.classMean?.macroF1)}   accuracy ${pct(summary.classMean?.accuracy)}`,
     summary.bayes
       ? `  ${referenceLabel(summary.reference ?? 'optimal rule')} macro-F1 ${pct(summary.bayes.macroF1)}   accuracy ${pct(summary.bayes.accuracy)}`
