@@ -50,6 +50,7 @@ const saved = (out: string) => {
   const models = join(scratch, out, 'models');
   if (!existsSync(models)) return [];
   return readdirSync(models)
+    .filter((d) => d !== 'save-models.json')
     .flatMap((d) => readdirSync(join(models, d)).flatMap((m) => readdirSync(join(models, d, m)).map((s) => `${d}/${m}/${s}`)))
     .sort();
 };
@@ -105,6 +106,52 @@ describe('hyperproto experiment --save-models', () => {
     }
   });
 
+  it('--resume keeps the mode of the directory (all), and refuses best over the models all kept', async () => {
+    const first = await experiment('kept', '--save-models', 'all', '--only', 'c3/*/s1');
+    expect(first.code, first.stderr).toBe(0);
+    const human = (...more: string[]) =>
+      cli(['experiment', '--grid', 'tiny.json', '--plugin', 'tiny-axes-plugin', '--out', 'kept', '--workers', '2', '--resume', ...more]);
+    const resumed = await human();
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const all = ['c3/axes-4/s0', 'c3/axes-4/s1', 'c3/softmax/s0', 'c3/softmax/s1'];
+    expect(saved('kept')).toEqual(all);
+    expect(resumed.stdout).toContain(`  models  ${join(scratch, 'kept', 'models')} (--save-models all): 4 held`);
+    expect(resumed.stderr).toContain('note: --save-models all, as the earlier sessions of kept ran');
+
+    const refused = await human('--save-models', 'best');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`--save-models best would remove models that earlier sessions of ${join(scratch, 'kept')} kept`);
+    expect(refused.stderr).toContain('give --save-models all');
+    expect(saved('kept')).toEqual(all);
+  });
+
+  it('says in the human summary which models best removed, and where', async () => {
+    const first = await experiment('said', '--only', 'c3/*/s0');
+    expect(first.code, first.stderr).toBe(0);
+    const resumed = await cli([
+      'experiment',
+      '--grid',
+      'tiny.json',
+      '--plugin',
+      'tiny-axes-plugin',
+      '--out',
+      'said',
+      '--workers',
+      '2',
+      '--resume',
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const expected = bestByValidation(records('said'));
+    const removed = ['c3/axes-4/s0', 'c3/softmax/s0'].filter((key) => !expected.includes(key));
+    const dir = join(scratch, 'said', 'models');
+    expect(resumed.stdout).toContain(`  models  ${dir} (--save-models best): 2 held`);
+    // Every removed model named with its path, in whatever order the runs settled.
+    const line = resumed.stdout.split('\n').find((l) => l.includes('each replaced by a better seed')) ?? '';
+    expect(line).toContain(removed.length > 0 ? `removed ${removed.length}, each replaced by a better seed of its cell: ` : '');
+    for (const key of removed) expect(line).toContain(join(dir, key));
+    if (removed.length === 0) expect(resumed.stdout).not.toContain('removed');
+  });
+
   it('best (the default): the seed of each cell with the best validation score, also across --resume', async () => {
     const first = await experiment('best', '--only', 'c3/*/s0');
     expect(first.code, first.stderr).toBe(0);
@@ -140,7 +187,7 @@ describe('hyperproto experiment --save-models', () => {
         readdirSync(out).map((name) => [name, statSync(join(out, name)).isDirectory() ? 'dir' : readFileSync(join(out, name), 'utf8')]),
       );
     const before = contents();
-    const run = await experiment('blocked', '--resume');
+    const run = await experiment('blocked', '--resume', '--save-models', 'best');
     expect(run.code).toBe(3);
     // With --json the error may come as a JSON object on stdout rather than as a line on stderr.
     expect(`${run.stdout}${run.stderr}`).toMatch(/cannot save models into .*blocked\/models: it exists and is not a directory/);

@@ -477,10 +477,8 @@ export function buildProgram(): Command {
       .addOption(
         new Option(
           '--save-models <which>',
-          'keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none',
-        )
-          .choices(['none', 'best', 'all'])
-          .default('best'),
+          "keep trained models under <out>/models/<dataset>/<model>/s<seed>/ (run directories, as `train` writes): best (the seed with the best validation accuracy of each cell), all, or none (default: best for a new --out; with --resume, the mode of the directory's earlier sessions; best over models kept under all is refused)",
+        ).choices(['none', 'best', 'all']),
       )
       .addHelpText(
         'after',

@@ -3,7 +3,8 @@ import { chooseEngine, ErrorCode, HyperprotoError, isHyperprotoError, type Datas
 import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, checkReadClassCounts, type CheckedRun } from './grid-validation.js';
-import { checkUnchangedInputs } from './input-changes.js';
+import { canonicalJson } from './grid-difference.js';
+import { checkUnchangedInputs, compareInputs, datasetInputs, describeChange, type InputsCheck, recordedInputs } from './input-changes.js';
 import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 import { localPool } from './local-pool.js';
 import { ProgressTracker, type GridProgress } from './progress-tracker.js';
@@ -13,7 +14,14 @@ import { RunEstimates } from './run-estimates.js';
 import { phaseTotals, type PhaseTotals } from './run-phases.js';
 import { recordProblem, recordProblemAuthor, type RunRecord } from './run-record.js';
 import type { RunEvents, RunScheduler, SchedulerFactory } from './run-scheduler.js';
-import { checkModelsWritable, SavedModels, type SavedModelsSummary, type SaveModels } from './saved-models.js';
+import {
+  checkModelsWritable,
+  chooseSaveModels,
+  recordSaveModels,
+  SavedModels,
+  type SavedModelsSummary,
+  type SaveModels,
+} from './saved-models.js';
 import { planSession, recordMismatch, selectRuns } from './session-plan.js';
 import { ResultsStore, type TornLine } from './results-store.js';
 
@@ -61,9 +69,13 @@ export interface RunGridOptions {
   /**
    * Which trained models to keep under `<out>/models/<dataset>/<model>/s<seed>/`, each a run directory as the
    * registry module's `writeRunDirectory` writes it: `best` the seed of each cell with the best validation score
-   * (replaced when a later seed, also of a resumed session, beats it), `all` every run's, `none` (default) nothing.
+   * (replaced when a later seed, also of a resumed session, beats it), `all` every run's, `none` nothing. Unset:
+   * the mode the directory's earlier sessions recorded, else `defaultSaveModels`. `best` where earlier sessions kept
+   * models under `all` is refused (see `chooseSaveModels`).
    */
   readonly saveModels?: SaveModels;
+  /** The mode when neither `saveModels` nor the results directory says one (a new directory); default `none`. */
+  readonly defaultSaveModels?: SaveModels;
 }
 
 export interface GridOutcome {
@@ -104,7 +116,11 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
     options.scheduler ?? localPool({ workers: options.workers, inline: options.inline, inputStoreBytes: options.inputStoreBytes });
   const remoteWorkers = options.scheduler?.remoteWorkers === true;
 
-  const saveModels = options.saveModels ?? 'none';
+  // Before anything is touched: a refusal (best over models kept under all) leaves the directory as it is.
+  const fallback = options.defaultSaveModels ?? 'none';
+  const { mode: saveModels, from: saveModelsFrom } = await chooseSaveModels(options.out, options.saveModels, fallback);
+  if (saveModelsFrom === 'directory' && saveModels !== fallback)
+    log(`note: --save-models ${saveModels}, as the earlier sessions of ${options.out} ran (give --save-models to change it)`);
   const module = await importRegistryModule(options.registryModule);
   if (saveModels !== 'none' && typeof module.writeRunDirectory !== 'function') {
     throw new HyperprotoError(
@@ -142,6 +158,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
       const selected = options.only?.length ? selectRuns(runs, options.only) : runs;
       const datasets = new Set(selected.filter((run) => !finished.has(run.key)).map((run) => run.dataset));
       inputs = await checkUnchangedInputs({ registry, grid: options.grid, records, datasets, target: options.out, log });
+      await warnOnChangedFinishedInputs({ registry, grid: options.grid, records, datasets, target: options.out, log });
       await checkReadClassCounts({ registry, grid: options.grid, datasets, source, log });
     },
   });
@@ -152,6 +169,7 @@ export async function runGrid(options: RunGridOptions): Promise<GridOutcome> {
   let models: SavedModels | undefined;
   let failed = false;
   try {
+    await recordSaveModels(store.dir, saveModels);
     if (saveModels !== 'none') models = await SavedModels.open(store.dir, saveModels, store.records, { remoteWorkers });
     const estimates = new RunEstimates(runs, store.records);
     const plan = planSession({ runs, only: options.only, records: store.records, estimates, source: store.resultsPath });
@@ -394,6 +412,41 @@ function onceEach(log: (message: string) => void): (message: string) => void {
 async function codeCommit(registryModule: string): Promise<GitProvenance | null> {
   const file = modulePath(registryModule);
   return file ? gitProvenance(file) : null;
+}
+
+/**
+ * The datasets this session runs nothing more of (`check.datasets` are the others) are not refused for a changed
+ * file, as nothing is added to their cells, but the report is written again from their records: each file that
+ * differs from what their finished runs read is said, by the rule and in the words of `checkUnchangedInputs`. A file
+ * that cannot be read now (removed once its runs were done) says nothing: the records stand as they are.
+ */
+async function warnOnChangedFinishedInputs(check: InputsCheck): Promise<void> {
+  const changes: string[] = [];
+  for (const entry of check.grid.datasets) {
+    const finished = check.records.filter((record) => record.dataset === entry.id);
+    if (check.datasets.has(entry.id) || finished.length === 0) continue;
+    const now = await datasetInputs(check.registry, entry).catch(() => undefined);
+    if (!now) continue;
+    const readBefore = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
+    for (const inputs of finished.map((record) => recordedInputs(record.data))) {
+      if (!inputs) continue;
+      const seen = readBefore.get(canonicalJson(inputs));
+      if (seen) seen.runs++;
+      else readBefore.set(canonicalJson(inputs), { inputs, runs: 1 });
+    }
+    for (const { inputs, runs } of readBefore.values()) {
+      const names = { expected: `when ${runs === 1 ? '1 finished run' : `${runs} finished runs`} read it`, actual: 'now' };
+      for (const change of compareInputs(inputs, now).changed)
+        changes.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, names)}`);
+    }
+  }
+  if (changes.length === 0) return;
+  check.log(
+    `warning: ${check.target} holds finished runs that read other data than the dataset files hold now; their records (and the report written from them) are of the data they read:\n  ${changes.join('\n  ')}`,
+  );
+  check.log(
+    'hint: To have results of the new data, keep it apart: use a new --out, or save it under another path and add it to the grid as a dataset with a new id.',
+  );
 }
 
 /** Resumed results were made by another engine than this session's: the tables would mix them, so say so. */

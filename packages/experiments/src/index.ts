@@ -46,6 +46,7 @@ export {
   checkModelsWritable,
   MODELS_DIR,
   SAVE_MODELS,
+  SAVE_MODELS_FILE,
   type SaveModels,
   type SavedModelsSummary,
   type ModelPlacement,

@@ -89,6 +89,19 @@ describe('report DIR --out DIR2', () => {
     });
   });
 
+  it('refuses a DIR2 that is a file (E_IO), with or without --force, and leaves the file as it is', async () => {
+    const file = join(root, 'outfile.txt');
+    writeFileSync(file, 'notes\n');
+    for (const force of [false, true]) {
+      await expect(writeReport(dir, { outDir: file, force })).rejects.toMatchObject({
+        code: 'E_IO',
+        message: `cannot write the report into ${file}: it is a file, not a directory`,
+        hint: expect.stringContaining('Choose a directory as --out'),
+      });
+    }
+    expect(readFileSync(file, 'utf8')).toBe('notes\n');
+  });
+
   it.each([
     ['report.md', '# Notes\n\nMy own notes.\n'],
     ['report.html', '<!doctype html>\n<title>My page</title>\n'],

@@ -80,7 +80,20 @@ export interface WrittenReport {
 export async function writeReport(dir: string, options: { outDir?: string; force?: boolean } = {}): Promise<WrittenReport> {
   const source = resolve(dir);
   const target = resolve(options.outDir ?? dir);
-  if (options.outDir !== undefined) await refuseMissingParent(target, 'the report into');
+  if (options.outDir !== undefined) {
+    await refuseMissingParent(target, 'the report into');
+    // Before the files in it are judged: under a file they cannot be read, and --force cannot help.
+    if (
+      await stat(target).then(
+        (s) => !s.isDirectory(),
+        () => false,
+      )
+    ) {
+      throw new HyperprotoError(ErrorCode.Io, `cannot write the report into ${target}: it is a file, not a directory`, {
+        hint: `Choose a directory as --out (made if missing): the report writes ${REPORT_MARKDOWN}, ${REPORT_HTML} and ${PLOTS_DIR}/*.svg there.`,
+      });
+    }
+  }
   if (target !== source && !options.force) await refuseUserReport(target);
   const data = await readReportData(source);
   const document = buildReportDocument(data);

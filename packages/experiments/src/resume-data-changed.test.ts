@@ -98,11 +98,23 @@ describe('resume after a data file changed', () => {
     expect(log.filter((line) => line.includes('fingerprint') || line.includes('counted'))).toEqual([]);
   });
 
-  it('checks nothing when no run of the dataset is left to do', async () => {
+  it('warns, and runs nothing, when no run of the changed dataset is left to do', async () => {
     await run(2);
+    const [before] = recordedInputs(records()[0]!.data)!;
     writeFileSync(data, '16\n');
-    const outcome = await run(2, { resume: true });
-    expect(outcome).toMatchObject({ skipped: 2, ran: 0 });
+    const log: string[] = [];
+    const outcome = await run(2, { resume: true, log });
+    expect(outcome).toMatchObject({ skipped: 2, ran: 0, failed: [] });
+    expect(log).toContain(
+      `warning: ${out} holds finished runs that read other data than the dataset files hold now; their records (and the report written from them) are of the data they read:\n  dataset "counted" file: ${data} is 3 bytes, sha256 ${sha256Of('16\n')} now, 2 bytes, sha256 ${before!.sha256.slice(0, 12)} when 2 finished runs read it (size, content)`,
+    );
+    expect(log.filter((line) => line.startsWith('hint: ') && line.includes('new --out'))).toHaveLength(1);
+
+    // A file removed once its runs were done is no reason for a word: the records stand.
+    rmSync(data);
+    const quiet: string[] = [];
+    expect(await run(2, { resume: true, log: quiet })).toMatchObject({ skipped: 2, ran: 0 });
+    expect(quiet.filter((line) => line.includes('counted'))).toEqual([]);
   });
 
   it('resumes records written before fingerprints existed, noting once that they cannot be checked', async () => {

@@ -9,7 +9,7 @@ import { parseGrid } from './grid-schema.js';
 import { localPool } from './local-pool.js';
 import { parseResults, RESULTS_FILE } from './results-store.js';
 import type { SchedulerFactory } from './run-scheduler.js';
-import { MODELS_DIR, SavedModels } from './saved-models.js';
+import { MODELS_DIR, SAVE_MODELS_FILE, SavedModels } from './saved-models.js';
 import { softmaxRecord } from './test-support/fake-record.js';
 import { validationScore } from './validation-score.js';
 
@@ -45,10 +45,62 @@ const models = () => join(out, MODELS_DIR);
 const entries = () =>
   existsSync(models())
     ? readdirSync(models())
+        .filter((d) => d !== SAVE_MODELS_FILE)
         .flatMap((d) => readdirSync(join(models(), d)).flatMap((m) => readdirSync(join(models(), d, m)).map((e) => `${d}/${m}/${e}`)))
         .sort()
     : [];
 const saved = (key: string) => JSON.parse(readFileSync(join(models(), key, 'run.json'), 'utf8')) as { seed: number; target: string };
+
+describe('the save mode a results directory remembers', () => {
+  // As the CLI calls it: best for a new directory, the directory's own mode on --resume.
+  const resume = (options: Partial<RunGridOptions> = {}) => run({ resume: true, workers: 1, defaultSaveModels: 'best', ...options });
+  const mode = () => JSON.parse(readFileSync(join(models(), SAVE_MODELS_FILE), 'utf8'));
+  const two = ['c4/axes-4/s1', 'c4/axes-4/s2', 'c4/softmax/s1', 'c4/softmax/s2'];
+
+  it('--resume without a mode keeps all: no model of an earlier session is removed', async () => {
+    await run({ saveModels: 'all', only: ['*/*/s1', '*/*/s2'] });
+    expect(mode()).toEqual({ saveModels: 'all' });
+    const log: string[] = [];
+    const resumed = await resume({ onLog: (line) => log.push(line) });
+    expect(resumed.models).toMatchObject({ mode: 'all', removed: [] });
+    expect(entries()).toEqual(['c4/axes-4/s0', ...two.slice(0, 2), 'c4/softmax/s0', ...two.slice(2)]);
+    expect(log).toContain(`note: --save-models all, as the earlier sessions of ${out} ran (give --save-models to change it)`);
+
+    // A directory from before the mode was recorded: several seeds in a cell say all.
+    rmSync(join(models(), SAVE_MODELS_FILE));
+    expect((await resume()).models).toMatchObject({ mode: 'all', removed: [] });
+  });
+
+  it('refuses best over models kept under all before anything is touched, naming them and how to keep them', async () => {
+    await run({ saveModels: 'all', only: ['*/*/s1', '*/*/s2'] });
+    const results = readFileSync(join(out, RESULTS_FILE), 'utf8');
+    await expect(resume({ saveModels: 'best' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringContaining(
+        `--save-models best would remove models that earlier sessions of ${out} kept under --save-models all: best keeps one seed per cell and removes the others once a run of the cell is saved; 4 model(s) under ${models()}: ${two.join(', ')}`,
+      ),
+      hint: expect.stringContaining('give --save-models all'),
+    });
+    expect(entries()).toEqual(two);
+    expect(readFileSync(join(out, RESULTS_FILE), 'utf8')).toBe(results);
+    expect(mode()).toEqual({ saveModels: 'all' });
+  });
+
+  it('none leaves the saved models as they are, and is kept by a later --resume; a new directory under none gets no models/', async () => {
+    await run({ saveModels: 'best', only: ['*/*/s1'] });
+    const none = await resume({ saveModels: 'none', only: ['*/*/s2'] });
+    expect(none.models).toBeNull();
+    expect(entries()).toEqual(['c4/axes-4/s1', 'c4/softmax/s1']);
+    expect(mode()).toEqual({ saveModels: 'none' });
+    expect((await resume()).models).toBeNull();
+    expect(entries()).toEqual(['c4/axes-4/s1', 'c4/softmax/s1']);
+
+    rmSync(out, { recursive: true });
+    await run({ saveModels: 'none', only: ['*/*/s1'] });
+    expect((await resume()).models).toBeNull();
+    expect(existsSync(models())).toBe(false);
+  });
+});
 
 describe('saving the models of a grid', () => {
   it("none keeps no model; all keeps every run's directory where it was told it would be", async () => {

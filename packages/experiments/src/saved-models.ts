@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ErrorCode, HyperprotoError } from '@hyperproto/core';
+import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { runKey } from './grid-expansion.js';
+import { RESULTS_FILE } from './results-store.js';
 import type { RunIdentity, RunRecord } from './run-record.js';
 import { beats, validationScore, type ValidationScore } from './validation-score.js';
 
@@ -12,6 +14,12 @@ export const SAVE_MODELS: readonly SaveModels[] = ['none', 'best', 'all'];
 
 /** Under the results directory: models/<dataset>/<model>/s<seed>/, each a run directory as `train` writes it. */
 export const MODELS_DIR = 'models';
+
+/**
+ * Under models/: the mode the directory's models were kept under (`{"saveModels": "all"}`), written by every session
+ * that saves models (and by one with `none` where models/ exists), so that --resume keeps the directory's mode.
+ */
+export const SAVE_MODELS_FILE = 'save-models.json';
 
 /** Where a worker writes a run's directory, and where it goes once settled. */
 export interface ModelPlacement {
@@ -74,6 +82,111 @@ export async function checkModelsWritable(out: string): Promise<void> {
   }
 }
 
+/** A results directory's save mode, and the models it holds now (`dataset/model/s<seed>`). */
+export interface DirectorySaveModels {
+  /** As recorded; for a directory from before it was recorded, as its models show; undefined for one with no runs. */
+  readonly mode: SaveModels | undefined;
+  readonly held: readonly string[];
+}
+
+/**
+ * The mode the models of `out` were kept under. A directory from before the mode was recorded tells it by what it
+ * holds: a cell with several seeds was `all`, one seed per cell `best`, records and no models/ `none`.
+ */
+export async function directorySaveModels(out: string): Promise<DirectorySaveModels> {
+  const dir = join(resolve(out), MODELS_DIR);
+  const held = await savedRuns(dir).catch(() => []);
+  const file = join(dir, SAVE_MODELS_FILE);
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw new HyperprotoError(ErrorCode.Io, `cannot read ${file}: ${fileErrorReason(error)}`, { cause: error });
+  });
+  if (text !== undefined) {
+    const mode = (() => {
+      try {
+        return (JSON.parse(text) as { saveModels?: unknown } | null)?.saveModels;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (SAVE_MODELS.includes(mode as SaveModels)) return { mode: mode as SaveModels, held: held.map((r) => r.key) };
+    throw new HyperprotoError(ErrorCode.InvalidInput, `${file} does not say a save mode: ${JSON.stringify(text.slice(0, 80))}`, {
+      hint: `It holds {"saveModels": "none" | "best" | "all"}, as the sessions of the directory wrote it: restore it, or remove it and give --save-models.`,
+    });
+  }
+  const seedsPerCell = new Map<string, number>();
+  for (const run of held) seedsPerCell.set(`${run.dataset}/${run.model}`, (seedsPerCell.get(`${run.dataset}/${run.model}`) ?? 0) + 1);
+  const mode =
+    held.length > 0
+      ? [...seedsPerCell.values()].some((n) => n > 1)
+        ? 'all'
+        : 'best'
+      : existsSync(dir)
+        ? undefined
+        : (await stat(join(resolve(out), RESULTS_FILE)).catch(() => undefined))?.size
+          ? 'none'
+          : undefined;
+  return { mode, held: held.map((r) => r.key) };
+}
+
+/**
+ * The save mode of this session: the one `asked` for, else the directory's (`directorySaveModels`), else `fallback`.
+ * Asking for `best` where the models were kept under `all` (or a cell holds several seeds) is refused (E_INVALID_OPTIONS)
+ * before anything is touched: `best` keeps one seed per cell and removes the others as soon as a run of the cell is
+ * saved. `all` and `none` remove nothing (`none` leaves the saved models as they are).
+ */
+export async function chooseSaveModels(
+  out: string,
+  asked: SaveModels | undefined,
+  fallback: SaveModels,
+): Promise<{ readonly mode: SaveModels; readonly from: 'asked' | 'directory' | 'default' }> {
+  const before = await directorySaveModels(out);
+  if (asked === undefined) return before.mode ? { mode: before.mode, from: 'directory' } : { mode: fallback, from: 'default' };
+  const cells = new Set(before.held.map((key) => key.replace(/\/s\d+$/, '')));
+  if (asked === 'best' && before.held.length > 0 && (before.mode === 'all' || cells.size < before.held.length)) {
+    const listed = before.held.slice(0, 10).join(', ') + (before.held.length > 10 ? `, ... and ${before.held.length - 10} more` : '');
+    throw new HyperprotoError(
+      ErrorCode.InvalidOptions,
+      `--save-models best would remove models that earlier sessions of ${resolve(out)} kept${before.mode === 'all' ? ' under --save-models all' : ''}: best keeps one seed per cell and removes the others once a run of the cell is saved; ${before.held.length} model(s) under ${join(resolve(out), MODELS_DIR)}: ${listed}`,
+      {
+        hint: 'To keep them, give --save-models all (or leave --save-models out: --resume keeps the mode of the directory). To keep only the best seed of each cell from now on, move the saved models out of models/ first (best then starts afresh), or use a new --out.',
+      },
+    );
+  }
+  return { mode: asked, from: 'asked' };
+}
+
+/**
+ * Records the session's mode under models/ before any model is placed. With `none` only where models/ exists (earlier
+ * sessions saved models): a directory that never saved any has no models/, which says `none` by itself.
+ */
+export async function recordSaveModels(out: string, mode: SaveModels): Promise<void> {
+  const dir = join(resolve(out), MODELS_DIR);
+  if (mode === 'none' && !(await stat(dir).catch(() => undefined))?.isDirectory()) return;
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(join(dir, SAVE_MODELS_FILE), `${JSON.stringify({ saveModels: mode })}\n`);
+  } catch (error) {
+    throw new HyperprotoError(ErrorCode.Io, `cannot record the save mode in ${join(dir, SAVE_MODELS_FILE)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The saved runs under a models directory (`<dataset>/<model>/s<seed>`), staging and moved-aside ones left out. */
+async function savedRuns(dir: string): Promise<{ dataset: string; model: string; seed: number; key: string }[]> {
+  const runs: { dataset: string; model: string; seed: number; key: string }[] = [];
+  for (const dataset of await subdirectories(dir)) {
+    for (const model of await subdirectories(join(dir, dataset))) {
+      for (const name of await readdir(join(dir, dataset, model))) {
+        const seed = SAVED.exec(name)?.[1];
+        if (seed !== undefined) runs.push({ dataset, model, seed: Number(seed), key: runKey(dataset, model, Number(seed)) });
+      }
+    }
+  }
+  return runs.sort((a, b) => a.key.localeCompare(b.key, 'en'));
+}
+
 /**
  * The models of one results directory. Workers write each run's directory into a hidden staging directory beside
  * its target; once the run's record is stored, `settle` renames it into place (atomic) or removes it. Settling is
@@ -110,21 +223,16 @@ export class SavedModels {
       for (const dataset of await subdirectories(models.dir)) {
         for (const model of await subdirectories(join(models.dir, dataset))) {
           const cellDir = join(models.dir, dataset, model);
-          let entries = await readdir(cellDir);
+          const entries = await readdir(cellDir);
           for (const name of entries) {
             const aside = ASIDE.exec(name);
             if (aside && !entries.includes(aside[1]!)) await rename(join(cellDir, name), join(cellDir, aside[1]!));
             else if (aside || (STAGING.test(name) && models.removesStaging('start')))
               await rm(join(cellDir, name), { recursive: true, force: true });
           }
-          entries = await readdir(cellDir);
-          for (const name of entries) {
-            const seed = SAVED.exec(name)?.[1];
-            if (seed !== undefined)
-              models.cell(dataset, model).set(Number(seed), scores.get(runKey(dataset, model, Number(seed))) ?? UNKNOWN);
-          }
         }
       }
+      for (const run of await savedRuns(models.dir)) models.cell(run.dataset, run.model).set(run.seed, scores.get(run.key) ?? UNKNOWN);
     } catch (error) {
       throw new HyperprotoError(ErrorCode.Io, `cannot prepare the models directory ${models.dir}: ${(error as Error).message}`, {
         cause: error,

@@ -15,6 +15,7 @@ import {
   MODELS_DIR,
   parseGrid,
   runGrid,
+  SAVE_MODELS_FILE,
   type RunOrder,
   type SaveModels,
 } from '@hyperproto/experiments';
@@ -44,6 +45,7 @@ function entries(out: string): string[] {
   const models = join(out, MODELS_DIR);
   if (!existsSync(models)) return [];
   return readdirSync(models)
+    .filter((d) => d !== SAVE_MODELS_FILE)
     .flatMap((d) => readdirSync(join(models, d)).flatMap((m) => readdirSync(join(models, d, m)).map((e) => `${d}/${m}/${e}`)))
     .sort();
 }

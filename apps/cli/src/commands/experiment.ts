@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ErrorCode, HyperprotoError, hideUrlPasswords } from '@hyperproto/core';
 import {
   loadGridFile,
@@ -8,6 +8,7 @@ import {
   writeReport,
   type GridOutcome,
   type GridProgress,
+  type SavedModelsSummary,
   type SaveModels,
 } from '@hyperproto/experiments';
 import { errorJson } from '../exit-codes.js';
@@ -29,7 +30,7 @@ export interface ExperimentOptions {
   quiet?: boolean;
   verbose?: boolean;
   plugin?: string[];
-  /** Which trained models to keep under <out>/models (commander fills the default, best). */
+  /** Which trained models to keep under <out>/models; unset: the results directory's mode, or best for a new one. */
   saveModels?: SaveModels;
   /**
    * Run on the workers of this job queue (`redis://HOST:PORT/DB`) instead of this machine's threads: --queue, or
@@ -91,7 +92,8 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       onLog: (message) => display.log(message),
       // Stored in sessions.jsonl and shown in the report: the queue URL's password must not be.
       command: ['hyperproto', ...hideUrlPasswords(args)].join(' '),
-      saveModels: options.saveModels ?? 'best',
+      ...(options.saveModels ? { saveModels: options.saveModels } : {}),
+      defaultSaveModels: 'best',
     });
   } finally {
     display.stop();
@@ -120,11 +122,23 @@ export async function experimentCommand(options: ExperimentOptions): Promise<voi
       `${grid.name}: ${outcome.ran} run(s) done now, ${outcome.skipped} already finished, ${outcome.failed.length} failed, of ${outcome.total}${outcome.total < outcome.gridTotal ? ` selected by --only (the grid has ${outcome.gridTotal})` : ''}; ${formatSeconds(outcome.wallSeconds)} on ${outcome.workers} ${queue ? `worker slot(s) of ${queue.address.display}` : 'worker(s)'}`,
       `  results ${outcome.resultsFile}`,
       report ? `  report  ${report.markdown}\n          ${report.html}` : '',
+      outcome.models ? describeModels(outcome.models) : '',
     ]
       .filter(Boolean)
       .join('\n'),
   );
   if (failure) throw failure;
+}
+
+/** The saved models in the summary; removed ones always named, as they are gone from disk. */
+function describeModels({ dir, mode, held, removed }: SavedModelsSummary): string {
+  const lines = [`  models  ${dir} (--save-models ${mode}): ${held.length} held`];
+  if (removed.length > 0) {
+    lines.push(
+      `          removed ${removed.length}, each replaced by a better seed of its cell: ${removed.map((key) => join(dir, key)).join(', ')}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 const PRESETS_HINT =
