@@ -85,6 +85,47 @@ describe('train and predict read the same pandas-written CSV', () => {
     expect(JSON.parse(quoted.stdout).predictions).toEqual(result.predictions);
   });
 
+  it('refuse text that is not UTF-8 alike (a Latin-1 byte), naming the line, not decoding it into other characters', async () => {
+    // A Latin-1 e-acute (the byte 0xE9) at the end of line 3: not UTF-8.
+    const lines = PLAIN.split('\n');
+    const latin1 = Buffer.concat([
+      Buffer.from(`${lines.slice(0, 3).join('\n')}`),
+      Buffer.from([0xe9]),
+      Buffer.from(`\n${lines.slice(3).join('\n')}`),
+    ]);
+    writeFileSync(join(scratch, 'latin1.csv'), latin1);
+    for (const run of [await train('latin1.csv', 'latin1-run'), await predict('latin1.csv')]) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/latin1\.csv is not UTF-8 text: line 3 has the byte 0xE9/);
+      expect(run.stderr).toMatch(/iconv -f latin1 -t utf-8/);
+    }
+  });
+
+  it('take labelColumn=4 as the header column named "4", and predict scores the rows by it as train read them', async () => {
+    const withLabels = `${[[...positions, '4'], ...table.map((row, i) => [...row, NAMES[i % 3]!])].map((row) => row.join(',')).join('\n')}\n`;
+    writeFileSync(join(scratch, 'labelled.csv'), withLabels);
+    const trained = await cli([
+      'train',
+      '--data',
+      'labelled.csv',
+      '--dataset-option',
+      'labelColumn=4',
+      '--head',
+      'softmax',
+      ...FAST,
+      '--out',
+      'by-4',
+      '--json',
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(scratch, 'by-4/metrics.json'), 'utf8')).classNames).toEqual(NAMES);
+    const exported = await cli(['export', 'by-4', '--out', 'by-4.onnx', '--json']);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ labelColumn: '4' });
+    const scored = await cli(['predict', 'by-4.onnx', '--input', 'labelled.csv', '--json']);
+    expect(scored.code, scored.stderr).toBe(0);
+    expect(JSON.parse(scored.stdout).evaluation).toMatchObject({ rows: ROWS, labels: 'labelled.csv column 5 ("4")' });
+  });
+
   it('name a bad field by the same 1-based line and column', async () => {
     const expected = 'line 5, column 3 ("2"): "abc" is not a decimal number';
     const fromTrain = problem(await train('bad.csv', 'bad-run'), 'bad.csv');

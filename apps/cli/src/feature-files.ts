@@ -3,6 +3,8 @@ import { extname } from 'node:path';
 import { ErrorCode, HyperprotoError, isHyperprotoError, type Matrix } from '@hyperproto/core';
 import {
   columnNamesDifference,
+  decodeTextFile,
+  labelColumnName,
   type LabelledRows,
   type LabelledTextFeatures,
   type LabelValues,
@@ -69,13 +71,15 @@ export async function readFeatureFile(
     );
   }
   await inputFileSize(path, naming);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new HyperprotoError(ErrorCode.Io, `cannot read ${path}: ${reason}`, { cause: error });
   }
+  // UTF-8 only, as `train` reads: another encoding is refused, not decoded into replacement characters.
+  const text = decodeTextFile(bytes, path);
   // The files dataset's own parsers, so that a file means the same to `predict` as to `train`, message for message.
   // The model's label column is left out of the features when a CSV header has it, unread unless its labels are
   // asked for: rows not yet labelled leave it blank. JSON lines read only "features" but for the labels.
@@ -141,8 +145,8 @@ export function trainedFeatureNames(datasetInfo: Readonly<Record<string, unknown
 
 /** The label column a run was trained with (the files dataset's `labelColumn` option), kept with its model. */
 export function trainedLabelColumn(datasetSpec: { readonly options?: unknown } | undefined): string | undefined {
-  const value = (datasetSpec?.options as { labelColumn?: unknown } | undefined)?.labelColumn;
-  return typeof value === 'string' ? value : undefined;
+  // As the files dataset reads it: `labelColumn=4` names the header column "4".
+  return labelColumnName((datasetSpec?.options as { labelColumn?: unknown } | undefined)?.labelColumn);
 }
 
 /**

@@ -262,6 +262,17 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     );
   });
 
+  it('labels saved as Python objects (strings from a list or pandas): how to save integers and strings', async () => {
+    const ints = await writeNpy(tmp.path('i.npy'), '<i8', [6], [0, 1, 0, 1, 0, 1]);
+    const { readFile, writeFile } = await import('node:fs/promises');
+    // np.save of an object array writes the descr '|O' (and a pickle, which is never read).
+    await writeFile(tmp.path('y.npy'), Buffer.from((await readFile(ints)).toString('latin1').replace("'<i8'", "'|O' "), 'latin1'));
+    const message = await refused(async () => ({ data: await csv('x.csv', GOOD_CSV), labels: tmp.path('y.npy') }), ErrorCode.InvalidInput);
+    expect(message.replace(/^dataset:files: .*\//, '')).toBe(
+      "y.npy holds Python objects (dtype '|O', stored as a pickle); labels must be integers (e.g. '<i8') or strings ('<U'): save integer labels with np.save(path, labels.astype(np.int64)), string labels with np.save(path, labels.astype(str)) or as a text file with one label per line",
+    );
+  });
+
   it('a truncated .npy: expected and actual bytes', async () => {
     const whole = await writeNpy(tmp.path('full.npy'), '<f4', [6, 2], new Array(12).fill(1));
     const { readFile, writeFile } = await import('node:fs/promises');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { badData, unreadableFile } from './file-errors.js';
 import { fileSize } from './file-size.js';
+import { decodeTextFile, forEachLineOfText } from './text-lines.js';
 
 /**
  * The `classNames` option as a list: an array as given, or a file (a JSON array of strings when it ends in
@@ -22,13 +23,14 @@ export async function readClassNames(
   const path = option;
   // A pipe or a device would hang the read or never end it: refused before reading.
   await fileSize(path, 'a .json file or a text file with one class name per line');
-  let text: string;
+  let bytes: Buffer;
   try {
     // A list of names is small (a few MB at 100,000 classes): reading it whole is fine.
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     throw unreadableFile(path, error);
   }
+  const text = decodeTextFile(bytes, path);
   if (path.toLowerCase().endsWith('.json')) {
     let value: unknown;
     try {
@@ -48,7 +50,8 @@ export async function readClassNames(
       source: path,
     };
   }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines: string[] = [];
+  forEachLineOfText(text, path, (line) => lines.push(line));
   while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
   return {
     names: checkNames(

@@ -1,7 +1,7 @@
 import { ErrorCode, type HyperprotoError, resolveOptions } from '@hyperproto/core';
 import { describe, expect, it } from 'vitest';
 import { filesDataset } from './files-dataset.js';
-import { FilesOptionsSchema } from './files-options.js';
+import { FilesOptionsSchema, labelColumnName } from './files-options.js';
 import { loadFilesDataset } from './files-loader.js';
 import { failure } from './test-support/dataset-files.js';
 import { createRng } from '@hyperproto/core';
@@ -71,6 +71,20 @@ describe('files options', () => {
     expect(error.code).toBe(ErrorCode.InvalidOptions);
     expect(error.message).toMatch(/^dataset:files/);
     expect(error.message).toMatch(pattern);
+  });
+
+  it('takes a whole number for labelColumn as the name of that column, as JSON and key=value flags give it', () => {
+    expect(resolveOptions(filesDataset, { data: 'x.csv', labelColumn: 4 })).toMatchObject({ labelColumn: '4' });
+    expect(resolveOptions(filesDataset, { data: 'x.csv', labelColumn: 0 })).toMatchObject({ labelColumn: '0' });
+    for (const labelColumn of [1.5, -1, true]) {
+      const error = resolveError({ data: 'x.csv', labelColumn });
+      expect(error.code).toBe(ErrorCode.InvalidOptions);
+      expect(error.message).toBe(
+        'dataset:files labelColumn: expected the name of a column, e.g. "species", or a whole number such as 4 for the column named "4"',
+      );
+    }
+    // As a run's spec keeps the option: the column that a model trained with it keeps too.
+    expect([4, '4', 'species', 1.5, '', undefined].map(labelColumnName)).toEqual(['4', '4', 'species', undefined, undefined, undefined]);
   });
 
   it('accepts a fraction of 0 or a sum of 1 for a split that comes from a file', () => {

@@ -13,6 +13,11 @@ export function featureFormat(path: string): FeatureFormat | undefined {
 
 const path = z.string().trim().min(1);
 const fraction = z.number().min(0).lt(1);
+// `--dataset-option labelColumn=4` arrives as the number 4 (the value is read as JSON), as does `"labelColumn": 4`
+// in a spec: both mean the header column "4".
+const columnName = z.union([z.string().min(1), z.number().int().nonnegative().transform(String)], {
+  error: 'expected the name of a column, e.g. "species", or a whole number such as 4 for the column named "4"',
+});
 
 const FilesOptionsObject = z
   .object({
@@ -20,8 +25,12 @@ const FilesOptionsObject = z
     data: path,
     /** Labels of `data`: a `.npy` of integers (or strings), or a text file with one label per line. */
     labels: path.optional(),
-    /** The CSV header column (or JSON-lines key) that holds the labels, in files given without a labels file. */
-    labelColumn: z.string().min(1).optional(),
+    /**
+     * The name of the CSV header column (or JSON-lines key) that holds the labels, in files given without a labels
+     * file. A number names the column of that name, as pandas names the columns of an array (`0,1,2,3,4`): 4 is
+     * the column named "4", never the fifth column.
+     */
+    labelColumn: columnName.optional(),
     validationData: path.optional(),
     validationLabels: path.optional(),
     testData: path.optional(),
@@ -36,6 +45,15 @@ const FilesOptionsObject = z
   .strict();
 
 type FilesOptionsShape = z.output<typeof FilesOptionsObject>;
+
+/**
+ * The column a `labelColumn` option names, as given in a run's spec (a number there is the JSON value of
+ * `--dataset-option labelColumn=4`): "4" for 4 and for "4"; undefined when it names none.
+ */
+export function labelColumnName(value: unknown): string | undefined {
+  const parsed = columnName.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export interface OptionProblem {
   readonly path: string;

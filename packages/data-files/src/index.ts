@@ -6,6 +6,7 @@ export {
   FEATURE_FORMATS,
   FilesOptionsSchema,
   featureFormat,
+  labelColumnName,
   type FeatureFormat,
   type FilesOptions,
   type FilesOptionsInput,
@@ -24,3 +25,5 @@ export { nameList } from './csv-features.js';
 // One rule for a path that is there but is no readable file (a directory): E_IO before its name's type is judged.
 export { unreadableAsFile } from './file-size.js';
 export type { CsvHeader } from './feature-table.js';
+// `predict --input` and `export --class-names` read text files whole: UTF-8 only, refused as the dataset refuses them.
+export { decodeTextFile } from './text-lines.js';

@@ -81,6 +81,17 @@ describe('split files must name the columns of --data', () => {
 });
 
 describe("a first line of column positions (pandas' header for an array)", () => {
+  it('takes labelColumn 4, a number as --dataset-option labelColumn=4 gives it, as the column named "4"', async () => {
+    const data = await file('x.csv', '0,1,2,3,4\n1,2,3,4,x\n5,6,7,8,y\n1,2,3,5,x\n5,6,7,9,y\n1,2,3,6,x\n5,6,7,0,y\n');
+    const byNumber = await load({ data, labelColumn: 4 });
+    const byName = await load({ data, labelColumn: '4' });
+    expect(byNumber.classNames).toEqual(['x', 'y']);
+    expect(byNumber.inputWidth).toBe(4);
+    expect(splitRows(byNumber, 'train')).toEqual(splitRows(byName, 'train'));
+    // A number names a column, not a position: a header without that name is refused as for any name.
+    expect(await refusal({ data: await file('y.csv', rows('a,b,c')), labelColumn: 2 })).toMatch(/^y\.csv.* "2"/);
+  });
+
   it('says which line was read as a header when the labels are then one more than the rows', async () => {
     const message = await refusal({ data: await file('x.csv', '0\n1.5\n2\n3\n4\n5\n'), labels: await file('y.txt', LABELS) });
     expect(message).toBe(

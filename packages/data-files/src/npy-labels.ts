@@ -20,8 +20,10 @@ export async function readNpyLabels(path: string, pacer: WorkPacer): Promise<Lab
         type.kind === 'S' ||
         (type.kind === 'f' ? type.itemBytes === 4 || type.itemBytes === 8 : [1, 2, 4, 8].includes(type.itemBytes)));
     if (!readable || !widthOk) {
+      // Strings saved from a list or from pandas are Python objects: numpy writes them as a pickle, not as values.
+      const what = /^[<>|=]?O\d*$/.test(dtype) ? `Python objects (dtype '${dtype}', stored as a pickle)` : `dtype '${dtype}'`;
       throw badData(
-        `${path} holds dtype '${dtype}'; labels must be integers (e.g. '<i8') or strings, save them with np.save(path, labels.astype(np.int64))`,
+        `${path} holds ${what}; labels must be integers (e.g. '<i8') or strings ('<U'): save integer labels with np.save(path, labels.astype(np.int64)), string labels with np.save(path, labels.astype(str)) or as a text file with one label per line`,
       );
     }
     if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {

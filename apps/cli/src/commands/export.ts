@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel } from '@hyperproto/core';
+import { decodeTextFile } from '@hyperproto/data-files';
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
 import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
@@ -203,12 +204,13 @@ function isNameList(value: unknown): value is string[] {
 async function readClassNames(path: string): Promise<string[]> {
   // A named pipe would block the read forever and a device would never end: refuse either before reading.
   await inputFileSize(path, { what: `--class-names ${path}`, expected: 'a .json file or a text file with one class name per line' });
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     throw new HyperprotoError(ErrorCode.Io, `cannot read --class-names ${path}: ${(error as Error).message}`, { cause: error });
   }
+  const text = decodeTextFile(bytes, path);
   if (text.trimStart().startsWith('[')) {
     let names: unknown;
     try {
