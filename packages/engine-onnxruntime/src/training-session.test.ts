@@ -252,6 +252,81 @@ describe('TrainingSession thread trial', () => {
     expect(session.threadRuns).toMatchObject({ budget: 148, one: 3 });
   });
 
+  it('checks the first run of every shape on both sides, not only the first run', async () => {
+    // One thread faster: kept after the first round. A run of another shape then runs on both sides again.
+    const session = await simulated(spec(9), (side) => (side === 'one' ? 1000 : 2000));
+    try {
+      for (let run = 0; run < 5; run++) await session.run(batches(400 + run));
+      expect(session.threadRuns).toEqual({ budget: 3, one: 3, revisits: 0, switches: 0 });
+      const short = batches(405);
+      const shortRun = {
+        ...short,
+        count: 1,
+        rows: 3,
+        features: short.features.subarray(0, 3 * small.inputWidth),
+        labels: short.labels.subarray(0, 3),
+        dropoutMasks: short.dropoutMasks.map((m) => m.subarray(0, 3 * small.hiddenUnits)),
+      };
+      await session.run(shortRun);
+      expect(session.threadRuns).toMatchObject({ budget: 4, one: 4 });
+      // Checked once: the next run of that shape runs on one side.
+      await session.run(shortRun);
+      const { budget, one } = session.threadRuns;
+      expect(budget + one).toBe(9);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('gives the same numbers as a session told its threads when short batches follow full ones on one thread', async () => {
+    // An epoch as the engine trains it: runs of full batches and the short last batch alone. With 4 rows a 300 x 64
+    // layer rounds differently on one thread than on two where 128 rows do not (measured on 2 cores).
+    const wide: MlpShape = { inputWidth: 300, hiddenUnits: 64, hiddenLayers: 2, outputUnits: 3 };
+    const wideSpec = {
+      shape: wide,
+      head: { ...head, outputUnits: 3 },
+      weights: initialMlpWeights(wide, createRng(10)),
+      learningRate: 1e-3,
+      dropout: 0.3,
+      session: { threads: 2 },
+    };
+    const packed = (count: number, rows: number, seed: number): PackedBatches => {
+      const rng = createRng(seed);
+      const dropoutMasks = Array.from({ length: wide.hiddenLayers }, () => {
+        const mask = new Float32Array(count * rows * wide.hiddenUnits);
+        fillDropoutMask(rng, mask, 0, mask.length, 0.3);
+        return mask;
+      });
+      const features = rng.fillNormal(new Float32Array(count * rows * wide.inputWidth));
+      return { count, rows, features, labels: Int32Array.from({ length: count * rows }, () => rng.int(3)), dropoutMasks };
+    };
+    const told = await TrainingSession.create(wideSpec);
+    const trying = await simulated(wideSpec, (side) => (side === 'one' ? 1000 : 2000));
+    try {
+      const losses = new Map<TrainingSession, number[]>([
+        [told, []],
+        [trying, []],
+      ]);
+      for (let epoch = 0; epoch < 8; epoch++) {
+        for (const [count, rows] of [
+          [4, 128],
+          [1, 4],
+        ] as const) {
+          const run = packed(count, rows, 500 + 2 * epoch + count);
+          for (const [session, sofar] of losses) sofar.push(...(await session.run(run)).losses);
+        }
+      }
+      expect(losses.get(trying)).toEqual(losses.get(told));
+      expect(trying.weights()).toEqual(told.weights());
+      // The full batches still follow the trial (one thread, the faster here): a short batch that rounds otherwise
+      // keeps only its own runs on the budget.
+      expect(trying.threadRuns.one).toBeGreaterThanOrEqual(5);
+    } finally {
+      await told.release();
+      await trying.release();
+    }
+  });
+
   it('is off on a budget of one thread', async () => {
     const session = await TrainingSession.create({
       shape: small,
