@@ -89,7 +89,7 @@ function refuseMissingValues(command: Command): void {
     const value: unknown = values[option.attributeName()];
     const name = option.long ?? option.flags;
     const flagLike = PATH_VALUE.test(option.flags)
-      ? [value].flat().find((v): v is string => typeof v === 'string' && v.startsWith('--'))
+      ? [value].flat().find((v): v is string => typeof v === 'string' && v.startsWith('-') && v !== '-')
       : undefined;
     if (flagLike !== undefined) throw flagAsPath(name, flagLike);
     if (!isEmpty(value)) continue;
@@ -110,7 +110,7 @@ function flagAsPath(name: string, value: string): HyperprotoError {
     ErrorCode.InvalidOptions,
     `${name} is missing its value: it got "${value}", the next flag (an unset shell variable?)`,
     {
-      hint: `Give ${name} a path; a path that starts with '-' can be written as ./${value}.`,
+      hint: `Give ${name} its value; a path that starts with '-' can be written as ./${value}.`,
     },
   );
 }

@@ -656,7 +656,8 @@ const CLOSE_BRACKET = 0x5d;
  * honoured, and the values of a row are counted by its commas. Such a body is refused for the first of these found,
  * with the status and code the parsed body would get (413 too-many-rows, else 400 invalid-request; a top-level
  * `__proto__` as the parsed body's check names it), before its other faults; a row wider than the model gets the
- * parsed body's answer (see RowsText). Text that is not JSON may pass, and JSON.parse then stops at its first error.
+ * answer its rows alone would get (see RowsText), before the faults of the other names (a topK out of range) and of
+ * numbers it does not parse (1e999). Text that is not JSON may pass, and JSON.parse then stops at its first error.
  */
 export function beyondBounds(json: string, maxRows: number, inputWidth: number): Refusal | undefined {
   let depth = 0;

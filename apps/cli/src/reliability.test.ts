@@ -71,13 +71,15 @@ describe('flags from unset variables and option names that are not keys', () => 
       [['report', 'runs/x', '--out', '--verbose'], '--out', '--verbose'],
       [['new', 'plugin', 'x', '--kind', 'head', '--dir', '--quiet'], '--dir', '--quiet'],
       [['plugins', '--config', '--verbose'], '--config', '--verbose'],
+      // A short flag is the next flag too.
+      [['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', '-q'], '--out', '-q'],
     ] as const) {
       const refused = await run([...args]);
       expectRefused(
         refused,
         2,
         new RegExp(
-          `^error E_INVALID_OPTIONS: ${name} is missing its value: it got "${value}", the next flag \\(an unset shell variable\\?\\)\nhint: Give ${name} a path; a path that starts with '-' can be written as \\./${value}\\.`,
+          `^error E_INVALID_OPTIONS: ${name} is missing its value: it got "${value}", the next flag \\(an unset shell variable\\?\\)\nhint: Give ${name} its value; a path that starts with '-' can be written as \\./${value}\\.`,
         ),
       );
     }

@@ -152,6 +152,14 @@ describe('features formats', () => {
     });
     expect(bytes.classNames).toEqual(['cat', 'dog', 'emu']);
     expect(bytes.info.perClass).toEqual(unicode.info.perClass);
+    // Byte strings in Latin-1 (café and cafè as 0xE9 and 0xE8) are not UTF-8: refused, not merged into one class.
+    const latin1 = await writeNpy(
+      tmp.path('l.npy'),
+      '|S4',
+      [30],
+      labels.map((label) => ['cafe', 'café', 'cafè'][label]!),
+    );
+    await expect(load({ data, labels: latin1 })).rejects.toThrow(/l\.npy row 2 \(index 1\): the label's bytes are not UTF-8 text/);
   });
 });
 

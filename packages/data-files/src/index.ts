@@ -26,4 +26,4 @@ export { nameList } from './csv-features.js';
 export { unreadableAsFile } from './file-size.js';
 export type { CsvHeader } from './feature-table.js';
 // `predict --input` and `export --class-names` read text files whole: UTF-8 only, refused as the dataset refuses them.
-export { decodeTextFile } from './text-lines.js';
+export { decodeTextFile, forEachLineOfText } from './text-lines.js';

@@ -86,7 +86,14 @@ function stringAt(view: DataView, at: number, type: NpyType, path: string, row: 
   } else {
     const bytes = new Uint8Array(view.buffer, view.byteOffset + at, type.itemBytes);
     const end = bytes.indexOf(0);
-    text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+    // Byte strings must be UTF-8 like every text input: Latin-1 bytes would merge labels into U+FFFD.
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(end < 0 ? bytes : bytes.subarray(0, end));
+    } catch {
+      throw badData(
+        `${path} row ${row + 1} (index ${row}): the label's bytes are not UTF-8 text; save the labels as unicode strings (labels.astype(str)) or as a text file in UTF-8`,
+      );
+    }
   }
   text = text.trim();
   const missing = missingLabel(text);

@@ -34,7 +34,7 @@ async function refusal(options: FilesOptionsInput): Promise<string> {
   return error.message.replace(/^dataset:files: /, '').replaceAll(`${tmp.dir}/`, '');
 }
 
-/** What `predict --input` does today: the file read as UTF-8 by Node, U+FFFD for what is not. */
+/** A library caller that hands over text it decoded itself (Node's UTF-8 read, U+FFFD for what is not UTF-8). */
 async function predictRefusal(path: string): Promise<string> {
   const error = await failure(parseLabelledFeatureText(await readFile(path, 'utf8'), path, 'csv'));
   expect(error.code, error.message).toBe(ErrorCode.InvalidInput);

@@ -87,6 +87,8 @@ export interface DirectorySaveModels {
   /** As recorded; for a directory from before it was recorded, as its models show; undefined for one with no runs. */
   readonly mode: SaveModels | undefined;
   readonly held: readonly string[];
+  /** Whether `mode` is what a session recorded, not read from what the directory holds. */
+  readonly recorded: boolean;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function directorySaveModels(out: string): Promise<DirectorySaveMod
         return undefined;
       }
     })();
-    if (SAVE_MODELS.includes(mode as SaveModels)) return { mode: mode as SaveModels, held: held.map((r) => r.key) };
+    if (SAVE_MODELS.includes(mode as SaveModels)) return { mode: mode as SaveModels, held: held.map((r) => r.key), recorded: true };
     throw new HyperprotoError(ErrorCode.InvalidInput, `${file} does not say a save mode: ${JSON.stringify(text.slice(0, 80))}`, {
       hint: `It holds {"saveModels": "none" | "best" | "all"}, as the sessions of the directory wrote it: restore it, or remove it and give --save-models.`,
     });
@@ -126,7 +128,7 @@ export async function directorySaveModels(out: string): Promise<DirectorySaveMod
         : (await stat(join(resolve(out), RESULTS_FILE)).catch(() => undefined))?.size
           ? 'none'
           : undefined;
-  return { mode, held: held.map((r) => r.key) };
+  return { mode, held: held.map((r) => r.key), recorded: false };
 }
 
 /**
@@ -147,7 +149,7 @@ export async function chooseSaveModels(
     const listed = before.held.slice(0, 10).join(', ') + (before.held.length > 10 ? `, ... and ${before.held.length - 10} more` : '');
     throw new HyperprotoError(
       ErrorCode.InvalidOptions,
-      `--save-models best would remove models that earlier sessions of ${resolve(out)} kept${before.mode === 'all' ? ' under --save-models all' : ''}: best keeps one seed per cell and removes the others once a run of the cell is saved; ${before.held.length} model(s) under ${join(resolve(out), MODELS_DIR)}: ${listed}`,
+      `--save-models best would remove models that earlier sessions of ${resolve(out)} kept${before.recorded && before.mode === 'all' ? ' under --save-models all' : ''}: best keeps one seed per cell and removes the others once a run of the cell is saved; ${before.held.length} model(s) under ${join(resolve(out), MODELS_DIR)}: ${listed}`,
       {
         hint: 'To keep them, give --save-models all (or leave --save-models out: --resume keeps the mode of the directory). To keep only the best seed of each cell from now on, move the saved models out of models/ first (best then starts afresh), or use a new --out.',
       },

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel } from '@hyperproto/core';
-import { decodeTextFile } from '@hyperproto/data-files';
+import { decodeTextFile, forEachLineOfText } from '@hyperproto/data-files';
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
 import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
@@ -223,10 +223,12 @@ async function readClassNames(path: string): Promise<string[]> {
     }
     return names;
   }
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter(Boolean);
+  // Cut as every text input is, so that UTF-16 without a byte-order mark is refused here too.
+  const names: string[] = [];
+  forEachLineOfText(text, path, (line) => {
+    if (line.trim()) names.push(line.trim());
+  });
+  return names;
 }
 
 /**
