@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandGrid, runKey } from './grid-expansion.js';
 import { loadPreset, presetNames } from './grid-files.js';
-import { parseGrid } from './grid-schema.js';
+import { type Grid, parseGrid } from './grid-schema.js';
 import { fakeGrid } from './test-support/fake-grid.js';
 
 // Datasets c4 and c8, models softmax and axes-4.
@@ -28,6 +28,18 @@ describe('grid expansion', () => {
       trainer: {},
     });
     expect(runs[0]!.spec.prototypes).toBeUndefined();
+  });
+
+  it('expands a long seed list in time linear in its runs (a list of 100,000 seeds, in a grid not parsed)', () => {
+    const seeds = Array.from({ length: 100_000 }, (_, i) => 99_999 - i);
+    const parsed = parseGrid({ ...base, seeds: 1, datasets: [base.datasets[0]], models: [base.models[0]] });
+    const grid: Grid = { ...parsed, seeds };
+    const started = performance.now();
+    const runs = expandGrid(grid);
+    // Looking each seed up in the list made this minutes long; it takes well under a second now.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(runs).toHaveLength(100_000);
+    expect([runs[0]!.key, runs.at(-1)!.key]).toEqual(['c4/softmax/s99999', 'c4/softmax/s0']);
   });
 
   it('takes an explicit seed list', () => {
@@ -72,7 +84,7 @@ describe('grid expansion', () => {
 describe('parseGrid', () => {
   it('refuses a negative or zero seed count, naming the entry', () => {
     expect(() => parseGrid({ ...base, seeds: -2 }, 'grid.json')).toThrow(
-      /grid\.json seeds: the number of seeds must be at least 1, got -2/,
+      /grid\.json: seeds: the number of seeds must be at least 1, got -2/,
     );
     expect(() => parseGrid({ ...base, seeds: 0 })).toThrow(/seeds/);
     expect(() => parseGrid({ ...base, seeds: [1, -1] })).toThrow(/seeds/);

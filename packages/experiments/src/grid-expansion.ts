@@ -1,5 +1,7 @@
 import type { ExperimentSpecInput } from '@hyperproto/core';
-import { cellSeeds, gridSeeds, type Grid, type GridDataset, type GridModel } from './grid-schema.js';
+import { cellSeeds, gridSeeds, modelRunsOn, type Grid, type GridDataset, type GridModel } from './grid-schema.js';
+
+export { modelRunsOn };
 
 /** One training run of a grid: a cell (dataset x model) and a seed. */
 export interface PlannedRun {
@@ -29,10 +31,13 @@ export function headRef(model: GridModel): { name: string; options: Record<strin
  */
 export function expandGrid(grid: Grid): PlannedRun[] {
   const runs: PlannedRun[] = [];
+  const shared = gridSeeds(grid);
+  // A set, not the list: a seed list of thousands looked up once per seed of every model is quadratic.
+  const sharedSet = new Set(shared);
   grid.datasets.forEach((dataset, datasetIndex) => {
     const seedsOf = grid.models.map((model) => new Set(modelRunsOn(model, dataset) ? cellSeeds(grid, model, dataset.id) : []));
-    const extra = [...new Set(seedsOf.flatMap((seeds) => [...seeds]))].filter((seed) => !gridSeeds(grid).includes(seed));
-    for (const seed of [...gridSeeds(grid), ...extra.sort((a, b) => a - b)]) {
+    const extra = [...new Set(seedsOf.flatMap((seeds) => [...seeds]))].filter((seed) => !sharedSet.has(seed));
+    for (const seed of [...shared, ...extra.sort((a, b) => a - b)]) {
       grid.models.forEach((model, modelIndex) => {
         if (!seedsOf[modelIndex]!.has(seed)) return;
         runs.push({
@@ -60,11 +65,6 @@ function specFor(grid: Grid, dataset: GridDataset, model: GridModel, seed: numbe
     ...(grid.engine ? { engine: grid.engine } : {}),
     ...(grid.evaluators ? { evaluators: grid.evaluators } : {}),
   };
-}
-
-/** Whether the grid crosses this model with this dataset (a model may name the datasets it runs on). */
-export function modelRunsOn(model: Pick<GridModel, 'datasets'>, dataset: Pick<GridDataset, 'id'>): boolean {
-  return model.datasets === undefined || model.datasets.includes(dataset.id);
 }
 
 /** The trainer settings of a model's runs: its own over the grid's (each setting is one number, so a flat merge). */

@@ -1,17 +1,67 @@
 import { ErrorCode, HyperprotoError, PluginOptionsSchema, unknownKeysErrorMap, z } from '@hyperproto/core';
 
 const ID_PATTERN = /^[a-z0-9]+([-_.][a-z0-9]+)*$/;
-const entryId = z.string().regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
+/** Ids name directories and files of a results directory (`models/<dataset>/<model>/s<seed>/`), within a name's 255 bytes. */
+const MAX_ID_LENGTH = 100;
+const entryId = z
+  .string()
+  .max(MAX_ID_LENGTH, {
+    error: (issue) =>
+      `an id has at most ${MAX_ID_LENGTH} characters (it names directories and files of the results), got ${lengthOf(issue.input)}`,
+  })
+  .regex(ID_PATTERN, 'expected a short id of lower-case letters, digits and - _ . (e.g. "c10", "optimized-100")');
 // A plugin's options as a spec holds them (a `__proto__` key kept, for the plugin's check to refuse).
 const options = PluginOptionsSchema.default({});
 
-const seedsSchema = z.union([
-  z.number().int().min(1, 'the number of seeds must be at least 1').max(10_000),
-  z
-    .array(z.number().int().min(0, 'a seed must be a non-negative integer').max(Number.MAX_SAFE_INTEGER))
-    .min(1, 'list at least one seed')
-    .refine((list) => new Set(list).size === list.length, 'the seed list has a duplicate'),
-]);
+/** Seeds of one cell, as a count or a list: more is days of runs for a single cell. */
+const MAX_SEEDS = 10_000;
+/**
+ * Runs one grid may expand to: beyond that it is many days of runs, and expanding and checking it alone takes
+ * seconds; a larger study is several grids, each its own results directory.
+ */
+export const MAX_GRID_RUNS = 100_000;
+/** The seeds an experiment spec takes (its `seed`): integers that a double holds exactly. */
+const SEED_RANGE = `integers from 0 to ${Number.MAX_SAFE_INTEGER}`;
+
+const thousands = (n: number) => n.toLocaleString('en-US');
+const lengthOf = (input: unknown) => (typeof input === 'string' || Array.isArray(input) ? thousands(input.length) : 'none');
+/** What a value is, for a message that says what was given instead: `null`, `a list`, `a string`. */
+const kindOf = (value: unknown) =>
+  value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+
+const countProblem = (count: number) =>
+  !Number.isInteger(count)
+    ? `must be a whole number from 1 to ${thousands(MAX_SEEDS)}`
+    : count < 1
+      ? 'must be at least 1'
+      : count > MAX_SEEDS
+        ? `must be at most ${thousands(MAX_SEEDS)}`
+        : undefined;
+
+// Refinements, not .int()/.max(): a union reports the reasons of the one alternative whose type matched only while
+// its checks do not abort, and these do not (zod's integer and length checks would leave only "Invalid input").
+const seedsSchema = z.union(
+  [
+    z.number().refine((count) => countProblem(count) === undefined, {
+      error: (issue) => `the number of seeds ${countProblem(issue.input as number)}, got ${issue.input}`,
+    }),
+    z
+      .array(
+        z.number().refine((seed) => Number.isSafeInteger(seed) && seed >= 0, {
+          error: (issue) => `a seed must be one of the ${SEED_RANGE}, got ${issue.input}`,
+        }),
+      )
+      .min(1, 'list at least one seed')
+      .refine((list) => list.length <= MAX_SEEDS, {
+        error: (issue) => `the seed list must have at most ${thousands(MAX_SEEDS)} seeds, got ${lengthOf(issue.input)}`,
+      })
+      .refine((list) => new Set(list).size === list.length, 'the seed list has a duplicate'),
+  ],
+  {
+    error: (issue) =>
+      `expected a number of seeds (a whole number from 1 to ${thousands(MAX_SEEDS)}) or a list of up to ${thousands(MAX_SEEDS)} distinct seeds (${SEED_RANGE}), got ${kindOf(issue.input)}`,
+  },
+);
 
 /** One row of the tables: a dataset plugin with its options (e.g. the gaussian data with 100 classes). */
 export const GridDatasetSchema = z.strictObject({
@@ -45,7 +95,12 @@ export const GridModelSchema = z.strictObject({
    * This model's seeds instead of the grid's (e.g. more seeds where its runs are cheap): a count or list for every
    * dataset it runs on, or one per dataset id (`{ "c10": 5 }`), the datasets not named keeping the grid's seeds.
    */
-  seeds: z.union([seedsSchema, z.record(entryId, seedsSchema)]).optional(),
+  seeds: z
+    .union([seedsSchema, z.record(entryId, seedsSchema)], {
+      error: (issue) =>
+        `expected the model's seeds as the grid's (a number of seeds, or a list of seeds), or one per dataset id (e.g. { "c10": 5 }), got ${kindOf(issue.input)}`,
+    })
+    .optional(),
 });
 
 /** Numbers a study published for the same cells, keyed by dataset id and then model id (percent). */
@@ -127,28 +182,12 @@ export type Published = z.output<typeof PublishedSchema>;
 
 /** Validates a grid; errors name the dotted path of every bad entry, e.g. `models.3.prototypes.dims`. */
 export function parseGrid(raw: unknown, source = 'grid'): Grid {
-  if (
-    typeof raw === 'object' &&
-    raw !== null &&
-    typeof (raw as { seeds?: unknown }).seeds === 'number' &&
-    (raw as { seeds: number }).seeds < 1
-  ) {
-    // Said plainly: zod's union message would only say that no alternative matched.
-    throw new HyperprotoError(
-      ErrorCode.InvalidOptions,
-      `${source} seeds: the number of seeds must be at least 1, got ${(raw as { seeds: number }).seeds}`,
-      {
-        hint: 'Give a count such as "seeds": 5, or a list such as "seeds": [0, 1, 2].',
-      },
-    );
-  }
   const hint =
     "See the seed preset for a complete grid: @hyperproto/experiments' presets/seed.json, or the grid.json that `hyperproto experiment --preset seed` writes into its --out.";
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    const got = raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw;
     throw new HyperprotoError(
       ErrorCode.InvalidOptions,
-      `${source}: a grid is a JSON object with "name", "seeds", "datasets" and "models", got ${got}`,
+      `${source}: a grid is a JSON object with "name", "seeds", "datasets" and "models", got ${kindOf(raw)}`,
       {
         hint,
       },
@@ -163,8 +202,50 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
       `${source}: ${[...unnamed.map((u) => u.problem), ...(result.success ? [] : [describeIssues(result.error.issues)])].join('; ')}`,
       { hint: `Add "name": "files" to ${unnamed.map((u) => u.where).join(', ')} to read the data from files.` },
     );
-  if (result.success) return result.data;
-  throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${describeIssues(result.error.issues)}`, { hint });
+  if (!result.success) throw new HyperprotoError(ErrorCode.InvalidOptions, `${source}: ${describeIssues(result.error.issues)}`, { hint });
+  checkGridSize(result.data, source);
+  return result.data;
+}
+
+/** Refuses a grid of more than MAX_GRID_RUNS runs, counted without expanding it (so at once, whatever its size). */
+function checkGridSize(grid: Grid, source: string): void {
+  const { runs, counted } = gridRunCount(grid);
+  if (runs <= MAX_GRID_RUNS) return;
+  throw new HyperprotoError(
+    ErrorCode.InvalidOptions,
+    `${source}: the grid expands to ${thousands(runs)} runs (${counted}), more than the ${thousands(MAX_GRID_RUNS)} a grid may have`,
+    { hint: 'Use fewer seeds, models or datasets, or split the study into several grids, each with its own --out.' },
+  );
+}
+
+const plural = (n: number, word: string) => `${thousands(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * How many runs the grid expands to (as many as `expandGrid` makes), and how they were counted: datasets x models x
+ * seeds, or per model where models name their own datasets or seeds.
+ */
+export function gridRunCount(grid: Pick<Grid, 'seeds' | 'datasets' | 'models'>): { runs: number; counted: string } {
+  const shared = seedCount(grid.seeds);
+  if (grid.models.every((model) => model.datasets === undefined && model.seeds === undefined)) {
+    const { length: datasets } = grid.datasets;
+    const { length: models } = grid.models;
+    return {
+      runs: datasets * models * shared,
+      counted: `${plural(datasets, 'dataset')} x ${plural(models, 'model')} x ${plural(shared, 'seed')}`,
+    };
+  }
+  const datasetIds = new Set(grid.datasets.map((dataset) => dataset.id));
+  let runs = 0;
+  for (const model of grid.models) {
+    const own = model.datasets === undefined ? datasetIds : new Set(model.datasets.filter((id) => datasetIds.has(id)));
+    const seeds = model.seeds;
+    if (seeds === undefined || typeof seeds === 'number' || Array.isArray(seeds)) {
+      runs += own.size * (seeds === undefined ? shared : seedCount(seeds));
+      continue;
+    }
+    for (const id of own) runs += seeds[id] === undefined ? shared : seedCount(seeds[id]);
+  }
+  return { runs, counted: "summed over the models, each over the datasets and seeds it names or the grid's" };
 }
 
 /** Options only data read from files has (the `files` dataset's paths and label column); the gaussian data has none. */
@@ -199,12 +280,27 @@ function unnamedFileData(raw: object): { where: string; problem: string }[] {
  */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
+    .flatMap(matchedAlternative)
     .map((issue) => {
       const where = dottedPath(issue.path);
       if (issue.code === 'unrecognized_keys') return where ? `${where}: ${issue.message}` : issue.message;
       return `${where || '(top level)'}: ${issue.message}`;
     })
     .join('; ');
+}
+
+/**
+ * A union's problem as those of the one alternative whose type the value has (a model's seeds given per dataset,
+ * `{ "c10": "five" }`, is told what a dataset's seeds are, not that it is an object), at the union's path; the
+ * union's own message where the type matches none or several.
+ */
+function matchedAlternative(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const typeMismatch = (inner: z.core.$ZodIssue) =>
+    inner.path.length === 0 && (inner.code === 'invalid_type' || inner.code === 'invalid_union');
+  const matched = issue.errors.filter((inner) => !inner.every(typeMismatch));
+  if (matched.length !== 1) return [issue];
+  return matched[0]!.flatMap((inner) => matchedAlternative({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 /** `models.1.prototypes.dims`; a key that is not a plain word is quoted, so the path still reads as one. */
@@ -215,6 +311,7 @@ function dottedPath(path: readonly PropertyKey[]): string {
 type Seeds = z.output<typeof seedsSchema>;
 
 const seedList = (seeds: Seeds): number[] => (typeof seeds === 'number' ? Array.from({ length: seeds }, (_, i) => i) : [...seeds]);
+const seedCount = (seeds: Seeds): number => (typeof seeds === 'number' ? seeds : seeds.length);
 
 /** The seeds a grid runs where no model names its own, in order. */
 export function gridSeeds(grid: Pick<Grid, 'seeds'>): number[] {
@@ -228,4 +325,9 @@ export function cellSeeds(grid: Pick<Grid, 'seeds'>, model: Pick<GridModel, 'see
   if (typeof own === 'number' || Array.isArray(own)) return seedList(own);
   const forDataset = own[datasetId];
   return forDataset === undefined ? gridSeeds(grid) : seedList(forDataset);
+}
+
+/** Whether the grid crosses this model with this dataset (a model may name the datasets it runs on). */
+export function modelRunsOn(model: Pick<GridModel, 'datasets'>, dataset: Pick<GridDataset, 'id'>): boolean {
+  return model.datasets === undefined || model.datasets.includes(dataset.id);
 }

@@ -30,6 +30,15 @@ describe('AffinityQueue', () => {
     expect(new AffinityQueue(runs(), 2).take(held('p0'), held('p0'))).toBe('hpn-s0');
   });
 
+  it('chooses among more queued runs than a call takes arguments (a grid of 300,000 runs)', () => {
+    const fillers = Array.from({ length: 300_000 }, (_, i) => run(`filler-${i}`, 10, undefined, 'd1'));
+    const queue = new AffinityQueue([run('first', 10), ...fillers, run('last', 10, 'p1', 'd1')], 2);
+    // A slot that holds p1 takes the last run (over p1) before the first.
+    expect(queue.take(held('p1'))).toBe('last');
+    expect(queue.take()).toBe('first');
+    expect(queue.length).toBe(300_000);
+  });
+
   it('takes the first run once it has been passed over as many times as there are slots', () => {
     const runs = [
       run('first', 10),

@@ -27,6 +27,8 @@ export interface QueuedRun<O> {
 export class AffinityQueue<O> {
   private readonly queue: { run: QueuedRun<O>; passed: number }[];
   private work: number;
+  /** The most inputs a run lists: the tiers an input held by a slot can be at (runs only leave, so it stays a bound). */
+  private readonly inputTiers: number;
 
   constructor(
     runs: readonly QueuedRun<O>[],
@@ -34,6 +36,8 @@ export class AffinityQueue<O> {
   ) {
     this.queue = runs.map((run) => ({ run, passed: 0 }));
     this.work = runs.reduce((sum, run) => sum + run.weight, 0);
+    // A loop, not Math.max(...): a grid's runs are more than a call takes arguments.
+    this.inputTiers = runs.reduce((most, run) => Math.max(most, run.inputs.length), 0);
   }
 
   get length(): number {
@@ -64,7 +68,7 @@ export class AffinityQueue<O> {
       return weight >= NEAR_EQUAL * first.run.weight || this.work - weight >= this.slots * first.run.weight;
     };
     // Only a run that shares a costlier input than the first run does may go before it.
-    const tiers = Math.min(heldTier(first.run, held), Math.max(...this.queue.map(({ run }) => run.inputs.length)));
+    const tiers = Math.min(heldTier(first.run, held), this.inputTiers);
     for (let tier = 0; tier < tiers; tier++) {
       const index = this.queue.findIndex(({ run }, i) => i > 0 && run.inputs[tier] !== undefined && held.has(run.inputs[tier]!));
       if (affordable(index)) return index;
