@@ -137,6 +137,7 @@ describe.skipIf(!hasTmux && !ci)('on a real terminal (tmux)', () => {
       `  results ${out}/results.jsonl`,
       `  report  ${out}/report.md`,
       `          ${out}/report.html`,
+      expect.stringMatching(new RegExp(`^  models  ${out}/models \\(--save-models best\\): \\d+ held$`)),
       'EXIT=0',
     ]);
     const bar = expectCleanScreen(run, summary);
