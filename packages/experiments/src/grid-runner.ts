@@ -3,8 +3,7 @@ import { chooseEngine, ErrorCode, HyperprotoError, isHyperprotoError, type Datas
 import type { GridChange } from './grid-difference.js';
 import type { Grid } from './grid-schema.js';
 import { checkGrid, checkReadClassCounts, type CheckedRun } from './grid-validation.js';
-import { canonicalJson } from './grid-difference.js';
-import { checkUnchangedInputs, compareInputs, datasetInputs, describeChange, type InputsCheck, recordedInputs } from './input-changes.js';
+import { checkUnchangedInputs, warnOnChangedFinishedInputs } from './input-changes.js';
 import { gitProvenance, modulePath, type GitProvenance } from './git-provenance.js';
 import { localPool } from './local-pool.js';
 import { ProgressTracker, type GridProgress } from './progress-tracker.js';
@@ -412,41 +411,6 @@ function onceEach(log: (message: string) => void): (message: string) => void {
 async function codeCommit(registryModule: string): Promise<GitProvenance | null> {
   const file = modulePath(registryModule);
   return file ? gitProvenance(file) : null;
-}
-
-/**
- * The datasets this session runs nothing more of (`check.datasets` are the others) are not refused for a changed
- * file, as nothing is added to their cells, but the report is written again from their records: each file that
- * differs from what their finished runs read is said, by the rule and in the words of `checkUnchangedInputs`. A file
- * that cannot be read now (removed once its runs were done) says nothing: the records stand as they are.
- */
-async function warnOnChangedFinishedInputs(check: InputsCheck): Promise<void> {
-  const changes: string[] = [];
-  for (const entry of check.grid.datasets) {
-    const finished = check.records.filter((record) => record.dataset === entry.id);
-    if (check.datasets.has(entry.id) || finished.length === 0) continue;
-    const now = await datasetInputs(check.registry, entry).catch(() => undefined);
-    if (!now) continue;
-    const readBefore = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
-    for (const inputs of finished.map((record) => recordedInputs(record.data))) {
-      if (!inputs) continue;
-      const seen = readBefore.get(canonicalJson(inputs));
-      if (seen) seen.runs++;
-      else readBefore.set(canonicalJson(inputs), { inputs, runs: 1 });
-    }
-    for (const { inputs, runs } of readBefore.values()) {
-      const names = { expected: `when ${runs === 1 ? '1 finished run' : `${runs} finished runs`} read it`, actual: 'now' };
-      for (const change of compareInputs(inputs, now).changed)
-        changes.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, names)}`);
-    }
-  }
-  if (changes.length === 0) return;
-  check.log(
-    `warning: ${check.target} holds finished runs that read other data than the dataset files hold now; their records (and the report written from them) are of the data they read:\n  ${changes.join('\n  ')}`,
-  );
-  check.log(
-    'hint: To have results of the new data, keep it apart: use a new --out, or save it under another path and add it to the grid as a dataset with a new id.',
-  );
 }
 
 /** Resumed results were made by another engine than this session's: the tables would mix them, so say so. */

@@ -143,32 +143,16 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<Readonly
     const now = await datasetInputs(check.registry, entry);
     if (!now) continue;
     read[entry.id] = now;
-    const finished = check.records.filter((record) => record.dataset === entry.id);
-    // The distinct lists the finished runs read, with how many runs read each.
-    const readBefore = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
-    let without = 0;
-    for (const record of finished) {
-      const inputs = recordedInputs(record.data);
-      if (!inputs) {
-        without++;
-        continue;
-      }
-      const key = canonicalJson(inputs);
-      const seen = readBefore.get(key);
-      if (seen) seen.runs++;
-      else readBefore.set(key, { inputs, runs: 1 });
-    }
-    if (without > 0) unchecked.push(`"${entry.id}" (${without} of ${finished.length})`);
-    for (const { inputs, runs } of readBefore.values()) {
-      const runsRead = runs === 1 ? '1 finished run' : `${runs} finished runs`;
+    const { lists, without, finished } = inputsReadBefore(check.records, entry.id);
+    if (without > 0) unchecked.push(`"${entry.id}" (${without} of ${finished})`);
+    for (const { inputs, runs } of lists) {
       const { changed, moved } = compareInputs(inputs, now);
       for (const { option, expected, actual } of moved) {
         notes.push(
-          `dataset "${entry.id}" ${option} is now read from ${actual.path}; ${runsRead} read ${expected.path}, with the same content`,
+          `dataset "${entry.id}" ${option} is now read from ${actual.path}; ${runsRead(runs)} read ${expected.path}, with the same content`,
         );
       }
-      const names = { expected: `when ${runsRead} read it`, actual: 'now' };
-      for (const change of changed) problems.push(`dataset "${entry.id}" ${change.option}: ${describeChange(change, names)}`);
+      problems.push(...changeLines(entry.id, changed, runs));
     }
   }
   if (unchecked.length > 0) {
@@ -185,4 +169,61 @@ export async function checkUnchangedInputs(check: InputsCheck): Promise<Readonly
       hint: 'Restore each file as the finished runs read it (the full fingerprints are "data.inputs" of their records in results.jsonl), or keep the new data apart: use a new --out, or save it under another path and add it to the grid as a dataset with a new id.',
     },
   );
+}
+
+/**
+ * The datasets this session runs nothing more of (`check.datasets` are the others) are not refused for a changed
+ * file, as nothing is added to their cells, but the report is written again from their records: each file that
+ * differs from what their finished runs read is said, by the rule and in the words of `checkUnchangedInputs`. A file
+ * that cannot be read now (removed once its runs were done) says nothing: the records stand as they are.
+ */
+export async function warnOnChangedFinishedInputs(check: InputsCheck): Promise<void> {
+  const changes: string[] = [];
+  for (const entry of check.grid.datasets) {
+    if (check.datasets.has(entry.id)) continue;
+    const { lists } = inputsReadBefore(check.records, entry.id);
+    if (lists.length === 0) continue;
+    const now = await datasetInputs(check.registry, entry).catch(() => undefined);
+    if (!now) continue;
+    for (const { inputs, runs } of lists) changes.push(...changeLines(entry.id, compareInputs(inputs, now).changed, runs));
+  }
+  if (changes.length === 0) return;
+  check.log(
+    `warning: ${check.target} holds finished runs that read other data than the dataset files hold now; their records (and the report written from them) are of the data they read:\n  ${changes.join('\n  ')}`,
+  );
+  check.log(
+    'hint: To have results of the new data, keep it apart: use a new --out, or save it under another path and add it to the grid as a dataset with a new id.',
+  );
+}
+
+/** The distinct file lists the finished runs of `dataset` read, with how many runs read each, and how many recorded none. */
+function inputsReadBefore(
+  records: readonly RunRecord[],
+  dataset: string,
+): { lists: { inputs: readonly DatasetInput[]; runs: number }[]; without: number; finished: number } {
+  const lists = new Map<string, { inputs: readonly DatasetInput[]; runs: number }>();
+  let without = 0;
+  let finished = 0;
+  for (const record of records) {
+    if (record.dataset !== dataset) continue;
+    finished++;
+    const inputs = recordedInputs(record.data);
+    if (!inputs) {
+      without++;
+      continue;
+    }
+    const key = canonicalJson(inputs);
+    const seen = lists.get(key);
+    if (seen) seen.runs++;
+    else lists.set(key, { inputs, runs: 1 });
+  }
+  return { lists: [...lists.values()], without, finished };
+}
+
+const runsRead = (runs: number) => (runs === 1 ? '1 finished run' : `${runs} finished runs`);
+
+/** Each changed file of `dataset`, in the words both checks use. */
+function changeLines(dataset: string, changed: InputComparison['changed'], runs: number): string[] {
+  const names = { expected: `when ${runsRead(runs)} read it`, actual: 'now' };
+  return changed.map((change) => `dataset "${dataset}" ${change.option}: ${describeChange(change, names)}`);
 }
