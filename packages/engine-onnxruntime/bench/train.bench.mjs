@@ -24,7 +24,10 @@
 // The sustained MatMul rate is measured in the same rounds (a window of consecutive runs, about 0.3 s, of each
 // shape and thread count after the engines' turns), and is the median of those windows: on a shared machine, a rate
 // measured once before or after the training would compare two different loads. The warm-up epochs are the engine's
-// own start: growing its runs to many batches and its thread trial.
+// own start, which a training of hundreds of epochs pays once: growing its runs to many batches, and its thread trial,
+// whose first run of each shape runs on both sides and which then times two runs of each side (an epoch here is one
+// or two runs). With two warm-up epochs the trial was still trying in the measured ones, which then timed its runs
+// on the slower side and its checks: 0.34 / 0.34 / 0.45 / 0.38 where six gave 0.39 / 0.38 / 0.45 / 0.43.
 //
 // Then the breakdown of a step (see step-breakdown.mjs), on the threads the engine's trial kept in most rounds: where
 // its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch packing,
@@ -65,7 +68,7 @@ const TARGETS = new Map([
 ]);
 const STEPS = quick ? 8 : 24;
 const ROUNDS = quick ? 3 : 5;
-const WARMUP_EPOCHS = 2;
+const WARMUP_EPOCHS = 6;
 const MEASURED_EPOCHS = quick ? 1 : 2;
 
 /** Random features and labels (training speed does not depend on what is learnt). */

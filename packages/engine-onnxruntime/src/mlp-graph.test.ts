@@ -39,9 +39,10 @@ async function bothGradients(shape: MlpShape, rows: number, dropout: number, see
         )
       : [];
   const ones = g.constant('ones', new Float64Array(rows).fill(1), [1, rows]);
+  const means = g.constant('means', new Float64Array(rows).fill(1 / rows), [1, rows]);
   const inverseCount = g.constant('inverse_count', [1 / rows], [1]);
   const net = mlpLayersFromList(params, shape.hiddenLayers);
-  const pass = trainingForwardMlp(g, net, features, { ones, inverseCount }, { masks, keptScale });
+  const pass = trainingForwardMlp(g, net, features, { ones, means, inverseCount }, { masks, keptScale });
   const cotangent = g.constant('cotangent', uniform(rng, rows * shape.outputUnits, -1, 1), [rows, shape.outputUnits]);
   const loss = g.reduceSum(g.mul(pass.output, cotangent), [0, 1], false);
   const trainable = specs.map((spec, i) => (spec.trainable ? params[i]! : undefined));
@@ -58,7 +59,12 @@ async function bothGradients(shape: MlpShape, rows: number, dropout: number, see
   const fetched = [...generic.map((v) => v!), ...closed];
   g.finish(fetched);
   fetched.forEach((v) => g.builder.output(v.name, 'float64', v.shape.map((d) => (typeof d === 'number' ? d : -1)) as number[]));
-  const session = await ort.InferenceSession.create(g.builder.toModel({ opset: 17 }), { logSeverityLevel: 3 });
+  // Unoptimised: onnxruntime's fusions fold a scalar factor of a product into a float32 attribute (FusedMatMul's
+  // alpha), 1e-8 off in float64.
+  const session = await ort.InferenceSession.create(g.builder.toModel({ opset: 17 }), {
+    logSeverityLevel: 3,
+    graphOptimizationLevel: 'disabled',
+  });
   try {
     const out = await session.run(feeds);
     const values = fetched.map((v) => out[v.name]!.data as Float64Array);

@@ -24,10 +24,12 @@ export function inferenceMlp(g: TracedGraph, net: MlpValues, features: Value): V
   return output;
 }
 
-/** Values of one batch that every layer reads: a row of N ones (column sums as products) and 1 / N. */
+/** Values of one batch that every layer reads: rows of N ones and of N times 1 / N (sums and means as products), 1 / N. */
 export interface BatchRows {
   /** [1, N] float ones. */
   readonly ones: Value;
+  /** [1, N], every value 1 / N. */
+  readonly means: Value;
   /** Scalar 1 / N. */
   readonly inverseCount: Value;
 }
@@ -69,7 +71,7 @@ export function trainingForwardMlp(
   dropout: { readonly masks: readonly Value[]; readonly keptScale: number },
 ): MlpTrainingPass {
   const epsilon = g.scalar(BATCH_NORM_EPSILON);
-  const mean = (x: Value) => g.mul(g.matmul(rows.ones, x), rows.inverseCount);
+  const mean = (x: Value) => g.matmul(rows.means, x);
   let hidden = features;
   const batchStats: { mean: Value; variance: Value }[] = [];
   const layers: HiddenLayerPass[] = [];
@@ -94,7 +96,10 @@ export function trainingForwardMlp(
   return { net, output, batchStats, hidden: layers, keptScale: dropout.masks.length ? dropout.keptScale : 1, rows };
 }
 
-/** Gradients of the network's trainable weights by role, each in its weight's shape. */
+/**
+ * Gradients of the network's trainable weights by role: the kernels in their weights' shapes, the per-unit weights
+ * (gamma, beta, the head's bias) as rows [1, units], which broadcast as the weights do and need no Reshape.
+ */
 export interface MlpGradients {
   readonly hidden: readonly { readonly kernel: Value; readonly gamma: Value; readonly beta: Value }[];
   readonly head: { readonly kernel: Value; readonly bias: Value };
@@ -112,35 +117,29 @@ export interface MlpGradients {
 export function backwardMlp(g: TracedGraph, pass: MlpTrainingPass, outputGradient: Value): MlpGradients {
   const { net, rows, keptScale } = pass;
   const columnSums = (x: Value) => g.matmul(rows.ones, x);
-  const row = (x: Value, units: number) => g.reshape(x, [units]);
   g.source = "the gradient of the head's dense layer";
   const headInput = pass.hidden.at(-1)?.output;
   if (!headInput) throw new Error('backwardMlp needs at least one hidden layer');
-  const outputUnits = net.head.bias.shape[0] as number;
-  const head = {
-    kernel: g.gemm(headInput, outputGradient, { transA: true }),
-    bias: row(columnSums(outputGradient), outputUnits),
-  };
+  const head = { kernel: g.gemm(headInput, outputGradient, { transA: true }), bias: columnSums(outputGradient) };
   // The gradient with respect to the output of the hidden layer at hand.
   let hiddenGradient = g.gemm(outputGradient, net.head.kernel, { transB: true });
   const hidden: { kernel: Value; gamma: Value; beta: Value }[] = [];
   for (let i = pass.hidden.length - 1; i >= 0; i--) {
     g.source = `the gradient of hidden layer ${i}`;
     const layer = pass.hidden[i]!;
-    const units = net.hidden[i]!.gamma.shape[0] as number;
     // What passes dropout and ReLU: dy / keptScale = dh where h > 0, else 0. The 0-or-1 factor as two casts of h,
     // cheaper in onnxruntime than Sign (a slow serial kernel) or a comparison and Where.
     const passed = g.mul(hiddenGradient, g.cast(g.cast(layer.output, 'bool'), layer.output.type));
-    const sumPassed = columnSums(passed);
-    const sumPassedCentered = columnSums(g.mul(passed, layer.centered));
     const kept = (x: Value) => (keptScale === 1 ? x : g.mul(x, g.scalar(keptScale)));
-    const beta = row(kept(sumPassed), units);
-    const gamma = row(g.mul(kept(sumPassedCentered), layer.inverseStd), units);
-    // dz = a dy' - b (z - mean) - k with a = keptScale * scale, b = a mean(dy' c) / sigma^2, k = a mean(dy').
-    const a = kept(layer.scale);
-    const b = g.mul(g.mul(a, g.mul(layer.inverseStd, layer.inverseStd)), g.mul(sumPassedCentered, rows.inverseCount));
-    const k = g.mul(a, g.mul(sumPassed, rows.inverseCount));
-    const dz = g.sub(g.sub(g.mul(passed, a), g.mul(layer.centered, b)), k);
+    // dbeta = sum(dy) and dgamma = sum(dy x^), with dy = keptScale dy'.
+    const beta = kept(columnSums(passed));
+    const gamma = g.mul(kept(columnSums(g.mul(passed, layer.centered))), layer.inverseStd);
+    // dz = a dy' - b (z - mean) - k with a = keptScale * scale, b = scale dgamma / (N sigma), k = scale dbeta / N:
+    // the per-unit factors from the weights' gradients, in few operators on [1, units] rows (each costs ~1.5 us).
+    const scaleOverCount = g.mul(layer.scale, rows.inverseCount);
+    const b = g.mul(g.mul(gamma, layer.inverseStd), scaleOverCount);
+    const k = g.mul(beta, scaleOverCount);
+    const dz = g.sub(g.sub(g.mul(passed, kept(layer.scale)), g.mul(layer.centered, b)), k);
     const kernel = g.gemm(layer.input, dz, { transA: true });
     // The features need no gradient.
     if (i > 0) hiddenGradient = g.gemm(dz, net.hidden[i]!.kernel, { transB: true });

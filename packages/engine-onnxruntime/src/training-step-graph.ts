@@ -164,13 +164,15 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
           ...(rowSampled.size ? { rows: outer.input('sampled_rows', 'int32', ['K', spec.classSample]) } : {}),
         }
       : undefined;
-  // Once per run, outside the Scan: the batch size N as a row of ones [1, N] and 1 / N, the number of batches K.
+  // Once per run, outside the Scan: the batch size N as rows of ones and of 1 / N [1, N] and 1 / N, the number of
+  // batches K.
   const featureShape = outer.node('Shape', [featuresName]);
   const rowCount = outer.node('Slice', [featureShape, outer.ints([1]), outer.ints([2])]);
   const onesName = outer.node('ConstantOfShape', [outer.node('Concat', [outer.ints([1]), rowCount], { axis: 0 })], {
     value: attr.tensor({ dataType: 'float32', dims: [1], data: Float32Array.of(1) }),
   });
   const inverseCountName = outer.node('Reciprocal', [outer.node('Cast', [rowCount], { to: 1 })]);
+  const meansName = outer.node('Mul', [onesName, inverseCountName]);
   const batchCount = scan
     ? outer.node('Gather', [featureShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], { axis: 0 })
     : outer.initializer('one_batch', BigInt64Array.of(1n), [], 'int64');
@@ -196,13 +198,17 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const sampledClasses = sampleNames && g.cast(batchOf(sampleNames.classes, 'int32', [spec.classSample!]), 'int64');
   const sampledLabels = sampleNames && batchOf(sampleNames.labels, 'int32', ['N']);
   const sampledRowIndices = sampleNames?.rows ? g.cast(batchOf(sampleNames.rows, 'int32', [spec.classSample!]), 'int64') : undefined;
-  const rows = { ones: g.existing(onesName, 'float32', [1, 'N']), inverseCount: g.existing(inverseCountName, 'float32', [1]) };
+  const rows = {
+    ones: g.existing(onesName, 'float32', [1, 'N']),
+    means: g.existing(meansName, 'float32', [1, 'N']),
+    inverseCount: g.existing(inverseCountName, 'float32', [1]),
+  };
   const stepSize = batchOf(schedule.stepSizes, 'float32', []);
   const epsilon = batchOf(schedule.epsilons, 'float32', []);
 
   // Each weight's value: its own state tensor, or its piece of a shared row (a Split that is not written where
-  // nothing reads it, as the moving statistics in the forward pass).
-  const values = weightValues(g, weights, placements, state, stateShapes);
+  // nothing reads it, as the moving statistics in the forward pass). The network's per-unit weights stay rows.
+  const values = weightValues(g, weights, placements, state, stateShapes, networkWeights.length);
   const net = mlpLayersFromList(values.slice(0, networkWeights.length), shape.hiddenLayers);
   const headParamValues = values.slice(networkWeights.length);
   const pass = trainingForwardMlp(g, net, features, rows, { masks, keptScale: 1 / (1 - spec.dropout) });
@@ -371,13 +377,18 @@ function stateLayout(weights: readonly WeightSpec[], own: ReadonlySet<number>): 
   return { trainableStates, placements, stateInputs, stateShapes, movingState, firstMoments, secondMoments };
 }
 
-/** Each weight as a graph value in its own shape: a whole state tensor, or a piece of a row split once per step. */
+/**
+ * Each weight as a graph value in its own shape: a whole state tensor, or a piece of a row split once per step. A
+ * piece of one of the first `rowsKept` weights whose shape is [units] stays the row [1, units]: the network reads it
+ * only where a row broadcasts as [units] does, and each Reshape costs a node per step.
+ */
 function weightValues(
   g: TracedGraph,
   weights: readonly WeightSpec[],
   placements: readonly StatePlacement[],
   state: readonly Value[],
   stateShapes: readonly (readonly number[])[],
+  rowsKept: number,
 ): Value[] {
   const values: Value[] = new Array(weights.length);
   const byState = new Map<number, number[]>();
@@ -398,7 +409,10 @@ function weightValues(
             members.map((i) => ({ type: 'float32', shape: [1, placements[i]!.length] })),
           );
     // Reshapes of a Split's outputs, which nothing else reads: onnxruntime does them in place.
-    members.forEach((i, j) => (values[i] = g.reshape(pieces[j]!, weights[i]!.shape)));
+    members.forEach((i, j) => {
+      const { shape } = weights[i]!;
+      values[i] = i < rowsKept && shape.length === 1 ? pieces[j]! : g.reshape(pieces[j]!, shape);
+    });
   }
   return values;
 }
@@ -421,7 +435,8 @@ function gradientOfState(
     ])[0]!;
   const gradientOf = (i: number, shape: readonly number[]) => {
     const gradient = gradients[i];
-    return gradient ? g.reshape(gradient, shape) : zeros(shape);
+    if (!gradient) return zeros(shape);
+    return gradient.shape.join() === shape.join() ? gradient : g.reshape(gradient, shape);
   };
   const only = state.members.length === 1 ? state.members[0]! : undefined;
   if (only !== undefined && state.shape.join() === weights[only]!.shape.join()) return gradients[only] ?? zeros(state.shape);
