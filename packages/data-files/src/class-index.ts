@@ -1,3 +1,4 @@
+import { shorten } from './csv-features.js';
 import { isDecimalNumber } from './decimal-field.js';
 import { badData } from './file-errors.js';
 import type { LabelValues } from './label-values.js';
@@ -72,6 +73,41 @@ export function indexClasses(
   }
   const byName = new Map(names.map((name, i) => [name, i]));
   return mapped(sources, names, 'names', (text) => byName.get(text)!);
+}
+
+// Enough pairs to recognise the problem by; a file of many would bury the message.
+const LOOK_ALIKES_NAMED = 3;
+
+/**
+ * A warning when class names differ only in Unicode normalisation (`\u00e9` and `e\u0301` are both "é"), else
+ * undefined. A class is a label by its exact text, so such names are different classes that look alike. Names up
+ * to LOOK_ALIKES_NAMED pairs, each with where its names first appear in `sources`; one pass over the classes.
+ */
+export function lookAlikeClassesWarning(index: ClassIndex, sources: readonly LabelValues[]): string | undefined {
+  if (!index.classNames) return undefined;
+  const byForm = new Map<string, string>();
+  const pairs: [string, string][] = [];
+  let found = 0;
+  for (const name of index.classNames) {
+    const form = name.normalize('NFC');
+    const first = byForm.get(form);
+    if (first === undefined) byForm.set(form, name);
+    else if (found++ < LOOK_ALIKES_NAMED) pairs.push([first, name]);
+  }
+  if (found === 0) return undefined;
+  const shown = (name: string) => {
+    const source = sources.find((labels) => labels.distinct.includes(name));
+    const at = source ? ` (${source.where(source.distinct.indexOf(name))})` : '';
+    return `${escapedText(name)}${at}`;
+  };
+  const listed = pairs.map(([a, b]) => `${shown(a)} and ${shown(b)}`).join('; ');
+  const more = found > pairs.length ? `, and ${found - pairs.length} more such pair${found - pairs.length === 1 ? '' : 's'}` : '';
+  return `warning: class names ${listed}${more} differ only in Unicode normalisation: they look the same but are different texts, so each is a class of its own. If they are meant as one class, normalise the labels to one form (NFC) where they are written, e.g. with uconv -x any-nfc or Python's unicodedata.normalize('NFC', label)`;
+}
+
+/** A text JSON-quoted with every character outside printable ASCII as a \u escape: what tells look-alikes apart. */
+function escapedText(text: string): string {
+  return JSON.stringify(shorten(text)).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

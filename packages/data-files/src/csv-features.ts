@@ -18,6 +18,11 @@ export interface TextColumnOptions {
    * `labelColumn`, so any other key is left unread already.
    */
   readonly skipColumn?: string;
+  /**
+   * Refuse a header that names two columns alike: the names of a training file become the model's feature names,
+   * by which rows to classify are matched, so each must name one column.
+   */
+  readonly distinctNames?: boolean;
 }
 
 export interface TextFeatureOptions extends TextColumnOptions {
@@ -30,9 +35,19 @@ export interface TextFeatureOptions extends TextColumnOptions {
  * every other field must be a finite decimal number.
  */
 export async function readCsvFeatures(path: string, { hooks, ...columns }: TextFeatureOptions): Promise<FeatureTable> {
-  const reader = csvLineReader(path, columns);
+  const reader = csvLineReader(path, { ...columns, distinctNames: true });
   await forEachLine(path, reader.onLine, hooks);
   return reader.finish();
+}
+
+/**
+ * How to read the labels from the header column `name`: `labelColumn=NAME (--dataset-option labelColumn=NAME)`,
+ * the flag quoted for a shell when the name needs it.
+ */
+export function readLabelsFromColumn(name: string): string {
+  const option = `labelColumn=${name}`;
+  const flag = /^[\w.-]+$/.test(name) ? option : `'${option.replaceAll("'", "'\\''")}'`;
+  return `${option} (--dataset-option ${flag})`;
 }
 
 /**
@@ -89,7 +104,10 @@ function otherSeparator(path: string, text: string, line: number): string | unde
  * file means the same to both. Blank lines may only follow the last row: one between rows would shift the rows
  * after it against their labels.
  */
-export function csvLineReader(path: string, { labelColumn, labelsPath, skipColumn }: TextColumnOptions = {}): FeatureLineReader {
+export function csvLineReader(
+  path: string,
+  { labelColumn, labelsPath, skipColumn, distinctNames }: TextColumnOptions = {},
+): FeatureLineReader {
   let header: string[] | undefined;
   let headerKind: CsvHeader | undefined;
   let width = -1;
@@ -110,9 +128,7 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
     if (headerKind !== 'names' || labelsPath === undefined || looksNumeric(field) || isMissingValue(field) || hasDecimalComma(field))
       return '';
     const name = header![k]!;
-    const option = `labelColumn=${name}`;
-    const flag = /^[\w.-]+$/.test(name) ? option : `'${option.replaceAll("'", "'\\''")}'`;
-    return `; if column ${JSON.stringify(shorten(name))} holds the labels, read them from it with ${option} (--dataset-option ${flag}) instead of ${labelsPath}, or drop the column`;
+    return `; if column ${JSON.stringify(shorten(name))} holds the labels, read them from it with ${readLabelsFromColumn(name)} instead of ${labelsPath}, or drop the column`;
   };
 
   const onLine = (text: string, line: number) => {
@@ -161,6 +177,7 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
         if (skipIndex >= 0 && header.indexOf(skipColumn, skipIndex + 1) >= 0)
           throw badData(`${path} line ${line}: the header names column ${JSON.stringify(skipColumn)} twice; rename one`);
       }
+      if (header && distinctNames) refuseRepeatedName(path, line, header);
       const featureCols = width - (labelIndex >= 0 ? 1 : 0) - (skipIndex >= 0 ? 1 : 0);
       if (featureCols === 0) throw badData(`${path} line ${line} has no feature columns besides the labels`);
       blocks = new RowBlocks(featureCols);
@@ -218,6 +235,18 @@ export function csvLineReader(path: string, { labelColumn, labelsPath, skipColum
   };
 
   return { onLine, finish };
+}
+
+/** Refuses the first name a header gives two columns, naming both positions (1-based, as every column message does). */
+function refuseRepeatedName(path: string, line: number, header: readonly string[]): void {
+  const firstAt = new Map<string, number>();
+  header.forEach((name, k) => {
+    const first = firstAt.get(name);
+    if (first === undefined) return void firstAt.set(name, k);
+    throw badData(
+      `${path} line ${line}: columns ${first + 1} and ${k + 1} are both named ${JSON.stringify(shorten(name))}; a model takes its features by name, so every column needs a name of its own: rename one`,
+    );
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { isHyperprotoError, type DatasetInput } from '@hyperproto/core';
 import { openInputFile } from '@hyperproto/npy';
 import { unreadableFile } from './file-errors.js';
-import type { FilesOptions } from './files-options.js';
+import { optionName, type FilesOptions } from './files-options.js';
 import type { WorkPacer } from './work-pacer.js';
 
 /** Every option that names a file, in the order the loader reads them. */
@@ -53,4 +53,30 @@ export async function fingerprintFile(option: string, path: string, pacer?: Work
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * A warning when a held-out features file (validationData, testData) holds the very bytes of `data`, by the same
+ * path or another (a link, a copy), else undefined: its scores would be of rows the model trained on. Compares the
+ * fingerprints already made, reading nothing.
+ */
+export function heldOutIsDataWarning(inputs: readonly DatasetInput[], options: FilesOptions): string | undefined {
+  const fingerprint = (option: string) => inputs.find((input) => input.option === option);
+  const data = fingerprint('data');
+  if (!data) return undefined;
+  const same = (['validationData', 'testData'] as const).filter((option) => {
+    const held = fingerprint(option);
+    return held !== undefined && held.bytes === data.bytes && held.sha256 === data.sha256;
+  });
+  if (same.length === 0) return undefined;
+  const one = same.length === 1;
+  const how = same.every((option) => fingerprint(option)!.path === data.path)
+    ? `${one ? 'is' : 'are'} the same file as`
+    : `${one ? 'holds' : 'hold'} the same bytes (sha256 ${data.sha256.slice(0, 12)}...) as`;
+  // Named as given, as every other message names files.
+  const files = same.map((option) => `${option} ${options[option]}`).join(' and ');
+  const splits = same.map((option) => option.replace('Data', ''));
+  const flags = optionName(...splits.flatMap((split) => [`${split}Data`, `${split}Labels`]));
+  const fractions = splits.map((split) => `${split}Fraction`).join(' and ');
+  return `warning: ${files} ${how} data ${options.data}: the ${splits.join(' and ')} scores are then of rows the model trained on, which say nothing of new data; give rows kept out of training, or leave out ${flags} to hold out ${fractions} of data instead`;
 }

@@ -1,19 +1,20 @@
 import type { Dataset, DatasetDescription, DatasetInput, DatasetSplit, PluginContext } from '@hyperproto/core';
 import { createMatrix } from '@hyperproto/core';
-import { readCsvFeatures, shorten } from './csv-features.js';
+import { readCsvFeatures, readLabelsFromColumn, shorten } from './csv-features.js';
 import { columnNamesDifference } from './column-names.js';
-import { checkHeldOutClasses, indexClasses, type ClassIndex } from './class-index.js';
+import { checkHeldOutClasses, indexClasses, lookAlikeClassesWarning, type ClassIndex } from './class-index.js';
 import { readClassNames } from './class-names.js';
 import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
 import { badData, badOptions, count } from './file-errors.js';
-import { fingerprintInputs } from './file-fingerprints.js';
+import { fingerprintInputs, heldOutIsDataWarning } from './file-fingerprints.js';
 import { fileSize } from './file-size.js';
 import { featureFormat, optionProblems, type FilesOptions } from './files-options.js';
 import { readJsonlFeatures } from './jsonl-features.js';
+import { labelValuedColumn } from './label-leak.js';
 import type { LabelValues } from './label-values.js';
 import { openNpyFeatures } from './npy-features.js';
 import { readNpyLabels } from './npy-labels.js';
-import { stratifiedSplit, TEST, TRAIN, VALIDATION, type StratifiedSplit } from './stratified-split.js';
+import { splitShareWarning, stratifiedSplit, TEST, TRAIN, VALIDATION, type StratifiedSplit } from './stratified-split.js';
 import { readTextLabels } from './text-labels.js';
 import type { LineHooks } from './text-lines.js';
 import { WorkPacer } from './work-pacer.js';
@@ -63,17 +64,24 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     const { parts, index, classNamesSource } = await readLabelledFiles(options, pacer, { onBytes: progress, finished }, opened);
     const main = parts[0]!;
     const mainLabels = index.labels[0]!;
-    const split = await stratifiedSplit(
-      mainLabels,
-      index.classes,
-      {
-        validation: options.validationData === undefined ? options.validationFraction : undefined,
-        test: options.testData === undefined ? options.testFraction : undefined,
-      },
-      ctx.rng.fork('files-split'),
-      pacer,
-      (c, rows) => describeClass(index, c, rows, main, mainLabels),
+    // Each a single message per load, for what reads fine but likely misleads.
+    const warn = (warning: string | undefined) => {
+      if (warning !== undefined) ctx.log?.(warning);
+    };
+    warn(
+      lookAlikeClassesWarning(
+        index,
+        parts.map((part) => part.labels),
+      ),
     );
+    const fractions = {
+      validation: options.validationData === undefined ? options.validationFraction : undefined,
+      test: options.testData === undefined ? options.testFraction : undefined,
+    };
+    const split = await stratifiedSplit(mainLabels, index.classes, fractions, ctx.rng.fork('files-split'), pacer, (c, rows) =>
+      describeClass(index, c, rows, main, mainLabels),
+    );
+    warn(splitShareWarning(split, fractions, main.table.path));
 
     pacer.check();
     const cols = main.table.cols;
@@ -86,8 +94,14 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
       allocate(testPart?.table.rows ?? split.sizes[TEST], cols, 'test'),
     ] as const;
 
-    await main.table.copyInto({ splitOf: split.splitOf, slotOf: split.slotOf, outputs }, pacer, progress('data'));
+    const placement = { splitOf: split.splitOf, slotOf: split.slotOf, outputs };
+    await main.table.copyInto(placement, pacer, progress('data'));
     finished('data');
+    // A labels file beside a column of the same numbers: the label column was left among the features.
+    if (options.labels !== undefined) {
+      const column = labelValuedColumn(main.labels, placement, cols);
+      if (column !== undefined) warn(labelColumnWarning(main, column));
+    }
     for (const [part, output] of [
       [validationPart, outputs[VALIDATION]],
       [testPart, outputs[TEST]],
@@ -109,6 +123,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     };
     // Right after reading, while the files are in the page cache: the record then says which bytes it came from.
     const inputs = await fingerprintInputs(options, pacer);
+    warn(heldOutIsDataWarning(inputs, options));
     return {
       classes: index.classes,
       inputWidth: cols,
@@ -319,6 +334,17 @@ function describeClass(index: ClassIndex, c: number, rows: number, main: Part, l
   if (rows === 0) return `${name} has no rows in ${main.table.path}${index.classNames ? ` (it is in the class names at index ${c})` : ''}`;
   const first = labels.indexOf(c);
   return `${name} has only ${rows} row${rows === 1 ? '' : 's'} in ${main.table.path} (first at ${main.labels.where(main.labels.rowCodes()[first]!)})`;
+}
+
+/** What to say of feature `column` of the training file when it holds the label of every row (see `labelValuedColumn`). */
+function labelColumnWarning({ table, labelsFrom }: Part, column: number): string {
+  const name = table.columnNames?.[column];
+  const where = `${table.path} column ${column + 1}${name === undefined ? '' : ` (${JSON.stringify(shorten(name))})`}`;
+  const fix =
+    name === undefined
+      ? 'drop the column'
+      : `drop the column, or read the labels from it with ${readLabelsFromColumn(name)} instead of ${labelsFrom}`;
+  return `warning: ${where} holds the label of ${labelsFrom} on every row: the labels are likely among the features, and a model that reads them there has nothing to read on new rows; ${fix}`;
 }
 
 function allocate(rows: number, cols: number, split: string): Float32Array {

@@ -96,6 +96,40 @@ export async function stratifiedSplit(
   return { splitOf, slotOf, sizes, perClass };
 }
 
+// A held-out share is reported when it is off from its fraction by both more than 5 percentage points and more
+// than a factor of 1.5, either way. Points alone would report a large fraction missed by a row of small classes
+// (0.45 of 3 rows holds out 1, 33%), still a fair share; the factor alone would report a small fraction's extra
+// row or two (0.01 held out as 3%), which costs training little. 100 classes of 3 rows, 10% held out as 33%, is
+// reported; so is 10% held out as 17% (6 rows per class), not 12.5% (8 rows).
+const SHARE_POINTS_OFF = 0.05;
+const SHARE_FACTOR_OFF = 1.5;
+
+/**
+ * A warning when a held-out split that comes from a fraction holds a share of the rows of `path` far from that
+ * fraction (see SHARE_POINTS_OFF), else undefined: small classes, split by whole rows with at least one in every
+ * split, can hold out far more (or less) than asked.
+ */
+export function splitShareWarning(split: StratifiedSplit, fractions: SplitFractions, path: string): string | undefined {
+  const rows = split.splitOf.length;
+  const percent = (share: number) => `${Number((100 * share).toFixed(1))}%`;
+  const shares: { text: string; off: boolean }[] = [];
+  for (const [which, name, fraction] of [
+    [VALIDATION, 'validation', fractions.validation],
+    [TEST, 'test', fractions.test],
+  ] as const) {
+    if (fraction === undefined) continue;
+    const share = split.sizes[which] / rows;
+    const factor = share / fraction;
+    const off = Math.abs(share - fraction) > SHARE_POINTS_OFF && (factor > SHARE_FACTOR_OFF || factor < 1 / SHARE_FACTOR_OFF);
+    shares.push({ text: `${name} ${percent(share)} (${name}Fraction ${fraction} asks ${percent(fraction)})`, off });
+  }
+  if (!shares.some((share) => share.off)) return undefined;
+  const [train, validation, test] = split.perClass;
+  let smallest = Number.POSITIVE_INFINITY;
+  for (let c = 0; c < train.length; c++) smallest = Math.min(smallest, train[c]! + validation[c]! + test[c]!);
+  return `warning: the rows of ${path} are split far from the fractions asked: ${shares.map((share) => share.text).join(', ')}, leaving ${percent(split.sizes[TRAIN] / rows)} for training. Each class is split by whole rows, at least 1 in every split, so classes with few rows (the smallest has ${count(smallest, 'row')}) cannot be split in those shares; give the held-out splits as files, ${heldOutFiles(fractions)}, or more rows per class`;
+}
+
 /** The options (and flags) of each held-out split that comes from a fraction: what would give it as a file. */
 function heldOutFiles(fractions: SplitFractions): string {
   const files = [

@@ -61,6 +61,8 @@ export async function inspectDataCommand(options: InspectDataOptions): Promise<v
       signal,
       threads,
       progress: (done, total, label) => output.progress('data', done, total, label),
+      // What the dataset says of the data as it reads it (the files dataset's warnings), as train shows it.
+      log: (message) => output.log(message),
     },
     resolved,
   );

@@ -15,7 +15,7 @@ export async function tempDir(): Promise<{ dir: string; path: (name: string) => 
 export async function load(
   options: FilesOptionsInput,
   seed = 1,
-  extra: { signal?: AbortSignal; progress?: (done: number, total: number) => void } = {},
+  extra: { signal?: AbortSignal; progress?: (done: number, total: number) => void; log?: (message: string) => void } = {},
 ): Promise<Dataset> {
   return filesDataset.generate({ seed, rng: createRng(seed), ...extra }, resolveOptions(filesDataset, options));
 }
