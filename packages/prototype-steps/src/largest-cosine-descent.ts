@@ -4,11 +4,14 @@ import { reportInterval, reportLargestCosine, throwIfAborted } from './step-loop
 
 /** One optimiser of the mean largest cosine: how it exposes its rows and how it moves them. */
 export interface LargestCosineDescent {
-  /** The current rows scaled to unit length, [C * D] row-major: the cosines are taken between these. */
+  /**
+   * The current rows scaled to unit length, [C * D] row-major: the cosines are taken between these. It may be the
+   * same array every step; it is read only until the next step.
+   */
   unitRows(): Float32Array;
   /**
    * Moves the rows one step, given the gradient of the loss mean_i max_{j != i} u_i . u_j with respect to the
-   * unit rows u (see {@link meanLargestCosineGradient}).
+   * unit rows u (see {@link meanLargestCosineGradient}). The gradient's array is reused: copy it to keep it.
    */
   step(gradient: Float64Array): void;
 }
@@ -28,6 +31,8 @@ export async function descendLargestCosine(
   const every = reportInterval(steps);
   // The scans run on the thread budget this call was handed.
   const budget = { threads: ctx.threads };
+  // One gradient array for every step: a fresh one per step costs garbage collection.
+  const gradient = new Float64Array(classes * dims);
   await withScanner(async (scanner) => {
     const scan = (data: Float32Array) => scanner.summarize(createMatrix(classes, dims, data), { signal: ctx.signal, source });
     for (let step = 0; step < steps; step++) {
@@ -35,7 +40,7 @@ export async function descendLargestCosine(
       const unit = descent.unitRows();
       const { largestCosine, nearestIndex } = await scan(unit);
       if (step % every === 0) await reportLargestCosine(ctx, source, largestCosine, step, steps);
-      descent.step(meanLargestCosineGradient(unit, nearestIndex, classes, dims));
+      descent.step(meanLargestCosineGradient(unit, nearestIndex, classes, dims, gradient));
     }
     await reportLargestCosine(ctx, source, (await scan(descent.unitRows())).largestCosine, steps, steps);
   }, budget);
@@ -44,10 +49,17 @@ export async function descendLargestCosine(
 /**
  * Gradient of mean_i u_i . u_{n(i)} with respect to the rows u, for fixed nearest rows n(i): row i gets u_{n(i)} / C
  * and row n(i) gets u_i / C. This is the gradient of the mean largest cosine wherever each row's nearest row is
- * unique, and the subgradient automatic differentiation picks elsewhere.
+ * unique, and the subgradient automatic differentiation picks elsewhere. Written into `into` (cleared first) when
+ * given.
  */
-export function meanLargestCosineGradient(unit: Float32Array, nearestIndex: Int32Array, classes: number, dims: number): Float64Array {
-  const gradient = new Float64Array(classes * dims);
+export function meanLargestCosineGradient(
+  unit: Float32Array,
+  nearestIndex: Int32Array,
+  classes: number,
+  dims: number,
+  into?: Float64Array,
+): Float64Array {
+  const gradient = into ? into.fill(0) : new Float64Array(classes * dims);
   const scale = 1 / classes;
   for (let i = 0; i < classes; i++) {
     const j = nearestIndex[i]!;

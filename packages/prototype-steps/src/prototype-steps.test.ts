@@ -11,6 +11,7 @@ import {
   reportLargestCosine,
   throwIfAborted,
   toUnitRows,
+  unitRowsAndNorms,
 } from './index.js';
 import { allPairsLimitCases, testContext } from './testing.js';
 
@@ -30,6 +31,28 @@ describe('starting rows', () => {
     expect(() => toUnitRows(new Float32Array([Number.NaN, 0]), 1, 2, 'test')).toThrow(
       expect.objectContaining({ code: ErrorCode.TrainingFailed }),
     );
+  });
+});
+
+describe('buffers reused across steps', () => {
+  it('unit rows written into an earlier result equal a fresh result, in the same arrays', () => {
+    const first = drawGaussianRows(createRng(6), 5, 4);
+    const second = drawGaussianRows(createRng(7), 5, 4);
+    const reused = unitRowsAndNorms(first, 5, 4, 'test');
+    const again = unitRowsAndNorms(second, 5, 4, 'test', reused);
+    expect(again).toBe(reused);
+    const fresh = unitRowsAndNorms(second, 5, 4, 'test');
+    expect(again.unit.data).toEqual(fresh.unit.data);
+    expect(again.norms).toEqual(fresh.norms);
+    // A result of another shape is not written into.
+    expect(unitRowsAndNorms(second, 4, 5, 'test', reused)).not.toBe(reused);
+  });
+
+  it('a reused gradient array is cleared before the gradient is added into it', () => {
+    const unit = drawGaussianUnitRows(createRng(8), 4, 3).data;
+    const nearest = Int32Array.of(1, 0, 3, 2);
+    const into = new Float64Array(12).fill(5);
+    expect(meanLargestCosineGradient(unit, nearest, 4, 3, into)).toEqual(meanLargestCosineGradient(unit, nearest, 4, 3));
   });
 });
 

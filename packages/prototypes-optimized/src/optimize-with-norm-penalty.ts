@@ -21,15 +21,19 @@ export async function optimizeWithNormPenalty(
   const rows = drawGaussianRows(ctx.rng, classes, dims);
   throwIfAborted(ctx, 0, steps);
   const adam = new Adam(rows.length, learningRate);
+  // Overwritten every step instead of reallocated: the scan copies the unit rows, and the gradient is used up by
+  // the Adam step before the next one.
+  let current: { unit: Matrix; norms: Float64Array } | undefined;
   let norms: Float64Array = new Float64Array(classes);
+  const gradient = new Float64Array(rows.length);
   await descendLargestCosine(ctx, SOURCE, request, steps, {
     unitRows() {
-      const current = unitRowsAndNorms(rows, classes, dims, SOURCE);
+      current = unitRowsAndNorms(rows, classes, dims, SOURCE, current);
       norms = current.norms;
       return current.unit.data;
     },
     step(unitGradient) {
-      adam.step(rows, normPenaltyGradient(rows, norms, unitGradient, classes, dims));
+      adam.step(rows, normPenaltyGradient(rows, norms, unitGradient, classes, dims, gradient));
     },
   });
   return toUnitRows(rows, classes, dims, SOURCE);
@@ -38,6 +42,7 @@ export async function optimizeWithNormPenalty(
 /**
  * The loss's gradient with respect to the raw rows p_i = n_i u_i, given its gradient g_i with respect to the unit
  * rows: (g_i - (u_i . g_i) u_i) / n_i through the normalisation, plus sign(n_i - 1) u_i / C from the norm penalty.
+ * Written into `into` when given.
  */
 export function normPenaltyGradient(
   rows: Float32Array,
@@ -45,16 +50,22 @@ export function normPenaltyGradient(
   unitGradient: Float64Array,
   classes: number,
   dims: number,
+  into?: Float64Array,
 ): Float64Array {
-  const gradient = new Float64Array(classes * dims);
+  const gradient = into ?? new Float64Array(classes * dims);
+  // u_i in double precision (not the float32 unit rows), divided once and used by both loops.
+  const unitRow = new Float64Array(dims);
   for (let i = 0; i < classes; i++) {
     const start = i * dims;
     const norm = norms[i]!;
     let along = 0;
-    for (let k = 0; k < dims; k++) along += (rows[start + k]! / norm) * unitGradient[start + k]!;
+    for (let k = 0; k < dims; k++) {
+      unitRow[k] = rows[start + k]! / norm;
+      along += unitRow[k]! * unitGradient[start + k]!;
+    }
     const penalty = Math.sign(norm - 1) / classes;
     for (let k = 0; k < dims; k++) {
-      const unit = rows[start + k]! / norm;
+      const unit = unitRow[k]!;
       gradient[start + k] = (unitGradient[start + k]! - along * unit) / norm + penalty * unit;
     }
   }

@@ -1,5 +1,5 @@
 import type { Matrix, PluginContext, PrototypeRequest } from '@hyperproto/core';
-import { descendLargestCosine, drawGaussianUnitRows, throwIfAborted, toUnitRows } from '@hyperproto/prototype-steps';
+import { descendLargestCosine, drawGaussianUnitRows, throwIfAborted, toUnitRows, unitRowsAndNorms } from '@hyperproto/prototype-steps';
 
 export interface RenormalizationSettings {
   readonly steps: number;
@@ -24,16 +24,21 @@ export async function optimizeWithRenormalization(
   // v <- momentum v + g; p <- p - learningRate v, as torch.optim.SGD. The published script rebuilds its optimizer
   // every epoch, so its momentum never accumulates; `momentum: 0` reproduces that exactly.
   const velocity = new Float32Array(rows.length);
+  // Overwritten every step instead of reallocated: `moved` is filled from the rows before the renormalised rows
+  // replace them in place, and the scan copies the rows it is given.
+  const moved = new Float32Array(rows.length);
+  let renormalized: { unit: Matrix; norms: Float64Array } | undefined;
   await descendLargestCosine(ctx, SOURCE, request, steps, {
     // The rows are unit here (renormalised after every step), so their dot products are the cosines.
     unitRows: () => rows,
     step(gradient) {
-      const moved = new Float32Array(rows.length);
       for (let k = 0; k < rows.length; k++) {
         velocity[k] = momentum * velocity[k]! + gradient[k]!;
+        // Reads the velocity back as stored, rounded to float32.
         moved[k] = rows[k]! - learningRate * velocity[k]!;
       }
-      rows = toUnitRows(moved, classes, dims, SOURCE).data;
+      renormalized = unitRowsAndNorms(moved, classes, dims, SOURCE, renormalized);
+      rows = renormalized.unit.data;
     },
   });
   return toUnitRows(rows, classes, dims, SOURCE);
