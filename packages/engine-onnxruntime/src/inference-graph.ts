@@ -39,11 +39,17 @@ export function buildInferenceModel(shape: MlpShape, head: HeadDefinition): Infe
   const labels = g.input('labels', 'int32', ['N']);
   const output = inferenceMlp(g, mlpLayersFromList(params, shape.hiddenLayers), features);
   const constants = headConstantValues(g, head.constants, [head.scores, head.loss], "the head's scores and loss");
-  const scores = lowerHeadExpr(g, head.scores, { output, constants, params: headParams }, { what: "the head's scores" });
+  // Named where it is made: an Identity under the name would copy the [N, C] scores on every run, fetched or not.
+  const scores = lowerHeadExpr(
+    g,
+    head.scores,
+    { output, constants, params: headParams },
+    { what: "the head's scores", resultName: 'scores' },
+  );
   const predictions = g.argMaxLastAxis(scores);
   const loss = lowerHeadExpr(g, head.loss, { output, labels, constants, params: headParams }, { what: "the head's loss" });
   const hits = g.cast(g.equal(predictions, g.cast(labels, 'int64')), 'float32');
-  g.output(g.named(scores, 'scores'));
+  g.output(scores);
   g.output(g.named(predictions, 'predictions'));
   g.output(g.named(loss, 'loss'));
   g.output(g.named(g.reduceSum(hits, [0], false), 'correct'));
