@@ -77,7 +77,8 @@ function withGlobals(command: Command): Command {
 /**
  * Refuses a missing value of any option that takes one and of any argument (`--out "$OUT"`, `report "$DIR"` with
  * the variable unset), which would otherwise mean the current directory, every interface, every kind or a default:
- * an empty value, or a path option's value that is the next flag (`--out $OUT --force` makes a file named --force).
+ * an empty value, or a path or module option's value that is the next flag (`--out $OUT --force` makes a file named
+ * --force; `--plugin $P --force` would load a plugin named --force).
  * A usage error naming the flag or argument, before the command does anything.
  */
 function refuseMissingValues(command: Command): void {
@@ -102,8 +103,11 @@ function refuseMissingValues(command: Command): void {
   });
 }
 
-/** The options whose value is a path: their help names it a file, dir or path (`--out <dir>`, `--start <strategy|file.npy>`). */
-const PATH_VALUE = /<[^>]*\b(?:file|dir|path)\b[^>]*>/;
+/**
+ * The options whose value is a path or a module: their help names it a file, dir, path or specifier (`--out <dir>`,
+ * `--start <strategy|file.npy>`, `--plugin <specifier>`).
+ */
+const PATH_VALUE = /<[^>]*\b(?:file|dir|path|specifier)\b[^>]*>/;
 
 function flagAsPath(name: string, value: string): HyperprotoError {
   return new HyperprotoError(

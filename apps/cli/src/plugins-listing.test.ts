@@ -75,6 +75,26 @@ describe('hyperproto plugins', () => {
     );
   });
 
+  it('describes every option of the files dataset, and says when a fraction may be 0', async () => {
+    const run = await cli(['plugins', '--kind', 'dataset', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const files = (
+      JSON.parse(run.stdout) as { plugins: { name: string; options: { name: string; description?: string }[] }[] }[]
+    )[0]!.plugins.find((plugin) => plugin.name === 'files')!;
+    expect(files.options.filter((option) => !option.description?.trim()).map((option) => option.name)).toEqual([]);
+    // One line each, under the option.
+    expect(files.options.filter((option) => option.description!.includes('\n')).map((option) => option.name)).toEqual([]);
+    const text = (await cli(['plugins', '--kind', 'dataset'])).stdout;
+    expect(text).toContain(
+      [
+        '                   validationFraction?: number in [0, 1) = 0.1',
+        '                     share of each class held out for validation when validationData is not given; then above 0, and below 1 added to testFraction',
+        '                   testFraction?: number in [0, 1) = 0.2',
+        '                     share of each class held out for testing when testData is not given; then above 0, and below 1 added to validationFraction',
+      ].join('\n'),
+    );
+  });
+
   it('gives --json the enum values, bounds and descriptions as fields', async () => {
     const run = await cli(['plugins', '--json', '--plugin', './ring.mjs']);
     expect(run.code, run.stderr).toBe(0);

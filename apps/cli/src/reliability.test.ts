@@ -71,6 +71,9 @@ describe('flags from unset variables and option names that are not keys', () => 
       [['report', 'runs/x', '--out', '--verbose'], '--out', '--verbose'],
       [['new', 'plugin', 'x', '--kind', 'head', '--dir', '--quiet'], '--dir', '--quiet'],
       [['plugins', '--config', '--verbose'], '--config', '--verbose'],
+      // A plugin specifier names a module: the same.
+      [['train', '--classes', '3', '--sigma', '1', '--plugin', '--force'], '--plugin', '--force'],
+      [['plugins', '--plugin', './ok.mjs', '--plugin', '--verbose'], '--plugin', '--verbose'],
       // A short flag is the next flag too.
       [['prototypes', '--strategy', 'random', '--classes', '3', '--dims', '2', '--out', '-q'], '--out', '-q'],
     ] as const) {
@@ -190,12 +193,23 @@ describe('sizes that are refused are refused before any work', () => {
 
   it('prototypes --start with a strategy that takes no start rows is refused before the rows are made', async () => {
     const spec = ['--classes', '20', '--dims', '16', '--out', 'no-start.npy'];
-    // A file that is not there: refused for the option, not for the file.
+    // A file that is not there: refused for the flag, not for the file; named as typed, with the strategies that take it.
     const missing = await cli(['prototypes', '--strategy', 'random', '--start', 'missing.npy', ...spec]);
-    expectRefused(missing, 2, /^error E_INVALID_OPTIONS: prototypes:random: unknown option "start"/);
+    expectRefused(
+      missing,
+      2,
+      /^error E_INVALID_OPTIONS: --start missing\.npy: the random strategy takes no start rows; --start is for spread\nhint: Drop --start, or refine the rows with a strategy that takes them: --strategy spread --start missing\.npy\.\n$/,
+    );
     // A strategy's rows: not made (codes says what it made on stderr).
     const codes = await cli(['prototypes', '--strategy', 'orthoplex', '--start', 'codes', ...spec]);
-    expectRefused(codes, 2, /^error E_INVALID_OPTIONS: prototypes:orthoplex: unknown option "start"/);
+    expectRefused(codes, 2, /^error E_INVALID_OPTIONS: --start codes: the orthoplex strategy takes no start rows; --start is for spread\n/);
+    // The same object with --json.
+    const json = await cli(['prototypes', '--strategy', 'random', '--start', 'codes', ...spec, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error).toMatchObject({
+      code: 'E_INVALID_OPTIONS',
+      message: '--start codes: the random strategy takes no start rows; --start is for spread',
+    });
     expect(existsSync(join(scratch, 'no-start.npy'))).toBe(false);
   }, 30_000);
 

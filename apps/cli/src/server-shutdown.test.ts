@@ -71,6 +71,13 @@ async function serve(model: string, args: string[], nodeArgs: string[] = []): Pr
   return { child, port, exited, stderr: () => stderr, stdout: () => out };
 }
 
+/** What --json promises a script: exactly one JSON object on stdout, the start-up one, however the server stopped. */
+function expectOnlyReadyObject(served: Served): void {
+  const lines = served.stdout().trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(JSON.parse(lines[0]!)).toMatchObject({ port: served.port, routes: ['POST /v1/predict', 'GET /v1/metadata', 'GET /healthz'] });
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -268,11 +275,33 @@ describe('hyperproto serve, the process', () => {
       const exit = await within(served.exited, 5_000, 'exit after SIGTERM');
       expect(performance.now() - signalled).toBeLessThan(3_500);
       expect(exit.code).toBe(130);
-      // With --json the error is the last line on stdout.
-      const error = JSON.parse(served.stdout().trim().split('\n').at(-1)!).error;
-      expect(error.code).toBe('E_ABORTED');
-      expect(error.message).toMatch(/1 request unanswered: .* did not finish within the shutdown timeout of 1.5 s/);
+      // With --json stdout stays one JSON object, the start-up one; the stop is said on stderr.
+      expectOnlyReadyObject(served);
+      expect(served.stderr()).toMatch(
+        /^error E_ABORTED: stopped with 1 request unanswered: the requests in flight did not finish within the shutdown timeout of 1\.5 s\nhint: Give them longer with --shutdown-timeout SECONDS\.$/m,
+      );
       await within(closedSocket(socket), 2_000, 'the trickling connection closing');
+    } finally {
+      clearInterval(trickle);
+      served.child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('quits at once on a second SIGTERM during the grace period, stdout still one JSON object', async () => {
+    const served = await serve(model, ['--shutdown-timeout', '20', '--request-timeout', '120', '--idle-timeout', '120']);
+    const socket = await openSocket(served.port);
+    socket.on('error', () => {});
+    socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      served.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(served.child.exitCode).toBeNull();
+      served.child.kill('SIGTERM');
+      // Ended by the signal itself (a shell shows 143), long before the 20 s grace period.
+      expect(await within(served.exited, 5_000, 'exit after the second SIGTERM')).toEqual({ code: null, signal: 'SIGTERM' });
+      expectOnlyReadyObject(served);
     } finally {
       clearInterval(trickle);
       served.child.kill('SIGKILL');
@@ -302,14 +331,11 @@ describe('hyperproto serve, the process', () => {
       const ended = `the worker thread running ${model} ended unexpectedly (it exited with code 9); the calls it was answering are lost`;
       expect(served.stderr()).toContain(`${ended}: stopping\n`);
       expect(served.stderr()).toContain(`POST /v1/predict failed: HyperprotoError: ${ended}`);
-      // With --json the error is the last line on stdout.
-      const lines = served.stdout().trim().split('\n');
-      expect(lines).toHaveLength(2);
-      expect(JSON.parse(lines[1]!).error).toEqual({
-        code: 'E_INTERNAL',
-        message: `stopped: ${ended}`,
-        hint: 'Start it again (a process manager restarts it on this exit code); if the thread keeps ending, report it with this output.',
-      });
+      // With --json stdout stays one JSON object, the start-up one; the error is said on stderr.
+      expectOnlyReadyObject(served);
+      expect(served.stderr()).toContain(
+        `error E_INTERNAL: stopped: ${ended}\nhint: Start it again (a process manager restarts it on this exit code); if the thread keeps ending, report it with this output.\n`,
+      );
     } finally {
       served.child.kill('SIGKILL');
     }

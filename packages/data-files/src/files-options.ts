@@ -21,26 +21,37 @@ const columnName = z.union([z.string().min(1), z.number().int().nonnegative().tr
 
 const FilesOptionsObject = z
   .object({
-    /** Features: `.npy` [N, d] float32/float64, `.csv` (optional header line) or `.jsonl` (one array per line). */
-    data: path,
-    /** Labels of `data`: a `.npy` of integers (or strings), or a text file with one label per line. */
-    labels: path.optional(),
+    data: path.describe('features (--data): .npy [N, d] float32/float64, .csv (optional header line) or .jsonl (one array per line)'),
+    labels: path.optional().describe('labels of data (--labels): a .npy of integers or strings, or a text file with one label per line'),
     /**
      * The name of the CSV header column (or JSON-lines key) that holds the labels, in files given without a labels
      * file. A number names the column of that name, as pandas names the columns of an array (`0,1,2,3,4`): 4 is
      * the column named "4", never the fifth column.
      */
-    labelColumn: columnName.optional(),
-    validationData: path.optional(),
-    validationLabels: path.optional(),
-    testData: path.optional(),
-    testLabels: path.optional(),
-    /** Share of each class held out for validation when there is no validationData. */
-    validationFraction: fraction.default(0.1),
-    /** Share of each class held out for testing when there is no testData. */
-    testFraction: fraction.default(0.2),
-    /** Class names in index order: an array, or a file (one name per line, or a .json array). */
-    classNames: z.union([path, z.array(z.string().trim().min(1)).min(2)]).optional(),
+    labelColumn: columnName
+      .optional()
+      .describe('the CSV header column or JSON-lines key of the labels, without a labels file; 4 is the column named "4"'),
+    validationData: path
+      .optional()
+      .describe('features of the validation split (--validation-data), used whole instead of validationFraction'),
+    validationLabels: path.optional().describe('labels of validationData (--validation-labels), as labels is for data'),
+    testData: path.optional().describe('features of the test split (--test-data), used whole instead of testFraction'),
+    testLabels: path.optional().describe('labels of testData (--test-labels), as labels is for data'),
+    // 0 passes for a split that comes from a file (the fraction is unused then); optionProblems refuses it otherwise.
+    validationFraction: fraction
+      .default(0.1)
+      .describe(
+        'share of each class held out for validation when validationData is not given; then above 0, and below 1 added to testFraction',
+      ),
+    testFraction: fraction
+      .default(0.2)
+      .describe(
+        'share of each class held out for testing when testData is not given; then above 0, and below 1 added to validationFraction',
+      ),
+    classNames: z
+      .union([path, z.array(z.string().trim().min(1)).min(2)])
+      .optional()
+      .describe('class names in class-index order: a list, or a file of one name per line or a .json array'),
   })
   .strict();
 

@@ -18,8 +18,13 @@ const weightsOf = (epoch: number): NamedWeight[] => [{ name: 'w', shape: [1], da
  * Feeds [accuracy, loss] pairs as epochs 1, 2, ... until the rule says stop; returns the epoch it stopped after
  * (undefined when it never did), the kept epoch and which epochs had their weights read.
  */
-async function replay(epochs: ReadonlyArray<readonly [number, number]>, patience: number, ctx: Partial<PluginContext> = {}) {
-  const history = new EpochHistory({ seed: 0, rng: createRng(0), ...ctx }, { patience, maxEpochs: 100 });
+async function replay(
+  epochs: ReadonlyArray<readonly [number, number]>,
+  patience: number,
+  ctx: Partial<PluginContext> = {},
+  maxEpochs = 100,
+) {
+  const history = new EpochHistory({ seed: 0, rng: createRng(0), ...ctx }, { patience, maxEpochs });
   const read: number[] = [];
   let stoppedAfter: number | undefined;
   for (const [i, [accuracy, loss]] of epochs.entries()) {
@@ -156,6 +161,18 @@ describe('EpochHistory (the stopping rule of every engine)', () => {
     expect(logs).toEqual([
       'early stopping after epoch 2: no better validation accuracy (or equal accuracy at lower loss) for 1 epochs; keeping epoch 1',
     ]);
+  });
+
+  it('says nothing of early stopping when patience runs out at maxEpochs, as when maxEpochs ends training with patience left', async () => {
+    const epochs = [
+      [0.5, 0.25],
+      [0.25, 0.5],
+    ] as const;
+    for (const patience of [1, 5]) {
+      const logs: string[] = [];
+      const { kept, history } = await replay(epochs, patience, { log: (m) => logs.push(m) }, 2);
+      expect({ patience, kept, epochs: history.records.length, logs }).toEqual({ patience, kept: 1, epochs: 2, logs: [] });
+    }
   });
 
   it("gives the kept epoch's model, the whole history and the backend; nothing before the first epoch", async () => {

@@ -13,7 +13,7 @@ export interface KeptEpoch {
 /**
  * The seed's stopping rule, shared by every engine: each finished epoch is recorded and reported; the best
  * validation accuracy (ties go to the lower validation loss) keeps its weights; training stops after `patience`
- * epochs without a better one.
+ * epochs without a better one, which is logged unless that epoch is the trainer's last (`maxEpochs`) anyway.
  */
 export class EpochHistory {
   readonly records: EpochRecord[] = [];
@@ -58,6 +58,8 @@ export class EpochHistory {
       return false;
     }
     if (++this.epochsWithoutGain < this.trainer.patience) return false;
+    // At maxEpochs training ends anyway, patience or not: that is no early stop, and it goes unannounced either way.
+    if (record.epoch >= this.trainer.maxEpochs) return true;
     this.ctx.log?.(
       `early stopping after epoch ${record.epoch}: no better validation accuracy (or equal accuracy at lower loss) for ${this.trainer.patience} epochs; keeping epoch ${best.epoch}`,
     );

@@ -12,6 +12,7 @@ import {
   refuseUnsupportedPrototypes,
   resolveOptions,
   type Matrix,
+  type Plugin,
   type PluginContext,
   type PrototypeRequest,
   type Registry,
@@ -22,6 +23,7 @@ import { interruptSignal } from '../interrupt.js';
 import { keyValueOptions, mergeFlagOptions } from '../key-values.js';
 import { Output } from '../output.js';
 import { buildRegistry } from '../plugin-loading.js';
+import { readPluginOptions } from '../plugin-options.js';
 import { describeStats, histogramSvg, prototypeStats } from '../prototype-stats.js';
 
 export interface GeneratePrototypesOptions extends GlobalOptions {
@@ -71,9 +73,12 @@ export async function generatePrototypesCommand(options: GeneratePrototypesOptio
     keyValueOptions(options.option, '--option'),
   );
   // Validate everything the user typed before any work, including the start rows' strategy. A strategy without a
-  // start option refuses --start here, before the rows are made: the key alone, without a value, is unknown to it.
+  // start option refuses --start here, before the rows are made; one whose schema cannot be read refuses the key.
   const strategyOptions = resolveOptions(strategy, rawOptions);
-  if (options.start !== undefined) resolveOptions(strategy, { ...rawOptions, start: undefined });
+  if (options.start !== undefined) {
+    refuseStartWithout(registry, strategy, options.start);
+    resolveOptions(strategy, { ...rawOptions, start: undefined });
+  }
   refuseUnsupportedPrototypes(registry, strategy, request, strategyOptions);
   let startedFrom: string | undefined;
   let chosenOptions: unknown = strategyOptions;
@@ -139,6 +144,31 @@ export async function inspectPrototypesCommand(file: string, options: InspectPro
     { file, ...stats, plot: options.plot },
     () => `${file}\n${describeStats(stats)}${options.plot ? `\n  histogram drawn in ${options.plot}` : ''}`,
   );
+}
+
+/**
+ * Whether a strategy's options declare start rows (spread's `start`); undefined when its schema does not say (it
+ * cannot be read, or it takes any key).
+ */
+function declaresStartRows(strategy: Plugin): boolean | undefined {
+  const declared = readPluginOptions(strategy.options);
+  if (declared?.options.some((option) => option.name === 'start')) return true;
+  return declared === undefined || declared.otherKeys ? undefined : false;
+}
+
+/** --start for a strategy that takes no start rows: named by the flag, with the strategies that take them. */
+function refuseStartWithout(registry: Registry, strategy: Plugin, start: string): void {
+  if (declaresStartRows(strategy) !== false) return;
+  const refiners = registry
+    .list('prototypes')
+    .filter((plugin) => declaresStartRows(plugin) === true)
+    .map((plugin) => plugin.name);
+  const which = refiners.length ? `--start is for ${refiners.join(', ')}` : 'no loaded strategy takes them';
+  throw new HyperprotoError(ErrorCode.InvalidOptions, `--start ${start}: the ${strategy.name} strategy takes no start rows; ${which}`, {
+    hint: refiners.length
+      ? `Drop --start, or refine the rows with a strategy that takes them: --strategy ${refiners[0]} --start ${start}.`
+      : 'Drop --start.',
+  });
 }
 
 /** The rows a refining strategy starts from: a prototype file, or another strategy's output for the same size. */

@@ -1,7 +1,7 @@
 import { allowedHostNames } from '@hyperproto/allowed-hosts';
 import { ErrorCode, HyperprotoError } from '@hyperproto/core';
 import { createWorkerSession } from '@hyperproto/runtime-node';
-import { errorJson } from '../exit-codes.js';
+import { describeError } from '../exit-codes.js';
 import { sessionProviders, type ExecutionProviderFlags } from '../execution-provider-flags.js';
 import { interruptSignal } from '../interrupt.js';
 import type { GlobalOptions } from '../main.js';
@@ -118,13 +118,18 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
   // From here /healthz answers 503 and new requests are refused; those that need the model fail once its thread ended.
   const { drained, abandoned } = await server.shutdown(seconds(options.shutdownTimeout));
   const unanswered = `${abandoned} request${abandoned === 1 ? '' : 's'} unanswered`;
+  // With --json stdout holds one object, the start-up line a script has read: a stop that is an error goes to
+  // stderr as it does without --json (main() writes no error after a result), and the exit code says it.
+  const stopWith = (error: HyperprotoError): never => {
+    if (options.json) process.stderr.write(`${terminalText(describeError(error))}\n`);
+    throw error;
+  };
   if (threadEnded) {
     const error = new HyperprotoError(ErrorCode.Internal, `stopped${drained ? '' : ` with ${unanswered}`}: ${threadEnded.message}`, {
       cause: threadEnded,
       hint: 'Start it again (a process manager restarts it on this exit code); if the thread keeps ending, report it with this output.',
     });
-    if (options.json) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
-    throw error;
+    stopWith(error);
   }
   if (!drained) {
     // The session is left to the process's exit: an inference may still be running on its thread, which the
@@ -134,9 +139,7 @@ export async function serveCommand(model: string, options: ServeOptions): Promis
       `stopped with ${unanswered}: the requests in flight did not finish within the shutdown timeout of ${options.shutdownTimeout} s`,
       { hint: 'Give them longer with --shutdown-timeout SECONDS.' },
     );
-    // main() prints no error after a result on stdout; with --json the stop is a second line there.
-    if (options.json) process.stdout.write(`${JSON.stringify(errorJson(error))}\n`);
-    throw error;
+    stopWith(error);
   }
   await session.release();
   const stats = server.stats();
