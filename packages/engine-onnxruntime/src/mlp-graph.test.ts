@@ -39,10 +39,10 @@ async function bothGradients(shape: MlpShape, rows: number, dropout: number, see
         )
       : [];
   const ones = g.constant('ones', new Float64Array(rows).fill(1), [1, rows]);
-  const means = g.constant('means', new Float64Array(rows).fill(1 / rows), [1, rows]);
+  const keptSums = g.constant('kept_sums', new Float64Array(rows).fill(keptScale), [1, rows]);
   const inverseCount = g.constant('inverse_count', [1 / rows], [1]);
   const net = mlpLayersFromList(params, shape.hiddenLayers);
-  const pass = trainingForwardMlp(g, net, features, { ones, means, inverseCount }, { masks, keptScale });
+  const pass = trainingForwardMlp(g, net, features, { ones, keptSums, inverseCount }, { masks, keptScale });
   const cotangent = g.constant('cotangent', uniform(rng, rows * shape.outputUnits, -1, 1), [rows, shape.outputUnits]);
   const loss = g.reduceSum(g.mul(pass.output, cotangent), [0, 1], false);
   const trainable = specs.map((spec, i) => (spec.trainable ? params[i]! : undefined));

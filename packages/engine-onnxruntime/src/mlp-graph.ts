@@ -26,12 +26,12 @@ export function inferenceMlp(g: TracedGraph, net: MlpValues, features: Value): V
   return output;
 }
 
-/** Values of one batch that every layer reads: rows of N ones and of N times 1 / N (sums and means as products), 1 / N. */
+/** Values of one batch that every layer reads: rows of N values (column sums as products) and 1 / N. */
 export interface BatchRows {
   /** [1, N] float ones. */
   readonly ones: Value;
-  /** [1, N], every value 1 / N. */
-  readonly means: Value;
+  /** [1, N], every value the dropout masks' keptScale (ones without dropout): sums of dy = keptScale dy' as products. */
+  readonly keptSums: Value;
   /** Scalar 1 / N. */
   readonly inverseCount: Value;
 }
@@ -73,7 +73,7 @@ export function trainingForwardMlp(
   dropout: { readonly masks: readonly Value[]; readonly keptScale: number },
 ): MlpTrainingPass {
   const epsilon = g.scalar(BATCH_NORM_EPSILON);
-  const mean = (x: Value) => g.matmul(rows.means, x);
+  const mean = (x: Value) => g.mul(g.matmul(rows.ones, x), rows.inverseCount);
   let hidden = features;
   const batchStats: { mean: Value; variance: Value }[] = [];
   const layers: HiddenLayerPass[] = [];
@@ -133,9 +133,9 @@ export function backwardMlp(g: TracedGraph, pass: MlpTrainingPass, outputGradien
     // cheaper in onnxruntime than Sign (a slow serial kernel) or a comparison and Where.
     const passed = g.mul(hiddenGradient, g.cast(g.cast(layer.output, 'bool'), layer.output.type));
     const kept = (x: Value) => (keptScale === 1 ? x : g.mul(x, g.scalar(keptScale)));
-    // dbeta = sum(dy) and dgamma = sum(dy x^), with dy = keptScale dy'.
-    const beta = kept(columnSums(passed));
-    const gamma = g.mul(kept(columnSums(g.mul(passed, layer.centered))), layer.inverseStd);
+    // dbeta = sum(dy) and dgamma = sum(dy x^), with dy = keptScale dy': products with the row of keptScale.
+    const beta = g.matmul(rows.keptSums, passed);
+    const gamma = g.mul(g.matmul(rows.keptSums, g.mul(passed, layer.centered)), layer.inverseStd);
     // dz = a dy' - b (z - mean) - k with a = keptScale * scale, b = scale dgamma / (N sigma), k = scale dbeta / N:
     // the per-unit factors from the weights' gradients, in few operators on [1, units] rows (each costs ~1.5 us).
     const scaleOverCount = g.mul(layer.scale, rows.inverseCount);
