@@ -153,6 +153,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A request whose body trickles in, a byte every 200 ms: never stalled long enough to be dropped as stalled, never
+ * finished. Clear `trickle` when done.
+ */
+async function trickledRequest(port: number) {
+  const socket = await openSocket(port);
+  socket.on('error', () => {});
+  socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
+  const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+  return { socket, trickle };
+}
+
 describe('hyperproto serve, the process', () => {
   it('on SIGTERM answers the requests in flight, drops 200 idle and stalled connections, and exits 0 within the grace period', async () => {
     // Long connection timeouts, so that only shutdown can end the stalled connections.
@@ -263,11 +275,7 @@ describe('hyperproto serve, the process', () => {
 
   it('closes a request that keeps trickling after the grace period, and exits 130 saying so', async () => {
     const served = await serve(model, ['--shutdown-timeout', '1.5', '--request-timeout', '120', '--idle-timeout', '120']);
-    const socket = await openSocket(served.port);
-    socket.on('error', () => {});
-    socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
-    // A byte every 200 ms: never stalled long enough to be dropped as stalled, never finished.
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    const { socket, trickle } = await trickledRequest(served.port);
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const signalled = performance.now();
@@ -289,10 +297,7 @@ describe('hyperproto serve, the process', () => {
 
   it('quits at once on a second SIGTERM during the grace period, stdout still one JSON object', async () => {
     const served = await serve(model, ['--shutdown-timeout', '20', '--request-timeout', '120', '--idle-timeout', '120']);
-    const socket = await openSocket(served.port);
-    socket.on('error', () => {});
-    socket.write('POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    const { trickle } = await trickledRequest(served.port);
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       served.child.kill('SIGTERM');
