@@ -63,21 +63,12 @@ export function createRng(seed: number): Rng {
 
 function fromState(initial: number[]): Rng {
   const seedWords = initial.slice();
-  let [a, b, c, d] = initial as [number, number, number, number];
-  if ((a | b | c | d) === 0) a = 1;
+  // The four state words, stepped in place by nextWord (as int32: the same bits as unsigned).
+  const state = Int32Array.from(initial);
+  if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1;
   let spareNormal: number | undefined;
 
-  const uint32 = (): number => {
-    const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
-    const t = (b << 9) >>> 0;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result;
-  };
+  const uint32 = (): number => nextWord(state);
   // 53 random bits for a double in [0, 1).
   const float = (): number => ((uint32() >>> 5) * 67108864 + (uint32() >>> 6)) / 9007199254740992;
   const normal = (): number => {
@@ -116,44 +107,23 @@ function fromState(initial: number[]): Rng {
       return fromState([next(), next(), next(), next()]);
     },
     fillNormal(target, mean = 0, sd = 1) {
-      // normal() inlined, with the generator's state in locals: the same draws in the same order, 2.5x as fast
-      // (datasets of tens of millions of values are drawn here).
+      // normal() inlined: the same draws in the same order, 2.3x as fast (datasets of tens of millions of values are
+      // drawn here).
       const length = target.length;
       let i = 0;
       if (spareNormal !== undefined && length > 0) {
         target[i++] = mean + sd * spareNormal;
         spareNormal = undefined;
       }
-      let s0 = a;
-      let s1 = b;
-      let s2 = c;
-      let s3 = d;
-      // Four 32-bit draws per pair of normals, made in a loop over locals (a closure over them ran no faster than
-      // normal() itself).
-      const words = new Uint32Array(4);
       while (i < length) {
-        for (let k = 0; k < 4; k++) {
-          words[k] = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9);
-          const t = (s1 << 9) >>> 0;
-          s2 ^= s0;
-          s3 ^= s1;
-          s1 ^= s2;
-          s0 ^= s3;
-          s2 ^= t;
-          s3 = rotl(s3, 11);
-        }
-        const u = 1 - ((words[0]! >>> 5) * 67108864 + (words[1]! >>> 6)) / 9007199254740992;
-        const v = ((words[2]! >>> 5) * 67108864 + (words[3]! >>> 6)) / 9007199254740992;
+        const u = 1 - ((nextWord(state) >>> 5) * 67108864 + (nextWord(state) >>> 6)) / 9007199254740992;
+        const v = ((nextWord(state) >>> 5) * 67108864 + (nextWord(state) >>> 6)) / 9007199254740992;
         const r = Math.sqrt(-2 * Math.log(u));
         target[i++] = mean + sd * (r * Math.cos(2 * Math.PI * v));
         const spare = r * Math.sin(2 * Math.PI * v);
         if (i < length) target[i++] = mean + sd * spare;
         else spareNormal = spare;
       }
-      a = s0;
-      b = s1;
-      c = s2;
-      d = s3;
       return target;
     },
     fillUniform(target, low = 0, high = 1) {
@@ -162,6 +132,19 @@ function fromState(initial: number[]): Rng {
       return target;
     },
   };
+}
+
+/** One xoshiro128** step of the state `s` (four words, in place); returns the 32-bit draw. */
+function nextWord(s: Int32Array): number {
+  const result = Math.imul(rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
+  const t = s[1]! << 9;
+  s[2]! ^= s[0]!;
+  s[3]! ^= s[1]!;
+  s[1]! ^= s[2]!;
+  s[0]! ^= s[3]!;
+  s[2]! ^= t;
+  s[3] = rotl(s[3]!, 11);
+  return result;
 }
 
 function rotl(x: number, k: number): number {

@@ -59,12 +59,7 @@ async function bothGradients(shape: MlpShape, rows: number, dropout: number, see
   const fetched = [...generic.map((v) => v!), ...closed];
   g.finish(fetched);
   fetched.forEach((v) => g.builder.output(v.name, 'float64', v.shape.map((d) => (typeof d === 'number' ? d : -1)) as number[]));
-  // Unoptimised: onnxruntime's fusions fold a scalar factor of a product into a float32 attribute (FusedMatMul's
-  // alpha), 1e-8 off in float64.
-  const session = await ort.InferenceSession.create(g.builder.toModel({ opset: 17 }), {
-    logSeverityLevel: 3,
-    graphOptimizationLevel: 'disabled',
-  });
+  const session = await ort.InferenceSession.create(g.builder.toModel({ opset: 17 }), { logSeverityLevel: 3 });
   try {
     const out = await session.run(feeds);
     const values = fetched.map((v) => out[v.name]!.data as Float64Array);
