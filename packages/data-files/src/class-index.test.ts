@@ -107,6 +107,13 @@ describe('labels mapped onto given class names', () => {
     );
   });
 
+  it('says when a label is a class name in another Unicode normalisation, showing both escaped', () => {
+    // "café" with a combining accent (NFD), where the names have it precomposed (NFC): they print alike.
+    expect(refusal(() => classOfEach(['tea', 'cafe\u0301'], ['caf\u00e9', 'tea'])).message).toBe(
+      `y.txt line 2: label "cafe\u0301" is not among classNames ("caf\u00e9", "tea"); it is the class "caf\\u00e9" in another Unicode normalisation (here "cafe\\u0301"): the two look the same but are different texts, so normalise the labels to one form (NFC) in the label files and names.txt, e.g. with uconv -x any-nfc or Python's unicodedata.normalize('NFC', label)`,
+    );
+  });
+
   it('reads a file of plain integers as indices when no name is another number', () => {
     expect(classOfEach(['2', '0', '1'], ['dog', 'cat', 'emu'])).toEqual(['emu', 'dog', 'cat']);
     // Names that are their own positions (a model without class names) read the same either way.

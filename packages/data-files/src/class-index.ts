@@ -60,7 +60,10 @@ export function indexClasses(
       const code = source.distinct.findIndex((text) => !byName.has(text));
       if (code >= 0) {
         const text = source.distinct[code]!;
-        const fix = writtenOtherwise(text, names) ?? `add it to ${classNames.source} or fix the label`;
+        const fix =
+          writtenOtherwise(text, names) ??
+          normalisedOtherwise(text, names, `in the label files and ${classNames.source}`) ??
+          `add it to ${classNames.source} or fix the label`;
         throw badData(`${source.where(code)}: label ${JSON.stringify(text)} is not among classNames (${preview(names)}); ${fix}`, hint);
       }
     }
@@ -102,7 +105,23 @@ export function lookAlikeClassesWarning(index: ClassIndex, sources: readonly Lab
   };
   const listed = pairs.map(([a, b]) => `${shown(a)} and ${shown(b)}`).join('; ');
   const more = found > pairs.length ? `, and ${found - pairs.length} more such pair${found - pairs.length === 1 ? '' : 's'}` : '';
-  return `warning: class names ${listed}${more} differ only in Unicode normalisation: they look the same but are different texts, so each is a class of its own. If they are meant as one class, normalise the labels to one form (NFC) where they are written, e.g. with uconv -x any-nfc or Python's unicodedata.normalize('NFC', label)`;
+  return `warning: class names ${listed}${more} differ only in Unicode normalisation: they look the same but are different texts, so each is a class of its own. If they are meant as one class, ${nfcFix('where they are written')}`;
+}
+
+/** How to make look-alike labels one class, `where` the labels are: said the same by the warning and by every refusal. */
+function nfcFix(where: string): string {
+  return `normalise the labels to one form (NFC) ${where}, e.g. with uconv -x any-nfc or Python's unicodedata.normalize('NFC', label)`;
+}
+
+/**
+ * What to do when `text` is one of `names` in another Unicode normalisation (NFD `e\u0301` for NFC `\u00e9`), else
+ * undefined. Both spellings are shown escaped: printed, they look the same.
+ */
+function normalisedOtherwise(text: string, names: readonly string[], where: string): string | undefined {
+  const form = text.normalize('NFC');
+  const same = names.find((name) => name.normalize('NFC') === form);
+  if (same === undefined) return undefined;
+  return `it is the class ${escapedText(same)} in another Unicode normalisation (here ${escapedText(text)}): the two look the same but are different texts, so ${nfcFix(where)}`;
 }
 
 /** A text JSON-quoted with every character outside printable ASCII as a \u escape: what tells look-alikes apart. */
@@ -141,7 +160,8 @@ function writtenOtherwise(text: string, names: readonly string[]): string | unde
 /**
  * Refuses a label of a validation or test file (sources after the first) whose class has no rows in the training
  * labels (the first source): a model cannot learn a class it never sees. Says so when the files mix integer labels
- * with names, or write a number of the training labels otherwise, the likely causes.
+ * with names, write a number of the training labels otherwise, or write a training label in another Unicode
+ * normalisation, the likely causes.
  */
 export function checkHeldOutClasses(sources: readonly LabelValues[], index: ClassIndex): void {
   const training = new Int32Array(index.classes);
@@ -156,11 +176,14 @@ export function checkHeldOutClasses(sources: readonly LabelValues[], index: Clas
     const text = source.distinct[code]!;
     const kinds = [main, source].map(labelKind);
     const otherwise = writtenOtherwise(text, main.distinct);
+    const normalised = normalisedOtherwise(text, main.distinct, 'in every file');
     const why = otherwise
       ? `; ${otherwise} in every file`
-      : kinds[0] === kinds[1]
-        ? ''
-        : `; ${main.source} holds ${kinds[0]} (${example(main)}) but ${source.source} holds ${kinds[1]} (${example(source)}): write the labels of every file the same way`;
+      : normalised
+        ? `; ${normalised}`
+        : kinds[0] === kinds[1]
+          ? ''
+          : `; ${main.source} holds ${kinds[0]} (${example(main)}) but ${source.source} holds ${kinds[1]} (${example(source)}): write the labels of every file the same way`;
     throw badData(
       `label ${JSON.stringify(text)} at ${source.where(code)} is not a class of the training labels (${main.source}); every class needs training rows, so fix the label or add rows of its class to the training data${why}`,
     );

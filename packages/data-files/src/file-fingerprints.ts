@@ -61,16 +61,12 @@ export async function fingerprintFile(option: string, path: string, pacer?: Work
  * fingerprints already made, reading nothing.
  */
 export function heldOutIsDataWarning(inputs: readonly DatasetInput[], options: FilesOptions): string | undefined {
-  const fingerprint = (option: string) => inputs.find((input) => input.option === option);
-  const data = fingerprint('data');
+  const data = fingerprintOf(inputs, 'data');
   if (!data) return undefined;
-  const same = (['validationData', 'testData'] as const).filter((option) => {
-    const held = fingerprint(option);
-    return held !== undefined && held.bytes === data.bytes && held.sha256 === data.sha256;
-  });
+  const same = (['validationData', 'testData'] as const).filter((option) => sameBytes(fingerprintOf(inputs, option), data));
   if (same.length === 0) return undefined;
   const one = same.length === 1;
-  const how = same.every((option) => fingerprint(option)!.path === data.path)
+  const how = same.every((option) => fingerprintOf(inputs, option)!.path === data.path)
     ? `${one ? 'is' : 'are'} the same file as`
     : `${one ? 'holds' : 'hold'} the same bytes (sha256 ${data.sha256.slice(0, 12)}...) as`;
   // Named as given, as every other message names files.
@@ -79,4 +75,26 @@ export function heldOutIsDataWarning(inputs: readonly DatasetInput[], options: F
   const flags = optionName(...splits.flatMap((split) => [`${split}Data`, `${split}Labels`]));
   const fractions = splits.map((split) => `${split}Fraction`).join(' and ');
   return `warning: ${files} ${how} data ${options.data}: the ${splits.join(' and ')} scores are then of rows the model trained on, which say nothing of new data; give rows kept out of training, or leave out ${flags} to hold out ${fractions} of data instead`;
+}
+
+/**
+ * A warning when the validation and test features files hold the same bytes (the same path or another), else
+ * undefined: the test scores are then of the rows that chose the model (its best epoch, a grid's best run), not of
+ * rows held out from that choice. Nothing when both are `data` as well: {@link heldOutIsDataWarning} says more.
+ */
+export function validationIsTestWarning(inputs: readonly DatasetInput[], options: FilesOptions): string | undefined {
+  const validation = fingerprintOf(inputs, 'validationData');
+  const test = fingerprintOf(inputs, 'testData');
+  if (!validation || !test || !sameBytes(test, validation) || sameBytes(fingerprintOf(inputs, 'data'), validation)) return undefined;
+  const how = test.path === validation.path ? 'is the same file as' : `holds the same bytes (sha256 ${test.sha256.slice(0, 12)}...) as`;
+  return `warning: testData ${options.testData} ${how} validationData ${options.validationData}: the validation and test splits are the same rows, so the test scores are of the rows that chose the model (its best epoch, a grid's best run) and are not held out from that choice; give test rows kept out of both training and validation, or leave out ${optionName('testData', 'testLabels')} to hold out testFraction of data instead`;
+}
+
+function fingerprintOf(inputs: readonly DatasetInput[], option: string): DatasetInput | undefined {
+  return inputs.find((input) => input.option === option);
+}
+
+/** Whether two fingerprints are of the same content: same size and SHA-256, whatever the paths. */
+function sameBytes(a: DatasetInput | undefined, b: DatasetInput): boolean {
+  return a !== undefined && a.bytes === b.bytes && a.sha256 === b.sha256;
 }

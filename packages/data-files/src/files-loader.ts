@@ -6,7 +6,7 @@ import { checkHeldOutClasses, indexClasses, lookAlikeClassesWarning, type ClassI
 import { readClassNames } from './class-names.js';
 import { wholeFilePlacement, type FeatureTable } from './feature-table.js';
 import { badData, badOptions, count } from './file-errors.js';
-import { fingerprintInputs, heldOutIsDataWarning } from './file-fingerprints.js';
+import { fingerprintInputs, heldOutIsDataWarning, validationIsTestWarning } from './file-fingerprints.js';
 import { fileSize } from './file-size.js';
 import { featureFormat, optionProblems, type FilesOptions } from './files-options.js';
 import { readJsonlFeatures } from './jsonl-features.js';
@@ -124,6 +124,7 @@ export async function loadFilesDataset(ctx: PluginContext, options: FilesOptions
     // Right after reading, while the files are in the page cache: the record then says which bytes it came from.
     const inputs = await fingerprintInputs(options, pacer);
     warn(heldOutIsDataWarning(inputs, options));
+    warn(validationIsTestWarning(inputs, options));
     return {
       classes: index.classes,
       inputWidth: cols,

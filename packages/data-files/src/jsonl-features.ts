@@ -38,6 +38,15 @@ export function jsonlLineReader(path: string, { labelColumn }: TextColumnOptions
     }
     if (blank !== undefined) throw badData(`${path} line ${blank} is empty; remove blank lines between rows (every line is one row)`);
     const value = parseLine(trimmed, path, line, labelColumn);
+    // JSON.parse keeps the last of a repeated key: the first value would be dropped without a word.
+    if (isObject(value) && mayRepeatKey(trimmed, value)) {
+      const key = repeatedKey(trimmed);
+      if (key !== undefined) {
+        throw badData(
+          `${path} line ${line}: key ${JSON.stringify(shorten(key))} appears more than once in the object, and only its last value would be read; write each key once per line (remove the repeat, or rename it if both values are needed)`,
+        );
+      }
+    }
     const row = Array.isArray(value) ? value : isObject(value) ? value.features : undefined;
     if (!Array.isArray(row)) {
       const found = isObject(value) ? `an object whose "features" is ${describeJson(value.features)}` : describeJson(value);
@@ -113,6 +122,70 @@ function parseLine(text: string, path: string, line: number, labelColumn: string
     }
     throw badData(`${path} line ${line} is not valid JSON (${(error as Error).message}); write one JSON array per line`);
   }
+}
+
+/**
+ * False when no key of `value` can be written twice in `text`, its JSON: the quick test of every object line. Each
+ * key written in the text has its `:`, and numbers have none, so no more colons than distinct keys means no key
+ * repeats; more (a colon in a string, a nested object, a repeat) leaves it to {@link repeatedKey}.
+ */
+function mayRepeatKey(text: string, value: Record<string, unknown>): boolean {
+  const keys = Object.keys(value).length;
+  let colons = 0;
+  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) if (++colons > keys) return true;
+  return false;
+}
+
+// What changes the nesting of JSON text, or starts a string inside which brackets mean nothing.
+const JSON_STRUCTURE = /["[\]{}]/g;
+
+/**
+ * The first key that a JSON object written in `text` (valid JSON, an object) names twice, decoded, else undefined.
+ * Only the object's own keys, which are what a row is read from: nested values are skipped a bracket at a time.
+ */
+function repeatedKey(text: string): string | undefined {
+  const keys = new Set<string>();
+  let depth = 0;
+  JSON_STRUCTURE.lastIndex = 0;
+  for (let match = JSON_STRUCTURE.exec(text); match; match = JSON_STRUCTURE.exec(text)) {
+    const at = match.index;
+    const char = text[at];
+    if (char !== '"') {
+      depth += char === '{' || char === '[' ? 1 : -1;
+      continue;
+    }
+    const end = stringEnd(text, at);
+    JSON_STRUCTURE.lastIndex = end + 1;
+    if (depth !== 1 || !followedByColon(text, end + 1)) continue;
+    const quoted = text.slice(at, end + 1);
+    // `"a"` and `"\u0061"` are one key: escapes are decoded, as JSON.parse decodes them.
+    const key = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
+    if (keys.has(key)) return key;
+    keys.add(key);
+  }
+  return undefined;
+}
+
+/**
+ * Where the JSON string that opens at `open` closes: the first `"` after it not escaped by an odd run of `\`. The
+ * end of `text` for a string never closed, which valid JSON has not: the scan then ends rather than starting over.
+ */
+function stringEnd(text: string, open: number): number {
+  let end = text.indexOf('"', open + 1);
+  for (;;) {
+    if (end < 0) return text.length;
+    let backslashes = 0;
+    while (text[end - 1 - backslashes] === '\\') backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
+}
+
+/** Whether the next character after JSON whitespace from `from` is `:`, which makes the string before it a key. */
+function followedByColon(text: string, from: number): boolean {
+  let at = from;
+  while (text[at] === ' ' || text[at] === '\t' || text[at] === '\n' || text[at] === '\r') at++;
+  return text[at] === ':';
 }
 
 /**

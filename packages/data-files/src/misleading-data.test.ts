@@ -2,8 +2,7 @@ import { copyFile } from 'node:fs/promises';
 import { ErrorCode } from '@hyperproto/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFeatureText } from './feature-text.js';
-import type { FilesOptionsInput } from './files-options.js';
-import { clusteredRows, failure, load, tempDir, writeNpy, writeText } from './test-support/dataset-files.js';
+import { clusteredRows, failure, load, tempDir, warnings, writeNpy, writeText } from './test-support/dataset-files.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
@@ -12,13 +11,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await tmp.remove();
 });
-
-/** Loads the dataset and returns what it told the user through ctx.log. */
-async function warnings(options: FilesOptionsInput): Promise<string[]> {
-  const said: string[] = [];
-  await load(options, 1, { log: (message) => said.push(message) });
-  return said;
-}
 
 /** `classes` x `perClass` rows of 2 features (class c near c), with a labels file of the class numbers. */
 async function numberedFiles(classes: number, perClass: number): Promise<{ data: string; labels: string }> {

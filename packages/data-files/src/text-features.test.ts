@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ErrorCode } from '@hyperproto/core';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCsvHeader, readCsvFeatures } from './csv-features.js';
 import { wholeFilePlacement } from './feature-table.js';
 import { parseFeatureText } from './feature-text.js';
-import { readJsonlFeatures } from './jsonl-features.js';
+import { jsonlLineReader, readJsonlFeatures } from './jsonl-features.js';
 import { failure, load, tempDir, writeText } from './test-support/dataset-files.js';
 import { LineSplitter, MAX_LINE_CHARS } from './text-lines.js';
 import { WorkPacer } from './work-pacer.js';
@@ -303,6 +304,55 @@ describe('a line longer than 16 MiB', () => {
     for (let i = 0; i < 16; i++) lines.write(piece);
     expect(() => lines.write('3,4\r')).toThrow(
       /^x\.csv line 1 holds carriage returns \(\\r\) without newlines: its lines end in \\r alone/,
+    );
+  });
+});
+
+// Read the same way by train and predict: a row must not lose a value unseen.
+describe('a JSON-lines row that repeats a key', () => {
+  /** What the one JSON-lines reader (train and predict) says of `lines`: the error message, or undefined. */
+  function refusal(lines: readonly string[], labelColumn?: string): string | undefined {
+    const reader = jsonlLineReader('x.jsonl', labelColumn === undefined ? {} : { labelColumn });
+    try {
+      lines.forEach((line, i) => reader.onLine(line, i + 1));
+      reader.finish();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  it('is refused, naming the file, the line and the key', async () => {
+    const data = await writeText(tmp.path('x.jsonl'), '{"features": [1, 2], "y": "a"}\n{"features": [3, 4], "y": "b", "y": "a"}\n');
+    const labels = await writeText(tmp.path('y.txt'), 'a\nb\n');
+    expect(await failure(load({ data, labelColumn: 'y' }))).toMatchObject({
+      code: ErrorCode.InvalidInput,
+      message: `dataset:files: ${data} line 2: key "y" appears more than once in the object, and only its last value would be read; write each key once per line (remove the repeat, or rename it if both values are needed)`,
+    });
+    // A repeated features key, where no label is read from the line.
+    await writeText(data, '{"features": [1, 2]}\n{"features": [3, 4], "features": [5, 6]}\n');
+    expect((await failure(load({ data, labels }))).message).toContain(`${data} line 2: key "features" appears more than once`);
+  });
+
+  it('knows a key however it is escaped, and only keys of the row object', () => {
+    expect(refusal(['{"features": [1], "\\u0079": 1, "y": 2}'])).toMatch(/^x\.jsonl line 1: key "y" appears more than once/);
+    // Keys of a nested object, and key-like text inside strings, are not the row's keys.
+    expect(refusal(['{"features": [1], "meta": {"y": 1, "y": 2}, "y": "a\\": 1, \\"y\\": {"}'])).toBeUndefined();
+    expect(refusal(['{"features": [1], "y": "a:b", "z": "y"}'])).toBeUndefined();
+  });
+
+  it('finds the first repeated key of any object, and refuses no object without one', () => {
+    // Keys that JSON writes with escapes or that look like JSON structure, and values of every kind.
+    const key = fc.constantFrom('y', 'features ', 'a:b', '"', '\\', '{', ']', 'caf\u00e9', '\u2028', '');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, fc.jsonValue({ maxDepth: 2 })), { maxLength: 6 }), (entries) => {
+        const members = [['features', [1, 2]], ...entries].map(([name, value]) => `${JSON.stringify(name)} : ${JSON.stringify(value)}`);
+        const names = entries.map(([name]) => name);
+        const repeated = names.find((name, i) => names.indexOf(name) !== i);
+        const said = refusal([`{${members.join(', ')}}`]);
+        if (repeated === undefined) expect(said).toBeUndefined();
+        else expect(said).toContain(`line 1: key ${JSON.stringify(repeated)} appears more than once`);
+      }),
     );
   });
 });

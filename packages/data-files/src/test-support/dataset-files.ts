@@ -20,6 +20,13 @@ export async function load(
   return filesDataset.generate({ seed, rng: createRng(seed), ...extra }, resolveOptions(filesDataset, options));
 }
 
+/** Loads the dataset and returns what it told the user through ctx.log. */
+export async function warnings(options: FilesOptionsInput): Promise<string[]> {
+  const said: string[] = [];
+  await load(options, 1, { log: (message) => said.push(message) });
+  return said;
+}
+
 /** The error a promise rejects with (fails the test when it resolves). */
 export async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string; hint?: string }> {
   try {
