@@ -21,4 +21,5 @@ export * from './classification-scores.js';
 export * from './engines.js';
 export * from './experiment-inputs.js';
 export * from './pipeline.js';
+export * from './run-size.js';
 export * from './url-password.js';

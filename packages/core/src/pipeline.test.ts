@@ -280,6 +280,45 @@ describe('runExperiment at the plugin boundary', () => {
     expect(prototypeMatrixProblem({ classes: 100_000, dims: 100 })).toBeUndefined();
   });
 
+  it('refuses a network too large to allocate before the dataset or prototypes are made, naming the option to lower', async () => {
+    const { registry, calls } = fixture();
+    const wide = spec({ head: { name: 'sphere' }, prototypes: { strategy: 'many', dims: 100_000_000 } });
+    const started = performance.now();
+    // The dataset describes its classes only: its input kernel, of a width not known yet, is not counted.
+    await expect(runExperiment(registry, wide)).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(/its output layer is 300 x 100000000\); lower --dims \(prototypes\.dims\) to at most 2385792$/),
+    });
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(calls).toEqual(['dataset.describe']);
+    await expect(runExperiment(registry, spec({ trainer: { hiddenUnits: 100_000_000 } }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(/lower --hidden-units \(trainer\.hiddenUnits\) to at most \d+$/),
+    });
+    expect(calls).not.toContain('dataset.generate');
+  });
+
+  it('checks the sizes again once the data and the head say them, before the engine trains', async () => {
+    const { registry, calls } = fixture();
+    registry.register(
+      defineHead({
+        name: 'wide',
+        summary: 'a head with a huge output layer',
+        usesPrototypes: false,
+        options: z.strictObject({}),
+        build: () => ({ outputUnits: 100_000_000, loss: h.mean(h.output()), scores: h.output(), scoresName: 'scores', constants: {} }),
+      }),
+    );
+    await expect(runExperiment(registry, spec({ head: { name: 'wide' } }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidOptions,
+      message: expect.stringMatching(
+        /its output layer is 300 x 100000000\); lower the options of head:wide or the classes to at most \d+$/,
+      ),
+    });
+    expect(calls).toContain('dataset.generate');
+    expect(calls).not.toContain('engine.train');
+  });
+
   it('reports a plain Error from a dataset as E_PLUGIN_FAILED naming it, with the original as cause', async () => {
     const original = new Error('disk on fire');
     const { registry } = fixture({ datasetThrows: original });

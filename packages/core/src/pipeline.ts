@@ -10,10 +10,21 @@ import {
   type ExperimentInputs,
 } from './experiment-inputs.js';
 import type { HeadDefinition } from './head-graph.js';
+import { headParams, headParamSize } from './head-params.js';
 import type { Matrix } from './matrix.js';
 import { resolveOptions } from './options.js';
 import { callPlugin, UnsupportedRequestError } from './plugin-call.js';
-import type { Dataset, DatasetSplit, Metrics, PluginContext, PrototypeRequest, PrototypeStrategy, TrainingResult } from './plugins.js';
+import type {
+  Dataset,
+  DatasetDescription,
+  DatasetSplit,
+  HeadPlugin,
+  Metrics,
+  PluginContext,
+  PrototypeRequest,
+  PrototypeStrategy,
+  TrainingResult,
+} from './plugins.js';
 import { predictModelLabels } from './predicted-labels.js';
 import {
   checkHeadDefinition,
@@ -27,6 +38,7 @@ import {
 import { checkPrototypes, normalizeRows } from './prototypes.js';
 import { pluginId, type Registry } from './registry.js';
 import { createRng } from './rng.js';
+import { batchRows, gibText, MAX_RUN_PART_BYTES, refuseOversizedRun, RUN_SIZE_OPTIONS, type RunSizeSetters } from './run-size.js';
 import { parseExperimentSpec, type ExperimentSpec } from './spec.js';
 
 export interface ExperimentHooks {
@@ -94,7 +106,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
   const plan = planExperiment(registry, spec);
   // A dataset that can say its class count from its options (gaussian) lets a size the strategy refuses fail now,
   // not after the data has been generated.
-  const plannedClasses = callPlugin(plan.dataset, 'describe', plan.datasetOptions)?.classes;
+  const plannedClasses = plan.described.classes;
   if (plan.strategy && spec.prototypes && 'strategy' in spec.prototypes && plannedClasses !== undefined) {
     const request = { classes: plannedClasses, dims: spec.prototypes.dims ?? plannedClasses };
     refuseUnsupportedPrototypes(registry, plan.strategy, request, plan.strategyOptions);
@@ -190,6 +202,19 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
     await callPlugin(plan.head, 'build', { classes: dataset.classes, prototypes }, plan.headOptions),
     pluginId(plan.head),
   );
+  // Planning checked what the dataset's description and the spec said; the data and the head say every size.
+  refuseOversizedRun(
+    {
+      hiddenUnits: spec.trainer.hiddenUnits,
+      hiddenLayers: spec.trainer.hiddenLayers,
+      inputWidth: dataset.inputWidth,
+      classes: dataset.classes,
+      outputUnits: head.outputUnits,
+      batchRows: batchRows(spec.trainer.batchSize, dataset.train.labels.length),
+      headParamValues: headParamValues(head),
+    },
+    sizeSetters(plan.head, spec),
+  );
 
   const choice = await chooseEngine(registry, spec.engine?.name, plan.engineOptions);
   for (const reason of choice.skipped) hooks.log?.(`skipped ${reason}`);
@@ -283,7 +308,11 @@ export function plannedInputKeys(registry: Registry, spec: ExperimentSpec, threa
   return { ...(dataset ? { dataset } : {}), ...(prototypes ? { prototypes } : {}) };
 }
 
-/** Every plugin the spec names, with validated options; throws before any work when something is wrong. */
+/**
+ * Every plugin the spec names, with validated options, and what the dataset says of itself without reading data;
+ * throws before any work when something is wrong, a run too large to allocate included ({@link refuseOversizedRun}
+ * with the sizes known now).
+ */
 export function planExperiment(registry: Registry, spec: ExperimentSpec) {
   const dataset = registry.get('dataset', spec.dataset.name);
   const head = registry.get('head', spec.head.name);
@@ -295,9 +324,10 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `head "${head.name}" does not use prototypes; drop the prototypes from the spec`);
   }
   const engine = spec.engine && registry.get('engine', spec.engine.name);
-  return {
+  const datasetOptions = resolveOptions(dataset, spec.dataset.options);
+  const plan = {
     dataset,
-    datasetOptions: resolveOptions(dataset, spec.dataset.options),
+    datasetOptions,
     head,
     headOptions: resolveOptions(head, spec.head.options),
     strategy,
@@ -309,7 +339,51 @@ export function planExperiment(registry: Registry, spec: ExperimentSpec) {
       const plugin = registry.get('evaluator', ref.name);
       return { plugin, options: resolveOptions(plugin, ref.options) };
     }),
+    /**
+     * The dataset's `describe` for these options (empty without one): the sizes known before any data. Asked once
+     * every option has been checked, so that a typo fails before any plugin runs.
+     */
+    described: (callPlugin(dataset, 'describe', datasetOptions) ?? {}) as DatasetDescription,
   };
+  const { classes, inputWidth, trainRows } = plan.described;
+  // A head with prototypes makes its output layer as wide as them (every built-in one): known from the spec. Other
+  // heads say their width when built, after the data; runExperiment checks again then.
+  const dims = spec.prototypes && 'strategy' in spec.prototypes ? (spec.prototypes.dims ?? classes) : undefined;
+  refuseOversizedRun(
+    {
+      hiddenUnits: spec.trainer.hiddenUnits,
+      hiddenLayers: spec.trainer.hiddenLayers,
+      inputWidth,
+      classes,
+      outputUnits: dims,
+      batchRows: trainRows === undefined ? undefined : batchRows(spec.trainer.batchSize, trainRows),
+    },
+    sizeSetters(head, spec),
+  );
+  return plan;
+}
+
+/** What a size refusal names as setting the output layer's width and the head's parameters. */
+function sizeSetters(head: HeadPlugin, spec: ExperimentSpec): RunSizeSetters {
+  const options = `the options of ${pluginId(head)}`;
+  const prototypes = spec.prototypes;
+  return {
+    outputUnits: !prototypes
+      ? `${options} or the classes`
+      : 'strategy' in prototypes
+        ? RUN_SIZE_OPTIONS.dims
+        : `the columns of the prototype file ${prototypes.file}`,
+    headParams: `${options} or the classes`,
+  };
+}
+
+/** Values of the head's trained parameters; 0 for a head whose parameters are malformed, which the engine refuses naming them. */
+function headParamValues(head: HeadDefinition): number {
+  try {
+    return [...headParams(head).values()].reduce((sum, spec) => sum + headParamSize(spec), 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** The error for a strategy asked for a size it cannot make, naming the strategies that can (with their default options). */
@@ -327,10 +401,10 @@ export function unsupportedPrototypes(registry: Registry, name: string, request:
 }
 
 /**
- * Most bytes one prototype matrix (or a strategy's working copy of it) may take: 8 GiB, which also keeps a float32
- * matrix within the largest typed array. A larger request is refused with its size before anything is allocated.
+ * Most bytes one prototype matrix (or a strategy's working copy of it) may take: the bound on every part of a run,
+ * {@link MAX_RUN_PART_BYTES}. A larger request is refused with its size before anything is allocated.
  */
-export const MAX_PROTOTYPE_MATRIX_BYTES = 8 * 2 ** 30;
+export const MAX_PROTOTYPE_MATRIX_BYTES = MAX_RUN_PART_BYTES;
 
 /**
  * Why a C x D matrix of `bytesPerValue`-byte values cannot be made, or undefined when it can. Every strategy
@@ -339,10 +413,9 @@ export const MAX_PROTOTYPE_MATRIX_BYTES = 8 * 2 ** 30;
  */
 export function prototypeMatrixProblem({ classes, dims }: PrototypeRequest, bytesPerValue = 4): string | undefined {
   const bytes = classes * dims * bytesPerValue;
-  if (!(bytes > MAX_PROTOTYPE_MATRIX_BYTES)) return undefined;
-  const gib = (n: number) => `${(n / 2 ** 30).toLocaleString('en-US', { maximumFractionDigits: 1 })} GiB`;
+  if (!(bytes > MAX_RUN_PART_BYTES)) return undefined;
   const what = bytesPerValue === 4 ? 'float32 matrix' : `matrix and its working copies (${bytesPerValue} bytes a value)`;
-  return `the ${classes} x ${dims} ${what} would need ${gib(bytes)}; at most ${gib(MAX_PROTOTYPE_MATRIX_BYTES)} is allowed`;
+  return `the ${classes} x ${dims} ${what} would need ${gibText(bytes)}; at most ${gibText(MAX_RUN_PART_BYTES)} is allowed`;
 }
 
 /**

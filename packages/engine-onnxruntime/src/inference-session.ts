@@ -32,10 +32,8 @@ export class InferenceSession {
 
   static async create(shape: MlpShape, head: HeadDefinition, classes: number, options?: ComputeSessionOptions): Promise<InferenceSession> {
     const model = buildInferenceModel(shape, head);
-    const session = await runOrExplain(
-      'starting the inference session',
-      { outputUnits: shape.outputUnits, rows: inferenceChunkRows(classes) },
-      () => openComputeSession(model.bytes, options),
+    const session = await runOrExplain('starting the inference session', { ...shape, classes, rows: inferenceChunkRows(classes) }, () =>
+      openComputeSession(model.bytes, options),
     );
     return new InferenceSession(model, session, shape, classes);
   }
@@ -116,7 +114,7 @@ export class InferenceSession {
       );
       // Predictions need no labels; the loss they would feed is not fetched.
       feeds[this.model.labels] = new ort.Tensor('int32', labels ? labels.subarray(start, start + size) : new Int32Array(size), [size]);
-      const out = await runOrExplain('inference', { outputUnits: this.shape.outputUnits, rows: size }, () =>
+      const out = await runOrExplain('inference', { ...this.shape, classes: this.classes, rows: size }, () =>
         this.session.run(feeds, [...fetches]),
       );
       use(out, start, size);

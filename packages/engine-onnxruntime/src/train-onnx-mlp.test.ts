@@ -76,8 +76,25 @@ describe('running out of memory', () => {
     await expect(trainOnnxMlp(context(13), { dataset: blobs(13, { rows: 32 }), head: huge, trainer: tiny })).rejects.toMatchObject({
       code: ErrorCode.TrainingFailed,
       message: expect.stringMatching(/out of memory in allocating the network with 2147483648 output units and batches of 32 rows/),
-      hint: expect.stringMatching(/--batch-size 16/),
+      hint: expect.stringMatching(/^Use fewer output units .*the output layer's 16 x 2147483648 kernel.*--batch-size 16/),
     });
+  });
+
+  it('names the hidden width when the hidden layers are what does not fit', async () => {
+    // 20 inputs x 2^28 units, then 2^28 x 2^28: the first kernel alone is past the largest Float32Array.
+    const wide = { ...tiny, hiddenUnits: 2 ** 28 };
+    await expect(
+      trainOnnxMlp(context(14), { dataset: blobs(14, { rows: 32 }), head: softmaxHead(4), trainer: wide }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.TrainingFailed,
+      message: expect.stringMatching(/out of memory in allocating the network with 4 output units/),
+      hint: expect.stringMatching(
+        /^Use fewer hidden units \(--hidden-units, now 268435456\): the hidden layers' kernels \(20 x 268435456, then/,
+      ),
+    });
+    // 4,096 rows x 100,300 activations (1.5 GiB) against a 300 x 100,000 output layer with its moments (0.3 GiB).
+    const batch = explainRunFailure(new Error('std::bad_alloc'), 'a training step', { outputUnits: 100_000, rows: 4096, hiddenUnits: 300 });
+    expect(batch.hint).toMatch(/^Use a smaller batch \(e\.g\. --batch-size 2048\)/);
   });
 });
 

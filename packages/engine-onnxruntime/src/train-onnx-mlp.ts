@@ -74,11 +74,12 @@ async function openOnnxTraining(
   rules: GradientRules | undefined,
   streams: { readonly headParams: Rng; readonly classSample: Rng },
 ): Promise<MlpTrainingDriver<TrainedOnnxMlp>> {
-  const { dataset, trainer, shape, dropoutRng } = setup;
+  // Per-batch buffers (masks, packed rows, class samples) are sized by the rows a batch has: never more than the split.
+  const { dataset, trainer, shape, dropoutRng, batchRows } = setup;
   const head = startHeadParams(setup.head, streams.headParams);
-  const classSample = headClassSampleSize(head, dataset.classes, trainer.batchSize);
+  const classSample = headClassSampleSize(head, dataset.classes, batchRows);
   const sampler = classSample === undefined ? undefined : new ClassSampler(dataset.classes, classSample, streams.classSample);
-  const training = await runOrExplain('allocating the network', { outputUnits: head.outputUnits, rows: trainer.batchSize }, () =>
+  const training = await runOrExplain('allocating the network', { ...shape, classes: dataset.classes, rows: batchRows }, () =>
     TrainingSession.create({
       shape,
       head,
@@ -87,7 +88,7 @@ async function openOnnxTraining(
       rules,
       weights: setup.initialWeights(),
       session,
-      batchSize: trainer.batchSize,
+      batchSize: batchRows,
       tryOneThread: true,
       ...(classSample === undefined ? {} : { classSample }),
     }),
@@ -101,14 +102,14 @@ async function openOnnxTraining(
   }
   // Buffers for the largest run this training can ask for, allocated and touched at the first run (page faults on
   // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
-  const fullBatches = Math.floor(dataset.train.labels.length / trainer.batchSize);
+  const fullBatches = Math.floor(dataset.train.labels.length / batchRows);
   const maxBatchesPerRun = training.model.rowStates.length ? ROW_SAMPLED_BATCHES_PER_RUN : MAX_BATCHES_PER_RUN;
   const largestRun = Math.max(1, Math.min(maxBatchesPerRun, fullBatches));
   const masks =
     trainer.dropout > 0
-      ? new DropoutMasks(dropoutRng, trainer.hiddenLayers, trainer.hiddenUnits, trainer.batchSize, trainer.dropout, largestRun)
+      ? new DropoutMasks(dropoutRng, trainer.hiddenLayers, trainer.hiddenUnits, batchRows, trainer.dropout, largestRun)
       : undefined;
-  const packer = new BatchPacker(dataset.inputWidth, largestRun * trainer.batchSize);
+  const packer = new BatchPacker(dataset.inputWidth, largestRun * batchRows);
   const secondsPerRun = targetSecondsPerRun(training.stateBytes);
   let batchesPerRun = 1;
   return {

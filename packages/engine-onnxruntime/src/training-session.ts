@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ErrorCode, headParamWeights, HyperprotoError, type NamedWeight } from '@hyperproto/core';
-import { orderedMlpWeights } from '@hyperproto/mlp';
+import { type MlpShape, orderedMlpWeights } from '@hyperproto/mlp';
 import { type ComputeSessionOptions, openComputeSession } from '@hyperproto/onnxruntime-session';
 import * as ort from 'onnxruntime-node';
 import { runOrExplain } from './run-failures.js';
@@ -194,7 +194,7 @@ export class TrainingSession {
   private sessionSide: ThreadSide = 'budget';
 
   private constructor(
-    private readonly outputUnits: number,
+    private readonly shape: MlpShape,
     readonly model: TrainingStepModel,
     private session: ort.InferenceSession,
     initial: readonly Float32Array[],
@@ -215,7 +215,7 @@ export class TrainingSession {
     // The head's parameters start at their own values, after the network's weights.
     const ordered = [...orderedMlpWeights(spec.shape, spec.weights, 'the starting weights'), ...headParamWeights(spec.head)];
     // Allocations of the state (gigabytes for a 100,000-class softmax) fail like onnxruntime's, with the same advice.
-    return runOrExplain('starting the training session', { outputUnits: spec.shape.outputUnits, rows: spec.batchSize ?? 0 }, async () => {
+    return runOrExplain('starting the training session', { ...spec.shape, rows: spec.batchSize ?? 0 }, async () => {
       // The session writes into its own state arrays, never into the caller's; Adam's moments start at zero.
       const initial = model.stateShapes.map((shape) => new Float32Array(shape.reduce((a, b) => a * b, 1)));
       model.placements.forEach((p, i) => initial[p.state]!.set(ordered[i]!.data, p.offset));
@@ -235,7 +235,7 @@ export class TrainingSession {
       const session = await openComputeSession(model.bytes, { ...spec.session, spinning: spec.session?.spinning ?? trial });
       let one: ort.InferenceSession | undefined;
       try {
-        const training = new TrainingSession(spec.shape.outputUnits, model, session, initial);
+        const training = new TrainingSession(spec.shape, model, session, initial);
         if (trial) {
           one = await openComputeSession(model.bytes, { ...spec.session, threads: 1 });
           training.trial = new ThreadTrial(one, spec.revisitThreadTrial ?? true, training.runs);
@@ -342,7 +342,7 @@ export class TrainingSession {
     fetches: Record<string, ort.Tensor | null>,
     rows: number,
   ): Promise<ort.InferenceSession.OnnxValueMapType> {
-    return runOrExplain('a training step', { outputUnits: this.outputUnits, rows }, () => session.run(feeds, fetches));
+    return runOrExplain('a training step', { ...this.shape, rows }, () => session.run(feeds, fetches));
   }
 
   /** A run with the thread trial on: on the side it chooses, timed. */

@@ -71,7 +71,7 @@ function openTfjsTraining(
   const { dataset, trainer, shape, dropoutRng } = setup;
   const head = startHeadParams(setup.head, streams.headParams);
   // Checked before anything is allocated: a share outside (0, 1] or sampled rows that are not one per class.
-  const classSample = headClassSampleSize(head, dataset.classes, trainer.batchSize);
+  const classSample = headClassSampleSize(head, dataset.classes, setup.batchRows);
   const sampler = classSample === undefined ? undefined : new ClassSampler(dataset.classes, classSample, streams.classSample);
   const rowSampled = sampler ? rowSampledParams(head.loss) : new Set<string>();
   // The job was checked before this runs (head constants included), so nothing below throws before `release`.

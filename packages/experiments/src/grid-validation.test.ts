@@ -38,6 +38,14 @@ describe('checkGrid', () => {
     expect(error.message).not.toMatch(/datasets\.0/);
   });
 
+  it('refuses a run whose network cannot be allocated, naming the run and the option to lower, before anything runs', () => {
+    const error = refusal(() =>
+      checkGrid(buildRegistry(), grid({ models: [{ id: 'huge', head: 'hpn', prototypes: { strategy: 'axes', dims: 100_000_000 } }] })),
+    );
+    expect(error.code).toBe(ErrorCode.InvalidOptions);
+    expect(error.message).toMatch(/run c4\/huge\/s0 \(datasets\.0 "c4" x models\.0 "huge"\): the network's weights .* lower --dims/);
+  });
+
   it('lists every problem at once', () => {
     const error = refusal(() =>
       checkGrid(

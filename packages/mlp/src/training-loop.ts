@@ -1,4 +1,5 @@
 import {
+  batchRows,
   classificationMetrics,
   type DatasetSplit,
   type EpochRecord,
@@ -21,6 +22,11 @@ export interface MlpTrainingSetup extends TrainingJob {
   /** The job's settings, checked and with defaults filled. */
   readonly trainer: TrainerSettings;
   readonly shape: MlpShape;
+  /**
+   * Rows of the largest batch: `trainer.batchSize`, or the whole training split where that is smaller (one batch
+   * of the split, as Keras' `fit`). What an engine sizes its per-batch buffers by.
+   */
+  readonly batchRows: number;
   /**
    * Draws the starting weights from the 'weights' fork of the run's generator: the same for every engine. A
    * function, so that an engine can draw them where it explains allocation failures (a network too large).
@@ -100,11 +106,14 @@ export async function runMlpTraining<M extends TrainedModel>(
   const trainer = checkTrainingJob(job);
   const { dataset } = job;
   const shape = mlpShape(dataset.inputWidth, trainer, job.head);
+  const rows = dataset.train.labels.length;
+  const rowsPerBatch = batchRows(trainer.batchSize, rows);
   const orderRng = ctx.rng.fork('batch-order');
   const driver = await open({
     ...job,
     trainer,
     shape,
+    batchRows: rowsPerBatch,
     initialWeights: () => initialMlpWeights(shape, ctx.rng.fork('weights')),
     dropoutRng: ctx.rng.fork('dropout'),
   });
@@ -125,10 +134,9 @@ export async function runMlpTraining<M extends TrainedModel>(
   };
 
   try {
-    const rows = dataset.train.labels.length;
     const order = new Int32Array(rows);
-    const fullBatches = Math.floor(rows / trainer.batchSize);
-    const totalBatches = Math.ceil(rows / trainer.batchSize);
+    const fullBatches = Math.floor(rows / rowsPerBatch);
+    const totalBatches = Math.ceil(rows / rowsPerBatch);
     for (let epoch = 1; epoch <= trainer.maxEpochs; epoch++) {
       const started = performance.now();
       for (let i = 0; i < rows; i++) order[i] = i;
@@ -138,8 +146,8 @@ export async function runMlpTraining<M extends TrainedModel>(
         await letEventsIn();
         // Batches of one step share their size: full batches together, the short last one alone.
         const count = batch < fullBatches ? Math.max(1, Math.min(driver.batchesPerStep?.() ?? 1, fullBatches - batch)) : 1;
-        const size = Math.min(trainer.batchSize, rows - batch * trainer.batchSize);
-        const start = batch * trainer.batchSize;
+        const size = Math.min(rowsPerBatch, rows - batch * rowsPerBatch);
+        const start = batch * rowsPerBatch;
         const { losses, statistics } = await driver.step({
           epoch,
           firstBatch: batch,

@@ -523,6 +523,23 @@ export function engineConformance(engine: EnginePlugin, options: EngineConforman
       },
     },
     {
+      name: 'trains a batch larger than the training split as one batch of the whole split (as Keras does)',
+      run: async () => {
+        const dataset = engineTestDataset(14, { rows: 96 });
+        const trainer = { ...ENGINE_TEST_TRAINER, maxEpochs: 3, patience: 10 };
+        const whole = await train(context(14), { dataset, head: plain(), trainer: { ...trainer, batchSize: 96 } });
+        try {
+          // Buffers sized by the batch size rather than by the rows a batch has would not fit in memory.
+          const larger = await train(context(14), { dataset, head: plain(), trainer: { ...trainer, batchSize: 100_000_000 } });
+          const numbers = trainedNumbers(larger);
+          larger.model.dispose();
+          check(numbers === trainedNumbers(whole), 'batches of 100,000,000 rows over a split of 96 trained otherwise than batches of 96');
+        } finally {
+          whole.model.dispose();
+        }
+      },
+    },
+    {
       name: 'logs test scores every epoch with traceTest, keeping the same epochs, kept epoch and weights',
       run: async () => {
         const dataset = engineTestDataset(13, { rows: 160 });
