@@ -1,6 +1,6 @@
 import { createMatrix, createRng, ErrorCode, type Matrix } from '@hyperproto/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CosineSummary, cosineBounds, SimilarityScanner } from './index.js';
+import { cosineBounds, SimilarityScanner } from './index.js';
 
 function gaussianMatrix(seed: number, rows: number, cols: number, scale = 1): Matrix {
   const data = createRng(seed).fillNormal(new Float32Array(rows * cols), 0, scale);
@@ -97,24 +97,6 @@ describe('SimilarityScanner.summarize', () => {
     });
     await expect(scanner.summarize(createMatrix(1, 2, new Float32Array([1, 0])))).rejects.toMatchObject({ code: ErrorCode.InvalidInput });
     await expect(scanner.summarize(gaussianMatrix(1, 4, 2), { bins: 256 })).rejects.toMatchObject({ code: ErrorCode.InvalidOptions });
-  });
-
-  it('gives each scan its own rows, one after another or several at once', async () => {
-    // One scanner keeps the unit rows of a scan for the next of the same size: scans running together must not
-    // share them (each here spans 10 tiles, so they interleave).
-    const matrices = [5, 6, 7].map((seed) => gaussianMatrix(seed, 23, 9));
-    const alone: CosineSummary[] = [];
-    for (const matrix of matrices) alone.push(await new SimilarityScanner({ tileRows: 7 }).summarize(matrix));
-    const after = [];
-    for (const matrix of matrices) after.push(await scanner.summarize(matrix));
-    const together = await Promise.all(matrices.map((matrix) => scanner.summarize(matrix)));
-    for (const summaries of [after, together]) {
-      summaries.forEach((summary, i) => {
-        expect(summary.nearestIndex).toEqual(alone[i]!.nearestIndex);
-        expect(summary.nearestCosine).toEqual(alone[i]!.nearestCosine);
-      });
-    }
-    expect(together[0]!.nearestIndex).not.toEqual(together[1]!.nearestIndex);
   });
 
   it('stops between tiles when aborted', async () => {

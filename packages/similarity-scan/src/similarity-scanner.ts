@@ -77,12 +77,6 @@ export class SimilarityScanner {
   private readonly tileRows: number;
   private readonly stripeElements: number;
   private readonly neighbourGroup: number;
-  /**
-   * The unit rows of the last scan, kept for the next one of the same size: a prototype optimiser scans every step,
-   * and a fresh 4 MB array per scan (1,000 x 1,000) cost more time than normalising into it (2.5 + 4 ms of page
-   * faults against 2.3 ms).
-   */
-  private spareUnitRows: Float32Array | undefined;
 
   constructor(options: ScannerOptions = {}) {
     this.threads = options.threads;
@@ -102,10 +96,7 @@ export class SimilarityScanner {
     }
     const { rows, cols } = matrix;
     requireTwoRows(rows, options.source);
-    // Taken while this scan runs, so that scans running at once never share it.
-    const spare = this.spareUnitRows;
-    this.spareUnitRows = undefined;
-    const { unit, norms } = toUnitRows(matrix, options.source, spare);
+    const { unit, norms } = toUnitRows(matrix, options.source);
     const nearestCosine = new Float32Array(rows).fill(-Infinity);
     const nearestIndex = new Int32Array(rows).fill(-1);
     const counts = new Float64Array(bins);
@@ -135,7 +126,6 @@ export class SimilarityScanner {
       if (nearestCosine[i]! > nearestCosine[winner]!) winner = i;
       sumNearest += nearestCosine[i]!;
     }
-    this.spareUnitRows = unit.data;
     const partner = nearestIndex[winner]!;
     const largestCosine = exactCosine(matrix, winner, partner);
     return {

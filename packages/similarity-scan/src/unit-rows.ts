@@ -9,12 +9,11 @@ export interface UnitRows {
 
 /**
  * Unit-length copies of the rows, so that dot products are cosines. Non-finite values and zero rows have no
- * direction and are refused with the row and column that hold them. The copy is written into `into` when it holds
- * exactly the matrix's values (its earlier content is overwritten).
+ * direction and are refused with the row and column that hold them.
  */
-export function toUnitRows(matrix: Matrix, source = 'prototypes', into?: Float32Array): UnitRows {
+export function toUnitRows(matrix: Matrix, source = 'prototypes'): UnitRows {
   const { rows, cols, data } = matrix;
-  const unit = into?.length === rows * cols ? into : new Float32Array(rows * cols);
+  const unit = new Float32Array(rows * cols);
   const norms = new Float64Array(rows);
   for (let row = 0; row < rows; row++) {
     const start = row * cols;
