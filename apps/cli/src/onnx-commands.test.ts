@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMatrix, createRng, type Matrix } from '@hyperproto/core';
+import { readClassNames } from '@hyperproto/data-files';
 import { writeMatrixNpy } from '@hyperproto/npy';
 import { createSession, type ModelSession } from '@hyperproto/runtime-node';
 import { CLI_BIN, runCli, type CliRun } from './test-support/run-cli.js';
@@ -91,6 +92,39 @@ describe('hyperproto export', () => {
     expectError(await cli(['export', 'run', '--out', 'k.onnx', '--opset', '16']), 2, /--opset.*integer from 17 to 21/);
     writeFileSync(join(scratch, 'two-names.txt'), 'a\nb\n');
     expectError(await cli(['export', 'run', '--out', 'k.onnx', '--class-names', 'two-names.txt']), 2, /2 class names for 3 classes/);
+  });
+
+  it('reads --class-names as training reads classNames: the same names from a .txt and a .json file', async () => {
+    writeFileSync(join(scratch, 'padded.txt'), ' north\neast \nsouth\n\n');
+    writeFileSync(join(scratch, 'padded.json'), '[" north", "east ", "south"]');
+    for (const file of ['padded.txt', 'padded.json']) {
+      const out = `${file.replace('.', '-')}.onnx`;
+      const run = await cli(['export', 'run', '--out', out, '--no-verify', '--class-names', file]);
+      expect(run.code, run.stderr).toBe(0);
+      const exported = await createSession(join(scratch, out));
+      try {
+        expect(exported.classNames).toEqual(NAMES);
+        expect(exported.classNames).toEqual((await readClassNames(join(scratch, file)))?.names);
+      } finally {
+        await exported.release();
+      }
+    }
+  });
+
+  it('refuses the --class-names files training refuses, naming the flag and the line', async () => {
+    writeFileSync(join(scratch, 'repeated.txt'), 'north\neast\nnorth\n');
+    const repeated = await cli(['export', 'run', '--out', 'repeated.onnx', '--class-names', 'repeated.txt']);
+    expect([repeated.code, repeated.stderr.trim()]).toEqual([
+      2,
+      'error E_INVALID_INPUT: --class-names repeated.txt line 3: class name "north" repeats --class-names repeated.txt line 1; class names must be distinct',
+    ]);
+    writeFileSync(join(scratch, 'array.txt'), JSON.stringify(NAMES, null, 2));
+    const array = await cli(['export', 'run', '--out', 'array.onnx', '--class-names', 'array.txt']);
+    expect([array.code, array.stderr.trim()]).toEqual([
+      2,
+      'error E_INVALID_INPUT: --class-names array.txt looks like a JSON array, but only a file whose name ends in .json is read as JSON, and this one would be read as one class name per line; rename it to array.json, or write one class name per line',
+    ]);
+    expect(existsSync(join(scratch, 'repeated.onnx')) || existsSync(join(scratch, 'array.onnx'))).toBe(false);
   });
 });
 

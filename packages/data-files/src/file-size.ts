@@ -5,16 +5,17 @@ import { unreadableFile } from './file-errors.js';
 
 /**
  * The size of a regular file (symlinks followed); E_IO for a missing path, a directory, a named pipe or a device,
- * before any reading starts: a pipe would block the read and a device such as /dev/zero would never end.
+ * before any reading starts: a pipe would block the read and a device such as /dev/zero would never end. Messages
+ * name the file as `what` (e.g. `--class-names names.txt`).
  */
-export async function fileSize(path: string, expected = 'the path of a .npy, .csv, .jsonl or text file'): Promise<number> {
+export async function fileSize(path: string, expected = 'the path of a .npy, .csv, .jsonl or text file', what = path): Promise<number> {
   let info: Stats;
   try {
     info = await stat(path);
   } catch (error) {
-    throw unreadableFile(path, error);
+    throw unreadableFile(what, error);
   }
-  requireRegularFile(info, path, { expected });
+  requireRegularFile(info, path, { expected, what });
   return info.size;
 }
 

@@ -15,6 +15,8 @@ export {
 export { checkLabelCount, loadFilesDataset, readLabelsFile, type LabelledRows } from './files-loader.js';
 // `predict --labels` maps labels to a model's classes by the very rules, and messages, of training.
 export { indexClasses, type ClassIndex } from './class-index.js';
+// `export --class-names` reads a file of class names as training's `classNames` is read: same names, same refusals.
+export { readClassNames, type ClassNamesLabels } from './class-names.js';
 export type { LabelValues } from './label-values.js';
 // One definition of a decimal number for the CLI too, and `predict --input` rows read by this dataset's parsers.
 export { isDecimalNumber, looksNumeric, parseDecimalField } from './decimal-field.js';
@@ -25,5 +27,5 @@ export { nameList } from './csv-features.js';
 // One rule for a path that is there but is no readable file (a directory): E_IO before its name's type is judged.
 export { unreadableAsFile } from './file-size.js';
 export type { CsvHeader } from './feature-table.js';
-// `predict --input` and `export --class-names` read text files whole: UTF-8 only, refused as the dataset refuses them.
-export { decodeTextFile, forEachLineOfText } from './text-lines.js';
+// `predict --input` reads text files whole: UTF-8 only, refused as the dataset refuses them.
+export { decodeTextFile } from './text-lines.js';

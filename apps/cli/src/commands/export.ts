@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createMatrix, createRng, ErrorCode, HyperprotoError, type TrainedModel } from '@hyperproto/core';
-import { decodeTextFile, forEachLineOfText } from '@hyperproto/data-files';
+import { readClassNames } from '@hyperproto/data-files';
 import { loadModel, MODEL_JSON } from '@hyperproto/engine-tfjs';
 import { DEFAULT_OPSET, exportOnnx, type ExportMetadata } from '@hyperproto/onnx';
-import { inputFileSize, writeFileAtomic } from '@hyperproto/npy';
+import { writeFileAtomic } from '@hyperproto/npy';
 import { createSession } from '@hyperproto/runtime-node';
 import type { GlobalOptions } from '../main.js';
 import { trainedFeatureNames, trainedLabelColumn } from '../feature-files.js';
@@ -50,7 +50,10 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   if (classes !== undefined && options.topK !== undefined && options.topK > classes) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `top-k must be an integer from 1 to the ${classes} classes, got ${options.topK}`);
   }
-  const classNames = options.classNames ? await readClassNames(options.classNames) : findClassNames(modelJson, run.metrics);
+  // Read as training reads its `classNames` option, so the file a run trained with gives the same names here.
+  const classNames = options.classNames
+    ? (await readClassNames(options.classNames, { what: `--class-names ${options.classNames}` }))?.names
+    : findClassNames(modelJson, run.metrics);
   if (classes !== undefined && classNames && classNames.length !== classes) {
     throw new HyperprotoError(
       ErrorCode.InvalidInput,
@@ -198,37 +201,6 @@ function findColumns(
 
 function isNameList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((name) => typeof name === 'string');
-}
-
-/** A JSON array of strings, or one name per line. */
-async function readClassNames(path: string): Promise<string[]> {
-  // A named pipe would block the read forever and a device would never end: refuse either before reading.
-  await inputFileSize(path, { what: `--class-names ${path}`, expected: 'a .json file or a text file with one class name per line' });
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw new HyperprotoError(ErrorCode.Io, `cannot read --class-names ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const text = decodeTextFile(bytes, path);
-  if (text.trimStart().startsWith('[')) {
-    let names: unknown;
-    try {
-      names = JSON.parse(text);
-    } catch (error) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `--class-names ${path} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
-      throw new HyperprotoError(ErrorCode.InvalidInput, `--class-names ${path} must be a JSON array of strings (or one name per line)`);
-    }
-    return names;
-  }
-  // Cut as every text input is, so that UTF-16 without a byte-order mark is refused here too.
-  const names: string[] = [];
-  forEachLineOfText(text, path, (line) => {
-    if (line.trim()) names.push(line.trim());
-  });
-  return names;
 }
 
 /**
