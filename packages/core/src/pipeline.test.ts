@@ -283,13 +283,11 @@ describe('runExperiment at the plugin boundary', () => {
   it('refuses a network too large to allocate before the dataset or prototypes are made, naming the option to lower', async () => {
     const { registry, calls } = fixture();
     const wide = spec({ head: { name: 'sphere' }, prototypes: { strategy: 'many', dims: 100_000_000 } });
-    const started = performance.now();
     // The dataset describes its classes only: its input kernel, of a width not known yet, is not counted.
     await expect(runExperiment(registry, wide)).rejects.toMatchObject({
       code: ErrorCode.InvalidOptions,
       message: expect.stringMatching(/its output layer is 300 x 100000000\); lower --dims \(prototypes\.dims\) to at most 2385792$/),
     });
-    expect(performance.now() - started).toBeLessThan(500);
     expect(calls).toEqual(['dataset.describe']);
     await expect(runExperiment(registry, spec({ trainer: { hiddenUnits: 100_000_000 } }))).rejects.toMatchObject({
       code: ErrorCode.InvalidOptions,
