@@ -128,6 +128,75 @@ describe('hyperproto export', () => {
   });
 });
 
+describe('hyperproto export --class-names on a run that has class names', () => {
+  // Trained on string labels, so the run's class names are the labels sorted: east, north, south.
+  const RUN_NAMES = ['east', 'north', 'south'];
+  beforeAll(async () => {
+    const noise = createRng(4).fillNormal(new Float32Array(90 * 2), 0, 0.5);
+    const rows = Array.from({ length: 90 }, (_, i) => {
+      const kind = NAMES[i % 3]!;
+      return [noise[2 * i]! + (i % 3), noise[2 * i + 1]! - (i % 3), kind].join(',');
+    });
+    writeFileSync(join(scratch, 'named.csv'), `x,y,kind\n${rows.join('\n')}\n`);
+    const train = await cli([
+      'train',
+      ...['--data', 'named.csv', '--dataset-option', 'labelColumn=kind'],
+      ...['--head', 'softmax', '--hidden-units', '16', '--max-epochs', '2', '--out', 'named', '--json'],
+    ]);
+    expect(train.code, train.stderr).toBe(0);
+  }, 60_000);
+
+  const exportNamed = async (names: readonly string[], out: string) => {
+    writeFileSync(join(scratch, `${out}.txt`), `${names.join('\n')}\n`);
+    const run = await cli(['export', 'named', '--out', `${out}.onnx`, '--no-verify', '--class-names', `${out}.txt`]);
+    return { run, written: existsSync(join(scratch, `${out}.onnx`)) };
+  };
+
+  it("refuses the run's names in another order: the model's outputs stay in the run's order", async () => {
+    const { run, written } = await exportNamed(NAMES, 'reordered');
+    expectError(
+      run,
+      2,
+      /^error E_INVALID_INPUT: --class-names reordered.txt puts a class name of the run at another position: position 0 is "east" in the run but "north" in reordered.txt \(the run's position 1\);.*\nhint: Leave out --class-names: the model keeps the run's names\. For another order, train again with the classNames dataset option/,
+    );
+    expect(written).toBe(false);
+  });
+
+  it("refuses names that put one of the run's names at another position among new ones", async () => {
+    const { run, written } = await exportNamed(['west', 'east', 'up'], 'overlap');
+    expectError(run, 2, /position 1 is "north" in the run but "east" in overlap.txt \(the run's position 0\)/);
+    expect(written).toBe(false);
+  });
+
+  it("accepts the run's own names in the run's order, without a warning", async () => {
+    const { run } = await exportNamed(RUN_NAMES, 'same-order');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+    const exported = await createSession(join(scratch, 'same-order.onnx'));
+    try {
+      expect(exported.classNames).toEqual(RUN_NAMES);
+    } finally {
+      await exported.release();
+    }
+  });
+
+  it("accepts a renaming, with one warning line showing each class's old and new name", async () => {
+    const { run } = await exportNamed(['East', 'north', 'South'], 'renamed');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('warning: --class-names renamed.txt renames the run\'s classes: 0: "east" -> "East", 2: "south" -> "South"\n');
+    const exported = await createSession(join(scratch, 'renamed.onnx'));
+    try {
+      expect(exported.classNames).toEqual(['East', 'north', 'South']);
+    } finally {
+      await exported.release();
+    }
+    // Under --json the one stdout line stays the result object.
+    const json = await cli(['export', 'named', '--out', 'renamed-json.onnx', '--no-verify', '--class-names', 'renamed.txt', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ classNames: 3 });
+  });
+});
+
 describe('hyperproto predict', () => {
   it('classifies .npy, .csv and .jsonl rows alike, as the runtime does', async () => {
     await writeMatrixNpy(join(scratch, 'rows.npy'), features);

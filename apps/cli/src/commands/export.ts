@@ -50,15 +50,20 @@ export async function exportCommand(runDir: string, options: ExportOptions): Pro
   if (classes !== undefined && options.topK !== undefined && options.topK > classes) {
     throw new HyperprotoError(ErrorCode.InvalidOptions, `top-k must be an integer from 1 to the ${classes} classes, got ${options.topK}`);
   }
+  const runClassNames = findClassNames(modelJson, run.metrics);
   // Read as training reads its `classNames` option, so the file a run trained with gives the same names here.
   const classNames = options.classNames
     ? (await readClassNames(options.classNames, { what: `--class-names ${options.classNames}` }))?.names
-    : findClassNames(modelJson, run.metrics);
+    : runClassNames;
   if (classes !== undefined && classNames && classNames.length !== classes) {
     throw new HyperprotoError(
       ErrorCode.InvalidInput,
       `${classNames.length} class names for ${classes} classes; give exactly one name per class`,
     );
+  }
+  if (options.classNames && classNames && runClassNames) {
+    const renames = checkRenaming(runClassNames, classNames, options.classNames);
+    if (renames) output.info(`warning: --class-names ${options.classNames} renames the run's classes: ${renames}`);
   }
   const model = await loadModel(modelDir);
   try {
@@ -169,6 +174,34 @@ function findClassNames(
     (metrics?.dataset as { classNames?: unknown } | undefined)?.classNames,
   ];
   return candidates.find(isNameList);
+}
+
+/** Renames shown in export's warning; the rest are counted. */
+const RENAMES_SHOWN = 3;
+
+/**
+ * --class-names may rename the run's classes but not reorder them: the model's outputs follow the run's order, so a
+ * run's name at another position would put that name on another class's predictions. Returns the renames for the
+ * warning (`0: "1" -> "setosa", ...`), or undefined when the names are the run's own.
+ */
+function checkRenaming(runNames: readonly string[], givenNames: readonly string[], file: string): string | undefined {
+  const moved = givenNames.findIndex((name, i) => name !== runNames[i] && runNames.includes(name));
+  if (moved >= 0) {
+    const name = givenNames[moved]!;
+    throw new HyperprotoError(
+      ErrorCode.InvalidInput,
+      `--class-names ${file} puts a class name of the run at another position: position ${moved} is ${JSON.stringify(runNames[moved])} in the run but ${JSON.stringify(name)} in ${file} (the run's position ${runNames.indexOf(name)}); the model's outputs are in the run's order, so these names would mislabel its predictions`,
+      {
+        hint: `Leave out --class-names: the model keeps the run's names. For another order, train again with the classNames dataset option (--dataset-option classNames=${file}).`,
+      },
+    );
+  }
+  const renamed = runNames.flatMap((name, i) =>
+    name === givenNames[i] ? [] : [`${i}: ${JSON.stringify(name)} -> ${JSON.stringify(givenNames[i])}`],
+  );
+  if (!renamed.length) return undefined;
+  const more = renamed.length - RENAMES_SHOWN;
+  return [...renamed.slice(0, RENAMES_SHOWN), ...(more > 0 ? [`and ${more} more`] : [])].join(', ');
 }
 
 /**
