@@ -68,13 +68,14 @@ function expectedScores(predicted: readonly number[], labels: readonly number[],
 interface Evaluation {
   rows: number;
   labels: string;
+  labelsAs: 'names' | 'indices';
   accuracy: number;
   macroF1: number;
   perClass?: { class: number; precision: number; recall: number; f1: number; support: number }[];
 }
 const predictJson = (run: CliRun) => {
   expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as { predictions: { label: number; className?: string }[]; evaluation?: Evaluation };
+  return JSON.parse(run.stdout) as { predictions: { label: number; className?: string }[]; evaluation?: Evaluation; unscored?: string };
 };
 const expectRefusal = (run: CliRun, message: string) => {
   expect(run.code, run.stderr).toBe(2);
@@ -134,6 +135,7 @@ describe('predict --labels on a model with class names', () => {
     expect(result.evaluation).toEqual({
       rows: 60,
       labels: 'kinds.txt',
+      labelsAs: 'names',
       classes: 3,
       classesInLabels: 3,
       accuracy: expected.accuracy,
@@ -155,12 +157,20 @@ describe('predict --labels on a model with class names', () => {
     expect(all.stderr).not.toContain('macro-F1 counts the others as 0');
   });
 
-  it('maps integer labels, in a .npy file or a text file, to the classes by index', async () => {
+  it('maps integer labels, in a .npy file or a text file, to the classes by index, and says so', async () => {
     const byName = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt', '--json']));
     for (const file of ['indices.npy', 'indices.txt']) {
       const result = predictJson(await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', file, '--json']));
-      expect(result.evaluation).toEqual({ ...byName.evaluation, labels: file });
+      expect(result.evaluation).toEqual({ ...byName.evaluation, labels: file, labelsAs: 'indices' });
+      // A file of indices in another order than the names scores poorly: the note tells that from a poor model.
+      const run = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', file]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(
+        `note: ${file} holds integers: read as positions in the class names of named.onnx (0 = "bolt", 1 = "nut", ...)\n`,
+      );
     }
+    const names = await cli(['predict', 'named.onnx', '--input', 'features.csv', '--labels', 'kinds.txt']);
+    expect(names.stderr).not.toContain('note:');
   });
 
   it("scores a CSV by the model's label column without --labels, and leaves a column with a blank label unscored", async () => {
@@ -241,6 +251,10 @@ describe('predict --labels on a model with class names', () => {
       expect(run.stderr).not.toMatch(/accuracy|^hint/m);
       const json = predictJson(await cli(['predict', 'named.onnx', '--input', 'odd.csv', '--json']));
       expect(json).not.toHaveProperty('evaluation');
+      // --json silences stderr: the reason is in the result.
+      expect(json.unscored?.startsWith(`odd.csv column 2 ("kind") line 8: label ${JSON.stringify(odd)} is not among classNames`)).toBe(
+        true,
+      );
       expect(json.predictions).toEqual(byName.predictions);
     }
     // Asked for with --labels, such a label is refused (above, screw.txt).
@@ -281,7 +295,12 @@ describe('predict --labels on a model with class names', () => {
     const partly = await cli(['predict', 'named.onnx', '--input', 'partly.csv', '--per-class']);
     expect(partly.code, partly.stderr).toBe(0);
     expect(partly.stderr).toContain('partly.csv: classified, not scored: ');
-    expect(partly.stderr).toContain('--per-class: nothing to score; give --labels FILE to score the rows');
+    expect(partly.stderr).toContain(
+      '--per-class: nothing to score: the label column of partly.csv gave no usable labels (said above); fix it, or give --labels FILE\n',
+    );
+    const json = predictJson(await cli(['predict', 'named.onnx', '--input', 'partly.csv', '--per-class', '--json']));
+    expect(json).not.toHaveProperty('evaluation');
+    expect(json.unscored?.startsWith('partly.csv line 5, column 2 ("kind"): the label is empty;')).toBe(true);
   });
 });
 
@@ -322,6 +341,7 @@ describe('predict --labels on a model without class names', () => {
     expect(result.evaluation).toEqual({
       rows: 30,
       labels: 'plain.txt',
+      labelsAs: 'indices',
       classes: 3,
       classesInLabels: new Set(plainTruth).size,
       accuracy: expected.accuracy,
@@ -346,17 +366,30 @@ describe('predict --labels on a model without class names', () => {
       'plain-five.txt',
       plainTruth.map((c, i) => (i === 9 ? 5 : c)),
     );
+    const noNames = 'is not a class of plain.onnx: it has no class names, so its labels are the class indices 0..2';
     expectRefusal(
       await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-five.txt']),
-      'plain-five.txt line 10: label 5 is outside 0..2',
+      `plain-five.txt line 10: label 5 ${noNames}; write each label as one of 0..2\n`,
+    );
+    // Labels 1..C: the indices counted from 1.
+    write(
+      'plain-one-based.txt',
+      plainTruth.map((c) => c + 1),
+    );
+    expectRefusal(
+      await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-one-based.txt']),
+      `plain-one-based.txt line 3: label 3 ${noNames}; these labels run 1..3, so they look counted from 1: subtract 1 from each\n`,
     );
     write(
       'plain-name.txt',
       plainTruth.map((c, i) => (i === 1 ? 'cat' : c)),
     );
     const named = await cli(['predict', 'plain.onnx', '--input', 'plain.npy', '--labels', 'plain-name.txt']);
-    expectRefusal(named, 'plain-name.txt line 2: label "cat" is not among classNames ("0", "1", "2")');
-    expect(named.stderr).toContain('a class index 0..2 (it has no class names)');
+    expectRefusal(
+      named,
+      `plain-name.txt line 2: label "cat" ${noNames}; to score labels by name, export the run again with --class-names FILE`,
+    );
+    expect(named.stderr).not.toContain('classNames');
   });
 });
 

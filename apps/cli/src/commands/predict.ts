@@ -1,5 +1,5 @@
 import { ErrorCode, HyperprotoError, isHyperprotoError } from '@hyperproto/core';
-import { checkLabelCount, indexClasses, type LabelValues, readLabelsFile } from '@hyperproto/data-files';
+import { type ClassIndex, checkLabelCount, indexClasses, isDecimalNumber, type LabelValues, readLabelsFile } from '@hyperproto/data-files';
 import { classificationMetrics, type ClassificationMetrics } from '@hyperproto/eval-classification';
 import { inputFileSize } from '@hyperproto/npy';
 import {
@@ -33,6 +33,8 @@ interface Evaluation extends ClassificationMetrics {
   readonly rows: number;
   /** Where the true labels came from: the --labels file, or the input's label column. */
   readonly labels: string;
+  /** How the labels were read: as class names, or as class indices (positions in the class names, if any). */
+  readonly labelsAs: ClassIndex['labelKind'];
   /** The model's classes, over which macro-F1 averages, and how many of them the labels hold. */
   readonly classes: number;
   readonly classesInLabels: number;
@@ -60,7 +62,7 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
       labelsFromColumn: options.labels === undefined,
     });
     // Read and checked before any inference: a wrong label fails at once, not after the whole file is classified.
-    const truth = await trueLabels(model, session, options, features, (message) => output.info(message));
+    const { truth, unscored } = await trueLabels(model, session, options, features, (message) => output.info(message));
     const names = session.classNames;
     const predictions: RowPrediction[] = [];
     const started = performance.now();
@@ -93,6 +95,7 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
     const evaluation: Evaluation | undefined = truth && {
       rows: features.rows,
       labels: truth.source,
+      labelsAs: truth.labelsAs,
       classes: session.classes,
       classesInLabels: new Set(truth.labels).size,
       ...classificationMetrics(
@@ -118,6 +121,8 @@ export async function predictCommand(model: string, options: PredictOptions): Pr
       seconds,
       predictions,
       ...(evaluation ? { evaluation } : {}),
+      // Why the input's label column scored nothing: stderr says it too, but --json silences stderr.
+      ...(unscored === undefined ? {} : { unscored }),
     };
     output.info(
       `${features.rows} rows from ${options.input} classified by ${session.source} on ${session.provider} in ${seconds.toFixed(3)} s`,
@@ -153,7 +158,7 @@ export function modelRunFailure(error: unknown, model: string, hint?: string): u
  * names takes its class indices 0..C-1.
  *
  * A --labels file that does not fit is refused. Labels the input's column gives unasked are a bonus: a row without
- * one, or one that is not a class of the model, leaves the rows classified and not scored, and `log` says why.
+ * one, or one that is not a class of the model, leaves the rows classified and not scored; `unscored` and `log` say why.
  */
 async function trueLabels(
   model: string,
@@ -161,7 +166,7 @@ async function trueLabels(
   options: PredictOptions,
   features: FeatureRows,
   log: (message: string) => void,
-): Promise<{ source: string; labels: Int32Array } | undefined> {
+): Promise<{ truth?: TrueLabels; unscored?: string }> {
   if (options.labels !== undefined) {
     // A pipe or a device is refused before anything is read, as for --input.
     await inputFileSize(options.labels, {
@@ -171,12 +176,12 @@ async function trueLabels(
     const values = await readLabelsFile(options.labels);
     // Counted against the rows as the files dataset counts a labels file against its data, message for message.
     checkLabelCount(values, features);
-    return { source: values.source, labels: modelClasses(values, model, session) };
+    return { truth: modelClasses(values, model, session, log) };
   }
   let unscored = features.unlabelled;
   if (features.labels) {
     try {
-      return { source: features.labels.source, labels: modelClasses(features.labels, model, session) };
+      return { truth: modelClasses(features.labels, model, session, log) };
     } catch (error) {
       if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
       unscored = error.message;
@@ -185,28 +190,69 @@ async function trueLabels(
   if (unscored !== undefined) log(`${options.input}: classified, not scored: ${unscored}`);
   if (options.perClass) {
     // Asked for scores that no labels could ever give: refused. A label column that gave none this time: said.
-    if (unscored !== undefined) log('--per-class: nothing to score; give --labels FILE to score the rows');
+    if (unscored !== undefined)
+      log(
+        `--per-class: nothing to score: the label column of ${options.input} gave no usable labels (said above); fix it, or give --labels FILE`,
+      );
     else throw noLabelsForPerClass(model, session, options.input, features.format);
   }
-  return undefined;
+  return unscored === undefined ? {} : { unscored };
 }
 
-/** The labels as the model's class indices; a label that is not a class is refused (E_INVALID_INPUT), naming it. */
-function modelClasses(values: LabelValues, model: string, session: ModelSession): Int32Array {
+const LABELS_PAIR = 'Labels pair with the --input rows in order, one each';
+
+interface TrueLabels {
+  readonly source: string;
+  readonly labels: Int32Array;
+  readonly labelsAs: ClassIndex['labelKind'];
+}
+
+/**
+ * The labels as the model's class indices; a label that is not a class is refused (E_INVALID_INPUT), naming it.
+ * Integers read as positions in the model's class names are said (`log`): a file of 0-based indices and one of
+ * names in another order both score, and only this line tells the reading apart from a poor model.
+ */
+function modelClasses(values: LabelValues, model: string, session: ModelSession, log: (message: string) => void): TrueLabels {
+  if (!session.classNames) checkClassIndices(values, model, session.classes);
   const names = session.classNames ?? Array.from({ length: session.classes }, (_, c) => String(c));
   try {
-    return indexClasses([values], { names, source: `the classes of ${model}` }).labels[0]!;
+    const index = indexClasses([values], { names, source: `the classes of ${model}` });
+    if (session.classNames && index.labelKind === 'indices') {
+      const shown = names.slice(0, 2).map((name, c) => `${c} = ${JSON.stringify(name)}`);
+      log(
+        `note: ${values.source} holds integers: read as positions in the class names of ${model} (${shown.join(', ')}${names.length > 2 ? ', ...' : ''})`,
+      );
+    }
+    return { source: values.source, labels: index.labels[0]!, labelsAs: session.classNames ? index.labelKind : 'indices' };
   } catch (error) {
     // The files dataset's message names the file, the line and the label, and its hint what the file may hold.
     if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
-    const pairing = 'Labels pair with the --input rows in order, one each';
-    throw new HyperprotoError(ErrorCode.InvalidInput, error.message, {
-      cause: error,
-      hint: session.classNames
-        ? `${pairing}. ${error.hint ?? ''}`
-        : `${pairing}, and must be classes of ${model}: a class index 0..${session.classes - 1} (it has no class names).`,
-    });
+    throw new HyperprotoError(ErrorCode.InvalidInput, error.message, { cause: error, hint: `${LABELS_PAIR}. ${error.hint ?? ''}` });
   }
+}
+
+/**
+ * A model without class names has for labels its class indices 0..C-1, written plainly: any other label is refused,
+ * saying that the model has no names (rather than listing "0", "1", ... as if it had), and, for labels 1..C, that
+ * they look counted from 1.
+ */
+function checkClassIndices(values: LabelValues, model: string, classes: number): void {
+  const indices = new Set(Array.from({ length: classes }, (_, c) => String(c)));
+  const code = values.distinct.findIndex((text) => !indices.has(text));
+  if (code < 0) return;
+  const text = values.distinct[code]!;
+  const range = `0..${classes - 1}`;
+  const oneBased = values.distinct.every((label) => /^[1-9]\d*$/.test(label) && Number(label) <= classes);
+  const fix = oneBased
+    ? `these labels run 1..${classes}, so they look counted from 1: subtract 1 from each`
+    : isDecimalNumber(text)
+      ? `write each label as one of ${range}`
+      : `to score labels by name, export the run again with --class-names FILE (its class names, in class order), or give the labels as integers ${range}`;
+  throw new HyperprotoError(
+    ErrorCode.InvalidInput,
+    `${values.where(code)}: label ${isDecimalNumber(text) ? text : JSON.stringify(text)} is not a class of ${model}: it has no class names, so its labels are the class indices ${range}; ${fix}`,
+    { hint: `${LABELS_PAIR}.` },
+  );
 }
 
 /** --per-class without --labels, on an input that has no label column of the model: nothing could be scored. */
