@@ -1,6 +1,6 @@
 // `experiment --grid` on the user's own files: a prototype size that cannot exist at the class count the files hold
 // is refused before any run, and a misspelt field of the grid file is named with the field meant.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +40,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('experiment --grid on own files', () => {
   it('refuses a prototype size the class count of the files rules out, naming the cell and the count, before any run', async () => {
-    const run = await cli(['experiment', '--grid', 'grid.json', '--out', 'results', '--workers', '1', '--save-models', 'none']);
+    const run = await cli(['experiment', '--grid', 'grid.json', '--out', 'runs/results', '--workers', '1', '--save-models', 'none']);
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(
       'grid.json models.1 "orth-8" on datasets.0 "mine" (40 classes in its data): prototype strategy "orthogonal" cannot make 40 prototypes in 8 dimensions',
@@ -49,7 +49,15 @@ describe('experiment --grid on own files', () => {
       /Strategies that can: .*Give the model more "dims", another strategy, or a "datasets" list without that dataset; nothing has been run\./,
     );
     expect(run.stderr).not.toMatch(/runs to do/);
-    expect(existsSync(join(scratch, 'results', 'results.jsonl'))).toBe(false);
+    // Neither --out nor the parent this run would have made is left behind.
+    expect(existsSync(join(scratch, 'runs'))).toBe(false);
+  });
+
+  it('leaves an --out directory that existed before as it was when the grid is refused', async () => {
+    mkdirSync(join(scratch, 'kept'));
+    const run = await cli(['experiment', '--grid', 'grid.json', '--out', 'kept', '--workers', '1', '--save-models', 'none']);
+    expect(run.code, run.stderr).toBe(2);
+    expect(readdirSync(join(scratch, 'kept'))).toEqual([]);
   });
 
   it('names the field a misspelt one of the grid file means', async () => {

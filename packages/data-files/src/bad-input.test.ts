@@ -311,6 +311,22 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
     );
   });
 
+  it('a split file with a column more, named in its header: the column is named', async () => {
+    const message = await refused(
+      async () => ({
+        data: await csv('x.csv', 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n9,10,x\n11,12,y\n'),
+        labelColumn: 'label',
+        testData: await csv('t.csv', 'a,b,extra\n1,2,3\n'),
+        testLabels: await csv('ty.txt', 'x\n'),
+      }),
+      ErrorCode.InvalidInput,
+    );
+    const [t, x] = [tmp.path('t.csv'), tmp.path('x.csv')];
+    expect(message).toBe(
+      `dataset:files: ${t} has 3 features per row but ${x} has 2 (${t} line 1 names other columns than ${x}: "extra" is not in ${x}); every split must have the same columns`,
+    );
+  });
+
   it('CSV structure: blank lines between rows, an unclosed quote, a missing label column, an unnamed header column', async () => {
     await refused(
       async () => ({ data: await csv('x.csv', GOOD_CSV.replace('5,6\n', '5,6\n\n')), labels: await csv('y.txt', GOOD_LABELS) }),
@@ -336,6 +352,12 @@ describe('refused data: E_INVALID_INPUT naming the file and the line', () => {
       async () => ({ data: await csv('x.csv', '1,x\n'), labelColumn: 'label' }),
       ErrorCode.InvalidInput,
       /x\.csv line 1 is not a header line, but labelColumn "label" needs one/,
+    );
+    // Names that are numbers (wavelengths) beside the label column: the line is a header, read as data.
+    await refused(
+      async () => ({ data: await csv('x.csv', '400,410,class\n0.5,0.25,a\n'), labelColumn: 'class' }),
+      ErrorCode.InvalidInput,
+      /^dataset:files: \S*x\.csv line 1 looks like a header, but its names must not be numbers other than the column positions 0, 1, 2, \.\.\. \("400", "410"\): those cannot be told from data, so it was read as a row of data; prefix those names with a letter \(e\.g\. "w400", "w410", \.\.\.\)$/,
     );
     await refused(
       async () => ({ data: await csv('x.csv', ',a,b\n0,1,2\n'), labels: await csv('y.txt', 'x\n') }),

@@ -158,6 +158,7 @@ export function csvLineReader(
       }
       if (labelColumn !== undefined) {
         if (!header) {
+          if (!looksNumeric(labelColumn) && fields.includes(labelColumn)) refuseNumberNames(path, line, fields);
           throw badData(
             `${path} line ${line} is not a header line, but labelColumn ${JSON.stringify(labelColumn)} needs one; add a first line naming the columns`,
           );
@@ -260,6 +261,19 @@ function refuseMixedHeader(path: string, line: number, fields: readonly string[]
   if (words.length <= numbers.length) return;
   throw badData(
     `${path} line ${line} looks like a header (${nameList(words)}) but names ${numbers.length === 1 ? 'a column' : 'columns'} with ${numbers.length === 1 ? 'a number' : 'numbers'} (${nameList(numbers)}); a header names every column with text: rename ${numbers.length === 1 ? 'it' : 'them'} (e.g. "x${shorten(numbers[0]!)}") or remove the header line`,
+  );
+}
+
+/**
+ * A first line that names the label column among numbers other than the column positions (`400,410,...,class`, as
+ * for wavelengths): such names cannot be told from data, so the line is read as a row; say so, not that it names
+ * nothing.
+ */
+function refuseNumberNames(path: string, line: number, fields: readonly string[]): never {
+  const numbers = fields.filter(looksNumeric);
+  const examples = numbers.slice(0, 2).map((name) => JSON.stringify(`w${shorten(name)}`));
+  throw badData(
+    `${path} line ${line} looks like a header, but its names must not be numbers other than the column positions 0, 1, 2, ... (${nameList(numbers)}): those cannot be told from data, so it was read as a row of data; prefix those names with a letter (e.g. ${examples.join(', ')}, ...)`,
   );
 }
 

@@ -300,20 +300,22 @@ export function checkLabelCount(labels: LabelValues, table: LabelledRows): void 
 function checkPart({ table, labels }: Part, main: FeatureTable): void {
   checkLabelCount(labels, table);
   if (table === main) return;
+  // Column positions say nothing about what a column holds: only names are compared.
+  const difference =
+    table.header === 'names' && main.header === 'names'
+      ? columnNamesDifference(table.columnNames!, main.columnNames!, table.path, main.path)
+      : undefined;
   if (table.cols !== main.cols) {
+    // With names on both sides, the columns that differ are named, not only counted.
     throw badData(
-      `${table.path} has ${count(table.cols, 'feature')} per row but ${main.path} has ${main.cols}; every split must have the same columns`,
+      `${table.path} has ${count(table.cols, 'feature')} per row but ${main.path} has ${main.cols}${difference ? ` (${difference.text})` : ''}; every split must have the same columns`,
     );
   }
-  // Column positions say nothing about what a column holds: only names are compared.
-  if (table.header === 'names' && main.header === 'names') {
-    const difference = columnNamesDifference(table.columnNames!, main.columnNames!, table.path, main.path);
-    if (difference?.kind === 'order')
-      throw badData(
-        `${difference.text}; write the columns in the order of ${main.path} (in pandas: df[columns_of_data].to_csv(path, index=False))`,
-      );
-    if (difference) throw badData(`${difference.text}; every split must have the columns of ${main.path}, in the same order`);
-  }
+  if (difference?.kind === 'order')
+    throw badData(
+      `${difference.text}; write the columns in the order of ${main.path} (in pandas: df[columns_of_data].to_csv(path, index=False))`,
+    );
+  if (difference) throw badData(`${difference.text}; every split must have the columns of ${main.path}, in the same order`);
 }
 
 /** Why the labels may be one more than the rows: a first line taken as a header of column positions, or a header in the labels. */

@@ -100,6 +100,21 @@ describe('ResultsStore', () => {
     expect(JSON.parse(readFileSync(join(dir, 'grid.json'), 'utf8')).description).toBe('now described');
   });
 
+  it('leaves no directory it made when the grid is refused, and one that existed before as it was', async () => {
+    const refuse = async () => {
+      throw new Error('refused data');
+    };
+    const nested = join(dir, 'runs', 'new');
+    expect((await asyncRefusal(ResultsStore.open(nested, { grid, checkRecords: refuse }))).message).toBe('refused data');
+    expect(readdirSync(dir)).toEqual([]);
+
+    const existing = join(dir, 'mine');
+    mkdirSync(existing);
+    await asyncRefusal(ResultsStore.open(existing, { grid, checkRecords: refuse }));
+    expect(readdirSync(dir)).toEqual(['mine']);
+    expect(readdirSync(existing)).toEqual([]);
+  });
+
   it('refuses a non-empty directory that holds no experiment', async () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
     const error = await asyncRefusal(ResultsStore.open(dir, { grid }));

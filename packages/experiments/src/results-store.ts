@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
+import { removeCreatedDirectories } from './created-directories.js';
 import { canonicalJson, compareGridRuns, describeGridDifferences, type GridChange } from './grid-difference.js';
 import { parseGrid, type Grid } from './grid-schema.js';
 import { recordProblem, type RunRecord } from './run-record.js';
@@ -248,14 +249,16 @@ export class ResultsStore {
         { hint: 'Pass --resume to recover it (a complete draft is adopted, a broken one removed), or choose another --out.' },
       );
     }
+    let created: string | undefined;
     try {
-      await mkdir(dir, { recursive: true });
+      created = await mkdir(dir, { recursive: true });
     } catch (error) {
       throw new HyperprotoError(ErrorCode.Io, `cannot create --out ${target}: ${(error as Error).message}`, { cause: error });
     }
 
-    const lock = ResultsLock.acquire(join(dir, LOCK_FILE), target);
+    let lock: ResultsLock | undefined;
     try {
+      lock = ResultsLock.acquire(join(dir, LOCK_FILE), target);
       if (lock.tookOverFrom) log(`took over a stale lock of pid ${lock.tookOverFrom.pid} (that process is gone)`);
       const debris = removeLockDebris(dir);
       if (debris.length > 0) log(`removed ${debris.join(', ')}, left by a process that is gone`);
@@ -355,7 +358,9 @@ export class ResultsStore {
       store.fd = fd;
       return store;
     } catch (error) {
-      lock.release();
+      lock?.release();
+      // A refusal leaves no directory this call made; one that existed before (--resume) stays.
+      if (created) await removeCreatedDirectories(dir, created);
       throw error;
     }
   }

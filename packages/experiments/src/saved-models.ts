@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, fileErrorReason, HyperprotoError } from '@hyperproto/core';
 import { writeFileAtomic } from '@hyperproto/npy';
+import { removeCreatedDirectories } from './created-directories.js';
 import { runKey } from './grid-expansion.js';
 import { RESULTS_FILE } from './results-store.js';
 import type { RunIdentity, RunRecord } from './run-record.js';
@@ -72,13 +73,7 @@ export async function checkModelsWritable(out: string): Promise<void> {
       hint: 'Make it writable, choose another --out, or pass --save-models none.',
     });
   } finally {
-    // Only empty directories this check made, deepest first: never anything someone else wrote.
-    if (created) {
-      for (let d = dir; ; d = dirname(d)) {
-        await rmdir(d).catch(() => {});
-        if (d === created || dirname(d) === d) break;
-      }
-    }
+    if (created) await removeCreatedDirectories(dir, created);
   }
 }
 
