@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { ErrorCode, HyperprotoError, isHyperprotoError, type Matrix } from '@hyperproto/core';
 import {
   columnNamesDifference,
+  type CsvHeaderRead,
   decodeTextFile,
   labelColumnName,
   type LabelledRows,
@@ -87,22 +88,31 @@ export async function readFeatureFile(
   const format = type === '.csv' ? 'csv' : 'jsonl';
   let parsed: LabelledTextFeatures | undefined;
   let unlabelled: string | undefined;
+  // Only names are compared, and before any value is read (a column the model does not take may hold text): a header
+  // of column positions, like no header, is taken by position.
+  const onHeader =
+    featureNames &&
+    (({ columnNames, kind, leftOut }: CsvHeaderRead) => {
+      if (kind === 'names') checkColumnNames(columnNames, featureNames, path, leftOut);
+    });
+  const reading = onHeader ? { onHeader } : {};
   if (labelsFromColumn && labelColumn !== undefined) {
     // The reader refuses a file without that column, or with a row without a label, as it would a training file:
     // such a file is then read again as below, its rows classified and not scored, and any other refusal repeated
     // word for word. The text may be parsed twice: the first reading stops at the first row without a label.
     try {
-      parsed = await parseLabelledFeatureText(text, path, format, { labelColumn });
+      parsed = await parseLabelledFeatureText(text, path, format, { labelColumn, ...reading });
     } catch (error) {
       if (!isHyperprotoError(error) || error.code !== ErrorCode.InvalidInput) throw error;
       unlabelled = error.message;
     }
   }
-  parsed ??= await parseLabelledFeatureText(text, path, format, labelColumn === undefined ? {} : { skipColumn: labelColumn });
+  parsed ??= await parseLabelledFeatureText(text, path, format, {
+    ...(labelColumn === undefined ? {} : { skipColumn: labelColumn }),
+    ...reading,
+  });
   const { rows, cols, data, columnNames, header, skippedColumn, labels, lastLine } = parsed;
   const leftOut = skippedColumn ?? (labels && format === 'csv' ? labelColumn : undefined);
-  // Only names are compared: a header of column positions, like no header, is taken by position.
-  if (featureNames && columnNames && header === 'names') checkColumnNames(columnNames, featureNames, path, leftOut);
   if (leftOut !== undefined) log(`${path}: left out the label column ${JSON.stringify(leftOut)}`);
   // A file without the column says nothing of labels; one with it but a row unlabelled says which row.
   const hasColumn = format === 'csv' ? leftOut !== undefined : labelColumn !== undefined && firstRowHasKey(text, labelColumn);

@@ -167,6 +167,12 @@ describe('predict with a CSV header', () => {
       await cli(['predict', 'named.onnx', '--input', 'extra.csv']),
       'extra.csv line 1 names other columns than the model: "id" is not in the model; the model takes "width", "height", "depth", in that order',
     );
+    // A column the model does not take is judged by its name, before any of its values: here text, not numbers.
+    write('id.csv', ['id,width,height,depth', 'row0,1,2,3']);
+    expectRefusal(
+      await cli(['predict', 'named.onnx', '--input', 'id.csv']),
+      'id.csv line 1 names other columns than the model: "id" is not in the model; the model takes "width", "height", "depth", in that order',
+    );
     write('twice.csv', ['width,height,height', '1,2,3']);
     expectRefusal(
       await cli(['predict', 'named.onnx', '--input', 'twice.csv']),

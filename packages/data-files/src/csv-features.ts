@@ -23,6 +23,21 @@ export interface TextColumnOptions {
    * by which rows to classify are matched, so each must name one column.
    */
   readonly distinctNames?: boolean;
+  /**
+   * Called with a CSV header as soon as it is read, before any row: its names without the label and skipped
+   * columns, what it was read as, and which of those columns it had. A caller that knows the columns it needs
+   * (`predict`, from the model) refuses other ones here, before a value of a column it does not take is judged.
+   */
+  readonly onHeader?: (header: CsvHeaderRead) => void;
+}
+
+/** A CSV header as `onHeader` is told it. */
+export interface CsvHeaderRead {
+  /** The names of the feature columns: the label and skipped columns left out. */
+  readonly columnNames: readonly string[];
+  readonly kind: CsvHeader;
+  /** The label or skipped column, when the header has it. */
+  readonly leftOut?: string;
 }
 
 export interface TextFeatureOptions extends TextColumnOptions {
@@ -106,7 +121,7 @@ function otherSeparator(path: string, text: string, line: number): string | unde
  */
 export function csvLineReader(
   path: string,
-  { labelColumn, labelsPath, skipColumn, distinctNames }: TextColumnOptions = {},
+  { labelColumn, labelsPath, skipColumn, distinctNames, onHeader }: TextColumnOptions = {},
 ): FeatureLineReader {
   let header: string[] | undefined;
   let headerKind: CsvHeader | undefined;
@@ -119,6 +134,8 @@ export function csvLineReader(
   let blank: number | undefined;
   let lastLine = 0;
 
+  /** The header's names of the feature columns: all but the label and skipped columns. */
+  const featureNames = (names: readonly string[]) => names.filter((_, k) => k !== labelIndex && k !== skipIndex);
   const column = (k: number) => `column ${k + 1}${header ? ` (${JSON.stringify(shorten(header[k]!))})` : ''}`;
 
   /** More about a field that is not a number: a separator inside it, or a named column of words beside a labels file. */
@@ -182,7 +199,11 @@ export function csvLineReader(
       const featureCols = width - (labelIndex >= 0 ? 1 : 0) - (skipIndex >= 0 ? 1 : 0);
       if (featureCols === 0) throw badData(`${path} line ${line} has no feature columns besides the labels`);
       blocks = new RowBlocks(featureCols);
-      if (header) return;
+      if (header) {
+        const leftOut = skipIndex >= 0 ? skipColumn : labelIndex >= 0 ? labelColumn : undefined;
+        onHeader?.({ columnNames: featureNames(header), kind: headerKind!, ...(leftOut === undefined ? {} : { leftOut }) });
+        return;
+      }
     }
 
     if (fields.length !== width) {
@@ -219,7 +240,7 @@ export function csvLineReader(
       );
     }
     const rows = blocks;
-    const columnNames = header?.filter((_, k) => k !== labelIndex && k !== skipIndex);
+    const columnNames = header && featureNames(header);
     return {
       path,
       format: 'csv',

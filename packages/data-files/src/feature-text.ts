@@ -53,7 +53,7 @@ export async function parseLabelledFeatureText(
   text: string,
   path: string,
   format: 'csv' | 'jsonl',
-  options: Pick<TextColumnOptions, 'labelColumn' | 'skipColumn'> = {},
+  options: Pick<TextColumnOptions, 'labelColumn' | 'skipColumn' | 'onHeader'> = {},
 ): Promise<LabelledTextFeatures> {
   const reader = format === 'csv' ? csvLineReader(path, options) : jsonlLineReader(path, options);
   forEachLineOfText(text, path, reader.onLine);

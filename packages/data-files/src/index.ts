@@ -27,5 +27,6 @@ export { nameList } from './csv-features.js';
 // One rule for a path that is there but is no readable file (a directory): E_IO before its name's type is judged.
 export { unreadableAsFile } from './file-size.js';
 export type { CsvHeader } from './feature-table.js';
+export type { CsvHeaderRead } from './csv-features.js';
 // `predict --input` reads text files whole: UTF-8 only, refused as the dataset refuses them.
 export { decodeTextFile } from './text-lines.js';
