@@ -300,7 +300,7 @@ export async function runExperiment(registry: Registry, rawSpec: unknown, hooks:
 export function plannedInputKeys(registry: Registry, spec: ExperimentSpec, threads?: number): ExperimentInputKeys {
   const plan = planExperiment(registry, spec);
   const dataset = datasetInputKey(plan, spec.seed, threads);
-  const classes = callPlugin(plan.dataset, 'describe', plan.datasetOptions)?.classes;
+  const { classes } = plan.described;
   const prototypes =
     spec.prototypes && 'strategy' in spec.prototypes && classes !== undefined
       ? prototypeInputKey(plan, { classes, dims: spec.prototypes.dims ?? classes }, spec.seed, threads)

@@ -1,4 +1,4 @@
-import { callPlugin, planExperiment, type ExperimentSpec, type Registry } from '@hyperproto/core';
+import { planExperiment, type ExperimentSpec, type Registry } from '@hyperproto/core';
 import type { RunRecord } from './run-record.js';
 
 /** What the estimates need of a run: its cell and its planned cost ({@link plannedRunCost}). */
@@ -24,7 +24,7 @@ const EXPECTED_EPOCHS = 50;
  */
 export function plannedRunCost(registry: Registry, spec: ExperimentSpec): number {
   const plan = planExperiment(registry, spec);
-  const described = callPlugin(plan.dataset, 'describe', plan.datasetOptions) ?? {};
+  const { described } = plan;
   const classes = described.classes ?? UNDESCRIBED_DATASET.classes;
   const trainRows = described.trainRows ?? UNDESCRIBED_DATASET.trainRows;
   const inputWidth = described.inputWidth ?? UNDESCRIBED_DATASET.inputWidth;
