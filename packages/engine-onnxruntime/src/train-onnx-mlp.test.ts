@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinGradientRules, type GradientRule } from './gradient-rules.js';
 import { onnxruntimeEngine, onnxruntimeEngineOptionsSchema } from './index.js';
 import { explainRunFailure } from './run-failures.js';
-import { trainOnnxMlp } from './train-onnx-mlp.js';
+import { nextBatchesPerRun, trainOnnxMlp } from './train-onnx-mlp.js';
 
 // What every engine promises (learning, weights, determinism, stopping, failures, aborts, refusals, learned head
 // parameters, sampled softmax): the shared suite in @hyperproto/plugin-testing, the same cases the tfjs engine runs.
@@ -28,6 +28,28 @@ describe('engine:onnxruntime conformance', () => {
 
 const softmaxHead = (classes: number) => engineTestHead(softmaxHeadPlugin, classes);
 const hpnHead = (classes: number) => engineTestHead(hpnHeadPlugin, classes);
+
+describe('nextBatchesPerRun', () => {
+  it('doubles while twice as many batches fit the time of a run, up to the largest run', () => {
+    const sizes = [1];
+    for (let i = 0; i < 9; i++) sizes.push(nextBatchesPerRun(sizes.at(-1)!, 500, 128));
+    expect(sizes).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 128, 128]);
+    expect(nextBatchesPerRun(32, 500, 39)).toBe(39);
+    expect(nextBatchesPerRun(39, 500, 39)).toBe(39);
+  });
+
+  it('keeps its size while the batches that fit a run wander, so that runs keep one shape', () => {
+    // 104 batches fit a run's time, then 82, 127, 48: runs stay at 64.
+    const sizes = [104, 82, 127, 48].map((fitting) => nextBatchesPerRun(64, fitting, 128));
+    expect(sizes).toEqual([64, 64, 64, 64]);
+  });
+
+  it('halves once fewer than three quarters of its batches fit (a machine that became busy), never below one', () => {
+    expect(nextBatchesPerRun(64, 47, 128)).toBe(32);
+    expect(nextBatchesPerRun(32, 47, 128)).toBe(32);
+    expect(nextBatchesPerRun(1, 0, 128)).toBe(1);
+  });
+});
 
 describe('trainOnnxMlp (onnxruntime only)', () => {
   it('trains on the CPU provider here, with softmax scores that sum to 1 and the batch norm epsilon of tfjs', async () => {

@@ -38,12 +38,30 @@ function targetSecondsPerRun(stateBytes: number): number {
 }
 const MAX_BATCHES_PER_RUN = 32;
 /**
+ * Bytes of a run's own inputs (its packed rows and dropout masks; the masks are held twice, one set drawn ahead):
+ * wide rows get fewer batches a run, so that a run never holds more than this beside the training split.
+ */
+const MAX_RUN_INPUT_BYTES = 64 * 2 ** 20;
+/**
  * With row-sampled parameters a run hands in the rows of every class its batches sample, and each batch's lazy
  * Adam writes its rows back into that whole set (ScatterND copies it: onnxruntime does not scatter in place inside
  * the Scan). A few batches per run keep that set, and so the cost of a step, proportional to the sample rather
  * than to the classes (measured: 32 batches at 100,000 classes and 1,000 per sample cost 1.7x as much per step as 4).
  */
 const ROW_SAMPLED_BATCHES_PER_RUN = 4;
+
+/**
+ * The batches of the next run, from those of the last and how many fit the time a run should take: doubled while
+ * twice as many fit (at most doubling: one quick run on a busy machine must not commit the next to a long one),
+ * halved once fewer than three quarters of them fit (a run takes at most a third more than its time), else kept. Runs so keep one size: each new size is a new input shape for
+ * onnxruntime. Sized to the time alone, a softmax over 10,000 classes (batch 256) ran 6 to 28 batches a run and took
+ * 1.82-1.97 s an epoch where runs of 16 take 1.75-1.81 s.
+ */
+export function nextBatchesPerRun(last: number, fitting: number, largest: number): number {
+  if (fitting >= 2 * last) return Math.min(largest, 2 * last);
+  if (4 * fitting < 3 * last) return Math.max(1, Math.floor(last / 2));
+  return Math.min(largest, last);
+}
 
 /**
  * Trains the seed's MLP with the job's head in onnxruntime: the epoch loop of @hyperproto/mlp (the same shuffled
@@ -104,7 +122,8 @@ async function openOnnxTraining(
   // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
   const fullBatches = Math.floor(dataset.train.labels.length / batchRows);
   const maxBatchesPerRun = training.model.rowStates.length ? ROW_SAMPLED_BATCHES_PER_RUN : MAX_BATCHES_PER_RUN;
-  const largestRun = Math.max(1, Math.min(maxBatchesPerRun, fullBatches));
+  const batchInputBytes = 4 * batchRows * (dataset.inputWidth + (trainer.dropout > 0 ? trainer.hiddenLayers * trainer.hiddenUnits : 0));
+  const largestRun = Math.max(1, Math.min(maxBatchesPerRun, fullBatches, Math.floor(MAX_RUN_INPUT_BYTES / batchInputBytes)));
   const masks =
     trainer.dropout > 0
       ? new DropoutMasks(dropoutRng, trainer.hiddenLayers, trainer.hiddenUnits, batchRows, trainer.dropout, largestRun)
@@ -118,12 +137,11 @@ async function openOnnxTraining(
     async step(run) {
       const packed = packer.pack(dataset.train, run.rows, run.count, run.size, masks, sampler);
       // The next run's masks are drawn on another thread while this one trains.
-      masks?.prefetch(Math.min(batchesPerRun, maxBatchesPerRun));
+      masks?.prefetch(batchesPerRun);
       const started = performance.now();
       const results = await training.run(packed);
       const perBatch = (performance.now() - started) / 1000 / run.count;
-      // At most doubling: one quick run on a busy machine must not commit the next to a long one.
-      batchesPerRun = Math.max(1, Math.min(maxBatchesPerRun, 2 * batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6))));
+      batchesPerRun = nextBatchesPerRun(batchesPerRun, Math.round(secondsPerRun / Math.max(perBatch, 1e-6)), largestRun);
       return results;
     },
     // The state's own arrays, not a copy: nothing runs between this and the snapshot.
