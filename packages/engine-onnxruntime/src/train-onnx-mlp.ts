@@ -61,7 +61,7 @@ const ROW_SAMPLED_BATCHES_PER_RUN = 4;
 export function nextBatchesPerRun(last: number, fitting: number, largest: number): number {
   if (fitting >= 2 * last) return Math.min(largest, 2 * last);
   if (4 * fitting < 3 * last) return Math.max(1, Math.floor(last / 2));
-  return Math.min(largest, last);
+  return last;
 }
 
 /**
