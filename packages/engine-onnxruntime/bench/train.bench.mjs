@@ -29,6 +29,13 @@
 // or two runs). With two warm-up epochs the trial was still trying in the measured ones, which then timed its runs
 // on the slower side and its checks: 0.34 / 0.34 / 0.45 / 0.38 where six gave 0.39 / 0.38 / 0.45 / 0.43.
 //
+// In the same windows, onnxruntime's time per element-wise pass (Add, Mul) over the row of every trainable weight (what
+// each of Adam's ten passes reads) and over [batch x 300] (the network's passes), on one thread and on the budget: the
+// bench prints what the budget's further threads gain on the products and on those passes. On the 2-core machines
+// here the products gain 1.3-1.7x and the passes nothing (0.9-1.0x: onnxruntime does not split [batch x 300] between
+// threads, and the row's passes are bound by memory): further threads speed up only the products' share of a step,
+// while the ratio's reference takes every product at the budget's rate.
+//
 // Then the breakdown of a step (see step-breakdown.mjs), on the threads the engine's trial kept in most rounds: where
 // its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch packing,
 // dropout masks, validation), timed in the rounds.
@@ -188,6 +195,39 @@ async function matmulChain(rows, units, threads, count = 20) {
 }
 
 /**
+ * onnxruntime's time per element-wise pass (Add and Mul alternating, 20 chained in one run) over [rows x cols], on
+ * `threads` threads opened as `matmulChain`'s, one window of about 0.3 s at a time: `window()` returns microseconds per
+ * pass. The step's work besides its products is such passes (Adam's over the row of every weight, the network's over
+ * [batch x 300]): set beside the products' rates on one thread and on the budget, it shows how much of the step the
+ * budget's further threads can speed up at all.
+ */
+async function elementwiseChain(rows, cols, threads, count = 20) {
+  const g = new GraphBuilder('elementwise_chain');
+  const rng = createRng(3);
+  let x = g.input('x', 'float32', [rows, cols]);
+  const other = g.initializer('other', rng.fillNormal(new Float32Array(rows * cols), 1, 0.01), [rows, cols]);
+  for (let i = 0; i < count; i++) x = g.node(i % 2 ? 'Mul' : 'Add', [x, other]);
+  g.output(x, 'float32');
+  const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads, spinning: threads > 1 }));
+  const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(rows * cols)), [rows, cols]) };
+  await session.run(feeds);
+  const started = performance.now();
+  await session.run(feeds);
+  const runsPerWindow = Math.max(1, Math.round(0.3 / ((performance.now() - started) / 1000)));
+  return {
+    async window() {
+      const windowStarted = performance.now();
+      for (let i = 0; i < runsPerWindow; i++) await session.run(feeds);
+      return ((performance.now() - windowStarted) * 1000) / (runsPerWindow * count);
+    },
+    release: () => session.release(),
+  };
+}
+
+/** Trainable values of the model: the three kernels, gamma and beta of both hidden layers, the head's bias. */
+const trainableValues = (units) => WIDTH * HIDDEN + HIDDEN * HIDDEN + HIDDEN * units + 4 * HIDDEN + units;
+
+/**
  * A ratio as the bench prints it: two decimals, or three where two would round a miss up to the target (0.398 is not
  * shown as 0.40 beside "misses the target 0.40").
  */
@@ -318,9 +358,15 @@ async function main() {
       const threadCounts = [...new Set([budget, 1])];
       const chains = [];
       for (const threads of threadCounts) {
-        chains.push({ threads, square: await matmulChain(batch, WIDTH, threads), head: await matmulChain(batch, outputUnits, threads) });
+        chains.push({
+          threads,
+          square: await matmulChain(batch, WIDTH, threads),
+          head: await matmulChain(batch, outputUnits, threads),
+          row: await elementwiseChain(1, trainableValues(outputUnits), threads),
+          batch: await elementwiseChain(batch, HIDDEN, threads),
+        });
       }
-      const windows = chains.map(() => ({ square: [], head: [] }));
+      const windows = chains.map(() => ({ square: [], head: [], row: [], batch: [] }));
       const outsideRuns = [];
       const trials = [];
       for (let round = 0; round < ROUNDS; round++) {
@@ -333,18 +379,18 @@ async function main() {
           rounds[worker.name].push(reply.error ? reply.error : reply.seconds);
         }
         for (const [i, chain] of chains.entries()) {
-          windows[i].square.push(await chain.square.window());
-          windows[i].head.push(await chain.head.window());
+          for (const part of ['square', 'head', 'row', 'batch']) windows[i][part].push(await chain[part].window());
         }
       }
       for (const chain of chains) {
-        await chain.square.release();
-        await chain.head.release();
+        for (const part of ['square', 'head', 'row', 'batch']) await chain[part].release();
       }
       const rates = chains.map((chain, i) => ({
         threads: chain.threads,
         square: median(windows[i].square),
         head: median(windows[i].head),
+        row: median(windows[i].row),
+        batch: median(windows[i].batch),
       }));
       const square = Math.max(...rates.map((r) => r.square));
       const head = Math.max(...rates.map((r) => r.head));
@@ -362,6 +408,17 @@ async function main() {
         `  sustained MatMul: ${fmtRate(square)} on [${batch}x300]@[300x300], ${fmtRate(head)} on [${batch}x300]@[300x${outputUnits}] ` +
           `(the better of ${byThreads}); model mix ${fmtRate(reference)}`,
       );
+      const oneThread = rates.find((r) => r.threads === 1);
+      const budgetRates = rates.find((r) => r.threads === budget);
+      if (oneThread && budgetRates && budget > 1) {
+        const speedup = (one, many) => `${(one / many).toFixed(2)}x`;
+        console.log(
+          `  ${budget} threads against 1: products ${speedup(budgetRates.square, oneThread.square)} / ${speedup(budgetRates.head, oneThread.head)}; ` +
+            `element-wise passes ${speedup(oneThread.row, budgetRates.row)} over the row of ${trainableValues(outputUnits).toLocaleString('en-US')} weights ` +
+            `(${oneThread.row.toFixed(1)} / ${budgetRates.row.toFixed(1)} us a pass), ` +
+            `${speedup(oneThread.batch, budgetRates.batch)} over [${batch}x300] (${oneThread.batch.toFixed(1)} / ${budgetRates.batch.toFixed(1)} us)`,
+        );
+      }
       const oneThreadShare = trials.filter((t) => t === 'one').length;
       const outcomes = ['one', 'budget', 'trying', 'off']
         .map((outcome) => [outcome, trials.filter((t) => t === outcome).length])
