@@ -3,7 +3,7 @@
 // (packages/experiments/presets/many-classes.json), where a run cannot finish on a machine of two cores. It measures,
 // on the onnxruntime engine and on random data (the time of a step does not depend on what is learnt):
 // - the training step: a fresh softmax MLP 300-300-300-C (dropout 0.3, Adam, batch 128) trained for one warm-up
-//   epoch and one measured epoch of STEPS batches, with the engine's own epoch loop (batch packing, dropout masks,
+//   epoch and one measured epoch of STEPS batches, with the engine's own epoch loop (batch labels and rows, dropout masks,
 //   several batches per onnxruntime run); seconds per step = the measured epoch's seconds / STEPS;
 // - inference on INFER_ROWS rows, seconds per row: the engine's evaluate (what validation after each epoch costs)
 //   and the trained model's predict, which keeps every class's score of every row (what the test split costs);

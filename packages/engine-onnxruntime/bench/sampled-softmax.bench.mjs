@@ -7,7 +7,7 @@
 // their moments (Gather, update, ScatterND back into the state).
 //
 // Each configuration runs in a child process of its own (so that one's peak memory is not another's): one warm-up
-// epoch and one measured epoch of STEPS batches of random data through the engine's own epoch loop (batch packing,
+// epoch and one measured epoch of STEPS batches of random data through the engine's own epoch loop (batch labels and rows,
 // dropout masks, class samples, several batches per onnxruntime run, validation on 64 rows). It prints per training
 // step the wall and CPU milliseconds of the training session's runs (what an epoch of many steps is made of; the
 // rows a run samples are handed in and written back inside them), the rest of the measured epoch (validation over

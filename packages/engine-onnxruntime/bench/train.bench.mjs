@@ -37,8 +37,8 @@
 // while the ratio's reference takes every product at the budget's rate.
 //
 // Then the breakdown of a step (see step-breakdown.mjs), on the threads the engine's trial kept in most rounds: where
-// its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch packing,
-// dropout masks, validation), timed in the rounds.
+// its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch labels and
+// rows, dropout masks, validation), timed in the rounds.
 //
 // Target (issue 15): ratio >= 0.50 at batch 256 and >= 0.40 at batch 128; the exit code is 1 when a configuration
 // misses it. Flags: --quick (fewer steps and rounds; for CI smoke runs), --no-tfjs (skip the tfjs engines),

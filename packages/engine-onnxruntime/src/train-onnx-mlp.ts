@@ -38,8 +38,8 @@ function targetSecondsPerRun(stateBytes: number): number {
 }
 const MAX_BATCHES_PER_RUN = 32;
 /**
- * Bytes of a run's packed rows and dropout masks: wide rows get fewer batches a run, so that what a run is fed (and
- * the next run's masks, drawn ahead) stays small beside the training split.
+ * Bytes of a run's dropout masks, row indices and labels: wide hidden layers get fewer batches a run, so that what
+ * a run is fed (and the next run's masks, drawn ahead) stays small beside the training split.
  */
 const MAX_RUN_INPUT_BYTES = 64 * 2 ** 20;
 /**
@@ -123,13 +123,13 @@ async function openOnnxTraining(
   // tens of MiB cost tens of milliseconds) rather than grown and first written run by run in later epochs.
   const fullBatches = Math.floor(dataset.train.labels.length / batchRows);
   const maxBatchesPerRun = training.model.rowStates.length ? ROW_SAMPLED_BATCHES_PER_RUN : MAX_BATCHES_PER_RUN;
-  const batchInputBytes = 4 * batchRows * (dataset.inputWidth + (trainer.dropout > 0 ? trainer.hiddenLayers * trainer.hiddenUnits : 0));
+  const batchInputBytes = 4 * batchRows * (2 + (trainer.dropout > 0 ? trainer.hiddenLayers * trainer.hiddenUnits : 0));
   const largestRun = Math.max(1, Math.min(maxBatchesPerRun, fullBatches, Math.floor(MAX_RUN_INPUT_BYTES / batchInputBytes)));
   const masks =
     trainer.dropout > 0
       ? new DropoutMasks(dropoutRng, trainer.hiddenLayers, trainer.hiddenUnits, batchRows, trainer.dropout, largestRun)
       : undefined;
-  const packer = new BatchPacker(dataset.inputWidth, largestRun * batchRows);
+  const packer = new BatchPacker(largestRun * batchRows);
   const secondsPerRun = targetSecondsPerRun(training.stateBytes);
   let batchesPerRun = 1;
   return {
@@ -167,17 +167,16 @@ async function openOnnxTraining(
 }
 
 /**
- * Lays out consecutive batches of the shuffled order for one run, with their dropout masks, in buffers reused from
- * run to run (fresh arrays of several MiB per run cost more in page faults than the copying itself).
+ * The batches of one run: their rows' indices into the training split (onnxruntime gathers the features itself),
+ * labels and dropout masks, in buffers reused from run to run (fresh arrays of several MiB per run cost more in page
+ * faults than the copying itself).
  */
 class BatchPacker {
-  private features = new Float32Array(0);
   private labels = new Int32Array(0);
   private sampledClasses = new Int32Array(0);
   private sampledLabels = new Int32Array(0);
 
   constructor(
-    private readonly width: number,
     /** Rows of the largest run expected. */
     private readonly capacity: number,
   ) {}
@@ -194,22 +193,13 @@ class BatchPacker {
     masks: DropoutMasks | undefined,
     sampler?: ClassSampler,
   ): PackedBatches {
-    const { width } = this;
     const rows = count * size;
-    if (this.labels.length < rows) {
-      const capacity = Math.max(rows, this.capacity);
-      this.features = new Float32Array(capacity * width).fill(0);
-      this.labels = new Int32Array(capacity).fill(0);
-    }
-    const features = this.features.subarray(0, rows * width);
+    if (this.labels.length < rows) this.labels = new Int32Array(Math.max(rows, this.capacity)).fill(0);
     const labels = this.labels.subarray(0, rows);
-    for (let i = 0; i < rows; i++) {
-      const row = order[i]!;
-      features.set(split.features.data.subarray(row * width, (row + 1) * width), i * width);
-      labels[i] = split.labels[row]!;
-    }
+    for (let i = 0; i < rows; i++) labels[i] = split.labels[order[i]!]!;
+    const batches = { count, rows: size, features: split.features.data, featureRows: order.subarray(0, rows), labels };
     const dropoutMasks = masks ? masks.take(count, size) : [];
-    if (!sampler) return { count, rows: size, features, labels, dropoutMasks };
+    if (!sampler) return { ...batches, dropoutMasks };
     if (this.sampledLabels.length < rows) this.sampledLabels = new Int32Array(this.labels.length);
     if (this.sampledClasses.length < count * sampler.size) {
       this.sampledClasses = new Int32Array(Math.ceil(this.labels.length / size) * sampler.size);
@@ -218,6 +208,6 @@ class BatchPacker {
     for (let k = 0; k < count; k++) {
       sampler.draw(labels.subarray(k * size, (k + 1) * size), sample.classes, sample.labels, k * sampler.size, k * size);
     }
-    return { count, rows: size, features, labels, dropoutMasks, sample };
+    return { ...batches, dropoutMasks, sample };
   }
 }

@@ -82,6 +82,37 @@ describe('TrainingSession state', () => {
       await session.release();
     }
   });
+
+  it('reads the batches rows by index from a larger set of rows exactly as the same rows packed batch by batch', async () => {
+    const head = headWithParams(false);
+    const weights = initialMlpWeights(shape, createRng(5));
+    const packed = randomBatches(3, 16, 6);
+    // The 48 packed rows scattered over 100 rows of other values, and where each landed.
+    const rng = createRng(7);
+    const split = rng.fillNormal(new Float32Array(100 * shape.inputWidth));
+    const featureRows = Int32Array.from({ length: 100 }, (_, i) => i)
+      .sort((a, b) => ((a * 37 + 11) % 100) - ((b * 37 + 11) % 100))
+      .subarray(0, 48);
+    featureRows.forEach((row, i) =>
+      split.set(packed.features.subarray(i * shape.inputWidth, (i + 1) * shape.inputWidth), row * shape.inputWidth),
+    );
+    const [a, b] = await Promise.all([0, 1].map(() => TrainingSession.create({ shape, head, weights, learningRate: 1e-2, dropout: 0.3 })));
+    try {
+      const fromPacked = await a!.run(packed);
+      const byIndex = await b!.run({ ...packed, features: split, featureRows });
+      expect([...byIndex.losses]).toEqual([...fromPacked.losses]);
+      const bytes = (weights: readonly NamedWeight[]) =>
+        Buffer.concat(weights.map((w) => Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength)));
+      expect(bytes(b!.weights()).equals(bytes(a!.weights()))).toBe(true);
+      // Rows that no batch reads change nothing: other values there give the same numbers.
+      const unread = Array.from({ length: 100 }, (_, i) => i).find((i) => !featureRows.includes(i))!;
+      split.fill(1e6, unread * shape.inputWidth, (unread + 1) * shape.inputWidth);
+      expect([...(await b!.run({ ...packed, features: split, featureRows })).losses]).toEqual([...(await a!.run(packed)).losses]);
+    } finally {
+      await a!.release();
+      await b!.release();
+    }
+  });
 });
 
 describe('TrainingSession thread trial', () => {

@@ -12,8 +12,13 @@ export interface PackedBatches {
   readonly count: number;
   /** N. */
   readonly rows: number;
-  /** [K, N, inputWidth]. */
+  /**
+   * [K, N, inputWidth], the batches' rows one after the other; or, with `featureRows`, any rows [R, inputWidth] (a
+   * training split's features, handed to onnxruntime as they lie) that the batches read by index.
+   */
   readonly features: Float32Array;
+  /** [K, N]: the row of `features` that each row of the batches reads; absent when `features` are the batches' rows. */
+  readonly featureRows?: Int32Array;
   /** [K, N]. */
   readonly labels: Int32Array;
   /** One [K, N, hiddenUnits] array per hidden layer; empty when dropout is off. */
@@ -299,7 +304,9 @@ export class TrainingSession {
     const [from, to] = [this.sets[this.current], this.sets[this.current === 0 ? 1 : 0]];
     model.stateInputs.forEach((name, i) => (feeds[name] = from[i]!));
     model.stateOutputs.forEach((name, i) => (fetches[name] = to[i]!));
-    feeds[model.features] = new ort.Tensor('float32', batches.features, [count, rows, batches.features.length / (count * rows)]);
+    const width = this.shape.inputWidth;
+    feeds[model.features] = new ort.Tensor('float32', batches.features, [batches.features.length / width, width]);
+    feeds[model.featureRows] = new ort.Tensor('int32', batches.featureRows ?? this.inOrder(count * rows), [count, rows]);
     feeds[model.labels] = new ort.Tensor('int32', batches.labels, [count, rows]);
     model.dropoutMasks.forEach((name, i) => {
       const mask = batches.dropoutMasks[i]!;
@@ -324,6 +331,13 @@ export class TrainingSession {
     this.current = this.current === 0 ? 1 : 0;
     return { losses: out[model.losses]!.data as Float32Array, statistics: out[model.statistics]!.data as Float32Array };
   }
+
+  /** 0, 1, ..., count - 1: the rows of packed batches, in their order (kept for the next run of as many rows). */
+  private inOrder(count: number): Int32Array {
+    if (this.identityRows.length !== count) this.identityRows = Int32Array.from({ length: count }, (_, i) => i);
+    return this.identityRows;
+  }
+  private identityRows = new Int32Array(0);
 
   /** A run without a trial (none asked for, or it has ended). */
   private runAlone(

@@ -60,8 +60,10 @@ export interface TrainingStepModel {
   readonly stateOutputs: readonly string[];
   /** The shape of each state tensor; a row state (see `rowStates`) is fed only some of its rows. */
   readonly stateShapes: readonly (readonly number[])[];
-  /** [K, N, inputWidth] float32: K batches of N rows. */
+  /** [R, inputWidth] float32: the rows the batches read (a training split's features, fed as they lie). */
   readonly features: string;
+  /** [K, N] int32: K batches of N rows, each the index of its row in `features`. */
+  readonly featureRows: string;
   /** [K, N] int32. */
   readonly labels: string;
   /** One [K, N, hiddenUnits] float32 input per hidden layer; empty when dropout is off. */
@@ -121,8 +123,9 @@ interface TrainableState {
  * by the gradient-rule registry, the network's gradients in closed form (`backwardMlp`), Adam (the tfjs trainer's
  * update, step for step) and the batch norm moving averages. Parameters and optimizer state stay inside the Scan
  * between batches, so a run hands them in and takes them back once for K batches. The Scan hands the body each
- * batch as a view of the run's inputs (a Loop would copy it out with a Gather), and Adam's step sizes for the K
- * steps are computed once per run, outside it.
+ * batch as a view of the run's inputs (a Loop would copy it out with a Gather); a batch's features are gathered from
+ * the training split by their row indices, and Adam's step sizes for the K steps are computed once per run, outside
+ * it.
  */
 export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepModel {
   const { shape, head } = spec;
@@ -150,7 +153,8 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const adam = new TracedGraph(body, { prefix: TRAINING_NODE_PREFIXES.optimizer, constants: outer });
 
   stateInputs.forEach((name, i) => outer.input(name, 'float32', declared(i)));
-  const featuresName = outer.input('features', 'float32', ['K', 'N', shape.inputWidth]);
+  const featuresName = outer.input('features', 'float32', ['R', shape.inputWidth]);
+  const featureRowsName = outer.input('feature_rows', 'int32', ['K', 'N']);
   const labelsName = outer.input('labels', 'int32', ['K', 'N']);
   const maskNames =
     spec.dropout > 0
@@ -166,8 +170,8 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
       : undefined;
   // Once per run, outside the Scan: the batch size N as rows [1, N] of ones and of the dropout's keptScale, 1 / N,
   // and the number of batches K.
-  const featureShape = outer.node('Shape', [featuresName]);
-  const rowCount = outer.node('Slice', [featureShape, outer.ints([1]), outer.ints([2])]);
+  const batchShape = outer.node('Shape', [featureRowsName]);
+  const rowCount = outer.node('Slice', [batchShape, outer.ints([1]), outer.ints([2])]);
   const onesName = outer.node('ConstantOfShape', [outer.node('Concat', [outer.ints([1]), rowCount], { axis: 0 })], {
     value: attr.tensor({ dataType: 'float32', dims: [1], data: Float32Array.of(1) }),
   });
@@ -175,7 +179,7 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
   const keptScale = 1 / (1 - spec.dropout);
   const keptSumsName = spec.dropout > 0 ? outer.node('Mul', [onesName, outer.scalar(keptScale)]) : onesName;
   const batchCount = scan
-    ? outer.node('Gather', [featureShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], { axis: 0 })
+    ? outer.node('Gather', [batchShape, outer.initializer('batch_axis', BigInt64Array.of(0n), [], 'int64')], { axis: 0 })
     : outer.initializer('one_batch', BigInt64Array.of(1n), [], 'int64');
   const schedule = adamSchedule(outer, spec.learningRate, ADAM_STEP, batchCount);
 
@@ -192,7 +196,13 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     }
     return g.emit('Gather', [g.existing(name, type, ['K', ...rest]), firstBatch!], { axis: 0 }, [{ type, shape: rest }])[0]!;
   };
-  const features = batchOf(featuresName, 'float32', ['N', shape.inputWidth]);
+  // Each batch's rows gathered from the split inside the run: JavaScript hands in indices, not copies of the rows.
+  const features = g.emit(
+    'Gather',
+    [g.existing(featuresName, 'float32', ['R', shape.inputWidth]), batchOf(featureRowsName, 'int32', ['N'])],
+    { axis: 0 },
+    [{ type: 'float32', shape: ['N', shape.inputWidth] }],
+  )[0]!;
   const labels = batchOf(labelsName, 'int32', ['N']);
   const masks = maskNames.map((name) => batchOf(name, 'float32', ['N', shape.hiddenUnits]));
   // The batch's class sample: its classes as int64 [S] (Gather and ScatterND read those) and its labels' positions.
@@ -319,6 +329,7 @@ export function buildTrainingStepModel(spec: TrainingStepSpec): TrainingStepMode
     stateOutputs,
     stateShapes,
     features: featuresName,
+    featureRows: featureRowsName,
     labels: labelsName,
     dropoutMasks: maskNames,
     ...(sampleNames ? { sample: { ...sampleNames, size: spec.classSample! } } : {}),
