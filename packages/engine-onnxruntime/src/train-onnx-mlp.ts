@@ -168,8 +168,7 @@ async function openOnnxTraining(
 
 /**
  * The batches of one run: their rows' indices into the training split (onnxruntime gathers the features itself),
- * labels and dropout masks, in buffers reused from run to run (fresh arrays of several MiB per run cost more in page
- * faults than the copying itself).
+ * their labels and dropout masks, and class samples when sampling, in buffers reused from run to run.
  */
 class BatchPacker {
   private labels = new Int32Array(0);
@@ -194,7 +193,7 @@ class BatchPacker {
     sampler?: ClassSampler,
   ): PackedBatches {
     const rows = count * size;
-    if (this.labels.length < rows) this.labels = new Int32Array(Math.max(rows, this.capacity)).fill(0);
+    if (this.labels.length < rows) this.labels = new Int32Array(Math.max(rows, this.capacity));
     const labels = this.labels.subarray(0, rows);
     for (let i = 0; i < rows; i++) labels[i] = split.labels[order[i]!]!;
     const batches = { count, rows: size, features: split.features.data, featureRows: order.subarray(0, rows), labels };
