@@ -32,9 +32,9 @@
 // In the same windows, onnxruntime's time per element-wise pass (Add, Mul) over the row of every trainable weight (what
 // each of Adam's ten passes reads) and over [batch x 300] (the network's passes), on one thread and on the budget: the
 // bench prints what the budget's further threads gain on the products and on those passes. On the 2-core machines
-// here the products gain 1.3-1.7x and the passes nothing (0.9-1.0x: onnxruntime does not split [batch x 300] between
-// threads, and the row's passes are bound by memory): further threads speed up only the products' share of a step,
-// while the ratio's reference takes every product at the budget's rate.
+// here the products gained 1.2-1.7x and the passes 0.7-1.2x (onnxruntime does not split a pass over [batch x 300]
+// between threads; it splits those over the row, which gain nothing from it): further threads speed up the products'
+// share of a step only, while the ratio's reference takes every product at the budget's rate.
 //
 // Then the breakdown of a step (see step-breakdown.mjs), on the threads the engine's trial kept in most rounds: where
 // its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch labels and
@@ -411,7 +411,8 @@ async function main() {
       const oneThread = rates.find((r) => r.threads === 1);
       const budgetRates = rates.find((r) => r.threads === budget);
       if (oneThread && budgetRates && budget > 1) {
-        const speedup = (one, many) => `${(one / many).toFixed(2)}x`;
+        // The budget's gain: its rate over one thread's for the products, one thread's time over its for the passes.
+        const speedup = (over, under) => `${(over / under).toFixed(2)}x`;
         console.log(
           `  ${budget} threads against 1: products ${speedup(budgetRates.square, oneThread.square)} / ${speedup(budgetRates.head, oneThread.head)}; ` +
             `element-wise passes ${speedup(oneThread.row, budgetRates.row)} over the row of ${trainableValues(outputUnits).toLocaleString('en-US')} weights ` +
