@@ -176,22 +176,8 @@ async function matmulChain(rows, units, threads, count = 20) {
     flops += 2 * rows * WIDTH * units;
   }
   g.output(x, 'float32');
-  // Opened as the engine opens its training session on these threads (several spin within a run, see
-  // computeSessionOptions): the same conditions.
-  const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads, spinning: threads > 1 }));
-  const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(rows * WIDTH)), [rows, WIDTH]) };
-  await session.run(feeds);
-  const started = performance.now();
-  await session.run(feeds);
-  const runsPerWindow = Math.max(1, Math.round(0.3 / ((performance.now() - started) / 1000)));
-  return {
-    async window() {
-      const windowStarted = performance.now();
-      for (let i = 0; i < runsPerWindow; i++) await session.run(feeds);
-      return (flops * runsPerWindow) / ((performance.now() - windowStarted) / 1000);
-    },
-    release: () => session.release(),
-  };
+  const chain = await timedChain(g, [rows, WIDTH], threads, rng);
+  return { window: async () => flops / (await chain.secondsPerRun()), release: chain.release };
 }
 
 /**
@@ -208,17 +194,27 @@ async function elementwiseChain(rows, cols, threads, count = 20) {
   const other = g.initializer('other', rng.fillNormal(new Float32Array(rows * cols), 1, 0.01), [rows, cols]);
   for (let i = 0; i < count; i++) x = g.node(i % 2 ? 'Mul' : 'Add', [x, other]);
   g.output(x, 'float32');
+  const chain = await timedChain(g, [rows, cols], threads, rng);
+  return { window: async () => (1e6 * (await chain.secondsPerRun())) / count, release: chain.release };
+}
+
+/**
+ * A chain's graph (input `x` of `shape`, random normal) in a session on `threads` threads, opened as the engine opens
+ * its training session on these threads (several spin within a run, see computeSessionOptions): the same conditions.
+ * `secondsPerRun()` times one window of consecutive runs, about 0.3 s.
+ */
+async function timedChain(g, shape, threads, rng) {
   const session = await ort.InferenceSession.create(g.toModel(), computeSessionOptions({ threads, spinning: threads > 1 }));
-  const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(rows * cols)), [rows, cols]) };
+  const feeds = { x: new ort.Tensor('float32', rng.fillNormal(new Float32Array(shape[0] * shape[1])), shape) };
   await session.run(feeds);
   const started = performance.now();
   await session.run(feeds);
   const runsPerWindow = Math.max(1, Math.round(0.3 / ((performance.now() - started) / 1000)));
   return {
-    async window() {
+    async secondsPerRun() {
       const windowStarted = performance.now();
       for (let i = 0; i < runsPerWindow; i++) await session.run(feeds);
-      return ((performance.now() - windowStarted) * 1000) / (runsPerWindow * count);
+      return (performance.now() - windowStarted) / 1000 / runsPerWindow;
     },
     release: () => session.release(),
   };
