@@ -19,6 +19,24 @@ import * as ort from 'onnxruntime-node';
 import { TRAINING_NODE_PREFIXES, TrainingSession } from '../dist/index.js';
 
 const MATRIX_PRODUCTS = new Set(['MatMul', 'Gemm', 'FusedMatMul']);
+// Not counted in what a step's kernels write (`bytesWritten`), which bounds the step from below: outputs onnxruntime
+// may place on their input's buffer (writing nothing), and copies, which may write faster than an arithmetic pass.
+const NOT_COUNTED_AS_WRITTEN = new Set([
+  'Reshape',
+  'Unsqueeze',
+  'Squeeze',
+  'Flatten',
+  'Identity',
+  'Split',
+  'Concat',
+  'Gather',
+  'Slice',
+  'Transpose',
+  'Expand',
+]);
+const NETWORK_PRODUCTS = 'MatMul/Gemm (network)';
+const OPTIMIZER = 'optimizer (Adam)';
+const bytesOf = (events) => events.reduce((sum, e) => sum + Number(e.args?.output_size ?? 0), 0);
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -111,17 +129,19 @@ async function scanCostPerIteration(perNode, options) {
 /** Which part of the step a profiled kernel is. */
 function partOf(event) {
   const op = event.args?.op_name ?? '?';
-  if (nodeName(event).startsWith(TRAINING_NODE_PREFIXES.optimizer)) return 'optimizer (Adam)';
+  if (nodeName(event).startsWith(TRAINING_NODE_PREFIXES.optimizer)) return OPTIMIZER;
   if (MATRIX_PRODUCTS.has(op)) {
     // A product with a row of ones is a sum over the batch, not the network's MatMul work.
     const rows = Object.values(event.args?.input_type_shape?.[0] ?? {})[0]?.[0];
-    return rows === 1 && op === 'MatMul' ? 'column sums (MatMul of a ones row)' : 'MatMul/Gemm (network)';
+    return rows === 1 && op === 'MatMul' ? 'column sums (MatMul of a ones row)' : NETWORK_PRODUCTS;
   }
   return op;
 }
 
 /**
  * The breakdown of one step (seconds per batch) of a training session of `spec` on `batches` (K of them per run).
+ * Also the bytes that the step's arithmetic kernels other than the network's products write per step (`bytesWritten`,
+ * over `writingKernels` of them; `optimizerBytesWritten` of it by Adam's), for the step's floor (train.bench.mjs).
  */
 export async function stepBreakdown(spec, batches, { runs = 3, rounds = 5 } = {}) {
   const plain = await TrainingSession.create(spec);
@@ -168,12 +188,17 @@ export async function stepBreakdown(spec, batches, { runs = 3, rounds = 5 } = {}
   for (const event of kernels) parts.set(partOf(event), (parts.get(partOf(event)) ?? 0) + event.dur);
   const kernelTotal = [...parts.values()].reduce((a, b) => a + b, 0);
   const compute = step - perRun - betweenKernels;
+  const writing = body.filter((e) => partOf(e) !== NETWORK_PRODUCTS && !NOT_COUNTED_AS_WRITTEN.has(e.args?.op_name));
+  const steps = profiledRuns * batches.count;
   return {
     step,
     perRun,
     betweenKernels,
     perNode,
     bodyNodes,
+    bytesWritten: bytesOf(writing) / steps,
+    optimizerBytesWritten: bytesOf(writing.filter((e) => partOf(e) === OPTIMIZER)) / steps,
+    writingKernels: new Set(writing.map(nodeName)).size,
     parts: [...parts].map(([name, time]) => ({ name, seconds: (compute * time) / kernelTotal })).sort((a, b) => b.seconds - a.seconds),
   };
 }

@@ -38,7 +38,11 @@
 //
 // Then the breakdown of a step (see step-breakdown.mjs), on the threads the engine's trial kept in most rounds: where
 // its time goes, from onnxruntime's profiler, and the engine's work outside the training model's runs (batch labels and
-// rows, dropout masks, validation), timed in the rounds.
+// rows, dropout masks, validation), timed in the rounds. Below it, the floor of the step (stepFloor): its products at
+// the reference rate, the bytes its other arithmetic kernels write (from the profile) at the fastest rate a plain Add
+// or Mul pass wrote at in this run, and the Scan's and each run's own costs. The ratio cannot exceed the products'
+// share of that floor (up to the noise of the rates): a target above it needs a step that writes less, not faster
+// kernels.
 //
 // Target (issue 15): ratio >= 0.50 at batch 256 and >= 0.40 at batch 128; the exit code is 1 when a configuration
 // misses it. Flags: --quick (fewer steps and rounds; for CI smoke runs), --no-tfjs (skip the tfjs engines),
@@ -219,6 +223,36 @@ async function timedChain(g, shape, threads, rng) {
     release: () => session.release(),
   };
 }
+
+/**
+ * The least time a step of this training graph can take in onnxruntime on this machine, from what this run measured:
+ * its products at the reference rate, every byte its other arithmetic kernels write (breakdown.bytesWritten; copies
+ * and reshapes not counted) at the fastest rate a plain Add or Mul pass wrote at in this run's windows (over the
+ * weight row or over [batch x 300], on one thread or the budget), and the Scan's and each run's own costs (see
+ * step-breakdown.mjs). Left out: each kernel's fixed cost, arithmetic slower than an Add (Sqrt, Div, Exp) and the
+ * engine's work outside the runs. The ratio cannot exceed the products' share of that floor (up to the noise of the
+ * rates): a target above it needs a graph that writes less, not faster kernels.
+ */
+function stepFloor(breakdown, productSeconds, rates, outputUnits, batch) {
+  // Microseconds per pass; an Add or Mul pass writes 4 bytes per value.
+  const secondsPerByte = Math.min(
+    ...rates.flatMap((r) => [r.row / (4 * trainableValues(outputUnits)), r.batch / (4 * batch * HIDDEN)].map((us) => us / 1e6)),
+  );
+  const written = breakdown.bytesWritten * secondsPerByte;
+  const fixed = breakdown.betweenKernels + breakdown.perRun;
+  const seconds = productSeconds + written + fixed;
+  return { seconds, productSeconds, written, fixed, secondsPerByte, breakdown, ratio: productSeconds / seconds };
+}
+
+const formatFloor = (floor) =>
+  `  floor of this graph's step: ${ms(floor.seconds)}, ratio at most ${floor.ratio.toFixed(2)} with these operators (see stepFloor)\n` +
+  `    = products at the reference rate ${ms(floor.productSeconds)}` +
+  ` + ${mb(floor.breakdown.bytesWritten)} (Adam's ${mb(floor.breakdown.optimizerBytesWritten)}) written by ${floor.breakdown.writingKernels} other arithmetic kernels` +
+  ` at ${(1 / floor.secondsPerByte / 1e9).toFixed(1)} GB/s (the fastest element-wise pass here) ${ms(floor.written)}` +
+  ` + the Scan and each run's own costs ${ms(floor.fixed)}`;
+
+const ms = (seconds) => `${(seconds * 1000).toFixed(3)} ms`;
+const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
 
 /** Trainable values of the model: the three kernels, gamma and beta of both hidden layers, the head's bias. */
 const trainableValues = (units) => WIDTH * HIDDEN + HIDDEN * HIDDEN + HIDDEN * units + 4 * HIDDEN + units;
@@ -440,6 +474,7 @@ async function main() {
         const breakdown = await configBreakdown(config, 2 * oneThreadShare > ROUNDS ? 1 : budget);
         console.log(`  where a step's time goes (${breakdown.count} batches per run; onnxruntime profiler, see step-breakdown.mjs):`);
         console.log(formatBreakdown(breakdown, median(outsideRuns) / STEPS).join('\n'));
+        console.log(formatFloor(stepFloor(breakdown, flops / reference, rates, outputUnits, batch)));
       } else {
         console.log(`  outside the runs (batches, masks, validation): ${((median(outsideRuns) / STEPS) * 1000).toFixed(3)} ms per step`);
       }
