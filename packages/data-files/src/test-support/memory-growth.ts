@@ -105,12 +105,15 @@ export function bigNpyMemorySuite(descr: '<f4' | '<f8'): void {
   });
 
   describe(`reading a big ${descr === '<f4' ? 'float32' : 'float64'} .npy`, () => {
-    it('holds about one float32 copy of the data: peak growth well under 2x the file', async () => {
+    it('holds one float32 copy of the data besides its read buffers: peak growth under 2x the file', async () => {
       const { growth, fileBytes, float32Bytes, rows, wrongRows } = await loadBigNpy(tmp.path, descr);
       expect([rows, wrongRows]).toEqual([ROWS, 0]);
-      // One float32 copy in the split arrays, an 8 MiB read buffer and the small per-row index arrays.
-      expect(growth.arrayBuffers).toBeLessThan(1.35 * float32Bytes);
-      expect(growth.rss).toBeLessThan(1.5 * fileBytes);
+      // One float32 copy in the split arrays, and what may still await collection at the peak: the features' 8 MiB
+      // read buffer, a 4 MiB buffer per fingerprinted file, the labels' and the per-row index arrays (measured:
+      // 48.0-66.8 MiB in all for 48.8 MiB of float32 data). A second copy or the file held whole adds 48.8 MiB.
+      expect(growth.arrayBuffers).toBeLessThan(float32Bytes + 24 * 2 ** 20);
+      // RSS also moves with V8's heap and with freed pages not yet returned (45-75 MiB for the float32 file).
+      expect(growth.rss).toBeLessThan(1.75 * fileBytes);
     });
   });
 }
