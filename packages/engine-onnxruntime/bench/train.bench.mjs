@@ -234,10 +234,11 @@ async function timedChain(g, shape, threads, rng) {
  * rates): a target above it needs a graph that writes less, not faster kernels.
  */
 function stepFloor(breakdown, productSeconds, rates, outputUnits, batch) {
-  // Microseconds per pass; an Add or Mul pass writes 4 bytes per value.
-  const secondsPerByte = Math.min(
-    ...rates.flatMap((r) => [r.row / (4 * trainableValues(outputUnits)), r.batch / (4 * batch * HIDDEN)].map((us) => us / 1e6)),
+  // The passes are timed in microseconds; an Add or Mul pass writes 4 bytes per value.
+  const microsecondsPerByte = Math.min(
+    ...rates.flatMap((r) => [r.row / (4 * trainableValues(outputUnits)), r.batch / (4 * batch * HIDDEN)]),
   );
+  const secondsPerByte = microsecondsPerByte / 1e6;
   const written = breakdown.bytesWritten * secondsPerByte;
   const fixed = breakdown.betweenKernels + breakdown.perRun;
   const seconds = productSeconds + written + fixed;
